@@ -1,0 +1,1 @@
+"""Indicators of activation vs creation. Each returns a tidy DataFrame or a small dataclass."""
