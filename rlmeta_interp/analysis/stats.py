@@ -1,0 +1,173 @@
+"""Bootstrap confidence intervals shared by every analysis module.
+
+All resampling goes through :func:`scipy.stats.bootstrap` (percentile method by default, BCa on
+request). The unit of resampling is always the independent unit of the experiment: problems for
+pass@k, episodes for regret, samples for format shares. Curves are resampled jointly (one resample
+of the units gives one whole curve), so a curve's band is a pointwise band of a joint resample.
+
+Conventions:
+- ``ci`` is the two-sided coverage (0.95 -> the 2.5% and 97.5% percentiles).
+- Fewer than two units: the interval is undefined and returned as ``(nan, nan)`` (a warning is logged).
+- Degenerate data (all units equal): the interval collapses to the point ``(v, v)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from jaxtyping import Float
+from scipy import stats as sps
+
+from ..errors import EmptyInputError, InvalidConfigError, NonFiniteError
+
+log = logging.getLogger(__name__)
+
+Method = Literal["percentile", "basic", "BCa"]
+_METHODS = ("percentile", "basic", "BCa")
+# Resamples evaluated per vectorised call: bounds memory at batch * n_units * n_points floats.
+_BATCH = 200
+
+
+def _check_params(n_boot: int, ci: float, method: str) -> None:
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise InvalidConfigError(f"n_boot must be a positive integer (e.g. 1000), got {n_boot!r}.")
+    if not (isinstance(ci, (int, float)) and 0.0 < ci < 1.0):
+        raise InvalidConfigError(f"ci is the two-sided coverage and must lie in (0, 1) (e.g. 0.95), got {ci!r}.")
+    if method not in _METHODS:
+        raise InvalidConfigError(f"method={method!r} is not a bootstrap method; choose one of {list(_METHODS)}.")
+
+
+def _as_array(values: Sequence[float] | np.ndarray, name: str, ndim: int | None = None) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0 or arr.shape[0] == 0:
+        raise EmptyInputError(f"{name} is empty: pass at least one value (one per problem / episode / sample).")
+    if ndim is not None and arr.ndim != ndim:
+        raise InvalidConfigError(f"{name} must be a {ndim}-D array, got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise NonFiniteError(f"{name} holds NaN or inf ({int((~np.isfinite(arr)).sum())} entries): drop or fix them first.")
+    return arr
+
+
+def bootstrap_ci(
+    values: Sequence[float] | Float[np.ndarray, " n"],
+    stat: Callable[..., float] = np.mean,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    method: Method = "percentile",
+) -> tuple[float, float]:
+    """Bootstrap CI ``(lo, hi)`` of ``stat(values)`` resampling the entries of ``values``.
+
+    ``stat`` is any reducer accepting ``axis=`` (numpy reducers do); it is vectorised over resamples.
+    """
+    _check_params(n_boot, ci, method)
+    arr = _as_array(values, "values", ndim=1)
+    if arr.shape[0] < 2:
+        log.warning("bootstrap_ci: one value only; the interval is undefined (nan, nan).")
+        return (float("nan"), float("nan"))
+    if np.ptp(arr) == 0:
+        v = float(stat(arr))
+        return (v, v)
+    res = sps.bootstrap(
+        (arr,), stat, n_resamples=n_boot, confidence_level=ci, method=method,
+        vectorized=True, axis=-1, batch=_BATCH, rng=np.random.default_rng(seed),
+    )
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def bootstrap_curve_ci(
+    values: Float[np.ndarray, "units points"],
+    stat: Callable[..., np.ndarray] = np.mean,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    method: Method = "percentile",
+) -> tuple[Float[np.ndarray, " points"], Float[np.ndarray, " points"]]:
+    """Pointwise CI of a curve ``stat(values, axis=0)`` resampling rows (units, e.g. problems) jointly.
+
+    ``values[i, j]`` is unit ``i``'s value at curve point ``j`` (e.g. problem ``i``'s pass@k at k=ks[j]).
+    Returns ``(lo, hi)``, each of length ``points``; points where every unit agrees get ``lo == hi``.
+    """
+    _check_params(n_boot, ci, method)
+    arr = _as_array(values, "values", ndim=2)
+    n_units, n_points = arr.shape
+    if n_units < 2:
+        log.warning("bootstrap_curve_ci: one unit only; the band is undefined (nan).")
+        nan = np.full(n_points, np.nan)
+        return nan, nan.copy()
+    point = np.asarray(stat(arr, axis=0), dtype=np.float64)
+    lo, hi = point.copy(), point.copy()
+    varying = np.ptp(arr, axis=0) > 0
+    if varying.any():
+        sub = arr[:, varying]
+        res = sps.bootstrap(
+            (sub,), stat, n_resamples=n_boot, confidence_level=ci, method=method,
+            vectorized=True, axis=0, batch=_BATCH, rng=np.random.default_rng(seed),
+        )
+        lo[varying] = res.confidence_interval.low
+        hi[varying] = res.confidence_interval.high
+    return lo, hi
+
+
+def paired_diff_ci(
+    a: Sequence[float] | Float[np.ndarray, " n"],
+    b: Sequence[float] | Float[np.ndarray, " n"],
+    stat: Callable[..., float] = np.mean,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    method: Method = "percentile",
+) -> tuple[float, float]:
+    """CI of ``stat(a) - stat(b)`` where ``a[i]`` and ``b[i]`` belong to the same unit (paired resampling)."""
+    _check_params(n_boot, ci, method)
+    a_arr = _as_array(a, "a", ndim=1)
+    b_arr = _as_array(b, "b", ndim=1)
+    if a_arr.shape != b_arr.shape:
+        raise InvalidConfigError(
+            f"Paired samples must have equal length (one value per unit in each), got {a_arr.shape[0]} and {b_arr.shape[0]}."
+        )
+    if a_arr.shape[0] < 2:
+        log.warning("paired_diff_ci: one unit only; the interval is undefined (nan, nan).")
+        return (float("nan"), float("nan"))
+    if np.ptp(a_arr) == 0 and np.ptp(b_arr) == 0:
+        v = float(stat(a_arr) - stat(b_arr))
+        return (v, v)
+
+    def diff(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return stat(x, axis=axis) - stat(y, axis=axis)
+
+    res = sps.bootstrap(
+        (a_arr, b_arr), diff, paired=True, n_resamples=n_boot, confidence_level=ci, method=method,
+        vectorized=True, axis=-1, batch=_BATCH, rng=np.random.default_rng(seed),
+    )
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def summarize(
+    values: Sequence[float] | Float[np.ndarray, " n"],
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    **labels: object,
+) -> dict[str, object]:
+    """One tidy row: ``labels..., mean, ci_lo, ci_hi, n`` (bootstrap CI of the mean)."""
+    arr = _as_array(values, "values", ndim=1)
+    lo, hi = bootstrap_ci(arr, n_boot=n_boot, ci=ci, seed=seed)
+    return {**labels, "mean": float(arr.mean()), "ci_lo": lo, "ci_hi": hi, "n": int(arr.shape[0])}
+
+
+def summarize_groups(
+    groups: dict[str, Sequence[float] | np.ndarray],
+    key: str = "group",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """DataFrame with one :func:`summarize` row per named group (columns ``key, mean, ci_lo, ci_hi, n``)."""
+    if not groups:
+        raise EmptyInputError("No groups given: pass a dict of name -> values.")
+    return pd.DataFrame([summarize(v, n_boot=n_boot, ci=ci, seed=seed, **{key: name}) for name, v in groups.items()])

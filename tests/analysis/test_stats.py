@@ -1,0 +1,101 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlmeta_interp.analysis.stats import (
+    bootstrap_ci,
+    bootstrap_curve_ci,
+    paired_diff_ci,
+    summarize,
+    summarize_groups,
+)
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, NonFiniteError
+
+
+def _numpy_percentile_bootstrap(x, n_boot, ci, seed):
+    """Independent reference: resample rows with numpy, take percentiles of the mean."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.shape[0], size=(n_boot, x.shape[0]))
+    means = x[idx].mean(axis=1)
+    a = (1 - ci) / 2
+    return np.quantile(means, a, axis=0), np.quantile(means, 1 - a, axis=0)
+
+
+def test_bootstrap_ci_matches_numpy_reference_and_normal_theory():
+    x = np.random.default_rng(1).normal(2.0, 1.0, size=300)
+    lo, hi = bootstrap_ci(x, n_boot=4000, seed=3)
+    rlo, rhi = _numpy_percentile_bootstrap(x, 4000, 0.95, seed=99)
+    width = hi - lo
+    assert abs(lo - rlo) < 0.08 * width and abs(hi - rhi) < 0.08 * width
+    se = x.std(ddof=1) / np.sqrt(x.size)
+    assert width == pytest.approx(2 * 1.96 * se, rel=0.12)
+    assert lo < x.mean() < hi
+
+
+def test_bootstrap_ci_seeded_and_other_stat():
+    x = np.random.default_rng(0).exponential(size=80)
+    assert bootstrap_ci(x, seed=5) == bootstrap_ci(x, seed=5)
+    lo, hi = bootstrap_ci(x, stat=np.median, seed=5)
+    assert lo <= np.median(x) <= hi
+    blo, bhi = bootstrap_ci(x, method="BCa", seed=5)
+    assert blo < x.mean() < bhi
+
+
+def test_curve_ci_matches_reference_pointwise():
+    rng = np.random.default_rng(2)
+    vals = rng.uniform(size=(150, 4)) * np.array([1.0, 0.5, 0.1, 0.0]) + np.array([0, 0, 0, 0.7])
+    lo, hi = bootstrap_curve_ci(vals, n_boot=3000, seed=0)
+    rlo, rhi = _numpy_percentile_bootstrap(vals, 3000, 0.95, seed=7)
+    width = hi - lo
+    np.testing.assert_allclose(lo[:3], rlo[:3], atol=0.1 * width[:3].max())
+    np.testing.assert_allclose(hi[:3], rhi[:3], atol=0.1 * width[:3].max())
+    # the constant column collapses to its point value
+    assert lo[3] == hi[3] == pytest.approx(0.7)
+    assert np.all(lo <= vals.mean(0) + 1e-12) and np.all(vals.mean(0) <= hi + 1e-12)
+
+
+def test_paired_diff_uses_pairing():
+    b = np.random.default_rng(4).normal(size=100)
+    a = b + 0.3
+    lo, hi = paired_diff_ci(a, b)
+    assert lo == pytest.approx(0.3) and hi == pytest.approx(0.3)
+    c = b + 0.3 + np.random.default_rng(5).normal(scale=0.1, size=100)
+    lo, hi = paired_diff_ci(c, b)
+    assert lo < 0.3 + 0.05 and hi > 0.3 - 0.05 and hi - lo < 0.1
+
+
+def test_degenerate_and_single_values():
+    assert bootstrap_ci([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    lo, hi = bootstrap_ci([2.0])
+    assert np.isnan(lo) and np.isnan(hi)
+    lo, hi = bootstrap_curve_ci(np.ones((1, 3)))
+    assert np.isnan(lo).all() and np.isnan(hi).all()
+
+
+def test_errors():
+    with pytest.raises(EmptyInputError):
+        bootstrap_ci([])
+    with pytest.raises(NonFiniteError):
+        bootstrap_ci([1.0, np.nan])
+    with pytest.raises(InvalidConfigError, match="ci"):
+        bootstrap_ci([1.0, 2.0], ci=95)
+    with pytest.raises(InvalidConfigError, match="n_boot"):
+        bootstrap_ci([1.0, 2.0], n_boot=0)
+    with pytest.raises(InvalidConfigError, match="method"):
+        bootstrap_ci([1.0, 2.0], method="nope")
+    with pytest.raises(InvalidConfigError, match="2-D"):
+        bootstrap_curve_ci(np.ones(3))
+    with pytest.raises(InvalidConfigError, match="equal length"):
+        paired_diff_ci([1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(EmptyInputError):
+        summarize_groups({})
+
+
+def test_summaries():
+    row = summarize([0.0, 1.0, 1.0, 0.0], model="base")
+    assert row["model"] == "base" and row["mean"] == 0.5 and row["n"] == 4
+    assert row["ci_lo"] <= 0.5 <= row["ci_hi"]
+    df = summarize_groups({"a": [1.0, 2.0, 3.0], "b": [0.0, 0.0, 1.0]}, key="policy")
+    assert isinstance(df, pd.DataFrame)
+    assert list(df.columns) == ["policy", "mean", "ci_lo", "ci_hi", "n"]
+    assert df["mean"].tolist() == pytest.approx([2.0, 1 / 3])
