@@ -1,0 +1,200 @@
+"""Where RL changed the weights: update sparsity, update rank, overlap across seeds (SOURCES.md claim 7).
+
+Mukherjee et al. 2505.11711 report that RL updates only 5-30% of parameters, that the updates are nearly
+full rank, and that the updated sets overlap across seeds more than chance. Miahi & Belilovsky
+2602.03839 show that much of the apparent sparsity is bf16 rounding (an update smaller than about
+``abs(w)/256`` vanishes when the weights are stored in bf16). So every sparsity number here is reported
+twice: in an fp32 view (both tensors upcast to fp32; exact for weights stored in bf16 or fp32) and in a
+bf16 view (both tensors cast to bf16, then compared).
+
+Definitions (per parameter tensor, ``delta = after - before`` computed in fp32):
+- ``frac_unchanged_*``: fraction of entries with ``delta == 0`` exactly.
+- ``frac_within_atol_*``: fraction with ``|delta| <= atol`` (absolute only, no relative term; default 1e-5
+  as in Mukherjee et al.).
+- ``rank``: ``torch.linalg.matrix_rank(delta)`` of the fp32 delta of a 2-D tensor, with torch's default
+  tolerance ``sigma_max * max(m, n) * eps(float32)`` unless ``rank_rtol`` is given; ``rank_frac =
+  rank / min(m, n)``. Singular values below the tolerance are rounding noise, not update directions.
+- overlap across seeds: the "updated set" is ``|delta| > atol``; the chance level is the overlap of two
+  independent uniformly placed sets of the same sizes (``E|A and B| = |A| |B| / N``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..errors import EmptyInputError, IncompatiblePairError, InvalidConfigError
+
+log = logging.getLogger(__name__)
+
+_LAYER = re.compile(r"(?:^|\.)(?:layers|h|blocks|layer)\.(\d+)\.")
+
+
+def state_dict_of(model_or_state: Any) -> dict[str, Tensor]:
+    """A state dict from a mapping, an ``nn.Module`` or a ``LoadedModel`` (its ``.hf``)."""
+    if isinstance(model_or_state, Mapping):
+        return dict(model_or_state)
+    if hasattr(model_or_state, "hf") and isinstance(model_or_state.hf, torch.nn.Module):
+        model_or_state = model_or_state.hf
+    if isinstance(model_or_state, torch.nn.Module):
+        return model_or_state.state_dict()
+    raise InvalidConfigError(
+        f"Expected a state dict, an nn.Module or a LoadedModel, got {type(model_or_state).__name__}."
+    )
+
+
+def layer_of(name: str) -> int:
+    """Transformer block index in a parameter name (``model.layers.3.mlp...`` -> 3); -1 outside blocks."""
+    m = _LAYER.search(name)
+    return int(m.group(1)) if m else -1
+
+
+def _paired(before: Mapping[str, Tensor], after: Mapping[str, Tensor], what: str) -> list[str]:
+    names = [k for k, v in before.items() if torch.is_floating_point(v)]
+    if not names:
+        raise EmptyInputError("The 'before' weights hold no floating-point tensors: pass a model or its state dict.")
+    missing = [k for k in names if k not in after]
+    if missing:
+        raise IncompatiblePairError(
+            f"{what} lacks {len(missing)} parameter(s) of the base model, e.g. {missing[:3]}: the two models do not"
+            " share an architecture. Compare a model with its own RL-tuned version."
+        )
+    bad = [(k, tuple(before[k].shape), tuple(after[k].shape)) for k in names if before[k].shape != after[k].shape]
+    if bad:
+        raise IncompatiblePairError(f"Shapes differ between the base model and {what}: {bad[:3]}. Compare matching models.")
+    return names
+
+
+def _fp32_delta(a: Tensor, b: Tensor) -> Float[Tensor, "..."]:
+    return b.detach().to(torch.float32) - a.detach().to(device=b.device, dtype=torch.float32)
+
+
+def _bf16_delta(a: Tensor, b: Tensor) -> Float[Tensor, "..."]:
+    return b.detach().to(torch.bfloat16).float() - a.detach().to(device=b.device, dtype=torch.bfloat16).float()
+
+
+def _rank(delta: Float[Tensor, "m n"], rank_rtol: float | None) -> int:
+    if not torch.any(delta):
+        return 0
+    if rank_rtol is None:
+        return int(torch.linalg.matrix_rank(delta))
+    return int(torch.linalg.matrix_rank(delta, rtol=rank_rtol))
+
+
+@torch.no_grad()
+def update_sparsity(
+    before: Any,
+    after: Any,
+    *,
+    atol: float = 1e-5,
+    compute_rank: bool = True,
+    rank_rtol: float | None = None,
+) -> pd.DataFrame:
+    """Per parameter tensor: how much of it RL left unchanged (fp32 and bf16 views) and the rank of its update.
+
+    Columns: ``name, layer, shape, dtype, numel, frac_unchanged_fp32, frac_within_atol_fp32,
+    frac_unchanged_bf16, frac_within_atol_bf16, rank, rank_frac, delta_norm, rel_delta_norm``
+    (``rank``/``rank_frac`` are NaN for tensors that are not 2-D or when ``compute_rank`` is False).
+    """
+    if atol < 0:
+        raise InvalidConfigError(f"atol must be >= 0 (e.g. 1e-5), got {atol}.")
+    sb, sa = state_dict_of(before), state_dict_of(after)
+    rows = []
+    for name in _paired(sb, sa, "the RL model"):
+        a, b = sb[name], sa[name]
+        d32 = _fp32_delta(a, b)
+        d16 = _bf16_delta(a, b)
+        numel = d32.numel()
+        rank = rank_frac = float("nan")
+        if compute_rank and d32.ndim == 2:
+            rank = _rank(d32, rank_rtol)
+            rank_frac = rank / min(d32.shape)
+        base_norm = float(a.detach().float().norm())
+        dn = float(d32.norm())
+        rows.append({
+            "name": name,
+            "layer": layer_of(name),
+            "shape": tuple(d32.shape),
+            "dtype": str(b.dtype).replace("torch.", ""),
+            "numel": numel,
+            "frac_unchanged_fp32": float((d32 == 0).sum()) / numel,
+            "frac_within_atol_fp32": float((d32.abs() <= atol).sum()) / numel,
+            "frac_unchanged_bf16": float((d16 == 0).sum()) / numel,
+            "frac_within_atol_bf16": float((d16.abs() <= atol).sum()) / numel,
+            "rank": rank,
+            "rank_frac": rank_frac,
+            "delta_norm": dn,
+            "rel_delta_norm": dn / base_norm if base_norm > 0 else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+_FRAC_COLS = ("frac_unchanged_fp32", "frac_within_atol_fp32", "frac_unchanged_bf16", "frac_within_atol_bf16")
+
+
+def sparsity_by_layer(table: pd.DataFrame) -> pd.DataFrame:
+    """Numel-weighted fractions per block (``layer``; -1 = embeddings, final norm, head), plus mean ``rank_frac``."""
+    if table.empty:
+        raise EmptyInputError("Empty table: pass the DataFrame from update_sparsity.")
+    def agg(g: pd.DataFrame) -> pd.Series:
+        w = g["numel"].to_numpy()
+        out = {c: float(np.average(g[c], weights=w)) for c in _FRAC_COLS}
+        out["numel"] = int(w.sum())
+        out["mean_rank_frac"] = float(g["rank_frac"].mean()) if g["rank_frac"].notna().any() else float("nan")
+        return pd.Series(out)
+    return pd.DataFrame([{"layer": layer, **agg(g)} for layer, g in table.groupby("layer", sort=True)])
+
+
+def sparsity_summary(table: pd.DataFrame) -> dict[str, float]:
+    """Whole-model numel-weighted fractions (the numbers Mukherjee et al. quote) and mean 2-D ``rank_frac``."""
+    if table.empty:
+        raise EmptyInputError("Empty table: pass the DataFrame from update_sparsity.")
+    w = table["numel"].to_numpy()
+    out = {c: float(np.average(table[c], weights=w)) for c in _FRAC_COLS}
+    out["frac_updated_fp32"] = 1.0 - out["frac_unchanged_fp32"]
+    out["frac_updated_bf16"] = 1.0 - out["frac_unchanged_bf16"]
+    out["mean_rank_frac"] = float(table["rank_frac"].mean()) if table["rank_frac"].notna().any() else float("nan")
+    out["numel"] = int(w.sum())
+    return out
+
+
+@torch.no_grad()
+def update_overlap(before: Any, after_a: Any, after_b: Any, *, atol: float = 1e-5) -> pd.DataFrame:
+    """Overlap of the entries updated (``|delta| > atol``, fp32) by two RL runs from the same base (e.g. two seeds).
+
+    Per tensor plus a ``"__total__"`` row. Columns: ``name, numel, n_a, n_b, n_both, overlap_a`` (share of
+    A's updated entries also updated by B), ``chance_overlap_a`` (``n_b / numel``), ``jaccard``,
+    ``chance_jaccard``, ``ratio`` (``n_both`` over its chance expectation ``n_a n_b / numel``; 1 = chance).
+    """
+    if atol < 0:
+        raise InvalidConfigError(f"atol must be >= 0 (e.g. 1e-5), got {atol}.")
+    s0, sa, sb = state_dict_of(before), state_dict_of(after_a), state_dict_of(after_b)
+    names = _paired(s0, sa, "run A")
+    _paired(s0, sb, "run B")
+    rows = []
+    for name in names:
+        ua = _fp32_delta(s0[name], sa[name]).abs() > atol
+        ub = _fp32_delta(s0[name], sb[name]).abs() > atol
+        rows.append({"name": name, "numel": ua.numel(), "n_a": int(ua.sum()), "n_b": int(ub.sum()),
+                     "n_both": int((ua & ub.to(ua.device)).sum())})
+    df = pd.DataFrame(rows)
+    total = {"name": "__total__", **{c: int(df[c].sum()) for c in ("numel", "n_a", "n_b", "n_both")}}
+    df = pd.concat([df, pd.DataFrame([total])], ignore_index=True)
+    n, na, nb, both = (df[c].astype(float) for c in ("numel", "n_a", "n_b", "n_both"))
+    expected = na * nb / n
+    union = na + nb - both
+    df["overlap_a"] = np.where(na > 0, both / na.where(na > 0, 1), np.nan)
+    df["chance_overlap_a"] = nb / n
+    df["jaccard"] = np.where(union > 0, both / union.where(union > 0, 1), np.nan)
+    exp_union = na + nb - expected
+    df["chance_jaccard"] = np.where(exp_union > 0, expected / exp_union.where(exp_union > 0, 1), np.nan)
+    df["ratio"] = np.where(expected > 0, both / expected.where(expected > 0, 1), np.nan)
+    return df

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from rlmeta_interp.analysis.params import (
+    layer_of,
+    sparsity_by_layer,
+    sparsity_summary,
+    update_overlap,
+    update_sparsity,
+)
+from rlmeta_interp.errors import IncompatiblePairError, InvalidConfigError
+
+
+def _planted():
+    g = torch.Generator().manual_seed(0)
+    before = {
+        "model.layers.0.sparse.weight": torch.randn(40, 30, generator=g),
+        "model.layers.0.lowrank.weight": torch.randn(64, 48, generator=g),
+        "model.layers.1.full.weight": torch.randn(32, 32, generator=g),
+        "model.norm.weight": torch.ones(16),
+    }
+    after = {k: v.clone() for k, v in before.items()}
+    mask = torch.rand(40, 30, generator=g) < 0.1
+    after["model.layers.0.sparse.weight"] += mask * 0.05
+    u, v = torch.randn(64, 3, generator=g), torch.randn(3, 48, generator=g)
+    after["model.layers.0.lowrank.weight"] += 0.1 * u @ v
+    after["model.layers.1.full.weight"] += 0.01 * torch.randn(32, 32, generator=g)
+    return before, after, mask
+
+
+def test_planted_sparse_lowrank_fullrank_against_numpy():
+    before, after, mask = _planted()
+    df = update_sparsity(before, after).set_index("name")
+    for name in before:
+        d = after[name].numpy().astype(np.float64) - before[name].numpy().astype(np.float64)
+        assert df.loc[name, "frac_unchanged_fp32"] == pytest.approx(np.mean(d == 0))
+        assert df.loc[name, "frac_within_atol_fp32"] == pytest.approx(np.mean(np.abs(d) <= 1e-5))
+        if d.ndim == 2:
+            ref_rank = np.linalg.matrix_rank(d.astype(np.float32))
+            assert df.loc[name, "rank"] == ref_rank
+            assert df.loc[name, "rank_frac"] == pytest.approx(ref_rank / min(d.shape))
+        else:
+            assert np.isnan(df.loc[name, "rank"])
+    assert df.loc["model.layers.0.sparse.weight", "frac_unchanged_fp32"] == pytest.approx(1 - mask.float().mean().item())
+    assert df.loc["model.layers.0.lowrank.weight", "rank"] == 3
+    assert df.loc["model.layers.1.full.weight", "rank_frac"] == 1.0
+    assert df.loc["model.norm.weight", "frac_unchanged_fp32"] == 1.0
+    assert df.loc["model.layers.1.full.weight", "layer"] == 1 and df.loc["model.norm.weight", "layer"] == -1
+
+
+def test_bf16_view_hides_small_updates():
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(100, 100, generator=g)
+    d = 1e-4 * torch.ones_like(w)
+    row = update_sparsity({"w": w}, {"w": w + d}, atol=1e-6).iloc[0]
+    assert row["frac_unchanged_fp32"] < 0.01
+    # bf16 keeps 8 significant bits: ulp(w) = 2**(floor(log2|w|) - 7). Under round-to-nearest an update d
+    # moves the rounded value with probability about min(1, d / ulp(w)) for w spread across an ulp.
+    ulp = 2.0 ** (np.floor(np.log2(np.abs(w.numpy().astype(np.float64)))) - 7)
+    expected_changed = float(np.mean(np.minimum(1.0, 1e-4 / ulp)))
+    assert row["frac_unchanged_bf16"] > 0.9
+    assert 1 - row["frac_unchanged_bf16"] == pytest.approx(expected_changed, abs=0.015)
+
+
+def test_summary_and_by_layer_are_numel_weighted():
+    before, after, mask = _planted()
+    df = update_sparsity(before, after)
+    s = sparsity_summary(df)
+    total = sum(v.numel() for v in before.values())
+    unchanged = sum(int((after[k] == before[k]).sum()) for k in before)
+    assert s["frac_unchanged_fp32"] == pytest.approx(unchanged / total)
+    assert s["numel"] == total
+    by = sparsity_by_layer(df).set_index("layer")
+    assert set(by.index) == {-1, 0, 1}
+    l0 = [k for k in before if layer_of(k) == 0]
+    assert by.loc[0, "frac_unchanged_fp32"] == pytest.approx(
+        sum(int((after[k] == before[k]).sum()) for k in l0) / sum(before[k].numel() for k in l0))
+
+
+def test_overlap_vs_chance_reference():
+    rng = np.random.default_rng(0)
+    n = 20000
+    w0 = torch.zeros(n)
+    a_set = rng.random(n) < 0.2
+    b_set = np.where(a_set, rng.random(n) < 0.5, rng.random(n) < 0.05)
+    wa = w0 + torch.from_numpy(a_set.astype(np.float32))
+    wb = w0 + torch.from_numpy(b_set.astype(np.float32))
+    df = update_overlap({"p": w0}, {"p": wa}, {"p": wb}).set_index("name")
+    both = np.sum(a_set & b_set)
+    row = df.loc["p"]
+    assert row["n_both"] == both and row["n_a"] == a_set.sum() and row["n_b"] == b_set.sum()
+    assert row["overlap_a"] == pytest.approx(both / a_set.sum())
+    assert row["jaccard"] == pytest.approx(both / np.sum(a_set | b_set))
+    assert row["ratio"] == pytest.approx(both / (a_set.sum() * b_set.sum() / n))
+    assert row["ratio"] > 2
+    # independent sets -> ratio near 1
+    c_set = rng.random(n) < 0.3
+    df2 = update_overlap({"p": w0}, {"p": wa}, {"p": w0 + torch.from_numpy(c_set.astype(np.float32))})
+    assert df2.set_index("name").loc["__total__", "ratio"] == pytest.approx(1.0, abs=0.1)
+
+
+def _tiny(seed):
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=20, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16)
+    return LlamaForCausalLM(cfg)
+
+
+def test_models_and_errors():
+    m0 = _tiny(0)
+    m1 = _tiny(0)
+    with torch.no_grad():
+        m1.model.layers[1].mlp.up_proj.weight.add_(0.5)
+    df = update_sparsity(m0, m1).set_index("name")
+    assert df.loc["model.layers.1.mlp.up_proj.weight", "frac_unchanged_fp32"] == 0.0
+    assert df.drop("model.layers.1.mlp.up_proj.weight")["frac_unchanged_fp32"].eq(1.0).all()
+    with pytest.raises(IncompatiblePairError, match="lacks"):
+        update_sparsity(m0.state_dict(), {"x": torch.zeros(1)})
+    big = LlamaForCausalLM(LlamaConfig(vocab_size=20, hidden_size=32, intermediate_size=32, num_hidden_layers=2,
+                                       num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
+    with pytest.raises(IncompatiblePairError, match="Shapes differ"):
+        update_sparsity(m0, big)
+    with pytest.raises(InvalidConfigError, match="atol"):
+        update_sparsity(m0, m1, atol=-1)
+    with pytest.raises(InvalidConfigError):
+        update_sparsity(3, m1)
