@@ -147,6 +147,40 @@ def paired_diff_ci(
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def bootstrap_ratio_ci(
+    num: Sequence[float] | Float[np.ndarray, " n"],
+    den: Sequence[float] | Float[np.ndarray, " n"],
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    method: Method = "percentile",
+) -> tuple[float, float]:
+    """CI of the ratio of sums ``sum(num) / sum(den)`` (e.g. total NLL / total tokens), resampling units
+    (pairs ``num[i], den[i]``) jointly, so the denominator's variance is included."""
+    _check_params(n_boot, ci, method)
+    a = _as_array(num, "num", ndim=1)
+    b = _as_array(den, "den", ndim=1)
+    if a.shape != b.shape:
+        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and {b.shape[0]}.")
+    if np.any(b <= 0):
+        raise InvalidConfigError("den must be positive for every unit (e.g. drop units with zero tokens).")
+    if a.shape[0] < 2:
+        log.warning("bootstrap_ratio_ci: one unit only; the interval is undefined (nan, nan).")
+        return (float("nan"), float("nan"))
+    if np.ptp(a / b) == 0:
+        v = float(a.sum() / b.sum())
+        return (v, v)
+
+    def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return x.sum(axis=axis) / y.sum(axis=axis)
+
+    res = sps.bootstrap(
+        (a, b), ratio, paired=True, n_resamples=n_boot, confidence_level=ci, method=method,
+        vectorized=True, axis=-1, batch=_BATCH, rng=np.random.default_rng(seed),
+    )
+    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
 def summarize(
     values: Sequence[float] | Float[np.ndarray, " n"],
     n_boot: int = 1000,

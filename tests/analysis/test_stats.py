@@ -99,3 +99,20 @@ def test_summaries():
     assert isinstance(df, pd.DataFrame)
     assert list(df.columns) == ["policy", "mean", "ci_lo", "ci_hi", "n"]
     assert df["mean"].tolist() == pytest.approx([2.0, 1 / 3])
+
+
+def test_ratio_ci_matches_numpy_reference():
+    from rlmeta_interp.analysis.stats import bootstrap_ratio_ci
+
+    rng = np.random.default_rng(3)
+    den = rng.integers(1, 30, size=200).astype(float)
+    num = den * rng.normal(1.5, 0.3, size=200)
+    lo, hi = bootstrap_ratio_ci(num, den, n_boot=3000, seed=1)
+    idx = np.random.default_rng(8).integers(0, 200, size=(3000, 200))
+    boot = num[idx].sum(1) / den[idx].sum(1)
+    rlo, rhi = np.quantile(boot, [0.025, 0.975])
+    assert abs(lo - rlo) < 0.1 * (hi - lo) and abs(hi - rhi) < 0.1 * (hi - lo)
+    assert lo < num.sum() / den.sum() < hi
+    assert bootstrap_ratio_ci([2.0, 4.0], [1.0, 2.0]) == (2.0, 2.0)
+    with pytest.raises(InvalidConfigError, match="positive"):
+        bootstrap_ratio_ci([1.0, 2.0], [0.0, 1.0])
