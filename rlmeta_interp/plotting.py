@@ -1,0 +1,83 @@
+"""One figure style, and the only way figures are written: ``save_fig`` -> ``figures/<NN>_<name>.png`` and ``.pdf``."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)  # headless by default; notebooks switch to inline themselves
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .errors import InvalidConfigError  # noqa: E402
+from .io import atomic_path, ensure_dir  # noqa: E402
+from .paths import figures_dir  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+COLORS = {"base": "#4C72B0", "rl": "#DD8452", "control": "#8C8C8C", "steered": "#55A868", "hybrid": "#C44E52",
+          "reference": "#8172B3", "random": "#BBBBBB"}
+
+
+def set_style() -> None:
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "axes.titlesize": 11,
+                         "figure.figsize": (6.4, 4.0)})
+
+
+def color(key: str) -> str:
+    return COLORS.get(key, "#333333")
+
+
+def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | None = None) -> list[Path]:
+    """Write ``fig`` as ``<out_dir>/<NN>_<name>.png`` and ``.pdf`` atomically; returns both paths.
+
+    ``out_dir`` defaults to ``RLMETA_FIGURES`` or the repository's ``figures/``.
+    """
+    nn = f"{int(notebook):02d}" if str(notebook).isdigit() else str(notebook)
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise InvalidConfigError(f"Figure name {name!r} must be letters, digits, '_' or '-'.")
+    folder = ensure_dir(out_dir if out_dir is not None else figures_dir())
+    paths = []
+    for ext in ("png", "pdf"):
+        final = folder / f"{nn}_{name}.{ext}"
+        with atomic_path(final) as tmp:
+            fig.savefig(tmp, format=ext)
+        paths.append(final)
+    log.info("saved figure %s", paths[0])
+    return paths
+
+
+def line_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi: str | None = None,
+            hue: str | None = None, palette: dict[str, str] | None = None, **kw: Any) -> Any:
+    """Lines of ``y`` against ``x`` with a shaded ``[lo, hi]`` band, one per ``hue`` level."""
+    groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=False))
+    for key, g in groups:
+        g = g.sort_values(x)
+        c = (palette or COLORS).get(str(key)) if key is not None else None
+        ax.plot(g[x], g[y], label=None if key is None else str(key), color=c, **kw)
+        if lo and hi:
+            ax.fill_between(g[x], g[lo], g[hi], alpha=0.2, color=ax.lines[-1].get_color(), linewidth=0)
+    if hue is not None:
+        ax.legend(frameon=False)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax
+
+
+def bar_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi: str | None = None,
+           colors: list[str] | None = None) -> Any:
+    """Bars of ``y`` per ``x`` with asymmetric ``[lo, hi]`` error bars."""
+    err = None
+    if lo and hi:
+        err = [(df[y] - df[lo]).clip(lower=0).to_numpy(), (df[hi] - df[y]).clip(lower=0).to_numpy()]
+    ax.bar(df[x].astype(str), df[y], yerr=err, capsize=3, color=colors)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    return ax

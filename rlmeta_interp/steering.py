@@ -1,0 +1,164 @@
+"""Steering vectors as values, applied through a context manager that always removes its hooks.
+
+A :class:`SteeringVector` maps layers to ``[d_model]`` vectors at one hook site. Vectors add, subtract and scale
+like numbers, save to and load from safetensors, and ``with vec.apply(model, multiplier=4.0): ...`` steers every
+forward pass in the block, ``generate`` included (hooks fire on each KV-cached step).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from .errors import EmptyInputError, InvalidConfigError, NonFiniteError
+from .hooks import SITES, hook_name, resolve_layer
+from .io import load_tensors, save_tensors_atomic
+
+PositionSpec = None | str | int | Sequence[int] | slice
+
+
+@dataclass(frozen=True)
+class SteeringVector:
+    vectors: Mapping[int, Float[Tensor, "d_model"]]
+    site: str = "resid_post"
+
+    def __post_init__(self) -> None:
+        if not self.vectors:
+            raise EmptyInputError("A SteeringVector needs at least one layer: {layer: tensor}.")
+        if self.site not in SITES:
+            raise InvalidConfigError(f"Unknown site {self.site!r}; choose one of {SITES}.")
+        dims = {tuple(v.shape) for v in self.vectors.values()}
+        if len(dims) != 1 or len(next(iter(dims))) != 1:
+            raise InvalidConfigError(f"Every vector must be 1-D with the same d_model; got shapes {sorted(dims)}.")
+        for layer, v in self.vectors.items():
+            if not torch.isfinite(v).all():
+                raise NonFiniteError(f"Steering vector for layer {layer} contains NaN or inf; recompute it.")
+        object.__setattr__(self, "vectors", {int(k): v.detach().float().cpu() for k, v in sorted(self.vectors.items())})
+
+    # ---- construction
+    @classmethod
+    def from_means(cls, positive: Mapping[int, Tensor], negative: Mapping[int, Tensor], site: str = "resid_post") -> SteeringVector:
+        """Difference of means ``mean(positive) - mean(negative)`` per layer, from ``[n, d_model]`` activations."""
+        for name, d in (("positive", positive), ("negative", negative)):
+            if any(x.shape[0] == 0 for x in d.values()):
+                raise EmptyInputError(f"The {name} activation set is empty for some layer: give at least one example.")
+        return cls({k: positive[k].float().mean(0) - negative[k].float().mean(0) for k in positive}, site)
+
+    @classmethod
+    def random_like(cls, other: SteeringVector, seed: int = 0) -> SteeringVector:
+        """Random directions with the same per-layer norms: the control for every steering result."""
+        g = torch.Generator().manual_seed(seed)
+        out = {}
+        for k, v in other.vectors.items():
+            r = torch.randn(v.shape, generator=g)
+            out[k] = r / r.norm() * v.norm()
+        return cls(out, other.site)
+
+    # ---- arithmetic
+    @property
+    def layers(self) -> list[int]:
+        return list(self.vectors)
+
+    def _combine(self, other: SteeringVector, sign: float) -> SteeringVector:
+        if other.site != self.site:
+            raise InvalidConfigError(f"Cannot combine vectors at different sites ({self.site} vs {other.site}).")
+        layers = sorted(set(self.vectors) | set(other.vectors))
+        zero = torch.zeros_like(next(iter(self.vectors.values())))
+        return SteeringVector({k: self.vectors.get(k, zero) + sign * other.vectors.get(k, zero) for k in layers}, self.site)
+
+    def __add__(self, other: SteeringVector) -> SteeringVector:
+        return self._combine(other, 1.0)
+
+    def __sub__(self, other: SteeringVector) -> SteeringVector:
+        return self._combine(other, -1.0)
+
+    def __mul__(self, scale: float) -> SteeringVector:
+        return SteeringVector({k: v * float(scale) for k, v in self.vectors.items()}, self.site)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> SteeringVector:
+        return self * -1.0
+
+    def norms(self) -> dict[int, float]:
+        return {k: float(v.norm()) for k, v in self.vectors.items()}
+
+    def normalized(self) -> SteeringVector:
+        return SteeringVector({k: v / v.norm().clamp_min(1e-12) for k, v in self.vectors.items()}, self.site)
+
+    def only(self, *layers: int) -> SteeringVector:
+        return SteeringVector({k: self.vectors[k] for k in layers}, self.site)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, SteeringVector) and self.site == other.site and self.vectors.keys() == other.vectors.keys()
+                and all(torch.equal(self.vectors[k], other.vectors[k]) for k in self.vectors))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # ---- persistence
+    def save(self, path: str | Path) -> Path:
+        return save_tensors_atomic(path, {f"layer.{k}": v for k, v in self.vectors.items()},
+                                   metadata={"site": self.site, "format": "rlmeta-steering-v1"})
+
+    @classmethod
+    def load(cls, path: str | Path) -> SteeringVector:
+        from safetensors import safe_open
+
+        tensors = load_tensors(path)
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        return cls({int(k.split(".")[1]): v for k, v in tensors.items()}, meta.get("site", "resid_post"))
+
+    # ---- application
+    def hooks(self, model: Any, multiplier: float = 1.0, positions: PositionSpec = None) -> list[tuple[str, Any]]:
+        """``(hook_name, fn)`` pairs for TransformerLens's ``model.hooks(fwd_hooks=...)``."""
+        tl = getattr(model, "tl", model)
+        n_layers = tl.cfg.n_layers
+        pairs = []
+        for layer, vec in self.vectors.items():
+            layer = resolve_layer(layer, n_layers)
+            if vec.shape[0] != tl.cfg.d_model:
+                raise InvalidConfigError(f"Vector has d_model {vec.shape[0]}, the model {tl.cfg.d_model}.")
+
+            def fn(act: Tensor, hook: Any, _v: Tensor = vec) -> Tensor:
+                add = (multiplier * _v).to(device=act.device, dtype=act.dtype)
+                if positions is None:
+                    return act + add
+                act = act.clone()
+                if positions == "last":
+                    act[:, -1, :] += add
+                else:
+                    idx = positions if isinstance(positions, slice) else torch.as_tensor(
+                        [positions] if isinstance(positions, int) else list(positions))
+                    if isinstance(idx, Tensor):
+                        idx = idx[(idx < act.shape[1]) & (idx >= -act.shape[1])]  # KV-cached steps have length 1
+                    act[:, idx, :] += add
+                return act
+
+            pairs.append((hook_name(layer, self.site), fn))
+        return pairs
+
+    @contextlib.contextmanager
+    def apply(self, model: Any, multiplier: float = 1.0, positions: PositionSpec = None) -> Iterator[Any]:
+        """Steer ``model`` (a LoadedModel, HookedTransformer or TransformerBridge) inside the block.
+
+        ``positions``: None (every position, generated tokens included), ``"last"`` (the last position of each
+        forward: the newest token during KV-cached generation), an int, a list of ints or a slice (positions within
+        each forward; KV-cached steps have one position, so indices past it are skipped). Hooks are removed on exit,
+        also when the body raises.
+        """
+        tl = getattr(model, "tl", model)
+        pairs = self.hooks(tl, multiplier, positions)
+        with tl.hooks(fwd_hooks=pairs):  # TransformerLens removes them in a `finally`
+            yield tl
+
+    def describe(self) -> str:
+        return json.dumps({"site": self.site, "norms": self.norms()})

@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny random models of every supported architecture, saved as real Hugging Face folders."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+ARCHS = ("llama", "qwen2", "gpt2", "gemma3")
+
+
+def make_tiny_hf(arch: str, vocab_size: int, seed: int = 0, d_model: int = 32, n_layers: int = 2):
+    from transformers import (GPT2Config, GPT2LMHeadModel, Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig,
+                              LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM)
+
+    torch.manual_seed(seed)
+    common = dict(vocab_size=vocab_size, hidden_size=d_model, intermediate_size=2 * d_model,
+                  num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
+                  max_position_embeddings=128)
+    if arch == "llama":
+        return LlamaForCausalLM(LlamaConfig(**common)).eval()
+    if arch == "qwen2":
+        return Qwen2ForCausalLM(Qwen2Config(**common)).eval()
+    if arch == "gpt2":
+        return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_embd=d_model, n_layer=n_layers, n_head=4,
+                                          n_positions=128, n_ctx=128)).eval()
+    if arch == "gemma3":
+        return Gemma3ForCausalLM(Gemma3TextConfig(**common, head_dim=d_model // 4, sliding_window=16)).eval()
+    raise ValueError(arch)
+
+
+def save_tiny(folder: Path, arch: str, seed: int = 0, **kw) -> Path:
+    from rlmeta_interp.organism.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    model = make_tiny_hf(arch, len(tok), seed=seed, **kw)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_folders(tmp_path_factory) -> dict[str, Path]:
+    """``{arch: folder}``; folder names contain the words TransformerLens 3.9 sniffs (llama, gemma)."""
+    root = tmp_path_factory.mktemp("tiny_models")
+    return {arch: save_tiny(root / f"tiny_{arch}_model", arch) for arch in ARCHS}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own RLMETA_HOME (activation cache, user zoo) so nothing leaks between tests."""
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "rlmeta_home"))

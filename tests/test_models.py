@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from rlmeta_interp import LoadConfig, load_model, load_pair
+from rlmeta_interp.errors import (CorruptedCheckpointError, HookNotFoundError, IncompatiblePairError,
+                                  LayerOutOfRangeError, MissingWeightsError, UnknownModelError)
+from rlmeta_interp.hooks import hook_name
+
+from .conftest import ARCHS, save_tiny
+
+PROMPTS = ["12+3=", "7-4+22=", "a1b0c"]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_tl_logits_match_hf(tiny_folders, arch):
+    m = load_model(tiny_folders[arch])
+    ids, _ = m.to_tokens(PROMPTS[:1])
+    with torch.no_grad():
+        hf_logits = m.hf(ids).logits
+        tl_logits = m.tl(ids)
+    assert torch.allclose(hf_logits, tl_logits, atol=1e-4), (hf_logits - tl_logits).abs().max()
+    assert m.tl.rlmeta_processing == "none"
+    assert m.n_layers == 2 and m.d_model == 32
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_cached_and_uncached_greedy_generation_agree(tiny_folders, arch):
+    m = load_model(tiny_folders[arch])
+    ids, mask = m.to_tokens(PROMPTS[:1])
+    with torch.no_grad():
+        cached = m.hf.generate(ids, attention_mask=mask, max_new_tokens=12, do_sample=False, use_cache=True,
+                               pad_token_id=m.tokenizer.pad_token_id)
+        uncached = m.hf.generate(ids, attention_mask=mask, max_new_tokens=12, do_sample=False, use_cache=False,
+                                 pad_token_id=m.tokenizer.pad_token_id)
+        tl_gen = m.tl.generate(ids, max_new_tokens=12, do_sample=False, verbose=False, use_past_kv_cache=True)
+    assert torch.equal(cached, uncached)
+    assert torch.equal(cached[0, : tl_gen.shape[1]], tl_gen[0, : cached.shape[1]])
+
+
+def test_qwen_has_no_bos_and_tl_agrees(tiny_folders):
+    m = load_model(tiny_folders["qwen2"])
+    assert not m.prepend_bos
+    ids, _ = m.to_tokens(["12+3="])
+    assert torch.equal(ids, m.tl.to_tokens("12+3="))
+    llama = load_model(tiny_folders["llama"])
+    assert llama.prepend_bos and int(llama.to_tokens(["1"])[0][0, 0]) == llama.tokenizer.bos_token_id
+
+
+def test_pair_records_shared_processing(tiny_folders, tmp_path):
+    rl = save_tiny(tmp_path / "rl_llama", "llama", seed=1)
+    pair = load_pair((tiny_folders["llama"], rl))
+    assert pair.base.load_config == pair.rl.load_config == LoadConfig()
+    assert not torch.equal(next(pair.base.hf.parameters()), next(pair.rl.hf.parameters()))
+
+
+def test_incompatible_pairs_name_the_mismatch(tiny_folders, tmp_path):
+    wide = save_tiny(tmp_path / "wide", "llama", d_model=48)
+    with pytest.raises(IncompatiblePairError, match="d_model differs"):
+        load_pair((tiny_folders["llama"], wide))
+    deep = save_tiny(tmp_path / "deep", "llama", n_layers=3)
+    with pytest.raises(IncompatiblePairError, match="number of layers"):
+        load_pair((tiny_folders["llama"], deep))
+    other_tok = tmp_path / "other_tok"
+    shutil.copytree(tiny_folders["llama"], other_tok)
+    from rlmeta_interp.organism.tokenizer import build_tokenizer
+
+    build_tokenizer(charset="0123456789+-=").save_pretrained(other_tok)
+    with pytest.raises(IncompatiblePairError, match="tokenizers differ"):
+        load_pair((tiny_folders["llama"], other_tok))
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(UnknownModelError) as e:
+        load_model("orz-0.5")
+    assert "orz-0.5b" in str(e.value) or "Did you mean" in str(e.value)
+    with pytest.raises(UnknownModelError, match="orz-0.5b"):
+        load_pair("orz-05b")
+
+
+def test_hub_pair_without_cache_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hf_home" / "hub"))
+    with pytest.raises(MissingWeightsError, match="huggingface-cli download"):
+        load_pair("orz-0.5b")
+
+
+def test_hub_id_loads_from_local_cache(tmp_path, monkeypatch):
+    """A hub id already in the hub cache loads offline (cache laid out as huggingface_hub writes it)."""
+    cache = tmp_path / "hub"
+    snap = cache / "models--someorg--tiny-qwen" / "snapshots" / "abc123"
+    save_tiny(snap, "qwen2")
+    (cache / "models--someorg--tiny-qwen" / "refs").mkdir()
+    (cache / "models--someorg--tiny-qwen" / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    m = load_model("someorg/tiny-qwen")
+    assert m.architecture == "Qwen2ForCausalLM"
+
+
+def test_missing_and_corrupted_weights(tiny_folders, tmp_path):
+    with pytest.raises(MissingWeightsError, match="does not exist"):
+        load_model(tmp_path / "nope" / "model")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(MissingWeightsError, match="config.json"):
+        load_model(empty)
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_folders["llama"], broken)
+    w = broken / "model.safetensors"
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    with pytest.raises(CorruptedCheckpointError, match="truncated|corrupted"):
+        load_model(broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(MissingWeightsError, match="no weight files"):
+        load_model(broken)
+
+
+def test_bad_hook_and_layer(tiny_folders):
+    m = load_model(tiny_folders["llama"])
+    with pytest.raises(HookNotFoundError, match="blocks.1.hook_resid_post"):
+        m.check_hook("blocks.1.hook_resid_pots")
+    with pytest.raises(LayerOutOfRangeError, match="2 layers"):
+        m.check_hook(hook_name(5))
+    assert m.layer(-1) == 1
