@@ -1,0 +1,77 @@
+"""The ``rlmeta-interp`` command. Subcommands import their heavy libraries only when they run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+
+log = logging.getLogger("rlmeta_interp")
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import registry
+
+    lines = ["PAIRS"]
+    for name, p in sorted(registry.all_pairs().items()):
+        dose = "" if p.dose is None else f" dose={p.dose}"
+        lines.append(f"  {name:40s} {p.world or 'real LM':10s}{dose}  {p.description}")
+    lines.append("MODELS")
+    for name, m in sorted(registry.all_models().items()):
+        lines.append(f"  {name:40s} {m.source:9s} {m.description}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_zoo_build(args: argparse.Namespace) -> int:
+    from .organism.zoo import build_zoo
+
+    paths = build_zoo(args.preset, Path(args.out) if args.out else None, force=args.force, progress=not args.quiet)
+    sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
+    p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="every known model and pair (zoo, embedded, hub)")
+    s.set_defaults(func=cmd_list)
+
+    zoo = sub.add_parser("zoo", help="the model organism zoo")
+    zsub = zoo.add_subparsers(dest="zoo_command", required=True)
+    b = zsub.add_parser("build", help="build a preset (idempotent: skips models whose manifest matches)")
+    b.add_argument("--preset", required=True, help="demo or paper")
+    b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
+    b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
+    b.set_defaults(func=cmd_zoo_build)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import RlmetaError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except RlmetaError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
