@@ -1,0 +1,12 @@
+from rlmeta_interp.cli import main
+
+
+def test_list_shows_hub_pairs(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "orz-0.5b" in out and "PAIRS" in out
+
+
+def test_typed_errors_become_exit_code_2(capsys):
+    assert main(["zoo", "build", "--preset", "no-such-preset", "--out", "/nonexistent-dir/x"]) == 2
+    assert "no-such-preset" in capsys.readouterr().err

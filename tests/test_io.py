@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from rlmeta_interp.errors import CorruptedCheckpointError, ManifestMismatchError, MissingWeightsError, OutputNotWritableError
+from rlmeta_interp.io import (atomic_path, ensure_dir, hash_tensors, load_tensors, read_json, save_tensors_atomic,
+                              sha256_file, verify_sha256, write_json_atomic)
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    write_json_atomic(target, {"a": 1})
+    assert read_json(target) == {"a": 1}
+
+
+def test_tensors_roundtrip_truncation_and_hash(tmp_path):
+    p = save_tensors_atomic(tmp_path / "t.safetensors", {"x": torch.arange(10.0)})
+    assert torch.equal(load_tensors(p)["x"], torch.arange(10.0))
+    sha = sha256_file(p)
+    verify_sha256(p, sha)
+    p.write_bytes(p.read_bytes()[:-8])
+    with pytest.raises(ManifestMismatchError, match="Rebuild"):
+        verify_sha256(p, sha)
+    with pytest.raises(CorruptedCheckpointError, match="truncated or corrupted"):
+        load_tensors(p)
+    with pytest.raises(MissingWeightsError):
+        load_tensors(tmp_path / "none.safetensors")
+    assert hash_tensors({"a": torch.ones(2)}) != hash_tensors({"a": torch.ones(2) * 2})
+    assert hash_tensors({"a": torch.ones(2)}) == hash_tensors({"a": torch.ones(2)})
+
+
+def test_corrupted_json(tmp_path):
+    (tmp_path / "m.json").write_text("{not json")
+    with pytest.raises(CorruptedCheckpointError, match="not valid JSON"):
+        read_json(tmp_path / "m.json")
+
+
+def test_uncreatable_folder(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(OutputNotWritableError, match="Cannot create"):
+        ensure_dir(f / "sub")

@@ -1,0 +1,21 @@
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.plotting import bar_ci, line_ci, save_fig, set_style
+
+
+def test_save_fig_writes_png_and_pdf(tmp_path):
+    set_style()
+    df = pd.DataFrame({"k": [1, 2, 1, 2], "p": [0.1, 0.2, 0.3, 0.4], "lo": [0, 0.1, 0.2, 0.3],
+                       "hi": [0.2, 0.3, 0.4, 0.5], "model": ["base", "base", "rl", "rl"]})
+    fig, (a, b) = plt.subplots(1, 2)
+    line_ci(a, df, "k", "p", "lo", "hi", hue="model")
+    bar_ci(b, df[df.model == "rl"], "k", "p", "lo", "hi")
+    paths = save_fig(fig, 3, "boundary", out_dir=tmp_path)
+    assert [p.name for p in paths] == ["03_boundary.png", "03_boundary.pdf"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    with pytest.raises(InvalidConfigError):
+        save_fig(fig, 3, "bad name", out_dir=tmp_path)
+    plt.close(fig)
