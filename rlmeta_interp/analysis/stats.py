@@ -181,6 +181,37 @@ def bootstrap_ratio_ci(
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def bootstrap_pooled_ci(
+    counts: Float[np.ndarray, "units categories"],
+    stat: Callable[[np.ndarray], np.ndarray],
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile CI of ``stat(pooled)`` where ``pooled = counts.sum(0)`` and units (rows) are resampled.
+
+    For statistics of pooled category counts that are not means of per-unit values (entropy of an
+    n-gram distribution, a share of formats). ``stat`` maps ``[n_boot, categories]`` pooled counts to
+    ``[n_boot]``. Hand-written because scipy.stats.bootstrap resamples 1-D samples and cannot pool a
+    [units, categories] table per resample; a resample is drawn as multinomial unit weights, so the
+    pooled counts of all resamples are one matrix product.
+    """
+    _check_params(n_boot, ci, "percentile")
+    arr = _as_array(counts, "counts", ndim=2)
+    n_units = arr.shape[0]
+    if n_units < 2:
+        log.warning("bootstrap_pooled_ci: one unit only; the interval is undefined (nan, nan).")
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=n_boot).astype(np.float64)
+    values = np.asarray(stat(weights @ arr), dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    a = (1.0 - ci) / 2.0
+    return (float(np.quantile(values, a)), float(np.quantile(values, 1.0 - a)))
+
+
 def summarize(
     values: Sequence[float] | Float[np.ndarray, " n"],
     n_boot: int = 1000,

@@ -116,3 +116,23 @@ def test_ratio_ci_matches_numpy_reference():
     assert bootstrap_ratio_ci([2.0, 4.0], [1.0, 2.0]) == (2.0, 2.0)
     with pytest.raises(InvalidConfigError, match="positive"):
         bootstrap_ratio_ci([1.0, 2.0], [0.0, 1.0])
+
+
+def test_pooled_ci_matches_index_resampling_reference():
+    from scipy.stats import entropy
+
+    from rlmeta_interp.analysis.stats import bootstrap_pooled_ci
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson([3.0, 1.0, 0.5, 0.2], size=(150, 4)).astype(float)
+
+    def ent(pooled):
+        return entropy(pooled, axis=-1)
+
+    lo, hi = bootstrap_pooled_ci(counts, ent, n_boot=3000, seed=0)
+    idx = np.random.default_rng(9).integers(0, 150, size=(3000, 150))
+    ref = np.array([entropy(counts[i].sum(0)) for i in idx])
+    rlo, rhi = np.quantile(ref, [0.025, 0.975])
+    assert abs(lo - rlo) < 0.1 * (hi - lo) and abs(hi - rhi) < 0.1 * (hi - lo)
+    assert lo < entropy(counts.sum(0)) < hi
+    assert all(np.isnan(bootstrap_pooled_ci(counts[:1], ent)))
