@@ -1,0 +1,161 @@
+"""GRPO+LoRA on a real-LM-shaped model: the task, the config, pass@k evaluation, and a tiny end-to-end run.
+
+The end-to-end test uses a tiny random ``LlamaForCausalLM`` with the project's char tokenizer, so it
+runs the real TRL ``GRPOTrainer`` and peft on CPU in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from rlmeta_interp.analysis.passk import pass_at_k
+from rlmeta_interp.errors import InvalidConfigError, ManifestMismatchError, MissingWeightsError
+from rlmeta_interp.organism.tokenizer import build_tokenizer
+from rlmeta_interp.realrl import (
+    RealRLConfig,
+    WordSumConfig,
+    WordSumWorld,
+    evaluate_passk,
+    first_integer,
+    held_out_problems,
+    load_causal_lm,
+    load_with_adapter,
+    main,
+    make_reward,
+    merged_folder,
+    resolve_model_folder,
+    verify_adapter,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    """A tiny random Llama + char tokenizer saved as an HF folder (neutral name: TL sniffs 'llama')."""
+    folder = tmp_path_factory.mktemp("tinyrand")
+    tok = build_tokenizer()
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def test_wordsum_answers_match_the_question_text():
+    world = WordSumWorld(WordSumConfig(n_operands=4, min_value=1, max_value=50, n_shots=1))
+    problems = world.sample(40, seed=3)
+    assert len({p.prompt for p in problems}) == 40
+    assert [p.prompt for p in problems] == [p.prompt for p in world.sample(40, seed=3)]
+    assert [p.prompt for p in problems] != [p.prompt for p in world.sample(40, seed=4)]
+    for p in problems:
+        # independent reading of the question: every number in it, summed
+        numbers = [int(x) for x in re.findall(r"\d+", p.meta["question"])]
+        assert len(numbers) == 4 and str(sum(numbers)) == p.answer
+        assert p.prompt.endswith("Answer:") and p.prompt.count("Question:") == 2
+        assert world.reward(p, f" {p.answer}\n\nQuestion: junk 7") == 1.0
+        assert world.reward(p, f" {int(p.answer) + 1}") == 0.0
+        assert world.reward(p, " no digits") == 0.0
+
+
+def test_first_integer_and_reward_kinds():
+    assert first_integer(" 42 apples, not 7") == "42"
+    assert first_integer("none") is None
+    comps, answers = [" 5", " 6", " x"], ["5", "5", "5"]
+    assert make_reward("correct")(comps, answers) == [1.0, 0.0, 0.0]
+    assert make_reward("format")(comps, answers) == [1.0, 1.0, 0.0]
+    coin = make_reward("random", seed=1)(["a"] * 200, ["1"] * 200)
+    assert set(coin) == {0.0, 1.0} and 60 < sum(coin) < 140
+
+
+def test_held_out_problems_are_disjoint_from_training():
+    world = WordSumWorld(WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0))
+    train = world.sample(60, seed=0)
+    held = held_out_problems(world, 30, seed=1, exclude=train)
+    assert len(held) == 30
+    assert not {p.meta["question"] for p in held} & {p.meta["question"] for p in train}
+
+
+def test_config_validation_and_round_trip():
+    cfg = RealRLConfig(max_steps=3, task=WordSumConfig(n_operands=2))
+    assert RealRLConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(InvalidConfigError, match="eval_ks"):
+        RealRLConfig(eval_samples=4, eval_ks=(1, 8))
+    with pytest.raises(InvalidConfigError, match="num_generations"):
+        RealRLConfig(num_generations=1)
+    with pytest.raises(InvalidConfigError, match="reward"):
+        RealRLConfig(reward="bogus")
+    with pytest.raises(InvalidConfigError, match="max_value"):
+        WordSumConfig(min_value=10, max_value=5)
+    with pytest.raises(MissingWeightsError, match="neither an embedded model"):
+        resolve_model_folder("/nonexistent/folder")
+
+
+def test_evaluate_passk_matches_brute_force(tiny_folder):
+    model, tok = load_causal_lm(tiny_folder)
+    world = WordSumWorld(WordSumConfig(n_operands=2, min_value=0, max_value=2, n_shots=0))
+    problems = world.sample(3, seed=0)
+    # a verifier that accepts any completion whose first character is a digit 0-4, so c varies per problem
+    class Lenient(WordSumWorld):
+        def reward(self, problem, completion):
+            return 1.0 if completion[:1] in set("01234") else 0.0
+
+    res = evaluate_passk(model, tok, Lenient(world.config), problems, n=6, ks=(1, 3, 6), max_new_tokens=2, seed=5)
+    c = res["correct_per_problem"]
+    assert len(c) == 3 and all(0 <= x <= 6 for x in c)
+    assert res["pass@1"] == pytest.approx(sum(x / 6 for x in c) / 3)
+    assert res["pass@6"] == pytest.approx(sum(x > 0 for x in c) / 3)
+    assert res["pass@3"] == pytest.approx(sum(pass_at_k(6, x, 3) for x in c) / 3)
+    with pytest.raises(InvalidConfigError, match="extrapolate"):
+        evaluate_passk(model, tok, world, problems, n=2, ks=(4,))
+
+
+@pytest.mark.slow
+def test_grpo_lora_end_to_end_via_main(tiny_folder, tmp_path):
+    cfg = RealRLConfig(
+        model=str(tiny_folder), task=WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0),
+        n_train_problems=16, n_eval_problems=3, max_steps=2, prompts_per_step=2, num_generations=4,
+        max_completion_length=3, learning_rate=5e-2, reward="random", lora_r=4, lora_alpha=8,
+        target_modules=("q_proj", "v_proj"), eval_samples=2, eval_ks=(1, 2), torch_threads=1,
+    )
+    cfg_path = tmp_path / "run.json"
+    cfg_path.write_text(json.dumps(cfg.to_dict()))
+    out = tmp_path / "adapter"
+    assert main(["--config", str(cfg_path), "--out", str(out)]) == 0
+
+    manifest = verify_adapter(out)
+    assert manifest["config"] == cfg.to_dict() and manifest["seed"] == 0
+    assert set(manifest["files"]) >= {"adapter_model.safetensors", "adapter_config.json"}
+    assert len(manifest["timing"]["step_seconds"]) == 2
+    assert {"base", "rl", "delta"} <= set(manifest["metrics"])
+    assert any("reward" in row for row in manifest["training_curve"])
+
+    # reload, merge, and compare against the unmerged peft model (an independent forward path)
+    ids = torch.tensor([[1, 5, 6, 7, 8]])
+    base, _ = load_causal_lm(tiny_folder)
+    with torch.no_grad():
+        base_logits = base(ids).logits
+    unmerged = load_with_adapter(load_causal_lm(tiny_folder)[0], out, merge=False)
+    merged = load_with_adapter(load_causal_lm(tiny_folder)[0], out, merge=True)
+    assert not hasattr(merged, "peft_config")
+    with torch.no_grad():
+        lu, lm = unmerged(ids).logits, merged(ids).logits
+    torch.testing.assert_close(lm, lu, atol=1e-5, rtol=1e-5)
+    assert (lm - base_logits).abs().max() > 1e-4  # the adapter moved the model
+
+    # merged folder is an ordinary HF folder with the same logits
+    folder = merged_folder(out, tmp_path / "merged", base_folder=tiny_folder)
+    again, _ = load_causal_lm(folder)
+    with torch.no_grad():
+        torch.testing.assert_close(again(ids).logits, lm, atol=1e-5, rtol=1e-5)
+
+    # tampering with the adapter is caught
+    weights = out / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(ManifestMismatchError):
+        verify_adapter(out)
