@@ -1,0 +1,129 @@
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from rlmeta_interp.analysis.formats import (
+    biggest_accuracy_jump,
+    detect_collapse,
+    format_dynamics,
+    format_shares,
+    passk_by_format,
+)
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
+from rlmeta_interp.organism.tokenizer import build_tokenizer
+
+
+def fmt(c):
+    if "=" in c:
+        return "eq"
+    if " is " in c:
+        return "sum"
+    if c.startswith("A:"):
+        return "direct"
+    return "other"
+
+
+class P:
+    def __init__(self, prompt, answer):
+        self.prompt, self.answer = prompt, answer
+
+
+def verifier(p, c):
+    return c.endswith("A:" + p.answer)
+
+
+def test_shares_by_hand_and_dead_format():
+    by_step = {
+        0: [["1+2=3;A:3", "1 plus 2 is 3. A:3", "A:3"], ["A:5", "2+3=5;A:5", "junk"]],
+        5: [["1+2=3;A:3", "1+2=3;A:3", "1+2=3;A:3"], ["2+3=5;A:5", "2+3=5;A:5", "2+3=5;A:4"]],
+    }
+    df = format_shares(by_step, fmt, formats=["direct", "sum", "eq", "other"], n_boot=300)
+    s0 = df[df.step == 0].set_index("format")
+    assert s0["count"].to_dict() == {"direct": 2, "sum": 1, "eq": 2, "other": 1}
+    assert s0["share"].sum() == pytest.approx(1.0) and (s0["n"] == 6).all()
+    s5 = df[df.step == 5].set_index("format")
+    assert s5.loc["eq", "share"] == 1.0 and s5.loc["sum", "share"] == 0.0
+    assert s5.loc["sum", "ci_lo"] == 0.0 and s5.loc["sum", "ci_hi"] == 0.0
+    assert ((df.ci_lo <= df.share + 1e-12) & (df.share <= df.ci_hi + 1e-12)).all()
+    assert detect_collapse(df) == {"step": 5, "format": "eq", "share": 1.0}
+    assert detect_collapse(df[df.step == 0]) is None
+
+
+def test_share_ci_matches_prompt_resampling_reference():
+    rng = np.random.default_rng(0)
+    samples = [["A:1" if rng.random() < p else "1=1" for _ in range(8)] for p in rng.uniform(0, 1, size=60)]
+    df = format_shares({0: samples}, fmt, n_boot=3000).set_index("format")
+    lab = np.array([[c.startswith("A:") for c in row] for row in samples], dtype=float)
+    idx = np.random.default_rng(5).integers(0, 60, size=(3000, 60))
+    boot = lab[idx].sum((1, 2)) / (60 * 8)
+    rlo, rhi = np.quantile(boot, [0.025, 0.975])
+    lo, hi = df.loc["direct", "ci_lo"], df.loc["direct", "ci_hi"]
+    assert abs(lo - rlo) < 0.1 * (hi - lo) and abs(hi - rhi) < 0.1 * (hi - lo)
+
+
+def test_passk_by_format_vs_subset_enumeration():
+    probs = [P("1+2=", "3"), P("2+3=", "5")]
+    samples = [["1+2=3;A:3", "1+2=4;A:4", "1 plus 2 is 3. A:3", "A:4"],
+               ["2+3=5;A:5", "2+3=6;A:6", "2+3=7;A:7", "A:5"]]
+    df = passk_by_format(probs, samples, verifier, fmt, ks=[1, 2], n_boot=100).set_index(["format", "k"])
+
+    def brute(cs, k):
+        subs = list(itertools.combinations(cs, k))
+        return np.mean([any(s) for s in subs])
+
+    # "all": problem 0 has c=2 of 4, problem 1 c=2 of 4
+    assert df.loc[("all", 2), "pass@k"] == pytest.approx(np.mean([brute([1, 0, 1, 0], 2), brute([1, 0, 0, 1], 2)]))
+    # eq: problem 0 has [1, 0], problem 1 has [1, 0, 0]
+    assert df.loc[("eq", 1), "pass@k"] == pytest.approx(np.mean([0.5, 1 / 3]))
+    assert df.loc[("eq", 2), "pass@k"] == pytest.approx(np.mean([1.0, brute([1, 0, 0], 2)]))
+    # sum appears once (problem 0): pass@2 not estimable anywhere
+    assert df.loc[("sum", 1), "n_problems"] == 1 and df.loc[("sum", 1), "pass@k"] == 1.0
+    assert df.loc[("sum", 2), "n_problems"] == 0 and np.isnan(df.loc[("sum", 2), "pass@k"])
+    with pytest.raises(InvalidConfigError, match="exceed n"):
+        passk_by_format(probs, samples, verifier, fmt, ks=[5])
+
+
+def test_jump_and_errors():
+    assert biggest_accuracy_jump({0: 0.1, 10: 0.2, 20: 0.6, 30: 0.65}) == {"step": 20, "from_step": 10, "jump": pytest.approx(0.4)}
+    assert biggest_accuracy_jump({0: 0.1}) is None
+    with pytest.raises(EmptyInputError):
+        format_shares({}, fmt)
+    with pytest.raises(EmptyInputError):
+        format_shares({0: []}, fmt)
+    with pytest.raises(InvalidConfigError, match="str label"):
+        format_shares({0: ["a"]}, lambda c: 3)
+    with pytest.raises(InvalidConfigError, match="threshold"):
+        detect_collapse(pd.DataFrame({"step": [0], "format": ["a"], "share": [1.0]}), threshold=1.5)
+    with pytest.raises(InvalidConfigError, match="column"):
+        detect_collapse(pd.DataFrame({"step": [0]}))
+    # ignored labels never count as a collapse
+    df = pd.DataFrame({"step": [0, 0], "format": ["other", "eq"], "share": [0.95, 0.05]})
+    assert detect_collapse(df, ignore=["other"]) is None
+
+
+def _tiny(seed):
+    tok = build_tokenizer()
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    return LlamaForCausalLM(cfg).eval(), tok
+
+
+def test_format_dynamics_end_to_end():
+    m0, tok = _tiny(0)
+    m1, _ = _tiny(1)
+    probs = [P("1+2=", "3"), P("4+4=", "8")]
+    out = format_dynamics([(0, m0), (10, m1)], tok, probs, lambda p, c: True,
+                          lambda c: "long" if len(c) >= 4 else "short", n=4, ks=[1, 2], max_new_tokens=6,
+                          formats=["short", "long"], n_boot=50)
+    shares = out["shares"]
+    assert sorted(shares.step.unique()) == [0, 10]
+    assert shares.groupby("step")["share"].sum().tolist() == pytest.approx([1.0, 1.0])
+    pk = out["passk"]
+    assert (pk[pk.format == "all"]["pass@k"] == 1.0).all()
+    assert out["biggest_jump"]["jump"] == 0.0
