@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .errors import InvalidConfigError  # noqa: E402
-from .io import atomic_path, ensure_dir  # noqa: E402
+from .io import atomic_path, ensure_dir, write_json_atomic  # noqa: E402
 from .paths import figures_dir  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,11 @@ def color(key: str) -> str:
     return COLORS.get(key, "#333333")
 
 
-def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | None = None) -> list[Path]:
+def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | None = None, caption: str = "") -> list[Path]:
     """Write ``fig`` as ``<out_dir>/<NN>_<name>.png`` and ``.pdf`` atomically; returns both paths.
 
-    ``out_dir`` defaults to ``RLMETA_FIGURES`` or the repository's ``figures/``.
+    ``out_dir`` defaults to ``RLMETA_FIGURES`` or the repository's ``figures/``. ``caption`` (what the figure shows)
+    goes to a ``<NN>_<name>.json`` sidecar, from which ``rlmeta-interp figures`` writes ``figures/README.md``.
     """
     nn = f"{int(notebook):02d}" if str(notebook).isdigit() else str(notebook)
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
@@ -50,6 +51,7 @@ def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | Non
         with atomic_path(final) as tmp:
             fig.savefig(tmp, format=ext)
         paths.append(final)
+    write_json_atomic(folder / f"{nn}_{name}.json", {"figure": f"{nn}_{name}", "notebook": nn, "caption": caption})
     log.info("saved figure %s", paths[0])
     return paths
 

@@ -1,0 +1,122 @@
+"""Find, validate and execute the numbered notebooks (jupytext percent ``.py`` files), and index their figures.
+
+Used by the test suite (every notebook in smoke mode, discovered, never listed by hand) and by
+``rlmeta-interp figures`` (every notebook with its defaults, figures into ``figures/``).
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import EmptyInputError, InvalidConfigError, RlmetaError
+from .io import ensure_dir, read_json, write_text_atomic
+from .paths import figures_dir, notebooks_dir
+
+log = logging.getLogger(__name__)
+_NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.py$")
+_SAVE_FIG = re.compile(r"save_fig\(\s*[^,]+,\s*(\d+)\s*,\s*[\"']([A-Za-z0-9_\-]+)[\"']")
+
+
+class NotebookFailedError(RlmetaError, RuntimeError):
+    """A notebook raised while executing; the message names the cell's error and the saved output notebook."""
+
+
+def discover(folder: Path | None = None) -> list[Path]:
+    """Every ``NN_name.py`` notebook in ``folder`` (default: the repository's ``notebooks/``), in order."""
+    folder = folder or notebooks_dir()
+    return sorted(p for p in folder.glob("*.py") if _NUMBERED.match(p.name))
+
+
+def number(path: Path) -> str:
+    return path.name[:2]
+
+
+def parameters(path: Path) -> dict[str, Any]:
+    """The defaults in the notebook's ``# %% tags=["parameters"]`` cell, read without executing anything."""
+    text = path.read_text()
+    m = re.search(r'^# %% tags=\["parameters"\]\n(.*?)(?=^# %%|\Z)', text, flags=re.S | re.M)
+    if not m:
+        raise InvalidConfigError(f"{path.name} has no parameters cell (`# %% tags=[\"parameters\"]`).")
+    params: dict[str, Any] = {}
+    for node in ast.parse(m.group(1)).body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            if isinstance(target, ast.Name):
+                try:
+                    params[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    params[target.id] = None  # computed default: any type accepted
+    return params
+
+
+def validate_parameters(path: Path, given: dict[str, Any]) -> None:
+    """Unknown names and values whose type differs from the default's raise InvalidConfigError naming the fix."""
+    defaults = parameters(path)
+    for key, value in given.items():
+        if key not in defaults:
+            raise InvalidConfigError(f"{path.name} has no parameter {key!r}; its parameters are {sorted(defaults)}.")
+        d = defaults[key]
+        if d is None or value is None:
+            continue
+        ok = isinstance(value, type(d)) or (isinstance(d, float) and isinstance(value, int) and not isinstance(value, bool))
+        if isinstance(d, bool) != isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise InvalidConfigError(
+                f"{path.name}: parameter {key}={value!r} is a {type(value).__name__}, but its default {d!r} is a"
+                f" {type(d).__name__}. Pass a {type(d).__name__}."
+            )
+
+
+def expected_figures(path: Path) -> list[str]:
+    """``NN_name`` of every figure the notebook saves (read from its ``save_fig(fig, NN, "name")`` calls)."""
+    return sorted({f"{int(n):02d}_{name}" for n, name in _SAVE_FIG.findall(path.read_text())})
+
+
+def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any] | None = None, kernel_name: str = "python3",
+                 timeout: int = 1800) -> Path:
+    """Execute ``path`` (a percent ``.py``) with papermill; returns the executed ``.ipynb`` in ``out_dir``."""
+    import jupytext
+    import papermill as pm
+
+    parameters = dict(parameters or {})
+    validate_parameters(path, parameters)
+    out_dir = ensure_dir(out_dir)
+    src = out_dir / f"{path.stem}.input.ipynb"
+    nb = jupytext.read(path)
+    nb.metadata["kernelspec"] = {"name": kernel_name, "language": "python", "display_name": kernel_name}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    jupytext.write(nb, src)
+    dest = out_dir / f"{path.stem}.ipynb"
+    try:
+        pm.execute_notebook(str(src), str(dest), parameters=parameters, kernel_name=kernel_name,
+                            language="python", cwd=str(path.parent), execution_timeout=timeout, progress_bar=False,
+                            log_output=False)
+    except pm.PapermillExecutionError as e:
+        raise NotebookFailedError(
+            f"{path.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}. The executed notebook, with the"
+            f" traceback, is {dest}."
+        ) from e
+    finally:
+        src.unlink(missing_ok=True)
+    return dest
+
+
+def write_figure_index(folder: Path | None = None) -> Path:
+    """``figures/README.md``: one line per figure, from the caption sidecars ``save_fig`` writes."""
+    folder = folder or figures_dir()
+    sidecars = sorted(folder.glob("[0-9][0-9]_*.json"))
+    if not sidecars:
+        raise EmptyInputError(f"No figures in {folder}: run `rlmeta-interp figures` first.")
+    lines = ["# Figures of record", "", "Regenerate with `rlmeta-interp figures` (runs every notebook with its defaults).", "",
+             "| figure | notebook | what it shows |", "|---|---|---|"]
+    nbs = {number(p): p.name for p in discover()}
+    for sc in sidecars:
+        meta = read_json(sc)
+        nb = nbs.get(meta.get("notebook", ""), meta.get("notebook", ""))
+        lines.append(f"| [{meta['figure']}]({meta['figure']}.png) | `{nb}` | {meta.get('caption', '')} |")
+    return write_text_atomic(folder / "README.md", "\n".join(lines) + "\n")
