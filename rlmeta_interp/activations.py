@@ -179,6 +179,11 @@ def harvest(
     if batch_size <= 0:
         raise InvalidConfigError(f"batch_size must be positive, got {batch_size}.")
     if isinstance(prompts, Tensor):
+        if prompts.dtype.is_floating_point or prompts.dtype == torch.bool:
+            raise InvalidConfigError(
+                f"Token ids must be an integer tensor, got {prompts.dtype}: pass model.to_tokens(prompts)[0] or a"
+                " list of strings."
+            )
         ids = prompts.long().cpu()
         if ids.ndim != 2 or ids.shape[0] == 0 or ids.shape[1] == 0:
             raise EmptyInputError(f"Token tensor must be [batch, pos] and non-empty, got shape {tuple(ids.shape)}.")
