@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -214,7 +215,15 @@ def harvest(
     lengths = mask.sum(1)
     out: dict[str, list[Tensor]] = {h: [] for h in hooks}
     device = model.device
+    # With the cache on, every batch is also written atomically to <key>.partial/, so a killed harvest resumes there.
+    partial = path.with_suffix(".partial") if path is not None else None
     for start in tqdm(range(0, ids.shape[0], batch_size), desc=f"harvest {model.name}", disable=not progress, leave=False):
+        shard = partial / f"batch_{start:09d}.safetensors" if partial is not None else None
+        if shard is not None and shard.exists():
+            done = load_tensors(shard)
+            for h in hooks:
+                out[h].append(done[h])
+            continue
         b_ids, b_mask = ids[start : start + batch_size], mask[start : start + batch_size]
         width = int(b_mask.sum(1).max())
         b_ids, b_mask = b_ids[:, :width].to(device), b_mask[:, :width].to(device)
@@ -233,6 +242,8 @@ def harvest(
                     " float32 (LoadConfig(dtype='float32')) and check the weights for corruption."
                 )
             out[h].append(a)
+        if shard is not None:
+            save_tensors_atomic(shard, {h: out[h][-1] for h in hooks})
     result = {h: torch.cat(v) for h, v in out.items()}
     res_mask = mask if positions == "all" else None
     if path is not None:
@@ -240,4 +251,6 @@ def harvest(
         if res_mask is not None:
             tensors["__mask__"] = res_mask
         save_tensors_atomic(path, tensors)
+        if partial is not None and partial.exists():
+            shutil.rmtree(partial)
     return Activations(result, res_mask, positions)

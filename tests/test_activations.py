@@ -87,3 +87,33 @@ def test_token_input_and_errors(tiny_folders):
         harvest(m, PROMPTS, ["blocks.1.hook_resid"])
     with pytest.raises(LayerOutOfRangeError):
         harvest(m, PROMPTS, [hook_name(7)])
+
+
+def test_killed_harvest_resumes_from_partial_batches(tiny_folders, tmp_path):
+    """A harvest that dies after some batches reuses them; the result equals an uninterrupted harvest."""
+    m = load_model(tiny_folders["llama"])
+    hooks = [hook_name(1)]
+    prompts = [f"{i}+{i}=" for i in range(10)]
+    reference = harvest(m, prompts, hooks, batch_size=3, cache=False)
+
+    calls = {"n": 0}
+    real_forward = m.hf.forward
+
+    def dying_forward(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed mid-harvest")
+        return real_forward(*args, **kwargs)
+
+    m.hf.forward = dying_forward
+    with pytest.raises(KeyboardInterrupt):
+        harvest(m, prompts, hooks, batch_size=3, cache_dir=tmp_path)
+    partial = list(tmp_path.glob("*.partial"))
+    assert len(partial) == 1 and len(list(partial[0].glob("batch_*.safetensors"))) == 2
+    assert not list(tmp_path.glob("*.safetensors"))  # no final file from a dead run
+
+    calls["n"] = -100  # no more deaths; count the batches the resumed run computes
+    resumed = harvest(m, prompts, hooks, batch_size=3, cache_dir=tmp_path)
+    assert calls["n"] == -100 + 2  # only the two missing batches (of four) were computed
+    assert torch.allclose(resumed[hooks[0]], reference[hooks[0]])
+    assert not list(tmp_path.glob("*.partial")) and len(list(tmp_path.glob("*.safetensors"))) == 1
