@@ -42,6 +42,35 @@ def cmd_zoo_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run every ``benchmarks/*.py`` (each prints ratios measured in one run) and collect them in RESULTS.md."""
+    import datetime
+    import subprocess
+
+    from .benchtools import machine_line
+    from .io import write_text_atomic
+    from .paths import REPO_ROOT
+
+    folder = REPO_ROOT / "benchmarks"
+    scripts = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+    if args.only:
+        scripts = [p for p in scripts if p.stem in args.only]
+    parts = [f"# Benchmark results\n\nWritten by `rlmeta-interp bench` on {datetime.date.today()}; {machine_line()}.",
+             "Ratios are measured within one run (medians of repeats); absolute speeds vary with machine load.\n"]
+    failed = 0
+    for script in scripts:
+        log.info("running %s", script.name)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT)
+        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+        failed += proc.returncode != 0
+        body = proc.stdout.strip() if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()[-3000:]
+        parts.append(f"## {script.name}: {status}\n\n```\n{body}\n```\n")
+        sys.stdout.write(f"{script.name}: {status}\n{proc.stdout}")
+    out = write_text_atomic(Path(args.out) if args.out else folder / "RESULTS.md", "\n".join(parts))
+    sys.stdout.write(f"wrote {out}\n")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
@@ -57,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
     b.set_defaults(func=cmd_zoo_build)
+
+    s = sub.add_parser("bench", help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
+    s.add_argument("--only", nargs="*", default=None, help="benchmark names (file stems) to run")
+    s.add_argument("--out", default=None)
+    s.set_defaults(func=cmd_bench)
     return p
 
 
