@@ -25,6 +25,7 @@ import time
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from rlmeta_interp.benchtools import machine_line, matmul_peak_flops
 from rlmeta_interp.organism.tokenizer import build_tokenizer
 from rlmeta_interp.sampling import encode_prompts, sample_completions
 
@@ -40,18 +41,6 @@ def build_model(seed: int = 0) -> tuple[LlamaForCausalLM, object]:
     model = LlamaForCausalLM(cfg).eval()
     model.generation_config.suppress_tokens = [tok.eos_token_id]  # every sample runs the full length
     return model, tok
-
-
-def matmul_peak_flops(size: int = 1024, repeats: int = 7) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.mm(a, b)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(4):
-            torch.mm(a, b)
-        times.append((time.perf_counter() - t0) / 4)
-    return 2 * size**3 / statistics.median(times)
 
 
 def time_batched(model, tok, n: int, new: int, seed: int) -> tuple[float, int]:
@@ -113,7 +102,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"model: random Llama, {params / 1e6:.2f}M params; threads={result['threads']}; {result['workload']}")
+    print(f"{machine_line()}; model: random Llama, {params / 1e6:.2f}M params; {result['workload']}")
     print(f"batched sample_completions : {batched:10.0f} tokens/s (median of {args.repeats})")
     print(f"loop of single generate    : {loop:10.0f} tokens/s ({args.loop_calls} calls per repeat)")
     print(f"ratio batched / loop       : {batched / loop:10.1f}x   (target >= 20x)")
