@@ -75,7 +75,8 @@ class SaeTrainConfig(FrozenConfig):
     ``training_samples`` rows are drawn (reshuffled each pass) from the cached activations in batches of
     ``batch_size``. The learning rate is constant (``lr_end == lr``) after ``lr_warm_up_steps``.
     ``normalize_activations`` is SAELens's option; "expected_average_only_in" scales inputs to norm sqrt(d_in)
-    during training and folds the scale into the weights afterwards.
+    during training and folds the scale into the weights afterwards. ``init_b_dec_to_mean`` starts the decoder
+    bias at the data mean (only with ``normalize_activations="none"``). ``dead_feature_window`` is in steps.
     """
 
     d_sae: int = 512
@@ -88,6 +89,7 @@ class SaeTrainConfig(FrozenConfig):
     aux_loss_coefficient: float = 1.0
     dead_feature_window: int = 1000
     normalize_activations: Literal["none", "expected_average_only_in"] = "none"
+    init_b_dec_to_mean: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -124,10 +126,13 @@ def train_sae(
     *,
     hook_name: str | None = None,
     model_name: str | None = None,
+    init_directions: Float[Tensor, "d_sae d_in"] | None = None,
 ) -> Any:
     """Train an SAE on cached activations with SAELens; returns the inference ``sae_lens.SAE``.
 
     (A BatchTopK SAE comes back as SAELens's JumpReLU inference SAE with the learned threshold.)
+    ``init_directions``: start each latent's encoder and decoder at these directions (e.g. k-means++ seeds of the
+    centred data) instead of SAELens's random init; decoder rows keep SAELens's initial norm.
     """
     from sae_lens import (
         SAE,
@@ -154,6 +159,19 @@ def train_sae(
         sae_cfg.metadata.model_name = model_name
     torch.manual_seed(config.seed)
     sae = cls(sae_cfg)
+    if config.init_b_dec_to_mean and config.normalize_activations == "none":
+        # SAELens 6.54 initialises b_dec at zero; far from the data mean, TopK latents die before b_dec gets there
+        with torch.no_grad():
+            sae.b_dec.copy_(x.mean(0))
+    if init_directions is not None:
+        if tuple(init_directions.shape) != (config.d_sae, x.shape[1]):
+            raise InvalidConfigError(
+                f"init_directions must be [d_sae, d_in] = [{config.d_sae}, {x.shape[1]}], got {tuple(init_directions.shape)}."
+            )
+        with torch.no_grad():
+            unit = init_directions.float() / init_directions.float().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            sae.W_dec.copy_(unit * sae.W_dec.norm(dim=-1, keepdim=True))
+            sae.W_enc.copy_(unit.T)
     trainer_cfg = SAETrainerConfig(
         total_training_samples=config.training_samples, train_batch_size_samples=config.batch_size,
         lr=config.lr, lr_end=config.lr, lr_warm_up_steps=config.lr_warm_up_steps,

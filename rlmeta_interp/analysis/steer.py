@@ -1,0 +1,502 @@
+"""Indicator 4, steering recovery (claims 1-2): how much of the base-to-RL gap does steering the base model close?
+
+- :func:`steering_recovery`: steer the base model with named vectors (its own behaviour direction, the RL model's)
+  at several multipliers and score it; ``gap_recovered = (acc_steered - acc_base) / (acc_rl - acc_base)`` with a
+  bootstrap CI over problems; controls: random vectors of equal per-layer norm (several seeds) and a bias-only
+  vector (mean RL activation minus mean base activation, no behaviour information).
+- :func:`hybrid_decode` / :func:`hybrid_gap_recovery`: "when-not-how" hybrid decoding (Venhoff et al. 2510.07364):
+  decode greedily token by token; where the base and the RL model's greedy next tokens disagree, steer the base
+  model at that token with the vector of the category the RL model's activation picks, and record the fraction of
+  tokens steered. Controls: random firing at the same rate, random vectors of equal norm, bias only.
+- :func:`fit_categories` / :func:`category_vectors`: behaviour categories from a tiny TopK SAE (SAELens, k=1,
+  5-15 latents) on RL activations, or k-means as a fallback; one steering vector per category from base
+  activations (category mean minus overall mean; Venhoff et al. optimise theirs, difference of means is the
+  cheap, closed-form stand-in).
+
+Steering goes through the lead's :class:`rlmeta_interp.steering.SteeringVector` (TransformerLens hooks), so scoring
+callbacks must run the model's TransformerLens forward (``tl.generate`` or a forward pass), not the HF model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from ..config import FrozenConfig, check_range
+from ..errors import EmptyInputError, InvalidConfigError, NonFiniteError
+from ..hooks import Site, hook_name, resolve_layer
+from ..steering import SteeringVector
+from .stats import bootstrap_ci
+
+log = logging.getLogger(__name__)
+
+Scores = Sequence[float] | np.ndarray
+
+
+def _tl(model: Any) -> Any:
+    """The TransformerLens view of a ``LoadedModel`` (its ``.tl``), or the model itself."""
+    return model.tl if hasattr(model, "tl") and not hasattr(model, "run_with_hooks") else model
+
+
+def _scores(values: Scores, name: str, n: int | None = None) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise EmptyInputError(f"{name} must be a non-empty 1-D sequence with one score per problem, got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise NonFiniteError(f"{name} holds NaN or inf: the scoring function must return finite rewards.")
+    if n is not None and arr.shape[0] != n:
+        raise InvalidConfigError(f"{name} has {arr.shape[0]} scores but the base model has {n}: score the same problems.")
+    return arr
+
+
+def gap_recovered(acc_steered: float, acc_base: float, acc_rl: float) -> float:
+    """``(acc_steered - acc_base) / (acc_rl - acc_base)``; NaN when the RL model is no better than the base."""
+    den = acc_rl - acc_base
+    return float((acc_steered - acc_base) / den) if den != 0 else float("nan")
+
+
+def _gap_ci(steered: np.ndarray, base: np.ndarray, rl: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
+    """Bootstrap CI of the gap recovered, resampling problems jointly in all three score vectors."""
+    n = base.shape[0]
+    if n < 2:
+        return (float("nan"), float("nan"))
+
+    def stat(idx_f: np.ndarray, axis: int = -1) -> np.ndarray:
+        idx = np.atleast_2d(idx_f).astype(np.int64)
+        b, r, s = base[idx].mean(-1), rl[idx].mean(-1), steered[idx].mean(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = (s - b) / (r - b)
+        finite = np.isfinite(out)
+        # resamples where RL ties the base have no gap; scipy cannot skip NaN, so give them the median
+        if not finite.all() and finite.any():
+            out = np.where(finite, out, np.median(out[finite]))
+        return out if np.ndim(idx_f) > 1 else out[0]
+
+    if not np.isfinite(gap_recovered(steered.mean(), base.mean(), rl.mean())):
+        return (float("nan"), float("nan"))
+    return bootstrap_ci(np.arange(n, dtype=np.float64), stat=stat, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def bias_vector(
+    acts_base: Mapping[int, Float[Tensor, "n d_model"]],
+    acts_rl: Mapping[int, Float[Tensor, "n d_model"]],
+    site: Site = "resid_post",
+) -> SteeringVector:
+    """The bias-only control: ``mean(RL activations) - mean(base activations)`` per layer (no behaviour labels)."""
+    if set(acts_base) != set(acts_rl) or not acts_base:
+        raise InvalidConfigError("bias_vector needs activations of both models at the same, non-empty set of layers.")
+    return SteeringVector({k: acts_rl[k].float().mean(0) - acts_base[k].float().mean(0) for k in acts_base}, site)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# (a) gap recovered by steering the base model
+# ---------------------------------------------------------------------------------------------------------------
+
+
+_RESERVED = ("unsteered_base", "rl_model", "bias")
+
+
+@dataclass(frozen=True)
+class SteerRecoveryConfig(FrozenConfig):
+    """``multipliers`` scale every vector; ``n_random`` random equal-norm control vectors per named vector;
+    ``positions``: ``"all"`` steers every position (prompt and generated tokens), ``"last"`` only the newest."""
+
+    multipliers: tuple[float, ...] = (1.0,)
+    n_random: int = 3
+    positions: Literal["all", "last"] = "all"
+    n_boot: int = 1000
+    ci: float = 0.95
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.multipliers:
+            raise InvalidConfigError("SteerRecoveryConfig.multipliers is empty: give at least one, e.g. (1.0,).")
+        check_range(self, "n_random", 0)
+        check_range(self, "n_boot", 1)
+        check_range(self, "ci", 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def steering_recovery(
+    base: Any,
+    rl: Any,
+    vectors: Mapping[str, SteeringVector],
+    evaluate: Callable[[Any], Scores],
+    *,
+    bias: SteeringVector | None = None,
+    config: SteerRecoveryConfig = SteerRecoveryConfig(),
+) -> pd.DataFrame:
+    """Gap recovered by steering ``base`` with each vector in ``vectors`` (e.g. ``{"own": v_base, "rl": v_rl}``).
+
+    ``evaluate(tl_model)`` returns one score per problem (same problems, same order, every call) and must run the
+    TransformerLens model it is given (``tl.generate`` / forward) so that the steering hooks act. It is called on
+    ``rl`` and ``base`` unsteered, then on ``base`` inside each steering context. Rows: ``condition``
+    (``unsteered_base``, ``rl_model``, a vector name, ``random:<name>``, ``bias``), ``seed`` (random controls), ``multiplier``, ``accuracy,
+    acc_ci_lo, acc_ci_hi, gap_recovered, ci_lo, ci_hi, n``.
+    """
+    if not vectors:
+        raise EmptyInputError("No steering vectors given: pass {name: SteeringVector}.")
+    reserved = [k for k in vectors if k in _RESERVED or k.startswith("random:")]
+    if reserved:
+        raise InvalidConfigError(f"Vector names {reserved} are reserved for reference rows; use e.g. 'own' and 'from_rl'.")
+    base_tl, rl_tl = _tl(base), _tl(rl)
+    s_base = _scores(evaluate(base_tl), "evaluate(base)")
+    s_rl = _scores(evaluate(rl_tl), "evaluate(rl)", s_base.shape[0])
+    if s_rl.mean() <= s_base.mean():
+        log.warning("steering_recovery: the RL model (%.3f) is not better than the base (%.3f); the gap is undefined"
+                    " or negative.", s_rl.mean(), s_base.mean())
+    positions = None if config.positions == "all" else "last"
+    cfg = config
+
+    def row(condition: str, scores: np.ndarray, multiplier: float, seed: int | None) -> dict[str, Any]:
+        lo, hi = bootstrap_ci(scores, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed)
+        g_lo, g_hi = _gap_ci(scores, s_base, s_rl, cfg.n_boot, cfg.ci, cfg.seed)
+        return {
+            "condition": condition, "seed": seed, "multiplier": multiplier, "accuracy": float(scores.mean()),
+            "acc_ci_lo": lo, "acc_ci_hi": hi, "gap_recovered": gap_recovered(scores.mean(), s_base.mean(), s_rl.mean()),
+            "ci_lo": g_lo, "ci_hi": g_hi, "n": int(scores.shape[0]),
+        }
+
+    rows = [row("unsteered_base", s_base, 0.0, None), row("rl_model", s_rl, 0.0, None)]
+    runs: list[tuple[str, SteeringVector, int | None]] = []
+    for name, vec in vectors.items():
+        runs.append((name, vec, None))
+        runs += [(f"random:{name}", SteeringVector.random_like(vec, seed=config.seed + i), config.seed + i)
+                 for i in range(config.n_random)]
+    if bias is not None:
+        runs.append(("bias", bias, None))
+    for condition, vec, seed in runs:
+        for mult in config.multipliers:
+            with vec.apply(base_tl, multiplier=mult, positions=positions) as steered:
+                scores = _scores(evaluate(steered), f"evaluate(base steered by {condition})", s_base.shape[0])
+            rows.append(row(condition, scores, float(mult), seed))
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# categories for hybrid decoding
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryConfig(FrozenConfig):
+    """Behaviour categories: ``"sae"`` = a TopK SAE with ``k=1`` and ``n_categories`` latents trained with SAELens
+    on RL activations (category = the latent that fires), ``"kmeans"`` = scikit-learn k-means (fallback).
+
+    A k=1 SAE is a clustering with local optima (a latent can die early and stay dead). So each latent starts at a
+    k-means++ seed of the centred activations (scikit-learn's ``kmeans_plusplus``), the decoder bias at the mean,
+    and ``n_restarts`` SAEs (seeds ``seed, seed + 1, ...``) are trained, keeping the one with the lowest
+    reconstruction error. On planted Gaussian clusters (3-15 clusters, 8-32 dims, offsets up to 100) SAELens's
+    random init missed clusters in about 40% of single runs; with this init every single run found them all.
+    """
+
+    n_categories: int = 8
+    method: Literal["sae", "kmeans"] = "sae"
+    n_restarts: int = 2
+    training_samples: int = 30_000
+    batch_size: int = 128
+    lr: float = 1e-2
+    dead_feature_window: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range(self, "n_categories", 1, 64)
+        check_range(self, "n_restarts", 1)
+        check_range(self, "batch_size", 1)
+        check_range(self, "lr", 0.0, lo_open=True)
+
+
+@dataclass
+class CategoryModel:
+    """Assigns each activation row one category in ``0..n_categories-1``."""
+
+    method: str
+    n_categories: int
+    sae: Any = None
+    kmeans: Any = None
+
+    @torch.no_grad()
+    def predict(self, acts: Float[Tensor, "n d_model"]) -> Int[Tensor, " n"]:
+        x = acts.detach().float()
+        if x.ndim == 1:
+            x = x[None]
+        if self.method == "kmeans":
+            return torch.from_numpy(self.kmeans.predict(x.double().numpy())).long()
+        feats = self.sae.encode(x)
+        cats = feats.argmax(-1)
+        silent = feats.max(-1).values <= 0
+        if silent.any():  # no latent fired (its pre-activation was negative): nearest decoder direction instead
+            w = self.sae.W_dec / self.sae.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            cats[silent] = ((x[silent] - self.sae.b_dec) @ w.T).argmax(-1)
+        return cats.long()
+
+
+def fit_categories(rl_acts: Float[Tensor, "n d_model"], config: CategoryConfig = CategoryConfig()) -> CategoryModel:
+    """Fit behaviour categories on RL-model activations (e.g. one row per sentence or per token)."""
+    if rl_acts.ndim != 2 or rl_acts.shape[0] < config.n_categories:
+        raise InvalidConfigError(
+            f"fit_categories needs [n, d_model] activations with n >= n_categories={config.n_categories},"
+            f" got shape {tuple(rl_acts.shape)}."
+        )
+    if not torch.isfinite(rl_acts).all():
+        raise NonFiniteError("rl_acts holds NaN or inf: harvest again in float32.")
+    if config.method == "kmeans":
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=config.n_categories, n_init=10, random_state=config.seed)
+        km.fit(rl_acts.detach().double().numpy())
+        return CategoryModel("kmeans", config.n_categories, kmeans=km)
+    from .saes import SaeTrainConfig, train_sae
+
+    from sklearn.cluster import kmeans_plusplus
+
+    x = rl_acts.detach().float()
+    centred = (x - x.mean(0)).double().numpy()
+    best, best_err = None, float("inf")
+    for i in range(config.n_restarts):
+        seeds, _ = kmeans_plusplus(centred, n_clusters=config.n_categories, random_state=config.seed + i)
+        sae = train_sae(x, SaeTrainConfig(
+            d_sae=config.n_categories, k=1, lr=config.lr, batch_size=min(config.batch_size, x.shape[0]),
+            training_samples=max(config.training_samples, config.batch_size),
+            dead_feature_window=config.dead_feature_window, seed=config.seed + i,
+        ), init_directions=torch.from_numpy(seeds).float())
+        with torch.no_grad():
+            err = float(((sae.decode(sae.encode(x)) - x) ** 2).sum())
+        if err < best_err:
+            best, best_err = sae, err
+    sae = best
+    return CategoryModel("sae", config.n_categories, sae=sae)
+
+
+def category_vectors(
+    base_acts: Float[Tensor, "n d_model"],
+    categories: Int[Tensor, " n"],
+    n_categories: int,
+    layer: int,
+    site: Site = "resid_post",
+) -> dict[int, SteeringVector]:
+    """One vector per category from base activations: ``mean(rows of category c) - mean(all rows)``.
+
+    A category with no rows gets a zero vector (steering with it does nothing; a warning names it).
+    """
+    if base_acts.ndim != 2 or categories.shape != (base_acts.shape[0],):
+        raise InvalidConfigError(
+            f"base_acts must be [n, d_model] and categories [n]; got {tuple(base_acts.shape)} and {tuple(categories.shape)}."
+        )
+    x = base_acts.detach().float()
+    overall = x.mean(0)
+    out = {}
+    for c in range(n_categories):
+        rows = x[categories == c]
+        if rows.shape[0] == 0:
+            log.warning("category_vectors: category %d has no rows; its steering vector is zero.", c)
+            out[c] = SteeringVector({layer: torch.zeros_like(overall)}, site)
+        else:
+            out[c] = SteeringVector({layer: rows.mean(0) - overall}, site)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# (b) hybrid "when-not-how" decoding
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HybridConfig(FrozenConfig):
+    """Token-by-token greedy hybrid decoding.
+
+    ``firing``: ``"disagree"`` steers where base and RL greedy tokens differ (the method); ``"random"`` steers
+    each token with probability ``fire_rate`` (control); ``"always"`` / ``"never"`` steer every / no token.
+    ``classify_layer`` / ``classify_site``: the RL activation (at the newest position) the classifier reads.
+    """
+
+    max_new_tokens: int = 32
+    multiplier: float = 1.0
+    firing: Literal["disagree", "random", "always", "never"] = "disagree"
+    fire_rate: float = 0.0
+    classify_layer: int = -1
+    classify_site: Site = "resid_post"
+    seed: int = 0
+    stop_at_eos: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range(self, "max_new_tokens", 1)
+        check_range(self, "fire_rate", 0.0, 1.0)
+
+
+@dataclass
+class HybridResult:
+    """Per prompt: completion text, and per generated token whether it was steered / the category / disagreement."""
+
+    completions: list[str]
+    steered: list[list[bool]] = field(default_factory=list)
+    categories: list[list[int]] = field(default_factory=list)
+    disagreed: list[list[bool]] = field(default_factory=list)
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(len(s) for s in self.steered)
+
+    @property
+    def frac_steered(self) -> float:
+        return sum(sum(s) for s in self.steered) / self.n_tokens if self.n_tokens else float("nan")
+
+    @property
+    def frac_disagreed(self) -> float:
+        return sum(sum(s) for s in self.disagreed) / self.n_tokens if self.n_tokens else float("nan")
+
+
+def _as_category_vectors(vectors: Mapping[int, SteeringVector] | SteeringVector) -> dict[int, SteeringVector]:
+    if isinstance(vectors, SteeringVector):
+        return {0: vectors}
+    if not vectors:
+        raise EmptyInputError("No steering vectors given: pass a SteeringVector or {category: SteeringVector}.")
+    return dict(vectors)
+
+
+def _steer_hooks(tl: Any, vectors: dict[int, SteeringVector], log_: list[tuple[int, int]], mult: float) -> list[tuple[str, Any]]:
+    """Hooks re-applying every earlier steering event (position, category): what a KV cache would have kept."""
+    by_cat: dict[int, list[int]] = {}
+    for pos, cat in log_:
+        by_cat.setdefault(cat, []).append(pos)
+    pairs: list[tuple[str, Any]] = []
+    for cat, positions in by_cat.items():
+        pairs += vectors[cat].hooks(tl, multiplier=mult, positions=positions)
+    return pairs
+
+
+@torch.no_grad()
+def hybrid_decode(
+    base: Any,
+    rl: Any,
+    prompts: Sequence[str],
+    vectors: Mapping[int, SteeringVector] | SteeringVector,
+    classifier: Callable[[Float[Tensor, "n d_model"]], Int[Tensor, " n"]] | CategoryModel | None = None,
+    config: HybridConfig = HybridConfig(),
+) -> HybridResult:
+    """Greedy hybrid decoding of each prompt (see the module docstring).
+
+    Without a KV cache each step recomputes the whole sequence; every earlier steering event is re-applied at its
+    position, so positions before the newest see exactly what a KV-cached run would have stored. With several
+    categories, ``classifier`` maps the RL model's activation at the newest position to a category key of
+    ``vectors``; with one vector it is optional.
+    """
+    if not prompts:
+        raise EmptyInputError("No prompts given: pass at least one prompt string.")
+    cat_vecs = _as_category_vectors(vectors)
+    if len(cat_vecs) > 1 and classifier is None:
+        raise InvalidConfigError("Several category vectors need a classifier (e.g. fit_categories(...)) to pick one per token.")
+    classify = classifier.predict if isinstance(classifier, CategoryModel) else classifier
+    base_tl, rl_tl = _tl(base), _tl(rl)
+    if base_tl.cfg.d_vocab != rl_tl.cfg.d_vocab:
+        raise InvalidConfigError("Base and RL models have different vocabularies: hybrid decoding needs one tokenizer.")
+    layer = resolve_layer(config.classify_layer, rl_tl.cfg.n_layers)
+    cls_hook = hook_name(layer, config.classify_site)
+    eos = base_tl.tokenizer.eos_token_id if base_tl.tokenizer is not None else None
+    rng = np.random.default_rng(config.seed)
+    only_cat = next(iter(cat_vecs))
+    result = HybridResult(completions=[])
+    for prompt in prompts:
+        tokens = base_tl.to_tokens(prompt)
+        n_prompt = tokens.shape[1]
+        events: list[tuple[int, int]] = []
+        steered, cats, disagreed = [], [], []
+        for _ in range(config.max_new_tokens):
+            pos = tokens.shape[1] - 1
+            rl_logits, cache = rl_tl.run_with_cache(tokens, names_filter=cls_hook)
+            rl_next = int(rl_logits[0, -1].argmax())
+            base_logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
+            base_next = int(base_logits[0, -1].argmax())
+            differ = base_next != rl_next
+            fire = {"disagree": differ, "always": True, "never": False}.get(config.firing)
+            if fire is None:
+                fire = bool(rng.random() < config.fire_rate)
+            nxt, cat = base_next, -1
+            if fire:
+                cat = only_cat if classify is None or len(cat_vecs) == 1 else int(classify(cache[cls_hook][0, -1][None])[0])
+                if cat not in cat_vecs:
+                    raise InvalidConfigError(f"The classifier returned category {cat}, which has no vector in {sorted(cat_vecs)}.")
+                events.append((pos, cat))
+                logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
+                nxt = int(logits[0, -1].argmax())
+            steered.append(fire)
+            cats.append(cat)
+            disagreed.append(differ)
+            tokens = torch.cat([tokens, torch.tensor([[nxt]], device=tokens.device)], 1)
+            if config.stop_at_eos and eos is not None and nxt == eos:
+                break
+        new = tokens[0, n_prompt:].tolist()
+        if config.stop_at_eos and eos is not None and eos in new:
+            new = new[: new.index(eos)]
+        result.completions.append(base_tl.tokenizer.decode(new, skip_special_tokens=True))
+        result.steered.append(steered)
+        result.categories.append(cats)
+        result.disagreed.append(disagreed)
+    return result
+
+
+def hybrid_gap_recovery(
+    base: Any,
+    rl: Any,
+    prompts: Sequence[str],
+    reward: Callable[[int, str], float],
+    vectors: Mapping[int, SteeringVector] | SteeringVector,
+    classifier: Callable[[Tensor], Tensor] | CategoryModel | None = None,
+    *,
+    bias: SteeringVector | None = None,
+    config: HybridConfig = HybridConfig(),
+    n_random: int = 3,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+) -> tuple[pd.DataFrame, dict[str, HybridResult]]:
+    """Hybrid decoding against its controls; ``reward(prompt_index, completion) -> float`` scores completions.
+
+    Conditions: ``base`` and ``rl`` (greedy, unsteered), ``hybrid`` (steer where they disagree), ``random_firing``
+    (steer each token with the hybrid's steered fraction as probability; ``n_random`` seeds), ``random_vectors``
+    (equal-norm random vectors, disagreement firing; ``n_random`` seeds), ``bias_only`` (if ``bias`` is given: the
+    bias vector for every category, disagreement firing). Rows: ``condition, seed, accuracy, acc_ci_lo,
+    acc_ci_hi, gap_recovered, ci_lo, ci_hi, frac_steered, n``; also returns each condition's :class:`HybridResult`.
+    """
+    cat_vecs = _as_category_vectors(vectors)
+    never = config.replace(firing="never")
+
+    def score(res: HybridResult) -> np.ndarray:
+        return _scores([reward(i, c) for i, c in enumerate(res.completions)], "reward")
+
+    runs: dict[str, HybridResult] = {
+        "base": hybrid_decode(base, base, prompts, cat_vecs, classifier, never),
+        "rl": hybrid_decode(rl, rl, prompts, cat_vecs, classifier, never),
+        "hybrid": hybrid_decode(base, rl, prompts, cat_vecs, classifier, config),
+    }
+    rate = runs["hybrid"].frac_steered
+    for i in range(n_random):
+        seed = config.seed + i
+        runs[f"random_firing:{seed}"] = hybrid_decode(
+            base, rl, prompts, cat_vecs, classifier, config.replace(firing="random", fire_rate=float(rate), seed=seed))
+        rand = {c: SteeringVector.random_like(v, seed=seed * 1000 + int(c)) for c, v in cat_vecs.items()}
+        runs[f"random_vectors:{seed}"] = hybrid_decode(base, rl, prompts, rand, classifier, config)
+    if bias is not None:
+        runs["bias_only"] = hybrid_decode(base, rl, prompts, {c: bias for c in cat_vecs}, classifier, config)
+    scores = {k: score(v) for k, v in runs.items()}
+    s_base, s_rl = scores["base"], scores["rl"]
+    rows = []
+    for key, s in scores.items():
+        condition, _, seed = key.partition(":")
+        lo, hi = bootstrap_ci(s, n_boot=n_boot, ci=ci, seed=config.seed)
+        g_lo, g_hi = _gap_ci(s, s_base, s_rl, n_boot, ci, config.seed)
+        rows.append({
+            "condition": condition, "seed": int(seed) if seed else None, "accuracy": float(s.mean()),
+            "acc_ci_lo": lo, "acc_ci_hi": hi, "gap_recovered": gap_recovered(s.mean(), s_base.mean(), s_rl.mean()),
+            "ci_lo": g_lo, "ci_hi": g_hi, "frac_steered": runs[key].frac_steered, "n": int(s.shape[0]),
+        })
+    return pd.DataFrame(rows), runs

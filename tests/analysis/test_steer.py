@@ -1,0 +1,221 @@
+"""Tests of analysis.steer on a tiny TransformerLens model whose "RL" twin is the base model plus a known shift.
+
+Adding ``v`` to ``blocks[L].mlp.b_out`` adds ``v`` to ``blocks.L.hook_resid_post`` at every position, so the RL twin
+equals the base model steered by ``v`` at layer ``L``: the exact answer every steering measurement is checked against.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import adjusted_rand_score
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+from transformers import AutoTokenizer
+
+from rlmeta_interp.analysis.steer import (
+    CategoryConfig,
+    HybridConfig,
+    SteerRecoveryConfig,
+    bias_vector,
+    category_vectors,
+    fit_categories,
+    gap_recovered,
+    hybrid_decode,
+    hybrid_gap_recovery,
+    steering_recovery,
+)
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
+from rlmeta_interp.hooks import hook_name
+from rlmeta_interp.organism.tokenizer import build_tokenizer
+from rlmeta_interp.steering import SteeringVector
+
+LAYER = 0
+PROMPTS = ["12+3=", "7*8=", "(4+4)", "99-1=", "ab", "x:"]
+NEW = 6
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny forwards are overhead-bound; a second thread only adds contention on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tok")
+    build_tokenizer().save_pretrained(str(folder))
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    cfg = HookedTransformerConfig(n_layers=2, d_model=32, n_ctx=64, d_head=8, n_heads=4, d_mlp=64, d_vocab=len(tok),
+                                  act_fn="gelu", normalization_type="LN", seed=1)
+    base = HookedTransformer(cfg, tokenizer=tok).eval()
+    g = torch.Generator().manual_seed(1234)  # not a seed SteeringVector.random_like uses below
+    v = torch.randn(32, generator=g)
+    v = v / v.norm() * 4.0
+    rl = copy.deepcopy(base)
+    with torch.no_grad():
+        rl.blocks[LAYER].mlp.b_out += v
+    return base, rl, SteeringVector({LAYER: v})
+
+
+def _greedy(tl: HookedTransformer) -> list[str]:
+    outs = []
+    for p in PROMPTS:
+        toks = tl.to_tokens(p)
+        seq = tl.generate(toks, max_new_tokens=NEW, do_sample=False, verbose=False, stop_at_eos=False)
+        outs.append(tl.tokenizer.decode(seq[0, toks.shape[1]:], skip_special_tokens=True))
+    return outs
+
+
+def _match(a: str, b: str) -> float:
+    return sum(x == y for x, y in zip(a, b, strict=False)) / max(len(a), len(b), 1)
+
+
+def test_steering_hook_equals_manual_addition(pair):
+    """Reference: the hook's effect equals adding v to the cached residual and running the remaining blocks."""
+    base, _, vec = pair
+    toks = base.to_tokens(PROMPTS[0])
+    with torch.no_grad():
+        with vec.apply(base, multiplier=2.5):
+            steered = base(toks)
+        _, cache = base.run_with_cache(toks, names_filter=hook_name(LAYER))
+        manual = base(cache[hook_name(LAYER)] + 2.5 * vec.vectors[LAYER], start_at_layer=LAYER + 1)
+    torch.testing.assert_close(steered, manual, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(steered, base(toks))
+
+
+def test_rl_twin_equals_base_steered(pair):
+    base, rl, vec = pair
+    toks = base.to_tokens(PROMPTS[1])
+    with torch.no_grad(), vec.apply(base):
+        steered = base(toks)
+    torch.testing.assert_close(steered, rl(toks), rtol=1e-5, atol=1e-5)
+
+
+def test_gap_recovered_formula():
+    assert gap_recovered(0.5, 0.2, 0.8) == pytest.approx(0.5)
+    assert np.isnan(gap_recovered(0.5, 0.4, 0.4))
+
+
+def test_steering_recovery_rows(pair):
+    base, rl, vec = pair
+    target = _greedy(rl)
+
+    def evaluate(tl):
+        return [_match(c, t) for c, t in zip(_greedy(tl), target, strict=True)]
+
+    acts_b = {LAYER: torch.randn(10, 32)}
+    bias = bias_vector(acts_b, {LAYER: acts_b[LAYER] + 0.1})
+    torch.testing.assert_close(bias.vectors[LAYER], torch.full((32,), 0.1))
+    df = steering_recovery(base, rl, {"v": vec}, evaluate, bias=bias,
+                           config=SteerRecoveryConfig(multipliers=(0.0, 1.0), n_random=2, n_boot=200))
+    ref = df.set_index("condition")
+    assert ref.loc["rl_model", "accuracy"] == 1.0 and ref.loc["rl_model", "gap_recovered"] == 1.0
+    assert ref.loc["unsteered_base", "accuracy"] < 0.8  # the shift changes the greedy text: a gap to recover
+    assert set(df[df.condition == "bias"].multiplier) == {0.0, 1.0}
+    v = df[df.condition == "v"].set_index("multiplier")
+    assert v.loc[1.0, "gap_recovered"] == pytest.approx(1.0)  # steering by v reproduces the RL twin exactly
+    assert v.loc[0.0, "gap_recovered"] == pytest.approx(0.0)  # multiplier 0 is the base model
+    rand = df[(df.condition == "random:v") & (df.multiplier == 1.0)]
+    assert len(rand) == 2 and set(rand.seed) == {0, 1}
+    assert (rand.gap_recovered < 0.9).all()
+    with pytest.raises(EmptyInputError):
+        steering_recovery(base, rl, {}, evaluate)
+    with pytest.raises(InvalidConfigError, match="reserved"):
+        steering_recovery(base, rl, {"bias": vec}, evaluate)
+
+
+def _steer_generated_reference(tl: HookedTransformer, vec: SteeringVector, mult: float = 1.0) -> list[str]:
+    """Independent reference for firing="always": greedy decoding with v added at the last prompt position and
+    every generated position (what a KV-cached run steering each newly decoded token computes)."""
+    outs = []
+    for p in PROMPTS:
+        toks = tl.to_tokens(p)
+        start = toks.shape[1] - 1
+
+        def add(act, hook):
+            act = act.clone()
+            act[:, start:, :] += mult * vec.vectors[LAYER]
+            return act
+
+        for _ in range(NEW):
+            with torch.no_grad():
+                logits = tl.run_with_hooks(toks, fwd_hooks=[(hook_name(LAYER), add)])
+            toks = torch.cat([toks, logits[:, -1].argmax(-1, keepdim=True)], 1)
+        outs.append(tl.tokenizer.decode(toks[0, start + 1:], skip_special_tokens=True))
+    return outs
+
+
+def test_hybrid_always_and_never_match_references(pair):
+    base, rl, vec = pair
+    always = hybrid_decode(base, rl, PROMPTS, vec, config=HybridConfig(max_new_tokens=NEW, firing="always",
+                                                                       multiplier=1.5, stop_at_eos=False))
+    never = hybrid_decode(base, rl, PROMPTS, vec, config=HybridConfig(max_new_tokens=NEW, firing="never", stop_at_eos=False))
+    assert always.completions == _steer_generated_reference(base, vec, 1.5)
+    assert always.completions != never.completions
+    assert never.completions == _greedy(base)
+    assert always.frac_steered == 1.0 and never.frac_steered == 0.0
+
+
+def test_hybrid_disagreement_firing(pair):
+    base, rl, vec = pair
+    res = hybrid_decode(base, rl, PROMPTS, vec, config=HybridConfig(max_new_tokens=NEW, stop_at_eos=False))
+    assert 0.0 < res.frac_steered <= 1.0
+    assert res.steered == res.disagreed  # disagreement firing steers exactly where the models disagreed
+    target = _greedy(rl)
+    hyb = np.mean([_match(c, t) for c, t in zip(res.completions, target, strict=True)])
+    bas = np.mean([_match(c, t) for c, t in zip(_greedy(base), target, strict=True)])
+    assert hyb > bas
+    same = hybrid_decode(base, base, PROMPTS, vec, config=HybridConfig(max_new_tokens=NEW, stop_at_eos=False))
+    assert same.frac_steered == 0.0 and same.completions == _greedy(base)
+
+
+def test_hybrid_gap_recovery_table(pair):
+    base, rl, vec = pair
+    target = _greedy(rl)
+    cfg = HybridConfig(max_new_tokens=NEW, stop_at_eos=False)
+    df, runs = hybrid_gap_recovery(base, rl, PROMPTS, lambda i, c: _match(c, target[i]), vec,
+                                   bias=vec * 0.1, config=cfg, n_random=2, n_boot=200)
+    assert set(df.condition) == {"base", "rl", "hybrid", "random_firing", "random_vectors", "bias_only"}
+    rl_row = df[df.condition == "rl"].iloc[0]
+    hyb = df[df.condition == "hybrid"].iloc[0]
+    assert rl_row["gap_recovered"] == pytest.approx(1.0) and hyb["gap_recovered"] > 0.5
+    assert hyb["gap_recovered"] > df[df.condition == "random_vectors"]["gap_recovered"].mean()
+    rate, fired = runs["hybrid"].frac_steered, runs["random_firing:0"]
+    assert abs(fired.frac_steered - rate) <= 4 * np.sqrt(rate * (1 - rate) / fired.n_tokens) + 1e-9
+    assert runs["base"].frac_steered == 0.0 and df[df.condition == "base"]["gap_recovered"].item() == 0.0
+
+
+def test_categories_recover_clusters_and_vectors():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.eye(8)[:3] * 5
+    labels = torch.arange(300) % 3
+    acts = centers[labels] + 0.3 * torch.randn(300, 8, generator=g)
+    km = fit_categories(acts, CategoryConfig(n_categories=3, method="kmeans"))
+    assert adjusted_rand_score(labels.numpy(), km.predict(acts).numpy()) == pytest.approx(1.0)
+    sae = fit_categories(acts, CategoryConfig(n_categories=3, method="sae"))
+    assert adjusted_rand_score(labels.numpy(), sae.predict(acts).numpy()) > 0.9
+    vecs = category_vectors(acts, labels, 4, layer=1)
+    torch.testing.assert_close(vecs[2].vectors[1], acts[labels == 2].mean(0) - acts.mean(0))
+    assert float(vecs[3].vectors[1].norm()) == 0.0  # an empty category steers nothing
+    with pytest.raises(InvalidConfigError):
+        fit_categories(acts[:2], CategoryConfig(n_categories=3))
+
+
+def test_hybrid_with_categories_uses_classifier(pair):
+    base, rl, vec = pair
+    cats = {0: vec, 1: vec * 0.0}
+    picks_zero = hybrid_decode(base, rl, PROMPTS, cats, lambda a: torch.zeros(a.shape[0], dtype=torch.long),
+                               HybridConfig(max_new_tokens=NEW, firing="always", stop_at_eos=False))
+    picks_one = hybrid_decode(base, rl, PROMPTS, cats, lambda a: torch.ones(a.shape[0], dtype=torch.long),
+                              HybridConfig(max_new_tokens=NEW, firing="always", stop_at_eos=False))
+    assert picks_zero.completions == _steer_generated_reference(base, vec)
+    assert picks_one.completions == _greedy(base)
+    assert {c for row in picks_one.categories for c in row} == {1}
+    with pytest.raises(InvalidConfigError, match="classifier"):
+        hybrid_decode(base, rl, PROMPTS, cats, None, HybridConfig(max_new_tokens=2))
