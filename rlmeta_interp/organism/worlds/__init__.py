@@ -1,0 +1,13 @@
+"""Worlds: seeded problem generators with verifiers (the rewards)."""
+
+from __future__ import annotations
+
+from .arithmetic import ArithmeticConfig, ArithmeticWorld
+from .bandits import BanditConfig, BanditWorld
+from .base import Problem, World
+from .planning import PlanningConfig, PlanningWorld
+
+WORLD_NAMES: tuple[str, ...] = ("arithmetic", "bandits", "planning")
+
+__all__ = ["ArithmeticConfig", "ArithmeticWorld", "BanditConfig", "BanditWorld", "PlanningConfig", "PlanningWorld",
+           "Problem", "World", "WORLD_NAMES"]

@@ -1,0 +1,164 @@
+"""Pretraining corpora with a known exposure dose.
+
+The *dose* is the fraction of documents that demonstrate the capability:
+
+- arithmetic: documents that show a scratchpad (in a format drawn from ``format_weights``) rather
+  than the bare answer;
+- bandits: learning histories written by Thompson sampling rather than by a uniform-random policy;
+- planning: solved problems deeper than ``shallow_max_depth`` (the rest are shallow ones).
+
+Every batch holds exactly ``floor(dose * n + u)`` demonstrations (``u`` uniform in [0, 1), so the
+expected fraction is exactly the dose and every batch is as close to it as an integer allows), in
+random order. Batches are a pure function of ``(seed, step)``: the same seed gives the same corpus
+at any step without replaying earlier ones, which is what makes pretraining resumable bit-for-bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ..config import FrozenConfig, check_range
+from ..errors import InvalidConfigError
+from .worlds.arithmetic import SCRATCHPAD_FORMATS, ArithmeticConfig, ArithmeticWorld
+from .worlds.bandits import BanditConfig, BanditWorld, render_episode, simulate
+from .worlds.base import World
+from .worlds.planning import PlanningConfig, PlanningWorld
+
+WorldName = Literal["arithmetic", "bandits", "planning"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One training document: ``prompt + completion`` (the trainer adds BOS and EOS)."""
+
+    prompt: str
+    completion: str
+    demo: bool
+    label: str  # format ("direct", "sum", "eq"), policy ("random", "thompson") or "depth<d>"
+
+    @property
+    def text(self) -> str:
+        return self.prompt + self.completion
+
+
+@dataclass(frozen=True)
+class CorpusConfig(FrozenConfig):
+    """A world, its problem distribution, and the exposure dose. Only the chosen world's config is used."""
+
+    world: WorldName = "arithmetic"
+    dose: float = 0.5
+    seed: int = 0
+    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    bandits: BanditConfig = field(default_factory=BanditConfig)
+    planning: PlanningConfig = field(default_factory=PlanningConfig)
+    # arithmetic: relative weights of the scratchpad formats ("sum", "eq") among demonstrations
+    format_weights: tuple[float, ...] = (0.5, 0.5)
+    # planning: solutions up to this depth are always shown; deeper ones only in the dose fraction
+    shallow_max_depth: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range(self, "dose", 0.0, 1.0)
+        if len(self.format_weights) != len(SCRATCHPAD_FORMATS) or min(self.format_weights) < 0 or sum(self.format_weights) <= 0:
+            raise InvalidConfigError(
+                f"CorpusConfig.format_weights={self.format_weights}: give {len(SCRATCHPAD_FORMATS)} non-negative weights"
+                f" (for {SCRATCHPAD_FORMATS}) with a positive sum."
+            )
+        if self.world == "planning":
+            p = self.planning
+            if not p.min_depth <= self.shallow_max_depth < p.max_depth:
+                raise InvalidConfigError(
+                    f"CorpusConfig.shallow_max_depth={self.shallow_max_depth} must lie in [planning.min_depth,"
+                    f" planning.max_depth) = [{p.min_depth}, {p.max_depth}) so both shallow and deep problems exist."
+                )
+
+
+def make_world(world: str, config: CorpusConfig | None = None, *, arithmetic: ArithmeticConfig | None = None,
+               bandits: BanditConfig | None = None, planning: PlanningConfig | None = None) -> World:
+    """The world object for ``world`` with the configs of ``config`` (or the explicit ones)."""
+    if world == "arithmetic":
+        return ArithmeticWorld(arithmetic or (config.arithmetic if config else None))
+    if world == "bandits":
+        return BanditWorld(bandits or (config.bandits if config else None))
+    if world == "planning":
+        return PlanningWorld(planning or (config.planning if config else None))
+    raise InvalidConfigError(f"Unknown world {world!r}; choose one of 'arithmetic', 'bandits', 'planning'.")
+
+
+class Corpus:
+    """Deterministic document stream for one :class:`CorpusConfig`."""
+
+    def __init__(self, config: CorpusConfig) -> None:
+        self.config = config
+        self.world = make_world(config.world, config)
+
+    def _rng(self, step: int, stream: int = 0) -> np.random.Generator:
+        return np.random.default_rng([self.config.seed, step, stream, 0xC0DE])
+
+    def n_demos(self, n: int, rng: np.random.Generator) -> int:
+        return int(np.floor(self.config.dose * n + rng.random()))
+
+    def batch(self, step: int, n: int) -> list[Document]:
+        """The ``n`` documents of training step ``step`` (a pure function of seed, step and n)."""
+        if n <= 0:
+            raise InvalidConfigError(f"Batch size must be positive, got {n}.")
+        rng = self._rng(step)
+        k = self.n_demos(n, rng)
+        demo_flags = np.zeros(n, dtype=bool)
+        demo_flags[:k] = True
+        rng.shuffle(demo_flags)
+        pseed = int(rng.integers(2**31 - 1))
+        return [self._document(bool(d), pseed, i, rng) for i, d in enumerate(demo_flags)]
+
+    def _document(self, demo: bool, pseed: int, i: int, rng: np.random.Generator) -> Document:
+        cfg = self.config
+        w = self.world
+        if cfg.world == "arithmetic":
+            assert isinstance(w, ArithmeticWorld)
+            (p,) = w.sample(1, seed=pseed + i)
+            if demo:
+                weights = np.asarray(cfg.format_weights, dtype=float)
+                fmt = SCRATCHPAD_FORMATS[int(rng.choice(len(weights), p=weights / weights.sum()))]
+            else:
+                fmt = "direct"
+            return Document(p.prompt, w.solution(p, fmt), demo, fmt)
+        if cfg.world == "bandits":
+            assert isinstance(w, BanditWorld)
+            (p,) = w.sample(1, seed=pseed + i)
+            policy = "thompson" if demo else "random"
+            pulls = simulate(policy, np.asarray(p.meta["means"]), w.config.horizon, rng)
+            return Document(p.prompt, render_episode(pulls, w.config), demo, policy)
+        assert isinstance(w, PlanningWorld)
+        pc = w.config
+        if demo:
+            lo, hi = cfg.shallow_max_depth + 1, pc.max_depth
+        else:
+            lo, hi = pc.min_depth, cfg.shallow_max_depth
+        (p,) = w.sample(1, seed=pseed + i, min_depth=lo, max_depth=hi)
+        return Document(p.prompt, p.answer, demo, f"depth{p.meta['depth']}")
+
+    def data_hash(self, n_steps: int = 8, batch_size: int = 64) -> str:
+        """sha256 of the config and the first ``n_steps`` batches: equal hashes mean equal corpora."""
+        h = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        for step in range(n_steps):
+            for d in self.batch(step, batch_size):
+                h.update(d.text.encode())
+                h.update(b"\x00")
+        return h.hexdigest()
+
+    def max_chars(self) -> int:
+        """Longest document text (prompt + completion) this corpus can produce, plus BOS/EOS."""
+        cfg = self.config
+        if cfg.world == "arithmetic":
+            a = cfg.arithmetic
+            prompt = (a.max_digits + 1) * a.max_operands + 1
+            return prompt + ArithmeticWorld(a).max_completion_chars() + 2
+        if cfg.world == "bandits":
+            return 2 * cfg.bandits.horizon + 2
+        p = cfg.planning
+        return 3 * p.n_edges + 5 + p.max_depth + 1 + 2

@@ -1,0 +1,199 @@
+"""Arithmetic chains: multi-operand +/- (optionally *) problems, answered directly or after a scratchpad.
+
+Text layout (one character = one token)::
+
+    prompt      "12+7-3="
+    direct      "A:16"
+    sum format  "12 plus 7 is 19. 19 minus 3 is 16. A:16"     (natural-language-ish running sum)
+    eq format   "12+7=19;19-3=16;A:16"                       (code / equation-like)
+
+Evaluation is left to right (no operator precedence), so every scratchpad line is one binary step.
+The verifier reads the single ``A:`` answer marker; see :func:`parse_answer` for what is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ...config import FrozenConfig, check_range
+from ...errors import InvalidConfigError
+from .base import Problem, World
+
+Format = Literal["direct", "sum", "eq"]
+SCRATCHPAD_FORMATS: tuple[str, ...] = ("sum", "eq")
+ALL_FORMATS: tuple[str, ...] = ("direct", "sum", "eq")
+ANSWER_MARKER = "A:"
+MAX_ANSWER_DIGITS = 7  # anything longer is treated as overflow, never parsed
+_WORDS = {"+": "plus", "-": "minus", "*": "times"}
+
+
+@dataclass(frozen=True)
+class ArithmeticConfig(FrozenConfig):
+    """Problem distribution. Difficulty = number of operands and digits per operand (inclusive ranges)."""
+
+    min_operands: int = 2
+    max_operands: int = 3
+    min_digits: int = 1
+    max_digits: int = 2
+    ops: str = "+-"  # any of "+-*"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range(self, "min_operands", 2, 8)
+        check_range(self, "max_operands", 2, 8)
+        check_range(self, "min_digits", 1, 3)
+        check_range(self, "max_digits", 1, 3)
+        if self.min_operands > self.max_operands:
+            raise InvalidConfigError(
+                f"ArithmeticConfig.min_operands={self.min_operands} > max_operands={self.max_operands}: swap them."
+            )
+        if self.min_digits > self.max_digits:
+            raise InvalidConfigError(
+                f"ArithmeticConfig.min_digits={self.min_digits} > max_digits={self.max_digits}: swap them."
+            )
+        if not self.ops or set(self.ops) - set("+-*") or len(set(self.ops)) != len(self.ops):
+            raise InvalidConfigError(f"ArithmeticConfig.ops={self.ops!r}: use distinct characters from '+-*'.")
+
+
+def evaluate(operands: list[int], ops: list[str]) -> list[int]:
+    """Running values of a left-to-right chain: ``[a0, a0 op a1, ...]``."""
+    values = [operands[0]]
+    for op, b in zip(ops, operands[1:], strict=True):
+        a = values[-1]
+        values.append(a + b if op == "+" else a - b if op == "-" else a * b)
+    return values
+
+
+def render_prompt(operands: list[int], ops: list[str]) -> str:
+    text = str(operands[0])
+    for op, b in zip(ops, operands[1:], strict=True):
+        text += f"{op}{b}"
+    return text + "="
+
+
+def render_completion(operands: list[int], ops: list[str], fmt: str) -> str:
+    """The completion in format ``fmt`` ("direct", "sum" or "eq"), ending with ``A:<answer>``."""
+    values = evaluate(operands, ops)
+    answer = f"{ANSWER_MARKER}{values[-1]}"
+    if fmt == "direct":
+        return answer
+    steps = list(zip(values[:-1], ops, operands[1:], values[1:], strict=True))
+    if fmt == "sum":
+        return " ".join(f"{a} {_WORDS[op]} {b} is {c}." for a, op, b, c in steps) + f" {answer}"
+    if fmt == "eq":
+        return "".join(f"{a}{op}{b}={c};" for a, op, b, c in steps) + answer
+    raise InvalidConfigError(f"Unknown arithmetic format {fmt!r}; choose one of {ALL_FORMATS}.")
+
+
+_ANSWER_RE = re.compile(r"A:(-?\d+)")
+_SUM_RE = re.compile(r"^(-?\d+ (plus|minus|times) -?\d+ is -?\d+\. )+A:")
+_EQ_RE = re.compile(r"^(-?\d+[+\-*]-?\d+=-?\d+;)+A:")
+_DIRECT_RE = re.compile(r"^A:-?\d")
+
+
+def parse_answer(completion: str) -> int | None:
+    """The integer after the single ``A:`` marker, or None.
+
+    Rejected (None): no marker; more than one marker (hedging); no digits after the marker; more than
+    ``MAX_ANSWER_DIGITS`` digits (overflow); any digit in the text after the answer (``A:16 or 17``).
+    Non-digit trailing text (e.g. an unfinished sample's junk) is tolerated.
+    """
+    if completion.count(ANSWER_MARKER) != 1:
+        return None
+    m = _ANSWER_RE.search(completion)
+    if m is None:
+        return None
+    digits = m.group(1).lstrip("-")
+    if len(digits) > MAX_ANSWER_DIGITS:
+        return None
+    rest = completion[m.end() :]
+    if any(ch.isdigit() for ch in rest):
+        return None
+    return int(m.group(1))
+
+
+def format_of(completion: str) -> str:
+    """Rule-based format label: "direct", "sum", "eq", or "other" (no recognised layout)."""
+    if _DIRECT_RE.match(completion):
+        return "direct"
+    if _SUM_RE.match(completion):
+        return "sum"
+    if _EQ_RE.match(completion):
+        return "eq"
+    return "other"
+
+
+def has_valid_format(completion: str) -> bool:
+    """A recognised layout with a parseable answer (the format-only reward)."""
+    return format_of(completion) != "other" and parse_answer(completion) is not None
+
+
+class ArithmeticWorld(World):
+    """Left-to-right chains of integer operations. ``reward`` is 1.0 iff the parsed answer is right."""
+
+    name = "arithmetic"
+
+    def __init__(self, config: ArithmeticConfig | None = None) -> None:
+        self.config = config or ArithmeticConfig()
+
+    def _draw(self, rng: np.random.Generator, operands: int | None, digits: int | None) -> Problem:
+        cfg = self.config
+        k = operands if operands is not None else int(rng.integers(cfg.min_operands, cfg.max_operands + 1))
+        nums, ops = [], []
+        for i in range(k):
+            d = digits if digits is not None else int(rng.integers(cfg.min_digits, cfg.max_digits + 1))
+            lo = 0 if d == 1 else 10 ** (d - 1)
+            nums.append(int(rng.integers(lo, 10**d)))
+            if i:
+                ops.append(cfg.ops[int(rng.integers(len(cfg.ops)))])
+        values = evaluate(nums, ops)
+        answer = values[-1]
+        # a fixed wrong label for the incorrect-label spurious reward (never equal to the answer)
+        wrong = answer + int(rng.choice([-2, -1, 1, 2]))
+        return Problem(
+            prompt=render_prompt(nums, ops),
+            answer=str(answer),
+            meta={"operands": nums, "ops": ops, "n_operands": k, "max_digits": max(len(str(x)) for x in nums),
+                  "wrong_answer": str(wrong), "difficulty": k},
+        )
+
+    def sample(self, n: int, seed: int, operands: int | None = None, digits: int | None = None,
+               **difficulty: Any) -> list[Problem]:
+        """``n`` problems; ``operands`` / ``digits`` pin the difficulty, else drawn from the config ranges."""
+        if difficulty:
+            raise InvalidConfigError(f"Unknown arithmetic difficulty keys {sorted(difficulty)}; use operands=, digits=.")
+        if n < 0:
+            raise InvalidConfigError(f"n must be >= 0, got {n}.")
+        rng = np.random.default_rng([seed, 0xA217])
+        return [self._draw(rng, operands, digits) for _ in range(n)]
+
+    def solution(self, problem: Problem, fmt: str) -> str:
+        return render_completion(problem.meta["operands"], problem.meta["ops"], fmt)
+
+    def reward(self, problem: Problem, completion: str) -> float:
+        got = parse_answer(completion)
+        return 1.0 if got is not None and str(got) == problem.answer else 0.0
+
+    def format_reward(self, problem: Problem, completion: str) -> float:
+        return 1.0 if has_valid_format(completion) else 0.0
+
+    def incorrect_label_reward(self, problem: Problem, completion: str) -> float:
+        got = parse_answer(completion)
+        return 1.0 if got is not None and str(got) == problem.meta["wrong_answer"] else 0.0
+
+    def format_of(self, completion: str) -> str:
+        return format_of(completion)
+
+    def max_completion_chars(self) -> int:
+        """Upper bound on a correct completion's length (for ``max_new_tokens``)."""
+        cfg = self.config
+        top = 10**cfg.max_digits - 1
+        biggest = top**cfg.max_operands if "*" in cfg.ops else top * cfg.max_operands
+        v = len(str(biggest)) + 1  # running value, with sign
+        d = cfg.max_digits
+        per_step = max(v + len(" minus ") + d + len(" is ") + v + len(". "), v + 1 + d + 1 + v + 1)
+        return (cfg.max_operands - 1) * per_step + len(ANSWER_MARKER) + v + 1

@@ -1,0 +1,105 @@
+import pytest
+
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.organism.worlds.arithmetic import (
+    ALL_FORMATS, ArithmeticConfig, ArithmeticWorld, evaluate, format_of, parse_answer, render_completion,
+)
+
+
+def test_generator_is_deterministic_and_respects_difficulty():
+    w = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=5, min_digits=1, max_digits=3))
+    a, b = w.sample(50, seed=3), w.sample(50, seed=3)
+    assert a == b
+    assert a != w.sample(50, seed=4)
+    pinned = w.sample(20, seed=0, operands=4, digits=2)
+    for p in pinned:
+        assert p.meta["n_operands"] == 4
+        assert all(10 <= x <= 99 for x in p.meta["operands"])
+
+
+def test_answer_matches_python_eval_left_to_right():
+    w = ArithmeticWorld(ArithmeticConfig(ops="+-*", max_operands=4))
+    for p in w.sample(100, seed=1):
+        # independent reference: Python evaluation with explicit left-to-right parenthesisation
+        expr = p.prompt[:-1]
+        tokens = []
+        num = ""
+        for ch in expr:
+            if ch in "+-*" and num:
+                tokens += [num, ch]
+                num = ""
+            else:
+                num += ch
+        tokens.append(num)
+        acc = tokens[0]
+        for i in range(1, len(tokens), 2):
+            acc = f"({acc}{tokens[i]}{tokens[i + 1]})"
+        assert str(eval(acc)) == p.answer  # noqa: S307 - digits and operators only
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_every_format_is_correct_and_labelled(fmt):
+    w = ArithmeticWorld(ArithmeticConfig(max_operands=4, max_digits=2))
+    for p in w.sample(30, seed=2):
+        c = w.solution(p, fmt)
+        assert w.reward(p, c) == 1.0
+        assert format_of(c) == fmt
+        assert w.format_reward(p, c) == 1.0
+
+
+def test_formats_look_as_documented():
+    assert render_completion([12, 7, 3], ["+", "-"], "sum") == "12 plus 7 is 19. 19 minus 3 is 16. A:16"
+    assert render_completion([12, 7, 3], ["+", "-"], "eq") == "12+7=19;19-3=16;A:16"
+    assert render_completion([12, 7, 3], ["+", "-"], "direct") == "A:16"
+    assert evaluate([2, 3, 4], ["*", "-"]) == [2, 6, 2]
+
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [
+        ("A:16", 16),
+        ("A:-5", -5),
+        ("12+4=16;A:16", 16),
+        ("A:16 junk", 16),  # non-digit tail of an unfinished sample is tolerated
+        ("16", None),  # missing answer marker
+        ("A:", None),  # marker without a number
+        ("A:16 A:16", None),  # two markers (hedging)
+        ("A:16 or 17", None),  # digits after the answer
+        ("A:99999999999999999999", None),  # overflow
+        ("a:16", None),  # wrong marker case
+        ("A: 16", None),  # space breaks the marker
+        ("", None),
+    ],
+)
+def test_parse_answer_adversarial(completion, expected):
+    assert parse_answer(completion) == expected
+
+
+def test_reward_rejects_wrong_and_adversarial_answers():
+    w = ArithmeticWorld()
+    p = w.sample(1, seed=0)[0]
+    right = int(p.answer)
+    assert w.reward(p, f"A:{right}") == 1.0
+    assert w.reward(p, f"A:{right + 1}") == 0.0
+    assert w.reward(p, f"A:{right}A:{right}") == 0.0
+    assert w.reward(p, f"{right}") == 0.0
+    assert w.reward(p, f"A:{right}{right}") == 0.0
+    assert w.incorrect_label_reward(p, f"A:{p.meta['wrong_answer']}") == 1.0
+    assert p.meta["wrong_answer"] != p.answer
+    assert format_of("the answer is 5") == "other"
+    assert w.format_reward(p, "A:") == 0.0
+
+
+def test_config_validation_names_field():
+    with pytest.raises(InvalidConfigError, match="min_operands"):
+        ArithmeticConfig(min_operands=4, max_operands=2)
+    with pytest.raises(InvalidConfigError, match="ops"):
+        ArithmeticConfig(ops="/")
+    assert ArithmeticConfig.from_dict(ArithmeticConfig(ops="+*").to_dict()) == ArithmeticConfig(ops="+*")
+
+
+def test_max_completion_chars_bounds_every_solution():
+    w = ArithmeticWorld(ArithmeticConfig(max_operands=4, max_digits=2, ops="+-"))
+    bound = w.max_completion_chars()
+    for p in w.sample(300, seed=5):
+        assert max(len(w.solution(p, f)) for f in ALL_FORMATS) <= bound
