@@ -219,3 +219,26 @@ def test_hybrid_with_categories_uses_classifier(pair):
     assert {c for row in picks_one.categories for c in row} == {1}
     with pytest.raises(InvalidConfigError, match="classifier"):
         hybrid_decode(base, rl, PROMPTS, cats, None, HybridConfig(max_new_tokens=2))
+
+
+def test_hybrid_accepts_loaded_models_and_matches_hf_greedy(tmp_path):
+    """On the lead's LoadedModel, unsteered hybrid decoding (TransformerLens, no KV cache) equals HF greedy generate."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from rlmeta_interp.models import load_model
+    from rlmeta_interp.sampling import sample_completions
+
+    tok = build_tokenizer()
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    model = load_model(str(tmp_path / "m"))
+    vec = SteeringVector({1: torch.randn(32)})
+    res = hybrid_decode(model, model, PROMPTS, vec, config=HybridConfig(max_new_tokens=NEW, firing="never"))
+    ref = sample_completions(model.hf, model.tokenizer, PROMPTS, n=1, max_new_tokens=NEW, greedy=True)
+    assert res.completions == [row[0] for row in ref]
+    assert sum(len(c) for c in res.completions) > len(PROMPTS)  # real text, not empty completions
+    assert res.frac_steered == 0.0
