@@ -338,7 +338,7 @@ def probe_transfer(
                     pred = clf.predict((xs[tgt][te] - mu_t) / sd_t)
                     correct[tgt][te] = (pred == ys[tgt][te]).astype(np.float64)
             for tgt in ("base", "rl"):
-                lo, hi = bootstrap_ci(correct[tgt], n_boot=max(config.n_boot, 200), ci=config.ci, seed=config.seed)
+                lo, hi = bootstrap_ci(correct[tgt], n_boot=config.n_boot, ci=config.ci, seed=config.seed)
                 rows.append({
                     "layer": layer, "source": src, "target": tgt, "accuracy": float(correct[tgt].mean()),
                     "ci_lo": lo, "ci_hi": hi, "chance": float(max(ys[tgt].mean(), 1 - ys[tgt].mean())), "n": n,
