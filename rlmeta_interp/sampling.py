@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from jaxtyping import Int
@@ -132,3 +133,30 @@ def _decode_until_eos(tokenizer: PreTrainedTokenizerBase, row: Tensor, eos: int 
     if eos is not None and eos in ids:
         ids = ids[: ids.index(eos)]
     return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+@torch.inference_mode()
+def greedy_generate_tl(tl: Any, prompts: Sequence[str], *, max_new_tokens: int = 32, batch_size: int = 64) -> list[str]:
+    """Greedy completions through a TransformerLens model, so active hooks (steering) act on every step.
+
+    Prompts are grouped by token length and each group decodes as one batch with TransformerLens's KV cache, so no
+    padding is ever needed (TransformerLens ``generate`` on padded batches is a common source of silent errors).
+    """
+    if len(prompts) == 0:
+        raise EmptyInputError("No prompts given: pass at least one prompt string.")
+    tok = tl.tokenizer
+    eos = tok.eos_token_id
+    encoded = [tl.to_tokens(p)[0] for p in prompts]
+    groups: dict[int, list[int]] = {}
+    for i, ids in enumerate(encoded):
+        groups.setdefault(int(ids.shape[0]), []).append(i)
+    out: list[str] = [""] * len(prompts)
+    for _, idx in sorted(groups.items()):
+        for start in range(0, len(idx), batch_size):
+            chunk = idx[start : start + batch_size]
+            ids = torch.stack([encoded[i] for i in chunk]).to(tl.cfg.device)
+            seqs = tl.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, stop_at_eos=eos is not None,
+                               eos_token_id=eos, verbose=False, use_past_kv_cache=True)
+            for j, i in enumerate(chunk):
+                out[i] = _decode_until_eos(tok, seqs[j, ids.shape[1]:].cpu(), eos)
+    return out

@@ -38,3 +38,15 @@ def test_sampling_errors(tiny_folders):
     ids, mask = encode_prompts(m.tokenizer, ["12", "1"], padding_side="left")
     assert ids[1, 0] == m.tokenizer.pad_token_id and mask.tolist() == [[1, 1, 1], [0, 1, 1]]
     assert torch.all(ids[:, -1] != m.tokenizer.pad_token_id)
+
+
+def test_greedy_generate_tl_matches_hf_greedy(tiny_folders):
+    from rlmeta_interp.sampling import greedy_generate_tl
+
+    m = load_model(tiny_folders["llama"])
+    prompts = ["12+3=", "7-4+22=", "9", "45+1="]
+    tl_out = greedy_generate_tl(m.tl, prompts, max_new_tokens=6, batch_size=2)
+    hf_out = sample_completions(m.hf, m.tokenizer, prompts, n=1, greedy=True, max_new_tokens=6)
+    assert tl_out == [row[0] for row in hf_out]
+    with pytest.raises(EmptyInputError):
+        greedy_generate_tl(m.tl, [])
