@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from rlmeta_interp.errors import InvalidConfigError, UnknownModelError
+from rlmeta_interp.io import sha256_file
+from rlmeta_interp.organism import zoo
+from rlmeta_interp.organism.pretrain import ModelConfig
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
+
+ARITH = ArithmeticConfig(max_operands=2, max_digits=1)
+TINY = ModelConfig(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=48)
+EV = zoo.EvalConfig(n_problems=4, n_samples=4, n_bandits=4)
+
+
+def _tiny() -> list[zoo.OrganismSpec]:
+    b = zoo._base("arithmetic", 0.5, "tiny", steps=4, model=TINY, batch_size=8, arithmetic=ARITH, eval_cfg=EV)
+    return [b, zoo._rl(b, "random", steps=2, reward="random", prompts_per_step=2, num_generations=4,
+                       checkpoint_every=1)]
+
+
+@pytest.fixture
+def tiny_preset(monkeypatch):
+    monkeypatch.setitem(zoo.PRESETS, "tiny", _tiny)
+
+
+REQUIRED = {"name", "kind", "world", "dose", "seed", "preset", "config", "data_hash", "training_curve", "metrics",
+            "files", "versions"}
+
+
+def test_build_manifest_idempotent_and_loadable(tiny_preset, tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    folders = zoo.build_zoo("tiny", progress=False, threads=1)
+    assert [f.name for f in folders] == ["arith-d050-base", "arith-d050-rl-random"]
+    base_m, rl_m = (zoo.load_manifest(f) for f in folders)
+    assert REQUIRED <= set(base_m) and REQUIRED | {"base", "variant"} <= set(rl_m)
+    assert rl_m["base"] == "arith-d050-base" and rl_m["variant"] == "random" and rl_m["dose"] == 0.5
+    assert base_m["kind"] == "base" and base_m["world"] == "arithmetic"
+    assert {"pass@1", "pass@4", "greedy_acc", "format_shares"} <= set(base_m["metrics"])
+    assert "delta_pass@1_vs_base" in rl_m["metrics"]
+    assert "checkpoints/step_000002/model.safetensors" in rl_m["files"]
+    for f, m in zip(folders, (base_m, rl_m), strict=True):
+        for rel, sha in m["files"].items():
+            assert sha256_file(f / rel) == sha
+    assert not list(folders[0].parent.glob(".*partial"))
+    stamp = (folders[1] / "manifest.json").stat().st_mtime_ns
+    again = zoo.build_zoo("tiny", progress=False, threads=1)
+    assert again == folders
+    assert (folders[1] / "manifest.json").stat().st_mtime_ns == stamp  # skipped, not rebuilt
+
+    from rlmeta_interp.models import load_pair
+
+    pair = load_pair("arith-d050-rl-random")
+    assert pair.spec.dose == 0.5 and pair.spec.world == "arithmetic"
+    ids = torch.tensor([[pair.base.tokenizer.bos_token_id, 5, 6]])
+    assert pair.rl.hf(input_ids=ids).logits.shape[:2] == (1, 3)
+
+
+def test_build_is_deterministic(tiny_preset, tmp_path):
+    a = zoo.build_zoo("tiny", tmp_path / "a", progress=False, threads=1)
+    b = zoo.build_zoo("tiny", tmp_path / "b", progress=False, threads=1)
+    for fa, fb in zip(a, b, strict=True):
+        assert zoo.load_manifest(fa)["files"] == zoo.load_manifest(fb)["files"]
+
+
+def test_presets_are_valid_and_names_unique():
+    for name in zoo.PRESETS:
+        specs = zoo.preset_specs(name)
+        names = [s.name for s in specs]
+        assert len(names) == len(set(names))
+        seen = set()
+        for s in specs:
+            if s.kind == "rl":
+                assert s.base in seen, f"{s.name} is listed before its base"
+            seen.add(s.name)
+            assert zoo.OrganismSpec.from_dict(s.to_dict()) == s
+    demo = zoo.preset_specs("demo")
+    assert len({s.dose for s in demo}) >= 2 and {s.kind for s in demo} == {"base", "rl"}
+    paper = zoo.preset_specs("paper")
+    assert {s.world for s in paper} == {"arithmetic", "bandits", "planning"}
+    assert {"format", "random", "incorrect", "oneshot", "prorl"} <= {s.variant for s in paper}
+    with pytest.raises(UnknownModelError):
+        zoo.preset_specs("nope")
+    with pytest.raises(InvalidConfigError, match="neutral"):
+        zoo.OrganismSpec(name="tiny_llama", kind="base", world="arithmetic", dose=0.0,
+                         pretrain=demo[0].pretrain)
