@@ -361,6 +361,7 @@ def ensure_local_folder(name: str, cache_dir: str | os.PathLike | None = None) -
     notice = log_licence_once(name)
     ensure_dir(final.parent)
     build = Path(tempfile.mkdtemp(prefix=f".{spec.folder_name}.", suffix=".building", dir=final.parent))
+    os.chmod(build, 0o755)  # mkdtemp makes it private; the finished folder is an ordinary shared one
     try:
         _build(spec, build, notice)
         try:

@@ -64,6 +64,8 @@ class WordSumConfig(FrozenConfig):
     min_value: int = 2
     max_value: int = 30
     n_shots: int = 2
+    # "word": "Ann has 3 apples. Then Ann gets 4 more. How many ...?"; "symbolic": "3 + 4 = ?"
+    style: Literal["word", "symbolic"] = "word"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -76,7 +78,9 @@ class WordSumConfig(FrozenConfig):
             )
 
 
-def _question(rng: random.Random, operands: Sequence[int]) -> str:
+def _question(rng: random.Random, operands: Sequence[int], style: str = "word") -> str:
+    if style == "symbolic":
+        return " + ".join(str(x) for x in operands) + " = ?"
     name = rng.choice(_NAMES)
     item = rng.choice(_ITEMS)
     parts = [f"{name} has {operands[0]} {item}."]
@@ -103,7 +107,7 @@ class WordSumWorld(World):
         lines = []
         for _ in range(self.config.n_shots):
             ops = self._operands(rng)
-            lines.append(f"Question: {_question(rng, ops)}\nAnswer: {sum(ops)}\n\n")
+            lines.append(f"Question: {_question(rng, ops, self.config.style)}\nAnswer: {sum(ops)}\n\n")
         return "".join(lines)
 
     def sample(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
@@ -117,7 +121,7 @@ class WordSumWorld(World):
         out: list[Problem] = []
         for _ in range(50 * n):
             ops = world._operands(rng)
-            q = _question(rng, ops)
+            q = _question(rng, ops, world.config.style)
             if q in seen:
                 continue
             seen.add(q)
@@ -199,6 +203,9 @@ class RealRLConfig(FrozenConfig):
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    # adapt only these layer indices (None: all). Adapting only the top layers also stops the backward
+    # pass there, which is what makes a CPU run affordable.
+    lora_layers: tuple[int, ...] | None = None
     # evaluation (pass@k over eval_samples samples per held-out problem)
     eval_samples: int = 8
     eval_ks: tuple[int, ...] = (1, 2, 4, 8)
@@ -206,6 +213,7 @@ class RealRLConfig(FrozenConfig):
     eval_max_batch: int = 64
     # machine
     device: Literal["auto", "cpu"] = "cpu"
+    bf16: bool = False  # bf16 mixed precision for training (GPUs); evaluation and saved adapters stay fp32
     torch_threads: int | None = None  # None: leave torch's default
     logging_steps: int = 1
 
@@ -330,6 +338,7 @@ def save_adapter(peft_model, out_dir: str | os.PathLike, manifest: dict[str, Any
     out_dir = Path(out_dir)
     ensure_dir(out_dir.parent)
     build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".building", dir=out_dir.parent))
+    os.chmod(build, 0o755)  # mkdtemp makes it private; the finished folder is an ordinary shared one
     try:
         peft_model.save_pretrained(str(build), safe_serialization=True)
         if not (build / "adapter_model.safetensors").exists():
@@ -387,6 +396,7 @@ def merged_folder(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, ba
     merged = load_with_adapter(model, adapter_dir, merge=True)
     ensure_dir(out_dir.parent)
     build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".building", dir=out_dir.parent))
+    os.chmod(build, 0o755)  # mkdtemp makes it private; the finished folder is an ordinary shared one
     try:
         merged.save_pretrained(str(build))
         tok.save_pretrained(str(build))
@@ -430,6 +440,14 @@ def _step_timer():
     return StepTimer()
 
 
+def _device(config: RealRLConfig) -> str:
+    import torch
+
+    if config.device == "auto" and torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"  # one GPU per process under accelerate launch
+    return "cpu"
+
+
 def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = True) -> dict[str, Any]:
     """Run GRPO+LoRA per ``config``; save the adapter and manifest in ``out_dir``; return the manifest.
 
@@ -452,12 +470,13 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
     train_problems = world.sample(config.n_train_problems, config.seed)
     eval_problems = held_out_problems(world, config.n_eval_problems, config.eval_seed, train_problems)
 
-    model, tok = load_causal_lm(folder)
+    model, tok = load_causal_lm(folder, device=_device(config))
     eval_kwargs = dict(n=config.eval_samples, ks=config.eval_ks, max_new_tokens=config.max_completion_length,
                        temperature=config.eval_temperature, seed=config.seed, max_batch=config.eval_max_batch)
     metrics: dict[str, Any] = {}
     t0 = time.perf_counter()
-    if evaluate:
+    is_main = int(os.environ.get("RANK", "0")) == 0  # accelerate's global rank; evaluation runs once
+    if evaluate and is_main:
         metrics["base"] = evaluate_passk(model, tok, world, eval_problems, **eval_kwargs)
         metrics["base"]["seconds"] = round(time.perf_counter() - t0, 1)
         log.info("base held-out: %s", {k: v for k, v in metrics["base"].items() if k.startswith(("pass", "greedy"))})
@@ -470,7 +489,7 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
         args = GRPOConfig(
             output_dir=trainer_dir,
             use_cpu=config.device == "cpu",
-            bf16=False,
+            bf16=config.bf16,
             report_to="none",
             gradient_checkpointing=False,
             per_device_train_batch_size=config.prompts_per_step * config.num_generations,
@@ -489,7 +508,8 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
             disable_tqdm=True,
         )
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules=list(config.target_modules), task_type="CAUSAL_LM")
+                          target_modules=list(config.target_modules), task_type="CAUSAL_LM",
+                          layers_to_transform=list(config.lora_layers) if config.lora_layers is not None else None)
         timer = _step_timer()
         model.train()
         trainer = GRPOTrainer(model=model, reward_funcs=reward_func, args=args, train_dataset=dataset,
