@@ -1,0 +1,94 @@
+"""The scorecard on real (tiny) models: every indicator runs, results persist and resume, rules are applied as written."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rlmeta_interp import load_pair
+from rlmeta_interp.analysis import scorecard as sc
+from rlmeta_interp.errors import InvalidConfigError
+
+from ..conftest import save_tiny
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory):
+    """Base = a tiny random Llama; RL = the same weights plus small noise (an RL-like small update)."""
+    from safetensors.torch import load_file, save_file
+
+    root = tmp_path_factory.mktemp("sc_pair")
+    save_tiny(root / "base", "llama", seed=0)
+    save_tiny(root / "rl", "llama", seed=0)
+    g = torch.Generator().manual_seed(1)
+    sd = {k: v + 0.02 * torch.randn(v.shape, generator=g) for k, v in load_file(root / "rl" / "model.safetensors").items()}
+    save_file(sd, str(root / "rl" / "model.safetensors"), metadata={"format": "pt"})
+    return load_pair((root / "base", root / "rl"))
+
+
+def test_summary_rules():
+    assert sc.summarize_votes({"a": "activation", "b": "activation", "c": "creation", "d": "creation"})[0] == "mixed"
+    assert sc.summarize_votes({"a": "activation", "b": "activation", "c": "creation"})[0] == "activation"
+    assert sc.summarize_votes({"a": "activation", "b": "activation", "c": "n/a"})[0] == "activation"
+    assert sc.summarize_votes({"a": "creation", "b": "creation", "c": "creation", "d": "activation"})[0] == "creation"
+    assert sc.summarize_votes({"a": "creation", "b": "inconclusive"})[0] == "inconclusive"
+    assert sc.summarize_votes({"a": "n/a"})[0] == "inconclusive"
+    assert sc.expected_from_dose(0.0) == "creation" and sc.expected_from_dose(0.3) == "activation"
+    assert sc.expected_from_dose(None) is None
+
+
+def test_config_validation():
+    with pytest.raises(InvalidConfigError, match="Unknown indicators"):
+        sc.ScorecardConfig(indicators=("boundary", "vibes"))
+    with pytest.raises(InvalidConfigError, match="n_samples"):
+        sc.ScorecardConfig(n_samples=0)
+
+
+def test_arithmetic_scorecard_runs_persists_and_resumes(tiny_pair, tmp_path):
+    cfg = sc.ScorecardConfig.smoke()
+    card = sc.run_scorecard(tiny_pair, "arithmetic", cfg, out_dir=tmp_path, progress=False)
+    assert set(card.results) == set(sc.INDICATORS)
+    # random weights solve nothing: RL has no gain, and the summary must say so rather than attribute anything
+    assert card.gain is False and card.summary == "no gain"
+    assert card.votes["weights"] == "n/a" and card.votes["beliefs"] == "n/a"
+    b = card.results["boundary"]
+    assert b.metric("pass@1 base") == 0.0 and "passk_curve" in b.tables
+    assert 0.5 < card.results["likelihood"].metric("ppl ratio (RL samples / base samples, under base)") < 2.0
+    for name in sc.INDICATORS:
+        assert (tmp_path / f"{name}.json").exists()
+    md = (tmp_path / "scorecard.md").read_text()
+    assert "### Rules" in md and "no gain" in md
+    # a rerun with the same config reads every indicator back; a changed config recomputes
+    again = sc.run_scorecard(tiny_pair, "arithmetic", cfg, out_dir=tmp_path, progress=False)
+    assert again.votes == card.votes and again.results["boundary"].metrics == b.metrics
+    before = (tmp_path / "weights.json").stat().st_mtime_ns
+    sc.run_scorecard(tiny_pair, "arithmetic", cfg.replace(indicators=("weights",), seed=1), out_dir=tmp_path, progress=False)
+    assert (tmp_path / "weights.json").stat().st_mtime_ns != before
+    fig = sc.plot_scorecard(card)
+    assert len(fig.axes) >= 4
+
+
+def test_bandit_beliefs_have_random_init_and_count_controls(tiny_pair, tmp_path):
+    cfg = sc.ScorecardConfig.smoke().replace(indicators=("beliefs",))
+    card = sc.run_scorecard(tiny_pair, "bandits", cfg, out_dir=tmp_path, progress=False)
+    res = card.results["beliefs"]
+    names = [m["metric"] for m in res.metrics]
+    for needed in ("R^2 base", "R^2 random_init", "R^2 token_counts", "regret thompson (reference)"):
+        assert needed in names
+    # the control is a different network: its R^2 is not the base's
+    assert res.metric("R^2 base") != res.metric("R^2 random_init")
+
+
+def test_validation_against_dose():
+    def card(dose, votes):
+        results = {k: sc.IndicatorResult(k, v, "", []) for k, v in votes.items()}
+        return sc.Scorecard(pair=f"p{dose}", world="arithmetic", dose=dose, layer=0, results=results)
+
+    cards = [card(0.5, {"boundary": "activation", "likelihood": "activation", "features": "creation"}),
+             card(0.0, {"boundary": "creation", "likelihood": "activation", "features": "creation"})]
+    v = sc.validate_against_dose(cards)
+    row = v[(v.pair == "p0.0") & (v.indicator == "likelihood")].iloc[0]
+    assert row.expected == "creation" and row.agrees is False or row.agrees == False  # noqa: E712
+    rel = sc.indicator_reliability(v).set_index("indicator")
+    assert rel.loc["boundary", "agreement"] == 1.0 and rel.loc["likelihood", "agreement"] == 0.5
+    assert rel.loc["SUMMARY", "decisive"] == 2
