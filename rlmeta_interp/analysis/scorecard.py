@@ -150,7 +150,10 @@ class Context:
 
 def world_for(pair: Any, world: str | None = None) -> Any:
     """The world a pair was trained in, rebuilt from the RL model's manifest config when there is one."""
-    from ..organism.corpus import CorpusConfig, make_world
+    from ..organism.corpus import make_world
+    from ..organism.worlds.arithmetic import ArithmeticConfig
+    from ..organism.worlds.bandits import BanditConfig
+    from ..organism.worlds.planning import PlanningConfig
 
     name = world or pair.world
     if name is None:
@@ -158,9 +161,10 @@ def world_for(pair: Any, world: str | None = None) -> Any:
             f"Pair {pair.name} has no known world: pass world='arithmetic' | 'planning' | 'bandits'."
         )
     manifest = pair.rl.manifest or pair.base.manifest or {}
-    corpus = (manifest.get("config") or {}).get("corpus")
-    if corpus:
-        return make_world(name, CorpusConfig.from_dict(corpus))
+    cfg = (manifest.get("config") or {}).get(name)  # the RL training distribution (zoo manifests)
+    if cfg:
+        cls = {"arithmetic": ArithmeticConfig, "bandits": BanditConfig, "planning": PlanningConfig}[name]
+        return make_world(name, **{name: cls.from_dict(cfg)})
     return make_world(name)
 
 
