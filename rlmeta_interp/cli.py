@@ -71,6 +71,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .jobs import run_demo
+
+    html = run_demo(Path(args.out) if args.out else None, progress=not args.quiet)
+    sys.stdout.write(f"report: {html}\n        {html.with_suffix('.md')}\n")
+    return 0
+
+
+def cmd_scorecard(args: argparse.Namespace) -> int:
+    from .analysis.scorecard import INDICATORS, ScorecardConfig
+    from .jobs import run_pair_scorecard
+    from .paths import results_dir
+
+    presets = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}
+    cfg = presets[args.size]
+    if args.indicators:
+        cfg = cfg.replace(indicators=tuple(args.indicators))
+    if args.layer is not None:
+        cfg = cfg.replace(layer=args.layer)
+    out = Path(args.out) if args.out else results_dir() / "scorecards" / args.pair.replace("/", "_")
+    card = run_pair_scorecard(args.pair, out, cfg, world=args.world, progress=not args.quiet)
+    sys.stdout.write(card.to_markdown() + f"\nwritten to {out}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
@@ -86,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
     b.set_defaults(func=cmd_zoo_build)
+
+    s = sub.add_parser("demo", help="the main job: scorecards of the demo organisms vs their known dose, as a report")
+    s.add_argument("--out", default=None, help="output folder (default: results/demo)")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("scorecard", help="all activation-vs-creation indicators for one pair")
+    s.add_argument("pair", help="a registered pair name (rlmeta-interp list)")
+    s.add_argument("--world", default=None, help="arithmetic | planning | bandits (default: the pair's own)")
+    s.add_argument("--size", choices=["default", "demo", "smoke"], default="default", help="measurement sizes")
+    s.add_argument("--indicators", nargs="*", default=None)
+    s.add_argument("--layer", type=int, default=None)
+    s.add_argument("--out", default=None)
+    s.set_defaults(func=cmd_scorecard)
 
     s = sub.add_parser("bench", help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
     s.add_argument("--only", nargs="*", default=None, help="benchmark names (file stems) to run")

@@ -97,6 +97,12 @@ class ScorecardConfig(FrozenConfig):
             raise InvalidConfigError("ScorecardConfig.multipliers must list at least one multiplier.")
 
     @classmethod
+    def demo(cls) -> ScorecardConfig:
+        """The main job's sizes: the whole demo zoo in about a minute on 2 cores."""
+        return cls(n_problems=48, n_samples=32, n_contrast=48, multipliers=(1.0, 2.0, 4.0), n_random=2, n_hybrid=12,
+                   sae_samples=30_000, crosscoder_steps=800, n_boot=300)
+
+    @classmethod
     def smoke(cls) -> ScorecardConfig:
         """Tiny sizes for tests and smoke runs (numbers are noisy; the machinery is the same)."""
         return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0, 4.0), n_random=1, n_hybrid=4,
