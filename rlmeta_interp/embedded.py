@@ -470,3 +470,70 @@ def _dist_version(dist: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "absent"
+
+
+# ----------------------------------------------------------------------------------------------
+# registry hooks: the table under the name the registry reads, and the real base/RL pair
+# ----------------------------------------------------------------------------------------------
+
+#: the table under the name :mod:`rlmeta_interp.registry` reads
+EMBEDDED = EMBEDDED_MODELS
+
+#: shipped GRPO+LoRA adapters on embedded base models: pair name -> (base model name, adapter folder under data/)
+ADAPTER_PAIRS: dict[str, tuple[str, str]] = {"gemma-3-270m-grpo": ("gemma-3-270m", "adapters/gemma-3-270m-grpo")}
+
+
+def _adapter_pairs():
+    """PairSpecs for every shipped adapter whose folder is present (the RL member is base + adapter, merged)."""
+    from .config import ModelSpec, PairSpec
+    from .paths import data_dir
+
+    out = []
+    for pair_name, (base_name, rel) in ADAPTER_PAIRS.items():
+        adapter = data_dir() / rel
+        if not (adapter / MANIFEST_NAME).exists() or base_name not in EMBEDDED_MODELS:
+            continue
+        base = EMBEDDED_MODELS[base_name]
+        out.append(PairSpec(
+            name=pair_name,
+            base=ModelSpec(name=base_name, source="embedded", location=base_name, description=base.description),
+            rl=ModelSpec(name=pair_name, source="folder", location=str(adapter),
+                         description=f"{base_name} + GRPO LoRA adapter (rlmeta_interp.realrl), merged on load"),
+            world=None, dose=None,
+            description=f"{base_name} base vs the project's GRPO+LoRA tune on word-sum problems (real LM, dose unknown)",
+            how_to_obtain=f"{INSTALL_HINT}; the adapter ships in data/{rel}; rebuild with"
+                          " `python -m rlmeta_interp.realrl --config data/adapters/gemma-3-270m-grpo/run.json --out DIR`",
+            extra={"loader": "embedded.adapter", "adapter": rel, "task": "wordsum"},
+        ))
+    return tuple(out)
+
+
+PAIRS = _adapter_pairs()
+
+
+def load_pair_models(spec, config=None):
+    """``(base, rl)`` :class:`~rlmeta_interp.models.LoadedModel` for a pair from :data:`PAIRS`.
+
+    The RL member is base + adapter merged with peft ``merge_and_unload`` and cached as an ordinary HF
+    folder next to the converted base (``<cache>/<base folder>-<adapter name>-<sha8>``), so both members
+    load the same way and TransformerLens sees plain weights.
+    """
+    import dataclasses
+
+    from . import models
+    from .config import LoadConfig
+    from .paths import data_dir
+    from .realrl import merged_folder, verify_adapter
+
+    config = config or LoadConfig()
+    if spec.extra.get("loader") != "embedded.adapter":
+        raise InvalidConfigError(f"Pair {spec.name!r} is not an embedded adapter pair; load it with models.load_pair.")
+    adapter = data_dir() / spec.extra["adapter"]
+    sha = verify_adapter(adapter)["files"]["adapter_model.safetensors"]
+    base = models.load_model(spec.base.name, config)
+    base_spec = get_embedded(spec.base.name)
+    merged = merged_folder(adapter, default_cache_dir() / f"{base_spec.folder_name}-{adapter.name.replace(spec.base.name, '').strip('-') or 'rl'}-{sha[:8]}",
+                           base_folder=base.folder)
+    rl = models.load_model(merged, config)
+    rl = dataclasses.replace(rl, name=spec.rl.name, spec=spec.rl)
+    return base, rl

@@ -12,8 +12,10 @@ Runs on any Hugging Face causal-LM folder or embedded model name, on CPU or GPUs
     accelerate launch --config_file configs/accelerate/single_cpu.yaml -m rlmeta_interp.realrl --config run.json
     accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m rlmeta_interp.realrl --model <folder>
 
-The task generator lives here because the organism's arithmetic world speaks the char-level organism
-format; a real LM needs English prompts (it implements the same :class:`World` contract).
+The task generator lives here, not in :mod:`rlmeta_interp.organism.worlds.arithmetic`, on purpose: that
+world speaks the organisms' char-level format (``"12+7-3="`` answered ``"A:16"``), which a real base LM
+has never seen; a real LM needs English prompts with a worked example. :class:`WordSumWorld`
+implements the same :class:`World` contract (``sample``/``reward``), so every analysis takes either.
 """
 
 from __future__ import annotations
@@ -216,6 +218,8 @@ class RealRLConfig(FrozenConfig):
     bf16: bool = False  # bf16 mixed precision for training (GPUs); evaluation and saved adapters stay fp32
     torch_threads: int | None = None  # None: leave torch's default
     logging_steps: int = 1
+    # save the adapter every N optimizer steps to <out>/checkpoints/step_NNNNNN (for dynamics; None = never)
+    checkpoint_every: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -233,6 +237,8 @@ class RealRLConfig(FrozenConfig):
                 f"RealRLConfig.eval_ks={self.eval_ks} must lie in [1, eval_samples={self.eval_samples}];"
                 " raise eval_samples or drop the larger k."
             )
+        if self.checkpoint_every is not None:
+            check_range(self, "checkpoint_every", 1)
         if self.eval_seed == self.seed:
             raise InvalidConfigError("RealRLConfig.eval_seed must differ from seed so held-out problems are new.")
         if not self.target_modules:
@@ -330,10 +336,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def save_adapter(peft_model, out_dir: str | os.PathLike, manifest: dict[str, Any]) -> Path:
+def save_adapter(peft_model, out_dir: str | os.PathLike, manifest: dict[str, Any],
+                 checkpoints: str | os.PathLike | None = None) -> Path:
     """Save a peft model's adapter (safetensors) plus ``manifest.json`` with sha256 of every file.
 
     Built in a temporary sibling folder and renamed into place; an existing ``out_dir`` is replaced.
+    ``checkpoints`` (a folder of ``step_NNNNNN`` adapter folders) is moved in as ``checkpoints/``.
     """
     out_dir = Path(out_dir)
     ensure_dir(out_dir.parent)
@@ -343,8 +351,18 @@ def save_adapter(peft_model, out_dir: str | os.PathLike, manifest: dict[str, Any
         peft_model.save_pretrained(str(build), safe_serialization=True)
         if not (build / "adapter_model.safetensors").exists():
             raise CorruptedCheckpointError(f"peft did not write adapter_model.safetensors into {build}.")
+        # keep machine paths out of shippable files: peft records the base folder's absolute path
+        (build / "README.md").unlink(missing_ok=True)  # peft's empty model-card template
+        adapter_cfg = read_json(build / "adapter_config.json")
+        adapter_cfg["base_model_name_or_path"] = manifest.get("base_model", adapter_cfg.get("base_model_name_or_path"))
+        write_json_atomic(build / "adapter_config.json", adapter_cfg)
+        if checkpoints is not None and Path(checkpoints).is_dir():
+            shutil.move(str(checkpoints), str(build / "checkpoints"))
+            for cfg_file in (build / "checkpoints").glob("*/adapter_config.json"):
+                write_json_atomic(cfg_file, {**read_json(cfg_file),
+                                             "base_model_name_or_path": adapter_cfg["base_model_name_or_path"]})
         files = {str(p.relative_to(build)): sha256_file(p) for p in sorted(build.rglob("*"))
-                 if p.is_file() and p.name != ADAPTER_MANIFEST and p.name != "README.md"}
+                 if p.is_file() and p.name != ADAPTER_MANIFEST}
         write_json_atomic(build / ADAPTER_MANIFEST, {**manifest, "files": files, "versions": _versions()})
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old")
@@ -384,7 +402,7 @@ def load_with_adapter(base_model, adapter_dir: str | os.PathLike, *, merge: bool
 def merged_folder(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, base_folder: str | os.PathLike | None = None) -> Path:
     """Write base + adapter, merged, as an HF folder (the RL member of a real pair); skip if already there.
 
-    ``base_folder`` defaults to the manifest's ``base_folder`` resolved again from its ``model`` field.
+    ``base_folder`` defaults to resolving the manifest config's ``model`` (embedded name or folder) again.
     """
     out_dir = Path(out_dir)
     manifest = verify_adapter(adapter_dir)
@@ -420,15 +438,22 @@ def merged_folder(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, ba
 # ----------------------------------------------------------------------------------------------
 
 
-def _step_timer():
+def _step_timer(checkpoint_dir: Path | None = None, every: int | None = None):
     from transformers import TrainerCallback
 
     class StepTimer(TrainerCallback):
-        """Records wall time per optimizer step (TRL logs rewards but not step time)."""
+        """Records wall time per optimizer step (TRL logs rewards but not step time); saves adapter checkpoints."""
 
         def __init__(self) -> None:
             self.times: list[float] = []
             self._t = time.perf_counter()
+
+        def on_step_end_save(self, state, model) -> None:
+            if checkpoint_dir is None or every is None or state.global_step % every or model is None:
+                return
+            target = checkpoint_dir / f"step_{state.global_step:06d}"
+            model.save_pretrained(str(target), safe_serialization=True)
+            (target / "README.md").unlink(missing_ok=True)
 
         def on_step_begin(self, args, state, control, **kwargs):
             self._t = time.perf_counter()
@@ -436,6 +461,8 @@ def _step_timer():
         def on_step_end(self, args, state, control, **kwargs):
             self.times.append(time.perf_counter() - self._t)
             log.info("GRPO step %d took %.1f s", state.global_step, self.times[-1])
+            if state.is_world_process_zero:
+                self.on_step_end_save(state, kwargs.get("model"))
 
     return StepTimer()
 
@@ -510,7 +537,10 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
         lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=list(config.target_modules), task_type="CAUSAL_LM",
                           layers_to_transform=list(config.lora_layers) if config.lora_layers is not None else None)
-        timer = _step_timer()
+        ckpt_dir = out_dir.parent / f".{out_dir.name}.checkpoints" if config.checkpoint_every else None
+        if ckpt_dir is not None:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        timer = _step_timer(ckpt_dir, config.checkpoint_every)
         model.train()
         trainer = GRPOTrainer(model=model, reward_funcs=reward_func, args=args, train_dataset=dataset,
                               processing_class=tok, peft_config=lora, callbacks=[timer])
@@ -536,8 +566,7 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
         "name": out_dir.name,
         "kind": "rl-adapter",
         "method": "GRPO (TRL GRPOTrainer) + LoRA (peft)",
-        "base_model": config.model,
-        "base_folder": str(folder),
+        "base_model": config.model if not Path(config.model).is_absolute() else Path(config.model).name,
         "world": "wordsum",
         "config": config.to_dict(),
         "seed": config.seed,
@@ -552,7 +581,7 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
             "torch_threads": torch.get_num_threads(),
         },
     }
-    save_adapter(peft_model, out_dir, manifest)
+    save_adapter(peft_model, out_dir, manifest, checkpoints=ckpt_dir)
     log.info("adapter saved to %s", out_dir)
     return read_json(out_dir / ADAPTER_MANIFEST)
 

@@ -121,7 +121,7 @@ def test_grpo_lora_end_to_end_via_main(tiny_folder, tmp_path):
         model=str(tiny_folder), task=WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0),
         n_train_problems=16, n_eval_problems=3, max_steps=2, prompts_per_step=2, num_generations=4,
         max_completion_length=3, learning_rate=5e-2, reward="random", lora_r=4, lora_alpha=8,
-        target_modules=("q_proj", "v_proj"), eval_samples=2, eval_ks=(1, 2), torch_threads=1,
+        target_modules=("q_proj", "v_proj"), eval_samples=2, eval_ks=(1, 2), torch_threads=1, checkpoint_every=1,
     )
     cfg_path = tmp_path / "run.json"
     cfg_path.write_text(json.dumps(cfg.to_dict()))
@@ -130,7 +130,12 @@ def test_grpo_lora_end_to_end_via_main(tiny_folder, tmp_path):
 
     manifest = verify_adapter(out)
     assert manifest["config"] == cfg.to_dict() and manifest["seed"] == 0
-    assert set(manifest["files"]) >= {"adapter_model.safetensors", "adapter_config.json"}
+    assert set(manifest["files"]) >= {"adapter_model.safetensors", "adapter_config.json",
+                                      "checkpoints/step_000001/adapter_model.safetensors",
+                                      "checkpoints/step_000002/adapter_model.safetensors"}
+    assert not (tmp_path / ".adapter.checkpoints").exists()
+    # no machine paths in the shippable adapter config
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == tiny_folder.name
     assert len(manifest["timing"]["step_seconds"]) == 2
     assert {"base", "rl", "delta"} <= set(manifest["metrics"])
     assert any("reward" in row for row in manifest["training_curve"])
@@ -147,6 +152,11 @@ def test_grpo_lora_end_to_end_via_main(tiny_folder, tmp_path):
         lu, lm = unmerged(ids).logits, merged(ids).logits
     torch.testing.assert_close(lm, lu, atol=1e-5, rtol=1e-5)
     assert (lm - base_logits).abs().max() > 1e-4  # the adapter moved the model
+    # the last checkpoint is the final adapter
+    from safetensors.torch import load_file
+
+    final, last = load_file(out / "adapter_model.safetensors"), load_file(out / "checkpoints/step_000002/adapter_model.safetensors")
+    assert final.keys() == last.keys() and all(torch.equal(final[k], last[k]) for k in final)
 
     # merged folder is an ordinary HF folder with the same logits
     folder = merged_folder(out, tmp_path / "merged", base_folder=tiny_folder)
