@@ -163,3 +163,23 @@ def get_pair(name: str) -> PairSpec:
 def manifest_of(name: str) -> dict | None:
     e = zoo_entries().get(name)
     return e.manifest if e else None
+
+
+def find_pairs(world: str | None = None, *, preset: str | None = None, variant: str | None = None,
+               dose: float | None = None, seed: int | None = None) -> list[PairSpec]:
+    """Zoo pairs matching every given field, sorted by (world, dose, variant, seed). Empty list if none match."""
+    out = []
+    for p in zoo_pairs().values():
+        e = p.extra
+        if world is not None and p.world != world:
+            continue
+        if preset is not None and e.get("preset") != preset:
+            continue
+        if variant is not None and e.get("variant") != variant:
+            continue
+        if dose is not None and (p.dose is None or abs(p.dose - dose) > 1e-9):
+            continue
+        if seed is not None and e.get("seed") != seed:
+            continue
+        out.append(p)
+    return sorted(out, key=lambda p: (p.world or "", p.dose or 0.0, str(p.extra.get("variant")), p.extra.get("seed") or 0))

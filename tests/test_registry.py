@@ -32,3 +32,16 @@ def test_zoo_models_are_discovered_from_manifests(tmp_path, monkeypatch):
     pair = load_pair("toy-rl")
     assert pair.world == "arithmetic" and pair.dose == 0.5 and pair.base.name == "toy-base"
     assert pair.rl.manifest["variant"] == "correct"
+
+
+def test_find_pairs_filters(tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    save_tiny(zoo / "b0", "llama")
+    _manifest(zoo / "b0", kind="base", dose=0.0, preset="demo")
+    for name, variant, seed in (("r0", "correct", 0), ("r1", "random", 0), ("r2", "correct", 1)):
+        save_tiny(zoo / name, "llama", seed=1)
+        _manifest(zoo / name, kind="rl", base="b0", variant=variant, dose=0.0, seed=seed, preset="demo")
+    assert [p.name for p in registry.find_pairs("arithmetic", variant="correct")] == ["r0", "r2"]
+    assert [p.name for p in registry.find_pairs(seed=1)] == ["r2"]
+    assert registry.find_pairs("bandits") == [] and registry.find_pairs(dose=0.5) == []
