@@ -96,6 +96,30 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_figures(args: argparse.Namespace) -> int:
+    """Run every numbered notebook with its defaults (or SMOKE) and rebuild figures/README.md."""
+    from . import notebooks
+    from .paths import figures_dir, results_dir
+
+    paths = notebooks.discover()
+    if args.only:
+        paths = [p for p in paths if notebooks.number(p) in args.only or p.stem in args.only]
+    out = results_dir() / "notebooks"
+    params = {"SMOKE": True} if args.smoke else {}
+    failed = []
+    for p in paths:
+        log.info("running %s", p.name)
+        try:
+            notebooks.run_notebook(p, out, params, kernel_name=args.kernel)
+            sys.stdout.write(f"ok      {p.name}\n")
+        except notebooks.NotebookFailedError as e:
+            failed.append(p.name)
+            sys.stdout.write(f"FAILED  {p.name}: {e}\n")
+    index = notebooks.write_figure_index(figures_dir())
+    sys.stdout.write(f"figures in {figures_dir()}, index {index}; executed notebooks in {out}\n")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
@@ -124,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--layer", type=int, default=None)
     s.add_argument("--out", default=None)
     s.set_defaults(func=cmd_scorecard)
+
+    s = sub.add_parser("figures", help="run every notebook with its defaults and regenerate figures/")
+    s.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 03 05_in_context_rl")
+    s.add_argument("--smoke", action="store_true", help="run with SMOKE=True (fast, noisy numbers)")
+    s.add_argument("--kernel", default="python3", help="Jupyter kernel (default: this Python)")
+    s.set_defaults(func=cmd_figures)
 
     s = sub.add_parser("bench", help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
     s.add_argument("--only", nargs="*", default=None, help="benchmark names (file stems) to run")
