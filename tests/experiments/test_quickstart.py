@@ -1,0 +1,162 @@
+"""Tests of experiments.quickstart on tiny real models (Hugging Face folders loaded through the project's loader)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rlmeta_interp import load_model
+from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
+from rlmeta_interp.experiments import quickstart as qs
+from rlmeta_interp.hooks import hook_name
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld, format_of
+from rlmeta_interp.steering import SteeringVector
+
+from ..conftest import save_tiny
+
+WORLD = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=3, max_digits=2))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = save_tiny(tmp_path_factory.mktemp("qs") / "toy_model", "llama", seed=3)
+    return load_model(folder)
+
+
+# ----------------------------------------------------------------------------------------------------- pairs
+def _zoo(root, entries):
+    for name, kind, preset, dose, base in entries:
+        folder = root / "zoo" / name
+        folder.mkdir(parents=True)
+        m = {"name": name, "kind": kind, "world": "arithmetic", "dose": dose, "seed": 0, "preset": preset, "files": {}}
+        if kind == "rl":
+            m.update(base=base, variant="correct")
+        (folder / "manifest.json").write_text(json.dumps(m))
+
+
+def test_pick_pairs_prefers_paper_then_demo_and_names_the_build_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    _zoo(tmp_path, [("d-b0", "base", "demo", 0.0, None), ("d-r0", "rl", "demo", 0.0, "d-b0"),
+                    ("d-b5", "base", "demo", 0.5, None), ("d-r5", "rl", "demo", 0.5, "d-b5")])
+    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["d-r0", "d-r5"]  # no paper pairs: demo
+    assert [p.name for p in qs.pick_pairs("arithmetic", doses=[0.5])] == ["d-r5"]
+    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
+        qs.pick_pairs("arithmetic", doses=[0.1])
+    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
+        qs.pick_pairs("arithmetic", preset="paper")
+    # smoke: a missing dose falls back to the demo pairs
+    assert [p.name for p in qs.pick_pairs("arithmetic", preset="paper", doses=[0.1], smoke=True)] == ["d-r0", "d-r5"]
+    _zoo(tmp_path, [("p-b1", "base", "paper", 0.1, None), ("p-r1", "rl", "paper", 0.1, "p-b1")])
+    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["p-r1"]  # auto: paper wins once it exists
+    with pytest.raises(MissingWeightsError, match="zoo build --preset demo"):
+        qs.pick_pairs("bandits", smoke=True)
+
+
+# ----------------------------------------------------------------------------------------------- contrasts
+def test_contrast_set_pairs_each_problem_with_a_scratchpad_and_a_direct_answer():
+    c = qs.contrast_set(WORLD, 6, seed=4)
+    assert len(c) == 12 and c.labels.tolist() == [1, 0] * 6
+    assert [format_of(x) for x in c.completions[0::2]] == ["sum", "eq"] * 3
+    assert all(format_of(x) == "direct" for x in c.completions[1::2])
+    for i, p in enumerate(c.problems):
+        assert c.prompts[2 * i] == c.prompts[2 * i + 1] == p.prompt
+        assert WORLD.reward(p, c.completions[2 * i]) == WORLD.reward(p, c.completions[2 * i + 1]) == 1.0
+    with pytest.raises(InvalidConfigError):
+        qs.contrast_set(WORLD, 1, seed=0)
+
+
+def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):
+    prompts, comps = ["12+3=", "7-4+10="], ["A:15", "7-4=3;3+10=13;A:13"]
+    got = qs.completion_means(tiny, prompts, comps, [0, 1], cache=False)
+    for layer in (0, 1):
+        for i, (p, c) in enumerate(zip(prompts, comps, strict=True)):
+            ids = tiny.tl.to_tokens(p + c)  # BOS + characters
+            _, cache = tiny.tl.run_with_cache(ids, names_filter=[hook_name(layer)])
+            n_prompt = 1 + len(p)
+            ref = cache[hook_name(layer)][0, n_prompt:].mean(0)
+            torch.testing.assert_close(got[layer][i], ref, atol=1e-5, rtol=1e-4)
+
+
+def test_contrast_vector_is_the_difference_of_label_means():
+    acts = {2: torch.tensor([[1.0, 0.0], [0.0, 0.0], [3.0, 2.0], [0.0, 4.0]])}
+    v = qs.contrast_vector(acts, [1, 0, 1, 0])
+    torch.testing.assert_close(v.vectors[2], torch.tensor([2.0, -1.0]))
+    with pytest.raises(InvalidConfigError):
+        qs.contrast_vector(acts, [1, 1, 1, 1])
+
+
+# ------------------------------------------------------------------------------------------------ steering
+def test_steering_effect_matches_manual_hooks_and_counts_what_it_reports(tiny):
+    prompts = ["12+3=", "45-6=", "78+9="]  # equal token length: one batch, same as one at a time
+    g = torch.Generator().manual_seed(0)
+    vec = SteeringVector({1: torch.randn(tiny.d_model, generator=g) * 20.0})
+    behaviour = lambda text: "1" in text  # noqa: E731
+    eff = qs.steering_effect(tiny, prompts, lambda i, t: float(len(t) % 2 == 0), behaviour, vec,
+                             multipliers=[1.0], n_random=1, max_new_tokens=6, n_boot=50)
+    t = eff.table
+    assert set(t.condition) == {"unsteered", "steered", "random"} and set(t.metric) == {"accuracy", "behaviour"}
+    # reference: the steered run equals generation with the addition hooked in by hand
+    from rlmeta_interp.sampling import greedy_generate_tl
+
+    def add(act, hook):
+        return act + vec.vectors[1]
+
+    with tiny.tl.hooks(fwd_hooks=[(hook_name(1), add)]):
+        manual = greedy_generate_tl(tiny.tl, prompts, max_new_tokens=6)
+    assert eff.completions["steered@1"] == manual
+    assert eff.completions["steered@1"] != eff.completions["unsteered"]  # a norm-20 push changes a tiny model
+    row = t[(t.key == "steered@1") & (t.metric == "behaviour")].iloc[0]
+    assert row["value"] == pytest.approx(np.mean([behaviour(x) for x in manual]))
+    base_row = t[(t.key == "unsteered") & (t.metric == "accuracy")].iloc[0]
+    assert base_row["delta"] == 0.0
+    # the random control has the steering vector's norm and a different direction
+    r = SteeringVector.random_like(vec, 0)
+    assert r.norms()[1] == pytest.approx(vec.norms()[1], rel=1e-5)
+    # the one-prompt widget path gives the same text as the batched run
+    assert qs.steered_completion(tiny, prompts[0], vec, 1, 1.0, max_new_tokens=6) == manual[0]
+    assert qs.steered_completion(tiny, prompts[0], vec, 1, 0.0, max_new_tokens=6) == eff.completions["unsteered"][0]
+
+
+def test_scratchpad_share_reads_the_world_format():
+    share = qs.scratchpad_share(WORLD)
+    assert share("1+2=3;A:3") and share("1 plus 2 is 3. A:3") and not share("A:3") and not share("junk")
+
+
+# -------------------------------------------------------------------------------------------------- real LM
+def test_word_problems_and_their_verifier():
+    probs = qs.word_problems(20, seed=1, operands=3)
+    assert len({len(p.prompt) for p in probs}) == 1  # fixed digits: one prompt length
+    for p in probs:
+        nums, ops = p.meta["operands"], p.meta["ops"]
+        v = nums[0]
+        for op, b in zip(ops, nums[1:], strict=True):
+            v = v + b if op == "+" else v - b
+        assert p.answer == str(v)
+        worked = qs.worked_solution(p)
+        assert qs.score_word_answer(p, worked) == 1.0 and qs.shows_steps(worked)
+        assert qs.score_word_answer(p, f" {p.answer}.\nQuestion: What is 1 + 1?\nAnswer: 2.") == 1.0
+        assert not qs.shows_steps(f" {p.answer}.")
+        assert qs.score_word_answer(p, f" {int(p.answer) + 1}.") == 0.0
+        assert qs.score_word_answer(p, " I do not know.") == 0.0
+    c = qs.step_contrast(probs[:3])
+    assert c.labels.tolist() == [1, 0] * 3 and c.completions[1] == f" {probs[0].answer}."
+
+
+def test_real_lm_status_agrees_with_the_installed_packages(tmp_path, monkeypatch):
+    from rlmeta_interp import embedded
+
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path))  # no converted folder here
+    ok, why = qs.real_lm_status("gemma-3-270m")
+    assert ok == embedded.is_available("gemma-3-270m")
+    assert ("pip install" in why) != ok
