@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -167,8 +167,12 @@ def sparsity_summary(table: pd.DataFrame) -> dict[str, float]:
 
 
 @torch.no_grad()
-def update_overlap(before: Any, after_a: Any, after_b: Any, *, atol: float = 1e-5) -> pd.DataFrame:
-    """Overlap of the entries updated (``|delta| > atol``, fp32) by two RL runs from the same base (e.g. two seeds).
+def update_overlap(before: Any, after_a: Any, after_b: Any, *, atol: float = 1e-5,
+                   view: Literal["fp32", "bf16"] = "fp32") -> pd.DataFrame:
+    """Overlap of the entries updated (``|delta| > atol``) by two RL runs from the same base (e.g. two seeds).
+
+    ``view``: the deltas are taken in fp32 (default) or after casting both tensors to bf16 (the dtype in which
+    Mukherjee et al.'s checkpoints are stored; an update below about ``abs(w)/256`` is then no update).
 
     Per tensor plus a ``"__total__"`` row. Columns: ``name, numel, n_a, n_b, n_both, overlap_a`` (share of
     A's updated entries also updated by B), ``chance_overlap_a`` (``n_b / numel``), ``jaccard``,
@@ -176,13 +180,16 @@ def update_overlap(before: Any, after_a: Any, after_b: Any, *, atol: float = 1e-
     """
     if atol < 0:
         raise InvalidConfigError(f"atol must be >= 0 (e.g. 1e-5), got {atol}.")
+    if view not in ("fp32", "bf16"):
+        raise InvalidConfigError(f"view={view!r}; choose 'fp32' or 'bf16'.")
+    delta = _fp32_delta if view == "fp32" else _bf16_delta
     s0, sa, sb = state_dict_of(before), state_dict_of(after_a), state_dict_of(after_b)
     names = _paired(s0, sa, "run A")
     _paired(s0, sb, "run B")
     rows = []
     for name in names:
-        ua = _fp32_delta(s0[name], sa[name]).abs() > atol
-        ub = _fp32_delta(s0[name], sb[name]).abs() > atol
+        ua = delta(s0[name], sa[name]).abs() > atol
+        ub = delta(s0[name], sb[name]).abs() > atol
         rows.append({"name": name, "numel": ua.numel(), "n_a": int(ua.sum()), "n_b": int(ub.sum()),
                      "n_both": int((ua & ub.to(ua.device)).sum())})
     df = pd.DataFrame(rows)
@@ -198,3 +205,25 @@ def update_overlap(before: Any, after_a: Any, after_b: Any, *, atol: float = 1e-
     df["chance_jaccard"] = np.where(exp_union > 0, expected / exp_union.where(exp_union > 0, 1), np.nan)
     df["ratio"] = np.where(expected > 0, both / expected.where(expected > 0, 1), np.nan)
     return df
+
+
+@torch.no_grad()
+def matched_random_update(before: Any, after: Any, *, seed: int = 0) -> dict[str, Tensor]:
+    """The control for update sparsity: ``before + noise`` per tensor, with ``noise`` dense Gaussian rescaled to
+    the fp32 norm of that tensor's RL update ``after - before``.
+
+    In fp32 such an update changes every entry; in a bf16 view it leaves unchanged exactly the entries where an
+    update of this size does not survive rounding. Comparing the RL update's sparsity with this control's
+    separates sparsity that RL chose from sparsity that update size and storage precision alone produce.
+    Tensors RL left unchanged stay unchanged. Returned in the dtype of ``after``, on the CPU.
+    """
+    sb, sa = state_dict_of(before), state_dict_of(after)
+    gen = torch.Generator().manual_seed(seed)
+    out: dict[str, Tensor] = {}
+    for name in _paired(sb, sa, "the RL model"):
+        b = sb[name].detach().to("cpu", torch.float32)
+        norm = float((sa[name].detach().to("cpu", torch.float32) - b).norm())
+        noise = torch.randn(b.shape, generator=gen)
+        nn = float(noise.norm())
+        out[name] = (b + noise * (norm / nn if norm > 0 and nn > 0 else 0.0)).to(sa[name].dtype)
+    return out

@@ -5,6 +5,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from rlmeta_interp.analysis.params import (
     layer_of,
+    matched_random_update,
     sparsity_by_layer,
     sparsity_summary,
     update_overlap,
@@ -126,3 +127,35 @@ def test_models_and_errors():
         update_sparsity(m0, m1, atol=-1)
     with pytest.raises(InvalidConfigError):
         update_sparsity(3, m1)
+
+
+def test_overlap_bf16_view_ignores_updates_lost_to_rounding():
+    # run A changes every entry by far less than bf16 resolves; run B by far more: the fp32 view sees both
+    # updated everywhere, the bf16 view sees only B (reference: numpy on explicitly rounded values)
+    w0 = torch.full((1000,), 1.0)
+    wa = w0 + 1e-4
+    wb = w0 + torch.linspace(0.01, 0.5, 1000)
+    f32 = update_overlap({"p": w0}, {"p": wa}, {"p": wb}, view="fp32").set_index("name").loc["p"]
+    b16 = update_overlap({"p": w0}, {"p": wa}, {"p": wb}, view="bf16").set_index("name").loc["p"]
+    assert f32["n_a"] == 1000 and f32["n_both"] == 1000
+    changed_b = (wb.to(torch.bfloat16).float() != w0.to(torch.bfloat16).float()).sum().item()
+    assert b16["n_a"] == 0 and b16["n_b"] == changed_b and b16["n_both"] == 0
+    with pytest.raises(InvalidConfigError, match="view"):
+        update_overlap({"p": w0}, {"p": wa}, {"p": wb}, view="fp16")
+
+
+def test_matched_random_update_has_the_rl_norm_and_is_dense():
+    m0, m1 = _tiny(0), _tiny(0)
+    with torch.no_grad():
+        m1.model.layers[0].self_attn.q_proj.weight[:2].add_(0.3)  # a sparse, low-rank RL update
+    ctrl = matched_random_update(m0, m1, seed=3)
+    name = "model.layers.0.self_attn.q_proj.weight"
+    before, after = m0.state_dict()[name], m1.state_dict()[name]
+    assert float((ctrl[name] - before).norm()) == pytest.approx(float((after - before).norm()), rel=1e-5)
+    assert torch.equal(ctrl["model.layers.1.mlp.up_proj.weight"], m0.state_dict()["model.layers.1.mlp.up_proj.weight"])
+    rl = update_sparsity(m0, m1).set_index("name").loc[name]
+    rnd = update_sparsity(m0, ctrl).set_index("name").loc[name]
+    assert rl["frac_unchanged_fp32"] > 0.8 and rnd["frac_unchanged_fp32"] == 0.0
+    assert rl["rank"] <= 2 and rnd["rank_frac"] == 1.0
+    # deterministic in its seed
+    assert torch.equal(matched_random_update(m0, m1, seed=3)[name], ctrl[name])
