@@ -137,6 +137,44 @@ def semantic_entropy(
     return {"semantic_entropy": h, "ci_lo": lo, "ci_hi": hi, "n_occurrences": int(mat.sum()), "n_texts": len(units_per_text)}
 
 
+def rarefied_semantic_entropy(
+    units_per_text: Sequence[Sequence[str]],
+    vocab: Sequence[tuple[str, ...]],
+    n_texts: int,
+    *,
+    n_draws: int = 200,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Semantic entropy on ``n_texts`` texts drawn without replacement, averaged over ``n_draws`` draws.
+
+    Plug-in entropy is biased low on small samples, so comparing checkpoints whose numbers of successful
+    solutions differ (they grow as accuracy rises) confounds accuracy with diversity; equal-size draws remove
+    that (rarefaction). Returns ``sem_rarefied, ci_lo, ci_hi`` (percentile interval of the draws; it shows the
+    variation of subsets of these texts, not of new samples), ``n_texts``, ``n_available``; NaN when fewer than
+    ``n_texts`` texts exist or no vocabulary n-gram occurs.
+    """
+    if n_texts < 1:
+        raise InvalidConfigError(f"n_texts must be >= 1, got {n_texts}.")
+    if n_draws < 1:
+        raise InvalidConfigError(f"n_draws must be >= 1, got {n_draws}.")
+    if not 0 < ci < 1:
+        raise InvalidConfigError(f"ci must lie in (0, 1), got {ci}.")
+    out = {"sem_rarefied": np.nan, "ci_lo": np.nan, "ci_hi": np.nan, "n_texts": int(n_texts),
+           "n_available": len(units_per_text)}
+    if len(units_per_text) < n_texts or not vocab:
+        return out
+    mat = ngram_count_matrix(units_per_text, vocab)
+    rng = np.random.default_rng(seed)
+    idx = np.stack([rng.choice(len(units_per_text), size=n_texts, replace=False) for _ in range(n_draws)])
+    h = _entropy_rows(mat[idx].sum(axis=1))
+    h = h[np.isfinite(h)]
+    if h.size:
+        a = (1 - ci) / 2
+        out.update(sem_rarefied=float(h.mean()), ci_lo=float(np.quantile(h, a)), ci_hi=float(np.quantile(h, 1 - a)))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- token entropies
 @torch.inference_mode()
 def token_entropies(
@@ -305,6 +343,7 @@ def checkpoint_dynamics(
     n_boot: int = 1000,
     ci: float = 0.95,
     progress: bool = False,
+    rarefy: bool = False,
 ) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
     """Per checkpoint, sample ``n`` completions per problem and measure accuracy, execution-token entropy
     (on all samples) and the semantic entropy of planning n-grams (on successful samples).
@@ -312,7 +351,9 @@ def checkpoint_dynamics(
     The n-gram vocabulary is mined once from the successful samples of every checkpoint pooled (unless
     ``vocab`` is given), so all checkpoints are measured on one vocabulary. Returns ``(table, vocab)``;
     table columns: ``step, accuracy, exec_entropy, exec_lo, exec_hi, plan_entropy, exec_nll,
-    semantic_entropy, sem_lo, sem_hi, n_success, n_occurrences``.
+    semantic_entropy, sem_lo, sem_hi, n_success, n_occurrences``. With ``rarefy``, also ``sem_rarefied,
+    sem_rar_lo, sem_rar_hi, n_rarefied``: :func:`rarefied_semantic_entropy` on as many successful samples per
+    checkpoint as the checkpoint with the fewest (at least 2) has, so steps are compared at equal sample size.
     """
     from ..sampling import sample_completions
     from .passk import correctness_matrix
@@ -339,14 +380,22 @@ def checkpoint_dynamics(
         if not vocab:
             log.warning("checkpoint_dynamics: no planning %d-gram occurs %d times in successful samples; semantic"
                         " entropy is NaN everywhere.", ngram, min_count)
+    usable = [len(units) for *_, units in per_step if len(units) >= 2]
+    n_rare = min(usable) if usable else 0
     rows = []
     for step, acc, ee, units in per_step:
         sem = (semantic_entropy(units, vocab, n_boot=n_boot, ci=ci, seed=seed) if vocab and units
                else {"semantic_entropy": np.nan, "ci_lo": np.nan, "ci_hi": np.nan, "n_occurrences": 0})
-        rows.append({"step": step, "accuracy": acc, "exec_entropy": ee["exec_entropy"], "exec_lo": ee["ci_lo"],
-                     "exec_hi": ee["ci_hi"], "plan_entropy": ee["plan_entropy"], "exec_nll": ee["exec_nll"],
-                     "semantic_entropy": sem["semantic_entropy"], "sem_lo": sem["ci_lo"], "sem_hi": sem["ci_hi"],
-                     "n_success": len(units), "n_occurrences": sem["n_occurrences"]})
+        row = {"step": step, "accuracy": acc, "exec_entropy": ee["exec_entropy"], "exec_lo": ee["ci_lo"],
+               "exec_hi": ee["ci_hi"], "plan_entropy": ee["plan_entropy"], "exec_nll": ee["exec_nll"],
+               "semantic_entropy": sem["semantic_entropy"], "sem_lo": sem["ci_lo"], "sem_hi": sem["ci_hi"],
+               "n_success": len(units), "n_occurrences": sem["n_occurrences"]}
+        if rarefy:
+            rar = (rarefied_semantic_entropy(units, vocab, n_rare, ci=ci, seed=seed) if n_rare else
+                   {"sem_rarefied": np.nan, "ci_lo": np.nan, "ci_hi": np.nan})
+            row.update(sem_rarefied=rar["sem_rarefied"], sem_rar_lo=rar["ci_lo"], sem_rar_hi=rar["ci_hi"],
+                       n_rarefied=n_rare)
+        rows.append(row)
     return pd.DataFrame(rows), list(vocab)
 
 

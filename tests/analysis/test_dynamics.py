@@ -167,3 +167,39 @@ def test_checkpoint_dynamics_end_to_end(tmp_path):
     assert (table["exec_entropy"] > 0).all()
     assert len(vocab) > 0 and all(len(g) == 1 for g in vocab)
     assert np.isfinite(table["semantic_entropy"]).any()
+
+
+def test_rarefied_semantic_entropy_removes_sample_size_bias():
+    from scipy.stats import entropy as sp_entropy
+
+    from rlmeta_interp.analysis.dynamics import rarefied_semantic_entropy
+
+    vocab = [(w,) for w in "abcdefghij"]
+    rng = np.random.default_rng(0)
+    texts = [[str(w)] for w in rng.choice(list("abcdefghij"), size=400)]  # one unit per text, uniform
+    small, big = texts[:12], texts
+    # the plug-in entropy of 12 draws is biased low relative to 400 draws of the same distribution ...
+    assert semantic_entropy(small, vocab, n_boot=20)["semantic_entropy"] < semantic_entropy(big, vocab, n_boot=20)["semantic_entropy"]
+    # ... while equal-size draws from both agree within their draw intervals
+    r_small = rarefied_semantic_entropy(small, vocab, 12, n_draws=1)
+    r_big = rarefied_semantic_entropy(big, vocab, 12, n_draws=300, seed=1)
+    assert r_big["ci_lo"] <= r_small["sem_rarefied"] <= r_big["ci_hi"]
+    # one draw of all texts is the plain entropy (reference: scipy on the pooled counts)
+    counts = ngram_count_matrix(small, vocab).sum(0)
+    assert rarefied_semantic_entropy(small, vocab, 12, n_draws=3)["sem_rarefied"] == pytest.approx(sp_entropy(counts))
+    assert math.isnan(rarefied_semantic_entropy(small, vocab, 13)["sem_rarefied"])
+    with pytest.raises(InvalidConfigError, match="n_texts"):
+        rarefied_semantic_entropy(small, vocab, 0)
+
+
+def test_checkpoint_dynamics_rarefied_columns(tmp_path):
+    folder = tmp_path / "orgrl"
+    skeleton, tok, _ = _write_rl_folder(folder, False)
+    probs = [_P("1+2="), _P("3+4=")]
+    table, _ = checkpoint_dynamics(iter_checkpoints(folder, skeleton=skeleton), tok, probs, _World(),
+                                   exec_mask=lambda c: [ch in "aeiou0123456789" for ch in c],
+                                   n=3, max_new_tokens=8, ngram=1, min_count=1, n_boot=20, rarefy=True)
+    assert (table["n_rarefied"] == table["n_success"].min()).all()
+    # at the smallest step, rarefaction draws every text, so it equals the plain semantic entropy
+    at_min = table.loc[table["n_success"].idxmin()]
+    assert at_min["sem_rarefied"] == pytest.approx(at_min["semantic_entropy"])
