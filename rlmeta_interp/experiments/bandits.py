@@ -1,0 +1,261 @@
+"""In-context RL on bandits (notebook 05, SOURCES.md claim 6): regret of base and RL organisms against
+Thompson sampling and uniform random, and belief-state probes with the controls PILOT_BANDITS.md demands.
+
+- :func:`model_choices`: a model's arm choices on given bandits (sampled or greedy), from the world's own
+  multi-turn rollout (the environment writes every reward token).
+- :func:`regret_experiment`: per-trial and cumulative regret curves, final regret with the share of the
+  random-to-Thompson gap closed, and within-episode adaptation, for every model in both decoding modes, beside
+  Thompson sampling and uniform random run on the same bandits.
+- :func:`belief_episodes` / :func:`belief_probe_layers`: ridge probes of the row-centred Bayes posterior means of
+  the arms, read at every reward token, per layer, in each model beside a random-init model and a bag-of-token-
+  counts baseline (probe R^2 alone is not evidence: a random network decoded centred values with R^2 0.50 in the
+  pilot).
+- :func:`smoke_bandit_pair`: a tiny base/RL bandit pair trained in seconds, the stand-in that smoke runs use
+  when the zoo holds no bandit organisms (the demo preset has none).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from jaxtyping import Float, Int
+
+from ..errors import EmptyInputError, InvalidConfigError
+from ..hooks import hook_name
+from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
+from ..paths import home_dir
+
+log = logging.getLogger(__name__)
+Mode = Literal["sampled", "greedy"]
+MODES: tuple[Mode, ...] = ("sampled", "greedy")
+
+
+def _hf(model: Any) -> tuple[Any, Any]:
+    """``(hf_model, tokenizer)`` from a LoadedModel, or ``(model, None)`` for a bare Hugging Face model."""
+    if hasattr(model, "hf") and hasattr(model, "tokenizer"):
+        return model.hf, model.tokenizer
+    return model, None
+
+
+# --------------------------------------------------------------------------------------------------------- regret
+def model_choices(
+    model: Any,
+    world: Any,
+    problems: Sequence[Any],
+    *,
+    mode: Mode = "sampled",
+    tokenizer: Any | None = None,
+    seed: int = 0,
+) -> tuple[Int[np.ndarray, "episodes T"], Float[np.ndarray, "episodes K"]]:
+    """``(choices, means)``: the arm the model pulled at every trial of one episode per bandit (``-1`` where it
+    wrote a non-arm token) and each bandit's hidden means. ``mode``: ``"sampled"`` (temperature 1) or
+    ``"greedy"``; they disagree for models that imitate a mixture of behaviour policies (PILOT_BANDITS.md)."""
+    from ..organism.evaluate import rollout_bandits
+
+    if mode not in MODES:
+        raise InvalidConfigError(f"mode={mode!r}; choose 'sampled' or 'greedy'.")
+    if len(problems) == 0:
+        raise EmptyInputError("No bandits given: pass world.sample(n, seed=...).")
+    hf, tok = _hf(model)
+    tok = tokenizer if tokenizer is not None else tok
+    if tok is None:
+        raise InvalidConfigError("A bare Hugging Face model needs tokenizer=...; or pass a LoadedModel.")
+    roll = rollout_bandits(hf, tok, world, list(problems), greedy=mode == "greedy", seed=seed)
+    means = np.asarray([p.meta["means"] for p in problems], dtype=np.float64)
+    return roll.arms.numpy().astype(np.int64), means
+
+
+@dataclass
+class RegretResult:
+    """Tables of :func:`regret_experiment`; every row names its ``policy`` and decoding ``mode``
+    (``"reference"`` for Thompson sampling and uniform random)."""
+
+    curves: pd.DataFrame  # policy, mode, t, regret(+CI), cum_regret(+CI), p_best(+CI)
+    table: pd.DataFrame  # policy, mode, final_regret(+CI), gap_closed(+CI), invalid_rate, n_episodes
+    adaptation: pd.DataFrame  # policy, mode, early, late, improvement(+CI), window
+
+
+def regret_experiment(
+    models: Mapping[str, Any],
+    world: Any,
+    problems: Sequence[Any],
+    *,
+    modes: Sequence[Mode] = MODES,
+    seed: int = 0,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    invalid: Literal["worst", "uniform", "error"] = "worst",
+) -> RegretResult:
+    """Regret of every model (``{name: LoadedModel}``) in every decoding mode, with Thompson sampling and uniform
+    random on the same bandits (so the gap closed is a paired comparison). Invalid pulls (non-arm tokens) score
+    as the worst arm by default; their rate is reported."""
+    from ..analysis.icrl import adaptation, reference_choices, regret_curves, regret_table
+
+    if not models:
+        raise EmptyInputError("No models given: pass {name: LoadedModel}.")
+    T = world.config.horizon
+    means = np.asarray([p.meta["means"] for p in problems], dtype=np.float64)
+    runs: dict[tuple[str, str], np.ndarray] = {
+        ("thompson", "reference"): reference_choices(means, T, "thompson", seed=seed),
+        ("random", "reference"): reference_choices(means, T, "random", seed=seed + 1),
+    }
+    for name, model in models.items():
+        for mode in modes:
+            runs[(name, mode)] = model_choices(model, world, problems, mode=mode, seed=seed)[0]
+    key = {k: f"{k[0]} [{k[1]}]" for k in runs}
+    table = regret_table({key[k]: (c, means) for k, c in runs.items()}, random=key[("random", "reference")],
+                         optimal=key[("thompson", "reference")], invalid=invalid, n_boot=n_boot, ci=ci, seed=seed)
+    back = {v: k for k, v in key.items()}
+    table["invalid_rate"] = [float((runs[back[p]] < 0).mean()) for p in table["policy"]]
+    table.insert(1, "mode", [back[p][1] for p in table["policy"]])
+    table["policy"] = [back[p][0] for p in table["policy"]]
+    curves, adapt = [], []
+    for (name, mode), c in runs.items():
+        curves.append(regret_curves(c, means, policy=name, invalid=invalid, n_boot=n_boot, ci=ci, seed=seed)
+                      .assign(mode=mode))
+        adapt.append({"policy": name, "mode": mode, **adaptation(c, means, invalid=invalid, n_boot=n_boot, ci=ci,
+                                                                  seed=seed)})
+    return RegretResult(curves=pd.concat(curves, ignore_index=True), table=table, adaptation=pd.DataFrame(adapt))
+
+
+# -------------------------------------------------------------------------------------------------- belief probes
+def belief_episodes(
+    world: Any, n_episodes: int, *, seed: int = 0, policy: Literal["thompson", "random"] = "thompson"
+) -> tuple[list[str], Float[np.ndarray, "episodes T K"]]:
+    """Episode texts written by a reference ``policy`` on fresh bandits, and the Beta(1,1) posterior mean of
+    every arm after each pull (the belief a Bayes-optimal learner holds at that pull's reward token)."""
+    from ..organism.worlds.bandits import posterior_means, render_episode, simulate
+
+    if n_episodes < 1:
+        raise InvalidConfigError(f"n_episodes must be >= 1, got {n_episodes}.")
+    cfg = world.config
+    rng = np.random.default_rng([seed, 0xB311EF])
+    texts, targets = [], []
+    for p in world.sample(n_episodes, seed=seed + 40_000):
+        pulls = simulate(policy, np.asarray(p.meta["means"]), cfg.horizon, rng)
+        texts.append(render_episode(pulls, cfg))
+        targets.append(posterior_means(pulls, cfg.n_arms)[1:])
+    return texts, np.stack(targets)
+
+
+def reward_positions(model: Any, horizon: int) -> Int[torch.Tensor, " T"]:
+    """Token positions of the reward token of pulls ``0..T-1`` in an episode (after BOS when the model uses one)."""
+    off = 1 if getattr(model, "prepend_bos", True) else 0
+    return torch.tensor([off + 2 * t + 1 for t in range(horizon)])
+
+
+def random_init_control(model: Any, seed: int) -> Any:
+    """A LoadedModel with the same architecture and tokenizer but freshly initialised weights (the probe control).
+    ``seed`` should differ from the organism's own initialisation seed."""
+    from ..analysis.directions import random_init_like
+
+    return replace(model, name="random_init", hf=random_init_like(model.hf, seed=seed), _tl=None, manifest=None)
+
+
+def belief_probe_layers(
+    models: Mapping[str, Any],
+    texts: Sequence[str],
+    targets: Float[np.ndarray, "episodes T K"],
+    *,
+    layers: Sequence[int] | None = None,
+    site: str = "resid_post",
+    random_init_seed: int = 7_777_777,
+    config: Any | None = None,
+) -> pd.DataFrame:
+    """Cross-validated ridge R^2 of the row-centred posterior means, read at every reward token, per layer.
+
+    ``models``: ``{name: LoadedModel}`` sharing one architecture and tokenizer (e.g. a base and its RL model).
+    A ``random_init`` model (the first model's architecture, fresh weights) and a ``token_counts`` baseline (the
+    counts of each token up to that reward token) are added as controls. Returns
+    :func:`rlmeta_interp.analysis.directions.belief_probe_report`'s table (``model, layer, r2, ci_lo, ci_hi,
+    r2_shuffled, r2_minus_random_init, r2_minus_counts, n``). Rows of one episode are correlated and the folds
+    split rows, not episodes: R^2 is comparable across models and controls, not an out-of-episode estimate.
+    """
+    from ..activations import harvest
+    from ..analysis.directions import RidgeProbeConfig, belief_probe_report
+
+    if not models:
+        raise EmptyInputError("No models given: pass {name: LoadedModel}.")
+    y = np.asarray(targets, dtype=np.float64)
+    if y.ndim != 3 or y.shape[0] != len(texts):
+        raise InvalidConfigError(f"targets must be [episodes, T, K] with one row per text ({len(texts)}), got {y.shape}.")
+    first = next(iter(models.values()))
+    layers = list(range(first.n_layers)) if layers is None else [first.layer(layer) for layer in layers]
+    hooks = [hook_name(layer, site) for layer in layers]  # type: ignore[arg-type]
+    T = y.shape[1]
+    all_models = dict(models)
+    all_models["random_init"] = random_init_control(first, random_init_seed)
+    acts: dict[str, dict[int, torch.Tensor]] = {}
+    for name, model in all_models.items():
+        a = harvest(model, list(texts), hooks, positions="all", cache=False)
+        pos = reward_positions(model, T)
+        if int(pos.max()) >= a[hooks[0]].shape[1]:
+            raise InvalidConfigError(f"Episodes are shorter than their targets ({T} pulls): pass full episode texts.")
+        acts[name] = {layer: a[h][:, pos].reshape(-1, a[h].shape[-1]) for layer, h in zip(layers, hooks)}
+    ids, attn = first.to_tokens(list(texts))
+    pos = reward_positions(first, T)
+    # per row (episode-major, then pull): the tokens up to and including that reward token (bag-of-counts control)
+    tokens = ids.repeat_interleave(T, dim=0)
+    upto = (torch.arange(ids.shape[1])[None, :] <= pos[:, None]).long()  # [T, pos]
+    mask = upto.repeat(ids.shape[0], 1) * attn.long().repeat_interleave(T, dim=0)
+    cfg = config if config is not None else RidgeProbeConfig()
+    return belief_probe_report(acts, y.reshape(-1, y.shape[-1]), tokens=tokens, vocab_size=len(first.tokenizer),
+                               attention_mask=mask, config=cfg)
+
+
+# ------------------------------------------------------------------------------------------------ smoke stand-in
+def smoke_bandit_pair(
+    out_dir: str | Path | None = None,
+    *,
+    dose: float = 0.5,
+    seed: int = 0,
+    horizon: int = 12,
+    pretrain_steps: int = 60,
+    rl_steps: int = 4,
+) -> tuple[Path, Path]:
+    """A tiny bandit base (pretrained ``pretrain_steps`` on histories with Thompson share ``dose``) and its GRPO
+    version (``rl_steps``), in seconds. Only a stand-in for smoke runs: far too small and short to say anything
+    about claim 6. Folders carry a manifest (world, dose, bandit config) so the world can be rebuilt; reused
+    when already built. Default folder: ``<RLMETA_HOME>/smoke``."""
+    from ..organism.corpus import CorpusConfig
+    from ..organism.pretrain import ModelConfig, PretrainConfig, pretrain
+    from ..organism.rl import RLConfig, train_rl
+    from ..organism.worlds.bandits import BanditConfig
+
+    root = ensure_dir(Path(out_dir) if out_dir is not None else home_dir() / "smoke")
+    bc = BanditConfig(n_arms=3, horizon=horizon)
+    tag = f"smoke-bandit-d{int(round(dose * 100)):03d}-s{seed}"
+    pcfg = PretrainConfig(corpus=CorpusConfig(world="bandits", dose=dose, seed=seed, bandits=bc),
+                          model=ModelConfig(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=2 * horizon + 8),
+                          steps=pretrain_steps, batch_size=32, lr=3e-3, warmup_steps=5, seed=seed, checkpoint_every=0)
+    rcfg = RLConfig(world="bandits", bandits=bc, steps=rl_steps, prompts_per_step=4, num_generations=4,
+                    n_train_problems=64, lr=1e-3, beta=0.05, seed=seed, save_every=0, checkpoint_every=0)
+    folders = []
+    for kind, cfg in (("base", pcfg), ("rl", rcfg)):
+        folder = root / f"{tag}-{kind}"
+        manifest = {"name": folder.name, "kind": kind, "world": "bandits", "dose": dose, "seed": seed,
+                    "preset": "smoke", "variant": "correct" if kind == "rl" else None,
+                    "config": {"bandits": bc.to_dict(), kind if kind == "rl" else "pretrain": cfg.to_dict()},
+                    "description": "smoke stand-in: tiny and barely trained; not a zoo organism"}
+        mpath = folder / "manifest.json"
+        if mpath.exists() and (folder / "model.safetensors").exists():
+            old = read_json(mpath)
+            if old.get("config") == manifest["config"] and \
+                    old.get("files", {}).get("model.safetensors") == sha256_file(folder / "model.safetensors"):
+                folders.append(folder)
+                continue
+        if kind == "base":
+            pretrain(pcfg, folder, progress=False)
+        else:
+            train_rl(folders[0], rcfg, folder, resume=False, progress=False)
+        manifest["files"] = {"model.safetensors": sha256_file(folder / "model.safetensors")}
+        write_json_atomic(mpath, manifest)
+        folders.append(folder)
+    return folders[0], folders[1]

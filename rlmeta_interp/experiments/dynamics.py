@@ -1,0 +1,121 @@
+"""Experiments on what RL did over training and to the weights (notebooks 06, 07, 08; claims 7, 8, 9).
+
+- :func:`select_pairs`: the zoo pairs a notebook studies, with the smoke-mode fallback to the demo preset and an
+  error naming the build command otherwise.
+- :func:`seed_groups`: RL runs of one base that differ only in their seed (for overlap across seeds).
+- :func:`rerun_rl`: short re-runs of a zoo RL recipe with other seeds, a stand-in when a zoo has one seed only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+from ..config import PairSpec
+from ..errors import InvalidConfigError, MissingWeightsError
+from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
+from ..paths import home_dir
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------------ choosing pairs
+def has_checkpoints(spec: PairSpec) -> bool:
+    """True when the RL model's manifest lists dynamics checkpoints (``checkpoints/step_*/model.safetensors``)."""
+    from .. import registry
+
+    manifest = registry.manifest_of(spec.rl.name) or {}
+    return any(k.startswith("checkpoints/step_") for k in manifest.get("files", {}))
+
+
+def select_pairs(
+    world: str,
+    *,
+    variant: str | None = "correct",
+    preset: str | None = "paper",
+    seed: int | None = None,
+    smoke: bool = False,
+    need_checkpoints: bool = False,
+) -> tuple[list[PairSpec], str]:
+    """Zoo pairs of ``world`` / ``variant`` / ``seed`` from ``preset``; returns ``(pairs, source)``.
+
+    In smoke mode, when the preset holds none, any preset's pairs are used (the shipped demo zoo), and
+    ``source`` says so. Outside smoke mode a missing preset raises MissingWeightsError naming the command that
+    builds it. ``need_checkpoints`` keeps only RL models that saved dynamics checkpoints.
+    """
+    from .. import registry
+
+    def query(p: str | None) -> list[PairSpec]:
+        found = registry.find_pairs(world=world, preset=p, variant=variant, seed=seed)
+        return [s for s in found if has_checkpoints(s)] if need_checkpoints else found
+
+    pairs = query(preset)
+    source = f"preset {preset}" if preset else "zoo"
+    if not pairs and smoke and preset is not None:
+        pairs = query(None)
+        presets = sorted({str(p.extra.get("preset")) for p in pairs})
+        source = f"preset {'/'.join(presets)} (smoke fallback: no {preset} pairs here)"
+    if not pairs:
+        what = f"{world} pairs (variant {variant}, seed {seed}{', with RL checkpoints' if need_checkpoints else ''})"
+        raise MissingWeightsError(
+            f"No {what} in preset {preset!r} of the zoo. Build them with `rlmeta-interp zoo build --preset"
+            f" {preset or 'paper'}` (or run the notebook with SMOKE=True for the shipped demo pairs)."
+        )
+    return pairs, source
+
+
+def seed_groups(pairs: Iterable[PairSpec]) -> dict[str, list[PairSpec]]:
+    """RL runs grouped by base model (same world, dose, variant); only groups with two or more seeds."""
+    groups: dict[tuple[str, str], list[PairSpec]] = {}
+    for p in pairs:
+        groups.setdefault((p.base.name, str(p.extra.get("variant"))), []).append(p)
+    return {base: sorted(g, key=lambda p: p.extra.get("seed") or 0) for (base, _), g in groups.items() if len(g) >= 2}
+
+
+# --------------------------------------------------------------------------------------------- stand-in re-runs
+def rerun_rl(
+    spec: PairSpec,
+    seeds: Sequence[int] = (0, 1),
+    *,
+    steps: int = 10,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+) -> dict[int, Path]:
+    """Re-run the RL recipe of a zoo pair (its manifest's RL config) from its base, for ``steps`` steps per seed.
+
+    A stand-in for seed comparisons when the zoo holds one seed only: every run uses the same recipe and length,
+    so the runs differ only in their seed. Idempotent: a finished run (marker file with the weights' sha256) is
+    reused. Returns ``{seed: folder}``; folders live under ``out_dir`` (default ``<RLMETA_HOME>/reruns``).
+    """
+    from .. import registry
+    from ..organism.rl import RLConfig, train_rl
+
+    manifest = registry.manifest_of(spec.rl.name)
+    if not manifest or "rl" not in manifest.get("config", {}):
+        raise MissingWeightsError(
+            f"{spec.rl.name} has no zoo manifest with an RL config, so its recipe cannot be re-run: pass a zoo pair"
+            " (`rlmeta-interp list`)."
+        )
+    if steps < 1:
+        raise InvalidConfigError(f"steps must be >= 1, got {steps}.")
+    base_cfg = RLConfig.from_dict(manifest["config"]["rl"])
+    root = ensure_dir(Path(out_dir) if out_dir is not None else home_dir() / "reruns")
+    out: dict[int, Path] = {}
+    for seed in seeds:
+        cfg = base_cfg.replace(seed=int(seed), steps=int(steps), checkpoint_every=0, save_every=0)
+        folder = root / f"{spec.rl.name}-rerun-s{seed}-n{steps}"
+        marker = folder / "rerun.json"
+        if marker.exists():
+            m = read_json(marker)
+            if m.get("config") == cfg.to_dict() and (folder / "model.safetensors").exists() and \
+                    sha256_file(folder / "model.safetensors") == m.get("sha256"):
+                out[int(seed)] = folder
+                continue
+        train_rl(spec.base.location, cfg, folder, resume=False, progress=progress)
+        write_json_atomic(marker, {"base": spec.base.name, "recipe_of": spec.rl.name, "config": cfg.to_dict(),
+                                   "sha256": sha256_file(folder / "model.safetensors")})
+        out[int(seed)] = folder
+    return out

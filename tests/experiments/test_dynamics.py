@@ -1,0 +1,100 @@
+import os
+
+import pytest
+import torch
+
+from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
+from rlmeta_interp.experiments.dynamics import has_checkpoints, rerun_rl, seed_groups, select_pairs
+from rlmeta_interp.io import sha256_file, write_json_atomic
+from rlmeta_interp.organism.corpus import CorpusConfig
+from rlmeta_interp.organism.pretrain import ModelConfig, PretrainConfig, pretrain
+from rlmeta_interp.organism.rl import RLConfig
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
+
+ARITH = ArithmeticConfig(min_operands=2, max_operands=2, min_digits=1, max_digits=1, ops="+")
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bases") / "base"
+    pretrain(PretrainConfig(corpus=CorpusConfig(world="arithmetic", dose=0.5, arithmetic=ARITH),
+                            model=ModelConfig(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=64), steps=3,
+                            batch_size=16, checkpoint_every=0), folder, progress=False)
+    return folder
+
+
+def _entry(root, name, *, kind, preset, base=None, variant=None, seed=0, dose=0.5, src=None, rl=None, ckpt=False):
+    """A zoo folder: a copy of a real model plus a manifest, as the zoo builder writes them."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+    files = {"model.safetensors": sha256_file(folder / "model.safetensors")}
+    if ckpt:
+        c = folder / "checkpoints" / "step_000000" / "model.safetensors"
+        c.parent.mkdir(parents=True)
+        c.write_bytes((folder / "model.safetensors").read_bytes())
+        files["checkpoints/step_000000/model.safetensors"] = sha256_file(c)
+    cfg = {"arithmetic": ARITH.to_dict()}
+    if rl is not None:
+        cfg["rl"] = rl.to_dict()
+    write_json_atomic(folder / "manifest.json", {"name": name, "kind": kind, "world": "arithmetic", "dose": dose,
+                                                 "seed": seed, "preset": preset, "base": base, "variant": variant,
+                                                 "config": cfg, "files": files})
+
+
+@pytest.fixture
+def zoo(tmp_path, monkeypatch, tiny_base):
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))  # no shipped zoo: only this one
+    root = tmp_path / "rlmeta_home" / "zoo"
+    rl = RLConfig(world="arithmetic", arithmetic=ARITH, steps=2, prompts_per_step=2, num_generations=2,
+                  max_completion_length=8, n_train_problems=8, save_every=0,
+                  reward="random")  # random rewards: non-zero advantages even for an untrained base
+    _entry(root, "ar-base", kind="base", preset="demo", src=tiny_base)
+    _entry(root, "ar-rl", kind="rl", preset="demo", base="ar-base", variant="correct", src=tiny_base, rl=rl, ckpt=True)
+    _entry(root, "ar-rl-s1", kind="rl", preset="demo", base="ar-base", variant="correct", seed=1, src=tiny_base, rl=rl)
+    _entry(root, "ar-rl-random", kind="rl", preset="demo", base="ar-base", variant="random", src=tiny_base, rl=rl)
+    return root
+
+
+def test_select_pairs_fallback_and_errors(zoo):
+    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
+        select_pairs("arithmetic", preset="paper")
+    pairs, source = select_pairs("arithmetic", preset="paper", smoke=True)
+    assert {p.rl.name for p in pairs} == {"ar-rl", "ar-rl-s1"} and "smoke fallback" in source and "demo" in source
+    pairs, source = select_pairs("arithmetic", preset="demo", seed=0)
+    assert [p.rl.name for p in pairs] == ["ar-rl"] and source == "preset demo"
+    assert [p.rl.name for p in select_pairs("arithmetic", preset="demo", need_checkpoints=True)[0]] == ["ar-rl"]
+    assert has_checkpoints(pairs[0])
+    with pytest.raises(MissingWeightsError, match="bandits"):
+        select_pairs("bandits", preset="demo", smoke=True)
+
+
+def test_seed_groups(zoo):
+    from rlmeta_interp import registry
+
+    groups = seed_groups(registry.find_pairs("arithmetic"))
+    assert list(groups) == ["ar-base"]
+    assert [p.extra["seed"] for p in groups["ar-base"]] == [0, 1]  # the random-reward run is not a seed
+
+
+def test_rerun_rl_seeds_differ_and_are_reused(zoo, tmp_path):
+    from rlmeta_interp import registry
+    from rlmeta_interp.models import load_hf_folder
+
+    spec = registry.get_pair("ar-rl")
+    runs = rerun_rl(spec, seeds=(0, 1), steps=1, out_dir=tmp_path / "reruns")
+    assert sorted(runs) == [0, 1]
+    w0 = load_hf_folder(runs[0])[0].state_dict()
+    w1 = load_hf_folder(runs[1])[0].state_dict()
+    wb = load_hf_folder(spec.base.location)[0].state_dict()
+    name = "model.layers.0.mlp.up_proj.weight"
+    assert not torch.equal(w0[name], wb[name]) and not torch.equal(w0[name], w1[name])
+    stamp = os.stat(runs[1] / "model.safetensors").st_mtime_ns
+    assert rerun_rl(spec, seeds=(1,), steps=1, out_dir=tmp_path / "reruns")[1] == runs[1]
+    assert os.stat(runs[1] / "model.safetensors").st_mtime_ns == stamp  # reused, not retrained
+    with pytest.raises(InvalidConfigError, match="steps"):
+        rerun_rl(spec, steps=0, out_dir=tmp_path / "reruns")
+    with pytest.raises(MissingWeightsError, match="manifest"):
+        rerun_rl(registry.get_pair("ar-rl").replace(rl=spec.rl.replace(name="nope")), out_dir=tmp_path / "r2")
