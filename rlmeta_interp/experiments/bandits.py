@@ -210,6 +210,54 @@ def belief_probe_layers(
                                attention_mask=mask, config=cfg)
 
 
+def best_layers(probes: pd.DataFrame) -> pd.DataFrame:
+    """Per model of a :func:`belief_probe_layers` table: the layer where R^2 beats the random-init control most,
+    with its R^2 and CI, the random-init R^2 and CI at that layer, and the token-counts R^2. Columns ``model,
+    layer, r2, ci_lo, ci_hi, r2_random_init, random_lo, random_hi, r2_counts, gain``."""
+    need = {"model", "layer", "r2", "ci_lo", "ci_hi", "r2_minus_random_init"}
+    if probes.empty or not need <= set(probes.columns):
+        raise InvalidConfigError(f"Pass the table from belief_probe_layers (columns {sorted(need)}).")
+    ctrl = probes[probes["model"] == "random_init"].set_index("layer")
+    counts = probes.loc[probes["model"] == "token_counts", "r2"]
+    rows = []
+    for name, g in probes[~probes["model"].isin(["token_counts"])].groupby("model", sort=False):
+        key = "r2" if name == "random_init" else "r2_minus_random_init"
+        best = g.loc[g[key].idxmax()]
+        layer = int(best["layer"])
+        rows.append({"model": name, "layer": layer, "r2": float(best["r2"]), "ci_lo": float(best["ci_lo"]),
+                     "ci_hi": float(best["ci_hi"]), "r2_random_init": float(ctrl.loc[layer, "r2"]),
+                     "random_lo": float(ctrl.loc[layer, "ci_lo"]), "random_hi": float(ctrl.loc[layer, "ci_hi"]),
+                     "r2_counts": float(counts.iloc[0]) if len(counts) else float("nan"),
+                     "gain": float(best["r2"] - ctrl.loc[layer, "r2"])})
+    return pd.DataFrame(rows)
+
+
+def load_bandit_pairs(
+    *, preset: str = "paper", variant: str = "correct", seed: int = 0, smoke: bool = False,
+    smoke_dir: str | Path | None = None,
+) -> tuple[list[tuple[float, Any]], str]:
+    """``([(dose, Pair), ...] sorted by dose, source)`` for the bandit world.
+
+    Zoo pairs of ``preset`` (any preset in smoke mode); in smoke mode, when the zoo holds no bandit organisms at
+    all (the demo preset has none), one :func:`smoke_bandit_pair` stand-in, and ``source`` says so. Outside
+    smoke mode a missing preset raises MissingWeightsError naming the build command.
+    """
+    from ..errors import MissingWeightsError
+    from ..models import load_pair
+    from .dynamics import select_pairs
+
+    try:
+        specs, source = select_pairs("bandits", variant=variant, preset=preset, seed=seed, smoke=smoke)
+    except MissingWeightsError:
+        if not smoke:
+            raise
+        base, rl = smoke_bandit_pair(smoke_dir, seed=seed)
+        pair = load_pair((base, rl))
+        return [(float(pair.base.manifest["dose"]), pair)], "tiny smoke stand-in (no bandit organisms in this zoo)"
+    pairs = [(float(s.dose if s.dose is not None else np.nan), load_pair(s.name)) for s in specs]
+    return sorted(pairs, key=lambda x: x[0]), source
+
+
 # ------------------------------------------------------------------------------------------------ smoke stand-in
 def smoke_bandit_pair(
     out_dir: str | Path | None = None,
@@ -231,7 +279,7 @@ def smoke_bandit_pair(
 
     root = ensure_dir(Path(out_dir) if out_dir is not None else home_dir() / "smoke")
     bc = BanditConfig(n_arms=3, horizon=horizon)
-    tag = f"smoke-bandit-d{int(round(dose * 100)):03d}-s{seed}"
+    tag = f"smoke-bandit-d{int(round(dose * 100)):03d}-s{seed}-h{horizon}-p{pretrain_steps}-r{rl_steps}"
     pcfg = PretrainConfig(corpus=CorpusConfig(world="bandits", dose=dose, seed=seed, bandits=bc),
                           model=ModelConfig(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=2 * horizon + 8),
                           steps=pretrain_steps, batch_size=32, lr=3e-3, warmup_steps=5, seed=seed, checkpoint_every=0)

@@ -110,3 +110,27 @@ def test_belief_probes_rows_and_counts_control(pair):
     assert rep.loc[rep["model"] == "token_counts", "r2"].iloc[0] == pytest.approx(ref)
     with pytest.raises(InvalidConfigError, match="targets"):
         belief_probe_layers({"base": p.base}, texts[:3], y, config=cfg)
+
+
+def test_best_layers_and_smoke_fallback(pair, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from rlmeta_interp.errors import MissingWeightsError
+    from rlmeta_interp.experiments.bandits import best_layers, load_bandit_pairs
+
+    probes = pd.DataFrame({
+        "model": ["base", "base", "random_init", "random_init", "token_counts"],
+        "layer": [0, 1, 0, 1, -1], "r2": [0.6, 0.5, 0.5, 0.1, 0.2], "ci_lo": [0.55, 0.4, 0.45, 0.05, 0.1],
+        "ci_hi": [0.65, 0.6, 0.55, 0.15, 0.3], "r2_minus_random_init": [0.1, 0.4, 0.0, 0.0, float("nan")]})
+    b = best_layers(probes).set_index("model")
+    assert b.loc["base", "layer"] == 1 and b.loc["base", "gain"] == pytest.approx(0.4)  # not the highest raw R^2
+    assert b.loc["base", "r2_random_init"] == 0.1 and b.loc["base", "r2_counts"] == 0.2
+    assert b.loc["random_init", "layer"] == 0
+    with pytest.raises(InvalidConfigError):
+        best_layers(probes.drop(columns="r2"))
+    # an empty zoo: smoke runs get the stand-in, others an error naming the build command
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "nodata"))
+    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
+        load_bandit_pairs()
+    pairs, source = load_bandit_pairs(smoke=True, smoke_dir=tmp_path / "smoke")
+    assert len(pairs) == 1 and pairs[0][0] == 0.5 and "stand-in" in source
