@@ -80,7 +80,8 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None)
         " votes by a written rule; the table shows whether each vote tracks the truth.", "",
         "## Votes against the known dose", "", _md_table(wide), "",
         "## How often each indicator agreed with the dose", "",
-        "Undecided votes (n/a, inconclusive) are not counted. With this few pairs, agreement is a sanity check, not"
+        "Undecided votes (n/a, inconclusive), and every vote of a pair where RL made no measurable gain, are not"
+        " counted. With this few pairs, agreement is a sanity check, not"
         " a validation: the `paper` zoo (`rlmeta-interp zoo build --preset paper`) has more doses and seeds.", "",
         _md_table(reliability), "",
     ]

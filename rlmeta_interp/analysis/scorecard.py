@@ -99,8 +99,8 @@ class ScorecardConfig(FrozenConfig):
     @classmethod
     def demo(cls) -> ScorecardConfig:
         """The main job's sizes: the whole demo zoo in about a minute on 2 cores."""
-        return cls(n_problems=48, n_samples=32, n_contrast=48, multipliers=(1.0, 2.0, 4.0), n_random=2, n_hybrid=12,
-                   sae_samples=30_000, crosscoder_steps=800, n_boot=300)
+        return cls(n_problems=48, n_samples=32, n_contrast=48, multipliers=(1.0, 2.0, 4.0), n_random=2, n_hybrid=8,
+                   sae_samples=20_000, crosscoder_steps=600, n_boot=300)
 
     @classmethod
     def smoke(cls) -> ScorecardConfig:
@@ -799,12 +799,14 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
 
 def validate_against_dose(cards: Sequence[Scorecard]) -> pd.DataFrame:
     """One row per (pair, indicator): dose, expected reading, vote, whether they agree. Undecided votes are not
-    counted as agreement or disagreement (``agrees`` is None)."""
+    counted as agreement or disagreement (``agrees`` is None), and neither is any vote of a pair where RL made no
+    measurable gain: there is then no capability whose origin the dose could vouch for."""
     rows = []
     for card in cards:
         for name, vote in list(card.votes.items()) + [("SUMMARY", card.summary)]:
             exp = card.expected
-            agrees = None if exp is None or vote in ("n/a", "inconclusive", "mixed", "no gain") else vote == exp
+            undecided = vote in ("n/a", "inconclusive", "mixed", "no gain") or card.gain is False
+            agrees = None if exp is None or undecided else vote == exp
             rows.append({"pair": card.pair, "world": card.world, "dose": card.dose, "indicator": name,
                          "expected": exp, "vote": vote, "agrees": agrees})
     return pd.DataFrame(rows)
