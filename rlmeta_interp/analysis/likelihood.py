@@ -186,3 +186,44 @@ def cross_likelihood(
             df = samples_nll(model, prompts, ss, add_eos=add_eos, batch_size=batch_size)
             rows.append({"samples_from": src, "scored_by": name, **nll_summary(df, n_boot=n_boot, ci=ci, seed=seed)})
     return pd.DataFrame(rows)
+
+
+def ppl_ratio(
+    samples_a: pd.DataFrame, samples_b: pd.DataFrame, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0
+) -> dict[str, float]:
+    """``ppl(a) / ppl(b) = exp(nll_a - nll_b)`` for two sample sets scored by the *same* model (token-weighted NLL),
+    with a CI from a paired bootstrap over prompts: one resample of the prompts resamples both sets together.
+
+    ``samples_a`` / ``samples_b``: :func:`samples_nll` frames over the same prompts (e.g. RL samples and base samples,
+    both scored by the base). Unlike a CI from ``samples_a`` alone, this one includes the variance of the reference.
+    Returns ``ratio, ci_lo, ci_hi, nll_a, nll_b, n_prompts``.
+    """
+    from scipy import stats as sps
+
+    for name, df in (("samples_a", samples_a), ("samples_b", samples_b)):
+        missing = {"prompt", "nll_sum", "n_tokens"} - set(df.columns)
+        if missing:
+            raise InvalidConfigError(f"{name} lacks columns {sorted(missing)}: pass the frame from samples_nll.")
+    ga = samples_a.groupby("prompt")[["nll_sum", "n_tokens"]].sum()
+    gb = samples_b.groupby("prompt")[["nll_sum", "n_tokens"]].sum()
+    if set(ga.index) != set(gb.index):
+        raise InvalidConfigError("samples_a and samples_b cover different prompts: score both sample sets on the same prompts.")
+    gb = gb.loc[ga.index]
+    xa, ta = ga["nll_sum"].to_numpy(float), ga["n_tokens"].to_numpy(float)
+    xb, tb = gb["nll_sum"].to_numpy(float), gb["n_tokens"].to_numpy(float)
+    if ta.sum() <= 0 or tb.sum() <= 0:
+        raise EmptyInputError("One sample set has no completion tokens: sample longer completions or pass add_eos=True.")
+    nll_a, nll_b = float(xa.sum() / ta.sum()), float(xb.sum() / tb.sum())
+    ratio = float(np.exp(nll_a - nll_b))
+
+    def stat(a: np.ndarray, s: np.ndarray, b: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.exp(a.sum(axis) / s.sum(axis) - b.sum(axis) / t.sum(axis))
+
+    if len(xa) < 2:
+        lo = hi = float("nan")
+    else:
+        res = sps.bootstrap((xa, ta, xb, tb), stat, paired=True, vectorized=True, n_resamples=n_boot,
+                            confidence_level=ci, method="percentile", rng=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return {"ratio": ratio, "ci_lo": lo, "ci_hi": hi, "nll_a": nll_a, "nll_b": nll_b, "n_prompts": int(len(xa))}

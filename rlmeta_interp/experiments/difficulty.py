@@ -1,0 +1,289 @@
+"""Too-hard RL samples (SOURCES.md claim 10, Cheng et al. 2605.28388): accuracy per difficulty and shortcuts by rule.
+
+RL on a difficulty band (the zoo's ``easy`` / ``hard`` variants against ``correct``) is evaluated on every band:
+accuracy per number of operands, accuracy on problems the base model already solved (selected on one half of the
+base's samples and measured on the other half, so selection does not inflate the base's score), and shortcut
+behaviours read from the samples by rule (:func:`shortcut_flags`):
+
+- **skipped computation**: a scratchpad that leaves out steps (fewer ``a op b = c`` steps than the chain needs, or
+  an operand never used), or no scratchpad at all (a direct answer);
+- **answer repetition**: more steps than the chain needs or more than one ``A:`` marker in one completion (looping;
+  a problem such as ``78-3+3-3`` legitimately writes one step twice, so the rule counts steps), and, across
+  problems, the share of samples giving the model's single most common answer (collapse onto one answer) beside the
+  same share for the true answers;
+- **copied operand**: the answer is one of the prompt's operands although the true answer is not;
+- **wrong step** (a step whose arithmetic is wrong) and **unfaithful answer** (the final answer is not the last step's
+  result).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.stats import bootstrap_ci, paired_diff_ci
+from ..config import FrozenConfig, check_range
+from ..errors import EmptyInputError, InvalidConfigError
+
+log = logging.getLogger(__name__)
+
+_SUM_STEP = re.compile(r"(-?\d+) (plus|minus|times) (-?\d+) is (-?\d+)\.")
+_EQ_STEP = re.compile(r"(-?\d+)([+\-*])(-?\d+)=(-?\d+);")
+_WORD_OP = {"plus": "+", "minus": "-", "times": "*"}
+FLAGS: tuple[str, ...] = ("correct", "direct", "skipped_steps", "skipped_computation", "repeated", "wrong_step",
+                          "unfaithful", "copied_operand")
+
+
+@dataclass(frozen=True)
+class Step:
+    a: int
+    op: str
+    b: int
+    c: int
+
+    @property
+    def right(self) -> bool:
+        return self.c == (self.a + self.b if self.op == "+" else self.a - self.b if self.op == "-" else self.a * self.b)
+
+
+def parse_steps(completion: str) -> list[Step]:
+    """Scratchpad steps before the answer marker, in order, in either format (``a plus b is c.`` / ``a+b=c;``)."""
+    head = completion.split("A:", 1)[0]
+    steps = [(m.start(), Step(int(m[1]), _WORD_OP[m[2]], int(m[3]), int(m[4]))) for m in _SUM_STEP.finditer(head)]
+    steps += [(m.start(), Step(int(m[1]), m[2], int(m[3]), int(m[4]))) for m in _EQ_STEP.finditer(head)]
+    return [s for _, s in sorted(steps, key=lambda x: x[0])]
+
+
+def shortcut_flags(problem: Any, completion: str) -> dict[str, Any]:
+    """Rule-based reading of one arithmetic completion (see the module docstring for each flag)."""
+    from ..organism.worlds.arithmetic import format_of, parse_answer
+
+    operands, ops = problem.meta["operands"], problem.meta["ops"]
+    expected = list(zip(ops, operands[1:], strict=True))
+    steps = parse_steps(completion)
+    fmt = format_of(completion)
+    matched = 0  # the chain's (op, operand) pairs found in order among the written steps
+    for s in steps:
+        if matched < len(expected) and (s.op, s.b) == expected[matched]:
+            matched += 1
+    answer = parse_answer(completion)
+    scratch = fmt in ("sum", "eq")
+    truth = int(problem.answer)
+    return {
+        "format": fmt,
+        "answer": answer,
+        "correct": answer is not None and answer == truth,
+        "n_steps": len(steps),
+        "n_expected": len(expected),
+        "missing_steps": len(expected) - matched if scratch else len(expected),
+        "direct": fmt == "direct",
+        "skipped_steps": scratch and matched < len(expected),
+        "skipped_computation": fmt == "direct" or (scratch and matched < len(expected)),
+        "repeated": completion.count("A:") > 1 or len(steps) > len(expected),
+        "wrong_step": any(not s.right for s in steps),
+        "unfaithful": bool(steps) and answer is not None and answer != steps[-1].c,
+        "copied_operand": answer is not None and answer in operands and truth not in operands,
+    }
+
+
+def shortcut_table(problems: Sequence[Any], completions: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """One row per sample: ``problem, sample, n_operands`` and the columns of :func:`shortcut_flags`."""
+    if len(problems) == 0:
+        raise EmptyInputError("No problems given.")
+    if len(problems) != len(completions):
+        raise InvalidConfigError(f"{len(problems)} problems but {len(completions)} completion lists: one list per problem.")
+    rows = [{"problem": i, "sample": j, "n_operands": p.meta["n_operands"], **shortcut_flags(p, c)}
+            for i, (p, row) in enumerate(zip(problems, completions, strict=True)) for j, c in enumerate(row)]
+    return pd.DataFrame(rows)
+
+
+def modal_answer_share(answers: Sequence[Any]) -> float:
+    """Share of entries equal to the most common non-missing one (missing answers count in the denominator)."""
+    if len(answers) == 0:
+        raise EmptyInputError("No answers given.")
+    s = pd.Series(list(answers), dtype=object).dropna()
+    return float(s.value_counts().iloc[0] / len(answers)) if len(s) else 0.0
+
+
+def shortcut_rates(table: pd.DataFrame, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Rate of every flag with a bootstrap CI over problems (each problem's rate is one unit), plus the modal-answer
+    share of the samples and of the true answers (no CI: a whole-set statistic). Columns ``metric, rate, ci_lo,
+    ci_hi``."""
+    if table.empty:
+        raise EmptyInputError("Empty shortcut table: sample some completions first.")
+    per = table.groupby("problem")[list(FLAGS)].mean()
+    rows = []
+    for f in FLAGS:
+        lo, hi = bootstrap_ci(per[f].to_numpy(float), n_boot=n_boot, ci=ci, seed=seed)
+        rows.append({"metric": f, "rate": float(per[f].mean()), "ci_lo": lo, "ci_hi": hi})
+    rows.append({"metric": "modal_answer_share", "rate": modal_answer_share(table["answer"].tolist()),
+                 "ci_lo": np.nan, "ci_hi": np.nan})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------------------- run
+@dataclass(frozen=True)
+class DifficultyConfig(FrozenConfig):
+    """Problems per difficulty level (``operands``), samples per problem, and the base-solved threshold."""
+
+    operands: tuple[int, ...] = (2, 3, 4)
+    n_problems: int = 48
+    n_samples: int = 32
+    problem_seed: int = 30_000
+    seed: int = 0
+    temperature: float = 1.0
+    solved_threshold: float = 0.5  # a problem the base "already did": pass@1 >= this on the selection half
+    n_boot: int = 1000
+    ci: float = 0.95
+    max_batch: int = 512
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.operands or any(not 2 <= k <= 8 for k in self.operands):
+            raise InvalidConfigError(f"DifficultyConfig.operands={self.operands}: give operand counts in [2, 8].")
+        for name in ("n_problems", "n_boot", "max_batch"):
+            check_range(self, name, 1)
+        check_range(self, "n_samples", 2)  # halves for selection and measurement
+        check_range(self, "temperature", 0.0, lo_open=True)
+        check_range(self, "solved_threshold", 0.0, 1.0, lo_open=True)
+        check_range(self, "ci", 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def difficulty_world(pair_or_world: Any, operands: Sequence[int]) -> Any:
+    """The pair's arithmetic world (its RL training distribution) widened to every operand count in ``operands``."""
+    from ..analysis.scorecard import world_for
+    from ..organism.corpus import make_world
+
+    w = pair_or_world if hasattr(pair_or_world, "sample") else world_for(pair_or_world, "arithmetic")
+    if w.name != "arithmetic":
+        raise InvalidConfigError(f"Difficulty bands are defined for the arithmetic world, not {w.name!r}.")
+    return make_world("arithmetic", arithmetic=w.config.replace(min_operands=min(operands), max_operands=max(operands)))
+
+
+@dataclass
+class DifficultyResult:
+    """Samples of every model on every level; ``samples`` has one row per (model, problem, sample) with the flags."""
+
+    config: DifficultyConfig
+    models: list[str]
+    samples: pd.DataFrame
+    reference: str = "base"
+
+    def _per_problem(self, half: str | None = None) -> pd.DataFrame:
+        s = self.samples
+        if half is not None:
+            cut = self.config.n_samples // 2
+            s = s[s["sample"] < cut] if half == "select" else s[s["sample"] >= cut]
+        return s.groupby(["model", "n_operands", "problem"], sort=False)["correct"].mean().rename("acc").reset_index()
+
+    def accuracy_by_level(self) -> pd.DataFrame:
+        """``model, n_operands, acc, ci_lo, ci_hi, d_vs_ref, d_lo, d_hi`` (pass@1 = mean sample accuracy; CIs over
+        problems; the difference to the reference model is paired by problem)."""
+        c = self.config
+        per = self._per_problem()
+        rows = []
+        for k in c.operands:
+            ref = per[(per.model == self.reference) & (per.n_operands == k)].set_index("problem")["acc"]
+            for m in self.models:
+                a = per[(per.model == m) & (per.n_operands == k)].set_index("problem")["acc"].loc[ref.index]
+                lo, hi = bootstrap_ci(a.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                dlo, dhi = paired_diff_ci(a.to_numpy(), ref.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                rows.append({"model": m, "n_operands": k, "acc": float(a.mean()), "ci_lo": lo, "ci_hi": hi,
+                             "d_vs_ref": float(a.mean() - ref.mean()), "d_lo": dlo, "d_hi": dhi, "n_problems": len(a)})
+        return pd.DataFrame(rows)
+
+    def already_solved(self) -> pd.DataFrame:
+        """Accuracy on problems the reference (base) already solved.
+
+        Problems are selected where the reference's accuracy on the first half of its samples is at least
+        ``solved_threshold``; every model is then scored on the *second* half of its samples, so the reference's
+        score on the selected set is not inflated by the selection. Columns ``model, n_selected, acc, ci_lo,
+        ci_hi, d_vs_ref, d_lo, d_hi``.
+        """
+        c = self.config
+        sel = self._per_problem("select")
+        ref_sel = sel[sel.model == self.reference].set_index(["n_operands", "problem"])["acc"]
+        chosen = ref_sel[ref_sel >= c.solved_threshold].index
+        ev = self._per_problem("measure").set_index(["n_operands", "problem"])
+        ref = ev[ev.model == self.reference]["acc"].reindex(chosen)
+        rows = []
+        for m in self.models:
+            a = ev[ev.model == m]["acc"].reindex(chosen)
+            if len(chosen) == 0:
+                rows.append({"model": m, "n_selected": 0, "acc": np.nan, "ci_lo": np.nan, "ci_hi": np.nan,
+                             "d_vs_ref": np.nan, "d_lo": np.nan, "d_hi": np.nan})
+                continue
+            lo, hi = bootstrap_ci(a.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            dlo, dhi = paired_diff_ci(a.to_numpy(), ref.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            rows.append({"model": m, "n_selected": int(len(chosen)), "acc": float(a.mean()), "ci_lo": lo, "ci_hi": hi,
+                         "d_vs_ref": float(a.mean() - ref.mean()), "d_lo": dlo, "d_hi": dhi})
+        return pd.DataFrame(rows)
+
+    def shortcuts(self, by_level: bool = False) -> pd.DataFrame:
+        """:func:`shortcut_rates` per model (and per operand count with ``by_level``), plus the true answers'
+        modal share as ``truth_modal_answer_share``. Problem ids are made unique across levels."""
+        c = self.config
+        s = self.samples.assign(problem=self.samples["n_operands"].astype(str) + ":" + self.samples["problem"].astype(str))
+        keys = ["model", "n_operands"] if by_level else ["model"]
+        out = []
+        for key, g in s.groupby(keys, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            r = shortcut_rates(g, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            truth = g.drop_duplicates("problem")["truth"].tolist()
+            r = pd.concat([r, pd.DataFrame([{"metric": "truth_modal_answer_share", "rate": modal_answer_share(truth),
+                                             "ci_lo": np.nan, "ci_hi": np.nan}])], ignore_index=True)
+            for k, v in zip(keys, key, strict=True):
+                r.insert(0, k, v)
+            out.append(r)
+        return pd.concat(out, ignore_index=True)
+
+
+    def shortcut_changes(self) -> pd.DataFrame:
+        """Per model and flag: the rate, and its difference to the reference model's rate with a CI paired by problem
+        (all models answer the same problems). Columns ``model, metric, rate, d_vs_ref, d_lo, d_hi``."""
+        c = self.config
+        s = self.samples.assign(problem=self.samples["n_operands"].astype(str) + ":" + self.samples["problem"].astype(str))
+        per = s.groupby(["model", "problem"])[list(FLAGS)].mean()
+        ref = per.loc[self.reference]
+        rows = []
+        for m in self.models:
+            mine = per.loc[m].loc[ref.index]
+            for f in FLAGS:
+                a, b = mine[f].to_numpy(float), ref[f].to_numpy(float)
+                lo, hi = paired_diff_ci(a, b, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                rows.append({"model": m, "metric": f, "rate": float(a.mean()), "d_vs_ref": float(a.mean() - b.mean()),
+                             "d_lo": lo, "d_hi": hi})
+        return pd.DataFrame(rows)
+
+
+def run_difficulty(models: Mapping[str, Any], world: Any, config: DifficultyConfig = DifficultyConfig(), *,
+                   reference: str = "base", progress: bool = False) -> DifficultyResult:
+    """Sample every model (``{label: LoadedModel}``, the ``reference`` among them) on ``config.n_problems`` problems
+    per operand count of ``world`` (see :func:`difficulty_world`) and read every sample by rule."""
+    from ..sampling import sample_completions
+
+    if reference not in models:
+        raise InvalidConfigError(f"The reference model {reference!r} is not among {sorted(models)}: include it.")
+    c = config
+    frames = []
+    for k in c.operands:
+        problems = world.sample(c.n_problems, seed=c.problem_seed + k, operands=k)
+        prompts = [p.prompt for p in problems]
+        max_new = int(world.max_completion_chars()) + 2
+        for label, m in models.items():
+            log.info("run_difficulty: %s on %d-operand problems", label, k)
+            comps = sample_completions(m.hf, m.tokenizer, prompts, n=c.n_samples, max_new_tokens=max_new,
+                                       temperature=c.temperature, seed=c.seed, max_batch=c.max_batch,
+                                       progress=progress)
+            t = shortcut_table(problems, comps)
+            t.insert(0, "model", label)
+            t["truth"] = [int(problems[i].answer) for i in t["problem"]]
+            frames.append(t)
+    return DifficultyResult(config=c, models=list(models), samples=pd.concat(frames, ignore_index=True),
+                            reference=reference)

@@ -1,0 +1,235 @@
+"""The boundary experiment on real tiny models and real zoo manifests: counts, summaries, persistence, guessing."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.passk import guess_probabilities
+from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
+from rlmeta_interp.experiments import boundary as bd
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticWorld
+from rlmeta_interp.organism.worlds.base import Problem, World
+from rlmeta_interp.organism.worlds.planning import PlanningConfig, PlanningWorld, parse_prompt
+
+from ..conftest import save_tiny
+
+
+class DigitWorld(World):
+    """A verifier random models pass sometimes: the completion starts with a digit (gives non-trivial counts)."""
+
+    name = "digits"
+
+    def sample(self, n, seed, **difficulty):
+        rng = np.random.default_rng(seed)
+        return [Problem(prompt=f"{int(rng.integers(10, 99))}+{int(rng.integers(1, 9))}=", answer="0") for _ in range(n)]
+
+    def reward(self, problem, completion):
+        return 1.0 if completion[:1].isdigit() else 0.0
+
+    def max_completion_chars(self):
+        return 3
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory):
+    from safetensors.torch import load_file, save_file
+
+    root = tmp_path_factory.mktemp("bd_pair")
+    save_tiny(root / "base", "llama", seed=0)
+    save_tiny(root / "rl", "llama", seed=0)
+    g = torch.Generator().manual_seed(3)
+    sd = {k: v + 0.5 * torch.randn(v.shape, generator=g) for k, v in load_file(root / "rl" / "model.safetensors").items()}
+    save_file(sd, str(root / "rl" / "model.safetensors"), metadata={"format": "pt"})
+    return load_pair((root / "base", root / "rl"))
+
+
+# ------------------------------------------------------------------------------------------------- guessing
+def _walk_enumeration(prompt):
+    """Independent reference: enumerate every walk from the source that stops at the target (up to its distance)."""
+    adj, s, t = parse_prompt(prompt)
+    total = 0.0
+    for d in range(1, 8):
+        for path in itertools.product(range(len(adj)), repeat=d):
+            nodes = (s, *path)
+            if any(b not in adj[a] for a, b in zip(nodes, nodes[1:])) or t in nodes[1:-1] or nodes[-1] != t:
+                continue
+            total += float(np.prod([1.0 / len(adj[a]) for a in nodes[:-1]]))
+        if total:
+            return total  # shorter walks reach t first; longer ones are not shortest paths
+    return 0.0
+
+
+def test_random_walk_guess_matches_enumeration_and_hand_value():
+    # path a-b-c: from a the walk must go to b (p=1), then to c (p=1/2)
+    assert bd.random_walk_guess_probability("ab bc|a>c:") == pytest.approx(0.5)
+    world = PlanningWorld(PlanningConfig(n_nodes=5, n_edges=5, min_depth=1, max_depth=3))
+    for p in world.sample(4, seed=1):
+        sub = "".join(sorted(set(p.prompt.split("|")[0].replace(" ", ""))))
+        # relabel onto a small alphabet so the enumeration stays small
+        m = {ch: "abcdefghijklmnop"[i] for i, ch in enumerate(sub)}
+        small = "".join(m.get(ch, ch) for ch in p.prompt)
+        assert bd.random_walk_guess_probability(small) == pytest.approx(_walk_enumeration(small), abs=1e-12)
+
+
+def test_guess_probabilities_for_each_world():
+    probs = ArithmeticWorld().sample(20, seed=0)
+    np.testing.assert_allclose(bd.guess_probabilities_for(ArithmeticWorld(), probs),
+                               guess_probabilities([p.answer for p in probs]))
+    pw = PlanningWorld()
+    pp = pw.sample(5, seed=0)
+    g = bd.guess_probabilities_for(pw, pp)
+    assert g.shape == (5,) and np.all((g > 0) & (g <= 1))
+    with pytest.raises(InvalidConfigError, match="No guessing baseline"):
+        bd.guess_probabilities_for(DigitWorld(), DigitWorld().sample(2, 0))
+
+
+def test_config_validation():
+    with pytest.raises(InvalidConfigError, match="likelihood_samples"):
+        bd.BoundaryConfig(n_samples=4, likelihood_samples=8)
+    with pytest.raises(InvalidConfigError, match="n_samples"):
+        bd.BoundaryConfig(n_samples=0)
+    with pytest.raises(InvalidConfigError, match="temperature"):
+        bd.BoundaryConfig(temperature=0.0)
+
+
+# ----------------------------------------------------------------------------------------------- end to end
+def test_run_boundary_counts_summary_and_persistence(tiny_pair, tmp_path):
+    cfg = bd.BoundaryConfig(n_problems=6, n_samples=8, likelihood_samples=2, n_boot=100)
+    world = DigitWorld()
+    res = bd.run_boundary(tiny_pair, cfg, world, out_dir=tmp_path)
+    # counts are a recount of the verifier on the stored samples
+    probs = world.sample(cfg.n_problems, seed=cfg.problem_seed)
+    for counts, comps in ((res.counts_base, res.completions_base), (res.counts_rl, res.completions_rl)):
+        assert counts.tolist() == [sum(world.reward(p, c) for c in row) for p, row in zip(probs, comps)]
+    assert 0 < res.counts_base.sum() + res.counts_rl.sum() < 2 * 6 * 8  # the fixture gives non-trivial counts
+    row = bd.boundary_table([res]).iloc[0]
+    assert row["pass@1_base"] == pytest.approx(res.counts_base.mean() / 8)
+    assert row["pass@n_rl"] == pytest.approx((res.counts_rl > 0).mean())
+    assert row["d_pass@n"] == pytest.approx((res.counts_rl > 0).mean() - (res.counts_base > 0).mean())
+    assert row["d_pass@1_lo"] <= row["d_pass@1"] <= row["d_pass@1_hi"]
+    fracs = [row[f"frac_{k}"] for k in ("both", "base_only", "rl_only", "neither")]
+    assert sum(fracs) == pytest.approx(1.0)
+    assert row["frac_rl_only"] == pytest.approx(((res.counts_rl > 0) & (res.counts_base == 0)).mean())
+    assert "guess_pass@n" not in row  # no guessing baseline for this world
+    assert row["ppl_ratio_lo"] <= row["ppl_ratio"] <= row["ppl_ratio_hi"]
+    # the crossover is the first k where the base's mean pass@k reaches the RL model's
+    cur = res.curve()
+    b = cur[cur.model == "base"].set_index("k")["pass@k"]
+    r = cur[cur.model == "rl"].set_index("k")["pass@k"]
+    hits = [k for k in range(1, 9) if b[k] >= r[k]]
+    assert res.crossover_k == (hits[0] if hits else None)
+    assert set(cur.model) == {"base", "rl"} and cur.k.max() == 8
+    # saved once; a rerun reads the file back; another config is another file
+    files = list(tmp_path.rglob("boundary_*.json"))
+    assert len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    again = bd.run_boundary(tiny_pair, cfg, world, out_dir=tmp_path)
+    assert files[0].stat().st_mtime_ns == mtime
+    pd.testing.assert_frame_equal(bd.boundary_table([again]), bd.boundary_table([res]))
+    bd.run_boundary(tiny_pair, cfg.replace(seed=1), world, out_dir=tmp_path)
+    assert len(list(tmp_path.rglob("boundary_*.json"))) == 2
+    json.loads(files[0].read_text())  # plain JSON
+
+
+def test_run_boundary_rejects_bandits(tiny_pair):
+    with pytest.raises(InvalidConfigError, match="single-turn"):
+        bd.run_boundary(tiny_pair, bd.BoundaryConfig(n_problems=2, n_samples=2, likelihood_samples=0), "bandits")
+
+
+# ------------------------------------------------------------------------------------------------ relative gains
+def _result(label, counts_base, counts_rl, n=4, base="b0", prompts=None):
+    k = len(counts_base)
+    return bd.BoundaryResult(pair=f"p-{label}", base=base, world="arithmetic", dose=0.5, variant=label, rl_seed=0,
+                             config=bd.BoundaryConfig(n_samples=n, likelihood_samples=0, n_boot=200),
+                             prompts=prompts or [f"{i}=" for i in range(k)], counts_base=np.array(counts_base),
+                             counts_rl=np.array(counts_rl), guess_p=None, completions_base=[], completions_rl=[])
+
+
+def test_relative_gains_against_direct_computation():
+    base = [0, 1, 2, 0, 1, 3, 0, 2]
+    ref = _result("correct", base, [4, 3, 4, 2, 3, 4, 1, 4])
+    half = _result("random", base, [2, 2, 3, 1, 2, 3, 0, 3])
+    none = _result("format", base, base)
+    t = bd.relative_gains([ref, half, none], "correct").set_index("variant")
+    gain = lambda c: np.mean(np.array(c) - np.array(base)) / 4  # noqa: E731
+    assert t.loc["correct", "gain"] == pytest.approx(gain(ref.counts_rl))
+    assert t.loc["correct", "fraction_of_reference"] == pytest.approx(1.0)
+    assert t.loc["random", "fraction_of_reference"] == pytest.approx(
+        (np.array(half.counts_rl) - base).sum() / (np.array(ref.counts_rl) - base).sum())
+    assert t.loc["format", "gain"] == 0.0 and t.loc["format", "fraction_of_reference"] == 0.0
+    assert t.loc["random", "fraction_lo"] <= t.loc["random", "fraction_of_reference"] <= t.loc["random", "fraction_hi"]
+    # a reference without a clear gain makes the fraction undefined, not a number
+    t2 = bd.relative_gains([none, half], "format").set_index("variant")
+    assert np.isnan(t2.loc["random", "fraction_of_reference"])
+    with pytest.raises(InvalidConfigError, match="share a base"):
+        bd.relative_gains([ref, _result("x", base, base, base="other")], "correct")
+    with pytest.raises(InvalidConfigError, match="reference variant"):
+        bd.relative_gains([half], "correct")
+
+
+# ------------------------------------------------------------------------------------------------ pair selection
+def _manifest(root, name, **m):
+    (root / name).mkdir(parents=True)
+    (root / name / "manifest.json").write_text(json.dumps({"name": name, **m}))
+
+
+@pytest.fixture
+def fake_zoo(tmp_path, monkeypatch):
+    """Real manifest files in an isolated zoo (find_pairs reads only manifests)."""
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    root = tmp_path / "rlmeta_home" / "zoo"
+    _manifest(root, "arith-d050-base", kind="base", world="arithmetic", dose=0.5)
+    for v in ("correct", "random"):
+        _manifest(root, f"arith-d050-rl-{v}", kind="rl", world="arithmetic", dose=0.5, base="arith-d050-base",
+                  variant=v, seed=0, preset="paper")
+    return root
+
+
+def test_variant_pairs_strict_and_smoke(fake_zoo):
+    got = bd.variant_pairs("arithmetic", ["correct", "random"], dose=0.5)
+    assert list(got) == ["correct", "random"] and got["random"].name == "arith-d050-rl-random"
+    with pytest.raises(MissingWeightsError, match=r"\['oneshot'\].*zoo build --preset paper"):
+        bd.variant_pairs("arithmetic", ["correct", "oneshot"], dose=0.5)
+    assert list(bd.variant_pairs("arithmetic", ["correct", "oneshot"], dose=0.5, smoke=True)) == ["correct"]
+    # smoke with none of the variants: the first pair of the world stands in
+    sub = bd.variant_pairs("arithmetic", ["random", "easy"], dose=0.1, smoke=True)
+    assert list(sub) == ["random"] and sub["random"].dose == 0.5
+    with pytest.raises(MissingWeightsError, match="zoo build --preset demo"):
+        bd.variant_pairs("planning", ["correct"], smoke=True)
+
+
+def test_require_pairs(fake_zoo):
+    assert [p.name for p in bd.require_pairs(smoke=False, world="arithmetic", variant="random")] == ["arith-d050-rl-random"]
+    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
+        bd.require_pairs(smoke=False, fallback={"world": "arithmetic"}, world="planning")
+    alt = bd.require_pairs(smoke=True, fallback={"world": "arithmetic"}, world="planning")
+    assert {p.name for p in alt} == {"arith-d050-rl-correct", "arith-d050-rl-random"}
+
+
+def test_prose_helpers():
+    assert bd.fmt_ci(0.4213, 0.3, 0.55) == "0.42 [0.30, 0.55]"
+    assert bd.fmt_ci(0.5) == "0.50" and bd.fmt_ci(float("nan")) == "n/a" and bd.fmt_ci(1.0, float("nan"), 2.0) == "1.00"
+    base = [0, 1, 2, 0, 1, 3, 0, 2]
+    up = bd.boundary_table([_result("correct", [0, 0, 0, 0, 1, 3, 0, 2], [4, 3, 4, 2, 3, 4, 1, 4])]).iloc[0]
+    assert up["pass@n_change"] == "up" and "boundary expanded" in bd.boundary_sentence(up)
+    down = bd.boundary_table([_result("x", [3, 3, 3, 3, 3, 3, 3, 3], [4, 0, 4, 0, 4, 0, 4, 0])]).iloc[0]
+    assert down["pass@n_change"] == "down" and "narrowed" in bd.boundary_sentence(down)
+    same = bd.boundary_table([_result("y", base, base)]).iloc[0]
+    assert "stays inside" in bd.boundary_sentence(same) and "k = 1" in bd.boundary_sentence(same)
+
+
+def test_pairs_by_world(fake_zoo):
+    got = bd.pairs_by_world(["arithmetic"], variant="correct")
+    assert [p.name for p in got["arithmetic"]] == ["arith-d050-rl-correct"]
+    with pytest.raises(MissingWeightsError, match=r"\['planning'\].*--preset paper"):
+        bd.pairs_by_world(["arithmetic", "planning"], variant="correct")
+    assert list(bd.pairs_by_world(["arithmetic", "planning"], smoke=True, variant="correct")) == ["arithmetic"]
+    with pytest.raises(MissingWeightsError, match="--preset demo"):
+        bd.pairs_by_world(["planning"], smoke=True)
