@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -227,3 +227,23 @@ def matched_random_update(before: Any, after: Any, *, seed: int = 0) -> dict[str
         nn = float(noise.norm())
         out[name] = (b + noise * (norm / nn if norm > 0 and nn > 0 else 0.0)).to(sa[name].dtype)
     return out
+
+
+def overlap_by_layer(overlap: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Per block (``layer``; -1 = embeddings, final norm, head): the counts of :func:`update_overlap` summed over
+    the block's tensors, with ``expected`` (chance ``n_a n_b / numel``), ``ratio``, ``jaccard`` and
+    ``chance_jaccard`` recomputed from the sums (NaN where undefined). ``by``: extra columns to group by (e.g. ``["view"]``)."""
+    need = {"name", "numel", "n_a", "n_b", "n_both", *by}
+    if overlap.empty or not need <= set(overlap.columns):
+        raise EmptyInputError(f"Pass the DataFrame from update_overlap (columns {sorted(need)}).")
+    df = overlap[overlap["name"] != "__total__"].copy()
+    df["layer"] = [layer_of(n) for n in df["name"]]
+    g = df.groupby([*by, "layer"], as_index=False, sort=True)[["numel", "n_a", "n_b", "n_both"]].sum()
+    n, na, nb, both = (g[c].astype(float) for c in ("numel", "n_a", "n_b", "n_both"))
+    g["expected"] = na * nb / n
+    union = na + nb - both
+    g["ratio"] = np.where(g["expected"] > 0, both / g["expected"].where(g["expected"] > 0, 1), np.nan)
+    g["jaccard"] = np.where(union > 0, both / union.where(union > 0, 1), np.nan)
+    exp_union = na + nb - g["expected"]
+    g["chance_jaccard"] = np.where(exp_union > 0, g["expected"] / exp_union.where(exp_union > 0, 1), np.nan)
+    return g

@@ -159,3 +159,26 @@ def test_matched_random_update_has_the_rl_norm_and_is_dense():
     assert rl["rank"] <= 2 and rnd["rank_frac"] == 1.0
     # deterministic in its seed
     assert torch.equal(matched_random_update(m0, m1, seed=3)[name], ctrl[name])
+
+
+def test_overlap_by_layer_sums_tensors_of_a_block():
+    from rlmeta_interp.analysis.params import overlap_by_layer
+
+    m0, ma, mb = _tiny(0), _tiny(0), _tiny(0)
+    with torch.no_grad():
+        ma.model.layers[1].mlp.up_proj.weight[:4].add_(1.0)
+        mb.model.layers[1].mlp.up_proj.weight[2:6].add_(1.0)
+        ma.model.layers[1].mlp.down_proj.weight[:, :1].add_(1.0)
+        ma.model.embed_tokens.weight[0].add_(1.0)
+        mb.model.embed_tokens.weight[0].add_(1.0)
+    ov = update_overlap(m0, ma, mb).assign(view="fp32")
+    g = overlap_by_layer(ov, by=["view"]).set_index("layer")
+    assert set(g.index) == {-1, 0, 1} and (g["view"] == "fp32").all()
+    up, down = ma.model.layers[1].mlp.up_proj.weight, ma.model.layers[1].mlp.down_proj.weight
+    numel1 = sum(p.numel() for n, p in m0.named_parameters() if ".layers.1." in n)
+    assert g.loc[1, "numel"] == numel1
+    assert g.loc[1, "n_a"] == 4 * up.shape[1] + down.shape[0] and g.loc[1, "n_both"] == 2 * up.shape[1]
+    assert g.loc[1, "ratio"] == pytest.approx(g.loc[1, "n_both"] / (g.loc[1, "n_a"] * g.loc[1, "n_b"] / numel1))
+    e = g.loc[1, "n_a"] * g.loc[1, "n_b"] / numel1
+    assert g.loc[1, "chance_jaccard"] == pytest.approx(e / (g.loc[1, "n_a"] + g.loc[1, "n_b"] - e))
+    assert g.loc[-1, "jaccard"] == 1.0 and np.isnan(g.loc[0, "ratio"]) and np.isnan(g.loc[0, "jaccard"])
