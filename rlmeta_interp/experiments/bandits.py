@@ -232,6 +232,41 @@ def best_layers(probes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def verdicts(regret: RegretResult, best: pd.DataFrame, labels: Mapping[float, tuple[str, str]]) -> pd.DataFrame:
+    """Per dose: does each model adapt within the episode, does each encode beliefs beyond the controls, and what
+    that says about activation vs creation.
+
+    ``labels``: ``{dose: (base policy name, RL policy name)}`` as used in :func:`regret_experiment`; ``best``:
+    :func:`best_layers` rows with a ``dose`` column and models named ``"base"`` / ``"RL"``. A model *adapts* in a
+    decoding mode when the CI of its adaptation lies above 0; it *encodes beliefs* when the CI of its best-layer
+    R^2 lies above both the random-init CI and the token-count R^2. Columns: ``dose``, ``adapts_<who>_<mode>``,
+    ``beliefs_<who>`` (who in base, rl), ``behaviour``, ``probes`` (sentences).
+    """
+    ad = regret.adaptation.set_index(["policy", "mode"])
+    bb = best.set_index(["dose", "model"])
+    rows = []
+    for dose, (base_name, rl_name) in labels.items():
+        row: dict[str, Any] = {"dose": dose}
+        for who, name in (("base", base_name), ("rl", rl_name)):
+            for mode in MODES:
+                row[f"adapts_{who}_{mode}"] = bool(ad.loc[(name, mode), "ci_lo"] > 0)
+            b = bb.loc[(dose, "base" if who == "base" else "RL")]
+            row[f"beliefs_{who}"] = bool(b["ci_lo"] > max(b["random_hi"], b["r2_counts"]))
+        rl_new = [m for m in MODES if row[f"adapts_rl_{m}"] and not row[f"adapts_base_{m}"]]
+        base_had = [m for m in MODES if row[f"adapts_base_{m}"]]
+        row["behaviour"] = (
+            f"RL adapts within the episode where the base does not ({', '.join(rl_new)} decoding): in-context RL"
+            " appears after RL" if rl_new else
+            f"the base already adapts ({', '.join(base_had)} decoding): in-context learning pre-existed RL"
+            if base_had else "neither model adapts within the episode: the claim is not reproduced at this dose")
+        row["probes"] = (
+            "activation: the base already encodes beliefs beyond the controls" if row["beliefs_base"] else
+            "creation-like: beliefs beyond the controls appear only after RL" if row["beliefs_rl"] else
+            "inconclusive: neither model encodes beliefs beyond the controls")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def load_bandit_pairs(
     *, preset: str = "paper", variant: str = "correct", seed: int = 0, smoke: bool = False,
     smoke_dir: str | Path | None = None,

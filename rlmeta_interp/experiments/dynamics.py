@@ -4,6 +4,7 @@
   error naming the build command otherwise.
 - :func:`seed_groups`: RL runs of one base that differ only in their seed (for overlap across seeds).
 - :func:`rerun_rl`: short re-runs of a zoo RL recipe with other seeds, a stand-in when a zoo has one seed only.
+- :func:`two_phase_summary`: does execution-token entropy fall, then the semantic entropy of planning n-grams rise?
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 
 from ..config import PairSpec
 from ..errors import InvalidConfigError, MissingWeightsError
@@ -119,3 +122,46 @@ def rerun_rl(
                                    "sha256": sha256_file(folder / "model.safetensors")})
         out[int(seed)] = folder
     return out
+
+
+# ------------------------------------------------------------------------------------------------ two-phase test
+def _half_step(steps: list[int], values: list[float], direction: int) -> int | None:
+    """First step by which ``values`` has moved half its total first-to-last change in ``direction`` (+1 / -1)."""
+    total = (values[-1] - values[0]) * direction
+    if not np.isfinite(total) or total <= 0:
+        return None
+    for s, v in zip(steps, values):
+        if (v - values[0]) * direction >= total / 2:
+            return int(s)
+    return None
+
+
+def two_phase_summary(table: pd.DataFrame) -> dict[str, Any]:
+    """The HICRA pattern (SOURCES.md claim 8, as corrected) in one checkpoint table of
+    :func:`rlmeta_interp.analysis.dynamics.checkpoint_dynamics` (with ``rarefy=True``).
+
+    ``exec_falls``: the last checkpoint's execution-entropy CI lies below the first's. ``sem_rises``: the last
+    checkpoint's rarefied semantic entropy interval lies above the first's (equal numbers of successful samples,
+    so more successes alone cannot raise it). ``exec_half_step`` / ``sem_half_step``: the first step by which half
+    of the respective change had happened. ``two_phase``: both hold and execution entropy moved first. Also the
+    first/last values.
+    """
+    need = {"step", "exec_entropy", "exec_lo", "exec_hi", "sem_rarefied", "sem_rar_lo", "sem_rar_hi"}
+    if table.empty or not need <= set(table.columns):
+        raise InvalidConfigError(f"Pass the table of checkpoint_dynamics(..., rarefy=True) (columns {sorted(need)}).")
+    t = table.sort_values("step")
+    if len(t) < 2:
+        raise InvalidConfigError("Two-phase dynamics need at least two checkpoints.")
+    first, last = t.iloc[0], t.iloc[-1]
+    steps = t["step"].astype(int).tolist()
+    exec_falls = bool(last["exec_hi"] < first["exec_lo"])
+    sem_rises = bool(last["sem_rar_lo"] > first["sem_rar_hi"])
+    ex_half = _half_step(steps, t["exec_entropy"].tolist(), -1)
+    se_half = _half_step(steps, t["sem_rarefied"].tolist(), +1)
+    return {
+        "first_step": steps[0], "last_step": steps[-1],
+        "exec_first": float(first["exec_entropy"]), "exec_last": float(last["exec_entropy"]),
+        "sem_first": float(first["sem_rarefied"]), "sem_last": float(last["sem_rarefied"]),
+        "exec_falls": exec_falls, "sem_rises": sem_rises, "exec_half_step": ex_half, "sem_half_step": se_half,
+        "two_phase": bool(exec_falls and sem_rises and ex_half is not None and se_half is not None and ex_half < se_half),
+    }

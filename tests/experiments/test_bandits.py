@@ -134,3 +134,26 @@ def test_best_layers_and_smoke_fallback(pair, tmp_path, monkeypatch):
         load_bandit_pairs()
     pairs, source = load_bandit_pairs(smoke=True, smoke_dir=tmp_path / "smoke")
     assert len(pairs) == 1 and pairs[0][0] == 0.5 and "stand-in" in source
+
+
+def test_verdicts_rules():
+    import pandas as pd
+
+    from rlmeta_interp.experiments.bandits import RegretResult, verdicts
+
+    def adapt(lo_base, lo_rl):
+        return pd.DataFrame([{"policy": p, "mode": m, "ci_lo": lo} for p, lo in (("b", lo_base), ("r", lo_rl))
+                             for m in ("sampled", "greedy")])
+
+    def best(base_lo, rl_lo):
+        return pd.DataFrame([{"dose": 0.5, "model": m, "ci_lo": lo, "random_hi": 0.3, "r2_counts": 0.2}
+                             for m, lo in (("base", base_lo), ("RL", rl_lo))])
+
+    empty = pd.DataFrame()
+    v = verdicts(RegretResult(empty, empty, adapt(-0.1, 0.05)), best(0.25, 0.4), {0.5: ("b", "r")}).iloc[0]
+    assert v["adapts_rl_sampled"] and not v["adapts_base_greedy"] and "appears after RL" in v["behaviour"]
+    assert not v["beliefs_base"] and v["beliefs_rl"] and v["probes"].startswith("creation")  # 0.25 < random 0.3
+    v = verdicts(RegretResult(empty, empty, adapt(0.02, 0.05)), best(0.35, 0.4), {0.5: ("b", "r")}).iloc[0]
+    assert "pre-existed" in v["behaviour"] and v["probes"].startswith("activation")
+    v = verdicts(RegretResult(empty, empty, adapt(0.0, 0.0)), best(0.1, 0.1), {0.5: ("b", "r")}).iloc[0]
+    assert "not reproduced" in v["behaviour"] and v["probes"].startswith("inconclusive")

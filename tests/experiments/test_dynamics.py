@@ -98,3 +98,30 @@ def test_rerun_rl_seeds_differ_and_are_reused(zoo, tmp_path):
         rerun_rl(spec, steps=0, out_dir=tmp_path / "reruns")
     with pytest.raises(MissingWeightsError, match="manifest"):
         rerun_rl(registry.get_pair("ar-rl").replace(rl=spec.rl.replace(name="nope")), out_dir=tmp_path / "r2")
+
+
+def test_two_phase_summary_rules():
+    import pandas as pd
+
+    from rlmeta_interp.experiments.dynamics import two_phase_summary
+
+    steps = [0, 10, 20, 30, 40]
+    ex = [2.0, 1.0, 0.8, 0.7, 0.7]  # falls early
+    se = [1.0, 1.0, 1.1, 1.6, 2.0]  # rises late
+    t = pd.DataFrame({"step": steps, "exec_entropy": ex, "exec_lo": [e - 0.1 for e in ex],
+                      "exec_hi": [e + 0.1 for e in ex], "sem_rarefied": se, "sem_rar_lo": [s - 0.2 for s in se],
+                      "sem_rar_hi": [s + 0.2 for s in se]})
+    r = two_phase_summary(t.sample(frac=1, random_state=0))  # order of rows does not matter
+    assert r["exec_falls"] and r["sem_rises"] and r["exec_half_step"] == 10 and r["sem_half_step"] == 30
+    assert r["two_phase"] and r["exec_first"] == 2.0 and r["sem_last"] == 2.0
+    # semantic entropy falling instead (format collapse): not the HICRA pattern
+    r = two_phase_summary(t.assign(sem_rarefied=se[::-1], sem_rar_lo=[s - 0.2 for s in se[::-1]],
+                                   sem_rar_hi=[s + 0.2 for s in se[::-1]]))
+    assert r["exec_falls"] and not r["sem_rises"] and r["sem_half_step"] is None and not r["two_phase"]
+    # overlapping intervals: no resolved change
+    r = two_phase_summary(t.assign(exec_lo=0.0, exec_hi=3.0))
+    assert not r["exec_falls"] and not r["two_phase"]
+    with pytest.raises(InvalidConfigError, match="rarefy"):
+        two_phase_summary(t.drop(columns="sem_rarefied"))
+    with pytest.raises(InvalidConfigError, match="two checkpoints"):
+        two_phase_summary(t.iloc[:1])
