@@ -44,7 +44,7 @@ from ..errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigErr
 from ..io import load_tensors, read_json, verify_sha256
 from ..sampling import context_length
 from .likelihood import _build_batch, _unwrap
-from .stats import bootstrap_pooled_ci, bootstrap_ratio_ci
+from .stats import bootstrap_ci, bootstrap_pooled_ci, bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
 
@@ -350,8 +350,8 @@ def checkpoint_dynamics(
 
     The n-gram vocabulary is mined once from the successful samples of every checkpoint pooled (unless
     ``vocab`` is given), so all checkpoints are measured on one vocabulary. Returns ``(table, vocab)``;
-    table columns: ``step, accuracy, exec_entropy, exec_lo, exec_hi, plan_entropy, exec_nll,
-    semantic_entropy, sem_lo, sem_hi, n_success, n_occurrences``. With ``rarefy``, also ``sem_rarefied,
+    table columns: ``step, accuracy, acc_lo, acc_hi`` (CI: bootstrap over problems) ``exec_entropy, exec_lo,
+    exec_hi, plan_entropy, exec_nll, semantic_entropy, sem_lo, sem_hi, n_success, n_occurrences``. With ``rarefy``, also ``sem_rarefied,
     sem_rar_lo, sem_rar_hi, n_rarefied``: :func:`rarefied_semantic_entropy` on as many successful samples per
     checkpoint as the checkpoint with the fewest (at least 2) has, so steps are compared at equal sample size.
     """
@@ -372,7 +372,9 @@ def checkpoint_dynamics(
         ee = execution_entropy(model, flat_p, flat_c, exec_mask, tokenizer=tokenizer, n_boot=n_boot, ci=ci, seed=seed)
         ok = [c for ss, cs in zip(samples, correct) for c, good in zip(ss, cs) if good]
         units = [planning_units(list(_chars(tokenizer, c)), exec_mask(c)) for c in ok]
-        per_step.append((step, float(correct.mean()), ee, units))
+        acc_ci = (bootstrap_ci(correct.mean(axis=1), n_boot=n_boot, ci=ci, seed=seed) if len(problems) > 1
+                  else (np.nan, np.nan))
+        per_step.append((step, (float(correct.mean()), *acc_ci), ee, units))
     if not per_step:
         raise EmptyInputError("No checkpoints given.")
     if vocab is None:
@@ -386,7 +388,7 @@ def checkpoint_dynamics(
     for step, acc, ee, units in per_step:
         sem = (semantic_entropy(units, vocab, n_boot=n_boot, ci=ci, seed=seed) if vocab and units
                else {"semantic_entropy": np.nan, "ci_lo": np.nan, "ci_hi": np.nan, "n_occurrences": 0})
-        row = {"step": step, "accuracy": acc, "exec_entropy": ee["exec_entropy"], "exec_lo": ee["ci_lo"],
+        row = {"step": step, "accuracy": acc[0], "acc_lo": acc[1], "acc_hi": acc[2], "exec_entropy": ee["exec_entropy"], "exec_lo": ee["ci_lo"],
                "exec_hi": ee["ci_hi"], "plan_entropy": ee["plan_entropy"], "exec_nll": ee["exec_nll"],
                "semantic_entropy": sem["semantic_entropy"], "sem_lo": sem["ci_lo"], "sem_hi": sem["ci_hi"],
                "n_success": len(units), "n_occurrences": sem["n_occurrences"]}

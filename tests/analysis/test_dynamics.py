@@ -200,6 +200,7 @@ def test_checkpoint_dynamics_rarefied_columns(tmp_path):
                                    exec_mask=lambda c: [ch in "aeiou0123456789" for ch in c],
                                    n=3, max_new_tokens=8, ngram=1, min_count=1, n_boot=20, rarefy=True)
     assert (table["n_rarefied"] == table["n_success"].min()).all()
+    assert ((table["acc_lo"] <= table["accuracy"]) & (table["accuracy"] <= table["acc_hi"])).all()
     # at the smallest step, rarefaction draws every text, so it equals the plain semantic entropy
     at_min = table.loc[table["n_success"].idxmin()]
     assert at_min["sem_rarefied"] == pytest.approx(at_min["semantic_entropy"])
