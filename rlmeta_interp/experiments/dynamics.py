@@ -5,12 +5,14 @@
 - :func:`seed_groups`: RL runs of one base that differ only in their seed (for overlap across seeds).
 - :func:`rerun_rl`: short re-runs of a zoo RL recipe with other seeds, a stand-in when a zoo has one seed only.
 - :func:`two_phase_summary`: does execution-token entropy fall, then the semantic entropy of planning n-grams rise?
+- :func:`pretraining_format_mix` / :func:`final_format_shares`: the answer-format mix a base model was pretrained on,
+  and the format shares of several final models side by side (e.g. RL variants with different KL coefficients).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,53 @@ def two_phase_summary(table: pd.DataFrame) -> dict[str, Any]:
         "exec_falls": exec_falls, "sem_rises": sem_rises, "exec_half_step": ex_half, "sem_half_step": se_half,
         "two_phase": bool(exec_falls and sem_rises and ex_half is not None and se_half is not None and ex_half < se_half),
     }
+
+
+# --------------------------------------------------------------------------------------------------- formats
+def pretraining_format_mix(base_manifest: Mapping[str, Any]) -> dict[str, float]:
+    """The expected share of each answer format in an arithmetic base model's pretraining corpus: ``direct`` for
+    the ``1 - dose`` of documents without a scratchpad, the scratchpad formats in proportion to the corpus's
+    ``format_weights`` (read from the base model's zoo manifest)."""
+    from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
+
+    try:
+        corpus = base_manifest["config"]["pretrain"]["corpus"]
+    except (KeyError, TypeError) as e:
+        raise MissingWeightsError(
+            "This manifest has no pretraining corpus config (config.pretrain.corpus): pass a zoo base model's manifest."
+        ) from e
+    if corpus.get("world") != "arithmetic":
+        raise InvalidConfigError(f"Format mixes are defined for the arithmetic world, not {corpus.get('world')!r}.")
+    dose = float(corpus["dose"])
+    w = np.asarray(corpus.get("format_weights", [1.0] * len(SCRATCHPAD_FORMATS)), dtype=float)
+    return {"direct": 1.0 - dose, **{f: float(dose * x / w.sum()) for f, x in zip(SCRATCHPAD_FORMATS, w)}}
+
+
+def final_format_shares(
+    models: Mapping[str, Any],
+    world: Any,
+    problems: Sequence[Any],
+    *,
+    n: int = 16,
+    ks: Sequence[int] = (1,),
+    formats: Sequence[str] | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Format shares and pass@k (overall and within each format) of several models (``{name: LoadedModel}``, one
+    tokenizer) on the same problems and sampling seed; returns ``(shares, passk)`` with a ``model`` column, as
+    :func:`rlmeta_interp.analysis.formats.format_dynamics` computes them per checkpoint."""
+    from ..analysis.formats import format_dynamics
+
+    if not models:
+        raise InvalidConfigError("No models given: pass {name: LoadedModel}.")
+    names = list(models)
+    first = models[names[0]]
+    res = format_dynamics(((i, models[nm].hf) for i, nm in enumerate(names)), first.tokenizer, problems, world,
+                          world.format_of, n=n, ks=ks, max_new_tokens=world.max_completion_chars(), formats=formats,
+                          seed=seed, n_boot=n_boot, ci=ci)
+    label = dict(enumerate(names))
+    shares = res["shares"].assign(model=lambda d: d["step"].map(label)).drop(columns="step")
+    passk = res["passk"].assign(model=lambda d: d["step"].map(label)).drop(columns="step")
+    return shares, passk

@@ -125,3 +125,30 @@ def test_two_phase_summary_rules():
         two_phase_summary(t.drop(columns="sem_rarefied"))
     with pytest.raises(InvalidConfigError, match="two checkpoints"):
         two_phase_summary(t.iloc[:1])
+
+
+def test_pretraining_format_mix_and_final_shares(zoo):
+    import pandas as pd
+
+    from rlmeta_interp import load_model, registry
+    from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix
+    from rlmeta_interp.organism.corpus import make_world
+
+    man = {"config": {"pretrain": {"corpus": {"world": "arithmetic", "dose": 0.4, "format_weights": [1.0, 3.0]}}}}
+    assert pretraining_format_mix(man) == pytest.approx({"direct": 0.6, "sum": 0.1, "eq": 0.3})
+    with pytest.raises(MissingWeightsError, match="corpus"):
+        pretraining_format_mix({"config": {}})
+    with pytest.raises(InvalidConfigError, match="arithmetic"):
+        pretraining_format_mix({"config": {"pretrain": {"corpus": {"world": "bandits", "dose": 0.5}}}})
+    m = load_model("ar-base")
+    world = make_world("arithmetic", arithmetic=ARITH)
+    probs = world.sample(4, seed=0)
+    shares, passk = final_format_shares({"a": m, "b": m}, world, probs, n=3, formats=["direct", "sum", "eq", "other"],
+                                        n_boot=20)
+    assert set(shares["model"]) == {"a", "b"} and "step" not in shares.columns
+    a = shares[shares["model"] == "a"].set_index("format")["share"]
+    b = shares[shares["model"] == "b"].set_index("format")["share"]
+    pd.testing.assert_series_equal(a, b)  # same model, same seed, same samples
+    assert a.sum() == pytest.approx(1.0)
+    assert set(passk["model"]) == {"a", "b"} and "all" in set(passk["format"])
+    assert registry.manifest_of("ar-base")["kind"] == "base"
