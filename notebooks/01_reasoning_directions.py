@@ -1,0 +1,227 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: rlmeta-interp
+#     language: python
+#     name: rlmeta-interp
+# ---
+
+# %% [markdown]
+# # 01 Do reasoning directions already exist in base activations?
+#
+# **Claim (SOURCES.md, claim 1, with the direction evidence of claim 2).** RL elicits reasoning that is already
+# present in the base model's activations: an RL-trained steering vector alone recovers most of RL's gain (Sinii et
+# al. arXiv:2505.18706: Qwen2.5-Math-1.5B on GSM8K, 79.9 with the vector vs 86.5 with full RL), and a direction
+# taken from *base* Llama-3.1-8B activations induces backtracking in the reasoning model (Ward et al.
+# arXiv:2507.12638). Other techniques in the same family: Wang et al. arXiv:2506.03295, Wang & Zhou
+# arXiv:2402.10200, He et al. arXiv:2601.08058, Galichin et al. arXiv:2503.18878. CORRECTION noted in SOURCES.md:
+# the "five converging methods" framing is a synthesis, not a measured result.
+#
+# **What would count as evidence.** *Activation*: the behaviour direction fitted in the RL model (scratchpad vs
+# direct answer) is already there, in the same place, in the base: high cosine between the two models' directions,
+# beating a shuffled-label null that keeps the two models' shared geometry (the *shared* null, not only the
+# independent one); a probe fitted on RL activations reads base activations as well as its own; steering the base
+# with its *own* direction recovers as much of the RL gain as the RL direction does, more than equal-norm random
+# vectors and the bias-only vector. *Creation*: low cosine, probes that do not transfer, no recovery from the
+# base's own direction.
+#
+# **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose (demo: 0 and 0.5;
+# paper: 0, 0.1 and 0.5): per-layer direction cosines with both shuffled nulls, probe transfer in both directions,
+# and steering recovery at one layer (multiplier chosen per vector on a dev half of the problems, reported on the
+# test half). The dose is the ground truth: a dose-0 base never saw a scratchpad in pretraining.
+
+# %% tags=["parameters"]
+WORLD = "arithmetic"
+PRESET = "auto"  # "auto": the paper preset when it holds such pairs, else the demo preset
+VARIANT = "correct"
+SEED = 0  # RL seed of the pairs
+DOSES = []  # empty: every dose found in the preset
+SMOKE = False
+METHOD = "diff_means"  # or "probe": how each model's direction is fitted
+N_CONTRAST = 96  # problems in the contrast set (each written with a scratchpad and directly)
+N_PROBLEMS = 64  # held-out problems for steering recovery (half dev, half test)
+STEER_LAYER = 2
+MULTIPLIERS = [0.5, 1.0, 2.0, 4.0]
+N_RANDOM = 3
+N_SHUFFLES = 200
+N_BOOT = 1000
+PROBLEM_SEED = 10000
+
+# %%
+if SMOKE:
+    N_CONTRAST, N_PROBLEMS, N_RANDOM, N_SHUFFLES, N_BOOT, MULTIPLIERS = 8, 6, 1, 10, 50, [2.0]
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+
+from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.directions import DirectionConfig
+from rlmeta_interp.analysis.scorecard import world_for
+from rlmeta_interp.experiments import diffing, quickstart as qs
+from rlmeta_interp.plotting import COLORS, save_fig, set_style
+
+# %matplotlib inline
+set_style()
+
+# %%
+specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
+display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset"), "base": s.base.name}
+                      for s in specs]))
+
+# %% [markdown]
+# ## Directions and probes, every layer
+# Each contrast problem is written twice (scratchpad = 1, direct = 0); each text's activation is the mean over its
+# completion tokens, in each model, on the same texts.
+
+# %%
+dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed=SEED)
+rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
+cos_frames, tr_frames, rec_frames, chosen = [], [], [], {}
+for spec in specs:
+    pair = load_pair(spec.name)
+    world = world_for(pair)
+    contrast = qs.contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
+    rep = diffing.direction_report(pair, contrast, config=dcfg)
+    cos_frames.append(rep.cosines.assign(pair=pair.name, dose=pair.dose))
+    tr_frames.append(rep.transfer.assign(pair=pair.name, dose=pair.dose))
+    rec = diffing.steering_recovery_report(pair, world, rep, STEER_LAYER, world.sample(N_PROBLEMS, seed=PROBLEM_SEED), rcfg)
+    rec_frames.append(rec.test.assign(pair=pair.name, dose=pair.dose))
+    chosen[pair.name] = rec.chosen
+cosines = pd.concat(cos_frames, ignore_index=True)
+transfer = pd.concat(tr_frames, ignore_index=True)
+recovery = pd.concat(rec_frames, ignore_index=True)
+display(cosines[["pair", "dose", "layer", "cosine", "ci_lo", "ci_hi", "null_indep_hi", "null_shared_hi", "p_indep", "p_shared"]])
+
+# %%
+pairs = list(dict.fromkeys(cosines["pair"]))
+fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.6), sharey=True, squeeze=False)
+for ax, name in zip(axes[0], pairs, strict=True):
+    c = cosines[cosines.pair == name].sort_values("layer")
+    ax.errorbar(c.layer, c.cosine, yerr=[c.cosine - c.ci_lo, c.ci_hi - c.cosine], fmt="o-", capsize=3,
+                color=COLORS["rl"], label="cos(base dir, RL dir)")
+    ax.plot(c.layer, c.null_shared_hi, "s--", color=COLORS["control"], label="shared-permutation null (97.5%)")
+    ax.plot(c.layer, c.null_indep_hi, "^:", color=COLORS["random"], label="independent null (97.5%)")
+    ax.set_title(f"{name} (dose {c.dose.iloc[0]})")
+    ax.set_xlabel("layer")
+    ax.set_xticks(c.layer)
+axes[0, 0].set_ylabel("cosine")
+axes[0, -1].legend(frameon=False, fontsize=8)
+fig.tight_layout()
+save_fig(fig, 1, "direction_cosines",
+         caption=f"Cosine between the base and the RL model's scratchpad-minus-direct direction ({METHOD}) per layer, 95%"
+                 f" bootstrap CI over {N_CONTRAST} contrast problems, beside the 97.5% quantiles of {N_SHUFFLES}"
+                 f" shuffled-label nulls (shared permutation, independent permutations); RL seed {SEED}.")
+plt.show()
+
+# %%
+fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.6), sharey=True, squeeze=False)
+styles = {("rl", "rl"): ("o-", COLORS["rl"]), ("rl", "base"): ("o--", COLORS["base"]),
+          ("base", "base"): ("s-", COLORS["steered"]), ("base", "rl"): ("s--", COLORS["hybrid"])}
+for ax, name in zip(axes[0], pairs, strict=True):
+    t = transfer[transfer.pair == name]
+    for (src, tgt), (fmt, color) in styles.items():
+        g = t[(t.source == src) & (t.target == tgt)].sort_values("layer")
+        ax.errorbar(g.layer, g.accuracy, yerr=[g.accuracy - g.ci_lo, g.ci_hi - g.accuracy], fmt=fmt, capsize=3,
+                    color=color, label=f"probe fit on {src}, scored on {tgt}")
+    ax.axhline(t.chance.max(), color=COLORS["control"], ls=":", label="chance (majority class)")
+    ax.set_title(f"{name} (dose {t.dose.iloc[0]})")
+    ax.set_xlabel("layer")
+    ax.set_xticks(sorted(t.layer.unique()))
+axes[0, 0].set_ylabel("held-out accuracy")
+axes[0, -1].legend(frameon=False, fontsize=8)
+fig.tight_layout()
+save_fig(fig, 1, "probe_transfer",
+         caption=f"Logistic probes for scratchpad vs direct, fitted on one model and scored on held-out texts of both"
+                 f" (cross-fitted, {dcfg.n_folds} stratified folds, each model standardised by its own training fold),"
+                 f" 95% bootstrap CIs over {2 * N_CONTRAST} texts, chance = majority class; RL seed {SEED}.")
+plt.show()
+
+# %% [markdown]
+# ## Steering recovery at one layer
+# The base model is steered at `STEER_LAYER` (every position) with its own direction (`own`), the RL model's
+# (`from_rl`), the bias-only vector (mean RL minus mean base activation, no labels) and equal-norm random vectors;
+# each vector's multiplier is picked on the dev half, and the test half is reported.
+
+# %%
+display(recovery[["pair", "dose", "condition", "seed", "multiplier", "accuracy", "acc_ci_lo", "acc_ci_hi",
+                  "gap_recovered", "ci_lo", "ci_hi", "n"]])
+
+# %%
+order = ["unsteered_base", "rl_model", "own", "random:own", "from_rl", "random:from_rl", "bias"]
+colors = {"unsteered_base": COLORS["base"], "rl_model": COLORS["rl"], "own": COLORS["steered"], "from_rl": COLORS["hybrid"],
+          "bias": COLORS["reference"], "random:own": COLORS["random"], "random:from_rl": COLORS["random"]}
+fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.8), sharey=True, squeeze=False)
+for ax, name in zip(axes[0], pairs, strict=True):
+    r = recovery[recovery.pair == name]
+    xs, labels = [], []
+    for i, cond in enumerate(order):
+        g = r[r.condition == cond].reset_index(drop=True)
+        for j, row in g.iterrows():  # one bar per random seed
+            x = i + (j - (len(g) - 1) / 2) * 0.25
+            ax.bar(x, row.accuracy, width=0.22 if len(g) > 1 else 0.7, color=colors[cond],
+                   yerr=[[row.accuracy - row.acc_ci_lo], [row.acc_ci_hi - row.accuracy]], capsize=2)
+        xs.append(i)
+        labels.append(cond.replace("unsteered_base", "base").replace("rl_model", "RL"))
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, rotation=40, ha="right")
+    ax.set_title(f"{name} (dose {r.dose.iloc[0]}), layer {STEER_LAYER}")
+axes[0, 0].set_ylabel("greedy accuracy (test half)")
+fig.tight_layout()
+save_fig(fig, 1, "steering_recovery",
+         caption=f"Greedy accuracy on the test half ({N_PROBLEMS // 2 + N_PROBLEMS % 2} problems) of the base model"
+                 f" unsteered, the RL model, and the base steered at layer {STEER_LAYER} by its own direction, the RL"
+                 f" model's direction, the bias-only vector and {N_RANDOM} equal-norm random vectors per direction (one"
+                 f" bar per seed, seeds {SEED}..{SEED + N_RANDOM - 1}); multipliers chosen on the dev half; 95% bootstrap CIs.")
+plt.show()
+
+# %% [markdown]
+# ## What this run found
+
+# %%
+lines = []
+for name in pairs:
+    c = cosines[(cosines.pair == name) & (cosines.layer == STEER_LAYER)].iloc[0]
+    t = transfer[(transfer.pair == name) & (transfer.layer == STEER_LAYER)].set_index(["source", "target"])
+    r = recovery[recovery.pair == name]
+    acc = r.groupby("condition").agg(accuracy=("accuracy", "mean"), lo=("acc_ci_lo", "min"), hi=("acc_ci_hi", "max"),
+                                     gap=("gap_recovered", "mean"))
+    best_layer = cosines[cosines.pair == name].sort_values("cosine").iloc[-1]
+    shared_beaten = (cosines[cosines.pair == name].p_shared < 0.05).sum()
+
+    def a(cond: str) -> str:
+        return f"{acc.loc[cond, 'accuracy']:.2f} [{acc.loc[cond, 'lo']:.2f}, {acc.loc[cond, 'hi']:.2f}]"
+
+    gap_rl = acc.loc["rl_model", "accuracy"] - acc.loc["unsteered_base", "accuracy"]
+    gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is"
+                f" {acc.loc['own', 'gap']:.2f} with the own direction and {acc.loc['from_rl', 'gap']:.2f} with the RL direction"
+                if gap_rl > 0 else
+                f"RL is not better than the base on the test half ({gap_rl:+.2f}), so there is no gap to recover")
+    lines += [
+        f"**{name}** (dose {c.dose}, seed {SEED}, layer {STEER_LAYER}):",
+        f"- cosine(base, RL direction) = {c.cosine:.3f} [{c.ci_lo:.3f}, {c.ci_hi:.3f}]; shared null 97.5% {c.null_shared_hi:.3f}"
+        f" (p = {c.p_shared:.3f}), independent null 97.5% {c.null_indep_hi:.3f} (p = {c.p_indep:.3f}). Across layers the"
+        f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.3f}) and beats the shared null at"
+        f" {shared_beaten} of {cosines[cosines.pair == name].shape[0]} layers.",
+        f"- probe fitted on RL: {t.loc[('rl', 'rl'), 'accuracy']:.2f} on RL, {t.loc[('rl', 'base'), 'accuracy']:.2f}"
+        f" [{t.loc[('rl', 'base'), 'ci_lo']:.2f}, {t.loc[('rl', 'base'), 'ci_hi']:.2f}] on the base (chance"
+        f" {t.loc[('rl', 'base'), 'chance']:.2f}).",
+        f"- steering accuracy (test half): base {a('unsteered_base')}, RL {a('rl_model')}, own direction {a('own')}"
+        f" (x{chosen[name]['own']:g}), RL direction {a('from_rl')} (x{chosen[name]['from_rl']:g}), bias only {a('bias')},"
+        + (f" random {a('random:own')} (seeds pooled)" if "random:own" in acc.index else " no random controls") + f"; {gap_text}.",
+    ]
+lines.append(
+    "Against the claim: a cosine near 1 that beats the *shared* null, probes that transfer, and steering by the base's"
+    " own direction that matches the RL direction would say the scratchpad direction pre-exists in the base. On these"
+    " organisms the contrast texts are teacher-forced, so even a dose-0 base (which never wrote a scratchpad) has a"
+    " scratchpad-vs-direct direction: compare the doses, and the shared null, before reading a high cosine as"
+    " activation. Where RL does not beat the base, steering recovery cannot speak to the claim in this run.")
+display(Markdown("\n".join(lines)))

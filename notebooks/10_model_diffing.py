@@ -1,0 +1,204 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: rlmeta-interp
+#     language: python
+#     name: rlmeta-interp
+# ---
+
+# %% [markdown]
+# # 10 Model diffing: do the base model's features describe the RL model?
+#
+# **Claim (SOURCES.md, "Model diffing").** Shared and new features can be told apart with a crosscoder: one sparse
+# dictionary over concatenated [base; RL] activations with one decoder per model (Lindsey et al. 2024, Transformer
+# Circuits); the relative decoder norm `r_j = ||d_RL|| / (||d_base|| + ||d_RL||)` is near 0 or 1 for latents one
+# model alone uses and near 0.5 for shared ones. Minder et al. (arXiv:2504.02922) show that L1 training creates
+# false "new" latents (complete shrinkage, latent decoupling): train with BatchTopK and confirm each candidate with
+# Latent Scaling (the least-squares scale of the latent's decoder direction in each model; a ratio near 0 confirms
+# it is exclusive). A cheaper test in the same spirit: an SAE trained on base activations that reconstructs RL
+# activations about as well as base ones says RL runs on the base model's features.
+#
+# **What would count as evidence.** *Activation*: an FVU ratio (RL / base, held-out texts) near 1 with a small
+# splice cost (delta CE) in both models, and few confirmed RL-only crosscoder latents, no more than the (base, base)
+# null produces. *Creation*: a high FVU ratio and confirmed RL-only latents well above the null, approaching the
+# positive control (a random-init network in the RL slot).
+#
+# **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose, at one layer: a TopK
+# SAE trained on base activations (texts: both models' sampled completions of the first half of the problems),
+# its FVU on held-out texts of base, RL and a random-init model, the CE cost of splicing it into base and RL, and
+# BatchTopK crosscoders for (base, RL), (base, base) and (base, random init), with relative decoder norms and Latent
+# Scaling on held-out texts.
+
+# %% tags=["parameters"]
+WORLD = "arithmetic"
+PRESET = "auto"  # "auto": the paper preset when it holds such pairs, else the demo preset
+VARIANT = "correct"
+SEED = 0
+DOSES = []  # empty: every dose found in the preset
+SMOKE = False
+LAYER = 2
+N_PROBLEMS = 64  # half for training the dictionaries, half held out
+N_SAMPLES = 4  # sampled completions per problem from each model
+EXPANSION = 4  # dictionary width = EXPANSION * d_model
+K = 8  # active latents per token (TopK / BatchTopK)
+SAE_SAMPLES = 60000
+CROSSCODER_STEPS = 1500
+CONTROLS = True
+N_BOOT = 1000
+PROBLEM_SEED = 10000
+
+# %%
+if SMOKE:
+    N_PROBLEMS, N_SAMPLES, SAE_SAMPLES, CROSSCODER_STEPS, N_BOOT = 4, 1, 2048, 40, 50
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.scorecard import world_for
+from rlmeta_interp.experiments import diffing, quickstart as qs
+from rlmeta_interp.plotting import COLORS, save_fig, set_style
+
+# %matplotlib inline
+set_style()
+
+# %%
+specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
+display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset")} for s in specs]))
+
+# %% [markdown]
+# ## SAE reconstruction, splice cost and crosscoders, per pair
+
+# %%
+cfg = diffing.DiffingConfig(layer=LAYER, n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED,
+                            expansion=EXPANSION, k=K, sae_samples=SAE_SAMPLES, crosscoder_steps=CROSSCODER_STEPS,
+                            controls=CONTROLS, n_boot=N_BOOT, seed=SEED)
+recon, splice, latents, summary = [], [], [], []
+for spec in specs:
+    pair = load_pair(spec.name)
+    res = diffing.model_diff(pair, world_for(pair), cfg)
+    tag = {"pair": pair.name, "dose": pair.dose}
+    recon.append(res.reconstruction.assign(**tag))
+    splice.append(res.splice.assign(**tag))
+    latents.append(res.latents.assign(**tag))
+    summary.append(res.summary.assign(**tag))
+recon, splice = pd.concat(recon, ignore_index=True), pd.concat(splice, ignore_index=True)
+latents, summary = pd.concat(latents, ignore_index=True), pd.concat(summary, ignore_index=True)
+display(recon[["pair", "dose", "model", "fvu", "ci_lo", "ci_hi", "fvu_ratio", "ratio_ci_lo", "ratio_ci_hi", "l0", "n"]])
+display(splice[["pair", "dose", "model", "clean", "spliced", "zero_ablated", "delta_ce", "delta_ci_lo", "delta_ci_hi", "ce_recovered"]])
+display(summary)
+
+# %%
+pairs = list(dict.fromkeys(recon["pair"]))
+mcolors = {"base": COLORS["base"], "rl": COLORS["rl"], "random_init": COLORS["random"]}
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+width = 0.8 / len(mcolors)
+for j, model in enumerate(mcolors):
+    r = recon[recon.model == model].set_index("pair").reindex(pairs)
+    x = np.arange(len(pairs)) + (j - (len(mcolors) - 1) / 2) * width
+    axes[0].bar(x, r.fvu, width, yerr=[r.fvu - r.ci_lo, r.ci_hi - r.fvu], capsize=3, color=mcolors[model], label=model)
+    s = splice[splice.model == model].set_index("pair").reindex(pairs)
+    if s.delta_ce.notna().any():
+        axes[1].bar(x, s.delta_ce, width, yerr=[s.delta_ce - s.delta_ci_lo, s.delta_ci_hi - s.delta_ce], capsize=3,
+                    color=mcolors[model], label=model)
+for ax, ylabel in zip(axes, ("SAE FVU (held-out texts)", "delta CE, SAE spliced - clean (nats)"), strict=True):
+    ax.set_xticks(np.arange(len(pairs)))
+    ax.set_xticklabels([f"{p}\n(dose {recon[recon.pair == p].dose.iloc[0]})" for p in pairs], fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8)
+axes[0].set_title("base-trained SAE reconstructing each model")
+axes[1].set_title("cost of splicing it in")
+fig.tight_layout()
+save_fig(fig, 10, "reconstruction",
+         caption=f"A TopK SAE (width {EXPANSION} x d_model, k = {K}, {SAE_SAMPLES} training rows, seed {SEED}) trained on"
+                 f" base activations at layer {LAYER}: FVU on held-out texts of the base, the RL model and a random-init"
+                 f" control (left), and next-token CE increase when spliced into base and RL (right); 95% bootstrap CIs"
+                 f" over tokens (FVU) and sequences (delta CE); texts: {N_SAMPLES} sampled completions per problem from"
+                 f" each model on {N_PROBLEMS // 2} held-out problems.")
+plt.show()
+
+# %%
+comparisons = list(dict.fromkeys(latents["comparison"]))
+bins = np.linspace(0, 1, 21)
+fig, axes = plt.subplots(len(pairs), len(comparisons), figsize=(4.0 * len(comparisons), 2.8 * len(pairs)),
+                         squeeze=False, sharex=True)
+for r, name in enumerate(pairs):
+    for c, comp in enumerate(comparisons):
+        ax = axes[r, c]
+        lat = latents[(latents.pair == name) & (latents.comparison == comp) & (latents.freq > 0)]
+        exclusive = lat.category.isin(["rl_only", "base_only"]) & lat.confirmed
+        ax.hist([lat.rel_norm[~exclusive], lat.rel_norm[exclusive]], bins=bins, stacked=True,
+                color=[COLORS["control"], COLORS["hybrid"]], label=["other live latents", "confirmed exclusive (Latent Scaling)"])
+        ax.set_title(f"{name}: {comp}", fontsize=9)
+        ax.set_xlabel("relative decoder norm (0 = first model only, 1 = second only)" if r == len(pairs) - 1 else "")
+        ax.set_ylabel("latents" if c == 0 else "")
+axes[0, -1].legend(frameon=False, fontsize=7)
+fig.tight_layout()
+save_fig(fig, 10, "relative_norms",
+         caption=f"BatchTopK crosscoders (width {EXPANSION} x d_model, k = {K}, {CROSSCODER_STEPS} steps, seed {SEED}) at"
+                 f" layer {LAYER}: histogram of live latents' relative decoder norm for (base, RL) and, as controls,"
+                 f" (base, base) (null: nothing is exclusive) and (base, random init) (positive control); red: exclusive"
+                 f" latents (r within 0.1 of 0 or 1) confirmed by Latent Scaling (scale ratio < 0.3) on held-out texts.")
+plt.show()
+
+# %%
+fig, axes = plt.subplots(1, len(pairs), figsize=(4.4 * len(pairs), 3.4), squeeze=False, sharey=True)
+for ax, name in zip(axes[0], pairs, strict=True):
+    lat = latents[(latents.pair == name) & (latents.comparison == "base vs RL") & (latents.freq > 0)]
+    ok = lat.confirmed & lat.category.isin(["rl_only", "base_only"])
+    ax.scatter(lat.rel_norm[~ok], lat.scaling_ratio.clip(-0.5, 1.5)[~ok], s=8, color=COLORS["control"], label="other")
+    ax.scatter(lat.rel_norm[ok], lat.scaling_ratio.clip(-0.5, 1.5)[ok], s=14, color=COLORS["hybrid"], label="confirmed exclusive")
+    ax.axhline(0.3, color=COLORS["random"], ls=":", lw=1)
+    ax.set_title(f"{name} (dose {lat.dose.iloc[0] if len(lat) else ''})", fontsize=9)
+    ax.set_xlabel("relative decoder norm (1 = RL only)")
+axes[0, 0].set_ylabel("Latent Scaling ratio\n(other model / owner, clipped)")
+axes[0, -1].legend(frameon=False, fontsize=8)
+fig.tight_layout()
+save_fig(fig, 10, "latent_scaling",
+         caption=f"Base-vs-RL crosscoder latents at layer {LAYER}: relative decoder norm against the Latent Scaling ratio"
+                 f" (beta of the non-owning model / beta of the owner, Minder et al. 2504.02922) on held-out texts; an"
+                 f" exclusive latent is confirmed when the ratio is below 0.3 (dotted); seed {SEED}.")
+plt.show()
+
+# %% [markdown]
+# ## What this run found
+
+# %%
+lines = []
+for name in pairs:
+    q = recon[recon.pair == name].set_index("model")
+    sp = splice[splice.pair == name].set_index("model")
+    sm = summary[summary.pair == name].set_index("comparison")
+    dose = q.dose.iloc[0]
+    line = (f"- **{name}** (dose {dose}, layer {LAYER}, seed {SEED}): FVU base {q.loc['base', 'fvu']:.3f}"
+            f" [{q.loc['base', 'ci_lo']:.3f}, {q.loc['base', 'ci_hi']:.3f}], RL {q.loc['rl', 'fvu']:.3f}"
+            f" [{q.loc['rl', 'ci_lo']:.3f}, {q.loc['rl', 'ci_hi']:.3f}]: ratio {q.loc['rl', 'fvu_ratio']:.2f}"
+            f" [{q.loc['rl', 'ratio_ci_lo']:.2f}, {q.loc['rl', 'ratio_ci_hi']:.2f}]")
+    if "random_init" in q.index:
+        line += f" (random-init control: ratio {q.loc['random_init', 'fvu_ratio']:.2f})"
+    line += (f"; splice cost base {sp.loc['base', 'delta_ce']:+.3f}, RL {sp.loc['rl', 'delta_ce']:+.3f}"
+             f" [{sp.loc['rl', 'delta_ci_lo']:+.3f}, {sp.loc['rl', 'delta_ci_hi']:+.3f}] nats/token. Crosscoder: confirmed"
+             f" RL-only latents {sm.loc['base vs RL', 'rl_only_confirmed']:.1%} of {int(sm.loc['base vs RL', 'live'])} live,"
+             f" base-only {sm.loc['base vs RL', 'base_only_confirmed']:.1%}, shared {sm.loc['base vs RL', 'shared']:.1%}")
+    if "base vs base (null)" in sm.index:
+        null = sm.loc["base vs base (null)"]
+        pos = sm.loc["base vs random init (positive control)"]
+        line += (f"; null (base, base): {null.rl_only_confirmed:.1%} + {null.base_only_confirmed:.1%} exclusive; positive"
+                 f" control (base, random init): {pos.rl_only_confirmed:.1%} second-model-only")
+    lines.append(line + ".")
+lines.append(
+    "Against the claim: an FVU ratio whose CI includes 1, a splice cost in RL like the base's, and RL-only latents at"
+    " the null's level say the base model's features describe the RL model (activation); a ratio well above 1 or RL-only"
+    " latents far above the null, towards the positive control, would say RL built new features (creation). The"
+    " positive control shows what a clear 'new features' reading looks like on these models.")
+display(Markdown("\n".join(lines)))
