@@ -1,0 +1,218 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: rlmeta-interp
+#     language: python
+#     name: rlmeta-interp
+# ---
+
+# %% [markdown]
+# # 05 In-context RL on bandits: did RL create a learner, or connect one that pretraining had built?
+#
+# **Claim 6.** RL fine-tuning produces *in-context RL*: within-episode adaptation to unseen problems, with no weight
+# updates (Rentschler & Roberts, arXiv 2501.14176: Llama-3.1-8B-Instruct, IA3 adapters, a Q-learning objective,
+# multi-episode Frozen Lake). Its ancestors show that pretraining alone can do it: Algorithm Distillation (Laskin et
+# al., arXiv 2210.14215), where a transformer pretrained on the learning histories of an RL algorithm learns in context,
+# and the Decision-Pretrained Transformer (Lee et al. 2023). *CORRECTION (SOURCES.md): "human-level sample efficiency"
+# is not in the paper.*
+#
+# **What would count as evidence.** *Activation*: the base model already adapts within an episode (its regret per
+# trial falls), and its residual stream already encodes each arm's Bayes posterior mean beyond what a randomly
+# initialised network and a bag of token counts decode, so that RL only has to connect those beliefs to the choice of
+# arm. *Creation*: the base model neither adapts nor encodes beliefs beyond the controls, and both appear only after
+# RL.
+#
+# **What this notebook measures** on the bandit organisms of the zoo (pretrained on learning histories in which a
+# fraction *dose* comes from Thompson sampling, the rest from a uniform-random policy; then GRPO-tuned), for each
+# dose, for the base and the RL model: (1) regret curves within an episode, per trial and cumulative, with sampled
+# *and* greedy decoding (PILOT_BANDITS.md: they disagree, because a base model imitates a mixture of behaviour
+# policies when sampled), beside Thompson sampling and uniform random run on the same unseen bandits; (2) within-
+# episode adaptation (regret over the first vs the last quarter of trials); (3) ridge probes of the arms' row-centred
+# posterior means at every reward token, per layer, beside a random-init model and a token-count baseline.
+# Probe R^2 alone is not evidence (the pilot decoded centred values with R^2 0.50 from a random network); targets are
+# centred because uncentred R^2 is confounded by token counts.
+
+# %% tags=["parameters"]
+PRESET = "paper"  # zoo preset of the bandit organisms (SMOKE falls back to any preset, then to a tiny stand-in)
+WORLD = "bandits"
+VARIANT = "correct"  # RL reward variant
+SEED = 0  # RL seed of the pairs; also seeds rollouts, probes and bootstraps
+SMOKE = False
+N_BANDITS = 300  # unseen bandits for regret (one episode per bandit and decoding mode)
+N_PROBE_EPISODES = 200  # episodes whose reward tokens are probed (x horizon rows)
+PROBE_POLICY = "thompson"  # who writes the probed episodes: "thompson" or "random"
+EVAL_SEED = 30_000  # bandit draw for evaluation (the zoo's own evaluation uses 20_000, RL training 1)
+N_BOOT = 1000
+
+# %%
+if SMOKE:
+    N_BANDITS, N_PROBE_EPISODES, N_BOOT = 40, 24, 200
+
+import logging
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown, display
+
+from rlmeta_interp.analysis.directions import RidgeProbeConfig
+from rlmeta_interp.analysis.scorecard import world_for
+from rlmeta_interp.experiments.bandits import (
+    belief_episodes,
+    belief_probe_layers,
+    best_layers,
+    load_bandit_pairs,
+    regret_experiment,
+    verdicts,
+)
+from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+
+logging.basicConfig(level=logging.WARNING)
+set_style()
+PAIRS, SOURCE = load_bandit_pairs(preset=PRESET, variant=VARIANT, seed=SEED, smoke=SMOKE)
+world = world_for(PAIRS[0][1], WORLD)
+T = world.config.horizon
+pd.DataFrame([{"dose": d, "base": p.base.name, "rl": p.rl.name} for d, p in PAIRS]).assign(source=SOURCE)
+
+# %% [markdown]
+# ## Regret within an episode
+# Every model plays one episode on each of the same unseen bandits, once sampling at temperature 1 and once greedily.
+# Regret is the expected (pseudo-)regret `max(means) - means[chosen arm]` per trial; a non-arm token counts as the
+# worst arm. Bands: 95% bootstrap over bandits.
+
+# %%
+problems = world.sample(N_BANDITS, seed=EVAL_SEED)
+models = {}
+for dose, pair in PAIRS:
+    models[f"base d{dose:g}"] = pair.base
+    models[f"RL d{dose:g}"] = pair.rl
+reg = regret_experiment(models, world, problems, seed=SEED, n_boot=N_BOOT)
+reg.table
+
+# %%
+names = list(models) + ["thompson", "random"]
+palette = dict(zip(list(models), sns.color_palette("tab10", len(models)).as_hex()))
+palette.update(thompson=COLORS["reference"], random=COLORS["random"])
+fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+for j, mode in enumerate(["sampled", "greedy"]):
+    cur = reg.curves[reg.curves["mode"].isin([mode, "reference"])]
+    line_ci(axes[0, j], cur, "t", "regret", "regret_lo", "regret_hi", hue="policy", palette=palette)
+    line_ci(axes[1, j], cur, "t", "cum_regret", "cum_lo", "cum_hi", hue="policy", palette=palette)
+    axes[0, j].set_title(f"{mode} decoding: regret per trial")
+    axes[1, j].set_title(f"{mode} decoding: cumulative regret")
+    axes[1, j].set_xlabel("trial t within the episode")
+fig.suptitle(f"Bandits, K={world.config.n_arms}, T={T}: {N_BANDITS} unseen bandits, RL seed {SEED}; {SOURCE}",
+             fontsize=9)
+fig.tight_layout()
+save_fig(fig, 5, "regret_curves", caption="Per-trial and cumulative regret within an episode, base and RL organisms"
+         " at each dose, sampled and greedy, beside Thompson sampling and uniform random on the same bandits (95%"
+         " bootstrap bands over bandits).")
+
+# %% [markdown]
+# ## Final regret and within-episode adaptation
+# Left: final cumulative regret and the share of the random-to-Thompson gap each policy closes. Right: adaptation =
+# mean regret per trial over the first quarter minus the last quarter of the episode (> 0: the policy learns in
+# context; uniform random is the no-learning control). Error bars: 95% bootstrap over bandits (paired for adaptation).
+
+# %%
+tab = reg.table.assign(label=lambda d: d["policy"] + "\n" + d["mode"])
+ad = reg.adaptation.assign(label=lambda d: d["policy"] + "\n" + d["mode"])
+colors = [palette.get(p, COLORS["control"]) for p in tab["policy"]]
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+bar_ci(axes[0], tab, "label", "final_regret", "ci_lo", "ci_hi", colors=colors)
+for i, g in enumerate(tab["gap_closed"]):
+    axes[0].annotate(f"{g:.2f}", (i, 0), ha="center", va="bottom", fontsize=7)
+axes[0].set_title("final cumulative regret (number at the base: gap closed)")
+bar_ci(axes[1], ad, "label", "improvement", "ci_lo", "ci_hi", colors=[palette.get(p, COLORS["control"]) for p in ad["policy"]])
+axes[1].axhline(0, color="k", lw=0.8)
+axes[1].set_title("within-episode adaptation: regret early - late")
+for ax in axes:
+    ax.tick_params(axis="x", labelsize=7, rotation=90)
+    ax.set_xlabel("")
+fig.suptitle(f"{N_BANDITS} unseen bandits, RL seed {SEED}; {SOURCE}", fontsize=9)
+fig.tight_layout()
+save_fig(fig, 5, "final_regret_adaptation", caption="Final cumulative regret with the share of the random-to-"
+         "Thompson gap closed, and within-episode adaptation (first vs last quarter of trials), per model and"
+         " decoding mode, with Thompson sampling and uniform random as references (95% bootstrap CIs).")
+
+# %% [markdown]
+# ## Belief-state probes
+# Episodes written by a reference policy (the same episodes for every model); at each reward token the target is
+# every arm's Beta(1,1) posterior mean after that pull, centred across arms. Ridge R^2 (5-fold, out of fold) per layer
+# for the base and RL models, a randomly initialised model of the same architecture, and a bag of token counts up to
+# that token. Folds split rows, and the rows of one episode are correlated: the R^2 values compare models and
+# controls with each other; they are not out-of-episode estimates.
+
+# %%
+texts, targets = belief_episodes(world, N_PROBE_EPISODES, seed=EVAL_SEED + 1, policy=PROBE_POLICY)
+probe_cfg = RidgeProbeConfig(n_boot=N_BOOT, seed=SEED)
+probes = pd.concat([belief_probe_layers({"base": p.base, "RL": p.rl}, texts, targets, config=probe_cfg).assign(dose=d)
+                    for d, p in PAIRS], ignore_index=True)
+best = pd.concat([best_layers(probes[probes["dose"] == d]).assign(dose=d) for d, _ in PAIRS], ignore_index=True)
+best
+
+# %%
+pal = {"base": COLORS["base"], "RL": COLORS["rl"], "random_init": COLORS["control"]}
+fig, axes = plt.subplots(1, len(PAIRS), figsize=(5.5 * len(PAIRS), 4), squeeze=False)
+for ax, (dose, _) in zip(axes[0], PAIRS):
+    sub = probes[(probes["dose"] == dose) & (probes["model"] != "token_counts")]
+    line_ci(ax, sub, "layer", "r2", "ci_lo", "ci_hi", hue="model", palette=pal, marker="o")
+    counts = probes[(probes["dose"] == dose) & (probes["model"] == "token_counts")]
+    ax.axhline(float(counts["r2"].iloc[0]), color=COLORS["random"], ls="--", label="token counts")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_title(f"dose {dose:g}: centred posterior means")
+    ax.set_ylabel("ridge R^2 (out of fold)")
+    ax.legend(frameon=False, fontsize=8)
+fig.suptitle(f"{N_PROBE_EPISODES} {PROBE_POLICY} episodes x {T} reward tokens; 95% bootstrap CI over rows; seed {SEED};"
+             f" {SOURCE}", fontsize=9)
+fig.tight_layout()
+save_fig(fig, 5, "belief_probes", caption="Ridge-probe R^2 of row-centred arm posterior means at reward tokens, per"
+         " layer, in base and RL models beside a random-init model and a token-count baseline (95% bootstrap CIs).")
+
+# %% [markdown]
+# ## What this run found
+
+# %%
+t = reg.table.set_index(["policy", "mode"])
+a = reg.adaptation.set_index(["policy", "mode"])
+b = best.set_index(["dose", "model"])
+
+
+def ci(v, lo, hi):
+    return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+lines = [f"Source: {SOURCE}; {N_BANDITS} unseen bandits, K={world.config.n_arms}, T={T}; RL seed {SEED}; 95% bootstrap"
+         " CIs. References: Thompson sampling "
+         f"{ci(*t.loc[('thompson', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])}, uniform random "
+         f"{ci(*t.loc[('random', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])} final regret.", ""]
+for dose, _ in PAIRS:
+    for who in ("base", "RL"):
+        name = f"{who} d{dose:g}"
+        parts = []
+        for mode in ("sampled", "greedy"):
+            r, ad_ = t.loc[(name, mode)], a.loc[(name, mode)]
+            parts.append(f"{mode}: regret {ci(r['final_regret'], r['ci_lo'], r['ci_hi'])}, gap closed"
+                         f" {ci(r['gap_closed'], r['gap_lo'], r['gap_hi'])}, adaptation"
+                         f" {ci(ad_['improvement'], ad_['ci_lo'], ad_['ci_hi'])}, invalid pulls"
+                         f" {r['invalid_rate']:.1%}")
+        pr = b.loc[(dose, who)]
+        parts.append(f"beliefs: best layer {int(pr['layer'])} R^2 {ci(pr['r2'], pr['ci_lo'], pr['ci_hi'])} vs random init"
+                     f" {ci(pr['r2_random_init'], pr['random_lo'], pr['random_hi'])} and token counts {pr['r2_counts']:.2f}")
+        lines.append(f"- **{name}**: " + "; ".join(parts) + ".")
+for _, v in verdicts(reg, best, {d: (f"base d{d:g}", f"RL d{d:g}") for d, _ in PAIRS}).iterrows():
+    lines.append(f"- **Dose {v['dose']:g}**: behaviour: {v['behaviour']}. Probes: {v['probes']}.")
+lines += ["", "Sampled and greedy regret are reported separately because they can disagree (a base model imitates a"
+          " mixture of behaviour policies when sampled)."]
+if "stand-in" in SOURCE:
+    lines.append("**SMOKE stand-in**: these are tiny organisms trained for seconds in this run; the numbers only show"
+                 " that the pipeline runs and say nothing about the claim.")
+display(Markdown("\n".join(lines)))

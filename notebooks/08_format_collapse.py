@@ -1,0 +1,228 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: rlmeta-interp
+#     language: python
+#     name: rlmeta-interp
+# ---
+
+# %% [markdown]
+# # 08 Format collapse: does RL echo one pretraining format?
+#
+# **Claim 9.** RL collapses onto one of the answer formats seen in pretraining within the first epoch, and the collapse
+# coincides with the biggest jump in accuracy; small models favour code-like formats, larger ones natural language;
+# the KL penalty sets how extreme the collapse is (Zhao et al., arXiv 2504.07912, "Echo Chamber", code
+# rosieyzh/openrlhf-pretrain: models pretrained from scratch on a mixture of answer formats, then RL-tuned).
+# SOURCES.md records no correction for this paper.
+#
+# **What would count as evidence.** Collapse onto a format the base model already wrote is *activation*: RL amplifies
+# a pretrained behaviour rather than inventing one (the paper's "echo chamber"). A new layout that the base never
+# wrote would be creation. Accuracy gains that arrive with the collapse say the gain comes from choosing a format,
+# not from computing better within one.
+#
+# **What this notebook measures** on the zoo's arithmetic organisms (pretrained on answers written directly, as a
+# running sum in words, or as equations, the scratchpad share set by the exposure dose): at every RL checkpoint (step
+# 0 = the base), the share of each format in `N_SAMPLES` samples per held-out problem (rule-based labels; 95% bootstrap
+# CIs over problems), pass@1 and pass@k overall and within each format, the first step where one format's share
+# reaches `THRESHOLD` (the collapse step) and the step of the biggest pass@1 jump. Controls: the base model (step 0)
+# and the pretraining mixture; with only a few checkpoints, a collapse and the biggest jump coincide by chance with
+# probability 1/(number of intervals). At dose `DOSE`, the final format shares of the RL variants the zoo has (KL
+# coefficient 0 / default / 0.2, and the random- and format-reward controls) beside the base.
+
+# %% tags=["parameters"]
+PRESET = "paper"  # zoo preset (SMOKE falls back to the shipped demo pairs)
+WORLD = "arithmetic"
+VARIANT = "correct"
+SEED = 0  # RL seed of the pairs with checkpoints; also the sampling seed
+SMOKE = False
+DOSE = 0.5  # dose at which RL variants (KL coefficients, spurious rewards) are compared
+COMPARE_VARIANTS = ["kl0", "correct", "kl0.2", "random", "format"]
+N_PROBLEMS = 64
+N_SAMPLES = 32
+KS = [1, 8, 32]
+THRESHOLD = 0.9
+PROBLEM_SEED = 50_000  # held-out problems (RL training uses problem_seed 1)
+N_BOOT = 1000
+
+# %%
+if SMOKE:
+    N_PROBLEMS, N_SAMPLES, KS, N_BOOT = 12, 4, [1, 4], 100
+
+import logging
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from rlmeta_interp import load_model, load_pair, registry
+from rlmeta_interp.analysis.dynamics import iter_checkpoints
+from rlmeta_interp.analysis.formats import format_dynamics
+from rlmeta_interp.analysis.scorecard import world_for
+from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix, select_pairs
+from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
+from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+
+logging.basicConfig(level=logging.WARNING)
+set_style()
+FORMATS = [*ALL_FORMATS, "other"]
+FCOL = {"direct": COLORS["base"], "sum": COLORS["steered"], "eq": COLORS["rl"], "other": COLORS["random"]}
+SPECS, SOURCE = select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for s in SPECS]).assign(source=SOURCE)
+
+# %% [markdown]
+# ## Format shares, pass@1 and pass@k at every checkpoint
+
+# %%
+RES = {}
+for s in SPECS:
+    pair = load_pair(s.name)
+    world = world_for(pair, WORLD)
+    problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)
+    RES[s.name] = format_dynamics(
+        iter_checkpoints(pair.rl.folder, skeleton=pair.rl.hf), pair.rl.tokenizer, problems, world, world.format_of,
+        n=N_SAMPLES, ks=KS, max_new_tokens=world.max_completion_chars(), formats=FORMATS, threshold=THRESHOLD,
+        ignore=["other"], seed=SEED, n_boot=N_BOOT)
+    RES[s.name]["mix"] = pretraining_format_mix(pair.base.manifest)
+    RES[s.name]["dose"] = s.dose
+pd.DataFrame([{"pair": k, "collapse": r["collapse"], "biggest_jump": r["biggest_jump"]} for k, r in RES.items()])
+
+# %%
+fig, axes = plt.subplots(2, len(RES), figsize=(6 * len(RES), 7), squeeze=False)
+for j, (name, r) in enumerate(RES.items()):
+    ax = axes[0, j]
+    line_ci(ax, r["shares"], "step", "share", "ci_lo", "ci_hi", hue="format", palette=FCOL, marker="o")
+    for f, v in r["mix"].items():
+        ax.axhline(v, color=FCOL[f], ls=":", lw=1)
+    ax.set_title(f"{name} (dose {r['dose']:g}): format shares\n(dotted: pretraining mix)", fontsize=9)
+    ax.set_ylim(-0.02, 1.02)
+    pk = r["passk"][r["passk"]["format"] == "all"].assign(k=lambda d: "pass@" + d["k"].astype(str))
+    line_ci(axes[1, j], pk, "step", "pass@k", "ci_lo", "ci_hi", hue="k", marker="o")
+    axes[1, j].set_title("pass@k, all formats")
+    for ax in axes[:, j]:
+        if r["collapse"]:
+            ax.axvline(r["collapse"]["step"], color="k", ls="--", lw=1, label="collapse")
+        if r["biggest_jump"]:
+            ax.axvspan(r["biggest_jump"]["from_step"], r["biggest_jump"]["step"], color=COLORS["reference"], alpha=0.12)
+        ax.set_xlabel("RL step (0 = base)")
+fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; 95% bootstrap CIs over"
+             f" problems; dashed: first step with a format share >= {THRESHOLD}; shaded: biggest pass@1 jump; {SOURCE}",
+             fontsize=8)
+fig.tight_layout()
+save_fig(fig, 8, "format_dynamics", caption="Per RL checkpoint: the share of each answer format (with the pretraining"
+         " mix dotted) and pass@k over all formats, with 95% bootstrap CIs; the collapse step and the biggest pass@1"
+         " jump are marked.")
+
+# %% [markdown]
+# ## Accuracy within each format
+# pass@1 of the policy conditioned on writing a format (problems with at least one sample of that format). A format
+# that dies out loses its points. If accuracy within every format stays flat while the shares move, the overall gain
+# comes from the choice of format.
+
+# %%
+fig, axes = plt.subplots(1, len(RES), figsize=(6 * len(RES), 3.8), squeeze=False)
+for ax, (name, r) in zip(axes[0], RES.items()):
+    within = r["passk"][(r["passk"]["k"] == 1) & (r["passk"]["format"].isin(ALL_FORMATS))]
+    line_ci(ax, within, "step", "pass@k", "ci_lo", "ci_hi", hue="format", palette=FCOL, marker="o")
+    ax.set_ylabel("pass@1 within the format")
+    ax.set_xlabel("RL step (0 = base)")
+    ax.set_title(f"{name} (dose {r['dose']:g})", fontsize=9)
+fig.suptitle(f"seed {SEED}; 95% bootstrap CIs over problems; {SOURCE}", fontsize=8)
+fig.tight_layout()
+save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format per RL checkpoint (95% bootstrap CIs"
+         " over the problems with a sample in that format).")
+
+# %% [markdown]
+# ## RL variants at one dose: KL coefficient and spurious-reward controls
+# Final models only (these variants save no checkpoints); same problems and sampling seed. Which of
+# `COMPARE_VARIANTS` exist depends on the zoo: the demo preset has only `correct`.
+
+# %%
+variant_specs = {v: registry.find_pairs(WORLD, variant=v, dose=DOSE, seed=SEED) for v in COMPARE_VARIANTS}
+variant_specs = {v: ps[0] for v, ps in variant_specs.items() if ps}
+if not variant_specs:  # the dose has no pairs here (smoke zoo): compare the pairs with checkpoints instead
+    variant_specs = {s.extra.get("variant"): s for s in SPECS[-1:]}
+ref_spec = next(iter(variant_specs.values()))
+models = {"base": load_model(ref_spec.base.name)}
+models.update({f"RL {v} (beta {registry.manifest_of(s.rl.name)['config']['rl']['beta']:g})": load_model(s.rl.name)
+               for v, s in variant_specs.items()})
+vworld = world_for(load_pair(ref_spec.name), WORLD)
+VSHARES, VPASS = final_format_shares(models, vworld, vworld.sample(N_PROBLEMS, seed=PROBLEM_SEED), n=N_SAMPLES,
+                                     ks=[1], formats=FORMATS, seed=SEED, n_boot=N_BOOT)
+MISSING = [v for v in COMPARE_VARIANTS if v not in variant_specs]
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+names = list(models)
+width = 0.8 / len(FORMATS)
+for i, f in enumerate(FORMATS):
+    sub = VSHARES[VSHARES["format"] == f].set_index("model").loc[names]
+    err = [(sub["share"] - sub["ci_lo"]).clip(lower=0), (sub["ci_hi"] - sub["share"]).clip(lower=0)]
+    axes[0].bar(np.arange(len(names)) + (i - len(FORMATS) / 2 + 0.5) * width, sub["share"], width, yerr=err,
+                capsize=2, color=FCOL[f], label=f)
+axes[0].set_xticks(range(len(names)), names, fontsize=7, rotation=15)
+axes[0].set_ylabel("share of samples")
+axes[0].legend(frameon=False, fontsize=8, ncol=4)
+axes[0].set_title(f"final format shares at dose {DOSE:g}" + (f" (absent here: {', '.join(MISSING)})" if MISSING else ""),
+                  fontsize=9)
+p1 = VPASS[(VPASS["format"] == "all") & (VPASS["k"] == 1)].set_index("model").loc[names].reset_index()
+bar_ci(axes[1], p1, "model", "pass@k", "ci_lo", "ci_hi",
+       colors=[COLORS["base"]] + [COLORS["rl"]] * (len(names) - 1))
+axes[1].tick_params(axis="x", labelsize=7, rotation=15)
+axes[1].set_ylabel("pass@1")
+axes[1].set_xlabel("")
+fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples, seed {SEED}; 95% bootstrap CIs over problems;"
+             f" {SOURCE}", fontsize=8)
+fig.tight_layout()
+save_fig(fig, 8, "variants", caption="Final answer-format shares and pass@1 of the RL variants at one dose (KL"
+         " coefficients and spurious-reward controls, where the zoo has them) beside their base, with 95% bootstrap CIs.")
+
+# %% [markdown]
+# ## What this run found
+
+# %%
+lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; 95%"
+         f" bootstrap CIs over problems; collapse = first step with one format's share >= {THRESHOLD}.", ""]
+n_coincide = 0
+for name, r in RES.items():
+    sh = r["shares"]
+    steps = sorted(sh["step"].unique())
+    first, last = sh[sh["step"] == steps[0]].set_index("format"), sh[sh["step"] == steps[-1]].set_index("format")
+    top = last["share"].drop("other").idxmax()
+    pk1 = r["passk"][(r["passk"]["format"] == "all") & (r["passk"]["k"] == 1)].set_index("step")
+    col, jump = r["collapse"], r["biggest_jump"]
+    coincide = bool(col and jump and col["step"] == jump["step"])
+    n_coincide += coincide
+    lines.append(
+        f"- **{name}** (dose {r['dose']:g}): shares at step {steps[0]} (base) "
+        + ", ".join(f"{f} {first.loc[f, 'share']:.2f}" for f in FORMATS) + f"; at step {steps[-1]} "
+        + ", ".join(f"{f} {last.loc[f, 'share']:.2f} [{last.loc[f, 'ci_lo']:.2f}, {last.loc[f, 'ci_hi']:.2f}]"
+                    for f in FORMATS)
+        + f" (pretraining mix " + ", ".join(f"{f} {v:.2f}" for f, v in r["mix"].items()) + "). "
+        + (f"Collapse onto **{col['format']}** at step {col['step']} (share {col['share']:.2f})" if col else
+           f"No collapse: the top format at the end ({top}) stays below {THRESHOLD}")
+        + f"; pass@1 {pk1['pass@k'].iloc[0]:.3f} [{pk1['ci_lo'].iloc[0]:.3f}, {pk1['ci_hi'].iloc[0]:.3f}] ->"
+        f" {pk1['pass@k'].iloc[-1]:.3f} [{pk1['ci_lo'].iloc[-1]:.3f}, {pk1['ci_hi'].iloc[-1]:.3f}]"
+        + (f"; biggest jump {jump['jump']:+.3f} between steps {jump['from_step']} and {jump['step']}" if jump else "")
+        + (f"; the collapse {'coincides' if coincide else 'does not coincide'} with it (chance"
+           f" {1 / (len(steps) - 1):.2f})" if col and jump else "") + ".")
+v1 = VPASS[(VPASS["format"] == "all") & (VPASS["k"] == 1)].set_index("model")
+top_share = VSHARES[VSHARES["format"] != "other"].groupby("model")["share"].max()
+lines.append(f"- Variants at dose {DOSE:g} (final models): " + "; ".join(
+    f"{m}: largest format share {top_share[m]:.2f}, pass@1 {v1.loc[m, 'pass@k']:.3f} [{v1.loc[m, 'ci_lo']:.3f},"
+    f" {v1.loc[m, 'ci_hi']:.3f}]" for m in names) + (f". Absent from this zoo: {', '.join(MISSING)}." if MISSING else "."))
+collapsed = [k for k, r in RES.items() if r["collapse"]]
+lines += ["", "Against the claim: " + (
+    f"RL collapsed onto one format in {len(collapsed)} of {len(RES)} organisms, and the collapse coincided with the"
+    f" biggest accuracy jump in {n_coincide}." if collapsed else
+    f"no organism collapsed onto one format (share >= {THRESHOLD}) within its RL run, so the echo-chamber collapse is"
+    " not reproduced here; with no collapse, its coincidence with the accuracy jump cannot be tested.")
+    + " A KL effect can only be judged where the KL variants exist (see the list above)."]
+display(Markdown("\n".join(lines)))
