@@ -157,7 +157,7 @@ KN[["world", "dose", "variant", "d_pass@1", "d_pass@1_lo", "d_pass@1_hi", "d_pas
 # %%
 up = {w: sorted(set(MAIN[(MAIN.world == w) & (MAIN["pass@n_change"] == "up")]["dose"])) for w in BY_WORLD}
 lines = [f"- {bd.boundary_sentence(r)}" for r in MAIN.to_dict("records")]
-knob_lines = [f"- `{r['pair']}`: pass@1 change {bd.fmt_ci(r['d_pass@1'], r['d_pass@1_lo'], r['d_pass@1_hi'])},"
+knob_lines = [f"- `{r['pair']}`: pass@1 change {bd.fmt_ci(r['d_pass@1'], r['d_pass@1_lo'], r['d_pass@1_hi'], 3)},"
               f" pass@{N_SAMPLES} change {bd.fmt_ci(r['d_pass@n'], r['d_pass@n_lo'], r['d_pass@n_hi'])}"
               for r in KN.to_dict("records")]
 if set(BY_WORLD) >= {"arithmetic", "planning"}:

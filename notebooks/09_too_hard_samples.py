@@ -150,8 +150,8 @@ def _cmp(lo, hi):
 
 lines = []
 for v in variants:
-    s = (f"- `{v}` (`{SPECS[v].name}`): on {min(OPERANDS)}-operand problems accuracy {bd.fmt_ci(two.loc[v, 'acc'])},"
-         f" change vs base {bd.fmt_ci(two.loc[v, 'd_vs_ref'], two.loc[v, 'd_lo'], two.loc[v, 'd_hi'])}"
+    s = (f"- `{v}` (`{SPECS[v].name}`): on {min(OPERANDS)}-operand problems accuracy {bd.fmt_ci(two.loc[v, 'acc'], digits=3)},"
+         f" change vs base {bd.fmt_ci(two.loc[v, 'd_vs_ref'], two.loc[v, 'd_lo'], two.loc[v, 'd_hi'], 3)}"
          f" ({_cmp(two.loc[v, 'd_lo'], two.loc[v, 'd_hi'])} the base)")
     if sol.loc[v, "n_selected"] > 0:
         s += (f"; on the {int(sol.loc[v, 'n_selected'])} base-solved problems"

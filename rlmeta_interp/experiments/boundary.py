@@ -34,6 +34,7 @@ from ..analysis.passk import (
     crossover_k,
     evaluate_samples,
     guess_probabilities,
+    guessing_passk,
     pass_at_k_matrix,
     passk_table,
 )
@@ -234,8 +235,6 @@ class BoundaryResult:
         cur = passk_table({"base": self.counts_base, "rl": self.counts_rl}, self.n, ks, n_boot=c.n_boot, ci=c.ci,
                           seed=c.seed)
         if self.guess_p is not None:
-            from ..analysis.passk import guessing_passk
-
             ks_ = list(range(1, self.n + 1)) if ks is None else list(ks)
             cur = pd.concat([cur, guessing_passk(self.guess_p, ks_, n_boot=c.n_boot, ci=c.ci, seed=c.seed)],
                             ignore_index=True)
@@ -291,7 +290,7 @@ class BoundaryResult:
         cov = self.coverage().set_index("category")["fraction"]
         row.update({f"frac_{k}": float(v) for k, v in cov.items()})
         if self.guess_p is not None:
-            g = pass_at_k_matrix_guess(self.guess_p, [1, n])
+            g = guess_pass_at_k_matrix(self.guess_p, [1, n])
             row.update({"guess_pass@1": float(g[:, 0].mean()), "guess_pass@n": float(g[:, 1].mean())})
         lik = self.likelihood()
         if lik is not None:
@@ -329,7 +328,7 @@ class BoundaryResult:
                    nll_base=frame(data["nll_base"]), nll_rl=frame(data["nll_rl"]))
 
 
-def pass_at_k_matrix_guess(p: np.ndarray, ks: Sequence[int]) -> np.ndarray:
+def guess_pass_at_k_matrix(p: Float[np.ndarray, " problems"], ks: Sequence[int]) -> Float[np.ndarray, "problems ks"]:
     """``1 - (1 - p)^k`` per problem and k: the guesser's expected pass@k."""
     return 1.0 - (1.0 - np.asarray(p, float)[:, None]) ** np.asarray(ks)[None, :]
 
@@ -498,13 +497,14 @@ def fmt_ci(value: float | None, lo: float | None = None, hi: float | None = None
 def boundary_sentence(row: Mapping[str, Any]) -> str:
     """One sentence reading a :func:`boundary_table` row against claim 3 (RL stays inside the base's boundary)."""
     n = int(row["n"])
-    d1 = fmt_ci(row["d_pass@1"], row["d_pass@1_lo"], row["d_pass@1_hi"])
+    d1 = fmt_ci(row["d_pass@1"], row["d_pass@1_lo"], row["d_pass@1_hi"], digits=3)
     dn = fmt_ci(row["d_pass@n"], row["d_pass@n_lo"], row["d_pass@n_hi"])
-    head = (f"`{row['pair']}`: pass@1 {fmt_ci(row['pass@1_base'])} (base) vs {fmt_ci(row['pass@1_rl'])} (RL),"
+    head = (f"`{row['pair']}`: pass@1 {fmt_ci(row['pass@1_base'], digits=3)} (base) vs"
+            f" {fmt_ci(row['pass@1_rl'], digits=3)} (RL),"
             f" difference {d1}; pass@{n} {fmt_ci(row['pass@n_base'])} vs {fmt_ci(row['pass@n_rl'])}, difference {dn}")
     cross = row.get("crossover_k")
-    cross_txt = (f"the base catches up at k = {int(cross)}" if cross is not None and not pd.isna(cross)
-                 else f"the base never catches up up to k = {n}")
+    cross_txt = (f"the base's pass@k first reaches RL's at k = {int(cross)} (the crossover)"
+                 if cross is not None and not pd.isna(cross) else f"the base's pass@k stays below RL's up to k = {n}")
     change = row["pass@n_change"]
     if change == "up":
         verdict = (f"RL solves problems the base never solved in {n} samples ({row['frac_rl_only']:.0%} of problems"

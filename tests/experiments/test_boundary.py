@@ -222,7 +222,7 @@ def test_prose_helpers():
     down = bd.boundary_table([_result("x", [3, 3, 3, 3, 3, 3, 3, 3], [4, 0, 4, 0, 4, 0, 4, 0])]).iloc[0]
     assert down["pass@n_change"] == "down" and "narrowed" in bd.boundary_sentence(down)
     same = bd.boundary_table([_result("y", base, base)]).iloc[0]
-    assert "stays inside" in bd.boundary_sentence(same) and "k = 1" in bd.boundary_sentence(same)
+    assert "stays inside" in bd.boundary_sentence(same) and "first reaches RL's at k = 1" in bd.boundary_sentence(same)
 
 
 def test_pairs_by_world(fake_zoo):
