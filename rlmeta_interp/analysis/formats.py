@@ -190,3 +190,35 @@ def format_dynamics(
     acc = passk[(passk["format"] == "all") & (passk["k"] == min(ks))].set_index("step")["pass@k"].to_dict()
     return {"shares": shares, "passk": passk, "collapse": detect_collapse(shares, threshold, ignore=ignore),
             "biggest_jump": biggest_accuracy_jump(acc)}
+
+
+def collapse_summary(result: dict[str, Any], ignore: Sequence[str] = ("other",)) -> dict[str, Any]:
+    """The headline of one :func:`format_dynamics` result: shares at the first and last checkpoint
+    (``first_shares`` / ``last_shares``: ``{format: (share, ci_lo, ci_hi)}``), the top format at the end (labels in
+    ``ignore`` excluded), pass@1 at both ends with CIs (smallest k), the collapse and the biggest jump, whether
+    the collapse step equals the step of the biggest jump (``coincide``; None when either is missing), and
+    ``chance``: the probability that a step picked at random among the ``n_steps - 1`` intervals is the jump's."""
+    shares, passk = result["shares"], result["passk"]
+    steps = sorted(shares["step"].unique())
+    if not steps:
+        raise EmptyInputError("No checkpoints in this result.")
+
+    def at(step: int) -> dict[str, tuple[float, float, float]]:
+        g = shares[shares["step"] == step]
+        return {str(f): (float(s), float(lo), float(hi)) for f, s, lo, hi in zip(g["format"], g["share"], g["ci_lo"], g["ci_hi"])}
+
+    last = at(steps[-1])
+    ranked = {f: v for f, v in last.items() if f not in set(ignore)}
+    k = int(passk["k"].min())
+    p1 = passk[(passk["format"] == "all") & (passk["k"] == k)].set_index("step").sort_index()
+    col, jump = result.get("collapse"), result.get("biggest_jump")
+    return {
+        "first_step": int(steps[0]), "last_step": int(steps[-1]), "n_steps": len(steps),
+        "first_shares": at(steps[0]), "last_shares": last,
+        "top_format": max(ranked, key=lambda f: ranked[f][0]) if ranked else None,
+        "k": k, "pass_first": tuple(float(p1[c].iloc[0]) for c in ("pass@k", "ci_lo", "ci_hi")),
+        "pass_last": tuple(float(p1[c].iloc[-1]) for c in ("pass@k", "ci_lo", "ci_hi")),
+        "collapse": col, "biggest_jump": jump,
+        "coincide": (col["step"] == jump["step"]) if col and jump else None,
+        "chance": 1.0 / (len(steps) - 1) if len(steps) > 1 else float("nan"),
+    }

@@ -15,6 +15,7 @@ from rlmeta_interp.analysis.formats import (
 )
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.organism.tokenizer import build_tokenizer
+from rlmeta_interp.organism.worlds.arithmetic import format_of
 
 
 def fmt(c):
@@ -127,3 +128,24 @@ def test_format_dynamics_end_to_end():
     pk = out["passk"]
     assert (pk[pk.format == "all"]["pass@k"] == 1.0).all()
     assert out["biggest_jump"]["jump"] == 0.0
+
+
+def test_collapse_summary_from_tables_built_by_hand():
+    from rlmeta_interp.analysis.formats import collapse_summary
+
+    samples = {0: [["A:1", "1+1=2;A:2"], ["2 plus 1 is 3. A:3", "A:4"]],
+               10: [["1+1=2;A:2", "1+1=2;A:2"], ["1+2=3;A:3", "A:5"]],
+               20: [["1+1=2;A:2"] * 2, ["1+2=3;A:3"] * 2]}
+    shares = format_shares(samples, format_of, formats=["direct", "sum", "eq", "other"], n_boot=20)
+    acc = {0: 0.25, 10: 0.75, 20: 0.8}
+    passk = pd.DataFrame([{"step": s, "format": f, "k": k, "pass@k": a if f == "all" else 0.0, "ci_lo": a - 0.1,
+                           "ci_hi": a + 0.1} for s, a in acc.items() for f in ("all", "eq") for k in (1, 2)])
+    res = {"shares": shares, "passk": passk, "collapse": detect_collapse(shares, 0.9, ignore=["other"]),
+           "biggest_jump": biggest_accuracy_jump(acc)}
+    s = collapse_summary(res)
+    assert s["first_shares"]["direct"][0] == pytest.approx(0.5) and s["last_shares"]["eq"][0] == 1.0
+    assert s["top_format"] == "eq" and s["collapse"]["step"] == 20 and s["biggest_jump"]["step"] == 10
+    assert s["coincide"] is False and s["chance"] == pytest.approx(0.5) and s["n_steps"] == 3
+    assert s["k"] == 1 and s["pass_first"] == pytest.approx((0.25, 0.15, 0.35)) and s["pass_last"][0] == 0.8
+    s2 = collapse_summary({**res, "collapse": None})
+    assert s2["coincide"] is None
