@@ -64,7 +64,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_model, load_pair, registry
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
-from rlmeta_interp.analysis.formats import format_dynamics
+from rlmeta_interp.analysis.formats import collapse_summary, format_dynamics
 from rlmeta_interp.analysis.scorecard import world_for
 from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix, select_pairs
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
@@ -145,7 +145,7 @@ save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format
 # `COMPARE_VARIANTS` exist depends on the zoo: the demo preset has only `correct`.
 
 # %%
-variant_specs = {v: registry.find_pairs(WORLD, variant=v, dose=DOSE, seed=SEED) for v in COMPARE_VARIANTS}
+variant_specs = {v: registry.find_pairs(WORLD, preset=PRESET, variant=v, dose=DOSE, seed=SEED) for v in COMPARE_VARIANTS}
 variant_specs = {v: ps[0] for v, ps in variant_specs.items() if ps}
 if not variant_specs:  # the dose has no pairs here (smoke zoo): compare the pairs with checkpoints instead
     variant_specs = {s.extra.get("variant"): s for s in SPECS[-1:]}
@@ -190,29 +190,22 @@ save_fig(fig, 8, "variants", caption="Final answer-format shares and pass@1 of t
 # %%
 lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; 95%"
          f" bootstrap CIs over problems; collapse = first step with one format's share >= {THRESHOLD}.", ""]
-n_coincide = 0
-for name, r in RES.items():
-    sh = r["shares"]
-    steps = sorted(sh["step"].unique())
-    first, last = sh[sh["step"] == steps[0]].set_index("format"), sh[sh["step"] == steps[-1]].set_index("format")
-    top = last["share"].drop("other").idxmax()
-    pk1 = r["passk"][(r["passk"]["format"] == "all") & (r["passk"]["k"] == 1)].set_index("step")
-    col, jump = r["collapse"], r["biggest_jump"]
-    coincide = bool(col and jump and col["step"] == jump["step"])
-    n_coincide += coincide
+SUMS = {name: collapse_summary(r) for name, r in RES.items()}
+for name, c in SUMS.items():
+    col, jump = c["collapse"], c["biggest_jump"]
     lines.append(
-        f"- **{name}** (dose {r['dose']:g}): shares at step {steps[0]} (base) "
-        + ", ".join(f"{f} {first.loc[f, 'share']:.2f}" for f in FORMATS) + f"; at step {steps[-1]} "
-        + ", ".join(f"{f} {last.loc[f, 'share']:.2f} [{last.loc[f, 'ci_lo']:.2f}, {last.loc[f, 'ci_hi']:.2f}]"
-                    for f in FORMATS)
-        + f" (pretraining mix " + ", ".join(f"{f} {v:.2f}" for f, v in r["mix"].items()) + "). "
+        f"- **{name}** (dose {RES[name]['dose']:g}): shares at step {c['first_step']} (base) "
+        + ", ".join(f"{f} {v[0]:.2f}" for f, v in c["first_shares"].items()) + f"; at step {c['last_step']} "
+        + ", ".join(f"{f} {v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}]" for f, v in c["last_shares"].items())
+        + " (pretraining mix " + ", ".join(f"{f} {v:.2f}" for f, v in RES[name]["mix"].items()) + "). "
         + (f"Collapse onto **{col['format']}** at step {col['step']} (share {col['share']:.2f})" if col else
-           f"No collapse: the top format at the end ({top}) stays below {THRESHOLD}")
-        + f"; pass@1 {pk1['pass@k'].iloc[0]:.3f} [{pk1['ci_lo'].iloc[0]:.3f}, {pk1['ci_hi'].iloc[0]:.3f}] ->"
-        f" {pk1['pass@k'].iloc[-1]:.3f} [{pk1['ci_lo'].iloc[-1]:.3f}, {pk1['ci_hi'].iloc[-1]:.3f}]"
+           f"No collapse: the top format at the end ({c['top_format']}) stays below {THRESHOLD}")
+        + f"; pass@{c['k']} {c['pass_first'][0]:.3f} [{c['pass_first'][1]:.3f}, {c['pass_first'][2]:.3f}] ->"
+        f" {c['pass_last'][0]:.3f} [{c['pass_last'][1]:.3f}, {c['pass_last'][2]:.3f}]"
         + (f"; biggest jump {jump['jump']:+.3f} between steps {jump['from_step']} and {jump['step']}" if jump else "")
-        + (f"; the collapse {'coincides' if coincide else 'does not coincide'} with it (chance"
-           f" {1 / (len(steps) - 1):.2f})" if col and jump else "") + ".")
+        + (f"; the collapse {'coincides' if c['coincide'] else 'does not coincide'} with it (chance {c['chance']:.2f})"
+           if c["coincide"] is not None else "") + ".")
+n_coincide = sum(bool(c["coincide"]) for c in SUMS.values())
 v1 = VPASS[(VPASS["format"] == "all") & (VPASS["k"] == 1)].set_index("model")
 top_share = VSHARES[VSHARES["format"] != "other"].groupby("model")["share"].max()
 lines.append(f"- Variants at dose {DOSE:g} (final models): " + "; ".join(
