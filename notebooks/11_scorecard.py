@@ -119,34 +119,22 @@ REL
 # activation (blue) and creation (orange) thresholds.
 
 # %%
-R = CFG.rules
-n = CFG.n_samples
-HEADLINE = {"boundary": f"pass@{n} RL - base", "likelihood": "ppl ratio (RL samples / base samples, under base)",
-            "directions": "cosine(base dir, RL dir)", "steering": "gap recovered, own direction",
-            "hybrid": "gap recovered, hybrid", "beliefs": "R^2 base", "features": "FVU ratio RL / base",
-            "weights": "frac_updated_fp32"}
-CONTROL = {"directions": "shared-permutation null (upper)", "steering": "gap recovered, random vectors (best of seeds)",
-           "hybrid": "gap recovered, random firing", "beliefs": "R^2 random_init"}
-RULE_LINES = {"boundary": (R.boundary_margin, R.boundary_margin),
-              "likelihood": (R.likelihood_activation_max, R.likelihood_creation_min),
-              "directions": (R.cosine_activation_min, R.cosine_creation_max),
-              "steering": (R.recovered_activation_min, R.recovered_creation_max),
-              "hybrid": (R.recovered_activation_min, R.recovered_creation_max),
-              "features": (R.fvu_activation_max, R.fvu_creation_min)}
-ALL = pd.concat([c.table().assign(pair=c.pair, world=c.world, dose=c.dose) for c in CARDS], ignore_index=True)
+HEAD = pd.concat([c.headlines().assign(world=c.world) for c in CARDS], ignore_index=True)
 WORLD_COLOURS = {"arithmetic": COLORS["rl"], "planning": COLORS["reference"], "bandits": COLORS["steered"]}
 fig, axes = plt.subplots(2, 4, figsize=(15, 7))
-for ax, (ind, metric) in zip(axes.flat, HEADLINE.items()):
-    rows = ALL[(ALL.indicator == ind) & (ALL.metric == metric)].dropna(subset=["value"])
-    ctrl = ALL[(ALL.indicator == ind) & (ALL.metric == CONTROL.get(ind, ""))].dropna(subset=["value"])
+for ax, (ind, spec) in zip(axes.flat, sc.headline_spec(CFG).items()):
+    metric = spec["metric"]
+    ind_rows = HEAD[HEAD.indicator == ind]
+    rows = ind_rows.dropna(subset=["value"])
+    ctrl = ind_rows.dropna(subset=["control_value"])
     for world, g in rows.groupby("world"):
         lo = (g["value"] - g["ci_lo"]).fillna(0).clip(lower=0)
         hi = (g["ci_hi"] - g["value"]).fillna(0).clip(lower=0)
         ax.errorbar(g["dose"], g["value"], yerr=[lo, hi], fmt="o", capsize=3, color=WORLD_COLOURS.get(world),
                     label=world)
     if len(ctrl):
-        ax.scatter(ctrl["dose"] + 0.01, ctrl["value"], marker="x", color=COLORS["control"], label="control")
-    for y, c in zip(RULE_LINES.get(ind, ()), (COLORS["base"], COLORS["rl"])):
+        ax.scatter(ctrl["dose"] + 0.01, ctrl["control_value"], marker="x", color=COLORS["control"], label="control")
+    for y, c in zip(spec["thresholds"] or (), (COLORS["base"], COLORS["rl"])):
         ax.axhline(y, ls="--", lw=1, color=c)
     ax.set_title(f"{ind}: {metric}", fontsize=8)
     ax.set_xlabel("exposure dose")

@@ -112,6 +112,9 @@ def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig())
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a weight-loading bar per model clutters notebooks and logs
     folder = Path(folder)
     _check_folder(folder)
     check_device(config.device)
@@ -252,7 +255,7 @@ def _build_tl(m: LoadedModel) -> Any:
         sd = lfp.get_pretrained_state_dict(str(link), cfg, hf_model=m.hf, dtype=dtype)
         tl.load_and_process_state_dict(sd, fold_ln=fold, center_writing_weights=fold, center_unembed=fold,
                                        fold_value_biases=fold, refactor_factored_attn_matrices=False)
-        tl.to(m.load_config.device)
+        tl.to(m.load_config.device, print_details=False)
     elif arch in BRIDGE_ARCHS:
         from transformer_lens.model_bridge import TransformerBridge
 

@@ -105,7 +105,7 @@ class ScorecardConfig(FrozenConfig):
     @classmethod
     def smoke(cls) -> ScorecardConfig:
         """Tiny sizes for tests and smoke runs (numbers are noisy; the machinery is the same)."""
-        return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0, 4.0), n_random=1, n_hybrid=4,
+        return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0,), n_random=1, n_hybrid=2,
                    n_episodes=24, sae_samples=4000, crosscoder_steps=150, n_boot=100)
 
 
@@ -673,6 +673,28 @@ def expected_from_dose(dose: float | None) -> str | None:
     return "activation" if dose > 0 else "creation"
 
 
+def headline_spec(config: ScorecardConfig) -> dict[str, dict[str, Any]]:
+    """Per indicator: its headline metric, the control metric shown beside it (if any), and the rule's
+    (activation, creation) thresholds on the headline (if the rule is a threshold on it)."""
+    r = config.rules
+    return {
+        "boundary": {"metric": f"pass@{config.n_samples} RL - base", "control": None,
+                     "thresholds": (r.boundary_margin, r.boundary_margin)},
+        "likelihood": {"metric": "ppl ratio (RL samples / base samples, under base)", "control": None,
+                       "thresholds": (r.likelihood_activation_max, r.likelihood_creation_min)},
+        "directions": {"metric": "cosine(base dir, RL dir)", "control": "shared-permutation null (upper)",
+                       "thresholds": (r.cosine_activation_min, r.cosine_creation_max)},
+        "steering": {"metric": "gap recovered, own direction", "control": "gap recovered, random vectors (best of seeds)",
+                     "thresholds": (r.recovered_activation_min, r.recovered_creation_max)},
+        "hybrid": {"metric": "gap recovered, hybrid", "control": "gap recovered, random firing",
+                   "thresholds": (r.recovered_activation_min, r.recovered_creation_max)},
+        "beliefs": {"metric": "R^2 base", "control": "R^2 random_init", "thresholds": None},
+        "features": {"metric": "FVU ratio RL / base", "control": None,
+                     "thresholds": (r.fvu_activation_max, r.fvu_creation_min)},
+        "weights": {"metric": "frac_updated_fp32", "control": None, "thresholds": None},
+    }
+
+
 @dataclass
 class Scorecard:
     pair: str
@@ -681,6 +703,24 @@ class Scorecard:
     layer: int
     results: dict[str, IndicatorResult]
     out_dir: Path | None = None
+    config: ScorecardConfig = field(default_factory=ScorecardConfig)
+
+    def headlines(self) -> pd.DataFrame:
+        """One row per indicator: headline metric with CI, its control, the rule's thresholds, the vote."""
+        rows = []
+        for name, spec in headline_spec(self.config).items():
+            res = self.results.get(name)
+            if res is None:
+                continue
+            got = {m["metric"]: m for m in res.metrics}
+            m = got.get(spec["metric"], {})
+            c = got.get(spec["control"], {}) if spec["control"] else {}
+            th = spec["thresholds"] or (None, None)
+            rows.append({"pair": self.pair, "dose": self.dose, "indicator": name, "metric": spec["metric"],
+                         "value": m.get("value"), "ci_lo": m.get("ci_lo"), "ci_hi": m.get("ci_hi"),
+                         "control": spec["control"], "control_value": c.get("value"),
+                         "activation_threshold": th[0], "creation_threshold": th[1], "vote": res.vote})
+        return pd.DataFrame(rows)
 
     @property
     def votes(self) -> dict[str, Vote]:
@@ -788,7 +828,8 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
         results[name] = REGISTRY[name](ctx)
         if folder is not None:
             _save(results[name], folder, key)
-    card = Scorecard(pair=pair.name, world=w.name, dose=pair.dose, layer=layer, results=results, out_dir=folder)
+    card = Scorecard(pair=pair.name, world=w.name, dose=pair.dose, layer=layer, results=results, out_dir=folder,
+                     config=config)
     if folder is not None:
         write_text_atomic(folder / "scorecard.md", card.to_markdown())
         write_json_atomic(folder / "scorecard.json", {"pair": card.pair, "world": card.world, "dose": card.dose,

@@ -92,3 +92,13 @@ def test_validation_against_dose():
     rel = sc.indicator_reliability(v).set_index("indicator")
     assert rel.loc["boundary", "agreement"] == 1.0 and rel.loc["likelihood", "agreement"] == 0.5
     assert rel.loc["SUMMARY", "decisive"] == 2
+
+
+def test_headlines_pick_metric_control_and_thresholds():
+    cfg = sc.ScorecardConfig.smoke()
+    res = {"directions": sc.IndicatorResult("directions", "activation", "", [
+        sc._m("cosine(base dir, RL dir)", 0.9, 0.85, 0.95), sc._m("shared-permutation null (upper)", 0.7)])}
+    card = sc.Scorecard(pair="p", world="arithmetic", dose=0.5, layer=1, results=res, config=cfg)
+    h = card.headlines().iloc[0]
+    assert (h.metric, h.value, h.ci_lo, h.control_value) == ("cosine(base dir, RL dir)", 0.9, 0.85, 0.7)
+    assert h.activation_threshold == cfg.rules.cosine_activation_min and h.vote == "activation"
