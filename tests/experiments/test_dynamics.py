@@ -48,7 +48,7 @@ def _entry(root, name, *, kind, preset, base=None, variant=None, seed=0, dose=0.
 def zoo(tmp_path, monkeypatch, tiny_base):
     monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))  # no shipped zoo: only this one
     root = tmp_path / "rlmeta_home" / "zoo"
-    rl = RLConfig(world="arithmetic", arithmetic=ARITH, steps=2, prompts_per_step=2, num_generations=2,
+    rl = RLConfig(world="arithmetic", arithmetic=ARITH, steps=2, prompts_per_step=2, num_generations=4,
                   max_completion_length=8, n_train_problems=8, save_every=0,
                   reward="random")  # random rewards: non-zero advantages even for an untrained base
     _entry(root, "ar-base", kind="base", preset="demo", src=tiny_base)
@@ -84,7 +84,7 @@ def test_rerun_rl_seeds_differ_and_are_reused(zoo, tmp_path):
     from rlmeta_interp.models import load_hf_folder
 
     spec = registry.get_pair("ar-rl")
-    runs = rerun_rl(spec, seeds=(0, 1), steps=1, out_dir=tmp_path / "reruns")
+    runs = rerun_rl(spec, seeds=(0, 1), steps=3, out_dir=tmp_path / "reruns")  # > 1: RL may warm its lr up from 0
     assert sorted(runs) == [0, 1]
     w0 = load_hf_folder(runs[0])[0].state_dict()
     w1 = load_hf_folder(runs[1])[0].state_dict()
@@ -92,7 +92,7 @@ def test_rerun_rl_seeds_differ_and_are_reused(zoo, tmp_path):
     name = "model.layers.0.mlp.up_proj.weight"
     assert not torch.equal(w0[name], wb[name]) and not torch.equal(w0[name], w1[name])
     stamp = os.stat(runs[1] / "model.safetensors").st_mtime_ns
-    assert rerun_rl(spec, seeds=(1,), steps=1, out_dir=tmp_path / "reruns")[1] == runs[1]
+    assert rerun_rl(spec, seeds=(1,), steps=3, out_dir=tmp_path / "reruns")[1] == runs[1]
     assert os.stat(runs[1] / "model.safetensors").st_mtime_ns == stamp  # reused, not retrained
     with pytest.raises(InvalidConfigError, match="steps"):
         rerun_rl(spec, steps=0, out_dir=tmp_path / "reruns")
