@@ -174,3 +174,18 @@ def test_notebook_parameter_of_wrong_type(tmp_path):
     nb.write_text('# %% tags=["parameters"]\nSMOKE = False\nN_SAMPLES = 64\n')
     with pytest.raises(InvalidConfigError, match="N_SAMPLES='64' is a str.*Pass a int"):
         notebooks.validate_parameters(nb, {"N_SAMPLES": "64"})
+
+
+def test_invalid_preset():
+    from rlmeta_interp.organism.zoo import build_zoo
+
+    with pytest.raises(UnknownModelError, match="Zoo presets: demo, paper"):
+        build_zoo("papr")
+
+
+@pytest.mark.parametrize("dose", [-0.1, 1.5])
+def test_invalid_corpus_dose(dose):
+    from rlmeta_interp.organism.corpus import CorpusConfig
+
+    with pytest.raises(InvalidConfigError, match=r"dose=.* is outside \[0.0, 1.0\]"):
+        CorpusConfig(dose=dose)
