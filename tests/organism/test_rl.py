@@ -115,3 +115,14 @@ def test_bandit_rl_masks_environment_tokens_and_loads(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "brl")
     tok = AutoTokenizer.from_pretrained(tmp_path / "brl")
     assert model(input_ids=torch.tensor([[tok.bos_token_id]])).logits.shape[-1] == len(tok)
+
+
+def test_trl_prompt_tokenizes_like_the_sampler(base):
+    from rlmeta_interp.organism.rl import trl_prompt
+    from rlmeta_interp.sampling import encode_prompts
+
+    tok = AutoTokenizer.from_pretrained(base)
+    p = ArithmeticWorld(ARITH).sample(1, seed=0)[0]
+    ids, _ = encode_prompts(tok, [p.prompt])
+    assert tok(trl_prompt(p, tok), add_special_tokens=False)["input_ids"] == ids[0].tolist()
+    assert tok(trl_prompt(p, tok))["input_ids"] == ids[0].tolist()  # TRL's call, special tokens on

@@ -31,10 +31,10 @@ def test_build_manifest_idempotent_and_loadable(tiny_preset, tmp_path, monkeypat
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
     folders = zoo.build_zoo("tiny", progress=False, threads=1)
-    assert [f.name for f in folders] == ["arith-d050-base", "arith-d050-rl-random"]
+    assert [f.name for f in folders] == ["tiny-arith-d050-base", "tiny-arith-d050-rl-random"]
     base_m, rl_m = (zoo.load_manifest(f) for f in folders)
     assert REQUIRED <= set(base_m) and REQUIRED | {"base", "variant"} <= set(rl_m)
-    assert rl_m["base"] == "arith-d050-base" and rl_m["variant"] == "random" and rl_m["dose"] == 0.5
+    assert rl_m["base"] == "tiny-arith-d050-base" and rl_m["variant"] == "random" and rl_m["dose"] == 0.5
     assert base_m["kind"] == "base" and base_m["world"] == "arithmetic"
     assert {"pass@1", "pass@4", "greedy_acc", "format_shares"} <= set(base_m["metrics"])
     assert "delta_pass@1_vs_base" in rl_m["metrics"]
@@ -50,7 +50,7 @@ def test_build_manifest_idempotent_and_loadable(tiny_preset, tmp_path, monkeypat
 
     from rlmeta_interp.models import load_pair
 
-    pair = load_pair("arith-d050-rl-random")
+    pair = load_pair("tiny-arith-d050-rl-random")
     assert pair.spec.dose == 0.5 and pair.spec.world == "arithmetic"
     ids = torch.tensor([[pair.base.tokenizer.bos_token_id, 5, 6]])
     assert pair.rl.hf(input_ids=ids).logits.shape[:2] == (1, 3)
