@@ -43,7 +43,7 @@ DOSE = 0.5
 VARIANT = "correct"
 SEED = 0
 SMOKE = False
-LAYER = 1  # the layer of the headline steering figure (every layer is swept)
+LAYER = 0  # the layer of the headline steering figure (every layer is swept)
 MULTIPLIERS = [-1.0, -0.5, 0.5, 1.0, 2.0]
 N_CONTRAST = 64  # problems in the contrast set (each written with a scratchpad and directly)
 N_PROBLEMS = 64  # held-out problems the steering effect is measured on
@@ -52,7 +52,7 @@ N_BOOT = 1000
 PROBLEM_SEED = 10000
 REAL_LM = True
 REAL_LAYER = 6
-REAL_MULTIPLIERS = [0.5, 1.0, 1.5]
+REAL_MULTIPLIERS = [0.25, 0.5, 1.0]
 N_REAL = 24
 N_REAL_CONTRAST = 32
 REAL_N_RANDOM = 1
@@ -280,8 +280,8 @@ def describe(e: dict, what: str) -> str:
     verdict = ("beyond every equal-norm random vector" if e["beats_random"] else
                "but no more than an equal-norm random vector changed it" if e["significant"] else
                "a change whose 95% CI includes zero")
-    return (f"{what}: unsteered {e['unsteered']:.2f} [{e['unsteered_lo']:.2f}, {e['unsteered_hi']:.2f}]; the largest change"
-            f" at layer {int(e['layer'])} is multiplier {e['multiplier']:+g}: {e['value']:.2f} [{e['ci_lo']:.2f},"
+    return (f"{what}: unsteered {e['unsteered']:.2f} [{e['unsteered_lo']:.2f}, {e['unsteered_hi']:.2f}]; the change most"
+            f" beyond its random controls at layer {int(e['layer'])} is at multiplier {e['multiplier']:+g}: {e['value']:.2f} [{e['ci_lo']:.2f},"
             f" {e['ci_hi']:.2f}], change {e['delta']:+.2f} [{e['delta_lo']:+.2f}, {e['delta_hi']:+.2f}] ({verdict};"
             f" {e['n_random']} random vectors changed it by {e['random_delta_min']:+.2f} to {e['random_delta_max']:+.2f}).")
 
@@ -290,6 +290,7 @@ lines = [
     f"**Organism {pair.name}** (dose {pair.dose}, n = {acc['n']} held-out problems, seed {SEED}).",
     "- " + describe(beh, "Scratchpad share"),
     "- " + describe(acc, "Greedy accuracy"),
+    "- Over every layer: " + describe(qs.strongest_effect(table, "behaviour"), "scratchpad share"),
     f"- The RL model, unsteered: scratchpad share {rl_row.loc['behaviour', 'value']:.2f}"
     f" [{rl_row.loc['behaviour', 'ci_lo']:.2f}, {rl_row.loc['behaviour', 'ci_hi']:.2f}], accuracy"
     f" {rl_row.loc['accuracy', 'value']:.2f} [{rl_row.loc['accuracy', 'ci_lo']:.2f}, {rl_row.loc['accuracy', 'ci_hi']:.2f}].",

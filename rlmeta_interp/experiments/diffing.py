@@ -21,7 +21,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -182,7 +182,7 @@ class HybridReportConfig(FrozenConfig):
 
     layer: int = 2
     n_categories: int = 6
-    category_method: str = "sae"
+    category_method: Literal["sae", "kmeans"] = "sae"
     category_samples: int = 30_000
     multiplier: float = 1.0
     n_random: int = 3
@@ -191,8 +191,6 @@ class HybridReportConfig(FrozenConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.category_method not in ("sae", "kmeans"):
-            raise InvalidConfigError(f"category_method={self.category_method!r}: choose 'sae' or 'kmeans'.")
         check_range(self, "n_categories", 1, 64)
         check_range(self, "n_random", 0)
         check_range(self, "n_boot", 1)
@@ -226,7 +224,7 @@ def hybrid_report(pair: Any, world: World, fit_problems: Sequence[Problem], prob
     x_rl = completion_token_acts(pair.rl, fit_prompts, rl_outs, layer)
     x_base = completion_token_acts(pair.base, fit_prompts, rl_outs, layer)
     n_cat = min(c.n_categories, x_rl.shape[0])
-    cats = fit_categories(x_rl, CategoryConfig(n_categories=n_cat, method=c.category_method,  # type: ignore[arg-type]
+    cats = fit_categories(x_rl, CategoryConfig(n_categories=n_cat, method=c.category_method,
                                                training_samples=c.category_samples, seed=c.seed))
     labels = cats.predict(x_rl)
     vectors = category_vectors(x_base, labels, n_cat, layer)

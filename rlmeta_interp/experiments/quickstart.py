@@ -359,24 +359,33 @@ def real_lm_status(name: str = "gemma-3-270m") -> tuple[bool, str]:
 
 
 def strongest_effect(table: pd.DataFrame, metric: str, layer: int | None = None) -> dict[str, Any]:
-    """The steered condition (at ``layer``, if given) whose change of ``metric`` versus unsteered is largest in
-    absolute value, beside the unsteered value and the random controls at the same layer and multiplier.
+    """The steered condition (at ``layer``, if given) that changes ``metric`` most *beyond* its random controls,
+    beside the unsteered value and the random controls at the same layer and multiplier.
 
-    ``beats_random`` is True when the steered change's paired CI excludes 0 and its size exceeds every random
-    control's change at that multiplier (all of them, not their mean).
+    Specificity of a steered row = ``|delta| - max |delta of a random vector at that layer and multiplier|`` (just
+    ``|delta|`` without random rows): a multiplier at which every vector, random or not, wrecks the model has no
+    specificity. ``beats_random`` is True when the chosen change's paired CI excludes 0 and its size exceeds every
+    random control's change (all of them, not their mean).
     """
     t = table[table["metric"] == metric]
     steered = t[(t["condition"] == "steered") & ((t["layer"] == layer) if layer is not None else True)]
     if steered.empty:
         raise EmptyInputError(f"No steered rows for metric {metric!r}" + (f" at layer {layer}" if layer is not None else "")
                               + ": run steering_effect with a vector first.")
-    best = steered.loc[steered["delta"].abs().idxmax()]
-    rnd = t[(t["condition"] == "random") & (t["layer"] == best["layer"]) & (t["multiplier"] == best["multiplier"])]
+    rnd_all = t[t["condition"] == "random"]
+
+    def controls(row: pd.Series) -> pd.DataFrame:
+        return rnd_all[(rnd_all["layer"] == row["layer"]) & (rnd_all["multiplier"] == row["multiplier"])]
+
+    spec = steered.apply(lambda row: abs(row["delta"]) - (controls(row)["delta"].abs().max() if len(controls(row)) else 0.0),
+                         axis=1)
+    best = steered.loc[spec.idxmax()]
+    rnd = controls(best)
     base = t[t["condition"] == "unsteered"].iloc[0]
     significant = bool(best["delta_lo"] > 0 or best["delta_hi"] < 0)
     out = {k: best[k] for k in ("layer", "multiplier", "value", "ci_lo", "ci_hi", "delta", "delta_lo", "delta_hi", "n")}
     out.update(unsteered=float(base["value"]), unsteered_lo=float(base["ci_lo"]), unsteered_hi=float(base["ci_hi"]),
-               n_random=int(len(rnd)),
+               n_random=int(len(rnd)), specificity=float(spec.max()),
                random_delta_min=float(rnd["delta"].min()) if len(rnd) else float("nan"),
                random_delta_max=float(rnd["delta"].max()) if len(rnd) else float("nan"),
                significant=significant,

@@ -119,6 +119,8 @@ def test_hybrid_report_on_identical_models_never_steers(same):
     assert rep.category_share["share"].sum() == pytest.approx(1.0)
     s = df_.summarize_conditions(rep.table)
     assert s.set_index("condition").loc["random_vectors", "n_seeds"] == 1
+    with pytest.raises(InvalidConfigError):
+        df_.HybridReportConfig(category_method="pca")
 
 
 def test_summarize_conditions_averages_seeds_and_spans_their_cis():

@@ -194,18 +194,23 @@ def test_real_lm_status_agrees_with_the_installed_packages(tmp_path, monkeypatch
     assert ("pip install" in why) != ok
 
 
-def test_strongest_effect_picks_the_largest_change_and_compares_every_random_control():
+def test_strongest_effect_picks_the_change_most_beyond_its_random_controls():
     rows = [("unsteered", -1, 0.0, None, 0.5, 0.0, 0.0, 0.0)]
-    rows += [("steered", 1, 1.0, None, 0.9, 0.4, 0.2, 0.6), ("steered", 1, 2.0, None, 0.3, -0.2, -0.4, 0.0),
-             ("steered", 0, 1.0, None, 0.0, -0.5, -0.7, -0.3),
-             ("random", 1, 1.0, 0, 0.6, 0.1, -0.1, 0.3), ("random", 1, 1.0, 1, 0.4, -0.1, -0.3, 0.1)]
+    rows += [("steered", 1, 1.0, None, 0.9, 0.4, 0.2, 0.6),
+             ("steered", 1, 2.0, None, 0.0, -0.5, -0.7, -0.3),  # larger, but random vectors do the same
+             ("steered", 0, 1.0, None, 0.25, -0.25, -0.45, -0.05),
+             ("random", 1, 1.0, 0, 0.6, 0.1, -0.1, 0.3), ("random", 1, 1.0, 1, 0.4, -0.1, -0.3, 0.1),
+             ("random", 1, 2.0, 0, 0.0, -0.5, -0.7, -0.3)]
     t = pd.DataFrame([dict(condition=c, layer=layer, multiplier=m, seed=s, metric="behaviour", value=v, ci_lo=v - 0.1,
                            ci_hi=v + 0.1, delta=d, delta_lo=lo, delta_hi=hi, n=10)
                       for c, layer, m, s, v, d, lo, hi in rows])
     e = qs.strongest_effect(t, "behaviour", layer=1)
     assert (e["multiplier"], e["delta"], e["n_random"]) == (1.0, 0.4, 2)
-    assert e["significant"] and e["beats_random"] and e["random_delta_max"] == 0.1
-    e_all = qs.strongest_effect(t, "behaviour")
-    assert (e_all["layer"], e_all["delta"], e_all["n_random"], e_all["beats_random"]) == (0, -0.5, 0, True)
+    assert e["specificity"] == pytest.approx(0.3) and e["significant"] and e["beats_random"]
+    assert e["random_delta_max"] == 0.1
+    e_all = qs.strongest_effect(t, "behaviour")  # layer 0 has no random rows: its specificity is |delta| = 0.25
+    assert e_all["layer"] == 1 and e_all["delta"] == 0.4
+    e0 = qs.strongest_effect(t, "behaviour", layer=0)
+    assert (e0["delta"], e0["n_random"], e0["beats_random"]) == (-0.25, 0, True)
     with pytest.raises(EmptyInputError):
         qs.strongest_effect(t, "accuracy")
