@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from jaxtyping import Float, Int
 
+from ..analysis.stats import bootstrap_pooled_ci
 from ..errors import EmptyInputError, InvalidConfigError
 from ..hooks import hook_name
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
@@ -149,6 +150,58 @@ def reward_positions(model: Any, horizon: int) -> Int[torch.Tensor, " T"]:
     """Token positions of the reward token of pulls ``0..T-1`` in an episode (after BOS when the model uses one)."""
     off = 1 if getattr(model, "prepend_bos", True) else 0
     return torch.tensor([off + 2 * t + 1 for t in range(horizon)])
+
+
+def _pooled_corr(pooled: np.ndarray) -> np.ndarray:
+    """Pearson correlation from pooled sufficient statistics ``[..., (n, sx, sy, sxx, syy, sxy)]``."""
+    n, sx, sy, sxx, syy, sxy = (pooled[..., i] for i in range(6))
+    cov = sxy - sx * sy / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / np.sqrt((sxx - sx**2 / n) * (syy - sy**2 / n))
+
+
+@torch.inference_mode()
+def reward_prediction(
+    models: Mapping[str, Any],
+    texts: Sequence[str],
+    *,
+    n_arms: int,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How well each model predicts reward tokens: the correlation, over all pulls of all episodes, between the
+    model's ``P("1") / (P("0") + P("1"))`` at the pull's arm token and the Beta(1,1) posterior mean of that arm
+    before the pull (the Bayes-optimal prediction). A behavioural read-out of beliefs that random features cannot
+    fake (PILOT_BANDITS.md: 0.99 for a dose-0.5 base; RL without KL dropped it to 0.07). Columns ``model, corr,
+    ci_lo, ci_hi`` (bootstrap over episodes), ``mae`` (mean absolute error), ``n_pulls``.
+    """
+    from ..organism.worlds.bandits import BanditConfig, parse_episode, posterior_means
+
+    if not models or len(texts) == 0:
+        raise EmptyInputError("Pass {name: LoadedModel} and at least one episode text.")
+    pulls = [parse_episode(t, BanditConfig(n_arms=n_arms, horizon=max(1, len(t) // 2))) for t in texts]
+    if any(p is None or not p for p in pulls):
+        raise InvalidConfigError("Every text must be a well-formed episode ('a1b0...') over the first n_arms arms.")
+    bayes = [np.array([posterior_means(p, n_arms)[t][a] for t, (a, _) in enumerate(p)]) for p in pulls]
+    rows = []
+    for name, model in models.items():
+        ids, mask = model.to_tokens(list(texts))
+        hf = model.hf
+        logits = hf(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float().cpu()
+        vocab = model.tokenizer.get_vocab()
+        p01 = torch.softmax(logits[..., [vocab["0"], vocab["1"]]], dim=-1)[..., 1].double().numpy()
+        off = 1 if model.prepend_bos else 0
+        stats, errs = [], []
+        for e, y in enumerate(bayes):
+            x = p01[e, off + 2 * np.arange(len(y))]  # the logits at the arm token predict the reward token after it
+            stats.append([len(y), x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum()])
+            errs.append(np.abs(x - y))
+        mat = np.asarray(stats)
+        lo, hi = bootstrap_pooled_ci(mat, _pooled_corr, n_boot=n_boot, ci=ci, seed=seed)
+        rows.append({"model": name, "corr": float(_pooled_corr(mat.sum(0))), "ci_lo": lo, "ci_hi": hi,
+                     "mae": float(np.concatenate(errs).mean()), "n_pulls": int(mat[:, 0].sum())})
+    return pd.DataFrame(rows)
 
 
 def random_init_control(model: Any, seed: int) -> Any:

@@ -157,3 +157,29 @@ def test_verdicts_rules():
     assert "pre-existed" in v["behaviour"] and v["probes"].startswith("activation")
     v = verdicts(RegretResult(empty, empty, adapt(0.0, 0.0)), best(0.1, 0.1), {0.5: ("b", "r")}).iloc[0]
     assert "not reproduced" in v["behaviour"] and v["probes"].startswith("inconclusive")
+
+
+def test_reward_prediction_against_a_direct_forward_pass(pair):
+    from rlmeta_interp.experiments.bandits import reward_prediction
+
+    p, world, _ = pair
+    texts, _ = belief_episodes(world, 10, seed=7)
+    rep = reward_prediction({"base": p.base}, texts, n_arms=3, n_boot=50).set_index("model")
+    # reference: one episode at a time, without padding, through the Hugging Face model
+    vocab = p.base.tokenizer.get_vocab()
+    xs, ys = [], []
+    for text in texts:
+        ids = torch.tensor([[p.base.tokenizer.bos_token_id] + [vocab[c] for c in text]])
+        logits = p.base.hf(input_ids=ids).logits[0].detach()
+        pulls = parse_episode(text, world.config)
+        post = posterior_means(pulls, 3)
+        for t, (a, _) in enumerate(pulls):
+            pr = torch.softmax(logits[1 + 2 * t, [vocab["0"], vocab["1"]]], -1)[1].item()
+            xs.append(pr)
+            ys.append(post[t][a])
+    assert rep.loc["base", "corr"] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=1e-5)
+    assert rep.loc["base", "mae"] == pytest.approx(np.mean(np.abs(np.array(xs) - np.array(ys))), abs=1e-5)
+    assert rep.loc["base", "n_pulls"] == 60
+    assert rep.loc["base", "ci_lo"] <= rep.loc["base", "corr"] <= rep.loc["base", "ci_hi"]
+    with pytest.raises(InvalidConfigError, match="well-formed"):
+        reward_prediction({"base": p.base}, ["a1x0"], n_arms=3)
