@@ -69,7 +69,9 @@ from rlmeta_interp.experiments.bandits import (
     belief_probe_layers,
     best_layers,
     load_bandit_pairs,
+    random_init_control,
     regret_experiment,
+    reward_prediction,
     verdicts,
 )
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
@@ -178,6 +180,32 @@ save_fig(fig, 5, "belief_probes", caption="Ridge-probe R^2 of row-centred arm po
          " layer, in base and RL models beside a random-init model and a token-count baseline (95% bootstrap CIs).")
 
 # %% [markdown]
+# ## Reward prediction: a behavioural read-out of beliefs
+# At each arm token the model predicts the reward token that follows; a model that tracks beliefs predicts
+# `P(1)` close to the Bayes posterior mean of the pulled arm. Correlation over all pulls of the probe episodes (95%
+# bootstrap over episodes), beside a randomly initialised model. The pilot found 0.99 for a dose-0.5 base and 0.07
+# after RL without a KL penalty.
+
+# %%
+rp_models = {}
+for dose, pair in PAIRS:
+    rp_models[f"base d{dose:g}"] = pair.base
+    rp_models[f"RL d{dose:g}"] = pair.rl
+rp_models["random init"] = random_init_control(PAIRS[0][1].base, seed=7_777_777)
+RP = reward_prediction(rp_models, texts, n_arms=world.config.n_arms, n_boot=N_BOOT, seed=SEED)
+fig, ax = plt.subplots(figsize=(7, 3.8))
+bar_ci(ax, RP, "model", "corr", "ci_lo", "ci_hi", colors=[palette.get(m, COLORS["control"]) for m in RP["model"]])
+ax.axhline(0, color="k", lw=0.8)
+ax.set_ylabel("corr(P(reward 1), Bayes posterior mean)")
+ax.set_xlabel("")
+ax.tick_params(axis="x", labelsize=8, rotation=15)
+ax.set_title(f"{N_PROBE_EPISODES} {PROBE_POLICY} episodes x {T} pulls; 95% bootstrap CI over episodes; seed {SEED};"
+             f" {SOURCE}", fontsize=8)
+save_fig(fig, 5, "reward_prediction", caption="Correlation between each model's predicted probability of reward 1 at"
+         " every pull and the Bayes posterior mean of the pulled arm, for base and RL models and a random-init"
+         " control (95% bootstrap CIs over episodes).")
+
+# %% [markdown]
 # ## What this run found
 
 # %%
@@ -190,10 +218,12 @@ def ci(v, lo, hi):
     return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+rp0 = RP.set_index("model").loc["random init"]
 lines = [f"Source: {SOURCE}; {N_BANDITS} unseen bandits, K={world.config.n_arms}, T={T}; RL seed {SEED}; 95% bootstrap"
          " CIs. References: Thompson sampling "
          f"{ci(*t.loc[('thompson', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])}, uniform random "
-         f"{ci(*t.loc[('random', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])} final regret.", ""]
+         f"{ci(*t.loc[('random', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])} final regret; a random-init model's"
+         f" reward prediction corr {ci(rp0['corr'], rp0['ci_lo'], rp0['ci_hi'])}.", ""]
 for dose, _ in PAIRS:
     for who in ("base", "RL"):
         name = f"{who} d{dose:g}"
@@ -207,6 +237,8 @@ for dose, _ in PAIRS:
         pr = b.loc[(dose, who)]
         parts.append(f"beliefs: best layer {int(pr['layer'])} R^2 {ci(pr['r2'], pr['ci_lo'], pr['ci_hi'])} vs random init"
                      f" {ci(pr['r2_random_init'], pr['random_lo'], pr['random_hi'])} and token counts {pr['r2_counts']:.2f}")
+        rp = RP.set_index("model").loc[name]
+        parts.append(f"reward prediction corr {ci(rp['corr'], rp['ci_lo'], rp['ci_hi'])}")
         lines.append(f"- **{name}**: " + "; ".join(parts) + ".")
 for _, v in verdicts(reg, best, {d: (f"base d{d:g}", f"RL d{d:g}") for d, _ in PAIRS}).iterrows():
     lines.append(f"- **Dose {v['dose']:g}**: behaviour: {v['behaviour']}. Probes: {v['probes']}.")
