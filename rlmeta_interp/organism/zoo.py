@@ -269,7 +269,7 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
     final = out_dir / spec.name
     work = out_dir / f".{spec.name}.partial"
     ensure_dir(work)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     manifest: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "world": spec.world, "dose": spec.dose,
                                 "seed": spec.seed, "preset": preset, "config": spec.to_dict(),
                                 "description": spec.description}
@@ -303,7 +303,8 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
     manifest["metrics"] = metrics
     manifest["files"] = _file_hashes(work)
     manifest["versions"] = _versions()
-    manifest["build"] = {"seconds": time.perf_counter() - t0, "torch_threads": torch.get_num_threads(),
+    manifest["build"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                         "torch_threads": torch.get_num_threads(),
                          "machine": platform.machine()}
     write_json_atomic(work / MANIFEST, manifest)
     if final.exists():
