@@ -149,8 +149,8 @@ save_fig(fig, 5, "final_regret_adaptation", caption="Final cumulative regret wit
 # Episodes written by a reference policy (the same episodes for every model); at each reward token the target is
 # every arm's Beta(1,1) posterior mean after that pull, centred across arms. Ridge R^2 (5-fold, out of fold) per layer
 # for the base and RL models, a randomly initialised model of the same architecture, and a bag of token counts up to
-# that token. Folds split rows, and the rows of one episode are correlated: the R^2 values compare models and
-# controls with each other; they are not out-of-episode estimates.
+# that token. Folds are grouped by episode (no episode is on both sides of a fold) and the bootstrap resamples whole
+# episodes, so R^2 is an out-of-episode estimate.
 
 # %%
 texts, targets = belief_episodes(world, N_PROBE_EPISODES, seed=EVAL_SEED + 1, policy=PROBE_POLICY)

@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.metrics import r2_score
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from torch import Tensor
 from transformers import PreTrainedModel
 
@@ -365,9 +365,12 @@ def center_targets(targets: Float[Tensor, "n t"] | np.ndarray, mode: Literal["ro
     raise InvalidConfigError(f"center={mode!r}; choose 'row' or 'none'.")
 
 
-def _oof_predictions(x: np.ndarray, y: np.ndarray, cfg: RidgeProbeConfig, seed: int) -> np.ndarray:
+def _oof_predictions(x: np.ndarray, y: np.ndarray, cfg: RidgeProbeConfig, seed: int,
+                     groups: np.ndarray | None = None) -> np.ndarray:
     pred = np.zeros_like(y)
-    for tr, te in KFold(n_splits=cfg.n_folds, shuffle=True, random_state=seed).split(x):
+    folds = (KFold(n_splits=cfg.n_folds, shuffle=True, random_state=seed).split(x) if groups is None else
+             GroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=seed).split(x, groups=groups))
+    for tr, te in folds:
         if cfg.standardize:
             mu, sd = _scale(x[tr])
         else:
@@ -387,14 +390,22 @@ def ridge_probe_r2(
     features: Acts | Float[Tensor, "n f"],
     targets: Float[Tensor, "n t"] | np.ndarray,
     config: RidgeProbeConfig = RidgeProbeConfig(),
+    groups: Int[Tensor, " n"] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Cross-validated R^2 of a ridge probe from features (per layer) to (centred) targets.
 
     R^2 is pooled over target columns (variance-weighted) on out-of-fold predictions. Columns: ``layer``
     (``-1`` for a plain feature matrix), ``r2, ci_lo, ci_hi`` (bootstrap over rows of the out-of-fold
     predictions), ``r2_shuffled`` (mean over ``n_shuffles`` refits with target rows permuted), ``n``.
+    ``groups`` (e.g. the episode of each row): folds never split a group and the bootstrap resamples whole groups,
+    so rows of one episode (strongly correlated) never sit on both sides of a fold.
     """
     y = center_targets(targets, config.center)
+    g = None if groups is None else np.asarray(groups).reshape(-1)
+    if g is not None and g.shape[0] != y.shape[0]:
+        raise InvalidConfigError(f"groups has {g.shape[0]} entries for {y.shape[0]} target rows: give one per row.")
+    if g is not None and np.unique(g).size < config.n_folds:
+        raise InvalidConfigError(f"groups has {np.unique(g).size} distinct values, fewer than n_folds={config.n_folds}.")
     feats = {-1: features} if isinstance(features, Tensor) else dict(features)
     if not feats:
         raise EmptyInputError("No features given: pass {layer: activations} or a [n, f] tensor.")
@@ -407,18 +418,26 @@ def ridge_probe_r2(
             )
         if x.shape[0] < 2 * config.n_folds:
             raise InvalidConfigError(f"ridge_probe_r2 needs at least {2 * config.n_folds} rows for {config.n_folds} folds, got {x.shape[0]}.")
-        pred = _oof_predictions(x, y, config, config.seed)
+        pred = _oof_predictions(x, y, config, config.seed, g)
         r2 = _pooled_r2(y, pred)
+        if g is None:
+            units, rows_of = np.arange(x.shape[0], dtype=np.float64), None
+        else:
+            uniq, inverse = np.unique(g, return_inverse=True)
+            units = np.arange(uniq.size, dtype=np.float64)
+            rows_of = [np.flatnonzero(inverse == i) for i in range(uniq.size)]
 
-        def stat(idx_f: np.ndarray, axis: int = -1, _y: np.ndarray = y, _p: np.ndarray = pred) -> np.ndarray:
+        def stat(idx_f: np.ndarray, axis: int = -1, _y: np.ndarray = y, _p: np.ndarray = pred, _r=rows_of) -> np.ndarray:
             idx = np.atleast_2d(idx_f).astype(np.int64)
+            if _r is not None:
+                idx = [np.concatenate([_r[j] for j in row]) for row in idx]
             out = np.array([_pooled_r2(_y, _p, i) for i in idx])
             return out if np.ndim(idx_f) > 1 else out[0]
 
-        lo, hi = _nan_safe_ci(np.arange(x.shape[0], dtype=np.float64), stat, config)
+        lo, hi = _nan_safe_ci(units, stat, config)
         rng = np.random.default_rng(config.seed + 1)
         shuffled = [
-            _pooled_r2(ys, _oof_predictions(x, ys, config, config.seed))
+            _pooled_r2(ys, _oof_predictions(x, ys, config, config.seed, g))
             for ys in (y[rng.permutation(y.shape[0])] for _ in range(config.n_shuffles))
         ]
         rows.append({
@@ -460,6 +479,7 @@ def belief_probe_report(
     vocab_size: int,
     attention_mask: Int[Tensor, "n pos"] | None = None,
     config: RidgeProbeConfig = RidgeProbeConfig(),
+    groups: Int[Tensor, " n"] | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Ridge R^2 of (centred) continuous targets per model and layer, beside the controls.
 
@@ -475,8 +495,9 @@ def belief_probe_report(
             f"belief_probe_report needs a random-init control under key {config.random_init_key!r}: harvest the same"
             " layers from directions.random_init_like(model) (or set require_random_init=False to skip the control)."
         )
-    frames = [ridge_probe_r2(acts, targets, config).assign(model=name) for name, acts in acts_by_model.items()]
-    counts = ridge_probe_r2(bag_of_token_counts(tokens, vocab_size, attention_mask), targets, config).assign(model="token_counts")
+    frames = [ridge_probe_r2(acts, targets, config, groups).assign(model=name) for name, acts in acts_by_model.items()]
+    counts = ridge_probe_r2(bag_of_token_counts(tokens, vocab_size, attention_mask), targets, config,
+                            groups).assign(model="token_counts")
     df = pd.concat(frames + [counts], ignore_index=True)
     counts_r2 = float(counts["r2"].iloc[0])
     df["r2_minus_counts"] = df["r2"] - counts_r2

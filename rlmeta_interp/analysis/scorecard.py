@@ -479,19 +479,12 @@ def ind_hybrid(ctx: Context) -> IndicatorResult:
 
 
 def _episodes(ctx: Context) -> dict[str, Any]:
-    """Bandit episodes written by Thompson sampling, their belief targets, and reward-token positions."""
+    """Bandit episodes written by Thompson sampling and their belief targets ``[episodes, T, arms]``."""
     if "episodes" not in ctx.cache:
-        from ..organism.worlds.bandits import posterior_means, render_episode, simulate
+        from ..experiments.bandits import belief_episodes
 
-        cfg = ctx.world.config
-        probs = ctx.world.sample(ctx.config.n_episodes, seed=ctx.config.problem_seed + 2)
-        rng = np.random.default_rng(ctx.config.seed)
-        texts, targets = [], []
-        for p in probs:
-            pulls = simulate("thompson", np.asarray(p.meta["means"]), cfg.horizon, rng)
-            texts.append(render_episode(pulls, cfg))
-            targets.append(posterior_means(pulls, cfg.n_arms)[1:])  # belief after each pull
-        ctx.cache["episodes"] = {"texts": texts, "targets": np.stack(targets)}  # [episodes, T, arms]
+        texts, targets = belief_episodes(ctx.world, ctx.config.n_episodes, seed=ctx.config.problem_seed + 2)
+        ctx.cache["episodes"] = {"texts": texts, "targets": targets}
     return ctx.cache["episodes"]
 
 
@@ -499,36 +492,18 @@ def ind_beliefs(ctx: Context) -> IndicatorResult:
     """Bandits (claim 6): does the *base* residual stream already encode each arm's posterior mean?"""
     r = ctx.rules
     rule = (f"ridge probe of row-centred posterior means from the residual stream at reward tokens, layer {ctx.layer};"
-            f" activation if base R^2 exceeds the random-init control's by more than {r.belief_margin} (value"
+            f" (folds and bootstrap grouped by episode); activation if base R^2 exceeds the random-init control's by"
+            f" more than {r.belief_margin} (value"
             " estimates exist before RL); creation if it does not but the RL model's does; otherwise inconclusive.")
     if ctx.world.name != "bandits":
         return IndicatorResult("beliefs", "n/a", "belief probes are defined for the bandit world.", [])
-    from ..activations import harvest
-    from .directions import RidgeProbeConfig, belief_probe_report
+    from ..experiments.bandits import belief_probe_layers
+    from .directions import RidgeProbeConfig
 
     ep = _episodes(ctx)
-    h = hook_name(ctx.layer)
-    rnd = _random_init_model(ctx)
-    acts, tokens, mask = {}, None, None
-    for name, model in (("base", ctx.pair.base), ("rl", ctx.pair.rl), ("random_init", rnd)):
-        a = harvest(model, ep["texts"], [h], positions="all", cache=False)
-        T = ep["targets"].shape[1]
-        off = 1 if model.prepend_bos else 0
-        pos = torch.tensor([off + 2 * t + 1 for t in range(T)])  # reward token of pull t
-        acts[name] = {ctx.layer: a[h][:, pos].reshape(-1, a[h].shape[-1])}
-        if tokens is None:
-            ids, _ = model.to_tokens(ep["texts"])
-            # per-row token counts up to each reward position (bag-of-counts control)
-            rows = [ids[i, : off + 2 * t + 2] for i in range(ids.shape[0]) for t in range(T)]
-            width = max(x.shape[0] for x in rows)
-            tokens = torch.zeros(len(rows), width, dtype=torch.long)
-            mask = torch.zeros_like(tokens)
-            for i, x in enumerate(rows):
-                tokens[i, : x.shape[0]] = x
-                mask[i, : x.shape[0]] = 1
-    targets = ep["targets"].reshape(-1, ep["targets"].shape[-1])
-    rep = belief_probe_report(acts, targets, tokens=tokens, vocab_size=len(ctx.pair.base.tokenizer),
-                              attention_mask=mask, config=RidgeProbeConfig(n_boot=ctx.config.n_boot, seed=ctx.config.seed))
+    rep = belief_probe_layers({"base": ctx.pair.base, "rl": ctx.pair.rl}, ep["texts"], ep["targets"],
+                              layers=[ctx.layer], random_init_seed=ctx.config.seed + 7_777_777,
+                              config=RidgeProbeConfig(n_boot=ctx.config.n_boot, seed=ctx.config.seed))
     g = rep.set_index("model")
     metrics = [_m(f"R^2 {m}", g.loc[m, "r2"], g.loc[m, "ci_lo"], g.loc[m, "ci_hi"])
                for m in ("base", "rl", "random_init", "token_counts")]
@@ -543,16 +518,6 @@ def ind_beliefs(ctx: Context) -> IndicatorResult:
     else:
         vote = "inconclusive"
     return IndicatorResult("beliefs", vote, rule, metrics, {"belief_probes": rep})
-
-
-def _random_init_model(ctx: Context) -> Any:
-    from dataclasses import replace
-
-    from .directions import random_init_like
-
-    # an offset seed: a random init must never coincide with the base's own initialisation
-    return replace(ctx.pair.base, name="random_init",
-                   hf=random_init_like(ctx.pair.base.hf, seed=ctx.config.seed + 7_777_777), _tl=None, manifest=None)
 
 
 def _regret_metrics(ctx: Context) -> list[dict[str, Any]]:

@@ -228,8 +228,8 @@ def belief_probe_layers(
     A ``random_init`` model (the first model's architecture, fresh weights) and a ``token_counts`` baseline (the
     counts of each token up to that reward token) are added as controls. Returns
     :func:`rlmeta_interp.analysis.directions.belief_probe_report`'s table (``model, layer, r2, ci_lo, ci_hi,
-    r2_shuffled, r2_minus_random_init, r2_minus_counts, n``). Rows of one episode are correlated and the folds
-    split rows, not episodes: R^2 is comparable across models and controls, not an out-of-episode estimate.
+    r2_shuffled, r2_minus_random_init, r2_minus_counts, n``). Rows of one episode are correlated, so folds are
+    grouped by episode and the bootstrap resamples episodes: R^2 is an out-of-episode estimate.
     """
     from ..activations import harvest
     from ..analysis.directions import RidgeProbeConfig, belief_probe_report
@@ -259,8 +259,9 @@ def belief_probe_layers(
     upto = (torch.arange(ids.shape[1])[None, :] <= pos[:, None]).long()  # [T, pos]
     mask = upto.repeat(ids.shape[0], 1) * attn.long().repeat_interleave(T, dim=0)
     cfg = config if config is not None else RidgeProbeConfig()
+    episode = np.repeat(np.arange(y.shape[0]), T)
     return belief_probe_report(acts, y.reshape(-1, y.shape[-1]), tokens=tokens, vocab_size=len(first.tokenizer),
-                               attention_mask=mask, config=cfg)
+                               attention_mask=mask, config=cfg, groups=episode)
 
 
 def best_layers(probes: pd.DataFrame) -> pd.DataFrame:

@@ -196,3 +196,24 @@ def test_belief_probe_report_controls():
     base = df[df["model"] == "base"].iloc[0]
     assert base["r2"] > 0.9 and base["r2_minus_random_init"] > 0.8 and base["r2_minus_counts"] > 0.8
     assert df[df["model"] == "random_init"].iloc[0]["r2_minus_random_init"] == 0.0
+
+
+def test_grouped_folds_stop_memorising_episodes():
+    """Rows of one episode share an episode-level target and episode-specific (uninformative) features: row-wise folds
+    let the probe memorise episodes, grouped folds must not."""
+    from rlmeta_interp.analysis.directions import RidgeProbeConfig, ridge_probe_r2
+
+    rng = np.random.default_rng(0)
+    n_ep, per = 40, 12
+    ep_feat = rng.normal(size=(n_ep, 64))
+    ep_target = rng.normal(size=(n_ep, 3))
+    x = np.repeat(ep_feat, per, axis=0) + 0.05 * rng.normal(size=(n_ep * per, 64))
+    y = np.repeat(ep_target, per, axis=0)
+    groups = np.repeat(np.arange(n_ep), per)
+    cfg = RidgeProbeConfig(center="none", n_shuffles=0, n_boot=200)
+    by_row = ridge_probe_r2(torch.tensor(x, dtype=torch.float32), y, cfg)
+    by_episode = ridge_probe_r2(torch.tensor(x, dtype=torch.float32), y, cfg, groups=groups)
+    assert by_row["r2"].iloc[0] > 0.8
+    assert by_episode["r2"].iloc[0] < 0.2
+    with pytest.raises(InvalidConfigError, match="one per row"):
+        ridge_probe_r2(torch.tensor(x, dtype=torch.float32), y, cfg, groups=groups[:-1])

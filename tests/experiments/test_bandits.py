@@ -106,7 +106,7 @@ def test_belief_probes_rows_and_counts_control(pair):
             feats[e * 6 + t, p.base.tokenizer.bos_token_id] += 1
             for ch in text[: 2 * t + 2]:
                 feats[e * 6 + t, vocab[ch]] += 1
-    ref = ridge_probe_r2(feats, y.reshape(-1, 3), cfg)["r2"].iloc[0]
+    ref = ridge_probe_r2(feats, y.reshape(-1, 3), cfg, groups=np.repeat(np.arange(16), 6))["r2"].iloc[0]
     assert rep.loc[rep["model"] == "token_counts", "r2"].iloc[0] == pytest.approx(ref)
     with pytest.raises(InvalidConfigError, match="targets"):
         belief_probe_layers({"base": p.base}, texts[:3], y, config=cfg)
