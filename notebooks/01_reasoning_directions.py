@@ -103,23 +103,32 @@ display(cosines[["pair", "dose", "layer", "cosine", "ci_lo", "ci_hi", "null_inde
 
 # %%
 pairs = list(dict.fromkeys(cosines["pair"]))
-fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.6), sharey=True, squeeze=False)
-for ax, name in zip(axes[0], pairs, strict=True):
+fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * len(pairs), 6.4), sharey="row", squeeze=False)
+for ax, ax_log, name in zip(axes[0], axes[1], pairs, strict=True):
     c = cosines[cosines.pair == name].sort_values("layer")
     ax.errorbar(c.layer, c.cosine, yerr=[c.cosine - c.ci_lo, c.ci_hi - c.cosine], fmt="o-", capsize=3,
                 color=COLORS["rl"], label="cos(base dir, RL dir)")
     ax.plot(c.layer, c.null_shared_hi, "s--", color=COLORS["control"], label="shared-permutation null (97.5%)")
     ax.plot(c.layer, c.null_indep_hi, "^:", color=COLORS["random"], label="independent null (97.5%)")
     ax.set_title(f"{name} (dose {c.dose.iloc[0]})")
-    ax.set_xlabel("layer")
-    ax.set_xticks(c.layer)
+    # the same numbers as distance from identical directions, on a log scale: below the null line beats it
+    ax_log.errorbar(c.layer, 1 - c.cosine, yerr=[c.ci_hi - c.cosine, c.cosine - c.ci_lo], fmt="o-", capsize=3,
+                    color=COLORS["rl"])
+    ax_log.plot(c.layer, 1 - c.null_shared_hi, "s--", color=COLORS["control"])
+    ax_log.plot(c.layer, 1 - c.null_indep_hi, "^:", color=COLORS["random"])
+    ax_log.set_yscale("log")
+    ax_log.set_xlabel("layer")
+    for a in (ax, ax_log):
+        a.set_xticks(c.layer)
 axes[0, 0].set_ylabel("cosine")
+axes[1, 0].set_ylabel("1 - cosine (log)")
 axes[0, -1].legend(frameon=False, fontsize=8)
 fig.tight_layout()
 save_fig(fig, 1, "direction_cosines",
          caption=f"Cosine between the base and the RL model's scratchpad-minus-direct direction ({METHOD}) per layer, 95%"
                  f" bootstrap CI over {N_CONTRAST} contrast problems, beside the 97.5% quantiles of {N_SHUFFLES}"
-                 f" shuffled-label nulls (shared permutation, independent permutations); RL seed {SEED}.")
+                 f" shuffled-label nulls (shared permutation, independent permutations); bottom: the same as 1 - cosine"
+                 f" on a log scale; RL seed {SEED}.")
 plt.show()
 
 # %%
@@ -201,15 +210,19 @@ for name in pairs:
         return f"{acc.loc[cond, 'accuracy']:.2f} [{acc.loc[cond, 'lo']:.2f}, {acc.loc[cond, 'hi']:.2f}]"
 
     gap_rl = acc.loc["rl_model", "accuracy"] - acc.loc["unsteered_base", "accuracy"]
-    gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is"
-                f" {acc.loc['own', 'gap']:.2f} with the own direction and {acc.loc['from_rl', 'gap']:.2f} with the RL direction"
+    own = r[r.condition == "own"].iloc[0]
+    from_rl = r[r.condition == "from_rl"].iloc[0]
+    gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is {own.gap_recovered:.2f}"
+                f" [{own.ci_lo:.2f}, {own.ci_hi:.2f}] with the own direction and {from_rl.gap_recovered:.2f}"
+                f" [{from_rl.ci_lo:.2f}, {from_rl.ci_hi:.2f}] with the RL direction (a gap of a few problems makes"
+                " this ratio noisy)"
                 if gap_rl > 0 else
                 f"RL is not better than the base on the test half ({gap_rl:+.2f}), so there is no gap to recover")
     lines += [
         f"**{name}** (dose {c.dose}, seed {SEED}, layer {STEER_LAYER}):",
-        f"- cosine(base, RL direction) = {c.cosine:.3f} [{c.ci_lo:.3f}, {c.ci_hi:.3f}]; shared null 97.5% {c.null_shared_hi:.3f}"
+        f"- cosine(base, RL direction) = {c.cosine:.5f} [{c.ci_lo:.5f}, {c.ci_hi:.5f}]; shared null 97.5% {c.null_shared_hi:.5f}"
         f" (p = {c.p_shared:.3f}), independent null 97.5% {c.null_indep_hi:.3f} (p = {c.p_indep:.3f}). Across layers the"
-        f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.3f}) and beats the shared null at"
+        f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.5f}) and beats the shared null (p < 0.05) at"
         f" {shared_beaten} of {cosines[cosines.pair == name].shape[0]} layers.",
         f"- probe fitted on RL: {t.loc[('rl', 'rl'), 'accuracy']:.2f} on RL, {t.loc[('rl', 'base'), 'accuracy']:.2f}"
         f" [{t.loc[('rl', 'base'), 'ci_lo']:.2f}, {t.loc[('rl', 'base'), 'ci_hi']:.2f}] on the base (chance"
