@@ -39,7 +39,7 @@
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
-PRESET = "auto"  # "auto": the paper preset when it holds such pairs, else the demo preset
+PRESET = "auto"  # "auto": whichever of the paper and demo presets holds more doses (ties: paper)
 VARIANT = "correct"
 SEED = 0  # RL seed of the pairs
 DOSES = []  # empty: every dose found in the preset

@@ -57,18 +57,18 @@ def pick_pairs(
 ) -> list[PairSpec]:
     """Zoo pairs of ``world`` with RL ``variant`` and ``seed``, one per dose, sorted by dose.
 
-    ``preset="auto"`` takes the paper preset when it holds any such pair, else the demo preset. ``doses`` (empty:
+    ``preset="auto"`` takes whichever of the paper and demo presets holds more of the wanted doses (ties: paper);
+    presets are never mixed. ``doses`` (empty:
     every dose found) must all be present; when some are missing a smoke run falls back to the demo preset's pairs,
     any other run raises :class:`MissingWeightsError` naming the build command.
     """
     from .. import registry
 
     presets = ("paper", "demo") if preset == "auto" else (preset,)
-    found: list[PairSpec] = []
-    for p in presets:
-        found = registry.find_pairs(world, preset=p, variant=variant, seed=seed)
-        if found:
-            break
+    # "auto": the preset holding the most of the requested doses (a partly built paper zoo loses to a complete demo
+    # zoo; never a mix of presets, whose models differ in more than the dose); ties go to the paper preset
+    candidates = [registry.find_pairs(world, preset=p, variant=variant, seed=seed) for p in presets]
+    found = max(candidates, key=lambda c: len({x.dose for x in c if _matches(x, doses)}))
     chosen = [p for p in found if _matches(p, doses)]
     missing = [d for d in doses if not any(_matches(p, [d]) for p in found)]
     if chosen and not missing:

@@ -59,7 +59,10 @@ def test_pick_pairs_prefers_paper_then_demo_and_names_the_build_command(tmp_path
     # smoke: a missing dose falls back to the demo pairs
     assert [p.name for p in qs.pick_pairs("arithmetic", preset="paper", doses=[0.1], smoke=True)] == ["d-r0", "d-r5"]
     _zoo(tmp_path, [("p-b1", "base", "paper", 0.1, None), ("p-r1", "rl", "paper", 0.1, "p-b1")])
-    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["p-r1"]  # auto: paper wins once it exists
+    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["d-r0", "d-r5"]  # auto: a partial paper zoo loses
+    assert [p.name for p in qs.pick_pairs("arithmetic", doses=[0.1])] == ["p-r1"]
+    _zoo(tmp_path, [("p-b5", "base", "paper", 0.5, None), ("p-r5", "rl", "paper", 0.5, "p-b5")])
+    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["p-r1", "p-r5"]  # a tie goes to the paper preset
     with pytest.raises(MissingWeightsError, match="zoo build --preset demo"):
         qs.pick_pairs("bandits", smoke=True)
 
