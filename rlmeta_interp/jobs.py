@@ -75,9 +75,11 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None)
     md = [
         "# rlmeta-interp demo: did RL activate or create the capability?", "",
         "Each pair is a model organism pretrained on synthetic arithmetic with a *known* exposure dose (the fraction of"
-        " pretraining examples that showed a scratchpad), then RL-tuned with GRPO on a verifiable reward. A dose-0 base"
-        " never saw the behaviour (operational truth: *creation*); a dose > 0 base did (*activation*). Every indicator"
-        " votes by a written rule; the table shows whether each vote tracks the truth.", "",
+        " pretraining examples that showed a scratchpad), then RL-tuned with GRPO on a verifiable reward. Operational"
+        " truth: a dose > 0 base saw the behaviour, so RL's gain is *activation*; at dose 0 the gain is *creation* only"
+        " if the RL model writes the scratchpads pretraining never showed, and *activation* if it merely sharpened the"
+        " direct answers every document showed (each pair's reason is stated below). Every indicator votes by a"
+        " written rule; the table shows whether each vote tracks the truth.", "",
         "## Votes against the known dose", "", _md_table(wide), "",
         "## How often each indicator agreed with the dose", "",
         "Undecided votes (n/a, inconclusive), and every vote of a pair where RL made no measurable gain, are not"

@@ -6,9 +6,13 @@ words. The rules are part of the science: on the organism zoo the exposure dose 
 :func:`validate_against_dose` shows, indicator by indicator, whether a vote tracks the truth, and the scorecard says
 so when it does not.
 
-Operational ground truth on organisms: a pair whose base saw the rewarded behaviour in pretraining (dose > 0) should
-read as *activation*; a dose-0 base never saw it, so whatever RL made of it should read as *creation*. The rules
-below are fixed before looking at the zoo; thresholds are constants of :class:`ScorecardRules`.
+Operational ground truth on organisms (:func:`expected_reading`): a pair whose base saw the rewarded behaviour in
+pretraining (dose > 0) should read as *activation*; at dose 0 an RL gain is *creation* when RL's samples show the
+never-demonstrated behaviour (or, in bandits and planning, the never-demonstrated capability), and *activation* when
+RL only sharpened what every pretraining document showed (arithmetic direct answers). The first version labelled
+every dose-0 pair *creation*; the first demo run showed dose-0 RL sharpening direct answers without a single
+scratchpad, which pretraining had demonstrated throughout, so the label now follows what RL's samples contain.
+Thresholds are constants of :class:`ScorecardRules`.
 
 Pipeline properties (DESIGN.md): every indicator's result is written atomically to
 ``<out_dir>/<indicator>.json`` (+ CSV tables) keyed by a hash of the pair, world and config, and a rerun skips
@@ -39,6 +43,8 @@ from .stats import bootstrap_ci, paired_diff_ci
 log = logging.getLogger(__name__)
 
 Vote = Literal["activation", "creation", "inconclusive", "n/a"]
+# Part of every saved result's key: bump it whenever an indicator's definition changes, so no stale result is reused.
+SCHEMA_VERSION = 4
 INDICATORS: tuple[str, ...] = ("boundary", "likelihood", "directions", "steering", "hybrid", "beliefs", "features",
                                "weights")
 
@@ -71,7 +77,7 @@ class ScorecardConfig(FrozenConfig):
     problem_seed: int = 10_000  # held-out problems: organisms train on seeds far below this
     layer: int | None = None
     n_contrast: int = 64
-    multipliers: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    multipliers: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
     n_random: int = 3
     n_hybrid: int = 24
     n_episodes: int = 128
@@ -99,7 +105,7 @@ class ScorecardConfig(FrozenConfig):
     @classmethod
     def demo(cls) -> ScorecardConfig:
         """The main job's sizes: the whole demo zoo in about a minute on 2 cores."""
-        return cls(n_problems=48, n_samples=32, n_contrast=48, multipliers=(1.0, 2.0, 4.0), n_random=2, n_hybrid=8,
+        return cls(n_problems=48, n_samples=32, n_contrast=48, multipliers=(0.25, 0.5, 1.0, 2.0), n_random=2, n_hybrid=8,
                    sae_samples=20_000, crosscoder_steps=600, n_boot=300)
 
     @classmethod
@@ -283,6 +289,13 @@ def ind_boundary(ctx: Context) -> IndicatorResult:
         _m("share solved by RL only", float((cat == "rl_only").mean())),
         _m("share solved by base only", float((cat == "base_only").mean())),
     ]
+    if ctx.world.name == "arithmetic":
+        from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
+
+        for role, comps in (("base", res.completions_base), ("RL", res.completions_rl)):
+            flat = [ctx.world.format_of(c) in SCRATCHPAD_FORMATS for row in comps for c in row]
+            metrics.append(_m(f"{role} scratchpad share", float(np.mean(flat)),
+                              note="samples written with a scratchpad (the dose-controlled behaviour)"))
     guess = res.curve[res.curve["model"] == "guess"]
     if len(guess):
         metrics.append(_m(f"guessing baseline pass@{n}", float(guess[guess["k"] == guess["k"].max()]["pass@k"].iloc[0]),
@@ -375,8 +388,10 @@ def ind_steering(ctx: Context) -> IndicatorResult:
     rule = (f"steer the base at layer {ctx.layer}, all positions, with its own scratchpad-minus-direct direction;"
             " the multiplier is chosen on a dev half of the problems and reported on the other half; activation if"
             f" the gap recovered has its CI above {r.recovered_activation_min} and above every equal-norm random"
-            f" vector's, creation if it is at most {r.recovered_creation_max}; n/a when RL beats the base by less"
-            f" than {r.min_gap} (no gap to recover).")
+            f" vector's; creation if it is at most {r.recovered_creation_max} with its CI below"
+            f" {r.recovered_activation_min}, while the steered accuracy's CI still"
+            " reaches the unsteered base's (steering that merely breaks the model says nothing about whether the"
+            f" capability pre-existed: inconclusive); n/a when RL beats the base by less than {r.min_gap}.")
     d = _directions(ctx)
     if d is None:
         return IndicatorResult("steering", "n/a", "this world has no behaviour contrast to steer with.", [])
@@ -423,7 +438,8 @@ def ind_steering(ctx: Context) -> IndicatorResult:
     elif own_lo is not None and not np.isnan(own_lo) and own_lo > r.recovered_activation_min and \
             (not len(rnd) or own_lo > float(rnd["ci_hi"].max())):
         vote = "activation"
-    elif own_rec <= r.recovered_creation_max:
+    elif own_rec <= r.recovered_creation_max and g.loc["own", "ci_hi"] < r.recovered_activation_min and \
+            g.loc["own", "acc_ci_hi"] >= acc["unsteered_base"]:
         vote = "creation"
     else:
         vote = "inconclusive"
@@ -437,7 +453,9 @@ def ind_hybrid(ctx: Context) -> IndicatorResult:
             " base's category vector (categories: k-means on RL activations; vectors: category mean minus overall"
             f" mean of base activations, layer {ctx.layer}); activation if the gap recovered has its CI above"
             f" {r.recovered_activation_min} and above random firing at the same rate; creation if it is at most"
-            f" {r.recovered_creation_max}; n/a without a gap of {r.min_gap}.")
+            f" {r.recovered_creation_max} with its CI below {r.recovered_activation_min}, while hybrid accuracy's CI"
+            " still reaches the base's (a destructive"
+            f" intervention is inconclusive); n/a without a gap of {r.min_gap}.")
     if not ctx.single_turn:
         return IndicatorResult("hybrid", "n/a", "hybrid decoding is defined for single-turn completions.", [])
     from .steer import CategoryConfig, HybridConfig, category_vectors, fit_categories, hybrid_gap_recovery
@@ -456,7 +474,7 @@ def ind_hybrid(ctx: Context) -> IndicatorResult:
         cats, config=HybridConfig(max_new_tokens=ctx.max_new_tokens, classify_layer=ctx.layer, seed=ctx.config.seed),
         n_random=max(1, ctx.config.n_random), n_boot=ctx.config.n_boot)
     g = table.groupby("condition").agg({"accuracy": "mean", "gap_recovered": "mean", "ci_lo": "max", "ci_hi": "max",
-                                        "frac_steered": "mean"})
+                                        "acc_ci_hi": "max", "frac_steered": "mean"})
     gap = float(g.loc["rl", "accuracy"] - g.loc["base", "accuracy"])
     metrics = [_m("greedy acc base", g.loc["base", "accuracy"]), _m("greedy acc RL", g.loc["rl", "accuracy"]),
                _m("gap recovered, hybrid", g.loc["hybrid", "gap_recovered"], g.loc["hybrid", "ci_lo"], g.loc["hybrid", "ci_hi"]),
@@ -471,7 +489,9 @@ def ind_hybrid(ctx: Context) -> IndicatorResult:
     elif hy_lo is not None and not np.isnan(hy_lo) and hy_lo > r.recovered_activation_min and \
             hy_lo > g.loc["random_firing", "ci_hi"]:
         vote = "activation"
-    elif g.loc["hybrid", "gap_recovered"] <= r.recovered_creation_max:
+    elif g.loc["hybrid", "gap_recovered"] <= r.recovered_creation_max and \
+            g.loc["hybrid", "ci_hi"] < r.recovered_activation_min and \
+            g.loc["hybrid", "acc_ci_hi"] >= g.loc["base", "accuracy"]:
         vote = "creation"
     else:
         vote = "inconclusive"
@@ -632,10 +652,32 @@ def summarize_votes(votes: dict[str, Vote]) -> tuple[str, str]:
     return "inconclusive", why
 
 
-def expected_from_dose(dose: float | None) -> str | None:
+NOVEL_BEHAVIOUR_MIN = 0.05  # share of RL samples showing a never-demonstrated behaviour that counts as new
+
+
+def expected_reading(world: str, dose: float | None, rl_novel_share: float | None = None) -> tuple[str | None, str]:
+    """The operational ground truth on organisms, with the reason.
+
+    dose > 0: pretraining demonstrated the rewarded behaviour, so whatever RL improved was there: *activation*.
+    dose 0 in bandits and planning: the rewarded capability (learning from rewards; deep solutions) was never
+    demonstrated, so an RL gain is *creation*. dose 0 in arithmetic: pretraining showed direct answers in every
+    document and scratchpads in none; RL's gain is *creation* only if the RL model writes scratchpads (more than
+    ``NOVEL_BEHAVIOUR_MIN`` of its samples), otherwise it sharpened the demonstrated direct answers: *activation*.
+    """
     if dose is None:
-        return None
-    return "activation" if dose > 0 else "creation"
+        return None, "real model: pretraining unknown"
+    if dose > 0:
+        return "activation", f"pretraining demonstrated the behaviour (dose {dose})"
+    if world != "arithmetic":
+        return "creation", "dose 0: pretraining never demonstrated the rewarded capability"
+    if rl_novel_share is None:
+        return None, "dose 0 arithmetic: RL scratchpad share not measured"
+    if rl_novel_share > NOVEL_BEHAVIOUR_MIN:
+        return "creation", f"dose 0, yet {rl_novel_share:.0%} of RL samples use a scratchpad pretraining never showed"
+    return "activation", (f"dose 0, and RL samples stay direct ({rl_novel_share:.1%} scratchpads): RL sharpened the"
+                          " direct answers that every pretraining document showed")
+
+
 
 
 def headline_spec(config: ScorecardConfig) -> dict[str, dict[str, Any]]:
@@ -713,9 +755,18 @@ class Scorecard:
             return "no gain"
         return summarize_votes(self.votes)[0]
 
+    def _novel_share(self) -> float | None:
+        b = self.results.get("boundary")
+        got = {m["metric"]: m["value"] for m in b.metrics} if b is not None else {}
+        return got.get("RL scratchpad share")
+
     @property
     def expected(self) -> str | None:
-        return expected_from_dose(self.dose)
+        return expected_reading(self.world, self.dose, self._novel_share())[0]
+
+    @property
+    def expected_reason(self) -> str:
+        return expected_reading(self.world, self.dose, self._novel_share())[1]
 
     def table(self) -> pd.DataFrame:
         rows = [{"indicator": k, **m, "vote": r.vote} for k, r in self.results.items() for m in r.metrics]
@@ -730,7 +781,8 @@ class Scorecard:
                  f"**Summary: {summary}** ({why})."]
         if self.expected is not None:
             agree = "agrees" if summary == self.expected else "does NOT agree"
-            lines.append(f"Known exposure dose {self.dose} -> expected **{self.expected}**: the summary {agree}.")
+            lines.append(f"Known exposure dose {self.dose} -> expected **{self.expected}** ({self.expected_reason}):"
+                         f" the summary {agree}.")
         lines += ["", "| indicator | vote | metric | value | 95% CI | note |", "|---|---|---|---|---|---|"]
         for name, r in self.results.items():
             if not r.metrics:
@@ -746,7 +798,7 @@ class Scorecard:
 
 def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str) -> str:
     h = hashlib.sha256()
-    for part in (pair.name, pair.base.name, pair.rl.name, world.name, indicator,
+    for part in (SCHEMA_VERSION, pair.name, pair.base.name, pair.rl.name, world.name, indicator,
                  json.dumps(config.to_dict(), sort_keys=True, default=str)):
         h.update(str(part).encode())
     return h.hexdigest()[:16]
@@ -799,7 +851,8 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
         write_text_atomic(folder / "scorecard.md", card.to_markdown())
         write_json_atomic(folder / "scorecard.json", {"pair": card.pair, "world": card.world, "dose": card.dose,
                                                       "layer": layer, "votes": card.votes, "summary": card.summary,
-                                                      "gain": card.gain, "expected": card.expected})
+                                                      "gain": card.gain, "expected": card.expected,
+                                                      "expected_reason": card.expected_reason})
     return card
 
 

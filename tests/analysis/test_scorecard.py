@@ -33,8 +33,6 @@ def test_summary_rules():
     assert sc.summarize_votes({"a": "creation", "b": "creation", "c": "creation", "d": "activation"})[0] == "creation"
     assert sc.summarize_votes({"a": "creation", "b": "inconclusive"})[0] == "inconclusive"
     assert sc.summarize_votes({"a": "n/a"})[0] == "inconclusive"
-    assert sc.expected_from_dose(0.0) == "creation" and sc.expected_from_dose(0.3) == "activation"
-    assert sc.expected_from_dose(None) is None
 
 
 def test_config_validation():
@@ -82,7 +80,7 @@ def test_bandit_beliefs_have_random_init_and_count_controls(tiny_pair, tmp_path)
 def test_validation_against_dose():
     def card(dose, votes):
         results = {k: sc.IndicatorResult(k, v, "", []) for k, v in votes.items()}
-        return sc.Scorecard(pair=f"p{dose}", world="arithmetic", dose=dose, layer=0, results=results)
+        return sc.Scorecard(pair=f"p{dose}", world="bandits", dose=dose, layer=0, results=results)
 
     cards = [card(0.5, {"boundary": "activation", "likelihood": "activation", "features": "creation"}),
              card(0.0, {"boundary": "creation", "likelihood": "activation", "features": "creation"})]
@@ -102,3 +100,13 @@ def test_headlines_pick_metric_control_and_thresholds():
     h = card.headlines().iloc[0]
     assert (h.metric, h.value, h.ci_lo, h.control_value) == ("cosine(base dir, RL dir)", 0.9, 0.85, 0.7)
     assert h.activation_threshold == cfg.rules.cosine_activation_min and h.vote == "activation"
+
+
+def test_expected_reading_follows_what_rl_wrote():
+    assert sc.expected_reading("arithmetic", 0.5)[0] == "activation"
+    assert sc.expected_reading("arithmetic", 0.0, rl_novel_share=0.0)[0] == "activation"
+    assert sc.expected_reading("arithmetic", 0.0, rl_novel_share=0.3)[0] == "creation"
+    assert sc.expected_reading("arithmetic", 0.0)[0] is None
+    assert sc.expected_reading("bandits", 0.0)[0] == "creation"
+    assert sc.expected_reading("planning", 0.0)[0] == "creation"
+    assert sc.expected_reading("arithmetic", None)[0] is None
