@@ -58,7 +58,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     parts = [f"# Benchmark results\n\nWritten by `rlmeta-interp bench` on {datetime.date.today()}; {machine_line()}.",
              "Ratios are measured within one run (medians of repeats); absolute speeds vary with machine load.\n"]
     failed = 0
+    import torch
+
     for script in scripts:
+        if script.stem == "gpu" and not torch.cuda.is_available():
+            parts.append(f"## {script.name}: skipped\n\nNo CUDA device on this machine; run it on a GPU machine.\n")
+            sys.stdout.write(f"{script.name}: skipped (no CUDA)\n")
+            continue
         log.info("running %s", script.name)
         proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT)
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
