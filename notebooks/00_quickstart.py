@@ -59,8 +59,12 @@ REAL_N_RANDOM = 1
 REAL_NEW_TOKENS = 24
 
 # %%
+from rlmeta_interp.experiments import quickstart as qs
+
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_BOOT, MULTIPLIERS = 8, 6, 1, 100, [1.0]
+# the default pair, or (smoke runs) the demo preset's; outside smoke mode a missing pair raises with the build command
+pair_name = PAIR or qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=[DOSE], smoke=SMOKE)[0].name
 
 # %%
 import time
@@ -72,9 +76,8 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import harvest, hook_name, load_model, load_pair
 from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.experiments.diffing import max_new_tokens
-from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
 
 # %matplotlib inline
 set_style()
@@ -86,7 +89,6 @@ set_style()
 # TransformerLens view (`.tl`).
 
 # %%
-pair_name = PAIR or qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=[DOSE], smoke=SMOKE)[0].name
 pair = load_pair(pair_name)
 world = world_for(pair)
 n_new = max_new_tokens(world)
@@ -147,24 +149,22 @@ rl_row = rl_ref.table.set_index("metric")
 
 # %%
 metric_names = {"accuracy": "greedy accuracy", "behaviour": "scratchpad share"}
+curves = {m: qs.steering_curves(table, m) for m in metric_names}
+palette = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in curves["accuracy"].series.unique()}
 fig, axes = plt.subplots(2, pair.n_layers, figsize=(3.0 * pair.n_layers, 5.6), sharey="row", squeeze=False)
 for r, metric in enumerate(metric_names):
     for layer in range(pair.n_layers):
         ax = axes[r, layer]
-        rows = table[(table.metric == metric) & (table.layer == layer)]
-        for cond, color in (("random", COLORS["random"]), ("steered", COLORS["steered"])):
-            for _, g in rows[rows.condition == cond].groupby("seed", dropna=False):
-                g = pd.concat([g, unsteered.loc[[metric]].assign(multiplier=0.0)]).sort_values("multiplier")
-                ax.plot(g.multiplier, g.value, "o-", color=color, ms=3, label=cond)
-                ax.fill_between(g.multiplier, g.ci_lo, g.ci_hi, color=color, alpha=0.15, linewidth=0)
         ax.axhspan(rl_row.loc[metric, "ci_lo"], rl_row.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2, label="RL model (95% CI)")
         ax.axhline(unsteered.loc[metric, "value"], color=COLORS["base"], lw=1, ls="--", label="base unsteered")
+        line_ci(ax, curves[metric][curves[metric].layer == layer], "multiplier", "value", "ci_lo", "ci_hi", hue="series",
+                palette=palette, marker="o", ms=3)
+        ax.get_legend().remove()
         ax.set_title(f"layer {layer}" if r == 0 else "")
         ax.set_xlabel("multiplier" if r == 1 else "")
         ax.set_ylabel(metric_names[metric] if layer == 0 else "")
 handles, labels = axes[0, 0].get_legend_handles_labels()
-uniq = dict(zip(labels, handles, strict=True))
-fig.legend(uniq.values(), uniq.keys(), loc="upper center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 1.04))
+fig.legend(handles, labels, loc="upper center", ncol=3 + N_RANDOM, frameon=False, bbox_to_anchor=(0.5, 1.04))
 fig.suptitle(f"{pair.name}: steering the base with its own scratchpad direction ({N_PROBLEMS} problems, seed {SEED})", y=1.09)
 fig.tight_layout()
 save_fig(fig, 0, "layer_sweep",
@@ -248,21 +248,16 @@ for r, (title, t, ref, names) in enumerate(panels):
     base_rows = t[t.condition == "unsteered"].set_index("metric")
     for c, metric in enumerate(names):
         ax = axes[r, c]
-        rows = t[t.metric == metric]
-        for cond, color in (("random", COLORS["random"]), ("steered", COLORS["steered"])):
-            for _, g in rows[rows.condition == cond].groupby("seed", dropna=False):
-                g = pd.concat([g, base_rows.loc[[metric]].assign(multiplier=0.0)]).sort_values("multiplier")
-                ax.errorbar(g.multiplier, g.value, yerr=[g.value - g.ci_lo, g.ci_hi - g.value], fmt="o-", ms=3,
-                            capsize=2, color=color, label=f"{cond} vector")
+        cur = qs.steering_curves(t, metric)
+        pal = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in cur.series.unique()}
         ax.axhline(base_rows.loc[metric, "value"], color=COLORS["base"], ls="--", lw=1, label="base unsteered")
         if ref is not None:
             ax.axhspan(ref.loc[metric, "ci_lo"], ref.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2, label="RL model (95% CI)")
+        line_ci(ax, cur, "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=pal, marker="o", ms=3)
+        if c == 0:
+            ax.get_legend().remove()
         ax.set_title(title)
-        ax.set_xlabel("multiplier")
         ax.set_ylabel(names[metric])
-handles, labels = axes[0, 0].get_legend_handles_labels()
-uniq = dict(zip(labels, handles, strict=True))
-axes[0, 1].legend(uniq.values(), uniq.keys(), frameon=False, fontsize=8)
 fig.tight_layout()
 save_fig(fig, 0, "steering_effect",
          caption=f"Steering a base model with its own direction vs equal-norm random vectors, 95% bootstrap CIs over"

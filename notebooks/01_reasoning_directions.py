@@ -48,15 +48,19 @@ METHOD = "diff_means"  # or "probe": how each model's direction is fitted
 N_CONTRAST = 96  # problems in the contrast set (each written with a scratchpad and directly)
 N_PROBLEMS = 64  # held-out problems for steering recovery (half dev, half test)
 STEER_LAYER = 2
-MULTIPLIERS = [0.5, 1.0, 2.0, 4.0]
+MULTIPLIERS = [0.25, 0.5, 1.0, 2.0]
 N_RANDOM = 3
 N_SHUFFLES = 200
 N_BOOT = 1000
 PROBLEM_SEED = 10000
 
 # %%
+from rlmeta_interp.experiments import quickstart as qs
+
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_SHUFFLES, N_BOOT, MULTIPLIERS = 8, 6, 1, 10, 50, [2.0]
+# the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
+specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
 
 # %%
 import matplotlib.pyplot as plt
@@ -66,14 +70,13 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments import diffing, quickstart as qs
-from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from rlmeta_interp.experiments import diffing
+from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
 
 # %matplotlib inline
 set_style()
 
 # %%
-specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
 display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset"), "base": s.base.name}
                       for s in specs]))
 
@@ -106,20 +109,23 @@ pairs = list(dict.fromkeys(cosines["pair"]))
 fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * len(pairs), 6.4), sharey="row", squeeze=False)
 for ax, ax_log, name in zip(axes[0], axes[1], pairs, strict=True):
     c = cosines[cosines.pair == name].sort_values("layer")
-    ax.errorbar(c.layer, c.cosine, yerr=[c.cosine - c.ci_lo, c.ci_hi - c.cosine], fmt="o-", capsize=3,
-                color=COLORS["rl"], label="cos(base dir, RL dir)")
+    line_ci(ax, c.assign(series="cos(base dir, RL dir)"), "layer", "cosine", "ci_lo", "ci_hi", hue="series",
+            palette={"cos(base dir, RL dir)": COLORS["rl"]}, marker="o")
     ax.plot(c.layer, c.null_shared_hi, "s--", color=COLORS["control"], label="shared-permutation null (97.5%)")
     ax.plot(c.layer, c.null_indep_hi, "^:", color=COLORS["random"], label="independent null (97.5%)")
+    ax.get_legend().remove()
     ax.set_title(f"{name} (dose {c.dose.iloc[0]})")
     # the same numbers as distance from identical directions, on a log scale: below the null line beats it
-    ax_log.errorbar(c.layer, 1 - c.cosine, yerr=[c.ci_hi - c.cosine, c.cosine - c.ci_lo], fmt="o-", capsize=3,
-                    color=COLORS["rl"])
+    dist = c.assign(d=1 - c.cosine, d_lo=1 - c.ci_hi, d_hi=1 - c.ci_lo, series="1 - cos")
+    line_ci(ax_log, dist, "layer", "d", "d_lo", "d_hi", hue="series", palette={"1 - cos": COLORS["rl"]}, marker="o")
+    ax_log.get_legend().remove()
     ax_log.plot(c.layer, 1 - c.null_shared_hi, "s--", color=COLORS["control"])
     ax_log.plot(c.layer, 1 - c.null_indep_hi, "^:", color=COLORS["random"])
     ax_log.set_yscale("log")
-    ax_log.set_xlabel("layer")
     for a in (ax, ax_log):
         a.set_xticks(c.layer)
+        a.set_ylabel("")
+    ax.set_xlabel("")
 axes[0, 0].set_ylabel("cosine")
 axes[1, 0].set_ylabel("1 - cosine (log)")
 axes[0, -1].legend(frameon=False, fontsize=8)
@@ -133,18 +139,17 @@ plt.show()
 
 # %%
 fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.6), sharey=True, squeeze=False)
-styles = {("rl", "rl"): ("o-", COLORS["rl"]), ("rl", "base"): ("o--", COLORS["base"]),
-          ("base", "base"): ("s-", COLORS["steered"]), ("base", "rl"): ("s--", COLORS["hybrid"])}
+series = transfer.assign(series="fit on " + transfer.source + ", scored on " + transfer.target)
+palette = {"fit on rl, scored on rl": COLORS["rl"], "fit on rl, scored on base": COLORS["base"],
+           "fit on base, scored on base": COLORS["steered"], "fit on base, scored on rl": COLORS["hybrid"]}
 for ax, name in zip(axes[0], pairs, strict=True):
-    t = transfer[transfer.pair == name]
-    for (src, tgt), (fmt, color) in styles.items():
-        g = t[(t.source == src) & (t.target == tgt)].sort_values("layer")
-        ax.errorbar(g.layer, g.accuracy, yerr=[g.accuracy - g.ci_lo, g.ci_hi - g.accuracy], fmt=fmt, capsize=3,
-                    color=color, label=f"probe fit on {src}, scored on {tgt}")
+    t = series[series.pair == name]
+    line_ci(ax, t, "layer", "accuracy", "ci_lo", "ci_hi", hue="series", palette=palette, marker="o")
     ax.axhline(t.chance.max(), color=COLORS["control"], ls=":", label="chance (majority class)")
+    ax.get_legend().remove()
     ax.set_title(f"{name} (dose {t.dose.iloc[0]})")
-    ax.set_xlabel("layer")
     ax.set_xticks(sorted(t.layer.unique()))
+    ax.set_ylabel("")
 axes[0, 0].set_ylabel("held-out accuracy")
 axes[0, -1].legend(frameon=False, fontsize=8)
 fig.tight_layout()
@@ -170,18 +175,15 @@ colors = {"unsteered_base": COLORS["base"], "rl_model": COLORS["rl"], "own": COL
           "bias": COLORS["reference"], "random:own": COLORS["random"], "random:from_rl": COLORS["random"]}
 fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.8), sharey=True, squeeze=False)
 for ax, name in zip(axes[0], pairs, strict=True):
-    r = recovery[recovery.pair == name]
-    xs, labels = [], []
-    for i, cond in enumerate(order):
-        g = r[r.condition == cond].reset_index(drop=True)
-        for j, row in g.iterrows():  # one bar per random seed
-            x = i + (j - (len(g) - 1) / 2) * 0.25
-            ax.bar(x, row.accuracy, width=0.22 if len(g) > 1 else 0.7, color=colors[cond],
-                   yerr=[[row.accuracy - row.acc_ci_lo], [row.acc_ci_hi - row.accuracy]], capsize=2)
-        xs.append(i)
-        labels.append(cond.replace("unsteered_base", "base").replace("rl_model", "RL"))
-    ax.set_xticks(xs)
-    ax.set_xticklabels(labels, rotation=40, ha="right")
+    r = recovery[recovery.pair == name].copy()
+    r["rank"] = r.condition.map(order.index)
+    r = r.sort_values(["rank", "seed"])
+    r["bar"] = [c.replace("unsteered_base", "base").replace("rl_model", "RL") + ("" if pd.isna(s) else f" s{int(s)}")
+                for c, s in zip(r.condition, r.seed, strict=True)]
+    bar_ci(ax, r, "bar", "accuracy", "acc_ci_lo", "acc_ci_hi", colors=[colors[c] for c in r.condition])
+    ax.tick_params(axis="x", labelrotation=60)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     ax.set_title(f"{name} (dose {r.dose.iloc[0]}), layer {STEER_LAYER}")
 axes[0, 0].set_ylabel("greedy accuracy (test half)")
 fig.tight_layout()
@@ -214,8 +216,7 @@ for name in pairs:
     from_rl = r[r.condition == "from_rl"].iloc[0]
     gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is {own.gap_recovered:.2f}"
                 f" [{own.ci_lo:.2f}, {own.ci_hi:.2f}] with the own direction and {from_rl.gap_recovered:.2f}"
-                f" [{from_rl.ci_lo:.2f}, {from_rl.ci_hi:.2f}] with the RL direction (a gap of a few problems makes"
-                " this ratio noisy)"
+                f" [{from_rl.ci_lo:.2f}, {from_rl.ci_hi:.2f}] with the RL direction"
                 if gap_rl > 0 else
                 f"RL is not better than the base on the test half ({gap_rl:+.2f}), so there is no gap to recover")
     lines += [
@@ -226,7 +227,9 @@ for name in pairs:
         f" {shared_beaten} of {cosines[cosines.pair == name].shape[0]} layers.",
         f"- probe fitted on RL: {t.loc[('rl', 'rl'), 'accuracy']:.2f} on RL, {t.loc[('rl', 'base'), 'accuracy']:.2f}"
         f" [{t.loc[('rl', 'base'), 'ci_lo']:.2f}, {t.loc[('rl', 'base'), 'ci_hi']:.2f}] on the base (chance"
-        f" {t.loc[('rl', 'base'), 'chance']:.2f}).",
+        f" {t.loc[('rl', 'base'), 'chance']:.2f})" + (
+            "; every probe is at ceiling, so the two formats are trivially separable in both models and transfer cannot"
+            " discriminate activation from creation here." if t["accuracy"].min() >= 0.99 else "."),
         f"- steering accuracy (test half): base {a('unsteered_base')}, RL {a('rl_model')}, own direction {a('own')}"
         f" (x{chosen[name]['own']:g}), RL direction {a('from_rl')} (x{chosen[name]['from_rl']:g}), bias only {a('bias')},"
         + (f" random {a('random:own')} (seeds pooled)" if "random:own" in acc.index else " no random controls") + f"; {gap_text}.",

@@ -35,7 +35,8 @@
 # often they fire.
 #
 # **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose: the hybrid's accuracy
-# and gap recovered with bootstrap CIs over problems, the fraction of tokens steered, and the three controls.
+# and gap recovered with bootstrap CIs over problems, the fraction of tokens steered, and the three controls; the
+# steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
@@ -48,16 +49,20 @@ LAYER = 2  # steering and classification layer
 N_CATEGORIES = 6
 CATEGORY_METHOD = "sae"  # "sae" (TopK, k=1, SAELens) or "kmeans"
 CATEGORY_SAMPLES = 30000  # SAE training rows seen
-MULTIPLIER = 1.0
+MULTIPLIERS = [1.0, 2.0, 4.0]  # several: chosen on the first half of the problems, reported on the second
 N_FIT = 64  # problems whose RL completions define the categories
-N_HYBRID = 32  # held-out problems decoded
+N_HYBRID = 64  # held-out problems decoded (split into dev and test halves when several multipliers)
 N_RANDOM = 2  # seeds of each random control
 N_BOOT = 1000
 PROBLEM_SEED = 10000
 
 # %%
+from rlmeta_interp.experiments import quickstart as qs
+
 if SMOKE:
-    N_FIT, N_HYBRID, N_RANDOM, N_BOOT, N_CATEGORIES, CATEGORY_SAMPLES = 6, 2, 1, 50, 3, 2048
+    N_FIT, N_HYBRID, N_RANDOM, N_BOOT, N_CATEGORIES, CATEGORY_SAMPLES, MULTIPLIERS = 6, 2, 1, 50, 3, 2048, [1.0]
+# the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
+specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
 
 # %%
 import matplotlib.pyplot as plt
@@ -66,14 +71,13 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments import diffing, quickstart as qs
-from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from rlmeta_interp.experiments import diffing
+from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
 
 # %matplotlib inline
 set_style()
 
 # %%
-specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
 display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset")} for s in specs]))
 
 # %% [markdown]
@@ -81,22 +85,25 @@ display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("pr
 
 # %%
 cfg = diffing.HybridReportConfig(layer=LAYER, n_categories=N_CATEGORIES, category_method=CATEGORY_METHOD,
-                                 category_samples=CATEGORY_SAMPLES, multiplier=MULTIPLIER, n_random=N_RANDOM,
+                                 category_samples=CATEGORY_SAMPLES, multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM,
                                  n_boot=N_BOOT, seed=SEED)
-tables, shares, examples = [], [], []
+tables, shares, examples, devs = [], [], [], []
 for spec in specs:
     pair = load_pair(spec.name)
     world = world_for(pair)
     problems = world.sample(N_HYBRID, seed=PROBLEM_SEED)
     rep = diffing.hybrid_report(pair, world, world.sample(N_FIT, seed=PROBLEM_SEED + 2), problems, cfg)
     tables.append(rep.table.assign(pair=pair.name, dose=pair.dose))
+    devs.append(rep.dev.assign(pair=pair.name, dose=pair.dose, chosen=rep.multiplier))
     shares.append(rep.category_share.assign(pair=pair.name, dose=pair.dose))
-    for i in range(min(3, len(problems))):
-        examples.append({"pair": pair.name, "prompt": problems[i].prompt, "answer": problems[i].answer,
+    for i, p in enumerate(rep.test_problems[:3]):
+        examples.append({"pair": pair.name, "prompt": p.prompt, "answer": p.answer,
                          **{k: rep.runs[k].completions[i] for k in ("base", "rl", "hybrid")},
                          "tokens steered": sum(rep.runs["hybrid"].steered[i])})
 table = pd.concat(tables, ignore_index=True)
 share = pd.concat(shares, ignore_index=True)
+dev = pd.concat(devs, ignore_index=True)
+display(dev)
 display(table)
 display(pd.DataFrame(examples))
 
@@ -107,26 +114,29 @@ colors = {"base": COLORS["base"], "rl": COLORS["rl"], "hybrid": COLORS["hybrid"]
           "random_vectors": COLORS["control"], "bias_only": COLORS["reference"]}
 fig, axes = plt.subplots(2, len(pairs), figsize=(4.8 * len(pairs), 6.4), sharey="row", squeeze=False)
 for c, name in enumerate(pairs):
-    t = table[table.pair == name]
-    for r, (col, lo, hi, ylabel) in enumerate((("accuracy", "acc_ci_lo", "acc_ci_hi", "greedy accuracy"),
-                                                ("frac_steered", None, None, "fraction of tokens steered"))):
-        ax = axes[r, c]
-        for i, cond in enumerate(order):
-            g = t[t.condition == cond].reset_index(drop=True)
-            for j, row in g.iterrows():  # one bar per seed of a random control
-                x = i + (j - (len(g) - 1) / 2) * 0.3
-                err = None if lo is None else [[row[col] - row[lo]], [row[hi] - row[col]]]
-                ax.bar(x, row[col], width=0.25 if len(g) > 1 else 0.7, color=colors[cond], yerr=err, capsize=2)
-                if r == 0 and cond not in ("base", "rl") and pd.notna(row.gap_recovered):
-                    ax.annotate(f"{row.gap_recovered:.0%}", (x, row[hi]), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(len(order)))
-        ax.set_xticklabels([o.replace("_", " ") for o in order] if r == 1 else [], rotation=35, ha="right")
-        ax.set_ylabel(ylabel if c == 0 else "")
+    t = table[table.pair == name].copy()
+    t["rank"] = t.condition.map(order.index)
+    t = t.sort_values(["rank", "seed"])
+    t["bar"] = [cond.replace("_", " ") + ("" if pd.isna(s) else f" s{int(s)}") for cond, s in zip(t.condition, t.seed, strict=True)]
+    bar_colors = [colors[cond] for cond in t.condition]
+    bar_ci(axes[0, c], t, "bar", "accuracy", "acc_ci_lo", "acc_ci_hi", colors=bar_colors)
+    for x, (_, row) in enumerate(t.iterrows()):
+        if row.condition not in ("base", "rl") and pd.notna(row.gap_recovered):
+            axes[0, c].annotate(f"{row.gap_recovered:.0%}", (x, row.acc_ci_hi), ha="center", va="bottom", fontsize=7)
+    bar_ci(axes[1, c], t, "bar", "frac_steered", colors=bar_colors)
+    axes[0, c].set_xticklabels([])
+    axes[1, c].tick_params(axis="x", labelrotation=60)
+    for ax in axes[:, c]:
+        ax.set_xlabel("")
+        ax.set_ylabel("")
     axes[0, c].set_title(f"{name} (dose {t.dose.iloc[0]})")
+axes[0, 0].set_ylabel("greedy accuracy")
+axes[1, 0].set_ylabel("fraction of tokens steered")
 fig.tight_layout()
 save_fig(fig, 2, "hybrid_gap",
-         caption=f"Hybrid decoding (Venhoff et al. 2510.07364) at layer {LAYER}, multiplier {MULTIPLIER}: greedy accuracy"
-                 f" on {N_HYBRID} held-out problems (95% bootstrap CIs; labels: gap recovered) and the fraction of tokens"
+         caption=f"Hybrid decoding (Venhoff et al. 2510.07364) at layer {LAYER}, multiplier chosen on a dev half from"
+                 f" {MULTIPLIERS} (per pair: {', '.join(f'{p} x{m:g}' for p, m in dev.groupby('pair').chosen.first().items()) or MULTIPLIERS[0]}):"
+                 f" greedy accuracy on the {int(table.n.iloc[0])} test problems (95% bootstrap CIs; labels: gap recovered) and the fraction of tokens"
                  f" steered, beside random firing at the hybrid's rate, equal-norm random vectors ({N_RANDOM} seeds"
                  f" each, {SEED}..{SEED + N_RANDOM - 1}) and the bias-only vector; {N_CATEGORIES} categories"
                  f" ({CATEGORY_METHOD}) fitted on the RL model's tokens over {N_FIT} problems.")
@@ -136,11 +146,12 @@ plt.show()
 fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.2), sharey=True, squeeze=False)
 for ax, name in zip(axes[0], pairs, strict=True):
     s = share[share.pair == name]
-    ax.bar(s.category.astype(str), s.share, color=COLORS["rl"])
-    for _, row in s.iterrows():
-        ax.annotate(f"|v|={row.vector_norm:.1f}", (str(row.category), row.share), ha="center", va="bottom", fontsize=7)
+    bar_ci(ax, s, "category", "share", colors=[COLORS["rl"]] * len(s))
+    for x, (_, row) in enumerate(s.iterrows()):
+        ax.annotate(f"|v|={row.vector_norm:.1f}", (x, row.share), ha="center", va="bottom", fontsize=7)
     ax.set_title(f"{name} (dose {s.dose.iloc[0]})")
     ax.set_xlabel("category (SAE latent)" if CATEGORY_METHOD == "sae" else "category (k-means cluster)")
+    ax.set_ylabel("")
 axes[0, 0].set_ylabel("share of RL completion tokens")
 fig.tight_layout()
 save_fig(fig, 2, "categories",
@@ -169,7 +180,8 @@ for name in pairs:
                    "its CI overlaps a control's, so this run cannot separate it from the controls")
         lines.append(
             f"- **{name}** (dose {dose}): base {s.loc['base', 'accuracy']:.2f}, RL {s.loc['rl', 'accuracy']:.2f}, hybrid"
-            f" {s.loc['hybrid', 'accuracy']:.2f} with {s.loc['hybrid', 'frac_steered']:.1%} of tokens steered: gap recovered"
+            f" {s.loc['hybrid', 'accuracy']:.2f} (multiplier {table[table.pair == name].multiplier.iloc[0]:g}, chosen on"
+            f" dev problems) with {s.loc['hybrid', 'frac_steered']:.1%} of tokens steered: gap recovered"
             f" {g('hybrid')}; random firing {g('random_firing')}, random vectors {g('random_vectors')}, bias only"
             f" {g('bias_only')} ({verdict}; n = {int(table[table.pair == name].n.iloc[0])} problems, seed {SEED}).")
     else:

@@ -55,8 +55,12 @@ N_BOOT = 1000
 PROBLEM_SEED = 10000
 
 # %%
+from rlmeta_interp.experiments import quickstart as qs
+
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, SAE_SAMPLES, CROSSCODER_STEPS, N_BOOT = 4, 1, 2048, 40, 50
+# the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
+specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
 
 # %%
 import matplotlib.pyplot as plt
@@ -66,14 +70,13 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments import diffing, quickstart as qs
-from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from rlmeta_interp.experiments import diffing
+from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
 
 # %matplotlib inline
 set_style()
 
 # %%
-specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
 display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset")} for s in specs]))
 
 # %% [markdown]
@@ -101,23 +104,18 @@ display(summary)
 # %%
 pairs = list(dict.fromkeys(recon["pair"]))
 mcolors = {"base": COLORS["base"], "rl": COLORS["rl"], "random_init": COLORS["random"]}
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-width = 0.8 / len(mcolors)
-for j, model in enumerate(mcolors):
-    r = recon[recon.model == model].set_index("pair").reindex(pairs)
-    x = np.arange(len(pairs)) + (j - (len(mcolors) - 1) / 2) * width
-    axes[0].bar(x, r.fvu, width, yerr=[r.fvu - r.ci_lo, r.ci_hi - r.fvu], capsize=3, color=mcolors[model], label=model)
-    s = splice[splice.model == model].set_index("pair").reindex(pairs)
-    if s.delta_ce.notna().any():
-        axes[1].bar(x, s.delta_ce, width, yerr=[s.delta_ce - s.delta_ci_lo, s.delta_ci_hi - s.delta_ce], capsize=3,
-                    color=mcolors[model], label=model)
-for ax, ylabel in zip(axes, ("SAE FVU (held-out texts)", "delta CE, SAE spliced - clean (nats)"), strict=True):
-    ax.set_xticks(np.arange(len(pairs)))
-    ax.set_xticklabels([f"{p}\n(dose {recon[recon.pair == p].dose.iloc[0]})" for p in pairs], fontsize=8)
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+r = recon.assign(bar=[f"d{d:g} {m}" for d, m in zip(recon.dose, recon.model, strict=True)])
+bar_ci(axes[0], r, "bar", "fvu", "ci_lo", "ci_hi", colors=[mcolors[m] for m in r.model])
+axes[0].set_yscale("log")  # the random-init control is orders of magnitude worse
+sp = splice.assign(bar=[f"d{d:g} {m}" for d, m in zip(splice.dose, splice.model, strict=True)])
+bar_ci(axes[1], sp, "bar", "delta_ce", "delta_ci_lo", "delta_ci_hi", colors=[mcolors[m] for m in sp.model])
+for ax, ylabel, title in zip(axes, ("SAE FVU, held-out texts (log)", "delta CE, spliced - clean (nats/token)"),
+                             ("base-trained SAE reconstructing each model", "cost of splicing it in"), strict=True):
+    ax.tick_params(axis="x", labelrotation=45)
+    ax.set_xlabel("exposure dose, model")
     ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=8)
-axes[0].set_title("base-trained SAE reconstructing each model")
-axes[1].set_title("cost of splicing it in")
+    ax.set_title(title)
 fig.tight_layout()
 save_fig(fig, 10, "reconstruction",
          caption=f"A TopK SAE (width {EXPANSION} x d_model, k = {K}, {SAE_SAMPLES} training rows, seed {SEED}) trained on"

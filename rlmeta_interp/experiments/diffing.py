@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +39,7 @@ from ..analysis.steer import (
     bias_vector,
     category_vectors,
     fit_categories,
+    hybrid_decode,
     hybrid_gap_recovery,
     steering_recovery,
 )
@@ -178,13 +179,17 @@ def completion_token_acts(model: Any, prompts: Sequence[str], completions: Seque
 
 @dataclass(frozen=True)
 class HybridReportConfig(FrozenConfig):
-    """Hybrid decoding for one pair: categories from ``n_fit`` RL greedy completions, decoding of held-out prompts."""
+    """Hybrid decoding for one pair: categories from RL greedy completions of fit problems, decoding of held-out ones.
+
+    ``multipliers``: with one, every held-out problem is a test problem; with several, the hybrid (no controls) runs
+    at each on the first half of the problems, and the best multiplier is reported on the second half.
+    """
 
     layer: int = 2
     n_categories: int = 6
     category_method: Literal["sae", "kmeans"] = "sae"
     category_samples: int = 30_000
-    multiplier: float = 1.0
+    multipliers: tuple[float, ...] = (1.0,)
     n_random: int = 3
     n_boot: int = 1000
     seed: int = 0
@@ -194,14 +199,19 @@ class HybridReportConfig(FrozenConfig):
         check_range(self, "n_categories", 1, 64)
         check_range(self, "n_random", 0)
         check_range(self, "n_boot", 1)
+        if not self.multipliers:
+            raise InvalidConfigError("HybridReportConfig.multipliers is empty: give at least one, e.g. (1.0,).")
 
 
 @dataclass
 class HybridReport:
-    table: pd.DataFrame
+    table: pd.DataFrame  # test problems: every condition at the chosen multiplier
     runs: dict[str, HybridResult]
     categories: CategoryModel
     category_share: pd.DataFrame  # share of RL completion tokens per category
+    multiplier: float  # the multiplier reported in ``table``
+    dev: pd.DataFrame  # dev problems: hybrid accuracy and fraction steered per multiplier (empty with one multiplier)
+    test_problems: list[Problem] = field(default_factory=list)
 
 
 def hybrid_report(pair: Any, world: World, fit_problems: Sequence[Problem], problems: Sequence[Problem],
@@ -212,7 +222,8 @@ def hybrid_report(pair: Any, world: World, fit_problems: Sequence[Problem], prob
     completions of ``fit_problems``; (b) one vector per category from the base model's activations at the same
     tokens (category mean minus overall mean); (c) hybrid decoding steers the base only where base and RL greedy
     tokens disagree; controls: random firing at the hybrid's rate, equal-norm random vectors, the bias-only vector
-    (mean RL minus mean base activation) for every category.
+    (mean RL minus mean base activation) for every category. With several ``config.multipliers`` the hybrid's
+    multiplier is chosen on the first half of ``problems`` and everything is reported on the second half.
     """
     from ..sampling import greedy_generate_tl
 
@@ -232,11 +243,24 @@ def hybrid_report(pair: Any, world: World, fit_problems: Sequence[Problem], prob
     share = pd.DataFrame({"category": np.arange(n_cat),
                           "share": np.bincount(labels.numpy(), minlength=n_cat) / labels.shape[0],
                           "vector_norm": [float(vectors[k].vectors[layer].norm()) for k in range(n_cat)]})
+    hcfg = HybridConfig(max_new_tokens=n_new, multiplier=c.multipliers[0], classify_layer=layer, seed=c.seed)
+    dev_rows = []
+    test = list(problems)
+    if len(c.multipliers) > 1:
+        if len(problems) < 2:
+            raise InvalidConfigError("Choosing among several multipliers needs >= 2 problems (a dev and a test half).")
+        dev, test = list(problems[: len(problems) // 2]), list(problems[len(problems) // 2 :])
+        for m in c.multipliers:
+            res = hybrid_decode(pair.base, pair.rl, [p.prompt for p in dev], vectors, cats, hcfg.replace(multiplier=m))
+            acc = float(np.mean([world.reward(p, t) for p, t in zip(dev, res.completions, strict=True)]))
+            dev_rows.append({"multiplier": m, "accuracy": acc, "frac_steered": res.frac_steered, "n": len(dev)})
+    dev_table = pd.DataFrame(dev_rows, columns=["multiplier", "accuracy", "frac_steered", "n"])
+    chosen = float(dev_table.sort_values(["accuracy", "multiplier"], ascending=[False, True])["multiplier"].iloc[0]) \
+        if len(dev_table) else float(c.multipliers[0])
     table, runs = hybrid_gap_recovery(
-        pair.base, pair.rl, [p.prompt for p in problems], lambda i, text: world.reward(problems[i], text), vectors,
-        cats, bias=bias, config=HybridConfig(max_new_tokens=n_new, multiplier=c.multiplier, classify_layer=layer,
-                                             seed=c.seed), n_random=c.n_random, n_boot=c.n_boot)
-    return HybridReport(table, runs, cats, share)
+        pair.base, pair.rl, [p.prompt for p in test], lambda i, text: world.reward(test[i], text), vectors,
+        cats, bias=bias, config=hcfg.replace(multiplier=chosen), n_random=c.n_random, n_boot=c.n_boot)
+    return HybridReport(table.assign(multiplier=chosen), runs, cats, share, chosen, dev_table, test)
 
 
 def summarize_conditions(table: pd.DataFrame, value: str = "gap_recovered") -> pd.DataFrame:

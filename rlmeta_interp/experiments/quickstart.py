@@ -391,3 +391,23 @@ def strongest_effect(table: pd.DataFrame, metric: str, layer: int | None = None)
                significant=significant,
                beats_random=significant and (rnd.empty or bool(abs(best["delta"]) > rnd["delta"].abs().max())))
     return out
+
+
+def steering_curves(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Plot-ready curves from a :func:`steering_effect` table: one ``series`` per layer and vector (``steered``,
+    ``random (seed s)``), each starting from the unsteered value at multiplier 0.
+
+    Columns: ``layer, series, multiplier, value, ci_lo, ci_hi``, sorted by layer, series and multiplier.
+    """
+    t = table[table["metric"] == metric]
+    base = t[t["condition"] == "unsteered"]
+    if base.empty:
+        raise EmptyInputError(f"No unsteered row for metric {metric!r}: pass a steering_effect table.")
+    steered = t[t["condition"] != "unsteered"].copy()
+    steered["series"] = [c if c == "steered" else f"random (seed {int(s)})"
+                         for c, s in zip(steered["condition"], steered["seed"], strict=True)]
+    cols = ["multiplier", "value", "ci_lo", "ci_hi"]
+    start = [base[cols].iloc[[0]].assign(layer=layer, series=series, multiplier=0.0)
+             for layer, series in steered[["layer", "series"]].drop_duplicates().itertuples(index=False)]
+    out = pd.concat([steered[["layer", "series", *cols]], *start], ignore_index=True)
+    return out.sort_values(["layer", "series", "multiplier"]).reset_index(drop=True)[["layer", "series", *cols]]

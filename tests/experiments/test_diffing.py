@@ -121,6 +121,21 @@ def test_hybrid_report_on_identical_models_never_steers(same):
     assert s.set_index("condition").loc["random_vectors", "n_seeds"] == 1
     with pytest.raises(InvalidConfigError):
         df_.HybridReportConfig(category_method="pca")
+    with pytest.raises(InvalidConfigError):
+        df_.HybridReportConfig(multipliers=())
+    assert rep.multiplier == 1.0 and rep.dev.empty and rep.test_problems == list(probs)
+
+
+def test_hybrid_report_chooses_the_multiplier_on_a_dev_half(differ):
+    probs = WORLD.sample(4, seed=7)
+    fit = WORLD.sample(6, seed=8)
+    rep = df_.hybrid_report(differ, WORLD, fit, probs, df_.HybridReportConfig(
+        layer=1, n_categories=2, category_method="kmeans", multipliers=(0.5, 3.0), n_random=0, n_boot=20))
+    assert rep.dev["multiplier"].tolist() == [0.5, 3.0] and (rep.dev["n"] == 2).all()
+    best = rep.dev.sort_values(["accuracy", "multiplier"], ascending=[False, True]).iloc[0]
+    assert rep.multiplier == best["multiplier"]
+    assert rep.test_problems == list(probs[2:]) and (rep.table["n"] == 2).all()
+    assert (rep.table["multiplier"] == rep.multiplier).all()
 
 
 def test_summarize_conditions_averages_seeds_and_spans_their_cis():

@@ -217,3 +217,21 @@ def test_strongest_effect_picks_the_change_most_beyond_its_random_controls():
     assert (e0["delta"], e0["n_random"], e0["beats_random"]) == (-0.25, 0, True)
     with pytest.raises(EmptyInputError):
         qs.strongest_effect(t, "accuracy")
+
+
+def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
+    prompts = ["12+3=", "45-6="]
+    g = torch.Generator().manual_seed(2)
+    vec = SteeringVector({0: torch.randn(tiny.d_model, generator=g), 1: torch.randn(tiny.d_model, generator=g)})
+    eff = qs.steering_effect(tiny, prompts, lambda i, t: float(i), lambda t: len(t) > 2, vec, multipliers=[-1.0, 2.0],
+                             n_random=2, layers=[0, 1], max_new_tokens=3, n_boot=20)
+    c = qs.steering_curves(eff.table, "accuracy")
+    assert sorted(set(c.series)) == ["random (seed 0)", "random (seed 1)", "steered"]
+    assert len(c) == 2 * 3 * 3  # layers x series x (two multipliers + the unsteered start)
+    start = c[c.multiplier == 0.0]
+    assert len(start) == 6 and (start.value == 0.5).all()  # score(i) = i: mean over two prompts
+    row = eff.table[(eff.table.key == "L1:random1@2") & (eff.table.metric == "accuracy")].iloc[0]
+    got = c[(c.layer == 1) & (c.series == "random (seed 1)") & (c.multiplier == 2.0)].iloc[0]
+    assert (got.value, got.ci_lo, got.ci_hi) == (row.value, row.ci_lo, row.ci_hi)
+    with pytest.raises(EmptyInputError):
+        qs.steering_curves(eff.table[eff.table.condition != "unsteered"], "accuracy")
