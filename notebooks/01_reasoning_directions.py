@@ -53,6 +53,7 @@ N_RANDOM = 3
 N_SHUFFLES = 200
 N_BOOT = 1000
 PROBLEM_SEED = 10000
+MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
 from rlmeta_interp.experiments import quickstart as qs
@@ -217,8 +218,8 @@ for name in pairs:
     gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is {own.gap_recovered:.2f}"
                 f" [{own.ci_lo:.2f}, {own.ci_hi:.2f}] with the own direction and {from_rl.gap_recovered:.2f}"
                 f" [{from_rl.ci_lo:.2f}, {from_rl.ci_hi:.2f}] with the RL direction"
-                if gap_rl > 0 else
-                f"RL is not better than the base on the test half ({gap_rl:+.2f}), so there is no gap to recover")
+                if gap_rl >= MIN_GAP else
+                f"RL beats the base by {gap_rl:+.2f} on the test half, less than {MIN_GAP}, so there is no gap to recover")
     lines += [
         f"**{name}** (dose {c.dose}, seed {SEED}, layer {STEER_LAYER}):",
         f"- cosine(base, RL direction) = {c.cosine:.5f} [{c.ci_lo:.5f}, {c.ci_hi:.5f}]; shared null 97.5% {c.null_shared_hi:.5f}"
@@ -239,5 +240,5 @@ lines.append(
     " own direction that matches the RL direction would say the scratchpad direction pre-exists in the base. On these"
     " organisms the contrast texts are teacher-forced, so even a dose-0 base (which never wrote a scratchpad) has a"
     " scratchpad-vs-direct direction: compare the doses, and the shared null, before reading a high cosine as"
-    " activation. Where RL does not beat the base, steering recovery cannot speak to the claim in this run.")
+    f" activation. Where RL does not beat the base by {MIN_GAP}, steering recovery cannot speak to the claim in this run.")
 display(Markdown("\n".join(lines)))

@@ -55,6 +55,7 @@ N_HYBRID = 64  # held-out problems decoded (split into dev and test halves when 
 N_RANDOM = 2  # seeds of each random control
 N_BOOT = 1000
 PROBLEM_SEED = 10000
+MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
 from rlmeta_interp.experiments import quickstart as qs
@@ -174,7 +175,7 @@ for name in pairs:
         return (f"{s.loc[cond, 'gap_recovered']:.0%} [{s.loc[cond, 'ci_lo']:.0%}, {s.loc[cond, 'ci_hi']:.0%}]"
                 if pd.notna(s.loc[cond, "gap_recovered"]) else "undefined")
 
-    if gap > 0:
+    if gap >= MIN_GAP:
         ctrl = max(s.loc[c, "ci_hi"] for c in ("random_firing", "random_vectors", "bias_only") if c in s.index)
         verdict = ("its CI lies above every control's" if s.loc["hybrid", "ci_lo"] > ctrl else
                    "its CI overlaps a control's, so this run cannot separate it from the controls")
@@ -186,8 +187,8 @@ for name in pairs:
             f" {g('bias_only')} ({verdict}; n = {int(table[table.pair == name].n.iloc[0])} problems, seed {SEED}).")
     else:
         lines.append(
-            f"- **{name}** (dose {dose}): RL ({s.loc['rl', 'accuracy']:.2f}) is not better than the base"
-            f" ({s.loc['base', 'accuracy']:.2f}) on these problems, so there is no gap to recover; the hybrid scored"
+            f"- **{name}** (dose {dose}): RL ({s.loc['rl', 'accuracy']:.2f}) beats the base ({s.loc['base', 'accuracy']:.2f})"
+            f" by less than {MIN_GAP} on these problems, so there is no gap to recover; the hybrid scored"
             f" {s.loc['hybrid', 'accuracy']:.2f} with {s.loc['hybrid', 'frac_steered']:.1%} of tokens steered.")
 lines.append(
     "Against the claim (up to 91% of the gap with 12% of tokens): a large recovered share with few steered tokens, above"
