@@ -13,9 +13,11 @@ Design (see STACK.md for the measurements behind it):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,23 +230,31 @@ class LoadedModel:
                               max_len=self.n_ctx)
 
 
-def _neutral_link(folder: Path) -> Path:
-    """A symlink to ``folder`` whose path contains no architecture words (TransformerLens 3.9 sniffs paths)."""
+@contextlib.contextmanager
+def _neutral_link(folder: Path) -> Iterator[Path]:
+    """A symlink to ``folder`` whose path contains no architecture words (TransformerLens 3.9 sniffs paths),
+    removed when the block ends (TransformerLens reads the folder only while it builds the model)."""
     for _ in range(10):
-        tmp = Path(tempfile.mkdtemp(prefix="rlm"))
-        link = tmp / "model"
-        lowered = str(link).lower()
-        if not any(w in lowered for w in ("llama", "gemma", "qwen", "gpt", "mistral", "pythia", "bert", "t5")):
+        with tempfile.TemporaryDirectory(prefix="rlm") as tmp:
+            link = Path(tmp) / "model"
+            lowered = str(link).lower()
+            if any(w in lowered for w in ("llama", "gemma", "qwen", "gpt", "mistral", "pythia", "bert", "t5")):
+                continue
             link.symlink_to(folder.resolve(), target_is_directory=True)
-            return link
+            yield link
+            return
     raise RuntimeError("Could not make a neutral temporary path; set TMPDIR to a plain folder name.")
 
 
 def _build_tl(m: LoadedModel) -> Any:
+    with _neutral_link(m.folder) as link:
+        return _build_tl_from(m, link)
+
+
+def _build_tl_from(m: LoadedModel, link: Path) -> Any:
     arch = m.architecture
     dtype = _DTYPES[m.load_config.dtype]
     fold = m.load_config.processing == "fold_ln"
-    link = _neutral_link(m.folder)
     if arch in HOOKED_ARCHS:
         import transformer_lens.loading_from_pretrained as lfp
         from transformer_lens import HookedTransformer

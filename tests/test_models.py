@@ -128,3 +128,12 @@ def test_bad_hook_and_layer(tiny_folders):
     with pytest.raises(LayerOutOfRangeError, match="2 layers"):
         m.check_hook(hook_name(5))
     assert m.layer(-1) == 1
+
+
+def test_transformerlens_build_leaves_no_temporary_links(tiny_folders, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    m = load_model(tiny_folders["llama"])
+    assert m.tl is not None and m.tl(m.to_tokens(["1+1="])[0]).shape[-1] == len(m.tokenizer)
+    assert list(tmp_path.iterdir()) == []

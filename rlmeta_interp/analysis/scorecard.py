@@ -212,14 +212,9 @@ def _greedy_scores(ctx: Context, problems: Sequence[Any]) -> Callable[[Any], np.
 
 def _completion_means(model: Any, prompts: Sequence[str], completions: Sequence[str], layer: int) -> torch.Tensor:
     """Mean residual activation over the completion tokens of ``prompt + completion`` texts: ``[n, d_model]``."""
-    from ..activations import harvest
+    from ..experiments.quickstart import completion_means
 
-    h = hook_name(layer)
-    acts = harvest(model, [p + c for p, c in zip(prompts, completions, strict=True)], [h], positions="all", cache=False)
-    mask = acts.mask.clone().float()
-    for i, p in enumerate(prompts):
-        mask[i, : model.to_tokens([p])[0].shape[1]] = 0.0
-    return (acts[h] * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
+    return completion_means(model, prompts, completions, [layer], cache=False)[layer]
 
 
 def _contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
@@ -229,17 +224,10 @@ def _contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
     """
     if ctx.world.name != "arithmetic":
         return None
-    from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
+    from ..experiments.quickstart import contrast_set
 
-    probs = ctx.world.sample(ctx.config.n_contrast, seed=ctx.config.problem_seed + 1)
-    prompts, comps, labels = [], [], []
-    for i, p in enumerate(probs):
-        fmt = SCRATCHPAD_FORMATS[i % len(SCRATCHPAD_FORMATS)]
-        for completion, label in ((ctx.world.solution(p, fmt), 1), (ctx.world.solution(p, "direct"), 0)):
-            prompts.append(p.prompt)
-            comps.append(completion)
-            labels.append(label)
-    return prompts, comps, np.array(labels)
+    c = contrast_set(ctx.world, ctx.config.n_contrast, seed=ctx.config.problem_seed + 1)
+    return c.prompts, c.completions, c.labels
 
 
 def _directions(ctx: Context) -> dict[str, Any] | None:
