@@ -111,10 +111,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
     if args.only:
         paths = [p for p in paths if notebooks.number(p) in args.only or p.stem in args.only]
     out = results_dir() / "notebooks"
-    params = {"SMOKE": True} if args.smoke else {}
+    overrides = {} if args.defaults or args.smoke else notebooks.figure_parameters()
     failed = []
     for p in paths:
-        log.info("running %s", p.name)
+        params = {"SMOKE": True} if args.smoke else dict(overrides.get(p.stem, {}))
+        log.info("running %s with %s", p.name, params or "its defaults")
         try:
             notebooks.run_notebook(p, out, params, kernel_name=args.kernel)
             sys.stdout.write(f"ok      {p.name}\n")
@@ -166,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("figures", help="run every notebook with its defaults and regenerate figures/")
     s.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 03 05_in_context_rl")
     s.add_argument("--smoke", action="store_true", help="run with SMOKE=True (fast, noisy numbers)")
+    s.add_argument("--defaults", action="store_true",
+                   help="ignore notebooks/figures_params.json and run every notebook with its defaults (full paper zoo)")
     s.add_argument("--kernel", default="python3", help="Jupyter kernel (default: this Python)")
     s.set_defaults(func=cmd_figures)
 

@@ -106,6 +106,20 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any] | None = 
     return dest
 
 
+def figure_parameters(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Parameters of the figures of record per notebook stem (``notebooks/figures_params.json``), each validated."""
+    path = path or notebooks_dir() / "figures_params.json"
+    if not path.exists():
+        return {}
+    data = {k: v for k, v in read_json(path).items() if not k.startswith("_")}
+    known = {p.stem: p for p in discover(path.parent)}
+    for stem, params in data.items():
+        if stem not in known:
+            raise InvalidConfigError(f"{path.name} names {stem!r}, which is not a notebook; known: {sorted(known)}.")
+        validate_parameters(known[stem], params)
+    return data
+
+
 def write_figure_index(folder: Path | None = None) -> Path:
     """``figures/README.md``: one line per figure, from the caption sidecars ``save_fig`` writes."""
     folder = folder or figures_dir()

@@ -62,3 +62,20 @@ def test_run_writes_figure_and_index(nb_dir, tmp_path, monkeypatch):
         notebooks.run_notebook(nb_dir / "42_toy.py", tmp_path / "run2", {"SMOKE": False})
     with pytest.raises(EmptyInputError):
         notebooks.write_figure_index(tmp_path / "nothing")
+
+
+def test_figure_parameters_are_validated(nb_dir):
+    import json
+
+    (nb_dir / "figures_params.json").write_text(json.dumps({"_about": "x", "42_toy": {"N": 7}}))
+    assert notebooks.figure_parameters(nb_dir / "figures_params.json") == {"42_toy": {"N": 7}}
+    (nb_dir / "figures_params.json").write_text(json.dumps({"42_toy": {"N": "seven"}}))
+    with pytest.raises(InvalidConfigError, match="Pass a int"):
+        notebooks.figure_parameters(nb_dir / "figures_params.json")
+    (nb_dir / "figures_params.json").write_text(json.dumps({"43_gone": {}}))
+    with pytest.raises(InvalidConfigError, match="not a notebook"):
+        notebooks.figure_parameters(nb_dir / "figures_params.json")
+
+
+def test_shipped_figure_parameters_match_the_notebooks():
+    assert notebooks.figure_parameters()  # the repository's file parses and every value has the default's type
