@@ -126,7 +126,8 @@ def write_figure_index(folder: Path | None = None) -> Path:
     sidecars = sorted(folder.glob("[0-9][0-9]_*.json"))
     if not sidecars:
         raise EmptyInputError(f"No figures in {folder}: run `rlmeta-interp figures` first.")
-    lines = ["# Figures of record", "", "Regenerate with `rlmeta-interp figures` (runs every notebook with its defaults).", "",
+    lines = ["# Figures of record", "", "Regenerate with `rlmeta-interp figures`: every notebook runs with the parameters in"
+             " `notebooks/figures_params.json` (restricted to the shipped zoo), its defaults otherwise.", "",
              "| figure | notebook | what it shows |", "|---|---|---|"]
     nbs = {number(p): p.name for p in discover()}
     for sc in sidecars:
