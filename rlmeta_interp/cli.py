@@ -37,7 +37,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_zoo_build(args: argparse.Namespace) -> int:
     from .organism.zoo import build_zoo
 
-    paths = build_zoo(args.preset, Path(args.out) if args.out else None, force=args.force, progress=not args.quiet)
+    paths = build_zoo(args.preset, Path(args.out) if args.out else None, force=args.force, progress=not args.quiet,
+                      only=args.only, threads=args.threads)
     sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
     return 0
 
@@ -149,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--preset", required=True, help="demo or paper")
     b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
+    b.add_argument("--only", nargs="*", default=None, help="build only these model names of the preset")
+    b.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy machine")
     b.set_defaults(func=cmd_zoo_build)
 
     s = sub.add_parser("demo", help="the main job: scorecards of the demo organisms vs their known dose, as a report")

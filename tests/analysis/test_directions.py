@@ -25,14 +25,6 @@ from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, NonFiniteE
 D = 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny fits are overhead-bound; a second thread only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _planted(n: int = 240, shared: bool = True, seed: int = 0, strength: float = 1.5):
     """Base and RL activations of the same prompts; label 1 shifts along v_base / v_rl."""

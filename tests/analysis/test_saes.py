@@ -29,14 +29,6 @@ D = 32
 N_SHARED, N_EXCL = 8, 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matmuls are overhead-bound; a second thread only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _planted(n: int = 6000, seed: int = 0):
     """Orthonormal features: 8 shared (RL copy scaled by 1.2), 4 base-only, 4 RL-only; sparse codes."""

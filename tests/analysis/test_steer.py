@@ -37,14 +37,6 @@ PROMPTS = ["12+3=", "7*8=", "(4+4)", "99-1=", "ab", "x:"]
 NEW = 6
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny forwards are overhead-bound; a second thread only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):

@@ -20,13 +20,6 @@ from ..conftest import save_tiny
 WORLD = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=2, max_digits=1))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
