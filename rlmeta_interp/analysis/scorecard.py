@@ -723,12 +723,13 @@ class Scorecard:
 
     @property
     def gain(self) -> bool | None:
-        """Did RL measurably improve the capability? pass@1 (single-turn) or sampled regret (bandits); None if
-        neither was measured. Without a gain there is nothing to attribute to activation or creation."""
+        """Did RL measurably improve the capability? pass@1 or pass@n (a boundary expansion is a gain too) for
+        single-turn worlds, sampled regret for bandits; None if neither was measured. Without a gain there is nothing
+        to attribute to activation or creation."""
         b = self.results.get("boundary")
         if b is not None and b.metrics:
-            lo = next(m["ci_lo"] for m in b.metrics if m["metric"] == "pass@1 RL - base")
-            return lo is not None and lo > 0
+            diffs = [m["ci_lo"] for m in b.metrics if m["metric"].startswith("pass@") and m["metric"].endswith("RL - base")]
+            return any(lo is not None and lo > 0 for lo in diffs)
         bel = self.results.get("beliefs")
         if bel is not None and bel.metrics:
             get = {m["metric"]: m for m in bel.metrics}
@@ -763,7 +764,8 @@ class Scorecard:
     def to_markdown(self) -> str:
         summary, why = self.summary, summarize_votes(self.votes)[1]
         if summary == "no gain":
-            why = ("RL did not measurably improve the capability (pass@1 or regret CI includes no improvement), so no"
+            why = ("RL did not measurably improve the capability (the CIs of pass@1, pass@n or regret include no"
+                   " improvement), so no"
                    f" indicator has anything to attribute; votes for the record: {why}")
         lines = [f"## Scorecard: `{self.pair}` ({self.world}, dose {self.dose}, layer {self.layer})", "",
                  f"**Summary: {summary}** ({why})."]
