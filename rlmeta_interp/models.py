@@ -313,6 +313,9 @@ def load_model(name_or_path: str | os.PathLike, config: LoadConfig = LoadConfig(
     _check_folder(folder)
     if manifest is not None:
         _verify_manifest(folder, manifest)
+    elif spec.source == "embedded" and (folder / "manifest.json").exists():
+        # ensure_local_folder has just checked every hash; attach the manifest (licence notice, provenance)
+        manifest = registry._read_manifest(folder / "manifest.json")
     hf, tok = load_hf_folder(folder, config)
     log.info("Loaded %s (%s, %d layers, d_model %d) from %s", spec.name, type(hf).__name__,
              hf.config.num_hidden_layers if hasattr(hf.config, "num_hidden_layers") else -1,
