@@ -87,7 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_scorecard(args: argparse.Namespace) -> int:
-    from .analysis.scorecard import INDICATORS, ScorecardConfig
+    from .analysis.scorecard import ScorecardConfig
     from .jobs import run_pair_scorecard
     from .paths import results_dir
 

@@ -16,7 +16,6 @@ import time
 import pytest
 import torch
 
-from rlmeta_interp import embedded
 from rlmeta_interp.embedded import (
     EMBEDDED_MODELS,
     EmbeddedModel,

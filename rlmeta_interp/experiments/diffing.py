@@ -25,7 +25,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
