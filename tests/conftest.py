@@ -61,3 +61,17 @@ def tiny_folders(tmp_path_factory) -> dict[str, Path]:
 def _isolated_home(tmp_path, monkeypatch):
     """Every test gets its own RLMETA_HOME (activation cache, user zoo) so nothing leaks between tests."""
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "rlmeta_home"))
+
+
+def save_noisy_twin(base: Path, twin: Path, scale: float, seed: int) -> Path:
+    """Copy of the model in ``base`` with Gaussian noise of std ``scale`` on every weight: a stand-in RL update."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(base, twin)
+    g = torch.Generator().manual_seed(seed)
+    weights = twin / "model.safetensors"
+    sd = {k: v + scale * torch.randn(v.shape, generator=g) for k, v in load_file(weights).items()}
+    save_file(sd, str(weights), metadata={"format": "pt"})
+    return twin

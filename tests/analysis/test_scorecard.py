@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
 from rlmeta_interp.errors import InvalidConfigError
 
-from ..conftest import save_tiny
+from ..conftest import save_noisy_twin, save_tiny
 
 
 @pytest.fixture(scope="module")
 def tiny_pair(tmp_path_factory):
     """Base = a tiny random Llama; RL = the same weights plus small noise (an RL-like small update)."""
-    from safetensors.torch import load_file, save_file
-
     root = tmp_path_factory.mktemp("sc_pair")
     save_tiny(root / "base", "llama", seed=0)
-    save_tiny(root / "rl", "llama", seed=0)
-    g = torch.Generator().manual_seed(1)
-    sd = {k: v + 0.02 * torch.randn(v.shape, generator=g) for k, v in load_file(root / "rl" / "model.safetensors").items()}
-    save_file(sd, str(root / "rl" / "model.safetensors"), metadata={"format": "pt"})
+    save_noisy_twin(root / "base", root / "rl", scale=0.02, seed=1)
     return load_pair((root / "base", root / "rl"))
 
 

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.passk import guess_probabilities
@@ -18,7 +17,7 @@ from rlmeta_interp.organism.worlds.arithmetic import ArithmeticWorld
 from rlmeta_interp.organism.worlds.base import Problem, World
 from rlmeta_interp.organism.worlds.planning import PlanningConfig, PlanningWorld, parse_prompt
 
-from ..conftest import save_tiny
+from ..conftest import save_noisy_twin, save_tiny
 
 
 class DigitWorld(World):
@@ -39,14 +38,9 @@ class DigitWorld(World):
 
 @pytest.fixture(scope="module")
 def tiny_pair(tmp_path_factory):
-    from safetensors.torch import load_file, save_file
-
     root = tmp_path_factory.mktemp("bd_pair")
     save_tiny(root / "base", "llama", seed=0)
-    save_tiny(root / "rl", "llama", seed=0)
-    g = torch.Generator().manual_seed(3)
-    sd = {k: v + 0.5 * torch.randn(v.shape, generator=g) for k, v in load_file(root / "rl" / "model.safetensors").items()}
-    save_file(sd, str(root / "rl" / "model.safetensors"), metadata={"format": "pt"})
+    save_noisy_twin(root / "base", root / "rl", scale=0.5, seed=3)
     return load_pair((root / "base", root / "rl"))
 
 
