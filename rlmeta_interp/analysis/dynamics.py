@@ -267,7 +267,8 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True) -> list[tupl
             f"{folder} has no manifest.json, so its checkpoints are unknown. Pass an RL model folder from the zoo"
             " (`rlmeta-interp zoo build` writes checkpoints and their manifest)."
         )
-    files = read_json(manifest_path).get("files", {})
+    manifest = read_json(manifest_path)
+    files = manifest.get("files", {})
     out = []
     for rel, sha in files.items():
         m = _CKPT.match(rel)
@@ -281,7 +282,35 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True) -> list[tupl
             f"The manifest of {folder} lists no checkpoints (checkpoints/step_NNNNNN/model.safetensors): retrain"
             " with checkpointing on to study dynamics."
         )
+    if all(step != 0 for step, _ in out):
+        base = _base_weights(folder, manifest, verify=verify)
+        if base is not None:
+            out.append((0, base))
     return sorted(out)
+
+
+def _base_weights(folder: Path, manifest: dict[str, Any], *, verify: bool) -> Path | None:
+    """Step 0 of an RL run is its base model: the zoo folder named by the manifest's ``base`` (a sibling of
+    ``folder``, else found through the registry), checked against ``base_weights_sha256`` when recorded."""
+    name = manifest.get("base")
+    if not name:
+        return None
+    candidates = [folder.parent / name]
+    from ..registry import zoo_entries
+
+    entry = zoo_entries().get(name)
+    if entry is not None:
+        candidates.append(Path(entry.spec.location))
+    for cand in candidates:
+        path = cand / "model.safetensors"
+        if path.exists():
+            sha = manifest.get("base_weights_sha256")
+            if verify and sha:
+                verify_sha256(path, sha)
+            return path
+    log.warning("Base model %s of %s not found: its dynamics start at the first RL checkpoint, not step 0.",
+                name, folder)
+    return None
 
 
 @torch.no_grad()

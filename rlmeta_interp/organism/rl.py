@@ -181,11 +181,11 @@ def _trainer_callbacks(config: RLConfig, out: Path):
     from transformers import TrainerCallback
 
     class DynamicsCheckpoints(TrainerCallback):
-        """Weights-only safetensors every ``checkpoint_every`` steps (step 0 = the base weights)."""
+        """Weights-only safetensors every ``checkpoint_every`` steps.
 
-        def on_train_begin(self, args, state, control, model=None, **kw):
-            if config.checkpoint_every and state.global_step == 0:
-                save_tensors_atomic(out / "checkpoints" / "step_000000" / "model.safetensors", model.state_dict())
+        Step 0 is not written: it is the base model, which the zoo keeps next to the RL folder
+        (``analysis.dynamics.list_checkpoints`` adds it from there), so it is not stored twice.
+        """
 
         def on_step_end(self, args, state, control, model=None, **kw):
             if config.checkpoint_every and state.global_step % config.checkpoint_every == 0:

@@ -128,6 +128,30 @@ def test_checkpoints_roundtrip(tmp_path, tie):
     assert not torch.equal(skeleton.model.norm.weight, states[20]["model.norm.weight"])
 
 
+def test_step_zero_comes_from_the_base_folder(tmp_path):
+    folder = tmp_path / "x-rl"
+    _write_rl_folder(folder, False)
+    base_model, _ = _tiny(1, tie=False)
+    base_model.save_pretrained(tmp_path / "x-base")
+    sha = sha256_file(tmp_path / "x-base" / "model.safetensors")
+    manifest = {"name": "x-rl", "kind": "rl", "files": {k: v for k, v in _manifest_files(folder).items()}}
+    write_json_atomic(folder / "manifest.json", {**manifest, "base": "x-base", "base_weights_sha256": sha})
+    ckpts = list_checkpoints(folder)
+    assert [s for s, _ in ckpts] == [0, 10, 20]
+    assert ckpts[0][1] == tmp_path / "x-base" / "model.safetensors"
+    write_json_atomic(folder / "manifest.json", {**manifest, "base": "x-base", "base_weights_sha256": "0" * 64})
+    with pytest.raises(ManifestMismatchError):
+        list_checkpoints(folder)
+    write_json_atomic(folder / "manifest.json", {**manifest, "base": "not-there"})
+    assert [s for s, _ in list_checkpoints(folder)] == [10, 20]
+
+
+def _manifest_files(folder):
+    from rlmeta_interp.io import read_json
+
+    return read_json(folder / "manifest.json")["files"]
+
+
 def test_checkpoint_errors(tmp_path):
     folder = tmp_path / "orgrl"
     skeleton, tok, states = _write_rl_folder(folder, False)
