@@ -91,3 +91,7 @@ class InvalidConfigError(RlmetaError, ValueError):
 
 class OutputNotWritableError(RlmetaError, PermissionError):
     """An output folder cannot be created or written."""
+
+
+class CheckpointMismatchError(RlmetaError, ValueError):
+    """A resumable job found a checkpoint written for another config or other data."""

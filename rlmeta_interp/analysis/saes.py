@@ -12,17 +12,28 @@
 
 Save/load: :func:`save_sae` / :func:`load_sae` (SAELens folder, swapped in atomically),
 :func:`save_crosscoder` / :func:`load_crosscoder` (one safetensors file with its config in the metadata).
+
+Resume: both trainers take ``checkpoint_dir`` / ``checkpoint_every``. Every ``checkpoint_every`` steps (and at the
+last step) they write the full training state (weights, optimizer, schedules, dead-latent counters, data-order and
+torch RNG state) to ``checkpoint_dir/step_<N>`` (built under a temporary name and renamed, so a checkpoint either
+exists whole or not at all; older ones are then deleted). Called again with the same config and data, a trainer
+resumes from the newest checkpoint and ends with bit-for-bit the weights of an uninterrupted run (same machine and
+library versions). Each checkpoint records a fingerprint of the config, the data and the library version; a
+checkpoint with another fingerprint raises :class:`~rlmeta_interp.errors.CheckpointMismatchError` rather than being
+silently discarded (hours of training may sit in it): delete the folder or pass another ``checkpoint_dir``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,8 +46,15 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..config import FrozenConfig, check_range
-from ..errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError, MissingWeightsError, NonFiniteError
-from ..io import ensure_dir, load_tensors, save_tensors_atomic, write_json_atomic
+from ..errors import (
+    CheckpointMismatchError,
+    CorruptedCheckpointError,
+    EmptyInputError,
+    InvalidConfigError,
+    MissingWeightsError,
+    NonFiniteError,
+)
+from ..io import atomic_path, ensure_dir, hash_tensors, load_tensors, read_json, save_tensors_atomic, write_json_atomic
 from .stats import bootstrap_ci, bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
@@ -61,6 +79,60 @@ def _check_acts(x: Tensor, name: str, d_in: int | None = None) -> Tensor:
     if not torch.isfinite(x).all():
         raise NonFiniteError(f"{name} holds NaN or inf: harvest in float32 or drop those rows.")
     return x.detach().float()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# checkpoints (shared by train_sae and train_crosscoder)
+# ---------------------------------------------------------------------------------------------------------------
+
+_STEP_DIR = re.compile(r"^step_(\d{9})(\.pt)?$")
+
+
+def _fingerprint(parts: Mapping[str, Any]) -> str:
+    """sha256 of the JSON of everything that determines a training run's result."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_every(checkpoint_every: int) -> None:
+    if not isinstance(checkpoint_every, int) or isinstance(checkpoint_every, bool) or checkpoint_every < 1:
+        raise InvalidConfigError(f"checkpoint_every must be a positive number of steps, got {checkpoint_every!r}.")
+
+
+def _latest_checkpoint(folder: Path) -> Path | None:
+    """Newest ``step_<N>`` entry of ``folder`` (temporary, half-written entries never carry that name)."""
+    if not folder.is_dir():
+        return None
+    steps = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_DIR.match(p.name)))
+    return steps[-1][1] if steps else None
+
+
+def _check_fingerprint(found: str, expected: str, where: Path) -> None:
+    if found != expected:
+        raise CheckpointMismatchError(
+            f"The checkpoint {where} was written for another config, other data or another library version"
+            f" (fingerprint {found[:12]}... != {expected[:12]}...). Delete {where.parent} to start afresh, or pass"
+            " another checkpoint_dir for this run."
+        )
+
+
+def _prune_checkpoints(folder: Path, keep: Path) -> None:
+    for p in folder.iterdir():
+        if p != keep and _STEP_DIR.match(p.name):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _publish_dir(build: Callable[[Path], None], final: Path) -> None:
+    """Build a checkpoint folder under a temporary name, then rename it to ``final`` (atomic on one filesystem)."""
+    ensure_dir(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        build(tmp)
+        if final.exists():  # the same step written again (a resumed run re-saving): replace it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -107,17 +179,39 @@ class SaeTrainConfig(FrozenConfig):
             )
 
 
-def _row_batches(x: Tensor, batch_size: int, seed: int) -> Iterator[Tensor]:
-    """Endless shuffled batches of rows (the data provider SAELens's SAETrainer consumes)."""
-    g = torch.Generator().manual_seed(seed)
-    n = x.shape[0]
-    while True:
-        perm = torch.randperm(n, generator=g)
-        if n < batch_size:  # fewer rows than a batch: sample with replacement
-            yield x[torch.randint(0, n, (batch_size,), generator=g)]
-            continue
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield x[perm[start : start + batch_size]]
+class _RowBatches:
+    """Endless shuffled batches of rows (the data provider SAELens's SAETrainer consumes), resumable by count.
+
+    The order is a pure function of the seed, so a resumed run replays ``skip`` batches' worth of RNG draws (one
+    permutation per pass, no row copies) and continues with exactly the batches an uninterrupted run would see.
+    """
+
+    def __init__(self, x: Tensor, batch_size: int, seed: int) -> None:
+        self.x, self.batch_size = x, batch_size
+        self.n_yielded = 0
+        self._indices = self._index_batches(x.shape[0], batch_size, torch.Generator().manual_seed(seed))
+
+    @staticmethod
+    def _index_batches(n: int, batch_size: int, g: torch.Generator) -> Iterator[Tensor]:
+        while True:
+            perm = torch.randperm(n, generator=g)
+            if n < batch_size:  # fewer rows than a batch: sample with replacement
+                yield torch.randint(0, n, (batch_size,), generator=g)
+                continue
+            for start in range(0, n - batch_size + 1, batch_size):
+                yield perm[start : start + batch_size]
+
+    def skip(self, n_batches: int) -> None:
+        for _ in range(n_batches):
+            next(self._indices)
+        self.n_yielded += n_batches
+
+    def __iter__(self) -> _RowBatches:
+        return self
+
+    def __next__(self) -> Tensor:
+        self.n_yielded += 1
+        return self.x[next(self._indices)]
 
 
 def train_sae(
@@ -127,24 +221,27 @@ def train_sae(
     hook_name: str | None = None,
     model_name: str | None = None,
     init_directions: Float[Tensor, "d_sae d_in"] | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> Any:
     """Train an SAE on cached activations with SAELens; returns the inference ``sae_lens.SAE``.
 
     (A BatchTopK SAE comes back as SAELens's JumpReLU inference SAE with the learned threshold.)
     ``init_directions``: start each latent's encoder and decoder at these directions (e.g. k-means++ seeds of the
     centred data) instead of SAELens's random init; decoder rows keep SAELens's initial norm.
+
+    ``checkpoint_dir``: save the training state there every ``checkpoint_every`` steps and at the end, and resume
+    from the newest checkpoint found there (see the module docstring; the final checkpoint stays, so a repeated
+    call returns at once). ``on_checkpoint(step)`` is called after each checkpoint is written (progress reports;
+    an exception raised there stops training, and the next call resumes).
     """
-    from sae_lens import (
-        SAE,
-        BatchTopKTrainingSAE,
-        BatchTopKTrainingSAEConfig,
-        SAETrainer,
-        TopKTrainingSAE,
-        TopKTrainingSAEConfig,
-    )
+    from sae_lens import SAE, BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig, TopKTrainingSAE, TopKTrainingSAEConfig
+    from sae_lens import __version__ as sae_lens_version
     from sae_lens.config import LoggingConfig, SAETrainerConfig
 
     x = _check_acts(acts, "acts")
+    _check_every(checkpoint_every)
     cls, cfg_cls = {
         "topk": (TopKTrainingSAE, TopKTrainingSAEConfig),
         "batchtopk": (BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig),
@@ -178,11 +275,111 @@ def train_sae(
         dead_feature_window=config.dead_feature_window, logger=LoggingConfig(log_to_wandb=False),
         n_batches_for_norm_estimate=min(100, max(1, x.shape[0] // config.batch_size)),
     )
-    trained = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=_row_batches(x, config.batch_size, config.seed)).fit()
+    data = _RowBatches(x, config.batch_size, config.seed)
+    ckpt = None
+    if checkpoint_dir is not None:
+        fingerprint = _fingerprint({
+            "kind": "sae", "config": config.to_dict(), "hook_name": hook_name, "model_name": model_name,
+            "acts": hash_tensors({"acts": x}),
+            "init_directions": None if init_directions is None else hash_tensors({"init": init_directions.float()}),
+            "sae_lens": sae_lens_version, "torch": torch.__version__,
+        })
+        ckpt = _SaeCheckpointer(Path(checkpoint_dir), fingerprint, checkpoint_every, on_checkpoint, data)
+    trainer = _resumable_trainer_cls()(cfg=trainer_cfg, sae=sae, data_provider=data)
+    trainer.rlmeta_checkpointer = ckpt
+    if ckpt is not None:
+        ckpt.resume(trainer)
+    trained = trainer.fit()
     # SAELens converts a training SAE to its inference class only through disk; a temp folder is cheap here
     with tempfile.TemporaryDirectory() as tmp:
         trained.save_inference_model(tmp)
         return SAE.load_from_disk(tmp)
+
+
+_SAE_WEIGHTS, _SAE_STATE = "training_sae.safetensors", "rlmeta_state.json"
+
+
+@dataclass
+class _SaeCheckpointer:
+    """Writes and reads ``train_sae`` checkpoints: one ``step_<N>`` folder holding the training SAE's weights
+    (safetensors), SAELens's own trainer state (``save_trainer_state``: optimizer, LR and coefficient schedules,
+    dead-latent counters, activation scaler; read back with ``torch.load``'s default ``weights_only=True``) and ours
+    (fingerprint, step, data batches consumed, torch RNG state)."""
+
+    folder: Path
+    fingerprint: str
+    every: int
+    on_checkpoint: Callable[[int], None] | None
+    data: _RowBatches
+
+    def save(self, trainer: Any, step: int) -> None:
+        def build(tmp: Path) -> None:
+            save_tensors_atomic(tmp / _SAE_WEIGHTS, dict(trainer.sae.state_dict()))
+            # fit() counts the step only after its checkpoint hook: record it as done, as a fresh trainer would
+            counted = trainer.n_training_steps
+            trainer.n_training_steps = step
+            try:
+                trainer.save_trainer_state(tmp)
+            finally:
+                trainer.n_training_steps = counted
+            save_tensors_atomic(tmp / "rng.safetensors", {"torch": torch.get_rng_state()})
+            write_json_atomic(tmp / _SAE_STATE, {"fingerprint": self.fingerprint, "step": step,
+                                                 "data_batches": self.data.n_yielded})
+
+        final = self.folder / f"step_{step:09d}"
+        _publish_dir(build, final)
+        _prune_checkpoints(self.folder, final)
+        log.info("train_sae: checkpoint at step %d in %s", step, final)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(step)
+
+    def resume(self, trainer: Any) -> None:
+        latest = _latest_checkpoint(self.folder)
+        if latest is None:
+            return
+        state = read_json(latest / _SAE_STATE)
+        _check_fingerprint(state.get("fingerprint", ""), self.fingerprint, latest)
+        try:
+            trainer.load_trainer_state(latest)
+        except Exception as e:  # torch.load / json raise several types on damaged files
+            raise CorruptedCheckpointError(
+                f"Cannot read the trainer state in {latest} ({type(e).__name__}: {e}): delete {latest} to resume from"
+                " scratch."
+            ) from e
+        trainer.sae.load_state_dict(load_tensors(latest / _SAE_WEIGHTS))
+        torch.set_rng_state(load_tensors(latest / "rng.safetensors")["torch"])
+        self.data.skip(int(state["data_batches"]))
+        log.info("train_sae: resuming from step %d (%s)", state["step"], latest)
+
+
+_TRAINER_CLS: Any = None
+
+
+def _resumable_trainer_cls() -> Any:
+    """SAELens's ``SAETrainer`` with a checkpoint hook every ``checkpoint_every`` steps.
+
+    ``fit()`` calls ``_checkpoint_if_needed`` after each step; SAELens's own schedule there (``n_checkpoints`` spread
+    over the run, folders written in place) is neither step-based nor atomic, so the hook is extended here. Built
+    lazily to keep ``import sae_lens`` out of import time.
+    """
+    global _TRAINER_CLS
+    if _TRAINER_CLS is None:
+        from sae_lens import SAETrainer
+
+        class _ResumableSAETrainer(SAETrainer):
+            rlmeta_checkpointer: _SaeCheckpointer | None = None
+
+            def _checkpoint_if_needed(self) -> None:
+                super()._checkpoint_if_needed()
+                ck = self.rlmeta_checkpointer
+                if ck is None:
+                    return
+                done = self.n_training_steps + 1  # steps completed, this one included
+                if done % ck.every == 0 or self.n_training_samples >= self.cfg.total_training_samples:
+                    ck.save(self, done)
+
+        _TRAINER_CLS = _ResumableSAETrainer
+    return _TRAINER_CLS
 
 
 def save_sae(sae: Any, folder: str | os.PathLike, metadata: Mapping[str, Any] | None = None) -> Path:
@@ -470,11 +667,19 @@ def train_crosscoder(
     config: CrosscoderConfig,
     *,
     progress: bool = False,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 500,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> BatchTopKCrosscoder:
-    """Train a BatchTopK crosscoder on paired rows (row ``i`` is the same token in both models)."""
+    """Train a BatchTopK crosscoder on paired rows (row ``i`` is the same token in both models).
+
+    ``checkpoint_dir`` / ``checkpoint_every`` / ``on_checkpoint``: checkpoint and resume as :func:`train_sae` does
+    (one ``step_<N>.pt`` file, written atomically, read back with ``torch.load(weights_only=True)``).
+    """
     x = _stack_pair([acts_base, acts_rl], config.d_in)
     if config.n_models != 2:
         raise InvalidConfigError("train_crosscoder trains on a (base, RL) pair: set CrosscoderConfig.n_models=2.")
+    _check_every(checkpoint_every)
     cc = BatchTopKCrosscoder(config)
     with torch.no_grad():
         cc.input_scale.copy_((x.pow(2).sum(-1).mean(0) / config.d_in).sqrt().clamp_min(1e-12))
@@ -492,7 +697,49 @@ def train_crosscoder(
     g = torch.Generator().manual_seed(config.seed)
     n = x.shape[0]
     since_fired = torch.zeros(config.d_sae)
-    for step in tqdm(range(config.steps), desc="crosscoder", disable=not progress, leave=False):
+    first_step = 0
+    folder = fingerprint = None
+    if checkpoint_dir is not None:
+        folder = Path(checkpoint_dir)
+        fingerprint = _fingerprint({
+            "kind": "crosscoder", "config": config.to_dict(), "torch": torch.__version__,
+            "acts": hash_tensors({"base": x[:, BASE], "rl": x[:, RL]}),
+        })
+        latest = _latest_checkpoint(folder)
+        if latest is not None:
+            try:
+                state = torch.load(latest, map_location="cpu", weights_only=True)
+            except Exception as e:  # torch raises several types on truncated or foreign files
+                raise CorruptedCheckpointError(
+                    f"Cannot read the crosscoder checkpoint {latest} ({type(e).__name__}: {e}): delete it to resume"
+                    " from the previous one or from scratch."
+                ) from e
+            _check_fingerprint(state.get("fingerprint", ""), fingerprint, latest)
+            cc.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            g.set_state(state["data_rng"])
+            torch.set_rng_state(state["torch_rng"])
+            since_fired = state["since_fired"]
+            first_step = int(state["step"])
+            log.info("train_crosscoder: resuming from step %d (%s)", first_step, latest)
+
+    def save_checkpoint(done: int) -> None:
+        assert folder is not None
+        final = folder / f"step_{done:09d}.pt"
+        with atomic_path(final) as tmp:
+            torch.save({
+                "fingerprint": fingerprint, "step": done, "model": cc.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "data_rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+                "since_fired": since_fired,
+            }, tmp)
+        _prune_checkpoints(folder, final)
+        log.info("train_crosscoder: checkpoint at step %d in %s", done, final)
+        if on_checkpoint is not None:
+            on_checkpoint(done)
+
+    for step in tqdm(range(first_step, config.steps), desc="crosscoder", disable=not progress, leave=False,
+                     initial=first_step, total=config.steps):
         xb = xn_all[torch.randint(0, n, (config.batch_size,), generator=g)]
         pre = cc._pre(xb)
         scores = cc._scores(pre)
@@ -527,6 +774,9 @@ def train_crosscoder(
                 m = float(kept.min())
                 t = float(cc.threshold)
                 cc.threshold.fill_(m if t < 0 else config.threshold_momentum * t + (1 - config.threshold_momentum) * m)
+        done = step + 1
+        if folder is not None and (done % checkpoint_every == 0 or done == config.steps):
+            save_checkpoint(done)
     cc.eval()
     return cc
 

@@ -225,3 +225,71 @@ def test_splice_ce_loss_against_manual_forward(tiny_tl):
     assert row["delta_ce"] == pytest.approx(ref - row["clean"], rel=1e-5)
     assert row["delta_ci_lo"] <= row["delta_ce"] <= row["delta_ci_hi"]
     assert row["n_tokens"] == int(mask[:, 1:].sum())
+
+
+# ---- checkpoint and resume -------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Raised from on_checkpoint: stands in for a job killed right after a checkpoint."""
+
+
+def _stop_at(step: int):
+    def hook(done: int) -> None:
+        if done == step:
+            raise _Stop(done)
+    return hook
+
+
+def _assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize(("architecture", "normalize"), [("topk", "none"), ("batchtopk", "expected_average_only_in")])
+def test_train_sae_resumes_bit_for_bit(tmp_path, planted, architecture, normalize):
+    from rlmeta_interp.errors import CheckpointMismatchError
+
+    base = planted[0][:700]  # 700 rows, batches of 64: passes end mid-way, so the data order is resumed mid-pass
+    cfg = SaeTrainConfig(d_sae=24, k=3, architecture=architecture, training_samples=64 * 30, batch_size=64,
+                         dead_feature_window=5, normalize_activations=normalize, lr_warm_up_steps=4, seed=3)
+    plain = train_sae(base, cfg)
+    with pytest.raises(_Stop):
+        train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=_stop_at(14))
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["step_000000014"]  # older one pruned
+    steps = []
+    resumed = train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=steps.append)
+    assert steps == [21, 28, 30]  # resumed after 14, not from scratch
+    _assert_same_state(plain.state_dict(), resumed.state_dict())
+    assert resumed.cfg.metadata.l0 == plain.cfg.metadata.l0
+    again = train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", on_checkpoint=steps.append)  # finished: no steps
+    assert steps == [21, 28, 30]
+    _assert_same_state(plain.state_dict(), again.state_dict())
+    with pytest.raises(CheckpointMismatchError, match="checkpoint_dir"):
+        train_sae(base, cfg.replace(lr=2e-3), checkpoint_dir=tmp_path / "ck")
+    with pytest.raises(CheckpointMismatchError):
+        train_sae(base[:-1], cfg, checkpoint_dir=tmp_path / "ck")
+
+
+def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
+    from rlmeta_interp.errors import CheckpointMismatchError
+
+    base, rl = planted[0][:500], planted[1][:500]
+    # dead_steps small so the AuxK branch and the dead counters are part of the resumed state
+    cfg = CrosscoderConfig(d_in=D, d_sae=24, k=2, steps=40, batch_size=32, dead_steps=3, decay_fraction=0.5)
+    plain = train_crosscoder(base, rl, cfg)
+    with pytest.raises(_Stop):
+        train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=9, on_checkpoint=_stop_at(27))
+    assert [p.name for p in (tmp_path / "cc").iterdir()] == ["step_000000027.pt"]
+    steps = []
+    resumed = train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=9, on_checkpoint=steps.append)
+    assert steps == [36, 40]
+    _assert_same_state(plain.state_dict(), resumed.state_dict())
+    with pytest.raises(CheckpointMismatchError):
+        train_crosscoder(base, rl * 1.01, cfg, checkpoint_dir=tmp_path / "cc")
+    (tmp_path / "cc" / "step_000000040.pt").write_bytes(b"truncated")
+    with pytest.raises(CorruptedCheckpointError, match="delete"):
+        train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc")
+    with pytest.raises(InvalidConfigError, match="checkpoint_every"):
+        train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=0)
