@@ -3,12 +3,20 @@
 TransformerLens ``generate`` is 2.6-2.9x slower than Hugging Face ``generate`` (STACK.md), so every
 bulk sampling job (pass@k, RL evaluation, likelihood) goes through here; TransformerLens stays for
 interactive hooks and steering.
+
+Long sampling jobs resume: with ``cache_dir``, :func:`sample_completions` writes each chunk's generated tokens to
+its own file (atomically) in a folder keyed by the model's weights and everything else that decides the samples, and
+a later call with the same inputs reads finished chunks back instead of sampling them again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,7 +25,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .errors import EmptyInputError, InputTooLongError, InvalidConfigError
+from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError
+from .io import hash_tensors, load_tensors, save_tensors_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +90,18 @@ def sample_completions(
     seed: int = 0,
     max_batch: int = 512,
     progress: bool = False,
+    cache_dir: str | os.PathLike | None = None,
 ) -> list[list[str]]:
     """``n`` completions for each prompt (text after the prompt, cut at EOS); ``[prompt][sample]``.
 
     Prompts are processed in chunks so that ``chunk * n <= max_batch`` sequences decode together
-    with one KV cache. Deterministic for a given ``seed`` on a given machine.
+    with one KV cache. Deterministic for a given ``seed`` on a given machine: each chunk reseeds torch
+    from a seed stream, so a chunk's samples do not depend on whether earlier chunks were sampled or read back.
+
+    ``cache_dir``: keep each chunk's generated tokens in ``cache_dir/<key>/chunk_<first prompt>.safetensors``, where
+    ``<key>`` hashes the model's weights, its generation config, the tokenized prompts, every sampling argument
+    and the torch / transformers versions; a killed run called again resumes at the first missing chunk and returns
+    exactly what one uninterrupted run returns. Delete the folder to free the space.
     """
     if n <= 0:
         raise InvalidConfigError(f"n must be positive, got {n}.")
@@ -97,35 +113,74 @@ def sample_completions(
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     per_chunk = max(1, max_batch // n)
+    folder = None
+    if cache_dir is not None:
+        folder = _sample_cache_folder(model, ids, mask, Path(cache_dir), n=n, max_new_tokens=max_new_tokens,
+                                      temperature=temperature, greedy=greedy, seed=seed, per_chunk=per_chunk,
+                                      eos=eos, pad=pad, device=str(device))
     out: list[list[str]] = []
     gen = torch.Generator(device="cpu").manual_seed(seed)
     chunks = range(0, len(prompts), per_chunk)
+    reused = 0
     for start in tqdm(chunks, desc="sampling", disable=not progress, leave=False):
-        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        chunk_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))  # drawn for every chunk, cached or not
         sub_ids = ids[start : start + per_chunk]
         sub_mask = mask[start : start + per_chunk]
-        # left padding: trim columns that are padding in every row of this chunk
-        first = int((sub_mask.sum(0) > 0).nonzero()[0])
-        sub_ids, sub_mask = sub_ids[:, first:].to(device), sub_mask[:, first:].to(device)
-        seqs = model.generate(
-            input_ids=sub_ids,
-            attention_mask=sub_mask,
-            max_new_tokens=max_new_tokens,
-            do_sample=not greedy,
-            temperature=None if greedy else temperature,
-            top_k=None if greedy else 0,
-            top_p=None if greedy else 1.0,
-            num_return_sequences=1 if greedy else n,
-            pad_token_id=pad,
-            eos_token_id=eos,
-        )
-        new = seqs[:, sub_ids.shape[1] :].cpu()
-        texts = [_decode_until_eos(tokenizer, row, eos) for row in new]
         reps = 1 if greedy else n
+        path = None if folder is None else folder / f"chunk_{start:07d}.safetensors"
+        if path is not None and path.exists():
+            new = load_tensors(path)["tokens"]
+            if new.shape[0] != sub_ids.shape[0] * reps:
+                raise CorruptedCheckpointError(
+                    f"{path} holds {new.shape[0]} sequences, expected {sub_ids.shape[0] * reps}: delete it to resample"
+                    " that chunk."
+                )
+            reused += 1
+        else:
+            torch.manual_seed(chunk_seed)
+            # left padding: trim columns that are padding in every row of this chunk
+            first = int((sub_mask.sum(0) > 0).nonzero()[0])
+            sub_ids, sub_mask = sub_ids[:, first:].to(device), sub_mask[:, first:].to(device)
+            seqs = model.generate(
+                input_ids=sub_ids,
+                attention_mask=sub_mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=not greedy,
+                temperature=None if greedy else temperature,
+                top_k=None if greedy else 0,
+                top_p=None if greedy else 1.0,
+                num_return_sequences=reps,
+                pad_token_id=pad,
+                eos_token_id=eos,
+            )
+            new = seqs[:, sub_ids.shape[1] :].cpu()
+            if path is not None:
+                save_tensors_atomic(path, {"tokens": new})
+        texts = [_decode_until_eos(tokenizer, row, eos) for row in new]
         for i in range(sub_ids.shape[0]):
             block = texts[i * reps : (i + 1) * reps]
             out.append(block * n if greedy else block)
+    if reused:
+        log.info("sample_completions: %d of %d chunks read back from %s", reused, len(chunks), folder)
     return out
+
+
+def _sample_cache_folder(model: PreTrainedModel, ids: Tensor, mask: Tensor, cache_dir: Path, **settings: Any) -> Path:
+    """``cache_dir/<key>``: the key hashes everything that decides the sampled tokens."""
+    import transformers
+
+    parts = {
+        "weights": hash_tensors(model.state_dict()),
+        "generation_config": model.generation_config.to_dict(),
+        "prompts": hash_tensors({"ids": ids, "mask": mask}),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        **settings,
+    }
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    folder = cache_dir / key
+    if not (folder / "key.json").exists():
+        write_json_atomic(folder / "key.json", {**parts, "n_prompts": int(ids.shape[0])})
+    return folder
 
 
 def _decode_until_eos(tokenizer: PreTrainedTokenizerBase, row: Tensor, eos: int | None) -> str:

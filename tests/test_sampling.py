@@ -50,3 +50,64 @@ def test_greedy_generate_tl_matches_hf_greedy(tiny_folders):
     assert tl_out == [row[0] for row in hf_out]
     with pytest.raises(EmptyInputError):
         greedy_generate_tl(m.tl, [])
+
+
+class _Killed(Exception):
+    """Raised from a forward hook: stands in for a job killed mid-run."""
+
+
+def _kill_after(model, n_forwards: int):
+    calls = {"n": 0}
+
+    def hook(module, args):
+        calls["n"] += 1
+        if calls["n"] > n_forwards:
+            raise _Killed
+
+    return model.register_forward_pre_hook(hook), calls
+
+
+def _count_forwards(model):
+    calls = {"n": 0}
+
+    def hook(module, args):
+        calls["n"] += 1
+
+    return model.register_forward_pre_hook(hook), calls
+
+
+def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path):
+    from rlmeta_interp.errors import CorruptedCheckpointError
+
+    m = load_model(tiny_folders["llama"])
+    prompts = ["12+3=", "7-4+22=", "9", "45+1=", "3*3=", "8-1="]
+    kw = dict(n=3, max_new_tokens=5, seed=11, max_batch=6)  # 2 prompts per chunk: 3 chunks of 5 forwards each
+    ref = sample_completions(m.hf, m.tokenizer, prompts, **kw)
+    handle, _ = _kill_after(m.hf, 7)  # dies inside the second chunk
+    with pytest.raises(_Killed):
+        sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
+    handle.remove()
+    (folder,) = (tmp_path / "cache").iterdir()
+    assert sorted(p.name for p in folder.glob("chunk_*")) == ["chunk_0000000.safetensors"]
+    assert not list(folder.glob(".*tmp"))  # no half-written chunk left behind
+    handle, calls = _count_forwards(m.hf)
+    resumed = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
+    assert resumed == ref and calls["n"] == 2 * 5  # only the two missing chunks were sampled
+    again = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
+    assert again == ref and calls["n"] == 2 * 5  # everything read back
+    handle.remove()
+    # another seed, another prompt list or other weights: another folder, never a stale read
+    other = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **{**kw, "seed": 12})
+    assert other != ref and len(list((tmp_path / "cache").iterdir())) == 2
+    original = m.hf.lm_head.weight.detach().clone()
+    with torch.no_grad():
+        m.hf.lm_head.weight.mul_(1.5)
+    sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
+    assert len(list((tmp_path / "cache").iterdir())) == 3
+    from rlmeta_interp.io import save_tensors_atomic
+
+    save_tensors_atomic(folder / "chunk_0000002.safetensors", {"tokens": torch.zeros(1, 5, dtype=torch.long)})
+    with torch.no_grad():
+        m.hf.lm_head.weight.copy_(original)
+    with pytest.raises(CorruptedCheckpointError, match="delete"):
+        sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)

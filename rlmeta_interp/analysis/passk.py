@@ -10,6 +10,7 @@ reported beside it. Never extrapolate past ``n``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -310,12 +311,17 @@ def run_passk(
     n_boot: int = 1000,
     ci: float = 0.95,
     progress: bool = False,
+    cache_dir: str | os.PathLike | None = None,
 ) -> PassKResult:
     """Sample ``n`` completions per problem from ``pair.base`` and ``pair.rl`` (HF, batched, KV-cached),
     score them and build the pass@k curves (plus a ``"guess"`` curve when ``guess_p`` is given).
 
     ``pair`` is a :class:`rlmeta_interp.models.Pair` (anything with ``.base``/``.rl`` having ``.hf`` and
     ``.tokenizer`` works). Both models use the same ``seed``.
+
+    ``cache_dir``: keep the sampled tokens chunk by chunk (one atomic file per chunk of problems, in a folder keyed
+    by each model's weights hash and the sampling settings; see :func:`rlmeta_interp.sampling.sample_completions`),
+    so a killed run called again resumes where it stopped and returns the same result as an uninterrupted run.
     """
     from ..sampling import sample_completions
 
@@ -329,7 +335,7 @@ def run_passk(
         log.info("run_passk: sampling %d x %d from %s", len(prompts), n, role)
         comps[role] = sample_completions(
             m.hf, m.tokenizer, prompts, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-            seed=seed, max_batch=max_batch, progress=progress,
+            seed=seed, max_batch=max_batch, progress=progress, cache_dir=cache_dir,
         )
     cb = evaluate_samples(verifier, problems, comps["base"])
     cr = evaluate_samples(verifier, problems, comps["rl"])

@@ -183,3 +183,35 @@ def test_run_passk_on_real_tiny_models():
     np.testing.assert_allclose(base_curve, pass_at_k_matrix(res.counts_base, 6, [1, 3, 6]).mean(0))
     assert set(res.curve["model"]) == {"base", "rl", "guess"}
     assert isinstance(res.coverage, pd.DataFrame) and len(res.coverage) == 4
+
+
+def test_run_passk_resumes_from_its_sample_cache(tmp_path):
+    world = ContainsWorld()
+    probs = world.sample(5, seed=2)
+    m0, tok = _tiny_llama(0)
+    m1, _ = _tiny_llama(1)
+    pair = _Pair(_M(m0, tok), _M(m1, tok))
+    kw = dict(n=4, ks=[1, 2, 4], max_new_tokens=5, n_boot=50, max_batch=8, seed=5)  # 2 problems per chunk
+    ref = run_passk(pair, probs, world, **kw)
+
+    class Killed(Exception):
+        pass
+
+    calls = {"n": 0}
+
+    def die(module, args):  # the RL model dies in its second chunk
+        calls["n"] += 1
+        if calls["n"] > 7:
+            raise Killed
+
+    handle = m1.register_forward_pre_hook(die)
+    with pytest.raises(Killed):
+        run_passk(pair, probs, world, cache_dir=tmp_path / "samples", **kw)
+    handle.remove()
+    folders = sorted((tmp_path / "samples").iterdir())
+    assert sorted(len(list(f.glob("chunk_*"))) for f in folders) == [1, 3]  # RL: 1 of 3 chunks; base: all 3
+    res = run_passk(pair, probs, world, cache_dir=tmp_path / "samples", **kw)
+    assert res.completions_base == ref.completions_base and res.completions_rl == ref.completions_rl
+    np.testing.assert_array_equal(res.counts_rl, ref.counts_rl)
+    pd.testing.assert_frame_equal(res.curve, ref.curve)
+    assert res.crossover_k == ref.crossover_k
