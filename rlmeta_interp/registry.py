@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from .config import ModelSpec, PairSpec
-from .errors import CorruptedCheckpointError, UnknownModelError
+from .errors import (
+    CorruptedCheckpointError,
+    EmptyInputError,
+    InvalidConfigError,
+    MissingWeightsError,
+    UnknownModelError,
+)
 from .paths import shipped_zoo_dir, user_zoo_dir
 
 log = logging.getLogger(__name__)
@@ -183,3 +191,219 @@ def find_pairs(world: str | None = None, *, preset: str | None = None, variant: 
             continue
         out.append(p)
     return sorted(out, key=lambda p: (p.world or "", p.dose or 0.0, str(p.extra.get("variant")), p.extra.get("seed") or 0))
+
+
+# ------------------------------------------------------------------------------------------------ pair selection
+_FIELDS = ("world", "variant", "dose", "seed")
+_PRESET_ORDER = ("paper", "demo")  # "auto" ties go to the first; build hints try them in this order
+
+
+def _field(p: PairSpec, name: str) -> Any:
+    if name == "world":
+        return p.world
+    if name == "dose":
+        return p.dose
+    return p.extra.get(name)
+
+
+def _as_tuple(name: str, value: Any) -> tuple | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return (value,)
+    out = tuple(value)
+    if not out:
+        raise EmptyInputError(f"{name}=[] selects nothing: name at least one value, or pass None to accept any {name}.")
+    return out
+
+
+def _same(name: str, a: Any, b: Any) -> bool:
+    if name == "dose":
+        return a is not None and b is not None and abs(float(a) - float(b)) <= 1e-9
+    return a == b
+
+
+def _fmt_missing(gone: dict[str, list]) -> str:
+    return "; ".join(f"no {f} {', '.join(map(str, v))}" for f, v in gone.items())
+
+
+def _has_checkpoints(p: PairSpec) -> bool:
+    """True when the RL model's manifest lists dynamics checkpoints (``checkpoints/step_*/model.safetensors``)."""
+    manifest = manifest_of(p.rl.name) or {}
+    return any(k.startswith("checkpoints/step_") for k in manifest.get("files", {}))
+
+
+def _preset_rank(preset: str) -> tuple[int, str]:
+    return (_PRESET_ORDER.index(preset), "") if preset in _PRESET_ORDER else (len(_PRESET_ORDER), preset)
+
+
+def _auto_preset(pairs: list[PairSpec]) -> list[PairSpec]:
+    """Per world, the pairs of the one preset holding the most distinct (dose, variant, seed); ties: paper, demo."""
+    out: list[PairSpec] = []
+    for world in dict.fromkeys(p.world for p in pairs):
+        by_preset: dict[str, list[PairSpec]] = {}
+        for p in pairs:
+            if p.world == world:
+                by_preset.setdefault(str(p.extra.get("preset")), []).append(p)
+        best = min(by_preset, key=lambda k: (-len({(x.dose, x.extra.get("variant"), x.extra.get("seed"))
+                                                   for x in by_preset[k]}), _preset_rank(k)))
+        out += by_preset[best]
+    return out
+
+
+class PairSelection(list[PairSpec]):
+    """The zoo pairs :func:`select_pairs` chose (a ``list`` of :class:`PairSpec`), plus where they came from.
+
+    ``source`` says which preset(s) they are from and whether a smoke fallback stood in; ``missing`` maps each filter
+    to the requested values no chosen pair has (empty unless a smoke run or ``require="any"`` tolerated them).
+    """
+
+    def __init__(self, pairs: Iterable[PairSpec] = (), source: str = "", missing: dict[str, list] | None = None):
+        super().__init__(pairs)
+        self.source = source
+        self.missing = dict(missing or {})
+
+    def by(self, field: str) -> dict[Any, list[PairSpec]]:
+        """``{value: [pairs]}`` grouped by ``world``, ``variant``, ``dose``, ``seed`` or ``preset``, in list order."""
+        if field not in (*_FIELDS, "preset"):
+            raise InvalidConfigError(f"Cannot group pairs by {field!r}: choose one of {(*_FIELDS, 'preset')}.")
+        out: dict[Any, list[PairSpec]] = {}
+        for p in self:
+            out.setdefault(_field(p, field), []).append(p)
+        return out
+
+
+def _build_hint(query: dict[str, tuple | None], need_checkpoints: bool, preset: str | None, smoke: bool) -> str:
+    """How to build the models a query asks for: the ``rlmeta-interp zoo build --preset P --only NAMES`` command
+    (bases included; names already in the zoo left out), and which requested values no preset defines."""
+    try:
+        from .organism.zoo import PRESETS, preset_specs
+    except ImportError:  # pragma: no cover - the zoo builder is part of the package; stay helpful without it
+        return f"Build them with `rlmeta-interp zoo build --preset {preset if preset not in (None, 'auto') else 'paper'}`"
+
+    def values(s: Any) -> dict[str, Any]:
+        return {"world": s.world, "variant": s.variant, "dose": s.dose, "seed": s.seed}
+
+    def wanted(s: Any) -> bool:
+        return (s.kind == "rl" and all(q is None or any(_same(f, values(s)[f], v) for v in q) for f, q in query.items())
+                and (not need_checkpoints or bool(s.rl and s.rl.checkpoint_every)))
+
+    every = {name: preset_specs(name) for name in PRESETS}
+    rl_specs = [s for specs in every.values() for s in specs if s.kind == "rl"]
+    unknown = {f: [v for v in q if not any(_same(f, values(s)[f], v) for s in rl_specs)]
+               for f, q in query.items() if q is not None}
+    note = "; ".join(f"no zoo preset defines {f} {', '.join(map(repr, v))}" for f, v in unknown.items() if v)
+    note = f" Note: {note} (check the value)." if note else ""
+    order = [preset] if preset in PRESETS else sorted(PRESETS, key=_preset_rank)
+    if smoke and preset not in PRESETS:  # a smoke run wants the smallest build that has them
+        order.sort(key=lambda p: p != "demo")
+    have = set(zoo_entries())
+    for name in order:
+        specs = every[name]
+        by_name = {s.name for s in specs}
+        rl = [s for s in specs if wanted(s)]
+        if not rl:
+            continue
+        names = list(dict.fromkeys(n for s in rl for n in (s.base, s.name) if n in by_name))
+        names = [n for n in names if n not in have] or names
+        only = "" if len(names) == len(specs) else " --only " + " ".join(names)
+        return f"Build them with `rlmeta-interp zoo build --preset {name}{only}`.{note}"
+    return ("No zoo preset defines models matching all of this query; `rlmeta-interp zoo build --preset paper` builds"
+            f" the largest one.{note}")
+
+
+def select_pairs(
+    world: str | Sequence[str] | None = None,
+    *,
+    variant: str | Sequence[str] | None = None,
+    dose: float | Sequence[float] | None = None,
+    seed: int | Sequence[int] | None = None,
+    preset: str | None = "auto",
+    need_checkpoints: bool = False,
+    smoke: bool = False,
+    require: Literal["all", "any"] = "all",
+) -> PairSelection:
+    """The zoo pairs a notebook or experiment studies: the one place that chooses them (never a hand-kept list).
+
+    ``world``, ``variant``, ``dose`` and ``seed`` (the RL seed) each take one value, several (any of them), or None
+    (any). ``preset``: a preset name, None for pairs of any preset (mixed), or ``"auto"``: per world, the one preset
+    holding the most of the requested (dose, variant, seed) combinations, ties going to ``paper`` then ``demo``, so a
+    partly built paper zoo loses to a complete demo zoo and presets are never mixed within a world.
+    ``need_checkpoints`` keeps only RL models that saved dynamics checkpoints.
+
+    Sorted by world (in the order requested), dose, variant (in the order requested) and seed. Outside smoke mode
+    ``require="all"`` needs every requested world / variant / dose / seed value to appear among the pairs, and
+    ``require="any"`` at least one pair; otherwise :class:`MissingWeightsError` names the ``rlmeta-interp zoo build
+    --preset P --only NAMES`` command that builds what is missing. In smoke mode missing values are dropped (with a
+    warning, and ``.missing`` / ``.source`` say so); when nothing matches, the preset, then the dose, the seed and the
+    variant are relaxed in turn (the world and ``need_checkpoints`` never are), e.g. falling back to the shipped demo
+    pairs; if even the world has no pairs, the error names the build command.
+    """
+    if require not in ("all", "any"):
+        raise InvalidConfigError(f"require={require!r}: choose 'all' (every requested value) or 'any' (one pair).")
+    query = {f: _as_tuple(f, v) for f, v in zip(_FIELDS, (world, variant, dose, seed), strict=True)}
+
+    def choose(q: dict[str, tuple | None], pre: str | None) -> list[PairSpec]:
+        found = [p for p in zoo_pairs().values()
+                 if all(v is None or any(_same(f, _field(p, f), x) for x in v) for f, v in q.items())
+                 and (pre in (None, "auto") or p.extra.get("preset") == pre)
+                 and (not need_checkpoints or _has_checkpoints(p))]
+        return _auto_preset(found) if pre == "auto" else found
+
+    def missing_of(pairs: list[PairSpec]) -> dict[str, list]:
+        out = {}
+        for f, q in query.items():
+            gone = [v for v in (q or ()) if not any(_same(f, _field(p, f), v) for p in pairs)]
+            if gone:
+                out[f] = gone
+        return out
+
+    def rank(f: str, p: PairSpec) -> tuple:  # requested order first, then the value
+        q, v = query[f], _field(p, f)
+        return (next((i for i, x in enumerate(q or ()) if _same(f, v, x)), 0), "" if v is None else str(v))
+
+    def result(pairs: list[PairSpec], note: str = "") -> PairSelection:
+        pairs = sorted(pairs, key=lambda p: (rank("world", p), p.dose if p.dose is not None else -1.0,
+                                             rank("variant", p), p.extra.get("seed") or 0))
+        presets = sorted({str(p.extra.get("preset")) for p in pairs}, key=_preset_rank)
+        source = f"preset {'/'.join(presets)}" + (f" ({note})" if note else "")
+        return PairSelection(pairs, source, missing_of(pairs))
+
+    asked = ", ".join(f"{f}={list(v) if len(v) > 1 else v[0]!r}" for f, v in query.items() if v is not None)
+    asked = (asked or "any pair") + (f", preset={preset!r}" if preset is not None else "")
+    asked += ", with RL checkpoints" if need_checkpoints else ""
+    pairs = choose(query, preset)
+    gone = missing_of(pairs)
+    if pairs and (not gone or require == "any" or smoke):
+        if gone:
+            (log.warning if smoke else log.info)("Zoo pairs with %s: %s; using the %d that exist.", asked,
+                                                 _fmt_missing(gone), len(pairs))
+        return result(pairs, f"{'smoke: ' if smoke else ''}{_fmt_missing(gone)} here" if gone else "")
+    if smoke:
+        relaxed = dict(query)
+        pre: str | None = preset
+        dropped = []
+        for drop in ("preset", "dose", "seed", "variant"):
+            if drop == "preset":
+                if preset in (None, "auto"):
+                    continue
+                pre, was = "auto", preset
+            else:
+                if relaxed[drop] is None:
+                    continue
+                relaxed[drop], was = None, query[drop]
+                was = list(was) if len(was) > 1 else was[0]
+            dropped.append(f"{drop} {was}")
+            alt = choose(relaxed, pre)
+            if alt:
+                log.warning("Smoke mode: no zoo pair has %s; using %s instead.", asked, [p.name for p in alt])
+                return result(alt, f"smoke fallback: no pairs with {', '.join(dropped)} here")
+    what = f"{_fmt_missing(gone)} among the zoo pairs with {asked}" if pairs else f"The zoo has no pair with {asked}"
+    # presets are chosen per world: for a missing world, name only its models (other gaps need the whole query)
+    hint_query = {**query, "world": tuple(gone["world"])} if pairs and "world" in gone else query
+    raise MissingWeightsError(
+        f"{what[0].upper()}{what[1:]}{' (nor any smoke fallback in that world)' if smoke else ''}."
+        f" {_build_hint(hint_query, need_checkpoints, preset, smoke)} Then rerun (or set RLMETA_DATA / RLMETA_HOME to a"
+        " folder that holds a built zoo" + ("" if smoke else "; or run with SMOKE=True / smoke=True to use what exists")
+        + "); `rlmeta-interp list` shows what exists."
+    )

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rlmeta_interp import load_pair, registry
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, MissingWeightsError
 
 from .conftest import save_tiny
 
@@ -45,3 +48,107 @@ def test_find_pairs_filters(tmp_path, monkeypatch):
     assert [p.name for p in registry.find_pairs("arithmetic", variant="correct")] == ["r0", "r2"]
     assert [p.name for p in registry.find_pairs(seed=1)] == ["r2"]
     assert registry.find_pairs("bandits") == [] and registry.find_pairs(dose=0.5) == []
+
+
+# ------------------------------------------------------------------------------------------------ select_pairs
+# Manifest-only zoo folders: pair selection reads nothing else. Names avoid the real presets' names, so the build
+# hints (computed from the real presets) list every model they need.
+def _organism(root, name, *, preset, world="arithmetic", dose=0.5, base=None, variant="correct", seed=0,
+              ckpt=False):
+    folder = root / "zoo" / name
+    folder.mkdir(parents=True)
+    files = {"model.safetensors": "0" * 64}
+    if ckpt:
+        files["checkpoints/step_000010/model.safetensors"] = "1" * 64
+    m = {"name": name, "kind": "rl" if base else "base", "world": world, "dose": dose, "seed": seed, "preset": preset,
+         "files": files}
+    if base:
+        m.update(base=base, variant=variant)
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+def _names(pairs):
+    return [p.name for p in pairs]
+
+
+@pytest.fixture
+def zoo(tmp_path, monkeypatch):
+    """Demo arithmetic pairs at doses 0 and 0.5 (0.5 with checkpoints, plus a second seed); no shipped zoo."""
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    for d, tag in ((0.0, "0"), (0.5, "5")):
+        _organism(tmp_path, f"d-b{tag}", preset="demo", dose=d)
+        _organism(tmp_path, f"d-r{tag}", preset="demo", dose=d, base=f"d-b{tag}", ckpt=d > 0)
+    _organism(tmp_path, "d-r5-s1", preset="demo", base="d-b5", seed=1)
+    return tmp_path
+
+
+def test_select_pairs_auto_preset_prefers_the_fuller_preset_never_mixes_and_ties_go_to_paper(zoo):
+    assert _names(registry.select_pairs("arithmetic", variant="correct", seed=0)) == ["d-r0", "d-r5"]
+    assert _names(registry.select_pairs("arithmetic", variant="correct", seed=0, dose=[0.5])) == ["d-r5"]
+    assert _names(registry.select_pairs("arithmetic", variant="correct", dose=0.5)) == ["d-r5", "d-r5-s1"]
+    _organism(zoo, "p-b1", preset="paper", dose=0.1)
+    _organism(zoo, "p-r1", preset="paper", dose=0.1, base="p-b1")
+    # a partly built paper zoo loses to a complete demo zoo; asked for its dose, it wins
+    assert _names(registry.select_pairs("arithmetic", variant="correct", seed=0)) == ["d-r0", "d-r5"]
+    assert _names(registry.select_pairs("arithmetic", variant="correct", seed=0, dose=[0.1])) == ["p-r1"]
+    _organism(zoo, "p-b5", preset="paper", dose=0.5)
+    _organism(zoo, "p-r5", preset="paper", dose=0.5, base="p-b5")
+    sel = registry.select_pairs("arithmetic", variant="correct", seed=0)
+    assert _names(sel) == ["p-r1", "p-r5"] and sel.source == "preset paper"  # a tie goes to the paper preset
+    assert _names(registry.select_pairs("arithmetic", variant="correct", seed=0, preset="demo")) == ["d-r0", "d-r5"]
+    mixed = registry.select_pairs("arithmetic", variant="correct", seed=0, preset=None)  # None: any preset, mixed
+    assert _names(mixed) == ["d-r0", "p-r1", "d-r5", "p-r5"] and mixed.source == "preset paper/demo"
+    assert set(mixed.by("preset")) == {"demo", "paper"} and list(mixed.by("dose")) == [0.0, 0.1, 0.5]
+
+
+def test_select_pairs_missing_values_raise_with_the_build_command(zoo):
+    with pytest.raises(MissingWeightsError, match=r"no pair with world='arithmetic', variant='correct', dose=0.1"
+                                                  r".*zoo build --preset paper --only paper-arith-d010-base"
+                                                  r" paper-arith-d010-rl-correct`.*SMOKE=True"):
+        registry.select_pairs("arithmetic", variant="correct", seed=0, dose=0.1)
+    # some variants exist: the error names the missing ones, and the build command the ones a paper zoo needs
+    with pytest.raises(MissingWeightsError, match=r"No variant oneshot, random among.*--preset paper --only"
+                                                  r" paper-arith-d050-base paper-arith-d050-rl-correct"
+                                                  r" paper-arith-d050-rl-random paper-arith-d050-rl-oneshot`"):
+        registry.select_pairs("arithmetic", variant=["correct", "oneshot", "random"], dose=0.5, seed=0)
+    with pytest.raises(MissingWeightsError, match="no zoo preset defines variant 'hard'"):
+        registry.select_pairs("arithmetic", variant=["correct", "hard"], dose=0.5, seed=0)
+    with pytest.raises(MissingWeightsError, match=r"No world planning among.*--preset paper --only paper-plan"):
+        registry.select_pairs(["arithmetic", "planning"], variant="correct")
+    with pytest.raises(MissingWeightsError, match=r"preset='paper', with RL checkpoints.*--preset paper --only"):
+        registry.select_pairs("arithmetic", variant="correct", preset="paper", need_checkpoints=True)
+    # require="any": missing worlds are tolerated as long as one pair exists
+    sel = registry.select_pairs(["arithmetic", "bandits"], preset=None, require="any")
+    assert _names(sel) == ["d-r0", "d-r5", "d-r5-s1"] and sel.missing == {"world": ["bandits"]}
+
+
+def test_select_pairs_smoke_drops_what_is_missing_then_relaxes_preset_dose_seed_variant(zoo):
+    sel = registry.select_pairs("arithmetic", variant=["correct", "oneshot"], dose=0.5, seed=0, smoke=True)
+    assert _names(sel) == ["d-r5"] and sel.missing == {"variant": ["oneshot"]} and "no variant oneshot" in sel.source
+    # nothing at dose 0.1: the dose is relaxed (the pairs of the fullest preset)
+    sel = registry.select_pairs("arithmetic", variant="correct", seed=0, dose=0.1, smoke=True)
+    assert _names(sel) == ["d-r0", "d-r5"] and "smoke fallback: no pairs with dose 0.1" in sel.source
+    # no paper pairs: any preset (dynamics notebooks), keeping need_checkpoints
+    sel = registry.select_pairs("arithmetic", variant="correct", preset="paper", need_checkpoints=True, smoke=True)
+    assert _names(sel) == ["d-r5"] and sel.source == "preset demo (smoke fallback: no pairs with preset paper here)"
+    sel = registry.select_pairs("arithmetic", variant=["random", "easy"], dose=0.1, smoke=True)
+    assert _names(sel) == ["d-r0", "d-r5", "d-r5-s1"]  # no such variant at any dose or seed: the world's pairs
+    assert list(registry.select_pairs(["arithmetic", "planning"], variant="correct", seed=0, smoke=True)
+                .by("world")) == ["arithmetic"]
+    # the world and need_checkpoints are never relaxed; a smoke error names the smallest build that has them
+    with pytest.raises(MissingWeightsError, match=r"nor any smoke fallback.*--preset paper --only paper-plan"):
+        registry.select_pairs("planning", variant="correct", smoke=True)
+    assert _names(registry.select_pairs("arithmetic", dose=0.0, need_checkpoints=True, preset="demo", smoke=True)) \
+        == ["d-r5"]  # dose 0 has no checkpoints: the dose is relaxed, never need_checkpoints
+
+
+def test_select_pairs_orders_as_requested_and_checks_arguments(zoo):
+    _organism(zoo, "d-r5-random", preset="demo", base="d-b5", variant="random")
+    sel = registry.select_pairs("arithmetic", variant=["random", "correct"], dose=0.5, seed=0)
+    assert _names(sel) == ["d-r5-random", "d-r5"] and list(sel.by("variant")) == ["random", "correct"]
+    with pytest.raises(EmptyInputError, match="variant=\\[\\] selects nothing"):
+        registry.select_pairs("arithmetic", variant=[])
+    with pytest.raises(InvalidConfigError, match="require"):
+        registry.select_pairs("arithmetic", require="some")
+    with pytest.raises(InvalidConfigError, match="group"):
+        sel.by("colour")
