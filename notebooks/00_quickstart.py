@@ -60,11 +60,12 @@ REAL_NEW_TOKENS = 24
 
 # %%
 from rlmeta_interp.experiments import quickstart as qs
+from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_BOOT, MULTIPLIERS = 8, 6, 1, 100, [1.0]
 # the default pair, or (smoke runs) the demo preset's; outside smoke mode a missing pair raises with the build command
-pair_name = PAIR or qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=[DOSE], smoke=SMOKE)[0].name
+pair_name = PAIR or select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSE, smoke=SMOKE)[0].name
 
 # %%
 import time

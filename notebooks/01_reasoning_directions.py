@@ -57,11 +57,12 @@ MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
 from rlmeta_interp.experiments import quickstart as qs
+from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_SHUFFLES, N_BOOT, MULTIPLIERS = 8, 6, 1, 10, 50, [2.0]
 # the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
-specs = qs.pick_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, doses=DOSES, smoke=SMOKE)
+specs = select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE)
 
 # %%
 import matplotlib.pyplot as plt

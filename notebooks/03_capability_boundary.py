@@ -59,12 +59,14 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT = 8, 16, 2, 100
 set_style()
-# the paper preset's variants; in smoke mode the demo preset's `correct` pair stands in for missing ones
-SPECS = bd.variant_pairs(WORLD, VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)
+# one preset's variants (the paper preset's when built); in smoke mode missing variants are left out, and the demo
+# preset's `correct` pair stands in when none exists
+SPECS = {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)}
 CONFIG = bd.BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and config -> read back, not resampled

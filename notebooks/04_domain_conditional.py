@@ -51,20 +51,21 @@ SMOKE = False
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT, SEEDS = 8, 16, 2, 100, [0]
 set_style()
-BY_WORLD = {w: [p for p in ps if p.extra.get("seed") in SEEDS]
-            for w, ps in bd.pairs_by_world(WORLDS, variant=VARIANT, smoke=SMOKE).items()}
-KNOB_SPECS = {w: bd.variant_pairs(w, k["variants"], dose=k["dose"], seed=SEED, smoke=SMOKE)
+# per world, one preset's pairs (in smoke mode worlds the zoo lacks are left out)
+BY_WORLD = select_pairs(WORLDS, variant=VARIANT, seed=SEEDS, smoke=SMOKE).by("world")
+KNOB_SPECS = {w: {p.extra["variant"]: p for p in select_pairs(w, variant=k["variants"], dose=k["dose"], seed=SEED,
+                                                              smoke=SMOKE)}
               for w, k in KNOBS.items() if w in BY_WORLD}
 CONFIG = bd.BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)

@@ -63,12 +63,14 @@ from rlmeta_interp.analysis.params import (
     update_overlap,
     update_sparsity,
 )
-from rlmeta_interp.experiments.dynamics import rerun_rl, seed_groups, select_pairs
+from rlmeta_interp.experiments.dynamics import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from rlmeta_interp.registry import select_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
-SPECS, SOURCE = select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)
+SPECS = select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # every RL seed
+SOURCE = SPECS.source
 pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "base": s.base.name} for s in SPECS])
 
 # %% [markdown]

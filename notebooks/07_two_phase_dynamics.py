@@ -63,12 +63,14 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.dynamics import checkpoint_dynamics, digit_exec_mask, iter_checkpoints
 from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments.dynamics import select_pairs, two_phase_summary
+from rlmeta_interp.experiments.dynamics import two_phase_summary
 from rlmeta_interp.plotting import line_ci, save_fig, set_style
+from rlmeta_interp.registry import select_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
-SPECS, SOURCE = select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+SPECS = select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+SOURCE = SPECS.source
 pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for s in SPECS]).assign(source=SOURCE)
 
 # %% [markdown]

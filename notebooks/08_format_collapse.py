@@ -66,7 +66,7 @@ from rlmeta_interp import load_model, load_pair, registry
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
 from rlmeta_interp.analysis.formats import collapse_summary, format_dynamics
 from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix, select_pairs
+from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
 
@@ -74,7 +74,8 @@ logging.basicConfig(level=logging.WARNING)
 set_style()
 FORMATS = [*ALL_FORMATS, "other"]
 FCOL = {"direct": COLORS["base"], "sum": COLORS["steered"], "eq": COLORS["rl"], "other": COLORS["random"]}
-SPECS, SOURCE = select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+SPECS = registry.select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+SOURCE = SPECS.source
 pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for s in SPECS]).assign(source=SOURCE)
 
 # %% [markdown]

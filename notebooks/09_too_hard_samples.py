@@ -57,11 +57,12 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.experiments import difficulty as dy
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, N_BOOT = 6, 8, 100
 set_style()
-SPECS = bd.variant_pairs(WORLD, VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)
+SPECS = {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)}
 PAIRS = {v: load_pair(s.name) for v, s in SPECS.items()}
 BASE = next(iter(PAIRS.values())).base
 assert all(p.base.name == BASE.name for p in PAIRS.values()), "the variants must share one base model"

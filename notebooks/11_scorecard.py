@@ -51,9 +51,9 @@ from scipy.stats import binomtest
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
-from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
+from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
     SIZES, PRESET = "smoke", "demo"
@@ -61,10 +61,7 @@ set_style()
 CFG = {"demo": sc.ScorecardConfig.demo, "smoke": sc.ScorecardConfig.smoke, "full": sc.ScorecardConfig}[SIZES]()
 CFG = CFG.replace(seed=SEED)
 # every zoo pair (of PRESET, if given) in WORLDS; worlds the zoo lacks are reported in the closing cell
-SPECS = [p for p in bd.require_pairs(smoke=SMOKE, fallback={"preset": "demo"}, **({"preset": PRESET} if PRESET else {}))
-         if p.world in WORLDS]
-if not SPECS:
-    raise bd.MissingWeightsError(f"No zoo pair of worlds {WORLDS}: build them with `rlmeta-interp zoo build --preset paper`.")
+SPECS = select_pairs(WORLDS, preset=PRESET or None, smoke=SMOKE, require="any")
 OUT = results_dir() / "scorecards"
 [p.name for p in SPECS]
 

@@ -333,10 +333,11 @@ def load_bandit_pairs(
     """
     from ..errors import MissingWeightsError
     from ..models import load_pair
-    from .dynamics import select_pairs
+    from ..registry import select_pairs
 
     try:
-        specs, source = select_pairs("bandits", variant=variant, preset=preset, seed=seed, smoke=smoke)
+        specs = select_pairs("bandits", variant=variant, preset=preset, seed=seed, smoke=smoke)
+        source = specs.source
     except MissingWeightsError:
         if not smoke:
             raise
