@@ -10,9 +10,7 @@ CIs of the RL - base differences; :func:`relative_gains` asks whether a spurious
 Results are saved (atomically) under ``out_dir`` keyed by a hash of the pair's weights, the world and the config, so
 a notebook rerun reads them back instead of sampling again.
 
-Pair selection for notebooks: :func:`variant_pairs` and :func:`require_pairs` pick zoo pairs through
-:func:`rlmeta_interp.registry.find_pairs` (never a hand-written list of names), and raise an error naming the build
-command when the zoo lacks them (in smoke mode they fall back to what exists, e.g. the demo preset).
+Notebooks choose the pairs with :func:`rlmeta_interp.registry.select_pairs`.
 """
 
 from __future__ import annotations
@@ -39,97 +37,13 @@ from ..analysis.passk import (
     passk_table,
 )
 from ..analysis.stats import bootstrap_ci, paired_diff_ci
-from ..config import FrozenConfig, PairSpec, check_range
-from ..errors import EmptyInputError, InvalidConfigError, MissingWeightsError
+from ..config import FrozenConfig, check_range
+from ..errors import EmptyInputError, InvalidConfigError
 from ..io import ensure_dir, read_json, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-BUILD_HINT = "rlmeta-interp zoo build --preset {preset}"
 GUESSABLE = ("arithmetic", "planning")  # worlds with a guessing baseline
-
-
-# ------------------------------------------------------------------------------------------------ pair selection
-def require_pairs(*, smoke: bool, fallback: Mapping[str, Any] | None = None, preset_hint: str = "paper",
-                  **query: Any) -> list[PairSpec]:
-    """Zoo pairs matching ``query`` (the keywords of :func:`rlmeta_interp.registry.find_pairs`).
-
-    None found: in smoke mode the pairs matching ``fallback`` are returned instead (with a warning); otherwise, or
-    when the fallback finds nothing either, :class:`MissingWeightsError` names the command that builds them.
-    """
-    from ..registry import find_pairs
-
-    found = find_pairs(**query)
-    if found:
-        return found
-    if smoke and fallback is not None:
-        alt = find_pairs(**fallback)
-        if alt:
-            log.warning("No zoo pair matches %s; smoke mode uses %s instead.", query, [p.name for p in alt])
-            return alt
-        preset_hint = fallback.get("preset") or "demo"
-    raise MissingWeightsError(
-        f"No zoo pair matches {query}" + (f" (nor the smoke fallback {dict(fallback)})" if smoke and fallback else "")
-        + f". Build the organisms with `{BUILD_HINT.format(preset=preset_hint)}` (or set RLMETA_DATA / RLMETA_HOME to"
-        " a folder that holds a built zoo), then rerun; `rlmeta-interp list` shows what exists."
-    )
-
-
-def variant_pairs(world: str, variants: Sequence[str], *, dose: float | None = None, seed: int | None = 0,
-                  smoke: bool = False, preset_hint: str = "paper") -> dict[str, PairSpec]:
-    """``{variant: pair}``, one zoo pair per RL variant of ``world`` at ``dose`` and RL ``seed``, in ``variants`` order.
-
-    Outside smoke mode every variant must exist, else :class:`MissingWeightsError` lists the missing ones and the
-    build command. In smoke mode missing variants are dropped; if none exists, the first pair of ``world`` with
-    variant ``variants[0]`` at any dose and seed (e.g. from the demo preset) stands in for it.
-    """
-    from ..registry import find_pairs
-
-    if not variants:
-        raise EmptyInputError("variants is empty: name at least one RL variant, e.g. ['correct'].")
-    out: dict[str, PairSpec] = {}
-    missing = []
-    for v in variants:
-        found = find_pairs(world, variant=v, dose=dose, seed=seed)
-        if found:
-            out[v] = found[0]
-        else:
-            missing.append(v)
-    if missing and not smoke:
-        raise MissingWeightsError(
-            f"The zoo has no {world} pair with variant(s) {missing} at dose {dose}, seed {seed}. Build them with"
-            f" `{BUILD_HINT.format(preset=preset_hint)}` (or pass SMOKE=True to run on what exists);"
-            " `rlmeta-interp list` shows what exists."
-        )
-    if out:
-        return out
-    alt = require_pairs(smoke=True, fallback={"world": world}, world=world, variant=variants[0])
-    log.warning("Smoke mode: no %s pair with variants %s at dose %s; using %s.", world, list(variants), dose, alt[0].name)
-    return {variants[0]: alt[0]}
-
-
-def pairs_by_world(worlds: Sequence[str], *, smoke: bool = False, preset_hint: str = "paper",
-                   **query: Any) -> dict[str, list[PairSpec]]:
-    """``{world: [pairs]}``: the zoo pairs of each world matching ``query`` (keywords of ``find_pairs``).
-
-    Outside smoke mode every world must have pairs, else :class:`MissingWeightsError` names the worlds and the build
-    command. In smoke mode worlds without pairs are left out; at least one world must remain.
-    """
-    from ..registry import find_pairs
-
-    if not worlds:
-        raise EmptyInputError("worlds is empty: name at least one world, e.g. ['arithmetic', 'planning'].")
-    out = {w: find_pairs(w, **query) for w in worlds}
-    missing = [w for w, ps in out.items() if not ps]
-    if missing and (not smoke or len(missing) == len(out)):
-        preset = preset_hint if not smoke else "demo"
-        raise MissingWeightsError(
-            f"The zoo has no pair of world(s) {missing} matching {query}. Build them with"
-            f" `{BUILD_HINT.format(preset=preset)}`; `rlmeta-interp list` shows what exists."
-        )
-    if missing:
-        log.warning("Smoke mode: no %s pairs matching %s; leaving those worlds out.", missing, query)
-    return {w: ps for w, ps in out.items() if ps}
 
 
 # -------------------------------------------------------------------------------------------------- guessing

@@ -1,12 +1,12 @@
 """Experiments on what RL did over training and to the weights (notebooks 06, 07, 08; claims 7, 8, 9).
 
-- :func:`select_pairs`: the zoo pairs a notebook studies, with the smoke-mode fallback to the demo preset and an
-  error naming the build command otherwise.
 - :func:`seed_groups`: RL runs of one base that differ only in their seed (for overlap across seeds).
 - :func:`rerun_rl`: short re-runs of a zoo RL recipe with other seeds, a stand-in when a zoo has one seed only.
 - :func:`two_phase_summary`: does execution-token entropy fall, then the semantic entropy of planning n-grams rise?
 - :func:`pretraining_format_mix` / :func:`final_format_shares`: the answer-format mix a base model was pretrained on,
   and the format shares of several final models side by side (e.g. RL variants with different KL coefficients).
+
+The notebooks choose their pairs with :func:`rlmeta_interp.registry.select_pairs`.
 """
 
 from __future__ import annotations
@@ -27,51 +27,7 @@ from ..paths import home_dir
 log = logging.getLogger(__name__)
 
 
-# ------------------------------------------------------------------------------------------------ choosing pairs
-def has_checkpoints(spec: PairSpec) -> bool:
-    """True when the RL model's manifest lists dynamics checkpoints (``checkpoints/step_*/model.safetensors``)."""
-    from .. import registry
-
-    manifest = registry.manifest_of(spec.rl.name) or {}
-    return any(k.startswith("checkpoints/step_") for k in manifest.get("files", {}))
-
-
-def select_pairs(
-    world: str,
-    *,
-    variant: str | None = "correct",
-    preset: str | None = "paper",
-    seed: int | None = None,
-    smoke: bool = False,
-    need_checkpoints: bool = False,
-) -> tuple[list[PairSpec], str]:
-    """Zoo pairs of ``world`` / ``variant`` / ``seed`` from ``preset``; returns ``(pairs, source)``.
-
-    In smoke mode, when the preset holds none, any preset's pairs are used (the shipped demo zoo), and
-    ``source`` says so. Outside smoke mode a missing preset raises MissingWeightsError naming the command that
-    builds it. ``need_checkpoints`` keeps only RL models that saved dynamics checkpoints.
-    """
-    from .. import registry
-
-    def query(p: str | None) -> list[PairSpec]:
-        found = registry.find_pairs(world=world, preset=p, variant=variant, seed=seed)
-        return [s for s in found if has_checkpoints(s)] if need_checkpoints else found
-
-    pairs = query(preset)
-    source = f"preset {preset}" if preset else "zoo"
-    if not pairs and smoke and preset is not None:
-        pairs = query(None)
-        presets = sorted({str(p.extra.get("preset")) for p in pairs})
-        source = f"preset {'/'.join(presets)} (smoke fallback: no {preset} pairs here)"
-    if not pairs:
-        what = f"{world} pairs (variant {variant}, seed {seed}{', with RL checkpoints' if need_checkpoints else ''})"
-        raise MissingWeightsError(
-            f"No {what} in preset {preset!r} of the zoo. Build them with `rlmeta-interp zoo build --preset"
-            f" {preset or 'paper'}` (or run the notebook with SMOKE=True for the shipped demo pairs)."
-        )
-    return pairs, source
-
-
+# ------------------------------------------------------------------------------------------------ seeds
 def seed_groups(pairs: Iterable[PairSpec]) -> dict[str, list[PairSpec]]:
     """RL runs grouped by base model (same world, dose, variant); only groups with two or more seeds."""
     groups: dict[tuple[str, str], list[PairSpec]] = {}

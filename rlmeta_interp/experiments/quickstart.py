@@ -1,8 +1,5 @@
 """What notebook 00 (quickstart) runs, and the pieces the other experiment notebooks share.
 
-- :func:`pick_pairs`: zoo pairs chosen by world / preset / variant / seed / doses through
-  :func:`rlmeta_interp.registry.find_pairs`, never from a hand-written list of names; smoke runs fall back to the
-  demo preset, other runs raise an error that names the command building the missing models.
 - :func:`contrast_set`: each problem written with a scratchpad (label 1) and as a direct answer (label 0), texts from
   ``world.solution(problem, fmt)``.
 - :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
@@ -28,64 +25,13 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from ..config import PairSpec
-from ..errors import EmptyInputError, InvalidConfigError, MissingWeightsError
+from ..errors import EmptyInputError, InvalidConfigError
 from ..hooks import Site, hook_name
 from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
 
 log = logging.getLogger(__name__)
-
-BUILD_PAPER = "rlmeta-interp zoo build --preset paper"
-BUILD_DEMO = "rlmeta-interp zoo build --preset demo"
-
-
-# ----------------------------------------------------------------------------------------------------- pairs
-def _matches(p: PairSpec, doses: Sequence[float]) -> bool:
-    return not doses or (p.dose is not None and any(abs(p.dose - d) < 1e-9 for d in doses))
-
-
-def pick_pairs(
-    world: str = "arithmetic",
-    *,
-    preset: str = "auto",
-    variant: str = "correct",
-    seed: int = 0,
-    doses: Sequence[float] = (),
-    smoke: bool = False,
-) -> list[PairSpec]:
-    """Zoo pairs of ``world`` with RL ``variant`` and ``seed``, one per dose, sorted by dose.
-
-    ``preset="auto"`` takes whichever of the paper and demo presets holds more of the wanted doses (ties: paper);
-    presets are never mixed. ``doses`` (empty:
-    every dose found) must all be present; when some are missing a smoke run falls back to the demo preset's pairs,
-    any other run raises :class:`MissingWeightsError` naming the build command.
-    """
-    from .. import registry
-
-    presets = ("paper", "demo") if preset == "auto" else (preset,)
-    # "auto": the preset holding the most of the requested doses (a partly built paper zoo loses to a complete demo
-    # zoo; never a mix of presets, whose models differ in more than the dose); ties go to the paper preset
-    candidates = [registry.find_pairs(world, preset=p, variant=variant, seed=seed) for p in presets]
-    found = max(candidates, key=lambda c: len({x.dose for x in c if _matches(x, doses)}))
-    chosen = [p for p in found if _matches(p, doses)]
-    missing = [d for d in doses if not any(_matches(p, [d]) for p in found)]
-    if chosen and not missing:
-        return chosen
-    if smoke:
-        demo = registry.find_pairs(world, preset="demo", variant="correct", seed=0)
-        if demo:
-            log.info("pick_pairs: %s pairs for doses %s are absent; smoke run uses the demo preset.", world, missing)
-            return [p for p in demo if _matches(p, doses)] or demo
-        raise MissingWeightsError(
-            f"No {world} pairs in the zoo, not even the demo preset: build them with `{BUILD_DEMO}`."
-        )
-    what = f"preset={preset!r}, variant={variant!r}, seed={seed}" + (f", doses {list(missing)}" if missing else "")
-    raise MissingWeightsError(
-        f"The zoo has no {world} pair with {what}. Build the models with `{BUILD_PAPER}` (or `{BUILD_DEMO}` for the"
-        " small demo zoo, then pass PRESET='demo')."
-    )
 
 
 # ----------------------------------------------------------------------------------------------- contrasts

@@ -11,7 +11,7 @@ import pytest
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.passk import guess_probabilities
-from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticWorld
 from rlmeta_interp.organism.worlds.base import Problem, World
@@ -168,45 +168,6 @@ def test_relative_gains_against_direct_computation():
         bd.relative_gains([half], "correct")
 
 
-# ------------------------------------------------------------------------------------------------ pair selection
-def _manifest(root, name, **m):
-    (root / name).mkdir(parents=True)
-    (root / name / "manifest.json").write_text(json.dumps({"name": name, **m}))
-
-
-@pytest.fixture
-def fake_zoo(tmp_path, monkeypatch):
-    """Real manifest files in an isolated zoo (find_pairs reads only manifests)."""
-    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
-    root = tmp_path / "rlmeta_home" / "zoo"
-    _manifest(root, "arith-d050-base", kind="base", world="arithmetic", dose=0.5)
-    for v in ("correct", "random"):
-        _manifest(root, f"arith-d050-rl-{v}", kind="rl", world="arithmetic", dose=0.5, base="arith-d050-base",
-                  variant=v, seed=0, preset="paper")
-    return root
-
-
-def test_variant_pairs_strict_and_smoke(fake_zoo):
-    got = bd.variant_pairs("arithmetic", ["correct", "random"], dose=0.5)
-    assert list(got) == ["correct", "random"] and got["random"].name == "arith-d050-rl-random"
-    with pytest.raises(MissingWeightsError, match=r"\['oneshot'\].*zoo build --preset paper"):
-        bd.variant_pairs("arithmetic", ["correct", "oneshot"], dose=0.5)
-    assert list(bd.variant_pairs("arithmetic", ["correct", "oneshot"], dose=0.5, smoke=True)) == ["correct"]
-    # smoke with none of the variants: the first pair of the world stands in
-    sub = bd.variant_pairs("arithmetic", ["random", "easy"], dose=0.1, smoke=True)
-    assert list(sub) == ["random"] and sub["random"].dose == 0.5
-    with pytest.raises(MissingWeightsError, match="zoo build --preset demo"):
-        bd.variant_pairs("planning", ["correct"], smoke=True)
-
-
-def test_require_pairs(fake_zoo):
-    assert [p.name for p in bd.require_pairs(smoke=False, world="arithmetic", variant="random")] == ["arith-d050-rl-random"]
-    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
-        bd.require_pairs(smoke=False, fallback={"world": "arithmetic"}, world="planning")
-    alt = bd.require_pairs(smoke=True, fallback={"world": "arithmetic"}, world="planning")
-    assert {p.name for p in alt} == {"arith-d050-rl-correct", "arith-d050-rl-random"}
-
-
 def test_prose_helpers():
     assert bd.fmt_ci(0.4213, 0.3, 0.55) == "0.42 [0.30, 0.55]"
     assert bd.fmt_ci(0.5) == "0.50" and bd.fmt_ci(float("nan")) == "n/a" and bd.fmt_ci(1.0, float("nan"), 2.0) == "1.00"
@@ -217,13 +178,3 @@ def test_prose_helpers():
     assert down["pass@n_change"] == "down" and "narrowed" in bd.boundary_sentence(down)
     same = bd.boundary_table([_result("y", base, base)]).iloc[0]
     assert "stays inside" in bd.boundary_sentence(same) and "first reaches RL's at k = 1" in bd.boundary_sentence(same)
-
-
-def test_pairs_by_world(fake_zoo):
-    got = bd.pairs_by_world(["arithmetic"], variant="correct")
-    assert [p.name for p in got["arithmetic"]] == ["arith-d050-rl-correct"]
-    with pytest.raises(MissingWeightsError, match=r"\['planning'\].*--preset paper"):
-        bd.pairs_by_world(["arithmetic", "planning"], variant="correct")
-    assert list(bd.pairs_by_world(["arithmetic", "planning"], smoke=True, variant="correct")) == ["arithmetic"]
-    with pytest.raises(MissingWeightsError, match="--preset demo"):
-        bd.pairs_by_world(["planning"], smoke=True)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
-from rlmeta_interp.experiments.dynamics import has_checkpoints, rerun_rl, seed_groups, select_pairs
+from rlmeta_interp.experiments.dynamics import rerun_rl, seed_groups
 from rlmeta_interp.io import sha256_file, write_json_atomic
 from rlmeta_interp.organism.corpus import CorpusConfig
 from rlmeta_interp.organism.pretrain import ModelConfig, PretrainConfig, pretrain
@@ -56,19 +56,6 @@ def zoo(tmp_path, monkeypatch, tiny_base):
     _entry(root, "ar-rl-s1", kind="rl", preset="demo", base="ar-base", variant="correct", seed=1, src=tiny_base, rl=rl)
     _entry(root, "ar-rl-random", kind="rl", preset="demo", base="ar-base", variant="random", src=tiny_base, rl=rl)
     return root
-
-
-def test_select_pairs_fallback_and_errors(zoo):
-    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
-        select_pairs("arithmetic", preset="paper")
-    pairs, source = select_pairs("arithmetic", preset="paper", smoke=True)
-    assert {p.rl.name for p in pairs} == {"ar-rl", "ar-rl-s1"} and "smoke fallback" in source and "demo" in source
-    pairs, source = select_pairs("arithmetic", preset="demo", seed=0)
-    assert [p.rl.name for p in pairs] == ["ar-rl"] and source == "preset demo"
-    assert [p.rl.name for p in select_pairs("arithmetic", preset="demo", need_checkpoints=True)[0]] == ["ar-rl"]
-    assert has_checkpoints(pairs[0])
-    with pytest.raises(MissingWeightsError, match="bandits"):
-        select_pairs("bandits", preset="demo", smoke=True)
 
 
 def test_seed_groups(zoo):

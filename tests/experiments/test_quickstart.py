@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from rlmeta_interp import load_model
-from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, MissingWeightsError
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.hooks import hook_name
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld, format_of
@@ -21,43 +19,10 @@ from ..conftest import save_tiny
 WORLD = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=3, max_digits=2))
 
 
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     folder = save_tiny(tmp_path_factory.mktemp("qs") / "toy_model", "llama", seed=3)
     return load_model(folder)
-
-
-# ----------------------------------------------------------------------------------------------------- pairs
-def _zoo(root, entries):
-    for name, kind, preset, dose, base in entries:
-        folder = root / "zoo" / name
-        folder.mkdir(parents=True)
-        m = {"name": name, "kind": kind, "world": "arithmetic", "dose": dose, "seed": 0, "preset": preset, "files": {}}
-        if kind == "rl":
-            m.update(base=base, variant="correct")
-        (folder / "manifest.json").write_text(json.dumps(m))
-
-
-def test_pick_pairs_prefers_paper_then_demo_and_names_the_build_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
-    _zoo(tmp_path, [("d-b0", "base", "demo", 0.0, None), ("d-r0", "rl", "demo", 0.0, "d-b0"),
-                    ("d-b5", "base", "demo", 0.5, None), ("d-r5", "rl", "demo", 0.5, "d-b5")])
-    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["d-r0", "d-r5"]  # no paper pairs: demo
-    assert [p.name for p in qs.pick_pairs("arithmetic", doses=[0.5])] == ["d-r5"]
-    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
-        qs.pick_pairs("arithmetic", doses=[0.1])
-    with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
-        qs.pick_pairs("arithmetic", preset="paper")
-    # smoke: a missing dose falls back to the demo pairs
-    assert [p.name for p in qs.pick_pairs("arithmetic", preset="paper", doses=[0.1], smoke=True)] == ["d-r0", "d-r5"]
-    _zoo(tmp_path, [("p-b1", "base", "paper", 0.1, None), ("p-r1", "rl", "paper", 0.1, "p-b1")])
-    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["d-r0", "d-r5"]  # auto: a partial paper zoo loses
-    assert [p.name for p in qs.pick_pairs("arithmetic", doses=[0.1])] == ["p-r1"]
-    _zoo(tmp_path, [("p-b5", "base", "paper", 0.5, None), ("p-r5", "rl", "paper", 0.5, "p-b5")])
-    assert [p.name for p in qs.pick_pairs("arithmetic")] == ["p-r1", "p-r5"]  # a tie goes to the paper preset
-    with pytest.raises(MissingWeightsError, match="zoo build --preset demo"):
-        qs.pick_pairs("bandits", smoke=True)
 
 
 # ----------------------------------------------------------------------------------------------- contrasts
