@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 Vote = Literal["activation", "creation", "inconclusive", "n/a"]
 # Part of every saved result's key: bump it whenever an indicator's definition changes, so no stale result is reused.
-SCHEMA_VERSION = 4
+# 5: boundary samples come from experiments.boundary.run_boundary (crossover k over every k in 1..n, a planning
+# guessing baseline).
+SCHEMA_VERSION = 5
 INDICATORS: tuple[str, ...] = ("boundary", "likelihood", "directions", "steering", "hybrid", "beliefs", "features",
                                "weights")
 
@@ -146,6 +148,7 @@ class Context:
     layer: int
     problems: list[Any]
     cache: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None  # where run_scorecard saves results (None: nothing is saved)
 
     @property
     def rules(self) -> ScorecardRules:
@@ -186,15 +189,25 @@ def _layer(pair: Any, layer: int | None) -> int:
 
 # ---------------------------------------------------------------------------------------------- shared pieces
 def _samples(ctx: Context) -> Any:
-    """pass@k samples of both models (shared by boundary, likelihood and features)."""
+    """pass@k samples of both models (shared by boundary, likelihood and features).
+
+    :func:`rlmeta_interp.experiments.boundary.run_boundary`, the measurement notebooks 03 and 04 make: the same
+    problems (``config.problem_seed``), sampler, guessing baselines and estimators, and with an ``out_dir`` its
+    cache (``<out_dir>/samples/``), so a rerun with another indicator set or rule reads the samples back.
+    """
     if "passk" not in ctx.cache:
-        from .passk import guess_probabilities, run_passk
+        from ..experiments.boundary import BoundaryConfig, run_boundary  # experiments imports analysis: not at the top
 
         c = ctx.config
-        guess = guess_probabilities([p.answer for p in ctx.problems]) if ctx.world.name == "arithmetic" else None
-        ks = sorted({1, 2, 4, 8, 16, 32, 64, 128, c.n_samples} & set(range(1, c.n_samples + 1)))
-        ctx.cache["passk"] = run_passk(ctx.pair, ctx.problems, ctx.world, n=c.n_samples, ks=ks,
-                                       max_new_tokens=ctx.max_new_tokens, seed=c.seed, guess_p=guess, n_boot=c.n_boot)
+        bcfg = BoundaryConfig(n_problems=c.n_problems, n_samples=c.n_samples, problem_seed=c.problem_seed, seed=c.seed,
+                              likelihood_samples=0, n_boot=c.n_boot)  # the likelihood indicator scores its own
+        res = run_boundary(ctx.pair, bcfg, ctx.world, out_dir=None if ctx.out_dir is None else ctx.out_dir / "samples")
+        if res.prompts != [p.prompt for p in ctx.problems]:
+            raise InvalidConfigError(
+                f"run_boundary sampled other problems than the scorecard's for {ctx.pair.name}: the world"
+                f" {ctx.world.name!r} must sample deterministically from problem_seed={c.problem_seed}."
+            )
+        ctx.cache["passk"] = res
     return ctx.cache["passk"]
 
 
@@ -258,13 +271,14 @@ def ind_boundary(ctx: Context) -> IndicatorResult:
         return IndicatorResult("boundary", "n/a", "pass@k needs a single-turn world; bandits use 'beliefs' and regret.", [])
     res = _samples(ctx)
     n = res.n
+    ks = sorted({1, 2, 4, 8, 16, 32, 64, 128, n} & set(range(1, n + 1)))
+    curve = res.curve(ks).drop(columns=["pair", "variant", "dose", "world"])
     pb = pass_at_k_matrix(res.counts_base, n, [1, n])
     pr = pass_at_k_matrix(res.counts_rl, n, [1, n])
     c = ctx.config
     d1, d1lo, d1hi = _paired(pr[:, 0], pb[:, 0], c)
     dn, dnlo, dnhi = _paired(pr[:, 1], pb[:, 1], c)
-    cov = res.coverage
-    cat = cov["category"]
+    cov = res.coverage().set_index("category")["fraction"]
     metrics = [
         _m("pass@1 base", pb[:, 0].mean(), *bootstrap_ci(pb[:, 0], n_boot=c.n_boot, seed=c.seed)),
         _m("pass@1 RL", pr[:, 0].mean(), *bootstrap_ci(pr[:, 0], n_boot=c.n_boot, seed=c.seed)),
@@ -274,8 +288,8 @@ def ind_boundary(ctx: Context) -> IndicatorResult:
         _m(f"pass@{n} RL - base", dn, dnlo, dnhi),
         _m("crossover k", float("nan") if res.crossover_k is None else res.crossover_k,
            note="first k where base >= RL; empty = none up to n"),
-        _m("share solved by RL only", float((cat == "rl_only").mean())),
-        _m("share solved by base only", float((cat == "base_only").mean())),
+        _m("share solved by RL only", float(cov["rl_only"])),
+        _m("share solved by base only", float(cov["base_only"])),
     ]
     if ctx.world.name == "arithmetic":
         from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
@@ -284,17 +298,18 @@ def ind_boundary(ctx: Context) -> IndicatorResult:
             flat = [ctx.world.format_of(c) in SCRATCHPAD_FORMATS for row in comps for c in row]
             metrics.append(_m(f"{role} scratchpad share", float(np.mean(flat)),
                               note="samples written with a scratchpad (the dose-controlled behaviour)"))
-    guess = res.curve[res.curve["model"] == "guess"]
+    guess = curve[curve["model"] == "guess"]
     if len(guess):
         metrics.append(_m(f"guessing baseline pass@{n}", float(guess[guess["k"] == guess["k"].max()]["pass@k"].iloc[0]),
-                          note="uniform guesses from the answer distribution"))
+                          note="a random walk along the listed edges" if ctx.world.name == "planning"
+                          else "uniform guesses from the answer distribution"))
     if dnlo is not None and dnlo > r.boundary_margin:
         vote: Vote = "creation"
     elif dn <= r.boundary_margin:
         vote = "activation"
     else:
         vote = "inconclusive"
-    return IndicatorResult("boundary", vote, rule, metrics, {"passk_curve": res.curve})
+    return IndicatorResult("boundary", vote, rule, metrics, {"passk_curve": curve})
 
 
 def _paired(a: np.ndarray, b: np.ndarray, c: ScorecardConfig) -> tuple[float, float | None, float | None]:
@@ -822,8 +837,8 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
     w = world if world is not None and not isinstance(world, str) else world_for(pair, world)
     layer = _layer(pair, config.layer)
     problems = w.sample(config.n_problems, seed=config.problem_seed) if w.name != "bandits" else []
-    ctx = Context(pair=pair, world=w, config=config, layer=layer, problems=problems)
     folder = ensure_dir(out_dir) if out_dir is not None else None
+    ctx = Context(pair=pair, world=w, config=config, layer=layer, problems=problems, out_dir=folder)
     results: dict[str, IndicatorResult] = {}
     for name in tqdm(config.indicators, desc=f"scorecard {pair.name}", disable=not progress, leave=False):
         key = _key(pair, w, config, name)

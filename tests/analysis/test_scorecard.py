@@ -60,6 +60,26 @@ def test_arithmetic_scorecard_runs_persists_and_resumes(tiny_pair, tmp_path):
     assert len(fig.axes) >= 4
 
 
+def test_boundary_samples_come_from_run_boundary_with_its_cache_and_guessing_baseline(tiny_pair, tmp_path):
+    from rlmeta_interp.experiments import boundary as bd
+    from rlmeta_interp.io import read_json
+
+    cfg = sc.ScorecardConfig.smoke().replace(indicators=("boundary",))
+    b = sc.run_scorecard(tiny_pair, "planning", cfg, out_dir=tmp_path, progress=False).results["boundary"]
+    assert f"guessing baseline pass@{cfg.n_samples}" in [m["metric"] for m in b.metrics]  # planning: a random walk
+    assert set(b.tables["passk_curve"]["model"]) == {"base", "rl", "guess"}
+    cached = list((tmp_path / "samples").rglob("boundary_*.json"))
+    assert len(cached) == 1
+    res = bd.BoundaryResult.from_json(read_json(cached[0]))
+    values = {m["metric"]: m["value"] for m in b.metrics}
+    assert values["crossover k"] == res.crossover_k and values["pass@1 RL - base"] == res.summary()["d_pass@1"]
+    # other rules: the indicator is recomputed from the cached samples, not resampled
+    before = cached[0].stat().st_mtime_ns
+    sc.run_scorecard(tiny_pair, "planning", cfg.replace(rules=cfg.rules.replace(boundary_margin=0.5)), out_dir=tmp_path,
+                     progress=False)
+    assert cached[0].stat().st_mtime_ns == before
+
+
 def test_bandit_beliefs_have_random_init_and_count_controls(tiny_pair, tmp_path):
     cfg = sc.ScorecardConfig.smoke().replace(indicators=("beliefs",))
     card = sc.run_scorecard(tiny_pair, "bandits", cfg, out_dir=tmp_path, progress=False)
