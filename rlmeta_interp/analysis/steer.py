@@ -19,8 +19,9 @@ callbacks must run the model's TransformerLens forward (``tl.generate`` or a for
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -317,6 +318,8 @@ class HybridConfig(FrozenConfig):
     ``firing``: ``"disagree"`` steers where base and RL greedy tokens differ (the method); ``"random"`` steers
     each token with probability ``fire_rate`` (control); ``"always"`` / ``"never"`` steer every / no token.
     ``classify_layer`` / ``classify_site``: the RL activation (at the newest position) the classifier reads.
+    ``kv_cache``: decode with a KV cache (each step feeds one new token per model); ``False`` recomputes the whole
+    sequence every step (the slow reference the cached path is tested against; same tokens).
     """
 
     max_new_tokens: int = 32
@@ -327,6 +330,7 @@ class HybridConfig(FrozenConfig):
     classify_site: Site = "resid_post"
     seed: int = 0
     stop_at_eos: bool = True
+    kv_cache: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -336,12 +340,14 @@ class HybridConfig(FrozenConfig):
 
 @dataclass
 class HybridResult:
-    """Per prompt: completion text, and per generated token whether it was steered / the category / disagreement."""
+    """Per prompt: completion text, and per generated token whether it was steered / the category / disagreement,
+    and the generated token ids (EOS included when decoding stopped there)."""
 
     completions: list[str]
     steered: list[list[bool]] = field(default_factory=list)
     categories: list[list[int]] = field(default_factory=list)
     disagreed: list[list[bool]] = field(default_factory=list)
+    tokens: list[list[int]] = field(default_factory=list)
 
     @property
     def n_tokens(self) -> int:
@@ -375,6 +381,74 @@ def _steer_hooks(tl: Any, vectors: dict[int, SteeringVector], log_: list[tuple[i
     return pairs
 
 
+class _CachedDecoder:
+    """Incremental forward passes of one TransformerLens model over a growing sequence, with a KV cache.
+
+    A ``HookedTransformer`` keeps its keys and values in TransformerLens's own ``TransformerLensKeyValueCache``
+    (``past_kv_cache=``); a ``TransformerBridge`` runs the Hugging Face model, so it gets a Hugging Face
+    ``DynamicCache`` (``past_key_values=``), built from the model config (sliding-window layers included) with past
+    recording on, so that :meth:`drop_last` can roll back the newest positions (what assisted decoding does).
+    Hooks passed to :meth:`forward` see only the new positions.
+    """
+
+    def __init__(self, tl: Any) -> None:
+        from transformer_lens import HookedTransformer
+
+        self.tl = tl
+        self.is_bridge = not isinstance(tl, HookedTransformer)
+        self.cache: Any = None
+
+    def reset(self) -> None:
+        if self.is_bridge:
+            from transformers import DynamicCache
+
+            self.cache = DynamicCache(config=self.tl.original_model.config)
+            self.cache.activate_past_recording()
+        else:
+            from transformer_lens.cache.key_value_cache import TransformerLensKeyValueCache
+
+            self.cache = TransformerLensKeyValueCache.init_cache(self.tl.cfg, self.tl.cfg.device, 1)
+
+    def _kwargs(self, tokens: Tensor) -> dict[str, Any]:
+        if self.is_bridge:
+            return {"past_key_values": self.cache, "use_cache": True}
+        # an explicit all-ones mask: with a cache and no mask, HookedTransformer masks every token that equals the
+        # pad id, generated ones included, which the uncached forward does not do
+        return {"past_kv_cache": self.cache, "attention_mask": torch.ones_like(tokens)}
+
+    def forward(self, tokens: Tensor, fwd_hooks: Sequence[tuple[str, Any]] = ()) -> Tensor:
+        """Logits of ``tokens`` (the positions after the cached ones), whose keys and values join the cache."""
+        if fwd_hooks:
+            return self.tl.run_with_hooks(tokens, fwd_hooks=list(fwd_hooks), **self._kwargs(tokens))
+        return self.tl(tokens, **self._kwargs(tokens))  # no TransformerLens hook context: it costs a forward's worth
+
+    @contextlib.contextmanager
+    def capture(self, name: str) -> Iterator[dict[str, Tensor]]:
+        """``{"act": activation}`` of hook ``name`` after each forward, through a plain torch forward hook on its
+        HookPoint (removed by its own handle, so other hooks are untouched)."""
+        seen: dict[str, Tensor] = {}
+        handle = self.tl.hook_dict[name].register_forward_hook(lambda mod, inp, out: seen.__setitem__("act", out))
+        try:
+            yield seen
+        finally:
+            handle.remove()
+
+    def drop_last(self, n: int) -> None:
+        """Forget the newest ``n`` cached positions (to recompute them steered)."""
+        if self.is_bridge:
+            self.cache.crop(-n)
+            return
+        for entry in self.cache.entries:
+            entry.past_keys = entry.past_keys[:, :-n]
+            entry.past_values = entry.past_values[:, :-n]
+        self.cache.previous_attention_mask = self.cache.previous_attention_mask[:, :-n]
+
+    def commit(self) -> None:
+        """End of a step: let sliding-window layers trim what they no longer need (their past is kept until then)."""
+        if self.is_bridge:
+            self.cache.crop(0)
+
+
 @torch.no_grad()
 def hybrid_decode(
     base: Any,
@@ -386,8 +460,10 @@ def hybrid_decode(
 ) -> HybridResult:
     """Greedy hybrid decoding of each prompt (see the module docstring).
 
-    Without a KV cache each step recomputes the whole sequence; every earlier steering event is re-applied at its
-    position, so positions before the newest see exactly what a KV-cached run would have stored. With several
+    With ``config.kv_cache`` (default) each step feeds only the newest token to each model; when a step is steered,
+    the base model's newest position is dropped from its cache and recomputed with the steering hook on it, so the
+    cache holds exactly the activations the decoding acted on. Without a KV cache each step recomputes the whole
+    sequence and every earlier steering event is re-applied at its position, which gives the same tokens. With several
     categories, ``classifier`` maps the RL model's activation at the newest position to a category key of
     ``vectors``; with one vector it is optional.
     """
@@ -406,42 +482,64 @@ def hybrid_decode(
     rng = np.random.default_rng(config.seed)
     only_cat = next(iter(cat_vecs))
     result = HybridResult(completions=[])
-    for prompt in prompts:
-        tokens = base_tl.to_tokens(prompt)
-        n_prompt = tokens.shape[1]
-        events: list[tuple[int, int]] = []
-        steered, cats, disagreed = [], [], []
-        for _ in range(config.max_new_tokens):
-            pos = tokens.shape[1] - 1
-            rl_logits, cache = rl_tl.run_with_cache(tokens, names_filter=cls_hook)
-            rl_next = int(rl_logits[0, -1].argmax())
-            base_logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
-            base_next = int(base_logits[0, -1].argmax())
-            differ = base_next != rl_next
-            fire = {"disagree": differ, "always": True, "never": False}.get(config.firing)
-            if fire is None:
-                fire = bool(rng.random() < config.fire_rate)
-            nxt, cat = base_next, -1
-            if fire:
-                cat = only_cat if classify is None or len(cat_vecs) == 1 else int(classify(cache[cls_hook][0, -1][None])[0])
-                if cat not in cat_vecs:
-                    raise InvalidConfigError(f"The classifier returned category {cat}, which has no vector in {sorted(cat_vecs)}.")
-                events.append((pos, cat))
-                logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
-                nxt = int(logits[0, -1].argmax())
-            steered.append(fire)
-            cats.append(cat)
-            disagreed.append(differ)
-            tokens = torch.cat([tokens, torch.tensor([[nxt]], device=tokens.device)], 1)
-            if config.stop_at_eos and eos is not None and nxt == eos:
-                break
-        new = tokens[0, n_prompt:].tolist()
-        if config.stop_at_eos and eos is not None and eos in new:
-            new = new[: new.index(eos)]
-        result.completions.append(base_tl.tokenizer.decode(new, skip_special_tokens=True))
-        result.steered.append(steered)
-        result.categories.append(cats)
-        result.disagreed.append(disagreed)
+    base_dec, rl_dec = _CachedDecoder(base_tl), _CachedDecoder(rl_tl)
+    with rl_dec.capture(cls_hook) if config.kv_cache else contextlib.nullcontext() as captured:
+        for prompt in prompts:
+            tokens = base_tl.to_tokens(prompt)
+            n_prompt = tokens.shape[1]
+            events: list[tuple[int, int]] = []
+            steered, cats, disagreed = [], [], []
+            if config.kv_cache:
+                base_dec.reset()
+                rl_dec.reset()
+            new_tokens = tokens  # what the cached models have not seen yet: the prompt, then one token per step
+            for _ in range(config.max_new_tokens):
+                pos = tokens.shape[1] - 1
+                if config.kv_cache:
+                    rl_logits = rl_dec.forward(new_tokens)
+                    rl_act = captured["act"][0, -1]  # read now: when base is rl, the base forward overwrites it
+                    base_logits = base_dec.forward(new_tokens)
+                else:
+                    rl_logits, cache = rl_tl.run_with_cache(tokens, names_filter=cls_hook)
+                    rl_act = cache[cls_hook][0, -1]
+                    base_logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
+                rl_next = int(rl_logits[0, -1].argmax())
+                base_next = int(base_logits[0, -1].argmax())
+                differ = base_next != rl_next
+                fire = {"disagree": differ, "always": True, "never": False}.get(config.firing)
+                if fire is None:
+                    fire = bool(rng.random() < config.fire_rate)
+                nxt, cat = base_next, -1
+                if fire:
+                    cat = only_cat if classify is None or len(cat_vecs) == 1 else int(classify(rl_act[None])[0])
+                    if cat not in cat_vecs:
+                        raise InvalidConfigError(f"The classifier returned category {cat}, which has no vector in {sorted(cat_vecs)}.")
+                    events.append((pos, cat))
+                    if config.kv_cache:  # recompute the newest position(s) with the steering hook on the last one
+                        base_dec.drop_last(new_tokens.shape[1])
+                        hooks = cat_vecs[cat].hooks(base_tl, multiplier=config.multiplier, positions="last")
+                        logits = base_dec.forward(new_tokens, hooks)
+                    else:
+                        logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
+                    nxt = int(logits[0, -1].argmax())
+                if config.kv_cache:
+                    base_dec.commit()
+                    rl_dec.commit()
+                steered.append(fire)
+                cats.append(cat)
+                disagreed.append(differ)
+                new_tokens = torch.tensor([[nxt]], device=tokens.device)
+                tokens = torch.cat([tokens, new_tokens], 1)
+                if config.stop_at_eos and eos is not None and nxt == eos:
+                    break
+            new = tokens[0, n_prompt:].tolist()
+            result.tokens.append(list(new))
+            if config.stop_at_eos and eos is not None and eos in new:
+                new = new[: new.index(eos)]
+            result.completions.append(base_tl.tokenizer.decode(new, skip_special_tokens=True))
+            result.steered.append(steered)
+            result.categories.append(cats)
+            result.disagreed.append(disagreed)
     return result
 
 

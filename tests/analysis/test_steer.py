@@ -234,3 +234,31 @@ def test_hybrid_accepts_loaded_models_and_matches_hf_greedy(tmp_path):
     assert res.completions == [row[0] for row in ref]
     assert sum(len(c) for c in res.completions) > len(PROMPTS)  # real text, not empty completions
     assert res.frac_steered == 0.0
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])  # HookedTransformer (TL cache) and TransformerBridge (HF cache)
+def test_hybrid_kv_cache_gives_the_uncached_tokens(tiny_folders, tmp_path, arch):
+    """Cached hybrid decoding (one token per model and step) picks exactly the uncached reference's tokens."""
+    from rlmeta_interp.models import load_model
+
+    from ..conftest import save_noisy_twin
+
+    base = load_model(tiny_folders[arch])
+    rl = load_model(save_noisy_twin(tiny_folders[arch], tmp_path / f"rl_{arch}_model", scale=0.01, seed=3))
+    g = torch.Generator().manual_seed(5)
+    vecs = {c: SteeringVector({1: 3.0 * torch.randn(32, generator=g)}) for c in range(2)}
+
+    def classify(a):  # a real, activation-dependent choice between the two categories
+        return (a.sum(-1) > 0).long()
+
+    # 24 new tokens after the prompt run past gemma3's 16-token sliding window, so cache roll-back covers it too
+    prompts = ["12+3=", "7-4+22=45", "9"]
+    for firing, rate in (("disagree", 0.0), ("random", 0.4), ("always", 0.0)):
+        cfg = HybridConfig(max_new_tokens=24, firing=firing, fire_rate=rate, multiplier=2.0, stop_at_eos=False, seed=1)
+        cached = hybrid_decode(base, rl, prompts, vecs, classify, cfg)
+        plain = hybrid_decode(base, rl, prompts, vecs, classify, cfg.replace(kv_cache=False))
+        assert cached.tokens == plain.tokens and cached.completions == plain.completions, firing
+        assert (cached.steered, cached.categories, cached.disagreed) == (plain.steered, plain.categories, plain.disagreed)
+        if firing == "disagree":
+            assert 0.0 < cached.frac_steered < 1.0  # steering fired mid-sequence and changed what followed
+            assert {c for row in cached.categories for c in row if c >= 0} == {0, 1}
