@@ -29,8 +29,8 @@
 # is the flip side of activation: RL that only re-weights what exists should not destroy it.
 #
 # **What this notebook measures** on the organism zoo (arithmetic, dose `DOSE`, the base pretrained on 2-4 operand
-# chains): the base and the RL variants `easy` (2 operands), `correct` (the default 2-3 operands) and `hard`
-# (4 operands), each sampled `N_SAMPLES` times on `N_PROBLEMS` problems per operand count. Accuracy per operand count;
+# chains): the base and the RL variants `easy` (2 operands), `correct` (the default 2-4 operands) and `hard`
+# (4 operands only), each sampled `N_SAMPLES` times on `N_PROBLEMS` problems per operand count. Accuracy per operand count;
 # accuracy on problems the base already solved (selected on one half of the base's samples, measured on the other
 # half so the selection does not inflate the base's score); shortcut behaviours read from the samples by rule
 # (`rlmeta_interp.experiments.difficulty.shortcut_flags`). All CIs are 95% bootstrap over problems, paired for

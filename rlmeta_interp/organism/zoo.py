@@ -177,7 +177,8 @@ def _paper() -> list[OrganismSpec]:
         _rl(b05, "prorl", steps=60, ref_reset_every=20, beta=0.05),
         _rl(b05, "easy", steps=60, arithmetic=ARITH.replace(max_operands=2)),
         _rl(b05, "medium", steps=60, arithmetic=ARITH.replace(min_operands=3, max_operands=3)),
-        _rl(b05, "toohard", steps=60, arithmetic=ARITH.replace(min_operands=5, max_operands=5)),
+        # difficulty bands for notebook 09 (Cheng et al.): "hard" is the hardest band the base was pretrained on
+        _rl(b05, "hard", steps=60, arithmetic=ARITH.replace(min_operands=4, max_operands=4)),
     ]
     for d in (0.0, 0.5):
         specs += [plan_bases[d], _rl(plan_bases[d], "correct", steps=60, planning=deep)]
