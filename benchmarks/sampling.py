@@ -13,6 +13,11 @@ Prints medians of ``--repeats`` runs: tokens/s of both paths, their ratio (targe
 batched path as a fraction of the forward-pass limit ``peak_fp32_matmul_flops / (2 * params)`` tokens/s,
 where the fp32 matmul peak is measured in the same run. The machine is shared: compare ratios measured
 in one run, not absolute numbers across runs.
+
+Hybrid decoding (``analysis.steer.hybrid_decode``, TransformerLens, greedy, one sequence at a time): the same
+model as base and a noisy copy of it as "RL" model, disagreement firing, ``--hybrid-tokens`` new tokens for each
+of the 8 prompts, with the KV cache (default) and without (the whole sequence recomputed every step); prints
+both rates and their ratio. ``--hybrid-tokens 0`` skips it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
@@ -68,6 +75,35 @@ def time_loop(model, tok, n_calls: int, new: int, seed: int) -> tuple[float, int
     return time.perf_counter() - t0, tokens
 
 
+def build_hybrid_pair(tmp: Path) -> tuple[object, object]:
+    """The benchmark model (base) and a copy with Gaussian noise on every weight (RL), as LoadedModels."""
+    from rlmeta_interp.models import load_model
+
+    model, tok = build_model()
+    model.generation_config.suppress_tokens = None
+    model.save_pretrained(tmp / "base")
+    tok.save_pretrained(tmp / "base")
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.002 * torch.randn(p.shape, generator=g))  # random logits are flat: small noise already disagrees often
+    model.save_pretrained(tmp / "rl")
+    tok.save_pretrained(tmp / "rl")
+    return load_model(str(tmp / "base")), load_model(str(tmp / "rl"))
+
+
+def time_hybrid(base, rl, new: int, kv_cache: bool) -> tuple[float, int, float]:
+    """Seconds, generated tokens and steered fraction of hybrid decoding of PROMPTS."""
+    from rlmeta_interp.analysis.steer import HybridConfig, hybrid_decode
+    from rlmeta_interp.steering import SteeringVector
+
+    vec = SteeringVector({2: torch.randn(128, generator=torch.Generator().manual_seed(2))})
+    cfg = HybridConfig(max_new_tokens=new, stop_at_eos=False, kv_cache=kv_cache)
+    t0 = time.perf_counter()
+    res = hybrid_decode(base, rl, PROMPTS, vec, config=cfg)
+    return time.perf_counter() - t0, res.n_tokens, res.frac_steered
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=1,
@@ -76,6 +112,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--loop-calls", type=int, default=24, help="single-generate calls timed per repeat")
+    ap.add_argument("--hybrid-tokens", type=int, default=128, help="new tokens per prompt for hybrid decoding (0: skip)")
     ap.add_argument("--json", action="store_true", help="print one JSON line instead of a table")
     args = ap.parse_args()
     if args.threads:
@@ -92,12 +129,27 @@ def main() -> None:
         dt, toks = time_loop(model, tok, args.loop_calls, args.new_tokens, seed=r)
         l_rates.append(toks / dt)
     batched, loop, peak = (statistics.median(x) for x in (b_rates, l_rates, peaks))
+    hybrid: dict[str, float] = {}
+    if args.hybrid_tokens > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            base, rl = build_hybrid_pair(Path(tmp))
+            time_hybrid(base, rl, 2, True)  # warm-up
+            time_hybrid(base, rl, 2, False)
+            rates = {True: [], False: []}
+            for _ in range(args.repeats):
+                for kv in (True, False):
+                    dt, toks, frac = time_hybrid(base, rl, args.hybrid_tokens, kv)
+                    rates[kv].append(toks / dt)
+            hybrid = {"hybrid_cached_tokens_per_s": statistics.median(rates[True]),
+                      "hybrid_uncached_tokens_per_s": statistics.median(rates[False]), "hybrid_frac_steered": frac}
+            hybrid["hybrid_ratio"] = hybrid["hybrid_cached_tokens_per_s"] / hybrid["hybrid_uncached_tokens_per_s"]
     limit = peak / (2 * params)
     result = {
         "params": params, "threads": torch.get_num_threads(), "repeats": args.repeats,
         "workload": f"{len(PROMPTS)} prompts x {args.samples} samples x {args.new_tokens} tokens",
         "batched_tokens_per_s": batched, "loop_tokens_per_s": loop, "ratio": batched / loop,
         "matmul_peak_gflops": peak / 1e9, "forward_limit_tokens_per_s": limit, "fraction_of_limit": batched / limit,
+        **hybrid,
     }
     if args.json:
         print(json.dumps(result))
@@ -108,6 +160,11 @@ def main() -> None:
     print(f"ratio batched / loop       : {batched / loop:10.1f}x   (target >= 20x)")
     print(f"fp32 matmul peak           : {peak / 1e9:10.1f} GFLOP/s -> forward limit {limit:,.0f} tokens/s")
     print(f"batched as share of limit  : {batched / limit:10.1%}")
+    if hybrid:
+        print(f"hybrid decode, KV cache    : {hybrid['hybrid_cached_tokens_per_s']:10.0f} tokens/s"
+              f" ({len(PROMPTS)} prompts x {args.hybrid_tokens} tokens, {hybrid['hybrid_frac_steered']:.0%} steered)")
+        print(f"hybrid decode, no cache    : {hybrid['hybrid_uncached_tokens_per_s']:10.0f} tokens/s")
+        print(f"ratio cached / uncached    : {hybrid['hybrid_ratio']:10.1f}x")
 
 
 if __name__ == "__main__":
