@@ -141,17 +141,24 @@ def sample_completions(
             # left padding: trim columns that are padding in every row of this chunk
             first = int((sub_mask.sum(0) > 0).nonzero()[0])
             sub_ids, sub_mask = sub_ids[:, first:].to(device), sub_mask[:, first:].to(device)
+            gen_ids, gen_mask, gen_kw = sub_ids, sub_mask, {}
+            if reps > 1 and sub_ids.shape[1] > 1:
+                # The n samples of a prompt share its prefix: run the prompt (all but its last token) once and copy
+                # its KV cache n times, instead of letting num_return_sequences=n run the same prefill n times.
+                # Hugging Face's documented cache re-use: generate() then feeds only the uncached last token.
+                gen_ids, gen_mask, gen_kw["past_key_values"] = _shared_prefix(model, sub_ids, sub_mask, reps)
             seqs = model.generate(
-                input_ids=sub_ids,
-                attention_mask=sub_mask,
+                input_ids=gen_ids,
+                attention_mask=gen_mask,
                 max_new_tokens=max_new_tokens,
                 do_sample=not greedy,
                 temperature=None if greedy else temperature,
                 top_k=None if greedy else 0,
                 top_p=None if greedy else 1.0,
-                num_return_sequences=reps,
+                num_return_sequences=1 if gen_kw else reps,
                 pad_token_id=pad,
                 eos_token_id=eos,
+                **gen_kw,
             )
             new = seqs[:, sub_ids.shape[1] :].cpu()
             if path is not None:
@@ -163,6 +170,19 @@ def sample_completions(
     if reused:
         log.info("sample_completions: %d of %d chunks read back from %s", reused, len(chunks), folder)
     return out
+
+
+def _shared_prefix(model: PreTrainedModel, ids: Tensor, mask: Tensor, reps: int) -> tuple[Tensor, Tensor, Any]:
+    """KV cache of every prompt but its last token, each row repeated ``reps`` times, and the repeated inputs."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    # left padding: positions count real tokens only, exactly as generate() derives them from the mask
+    pos = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
+    model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=pos[:, :-1], past_key_values=cache,
+          use_cache=True)
+    cache.batch_repeat_interleave(reps)
+    return ids.repeat_interleave(reps, 0), mask.repeat_interleave(reps, 0), cache
 
 
 def _sample_cache_folder(model: PreTrainedModel, ids: Tensor, mask: Tensor, cache_dir: Path, **settings: Any) -> Path:

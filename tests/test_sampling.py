@@ -81,7 +81,8 @@ def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path)
 
     m = load_model(tiny_folders["llama"])
     prompts = ["12+3=", "7-4+22=", "9", "45+1=", "3*3=", "8-1="]
-    kw = dict(n=3, max_new_tokens=5, seed=11, max_batch=6)  # 2 prompts per chunk: 3 chunks of 5 forwards each
+    kw = dict(n=3, max_new_tokens=5, seed=11, max_batch=6)  # 2 prompts per chunk: 3 chunks of 6 forwards each
+    per_chunk = 1 + 5  # the shared prompt prefill, then one forward per new token
     ref = sample_completions(m.hf, m.tokenizer, prompts, **kw)
     handle, _ = _kill_after(m.hf, 7)  # dies inside the second chunk
     with pytest.raises(_Killed):
@@ -92,9 +93,9 @@ def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path)
     assert not list(folder.glob(".*tmp"))  # no half-written chunk left behind
     handle, calls = _count_forwards(m.hf)
     resumed = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
-    assert resumed == ref and calls["n"] == 2 * 5  # only the two missing chunks were sampled
+    assert resumed == ref and calls["n"] == 2 * per_chunk  # only the two missing chunks were sampled
     again = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
-    assert again == ref and calls["n"] == 2 * 5  # everything read back
+    assert again == ref and calls["n"] == 2 * per_chunk  # everything read back
     handle.remove()
     # another seed, another prompt list or other weights: another folder, never a stale read
     other = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **{**kw, "seed": 12})
@@ -111,3 +112,30 @@ def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path)
         m.hf.lm_head.weight.copy_(original)
     with pytest.raises(CorruptedCheckpointError, match="delete"):
         sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gpt2", "gemma3"])
+def test_shared_prompt_prefill_matches_plain_generate(tiny_folders, arch):
+    """Sampling n per prompt from one prefilled, copied KV cache gives the tokens of generate(num_return_sequences=n)."""
+    m = load_model(tiny_folders[arch])
+    prompts = ["12+3=", "7-4+22=", "9", "45+1=+1+2+3+4+5+6+7+8+9+10+11"]  # left padding; gemma3 past its 16-token window
+    got = sample_completions(m.hf, m.tokenizer, prompts, n=3, max_new_tokens=8, seed=4, max_batch=6)
+    ids, mask = encode_prompts(m.tokenizer, prompts)
+    gen = torch.Generator().manual_seed(4)
+    ref = []
+    for start in range(0, len(prompts), 2):  # the same chunks and per-chunk seeds as sample_completions
+        torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        sub, sub_mask = ids[start:start + 2], mask[start:start + 2]
+        first = int((sub_mask.sum(0) > 0).nonzero()[0])
+        sub, sub_mask = sub[:, first:], sub_mask[:, first:]
+        seqs = m.hf.generate(input_ids=sub, attention_mask=sub_mask, max_new_tokens=8, do_sample=True, temperature=1.0,
+                             top_k=0, top_p=1.0, num_return_sequences=3, pad_token_id=m.tokenizer.pad_token_id,
+                             eos_token_id=m.tokenizer.eos_token_id)
+        texts = [m.tokenizer.decode(_cut(r.tolist(), m.tokenizer.eos_token_id), skip_special_tokens=True)
+                 for r in seqs[:, sub.shape[1]:]]
+        ref += [texts[i * 3:(i + 1) * 3] for i in range(sub.shape[0])]
+    assert got == ref
+
+
+def _cut(ids: list[int], eos: int) -> list[int]:
+    return ids[: ids.index(eos)] if eos in ids else ids
