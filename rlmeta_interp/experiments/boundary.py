@@ -277,7 +277,8 @@ def run_boundary(pair: Any, config: BoundaryConfig = BoundaryConfig(), world: st
     zoo manifest by :func:`rlmeta_interp.analysis.scorecard.world_for`); worlds other than arithmetic and planning get
     no guessing baseline. With ``out_dir``, the result is saved to
     ``<out_dir>/<pair>/boundary_<key>.json`` and read back by a later call with the same pair weights, world and
-    config.
+    config; the samples themselves are cached per chunk under ``<out_dir>/<pair>/samples/``, so a killed run
+    resumes where it stopped.
     """
     from ..analysis.likelihood import samples_nll
     from ..analysis.scorecard import world_for
@@ -287,9 +288,10 @@ def run_boundary(pair: Any, config: BoundaryConfig = BoundaryConfig(), world: st
     if w.name == "bandits":
         raise InvalidConfigError("The boundary test needs a single-turn world (arithmetic, planning); bandits are"
                                  " multi-turn: use analysis.icrl regret curves instead.")
-    path = None
+    path = sample_cache = None
     if out_dir is not None:
         path = Path(out_dir) / pair.name.replace("/", "_") / f"boundary_{_key(pair, w, config)}.json"
+        sample_cache = path.parent / "samples"
         if path.exists():
             log.info("run_boundary: reading %s", path)
             return BoundaryResult.from_json(read_json(path))
@@ -303,7 +305,7 @@ def run_boundary(pair: Any, config: BoundaryConfig = BoundaryConfig(), world: st
         log.info("run_boundary: %s, sampling %d x %d from %s", pair.name, len(prompts), c.n_samples, role)
         comps[role] = sample_completions(m.hf, m.tokenizer, prompts, n=c.n_samples, max_new_tokens=max_new,
                                          temperature=c.temperature, seed=c.seed, max_batch=c.max_batch,
-                                         progress=progress)
+                                         progress=progress, cache_dir=sample_cache)
     counts = {role: evaluate_samples(w, problems, comps[role]) for role in comps}
     nll: dict[str, pd.DataFrame | None] = {"base": None, "rl": None}
     if c.likelihood_samples:

@@ -130,6 +130,13 @@ def test_run_boundary_counts_summary_and_persistence(tiny_pair, tmp_path):
     bd.run_boundary(tiny_pair, cfg.replace(seed=1), world, out_dir=tmp_path)
     assert len(list(tmp_path.rglob("boundary_*.json"))) == 2
     json.loads(files[0].read_text())  # plain JSON
+    # the samples are cached per chunk: without the result file, a rerun rebuilds the same result from them
+    chunks = {p: p.stat().st_mtime_ns for p in (files[0].parent / "samples").rglob("chunk_*.safetensors")}
+    assert chunks
+    files[0].unlink()
+    rebuilt = bd.run_boundary(tiny_pair, cfg, world, out_dir=tmp_path)
+    assert rebuilt.completions_rl == res.completions_rl and rebuilt.completions_base == res.completions_base
+    assert {p: p.stat().st_mtime_ns for p in chunks} == chunks  # read back, not sampled again
 
 
 def test_run_boundary_rejects_bandits(tiny_pair):
