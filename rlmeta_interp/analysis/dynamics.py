@@ -258,8 +258,12 @@ def execution_entropy(
 
 
 # ----------------------------------------------------------------------------------------------------- checkpoints
-def list_checkpoints(rl_folder: str | Path, *, verify: bool = True) -> list[tuple[int, Path]]:
-    """``[(step, path)]`` of the RL checkpoints the folder's manifest lists, sorted by step (sha256 checked)."""
+def list_checkpoints(rl_folder: str | Path, *, verify: bool = True, include_base: bool = True) -> list[tuple[int, Path]]:
+    """``[(step, path)]`` of the RL checkpoints the folder's manifest lists, sorted by step (sha256 checked).
+
+    Step 0 is the base model's weights (the manifest's ``base``, looked up next to ``rl_folder`` and then in the
+    registry) unless the manifest lists a ``step_000000`` of its own; ``include_base=False`` leaves it out.
+    """
     folder = Path(rl_folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
@@ -282,7 +286,7 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True) -> list[tupl
             f"The manifest of {folder} lists no checkpoints (checkpoints/step_NNNNNN/model.safetensors): retrain"
             " with checkpointing on to study dynamics."
         )
-    if all(step != 0 for step, _ in out):
+    if include_base and all(step != 0 for step, _ in out):
         base = _base_weights(folder, manifest, verify=verify)
         if base is not None:
             out.append((0, base))
@@ -308,9 +312,11 @@ def _base_weights(folder: Path, manifest: dict[str, Any], *, verify: bool) -> Pa
             if verify and sha:
                 verify_sha256(path, sha)
             return path
-    log.warning("Base model %s of %s not found: its dynamics start at the first RL checkpoint, not step 0.",
-                name, folder)
-    return None
+    raise MissingWeightsError(
+        f"Step 0 of {folder} is its base model {name!r}, which is neither next to it nor in the zoo: put the base"
+        f" folder beside the RL folder (or build it: `rlmeta-interp zoo build --preset {manifest.get('preset', 'paper')} --only {name}`), or pass"
+        " include_base=False to start at the first RL checkpoint."
+    )
 
 
 @torch.no_grad()
@@ -334,15 +340,15 @@ def load_checkpoint_into(model: torch.nn.Module, path: str | Path) -> torch.nn.M
 
 
 def iter_checkpoints(
-    rl_folder: str | Path, *, skeleton: torch.nn.Module | None = None, verify: bool = True
+    rl_folder: str | Path, *, skeleton: torch.nn.Module | None = None, verify: bool = True, include_base: bool = True
 ) -> Iterator[tuple[int, torch.nn.Module]]:
     """Yield ``(step, model)`` for every checkpoint of an RL model folder, lowest step first.
 
     The same model object (a copy of ``skeleton``, or the folder's model loaded with
     :func:`rlmeta_interp.models.load_hf_folder`) is refilled in place for each step: use it before
-    advancing the iterator.
+    advancing the iterator. Step 0 is the base model (see :func:`list_checkpoints`).
     """
-    ckpts = list_checkpoints(rl_folder, verify=verify)
+    ckpts = list_checkpoints(rl_folder, verify=verify, include_base=include_base)
     if skeleton is None:
         from ..models import load_hf_folder
 

@@ -143,7 +143,9 @@ def test_step_zero_comes_from_the_base_folder(tmp_path):
     with pytest.raises(ManifestMismatchError):
         list_checkpoints(folder)
     write_json_atomic(folder / "manifest.json", {**manifest, "base": "not-there"})
-    assert [s for s, _ in list_checkpoints(folder)] == [10, 20]
+    with pytest.raises(MissingWeightsError, match="include_base=False"):
+        list_checkpoints(folder)
+    assert [s for s, _ in list_checkpoints(folder, include_base=False)] == [10, 20]
 
 
 def _manifest_files(folder):
