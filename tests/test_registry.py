@@ -111,7 +111,11 @@ def test_select_pairs_missing_values_raise_with_the_build_command(zoo):
                                                   r" paper-arith-d050-base paper-arith-d050-rl-correct"
                                                   r" paper-arith-d050-rl-random paper-arith-d050-rl-oneshot`"):
         registry.select_pairs("arithmetic", variant=["correct", "oneshot", "random"], dose=0.5, seed=0)
-    with pytest.raises(MissingWeightsError, match="no zoo preset defines variant 'hard'"):
+    with pytest.raises(MissingWeightsError, match="no zoo preset defines variant 'nonexistent'"):
+        registry.select_pairs("arithmetic", variant=["correct", "nonexistent"], dose=0.5, seed=0)
+    # a variant the paper preset defines gets its build command, not the "no preset defines" note
+    with pytest.raises(MissingWeightsError, match=r"--only paper-arith-d050-base paper-arith-d050-rl-correct"
+                                                  r" paper-arith-d050-rl-hard`\. Then rerun"):
         registry.select_pairs("arithmetic", variant=["correct", "hard"], dose=0.5, seed=0)
     with pytest.raises(MissingWeightsError, match=r"No world planning among.*--preset paper --only paper-plan"):
         registry.select_pairs(["arithmetic", "planning"], variant="correct")
