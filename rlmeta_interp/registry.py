@@ -9,9 +9,10 @@ Three sources, one lookup:
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -211,7 +212,7 @@ def _as_tuple(name: str, value: Any) -> tuple | None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
         return (value,)
-    out = tuple(value)
+    out = tuple(dict.fromkeys(value))
     if not out:
         raise EmptyInputError(f"{name}=[] selects nothing: name at least one value, or pass None to accept any {name}.")
     return out
@@ -223,8 +224,54 @@ def _same(name: str, a: Any, b: Any) -> bool:
     return a == b
 
 
-def _fmt_missing(gone: dict[str, list]) -> str:
-    return "; ".join(f"no {f} {', '.join(map(str, v))}" for f, v in gone.items())
+def _combos(query: dict[str, tuple | None]) -> list[dict[str, Any]]:
+    """Every requested combination of the variant / dose / seed values (fields left as None are not part of it)."""
+    fields = [f for f in _FIELDS[1:] if query[f] is not None]
+    return [dict(zip(fields, values, strict=True)) for values in itertools.product(*(query[f] for f in fields))]
+
+
+def _holds(pairs: Sequence[PairSpec], combo: Mapping[str, Any]) -> bool:
+    return any(all(_same(f, _field(p, f), v) for f, v in combo.items()) for p in pairs)
+
+
+def _missing(pairs: Sequence[PairSpec], query: dict[str, tuple | None]) -> list[dict[str, Any]]:
+    """What ``pairs`` lack of ``query``, per requested world (all pairs together when no world is requested).
+
+    Each requested world needs a pair for every requested combination of the variant / dose / seed values. One
+    entry per gap, in requested order: ``{"world": w}`` for a world without pairs, ``{"world": w, field: v}`` for a
+    value no pair of that world has, and ``{"world": w, **combination}`` for a combination missing although each of
+    its values occurs in the world (``"world"`` is left out when no world is requested).
+    """
+    fields = [f for f in _FIELDS[1:] if query[f] is not None]
+    out: list[dict[str, Any]] = []
+    for world in query["world"] or (None,):
+        mine = [p for p in pairs if world is None or _same("world", p.world, world)]
+        tag = {} if world is None else {"world": world}
+        if world is not None and not mine:
+            out.append(tag)
+            continue
+        absent = {f: [v for v in query[f] if not _holds(mine, {f: v})] for f in fields}
+        out += [{**tag, f: v} for f in fields for v in absent[f]]
+        out += [{**tag, **c} for c in _combos(query)
+                if not any(c[f] in absent[f] for f in c) and not _holds(mine, c)]
+    return out
+
+
+def _fmt_missing(gone: Sequence[Mapping[str, Any]], per_world: bool) -> str:
+    """``no variant oneshot, random``; with ``per_world``, ``planning: no seed 1``; a missing combination reads
+    ``no pair with (variant random, dose 0.0)``."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for g in gone:
+        rest = {f: v for f, v in g.items() if f != "world"}
+        where = f"{g['world']}: " if per_world and "world" in g and rest else ""
+        if not rest:
+            what, value = "world", str(g.get("world"))
+        elif len(rest) == 1:
+            ((what, value),) = rest.items()
+        else:
+            what, value = "pair with", "(" + ", ".join(f"{f} {v}" for f, v in rest.items()) + ")"
+        groups.setdefault((where, what), []).append(str(value))
+    return "; ".join(f"{where}no {what} {', '.join(values)}" for (where, what), values in groups.items())
 
 
 def _has_checkpoints(p: PairSpec) -> bool:
@@ -237,31 +284,41 @@ def _preset_rank(preset: str) -> tuple[int, str]:
     return (_PRESET_ORDER.index(preset), "") if preset in _PRESET_ORDER else (len(_PRESET_ORDER), preset)
 
 
-def _auto_preset(pairs: list[PairSpec]) -> list[PairSpec]:
-    """Per world, the pairs of the one preset holding the most distinct (dose, variant, seed); ties: paper, demo."""
+def _auto_preset(pairs: list[PairSpec], query: dict[str, tuple | None]) -> list[PairSpec]:
+    """Per world, the pairs of one preset: the one missing the fewest requested (variant, dose, seed) combinations;
+    ties go to the one with the most distinct (dose, variant, seed) models, then to paper, then demo."""
+    combos = _combos(query)
     out: list[PairSpec] = []
     for world in dict.fromkeys(p.world for p in pairs):
         by_preset: dict[str, list[PairSpec]] = {}
         for p in pairs:
             if p.world == world:
                 by_preset.setdefault(str(p.extra.get("preset")), []).append(p)
-        best = min(by_preset, key=lambda k: (-len({(x.dose, x.extra.get("variant"), x.extra.get("seed"))
-                                                   for x in by_preset[k]}), _preset_rank(k)))
-        out += by_preset[best]
+
+        def rank(k: str) -> tuple:
+            ps = by_preset[k]
+            return (sum(not _holds(ps, c) for c in combos),
+                    -len({(x.dose, x.extra.get("variant"), x.extra.get("seed")) for x in ps}), _preset_rank(k))
+
+        out += by_preset[min(by_preset, key=rank)]
     return out
 
 
 class PairSelection(list[PairSpec]):
     """The zoo pairs :func:`select_pairs` chose (a ``list`` of :class:`PairSpec`), plus where they came from.
 
-    ``source`` says which preset(s) they are from and whether a smoke fallback stood in; ``missing`` maps each filter
-    to the requested values no chosen pair has (empty unless a smoke run or ``require="any"`` tolerated them).
+    ``source`` says which preset(s) they are from and whether a smoke fallback stood in; ``missing`` lists what the
+    chosen pairs lack of the request, per requested world (empty unless a smoke run or ``require="any"`` tolerated
+    it): ``{"world": w}`` for a world without pairs, ``{"world": w, "seed": 1}`` for a value that world lacks, and
+    ``{"world": w, "variant": v, "dose": d}`` for a requested combination it lacks (no ``"world"`` key when no world
+    was requested).
     """
 
-    def __init__(self, pairs: Iterable[PairSpec] = (), source: str = "", missing: dict[str, list] | None = None):
+    def __init__(self, pairs: Iterable[PairSpec] = (), source: str = "",
+                 missing: Iterable[Mapping[str, Any]] | None = None):
         super().__init__(pairs)
         self.source = source
-        self.missing = dict(missing or {})
+        self.missing = [dict(m) for m in missing or ()]
 
     def by(self, field: str) -> dict[Any, list[PairSpec]]:
         """``{value: [pairs]}`` grouped by ``world``, ``variant``, ``dose``, ``seed`` or ``preset``, in list order."""
@@ -327,17 +384,21 @@ def select_pairs(
 
     ``world``, ``variant``, ``dose`` and ``seed`` (the RL seed) each take one value, several (any of them), or None
     (any). ``preset``: a preset name, None for pairs of any preset (mixed), or ``"auto"``: per world, the one preset
-    holding the most of the requested (dose, variant, seed) combinations, ties going to ``paper`` then ``demo``, so a
-    partly built paper zoo loses to a complete demo zoo and presets are never mixed within a world.
+    missing the fewest of the requested (variant, dose, seed) combinations; ties go to the preset with the most
+    distinct (dose, variant, seed) models, then to ``paper``, then ``demo``. So a partly built paper zoo loses to a
+    complete demo zoo, and presets are never mixed within a world.
     ``need_checkpoints`` keeps only RL models that saved dynamics checkpoints.
 
     Sorted by world (in the order requested), dose, variant (in the order requested) and seed. Outside smoke mode
-    ``require="all"`` needs every requested world / variant / dose / seed value to appear among the pairs, and
-    ``require="any"`` at least one pair; otherwise :class:`MissingWeightsError` names the ``rlmeta-interp zoo build
-    --preset P --only NAMES`` command that builds what is missing. In smoke mode missing values are dropped (with a
-    warning, and ``.missing`` / ``.source`` say so); when nothing matches, the preset, then the dose, the seed and the
-    variant are relaxed in turn (the world and ``need_checkpoints`` never are), e.g. falling back to the shipped demo
-    pairs; if even the world has no pairs, the error names the build command.
+    ``require="all"`` needs every requested world to hold a pair for every combination of the requested variant /
+    dose / seed values (the cross-product of the fields given; fields left as None are free): with
+    ``world=["arithmetic", "planning"], seed=[0, 1]`` each world needs seed 0 and seed 1, and ``variant=["correct",
+    "random"], dose=[0.0, 0.5]`` needs all four (variant, dose) models. Without a world, the combinations may come from
+    any world. ``require="any"`` needs at least one pair. Otherwise :class:`MissingWeightsError` names what is missing
+    and the ``rlmeta-interp zoo build --preset P --only NAMES`` command that builds it. In smoke mode what is missing
+    is left out (with a warning, and ``.missing`` / ``.source`` say so); when nothing matches, the preset, then the
+    dose, the seed and the variant are relaxed in turn (the world and ``need_checkpoints`` never are), e.g. falling
+    back to the shipped demo pairs; if even the world has no pairs, the error names the build command.
     """
     if require not in ("all", "any"):
         raise InvalidConfigError(f"require={require!r}: choose 'all' (every requested value) or 'any' (one pair).")
@@ -348,15 +409,12 @@ def select_pairs(
                  if all(v is None or any(_same(f, _field(p, f), x) for x in v) for f, v in q.items())
                  and (pre in (None, "auto") or p.extra.get("preset") == pre)
                  and (not need_checkpoints or _has_checkpoints(p))]
-        return _auto_preset(found) if pre == "auto" else found
+        return _auto_preset(found, q) if pre == "auto" else found
 
-    def missing_of(pairs: list[PairSpec]) -> dict[str, list]:
-        out = {}
-        for f, q in query.items():
-            gone = [v for v in (q or ()) if not any(_same(f, _field(p, f), v) for p in pairs)]
-            if gone:
-                out[f] = gone
-        return out
+    per_world = query["world"] is not None and len(query["world"]) > 1
+
+    def fmt(gone: list[dict[str, Any]]) -> str:
+        return _fmt_missing(gone, per_world)
 
     def rank(f: str, p: PairSpec) -> tuple:  # requested order first, then the value
         q, v = query[f], _field(p, f)
@@ -367,18 +425,18 @@ def select_pairs(
                                              rank("variant", p), p.extra.get("seed") or 0))
         presets = sorted({str(p.extra.get("preset")) for p in pairs}, key=_preset_rank)
         source = f"preset {'/'.join(presets)}" + (f" ({note})" if note else "")
-        return PairSelection(pairs, source, missing_of(pairs))
+        return PairSelection(pairs, source, _missing(pairs, query))
 
     asked = ", ".join(f"{f}={list(v) if len(v) > 1 else v[0]!r}" for f, v in query.items() if v is not None)
     asked = (asked or "any pair") + (f", preset={preset!r}" if preset is not None else "")
     asked += ", with RL checkpoints" if need_checkpoints else ""
     pairs = choose(query, preset)
-    gone = missing_of(pairs)
+    gone = _missing(pairs, query)
     if pairs and (not gone or require == "any" or smoke):
         if gone:
             (log.warning if smoke else log.info)("Zoo pairs with %s: %s; using the %d that exist.", asked,
-                                                 _fmt_missing(gone), len(pairs))
-        return result(pairs, f"{'smoke: ' if smoke else ''}{_fmt_missing(gone)} here" if gone else "")
+                                                 fmt(gone), len(pairs))
+        return result(pairs, f"{'smoke: ' if smoke else ''}{fmt(gone)} here" if gone else "")
     if smoke:
         relaxed = dict(query)
         pre: str | None = preset
@@ -398,9 +456,10 @@ def select_pairs(
             if alt:
                 log.warning("Smoke mode: no zoo pair has %s; using %s instead.", asked, [p.name for p in alt])
                 return result(alt, f"smoke fallback: no pairs with {', '.join(dropped)} here")
-    what = f"{_fmt_missing(gone)} among the zoo pairs with {asked}" if pairs else f"The zoo has no pair with {asked}"
-    # presets are chosen per world: for a missing world, name only its models (other gaps need the whole query)
-    hint_query = {**query, "world": tuple(gone["world"])} if pairs and "world" in gone else query
+    what = f"{fmt(gone)} among the zoo pairs with {asked}" if pairs else f"The zoo has no pair with {asked}"
+    # presets are chosen per world: name only the models of the worlds with gaps
+    gap_worlds = tuple(dict.fromkeys(g["world"] for g in gone if "world" in g))
+    hint_query = {**query, "world": gap_worlds} if pairs and gap_worlds else query
     raise MissingWeightsError(
         f"{what[0].upper()}{what[1:]}{' (nor any smoke fallback in that world)' if smoke else ''}."
         f" {_build_hint(hint_query, need_checkpoints, preset, smoke)} Then rerun (or set RLMETA_DATA / RLMETA_HOME to a"

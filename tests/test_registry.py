@@ -123,12 +123,13 @@ def test_select_pairs_missing_values_raise_with_the_build_command(zoo):
         registry.select_pairs("arithmetic", variant="correct", preset="paper", need_checkpoints=True)
     # require="any": missing worlds are tolerated as long as one pair exists
     sel = registry.select_pairs(["arithmetic", "bandits"], preset=None, require="any")
-    assert _names(sel) == ["d-r0", "d-r5", "d-r5-s1"] and sel.missing == {"world": ["bandits"]}
+    assert _names(sel) == ["d-r0", "d-r5", "d-r5-s1"] and sel.missing == [{"world": "bandits"}]
 
 
 def test_select_pairs_smoke_drops_what_is_missing_then_relaxes_preset_dose_seed_variant(zoo):
     sel = registry.select_pairs("arithmetic", variant=["correct", "oneshot"], dose=0.5, seed=0, smoke=True)
-    assert _names(sel) == ["d-r5"] and sel.missing == {"variant": ["oneshot"]} and "no variant oneshot" in sel.source
+    assert _names(sel) == ["d-r5"] and sel.missing == [{"world": "arithmetic", "variant": "oneshot"}]
+    assert "no variant oneshot" in sel.source
     # nothing at dose 0.1: the dose is relaxed (the pairs of the fullest preset)
     sel = registry.select_pairs("arithmetic", variant="correct", seed=0, dose=0.1, smoke=True)
     assert _names(sel) == ["d-r0", "d-r5"] and "smoke fallback: no pairs with dose 0.1" in sel.source
@@ -156,3 +157,48 @@ def test_select_pairs_orders_as_requested_and_checks_arguments(zoo):
         registry.select_pairs("arithmetic", require="some")
     with pytest.raises(InvalidConfigError, match="group"):
         sel.by("colour")
+
+
+def test_select_pairs_requires_every_value_in_every_requested_world(zoo):
+    """require="all" is checked per world: a world lacking a seed the other world has is not silently accepted."""
+    _organism(zoo, "d-p0", preset="demo", world="planning", dose=0.5)
+    _organism(zoo, "d-p0-r", preset="demo", world="planning", dose=0.5, base="d-p0")
+    # arithmetic has seeds 0 and 1 (at dose 0.5), planning only seed 0: seed 1 is there, but not in planning
+    with pytest.raises(MissingWeightsError, match=r"Planning: no seed 1 among the zoo pairs with world=\['arithmetic',"
+                                                  r" 'planning'\], seed=\[0, 1\].*--preset paper --only paper-plan"):
+        registry.select_pairs(["arithmetic", "planning"], seed=[0, 1])
+    sel = registry.select_pairs(["arithmetic", "planning"], seed=[0, 1], smoke=True)
+    assert _names(sel) == ["d-r0", "d-r5", "d-r5-s1", "d-p0-r"]
+    assert sel.missing == [{"world": "planning", "seed": 1}] and "planning: no seed 1" in sel.source
+    sel = registry.select_pairs(["arithmetic", "planning"], seed=[0, 1], require="any")
+    assert len(sel) == 4 and sel.missing == [{"world": "planning", "seed": 1}]
+    assert _names(registry.select_pairs(["arithmetic", "planning"], seed=0)) == ["d-r0", "d-r5", "d-p0-r"]
+    # without a world, the values may come from any world
+    assert registry.select_pairs(seed=[0, 1], dose=0.5).missing == []
+
+
+def test_select_pairs_requires_every_requested_combination(zoo):
+    """Two multi-valued fields: every (variant, dose) combination is needed, not just every value somewhere."""
+    _organism(zoo, "d-r5-random", preset="demo", base="d-b5", variant="random")  # random at 0.5; correct at 0 and 0.5
+    with pytest.raises(MissingWeightsError, match=r"No pair with \(variant random, dose 0.0, seed 0\) among"):
+        registry.select_pairs("arithmetic", variant=["correct", "random"], dose=[0.0, 0.5], seed=0)
+    sel = registry.select_pairs("arithmetic", variant=["correct", "random"], dose=[0.0, 0.5], seed=0, smoke=True)
+    assert _names(sel) == ["d-r0", "d-r5", "d-r5-random"]
+    assert sel.missing == [{"world": "arithmetic", "variant": "random", "dose": 0.0, "seed": 0}]
+    _organism(zoo, "d-r0-random", preset="demo", base="d-b0", variant="random", dose=0.0)
+    sel = registry.select_pairs("arithmetic", variant=["correct", "random"], dose=[0.0, 0.5], seed=0)
+    assert _names(sel) == ["d-r0", "d-r0-random", "d-r5", "d-r5-random"] and sel.missing == []
+
+
+def test_select_pairs_auto_preset_ranks_by_the_requested_values(zoo):
+    """A preset with more models but without a requested dose loses to one holding every requested dose."""
+    _organism(zoo, "d-bb0", preset="demo", world="bandits", dose=0.0)
+    for seed in (0, 1, 2):
+        _organism(zoo, f"d-bb0-r{seed}", preset="demo", world="bandits", dose=0.0, base="d-bb0", seed=seed)
+    for d, tag in ((0.0, "0"), (0.5, "5")):
+        _organism(zoo, f"p-bb{tag}", preset="paper", world="bandits", dose=d)
+        _organism(zoo, f"p-bb{tag}-r", preset="paper", world="bandits", dose=d, base=f"p-bb{tag}")
+    sel = registry.select_pairs("bandits", variant="correct", dose=[0.0, 0.5])
+    assert _names(sel) == ["p-bb0-r", "p-bb5-r"] and sel.source == "preset paper" and sel.missing == []
+    # asked only for dose 0, both presets hold it: the one with more models wins
+    assert _names(registry.select_pairs("bandits", variant="correct", dose=0.0)) == ["d-bb0-r0", "d-bb0-r1", "d-bb0-r2"]
