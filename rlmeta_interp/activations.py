@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .errors import EmptyInputError, InvalidConfigError, NonFiniteError
 from .hooks import parse_hook_name
-from .io import hash_tensors, load_tensors, save_tensors_atomic
+from .io import load_tensors, save_tensors_atomic, weights_hash
 from .models import LoadedModel
 from .paths import activation_cache_dir
 
@@ -124,14 +124,8 @@ def _forward_tl(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: Sequence[s
 
 # ---------------------------------------------------------------------------------------------------- caching
 def _weights_key(model: LoadedModel) -> str:
-    """Content hash of the weights, memoised on torch's in-place version counters (so edits invalidate it)."""
-    versions = tuple((n, p._version, p.data_ptr()) for n, p in model.hf.named_parameters())
-    memo = getattr(model, "_weights_memo", None)
-    if memo is not None and memo[0] == versions:
-        return memo[1]
-    key = hash_tensors(dict(model.hf.state_dict()))
-    object.__setattr__(model, "_weights_memo", (versions, key))
-    return key
+    """Content hash of the weights (memoised; in-place edits invalidate it)."""
+    return weights_hash(model.hf)
 
 
 def _cache_key(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: Sequence[str], positions: str) -> str:

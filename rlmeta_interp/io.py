@@ -122,5 +122,23 @@ def hash_tensors(tensors: Mapping[str, torch.Tensor] | Iterator[tuple[str, torch
         h.update(name.encode())
         h.update(str(t.dtype).encode())
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # 0-dim tensors too
     return h.hexdigest()
+
+
+def weights_hash(module: torch.nn.Module) -> str:
+    """Content hash of a model's weights (:func:`hash_tensors` of its state dict): the one weights key of the caches.
+
+    Memoised on the module against torch's in-place version counters and storage pointers of its parameters and
+    buffers, so an in-place edit (``mul_``, ``load_state_dict``) or a swapped tensor computes it again.
+    """
+    try:
+        stamp = tuple((n, t._version, t.data_ptr()) for n, t in (*module.named_parameters(), *module.named_buffers()))
+    except RuntimeError:  # inference tensors keep no version counter: hash every time
+        return hash_tensors(dict(module.state_dict()))
+    memo = module.__dict__.get("_rlmeta_weights_memo")
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    key = hash_tensors(dict(module.state_dict()))
+    module.__dict__["_rlmeta_weights_memo"] = (stamp, key)
+    return key

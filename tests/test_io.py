@@ -31,6 +31,7 @@ def test_tensors_roundtrip_truncation_and_hash(tmp_path):
         load_tensors(tmp_path / "none.safetensors")
     assert hash_tensors({"a": torch.ones(2)}) != hash_tensors({"a": torch.ones(2) * 2})
     assert hash_tensors({"a": torch.ones(2)}) == hash_tensors({"a": torch.ones(2)})
+    assert hash_tensors({"a": torch.tensor(3)}) != hash_tensors({"a": torch.tensor(4)})  # 0-dim (BatchNorm counters)
 
 
 def test_corrupted_json(tmp_path):
@@ -44,3 +45,19 @@ def test_uncreatable_folder(tmp_path):
     f.write_text("x")
     with pytest.raises(OutputNotWritableError, match="Cannot create"):
         ensure_dir(f / "sub")
+
+
+def test_weights_hash_is_the_state_dict_hash_and_follows_in_place_edits():
+    from rlmeta_interp.io import weights_hash
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    first = weights_hash(model)
+    assert first == hash_tensors(dict(model.state_dict())) and weights_hash(model) == first
+    with torch.no_grad():
+        model[0].weight.mul_(2.0)  # an in-place edit: the memo must not answer with the old hash
+    assert weights_hash(model) == hash_tensors(dict(model.state_dict())) != first
+    edited = weights_hash(model)
+    model[1].running_mean.add_(1.0)  # buffers are weights too
+    assert weights_hash(model) == hash_tensors(dict(model.state_dict())) != edited
+    model[0].weight = torch.nn.Parameter(torch.zeros(4, 3))  # a swapped tensor
+    assert weights_hash(model) == hash_tensors(dict(model.state_dict()))
