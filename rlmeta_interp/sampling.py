@@ -26,9 +26,13 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError
-from .io import hash_tensors, load_tensors, save_tensors_atomic, write_json_atomic
+from .io import hash_tensors, load_tensors, save_tensors_atomic, weights_hash, write_json_atomic
 
 log = logging.getLogger(__name__)
+
+# Part of the sample-cache key: bump it whenever a change here alters which tokens a call samples (chunking, seeding,
+# prefill), so caches written by the old code are never read back as if the new code had sampled them.
+_SAMPLER_VERSION = 1
 
 
 def encode_prompts(
@@ -99,9 +103,9 @@ def sample_completions(
     from a seed stream, so a chunk's samples do not depend on whether earlier chunks were sampled or read back.
 
     ``cache_dir``: keep each chunk's generated tokens in ``cache_dir/<key>/chunk_<first prompt>.safetensors``, where
-    ``<key>`` hashes the model's weights, its generation config, the tokenized prompts, every sampling argument
-    and the torch / transformers versions; a killed run called again resumes at the first missing chunk and returns
-    exactly what one uninterrupted run returns. Delete the folder to free the space.
+    ``<key>`` hashes the model's weights, its config and generation config, the tokenized prompts, every sampling
+    argument, the sampler version and the torch / transformers versions; a killed run called again resumes at the
+    first missing chunk and returns exactly what one uninterrupted run returns. Delete the folder to free the space.
     """
     if n <= 0:
         raise InvalidConfigError(f"n must be positive, got {n}.")
@@ -189,8 +193,14 @@ def _sample_cache_folder(model: PreTrainedModel, ids: Tensor, mask: Tensor, cach
     """``cache_dir/<key>``: the key hashes everything that decides the sampled tokens."""
     import transformers
 
+    config = model.config.to_dict()
+    config.pop("_name_or_path", None)  # where the weights were read from: the weights hash already names them
     parts = {
-        "weights": hash_tensors(model.state_dict()),
+        "sampler_version": _SAMPLER_VERSION,
+        "weights": weights_hash(model),
+        # the architecture settings generation reads (eps, rope, windows, ...) and the attention kernel in use
+        "model_config": config,
+        "attn_implementation": getattr(model.config, "_attn_implementation", None),
         "generation_config": model.generation_config.to_dict(),
         "prompts": hash_tensors({"ids": ids, "mask": mask}),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},

@@ -100,11 +100,13 @@ def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path)
     # another seed, another prompt list or other weights: another folder, never a stale read
     other = sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **{**kw, "seed": 12})
     assert other != ref and len(list((tmp_path / "cache").iterdir())) == 2
+    fewer = sample_completions(m.hf, m.tokenizer, prompts[1:], cache_dir=tmp_path / "cache", **kw)
+    assert len(fewer) == 5 and len(list((tmp_path / "cache").iterdir())) == 3
     original = m.hf.lm_head.weight.detach().clone()
     with torch.no_grad():
         m.hf.lm_head.weight.mul_(1.5)
     sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
-    assert len(list((tmp_path / "cache").iterdir())) == 3
+    assert len(list((tmp_path / "cache").iterdir())) == 4
     from rlmeta_interp.io import save_tensors_atomic
 
     save_tensors_atomic(folder / "chunk_0000002.safetensors", {"tokens": torch.zeros(1, 5, dtype=torch.long)})
@@ -112,6 +114,40 @@ def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path)
         m.hf.lm_head.weight.copy_(original)
     with pytest.raises(CorruptedCheckpointError, match="delete"):
         sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
+
+
+def test_sampling_cache_key_covers_the_model_config_and_the_sampler_version(tiny_folders, tmp_path, monkeypatch):
+    """Same weights and arguments, but another model config or sampler version: another cache folder."""
+    import json
+    import shutil
+
+    from rlmeta_interp import sampling
+
+    prompts = ["12+3=", "7-4+22=45+1"]
+    kw = dict(n=1, greedy=True, max_new_tokens=8, cache_dir=tmp_path / "cache")
+
+    def folders() -> int:
+        return len(list((tmp_path / "cache").iterdir()))
+
+    m = load_model(tiny_folders["llama"])
+    ref = sample_completions(m.hf, m.tokenizer, prompts, **kw)
+    assert sample_completions(m.hf, m.tokenizer, prompts, **kw) == ref and folders() == 1  # read back
+    # the same weights under a config with another RoPE base generate other tokens: never the cached ones
+    other = shutil.copytree(tiny_folders["llama"], tmp_path / "tiny_llama_theta")
+    cfg = json.loads((other / "config.json").read_text())
+    cfg["rope_parameters"]["rope_theta"] = 3.0
+    (other / "config.json").write_text(json.dumps(cfg))
+    m2 = load_model(str(other))
+    fresh = sample_completions(m2.hf, m2.tokenizer, prompts, **{**kw, "cache_dir": None})
+    assert fresh != ref  # the config change matters to generation
+    assert sample_completions(m2.hf, m2.tokenizer, prompts, **kw) == fresh and folders() == 2
+    # the attention kernel is not in config.to_dict(): eager and sdpa attention may round differently
+    m.hf.set_attn_implementation("eager")
+    sample_completions(m.hf, m.tokenizer, prompts, **kw)
+    assert folders() == 3
+    monkeypatch.setattr(sampling, "_SAMPLER_VERSION", sampling._SAMPLER_VERSION + 1)
+    sample_completions(m.hf, m.tokenizer, prompts, **kw)
+    assert folders() == 4
 
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gpt2", "gemma3"])
