@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -137,6 +138,27 @@ def test_run_boundary_counts_summary_and_persistence(tiny_pair, tmp_path):
     rebuilt = bd.run_boundary(tiny_pair, cfg, world, out_dir=tmp_path)
     assert rebuilt.completions_rl == res.completions_rl and rebuilt.completions_base == res.completions_base
     assert {p: p.stat().st_mtime_ns for p in chunks} == chunks  # read back, not sampled again
+
+
+def test_run_boundary_rereads_only_the_same_weights(tmp_path):
+    """Pairs without a manifest (folders) are keyed by their weights: new weights at the same path are resampled."""
+    root = tmp_path / "models"
+    save_tiny(root / "base", "llama", seed=0)
+    save_noisy_twin(root / "base", root / "rl", scale=0.5, seed=3)
+    cfg = bd.BoundaryConfig(n_problems=4, n_samples=4, likelihood_samples=0, n_boot=50)
+    out = tmp_path / "out"
+    first = bd.run_boundary(load_pair((root / "base", root / "rl")), cfg, DigitWorld(), out_dir=out)
+    assert bd.run_boundary(load_pair((root / "base", root / "rl")), cfg, DigitWorld(), out_dir=out).completions_rl \
+        == first.completions_rl and len(list(out.rglob("boundary_*.json"))) == 1
+    # retrain the RL model in place: same folder, same names, other weights
+    shutil.rmtree(root / "rl")
+    save_noisy_twin(root / "base", root / "rl", scale=0.5, seed=4)
+    pair = load_pair((root / "base", root / "rl"))
+    second = bd.run_boundary(pair, cfg, DigitWorld(), out_dir=out)
+    assert len(list(out.rglob("boundary_*.json"))) == 2  # a new result, not the stale one
+    fresh = bd.run_boundary(pair, cfg, DigitWorld())  # no out_dir: sampled from these weights
+    assert second.completions_rl == fresh.completions_rl != first.completions_rl
+    assert second.completions_base == first.completions_base  # the base did not change
 
 
 def test_run_boundary_rejects_bandits(tiny_pair):
