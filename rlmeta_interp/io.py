@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -47,6 +49,41 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder next to ``final``; if the body succeeds, it takes the name ``final``.
+
+    The folder is built as ``.<name>.<random>.tmp``. An existing ``final`` is first renamed aside (to
+    ``.<name>.<random>.old.tmp``) and deleted only once the new folder has its name, so ``final`` only ever names a
+    complete folder, old or new (between the two renames, an instant, the old one is whole under its aside name).
+    If the body fails, ``final`` is left as it was. A process killed mid-way can leave ``.<name>.*.tmp`` entries,
+    never a partial ``final``; their owner may delete them.
+    """
+    final = Path(final)
+    ensure_dir(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    old: Path | None = None
+    try:
+        yield tmp
+        if final.exists() or final.is_symlink():
+            old = final.parent / f".{final.name}.{secrets.token_hex(4)}.old.tmp"
+            os.replace(final, old)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if old is not None and not final.exists():  # put the old folder back rather than leave no final
+                os.replace(old, final)
+                old = None
+            raise
+    finally:
+        for leftover in (tmp, old):
+            if leftover is not None and (leftover.exists() or leftover.is_symlink()):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink()
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

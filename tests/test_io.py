@@ -61,3 +61,20 @@ def test_weights_hash_is_the_state_dict_hash_and_follows_in_place_edits():
     assert weights_hash(model) == hash_tensors(dict(model.state_dict())) != edited
     model[0].weight = torch.nn.Parameter(torch.zeros(4, 3))  # a swapped tensor
     assert weights_hash(model) == hash_tensors(dict(model.state_dict()))
+
+
+def test_atomic_dir_creates_replaces_and_leaves_nothing_on_failure(tmp_path):
+    from rlmeta_interp.io import atomic_dir
+
+    final = tmp_path / "folder"
+    with atomic_dir(final) as tmp:
+        assert tmp.parent == tmp_path and not final.exists()  # built under another name
+        (tmp / "a.txt").write_text("one")
+    assert (final / "a.txt").read_text() == "one" and [p.name for p in tmp_path.iterdir()] == ["folder"]
+    with pytest.raises(RuntimeError), atomic_dir(final) as tmp:
+        (tmp / "b.txt").write_text("half")
+        raise RuntimeError("crash")
+    assert sorted(p.name for p in final.iterdir()) == ["a.txt"] and [p.name for p in tmp_path.iterdir()] == ["folder"]
+    with atomic_dir(final) as tmp:  # an existing folder is replaced whole: nothing of the old one survives
+        (tmp / "b.txt").write_text("two")
+    assert sorted(p.name for p in final.iterdir()) == ["b.txt"] and [p.name for p in tmp_path.iterdir()] == ["folder"]

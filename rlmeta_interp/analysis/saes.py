@@ -16,11 +16,12 @@ Save/load: :func:`save_sae` / :func:`load_sae` (SAELens folder, swapped in atomi
 Resume: both trainers take ``checkpoint_dir`` / ``checkpoint_every``. Every ``checkpoint_every`` steps (and at the
 last step) they write the full training state (weights, optimizer, schedules, dead-latent counters, data-order and
 torch RNG state) to ``checkpoint_dir/step_<N>`` (built under a temporary name and renamed, so a checkpoint either
-exists whole or not at all; older ones are then deleted). Called again with the same config and data, a trainer
-resumes from the newest checkpoint and ends with bit-for-bit the weights of an uninterrupted run (same machine and
-library versions). Each checkpoint records a fingerprint of the config, the data and the library version; a
-checkpoint with another fingerprint raises :class:`~rlmeta_interp.errors.CheckpointMismatchError` rather than being
-silently discarded (hours of training may sit in it): delete the folder or pass another ``checkpoint_dir``.
+exists whole or not at all; older ones, and temporary entries a killed save left behind, are then deleted). Called
+again with the same config and data, a trainer resumes from the newest checkpoint and ends with bit-for-bit the
+weights of an uninterrupted run (same machine and library versions). Each checkpoint records a fingerprint of the
+config, the data and the library version; a checkpoint with another fingerprint raises
+:class:`~rlmeta_interp.errors.CheckpointMismatchError` rather than being silently discarded (hours of training may
+sit in it): delete the folder or pass another ``checkpoint_dir``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from ..errors import (
     MissingWeightsError,
     NonFiniteError,
 )
-from ..io import atomic_path, ensure_dir, hash_tensors, load_tensors, read_json, save_tensors_atomic, write_json_atomic
+from ..io import atomic_dir, atomic_path, hash_tensors, load_tensors, read_json, save_tensors_atomic, write_json_atomic
 from .stats import bootstrap_ci, bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
@@ -115,24 +116,15 @@ def _check_fingerprint(found: str, expected: str, where: Path) -> None:
         )
 
 
+# what atomic_dir / atomic_path leave behind when a process is killed mid-write (never a step_<N> name)
+_STALE_TMP = re.compile(r"^\.step_\d{9}(\.pt)?\..+\.tmp$")
+
+
 def _prune_checkpoints(folder: Path, keep: Path) -> None:
+    """Delete every checkpoint but ``keep``, and the temporary entries a killed save left behind."""
     for p in folder.iterdir():
-        if p != keep and _STEP_DIR.match(p.name):
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-
-def _publish_dir(build: Callable[[Path], None], final: Path) -> None:
-    """Build a checkpoint folder under a temporary name, then rename it to ``final`` (atomic on one filesystem)."""
-    ensure_dir(final.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
-        build(tmp)
-        if final.exists():  # the same step written again (a resumed run re-saving): replace it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if p != keep and (_STEP_DIR.match(p.name) or _STALE_TMP.match(p.name)):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -327,7 +319,8 @@ class _SaeCheckpointer:
                                                  "data_batches": self.data.n_yielded})
 
         final = self.folder / f"step_{step:09d}"
-        _publish_dir(build, final)
+        with atomic_dir(final) as tmp:  # a checkpoint exists whole or not at all
+            build(tmp)
         _prune_checkpoints(self.folder, final)
         log.info("train_sae: checkpoint at step %d in %s", step, final)
         if self.on_checkpoint is not None:
@@ -385,21 +378,9 @@ def _resumable_trainer_cls() -> Any:
 def save_sae(sae: Any, folder: str | os.PathLike, metadata: Mapping[str, Any] | None = None) -> Path:
     """Save an SAELens SAE into ``folder`` (built in a temp sibling, then swapped in); ``metadata`` -> rlmeta.json."""
     final = Path(folder)
-    ensure_dir(final.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    try:
+    with atomic_dir(final) as tmp:
         sae.save_model(tmp)
         write_json_atomic(tmp / "rlmeta.json", dict(metadata or {}))
-        old = None
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return final
 
 

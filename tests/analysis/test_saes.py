@@ -9,6 +9,7 @@ from sae_lens import TopKSAE, TopKSAEConfig
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from rlmeta_interp.analysis.saes import (
+    _SAE_WEIGHTS,
     BatchTopKCrosscoder,
     CrosscoderConfig,
     SaeTrainConfig,
@@ -258,9 +259,14 @@ def test_train_sae_resumes_bit_for_bit(tmp_path, planted, architecture, normaliz
     with pytest.raises(_Stop):
         train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=_stop_at(14))
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["step_000000014"]  # older one pruned
+    # what a SIGKILL mid-save leaves: a half-built step folder and a half-written file; never read, later deleted
+    (tmp_path / "ck" / ".step_000000021.a1b2c3.tmp").mkdir()
+    (tmp_path / "ck" / ".step_000000021.a1b2c3.tmp" / _SAE_WEIGHTS).write_bytes(b"half")
+    (tmp_path / "ck" / ".step_000000014.d4e5f6.old.tmp").mkdir()
     steps = []
     resumed = train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=steps.append)
     assert steps == [21, 28, 30]  # resumed after 14, not from scratch
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["step_000000030"]
     _assert_same_state(plain.state_dict(), resumed.state_dict())
     assert resumed.cfg.metadata.l0 == plain.cfg.metadata.l0
     again = train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", on_checkpoint=steps.append)  # finished: no steps
@@ -282,9 +288,11 @@ def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
     with pytest.raises(_Stop):
         train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=9, on_checkpoint=_stop_at(27))
     assert [p.name for p in (tmp_path / "cc").iterdir()] == ["step_000000027.pt"]
+    (tmp_path / "cc" / ".step_000000036.pt.x9y8z7.tmp").write_bytes(b"half")  # left by a kill mid-save
     steps = []
     resumed = train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=9, on_checkpoint=steps.append)
     assert steps == [36, 40]
+    assert [p.name for p in (tmp_path / "cc").iterdir()] == ["step_000000040.pt"]
     _assert_same_state(plain.state_dict(), resumed.state_dict())
     with pytest.raises(CheckpointMismatchError):
         train_crosscoder(base, rl * 1.01, cfg, checkpoint_dir=tmp_path / "cc")
