@@ -330,17 +330,25 @@ class _SaeCheckpointer:
         latest = _latest_checkpoint(self.folder)
         if latest is None:
             return
-        state = read_json(latest / _SAE_STATE)
+        fix = (f"delete the checkpoint folder {latest} and rerun (earlier checkpoints are pruned once a newer one is"
+               " written, so training normally restarts from scratch).")
+        try:
+            state = read_json(latest / _SAE_STATE)
+        except (MissingWeightsError, CorruptedCheckpointError) as e:
+            raise CorruptedCheckpointError(f"The checkpoint {latest} has no readable {_SAE_STATE} ({e}): {fix}") from e
         _check_fingerprint(state.get("fingerprint", ""), self.fingerprint, latest)
         try:
             trainer.load_trainer_state(latest)
         except Exception as e:  # torch.load / json raise several types on damaged files
             raise CorruptedCheckpointError(
-                f"Cannot read the trainer state in {latest} ({type(e).__name__}: {e}): delete {latest} to resume from"
-                " scratch."
+                f"Cannot read the trainer state in {latest} ({type(e).__name__}: {e}): {fix}"
             ) from e
-        trainer.sae.load_state_dict(load_tensors(latest / _SAE_WEIGHTS))
-        torch.set_rng_state(load_tensors(latest / "rng.safetensors")["torch"])
+        try:
+            weights, rng = load_tensors(latest / _SAE_WEIGHTS), load_tensors(latest / "rng.safetensors")["torch"]
+        except (MissingWeightsError, CorruptedCheckpointError, KeyError) as e:
+            raise CorruptedCheckpointError(f"The checkpoint {latest} is incomplete or damaged ({e}): {fix}") from e
+        trainer.sae.load_state_dict(weights)
+        torch.set_rng_state(rng)
         self.data.skip(int(state["data_batches"]))
         log.info("train_sae: resuming from step %d (%s)", state["step"], latest)
 
@@ -692,8 +700,9 @@ def train_crosscoder(
                 state = torch.load(latest, map_location="cpu", weights_only=True)
             except Exception as e:  # torch raises several types on truncated or foreign files
                 raise CorruptedCheckpointError(
-                    f"Cannot read the crosscoder checkpoint {latest} ({type(e).__name__}: {e}): delete it to resume"
-                    " from the previous one or from scratch."
+                    f"Cannot read the crosscoder checkpoint {latest} ({type(e).__name__}: {e}): delete {latest} and"
+                    " rerun (earlier checkpoints are pruned once a newer one is written, so training normally restarts"
+                    " from scratch)."
                 ) from e
             _check_fingerprint(state.get("fingerprint", ""), fingerprint, latest)
             cc.load_state_dict(state["model"])

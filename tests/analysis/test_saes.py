@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from sae_lens import TopKSAE, TopKSAEConfig
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
 from rlmeta_interp.analysis.saes import (
+    _SAE_STATE,
     _SAE_WEIGHTS,
     BatchTopKCrosscoder,
     CrosscoderConfig,
@@ -276,6 +279,14 @@ def test_train_sae_resumes_bit_for_bit(tmp_path, planted, architecture, normaliz
         train_sae(base, cfg.replace(lr=2e-3), checkpoint_dir=tmp_path / "ck")
     with pytest.raises(CheckpointMismatchError):
         train_sae(base[:-1], cfg, checkpoint_dir=tmp_path / "ck")
+    # a damaged checkpoint names the folder to delete (older ones are pruned: there is nothing to fall back on)
+    last = tmp_path / "ck" / "step_000000030"
+    (last / _SAE_WEIGHTS).write_bytes((last / _SAE_WEIGHTS).read_bytes()[:-16])
+    with pytest.raises(CorruptedCheckpointError, match=f"delete the checkpoint folder {re.escape(str(last))} and rerun"):
+        train_sae(base, cfg, checkpoint_dir=tmp_path / "ck")
+    (last / _SAE_STATE).unlink()
+    with pytest.raises(CorruptedCheckpointError, match=f"{_SAE_STATE}.*delete the checkpoint folder {re.escape(str(last))}"):
+        train_sae(base, cfg, checkpoint_dir=tmp_path / "ck")
 
 
 def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
@@ -297,7 +308,7 @@ def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
     with pytest.raises(CheckpointMismatchError):
         train_crosscoder(base, rl * 1.01, cfg, checkpoint_dir=tmp_path / "cc")
     (tmp_path / "cc" / "step_000000040.pt").write_bytes(b"truncated")
-    with pytest.raises(CorruptedCheckpointError, match="delete"):
+    with pytest.raises(CorruptedCheckpointError, match=r"delete .*step_000000040\.pt and rerun.*from scratch"):
         train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc")
     with pytest.raises(InvalidConfigError, match="checkpoint_every"):
         train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=0)
