@@ -381,6 +381,20 @@ def _steer_hooks(tl: Any, vectors: dict[int, SteeringVector], log_: list[tuple[i
     return pairs
 
 
+def _full_mask(tl: Any, tokens: Tensor) -> dict[str, Any]:
+    """``attention_mask`` of all ones for a ``HookedTransformer`` (nothing for a ``TransformerBridge``).
+
+    Hybrid decoding runs one unpadded sequence, so every token is attended. Without a mask, a HookedTransformer builds
+    one from the pad id whenever it has a KV cache or its tokenizer pads on the left, masking the leading tokens of
+    each forward's input that equal the pad id (and shifting absolute positions past them): with a cache that is any
+    generated token equal to the pad id. The cached and the uncached paths both pass this mask, so they see the same
+    sequence whatever the tokenizer's padding side.
+    """
+    from transformer_lens import HookedTransformer
+
+    return {"attention_mask": torch.ones_like(tokens)} if isinstance(tl, HookedTransformer) else {}
+
+
 class _CachedDecoder:
     """Incremental forward passes of one TransformerLens model over a growing sequence, with a KV cache.
 
@@ -412,9 +426,7 @@ class _CachedDecoder:
     def _kwargs(self, tokens: Tensor) -> dict[str, Any]:
         if self.is_bridge:
             return {"past_key_values": self.cache, "use_cache": True}
-        # an explicit all-ones mask: with a cache and no mask, HookedTransformer masks every token that equals the
-        # pad id, generated ones included, which the uncached forward does not do
-        return {"past_kv_cache": self.cache, "attention_mask": torch.ones_like(tokens)}
+        return {"past_kv_cache": self.cache, **_full_mask(self.tl, tokens)}
 
     def forward(self, tokens: Tensor, fwd_hooks: Sequence[tuple[str, Any]] = ()) -> Tensor:
         """Logits of ``tokens`` (the positions after the cached ones), whose keys and values join the cache."""
@@ -500,9 +512,10 @@ def hybrid_decode(
                     rl_act = captured["act"][0, -1]  # read now: when base is rl, the base forward overwrites it
                     base_logits = base_dec.forward(new_tokens)
                 else:
-                    rl_logits, cache = rl_tl.run_with_cache(tokens, names_filter=cls_hook)
+                    rl_logits, cache = rl_tl.run_with_cache(tokens, names_filter=cls_hook, **_full_mask(rl_tl, tokens))
                     rl_act = cache[cls_hook][0, -1]
-                    base_logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
+                    replay = _steer_hooks(base_tl, cat_vecs, events, config.multiplier)
+                    base_logits = base_tl.run_with_hooks(tokens, fwd_hooks=replay, **_full_mask(base_tl, tokens))
                 rl_next = int(rl_logits[0, -1].argmax())
                 base_next = int(base_logits[0, -1].argmax())
                 differ = base_next != rl_next
@@ -520,7 +533,8 @@ def hybrid_decode(
                         hooks = cat_vecs[cat].hooks(base_tl, multiplier=config.multiplier, positions="last")
                         logits = base_dec.forward(new_tokens, hooks)
                     else:
-                        logits = base_tl.run_with_hooks(tokens, fwd_hooks=_steer_hooks(base_tl, cat_vecs, events, config.multiplier))
+                        replay = _steer_hooks(base_tl, cat_vecs, events, config.multiplier)
+                        logits = base_tl.run_with_hooks(tokens, fwd_hooks=replay, **_full_mask(base_tl, tokens))
                     nxt = int(logits[0, -1].argmax())
                 if config.kv_cache:
                     base_dec.commit()

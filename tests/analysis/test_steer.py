@@ -262,3 +262,21 @@ def test_hybrid_kv_cache_gives_the_uncached_tokens(tiny_folders, tmp_path, arch)
         if firing == "disagree":
             assert 0.0 < cached.frac_steered < 1.0  # steering fired mid-sequence and changed what followed
             assert {c for row in cached.categories for c in row if c >= 0} == {0, 1}
+
+
+def test_hybrid_kv_cache_gives_the_uncached_tokens_with_a_left_padding_tokenizer(pair):
+    """With left padding and no mask, a HookedTransformer masks leading pad-id tokens (and shifts positions past
+    them); the cached and the uncached paths both attend to every token, so they still pick the same tokens."""
+    base, rl = copy.deepcopy(pair[0]), copy.deepcopy(pair[1])
+    for m in (base, rl):
+        m.tokenizer.padding_side = "left"
+        m.cfg.default_prepend_bos = False
+    prompts = ["<pad>12+3=", "<pad><pad>7*8=", "99-1="]
+    assert base.to_tokens(prompts[1])[0, :2].tolist() == [base.tokenizer.pad_token_id] * 2  # leading pad ids
+    g = torch.Generator().manual_seed(7)
+    vecs = {c: SteeringVector({LAYER: 3.0 * torch.randn(32, generator=g)}) for c in range(2)}
+    for firing in ("disagree", "always", "never"):
+        cfg = HybridConfig(max_new_tokens=NEW, firing=firing, multiplier=1.5, stop_at_eos=False)
+        cached = hybrid_decode(base, rl, prompts, vecs, lambda a: (a.sum(-1) > 0).long(), cfg)
+        plain = hybrid_decode(base, rl, prompts, vecs, lambda a: (a.sum(-1) > 0).long(), cfg.replace(kv_cache=False))
+        assert cached.tokens == plain.tokens and cached.categories == plain.categories, firing
