@@ -327,9 +327,11 @@ def load_bandit_pairs(
 ) -> tuple[list[tuple[float, Any]], str]:
     """``([(dose, Pair), ...] sorted by dose, source)`` for the bandit world.
 
-    Zoo pairs of ``preset`` (any preset in smoke mode); in smoke mode, when the zoo holds no bandit organisms at
-    all (the demo preset has none), one :func:`smoke_bandit_pair` stand-in, and ``source`` says so. Outside
-    smoke mode a missing preset raises MissingWeightsError naming the build command.
+    Zoo pairs of ``preset`` with this ``variant`` and RL ``seed``, at every dose. In smoke mode, when no bandit pair
+    matches, :func:`rlmeta_interp.registry.select_pairs` relaxes the preset, then the seed, then the variant (so
+    the pairs may be another preset's, seed's or variant's; ``source`` says which was relaxed); when the zoo holds
+    no bandit organisms at all (the demo preset has none), one :func:`smoke_bandit_pair` stand-in, and ``source``
+    says so. Outside smoke mode missing pairs raise MissingWeightsError naming the build command.
     """
     from ..errors import MissingWeightsError
     from ..models import load_pair
