@@ -163,6 +163,13 @@ def hash_tensors(tensors: Mapping[str, torch.Tensor] | Iterator[tuple[str, torch
     return h.hexdigest()
 
 
+def weights_id(model: Any) -> str:
+    """The identity of a loaded model's weights in result keys: a zoo model's manifest sha256 (checked at load),
+    else :func:`weights_hash` of its ``.hf`` module, so new weights at the same path never reuse a result."""
+    sha = ((getattr(model, "manifest", None) or {}).get("files") or {}).get("model.safetensors")
+    return str(sha) if sha else weights_hash(model.hf)
+
+
 def weights_hash(module: torch.nn.Module) -> str:
     """Content hash of a model's weights (:func:`hash_tensors` of its state dict): the one weights key of the caches.
 

@@ -37,7 +37,7 @@ import torch
 from ..config import FrozenConfig, check_range
 from ..errors import InvalidConfigError
 from ..hooks import hook_name
-from ..io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from ..io import ensure_dir, read_json, weights_id, write_json_atomic, write_text_atomic
 from .stats import bootstrap_ci, paired_diff_ci
 
 log = logging.getLogger(__name__)
@@ -803,7 +803,8 @@ class Scorecard:
 
 def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str) -> str:
     h = hashlib.sha256()
-    for part in (SCHEMA_VERSION, pair.name, pair.base.name, pair.rl.name, world.name, indicator,
+    for part in (SCHEMA_VERSION, pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl),
+                 world.name, indicator,
                  json.dumps(config.to_dict(), sort_keys=True, default=str)):
         h.update(str(part).encode())
     return h.hexdigest()[:16]

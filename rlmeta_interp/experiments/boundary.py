@@ -39,7 +39,7 @@ from ..analysis.passk import (
 from ..analysis.stats import bootstrap_ci, paired_diff_ci
 from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError
-from ..io import ensure_dir, read_json, weights_hash, write_json_atomic
+from ..io import ensure_dir, read_json, weights_id, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -254,18 +254,10 @@ def _change(lo: float | None, hi: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------- run
-def _weights_id(model: Any) -> str:
-    """The weights' identity in the result key: a zoo model's manifest sha256 (checked when it was loaded), else a
-    content hash of the loaded weights (the sample cache's), so new weights at the same path never reuse a result."""
-    m = getattr(model, "manifest", None) or {}
-    sha = (m.get("files") or {}).get("model.safetensors")
-    return str(sha) if sha else weights_hash(model.hf)
-
-
 def _key(pair: Any, world: Any, config: BoundaryConfig) -> str:
     h = hashlib.sha256()
     wcfg = world.config.to_dict() if hasattr(world, "config") else {}
-    for part in (pair.name, pair.base.name, pair.rl.name, _weights_id(pair.base), _weights_id(pair.rl), world.name,
+    for part in (pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl), world.name,
                  json.dumps(wcfg, sort_keys=True), json.dumps(config.to_dict(), sort_keys=True)):
         h.update(str(part).encode())
         h.update(b"\0")

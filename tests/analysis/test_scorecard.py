@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
@@ -56,6 +57,19 @@ def test_arithmetic_scorecard_runs_persists_and_resumes(tiny_pair, tmp_path):
     before = (tmp_path / "weights.json").stat().st_mtime_ns
     sc.run_scorecard(tiny_pair, "arithmetic", cfg.replace(indicators=("weights",), seed=1), out_dir=tmp_path, progress=False)
     assert (tmp_path / "weights.json").stat().st_mtime_ns != before
+    # new RL weights under the same names recompute too (the key holds the weights' identity)
+    before = (tmp_path / "likelihood.json").stat().st_mtime_ns
+    param = next(tiny_pair.rl.hf.parameters())
+    saved = param.detach().clone()
+    with torch.no_grad():
+        param.mul_(1.01)
+    try:
+        sc.run_scorecard(tiny_pair, "arithmetic", cfg.replace(indicators=("likelihood",)), out_dir=tmp_path,
+                         progress=False)
+    finally:
+        with torch.no_grad():
+            param.copy_(saved)  # the fixture is shared by the module's other tests
+    assert (tmp_path / "likelihood.json").stat().st_mtime_ns != before
     fig = sc.plot_scorecard(card)
     assert len(fig.axes) >= 4
 
