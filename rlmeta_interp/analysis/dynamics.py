@@ -262,7 +262,8 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True, include_base
     """``[(step, path)]`` of the RL checkpoints the folder's manifest lists, sorted by step (sha256 checked).
 
     Step 0 is the base model's weights (the manifest's ``base``, looked up next to ``rl_folder`` and then in the
-    registry) unless the manifest lists a ``step_000000`` of its own; ``include_base=False`` leaves it out.
+    registry) unless the manifest lists a ``step_000000`` of its own; ``include_base=False`` leaves it out. The last
+    RL step (the manifest's ``training.steps``) is the folder's own ``model.safetensors`` unless it is listed.
     """
     folder = Path(rl_folder)
     manifest_path = folder / "manifest.json"
@@ -286,6 +287,11 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True, include_base
             f"The manifest of {folder} lists no checkpoints (checkpoints/step_NNNNNN/model.safetensors): retrain"
             " with checkpointing on to study dynamics."
         )
+    last = (manifest.get("training") or {}).get("steps")
+    if last and "model.safetensors" in files and all(step != last for step, _ in out):
+        if verify:
+            verify_sha256(folder / "model.safetensors", files["model.safetensors"])
+        out.append((int(last), folder / "model.safetensors"))
     if include_base and all(step != 0 for step, _ in out):
         base = _base_weights(folder, manifest, verify=verify)
         if base is not None:

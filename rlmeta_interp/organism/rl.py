@@ -183,12 +183,13 @@ def _trainer_callbacks(config: RLConfig, out: Path):
     class DynamicsCheckpoints(TrainerCallback):
         """Weights-only safetensors every ``checkpoint_every`` steps.
 
-        Step 0 is not written: it is the base model, which the zoo keeps next to the RL folder
-        (``analysis.dynamics.list_checkpoints`` adds it from there), so it is not stored twice.
+        Neither end is written twice: step 0 is the base model, which the zoo keeps next to the RL folder, and the
+        last step is the RL folder's own ``model.safetensors``; ``analysis.dynamics.list_checkpoints`` adds both.
         """
 
         def on_step_end(self, args, state, control, model=None, **kw):
-            if config.checkpoint_every and state.global_step % config.checkpoint_every == 0:
+            if (config.checkpoint_every and state.global_step % config.checkpoint_every == 0
+                    and state.global_step < state.max_steps):
                 path = out / "checkpoints" / f"step_{state.global_step:06d}" / "model.safetensors"
                 save_tensors_atomic(path, model.state_dict())
 

@@ -146,6 +146,12 @@ def test_step_zero_comes_from_the_base_folder(tmp_path):
     with pytest.raises(MissingWeightsError, match="include_base=False"):
         list_checkpoints(folder)
     assert [s for s, _ in list_checkpoints(folder, include_base=False)] == [10, 20]
+    # the last RL step is the folder's own weights, not a stored checkpoint
+    final = {"model.safetensors": sha256_file(folder / "model.safetensors")}
+    write_json_atomic(folder / "manifest.json", {**manifest, "files": {**manifest["files"], **final},
+                                                 "training": {"steps": 30}})
+    ckpts = list_checkpoints(folder, include_base=False)
+    assert ckpts[-1] == (30, folder / "model.safetensors") and [s for s, _ in ckpts] == [10, 20, 30]
 
 
 def _manifest_files(folder):

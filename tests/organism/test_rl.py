@@ -68,14 +68,14 @@ def test_missing_base_is_a_typed_error(tmp_path):
 
 def test_rl_resume_after_sigkill_is_bit_identical(base, tmp_path):
     ref = train_rl(base, RL, tmp_path / "ref", progress=False)
-    # step 0 is the base model, which is not stored again (analysis.dynamics adds it from the base folder)
-    assert ref.checkpoints == [f"checkpoints/step_00000{i}/model.safetensors" for i in (2, 4)]
+    # neither end is stored twice: step 0 is the base model and step 4 the final one (analysis.dynamics adds both)
+    assert ref.checkpoints == ["checkpoints/step_000002/model.safetensors"]
     assert not (tmp_path / "ref" / TRL_DIR).exists()
     base_w = AutoModelForCausalLM.from_pretrained(base).state_dict()
     final = AutoModelForCausalLM.from_pretrained(tmp_path / "ref").state_dict()
-    step4 = load_tensors(tmp_path / "ref" / "checkpoints/step_000004/model.safetensors")
-    assert all(torch.equal(step4[k], final[k]) for k in step4)
-    assert any(not torch.equal(step4[k], base_w[k]) for k in step4), "RL did not change the weights"
+    step2 = load_tensors(tmp_path / "ref" / "checkpoints/step_000002/model.safetensors")
+    assert any(not torch.equal(step2[k], base_w[k]) for k in step2), "RL did not change the weights"
+    assert any(not torch.equal(step2[k], final[k]) for k in step2), "steps 3-4 did not change the weights"
 
     out = tmp_path / "crashed"
     script = textwrap.dedent(f"""
