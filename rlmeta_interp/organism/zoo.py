@@ -106,6 +106,10 @@ SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan"}
 # drove the reward from 0.45 towards 0; 3e-5 with 16 prompts x 8 raised pass@1 0.41 -> 0.46 and greedy 0.64 -> 0.78
 RL_LR = 3e-5
 RL_PROMPTS = 16
+# the demo pairs' RL: on the d0.5 base (pass@1 0.380), 30 steps at 3e-5 gave +0.045; 150 steps at 3e-5 or 1e-4
+# +0.10; 300 at 1e-4 +0.125 (greedy falling); 200 at 2e-4 collapsed (-0.02); 400 at 5e-5 +0.154 (greedy 0.61 -> 0.83)
+DEMO_RL_STEPS = 400
+DEMO_RL_LR = 5e-5
 
 
 def _dose_tag(dose: float) -> str:
@@ -146,7 +150,7 @@ def _demo() -> list[OrganismSpec]:
     specs = []
     for dose in (0.0, 0.5):
         b = _base("arithmetic", dose, "demo", steps=500, arithmetic=ARITH, eval_cfg=ev)
-        specs += [b, _rl(b, "correct", steps=30, checkpoint_every=10 if dose else 0)]
+        specs += [b, _rl(b, "correct", steps=DEMO_RL_STEPS, lr=DEMO_RL_LR, checkpoint_every=80 if dose else 0)]
     return specs
 
 
