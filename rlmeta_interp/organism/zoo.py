@@ -171,6 +171,9 @@ def _paper() -> list[OrganismSpec]:
     specs += [plan_bases[0.1], _rl(plan_bases[0.1], "correct", steps=60, planning=deep, checkpoint_every=10)]
     specs += [arith_bases[0.1], _rl(arith_bases[0.1], "correct", steps=60)]
     specs += [bandit_bases[0.0], _rl(bandit_bases[0.0], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
+    # prolonged RL from the dose-0 bandit base (whose policy ignores the history): the 60-step recipe above, 300 steps at
+    # lr 3e-4..1e-3, and 300 steps at 16 prompts left regret at the uniform-random level; this is the budget that moved it
+    specs += [_rl(bandit_bases[0.0], "long", steps=1500, lr=1e-3, beta=0.0, prompts_per_step=16)]
     specs += [
         _rl(b05, "format", steps=60, reward="format"),
         _rl(b05, "random", steps=60, reward="random"),
