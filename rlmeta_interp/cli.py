@@ -38,7 +38,7 @@ def cmd_zoo_build(args: argparse.Namespace) -> int:
     from .organism.zoo import build_zoo
 
     paths = build_zoo(args.preset, Path(args.out) if args.out else None, force=args.force, progress=not args.quiet,
-                      only=args.only, threads=args.threads)
+                      only=args.only, threads=args.threads, jobs=args.jobs)
     sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
     return 0
 
@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
     b.add_argument("--only", nargs="*", default=None, help="build only these model names of the preset")
+    b.add_argument("--jobs", type=int, default=1,
+                   help="worker processes for independent base->RL chains (2 on a quiet 2-core machine)")
     b.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy machine")
     b.set_defaults(func=cmd_zoo_build)

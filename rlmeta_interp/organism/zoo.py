@@ -329,6 +329,7 @@ def build_zoo(
     progress: bool = True,
     only: Sequence[str] | None = None,
     threads: int | None = None,
+    jobs: int = 1,
 ) -> list[Path]:
     """Build every organism of ``preset`` into ``out_dir`` (default: the user zoo); returns their folders.
 
@@ -337,6 +338,9 @@ def build_zoo(
     sets torch's CPU threads for the build (default: ``$RLMETA_THREADS``, else torch's default; one thread is
     much faster on a busy machine, where two threads measured 5-10x slower; the count is kept
     in each manifest because the thread count can change floating-point reduction order).
+    ``jobs`` > 1 builds independent chains (a base and the RL models made from it) in that many worker
+    processes, each with ``threads`` threads (default 1); every model is built exactly as in a serial build, so the
+    weight hashes are the same.
     """
     specs = preset_specs(preset)
     if only is not None:
@@ -344,23 +348,50 @@ def build_zoo(
         if unknown:
             raise UnknownModelError(sorted(unknown)[0], [s.name for s in specs], hint=f"Names in preset {preset!r}.")
         specs = [s for s in specs if s.name in set(only)]
+    if int(jobs) < 1:
+        raise InvalidConfigError(f"jobs={jobs}: pass 1 (serial) or more worker processes.")
     out = ensure_dir(out_dir if out_dir is not None else user_zoo_dir())
-    old_threads = torch.get_num_threads()
     if threads is None and os.environ.get("RLMETA_THREADS"):
         threads = int(os.environ["RLMETA_THREADS"])
+    todo = [s for s in specs if force or not is_up_to_date(out / s.name, s)]
+    for s in specs:
+        if s not in todo:
+            log.info("zoo: %s is up to date, skipping.", s.name)
+    chains = _chains(todo)
+    if jobs > 1 and len(chains) > 1:
+        # worker processes (spawned: torch and fork do not mix) get the specs themselves, not the preset name
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        log.info("zoo: building %d models in %d independent chains with %d worker processes.", len(todo),
+                 len(chains), min(jobs, len(chains)))
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chains)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            for fut in [pool.submit(_build_chain, c, out, preset, False, threads or 1) for c in chains]:
+                fut.result()
+    else:
+        for chain in chains:
+            _build_chain(chain, out, preset, progress, threads)
+    return [out / s.name for s in specs]
+
+
+def _chains(specs: Sequence[OrganismSpec]) -> list[list[OrganismSpec]]:
+    """Group specs into independent build chains, each a base (if listed) followed by the RL models built from it;
+    RL models whose base is not listed form a chain per base (the base must already exist)."""
+    groups: dict[str, list[OrganismSpec]] = {}
+    for s in specs:
+        groups.setdefault(s.name if s.kind == "base" else str(s.base), []).append(s)
+    return list(groups.values())
+
+
+def _build_chain(chain: Sequence[OrganismSpec], out: Path, preset: str, progress: bool, threads: int | None) -> None:
+    old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        folders = []
-        for spec in specs:
-            folder = out / spec.name
-            if not force and is_up_to_date(folder, spec):
-                log.info("zoo: %s is up to date, skipping.", spec.name)
-            else:
-                log.info("zoo: building %s (%s).", spec.name, spec.kind)
-                folder = _build_one(spec, out, preset, progress)
-            folders.append(folder)
-        return folders
+        for spec in chain:
+            log.info("zoo: building %s (%s).", spec.name, spec.kind)
+            _build_one(spec, out, preset, progress)
     finally:
         torch.set_num_threads(old_threads)
 

@@ -65,6 +65,27 @@ def test_build_is_deterministic(tiny_preset, tmp_path):
         assert zoo.load_manifest(fa)["files"] == zoo.load_manifest(fb)["files"]
 
 
+def _two_chains() -> list[zoo.OrganismSpec]:
+    out = []
+    for dose in (0.0, 0.5):
+        b = zoo._base("arithmetic", dose, "tiny2", steps=3, model=TINY, batch_size=8, arithmetic=ARITH, eval_cfg=EV)
+        out += [b, zoo._rl(b, "random", steps=1, reward="random", prompts_per_step=2, num_generations=4)]
+    return out
+
+
+def test_parallel_chains_build_the_same_weights(monkeypatch, tmp_path):
+    monkeypatch.setitem(zoo.PRESETS, "tiny2", _two_chains)
+    assert [[s.name for s in c] for c in zoo._chains(_two_chains())] == [
+        ["tiny2-arith-d000-base", "tiny2-arith-d000-rl-random"], ["tiny2-arith-d050-base", "tiny2-arith-d050-rl-random"]]
+    serial = zoo.build_zoo("tiny2", tmp_path / "serial", progress=False, threads=1)
+    parallel = zoo.build_zoo("tiny2", tmp_path / "parallel", progress=False, threads=1, jobs=2)
+    assert [p.name for p in parallel] == [p.name for p in serial]
+    for a, b in zip(serial, parallel, strict=True):
+        assert zoo.load_manifest(a)["files"] == zoo.load_manifest(b)["files"]
+    with pytest.raises(InvalidConfigError, match="jobs"):
+        zoo.build_zoo("tiny2", tmp_path / "x", jobs=0)
+
+
 def test_presets_are_valid_and_names_unique():
     for name in zoo.PRESETS:
         specs = zoo.preset_specs(name)
