@@ -30,8 +30,15 @@
 # RL.
 #
 # **What this notebook measures** on the bandit organisms of the zoo (pretrained on learning histories in which a
-# fraction *dose* comes from Thompson sampling, the rest from a uniform-random policy; then GRPO-tuned), for each
-# dose, for the base and the RL model: (1) regret curves within an episode, per trial and cumulative, with sampled
+# fraction *dose* comes from Thompson sampling, the rest from a uniform-random policy; then GRPO-tuned), for every
+# (dose, RL variant) pair the zoo holds, each RL model against its own base (a base shared by two pairs is evaluated
+# once): dose 0.5 and dose 0 with the same short GRPO recipe (variant `correct`, labelled `d0.5`, `d0`), and dose 0
+# with prolonged RL (variant `long`: 1500 steps, lr 1e-3, no KL; labelled `d0 long`). The two doses test different
+# things. At dose 0.5 the base saw learning during pretraining, so activation is expected. At dose 0 every
+# pretraining history was uniform-random: the base never saw learning and its policy ignores the history, and a
+# policy that ignores rewards cannot beat uniform random on average over bandits whose arms are exchangeable, so
+# *any* RL gain in regret below uniform random at dose 0 is creation (the zoo's one test of creation; the short
+# recipe is its control). Per model: (1) regret curves within an episode, per trial and cumulative, with sampled
 # *and* greedy decoding (PILOT_BANDITS.md: they disagree, because a base model imitates a mixture of behaviour
 # policies when sampled), beside Thompson sampling and uniform random run on the same unseen bandits; (2) within-
 # episode adaptation (regret over the first vs the last quarter of trials); (3) ridge probes of the arms' row-centred
@@ -42,7 +49,7 @@
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset of the bandit organisms (SMOKE falls back to any preset, then to a tiny stand-in)
 WORLD = "bandits"
-VARIANT = "correct"  # RL reward variant
+VARIANTS = ["correct", "long"]  # RL variants; each must exist at some dose ("long" exists only at dose 0)
 SEED = 0  # RL seed of the pairs; also seeds rollouts, probes and bootstraps
 SMOKE = False
 N_BANDITS = 300  # unseen bandits for regret (one episode per bandit and decoding mode)
@@ -65,9 +72,10 @@ from IPython.display import Markdown, display
 from rlmeta_interp.analysis.directions import RidgeProbeConfig
 from rlmeta_interp.analysis.scorecard import world_for
 from rlmeta_interp.experiments.bandits import (
+    bandit_models,
     belief_episodes,
-    belief_probe_layers,
-    best_layers,
+    belief_probes_by_base,
+    creation_findings,
     load_bandit_pairs,
     random_init_control,
     regret_experiment,
@@ -78,23 +86,22 @@ from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
-PAIRS, SOURCE = load_bandit_pairs(preset=PRESET, variant=VARIANT, seed=SEED, smoke=SMOKE)
-world = world_for(PAIRS[0][1], WORLD)
+PAIRS, SOURCE = load_bandit_pairs(preset=PRESET, variant=VARIANTS, seed=SEED, smoke=SMOKE)
+world = world_for(PAIRS[0].pair, WORLD)
 T = world.config.horizon
-pd.DataFrame([{"dose": d, "base": p.base.name, "rl": p.rl.name} for d, p in PAIRS]).assign(source=SOURCE)
+pd.DataFrame([{"pair": b.label, "dose": b.dose, "variant": b.variant, "base": b.pair.base.name,
+               "rl": b.pair.rl.name} for b in PAIRS]).assign(source=SOURCE)
 
 # %% [markdown]
 # ## Regret within an episode
-# Every model plays one episode on each of the same unseen bandits, once sampling at temperature 1 and once greedily.
+# Every model (each distinct base once, then each RL model, labelled by its pair) plays one episode on each of the
+# same unseen bandits, once sampling at temperature 1 and once greedily.
 # Regret is the expected (pseudo-)regret `max(means) - means[chosen arm]` per trial; a non-arm token counts as the
 # worst arm. Bands: 95% bootstrap over bandits.
 
 # %%
 problems = world.sample(N_BANDITS, seed=EVAL_SEED)
-models = {}
-for dose, pair in PAIRS:
-    models[f"base d{dose:g}"] = pair.base
-    models[f"RL d{dose:g}"] = pair.rl
+models = bandit_models(PAIRS)
 reg = regret_experiment(models, world, problems, seed=SEED, n_boot=N_BOOT)
 reg.table
 
@@ -114,8 +121,8 @@ fig.suptitle(f"Bandits, K={world.config.n_arms}, T={T}: {N_BANDITS} unseen bandi
              fontsize=9)
 fig.tight_layout()
 save_fig(fig, 5, "regret_curves", caption="Per-trial and cumulative regret within an episode, base and RL organisms"
-         " at each dose, sampled and greedy, beside Thompson sampling and uniform random on the same bandits (95%"
-         " bootstrap bands over bandits).")
+         " for every (dose, RL variant) pair, sampled and greedy, beside Thompson sampling and uniform random on the"
+         " same bandits (95% bootstrap bands over bandits).")
 
 # %% [markdown]
 # ## Final regret and within-episode adaptation
@@ -148,36 +155,37 @@ save_fig(fig, 5, "final_regret_adaptation", caption="Final cumulative regret wit
 # ## Belief-state probes
 # Episodes written by a reference policy (the same episodes for every model); at each reward token the target is
 # every arm's Beta(1,1) posterior mean after that pull, centred across arms. Ridge R^2 (5-fold, out of fold) per layer
-# for the base and RL models, a randomly initialised model of the same architecture, and a bag of token counts up to
-# that token. Folds are grouped by episode (no episode is on both sides of a fold) and the bootstrap resamples whole
-# episodes, so R^2 is an out-of-episode estimate.
+# for each distinct base and the RL models tuned from it, a randomly initialised model of the same architecture, and a
+# bag of token counts up to that token. At dose 0 this asks whether a base whose policy ignores the history still
+# tracks beliefs that RL could connect. Folds are grouped by episode (no episode is on both sides of a fold) and the
+# bootstrap resamples whole episodes, so R^2 is an out-of-episode estimate.
 
 # %%
 texts, targets = belief_episodes(world, N_PROBE_EPISODES, seed=EVAL_SEED + 1, policy=PROBE_POLICY)
 probe_cfg = RidgeProbeConfig(n_boot=N_BOOT, seed=SEED)
-probes = pd.concat([belief_probe_layers({"base": p.base, "RL": p.rl}, texts, targets, config=probe_cfg).assign(dose=d)
-                    for d, p in PAIRS], ignore_index=True)
-best = pd.concat([best_layers(probes[probes["dose"] == d]).assign(dose=d) for d, _ in PAIRS], ignore_index=True)
+probes, best = belief_probes_by_base(PAIRS, texts, targets, config=probe_cfg)
 best
 
 # %%
-pal = {"base": COLORS["base"], "RL": COLORS["rl"], "random_init": COLORS["control"]}
-fig, axes = plt.subplots(1, len(PAIRS), figsize=(5.5 * len(PAIRS), 4), squeeze=False)
-for ax, (dose, _) in zip(axes[0], PAIRS):
-    sub = probes[(probes["dose"] == dose) & (probes["model"] != "token_counts")]
+groups = list(dict.fromkeys(probes["base"]))
+pal = {**palette, "random_init": COLORS["control"]}
+fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
+for ax, group in zip(axes[0], groups):
+    sub = probes[(probes["base"] == group) & (probes["model"] != "token_counts")]
     line_ci(ax, sub, "layer", "r2", "ci_lo", "ci_hi", hue="model", palette=pal, marker="o")
-    counts = probes[(probes["dose"] == dose) & (probes["model"] == "token_counts")]
+    counts = probes[(probes["base"] == group) & (probes["model"] == "token_counts")]
     ax.axhline(float(counts["r2"].iloc[0]), color=COLORS["random"], ls="--", label="token counts")
     ax.axhline(0, color="k", lw=0.6)
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    ax.set_title(f"dose {dose:g}: centred posterior means")
+    ax.set_title(f"{group} and its RL models: centred posterior means", fontsize=9)
     ax.set_ylabel("ridge R^2 (out of fold)")
     ax.legend(frameon=False, fontsize=8)
 fig.suptitle(f"{N_PROBE_EPISODES} {PROBE_POLICY} episodes x {T} reward tokens; 95% bootstrap CI over rows; seed {SEED};"
              f" {SOURCE}", fontsize=9)
 fig.tight_layout()
 save_fig(fig, 5, "belief_probes", caption="Ridge-probe R^2 of row-centred arm posterior means at reward tokens, per"
-         " layer, in base and RL models beside a random-init model and a token-count baseline (95% bootstrap CIs).")
+         " layer, one panel per base with the RL models tuned from it, beside a random-init model and a token-count"
+         " baseline (95% bootstrap CIs).")
 
 # %% [markdown]
 # ## Reward prediction: a behavioural read-out of beliefs
@@ -187,18 +195,14 @@ save_fig(fig, 5, "belief_probes", caption="Ridge-probe R^2 of row-centred arm po
 # after RL without a KL penalty.
 
 # %%
-rp_models = {}
-for dose, pair in PAIRS:
-    rp_models[f"base d{dose:g}"] = pair.base
-    rp_models[f"RL d{dose:g}"] = pair.rl
-rp_models["random init"] = random_init_control(PAIRS[0][1].base, seed=7_777_777)
+rp_models = {**models, "random init": random_init_control(PAIRS[0].pair.base, seed=7_777_777)}
 RP = reward_prediction(rp_models, texts, n_arms=world.config.n_arms, n_boot=N_BOOT, seed=SEED)
 fig, ax = plt.subplots(figsize=(7, 3.8))
 bar_ci(ax, RP, "model", "corr", "ci_lo", "ci_hi", colors=[palette.get(m, COLORS["control"]) for m in RP["model"]])
 ax.axhline(0, color="k", lw=0.8)
 ax.set_ylabel("corr(P(reward 1), Bayes posterior mean)")
 ax.set_xlabel("")
-ax.tick_params(axis="x", labelsize=8, rotation=15)
+ax.tick_params(axis="x", labelsize=8, rotation=20)
 ax.set_title(f"{N_PROBE_EPISODES} {PROBE_POLICY} episodes x {T} pulls; 95% bootstrap CI over episodes; seed {SEED};"
              f" {SOURCE}", fontsize=8)
 save_fig(fig, 5, "reward_prediction", caption="Correlation between each model's predicted probability of reward 1 at"
@@ -207,41 +211,46 @@ save_fig(fig, 5, "reward_prediction", caption="Correlation between each model's 
 
 # %% [markdown]
 # ## What this run found
+# Per model, then per pair (its RL model against its own base, with the operational truth: activation expected at
+# dose > 0; at dose 0 any regret gain below uniform random is creation), then the dose-0 creation test in plain words.
 
 # %%
 t = reg.table.set_index(["policy", "mode"])
 a = reg.adaptation.set_index(["policy", "mode"])
-b = best.set_index(["dose", "model"])
+b = best[best["model"] != "random_init"].set_index("model")
+RPm = RP.set_index("model")
+V = verdicts(reg, best, PAIRS, n_boot=N_BOOT, seed=SEED)
 
 
 def ci(v, lo, hi):
     return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
-rp0 = RP.set_index("model").loc["random init"]
+rp0 = RPm.loc["random init"]
 lines = [f"Source: {SOURCE}; {N_BANDITS} unseen bandits, K={world.config.n_arms}, T={T}; RL seed {SEED}; 95% bootstrap"
          " CIs. References: Thompson sampling "
          f"{ci(*t.loc[('thompson', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])}, uniform random "
          f"{ci(*t.loc[('random', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])} final regret; a random-init model's"
          f" reward prediction corr {ci(rp0['corr'], rp0['ci_lo'], rp0['ci_hi'])}.", ""]
-for dose, _ in PAIRS:
-    for who in ("base", "RL"):
-        name = f"{who} d{dose:g}"
-        parts = []
-        for mode in ("sampled", "greedy"):
-            r, ad_ = t.loc[(name, mode)], a.loc[(name, mode)]
-            parts.append(f"{mode}: regret {ci(r['final_regret'], r['ci_lo'], r['ci_hi'])}, gap closed"
-                         f" {ci(r['gap_closed'], r['gap_lo'], r['gap_hi'])}, adaptation"
-                         f" {ci(ad_['improvement'], ad_['ci_lo'], ad_['ci_hi'])}, invalid pulls"
-                         f" {r['invalid_rate']:.1%}")
-        pr = b.loc[(dose, who)]
-        parts.append(f"beliefs: best layer {int(pr['layer'])} R^2 {ci(pr['r2'], pr['ci_lo'], pr['ci_hi'])} vs random init"
-                     f" {ci(pr['r2_random_init'], pr['random_lo'], pr['random_hi'])} and token counts {pr['r2_counts']:.2f}")
-        rp = RP.set_index("model").loc[name]
-        parts.append(f"reward prediction corr {ci(rp['corr'], rp['ci_lo'], rp['ci_hi'])}")
-        lines.append(f"- **{name}**: " + "; ".join(parts) + ".")
-for _, v in verdicts(reg, best, {d: (f"base d{d:g}", f"RL d{d:g}") for d, _ in PAIRS}).iterrows():
-    lines.append(f"- **Dose {v['dose']:g}**: behaviour: {v['behaviour']}. Probes: {v['probes']}.")
+for name in models:
+    parts = []
+    for mode in ("sampled", "greedy"):
+        r, ad_ = t.loc[(name, mode)], a.loc[(name, mode)]
+        parts.append(f"{mode}: regret {ci(r['final_regret'], r['ci_lo'], r['ci_hi'])}, gap closed"
+                     f" {ci(r['gap_closed'], r['gap_lo'], r['gap_hi'])}, adaptation"
+                     f" {ci(ad_['improvement'], ad_['ci_lo'], ad_['ci_hi'])}, invalid pulls {r['invalid_rate']:.1%}")
+    pr, rp = b.loc[name], RPm.loc[name]
+    parts.append(f"beliefs: best layer {int(pr['layer'])} R^2 {ci(pr['r2'], pr['ci_lo'], pr['ci_hi'])} vs random init"
+                 f" {ci(pr['r2_random_init'], pr['random_lo'], pr['random_hi'])} and token counts {pr['r2_counts']:.2f}")
+    parts.append(f"reward prediction corr {ci(rp['corr'], rp['ci_lo'], rp['ci_hi'])}")
+    lines.append(f"- **{name}**: " + "; ".join(parts) + ".")
+lines.append("")
+for _, v in V.iterrows():
+    lines.append(f"- **Pair {v['pair']}** ({v['rl']} vs {v['base']}): {v['expected']}. Behaviour: {v['behaviour']}."
+                 f" Probes: {v['probes']}.")
+found = creation_findings(reg, best, V, PAIRS, reward_pred=RP, n_boot=N_BOOT, seed=SEED)
+lines += (["", "**Creation test (dose 0).**", *(f"- {x}" for x in found)] if found
+          else ["", "**Creation test (dose 0)**: no dose-0 pair in this run."])
 lines += ["", "Sampled and greedy regret are reported separately because they can disagree (a base model imitates a"
           " mixture of behaviour policies when sampled)."]
 if "stand-in" in SOURCE:

@@ -71,6 +71,8 @@ def test_regret_experiment_references_and_consistency(pair):
     assert tab.loc[("rl", "greedy"), "invalid_rate"] == pytest.approx((ch < 0).mean())
     last = res.curves[(res.curves["policy"] == "rl") & (res.curves["mode"] == "greedy")].iloc[-1]
     assert last["cum_regret"] == pytest.approx(ref)
+    fin = res.finals[(res.finals["policy"] == "rl") & (res.finals["mode"] == "greedy")]
+    assert fin["final_regret"].mean() == pytest.approx(ref) and len(fin) == 30
     ad = res.adaptation.set_index(["policy", "mode"])
     assert ad.loc[("thompson", "reference"), "improvement"] > 0
 
@@ -133,30 +135,166 @@ def test_best_layers_and_smoke_fallback(pair, tmp_path, monkeypatch):
     with pytest.raises(MissingWeightsError, match="zoo build --preset paper"):
         load_bandit_pairs()
     pairs, source = load_bandit_pairs(smoke=True, smoke_dir=tmp_path / "smoke")
-    assert len(pairs) == 1 and pairs[0][0] == 0.5 and "stand-in" in source
+    assert len(pairs) == 1 and "stand-in" in source
+    assert (pairs[0].dose, pairs[0].variant, pairs[0].label, pairs[0].base_label) == (0.5, "correct", "d0.5", "base d0.5")
 
 
-def test_verdicts_rules():
+def _copy_into_zoo(zoo, name, src, **fields):
+    import json
+    import shutil
+
+    shutil.copytree(src, zoo / name)
+    man = json.loads((zoo / name / "manifest.json").read_text())
+    man.update(name=name, preset="paper", **fields)
+    (zoo / name / "manifest.json").write_text(json.dumps(man))
+
+
+def test_load_bandit_pairs_across_doses_and_variants(pair, tmp_path, monkeypatch):
+    from rlmeta_interp.errors import MissingWeightsError
+    from rlmeta_interp.experiments.bandits import load_bandit_pairs
+
+    p, _, _ = pair
+    zoo = tmp_path / "data" / "zoo"
+    for d in (0.0, 0.5):
+        _copy_into_zoo(zoo, f"paper-bandit-d{round(d * 100):03d}-base", p.base.folder, dose=d)
+    rl = {"paper-bandit-d050-rl-correct": (0.5, "correct"), "paper-bandit-d000-rl-long": (0.0, "long"),
+          "paper-bandit-d000-rl-correct": (0.0, "correct")}
+    for name, (d, v) in rl.items():
+        _copy_into_zoo(zoo, name, p.rl.folder, dose=d, variant=v, seed=0, base=f"paper-bandit-d{round(d * 100):03d}-base")
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    pairs, source = load_bandit_pairs(variant=["correct", "long"])
+    assert source == "preset paper"
+    assert [(b.dose, b.variant, b.label, b.base_label, b.rl_label) for b in pairs] == [
+        (0.0, "correct", "d0", "base d0", "RL d0"), (0.0, "long", "d0 long", "base d0", "RL d0 long"),
+        (0.5, "correct", "d0.5", "base d0.5", "RL d0.5")]
+    assert [b.pair.rl.name for b in pairs] == ["paper-bandit-d000-rl-correct", "paper-bandit-d000-rl-long",
+                                               "paper-bandit-d050-rl-correct"]
+    assert pairs[0].pair.base is pairs[1].pair.base  # the shared base is loaded once
+    # variant order decides the order within a dose; a variant that exists at one dose only is not an error
+    assert [b.label for b in load_bandit_pairs(variant=["long", "correct"])[0]] == ["d0 long", "d0", "d0.5"]
+    assert [b.label for b in load_bandit_pairs(variant="long")[0]] == ["d0 long"]
+    # a variant at no dose: the error names the command that builds it
+    with pytest.raises(MissingWeightsError, match="variant='nope'.*zoo build"):
+        load_bandit_pairs(variant=["correct", "nope"])
+    with pytest.raises(InvalidConfigError, match="variant"):
+        load_bandit_pairs(variant=[])
+
+
+def test_bandit_models_and_probes_evaluate_a_shared_base_once(pair):
+    from rlmeta_interp.experiments.bandits import (
+        BanditPair,
+        bandit_models,
+        belief_probes_by_base,
+    )
+
+    p, world, _ = pair
+    pairs = [BanditPair(0.0, "correct", "d0", p, "base d0"), BanditPair(0.0, "long", "d0 long", p, "base d0")]
+    models = bandit_models(pairs)
+    assert list(models) == ["base d0", "RL d0", "RL d0 long"] and models["base d0"] is p.base
+    with pytest.raises(InvalidConfigError, match="labelled 'd0'"):
+        bandit_models([pairs[0], pairs[0]])
+    with pytest.raises(EmptyInputError):
+        bandit_models([])
+    texts, y = belief_episodes(world, 12, seed=3)
+    cfg = RidgeProbeConfig(n_boot=20, n_shuffles=1, n_folds=3)
+    probes, best = belief_probes_by_base(pairs, texts, y, config=cfg)
+    assert set(probes["model"]) == {"base d0", "RL d0", "RL d0 long", "random_init", "token_counts"}
+    assert (probes["model"] == "base d0").sum() == 2  # one row per layer: the base is probed once
+    assert set(probes["base"]) == {"base d0"} and set(best["dose"]) == {0.0}
+    assert list(best["model"]) == ["base d0", "RL d0", "RL d0 long", "random_init"]
+    b = best.set_index("model")
+    assert b.loc["RL d0", "r2"] == pytest.approx(b.loc["RL d0 long", "r2"])  # the same RL model twice
+
+
+def _synthetic_regret(base_d0_learns=False):
+    """Choices of reward-blind policies (uniform random) and of a learner (explores a quarter, then exploits)."""
+    from rlmeta_interp.analysis.icrl import reference_choices
+    from rlmeta_interp.experiments.bandits import MODES, regret_from_choices
+
+    n, T, K = 300, 20, 3
+    means = np.random.default_rng(0).uniform(size=(n, K))
+
+    def blind(s):
+        return np.random.default_rng(s).integers(0, K, size=(n, T))
+
+    learner = blind(9)
+    learner[:, T // 4:] = means.argmax(1)[:, None]
+    runs = {("thompson", "reference"): reference_choices(means, T, "thompson", seed=0),
+            ("random", "reference"): reference_choices(means, T, "random", seed=1)}
+    for m in MODES:
+        runs.update({("base d0", m): learner if base_d0_learns else blind(2), ("RL d0", m): blind(3),
+                     ("RL d0 long", m): learner, ("base d0.5", m): learner, ("RL d0.5", m): learner})
+    return regret_from_choices(runs, means, n_boot=200), runs, means
+
+
+def test_verdicts_and_creation_findings(pair):
     import pandas as pd
 
-    from rlmeta_interp.experiments.bandits import RegretResult, verdicts
+    from rlmeta_interp.analysis.icrl import per_trial_regret
+    from rlmeta_interp.experiments.bandits import (
+        BanditPair,
+        RegretResult,
+        creation_findings,
+        regret_difference,
+        regret_from_choices,
+        verdicts,
+    )
 
-    def adapt(lo_base, lo_rl):
-        return pd.DataFrame([{"policy": p, "mode": m, "ci_lo": lo} for p, lo in (("b", lo_base), ("r", lo_rl))
-                             for m in ("sampled", "greedy")])
-
-    def best(base_lo, rl_lo):
-        return pd.DataFrame([{"dose": 0.5, "model": m, "ci_lo": lo, "random_hi": 0.3, "r2_counts": 0.2}
-                             for m, lo in (("base", base_lo), ("RL", rl_lo))])
-
-    empty = pd.DataFrame()
-    v = verdicts(RegretResult(empty, empty, adapt(-0.1, 0.05)), best(0.25, 0.4), {0.5: ("b", "r")}).iloc[0]
-    assert v["adapts_rl_sampled"] and not v["adapts_base_greedy"] and "appears after RL" in v["behaviour"]
-    assert not v["beliefs_base"] and v["beliefs_rl"] and v["probes"].startswith("creation")  # 0.25 < random 0.3
-    v = verdicts(RegretResult(empty, empty, adapt(0.02, 0.05)), best(0.35, 0.4), {0.5: ("b", "r")}).iloc[0]
-    assert "pre-existed" in v["behaviour"] and v["probes"].startswith("activation")
-    v = verdicts(RegretResult(empty, empty, adapt(0.0, 0.0)), best(0.1, 0.1), {0.5: ("b", "r")}).iloc[0]
-    assert "not reproduced" in v["behaviour"] and v["probes"].startswith("inconclusive")
+    p, _, _ = pair
+    reg, runs, means = _synthetic_regret()
+    best = pd.DataFrame([{"model": m, "layer": 1, "r2": r, "ci_lo": r - 0.05, "ci_hi": r + 0.05, "r2_random_init": 0.2,
+                          "random_lo": 0.15, "random_hi": 0.25, "r2_counts": 0.1}
+                         for m, r in [("base d0", 0.6), ("RL d0", 0.6), ("RL d0 long", 0.6), ("random_init", 0.2),
+                                      ("base d0.5", 0.2), ("RL d0.5", 0.7), ("random_init", 0.2)]])
+    pairs = [BanditPair(0.0, "correct", "d0", p, "base d0"), BanditPair(0.0, "long", "d0 long", p, "base d0"),
+             BanditPair(0.5, "correct", "d0.5", p, "base d0.5")]
+    v = verdicts(reg, best, pairs, n_boot=200).set_index("pair")
+    assert list(v.index) == ["d0", "d0 long", "d0.5"]
+    # the paired RL-minus-base difference, recomputed from the choices
+    fin = {k: per_trial_regret(c, means, invalid="worst").sum(1) for k, c in runs.items()}
+    diff = (fin[("RL d0 long", "greedy")] - fin[("base d0", "greedy")]).mean()
+    assert diff < 0 and v.loc["d0 long", "rl_minus_base_greedy"] == pytest.approx(diff)
+    assert regret_difference(reg, ("RL d0 long", "greedy"), ("base d0", "greedy"))["diff"] == pytest.approx(diff)
+    # dose 0, prolonged RL: beats uniform random and its reward-blind base -> creation
+    long = v.loc["d0 long"]
+    assert long["creation"] and long["beats_random_rl_sampled"] and not long["beats_random_base_sampled"]
+    assert long["rl_beats_base_sampled"] and long["adapts_rl_greedy"] and "appears after RL" in long["behaviour"]
+    assert "any regret gain below uniform random is creation" in long["expected"] and "RL created it" in long["expected"]
+    assert long["probes"].startswith("activation")
+    # dose 0, RL that stayed reward-blind: nothing created
+    assert not v.loc["d0", "creation"] and "nothing was created" in v.loc["d0", "expected"]
+    assert "not reproduced" in v.loc["d0", "behaviour"]
+    # dose > 0: activation expected; the base already adapts; RL identical to its base does not beat it
+    d05 = v.loc["d0.5"]
+    assert not d05["creation"] and "activation is expected" in d05["expected"] and "pre-existed" in d05["behaviour"]
+    assert not d05["rl_beats_base_sampled"] and d05["probes"].startswith("creation-like")  # base 0.2 < random 0.25
+    # plain sentences on the dose-0 pairs: each RL model, then the shared base once
+    lines = creation_findings(reg, best, v.reset_index(), pairs, n_boot=200)
+    assert len(lines) == 3
+    assert lines[0].startswith("RL d0 (") and "**no, RL did not create" in lines[0]
+    assert lines[1].startswith("RL d0 long (") and "**yes, RL created in-context adaptation**" in lines[1]
+    assert "more regret than Thompson sampling" in lines[1] and "paired" in lines[1]
+    assert lines[2].startswith("base d0:") and "already encodes beliefs" in lines[2]
+    assert "does not beat uniform random" in lines[2] and "reward prediction" not in lines[2]
+    rp = pd.DataFrame([{"model": "base d0", "corr": 0.9, "ci_lo": 0.85, "ci_hi": 0.95},
+                       {"model": "random init", "corr": 0.5, "ci_lo": 0.4, "ci_hi": 0.6}])
+    with_rp = creation_findings(reg, best, v.reset_index(), pairs, reward_pred=rp, n_boot=200)
+    assert with_rp[:2] == lines[:2] and "tracks the Bayes posterior beyond a random init model's" in with_rp[2]
+    assert creation_findings(reg, best, v.reset_index(), pairs[2:]) == []
+    # a dose-0 base that beats uniform random is not reward-blind: the test does not isolate creation
+    reg2, _, _ = _synthetic_regret(base_d0_learns=True)
+    v2 = verdicts(reg2, best, pairs[1:2], n_boot=200).iloc[0]
+    assert not v2["creation"] and "does not isolate creation" in v2["expected"]
+    # typed errors
+    with pytest.raises(InvalidConfigError, match="best-layer"):
+        verdicts(reg, best[best["model"] != "RL d0"], pairs, n_boot=50)
+    with pytest.raises(InvalidConfigError, match="finals"):
+        regret_difference(RegretResult(reg.curves, reg.table, reg.adaptation), ("RL d0", "sampled"), ("base d0", "sampled"))
+    with pytest.raises(InvalidConfigError, match="No policy"):
+        regret_difference(reg, ("RL d9", "sampled"), ("base d0", "sampled"))
+    with pytest.raises(InvalidConfigError, match="reference"):
+        regret_from_choices({("RL d0", "sampled"): runs[("RL d0", "sampled")]}, means)
 
 
 def test_reward_prediction_against_a_direct_forward_pass(pair):
