@@ -107,12 +107,14 @@ reg.table
 
 # %%
 names = list(models) + ["thompson", "random"]
-palette = dict(zip(list(models), sns.color_palette("tab10", len(models)).as_hex()))
+model_colors = [c for i, c in enumerate(sns.color_palette("tab10").as_hex()) if i not in (4, 7)]  # not purple/grey
+palette = {m: model_colors[i % len(model_colors)] for i, m in enumerate(models)}
 palette.update(thompson=COLORS["reference"], random=COLORS["random"])
 fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
 for j, mode in enumerate(["sampled", "greedy"]):
     cur = reg.curves[reg.curves["mode"].isin([mode, "reference"])]
     line_ci(axes[0, j], cur, "t", "regret", "regret_lo", "regret_hi", hue="policy", palette=palette)
+    axes[0, j].get_legend().remove()  # one legend per column, on the cumulative panel below
     line_ci(axes[1, j], cur, "t", "cum_regret", "cum_lo", "cum_hi", hue="policy", palette=palette)
     axes[0, j].set_title(f"{mode} decoding: regret per trial")
     axes[1, j].set_title(f"{mode} decoding: cumulative regret")
@@ -173,6 +175,7 @@ fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze
 for ax, group in zip(axes[0], groups):
     sub = probes[(probes["base"] == group) & (probes["model"] != "token_counts")]
     line_ci(ax, sub, "layer", "r2", "ci_lo", "ci_hi", hue="model", palette=pal, marker="o")
+    ax.set_ylim(bottom=max(ax.get_ylim()[0], -1.0))  # R^2 is unbounded below: clip the bands at -1
     counts = probes[(probes["base"] == group) & (probes["model"] == "token_counts")]
     ax.axhline(float(counts["r2"].iloc[0]), color=COLORS["random"], ls="--", label="token counts")
     ax.axhline(0, color="k", lw=0.6)

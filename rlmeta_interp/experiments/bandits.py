@@ -418,6 +418,10 @@ def _ci(v: float, lo: float, hi: float) -> str:
     return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _sign(lo: float, hi: float) -> str:
+    return "above 0" if lo > 0 else "below 0" if hi < 0 else "CI includes 0"
+
+
 def verdicts(
     regret: RegretResult, best: pd.DataFrame, pairs: Sequence[BanditPair], *, n_boot: int = 1000,
     ci: float = 0.95, seed: int = 0,
@@ -467,7 +471,8 @@ def verdicts(
             f"RL adapts within the episode where the base does not ({', '.join(rl_new)} decoding): in-context RL"
             " appears after RL" if rl_new else
             f"the base already adapts ({', '.join(base_had)} decoding): in-context learning pre-existed RL"
-            if base_had else "neither model adapts within the episode: the claim is not reproduced for this pair")
+            if base_had else "neither model's regret per trial falls within the episode (no adaptation CI above 0):"
+            " within-episode adaptation is not reproduced for this pair")
         row["probes"] = (
             "activation: the base already encodes beliefs beyond the controls" if row["beliefs_base"] else
             "creation-like: beliefs beyond the controls appear only after RL" if row["beliefs_rl"] else
@@ -534,12 +539,14 @@ def creation_findings(
                 f" {_ci(r[f'rl_minus_base_{mode}'], r[f'rl_minus_base_{mode}_lo'], r[f'rl_minus_base_{mode}_hi'])},"
                 f" paired) and uniform random's {_ci(rnd['final_regret'], rnd['ci_lo'], rnd['ci_hi'])} (gap closed"
                 f" {_ci(rl['gap_closed'], rl['gap_lo'], rl['gap_hi'])}); adaptation"
-                f" {_ci(a['improvement'], a['ci_lo'], a['ci_hi'])} ({'above 0' if a['ci_lo'] > 0 else 'not above 0'});"
+                f" {_ci(a['improvement'], a['ci_lo'], a['ci_hi'])} ({_sign(a['ci_lo'], a['ci_hi'])});"
                 f" {th['diff']:.2f} [{th['lo']:.2f}, {th['hi']:.2f}] more regret than Thompson sampling")
         adapts = [m for m in MODES if r[f"adapts_rl_{m}"]]
+        rises = all(ad.loc[(bp.rl_label, m), "ci_hi"] < 0 for m in MODES)
         head = ("**yes, RL created in-context adaptation**" if r["creation"] and adapts else
-                "**yes, RL created reward-dependent play (regret below uniform random and its base), though regret"
-                " per trial does not resolvably fall within the episode**" if r["creation"]
+                "**yes, RL created reward-dependent play (regret below uniform random and below its base's), but"
+                + (" its regret per trial rises within the episode (adaptation CI below 0 in both modes)**" if rises
+                   else " its regret per trial does not resolvably fall within the episode**") if r["creation"]
                 else "**no, RL did not create in-context adaptation**")
         out.append(f"{bp.rl_label} (dose 0, RL variant {bp.variant}): {head}. " + "; ".join(parts) + ".")
     for group in _by_base(zero).values():

@@ -220,11 +220,14 @@ def _synthetic_regret(base_d0_learns=False):
 
     learner = blind(9)
     learner[:, T // 4:] = means.argmax(1)[:, None]
+    fading = blind(8)  # knows the best arm early, then forgets it: beats random while regret per trial rises
+    fading[:, : T // 4] = means.argmax(1)[:, None]
     runs = {("thompson", "reference"): reference_choices(means, T, "thompson", seed=0),
             ("random", "reference"): reference_choices(means, T, "random", seed=1)}
     for m in MODES:
         runs.update({("base d0", m): learner if base_d0_learns else blind(2), ("RL d0", m): blind(3),
-                     ("RL d0 long", m): learner, ("base d0.5", m): learner, ("RL d0.5", m): learner})
+                     ("RL d0 long", m): learner, ("base d0.5", m): learner, ("RL d0.5", m): learner,
+                     ("RL d0 fading", m): fading})
     return regret_from_choices(runs, means, n_boot=200), runs, means
 
 
@@ -245,7 +248,8 @@ def test_verdicts_and_creation_findings(pair):
     reg, runs, means = _synthetic_regret()
     best = pd.DataFrame([{"model": m, "layer": 1, "r2": r, "ci_lo": r - 0.05, "ci_hi": r + 0.05, "r2_random_init": 0.2,
                           "random_lo": 0.15, "random_hi": 0.25, "r2_counts": 0.1}
-                         for m, r in [("base d0", 0.6), ("RL d0", 0.6), ("RL d0 long", 0.6), ("random_init", 0.2),
+                         for m, r in [("base d0", 0.6), ("RL d0", 0.6), ("RL d0 long", 0.6), ("RL d0 fading", 0.6),
+                                      ("random_init", 0.2),
                                       ("base d0.5", 0.2), ("RL d0.5", 0.7), ("random_init", 0.2)]])
     pairs = [BanditPair(0.0, "correct", "d0", p, "base d0"), BanditPair(0.0, "long", "d0 long", p, "base d0"),
              BanditPair(0.5, "correct", "d0.5", p, "base d0.5")]
@@ -264,7 +268,7 @@ def test_verdicts_and_creation_findings(pair):
     assert long["probes"].startswith("activation")
     # dose 0, RL that stayed reward-blind: nothing created
     assert not v.loc["d0", "creation"] and "nothing was created" in v.loc["d0", "expected"]
-    assert "not reproduced" in v.loc["d0", "behaviour"]
+    assert "adaptation is not reproduced" in v.loc["d0", "behaviour"]
     # dose > 0: activation expected; the base already adapts; RL identical to its base does not beat it
     d05 = v.loc["d0.5"]
     assert not d05["creation"] and "activation is expected" in d05["expected"] and "pre-existed" in d05["behaviour"]
@@ -274,7 +278,7 @@ def test_verdicts_and_creation_findings(pair):
     assert len(lines) == 3
     assert lines[0].startswith("RL d0 (") and "**no, RL did not create" in lines[0]
     assert lines[1].startswith("RL d0 long (") and "**yes, RL created in-context adaptation**" in lines[1]
-    assert "more regret than Thompson sampling" in lines[1] and "paired" in lines[1]
+    assert "more regret than Thompson sampling" in lines[1] and "paired" in lines[1] and "(above 0)" in lines[1]
     assert lines[2].startswith("base d0:") and "already encodes beliefs" in lines[2]
     assert "does not beat uniform random" in lines[2] and "reward prediction" not in lines[2]
     rp = pd.DataFrame([{"model": "base d0", "corr": 0.9, "ci_lo": 0.85, "ci_hi": 0.95},
@@ -282,6 +286,13 @@ def test_verdicts_and_creation_findings(pair):
     with_rp = creation_findings(reg, best, v.reset_index(), pairs, reward_pred=rp, n_boot=200)
     assert with_rp[:2] == lines[:2] and "tracks the Bayes posterior beyond a random init model's" in with_rp[2]
     assert creation_findings(reg, best, v.reset_index(), pairs[2:]) == []
+    # beating uniform random and the base is creation even when regret per trial rises; the sentence says so
+    fading = [BanditPair(0.0, "fading", "d0 fading", p, "base d0")]
+    vf = verdicts(reg, best, fading, n_boot=200)
+    assert vf["creation"].iloc[0] and not vf["adapts_rl_sampled"].iloc[0]
+    line = creation_findings(reg, best, vf, fading, n_boot=200)[0]
+    assert "**yes, RL created reward-dependent play" in line and "rises within the episode" in line
+    assert "(below 0)" in line
     # a dose-0 base that beats uniform random is not reward-blind: the test does not isolate creation
     reg2, _, _ = _synthetic_regret(base_d0_learns=True)
     v2 = verdicts(reg2, best, pairs[1:2], n_boot=200).iloc[0]
