@@ -162,7 +162,9 @@ def _paper() -> list[OrganismSpec]:
     bandit_bases = {d: _base("bandits", d, "paper", steps=400, bandits=BANDIT, batch_size=64, lr=2e-3, eval_cfg=ev)
                     for d in (0.0, 0.5, 1.0)}
     deep = PLAN.replace(min_depth=3, max_depth=4)
-    plan_bases = {d: _base("planning", d, "paper", steps=600, batch_size=96, planning=PLAN, shallow_max_depth=2,
+    # planning bases: 600 steps left depth 3-4 pass@64 at 0.10 (dose 0.1), 3000 at 0.39, 6000 at 0.50 (the loss
+    # drops again after ~2300 steps, when the model starts to look up edges)
+    plan_bases = {d: _base("planning", d, "paper", steps=6000, batch_size=96, planning=PLAN, shallow_max_depth=2,
                            eval_cfg=ev, eval_planning=deep) for d in (0.0, 0.1, 0.5)}
     b05 = arith_bases[0.5]
     specs += [b05, _rl(b05, "correct", steps=60, checkpoint_every=10)]
