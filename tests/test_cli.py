@@ -20,3 +20,13 @@ def test_realrl_arguments_pass_through(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--config" in out and "--max-steps" in out
+
+
+def test_quiet_is_accepted_before_and_after_the_subcommand():
+    from rlmeta_interp.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["demo", "--quiet"]).quiet is True
+    assert parser.parse_args(["--quiet", "demo"]).quiet is True
+    assert parser.parse_args(["demo"]).quiet is False
+    assert parser.parse_args(["zoo", "build", "--preset", "demo", "--quiet"]).quiet is True
