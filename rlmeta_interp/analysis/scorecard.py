@@ -46,7 +46,7 @@ Vote = Literal["activation", "creation", "inconclusive", "n/a"]
 # Part of every saved result's key: bump it whenever an indicator's definition changes, so no stale result is reused.
 # 5: boundary samples come from experiments.boundary.run_boundary (crossover k over every k in 1..n, a planning
 # guessing baseline).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 INDICATORS: tuple[str, ...] = ("boundary", "likelihood", "directions", "steering", "hybrid", "beliefs", "features",
                                "weights")
 
@@ -83,6 +83,7 @@ class ScorecardConfig(FrozenConfig):
     n_random: int = 3
     n_hybrid: int = 24
     n_episodes: int = 128
+    n_bandits: int = 300  # unseen bandits for the regret gain (paired: the same bandits for base and RL)
     sae_width: int = 4
     sae_k: int = 8
     sae_samples: int = 60_000
@@ -94,7 +95,7 @@ class ScorecardConfig(FrozenConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("n_problems", "n_samples", "n_contrast", "n_hybrid", "n_episodes", "sae_width", "sae_k",
+        for name in ("n_problems", "n_samples", "n_contrast", "n_hybrid", "n_episodes", "n_bandits", "sae_width", "sae_k",
                      "sae_samples", "crosscoder_steps", "n_boot"):
             check_range(self, name, 1)
         check_range(self, "n_random", 0)
@@ -114,7 +115,7 @@ class ScorecardConfig(FrozenConfig):
     def smoke(cls) -> ScorecardConfig:
         """Tiny sizes for tests and smoke runs (numbers are noisy; the machinery is the same)."""
         return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0,), n_random=1, n_hybrid=2,
-                   n_episodes=24, sae_samples=4000, crosscoder_steps=150, n_boot=100)
+                   n_episodes=24, n_bandits=24, sae_samples=4000, crosscoder_steps=150, n_boot=100)
 
 
 @dataclass(frozen=True)
@@ -544,20 +545,26 @@ def ind_beliefs(ctx: Context) -> IndicatorResult:
 
 
 def _regret_metrics(ctx: Context) -> list[dict[str, Any]]:
-    from ..organism.evaluate import evaluate_bandits
+    """Final regret of base and RL on the same unseen bandits (sampled and greedy), Thompson sampling and uniform
+    random as references, and the paired RL - base difference that decides the gain."""
+    from ..experiments.bandits import regret_difference, regret_experiment
 
-    probs = ctx.world.sample(ctx.config.n_episodes, seed=ctx.config.problem_seed + 3)
+    c = ctx.config
+    probs = ctx.world.sample(c.n_bandits, seed=c.problem_seed + 3)
+    res = regret_experiment({"base": ctx.pair.base, "rl": ctx.pair.rl}, ctx.world, probs, seed=c.seed, n_boot=c.n_boot)
+    t = res.table.set_index(["policy", "mode"])
     out = []
     for role in ("base", "rl"):
-        m = getattr(ctx.pair, role)
-        ev = evaluate_bandits(m.hf, m.tokenizer, ctx.world, probs, seed=ctx.config.seed)
         for kind in ("sampled", "greedy"):
-            v, se = ev[f"regret_{kind}"], ev[f"regret_{kind}_se"]
-            out.append(_m(f"regret {role} ({kind})", v, v - 1.96 * se, v + 1.96 * se))
-        if role == "base":
-            for ref in ("thompson", "random"):
-                v, se = ev[f"regret_{ref}"], ev[f"regret_{ref}_se"]
-                out.append(_m(f"regret {ref} (reference)", v, v - 1.96 * se, v + 1.96 * se))
+            r = t.loc[(role, kind)]
+            out.append(_m(f"regret {role} ({kind})", r["final_regret"], r["ci_lo"], r["ci_hi"]))
+    for ref in ("thompson", "random"):
+        r = t.loc[(ref, "reference")]
+        out.append(_m(f"regret {ref} (reference)", r["final_regret"], r["ci_lo"], r["ci_hi"]))
+    for kind in ("sampled", "greedy"):
+        d = regret_difference(res, ("rl", kind), ("base", kind), n_boot=c.n_boot, seed=c.seed)
+        out.append(_m(f"regret RL - base ({kind}, paired)", d["diff"], d["lo"], d["hi"],
+                      f"{c.n_bandits} bandits, paired bootstrap"))
     return out
 
 
@@ -739,7 +746,7 @@ class Scorecard:
     @property
     def gain(self) -> bool | None:
         """Did RL measurably improve the capability? pass@1 or pass@n (a boundary expansion is a gain too) for
-        single-turn worlds, sampled regret for bandits; None if neither was measured. Without a gain there is nothing
+        single-turn worlds, the paired sampled-regret difference for bandits; None if neither was measured. Without a gain there is nothing
         to attribute to activation or creation."""
         b = self.results.get("boundary")
         if b is not None and b.metrics:
@@ -748,9 +755,9 @@ class Scorecard:
         bel = self.results.get("beliefs")
         if bel is not None and bel.metrics:
             get = {m["metric"]: m for m in bel.metrics}
-            rb, rr = get.get("regret base (sampled)"), get.get("regret rl (sampled)")
-            if rb and rr and None not in (rb["ci_lo"], rr["ci_hi"]):
-                return rr["ci_hi"] < rb["ci_lo"]
+            d = get.get("regret RL - base (sampled, paired)")
+            if d and d["ci_hi"] is not None:
+                return d["ci_hi"] < 0
         return None
 
     @property

@@ -103,6 +103,11 @@ def test_bandit_beliefs_have_random_init_and_count_controls(tiny_pair, tmp_path)
         assert needed in names
     # the control is a different network: its R^2 is not the base's
     assert res.metric("R^2 base") != res.metric("R^2 random_init")
+    # the gain is the paired RL - base regret on the same bandits: its value is the difference of the two means
+    diff = next(m for m in res.metrics if m["metric"] == "regret RL - base (sampled, paired)")
+    assert diff["value"] == pytest.approx(res.metric("regret rl (sampled)") - res.metric("regret base (sampled)"))
+    assert diff["ci_lo"] <= diff["value"] <= diff["ci_hi"]
+    assert card.gain == (diff["ci_hi"] < 0)
 
 
 def test_validation_against_dose():
