@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def ensure_demo_zoo(progress: bool = True) -> list[str]:
         return pairs
     from .organism.zoo import build_zoo
 
-    log.info("No demo organisms found: building the demo preset (a few minutes on 2 cores).")
-    build_zoo("demo", progress=progress)
+    jobs = min(2, os.cpu_count() or 1)
+    log.info("No demo organisms found: building the demo preset (about 13 CPU minutes; %d parallel chains).", jobs)
+    build_zoo("demo", progress=progress, threads=1, jobs=jobs)
     pairs = demo_pairs()
     if not pairs:
         raise EmptyInputError("Building the demo preset produced no RL pair: check the build log above.")
