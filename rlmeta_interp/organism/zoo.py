@@ -176,6 +176,9 @@ def _paper() -> list[OrganismSpec]:
     # prolonged RL from the dose-0 bandit base (whose policy ignores the history): the 60-step recipe above, 300 steps at
     # lr 3e-4..1e-3, and 300 steps at 16 prompts left regret at the uniform-random level; this is the budget that moved it
     specs += [_rl(bandit_bases[0.0], "long", steps=1500, lr=1e-3, beta=0.0, prompts_per_step=16)]
+    # its control: the same budget with Bernoulli(0.5) rewards (drift without a learning signal)
+    specs += [_rl(bandit_bases[0.0], "long-random", steps=1500, lr=1e-3, beta=0.0, prompts_per_step=16,
+                  reward="random")]
     specs += [
         _rl(b05, "format", steps=60, reward="format"),
         _rl(b05, "random", steps=60, reward="random"),
@@ -275,6 +278,17 @@ def _evaluate(folder: Path, spec: OrganismSpec) -> dict[str, Any]:
     return metrics
 
 
+# what an RL manifest keeps of TRL's per-step log (about 25 keys a step; the full log of a 1500-step run is 1.4 MB)
+RL_CURVE_KEYS = ("step", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "loss", "grad_norm",
+                 "learning_rate", "completions/mean_length", "completions/clipped_ratio", "step_time")
+
+
+def slim_rl_curve(curve: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The RL training curve with :data:`RL_CURVE_KEYS` only (rows that keep nothing but ``step`` are dropped)."""
+    rows = [{k: r[k] for k in RL_CURVE_KEYS if k in r} for r in curve]
+    return [r for r in rows if set(r) - {"step"}]
+
+
 def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -> Path:
     final = out_dir / spec.name
     work = out_dir / f".{spec.name}.partial"
@@ -301,7 +315,7 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
         manifest["variant"] = spec.variant
         manifest["data_hash"] = base_manifest.get("data_hash")
         manifest["base_weights_sha256"] = base_manifest["files"].get("model.safetensors")
-        manifest["training_curve"] = res.curve
+        manifest["training_curve"] = slim_rl_curve(res.curve)
         manifest["training"] = {"steps": res.steps, "seconds": res.seconds, "resumed_from": res.resumed_from,
                                 "checkpoints": res.checkpoints}
     metrics = _evaluate(work, spec)

@@ -38,6 +38,9 @@ def test_build_manifest_idempotent_and_loadable(tiny_preset, tmp_path, monkeypat
     assert base_m["kind"] == "base" and base_m["world"] == "arithmetic"
     assert {"pass@1", "pass@4", "greedy_acc", "format_shares"} <= set(base_m["metrics"])
     assert "delta_pass@1_vs_base" in rl_m["metrics"]
+    # the RL curve keeps the listed TRL keys, one row per logged step, with the reward in every row
+    assert rl_m["training_curve"] and all(set(r) <= set(zoo.RL_CURVE_KEYS) and "reward" in r
+                                          for r in rl_m["training_curve"])
     # dynamics checkpoints between the ends (step 0 is the base, the last step is model.safetensors)
     ckpts = sorted(k for k in rl_m["files"] if k.startswith("checkpoints/"))
     assert ckpts and f"checkpoints/step_{rl_m['training']['steps']:06d}/model.safetensors" not in ckpts
