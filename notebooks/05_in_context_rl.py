@@ -33,7 +33,9 @@
 # fraction *dose* comes from Thompson sampling, the rest from a uniform-random policy; then GRPO-tuned), for every
 # (dose, RL variant) pair the zoo holds, each RL model against its own base (a base shared by two pairs is evaluated
 # once): dose 0.5 and dose 0 with the same short GRPO recipe (variant `correct`, labelled `d0.5`, `d0`), and dose 0
-# with prolonged RL (variant `long`: 1500 steps, lr 1e-3, no KL; labelled `d0 long`). The two doses test different
+# with prolonged RL (variant `long`: 1500 steps, lr 1e-3, no KL; labelled `d0 long`) and its control, the same budget
+# with Bernoulli(0.5) rewards (variant `long-random`: what that much RL does to the model without a learning signal,
+# which the probes and the scorecard's feature indicator need beside `long`). The two doses test different
 # things. At dose 0.5 the base saw learning during pretraining, so activation is expected. At dose 0 every
 # pretraining history was uniform-random: the base never saw learning and its policy ignores the history, and a
 # policy that ignores rewards cannot beat uniform random on average over bandits whose arms are exchangeable, so
@@ -49,7 +51,7 @@
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset of the bandit organisms (SMOKE falls back to any preset, then to a tiny stand-in)
 WORLD = "bandits"
-VARIANTS = ["correct", "long"]  # RL variants; each must exist at some dose ("long" exists only at dose 0)
+VARIANTS = ["correct", "long", "long-random"]  # RL variants; each must exist at some dose ("long*" only at dose 0)
 SEED = 0  # RL seed of the pairs; also seeds rollouts, probes and bootstraps
 SMOKE = False
 N_BANDITS = 300  # unseen bandits for regret (one episode per bandit and decoding mode)
