@@ -124,7 +124,9 @@ def passk_by_format(
 def detect_collapse(shares: pd.DataFrame, threshold: float = 0.9, *, ignore: Sequence[str] = ()) -> dict[str, Any] | None:
     """First step (in step order) where one format's share >= ``threshold``: ``{step, format, share}``, else None.
 
-    ``ignore`` lists labels that do not count as a format (e.g. ``"other"`` for unparseable text).
+    ``ignore`` lists labels that do not count as a format (e.g. ``"other"`` for unparseable text). A model that is
+    already single-format at the first step (the base: e.g. a dose-0 organism that only ever saw direct answers) has
+    nothing to collapse from, so that is None too.
     """
     if not 0.0 < threshold <= 1.0:
         raise InvalidConfigError(f"threshold must lie in (0, 1] (e.g. 0.9), got {threshold}.")
@@ -132,10 +134,10 @@ def detect_collapse(shares: pd.DataFrame, threshold: float = 0.9, *, ignore: Seq
         if col not in shares.columns:
             raise InvalidConfigError(f"shares lacks column {col!r}: pass the DataFrame from format_shares.")
     sub = shares[~shares["format"].isin(list(ignore))]
-    for step, g in sub.sort_values("step").groupby("step", sort=True):
+    for i, (step, g) in enumerate(sub.sort_values("step").groupby("step", sort=True)):
         top = g.loc[g["share"].idxmax()]
         if top["share"] >= threshold:
-            return {"step": int(step), "format": str(top["format"]), "share": float(top["share"])}
+            return None if i == 0 else {"step": int(step), "format": str(top["format"]), "share": float(top["share"])}
     return None
 
 

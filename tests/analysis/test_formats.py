@@ -52,6 +52,8 @@ def test_shares_by_hand_and_dead_format():
     assert ((df.ci_lo <= df.share + 1e-12) & (df.share <= df.ci_hi + 1e-12)).all()
     assert detect_collapse(df) == {"step": 5, "format": "eq", "share": 1.0}
     assert detect_collapse(df[df.step == 0]) is None
+    # a base that is already single-format (step 0 at share 1) has nothing to collapse from
+    assert detect_collapse(df[df.step == 5].assign(step=0)) is None
 
 
 def test_share_ci_matches_prompt_resampling_reference():
