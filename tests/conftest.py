@@ -75,3 +75,10 @@ def save_noisy_twin(base: Path, twin: Path, scale: float, seed: int) -> Path:
     sd = {k: v + scale * torch.randn(v.shape, generator=g) for k, v in load_file(weights).items()}
     save_file(sd, str(weights), metadata={"format": "pt"})
     return twin
+
+
+def save_tiny_pair(root: Path, scale: float, seed: int) -> tuple[Path, Path]:
+    """``(root/base, root/rl)``: a tiny random Llama and its :func:`save_noisy_twin` (an RL-like update of std
+    ``scale``), the folder pair that scorecard and boundary tests load with ``load_pair``."""
+    save_tiny(root / "base", "llama", seed=0)
+    return root / "base", save_noisy_twin(root / "base", root / "rl", scale=scale, seed=seed)

@@ -9,16 +9,13 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
 from rlmeta_interp.errors import InvalidConfigError
 
-from ..conftest import save_noisy_twin, save_tiny
+from ..conftest import save_tiny_pair
 
 
 @pytest.fixture(scope="module")
 def tiny_pair(tmp_path_factory):
     """Base = a tiny random Llama; RL = the same weights plus small noise (an RL-like small update)."""
-    root = tmp_path_factory.mktemp("sc_pair")
-    save_tiny(root / "base", "llama", seed=0)
-    save_noisy_twin(root / "base", root / "rl", scale=0.02, seed=1)
-    return load_pair((root / "base", root / "rl"))
+    return load_pair(save_tiny_pair(tmp_path_factory.mktemp("sc_pair"), scale=0.02, seed=1))
 
 
 def test_summary_rules():

@@ -18,7 +18,7 @@ from rlmeta_interp.organism.worlds.arithmetic import ArithmeticWorld
 from rlmeta_interp.organism.worlds.base import Problem, World
 from rlmeta_interp.organism.worlds.planning import PlanningConfig, PlanningWorld, parse_prompt
 
-from ..conftest import save_noisy_twin, save_tiny
+from ..conftest import save_noisy_twin, save_tiny_pair
 
 
 class DigitWorld(World):
@@ -39,10 +39,7 @@ class DigitWorld(World):
 
 @pytest.fixture(scope="module")
 def tiny_pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bd_pair")
-    save_tiny(root / "base", "llama", seed=0)
-    save_noisy_twin(root / "base", root / "rl", scale=0.5, seed=3)
-    return load_pair((root / "base", root / "rl"))
+    return load_pair(save_tiny_pair(tmp_path_factory.mktemp("bd_pair"), scale=0.5, seed=3))
 
 
 # ------------------------------------------------------------------------------------------------- guessing
@@ -143,8 +140,7 @@ def test_run_boundary_counts_summary_and_persistence(tiny_pair, tmp_path):
 def test_run_boundary_rereads_only_the_same_weights(tmp_path):
     """Pairs without a manifest (folders) are keyed by their weights: new weights at the same path are resampled."""
     root = tmp_path / "models"
-    save_tiny(root / "base", "llama", seed=0)
-    save_noisy_twin(root / "base", root / "rl", scale=0.5, seed=3)
+    save_tiny_pair(root, scale=0.5, seed=3)
     cfg = bd.BoundaryConfig(n_problems=4, n_samples=4, likelihood_samples=0, n_boot=50)
     out = tmp_path / "out"
     first = bd.run_boundary(load_pair((root / "base", root / "rl")), cfg, DigitWorld(), out_dir=out)
