@@ -120,6 +120,18 @@ def _check_fingerprint(found: str, expected: str, where: Path) -> None:
 _STALE_TMP = re.compile(r"^\.step_\d{9}(\.pt)?\..+\.tmp$")
 
 
+def _training_device(device: str) -> torch.device:
+    from ..models import check_device
+
+    check_device(device)  # typed error for a GPU this machine does not have
+    return torch.device(device)
+
+
+def _device_part(dev: torch.device) -> dict[str, str]:
+    """The device's entry in a checkpoint fingerprint: none on CPU, so CPU fingerprints predate the option."""
+    return {} if dev.type == "cpu" else {"device": dev.type}
+
+
 def _prune_checkpoints(folder: Path, keep: Path) -> None:
     """Delete every checkpoint but ``keep``, and the temporary entries a killed save left behind."""
     for p in folder.iterdir():
@@ -216,6 +228,7 @@ def train_sae(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 1000,
     on_checkpoint: Callable[[int], None] | None = None,
+    device: str = "cpu",
 ) -> Any:
     """Train an SAE on cached activations with SAELens; returns the inference ``sae_lens.SAE``.
 
@@ -227,6 +240,9 @@ def train_sae(
     from the newest checkpoint found there (see the module docstring; the final checkpoint stays, so a repeated
     call returns at once). ``on_checkpoint(step)`` is called after each checkpoint is written (progress reports;
     an exception raised there stops training, and the next call resumes).
+
+    ``device``: where training runs (``"cuda"`` on a GPU machine); the activations may live anywhere and the SAE
+    comes back on ``device``. A checkpoint resumes only on the same kind of device (its fingerprint names it).
     """
     from sae_lens import SAE, BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig, TopKTrainingSAE, TopKTrainingSAEConfig
     from sae_lens import __version__ as sae_lens_version
@@ -234,18 +250,21 @@ def train_sae(
 
     x = _check_acts(acts, "acts")
     _check_every(checkpoint_every)
+    dev = _training_device(device)
     cls, cfg_cls = {
         "topk": (TopKTrainingSAE, TopKTrainingSAEConfig),
         "batchtopk": (BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig),
     }[config.architecture]
     sae_cfg = cfg_cls(
         d_in=x.shape[1], d_sae=config.d_sae, k=config.k, aux_loss_coefficient=config.aux_loss_coefficient,
-        normalize_activations=config.normalize_activations,
+        normalize_activations=config.normalize_activations, device=str(dev),
     )
     if hook_name is not None:
         sae_cfg.metadata.hook_name = hook_name
     if model_name is not None:
         sae_cfg.metadata.model_name = model_name
+    acts_hash = hash_tensors({"acts": x}) if checkpoint_dir is not None else None
+    x = x.to(dev)
     torch.manual_seed(config.seed)
     sae = cls(sae_cfg)
     if config.init_b_dec_to_mean and config.normalize_activations == "none":
@@ -258,23 +277,24 @@ def train_sae(
                 f"init_directions must be [d_sae, d_in] = [{config.d_sae}, {x.shape[1]}], got {tuple(init_directions.shape)}."
             )
         with torch.no_grad():
-            unit = init_directions.float() / init_directions.float().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+            d = init_directions.float().to(dev)
+            unit = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
             sae.W_dec.copy_(unit * sae.W_dec.norm(dim=-1, keepdim=True))
             sae.W_enc.copy_(unit.T)
     trainer_cfg = SAETrainerConfig(
         total_training_samples=config.training_samples, train_batch_size_samples=config.batch_size,
         lr=config.lr, lr_end=config.lr, lr_warm_up_steps=config.lr_warm_up_steps,
         dead_feature_window=config.dead_feature_window, logger=LoggingConfig(log_to_wandb=False),
-        n_batches_for_norm_estimate=min(100, max(1, x.shape[0] // config.batch_size)),
+        n_batches_for_norm_estimate=min(100, max(1, x.shape[0] // config.batch_size)), device=str(dev),
     )
     data = _RowBatches(x, config.batch_size, config.seed)
     ckpt = None
     if checkpoint_dir is not None:
         fingerprint = _fingerprint({
             "kind": "sae", "config": config.to_dict(), "hook_name": hook_name, "model_name": model_name,
-            "acts": hash_tensors({"acts": x}),
+            "acts": acts_hash,
             "init_directions": None if init_directions is None else hash_tensors({"init": init_directions.float()}),
-            "sae_lens": sae_lens_version, "torch": torch.__version__,
+            "sae_lens": sae_lens_version, "torch": torch.__version__, **_device_part(dev),
         })
         ckpt = _SaeCheckpointer(Path(checkpoint_dir), fingerprint, checkpoint_every, on_checkpoint, data)
     trainer = _resumable_trainer_cls()(cfg=trainer_cfg, sae=sae, data_provider=data)
@@ -285,7 +305,7 @@ def train_sae(
     # SAELens converts a training SAE to its inference class only through disk; a temp folder is cheap here
     with tempfile.TemporaryDirectory() as tmp:
         trained.save_inference_model(tmp)
-        return SAE.load_from_disk(tmp)
+        return SAE.load_from_disk(tmp, device=str(dev))
 
 
 _SAE_WEIGHTS, _SAE_STATE = "training_sae.safetensors", "rlmeta_state.json"
@@ -410,16 +430,18 @@ def load_sae(folder: str | os.PathLike, device: str = "cpu") -> Any:
 
 @torch.no_grad()
 def _sae_stats(sae: Any, x: Tensor, batch: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: squared error, squared deviation from the data mean, number of active latents."""
-    mean = x.mean(0)
+    """Per row: squared error, squared deviation from the data mean, number of active latents (rows go to the
+    SAE's device in batches; the statistics come back on CPU)."""
+    dev = next(sae.parameters()).device
+    mean = x.mean(0).to(dev)
     sse, sst, l0 = [], [], []
     for start in range(0, x.shape[0], batch):
-        xb = x[start : start + batch]
+        xb = x[start : start + batch].to(dev)
         feats = sae.encode(xb)
         recon = sae.decode(feats)
-        sse.append(((recon - xb) ** 2).sum(-1))
-        sst.append(((xb - mean) ** 2).sum(-1))
-        l0.append((feats > 0).sum(-1).float())
+        sse.append(((recon - xb) ** 2).sum(-1).cpu())
+        sst.append(((xb - mean) ** 2).sum(-1).cpu())
+        l0.append((feats > 0).sum(-1).float().cpu())
     return (torch.cat(sse).double().numpy(), torch.cat(sst).double().numpy(), torch.cat(l0).double().numpy())
 
 
@@ -659,17 +681,22 @@ def train_crosscoder(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     on_checkpoint: Callable[[int], None] | None = None,
+    device: str = "cpu",
 ) -> BatchTopKCrosscoder:
     """Train a BatchTopK crosscoder on paired rows (row ``i`` is the same token in both models).
 
     ``checkpoint_dir`` / ``checkpoint_every`` / ``on_checkpoint``: checkpoint and resume as :func:`train_sae` does
     (one ``step_<N>.pt`` file, written atomically, read back with ``torch.load(weights_only=True)``).
+    ``device``: where training runs, as for :func:`train_sae`; the crosscoder comes back on it.
     """
     x = _stack_pair([acts_base, acts_rl], config.d_in)
     if config.n_models != 2:
         raise InvalidConfigError("train_crosscoder trains on a (base, RL) pair: set CrosscoderConfig.n_models=2.")
     _check_every(checkpoint_every)
-    cc = BatchTopKCrosscoder(config)
+    dev = _training_device(device)
+    acts_hash = hash_tensors({"base": x[:, BASE], "rl": x[:, RL]}) if checkpoint_dir is not None else None
+    x = x.to(dev)
+    cc = BatchTopKCrosscoder(config).to(dev)
     with torch.no_grad():
         cc.input_scale.copy_((x.pow(2).sum(-1).mean(0) / config.d_in).sqrt().clamp_min(1e-12))
         xn_all = cc._normalize(x)
@@ -685,14 +712,14 @@ def train_crosscoder(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     g = torch.Generator().manual_seed(config.seed)
     n = x.shape[0]
-    since_fired = torch.zeros(config.d_sae)
+    since_fired = torch.zeros(config.d_sae, device=dev)
     first_step = 0
     folder = fingerprint = None
     if checkpoint_dir is not None:
         folder = Path(checkpoint_dir)
         fingerprint = _fingerprint({
-            "kind": "crosscoder", "config": config.to_dict(), "torch": torch.__version__,
-            "acts": hash_tensors({"base": x[:, BASE], "rl": x[:, RL]}),
+            "kind": "crosscoder", "config": config.to_dict(), "torch": torch.__version__, "acts": acts_hash,
+            **_device_part(dev),
         })
         latest = _latest_checkpoint(folder)
         if latest is not None:
@@ -710,7 +737,7 @@ def train_crosscoder(
             sched.load_state_dict(state["scheduler"])
             g.set_state(state["data_rng"])
             torch.set_rng_state(state["torch_rng"])
-            since_fired = state["since_fired"]
+            since_fired = state["since_fired"].to(dev)
             first_step = int(state["step"])
             log.info("train_crosscoder: resuming from step %d (%s)", first_step, latest)
 
@@ -817,28 +844,31 @@ def crosscoder_latents(
     """
     x = _stack_pair([acts_base, acts_rl], cc.config.d_in)
     s = cc.config.d_sae
+    dev = cc.W_dec.device  # batches go to the crosscoder's device; the table is built on CPU
     norms = cc.decoder_norms()  # [s, 2]
     owner = torch.where(norms[:, RL] >= norms[:, BASE], RL, BASE)
     u = cc.W_dec[torch.arange(s), owner]  # [s, d]
     u = u / u.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     dec_dot_u = torch.einsum("smd,sd->sm", cc.W_dec, u)  # <d_j^m, u_j>
-    num = torch.zeros(s, 2, dtype=torch.float64)
-    f2 = torch.zeros(s, dtype=torch.float64)
-    freq = torch.zeros(s, dtype=torch.float64)
+    num = torch.zeros(s, 2, dtype=torch.float64, device=dev)
+    f2 = torch.zeros(s, dtype=torch.float64, device=dev)
+    freq = torch.zeros(s, dtype=torch.float64, device=dev)
     for start in range(0, x.shape[0], batch):
-        xb = cc._normalize(x[start : start + batch])
-        f = cc.encode(x[start : start + batch])
+        rows = x[start : start + batch].to(dev)
+        xb = cc._normalize(rows)
+        f = cc.encode(rows)
         recon = cc.decode_normalized(f)
         for m in (BASE, RL):
             t = (xb[:, m] - recon[:, m]) @ u.T + f * dec_dot_u[:, m]  # <u_j, t_m> for every latent: [b, s]
             num[:, m] += (f * t).sum(0).double()
         f2 += f.pow(2).sum(0).double()
         freq += (f > 0).sum(0).double()
+    num, f2, freq, norms, owner = num.cpu(), f2.cpu(), freq.cpu(), norms.cpu(), owner.cpu()
     with np.errstate(invalid="ignore", divide="ignore"):
         beta = (num / f2[:, None]).numpy()
     nb, nr = norms[:, BASE].double().numpy(), norms[:, RL].double().numpy()
     rel = nr / np.maximum(nb + nr, 1e-12)
-    cos = torch.nn.functional.cosine_similarity(cc.W_dec[:, BASE], cc.W_dec[:, RL], dim=-1).double().numpy()
+    cos = torch.nn.functional.cosine_similarity(cc.W_dec[:, BASE], cc.W_dec[:, RL], dim=-1).double().cpu().numpy()
     own = owner.numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(own == RL, beta[:, BASE] / beta[:, RL], beta[:, RL] / beta[:, BASE])

@@ -312,3 +312,32 @@ def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
         train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc")
     with pytest.raises(InvalidConfigError, match="checkpoint_every"):
         train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=0)
+
+
+def test_training_device_is_checked_before_any_work(planted):
+    base, rl = planted[0][:300], planted[1][:300]
+    for bad, fix in (("gpu", "use 'cpu', 'cuda'"), ("mps", "LoadConfig")):
+        with pytest.raises(InvalidConfigError, match=fix):
+            train_sae(base, SaeTrainConfig(d_sae=8, k=2, training_samples=256, batch_size=64), device=bad)
+        with pytest.raises(InvalidConfigError, match=fix):
+            train_crosscoder(base, rl, CrosscoderConfig(d_in=D, d_sae=8, k=2, steps=2, batch_size=32), device=bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidConfigError, match="no CUDA GPU"):
+            train_sae(base, SaeTrainConfig(d_sae=8, k=2, training_samples=256, batch_size=64), device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a GPU machine)")
+def test_sae_and_crosscoder_train_on_cuda_from_cpu_activations(tmp_path, planted):
+    base, rl, _, _ = planted
+    cfg = SaeTrainConfig(d_sae=32, k=3, lr=3e-3, training_samples=60_000, batch_size=256)
+    sae = train_sae(base, cfg, device="cuda", checkpoint_dir=tmp_path / "sae", checkpoint_every=50)
+    assert next(sae.parameters()).device.type == "cuda"
+    df = reconstruction_quality(sae, {"base": base, "rl": rl}, n_boot=200).set_index("model")
+    assert df.loc["base", "fvu"] < 0.1 and df.loc["rl", "ratio_ci_lo"] > 1.5  # the CPU test's science holds on GPU
+    again = train_sae(base, cfg, device="cuda", checkpoint_dir=tmp_path / "sae")  # final checkpoint: a read
+    _assert_same_state(sae.state_dict(), again.state_dict())
+    cc = train_crosscoder(base, rl, CrosscoderConfig(d_in=D, d_sae=24, k=2, steps=1500, batch_size=256, lr=3e-3),
+                          device="cuda")
+    assert cc.W_dec.device.type == "cuda"
+    table = crosscoder_latents(cc, base, rl)
+    assert (table["category"] == "rl_only").sum() >= N_EXCL - 1
