@@ -62,8 +62,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
     for script in scripts:
-        if script.stem == "gpu" and not torch.cuda.is_available():
-            parts.append(f"## {script.name}: skipped\n\nNo CUDA device on this machine; run it on a GPU machine.\n")
+        if script.stem.startswith("gpu") and not torch.cuda.is_available():
+            parts.append(f"## {script.name}: skipped\n\nNo CUDA device on this machine; run it on a GPU machine."
+                         " Results measured on one are in `RESULTS_GPU.md`.\n")
             sys.stdout.write(f"{script.name}: skipped (no CUDA)\n")
             continue
         log.info("running %s", script.name)

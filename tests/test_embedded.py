@@ -120,8 +120,8 @@ def test_gemma_conversion_matches_gguf_and_caches(tmp_path):
     _check_conversion("gemma-3-270m", tmp_path)
 
 
-def _load_gpu_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_gpu", REPO_ROOT / "benchmarks" / "gpu.py")
+def _load_gpu_benchmark(name: str = "gpu"):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO_ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -153,3 +153,24 @@ def test_gpu_benchmark_qwen_configs_match_published_shapes():
     with torch.device("meta"):
         n = sum(p.numel() for p in Qwen2ForCausalLM(cfg).parameters())
     assert abs(n - 494_032_768) / 494_032_768 < 0.001  # Qwen2.5-0.5B: 0.49B parameters (tied embeddings)
+
+
+def test_gpu_library_check_smoke_on_cpu(tmp_path, monkeypatch):
+    """Every step of benchmarks/gpu_library.py on the shipped demo pair, CPU against CPU (the GPU run is by hand)."""
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    check = _load_gpu_benchmark("gpu_library")
+    out = tmp_path / "lib.json"
+    assert check.main(["--device", "cpu", "--tiny", "--out", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    assert run["harvest_tokens"] > 0 and run["passk_sequences"] == 2 * 4 * 4 and 0 < run["sae_fvu"] < 1.5
+    assert {"unsteered/accuracy", "steered/accuracy", "random/accuracy"} <= set(run["steering"])
+    # two runs on the same device and seeds agree exactly: activations, pass@1 and greedy steered text
+    args = type("A", (), dict(pair="demo-arith-d050-rl-correct", contrast=8, problems=4, samples=4, max_batch=64,
+                              batch=16, steer_prompts=4, sae_samples=2048))()
+    runs, kept = zip(*(check.run_device("cpu", args) for _ in range(2)))
+    agree = check.compare(list(runs), list(kept))
+    assert agree["agreement"]["harvest_max_rel_diff"] == 0.0
+    assert agree["agreement"]["steered_greedy_identical_share"] == 1.0
+    assert runs[0]["pass@1"] == runs[1]["pass@1"] and all(agree["agreement"]["pass@1_ci_overlap"].values())
+    if not torch.cuda.is_available():
+        assert check.main(["--device", "cuda"]) == 2

@@ -1,0 +1,165 @@
+"""GPU check of the library's own path: a shipped organism pair, run through the public API on CUDA and on CPU.
+
+Run by hand on a CUDA machine (it needs the shipped zoo, or the pair built into the user zoo)::
+
+    python benchmarks/gpu_library.py                      # demo-arith-d050 pair, CUDA against this machine's CPU
+    python benchmarks/gpu_library.py --device cpu --tiny  # smoke check of every step in seconds (no GPU needed)
+
+For each device, with the same seeds: ``load_pair`` (``LoadConfig(device=...)``); ``harvest`` of every layer at every
+position; ``run_passk`` (batched, KV-cached sampling of ``--samples`` completions per problem from base and RL);
+a scratchpad-minus-direct steering vector fitted in the base and its effect on greedy accuracy and scratchpad
+share against an equal-norm random vector (``steering_effect``); ``train_sae`` on the harvested activations.
+Prints and writes (JSON) the timings, the CUDA/CPU speed ratios, and the agreement between devices: the largest
+relative activation difference, the pass@1 estimates with 95% CIs on both devices (samples differ by device, so
+they must agree statistically, not exactly), and the share of identical greedy steered completions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def run_device(device: str, args) -> tuple[dict, dict]:
+    from rlmeta_interp import LoadConfig, harvest, hook_name, load_pair
+    from rlmeta_interp.analysis.saes import SaeTrainConfig, reconstruction_quality, train_sae
+    from rlmeta_interp.analysis.scorecard import world_for
+    from rlmeta_interp.experiments import quickstart as qs
+    from rlmeta_interp.experiments.diffing import max_new_tokens
+
+    out: dict = {"device": device}
+    keep: dict = {}
+    t0 = time.perf_counter()
+    pair = load_pair(args.pair, LoadConfig(device=device))
+    _sync(device)
+    out["load_pair_s"] = time.perf_counter() - t0
+    world = world_for(pair)
+    n_new = max_new_tokens(world)
+
+    contrast = qs.contrast_set(world, args.contrast, seed=11)
+    hooks = [hook_name(layer) for layer in range(pair.n_layers)]
+    harvest(pair.base, contrast.texts[:4], hooks, positions="all", cache=False)  # warm-up
+    _sync(device)
+    t0 = time.perf_counter()
+    acts = harvest(pair.base, contrast.texts, hooks, positions="all", cache=False, batch_size=args.batch)
+    _sync(device)
+    out["harvest_s"] = time.perf_counter() - t0
+    out["harvest_tokens"] = int(acts.mask.sum())
+    keep["acts"] = {h: acts[h].float().cpu() for h in hooks}
+
+    problems = world.sample(args.problems, seed=12)
+    from rlmeta_interp.analysis.passk import run_passk
+
+    t0 = time.perf_counter()
+    res = run_passk(pair, problems, world, n=args.samples, ks=[1, args.samples], max_new_tokens=n_new, seed=0,
+                    max_batch=args.max_batch)
+    _sync(device)
+    out["passk_s"] = time.perf_counter() - t0
+    out["passk_sequences"] = 2 * args.problems * args.samples
+    curve = res.curve.set_index(["model", "k"])
+    out["pass@1"] = {m: [float(curve.loc[(m, 1), c]) for c in ("pass@k", "ci_lo", "ci_hi")] for m in ("base", "rl")}
+    out[f"pass@{args.samples}"] = {m: float(curve.loc[(m, args.samples), "pass@k"]) for m in ("base", "rl")}
+
+    means = qs.completion_means(pair.base, contrast.prompts, contrast.completions, range(pair.n_layers), cache=False)
+    vector = qs.contrast_vector(means, contrast.labels)
+    prompts = [p.prompt for p in problems[: args.steer_prompts]]
+    score = lambda i, text: world.reward(problems[i], text)  # noqa: E731
+    t0 = time.perf_counter()
+    effect = qs.steering_effect(pair.base, prompts, score, qs.scratchpad_share(world), vector, multipliers=(1.0,),
+                                n_random=1, seed=0, max_new_tokens=n_new, n_boot=200)
+    _sync(device)
+    out["steering_s"] = time.perf_counter() - t0
+    tab = effect.table
+    out["steering"] = {
+        f"{r.condition}/{r.metric}": [float(r.value), float(r.ci_lo), float(r.ci_hi)] for r in tab.itertuples()
+    }
+    keep["steered"] = {k: list(v) for k, v in effect.completions.items()}
+
+    layer = hooks[pair.n_layers // 2]
+    rows = acts[layer][acts.mask.bool()].float()
+    cfg = SaeTrainConfig(d_sae=8 * rows.shape[1], k=16, lr=1e-3, training_samples=args.sae_samples, batch_size=1024)
+    t0 = time.perf_counter()
+    sae = train_sae(rows, cfg, device=device)
+    _sync(device)
+    out["sae_s"] = time.perf_counter() - t0
+    out["sae_samples_per_s"] = args.sae_samples / out["sae_s"]
+    out["sae_fvu"] = float(reconstruction_quality(sae, {"base": rows}, n_boot=50).set_index("model").loc["base", "fvu"])
+    return out, keep
+
+
+def compare(runs: list[dict], kept: list[dict]) -> dict:
+    """Agreement and speed ratios of two runs (first: the device under test, second: the CPU reference)."""
+    gpu, cpu = runs
+    diffs = [float((kept[0]["acts"][h] - kept[1]["acts"][h]).abs().max() / kept[1]["acts"][h].abs().max().clamp_min(1e-12))
+             for h in kept[1]["acts"]]
+    same = [a == b for key in kept[1]["steered"] for a, b in zip(kept[0]["steered"][key], kept[1]["steered"][key])]
+    overlap = {m: gpu["pass@1"][m][1] <= cpu["pass@1"][m][2] and cpu["pass@1"][m][1] <= gpu["pass@1"][m][2]
+               for m in ("base", "rl")}
+    return {
+        "agreement": {"harvest_max_rel_diff": max(diffs), "steered_greedy_identical_share": sum(same) / max(1, len(same)),
+                      "pass@1_ci_overlap": overlap},
+        "speedup_cpu_over_gpu": {k: cpu[k] / gpu[k] for k in ("harvest_s", "passk_s", "steering_s", "sae_s")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--pair", default="demo-arith-d050-rl-correct")
+    p.add_argument("--tiny", action="store_true", help="small sizes: a smoke check of every step")
+    p.add_argument("--contrast", type=int, default=256, help="contrast problems (2 texts each) for harvest/steering")
+    p.add_argument("--problems", type=int, default=128)
+    p.add_argument("--samples", type=int, default=64)
+    p.add_argument("--max-batch", type=int, default=4096, help="sequences decoded together by run_passk")
+    p.add_argument("--batch", type=int, default=256, help="harvest batch size")
+    p.add_argument("--steer-prompts", type=int, default=128)
+    p.add_argument("--sae-samples", type=int, default=2_000_000)
+    p.add_argument("--no-cpu", action="store_true", help="skip the CPU comparison run")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("benchmarks/gpu_library.py: no CUDA device is visible here; smoke-check with `--device cpu --tiny`.",
+              file=sys.stderr)
+        return 2
+    if args.tiny:
+        args.contrast, args.problems, args.samples, args.steer_prompts = 8, 4, 4, 4
+        args.sae_samples, args.max_batch, args.batch = 4096, 64, 16
+    devices = [args.device] + ([] if args.no_cpu or args.device == "cpu" else ["cpu"])
+    report: dict = {"host": platform.node(), "cpu_threads": torch.get_num_threads(), "pair": args.pair,
+                    "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "runs": []}
+    kept = []
+    for dev in devices:
+        t0 = time.perf_counter()
+        res, keep = run_device(dev, args)
+        res["total_s"] = time.perf_counter() - t0
+        report["runs"].append(res)
+        kept.append(keep)
+        print(f"[{dev}] " + ", ".join(f"{k} {v:.3g}" for k, v in res.items() if isinstance(v, float)), flush=True)
+        print(f"[{dev}] pass@1 {res['pass@1']}  steering {res['steering']}", flush=True)
+    if len(kept) == 2:
+        report.update(compare(report["runs"], kept))
+        print("agreement", report["agreement"])
+        print("CPU time / GPU time", {k: round(v, 2) for k, v in report["speedup_cpu_over_gpu"].items()})
+    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.paths import results_dir
+
+    out_path = args.out or results_dir() / "benchmarks" / f"gpu_library_{args.device.split(':')[0]}.json"
+    write_json_atomic(out_path, report)
+    print(f"wrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
