@@ -107,9 +107,13 @@ SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan"}
 RL_LR = 3e-5
 RL_PROMPTS = 16
 # the demo pairs' RL: on the d0.5 base (pass@1 0.380), 30 steps at 3e-5 gave +0.045; 150 steps at 3e-5 or 1e-4
-# +0.10; 300 at 1e-4 +0.125 (greedy falling); 200 at 2e-4 collapsed (-0.02); 400 at 5e-5 +0.154 (greedy 0.61 -> 0.83)
-DEMO_RL_STEPS = 400
-DEMO_RL_LR = 5e-5
+# +0.10; 300 at 1e-4 +0.125 (greedy falling); 200 at 2e-4 collapsed (-0.02); 400 at 5e-5 +0.154 (greedy 0.61 -> 0.83).
+# The demo preset must build in under 5 minutes on 2 cores, and one RL step costs ~0.95 CPU s on the d0.5 base, so it
+# takes 150 steps at 1e-4; the 400-step run (the +15-point organism) is the paper preset's ``demo-arith-d050-rl-long``.
+DEMO_RL_STEPS = 150
+DEMO_RL_LR = 1e-4
+LONG_RL_STEPS = 400
+LONG_RL_LR = 5e-5
 
 
 def _dose_tag(dose: float) -> str:
@@ -150,8 +154,14 @@ def _demo() -> list[OrganismSpec]:
     specs = []
     for dose in (0.0, 0.5):
         b = _base("arithmetic", dose, "demo", steps=500, arithmetic=ARITH, eval_cfg=ev)
-        specs += [b, _rl(b, "correct", steps=DEMO_RL_STEPS, lr=DEMO_RL_LR, checkpoint_every=80 if dose else 0)]
+        specs += [b, _rl(b, "correct", steps=DEMO_RL_STEPS, lr=DEMO_RL_LR, checkpoint_every=30 if dose else 0)]
     return specs
+
+
+def _demo_long() -> OrganismSpec:
+    """Prolonged RL on the demo's dose-0.5 base: the organism whose held-out pass@1 rises 15 points."""
+    base = next(s for s in _demo() if s.kind == "base" and s.dose == 0.5)
+    return _rl(base, "long", steps=LONG_RL_STEPS, lr=LONG_RL_LR, checkpoint_every=80)
 
 
 def _paper() -> list[OrganismSpec]:
@@ -168,9 +178,13 @@ def _paper() -> list[OrganismSpec]:
                            eval_cfg=ev, eval_planning=deep) for d in (0.0, 0.1, 0.5)}
     b05 = arith_bases[0.5]
     specs += [b05, _rl(b05, "correct", steps=60, checkpoint_every=10)]
-    specs += [bandit_bases[0.5], _rl(bandit_bases[0.5], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8, checkpoint_every=10)]
+    # the +15-point organism (notebooks 07 and 08 read its checkpoints); its base is the demo preset's
+    long = _demo_long()
+    specs += [next(s for s in _demo() if s.name == long.base), long]
+    # bandit and planning RL keep no dynamics checkpoints: the dynamics notebooks use the arithmetic world
+    specs += [bandit_bases[0.5], _rl(bandit_bases[0.5], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
     specs += [arith_bases[0.0], _rl(arith_bases[0.0], "correct", steps=60, checkpoint_every=10)]
-    specs += [plan_bases[0.1], _rl(plan_bases[0.1], "correct", steps=60, planning=deep, checkpoint_every=10)]
+    specs += [plan_bases[0.1], _rl(plan_bases[0.1], "correct", steps=60, planning=deep)]
     specs += [arith_bases[0.1], _rl(arith_bases[0.1], "correct", steps=60)]
     specs += [bandit_bases[0.0], _rl(bandit_bases[0.0], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
     # prolonged RL from the dose-0 bandit base (whose policy ignores the history): the 60-step recipe above, 300 steps at

@@ -105,6 +105,11 @@ def test_presets_are_valid_and_names_unique():
     paper = zoo.preset_specs("paper")
     assert {s.world for s in paper} == {"arithmetic", "bandits", "planning"}
     assert {"format", "random", "incorrect", "oneshot", "prorl"} <= {s.variant for s in paper}
+    # a spec two presets share is one spec: a zoo holding the demo preset builds the paper's long run on that base
+    by_name = {s.name: s for s in demo}
+    long = next(s for s in paper if s.name == "demo-arith-d050-rl-long")
+    assert long.base in by_name and next(s for s in paper if s.name == long.base) == by_name[long.base]
+    assert long.rl.steps > by_name["demo-arith-d050-rl-correct"].rl.steps and long.rl.checkpoint_every > 0
     with pytest.raises(UnknownModelError):
         zoo.preset_specs("nope")
     with pytest.raises(InvalidConfigError, match="neutral"):
