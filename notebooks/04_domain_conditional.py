@@ -161,12 +161,19 @@ lines = [f"- {bd.boundary_sentence(r)}" for r in MAIN.to_dict("records")]
 knob_lines = [f"- `{r['pair']}`: pass@1 change {bd.fmt_ci(r['d_pass@1'], r['d_pass@1_lo'], r['d_pass@1_hi'], 3)},"
               f" pass@{N_SAMPLES} change {bd.fmt_ci(r['d_pass@n'], r['d_pass@n_lo'], r['d_pass@n_hi'])}"
               for r in KN.to_dict("records")]
+def where(world: str) -> str:
+    return f"at doses {up[world]}" if up[world] else "at no dose"
+
+
 if set(BY_WORLD) >= {"arithmetic", "planning"}:
-    verdict = ("**Agrees with claim 4**: RL expanded the boundary on planning (doses "
-               f"{up['planning']}) and on no arithmetic dose." if up["planning"] and not up["arithmetic"] else
-               "**Does not agree with claim 4**: boundary expansion (pass@n CI above 0) appeared on arithmetic at doses"
-               f" {up['arithmetic'] or 'none'} and on planning at doses {up['planning'] or 'none'}; the claim predicts"
-               " planning only.")
+    if up["planning"] and not up["arithmetic"]:
+        verdict = f"**Agrees with claim 4**: RL expanded the boundary on planning ({where('planning')}) and on no arithmetic dose."
+    elif not up["planning"] and not up["arithmetic"]:
+        verdict = ("**Does not agree with claim 4**: RL expanded the boundary (pass@n CI above 0) in neither world, at"
+                   " any dose tested; the claim predicts expansion on planning.")
+    else:
+        verdict = ("**Does not agree with claim 4**: boundary expansion (pass@n CI above 0) appeared on arithmetic"
+                   f" {where('arithmetic')} and on planning {where('planning')}; the claim predicts planning only.")
 else:
     verdict = (f"Only {sorted(BY_WORLD)} exists in this zoo, so the domain comparison cannot be made here (build the"
                " paper preset: `rlmeta-interp zoo build --preset paper`).")
