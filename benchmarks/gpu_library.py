@@ -12,6 +12,11 @@ share against an equal-norm random vector (``steering_effect``); ``train_sae`` o
 Prints and writes (JSON) the timings, the CUDA/CPU speed ratios, and the agreement between devices: the largest
 relative activation difference, the pass@1 estimates with 95% CIs on both devices (samples differ by device, so
 they must agree statistically, not exactly), and the share of identical greedy steered completions.
+
+``--hub``: also the path users take with real model pairs, at real shapes with random weights (no download): a
+Qwen2.5-0.5B- and a Llama-3.2-1B-shaped base, and an "RL" twin (base plus noise), saved as local Hugging Face folders
+in bf16 and loaded with ``load_pair((base, rl), LoadConfig(device, dtype="bfloat16"))``; ``harvest`` through the HF
+fast path against TransformerLens, batched sampling, and steered TransformerLens generation.
 """
 
 from __future__ import annotations
@@ -98,6 +103,93 @@ def run_device(device: str, args) -> tuple[dict, dict]:
     return out, keep
 
 
+HUB_SHAPES = {
+    # published configs (hidden, intermediate, layers, heads, kv heads); the vocabulary is the project's character
+    # tokenizer (random weights need no real one), so embedding and unembedding are small
+    "qwen2.5-0.5b": ("qwen2", dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                                   num_attention_heads=14, num_key_value_heads=2)),
+    "llama-3.2-1b": ("llama", dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                                   num_attention_heads=32, num_key_value_heads=8)),
+}
+TINY_HUB = {"tiny-qwen2": ("qwen2", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2))}
+
+
+def save_hub_pair(root: Path, arch: str, shape: dict, noise: float = 1e-3) -> tuple[Path, Path]:
+    """A random-weight base of ``arch`` with ``shape`` and its noisy twin, as bf16 Hugging Face folders under
+    ``root`` (folder names avoid the words TransformerLens sniffs)."""
+    from safetensors.torch import load_file, save_file
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    from rlmeta_interp.organism.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    cfg_cls, model_cls = {"qwen2": (Qwen2Config, Qwen2ForCausalLM), "llama": (LlamaConfig, LlamaForCausalLM)}[arch]
+    torch.manual_seed(0)
+    cfg = cfg_cls(vocab_size=len(tok), max_position_embeddings=512, tie_word_embeddings=arch == "qwen2",
+                  bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **shape)
+    model = model_cls(cfg).to(torch.bfloat16).eval()
+    base, rl = root / "base", root / "twin"
+    for folder in (base, rl):
+        model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+    g = torch.Generator().manual_seed(1)
+    weights = rl / "model.safetensors"
+    sd = {k: (v.float() + noise * torch.randn(v.shape, generator=g)).to(v.dtype) for k, v in load_file(weights).items()}
+    save_file(sd, str(weights), metadata={"format": "pt"})
+    return base, rl
+
+
+def run_hub(name: str, arch: str, shape: dict, device: str, args) -> dict:
+    import tempfile
+
+    from rlmeta_interp import LoadConfig, SteeringVector, harvest, hook_name, load_pair
+    from rlmeta_interp.sampling import sample_completions
+
+    out: dict = {"shape": name, "arch": arch, "device": device, "dtype": "bfloat16"}
+    with tempfile.TemporaryDirectory(prefix="hubpair-") as tmp:
+        base_dir, rl_dir = save_hub_pair(Path(tmp), arch, shape)
+        t0 = time.perf_counter()
+        pair = load_pair((base_dir, rl_dir), LoadConfig(device=device, dtype="bfloat16"))
+        _sync(device)
+        out["load_pair_s"] = time.perf_counter() - t0
+        out["n_params"] = sum(p.numel() for p in pair.base.hf.parameters())
+        layer = pair.n_layers // 2
+        hook = hook_name(layer)
+        prompts = [f"{i % 9 + 1}+{(7 * i) % 10}-{i % 5}=" for i in range(args.hub_prompts)]
+        acts = {}
+        for backend in ("hf", "tl"):
+            harvest(pair.base, prompts[:2], [hook], cache=False, backend=backend)  # warm-up
+            _sync(device)
+            t0 = time.perf_counter()
+            acts[backend] = harvest(pair.base, prompts, [hook], cache=False, backend=backend, batch_size=64)[hook].float()
+            _sync(device)
+            out[f"harvest_{backend}_s"] = time.perf_counter() - t0
+        out["harvest_tl_vs_hf_max_rel_diff"] = float((acts["tl"] - acts["hf"]).abs().max() / acts["hf"].abs().max())
+        t0 = time.perf_counter()
+        comps = sample_completions(pair.rl.hf, pair.rl.tokenizer, prompts, n=args.hub_samples, max_new_tokens=32, seed=0)
+        _sync(device)
+        out["sample_s"] = time.perf_counter() - t0
+        out["sample_sequences"] = len(prompts) * args.hub_samples
+        out["sample_nonempty_share"] = sum(bool(c) for row in comps for c in row) / out["sample_sequences"]
+        rl_acts = harvest(pair.rl, prompts, [hook], cache=False)[hook].float()
+        # the RL-minus-base mean difference, rescaled to hub_multiplier x the mean residual norm (a twin made by
+        # small noise differs little, and the check is that steering acts, not how strongly this twin differs)
+        diff = SteeringVector.from_means({layer: rl_acts}, {layer: acts["hf"]})
+        vec = diff.normalized() * (args.hub_multiplier * float(acts["hf"].norm(dim=-1).mean()))
+        tokens = pair.base.tl.to_tokens(prompts[:8])
+        gen = dict(max_new_tokens=16, do_sample=False, verbose=False, stop_at_eos=False)
+        plain = pair.base.tl.generate(tokens, **gen)
+        t0 = time.perf_counter()
+        with vec.apply(pair.base, multiplier=args.hub_multiplier) as tl:
+            steered = tl.generate(tokens, **gen)
+        _sync(device)
+        out["steered_generate_s"] = time.perf_counter() - t0
+        out["steered_tokens_changed_share"] = float((steered != plain).float()[:, tokens.shape[1]:].mean())
+        out["steering_norm"] = vec.norms()[layer]
+    return out
+
+
 def compare(runs: list[dict], kept: list[dict]) -> dict:
     """Agreement and speed ratios of two runs (first: the device under test, second: the CPU reference)."""
     gpu, cpu = runs
@@ -126,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steer-prompts", type=int, default=128)
     p.add_argument("--sae-samples", type=int, default=2_000_000)
     p.add_argument("--no-cpu", action="store_true", help="skip the CPU comparison run")
+    p.add_argument("--hub", action="store_true", help="also the real-shape hub-architecture pairs (bf16 on --device)")
+    p.add_argument("--hub-prompts", type=int, default=256)
+    p.add_argument("--hub-samples", type=int, default=16)
+    p.add_argument("--hub-multiplier", type=float, default=1.0, help="steering norm / mean residual norm")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -136,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tiny:
         args.contrast, args.problems, args.samples, args.steer_prompts = 8, 4, 4, 4
         args.sae_samples, args.max_batch, args.batch = 4096, 64, 16
+        args.hub_prompts, args.hub_samples = 8, 2
     devices = [args.device] + ([] if args.no_cpu or args.device == "cpu" else ["cpu"])
     report: dict = {"host": platform.node(), "cpu_threads": torch.get_num_threads(), "pair": args.pair,
                     "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "runs": []}
@@ -148,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
         kept.append(keep)
         print(f"[{dev}] " + ", ".join(f"{k} {v:.3g}" for k, v in res.items() if isinstance(v, float)), flush=True)
         print(f"[{dev}] pass@1 {res['pass@1']}  steering {res['steering']}", flush=True)
+    if args.hub:
+        report["hub"] = [run_hub(name, arch, shape, args.device, args)
+                         for name, (arch, shape) in (TINY_HUB if args.tiny else HUB_SHAPES).items()]
+        for res in report["hub"]:
+            print(f"[hub {res['shape']}] " + ", ".join(f"{k} {v:.3g}" for k, v in res.items() if isinstance(v, float)),
+                  flush=True)
     if len(kept) == 2:
         report.update(compare(report["runs"], kept))
         print("agreement", report["agreement"])

@@ -160,8 +160,12 @@ def test_gpu_library_check_smoke_on_cpu(tmp_path, monkeypatch):
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
     check = _load_gpu_benchmark("gpu_library")
     out = tmp_path / "lib.json"
-    assert check.main(["--device", "cpu", "--tiny", "--out", str(out)]) == 0
-    (run,) = json.loads(out.read_text())["runs"]
+    assert check.main(["--device", "cpu", "--tiny", "--hub", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (run,) = report["runs"]
+    (hub,) = report["hub"]  # a Qwen2 folder pair in bf16 through load_pair, harvest, sampling and steering
+    assert hub["arch"] == "qwen2" and hub["sample_nonempty_share"] > 0 and hub["steered_tokens_changed_share"] > 0
+    assert hub["harvest_tl_vs_hf_max_rel_diff"] < 0.05  # bf16 rounding, not a conversion error
     assert run["harvest_tokens"] > 0 and run["passk_sequences"] == 2 * 4 * 4 and 0 < run["sae_fvu"] < 1.5
     assert {"unsteered/accuracy", "steered/accuracy", "random/accuracy"} <= set(run["steering"])
     # two runs on the same device and seeds agree exactly: activations, pass@1 and greedy steered text
