@@ -31,7 +31,8 @@ def ensure_demo_zoo(progress: bool = True) -> list[str]:
     from .organism.zoo import build_zoo
 
     jobs = min(2, os.cpu_count() or 1)
-    log.info("No demo organisms found: building the demo preset (about 5.5 CPU minutes, 4 minutes wall with 2 chains; %d parallel chains).", jobs)
+    log.info("No demo organisms found: building the demo preset (about 5.5 CPU minutes; 4 minutes wall with %d"
+             " parallel chains on a quiet 2-core machine).", jobs)
     build_zoo("demo", progress=progress, threads=1, jobs=jobs)
     pairs = demo_pairs()
     if not pairs:

@@ -51,19 +51,19 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 
 # --------------------------------------------------------------------------------------------------------- folders
-def check_device(device: str) -> None:
-    """Raise InvalidConfigError for a device this machine does not have, naming the fix."""
+def check_device(device: str, fix: str = "LoadConfig(device='cpu')") -> None:
+    """Raise InvalidConfigError for a device this machine does not have; ``fix`` is the setting the message suggests."""
     try:
         dev = torch.device(device)
     except RuntimeError as e:
         raise InvalidConfigError(f"{device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'.") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise InvalidConfigError(f"device={device!r} but this machine has no CUDA GPU: use LoadConfig(device='cpu').")
+            raise InvalidConfigError(f"device={device!r} but this machine has no CUDA GPU: use {fix}.")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InvalidConfigError(f"device={device!r} but only {torch.cuda.device_count()} GPU(s) exist.")
     elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise InvalidConfigError("device='mps' is not available here: use LoadConfig(device='cpu').")
+        raise InvalidConfigError(f"device='mps' is not available here: use {fix}.")
 
 
 def _check_folder(folder: Path) -> None:

@@ -123,7 +123,7 @@ _STALE_TMP = re.compile(r"^\.step_\d{9}(\.pt)?\..+\.tmp$")
 def _training_device(device: str) -> torch.device:
     from ..models import check_device
 
-    check_device(device)  # typed error for a GPU this machine does not have
+    check_device(device, fix="device='cpu'")  # typed error for a GPU this machine does not have
     return torch.device(device)
 
 

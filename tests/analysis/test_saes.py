@@ -316,13 +316,13 @@ def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
 
 def test_training_device_is_checked_before_any_work(planted):
     base, rl = planted[0][:300], planted[1][:300]
-    for bad, fix in (("gpu", "use 'cpu', 'cuda'"), ("mps", "LoadConfig")):
+    for bad, fix in (("gpu", "use 'cpu', 'cuda'"), ("mps", "use device='cpu'")):
         with pytest.raises(InvalidConfigError, match=fix):
             train_sae(base, SaeTrainConfig(d_sae=8, k=2, training_samples=256, batch_size=64), device=bad)
         with pytest.raises(InvalidConfigError, match=fix):
             train_crosscoder(base, rl, CrosscoderConfig(d_in=D, d_sae=8, k=2, steps=2, batch_size=32), device=bad)
     if not torch.cuda.is_available():
-        with pytest.raises(InvalidConfigError, match="no CUDA GPU"):
+        with pytest.raises(InvalidConfigError, match="no CUDA GPU: use device='cpu'"):
             train_sae(base, SaeTrainConfig(d_sae=8, k=2, training_samples=256, batch_size=64), device="cuda")
 
 
