@@ -27,13 +27,8 @@ from pathlib import Path
 
 import torch
 
-QWEN_SHAPES = {
-    # published Qwen2.5 configs (hidden, intermediate, layers, heads, kv heads); vocab 151936, tied embeddings
-    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2, tie_word_embeddings=True),
-    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                         num_key_value_heads=2, tie_word_embeddings=True),
-}
+from rlmeta_interp.benchtools import QWEN_SHAPES, sync  # published Qwen2.5 shapes (vocab 151936 here)
+
 TINY_SHAPE = {"tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                            num_key_value_heads=2, tie_word_embeddings=True)}
 
@@ -46,11 +41,6 @@ def qwen2_config(shape: dict, vocab_size: int, max_positions: int):
                       bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1, **shape)
     cfg.architectures = ["Qwen2ForCausalLM"]
     return cfg
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
@@ -130,6 +120,7 @@ def bench_shape(name: str, shape: dict, args, device: torch.device, dtype: torch
     t_hf = timed(hf_forward, device, args.repeats)
     t_harvest = timed(hf_harvest, device, args.repeats)
     out["hf_forward_tokens_per_s"] = n_tokens / t_hf
+    out["hf_forward_tflops_2n"] = 2 * n_params * n_tokens / t_hf / 1e12  # 2 x params x tokens/s (attention not counted)
     out["hf_forward_s"] = t_hf
     out["harvest_hook_ratio"] = t_harvest / t_hf
     out["hf_forward_peak_gib"] = peak_memory(hf_forward, device)
@@ -260,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         res = bench_shape(name, shape, args, device, dtype)
         report["results"].append(res)
         print(f"\n== {name}: {res['n_params'] / 1e6:.0f}M params, batch {res['batch']} x {res['seq']}, layer {res['layer']}")
-        print(f"  HF forward                      {res['hf_forward_tokens_per_s']:>12,.0f} tokens/s")
+        print(f"  HF forward                      {res['hf_forward_tokens_per_s']:>12,.0f} tokens/s"
+              f" ({res['hf_forward_tflops_2n']:.0f} TFLOP/s by 2 x params x tokens/s)")
         print(f"  HF forward + forward hook       {res['harvest_hook_ratio']:>12.2f} x HF time")
         print(f"  HookedTransformer forward       {res['tl_forward_ratio']:>12.2f} x HF time")
         print(f"  HookedTransformer run_with_cache{res['tl_run_with_cache_one_hook_ratio']:>12.2f} x HF time (one hook)")

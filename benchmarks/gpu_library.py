@@ -30,10 +30,8 @@ from pathlib import Path
 
 import torch
 
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+from rlmeta_interp.benchtools import LLAMA_SHAPES, QWEN_SHAPES
+from rlmeta_interp.benchtools import sync as _sync
 
 
 def run_device(device: str, args) -> tuple[dict, dict]:
@@ -103,16 +101,11 @@ def run_device(device: str, args) -> tuple[dict, dict]:
     return out, keep
 
 
-HUB_SHAPES = {
-    # published configs (hidden, intermediate, layers, heads, kv heads); the vocabulary is the project's character
-    # tokenizer (random weights need no real one), so embedding and unembedding are small
-    "qwen2.5-0.5b": ("qwen2", dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                                   num_attention_heads=14, num_key_value_heads=2)),
-    "llama-3.2-1b": ("llama", dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-                                   num_attention_heads=32, num_key_value_heads=8)),
-}
+# published layer shapes; the vocabulary is the project's character tokenizer (random weights need no real one), so
+# embedding and unembedding are small
+HUB_SHAPES = {"qwen2.5-0.5b": ("qwen2", QWEN_SHAPES["qwen2.5-0.5b"]), "llama-3.2-1b": ("llama", LLAMA_SHAPES["llama-3.2-1b"])}
 TINY_HUB = {"tiny-qwen2": ("qwen2", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                         num_attention_heads=4, num_key_value_heads=2))}
+                                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True))}
 
 
 def save_hub_pair(root: Path, arch: str, shape: dict, noise: float = 1e-3) -> tuple[Path, Path]:
@@ -126,8 +119,7 @@ def save_hub_pair(root: Path, arch: str, shape: dict, noise: float = 1e-3) -> tu
     tok = build_tokenizer()
     cfg_cls, model_cls = {"qwen2": (Qwen2Config, Qwen2ForCausalLM), "llama": (LlamaConfig, LlamaForCausalLM)}[arch]
     torch.manual_seed(0)
-    cfg = cfg_cls(vocab_size=len(tok), max_position_embeddings=512, tie_word_embeddings=arch == "qwen2",
-                  bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **shape)
+    cfg = cfg_cls(vocab_size=len(tok), max_position_embeddings=512, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, **shape)
     model = model_cls(cfg).to(torch.bfloat16).eval()
     base, rl = root / "base", root / "twin"
     for folder in (base, rl):

@@ -12,6 +12,26 @@ from collections.abc import Callable
 import torch
 
 
+# Published layer shapes of real models (hidden, intermediate, layers, heads, kv heads, tied embeddings); the GPU
+# benchmarks build random-weight models of these shapes, so nothing is downloaded.
+QWEN_SHAPES: dict[str, dict] = {
+    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
+                         num_key_value_heads=2, tie_word_embeddings=True),
+    "qwen2.5-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                         num_key_value_heads=2, tie_word_embeddings=True),
+}
+LLAMA_SHAPES: dict[str, dict] = {
+    "llama-3.2-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                         num_key_value_heads=8, tie_word_embeddings=True),
+}
+
+
+def sync(device: str | torch.device) -> None:
+    """Wait for queued CUDA work on ``device`` (no-op elsewhere), so a wall-clock timing covers it."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` runs (CUDA-synchronised when needed)."""
     sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)

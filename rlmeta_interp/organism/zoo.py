@@ -158,12 +158,6 @@ def _demo() -> list[OrganismSpec]:
     return specs
 
 
-def _demo_long() -> OrganismSpec:
-    """Prolonged RL on the demo's dose-0.5 base: the organism whose held-out pass@1 rises 15 points."""
-    base = next(s for s in _demo() if s.kind == "base" and s.dose == 0.5)
-    return _rl(base, "long", steps=LONG_RL_STEPS, lr=LONG_RL_LR, checkpoint_every=80)
-
-
 def _paper() -> list[OrganismSpec]:
     """Ordered so the most used models come first (a partial build is still useful)."""
     ev = EvalConfig(n_problems=96, n_samples=64, by_difficulty=True)
@@ -178,9 +172,9 @@ def _paper() -> list[OrganismSpec]:
                            eval_cfg=ev, eval_planning=deep) for d in (0.0, 0.1, 0.5)}
     b05 = arith_bases[0.5]
     specs += [b05, _rl(b05, "correct", steps=60, checkpoint_every=10)]
-    # the +15-point organism (notebooks 07 and 08 read its checkpoints); its base is the demo preset's
-    long = _demo_long()
-    specs += [next(s for s in _demo() if s.name == long.base), long]
+    # prolonged RL on the demo preset's d0.5 base: the +15-point organism (notebooks 07 and 08 read its checkpoints)
+    demo_b05 = next(s for s in _demo() if s.kind == "base" and s.dose == 0.5)
+    specs += [demo_b05, _rl(demo_b05, "long", steps=LONG_RL_STEPS, lr=LONG_RL_LR, checkpoint_every=80)]
     # bandit and planning RL keep no dynamics checkpoints: the dynamics notebooks use the arithmetic world
     specs += [bandit_bases[0.5], _rl(bandit_bases[0.5], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
     specs += [arith_bases[0.0], _rl(arith_bases[0.0], "correct", steps=60, checkpoint_every=10)]
