@@ -8,11 +8,18 @@ silently derived from another field.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import math
+import numbers
+import os
 import types
 import typing
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import numpy as np
 
 from .errors import InvalidConfigError
 
@@ -56,16 +63,117 @@ def _from_plain(tp: Any, value: Any) -> Any:
     return value
 
 
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check_value(value: Any, tp: Any) -> tuple[Any, str | None]:
+    """``(value, None)`` when ``value`` fits the annotation ``tp`` (lists given for tuple fields come back as tuples),
+    else ``(value, reason)``. Annotations this cannot check (Any, callables, arrays, jaxtyping) accept anything."""
+    if tp is Any or isinstance(tp, TypeVar):
+        return value, None
+    origin = get_origin(tp)
+    if origin is Literal:
+        allowed = get_args(tp)
+        # True == 1 and 1.0 == 1 in Python: a bool or a float must not pass for an int literal (nor the reverse)
+        ok = any(_same_literal(value, a) for a in allowed)
+        return value, None if ok else f"must be one of {list(allowed)}"
+    if origin in (typing.Union, types.UnionType):
+        reasons = []
+        for arg in get_args(tp):
+            v, why = _check_value(value, arg)
+            if why is None:
+                return v, None
+            if arg is not type(None):
+                reasons.append(why)
+        return value, reasons[0] if len(reasons) == 1 else " or ".join(reasons)
+    if tp is type(None) or tp is None:
+        return value, None if value is None else "must be None"
+    if tp is bool:
+        return value, None if isinstance(value, (bool, np.bool_)) else (
+            f"must be a bool (True or False), not {type(value).__name__} {value!r}")
+    if tp is int:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+        return value, None if ok else f"must be an integer, not {type(value).__name__} {value!r}"
+    if tp is float:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            return value, f"must be a number, not {type(value).__name__} {value!r}"
+        return value, None if not math.isnan(float(value)) else "must be a number, not NaN"
+    if tp is str:
+        return value, None if isinstance(value, str) else f"must be a string, not {type(value).__name__} {value!r}"
+    if origin is tuple:
+        if isinstance(value, list):
+            value = tuple(value)
+        if not isinstance(value, tuple):
+            return value, f"must be a tuple, not {type(value).__name__} {value!r}"
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            args = (args[0],) * len(value)
+        elif args and len(args) != len(value):
+            return value, f"must have {len(args)} items, not {len(value)}"
+        items = []
+        for i, (a, v) in enumerate(zip(args, value, strict=False)):
+            v, why = _check_value(v, a)
+            if why is not None:
+                return value, f"item {i}: {why}"
+            items.append(v)
+        return (tuple(items) if args else value), None
+    if origin in (list, collections.abc.Sequence):
+        if not isinstance(value, (list, tuple)):
+            return value, f"must be a list, not {type(value).__name__} {value!r}"
+        (a,) = get_args(tp) or (Any,)
+        for i, v in enumerate(value):
+            if _check_value(v, a)[1] is not None:
+                return value, f"item {i}: {_check_value(v, a)[1]}"
+        return value, None
+    if origin in (dict, collections.abc.Mapping):
+        if not isinstance(value, collections.abc.Mapping):
+            return value, f"must be a dict, not {type(value).__name__} {value!r}"
+        kt, vt = get_args(tp) or (Any, Any)
+        for k, v in value.items():
+            why = _check_value(k, kt)[1] or _check_value(v, vt)[1]
+            if why is not None:
+                return value, f"entry {k!r}: {why}"
+        return value, None
+    if isinstance(tp, type) and origin is None:
+        if issubclass(tp, os.PathLike) or tp is os.PathLike:
+            return value, None if isinstance(value, (str, os.PathLike)) else f"must be a path, not {value!r}"
+        return value, None if isinstance(value, tp) else f"must be a {tp.__name__}, not {type(value).__name__} {value!r}"
+    return value, None  # generics this checker does not know (Callable, jaxtyping, ...)
+
+
+def _same_literal(value: Any, allowed: Any) -> bool:
+    try:
+        equal = bool(value == allowed)
+    except (TypeError, ValueError):  # arrays and other values without a truth value
+        return False
+    return equal and isinstance(value, bool) == isinstance(allowed, bool) and isinstance(value, float) == isinstance(
+        allowed, float)
+
+
+@lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
 @dataclass(frozen=True)
 class FrozenConfig:
-    """Base class: JSON round-trip, ``replace``, and type checks of Literal fields."""
+    """Base class: JSON round-trip, ``replace``, and a type check of every annotated field.
+
+    Fields are checked against their annotations when the object is built: ``bool`` takes only True/False (the
+    string ``"false"`` is rejected), ``int`` takes integers only (no floats, no bools), ``float`` takes numbers
+    but not NaN, and ``str``, ``Literal``, ``Optional``/unions, tuples (a list is stored as a tuple), lists, dicts
+    and nested configs are checked item by item. Ranges are checked by each subclass with :func:`check_range`.
+    """
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _to_plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any]) -> C:
-        hints = get_type_hints(cls)
+        if not isinstance(data, collections.abc.Mapping):
+            raise InvalidConfigError(f"{cls.__name__}.from_dict takes a dict of fields, got {type(data).__name__}.")
+        hints = _hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
@@ -79,30 +187,46 @@ class FrozenConfig:
         return dataclasses.replace(self, **changes)
 
     def __post_init__(self) -> None:
-        hints = get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in dataclasses.fields(self):
             tp = hints[f.name]
             value = getattr(self, f.name)
-            if get_origin(tp) is Literal and value not in get_args(tp):
+            checked, why = _check_value(value, tp)
+            if why is not None:
                 raise InvalidConfigError(
-                    f"{type(self).__name__}.{f.name}={value!r} is not allowed; choose one of {list(get_args(tp))}."
+                    f"{type(self).__name__}.{f.name}={value!r} is not allowed: it {why}. Pass a value of type"
+                    f" {_type_name(tp)}."
                 )
+            if checked is not value:
+                object.__setattr__(self, f.name, checked)
 
 
 def check_range(obj: FrozenConfig, name: str, lo: float | None = None, hi: float | None = None,
                 *, lo_open: bool = False, hi_open: bool = False) -> None:
-    """Raise InvalidConfigError unless ``lo <= obj.name <= hi`` (bounds optional, open if asked)."""
+    """Raise InvalidConfigError unless ``lo <= obj.name <= hi`` (bounds optional, open if asked).
+
+    NaN is always rejected, and so are infinities outside the bounds; a field annotated ``int`` must hold an
+    integer (``2.5`` and ``True`` are rejected even when in range).
+    """
     value = getattr(obj, name)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise InvalidConfigError(f"{type(obj).__name__}.{name} must be a number, got {type(value).__name__} {value!r}.")
+    cls = type(obj).__name__
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise InvalidConfigError(f"{cls}.{name} must be a number, got {type(value).__name__} {value!r}.")
+    if math.isnan(float(value)):
+        raise InvalidConfigError(f"{cls}.{name} is NaN: pass a number (check the computation that produced it).")
+    tp = _hints(type(obj)).get(name)
+    wants_int = tp is int or (get_origin(tp) in (typing.Union, types.UnionType) and int in get_args(tp)
+                              and float not in get_args(tp))
+    if wants_int and not isinstance(value, numbers.Integral):
+        raise InvalidConfigError(f"{cls}.{name}={value!r} must be a whole number (an int), e.g. {math.floor(value)}.")
     bad_lo = lo is not None and (value <= lo if lo_open else value < lo)
     bad_hi = hi is not None and (value >= hi if hi_open else value > hi)
     if bad_lo or bad_hi:
         lb = "(" if lo_open else "["
         rb = ")" if hi_open else "]"
         raise InvalidConfigError(
-            f"{type(obj).__name__}.{name}={value!r} is outside {lb}{lo if lo is not None else '-inf'},"
-            f" {hi if hi is not None else 'inf'}{rb}."
+            f"{cls}.{name}={value!r} is outside {lb}{lo if lo is not None else '-inf'},"
+            f" {hi if hi is not None else 'inf'}{rb}: pass a value in that range."
         )
 
 

@@ -129,7 +129,7 @@ def test_inf_steering_vector():
 
 
 def test_wrong_dtype(tiny_folders, llama):
-    with pytest.raises(InvalidConfigError, match="choose one of"):
+    with pytest.raises(InvalidConfigError, match="must be one of"):
         LoadConfig(dtype="float64")  # type: ignore[arg-type]
     with pytest.raises(InvalidConfigError, match="integer tensor"):
         harvest(llama, torch.rand(2, 5), [hook_name(0)], cache=False)
