@@ -249,15 +249,36 @@ class LoadConfig(FrozenConfig):
     trust_remote_code: bool = False
 
 
+#: where a model's weights come from (one :mod:`rlmeta_interp.sources` source each)
+SourceKind = Literal["zoo", "hub", "folder", "embedded", "adapter"]
+#: what a validation-zoo pair is known to show, and which half of the validation it belongs to
+PairLabel = Literal["creation", "activation", "no_signal"]
+PairSplit = Literal["calibration", "test"]
+
+
 @dataclass(frozen=True)
 class ModelSpec(FrozenConfig):
-    """One loadable model: where its weights are and what it is."""
+    """One loadable model: where its weights are and what it is.
+
+    ``source`` names the :mod:`rlmeta_interp.sources` source that turns the spec into a local folder; ``location``
+    is a folder path (zoo, folder, adapter), a hub id (hub) or an embedded model name (embedded). ``parent`` is the
+    model an adapter is applied to (adapter source only).
+    """
 
     name: str
-    source: Literal["zoo", "hub", "folder", "embedded"]
-    location: str  # folder path for zoo/folder/embedded, hub id for hub
+    source: SourceKind
+    location: str
     description: str = ""
     revision: str | None = None
+    parent: ModelSpec | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if (self.source == "adapter") != (self.parent is not None):
+            raise InvalidConfigError(
+                f"ModelSpec {self.name!r}: source={self.source!r} with parent={self.parent!r}. An adapter model needs"
+                " the ModelSpec of the model it is applied to as parent, and only adapter models have one."
+            )
 
 
 @dataclass(frozen=True)
@@ -267,11 +288,16 @@ class PairSpec(FrozenConfig):
     name: str
     base: ModelSpec
     rl: ModelSpec
-    world: str | None = None  # organism world ("arithmetic", "bandits", "planning") or None for real LMs
+    world: str | None = None  # the world the RL run trained on ("arithmetic", ..., "wordsum"); None when unknown
     dose: float | None = None  # known exposure dose for organisms; None when unknown (real LMs)
     description: str = ""
     suggested_layer: int | None = None
     how_to_obtain: str = ""
+    # validation-zoo facts from the RL model's manifest: whether RL created the capability, activated it, or moved
+    # nothing; whether the pair calibrates the indicators or tests them; and the recipe that made it
+    label: PairLabel | None = None
+    split: PairSplit | None = None
+    recipe: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
