@@ -51,6 +51,10 @@ class ManifestMismatchError(CorruptedCheckpointError):
     """A file's sha256 does not match the manifest that describes it."""
 
 
+class WeightMismatchError(CorruptedCheckpointError):
+    """A folder's weight files do not fit the architecture its config.json names (missing or unexpected tensors)."""
+
+
 class HookNotFoundError(RlmetaError, KeyError):
     def __init__(self, name: str, valid: Iterable[str]) -> None:
         valid = list(valid)
