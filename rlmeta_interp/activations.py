@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,9 +20,10 @@ from jaxtyping import Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .errors import EmptyInputError, InvalidConfigError, NonFiniteError
+from .errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError, NonFiniteError
 from .hooks import parse_hook_name
-from .io import load_tensors, save_tensors_atomic, weights_hash
+from .inputs import check_int, check_names, check_prompts, check_token_batch
+from .io import file_lock, load_tensors, read_tensors, remove_tree, save_tensors_atomic, weights_hash
 from .models import LoadedModel
 from .paths import activation_cache_dir
 
@@ -123,14 +123,22 @@ def _forward_tl(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: Sequence[s
 
 
 # ---------------------------------------------------------------------------------------------------- caching
+# Part of every cache and shard key: bump it whenever a change here alters what a cached tensor holds.
+_CACHE_VERSION = 2
+_REBUILD = "call harvest(...) again; it recomputes the activations and rewrites the cache entry"
+
+
 def _weights_key(model: LoadedModel) -> str:
     """Content hash of the weights (memoised; in-place edits invalidate it)."""
     return weights_hash(model.hf)
 
 
-def _cache_key(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: Sequence[str], positions: str) -> str:
+def _cache_key(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: Sequence[str], positions: str, backend: str) -> str:
+    """Key of a finished harvest: weights, processing, dtype, positions, hooks, backend (the two differ in the last
+    float bits), tokens and mask."""
     h = hashlib.sha256()
-    for part in (_weights_key(model), model.processing, model.load_config.dtype, positions, ",".join(sorted(hooks))):
+    for part in (f"v{_CACHE_VERSION}", _weights_key(model), model.processing, model.load_config.dtype, positions,
+                 ",".join(sorted(hooks)), backend):
         h.update(part.encode())
         h.update(b"|")
     h.update(ids.numpy().tobytes())
@@ -138,8 +146,30 @@ def _cache_key(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: Sequence[st
     return h.hexdigest()[:32]
 
 
+def _shard_name(key: str, batch_size: int, start: int, ids: Tensor, mask: Tensor) -> str:
+    """File name of one batch of a harvest in progress. It hashes everything that shapes that batch beyond the
+    harvest's own key: the batch size (it decides the batch's padded width, hence its float bits), the row range and
+    that slice's tokens and mask. A harvest resumed with another batch size finds none of the old shards and
+    computes every batch again, so it returns exactly what an uninterrupted harvest at that batch size returns."""
+    h = hashlib.sha256(f"{key}|{batch_size}|{start}|{ids.shape[0]}".encode())
+    h.update(ids.numpy().tobytes())
+    h.update(mask.numpy().tobytes())
+    return f"batch_{start:09d}_{h.hexdigest()[:16]}.safetensors"
+
+
+def _read_result(path: Path, hooks: Sequence[str], n_rows: int, positions: str) -> Activations:
+    data, meta = read_tensors(path, rebuild=_REBUILD, required=True)
+    m = data.pop("__mask__", None)
+    if set(data) != set(hooks) or any(v.shape[0] != n_rows for v in data.values()):
+        raise CorruptedCheckpointError(
+            f"Activation cache {path} holds {sorted(data)} with {[v.shape[0] for v in data.values()]} rows, not"
+            f" {list(hooks)} with {n_rows} rows. Delete it (rm {path}) and rebuild it: {_REBUILD}."
+        )
+    log.debug("activation cache hit %s", path.name)
+    return Activations(data, m, positions, from_cache=True)
+
+
 # ------------------------------------------------------------------------------------------------------- harvest
-@torch.inference_mode()
 def harvest(
     model: LoadedModel,
     prompts: Sequence[str] | Int[Tensor, "batch pos"],
@@ -155,38 +185,37 @@ def harvest(
 ) -> Activations:
     """Activations of ``model`` at ``hooks`` for each prompt.
 
-    ``prompts`` are strings (BOS prepended when the model uses one, right padding) or a token tensor (then pass
-    ``attention_mask`` if it is padded; padding must be on the right). ``positions="last"`` keeps the last real
-    token of each prompt (``[batch, d_model]``); ``"all"`` keeps every position (``[batch, pos, d_model]``, with
-    ``.mask``). With ``cache=True`` results are stored as safetensors keyed by a hash of weights, tokens, hooks and
-    processing, so a repeated call is a read.
+    ``prompts`` is a list of strings (BOS prepended when the model uses one, right padding) or a ``[batch, pos]``
+    token tensor (pass ``attention_mask`` if it is padded; padding must be on the right, ids must be in the
+    vocabulary, rows must fit the context). ``positions="last"`` keeps the last real token of each prompt
+    (``[batch, d_model]``); ``"all"`` keeps every position (``[batch, pos, d_model]``, with ``.mask``).
+
+    With ``cache=True`` results are stored as checksummed safetensors keyed by a hash of weights, tokens, hooks,
+    backend and processing, so a repeated call is a read (a file that changed on disk is a typed error). Each
+    finished batch is also written to ``<key>.partial/``, named by everything that shapes it (batch size, rows,
+    tokens), so a killed harvest called again resumes where it stopped and returns exactly the uninterrupted result.
+    Concurrent identical harvests into one cache take turns through a file lock.
     """
-    hooks = list(dict.fromkeys(hooks))
+    hooks = list(dict.fromkeys(check_names(hooks, "hooks")))
     if not hooks:
         raise EmptyInputError("No hooks requested: pass hook names such as rlmeta_interp.hook_name(layer).")
+    if positions not in ("last", "all"):
+        raise InvalidConfigError(f"positions must be 'last' or 'all', got {positions!r}.")
+    if backend not in ("auto", "hf", "tl"):
+        raise InvalidConfigError(f"backend must be 'auto', 'hf' or 'tl', got {backend!r}.")
+    batch_size = check_int(batch_size, "batch_size", lo=1)
     for h in hooks:
         model.check_hook(h)
         parsed = parse_hook_name(h)
         if parsed is not None:
             model.layer(parsed[0])
-    if positions not in ("last", "all"):
-        raise InvalidConfigError(f"positions must be 'last' or 'all', got {positions!r}.")
-    if batch_size <= 0:
-        raise InvalidConfigError(f"batch_size must be positive, got {batch_size}.")
     if isinstance(prompts, Tensor):
-        if prompts.dtype.is_floating_point or prompts.dtype == torch.bool:
-            raise InvalidConfigError(
-                f"Token ids must be an integer tensor, got {prompts.dtype}: pass model.to_tokens(prompts)[0] or a"
-                " list of strings."
-            )
-        ids = prompts.long().cpu()
-        if ids.ndim != 2 or ids.shape[0] == 0 or ids.shape[1] == 0:
-            raise EmptyInputError(f"Token tensor must be [batch, pos] and non-empty, got shape {tuple(ids.shape)}.")
-        mask = torch.ones_like(ids) if attention_mask is None else attention_mask.long().cpu()
+        ids, mask = check_token_batch(prompts, attention_mask, vocab_size=_vocab_size(model), n_ctx=model.n_ctx)
     else:
-        if len(prompts) == 0:
-            raise EmptyInputError("No prompts given: pass at least one prompt string.")
-        ids, mask = model.to_tokens(list(prompts), padding_side="right")
+        if attention_mask is not None:
+            raise InvalidConfigError("attention_mask applies to a token tensor only; strings are tokenized and padded"
+                                     " here, so drop attention_mask.")
+        ids, mask = model.to_tokens(check_prompts(prompts), padding_side="right")
 
     use_hf = backend == "hf" or (backend == "auto" and fast_path_available(model, hooks))
     if backend == "hf" and not fast_path_available(model, hooks):
@@ -194,42 +223,67 @@ def harvest(
             f"The Hugging Face fast path cannot compute {hooks} exactly for {model.architecture} with processing"
             f" {model.processing!r}; use backend='tl' or 'auto'."
         )
+    if not use_hf:
+        # Build the TransformerLens model here, outside inference mode: parameters created inside it are inference
+        # tensors, and every later forward pass with gradients on that model would fail.
+        _ = model.tl
 
-    path = None
-    if cache:
-        key = _cache_key(model, ids, mask, hooks, positions)
-        path = Path(cache_dir) if cache_dir is not None else activation_cache_dir()
-        path = path / f"{key}.safetensors"
+    if not cache:
+        return _compute(model, ids, mask, hooks, positions, batch_size, use_hf, None, progress)
+    key = _cache_key(model, ids, mask, hooks, positions, "hf" if use_hf else "tl")
+    folder = Path(cache_dir) if cache_dir is not None else activation_cache_dir()
+    path = folder / f"{key}.safetensors"
+    if path.exists():
+        return _read_result(path, hooks, ids.shape[0], positions)
+    with file_lock(folder / key):  # an identical harvest running now finishes first; this one then reads its result
         if path.exists():
-            data = load_tensors(path)
-            m = data.pop("__mask__", None)
-            log.debug("activation cache hit %s", path.name)
-            return Activations(data, m, positions, from_cache=True)
+            return _read_result(path, hooks, ids.shape[0], positions)
+        acts = _compute(model, ids, mask, hooks, positions, batch_size, use_hf, (path, key), progress)
+        tensors: dict[str, Tensor] = dict(acts)
+        if acts.mask is not None:
+            tensors["__mask__"] = acts.mask
+        save_tensors_atomic(path, tensors)
+        remove_tree(path.with_suffix(".partial"))
+    return acts
 
+
+def _vocab_size(model: LoadedModel) -> int:
+    return int(model.hf.get_input_embeddings().num_embeddings)
+
+
+@torch.inference_mode()
+def _compute(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: list[str], positions: str, batch_size: int,
+             use_hf: bool, cached: tuple[Path, str] | None, progress: bool) -> Activations:
     lengths = mask.sum(1)
     out: dict[str, list[Tensor]] = {h: [] for h in hooks}
     device = model.device
-    # With the cache on, every batch is also written atomically to <key>.partial/, so a killed harvest resumes there.
-    partial = path.with_suffix(".partial") if path is not None else None
+    partial = cached[0].with_suffix(".partial") if cached is not None else None
     for start in tqdm(range(0, ids.shape[0], batch_size), desc=f"harvest {model.name}", disable=not progress, leave=False):
-        shard = partial / f"batch_{start:09d}.safetensors" if partial is not None else None
+        rows = slice(start, start + batch_size)
+        shard = None
+        if cached is not None:
+            shard = partial / _shard_name(cached[1], batch_size, start, ids[rows], mask[rows])  # type: ignore[operator]
         if shard is not None and shard.exists():
-            done = load_tensors(shard)
+            done = load_tensors(shard, rebuild=_REBUILD, required=True)
+            n = ids[rows].shape[0]
+            if set(done) != set(hooks) or any(v.shape[0] != n for v in done.values()):
+                raise CorruptedCheckpointError(f"Harvest shard {shard} does not hold {n} rows of {hooks}. Delete it"
+                                               f" (rm {shard}) and rebuild it: {_REBUILD}.")
             for h in hooks:
                 out[h].append(done[h])
             continue
-        b_ids, b_mask = ids[start : start + batch_size], mask[start : start + batch_size]
+        b_ids, b_mask = ids[rows], mask[rows]
         width = int(b_mask.sum(1).max())
         b_ids, b_mask = b_ids[:, :width].to(device), b_mask[:, :width].to(device)
         acts = _forward_hf(model, b_ids, b_mask, hooks) if use_hf else _forward_tl(model, b_ids, b_mask, hooks)
         for h in hooks:
             a = acts[h].float().cpu()
             if positions == "last":
-                idx = lengths[start : start + batch_size] - 1
+                idx = lengths[rows] - 1
                 a = a[torch.arange(a.shape[0]), idx]
             else:
                 pad = ids.shape[1] - a.shape[1]
-                a = torch.nn.functional.pad(a, (0, 0, 0, pad)) * mask[start : start + batch_size, :, None]
+                a = torch.nn.functional.pad(a, (0, 0, 0, pad)) * mask[rows, :, None]
             if not torch.isfinite(a).all():
                 raise NonFiniteError(
                     f"Activations at {h} of {model.name} contain NaN or inf (batch starting at {start}). Load in"
@@ -239,12 +293,4 @@ def harvest(
         if shard is not None:
             save_tensors_atomic(shard, {h: out[h][-1] for h in hooks})
     result = {h: torch.cat(v) for h, v in out.items()}
-    res_mask = mask if positions == "all" else None
-    if path is not None:
-        tensors: dict[str, Tensor] = dict(result)
-        if res_mask is not None:
-            tensors["__mask__"] = res_mask
-        save_tensors_atomic(path, tensors)
-        if partial is not None and partial.exists():
-            shutil.rmtree(partial)
-    return Activations(result, res_mask, positions)
+    return Activations(result, mask if positions == "all" else None, positions)

@@ -1,4 +1,13 @@
-"""Atomic file writes and hashing: no half-written artifact ever has its final name."""
+"""Atomic file writes, checksums and locks: no half-written artifact ever has its final name, a cache or result
+file that changed after it was written is detected when read, and concurrent writers of one file cannot crash
+each other.
+
+Checksums: :func:`save_tensors_atomic` stores a sha256 of the tensors (names, dtypes, shapes, bytes) and of its
+metadata in the safetensors header, and :func:`load_tensors` verifies it; text, JSON and CSV results written with
+``checksum=True`` get a ``<name>.sha256`` sidecar (``sha256sum -c`` format) that :func:`read_text`,
+:func:`read_json` and :func:`verify_checksum` check. A failed check is a
+:class:`~rlmeta_interp.errors.CorruptedCheckpointError` naming the file to delete and how to rebuild it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +25,33 @@ from typing import Any
 import torch
 
 from .errors import CorruptedCheckpointError, ManifestMismatchError, MissingWeightsError, OutputNotWritableError
+
+
+CHECKSUM_KEY = "rlmeta_sha256"  # safetensors metadata key holding the content checksum
+SIDECAR_SUFFIX = ".sha256"
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask can only set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _default_mode(path: Path, directory: bool) -> None:
+    """Give a file made by mkstemp/mkdtemp (always 0600/0700) the mode a plain open()/mkdir() would give it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
+def _rebuild_text(path: Path, rebuild: str | None) -> str:
+    how = rebuild or "rerun the command that wrote it"
+    return f"Delete it (rm {path}) and rebuild it: {how}."
 
 
 def ensure_dir(path: str | os.PathLike) -> Path:
@@ -45,6 +81,8 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            _default_mode(tmp_path, directory=False)
         os.replace(tmp_path, final)
     finally:
         if tmp_path.exists():
@@ -67,6 +105,7 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     old: Path | None = None
     try:
         yield tmp
+        _default_mode(tmp, directory=True)
         if final.exists() or final.is_symlink():
             old = final.parent / f".{final.name}.{secrets.token_hex(4)}.old.tmp"
             os.replace(final, old)
@@ -86,48 +125,157 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
                     leftover.unlink()
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """``<path>.sha256``: where the checksum of a text/JSON/CSV file written with ``checksum=True`` lives."""
+    p = Path(path)
+    return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def write_checksum(path: str | os.PathLike, digest: str | None = None) -> Path:
+    """Write ``<path>.sha256`` (``sha256sum`` format) for ``path``, or for ``digest`` when the file is not yet in
+    place (writers record the checksum of the finished temporary file before it takes its final name, so a
+    reader never sees a final file whose checksum is older than it)."""
+    p = Path(path)
+    side = sidecar_path(p)
+    with atomic_path(side) as tmp:
+        tmp.write_text(f"{digest or sha256_file(p)}  {p.name}\n")
+    return side
+
+
+def verify_checksum(path: str | os.PathLike, *, rebuild: str | None = None, required: bool = False) -> None:
+    """Check ``path`` against its ``.sha256`` sidecar; a mismatch (or, if ``required``, no sidecar) raises
+    CorruptedCheckpointError naming the file to delete and ``rebuild`` (how to make it again)."""
+    p = Path(path)
+    side = sidecar_path(p)
+    if not side.exists():
+        if required:
+            raise CorruptedCheckpointError(f"{p} has no checksum file {side.name}, so it cannot be trusted. "
+                                           + _rebuild_text(p, rebuild))
+        return
+    recorded = side.read_text().split()
+    expected = recorded[0] if recorded else ""
+    actual = sha256_file(p)
+    if actual != expected:
+        raise CorruptedCheckpointError(
+            f"{p} fails its sha256 check (the checksum file {side.name} says {expected[:12]}..., the file hashes to"
+            f" {actual[:12]}...): it was truncated or changed after it was written. " + _rebuild_text(p, rebuild)
+        )
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, *, checksum: bool = False) -> Path:
+    """Write ``text`` atomically; with ``checksum=True`` also its ``.sha256`` sidecar (checked by :func:`read_text`)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+        if checksum:
+            write_checksum(path, sha256_file(tmp))
     return Path(path)
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, checksum: bool = False) -> Path:
+    return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", checksum=checksum)
 
 
-def read_json(path: str | os.PathLike) -> Any:
+def read_text(path: str | os.PathLike, *, rebuild: str | None = None, required: bool = False) -> str:
+    """The text of ``path``, verified against its ``.sha256`` sidecar when it has one (always, if ``required``)."""
     p = Path(path)
     if not p.exists():
-        raise MissingWeightsError(f"{p} does not exist.")
+        raise MissingWeightsError(f"{p} does not exist. Check the path, or rebuild it: "
+                                  f"{rebuild or 'rerun the command that writes it'}.")
+    verify_checksum(p, rebuild=rebuild, required=required)
+    return p.read_text()
+
+
+def read_json(path: str | os.PathLike, *, rebuild: str | None = None, required: bool = False) -> Any:
+    p = Path(path)
+    text = read_text(p, rebuild=rebuild, required=required)
     try:
-        return json.loads(p.read_text())
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise CorruptedCheckpointError(f"{p} is not valid JSON ({e}). Delete it and rebuild the artifact.") from e
+        raise CorruptedCheckpointError(f"{p} is not valid JSON ({e}). " + _rebuild_text(p, rebuild)) from e
+
+
+def read_csv(path: str | os.PathLike, *, rebuild: str | None = None, required: bool = False, **kwargs: Any) -> Any:
+    """``pandas.read_csv`` of a result file, verified against its ``.sha256`` sidecar first (a truncated CSV parses
+    without complaint, so only the checksum can tell)."""
+    import io as _io
+
+    import pandas as pd
+
+    return pd.read_csv(_io.StringIO(read_text(path, rebuild=rebuild, required=required)), **kwargs)
+
+
+def tensors_checksum(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> str:
+    """sha256 of named tensors (:func:`hash_tensors`) and of the metadata stored beside them."""
+    h = hashlib.sha256(hash_tensors(tensors).encode())
+    meta = {k: v for k, v in (metadata or {}).items() if k != CHECKSUM_KEY}
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    return h.hexdigest()
 
 
 def save_tensors_atomic(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None) -> Path:
+    """Write a safetensors file atomically, with a sha256 of its tensors and metadata in its header."""
     from safetensors.torch import save_file
 
+    plain = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    meta = dict(metadata or {})
+    meta[CHECKSUM_KEY] = tensors_checksum(plain, meta)
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        save_file(plain, str(tmp), metadata=meta)
     return Path(path)
 
 
-def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a safetensors file; a missing or truncated file raises a typed error naming the fix."""
-    from safetensors.torch import load_file
+def read_tensors(path: str | os.PathLike, *, rebuild: str | None = None,
+                 required: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """``(tensors, metadata)`` of a safetensors file, its stored checksum verified (a file without one is accepted
+    unless ``required``). A missing, truncated or changed file raises a typed error naming the file and the fix."""
+    from safetensors import safe_open
 
     p = Path(path)
     if not p.exists():
-        raise MissingWeightsError(f"Weight file {p} does not exist. Rebuild it (see data/README.md) or check the path.")
+        raise MissingWeightsError(f"{p} does not exist. Check the path, or rebuild it: "
+                                  f"{rebuild or 'rerun the command that writes it'}.")
     try:
-        return load_file(str(p))
+        with safe_open(str(p), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises SafetensorError / OSError on truncation
         raise CorruptedCheckpointError(
-            f"Cannot read {p} as safetensors ({type(e).__name__}: {e}). The file is truncated or corrupted:"
-            " delete it and rebuild (e.g. `rlmeta-interp zoo build`)."
+            f"Cannot read {p} as safetensors ({type(e).__name__}: {e}). The file is truncated or corrupted. "
+            + _rebuild_text(p, rebuild)
         ) from e
+    stored = meta.get(CHECKSUM_KEY)
+    if stored is None:
+        if required:
+            raise CorruptedCheckpointError(f"{p} holds no checksum, so it cannot be trusted. " + _rebuild_text(p, rebuild))
+    elif tensors_checksum(tensors, meta) != stored:
+        raise CorruptedCheckpointError(
+            f"{p} fails its sha256 check: its tensors or metadata changed after it was written. "
+            + _rebuild_text(p, rebuild)
+        )
+    meta.pop(CHECKSUM_KEY, None)
+    return tensors, meta
+
+
+def load_tensors(path: str | os.PathLike, *, rebuild: str | None = None, required: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file (see :func:`read_tensors`: checksum verified, typed errors)."""
+    return read_tensors(path, rebuild=rebuild, required=required)[0]
+
+
+def remove_tree(path: str | os.PathLike) -> None:
+    """Delete a folder that another process may be deleting at the same moment (missing entries are not errors)."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike, timeout: float = -1) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` (``filelock``: an OS lock, released when the process dies, so a
+    killed holder never blocks the next run). Concurrent writers of one cache entry take turns through it."""
+    from filelock import FileLock
+
+    lock_path = Path(str(path) + ".lock")
+    ensure_dir(lock_path.parent)
+    with FileLock(str(lock_path), timeout=timeout):
+        yield
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -26,13 +26,16 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError
+from .inputs import check_int, check_number, check_prompts
 from .io import hash_tensors, load_tensors, save_tensors_atomic, weights_hash, write_json_atomic
+
+_REBUILD = "call sample_completions(...) again with the same cache_dir; it samples that chunk again"
 
 log = logging.getLogger(__name__)
 
 # Part of the sample-cache key: bump it whenever a change here alters which tokens a call samples (chunking, seeding,
 # prefill), so caches written by the old code are never read back as if the new code had sampled them.
-_SAMPLER_VERSION = 1
+_SAMPLER_VERSION = 2
 
 
 def encode_prompts(
@@ -44,12 +47,13 @@ def encode_prompts(
     max_len: int | None = None,
 ) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
     """Tokenize ``prompts`` (BOS first when the tokenizer has one) and pad; returns ``(input_ids, attention_mask)``."""
-    if len(prompts) == 0:
-        raise EmptyInputError("No prompts given: pass at least one prompt string.")
+    prompts = check_prompts(prompts)
+    if padding_side not in ("left", "right"):
+        raise InvalidConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}.")
+    if max_len is not None and max_len <= 0:
+        raise InvalidConfigError(f"max_len must be positive, got {max_len}.")
     rows: list[list[int]] = []
     for p in prompts:
-        if not isinstance(p, str):
-            raise InvalidConfigError(f"Prompts must be strings, got {type(p).__name__}.")
         ids = tokenizer(p, add_special_tokens=False)["input_ids"]
         if prepend_bos and tokenizer.bos_token_id is not None:
             ids = [tokenizer.bos_token_id] + ids
@@ -59,8 +63,7 @@ def encode_prompts(
     width = max(len(r) for r in rows)
     if max_len is not None and width > max_len:
         raise InputTooLongError(
-            f"The longest prompt has {width} tokens, more than the model's context of {max_len}: shorten it,"
-            " or pass max_new_tokens small enough to fit."
+            f"The longest prompt has {width} tokens, more than the model's context of {max_len}: shorten it."
         )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
@@ -107,12 +110,32 @@ def sample_completions(
     argument, the sampler version and the torch / transformers versions; a killed run called again resumes at the
     first missing chunk and returns exactly what one uninterrupted run returns. Delete the folder to free the space.
     """
-    if n <= 0:
-        raise InvalidConfigError(f"n must be positive, got {n}.")
-    if not greedy and temperature <= 0:
-        raise InvalidConfigError(f"temperature must be > 0 for sampling (got {temperature}); use greedy=True instead.")
+    prompts = check_prompts(prompts)
+    n = check_int(n, "n", lo=1)
+    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", lo=1)
+    max_batch = check_int(max_batch, "max_batch", lo=1)
+    seed = check_int(seed, "seed")
+    if not isinstance(greedy, bool):
+        raise InvalidConfigError(f"greedy must be True or False, got {type(greedy).__name__} {greedy!r}.")
+    if not greedy:
+        if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and temperature <= 0:
+            raise InvalidConfigError(f"temperature must be > 0 for sampling (got {temperature}); use greedy=True"
+                                     " instead.")
+        temperature = check_number(temperature, "temperature", lo=0.0, lo_open=True, max_abs=1e4)
     ctx = context_length(model)
-    ids, mask = encode_prompts(tokenizer, prompts, max_len=None if ctx is None else ctx - max_new_tokens)
+    ids, mask = encode_prompts(tokenizer, prompts)
+    if ctx is not None and ids.shape[1] + max_new_tokens > ctx:
+        raise InputTooLongError(
+            f"The longest prompt has {ids.shape[1]} tokens; with max_new_tokens={max_new_tokens} that is"
+            f" {ids.shape[1] + max_new_tokens}, more than the model's context of {ctx} tokens: shorten the prompt or"
+            f" pass max_new_tokens <= {max(ctx - ids.shape[1], 0)}."
+        )
+    vocab = int(model.get_input_embeddings().num_embeddings)
+    if int(ids.max()) >= vocab:
+        raise InvalidConfigError(
+            f"The tokenizer produced id {int(ids.max())}, but the model's vocabulary has ids 0..{vocab - 1}: pass the"
+            " tokenizer that belongs to this model."
+        )
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
@@ -133,11 +156,11 @@ def sample_completions(
         reps = 1 if greedy else n
         path = None if folder is None else folder / f"chunk_{start:07d}.safetensors"
         if path is not None and path.exists():
-            new = load_tensors(path)["tokens"]
+            new = load_tensors(path, rebuild=_REBUILD, required=True)["tokens"]
             if new.shape[0] != sub_ids.shape[0] * reps:
                 raise CorruptedCheckpointError(
-                    f"{path} holds {new.shape[0]} sequences, expected {sub_ids.shape[0] * reps}: delete it to resample"
-                    " that chunk."
+                    f"{path} holds {new.shape[0]} sequences, expected {sub_ids.shape[0] * reps}. Delete it (rm {path})"
+                    f" and rebuild it: {_REBUILD}."
                 )
             reused += 1
         else:
@@ -227,11 +250,20 @@ def greedy_generate_tl(tl: Any, prompts: Sequence[str], *, max_new_tokens: int =
     Prompts are grouped by token length and each group decodes as one batch with TransformerLens's KV cache, so no
     padding is ever needed (TransformerLens ``generate`` on padded batches is a common source of silent errors).
     """
-    if len(prompts) == 0:
-        raise EmptyInputError("No prompts given: pass at least one prompt string.")
+    prompts = check_prompts(prompts)
+    max_new_tokens = check_int(max_new_tokens, "max_new_tokens", lo=1)
+    batch_size = check_int(batch_size, "batch_size", lo=1)
     tok = tl.tokenizer
     eos = tok.eos_token_id
     encoded = [tl.to_tokens(p)[0] for p in prompts]
+    longest = max(int(e.shape[0]) for e in encoded)
+    n_ctx = getattr(tl.cfg, "n_ctx", None)
+    if isinstance(n_ctx, int) and longest + max_new_tokens > n_ctx:
+        raise InputTooLongError(
+            f"The longest prompt has {longest} tokens; with max_new_tokens={max_new_tokens} that is"
+            f" {longest + max_new_tokens}, more than the model's context of {n_ctx} tokens: shorten the prompt or pass"
+            f" max_new_tokens <= {max(n_ctx - longest, 0)}."
+        )
     groups: dict[int, list[int]] = {}
     for i, ids in enumerate(encoded):
         groups.setdefault(int(ids.shape[0]), []).append(i)

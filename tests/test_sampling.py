@@ -112,7 +112,7 @@ def test_sampling_cache_resumes_a_killed_run_identically(tiny_folders, tmp_path)
     save_tensors_atomic(folder / "chunk_0000002.safetensors", {"tokens": torch.zeros(1, 5, dtype=torch.long)})
     with torch.no_grad():
         m.hf.lm_head.weight.copy_(original)
-    with pytest.raises(CorruptedCheckpointError, match="delete"):
+    with pytest.raises(CorruptedCheckpointError, match="Delete it"):
         sample_completions(m.hf, m.tokenizer, prompts, cache_dir=tmp_path / "cache", **kw)
 
 
