@@ -1,20 +1,25 @@
 """Find, validate and execute the numbered notebooks (jupytext percent ``.py`` files), and index their figures.
 
 Used by the test suite (every notebook in smoke mode, discovered, never listed by hand) and by
-``rlmeta-interp figures`` (every notebook with its defaults, figures into ``figures/``).
+``rlmeta-interp figures`` (:func:`run_figures`: every notebook with its figure parameters; the only writer of the
+tracked figures of record in ``figures/``). Any other run writes its figures under ``results/figures``.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import logging
+import os
 import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import EmptyInputError, InvalidConfigError, RlmetaError
 from .io import ensure_dir, read_json, write_text_atomic
-from .paths import figures_dir, notebooks_dir
+from .paths import figures_dir, notebooks_dir, record_figures_dir, results_dir
 
 log = logging.getLogger(__name__)
 _NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.py$")
@@ -77,9 +82,29 @@ def expected_figures(path: Path) -> list[str]:
     return sorted({f"{int(n):02d}_{name}" for n, name in _SAVE_FIG.findall(path.read_text())})
 
 
+@contextlib.contextmanager
+def _env(var: str, value: str | None) -> Iterator[None]:
+    """Set ``var`` for the kernels started inside the block (they inherit this process's environment)."""
+    old = os.environ.get(var)
+    if value is not None:
+        os.environ[var] = value
+    try:
+        yield
+    finally:
+        if value is not None:
+            if old is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = old
+
+
 def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any] | None = None, kernel_name: str = "python3",
-                 timeout: int = 1800) -> Path:
-    """Execute ``path`` (a percent ``.py``) with papermill; returns the executed ``.ipynb`` in ``out_dir``."""
+                 timeout: int = 1800, figures_to: Path | None = None) -> Path:
+    """Execute ``path`` (a percent ``.py``) with papermill; returns the executed ``.ipynb`` in ``out_dir``.
+
+    ``figures_to``: the folder the notebook's ``save_fig`` calls write to (default: ``RLMETA_FIGURES`` or
+    ``<results>/figures``).
+    """
     import jupytext
     import papermill as pm
 
@@ -93,9 +118,10 @@ def run_notebook(path: Path, out_dir: Path, parameters: dict[str, Any] | None = 
     jupytext.write(nb, src)
     dest = out_dir / f"{path.stem}.ipynb"
     try:
-        pm.execute_notebook(str(src), str(dest), parameters=parameters, kernel_name=kernel_name,
-                            language="python", cwd=str(path.parent), execution_timeout=timeout, progress_bar=False,
-                            log_output=False)
+        with _env("RLMETA_FIGURES", None if figures_to is None else str(figures_to)):
+            pm.execute_notebook(str(src), str(dest), parameters=parameters, kernel_name=kernel_name,
+                                language="python", cwd=str(path.parent), execution_timeout=timeout,
+                                progress_bar=False, log_output=False)
     except pm.PapermillExecutionError as e:
         raise NotebookFailedError(
             f"{path.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}. The executed notebook, with the"
@@ -122,7 +148,7 @@ def figure_parameters(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 def write_figure_index(folder: Path | None = None) -> Path:
     """``figures/README.md``: one line per figure, from the caption sidecars ``save_fig`` writes."""
-    folder = folder or figures_dir()
+    folder = folder or record_figures_dir()
     sidecars = sorted(folder.glob("[0-9][0-9]_*.json"))
     if not sidecars:
         raise EmptyInputError(f"No figures in {folder}: run `rlmeta-interp figures` first.")
@@ -135,3 +161,48 @@ def write_figure_index(folder: Path | None = None) -> Path:
         nb = nbs.get(meta.get("notebook", ""), meta.get("notebook", ""))
         lines.append(f"| [{meta['figure']}]({meta['figure']}.png) | `{nb}` | {meta.get('caption', '')} |")
     return write_text_atomic(folder / "README.md", "\n".join(lines) + "\n")
+
+
+@dataclass(frozen=True)
+class FiguresRun:
+    """What :func:`run_figures` did: where the figures went, the index, and the notebooks that ran or failed."""
+
+    figures: Path
+    index: Path
+    executed: Path
+    ok: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def run_figures(only: Sequence[str] = (), *, defaults: bool = False, smoke: bool = False,
+                kernel_name: str = "rlmeta-interp", out_dir: Path | None = None,
+                folder: Path | None = None) -> FiguresRun:
+    """The job behind ``rlmeta-interp figures``: run the notebooks and rewrite the figures of record and their index.
+
+    Each notebook runs with its entry in ``notebooks/figures_params.json`` (``defaults=True``: its own defaults; the
+    full paper zoo). Full runs write into :func:`record_figures_dir` (the repository's ``figures/``); ``smoke=True``
+    runs write into :func:`figures_dir` instead, so a quick check never replaces a figure of record. ``only``: notebook
+    numbers or stems. Executed notebooks go to ``out_dir`` (default ``<results>/notebooks``). ``folder``: where the
+    notebooks are (default: the shipped ones).
+    """
+    folder = folder or notebooks_dir()
+    paths = discover(folder)
+    if only:
+        paths = [p for p in paths if number(p) in only or p.stem in only]
+        if not paths:
+            raise InvalidConfigError(f"No notebook matches {list(only)}; give numbers such as 00 or stems such as"
+                                     f" {discover(folder)[0].stem if discover(folder) else '00_quickstart'}.")
+    target = figures_dir() if smoke else record_figures_dir()
+    out = ensure_dir(out_dir or results_dir() / "notebooks")
+    overrides = {} if defaults or smoke else figure_parameters(folder / "figures_params.json")
+    run = FiguresRun(figures=target, index=target / "README.md", executed=out)
+    for p in paths:
+        params = {"SMOKE": True} if smoke else dict(overrides.get(p.stem, {}))
+        log.info("running %s with %s", p.name, params or "its defaults")
+        try:
+            run_notebook(p, out, params, kernel_name=kernel_name, figures_to=target)
+            run.ok.append(p.name)
+        except NotebookFailedError as e:
+            run.failed[p.name] = str(e)
+    write_figure_index(target)
+    return run

@@ -1,4 +1,4 @@
-"""One figure style, and the only way figures are written: ``save_fig`` -> ``figures/<NN>_<name>.png`` and ``.pdf``."""
+"""One figure style, and the only way figures are written: ``save_fig`` -> ``<NN>_<name>.png`` and ``.pdf``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ COLORS = {"base": "#4C72B0", "rl": "#DD8452", "control": "#8C8C8C", "steered": "
           "reference": "#8172B3", "random": "#BBBBBB"}
 
 
+# No timestamps in saved files, so rerunning a notebook on the same numbers leaves the figures byte-identical.
+_FIXED_METADATA = {"pdf": {"CreationDate": None}, "png": {}}
+
+
 def set_style() -> None:
     import seaborn as sns
 
@@ -38,8 +42,10 @@ def color(key: str) -> str:
 def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | None = None, caption: str = "") -> list[Path]:
     """Write ``fig`` as ``<out_dir>/<NN>_<name>.png`` and ``.pdf`` atomically; returns both paths.
 
-    ``out_dir`` defaults to ``RLMETA_FIGURES`` or the repository's ``figures/``. ``caption`` (what the figure shows)
-    goes to a ``<NN>_<name>.json`` sidecar, from which ``rlmeta-interp figures`` writes ``figures/README.md``.
+    ``out_dir`` defaults to ``RLMETA_FIGURES`` or ``<results>/figures`` (never the tracked figures of record, which
+    only ``rlmeta-interp figures`` writes). ``caption`` (what the figure shows) goes to a ``<NN>_<name>.json``
+    sidecar, from which ``rlmeta-interp figures`` writes ``figures/README.md``. Files are reproducible: the same
+    figure gives the same bytes (no creation date in the PDF).
     """
     nn = f"{int(notebook):02d}" if str(notebook).isdigit() else str(notebook)
     if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
@@ -49,7 +55,7 @@ def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | Non
     for ext in ("png", "pdf"):
         final = folder / f"{nn}_{name}.{ext}"
         with atomic_path(final) as tmp:
-            fig.savefig(tmp, format=ext)
+            fig.savefig(tmp, format=ext, metadata=_FIXED_METADATA[ext])
         paths.append(final)
     write_json_atomic(folder / f"{nn}_{name}.json", {"figure": f"{nn}_{name}", "notebook": nn, "caption": caption})
     log.info("saved figure %s", paths[0])

@@ -79,3 +79,37 @@ def test_figure_parameters_are_validated(nb_dir):
 
 def test_shipped_figure_parameters_match_the_notebooks():
     assert notebooks.figure_parameters()  # the repository's file parses and every value has the default's type
+
+
+def test_environment_jupyter_lists_the_kernel_and_runs_a_notebook_in_it(nb_dir, tmp_path, monkeypatch):
+    """`jupyter lab notebooks/` from this environment finds JupyterLab and the notebooks' `rlmeta-interp` kernel."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bindir = Path(sys.executable).parent
+    jupyter = bindir / "jupyter"
+    assert jupyter.exists(), f"no jupyter in {bindir}: rebuild the environment with `make env`"
+    lab = subprocess.run([str(jupyter), "lab", "--version"], capture_output=True, text=True)
+    assert lab.returncode == 0 and lab.stdout.strip()[0].isdigit(), lab.stderr
+    specs = json.loads(subprocess.run([str(jupyter), "kernelspec", "list", "--json"], capture_output=True, text=True,
+                                      check=True).stdout)["kernelspecs"]
+    assert "rlmeta-interp" in specs, f"kernel not registered: run `make env` ({sorted(specs)})"
+    assert Path(specs["rlmeta-interp"]["resource_dir"]).resolve().is_relative_to(Path(sys.prefix).resolve())
+    monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figs"))
+    out = notebooks.run_notebook(nb_dir / "42_toy.py", tmp_path / "run", {"SMOKE": True}, kernel_name="rlmeta-interp")
+    assert json.loads(out.read_text())["metadata"]["kernelspec"]["name"] == "rlmeta-interp"
+
+
+def test_run_figures_smoke_writes_results_not_the_figures_of_record(nb_dir, tmp_path, monkeypatch):
+    from rlmeta_interp import paths
+
+    monkeypatch.delenv("RLMETA_FIGURES", raising=False)
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    run = notebooks.run_figures(smoke=True, folder=nb_dir, kernel_name="python3")
+    assert run.ok == ["42_toy.py"] and not run.failed
+    assert run.figures == tmp_path / "results" / "figures" != paths.record_figures_dir()
+    assert (run.figures / "42_toy_line.png").exists() and "42_toy_line" in run.index.read_text()
+    with pytest.raises(InvalidConfigError, match="No notebook matches"):
+        notebooks.run_figures(["99"], smoke=True, folder=nb_dir)

@@ -16,6 +16,22 @@ def test_save_fig_writes_png_and_pdf(tmp_path):
     paths = save_fig(fig, 3, "boundary", out_dir=tmp_path)
     assert [p.name for p in paths] == ["03_boundary.png", "03_boundary.pdf"]
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    again = save_fig(fig, 3, "boundary", out_dir=tmp_path / "again")
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths]  # reproducible: no timestamps
+    assert b"CreationDate" not in paths[1].read_bytes()
     with pytest.raises(InvalidConfigError):
         save_fig(fig, 3, "bad name", out_dir=tmp_path)
     plt.close(fig)
+
+
+def test_default_folder_is_results_not_the_figures_of_record(tmp_path, monkeypatch):
+    from rlmeta_interp.paths import record_figures_dir
+
+    monkeypatch.delenv("RLMETA_FIGURES", raising=False)
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    png, pdf = save_fig(fig, 0, "default_place")
+    plt.close(fig)
+    assert png.parent == tmp_path / "figures" and pdf.exists()
+    assert not (record_figures_dir() / "00_default_place.png").exists()

@@ -6,6 +6,10 @@ papermill, with ``SMOKE=True`` and its figures sent to a temporary folder.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from rlmeta_interp import notebooks
@@ -17,17 +21,30 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, "no numbered notebooks found in notebooks/"
 
 
+def _git_status() -> str | None:
+    """``git status --porcelain`` of the checkout (None outside one): what a run changed in tracked files."""
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        return None
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True,
+                          text=True, check=True).stdout
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_in_smoke_mode(path, tmp_path, monkeypatch):
     figs = tmp_path / "figures"
     monkeypatch.setenv("RLMETA_FIGURES", str(figs))
     monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
     params = {"SMOKE": True}
+    before = _git_status()
     out = notebooks.run_notebook(path, tmp_path, params)
     assert out.exists()
     for fig in notebooks.expected_figures(path):
         assert (figs / f"{fig}.png").exists(), f"{path.name} did not write {fig}.png"
         assert (figs / f"{fig}.pdf").exists()
+    # compared within the test, so edits made elsewhere before it ran do not count: the run itself wrote nothing
+    # into the repository (no figure of record, no tracked or new unignored file)
+    assert _git_status() == before, f"{path.name} changed files in the repository"
 
 
 def test_pairing_and_stripped_outputs():
