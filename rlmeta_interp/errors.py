@@ -99,3 +99,7 @@ class OutputNotWritableError(RlmetaError, PermissionError):
 
 class CheckpointMismatchError(RlmetaError, ValueError):
     """A resumable job found a checkpoint written for another config or other data."""
+
+
+class WorldMismatchError(InvalidConfigError):
+    """A world passed to an analysis contradicts the world recorded in the pair's manifest."""

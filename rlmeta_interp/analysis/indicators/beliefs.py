@@ -1,0 +1,97 @@
+"""Beliefs (claim 6, bandits): does the *base* residual stream already encode each arm's posterior mean?
+
+Ridge probes of the row-centred Bayes posterior means at reward tokens (folds and bootstrap grouped by episode),
+beside a random-init network of the same shape and a bag-of-token-counts baseline: a random network decodes centred
+values well, so only R^2 beyond the random-init control counts. Votes use the CIs: the base's lower end must clear
+the control's upper end by the margin. The paired RL - base regret on the same unseen bandits decides the gain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .shared import belief_probes, episodes, regret
+
+NAME = "beliefs"
+NOT_APPLICABLE = "belief probes are defined for the bandit world."
+
+
+@dataclass(frozen=True)
+class BeliefsMetrics(Metrics):
+    r2_base: Estimate = metric("R^2 base")
+    r2_rl: Estimate = metric("R^2 rl")
+    r2_random_init: Estimate = metric("R^2 random_init")
+    r2_token_counts: Estimate = metric("R^2 token_counts")
+    base_minus_random: Estimate = metric("R^2 base - random init (CI ends: base lo - control hi, base hi - control lo)")
+    rl_minus_random: Estimate = metric("R^2 RL - random init (CI ends as above)")
+    regret_base: Estimate = metric("regret base (sampled)")
+    regret_rl: Estimate = metric("regret rl (sampled)")
+    regret_base_greedy: Estimate = metric("regret base (greedy)")
+    regret_rl_greedy: Estimate = metric("regret rl (greedy)")
+    regret_thompson: Estimate = metric("regret thompson (reference)")
+    regret_random: Estimate = metric("regret random (reference)")
+    d_regret: Estimate = metric("regret RL - base (sampled, paired)")
+    d_regret_greedy: Estimate = metric("regret RL - base (greedy, paired)")
+
+
+def rule(rules: ScorecardRules) -> str:
+    r = rules
+    return descriptive_note(NAME, r) + (
+        "ridge probe of row-centred posterior means at reward tokens; activation if the base's R^2 beats the"
+        f" random-init control's by more than {r.belief_margin} with the CIs apart (base lower end minus control upper"
+        " end), so value estimates exist before RL; creation if the base's does not but the RL model's does;"
+        " otherwise inconclusive.")
+
+
+def vote(m: BeliefsMetrics | None, rules: ScorecardRules) -> Vote:
+    if m is None or NAME in rules.descriptive or not m.base_minus_random.known:
+        return "n/a"
+    if m.base_minus_random.above(rules.belief_margin):
+        return "activation"
+    if m.rl_minus_random.above(rules.belief_margin) and not m.base_minus_random.above(0.0):
+        return "creation"
+    return "inconclusive"
+
+
+def statistic(m: BeliefsMetrics) -> Estimate:
+    """What RL added beyond the base: (RL - control) - (base - control) = R^2 RL - R^2 base."""
+    if not (m.r2_rl.known and m.r2_base.known):
+        return Estimate()
+    return Estimate(m.r2_rl.value - m.r2_base.value)
+
+
+def _gap(a: Estimate, b: Estimate) -> Estimate:
+    lo = None if a.lo is None or b.hi is None else a.lo - b.hi
+    hi = None if a.hi is None or b.lo is None else a.hi - b.lo
+    return Estimate(a.value - b.value, lo, hi)
+
+
+def measure(ctx: Context) -> tuple[BeliefsMetrics | None, dict[str, pd.DataFrame]]:
+    if ctx.world.name != "bandits":
+        return None, {}
+    ep = episodes(ctx)
+    c = ctx.config
+    rep = belief_probes({"base": ctx.pair.base, "rl": ctx.pair.rl}, ep["texts"], ep["targets"], ctx.layer, c.seed,
+                        c.n_boot)
+    g = rep.set_index("model")
+    r2 = {k: Estimate(g.loc[k, "r2"], g.loc[k, "ci_lo"], g.loc[k, "ci_hi"])
+          for k in ("base", "rl", "random_init", "token_counts")}
+    res, diff = regret(ctx)
+    t = res.table.set_index(["policy", "mode"])
+    reg = lambda p, k: Estimate(t.loc[(p, k), "final_regret"], t.loc[(p, k), "ci_lo"], t.loc[(p, k), "ci_hi"])  # noqa: E731
+
+    def paired(kind: str) -> Estimate:
+        d = diff(res, ("rl", kind), ("base", kind), n_boot=c.n_boot, seed=c.seed)
+        return Estimate(d["diff"], d["lo"], d["hi"], f"{c.n_bandits} bandits, paired bootstrap")
+
+    m = BeliefsMetrics(
+        r2_base=r2["base"], r2_rl=r2["rl"], r2_random_init=r2["random_init"], r2_token_counts=r2["token_counts"],
+        base_minus_random=_gap(r2["base"], r2["random_init"]), rl_minus_random=_gap(r2["rl"], r2["random_init"]),
+        regret_base=reg("base", "sampled"), regret_rl=reg("rl", "sampled"), regret_base_greedy=reg("base", "greedy"),
+        regret_rl_greedy=reg("rl", "greedy"), regret_thompson=reg("thompson", "reference"),
+        regret_random=reg("random", "reference"), d_regret=paired("sampled"), d_regret_greedy=paired("greedy"),
+    )
+    return m, {"belief_probes": rep}

@@ -1,0 +1,102 @@
+"""Directions: is the RL model's behaviour direction already present, in the same place, in the base model?
+
+After any small RL update every direction stays nearly shared (cosines of 0.997+ at every dose), so a raw cosine has
+no scale. When a base of the same design from another pretraining seed is available (``ctx.reference_base``), the
+base-to-RL distance ``1 - cos`` is divided by the base-to-other-seed distance: 0 means RL kept the base's direction,
+1 means RL moved it as far as an independent pretraining run would. Linear CKA of the two models' contrast
+activations is reported beside the cosines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..directions import DirectionConfig, direction_cosines, linear_cka, probe_transfer
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .shared import contrast_acts
+
+NAME = "directions"
+NOT_APPLICABLE = "this world has no behaviour contrast (scratchpad vs direct)."
+
+
+@dataclass(frozen=True)
+class DirectionsMetrics(Metrics):
+    cosine: Estimate = metric("cosine(base dir, RL dir)")
+    null_shared: Estimate = metric("shared-permutation null (upper)")
+    p_shared: Estimate = metric("p-value against the shared-permutation null")
+    null_indep: Estimate = metric("independent null (upper)")
+    cosine_seed: Estimate = metric("cosine(base dir, other-seed base dir)")
+    scaled_distance: Estimate = metric("(1 - cos base/RL) / (1 - cos base/other seed)")
+    cka: Estimate = metric("linear CKA(base, RL)")
+    cka_seed: Estimate = metric("linear CKA(base, other-seed base)")
+    probe_rl_rl: Estimate = metric("probe acc RL->RL")
+    probe_rl_base: Estimate = metric("probe acc RL->base")
+
+
+def similarity(m: DirectionsMetrics) -> Estimate:
+    """1 - scaled distance when a seed reference exists (1: as the base; 0: as another seed), else the cosine."""
+    sd = m.scaled_distance
+    if sd.known:
+        flip = lambda x: None if x is None else 1.0 - x  # noqa: E731
+        return Estimate(flip(sd.value), flip(sd.hi), flip(sd.lo), "seed-scaled")
+    return m.cosine
+
+
+def rule(rules: ScorecardRules) -> str:
+    r = rules
+    return descriptive_note(NAME, r) + (
+        "behaviour = scratchpad vs direct answer, activations averaged over completion tokens; similarity = 1 -"
+        " (1 - cos(base, RL)) / (1 - cos(base, other-seed base)) when a second pretraining seed exists, else the raw"
+        f" cosine; activation if its CI lies above {r.cosine_activation_min} (and, without a seed reference, the"
+        f" cosine beats the shared-permutation null, p < 0.05); creation if its CI lies below"
+        f" {r.cosine_creation_max}; otherwise inconclusive.")
+
+
+def vote(m: DirectionsMetrics | None, rules: ScorecardRules) -> Vote:
+    if m is None or NAME in rules.descriptive:
+        return "n/a"
+    s = similarity(m)
+    if not s.known:
+        return "n/a"
+    beats_null = m.scaled_distance.known or (m.p_shared.known and m.p_shared.value < 0.05)
+    if s.above(rules.cosine_activation_min) and beats_null:
+        return "activation"
+    if s.below(rules.cosine_creation_max):
+        return "creation"
+    return "inconclusive"
+
+
+def statistic(m: DirectionsMetrics) -> Estimate:
+    return similarity(m).scaled(-1.0)
+
+
+def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFrame]]:
+    d = contrast_acts(ctx)
+    if d is None:
+        return None, {}
+    cfg = DirectionConfig(n_boot=ctx.config.n_boot, seed=ctx.config.seed, n_shuffles=50)
+    L = ctx.layer
+    cos = direction_cosines({L: d["base"]}, {L: d["rl"]}, d["labels"], config=cfg)
+    tr = probe_transfer({L: d["base"]}, {L: d["rl"]}, d["labels"], config=cfg).set_index(["source", "target"])
+    row = cos.iloc[0]
+    tables = {"cosines": cos, "probe_transfer": tr.reset_index()}
+    seed_cos = scaled = cka_seed = Estimate()
+    if "reference" in d:
+        ref = direction_cosines({L: d["base"]}, {L: d["reference"]}, d["labels"], config=cfg.replace(n_shuffles=0))
+        c_ref = float(ref.iloc[0]["cosine"])
+        seed_cos = Estimate(c_ref, ref.iloc[0]["ci_lo"], ref.iloc[0]["ci_hi"])
+        denom = max(1.0 - c_ref, 1e-9)
+        scaled = Estimate((1.0 - row["cosine"]) / denom, (1.0 - row["ci_hi"]) / denom, (1.0 - row["ci_lo"]) / denom,
+                          note="CI from the base/RL cosine's CI; the seed distance taken as fixed")
+        cka_seed = Estimate(linear_cka(d["base"], d["reference"]))
+        tables["seed_cosines"] = ref
+    acc = lambda s, t: Estimate(tr.loc[(s, t), "accuracy"], tr.loc[(s, t), "ci_lo"], tr.loc[(s, t), "ci_hi"])  # noqa: E731
+    m = DirectionsMetrics(
+        cosine=Estimate(row["cosine"], row["ci_lo"], row["ci_hi"]), null_shared=Estimate(row["null_shared_hi"]),
+        p_shared=Estimate(row["p_shared"]), null_indep=Estimate(row["null_indep_hi"]), cosine_seed=seed_cos,
+        scaled_distance=scaled, cka=Estimate(linear_cka(d["base"], d["rl"])), cka_seed=cka_seed,
+        probe_rl_rl=acc("rl", "rl"), probe_rl_base=acc("rl", "base"),
+    )
+    return m, tables

@@ -1,0 +1,109 @@
+"""Steering (claims 1-2): how much of the base-to-RL accuracy gap does steering the base with its own direction
+recover?
+
+Greedy accuracy on ``config.n_steer`` held-out problems (256 by default), split in a dev half (the multiplier is
+chosen there) and a test half (reported); the gap recovered has a paired bootstrap CI over problems (the same problems
+for base, RL and every steered run), beside equal-norm random vectors, the RL model's own direction and the bias-only
+vector as controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from ...steering import SteeringVector
+from ..recovery import SteerRecoveryConfig, bias_vector, steering_recovery
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .shared import contrast_acts, greedy_scorer, steer_problems
+
+NAME = "steering"
+NOT_APPLICABLE = "this world has no behaviour contrast to steer with."
+
+
+@dataclass(frozen=True)
+class SteeringMetrics(Metrics):
+    acc_base: Estimate = metric("greedy acc base")
+    acc_rl: Estimate = metric("greedy acc RL")
+    gap: Estimate = metric("RL - base greedy accuracy (test half)")
+    multiplier: Estimate = metric("multiplier (chosen on dev half)")
+    recovered_own: Estimate = metric("gap recovered, own direction")
+    acc_own: Estimate = metric("greedy acc, base steered by own direction")
+    recovered_from_rl: Estimate = metric("gap recovered, RL's direction")
+    recovered_bias: Estimate = metric("gap recovered, bias only")
+    recovered_random: Estimate = metric("gap recovered, random vectors (best of seeds)")
+
+
+def rule(rules: ScorecardRules) -> str:
+    r = rules
+    return descriptive_note(NAME, r) + (
+        "steer the base, all positions, with its own scratchpad-minus-direct direction (multiplier chosen on a dev"
+        f" half, reported on a test half); n/a when RL beats the base by less than {r.min_gap}; activation if the gap"
+        f" recovered has its CI above {r.recovered_activation_min} and above every equal-norm random vector's;"
+        f" creation if its CI lies below {r.recovered_activation_min} with the value at most"
+        f" {r.recovered_creation_max}, while the steered accuracy's CI still reaches the unsteered base's"
+        " (steering that breaks the model says nothing: inconclusive); otherwise inconclusive.")
+
+
+def recovery_vote(gap: Estimate, rec: Estimate, control: Estimate, acc_steered: Estimate, acc_base: Estimate,
+                  rules: ScorecardRules) -> Vote:
+    """The vote steering and hybrid decoding share: a gap to recover, recovered beyond the control, or not."""
+    if not gap.known or gap.value < rules.min_gap or not rec.known:
+        return "n/a"
+    beats_control = not control.known or rec.above(control.hi if control.hi is not None else control.value)
+    if rec.above(rules.recovered_activation_min) and beats_control:
+        return "activation"
+    intact = not acc_steered.known or not acc_base.known or \
+        (acc_steered.hi if acc_steered.hi is not None else acc_steered.value) >= acc_base.value
+    if rec.value <= rules.recovered_creation_max and rec.below(rules.recovered_activation_min) and intact:
+        return "creation"
+    return "inconclusive"
+
+
+def vote(m: SteeringMetrics | None, rules: ScorecardRules) -> Vote:
+    if m is None or NAME in rules.descriptive:
+        return "n/a"
+    return recovery_vote(m.gap, m.recovered_own, m.recovered_random, m.acc_own, m.acc_base, rules)
+
+
+def statistic(m: SteeringMetrics) -> Estimate:
+    """Less recovery reads as creation: ``-(gap recovered)``."""
+    return m.recovered_own.scaled(-1.0)
+
+
+def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFrame]]:
+    d = contrast_acts(ctx)
+    if d is None:
+        return None, {}
+    L = ctx.layer
+    labels = torch.as_tensor(d["labels"]).bool()
+    own = SteeringVector.from_means({L: d["base"][labels]}, {L: d["base"][~labels]})
+    from_rl = SteeringVector.from_means({L: d["rl"][labels]}, {L: d["rl"][~labels]})
+    bias = bias_vector({L: d["base"]}, {L: d["rl"]})
+    probs = steer_problems(ctx)
+    half = len(probs) // 2
+    dev, test = probs[:half], probs[half:]
+    c = ctx.config
+    dev_table = steering_recovery(ctx.pair.base, ctx.pair.rl, {"own": own}, greedy_scorer(ctx, dev),
+                                  config=SteerRecoveryConfig(multipliers=c.multipliers, n_random=0, n_boot=c.n_boot,
+                                                             seed=c.seed))
+    best = float(dev_table[dev_table.condition == "own"].sort_values("accuracy", ascending=False)["multiplier"].iloc[0])
+    table = steering_recovery(ctx.pair.base, ctx.pair.rl, {"own": own, "from_rl": from_rl}, greedy_scorer(ctx, test),
+                              bias=bias, config=SteerRecoveryConfig(multipliers=(best,), n_random=c.n_random,
+                                                                    n_boot=c.n_boot, seed=c.seed))
+    g = table.set_index("condition")
+    rnd = table[table.condition.str.startswith("random:own")]
+    rec = lambda k: Estimate(g.loc[k, "gap_recovered"], g.loc[k, "ci_lo"], g.loc[k, "ci_hi"])  # noqa: E731
+    acc = lambda k: Estimate(g.loc[k, "accuracy"], g.loc[k, "acc_ci_lo"], g.loc[k, "acc_ci_hi"])  # noqa: E731
+    m = SteeringMetrics(
+        acc_base=acc("unsteered_base"), acc_rl=acc("rl_model"),
+        gap=Estimate(g.loc["rl_model", "accuracy"] - g.loc["unsteered_base", "accuracy"], note=f"{len(test)} problems"),
+        multiplier=Estimate(best), recovered_own=rec("own"), acc_own=acc("own"), recovered_from_rl=rec("from_rl"),
+        recovered_bias=rec("bias"),
+        recovered_random=Estimate() if rnd.empty else Estimate(
+            float(rnd["gap_recovered"].max()), float(rnd["ci_lo"].max()), float(rnd["ci_hi"].max()),
+            note=f"{len(rnd)} equal-norm random vectors"),
+    )
+    return m, {"steering": table, "steering_dev": dev_table}

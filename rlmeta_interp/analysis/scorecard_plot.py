@@ -1,0 +1,73 @@
+"""The scorecard's figure, drawn only from a card's saved tables: boundary, steering or beliefs, features, votes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .scorecard import Scorecard
+
+
+def plot_scorecard(card: Scorecard) -> Any:
+    """A 2x2 figure: pass@k with the guesser, steering against controls (or belief probes), crosscoder latents, votes."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import COLORS, bar_ci, line_ci, set_style
+
+    set_style()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    ax = axes[0, 0]
+    b = card.results.get("boundary")
+    if b is not None and "passk_curve" in b.tables:
+        line_ci(ax, b.tables["passk_curve"], "k", "pass@k", "ci_lo", "ci_hi", hue="model",
+                palette={"base": COLORS["base"], "rl": COLORS["rl"], "guess": COLORS["random"]}, marker="o")
+        ax.set_xscale("log", base=2)
+        ax.set_title("capability boundary: pass@k (95% CI over problems)")
+    else:
+        ax.axis("off")
+        ax.set_title("boundary: n/a for this world")
+    ax = axes[0, 1]
+    s, bel = card.results.get("steering"), card.results.get("beliefs")
+    if s is not None and "steering" in s.tables:
+        t = s.tables["steering"]
+        ref = t.set_index("condition")["accuracy"]
+        t = t[~t.condition.isin(["unsteered_base", "rl_model"])].copy()
+        t["condition"] = t["condition"].str.replace("random:own", "random (own norm)").str.replace(
+            "random:from_rl", "random (RL norm)")
+        t = t.groupby("condition", as_index=False, sort=False).agg(
+            {"accuracy": "mean", "acc_ci_lo": "min", "acc_ci_hi": "max"})
+        bar_ci(ax, t, "condition", "accuracy", "acc_ci_lo", "acc_ci_hi",
+               colors=[COLORS["control"] if c.startswith(("random", "bias")) else COLORS["steered"] for c in t.condition])
+        ax.axhline(ref["unsteered_base"], color=COLORS["base"], lw=1.2, ls="--", label="base, unsteered")
+        ax.axhline(ref["rl_model"], color=COLORS["rl"], lw=1.2, ls="--", label="RL model")
+        ax.legend(frameon=False, fontsize=8)
+        ax.set_ylabel("greedy accuracy (test half)")
+        ax.set_title("steering the base: accuracy vs controls")
+        ax.tick_params(axis="x", rotation=20)
+    elif bel is not None and "belief_probes" in bel.tables:
+        t = bel.tables["belief_probes"]
+        bar_ci(ax, t, "model", "r2", "ci_lo", "ci_hi", colors=[COLORS.get(m, COLORS["control"]) for m in t["model"]])
+        ax.set_title("belief probe R^2 (posterior means, centred)")
+    else:
+        ax.axis("off")
+    ax = axes[1, 0]
+    f = card.results.get("features")
+    if f is not None and "crosscoder_latents" in f.tables:
+        lat = f.tables["crosscoder_latents"]
+        lat = lat[lat["freq"] > 0]
+        ax.hist(lat["rel_norm"], bins=20, range=(0, 1), color=COLORS["reference"])
+        ax.set_xlabel("relative decoder norm  ||d_RL|| / (||d_base|| + ||d_RL||)")
+        ax.set_ylabel("live latents")
+        ax.set_title(f"crosscoder latents; SAE FVU ratio RL/base = {f.metric('fvu_ratio'):.2f}")
+    else:
+        ax.axis("off")
+    ax = axes[1, 1]
+    ax.axis("off")
+    cell = [[k, v] for k, v in card.votes.items()] + [["SUMMARY", card.summary]]
+    if card.label:
+        cell.append([f"label ({card.recipe or 'design'})", card.label])
+    tab = ax.table(cellText=cell, colLabels=["indicator", "vote"], loc="center")
+    tab.scale(1, 1.3)
+    ax.set_title("votes")
+    fig.suptitle(f"{card.pair}: activation or creation?")
+    fig.tight_layout()
+    return fig
