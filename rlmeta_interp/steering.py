@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import numbers
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,34 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from .errors import EmptyInputError, InvalidConfigError, NonFiniteError
+from .errors import EmptyInputError, InvalidConfigError
 from .hooks import SITES, hook_name, resolve_layer
-from .io import load_tensors, save_tensors_atomic
+from .inputs import MAX_MAGNITUDE, check_finite_tensor, check_int, check_number
+from .io import read_tensors, save_tensors_atomic
 
 PositionSpec = None | str | int | Sequence[int] | slice
+
+
+def _check_positions(positions: Any) -> Any:
+    """None, "last", an int, a sequence of ints or a slice; anything else is a typed error."""
+    if positions is None or isinstance(positions, slice) or (isinstance(positions, str) and positions == "last"):
+        return positions
+    if isinstance(positions, str):
+        raise InvalidConfigError(f"positions={positions!r} is not understood: use None (every position), 'last', an"
+                                 " int, a list of ints or a slice.")
+    if isinstance(positions, bool):
+        raise InvalidConfigError("positions must be None, 'last', an int, a list of ints or a slice, not a bool.")
+    if isinstance(positions, numbers.Integral):
+        return int(positions)
+    if not isinstance(positions, Iterable):
+        raise InvalidConfigError(f"positions must be None, 'last', an int, a list of ints or a slice, not"
+                                 f" {type(positions).__name__}.")
+    items = list(positions.tolist() if isinstance(positions, Tensor) else positions)
+    for p in items:
+        check_int(p, "Each steering position")
+    if not items:
+        raise EmptyInputError("positions is an empty list: pass None to steer every position.")
+    return items
 
 
 @dataclass(frozen=True)
@@ -31,17 +55,27 @@ class SteeringVector:
     site: str = "resid_post"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.vectors, Mapping):
+            raise InvalidConfigError(f"vectors must be a dict {{layer: tensor}}, got {type(self.vectors).__name__}.")
         if not self.vectors:
             raise EmptyInputError("A SteeringVector needs at least one layer: {layer: tensor}.")
         if self.site not in SITES:
             raise InvalidConfigError(f"Unknown site {self.site!r}; choose one of {SITES}.")
+        for layer, v in self.vectors.items():
+            check_int(layer, "A steering vector's layer key")
+            if not isinstance(v, Tensor) or v.is_complex():
+                raise InvalidConfigError(f"The vector for layer {layer} must be a real torch tensor [d_model], got"
+                                         f" {type(v).__name__}.")
         dims = {tuple(v.shape) for v in self.vectors.values()}
         if len(dims) != 1 or len(next(iter(dims))) != 1:
             raise InvalidConfigError(f"Every vector must be 1-D with the same d_model; got shapes {sorted(dims)}.")
-        for layer, v in self.vectors.items():
-            if not torch.isfinite(v).all():
-                raise NonFiniteError(f"Steering vector for layer {layer} contains NaN or inf; recompute it.")
-        object.__setattr__(self, "vectors", {int(k): v.detach().float().cpu() for k, v in sorted(self.vectors.items())})
+        # the finite check runs on the float32 copy that is kept: a float64 vector of 1e300 is finite before the cast
+        # and inf after it
+        vectors = {int(k): v.detach().float().cpu() for k, v in sorted(self.vectors.items())}
+        for layer, v in vectors.items():
+            check_finite_tensor(v, f"Steering vector for layer {layer} (as float32)",
+                                "recompute it, or rescale it into float32's range")
+        object.__setattr__(self, "vectors", vectors)
 
     # ---- construction
     @classmethod
@@ -50,6 +84,9 @@ class SteeringVector:
         for name, d in (("positive", positive), ("negative", negative)):
             if any(x.shape[0] == 0 for x in d.values()):
                 raise EmptyInputError(f"The {name} activation set is empty for some layer: give at least one example.")
+        if set(positive) != set(negative):
+            raise InvalidConfigError(f"positive and negative activations must cover the same layers, got"
+                                     f" {sorted(positive)} and {sorted(negative)}.")
         return cls({k: positive[k].float().mean(0) - negative[k].float().mean(0) for k in positive}, site)
 
     @classmethod
@@ -81,7 +118,8 @@ class SteeringVector:
         return self._combine(other, -1.0)
 
     def __mul__(self, scale: float) -> SteeringVector:
-        return SteeringVector({k: v * float(scale) for k, v in self.vectors.items()}, self.site)
+        scale = check_number(scale, "scale", max_abs=MAX_MAGNITUDE)
+        return SteeringVector({k: v * scale for k, v in self.vectors.items()}, self.site)
 
     __rmul__ = __mul__
 
@@ -110,26 +148,29 @@ class SteeringVector:
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVector:
-        from safetensors import safe_open
-
-        tensors = load_tensors(path)
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
+        tensors, meta = read_tensors(path, rebuild="save the vector again (SteeringVector.save) from its source")
         return cls({int(k.split(".")[1]): v for k, v in tensors.items()}, meta.get("site", "resid_post"))
 
     # ---- application
     def hooks(self, model: Any, multiplier: float = 1.0, positions: PositionSpec = None) -> list[tuple[str, Any]]:
         """``(hook_name, fn)`` pairs for TransformerLens's ``model.hooks(fwd_hooks=...)``."""
         tl = getattr(model, "tl", model)
+        multiplier = check_number(multiplier, "multiplier", max_abs=MAX_MAGNITUDE)
+        positions = _check_positions(positions)
         n_layers = tl.cfg.n_layers
+        dtype = getattr(tl.cfg, "dtype", torch.float32)
         pairs = []
         for layer, vec in self.vectors.items():
             layer = resolve_layer(layer, n_layers)
             if vec.shape[0] != tl.cfg.d_model:
                 raise InvalidConfigError(f"Vector has d_model {vec.shape[0]}, the model {tl.cfg.d_model}.")
+            # what is added, in the model's dtype, checked once here (float16 overflows at 65504)
+            scaled = (multiplier * vec).to(dtype)
+            check_finite_tensor(scaled, f"multiplier {multiplier:g} x the layer-{layer} vector in {dtype}",
+                                "use a smaller multiplier")
 
-            def fn(act: Tensor, hook: Any, _v: Tensor = vec) -> Tensor:
-                add = (multiplier * _v).to(device=act.device, dtype=act.dtype)
+            def fn(act: Tensor, hook: Any, _v: Tensor = scaled) -> Tensor:
+                add = _v.to(device=act.device, dtype=act.dtype)
                 if positions is None:
                     return act + add
                 act = act.clone()

@@ -117,3 +117,94 @@ def test_killed_harvest_resumes_from_partial_batches(tiny_folders, tmp_path):
     assert calls["n"] == -100 + 2  # only the two missing batches (of four) were computed
     assert torch.allclose(resumed[hooks[0]], reference[hooks[0]])
     assert not list(tmp_path.glob("*.partial")) and len(list(tmp_path.glob("*.safetensors"))) == 1
+
+
+class _Killed(Exception):
+    """Raised from a forward hook: the harvest dies mid-run, after some shards are on disk."""
+
+
+def _harvest_killed_after(m, prompts, hooks, n_forwards, **kw):
+    calls = {"n": 0}
+
+    def hook(module, args):
+        calls["n"] += 1
+        if calls["n"] > n_forwards:
+            raise _Killed
+
+    handle = m.hf.register_forward_pre_hook(hook)
+    try:
+        with pytest.raises(_Killed):
+            harvest(m, prompts, hooks, **kw)
+    finally:
+        handle.remove()
+
+
+@pytest.mark.parametrize("positions", ["last", "all"])
+def test_killed_harvest_resumed_with_another_batch_size_returns_the_uninterrupted_result(tiny_folders, tmp_path,
+                                                                                          positions):
+    """Shards are keyed by batch size and rows: resuming at another batch size never mixes shards of the old one."""
+    m = load_model(tiny_folders["llama"])
+    hooks = [hook_name(0), hook_name(1)]
+    prompts = [f"{i}+{i * 7}=" + "1" * (i % 5) for i in range(22)]  # uneven lengths: padding differs per batch
+    for first_bs, second_bs in ((4, 8), (8, 3), (4, 4)):
+        cache = tmp_path / f"{positions}_{first_bs}_{second_bs}"
+        _harvest_killed_after(m, prompts, hooks, 2, batch_size=first_bs, cache_dir=cache, positions=positions)
+        (partial,) = cache.glob("*.partial")
+        assert len(list(partial.glob("batch_*.safetensors"))) == 2
+        resumed = harvest(m, prompts, hooks, batch_size=second_bs, cache_dir=cache, positions=positions)
+        uninterrupted = harvest(m, prompts, hooks, batch_size=second_bs, cache=False, positions=positions)
+        for h in hooks:
+            assert resumed[h].shape[0] == len(prompts)
+            assert torch.equal(resumed[h], uninterrupted[h]), (first_bs, second_bs, h)
+        if positions == "all":
+            assert torch.equal(resumed.mask, uninterrupted.mask)
+        assert not list(cache.glob("*.partial"))  # every shard, of every batch size, is removed at the end
+        again = harvest(m, prompts, hooks, batch_size=second_bs, cache_dir=cache, positions=positions)
+        assert again.from_cache and all(torch.equal(again[h], uninterrupted[h]) for h in hooks)
+
+
+_WORKER = """
+import sys, time
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from rlmeta_interp import harvest, hook_name, load_model
+folder, cache, out, ready, go = sys.argv[1:6]
+m = load_model(folder)
+prompts = [f"{i}+{i}=" + "7" * (i % 9) for i in range(48)]
+Path(ready).write_text("ready")
+while not Path(go).exists():
+    time.sleep(0.01)
+acts = harvest(m, prompts, [hook_name(0), hook_name(1)], batch_size=1, cache_dir=cache)
+torch.save({k: v for k, v in acts.items()}, out)
+"""
+
+
+def test_two_identical_harvests_into_one_cache_at_once(tiny_folders, tmp_path):
+    """Two processes harvest the same thing into the same cache at the same moment: both succeed, same numbers."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    cache, go = tmp_path / "cache", tmp_path / "go"
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, str(script), str(tiny_folders["llama"]), str(cache),
+                               str(tmp_path / f"out{i}.pt"), str(tmp_path / f"ready{i}"), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    deadline = time.time() + 120
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert time.time() < deadline and all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.05)
+    go.write_text("go")
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    a, b = (torch.load(tmp_path / f"out{i}.pt") for i in range(2))
+    m = load_model(tiny_folders["llama"])
+    ref = harvest(m, [f"{i}+{i}=" + "7" * (i % 9) for i in range(48)], [hook_name(0), hook_name(1)], batch_size=1,
+                  cache=False)
+    for h in ref:
+        assert torch.equal(a[h], ref[h]) and torch.equal(b[h], ref[h])
+    assert len(list(cache.glob("*.safetensors"))) == 1 and not list(cache.glob("*.partial"))
+    assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
