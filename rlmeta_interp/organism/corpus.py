@@ -2,9 +2,14 @@
 
 The *dose* is the fraction of documents that demonstrate the capability:
 
-- arithmetic: documents that show a scratchpad (in a format drawn from ``format_weights``) rather
-  than the bare answer;
-- bandits: learning histories written by Thompson sampling rather than by a uniform-random policy;
+- arithmetic, ``arithmetic_dose="format"``: documents that show a scratchpad (in a format drawn from
+  ``format_weights``) rather than the bare answer;
+- arithmetic, ``arithmetic_dose="depth"``: every document shows a scratchpad; chains of up to ``shallow_max_depth``
+  operands are always shown, and deeper chains (up to ``arithmetic.max_operands``) only in the dose fraction. At
+  dose 0 the corpus holds no worked chain deeper than ``shallow_max_depth``: the deeper problems are the rewarded
+  capability that RL may create;
+- bandits: learning histories written by Thompson sampling rather than by a uniform-random policy
+  (``bandit_rewards="shuffled"`` permutes every episode's reward tokens, so no value estimate can be learnt);
 - planning: solved problems deeper than ``shallow_max_depth`` (the rest are shallow ones).
 
 Every batch holds exactly ``floor(dose * n + u)`` demonstrations (``u`` uniform in [0, 1), so the
@@ -58,8 +63,13 @@ class CorpusConfig(FrozenConfig):
     planning: PlanningConfig = field(default_factory=PlanningConfig)
     # arithmetic: relative weights of the scratchpad formats ("sum", "eq") among demonstrations
     format_weights: tuple[float, ...] = (0.5, 0.5)
-    # planning: solutions up to this depth are always shown; deeper ones only in the dose fraction
+    # planning, and arithmetic with arithmetic_dose="depth": problems up to this depth (operands for arithmetic) are
+    # always shown; deeper ones only in the dose fraction
     shallow_max_depth: int = 2
+    # arithmetic: what the dose measures (see the module docstring)
+    arithmetic_dose: Literal["format", "depth"] = "format"
+    # bandits: "shuffled" permutes each episode's reward tokens (a corpus with nothing to learn about values)
+    bandit_rewards: Literal["true", "shuffled"] = "true"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -69,6 +79,14 @@ class CorpusConfig(FrozenConfig):
                 f"CorpusConfig.format_weights={self.format_weights}: give {len(SCRATCHPAD_FORMATS)} non-negative weights"
                 f" (for {SCRATCHPAD_FORMATS}) with a positive sum."
             )
+        if self.world == "arithmetic" and self.arithmetic_dose == "depth":
+            a = self.arithmetic
+            if not a.min_operands <= self.shallow_max_depth < a.max_operands:
+                raise InvalidConfigError(
+                    f"CorpusConfig.shallow_max_depth={self.shallow_max_depth} must lie in [arithmetic.min_operands,"
+                    f" arithmetic.max_operands) = [{a.min_operands}, {a.max_operands}) so both shallow and deep chains"
+                    " exist."
+                )
         if self.world == "planning":
             p = self.planning
             if not p.min_depth <= self.shallow_max_depth < p.max_depth:
@@ -96,6 +114,8 @@ class Corpus:
     def __init__(self, config: CorpusConfig) -> None:
         self.config = config
         self.world = make_world(config.world, config)
+        # leak-free worlds draw every pretraining problem from the "pretrain" hash split
+        self.split = "pretrain" if self.world.config.leak_free else None
 
     def _rng(self, step: int, stream: int = 0) -> np.random.Generator:
         return np.random.default_rng([self.config.seed, step, stream, 0xC0DE])
@@ -118,20 +138,31 @@ class Corpus:
     def _document(self, demo: bool, pseed: int, i: int, rng: np.random.Generator) -> Document:
         cfg = self.config
         w = self.world
+        split = self.split
         if cfg.world == "arithmetic":
             assert isinstance(w, ArithmeticWorld)
-            (p,) = w.sample(1, seed=pseed + i)
+            weights = np.asarray(cfg.format_weights, dtype=float)
+            if cfg.arithmetic_dose == "depth":
+                a = cfg.arithmetic
+                lo, hi = (cfg.shallow_max_depth + 1, a.max_operands) if demo else (a.min_operands, cfg.shallow_max_depth)
+                (p,) = w.sample(1, seed=pseed + i, operands=int(rng.integers(lo, hi + 1)), split=split)
+                fmt = SCRATCHPAD_FORMATS[int(rng.choice(len(weights), p=weights / weights.sum()))]
+                return Document(p.prompt, w.solution(p, fmt), demo, f"depth{p.meta['n_operands']}")
+            (p,) = w.sample(1, seed=pseed + i, split=split)
             if demo:
-                weights = np.asarray(cfg.format_weights, dtype=float)
                 fmt = SCRATCHPAD_FORMATS[int(rng.choice(len(weights), p=weights / weights.sum()))]
             else:
                 fmt = "direct"
             return Document(p.prompt, w.solution(p, fmt), demo, fmt)
         if cfg.world == "bandits":
             assert isinstance(w, BanditWorld)
-            (p,) = w.sample(1, seed=pseed + i)
+            (p,) = w.sample(1, seed=pseed + i, split=split)
             policy = "thompson" if demo else "random"
             pulls = simulate(policy, np.asarray(p.meta["means"]), w.config.horizon, rng)
+            if cfg.bandit_rewards == "shuffled":
+                rewards = [r for _, r in pulls]
+                rng.shuffle(rewards)
+                pulls = [(a, r) for (a, _), r in zip(pulls, rewards, strict=True)]
             return Document(p.prompt, render_episode(pulls, w.config), demo, policy)
         assert isinstance(w, PlanningWorld)
         pc = w.config
@@ -139,7 +170,7 @@ class Corpus:
             lo, hi = cfg.shallow_max_depth + 1, pc.max_depth
         else:
             lo, hi = pc.min_depth, cfg.shallow_max_depth
-        (p,) = w.sample(1, seed=pseed + i, min_depth=lo, max_depth=hi)
+        (p,) = w.sample(1, seed=pseed + i, min_depth=lo, max_depth=hi, split=split)
         return Document(p.prompt, p.answer, demo, f"depth{p.meta['depth']}")
 
     def data_hash(self, n_steps: int = 8, batch_size: int = 64) -> str:

@@ -74,6 +74,8 @@ def evaluate_single_turn(
         out["accuracy_by_format"] = {k: float(np.mean(v)) for k, v in sorted(fmt_correct.items())}
     out["n_samples"] = n
     out["n_problems"] = len(problems)
+    # per-problem correct counts (of n samples), in problem order: paired base-vs-RL comparisons need them
+    out["correct_counts"] = [int(x) for x in c]
     return out
 
 
@@ -180,7 +182,7 @@ def evaluate_bandits(
     problems: list[Problem],
     *,
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | list[float]]:
     """Cumulative regret per episode, sampled and greedy, with Thompson and uniform-random references."""
     sampled = rollout_bandits(model, tokenizer, world, problems, seed=seed)
     greedy = rollout_bandits(model, tokenizer, world, problems, greedy=True, seed=seed)
@@ -197,4 +199,6 @@ def evaluate_bandits(
         "invalid_action_rate": float((sampled.arms < 0).float().mean()),
         "mean_return_sampled": float(sampled.returns().mean()),
         "n_bandits": len(problems),
+        # per-bandit sampled regret, in problem order: paired base-vs-RL comparisons need it
+        "regret_sampled_per_bandit": [round(float(x), 4) for x in rs],
     }

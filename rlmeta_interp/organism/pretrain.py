@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 from ..config import FrozenConfig, check_range
-from ..errors import CorruptedCheckpointError, InvalidConfigError
+from ..errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError
 from ..io import ensure_dir, hash_tensors, load_tensors, save_tensors_atomic
 from .corpus import Corpus, CorpusConfig, Document
 from .tokenizer import build_tokenizer
@@ -227,15 +227,29 @@ def pretrain(
     progress: bool = True,
     on_step: Callable[[int], None] | None = None,
     keep_resume_state: bool = False,
+    init_from: str | Path | None = None,
 ) -> PretrainResult:
     """Pretrain an organism into ``out_dir`` (a Hugging Face folder). Resumes from ``.resume`` if present.
 
     ``on_step(step)`` is called after each completed optimizer step (tests use it to crash the run).
+    ``init_from``: a finished organism folder whose weights start the run instead of a fresh initialisation
+    (supervised fine-tuning of a base on another corpus); its shape must equal ``config.model``.
     """
     folder = ensure_dir(out_dir)
     tokenizer = build_tokenizer()
     corpus = Corpus(config.corpus)
     model = build_model(config.model, tokenizer, config.seed)
+    if init_from is not None:
+        weights = Path(init_from) / "model.safetensors"
+        if not weights.exists():
+            raise MissingWeightsError(f"init_from={init_from} holds no model.safetensors: build that organism first.")
+        state = load_tensors(weights)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or [k for k in missing if not k.endswith("rotary_emb.inv_freq")]:
+            raise InvalidConfigError(
+                f"init_from={init_from} does not match PretrainConfig.model (missing {sorted(missing)[:3]}, unexpected"
+                f" {sorted(unexpected)[:3]}): give the fine-tuning run the base's model config."
+            )
     model.train()
     opt = _optimizer(model, config)
     start, curve, tokens = 0, [], 0

@@ -42,7 +42,7 @@ from .worlds.base import Problem, World
 from .worlds.planning import PlanningConfig
 
 log = logging.getLogger(__name__)
-RewardVariant = Literal["correct", "format", "random", "incorrect"]
+RewardVariant = Literal["correct", "format", "random", "incorrect", "process"]
 TRL_DIR = ".trl"
 COMPLETE_MARKER = "COMPLETE"
 REF_FILE = "ref_model.safetensors"
@@ -127,11 +127,16 @@ def score_completions(world: World, variant: str, problems: Sequence[Problem], c
         return [world.format_reward(p, c) for p, c in zip(problems, completions, strict=True)]  # type: ignore[attr-defined]
     if variant == "incorrect":
         return [world.incorrect_label_reward(p, c) for p, c in zip(problems, completions, strict=True)]  # type: ignore[attr-defined]
+    if variant == "process":
+        if not hasattr(world, "process_reward"):
+            raise InvalidConfigError(f"The {world.name} world has no process reward; use reward='correct'.")
+        return [world.process_reward(p, c) for p, c in zip(problems, completions, strict=True)]
     if variant == "random":
         # Shao et al. 2506.10947: Bernoulli(0.5), independent of the completion; seeded by step for resumability
         rng = _rng_for(seed, step, 0x7A4D)
         return [float(x) for x in (rng.random(len(completions)) < 0.5)]
-    raise InvalidConfigError(f"Unknown reward variant {variant!r}; choose correct, format, random, incorrect.")
+    raise InvalidConfigError(
+        f"Unknown reward variant {variant!r}; choose correct, format, random, incorrect, process.")
 
 
 def bandit_rewards(variant: str, returns: Sequence[float], valid_fraction: Sequence[float], *, seed: int,
@@ -167,11 +172,13 @@ def _row_to_problem(s: str) -> Problem:
 
 
 def training_problems(config: RLConfig) -> list[Problem]:
+    """The RL prompt set: drawn from the "rl" hash split when the world config is leak-free."""
     world = config.world_obj()
+    split = "rl" if world.config.leak_free else None
     if config.one_shot:
-        (p,) = world.sample(1, seed=config.problem_seed)
+        (p,) = world.sample(1, seed=config.problem_seed, split=split)
         return [p] * config.n_train_problems
-    return world.sample(config.n_train_problems, seed=config.problem_seed)
+    return world.sample(config.n_train_problems, seed=config.problem_seed, split=split)
 
 
 # ---------------------------------------------------------------- TRL plumbing

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...config import FrozenConfig, check_range
 from ...errors import InvalidConfigError
-from .base import Problem, World
+from .base import Problem, World, draw_in_split
 
 Format = Literal["direct", "sum", "eq"]
 SCRATCHPAD_FORMATS: tuple[str, ...] = ("sum", "eq")
@@ -40,6 +40,8 @@ class ArithmeticConfig(FrozenConfig):
     min_digits: int = 1
     max_digits: int = 2
     ops: str = "+-"  # any of "+-*"
+    # draw pretraining, RL and evaluation problems from disjoint hash splits (worlds/base.py: split_of_key)
+    leak_free: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -127,6 +129,33 @@ def format_of(completion: str) -> str:
     return "other"
 
 
+_STEP_RES = {
+    "sum": re.compile(r"(-?\d+) (plus|minus|times) (-?\d+) is (-?\d+)\."),
+    "eq": re.compile(r"(-?\d+)([+\-*])(-?\d+)=(-?\d+);"),
+}
+_OP_OF_WORD = {w: op for op, w in _WORDS.items()}
+
+
+def correct_step_share(problem: Problem, completion: str) -> float:
+    """Share of the problem's binary steps that the completion's scratchpad writes correctly, in order, up to the
+    first wrong step (operands, operator and result must all match). 0.0 for a completion with no scratchpad."""
+    operands, ops = problem.meta["operands"], problem.meta["ops"]
+    values = evaluate(operands, ops)
+    body = completion.split(ANSWER_MARKER)[0]
+    fmt = format_of(completion)
+    if fmt not in _STEP_RES:
+        fmt = "sum" if " is " in body else "eq"
+    good = 0
+    for j, (a, op, b, c) in enumerate(_STEP_RES[fmt].findall(body)):
+        if j >= len(ops):
+            break
+        op = _OP_OF_WORD.get(op, op)
+        if (int(a), op, int(b), int(c)) != (values[j], ops[j], operands[j + 1], values[j + 1]):
+            break
+        good += 1
+    return good / len(ops)
+
+
 def has_valid_format(completion: str) -> bool:
     """A recognised layout with a parseable answer (the format-only reward)."""
     return format_of(completion) != "other" and parse_answer(completion) is not None
@@ -162,14 +191,17 @@ class ArithmeticWorld(World):
         )
 
     def sample(self, n: int, seed: int, operands: int | None = None, digits: int | None = None,
-               **difficulty: Any) -> list[Problem]:
-        """``n`` problems; ``operands`` / ``digits`` pin the difficulty, else drawn from the config ranges."""
+               split: str | None = None, **difficulty: Any) -> list[Problem]:
+        """``n`` problems; ``operands`` / ``digits`` pin the difficulty, else drawn from the config ranges.
+
+        ``split`` ("pretrain", "rl", "eval") keeps only problems of that hash split; None draws from all.
+        """
         if difficulty:
             raise InvalidConfigError(f"Unknown arithmetic difficulty keys {sorted(difficulty)}; use operands=, digits=.")
         if n < 0:
             raise InvalidConfigError(f"n must be >= 0, got {n}.")
         rng = np.random.default_rng([seed, 0xA217])
-        return [self._draw(rng, operands, digits) for _ in range(n)]
+        return draw_in_split(lambda: self._draw(rng, operands, digits), n, split, self.problem_key, self.name)
 
     def solution(self, problem: Problem, fmt: str) -> str:
         return render_completion(problem.meta["operands"], problem.meta["ops"], fmt)
@@ -180,6 +212,11 @@ class ArithmeticWorld(World):
 
     def format_reward(self, problem: Problem, completion: str) -> float:
         return 1.0 if has_valid_format(completion) else 0.0
+
+    def process_reward(self, problem: Problem, completion: str) -> float:
+        """Dense reward: half for the share of scratchpad steps right in order (before the first wrong one), half
+        for the final answer. Both scratchpad formats are read; a direct answer earns only the answer half."""
+        return 0.5 * correct_step_share(problem, completion) + 0.5 * self.reward(problem, completion)
 
     def incorrect_label_reward(self, problem: Problem, completion: str) -> float:
         got = parse_answer(completion)

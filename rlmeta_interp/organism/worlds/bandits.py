@@ -21,7 +21,7 @@ from jaxtyping import Float
 
 from ...config import FrozenConfig, check_range
 from ...errors import InvalidConfigError
-from .base import Problem, World
+from .base import Problem, World, draw_in_split
 
 ARM_LETTERS = "abcdefgh"
 REWARD_CHARS = "01"
@@ -35,6 +35,8 @@ class BanditConfig(FrozenConfig):
     horizon: int = 24
     mean_low: float = 0.0
     mean_high: float = 1.0
+    # draw pretraining, RL and evaluation bandits from disjoint hash splits of their rounded means
+    leak_free: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -125,17 +127,22 @@ class BanditWorld(World):
     def __init__(self, config: BanditConfig | None = None) -> None:
         self.config = config or BanditConfig()
 
-    def sample(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
+    def problem_key(self, problem: Problem) -> str:
+        """A bandit is its arm means, rounded to 3 decimals (closer bandits count as the same problem)."""
+        return ",".join(f"{m:.3f}" for m in problem.meta["means"])
+
+    def sample(self, n: int, seed: int, split: str | None = None, **difficulty: Any) -> list[Problem]:
         if difficulty:
             raise InvalidConfigError(f"Bandits take no difficulty keys (got {sorted(difficulty)}); change BanditConfig.")
         cfg = self.config
         rng = np.random.default_rng([seed, 0xBA4D])
-        out = []
-        for _ in range(n):
+
+        def draw() -> Problem:
             means = rng.uniform(cfg.mean_low, cfg.mean_high, size=cfg.n_arms)
-            out.append(Problem(prompt="", answer=arms_of(cfg)[int(np.argmax(means))],
-                               meta={"means": [float(m) for m in means], "difficulty": cfg.horizon}))
-        return out
+            return Problem(prompt="", answer=arms_of(cfg)[int(np.argmax(means))],
+                           meta={"means": [float(m) for m in means], "difficulty": cfg.horizon})
+
+        return draw_in_split(draw, n, split, self.problem_key, self.name)
 
     def reward(self, problem: Problem, completion: str, *, trust_rewards: bool = False) -> float:
         pulls = parse_episode(completion[: 2 * self.config.horizon], self.config)

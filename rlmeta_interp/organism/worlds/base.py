@@ -7,8 +7,20 @@ Single-turn worlds (arithmetic, planning) give a prompt and score one completion
 from __future__ import annotations
 
 import abc
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from ...errors import InvalidConfigError
+
+Split = Literal["pretrain", "rl", "eval"]
+SPLITS: tuple[str, ...] = ("pretrain", "rl", "eval")
+# Shares of the hash space: a problem is an evaluation problem when its hash falls below 0.10, an RL-training problem
+# below 0.30, and a pretraining problem otherwise. The three sets are disjoint by construction, whatever the seeds.
+SPLIT_UPPER: dict[str, float] = {"eval": 0.10, "rl": 0.30, "pretrain": 1.0}
+SPLIT_LOWER: dict[str, float] = {"eval": 0.0, "rl": 0.10, "pretrain": 0.30}
+MAX_DRAWS_PER_PROBLEM = 2000
 
 
 @dataclass(frozen=True)
@@ -24,10 +36,59 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def split_of_key(world: str, key: str) -> str:
+    """The split ("pretrain", "rl" or "eval") that a problem with canonical ``key`` belongs to in ``world``.
+
+    A pure function of the problem (sha256 of the world name and the key), so pretraining corpora, RL prompt sets
+    and evaluation sets drawn with any seeds never share a problem.
+    """
+    digest = hashlib.sha256(f"{world}\x00{key}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    return next(s for s in ("eval", "rl", "pretrain") if u < SPLIT_UPPER[s])
+
+
+def draw_in_split(draw: Callable[[], Problem], n: int, split: str | None, key: Callable[[Problem], str],
+                  world: str) -> list[Problem]:
+    """``n`` problems from ``draw()``, keeping only those whose key hashes into ``split`` (all of them when None).
+
+    Rejection sampling keeps the generator's own distribution within the split, and with ``split=None`` the draws
+    are exactly the generator's (so configs without leak-free splits reproduce their problems bit for bit).
+    """
+    if split is None:
+        return [draw() for _ in range(n)]
+    if split not in SPLITS:
+        raise InvalidConfigError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+    out: list[Problem] = []
+    for _ in range(MAX_DRAWS_PER_PROBLEM * max(n, 1)):
+        if len(out) == n:
+            break
+        p = draw()
+        if split_of_key(world, key(p)) == split:
+            out.append(p)
+    if len(out) < n:
+        raise InvalidConfigError(
+            f"Could draw only {len(out)} of {n} {world} problems in the {split!r} split: the difficulty asked for has too"
+            " few distinct problems; widen it (more operands or digits, a larger graph) or ask for fewer problems."
+        )
+    return out
+
+
 class World(abc.ABC):
-    """A generator of problems and the verifier that scores completions."""
+    """A generator of problems and the verifier that scores completions.
+
+    ``problem_key`` is the canonical identity of a problem (what two equal problems share); ``split_of`` assigns it
+    to pretraining, RL training or evaluation by a hash of that key (:func:`split_of_key`).
+    """
 
     name: str = "world"
+    config: Any  # the world's FrozenConfig; every world config has a ``leak_free`` flag
+
+    def problem_key(self, problem: Problem) -> str:
+        """Canonical identity of a problem: by default its prompt."""
+        return problem.prompt
+
+    def split_of(self, problem: Problem) -> str:
+        return split_of_key(self.name, self.problem_key(problem))
 
     @abc.abstractmethod
     def sample(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ...config import FrozenConfig, check_range
 from ...errors import InvalidConfigError
-from .base import Problem, World
+from .base import Problem, World, draw_in_split
 
 NODE_LETTERS = "abcdefghijklmnop"
 _PROMPT_RE = re.compile(r"^((?:[a-p]{2} )*[a-p]{2})\|([a-p])>([a-p]):$")
@@ -35,6 +35,8 @@ class PlanningConfig(FrozenConfig):
     n_edges: int = 10
     min_depth: int = 1
     max_depth: int = 4
+    # draw pretraining, RL and evaluation problems from disjoint hash splits (worlds/base.py: split_of_key)
+    leak_free: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -147,7 +149,7 @@ class PlanningWorld(World):
         )
 
     def sample(self, n: int, seed: int, depth: int | None = None, min_depth: int | None = None,
-               max_depth: int | None = None, **difficulty: Any) -> list[Problem]:
+               max_depth: int | None = None, split: str | None = None, **difficulty: Any) -> list[Problem]:
         """``n`` problems with depth ``depth`` or uniform in [min_depth, max_depth] (config by default)."""
         if difficulty:
             raise InvalidConfigError(f"Unknown planning difficulty keys {sorted(difficulty)}; use depth=, min_depth=, max_depth=.")
@@ -156,7 +158,8 @@ class PlanningWorld(World):
         if lo > hi or lo < 1:
             raise InvalidConfigError(f"Planning depth range [{lo}, {hi}] is empty or below 1.")
         rng = np.random.default_rng([seed, 0x91A7])
-        return [self._draw(rng, int(rng.integers(lo, hi + 1))) for _ in range(n)]
+        return draw_in_split(lambda: self._draw(rng, int(rng.integers(lo, hi + 1))), n, split, self.problem_key,
+                             self.name)
 
     def reward(self, problem: Problem, completion: str) -> float:
         valid, shortest = check_path(problem.prompt, completion)

@@ -103,3 +103,41 @@ def test_max_completion_chars_bounds_every_solution():
     bound = w.max_completion_chars()
     for p in w.sample(300, seed=5):
         assert max(len(w.solution(p, f)) for f in ALL_FORMATS) <= bound
+
+
+def test_hash_splits_are_disjoint_and_reproducible():
+    from rlmeta_interp.organism.worlds.base import SPLITS, split_of_key
+
+    w = ArithmeticWorld(ArithmeticConfig(min_operands=3, max_operands=5, max_digits=1, leak_free=True))
+    drawn = {s: {p.prompt for p in w.sample(300, seed=3, split=s)} for s in SPLITS}
+    assert not drawn["eval"] & drawn["rl"] and not drawn["eval"] & drawn["pretrain"] and not drawn["rl"] & drawn["pretrain"]
+    assert all(split_of_key("arithmetic", k) == s for s, keys in drawn.items() for k in keys)
+    assert [p.prompt for p in w.sample(20, seed=3, split="eval")] == [p.prompt for p in w.sample(20, seed=3, split="eval")]
+    # shares of the hash space: about 10% eval, 20% RL, 70% pretraining
+    keys = [p.prompt for p in w.sample(4000, seed=9)]
+    share = {s: sum(split_of_key("arithmetic", k) == s for k in keys) / len(keys) for s in SPLITS}
+    assert abs(share["eval"] - 0.1) < 0.03 and abs(share["rl"] - 0.2) < 0.04
+    # without a split the draws are exactly the generator's (old configs reproduce their problems)
+    assert [p.prompt for p in w.sample(5, seed=1)] == [p.prompt for p in w.sample(5, seed=1, split=None)]
+    with pytest.raises(InvalidConfigError, match="split"):
+        w.sample(2, seed=0, split="train")
+    # a generator whose only problem lies in another split cannot fill the request: a typed error, not a hang
+    from rlmeta_interp.organism.worlds.base import draw_in_split
+
+    (one,) = w.sample(1, seed=0)
+    other = next(s for s in SPLITS if s != split_of_key("arithmetic", one.prompt))
+    with pytest.raises(InvalidConfigError, match="too few distinct problems"):
+        draw_in_split(lambda: one, 2, other, w.problem_key, "arithmetic")
+
+
+def test_process_reward_credits_correct_steps_in_order():
+    w = ArithmeticWorld(ArithmeticConfig(min_operands=4, max_operands=4, max_digits=1))
+    (p,) = w.sample(1, seed=2)
+    full = w.solution(p, "eq")
+    assert w.process_reward(p, full) == 1.0
+    assert w.process_reward(p, w.solution(p, "sum")) == 1.0
+    steps = full.split(";")
+    wrong_second = ";".join([steps[0], "1+1=3", *steps[2:]])
+    assert w.process_reward(p, wrong_second) == pytest.approx(0.5 * 1 / 3 + 0.5 * w.reward(p, wrong_second))
+    assert w.process_reward(p, "A:" + p.answer) == 0.5  # the answer half only
+    assert w.process_reward(p, "garbage") == 0.0
