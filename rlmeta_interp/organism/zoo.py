@@ -1,7 +1,7 @@
-"""The organism zoo: named presets of base and RL-tuned organisms, built idempotently with manifests.
+"""The organism zoo: named presets of base, RL-tuned and fine-tuned organisms, built idempotently with manifests.
 
-``build_zoo("demo")`` builds a minimal real set in minutes; ``build_zoo("paper")`` builds what the
-notebooks' figures use. Each model lands in ``<out_dir>/<name>/`` as a Hugging Face folder plus
+``build_zoo("demo")`` builds a minimal real set in minutes; ``build_zoo("validation")`` the known-by-construction
+organisms the meter is validated on; ``build_zoo("paper")`` what the question notebooks' figures use (presets.py). Each model lands in ``<out_dir>/<name>/`` as a Hugging Face folder plus
 ``manifest.json`` (the layout contract in ``data/README.md``). A model whose manifest already records
 the same spec, and whose files match their recorded sha256, is skipped; a half-built model lives in
 ``<out_dir>/.<name>.partial/`` (with its resume state) until it is complete, then is renamed into place.
@@ -15,209 +15,33 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+import numpy as np
 import torch
 
-from ..config import FrozenConfig, check_range
+from ..analysis.passk import guess_probabilities
 from ..errors import InvalidConfigError, MissingWeightsError, UnknownModelError
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import user_zoo_dir
-from .corpus import Corpus, CorpusConfig, WorldName, make_world
-from .evaluate import evaluate_bandits, evaluate_single_turn
-from .pretrain import ModelConfig, PretrainConfig, pretrain
-from .rl import RLConfig, train_rl
-from .worlds.arithmetic import ArithmeticConfig
-from .worlds.bandits import BanditConfig, BanditWorld
-from .worlds.planning import PlanningConfig
+from .corpus import Corpus, make_world
+from .evaluate import evaluate_bandits, evaluate_single_turn, pass_k_grid
+from .gain import gain_check
+from .presets import PRESETS, preset_specs
+from .pretrain import pretrain
+from .rl import train_rl
+from .spec import EvalConfig, OrganismSpec, exposure_record
+from .worlds.bandits import BanditWorld
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+TRAINED = ".trained.json"  # written once training is complete, so a kill during evaluation never retrains
+EVAL_DIR = ".eval"  # finished evaluation parts, so a kill during evaluation resumes at the next part
+__all__ = ["EvalConfig", "OrganismSpec", "PRESETS", "build_zoo", "is_up_to_date", "load_manifest", "markdown_table",
+           "preset_specs", "summary_rows"]
 VERSION_PACKAGES = ("torch", "transformers", "trl", "tokenizers", "safetensors", "numpy", "datasets", "accelerate")
-
-
-@dataclass(frozen=True)
-class EvalConfig(FrozenConfig):
-    """Held-out evaluation: problems from the RL training distribution drawn with ``seed`` (never trained on)."""
-
-    n_problems: int = 64
-    n_samples: int = 64  # pass@k for k = 1, 2, 4, ..., n_samples
-    n_bandits: int = 300
-    seed: int = 20_000
-    by_difficulty: bool = False  # also pass@k per difficulty level (operands / depth)
-    per_difficulty_problems: int = 32
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_range(self, "n_problems", 1)
-        check_range(self, "n_samples", 1)
-        check_range(self, "n_bandits", 2)
-
-
-@dataclass(frozen=True)
-class OrganismSpec(FrozenConfig):
-    """One zoo entry. Base models carry ``pretrain``; RL models carry ``rl`` and the ``base`` name."""
-
-    name: str
-    kind: Literal["base", "rl"]
-    world: WorldName
-    dose: float
-    pretrain: PretrainConfig | None = None
-    rl: RLConfig | None = None
-    base: str | None = None
-    variant: str = ""
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    # the RL training distribution, used for evaluation of bases and RL models alike
-    arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
-    bandits: BanditConfig = field(default_factory=BanditConfig)
-    planning: PlanningConfig = field(default_factory=PlanningConfig)
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_range(self, "dose", 0.0, 1.0)
-        if self.kind == "base" and (self.pretrain is None or self.rl is not None):
-            raise InvalidConfigError(f"Base organism {self.name!r} needs `pretrain` and no `rl` config.")
-        if self.kind == "rl" and (self.rl is None or self.base is None):
-            raise InvalidConfigError(f"RL organism {self.name!r} needs an `rl` config and a `base` name.")
-        for bad in ("llama", "gemma", "gpt", "qwen"):
-            if bad in self.name.lower():
-                # TransformerLens 3.9 special-cases these words in folder names (STACK.md)
-                raise InvalidConfigError(f"Organism name {self.name!r} contains {bad!r}; choose a neutral name.")
-
-    @property
-    def seed(self) -> int:
-        return self.pretrain.seed if self.pretrain is not None else self.rl.seed  # type: ignore[union-attr]
-
-
-# ---------------------------------------------------------------- presets
-
-# single-digit operands: a ~0.5M model learns the scratchpad steps from ~1.5M tokens; two-digit operands
-# (pass@1 0.05 after the same budget) need several times more pretraining than the demo can afford
-ARITH = ArithmeticConfig(min_operands=2, max_operands=4, min_digits=1, max_digits=1, ops="+-")
-SMALL = ModelConfig(d_model=96, n_layers=4, n_heads=4, d_mlp=256, max_len=128)
-BANDIT = BanditConfig(n_arms=3, horizon=24)
-PLAN = PlanningConfig(n_nodes=8, n_edges=10, min_depth=1, max_depth=4)
-SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan"}
-# arithmetic GRPO on these organisms is fragile: lr 1e-4 (8 prompts x 8) left pass@1 flat or lower, 3e-4 to 1.5e-3
-# drove the reward from 0.45 towards 0; 3e-5 with 16 prompts x 8 raised pass@1 0.41 -> 0.46 and greedy 0.64 -> 0.78
-RL_LR = 3e-5
-RL_PROMPTS = 16
-# the demo pairs' RL: on the d0.5 base (pass@1 0.380), 30 steps at 3e-5 gave +0.045; 150 steps at 3e-5 or 1e-4
-# +0.10; 300 at 1e-4 +0.125 (greedy falling); 200 at 2e-4 collapsed (-0.02); 400 at 5e-5 +0.154 (greedy 0.61 -> 0.83).
-# The demo preset must build in under 5 minutes on 2 cores, and one RL step costs ~0.95 CPU s on the d0.5 base, so it
-# takes 150 steps at 1e-4; the 400-step run (the +15-point organism) is the paper preset's ``demo-arith-d050-rl-long``.
-DEMO_RL_STEPS = 150
-DEMO_RL_LR = 1e-4
-LONG_RL_STEPS = 400
-LONG_RL_LR = 5e-5
-
-
-def _dose_tag(dose: float) -> str:
-    return f"d{int(round(dose * 100)):03d}"
-
-
-def _base(world: WorldName, dose: float, preset: str, *, steps: int, model: ModelConfig = SMALL, lr: float = 3e-3,
-          batch_size: int = 128, seed: int = 0, eval_cfg: EvalConfig | None = None, **world_cfgs: Any) -> OrganismSpec:
-    corpus = CorpusConfig(world=world, dose=dose, seed=seed, **{k: v for k, v in world_cfgs.items()
-                                                                if k in ("arithmetic", "bandits", "planning")},
-                          **{k: v for k, v in world_cfgs.items() if k in ("shallow_max_depth", "format_weights")})
-    pcfg = PretrainConfig(corpus=corpus, model=model, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                          checkpoint_every=100, log_every=50)
-    evw = {k: v for k, v in world_cfgs.items() if k in ("arithmetic", "bandits", "planning")}
-    evw.update({k[5:]: v for k, v in world_cfgs.items() if k.startswith("eval_")})
-    name = f"{preset}-{SHORT[world]}-{_dose_tag(dose)}" + (f"-s{seed}" if seed else "") + "-base"
-    return OrganismSpec(name=name, kind="base", world=world, dose=dose, pretrain=pcfg,
-                        eval=eval_cfg or EvalConfig(), **evw)
-
-
-def _rl(base: OrganismSpec, variant: str, *, steps: int, seed: int = 0, lr: float = RL_LR, beta: float = 0.02,
-        checkpoint_every: int = 0, reward: str = "correct", one_shot: bool = False, ref_reset_every: int = 0,
-        prompts_per_step: int = RL_PROMPTS, num_generations: int = 8, **world_cfgs: Any) -> OrganismSpec:
-    wc = {"arithmetic": base.arithmetic, "bandits": base.bandits, "planning": base.planning}
-    wc.update(world_cfgs)
-    world = make_world(base.world, arithmetic=wc["arithmetic"], bandits=wc["bandits"], planning=wc["planning"])
-    max_len = 2 * wc["bandits"].horizon if base.world == "bandits" else world.max_completion_chars()  # type: ignore[attr-defined]
-    cfg = RLConfig(world=base.world, steps=steps, seed=seed, lr=lr, beta=beta, checkpoint_every=checkpoint_every,
-                   reward=reward, one_shot=one_shot, ref_reset_every=ref_reset_every, max_completion_length=max_len,
-                   prompts_per_step=prompts_per_step, num_generations=num_generations, save_every=20, **wc)
-    name = base.name.removesuffix("-base") + f"-rl-{variant}" + (f"-s{seed}" if seed else "")
-    return OrganismSpec(name=name, kind="rl", world=base.world, dose=base.dose, rl=cfg, base=base.name,
-                        variant=variant, eval=base.eval, **wc)
-
-
-def _demo() -> list[OrganismSpec]:
-    ev = EvalConfig(n_problems=64, n_samples=64, by_difficulty=False)
-    specs = []
-    for dose in (0.0, 0.5):
-        b = _base("arithmetic", dose, "demo", steps=500, arithmetic=ARITH, eval_cfg=ev)
-        specs += [b, _rl(b, "correct", steps=DEMO_RL_STEPS, lr=DEMO_RL_LR, checkpoint_every=30 if dose else 0)]
-    return specs
-
-
-def _paper() -> list[OrganismSpec]:
-    """Ordered so the most used models come first (a partial build is still useful)."""
-    ev = EvalConfig(n_problems=96, n_samples=64, by_difficulty=True)
-    specs: list[OrganismSpec] = []
-    arith_bases = {d: _base("arithmetic", d, "paper", steps=900, arithmetic=ARITH, eval_cfg=ev) for d in (0.0, 0.1, 0.5)}
-    bandit_bases = {d: _base("bandits", d, "paper", steps=400, bandits=BANDIT, batch_size=64, lr=2e-3, eval_cfg=ev)
-                    for d in (0.0, 0.5, 1.0)}
-    deep = PLAN.replace(min_depth=3, max_depth=4)
-    # planning bases: 600 steps left depth 3-4 pass@64 at 0.10 (dose 0.1), 3000 at 0.39, 6000 at 0.50 (the loss
-    # drops again after ~2300 steps, when the model starts to look up edges)
-    plan_bases = {d: _base("planning", d, "paper", steps=6000, batch_size=96, planning=PLAN, shallow_max_depth=2,
-                           eval_cfg=ev, eval_planning=deep) for d in (0.0, 0.1, 0.5)}
-    b05 = arith_bases[0.5]
-    specs += [b05, _rl(b05, "correct", steps=60, checkpoint_every=10)]
-    # prolonged RL on the demo preset's d0.5 base: the +15-point organism (notebooks 07 and 08 read its checkpoints)
-    demo_b05 = next(s for s in _demo() if s.kind == "base" and s.dose == 0.5)
-    specs += [demo_b05, _rl(demo_b05, "long", steps=LONG_RL_STEPS, lr=LONG_RL_LR, checkpoint_every=80)]
-    # bandit and planning RL keep no dynamics checkpoints: the dynamics notebooks use the arithmetic world
-    specs += [bandit_bases[0.5], _rl(bandit_bases[0.5], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
-    specs += [arith_bases[0.0], _rl(arith_bases[0.0], "correct", steps=60, checkpoint_every=10)]
-    specs += [plan_bases[0.1], _rl(plan_bases[0.1], "correct", steps=60, planning=deep)]
-    specs += [arith_bases[0.1], _rl(arith_bases[0.1], "correct", steps=60)]
-    specs += [bandit_bases[0.0], _rl(bandit_bases[0.0], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
-    # prolonged RL from the dose-0 bandit base (whose policy ignores the history): the 60-step recipe above, 300 steps at
-    # lr 3e-4..1e-3, and 300 steps at 16 prompts left regret at the uniform-random level; this is the budget that moved it
-    specs += [_rl(bandit_bases[0.0], "long", steps=1500, lr=1e-3, beta=0.0, prompts_per_step=16)]
-    # its control: the same budget with Bernoulli(0.5) rewards (drift without a learning signal)
-    specs += [_rl(bandit_bases[0.0], "long-random", steps=1500, lr=1e-3, beta=0.0, prompts_per_step=16,
-                  reward="random")]
-    specs += [
-        _rl(b05, "format", steps=60, reward="format"),
-        _rl(b05, "random", steps=60, reward="random"),
-        _rl(b05, "incorrect", steps=60, reward="incorrect"),
-        _rl(b05, "oneshot", steps=60, one_shot=True),
-        _rl(b05, "kl0", steps=60, beta=0.0),
-        _rl(b05, "kl0.2", steps=60, beta=0.2),
-        _rl(b05, "prorl", steps=60, ref_reset_every=20, beta=0.05),
-        _rl(b05, "easy", steps=60, arithmetic=ARITH.replace(max_operands=2)),
-        _rl(b05, "medium", steps=60, arithmetic=ARITH.replace(min_operands=3, max_operands=3)),
-        # difficulty bands for notebook 09 (Cheng et al.): "hard" is the hardest band the base was pretrained on
-        _rl(b05, "hard", steps=60, arithmetic=ARITH.replace(min_operands=4, max_operands=4)),
-    ]
-    for d in (0.0, 0.5):
-        specs += [plan_bases[d], _rl(plan_bases[d], "correct", steps=60, planning=deep)]
-    specs += [_rl(plan_bases[0.1], "prorl", steps=60, planning=deep, ref_reset_every=20, beta=0.05)]
-    specs += [bandit_bases[1.0], _rl(bandit_bases[1.0], "correct", steps=60, lr=1e-4, beta=0.05, prompts_per_step=8)]
-    # second RL seeds
-    for b, kw in ((b05, {}), (arith_bases[0.0], {}), (bandit_bases[0.5], {"lr": 1e-4, "beta": 0.05, "prompts_per_step": 8}),
-                  (plan_bases[0.1], {"planning": deep})):
-        specs.append(_rl(b, "correct", steps=60, seed=1, **kw))
-    return specs
-
-
-PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper}
-
-
-def preset_specs(preset: str) -> list[OrganismSpec]:
-    if preset not in PRESETS:
-        raise UnknownModelError(preset, PRESETS, hint="Zoo presets: " + ", ".join(PRESETS) + ".")
-    return PRESETS[preset]()
 
 
 # ---------------------------------------------------------------- building
@@ -244,13 +68,65 @@ def is_up_to_date(folder: Path, spec: OrganismSpec, preset: str | None = None) -
     if not mpath.exists():
         return False
     manifest = read_json(mpath)
-    if manifest.get("config") != spec.to_dict():
+    try:  # through from_dict, so fields added since the build with their default values still match
+        if OrganismSpec.from_dict(manifest.get("config", {})) != spec:
+            return False
+    except (InvalidConfigError, TypeError, KeyError):
         return False
     for rel, sha in manifest.get("files", {}).items():
         p = folder / rel
         if not p.exists() or sha256_file(p) != sha:
             return False
     return True
+
+
+def _eval_part(folder: Path, name: str, compute: Any) -> dict[str, Any]:
+    """One evaluation part, cached under ``.eval/`` so a killed evaluation resumes at the next part."""
+    path = folder / EVAL_DIR / f"{name}.json"
+    if path.exists():
+        return read_json(path)
+    result = compute()
+    write_json_atomic(path, result)
+    return result
+
+
+def _guess_passk(world: Any, problems: list, ks: Sequence[int]) -> dict[str, float]:
+    """pass@k of a guesser that draws answers from the evaluated problems' own answer distribution (leave one out)."""
+    p = guess_probabilities([q.answer for q in problems])
+    return {f"guess_pass@{k}": float(np.mean(1.0 - (1.0 - p) ** k)) for k in ks}
+
+
+def _evaluate_levels(folder: Path, spec: OrganismSpec, model: Any, tok: Any) -> dict[str, Any]:
+    """pass@k per difficulty level on held-out problems (the "eval" hash split for leak-free worlds), the guessing
+    baseline at the same k, and per-problem correct counts for paired comparisons with the base."""
+    ev = spec.eval
+    by: dict[str, Any] = {}
+    for level in ev.levels:
+        if spec.world == "arithmetic":
+            cfg = spec.arithmetic.replace(min_operands=min(spec.arithmetic.min_operands, level),
+                                          max_operands=max(spec.arithmetic.max_operands, level))
+            world = make_world("arithmetic", arithmetic=cfg)
+            kw: dict[str, Any] = {"operands": level}
+        else:
+            cfg = spec.planning.replace(min_depth=1, max_depth=max(spec.planning.max_depth, level))
+            world = make_world("planning", planning=cfg)
+            kw = {"depth": level}
+        split = "eval" if world.config.leak_free else None
+        problems = world.sample(ev.per_difficulty_problems, seed=ev.seed + level, split=split, **kw)
+
+        def compute(world: Any = world, problems: list = problems) -> dict[str, Any]:
+            r = evaluate_single_turn(model, tok, world, problems, n=ev.n_samples, seed=ev.seed + level,
+                                     max_new_tokens=world.max_completion_chars())
+            r.update(_guess_passk(world, problems, pass_k_grid(ev.n_samples)))
+            return r
+
+        by[str(level)] = _eval_part(folder, f"level{level}", compute)
+    keys = [k for k in next(iter(by.values())) if k.startswith(("pass@", "guess_pass@")) or k == "greedy_acc"]
+    # headline numbers: the mean over levels (each level has the same number of problems)
+    out: dict[str, Any] = {k: float(np.mean([v[k] for v in by.values()])) for k in keys}
+    out["by_level"] = by
+    out["n_samples"] = ev.n_samples
+    return out
 
 
 def _evaluate(folder: Path, spec: OrganismSpec) -> dict[str, Any]:
@@ -260,10 +136,13 @@ def _evaluate(folder: Path, spec: OrganismSpec) -> dict[str, Any]:
     tok = AutoTokenizer.from_pretrained(str(folder))
     world = make_world(spec.world, arithmetic=spec.arithmetic, bandits=spec.bandits, planning=spec.planning)
     ev = spec.eval
+    split = "eval" if world.config.leak_free else None
     if isinstance(world, BanditWorld):
-        problems = world.sample(ev.n_bandits, seed=ev.seed)
-        return evaluate_bandits(model, tok, world, problems, seed=ev.seed)
-    problems = world.sample(ev.n_problems, seed=ev.seed)
+        problems = world.sample(ev.n_bandits, seed=ev.seed, split=split)
+        return _eval_part(folder, "bandits", lambda: evaluate_bandits(model, tok, world, problems, seed=ev.seed))
+    if ev.levels:
+        return _evaluate_levels(folder, spec, model, tok)
+    problems = world.sample(ev.n_problems, seed=ev.seed, split=split)
     metrics: dict[str, Any] = evaluate_single_turn(model, tok, world, problems, n=ev.n_samples, seed=ev.seed)
     if ev.by_difficulty:
         levels: list[tuple[str, dict[str, int]]]
@@ -297,6 +176,69 @@ def slim_rl_curve(curve: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if set(r) - {"step"}]
 
 
+def _train(spec: OrganismSpec, work: Path, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train ``spec`` into ``work``; returns the manifest's training keys. Written to ``.trained.json`` at the end,
+    so a rerun after a kill during evaluation reads it back instead of training again."""
+    done = work / TRAINED
+    if done.exists():
+        saved = read_json(done)
+        if saved.get("config") == spec.to_dict():
+            log.info("zoo: %s is already trained; resuming its evaluation.", spec.name)
+            return saved["manifest"]
+    out: dict[str, Any] = {}
+    if spec.kind == "base":
+        assert spec.pretrain is not None
+        res = pretrain(spec.pretrain, work, progress=progress)
+        out["data_hash"] = Corpus(spec.pretrain.corpus).data_hash()
+        out["training_curve"] = res.curve
+        out["training"] = {"steps": res.steps, "tokens": res.tokens, "final_loss": res.final_loss,
+                           "seconds": res.seconds, "resumed_from": res.resumed_from}
+    else:
+        assert spec.base is not None
+        base_dir = out_dir / spec.base
+        if not (base_dir / MANIFEST).exists():
+            raise MissingWeightsError(f"Organism {spec.name} needs its base {spec.base} in {out_dir}: build it first.")
+        base_manifest = read_json(base_dir / MANIFEST)
+        out["base"] = spec.base
+        out["variant"] = spec.variant
+        out["data_hash"] = base_manifest.get("data_hash")
+        out["base_weights_sha256"] = base_manifest["files"].get("model.safetensors")
+        if spec.kind == "sft":
+            assert spec.pretrain is not None
+            res = pretrain(spec.pretrain, work, progress=progress, init_from=base_dir)
+            out["sft_data_hash"] = Corpus(spec.pretrain.corpus).data_hash()
+            out["training_curve"] = res.curve
+            out["training"] = {"steps": res.steps, "tokens": res.tokens, "final_loss": res.final_loss,
+                               "seconds": res.seconds, "resumed_from": res.resumed_from}
+        else:
+            assert spec.rl is not None
+            rres = train_rl(base_dir, spec.rl, work, progress=progress)
+            out["training_curve"] = slim_rl_curve(rres.curve)
+            out["training"] = {"steps": rres.steps, "seconds": rres.seconds, "resumed_from": rres.resumed_from,
+                               "checkpoints": rres.checkpoints}
+    write_json_atomic(done, {"config": spec.to_dict(), "manifest": out})
+    return out
+
+
+def design_record(spec: OrganismSpec, out_dir: Path) -> dict[str, Any]:
+    """The manifest keys fixed by design before training: label, split, recipe, exposure, budget."""
+    if spec.kind == "base":
+        assert spec.pretrain is not None
+        return {"exposure": exposure_record(spec.pretrain.corpus)}
+    rec: dict[str, Any] = {"label": spec.label or None, "split": spec.split or None, "recipe": spec.recipe}
+    base_cfg = OrganismSpec.from_dict(read_json(out_dir / str(spec.base) / MANIFEST)["config"])
+    assert base_cfg.pretrain is not None
+    rec["exposure"] = exposure_record(base_cfg.pretrain.corpus)
+    if spec.rl is not None:
+        rec["budget"] = {"kind": "rl", "steps": spec.rl.steps, "lr": spec.rl.lr, "beta": spec.rl.beta,
+                         "prompts_per_step": spec.rl.prompts_per_step, "num_generations": spec.rl.num_generations,
+                         "reward": spec.rl.reward}
+    elif spec.pretrain is not None:
+        rec["budget"] = {"kind": "sft", "steps": spec.pretrain.steps, "lr": spec.pretrain.lr,
+                         "batch_size": spec.pretrain.batch_size}
+    return rec
+
+
 def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -> Path:
     final = out_dir / spec.name
     work = out_dir / f".{spec.name}.partial"
@@ -305,33 +247,19 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
     manifest: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "world": spec.world, "dose": spec.dose,
                                 "seed": spec.seed, "preset": preset, "config": spec.to_dict(),
                                 "description": spec.description}
-    if spec.kind == "base":
-        assert spec.pretrain is not None
-        res = pretrain(spec.pretrain, work, progress=progress)
-        manifest["data_hash"] = Corpus(spec.pretrain.corpus).data_hash()
-        manifest["training_curve"] = res.curve
-        manifest["training"] = {"steps": res.steps, "tokens": res.tokens, "final_loss": res.final_loss,
-                                "seconds": res.seconds, "resumed_from": res.resumed_from}
-    else:
-        assert spec.rl is not None and spec.base is not None
-        base_dir = out_dir / spec.base
-        if not (base_dir / MANIFEST).exists():
-            raise MissingWeightsError(f"RL organism {spec.name} needs its base {spec.base} in {out_dir}: build it first.")
-        base_manifest = read_json(base_dir / MANIFEST)
-        res = train_rl(base_dir, spec.rl, work, progress=progress)
-        manifest["base"] = spec.base
-        manifest["variant"] = spec.variant
-        manifest["data_hash"] = base_manifest.get("data_hash")
-        manifest["base_weights_sha256"] = base_manifest["files"].get("model.safetensors")
-        manifest["training_curve"] = slim_rl_curve(res.curve)
-        manifest["training"] = {"steps": res.steps, "seconds": res.seconds, "resumed_from": res.resumed_from,
-                                "checkpoints": res.checkpoints}
+    # the label and what the corpus held are recorded before training, from the configs alone
+    manifest.update(design_record(spec, out_dir))
+    write_json_atomic(work / ".design.json", manifest)
+    manifest.update(_train(spec, work, out_dir, progress))
     metrics = _evaluate(work, spec)
-    if spec.kind == "rl":
-        base_metrics = read_json(out_dir / spec.base / MANIFEST)["metrics"]  # type: ignore[operator]
+    if spec.kind != "base":
+        base_metrics = read_json(out_dir / str(spec.base) / MANIFEST)["metrics"]
         for key in ("pass@1", "greedy_acc", "regret_sampled", "regret_greedy"):
             if key in metrics and key in base_metrics:
                 metrics[f"delta_{key}_vs_base"] = metrics[key] - base_metrics[key]
+        if spec.label:
+            # the operational reading: did training produce the gain its label calls for? (never changes the label)
+            manifest["gain_check"] = gain_check(base_metrics, metrics, spec.label)
     manifest["metrics"] = metrics
     manifest["files"] = _file_hashes(work)
     manifest["versions"] = _versions()
@@ -339,6 +267,9 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
                          "torch_threads": torch.get_num_threads(),
                          "machine": platform.machine()}
     write_json_atomic(work / MANIFEST, manifest)
+    for scratch in (work / TRAINED,):
+        scratch.unlink(missing_ok=True)
+    shutil.rmtree(work / EVAL_DIR, ignore_errors=True)
     if final.exists():
         shutil.rmtree(final)
     os.replace(work, final)
@@ -368,6 +299,8 @@ def build_zoo(
     """
     specs = preset_specs(preset)
     if only is not None:
+        if not only:
+            raise InvalidConfigError("zoo build --only was given no model names: name at least one, or drop --only.")
         unknown = set(only) - {s.name for s in specs}
         if unknown:
             raise UnknownModelError(sorted(unknown)[0], [s.name for s in specs], hint=f"Names in preset {preset!r}.")

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from rlmeta_interp.errors import InvalidConfigError, UnknownModelError
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.io import sha256_file
-from rlmeta_interp.organism import zoo
+from rlmeta_interp.organism import presets, zoo
 from rlmeta_interp.organism.pretrain import ModelConfig
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
 
@@ -13,8 +13,8 @@ EV = zoo.EvalConfig(n_problems=4, n_samples=4, n_bandits=4)
 
 
 def _tiny() -> list[zoo.OrganismSpec]:
-    b = zoo._base("arithmetic", 0.5, "tiny", steps=4, model=TINY, batch_size=8, arithmetic=ARITH, eval_cfg=EV)
-    return [b, zoo._rl(b, "random", steps=2, reward="random", prompts_per_step=2, num_generations=4,
+    b = presets.base_spec("arithmetic", 0.5, "tiny", steps=4, model=TINY, batch_size=8, arithmetic=ARITH, eval_cfg=EV)
+    return [b, presets.rl_spec(b, "random", steps=2, reward="random", prompts_per_step=2, num_generations=4,
                        checkpoint_every=1)]
 
 
@@ -71,8 +71,8 @@ def test_build_is_deterministic(tiny_preset, tmp_path):
 def _two_chains() -> list[zoo.OrganismSpec]:
     out = []
     for dose in (0.0, 0.5):
-        b = zoo._base("arithmetic", dose, "tiny2", steps=3, model=TINY, batch_size=8, arithmetic=ARITH, eval_cfg=EV)
-        out += [b, zoo._rl(b, "random", steps=1, reward="random", prompts_per_step=2, num_generations=4)]
+        b = presets.base_spec("arithmetic", dose, "tiny2", steps=3, model=TINY, batch_size=8, arithmetic=ARITH, eval_cfg=EV)
+        out += [b, presets.rl_spec(b, "random", steps=1, reward="random", prompts_per_step=2, num_generations=4)]
     return out
 
 
@@ -96,22 +96,89 @@ def test_presets_are_valid_and_names_unique():
         assert len(names) == len(set(names))
         seen = set()
         for s in specs:
-            if s.kind == "rl":
+            if s.kind in ("rl", "sft"):
                 assert s.base in seen, f"{s.name} is listed before its base"
             seen.add(s.name)
             assert zoo.OrganismSpec.from_dict(s.to_dict()) == s
     demo = zoo.preset_specs("demo")
     assert len({s.dose for s in demo}) >= 2 and {s.kind for s in demo} == {"base", "rl"}
+    # the demo holds a known-creation pair and its activation twin, under one RL budget
+    assert sorted(s.label for s in demo if s.kind == "rl") == ["activation", "creation"]
+    assert len({s.rl.replace(seed=0) for s in demo if s.kind == "rl"}) == 1
     paper = zoo.preset_specs("paper")
     assert {s.world for s in paper} == {"arithmetic", "bandits", "planning"}
     assert {"format", "random", "incorrect", "oneshot", "prorl"} <= {s.variant for s in paper}
-    # a spec two presets share is one spec: a zoo holding the demo preset builds the paper's long run on that base
-    by_name = {s.name: s for s in demo}
-    long = next(s for s in paper if s.name == "demo-arith-d050-rl-long")
-    assert long.base in by_name and next(s for s in paper if s.name == long.base) == by_name[long.base]
+    assert not any(s.label for s in paper)  # format-dosed and not leak-free: no paper pair is a validation case
+    by_name = {s.name: s for s in paper}
+    long = by_name["demo-arith-d050-rl-long"]
     assert long.rl.steps > by_name["demo-arith-d050-rl-correct"].rl.steps and long.rl.checkpoint_every > 0
-    with pytest.raises(UnknownModelError):
+    with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'nope'"):
         zoo.preset_specs("nope")
     with pytest.raises(InvalidConfigError, match="neutral"):
         zoo.OrganismSpec(name="tiny_llama", kind="base", world="arithmetic", dose=0.0,
                          pretrain=demo[0].pretrain)
+
+
+def test_validation_preset_labels_splits_and_budgets():
+    specs = zoo.preset_specs("validation")
+    trained = [s for s in specs if s.kind != "base"]
+    bases = {s.name: s for s in specs if s.kind == "base"}
+    assert all(s.label and s.split and s.recipe for s in trained)
+    # labels follow from the base corpus alone: dose 0 of deep chains is creation, a dose > 0 activation
+    for s in trained:
+        b = bases[s.base]
+        want = "no_signal" if s.rl is not None and s.rl.reward == "random" else (
+            "creation" if b.pretrain.corpus.dose == 0 else "activation")
+        assert s.label == want, s.name
+    assert {s.label for s in trained} == {"creation", "activation", "no_signal"}
+    # one RL budget (steps, lr, KL, prompts x samples) per recipe, whatever the class
+    for recipe in {s.recipe for s in trained if s.rl is not None}:
+        budgets = {(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
+                   for s in trained if s.recipe == recipe and s.rl is not None}
+        assert len(budgets) == 1, recipe
+    # 3 pretraining seeds per base design, 2 RL seeds per base; held-out split = other pretraining seeds
+    assert len({(b.dose, b.pretrain.seed) for b in bases.values()}) == 3 * len({b.dose for b in bases.values()})
+    assert {s.split for s in trained} == {"calibration", "test"}
+    cal_seeds = {bases[s.base].pretrain.seed for s in trained if s.split == "calibration"}
+    test_seeds = {bases[s.base].pretrain.seed for s in trained if s.split == "test"}
+    assert not cal_seeds & test_seeds
+    assert all(b.arithmetic.leak_free for b in bases.values())
+
+
+def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_path, monkeypatch):
+    """A kill during the final evaluation keeps the training: the rerun evaluates without training again."""
+    arith = ArithmeticConfig(min_operands=2, max_operands=4, max_digits=1, leak_free=True)
+    ev = zoo.EvalConfig(n_samples=4, per_difficulty_problems=4, levels=(3, 4))
+    b = presets.base_spec("arithmetic", 0.0, "tiny3", steps=3, model=TINY.replace(max_len=96), batch_size=8,
+                          arithmetic=arith, arithmetic_dose="depth", shallow_max_depth=3, eval_cfg=ev)
+    sft = presets.sft_spec(b, "deep", b.pretrain.corpus.replace(dose=1.0), steps=2, lr=1e-3, batch_size=8,
+                           split="calibration", recipe="sft-calibration")
+    assert sft.label == "creation"
+    out = tmp_path / "zoo"
+    monkeypatch.setitem(zoo.PRESETS, "tiny3", lambda: [b, sft])
+    zoo.build_zoo("tiny3", out, progress=False, threads=1, only=[b.name])
+    calls = []
+    real_eval = zoo.evaluate_single_turn
+
+    def crash_after_first_level(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed during evaluation")
+        return real_eval(*a, **kw)
+
+    monkeypatch.setattr(zoo, "evaluate_single_turn", crash_after_first_level)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.build_zoo("tiny3", out, progress=False, threads=1, only=[sft.name])
+    partial = out / f".{sft.name}.partial"
+    assert (partial / zoo.TRAINED).exists() and (partial / ".design.json").exists()
+    assert zoo.load_manifest(partial.parent / b.name)  # the base is finished
+    design = zoo.read_json(partial / ".design.json")
+    assert design["label"] == "creation" and "metrics" not in design  # written before training and evaluation
+    monkeypatch.setattr(zoo, "evaluate_single_turn", real_eval)
+    monkeypatch.setattr(zoo, "pretrain", lambda *a, **kw: pytest.fail("training ran again after the kill"))
+    (folder,) = zoo.build_zoo("tiny3", out, progress=False, threads=1, only=[sft.name])
+    m = zoo.load_manifest(folder)
+    assert m["label"] == "creation" and m["split"] == "calibration" and m["recipe"] == "sft-calibration"
+    assert m["budget"]["kind"] == "sft" and m["exposure"]["share_of_documents"] == 0.0
+    assert set(m["metrics"]["by_level"]) == {"3", "4"} and "guess_pass@4" in m["metrics"]["by_level"]["4"]
+    assert m["gain_check"]["kind"] == "passk" and set(m["gain_check"]["levels"]) == {"3", "4"}

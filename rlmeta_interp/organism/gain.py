@@ -1,0 +1,82 @@
+"""The gain check: did training produce the gain that an organism's design label calls for?
+
+This is an operational reading made after training, reported beside the design label and never used to set it:
+
+- ``creation`` passes when some evaluated level shows *boundary expansion*: pass@n of the trained model above the
+  base's at the largest k measured, paired 95% CI (over problems) above 0, and above the guessing baseline's pass@n;
+  and the in-distribution level has not collapsed (pass@1 at least half the base's), so that a broken model guessing
+  at depth cannot pass.
+- ``activation`` passes when some evaluated level shows a pass@1 gain with paired 95% CI above 0.
+- ``no_signal`` controls have no gain to pass; their readings are recorded (``passed`` is None).
+
+Bandits compare per-bandit sampled regret (base minus trained, paired CI above 0 means the trained model is better).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..analysis.passk import pass_at_k
+from ..analysis.stats import paired_diff_ci
+
+CI_SEED = 0
+
+
+def _per_problem(counts: list[int], n: int, k: int) -> np.ndarray:
+    return np.array([pass_at_k(n, int(c), k) for c in counts])
+
+
+def level_readings(base: Mapping[str, Any], trained: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """Paired pass@1 and pass@n differences (trained - base) with 95% CIs, and the guesser's pass@n, for one level."""
+    cb, ct = base["correct_counts"], trained["correct_counts"]
+    out: dict[str, Any] = {"n_problems": len(cb), "n_samples": n}
+    for k in (1, n):
+        b, t = _per_problem(cb, n, k), _per_problem(ct, n, k)
+        lo, hi = paired_diff_ci(t, b, seed=CI_SEED)
+        out[f"base_pass@{k}"] = float(b.mean())
+        out[f"trained_pass@{k}"] = float(t.mean())
+        out[f"diff_pass@{k}"] = float(t.mean() - b.mean())
+        out[f"diff_pass@{k}_ci"] = [float(lo), float(hi)]
+    out[f"guess_pass@{n}"] = float(trained.get(f"guess_pass@{n}", float("nan")))
+    solved_b, solved_t = np.asarray(cb) > 0, np.asarray(ct) > 0
+    # Invisible-Leash split of problems: solved by both, only by the trained model, only by the base
+    out["preserved"] = int((solved_b & solved_t).sum())
+    out["expanded"] = int((~solved_b & solved_t).sum())
+    out["shrunk"] = int((solved_b & ~solved_t).sum())
+    return out
+
+
+def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], label: str) -> dict[str, Any]:
+    """The gain reading for a trained organism against its base (module docstring); JSON-ready."""
+    if "regret_sampled_per_bandit" in metrics and "regret_sampled_per_bandit" in base_metrics:
+        b = np.asarray(base_metrics["regret_sampled_per_bandit"])
+        t = np.asarray(metrics["regret_sampled_per_bandit"])
+        lo, hi = paired_diff_ci(b, t, seed=CI_SEED)
+        gain = bool(lo > 0)
+        return {"kind": "regret", "regret_reduction": float(b.mean() - t.mean()), "regret_reduction_ci": [lo, hi],
+                "gain": gain, "passed": None if label == "no_signal" else gain}
+    if "by_level" not in metrics or "by_level" not in base_metrics:
+        return {"kind": "none", "passed": None, "why": "no per-level evaluation with per-problem counts"}
+    n = int(metrics["n_samples"])
+    levels = {lv: level_readings(base_metrics["by_level"][lv], r, n) for lv, r in metrics["by_level"].items()
+              if lv in base_metrics["by_level"]}
+    first = min(levels, key=int)
+    ind = levels[first]
+    in_dist_ok = ind["trained_pass@1"] >= 0.5 * ind["base_pass@1"]
+    expanded = [lv for lv, r in levels.items() if int(lv) > int(first) and r[f"diff_pass@{n}_ci"][0] > 0
+                and r[f"trained_pass@{n}"] > r[f"guess_pass@{n}"]]
+    sharpened = [lv for lv, r in levels.items() if r["diff_pass@1_ci"][0] > 0]
+    out: dict[str, Any] = {"kind": "passk", "levels": levels, "in_distribution_level": first,
+                           "in_distribution_ok": bool(in_dist_ok), "expanded_levels": expanded,
+                           "sharpened_levels": sharpened}
+    if label == "creation":
+        out["passed"] = bool(expanded) and bool(in_dist_ok)
+    elif label == "activation":
+        out["passed"] = bool(sharpened) and bool(in_dist_ok)
+    else:
+        out["passed"] = None
+    out["gain"] = bool(expanded or sharpened)
+    return out
