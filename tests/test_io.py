@@ -78,3 +78,111 @@ def test_atomic_dir_creates_replaces_and_leaves_nothing_on_failure(tmp_path):
     with atomic_dir(final) as tmp:  # an existing folder is replaced whole: nothing of the old one survives
         (tmp / "b.txt").write_text("two")
     assert sorted(p.name for p in final.iterdir()) == ["b.txt"] and [p.name for p in tmp_path.iterdir()] == ["folder"]
+
+
+# ---- checksums: a changed byte in any cache or result file is detected on read
+def test_safetensors_checksum_catches_a_flipped_byte_anywhere(tmp_path):
+    from rlmeta_interp.io import read_tensors
+
+    p = save_tensors_atomic(tmp_path / "t.safetensors", {"layer.0": torch.arange(64.0), "layer.1": torch.ones(8)},
+                            metadata={"site": "resid_post"})
+    tensors, meta = read_tensors(p)
+    assert meta == {"site": "resid_post"} and torch.equal(tensors["layer.0"], torch.arange(64.0))
+    raw = p.read_bytes()
+    header_len = int.from_bytes(raw[:8], "little")
+    flips = {"payload": len(raw) - 5, "tensor name": raw.index(b"layer.1"), "metadata": raw.index(b"resid_post")}
+    for where, offset in flips.items():
+        bad = bytearray(raw)
+        bad[offset + (6 if where == "tensor name" else 0)] ^= 0x01  # layer.1 -> layer.0 is caught by the parser too
+        p.write_bytes(bytes(bad))
+        with pytest.raises(CorruptedCheckpointError, match=rf"Delete it \(rm {p}\) and rebuild it: redo it"):
+            load_tensors(p, rebuild="redo it")
+    assert header_len < len(raw)
+
+
+def test_safetensors_without_a_checksum_pass_unless_required(tmp_path):
+    from safetensors.torch import save_file
+
+    p = tmp_path / "plain.safetensors"
+    save_file({"x": torch.zeros(3)}, str(p))  # e.g. weights written by save_pretrained
+    assert torch.equal(load_tensors(p)["x"], torch.zeros(3))
+    with pytest.raises(CorruptedCheckpointError, match="holds no checksum.*rebuild it: again"):
+        load_tensors(p, required=True, rebuild="again")
+
+
+def test_text_json_and_csv_sidecars(tmp_path):
+    import pandas as pd
+
+    from rlmeta_interp.io import read_csv, read_text, sidecar_path, verify_checksum, write_text_atomic
+
+    df = pd.DataFrame({"pair": ["a", "b", "c"], "vote": ["activation", "creation", "none"], "x": [0.5, 1.5, 2.5]})
+    csv = write_text_atomic(tmp_path / "r.csv", df.to_csv(index=False), checksum=True)
+    side = sidecar_path(csv)
+    assert side.read_text().split() == [sha256_file(csv), "r.csv"]  # `sha256sum -c` format
+    pd.testing.assert_frame_equal(read_csv(csv), df)
+    csv.write_text(csv.read_text()[:-12])  # truncated: still parses as a CSV, one row short
+    assert not pd.read_csv(csv).equals(df)  # pandas alone reads the damaged file without complaint
+    with pytest.raises(CorruptedCheckpointError, match=r"r.csv fails its sha256 check.*rm .*r.csv.*rebuild it: rerun X"):
+        read_csv(csv, rebuild="rerun X")
+    js = write_json_atomic(tmp_path / "m.json", {"a": [1, 2]}, checksum=True)
+    assert read_json(js) == {"a": [1, 2]}
+    js.write_text(js.read_text().replace("1", "7"))
+    with pytest.raises(CorruptedCheckpointError, match="fails its sha256 check"):
+        read_json(js)
+    plain = write_text_atomic(tmp_path / "plain.txt", "x")
+    assert read_text(plain) == "x" and not sidecar_path(plain).exists()
+    with pytest.raises(CorruptedCheckpointError, match="no checksum file"):
+        verify_checksum(plain, required=True)
+
+
+def test_atomic_writes_respect_the_umask(tmp_path):
+    import os
+    import stat
+
+    from rlmeta_interp.io import atomic_dir
+
+    for mask in (0o022, 0o002, 0o077):
+        old = os.umask(mask)
+        try:
+            f = write_json_atomic(tmp_path / f"f{mask}.json", {})
+            t = save_tensors_atomic(tmp_path / f"t{mask}.safetensors", {"x": torch.zeros(1)})
+            with atomic_dir(tmp_path / f"d{mask}") as d:
+                (d / "x").write_text("")
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~mask
+        assert stat.S_IMODE(t.stat().st_mode) == 0o666 & ~mask
+        assert stat.S_IMODE((tmp_path / f"d{mask}").stat().st_mode) == 0o777 & ~mask
+
+
+def test_file_lock_serialises_writers(tmp_path):
+    import threading
+    import time
+
+    from rlmeta_interp.io import file_lock
+
+    inside, overlap = [], []
+
+    def worker():
+        with file_lock(tmp_path / "entry"):
+            if inside:
+                overlap.append(True)
+            inside.append(1)
+            time.sleep(0.05)
+            inside.pop()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not overlap
+
+
+def test_remove_tree_tolerates_a_concurrent_delete(tmp_path):
+    from rlmeta_interp.io import remove_tree
+
+    (tmp_path / "p").mkdir()
+    remove_tree(tmp_path / "p")
+    remove_tree(tmp_path / "p")  # already gone: no FileNotFoundError
+    assert not (tmp_path / "p").exists()

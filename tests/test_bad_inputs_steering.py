@@ -1,0 +1,91 @@
+"""Bad input to steering: multipliers, scales, positions and vectors are validated (issue 15, item 7)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rlmeta_interp import SteeringVector, load_model
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, LayerOutOfRangeError, NonFiniteError
+
+
+@pytest.fixture(scope="module")
+def model(tiny_folders):
+    return load_model(tiny_folders["llama"])
+
+
+def _vec():
+    return SteeringVector({1: torch.randn(32, generator=torch.Generator().manual_seed(0))})
+
+
+@pytest.mark.parametrize("mult,err,fix", [
+    (float("nan"), NonFiniteError, "multiplier is nan: pass a finite number"),
+    (float("inf"), NonFiniteError, "finite"),
+    (-float("inf"), NonFiniteError, "finite"),
+    (1e30, InvalidConfigError, "larger in magnitude than 1e\\+06.*typo"),
+    ("4", InvalidConfigError, "multiplier must be a number"),
+    (True, InvalidConfigError, "multiplier must be a number"),
+])
+def test_bad_multipliers(model, mult, err, fix):
+    with pytest.raises(err, match=fix):
+        with _vec().apply(model, multiplier=mult):
+            pass
+    assert all(len(hp.fwd_hooks) == 0 for hp in model.tl.hook_dict.values())  # nothing left attached
+
+
+def test_good_multipliers_still_steer(model):
+    ids, _ = model.to_tokens(["12+3="])
+    clean = model.tl(ids)
+    for mult in (0.5, -3, torch.tensor(2.0), 1e5):
+        with _vec().apply(model, multiplier=mult):
+            out = model.tl(ids)
+        assert torch.isfinite(out).all() and not torch.equal(out, clean)
+
+
+def test_vectors_are_checked_after_the_float32_cast():
+    big = torch.full((32,), 1e300, dtype=torch.float64)  # finite in float64, inf in float32
+    assert torch.isfinite(big).all()
+    with pytest.raises(NonFiniteError, match=r"layer 0 \(as float32\) contains NaN or inf: recompute it, or rescale"):
+        SteeringVector({0: big})
+    with pytest.raises(NonFiniteError, match="as float32"):  # a product that overflows float32 is caught too
+        SteeringVector({0: torch.full((32,), 3e38)}) * 10.0
+
+
+@pytest.mark.parametrize("scale,err", [(float("nan"), NonFiniteError), (1e30, InvalidConfigError),
+                                       ("2", InvalidConfigError)])
+def test_bad_scales(scale, err):
+    with pytest.raises(err, match="scale"):
+        _vec() * scale
+
+
+def test_product_overflowing_the_model_dtype(tiny_folders):
+    m16 = load_model(tiny_folders["llama"], __import__("rlmeta_interp").LoadConfig(dtype="float16"))
+    vec = SteeringVector({1: torch.full((32,), 1000.0)})
+    with pytest.raises(NonFiniteError, match="multiplier 100 x the layer-1 vector in torch.float16.*smaller multiplier"):
+        with vec.apply(m16, multiplier=100.0):
+            pass
+
+
+@pytest.mark.parametrize("positions,err,fix", [
+    ("first", InvalidConfigError, "not understood"), (True, InvalidConfigError, "not a bool"),
+    ([0, 1.5], InvalidConfigError, "position must be an integer"), ([], EmptyInputError, "pass None"),
+    (3.0, InvalidConfigError, "not float"),
+])
+def test_bad_positions(model, positions, err, fix):
+    with pytest.raises(err, match=fix):
+        with _vec().apply(model, positions=positions):
+            pass
+
+
+def test_bad_vector_containers(model):
+    with pytest.raises(InvalidConfigError, match=r"must be a dict \{layer: tensor\}"):
+        SteeringVector([torch.zeros(32)])  # type: ignore[arg-type]
+    with pytest.raises(InvalidConfigError, match="layer key must be an integer"):
+        SteeringVector({"1": torch.zeros(32)})  # type: ignore[dict-item]
+    with pytest.raises(InvalidConfigError, match="real torch tensor"):
+        SteeringVector({1: [0.0] * 32})  # type: ignore[dict-item]
+    with pytest.raises(InvalidConfigError, match="same layers"):
+        SteeringVector.from_means({0: torch.ones(2, 32)}, {1: torch.ones(2, 32)})
+    with pytest.raises(LayerOutOfRangeError):
+        with SteeringVector({5: torch.zeros(32)}).apply(model):
+            pass
