@@ -16,7 +16,6 @@ writes JSON (default ``results/benchmarks/gpu_<device>.json``).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import platform
 import statistics
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from rlmeta_interp.benchtools import QWEN_SHAPES, sync  # published Qwen2.5 shapes (vocab 151936 here)
+from rlmeta_interp.provenance import package_versions
 
 TINY_SHAPE = {"tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                            num_key_value_heads=2, tie_word_embeddings=True)}
@@ -166,7 +166,7 @@ def bench_shape(name: str, shape: dict, args, device: torch.device, dtype: torch
                                temperature=1.0, stop_at_eos=False, verbose=False, return_type="tokens")
 
         out["tl_generate_ratio"] = timed(tl_generate, device, 1) / t_gen
-    del tl
+    tl = None  # release the TransformerLens copy before the next measurement
 
     # one SAELens TopK SAE training step on the harvested activations
     from sae_lens.saes.sae import TrainStepInput
@@ -190,20 +190,10 @@ def bench_shape(name: str, shape: dict, args, device: torch.device, dtype: torch
     out["sae_step_s"] = t_sae
     out["sae_tokens_per_s"] = acts.shape[0] / t_sae
     out["sae"] = {"d_in": d_in, "d_sae": args.sae_expansion * d_in, "k": args.sae_k, "batch": acts.shape[0]}
-    del hf
+    hf = None  # release the model before the next shape
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return out
-
-
-def versions() -> dict[str, str]:
-    vs = {}
-    for pkg in ("torch", "transformers", "transformer-lens", "sae-lens"):
-        try:
-            vs[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            vs[pkg] = "absent"
-    return vs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out_path = args.out or results_dir() / "benchmarks" / f"gpu_{device.type}{'_tiny' if args.tiny else ''}.json"
     report = {"device": device_name, "device_type": device.type, "dtype": str(dtype).replace("torch.", ""),
-              "torch_threads": torch.get_num_threads(), "versions": versions(), "results": []}
+              "torch_threads": torch.get_num_threads(), "versions": package_versions(("torch", "transformers", "transformer-lens", "sae-lens")), "results": []}
     print(f"device: {device_name} ({device.type}), dtype {report['dtype']}, versions {report['versions']}")
     for name, shape in shapes.items():
         res = bench_shape(name, shape, args, device, dtype)

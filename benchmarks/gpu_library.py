@@ -36,10 +36,11 @@ from rlmeta_interp.benchtools import sync as _sync
 
 def run_device(device: str, args) -> tuple[dict, dict]:
     from rlmeta_interp import LoadConfig, harvest, hook_name, load_pair
+    from rlmeta_interp.analysis import contrast as con
+    from rlmeta_interp.analysis.recovery import max_new_tokens
     from rlmeta_interp.analysis.saes import SaeTrainConfig, reconstruction_quality, train_sae
-    from rlmeta_interp.analysis.scorecard import world_for
     from rlmeta_interp.experiments import quickstart as qs
-    from rlmeta_interp.experiments.diffing import max_new_tokens
+    from rlmeta_interp.organism.trained_world import world_for
 
     out: dict = {"device": device}
     keep: dict = {}
@@ -50,7 +51,7 @@ def run_device(device: str, args) -> tuple[dict, dict]:
     world = world_for(pair)
     n_new = max_new_tokens(world)
 
-    contrast = qs.contrast_set(world, args.contrast, seed=11)
+    contrast = con.contrast_set(world, args.contrast, seed=11)
     hooks = [hook_name(layer) for layer in range(pair.n_layers)]
     harvest(pair.base, contrast.texts[:4], hooks, positions="all", cache=False)  # warm-up
     _sync(device)
@@ -74,8 +75,8 @@ def run_device(device: str, args) -> tuple[dict, dict]:
     out["pass@1"] = {m: [float(curve.loc[(m, 1), c]) for c in ("pass@k", "ci_lo", "ci_hi")] for m in ("base", "rl")}
     out[f"pass@{args.samples}"] = {m: float(curve.loc[(m, args.samples), "pass@k"]) for m in ("base", "rl")}
 
-    means = qs.completion_means(pair.base, contrast.prompts, contrast.completions, range(pair.n_layers), cache=False)
-    vector = qs.contrast_vector(means, contrast.labels)
+    means = con.completion_means(pair.base, contrast.prompts, contrast.completions, range(pair.n_layers), cache=False)
+    vector = con.contrast_vector(means, contrast.labels)
     prompts = [p.prompt for p in problems[: args.steer_prompts]]
     score = lambda i, text: world.reward(problems[i], text)  # noqa: E731
     t0 = time.perf_counter()
@@ -187,7 +188,7 @@ def compare(runs: list[dict], kept: list[dict]) -> dict:
     gpu, cpu = runs
     diffs = [float((kept[0]["acts"][h] - kept[1]["acts"][h]).abs().max() / kept[1]["acts"][h].abs().max().clamp_min(1e-12))
              for h in kept[1]["acts"]]
-    same = [a == b for key in kept[1]["steered"] for a, b in zip(kept[0]["steered"][key], kept[1]["steered"][key])]
+    same = [a == b for key in kept[1]["steered"] for a, b in zip(kept[0]["steered"][key], kept[1]["steered"][key], strict=True)]
     overlap = {m: gpu["pass@1"][m][1] <= cpu["pass@1"][m][2] and cpu["pass@1"][m][1] <= gpu["pass@1"][m][2]
                for m in ("base", "rl")}
     return {

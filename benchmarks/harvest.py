@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -49,10 +50,12 @@ def run(repeats: int) -> list[dict]:
             mid = hook_name(layers // 2)
             last = hook_name(layers - 1)
             with torch.inference_mode():
-                t_hf = median_seconds(lambda: m.hf(input_ids=ids, attention_mask=mask, use_cache=False), repeats)
-                t_mid = median_seconds(lambda: harvest(m, ids, [mid], attention_mask=mask, positions="all", cache=False), repeats)
-                t_last = median_seconds(lambda: harvest(m, ids, [last], attention_mask=mask, positions="all", cache=False), repeats)
-                t_tl = median_seconds(lambda: m.tl.run_with_cache(ids, names_filter=[mid]), repeats)
+                t_hf = median_seconds(partial(m.hf, input_ids=ids, attention_mask=mask, use_cache=False), repeats)
+                t_mid = median_seconds(partial(harvest, m, ids, [mid], attention_mask=mask, positions="all", cache=False),
+                                       repeats)
+                t_last = median_seconds(partial(harvest, m, ids, [last], attention_mask=mask, positions="all",
+                                                cache=False), repeats)
+                t_tl = median_seconds(partial(m.tl.run_with_cache, ids, names_filter=[mid]), repeats)
             rows.append({"model": name, "params": params, "hf_forward_s": t_hf, "tokens_per_s_hf": ids.numel() / t_hf,
                          "harvest_mid_ratio": t_mid / t_hf, "harvest_last_layer_ratio": t_last / t_hf,
                          "tl_run_with_cache_mid_ratio": t_tl / t_hf})

@@ -47,7 +47,7 @@ def sae_rate(d_in: int, d_sae: int, k: int, samples: int, seed: int) -> float:
 
 
 def crosscoder_rate(d_in: int, d_sae: int, k: int, samples: int, seed: int) -> float:
-    from rlmeta_interp.analysis.saes import CrosscoderConfig, train_crosscoder
+    from rlmeta_interp.analysis.crosscoder import CrosscoderConfig, train_crosscoder
 
     g = torch.Generator().manual_seed(seed)
     a, b = torch.randn(20_000, d_in, generator=g), torch.randn(20_000, d_in, generator=g)

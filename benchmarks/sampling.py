@@ -14,7 +14,7 @@ batched path as a fraction of the forward-pass limit ``peak_fp32_matmul_flops / 
 where the fp32 matmul peak is measured in the same run. The machine is shared: compare ratios measured
 in one run, not absolute numbers across runs.
 
-Hybrid decoding (``analysis.steer.hybrid_decode``, TransformerLens, greedy, one sequence at a time): the same
+Hybrid decoding (``analysis.hybrid.hybrid_decode``, TransformerLens, greedy, one sequence at a time): the same
 model as base and a noisy copy of it as "RL" model, disagreement firing, ``--hybrid-tokens`` new tokens for each
 of the 8 prompts, with the KV cache (default) and without (the whole sequence recomputed every step); prints
 both rates and their ratio. ``--hybrid-tokens 0`` skips it.
@@ -94,7 +94,7 @@ def build_hybrid_pair(tmp: Path) -> tuple[object, object]:
 
 def time_hybrid(base, rl, new: int, kv_cache: bool) -> tuple[float, int, float]:
     """Seconds, generated tokens and steered fraction of hybrid decoding of PROMPTS."""
-    from rlmeta_interp.analysis.steer import HybridConfig, hybrid_decode
+    from rlmeta_interp.analysis.hybrid import HybridConfig, hybrid_decode
     from rlmeta_interp.steering import SteeringVector
 
     vec = SteeringVector({2: torch.randn(128, generator=torch.Generator().manual_seed(2))})

@@ -76,8 +76,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import harvest, hook_name, load_model, load_pair
-from rlmeta_interp.analysis.scorecard import world_for
-from rlmeta_interp.experiments.diffing import max_new_tokens
+from rlmeta_interp.analysis.contrast import completion_means, contrast_set, contrast_vector
+from rlmeta_interp.analysis.recovery import max_new_tokens
+from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
 
 # %matplotlib inline
@@ -106,7 +107,7 @@ display(Markdown(
 # keys its disk cache on the weights, tokens, hooks and processing, so the second call is a read.
 
 # %%
-contrast = qs.contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
+contrast = contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
 hooks = [hook_name(layer) for layer in range(pair.n_layers)]
 t0 = time.perf_counter()
 first = harvest(pair.base, contrast.texts, hooks, positions="all")
@@ -126,8 +127,8 @@ display(pd.DataFrame({"prompt": contrast.prompts[:4], "completion": contrast.com
 # Multiplier 1 adds exactly that mean difference at every position.
 
 # %%
-acts = qs.completion_means(pair.base, contrast.prompts, contrast.completions, range(pair.n_layers))
-vector = qs.contrast_vector(acts, contrast.labels)
+acts = completion_means(pair.base, contrast.prompts, contrast.completions, range(pair.n_layers))
+vector = contrast_vector(acts, contrast.labels)
 display(pd.DataFrame({"layer": vector.layers, "norm": [vector.norms()[k] for k in vector.layers]}))
 
 # %% [markdown]
@@ -225,8 +226,8 @@ real = None
 if run_real:
     lm = load_model("gemma-3-270m")
     real_contrast = qs.step_contrast(qs.word_problems(N_REAL_CONTRAST, seed=PROBLEM_SEED + 5, operands=2, digits=1))
-    real_vector = qs.contrast_vector(
-        qs.completion_means(lm, real_contrast.prompts, real_contrast.completions, [REAL_LAYER]), real_contrast.labels)
+    real_vector = contrast_vector(
+        completion_means(lm, real_contrast.prompts, real_contrast.completions, [REAL_LAYER]), real_contrast.labels)
     real_problems = qs.word_problems(N_REAL, seed=PROBLEM_SEED + 6, operands=2, digits=1)
     real = qs.steering_effect(lm, [p.prompt for p in real_problems], lambda i, t: qs.score_word_answer(real_problems[i], t),
                               qs.worked_style, real_vector, multipliers=REAL_MULTIPLIERS, n_random=REAL_N_RANDOM,

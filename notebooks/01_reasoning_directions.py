@@ -56,7 +56,7 @@ PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
-from rlmeta_interp.experiments import quickstart as qs
+from rlmeta_interp.analysis.contrast import contrast_set
 from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
@@ -71,7 +71,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.directions import DirectionConfig
-from rlmeta_interp.analysis.scorecard import world_for
+from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
 
@@ -94,7 +94,7 @@ cos_frames, tr_frames, rec_frames, chosen = [], [], [], {}
 for spec in specs:
     pair = load_pair(spec.name)
     world = world_for(pair)
-    contrast = qs.contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
+    contrast = contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
     rep = diffing.direction_report(pair, contrast, config=dcfg)
     cos_frames.append(rep.cosines.assign(pair=pair.name, dose=pair.dose))
     tr_frames.append(rep.transfer.assign(pair=pair.name, dose=pair.dose))

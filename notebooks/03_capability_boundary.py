@@ -56,6 +56,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
@@ -67,7 +68,7 @@ set_style()
 # one preset's variants (the paper preset's when built); in smoke mode missing variants are left out, and the demo
 # preset's `correct` pair stands in when none exists
 SPECS = {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)}
-CONFIG = bd.BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
+CONFIG = BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and config -> read back, not resampled
 {v: s.name for v, s in SPECS.items()}
@@ -78,7 +79,7 @@ OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and confi
 # world's verifier. Results are cached under `RLMETA_RESULTS`; a rerun with the same weights and config reads them.
 
 # %%
-RESULTS = {v: bd.run_boundary(load_pair(s.name), CONFIG, out_dir=OUT) for v, s in SPECS.items()}
+RESULTS = {v: run_boundary(load_pair(s.name), CONFIG, out_dir=OUT) for v, s in SPECS.items()}
 TABLE = bd.boundary_table(list(RESULTS.values()))
 REF = next(iter(RESULTS))  # the correct-reward pair (or its smoke stand-in)
 TABLE.set_index("variant")[["pass@1_base", "pass@1_rl", "d_pass@1", "pass@n_base", "pass@n_rl", "d_pass@n",

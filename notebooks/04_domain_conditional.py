@@ -54,6 +54,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
@@ -67,7 +68,7 @@ BY_WORLD = select_pairs(WORLDS, variant=VARIANT, seed=SEEDS, smoke=SMOKE).by("wo
 KNOB_SPECS = {w: {p.extra["variant"]: p for p in select_pairs(w, variant=k["variants"], dose=k["dose"], seed=SEED,
                                                               smoke=SMOKE)}
               for w, k in KNOBS.items() if w in BY_WORLD}
-CONFIG = bd.BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
+CONFIG = BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 03: same pair and config -> read back, not resampled
 {w: [p.name for p in ps] for w, ps in BY_WORLD.items()} | {f"knobs:{w}": [p.name for p in s.values()]
@@ -80,7 +81,7 @@ OUT = results_dir() / "boundary"  # shared with notebook 03: same pair and confi
 
 # %%
 NAMES = sorted({p.name for ps in BY_WORLD.values() for p in ps} | {p.name for s in KNOB_SPECS.values() for p in s.values()})
-RESULTS = {name: bd.run_boundary(load_pair(name), CONFIG, out_dir=OUT) for name in NAMES}
+RESULTS = {name: run_boundary(load_pair(name), CONFIG, out_dir=OUT) for name in NAMES}
 TABLE = bd.boundary_table(list(RESULTS.values()))
 MAIN = TABLE[TABLE["variant"] == VARIANT].sort_values(["world", "dose", "rl_seed"])
 MAIN[["world", "dose", "rl_seed", "pass@1_base", "pass@1_rl", "d_pass@1", "pass@n_base", "pass@n_rl", "d_pass@n",

@@ -72,18 +72,15 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from rlmeta_interp.analysis.directions import RidgeProbeConfig
-from rlmeta_interp.analysis.scorecard import world_for
+from rlmeta_interp.analysis.incontext import belief_episodes, random_init_control, regret_experiment, reward_prediction
 from rlmeta_interp.experiments.bandits import (
     bandit_models,
-    belief_episodes,
     belief_probes_by_base,
     creation_findings,
     load_bandit_pairs,
-    random_init_control,
-    regret_experiment,
-    reward_prediction,
     verdicts,
 )
+from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
 
 logging.basicConfig(level=logging.WARNING)

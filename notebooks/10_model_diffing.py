@@ -69,8 +69,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
-from rlmeta_interp.analysis.scorecard import world_for
 from rlmeta_interp.experiments import diffing
+from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
 
 # %matplotlib inline

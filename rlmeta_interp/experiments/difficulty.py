@@ -157,8 +157,8 @@ class DifficultyConfig(FrozenConfig):
 
 def difficulty_world(pair_or_world: Any, operands: Sequence[int]) -> Any:
     """The pair's arithmetic world (its RL training distribution) widened to every operand count in ``operands``."""
-    from ..analysis.scorecard import world_for
     from ..organism.corpus import make_world
+    from ..organism.trained_world import world_for
 
     w = pair_or_world if hasattr(pair_or_world, "sample") else world_for(pair_or_world, "arithmetic")
     if w.name != "arithmetic":

@@ -2,7 +2,7 @@
 
 Every function takes a loaded :class:`~rlmeta_interp.models.Pair` and its world, and returns tidy tables; the
 notebooks loop over pairs, concatenate and plot. The measurements themselves live in ``analysis.directions``,
-``analysis.steer`` and ``analysis.saes``; this module only wires activations into them the same way every time.
+``analysis.recovery``, ``analysis.hybrid``, ``analysis.saes`` and ``analysis.crosscoder``; this module only wires activations into them the same way every time.
 
 - :func:`direction_report`: per-layer direction cosines (both shuffled nulls) and probe transfer on a scratchpad vs
   direct contrast set (notebook 01).
@@ -17,9 +17,8 @@ notebooks loop over pairs, concatenate and plot. The measurements themselves liv
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,46 +27,26 @@ import pandas as pd
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from ..analysis.directions import DirectionConfig, direction_cosines, probe_transfer, random_init_like
-from ..analysis.steer import (
+from ..analysis.contrast import ContrastSet, completion_means, contrast_vector
+from ..analysis.directions import DirectionConfig, direction_cosines, probe_transfer
+from ..analysis.hybrid import (
     CategoryConfig,
     CategoryModel,
     HybridConfig,
     HybridResult,
-    SteerRecoveryConfig,
-    bias_vector,
     category_vectors,
     fit_categories,
     hybrid_decode,
     hybrid_gap_recovery,
-    steering_recovery,
 )
+from ..analysis.incontext import random_init_control
+from ..analysis.recovery import SteerRecoveryConfig, bias_vector, greedy_scores, max_new_tokens, steering_recovery
 from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError
 from ..hooks import hook_name
 from ..organism.worlds.base import Problem, World
-from .quickstart import ContrastSet, completion_means, contrast_vector
 
 log = logging.getLogger(__name__)
-
-
-def max_new_tokens(world: World) -> int:
-    """Enough greedy tokens for the longest correct completion of ``world`` (plus EOS)."""
-    return int(world.max_completion_chars()) + 2  # type: ignore[attr-defined]
-
-
-def greedy_scores(world: World, problems: Sequence[Problem], new_tokens: int | None = None) -> Callable[[Any], np.ndarray]:
-    """``evaluate(tl) -> [n]`` verifier scores of TransformerLens greedy completions (steering hooks act)."""
-    from ..sampling import greedy_generate_tl
-
-    prompts = [p.prompt for p in problems]
-    n_new = new_tokens or max_new_tokens(world)
-
-    def evaluate(tl: Any) -> np.ndarray:
-        outs = greedy_generate_tl(tl, prompts, max_new_tokens=n_new)
-        return np.array([world.reward(p, o) for p, o in zip(problems, outs, strict=True)], dtype=float)
-
-    return evaluate
 
 
 # ------------------------------------------------------------------------------------------------ notebook 01
@@ -343,23 +322,10 @@ def crosscoder_summary(latents: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _random_init(model: Any, seed: int) -> Any:
-    # an offset seed: a random init must never coincide with the base's own initialisation
-    return dataclasses.replace(model, name="random_init", hf=random_init_like(model.hf, seed=seed + 7_777_777),
-                               _tl=None, manifest=None)
-
-
 def model_diff(pair: Any, world: World, config: DiffingConfig = DiffingConfig()) -> ModelDiff:
     """SAE and crosscoder diffing of one pair at ``config.layer`` (see the module docstring)."""
-    from ..analysis.saes import (
-        CrosscoderConfig,
-        SaeTrainConfig,
-        crosscoder_latents,
-        reconstruction_quality,
-        splice_ce_loss,
-        train_crosscoder,
-        train_sae,
-    )
+    from ..analysis.crosscoder import CrosscoderConfig, crosscoder_latents, train_crosscoder
+    from ..analysis.saes import SaeTrainConfig, reconstruction_quality, splice_ce_loss, train_sae
 
     c = config
     layer = pair.base.layer(c.layer)
@@ -370,7 +336,7 @@ def model_diff(pair: Any, world: World, config: DiffingConfig = DiffingConfig())
     test_texts = diffing_texts(pair, problems[half:], c.n_samples, n_new, c.seed + 1)
     models = {"base": pair.base, "rl": pair.rl}
     if c.controls:
-        models["random_init"] = _random_init(pair.base, c.seed)
+        models["random_init"] = random_init_control(pair.base, c.seed + 7_777_777)  # never the base's own init seed
     train = {k: token_acts(m, train_texts, layer)[0] for k, m in models.items()}
     test = {}
     for k, m in models.items():

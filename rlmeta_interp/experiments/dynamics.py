@@ -88,7 +88,7 @@ def _half_step(steps: list[int], values: list[float], direction: int) -> int | N
     total = (values[-1] - values[0]) * direction
     if not np.isfinite(total) or total <= 0:
         return None
-    for s, v in zip(steps, values):
+    for s, v in zip(steps, values, strict=True):
         if (v - values[0]) * direction >= total / 2:
             return int(s)
     return None
@@ -142,7 +142,7 @@ def pretraining_format_mix(base_manifest: Mapping[str, Any]) -> dict[str, float]
         raise InvalidConfigError(f"Format mixes are defined for the arithmetic world, not {corpus.get('world')!r}.")
     dose = float(corpus["dose"])
     w = np.asarray(corpus.get("format_weights", [1.0] * len(SCRATCHPAD_FORMATS)), dtype=float)
-    return {"direct": 1.0 - dose, **{f: float(dose * x / w.sum()) for f, x in zip(SCRATCHPAD_FORMATS, w)}}
+    return {"direct": 1.0 - dose, **{f: float(dose * x / w.sum()) for f, x in zip(SCRATCHPAD_FORMATS, w, strict=True)}}
 
 
 def final_format_shares(

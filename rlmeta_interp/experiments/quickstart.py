@@ -1,9 +1,5 @@
-"""What notebook 00 (quickstart) runs, and the pieces the other experiment notebooks share.
+"""What notebook 00 (quickstart) runs (the contrast helpers it uses are in :mod:`rlmeta_interp.analysis.contrast`).
 
-- :func:`contrast_set`: each problem written with a scratchpad (label 1) and as a direct answer (label 0), texts from
-  ``world.solution(problem, fmt)``.
-- :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
-  texts (harvested through the activation cache).
 - :func:`steering_effect`: greedy generation through TransformerLens unsteered, steered and with equal-norm random
   vectors; accuracy and behaviour share with bootstrap CIs, and paired differences against the unsteered run.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
@@ -16,99 +12,20 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from jaxtyping import Float
-from torch import Tensor
 
+from ..analysis.contrast import ContrastSet
 from ..errors import EmptyInputError, InvalidConfigError
-from ..hooks import Site, hook_name
 from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
+from ..views import tl_view
 
 log = logging.getLogger(__name__)
-
-
-# ----------------------------------------------------------------------------------------------- contrasts
-@dataclass(frozen=True)
-class ContrastSet:
-    """``prompts[i] + completions[i]`` is one text; ``labels[i]`` is 1 where it shows the behaviour."""
-
-    prompts: list[str]
-    completions: list[str]
-    labels: np.ndarray
-    problems: list[Problem] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.prompts)
-
-    @property
-    def texts(self) -> list[str]:
-        return [p + c for p, c in zip(self.prompts, self.completions, strict=True)]
-
-
-def contrast_set(world: World, n: int, seed: int, formats: Sequence[str] = SCRATCHPAD_FORMATS) -> ContrastSet:
-    """``n`` problems, each written with a scratchpad (formats alternate; label 1) and directly (label 0)."""
-    if n < 2:
-        raise InvalidConfigError(f"contrast_set needs n >= 2 problems (got {n}) so both labels have two rows.")
-    solution = getattr(world, "solution", None)
-    if solution is None:
-        raise InvalidConfigError(f"World {world.name!r} has no solution(problem, fmt): it has no scratchpad contrast.")
-    problems = world.sample(n, seed=seed)
-    prompts, comps, labels = [], [], []
-    for i, p in enumerate(problems):
-        for completion, label in ((solution(p, formats[i % len(formats)]), 1), (solution(p, "direct"), 0)):
-            prompts.append(p.prompt)
-            comps.append(completion)
-            labels.append(label)
-    return ContrastSet(prompts, comps, np.asarray(labels), problems)
-
-
-def completion_means(
-    model: Any,
-    prompts: Sequence[str],
-    completions: Sequence[str],
-    layers: Sequence[int],
-    *,
-    site: Site = "resid_post",
-    cache: bool = True,
-    batch_size: int = 64,
-) -> dict[int, Float[Tensor, "n d_model"]]:
-    """``{layer: [n, d_model]}``: mean activation over the completion tokens of each ``prompt + completion``.
-
-    The prompt's token count is that of the prompt tokenized alone (exact for the organisms' character tokenizer;
-    for subword tokenizers a token straddling the boundary counts as completion).
-    """
-    from ..activations import harvest
-
-    if len(prompts) != len(completions) or not prompts:
-        raise EmptyInputError("completion_means needs one completion per prompt and at least one of each.")
-    hooks = [hook_name(model.layer(layer), site) for layer in layers]
-    acts = harvest(model, [p + c for p, c in zip(prompts, completions, strict=True)], hooks, positions="all",
-                   cache=cache, batch_size=batch_size)
-    mask = acts.mask.clone().float()
-    for i, p in enumerate(prompts):
-        n_prompt = int(model.to_tokens([p])[1].sum())
-        mask[i, :n_prompt] = 0.0
-    if (mask.sum(1) == 0).any():
-        raise EmptyInputError("Some completions have no tokens of their own: give non-empty completions.")
-    w = mask[..., None] / mask.sum(1)[:, None, None]
-    return {layer: (acts[h] * w).sum(1) for layer, h in zip(layers, hooks, strict=True)}
-
-
-def contrast_vector(
-    acts: dict[int, Float[Tensor, "n d_model"]], labels: np.ndarray | Sequence[int], site: Site = "resid_post"
-) -> SteeringVector:
-    """Difference of means (label 1 minus label 0) per layer, as a :class:`SteeringVector`."""
-    y = torch.as_tensor(np.asarray(labels)).bool()
-    if int(y.sum()) == 0 or int((~y).sum()) == 0:
-        raise InvalidConfigError("contrast_vector needs rows of both labels (1 = behaviour, 0 = not).")
-    return SteeringVector.from_means({k: v[y] for k, v in acts.items()}, {k: v[~y] for k, v in acts.items()}, site)
 
 
 # ------------------------------------------------------------------------------------------------ steering
@@ -123,8 +40,7 @@ class SteeringEffect:
 def _generate(model: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int) -> list[str]:
     from ..sampling import greedy_generate_tl
 
-    tl = model.tl if hasattr(model, "tl") else model
-    return greedy_generate_tl(tl, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return greedy_generate_tl(tl_view(model), list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
 def steering_effect(

@@ -1,136 +1,34 @@
-"""Tests of analysis.saes: SAELens SAEs and the BatchTopK crosscoder on activations with planted features."""
+"""Tests of analysis.saes: SAELens SAEs on activations with planted features, saved, spliced and resumed."""
 
 from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 import torch
 from sae_lens import TopKSAE, TopKSAEConfig
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
+from rlmeta_interp.analysis.crosscoder import CrosscoderConfig, crosscoder_latents, train_crosscoder
 from rlmeta_interp.analysis.saes import (
-    _SAE_STATE,
-    _SAE_WEIGHTS,
-    BatchTopKCrosscoder,
-    CrosscoderConfig,
+    SAE_STATE,
+    SAE_WEIGHTS,
     SaeTrainConfig,
-    crosscoder_latents,
-    load_crosscoder,
     load_sae,
     reconstruction_quality,
-    save_crosscoder,
     save_sae,
     splice_ce_loss,
-    train_crosscoder,
     train_sae,
 )
-from rlmeta_interp.errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError, NonFiniteError
+from rlmeta_interp.errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError
 from rlmeta_interp.hooks import hook_name
 
-D = 32
-N_SHARED, N_EXCL = 8, 4
-
-
-
-def _planted(n: int = 6000, seed: int = 0):
-    """Orthonormal features: 8 shared (RL copy scaled by 1.2), 4 base-only, 4 RL-only; sparse codes."""
-    g = torch.Generator().manual_seed(seed)
-    nf = N_SHARED + 2 * N_EXCL
-    feats = torch.linalg.qr(torch.randn(D, D, generator=g))[0][:, :nf].T
-    codes = (torch.rand(n, nf, generator=g) < 0.08).float() * (0.5 + torch.rand(n, nf, generator=g))
-    sh, bo, ro = slice(0, N_SHARED), slice(N_SHARED, N_SHARED + N_EXCL), slice(N_SHARED + N_EXCL, nf)
-    base = codes[:, sh] @ feats[sh] + codes[:, bo] @ feats[bo] + 0.02 * torch.randn(n, D, generator=g)
-    rl = 1.2 * codes[:, sh] @ feats[sh] + codes[:, ro] @ feats[ro] + 0.02 * torch.randn(n, D, generator=g)
-    return base, rl, feats, {"shared": sh, "base_only": bo, "rl_only": ro}
+from .planted import N_EXCL, D, Stop, assert_same_state, planted_pair, stop_at
 
 
 @pytest.fixture(scope="module")
 def planted():
-    return _planted()
-
-
-@pytest.fixture(scope="module")
-def crosscoder(planted):
-    base, rl, _, _ = planted
-    return train_crosscoder(base, rl, CrosscoderConfig(d_in=D, d_sae=24, k=2, steps=1500, batch_size=256, lr=3e-3))
-
-
-def test_crosscoder_recovers_planted_shared_and_exclusive_features(planted, crosscoder):
-    base, rl, feats, groups = planted
-    df = crosscoder_latents(crosscoder, base, rl)
-    w = crosscoder.W_dec.detach()
-    for group, sl in groups.items():
-        model = 0 if group == "base_only" else 1
-        for fi in range(feats.shape[0])[sl]:
-            cos = torch.nn.functional.cosine_similarity(w[:, model], feats[fi][None], dim=-1)
-            j = int(cos.argmax())
-            row = df.iloc[j]
-            if group == "shared":
-                assert float(cos[j]) > 0.7
-                assert 0.4 < row["rel_norm"] < 0.65, (fi, row.to_dict())
-                assert row["category"] == "shared"
-            else:
-                assert float(cos[j]) > 0.95
-                assert row["category"] == group, (fi, row.to_dict())
-                assert (row["rel_norm"] < 0.05) if group == "base_only" else (row["rel_norm"] > 0.95)
-                # latent scaling: the other model does not carry the direction
-                assert abs(row["scaling_ratio"]) < 0.05 and row["confirmed"]
-    recon = crosscoder(torch.stack([base, rl], 1)).detach()
-    for m, x in enumerate((base, rl)):
-        fvu = ((x - recon[:, m]) ** 2).sum() / ((x - x.mean(0)) ** 2).sum()
-        assert float(fvu) < 0.05
-
-
-def test_latent_scaling_flags_complete_shrinkage():
-    """A latent with a zero base decoder looks RL-only; if base activations carry it, scaling says so."""
-    cc = BatchTopKCrosscoder(CrosscoderConfig(d_in=4, d_sae=2, k=1, steps=1))
-    with torch.no_grad():
-        for p in cc.parameters():
-            p.zero_()
-        e0 = torch.eye(4)[0]
-        cc.W_enc[1, :, 0] = e0  # latent 0 reads the RL model's coordinate 0
-        cc.W_dec[0, 1] = e0  # and writes only to the RL model
-        cc.W_dec[1, 0] = torch.eye(4)[1]  # latent 1: a base-only decoder that never fires
-        cc.threshold.fill_(1e-6)
-    a = torch.rand(200, 1) + 0.1
-    rl = a * e0
-    carried = crosscoder_latents(cc, rl.clone(), rl)  # base carries the same direction
-    absent = crosscoder_latents(cc, torch.zeros_like(rl), rl)
-    assert carried.loc[0, "category"] == "rl_only" and absent.loc[0, "category"] == "rl_only"
-    assert carried.loc[0, "beta_base"] == pytest.approx(1.0) and carried.loc[0, "beta_rl"] == pytest.approx(1.0)
-    assert carried.loc[0, "scaling_ratio"] == pytest.approx(1.0) and not carried.loc[0, "confirmed"]
-    assert absent.loc[0, "beta_base"] == pytest.approx(0.0) and absent.loc[0, "confirmed"]
-    assert absent.loc[1, "freq"] == 0 and np.isnan(absent.loc[1, "beta_base"]) and not absent.loc[1, "confirmed"]
-
-
-def test_crosscoder_save_load_roundtrip(tmp_path, crosscoder, planted):
-    base, rl, _, _ = planted
-    path = save_crosscoder(crosscoder, tmp_path / "cc.safetensors")
-    loaded = load_crosscoder(path)
-    x = torch.stack([base[:64], rl[:64]], 1)
-    assert torch.equal(loaded(x), crosscoder(x))
-    assert loaded.config == crosscoder.config
-    path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CorruptedCheckpointError):
-        load_crosscoder(path)
-    with pytest.raises(MissingWeightsError):
-        load_crosscoder(tmp_path / "nope.safetensors")
-
-
-def test_crosscoder_input_checks():
-    with pytest.raises(InvalidConfigError, match="k=9 exceeds"):
-        CrosscoderConfig(d_in=4, d_sae=8, k=9)
-    cfg = CrosscoderConfig(d_in=4, d_sae=8, k=1, steps=1)
-    with pytest.raises(InvalidConfigError, match="paired rows"):
-        train_crosscoder(torch.randn(10, 4), torch.randn(9, 4), cfg)
-    with pytest.raises(InvalidConfigError, match="d_in=4"):
-        train_crosscoder(torch.randn(10, 5), torch.randn(10, 5), cfg)
-    bad = torch.randn(10, 4)
-    bad[0, 0] = float("inf")
-    with pytest.raises(NonFiniteError):
-        train_crosscoder(bad, torch.randn(10, 4), cfg)
+    return planted_pair()
 
 
 @pytest.fixture(scope="module")
@@ -231,26 +129,6 @@ def test_splice_ce_loss_against_manual_forward(tiny_tl):
     assert row["n_tokens"] == int(mask[:, 1:].sum())
 
 
-# ---- checkpoint and resume -------------------------------------------------------------------------------------
-
-
-class _Stop(Exception):
-    """Raised from on_checkpoint: stands in for a job killed right after a checkpoint."""
-
-
-def _stop_at(step: int):
-    def hook(done: int) -> None:
-        if done == step:
-            raise _Stop(done)
-    return hook
-
-
-def _assert_same_state(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
-
-
 @pytest.mark.parametrize(("architecture", "normalize"), [("topk", "none"), ("batchtopk", "expected_average_only_in")])
 def test_train_sae_resumes_bit_for_bit(tmp_path, planted, architecture, normalize):
     from rlmeta_interp.errors import CheckpointMismatchError
@@ -259,71 +137,34 @@ def test_train_sae_resumes_bit_for_bit(tmp_path, planted, architecture, normaliz
     cfg = SaeTrainConfig(d_sae=24, k=3, architecture=architecture, training_samples=64 * 30, batch_size=64,
                          dead_feature_window=5, normalize_activations=normalize, lr_warm_up_steps=4, seed=3)
     plain = train_sae(base, cfg)
-    with pytest.raises(_Stop):
-        train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=_stop_at(14))
+    with pytest.raises(Stop):
+        train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=stop_at(14))
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["step_000000014"]  # older one pruned
     # what a SIGKILL mid-save leaves: a half-built step folder and a half-written file; never read, later deleted
     (tmp_path / "ck" / ".step_000000021.a1b2c3.tmp").mkdir()
-    (tmp_path / "ck" / ".step_000000021.a1b2c3.tmp" / _SAE_WEIGHTS).write_bytes(b"half")
+    (tmp_path / "ck" / ".step_000000021.a1b2c3.tmp" / SAE_WEIGHTS).write_bytes(b"half")
     (tmp_path / "ck" / ".step_000000014.d4e5f6.old.tmp").mkdir()
     steps = []
     resumed = train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", checkpoint_every=7, on_checkpoint=steps.append)
     assert steps == [21, 28, 30]  # resumed after 14, not from scratch
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["step_000000030"]
-    _assert_same_state(plain.state_dict(), resumed.state_dict())
+    assert_same_state(plain.state_dict(), resumed.state_dict())
     assert resumed.cfg.metadata.l0 == plain.cfg.metadata.l0
     again = train_sae(base, cfg, checkpoint_dir=tmp_path / "ck", on_checkpoint=steps.append)  # finished: no steps
     assert steps == [21, 28, 30]
-    _assert_same_state(plain.state_dict(), again.state_dict())
+    assert_same_state(plain.state_dict(), again.state_dict())
     with pytest.raises(CheckpointMismatchError, match="checkpoint_dir"):
         train_sae(base, cfg.replace(lr=2e-3), checkpoint_dir=tmp_path / "ck")
     with pytest.raises(CheckpointMismatchError):
         train_sae(base[:-1], cfg, checkpoint_dir=tmp_path / "ck")
     # a damaged checkpoint names the folder to delete (older ones are pruned: there is nothing to fall back on)
     last = tmp_path / "ck" / "step_000000030"
-    (last / _SAE_WEIGHTS).write_bytes((last / _SAE_WEIGHTS).read_bytes()[:-16])
+    (last / SAE_WEIGHTS).write_bytes((last / SAE_WEIGHTS).read_bytes()[:-16])
     with pytest.raises(CorruptedCheckpointError, match=f"delete the checkpoint folder {re.escape(str(last))} and rerun"):
         train_sae(base, cfg, checkpoint_dir=tmp_path / "ck")
-    (last / _SAE_STATE).unlink()
-    with pytest.raises(CorruptedCheckpointError, match=f"{_SAE_STATE}.*delete the checkpoint folder {re.escape(str(last))}"):
+    (last / SAE_STATE).unlink()
+    with pytest.raises(CorruptedCheckpointError, match=f"{SAE_STATE}.*delete the checkpoint folder {re.escape(str(last))}"):
         train_sae(base, cfg, checkpoint_dir=tmp_path / "ck")
-
-
-def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
-    from rlmeta_interp.errors import CheckpointMismatchError
-
-    base, rl = planted[0][:500], planted[1][:500]
-    # dead_steps small so the AuxK branch and the dead counters are part of the resumed state
-    cfg = CrosscoderConfig(d_in=D, d_sae=24, k=2, steps=40, batch_size=32, dead_steps=3, decay_fraction=0.5)
-    plain = train_crosscoder(base, rl, cfg)
-    with pytest.raises(_Stop):
-        train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=9, on_checkpoint=_stop_at(27))
-    assert [p.name for p in (tmp_path / "cc").iterdir()] == ["step_000000027.pt"]
-    (tmp_path / "cc" / ".step_000000036.pt.x9y8z7.tmp").write_bytes(b"half")  # left by a kill mid-save
-    steps = []
-    resumed = train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=9, on_checkpoint=steps.append)
-    assert steps == [36, 40]
-    assert [p.name for p in (tmp_path / "cc").iterdir()] == ["step_000000040.pt"]
-    _assert_same_state(plain.state_dict(), resumed.state_dict())
-    with pytest.raises(CheckpointMismatchError):
-        train_crosscoder(base, rl * 1.01, cfg, checkpoint_dir=tmp_path / "cc")
-    (tmp_path / "cc" / "step_000000040.pt").write_bytes(b"truncated")
-    with pytest.raises(CorruptedCheckpointError, match=r"delete .*step_000000040\.pt and rerun.*from scratch"):
-        train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc")
-    with pytest.raises(InvalidConfigError, match="checkpoint_every"):
-        train_crosscoder(base, rl, cfg, checkpoint_dir=tmp_path / "cc", checkpoint_every=0)
-
-
-def test_training_device_is_checked_before_any_work(planted):
-    base, rl = planted[0][:300], planted[1][:300]
-    for bad, fix in (("gpu", "use 'cpu', 'cuda'"), ("mps", "use device='cpu'")):
-        with pytest.raises(InvalidConfigError, match=fix):
-            train_sae(base, SaeTrainConfig(d_sae=8, k=2, training_samples=256, batch_size=64), device=bad)
-        with pytest.raises(InvalidConfigError, match=fix):
-            train_crosscoder(base, rl, CrosscoderConfig(d_in=D, d_sae=8, k=2, steps=2, batch_size=32), device=bad)
-    if not torch.cuda.is_available():
-        with pytest.raises(InvalidConfigError, match="no CUDA GPU: use device='cpu'"):
-            train_sae(base, SaeTrainConfig(d_sae=8, k=2, training_samples=256, batch_size=64), device="cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on a GPU machine)")
@@ -335,7 +176,7 @@ def test_sae_and_crosscoder_train_on_cuda_from_cpu_activations(tmp_path, planted
     df = reconstruction_quality(sae, {"base": base, "rl": rl}, n_boot=200).set_index("model")
     assert df.loc["base", "fvu"] < 0.1 and df.loc["rl", "ratio_ci_lo"] > 1.5  # the CPU test's science holds on GPU
     again = train_sae(base, cfg, device="cuda", checkpoint_dir=tmp_path / "sae")  # final checkpoint: a read
-    _assert_same_state(sae.state_dict(), again.state_dict())
+    assert_same_state(sae.state_dict(), again.state_dict())
     cc = train_crosscoder(base, rl, CrosscoderConfig(d_in=D, d_sae=24, k=2, steps=1500, batch_size=256, lr=3e-3),
                           device="cuda")
     assert cc.W_dec.device.type == "cuda"

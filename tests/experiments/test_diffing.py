@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from rlmeta_interp import load_pair
+from rlmeta_interp.analysis import contrast as con
 from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments import diffing as df_
-from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
 
 from ..conftest import save_tiny
@@ -55,7 +55,7 @@ CFG = DirectionConfig(n_shuffles=5, n_boot=20)
 
 
 def test_direction_report_on_identical_models_gives_cosine_one(same):
-    c = qs.contrast_set(WORLD, 6, seed=1)
+    c = con.contrast_set(WORLD, 6, seed=1)
     rep = df_.direction_report(same, c, config=CFG)
     assert rep.cosines["layer"].tolist() == [0, 1]
     np.testing.assert_allclose(rep.cosines["cosine"], 1.0, atol=1e-6)
@@ -66,14 +66,14 @@ def test_direction_report_on_identical_models_gives_cosine_one(same):
 
 
 def test_direction_report_on_a_perturbed_twin_is_below_one(differ):
-    c = qs.contrast_set(WORLD, 6, seed=1)
+    c = con.contrast_set(WORLD, 6, seed=1)
     rep = df_.direction_report(differ, c, layers=[1], config=CFG)
     assert rep.cosines["layer"].tolist() == [1] and rep.cosines["cosine"].iloc[0] < 0.999999
     assert {"null_indep_hi", "null_shared_hi", "p_indep", "p_shared"} <= set(rep.cosines.columns)
 
 
 def test_steering_recovery_report_chooses_on_dev_and_reports_each_condition_once(same):
-    c = qs.contrast_set(WORLD, 4, seed=2)
+    c = con.contrast_set(WORLD, 4, seed=2)
     rep = df_.direction_report(same, c, config=CFG)
     probs = WORLD.sample(4, seed=3)
     cfg = df_.RecoveryConfig(multipliers=(1.0, 8.0), n_random=1, n_boot=20)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from rlmeta_interp import load_model
-from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
+from rlmeta_interp.errors import EmptyInputError
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.hooks import hook_name
-from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld, format_of
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
 from rlmeta_interp.steering import SteeringVector
 
 from ..conftest import save_tiny
@@ -25,40 +25,6 @@ def tiny(tmp_path_factory):
     return load_model(folder)
 
 
-# ----------------------------------------------------------------------------------------------- contrasts
-def test_contrast_set_pairs_each_problem_with_a_scratchpad_and_a_direct_answer():
-    c = qs.contrast_set(WORLD, 6, seed=4)
-    assert len(c) == 12 and c.labels.tolist() == [1, 0] * 6
-    assert [format_of(x) for x in c.completions[0::2]] == ["sum", "eq"] * 3
-    assert all(format_of(x) == "direct" for x in c.completions[1::2])
-    for i, p in enumerate(c.problems):
-        assert c.prompts[2 * i] == c.prompts[2 * i + 1] == p.prompt
-        assert WORLD.reward(p, c.completions[2 * i]) == WORLD.reward(p, c.completions[2 * i + 1]) == 1.0
-    with pytest.raises(InvalidConfigError):
-        qs.contrast_set(WORLD, 1, seed=0)
-
-
-def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):
-    prompts, comps = ["12+3=", "7-4+10="], ["A:15", "7-4=3;3+10=13;A:13"]
-    got = qs.completion_means(tiny, prompts, comps, [0, 1], cache=False)
-    for layer in (0, 1):
-        for i, (p, c) in enumerate(zip(prompts, comps, strict=True)):
-            ids = tiny.tl.to_tokens(p + c)  # BOS + characters
-            _, cache = tiny.tl.run_with_cache(ids, names_filter=[hook_name(layer)])
-            n_prompt = 1 + len(p)
-            ref = cache[hook_name(layer)][0, n_prompt:].mean(0)
-            torch.testing.assert_close(got[layer][i], ref, atol=1e-5, rtol=1e-4)
-
-
-def test_contrast_vector_is_the_difference_of_label_means():
-    acts = {2: torch.tensor([[1.0, 0.0], [0.0, 0.0], [3.0, 2.0], [0.0, 4.0]])}
-    v = qs.contrast_vector(acts, [1, 0, 1, 0])
-    torch.testing.assert_close(v.vectors[2], torch.tensor([2.0, -1.0]))
-    with pytest.raises(InvalidConfigError):
-        qs.contrast_vector(acts, [1, 1, 1, 1])
-
-
-# ------------------------------------------------------------------------------------------------ steering
 def test_steering_effect_matches_manual_hooks_and_counts_what_it_reports(tiny):
     prompts = ["12+3=", "45-6=", "78+9="]  # equal token length: one batch, same as one at a time
     g = torch.Generator().manual_seed(0)
@@ -111,7 +77,6 @@ def test_scratchpad_share_reads_the_world_format():
     assert share("1+2=3;A:3") and share("1 plus 2 is 3. A:3") and not share("A:3") and not share("junk")
 
 
-# -------------------------------------------------------------------------------------------------- real LM
 def test_word_problems_and_their_verifier():
     probs = qs.word_problems(20, seed=1, operands=3)
     assert len({len(p.prompt) for p in probs}) == 1  # fixed digits: one prompt length

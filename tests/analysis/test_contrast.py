@@ -1,0 +1,54 @@
+"""Tests of analysis.contrast on a tiny real model (a Hugging Face folder loaded through the project's loader)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rlmeta_interp import load_model
+from rlmeta_interp.analysis import contrast as con
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.hooks import hook_name
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld, format_of
+
+from ..conftest import save_tiny
+
+WORLD = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=3, max_digits=2))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = save_tiny(tmp_path_factory.mktemp("contrast") / "toy_model", "llama", seed=3)
+    return load_model(folder)
+
+
+def test_contrast_set_pairs_each_problem_with_a_scratchpad_and_a_direct_answer():
+    c = con.contrast_set(WORLD, 6, seed=4)
+    assert len(c) == 12 and c.labels.tolist() == [1, 0] * 6
+    assert [format_of(x) for x in c.completions[0::2]] == ["sum", "eq"] * 3
+    assert all(format_of(x) == "direct" for x in c.completions[1::2])
+    for i, p in enumerate(c.problems):
+        assert c.prompts[2 * i] == c.prompts[2 * i + 1] == p.prompt
+        assert WORLD.reward(p, c.completions[2 * i]) == WORLD.reward(p, c.completions[2 * i + 1]) == 1.0
+    with pytest.raises(InvalidConfigError):
+        con.contrast_set(WORLD, 1, seed=0)
+
+
+def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):
+    prompts, comps = ["12+3=", "7-4+10="], ["A:15", "7-4=3;3+10=13;A:13"]
+    got = con.completion_means(tiny, prompts, comps, [0, 1], cache=False)
+    for layer in (0, 1):
+        for i, (p, c) in enumerate(zip(prompts, comps, strict=True)):
+            ids = tiny.tl.to_tokens(p + c)  # BOS + characters
+            _, cache = tiny.tl.run_with_cache(ids, names_filter=[hook_name(layer)])
+            n_prompt = 1 + len(p)
+            ref = cache[hook_name(layer)][0, n_prompt:].mean(0)
+            torch.testing.assert_close(got[layer][i], ref, atol=1e-5, rtol=1e-4)
+
+
+def test_contrast_vector_is_the_difference_of_label_means():
+    acts = {2: torch.tensor([[1.0, 0.0], [0.0, 0.0], [3.0, 2.0], [0.0, 4.0]])}
+    v = con.contrast_vector(acts, [1, 0, 1, 0])
+    torch.testing.assert_close(v.vectors[2], torch.tensor([2.0, -1.0]))
+    with pytest.raises(InvalidConfigError):
+        con.contrast_vector(acts, [1, 1, 1, 1])

@@ -1,0 +1,23 @@
+"""Tests of prose: estimates with CIs written the same way everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rlmeta_interp.prose import ci_side, fmt_ci
+
+
+def test_fmt_ci_with_without_and_with_missing_bounds():
+    assert fmt_ci(0.4242, 0.3111, 0.5555) == "0.42 [0.31, 0.56]"
+    assert fmt_ci(0.4242, 0.3111, 0.5557, digits=3) == "0.424 [0.311, 0.556]"
+    assert fmt_ci(0.5) == "0.50"
+    assert fmt_ci(0.5, float("nan"), 0.7) == "0.50"
+    assert fmt_ci(np.float64(0.5), np.float64(0.25), np.float64(0.75)) == "0.50 [0.25, 0.75]"
+    assert fmt_ci(None) == "n/a" and fmt_ci(float("nan"), 0.1, 0.2) == "n/a [0.10, 0.20]"
+
+
+def test_ci_side():
+    assert ci_side(0.1, 0.4) == "above 0"
+    assert ci_side(-0.4, -0.1) == "below 0"
+    assert ci_side(-0.1, 0.1) == "CI includes 0"
+    assert ci_side(1.2, 1.5, at=1.0) == "above 1"
