@@ -71,7 +71,7 @@ def headline_spec(config: ScorecardConfig) -> dict[str, dict[str, Any]]:
         "steering": {"metric": "recovered_own", "control": "recovered_random",
                      "thresholds": (r.recovered_activation_min, r.recovered_creation_max)},
         "hybrid": {"metric": "recovered", "control": "recovered_random_firing",
-                   "thresholds": (r.recovered_activation_min, r.recovered_creation_max)},
+                   "thresholds": (r.hybrid_activation_min, r.hybrid_creation_max)},
         "beliefs": {"metric": "r2_base", "control": "r2_random_init", "thresholds": None},
         "features": {"metric": "rl_only", "control": "control_rl_only",
                      "thresholds": (r.rl_only_activation_max, r.rl_only_creation_min)},

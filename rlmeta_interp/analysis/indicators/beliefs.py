@@ -63,6 +63,9 @@ def statistic(m: BeliefsMetrics) -> Estimate:
     return Estimate(m.r2_rl.value - m.r2_base.value)
 
 
+with_cut = None  # the vote compares the base with its random-init control; no single cut on the statistic
+
+
 def _gap(a: Estimate, b: Estimate) -> Estimate:
     lo = None if a.lo is None or b.hi is None else a.lo - b.hi
     hi = None if a.hi is None or b.lo is None else a.hi - b.lo

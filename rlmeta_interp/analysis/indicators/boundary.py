@@ -69,6 +69,11 @@ def statistic(m: BoundaryMetrics) -> Estimate:
     return m.d_passn_level if m.d_passn_level.known else m.d_passn
 
 
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (fitted on calibration)."""
+    return rules.replace(boundary_margin=float(cut))
+
+
 def _paired(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> Estimate:
     lo, hi = paired_diff_ci(a, b, n_boot=n_boot, seed=seed) if len(a) > 1 else (None, None)
     return Estimate(float(np.mean(a) - np.mean(b)), lo, hi)

@@ -124,6 +124,8 @@ class ScorecardRules(FrozenConfig):
     min_gap: float = 0.05  # RL - base greedy accuracy below which there is no gap to recover
     recovered_activation_min: float = 0.5
     recovered_creation_max: float = 0.1
+    hybrid_activation_min: float = 0.5  # gap recovered by hybrid decoding
+    hybrid_creation_max: float = 0.1
     belief_margin: float = 0.1  # R^2 above the random-init control that counts as a learned estimate
     fvu_activation_max: float = 1.25  # FVU(RL acts) / FVU(base acts) of an SAE trained on base
     fvu_creation_min: float = 2.0

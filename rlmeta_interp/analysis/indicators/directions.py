@@ -72,6 +72,11 @@ def statistic(m: DirectionsMetrics) -> Estimate:
     return similarity(m).scaled(-1.0)
 
 
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (minus the similarity)."""
+    return rules.replace(cosine_activation_min=-float(cut), cosine_creation_max=-float(cut))
+
+
 def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFrame]]:
     d = contrast_acts(ctx)
     if d is None:

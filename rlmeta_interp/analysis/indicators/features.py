@@ -73,6 +73,11 @@ def statistic(m: FeaturesMetrics) -> Estimate:
     return _readings(m)[1]
 
 
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose RL-only latent boundary sits at ``cut`` on :func:`statistic` (the FVU thresholds stay)."""
+    return rules.replace(rl_only_activation_max=float(cut), rl_only_creation_min=float(cut))
+
+
 def feature_acts(ctx: Context, models: list[Any]) -> list[torch.Tensor]:
     """Token-level activations of each model on the same texts (RL samples, or Thompson episodes)."""
     from ...activations import harvest

@@ -39,19 +39,25 @@ def rule(rules: ScorecardRules) -> str:
     return descriptive_note(NAME, r) + (
         "greedy hybrid decoding (steer the base with its category vector only where base and RL disagree);"
         f" n/a without a gap of {r.min_gap}; activation if the gap recovered has its CI above"
-        f" {r.recovered_activation_min} and above random firing at the same rate; creation if its CI lies below"
-        f" {r.recovered_activation_min} with the value at most {r.recovered_creation_max} while hybrid accuracy's CI"
+        f" {r.hybrid_activation_min} and above random firing at the same rate; creation if its CI lies below"
+        f" {r.hybrid_activation_min} with the value at most {r.hybrid_creation_max} while hybrid accuracy's CI"
         " still reaches the base's (a destructive intervention is inconclusive); otherwise inconclusive.")
 
 
 def vote(m: HybridMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    return recovery_vote(m.gap, m.recovered, m.recovered_random_firing, m.acc_hybrid, m.acc_base, rules)
+    return recovery_vote(m.gap, m.recovered, m.recovered_random_firing, m.acc_hybrid, m.acc_base, rules,
+                         rules.hybrid_activation_min, rules.hybrid_creation_max)
 
 
 def statistic(m: HybridMetrics) -> Estimate:
     return m.recovered.scaled(-1.0)
+
+
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (minus the gap recovered)."""
+    return rules.replace(hybrid_activation_min=-float(cut), hybrid_creation_max=-float(cut))
 
 
 def measure(ctx: Context) -> tuple[HybridMetrics | None, dict[str, pd.DataFrame]]:

@@ -57,6 +57,11 @@ def statistic_ratio(m: LikelihoodMetrics) -> Estimate:
     return m.ratio_rl_only if m.ratio_rl_only.known else m.ratio_all
 
 
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (a log ratio)."""
+    return rules.replace(likelihood_activation_max=float(np.exp(cut)), likelihood_creation_min=float(np.exp(cut)))
+
+
 def statistic(m: LikelihoodMetrics) -> Estimate:
     r = statistic_ratio(m)
     if not r.known or r.value <= 0:

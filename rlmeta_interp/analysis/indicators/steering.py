@@ -48,16 +48,16 @@ def rule(rules: ScorecardRules) -> str:
 
 
 def recovery_vote(gap: Estimate, rec: Estimate, control: Estimate, acc_steered: Estimate, acc_base: Estimate,
-                  rules: ScorecardRules) -> Vote:
+                  rules: ScorecardRules, activation_min: float, creation_max: float) -> Vote:
     """The vote steering and hybrid decoding share: a gap to recover, recovered beyond the control, or not."""
     if not gap.known or gap.value < rules.min_gap or not rec.known:
         return "n/a"
     beats_control = not control.known or rec.above(control.hi if control.hi is not None else control.value)
-    if rec.above(rules.recovered_activation_min) and beats_control:
+    if rec.above(activation_min) and beats_control:
         return "activation"
     intact = not acc_steered.known or not acc_base.known or \
         (acc_steered.hi if acc_steered.hi is not None else acc_steered.value) >= acc_base.value
-    if rec.value <= rules.recovered_creation_max and rec.below(rules.recovered_activation_min) and intact:
+    if rec.value <= creation_max and rec.below(activation_min) and intact:
         return "creation"
     return "inconclusive"
 
@@ -65,12 +65,18 @@ def recovery_vote(gap: Estimate, rec: Estimate, control: Estimate, acc_steered: 
 def vote(m: SteeringMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    return recovery_vote(m.gap, m.recovered_own, m.recovered_random, m.acc_own, m.acc_base, rules)
+    return recovery_vote(m.gap, m.recovered_own, m.recovered_random, m.acc_own, m.acc_base, rules,
+                         rules.recovered_activation_min, rules.recovered_creation_max)
 
 
 def statistic(m: SteeringMetrics) -> Estimate:
     """Less recovery reads as creation: ``-(gap recovered)``."""
     return m.recovered_own.scaled(-1.0)
+
+
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (minus the gap recovered)."""
+    return rules.replace(recovered_activation_min=-float(cut), recovered_creation_max=-float(cut))
 
 
 def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFrame]]:

@@ -39,6 +39,9 @@ def statistic(m: WeightsMetrics) -> Estimate:
     return m.relative_update_norm
 
 
+with_cut = None  # descriptive: never fitted, never votes
+
+
 def measure(ctx: Context) -> tuple[WeightsMetrics, dict[str, pd.DataFrame]]:
     table = update_sparsity(ctx.pair.base.hf, ctx.pair.rl.hf)
     s = sparsity_summary(table)

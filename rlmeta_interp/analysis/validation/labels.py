@@ -38,7 +38,7 @@ def pair_facts(pair: Any) -> PairFacts:
     """The design facts of a loaded pair, a :class:`~rlmeta_interp.config.PairSpec`, or a manifest dict."""
     spec = getattr(pair, "spec", pair)
     src = pair if isinstance(pair, dict) else _manifest(pair)
-    get = lambda k: getattr(spec, k, None) if getattr(spec, k, None) is not None else src.get(k)  # noqa: E731
+    get = lambda k: getattr(spec, k, None) or src.get(k) or None  # noqa: E731
     label, split = get("label"), get("split")
     if label is not None and label not in LABELS:
         raise InvalidConfigError(f"Pair label {label!r} is not one of {LABELS}: fix the label in its manifest.")

@@ -1,0 +1,208 @@
+"""Fit on calibration, report on test.
+
+From one row per labelled pair (:func:`pair_table`: each indicator's statistic, CI and vote, the gain, the label and
+the split), :func:`fit_rules` uses the calibration split only:
+
+- per indicator, the ROC AUC of its statistic for creation vs activation with a bootstrap CI over pairs; an indicator
+  whose CI includes 0.5 (or that cannot be scored) becomes descriptive and does not vote; the others get the cut
+  that maximises Youden's J as their vote threshold (``with_cut`` of the indicator module);
+- a summary rule: a logistic regression (scikit-learn, L2, standardised inputs, missing statistics imputed by the
+  calibration mean) over the voting indicators' statistics, for pairs with a gain; a pair without a gain reads
+  ``no_signal``. Its parameters are kept as plain numbers, so a saved fit predicts without pickles.
+
+:func:`evaluate` applies a fit to the held-out split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import EmptyInputError
+from ..indicators import REGISTRY
+from ..indicators.core import INDICATORS, ScorecardRules
+from .labels import LABELS
+from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, roc_auc_ci,
+                      roc_points, youden_threshold)
+
+READINGS: tuple[str, ...] = LABELS + ("inconclusive", "mixed")
+
+
+def pair_table(cards: Sequence[Any]) -> pd.DataFrame:
+    """One row per scorecard: ``pair, world, label, split, recipe, gain, vote_summary`` and, per indicator,
+    ``<name>`` (statistic), ``<name>_lo``, ``<name>_hi``, ``<name>_vote``."""
+    from ..scorecard import summarize_votes
+
+    rows = []
+    for c in cards:
+        row: dict[str, Any] = {"pair": c.pair, "world": c.world, "label": c.label, "split": c.split,
+                               "recipe": c.recipe, "gain": c.gain}
+        summary = "no_signal" if c.gain is False else summarize_votes(c.votes)[0]
+        row["vote_summary"] = summary
+        for name in INDICATORS:
+            r = c.results.get(name)
+            s = r.statistic if r is not None else None
+            row[name] = None if s is None else s.value
+            row[f"{name}_lo"] = None if s is None else s.lo
+            row[f"{name}_hi"] = None if s is None else s.hi
+            row[f"{name}_vote"] = "n/a" if r is None else r.vote
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class IndicatorFit:
+    name: str
+    auc: float
+    lo: float
+    hi: float
+    n: int
+    cut: float | None
+    votes: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class FittedRules:
+    rules: ScorecardRules
+    indicators: tuple[IndicatorFit, ...]
+    inputs: tuple[str, ...] = ()  # the summary model's statistics
+    impute: tuple[float, ...] = ()
+    mean: tuple[float, ...] = ()
+    scale: tuple[float, ...] = ()
+    coef: tuple[float, ...] = ()
+    intercept: float = 0.0
+    n_calibration: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rules": self.rules.to_dict(), "indicators": [vars(f) for f in self.indicators],
+                "inputs": list(self.inputs), "impute": list(self.impute), "mean": list(self.mean),
+                "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
+                "n_calibration": self.n_calibration, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FittedRules:
+        return cls(ScorecardRules.from_dict(d["rules"]), tuple(IndicatorFit(**f) for f in d["indicators"]),
+                   tuple(d["inputs"]), tuple(d["impute"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["coef"]),
+                   float(d["intercept"]), int(d["n_calibration"]), tuple(d.get("notes", ())))
+
+    def creation_probability(self, table: pd.DataFrame) -> np.ndarray:
+        """The summary model's P(creation) per row of a :func:`pair_table` (NaN without a model)."""
+        if not self.inputs:
+            return np.full(len(table), np.nan)
+        x = table[list(self.inputs)].astype(float).to_numpy()
+        x = np.where(np.isnan(x), np.asarray(self.impute)[None, :], x)
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
+
+    def predict(self, table: pd.DataFrame) -> list[str]:
+        """The summary reading per pair: ``no_signal`` without a gain; else creation when P(creation) >= 0.5, else
+        activation (the vote rule's reading where no model could be fitted)."""
+        p = self.creation_probability(table)
+        out = []
+        for gain, prob, vote in zip(table["gain"], p, table["vote_summary"], strict=True):
+            if gain is False or (isinstance(gain, (bool, np.bool_)) and not gain):
+                out.append("no_signal")
+            elif np.isnan(prob):
+                out.append(vote)
+            else:
+                out.append("creation" if prob >= 0.5 else "activation")
+        return out
+
+
+def _two_class(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["label"].isin(["creation", "activation"])]
+
+
+def fit_rules(calibration: pd.DataFrame, base: ScorecardRules = ScorecardRules(), *, n_boot: int = 1000,
+              seed: int = 0) -> FittedRules:
+    """Thresholds, the descriptive set and the summary model, fitted on ``calibration`` rows only."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if calibration.empty:
+        raise EmptyInputError("No calibration pairs: the registry lists none with split='calibration'. Build the"
+                              " validation zoo (rlmeta-interp zoo build --preset validation) first.")
+    two = _two_class(calibration)
+    y = (two["label"] == "creation").to_numpy()
+    rules, fits, descriptive = base, [], set(base.descriptive)
+    for name in INDICATORS:
+        mod = REGISTRY[name]
+        auc, lo, hi, n = roc_auc_ci(two[name].tolist(), y, n_boot=n_boot, seed=seed)
+        if mod.with_cut is None:
+            votes, reason, cut = name not in descriptive, "rule not a cut on its statistic; thresholds kept", None
+        elif np.isnan(auc) or np.isnan(lo):
+            votes, reason, cut = False, "cannot be scored on calibration (a class or the statistic is missing)", None
+        elif lo <= 0.5 <= hi:
+            votes, reason, cut = False, f"calibration AUC CI [{lo:.2f}, {hi:.2f}] includes 0.5", None
+        else:
+            cut = youden_threshold(two[name].tolist(), y)
+            rules = mod.with_cut(rules, cut)
+            votes, reason = name not in base.descriptive, f"calibration AUC {auc:.2f} [{lo:.2f}, {hi:.2f}]"
+        if not votes:
+            descriptive.add(name)
+        fits.append(IndicatorFit(name, auc, lo, hi, n, cut, votes, reason))
+    rules = rules.replace(descriptive=tuple(n for n in INDICATORS if n in descriptive))
+    gained = two[two["gain"].map(lambda g: g is not False)]
+    yg = (gained["label"] == "creation").to_numpy()
+    inputs = [f.name for f in fits if f.votes and REGISTRY[f.name].with_cut is not None
+              and gained[f.name].notna().sum() >= 2]
+    notes = []
+    if not inputs or yg.all() or not yg.any():
+        notes.append("no summary model: calibration lacks gained pairs of both classes or voting statistics;"
+                     " the summary is the vote rule")
+        return FittedRules(rules, tuple(fits), n_calibration=len(calibration), notes=tuple(notes))
+    x = gained[inputs].astype(float).to_numpy()
+    pipe = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
+                         LogisticRegression(C=1.0))
+    pipe.fit(x, yg)
+    imp, sc, lr = pipe.steps[0][1], pipe.steps[1][1], pipe.steps[2][1]
+    scale = np.where(sc.scale_ > 0, sc.scale_, 1.0)
+    return FittedRules(rules, tuple(fits), tuple(inputs), tuple(map(float, imp.statistics_)),
+                       tuple(map(float, sc.mean_)), tuple(map(float, scale)), tuple(map(float, lr.coef_[0])),
+                       float(lr.intercept_[0]), len(calibration), tuple(notes))
+
+
+def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame, *, n_boot: int = 1000,
+             seed: int = 0) -> dict[str, Any]:
+    """Held-out metrics of the fitted summary and of the vote rule, and each indicator's AUC on ``test`` rows."""
+    if test.empty:
+        raise EmptyInputError("No held-out pairs: the registry lists none with split='test'.")
+    true = test["label"].tolist()
+    classes = [c for c in LABELS if c in set(true)]
+    out: dict[str, Any] = {"n_test": len(test), "n_calibration": len(calibration),
+                           "test_classes": {c: int(true.count(c)) for c in classes}}
+    const_answer, const_ba = constant_baseline(true, calibration["label"].tolist())
+    out["constant_baseline"] = {"answer": const_answer, "balanced_accuracy": const_ba}
+    controls = test["label"] == "no_signal"
+    for rule_name, pred in (("summary", fitted.predict(test)), ("vote_rule", test["vote_summary"].tolist())):
+        ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed)
+        conf = confusion_table(true, pred, classes, [c for c in READINGS if c in set(pred) | set(classes)])
+        out[rule_name] = {
+            "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
+            "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),
+            "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},
+            "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls) if c]))
+            if controls.any() else None,
+        }
+    two = _two_class(test)
+    y = (two["label"] == "creation").to_numpy()
+    per = []
+    for f in fitted.indicators:
+        auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed)
+        ctrl_votes = test.loc[controls, f"{f.name}_vote"].tolist()
+        per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut,
+                    "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
+                    "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
+                    "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))
+                    if ctrl_votes else None,
+                    "roc": roc_points(two[f.name].tolist(), y).to_dict(orient="list")})
+    out["indicators"] = per
+    return out

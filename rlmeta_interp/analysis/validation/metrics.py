@@ -1,0 +1,123 @@
+"""Held-out accuracy of a creation/activation meter: ROC AUC, confusion matrix, recall and balanced accuracy, each
+with a bootstrap CI over pairs (the unit that was sampled), and the constant-classifier baseline."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score, roc_curve
+
+from ...errors import EmptyInputError, InvalidConfigError
+
+
+def _clean(scores: Sequence[float | None], positive: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    s = np.array([np.nan if v is None else float(v) for v in scores], dtype=float)
+    y = np.asarray(positive, dtype=bool)
+    if s.shape != y.shape:
+        raise InvalidConfigError(f"One score per pair: got {s.shape[0]} scores for {y.shape[0]} labels.")
+    keep = ~np.isnan(s)
+    return s[keep], y[keep]
+
+
+def roc_auc_ci(scores: Sequence[float | None], positive: Sequence[bool], *, n_boot: int = 1000, ci: float = 0.95,
+               seed: int = 0) -> tuple[float, float, float, int]:
+    """``(auc, lo, hi, n)``: ROC AUC of ``scores`` for the ``positive`` class (larger score = positive), with a
+    percentile bootstrap CI over pairs (resamples holding one class only are skipped); pairs without a score are
+    left out. NaN AUC when either class is absent."""
+    s, y = _clean(scores, positive)
+    if y.all() or not y.any():
+        return float("nan"), float("nan"), float("nan"), int(len(s))
+    auc = float(roc_auc_score(y, s))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(s), len(s))
+        if y[idx].all() or not y[idx].any():
+            continue
+        boots.append(roc_auc_score(y[idx], s[idx]))
+    if not boots:
+        return auc, float("nan"), float("nan"), int(len(s))
+    a = (1 - ci) / 2
+    return auc, float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a)), int(len(s))
+
+
+def roc_points(scores: Sequence[float | None], positive: Sequence[bool]) -> pd.DataFrame:
+    """The ROC curve: ``fpr, tpr, threshold`` (empty when either class is absent)."""
+    s, y = _clean(scores, positive)
+    if y.all() or not y.any():
+        return pd.DataFrame(columns=["fpr", "tpr", "threshold"])
+    fpr, tpr, th = roc_curve(y, s)
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": th})
+
+
+def youden_threshold(scores: Sequence[float | None], positive: Sequence[bool]) -> float:
+    """The cut on ``scores`` that maximises sensitivity + specificity (Youden's J), placed midway between the two
+    neighbouring scores so that it does not sit on a calibration pair."""
+    s, y = _clean(scores, positive)
+    if y.all() or not y.any():
+        raise EmptyInputError("A threshold needs pairs of both classes: add creation and activation pairs.")
+    vals = np.unique(s)
+    cuts = np.concatenate([[vals[0] - 1.0], (vals[:-1] + vals[1:]) / 2, [vals[-1] + 1.0]])
+    best, best_j = cuts[0], -np.inf
+    for c in cuts:
+        pred = s > c
+        j = pred[y].mean() + (~pred[~y]).mean()
+        if j > best_j + 1e-12:
+            best, best_j = c, j
+    return float(best)
+
+
+def balanced_accuracy_ci(true: Sequence[str], pred: Sequence[str], *, n_boot: int = 1000, ci: float = 0.95,
+                         seed: int = 0) -> tuple[float, float, float]:
+    """Balanced accuracy (mean per-class recall over the true classes) with a bootstrap CI over pairs."""
+    t, p = np.asarray(true, dtype=object), np.asarray(pred, dtype=object)
+    if len(t) == 0:
+        raise EmptyInputError("No pairs to score: the held-out split is empty.")
+    with warnings.catch_warnings():  # abstentions (inconclusive, mixed) are readings no pair is labelled with
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return _balanced_accuracy_ci(t, p, n_boot, ci, seed)
+
+
+def _balanced_accuracy_ci(t: np.ndarray, p: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[float, float, float]:
+    est = float(balanced_accuracy_score(t, p))
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(t), len(t))
+        if len(set(t[idx])) < 2:
+            continue
+        boots.append(balanced_accuracy_score(t[idx], p[idx]))
+    if not boots:
+        return est, float("nan"), float("nan")
+    a = (1 - ci) / 2
+    return est, float(np.quantile(boots, a)), float(np.quantile(boots, 1 - a))
+
+
+def confusion_table(true: Sequence[str], pred: Sequence[str], classes: Sequence[str],
+                    predicted: Sequence[str] | None = None) -> pd.DataFrame:
+    """Counts: rows = true classes, columns = predicted readings (``predicted`` adds abstentions such as
+    ``inconclusive``)."""
+    cols = list(predicted) if predicted is not None else list(classes)
+    labels = list(dict.fromkeys(list(classes) + cols))
+    m = confusion_matrix(list(true), list(pred), labels=labels)
+    df = pd.DataFrame(m, index=labels, columns=labels)
+    return df.loc[list(classes), cols]
+
+
+def recall_by_class(true: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
+    """Per true class: the share of its pairs read as that class."""
+    t, p = np.asarray(true, dtype=object), np.asarray(pred, dtype=object)
+    return {str(c): float((p[t == c] == c).mean()) for c in dict.fromkeys(t.tolist())}
+
+
+def constant_baseline(true_test: Sequence[str], majority_of: Sequence[str]) -> tuple[str, float]:
+    """The classifier that always answers the majority class of ``majority_of`` (the calibration labels), and its
+    balanced accuracy on ``true_test``: 1 / (number of true classes) whenever the answer is one of them."""
+    values, counts = np.unique(np.asarray(majority_of, dtype=object), return_counts=True)
+    answer = str(values[np.argmax(counts)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        return answer, float(balanced_accuracy_score(list(true_test), [answer] * len(true_test)))

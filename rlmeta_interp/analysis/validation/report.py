@@ -1,0 +1,176 @@
+"""``rlmeta-interp validate``: the scorecard over every labelled pair, rules fitted on the calibration split, accuracy
+reported on the held-out split, written as a checksummed table (``validation_summary.json`` + CSVs) with its figures,
+and the README's trust paragraph rendered from that table."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...errors import EmptyInputError
+from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from .fit import FittedRules, evaluate, fit_rules, pair_table
+from .labels import labelled_pairs, pair_facts
+
+log = logging.getLogger(__name__)
+
+SUMMARY_JSON = "validation_summary.json"
+SUMMARY_CSV = "validation_summary.csv"
+PAIRS_CSV = "validation_pairs.csv"
+TRUST_BEGIN = "<!-- trust paragraph: generated from figures/validation_summary.json by rlmeta_interp.analysis.validation -->"
+TRUST_END = "<!-- end of the generated trust paragraph -->"
+
+
+def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any | None]:
+    """A base of the same design from another pretraining seed (``<base>-s1``), and the same-budget random-reward
+    control of the same base and recipe, when the zoo holds them."""
+    from ... import registry
+    from ...models import load_model, load_pair
+
+    ref = None
+    other = f"{spec.base.name}-s1"
+    if other in registry.all_models():
+        ref = load_model(other)
+    ctrl = None
+    facts = pair_facts(spec)
+    for s in specs:
+        f = pair_facts(s)
+        if s.name != spec.name and f.label == "no_signal" and s.base.name == spec.base.name and f.recipe == facts.recipe:
+            ctrl = load_pair(s.name).rl
+            break
+    return ref, ctrl
+
+
+def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path | None = None,
+                   config: Any | None = None, pairs: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0,
+                   progress: bool = True) -> dict[str, Any]:
+    """Scorecards of every labelled pair (or of ``pairs``), cached under ``out_dir`` (default
+    ``<results>/validation``); thresholds and the summary model fitted on the calibration split; the held-out
+    report written to ``table_dir`` (default ``<results>/figures``; the committed table lives in ``figures/``).
+    Returns the summary that :func:`write_validation_table` wrote."""
+    from ...models import load_pair
+    from ...paths import figures_dir, results_dir
+    from ..scorecard import ScorecardConfig, run_scorecard
+
+    t0, c0 = time.time(), time.process_time()
+    cfg = config if config is not None else ScorecardConfig.demo()
+    specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
+    if not specs:
+        raise EmptyInputError("No labelled pairs in the registry: build the validation zoo (rlmeta-interp zoo build"
+                              " --preset validation), whose manifests carry label and split, then rerun validate.")
+    root = ensure_dir(out_dir if out_dir is not None else results_dir() / "validation")
+    cards = []
+    for spec in specs:
+        ref, ctrl = _optional_models(spec, specs)
+        cards.append(run_scorecard(load_pair(spec.name), None, cfg, out_dir=root / spec.name.replace("/", "_"),
+                                   progress=progress, reference_base=ref, control_rl=ctrl))
+    table = pair_table(cards)
+    fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
+    table = pair_table([c.revoted(fitted.rules) for c in cards])
+    summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
+    summary["run"] = {"scorecard_config": cfg.measured(), "wall_seconds": round(time.time() - t0, 1),
+                      "cpu_seconds": round(time.process_time() - c0, 1), "n_boot": n_boot, "seed": seed}
+    write_validation_table(summary, table, table_dir if table_dir is not None else figures_dir())
+    return summary
+
+
+def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """The table's content: the fit (from calibration rows) and its held-out evaluation (test rows)."""
+    calib, test = table[table["split"] == "calibration"], table[table["split"] == "test"]
+    return {"fitted": fitted.to_dict(), "evaluation": evaluate(fitted, test, calib, n_boot=n_boot, seed=seed),
+            "pairs": {"calibration": calib["pair"].tolist(), "test": test["pair"].tolist()}}
+
+
+def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder: str | Path) -> list[Path]:
+    """``validation_summary.json``, ``validation_summary.csv`` (one row per indicator), ``validation_pairs.csv`` (one
+    row per pair), each with a checksum sidecar, and the two figures, in ``folder``."""
+    from ...plotting import save_fig
+    from .plots import confusion_figure, roc_figure
+
+    folder = ensure_dir(folder)
+    ev = summary["evaluation"]
+    per = pd.DataFrame([{k: v for k, v in r.items() if k != "roc"} for r in ev["indicators"]])
+    paths = [write_json_atomic(folder / SUMMARY_JSON, summary, checksum=True),
+             write_text_atomic(folder / SUMMARY_CSV, per.to_csv(index=False), checksum=True),
+             write_text_atomic(folder / PAIRS_CSV, table.to_csv(index=False), checksum=True)]
+    n = ev["n_test"]
+    paths += save_fig(confusion_figure(ev), "validation", "confusion", out_dir=folder, caption=(
+        f"Held-out test pairs ({n}): label fixed by the corpus design (rows) against the reading (columns) of the"
+        " summary fitted on the calibration split and of the vote rule, with balanced accuracy and its 95% bootstrap"
+        " CI over pairs; the title gives the constant classifier's balanced accuracy."))
+    paths += save_fig(roc_figure(ev), "validation", "roc", out_dir=folder, caption=(
+        f"ROC curve of each indicator's statistic, creation vs activation, on the held-out test pairs ({n}), AUC with"
+        " its 95% bootstrap CI over pairs; dotted: descriptive indicators (calibration AUC CI includes 0.5)."))
+    return paths
+
+
+def _f(x: Any) -> str:
+    return "n/a" if x is None or x != x else f"{x:.2f}"
+
+
+def render_trust_paragraph(summary: dict[str, Any] | None) -> str:
+    """The README's "How far to trust each vote" paragraph, from a validation summary (None: no table yet)."""
+    head = "**How far to trust each vote.**"
+    if summary is None:
+        return (f"{head} Not measured yet: no validation table is committed (`figures/{SUMMARY_JSON}`)."
+                " `rlmeta-interp validate` runs the scorecard on the validation zoo's labelled pairs, fits every"
+                " threshold and the summary rule on the calibration split only, and reports accuracy on the held-out"
+                " split. Until it has run, every vote is a hand-set rule never checked against a known creation case:"
+                " read a *creation* verdict only beside a same-budget random-reward control.")
+    ev, fit = summary["evaluation"], summary["fitted"]
+    s, const = ev["summary"], ev["constant_baseline"]
+    rec = ", ".join(f"{k} {_f(v)}" for k, v in s["recall"].items())
+    voting = [r for r in ev["indicators"] if r["votes"]]
+    desc = [r for r in ev["indicators"] if not r["votes"]]
+    good = [r for r in voting if r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8 and r["test_lo"] > 0.6]
+    ns = s["no_signal_read_as_creation"]
+    lines = [
+        f"{head} Measured by `rlmeta-interp validate` on {fit['n_calibration']} calibration and {ev['n_test']}"
+        f" held-out test pairs (`figures/{SUMMARY_JSON}`); thresholds and the summary rule were fitted on the"
+        " calibration pairs only.",
+        f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
+        f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
+        f" recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}") + ".",
+        "- Voting indicators, held-out AUC (95% CI): " + (", ".join(
+            f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in voting)
+            or "none") + ".",
+        "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
+    ]
+    meets = (s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
+             and s["recall"].get("creation", 0.0) >= 0.8 and (ns is None or ns <= 0.1) and len(good) >= 3)
+    verdict = ("These meet the project's bar (balanced accuracy >= 0.85 with its CI above 0.5, creation recall >= 0.8,"
+               " at most 1 in 10 controls read as creation, 3 indicators with AUC >= 0.8)." if meets else
+               "These do not meet the project's bar (balanced accuracy >= 0.85 with its CI above 0.5, creation"
+               " recall >= 0.8, at most 1 in 10 controls read as creation, 3 indicators with AUC >= 0.8): read a"
+               " *creation* verdict only beside a same-budget random-reward control.")
+    return "\n".join(lines) + "\n\n" + verdict
+
+
+def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None:
+    """The committed validation table (checksum verified), or None when there is none."""
+    from ...paths import record_figures_dir
+
+    path = Path(folder if folder is not None else record_figures_dir()) / SUMMARY_JSON
+    return read_json(path, required=True) if path.exists() else None
+
+
+def readme_with_trust(readme: str, paragraph: str) -> str:
+    """``readme`` with the text between the trust markers replaced by ``paragraph``."""
+    pat = re.compile(re.escape(TRUST_BEGIN) + r"\n.*?\n" + re.escape(TRUST_END), re.S)
+    if not pat.search(readme):
+        raise EmptyInputError(f"README.md lacks the trust-paragraph markers {TRUST_BEGIN!r} ... {TRUST_END!r}.")
+    return pat.sub(lambda _: f"{TRUST_BEGIN}\n{paragraph}\n{TRUST_END}", readme)
+
+
+def trust_paragraph_in(readme: str) -> str:
+    """The text between the trust markers of ``readme``."""
+    m = re.search(re.escape(TRUST_BEGIN) + r"\n(.*?)\n" + re.escape(TRUST_END), readme, re.S)
+    if m is None:
+        raise EmptyInputError(f"README.md lacks the trust-paragraph markers {TRUST_BEGIN!r} ... {TRUST_END!r}.")
+    return m.group(1)

@@ -1,0 +1,90 @@
+"""Fitting on calibration and scoring on test, on synthetic pair tables with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlmeta_interp.analysis.indicators.core import INDICATORS, ScorecardRules
+from rlmeta_interp.analysis.validation import fit as vf
+from rlmeta_interp.errors import EmptyInputError
+
+
+def synthetic(n_per_class: int = 8, seed: int = 0, split: str = "calibration", gain: bool = True,
+              noise: float = 0.2) -> pd.DataFrame:
+    """Boundary separates perfectly (creation 0.3 above activation), likelihood is noisy but informative, directions
+    is constant, every other statistic is missing; plus two no-signal controls without a gain."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in ("creation", "activation"):
+        for i in range(n_per_class):
+            row = {"pair": f"{split}-{label}-{i}", "world": "arithmetic", "label": label, "split": split,
+                   "recipe": "edge", "gain": gain, "vote_summary": label}
+            for name in INDICATORS:
+                row.update({name: None, f"{name}_lo": None, f"{name}_hi": None, f"{name}_vote": "n/a"})
+            row["boundary"] = (0.3 if label == "creation" else 0.0) + rng.uniform(0, 0.1)
+            row["likelihood"] = (0.4 if label == "creation" else 0.0) + rng.normal(0, noise)
+            row["directions"] = -0.99
+            rows.append(row)
+    for i in range(2):
+        row = dict(rows[0], pair=f"{split}-control-{i}", label="no_signal", gain=False, vote_summary="no_signal")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_fit_on_calibration_sets_cuts_and_descriptive_indicators():
+    fitted = vf.fit_rules(synthetic(), n_boot=300)
+    fits = {f.name: f for f in fitted.indicators}
+    assert fits["boundary"].votes and fits["boundary"].auc == 1.0
+    assert 0.1 < fits["boundary"].cut < 0.3 and fitted.rules.boundary_margin == fits["boundary"].cut
+    # a constant statistic cannot tell the classes apart: AUC 0.5, its CI includes 0.5, so it does not vote
+    assert fits["directions"].auc == 0.5 and not fits["directions"].votes
+    assert "includes 0.5" in fits["directions"].reason
+    assert "directions" in fitted.rules.descriptive and "weights" in fitted.rules.descriptive
+    # missing statistics cannot be scored
+    assert not fits["steering"].votes and "cannot be scored" in fits["steering"].reason
+    assert "boundary" in fitted.inputs and "directions" not in fitted.inputs
+    # the fit round-trips through plain JSON-able numbers and predicts the same
+    again = vf.FittedRules.from_dict(fitted.to_dict())
+    table = synthetic(seed=1, split="test")
+    assert again.predict(table) == fitted.predict(table)
+
+
+def test_perfect_statistic_gives_balanced_accuracy_one_on_test():
+    calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
+    fitted = vf.fit_rules(calib, n_boot=200)
+    ev = vf.evaluate(fitted, test, calib, n_boot=200)
+    s = ev["summary"]
+    assert s["balanced_accuracy"] == 1.0 and s["recall"] == {"creation": 1.0, "activation": 1.0, "no_signal": 1.0}
+    assert s["no_signal_read_as_creation"] == 0.0
+    assert ev["constant_baseline"]["balanced_accuracy"] == pytest.approx(1 / 3)
+    per = {r["indicator"]: r for r in ev["indicators"]}
+    assert per["boundary"]["test_auc"] == 1.0 and per["directions"]["test_auc"] == 0.5
+    assert per["boundary"]["roc"]["tpr"][-1] == 1.0
+    conf = np.asarray(s["confusion"]["counts"])
+    assert conf.trace() == len(test)
+
+
+def test_summary_without_model_falls_back_to_the_vote_rule_and_no_gain_reads_no_signal():
+    calib = synthetic()
+    calib = calib.assign(boundary=None, likelihood=None)
+    fitted = vf.fit_rules(calib, n_boot=100)
+    assert fitted.inputs == () and fitted.notes
+    test = synthetic(split="test")
+    pred = fitted.predict(test)
+    assert pred[: len(test) - 2] == test["vote_summary"].tolist()[: len(test) - 2]
+    assert pred[-2:] == ["no_signal", "no_signal"]
+
+
+def test_fit_refuses_empty_splits():
+    with pytest.raises(EmptyInputError, match="calibration"):
+        vf.fit_rules(synthetic().iloc[0:0])
+    fitted = vf.fit_rules(synthetic(), n_boot=50)
+    with pytest.raises(EmptyInputError, match="held-out"):
+        vf.evaluate(fitted, synthetic().iloc[0:0], synthetic())
+
+
+def test_hand_set_rules_stay_where_nothing_is_fitted():
+    fitted = vf.fit_rules(synthetic(), ScorecardRules(belief_margin=0.2), n_boot=50)
+    assert fitted.rules.belief_margin == 0.2 and fitted.rules.fvu_creation_min == ScorecardRules().fvu_creation_min

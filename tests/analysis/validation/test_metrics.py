@@ -1,0 +1,58 @@
+"""Held-out metrics on tables with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlmeta_interp.analysis.validation import metrics as vm
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
+
+
+def test_auc_is_one_for_a_separating_statistic_and_half_for_a_constant():
+    y = [True] * 6 + [False] * 6
+    auc, lo, hi, n = vm.roc_auc_ci([1.0 + i for i in range(6)] + [-1.0 - i for i in range(6)], y, n_boot=200)
+    assert (auc, n) == (1.0, 12) and (lo, hi) == pytest.approx((1.0, 1.0))
+    auc, lo, hi, _ = vm.roc_auc_ci([0.3] * 12, y, n_boot=200)
+    assert auc == 0.5 and (lo, hi) == pytest.approx((0.5, 0.5))
+    # reversed orientation reads 0; a missing score leaves the pair out; one class only has no AUC
+    assert vm.roc_auc_ci([-1.0] * 6 + [1.0] * 6, y, n_boot=50)[0] == 0.0
+    assert vm.roc_auc_ci([1.0, None, 0.0], [True, True, False], n_boot=50)[3] == 2
+    assert np.isnan(vm.roc_auc_ci([1.0, 2.0], [True, True], n_boot=50)[0])
+    with pytest.raises(InvalidConfigError, match="One score per pair"):
+        vm.roc_auc_ci([1.0], [True, False])
+
+
+def test_auc_ci_widens_with_overlap():
+    rng = np.random.default_rng(0)
+    y = np.array([True] * 20 + [False] * 20)
+    s = np.where(y, 0.5, 0.0) + rng.normal(0, 0.5, 40)
+    auc, lo, hi, _ = vm.roc_auc_ci(s, y, n_boot=300)
+    assert lo < auc < hi and 0.5 < auc < 1.0
+
+
+def test_youden_threshold_separates_and_sits_between_pairs():
+    y = [True, True, False, False]
+    t = vm.youden_threshold([0.4, 0.3, 0.1, 0.0], y)
+    assert t == pytest.approx(0.2)
+    with pytest.raises(EmptyInputError, match="both classes"):
+        vm.youden_threshold([0.1, 0.2], [True, True])
+
+
+def test_balanced_accuracy_confusion_recall_and_constant_baseline():
+    true = ["creation"] * 4 + ["activation"] * 4 + ["no_signal"] * 2
+    perfect = list(true)
+    ba, lo, hi = vm.balanced_accuracy_ci(true, perfect, n_boot=200)
+    assert ba == 1.0 and (lo, hi) == pytest.approx((1.0, 1.0))
+    pred = ["creation", "creation", "activation", "inconclusive"] + ["activation"] * 4 + ["creation", "no_signal"]
+    ba, lo, hi = vm.balanced_accuracy_ci(true, pred, n_boot=200)
+    assert ba == pytest.approx((0.5 + 1.0 + 0.5) / 3) and lo <= ba <= hi
+    conf = vm.confusion_table(true, pred, ["creation", "activation", "no_signal"],
+                              ["creation", "activation", "no_signal", "inconclusive"])
+    assert conf.loc["creation", "inconclusive"] == 1 and conf.loc["no_signal", "creation"] == 1
+    assert conf.to_numpy().sum() == len(true)
+    assert vm.recall_by_class(true, pred) == {"creation": 0.5, "activation": 1.0, "no_signal": 0.5}
+    answer, base = vm.constant_baseline(true, ["activation", "activation", "creation"])
+    assert answer == "activation" and base == pytest.approx(1 / 3)
+    with pytest.raises(EmptyInputError, match="held-out split is empty"):
+        vm.balanced_accuracy_ci([], [])
