@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidConfigError
+from ..errors import InvalidConfigError, WorldMismatchError
 from .corpus import make_world
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
@@ -28,8 +28,18 @@ def world_from_manifest(name: str, manifest: Mapping[str, Any] | None = None) ->
 
 def world_for(pair: Any, world: str | None = None) -> World:
     """The world a pair was trained in (its RL training distribution), rebuilt from the RL model's manifest config
-    when there is one (else the base's); ``world`` overrides the pair's own world name."""
-    name = world or pair.world
+    when there is one (else the base's).
+
+    ``world`` names it for pairs without a known world; naming a world that contradicts the pair's manifest raises
+    :class:`~rlmeta_interp.errors.WorldMismatchError`.
+    """
+    known = getattr(pair, "world", None)
+    if world is not None and known is not None and world != known:
+        raise WorldMismatchError(
+            f"Pair {pair.name} was trained in the {known!r} world (its manifest says so), not {world!r}: drop the"
+            f" world argument (or --world) or pass world={known!r}."
+        )
+    name = world or known
     if name is None:
         raise InvalidConfigError(
             f"Pair {pair.name} has no known world: pass world='arithmetic' | 'planning' | 'bandits'."

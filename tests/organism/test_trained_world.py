@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rlmeta_interp import load_pair
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import InvalidConfigError, WorldMismatchError
 from rlmeta_interp.organism.trained_world import WORLD_CONFIGS, world_for, world_from_manifest
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
 
@@ -26,4 +26,6 @@ def test_world_for_a_zoo_pair_reads_the_rl_manifest():
     assert w.name == "arithmetic"
     assert w.config == ArithmeticConfig.from_dict(pair.rl.manifest["config"]["arithmetic"])
     assert w.config != ArithmeticConfig()  # the zoo trained on its own distribution, not the defaults
-    assert world_for(pair, "planning").name == "planning"
+    assert world_for(pair, "arithmetic").config == w.config
+    with pytest.raises(WorldMismatchError, match="pass world='arithmetic'"):
+        world_for(pair, "planning")
