@@ -204,9 +204,30 @@ def depth_sft(base: OrganismSpec, split: str) -> OrganismSpec:
     return sft_spec(base, "deep", corpus, split=split, recipe="sft-calibration", **DEPTH_SFT)
 
 
+# Bandits: dose = share of Thompson-sampling histories; dose 0 shows only uniform-random play (no value learning),
+# and the shuffled corpus shows Thompson play whose rewards are permuted within each episode (nothing to learn about
+# values). Every bandit pair gets one RL budget: the one that moved the dose-0 base at all (prolonged, no KL).
+BANDIT_VAL = BanditConfig(n_arms=3, horizon=24, leak_free=True)
+BANDIT_DOSES = (0.0, 0.5)
+BANDIT_RL = {"steps": 800, "lr": 1e-3, "beta": 0.0, "prompts_per_step": 16, "num_generations": 8}
+BANDIT_EVAL = EvalConfig(n_bandits=300)
+
+
+def bandit_base(dose: float, preset: str, seed: int, *, rewards: str = "true") -> OrganismSpec:
+    return base_spec("bandits", dose, preset, steps=400, seed=seed, batch_size=64, lr=2e-3, eval_cfg=BANDIT_EVAL,
+                     tag="shuf" if rewards == "shuffled" else "", bandits=BANDIT_VAL, bandit_rewards=rewards)
+
+
+def bandit_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = "correct") -> OrganismSpec:
+    return rl_spec(base, "long" if reward == "correct" else f"long-{reward}", seed=seed, reward=reward, split=split,
+                   recipe="bandit-dose", **BANDIT_RL)
+
+
 def _validation() -> list[OrganismSpec]:
     """Depth-edge RL and SFT calibration pairs over 3 pretraining seeds x 2 doses, RL seeds 0 and 1, a same-budget
-    random-reward control per base. Pretraining seeds 0-1 form the calibration split; seed 2 is held out."""
+    random-reward control per base; pretraining seeds 0-1 form the calibration split, seed 2 is held out. The bandit
+    recipe (doses 0 and 0.5, the shuffled-reward corpus, a random-reward control) is held out whole: a recipe that
+    no rule was fitted on."""
     specs: list[OrganismSpec] = []
     for seed in PRETRAIN_SEEDS:
         split = "calibration" if seed in CALIBRATION_SEEDS else "test"
@@ -214,6 +235,11 @@ def _validation() -> list[OrganismSpec]:
             b = depth_base(dose, "val", seed)
             specs += [b, *(depth_rl(b, split, seed=r) for r in RL_SEEDS), depth_rl(b, split, reward="random"),
                       depth_sft(b, split)]
+    for seed in PRETRAIN_SEEDS:
+        bases = [bandit_base(d, "val", seed) for d in BANDIT_DOSES] + [bandit_base(1.0, "val", seed, rewards="shuffled")]
+        for b in bases:
+            specs += [b, *(bandit_rl(b, "test", seed=r) for r in RL_SEEDS)]
+        specs.append(bandit_rl(bases[0], "test", reward="random"))
     return specs
 
 

@@ -39,8 +39,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 TRAINED = ".trained.json"  # written once training is complete, so a kill during evaluation never retrains
 EVAL_DIR = ".eval"  # finished evaluation parts, so a kill during evaluation resumes at the next part
-__all__ = ["EvalConfig", "OrganismSpec", "PRESETS", "build_zoo", "is_up_to_date", "load_manifest", "markdown_table",
-           "preset_specs", "summary_rows"]
+__all__ = ["EvalConfig", "OrganismSpec", "PRESETS", "build_zoo", "is_up_to_date", "load_manifest", "preset_specs"]
 VERSION_PACKAGES = ("torch", "transformers", "trl", "tokenizers", "safetensors", "numpy", "datasets", "accelerate")
 
 
@@ -355,36 +354,3 @@ def _build_chain(chain: Sequence[OrganismSpec], out: Path, preset: str, progress
 
 def load_manifest(folder: str | Path) -> dict[str, Any]:
     return read_json(Path(folder) / MANIFEST)
-
-
-def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
-    """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
-    rows = []
-    for mpath in sorted(Path(out_dir).glob("*/" + MANIFEST)):
-        m = read_json(mpath)
-        met = m.get("metrics", {})
-        row: dict[str, Any] = {"name": m["name"], "kind": m["kind"], "world": m["world"], "dose": m["dose"],
-                               "variant": m.get("variant", ""), "seed": m["seed"], "base": m.get("base", "")}
-        for key in ("pass@1", "pass@64", "greedy_acc", "delta_pass@1_vs_base", "regret_sampled", "regret_greedy",
-                    "regret_thompson", "regret_random", "regret_ratio_sampled_vs_thompson"):
-            if key in met:
-                row[key] = round(float(met[key]), 3)
-        if "format_shares" in met:
-            row["formats"] = ", ".join(f"{k} {v:.2f}" for k, v in met["format_shares"].items())
-        row["build_s"] = round(float(m.get("build", {}).get("seconds", float("nan"))), 1)
-        row["mb"] = round(sum(p.stat().st_size for p in mpath.parent.rglob("*.safetensors")) / 1e6, 2)
-        rows.append(row)
-    return rows
-
-
-def markdown_table(out_dir: str | Path) -> str:
-    """``summary_rows`` as a Markdown table (pasted into data/README.md after a build)."""
-    rows = summary_rows(out_dir)
-    if not rows:
-        return "(no models)\n"
-    cols: list[str] = []
-    for r in rows:
-        cols += [c for c in r if c not in cols]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"

@@ -126,9 +126,9 @@ def test_validation_preset_labels_splits_and_budgets():
     assert all(s.label and s.split and s.recipe for s in trained)
     # labels follow from the base corpus alone: dose 0 of deep chains is creation, a dose > 0 activation
     for s in trained:
-        b = bases[s.base]
-        want = "no_signal" if s.rl is not None and s.rl.reward == "random" else (
-            "creation" if b.pretrain.corpus.dose == 0 else "activation")
+        c = bases[s.base].pretrain.corpus
+        shown = c.dose > 0 and c.bandit_rewards != "shuffled" and (c.world != "arithmetic" or c.arithmetic_dose == "depth")
+        want = "no_signal" if s.rl is not None and s.rl.reward == "random" else ("activation" if shown else "creation")
         assert s.label == want, s.name
     assert {s.label for s in trained} == {"creation", "activation", "no_signal"}
     # one RL budget (steps, lr, KL, prompts x samples) per recipe, whatever the class
@@ -137,12 +137,18 @@ def test_validation_preset_labels_splits_and_budgets():
                    for s in trained if s.recipe == recipe and s.rl is not None}
         assert len(budgets) == 1, recipe
     # 3 pretraining seeds per base design, 2 RL seeds per base; held-out split = other pretraining seeds
-    assert len({(b.dose, b.pretrain.seed) for b in bases.values()}) == 3 * len({b.dose for b in bases.values()})
+    designs: dict[tuple, set[int]] = {}
+    for b in bases.values():
+        designs.setdefault((b.world, b.pretrain.corpus.replace(seed=0)), set()).add(b.pretrain.seed)
+    assert all(len(seeds) >= 3 for seeds in designs.values())
+    assert len({s.world for s in trained if s.label == "creation"}) >= 2
     assert {s.split for s in trained} == {"calibration", "test"}
-    cal_seeds = {bases[s.base].pretrain.seed for s in trained if s.split == "calibration"}
-    test_seeds = {bases[s.base].pretrain.seed for s in trained if s.split == "test"}
-    assert not cal_seeds & test_seeds
-    assert all(b.arithmetic.leak_free for b in bases.values())
+    cal = {(s.recipe, bases[s.base].pretrain.seed) for s in trained if s.split == "calibration"}
+    test = {(s.recipe, bases[s.base].pretrain.seed) for s in trained if s.split == "test"}
+    assert not cal & test  # a base model (recipe, pretraining seed) is never on both sides
+    assert all(getattr(b.pretrain.corpus, b.world).leak_free for b in bases.values())
+    # at least one recipe is absent from the calibration split
+    assert {s.recipe for s in trained if s.split == "test"} - {s.recipe for s in trained if s.split == "calibration"}
 
 
 def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_path, monkeypatch):

@@ -1,0 +1,120 @@
+"""Tables generated from zoo manifests, for data/README.md: one row per model, and the gain readings per level.
+
+``python -m rlmeta_interp.organism.tables [ZOO_DIR]`` rewrites the generated sections of data/README.md (between
+``<!-- begin NAME -->`` and ``<!-- end NAME -->`` markers) from the manifests, so no number there is typed by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..io import read_json, write_text_atomic
+from ..paths import shipped_zoo_dir
+
+MANIFEST = "manifest.json"
+
+
+def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
+    rows = []
+    for mpath in sorted(Path(out_dir).glob("*/" + MANIFEST)):
+        m = read_json(mpath)
+        met = m.get("metrics", {})
+        row: dict[str, Any] = {"name": m["name"], "kind": m["kind"], "world": m["world"], "dose": m["dose"],
+                               "variant": m.get("variant", ""), "seed": m["seed"], "base": m.get("base", ""),
+                               "label": m.get("label") or "", "split": m.get("split") or ""}
+        if "gain_check" in m and m["gain_check"].get("passed") is not None:
+            row["gain_check"] = "passed" if m["gain_check"]["passed"] else "failed"
+        for key in ("pass@1", "pass@64", "pass@128", "guess_pass@128", "greedy_acc", "delta_pass@1_vs_base", "regret_sampled", "regret_greedy",
+                    "regret_thompson", "regret_random", "regret_ratio_sampled_vs_thompson"):
+            if key in met:
+                row[key] = round(float(met[key]), 3)
+        if "format_shares" in met:
+            row["formats"] = ", ".join(f"{k} {v:.2f}" for k, v in met["format_shares"].items())
+        row["build_s"] = round(float(m.get("build", {}).get("seconds", float("nan"))), 1)
+        row["cpu_s"] = round(float(m.get("build", {}).get("cpu_seconds", float("nan"))), 1)
+        row["mb"] = round(sum(p.stat().st_size for p in mpath.parent.rglob("*.safetensors")) / 1e6, 2)
+        rows.append(row)
+    return rows
+
+
+def markdown_table(out_dir: str | Path) -> str:
+    """``summary_rows`` as a Markdown table (pasted into data/README.md after a build)."""
+    return _markdown(summary_rows(out_dir), "(no models)")
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _ci(ci: list[float]) -> str:
+    return f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+
+
+def gain_rows(out_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per (labelled model, evaluated level): base, trained and guesser pass@1 / pass@n with paired CIs of
+    the differences, the preserved / expanded / shrunk split of problems, and the model's gain-check verdict."""
+    rows = []
+    for mpath in sorted(Path(out_dir).glob("*/" + MANIFEST)):
+        m = read_json(mpath)
+        g = m.get("gain_check")
+        if not m.get("label") or not g or g.get("kind") != "passk":
+            continue
+        for level, r in sorted(g["levels"].items(), key=lambda kv: int(kv[0])):
+            n = r["n_samples"]
+            rows.append({
+                "model": m["name"], "recipe": m.get("recipe", ""), "label": m["label"], "split": m.get("split") or "",
+                "level": int(level), "n": n,
+                "base pass@1": _pct(r["base_pass@1"]), "trained pass@1": _pct(r["trained_pass@1"]),
+                "diff pass@1 (95% CI)": _ci(r["diff_pass@1_ci"]),
+                f"base pass@n": _pct(r[f"base_pass@{n}"]), f"trained pass@n": _pct(r[f"trained_pass@{n}"]),
+                f"guess pass@n": _pct(r[f"guess_pass@{n}"]), f"diff pass@n (95% CI)": _ci(r[f"diff_pass@{n}_ci"]),
+                "preserved/expanded/shrunk": f"{r['preserved']}/{r['expanded']}/{r['shrunk']}",
+                "gain check": "n/a" if g.get("passed") is None else ("passed" if g["passed"] else "failed"),
+            })
+    return rows
+
+
+def _markdown(rows: list[dict[str, Any]], empty: str) -> str:
+    if not rows:
+        return empty + "\n"
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def gain_markdown(out_dir: str | Path) -> str:
+    """``gain_rows`` as a Markdown table (percentages; n = samples per problem)."""
+    return _markdown(gain_rows(out_dir), "(no labelled model with a per-level evaluation)")
+
+
+def render_sections(text: str, sections: dict[str, str]) -> str:
+    """``text`` with each ``<!-- begin NAME -->...<!-- end NAME -->`` block replaced by ``sections[NAME]``."""
+    for name, body in sections.items():
+        pat = re.compile(rf"(<!-- begin {re.escape(name)} -->\n).*?(<!-- end {re.escape(name)} -->)", re.S)
+        if not pat.search(text):
+            raise KeyError(f"data/README.md has no '<!-- begin {name} -->' ... '<!-- end {name} -->' block")
+        text = pat.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return text
+
+
+def readme_sections(zoo_dir: str | Path) -> dict[str, str]:
+    return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(zoo_dir)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
+    readme = zoo_dir.parent / "README.md"
+    write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
+
+
+if __name__ == "__main__":
+    main()
