@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,8 +115,21 @@ def _f(x: Any) -> str:
     return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
+def _wrap(text: str) -> str:
+    """Markdown lines of at most 118 characters (bullets keep a hanging indent)."""
+    out = []
+    for line in text.split("\n"):
+        indent = "  " if line.startswith("- ") else ""
+        out.append(textwrap.fill(line, width=118, subsequent_indent=indent, break_on_hyphens=False) if line else "")
+    return "\n".join(out)
+
+
 def render_trust_paragraph(summary: dict[str, Any] | None) -> str:
     """The README's "How far to trust each vote" paragraph, from a validation summary (None: no table yet)."""
+    return _wrap(_trust_text(summary))
+
+
+def _trust_text(summary: dict[str, Any] | None) -> str:
     head = "**How far to trust each vote.**"
     if summary is None:
         return (f"{head} Not measured yet: no validation table is committed (`figures/{SUMMARY_JSON}`)."
