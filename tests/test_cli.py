@@ -19,7 +19,7 @@ def test_realrl_arguments_pass_through(capsys):
         main(["realrl", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    assert "--config" in out and "--max-steps" in out
+    assert "--config" in out and "--steps" in out
 
 
 def test_quiet_is_accepted_before_and_after_the_subcommand():

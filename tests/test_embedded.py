@@ -171,7 +171,7 @@ def test_gpu_library_check_smoke_on_cpu(tmp_path, monkeypatch):
     # two runs on the same device and seeds agree exactly: activations, pass@1 and greedy steered text
     args = type("A", (), dict(pair="demo-arith-d050-rl-correct", contrast=8, problems=4, samples=4, max_batch=64,
                               batch=16, steer_prompts=4, sae_samples=2048))()
-    runs, kept = zip(*(check.run_device("cpu", args) for _ in range(2)))
+    runs, kept = zip(*(check.run_device("cpu", args) for _ in range(2)), strict=True)
     agree = check.compare(list(runs), list(kept))
     assert agree["agreement"]["harvest_max_rel_diff"] == 0.0
     assert agree["agreement"]["steered_greedy_identical_share"] == 1.0

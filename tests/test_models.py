@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -71,6 +72,41 @@ def test_incompatible_pairs_name_the_mismatch(tiny_folders, tmp_path):
     build_tokenizer(charset="0123456789+-=").save_pretrained(other_tok)
     with pytest.raises(IncompatiblePairError, match="tokenizers differ"):
         load_pair((tiny_folders["llama"], other_tok))
+
+
+def _retokenize(base, folder, **special):
+    from transformers import AutoTokenizer
+
+    shutil.copytree(base, folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    tok.add_special_tokens(special)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_pairs_whose_special_tokens_or_context_differ_are_refused(tiny_folders, tmp_path, arch):
+    """Identical weights, but the RL tokenizer's BOS (or another special token) or the context length differs: the
+    activations would not be comparable, so load_pair names the mismatch and the fix."""
+    base = tiny_folders[arch]
+    tok = load_model(base).tokenizer
+    bos = _retokenize(base, tmp_path / "bos", bos_token=tok.eos_token)
+    with pytest.raises(IncompatiblePairError, match=rf"BOS token differs \(id {tok.bos_token_id} vs"
+                                                    rf" {tok.eos_token_id}\).*copy the base folder's tokenizer"):
+        load_pair((base, bos))
+    marked = _retokenize(base, tmp_path / "special", additional_special_tokens=["#"])  # "#" keeps its id
+    assert load_model(marked).tokenizer.get_vocab() == tok.get_vocab()
+    with pytest.raises(IncompatiblePairError, match=r"special tokens differ \(only in base: \[\], only in RL: \['#'\]"):
+        load_pair((base, marked))
+    if arch == "gpt2":  # GPT-2's context length shapes its position table: strict loading refuses that (test_hf_folder)
+        return
+    longer = tmp_path / "ctx"
+    shutil.copytree(base, longer)
+    cfg = json.loads((longer / "config.json").read_text())
+    cfg["max_position_embeddings"] = 256
+    (longer / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(IncompatiblePairError, match=r"context length differs \(128 vs 256\).*max_position_embeddings"):
+        load_pair((base, longer))
 
 
 def test_unknown_name_lists_close_matches():

@@ -1,4 +1,5 @@
-"""GRPO+LoRA on a real-LM-shaped model: the task, the config, pass@k evaluation, and a tiny end-to-end run.
+"""GRPO+LoRA on a real-LM-shaped model (the ``rlmeta_interp.realrl`` package): rewards, the config, pass@k
+evaluation, and a tiny end-to-end run through the command line.
 
 The end-to-end test uses a tiny random ``LlamaForCausalLM`` with the project's char tokenizer, so it
 runs the real TRL ``GRPOTrainer`` and peft on CPU in seconds.
@@ -7,7 +8,6 @@ runs the real TRL ``GRPOTrainer`` and peft on CPU in seconds.
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import torch
@@ -21,8 +21,6 @@ from rlmeta_interp.realrl import (
     WordSumConfig,
     WordSumWorld,
     evaluate_passk,
-    first_integer,
-    held_out_problems,
     load_causal_lm,
     load_with_adapter,
     main,
@@ -31,6 +29,14 @@ from rlmeta_interp.realrl import (
     resolve_model_folder,
     verify_adapter,
 )
+
+
+def _write(data: dict) -> str:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(data, f)
+    return f.name
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +53,7 @@ def tiny_folder(tmp_path_factory):
     return folder
 
 
-def test_wordsum_answers_match_the_question_text():
-    world = WordSumWorld(WordSumConfig(n_operands=4, min_value=1, max_value=50, n_shots=1))
-    problems = world.sample(40, seed=3)
-    assert len({p.prompt for p in problems}) == 40
-    assert [p.prompt for p in problems] == [p.prompt for p in world.sample(40, seed=3)]
-    assert [p.prompt for p in problems] != [p.prompt for p in world.sample(40, seed=4)]
-    for p in problems:
-        # independent reading of the question: every number in it, summed
-        numbers = [int(x) for x in re.findall(r"\d+", p.meta["question"])]
-        assert len(numbers) == 4 and str(sum(numbers)) == p.answer
-        assert p.prompt.endswith("Answer:") and p.prompt.count("Question:") == 2
-        assert world.reward(p, f" {p.answer}\n\nQuestion: junk 7") == 1.0
-        assert world.reward(p, f" {int(p.answer) + 1}") == 0.0
-        assert world.reward(p, " no digits") == 0.0
-
-
-def test_first_integer_and_reward_kinds():
-    assert first_integer(" 42 apples, not 7") == "42"
-    assert first_integer("none") is None
+def test_reward_kinds():
     comps, answers = [" 5", " 6", " x"], ["5", "5", "5"]
     assert make_reward("correct")(comps, answers) == [1.0, 0.0, 0.0]
     assert make_reward("format")(comps, answers) == [1.0, 1.0, 0.0]
@@ -73,17 +61,10 @@ def test_first_integer_and_reward_kinds():
     assert set(coin) == {0.0, 1.0} and 60 < sum(coin) < 140
 
 
-def test_held_out_problems_are_disjoint_from_training():
-    world = WordSumWorld(WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0))
-    train = world.sample(60, seed=0)
-    held = held_out_problems(world, 30, seed=1, exclude=train)
-    assert len(held) == 30
-    assert not {p.meta["question"] for p in held} & {p.meta["question"] for p in train}
-
-
 def test_config_validation_and_round_trip():
-    cfg = RealRLConfig(max_steps=3, task=WordSumConfig(n_operands=2))
+    cfg = RealRLConfig(steps=3, wordsum=WordSumConfig(n_operands=2))
     assert RealRLConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.world_obj().config == cfg.wordsum
     with pytest.raises(InvalidConfigError, match="eval_ks"):
         RealRLConfig(eval_samples=4, eval_ks=(1, 8))
     with pytest.raises(InvalidConfigError, match="num_generations"):
@@ -92,8 +73,37 @@ def test_config_validation_and_round_trip():
         RealRLConfig(reward="bogus")
     with pytest.raises(InvalidConfigError, match="max_value"):
         WordSumConfig(min_value=10, max_value=5)
-    with pytest.raises(MissingWeightsError, match="neither an embedded model"):
+    with pytest.raises(MissingWeightsError, match="does not exist"):
         resolve_model_folder("/nonexistent/folder")
+    with pytest.raises(InvalidConfigError, match="lr"):
+        RealRLConfig(lr=float("nan"))
+
+
+def test_field_names_match_the_organism_rl_config():
+    from dataclasses import fields
+
+    from rlmeta_interp.organism.rl import RLConfig
+
+    shared = {f.name for f in fields(RealRLConfig)} & {f.name for f in fields(RLConfig)}
+    assert {"world", "steps", "lr", "seed", "beta", "reward", "warmup_steps", "checkpoint_every",
+            "n_train_problems", "prompts_per_step", "num_generations"} <= shared
+    assert not {"task", "learning_rate", "max_steps"} & {f.name for f in fields(RealRLConfig)}
+
+
+def test_shipped_run_configs_load_and_old_key_names_say_what_to_rename():
+    from rlmeta_interp.paths import REPO_ROOT
+
+    runs = sorted((REPO_ROOT / "data" / "adapters").glob("*/run.json"))
+    assert runs
+    for run in runs:
+        cfg = RealRLConfig.from_dict(json.loads(run.read_text()))
+        manifest = json.loads((run.parent / "manifest.json").read_text())
+        assert RealRLConfig.from_dict(manifest["config"]).wordsum == cfg.wordsum  # the record reads back too
+    old = {"task": {"n_operands": 2}, "learning_rate": 1e-4, "max_steps": 5, "checkpoint_every": None}
+    with pytest.raises(InvalidConfigError, match=r"'task' -> 'wordsum', 'learning_rate' -> 'lr', 'max_steps' ->"
+                                                 r" 'steps', 'checkpoint_every': null -> 0"):
+        RealRLConfig.from_dict(old)
+    assert main(["--config", str(_write(old)), "--out", "/nonexistent/never-written"]) == 2
 
 
 def test_evaluate_passk_matches_brute_force(tiny_folder):
@@ -118,9 +128,9 @@ def test_evaluate_passk_matches_brute_force(tiny_folder):
 @pytest.mark.slow
 def test_grpo_lora_end_to_end_via_main(tiny_folder, tmp_path):
     cfg = RealRLConfig(
-        model=str(tiny_folder), task=WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0),
-        n_train_problems=16, n_eval_problems=3, max_steps=2, prompts_per_step=2, num_generations=4,
-        max_completion_length=3, learning_rate=5e-2, reward="random", lora_r=4, lora_alpha=8,
+        model=str(tiny_folder), wordsum=WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0),
+        n_train_problems=16, n_eval_problems=3, steps=2, prompts_per_step=2, num_generations=4,
+        max_completion_length=3, lr=5e-2, reward="random", lora_r=4, lora_alpha=8,
         target_modules=("q_proj", "v_proj"), eval_samples=2, eval_ks=(1, 2), torch_threads=1, checkpoint_every=1,
     )
     cfg_path = tmp_path / "run.json"

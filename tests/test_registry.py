@@ -202,3 +202,58 @@ def test_select_pairs_auto_preset_ranks_by_the_requested_values(zoo):
     assert _names(sel) == ["p-bb0-r", "p-bb5-r"] and sel.source == "preset paper" and sel.missing == []
     # asked only for dose 0, both presets hold it: the one with more models wins
     assert _names(registry.select_pairs("bandits", variant="correct", dose=0.0)) == ["d-bb0-r0", "d-bb0-r1", "d-bb0-r2"]
+
+
+# ------------------------------------------------------------------------------------------------ validation zoo
+def test_labels_from_rl_manifests_and_labelled_pairs(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    _organism(tmp_path, "v-b", preset="validation", dose=0.5)
+    _organism(tmp_path, "v-plain", preset="validation", base="v-b")  # no label keys, as in the shipped zoo
+    for name, label, split in (("v-c", "creation", "calibration"), ("v-a", "activation", "test"),
+                               ("v-n", "no_signal", "test")):
+        _organism(tmp_path, name, preset="validation", base="v-b")
+        m = json.loads((tmp_path / "zoo" / name / "manifest.json").read_text())
+        m.update(label=label, split=split, recipe=f"{label} recipe", budget={"rl_steps": 40})
+        (tmp_path / "zoo" / name / "manifest.json").write_text(json.dumps(m))
+    pairs = registry.all_pairs()
+    plain, created = pairs["v-plain"], pairs["v-c"]
+    assert (plain.label, plain.split, plain.recipe) == (None, None, "")
+    assert (created.label, created.split, created.recipe) == ("creation", "calibration", "creation recipe")
+    assert created.extra["budget"] == {"rl_steps": 40}
+    assert [p.name for p in registry.labelled_pairs()] == ["v-c", "v-a", "v-n"]
+    assert [p.name for p in registry.labelled_pairs("test")] == ["v-a", "v-n"]
+    assert [p.name for p in registry.labelled_pairs(split="calibration")] == ["v-c"]
+    with pytest.raises(InvalidConfigError, match="choose 'calibration', 'test'"):
+        registry.labelled_pairs("train")
+
+
+def test_a_bad_label_names_the_manifest(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    _organism(tmp_path, "v-b", preset="validation")
+    _organism(tmp_path, "v-r", preset="validation", base="v-b")
+    m = json.loads((tmp_path / "zoo" / "v-r" / "manifest.json").read_text())
+    (tmp_path / "zoo" / "v-r" / "manifest.json").write_text(json.dumps({**m, "label": "created"}))
+    with pytest.raises(InvalidConfigError, match=r"v-r/manifest\.json: PairSpec\.label='created'.*creation"):
+        registry.all_pairs()
+
+
+def test_every_source_answers_for_its_kind_and_names_resolve(tmp_path, monkeypatch):
+    from rlmeta_interp import sources
+
+    assert all(s.kind == kind for kind, s in sources.MODEL_SOURCES.items())
+    assert set(sources.MODEL_SOURCES) == {"zoo", "folder", "hub", "embedded", "adapter"}
+    models = registry.all_models()
+    assert models["gemma-3-270m"].source == "embedded" and models["Qwen/Qwen2.5-0.5B"].source == "hub"
+    folder = save_tiny(tmp_path / "m", "llama")
+    assert registry.resolve_model(folder) == sources.folder_spec(folder)
+    assert sources.available(sources.folder_spec(folder))
+    (folder / "model.safetensors").unlink()
+    assert not sources.available(sources.folder_spec(folder))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hub"))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "empty_hub"))
+    assert not sources.available(registry.get_pair("orz-0.5b").base)
+    assert registry.resolve_model("someorg/not-listed").source == "hub"
+    with pytest.raises(MissingWeightsError, match="does not exist"):
+        registry.resolve_model(tmp_path / "absent")

@@ -1,0 +1,133 @@
+"""Load a Hugging Face causal LM and its tokenizer from a local folder: offline, eval mode, strict about weights.
+
+Every source ends in a local folder, and every folder is read here. transformers fills a tensor the weight files
+lack with random values and only logs it, so a folder whose ``config.json`` names another architecture than its
+weights, or whose safetensors lacks a tensor, would load as a partly random model. :func:`load_hf_folder` asks
+transformers for its loading report and raises :class:`~rlmeta_interp.errors.WeightMismatchError` naming the file
+and the keys instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..config import LoadConfig
+from ..errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError, WeightMismatchError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_SHOW_KEYS = 6  # keys named in an error message; the count says how many there are in all
+
+
+def check_device(device: str, fix: str = "LoadConfig(device='cpu')") -> None:
+    """Raise InvalidConfigError for a device this machine does not have; ``fix`` is the setting the message suggests."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise InvalidConfigError(f"{device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'.") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidConfigError(f"device={device!r} but this machine has no CUDA GPU: use {fix}.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InvalidConfigError(f"device={device!r} but only {torch.cuda.device_count()} GPU(s) exist.")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidConfigError(f"device='mps' is not available here: use {fix}.")
+
+
+def check_folder(folder: Path) -> None:
+    """Raise MissingWeightsError unless ``folder`` holds a config.json and at least one weight file."""
+    if not (folder / "config.json").exists():
+        raise MissingWeightsError(
+            f"{folder} has no config.json, so it is not a Hugging Face model folder. Pass a folder written by"
+            " `save_pretrained`, or a registry name (`rlmeta-interp list`)."
+        )
+    if not any(any(folder.glob(g)) for g in WEIGHT_GLOBS):
+        raise MissingWeightsError(
+            f"{folder} has a config.json but no weight files (*.safetensors). Copy the weights into the folder"
+            " or rebuild the model (`rlmeta-interp zoo build`)."
+        )
+
+
+def _keys(keys: Any) -> str:
+    keys = sorted(str(k) for k in keys or ())
+    more = f" and {len(keys) - _SHOW_KEYS} more" if len(keys) > _SHOW_KEYS else ""
+    return f"{len(keys)} ({', '.join(keys[:_SHOW_KEYS])}{more})"
+
+
+def check_loading_report(folder: Path, model: PreTrainedModel, report: dict[str, Any]) -> None:
+    """Raise WeightMismatchError when transformers' loading report shows tensors it had to invent or drop, or when
+    ``config.json``'s ``architectures`` names another class than the one its ``model_type`` built."""
+    weights = ", ".join(sorted(p.name for g in WEIGHT_GLOBS for p in folder.glob(g))) or "(no weight files)"
+    config_file = folder / "config.json"
+    named = list(getattr(model.config, "architectures", None) or [])
+    built = type(model).__name__
+    if named and named[0] != built:
+        raise WeightMismatchError(
+            f"{config_file} names architecture {named[0]} but its model_type {model.config.model_type!r} builds"
+            f" {built}: the config was edited or copied from another model. Restore the config.json saved with the"
+            f" weights ({weights})."
+        )
+    missing, unexpected = report.get("missing_keys") or (), report.get("unexpected_keys") or ()
+    mismatched = report.get("mismatched_keys") or ()
+    if missing or unexpected or mismatched:
+        parts = []
+        if missing:
+            parts.append(f"missing from the weights (they would be random): {_keys(missing)}")
+        if unexpected:
+            parts.append(f"in the weights but not in {built}: {_keys(unexpected)}")
+        if mismatched:
+            parts.append(f"of another shape than config.json says: {_keys(k[0] if isinstance(k, tuple) else k for k in mismatched)}")
+        raise WeightMismatchError(
+            f"The weights in {folder} ({weights}) do not fit the {built} that {config_file.name} describes; tensors "
+            + "; ".join(parts) + ". Copy the complete weights and the config.json they were saved with into the"
+            " folder (or rebuild the model)."
+        )
+
+
+def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
+                   ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Hugging Face causal LM and tokenizer from a local folder, offline, eval mode, every weight from the files.
+
+    The tokenizer's pad token falls back to its EOS token. No TransformerLens.
+    """
+    from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a weight-loading bar per model clutters notebooks and logs
+    folder = Path(folder)
+    check_folder(folder)
+    check_device(config.device)
+    has_st = any(folder.glob("*.safetensors"))
+    try:
+        hf, report = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=DTYPES[config.dtype], local_files_only=True, use_safetensors=has_st,
+            trust_remote_code=config.trust_remote_code, output_loading_info=True,
+            ignore_mismatched_sizes=True,  # shape mismatches come back in the report, so the error can name them
+        )
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as e:
+        text = str(e)
+        if "trust_remote_code" in text:
+            raise InvalidConfigError(
+                f"{folder} needs custom code to load. Only if you trust its author, pass"
+                " LoadConfig(trust_remote_code=True)."
+            ) from e
+        raise CorruptedCheckpointError(
+            f"Could not load the weights in {folder} ({type(e).__name__}: {text[:300]}). The files are truncated,"
+            " corrupted or incomplete: re-copy or rebuild them."
+        ) from e
+    check_loading_report(folder, hf, report)
+    try:
+        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=config.trust_remote_code)
+    except (OSError, ValueError) as e:
+        raise MissingWeightsError(f"{folder} has no usable tokenizer files ({e}). Save the tokenizer into the folder.") from e
+    if tok.pad_token_id is None and tok.eos_token_id is not None:
+        tok.pad_token = tok.eos_token
+    return hf.to(config.device).eval(), tok

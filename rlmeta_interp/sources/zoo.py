@@ -1,0 +1,119 @@
+"""The organism zoo as a model and pair source: discovered from ``manifest.json`` files under the zoo roots.
+
+The shipped zoo (``data/zoo``) comes first, then the user zoo, so a freshly built model is registered without
+editing any list and a user rebuild never shadows a shipped model of the same name. Every RL manifest that names
+its base becomes a pair; its validation-zoo keys (``label``, ``split``, ``recipe``, ``budget``) fill the
+:class:`~rlmeta_interp.config.PairSpec` fields of the same names (``budget`` goes to ``extra``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..config import ModelSpec, PairSpec, SourceKind
+from ..errors import InvalidConfigError
+from ..paths import shipped_zoo_dir, user_zoo_dir
+from .base import MANIFEST_NAME, has_weights, read_manifest, verify_top_level_files
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One zoo model: its spec and its manifest."""
+
+    spec: ModelSpec
+    manifest: dict[str, Any]
+
+
+def zoo_roots() -> list[Path]:
+    """The folders searched for ``<name>/manifest.json``, in priority order."""
+    return [shipped_zoo_dir(), user_zoo_dir()]
+
+
+@lru_cache(maxsize=8)
+def _scan(roots: tuple[Path, ...], stamps: tuple[float, ...]) -> dict[str, ZooEntry]:
+    """``stamps`` (the roots' mtimes) is part of the cache key, so a new model folder is seen at once."""
+    entries: dict[str, ZooEntry] = {}
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for mpath in sorted(root.glob(f"*/{MANIFEST_NAME}")):
+            m = read_manifest(mpath)
+            name = m.get("name", mpath.parent.name)
+            if name in entries:  # shipped zoo wins over a user rebuild of the same name
+                continue
+            entries[name] = ZooEntry(
+                ModelSpec(name=name, source="zoo", location=str(mpath.parent),
+                          description=f"{m.get('world')} organism, dose {m.get('dose')}, {m.get('kind')}"), m)
+    return entries
+
+
+def _pair(name: str, base: ModelSpec, entry: ZooEntry) -> PairSpec:
+    m = entry.manifest
+    extra = {"variant": m.get("variant"), "seed": m.get("seed"), "preset": m.get("preset")}
+    if "budget" in m:
+        extra["budget"] = m["budget"]
+    try:
+        return PairSpec(
+            name=name, base=base, rl=entry.spec, world=m.get("world"), dose=m.get("dose"),
+            description=f"{m.get('world')} organism, dose {m.get('dose')}, RL variant {m.get('variant')},"
+                        f" seed {m.get('seed')}",
+            label=m.get("label"), split=m.get("split"), recipe=m.get("recipe") or "", extra=extra,
+        )
+    except InvalidConfigError as e:
+        raise InvalidConfigError(
+            f"{Path(entry.spec.location) / MANIFEST_NAME}: {e} Fix that key in the manifest (or rebuild the model)."
+        ) from e
+
+
+class ZooSource:
+    """Organism models and pairs found under :func:`zoo_roots`."""
+
+    kind: SourceKind = "zoo"
+
+    def entries(self) -> dict[str, ZooEntry]:
+        """Name -> entry for every organism model under the zoo roots (re-scanned when a root changes)."""
+        roots = tuple(zoo_roots())
+        stamps = tuple(r.stat().st_mtime if r.is_dir() else 0.0 for r in roots)
+        return _scan(roots, stamps)
+
+    def models(self) -> dict[str, ModelSpec]:
+        return {n: e.spec for n, e in self.entries().items()}
+
+    def folder(self, spec: ModelSpec) -> Path:
+        folder = Path(spec.location)
+        manifest = self.manifest(spec)
+        if manifest is not None:
+            verify_top_level_files(folder, manifest)
+        return folder
+
+    def manifest(self, spec: ModelSpec) -> dict[str, Any] | None:
+        e = self.entries().get(spec.name)
+        if e is not None and Path(e.spec.location) == Path(spec.location):
+            return e.manifest
+        mpath = Path(spec.location) / MANIFEST_NAME
+        return read_manifest(mpath) if mpath.exists() else None
+
+    def available(self, spec: ModelSpec) -> bool:
+        return has_weights(Path(spec.location))
+
+    def pairs(self, models: Mapping[str, ModelSpec]) -> dict[str, PairSpec]:
+        """One pair per RL manifest whose ``base`` is a zoo model (others are skipped with a warning)."""
+        entries = self.entries()
+        pairs: dict[str, PairSpec] = {}
+        for name, e in entries.items():
+            if e.manifest.get("kind") != "rl":
+                continue
+            base = entries.get(e.manifest.get("base", ""))
+            if base is None:
+                log.warning("Zoo RL model %s names base %r, which is not in the zoo; skipping its pair.", name,
+                            e.manifest.get("base"))
+                continue
+            pairs[name] = _pair(name, base.spec, e)
+        return pairs

@@ -1,0 +1,83 @@
+"""Strict weight loading: a folder whose weights do not fit its config.json is a typed error naming the file and the
+keys, never a partly random model. Tiny random models of every supported architecture, saved as real folders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from rlmeta_interp import load_model
+from rlmeta_interp.errors import WeightMismatchError
+from rlmeta_interp.sources.hf_folder import load_hf_folder
+
+from ..conftest import ARCHS
+
+
+def _copy(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _edit_weights(folder, edit):
+    path = folder / "model.safetensors"
+    sd = load_file(path)
+    edit(sd)
+    save_file(sd, str(path), metadata={"format": "pt"})
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_architecture_loads_every_tensor_from_the_files(tiny_folders, arch):
+    hf, _ = load_hf_folder(tiny_folders[arch])
+    saved = load_file(tiny_folders[arch] / "model.safetensors")
+    state = hf.state_dict()
+    for key, value in saved.items():  # each saved tensor is the one in the model (tied copies included)
+        assert torch.equal(state[key], value), key
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_missing_tensor_is_an_error_naming_the_file_and_key(tiny_folders, tmp_path, arch):
+    folder = _copy(tiny_folders[arch], tmp_path / "m")
+    dropped = sorted(k for k in load_file(folder / "model.safetensors") if "layers.1" in k or "h.1." in k)[0]
+    _edit_weights(folder, lambda sd: sd.pop(dropped))
+    with pytest.raises(WeightMismatchError, match=rf"model\.safetensors.*missing from the weights.*{dropped}"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_an_unexpected_tensor_is_an_error(tiny_folders, tmp_path, arch):
+    folder = _copy(tiny_folders[arch], tmp_path / "m")
+    _edit_weights(folder, lambda sd: sd.__setitem__("model.layers.9.extra.weight", torch.zeros(2)))
+    with pytest.raises(WeightMismatchError, match=r"in the weights but not in .*model\.layers\.9\.extra\.weight"):
+        load_model(folder)
+
+
+@pytest.mark.parametrize(("weights", "config"), [("gpt2", "qwen2"), ("llama", "gpt2"), ("qwen2", "llama"),
+                                                 ("gemma3", "llama")])
+def test_a_config_of_another_architecture_is_an_error(tiny_folders, tmp_path, weights, config):
+    folder = _copy(tiny_folders[weights], tmp_path / "m")
+    shutil.copy(tiny_folders[config] / "config.json", folder / "config.json")
+    with pytest.raises(WeightMismatchError, match=r"do not fit .* tensors (missing|in the weights but not)"):
+        load_model(folder)
+
+
+def test_architectures_field_contradicting_model_type_is_an_error(tiny_folders, tmp_path):
+    folder = _copy(tiny_folders["llama"], tmp_path / "m")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["architectures"] = ["Qwen2ForCausalLM"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightMismatchError, match=r"config\.json names architecture Qwen2ForCausalLM but its"
+                                                  r" model_type 'llama' builds LlamaForCausalLM"):
+        load_model(folder)
+
+
+def test_a_config_with_other_shapes_is_an_error(tiny_folders, tmp_path):
+    folder = _copy(tiny_folders["gpt2"], tmp_path / "m")
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["n_positions"] = 64  # the position table in the weights has 128 rows
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightMismatchError, match="config.json"):
+        load_model(folder)
