@@ -84,3 +84,31 @@ def test_config_validation():
         CorpusConfig(world="planning", shallow_max_depth=4, planning=PlanningConfig(max_depth=4))
     cfg = CorpusConfig(world="bandits", dose=0.1, bandits=BanditConfig(n_arms=4))
     assert CorpusConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_depth_dose_shows_deep_chains_only_in_the_dose_share():
+    from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
+
+    arith = ArithmeticConfig(min_operands=2, max_operands=6, max_digits=1, leak_free=True)
+    c0 = Corpus(CorpusConfig(world="arithmetic", dose=0.0, arithmetic=arith, arithmetic_dose="depth",
+                             shallow_max_depth=4, format_weights=(0.0, 1.0)))
+    docs = [d for step in range(5) for d in c0.batch(step, 64)]
+    assert {d.label for d in docs} <= {"depth2", "depth3", "depth4"} and not any(d.demo for d in docs)
+    assert all(";A:" in d.completion for d in docs)  # every document shows the (eq) scratchpad
+    c1 = Corpus(c0.config.replace(dose=0.25))
+    docs1 = [d for step in range(8) for d in c1.batch(step, 64)]
+    deep = [d for d in docs1 if d.demo]
+    assert len(deep) == 8 * 16 and {d.label for d in deep} <= {"depth5", "depth6"}
+    from rlmeta_interp.organism.worlds.base import split_of_key
+
+    assert all(split_of_key("arithmetic", d.prompt) == "pretrain" for d in docs + docs1)
+    with pytest.raises(InvalidConfigError, match="shallow_max_depth"):
+        CorpusConfig(world="arithmetic", arithmetic=arith, arithmetic_dose="depth", shallow_max_depth=6)
+
+
+def test_shuffled_bandit_corpus_keeps_arms_and_reward_counts_but_breaks_the_link():
+    base = CorpusConfig(world="bandits", dose=1.0)
+    true_docs = Corpus(base).batch(0, 32)
+    shuf_docs = Corpus(base.replace(bandit_rewards="shuffled")).batch(0, 32)
+    a, b = true_docs[0], shuf_docs[0]  # the first episode: the same RNG stream up to its shuffle
+    assert a.text[0::2] == b.text[0::2] and sorted(a.text[1::2]) == sorted(b.text[1::2]) and a.text != b.text

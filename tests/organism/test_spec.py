@@ -1,0 +1,33 @@
+import pytest
+
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.organism.corpus import CorpusConfig
+from rlmeta_interp.organism.spec import OrganismSpec, capability_share, design_label, exposure_record
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
+
+DEEP = ArithmeticConfig(min_operands=2, max_operands=7, leak_free=True)
+
+
+def test_labels_follow_the_corpus_design_only():
+    depth0 = CorpusConfig(world="arithmetic", dose=0.0, arithmetic=DEEP, arithmetic_dose="depth", shallow_max_depth=4)
+    assert design_label(depth0, "correct") == "creation"
+    assert design_label(depth0.replace(dose=0.01), "correct") == "activation"
+    assert design_label(depth0.replace(dose=0.01), "random") == "no_signal"
+    # format-dosed arithmetic shows every answer: its rewarded capability is present at any dose
+    fmt0 = CorpusConfig(world="arithmetic", dose=0.0)
+    assert capability_share(fmt0) == 1.0 and design_label(fmt0, "correct") == "activation"
+    bandit = CorpusConfig(world="bandits", dose=1.0)
+    assert design_label(bandit, "correct") == "activation"
+    assert design_label(bandit.replace(bandit_rewards="shuffled"), "correct") == "creation"
+    rec = exposure_record(depth0)
+    assert rec["share_of_documents"] == 0.0 and rec["leak_free"] and "5-7 operands" in rec["capability"]
+
+
+def test_spec_kinds_are_checked():
+    with pytest.raises(InvalidConfigError, match="SFT organism"):
+        OrganismSpec(name="x-sft", kind="sft", world="arithmetic", dose=0.0)
+    with pytest.raises(InvalidConfigError, match="label"):
+        from rlmeta_interp.organism.pretrain import PretrainConfig
+
+        OrganismSpec(name="x-base", kind="base", world="arithmetic", dose=0.0, pretrain=PretrainConfig(),
+                     label="creation")
