@@ -110,6 +110,11 @@ class LoadedModel:
             self._tl = _build_tl(self)
         return self._tl
 
+    @property
+    def tl_built(self) -> bool:
+        """Whether :attr:`tl` has been built (it is built on first use)."""
+        return self._tl is not None
+
     def hook_names(self) -> list[str]:
         return [hook_name(layer, site) for layer in range(self.n_layers) for site in SITES]
 

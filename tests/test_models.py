@@ -171,5 +171,7 @@ def test_transformerlens_build_leaves_no_temporary_links(tiny_folders, tmp_path,
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     m = load_model(tiny_folders["llama"])
+    assert not m.tl_built
     assert m.tl is not None and m.tl(m.to_tokens(["1+1="])[0]).shape[-1] == len(m.tokenizer)
+    assert m.tl_built
     assert list(tmp_path.iterdir()) == []
