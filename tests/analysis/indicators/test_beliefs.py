@@ -1,0 +1,30 @@
+"""Beliefs: votes from CIs against the random-init control, at, below and above the margin."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlmeta_interp.analysis.indicators import beliefs as bl
+from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
+
+R = ScorecardRules(belief_margin=0.1)
+
+
+def m(base_lo, rl_lo=0.0):
+    return bl.BeliefsMetrics(r2_base=Estimate(0.8), r2_rl=Estimate(0.9),
+                             base_minus_random=Estimate(base_lo + 0.05, base_lo, base_lo + 0.1),
+                             rl_minus_random=Estimate(rl_lo + 0.05, rl_lo, rl_lo + 0.1))
+
+
+def test_vote_thresholds():
+    assert bl.vote(m(0.11), R) == "activation"
+    assert bl.vote(m(0.1), R) == "inconclusive"  # at the margin
+    assert bl.vote(m(-0.2, rl_lo=0.11), R) == "creation"
+    assert bl.vote(m(-0.2, rl_lo=0.1), R) == "inconclusive"
+    assert bl.vote(m(0.05, rl_lo=0.2), R) == "inconclusive"  # base already above its control: not creation
+    assert bl.statistic(m(0.0)).value == pytest.approx(0.1)
+
+
+def test_ci_gap_is_conservative():
+    gap = bl._gap(Estimate(0.8, 0.7, 0.9), Estimate(0.6, 0.5, 0.65))  # noqa: SLF001
+    assert (gap.value, gap.lo, gap.hi) == pytest.approx((0.2, 0.05, 0.4))

@@ -1,0 +1,61 @@
+"""Estimates, typed metrics and their saved form, and the rules' checks."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rlmeta_interp.analysis.indicators import METRICS, REGISTRY, revote
+from rlmeta_interp.analysis.indicators.core import Estimate, IndicatorResult, ScorecardConfig, ScorecardRules
+from rlmeta_interp.errors import InvalidConfigError
+
+
+def test_estimate_sides_use_the_ci_and_fall_back_to_the_value():
+    e = Estimate(0.5, 0.2, 0.8)
+    assert e.above(0.1) and not e.above(0.2) and not e.above(0.3)
+    assert e.below(0.9) and not e.below(0.8)
+    assert Estimate(0.5).above(0.4) and not Estimate(0.5).above(0.5)
+    assert not Estimate().above(-1.0) and not Estimate().below(1.0) and not Estimate(math.nan).known
+    flipped = e.scaled(-1.0)
+    assert (flipped.value, flipped.lo, flipped.hi) == (-0.5, -0.8, -0.2)
+
+
+def test_every_metrics_type_round_trips_through_rows():
+    for name, cls in METRICS.items():
+        fields = cls.__dataclass_fields__
+        m = cls(**{k: Estimate(float(i), float(i) - 1, float(i) + 1, "n") for i, k in enumerate(fields)})
+        rows = m.rows()
+        assert [r["key"] for r in rows] == list(fields) and all(r["metric"] for r in rows), name
+        assert cls.from_rows(rows) == m, name
+    # unmeasured fields are not written and come back unmeasured
+    cls = METRICS["boundary"]
+    assert cls.from_rows(cls(d_pass1=Estimate(0.1)).rows()) == cls(d_pass1=Estimate(0.1))
+
+
+def test_revote_reapplies_rules_to_saved_metrics():
+    m = METRICS["likelihood"](ratio_all=Estimate(1.5, 1.4, 1.6))
+    res = IndicatorResult("likelihood", "inconclusive", "", m.rows())
+    assert revote(res, ScorecardRules()).vote == "inconclusive"
+    assert revote(res, ScorecardRules(likelihood_creation_min=1.3)).vote == "creation"
+    assert revote(res, ScorecardRules(likelihood_activation_max=1.7)).vote == "activation"
+    assert revote(res, ScorecardRules(descriptive=("likelihood",))).vote == "n/a"
+    assert "DESCRIPTIVE" in revote(res, ScorecardRules(descriptive=("likelihood",))).rule
+
+
+def test_not_applicable_results_vote_na_with_the_reason():
+    res = IndicatorResult("beliefs", "n/a", "", [])
+    again = revote(res, ScorecardRules())
+    assert again.vote == "n/a" and again.rule == REGISTRY["beliefs"].NOT_APPLICABLE
+
+
+def test_config_and_rules_validation():
+    with pytest.raises(InvalidConfigError, match="Unknown indicators"):
+        ScorecardConfig(indicators=("boundary", "vibes"))
+    with pytest.raises(InvalidConfigError, match="n_steer"):
+        ScorecardConfig(n_steer=0)
+    with pytest.raises(InvalidConfigError, match="descriptive names unknown"):
+        ScorecardRules(descriptive=("vibes",))
+    # the voting rules are not part of what is measured (the cache key)
+    a, b = ScorecardConfig(), ScorecardConfig(rules=ScorecardRules(boundary_margin=0.3))
+    assert a.measured() == b.measured() and a.to_dict() != b.to_dict()

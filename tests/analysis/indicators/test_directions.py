@@ -1,0 +1,44 @@
+"""Directions: seed-scaled similarity, CKA, and the vote at, below and above its thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlmeta_interp.analysis.directions import linear_cka
+from rlmeta_interp.analysis.indicators import directions as dr
+from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
+from rlmeta_interp.errors import InvalidConfigError
+
+R = ScorecardRules(cosine_activation_min=0.8, cosine_creation_max=0.5)
+
+
+def test_raw_cosine_vote_needs_the_shared_null():
+    m = lambda lo, p=0.01: dr.DirectionsMetrics(cosine=Estimate(0.9, lo, 0.95), p_shared=Estimate(p))  # noqa: E731
+    assert dr.vote(m(0.85), R) == "activation"
+    assert dr.vote(m(0.8), R) == "inconclusive"  # CI lower end at the threshold
+    assert dr.vote(m(0.85, p=0.05), R) == "inconclusive"  # does not beat the shared-permutation null
+    low = dr.DirectionsMetrics(cosine=Estimate(0.3, 0.2, 0.49))
+    assert dr.vote(low, R) == "creation"
+    assert dr.vote(dr.DirectionsMetrics(cosine=Estimate(0.4, 0.3, 0.5)), R) == "inconclusive"
+
+
+def test_seed_scaled_similarity_replaces_the_raw_cosine():
+    # base/RL distance 0.001 vs base/other-seed 0.1: RL kept 99% of what separates seeds -> similarity 0.99
+    m = dr.DirectionsMetrics(cosine=Estimate(0.999, 0.998, 0.9995), scaled_distance=Estimate(0.01, 0.005, 0.02))
+    s = dr.similarity(m)
+    assert s.value == pytest.approx(0.99) and s.lo == pytest.approx(0.98) and s.hi == pytest.approx(0.995)
+    assert dr.vote(m, R) == "activation"  # no shared null needed once scaled by a seed reference
+    far = dr.DirectionsMetrics(cosine=Estimate(0.999), scaled_distance=Estimate(0.9, 0.6, 1.2))
+    assert dr.vote(far, R) == "creation" and dr.statistic(far).value == pytest.approx(-0.1)
+    assert dr.with_cut(R, -0.7).cosine_activation_min == pytest.approx(0.7)
+
+
+def test_linear_cka_known_values():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8))
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    assert linear_cka(x, 3.0 * x @ q) == pytest.approx(1.0)
+    assert linear_cka(x, rng.normal(size=(200, 8))) < 0.15
+    with pytest.raises(InvalidConfigError, match="same rows"):
+        linear_cka(x, x[:10])

@@ -1,0 +1,28 @@
+"""Steering: the recovery vote at, below and above its thresholds, with its controls."""
+
+from __future__ import annotations
+
+from rlmeta_interp.analysis.indicators import steering as st
+from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
+
+R = ScorecardRules(min_gap=0.05, recovered_activation_min=0.5, recovered_creation_max=0.1)
+
+
+def m(rec=0.8, lo=0.6, hi=1.0, gap=0.2, rnd_hi=0.3, acc_hi=0.5):
+    return st.SteeringMetrics(gap=Estimate(gap), recovered_own=Estimate(rec, lo, hi),
+                              recovered_random=Estimate(0.1, -0.1, rnd_hi), acc_own=Estimate(0.3, 0.2, acc_hi),
+                              acc_base=Estimate(0.4, 0.3, 0.5))
+
+
+def test_vote_thresholds():
+    assert st.vote(m(), R) == "activation"
+    assert st.vote(m(lo=0.5), R) == "inconclusive"  # CI lower end at the threshold
+    assert st.vote(m(rnd_hi=0.6), R) == "inconclusive"  # a random vector does as well
+    assert st.vote(m(gap=0.05), R) == "activation"  # gap at min_gap counts
+    assert st.vote(m(gap=0.049), R) == "n/a"
+    assert st.vote(m(rec=0.1, lo=-0.2, hi=0.4), R) == "creation"
+    assert st.vote(m(rec=0.11, lo=-0.2, hi=0.4), R) == "inconclusive"  # above the creation maximum
+    assert st.vote(m(rec=0.0, lo=-0.2, hi=0.5), R) == "inconclusive"  # CI reaches the activation minimum
+    assert st.vote(m(rec=0.0, lo=-0.2, hi=0.4, acc_hi=0.39), R) == "inconclusive"  # steering broke the model
+    assert st.statistic(m(rec=0.8)).value == -0.8
+    assert st.with_cut(R, -0.3).recovered_activation_min == 0.3
