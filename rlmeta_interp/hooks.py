@@ -5,18 +5,27 @@ Every other module (and every notebook) builds names with :func:`hook_name`.
 
 from __future__ import annotations
 
+import numbers
 import re
 from typing import Literal
 
-from .errors import LayerOutOfRangeError
+from .errors import InvalidConfigError, LayerOutOfRangeError
 
 Site = Literal["resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out"]
 SITES: tuple[str, ...] = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
 _PATTERN = re.compile(r"^blocks\.(\d+)\.hook_(resid_pre|resid_mid|resid_post|attn_out|mlp_out)$")
 
 
+def _check_layer_type(layer: object) -> int:
+    # 2.5 or "3" would otherwise format into a hook name that exists nowhere ("blocks.2.5.hook_resid_post")
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
+        raise InvalidConfigError(f"A layer must be an integer, got {type(layer).__name__} {layer!r}.")
+    return int(layer)
+
+
 def resolve_layer(layer: int, n_layers: int) -> int:
     """Allow negative indices; raise LayerOutOfRangeError otherwise."""
+    layer = _check_layer_type(layer)
     if not -n_layers <= layer < n_layers:
         raise LayerOutOfRangeError(layer, n_layers)
     return layer % n_layers
@@ -25,11 +34,12 @@ def resolve_layer(layer: int, n_layers: int) -> int:
 def hook_name(layer: int, site: Site = "resid_post", n_layers: int | None = None) -> str:
     """``hook_name(3)`` -> ``"blocks.3.hook_resid_post"``. With ``n_layers``, negative layers resolve."""
     if site not in SITES:
-        raise ValueError(f"Unknown hook site {site!r}; choose one of {SITES}.")
+        raise InvalidConfigError(f"Unknown hook site {site!r}; choose one of {SITES}.")
+    layer = _check_layer_type(layer)
     if n_layers is not None:
         layer = resolve_layer(layer, n_layers)
     elif layer < 0:
-        raise ValueError("A negative layer needs n_layers: hook_name(layer, site, n_layers=model.cfg.n_layers).")
+        raise InvalidConfigError("A negative layer needs n_layers: hook_name(layer, site, n_layers=model.cfg.n_layers).")
     return f"blocks.{layer}.hook_{site}"
 
 

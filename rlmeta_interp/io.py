@@ -175,6 +175,11 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, checksum: bool = Fal
     return write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", checksum=checksum)
 
 
+def write_csv_atomic(path: str | os.PathLike, df: Any, **to_csv: Any) -> Path:
+    """A result table (pandas DataFrame) as CSV, atomically, with its ``.sha256`` sidecar; read it with :func:`read_csv`."""
+    return write_text_atomic(path, df.to_csv(**{"index": False, **to_csv}), checksum=True)
+
+
 def read_text(path: str | os.PathLike, *, rebuild: str | None = None, required: bool = False) -> str:
     """The text of ``path``, verified against its ``.sha256`` sidecar when it has one (always, if ``required``)."""
     p = Path(path)

@@ -232,7 +232,7 @@ def _sample_cache_folder(model: PreTrainedModel, ids: Tensor, mask: Tensor, cach
     key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
     folder = cache_dir / key
     if not (folder / "key.json").exists():
-        write_json_atomic(folder / "key.json", {**parts, "n_prompts": int(ids.shape[0])})
+        write_json_atomic(folder / "key.json", {**parts, "n_prompts": int(ids.shape[0])}, checksum=True)
     return folder
 
 

@@ -113,7 +113,7 @@ def test_safetensors_without_a_checksum_pass_unless_required(tmp_path):
 def test_text_json_and_csv_sidecars(tmp_path):
     import pandas as pd
 
-    from rlmeta_interp.io import read_csv, read_text, sidecar_path, verify_checksum, write_text_atomic
+    from rlmeta_interp.io import read_csv, read_text, sidecar_path, verify_checksum, write_csv_atomic, write_text_atomic
 
     df = pd.DataFrame({"pair": ["a", "b", "c"], "vote": ["activation", "creation", "none"], "x": [0.5, 1.5, 2.5]})
     csv = write_text_atomic(tmp_path / "r.csv", df.to_csv(index=False), checksum=True)
@@ -124,6 +124,11 @@ def test_text_json_and_csv_sidecars(tmp_path):
     assert not pd.read_csv(csv).equals(df)  # pandas alone reads the damaged file without complaint
     with pytest.raises(CorruptedCheckpointError, match=r"r.csv fails its sha256 check.*rm .*r.csv.*rebuild it: rerun X"):
         read_csv(csv, rebuild="rerun X")
+    table = write_csv_atomic(tmp_path / "t.csv", df)
+    pd.testing.assert_frame_equal(read_csv(table, required=True), df)
+    table.write_bytes(table.read_bytes().replace(b"1.5", b"1.6"))  # one changed digit
+    with pytest.raises(CorruptedCheckpointError, match="t.csv fails its sha256 check"):
+        read_csv(table)
     js = write_json_atomic(tmp_path / "m.json", {"a": [1, 2]}, checksum=True)
     assert read_json(js) == {"a": [1, 2]}
     js.write_text(js.read_text().replace("1", "7"))
