@@ -25,6 +25,7 @@ from rlmeta_interp.embedded import (
     is_available,
     licence_notice,
     load_from_gguf,
+    local_folder,
     verify_folder,
 )
 from rlmeta_interp.errors import InvalidConfigError, ManifestMismatchError, UnknownModelError
@@ -55,6 +56,22 @@ def test_missing_extra_names_the_install_command(monkeypatch, tmp_path):
         ensure_local_folder("absent-model", tmp_path)
     assert not any(tmp_path.iterdir())  # nothing half-built left behind
     assert "Apache-2.0" in licence_notice("absent-model")
+
+
+def test_local_folder_is_neutral_and_under_the_cache(tmp_path, monkeypatch):
+    from rlmeta_interp import sources
+
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    assert local_folder("gemma-3-270m") == tmp_path / "home" / "embedded" / "g3-270m-base"
+    assert local_folder("gemma-3-270m", tmp_path / "c") == (tmp_path / "c").resolve() / "g3-270m-base"
+    spec = sources.EMBEDDED.models()["gemma-3-270m"]
+    assert spec.source == "embedded" and sources.source_for(spec) is sources.EMBEDDED
+    # not converted here and the packages absent: not available; a converted folder makes it available
+    if not is_available("gemma-3-270m"):
+        assert not sources.available(spec)
+        local_folder("gemma-3-270m").mkdir(parents=True)
+        (local_folder("gemma-3-270m") / "manifest.json").write_text("{}")
+        assert sources.available(spec)
 
 
 def _skip_unless(name: str) -> None:
