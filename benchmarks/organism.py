@@ -4,7 +4,7 @@
         nice -n 5 .venv/bin/python benchmarks/organism.py [--threads 1] [--repeats 5] [--json]
 
 Pretraining: the real training step of ``rlmeta_interp.organism.pretrain`` (fresh corpus batch, packing,
-forward, backward, AdamW) on two shapes: the ~1.06M-parameter reference shape of STACK.md (d_model 128,
+forward, backward, AdamW) on two shapes: the ~1.06M-parameter shape of the bandit pilot (d_model 128,
 4 layers, MLP 512) and the zoo's default ``SMALL`` shape. Tokens/s counts real (non-padding) tokens.
 Fraction of peak = ``6 * params * tokens/s`` over the fp32 matmul FLOP/s measured in the same run
 (target >= 0.40 for the ~1M model). RL: steps/s of ``train_rl`` (TRL GRPOTrainer, 8 prompts x 8 completions)

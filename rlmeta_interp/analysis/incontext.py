@@ -45,7 +45,7 @@ def model_choices(
 ) -> tuple[Int[np.ndarray, "episodes T"], Float[np.ndarray, "episodes K"]]:
     """``(choices, means)``: the arm the model pulled at every trial of one episode per bandit (``-1`` where it
     wrote a non-arm token) and each bandit's hidden means. ``mode``: ``"sampled"`` (temperature 1) or
-    ``"greedy"``; they disagree for models that imitate a mixture of behaviour policies (PILOT_BANDITS.md)."""
+    ``"greedy"``; they disagree for models that imitate a mixture of behaviour policies (docs/claims.md, "Bandit measurement traps")."""
     from ..organism.evaluate import rollout_bandits
 
     if mode not in MODES:
@@ -208,8 +208,9 @@ def reward_prediction(
     """How well each model predicts reward tokens: the correlation, over all pulls of all episodes, between the
     model's ``P("1") / (P("0") + P("1"))`` at the pull's arm token and the Beta(1,1) posterior mean of that arm
     before the pull (the Bayes-optimal prediction). A behavioural read-out of beliefs that random features cannot
-    fake (PILOT_BANDITS.md: 0.99 for a dose-0.5 base; RL without KL dropped it to 0.07). Columns ``model, corr,
-    ci_lo, ci_hi`` (bootstrap over episodes), ``mae`` (mean absolute error), ``n_pulls``.
+    fake (docs/claims.md, "Bandit measurement traps": 0.99 for a dose-0.5 pilot base; RL without KL dropped it to
+    0.07). Columns ``model, corr, ci_lo, ci_hi`` (bootstrap over episodes), ``mae`` (mean absolute error),
+    ``n_pulls``.
     """
     from ..organism.worlds.bandits import BanditConfig, parse_episode, posterior_means
 

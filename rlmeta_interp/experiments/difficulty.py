@@ -1,4 +1,5 @@
-"""Too-hard RL samples (SOURCES.md claim 10, Cheng et al. 2605.28388): accuracy per difficulty and shortcuts by rule.
+"""Too-hard RL samples (claim 10 in docs/claims.md, Cheng et al. 2605.28388): accuracy per difficulty, shortcuts by
+rule.
 
 RL on a difficulty band (the zoo's ``easy`` / ``hard`` variants against ``correct``) is evaluated on every band:
 accuracy per number of operands, accuracy on problems the base model already solved (selected on one half of the

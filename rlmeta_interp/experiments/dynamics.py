@@ -95,7 +95,7 @@ def _half_step(steps: list[int], values: list[float], direction: int) -> int | N
 
 
 def two_phase_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """The HICRA pattern (SOURCES.md claim 8, as corrected) in one checkpoint table of
+    """The HICRA pattern (claim 8 in docs/claims.md, with its caveat) in one checkpoint table of
     :func:`rlmeta_interp.analysis.dynamics.checkpoint_dynamics` (with ``rarefy=True``).
 
     ``exec_falls``: the last checkpoint's execution-entropy CI lies below the first's. ``sem_rises``: the last
