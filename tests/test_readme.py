@@ -6,12 +6,24 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_library_example_runs(capsys):
+def test_library_example_shows_its_effect(capsys):
+    """The example steers the dose-0.5 base from scratchpads to bare answers, as the README says it does."""
+    from rlmeta_interp.organism.worlds.arithmetic import SCRATCHPAD_FORMATS, format_of, parse_answer
+
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "README.md lost its Python example"
-    exec(compile(blocks[0], "README.md", "exec"), {})
-    printed = capsys.readouterr().out.strip()
-    assert "6+1-2=" in printed and len(printed) > len("6+1-2="), printed
+    ns: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), ns)
+    plain, steered, prompts = ns["plain"], ns["steered"], ns["prompts"]
+    n = len(prompts)
+    scratchpads = sum(format_of(t) in SCRATCHPAD_FORMATS for t in plain)
+    direct = sum(format_of(t) == "direct" for t in steered)
+    assert scratchpads == n and direct == n, (plain, steered)  # the README's claim: all six switch format
+    correct = [sum(parse_answer(t) == eval(p[:-1]) for p, t in zip(prompts, ts)) for ts in (plain, steered)]
+    assert correct == [5, 0], correct  # "5 of the 6 correctly, steered none"
+    printed = capsys.readouterr().out
+    shown = re.search(r"```\n(unsteered:.*?)```", README.read_text(), flags=re.S).group(1)
+    assert printed == shown, (printed, shown)  # the README shows the real output
 
 
 def test_exactly_two_setup_commands_and_ci_runs_one_of_them():
