@@ -63,7 +63,7 @@ from rlmeta_interp.analysis.params import (
     update_overlap,
     update_sparsity,
 )
-from rlmeta_interp.experiments.dynamics import rerun_rl, seed_groups
+from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
 from rlmeta_interp.registry import select_pairs
 

@@ -62,7 +62,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.dynamics import checkpoint_dynamics, digit_exec_mask, iter_checkpoints
-from rlmeta_interp.experiments.dynamics import two_phase_summary
+from rlmeta_interp.experiments.training_runs import two_phase_summary
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import line_ci, save_fig, set_style
 from rlmeta_interp.registry import select_pairs

@@ -65,7 +65,7 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_model, load_pair, registry
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
 from rlmeta_interp.analysis.formats import collapse_summary, format_dynamics
-from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix
+from rlmeta_interp.experiments.training_runs import final_format_shares, pretraining_format_mix
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style

@@ -1,10 +1,12 @@
+"""Tests of experiments.training_runs: seed groups, RL re-runs, the two-phase summary and format mixes."""
+
 import os
 
 import pytest
 import torch
 
 from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
-from rlmeta_interp.experiments.dynamics import rerun_rl, seed_groups
+from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.io import sha256_file, write_json_atomic
 from rlmeta_interp.organism.corpus import CorpusConfig
 from rlmeta_interp.organism.pretrain import ModelConfig, PretrainConfig, pretrain
@@ -90,7 +92,7 @@ def test_rerun_rl_seeds_differ_and_are_reused(zoo, tmp_path):
 def test_two_phase_summary_rules():
     import pandas as pd
 
-    from rlmeta_interp.experiments.dynamics import two_phase_summary
+    from rlmeta_interp.experiments.training_runs import two_phase_summary
 
     steps = [0, 10, 20, 30, 40]
     ex = [2.0, 1.0, 0.8, 0.7, 0.7]  # falls early
@@ -118,7 +120,7 @@ def test_pretraining_format_mix_and_final_shares(zoo):
     import pandas as pd
 
     from rlmeta_interp import load_model, registry
-    from rlmeta_interp.experiments.dynamics import final_format_shares, pretraining_format_mix
+    from rlmeta_interp.experiments.training_runs import final_format_shares, pretraining_format_mix
     from rlmeta_interp.organism.corpus import make_world
 
     man = {"config": {"pretrain": {"corpus": {"world": "arithmetic", "dose": 0.4, "format_weights": [1.0, 3.0]}}}}
