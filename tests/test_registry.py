@@ -108,13 +108,13 @@ def test_select_pairs_missing_values_raise_with_the_build_command(zoo):
         registry.select_pairs("arithmetic", variant="correct", seed=0, dose=0.1)
     # some variants exist: the error names the missing ones, and the build command the ones a paper zoo needs
     with pytest.raises(MissingWeightsError, match=r"No variant oneshot, random among.*--preset paper --only"
-                                                  r" paper-arith-d050-base paper-arith-d050-rl-correct"
+                                                  r" (\S+ )*paper-arith-d050-base paper-arith-d050-rl-correct"
                                                   r" paper-arith-d050-rl-random paper-arith-d050-rl-oneshot`"):
         registry.select_pairs("arithmetic", variant=["correct", "oneshot", "random"], dose=0.5, seed=0)
     with pytest.raises(MissingWeightsError, match="no zoo preset defines variant 'nonexistent'"):
         registry.select_pairs("arithmetic", variant=["correct", "nonexistent"], dose=0.5, seed=0)
     # a variant the paper preset defines gets its build command, not the "no preset defines" note
-    with pytest.raises(MissingWeightsError, match=r"--only paper-arith-d050-base paper-arith-d050-rl-correct"
+    with pytest.raises(MissingWeightsError, match=r"--only (\S+ )*paper-arith-d050-base paper-arith-d050-rl-correct"
                                                   r" paper-arith-d050-rl-hard`\. Then rerun"):
         registry.select_pairs("arithmetic", variant=["correct", "hard"], dose=0.5, seed=0)
     with pytest.raises(MissingWeightsError, match=r"No world planning among.*--preset paper --only paper-plan"):
@@ -223,6 +223,14 @@ def test_labels_from_rl_manifests_and_labelled_pairs(tmp_path, monkeypatch):
     assert [p.name for p in registry.labelled_pairs()] == ["v-c", "v-a", "v-n"]
     assert [p.name for p in registry.labelled_pairs("test")] == ["v-a", "v-n"]
     assert [p.name for p in registry.labelled_pairs(split="calibration")] == ["v-c"]
+    # a fine-tuned (SFT) calibration organism is a pair with its base too
+    _organism(tmp_path, "v-sft", preset="validation", base="v-b", variant="deep")
+    m = json.loads((tmp_path / "zoo" / "v-sft" / "manifest.json").read_text())
+    m.update(kind="sft", label="creation", split="calibration", recipe="sft-calibration")
+    (tmp_path / "zoo" / "v-sft" / "manifest.json").write_text(json.dumps(m))
+    sft = registry.get_pair("v-sft")
+    assert sft.base.name == "v-b" and sft.extra["kind"] == "sft" and "SFT variant deep" in sft.description
+    assert [p.name for p in registry.labelled_pairs(split="calibration")] == ["v-c", "v-sft"]
     with pytest.raises(InvalidConfigError, match="choose 'calibration', 'test'"):
         registry.labelled_pairs("train")
 

@@ -1,8 +1,9 @@
 """The organism zoo as a model and pair source: discovered from ``manifest.json`` files under the zoo roots.
 
 The shipped zoo (``data/zoo``) comes first, then the user zoo, so a freshly built model is registered without
-editing any list and a user rebuild never shadows a shipped model of the same name. Every RL manifest that names
-its base becomes a pair; its validation-zoo keys (``label``, ``split``, ``recipe``, ``budget``) fill the
+editing any list and a user rebuild never shadows a shipped model of the same name. Every tuned model's manifest
+(``kind`` "rl", or "sft" for the fine-tuned calibration organisms) that names its base becomes a pair; its
+validation-zoo keys (``label``, ``split``, ``recipe``, ``budget``) fill the
 :class:`~rlmeta_interp.config.PairSpec` fields of the same names (``budget`` goes to ``extra``).
 """
 
@@ -56,13 +57,14 @@ def _scan(roots: tuple[Path, ...], stamps: tuple[float, ...]) -> dict[str, ZooEn
 
 def _pair(name: str, base: ModelSpec, entry: ZooEntry) -> PairSpec:
     m = entry.manifest
-    extra = {"variant": m.get("variant"), "seed": m.get("seed"), "preset": m.get("preset")}
+    extra = {"variant": m.get("variant"), "seed": m.get("seed"), "preset": m.get("preset"), "kind": m.get("kind")}
     if "budget" in m:
         extra["budget"] = m["budget"]
     try:
         return PairSpec(
             name=name, base=base, rl=entry.spec, world=m.get("world"), dose=m.get("dose"),
-            description=f"{m.get('world')} organism, dose {m.get('dose')}, RL variant {m.get('variant')},"
+            description=f"{m.get('world')} organism, dose {m.get('dose')}, {str(m.get('kind')).upper()} variant"
+                        f" {m.get('variant')},"
                         f" seed {m.get('seed')}",
             label=m.get("label"), split=m.get("split"), recipe=m.get("recipe") or "", extra=extra,
         )
@@ -70,6 +72,10 @@ def _pair(name: str, base: ModelSpec, entry: ZooEntry) -> PairSpec:
         raise InvalidConfigError(
             f"{Path(entry.spec.location) / MANIFEST_NAME}: {e} Fix that key in the manifest (or rebuild the model)."
         ) from e
+
+
+#: the manifest ``kind`` of tuned organisms, each a pair with its base
+TUNED_KINDS = ("rl", "sft")
 
 
 class ZooSource:
@@ -104,15 +110,15 @@ class ZooSource:
         return has_weights(Path(spec.location))
 
     def pairs(self, models: Mapping[str, ModelSpec]) -> dict[str, PairSpec]:
-        """One pair per RL manifest whose ``base`` is a zoo model (others are skipped with a warning)."""
+        """One pair per tuned manifest whose ``base`` is a zoo model (others are skipped with a warning)."""
         entries = self.entries()
         pairs: dict[str, PairSpec] = {}
         for name, e in entries.items():
-            if e.manifest.get("kind") != "rl":
+            if e.manifest.get("kind") not in TUNED_KINDS:
                 continue
             base = entries.get(e.manifest.get("base", ""))
             if base is None:
-                log.warning("Zoo RL model %s names base %r, which is not in the zoo; skipping its pair.", name,
+                log.warning("Zoo model %s names base %r, which is not in the zoo; skipping its pair.", name,
                             e.manifest.get("base"))
                 continue
             pairs[name] = _pair(name, base.spec, e)
