@@ -188,3 +188,28 @@ def trust_paragraph_in(readme: str) -> str:
     if m is None:
         raise EmptyInputError(f"README.md lacks the trust-paragraph markers {TRUST_BEGIN!r} ... {TRUST_END!r}.")
     return m.group(1)
+
+
+def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pairs: Sequence[str] | None = None,
+                     record: bool = False, table_dir: str | Path | None = None, n_boot: int = 1000, seed: int = 0,
+                     progress: bool = True) -> dict[str, Any]:
+    """The body of ``rlmeta-interp validate``: :func:`run_validation` at scorecard sizes ``sizes``
+    (``demo`` / ``smoke`` / ``full``). With ``record`` the table and figures go to the figures of record
+    (``figures/``) and README.md's trust paragraph is rewritten from the new table."""
+    from ...errors import InvalidConfigError
+    from ...paths import REPO_ROOT, record_figures_dir
+    from ..scorecard import ScorecardConfig
+
+    makers = {"demo": ScorecardConfig.demo, "smoke": ScorecardConfig.smoke, "full": ScorecardConfig}
+    if sizes not in makers:
+        raise InvalidConfigError(f"sizes={sizes!r}: choose one of {sorted(makers)}.")
+    folder = record_figures_dir() if record else table_dir
+    summary = run_validation(out, table_dir=folder, config=makers[sizes]().replace(seed=seed), pairs=pairs,
+                             n_boot=n_boot, seed=seed, progress=progress)
+    s = summary["evaluation"]["summary"]
+    log.info("validate: held-out balanced accuracy %.2f [%.2f, %.2f] on %d test pairs", s["balanced_accuracy"],
+             s["ci_lo"], s["ci_hi"], summary["evaluation"]["n_test"])
+    readme = REPO_ROOT / "README.md"
+    if record and readme.exists():
+        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(summary)))
+    return summary

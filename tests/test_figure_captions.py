@@ -1,0 +1,76 @@
+"""Captions that match their plots: the figures index is the sidecars' captions, and every series a caption names is
+drawn in the figure (read from the text of the committed PDF)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zlib
+from pathlib import Path
+
+import pytest
+
+from rlmeta_interp import notebooks
+
+FIGURES = Path(__file__).resolve().parents[1] / "figures"
+
+# Figure -> the series (legend entries, bar or tick labels) its caption names, spelled as drawn.
+CAPTION_SERIES = {
+    "03_variants": ["correct"],
+    "04_prorl_knobs": ["arith:correct", "plann:correct"],
+    "09_accuracy_by_level": ["base", "correct"],
+}
+
+
+def pdf_text(path: Path) -> set[str]:
+    """Every string a matplotlib PDF draws (``Tj`` / ``TJ`` operands of its Flate-compressed content streams).
+
+    Hand-written because no PDF reader is in the project's stack; matplotlib writes text as literal strings, so
+    decompressing the streams and joining each ``TJ`` array's fragments recovers the labels."""
+    data = path.read_bytes()
+    found = set()
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            s = zlib.decompress(m.group(1))
+        except zlib.error:
+            continue
+        for tj in re.findall(rb"\[(.*?)\]\s*TJ", s, re.S):
+            found.add(b"".join(re.findall(rb"\(((?:\\.|[^\\)])*)\)", tj)).decode("latin-1"))
+        found.update(t.decode("latin-1") for t in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", s))
+    return {re.sub(r"\\(.)", r"\1", t) for t in found}
+
+
+def caption(figure: str) -> str:
+    rows = [r for r in (FIGURES / "README.md").read_text().splitlines() if r.startswith(f"| [{figure}](")]
+    assert len(rows) == 1, f"{figure} is not listed once in figures/README.md"
+    return rows[0]
+
+
+def test_index_is_the_sidecar_captions(tmp_path):
+    for p in FIGURES.glob("[0-9][0-9]_*.json"):
+        shutil.copy(p, tmp_path / p.name)
+    assert notebooks.write_figure_index(tmp_path).read_text() == (FIGURES / "README.md").read_text()
+
+
+@pytest.mark.parametrize("figure", sorted(CAPTION_SERIES))
+def test_every_series_a_caption_names_is_drawn(figure):
+    text = caption(figure)
+    drawn = pdf_text(FIGURES / f"{figure}.pdf")
+    for series in CAPTION_SERIES[figure]:
+        assert series in text, f"{figure}: the caption no longer names {series!r}; update CAPTION_SERIES"
+        assert series in drawn, f"{figure}: the caption names {series!r} but the figure does not draw it"
+
+
+def test_pdf_text_reads_what_matplotlib_drew(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.bar(["alpha", "beta (b)"], [1, 2], label="gamma:delta")
+    ax.legend()
+    fig.savefig(tmp_path / "f.pdf")
+    plt.close(fig)
+    drawn = pdf_text(tmp_path / "f.pdf")
+    assert {"alpha", "beta (b)", "gamma:delta"} <= drawn and "epsilon" not in drawn
