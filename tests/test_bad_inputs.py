@@ -179,7 +179,7 @@ def test_notebook_parameter_of_wrong_type(tmp_path):
 def test_invalid_preset():
     from rlmeta_interp.organism.zoo import build_zoo
 
-    with pytest.raises(UnknownModelError, match="Zoo presets: demo, paper"):
+    with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'papr': choose one of demo, paper"):
         build_zoo("papr")
 
 
