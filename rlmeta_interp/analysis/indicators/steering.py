@@ -4,18 +4,25 @@ recover?
 Greedy accuracy on ``config.n_steer`` held-out problems (256 by default), split in a dev half (the multiplier is
 chosen there) and a test half (reported); the gap recovered has a paired bootstrap CI over problems (the same problems
 for base, RL and every steered run), beside equal-norm random vectors, the RL model's own direction and the bias-only
-vector as controls.
+vector as controls. Accuracy is coarse on few problems, so the share of the base-to-RL KL divergence (next-token
+distributions on RL's greedy completions) that steering removes is reported beside it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
+from jaxtyping import Float
 
 from ...steering import SteeringVector
+from ...views import tl_view
 from ..recovery import SteerRecoveryConfig, bias_vector, steering_recovery
+from ..stats import bootstrap_ratio_ci
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
 from .shared import contrast_acts, greedy_scorer, steer_problems
 
@@ -34,6 +41,8 @@ class SteeringMetrics(Metrics):
     recovered_from_rl: Estimate = metric("gap recovered, RL's direction")
     recovered_bias: Estimate = metric("gap recovered, bias only")
     recovered_random: Estimate = metric("gap recovered, random vectors (best of seeds)")
+    kl_base: Estimate = metric("KL(RL || base) per completion token, on RL's greedy completions")
+    kl_recovered: Estimate = metric("KL to RL recovered by the own direction: 1 - KL(RL||steered) / KL(RL||base)")
 
 
 def rule(rules: ScorecardRules) -> str:
@@ -79,6 +88,50 @@ def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     return rules.replace(recovered_activation_min=-float(cut), recovered_creation_max=-float(cut))
 
 
+@torch.no_grad()
+def kl_to_reference(reference: Any, model: Any, token_rows: Sequence[torch.Tensor],
+                    n_prompt: Sequence[int]) -> Float[np.ndarray, " texts"]:
+    """Per text, the summed KL(reference || model) of the next-token distributions over the completion tokens
+    (positions ``n_prompt - 1`` .. end - 1). Both are TransformerLens models (hooks active); one text per forward,
+    so no padding enters the distributions."""
+    out = []
+    for toks, n in zip(token_rows, n_prompt, strict=True):
+        lp_ref = torch.log_softmax(reference(toks[None]).float()[0, n - 1: -1], -1)
+        lp = torch.log_softmax(model(toks[None]).float()[0, n - 1: -1], -1)
+        out.append(float((lp_ref.exp() * (lp_ref - lp)).sum()))
+    return np.asarray(out)
+
+
+def kl_recovery(ctx: Context, problems: Sequence[Any], vector: SteeringVector, multiplier: float) -> tuple[Estimate, Estimate]:
+    """KL(RL || base) per completion token on RL's greedy completions, and the share of it the steered base
+    removes, ``1 - KL(RL||steered) / KL(RL||base)``, with a paired bootstrap CI over problems."""
+    from ...sampling import greedy_generate_tl
+
+    base_tl, rl_tl = tl_view(ctx.pair.base), tl_view(ctx.pair.rl)
+    prompts = [p.prompt for p in problems]
+    comps = greedy_generate_tl(rl_tl, prompts, max_new_tokens=ctx.max_new_tokens)
+    rows, n_prompt = [], []
+    for p, c in zip(prompts, comps, strict=True):
+        ids, attn = ctx.pair.rl.to_tokens([p + c])
+        n = int(ctx.pair.rl.to_tokens([p])[1].sum())
+        L = int(attn.sum())
+        if L > n:
+            rows.append(ids[0, :L])
+            n_prompt.append(n)
+    if not rows:
+        return Estimate(), Estimate()
+    n_tok = np.array([len(r) - n for r, n in zip(rows, n_prompt, strict=True)], dtype=float)
+    kb = kl_to_reference(rl_tl, base_tl, rows, n_prompt)
+    with vector.apply(base_tl, multiplier=multiplier) as steered:
+        ks = kl_to_reference(rl_tl, steered, rows, n_prompt)
+    c = ctx.config
+    kl_base = Estimate(kb.sum() / n_tok.sum(), *bootstrap_ratio_ci(kb, n_tok, n_boot=c.n_boot, seed=c.seed))
+    if kb.sum() <= 0:
+        return kl_base, Estimate()
+    lo, hi = bootstrap_ratio_ci(ks, kb, n_boot=c.n_boot, seed=c.seed)
+    return kl_base, Estimate(1.0 - ks.sum() / kb.sum(), 1.0 - hi, 1.0 - lo, note=f"{len(rows)} problems")
+
+
 def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFrame]]:
     d = contrast_acts(ctx)
     if d is None:
@@ -103,8 +156,9 @@ def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFram
     rnd = table[table.condition.str.startswith("random:own")]
     rec = lambda k: Estimate(g.loc[k, "gap_recovered"], g.loc[k, "ci_lo"], g.loc[k, "ci_hi"])  # noqa: E731
     acc = lambda k: Estimate(g.loc[k, "accuracy"], g.loc[k, "acc_ci_lo"], g.loc[k, "acc_ci_hi"])  # noqa: E731
+    kl_base, kl_rec = kl_recovery(ctx, test, own, best)
     m = SteeringMetrics(
-        acc_base=acc("unsteered_base"), acc_rl=acc("rl_model"),
+        kl_base=kl_base, kl_recovered=kl_rec, acc_base=acc("unsteered_base"), acc_rl=acc("rl_model"),
         gap=Estimate(g.loc["rl_model", "accuracy"] - g.loc["unsteered_base", "accuracy"], note=f"{len(test)} problems"),
         multiplier=Estimate(best), recovered_own=rec("own"), acc_own=acc("own"), recovered_from_rl=rec("from_rl"),
         recovered_bias=rec("bias"),

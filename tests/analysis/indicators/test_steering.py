@@ -26,3 +26,29 @@ def test_vote_thresholds():
     assert st.vote(m(rec=0.0, lo=-0.2, hi=0.4, acc_hi=0.39), R) == "inconclusive"  # steering broke the model
     assert st.statistic(m(rec=0.8)).value == -0.8
     assert st.with_cut(R, -0.3).recovered_activation_min == 0.3
+
+
+def test_kl_to_rl_is_zero_for_the_model_itself_and_steering_by_zero_recovers_nothing(tmp_path):
+    import numpy as np
+    import pytest
+    import torch
+
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+    from rlmeta_interp.steering import SteeringVector
+
+    from ...conftest import save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path, scale=0.02, seed=1))
+    rows = [pair.rl.to_tokens(["1+2=3"])[0][0], pair.rl.to_tokens(["4-1=3 ok"])[0][0]]
+    kl_self = st.kl_to_reference(pair.rl.tl, pair.rl.tl, rows, [3, 3])
+    kl_base = st.kl_to_reference(pair.rl.tl, pair.base.tl, rows, [3, 3])
+    assert np.allclose(kl_self, 0.0, atol=1e-5) and (kl_base > 1e-4).all()
+    world = make_world("arithmetic")
+    ctx = Context(pair=pair, world=world, config=ScorecardConfig.smoke(), layer=0, problems=[])
+    vec = SteeringVector.from_means({0: torch.ones(1, pair.base.d_model)}, {0: torch.zeros(1, pair.base.d_model)})
+    base, rec = st.kl_recovery(ctx, world.sample(6, seed=1), vec, 0.0)
+    assert base.value > 0 and rec.value == pytest.approx(0.0, abs=1e-6)
+    _, moved = st.kl_recovery(ctx, world.sample(6, seed=1), vec, 4.0)
+    assert moved.value != pytest.approx(0.0, abs=1e-3)  # steering hard changes the distance to RL
