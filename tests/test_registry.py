@@ -35,6 +35,8 @@ def test_zoo_models_are_discovered_from_manifests(tmp_path, monkeypatch):
     pair = load_pair("toy-rl")
     assert pair.world == "arithmetic" and pair.dose == 0.5 and pair.base.name == "toy-base"
     assert pair.rl.manifest["variant"] == "correct"
+    again = load_pair(registry.get_pair("toy-rl"))  # a PairSpec loads the same pair
+    assert again.name == "toy-rl" and again.base.folder == pair.base.folder and again.rl.spec == pair.rl.spec
 
 
 def test_find_pairs_filters(tmp_path, monkeypatch):
