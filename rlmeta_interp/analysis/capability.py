@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,7 @@ from jaxtyping import Float
 from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError
 from ..io import ensure_dir, read_json, weights_id, write_json_atomic
+from ..organism.worlds.base import Problem, World
 from .passk import (
     coverage_summary,
     crossover_k,
@@ -35,6 +36,9 @@ from .passk import (
     passk_table,
 )
 from .stats import bootstrap_ci, paired_diff_ci
+
+if TYPE_CHECKING:
+    from ..models import Pair
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def random_walk_guess_probability(prompt: str) -> float:
     return float(np.linalg.matrix_power(trans, d)[s, t])
 
 
-def guess_probabilities_for(world: Any, problems: Sequence[Any]) -> Float[np.ndarray, " problems"]:
+def guess_probabilities_for(world: World, problems: Sequence[Problem]) -> Float[np.ndarray, " problems"]:
     """One guess's chance of being right, per problem, for a policy that does not reason.
 
     Arithmetic: an answer drawn from the other problems' answers (leave-one-out; 2510.08325's concern that pass@k
@@ -250,7 +254,7 @@ def change_direction(lo: float | None, hi: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------- run
-def _key(pair: Any, world: Any, config: BoundaryConfig) -> str:
+def _key(pair: Pair, world: World, config: BoundaryConfig) -> str:
     h = hashlib.sha256()
     wcfg = world.config.to_dict() if hasattr(world, "config") else {}
     for part in (pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl), world.name,
@@ -260,7 +264,7 @@ def _key(pair: Any, world: Any, config: BoundaryConfig) -> str:
     return h.hexdigest()[:16]
 
 
-def run_boundary(pair: Any, config: BoundaryConfig = BoundaryConfig(), world: str | Any | None = None, *,
+def run_boundary(pair: Pair, config: BoundaryConfig = BoundaryConfig(), world: str | World | None = None, *,
                  out_dir: str | Path | None = None, progress: bool = False) -> BoundaryResult:
     """Sample, score and summarise the capability boundary of ``pair`` (a :class:`rlmeta_interp.models.Pair`).
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from ..hooks import Site, hook_name
 from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
+
+if TYPE_CHECKING:
+    from ..models import LoadedModel
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def contrast_set(world: World, n: int, seed: int, formats: Sequence[str] = SCRAT
 
 
 def completion_means(
-    model: Any,
+    model: LoadedModel,
     prompts: Sequence[str],
     completions: Sequence[str],
     layers: Sequence[int],

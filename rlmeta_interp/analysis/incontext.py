@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,8 +27,12 @@ from jaxtyping import Float, Int
 
 from ..errors import EmptyInputError, InvalidConfigError
 from ..hooks import hook_name
+from ..organism.worlds.base import World
 from ..views import hf_view
 from .stats import bootstrap_pooled_ci
+
+if TYPE_CHECKING:
+    from ..models import LoadedModel
 
 Mode = Literal["sampled", "greedy"]
 MODES: tuple[Mode, ...] = ("sampled", "greedy")
@@ -36,7 +40,7 @@ MODES: tuple[Mode, ...] = ("sampled", "greedy")
 # --------------------------------------------------------------------------------------------------------- regret
 def model_choices(
     model: Any,
-    world: Any,
+    world: World,
     problems: Sequence[Any],
     *,
     mode: Mode = "sampled",
@@ -71,7 +75,7 @@ class RegretResult:
 
 def regret_experiment(
     models: Mapping[str, Any],
-    world: Any,
+    world: World,
     problems: Sequence[Any],
     *,
     modes: Sequence[Mode] = MODES,
@@ -163,7 +167,7 @@ def regret_difference(
 
 # -------------------------------------------------------------------------------------------------- belief probes
 def belief_episodes(
-    world: Any, n_episodes: int, *, seed: int = 0, policy: Literal["thompson", "random"] = "thompson"
+    world: World, n_episodes: int, *, seed: int = 0, policy: Literal["thompson", "random"] = "thompson"
 ) -> tuple[list[str], Float[np.ndarray, "episodes T K"]]:
     """Episode texts written by a reference ``policy`` on fresh bandits, and the Beta(1,1) posterior mean of
     every arm after each pull (the belief a Bayes-optimal learner holds at that pull's reward token)."""
@@ -181,7 +185,7 @@ def belief_episodes(
     return texts, np.stack(targets)
 
 
-def reward_positions(model: Any, horizon: int) -> Int[torch.Tensor, " T"]:
+def reward_positions(model: LoadedModel, horizon: int) -> Int[torch.Tensor, " T"]:
     """Token positions of the reward token of pulls ``0..T-1`` in an episode (after BOS when the model uses one)."""
     off = 1 if getattr(model, "prepend_bos", True) else 0
     return torch.tensor([off + 2 * t + 1 for t in range(horizon)])
@@ -240,7 +244,7 @@ def reward_prediction(
     return pd.DataFrame(rows)
 
 
-def random_init_control(model: Any, seed: int) -> Any:
+def random_init_control(model: LoadedModel, seed: int) -> LoadedModel:
     """A LoadedModel with the same architecture and tokenizer but freshly initialised weights (the probe control).
     ``seed`` should differ from the organism's own initialisation seed."""
     from .directions import random_init_like

@@ -27,6 +27,7 @@ from torch import Tensor
 from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError, NonFiniteError
 from ..hooks import Site
+from ..organism.worlds.base import World
 from ..steering import SteeringVector
 from ..views import tl_view
 from .stats import bootstrap_ci
@@ -36,12 +37,12 @@ log = logging.getLogger(__name__)
 Scores = Sequence[float] | np.ndarray
 
 
-def max_new_tokens(world: Any) -> int:
+def max_new_tokens(world: World) -> int:
     """Enough greedy tokens for the longest correct completion of ``world`` (plus EOS)."""
     return int(world.max_completion_chars()) + 2
 
 
-def greedy_scores(world: Any, problems: Sequence[Any], new_tokens: int | None = None) -> Callable[[Any], np.ndarray]:
+def greedy_scores(world: World, problems: Sequence[Any], new_tokens: int | None = None) -> Callable[[Any], np.ndarray]:
     """``evaluate(tl) -> [n]`` verifier scores of TransformerLens greedy completions of ``problems`` (steering hooks
     act), with ``new_tokens`` (default :func:`max_new_tokens`) new tokens per completion."""
     from ..sampling import greedy_generate_tl

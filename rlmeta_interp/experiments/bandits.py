@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from ..errors import EmptyInputError, InvalidConfigError
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import home_dir
 from ..prose import ci_side, fmt_ci
+
+if TYPE_CHECKING:
+    from ..models import Pair
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,7 @@ class BanditPair:
     dose: float
     variant: str
     label: str
-    pair: Any
+    pair: Pair
     base_label: str
 
     @property

@@ -31,6 +31,7 @@ import pandas as pd
 from ..analysis.stats import bootstrap_ci, paired_diff_ci
 from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError
+from ..organism.worlds.base import World
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ class DifficultyResult:
         return pd.DataFrame(rows)
 
 
-def run_difficulty(models: Mapping[str, Any], world: Any, config: DifficultyConfig = DifficultyConfig(), *,
+def run_difficulty(models: Mapping[str, Any], world: World, config: DifficultyConfig = DifficultyConfig(), *,
                    reference: str = "base", progress: bool = False) -> DifficultyResult:
     """Sample every model (``{label: LoadedModel}``, the ``reference`` among them) on ``config.n_problems`` problems
     per operand count of ``world`` (see :func:`difficulty_world`) and read every sample by rule."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,9 @@ from ..errors import EmptyInputError, InvalidConfigError
 from ..hooks import hook_name
 from ..organism.worlds.base import Problem, World
 
+if TYPE_CHECKING:
+    from ..models import LoadedModel, Pair
+
 log = logging.getLogger(__name__)
 
 
@@ -61,7 +64,7 @@ class PairDirections:
     labels: np.ndarray
 
 
-def direction_report(pair: Any, contrast: ContrastSet, layers: Sequence[int] | None = None,
+def direction_report(pair: Pair, contrast: ContrastSet, layers: Sequence[int] | None = None,
                      config: DirectionConfig = DirectionConfig()) -> PairDirections:
     """Direction cosines (base vs RL, with both shuffled nulls) and probe transfer, for every layer.
 
@@ -101,7 +104,7 @@ class Recovery:
     chosen: dict[str, float]
 
 
-def steering_recovery_report(pair: Any, world: World, directions: PairDirections, layer: int,
+def steering_recovery_report(pair: Pair, world: World, directions: PairDirections, layer: int,
                              problems: Sequence[Problem], config: RecoveryConfig = RecoveryConfig()) -> Recovery:
     """Gap recovered on held-out problems by steering the base at ``layer`` (all positions).
 
@@ -140,7 +143,7 @@ def steering_recovery_report(pair: Any, world: World, directions: PairDirections
 
 
 # ------------------------------------------------------------------------------------------------ notebook 02
-def completion_token_acts(model: Any, prompts: Sequence[str], completions: Sequence[str], layer: int
+def completion_token_acts(model: LoadedModel, prompts: Sequence[str], completions: Sequence[str], layer: int
                           ) -> Float[Tensor, "tokens d_model"]:
     """Residual activations at ``layer`` of every completion token of ``prompt + completion``, stacked."""
     from ..activations import harvest
@@ -192,7 +195,7 @@ class HybridReport:
     test_problems: list[Problem] = field(default_factory=list)
 
 
-def hybrid_report(pair: Any, world: World, fit_problems: Sequence[Problem], problems: Sequence[Problem],
+def hybrid_report(pair: Pair, world: World, fit_problems: Sequence[Problem], problems: Sequence[Problem],
                   config: HybridReportConfig = HybridReportConfig()) -> HybridReport:
     """Hybrid "when-not-how" decoding of ``problems`` (Venhoff et al. 2510.07364) with its controls.
 
@@ -284,7 +287,7 @@ class ModelDiff:
     summary: pd.DataFrame  # one row per crosscoder comparison
 
 
-def diffing_texts(pair: Any, problems: Sequence[Problem], n_samples: int, new_tokens: int, seed: int) -> list[str]:
+def diffing_texts(pair: Pair, problems: Sequence[Problem], n_samples: int, new_tokens: int, seed: int) -> list[str]:
     """``prompt + completion`` for ``n_samples`` sampled completions per problem from each model (base, then RL)."""
     from ..sampling import sample_completions
 
@@ -296,7 +299,7 @@ def diffing_texts(pair: Any, problems: Sequence[Problem], n_samples: int, new_to
     return texts
 
 
-def token_acts(model: Any, texts: Sequence[str], layer: int) -> tuple[Float[Tensor, "tokens d_model"], Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:
+def token_acts(model: LoadedModel, texts: Sequence[str], layer: int) -> tuple[Float[Tensor, "tokens d_model"], Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:
     """Activations of every real token at ``layer`` (stacked), plus the padded token ids and mask."""
     from ..activations import harvest
 
@@ -322,7 +325,7 @@ def crosscoder_summary(latents: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def model_diff(pair: Any, world: World, config: DiffingConfig = DiffingConfig()) -> ModelDiff:
+def model_diff(pair: Pair, world: World, config: DiffingConfig = DiffingConfig()) -> ModelDiff:
     """SAE and crosscoder diffing of one pair at ``config.layer`` (see the module docstring)."""
     from ..analysis.crosscoder import CrosscoderConfig, crosscoder_latents, train_crosscoder
     from ..analysis.saes import SaeTrainConfig, reconstruction_quality, splice_ce_loss, train_sae

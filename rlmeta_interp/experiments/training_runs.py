@@ -22,6 +22,7 @@ import pandas as pd
 from ..config import PairSpec
 from ..errors import InvalidConfigError, MissingWeightsError
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
+from ..organism.worlds.base import World
 from ..paths import home_dir
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def pretraining_format_mix(base_manifest: Mapping[str, Any]) -> dict[str, float]
 
 def final_format_shares(
     models: Mapping[str, Any],
-    world: Any,
+    world: World,
     problems: Sequence[Any],
     *,
     n: int = 16,

@@ -124,7 +124,7 @@ def test_hybrid_with_categories_uses_classifier(pair):
 
 
 def test_hybrid_accepts_loaded_models_and_matches_hf_greedy(tmp_path):
-    """On the lead's LoadedModel, unsteered hybrid decoding (TransformerLens, no KV cache) equals HF greedy generate."""
+    """On a LoadedModel, unsteered hybrid decoding (TransformerLens, no KV cache) equals HF greedy generate."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from rlmeta_interp.models import load_model
