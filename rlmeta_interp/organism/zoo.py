@@ -26,6 +26,7 @@ from ..analysis.passk import guess_probabilities
 from ..errors import InvalidConfigError, MissingWeightsError, UnknownModelError
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import user_zoo_dir
+from .card import write_model_card
 from .corpus import Corpus, make_world
 from .evaluate import evaluate_bandits, evaluate_single_turn, pass_k_grid
 from .gain import gain_check
@@ -33,6 +34,7 @@ from .presets import PRESETS, preset_specs
 from .pretrain import pretrain
 from .rl import train_rl
 from .spec import EvalConfig, OrganismSpec, exposure_record
+from .worlds.arithmetic import ArithmeticWorld
 from .worlds.bandits import BanditWorld
 
 log = logging.getLogger(__name__)
@@ -90,8 +92,12 @@ def _eval_part(folder: Path, name: str, compute: Any) -> dict[str, Any]:
 
 
 def _guess_passk(world: Any, problems: list, ks: Sequence[int]) -> dict[str, float]:
-    """pass@k of a guesser that draws answers from the evaluated problems' own answer distribution (leave one out)."""
-    p = guess_probabilities([q.answer for q in problems])
+    """pass@k of a guesser that draws answers from the evaluated problems' own answer distribution (leave one out);
+    in arithmetic, also every running value a chain-verified completion must contain."""
+    if isinstance(world, ArithmeticWorld):
+        p = np.asarray(world.guess_probabilities(problems))
+    else:
+        p = guess_probabilities([q.answer for q in problems])
     return {f"guess_pass@{k}": float(np.mean(1.0 - (1.0 - p) ** k)) for k in ks}
 
 
@@ -272,6 +278,7 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
     if final.exists():
         shutil.rmtree(final)
     os.replace(work, final)
+    write_model_card(final)
     return final
 
 

@@ -42,6 +42,9 @@ class ArithmeticConfig(FrozenConfig):
     ops: str = "+-"  # any of "+-*"
     # draw pretraining, RL and evaluation problems from disjoint hash splits (worlds/base.py: split_of_key)
     leak_free: bool = False
+    # what the verifier checks: the final answer only, or the worked chain too ("chain": every scratchpad step right,
+    # in order, and the answer right). A chain cannot be guessed the way a small-range answer can.
+    verify: Literal["answer", "chain"] = "answer"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -208,7 +211,33 @@ class ArithmeticWorld(World):
 
     def reward(self, problem: Problem, completion: str) -> float:
         got = parse_answer(completion)
-        return 1.0 if got is not None and str(got) == problem.answer else 0.0
+        if got is None or str(got) != problem.answer:
+            return 0.0
+        if self.config.verify == "chain" and correct_step_share(problem, completion) < 1.0:
+            return 0.0
+        return 1.0
+
+    def guess_probabilities(self, problems: list[Problem]) -> list[float]:
+        """Probability that one guess is right, per problem, for a guesser that knows the evaluated problems'
+        distribution of answers (and, under chain verification, of every running value) but does not compute:
+        leave-one-out empirical frequencies, multiplied over the values a correct completion must contain."""
+        if len(problems) < 2:
+            raise InvalidConfigError("guess_probabilities needs at least two problems (leave-one-out frequencies).")
+        values = [evaluate(p.meta["operands"], p.meta["ops"]) for p in problems]
+        positions = range(1, max(len(v) for v in values)) if self.config.verify == "chain" else [None]
+        out = []
+        for i, v in enumerate(values):
+            prob = 1.0
+            for j in positions:
+                # the j-th running value (the answer when j is None) among the other problems
+                pick = (lambda vals, j=j: vals[-1] if j is None else (vals[j] if j < len(vals) else None))
+                mine = pick(v)
+                if mine is None:
+                    continue
+                others = [pick(w) for k, w in enumerate(values) if k != i]
+                prob *= sum(o == mine for o in others) / len(others)
+            out.append(prob)
+        return out
 
     def format_reward(self, problem: Problem, completion: str) -> float:
         return 1.0 if has_valid_format(completion) else 0.0

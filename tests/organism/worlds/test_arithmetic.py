@@ -141,3 +141,20 @@ def test_process_reward_credits_correct_steps_in_order():
     assert w.process_reward(p, wrong_second) == pytest.approx(0.5 * 1 / 3 + 0.5 * w.reward(p, wrong_second))
     assert w.process_reward(p, "A:" + p.answer) == 0.5  # the answer half only
     assert w.process_reward(p, "garbage") == 0.0
+
+
+def test_chain_verification_and_its_guesser():
+    cfg = ArithmeticConfig(min_operands=4, max_operands=4, max_digits=1, verify="chain")
+    w = ArithmeticWorld(cfg)
+    probs = w.sample(40, seed=5)
+    p = probs[0]
+    right = w.solution(p, "eq")
+    assert w.reward(p, right) == 1.0 and w.reward(p, "A:" + p.answer) == 0.0  # the answer alone is not enough
+    steps = right.split(";")
+    wrong_step = ";".join([steps[0], steps[1].split("=")[0] + "=99", *steps[2:]])
+    assert w.reward(p, wrong_step) == 0.0
+    assert ArithmeticWorld(cfg.replace(verify="answer")).reward(p, "A:" + p.answer) == 1.0
+    chain = w.guess_probabilities(probs)
+    answer_only = ArithmeticWorld(cfg.replace(verify="answer")).guess_probabilities(probs)
+    assert all(0 <= c <= a <= 1 for c, a in zip(chain, answer_only, strict=True))
+    assert sum(chain) < sum(answer_only)
