@@ -36,7 +36,7 @@ def check_prompts(prompts: Any, what: str = "prompts") -> list[str]:
         raise EmptyInputError(f"No {what} given: pass at least one prompt string.")
     for i, p in enumerate(out):
         if not isinstance(p, str):
-            raise InvalidConfigError(f"{what}[{i}] is a {type(p).__name__}, not a string: pass a list of strings.")
+            raise InvalidConfigError(f"{what}[{i}] is {type(p).__name__} {p!r}, not a string: pass a list of strings.")
     return out
 
 

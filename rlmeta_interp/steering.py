@@ -51,7 +51,7 @@ def _check_positions(positions: Any) -> Any:
 
 @dataclass(frozen=True)
 class SteeringVector:
-    vectors: Mapping[int, Float[Tensor, "d_model"]]
+    vectors: Mapping[int, Float[Tensor, " d_model"]]
     site: str = "resid_post"
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ def llama(tiny_folders):
 def test_bare_string_prompts_are_rejected_not_split_into_characters(llama):
     with pytest.raises(InvalidConfigError, match=r"single string.*one prompt per character.*Pass a list: \['12\+3='\]"):
         harvest(llama, "12+3=", [hook_name(0)], cache=False)
-    with pytest.raises(InvalidConfigError, match=r"prompts\[1\] is a int, not a string"):
+    with pytest.raises(InvalidConfigError, match=r"prompts\[1\] is int 2, not a string"):
         harvest(llama, ["1", 2], [hook_name(0)], cache=False)
     with pytest.raises(InvalidConfigError, match=r"hooks is a single string.*pass a list"):
         harvest(llama, PROMPTS, hook_name(0), cache=False)
