@@ -84,7 +84,13 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
 def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The table's content: the fit (from calibration rows) and its held-out evaluation (test rows)."""
     calib, test = table[table["split"] == "calibration"], table[table["split"] == "test"]
-    return {"fitted": fitted.to_dict(), "evaluation": evaluate(fitted, test, calib, n_boot=n_boot, seed=seed),
+    ev = evaluate(fitted, test, calib, n_boot=n_boot, seed=seed)
+    s = ev["summary"]
+    headline = {"balanced_accuracy": {"value": s["balanced_accuracy"], "ci_lo": s["ci_lo"], "ci_hi": s["ci_hi"]},
+                "n_pairs": ev["n_test"], "split": "test", "creation_recall": s["recall"].get("creation"),
+                "no_signal_read_as_creation": s["no_signal_read_as_creation"],
+                "constant_baseline": ev["constant_baseline"]["balanced_accuracy"]}
+    return {"summary": headline, "fitted": fitted.to_dict(), "evaluation": ev,
             "pairs": {"calibration": calib["pair"].tolist(), "test": test["pair"].tolist()}}
 
 

@@ -33,6 +33,9 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     # checksummed: reading with required=True verifies the sidecar, and a tampered file is refused
     back = vr.committed_summary(tmp_path)
     assert back["evaluation"]["summary"]["balanced_accuracy"] == 1.0
+    # the headline block the demo report reads: held-out balanced accuracy with its CI, pairs and split
+    assert back["summary"]["balanced_accuracy"]["value"] == 1.0 and back["summary"]["n_pairs"] == len(test)
+    assert back["summary"]["split"] == "test" and back["summary"]["creation_recall"] == 1.0
     assert json.loads((tmp_path / "validation_roc.json").read_text())["caption"].startswith("ROC curve")
     text = vr.render_trust_paragraph(back)
     assert "balanced accuracy 1.00" in text and "directions (calibration AUC CI" in text
