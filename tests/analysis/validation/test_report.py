@@ -58,3 +58,39 @@ def test_readme_markers_are_required_and_replaced():
 def test_validate_without_labelled_pairs_names_the_fix(tmp_path):
     with pytest.raises(EmptyInputError, match="zoo build --preset validation"):
         vr.run_validation(tmp_path, table_dir=tmp_path, pairs=["no-such-pair"])
+
+
+def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypatch):
+    """Four labelled tiny pairs (two per split) and a second-seed base in a user zoo: scorecards, the fit, the table,
+    the figures. Random weights solve nothing, so every pair reads no gain (no_signal), whatever its label."""
+    from rlmeta_interp.analysis.scorecard import ScorecardConfig, load_scorecard
+
+    from ...conftest import save_noisy_twin, save_tiny
+
+    zoo = tmp_path / "home" / "zoo"
+    save_tiny(zoo / "vbase", "llama", seed=0)
+    save_tiny(zoo / "vbase-s1", "llama", seed=5)
+    for name in ("vbase", "vbase-s1"):
+        (zoo / name / "manifest.json").write_text(json.dumps({"name": name, "kind": "base", "world": "arithmetic",
+                                                               "dose": 0.0, "preset": "validation"}))
+    layout = [("c-cal", "creation", "calibration", 0.05), ("a-cal", "activation", "calibration", 0.005),
+              ("c-test", "creation", "test", 0.05), ("a-test", "activation", "test", 0.005)]
+    for i, (name, label, split, scale) in enumerate(layout):
+        save_noisy_twin(zoo / "vbase", zoo / name, scale=scale, seed=i + 1)
+        (zoo / name / "manifest.json").write_text(json.dumps({
+            "name": name, "kind": "rl", "base": "vbase", "world": "arithmetic", "dose": 0.0, "label": label,
+            "split": split, "recipe": "edge", "preset": "validation"}))
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    cfg = ScorecardConfig.smoke().replace(indicators=("boundary", "directions", "weights"))
+    summary = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
+                                progress=False)
+    assert sorted(summary["pairs"]["calibration"]) == ["a-cal", "c-cal"]
+    assert sorted(summary["pairs"]["test"]) == ["a-test", "c-test"]
+    ev = summary["evaluation"]
+    assert set(ev["summary"]["predictions"].values()) == {"no_signal"}
+    assert ev["summary"]["balanced_accuracy"] == 0.0 and ev["summary"]["recall"]["creation"] == 0.0
+    assert (tmp_path / "table" / vr.SUMMARY_JSON).exists() and (tmp_path / "table" / "validation_roc.png").exists()
+    # the second pretraining seed scales the directions indicator
+    card = load_scorecard(tmp_path / "cards" / "c-test")
+    assert card.label == "creation" and card.split == "test"
+    assert card.results["directions"].metric("scaled_distance") > 0
