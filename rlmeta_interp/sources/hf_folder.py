@@ -9,6 +9,7 @@ and the keys instead.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ from ..errors import CorruptedCheckpointError, InvalidConfigError, MissingWeight
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
 
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -91,6 +94,26 @@ def check_loading_report(folder: Path, model: PreTrainedModel, report: dict[str,
         )
 
 
+def check_tokenizer_fits(folder: Path, tok: PreTrainedTokenizerBase, rows: int) -> None:
+    """Raise WeightMismatchError when the tokenizer's own vocabulary or its BOS/EOS/pad/unk ids reach past the
+    embedding table (every such id would fail in a forward pass). Added tokens past the table (some releases list
+    image placeholders a text model never sees) are only logged."""
+    added = tok.get_added_vocab()
+    own = [i for t, i in tok.get_vocab().items() if t not in added]
+    special = {k: getattr(tok, f"{k}_token_id") for k in ("bos", "eos", "pad", "unk")}
+    bad = {k: i for k, i in special.items() if i is not None and i >= rows}
+    if (own and max(own) >= rows) or bad:
+        what = f"special token ids {bad}" if bad else f"vocabulary ids up to {max(own)}"
+        raise WeightMismatchError(
+            f"The tokenizer in {folder} has {what} but the model's embedding table has {rows} rows: the tokenizer"
+            " files belong to another model. Copy the tokenizer saved with these weights into the folder."
+        )
+    past = sorted(t for t, i in added.items() if i >= rows)
+    if past:
+        log.warning("%s: %d added tokens have ids past the embedding table (%d rows), e.g. %s; text containing them"
+                    " cannot be run through this model.", folder, len(past), rows, past[:3])
+
+
 def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
                    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Hugging Face causal LM and tokenizer from a local folder, offline, eval mode, every weight from the files.
@@ -128,6 +151,7 @@ def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
         tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=config.trust_remote_code)
     except (OSError, ValueError) as e:
         raise MissingWeightsError(f"{folder} has no usable tokenizer files ({e}). Save the tokenizer into the folder.") from e
+    check_tokenizer_fits(folder, tok, hf.get_input_embeddings().num_embeddings)
     if tok.pad_token_id is None and tok.eos_token_id is not None:
         tok.pad_token = tok.eos_token
     return hf.to(config.device).eval(), tok

@@ -74,6 +74,24 @@ def test_architectures_field_contradicting_model_type_is_an_error(tiny_folders, 
         load_model(folder)
 
 
+def test_a_tokenizer_reaching_past_the_embedding_table(tiny_folders, tmp_path, caplog):
+    from transformers import AutoTokenizer
+
+    folder = _copy(tiny_folders["qwen2"], tmp_path / "m")
+    tok = AutoTokenizer.from_pretrained(folder)
+    rows = load_hf_folder(folder)[0].get_input_embeddings().num_embeddings
+    last = f"<extra{rows - len(tok)}>"  # the first added token with id == rows
+    tok.add_tokens([f"<extra{i}>" for i in range(rows - len(tok) + 1)])
+    tok.save_pretrained(folder)
+    assert load_model(folder).tokenizer.convert_tokens_to_ids(last) == rows  # it loads, and says so:
+    assert "1 added tokens have ids past the embedding table" in caplog.text
+    tok.add_special_tokens({"bos_token": last})  # BOS starts every input: refused
+    tok.save_pretrained(folder)
+    with pytest.raises(WeightMismatchError, match=rf"special token ids \{{'bos': {rows}\}} but the model's embedding"
+                                                  rf" table has {rows} rows"):
+        load_model(folder)
+
+
 def test_a_config_with_other_shapes_is_an_error(tiny_folders, tmp_path):
     folder = _copy(tiny_folders["gpt2"], tmp_path / "m")
     cfg = json.loads((folder / "config.json").read_text())
