@@ -201,7 +201,7 @@ class FrozenConfig:
                 object.__setattr__(self, f.name, checked)
 
 
-def check_range(obj: FrozenConfig, name: str, lo: float | None = None, hi: float | None = None,
+def check_range(obj: FrozenConfig, name: str, lo: float | int | None = None, hi: float | int | None = None,
                 *, lo_open: bool = False, hi_open: bool = False) -> None:
     """Raise InvalidConfigError unless ``lo <= obj.name <= hi`` (bounds optional, open if asked).
 

@@ -62,8 +62,8 @@ def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = Non
     return value
 
 
-def check_number(value: Any, name: str, lo: float | None = None, hi: float | None = None, *,
-                 lo_open: bool = False, max_abs: float | None = None) -> float:
+def check_number(value: Any, name: str, lo: float | int | None = None, hi: float | int | None = None, *,
+                 lo_open: bool = False, max_abs: float | int | None = None) -> float:
     """A finite real number (not a bool, not NaN/inf) within the bounds, and at most ``max_abs`` in magnitude."""
     if isinstance(value, Tensor) and value.numel() == 1:
         value = value.item()

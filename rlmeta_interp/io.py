@@ -272,7 +272,7 @@ def remove_tree(path: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike, timeout: float = -1) -> Iterator[None]:
+def file_lock(path: str | os.PathLike, timeout: float | int = -1) -> Iterator[None]:
     """Hold an exclusive lock on ``<path>.lock`` (``filelock``: an OS lock, released when the process dies, so a
     killed holder never blocks the next run). Concurrent writers of one cache entry take turns through it."""
     from filelock import FileLock

@@ -117,7 +117,7 @@ class SteeringVector:
     def __sub__(self, other: SteeringVector) -> SteeringVector:
         return self._combine(other, -1.0)
 
-    def __mul__(self, scale: float) -> SteeringVector:
+    def __mul__(self, scale: float | int) -> SteeringVector:
         scale = check_number(scale, "scale", max_abs=MAX_MAGNITUDE)
         return SteeringVector({k: v * scale for k, v in self.vectors.items()}, self.site)
 
@@ -152,7 +152,7 @@ class SteeringVector:
         return cls({int(k.split(".")[1]): v for k, v in tensors.items()}, meta.get("site", "resid_post"))
 
     # ---- application
-    def hooks(self, model: Any, multiplier: float = 1.0, positions: PositionSpec = None) -> list[tuple[str, Any]]:
+    def hooks(self, model: Any, multiplier: float | int = 1.0, positions: PositionSpec = None) -> list[tuple[str, Any]]:
         """``(hook_name, fn)`` pairs for TransformerLens's ``model.hooks(fwd_hooks=...)``."""
         tl = getattr(model, "tl", model)
         multiplier = check_number(multiplier, "multiplier", max_abs=MAX_MAGNITUDE)
@@ -188,7 +188,7 @@ class SteeringVector:
         return pairs
 
     @contextlib.contextmanager
-    def apply(self, model: Any, multiplier: float = 1.0, positions: PositionSpec = None) -> Iterator[Any]:
+    def apply(self, model: Any, multiplier: float | int = 1.0, positions: PositionSpec = None) -> Iterator[Any]:
         """Steer ``model`` (a LoadedModel, HookedTransformer or TransformerBridge) inside the block.
 
         ``positions``: None (every position, generated tokens included), ``"last"`` (the last position of each
