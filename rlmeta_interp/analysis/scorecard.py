@@ -223,16 +223,18 @@ def _resolve_world(pair: Any, world: str | Any | None) -> Any:
     return world
 
 
-def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardConfig = ScorecardConfig(),
+def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardConfig | None = None,
                   out_dir: str | Path | None = None, *, progress: bool = True, reference_base: Any | None = None,
                   control_rl: Any | None = None) -> Scorecard:
     """Every indicator of ``config.indicators`` for ``pair``; results saved to (and resumed from) ``out_dir``.
 
     ``reference_base``: a base of the same design from another pretraining seed (scales the directions indicator);
     ``control_rl``: the same base after a same-budget random-reward run (subtracted by the features indicator).
+    ``config`` defaults to :class:`ScorecardConfig` ().
     """
     from tqdm.auto import tqdm
 
+    config = config if config is not None else ScorecardConfig()
     w = _resolve_world(pair, world)
     layer = pair.n_layers // 2 if config.layer is None else pair.base.layer(config.layer)
     problems = w.sample(config.n_problems, seed=config.problem_seed) if w.name != "bandits" else []

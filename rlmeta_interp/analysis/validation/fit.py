@@ -119,9 +119,10 @@ def _two_class(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["label"].isin(["creation", "activation"])]
 
 
-def fit_rules(calibration: pd.DataFrame, base: ScorecardRules = ScorecardRules(), *, n_boot: int = 1000,
+def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, n_boot: int = 1000,
               seed: int = 0) -> FittedRules:
-    """Thresholds, the descriptive set and the summary model, fitted on ``calibration`` rows only."""
+    """Thresholds, the descriptive set and the summary model, fitted on ``calibration`` rows only; ``base``
+    (default :class:`ScorecardRules`) supplies the thresholds that are not fitted."""
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -130,6 +131,7 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules = ScorecardRules()
     if calibration.empty:
         raise EmptyInputError("No calibration pairs: the registry lists none with split='calibration'. Build the"
                               " validation zoo (rlmeta-interp zoo build --preset validation) first.")
+    base = base if base is not None else ScorecardRules()
     two = _two_class(calibration)
     y = (two["label"] == "creation").to_numpy()
     rules, fits, descriptive = base, [], set(base.descriptive)
@@ -189,7 +191,7 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
             "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
             "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),
             "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},
-            "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls) if c]))
+            "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls, strict=True) if c]))
             if controls.any() else None,
         }
     two = _two_class(test)
