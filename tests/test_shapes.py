@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -116,3 +119,49 @@ def test_bandit_posteriors_have_one_row_per_pull_plus_the_prior():
     post = checked(posterior_means)([(0, 1), (2, 0)], 3)
     assert post.shape == (3, 3)
     np.testing.assert_allclose(post[-1], [2 / 3, 0.5, 1 / 3])
+
+
+# PEP 484's numeric tower: an int is a valid float (beartype is stricter unless told)
+HOOK = ("import numpy as np, torch\nfrom jaxtyping import TypeCheckError, install_import_hook\n"
+        "with install_import_hook('rlmeta_interp', 'beartype.beartype(conf=beartype.BeartypeConf("
+        "is_pep484_tower=True))'):\n")
+DATA = ("g = torch.Generator().manual_seed(0)\n"
+        "base, rl = torch.randn(64, 8, generator=g), torch.randn(64, 8, generator=g)\n")
+
+PIPELINE = HOOK + """\
+    from rlmeta_interp.analysis.crosscoder import CrosscoderConfig, crosscoder_latents, train_crosscoder
+    from rlmeta_interp.analysis.icrl import regret_curves
+    from rlmeta_interp.analysis.passk import pass_at_k_matrix
+""" + DATA + """\
+cc = train_crosscoder(base, rl, CrosscoderConfig(d_in=8, d_sae=16, k=2, steps=5, batch_size=16))
+assert len(crosscoder_latents(cc, base, rl)) == 16
+means = np.random.default_rng(0).uniform(size=(10, 3))
+assert len(regret_curves(np.zeros((10, 6), dtype=np.int64), means, n_boot=20)) == 6
+assert pass_at_k_matrix(np.array([1, 2]), 4, [1, 2]).shape == (2, 2)
+try:
+    crosscoder_latents(cc, base, rl[:, :4])
+except TypeCheckError:
+    print("rejected")
+"""
+
+
+def _hooked(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_library_runs_with_every_module_under_the_import_hook():
+    """The package imported through jaxtyping's import hook (every annotated function checked, inner calls included)
+    runs a small pipeline, and rejects activations whose width disagrees between the two models."""
+    res = _hooked(PIPELINE)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip().endswith("rejected")
+
+
+@pytest.mark.xfail(strict=True, reason="analysis.directions._cos_rows is annotated to return np.ndarray but returns a"
+                   " numpy scalar for one pair of vectors: fix its annotation, then remove this marker")
+def test_direction_cosines_under_the_import_hook():
+    res = _hooked(HOOK + "    from rlmeta_interp.analysis.directions import DirectionConfig, direction_cosines\n" + DATA
+                  + "direction_cosines({0: base}, {0: rl}, np.array([0, 1] * 32), config=DirectionConfig(n_shuffles=5,"
+                    " n_boot=20))\n")
+    assert res.returncode == 0, res.stderr[-3000:]
