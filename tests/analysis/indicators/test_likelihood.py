@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from rlmeta_interp.analysis.indicators import likelihood as lk
 from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
 
@@ -31,3 +33,35 @@ def test_statistic_is_the_log_ratio_and_the_cut_maps_back():
     assert s.value == 1.0 and s.lo == 0.0 and s.hi == 2.0
     rules = lk.with_cut(R, math.log(1.5))
     assert rules.likelihood_activation_max == rules.likelihood_creation_min == 1.5
+
+
+def test_measure_scores_rl_solutions_on_the_problems_only_rl_solves(tmp_path):
+    """Real tiny base as the scorer; samples placed in the shared cache: RL solves problems 0 and 1 (correct
+    worked solutions), the base none; problems 2 and 3 are solved by neither."""
+    import numpy as np
+
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.capability import BoundaryConfig, BoundaryResult
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+
+    from ...conftest import save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path, scale=0.02, seed=1))
+    world = make_world("arithmetic")
+    probs = world.sample(4, seed=3)
+    right = [world.solution(p, "direct") for p in probs]
+    wrong = [str(int(p.answer) + 1) for p in probs]
+    rl = [[right[0], wrong[0]], [right[1], right[1]], [wrong[2], wrong[2]], [wrong[3], wrong[3]]]
+    base = [[w, w] for w in wrong]
+    res = BoundaryResult(pair="p", base="b", world="arithmetic", dose=None, variant=None, rl_seed=None,
+                         config=BoundaryConfig(n_problems=4, n_samples=2, likelihood_samples=0), prompts=[p.prompt for p in probs],
+                         counts_base=np.zeros(4, dtype=int), counts_rl=np.array([1, 2, 0, 0]), guess_p=None,
+                         completions_base=base, completions_rl=rl)
+    ctx = Context(pair=pair, world=world, config=ScorecardConfig.smoke(), layer=0, problems=probs,
+                  cache={"passk": res})
+    m, tables = lk.measure(ctx)
+    assert m.n_rl_only.value == 2 and m.ratio_rl_only.known and m.ratio_all.known
+    # only RL's correct samples of problems 0 and 1 were scored: three of them
+    assert len(tables["nll_rl_only"]) == 3
+    assert lk.statistic(m).value == pytest.approx(np.log(m.ratio_rl_only.value))

@@ -1,0 +1,48 @@
+"""Shared measurements: computed once per run, on the intended problems, with the optional reference base."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlmeta_interp import load_pair, load_model
+from rlmeta_interp.analysis.indicators import shared
+from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+from rlmeta_interp.organism.corpus import make_world
+
+from ...conftest import save_tiny, save_tiny_pair
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    return load_pair(save_tiny_pair(tmp_path_factory.mktemp("shared"), scale=0.02, seed=1))
+
+
+def ctx_for(pair, world_name, **kw):
+    world = make_world(world_name)
+    cfg = ScorecardConfig.smoke()
+    problems = world.sample(cfg.n_problems, seed=cfg.problem_seed) if world_name != "bandits" else []
+    return Context(pair=pair, world=world, config=cfg, layer=0, problems=problems, **kw)
+
+
+def test_steering_problems_are_their_own_and_cached(pair):
+    ctx = ctx_for(pair, "arithmetic")
+    steer = shared.steer_problems(ctx)
+    assert len(steer) == ctx.config.n_steer and shared.steer_problems(ctx) is steer
+    assert [p.prompt for p in steer] != [p.prompt for p in ctx.problems]
+
+
+def test_contrast_exists_only_for_arithmetic_and_carries_the_reference(pair, tmp_path):
+    assert shared.contrast_acts(ctx_for(pair, "planning")) is None
+    ref = load_model(save_tiny(tmp_path / "other_seed", "llama", seed=7))
+    ctx = ctx_for(pair, "arithmetic", reference_base=ref)
+    d = shared.contrast_acts(ctx)
+    n = 2 * ctx.config.n_contrast
+    assert d["labels"].sum() == ctx.config.n_contrast and d["base"].shape[0] == n
+    assert d["reference"].shape == d["base"].shape and not (d["reference"] == d["base"]).all()
+    assert shared.contrast_acts(ctx) is d  # measured once per run
+
+
+def test_bandit_episodes_match_their_targets(pair):
+    ctx = ctx_for(pair, "bandits")
+    ep = shared.episodes(ctx)
+    assert len(ep["texts"]) == ctx.config.n_episodes == ep["targets"].shape[0]
