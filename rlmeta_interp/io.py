@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -26,6 +27,8 @@ import torch
 
 from .errors import CorruptedCheckpointError, ManifestMismatchError, MissingWeightsError, OutputNotWritableError
 
+
+log = logging.getLogger(__name__)
 
 CHECKSUM_KEY = "rlmeta_sha256"  # safetensors metadata key holding the content checksum
 SIDECAR_SUFFIX = ".sha256"
@@ -275,12 +278,20 @@ def remove_tree(path: str | os.PathLike) -> None:
 def file_lock(path: str | os.PathLike, timeout: float | int = -1) -> Iterator[None]:
     """Hold an exclusive lock on ``<path>.lock`` (``filelock``: an OS lock, released when the process dies, so a
     killed holder never blocks the next run). Concurrent writers of one cache entry take turns through it."""
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     lock_path = Path(str(path) + ".lock")
     ensure_dir(lock_path.parent)
-    with FileLock(str(lock_path), timeout=timeout):
+    lock = FileLock(str(lock_path), timeout=timeout)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("Waiting for another process that holds %s (the same job is running there).", lock_path)
+        lock.acquire()
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
