@@ -219,3 +219,10 @@ def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pair
     if record and readme.exists():
         write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(summary)))
     return summary
+
+
+def fitted_rules(folder: str | Path | None = None) -> Any | None:
+    """The voting rules fitted on the calibration split, from the committed validation table (None without one):
+    pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds."""
+    summary = committed_summary(folder)
+    return None if summary is None else FittedRules.from_dict(summary["fitted"]).rules

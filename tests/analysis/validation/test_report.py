@@ -37,6 +37,7 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert back["summary"]["balanced_accuracy"]["value"] == 1.0 and back["summary"]["n_pairs"] == len(test)
     assert back["summary"]["split"] == "test" and back["summary"]["creation_recall"] == 1.0
     assert json.loads((tmp_path / "validation_roc.json").read_text())["caption"].startswith("ROC curve")
+    assert vr.fitted_rules(tmp_path) == fitted.rules and vr.fitted_rules(tmp_path / "nothing") is None
     text = vr.render_trust_paragraph(back)
     assert "balanced accuracy 1.00" in text and "directions (calibration AUC CI" in text
     # only boundary reaches AUC >= 0.8 with a CI above 0.6 among voting indicators, so the bar is not met
