@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,27 @@ def ensure_demo_zoo(progress: bool = True) -> list[str]:
     return pairs
 
 
+# Hybrid decoding costs more than every other indicator together (about 45 of 60 CPU seconds on a demo pair with a
+# gap, measured cold) and is the one the full zoo found against the labels; the demo leaves it to
+# `rlmeta-interp scorecard PAIR`, so the main job fits its two-minute budget.
+DEMO_SKIPS = ("hybrid",)
+
+
+def demo_config():
+    """The main job's measurement sizes: :meth:`ScorecardConfig.demo` cut to about 30 CPU seconds per pair.
+
+    Smaller samples (32 problems x 16 samples for pass@k, 32 steering problems, 2 multipliers, one random control,
+    an 8k-activation SAE) and no hybrid decoding; every other indicator votes. Notebook 11 and
+    ``rlmeta-interp scorecard`` run the full sizes.
+    """
+    from .analysis.scorecard import ScorecardConfig
+
+    full = ScorecardConfig.demo()
+    return full.replace(n_problems=32, n_samples=16, n_contrast=32, multipliers=(1.0, 2.0), n_random=1, n_steer=32,
+                        n_hybrid=4, sae_samples=8000, crosscoder_steps=300, n_boot=200,
+                        indicators=tuple(i for i in full.indicators if i not in DEMO_SKIPS))
+
+
 def run_pair_scorecard(pair_name: str, out_dir: Path, config=None, world: str | None = None, progress: bool = True):
     """Load ``pair_name``, run its scorecard into ``out_dir``, save its figure; returns the Scorecard."""
     import matplotlib.pyplot as plt
@@ -57,51 +79,153 @@ def run_pair_scorecard(pair_name: str, out_dir: Path, config=None, world: str | 
     return card
 
 
-def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None) -> Path:
-    """The main job: the demo organisms' scorecards side by side, checked against their known exposure dose.
+@dataclass(frozen=True)
+class Reuse:
+    """Which indicator results a run read back from an earlier run's files instead of measuring."""
 
-    Writes ``<out_dir>/report.md`` and ``report.html`` (figures embedded) and returns the HTML path.
+    reused: int
+    measured: int
+    oldest: float | None  # POSIX time of the oldest reused result
+
+    def sentence(self) -> str:
+        from .report import fmt_when
+
+        total = self.reused + self.measured
+        if not self.reused:
+            return f"All {total} indicator results were measured in this run."
+        since = f", measured on {fmt_when(self.oldest)}" if self.oldest is not None else ""
+        return (f"{self.reused} of {total} indicator results were reused from an earlier run{since} (same weights,"
+                f" world and sizes); delete the pair folders under the output folder to measure them again.")
+
+
+def _result_times(folder: Path, indicators: tuple[str, ...]) -> dict[str, int]:
+    return {n: (folder / f"{n}.json").stat().st_mtime_ns for n in indicators if (folder / f"{n}.json").exists()}
+
+
+def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None, workers: int | None = None) -> Path:
+    """The main job: the demo organisms' scorecards side by side, checked against their known labels.
+
+    Writes ``<out_dir>/report.md`` and ``report.html`` (figures embedded) and returns the HTML path. Indicator results
+    already measured with the same weights, world and sizes are reused, and the report and log say so and from when.
+    ``workers``: pairs measured at once, each in its own process with one torch thread (default: up to 2, one per
+    core; these models are too small for threads to help, so processes are what uses a second core).
     """
-    from .analysis.scorecard import ScorecardConfig, indicator_reliability, validate_against_dose
-    from .report import write_report
+    from .analysis.scorecard import indicator_reliability, validate_against_labels
+    from .report import (
+        answer_line,
+        fmt_duration,
+        footer,
+        meter_accuracy_text,
+        read_meter_accuracy,
+        reliability_table,
+        scorecard_section,
+        votes_table,
+        write_report,
+    )
 
-    t0 = time.time()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     out = ensure_dir(out_dir or results_dir() / "demo")
     names = ensure_demo_zoo(progress=progress)
-    cfg = config or ScorecardConfig.demo()
-    cards = [run_pair_scorecard(n, out / n, cfg, progress=progress) for n in names]
-    validation = validate_against_dose(cards)
-    reliability = indicator_reliability(validation)
+    cfg = config or demo_config()
+    before = {n: _result_times(out / n, cfg.indicators) for n in names}
+    cards = _scorecards(names, out, cfg, progress, workers if workers is not None else min(2, os.cpu_count() or 1))
+    reused, measured, oldest = 0, 0, []
+    for n in names:
+        after = _result_times(out / n, cfg.indicators)
+        same = [k for k, t in after.items() if before[n].get(k) == t]
+        reused += len(same)
+        measured += len(after) - len(same)
+        oldest += [before[n][k] / 1e9 for k in same]
+    reuse = Reuse(reused, measured, min(oldest) if oldest else None)
+    if reuse.reused:
+        log.info("demo: %s", reuse.sentence())
+    validation = validate_against_labels(cards)
     validation.to_csv(out / "validation.csv", index=False)
-    wide = validation.pivot_table(index=["pair", "dose", "expected"], columns="indicator", values="vote",
-                                  aggfunc="first", sort=False).reset_index()
+    accuracy = read_meter_accuracy()
+    headline = _headline_figure(cards, out, accuracy)
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     md = [
-        "# rlmeta-interp demo: did RL activate or create the capability?", "",
-        "Each pair is a model organism pretrained on synthetic arithmetic with a *known* exposure dose (the fraction of"
-        " pretraining examples that showed a scratchpad), then RL-tuned with GRPO on a verifiable reward. Operational"
-        " truth: a dose > 0 base saw the behaviour, so RL's gain is *activation*; at dose 0 the gain is *creation* only"
-        " if the RL model writes the scratchpads pretraining never showed, and *activation* if it merely sharpened the"
-        " direct answers every document showed (each pair's reason is stated below). Every indicator votes by a"
-        " written rule; the table shows whether each vote tracks the truth.", "",
-        "## Votes against the known dose", "", _md_table(wide), "",
-        "## How often each indicator agreed with the dose", "",
-        "Undecided votes (n/a, inconclusive), and every vote of a pair where RL made no measurable gain, are not"
-        " counted. With this few pairs, agreement is a sanity check, not"
-        " a validation: the `paper` zoo (`rlmeta-interp zoo build --preset paper`) has more doses and seeds.", "",
-        _md_table(reliability), "",
+        "# Did RL activate the capability, or create it?", "",
+        "## The answer, per pair", "",
+        *[f"- {answer_line(c)}" for c in cards], "",
+        meter_accuracy_text(accuracy), "",
+        f"![the toolkit's verdict against the known label]({headline.name})", "",
+        "## What was measured", "",
+        "Each pair is a model organism: a small transformer pretrained on a synthetic world in which a known share of"
+        " documents (the exposure dose) showed the worked format, then RL-tuned with GRPO on a verifiable reward. Its"
+        " label (*activation*, *creation* or *no signal*) is fixed by how its corpus was designed, never read from the"
+        " model's outputs. Every indicator votes by a rule written next to it; the summary needs at least two decisive"
+        " votes that agree. A pair whose RL made no measurable gain reads *no gain*: there is nothing to attribute.", "",
+        "## Votes against the known label", "",
+        "Each indicator's vote per pair; ✗ marks a vote that disagrees with the known label.", "",
+        votes_table(validation), "",
+        "## How often each indicator agreed with the label", "",
+        "Undecided votes (n/a, inconclusive, mixed) and every vote of a pair without a measurable gain are not"
+        " counted. With this few pairs, agreement is a sanity check, not a validation: notebook 11 measures the"
+        " meter on the labelled validation zoo.", "",
+        reliability_table(indicator_reliability(validation)), "",
     ]
     for card in cards:
-        figure = f"{card.pair}/scorecard_{card.pair.replace('.', '_')}.png"
-        md += [card.to_markdown(), f"![scorecard of {card.pair}]({figure})", ""]
-    md += [f"_Generated by `rlmeta-interp demo` in {time.time() - t0:.0f} s; scorecard config: "
-           f"`{cfg.to_dict()}`._"]
-    _, html = write_report("\n".join(md), out, title="rlmeta-interp demo")
+        md.append(scorecard_section(card, f"{card.pair}/scorecard_{card.pair.replace('.', '_')}.png"))
+    sizes = ", ".join(f"{k.replace('_', ' ')} {'the middle one' if v is None else v}" for k, v in cfg.measured().items()
+                      if k not in ("indicators", "seed") and not isinstance(v, (list, tuple, dict)))
+    md.append(footer([
+        f"Generated by `rlmeta-interp demo` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: this run took"
+        f" {fmt_duration(seconds)} wall and {fmt_duration(cpu)} of CPU time for {len(cards)} pairs.",
+        reuse.sentence(),
+        f"Indicators: {', '.join(cfg.indicators)}; seed {cfg.seed}. Measurement sizes: {sizes}.",
+        f"Output folder: {out}.",
+    ]))
+    _, html = write_report("\n".join(md), out, title="rlmeta-interp demo: activation or creation?")
+    log.info("demo: %d pairs in %s wall, %s CPU; %s", len(cards), fmt_duration(seconds), fmt_duration(cpu),
+             reuse.sentence())
     return html
 
 
-def _md_table(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
-    rows = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
-    rows += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join(rows)
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the scorecard workers)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def _pair_worker(name: str, folder: Path, config) -> str:
+    import torch
+
+    torch.set_num_threads(1)
+    run_pair_scorecard(name, folder, config, progress=False)
+    return name
+
+
+def _scorecards(names: list[str], out: Path, config, progress: bool, workers: int) -> list:
+    """Every pair's scorecard, ``workers`` pairs at a time in separate processes (1: in this process)."""
+    from .analysis.scorecard import load_scorecard
+
+    if workers <= 1 or len(names) <= 1:
+        return [run_pair_scorecard(n, out / n, config, progress=progress) for n in names]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(_pair_worker, n, out / n, config) for n in names]
+        for f in tqdm(as_completed(futures), total=len(futures), desc="demo pairs", disable=not progress):
+            log.info("demo: %s done", f.result())
+    return [load_scorecard(out / n, config.rules) for n in names]
+
+
+def _headline_figure(cards, out: Path, accuracy) -> Path:
+    import matplotlib.pyplot as plt
+
+    from .plotting import save_fig, verdict_chart
+    from .report import meter_accuracy_text
+
+    rows = pd.DataFrame([{"pair": c.pair, "verdict": c.summary, "label": c.label, "expected": c.expected}
+                         for c in cards])
+    fig = verdict_chart(rows, meter_accuracy_text(accuracy).replace("`", ""))
+    png, _ = save_fig(fig, "demo", "verdicts", out_dir=out,
+                      caption="the toolkit's verdict per demo pair against its known label")
+    plt.close(fig)
+    return png

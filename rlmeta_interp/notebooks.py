@@ -206,3 +206,111 @@ def run_figures(only: Sequence[str] = (), *, defaults: bool = False, smoke: bool
             run.failed[p.name] = str(e)
     write_figure_index(target)
     return run
+
+
+# ------------------------------------------------------------------------------------------ steering widget
+@dataclass
+class SteerTarget:
+    """One model the steering widget can steer.
+
+    ``model`` and ``vector`` may each be a zero-argument function, called once on first use (so a large model such
+    as Gemma-3-270M is loaded, and its vector fitted, only when someone picks it). ``layers``: the layers the vector
+    covers; ``describe(completion)``: a short reading of a completion (for example its format); ``examples``: prompts
+    offered in the prompt box (any other text may be typed).
+    """
+
+    model: Any
+    vector: Any
+    layers: Sequence[int]
+    default_layer: int | None = None
+    max_new_tokens: int = 32
+    describe: Any = None
+    examples: Sequence[str] = ()
+
+    def resolved(self) -> tuple[Any, Any]:
+        if callable(self.model) and not hasattr(self.model, "tl"):
+            self.model = self.model()
+        if callable(self.vector) and not hasattr(self.vector, "layers"):
+            self.vector = self.vector()
+        return self.model, self.vector
+
+
+@dataclass(frozen=True)
+class SteeredText:
+    """A prompt's greedy completion unsteered and steered, with each one's reading."""
+
+    prompt: str
+    layer: int
+    multiplier: float
+    unsteered: str
+    steered: str
+    unsteered_reading: str = ""
+    steered_reading: str = ""
+
+    def html(self) -> str:
+        import html
+
+        def row(name: str, text: str, reading: str) -> str:
+            note = f" <i>({html.escape(reading)})</i>" if reading else ""
+            return f"<tr><td>{name}</td><td><code>{html.escape(text)}</code>{note}</td></tr>"
+
+        return (f"<table><tr><td>prompt</td><td><code>{html.escape(self.prompt)}</code></td></tr>"
+                + row("unsteered", self.unsteered, self.unsteered_reading)
+                + row(f"layer {self.layer}, multiplier {self.multiplier:+.2f}", self.steered, self.steered_reading)
+                + "</table>")
+
+
+def steer_text(target: SteerTarget, prompt: str, layer: int, multiplier: float) -> SteeredText:
+    """Greedy completion of any ``prompt`` by ``target``'s model, unsteered and with its vector at ``layer``."""
+    from .experiments.quickstart import steered_completion
+
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidConfigError("The prompt is empty: type a prompt (for an arithmetic organism, e.g. `6+1-2=`).")
+    if layer not in list(target.layers):
+        raise InvalidConfigError(f"Layer {layer} has no steering vector; choose one of {list(target.layers)}.")
+    model, vector = target.resolved()
+    plain = steered_completion(model, prompt, vector, layer, 0.0, max_new_tokens=target.max_new_tokens)
+    steered = steered_completion(model, prompt, vector, layer, float(multiplier), max_new_tokens=target.max_new_tokens)
+    read = target.describe or (lambda _text: "")
+    return SteeredText(prompt, layer, float(multiplier), plain, steered, read(plain), read(steered))
+
+
+def steering_widget(targets: dict[str, SteerTarget], multiplier: float = 1.0) -> Any:
+    """A live steering panel: pick a model, type any prompt, choose layer and multiplier, press *steer*.
+
+    Returns an ``ipywidgets.VBox``; the result appears in its last child (an ``HTML`` widget). Nothing runs until
+    the button is pressed, so a headless run of the notebook leaves it inert.
+    """
+    import ipywidgets as widgets
+
+    if not targets:
+        raise EmptyInputError("steering_widget needs at least one SteerTarget.")
+    names = list(targets)
+    pick = widgets.Dropdown(options=names, value=names[0], description="model")
+    prompt = widgets.Combobox(placeholder="type any prompt, or pick an example", description="prompt",
+                              ensure_option=False, layout=widgets.Layout(width="70%"))
+    layer = widgets.Dropdown(description="layer")
+    mult = widgets.FloatSlider(value=multiplier, min=-4.0, max=4.0, step=0.25, description="multiplier")
+    button = widgets.Button(description="steer", button_style="primary")
+    result = widgets.HTML()
+
+    def on_model(_change: Any = None) -> None:
+        t = targets[pick.value]
+        prompt.options = tuple(t.examples)
+        prompt.value = t.examples[0] if t.examples else ""
+        layer.options = list(t.layers)
+        layer.value = t.default_layer if t.default_layer in t.layers else list(t.layers)[0]
+
+    def on_click(_button: Any = None) -> None:
+        import html
+
+        result.value = "<i>generating...</i>"
+        try:
+            result.value = steer_text(targets[pick.value], prompt.value, layer.value, mult.value).html()
+        except RlmetaError as e:  # bad input: say what to change, keep the panel usable
+            result.value = f"<b>{html.escape(str(e))}</b>"
+
+    pick.observe(on_model, names="value")
+    button.on_click(on_click)
+    on_model()
+    return widgets.VBox([pick, prompt, widgets.HBox([layer, mult, button]), result])

@@ -89,3 +89,49 @@ def bar_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi:
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     return ax
+
+
+VERDICT_COLORS = {"activation": COLORS["base"], "creation": COLORS["rl"], "no gain": "#BBBBBB", "mixed": "#C9B3D9",
+                  "inconclusive": "#E4E4E4", "no_signal": "#BBBBBB", "unlabelled": "#FFFFFF"}
+
+
+def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
+    """The report's headline: per pair, the toolkit's verdict beside the known label, and whether they agree.
+
+    ``rows``: columns ``pair``, ``verdict``, ``label`` (None when unlabelled) and ``expected`` (the verdict the label
+    calls for). ``note`` (e.g. the meter's measured accuracy) is printed under the title.
+    """
+    from matplotlib.patches import Rectangle
+
+    set_style()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(8.0, 0.55 * n + 1.5))
+    for i, r in enumerate(rows.itertuples(index=False)):
+        y = n - 1 - i
+        label = r.label if isinstance(r.label, str) and r.label else "unlabelled"
+        for x, text in ((0, str(r.verdict)), (1, label)):
+            ax.add_patch(Rectangle((x + 0.04, y + 0.08), 0.92, 0.84, facecolor=VERDICT_COLORS.get(text, "#EEEEEE"),
+                                   edgecolor="#999999", linewidth=0.6))
+            ax.text(x + 0.5, y + 0.5, text, ha="center", va="center", fontsize=10)
+        if label == "unlabelled":
+            mark, tone = "no label to check", "#666666"
+        elif r.verdict == r.expected:
+            mark, tone = "\u2713 agrees", "#2E7D32"
+        else:
+            mark, tone = "\u2717 does not agree", "#C62828"
+        ax.text(2.1, y + 0.5, mark, va="center", fontsize=10, color=tone)
+    ax.set_xlim(0, 3.4)
+    ax.set_ylim(0, max(n, 1))
+    ax.set_yticks([n - 1 - i + 0.5 for i in range(n)], [str(p) for p in rows["pair"]])
+    ax.set_xticks([0.5, 1.5], ["toolkit's verdict", "known label"])
+    ax.xaxis.tick_top()
+    ax.grid(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.tick_params(length=0)
+    ax.set_title("Did RL activate or create the capability? The verdict against the truth", loc="left", pad=28)
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=8.5, color="#444444", wrap=True, va="bottom")
+    fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
+    return fig
+

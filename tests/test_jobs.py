@@ -13,14 +13,29 @@ def test_demo_pairs_are_shipped():
     assert len(pairs) >= 2, "the demo organisms must be committed under data/zoo (see data/README.md)"
 
 
-def test_run_demo_writes_report(tmp_path):
+def test_demo_config_is_sized_for_the_budget():
+    cfg, full = jobs.demo_config(), ScorecardConfig.demo()
+    assert cfg.n_problems * cfg.n_samples <= full.n_problems * full.n_samples
+    assert set(cfg.indicators) <= set(full.indicators) and "boundary" in cfg.indicators
+
+
+def test_run_demo_writes_report_and_says_when_it_reuses(tmp_path, caplog):
     html = jobs.run_demo(tmp_path, progress=False, config=ScorecardConfig.smoke())
     text = html.read_text()
     md = (tmp_path / "report.md").read_text()
+    answers = md[md.index("## The answer, per pair"):md.index("## What was measured")]
     for name in jobs.demo_pairs():
-        assert name in md
+        assert f"- **{name}** (" in answers  # one line per pair, first thing in the report
         card = json.loads((tmp_path / name / "scorecard.json").read_text())
-        assert card["expected"] in ("activation", "creation")
+        assert card["summary"] in answers.split(f"**{name}**")[1].split("\n")[0] or card["summary"] == "no gain"
         assert (tmp_path / name / f"scorecard_{name.replace('.', '_')}.png").exists()
-    assert "Votes against the known dose" in md and "data:image/png;base64" in text
+    assert (tmp_path / "demo_verdicts.png").exists() and "meter" in answers
+    assert "Votes against the known label" in md and "data:image/png;base64" in text
+    assert "[0, -0]" not in md and "| nan |" not in md and " nan " not in md
+    assert "All " in md and "measured in this run" in md and "<div class='footer'>" in text
     assert (tmp_path / "validation.csv").exists()
+    caplog.set_level("INFO", logger="rlmeta_interp.jobs")
+    jobs.run_demo(tmp_path, progress=False, config=ScorecardConfig.smoke())
+    again = (tmp_path / "report.md").read_text()
+    assert "were reused from an earlier run, measured on " in again
+    assert any("reused from an earlier run" in r.getMessage() for r in caplog.records)

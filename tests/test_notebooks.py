@@ -113,3 +113,49 @@ def test_run_figures_smoke_writes_results_not_the_figures_of_record(nb_dir, tmp_
     assert (run.figures / "42_toy_line.png").exists() and "42_toy_line" in run.index.read_text()
     with pytest.raises(InvalidConfigError, match="No notebook matches"):
         notebooks.run_figures(["99"], smoke=True, folder=nb_dir)
+
+
+def test_steering_widget_free_text_on_an_organism_and_a_gemma3_model(tiny_folders):
+    """Free-text prompts steer a real organism (scratchpad -> bare answers) and a Gemma-3 model loaded on first use."""
+    from rlmeta_interp import SteeringVector, harvest, hook_name, load_model, load_pair
+    from rlmeta_interp.organism.worlds.arithmetic import format_of
+
+    pair = load_pair("demo-arith-d050-rl-correct")
+    hook = hook_name(1)
+    scratch = harvest(pair.base, ["7+2-5=7 plus 2 is 9. 9 minus 5 is 4. A:4", "3+4=3 plus 4 is 7. A:7"], [hook])
+    direct = harvest(pair.base, ["7+2-5=A:4", "3+4=A:7"], [hook])
+    organism = notebooks.SteerTarget(pair.base, SteeringVector.from_means({1: direct[hook]}, {1: scratch[hook]}),
+                                     layers=[1], max_new_tokens=40, describe=format_of, examples=["4+3="])
+    loads = []
+
+    def gemma_model():
+        loads.append("model")
+        return load_model(str(tiny_folders["gemma3"]))
+
+    def gemma_vector():
+        model = organism_or_gemma["gemma"].model
+        acts = harvest(model, ["3+4=A:7", "5+1=A:6"], [hook_name(0)])
+        return SteeringVector.from_means({0: acts[hook_name(0)]}, {0: acts[hook_name(0)].flip(0)})
+
+    organism_or_gemma = {"organism": organism,
+                         "gemma": notebooks.SteerTarget(gemma_model, gemma_vector, layers=[0], max_new_tokens=6)}
+    box = notebooks.steering_widget(organism_or_gemma, multiplier=2.0)
+    pick, prompt, (layer, _mult, button), result = box.children[0], box.children[1], box.children[2].children, \
+        box.children[3]
+    assert prompt.value == "4+3=" and layer.options == (1,) and not loads  # nothing loaded before it is picked
+    prompt.value = "5+3-1="  # free text, not one of the examples
+    button.click()
+    shown = notebooks.steer_text(organism, "5+3-1=", 1, 2.0)
+    assert format_of(shown.unsteered) in ("sum", "eq") and format_of(shown.steered) == "direct", shown
+    assert "5+3-1=" in result.value and shown.steered.replace("<", "&lt;").replace(">", "&gt;") in result.value
+    assert "(direct)" in result.value
+    pick.value = "gemma"
+    assert layer.options == (0,) and not loads
+    prompt.value = "hello 1+1="
+    button.click()
+    assert loads == ["model"] and "hello 1+1=" in result.value and "<b>" not in result.value, result.value
+    prompt.value = "   "
+    button.click()
+    assert "The prompt is empty" in result.value  # a typed error, shown in the panel
+    with pytest.raises(InvalidConfigError, match="choose one of"):
+        notebooks.steer_text(organism, "4+3=", 3, 1.0)

@@ -35,3 +35,18 @@ def test_default_folder_is_results_not_the_figures_of_record(tmp_path, monkeypat
     plt.close(fig)
     assert png.parent == tmp_path / "figures" and pdf.exists()
     assert not (record_figures_dir() / "00_default_place.png").exists()
+
+
+def test_verdict_chart_marks_agreement(tmp_path):
+    from rlmeta_interp.plotting import verdict_chart
+
+    rows = pd.DataFrame({"pair": ["a-rl", "b-rl", "c-rl"], "verdict": ["activation", "no gain", "creation"],
+                         "label": ["activation", "creation", None], "expected": ["activation", "creation", None]})
+    fig = verdict_chart(rows, "The meter's accuracy has not been measured yet.")
+    texts = [t.get_text() for t in fig.axes[0].texts] + [t.get_text() for t in fig.texts]
+    assert "\u2713 agrees" in texts and "\u2717 does not agree" in texts and "no label to check" in texts
+    assert "unlabelled" in texts and any("not been measured" in t for t in texts)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a-rl", "b-rl", "c-rl"]
+    png, _ = save_fig(fig, "demo", "verdicts", out_dir=tmp_path)
+    plt.close(fig)
+    assert png.exists()

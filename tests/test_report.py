@@ -1,9 +1,23 @@
 import base64
+import json
+import math
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from rlmeta_interp.plotting import save_fig
-from rlmeta_interp.report import write_report
+from rlmeta_interp.report import (
+    fmt_agrees,
+    fmt_duration,
+    fmt_interval,
+    fmt_num,
+    fmt_pct,
+    md_table,
+    meter_accuracy_text,
+    read_meter_accuracy,
+    reliability_table,
+    write_report,
+)
 
 
 def test_report_embeds_local_figures(tmp_path):
@@ -19,3 +33,48 @@ def test_report_embeds_local_figures(tmp_path):
     png = (tmp_path / "figs" / "demo_line.png").read_bytes()
     assert base64.b64encode(png).decode()[:200] in html  # embedded, not linked
     assert 'src="figs/none.png"' in html  # a missing figure stays a plain link
+
+
+def test_html_escapes_title_and_text_and_marks_the_footer(tmp_path):
+    md = "# Pair <b>x</b>\n\nA <script>alert(1)</script> & `a<b`\n\n---\n\n_run took 3 s_\n"
+    _, html_path = write_report(md, tmp_path, title="demo <i>&</i>")
+    html = html_path.read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<b>x</b>" not in html
+    assert "<title>demo &lt;i&gt;&amp;&lt;/i&gt;</title>" in html
+    assert "<code>a&lt;b</code>" in html
+    assert "<div class='footer'>" in html and html.index("<div class='footer'>") < html.index("run took 3 s")
+
+
+def test_numbers_for_people():
+    assert fmt_interval(0.0, -0.0) == "[0, 0]" and fmt_num(-0.0) == "0" and fmt_num(-1e-20) != "-0"
+    assert fmt_interval(0.61, 1.0, pct=True) == "[61%, 100%]" and fmt_interval(None, 1) == ""
+    assert fmt_pct(0.8333) == "83%" and fmt_pct(float("nan")) == "–" and fmt_pct(-0.001) == "0%"
+    assert fmt_num(float("nan")) == "–" and fmt_num(None) == "–" and fmt_num(0.123456) == "0.123"
+    assert [fmt_agrees(x) for x in (True, False, None, math.nan, 1.0, 0.0)] == \
+        ["agrees", "disagrees", "undecided", "undecided", "agrees", "disagrees"]
+    assert fmt_duration(83) == "1 min 23 s" and fmt_duration(8.4) == "8 s"
+    table = md_table(pd.DataFrame({"a": [1.0, float("nan")], "b": ["x|y", None]}))
+    assert "| 1 | x\\|y |" in table and "| – | – |" in table and "nan" not in table
+
+
+def test_reliability_never_shows_raw_numbers():
+    rel = pd.DataFrame({"indicator": ["boundary", "hybrid"], "pairs": [3, 3], "decisive": [2, 0], "agree": [1, 0],
+                        "agreement": [0.5, float("nan")]})
+    text = reliability_table(rel)
+    assert "1 of 2 (50%)" in text and "no decisive vote" in text and "nan" not in text
+
+
+def test_meter_accuracy_from_the_validation_table(tmp_path):
+    path = tmp_path / "validation_summary.json"
+    assert read_meter_accuracy(path) is None
+    assert "has not been measured yet" in meter_accuracy_text(None)
+    path.write_text(json.dumps({"split": "test", "n_pairs": 12,
+                                "balanced_accuracy": {"value": 0.75, "ci_lo": 0.5, "ci_hi": 0.95}}))
+    acc = read_meter_accuracy(path)
+    assert (acc.value, acc.ci_lo, acc.ci_hi, acc.n_pairs, acc.split) == (0.75, 0.5, 0.95, 12, "test")
+    assert meter_accuracy_text(acc) == ("The meter's measured accuracy: balanced accuracy 75% 95% CI [50%, 95%] on the"
+                                        " labelled validation zoo (test split, 12 pairs).")
+    path.write_text(json.dumps({"summary": {"accuracy": 0.6}}))
+    assert read_meter_accuracy(path).value == 0.6
+    path.write_text(json.dumps({"something": "else"}))
+    assert read_meter_accuracy(path) is None
