@@ -28,7 +28,7 @@ from rlmeta_interp.organism.corpus import Corpus, CorpusConfig
 from rlmeta_interp.organism.pretrain import ModelConfig, PretrainConfig, build_model, encode_documents, pretrain
 from rlmeta_interp.organism.rl import RLConfig, train_rl
 from rlmeta_interp.organism.tokenizer import build_tokenizer
-from rlmeta_interp.organism.zoo import ARITH, SMALL
+from rlmeta_interp.organism.presets import ARITH, SMALL
 
 REFERENCE = ModelConfig(d_model=128, n_layers=4, n_heads=4, d_mlp=512, max_len=128)
 
