@@ -197,7 +197,7 @@ def _dm_batch(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return (w1 @ x) / n1 - (w0 @ x) / n0
 
 
-def _cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray | np.floating:
     num = (a * b).sum(-1)
     den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -512,17 +512,3 @@ def belief_probe_report(
     cols = ["model", "layer", "r2", "ci_lo", "ci_hi", "r2_shuffled", "r2_minus_random_init", "r2_minus_counts", "n"]
     return df[cols]
 
-
-def linear_cka(x: Float[Tensor, "n d"] | np.ndarray, y: Float[Tensor, "n e"] | np.ndarray) -> float:
-    """Linear centred kernel alignment (Kornblith et al. 2019) between two representations of the same ``n`` rows:
-    1 for representations equal up to rotation and isotropic scaling, near 0 for unrelated ones. Written out
-    (five lines of linear algebra) because no installed library exposes it for plain arrays."""
-    a = _np(x, "x").astype(np.float64)
-    b = _np(y, "y").astype(np.float64)
-    if a.shape[0] != b.shape[0] or a.shape[0] < 2:
-        raise InvalidConfigError(f"linear_cka needs the same rows (>= 2) in both, got {a.shape[0]} and {b.shape[0]}.")
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    cross = np.linalg.norm(a.T @ b) ** 2
-    denom = np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)
-    return float(cross / denom) if denom > 0 else float("nan")

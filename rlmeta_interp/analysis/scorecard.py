@@ -26,7 +26,7 @@ import torch
 
 from ..errors import WorldMismatchError
 from ..io import ensure_dir, read_json, weights_id, write_json_atomic, write_text_atomic
-from ..organism.worlds.lookup import world_for
+from ..organism.trained_world import world_for
 from .indicators import revote, run_indicator
 from .indicators.core import INDICATORS, Context, Estimate, IndicatorResult, ScorecardConfig, ScorecardRules, Vote
 from .validation.labels import pair_facts

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .scorecard import Scorecard
+if TYPE_CHECKING:  # the card's type only: the scorecard module imports this one to draw
+    from .scorecard import Scorecard
 
 
 def plot_scorecard(card: Scorecard) -> Any:

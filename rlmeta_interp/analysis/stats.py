@@ -236,3 +236,17 @@ def summarize_groups(
     if not groups:
         raise EmptyInputError("No groups given: pass a dict of name -> values.")
     return pd.DataFrame([summarize(v, n_boot=n_boot, ci=ci, seed=seed, **{key: name}) for name, v in groups.items()])
+
+
+def linear_cka(x: Float[np.ndarray, "n d"], y: Float[np.ndarray, "n e"]) -> float:
+    """Linear centred kernel alignment (Kornblith et al. 2019) between two representations of the same ``n`` rows:
+    1 for representations equal up to rotation and isotropic scaling, near 0 for unrelated ones. Written out
+    (five lines of linear algebra) because no installed library exposes it for plain arrays."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if a.shape[0] != b.shape[0] or a.shape[0] < 2:
+        raise InvalidConfigError(f"linear_cka needs the same rows (>= 2) in both, got {a.shape[0]} and {b.shape[0]}.")
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    cross = np.linalg.norm(a.T @ b) ** 2
+    denom = np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)
+    return float(cross / denom) if denom > 0 else float("nan")

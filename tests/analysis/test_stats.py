@@ -5,6 +5,7 @@ import pytest
 from rlmeta_interp.analysis.stats import (
     bootstrap_ci,
     bootstrap_curve_ci,
+    linear_cka,
     paired_diff_ci,
     summarize,
     summarize_groups,
@@ -136,3 +137,13 @@ def test_pooled_ci_matches_index_resampling_reference():
     assert abs(lo - rlo) < 0.1 * (hi - lo) and abs(hi - rhi) < 0.1 * (hi - lo)
     assert lo < entropy(counts.sum(0)) < hi
     assert all(np.isnan(bootstrap_pooled_ci(counts[:1], ent)))
+
+
+def test_linear_cka_known_values():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8))
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    assert linear_cka(x, 3.0 * x @ q) == pytest.approx(1.0)
+    assert linear_cka(x, rng.normal(size=(200, 8))) < 0.15
+    with pytest.raises(InvalidConfigError, match="same rows"):
+        linear_cka(x, x[:10])

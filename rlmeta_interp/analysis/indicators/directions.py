@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..directions import DirectionConfig, direction_cosines, linear_cka, probe_transfer
+from ..directions import DirectionConfig, direction_cosines, probe_transfer
+from ..stats import linear_cka
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
 from .shared import contrast_acts
 
@@ -95,13 +96,13 @@ def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFr
         denom = max(1.0 - c_ref, 1e-9)
         scaled = Estimate((1.0 - row["cosine"]) / denom, (1.0 - row["ci_hi"]) / denom, (1.0 - row["ci_lo"]) / denom,
                           note="CI from the base/RL cosine's CI; the seed distance taken as fixed")
-        cka_seed = Estimate(linear_cka(d["base"], d["reference"]))
+        cka_seed = Estimate(linear_cka(d["base"].numpy(), d["reference"].numpy()))
         tables["seed_cosines"] = ref
     acc = lambda s, t: Estimate(tr.loc[(s, t), "accuracy"], tr.loc[(s, t), "ci_lo"], tr.loc[(s, t), "ci_hi"])  # noqa: E731
     m = DirectionsMetrics(
         cosine=Estimate(row["cosine"], row["ci_lo"], row["ci_hi"]), null_shared=Estimate(row["null_shared_hi"]),
         p_shared=Estimate(row["p_shared"]), null_indep=Estimate(row["null_indep_hi"]), cosine_seed=seed_cos,
-        scaled_distance=scaled, cka=Estimate(linear_cka(d["base"], d["rl"])), cka_seed=cka_seed,
+        scaled_distance=scaled, cka=Estimate(linear_cka(d["base"].numpy(), d["rl"].numpy())), cka_seed=cka_seed,
         probe_rl_rl=acc("rl", "rl"), probe_rl_base=acc("rl", "base"),
     )
     return m, tables

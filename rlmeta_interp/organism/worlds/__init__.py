@@ -5,10 +5,9 @@ from __future__ import annotations
 from .arithmetic import ArithmeticConfig, ArithmeticWorld
 from .bandits import BanditConfig, BanditWorld
 from .base import Problem, World
-from .lookup import world_for
 from .planning import PlanningConfig, PlanningWorld
 
 WORLD_NAMES: tuple[str, ...] = ("arithmetic", "bandits", "planning")
 
 __all__ = ["ArithmeticConfig", "ArithmeticWorld", "BanditConfig", "BanditWorld", "PlanningConfig", "PlanningWorld",
-           "Problem", "World", "WORLD_NAMES", "world_for"]
+           "Problem", "World", "WORLD_NAMES"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from rlmeta_interp.analysis.directions import linear_cka
 from rlmeta_interp.analysis.indicators import directions as dr
 from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
-from rlmeta_interp.errors import InvalidConfigError
 
 R = ScorecardRules(cosine_activation_min=0.8, cosine_creation_max=0.5)
 
@@ -33,12 +30,3 @@ def test_seed_scaled_similarity_replaces_the_raw_cosine():
     assert dr.vote(far, R) == "creation" and dr.statistic(far).value == pytest.approx(-0.1)
     assert dr.with_cut(R, -0.7).cosine_activation_min == pytest.approx(0.7)
 
-
-def test_linear_cka_known_values():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, 8))
-    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
-    assert linear_cka(x, 3.0 * x @ q) == pytest.approx(1.0)
-    assert linear_cka(x, rng.normal(size=(200, 8))) < 0.15
-    with pytest.raises(InvalidConfigError, match="same rows"):
-        linear_cka(x, x[:10])
