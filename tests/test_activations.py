@@ -208,3 +208,45 @@ def test_two_identical_harvests_into_one_cache_at_once(tiny_folders, tmp_path):
         assert torch.equal(a[h], ref[h]) and torch.equal(b[h], ref[h])
     assert len(list(cache.glob("*.safetensors"))) == 1 and not list(cache.glob("*.partial"))
     assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+
+
+_SLOW_WORKER = """
+import sys, time
+import torch
+torch.set_num_threads(1)
+from rlmeta_interp import harvest, hook_name, load_model
+folder, cache = sys.argv[1:3]
+m = load_model(folder)
+m.hf.register_forward_pre_hook(lambda mod, args: time.sleep(0.2))  # slow enough to be killed mid-run
+prompts = [f"{i}+{i * 3}=" + "5" * (i % 7) for i in range(40)]
+harvest(m, prompts, [hook_name(0), hook_name(1)], batch_size=2, cache_dir=cache)
+"""
+
+
+def test_harvest_killed_with_sigkill_resumes_at_another_batch_size_exactly(tiny_folders, tmp_path):
+    """A real kill (SIGKILL of the harvesting process after some shards are on disk), resumed here at batch 5."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "worker.py"
+    script.write_text(_SLOW_WORKER)
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, str(script), str(tiny_folders["llama"]), str(cache)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 180
+    while len(list(cache.glob("*.partial/batch_*.safetensors"))) < 3:
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL and not list(cache.glob("*.safetensors"))
+    m = load_model(tiny_folders["llama"])
+    prompts = [f"{i}+{i * 3}=" + "5" * (i % 7) for i in range(40)]
+    hooks = [hook_name(0), hook_name(1)]
+    resumed = harvest(m, prompts, hooks, batch_size=5, cache_dir=cache)
+    uninterrupted = harvest(m, prompts, hooks, batch_size=5, cache=False)
+    assert all(torch.equal(resumed[h], uninterrupted[h]) for h in hooks)
+    assert resumed[hooks[0]].shape[0] == 40 and not list(cache.glob("*.partial"))
