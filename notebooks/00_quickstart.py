@@ -70,7 +70,6 @@ pair_name = PAIR or select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEE
 # %%
 import time
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
@@ -183,24 +182,32 @@ display(pd.DataFrame([dict(metric=metric_names[m], **e) for m, e in (("accuracy"
 
 # %% [markdown]
 # ## Steer it yourself
-# The widget steers the base model live (`SteeringVector.apply` around greedy generation). It runs only when you
-# press its button, so executing the notebook headless (papermill, CI) leaves it inert. Below it, one example is
+# Pick a model, type any prompt (or pick an example), choose the layer and multiplier, and press *steer*: the panel
+# shows the greedy completion unsteered and steered (`rlmeta_interp.notebooks.steering_widget`). The organism's base
+# uses the scratchpad direction fitted above; Gemma-3-270M (when the `real` extra is installed) is loaded, and its
+# step-by-step direction fitted at `REAL_LAYER`, the first time you pick it. Nothing runs until you press the
+# button, so executing the notebook headless (papermill, CI) leaves the panel inert. Below it, one example is
 # computed the same way for a few multipliers.
 
 # %%
-def show_steered(prompt: str, layer: int, multiplier: float) -> None:
-    text = qs.steered_completion(pair.base, prompt, vector, layer, multiplier, max_new_tokens=n_new)
-    plain = qs.steered_completion(pair.base, prompt, vector, layer, 0.0, max_new_tokens=n_new)
-    display(Markdown(f"`{prompt}` unsteered: `{plain}`  \nlayer {layer}, multiplier {multiplier:+.2f}: `{text}`"
-                     f" (format: {world.format_of(text)})"))
+from rlmeta_interp.notebooks import SteerTarget, steering_widget
 
+real_ok, real_why = qs.real_lm_status("gemma-3-270m")
+targets = {f"{pair.base.name} (organism base)": SteerTarget(
+    pair.base, vector, layers=range(pair.n_layers), default_layer=LAYER, max_new_tokens=n_new,
+    describe=lambda text: f"format: {world.format_of(text)}", examples=prompts[:8])}
+if real_ok:
+    def gemma_vector():
+        lm = targets["gemma-3-270m (real LM)"].model
+        contrast = qs.step_contrast(qs.word_problems(N_REAL_CONTRAST, seed=PROBLEM_SEED + 5, operands=2, digits=1))
+        return qs.contrast_vector(qs.completion_means(lm, contrast.prompts, contrast.completions, [REAL_LAYER]),
+                                  contrast.labels)
 
-steer_widget = widgets.interact.options(manual=True, manual_name="steer")(
-    show_steered,
-    prompt=widgets.Dropdown(options=prompts[:8], value=prompts[0]),
-    layer=widgets.IntSlider(value=LAYER, min=0, max=pair.n_layers - 1),
-    multiplier=widgets.FloatSlider(value=1.0, min=-4.0, max=4.0, step=0.25),
-)
+    targets["gemma-3-270m (real LM)"] = SteerTarget(
+        lambda: load_model("gemma-3-270m"), gemma_vector, layers=[REAL_LAYER], max_new_tokens=REAL_NEW_TOKENS,
+        describe=lambda text: "worked style" if qs.worked_style(text) else "direct",
+        examples=[p.prompt for p in qs.word_problems(4, seed=PROBLEM_SEED + 7, operands=2, digits=1)])
+steering_widget(targets)
 
 # %%
 example = problems[0]

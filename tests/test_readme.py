@@ -19,7 +19,8 @@ def test_library_example_shows_its_effect(capsys):
     scratchpads = sum(format_of(t) in SCRATCHPAD_FORMATS for t in plain)
     direct = sum(format_of(t) == "direct" for t in steered)
     assert scratchpads == n and direct == n, (plain, steered)  # the README's claim: all six switch format
-    correct = [sum(parse_answer(t) == eval(p[:-1]) for p, t in zip(prompts, ts)) for ts in (plain, steered)]
+    truth = [eval(p.rstrip("=")) for p in prompts]  # the prompts are literal sums such as "6+1-2="
+    correct = [sum(parse_answer(t) == v for t, v in zip(ts, truth, strict=True)) for ts in (plain, steered)]
     assert correct == [5, 0], correct  # "5 of the 6 correctly, steered none"
     printed = capsys.readouterr().out
     shown = re.search(r"```\n(unsteered:.*?)```", README.read_text(), flags=re.S).group(1)
