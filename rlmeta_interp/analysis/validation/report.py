@@ -226,3 +226,14 @@ def fitted_rules(folder: str | Path | None = None) -> Any | None:
     pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds."""
     summary = committed_summary(folder)
     return None if summary is None else FittedRules.from_dict(summary["fitted"]).rules
+
+
+def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:
+    """The reading of one scorecard by the summary fitted on the calibration split (``creation`` / ``activation``
+    / ``no_signal``), from the committed table; None when no table is committed. The card is re-voted under the
+    fitted rules first, so the vote-rule fallback uses the validated thresholds too."""
+    summary = committed_summary(folder)
+    if summary is None:
+        return None
+    fitted = FittedRules.from_dict(summary["fitted"])
+    return fitted.predict(pair_table([card.revoted(fitted.rules)]))[0]

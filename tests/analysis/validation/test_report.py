@@ -94,4 +94,6 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     # the second pretraining seed scales the directions indicator
     card = load_scorecard(tmp_path / "cards" / "c-test")
     assert card.label == "creation" and card.split == "test"
+    assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
+    assert vr.fitted_reading(card, tmp_path / "no-table") is None
     assert card.results["directions"].metric("scaled_distance") > 0
