@@ -196,6 +196,9 @@ def harvest(
     tokens), so a killed harvest called again resumes where it stopped and returns exactly the uninterrupted result.
     Concurrent identical harvests into one cache take turns through a file lock.
     """
+    if not isinstance(model, LoadedModel):
+        raise InvalidConfigError(f"harvest takes a LoadedModel (rlmeta_interp.load_model(...)), got"
+                                 f" {type(model).__name__}.")
     hooks = list(dict.fromkeys(check_names(hooks, "hooks")))
     if not hooks:
         raise EmptyInputError("No hooks requested: pass hook names such as rlmeta_interp.hook_name(layer).")

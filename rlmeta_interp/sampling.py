@@ -110,6 +110,10 @@ def sample_completions(
     argument, the sampler version and the torch / transformers versions; a killed run called again resumes at the
     first missing chunk and returns exactly what one uninterrupted run returns. Delete the folder to free the space.
     """
+    # a transformers causal LM, or a wrapper that forwards to one (peft's PeftModel); not the LoadedModel around it
+    if hasattr(model, "hf") or not (hasattr(model, "generate") and hasattr(model, "config")):
+        fix = "pass model.hf and model.tokenizer" if hasattr(model, "hf") else "pass a transformers causal LM"
+        raise InvalidConfigError(f"sample_completions takes a Hugging Face model, got {type(model).__name__}: {fix}.")
     prompts = check_prompts(prompts)
     n = check_int(n, "n", lo=1)
     max_new_tokens = check_int(max_new_tokens, "max_new_tokens", lo=1)

@@ -115,3 +115,8 @@ def test_truncated_activation_cache_names_the_harvest_not_the_zoo(llama, tmp_pat
     with pytest.raises(CorruptedCheckpointError, match="truncated or corrupted.*call harvest") as e:
         harvest(llama, PROMPTS, [hook_name(0)], cache_dir=tmp_path)
     assert "zoo build" not in str(e.value)
+
+
+def test_harvest_needs_a_loaded_model(llama):
+    with pytest.raises(InvalidConfigError, match=r"harvest takes a LoadedModel \(rlmeta_interp.load_model"):
+        harvest(llama.hf, PROMPTS, [hook_name(0)], cache=False)
