@@ -166,6 +166,8 @@ class SteeringVector:
                 raise InvalidConfigError(f"Vector has d_model {vec.shape[0]}, the model {tl.cfg.d_model}.")
             # what is added, in the model's dtype, checked once here (float16 overflows at 65504)
             scaled = (multiplier * vec).to(dtype)
+            # on the model's device once, not at every forward (KV-cached generation calls the hook per token)
+            scaled = scaled.to(getattr(tl.cfg, "device", None) or "cpu")
             check_finite_tensor(scaled, f"multiplier {multiplier:g} x the layer-{layer} vector in {dtype}",
                                 "use a smaller multiplier")
 
