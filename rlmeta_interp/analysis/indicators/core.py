@@ -154,6 +154,7 @@ class ScorecardConfig(FrozenConfig):
     n_random: int = 3
     n_steer: int = 256  # problems for steering and hybrid decoding (greedy; paired over problems)
     n_hybrid: int = 24  # problems whose category vectors the hybrid fits (from RL samples)
+    trained_steps: int = 100  # Adam steps of the trained steering vector (0: not trained)
     n_episodes: int = 128
     n_bandits: int = 300  # unseen bandits for the regret gain (paired: the same bandits for base and RL)
     sae_width: int = 4
@@ -171,6 +172,7 @@ class ScorecardConfig(FrozenConfig):
                      "sae_width", "sae_k", "sae_samples", "crosscoder_steps", "n_boot"):
             check_range(self, name, 1)
         check_range(self, "n_random", 0)
+        check_range(self, "trained_steps", 0)
         unknown = set(self.indicators) - set(INDICATORS)
         if unknown:
             raise InvalidConfigError(f"Unknown indicators {sorted(unknown)}; choose from {INDICATORS}.")
@@ -193,7 +195,7 @@ class ScorecardConfig(FrozenConfig):
     def smoke(cls) -> ScorecardConfig:
         """Tiny sizes for tests and smoke runs (numbers are noisy; the machinery is the same)."""
         return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0,), n_random=1, n_steer=12, n_hybrid=2,
-                   n_episodes=24, n_bandits=24, sae_samples=4000, crosscoder_steps=150, n_boot=100)
+                   n_episodes=24, n_bandits=24, sae_samples=4000, crosscoder_steps=150, n_boot=100, trained_steps=10)
 
 
 @dataclass(frozen=True)

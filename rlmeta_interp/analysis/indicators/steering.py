@@ -41,6 +41,8 @@ class SteeringMetrics(Metrics):
     recovered_from_rl: Estimate = metric("gap recovered, RL's direction")
     recovered_bias: Estimate = metric("gap recovered, bias only")
     recovered_random: Estimate = metric("gap recovered, random vectors (best of seeds)")
+    recovered_trained: Estimate = metric("gap recovered, trained vector (fitted to RL's completions on the dev half)")
+    kl_recovered_trained: Estimate = metric("KL to RL recovered by the trained vector")
     kl_base: Estimate = metric("KL(RL || base) per completion token, on RL's greedy completions")
     kl_recovered: Estimate = metric("KL to RL recovered by the own direction: 1 - KL(RL||steered) / KL(RL||base)")
 
@@ -102,14 +104,13 @@ def kl_to_reference(reference: Any, model: Any, token_rows: Sequence[torch.Tenso
     return np.asarray(out)
 
 
-def kl_recovery(ctx: Context, problems: Sequence[Any], vector: SteeringVector, multiplier: float) -> tuple[Estimate, Estimate]:
-    """KL(RL || base) per completion token on RL's greedy completions, and the share of it the steered base
-    removes, ``1 - KL(RL||steered) / KL(RL||base)``, with a paired bootstrap CI over problems."""
+def completion_rows(ctx: Context, problems: Sequence[Any]) -> tuple[list[torch.Tensor], list[int]]:
+    """Token rows of ``prompt + RL greedy completion`` and each prompt's token count (rows without a completion
+    token are dropped)."""
     from ...sampling import greedy_generate_tl
 
-    base_tl, rl_tl = tl_view(ctx.pair.base), tl_view(ctx.pair.rl)
     prompts = [p.prompt for p in problems]
-    comps = greedy_generate_tl(rl_tl, prompts, max_new_tokens=ctx.max_new_tokens)
+    comps = greedy_generate_tl(tl_view(ctx.pair.rl), prompts, max_new_tokens=ctx.max_new_tokens)
     rows, n_prompt = [], []
     for p, c in zip(prompts, comps, strict=True):
         ids, attn = ctx.pair.rl.to_tokens([p + c])
@@ -118,6 +119,14 @@ def kl_recovery(ctx: Context, problems: Sequence[Any], vector: SteeringVector, m
         if L > n:
             rows.append(ids[0, :L])
             n_prompt.append(n)
+    return rows, n_prompt
+
+
+def kl_recovery(ctx: Context, rows: Sequence[torch.Tensor], n_prompt: Sequence[int], vector: SteeringVector,
+                multiplier: float) -> tuple[Estimate, Estimate]:
+    """KL(RL || base) per completion token on :func:`completion_rows`, and the share of it the steered base
+    removes, ``1 - KL(RL||steered) / KL(RL||base)``, with a paired bootstrap CI over problems."""
+    base_tl, rl_tl = tl_view(ctx.pair.base), tl_view(ctx.pair.rl)
     if not rows:
         return Estimate(), Estimate()
     n_tok = np.array([len(r) - n for r, n in zip(rows, n_prompt, strict=True)], dtype=float)
@@ -130,6 +139,43 @@ def kl_recovery(ctx: Context, problems: Sequence[Any], vector: SteeringVector, m
         return kl_base, Estimate()
     lo, hi = bootstrap_ratio_ci(ks, kb, n_boot=c.n_boot, seed=c.seed)
     return kl_base, Estimate(1.0 - ks.sum() / kb.sum(), 1.0 - hi, 1.0 - lo, note=f"{len(rows)} problems")
+
+
+def train_vector(ctx: Context, rows: Sequence[torch.Tensor], n_prompt: Sequence[int], steps: int,
+                 lr: float = 0.05) -> SteeringVector:
+    """A steering vector at ``ctx.layer`` (all positions) optimised with Adam so that the steered base writes the RL
+    model's completions in ``rows`` (:func:`completion_rows`; cross-entropy of completion tokens only), as in
+    Venhoff et al. 2510.07364: an upper bound on what one direction added to the base can recover."""
+    from ...hooks import hook_name
+
+    base_tl = tl_view(ctx.pair.base)
+    v = torch.zeros(ctx.pair.base.d_model, requires_grad=True)
+    if not rows or steps == 0:
+        return SteeringVector({ctx.layer: v.detach()})
+    width = max(len(r) for r in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    mask = torch.zeros(len(rows), width - 1)
+    for i, (r, n) in enumerate(zip(rows, n_prompt, strict=True)):
+        ids[i, : len(r)] = r
+        mask[i, n - 1: len(r) - 1] = 1.0  # positions predicting completion tokens (right padding never precedes them)
+    grads = [p.requires_grad for p in base_tl.parameters()]
+    for p in base_tl.parameters():
+        p.requires_grad_(False)
+    opt = torch.optim.Adam([v], lr=lr)
+    name = hook_name(ctx.layer)
+    try:
+        torch.manual_seed(ctx.config.seed)
+        for _ in range(steps):
+            logits = base_tl.run_with_hooks(ids, fwd_hooks=[(name, lambda act, hook: act + v)])
+            lp = torch.log_softmax(logits[:, :-1].float(), -1).gather(-1, ids[:, 1:, None])[..., 0]
+            loss = -(lp * mask).sum() / mask.sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    finally:
+        for p, g in zip(base_tl.parameters(), grads, strict=True):
+            p.requires_grad_(g)
+    return SteeringVector({ctx.layer: v.detach()})
 
 
 def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFrame]]:
@@ -152,13 +198,21 @@ def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFram
     table = steering_recovery(ctx.pair.base, ctx.pair.rl, {"own": own, "from_rl": from_rl}, greedy_scorer(ctx, test),
                               bias=bias, config=SteerRecoveryConfig(multipliers=(best,), n_random=c.n_random,
                                                                     n_boot=c.n_boot, seed=c.seed))
+    trained = train_vector(ctx, *completion_rows(ctx, dev), c.trained_steps) if c.trained_steps else None
+    if trained is not None:  # applied as trained (multiplier 1); its rows join the table
+        t2 = steering_recovery(ctx.pair.base, ctx.pair.rl, {"trained": trained}, greedy_scorer(ctx, test),
+                               config=SteerRecoveryConfig(multipliers=(1.0,), n_random=0, n_boot=c.n_boot, seed=c.seed))
+        table = pd.concat([table, t2[t2.condition == "trained"]], ignore_index=True)
     g = table.set_index("condition")
     rnd = table[table.condition.str.startswith("random:own")]
     rec = lambda k: Estimate(g.loc[k, "gap_recovered"], g.loc[k, "ci_lo"], g.loc[k, "ci_hi"])  # noqa: E731
     acc = lambda k: Estimate(g.loc[k, "accuracy"], g.loc[k, "acc_ci_lo"], g.loc[k, "acc_ci_hi"])  # noqa: E731
-    kl_base, kl_rec = kl_recovery(ctx, test, own, best)
+    rows, n_prompt = completion_rows(ctx, test)
+    kl_base, kl_rec = kl_recovery(ctx, rows, n_prompt, own, best)
+    kl_trained = kl_recovery(ctx, rows, n_prompt, trained, 1.0)[1] if trained is not None else Estimate()
     m = SteeringMetrics(
         kl_base=kl_base, kl_recovered=kl_rec, acc_base=acc("unsteered_base"), acc_rl=acc("rl_model"),
+        recovered_trained=rec("trained") if trained is not None else Estimate(), kl_recovered_trained=kl_trained,
         gap=Estimate(g.loc["rl_model", "accuracy"] - g.loc["unsteered_base", "accuracy"], note=f"{len(test)} problems"),
         multiplier=Estimate(best), recovered_own=rec("own"), acc_own=acc("own"), recovered_from_rl=rec("from_rl"),
         recovered_bias=rec("bias"),

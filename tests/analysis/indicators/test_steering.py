@@ -48,7 +48,21 @@ def test_kl_to_rl_is_zero_for_the_model_itself_and_steering_by_zero_recovers_not
     world = make_world("arithmetic")
     ctx = Context(pair=pair, world=world, config=ScorecardConfig.smoke(), layer=0, problems=[])
     vec = SteeringVector.from_means({0: torch.ones(1, pair.base.d_model)}, {0: torch.zeros(1, pair.base.d_model)})
-    base, rec = st.kl_recovery(ctx, world.sample(6, seed=1), vec, 0.0)
+    rows, n_prompt = st.completion_rows(ctx, world.sample(6, seed=1))
+    base, rec = st.kl_recovery(ctx, rows, n_prompt, vec, 0.0)
     assert base.value > 0 and rec.value == pytest.approx(0.0, abs=1e-6)
-    _, moved = st.kl_recovery(ctx, world.sample(6, seed=1), vec, 4.0)
+    _, moved = st.kl_recovery(ctx, rows, n_prompt, vec, 4.0)
     assert moved.value != pytest.approx(0.0, abs=1e-3)  # steering hard changes the distance to RL
+    # a vector trained on RL's completions makes the base write them more likely than no vector does
+    def completion_nll(tl):
+        total = 0.0
+        with torch.no_grad():
+            for r, n in zip(rows, n_prompt, strict=True):
+                lp = torch.log_softmax(tl(r[None]).float()[0, n - 1: -1], -1)
+                total -= float(lp.gather(-1, r[n:, None]).sum())
+        return total
+
+    trained = st.train_vector(ctx, rows, n_prompt, steps=30)
+    with trained.apply(pair.base.tl) as steered:
+        after = completion_nll(steered)
+    assert after < 0.99 * completion_nll(pair.base.tl)
