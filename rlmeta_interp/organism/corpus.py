@@ -68,6 +68,8 @@ class CorpusConfig(FrozenConfig):
     shallow_max_depth: int = 2
     # arithmetic: what the dose measures (see the module docstring)
     arithmetic_dose: Literal["format", "depth"] = "format"
+    # arithmetic with arithmetic_dose="depth": the scratchpad every document shows ("mix" draws from format_weights)
+    depth_format: Literal["mix", "sum", "eq", "rewrite"] = "mix"
     # bandits: "shuffled" permutes each episode's reward tokens (a corpus with nothing to learn about values)
     bandit_rewards: Literal["true", "shuffled"] = "true"
 
@@ -146,7 +148,8 @@ class Corpus:
                 a = cfg.arithmetic
                 lo, hi = (cfg.shallow_max_depth + 1, a.max_operands) if demo else (a.min_operands, cfg.shallow_max_depth)
                 (p,) = w.sample(1, seed=pseed + i, operands=int(rng.integers(lo, hi + 1)), split=split)
-                fmt = SCRATCHPAD_FORMATS[int(rng.choice(len(weights), p=weights / weights.sum()))]
+                fmt = (SCRATCHPAD_FORMATS[int(rng.choice(len(weights), p=weights / weights.sum()))]
+                       if cfg.depth_format == "mix" else cfg.depth_format)
                 return Document(p.prompt, w.solution(p, fmt), demo, f"depth{p.meta['n_operands']}")
             (p,) = w.sample(1, seed=pseed + i, split=split)
             if demo:

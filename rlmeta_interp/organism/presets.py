@@ -22,7 +22,7 @@ from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
 from .worlds.planning import PlanningConfig
 
-CORPUS_KEYS = ("shallow_max_depth", "format_weights", "arithmetic_dose", "bandit_rewards")
+CORPUS_KEYS = ("shallow_max_depth", "format_weights", "arithmetic_dose", "bandit_rewards", "depth_format")
 
 # single-digit operands: a ~0.5M model learns the scratchpad steps from ~1.5M tokens; two-digit operands
 # (pass@1 0.05 after the same budget) need several times more pretraining than the demo can afford
@@ -167,7 +167,8 @@ def _paper() -> list[OrganismSpec]:
 # Depth extrapolation ("edge of competence"): every document shows a worked chain (eq scratchpad); chains of 2-4
 # operands always, chains of 5-7 operands only in the dose share. RL rewards correct answers on 5-operand chains (the
 # edge); evaluation per depth 4 (in distribution), 5, 6 and 7, on problems from the held-out hash split.
-DEPTH_ARITH = ArithmeticConfig(min_operands=2, max_operands=7, min_digits=1, max_digits=1, ops="+-", leak_free=True)
+DEPTH_ARITH = ArithmeticConfig(min_operands=2, max_operands=7, min_digits=1, max_digits=1, ops="+-", leak_free=True,
+                               verify="chain")
 DEPTH_SHALLOW = 4
 DEPTH_MODEL = ModelConfig(d_model=128, n_layers=4, n_heads=4, d_mlp=384, max_len=160)
 DEPTH_PRETRAIN_STEPS = 1000

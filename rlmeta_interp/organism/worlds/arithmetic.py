@@ -6,6 +6,10 @@ Text layout (one character = one token)::
     direct      "A:16"
     sum format  "12 plus 7 is 19. 19 minus 3 is 16. A:16"     (natural-language-ish running sum)
     eq format   "12+7=19;19-3=16;A:16"                       (code / equation-like)
+    rewrite     "19-3=16;A:16"                               (the expression rewritten after each step)
+
+In the rewrite format every step reads the first operation of the line before it and copies the rest, so a step is
+the same local operation at every depth (the depth-extrapolation recipe uses it).
 
 Evaluation is left to right (no operator precedence), so every scratchpad line is one binary step.
 The verifier reads the single ``A:`` answer marker; see :func:`parse_answer` for what is rejected.
@@ -25,7 +29,7 @@ from .base import Problem, World, draw_in_split
 
 Format = Literal["direct", "sum", "eq"]
 SCRATCHPAD_FORMATS: tuple[str, ...] = ("sum", "eq")
-ALL_FORMATS: tuple[str, ...] = ("direct", "sum", "eq")
+ALL_FORMATS: tuple[str, ...] = ("direct", "sum", "eq", "rewrite")
 ANSWER_MARKER = "A:"
 MAX_ANSWER_DIGITS = 7  # anything longer is treated as overflow, never parsed
 _WORDS = {"+": "plus", "-": "minus", "*": "times"}
@@ -91,13 +95,23 @@ def render_completion(operands: list[int], ops: list[str], fmt: str) -> str:
         return " ".join(f"{a} {_WORDS[op]} {b} is {c}." for a, op, b, c in steps) + f" {answer}"
     if fmt == "eq":
         return "".join(f"{a}{op}{b}={c};" for a, op, b, c in steps) + answer
+    if fmt == "rewrite":
+        return "=".join(rewrite_lines(operands, ops)) + ";" + answer
     raise InvalidConfigError(f"Unknown arithmetic format {fmt!r}; choose one of {ALL_FORMATS}.")
+
+
+def rewrite_lines(operands: list[int], ops: list[str]) -> list[str]:
+    """The rewrite-format lines: after step j, the running value followed by the operations not yet done."""
+    values = evaluate(operands, ops)
+    return [str(values[j]) + "".join(f"{ops[i]}{operands[i + 1]}" for i in range(j, len(ops)))
+            for j in range(1, len(values))]
 
 
 _ANSWER_RE = re.compile(r"A:(-?\d+)")
 _SUM_RE = re.compile(r"^(-?\d+ (plus|minus|times) -?\d+ is -?\d+\. )+A:")
 _EQ_RE = re.compile(r"^(-?\d+[+\-*]-?\d+=-?\d+;)+A:")
 _DIRECT_RE = re.compile(r"^A:-?\d")
+_REWRITE_RE = re.compile(r"^(-?\d+(?:[+\-*]\d+)*=)*-?\d+;A:")
 
 
 def parse_answer(completion: str) -> int | None:
@@ -129,6 +143,8 @@ def format_of(completion: str) -> str:
         return "sum"
     if _EQ_RE.match(completion):
         return "eq"
+    if _REWRITE_RE.match(completion):
+        return "rewrite"
     return "other"
 
 
@@ -146,6 +162,16 @@ def correct_step_share(problem: Problem, completion: str) -> float:
     values = evaluate(operands, ops)
     body = completion.split(ANSWER_MARKER)[0]
     fmt = format_of(completion)
+    if fmt == "other" and "=" in body and ";" not in body.rstrip(";"):
+        fmt = "rewrite"  # an unfinished or wrong rewrite chain still earns its leading correct lines
+    if fmt == "rewrite":
+        want = rewrite_lines(operands, ops)
+        good = 0
+        for got, line in zip(body.rstrip(";").split("="), want, strict=False):
+            if got != line:
+                break
+            good += 1
+        return good / len(ops)
     if fmt not in _STEP_RES:
         fmt = "sum" if " is " in body else "eq"
     good = 0
@@ -262,4 +288,6 @@ class ArithmeticWorld(World):
         v = len(str(biggest)) + 1  # running value, with sign
         d = cfg.max_digits
         per_step = max(v + len(" minus ") + d + len(" is ") + v + len(". "), v + 1 + d + 1 + v + 1)
-        return (cfg.max_operands - 1) * per_step + len(ANSWER_MARKER) + v + 1
+        steps = cfg.max_operands - 1
+        rewrite = sum(v + 1 + (steps - j) * (d + 1) for j in range(1, steps + 1)) + 1
+        return max(steps * per_step, rewrite) + len(ANSWER_MARKER) + v + 1
