@@ -232,28 +232,20 @@ def _score_local(base: str, rl: str, out: Path, cfg: object, world: str, progres
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    """Run every numbered notebook with its defaults (or SMOKE) and rebuild figures/README.md."""
+    """Run every numbered notebook (or SMOKE) through :func:`notebooks.run_figures` and report each one."""
     from . import notebooks
-    from .paths import figures_dir, results_dir
 
-    paths = notebooks.discover()
-    if args.only:
-        paths = [p for p in paths if notebooks.number(p) in args.only or p.stem in args.only]
-    out = results_dir() / "notebooks"
-    overrides = {} if args.defaults or args.smoke else notebooks.figure_parameters()
-    failed = []
-    for p in paths:
-        params = {"SMOKE": True} if args.smoke else dict(overrides.get(p.stem, {}))
-        log.info("running %s with %s", p.name, params or "its defaults")
-        try:
-            notebooks.run_notebook(p, out, params, kernel_name=args.kernel)
-            sys.stdout.write(f"ok      {p.name}\n")
-        except notebooks.NotebookFailedError as e:
-            failed.append(p.name)
-            sys.stdout.write(f"FAILED  {p.name}: {e}\n")
-    index = notebooks.write_figure_index(figures_dir())
-    sys.stdout.write(f"figures in {figures_dir()}, index {index}; executed notebooks in {out}\n")
-    return 1 if failed else 0
+    if args.only is not None and not args.only:
+        raise InvalidConfigError("--only was given no notebooks: name some (e.g. --only 03 05_in_context_rl), or"
+                                 " drop --only to run them all.")
+    kw = {} if args.kernel is None else {"kernel_name": args.kernel}
+    run = notebooks.run_figures(args.only or (), defaults=args.defaults, smoke=args.smoke, **kw)
+    for name in run.ok:
+        sys.stdout.write(f"ok      {name}\n")
+    for name, err in run.failed.items():
+        sys.stdout.write(f"FAILED  {name}: {err}\n")
+    sys.stdout.write(f"figures in {run.figures}, index {run.index}; executed notebooks in {run.executed}\n")
+    return 1 if run.failed else 0
 
 
 def cmd_embedded_convert(args: argparse.Namespace) -> int:
@@ -325,12 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_scorecard)
 
     s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/",
-                       description="Execute the numbered notebooks and rebuild the figures of record in figures/.")
+                       description="Execute the numbered notebooks and rebuild the figures of record in figures/"
+                                   " (with --smoke: quick runs whose figures go to the results folder instead).")
     s.add_argument("--only", nargs="*", default=None, help="notebook numbers or stems, e.g. 03 05_in_context_rl")
     s.add_argument("--smoke", action="store_true", help="run with SMOKE=True (fast, noisy numbers)")
     s.add_argument("--defaults", action="store_true",
                    help="ignore notebooks/figures_params.json and run every notebook with its defaults (full paper zoo)")
-    s.add_argument("--kernel", default="python3", help="Jupyter kernel to run them in (default: this Python)")
+    s.add_argument("--kernel", default=None,
+                   help="Jupyter kernel to run them in (default: the project's rlmeta-interp kernel)")
     s.set_defaults(func=cmd_figures)
 
     emb = sub.add_parser("embedded", help="real LMs whose weights install as Python packages (Gemma-3-270M, SmolLM2)")

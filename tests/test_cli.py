@@ -83,6 +83,8 @@ def test_list_marks_pairs_that_can_run_now(capsys):
     (["zoo", "build", "--preset", "demo", "--only"], "--only was given no model names: name the models"),
     (["bench", "--only", "nosuch"], r"--only nosuch: name benchmarks from benchmarks/ \(gpu"),
     (["bench", "--only"], "no names"),
+    (["figures", "--only", "nosuch", "--smoke"], r"No notebook matches \['nosuch'\]"),
+    (["figures", "--only"], "--only was given no notebooks"),
     (["scorecard", "--size", "smoke"], "Name a pair to score"),
     (["scorecard", "demo-arith-d050-rl-correct", "--base", "x", "--rl", "y"], "not both"),
     (["scorecard", "--base", "/no/such/base", "--rl", "/no/such/rl"], "--base /no/such/base: no such folder"),
