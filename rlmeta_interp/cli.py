@@ -144,7 +144,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .jobs import run_demo
 
-    html = run_demo(Path(args.out) if args.out else None, progress=not args.quiet)
+    if args.workers is not None and args.workers < 1:
+        raise InvalidConfigError(f"--workers {args.workers}: pass a positive number of processes, or leave it out.")
+    html = run_demo(Path(args.out) if args.out else None, progress=not args.quiet, workers=args.workers)
     sys.stdout.write(f"report: {html}\n        {html.with_suffix('.md')}\n")
     return 0
 
@@ -294,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Score every demo organism pair (building the demo zoo first if needed), check"
                                    " each indicator's vote against the known exposure dose, and write a report.")
     s.add_argument("--out", default=None, help="folder for the report and its figures (default: results/demo)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="pairs measured at once, one process each (default: up to 2, one per CPU core)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("scorecard", parents=[q], help="all activation-vs-creation indicators for one pair",

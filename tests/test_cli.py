@@ -85,6 +85,7 @@ def test_list_marks_pairs_that_can_run_now(capsys):
     (["bench", "--only"], "no names"),
     (["figures", "--only", "nosuch", "--smoke"], r"No notebook matches \['nosuch'\]"),
     (["figures", "--only"], "--only was given no notebooks"),
+    (["demo", "--workers", "0"], "--workers 0: pass a positive number"),
     (["scorecard", "--size", "smoke"], "Name a pair to score"),
     (["scorecard", "demo-arith-d050-rl-correct", "--base", "x", "--rl", "y"], "not both"),
     (["scorecard", "--base", "/no/such/base", "--rl", "/no/such/rl"], "--base /no/such/base: no such folder"),
