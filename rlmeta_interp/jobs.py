@@ -17,6 +17,16 @@ from .paths import results_dir
 log = logging.getLogger(__name__)
 
 
+def setup_logging(quiet: bool = False) -> None:
+    """Log this package at INFO (WARNING when ``quiet``) and every other library at WARNING.
+
+    TransformerLens logs "Loading model config ..." at INFO on the root logger for every model view it builds, and
+    other libraries log their own INFO lines; none of it helps a user, so only their warnings and errors pass.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("rlmeta_interp").setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def demo_pairs() -> list[str]:
     """Names of the demo preset's pairs found in the zoo (shipped first, then the user zoo)."""
     from . import registry
@@ -209,10 +219,24 @@ def _scorecards(names: list[str], out: Path, config, progress: bool, workers: in
 
     from tqdm.auto import tqdm
 
-    with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_pair_worker, n, out / n, config) for n in names]
-        for f in tqdm(as_completed(futures), total=len(futures), desc="demo pairs", disable=not progress):
-            log.info("demo: %s done", f.result())
+    # The workers inherit this environment when they start: TQDM_DISABLE silences the progress bars of the
+    # libraries they call (SAELens's SAE trainer draws one per SAE), whose interleaved output would be noise here;
+    # this process shows one bar over the pairs instead.
+    old = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(names)), mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_pair_worker, n, out / n, config) for n in names]
+            bar = tqdm(as_completed(futures), total=len(futures), desc="demo pairs", disable=not progress)
+            if old is None:
+                os.environ.pop("TQDM_DISABLE", None)
+            for f in bar:
+                log.info("demo: %s done", f.result())
+    finally:
+        if old is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = old
     return [load_scorecard(out / n, config.rules) for n in names]
 
 
