@@ -3,7 +3,7 @@
 Two backends compute the same numbers (tested equal):
 - ``"hf"`` (the fast path): plain torch forward hooks on the Hugging Face modules that correspond to the
   TransformerLens sites, and the forward stops right after the deepest requested layer. TransformerLens's own
-  forward costs 1.1-2.1x a Hugging Face forward (STACK.md), which bulk harvesting cannot afford.
+  forward costs 1.1-2.1x a Hugging Face forward (docs/stack.md, "Speed"), which bulk harvesting cannot afford.
 - ``"tl"``: ``run_with_cache`` with a names filter, for sites or weight processing the fast path does not cover.
 """
 

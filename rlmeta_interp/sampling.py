@@ -1,6 +1,6 @@
 """Batched, KV-cached sampling through the Hugging Face model.
 
-TransformerLens ``generate`` is 2.6-2.9x slower than Hugging Face ``generate`` (STACK.md), so every
+TransformerLens ``generate`` is 1.6-3x slower than Hugging Face ``generate`` (docs/stack.md, "Speed"), so every
 bulk sampling job (pass@k, RL evaluation, likelihood) goes through here; TransformerLens stays for
 interactive hooks and steering.
 
