@@ -39,3 +39,21 @@ def test_run_demo_writes_report_and_says_when_it_reuses(tmp_path, caplog):
     again = (tmp_path / "report.md").read_text()
     assert "were reused from an earlier run, measured on " in again
     assert any("reused from an earlier run" in r.getMessage() for r in caplog.records)
+
+
+def test_setup_logging_keeps_this_package_and_quiets_the_rest():
+    import logging
+
+    root, ours = logging.getLogger(), logging.getLogger("rlmeta_interp")
+    saved = root.level, ours.level, list(root.handlers)
+    try:
+        root.handlers.clear()
+        jobs.setup_logging()
+        assert ours.isEnabledFor(logging.INFO) and not root.isEnabledFor(logging.INFO)
+        assert not logging.getLogger("transformer_lens").isEnabledFor(logging.INFO)
+        jobs.setup_logging(quiet=True)
+        assert not ours.isEnabledFor(logging.INFO) and ours.isEnabledFor(logging.WARNING)
+    finally:
+        root.setLevel(saved[0])
+        ours.setLevel(saved[1])
+        root.handlers[:] = saved[2]
