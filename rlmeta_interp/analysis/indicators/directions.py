@@ -4,19 +4,22 @@ After any small RL update every direction stays nearly shared (cosines of 0.997+
 no scale. When a base of the same design from another pretraining seed is available (``ctx.reference_base``), the
 base-to-RL distance ``1 - cos`` is divided by the base-to-other-seed distance: 0 means RL kept the base's direction,
 1 means RL moved it as far as an independent pretraining run would. Linear CKA of the two models' contrast
-activations is reported beside the cosines.
+activations is reported beside the cosines, and so is the cosine of directions read from each model's own samples
+(labelled by what the model wrote): teacher-forced contrast texts make the label an input feature, own samples do not.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+import torch
 
 from ..directions import DirectionConfig, direction_cosines, probe_transfer
 from ..stats import linear_cka
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
-from .shared import contrast_acts
+from .shared import completion_means, contrast_acts, samples
 
 NAME = "directions"
 NOT_APPLICABLE = "this world has no behaviour contrast (scratchpad vs direct)."
@@ -32,6 +35,8 @@ class DirectionsMetrics(Metrics):
     scaled_distance: Estimate = metric("(1 - cos base/RL) / (1 - cos base/other seed)")
     cka: Estimate = metric("linear CKA(base, RL)")
     cka_seed: Estimate = metric("linear CKA(base, other-seed base)")
+    cosine_own_samples: Estimate = metric("cosine of directions from each model's own samples (scratchpad vs direct)")
+    base_scratchpad_samples: Estimate = metric("base samples with a scratchpad (own-sample direction needs both kinds)")
     probe_rl_rl: Estimate = metric("probe acc RL->RL")
     probe_rl_base: Estimate = metric("probe acc RL->base")
 
@@ -78,6 +83,26 @@ def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     return rules.replace(cosine_activation_min=-float(cut), cosine_creation_max=-float(cut))
 
 
+def own_sample_direction(ctx: Context, model: Any, completions: list[list[str]], per_problem: int = 4
+                         ) -> tuple[torch.Tensor | None, int]:
+    """Scratchpad-minus-direct direction from the model's *own* sampled completions (labels read from what it wrote,
+    not from teacher-forced texts), and how many of those samples had a scratchpad; None without both kinds."""
+    from ...organism.worlds.arithmetic import SCRATCHPAD_FORMATS
+
+    prompts, comps, labels = [], [], []
+    for p, row in zip(ctx.problems, completions, strict=True):
+        for c in row[:per_problem]:
+            prompts.append(p.prompt)
+            comps.append(c)
+            labels.append(ctx.world.format_of(c) in SCRATCHPAD_FORMATS)
+    y = torch.as_tensor(labels)
+    n_pos = int(y.sum())
+    if n_pos < 2 or int((~y).sum()) < 2 or any(not c for c in comps):
+        return None, n_pos
+    acts = completion_means(model, prompts, comps, ctx.layer)
+    return acts[y].mean(0) - acts[~y].mean(0), n_pos
+
+
 def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFrame]]:
     d = contrast_acts(ctx)
     if d is None:
@@ -98,11 +123,17 @@ def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFr
                           note="CI from the base/RL cosine's CI; the seed distance taken as fixed")
         cka_seed = Estimate(linear_cka(d["base"].numpy(), d["reference"].numpy()))
         tables["seed_cosines"] = ref
+    res = samples(ctx)
+    dir_b, n_b = own_sample_direction(ctx, ctx.pair.base, res.completions_base)
+    dir_r, _ = own_sample_direction(ctx, ctx.pair.rl, res.completions_rl)
+    own_cos = Estimate() if dir_b is None or dir_r is None else Estimate(
+        float(torch.nn.functional.cosine_similarity(dir_b, dir_r, dim=0)))
     acc = lambda s, t: Estimate(tr.loc[(s, t), "accuracy"], tr.loc[(s, t), "ci_lo"], tr.loc[(s, t), "ci_hi"])  # noqa: E731
     m = DirectionsMetrics(
         cosine=Estimate(row["cosine"], row["ci_lo"], row["ci_hi"]), null_shared=Estimate(row["null_shared_hi"]),
         p_shared=Estimate(row["p_shared"]), null_indep=Estimate(row["null_indep_hi"]), cosine_seed=seed_cos,
         scaled_distance=scaled, cka=Estimate(linear_cka(d["base"].numpy(), d["rl"].numpy())), cka_seed=cka_seed,
+        cosine_own_samples=own_cos, base_scratchpad_samples=Estimate(float(n_b)),
         probe_rl_rl=acc("rl", "rl"), probe_rl_base=acc("rl", "base"),
     )
     return m, tables

@@ -30,3 +30,22 @@ def test_seed_scaled_similarity_replaces_the_raw_cosine():
     assert dr.vote(far, R) == "creation" and dr.statistic(far).value == pytest.approx(-0.1)
     assert dr.with_cut(R, -0.7).cosine_activation_min == pytest.approx(0.7)
 
+
+
+def test_own_sample_direction_reads_labels_from_what_the_model_wrote(tmp_path):
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+    from rlmeta_interp.organism.worlds.arithmetic import SCRATCHPAD_FORMATS
+
+    from ...conftest import save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path, scale=0.02, seed=1))
+    world = make_world("arithmetic")
+    probs = world.sample(4, seed=2)
+    ctx = Context(pair=pair, world=world, config=ScorecardConfig.smoke(), layer=0, problems=probs)
+    mixed = [[world.solution(p, SCRATCHPAD_FORMATS[0]), world.solution(p, "direct")] for p in probs]
+    direction, n = dr.own_sample_direction(ctx, pair.base, mixed)
+    assert n == 4 and direction.shape == (pair.base.d_model,) and direction.norm() > 0
+    direct_only = [[world.solution(p, "direct")] * 2 for p in probs]
+    assert dr.own_sample_direction(ctx, pair.base, direct_only) == (None, 0)
