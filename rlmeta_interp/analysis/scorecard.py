@@ -34,7 +34,7 @@ from .validation.labels import pair_facts
 log = logging.getLogger(__name__)
 
 # Part of every saved result's key: bump it whenever an indicator's measurement changes, so no stale result is reused.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 __all__ = ["INDICATORS", "SCHEMA_VERSION", "Context", "IndicatorResult", "Scorecard", "ScorecardConfig",
            "ScorecardRules", "Vote", "headline_spec", "indicator_reliability", "load_scorecard", "run_scorecard",
