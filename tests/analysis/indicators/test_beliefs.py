@@ -28,3 +28,33 @@ def test_vote_thresholds():
 def test_ci_gap_is_conservative():
     gap = bl._gap(Estimate(0.8, 0.7, 0.9), Estimate(0.6, 0.5, 0.65))  # noqa: SLF001
     assert (gap.value, gap.lo, gap.hi) == pytest.approx((0.2, 0.05, 0.4))
+
+
+def test_belief_subspace_and_its_ablation_on_a_real_tiny_pair(tmp_path):
+    import numpy as np
+    import torch
+
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.indicators import shared
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+
+    from ...conftest import save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path, scale=0.02, seed=1))
+    world = make_world("bandits")
+    ctx = Context(pair=pair, world=world, config=ScorecardConfig.smoke(), layer=0, problems=[])
+    ep = shared.episodes(ctx)
+    q = bl.belief_subspace(ctx, ep["texts"], ep["targets"])
+    assert q.shape == (pair.base.d_model, world.config.n_arms)
+    assert torch.allclose(q.T @ q, torch.eye(q.shape[1]), atol=1e-5)
+    ids = pair.rl.to_tokens([ep["texts"][0]])[0]
+    with torch.no_grad():
+        before = pair.rl.hf(ids).logits
+        with bl.ablated(pair.rl, 0, q):
+            during = pair.rl.hf(ids).logits
+        after = pair.rl.hf(ids).logits
+    assert not torch.allclose(before, during) and torch.equal(before, after)  # the hook acts, then is removed
+    effect, abl, rnd = bl.ablation_regret(ctx, q)
+    assert np.isfinite([effect.value, abl.value, rnd.value]).all()
+    assert effect.value == pytest.approx(abl.value - rnd.value) and effect.lo <= effect.value <= effect.hi
