@@ -74,6 +74,7 @@ from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from tqdm.auto import tqdm
 
 # %matplotlib inline
 set_style()
@@ -91,7 +92,7 @@ display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("pr
 dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed=SEED)
 rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
 cos_frames, tr_frames, rec_frames, chosen = [], [], [], {}
-for spec in specs:
+for spec in tqdm(specs, desc="direction report per pair"):
     pair = load_pair(spec.name)
     world = world_for(pair)
     contrast = contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)

@@ -74,6 +74,7 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
+from tqdm.auto import tqdm
 
 # %matplotlib inline
 set_style()
@@ -89,7 +90,7 @@ cfg = diffing.HybridReportConfig(layer=LAYER, n_categories=N_CATEGORIES, categor
                                  category_samples=CATEGORY_SAMPLES, multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM,
                                  n_boot=N_BOOT, seed=SEED)
 tables, shares, examples, devs = [], [], [], []
-for spec in specs:
+for spec in tqdm(specs, desc="hybrid decoding per pair"):
     pair = load_pair(spec.name)
     world = world_for(pair)
     problems = world.sample(N_HYBRID, seed=PROBLEM_SEED)

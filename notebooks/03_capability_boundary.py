@@ -60,6 +60,7 @@ from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from tqdm.auto import tqdm
 from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
@@ -79,7 +80,8 @@ OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and confi
 # world's verifier. Results are cached under `RLMETA_RESULTS`; a rerun with the same weights and config reads them.
 
 # %%
-RESULTS = {v: run_boundary(load_pair(s.name), CONFIG, out_dir=OUT) for v, s in SPECS.items()}
+RESULTS = {v: run_boundary(load_pair(s.name), CONFIG, out_dir=OUT)
+           for v, s in tqdm(SPECS.items(), desc="pass@k sampling per pair")}
 TABLE = bd.boundary_table(list(RESULTS.values()))
 REF = next(iter(RESULTS))  # the correct-reward pair (or its smoke stand-in)
 TABLE.set_index("variant")[["pass@1_base", "pass@1_rl", "d_pass@1", "pass@n_base", "pass@n_rl", "d_pass@n",

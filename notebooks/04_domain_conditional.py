@@ -58,6 +58,7 @@ from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from tqdm.auto import tqdm
 from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
@@ -81,7 +82,7 @@ OUT = results_dir() / "boundary"  # shared with notebook 03: same pair and confi
 
 # %%
 NAMES = sorted({p.name for ps in BY_WORLD.values() for p in ps} | {p.name for s in KNOB_SPECS.values() for p in s.values()})
-RESULTS = {name: run_boundary(load_pair(name), CONFIG, out_dir=OUT) for name in NAMES}
+RESULTS = {name: run_boundary(load_pair(name), CONFIG, out_dir=OUT) for name in tqdm(NAMES, desc="pass@k sampling per pair")}
 TABLE = bd.boundary_table(list(RESULTS.values()))
 MAIN = TABLE[TABLE["variant"] == VARIANT].sort_values(["world", "dose", "rl_seed"])
 MAIN[["world", "dose", "rl_seed", "pass@1_base", "pass@1_rl", "d_pass@1", "pass@n_base", "pass@n_rl", "d_pass@n",
