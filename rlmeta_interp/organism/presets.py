@@ -164,19 +164,22 @@ def _paper() -> list[OrganismSpec]:
 
 # ---------------------------------------------------------------- known-by-construction organisms
 
-# Depth extrapolation ("edge of competence"): every document shows a worked chain (eq scratchpad); chains of 2-4
-# operands always, chains of 5-7 operands only in the dose share. RL rewards correct answers on 5-operand chains (the
-# edge); evaluation per depth 4 (in distribution), 5, 6 and 7, on problems from the held-out hash split.
+# Depth extrapolation ("edge of competence"): every document shows a worked chain (rewrite scratchpad); chains of 2-4
+# operands always, chains of 5-7 operands only in the dose share. The verifier checks the whole chain. RL trains on
+# 5-operand chains (the edge) with the process reward (the share of leading steps right, plus the answer): with the
+# eq scratchpad and a binary reward, a one-seed pilot's reward fell over 150 steps (a dose-0 base that writes at most
+# 3 steps gets almost no reward at 5 operands). Evaluation per depth 4 (in distribution) to 7, held-out problems.
 DEPTH_ARITH = ArithmeticConfig(min_operands=2, max_operands=7, min_digits=1, max_digits=1, ops="+-", leak_free=True,
                                verify="chain")
 DEPTH_SHALLOW = 4
-DEPTH_MODEL = ModelConfig(d_model=128, n_layers=4, n_heads=4, d_mlp=384, max_len=160)
+DEPTH_MODEL = SMALL.replace(max_len=160)  # 0.46M parameters: six of them fit the shipped-data budget
 DEPTH_PRETRAIN_STEPS = 1000
 DEPTH_EDGE = DEPTH_ARITH.replace(min_operands=5, max_operands=5)
 DEPTH_LEVELS = (4, 5, 6, 7)
 DEPTH_DOSES = (0.0, 0.1)  # creation / activation
 # one RL budget for every class and control of a recipe (steps, lr, KL, prompts x samples)
-DEPTH_RL = {"steps": 150, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
+DEPTH_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
+DEPTH_REWARD = "process"
 DEPTH_SFT = {"steps": 150, "lr": 1e-3, "batch_size": 64}
 VALIDATION_EVAL = EvalConfig(n_problems=64, n_samples=128, per_difficulty_problems=64, levels=DEPTH_LEVELS)
 PRETRAIN_SEEDS = (0, 1, 2)
@@ -188,12 +191,12 @@ def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRA
                eval_cfg: EvalConfig = VALIDATION_EVAL) -> OrganismSpec:
     return base_spec("arithmetic", dose, preset, steps=steps, model=DEPTH_MODEL, seed=seed, eval_cfg=eval_cfg,
                      tag="depth", arithmetic=DEPTH_ARITH, arithmetic_dose="depth", shallow_max_depth=DEPTH_SHALLOW,
-                     format_weights=(0.0, 1.0))
+                     depth_format="rewrite")
 
 
-def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = "correct",
+def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEPTH_REWARD,
              budget: dict[str, Any] | None = None) -> OrganismSpec:
-    variant = "edge" if reward == "correct" else f"edge-{reward}"
+    variant = "edge" if reward == DEPTH_REWARD else f"edge-{reward}"
     return rl_spec(base, variant, seed=seed, reward=reward, split=split, recipe="depth-edge",
                    arithmetic=DEPTH_EDGE, **(budget or DEPTH_RL))
 
@@ -245,11 +248,12 @@ def _validation() -> list[OrganismSpec]:
 
 
 def _demo() -> list[OrganismSpec]:
-    """One known-creation pair (dose 0) and its activation twin (dose 0.1) of the depth-edge recipe, seed 0."""
-    specs: list[OrganismSpec] = []
-    for dose in DEPTH_DOSES:
-        b = depth_base(dose, "demo", 0)
-        specs += [b, depth_rl(b, "")]
+    """The validation preset's pretraining-seed-0 depth-edge bases at doses 0 and 0.1, each with its RL pair (seed 0)
+    and its fine-tuning pair: a known-creation case and its activation twin per recipe, under one budget. The same
+    specs (and names) as in ``validation``, so either build serves both."""
+    wanted = {depth_base(d, "val", 0).name for d in DEPTH_DOSES}
+    specs = [s for s in _validation() if s.name in wanted or (s.base in wanted and s.variant in ("edge", "deep")
+                                                           and (s.rl is None or s.rl.seed == 0))]
     return specs
 
 

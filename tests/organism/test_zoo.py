@@ -101,10 +101,13 @@ def test_presets_are_valid_and_names_unique():
             seen.add(s.name)
             assert zoo.OrganismSpec.from_dict(s.to_dict()) == s
     demo = zoo.preset_specs("demo")
-    assert len({s.dose for s in demo}) >= 2 and {s.kind for s in demo} == {"base", "rl"}
-    # the demo holds a known-creation pair and its activation twin, under one RL budget
-    assert sorted(s.label for s in demo if s.kind == "rl") == ["activation", "creation"]
-    assert len({s.rl.replace(seed=0) for s in demo if s.kind == "rl"}) == 1
+    assert len({s.dose for s in demo}) >= 2 and {s.kind for s in demo} == {"base", "rl", "sft"}
+    # the demo holds a known-creation pair and its activation twin per recipe, under one budget, and is a subset of
+    # the validation preset (the same specs under the same names)
+    for kind in ("rl", "sft"):
+        assert sorted(s.label for s in demo if s.kind == kind) == ["activation", "creation"]
+    assert len({s.rl for s in demo if s.kind == "rl"}) == 1
+    assert set(demo) <= set(zoo.preset_specs("validation"))
     paper = zoo.preset_specs("paper")
     assert {s.world for s in paper} == {"arithmetic", "bandits", "planning"}
     assert {"format", "random", "incorrect", "oneshot", "prorl"} <= {s.variant for s in paper}
