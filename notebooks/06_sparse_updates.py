@@ -65,6 +65,7 @@ from rlmeta_interp.analysis.params import (
 )
 from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from tqdm.auto import tqdm
 from rlmeta_interp.registry import select_pairs
 
 logging.basicConfig(level=logging.WARNING)
@@ -82,7 +83,7 @@ pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "bas
 
 # %%
 tables, layers, summaries = [], [], []
-for s in SPECS:
+for s in tqdm(SPECS, desc="update sparsity per pair"):
     pair = load_pair(s.name)
     ctrl = matched_random_update(pair.base, pair.rl, seed=SEED)
     for kind, after in (("RL", pair.rl), ("random update, same norm", ctrl)):

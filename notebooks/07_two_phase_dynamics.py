@@ -65,6 +65,7 @@ from rlmeta_interp.analysis.dynamics import checkpoint_dynamics, digit_exec_mask
 from rlmeta_interp.experiments.training_runs import two_phase_summary
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import line_ci, save_fig, set_style
+from tqdm.auto import tqdm
 from rlmeta_interp.registry import select_pairs
 
 logging.basicConfig(level=logging.WARNING)
@@ -80,7 +81,7 @@ pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for 
 
 # %%
 frames, vocabs = [], {}
-for s in SPECS:
+for s in tqdm(SPECS, desc="checkpoint dynamics per pair"):
     pair = load_pair(s.name)
     world = world_for(pair, WORLD)
     problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)

@@ -69,6 +69,7 @@ from rlmeta_interp.experiments.training_runs import final_format_shares, pretrai
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from tqdm.auto import tqdm
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
@@ -83,7 +84,7 @@ pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for 
 
 # %%
 RES = {}
-for s in SPECS:
+for s in tqdm(SPECS, desc="format dynamics per pair"):
     pair = load_pair(s.name)
     world = world_for(pair, WORLD)
     problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)

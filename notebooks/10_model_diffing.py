@@ -72,6 +72,7 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
+from tqdm.auto import tqdm
 
 # %matplotlib inline
 set_style()
@@ -87,7 +88,7 @@ cfg = diffing.DiffingConfig(layer=LAYER, n_problems=N_PROBLEMS, n_samples=N_SAMP
                             expansion=EXPANSION, k=K, sae_samples=SAE_SAMPLES, crosscoder_steps=CROSSCODER_STEPS,
                             controls=CONTROLS, n_boot=N_BOOT, seed=SEED)
 recon, splice, latents, summary = [], [], [], []
-for spec in specs:
+for spec in tqdm(specs, desc="SAE and crosscoder diff per pair"):
     pair = load_pair(spec.name)
     res = diffing.model_diff(pair, world_for(pair), cfg)
     tag = {"pair": pair.name, "dose": pair.dose}
