@@ -227,9 +227,10 @@ def harvest(
             f" {model.processing!r}; use backend='tl' or 'auto'."
         )
     if not use_hf:
-        # Build the TransformerLens model here, outside inference mode: parameters created inside it are inference
-        # tensors, and every later forward pass with gradients on that model would fail.
-        _ = model.tl
+        # Build the TransformerLens model here, outside inference mode (also when the caller is inside it):
+        # parameters created inside it are inference tensors, and every later forward pass with gradients would fail.
+        with torch.inference_mode(False):
+            _ = model.tl
 
     if not cache:
         return _compute(model, ids, mask, hooks, positions, batch_size, use_hf, None, progress)

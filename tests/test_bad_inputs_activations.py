@@ -81,11 +81,14 @@ def test_bad_token_tensors_and_masks(llama, case):
         harvest(llama, ids, [hook_name(0)], cache=False, **kw)
 
 
-def test_tl_built_inside_harvest_still_trains(tiny_folders):
-    """The TransformerLens model built by harvest (backend='tl') must allow forward passes with gradients later."""
+@pytest.mark.parametrize("caller_in_inference_mode", [False, True])
+def test_tl_built_inside_harvest_still_trains(tiny_folders, caller_in_inference_mode):
+    """The TransformerLens model built by harvest (backend='tl') must allow forward passes with gradients later,
+    also when harvest itself was called inside torch.inference_mode()."""
     m = load_model(tiny_folders["llama"])
     assert m._tl is None
-    harvest(m, PROMPTS, [hook_name(0)], backend="tl", cache=False)
+    with torch.inference_mode(caller_in_inference_mode):
+        harvest(m, PROMPTS, [hook_name(0)], backend="tl", cache=False)
     ids, _ = m.to_tokens(PROMPTS[:1])
     loss = m.tl(ids, return_type="loss")
     loss.backward()
