@@ -207,11 +207,12 @@ def harvest(
     if backend not in ("auto", "hf", "tl"):
         raise InvalidConfigError(f"backend must be 'auto', 'hf' or 'tl', got {backend!r}.")
     batch_size = check_int(batch_size, "batch_size", lo=1)
-    for h in hooks:
-        model.check_hook(h)
-        parsed = parse_hook_name(h)
-        if parsed is not None:
-            model.layer(parsed[0])
+    with torch.inference_mode(False):  # a hook name outside the canonical set makes check_hook build .tl (see below)
+        for h in hooks:
+            model.check_hook(h)
+            parsed = parse_hook_name(h)
+            if parsed is not None:
+                model.layer(parsed[0])
     if isinstance(prompts, Tensor):
         ids, mask = check_token_batch(prompts, attention_mask, vocab_size=_vocab_size(model), n_ctx=model.n_ctx)
     else:
