@@ -40,6 +40,14 @@ def check_prompts(prompts: Any, what: str = "prompts") -> list[str]:
     return out
 
 
+def check_prompt_pairs(prompts: Any, completions: Any) -> tuple[list[str], list[str]]:
+    """Prompts and their completions: two lists of strings of one length (each checked by :func:`check_prompts`)."""
+    p, c = check_prompts(prompts, "prompts"), check_prompts(completions, "completions")
+    if len(p) != len(c):
+        raise InvalidConfigError(f"{len(p)} prompts but {len(c)} completions: pass one completion per prompt.")
+    return p, c
+
+
 def check_names(names: Any, what: str) -> list[str]:
     """A list of names (hook names, indicator names); a bare string is rejected for the same reason as prompts."""
     if isinstance(names, str):

@@ -155,6 +155,9 @@ class SteeringVector:
     def hooks(self, model: Any, multiplier: float | int = 1.0, positions: PositionSpec = None) -> list[tuple[str, Any]]:
         """``(hook_name, fn)`` pairs for TransformerLens's ``model.hooks(fwd_hooks=...)``."""
         tl = getattr(model, "tl", model)
+        if not (hasattr(tl, "cfg") and hasattr(tl, "hooks")):
+            raise InvalidConfigError(f"Steering needs a LoadedModel or a TransformerLens model, got {type(model).__name__}"
+                                     ": pass the LoadedModel (load_model(...)) rather than its .hf model.")
         multiplier = check_number(multiplier, "multiplier", max_abs=MAX_MAGNITUDE)
         positions = _check_positions(positions)
         n_layers = tl.cfg.n_layers

@@ -89,3 +89,9 @@ def test_bad_vector_containers(model):
     with pytest.raises(LayerOutOfRangeError):
         with SteeringVector({5: torch.zeros(32)}).apply(model):
             pass
+
+
+def test_steering_a_bare_hf_model_names_the_fix(model):
+    with pytest.raises(InvalidConfigError, match=r"pass the LoadedModel \(load_model\(...\)\) rather than its .hf"):
+        with _vec().apply(model.hf):
+            pass
