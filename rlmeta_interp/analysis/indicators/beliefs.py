@@ -75,6 +75,11 @@ def statistic(m: BeliefsMetrics) -> Estimate:
     return Estimate(m.r2_rl.value - m.r2_base.value)
 
 
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "belief ablation": lambda m: m.ablation_effect.scaled(-1.0),
+}
+
 with_cut = None  # the vote compares the base with its random-init control; no single cut on the statistic
 
 

@@ -69,6 +69,12 @@ def statistic(m: BoundaryMetrics) -> Estimate:
     return m.d_passn_level if m.d_passn_level.known else m.d_passn
 
 
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "pass@n overall": lambda m: m.d_passn,
+    "share expanded": lambda m: m.expanded,
+}
+
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (fitted on calibration)."""
     return rules.replace(boundary_margin=float(cut))

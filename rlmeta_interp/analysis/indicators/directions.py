@@ -78,6 +78,12 @@ def statistic(m: DirectionsMetrics) -> Estimate:
     return similarity(m).scaled(-1.0)
 
 
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "own samples": lambda m: m.cosine_own_samples.scaled(-1.0),
+    "CKA": lambda m: m.cka.scaled(-1.0),
+}
+
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (minus the similarity)."""
     return rules.replace(cosine_activation_min=-float(cut), cosine_creation_max=-float(cut))

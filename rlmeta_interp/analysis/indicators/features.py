@@ -73,6 +73,11 @@ def statistic(m: FeaturesMetrics) -> Estimate:
     return _readings(m)[1]
 
 
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "FVU ratio": lambda m: m.fvu_ratio_excess if m.fvu_ratio_excess.known else m.fvu_ratio,
+}
+
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     """Rules whose RL-only latent boundary sits at ``cut`` on :func:`statistic` (the FVU thresholds stay)."""
     return rules.replace(rl_only_activation_max=float(cut), rl_only_creation_min=float(cut))

@@ -57,6 +57,12 @@ def statistic_ratio(m: LikelihoodMetrics) -> Estimate:
     return m.ratio_rl_only if m.ratio_rl_only.known else m.ratio_all
 
 
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "all problems": lambda m: Estimate(float(np.log(m.ratio_all.value))) if m.ratio_all.known and m.ratio_all.value > 0
+    else Estimate(),
+}
+
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (a log ratio)."""
     return rules.replace(likelihood_activation_max=float(np.exp(cut)), likelihood_creation_min=float(np.exp(cut)))

@@ -85,6 +85,13 @@ def statistic(m: SteeringMetrics) -> Estimate:
     return m.recovered_own.scaled(-1.0)
 
 
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "KL recovered": lambda m: m.kl_recovered.scaled(-1.0),
+    "trained vector": lambda m: m.recovered_trained.scaled(-1.0),
+    "trained vector, KL": lambda m: m.kl_recovered_trained.scaled(-1.0),
+}
+
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (minus the gap recovered)."""
     return rules.replace(recovered_activation_min=-float(cut), recovered_creation_max=-float(cut))

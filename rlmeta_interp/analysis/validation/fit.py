@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EmptyInputError
-from ..indicators import REGISTRY
+from ..indicators import REGISTRY, metrics_of
 from ..indicators.core import INDICATORS, ScorecardRules
 from .labels import LABELS
 from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, roc_auc_ci,
@@ -32,9 +32,17 @@ from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, 
 READINGS: tuple[str, ...] = LABELS + ("inconclusive", "mixed")
 
 
+def candidates() -> list[tuple[str, str, Any]]:
+    """``(column, indicator, reading)`` for every candidate reading the indicator modules list (``CANDIDATES``):
+    other statistics of the same measurements, scored beside the voting statistic; they never vote."""
+    return [(f"{name}: {c}", name, f) for name in INDICATORS
+            for c, f in getattr(REGISTRY[name], "CANDIDATES", {}).items()]
+
+
 def pair_table(cards: Sequence[Any]) -> pd.DataFrame:
     """One row per scorecard: ``pair, world, label, split, recipe, gain, vote_summary`` and, per indicator,
-    ``<name>`` (statistic), ``<name>_lo``, ``<name>_hi``, ``<name>_vote``."""
+    ``<name>`` (statistic), ``<name>_lo``, ``<name>_hi``, ``<name>_vote``, plus one column per candidate reading
+    (``"<name>: <reading>"``)."""
     from ..scorecard import summarize_votes
 
     rows = []
@@ -50,6 +58,10 @@ def pair_table(cards: Sequence[Any]) -> pd.DataFrame:
             row[f"{name}_lo"] = None if s is None else s.lo
             row[f"{name}_hi"] = None if s is None else s.hi
             row[f"{name}_vote"] = "n/a" if r is None else r.vote
+        for col, name, read in candidates():
+            r = c.results.get(name)
+            m = metrics_of(r) if r is not None else None
+            row[col] = None if m is None else read(m).value
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -151,10 +163,14 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
         if not votes:
             descriptive.add(name)
         fits.append(IndicatorFit(name, auc, lo, hi, n, cut, votes, reason))
+    for col, _, _ in candidates():
+        if col in two.columns:
+            auc, lo, hi, n = roc_auc_ci(two[col].tolist(), y, n_boot=n_boot, seed=seed)
+            fits.append(IndicatorFit(col, auc, lo, hi, n, None, False, "candidate reading: scored, does not vote"))
     rules = rules.replace(descriptive=tuple(n for n in INDICATORS if n in descriptive))
     gained = two[two["gain"].map(lambda g: g is not False)]
     yg = (gained["label"] == "creation").to_numpy()
-    inputs = [f.name for f in fits if f.votes and REGISTRY[f.name].with_cut is not None
+    inputs = [f.name for f in fits if f.votes and f.name in REGISTRY and REGISTRY[f.name].with_cut is not None
               and gained[f.name].notna().sum() >= 2]
     notes = []
     if not inputs or yg.all() or not yg.any():
@@ -198,8 +214,11 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     y = (two["label"] == "creation").to_numpy()
     per = []
     for f in fitted.indicators:
+        if f.name not in two.columns:
+            continue
         auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed)
-        ctrl_votes = test.loc[controls, f"{f.name}_vote"].tolist()
+        vote_col = f"{f.name}_vote"
+        ctrl_votes = test.loc[controls, vote_col].tolist() if vote_col in test.columns else []
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,

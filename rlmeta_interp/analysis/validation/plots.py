@@ -48,7 +48,7 @@ def roc_figure(evaluation: dict[str, Any]) -> Any:
     ax.plot([0, 1], [0, 1], ls="--", color=COLORS["control"], lw=1, label="chance")
     for row in evaluation["indicators"]:
         roc = row["roc"]
-        if not roc.get("fpr"):
+        if not roc.get("fpr") or ": " in row["indicator"]:  # candidate readings are in the table, not drawn
             continue
         tag = "" if row["votes"] else ", descriptive"
         ax.plot(roc["fpr"], roc["tpr"], marker=".", ls="-" if row["votes"] else ":",

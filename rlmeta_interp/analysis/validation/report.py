@@ -147,7 +147,8 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     s, const = ev["summary"], ev["constant_baseline"]
     rec = ", ".join(f"{k} {_f(v)}" for k, v in s["recall"].items())
     voting = [r for r in ev["indicators"] if r["votes"]]
-    desc = [r for r in ev["indicators"] if not r["votes"]]
+    desc = [r for r in ev["indicators"] if not r["votes"] and ": " not in r["indicator"]]
+    cand = [r for r in ev["indicators"] if ": " in r["indicator"]]
     good = [r for r in voting if r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8 and r["test_lo"] > 0.6]
     ns = s["no_signal_read_as_creation"]
     lines = [
@@ -162,6 +163,9 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
+    if cand:
+        lines.append("- Other readings, scored but not voting, held-out AUC: " + ", ".join(
+            f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in cand) + ".")
     meets = (s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
              and s["recall"].get("creation", 0.0) >= 0.8 and (ns is None or ns <= 0.1) and len(good) >= 3)
     verdict = ("These meet the project's bar (balanced accuracy >= 0.85 with its CI above 0.5, creation recall >= 0.8,"

@@ -26,6 +26,7 @@ def synthetic(n_per_class: int = 8, seed: int = 0, split: str = "calibration", g
             row["boundary"] = (0.3 if label == "creation" else 0.0) + rng.uniform(0, 0.1)
             row["likelihood"] = (0.4 if label == "creation" else 0.0) + rng.normal(0, noise)
             row["directions"] = -0.99
+            row["steering: KL recovered"] = 1.0 if label == "creation" else 0.0
             rows.append(row)
     for i in range(2):
         row = dict(rows[0], pair=f"{split}-control-{i}", label="no_signal", gain=False, vote_summary="no_signal")
@@ -45,6 +46,9 @@ def test_fit_on_calibration_sets_cuts_and_descriptive_indicators():
     # missing statistics cannot be scored
     assert not fits["steering"].votes and "cannot be scored" in fits["steering"].reason
     assert "boundary" in fitted.inputs and "directions" not in fitted.inputs
+    # a candidate reading is scored on calibration but never votes nor enters the summary
+    cand = fits["steering: KL recovered"]
+    assert cand.auc == 1.0 and not cand.votes and cand.cut is None and cand.name not in fitted.inputs
     # the fit round-trips through plain JSON-able numbers and predicts the same
     again = vf.FittedRules.from_dict(fitted.to_dict())
     table = synthetic(seed=1, split="test")

@@ -42,6 +42,7 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert "balanced accuracy 1.00" in text and "directions (calibration AUC CI" in text
     # only boundary reaches AUC >= 0.8 with a CI above 0.6 among voting indicators, so the bar is not met
     assert "do not meet the project's bar" in text
+    assert "Other readings, scored but not voting, held-out AUC: steering: KL recovered 1.00" in " ".join(text.split())
     assert all(len(line) <= 118 for line in text.splitlines())
     (tmp_path / vr.SUMMARY_JSON).write_text((tmp_path / vr.SUMMARY_JSON).read_text().replace("1.0", "0.9", 1))
     with pytest.raises(Exception, match="(?i)checksum|sha256"):
@@ -91,6 +92,8 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert set(ev["summary"]["predictions"].values()) == {"no_signal"}
     assert ev["summary"]["balanced_accuracy"] == 0.0 and ev["summary"]["recall"]["creation"] == 0.0
     assert (tmp_path / "table" / vr.SUMMARY_JSON).exists() and (tmp_path / "table" / "validation_roc.png").exists()
+    pairs = pd.read_csv(tmp_path / "table" / vr.PAIRS_CSV)
+    assert pairs["directions: CKA"].between(-1.0, 0.0).all()  # a candidate reading, from the saved metrics
     # the second pretraining seed scales the directions indicator
     card = load_scorecard(tmp_path / "cards" / "c-test")
     assert card.label == "creation" and card.split == "test"
