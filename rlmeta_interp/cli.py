@@ -15,8 +15,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InvalidConfigError, RlmetaError
+
+if TYPE_CHECKING:
+    from .analysis.scorecard import Scorecard, ScorecardConfig
+    from .config import ModelSpec
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 
@@ -29,26 +34,24 @@ def _setup_logging(quiet: bool) -> None:
         os.environ["TQDM_DISABLE"] = "1"
 
 
-def _weights_present(spec: object) -> bool:
+def _weights_present(spec: ModelSpec) -> bool:
     """Whether a model's weights are on this machine now, without loading, converting or downloading anything."""
-    source, location = getattr(spec, "source", None), str(getattr(spec, "location", ""))
+    source, location = spec.source, str(spec.location)
     if source in ("zoo", "folder"):
         folder = Path(location)
         return (folder / "config.json").exists() and any(folder.glob("*.safetensors"))
     if source == "adapter":
-        parent = getattr(spec, "parent", None)
-        return Path(location).is_dir() and (parent is None or _weights_present(parent))
+        return Path(location).is_dir() and (spec.parent is None or _weights_present(spec.parent))
     if source == "hub":
         from huggingface_hub import try_to_load_from_cache
 
-        revision = getattr(spec, "revision", None)
-        found = [try_to_load_from_cache(location, f, revision=revision)
+        found = [try_to_load_from_cache(location, f, revision=spec.revision)
                  for f in ("config.json", "model.safetensors", "model.safetensors.index.json")]
         return isinstance(found[0], str) and any(isinstance(f, str) for f in found[1:])
     if source == "embedded":
         from . import embedded
 
-        return bool(embedded.is_available(location or getattr(spec, "name", "")))
+        return bool(embedded.is_available(location or spec.name))
     return False
 
 
@@ -71,12 +74,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _check_preset(name: str) -> None:
-    from .errors import UnknownModelError
+    import difflib
+
     from .organism.zoo import PRESETS
 
     if name not in PRESETS:
-        err = UnknownModelError(name, PRESETS)
-        close = f" Did you mean: {', '.join(err.close_matches)}?" if err.close_matches else ""
+        matches = difflib.get_close_matches(name, list(PRESETS), n=3, cutoff=0.4)
+        close = f" Did you mean: {', '.join(matches)}?" if matches else ""
         raise InvalidConfigError(f"Unknown preset {name!r}.{close} Zoo presets: {', '.join(PRESETS)}"
                                  " (`rlmeta-interp zoo build --preset demo`).")
 
@@ -217,7 +221,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score_local(base: str, rl: str, out: Path, cfg: object, world: str, progress: bool) -> object:
+def _score_local(base: str, rl: str, out: Path, cfg: ScorecardConfig, world: str, progress: bool) -> Scorecard:
     """The scorecard of two local folders (``load_pair((base, rl))``), with its figure, into ``out``."""
     import matplotlib.pyplot as plt
 
