@@ -204,6 +204,7 @@ def _pair_worker(name: str, folder: Path, config) -> str:
     import torch
 
     torch.set_num_threads(1)
+    setup_logging(quiet=True)  # a fresh process: warnings in the same format as the main process's log
     run_pair_scorecard(name, folder, config, progress=False)
     return name
 
