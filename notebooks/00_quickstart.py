@@ -79,6 +79,7 @@ from rlmeta_interp.analysis.contrast import completion_means, contrast_set, cont
 from rlmeta_interp.analysis.recovery import max_new_tokens
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
+from tqdm.auto import tqdm
 
 # %matplotlib inline
 set_style()
@@ -141,10 +142,12 @@ problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)
 prompts = [p.prompt for p in problems]
 score = lambda i, text: world.reward(problems[i], text)  # noqa: E731
 scratchpad = qs.scratchpad_share(world)
-effect = qs.steering_effect(pair.base, prompts, score, scratchpad, vector, multipliers=MULTIPLIERS, n_random=N_RANDOM,
-                            layers=range(pair.n_layers), seed=SEED, max_new_tokens=n_new, n_boot=N_BOOT)
+# one call per layer, so the sweep shows its progress; every call repeats the same (greedy) unsteered run, kept once
+sweep = [qs.steering_effect(pair.base, prompts, score, scratchpad, vector, multipliers=MULTIPLIERS, n_random=N_RANDOM,
+                            layers=[layer], seed=SEED, max_new_tokens=n_new, n_boot=N_BOOT)
+         for layer in tqdm(range(pair.n_layers), desc="steering sweep, layer by layer")]
 rl_ref = qs.steering_effect(pair.rl, prompts, score, scratchpad, None, max_new_tokens=n_new, n_boot=N_BOOT)
-table = effect.table
+table = pd.concat([e.table for e in sweep]).drop_duplicates(["key", "metric"], ignore_index=True)
 unsteered = table[table.condition == "unsteered"].set_index("metric")
 rl_row = rl_ref.table.set_index("metric")
 
@@ -200,8 +203,8 @@ if real_ok:
     def gemma_vector():
         lm = targets["gemma-3-270m (real LM)"].model
         contrast = qs.step_contrast(qs.word_problems(N_REAL_CONTRAST, seed=PROBLEM_SEED + 5, operands=2, digits=1))
-        return qs.contrast_vector(qs.completion_means(lm, contrast.prompts, contrast.completions, [REAL_LAYER]),
-                                  contrast.labels)
+        return contrast_vector(completion_means(lm, contrast.prompts, contrast.completions, [REAL_LAYER]),
+                               contrast.labels)
 
     targets["gemma-3-270m (real LM)"] = SteerTarget(
         lambda: load_model("gemma-3-270m"), gemma_vector, layers=[REAL_LAYER], max_new_tokens=REAL_NEW_TOKENS,
@@ -236,9 +239,14 @@ if run_real:
     real_vector = contrast_vector(
         completion_means(lm, real_contrast.prompts, real_contrast.completions, [REAL_LAYER]), real_contrast.labels)
     real_problems = qs.word_problems(N_REAL, seed=PROBLEM_SEED + 6, operands=2, digits=1)
-    real = qs.steering_effect(lm, [p.prompt for p in real_problems], lambda i, t: qs.score_word_answer(real_problems[i], t),
-                              qs.worked_style, real_vector, multipliers=REAL_MULTIPLIERS, n_random=REAL_N_RANDOM,
-                              seed=SEED, max_new_tokens=REAL_NEW_TOKENS, n_boot=N_BOOT)
+    # one call per multiplier, so this slow section shows its progress; the unsteered run is kept once
+    real_runs = [qs.steering_effect(lm, [p.prompt for p in real_problems],
+                                    lambda i, t: qs.score_word_answer(real_problems[i], t), qs.worked_style, real_vector,
+                                    multipliers=[m], n_random=REAL_N_RANDOM, seed=SEED, max_new_tokens=REAL_NEW_TOKENS,
+                                    n_boot=N_BOOT)
+                 for m in tqdm(REAL_MULTIPLIERS, desc="Gemma-3-270M steering, multiplier by multiplier")]
+    real = qs.SteeringEffect(pd.concat([e.table for e in real_runs]).drop_duplicates(["key", "metric"], ignore_index=True),
+                             {k: v for e in real_runs for k, v in e.completions.items()})
     display(pd.DataFrame({"prompt": [real_problems[0].prompt] * len(real.completions),
                           "condition": list(real.completions), "completion": [v[0] for v in real.completions.values()]}))
 
