@@ -49,7 +49,7 @@ demo: $(STAMP)
 	$(VENV)/bin/rlmeta-interp demo
 
 # pytest exits 5 when it collects no tests: that is a failure here, said plainly. Two workers with one torch thread
-# each use both cores without oversubscribing them (tiny models are overhead-bound; see STACK.md on contention).
+# each use both cores without oversubscribing them (tiny models are overhead-bound; see docs/stack.md on contention).
 test: $(STAMP)
 	@OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing"; exit 1; fi; exit $$rc

@@ -16,12 +16,12 @@
 # %% [markdown]
 # # 00 Quickstart: load a pair, cache activations, steer a base model live
 #
-# **Claim (SOURCES.md, claim 1).** Several techniques that need no new weights in the base model (RL-trained
+# **Claim (docs/claims.md, claim 1).** Several techniques that need no new weights in the base model (RL-trained
 # steering vectors, Sinii et al. arXiv:2505.18706; one-shot critique fine-tuning, Wang et al. arXiv:2506.03295;
 # CoT decoding, Wang & Zhou arXiv:2402.10200; one SAE latent, He et al. arXiv:2601.08058; ReasonScore, Galichin et
 # al. arXiv:2503.18878) elicit reasoning that is already present in base activations. Reported: on GSM8K,
 # Qwen2.5-Math-1.5B reaches 86.5 with full RL and 79.9 with an RL-trained steering vector alone. CORRECTION noted in
-# SOURCES.md: the "five converging methods" framing is a synthesis of these papers, not a measured result.
+# docs/claims.md: the "five converging methods" framing is a synthesis of these papers, not a measured result.
 #
 # **What would count as evidence.** *Activation*: a direction fitted in the *base* model's own activations moves
 # its behaviour towards the RL behaviour (here: writing a scratchpad) and its accuracy, beyond equal-norm random

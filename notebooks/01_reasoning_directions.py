@@ -16,12 +16,12 @@
 # %% [markdown]
 # # 01 Do reasoning directions already exist in base activations?
 #
-# **Claim (SOURCES.md, claim 1, with the direction evidence of claim 2).** RL elicits reasoning that is already
+# **Claim (docs/claims.md, claim 1, with the direction evidence of claim 2).** RL elicits reasoning that is already
 # present in the base model's activations: an RL-trained steering vector alone recovers most of RL's gain (Sinii et
 # al. arXiv:2505.18706: Qwen2.5-Math-1.5B on GSM8K, 79.9 with the vector vs 86.5 with full RL), and a direction
 # taken from *base* Llama-3.1-8B activations induces backtracking in the reasoning model (Ward et al.
 # arXiv:2507.12638). Other techniques in the same family: Wang et al. arXiv:2506.03295, Wang & Zhou
-# arXiv:2402.10200, He et al. arXiv:2601.08058, Galichin et al. arXiv:2503.18878. CORRECTION noted in SOURCES.md:
+# arXiv:2402.10200, He et al. arXiv:2601.08058, Galichin et al. arXiv:2503.18878. CORRECTION noted in docs/claims.md:
 # the "five converging methods" framing is a synthesis, not a measured result.
 #
 # **What would count as evidence.** *Activation*: the behaviour direction fitted in the RL model (scratchpad vs

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 02 When, not how: hybrid decoding
 #
-# **Claim (SOURCES.md, claim 2).** RL teaches a model *when* to reason, not *how*: a hybrid that steers the base
+# **Claim (docs/claims.md, claim 2).** RL teaches a model *when* to reason, not *how*: a hybrid that steers the base
 # model only at chosen tokens recovers most of the base-to-RL gap (Venhoff, Arcuschin, Torr, Conmy, Nanda,
 # arXiv:2510.07364; code cvenhoff/thinking-llms-interp). Reported: up to 91% of the gap with 12% of tokens steered;
 # Qwen2.5-0.5B vs Open-Reasoner-Zero-0.5B (RL-trained) 107%; a distilled pair 0%. Related: a direction from base

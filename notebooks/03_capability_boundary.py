@@ -16,13 +16,13 @@
 # %% [markdown]
 # # 03 · The capability boundary: pass@k, one-shot and spurious rewards
 #
-# **Claim 3** (SOURCES.md): RL with verifiable rewards improves *sampling efficiency inside* the base model's
+# **Claim 3** (docs/claims.md): RL with verifiable rewards improves *sampling efficiency inside* the base model's
 # boundary rather than moving the boundary; one training example suffices; spurious rewards nearly work.
 # Primary sources: Yue et al. 2504.13837 (Qwen2.5-7B vs SimpleRL-Zoo on MATH500: pass@1 61.4 vs 77.9, the curves
 # cross between k = 8 and 16, pass@128 96.2 vs 93.0, and RL samples have low perplexity under the base);
 # Wang et al. 2504.20571 (one-shot RLVR: Qwen2.5-Math-1.5B MATH500 36.0 -> 73.6); Shao et al. 2506.10947
 # (spurious rewards on Qwen2.5-Math-7B: random +21.4, format +13.8, incorrect label +24.1, ground truth +29.1;
-# Llama3 and OLMo2 do not benefit). SOURCES.md notes no correction for these papers; the pass@k caveat it records
+# Llama3 and OLMo2 do not benefit). docs/claims.md notes no correction for these papers; the pass@k caveat it records
 # applies: at large k, pass@k on short answers rewards guessing (2510.08325), so a guessing baseline sits beside
 # every curve.
 #

@@ -16,11 +16,11 @@
 # %% [markdown]
 # # 04 · Is creation domain-conditional? Arithmetic vs planning, and the ProRL knobs
 #
-# **Claim 4** (SOURCES.md): RL *activates* standard reasoning but *creates* new strategies for complex planning.
-# This is a synthesis, not a paper: no primary source measures it, and SOURCES.md notes that this project can be the
+# **Claim 4** (docs/claims.md): RL *activates* standard reasoning but *creates* new strategies for complex planning.
+# This is a synthesis, not a paper: no primary source measures it, and docs/claims.md notes that this project can be the
 # first to measure it in a controlled setting. It leans on **claim 5**, ProRL (Liu et al. 2505.24864, NVIDIA:
 # prolonged GRPO with a KL penalty and periodic reference-policy resets; +14.7% math, +13.9% code, +54.8% logic
-# puzzles). CORRECTION noted in SOURCES.md: ProRL does not claim that RL beats the base at *every* pass@k; its gains
+# puzzles). CORRECTION noted in docs/claims.md: ProRL does not claim that RL beats the base at *every* pass@k; its gains
 # correlate with the base model's competence and with training length.
 #
 # **What would count as evidence.** Claim 3's boundary test (notebook 03), run per task family: *activation* if

@@ -20,7 +20,7 @@
 # updates (Rentschler & Roberts, arXiv 2501.14176: Llama-3.1-8B-Instruct, IA3 adapters, a Q-learning objective,
 # multi-episode Frozen Lake). Its ancestors show that pretraining alone can do it: Algorithm Distillation (Laskin et
 # al., arXiv 2210.14215), where a transformer pretrained on the learning histories of an RL algorithm learns in context,
-# and the Decision-Pretrained Transformer (Lee et al. 2023). *CORRECTION (SOURCES.md): "human-level sample efficiency"
+# and the Decision-Pretrained Transformer (Lee et al. 2023). *CORRECTION (docs/claims.md): "human-level sample efficiency"
 # is not in the paper.*
 #
 # **What would count as evidence.** *Activation*: the base model already adapts within an episode (its regret per
@@ -41,7 +41,7 @@
 # policy that ignores rewards cannot beat uniform random on average over bandits whose arms are exchangeable, so
 # *any* RL gain in regret below uniform random at dose 0 is creation (the zoo's one test of creation; the short
 # recipe is its control). Per model: (1) regret curves within an episode, per trial and cumulative, with sampled
-# *and* greedy decoding (PILOT_BANDITS.md: they disagree, because a base model imitates a mixture of behaviour
+# *and* greedy decoding (docs/claims.md#bandit-measurement-traps: they disagree, because a base model imitates a mixture of behaviour
 # policies when sampled), beside Thompson sampling and uniform random run on the same unseen bandits; (2) within-
 # episode adaptation (regret over the first vs the last quarter of trials); (3) ridge probes of the arms' row-centred
 # posterior means at every reward token, per layer, beside a random-init model and a token-count baseline.

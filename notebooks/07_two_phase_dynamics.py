@@ -17,7 +17,7 @@
 # # 07 Two-phase RL dynamics: execution first, then strategic planning?
 #
 # **Claim 8.** RL learns in two phases: first it consolidates *execution* (the low-level steps of a solution), then it
-# explores *strategic planning* (Wang et al., arXiv 2509.03646, HICRA). **CORRECTION (SOURCES.md):** what rises in the
+# explores *strategic planning* (Wang et al., arXiv 2509.03646, HICRA). **CORRECTION (docs/claims.md):** what rises in the
 # second phase is the *semantic* entropy of planning phrases (the entropy of the frequency distribution of planning
 # n-grams mined from successful solutions); token-level entropy falls throughout.
 #

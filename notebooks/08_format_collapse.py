@@ -20,7 +20,7 @@
 # coincides with the biggest jump in accuracy; small models favour code-like formats, larger ones natural language;
 # the KL penalty sets how extreme the collapse is (Zhao et al., arXiv 2504.07912, "Echo Chamber", code
 # rosieyzh/openrlhf-pretrain: models pretrained from scratch on a mixture of answer formats, then RL-tuned).
-# SOURCES.md records no correction for this paper.
+# docs/claims.md records no correction for this paper.
 #
 # **What would count as evidence.** Collapse onto a format the base model already wrote is *activation*: RL amplifies
 # a pretrained behaviour rather than inventing one (the paper's "echo chamber"). A new layout that the base never

@@ -16,10 +16,10 @@
 # %% [markdown]
 # # 09 · Too-hard RL samples: shortcuts and damage to what the base could already do
 #
-# **Claim 10** (SOURCES.md): overly hard RLVR samples teach shortcuts that damage existing abilities. Primary source:
+# **Claim 10** (docs/claims.md): overly hard RLVR samples teach shortcuts that damage existing abilities. Primary source:
 # Cheng et al. 2605.28388: train on difficulty bands; measure answer repetition, skipped computation, and accuracy on
 # tasks the model could already do; the effect is non-monotonic, with easy and medium samples helping most.
-# SOURCES.md records no correction for this paper.
+# docs/claims.md records no correction for this paper.
 #
 # **What would count as evidence.** For the claim: RL on the hard band (4-operand chains only) lowers accuracy on
 # problems the base already solved (a paired CI below 0) and raises shortcut rates (skipped scratchpad steps, direct

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 10 Model diffing: do the base model's features describe the RL model?
 #
-# **Claim (SOURCES.md, "Model diffing").** Shared and new features can be told apart with a crosscoder: one sparse
+# **Claim (docs/claims.md, "Model diffing").** Shared and new features can be told apart with a crosscoder: one sparse
 # dictionary over concatenated [base; RL] activations with one decoder per model (Lindsey et al. 2024, Transformer
 # Circuits); the relative decoder norm `r_j = ||d_RL|| / (||d_base|| + ||d_RL||)` is near 0 or 1 for latents one
 # model alone uses and near 0.5 for shared ones. Minder et al. (arXiv:2504.02922) show that L1 training creates
