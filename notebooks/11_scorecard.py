@@ -103,7 +103,7 @@ display(Markdown(vrep.render_trust_paragraph(SUMMARY)))
 CUTS = {f["name"]: f["cut"] for f in SUMMARY["fitted"]["indicators"]} if SUMMARY else {}
 LABEL_COLOURS = {"creation": COLORS["rl"], "activation": COLORS["base"], "no_signal": COLORS["control"]}
 fig, axes = plt.subplots(2, 4, figsize=(15, 7))
-for ax, ind in zip(axes.flat, sc.INDICATORS):
+for ax, ind in zip(axes.flat, sc.INDICATORS, strict=True):
     rows = TABLE.dropna(subset=[ind]).reset_index(drop=True)
     for i, r in rows.iterrows():
         lo = r[ind] - r[f"{ind}_lo"] if pd.notna(r[f"{ind}_lo"]) else 0.0
@@ -118,7 +118,7 @@ for ax, ind in zip(axes.flat, sc.INDICATORS):
         ax.text(0.5, 0.5, "n/a on these pairs", transform=ax.transAxes, ha="center", color=COLORS["control"])
 handles, labels = [], []
 for ax in axes.flat:
-    for h, lab in zip(*ax.get_legend_handles_labels()):
+    for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
         if lab not in labels:
             handles.append(h)
             labels.append(lab)

@@ -128,7 +128,7 @@ def _labels(labels: Tensor | np.ndarray | list, n: int, name: str = "labels") ->
     if y.ndim != 1 or y.shape[0] != n:
         raise InvalidConfigError(f"{name} must have one entry per activation row ({n}), got shape {y.shape}.")
     values = set(np.unique(y).tolist())
-    if not values <= {0, 1, False, True}:
+    if not values <= {0, 1}:  # True and False compare equal to 1 and 0
         raise InvalidConfigError(f"{name} must be binary (0/1 or bool), got values {sorted(values)[:6]}.")
     y = y.astype(np.int64)
     counts = np.bincount(y, minlength=2)
@@ -245,9 +245,9 @@ def direction_cosines(
         def stat(idx_f: np.ndarray, axis: int = -1) -> np.ndarray:
             idx = np.atleast_2d(idx_f).astype(np.int64)
             if config.method == "diff_means":
-                out = _cos_rows(_dm_batch(xb, y_b, idx), _dm_batch(xr, y_r, idx))
+                out = _cos_rows(_dm_batch(xb, y_b, idx), _dm_batch(xr, y_r, idx))  # noqa: B023 (used in this iteration)
             else:
-                out = np.array([_cos_or_nan(xb[i], y_b[i], xr[i], y_r[i], config) for i in idx])
+                out = np.array([_cos_or_nan(xb[i], y_b[i], xr[i], y_r[i], config) for i in idx])  # noqa: B023
             return out if np.ndim(idx_f) > 1 else out[0]
 
         lo, hi = _nan_safe_ci(np.arange(n, dtype=np.float64), stat, config)

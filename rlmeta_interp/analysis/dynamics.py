@@ -63,7 +63,7 @@ def planning_units(tokens: Sequence[str], exec_mask: Sequence[bool]) -> list[str
     if len(tokens) != len(exec_mask):
         raise InvalidConfigError(f"{len(tokens)} tokens but a mask of {len(exec_mask)}: one mask entry per token.")
     units, run = [], []
-    for tok, is_exec in zip(tokens, exec_mask):
+    for tok, is_exec in zip(tokens, exec_mask, strict=True):
         if is_exec:
             if run:
                 units.append("".join(run).strip())
@@ -239,9 +239,9 @@ def execution_entropy(
     _, tok = _unwrap(model, tokenizer)
     masks = _masks(completions, tok, exec_mask)
     ents = token_entropies(model, prompts, completions, tokenizer=tokenizer, batch_size=batch_size)
-    e_sum = np.array([float(e[torch.from_numpy(m)].sum()) for (e, _), m in zip(ents, masks)])
-    p_sum = np.array([float(e[torch.from_numpy(~m)].sum()) for (e, _), m in zip(ents, masks)])
-    nll_sum = np.array([-float(lp[torch.from_numpy(m)].sum()) for (_, lp), m in zip(ents, masks)])
+    e_sum = np.array([float(e[torch.from_numpy(m)].sum()) for (e, _), m in zip(ents, masks, strict=True)])
+    p_sum = np.array([float(e[torch.from_numpy(~m)].sum()) for (e, _), m in zip(ents, masks, strict=True)])
+    nll_sum = np.array([-float(lp[torch.from_numpy(m)].sum()) for (_, lp), m in zip(ents, masks, strict=True)])
     n_exec = np.array([int(m.sum()) for m in masks])
     n_plan = np.array([int((~m).sum()) for m in masks])
     if n_exec.sum() == 0:
@@ -408,10 +408,10 @@ def checkpoint_dynamics(
         samples = sample_completions(model, tokenizer, prompts, n=n, max_new_tokens=max_new_tokens,
                                      temperature=temperature, seed=seed)
         correct = correctness_matrix(verifier, problems, samples)
-        flat_p = [p for p, ss in zip(prompts, samples) for _ in ss]
+        flat_p = [p for p, ss in zip(prompts, samples, strict=True) for _ in ss]
         flat_c = [c for ss in samples for c in ss]
         ee = execution_entropy(model, flat_p, flat_c, exec_mask, tokenizer=tokenizer, n_boot=n_boot, ci=ci, seed=seed)
-        ok = [c for ss, cs in zip(samples, correct) for c, good in zip(ss, cs) if good]
+        ok = [c for ss, cs in zip(samples, correct, strict=True) for c, good in zip(ss, cs, strict=True) if good]
         units = [planning_units(list(_chars(tokenizer, c)), exec_mask(c)) for c in ok]
         acc_ci = (bootstrap_ci(correct.mean(axis=1), n_boot=n_boot, ci=ci, seed=seed) if len(problems) > 1
                   else (np.nan, np.nan))

@@ -13,6 +13,7 @@ problems with ``n_f >= k`` (their number is reported, since it shrinks as a form
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -109,7 +110,7 @@ def passk_by_format(
     for f in ["all", *fmts]:
         for k in ks:
             vals = []
-            for cs, labs in zip(correct, labels):
+            for cs, labs in zip(correct, labels, strict=True):
                 sel = np.ones(n, dtype=bool) if f == "all" else np.array([lab == f for lab in labs])
                 if sel.sum() >= k:
                     vals.append(pass_at_k(int(sel.sum()), int(cs[sel].sum()), k))
@@ -146,7 +147,7 @@ def biggest_accuracy_jump(accuracy_by_step: Mapping[int, float]) -> dict[str, fl
     steps = sorted(accuracy_by_step)
     if len(steps) < 2:
         return None
-    jumps = [(accuracy_by_step[b] - accuracy_by_step[a], a, b) for a, b in zip(steps, steps[1:])]
+    jumps = [(accuracy_by_step[b] - accuracy_by_step[a], a, b) for a, b in itertools.pairwise(steps)]
     jump, a, b = max(jumps)
     return {"step": int(b), "from_step": int(a), "jump": float(jump)}
 
@@ -207,7 +208,7 @@ def collapse_summary(result: dict[str, Any], ignore: Sequence[str] = ("other",))
 
     def at(step: int) -> dict[str, tuple[float, float, float]]:
         g = shares[shares["step"] == step]
-        return {str(f): (float(s), float(lo), float(hi)) for f, s, lo, hi in zip(g["format"], g["share"], g["ci_lo"], g["ci_hi"])}
+        return {str(f): (float(s), float(lo), float(hi)) for f, s, lo, hi in zip(g["format"], g["share"], g["ci_lo"], g["ci_hi"], strict=True)}
 
     last = at(steps[-1])
     ranked = {f: v for f, v in last.items() if f not in set(ignore)}

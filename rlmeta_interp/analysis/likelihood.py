@@ -25,6 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..errors import EmptyInputError, InputTooLongError, InvalidConfigError
+from ..inputs import check_prompt_pairs
 from ..sampling import context_length
 from .stats import bootstrap_ratio_ci
 
@@ -51,7 +52,7 @@ def _build_batch(
     (predicted from position t-1)."""
     rows, starts = [], []
     bos = tokenizer.bos_token_id
-    for p, c in zip(prompts, completions):
+    for p, c in zip(prompts, completions, strict=True):
         head = ([bos] if bos is not None else []) + _encode(tokenizer, p)
         tail = _encode(tokenizer, c) + ([tokenizer.eos_token_id] if add_eos else [])
         if not head:
@@ -68,7 +69,7 @@ def _build_batch(
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     attn = torch.zeros_like(ids)
     score = torch.zeros_like(ids)
-    for i, (r, s) in enumerate(zip(rows, starts)):
+    for i, (r, s) in enumerate(zip(rows, starts, strict=True)):
         ids[i, : len(r)] = torch.tensor(r)
         attn[i, : len(r)] = 1
         score[i, s : len(r)] = 1
@@ -88,10 +89,7 @@ def token_logprobs(
 ) -> list[Float[Tensor, " completion_tokens"]]:
     """Log-probability of every completion token under ``model``, one 1-D tensor per (prompt, completion)."""
     hf, tok = _unwrap(model, tokenizer)
-    if len(prompts) == 0:
-        raise EmptyInputError("No samples given: pass prompts and completions of equal, non-zero length.")
-    if len(prompts) != len(completions):
-        raise InvalidConfigError(f"{len(prompts)} prompts but {len(completions)} completions: pass one prompt per completion.")
+    prompts, completions = check_prompt_pairs(prompts, completions)
     if batch_size < 1:
         raise InvalidConfigError(f"batch_size must be >= 1, got {batch_size}.")
     device = next(hf.parameters()).device
@@ -140,7 +138,7 @@ def samples_nll(
     adds a ``prompt`` column (the index of the prompt) for bootstrapping over prompts."""
     if len(prompts) != len(samples):
         raise InvalidConfigError(f"{len(prompts)} prompts but {len(samples)} sample lists: pass one list per prompt.")
-    flat_p = [p for p, ss in zip(prompts, samples) for _ in ss]
+    flat_p = [p for p, ss in zip(prompts, samples, strict=True) for _ in ss]
     flat_c = [c for ss in samples for c in ss]
     df = completion_nll(model, flat_p, flat_c, tokenizer=tokenizer, add_eos=add_eos, batch_size=batch_size, progress=progress)
     df.insert(0, "prompt", np.repeat(np.arange(len(samples)), [len(ss) for ss in samples]))

@@ -127,7 +127,7 @@ def correctness_matrix(
     if len(sizes) != 1 or 0 in sizes:
         raise InvalidConfigError(f"Every problem needs the same non-zero number of samples; got sizes {sorted(sizes)}.")
     score = _scorer(world_or_verifier)
-    return np.array([[score(p, c) for c in comps] for p, comps in zip(problems, completions)], dtype=bool)
+    return np.array([[score(p, c) for c in comps] for p, comps in zip(problems, completions, strict=True)], dtype=bool)
 
 
 def evaluate_samples(

@@ -24,8 +24,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ..errors import WorldMismatchError
-from ..io import ensure_dir, read_json, weights_id, write_json_atomic, write_text_atomic
+from ..errors import CorruptedCheckpointError, WorldMismatchError
+from ..io import ensure_dir, read_csv, read_json, weights_id, write_csv_atomic, write_json_atomic, write_text_atomic
 from ..organism.trained_world import world_for
 from .indicators import revote, run_indicator
 from .indicators.core import INDICATORS, Context, Estimate, IndicatorResult, ScorecardConfig, ScorecardRules, Vote
@@ -190,23 +190,26 @@ def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str) -> str:
     return h.hexdigest()[:16]
 
 
+_REBUILD = "run_scorecard into the same out_dir measures it again"
+
+
 def _save(result: IndicatorResult, folder: Path, key: str) -> None:
     for name, df in result.tables.items():
-        write_text_atomic(folder / f"{result.name}.{name}.csv", df.to_csv(index=False))
+        write_csv_atomic(folder / f"{result.name}.{name}.csv", df)
     s = result.statistic
     write_json_atomic(folder / f"{result.name}.json", {
         "key": key, "name": result.name, "vote": result.vote, "rule": result.rule, "metrics": result.metrics,
-        "statistic": {"value": s.value, "lo": s.lo, "hi": s.hi}, "tables": sorted(result.tables)})
+        "statistic": {"value": s.value, "lo": s.lo, "hi": s.hi}, "tables": sorted(result.tables)}, checksum=True)
 
 
 def _load(folder: Path, indicator: str, key: str | None) -> IndicatorResult | None:
     path = folder / f"{indicator}.json"
     if not path.exists():
         return None
-    data = read_json(path)
+    data = read_json(path, rebuild=_REBUILD)
     if key is not None and data.get("key") != key:
         return None
-    tables = {t: pd.read_csv(folder / f"{indicator}.{t}.csv") for t in data.get("tables", [])
+    tables = {t: read_csv(folder / f"{indicator}.{t}.csv", rebuild=_REBUILD) for t in data.get("tables", [])
               if (folder / f"{indicator}.{t}.csv").exists()}
     s = data.get("statistic") or {}
     return IndicatorResult(data["name"], data["vote"], data["rule"], data["metrics"], tables,
@@ -244,7 +247,11 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
     results: dict[str, IndicatorResult] = {}
     for name in tqdm(config.indicators, desc=f"scorecard {pair.name}", disable=not progress, leave=False):
         key = _key(pair, w, config, name)
-        cached = _load(folder, name, key) if folder is not None else None
+        try:
+            cached = _load(folder, name, key) if folder is not None else None
+        except CorruptedCheckpointError as e:  # a damaged saved result is measured again and overwritten
+            log.warning("%s", e)
+            cached = None
         if cached is not None:
             results[name] = revote(cached, config.rules)
             continue
@@ -256,18 +263,18 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
     card = Scorecard(pair=pair.name, world=w.name, dose=pair.dose, layer=layer, results=results, out_dir=folder,
                      config=config, label=facts.label, split=facts.split, recipe=facts.recipe)
     if folder is not None:
-        write_text_atomic(folder / "scorecard.md", card.to_markdown())
+        write_text_atomic(folder / "scorecard.md", card.to_markdown(), checksum=True)
         write_json_atomic(folder / "scorecard.json", {
             "pair": card.pair, "world": card.world, "dose": card.dose, "layer": layer, "votes": card.votes,
             "summary": card.summary, "gain": card.gain, "label": card.label, "split": card.split,
-            "recipe": card.recipe, "expected": card.expected, "config": config.to_dict()})
+            "recipe": card.recipe, "expected": card.expected, "config": config.to_dict()}, checksum=True)
     return card
 
 
 def load_scorecard(folder: str | Path, rules: ScorecardRules | None = None) -> Scorecard:
     """A scorecard read back from ``run_scorecard``'s folder (re-voted under ``rules`` if given)."""
     folder = Path(folder)
-    meta = read_json(folder / "scorecard.json")
+    meta = read_json(folder / "scorecard.json", rebuild=_REBUILD, required=True)
     config = ScorecardConfig.from_dict(meta["config"]) if "config" in meta else ScorecardConfig()
     results = {n: r for n in INDICATORS if (r := _load(folder, n, None)) is not None}
     card = Scorecard(meta["pair"], meta["world"], meta["dose"], meta["layer"], results, folder, config,

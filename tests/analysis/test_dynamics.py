@@ -68,7 +68,7 @@ def test_token_entropies_and_execution_entropy_vs_reference():
     prompts, comps = ["3+4=", "10-2="], ["3 plus 4 is 7", "A:8"]
     ents = token_entropies(model, prompts, comps, tokenizer=tok, batch_size=2)
     e_exec, n_exec, nll = 0.0, 0, 0.0
-    for (ent, lp), p, c in zip(ents, prompts, comps):
+    for (ent, lp), p, c in zip(ents, prompts, comps, strict=True):
         head = [tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"]
         tail = tok(c, add_special_tokens=False)["input_ids"]
         with torch.no_grad():

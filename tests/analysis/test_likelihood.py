@@ -43,7 +43,7 @@ def _loop_reference(model, tok, prompt, completion, add_eos=False):
 def test_batched_equals_per_sample_loop(add_eos):
     model, tok = _tiny(0)
     lps = token_logprobs(model, PROMPTS, COMPS, tokenizer=tok, add_eos=add_eos, batch_size=3)
-    for p, c, lp in zip(PROMPTS, COMPS, lps):
+    for p, c, lp in zip(PROMPTS, COMPS, lps, strict=True):
         ref = _loop_reference(model, tok, p, c, add_eos)
         assert lp.shape == ref.shape
         torch.testing.assert_close(lp.double(), ref, atol=2e-5, rtol=1e-5)
@@ -52,7 +52,7 @@ def test_batched_equals_per_sample_loop(add_eos):
 def test_mean_nll_equals_hf_labels_loss():
     model, tok = _tiny(1)
     df = completion_nll(model, PROMPTS, COMPS, tokenizer=tok, batch_size=4)
-    for i, (p, c) in enumerate(zip(PROMPTS, COMPS)):
+    for i, (p, c) in enumerate(zip(PROMPTS, COMPS, strict=True)):
         head = [tok.bos_token_id] + tok(p, add_special_tokens=False)["input_ids"]
         tail = tok(c, add_special_tokens=False)["input_ids"]
         ids = torch.tensor([head + tail])
@@ -109,8 +109,10 @@ def test_errors():
     model, tok = _tiny(0, ctx=8)
     with pytest.raises(InvalidConfigError, match="tokenizer"):
         token_logprobs(model, ["1"], ["2"])
-    with pytest.raises(InvalidConfigError, match="one prompt per completion"):
+    with pytest.raises(InvalidConfigError, match="one completion per prompt"):
         token_logprobs(model, ["1", "2"], ["2"], tokenizer=tok)
+    with pytest.raises(InvalidConfigError, match="single string"):  # not one completion per character
+        token_logprobs(model, ["1", "2"], "23", tokenizer=tok)
     with pytest.raises(EmptyInputError):
         token_logprobs(model, [], [], tokenizer=tok)
     with pytest.raises(InputTooLongError, match="context"):

@@ -7,7 +7,7 @@ import torch
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import CorruptedCheckpointError, InvalidConfigError
 
 from ..conftest import save_tiny_pair
 
@@ -61,6 +61,13 @@ def test_arithmetic_scorecard_runs_persists_and_resumes(tiny_pair, tmp_path):
     assert (tmp_path / "boundary.json").stat().st_mtime_ns == before
     loaded = sc.load_scorecard(tmp_path)
     assert loaded.results["boundary"].metrics == b.metrics and loaded.pair == card.pair
+    # saved results are checksummed: a damaged one is refused when read, and measured again by a rerun
+    path = tmp_path / "weights.json"
+    path.write_text(path.read_text().replace('"n/a"', '"creation"'))
+    with pytest.raises(CorruptedCheckpointError, match="measures it again"):
+        sc.load_scorecard(tmp_path)
+    assert sc.run_scorecard(tiny_pair, "arithmetic", cfg, out_dir=tmp_path, progress=False).votes["weights"] == "n/a"
+    assert sc.load_scorecard(tmp_path).votes["weights"] == "n/a"
     before = (tmp_path / "weights.json").stat().st_mtime_ns
     sc.run_scorecard(tiny_pair, "arithmetic", cfg.replace(indicators=("weights",), seed=1), out_dir=tmp_path, progress=False)
     assert (tmp_path / "weights.json").stat().st_mtime_ns != before

@@ -54,8 +54,10 @@ def greedy_scorer(ctx: Context, problems: Sequence[Any]) -> Callable[[Any], np.n
 def completion_means(model: Any, prompts: Sequence[str], completions: Sequence[str],
                      layer: int) -> Float[torch.Tensor, "n d_model"]:
     """Mean residual activation over the completion tokens of ``prompt + completion`` texts."""
+    from ...inputs import check_prompt_pairs
     from ..contrast import completion_means as means
 
+    prompts, completions = check_prompt_pairs(prompts, completions)
     return means(model, prompts, completions, [layer], cache=False)[layer]
 
 

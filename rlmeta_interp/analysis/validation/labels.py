@@ -2,7 +2,7 @@
 
 ``label`` is ``creation`` / ``activation`` / ``no_signal`` (random-reward and other controls), decided from what the
 pretraining corpus contained, never from a model's outputs; ``split`` is ``calibration`` / ``test``. They are read
-from the pair spec when it carries them, else from the RL model's manifest.
+from the pair spec (the registry fills them from the RL model's manifest).
 """
 
 from __future__ import annotations
@@ -24,40 +24,23 @@ class PairFacts:
     budget: str | None = None
 
 
-def _manifest(pair: Any) -> dict:
-    rl = getattr(pair, "rl", None)
-    m = getattr(rl, "manifest", None)
-    if m:
-        return m
-    spec = getattr(pair, "spec", pair)
-    extra = getattr(spec, "extra", None) or {}
-    return extra
-
-
 def pair_facts(pair: Any) -> PairFacts:
-    """The design facts of a loaded pair, a :class:`~rlmeta_interp.config.PairSpec`, or a manifest dict."""
-    spec = getattr(pair, "spec", pair)
-    src = pair if isinstance(pair, dict) else _manifest(pair)
-    get = lambda k: getattr(spec, k, None) or src.get(k) or None  # noqa: E731
-    label, split = get("label"), get("split")
+    """The design facts of a loaded pair (its ``spec``), a :class:`~rlmeta_interp.config.PairSpec`, or an RL
+    manifest dict."""
+    if isinstance(pair, dict):
+        label, split, recipe, budget = pair.get("label"), pair.get("split"), pair.get("recipe"), pair.get("budget")
+    else:
+        spec = getattr(pair, "spec", pair)
+        label, split, recipe, budget = spec.label, spec.split, spec.recipe, spec.extra.get("budget")
     if label is not None and label not in LABELS:
         raise InvalidConfigError(f"Pair label {label!r} is not one of {LABELS}: fix the label in its manifest.")
     if split is not None and split not in SPLITS:
         raise InvalidConfigError(f"Pair split {split!r} is not one of {SPLITS}: fix the split in its manifest.")
-    budget = get("budget")
-    return PairFacts(label, split, get("recipe"), None if budget is None else str(budget))
+    return PairFacts(label, split, recipe or None, None if budget is None else str(budget))
 
 
 def labelled_pairs(split: str | None = None) -> list[Any]:
     """Zoo pair specs that carry a label (optionally only one split), from the registry."""
     from ... import registry
 
-    if hasattr(registry, "labelled_pairs"):
-        return list(registry.labelled_pairs(split=split))
-    out = []
-    for name, spec in registry.all_pairs().items():
-        m = registry.manifest_of(name) or {}
-        f = pair_facts(m)
-        if f.label is not None and (split is None or f.split == split):
-            out.append(spec)
-    return out
+    return list(registry.labelled_pairs(split=split))
