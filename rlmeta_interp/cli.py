@@ -314,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the task the pair was trained on: arithmetic, planning or bandits (default: the world its"
                         " manifest records; must agree with it)")
     s.add_argument("--size", choices=["default", "demo", "smoke"], default="default",
-                   help="measurement sizes: default (most precise), demo (minutes per pair), smoke (quick, noisy)")
+                   help="measurement sizes: default (most precise), demo (minutes per pair), smoke (quick and noisy:"
+                        " about 30 CPU seconds for a demo organism pair)")
     s.add_argument("--indicators", nargs="*", default=None, metavar="NAME",
                    help="run only these indicators (e.g. boundary steering); default: all of them")
     s.add_argument("--layer", type=int, default=None,
