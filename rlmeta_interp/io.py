@@ -12,6 +12,7 @@ metadata in the safetensors header, and :func:`load_tensors` verifies it; text, 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -105,23 +106,31 @@ def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
     final = Path(final)
     ensure_dir(final.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    old: Path | None = None
+    olds: list[Path] = []
     try:
         yield tmp
         _default_mode(tmp, directory=True)
-        if final.exists() or final.is_symlink():
-            old = final.parent / f".{final.name}.{secrets.token_hex(4)}.old.tmp"
-            os.replace(final, old)
-        try:
-            os.replace(tmp, final)
-        except BaseException:
-            if old is not None and not final.exists():  # put the old folder back rather than leave no final
-                os.replace(old, final)
-                old = None
-            raise
+        # Concurrent writers of one folder: each moves whatever holds the name aside and publishes its own; the last
+        # one to publish wins, and nobody fails because another moved or published a folder between its two renames.
+        for attempt in range(8):
+            if final.exists() or final.is_symlink():
+                old = final.parent / f".{final.name}.{secrets.token_hex(4)}.old.tmp"
+                try:
+                    os.replace(final, old)
+                    olds.append(old)
+                except FileNotFoundError:  # another writer moved it aside first
+                    pass
+            try:
+                os.replace(tmp, final)
+                break
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 7:
+                    if olds and not final.exists():  # put the old folder back rather than leave no final
+                        os.replace(olds.pop(), final)
+                    raise
     finally:
-        for leftover in (tmp, old):
-            if leftover is not None and (leftover.exists() or leftover.is_symlink()):
+        for leftover in (tmp, *olds):
+            if leftover.exists() or leftover.is_symlink():
                 if leftover.is_dir() and not leftover.is_symlink():
                     shutil.rmtree(leftover, ignore_errors=True)
                 else:

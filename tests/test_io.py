@@ -191,3 +191,33 @@ def test_remove_tree_tolerates_a_concurrent_delete(tmp_path):
     remove_tree(tmp_path / "p")
     remove_tree(tmp_path / "p")  # already gone: no FileNotFoundError
     assert not (tmp_path / "p").exists()
+
+
+def test_concurrent_atomic_dir_writers_never_fail(tmp_path):
+    """Eight writers publish the same folder at once: none raises, the name holds one writer's complete folder, and
+    nothing else is left behind."""
+    import threading
+
+    from rlmeta_interp.io import atomic_dir
+
+    final, errors = tmp_path / "ckpt", []
+    barrier = threading.Barrier(8)
+
+    def writer(i):
+        try:
+            with atomic_dir(final) as d:
+                for j in range(20):
+                    (d / f"part{j}.txt").write_text(str(i))
+                barrier.wait()  # every writer publishes at the same moment
+        except Exception as e:  # noqa: BLE001 (collected and asserted below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    contents = {p.read_text() for p in final.iterdir()}
+    assert len(list(final.iterdir())) == 20 and len(contents) == 1  # one writer's folder, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
