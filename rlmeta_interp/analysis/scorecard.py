@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 8
 
 __all__ = ["INDICATORS", "SCHEMA_VERSION", "Context", "IndicatorResult", "Scorecard", "ScorecardConfig",
-           "ScorecardRules", "Vote", "headline_spec", "indicator_reliability", "load_scorecard", "run_scorecard",
-           "summarize_votes", "validate_against_labels", "world_for"]
+           "ScorecardRules", "Vote", "evaluation_world", "headline_spec", "indicator_reliability", "load_scorecard",
+           "run_scorecard", "summarize_votes", "validate_against_labels", "world_for"]
 
 
 # ------------------------------------------------------------------------------------------------------- summary
@@ -226,6 +226,25 @@ def _resolve_world(pair: Any, world: str | Any | None) -> Any:
     return world
 
 
+_LEVEL_FIELDS = {"arithmetic": ("min_operands", "max_operands"), "planning": ("min_depth", "max_depth")}
+
+
+def evaluation_world(pair: Any, world: Any) -> Any:
+    """``world`` widened to every difficulty level the pair's manifest evaluates (``config.eval.levels``), so the
+    boundary can be read per level beyond the RL training distribution (e.g. depths k+1..k+3); unchanged when the
+    manifest lists no levels or the world has no level range."""
+    from ..organism.corpus import make_world
+
+    manifest = getattr(pair.rl, "manifest", None) or {}
+    levels = ((manifest.get("config") or {}).get("eval") or {}).get("levels") or ()
+    fields = _LEVEL_FIELDS.get(world.name)
+    if not levels or fields is None or not hasattr(world, "config"):
+        return world
+    lo, hi = fields
+    cfg = world.config.replace(**{lo: int(min(levels)), hi: int(max(levels))})
+    return make_world(world.name, **{world.name: cfg})
+
+
 def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardConfig | None = None,
                   out_dir: str | Path | None = None, *, progress: bool = True, reference_base: Any | None = None,
                   control_rl: Any | None = None) -> Scorecard:
@@ -233,12 +252,15 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
 
     ``reference_base``: a base of the same design from another pretraining seed (scales the directions indicator);
     ``control_rl``: the same base after a same-budget random-reward run (subtracted by the features indicator).
-    ``config`` defaults to :class:`ScorecardConfig` ().
+    ``config`` defaults to :class:`ScorecardConfig` (). A world given by name (or taken from the manifest) is widened
+    to the manifest's evaluated difficulty levels (:func:`evaluation_world`); a world object is used as given.
     """
     from tqdm.auto import tqdm
 
     config = config if config is not None else ScorecardConfig()
     w = _resolve_world(pair, world)
+    if world is None or isinstance(world, str):
+        w = evaluation_world(pair, w)
     layer = pair.n_layers // 2 if config.layer is None else pair.base.layer(config.layer)
     problems = w.sample(config.n_problems, seed=config.problem_seed) if w.name != "bandits" else []
     folder = ensure_dir(out_dir) if out_dir is not None else None

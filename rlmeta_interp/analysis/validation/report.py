@@ -29,15 +29,18 @@ TRUST_END = "<!-- end of the generated trust paragraph -->"
 
 
 def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any | None]:
-    """A base of the same design from another pretraining seed (``<base>-s1``), and the same-budget random-reward
-    control of the same base and recipe, when the zoo holds them."""
+    """A base of the same design from another pretraining seed (the lowest other seed of ``<stem>[-s<k>]``), and the
+    same-budget random-reward control of the same base and recipe, when the zoo holds them."""
     from ... import registry
     from ...models import load_model, load_pair
 
     ref = None
-    other = f"{spec.base.name}-s1"
-    if other in registry.all_models():
-        ref = load_model(other)
+    stem = re.sub(r"-s\d+$", "", spec.base.name)  # zoo bases: <stem> for pretraining seed 0, <stem>-s<k> for seed k
+    models = registry.all_models()
+    for other in [stem] + [f"{stem}-s{k}" for k in range(1, 10)]:
+        if other != spec.base.name and other in models:
+            ref = load_model(other)
+            break
     ctrl = None
     facts = pair_facts(spec)
     for s in specs:

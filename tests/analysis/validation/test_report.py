@@ -81,7 +81,8 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
         save_noisy_twin(zoo / "vbase", zoo / name, scale=scale, seed=i + 1)
         (zoo / name / "manifest.json").write_text(json.dumps({
             "name": name, "kind": "rl", "base": "vbase", "world": "arithmetic", "dose": 0.0, "label": label,
-            "split": split, "recipe": "edge", "preset": "validation"}))
+            "split": split, "recipe": "edge", "preset": "validation",
+            "config": {"arithmetic": {"min_operands": 3, "max_operands": 3}, "eval": {"levels": [2, 3, 4]}}}))
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
     cfg = ScorecardConfig.smoke().replace(indicators=("boundary", "directions", "weights"))
     summary = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
@@ -96,6 +97,8 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert pairs["directions: CKA"].between(-1.0, 0.0).all()  # a candidate reading, from the saved metrics
     # the second pretraining seed scales the directions indicator
     card = load_scorecard(tmp_path / "cards" / "c-test")
+    # RL trained on 3 operands; the boundary is read at every level the manifest evaluates
+    assert set(card.results["boundary"].tables["by_level"]["level"]) == {2, 3, 4}
     assert card.label == "creation" and card.split == "test"
     assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
     assert vr.fitted_reading(card, tmp_path / "no-table") is None
