@@ -211,7 +211,7 @@ for name in pairs:
     best_layer = cosines[cosines.pair == name].sort_values("cosine").iloc[-1]
     shared_beaten = (cosines[cosines.pair == name].p_shared < 0.05).sum()
 
-    def a(cond: str) -> str:
+    def a(cond: str, acc: pd.DataFrame = acc) -> str:  # this pair's table, bound now
         return f"{acc.loc[cond, 'accuracy']:.2f} [{acc.loc[cond, 'lo']:.2f}, {acc.loc[cond, 'hi']:.2f}]"
 
     gap_rl = acc.loc["rl_model", "accuracy"] - acc.loc["unsteered_base", "accuracy"]

@@ -172,7 +172,7 @@ for name in pairs:
     dose = table[table.pair == name].dose.iloc[0]
     gap = s.loc["rl", "accuracy"] - s.loc["base", "accuracy"]
 
-    def g(cond: str) -> str:
+    def g(cond: str, s: pd.DataFrame = s) -> str:  # this pair's table, bound now
         return (f"{s.loc[cond, 'gap_recovered']:.0%} [{s.loc[cond, 'ci_lo']:.0%}, {s.loc[cond, 'ci_hi']:.0%}]"
                 if pd.notna(s.loc[cond, "gap_recovered"]) else "undefined")
 

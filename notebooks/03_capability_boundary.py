@@ -111,7 +111,7 @@ save_fig(fig, 3, "passk_curves", caption="Unbiased pass@k (k = 1..n) of the base
 cov = TABLE.set_index("variant")[["frac_both", "frac_base_only", "frac_rl_only", "frac_neither"]]
 fig, ax = plt.subplots()
 bottom = np.zeros(len(cov))
-for col, colour in zip(cov.columns, [COLORS["reference"], COLORS["base"], COLORS["rl"], COLORS["random"]]):
+for col, colour in zip(cov.columns, [COLORS["reference"], COLORS["base"], COLORS["rl"], COLORS["random"]], strict=False):
     ax.bar(cov.index, cov[col], bottom=bottom, color=colour, label=col.removeprefix("frac_"))
     bottom += cov[col].to_numpy()
 ax.set_ylabel(f"fraction of {N_PROBLEMS} problems")
@@ -135,7 +135,7 @@ colours = [COLORS["rl"] if v == REF else COLORS["steered"] for v in t["variant"]
 bar_ci(axes[0], t, "variant", "d_pass@1", "d_pass@1_lo", "d_pass@1_hi", colors=colours)
 bar_ci(axes[1], t, "variant", "d_pass@n", "d_pass@n_lo", "d_pass@n_hi", colors=colours)
 bar_ci(axes[2], t, "variant", "ppl_ratio", "ppl_ratio_lo", "ppl_ratio_hi", colors=colours)
-for ax, ref in zip(axes, (0.0, 0.0, 1.0)):
+for ax, ref in zip(axes, (0.0, 0.0, 1.0), strict=False):
     ax.axhline(ref, color=COLORS["control"], lw=1)
 axes[0].set_ylabel("pass@1 RL - base")
 axes[1].set_ylabel(f"pass@{N_SAMPLES} RL - base")

@@ -143,7 +143,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 colours = [COLORS["rl"] if v == VARIANT else COLORS["steered"] for v in KN["variant"]]
 bar_ci(axes[0], KN, "label", "d_pass@1", "d_pass@1_lo", "d_pass@1_hi", colors=colours)
 bar_ci(axes[1], KN, "label", "d_pass@n", "d_pass@n_lo", "d_pass@n_hi", colors=colours)
-for ax, lab in zip(axes, ("pass@1 RL - base", f"pass@{N_SAMPLES} RL - base")):
+for ax, lab in zip(axes, ("pass@1 RL - base", f"pass@{N_SAMPLES} RL - base"), strict=False):
     ax.axhline(0, color=COLORS["control"], lw=1)
     ax.set_ylabel(lab)
     ax.set_xlabel("world:variant")

@@ -171,7 +171,7 @@ best
 groups = list(dict.fromkeys(probes["base"]))
 pal = {**palette, "random_init": COLORS["control"]}
 fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), squeeze=False)
-for ax, group in zip(axes[0], groups):
+for ax, group in zip(axes[0], groups, strict=False):
     sub = probes[(probes["base"] == group) & (probes["model"] != "token_counts")]
     line_ci(ax, sub, "layer", "r2", "ci_lo", "ci_hi", hue="model", palette=pal, marker="o")
     ax.set_ylim(bottom=max(ax.get_ylim()[0], -1.0))  # R^2 is unbounded below: clip the bands at -1

@@ -105,10 +105,10 @@ SUMMARY[["pair", "dose", "seed", "update", "updated_unchanged_fp32", "updated_wi
 views = {"updated_unchanged_fp32": "fp32: any change", "updated_within_atol_fp32": f"fp32: |delta| > {ATOL:g}",
          "updated_unchanged_bf16": "bf16 view: any change"}
 doses = sorted(LAYERS["dose"].unique())
-shade = dict(zip(doses, plt.cm.viridis(np.linspace(0.1, 0.8, len(doses)))))
+shade = dict(zip(doses, plt.cm.viridis(np.linspace(0.1, 0.8, len(doses))), strict=True))
 fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-for ax, (col, title) in zip(axes, views.items()):
-    for (pname, kind), g in LAYERS.groupby(["pair", "update"], sort=False):
+for ax, (col, title) in zip(axes, views.items(), strict=False):
+    for (_pair, kind), g in LAYERS.groupby(["pair", "update"], sort=False):
         d = g["dose"].iloc[0]
         ax.plot(g["layer"], g[col], marker="o" if kind == "RL" else "x", ls="-" if kind == "RL" else "--",
                 color=shade[d] if kind == "RL" else COLORS["control"], alpha=0.9,
@@ -135,7 +135,7 @@ save_fig(fig, 6, "sparsity_by_layer", caption="Fraction of parameters RL updated
 mats = TABLE[(TABLE["update"] == "RL") & TABLE["rank_frac"].notna()].reset_index(drop=True)
 fig, ax = plt.subplots(figsize=(7, 4))
 rng = np.random.default_rng(SEED)  # horizontal jitter only
-for i, (pname, g) in enumerate(mats.groupby("pair", sort=False)):
+for i, (_pair, g) in enumerate(mats.groupby("pair", sort=False)):
     ax.scatter(i + rng.uniform(-0.25, 0.25, len(g)), g["rank_frac"], s=14, alpha=0.7, color=shade[g["dose"].iloc[0]])
     ax.text(i, -0.12, f"median {g['rank_frac'].median():.2f}", ha="center", fontsize=7)
 ctrl_rank = TABLE[(TABLE["update"] != "RL") & TABLE["rank_frac"].notna()]["rank_frac"].median()

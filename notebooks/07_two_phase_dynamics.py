@@ -105,7 +105,7 @@ axes[1].set_title("token entropy at execution tokens (nats)")
 line_ci(axes[2], DYN, "step", "plan_entropy", hue="label", marker="s", ls=":")
 axes[2].set_title("token entropy at planning tokens (nats)")
 line_ci(axes[3], DYN, "step", "sem_rarefied", "sem_rar_lo", "sem_rar_hi", hue="label", marker="o")
-for lab, g in DYN.groupby("label", sort=False):
+for _label, g in DYN.groupby("label", sort=False):
     axes[3].plot(g["step"], g["semantic_entropy"], ls="--", lw=1, color="grey", alpha=0.7)
 axes[3].set_title(f"semantic entropy of planning {NGRAM}-grams (nats)\nsolid: rarefied; dashed grey: all successes",
                   fontsize=9)

@@ -130,7 +130,7 @@ save_fig(fig, 8, "format_dynamics", caption="Per RL checkpoint: the share of eac
 
 # %%
 fig, axes = plt.subplots(1, len(RES), figsize=(6 * len(RES), 3.8), squeeze=False)
-for ax, (name, r) in zip(axes[0], RES.items()):
+for ax, (name, r) in zip(axes[0], RES.items(), strict=False):
     within = r["passk"][(r["passk"]["k"] == 1) & (r["passk"]["format"].isin(ALL_FORMATS))]
     line_ci(ax, within, "step", "pass@k", "ci_lo", "ci_hi", hue="format", palette=FCOL, marker="o")
     ax.set_ylabel("pass@1 within the format")

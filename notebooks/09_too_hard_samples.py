@@ -119,7 +119,7 @@ RATES = RES.shortcuts()
 SHOW = ["skipped_computation", "skipped_steps", "direct", "repeated", "wrong_step", "unfaithful", "copied_operand",
         "modal_answer_share"]
 fig, axes = plt.subplots(2, 4, figsize=(14, 6.5))
-for ax, metric in zip(axes.flat, SHOW):
+for ax, metric in zip(axes.flat, SHOW, strict=False):
     t = RATES[RATES.metric == metric]
     bar_ci(ax, t, "model", "rate", "ci_lo", "ci_hi", colors=[PALETTE.get(m, COLORS["control"]) for m in t["model"]])
     ax.set_title(metric.replace("_", " "), fontsize=10)
