@@ -74,7 +74,8 @@ from tqdm.auto import tqdm
 logging.basicConfig(level=logging.WARNING)
 set_style()
 FORMATS = [*ALL_FORMATS, "other"]
-FCOL = {"direct": COLORS["base"], "sum": COLORS["steered"], "eq": COLORS["rl"], "other": COLORS["random"]}
+FCOL = {"direct": COLORS["base"], "sum": COLORS["steered"], "eq": COLORS["rl"], "rewrite": COLORS["reference"],
+        "other": COLORS["random"]}
 SPECS = registry.select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
 SOURCE = SPECS.source
 pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for s in SPECS]).assign(source=SOURCE)

@@ -108,6 +108,22 @@ class Reuse:
                 f" world and sizes); delete the pair folders under the output folder to measure them again.")
 
 
+def _looks_measured(folder: Path, config) -> bool:
+    """Whether ``folder`` holds a finished scorecard at these sizes (the scorecard still checks every result's key)."""
+    import json
+
+    from .errors import RlmetaError
+    from .io import read_json
+
+    try:
+        saved = dict(read_json(folder / "scorecard.json").get("config") or {})
+    except (RlmetaError, OSError, ValueError):
+        return False
+    saved.pop("rules", None)
+    wanted = json.loads(json.dumps(config.measured(), default=str))
+    return saved == wanted and all((folder / f"{n}.json").exists() for n in config.indicators)
+
+
 def _result_times(folder: Path, indicators: tuple[str, ...]) -> dict[str, int]:
     return {n: (folder / f"{n}.json").stat().st_mtime_ns for n in indicators if (folder / f"{n}.json").exists()}
 
@@ -138,7 +154,9 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
     names = ensure_demo_zoo(progress=progress)
     cfg = config or demo_config()
     before = {n: _result_times(out / n, cfg.indicators) for n in names}
-    cards = _scorecards(names, out, cfg, progress, workers if workers is not None else min(2, os.cpu_count() or 1))
+    if workers is None:  # worker processes pay off only when something is measured; a rerun reads files
+        workers = 1 if all(_looks_measured(out / n, cfg) for n in names) else min(2, os.cpu_count() or 1)
+    cards = _scorecards(names, out, cfg, progress, workers)
     reused, measured, oldest = 0, 0, []
     for n in names:
         after = _result_times(out / n, cfg.indicators)
