@@ -122,13 +122,15 @@ class MeterAccuracy:
     metric: str
     split: str | None
     source: Path
+    baseline: float | None = None  # what a constant guess scores on the same pairs
 
     def text(self) -> str:
         ci = fmt_interval(self.ci_lo, self.ci_hi, pct=True)
         n = f", {self.n_pairs} pairs" if self.n_pairs else ""
         split = f" ({self.split} split{n})" if self.split else (f" ({self.n_pairs} pairs)" if self.n_pairs else "")
+        base = f"; a constant guess scores {fmt_pct(self.baseline)}" if self.baseline is not None else ""
         return (f"{self.metric.replace('_', ' ')} {fmt_pct(self.value)}{' 95% CI ' + ci if ci else ''} on the labelled"
-                f" validation zoo{split}")
+                f" validation zoo{split}{base}")
 
 
 _ACCURACY_KEYS = ("balanced_accuracy", "summary_balanced_accuracy", "accuracy", "summary_accuracy")
@@ -138,8 +140,9 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
     """The meter's measured accuracy from the committed validation table (``figures/validation_summary.json``).
 
     Reads the first of ``balanced_accuracy`` / ``accuracy`` (top level or under ``summary``), given as a number or as
-    ``{"value", "ci_lo", "ci_hi"}``, with ``n_pairs`` and ``split`` when present. None when the file is absent or
-    holds no accuracy: the report then says the accuracy has not been measured.
+    ``{"value", "ci_lo", "ci_hi"}``, with ``n_pairs``, ``split`` and ``constant_baseline`` when present (the layout
+    :mod:`rlmeta_interp.analysis.validation` writes). None when the file is absent or holds no accuracy: the report
+    then says the accuracy has not been measured.
     """
     path = path or record_figures_dir() / "validation_summary.json"
     if not path.exists():
@@ -158,7 +161,7 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
                 continue
             n = scope.get("n_pairs", data.get("n_pairs"))
             return MeterAccuracy(float(value), _finite(lo), _finite(hi), int(n) if _finite(n) else None, key,
-                                 scope.get("split", data.get("split")), path)
+                                 scope.get("split", data.get("split")), path, _finite(scope.get("constant_baseline")))
     return None
 
 

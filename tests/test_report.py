@@ -74,6 +74,9 @@ def test_meter_accuracy_from_the_validation_table(tmp_path):
     assert (acc.value, acc.ci_lo, acc.ci_hi, acc.n_pairs, acc.split) == (0.75, 0.5, 0.95, 12, "test")
     assert meter_accuracy_text(acc) == ("The meter's measured accuracy: balanced accuracy 75% 95% CI [50%, 95%] on the"
                                         " labelled validation zoo (test split, 12 pairs).")
+    path.write_text(json.dumps({"summary": {"balanced_accuracy": {"value": 0.8, "ci_lo": 0.6, "ci_hi": 1.0},
+                                            "n_pairs": 10, "split": "test", "constant_baseline": 0.5}}))
+    assert meter_accuracy_text(read_meter_accuracy(path)).endswith("(test split, 10 pairs); a constant guess scores 50%.")
     path.write_text(json.dumps({"summary": {"accuracy": 0.6}}))
     assert read_meter_accuracy(path).value == 0.6
     path.write_text(json.dumps({"something": "else"}))
