@@ -2,7 +2,8 @@
 
 Two layouts are supported: a source checkout (``pip install -e .``: the repository's ``data/``, ``notebooks/``,
 ``results/`` and ``figures/``), and a normal install from the wheel, which carries the shipped data and notebooks
-as read-only package data (``rlmeta_interp/shipped_data``, ``rlmeta_interp/shipped_notebooks``) and writes nothing
+as read-only package data (``rlmeta_interp/shipped_data``, ``shipped_notebooks``, and the meter's validation table
+from ``shipped_figures``) and writes nothing
 inside the installation: results go under ``RLMETA_HOME``.
 
 Environment variables override every default:
@@ -71,3 +72,10 @@ def record_figures_dir() -> Path:
 
 def notebooks_dir() -> Path:
     return REPO_ROOT / "notebooks" if is_source_checkout() else PACKAGE_DIR / "shipped_notebooks"
+
+
+def validation_table() -> Path:
+    """The committed validation table of the meter, ``figures/validation_summary.json`` (in an install: its copy in
+    the package data)."""
+    name = "validation_summary.json"
+    return REPO_ROOT / "figures" / name if is_source_checkout() else PACKAGE_DIR / "shipped_figures" / name

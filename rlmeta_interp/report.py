@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .io import read_json, write_text_atomic
-from .paths import record_figures_dir
+from .paths import validation_table
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
 color:#222;line-height:1.45}table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;
@@ -144,7 +144,7 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
     :mod:`rlmeta_interp.analysis.validation` writes). None when the file is absent or holds no accuracy: the report
     then says the accuracy has not been measured.
     """
-    path = path or record_figures_dir() / "validation_summary.json"
+    path = path or validation_table()
     if not path.exists():
         return None
     data = read_json(path)

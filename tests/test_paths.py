@@ -64,6 +64,7 @@ def test_wheel_install_finds_shipped_data_outside_the_repository(tmp_path):
         "print(json.dumps({'package': rlmeta_interp.__file__, 'data': str(paths.data_dir()),"
         " 'results': str(paths.results_dir()), 'figures': str(paths.figures_dir()),"
         " 'record': str(paths.record_figures_dir()), 'notebooks': [p.name for p in notebooks.discover()],"
+        " 'table': str(paths.validation_table()),"
         " 'pairs': sorted(registry.zoo_pairs())}))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RLMETA_")}
@@ -71,7 +72,9 @@ def test_wheel_install_finds_shipped_data_outside_the_repository(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], cwd=work, env=env, capture_output=True, text=True, check=True)
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert Path(found["package"]).is_relative_to(site), found["package"]  # the installed copy, not the checkout
-    assert Path(found["data"]).is_relative_to(site)  # read-only package data
+    assert Path(found["data"]).is_relative_to(site) and Path(found["table"]).is_relative_to(site)  # read-only data
+    table = REPO / "figures" / "validation_summary.json"
+    assert Path(found["table"]).exists() == table.exists()  # the meter's accuracy travels with the package
     for key in ("results", "figures", "record"):  # everything written goes to the user's folder
         assert Path(found[key]).is_relative_to(home), (key, found[key])
     assert found["pairs"] and found["pairs"] == _shipped_pairs_in_checkout()
