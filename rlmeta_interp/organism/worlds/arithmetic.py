@@ -6,7 +6,7 @@ Text layout (one character = one token)::
     direct      "A:16"
     sum format  "12 plus 7 is 19. 19 minus 3 is 16. A:16"     (natural-language-ish running sum)
     eq format   "12+7=19;19-3=16;A:16"                       (code / equation-like)
-    rewrite     "19-3=16;A:16"                               (the expression rewritten after each step)
+    rewrite     "19-3>16;A:16"                               (the expression rewritten after each step)
 
 In the rewrite format every step reads the first operation of the line before it and copies the rest, so a step is
 the same local operation at every depth (the depth-extrapolation recipe uses it).
@@ -96,7 +96,7 @@ def render_completion(operands: list[int], ops: list[str], fmt: str) -> str:
     if fmt == "eq":
         return "".join(f"{a}{op}{b}={c};" for a, op, b, c in steps) + answer
     if fmt == "rewrite":
-        return "=".join(rewrite_lines(operands, ops)) + ";" + answer
+        return ">".join(rewrite_lines(operands, ops)) + ";" + answer
     raise InvalidConfigError(f"Unknown arithmetic format {fmt!r}; choose one of {ALL_FORMATS}.")
 
 
@@ -111,7 +111,7 @@ _ANSWER_RE = re.compile(r"A:(-?\d+)")
 _SUM_RE = re.compile(r"^(-?\d+ (plus|minus|times) -?\d+ is -?\d+\. )+A:")
 _EQ_RE = re.compile(r"^(-?\d+[+\-*]-?\d+=-?\d+;)+A:")
 _DIRECT_RE = re.compile(r"^A:-?\d")
-_REWRITE_RE = re.compile(r"^(-?\d+(?:[+\-*]\d+)*=)*-?\d+;A:")
+_REWRITE_RE = re.compile(r"^(-?\d+(?:[+\-*]\d+)*>)*-?\d+;A:")
 
 
 def parse_answer(completion: str) -> int | None:
@@ -162,12 +162,12 @@ def correct_step_share(problem: Problem, completion: str) -> float:
     values = evaluate(operands, ops)
     body = completion.split(ANSWER_MARKER)[0]
     fmt = format_of(completion)
-    if fmt == "other" and "=" in body and ";" not in body.rstrip(";"):
+    if fmt == "other" and ">" in body:
         fmt = "rewrite"  # an unfinished or wrong rewrite chain still earns its leading correct lines
     if fmt == "rewrite":
         want = rewrite_lines(operands, ops)
         good = 0
-        for got, line in zip(body.rstrip(";").split("="), want, strict=False):
+        for got, line in zip(body.rstrip(";").split(">"), want, strict=False):
             if got != line:
                 break
             good += 1
