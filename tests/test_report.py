@@ -81,3 +81,16 @@ def test_meter_accuracy_from_the_validation_table(tmp_path):
     assert read_meter_accuracy(path).value == 0.6
     path.write_text(json.dumps({"something": "else"}))
     assert read_meter_accuracy(path) is None
+
+
+def test_answer_line_says_verdict_label_and_agreement():
+    from rlmeta_interp.analysis.scorecard import Scorecard
+    from rlmeta_interp.report import answer_line, scorecard_section
+
+    card = Scorecard(pair="x-rl", world="arithmetic", dose=0.0, layer=2, results={}, label="creation")
+    line = answer_line(card)
+    assert line.startswith("**x-rl** (arithmetic, dose 0): the toolkit reads **inconclusive**")
+    assert line.endswith("known label **creation**: it does not agree.")
+    unlabelled = Scorecard(pair="y-rl", world="arithmetic", dose=0.5, layer=2, results={})
+    assert answer_line(unlabelled).endswith("; no known label.")
+    assert scorecard_section(card).startswith("## x-rl\n\n" + line)
