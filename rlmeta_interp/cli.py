@@ -176,6 +176,21 @@ def _manifest_world(folder: str) -> str | None:
     return world if isinstance(world, str) else None
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .analysis.scorecard import ScorecardConfig
+    from .analysis.validation.report import run_validation
+
+    if args.pairs is not None and not args.pairs:
+        raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
+    cfg = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}[args.size]
+    summary = run_validation(args.out, table_dir=args.table_dir, config=cfg, pairs=args.pairs,
+                             progress=not args.quiet)
+    head = summary["summary"]
+    log.info("validation: %d held-out pairs; summary balanced accuracy %s (constant baseline %s).",
+             head["n_pairs"], head["balanced_accuracy"]["value"], head["constant_baseline"])
+    return 0
+
+
 def cmd_scorecard(args: argparse.Namespace) -> int:
     from .analysis.scorecard import ScorecardConfig
     from .paths import results_dir
@@ -324,6 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for the results; rerunning into the same folder reuses finished indicators"
                         " (default: results/scorecards/<pair>)")
     s.set_defaults(func=cmd_scorecard)
+
+    s = sub.add_parser("validate", parents=[q], help="measure the meter: scorecards of every labelled pair, rules fitted"
+                       " on the calibration split, accuracy on the held-out split",
+                       description="Score every pair whose manifest carries a design label (creation, activation,"
+                                   " no_signal), fit each indicator's threshold and the summary rule on the calibration"
+                                   " split only, and report accuracy, confusion matrix and ROC curves on the held-out"
+                                   " split beside the constant-classifier baseline.")
+    s.add_argument("--size", choices=["default", "demo", "smoke"], default="demo",
+                   help="scorecard measurement sizes (default: demo)")
+    s.add_argument("--pairs", nargs="*", default=None, metavar="NAME", help="only these labelled pairs")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the per-pair scorecards (default: results/validation; finished ones are reused)")
+    s.add_argument("--table-dir", default=None, metavar="DIR",
+                   help="where the validation table and figures go (default: figures/, the committed table)")
+    s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/",
                        description="Execute the numbered notebooks and rebuild the figures of record in figures/"

@@ -145,3 +145,15 @@ def test_scorecard_of_folders_without_a_world(tmp_path, capsys):
     base, rl = save_tiny_pair(tmp_path / "pair", scale=0.01, seed=1)
     assert main(["scorecard", "--base", str(base), "--rl", str(rl), "--size", "smoke"]) == 2
     assert "records its world: pass --world arithmetic" in capsys.readouterr().err
+
+
+def test_validate_without_labelled_pairs_says_how_to_build_them(tmp_path, monkeypatch, capsys):
+    empty = tmp_path / "data"
+    (empty / "zoo").mkdir(parents=True)
+    monkeypatch.setenv("RLMETA_DATA", str(empty))
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    assert main(["validate", "--out", str(tmp_path / "v"), "--table-dir", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "No labelled pairs" in err and "--preset validation" in err
+    assert main(["validate", "--pairs"]) == 2
+    assert "--pairs was given no names" in capsys.readouterr().err
