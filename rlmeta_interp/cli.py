@@ -177,17 +177,12 @@ def _manifest_world(folder: str) -> str | None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .analysis.scorecard import ScorecardConfig
-    from .analysis.validation.report import run_validation
+    from .analysis.validation.report import validate_command
 
     if args.pairs is not None and not args.pairs:
         raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
-    cfg = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}[args.size]
-    summary = run_validation(args.out, table_dir=args.table_dir, config=cfg, pairs=args.pairs,
-                             progress=not args.quiet)
-    head = summary["summary"]
-    log.info("validation: %d held-out pairs; summary balanced accuracy %s (constant baseline %s).",
-             head["n_pairs"], head["balanced_accuracy"]["value"], head["constant_baseline"])
+    validate_command(out=args.out, sizes={"default": "full"}.get(args.size, args.size), pairs=args.pairs,
+                     record=args.table_dir is None, table_dir=args.table_dir, progress=not args.quiet)
     return 0
 
 
@@ -352,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, metavar="DIR",
                    help="folder for the per-pair scorecards (default: results/validation; finished ones are reused)")
     s.add_argument("--table-dir", default=None, metavar="DIR",
-                   help="where the validation table and figures go (default: figures/, the committed table)")
+                   help="where the validation table and figures go (default: figures/, the committed table, and the"
+                        " README's trust paragraph is rewritten from it)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/",
