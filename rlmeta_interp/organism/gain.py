@@ -21,6 +21,7 @@ import numpy as np
 
 from ..analysis.passk import pass_at_k
 from ..analysis.stats import paired_diff_ci
+from ..errors import CorruptedCheckpointError
 
 CI_SEED = 0
 
@@ -32,6 +33,11 @@ def _per_problem(counts: list[int], n: int, k: int) -> np.ndarray:
 def level_readings(base: Mapping[str, Any], trained: Mapping[str, Any], n: int) -> dict[str, Any]:
     """Paired pass@1 and pass@n differences (trained - base) with 95% CIs, and the guesser's pass@n, for one level."""
     cb, ct = base["correct_counts"], trained["correct_counts"]
+    same = base.get("problems_sha256") == trained.get("problems_sha256") and len(cb) == len(ct)
+    if not same:
+        raise CorruptedCheckpointError(
+            "The base and the trained model were evaluated on different problems (their problems_sha256 or counts"
+            " differ): rebuild the trained model so both use the current evaluation config.")
     out: dict[str, Any] = {"n_problems": len(cb), "n_samples": n}
     for k in (1, n):
         b, t = _per_problem(cb, n, k), _per_problem(ct, n, k)
@@ -63,6 +69,8 @@ def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], labe
     n = int(metrics["n_samples"])
     levels = {lv: level_readings(base_metrics["by_level"][lv], r, n) for lv, r in metrics["by_level"].items()
               if lv in base_metrics["by_level"]}
+    if not levels:
+        return {"kind": "none", "passed": None, "why": "the base and the trained model share no evaluated level"}
     first = min(levels, key=int)
     ind = levels[first]
     in_dist_ok = ind["trained_pass@1"] >= 0.5 * ind["base_pass@1"]

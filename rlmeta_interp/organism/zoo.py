@@ -9,6 +9,7 @@ the same spec, and whose files match their recorded sha256, is skipped; a half-b
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import logging
 import os
@@ -101,28 +102,35 @@ def _guess_passk(world: Any, problems: list, ks: Sequence[int]) -> dict[str, flo
     return {f"guess_pass@{k}": float(np.mean(1.0 - (1.0 - p) ** k)) for k in ks}
 
 
+def problems_digest(world: Any, problems: list) -> str:
+    """sha256 of the problems' canonical keys, in order: equal digests mean the same evaluation set."""
+    return hashlib.sha256("\n".join(world.problem_key(p) for p in problems).encode()).hexdigest()
+
+
 def _evaluate_levels(folder: Path, spec: OrganismSpec, model: Any, tok: Any) -> dict[str, Any]:
     """pass@k per difficulty level on held-out problems (the "eval" hash split for leak-free worlds), the guessing
     baseline at the same k, and per-problem correct counts for paired comparisons with the base."""
     ev = spec.eval
     by: dict[str, Any] = {}
+    # one world for every model of a design: it depends only on the evaluation levels (not on the model's own
+    # training band), so a base and its trained model see the same problems with the same decoding budget
+    lo, hi = min(ev.levels), max(ev.levels)
+    if spec.world == "arithmetic":
+        world = make_world("arithmetic", arithmetic=spec.arithmetic.replace(min_operands=max(lo, 2), max_operands=hi))
+    else:
+        world = make_world("planning", planning=spec.planning.replace(min_depth=lo, max_depth=hi))
+    budget = world.max_completion_chars()  # type: ignore[attr-defined]
+    split = "eval" if world.config.leak_free else None
     for level in ev.levels:
-        if spec.world == "arithmetic":
-            cfg = spec.arithmetic.replace(min_operands=min(spec.arithmetic.min_operands, level),
-                                          max_operands=max(spec.arithmetic.max_operands, level))
-            world = make_world("arithmetic", arithmetic=cfg)
-            kw: dict[str, Any] = {"operands": level}
-        else:
-            cfg = spec.planning.replace(min_depth=1, max_depth=max(spec.planning.max_depth, level))
-            world = make_world("planning", planning=cfg)
-            kw = {"depth": level}
-        split = "eval" if world.config.leak_free else None
+        kw: dict[str, Any] = {"operands": level} if spec.world == "arithmetic" else {"depth": level}
         problems = world.sample(ev.per_difficulty_problems, seed=ev.seed + level, split=split, **kw)
 
-        def compute(world: Any = world, problems: list = problems) -> dict[str, Any]:
+        def compute(problems: list = problems, level: int = level) -> dict[str, Any]:
             r = evaluate_single_turn(model, tok, world, problems, n=ev.n_samples, seed=ev.seed + level,
-                                     max_new_tokens=world.max_completion_chars())
+                                     max_new_tokens=budget)
             r.update(_guess_passk(world, problems, pass_k_grid(ev.n_samples)))
+            r["problems_sha256"] = problems_digest(world, problems)
+            r["max_new_tokens"] = budget
             return r
 
         by[str(level)] = _eval_part(folder, f"level{level}", compute)

@@ -52,3 +52,13 @@ def test_bandit_gain_is_a_paired_regret_reduction():
     assert g["kind"] == "regret" and g["passed"] and g["regret_reduction"] == pytest.approx(2.875)
     assert gain_check(base, base, "activation")["passed"] is False
     assert gain_check({}, {}, "creation")["passed"] is None
+
+
+def test_different_problem_sets_are_refused():
+    from rlmeta_interp.errors import CorruptedCheckpointError
+
+    base = _metrics({"4": {**_level([8] * 4), "problems_sha256": "a"}})
+    other = _metrics({"4": {**_level([8] * 4), "problems_sha256": "b"}})
+    with pytest.raises(CorruptedCheckpointError, match="different problems"):
+        gain_check(base, other, "creation")
+    assert gain_check(base, _metrics({"9": _level([1] * 4)}), "creation")["passed"] is None

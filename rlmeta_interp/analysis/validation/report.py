@@ -35,9 +35,10 @@ def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any |
     from ...models import load_model, load_pair
 
     ref = None
-    stem = re.sub(r"-s\d+$", "", spec.base.name)  # zoo bases: <stem> for pretraining seed 0, <stem>-s<k> for seed k
+    # zoo bases are <stem>-base for pretraining seed 0 and <stem>-s<k>-base for seed k
+    stem = re.sub(r"-s\d+$", "", spec.base.name.removesuffix("-base"))
     models = registry.all_models()
-    for other in [stem] + [f"{stem}-s{k}" for k in range(1, 10)]:
+    for other in [f"{stem}-base"] + [f"{stem}-s{k}-base" for k in range(1, 10)]:
         if other != spec.base.name and other in models:
             ref = load_model(other)
             break
@@ -49,6 +50,14 @@ def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any |
             ctrl = load_pair(s.name).rl
             break
     return ref, ctrl
+
+
+def _gain_passed(spec: Any) -> bool | None:
+    """The manifest's gain-check verdict for a labelled pair (None: no check recorded, or a control)."""
+    from ... import registry
+
+    manifest = registry.manifest_of(spec.name) or {}
+    return (manifest.get("gain_check") or {}).get("passed")
 
 
 def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path | None = None,
@@ -65,6 +74,13 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     t0, c0 = time.time(), time.process_time()
     cfg = config if config is not None else ScorecardConfig.demo()
     specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
+    # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
+    # in its manifest, made after training); controls (no_signal) always count
+    failed = [s.name for s in specs if _gain_passed(s) is False]
+    if failed:
+        log.info("validate: %d labelled pairs failed their gain check and are not validation cases: %s", len(failed),
+                 ", ".join(failed))
+    specs = [s for s in specs if s.name not in failed]
     if not specs:
         raise EmptyInputError("No labelled pairs in the registry: build the validation zoo (rlmeta-interp zoo build"
                               " --preset validation), whose manifests carry label and split, then rerun validate.")
