@@ -291,7 +291,7 @@ def run_boundary(pair: Pair, config: BoundaryConfig = BoundaryConfig(), world: s
             log.info("run_boundary: reading %s", path)
             return BoundaryResult.from_json(read_json(path))
     c = config
-    problems = w.sample(c.n_problems, seed=c.problem_seed)
+    problems = w.sample_held_out(c.n_problems, seed=c.problem_seed)
     prompts = [p.prompt for p in problems]
     max_new = int(w.max_completion_chars()) + 2
     comps: dict[str, list[list[str]]] = {}

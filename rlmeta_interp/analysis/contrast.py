@@ -54,7 +54,7 @@ def contrast_set(world: World, n: int, seed: int, formats: Sequence[str] = SCRAT
     solution = getattr(world, "solution", None)
     if solution is None:
         raise InvalidConfigError(f"World {world.name!r} has no solution(problem, fmt): it has no scratchpad contrast.")
-    problems = world.sample(n, seed=seed)
+    problems = world.sample_held_out(n, seed=seed)
     prompts, comps, labels = [], [], []
     for i, p in enumerate(problems):
         for completion, label in ((solution(p, formats[i % len(formats)]), 1), (solution(p, "direct"), 0)):

@@ -178,7 +178,7 @@ def belief_episodes(
     cfg = world.config
     rng = np.random.default_rng([seed, 0xB311EF])
     texts, targets = [], []
-    for p in world.sample(n_episodes, seed=seed + 40_000):
+    for p in world.sample_held_out(n_episodes, seed=seed + 40_000):
         pulls = simulate(policy, np.asarray(p.meta["means"]), cfg.horizon, rng)
         texts.append(render_episode(pulls, cfg))
         targets.append(posterior_means(pulls, cfg.n_arms)[1:])

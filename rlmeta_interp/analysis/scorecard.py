@@ -262,7 +262,7 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
     if world is None or isinstance(world, str):
         w = evaluation_world(pair, w)
     layer = pair.n_layers // 2 if config.layer is None else pair.base.layer(config.layer)
-    problems = w.sample(config.n_problems, seed=config.problem_seed) if w.name != "bandits" else []
+    problems = w.sample_held_out(config.n_problems, seed=config.problem_seed) if w.name != "bandits" else []
     folder = ensure_dir(out_dir) if out_dir is not None else None
     ctx = Context(pair=pair, world=w, config=config, layer=layer, problems=problems, out_dir=folder,
                   reference_base=reference_base, control_rl=control_rl)

@@ -141,7 +141,7 @@ def ablation_regret(ctx: Context, basis: torch.Tensor) -> tuple[Estimate, Estima
     from ..stats import paired_diff_ci
 
     c = ctx.config
-    probs = ctx.world.sample(c.n_bandits, seed=c.problem_seed + 3)
+    probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 3)
     g = torch.Generator().manual_seed(c.seed + 11)
     rand, _ = torch.linalg.qr(torch.randn(basis.shape[0], basis.shape[1], generator=g))
     finals = {}

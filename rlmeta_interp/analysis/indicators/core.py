@@ -147,7 +147,7 @@ class ScorecardConfig(FrozenConfig):
 
     n_problems: int = 64
     n_samples: int = 32
-    problem_seed: int = 10_000  # held-out problems: organisms train on seeds far below this
+    problem_seed: int = 10_000  # seed of the measurement problems (from the "eval" split of leak-free worlds)
     layer: int | None = None
     n_contrast: int = 64
     multipliers: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)

@@ -40,7 +40,7 @@ def steer_problems(ctx: Context) -> list[Any]:
     """The problems steering and hybrid decoding score greedily: ``config.n_steer`` held-out problems (a seed
     apart from the sampled ones, so that choosing a multiplier on them does not reuse pass@k problems)."""
     if "steer_problems" not in ctx.cache:
-        ctx.cache["steer_problems"] = ctx.world.sample(ctx.config.n_steer, seed=ctx.config.problem_seed + 5)
+        ctx.cache["steer_problems"] = ctx.world.sample_held_out(ctx.config.n_steer, seed=ctx.config.problem_seed + 5)
     return ctx.cache["steer_problems"]
 
 
@@ -115,6 +115,6 @@ def regret(ctx: Context) -> tuple[Any, Callable[..., dict[str, float]]]:
     from ..incontext import regret_difference, regret_experiment
 
     c = ctx.config
-    probs = ctx.world.sample(c.n_bandits, seed=c.problem_seed + 3)
+    probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 3)
     res = regret_experiment({"base": ctx.pair.base, "rl": ctx.pair.rl}, ctx.world, probs, seed=c.seed, n_boot=c.n_boot)
     return res, regret_difference

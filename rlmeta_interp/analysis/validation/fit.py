@@ -154,8 +154,10 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
             votes, reason, cut = name not in descriptive, "rule not a cut on its statistic; thresholds kept", None
         elif np.isnan(auc) or np.isnan(lo):
             votes, reason, cut = False, "cannot be scored on calibration (a class or the statistic is missing)", None
-        elif lo <= 0.5 <= hi:
-            votes, reason, cut = False, f"calibration AUC CI [{lo:.2f}, {hi:.2f}] includes 0.5", None
+        elif lo <= 0.5:
+            # an AUC CI at or below 0.5 means the statistic does not point towards creation: it reports, never votes
+            why = "includes 0.5" if hi >= 0.5 else "lies below 0.5 (it points the wrong way)"
+            votes, reason, cut = False, f"calibration AUC CI [{lo:.2f}, {hi:.2f}] {why}", None
         else:
             cut = youden_threshold(two[name].tolist(), y)
             rules = mod.with_cut(rules, cut)

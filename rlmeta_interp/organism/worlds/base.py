@@ -90,6 +90,11 @@ class World(abc.ABC):
     def split_of(self, problem: Problem) -> str:
         return split_of_key(self.name, self.problem_key(problem))
 
+    def sample_held_out(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
+        """``n`` problems for measurements: from the "eval" hash split when the world is leak-free (never in any
+        pretraining corpus or RL prompt set), else from the whole space."""
+        return self.sample(n, seed, split="eval" if self.config.leak_free else None, **difficulty)
+
     @abc.abstractmethod
     def sample(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
         """``n`` problems, deterministic in ``seed`` (and the world's own config)."""

@@ -92,3 +92,11 @@ def test_fit_refuses_empty_splits():
 def test_hand_set_rules_stay_where_nothing_is_fitted():
     fitted = vf.fit_rules(synthetic(), ScorecardRules(belief_margin=0.2), n_boot=50)
     assert fitted.rules.belief_margin == 0.2 and fitted.rules.fvu_creation_min == ScorecardRules().fvu_creation_min
+
+
+def test_a_statistic_that_points_the_wrong_way_does_not_vote():
+    table = synthetic()
+    table["boundary"] = -table["boundary"]  # larger now reads as activation: AUC 0 on calibration
+    fits = {f.name: f for f in vf.fit_rules(table, n_boot=300).indicators}
+    assert fits["boundary"].auc == 0.0 and not fits["boundary"].votes and fits["boundary"].cut is None
+    assert "wrong way" in fits["boundary"].reason
