@@ -39,6 +39,21 @@ def candidates() -> list[tuple[str, str, Any]]:
             for c, f in getattr(REGISTRY[name], "CANDIDATES", {}).items()]
 
 
+def _base_of(pair: str) -> str:
+    """The base model of a registered pair (the unit of the cluster bootstrap), or the pair's own name."""
+    from ... import registry
+    from ...errors import UnknownModelError
+
+    try:
+        return registry.get_pair(pair).base.name
+    except UnknownModelError:  # a pair scored from local folders has no registry entry: it is its own unit
+        return pair
+
+
+def _groups(table: pd.DataFrame) -> list[str] | None:
+    return table["base"].tolist() if "base" in table.columns else None
+
+
 def pair_table(cards: Sequence[Any]) -> pd.DataFrame:
     """One row per scorecard: ``pair, world, label, split, recipe, gain, vote_summary`` and, per indicator,
     ``<name>`` (statistic), ``<name>_lo``, ``<name>_hi``, ``<name>_vote``, plus one column per candidate reading
@@ -47,8 +62,8 @@ def pair_table(cards: Sequence[Any]) -> pd.DataFrame:
 
     rows = []
     for c in cards:
-        row: dict[str, Any] = {"pair": c.pair, "world": c.world, "label": c.label, "split": c.split,
-                               "recipe": c.recipe, "gain": c.gain}
+        row: dict[str, Any] = {"pair": c.pair, "base": _base_of(c.pair), "world": c.world, "label": c.label,
+                               "split": c.split, "recipe": c.recipe, "gain": c.gain}
         summary = "no_signal" if c.gain is False else summarize_votes(c.votes)[0]
         row["vote_summary"] = summary
         for name in INDICATORS:
@@ -149,7 +164,7 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
     rules, fits, descriptive = base, [], set(base.descriptive)
     for name in INDICATORS:
         mod = REGISTRY[name]
-        auc, lo, hi, n = roc_auc_ci(two[name].tolist(), y, n_boot=n_boot, seed=seed)
+        auc, lo, hi, n = roc_auc_ci(two[name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
         if mod.with_cut is None:
             votes, reason, cut = name not in descriptive, "rule not a cut on its statistic; thresholds kept", None
         elif np.isnan(auc) or np.isnan(lo):
@@ -167,7 +182,7 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
         fits.append(IndicatorFit(name, auc, lo, hi, n, cut, votes, reason))
     for col, _, _ in candidates():
         if col in two.columns:
-            auc, lo, hi, n = roc_auc_ci(two[col].tolist(), y, n_boot=n_boot, seed=seed)
+            auc, lo, hi, n = roc_auc_ci(two[col].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
             fits.append(IndicatorFit(col, auc, lo, hi, n, None, False, "candidate reading: scored, does not vote"))
     rules = rules.replace(descriptive=tuple(n for n in INDICATORS if n in descriptive))
     gained = two[two["gain"].map(lambda g: g is not False)]
@@ -203,7 +218,7 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     out["constant_baseline"] = {"answer": const_answer, "balanced_accuracy": const_ba}
     controls = test["label"] == "no_signal"
     for rule_name, pred in (("summary", fitted.predict(test)), ("vote_rule", test["vote_summary"].tolist())):
-        ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed)
+        ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=_groups(test))
         conf = confusion_table(true, pred, classes, [c for c in READINGS if c in set(pred) | set(classes)])
         out[rule_name] = {
             "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
@@ -218,7 +233,7 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     for f in fitted.indicators:
         if f.name not in two.columns:
             continue
-        auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed)
+        auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
         vote_col = f"{f.name}_vote"
         ctrl_votes = test.loc[controls, vote_col].tolist() if vote_col in test.columns else []
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut,

@@ -22,11 +22,25 @@ def _clean(scores: Sequence[float | None], positive: Sequence[bool]) -> tuple[np
     return s[keep], y[keep]
 
 
+def resample(rng: np.random.Generator, n: int, groups: Sequence[str] | None) -> np.ndarray:
+    """Bootstrap indices: ``n`` units drawn with replacement, or, with ``groups``, whole groups drawn with
+    replacement (a cluster bootstrap: pairs that share a base model are not independent evidence)."""
+    if groups is None:
+        return rng.integers(0, n, n)
+    g = np.asarray(groups, dtype=object)
+    names = np.unique(g)
+    members = {k: np.flatnonzero(g == k) for k in names}
+    return np.concatenate([members[k] for k in rng.choice(names, len(names))])
+
+
 def roc_auc_ci(scores: Sequence[float | None], positive: Sequence[bool], *, n_boot: int = 1000, ci: float = 0.95,
-               seed: int = 0) -> tuple[float, float, float, int]:
+               seed: int = 0, groups: Sequence[str] | None = None) -> tuple[float, float, float, int]:
     """``(auc, lo, hi, n)``: ROC AUC of ``scores`` for the ``positive`` class (larger score = positive), with a
-    percentile bootstrap CI over pairs (resamples holding one class only are skipped); pairs without a score are
-    left out. NaN AUC when either class is absent."""
+    percentile bootstrap CI over pairs, or over ``groups`` of pairs (e.g. their base model) when given (resamples
+    holding one class only are skipped); pairs without a score are left out. NaN AUC when either class is absent."""
+    if groups is not None:
+        keep = [v is not None and not (isinstance(v, float) and np.isnan(v)) for v in scores]
+        groups = [gr for gr, k in zip(groups, keep, strict=True) if k]
     s, y = _clean(scores, positive)
     if y.all() or not y.any():
         return float("nan"), float("nan"), float("nan"), int(len(s))
@@ -34,7 +48,7 @@ def roc_auc_ci(scores: Sequence[float | None], positive: Sequence[bool], *, n_bo
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
-        idx = rng.integers(0, len(s), len(s))
+        idx = resample(rng, len(s), groups)
         if y[idx].all() or not y[idx].any():
             continue
         boots.append(roc_auc_score(y[idx], s[idx]))
@@ -71,22 +85,24 @@ def youden_threshold(scores: Sequence[float | None], positive: Sequence[bool]) -
 
 
 def balanced_accuracy_ci(true: Sequence[str], pred: Sequence[str], *, n_boot: int = 1000, ci: float = 0.95,
-                         seed: int = 0) -> tuple[float, float, float]:
-    """Balanced accuracy (mean per-class recall over the true classes) with a bootstrap CI over pairs."""
+                         seed: int = 0, groups: Sequence[str] | None = None) -> tuple[float, float, float]:
+    """Balanced accuracy (mean per-class recall over the true classes) with a bootstrap CI over pairs, or over
+    ``groups`` of pairs (their base model) when given."""
     t, p = np.asarray(true, dtype=object), np.asarray(pred, dtype=object)
     if len(t) == 0:
         raise EmptyInputError("No pairs to score: the held-out split is empty.")
     with warnings.catch_warnings():  # abstentions (inconclusive, mixed) are readings no pair is labelled with
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        return _balanced_accuracy_ci(t, p, n_boot, ci, seed)
+        return _balanced_accuracy_ci(t, p, n_boot, ci, seed, groups)
 
 
-def _balanced_accuracy_ci(t: np.ndarray, p: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[float, float, float]:
+def _balanced_accuracy_ci(t: np.ndarray, p: np.ndarray, n_boot: int, ci: float, seed: int,
+                          groups: Sequence[str] | None) -> tuple[float, float, float]:
     est = float(balanced_accuracy_score(t, p))
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
-        idx = rng.integers(0, len(t), len(t))
+        idx = resample(rng, len(t), groups)
         if len(set(t[idx])) < 2:
             continue
         boots.append(balanced_accuracy_score(t[idx], p[idx]))

@@ -56,3 +56,22 @@ def test_balanced_accuracy_confusion_recall_and_constant_baseline():
     assert answer == "activation" and base == pytest.approx(1 / 3)
     with pytest.raises(EmptyInputError, match="held-out split is empty"):
         vm.balanced_accuracy_ci([], [])
+
+
+def test_cluster_bootstrap_over_shared_bases_is_wider_than_over_pairs():
+    from rlmeta_interp.analysis.validation.metrics import balanced_accuracy_ci, roc_auc_ci
+
+    rng = np.random.default_rng(0)
+    # 6 bases, 4 pairs each: pairs of one base share its (noisy) score, so they are not independent evidence
+    base_score = np.array([1.2, 0.3, 0.9, 0.5, -0.2, 0.1])  # AUC 8/9 over bases
+    scores = np.repeat(base_score, 4) + rng.normal(0, 0.05, 24)
+    positive = np.repeat([True, True, True, False, False, False], 4)
+    groups = np.repeat([f"b{i}" for i in range(6)], 4).tolist()
+    _, lo_p, hi_p, _ = roc_auc_ci(scores.tolist(), positive.tolist(), n_boot=400)
+    _, lo_g, hi_g, _ = roc_auc_ci(scores.tolist(), positive.tolist(), n_boot=400, groups=groups)
+    assert hi_g - lo_g > hi_p - lo_p
+    true = np.where(positive, "creation", "activation").tolist()
+    pred = np.where(scores > 0.4, "creation", "activation").tolist()
+    _, blo_p, bhi_p = balanced_accuracy_ci(true, pred, n_boot=400)
+    _, blo_g, bhi_g = balanced_accuracy_ci(true, pred, n_boot=400, groups=groups)
+    assert bhi_g - blo_g >= bhi_p - blo_p
