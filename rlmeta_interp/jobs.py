@@ -28,10 +28,13 @@ def setup_logging(quiet: bool = False) -> None:
 
 
 def demo_pairs() -> list[str]:
-    """Names of the demo preset's pairs found in the zoo (shipped first, then the user zoo)."""
+    """Names of the demo preset's trained organisms (RL and fine-tuned pairs, each with its design label) found in
+    the zoo (shipped first, then the user zoo)."""
     from . import registry
+    from .organism.presets import preset_specs
 
-    return sorted(n for n, p in registry.zoo_pairs().items() if p.extra.get("preset") == "demo")
+    wanted = {s.name for s in preset_specs("demo") if s.kind != "base"}
+    return sorted(n for n in registry.zoo_pairs() if n in wanted)
 
 
 def ensure_demo_zoo(progress: bool = True) -> list[str]:
