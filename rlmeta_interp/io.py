@@ -180,6 +180,8 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, checksum: bool = Fa
         tmp.write_text(text)
         if checksum:
             write_checksum(path, sha256_file(tmp))
+        else:  # a sidecar left by an earlier checksummed write would now refuse this file on every read
+            sidecar_path(path).unlink(missing_ok=True)
     return Path(path)
 
 

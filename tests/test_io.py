@@ -221,3 +221,13 @@ def test_concurrent_atomic_dir_writers_never_fail(tmp_path):
     contents = {p.read_text() for p in final.iterdir()}
     assert len(list(final.iterdir())) == 20 and len(contents) == 1  # one writer's folder, whole
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_a_plain_rewrite_drops_the_old_checksum_sidecar(tmp_path):
+    from rlmeta_interp.io import read_text, sidecar_path, write_text_atomic
+
+    p = tmp_path / "table.csv"
+    write_text_atomic(p, "a,b\n1,2\n", checksum=True)
+    assert sidecar_path(p).exists()
+    write_text_atomic(p, "a,b\n3,4\n")
+    assert not sidecar_path(p).exists() and read_text(p) == "a,b\n3,4\n"

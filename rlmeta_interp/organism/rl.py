@@ -254,7 +254,7 @@ def _make_bandit_rollout(config: RLConfig, world: BanditWorld, tokenizer, proble
         n = len(prompts)
         # TRL 1.16 passes the sampler's slice, in which every prompt already appears num_generations times
         if n != config.prompts_per_step * g:
-            raise RuntimeError(
+            raise InvalidConfigError(
                 f"TRL passed {n} prompts to rollout_func, expected prompts_per_step * num_generations ="
                 f" {config.prompts_per_step * g}: the installed TRL changed its rollout contract; pin trl==1.16.0."
             )

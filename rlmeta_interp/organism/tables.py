@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidConfigError
 from ..io import read_json, write_text_atomic
 from ..paths import shipped_zoo_dir
 
@@ -71,8 +72,8 @@ def gain_rows(out_dir: str | Path) -> list[dict[str, Any]]:
                 "level": int(level), "n": n,
                 "base pass@1": _pct(r["base_pass@1"]), "trained pass@1": _pct(r["trained_pass@1"]),
                 "diff pass@1 (95% CI)": _ci(r["diff_pass@1_ci"]),
-                f"base pass@n": _pct(r[f"base_pass@{n}"]), f"trained pass@n": _pct(r[f"trained_pass@{n}"]),
-                f"guess pass@n": _pct(r[f"guess_pass@{n}"]), f"diff pass@n (95% CI)": _ci(r[f"diff_pass@{n}_ci"]),
+                "base pass@n": _pct(r[f"base_pass@{n}"]), "trained pass@n": _pct(r[f"trained_pass@{n}"]),
+                "guess pass@n": _pct(r[f"guess_pass@{n}"]), "diff pass@n (95% CI)": _ci(r[f"diff_pass@{n}_ci"]),
                 "preserved/expanded/shrunk": f"{r['preserved']}/{r['expanded']}/{r['shrunk']}",
                 "gain check": "n/a" if g.get("passed") is None else ("passed" if g["passed"] else "failed"),
             })
@@ -100,7 +101,7 @@ def render_sections(text: str, sections: dict[str, str]) -> str:
     for name, body in sections.items():
         pat = re.compile(rf"(<!-- begin {re.escape(name)} -->\n).*?(<!-- end {re.escape(name)} -->)", re.S)
         if not pat.search(text):
-            raise KeyError(f"data/README.md has no '<!-- begin {name} -->' ... '<!-- end {name} -->' block")
+            raise InvalidConfigError(f"data/README.md has no '<!-- begin {name} -->' ... '<!-- end {name} -->' block")
         text = pat.sub(lambda m: m.group(1) + body + m.group(2), text)
     return text
 

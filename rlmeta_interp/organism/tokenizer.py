@@ -12,6 +12,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
+from ..errors import InvalidConfigError
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIALS: tuple[str, ...] = (PAD, BOS, EOS, UNK)
 # Every character any world writes. Order is part of the model: append only, never reorder.
@@ -20,7 +22,7 @@ CHARSET: str = "0123456789+-*=()[]<>,.:;?| abcdefghijklmnopqrstuvwxyzABCDEFGHIJK
 
 def build_tokenizer(charset: str = CHARSET) -> PreTrainedTokenizerFast:
     if len(set(charset)) != len(charset):
-        raise ValueError("charset has repeated characters")
+        raise InvalidConfigError("build_tokenizer: the charset has repeated characters; list each character once.")
     vocab = {tok: i for i, tok in enumerate(SPECIALS)}
     for ch in charset:
         vocab[ch] = len(vocab)

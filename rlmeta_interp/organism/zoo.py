@@ -79,6 +79,13 @@ def is_up_to_date(folder: Path, spec: OrganismSpec, preset: str | None = None) -
         p = folder / rel
         if not p.exists() or sha256_file(p) != sha:
             return False
+    if spec.base is not None:
+        # a trained model is only current while its base is the one it was trained from
+        base_manifest = folder.parent / spec.base / MANIFEST
+        if not base_manifest.exists():
+            return False
+        if read_json(base_manifest).get("files", {}).get("model.safetensors") != manifest.get("base_weights_sha256"):
+            return False
     return True
 
 

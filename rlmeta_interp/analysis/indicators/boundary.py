@@ -159,9 +159,8 @@ def measure(ctx: Context) -> tuple[BoundaryMetrics | None, dict[str, pd.DataFram
     levels = np.array([p.meta.get("difficulty", 0) for p in ctx.problems])
     scratch = None
     if ctx.world.name == "arithmetic":
-        from ...organism.worlds.arithmetic import SCRATCHPAD_FORMATS
-
-        scratch = tuple(float(np.mean([ctx.world.format_of(c) in SCRATCHPAD_FORMATS for row in comps for c in row]))
+        # any worked chain counts (sum, eq or rewrite): everything but a direct answer or an unreadable sample
+        scratch = tuple(float(np.mean([ctx.world.format_of(c) not in ("direct", "other") for row in comps for c in row]))
                         for comps in (res.completions_base, res.completions_rl))
     m, tables = summarize(res, levels, ctx.config.n_boot, ctx.config.seed, scratch)
     ks = sorted({1, 2, 4, 8, 16, 32, 64, 128, n} & set(range(1, n + 1)))

@@ -214,7 +214,8 @@ class IndicatorResult:
         for m in self.metrics:
             if name in (m["metric"], m.get("key")):
                 return float(m["value"])
-        raise KeyError(name)
+        raise InvalidConfigError(f"Indicator {self.name} has no metric {name!r}; its metrics are"
+                                 f" {[m['metric'] for m in self.metrics]}.")
 
 
 @dataclass
