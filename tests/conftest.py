@@ -82,3 +82,38 @@ def save_tiny_pair(root: Path, scale: float, seed: int) -> tuple[Path, Path]:
     ``scale``), the folder pair that scorecard and boundary tests load with ``load_pair``."""
     save_tiny(root / "base", "llama", seed=0)
     return root / "base", save_noisy_twin(root / "base", root / "rl", scale=scale, seed=seed)
+
+
+# ---------------------------------------------------------------- the test command leaves the work tree as it found it
+
+
+def _git_status() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=Path(__file__).parent.parent,
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+GIT_STATUS = pytest.StashKey[str | None]()
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the controller only (pytest-xdist workers skip this)
+        session.config.stash[GIT_STATUS] = _git_status()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = session.config.stash.get(GIT_STATUS, None)
+    if hasattr(session.config, "workerinput") or before is None:
+        return
+    after = _git_status()
+    if after is not None and after != before:
+        changed = sorted(set(after.splitlines()) ^ set(before.splitlines()))
+        session.exitstatus = 1
+        session.config.get_terminal_writer().line(
+            "FAILED: the test run changed the work tree (tests must write only into temporary folders):\n  "
+            + "\n  ".join(changed[:20]), red=True)
