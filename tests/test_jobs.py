@@ -19,8 +19,13 @@ def test_demo_config_is_sized_for_the_budget():
     assert set(cfg.indicators) <= set(full.indicators) and "boundary" in cfg.indicators
 
 
+def _smoke_demo_config() -> ScorecardConfig:
+    """Smoke sizes with the demo's indicators (the demo leaves hybrid decoding out)."""
+    return ScorecardConfig.smoke().replace(indicators=jobs.demo_config().indicators)
+
+
 def test_run_demo_writes_report_and_says_when_it_reuses(tmp_path, caplog):
-    html = jobs.run_demo(tmp_path, progress=False, config=ScorecardConfig.smoke())
+    html = jobs.run_demo(tmp_path, progress=False, config=_smoke_demo_config())
     text = html.read_text()
     md = (tmp_path / "report.md").read_text()
     answers = md[md.index("## The answer, per pair"):md.index("## What was measured")]
@@ -35,7 +40,7 @@ def test_run_demo_writes_report_and_says_when_it_reuses(tmp_path, caplog):
     assert "All " in md and "measured in this run" in md and "<div class='footer'>" in text
     assert (tmp_path / "validation.csv").exists()
     caplog.set_level("INFO", logger="rlmeta_interp.jobs")
-    jobs.run_demo(tmp_path, progress=False, config=ScorecardConfig.smoke())
+    jobs.run_demo(tmp_path, progress=False, config=_smoke_demo_config())
     again = (tmp_path / "report.md").read_text()
     assert "were reused from an earlier run, measured on " in again
     assert any("reused from an earlier run" in r.getMessage() for r in caplog.records)
