@@ -82,6 +82,7 @@ from rlmeta_interp.experiments.bandits import (
 )
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.prose import fmt_ci
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
@@ -224,8 +225,7 @@ RPm = RP.set_index("model")
 V = verdicts(reg, best, PAIRS, n_boot=N_BOOT, seed=SEED)
 
 
-def ci(v, lo, hi):
-    return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+ci = fmt_ci  # one estimate-with-CI format for the whole project
 
 
 rp0 = RPm.loc["random init"]

@@ -23,6 +23,7 @@ from .errors import EmptyInputError, InvalidConfigError
 from .hooks import SITES, hook_name, resolve_layer
 from .inputs import MAX_MAGNITUDE, check_finite_tensor, check_int, check_number
 from .io import read_tensors, save_tensors_atomic
+from .views import tl_view
 
 PositionSpec = None | str | int | Sequence[int] | slice
 
@@ -154,7 +155,7 @@ class SteeringVector:
     # ---- application
     def hooks(self, model: Any, multiplier: float | int = 1.0, positions: PositionSpec = None) -> list[tuple[str, Any]]:
         """``(hook_name, fn)`` pairs for TransformerLens's ``model.hooks(fwd_hooks=...)``."""
-        tl = getattr(model, "tl", model)
+        tl = tl_view(model)
         if not (hasattr(tl, "cfg") and hasattr(tl, "hooks")):
             raise InvalidConfigError(f"Steering needs a LoadedModel or a TransformerLens model, got {type(model).__name__}"
                                      ": pass the LoadedModel (load_model(...)) rather than its .hf model.")
@@ -201,7 +202,7 @@ class SteeringVector:
         each forward; KV-cached steps have one position, so indices past it are skipped). Hooks are removed on exit,
         also when the body raises.
         """
-        tl = getattr(model, "tl", model)
+        tl = tl_view(model)
         pairs = self.hooks(tl, multiplier, positions)
         with tl.hooks(fwd_hooks=pairs):  # TransformerLens removes them in a `finally`
             yield tl

@@ -223,7 +223,6 @@ KNOWN_CYCLES: list[list[str]] = []
 KNOWN_UPWARD: list[str] = []
 KNOWN_PRIVATE: list[str] = [
     "analysis.dynamics:46 imports _build_batch from analysis.likelihood",
-    "analysis.dynamics:46 imports _unwrap from analysis.likelihood",
     "analysis.formats:25 imports _check_ks from analysis.passk",
 ]
 KNOWN_LONG: list[str] = ["analysis.directions (528 lines)"]

@@ -9,8 +9,8 @@ position rule). That pairing is what makes the paired bootstrap and the shuffled
 - :func:`probe_transfer`: a logistic probe fitted on one model's activations, scored on held-out prompts of the
   same model and of the other model (cross-fitted over stratified folds, so every prompt is scored out of fold).
 - :func:`ridge_probe_r2` / :func:`belief_probe_report`: cross-validated ridge R^2 of continuous targets (bandits:
-  each arm's posterior mean) with the controls ``PILOT_BANDITS.md`` demands: centred targets, a random-init model,
-  a bag-of-token-counts baseline and shuffled targets.
+  each arm's posterior mean) with the controls docs/claims.md ("Bandit measurement traps") asks for: centred
+  targets, a random-init model, a bag-of-token-counts baseline and shuffled targets.
 """
 
 from __future__ import annotations

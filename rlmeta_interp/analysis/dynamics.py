@@ -1,9 +1,9 @@
 """Two-phase RL dynamics: execution-token entropy and planning "semantic entropy" per checkpoint
-(SOURCES.md claim 8, Wang et al. 2509.03646, HICRA).
+(claim 8 in docs/claims.md, Wang et al. 2509.03646, HICRA).
 
 HICRA splits a solution's tokens into *execution* tokens (carrying out a step: digits, arithmetic) and
 *planning* tokens (deciding what to do next: "plus", "is", step separators, strategy phrases). Their
-finding, as CORRECTED in SOURCES.md: early in RL the token-level entropy of execution tokens falls
+finding, with the caveat in docs/claims.md: early in RL the token-level entropy of execution tokens falls
 (execution is consolidated); later the *semantic* entropy of planning n-grams (the entropy of the
 frequency distribution of planning n-grams mined from successful solutions) rises (the policy
 explores strategies), while token-level entropy keeps falling.
@@ -43,7 +43,8 @@ from tqdm.auto import tqdm
 from ..errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError, MissingWeightsError
 from ..io import load_tensors, read_json, verify_sha256
 from ..sampling import context_length
-from .likelihood import _build_batch, _unwrap
+from ..views import hf_view
+from .likelihood import _build_batch
 from .stats import bootstrap_ci, bootstrap_pooled_ci, bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ def token_entropies(
 ) -> list[tuple[Float[Tensor, " completion_tokens"], Float[Tensor, " completion_tokens"]]]:
     """Per (prompt, completion): ``(entropy, logprob)`` of the policy's next-token distribution at each
     completion token (entropy in nats; logprob of the token actually written)."""
-    hf, tok = _unwrap(model, tokenizer)
+    hf, tok = hf_view(model, tokenizer, require_tokenizer=True)
     if len(prompts) == 0:
         raise EmptyInputError("No samples given: pass prompts and completions of equal, non-zero length.")
     if len(prompts) != len(completions):
@@ -236,7 +237,7 @@ def execution_entropy(
 ) -> dict[str, float]:
     """Token-weighted mean entropy (nats) on execution tokens, with a CI resampling completions, plus the
     planning-token entropy and execution-token NLL (``exec_ppl = exp(exec_nll)``)."""
-    _, tok = _unwrap(model, tokenizer)
+    _, tok = hf_view(model, tokenizer, require_tokenizer=True)
     masks = _masks(completions, tok, exec_mask)
     ents = token_entropies(model, prompts, completions, tokenizer=tokenizer, batch_size=batch_size)
     e_sum = np.array([float(e[torch.from_numpy(m)].sum()) for (e, _), m in zip(ents, masks, strict=True)])

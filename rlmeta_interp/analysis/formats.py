@@ -1,4 +1,4 @@
-"""Format collapse during RL (SOURCES.md claim 9, Zhao et al. 2504.07912, Echo Chamber).
+"""Format collapse during RL (claim 9 in docs/claims.md, Zhao et al. 2504.07912, Echo Chamber).
 
 A model pretrained on a mixture of answer formats collapses onto one format early in RL, and the
 collapse coincides with the biggest accuracy jump. Given a rule-based labeller ``format_of(completion)

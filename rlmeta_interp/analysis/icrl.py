@@ -1,4 +1,4 @@
-"""In-context RL on bandits: regret curves within an episode (SOURCES.md claim 6).
+"""In-context RL on bandits: regret curves within an episode (claim 6 in docs/claims.md).
 
 A policy that learns in context chooses better arms as an episode goes on, without weight updates.
 Every function takes plain arrays, so it works for any policy (a model's rollouts, Thompson sampling,

@@ -1,4 +1,4 @@
-"""Likelihood of one model's samples under another (SOURCES.md claim 3).
+"""Likelihood of one model's samples under another (claim 3 in docs/claims.md).
 
 Yue et al. 2504.13837 find that RL samples have low perplexity under the base model: RL reweights
 outputs the base model already produces (activation evidence). Here the negative log-likelihood of each
@@ -27,18 +27,10 @@ from tqdm.auto import tqdm
 from ..errors import EmptyInputError, InputTooLongError, InvalidConfigError
 from ..inputs import check_prompt_pairs
 from ..sampling import context_length
+from ..views import hf_view
 from .stats import bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
-
-
-def _unwrap(model: Any, tokenizer: Any | None) -> tuple[Any, Any]:
-    """Accept a LoadedModel (``.hf``/``.tokenizer``) or a Hugging Face model plus its tokenizer."""
-    if hasattr(model, "hf") and hasattr(model, "tokenizer"):
-        return model.hf, tokenizer if tokenizer is not None else model.tokenizer
-    if tokenizer is None:
-        raise InvalidConfigError("Pass tokenizer= with a Hugging Face model (or pass a LoadedModel, which carries one).")
-    return model, tokenizer
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
@@ -88,7 +80,7 @@ def token_logprobs(
     progress: bool = False,
 ) -> list[Float[Tensor, " completion_tokens"]]:
     """Log-probability of every completion token under ``model``, one 1-D tensor per (prompt, completion)."""
-    hf, tok = _unwrap(model, tokenizer)
+    hf, tok = hf_view(model, tokenizer, require_tokenizer=True)
     prompts, completions = check_prompt_pairs(prompts, completions)
     if batch_size < 1:
         raise InvalidConfigError(f"batch_size must be >= 1, got {batch_size}.")

@@ -1,4 +1,4 @@
-"""Where RL changed the weights: update sparsity, update rank, overlap across seeds (SOURCES.md claim 7).
+"""Where RL changed the weights: update sparsity, update rank, overlap across seeds (claim 7 in docs/claims.md).
 
 Mukherjee et al. 2505.11711 report that RL updates only 5-30% of parameters, that the updates are nearly
 full rank, and that the updated sets overlap across seeds more than chance. Miahi & Belilovsky

@@ -1,6 +1,6 @@
 """Unbiased pass@k (Chen et al. 2107.03374), coverage, crossover and a guessing baseline.
 
-The capability-boundary indicator (SOURCES.md claim 3, Yue et al. 2504.13837): sample ``n`` completions
+The capability-boundary indicator (claim 3 in docs/claims.md, Yue et al. 2504.13837): sample ``n`` completions
 per problem from each model, count the correct ones, and compare pass@k curves for k = 1..n. RL above
 base at the largest k is creation evidence; base catching up (the crossover k) is activation evidence.
 At large k, pass@k on short discrete answers rewards guessing (2510.08325), so a guessing baseline is

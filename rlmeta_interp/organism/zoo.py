@@ -10,7 +10,6 @@ the same spec, and whose files match their recorded sha256, is skipped; a half-b
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import logging
 import os
 import platform
@@ -27,6 +26,7 @@ from ..analysis.passk import guess_probabilities
 from ..errors import InvalidConfigError, MissingWeightsError, UnknownModelError
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import user_zoo_dir
+from ..provenance import package_versions
 from .card import write_model_card
 from .corpus import Corpus, make_world
 from .evaluate import evaluate_bandits, evaluate_single_turn, pass_k_grid
@@ -47,16 +47,6 @@ VERSION_PACKAGES = ("torch", "transformers", "trl", "tokenizers", "safetensors",
 
 
 # ---------------------------------------------------------------- building
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in VERSION_PACKAGES:
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            out[pkg] = "absent"
-    return out
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:
@@ -282,7 +272,7 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
             manifest["gain_check"] = gain_check(base_metrics, metrics, spec.label)
     manifest["metrics"] = metrics
     manifest["files"] = _file_hashes(work)
-    manifest["versions"] = _versions()
+    manifest["versions"] = package_versions(VERSION_PACKAGES, python=True)
     manifest["build"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
                          "torch_threads": torch.get_num_threads(),
                          "machine": platform.machine()}
