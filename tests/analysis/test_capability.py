@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import capability as cap
 from rlmeta_interp.analysis.passk import guess_probabilities
+from rlmeta_interp.config import FrozenConfig
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticWorld
@@ -22,10 +24,16 @@ from rlmeta_interp.organism.worlds.planning import PlanningConfig, PlanningWorld
 from ..conftest import save_noisy_twin, save_tiny_pair
 
 
+@dataclass(frozen=True)
+class DigitConfig(FrozenConfig):
+    leak_free: bool = False  # every world config carries the flag; this world has no hash splits
+
+
 class DigitWorld(World):
     """A verifier random models pass sometimes: the completion starts with a digit (gives non-trivial counts)."""
 
     name = "digits"
+    config = DigitConfig()
 
     def sample(self, n, seed, **difficulty):
         rng = np.random.default_rng(seed)
