@@ -180,7 +180,10 @@ DEPTH_DOSES = (0.0, 0.1)  # creation / activation
 # one RL budget for every class and control of a recipe (steps, lr, KL, prompts x samples)
 DEPTH_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
 DEPTH_REWARD = "process"
-DEPTH_SFT = {"steps": 150, "lr": 1e-3, "batch_size": 64}
+# fine-tuning on deep chains only (150 steps at lr 1e-3, batch 64) broke the dose-0 base in a one-seed pilot: every
+# level, depth 4 included, fell to 0; half shallow and half deep documents keep the steps it knows
+DEPTH_SFT = {"steps": 300, "lr": 1e-3, "batch_size": 64}
+DEPTH_SFT_DOSE = 0.5
 VALIDATION_EVAL = EvalConfig(n_problems=64, n_samples=128, per_difficulty_problems=64, levels=DEPTH_LEVELS)
 PRETRAIN_SEEDS = (0, 1, 2)
 RL_SEEDS = (0, 1)
@@ -202,9 +205,9 @@ def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEP
 
 
 def depth_sft(base: OrganismSpec, split: str) -> OrganismSpec:
-    """Fine-tune on worked deep chains only: the procedure at the evaluated depths, shown directly."""
+    """Fine-tune on worked chains, half of them deep: the procedure at the evaluated depths, shown directly."""
     assert base.pretrain is not None
-    corpus = base.pretrain.corpus.replace(dose=1.0, seed=base.pretrain.corpus.seed + 7919)
+    corpus = base.pretrain.corpus.replace(dose=DEPTH_SFT_DOSE, seed=base.pretrain.corpus.seed + 7919)
     return sft_spec(base, "deep", corpus, split=split, recipe="sft-calibration", **DEPTH_SFT)
 
 
