@@ -68,7 +68,7 @@ def evaluate_single_turn(
         total = sum(counts.values())
         out["format_shares"] = {k: v / total for k, v in sorted(counts.items())}
         fmt_correct: dict[str, list[bool]] = {}
-        for p, row, crow in zip(problems, samples, correct, strict=True):
+        for row, crow in zip(samples, correct, strict=True):
             for s, ok in zip(row, crow, strict=True):
                 fmt_correct.setdefault(fmt_of(s), []).append(bool(ok))
         out["accuracy_by_format"] = {k: float(np.mean(v)) for k, v in sorted(fmt_correct.items())}

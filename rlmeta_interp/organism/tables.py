@@ -102,7 +102,7 @@ def render_sections(text: str, sections: dict[str, str]) -> str:
         pat = re.compile(rf"(<!-- begin {re.escape(name)} -->\n).*?(<!-- end {re.escape(name)} -->)", re.S)
         if not pat.search(text):
             raise InvalidConfigError(f"data/README.md has no '<!-- begin {name} -->' ... '<!-- end {name} -->' block")
-        text = pat.sub(lambda m: m.group(1) + body + m.group(2), text)
+        text = pat.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
     return text
 
 
