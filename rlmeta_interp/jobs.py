@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import EmptyInputError
-from .io import ensure_dir
+from .io import ensure_dir, write_csv_atomic
 from .paths import results_dir
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
     if reuse.reused:
         log.info("demo: %s", reuse.sentence())
     validation = validate_against_labels(cards)
-    validation.to_csv(out / "validation.csv", index=False)
+    write_csv_atomic(out / "validation.csv", validation, index=False)
     accuracy = read_meter_accuracy()
     headline = _headline_figure(cards, out, accuracy)
     seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0

@@ -289,7 +289,8 @@ def run_boundary(pair: Pair, config: BoundaryConfig = BoundaryConfig(), world: s
         sample_cache = path.parent / "samples"
         if path.exists():
             log.info("run_boundary: reading %s", path)
-            return BoundaryResult.from_json(read_json(path))
+            return BoundaryResult.from_json(read_json(path, rebuild="rerun run_boundary with the same out_dir",
+                                                      required=True))
     c = config
     problems = w.sample_held_out(c.n_problems, seed=c.problem_seed)
     prompts = [p.prompt for p in problems]
@@ -318,5 +319,5 @@ def run_boundary(pair: Pair, config: BoundaryConfig = BoundaryConfig(), world: s
     )
     if path is not None:
         ensure_dir(path.parent)
-        write_json_atomic(path, res.to_json())
+        write_json_atomic(path, res.to_json(), checksum=True)
     return res
