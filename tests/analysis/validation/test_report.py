@@ -70,20 +70,23 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     from ...conftest import save_noisy_twin, save_tiny
 
     zoo = tmp_path / "home" / "zoo"
-    save_tiny(zoo / "vbase", "llama", seed=0)
-    save_tiny(zoo / "vbase-s1", "llama", seed=5)
-    for name in ("vbase", "vbase-s1"):
+    # zoo naming: <stem>-base for pretraining seed 0, <stem>-s<k>-base for seed k
+    save_tiny(zoo / "vt-base", "llama", seed=0)
+    save_tiny(zoo / "vt-s1-base", "llama", seed=5)
+    for name in ("vt-base", "vt-s1-base"):
         (zoo / name / "manifest.json").write_text(json.dumps({"name": name, "kind": "base", "world": "arithmetic",
                                                                "dose": 0.0, "preset": "validation"}))
     layout = [("c-cal", "creation", "calibration", 0.05), ("a-cal", "activation", "calibration", 0.005),
               ("c-test", "creation", "test", 0.05), ("a-test", "activation", "test", 0.005)]
     for i, (name, label, split, scale) in enumerate(layout):
-        save_noisy_twin(zoo / "vbase", zoo / name, scale=scale, seed=i + 1)
+        save_noisy_twin(zoo / "vt-base", zoo / name, scale=scale, seed=i + 1)
         (zoo / name / "manifest.json").write_text(json.dumps({
-            "name": name, "kind": "rl", "base": "vbase", "world": "arithmetic", "dose": 0.0, "label": label,
+            "name": name, "kind": "rl", "base": "vt-base", "world": "arithmetic", "dose": 0.0, "label": label,
             "split": split, "recipe": "edge", "preset": "validation",
             "config": {"arithmetic": {"min_operands": 3, "max_operands": 3}, "eval": {"levels": [2, 3, 4]}}}))
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    (tmp_path / "data" / "zoo").mkdir(parents=True)
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))  # only this test's zoo, not the shipped one
     cfg = ScorecardConfig.smoke().replace(indicators=("boundary", "directions", "weights"))
     summary = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
                                 progress=False)
