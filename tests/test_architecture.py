@@ -221,10 +221,7 @@ def _long() -> list[str]:
 # an entry that no longer offends raises a warning naming it.
 KNOWN_CYCLES: list[list[str]] = []
 KNOWN_UPWARD: list[str] = []
-KNOWN_PRIVATE: list[str] = [
-    "analysis.dynamics:46 imports _build_batch from analysis.likelihood",
-    "analysis.formats:25 imports _check_ks from analysis.passk",
-]
+KNOWN_PRIVATE: list[str] = []
 KNOWN_LONG: list[str] = ["analysis.directions (514 lines)"]
 
 

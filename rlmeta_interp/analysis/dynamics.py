@@ -44,7 +44,7 @@ from ..errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigErr
 from ..io import load_tensors, read_json, verify_sha256
 from ..sampling import context_length
 from ..views import hf_view
-from .likelihood import _build_batch
+from .likelihood import build_batch
 from .stats import bootstrap_ci, bootstrap_pooled_ci, bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ def token_entropies(
     device = next(hf.parameters()).device
     out = []
     for s in range(0, len(prompts), batch_size):
-        ids, attn, score = _build_batch(tok, prompts[s : s + batch_size], completions[s : s + batch_size], False, context_length(hf))
+        ids, attn, score = build_batch(tok, prompts[s : s + batch_size], completions[s : s + batch_size], False, context_length(hf))
         logits = hf(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1)
         ent = -(logp.exp() * logp).sum(-1).cpu()

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from ..errors import EmptyInputError, InvalidConfigError
-from .passk import _check_ks, correctness_matrix, pass_at_k
+from .passk import check_ks, correctness_matrix, pass_at_k
 from .stats import bootstrap_ci, bootstrap_pooled_ci
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def passk_by_format(
     correct = correctness_matrix(verifier, problems, samples)
     labels = _labels([list(s) for s in samples], format_of)
     n = correct.shape[1]
-    ks = _check_ks(ks, n)
+    ks = check_ks(ks, n)
     fmts = list(formats) if formats is not None else sorted({lab for row in labels for lab in row})
     rows = []
     for f in ["all", *fmts]:

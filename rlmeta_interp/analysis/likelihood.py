@@ -37,7 +37,7 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _build_batch(
+def build_batch(
     tokenizer: Any, prompts: Sequence[str], completions: Sequence[str], add_eos: bool, max_len: int | None
 ) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
     """``(input_ids, attention_mask, score_mask)``; ``score_mask[i, t] = 1`` where token t is scored
@@ -87,7 +87,7 @@ def token_logprobs(
     device = next(hf.parameters()).device
     out: list[Tensor] = []
     for start in tqdm(range(0, len(prompts), batch_size), desc="scoring", disable=not progress, leave=False):
-        ids, attn, score = _build_batch(tok, prompts[start : start + batch_size], completions[start : start + batch_size],
+        ids, attn, score = build_batch(tok, prompts[start : start + batch_size], completions[start : start + batch_size],
                                         add_eos, context_length(hf))
         logits = hf(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
         logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None].to(device))[..., 0].cpu()

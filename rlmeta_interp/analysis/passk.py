@@ -46,7 +46,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-def _check_ks(ks: Sequence[int] | None, n: int) -> list[int]:
+def check_ks(ks: Sequence[int] | None, n: int) -> list[int]:
     if not isinstance(n, (int, np.integer)) or n <= 0:
         raise InvalidConfigError(f"n (samples per problem) must be a positive integer, got {n!r}.")
     if ks is None:
@@ -82,7 +82,7 @@ def pass_at_k_matrix(
     counts: Sequence[int] | Int[np.ndarray, " problems"], n: int, ks: Sequence[int] | None = None
 ) -> Float[np.ndarray, "problems ks"]:
     """Per-problem unbiased pass@k, ``[problems, len(ks)]`` (ks default 1..n)."""
-    ks = _check_ks(ks, n)
+    ks = check_ks(ks, n)
     counts = _check_counts(counts, n)
     table: dict[int, np.ndarray] = {}
     for c in np.unique(counts):  # at most n + 1 distinct counts: compute each once
@@ -156,7 +156,7 @@ def passk_table(
     """
     if not counts:
         raise EmptyInputError("No models given: pass {model_name: per-problem correct counts}.")
-    ks = _check_ks(ks, n)
+    ks = check_ks(ks, n)
     rows = []
     for model, c in counts.items():
         mat = pass_at_k_matrix(c, n, ks)
@@ -272,7 +272,7 @@ def guessing_passk(
         raise EmptyInputError("p_correct must be a non-empty 1-D array, one probability per problem.")
     if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
         raise InvalidConfigError("p_correct must hold probabilities in [0, 1].")
-    ks = _check_ks(ks, max(int(k) for k in ks) if ks else 1)
+    ks = check_ks(ks, max(int(k) for k in ks) if ks else 1)
     mat = 1.0 - (1.0 - p[:, None]) ** np.asarray(ks)[None, :]
     lo, hi = bootstrap_curve_ci(mat, n_boot=n_boot, ci=ci, seed=seed)
     return pd.DataFrame({"model": model, "k": ks, "pass@k": mat.mean(0), "ci_lo": lo, "ci_hi": hi, "n_problems": p.size})
@@ -327,7 +327,7 @@ def run_passk(
 
     if len(problems) == 0:
         raise EmptyInputError("No problems given: pass e.g. world.sample(200, seed=...).")
-    ks = _check_ks(ks, n)
+    ks = check_ks(ks, n)
     prompts = [p.prompt for p in problems]
     comps: dict[str, list[list[str]]] = {}
     for role in ("base", "rl"):
