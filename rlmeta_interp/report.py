@@ -181,12 +181,14 @@ def answer_line(card: Any) -> str:
     why = summarize_votes(card.votes)[1]
     head = f"**{card.pair}** ({card.world}, dose {fmt_num(card.dose)}): "
     if verdict == "no gain":
-        said = "RL made **no measurable gain**, so there is nothing to attribute"
+        said = "training made **no measurable gain**, so there is nothing to attribute"
     else:
         said = f"the toolkit reads **{verdict}** ({why})"
     expected = getattr(card, "expected", None)
     if expected is None:
         known = "no known label"
+    elif verdict == "no gain":
+        known = f"known label **{card.label}** (without a gain the pair is not a case of it)"
     else:
         agree = "agrees" if verdict == expected else "does not agree"
         known = f"known label **{card.label}**: it {agree}"
