@@ -186,6 +186,13 @@ def slim_rl_curve(curve: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if set(r) - {"step"}]
 
 
+def _pretrain_record(res: Any) -> dict[str, Any]:
+    """The manifest keys of a pretraining or fine-tuning run."""
+    return {"training_curve": res.curve,
+            "training": {"steps": res.steps, "tokens": res.tokens, "final_loss": res.final_loss,
+                         "seconds": res.seconds, "resumed_from": res.resumed_from}}
+
+
 def _train(spec: OrganismSpec, work: Path, out_dir: Path, progress: bool) -> dict[str, Any]:
     """Train ``spec`` into ``work``; returns the manifest's training keys. Written to ``.trained.json`` at the end,
     so a rerun after a kill during evaluation reads it back instead of training again."""
@@ -198,11 +205,8 @@ def _train(spec: OrganismSpec, work: Path, out_dir: Path, progress: bool) -> dic
     out: dict[str, Any] = {}
     if spec.kind == "base":
         assert spec.pretrain is not None
-        res = pretrain(spec.pretrain, work, progress=progress)
         out["data_hash"] = Corpus(spec.pretrain.corpus).data_hash()
-        out["training_curve"] = res.curve
-        out["training"] = {"steps": res.steps, "tokens": res.tokens, "final_loss": res.final_loss,
-                           "seconds": res.seconds, "resumed_from": res.resumed_from}
+        out.update(_pretrain_record(pretrain(spec.pretrain, work, progress=progress)))
     else:
         assert spec.base is not None
         base_dir = out_dir / spec.base
@@ -215,11 +219,8 @@ def _train(spec: OrganismSpec, work: Path, out_dir: Path, progress: bool) -> dic
         out["base_weights_sha256"] = base_manifest["files"].get("model.safetensors")
         if spec.kind == "sft":
             assert spec.pretrain is not None
-            res = pretrain(spec.pretrain, work, progress=progress, init_from=base_dir)
             out["sft_data_hash"] = Corpus(spec.pretrain.corpus).data_hash()
-            out["training_curve"] = res.curve
-            out["training"] = {"steps": res.steps, "tokens": res.tokens, "final_loss": res.final_loss,
-                               "seconds": res.seconds, "resumed_from": res.resumed_from}
+            out.update(_pretrain_record(pretrain(spec.pretrain, work, progress=progress, init_from=base_dir)))
         else:
             assert spec.rl is not None
             rres = train_rl(base_dir, spec.rl, work, progress=progress)
