@@ -216,6 +216,8 @@ def depth_sft(base: OrganismSpec, split: str) -> OrganismSpec:
 # values). Every bandit pair gets one RL budget: the one that moved the dose-0 base at all (prolonged, no KL).
 BANDIT_VAL = BanditConfig(n_arms=3, horizon=24, leak_free=True)
 BANDIT_DOSES = (0.0, 0.5)
+# (seed 0: the dose-0 pair passed its gain check under it, the dose-0.5 twin lost its Thompson-like play: a KL term
+# that both classes survive is the next thing to try)
 BANDIT_RL = {"steps": 1500, "lr": 1e-3, "beta": 0.0, "prompts_per_step": 16, "num_generations": 8}
 BANDIT_EVAL = EvalConfig(n_bandits=300)
 
