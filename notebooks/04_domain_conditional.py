@@ -179,8 +179,17 @@ if set(BY_WORLD) >= {"arithmetic", "planning"}:
 else:
     verdict = (f"Only {sorted(BY_WORLD)} exists in this zoo, so the domain comparison cannot be made here (build the"
                " paper preset: `rlmeta-interp zoo build --preset paper`).")
+# pairs where the guesser's pass@n reaches both models': their boundary says nothing about reasoning
+beaten = MAIN[(MAIN["guess_pass@n"] >= MAIN["pass@n_base"]) & (MAIN["guess_pass@n"] >= MAIN["pass@n_rl"])]
+guess_note = ("" if beaten.empty else
+              "**Read with care:** the guessing baseline's pass@n is at least both models' on "
+              + ", ".join(f"{w} dose {d:g}" for w, d in sorted(set(zip(beaten.world, beaten.dose, strict=True))))
+              + "; boundary changes there cannot show reasoning, and these worlds are outside the validation claims"
+              " (data/README.md).")
 display(Markdown(f"""
 {verdict}
+
+{guess_note}
 
 Per pair ({VARIANT} reward):
 
