@@ -322,7 +322,6 @@ def validate_against_labels(cards: Sequence[Scorecard]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-validate_against_dose = validate_against_labels  # the name the demo job calls
 
 
 def indicator_reliability(validation: pd.DataFrame) -> pd.DataFrame:

@@ -197,11 +197,10 @@ def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRA
                      depth_format="rewrite")
 
 
-def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEPTH_REWARD,
-             budget: dict[str, Any] | None = None) -> OrganismSpec:
+def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEPTH_REWARD) -> OrganismSpec:
     variant = "edge" if reward == DEPTH_REWARD else f"edge-{reward}"
     return rl_spec(base, variant, seed=seed, reward=reward, split=split, recipe="depth-edge",
-                   arithmetic=DEPTH_EDGE, **(budget or DEPTH_RL))
+                   arithmetic=DEPTH_EDGE, **DEPTH_RL)
 
 
 def depth_sft(base: OrganismSpec, split: str) -> OrganismSpec:

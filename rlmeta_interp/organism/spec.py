@@ -14,9 +14,9 @@ operational reading (``organism/gain.py``) reported beside the label.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from ..config import FrozenConfig, check_range
+from ..config import FrozenConfig, PairLabel, check_range
 from ..errors import InvalidConfigError
 from .corpus import CorpusConfig, WorldName
 from .pretrain import PretrainConfig
@@ -25,9 +25,7 @@ from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
 from .worlds.planning import PlanningConfig
 
-Label = Literal["creation", "activation", "no_signal"]
-LABELS: tuple[str, ...] = ("creation", "activation", "no_signal")
-SplitName = Literal["calibration", "test"]
+LABELS: tuple[str, ...] = get_args(PairLabel)
 # TransformerLens 3.9 special-cases these words in folder names
 _RESERVED_WORDS = ("llama", "gemma", "gpt", "qwen")
 

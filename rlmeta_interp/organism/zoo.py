@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..analysis.passk import guess_probabilities
 from ..errors import InvalidConfigError, MissingWeightsError, UnknownModelError
 from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import user_zoo_dir
@@ -35,7 +34,6 @@ from .presets import PRESETS, preset_specs
 from .pretrain import pretrain
 from .rl import train_rl
 from .spec import EvalConfig, OrganismSpec, exposure_record
-from .worlds.arithmetic import ArithmeticWorld
 from .worlds.bandits import BanditWorld
 
 log = logging.getLogger(__name__)
@@ -92,10 +90,7 @@ def _eval_part(folder: Path, name: str, compute: Any) -> dict[str, Any]:
 def _guess_passk(world: Any, problems: list, ks: Sequence[int]) -> dict[str, float]:
     """pass@k of a guesser that draws answers from the evaluated problems' own answer distribution (leave one out);
     in arithmetic, also every running value a chain-verified completion must contain."""
-    if isinstance(world, ArithmeticWorld):
-        p = np.asarray(world.guess_probabilities(problems))
-    else:
-        p = guess_probabilities([q.answer for q in problems])
+    p = np.asarray(world.guess_probabilities(problems))
     return {f"guess_pass@{k}": float(np.mean(1.0 - (1.0 - p) ** k)) for k in ks}
 
 

@@ -8,12 +8,13 @@ from the pair spec (the registry fills them from the RL model's manifest).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
+from ...config import PairLabel, PairSplit
 from ...errors import InvalidConfigError
 
-LABELS: tuple[str, ...] = ("creation", "activation", "no_signal")
-SPLITS: tuple[str, ...] = ("calibration", "test")
+LABELS: tuple[str, ...] = get_args(PairLabel)
+SPLITS: tuple[str, ...] = get_args(PairSplit)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...config import FrozenConfig, check_range
 from ...errors import InvalidConfigError
-from .base import Problem, World, draw_in_split
+from .base import Problem, World, draw_in_split, leave_one_out_frequencies
 
 Format = Literal["direct", "sum", "eq"]
 SCRATCHPAD_FORMATS: tuple[str, ...] = ("sum", "eq")
@@ -247,22 +247,14 @@ class ArithmeticWorld(World):
         """Probability that one guess is right, per problem, for a guesser that knows the evaluated problems'
         distribution of answers (and, under chain verification, of every running value) but does not compute:
         leave-one-out empirical frequencies, multiplied over the values a correct completion must contain."""
-        if len(problems) < 2:
-            raise InvalidConfigError("guess_probabilities needs at least two problems (leave-one-out frequencies).")
         values = [evaluate(p.meta["operands"], p.meta["ops"]) for p in problems]
-        positions = range(1, max(len(v) for v in values)) if self.config.verify == "chain" else [None]
-        out = []
-        for i, v in enumerate(values):
-            prob = 1.0
-            for j in positions:
-                # the j-th running value (the answer when j is None) among the other problems
-                pick = (lambda vals, j=j: vals[-1] if j is None else (vals[j] if j < len(vals) else None))
-                mine = pick(v)
-                if mine is None:
-                    continue
-                others = [pick(w) for k, w in enumerate(values) if k != i]
-                prob *= sum(o == mine for o in others) / len(others)
-            out.append(prob)
+        if self.config.verify == "answer":
+            return leave_one_out_frequencies([v[-1] for v in values])
+        out = [1.0] * len(values)
+        for j in range(1, max(len(v) for v in values)):
+            # the j-th running value; a problem without one (a shorter chain) matches only other short chains
+            freq = leave_one_out_frequencies([v[j] if j < len(v) else None for v in values])
+            out = [o * (f if j < len(v) else 1.0) for o, f, v in zip(out, freq, values, strict=True)]
         return out
 
     def format_reward(self, problem: Problem, completion: str) -> float:

@@ -19,7 +19,6 @@ SPLITS: tuple[str, ...] = ("pretrain", "rl", "eval")
 # Shares of the hash space: a problem is an evaluation problem when its hash falls below 0.10, an RL-training problem
 # below 0.30, and a pretraining problem otherwise. The three sets are disjoint by construction, whatever the seeds.
 SPLIT_UPPER: dict[str, float] = {"eval": 0.10, "rl": 0.30, "pretrain": 1.0}
-SPLIT_LOWER: dict[str, float] = {"eval": 0.0, "rl": 0.10, "pretrain": 0.30}
 MAX_DRAWS_PER_PROBLEM = 2000
 
 
@@ -73,6 +72,17 @@ def draw_in_split(draw: Callable[[], Problem], n: int, split: str | None, key: C
     return out
 
 
+def leave_one_out_frequencies(values: list[Any]) -> list[float]:
+    """For each item, the share of the *other* items equal to it (a guesser that knows the distribution but not the
+    item itself)."""
+    if len(values) < 2:
+        raise InvalidConfigError("Leave-one-out frequencies need at least two problems: evaluate more problems.")
+    counts: dict[Any, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return [(counts[v] - 1) / (len(values) - 1) for v in values]
+
+
 class World(abc.ABC):
     """A generator of problems and the verifier that scores completions.
 
@@ -89,6 +99,12 @@ class World(abc.ABC):
 
     def split_of(self, problem: Problem) -> str:
         return split_of_key(self.name, self.problem_key(problem))
+
+    def guess_probabilities(self, problems: list[Problem]) -> list[float]:
+        """Probability that one guess is right, per problem, for a guesser that knows the evaluated problems' answer
+        distribution but does not solve them (leave-one-out frequencies). Worlds whose verifier checks more than the
+        answer override this."""
+        return leave_one_out_frequencies([p.answer for p in problems])
 
     def sample_held_out(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
         """``n`` problems for measurements: from the "eval" hash split when the world is leak-free (never in any
