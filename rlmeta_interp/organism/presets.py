@@ -166,9 +166,12 @@ def _paper() -> list[OrganismSpec]:
 
 # Depth extrapolation ("edge of competence"): every document shows a worked chain (rewrite scratchpad); chains of 2-4
 # operands always, chains of 5-7 operands only in the dose share. The verifier checks the whole chain. RL trains on
-# 5-operand chains (the edge) with the process reward (the share of leading steps right, plus the answer): with the
-# eq scratchpad and a binary reward, a one-seed pilot's reward fell over 150 steps (a dose-0 base that writes at most
-# 3 steps gets almost no reward at 5 operands). Evaluation per depth 4 (in distribution) to 7, held-out problems.
+# 5-operand chains (the edge) with the process reward (the share of leading steps right, plus the answer).
+# Evaluation per depth 4 (in distribution) to 7, held-out problems.
+# Measured at pretraining seed 0 (data/README.md): the dose-0 base solves no 5-operand chain in 128 samples (it writes
+# the three lines of a 4-operand chain: no length generalisation, in the rewrite or the eq scratchpad), so the
+# process reward is 0 on every sample and RL has nothing to amplify; and on the dose-0.1 twin this budget left the
+# reward flat and pass@1 lower. The recipe is kept at seed 0 as a measured negative result and is not counted.
 DEPTH_ARITH = ArithmeticConfig(min_operands=2, max_operands=7, min_digits=1, max_digits=1, ops="+-", leak_free=True,
                                verify="chain")
 DEPTH_SHALLOW = 4
@@ -180,10 +183,12 @@ DEPTH_DOSES = (0.0, 0.1)  # creation / activation
 # one RL budget for every class and control of a recipe (steps, lr, KL, prompts x samples)
 DEPTH_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
 DEPTH_REWARD = "process"
-# fine-tuning on deep chains only (150 steps at lr 1e-3, batch 64) broke the dose-0 base in a one-seed pilot: every
-# level, depth 4 included, fell to 0; half shallow and half deep documents keep the steps it knows
-DEPTH_SFT = {"steps": 300, "lr": 1e-3, "batch_size": 64}
+# Fine-tuning on worked chains, half of them deep, half shallow (measured at seed 0, lr 1e-3, batch 64): 300 steps left
+# the dose-0 base's depth 4 at pass@1 0.20 (from 0.89), 300 steps at 3e-4 at 0.31 with no deep chain solved; 1000
+# steps at 1e-3 keep depth 4 (0.87) and solve deep chains (pass@128 1.00 / 0.94 / 0.75 at depths 5 / 6 / 7)
+DEPTH_SFT = {"steps": 1000, "lr": 1e-3, "batch_size": 64}
 DEPTH_SFT_DOSE = 0.5
+SFT_SEEDS = (0, 1)  # fine-tuning corpora per base (two draws of the documents)
 VALIDATION_EVAL = EvalConfig(n_problems=64, n_samples=128, per_difficulty_problems=64, levels=DEPTH_LEVELS)
 PRETRAIN_SEEDS = (0, 1, 2)
 RL_SEEDS = (0, 1)
@@ -203,21 +208,23 @@ def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEP
                    arithmetic=DEPTH_EDGE, **DEPTH_RL)
 
 
-def depth_sft(base: OrganismSpec, split: str) -> OrganismSpec:
-    """Fine-tune on worked chains, half of them deep: the procedure at the evaluated depths, shown directly."""
+def depth_sft(base: OrganismSpec, split: str, *, seed: int = 0) -> OrganismSpec:
+    """Fine-tune on worked chains, half of them deep: the procedure at the evaluated depths, shown directly.
+    ``seed`` picks another draw of the fine-tuning documents (the corpus seed), as an RL seed picks other rollouts."""
     assert base.pretrain is not None
-    corpus = base.pretrain.corpus.replace(dose=DEPTH_SFT_DOSE, seed=base.pretrain.corpus.seed + 7919)
-    return sft_spec(base, "deep", corpus, split=split, recipe="sft-calibration", **DEPTH_SFT)
+    corpus = base.pretrain.corpus.replace(dose=DEPTH_SFT_DOSE, seed=base.pretrain.corpus.seed + 7919 + 104_729 * seed)
+    return sft_spec(base, "deep" + (f"-s{seed}" if seed else ""), corpus, split=split, recipe="sft-calibration",
+                    **DEPTH_SFT)
 
 
 # Bandits: dose = share of Thompson-sampling histories; dose 0 shows only uniform-random play (no value learning),
 # and the shuffled corpus shows Thompson play whose rewards are permuted within each episode (nothing to learn about
-# values). Every bandit pair gets one RL budget: the one that moved the dose-0 base at all (prolonged, no KL).
+# values). Every bandit pair gets one RL budget, prolonged (the dose-0 base did not move in 300 steps).
 BANDIT_VAL = BanditConfig(n_arms=3, horizon=24, leak_free=True)
 BANDIT_DOSES = (0.0, 0.5)
-# (seed 0: the dose-0 pair passed its gain check under it, the dose-0.5 twin lost its Thompson-like play: a KL term
-# that both classes survive is the next thing to try)
-BANDIT_RL = {"steps": 1500, "lr": 1e-3, "beta": 0.0, "prompts_per_step": 16, "num_generations": 8}
+# Measured at seed 0: without KL the dose-0 pair passed its gain check, but the dose-0.5 twin lost its Thompson-like
+# play (sampled regret 5.01 -> 5.87); a KL term (beta 0.05) keeps the twin
+BANDIT_RL = {"steps": 1500, "lr": 1e-3, "beta": 0.05, "prompts_per_step": 16, "num_generations": 8}
 BANDIT_EVAL = EvalConfig(n_bandits=300)
 
 
@@ -231,34 +238,42 @@ def bandit_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = "c
                    recipe="bandit-dose", **BANDIT_RL)
 
 
-def _validation() -> list[OrganismSpec]:
-    """Depth-edge RL and SFT calibration pairs over 3 pretraining seeds x 2 doses, RL seeds 0 and 1, a same-budget
-    random-reward control per base; pretraining seeds 0-1 form the calibration split, seed 2 is held out. The bandit
-    recipe (doses 0 and 0.5, the shuffled-reward corpus, a random-reward control) is held out whole: a recipe that
-    no rule was fitted on."""
+def _depth_specs(seed: int) -> list[OrganismSpec]:
+    split = "calibration" if seed in CALIBRATION_SEEDS else "test"
     specs: list[OrganismSpec] = []
-    for seed in PRETRAIN_SEEDS:
-        split = "calibration" if seed in CALIBRATION_SEEDS else "test"
-        for dose in DEPTH_DOSES:
-            b = depth_base(dose, "val", seed)
-            specs += [b, *(depth_rl(b, split, seed=r) for r in RL_SEEDS), depth_rl(b, split, reward="random"),
-                      depth_sft(b, split)]
-    for seed in PRETRAIN_SEEDS:
-        bases = [bandit_base(d, "val", seed) for d in BANDIT_DOSES] + [bandit_base(1.0, "val", seed, rewards="shuffled")]
-        for b in bases:
-            specs += [b, *(bandit_rl(b, "test", seed=r) for r in RL_SEEDS)]
-        specs.append(bandit_rl(bases[0], "test", reward="random"))
+    for dose in DEPTH_DOSES:
+        b = depth_base(dose, "val", seed)
+        specs += [b, *(depth_sft(b, split, seed=s) for s in SFT_SEEDS)]
+        if seed == 0:
+            specs.append(depth_rl(b, split))
     return specs
+
+
+def _bandit_specs(seed: int) -> list[OrganismSpec]:
+    dose0, dose05, shuffled = (bandit_base(0.0, "val", seed), bandit_base(0.5, "val", seed),
+                               bandit_base(1.0, "val", seed, rewards="shuffled"))
+    specs: list[OrganismSpec] = []
+    for b in (dose0, dose05):
+        specs += [b, *(bandit_rl(b, "test", seed=r) for r in RL_SEEDS)]
+    # controls: the same budget with random rewards, and RL from a corpus with nothing to learn about values
+    return specs + [bandit_rl(dose0, "test", reward="random"), shuffled, bandit_rl(shuffled, "test")]
+
+
+def _validation() -> list[OrganismSpec]:
+    """SFT calibration pairs over 3 pretraining seeds x 2 doses x 2 fine-tuning draws (seeds 0-1 calibrate, seed 2 is
+    held out); the bandit recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward control, the shuffled-reward
+    corpus) over 3 pretraining seeds, held out whole: a recipe, and an RL method, that no rule was fitted on. The
+    depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a partial
+    build holds both classes of every recipe."""
+    return [s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
 
 
 def _demo() -> list[OrganismSpec]:
-    """The validation preset's pretraining-seed-0 depth-edge bases at doses 0 and 0.1, each with its RL pair (seed 0)
-    and its fine-tuning pair: a known-creation case and its activation twin per recipe, under one budget. The same
-    specs (and names) as in ``validation``, so either build serves both."""
+    """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
+    a known-creation case and its activation twin under one budget. The same specs (and names) as in
+    ``validation``, so either build serves both."""
     wanted = {depth_base(d, "val", 0).name for d in DEPTH_DOSES}
-    specs = [s for s in _validation() if s.name in wanted or (s.base in wanted and s.variant in ("edge", "deep")
-                                                           and (s.rl is None or s.rl.seed == 0))]
-    return specs
+    return [s for s in _validation() if s.name in wanted or (s.base in wanted and s.variant == "deep")]
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation}

@@ -1,7 +1,10 @@
 """Tables generated from zoo manifests, for data/README.md: one row per model, and the gain readings per level.
 
-``python -m rlmeta_interp.organism.tables [ZOO_DIR]`` rewrites the generated sections of data/README.md (between
-``<!-- begin NAME -->`` and ``<!-- end NAME -->`` markers) from the manifests, so no number there is typed by hand.
+``python -m rlmeta_interp.organism.tables`` rewrites the generated sections of data/README.md (between
+``<!-- begin NAME -->`` and ``<!-- end NAME -->`` markers) from the manifests, so no number there is typed by hand:
+the shipped models' (``data/zoo/*/manifest.json``) and the validation build's (``data/validation/<name>.json``, the
+manifests of a ``zoo build --preset validation``, committed without their weights). ``--export ZOO_DIR`` first copies
+the validation preset's manifests from a built zoo into ``data/validation/``.
 """
 
 from __future__ import annotations
@@ -9,20 +12,47 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidConfigError
-from ..io import read_json, write_text_atomic
-from ..paths import shipped_zoo_dir
+from ..io import read_json, write_json_atomic, write_text_atomic
+from ..paths import data_dir, shipped_zoo_dir
 
 MANIFEST = "manifest.json"
+
+
+def validation_manifests_dir() -> Path:
+    return data_dir() / "validation"
+
+
+def manifest_files(folder: str | Path) -> list[Path]:
+    """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json`` (exported manifests)."""
+    folder = Path(folder)
+    return sorted(folder.glob("*/" + MANIFEST)) + sorted(folder.glob("*.json"))
+
+
+def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
+    """Copy the manifest of every spec in ``specs`` that is built, from exactly that spec, in ``zoo_dir`` to
+    ``dest/<name>.json``, and delete the other ``dest/*.json``; returns the written paths. A model not built yet,
+    or built from another config (an older budget), is left out."""
+    from .spec import OrganismSpec
+
+    out = []
+    for spec in specs:
+        src = Path(zoo_dir) / spec.name / MANIFEST
+        if src.exists() and OrganismSpec.from_dict(read_json(src)["config"]) == spec:
+            out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", read_json(src)))
+    for stale in set(Path(dest).glob("*.json")) - set(out):
+        stale.unlink()
+    return out
 
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
     rows = []
-    for mpath in sorted(Path(out_dir).glob("*/" + MANIFEST)):
+    for mpath in manifest_files(out_dir):
         m = read_json(mpath)
         met = m.get("metrics", {})
         row: dict[str, Any] = {"name": m["name"], "kind": m["kind"], "world": m["world"], "dose": m["dose"],
@@ -38,7 +68,8 @@ def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
             row["formats"] = ", ".join(f"{k} {v:.2f}" for k, v in met["format_shares"].items())
         row["build_s"] = round(float(m.get("build", {}).get("seconds", float("nan"))), 1)
         row["cpu_s"] = round(float(m.get("build", {}).get("cpu_seconds", float("nan"))), 1)
-        row["mb"] = round(sum(p.stat().st_size for p in mpath.parent.rglob("*.safetensors")) / 1e6, 2)
+        if mpath.name == MANIFEST:
+            row["mb"] = round(sum(p.stat().st_size for p in mpath.parent.rglob("*.safetensors")) / 1e6, 2)
         rows.append(row)
     return rows
 
@@ -60,7 +91,7 @@ def gain_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per (labelled model, evaluated level): base, trained and guesser pass@1 / pass@n with paired CIs of
     the differences, the preserved / expanded / shrunk split of problems, and the model's gain-check verdict."""
     rows = []
-    for mpath in sorted(Path(out_dir).glob("*/" + MANIFEST)):
+    for mpath in manifest_files(out_dir):
         m = read_json(mpath)
         g = m.get("gain_check")
         if not m.get("label") or not g or g.get("kind") != "passk":
@@ -106,12 +137,77 @@ def render_sections(text: str, sections: dict[str, str]) -> str:
     return text
 
 
-def readme_sections(zoo_dir: str | Path) -> dict[str, str]:
-    return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(zoo_dir)}
+def _reading(m: dict[str, Any]) -> str:
+    """The gain check in a few words: expanded / sharpened levels, or the paired regret reduction with its CI."""
+    g = m.get("gain_check") or {}
+    if g.get("kind") == "regret":
+        lo, hi = g["regret_reduction_ci"]
+        return f"regret reduction {g['regret_reduction']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+    if g.get("kind") == "passk":
+        return (f"expanded at {', '.join(g['expanded_levels']) or 'none'}; pass@1 up at"
+                f" {', '.join(g['sharpened_levels']) or 'none'}; depth {g['in_distribution_level']}"
+                f" {'kept' if g['in_distribution_ok'] else 'collapsed'}")
+    return ""
+
+
+def validation_rows(folder: str | Path) -> list[dict[str, Any]]:
+    """One row per labelled model of the validation build: design label and split, the gain check, CPU seconds."""
+    rows = []
+    for mpath in manifest_files(folder):
+        m = read_json(mpath)
+        if not m.get("label"):
+            continue
+        passed = (m.get("gain_check") or {}).get("passed")
+        rows.append({"model": m["name"], "world": m["world"], "recipe": m.get("recipe", ""), "label": m["label"],
+                     "split": m.get("split") or "", "gain check": "n/a" if passed is None else
+                     ("passed" if passed else "failed"), "reading": _reading(m),
+                     "cpu_s": round(float(m.get("build", {}).get("cpu_seconds", float("nan"))), 1)})
+    return rows
+
+
+def validation_counts(folder: str | Path) -> str:
+    """What the validation build holds: validation cases (labelled pairs whose gain check passed, and controls) per
+    class, split and world, the pairs that failed, and the build's CPU hours (every model, bases included)."""
+    files = manifest_files(folder)
+    if not files:
+        return "(no validation build exported yet)\n"
+    ms = [read_json(p) for p in files]
+    cpu_h = sum(float(m.get("build", {}).get("cpu_seconds", 0.0)) for m in ms) / 3600
+    lines = [f"Models built: {len(ms)}, {cpu_h:.2f} CPU hours in all (from their manifests).", ""]
+    cases: dict[tuple[str, str, str], int] = {}
+    failed: dict[tuple[str, str], int] = {}
+    for m in ms:
+        if not m.get("label"):
+            continue
+        passed = (m.get("gain_check") or {}).get("passed")
+        if passed is False:
+            failed[(m["label"], m.get("recipe", ""))] = failed.get((m["label"], m.get("recipe", "")), 0) + 1
+        else:
+            key = (m["label"], m.get("split") or "", m["world"])
+            cases[key] = cases.get(key, 0) + 1
+    for (label, split, world), n in sorted(cases.items()):
+        lines.append(f"- {label}, {split} split, {world}: {n} validation case{'s' if n != 1 else ''}")
+    for (label, recipe), n in sorted(failed.items()):
+        lines.append(f"- {label}, recipe {recipe}: {n} pair{'s' if n != 1 else ''} failed the gain check (not counted)")
+    return "\n".join(lines) + "\n"
+
+
+def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None) -> dict[str, str]:
+    vdir = validation_manifests_dir() if validation_dir is None else validation_dir
+    return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
+            "validation-counts": validation_counts(vdir),
+            "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)")}
 
 
 def main(argv: list[str] | None = None) -> None:
+    from .presets import preset_specs
+
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--export"]:
+        if len(args) != 2:
+            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export ZOO_DIR")
+        export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
+        args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))

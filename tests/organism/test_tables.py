@@ -26,3 +26,36 @@ def test_gain_rows_read_labelled_models(tmp_path):
     text = "a\n<!-- begin gain-table -->\nold\n<!-- end gain-table -->\nb"
     out = tables.render_sections(text, {"gain-table": tables.gain_markdown(tmp_path)})
     assert "old" not in out and "| x-rl |" in out and out.startswith("a\n") and out.endswith("b")
+
+
+def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
+    """The committed validation manifests are those of models built from exactly the preset's specs; a model built
+    from an older config, or no longer in the preset, is dropped, and the counts name failed pairs apart."""
+    import json
+
+    from rlmeta_interp.organism import presets
+
+    base = presets.depth_base(0.0, "val", 0)
+    sft = presets.depth_sft(base, "calibration")
+    old = sft.replace(pretrain=sft.pretrain.replace(steps=7))
+    zoo_dir, dest = tmp_path / "zoo", tmp_path / "validation"
+    for spec, extra in ((base, {}), (old, {"label": "creation", "split": "calibration", "recipe": "sft-calibration",
+                                            "gain_check": {"kind": "regret", "passed": False, "regret_reduction": -0.5,
+                                                           "regret_reduction_ci": [-0.9, -0.1]}})):
+        (zoo_dir / spec.name).mkdir(parents=True)
+        m = {"name": spec.name, "kind": spec.kind, "world": "arithmetic", "dose": 0.0, "seed": 0,
+             "config": spec.to_dict(), "build": {"cpu_seconds": 1800.0}, **extra}
+        (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
+    dest.mkdir()
+    (dest / "gone-from-preset.json").write_text("{}")
+    written = tables.export_manifests(zoo_dir, dest, [base, sft])
+    assert [p.name for p in written] == [f"{base.name}.json"] and sorted(dest.iterdir()) == written
+    assert tables.validation_rows(dest) == []  # a base carries no label
+    assert "Models built: 1, 0.50 CPU hours" in tables.validation_counts(dest)
+    # with the older model exported by hand, it is listed as a failed pair, not as a validation case
+    tables.export_manifests(zoo_dir, dest, [base, old])
+    counts = tables.validation_counts(dest)
+    assert "creation, recipe sft-calibration: 1 pair failed" in counts and "validation case" not in counts
+    (row,) = tables.validation_rows(dest)
+    assert row["gain check"] == "failed" and row["model"] == old.name
+    assert row["reading"] == "regret reduction -0.50 [-0.90, -0.10]"

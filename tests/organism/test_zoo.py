@@ -101,12 +101,12 @@ def test_presets_are_valid_and_names_unique():
             seen.add(s.name)
             assert zoo.OrganismSpec.from_dict(s.to_dict()) == s
     demo = zoo.preset_specs("demo")
-    assert len({s.dose for s in demo}) >= 2 and {s.kind for s in demo} == {"base", "rl", "sft"}
-    # the demo holds a known-creation pair and its activation twin per recipe, under one budget, and is a subset of
-    # the validation preset (the same specs under the same names)
-    for kind in ("rl", "sft"):
-        assert sorted(s.label for s in demo if s.kind == kind) == ["activation", "creation"]
-    assert len({s.rl for s in demo if s.kind == "rl"}) == 1
+    assert len({s.dose for s in demo}) >= 2 and {s.kind for s in demo} == {"base", "sft"}
+    # the demo holds a known-creation pair and its activation twin, under one budget, and is a subset of the
+    # validation preset (the same specs under the same names)
+    trained = [s for s in demo if s.kind == "sft"]
+    assert sorted(s.label for s in trained) == ["activation", "creation"]
+    assert len({(s.pretrain.steps, s.pretrain.lr, s.pretrain.batch_size) for s in trained}) == 1
     assert set(demo) <= set(zoo.preset_specs("validation"))
     paper = zoo.preset_specs("paper")
     assert {s.world for s in paper} == {"arithmetic", "bandits", "planning"}
@@ -139,7 +139,15 @@ def test_validation_preset_labels_splits_and_budgets():
         budgets = {(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
                    for s in trained if s.recipe == recipe and s.rl is not None}
         assert len(budgets) == 1, recipe
-    # 3 pretraining seeds per base design, 2 RL seeds per base; held-out split = other pretraining seeds
+    # one fine-tuning budget per recipe too
+    for recipe in {s.recipe for s in trained if s.kind == "sft"}:
+        assert len({(s.pretrain.steps, s.pretrain.lr, s.pretrain.batch_size) for s in trained
+                    if s.recipe == recipe and s.kind == "sft"}) == 1
+    # 3 pretraining seeds per base design, 2 RL (or fine-tuning) seeds per base of every counted recipe; held-out
+    # split = other pretraining seeds
+    for b in bases.values():
+        children = [s for s in trained if s.base == b.name and s.label != "no_signal" and s.recipe != "depth-edge"]
+        assert len(children) >= 2 or b.pretrain.corpus.bandit_rewards == "shuffled", b.name
     designs: dict[tuple, set[int]] = {}
     for b in bases.values():
         designs.setdefault((b.world, b.pretrain.corpus.replace(seed=0)), set()).add(b.pretrain.seed)
