@@ -173,6 +173,7 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
     validation = validate_against_labels(cards)
     write_csv_atomic(out / "validation.csv", validation, index=False)
     accuracy = read_meter_accuracy()
+    fitted = _fitted_lines(cards)
     headline = _headline_figure(cards, out, accuracy)
     seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     md = [
@@ -180,6 +181,7 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
         "## The answer, per pair", "",
         *[f"- {answer_line(c)}" for c in cards], "",
         meter_accuracy_text(accuracy), "",
+        *fitted,
         f"![the toolkit's verdict against the known label]({headline.name})", "",
         "## What was measured", "",
         "Each pair is a model organism: a small transformer pretrained on a synthetic world in which a known share of"
@@ -211,6 +213,21 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
     log.info("demo: %d pairs in %s wall, %s CPU; %s", len(cards), fmt_duration(seconds), fmt_duration(cpu),
              reuse.sentence())
     return html
+
+
+def _fitted_lines(cards: list) -> list[str]:
+    """Per pair, the reading of the summary fitted by ``rlmeta-interp validate`` (from the committed validation
+    table), with the pair's split there; nothing when no table is committed."""
+    from .analysis.validation.report import committed_summary, fitted_reading
+    from .report import fitted_line
+
+    summary = committed_summary()
+    if summary is None:
+        return []
+    split_of = {p: split for split, names in summary.get("pairs", {}).items() for p in names}
+    lines = [f"- {fitted_line(c, r, split_of)}" for c in cards if (r := fitted_reading(c)) is not None]
+    return ["The vote rule above uses thresholds set by hand; the summary fitted on the calibration split reads:", "",
+            *lines, ""] if lines else []
 
 
 def _cpu_seconds() -> float:

@@ -195,6 +195,22 @@ def answer_line(card: Any) -> str:
     return head + said + "; " + known + "."
 
 
+def fitted_line(card: Any, reading: str, split_of: dict[str, str]) -> str:
+    """One line: the reading of the summary fitted on the calibration split (``validate``), the known label, and
+    whether that pair was a calibration pair (an in-sample reading) or a held-out one (``split_of``: pair -> split
+    in the committed validation table)."""
+    head = f"**{card.pair}**: the meter fitted on the calibration split reads **{reading.replace('_', ' ')}**"
+    if card.label is None:
+        known = "no known label"
+    else:
+        known = (f"known label **{card.label.replace('_', ' ')}**: it "
+                 f"{'agrees' if reading == card.label else 'does not agree'}")
+    split = split_of.get(card.pair)
+    where = {"calibration": " (a calibration pair: the fit saw it, so this reading is in-sample)",
+             "test": " (a held-out test pair of the validation table)"}.get(split or "", " (not in the validation table)")
+    return f"{head}; {known}{where}."
+
+
 def scorecard_section(card: Any, figure: str | None = None) -> str:
     """A pair's scorecard in Markdown: answer, indicator table (values and 95% CIs for people), rules."""
     lines = [f"## {card.pair}", "", answer_line(card), ""]

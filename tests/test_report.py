@@ -94,3 +94,16 @@ def test_answer_line_says_verdict_label_and_agreement():
     unlabelled = Scorecard(pair="y-rl", world="arithmetic", dose=0.5, layer=2, results={})
     assert answer_line(unlabelled).endswith("; no known label.")
     assert scorecard_section(card).startswith("## x-rl\n\n" + line)
+
+
+def test_fitted_line_names_reading_label_and_split():
+    from rlmeta_interp.analysis.scorecard import Scorecard
+    from rlmeta_interp.report import fitted_line
+
+    card = Scorecard(pair="x-sft", world="arithmetic", dose=0.0, layer=2, results={}, label="creation")
+    line = fitted_line(card, "creation", {"x-sft": "calibration"})
+    assert line == ("**x-sft**: the meter fitted on the calibration split reads **creation**; known label"
+                    " **creation**: it agrees (a calibration pair: the fit saw it, so this reading is in-sample).")
+    held = fitted_line(card, "no_signal", {"x-sft": "test"})
+    assert "reads **no signal**" in held and "does not agree" in held and held.endswith("validation table).")
+    assert fitted_line(card, "activation", {}).endswith("(not in the validation table).")
