@@ -102,9 +102,9 @@ def gain_rows(out_dir: str | Path) -> list[dict[str, Any]]:
                 "model": m["name"], "recipe": m.get("recipe", ""), "label": m["label"], "split": m.get("split") or "",
                 "level": int(level), "n": n,
                 "base pass@1": _pct(r["base_pass@1"]), "trained pass@1": _pct(r["trained_pass@1"]),
-                "diff pass@1 (95% CI)": _ci(r["diff_pass@1_ci"]),
+                "diff pass@1 (CI)": _ci(r["diff_pass@1_ci"]),
                 "base pass@n": _pct(r[f"base_pass@{n}"]), "trained pass@n": _pct(r[f"trained_pass@{n}"]),
-                "guess pass@n": _pct(r[f"guess_pass@{n}"]), "diff pass@n (95% CI)": _ci(r[f"diff_pass@{n}_ci"]),
+                "guess pass@n": _pct(r[f"guess_pass@{n}"]), "diff pass@n (CI)": _ci(r[f"diff_pass@{n}_ci"]),
                 "preserved/expanded/shrunk": f"{r['preserved']}/{r['expanded']}/{r['shrunk']}",
                 "gain check": "n/a" if g.get("passed") is None else ("passed" if g["passed"] else "failed"),
             })

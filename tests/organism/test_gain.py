@@ -1,6 +1,6 @@
 import pytest
 
-from rlmeta_interp.organism.gain import gain_check, level_readings
+from rlmeta_interp.organism.gain import gain_check, level_readings, refresh_gain_checks
 
 
 def _level(counts, n=8, guess=0.0):
@@ -62,3 +62,39 @@ def test_different_problem_sets_are_refused():
     with pytest.raises(CorruptedCheckpointError, match="different problems"):
         gain_check(base, other, "creation")
     assert gain_check(base, _metrics({"9": _level([1] * 4)}), "creation")["passed"] is None
+
+
+def test_levels_are_a_family_bonferroni_corrected():
+    """The check passes if any level gains, so each level's CI is a (1 - 0.05/m) interval: a gain that clears a
+    95% interval on its own can fail when it is one of four levels tested."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    base_counts = [int(c) for c in rng.integers(0, 9, size=40)]
+    # a small pass@1 gain on a third of the problems
+    up = [min(8, c + 2) if i % 3 == 0 else c for i, c in enumerate(base_counts)]
+    one = gain_check(_metrics({"5": _level(base_counts)}), _metrics({"5": _level(up)}), "activation")
+    many_base = _metrics({lv: _level(base_counts) for lv in ("4", "5", "6", "7")})
+    many = gain_check(many_base, _metrics({"4": _level(base_counts), "5": _level(up), "6": _level(base_counts),
+                                           "7": _level(base_counts)}), "activation")
+    assert one["ci"] == pytest.approx(0.95) and many["ci"] == pytest.approx(0.9875)
+    lo1, hi1 = one["levels"]["5"]["diff_pass@1_ci"]
+    lo4, hi4 = many["levels"]["5"]["diff_pass@1_ci"]
+    assert lo4 < lo1 and hi4 > hi1  # the corrected interval is wider
+    assert many["correction"] == "Bonferroni over 4 levels"
+
+
+def test_stored_gain_checks_match_the_current_rule():
+    """Every labelled manifest shipped in data/zoo or committed in data/validation carries the gain check that the
+    current rule computes from its stored evaluations (refresh_gain_checks after changing the rule)."""
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import manifest_files, validation_manifests_dir
+    from rlmeta_interp.paths import shipped_zoo_dir
+
+    for folder in (shipped_zoo_dir(), validation_manifests_dir()):
+        manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
+        assert refresh_gain_checks(manifests) == [], f"stale gain checks in {folder}"
+    # a changed rule is detected: drop a stored check and it is recomputed
+    labelled = next(m for m in manifests.values() if m.get("label") and m.get("gain_check"))
+    labelled.pop("gain_check")
+    assert refresh_gain_checks(manifests) == [labelled["name"]] and "passed" in labelled["gain_check"]

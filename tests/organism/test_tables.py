@@ -21,7 +21,7 @@ def test_gain_rows_read_labelled_models(tmp_path):
     (tmp_path / "x-rl").mkdir()
     (tmp_path / "x-rl" / "manifest.json").write_text(json.dumps(m))
     (row,) = tables.gain_rows(tmp_path)
-    assert row["trained pass@n"] == "50.0" and row["diff pass@n (95% CI)"] == "[+30.0, +70.0]"
+    assert row["trained pass@n"] == "50.0" and row["diff pass@n (CI)"] == "[+30.0, +70.0]"
     assert row["gain check"] == "passed" and row["preserved/expanded/shrunk"] == "0/10/0"
     text = "a\n<!-- begin gain-table -->\nold\n<!-- end gain-table -->\nb"
     out = tables.render_sections(text, {"gain-table": tables.gain_markdown(tmp_path)})
