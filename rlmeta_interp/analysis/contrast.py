@@ -1,7 +1,9 @@
 """Behaviour contrasts: the same problems written with and without a behaviour, and the directions between them.
 
 - :class:`ContrastSet` / :func:`contrast_set`: each problem written with a scratchpad (label 1) and as a direct
-  answer (label 0), texts from ``world.solution(problem, fmt)``.
+  answer (label 0), texts from ``world.solution(problem, fmt)``; :func:`depth_contrast_set`: for depth-dosed worlds,
+  whose organisms only ever write one scratchpad, worked chains deeper than the always-shown depth (label 1) against
+  shallower ones (label 0), in that scratchpad.
 - :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
   texts (harvested through the activation cache).
 - :func:`contrast_vector`: difference of label means per layer, as a :class:`~rlmeta_interp.steering.SteeringVector`.
@@ -61,6 +63,32 @@ def contrast_set(world: World, n: int, seed: int, formats: Sequence[str] = SCRAT
             prompts.append(p.prompt)
             comps.append(completion)
             labels.append(label)
+    return ContrastSet(prompts, comps, np.asarray(labels), problems)
+
+
+def depth_contrast_set(world: World, n: int, seed: int, shallow_max_depth: int, fmt: str = "rewrite") -> ContrastSet:
+    """``n`` held-out problems deeper than ``shallow_max_depth`` operands (label 1: the dosed capability) and ``n`` at
+    most that deep (label 0), each written as a worked chain in ``fmt``, depths cycling over each side's range.
+
+    The scratchpad-vs-direct contrast says nothing about organisms pretrained on one scratchpad at every dose (they
+    never saw a direct answer); the capability their dose controls is the deeper chain."""
+    cfg = getattr(world, "config", None)
+    lo, hi = getattr(cfg, "min_operands", None), getattr(cfg, "max_operands", None)
+    if lo is None or hi is None or not lo <= shallow_max_depth < hi:
+        raise InvalidConfigError(
+            f"depth_contrast_set needs an arithmetic world whose operand range ({lo}-{hi}) has depths on both sides"
+            f" of shallow_max_depth={shallow_max_depth}: use the RL model's evaluation world (world_for).")
+    if n < 2:
+        raise InvalidConfigError(f"depth_contrast_set needs n >= 2 problems per side (got {n}).")
+    prompts, comps, labels, problems = [], [], [], []
+    for label, depths in ((1, range(shallow_max_depth + 1, hi + 1)), (0, range(lo, shallow_max_depth + 1))):
+        for i in range(n):
+            d = depths[i % len(depths)]
+            (p,) = world.sample_held_out(1, seed=seed + 7919 * i + d, operands=d)
+            prompts.append(p.prompt)
+            comps.append(world.solution(p, fmt))  # type: ignore[attr-defined]
+            labels.append(label)
+            problems.append(p)
     return ContrastSet(prompts, comps, np.asarray(labels), problems)
 
 

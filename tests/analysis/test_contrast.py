@@ -34,6 +34,22 @@ def test_contrast_set_pairs_each_problem_with_a_scratchpad_and_a_direct_answer()
         con.contrast_set(WORLD, 1, seed=0)
 
 
+def test_depth_contrast_set_sets_deep_worked_chains_against_shallow_ones():
+    world = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=7, max_digits=1, leak_free=True,
+                                             verify="chain"))
+    c = con.depth_contrast_set(world, 6, seed=2, shallow_max_depth=4)
+    assert len(c) == 12 and c.labels.tolist() == [1] * 6 + [0] * 6
+    depths = [len(p.meta["operands"]) for p in c.problems]
+    assert depths == [5, 6, 7, 5, 6, 7, 2, 3, 4, 2, 3, 4]
+    for p, text in zip(c.problems, c.completions, strict=True):
+        assert world.reward(p, text) == 1.0 and text.count(">") == len(p.meta["operands"]) - 2  # a rewrite chain
+        assert world.split_of(p) == "eval"  # held-out problems only
+    with pytest.raises(InvalidConfigError, match="both sides"):
+        con.depth_contrast_set(ArithmeticWorld(ArithmeticConfig(min_operands=5, max_operands=5)), 4, 0, 4)
+    with pytest.raises(InvalidConfigError, match="n >= 2"):
+        con.depth_contrast_set(world, 1, 0, 4)
+
+
 def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):
     prompts, comps = ["12+3=", "7-4+10="], ["A:15", "7-4=3;3+10=13;A:13"]
     got = con.completion_means(tiny, prompts, comps, [0, 1], cache=False)

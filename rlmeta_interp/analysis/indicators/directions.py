@@ -53,7 +53,8 @@ def similarity(m: DirectionsMetrics) -> Estimate:
 def rule(rules: ScorecardRules) -> str:
     r = rules
     return descriptive_note(NAME, r) + (
-        "behaviour = scratchpad vs direct answer, activations averaged over completion tokens; similarity = 1 -"
+        "behaviour = scratchpad vs direct answer (for bases whose corpus doses chain depth: worked chains deeper"
+        " than the always-shown depth vs shallower ones), activations averaged over completion tokens; similarity = 1 -"
         " (1 - cos(base, RL)) / (1 - cos(base, other-seed base)) when a second pretraining seed exists, else the raw"
         f" cosine; activation if its CI lies above {r.cosine_activation_min} (and, without a seed reference, the"
         f" cosine beats the shared-permutation null, p < 0.05); creation if its CI lies below"

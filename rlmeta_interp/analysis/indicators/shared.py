@@ -61,16 +61,34 @@ def completion_means(model: Any, prompts: Sequence[str], completions: Sequence[s
     return means(model, prompts, completions, [layer], cache=False)[layer]
 
 
+def base_corpus(ctx: Context) -> dict[str, Any] | None:
+    """The base model's pretraining corpus config from its manifest (None for models without one)."""
+    manifest = getattr(ctx.pair.base, "manifest", None) or {}
+    return ((manifest.get("config") or {}).get("pretrain") or {}).get("corpus")
+
+
 def contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
     """Behaviour-present vs behaviour-absent texts, or None where the world has no such contrast.
 
-    Arithmetic: each held-out problem written with a scratchpad (the dose-controlled behaviour) and directly.
+    Arithmetic: each held-out problem written with a scratchpad (the dose-controlled behaviour) and directly; for a
+    base whose corpus doses chain depth, worked chains deeper than the always-shown depth against shallower ones.
     """
     if ctx.world.name != "arithmetic":
         return None
-    from ..contrast import contrast_set
+    from ..contrast import contrast_set, depth_contrast_set
 
-    c = contrast_set(ctx.world, ctx.config.n_contrast, seed=ctx.config.problem_seed + 1)
+    corpus = base_corpus(ctx)
+    if corpus is not None and corpus.get("arithmetic_dose") == "depth":
+        fmt = corpus.get("depth_format", "rewrite")
+        # the corpus's operand range (an RL world may train one depth only), in the evaluation world's split
+        shown = corpus.get("arithmetic") or {}
+        cfg = ctx.world.config
+        world = type(ctx.world)(cfg.replace(min_operands=int(shown.get("min_operands", cfg.min_operands)),
+                                            max_operands=int(shown.get("max_operands", cfg.max_operands))))
+        c = depth_contrast_set(world, ctx.config.n_contrast, ctx.config.problem_seed + 1,
+                               int(corpus["shallow_max_depth"]), fmt="sum" if fmt == "mix" else fmt)
+    else:
+        c = contrast_set(ctx.world, ctx.config.n_contrast, seed=ctx.config.problem_seed + 1)
     return c.prompts, c.completions, c.labels
 
 

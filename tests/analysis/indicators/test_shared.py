@@ -46,3 +46,18 @@ def test_bandit_episodes_match_their_targets(pair):
     ctx = ctx_for(pair, "bandits")
     ep = shared.episodes(ctx)
     assert len(ep["texts"]) == ctx.config.n_episodes == ep["targets"].shape[0]
+
+
+def test_a_depth_dosed_pair_contrasts_deep_chains_with_shallow_ones():
+    """The shipped depth-edge RL pair trains on one depth; its contrast spans the base corpus's operand range in the
+    scratchpad the base was pretrained on (scratchpad vs direct would show texts no organism of it ever saw)."""
+    from rlmeta_interp.organism.trained_world import world_for
+
+    pair = load_pair("val-arith-depth-d000-rl-edge")
+    ctx = Context(pair=pair, world=world_for(pair), config=ScorecardConfig.smoke(), layer=0, problems=[])
+    prompts, completions, labels = shared.contrast(ctx)
+    operands = [p.count("+") + p.count("-") + 1 for p in prompts]
+    assert all(o > 4 for o, y in zip(operands, labels, strict=True) if y == 1)
+    assert all(o <= 4 for o, y in zip(operands, labels, strict=True) if y == 0)
+    assert all(">" in c for c, o in zip(completions, operands, strict=True) if o > 2)  # rewrite chains
+    assert shared.base_corpus(ctx)["depth_format"] == "rewrite"
