@@ -45,12 +45,12 @@ def ensure_demo_zoo(progress: bool = True) -> list[str]:
     from .organism.zoo import build_zoo
 
     jobs = min(2, os.cpu_count() or 1)
-    log.info("No demo organisms found: building the demo preset (about 5.5 CPU minutes; 4 minutes wall with %d"
-             " parallel chains on a quiet 2-core machine).", jobs)
+    log.info("No demo organisms found: building the demo preset (about 13 CPU minutes, from the manifests; 7"
+             " minutes wall with %d parallel chains on a quiet 2-core machine).", jobs)
     build_zoo("demo", progress=progress, threads=1, jobs=jobs)
     pairs = demo_pairs()
     if not pairs:
-        raise EmptyInputError("Building the demo preset produced no RL pair: check the build log above.")
+        raise EmptyInputError("Building the demo preset produced no trained pair: check the build log above.")
     return pairs
 
 
@@ -185,9 +185,9 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
         f"![the toolkit's verdict against the known label]({headline.name})", "",
         "## What was measured", "",
         "Each pair is a model organism: a small transformer pretrained on a synthetic world in which a known share of"
-        " documents (the exposure dose) showed the worked format, then RL-tuned with GRPO on a verifiable reward. Its"
-        " label (*activation*, *creation* or *no signal*) is fixed by how its corpus was designed, never read from the"
-        " model's outputs. Every indicator votes by a rule written next to it; the summary needs at least two decisive"
+        " documents (the exposure dose) demonstrated the capability, then trained towards it (RL with GRPO on a"
+        " verifiable reward, or fine-tuning on demonstrations, as its model card says). Its label (*activation*,"
+        " *creation* or *no signal*) is fixed by how its corpus was designed, never read from the model's outputs. Every indicator votes by a rule written next to it; the summary needs at least two decisive"
         " votes that agree. A pair whose RL made no measurable gain reads *no gain*: there is nothing to attribute.", "",
         "## Votes against the known label", "",
         "Each indicator's vote per pair; ✗ marks a vote that disagrees with the known label.", "",

@@ -62,9 +62,17 @@ def _what(m: dict[str, Any]) -> list[str]:
     lines = [f"# {name}", "",
              f"A model organism of the `rlmeta-interp` zoo: a small Llama-architecture transformer pretrained from"
              f" scratch on a synthetic *{world}* world ({about})."]
+    exposure = (m.get("exposure") or {}).get("capability")
     if kind == "base":
-        lines.append(f"This is a **base** model. Its exposure dose is **{_num(dose)}**: the fraction of pretraining"
-                     " documents that showed the worked (scratchpad / path) format; the rest showed direct answers.")
+        shown = (f"the share of pretraining documents that showed {exposure}" if exposure else
+                 "the fraction of pretraining documents that showed the worked (scratchpad / path) format; the rest"
+                 " showed direct answers")
+        lines.append(f"This is a **base** model. Its exposure dose is **{_num(dose)}**: {shown}.")
+    elif kind == "sft":
+        budget = m.get("budget") or {}
+        lines.append(f"This is a **fine-tuned** model: `{m.get('base', '?')}` (exposure dose {_num(dose)}) after"
+                     f" {budget.get('steps', '?')} steps of next-token prediction (lr {_num(budget.get('lr'))}) on"
+                     f" another corpus (variant `{m.get('variant', '?')}`). The base is the model it is compared with.")
     else:
         lines.append(f"This is an **RL-tuned** model: `{m.get('base', '?')}` (exposure dose {_num(dose)}) after GRPO"
                      f" with reward variant `{m.get('variant', '?')}`. The base is the model it is compared with.")
@@ -76,7 +84,8 @@ def _what(m: dict[str, Any]) -> list[str]:
     facts = [("kind", kind), ("world", world), ("exposure dose", dose), ("seed", m.get("seed")),
              ("preset", m.get("preset"))]
     if kind != "base":
-        facts += [("base model", f"`{m.get('base', '?')}`"), ("RL variant", m.get("variant"))]
+        facts += [("base model", f"`{m.get('base', '?')}`"),
+                  ("fine-tuning variant" if kind == "sft" else "RL variant", m.get("variant"))]
     if m.get("label"):
         facts += [("validation label", f"**{m['label']}** (known by construction)"), ("split", m.get("split")),
                   ("recipe", m.get("recipe"))]

@@ -2,15 +2,17 @@
 
 This is an operational reading made after training, reported beside the design label and never used to set it:
 
-- ``creation`` passes when some evaluated level shows *boundary expansion*: pass@n of the trained model above the
-  base's at the largest k measured, paired 95% CI (over problems) above 0, and above the guessing baseline's pass@n;
+- ``creation`` passes when some level deeper than the in-distribution (shallowest) one shows *boundary expansion*:
+  pass@n of the trained model above the base's at the largest k measured, paired CI (over problems) above 0, and
+  above the guessing baseline's pass@n;
   and the in-distribution level has not collapsed (pass@1 at least half the base's), so that a broken model guessing
   at depth cannot pass.
-- ``activation`` passes when some evaluated level shows a pass@1 gain with paired 95% CI above 0.
+- ``activation`` passes when some evaluated level shows a pass@1 gain with paired CI above 0.
 - ``no_signal`` controls have no gain to pass; their readings are recorded (``passed`` is None).
 
-A check that passes when *any* of m evaluated levels shows a gain tests m times, so the per-level CIs are
-Bonferroni-corrected: each is a (1 - 0.05/m) interval, and the check as a whole keeps a 5% family-wise error rate.
+A check that passes when *any* of m levels shows a gain tests m times, so the per-level CIs are Bonferroni-corrected:
+each is a (1 - 0.05/m) interval, m counting the levels the label's criterion can pass at (the deeper levels for
+creation, every level otherwise), and the check as a whole keeps a 5% family-wise error rate.
 Bandits compare per-bandit sampled regret (base minus trained, paired CI above 0 means the trained model is better);
 that is one comparison.
 """
@@ -77,15 +79,16 @@ def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], labe
     shared = [lv for lv in metrics["by_level"] if lv in base_metrics["by_level"]]
     if not shared:
         return {"kind": "none", "passed": None, "why": "the base and the trained model share no evaluated level"}
-    ci = 1.0 - FAMILY_ALPHA / len(shared)
+    first = min(shared, key=int)
+    tested = len(shared) - 1 if label == "creation" and len(shared) > 1 else len(shared)
+    ci = 1.0 - FAMILY_ALPHA / tested
     levels = {lv: level_readings(base_metrics["by_level"][lv], metrics["by_level"][lv], n, ci) for lv in shared}
-    first = min(levels, key=int)
     ind = levels[first]
     in_dist_ok = ind["trained_pass@1"] >= 0.5 * ind["base_pass@1"]
     expanded = [lv for lv, r in levels.items() if int(lv) > int(first) and r[f"diff_pass@{n}_ci"][0] > 0
                 and r[f"trained_pass@{n}"] > r[f"guess_pass@{n}"]]
     sharpened = [lv for lv, r in levels.items() if r["diff_pass@1_ci"][0] > 0]
-    out: dict[str, Any] = {"kind": "passk", "ci": ci, "correction": f"Bonferroni over {len(shared)} levels",
+    out: dict[str, Any] = {"kind": "passk", "ci": ci, "correction": f"Bonferroni over {tested} levels",
                            "levels": levels, "in_distribution_level": first,
                            "in_distribution_ok": bool(in_dist_ok), "expanded_levels": expanded,
                            "sharpened_levels": sharpened}

@@ -170,8 +170,9 @@ def _paper() -> list[OrganismSpec]:
 # Evaluation per depth 4 (in distribution) to 7, held-out problems.
 # Measured at pretraining seed 0 (data/README.md): the dose-0 base solves no 5-operand chain in 128 samples (it writes
 # the three lines of a 4-operand chain: no length generalisation, in the rewrite or the eq scratchpad), so the
-# process reward is 0 on every sample and RL has nothing to amplify; and on the dose-0.1 twin this budget left the
-# reward flat and pass@1 lower. The recipe is kept at seed 0 as a measured negative result and is not counted.
+# process reward is 0 on every sample (its weights came out bit-identical to the base's) and RL has nothing to
+# amplify; on the dose-0.1 twin the training reward rose a little (0.51 -> 0.55, 50-step means) while held-out pass@1
+# fell at every depth. The recipe is kept at seed 0 as a measured negative result and is not counted.
 DEPTH_ARITH = ArithmeticConfig(min_operands=2, max_operands=7, min_digits=1, max_digits=1, ops="+-", leak_free=True,
                                verify="chain")
 DEPTH_SHALLOW = 4
@@ -255,7 +256,8 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
     specs: list[OrganismSpec] = []
     for b in (dose0, dose05):
         specs += [b, *(bandit_rl(b, "test", seed=r) for r in RL_SEEDS)]
-    # controls: the same budget with random rewards, and RL from a corpus with nothing to learn about values
+    # the same budget with random rewards (the no-signal control), and a second creation design: RL from a corpus
+    # of Thompson play whose rewards are shuffled, so that the base has seen the policy's moves but no value signal
     return specs + [bandit_rl(dose0, "test", reward="random"), shuffled, bandit_rl(shuffled, "test")]
 
 

@@ -78,6 +78,8 @@ def test_levels_are_a_family_bonferroni_corrected():
     many = gain_check(many_base, _metrics({"4": _level(base_counts), "5": _level(up), "6": _level(base_counts),
                                            "7": _level(base_counts)}), "activation")
     assert one["ci"] == pytest.approx(0.95) and many["ci"] == pytest.approx(0.9875)
+    # creation can pass only below the in-distribution level: three tests at four levels
+    assert gain_check(many_base, many_base, "creation")["ci"] == pytest.approx(1 - 0.05 / 3)
     lo1, hi1 = one["levels"]["5"]["diff_pass@1_ci"]
     lo4, hi4 = many["levels"]["5"]["diff_pass@1_ci"]
     assert lo4 < lo1 and hi4 > hi1  # the corrected interval is wider

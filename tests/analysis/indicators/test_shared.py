@@ -49,12 +49,15 @@ def test_bandit_episodes_match_their_targets(pair):
 
 
 def test_a_depth_dosed_pair_contrasts_deep_chains_with_shallow_ones():
-    """The shipped depth-edge RL pair trains on one depth; its contrast spans the base corpus's operand range in the
-    scratchpad the base was pretrained on (scratchpad vs direct would show texts no organism of it ever saw)."""
+    """A shipped depth-dosed pair's contrast spans the base corpus's operand range, in the scratchpad the base was
+    pretrained on (scratchpad vs direct would show texts no organism of it ever saw), even when the evaluation world
+    holds one depth only (as an RL world trained on the edge does)."""
     from rlmeta_interp.organism.trained_world import world_for
 
-    pair = load_pair("val-arith-depth-d000-rl-edge")
-    ctx = Context(pair=pair, world=world_for(pair), config=ScorecardConfig.smoke(), layer=0, problems=[])
+    pair = load_pair("val-arith-depth-d000-sft-deep")
+    world = world_for(pair)
+    edge = type(world)(world.config.replace(min_operands=5, max_operands=5))
+    ctx = Context(pair=pair, world=edge, config=ScorecardConfig.smoke(), layer=0, problems=[])
     prompts, completions, labels = shared.contrast(ctx)
     operands = [p.count("+") + p.count("-") + 1 for p in prompts]
     assert all(o > 4 for o, y in zip(operands, labels, strict=True) if y == 1)

@@ -83,6 +83,8 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
         (zoo / name / "manifest.json").write_text(json.dumps({
             "name": name, "kind": "rl", "base": "vt-base", "world": "arithmetic", "dose": 0.0, "label": label,
             "split": split, "recipe": "edge", "preset": "validation",
+            # synthetic cases: the gain check is what admits a labelled pair into the validation set
+            "gain_check": {"kind": "passk", "passed": True},
             "config": {"arithmetic": {"min_operands": 3, "max_operands": 3}, "eval": {"levels": [2, 3, 4]}}}))
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
     (tmp_path / "data" / "zoo").mkdir(parents=True)
