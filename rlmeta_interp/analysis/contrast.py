@@ -71,7 +71,10 @@ def depth_contrast_set(world: World, n: int, seed: int, shallow_max_depth: int, 
     most that deep (label 0), each written as a worked chain in ``fmt``, depths cycling over each side's range.
 
     The scratchpad-vs-direct contrast says nothing about organisms pretrained on one scratchpad at every dose (they
-    never saw a direct answer); the capability their dose controls is the deeper chain."""
+    never saw a direct answer); the capability their dose controls is the deeper chain. Like every teacher-forced
+    contrast, the label is visible in the input (deeper chains are longer texts), so a direction found here is a
+    difference the two models draw between texts they are shown, not one they produce. The held-out space of the
+    shallowest chains is small (about 20 two-operand problems with one-digit operands), so those problems repeat."""
     cfg = getattr(world, "config", None)
     lo, hi = getattr(cfg, "min_operands", None), getattr(cfg, "max_operands", None)
     if lo is None or hi is None or not lo <= shallow_max_depth < hi:

@@ -79,7 +79,8 @@ def contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
 
     corpus = base_corpus(ctx)
     if corpus is not None and corpus.get("arithmetic_dose") == "depth":
-        fmt = corpus.get("depth_format", "rewrite")
+        # a "mix" corpus shows the sum and eq scratchpads in equal shares: the contrast uses the first of them
+        fmt = corpus.get("depth_format", "mix")
         # the corpus's operand range (an RL world may train one depth only), in the evaluation world's split
         shown = corpus.get("arithmetic") or {}
         cfg = ctx.world.config
