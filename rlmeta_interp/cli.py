@@ -182,7 +182,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.pairs is not None and not args.pairs:
         raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
     validate_command(out=args.out, sizes={"default": "full"}.get(args.size, args.size), pairs=args.pairs,
-                     record=args.table_dir is None, table_dir=args.table_dir, progress=not args.quiet)
+                     record=args.table_dir is None, table_dir=args.table_dir, progress=not args.quiet,
+                     skip=tuple(args.skip or ()))
     return 0
 
 
@@ -344,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", choices=["default", "demo", "smoke"], default="demo",
                    help="scorecard measurement sizes (default: demo)")
     s.add_argument("--pairs", nargs="*", default=None, metavar="NAME", help="only these labelled pairs")
+    s.add_argument("--skip", nargs="*", default=None, metavar="INDICATOR",
+                   help="indicators not measured (the table records which); e.g. steering hybrid, the two that"
+                        " decode greedily and cost most")
     s.add_argument("--out", default=None, metavar="DIR",
                    help="folder for the per-pair scorecards (default: results/validation; finished ones are reused)")
     s.add_argument("--table-dir", default=None, metavar="DIR",

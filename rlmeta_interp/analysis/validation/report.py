@@ -16,6 +16,7 @@ import pandas as pd
 
 from ...errors import EmptyInputError
 from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from ..indicators.core import INDICATORS
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pair_facts
 
@@ -182,6 +183,10 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
+    measured = ((summary.get("run") or {}).get("scorecard_config") or {}).get("indicators")
+    skipped = [] if measured is None else [i for i in INDICATORS if i not in measured]
+    if skipped:
+        lines.append(f"- Not measured in this run (`validate --skip`): {', '.join(skipped)}.")
     if cand:
         lines.append("- Other readings, scored but not voting, held-out AUC: " + ", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in cand) + ".")
@@ -221,10 +226,10 @@ def trust_paragraph_in(readme: str) -> str:
 
 def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pairs: Sequence[str] | None = None,
                      record: bool = False, table_dir: str | Path | None = None, n_boot: int = 1000, seed: int = 0,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: bool = True, skip: Sequence[str] = ()) -> dict[str, Any]:
     """The body of ``rlmeta-interp validate``: :func:`run_validation` at scorecard sizes ``sizes``
-    (``demo`` / ``smoke`` / ``full``). With ``record`` the table and figures go to the figures of record
-    (``figures/``) and README.md's trust paragraph is rewritten from the new table."""
+    (``demo`` / ``smoke`` / ``full``), without the indicators in ``skip``. With ``record`` the table and figures go
+    to the figures of record (``figures/``) and README.md's trust paragraph is rewritten from the new table."""
     from ...errors import InvalidConfigError
     from ...paths import REPO_ROOT, record_figures_dir
     from ..scorecard import ScorecardConfig
@@ -232,9 +237,14 @@ def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pair
     makers = {"demo": ScorecardConfig.demo, "smoke": ScorecardConfig.smoke, "full": ScorecardConfig}
     if sizes not in makers:
         raise InvalidConfigError(f"sizes={sizes!r}: choose one of {sorted(makers)}.")
+    unknown = sorted(set(skip) - set(INDICATORS))
+    if unknown:
+        raise InvalidConfigError(f"validate --skip names unknown indicators {unknown}; choose from {INDICATORS}.")
+    cfg = makers[sizes]()
+    cfg = cfg.replace(seed=seed, indicators=tuple(i for i in cfg.indicators if i not in set(skip)))
     folder = record_figures_dir() if record else table_dir
-    summary = run_validation(out, table_dir=folder, config=makers[sizes]().replace(seed=seed), pairs=pairs,
-                             n_boot=n_boot, seed=seed, progress=progress)
+    summary = run_validation(out, table_dir=folder, config=cfg, pairs=pairs, n_boot=n_boot, seed=seed,
+                             progress=progress)
     s = summary["evaluation"]["summary"]
     log.info("validate: held-out balanced accuracy %.2f [%.2f, %.2f] on %d test pairs", s["balanced_accuracy"],
              s["ci_lo"], s["ci_hi"], summary["evaluation"]["n_test"])

@@ -9,7 +9,8 @@ import pytest
 
 from rlmeta_interp.analysis.validation import fit as vf
 from rlmeta_interp.analysis.validation import report as vr
-from rlmeta_interp.errors import EmptyInputError
+from rlmeta_interp.analysis.indicators.core import INDICATORS
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.io import read_json
 from rlmeta_interp.paths import REPO_ROOT
 
@@ -44,6 +45,12 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert "do not meet the project's bar" in text
     assert "Other readings, scored but not voting, held-out AUC: steering: KL recovered 1.00" in " ".join(text.split())
     assert all(len(line) <= 118 for line in text.splitlines())
+    # indicators left out with `validate --skip` are named (the run records what it measured)
+    back["run"] = {"scorecard_config": {"indicators": [i for i in INDICATORS if i not in ("steering", "hybrid")]}}
+    assert "Not measured in this run (`validate --skip`): steering, hybrid." in " ".join(
+        vr.render_trust_paragraph(back).split())
+    with pytest.raises(InvalidConfigError, match="unknown indicators"):
+        vr.validate_command(skip=("steer",), table_dir=tmp_path)
     (tmp_path / vr.SUMMARY_JSON).write_text((tmp_path / vr.SUMMARY_JSON).read_text().replace("1.0", "0.9", 1))
     with pytest.raises(Exception, match="(?i)checksum|sha256"):
         read_json(tmp_path / vr.SUMMARY_JSON, required=True)
