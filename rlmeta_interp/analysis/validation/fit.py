@@ -26,7 +26,8 @@ from ...errors import EmptyInputError
 from ..indicators import REGISTRY, metrics_of
 from ..indicators.core import INDICATORS, ScorecardRules
 from .labels import LABELS
-from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, roc_auc_ci,
+from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, recall_exact_ci,
+                      roc_auc_ci,
                       roc_points, youden_threshold)
 
 READINGS: tuple[str, ...] = LABELS + ("inconclusive", "mixed")
@@ -223,6 +224,7 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         out[rule_name] = {
             "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
             "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),
+            "recall_exact_ci": recall_exact_ci(true, pred),
             "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},
             "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls, strict=True) if c]))
             if controls.any() else None,

@@ -177,12 +177,17 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         " calibration pairs only.",
         f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
         f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
-        f" recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}") + ".",
+        f" recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
+        + ("; no no-signal control among the test pairs" if ns is None else "") + ".",
         "- Voting indicators, held-out AUC (95% CI): " + (", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in voting)
             or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
+    exact = s.get("recall_exact_ci") or {}
+    if exact:
+        lines.append("- Per-class recall with its exact 95% interval (pairs read right of the class's pairs): " + ", ".join(
+            f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items()) + ".")
     measured = ((summary.get("run") or {}).get("scorecard_config") or {}).get("indicators")
     skipped = [] if measured is None else [i for i in INDICATORS if i not in measured]
     if skipped:
@@ -190,13 +195,16 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     if cand:
         lines.append("- Other readings, scored but not voting, held-out AUC: " + ", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in cand) + ".")
-    meets = (s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
-             and s["recall"].get("creation", 0.0) >= 0.8 and (ns is None or ns <= 0.1) and len(good) >= 3)
-    verdict = ("These meet the project's bar (balanced accuracy >= 0.85 with its CI above 0.5, creation recall >= 0.8,"
-               " at most 1 in 10 controls read as creation, 3 indicators with AUC >= 0.8)." if meets else
-               "These do not meet the project's bar (balanced accuracy >= 0.85 with its CI above 0.5, creation"
-               " recall >= 0.8, at most 1 in 10 controls read as creation, 3 indicators with AUC >= 0.8): read a"
-               " *creation* verdict only beside a same-budget random-reward control.")
+    # the bar needs the controls measured, and so many held-out pairs per class that even the exact interval of
+    # every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1])
+    enough = bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())
+    meets = (s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5 and enough
+             and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3)
+    bar = ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
+           " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
+           " creation, 3 indicators with AUC >= 0.8)")
+    verdict = (f"These meet {bar}." if meets else
+               f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
 
 

@@ -75,3 +75,13 @@ def test_cluster_bootstrap_over_shared_bases_is_wider_than_over_pairs():
     _, blo_p, bhi_p = balanced_accuracy_ci(true, pred, n_boot=400)
     _, blo_g, bhi_g = balanced_accuracy_ci(true, pred, n_boot=400, groups=groups)
     assert bhi_g - blo_g >= bhi_p - blo_p
+
+
+def test_exact_recall_interval_says_how_little_a_few_pairs_show():
+    true = ["creation"] * 3 + ["activation"] * 20
+    pred = ["creation"] * 3 + ["activation"] * 19 + ["creation"]
+    out = vm.recall_exact_ci(true, pred)
+    k, n, lo, hi = out["creation"]
+    assert (k, n, hi) == (3, 3, 1.0) and lo == pytest.approx(0.025 ** (1 / 3))  # 3 of 3: lower end 0.29
+    k, n, lo, hi = out["activation"]
+    assert (k, n) == (19, 20) and 0.7 < lo < 0.8 and 0.99 < hi < 1.0
