@@ -187,8 +187,9 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
         "Each pair is a model organism: a small transformer pretrained on a synthetic world in which a known share of"
         " documents (the exposure dose) demonstrated the capability, then trained towards it (RL with GRPO on a"
         " verifiable reward, or fine-tuning on demonstrations, as its model card says). Its label (*activation*,"
-        " *creation* or *no signal*) is fixed by how its corpus was designed, never read from the model's outputs. Every indicator votes by a rule written next to it; the summary needs at least two decisive"
-        " votes that agree. A pair whose RL made no measurable gain reads *no gain*: there is nothing to attribute.", "",
+        " *creation* or *no signal*) is fixed by how its corpus was designed, never read from the model's outputs."
+        " Every indicator votes by a rule written next to it; the summary needs at least two decisive votes that"
+        " agree. A pair whose training made no measurable gain reads *no gain*: there is nothing to attribute.", "",
         "## Votes against the known label", "",
         "Each indicator's vote per pair; ✗ marks a vote that disagrees with the known label.", "",
         votes_table(validation), "",
