@@ -123,14 +123,20 @@ class MeterAccuracy:
     split: str | None
     source: Path
     baseline: float | None = None  # what a constant guess scores on the same pairs
+    # per class: [pairs read right, pairs, exact 95% interval low, high] (a bootstrap over a few pairs read without
+    # error is the point [1, 1]; these say how much the pairs can show)
+    exact: dict[str, list[float]] | None = None
 
     def text(self) -> str:
         ci = fmt_interval(self.ci_lo, self.ci_hi, pct=True)
         n = f", {self.n_pairs} pairs" if self.n_pairs else ""
         split = f" ({self.split} split{n})" if self.split else (f" ({self.n_pairs} pairs)" if self.n_pairs else "")
         base = f"; a constant guess scores {fmt_pct(self.baseline)}" if self.baseline is not None else ""
+        exact = ("; per class, pairs read right with the exact 95% interval: " + ", ".join(
+            f"{c.replace('_', ' ')} {int(k)}/{int(m)} {fmt_interval(lo, hi, pct=True)}"
+            for c, (k, m, lo, hi) in self.exact.items())) if self.exact else ""
         return (f"{self.metric.replace('_', ' ')} {fmt_pct(self.value)}{' 95% CI ' + ci if ci else ''} on the labelled"
-                f" validation zoo{split}{base}")
+                f" validation zoo{split}{base}{exact}")
 
 
 _ACCURACY_KEYS = ("balanced_accuracy", "summary_balanced_accuracy", "accuracy", "summary_accuracy")
@@ -160,8 +166,10 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
             if _finite(value) is None:
                 continue
             n = scope.get("n_pairs", data.get("n_pairs"))
+            exact = ((data.get("evaluation") or {}).get("summary") or {}).get("recall_exact_ci")
             return MeterAccuracy(float(value), _finite(lo), _finite(hi), int(n) if _finite(n) else None, key,
-                                 scope.get("split", data.get("split")), path, _finite(scope.get("constant_baseline")))
+                                 scope.get("split", data.get("split")), path, _finite(scope.get("constant_baseline")),
+                                 exact if isinstance(exact, dict) else None)
     return None
 
 

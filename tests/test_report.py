@@ -77,6 +77,12 @@ def test_meter_accuracy_from_the_validation_table(tmp_path):
     path.write_text(json.dumps({"summary": {"balanced_accuracy": {"value": 0.8, "ci_lo": 0.6, "ci_hi": 1.0},
                                             "n_pairs": 10, "split": "test", "constant_baseline": 0.5}}))
     assert meter_accuracy_text(read_meter_accuracy(path)).endswith("(test split, 10 pairs); a constant guess scores 50%.")
+    # the exact per-class intervals the validation table carries are shown beside a bootstrap CI
+    path.write_text(json.dumps({"summary": {"balanced_accuracy": {"value": 1.0, "ci_lo": 1.0, "ci_hi": 1.0},
+                                            "n_pairs": 5, "split": "test"},
+                                "evaluation": {"summary": {"recall_exact_ci": {"creation": [3, 3, 0.292, 1.0]}}}}))
+    assert meter_accuracy_text(read_meter_accuracy(path)).endswith(
+        "(test split, 5 pairs); per class, pairs read right with the exact 95% interval: creation 3/3 [29%, 100%].")
     path.write_text(json.dumps({"summary": {"accuracy": 0.6}}))
     assert read_meter_accuracy(path).value == 0.6
     path.write_text(json.dumps({"something": "else"}))
