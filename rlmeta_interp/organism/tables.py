@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -174,17 +175,16 @@ def validation_counts(folder: str | Path) -> str:
     ms = [read_json(p) for p in files]
     cpu_h = sum(float(m.get("build", {}).get("cpu_seconds", 0.0)) for m in ms) / 3600
     lines = [f"Models built: {len(ms)}, {cpu_h:.2f} CPU hours in all (from their manifests).", ""]
-    cases: dict[tuple[str, str, str], int] = {}
-    failed: dict[tuple[str, str], int] = {}
+    cases: Counter[tuple[str, str, str]] = Counter()
+    failed: Counter[tuple[str, str]] = Counter()
     for m in ms:
         if not m.get("label"):
             continue
         passed = (m.get("gain_check") or {}).get("passed")
         if passed is not True and m["label"] != "no_signal":  # a pair counts only when its gain check passed
-            failed[(m["label"], m.get("recipe", ""))] = failed.get((m["label"], m.get("recipe", "")), 0) + 1
+            failed[(m["label"], m.get("recipe", ""))] += 1
         else:
-            key = (m["label"], m.get("split") or "", m["world"])
-            cases[key] = cases.get(key, 0) + 1
+            cases[(m["label"], m.get("split") or "", m["world"])] += 1
     for (label, split, world), n in sorted(cases.items()):
         lines.append(f"- {label}, {split} split, {world}: {n} validation case{'s' if n != 1 else ''}")
     for (label, recipe), n in sorted(failed.items()):
@@ -200,6 +200,20 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)")}
 
 
+def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:
+    """Rewrite every manifest in ``folders`` whose stored gain check differs from the current rule's reading of
+    its stored evaluations (per folder: a trained model's base must be in the same folder); returns those paths."""
+    from .gain import refresh_gain_checks
+
+    written = []
+    for folder in folders:
+        paths = {read_json(p)["name"]: p for p in manifest_files(folder)}
+        manifests = {name: read_json(p) for name, p in paths.items()}
+        for name in refresh_gain_checks(manifests):
+            written.append(write_json_atomic(paths[name], manifests[name]))
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     from .presets import preset_specs
 
@@ -210,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
+    refresh_stored_gain_checks([zoo_dir, validation_manifests_dir()])
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
 

@@ -60,3 +60,20 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     (row,) = tables.validation_rows(dest)
     assert row["gain check"] == "failed" and row["model"] == old.name
     assert row["reading"] == "regret reduction -0.50 [-0.90, -0.10]"
+
+
+def test_stale_stored_gain_checks_are_rewritten(tmp_path):
+    import json
+
+    from rlmeta_interp.io import read_json
+
+    level = {"correct_counts": [0] * 10, "guess_pass@8": 0.0}
+    base = {"name": "b", "kind": "base", "metrics": {"n_samples": 8, "by_level": {"4": level, "5": level}}}
+    up = {"correct_counts": [6] * 10, "guess_pass@8": 0.0}
+    trained = {"name": "t", "kind": "rl", "base": "b", "label": "activation", "gain_check": {"passed": False},
+               "metrics": {"n_samples": 8, "by_level": {"4": up, "5": up}}}
+    (tmp_path / "b.json").write_text(json.dumps(base))
+    (tmp_path / "t.json").write_text(json.dumps(trained))
+    assert tables.refresh_stored_gain_checks([tmp_path]) == [tmp_path / "t.json"]
+    assert read_json(tmp_path / "t.json")["gain_check"]["passed"] is True
+    assert tables.refresh_stored_gain_checks([tmp_path]) == []  # current now

@@ -27,8 +27,7 @@ from ..indicators import REGISTRY, metrics_of
 from ..indicators.core import INDICATORS, ScorecardRules
 from .labels import LABELS
 from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, recall_exact_ci,
-                      roc_auc_ci,
-                      roc_points, youden_threshold)
+                      roc_auc_ci, roc_points, youden_threshold)
 
 READINGS: tuple[str, ...] = LABELS + ("inconclusive", "mixed")
 
