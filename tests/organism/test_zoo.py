@@ -139,10 +139,10 @@ def test_validation_preset_labels_splits_and_budgets():
         budgets = {(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
                    for s in trained if s.recipe == recipe and s.rl is not None}
         assert len(budgets) == 1, recipe
-    # one fine-tuning budget per recipe too
-    for recipe in {s.recipe for s in trained if s.kind == "sft"}:
+    # one fine-tuning budget per recipe and world too (the classes a comparison pits against each other)
+    for recipe, world in {(s.recipe, s.world) for s in trained if s.kind == "sft"}:
         assert len({(s.pretrain.steps, s.pretrain.lr, s.pretrain.batch_size) for s in trained
-                    if s.recipe == recipe and s.kind == "sft"}) == 1
+                    if s.recipe == recipe and s.world == world and s.kind == "sft"}) == 1
     # 3 pretraining seeds per base design, 2 RL (or fine-tuning) seeds per base of every counted recipe; held-out
     # split = other pretraining seeds
     for b in bases.values():
@@ -154,9 +154,18 @@ def test_validation_preset_labels_splits_and_budgets():
     assert all(len(seeds) >= 3 for seeds in designs.values())
     assert len({s.world for s in trained if s.label == "creation"}) >= 2
     assert {s.split for s in trained} == {"calibration", "test"}
-    cal = {(s.recipe, bases[s.base].pretrain.seed) for s in trained if s.split == "calibration"}
-    test = {(s.recipe, bases[s.base].pretrain.seed) for s in trained if s.split == "test"}
-    assert not cal & test  # a base model (recipe, pretraining seed) is never on both sides
+    key = lambda s: (s.recipe, s.world, bases[s.base].pretrain.seed)  # noqa: E731
+    # a recipe's base models are never on both sides (the held-out RL recipe trains the bandit bases that the
+    # calibration fine-tuning pairs start from too: a different training method from the same weights)
+    assert not {key(s) for s in trained if s.split == "calibration"} & {key(s) for s in trained if s.split == "test"}
+    cal = {s.base for s in trained if s.split == "calibration"}
+    # both worlds calibrate; each world holds out pretraining seeds that no calibration pair was built from
+    assert {bases[b].world for b in cal} == {"arithmetic", "bandits"}
+    for world in ("arithmetic", "bandits"):
+        cal_seeds = {bases[b].pretrain.seed for b in cal if bases[b].world == world}
+        test_seeds = {bases[s.base].pretrain.seed for s in trained
+                      if s.split == "test" and s.world == world and s.kind == "sft"}
+        assert test_seeds and not (cal_seeds & test_seeds), world
     assert all(getattr(b.pretrain.corpus, b.world).leak_free for b in bases.values())
     # at least one recipe is absent from the calibration split
     assert {s.recipe for s in trained if s.split == "test"} - {s.recipe for s in trained if s.split == "calibration"}
