@@ -4,6 +4,8 @@
   answer (label 0), texts from ``world.solution(problem, fmt)``; :func:`depth_contrast_set`: for depth-dosed worlds,
   whose organisms only ever write one scratchpad, worked chains deeper than the always-shown depth (label 1) against
   shallower ones (label 0), in that scratchpad.
+- :func:`policy_contrast_set`: for the bandit world, episodes on the same held-out bandits written by Thompson sampling
+  (label 1: the value-learning policy that bandit corpora dose) and by uniform-random play (label 0).
 - :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
   texts (harvested through the activation cache).
 - :func:`contrast_vector`: difference of label means per layer, as a :class:`~rlmeta_interp.steering.SteeringVector`.
@@ -93,6 +95,29 @@ def depth_contrast_set(world: World, n: int, seed: int, shallow_max_depth: int, 
             labels.append(label)
             problems.append(p)
     return ContrastSet(prompts, comps, np.asarray(labels), problems)
+
+
+def policy_contrast_set(world: World, n: int, seed: int) -> ContrastSet:
+    """``n`` held-out bandits, each played once by Thompson sampling (label 1) and once uniformly at random (label 0);
+    prompts are empty (an episode starts right after BOS).
+
+    As in the depth contrast, the label is visible in the text (Thompson play repeats the arms that paid), so a
+    direction found here is a difference the models draw between episodes they are shown."""
+    from ..organism.worlds.bandits import render_episode, simulate
+
+    if world.name != "bandits":
+        raise InvalidConfigError(f"policy_contrast_set needs the bandit world, got {world.name!r}: use contrast_set.")
+    if n < 2:
+        raise InvalidConfigError(f"policy_contrast_set needs n >= 2 bandits (got {n}) so both labels have two rows.")
+    cfg = world.config  # type: ignore[attr-defined]
+    rng = np.random.default_rng([seed, 0xC0A7])
+    problems = world.sample_held_out(n, seed=seed)
+    comps, labels = [], []
+    for policy, label in (("thompson", 1), ("random", 0)):
+        for p in problems:
+            comps.append(render_episode(simulate(policy, np.asarray(p.meta["means"]), cfg.horizon, rng), cfg))
+            labels.append(label)
+    return ContrastSet([""] * len(comps), comps, np.asarray(labels), problems + problems)
 
 
 def completion_means(

@@ -10,6 +10,8 @@
   posterior means of the arms, read at every reward token, per layer, in each model beside a random-init model and
   a bag-of-token-counts baseline (probe R^2 alone is not evidence: a random network can decode centred values well).
 - :func:`reward_prediction`: how well each model's next-token probabilities track the Bayes posterior.
+- :func:`rollout_kl`: KL(policy || reference) per arm token on the policy's own episodes (teacher-forced
+  :func:`episode_logprobs`), the bandit form of the likelihood indicator's KL.
 
 The zoo's bandit pairs, the verdicts and the smoke stand-in are in :mod:`rlmeta_interp.experiments.bandits`.
 """
@@ -163,6 +165,41 @@ def regret_difference(
         vals.append(f.loc[[key]].sort_values("episode")["final_regret"].to_numpy())
     lo, hi = paired_diff_ci(vals[0], vals[1], n_boot=n_boot, ci=ci, seed=seed)
     return {"diff": float(vals[0].mean() - vals[1].mean()), "lo": lo, "hi": hi}
+
+
+@torch.no_grad()
+def episode_logprobs(model: Any, tokens: Int[torch.Tensor, "episodes steps"], *, tokenizer: Any | None = None,
+                     batch_size: int = 64) -> Float[torch.Tensor, "episodes steps"]:
+    """Teacher-forced log-probability of every token of bandit episodes (``BanditRollouts.tokens``, after BOS)
+    under ``model``."""
+    hf, tok = hf_view(model, tokenizer, require_tokenizer=True)
+    device = next(hf.parameters()).device
+    out = []
+    for i in range(0, len(tokens), batch_size):
+        t = tokens[i: i + batch_size]
+        ids = torch.cat([torch.full((len(t), 1), tok.bos_token_id, dtype=torch.long), t], 1).to(device)
+        logp = torch.log_softmax(hf(input_ids=ids).logits[:, :-1].float(), -1).cpu()
+        out.append(logp.gather(2, t.unsqueeze(2)).squeeze(2))
+    return torch.cat(out)
+
+
+def rollout_kl(policy: Any, reference: Any, world: World, problems: Sequence[Any], *, seed: int = 0,
+               n_boot: int = 1000, ci: float = 0.95) -> dict[str, float]:
+    """KL(policy || reference) per arm token on the policy's own sampled episodes (one per bandit): the mean of
+    ``log p_policy - log p_reference`` over the tokens the policy wrote (the environment's reward tokens are not
+    scored), with a bootstrap CI over episodes. A reference that already plays as the policy does scores 0."""
+    from ..organism.evaluate import rollout_bandits
+    from .stats import bootstrap_ratio_ci
+
+    if len(problems) == 0:
+        raise EmptyInputError("No bandits given: pass world.sample(n, seed=...).")
+    hf, tok = hf_view(policy, None, require_tokenizer=True)
+    roll = rollout_bandits(hf, tok, world, list(problems), seed=seed)  # type: ignore[arg-type]
+    mask = roll.model_mask.float()
+    d = ((episode_logprobs(policy, roll.tokens) - episode_logprobs(reference, roll.tokens)) * mask).sum(1).numpy()
+    n = mask.sum(1).numpy()
+    lo, hi = bootstrap_ratio_ci(d, n, n_boot=n_boot, ci=ci, seed=seed)
+    return {"kl": float(d.sum() / n.sum()), "ci_lo": lo, "ci_hi": hi, "n_units": len(d), "n_tokens": int(n.sum())}
 
 
 # -------------------------------------------------------------------------------------------------- belief probes

@@ -217,3 +217,25 @@ def ppl_ratio(
                             confidence_level=ci, method="percentile", rng=np.random.default_rng(seed))
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return {"ratio": ratio, "ci_lo": lo, "ci_hi": hi, "nll_a": nll_a, "nll_b": nll_b, "n_prompts": int(len(xa))}
+
+
+def policy_kl(nll_under_reference: pd.DataFrame, nll_under_policy: pd.DataFrame, *, n_boot: int = 1000,
+              ci: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """KL(policy || reference) per token, estimated on the policy's own samples: the token-weighted mean of
+    ``NLL under reference - NLL under policy`` (two :func:`samples_nll` tables of the same samples, row for row),
+    with a bootstrap CI over prompts. 0 when the reference already writes what the policy writes, as likely; large
+    when the policy writes what the reference would not."""
+    a, b = nll_under_reference, nll_under_policy
+    if len(a) != len(b) or not (a["n_tokens"].to_numpy() == b["n_tokens"].to_numpy()).all():
+        raise InvalidConfigError("policy_kl needs two NLL tables of the same samples (equal rows and token counts):"
+                                 " score the policy's samples under both models with samples_nll.")
+    ok = a["n_tokens"].to_numpy() > 0
+    if not ok.any():
+        raise EmptyInputError("Every sample is empty: nothing to score. Sample longer completions or add EOS.")
+    unit = a["prompt"].to_numpy()[ok] if "prompt" in a.columns else np.arange(int(ok.sum()))
+    diff = pd.DataFrame({"unit": unit, "d": (a["nll_sum"] - b["nll_sum"]).to_numpy()[ok],
+                         "n": a["n_tokens"].to_numpy()[ok]}).groupby("unit")[["d", "n"]].sum()
+    lo, hi = bootstrap_ratio_ci(diff["d"].to_numpy(), diff["n"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
+    return {"kl": float(diff["d"].sum() / diff["n"].sum()), "ci_lo": lo, "ci_hi": hi, "n_units": int(len(diff)),
+            "n_tokens": int(diff["n"].sum())}
+

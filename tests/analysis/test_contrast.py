@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,6 +49,28 @@ def test_depth_contrast_set_sets_deep_worked_chains_against_shallow_ones():
         con.depth_contrast_set(ArithmeticWorld(ArithmeticConfig(min_operands=5, max_operands=5)), 4, 0, 4)
     with pytest.raises(InvalidConfigError, match="n >= 2"):
         con.depth_contrast_set(world, 1, 0, 4)
+
+
+def test_policy_contrast_set_plays_each_bandit_by_thompson_and_at_random():
+    from rlmeta_interp.organism.worlds.bandits import BanditConfig, BanditWorld, parse_episode, regret
+
+    world = BanditWorld(BanditConfig(n_arms=3, horizon=24, leak_free=True))
+    c = con.policy_contrast_set(world, 40, seed=3)
+    assert len(c) == 80 and c.labels.tolist() == [1] * 40 + [0] * 40 and set(c.prompts) == {""}
+    assert c.problems[:40] == c.problems[40:]  # paired: the same bandits on both sides
+    assert all(world.split_of(p) == "eval" for p in c.problems)
+    regrets = []
+    for p, text in zip(c.problems, c.completions, strict=True):
+        pulls = parse_episode(text, world.config)
+        assert pulls is not None and len(pulls) == 24
+        regrets.append(regret(pulls, np.asarray(p.meta["means"])))
+    # Thompson play learns which arm pays; uniform play does not
+    assert np.mean(regrets[:40]) < 0.7 * np.mean(regrets[40:])
+    assert con.policy_contrast_set(world, 40, seed=3).completions == c.completions  # deterministic in the seed
+    with pytest.raises(InvalidConfigError, match="bandit world"):
+        con.policy_contrast_set(WORLD, 4, 0)
+    with pytest.raises(InvalidConfigError, match="n >= 2"):
+        con.policy_contrast_set(world, 1, 0)
 
 
 def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):

@@ -126,3 +126,25 @@ def test_reward_prediction_against_a_direct_forward_pass(pair):
     assert rep.loc["base", "ci_lo"] <= rep.loc["base", "corr"] <= rep.loc["base", "ci_hi"]
     with pytest.raises(InvalidConfigError, match="well-formed"):
         reward_prediction({"base": p.base}, ["a1x0"], n_arms=3)
+
+
+def test_rollout_kl_is_zero_against_itself_and_matches_the_sampler_logprobs(pair):
+    from rlmeta_interp.analysis.incontext import episode_logprobs, rollout_kl
+    from rlmeta_interp.organism.evaluate import rollout_bandits
+
+    p, world, _ = pair
+    probs = world.sample(16, seed=6)
+    same = rollout_kl(p.rl, p.rl, world, probs, seed=2, n_boot=50)
+    assert same["kl"] == pytest.approx(0.0, abs=1e-6) and same["n_tokens"] == 16 * 6 and same["n_units"] == 16
+    # teacher-forced log-probs of the sampled arm tokens equal those the sampler recorded (KV cache vs one pass)
+    roll = rollout_bandits(p.rl.hf, p.rl.tokenizer, world, probs, seed=2)
+    lp = episode_logprobs(p.rl, roll.tokens)
+    arm = roll.model_mask.bool()
+    torch.testing.assert_close(lp[arm], roll.logprobs[arm], atol=1e-4, rtol=1e-4)
+    # against another model: a KL estimate, positive on average (Gibbs), with a CI around it
+    other = rollout_kl(p.rl, p.base, world, probs, seed=2, n_boot=200)
+    assert other["ci_lo"] <= other["kl"] <= other["ci_hi"]
+    manual = float(((lp - episode_logprobs(p.base, roll.tokens)) * roll.model_mask).sum() / roll.model_mask.sum())
+    assert other["kl"] == pytest.approx(manual, rel=1e-5)
+    with pytest.raises(EmptyInputError):
+        rollout_kl(p.rl, p.base, world, [])

@@ -139,3 +139,28 @@ def test_ppl_ratio_against_direct_computation():
     assert same["ratio"] == pytest.approx(1.0) and same["ci_lo"] == pytest.approx(1.0) == same["ci_hi"]
     with pytest.raises(InvalidConfigError, match="different prompts"):
         ppl_ratio(a, b[b.prompt < 2], n_boot=100)
+
+
+def test_policy_kl_is_the_token_weighted_nll_gap_on_the_policys_samples():
+    import pandas as pd
+
+    from rlmeta_interp.analysis.likelihood import policy_kl
+    from rlmeta_interp.sampling import sample_completions
+
+    m0, tok = _tiny(0)
+    m1, _ = _tiny(1)
+    prompts = ["1+1=", "2+2=", "3+4="]
+    s0 = sample_completions(m0, tok, prompts, n=8, max_new_tokens=8, seed=0)
+    under_policy = samples_nll(m0, prompts, s0, tokenizer=tok, add_eos=True)
+    under_ref = samples_nll(m1, prompts, s0, tokenizer=tok, add_eos=True)
+    r = policy_kl(under_ref, under_policy, n_boot=300)
+    gap = (under_ref.nll_sum - under_policy.nll_sum).sum() / under_policy.n_tokens.sum()
+    assert r["kl"] == pytest.approx(gap) and r["kl"] > 0  # another random model writes the policy's text less likely
+    assert r["ci_lo"] <= r["kl"] <= r["ci_hi"] and r["n_units"] == 3
+    same = policy_kl(under_policy, under_policy, n_boot=100)
+    assert same["kl"] == 0.0 == same["ci_lo"] == same["ci_hi"]
+    with pytest.raises(InvalidConfigError, match="same samples"):
+        policy_kl(under_ref.iloc[:-1], under_policy)
+    empty = pd.DataFrame({"prompt": [0], "n_tokens": [0], "nll_sum": [float("nan")]})
+    with pytest.raises(EmptyInputError):
+        policy_kl(empty, empty)

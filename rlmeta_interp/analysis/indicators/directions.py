@@ -22,7 +22,7 @@ from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_
 from .shared import completion_means, contrast_acts, samples
 
 NAME = "directions"
-NOT_APPLICABLE = "this world has no behaviour contrast (scratchpad vs direct)."
+NOT_APPLICABLE = "this world has no behaviour contrast (scratchpad vs direct, deep vs shallow, Thompson vs random)."
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def rule(rules: ScorecardRules) -> str:
     r = rules
     return descriptive_note(NAME, r) + (
         "behaviour = scratchpad vs direct answer (for bases whose corpus doses chain depth: worked chains deeper"
-        " than the always-shown depth vs shallower ones), activations averaged over completion tokens; similarity = 1 -"
+        " than the always-shown depth vs shallower ones; bandits: Thompson-sampling vs uniform-random episodes),"
+        " activations averaged over completion tokens; similarity = 1 -"
         " (1 - cos(base, RL)) / (1 - cos(base, other-seed base)) when a second pretraining seed exists, else the raw"
         f" cosine; activation if its CI lies above {r.cosine_activation_min} (and, without a seed reference, the"
         f" cosine beats the shared-permutation null, p < 0.05); creation if its CI lies below"
@@ -130,9 +131,12 @@ def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFr
                           note="CI from the base/RL cosine's CI; the seed distance taken as fixed")
         cka_seed = Estimate(linear_cka(d["base"].numpy(), d["reference"].numpy()))
         tables["seed_cosines"] = ref
-    res = samples(ctx)
-    dir_b, n_b = own_sample_direction(ctx, ctx.pair.base, res.completions_base)
-    dir_r, _ = own_sample_direction(ctx, ctx.pair.rl, res.completions_rl)
+    dir_b = dir_r = None
+    n_b = 0
+    if ctx.single_turn:  # own samples are labelled by their format (scratchpad or direct), a single-turn reading
+        res = samples(ctx)
+        dir_b, n_b = own_sample_direction(ctx, ctx.pair.base, res.completions_base)
+        dir_r, _ = own_sample_direction(ctx, ctx.pair.rl, res.completions_rl)
     own_cos = Estimate() if dir_b is None or dir_r is None else Estimate(
         float(torch.nn.functional.cosine_similarity(dir_b, dir_r, dim=0)))
     acc = lambda s, t: Estimate(tr.loc[(s, t), "accuracy"], tr.loc[(s, t), "ci_lo"], tr.loc[(s, t), "ci_hi"])  # noqa: E731

@@ -4,6 +4,11 @@ Measured where it can tell the classes apart: on the problems only RL solves (>=
 the base's), RL's *correct* samples scored by the base, against the base's own samples on the same problems (a paired
 bootstrap over problems). A base that already held the solution finds RL's solutions about as likely as its own
 text; a solution the base never learnt is unlikely under it. The ratio over all problems is reported beside it.
+
+Beside them, in every world: KL(RL || base) per token, estimated on RL's own samples (the NLL of RL's samples under
+the base minus under RL). It is 0 when the base already writes what RL writes, as often; it is the one likelihood
+reading the bandit world has (RL's own episodes, arm tokens only), where the ratio has no meaning: a base that plays
+uniformly at random gives every episode the same likelihood.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..likelihood import ppl_ratio, samples_nll
+from ..likelihood import policy_kl, ppl_ratio, samples_nll
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
 from .shared import samples
 
 NAME = "likelihood"
-NOT_APPLICABLE = "needs single-turn samples; see 'beliefs' for bandits."
+NOT_APPLICABLE = "needs single-turn samples or bandit episodes."
 PER_PROBLEM = 8  # samples per problem scored under the base
 
 
@@ -29,6 +34,7 @@ class LikelihoodMetrics(Metrics):
     ratio_all: Estimate = metric("ppl ratio (RL samples / base samples, under base)")
     ppl_rl_under_base: Estimate = metric("ppl of RL samples under base")
     ppl_base_under_base: Estimate = metric("ppl of base samples under base")
+    kl_rl_base: Estimate = metric("KL(RL || base) per token of RL's own samples (nats)")
 
 
 def rule(rules: ScorecardRules) -> str:
@@ -61,6 +67,7 @@ def statistic_ratio(m: LikelihoodMetrics) -> Estimate:
 CANDIDATES = {
     "all problems": lambda m: Estimate(float(np.log(m.ratio_all.value))) if m.ratio_all.known and m.ratio_all.value > 0
     else Estimate(),
+    "KL(RL||base)": lambda m: m.kl_rl_base,
 }
 
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
@@ -81,11 +88,21 @@ def _ratio(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, seed: int, note: str) 
     return Estimate(r["ratio"], r["ci_lo"], r["ci_hi"], note=f"{note}; paired bootstrap over {r['n_prompts']} problems")
 
 
+def _kl(r: dict[str, float], note: str) -> Estimate:
+    return Estimate(r["kl"], r["ci_lo"], r["ci_hi"], note=f"{note}; bootstrap over {r['n_units']}")
+
+
 def measure(ctx: Context) -> tuple[LikelihoodMetrics | None, dict[str, pd.DataFrame]]:
+    c = ctx.config
+    if ctx.world.name == "bandits":
+        from ..incontext import rollout_kl
+
+        probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 4)
+        kl = rollout_kl(ctx.pair.rl, ctx.pair.base, ctx.world, probs, seed=c.seed, n_boot=c.n_boot)
+        return LikelihoodMetrics(kl_rl_base=_kl(kl, "RL's sampled episodes, arm tokens")), {}
     if not ctx.single_turn:
         return None, {}
     res = samples(ctx)
-    c = ctx.config
     prompts = [p.prompt for p in ctx.problems]
     rl_s = [row[:PER_PROBLEM] for row in res.completions_rl]
     base_s = [row[:PER_PROBLEM] for row in res.completions_base]
@@ -104,10 +121,12 @@ def measure(ctx: Context) -> tuple[LikelihoodMetrics | None, dict[str, pd.DataFr
         b = samples_nll(ctx.pair.base, sub_p, [base_s[i] for i in only], add_eos=True)
         ratio_only = _ratio(a, b, c.n_boot, c.seed, "RL-only problems")
         tables["nll_rl_only"] = a.assign(samples_from="rl_correct")
+    kl = policy_kl(nll_rl, samples_nll(ctx.pair.rl, prompts, rl_s, add_eos=True), n_boot=c.n_boot, seed=c.seed)
     valid_rl, valid_b = nll_rl[nll_rl.n_tokens > 0], nll_base[nll_base.n_tokens > 0]
     m = LikelihoodMetrics(
         ratio_rl_only=ratio_only, n_rl_only=Estimate(float(len(only))), ratio_all=ratio_all,
         ppl_rl_under_base=Estimate(float(np.exp(valid_rl.nll_sum.sum() / valid_rl.n_tokens.sum()))),
         ppl_base_under_base=Estimate(float(np.exp(valid_b.nll_sum.sum() / valid_b.n_tokens.sum()))),
+        kl_rl_base=_kl(kl, "RL's samples"),
     )
     return m, tables

@@ -72,10 +72,15 @@ def contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
 
     Arithmetic: each held-out problem written with a scratchpad (the dose-controlled behaviour) and directly; for a
     base whose corpus doses chain depth, worked chains deeper than the always-shown depth against shallower ones.
+    Bandits: Thompson-sampling episodes (the dosed policy) against uniform-random play on the same bandits.
     """
+    from ..contrast import contrast_set, depth_contrast_set, policy_contrast_set
+
+    if ctx.world.name == "bandits":
+        c = policy_contrast_set(ctx.world, ctx.config.n_contrast, ctx.config.problem_seed + 1)
+        return c.prompts, c.completions, c.labels
     if ctx.world.name != "arithmetic":
         return None
-    from ..contrast import contrast_set, depth_contrast_set
 
     corpus = base_corpus(ctx)
     if corpus is not None and corpus.get("arithmetic_dose") == "depth":

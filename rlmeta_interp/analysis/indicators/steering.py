@@ -27,7 +27,7 @@ from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_
 from .shared import contrast_acts, greedy_scorer, steer_problems
 
 NAME = "steering"
-NOT_APPLICABLE = "this world has no behaviour contrast to steer with."
+NOT_APPLICABLE = "needs a single-turn world with a behaviour contrast to steer with."
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,8 @@ def train_vector(ctx: Context, rows: Sequence[torch.Tensor], n_prompt: Sequence[
 
 
 def measure(ctx: Context) -> tuple[SteeringMetrics | None, dict[str, pd.DataFrame]]:
+    if not ctx.single_turn:  # steered accuracy is scored on single-turn problems; bandit episodes are multi-turn
+        return None, {}
     d = contrast_acts(ctx)
     if d is None:
         return None, {}

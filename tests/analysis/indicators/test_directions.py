@@ -49,3 +49,22 @@ def test_own_sample_direction_reads_labels_from_what_the_model_wrote(tmp_path):
     assert n == 4 and direction.shape == (pair.base.d_model,) and direction.norm() > 0
     direct_only = [[world.solution(p, "direct")] * 2 for p in probs]
     assert dr.own_sample_direction(ctx, pair.base, direct_only) == (None, 0)
+
+
+def test_bandit_directions_contrast_thompson_with_random_play_without_own_samples(tmp_path):
+    """In the bandit world the contrast is Thompson vs uniform-random episodes; the own-sample reading (labelled by a
+    single-turn format) is left unknown rather than sampled from a multi-turn world."""
+    from rlmeta_interp import load_model, load_pair
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+
+    from ...conftest import save_tiny, save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path / "pair", scale=0.02, seed=1))
+    ref = load_model(save_tiny(tmp_path / "other_seed", "llama", seed=7))
+    ctx = Context(pair=pair, world=make_world("bandits"), config=ScorecardConfig.smoke(), layer=0, problems=[],
+                  reference_base=ref)
+    m, tables = dr.measure(ctx)
+    assert m is not None and m.cosine.known and m.scaled_distance.known and m.cka.known
+    assert not m.cosine_own_samples.known and "passk" not in ctx.cache
+    assert dr.statistic(m).known and dr.vote(m, R) in ("activation", "creation", "inconclusive")

@@ -65,3 +65,21 @@ def test_measure_scores_rl_solutions_on_the_problems_only_rl_solves(tmp_path):
     # only RL's correct samples of problems 0 and 1 were scored: three of them
     assert len(tables["nll_rl_only"]) == 3
     assert lk.statistic(m).value == pytest.approx(np.log(m.ratio_rl_only.value))
+    # the KL of RL from the base on RL's own samples, a candidate reading in every world
+    assert m.kl_rl_base.known and m.kl_rl_base.lo <= m.kl_rl_base.value <= m.kl_rl_base.hi
+    assert lk.CANDIDATES["KL(RL||base)"](m) == m.kl_rl_base
+
+
+def test_bandit_likelihood_is_the_kl_on_rl_episodes_and_does_not_vote(tmp_path):
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+
+    from ...conftest import save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path, scale=0.02, seed=1))
+    ctx = Context(pair=pair, world=make_world("bandits"), config=ScorecardConfig.smoke(), layer=0, problems=[])
+    m, tables = lk.measure(ctx)
+    assert m.kl_rl_base.known and m.kl_rl_base.lo <= m.kl_rl_base.value <= m.kl_rl_base.hi and not tables
+    assert not m.ratio_all.known and not lk.statistic(m).known and lk.vote(m, R) == "n/a"
+

@@ -31,8 +31,11 @@ def test_steering_problems_are_their_own_and_cached(pair):
     assert [p.prompt for p in steer] != [p.prompt for p in ctx.problems]
 
 
-def test_contrast_exists_only_for_arithmetic_and_carries_the_reference(pair, tmp_path):
+def test_contrast_exists_for_arithmetic_and_bandits_and_carries_the_reference(pair, tmp_path):
     assert shared.contrast_acts(ctx_for(pair, "planning")) is None
+    prompts, comps, labels = shared.contrast(ctx_for(pair, "bandits"))
+    n = ctx_for(pair, "bandits").config.n_contrast
+    assert set(prompts) == {""} and labels.tolist() == [1] * n + [0] * n  # Thompson episodes, then uniform play
     ref = load_model(save_tiny(tmp_path / "other_seed", "llama", seed=7))
     ctx = ctx_for(pair, "arithmetic", reference_base=ref)
     d = shared.contrast_acts(ctx)
