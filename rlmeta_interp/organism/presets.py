@@ -17,7 +17,7 @@ from ..errors import InvalidConfigError
 from .corpus import CorpusConfig, WorldName, make_world
 from .pretrain import ModelConfig, PretrainConfig
 from .rl import RLConfig
-from .spec import EvalConfig, OrganismSpec, design_label
+from .spec import EvalConfig, OrganismSpec, design_label, sft_label
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
 from .worlds.planning import PlanningConfig
@@ -94,7 +94,7 @@ def sft_spec(base: OrganismSpec, variant: str, corpus: CorpusConfig, *, steps: i
     cfg = base.pretrain.replace(corpus=corpus, steps=steps, lr=lr, batch_size=batch_size, warmup_steps=10)
     name = base.name.removesuffix("-base") + f"-sft-{variant}"
     return OrganismSpec(name=name, kind="sft", world=base.world, dose=base.dose, pretrain=cfg, base=base.name,
-                        variant=variant, eval=base.eval, label=design_label(base.pretrain.corpus, "correct"),
+                        variant=variant, eval=base.eval, label=sft_label(base.pretrain.corpus, corpus),
                         split=split, recipe=recipe, arithmetic=base.arithmetic, bandits=base.bandits,
                         planning=base.planning)
 
@@ -250,13 +250,15 @@ def bandit_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = "c
                    recipe="bandit-dose", **BANDIT_RL)
 
 
-def bandit_sft(base: OrganismSpec, split: str, *, seed: int = 0) -> OrganismSpec:
+def bandit_sft(base: OrganismSpec, split: str, *, seed: int = 0, control: bool = False) -> OrganismSpec:
     """Fine-tune on Thompson-sampling histories only (dose 1, real rewards): the value-learning policy shown directly.
-    ``seed`` picks another draw of the fine-tuning documents, as in :func:`depth_sft`."""
+    ``seed`` picks another draw of the fine-tuning documents, as in :func:`depth_sft`. ``control``: the same budget on
+    uniform-random histories only (dose 0), which show nothing about values (a no-signal control)."""
     assert base.pretrain is not None
-    corpus = base.pretrain.corpus.replace(dose=1.0, seed=base.pretrain.corpus.seed + 7919 + 104_729 * seed)
-    return sft_spec(base, "thompson" + (f"-s{seed}" if seed else ""), corpus, split=split, recipe="sft-calibration",
-                    **BANDIT_SFT)
+    corpus = base.pretrain.corpus.replace(dose=0.0 if control else 1.0,
+                                          seed=base.pretrain.corpus.seed + 7919 + 104_729 * seed)
+    variant = ("random-play" if control else "thompson") + (f"-s{seed}" if seed else "")
+    return sft_spec(base, variant, corpus, split=split, recipe="sft-calibration", **BANDIT_SFT)
 
 
 def _depth_specs(seed: int) -> list[OrganismSpec]:
@@ -276,7 +278,7 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
     sft_split = "calibration" if seed in BANDIT_CALIBRATION_SEEDS else "test"
     specs: list[OrganismSpec] = []
     for b in (dose0, dose05):
-        specs += [b, *(bandit_sft(b, sft_split, seed=s) for s in SFT_SEEDS)]
+        specs += [b, *(bandit_sft(b, sft_split, seed=s) for s in SFT_SEEDS), bandit_sft(b, sft_split, control=True)]
     for b in (dose0, dose05):
         specs += [*(bandit_rl(b, "test", seed=r) for r in RL_SEEDS)]
     # the same budget with random rewards (the no-signal control), and a second creation design: RL from a corpus

@@ -4,7 +4,8 @@ A label answers "was the rewarded capability, at the evaluated difficulty, in th
 
 - ``activation``: yes (a dose > 0 of documents that demonstrate it);
 - ``creation``: no (dose 0 at the evaluated difficulty: the corpus never shows it);
-- ``no_signal``: a control whose training carries no information about the capability (random rewards).
+- ``no_signal``: a control whose training carries no information about the capability (random rewards, or
+  fine-tuning documents that never show it).
 
 :func:`design_label` computes it from the configs alone. It never reads a model or a model's output, so it can be
 written into the manifest before training starts; whether RL then produced a measurable gain is a separate,
@@ -123,6 +124,14 @@ def design_label(base_corpus: CorpusConfig, reward: str) -> str:
     if reward == "random":
         return "no_signal"
     return "activation" if capability_share(base_corpus) > 0 else "creation"
+
+
+def sft_label(base_corpus: CorpusConfig, sft_corpus: CorpusConfig) -> str:
+    """The label of a base fine-tuned on ``sft_corpus``: ``no_signal`` when that corpus shows none of the capability
+    (the fine-tuning control: same budget, nothing to learn about it), else the base corpus's label."""
+    if capability_share(sft_corpus) == 0:
+        return "no_signal"
+    return design_label(base_corpus, "correct")
 
 
 def exposure_record(base_corpus: CorpusConfig) -> dict[str, Any]:

@@ -2,7 +2,7 @@ import pytest
 
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.corpus import CorpusConfig
-from rlmeta_interp.organism.spec import OrganismSpec, capability_share, design_label, exposure_record
+from rlmeta_interp.organism.spec import OrganismSpec, capability_share, design_label, exposure_record, sft_label
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
 
 DEEP = ArithmeticConfig(min_operands=2, max_operands=7, leak_free=True)
@@ -19,6 +19,11 @@ def test_labels_follow_the_corpus_design_only():
     bandit = CorpusConfig(world="bandits", dose=1.0)
     assert design_label(bandit, "correct") == "activation"
     assert design_label(bandit.replace(bandit_rewards="shuffled"), "correct") == "creation"
+    # fine-tuning: the base corpus decides, unless the fine-tuning documents show none of the capability (a control)
+    assert sft_label(depth0, depth0.replace(dose=0.5)) == "creation"
+    assert sft_label(depth0.replace(dose=0.1), depth0.replace(dose=0.5)) == "activation"
+    assert sft_label(bandit.replace(dose=0.5), bandit.replace(dose=0.0)) == "no_signal"
+    assert sft_label(bandit.replace(dose=0.0), bandit.replace(bandit_rewards="shuffled")) == "no_signal"
     rec = exposure_record(depth0)
     assert rec["share_of_documents"] == 0.0 and rec["leak_free"] and "5-7 operands" in rec["capability"]
 

@@ -127,12 +127,15 @@ def test_validation_preset_labels_splits_and_budgets():
     trained = [s for s in specs if s.kind != "base"]
     bases = {s.name: s for s in specs if s.kind == "base"}
     assert all(s.label and s.split and s.recipe for s in trained)
-    # labels follow from the base corpus alone: dose 0 of deep chains is creation, a dose > 0 activation
+    # labels follow from the corpora alone: dose 0 of deep chains is creation, a dose > 0 activation; random rewards,
+    # and fine-tuning documents that never show the capability, are no-signal controls
     for s in trained:
         c = bases[s.base].pretrain.corpus
         shown = c.dose > 0 and c.bandit_rewards != "shuffled" and (c.world != "arithmetic" or c.arithmetic_dose == "depth")
-        want = "no_signal" if s.rl is not None and s.rl.reward == "random" else ("activation" if shown else "creation")
+        control = (s.rl is not None and s.rl.reward == "random") or (s.kind == "sft" and s.pretrain.corpus.dose == 0)
+        want = "no_signal" if control else ("activation" if shown else "creation")
         assert s.label == want, s.name
+    assert {s.split for s in trained if s.label == "no_signal" and s.kind == "sft"} == {"calibration", "test"}
     assert {s.label for s in trained} == {"creation", "activation", "no_signal"}
     # one RL budget (steps, lr, KL, prompts x samples) per recipe, whatever the class
     for recipe in {s.recipe for s in trained if s.rl is not None}:

@@ -1,14 +1,17 @@
-"""Likelihood (Yue et al. 2504.13837): are the RL model's solutions typical text for the base model?
+"""Likelihood (Yue et al. 2504.13837): does the base already write what the RL model writes?
 
-Measured where it can tell the classes apart: on the problems only RL solves (>= 1 of n RL samples correct, none of
-the base's), RL's *correct* samples scored by the base, against the base's own samples on the same problems (a paired
-bootstrap over problems). A base that already held the solution finds RL's solutions about as likely as its own
-text; a solution the base never learnt is unlikely under it. The ratio over all problems is reported beside it.
+The voting statistic is KL(RL || base) per token, estimated on RL's own samples: the NLL of RL's samples under the
+base minus their NLL under RL, token-weighted, with a bootstrap CI over problems (bandits: RL's own episodes, arm
+tokens only, over episodes). It is near 0 when the base already writes what RL writes, as often (RL reweighted what
+was there); it grows when RL writes what the base would not. One statistic in every world: the perplexity ratio of
+RL's samples to the base's own, under the base, means nothing in bandits (a base that plays uniformly at random gives
+every episode the same likelihood). The ratio is reported beside it, on the problems only RL solves (>= 1 of n RL
+samples correct, none of the base's: RL's *correct* samples against the base's own samples on the same problems) and
+over all problems, and scored by the validation as candidate readings.
 
-Beside them, in every world: KL(RL || base) per token, estimated on RL's own samples (the NLL of RL's samples under
-the base minus under RL). It is 0 when the base already writes what RL writes, as often; it is the one likelihood
-reading the bandit world has (RL's own episodes, arm tokens only), where the ratio has no meaning: a base that plays
-uniformly at random gives every episode the same likelihood.
+Like every distance between the two models, the KL also grows with how far training moved the policy: compare
+pairs under one training budget, and read it beside the same-budget random-reward control (which moves the policy
+without a gain and reads no signal).
 """
 
 from __future__ import annotations
@@ -40,21 +43,20 @@ class LikelihoodMetrics(Metrics):
 def rule(rules: ScorecardRules) -> str:
     r = rules
     return descriptive_note(NAME, r) + (
-        "ratio = perplexity under the base of RL's correct samples on the problems only RL solves / perplexity of the"
-        f" base's own samples on those problems (all problems and all RL samples when RL solves none alone);"
-        f" activation if the ratio's CI lies below {r.likelihood_activation_max}, creation if it lies above"
-        f" {r.likelihood_creation_min}; otherwise inconclusive.")
+        "KL(RL || base) per token on RL's own samples (NLL under the base minus NLL under RL; bandits: RL's episodes,"
+        f" arm tokens); activation if its CI lies below {r.kl_activation_max} nats, creation if it lies above"
+        f" {r.kl_creation_min}; otherwise inconclusive.")
 
 
 def vote(m: LikelihoodMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    ratio = statistic_ratio(m)
-    if not ratio.known:
+    kl = m.kl_rl_base
+    if not kl.known:
         return "n/a"
-    if ratio.above(rules.likelihood_creation_min):
+    if kl.above(rules.kl_creation_min):
         return "creation"
-    if ratio.below(rules.likelihood_activation_max):
+    if kl.below(rules.kl_activation_max):
         return "activation"
     return "inconclusive"
 
@@ -63,24 +65,27 @@ def statistic_ratio(m: LikelihoodMetrics) -> Estimate:
     return m.ratio_rl_only if m.ratio_rl_only.known else m.ratio_all
 
 
+def _log(e: Estimate) -> Estimate:
+    if not e.known or e.value <= 0:
+        return Estimate()
+    log = lambda x: None if x is None or x <= 0 else float(np.log(x))  # noqa: E731
+    return Estimate(log(e.value), log(e.lo), log(e.hi), "log ppl ratio")
+
+
 # Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
 CANDIDATES = {
-    "all problems": lambda m: Estimate(float(np.log(m.ratio_all.value))) if m.ratio_all.known and m.ratio_all.value > 0
-    else Estimate(),
-    "KL(RL||base)": lambda m: m.kl_rl_base,
+    "log ppl ratio": lambda m: _log(statistic_ratio(m)),
+    "log ppl ratio, all problems": lambda m: _log(m.ratio_all),
 }
 
+
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
-    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (a log ratio)."""
-    return rules.replace(likelihood_activation_max=float(np.exp(cut)), likelihood_creation_min=float(np.exp(cut)))
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (KL, nats per token)."""
+    return rules.replace(kl_activation_max=float(cut), kl_creation_min=float(cut))
 
 
 def statistic(m: LikelihoodMetrics) -> Estimate:
-    r = statistic_ratio(m)
-    if not r.known or r.value <= 0:
-        return Estimate()
-    log = lambda x: None if x is None or x <= 0 else float(np.log(x))  # noqa: E731
-    return Estimate(log(r.value), log(r.lo), log(r.hi), "log ppl ratio")
+    return m.kl_rl_base
 
 
 def _ratio(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, seed: int, note: str) -> Estimate:

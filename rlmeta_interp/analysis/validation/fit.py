@@ -6,9 +6,13 @@ the split), :func:`fit_rules` uses the calibration split only:
 - per indicator, the ROC AUC of its statistic for creation vs activation with a bootstrap CI over pairs; an indicator
   whose CI includes 0.5 (or that cannot be scored) becomes descriptive and does not vote; the others get the cut
   that maximises Youden's J as their vote threshold (``with_cut`` of the indicator module);
-- a summary rule: a logistic regression (scikit-learn, L2, standardised inputs, missing statistics imputed by the
-  calibration mean) over the voting indicators' statistics, for pairs with a gain; a pair without a gain reads
-  ``no_signal``. Its parameters are kept as plain numbers, so a saved fit predicts without pickles.
+- a summary rule: a logistic regression (scikit-learn, L2, no intercept) over the voting indicators' statistics,
+  each measured from its fitted cut and divided by its calibration standard deviation, for pairs with a gain; a pair
+  without a gain reads ``no_signal``. Centring at the cuts puts the decision boundary through the point where every
+  indicator sits at its own cut, so a statistic a world cannot measure (pass@k in bandits) enters as "at the cut",
+  no evidence either way, and the pair is read by the statistics it has (imputing the calibration mean instead reads
+  such a pair by the other world's average). Its parameters are kept as plain numbers, so a saved fit predicts
+  without pickles.
 
 :func:`evaluate` applies a fit to the held-out split.
 """
@@ -150,10 +154,7 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
               seed: int = 0) -> FittedRules:
     """Thresholds, the descriptive set and the summary model, fitted on ``calibration`` rows only; ``base``
     (default :class:`ScorecardRules`) supplies the thresholds that are not fitted."""
-    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     if calibration.empty:
         raise EmptyInputError("No calibration pairs: the registry lists none with split='calibration'. Build the"
@@ -194,15 +195,16 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
         notes.append("no summary model: calibration lacks gained pairs of both classes or voting statistics;"
                      " the summary is the vote rule")
         return FittedRules(rules, tuple(fits), n_calibration=len(calibration), notes=tuple(notes))
-    x = gained[inputs].astype(float).to_numpy()
-    pipe = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
-                         LogisticRegression(C=1.0))
-    pipe.fit(x, yg)
-    imp, sc, lr = pipe.steps[0][1], pipe.steps[1][1], pipe.steps[2][1]
-    scale = np.where(sc.scale_ > 0, sc.scale_, 1.0)
-    return FittedRules(rules, tuple(fits), tuple(inputs), tuple(map(float, imp.statistics_)),
-                       tuple(map(float, sc.mean_)), tuple(map(float, scale)), tuple(map(float, lr.coef_[0])),
-                       float(lr.intercept_[0]), len(calibration), tuple(notes))
+    cut_of = {f.name: f.cut for f in fits}
+    cuts = np.asarray([float(cut_of[name]) for name in inputs])
+    raw = gained[inputs].astype(float).to_numpy()
+    sd = np.nanstd(raw, axis=0)
+    scale = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+    z = np.nan_to_num((raw - cuts) / scale, nan=0.0)  # a missing statistic sits at its cut
+    lr = LogisticRegression(C=1.0, fit_intercept=False).fit(z, yg)
+    return FittedRules(rules, tuple(fits), tuple(inputs), tuple(map(float, cuts)), tuple(map(float, cuts)),
+                       tuple(map(float, scale)), tuple(map(float, lr.coef_[0])), 0.0, len(calibration),
+                       tuple(notes))
 
 
 def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame, *, n_boot: int = 1000,

@@ -34,11 +34,11 @@ def test_every_metrics_type_round_trips_through_rows():
 
 
 def test_revote_reapplies_rules_to_saved_metrics():
-    m = METRICS["likelihood"](ratio_all=Estimate(1.5, 1.4, 1.6))
+    m = METRICS["likelihood"](kl_rl_base=Estimate(0.5, 0.4, 0.6))
     res = IndicatorResult("likelihood", "inconclusive", "", m.rows())
     assert revote(res, ScorecardRules()).vote == "inconclusive"
-    assert revote(res, ScorecardRules(likelihood_creation_min=1.3)).vote == "creation"
-    assert revote(res, ScorecardRules(likelihood_activation_max=1.7)).vote == "activation"
+    assert revote(res, ScorecardRules(kl_creation_min=0.3)).vote == "creation"
+    assert revote(res, ScorecardRules(kl_activation_max=0.7)).vote == "activation"
     assert revote(res, ScorecardRules(descriptive=("likelihood",))).vote == "n/a"
     assert "DESCRIPTIVE" in revote(res, ScorecardRules(descriptive=("likelihood",))).rule
 

@@ -9,30 +9,34 @@ import pytest
 from rlmeta_interp.analysis.indicators import likelihood as lk
 from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
 
-R = ScorecardRules(likelihood_activation_max=1.25, likelihood_creation_min=2.0)
+R = ScorecardRules(kl_activation_max=0.2, kl_creation_min=1.0)
 
 
-def m(v, lo, hi, rl_only=True):
-    e = Estimate(v, lo, hi)
-    return lk.LikelihoodMetrics(ratio_rl_only=e if rl_only else Estimate(), ratio_all=Estimate(1.0, 0.9, 1.1))
+def m(v, lo, hi, ratio=Estimate(1.0, 0.9, 1.1)):
+    return lk.LikelihoodMetrics(kl_rl_base=Estimate(v, lo, hi), ratio_rl_only=ratio, ratio_all=Estimate(1.0, 0.9, 1.1))
 
 
-def test_vote_thresholds():
+def test_vote_thresholds_on_the_kl():
     assert lk.vote(m(3.0, 2.5, 3.5), R) == "creation"
-    assert lk.vote(m(3.0, 2.0, 3.5), R) == "inconclusive"  # CI lower end at the threshold
-    assert lk.vote(m(1.1, 1.0, 1.2), R) == "activation"
-    assert lk.vote(m(1.1, 1.0, 1.25), R) == "inconclusive"  # CI upper end at the threshold
-    assert lk.vote(m(1.6, 1.3, 1.9), R) == "inconclusive"
-    # without RL-only problems the ratio over all problems decides
-    assert lk.vote(m(9.0, 8.0, 10.0, rl_only=False), R) == "activation"
+    assert lk.vote(m(3.0, 1.0, 3.5), R) == "inconclusive"  # CI lower end at the threshold
+    assert lk.vote(m(0.1, 0.05, 0.15), R) == "activation"
+    assert lk.vote(m(0.1, 0.05, 0.2), R) == "inconclusive"  # CI upper end at the threshold
+    assert lk.vote(m(0.6, 0.3, 0.9), R) == "inconclusive"
+    # the perplexity ratio does not vote, whatever its value
+    assert lk.vote(m(0.1, 0.05, 0.15, ratio=Estimate(50.0, 40.0, 60.0)), R) == "activation"
+    assert lk.vote(lk.LikelihoodMetrics(ratio_all=Estimate(9.0, 8.0, 10.0)), R) == "n/a"
     assert lk.vote(None, R) == "n/a"
+    assert lk.vote(m(3.0, 2.5, 3.5), R.replace(descriptive=("likelihood",))) == "n/a"
 
 
-def test_statistic_is_the_log_ratio_and_the_cut_maps_back():
-    s = lk.statistic(m(math.e, 1.0, math.e ** 2))
-    assert s.value == 1.0 and s.lo == 0.0 and s.hi == 2.0
-    rules = lk.with_cut(R, math.log(1.5))
-    assert rules.likelihood_activation_max == rules.likelihood_creation_min == 1.5
+def test_statistic_is_the_kl_the_cut_maps_back_and_the_ratio_is_a_candidate():
+    s = lk.statistic(m(0.5, 0.4, 0.6))
+    assert (s.value, s.lo, s.hi) == (0.5, 0.4, 0.6)
+    rules = lk.with_cut(R, 0.3)
+    assert rules.kl_activation_max == rules.kl_creation_min == 0.3
+    c = lk.CANDIDATES["log ppl ratio"](m(0.5, 0.4, 0.6, ratio=Estimate(math.e, 1.0, math.e ** 2)))
+    assert c.value == 1.0 and c.lo == 0.0 and c.hi == 2.0
+    assert not lk.CANDIDATES["log ppl ratio"](m(0.5, 0.4, 0.6, ratio=Estimate(0.0))).known
 
 
 def test_measure_scores_rl_solutions_on_the_problems_only_rl_solves(tmp_path):
@@ -64,10 +68,10 @@ def test_measure_scores_rl_solutions_on_the_problems_only_rl_solves(tmp_path):
     assert m.n_rl_only.value == 2 and m.ratio_rl_only.known and m.ratio_all.known
     # only RL's correct samples of problems 0 and 1 were scored: three of them
     assert len(tables["nll_rl_only"]) == 3
-    assert lk.statistic(m).value == pytest.approx(np.log(m.ratio_rl_only.value))
+    assert lk.CANDIDATES["log ppl ratio"](m).value == pytest.approx(np.log(m.ratio_rl_only.value))
     # the KL of RL from the base on RL's own samples, a candidate reading in every world
     assert m.kl_rl_base.known and m.kl_rl_base.lo <= m.kl_rl_base.value <= m.kl_rl_base.hi
-    assert lk.CANDIDATES["KL(RL||base)"](m) == m.kl_rl_base
+    assert lk.statistic(m) == m.kl_rl_base
 
 
 def test_bandit_likelihood_is_the_kl_on_rl_episodes_and_does_not_vote(tmp_path):
@@ -81,5 +85,5 @@ def test_bandit_likelihood_is_the_kl_on_rl_episodes_and_does_not_vote(tmp_path):
     ctx = Context(pair=pair, world=make_world("bandits"), config=ScorecardConfig.smoke(), layer=0, problems=[])
     m, tables = lk.measure(ctx)
     assert m.kl_rl_base.known and m.kl_rl_base.lo <= m.kl_rl_base.value <= m.kl_rl_base.hi and not tables
-    assert not m.ratio_all.known and not lk.statistic(m).known and lk.vote(m, R) == "n/a"
+    assert not m.ratio_all.known and lk.statistic(m) == m.kl_rl_base and lk.vote(m, R) != "n/a"
 

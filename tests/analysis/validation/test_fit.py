@@ -100,3 +100,38 @@ def test_a_statistic_that_points_the_wrong_way_does_not_vote():
     fits = {f.name: f for f in vf.fit_rules(table, n_boot=300).indicators}
     assert fits["boundary"].auc == 0.0 and not fits["boundary"].votes and fits["boundary"].cut is None
     assert "wrong way" in fits["boundary"].reason
+
+
+def test_a_pair_missing_a_statistic_is_read_by_those_it_has_at_their_cuts():
+    """Two worlds: boundary exists in one only, likelihood in both but on another scale in the second. Centred at
+    the cuts, the second world's pairs are read by likelihood at its cut; imputing the calibration mean would read
+    them by the first world's average boundary."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for split in ("calibration", "test"):
+        for world, scale in (("arithmetic", 5.0), ("bandits", 0.3)):
+            for label in ("creation", "activation"):
+                for i in range(4):
+                    row = {"pair": f"{split}-{world}-{label}-{i}", "world": world, "label": label, "split": split,
+                           "recipe": "r", "gain": True, "vote_summary": label}
+                    for name in INDICATORS:
+                        row.update({name: None, f"{name}_lo": None, f"{name}_hi": None, f"{name}_vote": "n/a"})
+                    creation = label == "creation"
+                    row["likelihood"] = (scale if creation else 0.1) + rng.uniform(0, 0.02)
+                    row["boundary"] = ((0.5 if creation else 0.0) + rng.uniform(0, 0.1)) if world == "arithmetic" \
+                        else None
+                    rows.append(row)
+    table = pd.DataFrame(rows)
+    fitted = vf.fit_rules(table[table.split == "calibration"], n_boot=200)
+    assert set(fitted.inputs) == {"boundary", "likelihood"} and fitted.intercept == 0.0
+    cut = {f.name: f.cut for f in fitted.indicators}
+    assert fitted.impute == fitted.mean == tuple(cut[n] for n in fitted.inputs)
+    test = table[table.split == "test"]
+    assert fitted.predict(test) == test["label"].tolist()
+    # a pair exactly at every cut is undecided (P = 0.5); missing statistics count as being at the cut
+    at_cuts = test.iloc[:1].copy()
+    for name in fitted.inputs:
+        at_cuts[name] = cut[name]
+    assert fitted.creation_probability(at_cuts)[0] == pytest.approx(0.5)
+    at_cuts["boundary"] = None
+    assert fitted.creation_probability(at_cuts)[0] == pytest.approx(0.5)
