@@ -12,8 +12,11 @@ from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
 R = ScorecardRules(kl_activation_max=0.2, kl_creation_min=1.0)
 
 
-def m(v, lo, hi, ratio=Estimate(1.0, 0.9, 1.1)):
-    return lk.LikelihoodMetrics(kl_rl_base=Estimate(v, lo, hi), ratio_rl_only=ratio, ratio_all=Estimate(1.0, 0.9, 1.1))
+RATIO = Estimate(1.0, 0.9, 1.1)
+
+
+def m(v, lo, hi, ratio=RATIO):
+    return lk.LikelihoodMetrics(kl_rl_base=Estimate(v, lo, hi), ratio_rl_only=ratio, ratio_all=RATIO)
 
 
 def test_vote_thresholds_on_the_kl():
