@@ -182,11 +182,17 @@ class Scorecard:
 
 
 # -------------------------------------------------------------------------------------------------- persistence
-def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str) -> str:
+# the optional models an indicator's measurement reads: a saved result is current only for the same ones
+_OPTIONAL_MODELS = {"directions": "reference_base", "features": "control_rl"}
+
+
+def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str, optional: Any | None = None) -> str:
     h = hashlib.sha256()
     for part in (SCHEMA_VERSION, pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl),
                  world.name, indicator, json.dumps(config.measured(), sort_keys=True, default=str)):
         h.update(str(part).encode())
+    if optional is not None:
+        h.update(f"{getattr(optional, 'name', '')}:{weights_id(optional)}".encode())
     return h.hexdigest()[:16]
 
 
@@ -268,7 +274,7 @@ def run_scorecard(pair: Any, world: str | Any | None = None, config: ScorecardCo
                   reference_base=reference_base, control_rl=control_rl)
     results: dict[str, IndicatorResult] = {}
     for name in tqdm(config.indicators, desc=f"scorecard {pair.name}", disable=not progress, leave=False):
-        key = _key(pair, w, config, name)
+        key = _key(pair, w, config, name, getattr(ctx, _OPTIONAL_MODELS[name]) if name in _OPTIONAL_MODELS else None)
         try:
             cached = _load(folder, name, key) if folder is not None else None
         except CorruptedCheckpointError as e:  # a damaged saved result is measured again and overwritten

@@ -172,3 +172,21 @@ def test_headlines_pick_metric_control_and_thresholds():
     h = card.headlines().iloc[0]
     assert (h.metric, h.value, h.ci_lo, h.control_value) == ("cosine(base dir, RL dir)", 0.9, 0.85, 0.7)
     assert h.activation_threshold == cfg.rules.cosine_activation_min and h.vote == "activation"
+
+
+def test_a_saved_result_is_measured_again_when_its_reference_model_changes(tiny_pair, tmp_path):
+    """directions reads a second-seed base when there is one: a result saved without it is not reused with it."""
+    from rlmeta_interp import load_model
+
+    from ..conftest import save_tiny
+
+    cfg = sc.ScorecardConfig.smoke().replace(indicators=("directions", "likelihood"))
+    first = sc.run_scorecard(tiny_pair, "arithmetic", cfg, out_dir=tmp_path, progress=False)
+    keys = lambda card: {m["key"] for m in card.results["directions"].metrics}  # noqa: E731
+    assert "scaled_distance" not in keys(first)  # unmeasured metrics are not saved
+    saved = {n: (tmp_path / f"{n}.json").stat().st_mtime_ns for n in ("directions", "likelihood")}
+    ref = load_model(save_tiny(tmp_path / "other_seed", "llama", seed=7))
+    again = sc.run_scorecard(tiny_pair, "arithmetic", cfg, out_dir=tmp_path, progress=False, reference_base=ref)
+    assert "scaled_distance" in keys(again)
+    assert (tmp_path / "directions.json").stat().st_mtime_ns != saved["directions"]
+    assert (tmp_path / "likelihood.json").stat().st_mtime_ns == saved["likelihood"]  # reads no reference: reused
