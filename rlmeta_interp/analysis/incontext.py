@@ -173,6 +173,9 @@ def episode_logprobs(model: Any, tokens: Int[torch.Tensor, "episodes steps"], *,
     """Teacher-forced log-probability of every token of bandit episodes (``BanditRollouts.tokens``, after BOS)
     under ``model``."""
     hf, tok = hf_view(model, tokenizer, require_tokenizer=True)
+    if tok.bos_token_id is None:
+        raise InvalidConfigError("episode_logprobs needs a tokenizer with a BOS token (bandit episodes start right"
+                                 " after BOS): pass the organism's own tokenizer.")
     device = next(hf.parameters()).device
     out = []
     for i in range(0, len(tokens), batch_size):

@@ -224,9 +224,12 @@ def policy_kl(nll_under_reference: pd.DataFrame, nll_under_policy: pd.DataFrame,
     """KL(policy || reference) per token, estimated on the policy's own samples: the token-weighted mean of
     ``NLL under reference - NLL under policy`` (two :func:`samples_nll` tables of the same samples, row for row),
     with a bootstrap CI over prompts. 0 when the reference already writes what the policy writes, as likely; large
-    when the policy writes what the reference would not."""
+    when the policy writes what the reference would not. Tables made with ``add_eos=True`` score an EOS after every
+    sample in both models, also after samples cut at the length limit (one token of each sample)."""
     a, b = nll_under_reference, nll_under_policy
-    if len(a) != len(b) or not (a["n_tokens"].to_numpy() == b["n_tokens"].to_numpy()).all():
+    same_prompts = "prompt" not in a.columns or ("prompt" in b.columns and len(a) == len(b)
+                                                  and (a["prompt"].to_numpy() == b["prompt"].to_numpy()).all())
+    if len(a) != len(b) or not same_prompts or not (a["n_tokens"].to_numpy() == b["n_tokens"].to_numpy()).all():
         raise InvalidConfigError("policy_kl needs two NLL tables of the same samples (equal rows and token counts):"
                                  " score the policy's samples under both models with samples_nll.")
     ok = a["n_tokens"].to_numpy() > 0

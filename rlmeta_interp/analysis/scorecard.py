@@ -64,7 +64,7 @@ def headline_spec(config: ScorecardConfig) -> dict[str, dict[str, Any]]:
     return {
         "boundary": {"metric": "d_passn_level", "control": "rl_minus_guess_level",
                      "thresholds": (r.boundary_margin, r.boundary_margin)},
-        "likelihood": {"metric": "kl_rl_base", "control": "ratio_rl_only",
+        "likelihood": {"metric": "kl_rl_base", "control": None,
                        "thresholds": (r.kl_activation_max, r.kl_creation_min)},
         "directions": {"metric": "cosine", "control": "null_shared",
                        "thresholds": (r.cosine_activation_min, r.cosine_creation_max)},

@@ -289,11 +289,11 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
-    calibrates, seeds 1-2 are held out); the bandit RL recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward
-    control, the shuffled-reward corpus) over 3 pretraining seeds, held out whole: a recipe, and a training method,
-    that no rule was fitted on. The
-    depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a partial
-    build holds both classes of every recipe."""
+    calibrates, seeds 1-2 are held out), with a same-budget bandit fine-tuning control per base (uniform-random play
+    only); the bandit RL recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward control, the shuffled-reward
+    corpus) over 3 pretraining seeds, held out whole: a recipe, and a training method, that no rule was fitted on.
+    The depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a
+    partial build holds both classes of every recipe."""
     return [s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
 
 

@@ -161,6 +161,8 @@ def test_policy_kl_is_the_token_weighted_nll_gap_on_the_policys_samples():
     assert same["kl"] == 0.0 == same["ci_lo"] == same["ci_hi"]
     with pytest.raises(InvalidConfigError, match="same samples"):
         policy_kl(under_ref.iloc[:-1], under_policy)
+    with pytest.raises(InvalidConfigError, match="same samples"):  # rows of other prompts
+        policy_kl(under_ref, under_policy.assign(prompt=under_policy["prompt"].to_numpy()[::-1]))
     empty = pd.DataFrame({"prompt": [0], "n_tokens": [0], "nll_sum": [float("nan")]})
     with pytest.raises(EmptyInputError):
         policy_kl(empty, empty)

@@ -8,11 +8,13 @@ the split), :func:`fit_rules` uses the calibration split only:
   that maximises Youden's J as their vote threshold (``with_cut`` of the indicator module);
 - a summary rule: a logistic regression (scikit-learn, L2, no intercept) over the voting indicators' statistics,
   each measured from its fitted cut and divided by its calibration standard deviation, for pairs with a gain; a pair
-  without a gain reads ``no_signal``. Centring at the cuts puts the decision boundary through the point where every
-  indicator sits at its own cut, so a statistic a world cannot measure (pass@k in bandits) enters as "at the cut",
-  no evidence either way, and the pair is read by the statistics it has (imputing the calibration mean instead reads
-  such a pair by the other world's average). Its parameters are kept as plain numbers, so a saved fit predicts
-  without pickles.
+  without a gain reads ``no_signal``, and a pair with none of the inputs measured reads by the vote rule. Centring at
+  the cuts puts the decision boundary through the point where every indicator sits at its own cut: that location is
+  assumed, not estimated (the fit only weighs the inputs), which is what lets a statistic a world cannot measure
+  (pass@k in bandits) enter as "at the cut", no evidence either way, so that the pair is read by the statistics it
+  has rather than by another world's calibration mean. On calibration data that one statistic separates perfectly,
+  the weights are set by the L2 penalty (C = 1), not by the data. Its parameters are kept as plain numbers, so a
+  saved fit predicts without pickles.
 
 :func:`evaluate` applies a fit to the held-out split.
 """
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import EmptyInputError
+from ...errors import EmptyInputError, InvalidConfigError
 from ..indicators import REGISTRY, metrics_of
 from ..indicators.core import INDICATORS, ScorecardRules
 from .labels import LABELS
@@ -133,13 +135,16 @@ class FittedRules:
 
     def predict(self, table: pd.DataFrame) -> list[str]:
         """The summary reading per pair: ``no_signal`` without a gain; else creation when P(creation) >= 0.5, else
-        activation (the vote rule's reading where no model could be fitted)."""
+        activation; the vote rule's reading where no model could be fitted or the pair has none of its inputs
+        measured (every input at its cut is no evidence, not creation)."""
         p = self.creation_probability(table)
+        measured = (table[list(self.inputs)].astype(float).notna().any(axis=1).to_numpy() if self.inputs
+                    else np.zeros(len(table), dtype=bool))
         out = []
-        for gain, prob, vote in zip(table["gain"], p, table["vote_summary"], strict=True):
+        for gain, prob, vote, has in zip(table["gain"], p, table["vote_summary"], measured, strict=True):
             if gain is False or (isinstance(gain, (bool, np.bool_)) and not gain):
                 out.append("no_signal")
-            elif np.isnan(prob):
+            elif np.isnan(prob) or not has:
                 out.append(vote)
             else:
                 out.append("creation" if prob >= 0.5 else "activation")
@@ -196,6 +201,8 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
                      " the summary is the vote rule")
         return FittedRules(rules, tuple(fits), n_calibration=len(calibration), notes=tuple(notes))
     cut_of = {f.name: f.cut for f in fits}
+    if any(cut_of[name] is None for name in inputs):  # every input is a voting statistic, which has a fitted cut
+        raise InvalidConfigError(f"Summary inputs {inputs} include a statistic without a fitted cut: {cut_of}.")
     cuts = np.asarray([float(cut_of[name]) for name in inputs])
     raw = gained[inputs].astype(float).to_numpy()
     sd = np.nanstd(raw, axis=0)

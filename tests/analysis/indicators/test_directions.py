@@ -68,3 +68,8 @@ def test_bandit_directions_contrast_thompson_with_random_play_without_own_sample
     assert m is not None and m.cosine.known and m.scaled_distance.known and m.cka.known
     assert not m.cosine_own_samples.known and "passk" not in ctx.cache
     assert dr.statistic(m).known and dr.vote(m, R) in ("activation", "creation", "inconclusive")
+    # a model against itself keeps its direction exactly: cosine 1, distance 0 whatever the reference
+    same = load_pair((tmp_path / "pair" / "base", tmp_path / "pair" / "base"))
+    m0, _ = dr.measure(Context(pair=same, world=ctx.world, config=ctx.config, layer=0, problems=[], reference_base=ref))
+    assert m0.cosine.value == pytest.approx(1.0, abs=1e-5) and m0.scaled_distance.value == pytest.approx(0.0, abs=1e-4)
+    assert dr.vote(m0, R) == "activation"

@@ -72,12 +72,12 @@ def test_measure_scores_rl_solutions_on_the_problems_only_rl_solves(tmp_path):
     # only RL's correct samples of problems 0 and 1 were scored: three of them
     assert len(tables["nll_rl_only"]) == 3
     assert lk.CANDIDATES["log ppl ratio"](m).value == pytest.approx(np.log(m.ratio_rl_only.value))
-    # the KL of RL from the base on RL's own samples, a candidate reading in every world
+    # the KL of RL from the base on RL's own samples: the voting statistic, in every world
     assert m.kl_rl_base.known and m.kl_rl_base.lo <= m.kl_rl_base.value <= m.kl_rl_base.hi
     assert lk.statistic(m) == m.kl_rl_base
 
 
-def test_bandit_likelihood_is_the_kl_on_rl_episodes_and_does_not_vote(tmp_path):
+def test_bandit_likelihood_is_the_kl_on_rl_episodes_and_votes_on_it(tmp_path):
     from rlmeta_interp import load_pair
     from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
     from rlmeta_interp.organism.corpus import make_world
@@ -89,4 +89,8 @@ def test_bandit_likelihood_is_the_kl_on_rl_episodes_and_does_not_vote(tmp_path):
     m, tables = lk.measure(ctx)
     assert m.kl_rl_base.known and m.kl_rl_base.lo <= m.kl_rl_base.value <= m.kl_rl_base.hi and not tables
     assert not m.ratio_all.known and lk.statistic(m) == m.kl_rl_base and lk.vote(m, R) != "n/a"
+    # a model against itself: no KL at all, read as activation (it writes exactly what the base writes)
+    same = load_pair((tmp_path / "base", tmp_path / "base"))
+    m0, _ = lk.measure(Context(pair=same, world=ctx.world, config=ctx.config, layer=0, problems=[]))
+    assert m0.kl_rl_base.value == pytest.approx(0.0, abs=1e-6) and lk.vote(m0, R) == "activation"
 

@@ -135,3 +135,8 @@ def test_a_pair_missing_a_statistic_is_read_by_those_it_has_at_their_cuts():
     assert fitted.creation_probability(at_cuts)[0] == pytest.approx(0.5)
     at_cuts["boundary"] = None
     assert fitted.creation_probability(at_cuts)[0] == pytest.approx(0.5)
+    # a pair with none of the inputs measured is read by the vote rule, not as creation at P = 0.5
+    blank = at_cuts.assign(vote_summary="inconclusive")
+    for name in fitted.inputs:
+        blank[name] = None
+    assert fitted.creation_probability(blank)[0] == pytest.approx(0.5) and fitted.predict(blank) == ["inconclusive"]
