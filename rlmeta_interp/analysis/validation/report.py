@@ -110,6 +110,12 @@ def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int 
                 "n_pairs": ev["n_test"], "split": "test", "creation_recall": s["recall"].get("creation"),
                 "no_signal_read_as_creation": s["no_signal_read_as_creation"],
                 "constant_baseline": ev["constant_baseline"]["balanced_accuracy"]}
+    if "base" in table.columns:
+        # held-out pairs trained from a base that a calibration pair was trained from too (another method, same
+        # weights): not independent of the fit, so they are counted apart
+        shared = test[test["base"].isin(set(calib["base"]))]
+        right = [p for p, lab in zip(shared["pair"], shared["label"], strict=True) if s["predictions"].get(p) == lab]
+        headline["test_sharing_a_calibration_base"] = {"pairs": shared["pair"].tolist(), "read_right": len(right)}
     return {"summary": headline, "fitted": fitted.to_dict(), "evaluation": ev,
             "pairs": {"calibration": calib["pair"].tolist(), "test": test["pair"].tolist()}}
 
@@ -184,6 +190,16 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
+    shared = summary["summary"].get("test_sharing_a_calibration_base") or {}
+    if shared.get("pairs"):
+        lines.append(f"- {len(shared['pairs'])} of the test pairs start from a base that calibration pairs start from"
+                     f" too (another training method, same weights); {shared['read_right']} of them read right.")
+    ctrl = [f"{r['indicator']} {_f(r['controls_read_as_creation'])}" for r in ev["indicators"]
+            if r["votes"] and r.get("controls_read_as_creation") == r.get("controls_read_as_creation")]
+    if ns is not None:
+        lines.append("- The summary reads a pair without a gain as no signal, so the controls' recall tests the gain"
+                     " test, not the indicators; share of the test controls each voting indicator reads as creation: "
+                     + (", ".join(ctrl) or "none") + ".")
     exact = s.get("recall_exact_ci") or {}
     if exact:
         lines.append("- Per-class recall with its exact 95% interval (pairs read right of the class's pairs): " + ", ".join(
