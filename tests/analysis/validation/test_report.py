@@ -49,6 +49,13 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     back["run"] = {"scorecard_config": {"indicators": [i for i in INDICATORS if i not in ("steering", "hybrid")]}}
     assert "Not measured in this run (`validate --skip`): steering, hybrid." in " ".join(
         vr.render_trust_paragraph(back).split())
+    # controls are read by the gain test, said so; held-out pairs on a calibration pair's base are counted apart
+    assert "tests the gain test, not the indicators" in " ".join(text.split())
+    shared = table.assign(base=table["pair"].str.replace("test-", "calibration-"))
+    again = vr.validation_summary(shared, fitted, n_boot=100)["summary"]["test_sharing_a_calibration_base"]
+    assert len(again["pairs"]) == len(test) and again["read_right"] == len(test)  # every one read right here
+    assert "of the test pairs start from a base that calibration pairs start from too" in " ".join(
+        vr.render_trust_paragraph(vr.validation_summary(shared, fitted, n_boot=100)).split())
     with pytest.raises(InvalidConfigError, match="unknown indicators"):
         vr.validate_command(skip=("steer",), table_dir=tmp_path)
     (tmp_path / vr.SUMMARY_JSON).write_text((tmp_path / vr.SUMMARY_JSON).read_text().replace("1.0", "0.9", 1))
