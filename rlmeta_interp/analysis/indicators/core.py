@@ -117,7 +117,7 @@ class ScorecardRules(FrozenConfig):
     boundary_margin: float = 0.02  # pass@n difference (RL - base), per difficulty level, that counts as new coverage
     guess_margin: float = 0.0  # RL pass@n must beat the guesser's by this at the expanded level
     collapse_tolerance: float = 0.1  # RL in-distribution pass@1 may fall at most this far below the base's
-    # KL(RL || base) per token of RL's own samples, nats; at most log K against a base playing K arms at random
+    # KL(RL || base) per token of RL's own samples, nats; about log K at most against a base playing K arms at random
     kl_activation_max: float = 0.2
     kl_creation_min: float = 0.5
     cosine_activation_min: float = 0.8  # seed-scaled similarity when a seed reference exists, raw cosine otherwise
