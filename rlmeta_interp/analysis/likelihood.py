@@ -241,4 +241,3 @@ def policy_kl(nll_under_reference: pd.DataFrame, nll_under_policy: pd.DataFrame,
     lo, hi = bootstrap_ratio_ci(diff["d"].to_numpy(), diff["n"].to_numpy(), n_boot=n_boot, ci=ci, seed=seed)
     return {"kl": float(diff["d"].sum() / diff["n"].sum()), "ci_lo": lo, "ci_hi": hi, "n_units": int(len(diff)),
             "n_tokens": int(diff["n"].sum())}
-

@@ -14,9 +14,9 @@ w costs about log(1/w) nats per sample once training concentrates on it, spread 
 fitted on the zoo separates "absent" from "rare" at the doses the zoo was built with (0 vs 0.1 in arithmetic, 0 vs 0.5
 in bandits); a much smaller dose of the capability would read as creation. Its scale depends on the world (per arm
 token, about log K at most against a base that plays K arms at random, unless RL writes tokens that are no arm; a
-deep arithmetic chain costs several nats per token), and like every distance between two models it also grows with how far training moved the policy:
-compare pairs under one training budget, beside the same-budget random-reward control, which moves the policy
-without a gain.
+deep arithmetic chain costs several nats per token), and like every distance between two models it also grows with
+how far training moved the policy: compare pairs under one training budget, beside the same-budget random-reward
+control, which moves the policy without a gain.
 """
 
 from __future__ import annotations
