@@ -126,6 +126,7 @@ class MeterAccuracy:
     # per class: [pairs read right, pairs, exact 95% interval low, high] (a bootstrap over a few pairs read without
     # error is the point [1, 1]; these say how much the pairs can show)
     exact: dict[str, list[float]] | None = None
+    meets_bar: bool | None = None  # the project's bar (README, "How far to trust each vote"); None: not known
 
     def text(self) -> str:
         ci = fmt_interval(self.ci_lo, self.ci_hi, pct=True)
@@ -135,8 +136,10 @@ class MeterAccuracy:
         exact = ("; per class, pairs read right with the exact 95% interval: " + ", ".join(
             f"{c.replace('_', ' ')} {int(k)}/{int(m)} {fmt_interval(lo, hi, pct=True)}"
             for c, (k, m, lo, hi) in self.exact.items())) if self.exact else ""
+        bar = {True: "; it meets the project's bar", None: ""}.get(self.meets_bar, (
+            "; it does not meet the project's bar (README, 'How far to trust each vote')"))
         return (f"{self.metric.replace('_', ' ')} {fmt_pct(self.value)}{' 95% CI ' + ci if ci else ''} on the labelled"
-                f" validation zoo{split}{base}{exact}")
+                f" validation zoo{split}{base}{exact}{bar}")
 
 
 _ACCURACY_KEYS = ("balanced_accuracy", "summary_balanced_accuracy", "accuracy", "summary_accuracy")
@@ -167,9 +170,14 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
                 continue
             n = scope.get("n_pairs", data.get("n_pairs"))
             exact = ((data.get("evaluation") or {}).get("summary") or {}).get("recall_exact_ci")
+            bar = None
+            if isinstance(data.get("evaluation"), dict) and "indicators" in data["evaluation"]:
+                from .analysis.validation.report import meets_bar
+
+                bar = meets_bar(data)
             return MeterAccuracy(float(value), _finite(lo), _finite(hi), int(n) if _finite(n) else None, key,
                                  scope.get("split", data.get("split")), path, _finite(scope.get("constant_baseline")),
-                                 exact if isinstance(exact, dict) else None)
+                                 exact if isinstance(exact, dict) else None, bar)
     return None
 
 

@@ -5,6 +5,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from rlmeta_interp.paths import REPO_ROOT
 from rlmeta_interp.plotting import save_fig
 from rlmeta_interp.report import (
     fmt_agrees,
@@ -83,6 +84,13 @@ def test_meter_accuracy_from_the_validation_table(tmp_path):
                                 "evaluation": {"summary": {"recall_exact_ci": {"creation": [3, 3, 0.292, 1.0]}}}}))
     assert meter_accuracy_text(read_meter_accuracy(path)).endswith(
         "(test split, 5 pairs); per class, pairs read right with the exact 95% interval: creation 3/3 [29%, 100%].")
+    # the committed table says whether the bar is met, and the sentence says so
+    committed = read_meter_accuracy(REPO_ROOT / "figures" / "validation_summary.json")
+    from rlmeta_interp.analysis.validation.report import committed_summary, meets_bar
+
+    assert committed.meets_bar is meets_bar(committed_summary(REPO_ROOT / "figures"))
+    said = "it meets the project's bar" if committed.meets_bar else "it does not meet the project's bar"
+    assert said in meter_accuracy_text(committed)
     path.write_text(json.dumps({"summary": {"accuracy": 0.6}}))
     assert read_meter_accuracy(path).value == 0.6
     path.write_text(json.dumps({"something": "else"}))

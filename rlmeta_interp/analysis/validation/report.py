@@ -175,7 +175,6 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     voting = [r for r in ev["indicators"] if r["votes"]]
     desc = [r for r in ev["indicators"] if not r["votes"] and ": " not in r["indicator"]]
     cand = [r for r in ev["indicators"] if ": " in r["indicator"]]
-    good = [r for r in voting if r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8 and r["test_lo"] > 0.6]
     ns = s["no_signal_read_as_creation"]
     lines = [
         f"{head} Measured by `rlmeta-interp validate` on {fit['n_calibration']} calibration and {ev['n_test']}"
@@ -211,17 +210,30 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     if cand:
         lines.append("- Other readings, scored but not voting, held-out AUC: " + ", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in cand) + ".")
-    # the bar needs the controls measured, and so many held-out pairs per class that even the exact interval of
-    # every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1])
-    enough = bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())
-    meets = (s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5 and enough
-             and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3)
+    meets = meets_bar(summary)
     bar = ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
            " creation, 3 indicators with AUC >= 0.8)")
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
+
+
+def meets_bar(summary: dict[str, Any]) -> bool:
+    """Whether a validation summary meets the project's bar: held-out balanced accuracy >= 0.85 with its CI above
+    0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as creation, 3 voting
+    indicators with held-out AUC >= 0.8 (CI above 0.6), and so many held-out pairs per class that even the exact
+    interval of every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point
+    [1, 1])."""
+    ev = summary["evaluation"]
+    s = ev["summary"]
+    exact = s.get("recall_exact_ci") or {}
+    good = [r for r in ev["indicators"] if r["votes"] and r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8
+            and r["test_lo"] > 0.6]
+    ns = s["no_signal_read_as_creation"]
+    return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
+                and bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())
+                and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3)
 
 
 def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None:
