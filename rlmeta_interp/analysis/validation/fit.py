@@ -246,7 +246,14 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
         vote_col = f"{f.name}_vote"
         ctrl_votes = test.loc[controls, vote_col].tolist() if vote_col in test.columns else []
-        per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut,
+        # one world at a time too: a pooled AUC can rest on the worlds' different scales
+        by_world = {}
+        for world, part in two.groupby("world") if "world" in two.columns else ():
+            w_auc, w_lo, w_hi, w_n = roc_auc_ci(part[f.name].tolist(), (part["label"] == "creation").to_numpy(),
+                                                n_boot=n_boot, seed=seed, groups=_groups(part))
+            if w_n and w_auc == w_auc:  # both classes present in this world
+                by_world[str(world)] = {"auc": w_auc, "lo": w_lo, "hi": w_hi, "n": w_n}
+        per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))

@@ -128,7 +128,7 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
 
     folder = ensure_dir(folder)
     ev = summary["evaluation"]
-    per = pd.DataFrame([{k: v for k, v in r.items() if k != "roc"} for r in ev["indicators"]])
+    per = pd.DataFrame([{k: v for k, v in r.items() if k not in ("roc", "test_by_world")} for r in ev["indicators"]])
     paths = [write_json_atomic(folder / SUMMARY_JSON, summary, checksum=True),
              write_text_atomic(folder / SUMMARY_CSV, per.to_csv(index=False), checksum=True),
              write_text_atomic(folder / PAIRS_CSV, table.to_csv(index=False), checksum=True)]
@@ -189,6 +189,12 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
+    worlds = [f"{r['indicator']}: " + ", ".join(f"{w} {_f(v['auc'])} ({v['n']} pairs)"
+                                               for w, v in sorted(r["test_by_world"].items()))
+              for r in voting if len(r.get("test_by_world") or {}) > 1]
+    if worlds:
+        lines.append("- Held-out AUC within each world, where a voting indicator was measured in more than one: "
+                     + "; ".join(worlds) + ".")
     shared = summary["summary"].get("test_sharing_a_calibration_base") or {}
     if shared.get("pairs"):
         lines.append(f"- {len(shared['pairs'])} of the test pairs start from a base that calibration pairs start from"

@@ -128,6 +128,12 @@ def test_a_pair_missing_a_statistic_is_read_by_those_it_has_at_their_cuts():
     assert fitted.impute == fitted.mean == tuple(cut[n] for n in fitted.inputs)
     test = table[table.split == "test"]
     assert fitted.predict(test) == test["label"].tolist()
+    # held-out AUC within each world beside the pooled one: likelihood separates in both, boundary in one only
+    ev = {r["indicator"]: r for r in vf.evaluate(fitted, test, table[table.split == "calibration"],
+                                                  n_boot=100)["indicators"]}
+    assert set(ev["likelihood"]["test_by_world"]) == {"arithmetic", "bandits"}
+    assert all(v["auc"] == 1.0 and v["n"] == 8 for v in ev["likelihood"]["test_by_world"].values())
+    assert set(ev["boundary"]["test_by_world"]) == {"arithmetic"}
     # a pair exactly at every cut is undecided (P = 0.5); missing statistics count as being at the cut
     at_cuts = test.iloc[:1].copy()
     for name in fitted.inputs:
