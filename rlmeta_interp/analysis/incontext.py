@@ -199,7 +199,9 @@ def rollout_kl(policy: Any, reference: Any, world: World, problems: Sequence[Any
     hf, tok = hf_view(policy, None, require_tokenizer=True)
     roll = rollout_bandits(hf, tok, world, list(problems), seed=seed)  # type: ignore[arg-type]
     mask = roll.model_mask.float()
-    d = ((episode_logprobs(policy, roll.tokens) - episode_logprobs(reference, roll.tokens)) * mask).sum(1).numpy()
+    # the sampler recorded the policy's log-probability of every token it wrote (temperature 1): only the
+    # reference needs a forward pass
+    d = ((roll.logprobs - episode_logprobs(reference, roll.tokens)) * mask).sum(1).numpy()
     n = mask.sum(1).numpy()
     lo, hi = bootstrap_ratio_ci(d, n, n_boot=n_boot, ci=ci, seed=seed)
     return {"kl": float(d.sum() / n.sum()), "ci_lo": lo, "ci_hi": hi, "n_units": len(d), "n_tokens": int(n.sum())}

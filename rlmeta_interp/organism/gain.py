@@ -102,6 +102,14 @@ def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], labe
     return out
 
 
+def is_validation_case(label: str | None, check: Mapping[str, Any] | None) -> bool:
+    """Whether a labelled model counts as a validation case of its label: a control (no_signal) always does; a
+    creation or activation model only when its gain check passed."""
+    if not label:
+        return False
+    return label == "no_signal" or (check or {}).get("passed") is True
+
+
 def refresh_gain_checks(manifests: Mapping[str, dict[str, Any]]) -> list[str]:
     """Recompute, in place, the ``gain_check`` of every labelled trained manifest in ``manifests`` (name ->
     manifest) whose base manifest is there too, from the evaluations they store; returns the names whose check

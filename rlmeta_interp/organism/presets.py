@@ -210,13 +210,18 @@ def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEP
                    arithmetic=DEPTH_EDGE, **DEPTH_RL)
 
 
+def sft_corpus(base: OrganismSpec, dose: float, seed: int) -> CorpusConfig:
+    """The base's pretraining corpus at ``dose``, drawn afresh: ``seed`` picks one draw of the fine-tuning documents
+    (as an RL seed picks other rollouts), none of them the pretraining draw."""
+    assert base.pretrain is not None
+    return base.pretrain.corpus.replace(dose=dose, seed=base.pretrain.corpus.seed + 7919 + 104_729 * seed)
+
+
 def depth_sft(base: OrganismSpec, split: str, *, seed: int = 0) -> OrganismSpec:
     """Fine-tune on worked chains, half of them deep: the procedure at the evaluated depths, shown directly.
     ``seed`` picks another draw of the fine-tuning documents (the corpus seed), as an RL seed picks other rollouts."""
-    assert base.pretrain is not None
-    corpus = base.pretrain.corpus.replace(dose=DEPTH_SFT_DOSE, seed=base.pretrain.corpus.seed + 7919 + 104_729 * seed)
-    return sft_spec(base, "deep" + (f"-s{seed}" if seed else ""), corpus, split=split, recipe="sft-calibration",
-                    **DEPTH_SFT)
+    return sft_spec(base, "deep" + (f"-s{seed}" if seed else ""), sft_corpus(base, DEPTH_SFT_DOSE, seed), split=split,
+                    recipe="sft-calibration", **DEPTH_SFT)
 
 
 # Bandits: dose = share of Thompson-sampling histories; dose 0 shows only uniform-random play (no value learning),
@@ -255,11 +260,9 @@ def bandit_sft(base: OrganismSpec, split: str, *, seed: int = 0, control: bool =
     """Fine-tune on Thompson-sampling histories only (dose 1, real rewards): the value-learning policy shown directly.
     ``seed`` picks another draw of the fine-tuning documents, as in :func:`depth_sft`. ``control``: the same budget on
     uniform-random histories only (dose 0), which show nothing about values (a no-signal control)."""
-    assert base.pretrain is not None
-    corpus = base.pretrain.corpus.replace(dose=0.0 if control else 1.0,
-                                          seed=base.pretrain.corpus.seed + 7919 + 104_729 * seed)
     variant = ("random-play" if control else "thompson") + (f"-s{seed}" if seed else "")
-    return sft_spec(base, variant, corpus, split=split, recipe="sft-calibration", **BANDIT_SFT)
+    return sft_spec(base, variant, sft_corpus(base, 0.0 if control else 1.0, seed), split=split,
+                    recipe="sft-calibration", **BANDIT_SFT)
 
 
 def _depth_specs(seed: int) -> list[OrganismSpec]:

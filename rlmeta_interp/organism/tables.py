@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import InvalidConfigError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
+from .gain import is_validation_case
 
 MANIFEST = "manifest.json"
 
@@ -180,8 +181,7 @@ def validation_counts(folder: str | Path) -> str:
     for m in ms:
         if not m.get("label"):
             continue
-        passed = (m.get("gain_check") or {}).get("passed")
-        if passed is not True and m["label"] != "no_signal":  # a pair counts only when its gain check passed
+        if not is_validation_case(m["label"], m.get("gain_check")):
             failed[(m["label"], m.get("recipe", ""))] += 1
         else:
             cases[(m["label"], m.get("split") or "", m["world"])] += 1

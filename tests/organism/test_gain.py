@@ -100,3 +100,14 @@ def test_stored_gain_checks_match_the_current_rule():
     labelled = next(m for m in manifests.values() if m.get("label") and m.get("gain_check"))
     labelled.pop("gain_check")
     assert refresh_gain_checks(manifests) == [labelled["name"]] and "passed" in labelled["gain_check"]
+
+
+def test_a_labelled_model_is_a_validation_case_only_with_a_passed_check_unless_a_control():
+    from rlmeta_interp.organism.gain import is_validation_case
+
+    assert is_validation_case("creation", {"passed": True}) and is_validation_case("activation", {"passed": True})
+    assert not is_validation_case("creation", {"passed": False}) and not is_validation_case("activation", None)
+    assert not is_validation_case("creation", {"passed": None})  # a check that could not be made does not count
+    assert is_validation_case("no_signal", {"passed": None}) and is_validation_case("no_signal", None)
+    assert not is_validation_case("", {"passed": True}) and not is_validation_case(None, None)
+

@@ -53,14 +53,6 @@ def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any |
     return ref, ctrl
 
 
-def _gain_passed(spec: Any) -> bool | None:
-    """The manifest's gain-check verdict for a labelled pair (None: no check recorded, or a control)."""
-    from ... import registry
-
-    manifest = registry.manifest_of(spec.name) or {}
-    return (manifest.get("gain_check") or {}).get("passed")
-
-
 def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path | None = None,
                    config: Any | None = None, pairs: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0,
                    progress: bool = True) -> dict[str, Any]:
@@ -68,7 +60,9 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     ``<results>/validation``); thresholds and the summary model fitted on the calibration split; the held-out
     report written to ``table_dir`` (default ``<results>/figures``; the committed table lives in ``figures/``).
     Returns the summary that :func:`write_validation_table` wrote."""
+    from ... import registry
     from ...models import load_pair
+    from ...organism.gain import is_validation_case
     from ...paths import figures_dir, results_dir
     from ..scorecard import ScorecardConfig, run_scorecard
 
@@ -77,7 +71,8 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
     # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
     # in its manifest, made after training, passed); controls (no_signal) always count
-    failed = [s.name for s in specs if s.label != "no_signal" and _gain_passed(s) is not True]
+    failed = [s.name for s in specs
+              if not is_validation_case(s.label, (registry.manifest_of(s.name) or {}).get("gain_check"))]
     if failed:
         log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
                  len(failed), ", ".join(failed))
