@@ -117,3 +117,56 @@ def boundary_sentence(row: Mapping[str, Any]) -> str:
     gain = {"up": "RL raised pass@1", "down": "RL lowered pass@1",
             "no detectable change": "RL did not change pass@1 detectably"}.get(row["pass@1_change"], "")
     return f"{head}; {gain}, {cross_txt}, and {verdict}."
+
+
+def below_guesser(row: Mapping[str, Any]) -> bool:
+    """True when a guesser that does not reason does at least as well as the base or the RL model, at k = 1 or at
+    k = n (the ks a :func:`boundary_table` row reports). False when the row has no guessing baseline."""
+    if pd.isna(row.get("guess_pass@1", float("nan"))):
+        return False
+    return any(row[f"pass@{k}_{m}"] <= row[f"guess_pass@{k}"] for k in ("1", "n") for m in ("base", "rl"))
+
+
+def guesser_note(main: pd.DataFrame) -> str:
+    """A warning naming the (world, dose) rows of ``main`` (a :func:`boundary_table`) at or below the guesser; "" if
+    none. A boundary change there cannot show reasoning."""
+    low = sorted({(r["world"], float(r["dose"])) for r in main.to_dict("records") if below_guesser(r)})
+    if not low:
+        return ""
+    return ("**Read with care:** a guesser that does not reason does at least as well as the base or RL (at k = 1 or"
+            " k = n) on " + ", ".join(f"{w} dose {d:g}" for w, d in low) + "; boundary changes there cannot show"
+            " reasoning, and these worlds are outside the validation claims (data/README.md).")
+
+
+def domain_verdict(main: pd.DataFrame) -> str:
+    """Claim 4 (creation in planning, activation in arithmetic) read from ``main``, a :func:`boundary_table` of the
+    correct-reward pairs of both worlds. A world counts only at the doses where base and RL beat the guesser; when
+    one world has no such dose the comparison is not made, and the verdict says why instead of agreeing or not."""
+    worlds = set(main["world"])
+    if not worlds >= {"arithmetic", "planning"}:
+        return (f"Only {sorted(worlds)} exists in this zoo, so the domain comparison cannot be made here (build the"
+                " paper preset: `rlmeta-interp zoo build --preset paper`).")
+    rows = [r for r in main.to_dict("records") if not below_guesser(r)]
+    usable = {w: sorted({float(r["dose"]) for r in rows if r["world"] == w}) for w in ("arithmetic", "planning")}
+    void = [w for w, doses in usable.items() if not doses]
+    if void:
+        return (f"**Claim 4 is not tested on this zoo**: in {' and '.join(void)}, a guesser that does not reason does at"
+                " least as well as the base or RL at every dose measured, so a boundary change there cannot show"
+                " reasoning, and the domain comparison is not made. Testing the claim needs organisms that beat the"
+                " guesser in both worlds (for planning: a larger model, a frontier scratchpad, or the adjacency"
+                " written into the prompt), which this zoo does not have.")
+    up = {w: sorted({float(r["dose"]) for r in rows if r["world"] == w and r["pass@n_change"] == "up"})
+          for w in ("arithmetic", "planning")}
+
+    def where(w: str) -> str:
+        return f"at doses {', '.join(f'{d:g}' for d in up[w])}" if up[w] else "at no dose"
+
+    scope = f" (doses above the guesser: arithmetic {usable['arithmetic']}, planning {usable['planning']})"
+    if up["planning"] and not up["arithmetic"]:
+        return (f"**Agrees with claim 4**: RL expanded the boundary on planning ({where('planning')}) and on no"
+                f" arithmetic dose{scope}.")
+    if not up["planning"] and not up["arithmetic"]:
+        return ("**Does not agree with claim 4**: RL expanded the boundary (pass@n CI above 0) in neither world"
+                f"{scope}; the claim predicts expansion on planning.")
+    return ("**Does not agree with claim 4**: boundary expansion (pass@n CI above 0) appeared on arithmetic"
+            f" {where('arithmetic')} and on planning {where('planning')}; the claim predicts planning only{scope}.")

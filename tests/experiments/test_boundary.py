@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rlmeta_interp.analysis import capability as cap
@@ -50,3 +51,40 @@ def test_prose_helpers():
     assert down["pass@n_change"] == "down" and "narrowed" in bd.boundary_sentence(down)
     same = bd.boundary_table([_result("y", base, base)]).iloc[0]
     assert "stays inside" in bd.boundary_sentence(same) and "first reaches RL's at k = 1" in bd.boundary_sentence(same)
+
+
+def _row(world, dose, *, base, rl, guess, change="no detectable change"):
+    """A boundary_table row with pass@1 = pass@n / 4 for brevity; ``guess`` is the guesser's pass@n (None: none)."""
+    row = {"world": world, "dose": dose, "pass@n_change": change, "pass@1_base": base / 4, "pass@1_rl": rl / 4,
+           "pass@n_base": base, "pass@n_rl": rl}
+    if guess is not None:
+        row |= {"guess_pass@1": guess / 4, "guess_pass@n": guess}
+    return row
+
+
+def test_below_guesser_at_either_k_and_either_model():
+    assert not bd.below_guesser(_row("planning", 0.1, base=0.6, rl=0.7, guess=0.5))
+    assert bd.below_guesser(_row("planning", 0.1, base=0.6, rl=0.7, guess=0.65))  # above RL, below the base
+    assert bd.below_guesser(_row("planning", 0.1, base=0.6, rl=0.7, guess=0.6))  # a tie counts as not beating it
+    low_k1 = _row("planning", 0.1, base=0.6, rl=0.7, guess=0.5) | {"guess_pass@1": 0.2}
+    assert bd.below_guesser(low_k1)  # pass@1 0.15 <= 0.2 although pass@n beats the guesser
+    assert not bd.below_guesser(_row("bandits", 0.0, base=0.1, rl=0.1, guess=None))  # no baseline: nothing to say
+
+
+def test_domain_verdict_skips_worlds_below_the_guesser():
+    ar = [_row("arithmetic", d, base=0.9, rl=0.95, guess=0.5) for d in (0.0, 0.5)]
+    plan_low = [_row("planning", d, base=0.6, rl=0.8, guess=0.95, change="up") for d in (0.1, 0.5)]
+    v = bd.domain_verdict(pd.DataFrame(ar + plan_low))
+    assert v.startswith("**Claim 4 is not tested") and "in planning" in v and "Agrees" not in v
+    note = bd.guesser_note(pd.DataFrame(ar + plan_low))
+    assert "planning dose 0.1, planning dose 0.5" in note and "arithmetic" not in note
+    assert bd.guesser_note(pd.DataFrame(ar)) == ""
+    # one planning dose above the guesser with expansion there: the claim is read on that dose only
+    plan_mixed = [plan_low[0], _row("planning", 0.5, base=0.6, rl=0.8, guess=0.3, change="up")]
+    v2 = bd.domain_verdict(pd.DataFrame(ar + plan_mixed))
+    assert v2.startswith("**Agrees with claim 4**") and "planning [0.5]" in v2
+    up_ar = [_row("arithmetic", 0.0, base=0.5, rl=0.9, guess=0.1, change="up")]
+    assert bd.domain_verdict(pd.DataFrame(up_ar + plan_mixed)).startswith("**Does not agree")
+    flat = [_row("planning", 0.5, base=0.6, rl=0.6, guess=0.3)]
+    assert "in neither world" in bd.domain_verdict(pd.DataFrame(ar + flat))
+    assert bd.domain_verdict(pd.DataFrame(ar)).startswith("Only ['arithmetic']")
