@@ -69,6 +69,14 @@ def vote(m: BeliefsMetrics | None, rules: ScorecardRules) -> Vote:
 
 
 def statistic(m: BeliefsMetrics) -> Estimate:
+    """How far the base's value probe falls short of the random-init control's (R^2 control - R^2 base; higher reads
+    creation): the quantity the vote tests, so that the fitted cut and the vote ask one question, whether value
+    estimates exist before RL. The earlier statistic, what RL added (R^2 RL - R^2 base), did not separate the classes
+    on held-out pairs and is kept as a candidate reading."""
+    return m.base_minus_random.scaled(-1.0)
+
+
+def rl_added(m: BeliefsMetrics) -> Estimate:
     """What RL added beyond the base: (RL - control) - (base - control) = R^2 RL - R^2 base."""
     if not (m.r2_rl.known and m.r2_base.known):
         return Estimate()
@@ -77,6 +85,7 @@ def statistic(m: BeliefsMetrics) -> Estimate:
 
 # Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
 CANDIDATES = {
+    "R^2 RL - base": rl_added,
     "belief ablation": lambda m: m.ablation_effect.scaled(-1.0),
 }
 

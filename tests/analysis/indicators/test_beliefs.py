@@ -22,7 +22,12 @@ def test_vote_thresholds():
     assert bl.vote(m(-0.2, rl_lo=0.11), R) == "creation"
     assert bl.vote(m(-0.2, rl_lo=0.1), R) == "inconclusive"
     assert bl.vote(m(0.05, rl_lo=0.2), R) == "inconclusive"  # base already above its control: not creation
-    assert bl.statistic(m(0.0)).value == pytest.approx(0.1)
+    # the statistic is the vote's quantity turned towards creation: the base's shortfall against its control
+    st = bl.statistic(m(0.0))
+    assert (st.value, st.lo, st.hi) == pytest.approx((-0.05, -0.1, 0.0))
+    assert bl.statistic(m(-0.3)).value > bl.statistic(m(0.11)).value  # a base below its control reads more creation
+    assert bl.CANDIDATES["R^2 RL - base"](m(0.0)).value == pytest.approx(0.1)
+    assert not bl.statistic(bl.BeliefsMetrics()).known
 
 
 def test_ci_gap_is_conservative():
