@@ -181,6 +181,36 @@ def bootstrap_ratio_ci(
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def signed_ratio_ci(
+    num: Sequence[float] | Float[np.ndarray, " n"],
+    den: Sequence[float] | Float[np.ndarray, " n"],
+    *,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+    max_undefined: float = 0.05,
+) -> tuple[float, float]:
+    """Percentile CI of ``sum(num) / sum(den)`` where units may have any sign (e.g. per-problem gains), resampling
+    units jointly. A resample whose ``sum(den) <= 0`` has no ratio and is dropped; when more than ``max_undefined``
+    of them are, the ratio is not estimable and the CI is (nan, nan). Hand-written because scipy's bootstrap cannot
+    drop undefined resamples, and :func:`bootstrap_ratio_ci` needs every unit's denominator positive."""
+    _check_params(n_boot, ci, "percentile")
+    a = _as_array(num, "num", ndim=1)
+    b = _as_array(den, "den", ndim=1)
+    if a.shape != b.shape:
+        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and {b.shape[0]}.")
+    if len(a) < 2:
+        return float("nan"), float("nan")
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
+    top, bottom = a[idx].sum(1), b[idx].sum(1)
+    ok = bottom > 0
+    if np.mean(~ok) > max_undefined:
+        return float("nan"), float("nan")
+    vals = top[ok] / bottom[ok]
+    q = (1 - ci) / 2
+    return float(np.quantile(vals, q)), float(np.quantile(vals, 1 - q))
+
+
 def bootstrap_pooled_ci(
     counts: Float[np.ndarray, "units categories"],
     stat: Callable[[np.ndarray], np.ndarray],

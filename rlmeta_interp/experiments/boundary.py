@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..analysis.capability import BoundaryResult
 from ..analysis.passk import pass_at_k_matrix
-from ..analysis.stats import bootstrap_ci
+from ..analysis.stats import bootstrap_ci, signed_ratio_ci
 from ..errors import EmptyInputError, InvalidConfigError
 from ..prose import fmt_ci
 
@@ -36,21 +35,6 @@ def curves(results: Sequence[BoundaryResult], ks: Sequence[int] | None = None) -
     if not results:
         raise EmptyInputError("No results given: pass the BoundaryResults of run_boundary.")
     return pd.concat([r.curve(ks) for r in results], ignore_index=True)
-
-
-def _ratio_ci(num: np.ndarray, den: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
-    """Percentile CI of ``sum(num) / sum(den)`` resampling units jointly. Hand-written because scipy's bootstrap
-    cannot drop undefined resamples (``sum(den) <= 0``); when more than 5% are undefined the CI is (nan, nan)."""
-    if len(num) < 2:
-        return float("nan"), float("nan")
-    idx = np.random.default_rng(seed).integers(0, len(num), size=(n_boot, len(num)))
-    a, b = num[idx].sum(1), den[idx].sum(1)
-    ok = b > 0
-    if np.mean(~ok) > 0.05:
-        return float("nan"), float("nan")
-    vals = a[ok] / b[ok]
-    q = (1 - ci) / 2
-    return float(np.quantile(vals, q)), float(np.quantile(vals, 1 - q))
 
 
 def relative_gains(results: Sequence[BoundaryResult], reference: str = "correct", *, k: int = 1) -> pd.DataFrame:
@@ -85,7 +69,7 @@ def relative_gains(results: Sequence[BoundaryResult], reference: str = "correct"
         lo, hi = bootstrap_ci(d, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
         if d_ref.sum() > 0 and ref_lo > 0:
             frac = float(d.sum() / d_ref.sum())
-            flo, fhi = _ratio_ci(d, d_ref, c.n_boot, c.ci, c.seed)
+            flo, fhi = signed_ratio_ci(d, d_ref, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
         else:
             frac, flo, fhi = float("nan"), float("nan"), float("nan")
         rows.append({"variant": label, "pair": r.pair, "k": k, "gain": float(d.mean()), "gain_lo": lo, "gain_hi": hi,

@@ -119,6 +119,21 @@ def test_ratio_ci_matches_numpy_reference():
         bootstrap_ratio_ci([1.0, 2.0], [0.0, 1.0])
 
 
+def test_signed_ratio_ci_keeps_units_of_any_sign_and_refuses_an_unestimable_ratio():
+    from rlmeta_interp.analysis.stats import signed_ratio_ci
+
+    rng = np.random.default_rng(5)
+    den = rng.normal(0.3, 0.5, size=300)  # per-unit gains: many negative, positive in sum
+    num = 0.4 * den + rng.normal(0.0, 0.2, size=300)
+    lo, hi = signed_ratio_ci(num, den, n_boot=2000, seed=2)
+    assert lo < num.sum() / den.sum() < hi and 0.2 < lo < 0.4 < hi < 0.6
+    # a denominator centred on 0 makes most resamples undefined: no interval rather than a meaningless one
+    assert all(np.isnan(signed_ratio_ci(num, den - den.mean(), n_boot=500)))
+    assert all(np.isnan(signed_ratio_ci([1.0], [1.0])))
+    with pytest.raises(InvalidConfigError, match="one value per unit"):
+        signed_ratio_ci([1.0, 2.0], [1.0])
+
+
 def test_pooled_ci_matches_index_resampling_reference():
     from scipy.stats import entropy
 
