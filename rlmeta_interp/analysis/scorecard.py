@@ -66,6 +66,8 @@ def headline_spec(config: ScorecardConfig) -> dict[str, dict[str, Any]]:
                      "thresholds": (r.boundary_margin, r.boundary_margin)},
         "likelihood": {"metric": "kl_rl_base", "control": None,
                        "thresholds": (r.kl_activation_max, r.kl_creation_min)},
+        "elicitation": {"metric": "recovered", "control": None,
+                        "thresholds": (1.0 - r.unrecovered_activation_max, 1.0 - r.unrecovered_creation_min)},
         "directions": {"metric": "cosine", "control": "null_shared",
                        "thresholds": (r.cosine_activation_min, r.cosine_creation_max)},
         "steering": {"metric": "recovered_own", "control": "recovered_random",

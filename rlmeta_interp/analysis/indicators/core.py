@@ -22,8 +22,8 @@ from ...config import FrozenConfig, check_range
 from ...errors import InvalidConfigError
 
 Vote = Literal["activation", "creation", "inconclusive", "n/a"]
-INDICATORS: tuple[str, ...] = ("boundary", "likelihood", "directions", "steering", "hybrid", "beliefs", "features",
-                               "weights")
+INDICATORS: tuple[str, ...] = ("boundary", "likelihood", "elicitation", "directions", "steering", "hybrid", "beliefs",
+                               "features", "weights")
 
 
 def _num(x: Any) -> float | None:
@@ -120,6 +120,9 @@ class ScorecardRules(FrozenConfig):
     # KL(RL || base) per token of RL's own samples, nats; about log K at most against a base playing K arms at random
     kl_activation_max: float = 0.2
     kl_creation_min: float = 0.5
+    # share of the trained model's gain that a short fine-tuning of the base on its outputs leaves unrecovered
+    unrecovered_activation_max: float = 0.5
+    unrecovered_creation_min: float = 0.8
     cosine_activation_min: float = 0.8  # seed-scaled similarity when a seed reference exists, raw cosine otherwise
     cosine_creation_max: float = 0.5
     min_gap: float = 0.05  # RL - base greedy accuracy below which there is no gap to recover
@@ -158,6 +161,11 @@ class ScorecardConfig(FrozenConfig):
     trained_steps: int = 100  # Adam steps of the trained steering vector (0: not trained)
     n_episodes: int = 128
     n_bandits: int = 300  # unseen bandits for the regret gain (paired: the same bandits for base and RL)
+    # elicitation: the base fine-tuned on the trained model's outputs for other problems (a fixed, short budget)
+    elicit_demos: int = 256
+    elicit_steps: int = 20
+    elicit_batch: int = 32
+    elicit_lr: float = 1e-3
     sae_width: int = 4
     sae_k: int = 8
     sae_samples: int = 60_000
@@ -170,9 +178,12 @@ class ScorecardConfig(FrozenConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         for name in ("n_problems", "n_samples", "n_contrast", "n_steer", "n_hybrid", "n_episodes", "n_bandits",
-                     "sae_width", "sae_k", "sae_samples", "crosscoder_steps", "n_boot"):
+                     "sae_width", "sae_k", "sae_samples", "crosscoder_steps", "n_boot", "elicit_demos", "elicit_batch"):
             check_range(self, name, 1)
         check_range(self, "n_random", 0)
+        check_range(self, "elicit_steps", 0)
+        if not self.elicit_lr > 0:
+            raise InvalidConfigError(f"ScorecardConfig.elicit_lr={self.elicit_lr} must be > 0 (e.g. 1e-3).")
         check_range(self, "trained_steps", 0)
         unknown = set(self.indicators) - set(INDICATORS)
         if unknown:
@@ -196,7 +207,8 @@ class ScorecardConfig(FrozenConfig):
     def smoke(cls) -> ScorecardConfig:
         """Tiny sizes for tests and smoke runs (numbers are noisy; the machinery is the same)."""
         return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0,), n_random=1, n_steer=12, n_hybrid=2,
-                   n_episodes=24, n_bandits=24, sae_samples=4000, crosscoder_steps=150, n_boot=100, trained_steps=10)
+                   n_episodes=24, n_bandits=24, sae_samples=4000, crosscoder_steps=150, n_boot=100, trained_steps=10,
+                   elicit_demos=16, elicit_steps=2, elicit_batch=8)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,153 @@
+"""Elicitation: does a short fine-tuning of the base on the trained model's own outputs bring back the trained model's
+gain? (capability elicitation, Greenblatt et al. arXiv 2405.19550; the measurement is in ``analysis/elicit.py``).
+
+A copy of the base is trained for ``config.elicit_steps`` steps on the trained model's outputs for problems disjoint
+from the evaluated ones (single-turn worlds: one sampled completion per problem; bandits: its sampled episodes, arm
+tokens only). The share of the trained model's gain over the base that the copy recovers is measured on the
+evaluated problems, as the gain check measures it: sampled pass@1 (single-turn) or sampled regret on unseen bandits,
+paired over problems, with a bootstrap CI of the ratio of summed gains. A base that already holds the capability
+only has to be pointed at it, and the short budget recovers most of the gain (activation); a base that lacks it has
+to learn it, and a budget that short recovers little (creation). Where the trained model shows no gain there is
+nothing to recover, and the indicator does not vote.
+
+The budget is fixed in the config, not fitted: it is part of what the reading means. Like the likelihood indicator,
+it separates "absent" from "present at the zoo's doses"; a rare capability that a long fine-tuning would bring out
+reads as creation under a short one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..stats import signed_ratio_ci
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .shared import samples
+
+NAME = "elicitation"
+NOT_APPLICABLE = "needs single-turn problems with a verifier or bandit episodes."
+
+
+@dataclass(frozen=True)
+class ElicitationMetrics(Metrics):
+    recovered: Estimate = metric("share of the trained model's gain recovered by fine-tuning the base on its outputs")
+    score_base: Estimate = metric("score base (pass@1 or -regret)")
+    score_rl: Estimate = metric("score trained model")
+    score_elicited: Estimate = metric("score base after the short fine-tuning")
+    gain: Estimate = metric("score trained model - base (paired)")
+    n_demos: Estimate = metric("demonstrations (completions or episodes)")
+    steps: Estimate = metric("fine-tuning steps")
+
+
+def rule(rules: ScorecardRules) -> str:
+    r = rules
+    return descriptive_note(NAME, r) + (
+        "a copy of the base fine-tuned briefly on the trained model's outputs (other problems) recovers a share of its"
+        f" gain; with a gain of at least {r.min_gap}: activation if the unrecovered share's CI lies below"
+        f" {r.unrecovered_activation_max}, creation if it lies above {r.unrecovered_creation_min}; otherwise"
+        " inconclusive, and no vote without a gain.")
+
+
+def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
+    if m is None or NAME in rules.descriptive:
+        return "n/a"
+    u = statistic(m)
+    if not u.known or not m.gain.known or m.gain.value < rules.min_gap:
+        return "n/a"
+    if u.above(rules.unrecovered_creation_min):
+        return "creation"
+    if u.below(rules.unrecovered_activation_max):
+        return "activation"
+    return "inconclusive"
+
+
+def statistic(m: ElicitationMetrics) -> Estimate:
+    """The share of the gain the short fine-tuning did not recover (1 - recovered; higher reads creation)."""
+    r = m.recovered
+    if not r.known:
+        return Estimate()
+    return Estimate(1.0 - r.value, None if r.hi is None else 1.0 - r.hi, None if r.lo is None else 1.0 - r.lo, r.note)
+
+
+def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
+    """Rules whose creation/activation boundary sits at ``cut`` on :func:`statistic` (the unrecovered share)."""
+    return rules.replace(unrecovered_activation_max=float(cut), unrecovered_creation_min=float(cut))
+
+
+def recovery(base: np.ndarray, rl: np.ndarray, elicited: np.ndarray, *, n_boot: int, seed: int,
+             note: str) -> tuple[Estimate, Estimate]:
+    """``(recovered, gain)`` from per-unit scores (higher is better): the ratio of summed gains ``sum(elicited -
+    base) / sum(rl - base)`` with its CI over units, and the paired mean gain ``rl - base``."""
+    from ..stats import paired_diff_ci
+
+    d_rl, d_el = rl - base, elicited - base
+    lo, hi = paired_diff_ci(rl, base, n_boot=n_boot, seed=seed)
+    gain = Estimate(float(d_rl.mean()), lo, hi, note)
+    if d_rl.sum() <= 0:
+        return Estimate(), gain
+    rlo, rhi = signed_ratio_ci(d_el, d_rl, n_boot=n_boot, seed=seed)
+    return Estimate(float(d_el.sum() / d_rl.sum()), rlo, rhi, note), gain
+
+
+def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    from ...sampling import sample_completions
+    from ..elicit import finetune_copy, max_len_of, single_turn_demos
+    from ..passk import evaluate_samples
+
+    c = ctx.config
+    res = samples(ctx)
+    evaluated = {p.prompt for p in ctx.problems}
+    pool = ctx.world.sample_held_out(c.elicit_demos + len(evaluated), seed=c.problem_seed + 6)
+    demo = [p for p in pool if p.prompt not in evaluated][: c.elicit_demos]
+    rl, base = ctx.pair.rl, ctx.pair.base
+    new = ctx.max_new_tokens
+    comps = sample_completions(rl.hf, rl.tokenizer, [p.prompt for p in demo], n=1, max_new_tokens=new, seed=c.seed + 6)
+    ids, att, mask = single_turn_demos(base.tokenizer, [p.prompt for p in demo], [row[0] for row in comps],
+                                       max_len_of(base))
+    tuned = finetune_copy(base.hf, ids, att, mask, steps=c.elicit_steps, lr=c.elicit_lr, batch_size=c.elicit_batch,
+                          seed=c.seed)
+    got = sample_completions(tuned, base.tokenizer, [p.prompt for p in ctx.problems], n=c.n_samples,
+                             max_new_tokens=new, seed=c.seed)
+    n = float(c.n_samples)
+    counts_e = evaluate_samples(ctx.world, ctx.problems, got)
+    return np.asarray(res.counts_base) / n, np.asarray(res.counts_rl) / n, counts_e / n, len(demo)
+
+
+def _bandits(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    from ...organism.evaluate import rollout_bandits
+    from ..elicit import bandit_demos, finetune_copy, with_weights
+    from ..incontext import regret_experiment
+
+    c = ctx.config
+    rl, base = ctx.pair.rl, ctx.pair.base
+    demo = ctx.world.sample_held_out(c.elicit_demos, seed=c.problem_seed + 6)
+    roll = rollout_bandits(rl.hf, rl.tokenizer, ctx.world, demo, seed=c.seed + 6)
+    ids, att, mask = bandit_demos(roll.tokens, roll.model_mask, base.tokenizer.bos_token_id)
+    tuned = finetune_copy(base.hf, ids, att, mask, steps=c.elicit_steps, lr=c.elicit_lr, batch_size=c.elicit_batch,
+                          seed=c.seed)
+    probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 3)
+    models = {"base": base, "rl": rl, "elicited": with_weights(base, tuned)}
+    res = regret_experiment(models, ctx.world, probs, modes=("sampled",), seed=c.seed, n_boot=c.n_boot)
+    f = res.finals.set_index(["policy", "mode"])
+    score = {k: -f.loc[[(k, "sampled")]].sort_values("episode")["final_regret"].to_numpy() for k in models}
+    return score["base"], score["rl"], score["elicited"], len(demo)
+
+
+def measure(ctx: Context) -> tuple[ElicitationMetrics | None, dict[str, pd.DataFrame]]:
+    c = ctx.config
+    if ctx.world.name == "bandits":
+        b, r, e, n_demo = _bandits(ctx)
+        note = f"{len(b)} unseen bandits, sampled regret, paired bootstrap"
+    elif ctx.single_turn:
+        b, r, e, n_demo = _single_turn(ctx)
+        note = f"{len(b)} problems, sampled pass@1, paired bootstrap"
+    else:
+        return None, {}
+    recovered, gain = recovery(b, r, e, n_boot=c.n_boot, seed=c.seed, note=note)
+    m = ElicitationMetrics(recovered=recovered, gain=gain, score_base=Estimate(float(b.mean())),
+                           score_rl=Estimate(float(r.mean())), score_elicited=Estimate(float(e.mean())),
+                           n_demos=Estimate(float(n_demo)), steps=Estimate(float(c.elicit_steps)))
+    table = pd.DataFrame({"unit": np.arange(len(b)), "base": b, "rl": r, "elicited": e})
+    return m, {"elicitation_scores": table}

@@ -1,0 +1,73 @@
+"""Elicitation: the vote at, below and above its thresholds, the recovered share against a direct computation, and
+the measurement on real tiny pairs in both kinds of world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rlmeta_interp.analysis.indicators import elicitation as el
+from rlmeta_interp.analysis.indicators.core import Estimate, ScorecardRules
+
+R = ScorecardRules(unrecovered_activation_max=0.5, unrecovered_creation_min=0.8, min_gap=0.05)
+
+
+def m(recovered, lo, hi, gain=0.3):
+    return el.ElicitationMetrics(recovered=Estimate(recovered, lo, hi), gain=Estimate(gain, gain - 0.1, gain + 0.1))
+
+
+def test_vote_thresholds_on_the_unrecovered_share():
+    assert el.vote(m(0.1, 0.0, 0.19), R) == "creation"  # unrecovered CI [0.81, 1.0] above 0.8
+    assert el.vote(m(0.1, 0.0, 0.2), R) == "inconclusive"  # unrecovered CI lower end at the threshold
+    assert el.vote(m(0.8, 0.51, 0.9), R) == "activation"  # unrecovered CI [0.1, 0.49] below 0.5
+    assert el.vote(m(0.8, 0.5, 0.9), R) == "inconclusive"  # upper end at the threshold
+    assert el.vote(m(0.3, 0.25, 0.4), R) == "inconclusive"
+    assert el.vote(m(0.1, 0.0, 0.19, gain=0.04), R) == "n/a"  # no gain worth recovering
+    assert el.vote(el.ElicitationMetrics(gain=Estimate(0.3)), R) == "n/a"  # no ratio (the gain summed to <= 0)
+    assert el.vote(None, R) == "n/a"
+    assert el.vote(m(0.1, 0.0, 0.19), R.replace(descriptive=("elicitation",))) == "n/a"
+
+
+def test_statistic_turns_the_share_towards_creation_and_the_cut_maps_back():
+    s = el.statistic(m(0.3, 0.2, 0.5))
+    assert (s.value, s.lo, s.hi) == pytest.approx((0.7, 0.5, 0.8))
+    assert not el.statistic(el.ElicitationMetrics()).known
+    rules = el.with_cut(R, 0.6)
+    assert rules.unrecovered_activation_max == rules.unrecovered_creation_min == 0.6
+    assert el.vote(m(0.1, 0.0, 0.3), rules) == "creation" and el.vote(m(0.9, 0.5, 0.95), rules) == "activation"
+
+
+def test_recovery_is_the_ratio_of_summed_gains_with_a_paired_ci():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 0.5, 200)
+    rl = base + rng.uniform(0.1, 0.5, 200)
+    elicited = base + 0.25 * (rl - base) + rng.normal(0, 0.02, 200)
+    rec, gain = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
+    assert rec.value == pytest.approx((elicited - base).sum() / (rl - base).sum())
+    assert rec.lo < rec.value < rec.hi and 0.2 < rec.lo and rec.hi < 0.3
+    assert gain.value == pytest.approx((rl - base).mean()) and gain.lo > 0
+    none, flat = el.recovery(base, base, elicited, n_boot=100, seed=0, note="test")  # no gain: no share
+    assert not none.known and flat.value == 0.0
+
+
+@pytest.mark.parametrize("world_name", ["arithmetic", "bandits"])
+def test_measure_on_a_real_tiny_pair(tmp_path, world_name):
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
+    from rlmeta_interp.organism.corpus import make_world
+
+    from ...conftest import save_tiny_pair
+
+    pair = load_pair(save_tiny_pair(tmp_path, scale=0.05, seed=1))
+    world = make_world(world_name)
+    cfg = ScorecardConfig.smoke()
+    probs = world.sample_held_out(cfg.n_problems, seed=cfg.problem_seed) if world_name == "arithmetic" else []
+    ctx = Context(pair=pair, world=world, config=cfg, layer=0, problems=probs)
+    metrics, tables = el.measure(ctx)
+    assert metrics is not None and metrics.n_demos.value == cfg.elicit_demos
+    assert metrics.steps.value == cfg.elicit_steps
+    scores = tables["elicitation_scores"]
+    assert len(scores) == (cfg.n_problems if world_name == "arithmetic" else cfg.n_bandits)
+    assert np.isfinite(scores[["base", "rl", "elicited"]].to_numpy()).all()
+    assert metrics.gain.value == pytest.approx(float((scores["rl"] - scores["base"]).mean()))
+    assert el.vote(metrics, ScorecardRules()) in ("activation", "creation", "inconclusive", "n/a")
