@@ -18,6 +18,7 @@ Every name, folder or hub id resolves to a :class:`~rlmeta_interp.config.ModelSp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import tempfile
@@ -130,6 +131,11 @@ class LoadedModel:
 
     def layer(self, layer: int) -> int:
         return resolve_layer(layer, self.n_layers)
+
+    def with_hf(self, hf: PreTrainedModel, name: str) -> LoadedModel:
+        """This model with its Hugging Face network replaced by ``hf`` (same tokenizer, folder and load config; e.g. a
+        fine-tuned copy), named ``name``. Its TransformerLens view is built afresh from ``hf``'s weights on first use."""
+        return dataclasses.replace(self, name=name, hf=hf, _tl=None)
 
     def to_tokens(self, prompts: list[str] | str, padding_side: str = "right") -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)

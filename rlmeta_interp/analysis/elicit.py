@@ -15,7 +15,6 @@ output folders for no gain). :func:`single_turn_demos` and :func:`bandit_demos` 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -32,24 +31,27 @@ log = logging.getLogger(__name__)
 
 
 def finetune_copy(model: Any, ids: Int[Tensor, "n pos"], attention: Int[Tensor, "n pos"], loss_mask: Int[Tensor, "n pos"],
-                  *, steps: int, lr: float, batch_size: int, seed: int = 0) -> Any:
-    """A copy of the Hugging Face causal LM ``model`` trained for ``steps`` AdamW steps (no weight decay, constant
-    ``lr``) on the next-token loss at the positions where ``loss_mask`` is 1 (token t, predicted from t - 1), with
-    ``batch_size`` rows drawn at random per step. ``model`` itself is not changed. The copy is returned in eval mode."""
+                  *, steps: int, lr: float, batch_size: int, seed: int = 0, warmup_steps: int = 0) -> Any:
+    """A copy of the Hugging Face causal LM ``model`` trained for ``steps`` AdamW steps (no weight decay; ``lr``
+    reached linearly over ``warmup_steps``, then constant) on the next-token loss at the positions where
+    ``loss_mask`` is 1 (token t, predicted from t - 1), with ``batch_size`` rows drawn at random per step. ``model``
+    itself is not changed. The copy is returned in eval mode."""
     if ids.shape != attention.shape or ids.shape != loss_mask.shape or ids.ndim != 2:
         raise InvalidConfigError(f"ids, attention and loss_mask must share one [n, pos] shape; got {tuple(ids.shape)},"
                                  f" {tuple(attention.shape)}, {tuple(loss_mask.shape)}.")
     if ids.shape[0] == 0 or not loss_mask[:, 1:].any():
         raise EmptyInputError("No demonstration token to train on: the loss mask is empty. Sample longer outputs.")
-    if steps < 0 or batch_size < 1 or not lr > 0:
-        raise InvalidConfigError(f"steps={steps}, batch_size={batch_size}, lr={lr}: use steps >= 0, batch_size >= 1,"
-                                 " lr > 0.")
+    if steps < 0 or batch_size < 1 or not lr > 0 or warmup_steps < 0:
+        raise InvalidConfigError(f"steps={steps}, batch_size={batch_size}, lr={lr}, warmup_steps={warmup_steps}: use"
+                                 " steps >= 0, batch_size >= 1, lr > 0, warmup_steps >= 0.")
     tuned = copy.deepcopy(model)
     device = next(tuned.parameters()).device
     opt = torch.optim.AdamW(tuned.parameters(), lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
     tuned.train()
-    for _ in range(steps):
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / (warmup_steps + 1))
         idx = torch.randint(ids.shape[0], (batch_size,), generator=gen)
         x, att, m = ids[idx].to(device), attention[idx].to(device), loss_mask[idx, 1:].to(device).float()
         logits = tuned(input_ids=x, attention_mask=att).logits[:, :-1].float()
@@ -87,11 +89,10 @@ def bandit_demos(tokens: Int[Tensor, "n steps"], model_mask: Int[Tensor, "n step
 
 
 def with_weights(model: Any, hf: Any, suffix: str = "+elicited") -> Any:
-    """``model`` (a ``LoadedModel``) with its Hugging Face network replaced by ``hf`` and no TransformerLens view
-    built yet (one built later reads ``hf``'s weights), named ``<name><suffix>``."""
-    if not dataclasses.is_dataclass(model) or not hasattr(model, "hf"):
+    """``model`` (a ``LoadedModel``) with its Hugging Face network replaced by ``hf``, named ``<name><suffix>``."""
+    if not hasattr(model, "with_hf"):
         raise InvalidConfigError(f"with_weights takes a LoadedModel, got {type(model).__name__}.")
-    return dataclasses.replace(model, name=f"{model.name}{suffix}", hf=hf, _tl=None)
+    return model.with_hf(hf, f"{model.name}{suffix}")
 
 
 def max_len_of(model: Any) -> int | None:

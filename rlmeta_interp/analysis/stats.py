@@ -188,13 +188,15 @@ def signed_ratio_ci(
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int = 0,
-    max_undefined: float = 0.05,
+    max_undefined: float | None = None,
 ) -> tuple[float, float]:
     """Percentile CI of ``sum(num) / sum(den)`` where units may have any sign (e.g. per-problem gains), resampling
     units jointly. A resample whose ``sum(den) <= 0`` has no ratio and is dropped; when more than ``max_undefined``
     of them are, the ratio is not estimable and the CI is (nan, nan). Hand-written because scipy's bootstrap cannot
-    drop undefined resamples, and :func:`bootstrap_ratio_ci` needs every unit's denominator positive."""
+    drop undefined resamples, and :func:`bootstrap_ratio_ci` needs every unit's denominator positive. The default
+    ``max_undefined`` is one tail's share, ``(1 - ci) / 2``: dropping more could remove a whole tail of the interval."""
     _check_params(n_boot, ci, "percentile")
+    max_undefined = (1 - ci) / 2 if max_undefined is None else max_undefined
     a = _as_array(num, "num", ndim=1)
     b = _as_array(den, "den", ndim=1)
     if a.shape != b.shape:

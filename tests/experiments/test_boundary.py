@@ -85,6 +85,11 @@ def test_domain_verdict_skips_worlds_below_the_guesser():
     assert v2.startswith("**Agrees with claim 4**") and "planning [0.5]" in v2
     up_ar = [_row("arithmetic", 0.0, base=0.5, rl=0.9, guess=0.1, change="up")]
     assert bd.domain_verdict(pd.DataFrame(up_ar + plan_mixed)).startswith("**Does not agree")
+    # the textbook creation case: the base at the guesser's level, RL far above it; it must count, not be dropped
+    creation = [_row("planning", 0.1, base=0.0, rl=0.9, guess=0.2, change="up")]
+    assert bd.beats_guesser(creation[0]) and not bd.beats_guesser(plan_low[0])
+    assert bd.domain_verdict(pd.DataFrame(ar + creation)).startswith("**Agrees with claim 4**")
+    assert bd.beats_guesser(_row("bandits", 0.0, base=0.1, rl=0.1, guess=None))  # no baseline: nothing to hold back
     flat = [_row("planning", 0.5, base=0.6, rl=0.6, guess=0.3)]
     assert "in neither world" in bd.domain_verdict(pd.DataFrame(ar + flat))
     assert bd.domain_verdict(pd.DataFrame(ar)).startswith("Only ['arithmetic']")

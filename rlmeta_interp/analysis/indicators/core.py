@@ -166,6 +166,7 @@ class ScorecardConfig(FrozenConfig):
     elicit_steps: int = 20
     elicit_batch: int = 32
     elicit_lr: float = 1e-3
+    elicit_warmup: int = 5  # steps to reach elicit_lr (the fine-tuning recipes warm up too)
     sae_width: int = 4
     sae_k: int = 8
     sae_samples: int = 60_000
@@ -182,6 +183,7 @@ class ScorecardConfig(FrozenConfig):
             check_range(self, name, 1)
         check_range(self, "n_random", 0)
         check_range(self, "elicit_steps", 0)
+        check_range(self, "elicit_warmup", 0)
         if not self.elicit_lr > 0:
             raise InvalidConfigError(f"ScorecardConfig.elicit_lr={self.elicit_lr} must be > 0 (e.g. 1e-3).")
         check_range(self, "trained_steps", 0)
@@ -208,7 +210,7 @@ class ScorecardConfig(FrozenConfig):
         """Tiny sizes for tests and smoke runs (numbers are noisy; the machinery is the same)."""
         return cls(n_problems=12, n_samples=8, n_contrast=16, multipliers=(1.0,), n_random=1, n_steer=12, n_hybrid=2,
                    n_episodes=24, n_bandits=24, sae_samples=4000, crosscoder_steps=150, n_boot=100, trained_steps=10,
-                   elicit_demos=16, elicit_steps=2, elicit_batch=8)
+                   elicit_demos=16, elicit_steps=2, elicit_batch=8, elicit_warmup=1)
 
 
 @dataclass(frozen=True)

@@ -4,30 +4,39 @@ gain? (capability elicitation, Greenblatt et al. arXiv 2405.19550; the measureme
 A copy of the base is trained for ``config.elicit_steps`` steps on the trained model's outputs for problems disjoint
 from the evaluated ones (single-turn worlds: one sampled completion per problem; bandits: its sampled episodes, arm
 tokens only). The share of the trained model's gain over the base that the copy recovers is measured on the
-evaluated problems, as the gain check measures it: sampled pass@1 (single-turn) or sampled regret on unseen bandits,
-paired over problems, with a bootstrap CI of the ratio of summed gains. A base that already holds the capability
-only has to be pointed at it, and the short budget recovers most of the gain (activation); a base that lacks it has
-to learn it, and a budget that short recovers little (creation). Where the trained model shows no gain there is
-nothing to recover, and the indicator does not vote.
+scorecard's problems: sampled pass@1 pooled over them (single-turn), or sampled regret on the scorecard's unseen
+bandits, paired over problems, with a bootstrap CI of the ratio of summed gains. It does not measure per-level
+pass@n, the gain check's reading of creation. A base that already holds the capability only has to be pointed at it,
+and the short budget may recover most of the gain (activation); a base that lacks it would have to learn it, and
+the budget may recover little (creation). Whether it does is what the validation measures. A negative share (the
+short fine-tuning left the base worse) reads towards creation.
 
-The budget is fixed in the config, not fitted: it is part of what the reading means. Like the likelihood indicator,
-it separates "absent" from "present at the zoo's doses"; a rare capability that a long fine-tuning would bring out
-reads as creation under a short one.
+Read with care:
+- The budget is fixed in the config, not fitted; it is part of what the reading means. Like the likelihood
+  indicator, it separates "absent" from "present at the zoo's doses".
+- On pairs made by fine-tuning (the sft-calibration recipe) the short fine-tuning repeats the recipe's first steps on
+  the trained model's samples, so its reading there is close to the recipe's own learning curve; RL pairs are its
+  real test.
+- The CI covers problems only: one fine-tuning run from one draw of demonstrations.
+- Organisms only (a base with a pretraining manifest): a full-parameter fine-tuning at an organism's learning rate
+  would damage a real LM, and that damage would read as creation.
+- Where the trained model shows no gain (paired CI not above 0) there is nothing to recover: no vote.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..stats import signed_ratio_ci
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
-from .shared import samples
+from .shared import base_corpus, regret, regret_bandits, samples
 
 NAME = "elicitation"
-NOT_APPLICABLE = "needs single-turn problems with a verifier or bandit episodes."
+NOT_APPLICABLE = "needs an organism pair (a base with a pretraining manifest) in a world with a verifier or bandits."
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,7 @@ def rule(rules: ScorecardRules) -> str:
     r = rules
     return descriptive_note(NAME, r) + (
         "a copy of the base fine-tuned briefly on the trained model's outputs (other problems) recovers a share of its"
-        f" gain; with a gain of at least {r.min_gap}: activation if the unrecovered share's CI lies below"
+        " gain; where the gain's paired CI lies above 0: activation if the unrecovered share's CI lies below"
         f" {r.unrecovered_activation_max}, creation if it lies above {r.unrecovered_creation_min}; otherwise"
         " inconclusive, and no vote without a gain.")
 
@@ -54,7 +63,7 @@ def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
     u = statistic(m)
-    if not u.known or not m.gain.known or m.gain.value < rules.min_gap:
+    if not u.known or not m.gain.above(0.0):
         return "n/a"
     if u.above(rules.unrecovered_creation_min):
         return "creation"
@@ -79,7 +88,8 @@ def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
 def recovery(base: np.ndarray, rl: np.ndarray, elicited: np.ndarray, *, n_boot: int, seed: int,
              note: str) -> tuple[Estimate, Estimate]:
     """``(recovered, gain)`` from per-unit scores (higher is better): the ratio of summed gains ``sum(elicited -
-    base) / sum(rl - base)`` with its CI over units, and the paired mean gain ``rl - base``."""
+    base) / sum(rl - base)`` with its CI over units, and the paired mean gain ``rl - base``. The share is unknown
+    where the summed gain is not positive or too many resamples have none (:func:`signed_ratio_ci` gives no CI)."""
     from ..stats import paired_diff_ci
 
     d_rl, d_el = rl - base, elicited - base
@@ -88,7 +98,19 @@ def recovery(base: np.ndarray, rl: np.ndarray, elicited: np.ndarray, *, n_boot: 
     if d_rl.sum() <= 0:
         return Estimate(), gain
     rlo, rhi = signed_ratio_ci(d_el, d_rl, n_boot=n_boot, seed=seed)
-    return Estimate(float(d_el.sum() / d_rl.sum()), rlo, rhi, note), gain
+    if np.isnan(rlo) or np.isnan(rhi):
+        return Estimate(), gain
+    return Estimate(float(d_el.sum() / d_rl.sum()), rlo, rhi, note + "; one fine-tuning run"), gain
+
+
+def demo_problems(ctx: Context) -> list[Any]:
+    """``config.elicit_demos`` held-out problems for the demonstrations, none of them an evaluated problem (another
+    seed of the evaluation split, evaluated prompts removed; bandits: other bandits, whose continuous arm means
+    coincide with probability 0)."""
+    c = ctx.config
+    evaluated = {p.prompt for p in ctx.problems}
+    pool = ctx.world.sample_held_out(c.elicit_demos + len(evaluated), seed=c.problem_seed + 6)
+    return [p for p in pool if p.prompt not in evaluated][: c.elicit_demos]
 
 
 def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -98,16 +120,14 @@ def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]
 
     c = ctx.config
     res = samples(ctx)
-    evaluated = {p.prompt for p in ctx.problems}
-    pool = ctx.world.sample_held_out(c.elicit_demos + len(evaluated), seed=c.problem_seed + 6)
-    demo = [p for p in pool if p.prompt not in evaluated][: c.elicit_demos]
+    demo = demo_problems(ctx)
     rl, base = ctx.pair.rl, ctx.pair.base
     new = ctx.max_new_tokens
     comps = sample_completions(rl.hf, rl.tokenizer, [p.prompt for p in demo], n=1, max_new_tokens=new, seed=c.seed + 6)
     ids, att, mask = single_turn_demos(base.tokenizer, [p.prompt for p in demo], [row[0] for row in comps],
                                        max_len_of(base))
     tuned = finetune_copy(base.hf, ids, att, mask, steps=c.elicit_steps, lr=c.elicit_lr, batch_size=c.elicit_batch,
-                          seed=c.seed)
+                          seed=c.seed, warmup_steps=c.elicit_warmup)
     got = sample_completions(tuned, base.tokenizer, [p.prompt for p in ctx.problems], n=c.n_samples,
                              max_new_tokens=new, seed=c.seed)
     n = float(c.n_samples)
@@ -122,21 +142,27 @@ def _bandits(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
 
     c = ctx.config
     rl, base = ctx.pair.rl, ctx.pair.base
-    demo = ctx.world.sample_held_out(c.elicit_demos, seed=c.problem_seed + 6)
+    demo = demo_problems(ctx)
     roll = rollout_bandits(rl.hf, rl.tokenizer, ctx.world, demo, seed=c.seed + 6)
     ids, att, mask = bandit_demos(roll.tokens, roll.model_mask, base.tokenizer.bos_token_id)
     tuned = finetune_copy(base.hf, ids, att, mask, steps=c.elicit_steps, lr=c.elicit_lr, batch_size=c.elicit_batch,
-                          seed=c.seed)
-    probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 3)
-    models = {"base": base, "rl": rl, "elicited": with_weights(base, tuned)}
-    res = regret_experiment(models, ctx.world, probs, modes=("sampled",), seed=c.seed, n_boot=c.n_boot)
-    f = res.finals.set_index(["policy", "mode"])
-    score = {k: -f.loc[[(k, "sampled")]].sort_values("episode")["final_regret"].to_numpy() for k in models}
-    return score["base"], score["rl"], score["elicited"], len(demo)
+                          seed=c.seed, warmup_steps=c.elicit_warmup)
+    # base and RL: the scorecard's shared regret run; the elicited copy plays the same bandits with the same seed
+    shared, _ = regret(ctx)
+    mine = regret_experiment({"elicited": with_weights(base, tuned)}, ctx.world, regret_bandits(ctx),
+                             modes=("sampled",), seed=c.seed, n_boot=c.n_boot)
+
+    def finals(res: Any, policy: str) -> np.ndarray:
+        f = res.finals.set_index(["policy", "mode"])
+        return -f.loc[[(policy, "sampled")]].sort_values("episode")["final_regret"].to_numpy()
+
+    return finals(shared, "base"), finals(shared, "rl"), finals(mine, "elicited"), len(demo)
 
 
 def measure(ctx: Context) -> tuple[ElicitationMetrics | None, dict[str, pd.DataFrame]]:
     c = ctx.config
+    if base_corpus(ctx) is None:
+        return None, {}
     if ctx.world.name == "bandits":
         b, r, e, n_demo = _bandits(ctx)
         note = f"{len(b)} unseen bandits, sampled regret, paired bootstrap"

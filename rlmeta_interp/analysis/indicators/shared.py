@@ -135,10 +135,17 @@ def belief_probes(models: dict[str, Any], texts: Sequence[str], targets: np.ndar
 
 
 def regret(ctx: Context) -> tuple[Any, Callable[..., dict[str, float]]]:
-    """Regret of base and RL on ``config.n_bandits`` unseen bandits, and the paired-difference function."""
+    """Regret of base and RL on :func:`regret_bandits`, and the paired-difference function (computed once per
+    scorecard run)."""
     from ..incontext import regret_difference, regret_experiment
 
-    c = ctx.config
-    probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 3)
-    res = regret_experiment({"base": ctx.pair.base, "rl": ctx.pair.rl}, ctx.world, probs, seed=c.seed, n_boot=c.n_boot)
-    return res, regret_difference
+    if "regret" not in ctx.cache:
+        c = ctx.config
+        ctx.cache["regret"] = regret_experiment({"base": ctx.pair.base, "rl": ctx.pair.rl}, ctx.world, regret_bandits(ctx),
+                                                seed=c.seed, n_boot=c.n_boot)
+    return ctx.cache["regret"], regret_difference
+
+
+def regret_bandits(ctx: Context) -> list[Any]:
+    """The ``config.n_bandits`` unseen bandits every regret measurement of a scorecard uses (paired across models)."""
+    return ctx.world.sample_held_out(ctx.config.n_bandits, seed=ctx.config.problem_seed + 3)

@@ -207,7 +207,8 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     measured = ((summary.get("run") or {}).get("scorecard_config") or {}).get("indicators")
     skipped = [] if measured is None else [i for i in INDICATORS if i not in measured]
     if skipped:
-        lines.append(f"- Not measured in this run (`validate --skip`): {', '.join(skipped)}.")
+        lines.append(f"- Not measured in this run (skipped with `validate --skip`, or added after it; they do not vote"
+                     f" by fitted rules): {', '.join(skipped)}.")
     if cand:
         lines.append("- Other readings, scored but not voting, held-out AUC: " + ", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in cand) + ".")
@@ -293,9 +294,17 @@ def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pair
 
 def fitted_rules(folder: str | Path | None = None) -> Any | None:
     """The voting rules fitted on the calibration split, from the committed validation table (None without one):
-    pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds."""
+    pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds. Indicators that
+    run did not measure are descriptive under them."""
     summary = committed_summary(folder)
-    return None if summary is None else FittedRules.from_dict(summary["fitted"]).rules
+    if summary is None:
+        return None
+    rules = FittedRules.from_dict(summary["fitted"]).rules
+    # an indicator the committed run did not measure (skipped, or added after it) was never validated: it reports
+    measured = ((summary.get("run") or {}).get("scorecard_config") or {}).get("indicators")
+    if measured is None:
+        return rules
+    return rules.replace(descriptive=tuple(i for i in INDICATORS if i in rules.descriptive or i not in measured))
 
 
 def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:

@@ -50,24 +50,61 @@ def test_recovery_is_the_ratio_of_summed_gains_with_a_paired_ci():
     assert not none.known and flat.value == 0.0
 
 
-@pytest.mark.parametrize("world_name", ["arithmetic", "bandits"])
-def test_measure_on_a_real_tiny_pair(tmp_path, world_name):
-    from rlmeta_interp import load_pair
+def test_recovery_without_a_clear_ratio_is_unknown_and_does_not_vote():
+    """Per-bandit regret noise with no real gain: too many resamples have no gain to divide by, so the share has no
+    CI, and a point estimate alone must not vote."""
+    rng = np.random.default_rng(1)
+    base = -rng.normal(6.0, 2.0, 300)
+    rl = base + rng.normal(0.02, 2.0, 300)
+    elicited = base + rng.normal(0.0, 2.0, 300)
+    rec, gain = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
+    assert not rec.known and gain.lo < 0 < gain.hi
+    assert el.vote(el.ElicitationMetrics(recovered=rec, gain=gain), R) == "n/a"
+
+
+def _ctx(pair, world_name, tmp_path):
     from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
-    from rlmeta_interp.organism.corpus import make_world
+    from rlmeta_interp.analysis.scorecard import evaluation_world
+    from rlmeta_interp.organism.trained_world import world_for
+
+    cfg = ScorecardConfig.smoke()
+    world = evaluation_world(pair, world_for(pair, world_name))
+    probs = world.sample_held_out(cfg.n_problems, seed=cfg.problem_seed) if world_name != "bandits" else []
+    return Context(pair=pair, world=world, config=cfg, layer=0, problems=probs, out_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name,world_name", [("val-arith-depth-d000-sft-deep", "arithmetic"),
+                                             ("paper-bandit-d050-rl-correct", "bandits")])
+def test_measure_on_a_shipped_organism_pair(tmp_path, name, world_name):
+    from rlmeta_interp import load_pair
+
+    ctx = _ctx(load_pair(name), world_name, tmp_path)
+    demo = el.demo_problems(ctx)
+    assert len(demo) == ctx.config.elicit_demos
+    assert not {p.prompt for p in demo} & {p.prompt for p in ctx.problems}  # no evaluated problem is demonstrated
+    metrics, tables = el.measure(ctx)
+    assert metrics is not None and metrics.n_demos.value == ctx.config.elicit_demos
+    scores = tables["elicitation_scores"]
+    assert len(scores) == (ctx.config.n_problems if world_name == "arithmetic" else ctx.config.n_bandits)
+    assert np.isfinite(scores[["base", "rl", "elicited"]].to_numpy()).all()
+    assert metrics.gain.value == pytest.approx(float((scores["rl"] - scores["base"]).mean()))
+    assert metrics.score_elicited.value == pytest.approx(float(scores["elicited"].mean()))
+    if world_name == "bandits":  # base and RL scores are the scorecard's shared regret run, not a second one
+        from rlmeta_interp.analysis.indicators.shared import regret
+
+        res, _ = regret(ctx)
+        f = res.finals.set_index(["policy", "mode"])
+        assert np.allclose(-f.loc[[("base", "sampled")]].sort_values("episode")["final_regret"], scores["base"])
+
+
+def test_a_model_against_itself_has_no_gain_and_a_non_organism_pair_is_not_measured(tmp_path):
+    from rlmeta_interp import load_pair
 
     from ...conftest import save_tiny_pair
 
-    pair = load_pair(save_tiny_pair(tmp_path, scale=0.05, seed=1))
-    world = make_world(world_name)
-    cfg = ScorecardConfig.smoke()
-    probs = world.sample_held_out(cfg.n_problems, seed=cfg.problem_seed) if world_name == "arithmetic" else []
-    ctx = Context(pair=pair, world=world, config=cfg, layer=0, problems=probs)
-    metrics, tables = el.measure(ctx)
-    assert metrics is not None and metrics.n_demos.value == cfg.elicit_demos
-    assert metrics.steps.value == cfg.elicit_steps
-    scores = tables["elicitation_scores"]
-    assert len(scores) == (cfg.n_problems if world_name == "arithmetic" else cfg.n_bandits)
-    assert np.isfinite(scores[["base", "rl", "elicited"]].to_numpy()).all()
-    assert metrics.gain.value == pytest.approx(float((scores["rl"] - scores["base"]).mean()))
-    assert el.vote(metrics, ScorecardRules()) in ("activation", "creation", "inconclusive", "n/a")
+    same = load_pair(("val-arith-depth-d000-base", "val-arith-depth-d000-base"))
+    metrics, _ = el.measure(_ctx(same, "arithmetic", tmp_path / "same"))
+    assert metrics.gain.value == 0.0 and not metrics.recovered.known
+    assert el.vote(metrics, R) == "n/a"
+    tiny = load_pair(save_tiny_pair(tmp_path / "tiny", scale=0.05, seed=1))  # no pretraining manifest: a "real" pair
+    assert el.measure(_ctx(tiny, "arithmetic", tmp_path / "t")) == (None, {})

@@ -47,8 +47,14 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert all(len(line) <= 118 for line in text.splitlines())
     # indicators left out with `validate --skip` are named (the run records what it measured)
     back["run"] = {"scorecard_config": {"indicators": [i for i in INDICATORS if i not in ("steering", "hybrid")]}}
-    assert "Not measured in this run (`validate --skip`): steering, hybrid." in " ".join(
-        vr.render_trust_paragraph(back).split())
+    assert "it; they do not vote by fitted rules): steering, hybrid." in " ".join(vr.render_trust_paragraph(back).split())
+    # and the rules read back from such a table keep them descriptive: never validated, they must not vote
+    from rlmeta_interp.analysis.validation.report import write_validation_table
+
+    write_validation_table(back, table, tmp_path / "skipped")
+    rules = vr.fitted_rules(tmp_path / "skipped")
+    assert {"steering", "hybrid"} <= set(rules.descriptive)
+    assert set(rules.descriptive) - {"steering", "hybrid"} == set(fitted.rules.descriptive) - {"steering", "hybrid"}
     # controls are read by the gain test, said so; held-out pairs on a calibration pair's base are counted apart
     assert "tests the gain test, not the indicators" in " ".join(text.split())
     shared = table.assign(base=table["pair"].str.replace("test-", "calibration-"))
