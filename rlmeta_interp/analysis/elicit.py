@@ -67,7 +67,8 @@ def finetune_copy(model: Any, ids: Int[Tensor, "n pos"], attention: Int[Tensor, 
 def single_turn_demos(tokenizer: Any, prompts: Sequence[str], completions: Sequence[str], max_len: int | None
                       ) -> tuple[Int[Tensor, "n pos"], Int[Tensor, "n pos"], Int[Tensor, "n pos"]]:
     """``(ids, attention, loss_mask)`` of ``BOS prompt completion EOS`` texts; the loss covers the completion and its
-    EOS (what the trained model chose to write), not the prompt."""
+    EOS (what the trained model chose to write), not the prompt. A completion cut at the sampling length limit gets
+    an EOS too, as in the likelihood indicator's scoring."""
     from .likelihood import build_batch
 
     if not prompts:

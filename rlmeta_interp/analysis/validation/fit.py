@@ -214,6 +214,17 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
                        tuple(notes))
 
 
+def _auc_within(two: pd.DataFrame, column: str, name: str, *, n_boot: int, seed: int) -> dict[str, dict[str, float]]:
+    """Statistic ``name``'s AUC (creation vs activation) within each value of ``column`` where both classes occur."""
+    out = {}
+    for value, part in two.groupby(column) if column in two.columns else ():
+        auc, lo, hi, n = roc_auc_ci(part[name].tolist(), (part["label"] == "creation").to_numpy(), n_boot=n_boot,
+                                    seed=seed, groups=_groups(part))
+        if n and auc == auc:  # both classes present here
+            out[str(value)] = {"auc": auc, "lo": lo, "hi": hi, "n": n}
+    return out
+
+
 def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame, *, n_boot: int = 1000,
              seed: int = 0) -> dict[str, Any]:
     """Held-out metrics of the fitted summary and of the vote rule, and each indicator's AUC on ``test`` rows."""
@@ -246,14 +257,12 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
         vote_col = f"{f.name}_vote"
         ctrl_votes = test.loc[controls, vote_col].tolist() if vote_col in test.columns else []
-        # one world at a time too: a pooled AUC can rest on the worlds' different scales
-        by_world = {}
-        for world, part in two.groupby("world") if "world" in two.columns else ():
-            w_auc, w_lo, w_hi, w_n = roc_auc_ci(part[f.name].tolist(), (part["label"] == "creation").to_numpy(),
-                                                n_boot=n_boot, seed=seed, groups=_groups(part))
-            if w_n and w_auc == w_auc:  # both classes present in this world
-                by_world[str(world)] = {"auc": w_auc, "lo": w_lo, "hi": w_hi, "n": w_n}
+        # one world, and one recipe, at a time too: a pooled AUC can rest on the worlds' different scales, and a
+        # reading that works on fine-tuned pairs need not carry over to RL-made ones
+        by_world = _auc_within(two, "world", f.name, n_boot=n_boot, seed=seed)
+        by_recipe = _auc_within(two, "recipe", f.name, n_boot=n_boot, seed=seed)
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
+                    "test_by_recipe": by_recipe,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))

@@ -123,7 +123,8 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
 
     folder = ensure_dir(folder)
     ev = summary["evaluation"]
-    per = pd.DataFrame([{k: v for k, v in r.items() if k not in ("roc", "test_by_world")} for r in ev["indicators"]])
+    per = pd.DataFrame([{k: v for k, v in r.items() if k not in ("roc", "test_by_world", "test_by_recipe")}
+                        for r in ev["indicators"]])
     paths = [write_json_atomic(folder / SUMMARY_JSON, summary, checksum=True),
              write_text_atomic(folder / SUMMARY_CSV, per.to_csv(index=False), checksum=True),
              write_text_atomic(folder / PAIRS_CSV, table.to_csv(index=False), checksum=True)]
@@ -190,6 +191,12 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     if worlds:
         lines.append("- Held-out AUC within each world, where a voting indicator was measured in more than one: "
                      + "; ".join(worlds) + ".")
+    recipes = [f"{r['indicator']}: " + ", ".join(f"{k} {_f(v['auc'])} ({v['n']} pairs)"
+                                                for k, v in sorted(r["test_by_recipe"].items()))
+               for r in voting if len(r.get("test_by_recipe") or {}) > 1]
+    if recipes:
+        lines.append("- Held-out AUC within each recipe that has both classes, where there is more than one: "
+                     + "; ".join(recipes) + ".")
     shared = summary["summary"].get("test_sharing_a_calibration_base") or {}
     if shared.get("pairs"):
         lines.append(f"- {len(shared['pairs'])} of the test pairs start from a base that calibration pairs start from"

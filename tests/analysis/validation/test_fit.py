@@ -113,7 +113,7 @@ def test_a_pair_missing_a_statistic_is_read_by_those_it_has_at_their_cuts():
             for label in ("creation", "activation"):
                 for i in range(4):
                     row = {"pair": f"{split}-{world}-{label}-{i}", "world": world, "label": label, "split": split,
-                           "recipe": "r", "gain": True, "vote_summary": label}
+                           "recipe": "sft" if i % 2 else "rl", "gain": True, "vote_summary": label}
                     for name in INDICATORS:
                         row.update({name: None, f"{name}_lo": None, f"{name}_hi": None, f"{name}_vote": "n/a"})
                     creation = label == "creation"
@@ -134,6 +134,9 @@ def test_a_pair_missing_a_statistic_is_read_by_those_it_has_at_their_cuts():
     assert set(ev["likelihood"]["test_by_world"]) == {"arithmetic", "bandits"}
     assert all(v["auc"] == 1.0 and v["n"] == 8 for v in ev["likelihood"]["test_by_world"].values())
     assert set(ev["boundary"]["test_by_world"]) == {"arithmetic"}
+    # and within each recipe (both classes in each): 8 pairs per recipe for likelihood, the arithmetic 4 for boundary
+    assert {k: v["n"] for k, v in ev["likelihood"]["test_by_recipe"].items()} == {"rl": 8, "sft": 8}
+    assert {k: v["n"] for k, v in ev["boundary"]["test_by_recipe"].items()} == {"rl": 4, "sft": 4}
     # a pair exactly at every cut is undecided (P = 0.5); missing statistics count as being at the cut
     at_cuts = test.iloc[:1].copy()
     for name in fitted.inputs:

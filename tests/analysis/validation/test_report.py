@@ -55,6 +55,14 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     rules = vr.fitted_rules(tmp_path / "skipped")
     assert {"steering", "hybrid"} <= set(rules.descriptive)
     assert set(rules.descriptive) - {"steering", "hybrid"} == set(fitted.rules.descriptive) - {"steering", "hybrid"}
+    # per-recipe AUC is listed where a voting indicator was scored within more than one recipe
+    per_recipe = json.loads(json.dumps(back))
+    voting = next(r for r in per_recipe["evaluation"]["indicators"] if r["votes"])
+    voting["test_by_recipe"] = {"bandit-dose": {"auc": 0.5, "lo": 0.2, "hi": 0.8, "n": 6},
+                                "sft-calibration": {"auc": 1.0, "lo": 1.0, "hi": 1.0, "n": 8}}
+    assert (f"{voting['indicator']}: bandit-dose 0.50 (6 pairs), sft-calibration 1.00 (8 pairs)"
+            in " ".join(vr.render_trust_paragraph(per_recipe).split()))
+    assert "within each recipe" not in " ".join(text.split())
     # controls are read by the gain test, said so; held-out pairs on a calibration pair's base are counted apart
     assert "tests the gain test, not the indicators" in " ".join(text.split())
     shared = table.assign(base=table["pair"].str.replace("test-", "calibration-"))
