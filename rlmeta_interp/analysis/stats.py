@@ -147,6 +147,14 @@ def paired_diff_ci(
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def _units(num: Sequence[float] | np.ndarray, den: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``num`` and ``den`` as 1-D arrays of one value per unit each (a ratio's units), or a typed error."""
+    a, b = _as_array(num, "num", ndim=1), _as_array(den, "den", ndim=1)
+    if a.shape != b.shape:
+        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and {b.shape[0]}.")
+    return a, b
+
+
 def bootstrap_ratio_ci(
     num: Sequence[float] | Float[np.ndarray, " n"],
     den: Sequence[float] | Float[np.ndarray, " n"],
@@ -158,10 +166,7 @@ def bootstrap_ratio_ci(
     """CI of the ratio of sums ``sum(num) / sum(den)`` (e.g. total NLL / total tokens), resampling units
     (pairs ``num[i], den[i]``) jointly, so the denominator's variance is included."""
     _check_params(n_boot, ci, method)
-    a = _as_array(num, "num", ndim=1)
-    b = _as_array(den, "den", ndim=1)
-    if a.shape != b.shape:
-        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and {b.shape[0]}.")
+    a, b = _units(num, den)
     if np.any(b <= 0):
         raise InvalidConfigError("den must be positive for every unit (e.g. drop units with zero tokens).")
     if a.shape[0] < 2:
@@ -197,10 +202,7 @@ def signed_ratio_ci(
     ``max_undefined`` is one tail's share, ``(1 - ci) / 2``: dropping more could remove a whole tail of the interval."""
     _check_params(n_boot, ci, "percentile")
     max_undefined = (1 - ci) / 2 if max_undefined is None else max_undefined
-    a = _as_array(num, "num", ndim=1)
-    b = _as_array(den, "den", ndim=1)
-    if a.shape != b.shape:
-        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and {b.shape[0]}.")
+    a, b = _units(num, den)
     if len(a) < 2:
         return float("nan"), float("nan")
     idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))

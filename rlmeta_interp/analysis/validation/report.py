@@ -185,18 +185,12 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
-    worlds = [f"{r['indicator']}: " + ", ".join(f"{w} {_f(v['auc'])} ({v['n']} pairs)"
-                                               for w, v in sorted(r["test_by_world"].items()))
-              for r in voting if len(r.get("test_by_world") or {}) > 1]
-    if worlds:
-        lines.append("- Held-out AUC within each world, where a voting indicator was measured in more than one: "
-                     + "; ".join(worlds) + ".")
-    recipes = [f"{r['indicator']}: " + ", ".join(f"{k} {_f(v['auc'])} ({v['n']} pairs)"
-                                                for k, v in sorted(r["test_by_recipe"].items()))
-               for r in voting if len(r.get("test_by_recipe") or {}) > 1]
-    if recipes:
-        lines.append("- Held-out AUC within each recipe that has both classes, where there is more than one: "
-                     + "; ".join(recipes) + ".")
+    for key, head in (("test_by_world", "within each world, where a voting indicator was measured in more than one"),
+                      ("test_by_recipe", "within each recipe that has both classes, where there is more than one")):
+        parts = [f"{r['indicator']}: " + ", ".join(f"{k} {_f(v['auc'])} ({v['n']} pairs)" for k, v in sorted(r[key].items()))
+                 for r in voting if len(r.get(key) or {}) > 1]
+        if parts:
+            lines.append(f"- Held-out AUC {head}: " + "; ".join(parts) + ".")
     shared = summary["summary"].get("test_sharing_a_calibration_base") or {}
     if shared.get("pairs"):
         lines.append(f"- {len(shared['pairs'])} of the test pairs start from a base that calibration pairs start from"
