@@ -29,6 +29,12 @@ def validation_manifests_dir() -> Path:
     return data_dir() / "validation"
 
 
+def pilot_manifests_dir() -> Path:
+    """Manifests of pilot models built outside a preset to choose a recipe's budget (committed without weights);
+    they are no validation case."""
+    return data_dir() / "pilots"
+
+
 def manifest_files(folder: str | Path) -> list[Path]:
     """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json`` (exported manifests)."""
     folder = Path(folder)
@@ -193,11 +199,14 @@ def validation_counts(folder: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None) -> dict[str, str]:
+def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
+                    pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
+    pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
             "validation-counts": validation_counts(vdir),
-            "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)")}
+            "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)"),
+            "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)")}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:
@@ -224,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
-    refresh_stored_gain_checks([zoo_dir, validation_manifests_dir()])
+    refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir()])
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
 
