@@ -14,6 +14,7 @@ import logging
 import os
 import platform
 import shutil
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,41 @@ MANIFEST = "manifest.json"
 TRAINED = ".trained.json"  # written once training is complete, so a kill during evaluation never retrains
 EVAL_DIR = ".eval"  # finished evaluation parts, so a kill during evaluation resumes at the next part
 __all__ = ["EvalConfig", "OrganismSpec", "PRESETS", "build_zoo", "is_up_to_date", "load_manifest", "preset_specs"]
+CPU_LEDGER = ".cpu_seconds.json"  # CPU seconds of a build's earlier, killed processes
+LEDGER_EVERY_S = 30.0
+
+
+class CpuLedger:
+    """CPU seconds spent on one build, across processes: a build killed and run again resumes from its checkpoints,
+    and its manifest should count the killed process's CPU time too. While the ledger is open, a daemon thread writes
+    the running total to ``work/.cpu_seconds.json`` every ``LEDGER_EVERY_S`` seconds (a kill loses at most that
+    much); a later ledger on the same folder starts from it. Process CPU time covers every thread of the process."""
+
+    def __init__(self, work: Path) -> None:
+        self.path = Path(work) / CPU_LEDGER
+        self.before = float(read_json(self.path)["cpu_seconds"]) if self.path.exists() else 0.0
+        self._c0 = time.process_time()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-ledger", daemon=True)
+
+    def total(self) -> float:
+        """CPU seconds so far: earlier processes' plus this one's since the ledger opened."""
+        return self.before + time.process_time() - self._c0
+
+    def _run(self) -> None:
+        while not self._stop.wait(LEDGER_EVERY_S):
+            write_json_atomic(self.path, {"cpu_seconds": self.total()})
+
+    def __enter__(self) -> CpuLedger:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        write_json_atomic(self.path, {"cpu_seconds": self.total()})
+
+
 VERSION_PACKAGES = ("torch", "transformers", "trl", "tokenizers", "safetensors", "numpy", "datasets", "accelerate")
 
 
@@ -249,7 +285,23 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
     final = out_dir / spec.name
     work = out_dir / f".{spec.name}.partial"
     ensure_dir(work)
-    t0, c0 = time.perf_counter(), time.process_time()
+    with CpuLedger(work) as ledger:
+        manifest = _build_in(spec, work, out_dir, preset, progress, ledger)
+    write_json_atomic(work / MANIFEST, manifest)
+    for scratch in (work / TRAINED, work / CPU_LEDGER):
+        scratch.unlink(missing_ok=True)
+    shutil.rmtree(work / EVAL_DIR, ignore_errors=True)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(work, final)
+    write_model_card(final)
+    return final
+
+
+def _build_in(spec: OrganismSpec, work: Path, out_dir: Path, preset: str, progress: bool,
+              ledger: CpuLedger) -> dict[str, Any]:
+    """Train and evaluate ``spec`` in ``work``; returns its manifest."""
+    t0 = time.perf_counter()
     manifest: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "world": spec.world, "dose": spec.dose,
                                 "seed": spec.seed, "preset": preset, "config": spec.to_dict(),
                                 "description": spec.description}
@@ -269,18 +321,11 @@ def _build_one(spec: OrganismSpec, out_dir: Path, preset: str, progress: bool) -
     manifest["metrics"] = metrics
     manifest["files"] = _file_hashes(work)
     manifest["versions"] = package_versions(VERSION_PACKAGES, python=True)
-    manifest["build"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
-                         "torch_threads": torch.get_num_threads(),
+    # cpu_seconds counts killed earlier runs of this build too (the ledger); seconds is this run's wall time only
+    manifest["build"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": ledger.total(),
+                         "cpu_seconds_earlier_runs": ledger.before, "torch_threads": torch.get_num_threads(),
                          "machine": platform.machine()}
-    write_json_atomic(work / MANIFEST, manifest)
-    for scratch in (work / TRAINED,):
-        scratch.unlink(missing_ok=True)
-    shutil.rmtree(work / EVAL_DIR, ignore_errors=True)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(work, final)
-    write_model_card(final)
-    return final
+    return manifest
 
 
 def build_zoo(

@@ -203,6 +203,8 @@ def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_pat
     assert zoo.load_manifest(partial.parent / b.name)  # the base is finished
     design = zoo.read_json(partial / ".design.json")
     assert design["label"] == "creation" and "metrics" not in design  # written before training and evaluation
+    earlier = zoo.read_json(partial / zoo.CPU_LEDGER)["cpu_seconds"]
+    assert earlier > 0  # the killed run's CPU time is kept for the manifest
     monkeypatch.setattr(zoo, "evaluate_single_turn", real_eval)
     monkeypatch.setattr(zoo, "pretrain", lambda *a, **kw: pytest.fail("training ran again after the kill"))
     (folder,) = zoo.build_zoo("tiny3", out, progress=False, threads=1, only=[sft.name])
@@ -211,3 +213,21 @@ def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_pat
     assert m["budget"]["kind"] == "sft" and m["exposure"]["share_of_documents"] == 0.0
     assert set(m["metrics"]["by_level"]) == {"3", "4"} and "guess_pass@4" in m["metrics"]["by_level"]["4"]
     assert m["gain_check"]["kind"] == "passk" and set(m["gain_check"]["levels"]) == {"3", "4"}
+    # CPU seconds count the killed run too; the ledger does not travel into the finished folder
+    assert m["build"]["cpu_seconds_earlier_runs"] == pytest.approx(earlier) and m["build"]["cpu_seconds"] > earlier
+    assert not (folder / zoo.CPU_LEDGER).exists()
+
+
+def test_cpu_ledger_writes_its_running_total_while_open(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setattr(zoo, "LEDGER_EVERY_S", 0.05)
+    (tmp_path / zoo.CPU_LEDGER).write_text('{"cpu_seconds": 100.0}')
+    with zoo.CpuLedger(tmp_path) as ledger:
+        assert ledger.before == 100.0
+        t = time.process_time()
+        while time.process_time() - t < 0.3:  # burn CPU: the thread must record it before the block ends
+            pass
+        mid = zoo.read_json(tmp_path / zoo.CPU_LEDGER)["cpu_seconds"]
+        assert 100.0 < mid <= ledger.total()
+    assert zoo.read_json(tmp_path / zoo.CPU_LEDGER)["cpu_seconds"] >= 100.3
