@@ -102,7 +102,7 @@ display(Markdown(vrep.render_trust_paragraph(SUMMARY)))
 # %%
 CUTS = {f["name"]: f["cut"] for f in SUMMARY["fitted"]["indicators"]} if SUMMARY else {}
 LABEL_COLOURS = {"creation": COLORS["rl"], "activation": COLORS["base"], "no_signal": COLORS["control"]}
-fig, axes = plt.subplots(2, 4, figsize=(15, 7))
+fig, axes = plt.subplots(3, 3, figsize=(15, 10))
 for ax, ind in zip(axes.flat, sc.INDICATORS, strict=True):
     rows = TABLE.dropna(subset=[ind]).reset_index(drop=True)
     for i, r in rows.iterrows():
