@@ -239,9 +239,11 @@ BANDIT_DOSES = (0.0, 0.5)
 #   (regret 5.01 -> 2.27) and the dose-0 pair failed (-0.002 [-0.06, 0.05]).
 # - lr 1e-3, beta 0, advantages not divided by the group's std (TRL scale_rewards="none"): the twin's training reward
 #   fell to 0.50 by step 300 (stopped at step 500).
-# - lr 3e-4, beta 0 (this budget): both classes passed in all 4 runs built at pretraining seed 0 (RL seeds 0 and 1):
-#   regret reduction 1.37 [0.79, 1.95] and 0.59 [0.26, 0.94] for the dose-0 pairs, 1.52 [1.05, 1.99] and 2.94
-#   [2.49, 3.40] for the dose-0.5 twins (pilot models named *-rl-long-lr3e4*, built outside the preset).
+# - lr 3e-4, beta 0 (this budget): every pair built passed (pilot models named *-rl-long-lr3e4*, built outside the
+#   preset; data/pilots): at pretraining seed 0, RL seeds 0 and 1, regret reduction 1.37 [0.79, 1.95] and 0.59
+#   [0.26, 0.94] for the dose-0 pairs, 1.52 [1.05, 1.99] and 2.93 [2.49, 3.40] for the dose-0.5 twins; at pretraining
+#   seed 1, 0.76 [0.42, 1.12] for the dose-0 pair (its twin not built); the random-reward control at seed 0 showed no
+#   gain (-0.21 [-0.80, 0.39]).
 BANDIT_RL = {"steps": 1500, "lr": 3e-4, "beta": 0.0, "prompts_per_step": 16, "num_generations": 8}
 BANDIT_EVAL = EvalConfig(n_bandits=300)
 # Fine-tuning on Thompson-sampling histories (the bandit world's calibration positives without RL), 400 steps at
