@@ -137,7 +137,7 @@ class MeterAccuracy:
             f"{c.replace('_', ' ')} {int(k)}/{int(m)} {fmt_interval(lo, hi, pct=True)}"
             for c, (k, m, lo, hi) in self.exact.items())) if self.exact else ""
         bar = {True: "; it meets the project's bar", None: ""}.get(self.meets_bar, (
-            "; it does not meet the project's bar (README, 'How far to trust each vote')"))
+            "; it does not meet the project's bar (README, 'How far to trust each vote', and the caveats under it)"))
         return (f"{self.metric.replace('_', ' ')} {fmt_pct(self.value)}{' 95% CI ' + ci if ci else ''} on the labelled"
                 f" validation zoo{split}{base}{exact}{bar}")
 
