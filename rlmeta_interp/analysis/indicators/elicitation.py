@@ -21,6 +21,9 @@ Read with care:
 - Organisms only (a base with a pretraining manifest): a full-parameter fine-tuning at an organism's learning rate
   would damage a real LM, and that damage would read as creation.
 - Where the trained model shows no gain (paired CI not above 0) there is nothing to recover: no vote.
+- Measured so far: it separated every bandit pair (fine-tuned and RL-made), but on the seed-0 arithmetic depth pairs
+  the short fine-tuning left both bases worse (sampled pass@1 0.13 -> 0.00 and 0.40 -> 0.07), reading the wrong
+  way: there it damages rather than elicits. Not validated; it does not vote by fitted rules until it is.
 """
 
 from __future__ import annotations
