@@ -38,9 +38,9 @@
 # **Read first: planning is outside the project's claims on the shipped zoo.** In the committed figure
 # `04_passk_by_world`, its organisms do not beat a guesser that walks the graph's edges at random, so a boundary change
 # there cannot show that RL created planning, and the domain comparison of claim 4 cannot be made. The verdict cell at
-# the end checks this on the pairs this run measures and says so instead of agreeing or disagreeing. Testing the claim needs
-# planning organisms above the guesser (a larger model, a frontier scratchpad, or the adjacency written into the
-# prompt); none is built. The arithmetic pairs here are the format-dosed ones, whose dose switches a format rather than
+# the end checks this on the pairs this run measures and says so instead of agreeing or disagreeing. Testing the
+# claim needs planning organisms above the guesser (a larger model, a frontier scratchpad, or the adjacency written
+# into the prompt); none is built. The arithmetic pairs here are the format-dosed ones, whose dose switches a format rather than
 # the rewarded capability (data/README.md), so they are not validation cases either.
 
 # %% tags=["parameters"]

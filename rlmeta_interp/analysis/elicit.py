@@ -2,10 +2,12 @@
 of the trained model's gain that recovers.
 
 The idea comes from capability-elicitation work (Greenblatt et al., arXiv 2405.19550, password-locked models: a few
-demonstrations fine-tuned into a model bring back a capability it holds but does not show). A base that already has
-the capability needs only to be pointed at it, so a short fine-tuning recovers most of the gain (activation); a base
-that lacks it has to learn it, which a budget this short cannot do (creation). The demonstrations come from problems
-disjoint from the evaluated ones, so the base never sees an evaluated problem's answer.
+demonstrations fine-tuned into a model bring back a capability it holds but does not show). The hypothesis: a base
+that already has the capability needs only to be pointed at it, so a short fine-tuning recovers most of the gain
+(activation), while a base that lacks it would have to learn it (creation). A short fine-tuning can also damage the
+base instead (it did on the arithmetic depth organisms; ``indicators/elicitation.py`` lists what was measured). The
+demonstrations come from problems disjoint from the evaluated ones, so the base never sees an evaluated problem's
+answer.
 
 :func:`finetune_copy` is the training loop (a plain AdamW loop on next-token loss at masked positions: a few dozen
 steps on token tensors already built, which TRL's and transformers' trainers would wrap in datasets, collators and
@@ -15,7 +17,6 @@ output folders for no gain). :func:`single_turn_demos` and :func:`bandit_demos` 
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,10 +25,6 @@ from jaxtyping import Int
 from torch import Tensor
 
 from ..errors import EmptyInputError, InvalidConfigError
-from ..sampling import context_length
-from ..views import hf_view
-
-log = logging.getLogger(__name__)
 
 
 def finetune_copy(model: Any, ids: Int[Tensor, "n pos"], attention: Int[Tensor, "n pos"], loss_mask: Int[Tensor, "n pos"],
@@ -95,8 +92,3 @@ def with_weights(model: Any, hf: Any, suffix: str = "+elicited") -> Any:
         raise InvalidConfigError(f"with_weights takes a LoadedModel, got {type(model).__name__}.")
     return model.with_hf(hf, f"{model.name}{suffix}")
 
-
-def max_len_of(model: Any) -> int | None:
-    """The context length of ``model`` (a LoadedModel or a Hugging Face model)."""
-    hf, _ = hf_view(model)
-    return context_length(hf)

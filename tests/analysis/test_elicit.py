@@ -28,7 +28,7 @@ def _nll(hf, ids, att, mask):
 
 def test_finetune_copy_learns_the_masked_tokens_and_leaves_the_model_alone(tiny):
     prompts, comps = ["12+3="] * 4, ["A:15"] * 4
-    ids, att, mask = elicit.single_turn_demos(tiny.tokenizer, prompts, comps, elicit.max_len_of(tiny))
+    ids, att, mask = elicit.single_turn_demos(tiny.tokenizer, prompts, comps, tiny.n_ctx)
     assert mask[:, 0].sum() == 0 and mask.sum() > 0  # the prompt (and BOS) carry no loss
     before = {k: v.clone() for k, v in tiny.hf.state_dict().items()}
     tuned = elicit.finetune_copy(tiny.hf, ids, att, mask, steps=30, lr=1e-2, batch_size=4, seed=0)

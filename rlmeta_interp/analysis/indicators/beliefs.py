@@ -22,7 +22,7 @@ from jaxtyping import Float
 
 from ...errors import InvalidConfigError
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
-from .shared import belief_probes, episodes, regret
+from .shared import belief_probes, episodes, regret, regret_bandits
 
 NAME = "beliefs"
 NOT_APPLICABLE = "belief probes are defined for the bandit world."
@@ -150,7 +150,7 @@ def ablation_regret(ctx: Context, basis: torch.Tensor) -> tuple[Estimate, Estima
     from ..stats import paired_diff_ci
 
     c = ctx.config
-    probs = ctx.world.sample_held_out(c.n_bandits, seed=c.problem_seed + 3)
+    probs = regret_bandits(ctx)
     g = torch.Generator().manual_seed(c.seed + 11)
     rand, _ = torch.linalg.qr(torch.randn(basis.shape[0], basis.shape[1], generator=g))
     finals = {}

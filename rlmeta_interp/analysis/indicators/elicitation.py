@@ -118,7 +118,7 @@ def demo_problems(ctx: Context) -> list[Any]:
 
 def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     from ...sampling import sample_completions
-    from ..elicit import finetune_copy, max_len_of, single_turn_demos
+    from ..elicit import finetune_copy, single_turn_demos
     from ..passk import evaluate_samples
 
     c = ctx.config
@@ -127,8 +127,7 @@ def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]
     rl, base = ctx.pair.rl, ctx.pair.base
     new = ctx.max_new_tokens
     comps = sample_completions(rl.hf, rl.tokenizer, [p.prompt for p in demo], n=1, max_new_tokens=new, seed=c.seed + 6)
-    ids, att, mask = single_turn_demos(base.tokenizer, [p.prompt for p in demo], [row[0] for row in comps],
-                                       max_len_of(base))
+    ids, att, mask = single_turn_demos(base.tokenizer, [p.prompt for p in demo], [row[0] for row in comps], base.n_ctx)
     tuned = finetune_copy(base.hf, ids, att, mask, steps=c.elicit_steps, lr=c.elicit_lr, batch_size=c.elicit_batch,
                           seed=c.seed, warmup_steps=c.elicit_warmup)
     got = sample_completions(tuned, base.tokenizer, [p.prompt for p in ctx.problems], n=c.n_samples,
