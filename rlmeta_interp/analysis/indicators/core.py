@@ -123,6 +123,9 @@ class ScorecardRules(FrozenConfig):
     # share of the trained model's gain that a short fine-tuning of the base on its outputs leaves unrecovered
     unrecovered_activation_max: float = 0.5
     unrecovered_creation_min: float = 0.8
+    # no elicitation reading where the control fine-tuning (the base on its own outputs) lost more than this share of
+    # the trained model's gain: a copy damaged that far cannot show what the demonstrations recover (fixed, not fitted)
+    elicit_max_damage: float = 0.5
     cosine_activation_min: float = 0.8  # seed-scaled similarity when a seed reference exists, raw cosine otherwise
     cosine_creation_max: float = 0.5
     min_gap: float = 0.05  # RL - base greedy accuracy below which there is no gap to recover
@@ -161,11 +164,12 @@ class ScorecardConfig(FrozenConfig):
     trained_steps: int = 100  # Adam steps of the trained steering vector (0: not trained)
     n_episodes: int = 128
     n_bandits: int = 300  # unseen bandits for the regret gain (paired: the same bandits for base and RL)
-    # elicitation: the base fine-tuned on the trained model's outputs for other problems (a fixed, short budget)
+    # elicitation: the base fine-tuned on the trained model's outputs for other problems (a fixed, short budget),
+    # beside a control copy fine-tuned on the base's own outputs with the same budget
     elicit_demos: int = 256
-    elicit_steps: int = 20
+    elicit_steps: int = 60
     elicit_batch: int = 32
-    elicit_lr: float = 1e-3
+    elicit_lr: float = 1e-4
     elicit_warmup: int = 5  # steps to reach elicit_lr (the fine-tuning recipes warm up too)
     sae_width: int = 4
     sae_k: int = 8

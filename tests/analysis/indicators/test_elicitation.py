@@ -28,6 +28,17 @@ def test_vote_thresholds_on_the_unrecovered_share():
     assert el.vote(m(0.1, 0.0, 0.19), R.replace(descriptive=("elicitation",))) == "n/a"
 
 
+def test_a_damaged_control_withholds_the_vote():
+    def dm(damage):
+        return el.ElicitationMetrics(recovered=Estimate(0.1, 0.0, 0.19), gain=Estimate(0.3, 0.2, 0.4),
+                                     damage=Estimate(damage, damage - 0.2, damage + 0.2))
+
+    assert el.vote(dm(0.49), R) == "creation"  # below the fixed 0.5 guard
+    assert el.vote(dm(0.5), R) == "creation"  # at it
+    assert el.vote(dm(0.51), R) == "n/a"  # above it: the control copy lost too much of the gain
+    assert el.vote(dm(0.51), R.replace(elicit_max_damage=0.6)) == "creation"
+
+
 def test_statistic_turns_the_share_towards_creation_and_the_cut_maps_back():
     s = el.statistic(m(0.3, 0.2, 0.5))
     assert (s.value, s.lo, s.hi) == pytest.approx((0.7, 0.5, 0.8))
@@ -42,12 +53,28 @@ def test_recovery_is_the_ratio_of_summed_gains_with_a_paired_ci():
     base = rng.uniform(0, 0.5, 200)
     rl = base + rng.uniform(0.1, 0.5, 200)
     elicited = base + 0.25 * (rl - base) + rng.normal(0, 0.02, 200)
-    rec, gain = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
+    rec, gain, damage = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
     assert rec.value == pytest.approx((elicited - base).sum() / (rl - base).sum())
     assert rec.lo < rec.value < rec.hi and 0.2 < rec.lo and rec.hi < 0.3
     assert gain.value == pytest.approx((rl - base).mean()) and gain.lo > 0
-    none, flat = el.recovery(base, base, elicited, n_boot=100, seed=0, note="test")  # no gain: no share
-    assert not none.known and flat.value == 0.0
+    assert damage.value == 0.0  # no control given: the base is its own control
+    none, flat, no_damage = el.recovery(base, base, elicited, n_boot=100, seed=0, note="test")  # no gain: no share
+    assert not none.known and flat.value == 0.0 and not no_damage.known
+
+
+def test_recovery_is_counted_over_the_control_copy():
+    """A fine-tuning that costs every problem 0.1 whatever the demonstrations: the elicited copy's share is read
+    against the control copy, so the damage does not read as unrecovered gain, and the damage is reported."""
+    rng = np.random.default_rng(2)
+    base = rng.uniform(0.3, 0.6, 300)
+    rl = base + 0.3 + rng.normal(0, 0.02, 300)
+    control = base - 0.1
+    elicited = control + 0.6 * (rl - base)
+    rec, gain, damage = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test", control=control)
+    assert rec.value == pytest.approx(0.6) and rec.lo < 0.6 < rec.hi
+    assert damage.value == pytest.approx((base - control).sum() / (rl - base).sum()) and 0.3 < damage.lo
+    naive, _, _ = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")  # against the base instead
+    assert naive.value < 0.35
 
 
 def test_recovery_without_a_clear_ratio_is_unknown_and_does_not_vote():
@@ -57,7 +84,7 @@ def test_recovery_without_a_clear_ratio_is_unknown_and_does_not_vote():
     base = -rng.normal(6.0, 2.0, 300)
     rl = base + rng.normal(0.02, 2.0, 300)
     elicited = base + rng.normal(0.0, 2.0, 300)
-    rec, gain = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
+    rec, gain, _ = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
     assert not rec.known and gain.lo < 0 < gain.hi
     assert el.vote(el.ElicitationMetrics(recovered=rec, gain=gain), R) == "n/a"
 
@@ -86,9 +113,10 @@ def test_measure_on_a_shipped_organism_pair(tmp_path, name, world_name):
     assert metrics is not None and metrics.n_demos.value == ctx.config.elicit_demos
     scores = tables["elicitation_scores"]
     assert len(scores) == (ctx.config.n_problems if world_name == "arithmetic" else ctx.config.n_bandits)
-    assert np.isfinite(scores[["base", "rl", "elicited"]].to_numpy()).all()
+    assert np.isfinite(scores[["base", "rl", "elicited", "control"]].to_numpy()).all()
     assert metrics.gain.value == pytest.approx(float((scores["rl"] - scores["base"]).mean()))
     assert metrics.score_elicited.value == pytest.approx(float(scores["elicited"].mean()))
+    assert metrics.score_control.value == pytest.approx(float(scores["control"].mean()))
     if world_name == "bandits":  # base and RL scores are the scorecard's shared regret run, not a second one
         from rlmeta_interp.analysis.indicators.shared import regret
 
