@@ -45,3 +45,20 @@ def labelled_pairs(split: str | None = None) -> list[Any]:
     from ... import registry
 
     return list(registry.labelled_pairs(split=split))
+
+
+def preset_build_status(preset: str = "validation") -> dict[str, Any]:
+    """How much of ``preset``'s labelled models (RL and fine-tuned) the registry holds, built from exactly their
+    spec: ``{"preset", "labelled_models", "not_built"}``, where ``not_built`` lists the names missing from the zoo or
+    built from another config (an older budget). A validation run over a partial build says so with this."""
+    from ... import registry
+    from ...organism.presets import preset_specs
+    from ...organism.spec import OrganismSpec
+
+    wanted = [s for s in preset_specs(preset) if s.kind != "base"]
+    missing = []
+    for spec in wanted:
+        m = registry.manifest_of(spec.name)
+        if m is None or OrganismSpec.from_dict(m.get("config") or {}) != spec:
+            missing.append(spec.name)
+    return {"preset": preset, "labelled_models": len(wanted), "not_built": missing}

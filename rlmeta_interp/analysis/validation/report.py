@@ -18,7 +18,7 @@ from ...errors import EmptyInputError
 from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
 from ..indicators.core import INDICATORS
 from .fit import FittedRules, evaluate, fit_rules, pair_table
-from .labels import labelled_pairs, pair_facts
+from .labels import labelled_pairs, pair_facts, preset_build_status
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     t0, c0 = time.time(), time.process_time()
     cfg = config if config is not None else ScorecardConfig.demo()
     specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
+    build = preset_build_status("validation") if pairs is None else None
     # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
     # in its manifest, made after training, passed); controls (no_signal) always count
     failed = [s.name for s in specs
@@ -92,6 +93,8 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
     summary["run"] = {"scorecard_config": cfg.measured(), "wall_seconds": round(time.time() - t0, 1),
                       "cpu_seconds": round(time.process_time() - c0, 1), "n_boot": n_boot, "seed": seed}
+    if build is not None:
+        summary["build"] = build
     write_validation_table(summary, table, table_dir if table_dir is not None else figures_dir())
     return summary
 
@@ -159,6 +162,7 @@ def render_trust_paragraph(summary: dict[str, Any] | None) -> str:
 
 def _trust_text(summary: dict[str, Any] | None) -> str:
     head = "**How far to trust each vote.**"
+    partial = _partial_build_line(summary)
     if summary is None:
         return (f"{head} Not measured yet: no validation table is committed (`figures/{SUMMARY_JSON}`)."
                 " `rlmeta-interp validate` runs the scorecard on the validation zoo's labelled pairs, fits every"
@@ -175,7 +179,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     lines = [
         f"{head} Measured by `rlmeta-interp validate` on {fit['n_calibration']} calibration and {ev['n_test']}"
         f" held-out test pairs (`figures/{SUMMARY_JSON}`); thresholds and the summary rule were fitted on the"
-        " calibration pairs only.",
+        " calibration pairs only." + partial,
         f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
         f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
         f" recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
@@ -220,6 +224,16 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
+
+
+def _partial_build_line(summary: dict[str, Any] | None) -> str:
+    """A sentence naming the preset's labelled models a run did not have (empty for a complete or unknown build)."""
+    build = (summary or {}).get("build") or {}
+    missing = build.get("not_built") or []
+    if not missing:
+        return ""
+    return (f" **Partial build:** {len(missing)} of the `{build['preset']}` preset's {build['labelled_models']}"
+            f" labelled models were not built (or were built from another config) when this ran: {', '.join(missing)}.")
 
 
 def meets_bar(summary: dict[str, Any]) -> bool:

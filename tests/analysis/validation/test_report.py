@@ -48,6 +48,12 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     # indicators left out with `validate --skip` are named (the run records what it measured)
     back["run"] = {"scorecard_config": {"indicators": [i for i in INDICATORS if i not in ("steering", "hybrid")]}}
     assert "it; they do not vote by fitted rules): steering, hybrid." in " ".join(vr.render_trust_paragraph(back).split())
+    # a run over a partial build names the preset's models it did not have; a complete build adds nothing
+    assert "Partial build" not in text
+    partial = {**back, "build": {"preset": "validation", "labelled_models": 40, "not_built": ["m-1", "m-2"]}}
+    assert ("**Partial build:** 2 of the `validation` preset's 40 labelled models were not built (or were built from"
+            " another config) when this ran: m-1, m-2.") in " ".join(vr.render_trust_paragraph(partial).split())
+    assert "Partial build" not in vr.render_trust_paragraph({**back, "build": {**partial["build"], "not_built": []}})
     # and the rules read back from such a table keep them descriptive: never validated, they must not vote
     from rlmeta_interp.analysis.validation.report import write_validation_table
 
@@ -125,6 +131,11 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     ev = summary["evaluation"]
     assert set(ev["summary"]["predictions"].values()) == {"no_signal"}
     assert ev["summary"]["balanced_accuracy"] == 0.0 and ev["summary"]["recall"]["creation"] == 0.0
+    # none of the validation preset's models is in this zoo, and the run records so
+    from rlmeta_interp.organism.presets import preset_specs
+
+    labelled = [s.name for s in preset_specs("validation") if s.kind != "base"]
+    assert summary["build"] == {"preset": "validation", "labelled_models": len(labelled), "not_built": labelled}
     assert (tmp_path / "table" / vr.SUMMARY_JSON).exists() and (tmp_path / "table" / "validation_roc.png").exists()
     pairs = pd.read_csv(tmp_path / "table" / vr.PAIRS_CSV)
     assert pairs["directions: CKA"].between(-1.0, 0.0).all()  # a candidate reading, from the saved metrics
@@ -136,3 +147,31 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
     assert vr.fitted_reading(card, tmp_path / "no-table") is None
     assert card.results["directions"].metric("scaled_distance") > 0
+
+
+def test_preset_build_status_counts_built_pairs_and_a_changed_config_as_not_built(tmp_path, monkeypatch):
+    """A data folder holding two of the validation preset's models as shipped (the demo preset's depth pairs and
+    their base), one of them with a manifest built from another config (another budget): only the unchanged one
+    counts as built."""
+    import shutil
+
+    from rlmeta_interp import registry
+    from rlmeta_interp.analysis.validation.labels import preset_build_status
+    from rlmeta_interp.organism.presets import preset_specs
+
+    demo = [s for s in preset_specs("demo")]
+    tuned = [s.name for s in demo if s.kind != "base"]
+    assert len(tuned) == 2
+    for s in demo:
+        shutil.copytree(registry.zoo_entries()[s.name].spec.location, tmp_path / "data" / "zoo" / s.name)
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    labelled = [s.name for s in preset_specs("validation") if s.kind != "base"]
+    status = preset_build_status("validation")
+    assert status["labelled_models"] == len(labelled)
+    assert set(status["not_built"]) == set(labelled) - set(tuned)
+    changed = tmp_path / "data" / "zoo" / tuned[0] / "manifest.json"
+    m = json.loads(changed.read_text())
+    m["config"]["eval"]["seed"] += 1
+    changed.write_text(json.dumps(m))
+    (tmp_path / "data" / "zoo").touch()  # the registry rescans a zoo root whose time stamp moved
+    assert set(preset_build_status("validation")["not_built"]) == set(labelled) - {tuned[1]}
