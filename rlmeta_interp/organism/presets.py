@@ -232,18 +232,17 @@ BANDIT_DOSES = (0.0, 0.5)
 # The RL budget decided which class gained (pretraining seed 0 unless said; 1500 steps, 16 prompts x 8):
 # - lr 1e-3, beta 0: the dose-0 pairs passed in 5 of the 6 runs built (pretraining seeds 0-2 x RL seeds 0-1; regret
 #   reduction 0.40 [-0.05, 0.82] in the other), and the dose-0.5 twin lost its Thompson-like play in both runs built
-#   (seed 0: sampled regret 5.01 -> 5.87). The manifests in data/validation and the committed validation table are
-#   of this budget.
+#   (seed 0: sampled regret 5.01 -> 5.87).
 # - lr 1e-3 with a KL penalty: beta 0.01, the twin's training reward collapsed from 0.62 to 0.51 by step 500 (stopped
 #   at step 740); beta 0.025, the dose-0 reward stayed at 0.50 through step 900 (stopped); beta 0.05, the twin passed
 #   (regret 5.01 -> 2.27) and the dose-0 pair failed (-0.002 [-0.06, 0.05]).
 # - lr 1e-3, beta 0, advantages not divided by the group's std (TRL scale_rewards="none"): the twin's training reward
 #   fell to 0.50 by step 300 (stopped at step 500).
 # - lr 3e-4, beta 0 (this budget): every pair built passed (pilot models named *-rl-long-lr3e4*, built outside the
-#   preset; data/pilots): at pretraining seed 0, RL seeds 0 and 1, regret reduction 1.37 [0.79, 1.95] and 0.59
-#   [0.26, 0.94] for the dose-0 pairs, 1.52 [1.05, 1.99] and 2.93 [2.49, 3.40] for the dose-0.5 twins; at pretraining
-#   seed 1, 0.76 [0.42, 1.12] for the dose-0 pair (its twin not built); the random-reward control at seed 0 showed no
-#   gain (-0.21 [-0.80, 0.39]).
+#   preset, data/pilots; the same specs but for names, so the build took them over under the preset's names): at
+#   pretraining seed 0, RL seeds 0 and 1, regret reduction 1.37 [0.79, 1.95] and 0.59 [0.26, 0.94] for the dose-0
+#   pairs, 1.52 [1.05, 1.99] and 2.93 [2.49, 3.40] for the dose-0.5 twins; at pretraining seed 1, 0.76 [0.42, 1.12]
+#   for the dose-0 pair; the random-reward control at seed 0 showed no gain (-0.21 [-0.80, 0.39]).
 BANDIT_RL = {"steps": 1500, "lr": 3e-4, "beta": 0.0, "prompts_per_step": 16, "num_generations": 8}
 BANDIT_EVAL = EvalConfig(n_bandits=300)
 # Fine-tuning on Thompson-sampling histories (the bandit world's calibration positives without RL), 400 steps at
