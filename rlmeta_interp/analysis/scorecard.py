@@ -34,7 +34,7 @@ from .validation.labels import pair_facts
 log = logging.getLogger(__name__)
 
 # Part of every saved result's key: bump it whenever an indicator's measurement changes, so no stale result is reused.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 __all__ = ["INDICATORS", "SCHEMA_VERSION", "Context", "IndicatorResult", "Scorecard", "ScorecardConfig",
            "ScorecardRules", "Vote", "evaluation_world", "headline_spec", "indicator_reliability", "load_scorecard",

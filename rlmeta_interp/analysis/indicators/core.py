@@ -123,9 +123,6 @@ class ScorecardRules(FrozenConfig):
     # share of the trained model's gain that a short fine-tuning of the base on its outputs leaves unrecovered
     unrecovered_activation_max: float = 0.5
     unrecovered_creation_min: float = 0.8
-    # no elicitation reading where the control fine-tuning (the base on its own outputs) lost more than this share of
-    # the trained model's gain: a copy damaged that far cannot show what the demonstrations recover (fixed, not fitted)
-    elicit_max_damage: float = 0.5
     cosine_activation_min: float = 0.8  # seed-scaled similarity when a seed reference exists, raw cosine otherwise
     cosine_creation_max: float = 0.5
     min_gap: float = 0.05  # RL - base greedy accuracy below which there is no gap to recover

@@ -14,23 +14,33 @@ pass@n, the gain check's reading of creation. A base that already holds the capa
 and the short budget may recover most of the gain (activation); a base that lacks it would have to learn it, and
 the budget may recover little (creation). Whether it does is what the validation measures.
 
+A second reading is kept beside it and scored by the validation, never voting: the share recovered over the *base*
+(elicited - base). Where the control copy lost score, the first reading can be high although the elicited copy never
+rose above the base; the second shows that case.
+
 Read with care:
 - The budget is fixed in the config, not fitted; it is part of what the reading means. Like the likelihood
   indicator, it separates "absent" from "present at the zoo's doses".
-- No reading where the control copy lost more than ``rules.elicit_max_damage`` of the gain (point estimate; a guard
-  that only withholds votes): a copy damaged that far cannot show what the demonstrations add.
+- No reading (no vote, no statistic for the validation's fit) where the control copy lost more than
+  :data:`MAX_DAMAGE` of the gain, judged on the point estimate: a copy damaged that far cannot show what the
+  demonstrations add. The guard is fixed, not fitted, and it can withhold more pairs of one class than of the other;
+  the validation counts the pairs without a reading per class.
 - On pairs made by fine-tuning (the sft-calibration recipe) the short fine-tuning repeats the recipe's first steps on
   the trained model's samples, so its reading there is close to the recipe's own learning curve; RL pairs are its
   real test.
-- The CI covers problems only: one fine-tuning run per copy from one draw of demonstrations.
+- The CI covers problems only: one fine-tuning run per copy from one draw of demonstrations. The control copy
+  depends on the base alone, so pairs that share a base share their control's noise.
 - Organisms only (a base with a pretraining manifest): a full-parameter fine-tuning at an organism's learning rate
   would damage a real LM.
 - Where the trained model shows no gain (paired CI not above 0) there is nothing to recover: no vote.
-- How the budget and the control were chosen (calibration pairs only, pretraining seed 0): the first budget (20 steps
-  at lr 1e-3, no control) left both seed-0 arithmetic depth bases worse, whichever outputs they were tuned on (the
-  dose-0.1 base fell from pass@1 0.43 to 0.05 on the trained model's outputs and on its own alike), which read the
-  activation pair as creation; 60 steps at lr 1e-4 left that base near its score and, against the control, ordered
-  the two arithmetic pairs the right way. Not validated; it does not vote by fitted rules until it is.
+- How the budget and the control were chosen (calibration pairs only, pretraining seed 0, 8 sampled completions per
+  problem): the first budget (20 steps at lr 1e-3, no control) left both seed-0 arithmetic depth bases worse,
+  whichever outputs they were tuned on (the dose-0.1 base fell from pass@1 0.43 to about 0.05 on the trained model's
+  outputs and on its own alike), which read the activation pair as creation. At 60 steps at lr 1e-4 the elicited
+  copy of that base stayed near the base's score (0.39-0.44) while the control copy fell to 0.29, so counted over the
+  control the two arithmetic pairs ordered the right way; counted over the base, neither arithmetic elicited copy
+  gained anything. Budgets tried: those two. The held-out bandit pairs had been scored under the first budget (and
+  their readings seen) before the second was chosen.
 """
 
 from __future__ import annotations
@@ -51,7 +61,9 @@ NOT_APPLICABLE = "needs an organism pair (a base with a pretraining manifest) in
 
 @dataclass(frozen=True)
 class ElicitationMetrics(Metrics):
-    recovered: Estimate = metric("share of the trained model's gain recovered by fine-tuning the base on its outputs")
+    recovered: Estimate = metric("share of the trained model's gain recovered by fine-tuning the base on its outputs,"
+                                 " beyond the control copy")
+    recovered_over_base: Estimate = metric("share of the gain recovered, elicited copy - base (no control)")
     score_base: Estimate = metric("score base (pass@1 or -regret)")
     score_rl: Estimate = metric("score trained model")
     score_elicited: Estimate = metric("score base after the short fine-tuning on the trained model's outputs")
@@ -62,12 +74,17 @@ class ElicitationMetrics(Metrics):
     steps: Estimate = metric("fine-tuning steps")
 
 
+# The control copy may lose at most this share of the trained model's gain (point estimate) for a reading. Fixed
+# before validation, not fitted.
+MAX_DAMAGE = 0.5
+
+
 def rule(rules: ScorecardRules) -> str:
     r = rules
     return descriptive_note(NAME, r) + (
         "a copy of the base fine-tuned briefly on the trained model's outputs (other problems) recovers a share of its"
         " gain beyond a control copy tuned on the base's own outputs; where the gain's paired CI lies above 0 and the"
-        f" control lost at most {r.elicit_max_damage} of the gain: activation if the unrecovered share's CI lies below"
+        f" control lost at most {MAX_DAMAGE} of the gain: activation if the unrecovered share's CI lies below"
         f" {r.unrecovered_activation_max}, creation if it lies above {r.unrecovered_creation_min}; otherwise"
         " inconclusive, and no vote without a gain or with a damaged control.")
 
@@ -78,8 +95,6 @@ def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
     u = statistic(m)
     if not u.known or not m.gain.above(0.0):
         return "n/a"
-    if m.damage.known and m.damage.value > rules.elicit_max_damage:
-        return "n/a"
     if u.above(rules.unrecovered_creation_min):
         return "creation"
     if u.below(rules.unrecovered_activation_max):
@@ -87,12 +102,27 @@ def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
     return "inconclusive"
 
 
-def statistic(m: ElicitationMetrics) -> Estimate:
-    """The share of the gain the short fine-tuning did not recover (1 - recovered; higher reads creation)."""
-    r = m.recovered
+def damaged(m: ElicitationMetrics) -> bool:
+    """Whether the control copy lost more than :data:`MAX_DAMAGE` of the gain (then there is no reading)."""
+    return m.damage.known and m.damage.value > MAX_DAMAGE
+
+
+def _unrecovered(r: Estimate) -> Estimate:
     if not r.known:
         return Estimate()
     return Estimate(1.0 - r.value, None if r.hi is None else 1.0 - r.hi, None if r.lo is None else 1.0 - r.lo, r.note)
+
+
+def statistic(m: ElicitationMetrics) -> Estimate:
+    """The share of the gain the short fine-tuning did not recover beyond the control (1 - recovered; higher reads
+    creation); unknown where the control copy was damaged (:func:`damaged`)."""
+    return Estimate() if damaged(m) else _unrecovered(m.recovered)
+
+
+# Other readings of the same measurement, scored by the validation beside the statistic (they do not vote).
+CANDIDATES = {
+    "unrecovered over the base": lambda m: _unrecovered(m.recovered_over_base),
+}
 
 
 def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
@@ -206,7 +236,9 @@ def measure(ctx: Context) -> tuple[ElicitationMetrics | None, dict[str, pd.DataF
     else:
         return None, {}
     recovered, gain, damage = recovery(b, r, e, n_boot=c.n_boot, seed=c.seed, note=note, control=k)
-    m = ElicitationMetrics(recovered=recovered, gain=gain, damage=damage, score_base=Estimate(float(b.mean())),
+    over_base, _, _ = recovery(b, r, e, n_boot=c.n_boot, seed=c.seed, note=note)
+    m = ElicitationMetrics(recovered=recovered, recovered_over_base=over_base, gain=gain, damage=damage,
+                           score_base=Estimate(float(b.mean())),
                            score_rl=Estimate(float(r.mean())), score_elicited=Estimate(float(e.mean())),
                            score_control=Estimate(float(k.mean())), n_demos=Estimate(float(n_demo)),
                            steps=Estimate(float(c.elicit_steps)))

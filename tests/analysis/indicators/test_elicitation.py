@@ -28,15 +28,25 @@ def test_vote_thresholds_on_the_unrecovered_share():
     assert el.vote(m(0.1, 0.0, 0.19), R.replace(descriptive=("elicitation",))) == "n/a"
 
 
-def test_a_damaged_control_withholds_the_vote():
+def test_a_damaged_control_withholds_the_vote_and_the_statistic():
     def dm(damage):
         return el.ElicitationMetrics(recovered=Estimate(0.1, 0.0, 0.19), gain=Estimate(0.3, 0.2, 0.4),
                                      damage=Estimate(damage, damage - 0.2, damage + 0.2))
 
-    assert el.vote(dm(0.49), R) == "creation"  # below the fixed 0.5 guard
-    assert el.vote(dm(0.5), R) == "creation"  # at it
-    assert el.vote(dm(0.51), R) == "n/a"  # above it: the control copy lost too much of the gain
-    assert el.vote(dm(0.51), R.replace(elicit_max_damage=0.6)) == "creation"
+    assert el.MAX_DAMAGE == 0.5
+    assert el.vote(dm(0.49), R) == "creation" and el.statistic(dm(0.49)).known  # below the fixed guard
+    assert el.vote(dm(0.5), R) == "creation" and el.statistic(dm(0.5)).known  # at it
+    # above it: the control copy lost too much of the gain, so neither a vote nor a statistic for the fit
+    assert el.vote(dm(0.51), R) == "n/a" and not el.statistic(dm(0.51)).known
+    assert el.vote(dm(0.51), el.with_cut(R, 0.5)) == "n/a"  # no fitted cut brings the reading back
+
+
+def test_the_reading_over_the_base_is_a_candidate_that_ignores_the_control():
+    m_ = el.ElicitationMetrics(recovered=Estimate(0.6, 0.5, 0.7), recovered_over_base=Estimate(0.1, 0.0, 0.2),
+                               gain=Estimate(0.3, 0.2, 0.4), damage=Estimate(0.9, 0.8, 1.0))
+    over_base = el.CANDIDATES["unrecovered over the base"](m_)
+    assert (over_base.value, over_base.lo, over_base.hi) == pytest.approx((0.9, 0.8, 1.0))
+    assert not el.statistic(m_).known  # the damaged control hides the voting statistic, not the candidate
 
 
 def test_statistic_turns_the_share_towards_creation_and_the_cut_maps_back():
@@ -69,9 +79,10 @@ def test_recovery_is_counted_over_the_control_copy():
     base = rng.uniform(0.3, 0.6, 300)
     rl = base + 0.3 + rng.normal(0, 0.02, 300)
     control = base - 0.1
-    elicited = control + 0.6 * (rl - base)
+    elicited = control + 0.6 * (rl - base) + rng.normal(0, 0.02, 300)
     rec, gain, damage = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test", control=control)
-    assert rec.value == pytest.approx(0.6) and rec.lo < 0.6 < rec.hi
+    assert rec.value == pytest.approx((elicited - control).sum() / (rl - base).sum())
+    assert rec.lo < rec.value < rec.hi and 0.5 < rec.lo and rec.hi < 0.7
     assert damage.value == pytest.approx((base - control).sum() / (rl - base).sum()) and 0.3 < damage.lo
     naive, _, _ = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")  # against the base instead
     assert naive.value < 0.35
@@ -89,12 +100,12 @@ def test_recovery_without_a_clear_ratio_is_unknown_and_does_not_vote():
     assert el.vote(el.ElicitationMetrics(recovered=rec, gain=gain), R) == "n/a"
 
 
-def _ctx(pair, world_name, tmp_path):
+def _ctx(pair, world_name, tmp_path, **config_changes):
     from rlmeta_interp.analysis.indicators.core import Context, ScorecardConfig
     from rlmeta_interp.analysis.scorecard import evaluation_world
     from rlmeta_interp.organism.trained_world import world_for
 
-    cfg = ScorecardConfig.smoke()
+    cfg = ScorecardConfig.smoke().replace(**config_changes)
     world = evaluation_world(pair, world_for(pair, world_name))
     probs = world.sample_held_out(cfg.n_problems, seed=cfg.problem_seed) if world_name != "bandits" else []
     return Context(pair=pair, world=world, config=cfg, layer=0, problems=probs, out_dir=tmp_path)
@@ -136,3 +147,17 @@ def test_a_model_against_itself_has_no_gain_and_a_non_organism_pair_is_not_measu
     assert el.vote(metrics, R) == "n/a"
     tiny = load_pair(save_tiny_pair(tmp_path / "tiny", scale=0.05, seed=1))  # no pretraining manifest: a "real" pair
     assert el.measure(_ctx(tiny, "arithmetic", tmp_path / "t")) == (None, {})
+
+
+def test_with_no_fine_tuning_steps_the_two_copies_are_the_base_and_read_alike(tmp_path):
+    """Wiring: with ``elicit_steps=0`` the elicited and control copies are both the base, sampled with one seed, so
+    their scores agree problem by problem and nothing is recovered beyond the control."""
+    from rlmeta_interp import load_pair
+
+    ctx = _ctx(load_pair("val-arith-depth-d000-sft-deep"), "arithmetic", tmp_path, elicit_steps=0)
+    metrics, tables = el.measure(ctx)
+    scores = tables["elicitation_scores"]
+    assert (scores["elicited"] == scores["control"]).all()
+    assert metrics.steps.value == 0
+    if metrics.recovered.known:
+        assert metrics.recovered.value == 0.0
