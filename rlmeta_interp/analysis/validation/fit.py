@@ -261,8 +261,12 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         # reading that works on fine-tuned pairs need not carry over to RL-made ones
         by_world = _auc_within(two, "world", f.name, n_boot=n_boot, seed=seed)
         by_recipe = _auc_within(two, "recipe", f.name, n_boot=n_boot, seed=seed)
+        # pairs without a statistic drop out of the AUC; counted per class, since an indicator that cannot read
+        # one class more often than the other looks better on the pairs it keeps
+        unread = {c: [int(two.loc[two["label"] == c, f.name].isna().sum()), int((two["label"] == c).sum())]
+                  for c in ("creation", "activation")}
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
-                    "test_by_recipe": by_recipe,
+                    "test_by_recipe": by_recipe, "test_unread": unread,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))

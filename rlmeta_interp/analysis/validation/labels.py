@@ -48,17 +48,18 @@ def labelled_pairs(split: str | None = None) -> list[Any]:
 
 
 def preset_build_status(preset: str = "validation") -> dict[str, Any]:
-    """How much of ``preset``'s labelled models (RL and fine-tuned) the registry holds, built from exactly their
-    spec: ``{"preset", "labelled_models", "not_built"}``, where ``not_built`` lists the names missing from the zoo or
-    built from another config (an older budget). A validation run over a partial build says so with this."""
+    """How much of ``preset``'s labelled models (RL and fine-tuned) the zoo holds up to date:
+    ``{"preset", "labelled_models", "not_built"}``, where ``not_built`` lists the names missing from the zoo, built
+    from another config (an older budget), with files that no longer match their manifest, or trained from another
+    base (the zoo's own up-to-date test). A validation run over a partial build says so with this."""
+    from pathlib import Path
+
     from ... import registry
     from ...organism.presets import preset_specs
-    from ...organism.spec import OrganismSpec
+    from ...organism.zoo import is_up_to_date
 
     wanted = [s for s in preset_specs(preset) if s.kind != "base"]
-    missing = []
-    for spec in wanted:
-        m = registry.manifest_of(spec.name)
-        if m is None or OrganismSpec.from_dict(m.get("config") or {}) != spec:
-            missing.append(spec.name)
+    entries = registry.zoo_entries()
+    missing = [s.name for s in wanted
+               if s.name not in entries or not is_up_to_date(Path(entries[s.name].spec.location), s)]
     return {"preset": preset, "labelled_models": len(wanted), "not_built": missing}

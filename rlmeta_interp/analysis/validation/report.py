@@ -69,7 +69,7 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     t0, c0 = time.time(), time.process_time()
     cfg = config if config is not None else ScorecardConfig.demo()
     specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
-    build = preset_build_status("validation") if pairs is None else None
+    build = preset_build_status("validation")
     # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
     # in its manifest, made after training, passed); controls (no_signal) always count
     failed = [s.name for s in specs
@@ -93,8 +93,9 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
     summary["run"] = {"scorecard_config": cfg.measured(), "wall_seconds": round(time.time() - t0, 1),
                       "cpu_seconds": round(time.process_time() - c0, 1), "n_boot": n_boot, "seed": seed}
-    if build is not None:
-        summary["build"] = build
+    # what this run covered: the preset's build, a --pairs restriction, and the labelled pairs the gain check left out
+    summary["build"] = {**build, "pairs_requested": None if pairs is None else sorted(pairs),
+                        "not_validation_cases": failed}
     write_validation_table(summary, table, table_dir if table_dir is not None else figures_dir())
     return summary
 
@@ -195,6 +196,11 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
                  for r in voting if len(r.get(key) or {}) > 1]
         if parts:
             lines.append(f"- Held-out AUC {head}: " + "; ".join(parts) + ".")
+    unread = [f"{r['indicator']} " + ", ".join(f"{c} {k}/{n}" for c, (k, n) in sorted(r["test_unread"].items()))
+              for r in voting if any(k for k, _ in (r.get("test_unread") or {}).values())]
+    if unread:
+        lines.append("- Held-out pairs a voting indicator could not read (no statistic; they are left out of its AUC),"
+                     " per class: " + "; ".join(unread) + ".")
     shared = summary["summary"].get("test_sharing_a_calibration_base") or {}
     if shared.get("pairs"):
         lines.append(f"- {len(shared['pairs'])} of the test pairs start from a base that calibration pairs start from"
@@ -227,13 +233,22 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
 
 
 def _partial_build_line(summary: dict[str, Any] | None) -> str:
-    """A sentence naming the preset's labelled models a run did not have (empty for a complete or unknown build)."""
+    """Sentences naming what a run did not cover: the preset's labelled models it did not have, a ``--pairs``
+    restriction, and labelled pairs without a passed gain check (empty for a complete run or an older table)."""
     build = (summary or {}).get("build") or {}
+    out = ""
     missing = build.get("not_built") or []
-    if not missing:
-        return ""
-    return (f" **Partial build:** {len(missing)} of the `{build['preset']}` preset's {build['labelled_models']}"
-            f" labelled models were not built (or were built from another config) when this ran: {', '.join(missing)}.")
+    if missing:
+        out += (f" **Partial build:** {len(missing)} of the `{build['preset']}` preset's {build['labelled_models']}"
+                f" labelled models were not built (or were built from another config) when this ran:"
+                f" {', '.join(missing)}.")
+    if build.get("pairs_requested"):
+        out += f" This run was restricted to {len(build['pairs_requested'])} named pairs (`validate --pairs`)."
+    failed = build.get("not_validation_cases") or []
+    if failed:
+        out += (f" {len(failed)} labelled pairs are not counted because training did not give the gain their label"
+                f" calls for (gain check failed): {', '.join(failed)}.")
+    return out
 
 
 def meets_bar(summary: dict[str, Any]) -> bool:

@@ -54,6 +54,24 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert ("**Partial build:** 2 of the `validation` preset's 40 labelled models were not built (or were built from"
             " another config) when this ran: m-1, m-2.") in " ".join(vr.render_trust_paragraph(partial).split())
     assert "Partial build" not in vr.render_trust_paragraph({**back, "build": {**partial["build"], "not_built": []}})
+    # a --pairs restriction and pairs the gain check left out are named too
+    narrowed = {**back, "build": {**partial["build"], "not_built": [], "pairs_requested": ["p-1", "p-2", "p-3"],
+                                  "not_validation_cases": ["f-1"]}}
+    said = " ".join(vr.render_trust_paragraph(narrowed).split())
+    assert "This run was restricted to 3 named pairs (`validate --pairs`)." in said
+    assert "1 labelled pairs are not counted because training did not give the gain their label calls for" in said
+    assert said.endswith(vr.render_trust_paragraph(narrowed).split()[-1]) and "f-1." in said
+    # held-out pairs a voting indicator could not read are counted per class
+    # (the synthetic table has no beliefs statistic, so beliefs reads none of them)
+    assert "per class: beliefs activation 8/8, creation 8/8." in " ".join(text.split())
+    unread = json.loads(json.dumps(back))
+    for r in unread["evaluation"]["indicators"]:
+        r["test_unread"] = {"creation": [0, 7], "activation": [0, 6]}
+    assert "could not read" not in vr.render_trust_paragraph(unread)
+    first = next(r for r in unread["evaluation"]["indicators"] if r["votes"])
+    first["test_unread"] = {"creation": [2, 7], "activation": [0, 6]}
+    assert (f"per class: {first['indicator']} activation 0/6, creation 2/7."
+            in " ".join(vr.render_trust_paragraph(unread).split()))
     # and the rules read back from such a table keep them descriptive: never validated, they must not vote
     from rlmeta_interp.analysis.validation.report import write_validation_table
 
@@ -135,7 +153,14 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     from rlmeta_interp.organism.presets import preset_specs
 
     labelled = [s.name for s in preset_specs("validation") if s.kind != "base"]
-    assert summary["build"] == {"preset": "validation", "labelled_models": len(labelled), "not_built": labelled}
+    assert summary["build"] == {"preset": "validation", "labelled_models": len(labelled), "not_built": labelled,
+                                "pairs_requested": None, "not_validation_cases": []}
+    # per class, the held-out pairs each indicator had no statistic for, as the pair table has them
+    table = pd.read_csv(tmp_path / "table" / vr.PAIRS_CSV)
+    held = table[table["split"] == "test"]
+    for r in ev["indicators"]:
+        for c, (k, n) in r["test_unread"].items():
+            assert (k, n) == (int(held.loc[held["label"] == c, r["indicator"]].isna().sum()), 1)
     assert (tmp_path / "table" / vr.SUMMARY_JSON).exists() and (tmp_path / "table" / "validation_roc.png").exists()
     pairs = pd.read_csv(tmp_path / "table" / vr.PAIRS_CSV)
     assert pairs["directions: CKA"].between(-1.0, 0.0).all()  # a candidate reading, from the saved metrics
@@ -147,31 +172,3 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
     assert vr.fitted_reading(card, tmp_path / "no-table") is None
     assert card.results["directions"].metric("scaled_distance") > 0
-
-
-def test_preset_build_status_counts_built_pairs_and_a_changed_config_as_not_built(tmp_path, monkeypatch):
-    """A data folder holding two of the validation preset's models as shipped (the demo preset's depth pairs and
-    their base), one of them with a manifest built from another config (another budget): only the unchanged one
-    counts as built."""
-    import shutil
-
-    from rlmeta_interp import registry
-    from rlmeta_interp.analysis.validation.labels import preset_build_status
-    from rlmeta_interp.organism.presets import preset_specs
-
-    demo = [s for s in preset_specs("demo")]
-    tuned = [s.name for s in demo if s.kind != "base"]
-    assert len(tuned) == 2
-    for s in demo:
-        shutil.copytree(registry.zoo_entries()[s.name].spec.location, tmp_path / "data" / "zoo" / s.name)
-    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
-    labelled = [s.name for s in preset_specs("validation") if s.kind != "base"]
-    status = preset_build_status("validation")
-    assert status["labelled_models"] == len(labelled)
-    assert set(status["not_built"]) == set(labelled) - set(tuned)
-    changed = tmp_path / "data" / "zoo" / tuned[0] / "manifest.json"
-    m = json.loads(changed.read_text())
-    m["config"]["eval"]["seed"] += 1
-    changed.write_text(json.dumps(m))
-    (tmp_path / "data" / "zoo").touch()  # the registry rescans a zoo root whose time stamp moved
-    assert set(preset_build_status("validation")["not_built"]) == set(labelled) - {tuned[1]}

@@ -1,0 +1,39 @@
+"""The design facts of labelled pairs and the validation preset's build status."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_preset_build_status_counts_up_to_date_models_only(tmp_path, monkeypatch):
+    """A data folder holding two of the validation preset's models as shipped (the demo preset's depth pairs and
+    their base), then one of them with a manifest built from another config (another budget), then the other with
+    weights that no longer match its manifest: only unchanged models count as built."""
+    import shutil
+
+    from rlmeta_interp import registry
+    from rlmeta_interp.analysis.validation.labels import preset_build_status
+    from rlmeta_interp.organism.presets import preset_specs
+
+    demo = [s for s in preset_specs("demo")]
+    tuned = [s.name for s in demo if s.kind != "base"]
+    assert len(tuned) == 2
+    for s in demo:
+        shutil.copytree(registry.zoo_entries()[s.name].spec.location, tmp_path / "data" / "zoo" / s.name)
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    labelled = [s.name for s in preset_specs("validation") if s.kind != "base"]
+    status = preset_build_status("validation")
+    assert status["labelled_models"] == len(labelled)
+    assert set(status["not_built"]) == set(labelled) - set(tuned)
+    changed = tmp_path / "data" / "zoo" / tuned[0] / "manifest.json"
+    m = json.loads(changed.read_text())
+    m["config"]["eval"]["seed"] += 1
+    changed.write_text(json.dumps(m))
+    (tmp_path / "data" / "zoo").touch()  # the registry rescans a zoo root whose time stamp moved
+    assert set(preset_build_status("validation")["not_built"]) == set(labelled) - {tuned[1]}
+    weights = tmp_path / "data" / "zoo" / tuned[1] / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte
+    weights.write_bytes(bytes(data))
+    (tmp_path / "data" / "zoo").touch()
+    assert set(preset_build_status("validation")["not_built"]) == set(labelled)
