@@ -56,8 +56,8 @@ def ensure_demo_zoo(progress: bool = True) -> list[str]:
 
 # Hybrid decoding costs more than every other indicator together (about 45 of 60 CPU seconds on a demo pair with a
 # gap, measured cold) and is the one the full zoo found against the labels; the demo leaves it to
-# `rlmeta-interp scorecard PAIR`, so the main job fits its two-minute budget. Elicitation (a fine-tuning per pair)
-# is left out until a validation run has scored it: its thresholds are still the hand-set ones.
+# `rlmeta-interp scorecard PAIR`, so the main job fits its two-minute budget. Elicitation fine-tunes two copies of
+# the base per pair (elicited and control) and is left out for the same reason; `rlmeta-interp validate` scores it.
 DEMO_SKIPS = ("hybrid", "elicitation")
 
 
