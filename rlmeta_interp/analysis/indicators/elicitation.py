@@ -33,14 +33,14 @@ Read with care:
 - Organisms only (a base with a pretraining manifest): a full-parameter fine-tuning at an organism's learning rate
   would damage a real LM.
 - Where the trained model shows no gain (paired CI not above 0) there is nothing to recover: no vote.
-- How the budget and the control were chosen (calibration pairs only, pretraining seed 0, 8 sampled completions per
-  problem): the first budget (20 steps at lr 1e-3, no control) left both seed-0 arithmetic depth bases worse,
-  whichever outputs they were tuned on (the dose-0.1 base fell from pass@1 0.43 to about 0.05 on the trained model's
-  outputs and on its own alike), which read the activation pair as creation. At 60 steps at lr 1e-4 the elicited
-  copy of that base stayed near the base's score (0.39-0.44) while the control copy fell to 0.29, so counted over the
-  control the two arithmetic pairs ordered the right way; counted over the base, neither arithmetic elicited copy
-  gained anything. Budgets tried: those two. The held-out bandit pairs had been scored under the first budget (and
-  their readings seen) before the second was chosen.
+- How the budget and the control were chosen (on calibration pairs, pretraining seed 0, but after the held-out
+  bandit pairs had been scored under the first budget): the first budget (20 steps at lr 1e-3, no control) left
+  both seed-0 arithmetic depth bases far worse, whichever outputs they were tuned on, which read the activation pair
+  as creation. At 60 steps at lr 1e-4 the elicited copy of the dose-0.1 base stayed near the base's score while the
+  control copy lost score, so counted over the control the two arithmetic pairs ordered the right way; counted over
+  the base, no arithmetic elicited copy gained anything worth the name. Budgets tried: those two.
+- The guard looks one way: a control copy that *gains* (negative damage) is not guarded against, and it raises the
+  unrecovered share towards creation.
 """
 
 from __future__ import annotations

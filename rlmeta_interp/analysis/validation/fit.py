@@ -142,13 +142,18 @@ class FittedRules:
                     else np.zeros(len(table), dtype=bool))
         out = []
         for gain, prob, vote, has in zip(table["gain"], p, table["vote_summary"], measured, strict=True):
-            if gain is False or (isinstance(gain, (bool, np.bool_)) and not gain):
+            if _no_gain(gain):
                 out.append("no_signal")
             elif np.isnan(prob) or not has:
                 out.append(vote)
             else:
                 out.append("creation" if prob >= 0.5 else "activation")
         return out
+
+
+def _no_gain(gain: Any) -> bool:
+    """Whether a pair table's ``gain`` cell says training gave no gain (False; None means not checked)."""
+    return gain is False or (isinstance(gain, (bool, np.bool_)) and not gain)
 
 
 def _two_class(table: pd.DataFrame) -> pd.DataFrame:
@@ -236,6 +241,13 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                            "test_classes": {c: int(true.count(c)) for c in classes}}
     const_answer, const_ba = constant_baseline(true, calibration["label"].tolist())
     out["constant_baseline"] = {"answer": const_answer, "balanced_accuracy": const_ba}
+    # a harder baseline: the gain check alone (no gain reads no_signal), then always the calibration's majority of
+    # creation / activation; the summary gets no-signal recall from the same gain check
+    two_labels = _two_class(calibration)["label"].tolist() or [const_answer]
+    two_answer = max(sorted(set(two_labels)), key=two_labels.count)
+    gain_then = ["no_signal" if _no_gain(g) else two_answer for g in test["gain"]]
+    out["gain_then_constant"] = {"answer": two_answer,
+                                 "balanced_accuracy": float(np.mean(list(recall_by_class(true, gain_then).values())))}
     controls = test["label"] == "no_signal"
     for rule_name, pred in (("summary", fitted.predict(test)), ("vote_rule", test["vote_summary"].tolist())):
         ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=_groups(test))
@@ -247,6 +259,10 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
             "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},
             "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls, strict=True) if c]))
             if controls.any() else None,
+            # pairs read right within each recipe (a fine-tuned recipe can carry a pooled score the RL one lacks)
+            "right_by_recipe": {str(r): [int(sum(p == t for p, t, rr in zip(pred, true, test["recipe"], strict=True)
+                                                 if rr == r)), int((test["recipe"] == r).sum())]
+                                for r in sorted(test["recipe"].dropna().unique())},
         }
     two = _two_class(test)
     y = (two["label"] == "creation").to_numpy()
@@ -265,8 +281,17 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         # one class more often than the other looks better on the pairs it keeps
         unread = {c: [int(two.loc[two["label"] == c, f.name].isna().sum()), int((two["label"] == c).sum())]
                   for c in ("creation", "activation")}
+        read = two[two[f.name].notna()]
+        # the votes at the fitted cut (an AUC of 1 can hide many inconclusive votes), and the bases the AUC rests on
+        tally = None  # candidate readings have no votes
+        if vote_col in read.columns:
+            pairs = list(zip(read[vote_col], read["label"], strict=True))
+            tally = {"right": sum(v == t for v, t in pairs),
+                     "wrong": sum(v in ("creation", "activation") and v != t for v, t in pairs),
+                     "undecided": sum(v not in ("creation", "activation") for v, _ in pairs)}
+        bases = int(read["base"].nunique()) if "base" in read.columns else None
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
-                    "test_by_recipe": by_recipe, "test_unread": unread,
+                    "test_by_recipe": by_recipe, "test_unread": unread, "test_votes": tally, "test_bases": bases,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))

@@ -77,7 +77,13 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     if failed:
         log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
                  len(failed), ", ".join(failed))
-    specs = [s for s in specs if s.name not in failed]
+    # a preset model in the zoo but out of date (another config, changed files, another base) is not what its label
+    # describes: left out, and named in the build status as not built
+    stale = [s.name for s in specs if s.name in set(build["not_built"])]
+    if stale:
+        log.info("validate: %d labelled pairs are out of date against the preset and are left out: %s", len(stale),
+                 ", ".join(stale))
+    specs = [s for s in specs if s.name not in failed and s.name not in stale]
     if not specs:
         raise EmptyInputError("No labelled pairs in the registry: build the validation zoo (rlmeta-interp zoo build"
                               " --preset validation), whose manifests carry label and split, then rerun validate.")
@@ -171,7 +177,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
                 " split. Until it has run, every vote is a hand-set rule never checked against a known creation case:"
                 " read a *creation* verdict only beside a same-budget random-reward control.")
     ev, fit = summary["evaluation"], summary["fitted"]
-    s, const = ev["summary"], ev["constant_baseline"]
+    s, const, gtc = ev["summary"], ev["constant_baseline"], ev.get("gain_then_constant")
     rec = ", ".join(f"{k} {_f(v)}" for k, v in s["recall"].items())
     voting = [r for r in ev["indicators"] if r["votes"]]
     desc = [r for r in ev["indicators"] if not r["votes"] and ": " not in r["indicator"]]
@@ -182,12 +188,13 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         f" held-out test pairs (`figures/{SUMMARY_JSON}`); thresholds and the summary rule were fitted on the"
         " calibration pairs only." + partial,
         f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
-        f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
-        f" recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
+        f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}'"
+        + ("" if not gtc else f" and {_f(gtc['balanced_accuracy'])} for the gain check followed by always answering"
+           f" '{gtc['answer']}'") + f"; recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
         + ("; no no-signal control among the test pairs" if ns is None else "") + ".",
-        "- Voting indicators, held-out AUC (95% CI): " + (", ".join(
-            f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in voting)
-            or "none") + ".",
+        "- Voting indicators, held-out AUC (95% CI, resampling bases): " + (", ".join(
+            f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
+            for r in voting) or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
     ]
     for key, head in (("test_by_world", "within each world, where a voting indicator was measured in more than one"),
@@ -196,6 +203,17 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
                  for r in voting if len(r.get(key) or {}) > 1]
         if parts:
             lines.append(f"- Held-out AUC {head}: " + "; ".join(parts) + ".")
+    tallies = [f"{r['indicator']} {t['right']}/{t['wrong']}/{t['undecided']}" for r in voting
+               if (t := r.get("test_votes"))]
+    if tallies:
+        lines.append("- Votes at the fitted cuts on the held-out creation and activation pairs each indicator read"
+                     " (right / wrong / undecided): " + ", ".join(tallies) + ".")
+    by_recipe = s.get("right_by_recipe") or {}
+    if len(by_recipe) > 1:
+        rule = ev.get("vote_rule", {}).get("right_by_recipe") or {}
+        lines.append("- Held-out pairs read right per recipe, by the summary (by the vote rule): " + ", ".join(
+            f"{k} {r}/{n}" + (f" ({rule[k][0]}/{rule[k][1]})" if k in rule else "")
+            for k, (r, n) in by_recipe.items()) + ".")
     unread = [f"{r['indicator']} " + ", ".join(f"{c} {k}/{n}" for c, (k, n) in sorted(r["test_unread"].items()))
               for r in voting if any(k for k, _ in (r.get("test_unread") or {}).values())]
     if unread:
@@ -232,6 +250,11 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     return "\n".join(lines) + "\n\n" + verdict
 
 
+def _bases(r: dict[str, Any]) -> str:
+    n = r.get("test_bases")
+    return "" if n is None else f"; {r.get('test_n')} pairs, {n} bases"
+
+
 def _partial_build_line(summary: dict[str, Any] | None) -> str:
     """Sentences naming what a run did not cover: the preset's labelled models it did not have, a ``--pairs``
     restriction, and labelled pairs without a passed gain check (empty for a complete run or an older table)."""
@@ -246,8 +269,9 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
         out += f" This run was restricted to {len(build['pairs_requested'])} named pairs (`validate --pairs`)."
     failed = build.get("not_validation_cases") or []
     if failed:
-        out += (f" {len(failed)} labelled pairs are not counted because training did not give the gain their label"
-                f" calls for (gain check failed): {', '.join(failed)}.")
+        are = "pair is" if len(failed) == 1 else "pairs are"
+        out += (f" {len(failed)} labelled {are} not counted because training did not give the gain the label calls"
+                f" for (gain check failed): {', '.join(failed)}.")
     return out
 
 

@@ -159,5 +159,5 @@ def test_with_no_fine_tuning_steps_the_two_copies_are_the_base_and_read_alike(tm
     scores = tables["elicitation_scores"]
     assert (scores["elicited"] == scores["control"]).all()
     assert metrics.steps.value == 0
-    if metrics.recovered.known:
-        assert metrics.recovered.value == 0.0
+    assert metrics.gain.value > 0  # this pair gained, so the share is defined: zero beyond the control
+    assert metrics.recovered.known and metrics.recovered.value == 0.0

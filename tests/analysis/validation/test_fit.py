@@ -68,6 +68,25 @@ def test_perfect_statistic_gives_balanced_accuracy_one_on_test():
     assert per["boundary"]["roc"]["tpr"][-1] == 1.0
     conf = np.asarray(s["confusion"]["counts"])
     assert conf.trace() == len(test)
+    # the gain check alone gets the controls right; then always one class: two of three recalls
+    assert ev["gain_then_constant"] == {"answer": "activation", "balanced_accuracy": pytest.approx(2 / 3)}
+    assert s["right_by_recipe"] == {"edge": [len(test), len(test)]}
+
+
+def test_votes_at_the_fitted_cut_and_bases_are_counted_per_indicator():
+    calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
+    fitted = vf.fit_rules(calib, n_boot=100)
+    two = test["label"].isin(["creation", "activation"])
+    votes = ["creation", "activation", "inconclusive", "n/a"] * 4
+    test = test.assign(boundary_vote=[*votes, "n/a", "n/a"],
+                       base=[f"b{i // 4}" for i in range(len(test))])
+    labels = test.loc[two, "label"].tolist()
+    per = {r["indicator"]: r for r in vf.evaluate(fitted, test, calib, n_boot=100)["indicators"]}
+    right = sum(v == lab for v, lab in zip(votes, labels))
+    wrong = sum(v in ("creation", "activation") and v != lab for v, lab in zip(votes, labels))
+    assert per["boundary"]["test_votes"] == {"right": right, "wrong": wrong, "undecided": 8}
+    assert per["boundary"]["test_bases"] == 4  # 16 two-class pairs, four to a base
+    assert per["steering"]["test_bases"] == 0 and per["steering"]["test_votes"]["undecided"] == 0  # nothing read
 
 
 def test_summary_without_model_falls_back_to_the_vote_rule_and_no_gain_reads_no_signal():

@@ -31,6 +31,17 @@ def test_preset_build_status_counts_up_to_date_models_only(tmp_path, monkeypatch
     changed.write_text(json.dumps(m))
     (tmp_path / "data" / "zoo").touch()  # the registry rescans a zoo root whose time stamp moved
     assert set(preset_build_status("validation")["not_built"]) == set(labelled) - {tuned[1]}
+    # a trained model is out of date once its base's weights are not the ones it was trained from
+    base = tmp_path / "data" / "zoo" / next(s.base for s in demo if s.name == tuned[1]) / "manifest.json"
+    kept = base.read_text()
+    bm = json.loads(kept)
+    bm["files"]["model.safetensors"] = "0" * 64
+    base.write_text(json.dumps(bm))
+    (tmp_path / "data" / "zoo").touch()
+    assert set(preset_build_status("validation")["not_built"]) == set(labelled)
+    base.write_text(kept)
+    (tmp_path / "data" / "zoo").touch()
+    assert set(preset_build_status("validation")["not_built"]) == set(labelled) - {tuned[1]}
     weights = tmp_path / "data" / "zoo" / tuned[1] / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF  # one flipped byte
