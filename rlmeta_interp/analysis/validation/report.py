@@ -244,7 +244,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     meets = meets_bar(summary)
     bar = ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
-           " creation, 3 indicators with AUC >= 0.8)")
+           f" creation, 3 indicators with AUC >= 0.8 over at least {MIN_BASES} bases each)")
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
@@ -275,17 +275,23 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
     return out
 
 
+# Bases (pretraining runs) a held-out AUC must rest on to count towards the bar.
+MIN_BASES = 5
+
+
 def meets_bar(summary: dict[str, Any]) -> bool:
     """Whether a validation summary meets the project's bar: held-out balanced accuracy >= 0.85 with its CI above
     0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as creation, 3 voting
-    indicators with held-out AUC >= 0.8 (CI above 0.6), and so many held-out pairs per class that even the exact
+    indicators with held-out AUC >= 0.8 (CI above 0.6) over at least :data:`MIN_BASES` bases each, and so many held-out pairs per class that even the exact
     interval of every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point
     [1, 1])."""
     ev = summary["evaluation"]
     s = ev["summary"]
     exact = s.get("recall_exact_ci") or {}
+    # an AUC counts only over enough bases: its CI resamples bases, and over one or two the bootstrap has (almost)
+    # nothing to resample, so a perfect ordering of a handful of pairs gives the point CI [1, 1]
     good = [r for r in ev["indicators"] if r["votes"] and r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8
-            and r["test_lo"] > 0.6]
+            and r["test_lo"] > 0.6 and (r.get("test_bases") is None or r["test_bases"] >= MIN_BASES)]
     ns = s["no_signal_read_as_creation"]
     return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
                 and bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())

@@ -172,3 +172,18 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
     assert vr.fitted_reading(card, tmp_path / "no-table") is None
     assert card.results["directions"].metric("scaled_distance") > 0
+
+
+def test_the_bar_counts_an_indicator_only_over_enough_bases():
+    def summary(bases):
+        ind = [{"indicator": f"i{k}", "votes": True, "test_auc": 1.0, "test_lo": 0.9, "test_bases": b}
+               for k, b in enumerate(bases)]
+        s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "recall": {"creation": 0.9}, "no_signal_read_as_creation": 0.0,
+             "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0], "no_signal": [6, 6, 0.54, 1.0]}}
+        return {"evaluation": {"summary": s, "indicators": ind}}
+
+    enough = vr.MIN_BASES
+    assert vr.meets_bar(summary([enough] * 3))
+    assert not vr.meets_bar(summary([enough, enough, 2]))  # a perfect AUC over two bases has a point CI
+    assert vr.meets_bar(summary([enough, enough, enough, 2]))
+    assert vr.meets_bar(summary([None] * 3))  # tables from before the count keep their reading
