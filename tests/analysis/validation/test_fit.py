@@ -82,8 +82,8 @@ def test_votes_at_the_fitted_cut_and_bases_are_counted_per_indicator():
                        base=[f"b{i // 4}" for i in range(len(test))])
     labels = test.loc[two, "label"].tolist()
     per = {r["indicator"]: r for r in vf.evaluate(fitted, test, calib, n_boot=100)["indicators"]}
-    right = sum(v == lab for v, lab in zip(votes, labels))
-    wrong = sum(v in ("creation", "activation") and v != lab for v, lab in zip(votes, labels))
+    right = sum(v == lab for v, lab in zip(votes, labels, strict=True))
+    wrong = sum(v in ("creation", "activation") and v != lab for v, lab in zip(votes, labels, strict=True))
     assert per["boundary"]["test_votes"] == {"right": right, "wrong": wrong, "undecided": 8}
     assert per["boundary"]["test_bases"] == 4  # 16 two-class pairs, four to a base
     assert per["steering"]["test_bases"] == 0 and per["steering"]["test_votes"]["undecided"] == 0  # nothing read
