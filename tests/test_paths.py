@@ -79,6 +79,8 @@ def test_wheel_install_finds_shipped_data_outside_the_repository(tmp_path):
         assert Path(found[key]).is_relative_to(home), (key, found[key])
     assert found["pairs"] and found["pairs"] == _shipped_pairs_in_checkout()
     assert found["notebooks"] == [p.name for p in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))]
+    shipped = sum(f.stat().st_size for f in (site / "rlmeta_interp" / "shipped_data").rglob("*") if f.is_file())
+    assert shipped <= 60_000_000, f"the installed package carries {shipped / 1e6:.1f} MB of data (at most 60 MB)"
 
 
 def _shipped_pairs_in_checkout() -> list[str]:

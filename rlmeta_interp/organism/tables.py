@@ -41,17 +41,34 @@ def manifest_files(folder: str | Path) -> list[Path]:
     return sorted(folder.glob("*/" + MANIFEST)) + sorted(folder.glob("*.json"))
 
 
+#: Rows of a training curve kept in an exported manifest. A full RL curve (one row per step) is about 0.5 MB of
+#: JSON, and the exported manifests ship with the package, whose data must stay under 60 MB; the full curve stays in
+#: the built zoo's manifest.
+EXPORTED_CURVE_ROWS = 100
+
+
+def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS) -> dict[str, Any]:
+    """``manifest`` with its training curve thinned to at most ``rows`` rows, evenly spaced, first and last kept;
+    ``training_curve_rows`` records how many rows the build wrote, so a reader knows the curve was thinned."""
+    curve = manifest.get("training_curve") or []
+    if len(curve) <= rows:
+        return manifest
+    keep = sorted({round(i * (len(curve) - 1) / (rows - 1)) for i in range(rows)})
+    return {**manifest, "training_curve": [curve[i] for i in keep], "training_curve_rows": len(curve)}
+
+
 def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
     """Copy the manifest of every spec in ``specs`` that is built, from exactly that spec, in ``zoo_dir`` to
-    ``dest/<name>.json``, and delete the other ``dest/*.json``; returns the written paths. A model not built yet,
-    or built from another config (an older budget), is left out."""
+    ``dest/<name>.json`` (training curve thinned by :func:`exported_manifest`), and delete the other
+    ``dest/*.json``; returns the written paths. A model not built yet, or built from another config (an older
+    budget), is left out."""
     from .spec import OrganismSpec
 
     out = []
     for spec in specs:
         src = Path(zoo_dir) / spec.name / MANIFEST
         if src.exists() and OrganismSpec.from_dict(read_json(src)["config"]) == spec:
-            out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", read_json(src)))
+            out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", exported_manifest(read_json(src))))
     for stale in set(Path(dest).glob("*.json")) - set(out):
         stale.unlink()
     return out

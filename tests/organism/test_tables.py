@@ -77,3 +77,17 @@ def test_stale_stored_gain_checks_are_rewritten(tmp_path):
     assert tables.refresh_stored_gain_checks([tmp_path]) == [tmp_path / "t.json"]
     assert read_json(tmp_path / "t.json")["gain_check"]["passed"] is True
     assert tables.refresh_stored_gain_checks([tmp_path]) == []  # current now
+
+
+def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():
+    curve = [{"step": float(i + 1), "reward": i / 1500} for i in range(1500)]
+    m = {"name": "x", "training_curve": curve, "metrics": {"regret_greedy": 0.5}}
+    out = tables.exported_manifest(m)
+    steps = [r["step"] for r in out["training_curve"]]
+    assert len(steps) == tables.EXPORTED_CURVE_ROWS and steps[0] == 1.0 and steps[-1] == 1500.0
+    gaps = {b - a for a, b in zip(steps, steps[1:], strict=False)}
+    assert gaps <= {15.0, 16.0}  # evenly spaced: 1499 steps over 99 gaps
+    assert out["training_curve_rows"] == 1500 and out["metrics"] == m["metrics"] and len(m["training_curve"]) == 1500
+    short = {"name": "y", "training_curve": curve[:40]}
+    assert tables.exported_manifest(short) is short  # a short curve is kept whole, with no row count added
+    assert tables.exported_manifest({"name": "base"}) == {"name": "base"}
