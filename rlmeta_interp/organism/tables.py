@@ -50,6 +50,9 @@ EXPORTED_CURVE_ROWS = 100
 def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS) -> dict[str, Any]:
     """``manifest`` with its training curve thinned to at most ``rows`` rows, evenly spaced, first and last kept;
     ``training_curve_rows`` records how many rows the build wrote, so a reader knows the curve was thinned."""
+    if rows < 2:
+        raise InvalidConfigError(f"exported_manifest keeps the first and last rows of a curve: rows={rows} must be"
+                                 " at least 2.")
     curve = manifest.get("training_curve") or []
     if len(curve) <= rows:
         return manifest
@@ -61,13 +64,14 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     """Copy the manifest of every spec in ``specs`` that is built, from exactly that spec, in ``zoo_dir`` to
     ``dest/<name>.json`` (training curve thinned by :func:`exported_manifest`), and delete the other
     ``dest/*.json``; returns the written paths. A model not built yet, or built from another config (an older
-    budget), is left out."""
-    from .spec import OrganismSpec
+    budget, changed files, another base: :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the
+    validation uses), is left out."""
+    from .zoo import is_up_to_date
 
     out = []
     for spec in specs:
         src = Path(zoo_dir) / spec.name / MANIFEST
-        if src.exists() and OrganismSpec.from_dict(read_json(src)["config"]) == spec:
+        if is_up_to_date(src.parent, spec):
             out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", exported_manifest(read_json(src))))
     for stale in set(Path(dest).glob("*.json")) - set(out):
         stale.unlink()

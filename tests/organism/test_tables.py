@@ -1,3 +1,6 @@
+import pytest
+
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism import tables
 from rlmeta_interp.paths import shipped_zoo_dir
 
@@ -91,3 +94,5 @@ def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():
     short = {"name": "y", "training_curve": curve[:40]}
     assert tables.exported_manifest(short) is short  # a short curve is kept whole, with no row count added
     assert tables.exported_manifest({"name": "base"}) == {"name": "base"}
+    with pytest.raises(InvalidConfigError, match="at least 2"):
+        tables.exported_manifest(m, rows=1)

@@ -103,7 +103,9 @@ def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
 
 
 def damaged(m: ElicitationMetrics) -> bool:
-    """Whether the control copy lost more than :data:`MAX_DAMAGE` of the gain (then there is no reading)."""
+    """Whether the control copy lost more than :data:`MAX_DAMAGE` of the gain (then there is no reading). An unknown
+    damage leaves no reading to guard: :func:`recovery` resamples the same units against the same gain for both
+    shares, so the damage is unknown exactly when the recovered share is."""
     return m.damage.known and m.damage.value > MAX_DAMAGE
 
 

@@ -3,8 +3,8 @@
 From one row per labelled pair (:func:`pair_table`: each indicator's statistic, CI and vote, the gain, the label and
 the split), :func:`fit_rules` uses the calibration split only:
 
-- per indicator, the ROC AUC of its statistic for creation vs activation with a bootstrap CI over pairs; an indicator
-  whose CI includes 0.5 (or that cannot be scored) becomes descriptive and does not vote; the others get the cut
+- per indicator, the ROC AUC of its statistic for creation vs activation with a bootstrap CI over base models; an
+  indicator whose CI includes 0.5 (or that cannot be scored) becomes descriptive and does not vote; the others get the cut
   that maximises Youden's J as their vote threshold (``with_cut`` of the indicator module);
 - a summary rule: a logistic regression (scikit-learn, L2, no intercept) over the voting indicators' statistics,
   each measured from its fitted cut and divided by its calibration standard deviation, for pairs with a gain; a pair
@@ -290,8 +290,15 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                      "wrong": sum(v in ("creation", "activation") and v != t for v, t in pairs),
                      "undecided": sum(v not in ("creation", "activation") for v, _ in pairs)}
         bases = int(read["base"].nunique()) if "base" in read.columns else None
+        # the bar counts bases per class, and only those no calibration pair starts from: a statistic of the base
+        # alone (beliefs) reads a shared base's test pairs exactly as its calibration pairs
+        by_class = ({c: int(read.loc[read["label"] == c, "base"].nunique()) for c in ("creation", "activation")}
+                    if "base" in read.columns else None)
+        cal_bases = set(calibration["base"]) if "base" in calibration.columns else set()
+        unseen = int(read.loc[~read["base"].isin(cal_bases), "base"].nunique()) if "base" in read.columns else None
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
                     "test_by_recipe": by_recipe, "test_unread": unread, "test_votes": tally, "test_bases": bases,
+                    "test_bases_by_class": by_class, "test_bases_unseen": unseen,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))

@@ -1,5 +1,6 @@
 """Held-out accuracy of a creation/activation meter: ROC AUC, confusion matrix, recall and balanced accuracy, each
-with a bootstrap CI over pairs (the unit that was sampled), and the constant-classifier baseline."""
+with a bootstrap CI over pairs or over groups of them (their base models: the unit that was sampled), and the
+constant-classifier baseline."""
 
 from __future__ import annotations
 

@@ -70,19 +70,20 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     cfg = config if config is not None else ScorecardConfig.demo()
     specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
     build = preset_build_status("validation")
-    # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
-    # in its manifest, made after training, passed); controls (no_signal) always count
-    failed = [s.name for s in specs
-              if not is_validation_case(s.label, (registry.manifest_of(s.name) or {}).get("gain_check"))]
-    if failed:
-        log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
-                 len(failed), ", ".join(failed))
     # a preset model in the zoo but out of date (another config, changed files, another base) is not what its label
     # describes: left out, and named in the build status as not built
     stale = [s.name for s in specs if s.name in set(build["not_built"])]
     if stale:
         log.info("validate: %d labelled pairs are out of date against the preset and are left out: %s", len(stale),
                  ", ".join(stale))
+    # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
+    # in its manifest, made after training, passed); controls (no_signal) always count;
+    # a stale pair is named once, as not built
+    failed = [s.name for s in specs if s.name not in stale
+              and not is_validation_case(s.label, (registry.manifest_of(s.name) or {}).get("gain_check"))]
+    if failed:
+        log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
+                 len(failed), ", ".join(failed))
     specs = [s for s in specs if s.name not in failed and s.name not in stale]
     if not specs:
         raise EmptyInputError("No labelled pairs in the registry: build the validation zoo (rlmeta-interp zoo build"
@@ -142,10 +143,10 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
     paths += save_fig(confusion_figure(ev), "validation", "confusion", out_dir=folder, caption=(
         f"Held-out test pairs ({n}): label fixed by the corpus design (rows) against the reading (columns) of the"
         " summary fitted on the calibration split and of the vote rule, with balanced accuracy and its 95% bootstrap"
-        " CI over pairs; the title gives the constant classifier's balanced accuracy."))
+        " CI resampling base models; the title gives the constant classifier's balanced accuracy."))
     paths += save_fig(roc_figure(ev), "validation", "roc", out_dir=folder, caption=(
         f"ROC curve of each indicator's statistic, creation vs activation, on the held-out test pairs ({n}), AUC with"
-        " its 95% bootstrap CI over pairs; dotted: descriptive indicators (calibration AUC CI includes 0.5)."))
+        " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."))
     return paths
 
 
@@ -205,9 +206,12 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             lines.append(f"- Held-out AUC {head}: " + "; ".join(parts) + ".")
     tallies = [f"{r['indicator']} {t['right']}/{t['wrong']}/{t['undecided']}" for r in voting
                if (t := r.get("test_votes"))]
+    kept = [r["indicator"] for r in voting if r.get("test_votes") and r.get("cut") is None]
     if tallies:
-        lines.append("- Votes at the fitted cuts on the held-out creation and activation pairs each indicator read"
-                     " (right / wrong / undecided): " + ", ".join(tallies) + ".")
+        lines.append("- Votes at the fitted cuts" + (f" ({', '.join(kept)}: at the kept hand-set thresholds, no cut"
+                                                     " fitted)" if kept else "")
+                     + " on the held-out creation and activation pairs each indicator read (right / wrong /"
+                     " undecided): " + ", ".join(tallies) + ".")
     by_recipe = s.get("right_by_recipe") or {}
     if len(by_recipe) > 1:
         rule = ev.get("vote_rule", {}).get("right_by_recipe") or {}
@@ -244,15 +248,18 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     meets = meets_bar(summary)
     bar = ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
-           f" creation, 3 indicators with AUC >= 0.8 over at least {MIN_BASES} bases each)")
+           f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
+           f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class)")
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
 
 
 def _bases(r: dict[str, Any]) -> str:
-    n = r.get("test_bases")
-    return "" if n is None else f"; {r.get('test_n')} pairs, {n} bases"
+    n, unseen = r.get("test_bases"), r.get("test_bases_unseen")
+    if n is None:
+        return ""
+    return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")
 
 
 def _partial_build_line(summary: dict[str, Any] | None) -> str:
@@ -277,21 +284,34 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
 
 # Bases (pretraining runs) a held-out AUC must rest on to count towards the bar.
 MIN_BASES = 5
+#: ... and at least this many bases of each class among the pairs it read.
+MIN_BASES_PER_CLASS = 2
+
+
+def counts_for_bar(r: dict[str, Any]) -> bool:
+    """Whether one indicator's held-out row counts towards the bar: it votes by a cut fitted on calibration (not by
+    kept hand-set thresholds), its AUC is >= 0.8 with the CI above 0.6, and that AUC rests on at least
+    :data:`MIN_BASES` bases no calibration pair starts from and :data:`MIN_BASES_PER_CLASS` bases of each class. A
+    table without base counts does not count."""
+    by_class = r.get("test_bases_by_class") or {}
+    return bool(r["votes"] and r.get("cut") is not None and r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8
+                and r["test_lo"] > 0.6 and (r.get("test_bases_unseen") or 0) >= MIN_BASES
+                and len(by_class) == 2 and min(by_class.values()) >= MIN_BASES_PER_CLASS)
 
 
 def meets_bar(summary: dict[str, Any]) -> bool:
     """Whether a validation summary meets the project's bar: held-out balanced accuracy >= 0.85 with its CI above
     0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as creation, 3 voting
-    indicators with held-out AUC >= 0.8 (CI above 0.6) over at least :data:`MIN_BASES` bases each, and so many held-out pairs per class that even the exact
+    indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases (:func:`counts_for_bar`),
+    and so many held-out pairs per class that even the exact
     interval of every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point
     [1, 1])."""
     ev = summary["evaluation"]
     s = ev["summary"]
     exact = s.get("recall_exact_ci") or {}
     # an AUC counts only over enough bases: its CI resamples bases, and over one or two the bootstrap has (almost)
-    # nothing to resample, so a perfect ordering of a handful of pairs gives the point CI [1, 1]
-    good = [r for r in ev["indicators"] if r["votes"] and r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8
-            and r["test_lo"] > 0.6 and (r.get("test_bases") is None or r["test_bases"] >= MIN_BASES)]
+    # nothing to resample, so a perfect ordering of a handful of pairs gives the point CI [1, 1] (counts_for_bar)
+    good = [r for r in ev["indicators"] if counts_for_bar(r)]
     ns = s["no_signal_read_as_creation"]
     return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
                 and bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())

@@ -95,8 +95,9 @@ def test_recovery_without_a_clear_ratio_is_unknown_and_does_not_vote():
     base = -rng.normal(6.0, 2.0, 300)
     rl = base + rng.normal(0.02, 2.0, 300)
     elicited = base + rng.normal(0.0, 2.0, 300)
-    rec, gain, _ = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test")
+    rec, gain, damage = el.recovery(base, rl, elicited, n_boot=500, seed=0, note="test", control=base - 0.5)
     assert not rec.known and gain.lo < 0 < gain.hi
+    assert not damage.known  # the guard's reading is unknown together with the statistic it guards
     assert el.vote(el.ElicitationMetrics(recovered=rec, gain=gain), R) == "n/a"
 
 

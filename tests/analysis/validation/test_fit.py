@@ -76,16 +76,15 @@ def test_perfect_statistic_gives_balanced_accuracy_one_on_test():
 def test_votes_at_the_fitted_cut_and_bases_are_counted_per_indicator():
     calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
     fitted = vf.fit_rules(calib, n_boot=100)
-    two = test["label"].isin(["creation", "activation"])
-    votes = ["creation", "activation", "inconclusive", "n/a"] * 4
-    test = test.assign(boundary_vote=[*votes, "n/a", "n/a"],
+    # rows 0-7 creation, 8-15 activation, 16-17 controls; each class's eight votes: two right, two wrong, four not
+    test = test.assign(boundary_vote=["creation", "activation", "inconclusive", "n/a"] * 4 + ["n/a", "n/a"],
                        base=[f"b{i // 4}" for i in range(len(test))])
-    labels = test.loc[two, "label"].tolist()
+    calib = calib.assign(base="b0")  # calibration starts from one of the four test bases
     per = {r["indicator"]: r for r in vf.evaluate(fitted, test, calib, n_boot=100)["indicators"]}
-    right = sum(v == lab for v, lab in zip(votes, labels, strict=True))
-    wrong = sum(v in ("creation", "activation") and v != lab for v, lab in zip(votes, labels, strict=True))
-    assert per["boundary"]["test_votes"] == {"right": right, "wrong": wrong, "undecided": 8}
+    assert per["boundary"]["test_votes"] == {"right": 4, "wrong": 4, "undecided": 8}
     assert per["boundary"]["test_bases"] == 4  # 16 two-class pairs, four to a base
+    assert per["boundary"]["test_bases_by_class"] == {"creation": 2, "activation": 2}
+    assert per["boundary"]["test_bases_unseen"] == 3
     assert per["steering"]["test_bases"] == 0 and per["steering"]["test_votes"]["undecided"] == 0  # nothing read
 
 

@@ -174,16 +174,27 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert card.results["directions"].metric("scaled_distance") > 0
 
 
-def test_the_bar_counts_an_indicator_only_over_enough_bases():
-    def summary(bases):
-        ind = [{"indicator": f"i{k}", "votes": True, "test_auc": 1.0, "test_lo": 0.9, "test_bases": b}
-               for k, b in enumerate(bases)]
+def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
+    unseen, per_class = vr.MIN_BASES, {"creation": vr.MIN_BASES_PER_CLASS, "activation": 3}
+
+    def row(k, **change):
+        r = {"indicator": f"i{k}", "votes": True, "cut": 0.5, "test_auc": 1.0, "test_lo": 0.9, "test_bases": 7,
+             "test_bases_unseen": unseen, "test_bases_by_class": per_class}
+        return {**r, **change}
+
+    def summary(rows):
         s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "recall": {"creation": 0.9}, "no_signal_read_as_creation": 0.0,
              "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0], "no_signal": [6, 6, 0.54, 1.0]}}
-        return {"evaluation": {"summary": s, "indicators": ind}}
+        return {"evaluation": {"summary": s, "indicators": rows}}
 
-    enough = vr.MIN_BASES
-    assert vr.meets_bar(summary([enough] * 3))
-    assert not vr.meets_bar(summary([enough, enough, 2]))  # a perfect AUC over two bases has a point CI
-    assert vr.meets_bar(summary([enough, enough, enough, 2]))
-    assert vr.meets_bar(summary([None] * 3))  # tables from before the count keep their reading
+    good = [row(k) for k in range(3)]
+    assert vr.meets_bar(summary(good))
+    for bad in ({"test_bases_unseen": unseen - 1},  # too few bases calibration never saw
+                {"test_bases_by_class": {"creation": 1, "activation": 6}},  # one base carries a whole class
+                {"test_bases_by_class": {"activation": 7}},  # one class only
+                {"cut": None},  # votes by kept hand-set thresholds, not a fitted cut
+                {"test_bases_unseen": None, "test_bases_by_class": None},  # a table without base counts
+                {"test_lo": 0.6}, {"test_auc": float("nan")}, {"votes": False}):
+        assert not vr.counts_for_bar(row(0, **bad)), bad
+        assert not vr.meets_bar(summary([row(0, **bad), *good[1:]])), bad
+        assert vr.meets_bar(summary([row(0, **bad), *good[1:], row(3)]))  # a fourth good one makes up for it
