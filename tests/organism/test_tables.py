@@ -96,3 +96,20 @@ def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():
     assert tables.exported_manifest({"name": "base"}) == {"name": "base"}
     with pytest.raises(InvalidConfigError, match="at least 2"):
         tables.exported_manifest(m, rows=1)
+
+
+def test_adopted_models_are_their_pilots_under_the_presets_names():
+    """A validation model whose manifest says it was adopted from a pilot run is that run: the committed pilot
+    manifest has the same spec but for name, variant and recipe, the same base weights and the same weights."""
+    from rlmeta_interp.io import read_json
+
+    adopted = [m for m in map(read_json, sorted(tables.validation_manifests_dir().glob("*.json"))) if "adopted_from" in m]
+    pilots = [m["name"] for m in map(read_json, sorted(tables.pilot_manifests_dir().glob("*.json"))) if m.get("base")]
+    assert sorted(m["adopted_from"]["name"] for m in adopted) == sorted(pilots)  # every trained pilot, once
+    for m in adopted:
+        pilot = read_json(tables.pilot_manifests_dir() / f"{m['adopted_from']['name']}.json")
+        strip = {"name", "variant", "recipe"}
+        assert {k: v for k, v in pilot["config"].items() if k not in strip} == {
+            k: v for k, v in m["config"].items() if k not in strip}, m["name"]
+        assert pilot["base_weights_sha256"] == m["base_weights_sha256"] and pilot["base"] == m["base"], m["name"]
+        assert pilot["files"]["model.safetensors"] == m["files"]["model.safetensors"], m["name"]
