@@ -363,6 +363,15 @@ def build_zoo(
     if threads is None and os.environ.get("RLMETA_THREADS"):
         threads = int(os.environ["RLMETA_THREADS"])
     todo = [s for s in specs if force or not is_up_to_date(out / s.name, s)]
+    if only is not None:  # checked before any training, so a long build does not stop at its first RL model
+        spec_of = {s.name: s for s in preset_specs(preset)}
+        named = {s.name for s in specs}
+        missing = sorted({s.base for s in todo if s.base is not None and s.base not in named
+                          and not is_up_to_date(out / s.base, spec_of[s.base])})
+        if missing:
+            raise MissingWeightsError(f"zoo build --only: the base models {', '.join(missing)} are not built (or out of"
+                                      f" date) in {out}, and the named models are trained from them: add them to"
+                                      " --only, e.g. --only " + " ".join([*missing, *sorted(named)]) + ".")
     for s in specs:
         if s not in todo:
             log.info("zoo: %s is up to date, skipping.", s.name)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
 from rlmeta_interp.io import sha256_file
 from rlmeta_interp.organism import presets, zoo
 from rlmeta_interp.organism.pretrain import ModelConfig
@@ -185,6 +185,9 @@ def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_pat
     assert sft.label == "creation"
     out = tmp_path / "zoo"
     monkeypatch.setitem(zoo.PRESETS, "tiny3", lambda: [b, sft])
+    with pytest.raises(MissingWeightsError, match=f"{b.name} are not built.*--only {b.name} {sft.name}"):
+        zoo.build_zoo("tiny3", out, progress=False, threads=1, only=[sft.name])  # its base neither built nor named
+    assert not list(out.iterdir())  # refused before anything was trained
     zoo.build_zoo("tiny3", out, progress=False, threads=1, only=[b.name])
     calls = []
     real_eval = zoo.evaluate_single_turn
