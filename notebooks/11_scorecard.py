@@ -152,7 +152,10 @@ else:
     s, const = EV["summary"], EV["constant_baseline"]
     found = (f"On {EV['n_test']} held-out pairs the fitted summary's balanced accuracy is {s['balanced_accuracy']:.2f}"
              f" (95% CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}) against {const['balanced_accuracy']:.2f} for always"
-             f" answering '{const['answer']}'; the vote rule's is {EV['vote_rule']['balanced_accuracy']:.2f}.")
+             f" answering '{const['answer']}'"
+             + (f" and {g['balanced_accuracy']:.2f} for the gain check followed by '{g['answer']}'"
+                if (g := EV.get("gain_then_constant")) else "")
+             + f"; the vote rule's is {EV['vote_rule']['balanced_accuracy']:.2f}.")
 gained = [c.pair for c in CARDS if c.gain is not False]
 display(Markdown(f"""
 {found}

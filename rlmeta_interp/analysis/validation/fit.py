@@ -246,8 +246,8 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     two_labels = _two_class(calibration)["label"].tolist() or [const_answer]
     two_answer = max(sorted(set(two_labels)), key=two_labels.count)
     gain_then = ["no_signal" if _no_gain(g) else two_answer for g in test["gain"]]
-    out["gain_then_constant"] = {"answer": two_answer,
-                                 "balanced_accuracy": float(np.mean(list(recall_by_class(true, gain_then).values())))}
+    g_ba, g_lo, g_hi = balanced_accuracy_ci(true, gain_then, n_boot=n_boot, seed=seed, groups=_groups(test))
+    out["gain_then_constant"] = {"answer": two_answer, "balanced_accuracy": g_ba, "ci_lo": g_lo, "ci_hi": g_hi}
     controls = test["label"] == "no_signal"
     for rule_name, pred in (("summary", fitted.predict(test)), ("vote_rule", test["vote_summary"].tolist())):
         ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=_groups(test))

@@ -30,9 +30,11 @@ def confusion_figure(evaluation: dict[str, Any]) -> Any:
                      fontsize=9)
         ax.set_xlabel("reading")
         ax.set_ylabel("label (corpus design)")
+    gtc = evaluation.get("gain_then_constant")
     fig.suptitle(f"held-out test pairs ({evaluation['n_test']}); constant answer"
                  f" '{evaluation['constant_baseline']['answer']}' scores"
-                 f" {evaluation['constant_baseline']['balanced_accuracy']:.2f}")
+                 f" {evaluation['constant_baseline']['balanced_accuracy']:.2f}"
+                 + ("" if not gtc else f"; gain check, then '{gtc['answer']}': {gtc['balanced_accuracy']:.2f}"))
     fig.tight_layout()
     return fig
 

@@ -115,7 +115,8 @@ def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int 
     headline = {"balanced_accuracy": {"value": s["balanced_accuracy"], "ci_lo": s["ci_lo"], "ci_hi": s["ci_hi"]},
                 "n_pairs": ev["n_test"], "split": "test", "creation_recall": s["recall"].get("creation"),
                 "no_signal_read_as_creation": s["no_signal_read_as_creation"],
-                "constant_baseline": ev["constant_baseline"]["balanced_accuracy"]}
+                "constant_baseline": ev["constant_baseline"]["balanced_accuracy"],
+                "gain_then_constant_baseline": ev["gain_then_constant"]["balanced_accuracy"]}
     if "base" in table.columns:
         # held-out pairs trained from a base that a calibration pair was trained from too (another method, same
         # weights): not independent of the fit, so they are counted apart
@@ -143,7 +144,8 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
     paths += save_fig(confusion_figure(ev), "validation", "confusion", out_dir=folder, caption=(
         f"Held-out test pairs ({n}): label fixed by the corpus design (rows) against the reading (columns) of the"
         " summary fitted on the calibration split and of the vote rule, with balanced accuracy and its 95% bootstrap"
-        " CI resampling base models; the title gives the constant classifier's balanced accuracy."))
+        " CI resampling base models; the title gives the balanced accuracy of the constant classifier and of the gain"
+        " check followed by a constant answer."))
     paths += save_fig(roc_figure(ev), "validation", "roc", out_dir=folder, caption=(
         f"ROC curve of each indicator's statistic, creation vs activation, on the held-out test pairs ({n}), AUC with"
         " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."))
@@ -190,8 +192,9 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         " calibration pairs only." + partial,
         f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
         f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}'"
-        + ("" if not gtc else f" and {_f(gtc['balanced_accuracy'])} for the gain check followed by always answering"
-           f" '{gtc['answer']}'") + f"; recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
+        + ("" if not gtc else f" and {_f(gtc['balanced_accuracy'])}" + (
+            f" ({_f(gtc['ci_lo'])} to {_f(gtc['ci_hi'])})" if "ci_lo" in gtc else "")
+           + f" for the gain check followed by always answering '{gtc['answer']}'") + f"; recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
         + ("; no no-signal control among the test pairs" if ns is None else "") + ".",
         "- Voting indicators, held-out AUC (95% CI, resampling bases): " + (", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"

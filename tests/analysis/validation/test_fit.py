@@ -69,7 +69,9 @@ def test_perfect_statistic_gives_balanced_accuracy_one_on_test():
     conf = np.asarray(s["confusion"]["counts"])
     assert conf.trace() == len(test)
     # the gain check alone gets the controls right; then always one class: two of three recalls
-    assert ev["gain_then_constant"] == {"answer": "activation", "balanced_accuracy": pytest.approx(2 / 3)}
+    gtc = ev["gain_then_constant"]
+    assert gtc["answer"] == "activation" and gtc["balanced_accuracy"] == pytest.approx(2 / 3)
+    assert gtc["ci_lo"] <= gtc["balanced_accuracy"] <= gtc["ci_hi"] and gtc["ci_lo"] < gtc["ci_hi"]
     assert s["right_by_recipe"] == {"edge": [len(test), len(test)]}
 
 
