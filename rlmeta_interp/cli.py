@@ -181,6 +181,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if args.pairs is not None and not args.pairs:
         raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
+    if args.refit or args.add is not None:
+        from .analysis.validation.committed import add_to_committed, refit_committed
+
+        # both start from the committed table and keep its measurement sizes and indicators
+        clash = [flag for flag, given in (("--refit and --add", args.refit and args.add is not None),
+                                          ("--pairs", args.pairs is not None), ("--skip", args.skip is not None),
+                                          ("--size", args.size != "demo")) if given]
+        if clash:
+            raise InvalidConfigError(f"validate --refit/--add cannot take {', '.join(clash)}: they keep the committed"
+                                     " table's pairs, sizes and indicators. Use one of them alone, or run validate.")
+        if args.refit:
+            refit_committed(table_dir=args.table_dir)
+        else:
+            add_to_committed(args.add, out=args.out, table_dir=args.table_dir, progress=not args.quiet)
+        return 0
     validate_command(out=args.out, sizes={"default": "full"}.get(args.size, args.size), pairs=args.pairs,
                      record=args.table_dir is None, table_dir=args.table_dir, progress=not args.quiet,
                      skip=tuple(args.skip or ()))
@@ -353,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--table-dir", default=None, metavar="DIR",
                    help="where the validation table and figures go (default: figures/, the committed table, and the"
                         " README's trust paragraph is rewritten from it)")
+    s.add_argument("--refit", action="store_true",
+                   help="measure nothing: fit and report again from the committed per-pair table (figures/), e.g."
+                        " after a change to the fitting or reporting code on a machine without the validation zoo")
+    s.add_argument("--add", nargs="*", default=None, metavar="NAME",
+                   help="measure only these held-out labelled pairs, with the committed table's sizes, and report"
+                        " the committed table with their rows added (the other pairs' models are not needed)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/",

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
 from ...errors import EmptyInputError, InvalidConfigError
@@ -34,6 +35,16 @@ def resample(rng: np.random.Generator, n: int, groups: Sequence[str] | None) -> 
     return np.concatenate([members[k] for k in rng.choice(names, len(names))])
 
 
+def rank_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half): the same number as ``roc_auc_score`` for a binary
+    ``y`` holding both classes. Written out because the bootstrap calls it tens of thousands of times per report and
+    scikit-learn's input checks cost milliseconds a call; the point estimates still come from scikit-learn."""
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    ranks = rankdata(s)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def roc_auc_ci(scores: Sequence[float | None], positive: Sequence[bool], *, n_boot: int = 1000, ci: float = 0.95,
                seed: int = 0, groups: Sequence[str] | None = None) -> tuple[float, float, float, int]:
     """``(auc, lo, hi, n)``: ROC AUC of ``scores`` for the ``positive`` class (larger score = positive), with a
@@ -52,7 +63,7 @@ def roc_auc_ci(scores: Sequence[float | None], positive: Sequence[bool], *, n_bo
         idx = resample(rng, len(s), groups)
         if y[idx].all() or not y[idx].any():
             continue
-        boots.append(roc_auc_score(y[idx], s[idx]))
+        boots.append(rank_auc(y[idx], s[idx]))
     if not boots:
         return auc, float("nan"), float("nan"), int(len(s))
     a = (1 - ci) / 2

@@ -34,7 +34,8 @@ def confusion_figure(evaluation: dict[str, Any]) -> Any:
     fig.suptitle(f"held-out test pairs ({evaluation['n_test']}); constant answer"
                  f" '{evaluation['constant_baseline']['answer']}' scores"
                  f" {evaluation['constant_baseline']['balanced_accuracy']:.2f}"
-                 + ("" if not gtc else f"; gain check, then '{gtc['answer']}': {gtc['balanced_accuracy']:.2f}"))
+                 + ("" if not gtc else f"; gain check, then '{gtc['answer']}': {gtc['balanced_accuracy']:.2f}")
+                 + ("" if not gtc or "ci_lo" not in gtc else f" [{gtc['ci_lo']:.2f}, {gtc['ci_hi']:.2f}]"))
     fig.tight_layout()
     return fig
 
@@ -60,6 +61,6 @@ def roc_figure(evaluation: dict[str, Any]) -> Any:
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.legend(frameon=False, fontsize=7, loc="lower right")
-    ax.set_title("indicator statistics on held-out pairs (95% bootstrap CIs over pairs)", fontsize=9)
+    ax.set_title("indicator statistics on held-out pairs (95% bootstrap CIs resampling base models)", fontsize=9)
     fig.tight_layout()
     return fig

@@ -53,6 +53,44 @@ def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any |
     return ref, ctrl
 
 
+def validation_cases(specs: Sequence[Any], build: dict[str, Any]) -> tuple[list[Any], list[str], list[str]]:
+    """``(cases, stale, failed)`` of labelled pair specs: ``stale`` are in the zoo but out of date against the preset
+    (``build["not_built"]``: another config, changed files, another base), so not what their label describes;
+    ``failed`` are creation or activation pairs whose training did not produce the gain their label calls for (the
+    gain check in the manifest); the rest are validation cases (controls always count). Each list is logged."""
+    from ... import registry
+    from ...organism.gain import is_validation_case
+
+    stale = [s.name for s in specs if s.name in set(build["not_built"])]
+    if stale:
+        log.info("validate: %d labelled pairs are out of date against the preset and are left out: %s", len(stale),
+                 ", ".join(stale))
+    # a stale pair is named once, as not built
+    failed = [s.name for s in specs if s.name not in stale
+              and not is_validation_case(s.label, (registry.manifest_of(s.name) or {}).get("gain_check"))]
+    if failed:
+        log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
+                 len(failed), ", ".join(failed))
+    return [s for s in specs if s.name not in failed and s.name not in stale], stale, failed
+
+
+def score_cards(specs: Sequence[Any], config: Any, out_dir: str | Path | None = None, *,
+                progress: bool = True) -> list[Any]:
+    """The scorecard of every pair in ``specs`` under ``config``, each with its optional reference base and control
+    from among ``specs`` and the zoo, cached under ``out_dir`` (default ``<results>/validation``)."""
+    from ...models import load_pair
+    from ...paths import results_dir
+    from ..scorecard import run_scorecard
+
+    root = ensure_dir(out_dir if out_dir is not None else results_dir() / "validation")
+    cards = []
+    for spec in specs:
+        ref, ctrl = _optional_models(spec, specs)
+        cards.append(run_scorecard(load_pair(spec.name), None, config, out_dir=root / spec.name.replace("/", "_"),
+                                   progress=progress, reference_base=ref, control_rl=ctrl))
+    return cards
+
+
 def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path | None = None,
                    config: Any | None = None, pairs: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0,
                    progress: bool = True) -> dict[str, Any]:
@@ -60,40 +98,18 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     ``<results>/validation``); thresholds and the summary model fitted on the calibration split; the held-out
     report written to ``table_dir`` (default ``<results>/figures``; the committed table lives in ``figures/``).
     Returns the summary that :func:`write_validation_table` wrote."""
-    from ... import registry
-    from ...models import load_pair
-    from ...organism.gain import is_validation_case
-    from ...paths import figures_dir, results_dir
-    from ..scorecard import ScorecardConfig, run_scorecard
+    from ...paths import figures_dir
+    from ..scorecard import ScorecardConfig
 
     t0, c0 = time.time(), time.process_time()
     cfg = config if config is not None else ScorecardConfig.demo()
     specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
     build = preset_build_status("validation")
-    # a preset model in the zoo but out of date (another config, changed files, another base) is not what its label
-    # describes: left out, and named in the build status as not built
-    stale = [s.name for s in specs if s.name in set(build["not_built"])]
-    if stale:
-        log.info("validate: %d labelled pairs are out of date against the preset and are left out: %s", len(stale),
-                 ", ".join(stale))
-    # a creation or activation pair counts only when training produced the gain its label calls for (the gain check
-    # in its manifest, made after training, passed); controls (no_signal) always count;
-    # a stale pair is named once, as not built
-    failed = [s.name for s in specs if s.name not in stale
-              and not is_validation_case(s.label, (registry.manifest_of(s.name) or {}).get("gain_check"))]
-    if failed:
-        log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
-                 len(failed), ", ".join(failed))
-    specs = [s for s in specs if s.name not in failed and s.name not in stale]
+    specs, _, failed = validation_cases(specs, build)
     if not specs:
         raise EmptyInputError("No labelled pairs in the registry: build the validation zoo (rlmeta-interp zoo build"
                               " --preset validation), whose manifests carry label and split, then rerun validate.")
-    root = ensure_dir(out_dir if out_dir is not None else results_dir() / "validation")
-    cards = []
-    for spec in specs:
-        ref, ctrl = _optional_models(spec, specs)
-        cards.append(run_scorecard(load_pair(spec.name), None, cfg, out_dir=root / spec.name.replace("/", "_"),
-                                   progress=progress, reference_base=ref, control_rl=ctrl))
+    cards = score_cards(specs, cfg, out_dir, progress=progress)
     table = pair_table(cards)
     fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
     table = pair_table([c.revoted(fitted.rules) for c in cards])
@@ -352,7 +368,7 @@ def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pair
     (``demo`` / ``smoke`` / ``full``), without the indicators in ``skip``. With ``record`` the table and figures go
     to the figures of record (``figures/``) and README.md's trust paragraph is rewritten from the new table."""
     from ...errors import InvalidConfigError
-    from ...paths import REPO_ROOT, record_figures_dir
+    from ...paths import record_figures_dir
     from ..scorecard import ScorecardConfig
 
     makers = {"demo": ScorecardConfig.demo, "smoke": ScorecardConfig.smoke, "full": ScorecardConfig}
@@ -369,10 +385,18 @@ def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pair
     s = summary["evaluation"]["summary"]
     log.info("validate: held-out balanced accuracy %.2f [%.2f, %.2f] on %d test pairs", s["balanced_accuracy"],
              s["ci_lo"], s["ci_hi"], summary["evaluation"]["n_test"])
-    readme = REPO_ROOT / "README.md"
-    if record and readme.exists():
-        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(summary)))
+    if record:
+        record_trust_paragraph(summary)
     return summary
+
+
+def record_trust_paragraph(summary: dict[str, Any]) -> None:
+    """Rewrite the trust paragraph of the checkout's README.md from ``summary`` (nothing outside a checkout)."""
+    from ...paths import REPO_ROOT
+
+    readme = REPO_ROOT / "README.md"
+    if readme.exists():
+        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(summary)))
 
 
 def fitted_rules(folder: str | Path | None = None) -> Any | None:

@@ -85,3 +85,17 @@ def test_exact_recall_interval_says_how_little_a_few_pairs_show():
     assert (k, n, hi) == (3, 3, 1.0) and lo == pytest.approx(0.025 ** (1 / 3))  # 3 of 3: lower end 0.29
     k, n, lo, hi = out["activation"]
     assert (k, n) == (19, 20) and 0.7 < lo < 0.8 and 0.99 < hi < 1.0
+
+
+def test_rank_auc_is_scikit_learns_auc_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 13, 40):
+        y = np.zeros(n, dtype=bool)
+        y[: max(1, n // 3)] = True
+        rng.shuffle(y)
+        s = rng.integers(0, 4, n).astype(float)  # few distinct values: many ties
+        assert vm.rank_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert vm.rank_auc(np.array([True, False]), np.array([1.0, 0.0])) == 1.0
+    assert vm.rank_auc(np.array([True, False]), np.array([0.0, 1.0])) == 0.0

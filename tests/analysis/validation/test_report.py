@@ -114,10 +114,10 @@ def test_validate_without_labelled_pairs_names_the_fix(tmp_path):
         vr.run_validation(tmp_path, table_dir=tmp_path, pairs=["no-such-pair"])
 
 
-def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypatch):
-    """Four labelled tiny pairs (two per split) and a second-seed base in a user zoo: scorecards, the fit, the table,
-    the figures. Random weights solve nothing, so every pair reads no gain (no_signal), whatever its label."""
-    from rlmeta_interp.analysis.scorecard import ScorecardConfig, load_scorecard
+def tiny_labelled_zoo(tmp_path, monkeypatch):
+    """Four labelled tiny pairs (two per split) and a second-seed base in a user zoo that is the only zoo the
+    registry sees; returns the scorecard sizes the validation tests use."""
+    from rlmeta_interp.analysis.scorecard import ScorecardConfig
 
     from ...conftest import save_noisy_twin, save_tiny
 
@@ -141,7 +141,15 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
     (tmp_path / "data" / "zoo").mkdir(parents=True)
     monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))  # only this test's zoo, not the shipped one
-    cfg = ScorecardConfig.smoke().replace(indicators=("boundary", "directions", "weights"))
+    return ScorecardConfig.smoke().replace(indicators=("boundary", "directions", "weights"))
+
+
+def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypatch):
+    """Four labelled tiny pairs (two per split) and a second-seed base in a user zoo: scorecards, the fit, the table,
+    the figures. Random weights solve nothing, so every pair reads no gain (no_signal), whatever its label."""
+    from rlmeta_interp.analysis.scorecard import load_scorecard
+
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
     summary = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
                                 progress=False)
     assert sorted(summary["pairs"]["calibration"]) == ["a-cal", "c-cal"]

@@ -1,0 +1,143 @@
+"""The committed validation table as a starting point: fit and report again from its per-pair rows, or add held-out
+pairs to it, without the models its other rows were measured on.
+
+A validation run measures every labelled pair, which needs the whole validation zoo (hours of CPU to rebuild on a
+fresh machine); its per-pair table (``validation_pairs.csv``, checksummed) keeps each indicator's statistic, CI and
+vote. Two things can be redone from that table alone:
+
+- :func:`refit_committed`: the fit on the calibration rows and the held-out report, with the current fitting and
+  reporting code (the table's measurements are kept as they are). The per-pair votes in the table were cast under
+  the fitted rules the table records, so a refit whose rules differ from them is refused: those votes would be stale.
+- :func:`add_to_committed`: measure some held-out pairs, vote them under the table's fitted rules, and report the
+  table with their rows added (or replaced). Only test-split pairs can be added, with the table's own measurement
+  sizes: the calibration rows, hence the fit, stay what they were, and the refit that follows checks it.
+
+What neither can check is that the indicators' measuring code is the code the carried rows were measured with; the
+summary records which rows were carried (the checksum of the table they came from) and which were measured anew.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
+from ...io import read_csv, sha256_file
+from .fit import FittedRules, fit_rules, pair_table
+from .labels import labelled_pairs, preset_build_status
+from .report import (PAIRS_CSV, committed_summary, record_trust_paragraph, score_cards, validation_cases,
+                     validation_summary, write_validation_table)
+
+log = logging.getLogger(__name__)
+_RERUN = "run `rlmeta-interp validate` on a built validation zoo, which measures and votes every pair again"
+
+
+def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The committed summary and its per-pair table (checksums verified), from ``folder`` (default: the figures of
+    record). ``gain`` is kept as Python objects (True / False / None), as :func:`pair_table` makes it."""
+    from ...paths import record_figures_dir
+
+    folder = Path(folder if folder is not None else record_figures_dir())
+    summary = committed_summary(folder)
+    if summary is None:
+        raise EmptyInputError(f"No validation table in {folder}: {_RERUN}.")
+    # only empty cells are missing values: a vote of "n/a" is a reading, which pandas would otherwise turn into NaN
+    table = read_csv(folder / PAIRS_CSV, required=True, keep_default_na=False, na_values=[""])
+    table["gain"] = [None if g != g else bool(g) for g in table["gain"].astype(object)]
+    return summary, table
+
+
+def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, dict[str, Any]]:
+    """The fit on ``table``'s calibration rows and the report of the whole table, checked against the rules the
+    table's votes were cast under."""
+    from ..scorecard import ScorecardConfig
+
+    run = summary.get("run") or {}
+    cfg = ScorecardConfig.from_dict(run.get("scorecard_config") or {})
+    n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
+    fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
+    voted_under = FittedRules.from_dict(summary["fitted"]).rules.to_dict()
+    now = fitted.rules.to_dict()
+    changed = sorted(k for k in set(now) | set(voted_under) if now.get(k) != voted_under.get(k))
+    if changed:
+        raise CheckpointMismatchError(
+            f"The rules fitted now differ from those the table's votes were cast under (in {changed}), so its per-pair"
+            f" votes are stale: {_RERUN}.")
+    return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed)
+
+
+def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
+    out = Path(table_dir) if table_dir is not None else folder
+    write_validation_table(new, table, out)
+    if table_dir is None:  # the figures of record changed: the README's paragraph follows them
+        record_trust_paragraph(new)
+    return new
+
+
+def refit_committed(folder: str | Path | None = None, *, table_dir: str | Path | None = None) -> dict[str, Any]:
+    """Fit and report again from the committed per-pair table in ``folder`` (default: the figures of record) and
+    write the result to ``table_dir`` (default: the same folder, and README.md's trust paragraph). Nothing is
+    measured; the run's record (sizes, seeds, build) is kept, with the checksum of the table it was refitted from."""
+    from ...paths import record_figures_dir
+
+    folder = Path(folder if folder is not None else record_figures_dir())
+    summary, table = committed_table(folder)
+    _, new = refit(summary, table)
+    new["run"] = {**summary["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
+    new["build"] = summary.get("build")
+    log.info("validate --refit: %d pairs from %s, held-out balanced accuracy %.2f", len(table), folder,
+             new["summary"]["balanced_accuracy"]["value"])
+    return _write(new, table, folder, table_dir)
+
+
+def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, folder: str | Path | None = None,
+                     table_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Measure the held-out labelled ``pairs`` (scorecards cached under ``out``) with the committed run's sizes,
+    vote them under its fitted rules, put their rows in the committed table (replacing any of the same name), and
+    report the result as :func:`refit_committed` does. A pair whose gain check did not pass is recorded as not a
+    validation case, as a full run records it."""
+    from ...errors import UnknownModelError
+    from ...paths import record_figures_dir
+    from ..scorecard import ScorecardConfig
+
+    if not pairs:
+        raise InvalidConfigError("validate --add was given no pairs: name the held-out labelled pairs to add.")
+    t0, c0 = time.time(), time.process_time()
+    folder_path = Path(folder if folder is not None else record_figures_dir())
+    summary, table = committed_table(folder_path)
+    known = {s.name: s for s in labelled_pairs()}
+    missing = sorted(set(pairs) - set(known))
+    if missing:
+        raise UnknownModelError(missing[0], sorted(known))
+    specs = [known[p] for p in dict.fromkeys(pairs)]
+    calibration = [s.name for s in specs if s.split != "test"]
+    if calibration:
+        raise InvalidConfigError(f"{calibration} are not held-out (test) pairs: a calibration pair changes the fit,"
+                                 f" and with it every pair's vote; {_RERUN}.")
+    cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
+    build = preset_build_status("validation")
+    cases, stale, failed = validation_cases(specs, build)
+    if stale:
+        raise InvalidConfigError(f"{stale} are not built up to date against the validation preset: build them"
+                                 f" (rlmeta-interp zoo build --preset validation --only ...) and add them again.")
+    cards = score_cards(cases, cfg, out, progress=progress)
+    voted_under = FittedRules.from_dict(summary["fitted"]).rules
+    rows = pair_table([c.revoted(voted_under) for c in cards])
+    kept = table[~table["pair"].isin(set(pairs))]
+    merged = pd.concat([kept, rows.reindex(columns=table.columns)], ignore_index=True) if len(rows) else kept
+    _, new = refit(summary, merged)
+    carried = summary.get("build") or {}
+    new["run"] = {**summary["run"], "added": {
+        "pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
+        "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}
+    new["build"] = {**carried, "not_built": sorted(set(carried.get("not_built", [])) - set(pairs)),
+                    "not_validation_cases": sorted((set(carried.get("not_validation_cases", [])) - set(pairs))
+                                                   | set(failed))}
+    log.info("validate --add: measured %d pairs (%d without a passed gain check); held-out balanced accuracy %.2f",
+             len(cards), len(failed), new["summary"]["balanced_accuracy"]["value"])
+    return _write(new, merged, folder_path, table_dir)

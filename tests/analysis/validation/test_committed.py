@@ -1,0 +1,140 @@
+"""Fitting and reporting again from a committed validation table, and adding held-out pairs to it."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+from rlmeta_interp.analysis.validation import committed as vc
+from rlmeta_interp.analysis.validation.fit import FittedRules
+from rlmeta_interp.analysis.validation import report as vr
+from rlmeta_interp.cli import main
+from rlmeta_interp.errors import (CheckpointMismatchError, CorruptedCheckpointError, EmptyInputError,
+                                  InvalidConfigError, UnknownModelError)
+from rlmeta_interp.io import read_json, sha256_file, write_text_atomic
+from rlmeta_interp.paths import REPO_ROOT
+
+from .test_report import tiny_labelled_zoo
+
+FIGURES = REPO_ROOT / "figures"
+_PARTS = ("summary", "fitted", "evaluation", "pairs")
+
+
+def _plain(obj):
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _same(a, b, path=""):
+    """Equal JSON trees, floats to 1e-12 and NaN equal to NaN; the first difference is named."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert set(a) == set(b), f"{path}: keys {sorted(set(a) ^ set(b))}"
+        for k in a:
+            _same(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{path}: lengths {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12, abs=1e-12), f"{path}: {a} != {b}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def _copy_table(dst):
+    dst.mkdir(parents=True)
+    for name in (vr.SUMMARY_JSON, vr.PAIRS_CSV):
+        for f in (name, name + ".sha256"):
+            shutil.copy(FIGURES / f, dst / f)
+    return dst
+
+
+def test_the_committed_summary_is_what_the_current_code_makes_of_the_committed_pairs_table():
+    """Every number of the committed summary (and so of the README's trust paragraph) follows from the committed
+    per-pair table by the current fitting and reporting code: a hand edit or an unregenerated code change fails."""
+    summary, table = vc.committed_table(FIGURES)
+    fitted, new = vc.refit(summary, table)
+    assert fitted.rules.to_dict() == FittedRules.from_dict(summary["fitted"]).rules.to_dict()
+    for part in _PARTS:
+        _same(_plain(new[part]), summary[part], part)
+
+
+def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
+    src = _copy_table(tmp_path / "src")
+    new = vc.refit_committed(src, table_dir=tmp_path / "out")
+    assert (tmp_path / "out" / vr.PAIRS_CSV).read_bytes() == (src / vr.PAIRS_CSV).read_bytes()
+    written = read_json(tmp_path / "out" / vr.SUMMARY_JSON, required=True)
+    assert written["run"]["refit_from"] == {"pairs_csv_sha256": sha256_file(src / vr.PAIRS_CSV)}
+    assert written["build"] == read_json(src / vr.SUMMARY_JSON)["build"]
+    assert new["summary"]["n_pairs"] == written["summary"]["n_pairs"]
+    assert (tmp_path / "out" / "validation_roc.png").exists()
+
+
+def test_refit_refuses_a_table_whose_votes_were_cast_under_other_rules(tmp_path):
+    src = _copy_table(tmp_path / "src")
+    table = pd.read_csv(src / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
+    # move every calibration elicitation statistic: the fitted cut moves, so the table's votes are stale
+    calib = table["split"] == "calibration"
+    table.loc[calib, "elicitation"] = table.loc[calib, "elicitation"] * 3.0 + 1.0
+    write_text_atomic(src / vr.PAIRS_CSV, table.to_csv(index=False), checksum=True)
+    with pytest.raises(CheckpointMismatchError, match="unrecovered_.*stale"):
+        vc.refit_committed(src, table_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_refit_reads_only_a_table_that_matches_its_checksum(tmp_path):
+    src = _copy_table(tmp_path / "src")
+    text = (src / vr.PAIRS_CSV).read_text()
+    (src / vr.PAIRS_CSV).write_text(text.replace("activation", "creation", 1))
+    with pytest.raises(CorruptedCheckpointError):
+        vc.refit_committed(src, table_dir=tmp_path / "out")
+    with pytest.raises(EmptyInputError, match="rlmeta-interp validate"):
+        vc.refit_committed(tmp_path / "empty", table_dir=tmp_path / "out")
+
+
+def test_validate_refit_and_add_refuse_options_they_would_ignore(tmp_path, capsys):
+    for argv in (["validate", "--refit", "--skip", "steering"], ["validate", "--refit", "--size", "smoke"],
+                 ["validate", "--add", "x", "--pairs", "y"], ["validate", "--refit", "--add", "x"]):
+        assert main([*argv, "--table-dir", str(tmp_path)]) == 2
+        assert "keep the committed table's pairs, sizes and indicators" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(InvalidConfigError, match="no pairs"):
+        vc.add_to_committed([], folder=FIGURES, table_dir=tmp_path)
+
+
+def test_adding_a_held_out_pair_to_a_table_gives_the_full_run(tmp_path, monkeypatch):
+    """A full run over four tiny pairs, and the same table without one held-out pair to which that pair is added
+    (measured anew, in an empty scorecard folder): the same rows and the same report."""
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    full = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "full", config=cfg, n_boot=50, progress=False)
+    partial = _partial(tmp_path / "full", tmp_path / "partial", drop="c-test")
+    added = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=partial, table_dir=tmp_path / "added",
+                                progress=False)
+    assert (tmp_path / "new-cards" / "c-test").is_dir()  # measured, not read from the full run's cache
+    rows = [pd.read_csv(d / vr.PAIRS_CSV).sort_values("pair").reset_index(drop=True)
+            for d in (tmp_path / "full", tmp_path / "added")]
+    pd.testing.assert_frame_equal(rows[0], rows[1])
+    for part in ("summary", "fitted"):
+        _same(_plain(added[part]), _plain(full[part]), part)
+    assert sorted(added["pairs"]["test"]) == sorted(full["pairs"]["test"])
+    assert added["run"]["added"]["pairs"] == ["c-test"]
+    assert added["run"]["added"]["to_pairs_csv_sha256"] == sha256_file(partial / vr.PAIRS_CSV)
+    assert added["run"]["scorecard_config"] == full["run"]["scorecard_config"]
+    # a calibration pair changes the fit, and an unknown name is not a pair
+    with pytest.raises(InvalidConfigError, match="calibration pair changes the fit"):
+        vc.add_to_committed(["c-cal"], out=tmp_path / "new-cards", folder=partial, table_dir=tmp_path / "x")
+    with pytest.raises(UnknownModelError):
+        vc.add_to_committed(["no-such-pair"], out=tmp_path / "new-cards", folder=partial, table_dir=tmp_path / "x")
+
+
+def _partial(src, dst, *, drop):
+    """``src``'s table without the row of pair ``drop`` (its summary kept), as a committed table in ``dst``."""
+    dst.mkdir()
+    shutil.copy(src / vr.SUMMARY_JSON, dst / vr.SUMMARY_JSON)
+    shutil.copy(src / (vr.SUMMARY_JSON + ".sha256"), dst / (vr.SUMMARY_JSON + ".sha256"))
+    table = pd.read_csv(src / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
+    write_text_atomic(dst / vr.PAIRS_CSV, table[table["pair"] != drop].to_csv(index=False), checksum=True)
+    return dst

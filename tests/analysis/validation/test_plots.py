@@ -1,0 +1,50 @@
+"""The validation figures, drawn from the committed table's held-out evaluation."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+
+from rlmeta_interp.analysis.validation import plots as vp
+from rlmeta_interp.analysis.validation import report as vr
+from rlmeta_interp.paths import REPO_ROOT
+
+matplotlib.use("Agg")
+EV = vr.committed_summary(REPO_ROOT / "figures")["evaluation"]
+
+
+def test_confusion_figure_draws_both_readings_counts_and_both_baselines():
+    import matplotlib.pyplot as plt
+
+    fig = vp.confusion_figure(EV)
+    try:
+        axes = fig.axes
+        assert len(axes) == 2
+        for ax, key in zip(axes, ("summary", "vote_rule"), strict=True):
+            counts = np.asarray(EV[key]["confusion"]["counts"])
+            assert sorted(int(t.get_text()) for t in ax.texts) == sorted(counts.ravel().tolist())
+            assert [t.get_text() for t in ax.get_xticklabels()] == EV[key]["confusion"]["columns"]
+            assert f"{EV[key]['balanced_accuracy']:.2f} [{EV[key]['ci_lo']:.2f}" in ax.get_title()
+        title = fig.get_suptitle()
+        gtc, const = EV["gain_then_constant"], EV["constant_baseline"]
+        assert f"scores {const['balanced_accuracy']:.2f}" in title
+        assert f"{gtc['balanced_accuracy']:.2f} [{gtc['ci_lo']:.2f}, {gtc['ci_hi']:.2f}]" in title
+    finally:
+        plt.close(fig)
+
+
+def test_roc_figure_draws_every_indicator_with_an_roc_and_says_what_its_cis_resample():
+    import matplotlib.pyplot as plt
+
+    fig = vp.roc_figure(EV)
+    try:
+        ax = fig.axes[0]
+        drawn = [r for r in EV["indicators"] if r["roc"].get("fpr") and ": " not in r["indicator"]]
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert labels[0] == "chance" and len(labels) == len(drawn) + 1
+        for r, label in zip(drawn, labels[1:], strict=True):
+            assert label.startswith(f"{r['indicator']}: AUC {r['test_auc']:.2f}")
+            assert label.endswith(", descriptive") is (not r["votes"])
+        assert "resampling base models" in ax.get_title()
+    finally:
+        plt.close(fig)
