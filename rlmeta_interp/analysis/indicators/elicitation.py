@@ -175,8 +175,15 @@ def _tune(ctx: Context, ids: Any, att: Any, mask: Any) -> Any:
                          batch_size=c.elicit_batch, seed=c.seed, warmup_steps=c.elicit_warmup)
 
 
-def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Per-problem sampled pass@1 of base, trained model, elicited copy and control copy; demonstrations made."""
+def teachers(ctx: Context) -> dict[str, Any]:
+    """The model whose outputs each copy of the base is fine-tuned on: the trained model for the elicited copy, the
+    base itself for the control copy."""
+    return {"elicited": ctx.pair.rl, "control": ctx.pair.base}
+
+
+def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per-problem sampled pass@1 of base, trained model, elicited copy and control copy, and the demonstrations
+    each copy was fine-tuned on (``copy, prompt, completion``)."""
     from ...sampling import sample_completions
     from ..elicit import single_turn_demos
     from ..passk import evaluate_samples
@@ -187,19 +194,21 @@ def _single_turn(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     base = ctx.pair.base
     new, n = ctx.max_new_tokens, float(c.n_samples)
     prompts = [p.prompt for p in ctx.problems]
-    scores = []
-    for teacher in (ctx.pair.rl, base):  # elicited copy: the trained model's outputs; control copy: the base's own
-        comps = sample_completions(teacher.hf, teacher.tokenizer, [p.prompt for p in demo], n=1, max_new_tokens=new,
-                                   seed=c.seed + 6)
-        tuned = _tune(ctx, *single_turn_demos(base.tokenizer, [p.prompt for p in demo], [row[0] for row in comps],
-                                              base.n_ctx))
+    scores, shown = {}, []
+    for tag, teacher in teachers(ctx).items():
+        comps = [row[0] for row in sample_completions(teacher.hf, teacher.tokenizer, [p.prompt for p in demo], n=1,
+                                                      max_new_tokens=new, seed=c.seed + 6)]
+        shown += [{"copy": tag, "prompt": p.prompt, "completion": x} for p, x in zip(demo, comps, strict=True)]
+        tuned = _tune(ctx, *single_turn_demos(base.tokenizer, [p.prompt for p in demo], comps, base.n_ctx))
         got = sample_completions(tuned, base.tokenizer, prompts, n=c.n_samples, max_new_tokens=new, seed=c.seed)
-        scores.append(evaluate_samples(ctx.world, ctx.problems, got) / n)
-    return (np.asarray(res.counts_base) / n, np.asarray(res.counts_rl) / n, scores[0], scores[1], len(demo))
+        scores[tag] = evaluate_samples(ctx.world, ctx.problems, got) / n
+    return (np.asarray(res.counts_base) / n, np.asarray(res.counts_rl) / n, scores["elicited"], scores["control"],
+            pd.DataFrame(shown))
 
 
-def _bandits(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Per-bandit negative sampled regret of base, trained model, elicited copy and control copy; episodes used."""
+def _bandits(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per-bandit negative sampled regret of base, trained model, elicited copy and control copy, and the episodes
+    each copy was fine-tuned on (``copy, bandit, arms, return``; arm -1 is a non-arm token)."""
     from ...organism.evaluate import rollout_bandits
     from ..elicit import bandit_demos, with_weights
     from ..incontext import regret_experiment
@@ -207,9 +216,12 @@ def _bandits(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     c = ctx.config
     base = ctx.pair.base
     demo = demo_problems(ctx)
-    copies = {}
-    for tag, teacher in (("elicited", ctx.pair.rl), ("control", base)):
+    copies, shown = {}, []
+    for tag, teacher in teachers(ctx).items():
         roll = rollout_bandits(teacher.hf, teacher.tokenizer, ctx.world, demo, seed=c.seed + 6)
+        returns = roll.returns().tolist()
+        shown += [{"copy": tag, "bandit": i, "arms": " ".join(map(str, roll.arms[j].tolist())), "return": returns[j]}
+                  for j, i in enumerate(roll.problem_index)]
         tuned = _tune(ctx, *bandit_demos(roll.tokens, roll.model_mask, base.tokenizer.bos_token_id))
         copies[tag] = with_weights(base, tuned, f"+{tag}")
     # base and RL: the scorecard's shared regret run; the two copies play the same bandits with the same seed
@@ -222,7 +234,7 @@ def _bandits(ctx: Context) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
         return -f.loc[[(policy, "sampled")]].sort_values("episode")["final_regret"].to_numpy()
 
     return (finals(shared, "base"), finals(shared, "rl"), finals(mine, "elicited"), finals(mine, "control"),
-            len(demo))
+            pd.DataFrame(shown))
 
 
 def measure(ctx: Context) -> tuple[ElicitationMetrics | None, dict[str, pd.DataFrame]]:
@@ -230,10 +242,10 @@ def measure(ctx: Context) -> tuple[ElicitationMetrics | None, dict[str, pd.DataF
     if base_corpus(ctx) is None:
         return None, {}
     if ctx.world.name == "bandits":
-        b, r, e, k, n_demo = _bandits(ctx)
+        b, r, e, k, shown = _bandits(ctx)
         note = f"{len(b)} unseen bandits, sampled regret, paired bootstrap"
     elif ctx.single_turn:
-        b, r, e, k, n_demo = _single_turn(ctx)
+        b, r, e, k, shown = _single_turn(ctx)
         note = f"{len(b)} problems, sampled pass@1, paired bootstrap"
     else:
         return None, {}
@@ -242,7 +254,8 @@ def measure(ctx: Context) -> tuple[ElicitationMetrics | None, dict[str, pd.DataF
     m = ElicitationMetrics(recovered=recovered, recovered_over_base=over_base, gain=gain, damage=damage,
                            score_base=Estimate(float(b.mean())),
                            score_rl=Estimate(float(r.mean())), score_elicited=Estimate(float(e.mean())),
-                           score_control=Estimate(float(k.mean())), n_demos=Estimate(float(n_demo)),
+                           score_control=Estimate(float(k.mean())),
+                           n_demos=Estimate(float((shown["copy"] == "elicited").sum())),
                            steps=Estimate(float(c.elicit_steps)))
     table = pd.DataFrame({"unit": np.arange(len(b)), "base": b, "rl": r, "elicited": e, "control": k})
-    return m, {"elicitation_scores": table}
+    return m, {"elicitation_scores": table, "elicitation_demos": shown}

@@ -129,6 +129,7 @@ def test_measure_on_a_shipped_organism_pair(tmp_path, name, world_name):
     assert metrics.gain.value == pytest.approx(float((scores["rl"] - scores["base"]).mean()))
     assert metrics.score_elicited.value == pytest.approx(float(scores["elicited"].mean()))
     assert metrics.score_control.value == pytest.approx(float(scores["control"].mean()))
+    _each_copy_learned_from_its_teacher(ctx, tables["elicitation_demos"])
     if world_name == "bandits":  # base and RL scores are the scorecard's shared regret run, not a second one
         from rlmeta_interp.analysis.indicators.shared import regret
 
@@ -162,3 +163,30 @@ def test_with_no_fine_tuning_steps_the_two_copies_are_the_base_and_read_alike(tm
     assert metrics.steps.value == 0
     assert metrics.gain.value > 0  # this pair gained, so the share is defined: zero beyond the control
     assert metrics.recovered.known and metrics.recovered.value == 0.0
+
+
+def _each_copy_learned_from_its_teacher(ctx, shown):
+    """Wiring: the elicited copy's demonstrations are the trained model's outputs on the demonstration problems and
+    the control copy's are the base's (drawn again here with the same seed), and the two differ, so a swap of the
+    teachers fails."""
+    from rlmeta_interp.organism.evaluate import rollout_bandits
+    from rlmeta_interp.sampling import sample_completions
+
+    demo, seed = el.demo_problems(ctx), ctx.config.seed + 6
+    assert el.teachers(ctx) == {"elicited": ctx.pair.rl, "control": ctx.pair.base}
+    got = {}
+    for tag, model in (("elicited", ctx.pair.rl), ("control", ctx.pair.base)):
+        mine = shown[shown["copy"] == tag]
+        if ctx.world.name == "bandits":
+            roll = rollout_bandits(model.hf, model.tokenizer, ctx.world, demo, seed=seed)
+            want = [" ".join(map(str, a)) for a in roll.arms.tolist()]
+            assert mine["bandit"].tolist() == roll.problem_index
+            got[tag] = mine["arms"].tolist()
+        else:
+            comps = sample_completions(model.hf, model.tokenizer, [p.prompt for p in demo], n=1,
+                                       max_new_tokens=ctx.max_new_tokens, seed=seed)
+            want = [row[0] for row in comps]
+            assert mine["prompt"].tolist() == [p.prompt for p in demo]
+            got[tag] = mine["completion"].tolist()
+        assert got[tag] == want
+    assert got["elicited"] != got["control"]
