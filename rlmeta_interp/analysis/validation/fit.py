@@ -254,6 +254,8 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         conf = confusion_table(true, pred, classes, [c for c in READINGS if c in set(pred) | set(classes)])
         out[rule_name] = {
             "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
+            # the pairs read wrong by name, with their label and reading: the errors a reader should see first
+            "read_wrong": {p: [t, r] for p, t, r in zip(test["pair"], true, pred, strict=True) if t != r},
             "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),
             "recall_exact_ci": recall_exact_ci(true, pred),
             "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},

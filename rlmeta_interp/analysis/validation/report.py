@@ -212,6 +212,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
             f" ({_f(gtc['ci_lo'])} to {_f(gtc['ci_hi'])})" if "ci_lo" in gtc else "")
            + f" for the gain check followed by always answering '{gtc['answer']}'") + f"; recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
         + ("; no no-signal control among the test pairs" if ns is None else "") + ".",
+        _read_wrong_line(s),
         "- Voting indicators, held-out AUC (95% CI, resampling bases): " + (", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
             for r in voting) or "none") + ".",
@@ -272,6 +273,20 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
+
+
+def _read_wrong_line(s: dict[str, Any]) -> str:
+    """The held-out pairs the summary reads wrong, by name, with label and reading (grouped by the two)."""
+    wrong = s.get("read_wrong")
+    if wrong is None:  # a table written before the names were kept
+        return "- Held-out pairs the summary reads wrong: not recorded in this table (`validate --refit` adds them)."
+    if not wrong:
+        return "- Held-out pairs the summary reads wrong: none."
+    groups: dict[tuple[str, str], list[str]] = {}
+    for pair, (label, reading) in sorted(wrong.items()):
+        groups.setdefault((label, reading), []).append(pair)
+    return "- Held-out pairs the summary reads wrong: " + "; ".join(
+        f"{label} read as {reading}: {', '.join(pairs)}" for (label, reading), pairs in sorted(groups.items())) + "."
 
 
 def _bases(r: dict[str, Any]) -> str:

@@ -87,6 +87,18 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert (f"{voting['indicator']}: bandit-dose 0.50 (6 pairs), sft-calibration 1.00 (8 pairs)"
             in " ".join(vr.render_trust_paragraph(per_recipe).split()))
     assert "within each recipe" not in " ".join(text.split())
+    # the held-out pairs read wrong are named with label and reading (none here); a mislabelled pair shows up there
+    assert "- Held-out pairs the summary reads wrong: none." in text
+    flipped = table.copy()
+    i = flipped.index[(flipped["split"] == "test") & (flipped["label"] == "activation")][0]
+    flipped.loc[i, "label"] = "creation"
+    misread = vr.validation_summary(flipped, fitted, n_boot=100)
+    assert misread["evaluation"]["summary"]["read_wrong"] == {flipped.loc[i, "pair"]: ["creation", "activation"]}
+    assert (f"reads wrong: creation read as activation: {flipped.loc[i, 'pair']}."
+            in " ".join(vr.render_trust_paragraph(misread).split()))
+    older = json.loads(json.dumps(back))
+    del older["evaluation"]["summary"]["read_wrong"]
+    assert "reads wrong: not recorded in this table" in " ".join(vr.render_trust_paragraph(older).split())
     # controls are read by the gain test, said so; held-out pairs on a calibration pair's base are counted apart
     assert "tests the gain test, not the indicators" in " ".join(text.split())
     shared = table.assign(base=table["pair"].str.replace("test-", "calibration-"))
