@@ -46,7 +46,9 @@
 # episode adaptation (regret over the first vs the last quarter of trials); (3) ridge probes of the arms' row-centred
 # posterior means at every reward token, per layer, beside a random-init model and a token-count baseline.
 # Probe R^2 alone is not evidence (the pilot decoded centred values with R^2 0.50 from a random network); targets are
-# centred because uncentred R^2 is confounded by token counts.
+# centred because uncentred R^2 is confounded by token counts. (4) Reward reliance: whether the next choice follows
+# which arm earned which reward, read against the same history with its rewards permuted (a base that only plays a
+# learner's moves reads about 0).
 
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset of the bandit organisms (SMOKE falls back to any preset, then to a tiny stand-in)
@@ -72,7 +74,13 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from rlmeta_interp.analysis.directions import RidgeProbeConfig
-from rlmeta_interp.analysis.incontext import belief_episodes, random_init_control, regret_experiment, reward_prediction
+from rlmeta_interp.analysis.incontext import (
+    belief_episodes,
+    random_init_control,
+    regret_experiment,
+    reward_prediction,
+    reward_reliance,
+)
 from rlmeta_interp.experiments.bandits import (
     bandit_models,
     belief_probes_by_base,
@@ -213,6 +221,31 @@ save_fig(fig, 5, "reward_prediction", caption="Correlation between each model's 
          " control (95% bootstrap CIs over episodes).")
 
 # %% [markdown]
+# ## Reward reliance: does the next choice follow which arm earned which reward?
+# Probes and reward prediction ask what a model knows; this asks whether its choices use it. Each probe episode is
+# paired with a copy whose reward tokens are permuted within the episode (same arms, same order, same number of
+# rewards: all a player of a learner's *moves* can read); at every choice after a changed prefix, `directed` is the
+# shift of the model's next-arm probabilities towards the arms whose posterior mean the true history raises. A base
+# pretrained on play without rewards, or on play whose rewards were shuffled, should read about 0 however
+# learner-like its moves; Thompson sampling on the same histories gives the scale. 95% bootstrap CIs over episodes.
+
+# %%
+RR = reward_reliance(rp_models, texts, n_arms=world.config.n_arms, n_boot=N_BOOT, seed=SEED)
+fig, ax = plt.subplots(figsize=(8.5, 4.2))
+bar_ci(ax, RR, "model", "directed", "directed_lo", "directed_hi",
+       colors=[palette.get(m, COLORS["reference"] if m == "thompson" else COLORS["control"]) for m in RR["model"]])
+ax.axhline(0, color="k", lw=0.8)
+ax.set_ylabel("shift of next-arm probability\ntowards the posterior (directed)")
+ax.set_xlabel("")
+ax.tick_params(axis="x", labelsize=8, rotation=35)
+ax.set_title(f"{N_PROBE_EPISODES} {PROBE_POLICY} episodes, rewards permuted within each; 95% bootstrap CI over"
+             f" episodes; seed {SEED}; {SOURCE}", fontsize=8)
+save_fig(fig, 5, "reward_reliance", caption="Directed reward reliance: the shift of each model's next-arm"
+         " probabilities towards the arms the true history favours, against the same history with its rewards"
+         " permuted within the episode, for base and RL models, a random-init control and Thompson sampling (95%"
+         " bootstrap CIs over episodes).")
+
+# %% [markdown]
 # ## What this run found
 # Per model, then per pair (its RL model against its own base, with the operational truth: activation expected at
 # dose > 0; at dose 0 any regret gain below uniform random is creation), then the dose-0 creation test in plain words.
@@ -222,6 +255,7 @@ t = reg.table.set_index(["policy", "mode"])
 a = reg.adaptation.set_index(["policy", "mode"])
 b = best[best["model"] != "random_init"].set_index("model")
 RPm = RP.set_index("model")
+RRm = RR.set_index("model")
 V = verdicts(reg, best, PAIRS, n_boot=N_BOOT, seed=SEED)
 
 
@@ -233,7 +267,9 @@ lines = [f"Source: {SOURCE}; {N_BANDITS} unseen bandits, K={world.config.n_arms}
          " CIs. References: Thompson sampling "
          f"{ci(*t.loc[('thompson', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])}, uniform random "
          f"{ci(*t.loc[('random', 'reference'), ['final_regret', 'ci_lo', 'ci_hi']])} final regret; a random-init model's"
-         f" reward prediction corr {ci(rp0['corr'], rp0['ci_lo'], rp0['ci_hi'])}.", ""]
+         f" reward prediction corr {ci(rp0['corr'], rp0['ci_lo'], rp0['ci_hi'])}; reward reliance (directed) of Thompson"
+         f" sampling {ci(*RRm.loc['thompson', ['directed', 'directed_lo', 'directed_hi']])} and of a random-init model"
+         f" {ci(*RRm.loc['random init', ['directed', 'directed_lo', 'directed_hi']])}.", ""]
 for name in models:
     parts = []
     for mode in ("sampled", "greedy"):
@@ -245,6 +281,8 @@ for name in models:
     parts.append(f"beliefs: best layer {int(pr['layer'])} R^2 {ci(pr['r2'], pr['ci_lo'], pr['ci_hi'])} vs random init"
                  f" {ci(pr['r2_random_init'], pr['random_lo'], pr['random_hi'])} and token counts {pr['r2_counts']:.2f}")
     parts.append(f"reward prediction corr {ci(rp['corr'], rp['ci_lo'], rp['ci_hi'])}")
+    rr = RRm.loc[name]
+    parts.append(f"reward reliance (directed) {ci(rr['directed'], rr['directed_lo'], rr['directed_hi'])}")
     lines.append(f"- **{name}**: " + "; ".join(parts) + ".")
 lines.append("")
 for _, v in V.iterrows():
