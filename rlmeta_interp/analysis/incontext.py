@@ -244,6 +244,16 @@ def _pooled_corr(pooled: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
+def next_token_probs(model: LoadedModel, texts: Sequence[str], chars: str) -> Float[np.ndarray, "texts pos chars"]:
+    """At every position of every text (right-padded batch), the model's next-token distribution restricted to the
+    one-character tokens ``chars`` and renormalised over them."""
+    vocab = model.tokenizer.get_vocab()
+    ids, mask = model.to_tokens(list(texts))
+    logits = model.hf(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float().cpu()
+    return torch.softmax(logits[..., [vocab[c] for c in chars]], dim=-1).double().numpy()
+
+
+@torch.inference_mode()
 def reward_prediction(
     models: Mapping[str, Any],
     texts: Sequence[str],
@@ -260,7 +270,7 @@ def reward_prediction(
     0.07). Columns ``model, corr, ci_lo, ci_hi`` (bootstrap over episodes), ``mae`` (mean absolute error),
     ``n_pulls``.
     """
-    from ..organism.worlds.bandits import BanditConfig, parse_episode, posterior_means
+    from ..organism.worlds.bandits import REWARD_CHARS, BanditConfig, parse_episode, posterior_means
 
     if not models or len(texts) == 0:
         raise EmptyInputError("Pass {name: LoadedModel} and at least one episode text.")
@@ -270,11 +280,7 @@ def reward_prediction(
     bayes = [np.array([posterior_means(p, n_arms)[t][a] for t, (a, _) in enumerate(p)]) for p in pulls]
     rows = []
     for name, model in models.items():
-        ids, mask = model.to_tokens(list(texts))
-        hf = model.hf
-        logits = hf(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float().cpu()
-        vocab = model.tokenizer.get_vocab()
-        p01 = torch.softmax(logits[..., [vocab["0"], vocab["1"]]], dim=-1)[..., 1].double().numpy()
+        p01 = next_token_probs(model, texts, REWARD_CHARS)[..., 1]
         off = 1 if model.prepend_bos else 0
         stats, errs = [], []
         for e, y in enumerate(bayes):
@@ -374,14 +380,10 @@ def reward_reliance(
 
     rows = []
     for name, model in models.items():
-        vocab = model.tokenizer.get_vocab()
-        arm_ids = [vocab[c] for c in ARM_LETTERS[:n_arms]]
         off = 1 if model.prepend_bos else 0
         probs = []
         for which in (0, 1):
-            ids, mask = model.to_tokens([pr[which] for pr in pairs])
-            logits = model.hf(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits.float().cpu()
-            arm = torch.softmax(logits[..., arm_ids], dim=-1).double().numpy()
+            arm = next_token_probs(model, [pr[which] for pr in pairs], ARM_LETTERS[:n_arms])
             # the logits at pull t's reward token choose pull t+1's arm
             probs.append([arm[e, off + 2 * np.arange(len(true_p[e]) - 1) + 1] for e in range(len(pairs))])
         rows.append(row(name, probs[0], probs[1]))
