@@ -79,8 +79,8 @@ from rlmeta_interp.analysis.incontext import (
     random_init_control,
     regret_experiment,
     reward_prediction,
-    reward_reliance,
 )
+from rlmeta_interp.analysis.reliance import reward_reliance
 from rlmeta_interp.experiments.bandits import (
     bandit_models,
     belief_probes_by_base,

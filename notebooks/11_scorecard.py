@@ -102,8 +102,11 @@ display(Markdown(vrep.render_trust_paragraph(SUMMARY)))
 # %%
 CUTS = {f["name"]: f["cut"] for f in SUMMARY["fitted"]["indicators"]} if SUMMARY else {}
 LABEL_COLOURS = {"creation": COLORS["rl"], "activation": COLORS["base"], "no_signal": COLORS["control"]}
-fig, axes = plt.subplots(3, 3, figsize=(15, 10))
-for ax, ind in zip(axes.flat, sc.INDICATORS, strict=True):
+N_COLS = 4
+fig, axes = plt.subplots(-(-len(sc.INDICATORS) // N_COLS), N_COLS, figsize=(18, 10))
+for ax in axes.flat[len(sc.INDICATORS):]:
+    ax.set_visible(False)
+for ax, ind in zip(axes.flat[: len(sc.INDICATORS)], sc.INDICATORS, strict=True):
     rows = TABLE.dropna(subset=[ind]).reset_index(drop=True)
     for i, r in rows.iterrows():
         lo = r[ind] - r[f"{ind}_lo"] if pd.notna(r[f"{ind}_lo"]) else 0.0

@@ -181,20 +181,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if args.pairs is not None and not args.pairs:
         raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
-    if args.refit or args.add is not None:
-        from .analysis.validation.committed import add_to_committed, refit_committed
+    if args.refit or args.add is not None or args.add_indicator is not None:
+        from .analysis.validation.committed import add_indicator_to_committed, add_to_committed, refit_committed
 
-        # both start from the committed table and keep its measurement sizes and indicators
-        clash = [flag for flag, given in (("--refit and --add", args.refit and args.add is not None),
-                                          ("--pairs", args.pairs is not None), ("--skip", args.skip is not None),
-                                          ("--size", args.size != "demo")) if given]
+        # all three start from the committed table and keep its measurement sizes; only --add-indicator takes pairs
+        modes = [f for f, given in (("--refit", args.refit), ("--add", args.add is not None),
+                                    ("--add-indicator", args.add_indicator is not None)) if given]
+        clash = [" and ".join(modes)] if len(modes) > 1 else []
+        clash += [flag for flag, given in (("--pairs", args.pairs is not None and args.add_indicator is None),
+                                           ("--skip", args.skip is not None), ("--size", args.size != "demo")) if given]
         if clash:
-            raise InvalidConfigError(f"validate --refit/--add cannot take {', '.join(clash)}: they keep the committed"
-                                     " table's pairs, sizes and indicators. Use one of them alone, or run validate.")
+            raise InvalidConfigError(f"validate {'/'.join(modes)} cannot take {', '.join(clash)}: they keep the"
+                                     " committed table's pairs, sizes and indicators (--add-indicator takes --pairs)."
+                                     " Use one of them alone, or run validate.")
         if args.refit:
             refit_committed(table_dir=args.table_dir)
-        else:
+        elif args.add is not None:
             add_to_committed(args.add, out=args.out, table_dir=args.table_dir, progress=not args.quiet)
+        else:
+            add_indicator_to_committed(args.add_indicator, args.pairs, out=args.out, table_dir=args.table_dir,
+                                       progress=not args.quiet)
         return 0
     validate_command(out=args.out, sizes={"default": "full"}.get(args.size, args.size), pairs=args.pairs,
                      record=args.table_dir is None, table_dir=args.table_dir, progress=not args.quiet,
@@ -374,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--add", nargs="*", default=None, metavar="NAME",
                    help="measure only these held-out labelled pairs, with the committed table's sizes, and report"
                         " the committed table with their rows added (the other pairs' models are not needed)")
+    s.add_argument("--add-indicator", default=None, metavar="INDICATOR",
+                   help="measure one indicator the committed table lacks on its pairs built here (or --pairs),"
+                        " checked to be the same models by weight checksums; fit its cut on the calibration rows and"
+                        " report the committed table with it")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("figures", parents=[q], help="run every notebook with its defaults and regenerate figures/",

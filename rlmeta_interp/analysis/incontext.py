@@ -10,8 +10,6 @@
   posterior means of the arms, read at every reward token, per layer, in each model beside a random-init model and
   a bag-of-token-counts baseline (probe R^2 alone is not evidence: a random network can decode centred values well).
 - :func:`reward_prediction`: how well each model's next-token probabilities track the Bayes posterior.
-- :func:`reward_reliance`: whether each model's next choice follows which arm earned which reward (the true
-  history against the same history with its rewards permuted), beside Thompson sampling's.
 - :func:`rollout_kl`: KL(policy || reference) per arm token on the policy's own episodes (teacher-forced
   :func:`episode_logprobs`), the bandit form of the likelihood indicator's KL.
 
@@ -291,104 +289,6 @@ def reward_prediction(
         lo, hi = bootstrap_pooled_ci(mat, _pooled_corr, n_boot=n_boot, ci=ci, seed=seed)
         rows.append({"model": name, "corr": float(_pooled_corr(mat.sum(0))), "ci_lo": lo, "ci_hi": hi,
                      "mae": float(np.concatenate(errs).mean()), "n_pulls": int(mat[:, 0].sum())})
-    return pd.DataFrame(rows)
-
-
-# -------------------------------------------------------------------------------------------------- reward reliance
-def permuted_rewards(text: str, n_arms: int, rng: np.random.Generator, tries: int = 20) -> str | None:
-    """``text`` with its reward tokens permuted within the episode (arms, their order and the number of rewards
-    kept: the shuffled-reward corpus's own manipulation), or None when no permutation in ``tries`` changes them."""
-    from ..organism.worlds.bandits import BanditConfig, parse_episode, render_episode
-
-    cfg = BanditConfig(n_arms=n_arms, horizon=max(1, len(text) // 2))
-    pulls = parse_episode(text, cfg)
-    if not pulls:
-        raise InvalidConfigError(f"Not a well-formed episode over the first {n_arms} arms: {text[:20]!r}...")
-    rewards = np.array([r for _, r in pulls])
-    for _ in range(tries):
-        new = rng.permutation(rewards)
-        if (new != rewards).any():
-            return render_episode([(a, int(r)) for (a, _), r in zip(pulls, new, strict=True)], cfg)
-    return None
-
-
-def _thompson_probs(pulls: Sequence[tuple[int, int]], n_arms: int, rng: np.random.Generator,
-                    draws: int) -> Float[np.ndarray, "T K"]:
-    """Thompson sampling's probability of choosing each arm after each prefix ``pulls[:t+1]`` (Monte Carlo)."""
-    succ, fail, out = np.zeros(n_arms), np.zeros(n_arms), []
-    for a, r in pulls:
-        succ[a] += r
-        fail[a] += 1 - r
-        picks = np.argmax(rng.beta(succ + 1, fail + 1, size=(draws, n_arms)), axis=1)
-        out.append(np.bincount(picks, minlength=n_arms) / draws)
-    return np.stack(out)
-
-
-@torch.inference_mode()
-def reward_reliance(
-    models: Mapping[str, Any],
-    texts: Sequence[str],
-    *,
-    n_arms: int,
-    n_boot: int = 1000,
-    ci: float = 0.95,
-    seed: int = 0,
-    thompson_draws: int = 20_000,
-) -> pd.DataFrame:
-    """Does a model's next choice depend on which arm earned which reward? Each episode (written by a reference
-    learner, e.g. :func:`belief_episodes`) is paired with a copy whose reward tokens are permuted within the
-    episode (:func:`permuted_rewards`), which keeps everything a player of a learner's *moves* can read (arms,
-    order, how many rewards) and changes only the link from arms to rewards. At every choice after a prefix that
-    the permutation changed, two readings of the model's next-arm distribution (restricted to arm tokens) under
-    the true history (p) and the permuted one (q):
-
-    - ``directed``: sum over arms of (p - q) times the change in that arm's Beta(1,1) posterior mean: positive when
-      the model moves towards the arms the true history favours, as a value learner does; about 0 for a policy that
-      ignores the link, and for a random network, which moves with every token but in no consistent direction;
-    - ``tv``: the total-variation distance between p and q (any dependence, directed or not).
-
-    Means over those choices (CI: bootstrap over episodes). A ``thompson`` row gives a Bayes learner's values on
-    the same histories (its choice probabilities by Monte Carlo with ``thompson_draws``), the scale to read the
-    models against. Columns ``model, directed, directed_lo, directed_hi, tv, tv_lo, tv_hi, n_choices,
-    n_episodes``."""
-    from ..organism.worlds.bandits import ARM_LETTERS, BanditConfig, parse_episode, posterior_means
-    from .stats import bootstrap_ratio_ci
-
-    if not models or len(texts) == 0:
-        raise EmptyInputError("Pass {name: LoadedModel} and at least one episode text.")
-    rng = np.random.default_rng([seed, 0x5E1F])
-    pairs = [(t, c) for t in texts if (c := permuted_rewards(t, n_arms, rng)) is not None]
-    if not pairs:
-        raise EmptyInputError("No episode has rewards a permutation can change (every reward is the same): pass"
-                              " longer episodes or more of them.")
-    cfg = BanditConfig(n_arms=n_arms, horizon=max(1, max(len(t) for t in texts) // 2))
-    true_p = [parse_episode(t, cfg) for t, _ in pairs]
-    perm_p = [parse_episode(c, cfg) for _, c in pairs]
-    # choice t+1 follows prefix pulls[:t+1]; it is read only where the permutation changed that prefix
-    changed = [np.cumsum([r != s for (_, r), (_, s) in zip(a, b, strict=True)])[:-1] > 0 for a, b in zip(true_p, perm_p, strict=True)]
-    dmean = [(posterior_means(a, n_arms) - posterior_means(b, n_arms))[1:-1] for a, b in zip(true_p, perm_p, strict=True)]
-
-    def row(name: str, p: list[np.ndarray], q: list[np.ndarray]) -> dict[str, Any]:
-        directed = np.array([((pe - qe) * de).sum(1)[m].sum() for pe, qe, de, m in zip(p, q, dmean, changed, strict=True)])
-        tv = np.array([0.5 * np.abs(pe - qe).sum(1)[m].sum() for pe, qe, m in zip(p, q, changed, strict=True)])
-        n = np.array([m.sum() for m in changed], dtype=float)
-        out: dict[str, Any] = {"model": name}
-        for key, v in (("directed", directed), ("tv", tv)):
-            lo, hi = bootstrap_ratio_ci(v, n, n_boot=n_boot, ci=ci, seed=seed)
-            out |= {key: float(v.sum() / n.sum()), f"{key}_lo": lo, f"{key}_hi": hi}
-        return out | {"n_choices": int(n.sum()), "n_episodes": len(pairs)}
-
-    rows = []
-    for name, model in models.items():
-        off = 1 if model.prepend_bos else 0
-        probs = []
-        for which in (0, 1):
-            arm = next_token_probs(model, [pr[which] for pr in pairs], ARM_LETTERS[:n_arms])
-            # the logits at pull t's reward token choose pull t+1's arm
-            probs.append([arm[e, off + 2 * np.arange(len(true_p[e]) - 1) + 1] for e in range(len(pairs))])
-        rows.append(row(name, probs[0], probs[1]))
-    th = [[_thompson_probs(pl, n_arms, rng, thompson_draws)[:-1] for pl in ps] for ps in (true_p, perm_p)]
-    rows.append(row("thompson", th[0], th[1]))
     return pd.DataFrame(rows)
 
 

@@ -75,6 +75,8 @@ def headline_spec(config: ScorecardConfig) -> dict[str, dict[str, Any]]:
         "hybrid": {"metric": "recovered", "control": "recovered_random_firing",
                    "thresholds": (r.hybrid_activation_min, r.hybrid_creation_max)},
         "beliefs": {"metric": "r2_base", "control": "r2_random_init", "thresholds": None},
+        "reliance": {"metric": "unreached", "control": None,
+                     "thresholds": (r.reliance_activation_max, r.reliance_creation_min)},
         "features": {"metric": "rl_only", "control": "control_rl_only",
                      "thresholds": (r.rl_only_activation_max, r.rl_only_creation_min)},
         "weights": {"metric": "relative_update_norm", "control": None, "thresholds": None},

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import beliefs, boundary, directions, elicitation, features, hybrid, likelihood, steering, weights
+from . import beliefs, boundary, directions, elicitation, features, hybrid, likelihood, reliance, steering, weights
 from .core import (INDICATORS, Context, Estimate, IndicatorResult, Metrics, ScorecardConfig, ScorecardRules, Vote,
                    metric)
 
 REGISTRY: dict[str, ModuleType] = {
     "boundary": boundary, "likelihood": likelihood, "elicitation": elicitation, "directions": directions, "steering": steering,
-    "hybrid": hybrid, "beliefs": beliefs, "features": features, "weights": weights,
+    "hybrid": hybrid, "beliefs": beliefs, "reliance": reliance, "features": features, "weights": weights,
 }
 METRICS = {"boundary": boundary.BoundaryMetrics, "likelihood": likelihood.LikelihoodMetrics,
            "elicitation": elicitation.ElicitationMetrics,
            "directions": directions.DirectionsMetrics, "steering": steering.SteeringMetrics,
-           "hybrid": hybrid.HybridMetrics, "beliefs": beliefs.BeliefsMetrics, "features": features.FeaturesMetrics,
+           "hybrid": hybrid.HybridMetrics, "beliefs": beliefs.BeliefsMetrics, "reliance": reliance.RelianceMetrics,
+           "features": features.FeaturesMetrics,
            "weights": weights.WeightsMetrics}
 
 

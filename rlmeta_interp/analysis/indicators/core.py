@@ -23,7 +23,7 @@ from ...errors import InvalidConfigError
 
 Vote = Literal["activation", "creation", "inconclusive", "n/a"]
 INDICATORS: tuple[str, ...] = ("boundary", "likelihood", "elicitation", "directions", "steering", "hybrid", "beliefs",
-                               "features", "weights")
+                               "reliance", "features", "weights")
 
 
 def _num(x: Any) -> float | None:
@@ -131,6 +131,9 @@ class ScorecardRules(FrozenConfig):
     hybrid_activation_min: float = 0.5  # gap recovered by hybrid decoding
     hybrid_creation_max: float = 0.1
     belief_margin: float = 0.1  # R^2 above the random-init control that counts as a learned estimate
+    # share of the trained model's directed reward reliance the base lacks (hand-set like the unrecovered share's)
+    reliance_activation_max: float = 0.5
+    reliance_creation_min: float = 0.8
     fvu_activation_max: float = 1.25  # FVU(RL acts) / FVU(base acts) of an SAE trained on base
     fvu_creation_min: float = 2.0
     rl_only_creation_min: float = 0.03  # confirmed RL-only crosscoder latents beyond the control's, share of live

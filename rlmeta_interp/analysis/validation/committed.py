@@ -11,6 +11,9 @@ vote. Two things can be redone from that table alone:
 - :func:`add_to_committed`: measure some held-out pairs, vote them under the table's fitted rules, and report the
   table with their rows added (or replaced). Only test-split pairs can be added, with the table's own measurement
   sizes: the calibration rows, hence the fit, stay what they were, and the refit that follows checks it.
+- :func:`add_indicator_to_committed`: measure an indicator the table lacks on the pairs of either split that this
+  machine holds, checked to be the very models the table's rows were measured on (weight checksums), fit its cut
+  on the calibration rows and report, refused if any other indicator's rules would change.
 
 What neither can check is that the indicators' measuring code is the code the carried rows were measured with; the
 summary records which rows were carried (the checksum of the table they came from) and which were measured anew.
@@ -28,7 +31,8 @@ import pandas as pd
 
 from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
 from ...io import read_csv, sha256_file
-from .fit import FittedRules, fit_rules, pair_table
+from ..indicators.core import INDICATORS
+from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
 from .labels import labelled_pairs, preset_build_status
 from .report import (PAIRS_CSV, committed_summary, record_trust_paragraph, score_cards, validation_cases,
                      validation_summary, write_validation_table)
@@ -49,6 +53,14 @@ def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], p
     # only empty cells are missing values: a vote of "n/a" is a reading, which pandas would otherwise turn into NaN
     table = read_csv(folder / PAIRS_CSV, required=True, keep_default_na=False, na_values=[""])
     table["gain"] = [None if g != g else bool(g) for g in table["gain"].astype(object)]
+    # an indicator (or candidate reading) added after the table was written: not measured on any of its pairs
+    for name in INDICATORS:
+        if name not in table.columns:
+            table[[name, f"{name}_lo", f"{name}_hi"]] = float("nan")
+            table[f"{name}_vote"] = "n/a"
+    for col, _, _ in candidates():
+        if col not in table.columns:
+            table[col] = float("nan")
     return summary, table
 
 
@@ -64,6 +76,10 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
     voted_under = FittedRules.from_dict(summary["fitted"]).rules.to_dict()
     now = fitted.rules.to_dict()
     changed = sorted(k for k in set(now) | set(voted_under) if now.get(k) != voted_under.get(k))
+    # an indicator the table never measured votes on no pair: its place in the descriptive set changes no vote
+    never = {n for n in INDICATORS if table[n].isna().all() and (table[f"{n}_vote"] == "n/a").all()}
+    if "descriptive" in changed and not (set(now["descriptive"]) ^ set(voted_under.get("descriptive", ()))) - never:
+        changed.remove("descriptive")
     if changed:
         raise CheckpointMismatchError(
             f"The rules fitted now differ from those the table's votes were cast under (in {changed}), so its per-pair"
@@ -141,3 +157,130 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     log.info("validate --add: measured %d pairs (%d without a passed gain check); held-out balanced accuracy %.2f",
              len(cards), len(failed), new["summary"]["balanced_accuracy"]["value"])
     return _write(new, merged, folder_path, table_dir)
+
+
+def _same_weights(pair: str) -> str | None:
+    """Why pair ``pair`` built here is not the pair the committed rows were measured on (None when it is): the
+    trained model's weights and its base's must carry the checksums the exported manifest
+    (``data/validation/<pair>.json``) records, so a measurement added to a committed row reads the same models."""
+    from ... import registry
+    from ...io import read_json
+    from ...organism.tables import validation_manifests_dir
+
+    path = validation_manifests_dir() / f"{pair}.json"
+    here = registry.manifest_of(pair)
+    if not path.exists() or here is None:
+        return f"{pair}: no {'exported' if here is not None else 'built'} manifest to compare"
+    there = read_json(path)
+    for what, a, b in (("weights", (here.get("files") or {}).get("model.safetensors"),
+                        (there.get("files") or {}).get("model.safetensors")),
+                       ("base weights", here.get("base_weights_sha256"), there.get("base_weights_sha256"))):
+        if a is None or a != b:
+            return f"{pair}: its {what} built here differ from those the committed row was measured on"
+    return None
+
+
+def _indicator_keys(name: str, rules: Any) -> set[str]:
+    """The rule thresholds indicator ``name``'s fitted cut sets (the keys its ``with_cut`` changes)."""
+    from ..indicators import REGISTRY
+
+    before = rules.to_dict()
+    after = REGISTRY[name].with_cut(rules, 0.123456789).to_dict()
+    return {k for k in before if before[k] != after[k]}
+
+
+def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *, out: str | Path | None = None,
+                               folder: str | Path | None = None, table_dir: str | Path | None = None,
+                               progress: bool = True) -> dict[str, Any]:
+    """Measure indicator ``name``, which the committed run did not measure, on committed pairs of either split
+    (default: every committed pair built here) and report the table with its columns filled in.
+
+    Each pair must be the one its committed row was measured on (:func:`_same_weights`: the zoo rebuilds
+    deterministically, so a rebuilt pair passes). The indicator's cut is then fitted on the calibration rows that
+    have it, and the refit is refused unless the rules changed only in that indicator's thresholds and its place
+    in the descriptive set: the other indicators' votes stay valid. The new indicator's votes are cast under the
+    fitted rules and the vote rule's reading of those pairs is recomputed; pairs it was not measured on keep no
+    reading of it, which the summary model treats as "at its cut"."""
+    from ...errors import UnknownModelError
+    from ...paths import record_figures_dir
+    from ..indicators import REGISTRY, metrics_of, revote
+    from ..indicators.core import INDICATORS
+    from ..scorecard import ScorecardConfig, summarize_votes
+
+    if name not in INDICATORS or REGISTRY[name].with_cut is None:
+        raise InvalidConfigError(f"validate --add-indicator {name!r}: name a voting indicator, one of"
+                                 f" {[n for n in INDICATORS if REGISTRY[n].with_cut is not None]}.")
+    t0, c0 = time.time(), time.process_time()
+    folder_path = Path(folder if folder is not None else record_figures_dir())
+    summary, table = committed_table(folder_path)
+    run = summary["run"]
+    cfg = ScorecardConfig.from_dict(run["scorecard_config"])
+    if name in cfg.indicators:
+        raise InvalidConfigError(f"The committed run measured {name!r} on every pair: {_RERUN}.")
+    known = {s.name: s for s in labelled_pairs()}
+    if pairs:
+        absent = sorted(set(pairs) - set(table["pair"]))
+        if absent:
+            raise InvalidConfigError(f"{absent} are not in the committed table: add held-out pairs with --add first.")
+        missing = sorted(set(pairs) - set(known))
+        if missing:
+            raise UnknownModelError(missing[0], sorted(known))
+        wanted = list(dict.fromkeys(pairs))
+    else:
+        wanted = [p for p in table["pair"] if p in known]
+    build = preset_build_status("validation")
+    cases, stale, _ = validation_cases([known[p] for p in wanted], build)
+    differ = [why for p in wanted if p not in stale and (why := _same_weights(p)) is not None]
+    if stale or differ:
+        raise InvalidConfigError(f"Not the committed pairs: {stale + differ}. Rebuild them from the validation"
+                                 " preset (rlmeta-interp zoo build --preset validation --only ...), or name only"
+                                 " pairs whose builds match.")
+    # a pair the committed run left out (no passed gain check) has no row to fill
+    cases = [s for s in cases if s.name in set(table["pair"])]
+    if not cases:
+        raise EmptyInputError(f"No committed pair to measure {name!r} on: build the validation preset's pairs here.")
+    # every vote of the indicator is cast again below, from this call's measurements: none may be left behind
+    earlier = set(table.loc[table[name].notna() | (table[f"{name}_vote"] != "n/a"), "pair"])
+    left = sorted(earlier - {s.name for s in cases})
+    if left:
+        raise InvalidConfigError(f"{name!r} was added earlier to {left}, which this call would not measure again:"
+                                 " name them too (their votes are cast again under the new fit).")
+    cards = score_cards(cases, cfg.replace(indicators=(name,)), out, progress=progress)
+    table = table.copy()
+    for col in (name, f"{name}_lo", f"{name}_hi", *[c for c, n, _ in candidates() if n == name]):
+        table[col] = table[col].astype(float) if col in table.columns else float("nan")
+    table[f"{name}_vote"] = table[f"{name}_vote"] if f"{name}_vote" in table.columns else "n/a"
+    rows = {p: i for i, p in enumerate(table["pair"])}
+    for card in cards:
+        i, res = rows[card.pair], card.results[name]
+        s = res.statistic
+        table.loc[i, [name, f"{name}_lo", f"{name}_hi"]] = [s.value, s.lo, s.hi]
+        m = metrics_of(res)
+        for col, ind, read in candidates():
+            if ind == name:
+                table.loc[i, col] = None if m is None else read(m).value
+    n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
+    fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
+    voted_under = FittedRules.from_dict(summary["fitted"]).rules
+    now, before = fitted.rules.to_dict(), voted_under.to_dict()
+    changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - _indicator_keys(name, voted_under)
+    other_descriptive = (set(now.get("descriptive", ())) ^ set(before.get("descriptive", ()))) - {name}
+    if changed - {"descriptive"} or other_descriptive:
+        raise CheckpointMismatchError(
+            f"Adding {name!r} changed other indicators' fitted rules ({sorted(changed)}), so their committed votes"
+            f" would be stale: {_RERUN}.")
+    for card in cards:
+        i = rows[card.pair]
+        table.loc[i, f"{name}_vote"] = revote(card.results[name], fitted.rules).vote
+        if not no_gain(table.loc[i, "gain"]):
+            table.loc[i, "vote_summary"] = summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS
+                                                            if f"{n}_vote" in table.columns})[0]
+    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
+    new["run"] = {**run, "added_indicators": {**run.get("added_indicators", {}), name: {
+        "pairs": [c.pair for c in cards],
+        "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
+        "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}}
+    new["build"] = summary.get("build")
+    log.info("validate --add-indicator %s: measured %d pairs; held-out balanced accuracy %.2f", name, len(cards),
+             new["summary"]["balanced_accuracy"]["value"])
+    return _write(new, table, folder_path, table_dir)

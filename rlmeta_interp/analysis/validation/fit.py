@@ -142,7 +142,7 @@ class FittedRules:
                     else np.zeros(len(table), dtype=bool))
         out = []
         for gain, prob, vote, has in zip(table["gain"], p, table["vote_summary"], measured, strict=True):
-            if _no_gain(gain):
+            if no_gain(gain):
                 out.append("no_signal")
             elif np.isnan(prob) or not has:
                 out.append(vote)
@@ -151,7 +151,7 @@ class FittedRules:
         return out
 
 
-def _no_gain(gain: Any) -> bool:
+def no_gain(gain: Any) -> bool:
     """Whether a pair table's ``gain`` cell says training gave no gain (False; None means not checked)."""
     return gain is False or (isinstance(gain, (bool, np.bool_)) and not gain)
 
@@ -245,7 +245,7 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     # creation / activation; the summary gets no-signal recall from the same gain check
     two_labels = _two_class(calibration)["label"].tolist() or [const_answer]
     two_answer = max(sorted(set(two_labels)), key=two_labels.count)
-    gain_then = ["no_signal" if _no_gain(g) else two_answer for g in test["gain"]]
+    gain_then = ["no_signal" if no_gain(g) else two_answer for g in test["gain"]]
     g_ba, g_lo, g_hi = balanced_accuracy_ci(true, gain_then, n_boot=n_boot, seed=seed, groups=_groups(test))
     out["gain_then_constant"] = {"answer": two_answer, "balanced_accuracy": g_ba, "ci_lo": g_lo, "ci_hi": g_hi}
     controls = test["label"] == "no_signal"

@@ -97,7 +97,8 @@ def test_refit_reads_only_a_table_that_matches_its_checksum(tmp_path):
 
 def test_validate_refit_and_add_refuse_options_they_would_ignore(tmp_path, capsys):
     for argv in (["validate", "--refit", "--skip", "steering"], ["validate", "--refit", "--size", "smoke"],
-                 ["validate", "--add", "x", "--pairs", "y"], ["validate", "--refit", "--add", "x"]):
+                 ["validate", "--add", "x", "--pairs", "y"], ["validate", "--refit", "--add", "x"],
+                 ["validate", "--add-indicator", "reliance", "--size", "smoke"]):
         assert main([*argv, "--table-dir", str(tmp_path)]) == 2
         assert "keep the committed table's pairs, sizes and indicators" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
@@ -138,3 +139,50 @@ def _partial(src, dst, *, drop):
     table = pd.read_csv(src / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
     write_text_atomic(dst / vr.PAIRS_CSV, table[table["pair"] != drop].to_csv(index=False), checksum=True)
     return dst
+
+
+def _export_with_checksums(tmp_path, pairs):
+    """Record each tiny pair's weight checksums in its zoo manifest and export the manifests to the data folder's
+    ``validation/``, as a validation build and ``tables --export`` do."""
+    home, out = tmp_path / "home" / "zoo", tmp_path / "data" / "validation"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in pairs:
+        m = json.loads((home / name / "manifest.json").read_text())
+        m["files"] = {"model.safetensors": sha256_file(home / name / "model.safetensors")}
+        m["base_weights_sha256"] = sha256_file(home / m["base"] / "model.safetensors")
+        (home / name / "manifest.json").write_text(json.dumps(m))
+        (out / f"{name}.json").write_text(json.dumps(m))
+    return out
+
+
+def test_adding_an_indicator_to_a_table_gives_the_full_run(tmp_path, monkeypatch):
+    """A full run with three indicators, and a run without one of them to which it is added afterwards on every
+    pair: the same rows, fit and report; refused for an indicator the table has, one that cannot vote, and a pair
+    whose weights differ from those the committed row was measured on."""
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    pairs = ["a-cal", "a-test", "c-cal", "c-test"]
+    exported = _export_with_checksums(tmp_path, pairs)
+    full = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "full", config=cfg, n_boot=50, progress=False)
+    without = cfg.replace(indicators=tuple(n for n in cfg.indicators if n != "directions"))
+    vr.run_validation(tmp_path / "cards-without", table_dir=tmp_path / "without", config=without, n_boot=50,
+                      progress=False)
+    added = vc.add_indicator_to_committed("directions", folder=tmp_path / "without", out=tmp_path / "new-cards",
+                                          table_dir=tmp_path / "added", progress=False)
+    assert sorted(added["run"]["added_indicators"]["directions"]["pairs"]) == pairs
+    rows = [pd.read_csv(d / vr.PAIRS_CSV).sort_values("pair").reset_index(drop=True)
+            for d in (tmp_path / "full", tmp_path / "added")]
+    pd.testing.assert_frame_equal(rows[0], rows[1][rows[0].columns])
+    for part in ("summary", "fitted", "evaluation"):
+        _same(_plain(added[part]), _plain(full[part]), part)
+    with pytest.raises(InvalidConfigError, match="measured 'directions' on every pair"):
+        vc.add_indicator_to_committed("directions", folder=tmp_path / "full", table_dir=tmp_path / "x")
+    with pytest.raises(InvalidConfigError, match=r"added earlier to \['a-cal', 'a-test', 'c-test'\]"):
+        vc.add_indicator_to_committed("directions", ["c-cal"], folder=tmp_path / "added", table_dir=tmp_path / "x")
+    with pytest.raises(InvalidConfigError, match="voting indicator"):
+        vc.add_indicator_to_committed("weights", folder=tmp_path / "without", table_dir=tmp_path / "x")
+    m = json.loads((exported / "c-cal.json").read_text())
+    m["files"]["model.safetensors"] = "0" * 64  # the committed row was measured on other weights
+    (exported / "c-cal.json").write_text(json.dumps(m))
+    with pytest.raises(InvalidConfigError, match="c-cal: its weights built here differ"):
+        vc.add_indicator_to_committed("directions", folder=tmp_path / "without", table_dir=tmp_path / "x")
+    assert not (tmp_path / "x").exists()
