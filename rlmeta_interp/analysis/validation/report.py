@@ -257,8 +257,12 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     if exact:
         lines.append("- Per-class recall with its exact 95% interval (pairs read right of the class's pairs): " + ", ".join(
             f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items()) + ".")
-    measured = ((summary.get("run") or {}).get("scorecard_config") or {}).get("indicators")
+    measured = measured_indicators(summary)
     skipped = [] if measured is None else [i for i in INDICATORS if i not in measured]
+    for name, added in ((summary.get("run") or {}).get("added_indicators") or {}).items():
+        lines.append(f"- Added after the run with `validate --add-indicator` (measured on the pairs rebuilt for it,"
+                     f" the same weights as the table's rows; the others have no reading of it): {name}, on"
+                     f" {len(added['pairs'])} pairs.")
     if skipped:
         lines.append(f"- Not measured in this run (skipped with `validate --skip`, or added after it; they do not vote"
                      f" by fitted rules): {', '.join(skipped)}.")
@@ -414,6 +418,16 @@ def record_trust_paragraph(summary: dict[str, Any]) -> None:
         write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(summary)))
 
 
+def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
+    """The indicators a validation table measured: the run's, and those added to it afterwards with
+    ``validate --add-indicator`` (fitted on its calibration rows); None where the run does not say."""
+    run = summary.get("run") or {}
+    measured = (run.get("scorecard_config") or {}).get("indicators")
+    if measured is None:
+        return None
+    return list(measured) + [n for n in run.get("added_indicators") or {} if n not in measured]
+
+
 def fitted_rules(folder: str | Path | None = None) -> Any | None:
     """The voting rules fitted on the calibration split, from the committed validation table (None without one):
     pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds. Indicators that
@@ -423,7 +437,7 @@ def fitted_rules(folder: str | Path | None = None) -> Any | None:
         return None
     rules = FittedRules.from_dict(summary["fitted"]).rules
     # an indicator the committed run did not measure (skipped, or added after it) was never validated: it reports
-    measured = ((summary.get("run") or {}).get("scorecard_config") or {}).get("indicators")
+    measured = measured_indicators(summary)
     if measured is None:
         return rules
     return rules.replace(descriptive=tuple(i for i in INDICATORS if i in rules.descriptive or i not in measured))

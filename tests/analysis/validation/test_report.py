@@ -79,6 +79,14 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     rules = vr.fitted_rules(tmp_path / "skipped")
     assert {"steering", "hybrid"} <= set(rules.descriptive)
     assert set(rules.descriptive) - {"steering", "hybrid"} == set(fitted.rules.descriptive) - {"steering", "hybrid"}
+    # an indicator added afterwards with `validate --add-indicator` counts as measured: named, and fitted rules kept
+    added = {**back, "run": {**back["run"], "added_indicators": {"steering": {"pairs": ["p-1", "p-2"]}}}}
+    said = " ".join(vr.render_trust_paragraph(added).split())
+    assert "the others have no reading of it): steering, on 2 pairs." in said
+    assert "fitted rules): hybrid." in said
+    write_validation_table(added, table, tmp_path / "added")
+    assert vr.measured_indicators(added) == [*back["run"]["scorecard_config"]["indicators"], "steering"]
+    assert "steering" not in set(vr.fitted_rules(tmp_path / "added").descriptive) - set(fitted.rules.descriptive)
     # per-recipe AUC is listed where a voting indicator was scored within more than one recipe
     per_recipe = json.loads(json.dumps(back))
     voting = next(r for r in per_recipe["evaluation"]["indicators"] if r["votes"])
