@@ -14,8 +14,8 @@ what the base does or can quickly be taught, which there is near; reliance asks 
 on the rewards at all.
 
 Read with care:
-- Designed after the shuffled-reward pairs had been read wrong by the summary; those three pairs are not a clean
-  test of it (the validation report lists them as seen while it was designed).
+- Designed after the shuffled-reward pairs had been read wrong by the summary; those three pairs
+  (:data:`SEEN_IN_DESIGN`) are not a clean test of it, and the validation reports its held-out AUC without them too.
 - No reading (no vote, no statistic for the fit) unless the trained model's own directed reliance has a CI above 0:
   a trained model that does not use the link gives the ratio nothing to divide by. The guard is fixed, not fitted.
 - The CI covers episodes only; the base enters the ratio directly, so pairs that share a base share its noise.
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from jaxtyping import Float
 
 from ..stats import bootstrap_ratio_ci, signed_ratio_ci
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
@@ -36,6 +37,8 @@ from .shared import episodes
 
 NAME = "reliance"
 NOT_APPLICABLE = "reward reliance is defined for the bandit world."
+# held-out pairs whose readings (by other indicators, and this measurement's first run) were in view when it was designed
+SEEN_IN_DESIGN = ("val-bandit-shuf-d100-rl-long", "val-bandit-shuf-d100-s1-rl-long", "val-bandit-shuf-d100-s2-rl-long")
 THOMPSON_DRAWS = 2000  # Monte Carlo draws per choice for Thompson sampling's scale (a reference, not the statistic)
 
 
@@ -80,7 +83,8 @@ def vote(m: RelianceMetrics | None, rules: ScorecardRules) -> Vote:
 def statistic(m: RelianceMetrics) -> Estimate:
     """The share of the trained model's directed reliance the base lacks (higher reads creation); unknown unless
     the trained model's own directed reliance has a CI above 0."""
-    return m.unreached if m.directed_rl.above(0.0) else Estimate()
+    # a CI is required: without one (too few episodes) the point value alone would pass the guard
+    return m.unreached if m.directed_rl.lo is not None and m.directed_rl.above(0.0) else Estimate()
 
 
 CANDIDATES = {"base short of Thompson": lambda m: m.short_of_thompson}
@@ -91,7 +95,7 @@ def with_cut(rules: ScorecardRules, cut: float) -> ScorecardRules:
     return rules.replace(reliance_activation_max=float(cut), reliance_creation_min=float(cut))
 
 
-def _lacks(num: np.ndarray, den: np.ndarray, *, n_boot: int, seed: int, note: str) -> Estimate:
+def lacking_share(num: Float[np.ndarray, " n"], den: Float[np.ndarray, " n"], *, n_boot: int, seed: int, note: str) -> Estimate:
     """``1 - sum(num) / sum(den)`` with a bootstrap CI over units (unknown where ``sum(den) <= 0`` or too many
     resamples have no positive denominator)."""
     if den.sum() <= 0:
@@ -125,8 +129,8 @@ def measure(ctx: Context) -> tuple[RelianceMetrics | None, dict[str, pd.DataFram
 
     d = {m: wide[("directed", m)].to_numpy(float) for m in ("base", "rl", THOMPSON)}
     m = RelianceMetrics(
-        unreached=_lacks(d["base"], d["rl"], n_boot=c.n_boot, seed=c.seed, note=note + " (paired)"),
-        short_of_thompson=_lacks(d["base"], d[THOMPSON], n_boot=c.n_boot, seed=c.seed, note=note + " (paired)"),
+        unreached=lacking_share(d["base"], d["rl"], n_boot=c.n_boot, seed=c.seed, note=note + " (paired)"),
+        short_of_thompson=lacking_share(d["base"], d[THOMPSON], n_boot=c.n_boot, seed=c.seed, note=note + " (paired)"),
         directed_base=mean("directed", "base"), directed_rl=mean("directed", "rl"),
         directed_thompson=mean("directed", THOMPSON), tv_base=mean("tv", "base"), tv_rl=mean("tv", "rl"),
         n_episodes=Estimate(float(len(n))), n_choices=Estimate(float(n.sum())))

@@ -34,8 +34,8 @@ from ...io import read_csv, sha256_file
 from ..indicators.core import INDICATORS
 from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
 from .labels import labelled_pairs, preset_build_status
-from .report import (PAIRS_CSV, committed_summary, record_trust_paragraph, score_cards, validation_cases,
-                     validation_summary, write_validation_table)
+from .report import (PAIRS_CSV, committed_summary, measured_indicators, record_trust_paragraph, score_cards,
+                     validation_cases, validation_summary, write_validation_table)
 
 log = logging.getLogger(__name__)
 _RERUN = "run `rlmeta-interp validate` on a built validation zoo, which measures and votes every pair again"
@@ -64,27 +64,45 @@ def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], p
     return summary, table
 
 
-def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, dict[str, Any]]:
+def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, dict[str, Any], pd.DataFrame]:
     """The fit on ``table``'s calibration rows and the report of the whole table, checked against the rules the
-    table's votes were cast under."""
-    from ..scorecard import ScorecardConfig
+    table's votes were cast under; returns the fit, the report and the table it reports.
+
+    Votes of an indicator the new fit makes descriptive are recast from the table alone (a descriptive indicator
+    votes ``n/a``), with the vote rule's reading of every gained pair; any other change of the rules is refused,
+    since those votes need the indicators' metrics, which the table does not keep."""
+    from ..scorecard import ScorecardConfig, summarize_votes
 
     run = summary.get("run") or {}
     cfg = ScorecardConfig.from_dict(run.get("scorecard_config") or {})
     n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
     fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
-    voted_under = FittedRules.from_dict(summary["fitted"]).rules.to_dict()
-    now = fitted.rules.to_dict()
-    changed = sorted(k for k in set(now) | set(voted_under) if now.get(k) != voted_under.get(k))
+    voted_under = FittedRules.from_dict(summary["fitted"]).rules
+    now, before = fitted.rules.to_dict(), voted_under.to_dict()
+    changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)}
+    silenced = set(now["descriptive"]) - set(before.get("descriptive", ()))
     # an indicator the table never measured votes on no pair: its place in the descriptive set changes no vote
     never = {n for n in INDICATORS if table[n].isna().all() and (table[f"{n}_vote"] == "n/a").all()}
-    if "descriptive" in changed and not (set(now["descriptive"]) ^ set(voted_under.get("descriptive", ()))) - never:
-        changed.remove("descriptive")
+    # an indicator that starts voting needs its metrics to vote: that change stays in ``changed`` and is refused
+    starts = set(before.get("descriptive", ())) - set(now["descriptive"]) - never
+    if not starts and "descriptive" in changed:
+        changed.discard("descriptive")
+        for name in silenced:
+            changed -= _indicator_keys(name, voted_under)
     if changed:
         raise CheckpointMismatchError(
-            f"The rules fitted now differ from those the table's votes were cast under (in {changed}), so its per-pair"
-            f" votes are stale: {_RERUN}.")
-    return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed)
+            f"The rules fitted now differ from those the table's votes were cast under (in {sorted(changed)}), so its"
+            f" per-pair votes are stale: {_RERUN}.")
+    if silenced - never:
+        table = table.copy()
+        for name in silenced:
+            table[f"{name}_vote"] = "n/a"
+        gained = [not no_gain(g) for g in table["gain"]]
+        table.loc[gained, "vote_summary"] = [
+            summarize_votes({n: row[f"{n}_vote"] for n in INDICATORS})[0] for _, row in table[gained].iterrows()]
+        log.info("refit: %s no longer vote (descriptive under the new fit); their votes set to n/a",
+                 ", ".join(sorted(silenced - never)))
+    return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed), table
 
 
 def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
@@ -103,7 +121,7 @@ def refit_committed(folder: str | Path | None = None, *, table_dir: str | Path |
 
     folder = Path(folder if folder is not None else record_figures_dir())
     summary, table = committed_table(folder)
-    _, new = refit(summary, table)
+    _, new, table = refit(summary, table)
     new["run"] = {**summary["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
     new["build"] = summary.get("build")
     log.info("validate --refit: %d pairs from %s, held-out balanced accuracy %.2f", len(table), folder,
@@ -135,7 +153,9 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     if calibration:
         raise InvalidConfigError(f"{calibration} are not held-out (test) pairs: a calibration pair changes the fit,"
                                  f" and with it every pair's vote; {_RERUN}.")
+    # the run's indicators and those added to the table since, so an added row misses none the fit votes with
     cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
+    cfg = cfg.replace(indicators=tuple(measured_indicators(summary) or cfg.indicators))
     build = preset_build_status("validation")
     cases, stale, failed = validation_cases(specs, build)
     if stale:
@@ -146,11 +166,16 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     rows = pair_table([c.revoted(voted_under) for c in cards])
     kept = table[~table["pair"].isin(set(pairs))]
     merged = pd.concat([kept, rows.reindex(columns=table.columns)], ignore_index=True) if len(rows) else kept
-    _, new = refit(summary, merged)
+    _, new, merged = refit(summary, merged)
     carried = summary.get("build") or {}
-    new["run"] = {**summary["run"], "added": {
-        "pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
-        "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}
+    earlier = summary["run"].get("added") or []
+    record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
+              "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
+    added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]]))}
+                 for name, a in (summary["run"].get("added_indicators") or {}).items()}
+    # one record per --add call, oldest first (a table written before kept only the last, as a dict)
+    new["run"] = {**summary["run"], "added": [*([earlier] if isinstance(earlier, dict) else earlier), record],
+                  **({"added_indicators": added_ind} if added_ind else {})}
     new["build"] = {**carried, "not_built": sorted(set(carried.get("not_built", [])) - set(pairs)),
                     "not_validation_cases": sorted((set(carried.get("not_validation_cases", [])) - set(pairs))
                                                    | set(failed))}
@@ -276,8 +301,13 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
             table.loc[i, "vote_summary"] = summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS
                                                             if f"{n}_vote" in table.columns})[0]
     new = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
+    # the held-out pairs of the worlds it was measured in that this call could not measure (not built here)
+    measured = {c.pair for c in cards}
+    worlds = set(table.loc[table["pair"].isin(measured), "world"])
+    unmeasured = sorted(table.loc[(table["split"] == "test") & table["world"].isin(worlds)
+                                  & ~table["pair"].isin(measured), "pair"])
     new["run"] = {**run, "added_indicators": {**run.get("added_indicators", {}), name: {
-        "pairs": [c.pair for c in cards],
+        "pairs": [c.pair for c in cards], "not_measured_test": unmeasured,
         "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
         "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}}
     new["build"] = summary.get("build")

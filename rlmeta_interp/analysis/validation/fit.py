@@ -4,8 +4,10 @@ From one row per labelled pair (:func:`pair_table`: each indicator's statistic, 
 the split), :func:`fit_rules` uses the calibration split only:
 
 - per indicator, the ROC AUC of its statistic for creation vs activation with a bootstrap CI over base models; an
-  indicator whose CI includes 0.5 (or that cannot be scored) becomes descriptive and does not vote; the others get the cut
-  that maximises Youden's J as their vote threshold (``with_cut`` of the indicator module);
+  indicator whose CI includes 0.5, that cannot be scored, or whose calibration pairs of a class start from fewer
+  than :data:`MIN_CALIBRATION_BASES` bases (the CI over bases is then degenerate) becomes descriptive and does not
+  vote; the others get the cut that maximises Youden's J as their vote threshold (``with_cut`` of the indicator
+  module);
 - a summary rule: a logistic regression (scikit-learn, L2, no intercept) over the voting indicators' statistics,
   each measured from its fitted cut and divided by its calibration standard deviation, for pairs with a gain; a pair
   without a gain reads ``no_signal``, and a pair with none of the inputs measured reads by the vote rule. Centring at
@@ -160,6 +162,18 @@ def _two_class(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["label"].isin(["creation", "activation"])]
 
 
+#: An indicator votes only if its calibration pairs of each class start from at least this many base models.
+MIN_CALIBRATION_BASES = 2
+
+
+def calibration_bases(two: pd.DataFrame, name: str) -> dict[str, int] | None:
+    """Base models per class among the two-class rows with statistic ``name`` (None without a ``base`` column)."""
+    if "base" not in two.columns:
+        return None
+    read = two[two[name].notna()]
+    return {c: int(read.loc[read["label"] == c, "base"].nunique()) for c in ("creation", "activation")}
+
+
 def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, n_boot: int = 1000,
               seed: int = 0) -> FittedRules:
     """Thresholds, the descriptive set and the summary model, fitted on ``calibration`` rows only; ``base``
@@ -176,10 +190,17 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
     for name in INDICATORS:
         mod = REGISTRY[name]
         auc, lo, hi, n = roc_auc_ci(two[name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
+        bases = calibration_bases(two, name)
         if mod.with_cut is None:
             votes, reason, cut = name not in descriptive, "rule not a cut on its statistic; thresholds kept", None
         elif np.isnan(auc) or np.isnan(lo):
             votes, reason, cut = False, "cannot be scored on calibration (a class or the statistic is missing)", None
+        elif bases is not None and min(bases.values()) < MIN_CALIBRATION_BASES:
+            # one base per class: every resample that holds both classes holds the same two bases, so the CI is
+            # the point AUC with zero width and cannot say whether the ordering would hold on another base
+            votes, cut = False, None
+            reason = (f"calibration rests on {bases['creation']} creation and {bases['activation']} activation"
+                      f" base(s): a CI resampling bases needs at least {MIN_CALIBRATION_BASES} of each")
         elif lo <= 0.5:
             # an AUC CI at or below 0.5 means the statistic does not point towards creation: it reports, never votes
             why = "includes 0.5" if hi >= 0.5 else "lies below 0.5 (it points the wrong way)"
@@ -298,7 +319,16 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                     if "base" in read.columns else None)
         cal_bases = set(calibration["base"]) if "base" in calibration.columns else set()
         unseen = int(read.loc[~read["base"].isin(cal_bases), "base"].nunique()) if "base" in read.columns else None
+        # pairs whose readings were in view while the indicator was designed are no clean test of it
+        seen = [p for p in getattr(REGISTRY.get(f.name.split(":")[0]), "SEEN_IN_DESIGN", ()) if p in set(two["pair"])]
+        clean = None
+        if seen:
+            rest = two[~two["pair"].isin(seen)]
+            c_auc, c_lo, c_hi, c_n = roc_auc_ci(rest[f.name].tolist(), (rest["label"] == "creation").to_numpy(),
+                                                n_boot=n_boot, seed=seed, groups=_groups(rest))
+            clean = {"auc": c_auc, "lo": c_lo, "hi": c_hi, "n": c_n, "left_out": seen}
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
+                    "test_unseen_in_design": clean,
                     "test_by_recipe": by_recipe, "test_unread": unread, "test_votes": tally, "test_bases": bases,
                     "test_bases_by_class": by_class, "test_bases_unseen": unseen,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,

@@ -216,8 +216,16 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         "- Voting indicators, held-out AUC (95% CI, resampling bases): " + (", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
             for r in voting) or "none") + ".",
-        "- Descriptive, no vote: " + ("; ".join(f"{r['indicator']} ({r['rule']})" for r in desc) or "none") + ".",
+        "- Descriptive, no vote: " + ("; ".join(
+            f"{r['indicator']} ({r['rule']}" + (f"; held-out AUC {_f(r['test_auc'])} ({_f(r['test_lo'])} to"
+                                                f" {_f(r['test_hi'])}{_bases(r)})" if r.get("test_n") else "") + ")"
+            for r in desc) or "none") + ".",
     ]
+    clean = [f"{r['indicator']} {_f(c['auc'])} ({_f(c['lo'])} to {_f(c['hi'])}; {c['n']} pairs, leaving out"
+             f" {', '.join(c['left_out'])})" for r in ev["indicators"] if (c := r.get("test_unseen_in_design"))]
+    if clean:
+        lines.append("- Held-out AUC without the pairs whose readings were in view while the indicator was designed: "
+                     + "; ".join(clean) + ".")
     for key, head in (("test_by_world", "within each world, where a voting indicator was measured in more than one"),
                       ("test_by_recipe", "within each recipe that has both classes, where there is more than one")):
         parts = [f"{r['indicator']}: " + ", ".join(f"{k} {_f(v['auc'])} ({v['n']} pairs)" for k, v in sorted(r[key].items()))
@@ -262,7 +270,9 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     for name, added in ((summary.get("run") or {}).get("added_indicators") or {}).items():
         lines.append(f"- Added after the run with `validate --add-indicator` (measured on the pairs rebuilt for it,"
                      f" the same weights as the table's rows; the others have no reading of it): {name}, on"
-                     f" {len(added['pairs'])} pairs.")
+                     f" {len(added['pairs'])} pairs" + (
+                         f"; held-out pairs of its worlds not measured: {', '.join(added['not_measured_test'])}"
+                         if added.get("not_measured_test") else "") + ".")
     if skipped:
         lines.append(f"- Not measured in this run (skipped with `validate --skip`, or added after it; they do not vote"
                      f" by fitted rules): {', '.join(skipped)}.")

@@ -33,6 +33,8 @@ def test_no_reading_unless_the_trained_model_relies_on_the_rewards():
     for rl_lo in (0.0, -0.01):  # CI touching or below 0: nothing for the ratio to divide by
         assert not rr.statistic(m(0.81, 0.9, rl_lo=rl_lo)).known
         assert rr.vote(m(0.81, 0.9, rl_lo=rl_lo), R) == "n/a"
+    no_ci = rr.RelianceMetrics(unreached=Estimate(0.9, 0.85, 0.95), directed_rl=Estimate(0.05))
+    assert not rr.statistic(no_ci).known  # a point value alone does not pass the guard
     assert rr.CANDIDATES["base short of Thompson"](m(0.1, 0.2)).value == pytest.approx(0.9)
     cut = rr.with_cut(R, 0.6)
     assert (cut.reliance_activation_max, cut.reliance_creation_min) == (0.6, 0.6)
@@ -41,9 +43,9 @@ def test_no_reading_unless_the_trained_model_relies_on_the_rewards():
 
 def test_lacking_share_is_one_minus_the_ratio_with_its_ci_flipped():
     num, den = np.array([0.0, 0.1, 0.05, 0.0]), np.array([0.2, 0.3, 0.1, 0.2])
-    e = rr._lacks(num, den, n_boot=200, seed=0, note="x")  # noqa: SLF001
+    e = rr.lacking_share(num, den, n_boot=200, seed=0, note="x")
     assert e.value == pytest.approx(1 - 0.15 / 0.8) and e.lo <= e.value <= e.hi <= 1.0
-    assert not rr._lacks(num, -den, n_boot=200, seed=0, note="x").known  # noqa: SLF001
+    assert not rr.lacking_share(num, -den, n_boot=200, seed=0, note="x").known
 
 
 def test_measure_on_a_real_tiny_pair_matches_the_analysis(tmp_path):
@@ -69,7 +71,7 @@ def test_measure_on_a_real_tiny_pair_matches_the_analysis(tmp_path):
     assert got.tv_rl.value == pytest.approx(ref.loc["rl", "tv"])
     per = res.tables["reliance_episodes"]
     b, r = (per[per["model"] == k].sort_values("episode")["directed"].to_numpy() for k in ("base", "rl"))
-    want = rr._lacks(b, r, n_boot=cfg.n_boot, seed=cfg.seed, note="")  # noqa: SLF001
+    want = rr.lacking_share(b, r, n_boot=cfg.n_boot, seed=cfg.seed, note="")
     assert got.unreached.known == want.known and (not want.known or got.unreached.value == pytest.approx(want.value))
     assert got.n_choices.value == ref.loc["base", "n_choices"]
     # the statistic and the vote follow the guard on the trained model's own reliance

@@ -56,7 +56,8 @@ def test_the_committed_summary_is_what_the_current_code_makes_of_the_committed_p
     """Every number of the committed summary (and so of the README's trust paragraph) follows from the committed
     per-pair table by the current fitting and reporting code: a hand edit or an unregenerated code change fails."""
     summary, table = vc.committed_table(FIGURES)
-    fitted, new = vc.refit(summary, table)
+    fitted, new, same = vc.refit(summary, table)
+    pd.testing.assert_frame_equal(same, table)  # no vote recast
     assert fitted.rules.to_dict() == FittedRules.from_dict(summary["fitted"]).rules.to_dict()
     for part in _PARTS:
         _same(_plain(new[part]), summary[part], part)
@@ -83,6 +84,25 @@ def test_refit_refuses_a_table_whose_votes_were_cast_under_other_rules(tmp_path)
     with pytest.raises(CheckpointMismatchError, match="unrecovered_.*stale"):
         vc.refit_committed(src, table_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_refit_recasts_the_votes_of_an_indicator_that_stops_voting():
+    """Calibration rows moved onto one base per class: every fitted indicator becomes descriptive, and its votes,
+    which need no metrics (n/a), are recast from the table with the vote rule's reading of every gained pair."""
+    from rlmeta_interp.analysis.indicators.core import INDICATORS
+    from rlmeta_interp.analysis.scorecard import summarize_votes
+
+    summary, table = vc.committed_table(FIGURES)
+    cal = table["split"] == "calibration"
+    table.loc[cal, "base"] = table.loc[cal, "label"]
+    fitted, _, recast = vc.refit(summary, table)
+    silenced = {"boundary", "likelihood", "elicitation"}
+    assert silenced <= set(fitted.rules.descriptive)
+    for name in silenced:
+        assert (recast[f"{name}_vote"] == "n/a").all() and (table[f"{name}_vote"] != "n/a").any()
+    for _, row in recast.iterrows():
+        want = "no_signal" if row["gain"] is False else summarize_votes({n: row[f"{n}_vote"] for n in INDICATORS})[0]
+        assert row["vote_summary"] == want
 
 
 def test_refit_reads_only_a_table_that_matches_its_checksum(tmp_path):
@@ -121,8 +141,8 @@ def test_adding_a_held_out_pair_to_a_table_gives_the_full_run(tmp_path, monkeypa
     for part in ("summary", "fitted"):
         _same(_plain(added[part]), _plain(full[part]), part)
     assert sorted(added["pairs"]["test"]) == sorted(full["pairs"]["test"])
-    assert added["run"]["added"]["pairs"] == ["c-test"]
-    assert added["run"]["added"]["to_pairs_csv_sha256"] == sha256_file(partial / vr.PAIRS_CSV)
+    assert added["run"]["added"][-1]["pairs"] == ["c-test"]
+    assert added["run"]["added"][-1]["to_pairs_csv_sha256"] == sha256_file(partial / vr.PAIRS_CSV)
     assert added["run"]["scorecard_config"] == full["run"]["scorecard_config"]
     # a calibration pair changes the fit, and an unknown name is not a pair
     with pytest.raises(InvalidConfigError, match="calibration pair changes the fit"):

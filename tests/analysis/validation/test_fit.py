@@ -55,6 +55,38 @@ def test_fit_on_calibration_sets_cuts_and_descriptive_indicators():
     assert again.predict(table) == fitted.predict(table)
 
 
+def test_an_indicator_calibrated_on_one_base_per_class_does_not_vote():
+    """With one base per class every resample holding both classes holds the same two bases: the CI over bases is
+    the point AUC, so a perfect ordering there says nothing about other bases."""
+    calib = synthetic(noise=0.05)
+    one = calib.assign(base=np.where(calib["label"] == "creation", "bc", "ba"))
+    fits = {f.name: f for f in vf.fit_rules(one, n_boot=200).indicators}
+    assert not fits["boundary"].votes and fits["boundary"].cut is None
+    assert "1 creation and 1 activation base(s)" in fits["boundary"].reason
+    assert vf.calibration_bases(one[one["label"] != "no_signal"], "boundary") == {"creation": 1, "activation": 1}
+    two = calib.assign(base=[f"{lab}-{i % 2}" for i, lab in enumerate(calib["label"])])
+    fits = {f.name: f for f in vf.fit_rules(two, n_boot=200).indicators}
+    assert fits["boundary"].votes and fits["boundary"].cut is not None
+
+
+def test_held_out_auc_is_also_reported_without_the_pairs_seen_in_design():
+    from rlmeta_interp.analysis.indicators.reliance import SEEN_IN_DESIGN
+
+    calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
+    fitted = vf.fit_rules(calib, n_boot=100)
+    # reliance read on the test pairs; two of them carry the names of the pairs its design saw, read wrong
+    test = test.assign(reliance=np.where(test["label"] == "creation", 1.0, 0.2))
+    first_act = test.index[test["label"] == "activation"][:2]
+    test.loc[first_act, "pair"] = list(SEEN_IN_DESIGN[:2])
+    test.loc[first_act, "reliance"] = 2.0
+    per = {r["indicator"]: r for r in vf.evaluate(fitted, test, calib, n_boot=100)["indicators"]}
+    assert per["reliance"]["test_auc"] < 1.0
+    clean = per["reliance"]["test_unseen_in_design"]
+    assert clean["auc"] == 1.0 and clean["n"] == per["reliance"]["test_n"] - 2
+    assert clean["left_out"] == list(SEEN_IN_DESIGN[:2])
+    assert per["boundary"]["test_unseen_in_design"] is None
+
+
 def test_perfect_statistic_gives_balanced_accuracy_one_on_test():
     calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
     fitted = vf.fit_rules(calib, n_boot=200)

@@ -80,9 +80,10 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert {"steering", "hybrid"} <= set(rules.descriptive)
     assert set(rules.descriptive) - {"steering", "hybrid"} == set(fitted.rules.descriptive) - {"steering", "hybrid"}
     # an indicator added afterwards with `validate --add-indicator` counts as measured: named, and fitted rules kept
-    added = {**back, "run": {**back["run"], "added_indicators": {"steering": {"pairs": ["p-1", "p-2"]}}}}
+    added = {**back, "run": {**back["run"], "added_indicators": {"steering": {"pairs": ["p-1", "p-2"],
+                                                                              "not_measured_test": ["t-9"]}}}}
     said = " ".join(vr.render_trust_paragraph(added).split())
-    assert "the others have no reading of it): steering, on 2 pairs." in said
+    assert "the others have no reading of it): steering, on 2 pairs; held-out pairs of its worlds not measured: t-9." in said
     assert "fitted rules): hybrid." in said
     write_validation_table(added, table, tmp_path / "added")
     assert vr.measured_indicators(added) == [*back["run"]["scorecard_config"]["indicators"], "steering"]
