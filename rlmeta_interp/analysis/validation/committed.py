@@ -187,7 +187,9 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
 def _same_weights(pair: str) -> str | None:
     """Why pair ``pair`` built here is not the pair the committed rows were measured on (None when it is): the
     trained model's weights and its base's must carry the checksums the exported manifest
-    (``data/validation/<pair>.json``) records, so a measurement added to a committed row reads the same models."""
+    (``data/validation/<pair>.json``) records, so a measurement added to a committed row reads the same models.
+    Tokenizers and the optional reference base and control model that some indicators read are not compared; they
+    are built from the same specs, and an indicator that reads them should compare them too."""
     from ... import registry
     from ...io import read_json
     from ...organism.tables import validation_manifests_dir
@@ -301,9 +303,9 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
             table.loc[i, "vote_summary"] = summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS
                                                             if f"{n}_vote" in table.columns})[0]
     new = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
-    # the held-out pairs of the worlds it was measured in that this call could not measure (not built here)
+    # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
-    worlds = set(table.loc[table["pair"].isin(measured), "world"])
+    worlds = set(table.loc[table["pair"].isin({c.pair for c in cards if c.results[name].metrics}), "world"])
     unmeasured = sorted(table.loc[(table["split"] == "test") & table["world"].isin(worlds)
                                   & ~table["pair"].isin(measured), "pair"])
     new["run"] = {**run, "added_indicators": {**run.get("added_indicators", {}), name: {

@@ -124,6 +124,12 @@ def test_validate_refit_and_add_refuse_options_they_would_ignore(tmp_path, capsy
     assert not any(tmp_path.iterdir())
     with pytest.raises(InvalidConfigError, match="no pairs"):
         vc.add_to_committed([], folder=FIGURES, table_dir=tmp_path)
+    # --add-indicator takes --pairs, and reaches the committed table's checks through the CLI
+    assert main(["validate", "--add-indicator", "weights", "--pairs", "x", "--table-dir", str(tmp_path)]) == 2
+    assert "name a voting indicator" in capsys.readouterr().err
+    assert main(["validate", "--add-indicator", "likelihood", "--table-dir", str(tmp_path)]) == 2
+    assert "measured 'likelihood' on every pair" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_adding_a_held_out_pair_to_a_table_gives_the_full_run(tmp_path, monkeypatch):
