@@ -117,3 +117,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.config.get_terminal_writer().line(
             "FAILED: the test run changed the work tree (tests must write only into temporary folders):\n  "
             + "\n  ".join(changed[:20]), red=True)
+
+
+@pytest.fixture(scope="module")
+def smoke_bandits(tmp_path_factory):
+    """A tiny bandit base/RL pair (a few pretraining and RL steps), loaded, with its world and folder: built once per
+    test module that asks for it."""
+    from rlmeta_interp.experiments.bandits import smoke_bandit_pair
+    from rlmeta_interp.models import load_pair
+    from rlmeta_interp.organism.trained_world import world_for
+
+    root = tmp_path_factory.mktemp("smoke_bandits")
+    base, rl = smoke_bandit_pair(root, horizon=6, pretrain_steps=20, rl_steps=2)
+    p = load_pair((base, rl))
+    return p, world_for(p, "bandits"), root

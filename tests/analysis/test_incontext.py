@@ -14,18 +14,12 @@ from rlmeta_interp.analysis.incontext import (
     reward_positions,
 )
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
-from rlmeta_interp.experiments.bandits import smoke_bandit_pair
-from rlmeta_interp.models import load_pair
-from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.organism.worlds.bandits import parse_episode, posterior_means
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("smoke_bandits")
-    base, rl = smoke_bandit_pair(root, horizon=6, pretrain_steps=20, rl_steps=2)
-    p = load_pair((base, rl))
-    return p, world_for(p, "bandits"), root
+def pair(smoke_bandits):
+    return smoke_bandits
 
 
 def test_model_choices_modes(pair):

@@ -264,6 +264,18 @@ class Context:
         return int(self.world.max_completion_chars()) + 2
 
 
+def band_vote(stat: Estimate, activation_max: float, creation_min: float) -> Vote:
+    """The vote of a statistic oriented towards creation: ``creation`` if its CI lies above ``creation_min``,
+    ``activation`` if it lies below ``activation_max``, ``inconclusive`` between, ``n/a`` when it is unknown."""
+    if not stat.known:
+        return "n/a"
+    if stat.above(creation_min):
+        return "creation"
+    if stat.below(activation_max):
+        return "activation"
+    return "inconclusive"
+
+
 def descriptive_note(name: str, rules: ScorecardRules) -> str:
     """The prefix of a descriptive indicator's rule text ('' when the indicator votes)."""
     if name in rules.descriptive:

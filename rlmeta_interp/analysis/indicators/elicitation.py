@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import signed_ratio_ci
-from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, band_vote, descriptive_note, metric
 from .shared import base_corpus, regret, regret_bandits, samples
 
 NAME = "elicitation"
@@ -92,14 +92,9 @@ def rule(rules: ScorecardRules) -> str:
 def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    u = statistic(m)
-    if not u.known or not m.gain.above(0.0):
+    if not m.gain.above(0.0):
         return "n/a"
-    if u.above(rules.unrecovered_creation_min):
-        return "creation"
-    if u.below(rules.unrecovered_activation_max):
-        return "activation"
-    return "inconclusive"
+    return band_vote(statistic(m), rules.unrecovered_activation_max, rules.unrecovered_creation_min)
 
 
 def damaged(m: ElicitationMetrics) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..likelihood import policy_kl, ppl_ratio, samples_nll
-from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, band_vote, descriptive_note, metric
 from .shared import samples
 
 NAME = "likelihood"
@@ -56,14 +56,7 @@ def rule(rules: ScorecardRules) -> str:
 def vote(m: LikelihoodMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    kl = m.kl_rl_base
-    if not kl.known:
-        return "n/a"
-    if kl.above(rules.kl_creation_min):
-        return "creation"
-    if kl.below(rules.kl_activation_max):
-        return "activation"
-    return "inconclusive"
+    return band_vote(m.kl_rl_base, rules.kl_activation_max, rules.kl_creation_min)
 
 
 def statistic_ratio(m: LikelihoodMetrics) -> Estimate:

@@ -32,7 +32,7 @@ import pandas as pd
 from jaxtyping import Float
 
 from ..stats import bootstrap_ratio_ci, signed_ratio_ci
-from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
+from .core import Context, Estimate, Metrics, ScorecardRules, Vote, band_vote, descriptive_note, metric
 from .shared import episodes
 
 NAME = "reliance"
@@ -70,14 +70,7 @@ def rule(rules: ScorecardRules) -> str:
 def vote(m: RelianceMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    u = statistic(m)
-    if not u.known:
-        return "n/a"
-    if u.above(rules.reliance_creation_min):
-        return "creation"
-    if u.below(rules.reliance_activation_max):
-        return "activation"
-    return "inconclusive"
+    return band_vote(statistic(m), rules.reliance_activation_max, rules.reliance_creation_min)
 
 
 def statistic(m: RelianceMetrics) -> Estimate:

@@ -71,7 +71,7 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
     Votes of an indicator the new fit makes descriptive are recast from the table alone (a descriptive indicator
     votes ``n/a``), with the vote rule's reading of every gained pair; any other change of the rules is refused,
     since those votes need the indicators' metrics, which the table does not keep."""
-    from ..scorecard import ScorecardConfig, summarize_votes
+    from ..scorecard import ScorecardConfig
 
     run = summary.get("run") or {}
     cfg = ScorecardConfig.from_dict(run.get("scorecard_config") or {})
@@ -97,12 +97,20 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
         table = table.copy()
         for name in silenced:
             table[f"{name}_vote"] = "n/a"
-        gained = [not no_gain(g) for g in table["gain"]]
-        table.loc[gained, "vote_summary"] = [
-            summarize_votes({n: row[f"{n}_vote"] for n in INDICATORS})[0] for _, row in table[gained].iterrows()]
+        _recast_vote_rule(table, table.index)
         log.info("refit: %s no longer vote (descriptive under the new fit); their votes set to n/a",
                  ", ".join(sorted(silenced - never)))
     return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed), table
+
+
+def _recast_vote_rule(table: pd.DataFrame, index: Any) -> None:
+    """Set, in place, the vote rule's reading (``vote_summary``) of the rows at ``index`` from their vote columns,
+    as :func:`pair_table` makes it; a row without a gain keeps ``no_signal``."""
+    from ..scorecard import summarize_votes
+
+    for i in index:
+        if not no_gain(table.loc[i, "gain"]):
+            table.loc[i, "vote_summary"] = summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS})[0]
 
 
 def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
@@ -232,7 +240,7 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     from ...paths import record_figures_dir
     from ..indicators import REGISTRY, metrics_of, revote
     from ..indicators.core import INDICATORS
-    from ..scorecard import ScorecardConfig, summarize_votes
+    from ..scorecard import ScorecardConfig
 
     if name not in INDICATORS or REGISTRY[name].with_cut is None:
         raise InvalidConfigError(f"validate --add-indicator {name!r}: name a voting indicator, one of"
@@ -297,11 +305,8 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
             f"Adding {name!r} changed other indicators' fitted rules ({sorted(changed)}), so their committed votes"
             f" would be stale: {_RERUN}.")
     for card in cards:
-        i = rows[card.pair]
-        table.loc[i, f"{name}_vote"] = revote(card.results[name], fitted.rules).vote
-        if not no_gain(table.loc[i, "gain"]):
-            table.loc[i, "vote_summary"] = summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS
-                                                            if f"{n}_vote" in table.columns})[0]
+        table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules).vote
+    _recast_vote_rule(table, [rows[c.pair] for c in cards])
     new = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
