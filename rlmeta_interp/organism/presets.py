@@ -194,7 +194,12 @@ VALIDATION_EVAL = EvalConfig(n_problems=64, n_samples=128, per_difficulty_proble
 PRETRAIN_SEEDS = (0, 1, 2)
 RL_SEEDS = (0, 1)
 CALIBRATION_SEEDS = (0, 1)  # pretraining seeds in the calibration split; the others are held out
-BANDIT_CALIBRATION_SEEDS = (0,)  # the bandit fine-tuning pairs: seed 0 calibrates, seeds 1-2 are held out
+BANDIT_CALIBRATION_SEEDS = (0, 3)  # the bandit fine-tuning pairs: seeds 0 and 3 calibrate, seeds 1-2 are held out
+# Pretraining seeds that build bandit fine-tuning pairs only, for calibration: an indicator votes only if its
+# calibration pairs of each class start from at least two bases (validation.fit.MIN_CALIBRATION_BASES), and with
+# seed 0 alone a bandit-only indicator (reliance) could not. Seed 3 was added after the held-out readings of seeds
+# 0-2 had been seen, and before any model of it was built or measured.
+BANDIT_CALIBRATION_ONLY_SEEDS = (3,)
 
 
 def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRAIN_STEPS,
@@ -281,13 +286,19 @@ def _depth_specs(seed: int) -> list[OrganismSpec]:
     return specs
 
 
+def _bandit_sft_specs(seed: int, split: str) -> list[OrganismSpec]:
+    """The dose-0 and dose-0.5 bandit bases of pretraining seed ``seed`` with their fine-tuning pairs (two draws of
+    Thompson histories) and the same-budget uniform-random-play control each."""
+    specs: list[OrganismSpec] = []
+    for b in (bandit_base(0.0, "val", seed), bandit_base(0.5, "val", seed)):
+        specs += [b, *(bandit_sft(b, split, seed=s) for s in SFT_SEEDS), bandit_sft(b, split, control=True)]
+    return specs
+
+
 def _bandit_specs(seed: int) -> list[OrganismSpec]:
     dose0, dose05, shuffled = (bandit_base(0.0, "val", seed), bandit_base(0.5, "val", seed),
                                bandit_base(1.0, "val", seed, rewards="shuffled"))
-    sft_split = "calibration" if seed in BANDIT_CALIBRATION_SEEDS else "test"
-    specs: list[OrganismSpec] = []
-    for b in (dose0, dose05):
-        specs += [b, *(bandit_sft(b, sft_split, seed=s) for s in SFT_SEEDS), bandit_sft(b, sft_split, control=True)]
+    specs = _bandit_sft_specs(seed, "calibration" if seed in BANDIT_CALIBRATION_SEEDS else "test")
     for b in (dose0, dose05):
         specs += [*(bandit_rl(b, "test", seed=r) for r in RL_SEEDS)]
     # the same budget with random rewards (the no-signal control), and a second creation design: RL from a corpus
@@ -298,12 +309,13 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
-    calibrates, seeds 1-2 are held out), with a same-budget bandit fine-tuning control per base (uniform-random play
+    calibrates, seeds 1-2 are held out; a fourth seed, 3, builds bandit fine-tuning pairs only, for calibration), with a same-budget bandit fine-tuning control per base (uniform-random play
     only); the bandit RL recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward control, the shuffled-reward
     corpus) over 3 pretraining seeds, held out whole: a recipe, and a training method, that no rule was fitted on.
     The depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a
     partial build holds both classes of every recipe."""
-    return [s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
+    return ([s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
+            + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS for s in _bandit_sft_specs(seed, "calibration")])
 
 
 def _demo() -> list[OrganismSpec]:
