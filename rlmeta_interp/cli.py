@@ -378,8 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure nothing: fit and report again from the committed per-pair table (figures/), e.g."
                         " after a change to the fitting or reporting code on a machine without the validation zoo")
     s.add_argument("--add", nargs="*", default=None, metavar="NAME",
-                   help="measure only these held-out labelled pairs, with the committed table's sizes, and report"
-                        " the committed table with their rows added (the other pairs' models are not needed)")
+                   help="measure only these labelled pairs, with the committed table's sizes, and report the"
+                        " committed table with their rows added; held-out pairs need no other model, a calibration"
+                        " pair refits and casts again every vote the new fit changes, from the pairs built here"
+                        " (checked to be the same models by weight checksums)")
     s.add_argument("--add-indicator", default=None, metavar="INDICATOR",
                    help="measure one indicator the committed table lacks on its pairs built here (or --pairs),"
                         " checked to be the same models by weight checksums; fit its cut on the calibration rows and"

@@ -8,9 +8,11 @@ vote. Two things can be redone from that table alone:
 - :func:`refit_committed`: the fit on the calibration rows and the held-out report, with the current fitting and
   reporting code (the table's measurements are kept as they are). The per-pair votes in the table were cast under
   the fitted rules the table records, so a refit whose rules differ from them is refused: those votes would be stale.
-- :func:`add_to_committed`: measure some held-out pairs, vote them under the table's fitted rules, and report the
-  table with their rows added (or replaced). Only test-split pairs can be added, with the table's own measurement
-  sizes: the calibration rows, hence the fit, stay what they were, and the refit that follows checks it.
+- :func:`add_to_committed`: measure some pairs with the table's own measurement sizes and report the table with
+  their rows added (or replaced). Held-out pairs are voted under the table's fitted rules. A calibration pair
+  changes the fit: every indicator whose rules then change has its votes cast again, which needs its metrics on
+  every pair it was measured on, so those pairs must be built here as the very models of their rows (weight
+  checksums); otherwise the call is refused.
 - :func:`add_indicator_to_committed`: measure an indicator the table lacks on the pairs of either split that this
   machine holds, checked to be the very models the table's rows were measured on (weight checksums), fit its cut
   on the calibration rows and report, refused if any other indicator's rules would change.
@@ -139,16 +141,18 @@ def refit_committed(folder: str | Path | None = None, *, table_dir: str | Path |
 
 def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, folder: str | Path | None = None,
                      table_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Measure the held-out labelled ``pairs`` (scorecards cached under ``out``) with the committed run's sizes,
-    vote them under its fitted rules, put their rows in the committed table (replacing any of the same name), and
-    report the result as :func:`refit_committed` does. A pair whose gain check did not pass is recorded as not a
-    validation case, as a full run records it."""
+    """Measure the labelled ``pairs`` (scorecards cached under ``out``) with the committed run's sizes, put their
+    rows in the committed table (replacing any of the same name), fit on its calibration rows and report the result
+    as :func:`refit_committed` does. Votes are cast under the new fit: the added pairs' from their scorecards, and
+    those of every other pair for each indicator whose rules the fit changed (:func:`_recast_changed`), which a
+    calibration pair can do. A pair whose gain check did not pass is recorded as not a validation case, as a full
+    run records it."""
     from ...errors import UnknownModelError
     from ...paths import record_figures_dir
     from ..scorecard import ScorecardConfig
 
     if not pairs:
-        raise InvalidConfigError("validate --add was given no pairs: name the held-out labelled pairs to add.")
+        raise InvalidConfigError("validate --add was given no pairs: name the labelled pairs to add.")
     t0, c0 = time.time(), time.process_time()
     folder_path = Path(folder if folder is not None else record_figures_dir())
     summary, table = committed_table(folder_path)
@@ -157,10 +161,6 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     if missing:
         raise UnknownModelError(missing[0], sorted(known))
     specs = [known[p] for p in dict.fromkeys(pairs)]
-    calibration = [s.name for s in specs if s.split != "test"]
-    if calibration:
-        raise InvalidConfigError(f"{calibration} are not held-out (test) pairs: a calibration pair changes the fit,"
-                                 f" and with it every pair's vote; {_RERUN}.")
     # the run's indicators and those added to the table since, so an added row misses none the fit votes with
     cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
     cfg = cfg.replace(indicators=tuple(measured_indicators(summary) or cfg.indicators))
@@ -170,26 +170,98 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
         raise InvalidConfigError(f"{stale} are not built up to date against the validation preset: build them"
                                  f" (rlmeta-interp zoo build --preset validation --only ...) and add them again.")
     cards = score_cards(cases, cfg, out, progress=progress)
-    voted_under = FittedRules.from_dict(summary["fitted"]).rules
-    rows = pair_table([c.revoted(voted_under) for c in cards])
     kept = table[~table["pair"].isin(set(pairs))]
-    merged = pd.concat([kept, rows.reindex(columns=table.columns)], ignore_index=True) if len(rows) else kept
-    _, new, merged = refit(summary, merged)
+    rows = pair_table(cards).reindex(columns=table.columns)
+    merged = pd.concat([kept, rows], ignore_index=True) if len(rows) else kept.reset_index(drop=True)
+    run = summary["run"]
+    n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
+    fitted = fit_rules(merged[merged["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
+    voted_under = FittedRules.from_dict(summary["fitted"]).rules
+    fresh = {c.pair: c for c in cards}
+    recast = _recast_changed(merged, fitted.rules, voted_under, fresh, cfg, out=out, progress=progress)
+    index = {p: i for i, p in enumerate(merged["pair"])}
+    for card in cards:  # every vote of an added pair under the new fit
+        merged.loc[index[card.pair]] = pair_table([card.revoted(fitted.rules)]).reindex(columns=merged.columns).iloc[0]
+    _, new, merged = refit({**summary, "fitted": fitted.to_dict()}, merged)
     carried = summary.get("build") or {}
-    earlier = summary["run"].get("added") or []
+    earlier = run.get("added") or []
     record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
+              **({"revoted": recast} if recast else {}),
               "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
     added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]]))}
-                 for name, a in (summary["run"].get("added_indicators") or {}).items()}
+                 for name, a in (run.get("added_indicators") or {}).items()}
     # one record per --add call, oldest first (a table written before kept only the last, as a dict)
-    new["run"] = {**summary["run"], "added": [*([earlier] if isinstance(earlier, dict) else earlier), record],
+    new["run"] = {**run, "added": [*([earlier] if isinstance(earlier, dict) else earlier), record],
                   **({"added_indicators": added_ind} if added_ind else {})}
     new["build"] = {**carried, "not_built": sorted(set(carried.get("not_built", [])) - set(pairs)),
                     "not_validation_cases": sorted((set(carried.get("not_validation_cases", [])) - set(pairs))
                                                    | set(failed))}
-    log.info("validate --add: measured %d pairs (%d without a passed gain check); held-out balanced accuracy %.2f",
-             len(cards), len(failed), new["summary"]["balanced_accuracy"]["value"])
+    log.info("validate --add: measured %d pairs (%d without a passed gain check); votes cast again for %s;"
+             " held-out balanced accuracy %.2f", len(cards), len(failed), sorted(recast) or "no indicator",
+             new["summary"]["balanced_accuracy"]["value"])
     return _write(new, merged, folder_path, table_dir)
+
+
+def _recast_changed(table: pd.DataFrame, rules: Any, voted_under: Any, fresh: dict[str, Any], cfg: Any, *,
+                    out: str | Path | None, progress: bool) -> dict[str, list[str]]:
+    """Cast again, in place, the votes of every indicator whose rules differ between ``voted_under`` (the rules the
+    table's votes were cast under) and ``rules`` (a new fit), and the vote rule's reading of the rows that changed;
+    returns, per such indicator, the pairs whose votes were cast again.
+
+    An indicator that became descriptive votes ``n/a`` everywhere. Any other change (a moved cut, an indicator that
+    starts voting) needs the indicator's metrics on every row that has its statistic or a vote: the scorecards in
+    ``fresh`` (pairs measured in this call), else a measurement of the pair built here, which must be the model its
+    row was measured on (:func:`_same_weights`). A rule key that belongs to no indicator's cut, or a row that
+    cannot be measured here, is refused: its votes would be stale."""
+    from ..indicators import REGISTRY, revote
+
+    now, before = rules.to_dict(), voted_under.to_dict()
+    changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - {"descriptive"}
+    moved = set(set(now["descriptive"]) ^ set(before.get("descriptive", ())))
+    owned: set[str] = set()
+    for name in INDICATORS:
+        keys = _indicator_keys(name, voted_under) if REGISTRY[name].with_cut is not None else set()
+        owned |= keys
+        if keys & changed:
+            moved.add(name)
+    if changed - owned:
+        raise CheckpointMismatchError(f"The new fit changes rules no indicator's cut sets ({sorted(changed - owned)}),"
+                                      f" so the table's votes would be stale: {_RERUN}.")
+    recast: dict[str, list[str]] = {}
+    touched: set[int] = set()
+    for name in sorted(moved):
+        rows = table.index[table[name].notna() | (table[f"{name}_vote"] != "n/a")].tolist()
+        if not rows:
+            continue
+        if name in now["descriptive"]:
+            table.loc[rows, f"{name}_vote"] = "n/a"
+        else:
+            cards = dict(fresh)
+            need = [table.loc[i, "pair"] for i in rows if table.loc[i, "pair"] not in fresh]
+            cards |= {c.pair: c for c in _measure_committed(need, cfg.replace(indicators=(name,)), out=out,
+                                                              progress=progress)}
+            for i in rows:
+                table.loc[i, f"{name}_vote"] = revote(cards[table.loc[i, "pair"]].results[name], rules).vote
+        recast[name] = sorted(table.loc[rows, "pair"])
+        touched |= set(rows)
+    _recast_vote_rule(table, sorted(touched))
+    return recast
+
+
+def _measure_committed(pairs: Sequence[str], cfg: Any, *, out: str | Path | None, progress: bool) -> list[Any]:
+    """Scorecards under ``cfg`` of committed ``pairs`` built here, refused unless each is built up to date and is
+    the model its committed row was measured on (:func:`_same_weights`)."""
+    known = {s.name: s for s in labelled_pairs()}
+    unknown = [p for p in pairs if p not in known]
+    build = preset_build_status("validation")
+    cases, stale, failed = validation_cases([known[p] for p in pairs if p in known], build)
+    differ = [why for p in pairs if p in known and p not in stale and (why := _same_weights(p)) is not None]
+    failed = [f"{p}: no passed gain check in its manifest" for p in failed]
+    if unknown or stale or differ or failed:
+        raise InvalidConfigError(f"Not the committed pairs: {unknown + stale + differ + failed}. Rebuild them from"
+                                 " the validation preset (rlmeta-interp zoo build --preset validation --only ...),"
+                                 " or name only pairs whose builds match.")
+    return score_cards(cases, cfg, out, progress=progress) if cases else []
 
 
 def _same_weights(pair: str) -> str | None:
@@ -263,24 +335,17 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
         wanted = list(dict.fromkeys(pairs))
     else:
         wanted = [p for p in table["pair"] if p in known]
-    build = preset_build_status("validation")
-    cases, stale, _ = validation_cases([known[p] for p in wanted], build)
-    differ = [why for p in wanted if p not in stale and (why := _same_weights(p)) is not None]
-    if stale or differ:
-        raise InvalidConfigError(f"Not the committed pairs: {stale + differ}. Rebuild them from the validation"
-                                 " preset (rlmeta-interp zoo build --preset validation --only ...), or name only"
-                                 " pairs whose builds match.")
     # a pair the committed run left out (no passed gain check) has no row to fill
-    cases = [s for s in cases if s.name in set(table["pair"])]
-    if not cases:
+    wanted = [p for p in wanted if p in set(table["pair"])]
+    if not wanted:
         raise EmptyInputError(f"No committed pair to measure {name!r} on: build the validation preset's pairs here.")
     # every vote of the indicator is cast again below, from this call's measurements: none may be left behind
     earlier = set(table.loc[table[name].notna() | (table[f"{name}_vote"] != "n/a"), "pair"])
-    left = sorted(earlier - {s.name for s in cases})
+    left = sorted(earlier - set(wanted))
     if left:
         raise InvalidConfigError(f"{name!r} was added earlier to {left}, which this call would not measure again:"
                                  " name them too (their votes are cast again under the new fit).")
-    cards = score_cards(cases, cfg.replace(indicators=(name,)), out, progress=progress)
+    cards = _measure_committed(wanted, cfg.replace(indicators=(name,)), out=out, progress=progress)
     table = table.copy()
     for col in (name, f"{name}_lo", f"{name}_hi", *[c for c, n, _ in candidates() if n == name]):
         table[col] = table[col].astype(float) if col in table.columns else float("nan")

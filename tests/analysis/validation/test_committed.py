@@ -150,11 +150,42 @@ def test_adding_a_held_out_pair_to_a_table_gives_the_full_run(tmp_path, monkeypa
     assert added["run"]["added"][-1]["pairs"] == ["c-test"]
     assert added["run"]["added"][-1]["to_pairs_csv_sha256"] == sha256_file(partial / vr.PAIRS_CSV)
     assert added["run"]["scorecard_config"] == full["run"]["scorecard_config"]
-    # a calibration pair changes the fit, and an unknown name is not a pair
-    with pytest.raises(InvalidConfigError, match="calibration pair changes the fit"):
-        vc.add_to_committed(["c-cal"], out=tmp_path / "new-cards", folder=partial, table_dir=tmp_path / "x")
+    assert "revoted" not in added["run"]["added"][-1]  # the fit did not change: no other vote was cast again
     with pytest.raises(UnknownModelError):
         vc.add_to_committed(["no-such-pair"], out=tmp_path / "new-cards", folder=partial, table_dir=tmp_path / "x")
+
+
+def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_path, monkeypatch):
+    """A table measured without its creation calibration pair fits no cut (one class); adding that pair fits the
+    cuts, and every vote they change is cast again from the pairs built here: the same rows and report as the full
+    run. Refused when a pair whose votes would change is not the model its row was measured on."""
+    from rlmeta_interp.analysis.validation import fit
+
+    # the tiny zoo's pairs share one base; with the production minimum of two bases per class no cut is fitted
+    monkeypatch.setattr(fit, "MIN_CALIBRATION_BASES", 1)
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    pairs = ["a-cal", "a-test", "c-cal", "c-test"]
+    exported = _export_with_checksums(tmp_path, pairs)
+    full = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "full", config=cfg, n_boot=50, progress=False)
+    without = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "without", config=cfg, n_boot=50,
+                                pairs=["a-cal", "a-test", "c-test"], progress=False)
+    voting = {f["name"] for f in full["fitted"]["indicators"] if f["votes"] and f["cut"] is not None}
+    assert voting and not any(f["cut"] is not None for f in without["fitted"]["indicators"])
+    added = vc.add_to_committed(["c-cal"], out=tmp_path / "new-cards", folder=tmp_path / "without",
+                                table_dir=tmp_path / "added", progress=False)
+    assert {n: sorted(p) for n, p in added["run"]["added"][-1]["revoted"].items()} == {n: pairs for n in voting}
+    rows = [pd.read_csv(d / vr.PAIRS_CSV).sort_values("pair").reset_index(drop=True)
+            for d in (tmp_path / "full", tmp_path / "added")]
+    pd.testing.assert_frame_equal(rows[0], rows[1])
+    for part in ("summary", "fitted", "evaluation"):
+        _same(_plain(added[part]), _plain(full[part]), part)
+    m = json.loads((exported / "a-test.json").read_text())
+    m["files"]["model.safetensors"] = "0" * 64  # the committed row was measured on other weights
+    (exported / "a-test.json").write_text(json.dumps(m))
+    with pytest.raises(InvalidConfigError, match="a-test: its weights built here differ"):
+        vc.add_to_committed(["c-cal"], out=tmp_path / "new-cards", folder=tmp_path / "without",
+                            table_dir=tmp_path / "x", progress=False)
+    assert not (tmp_path / "x").exists()
 
 
 def _partial(src, dst, *, drop):
