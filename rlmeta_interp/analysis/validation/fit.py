@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from ...errors import EmptyInputError, InvalidConfigError
 from ..indicators import REGISTRY, metrics_of
@@ -133,7 +134,7 @@ class FittedRules:
         x = table[list(self.inputs)].astype(float).to_numpy()
         x = np.where(np.isnan(x), np.asarray(self.impute)[None, :], x)
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.coef) + self.intercept)))
+        return expit(z @ np.asarray(self.coef) + self.intercept)  # the logistic function, without exp overflow
 
     def predict(self, table: pd.DataFrame) -> list[str]:
         """The summary reading per pair: ``no_signal`` without a gain; else creation when P(creation) >= 0.5, else
