@@ -200,6 +200,11 @@ BANDIT_CALIBRATION_SEEDS = (0, 3)  # the bandit fine-tuning pairs: seeds 0 and 3
 # seed 0 alone a bandit-only indicator (reliance) could not. Seed 3 was added after the held-out readings of seeds
 # 0-2 had been seen, and before any model of it was built or measured.
 BANDIT_CALIBRATION_ONLY_SEEDS = (3,)
+# Seed 3 also builds a shuffled-reward base fine-tuned on real-reward Thompson histories (creation by design: the base
+# has seen a learner's moves but no link from rewards to choices). Added after the fitted summary had read the
+# shuffled-reward RL pairs (held out, seeds 0-2) as activation: its weights are fitted on calibration pairs, and
+# without a calibration case of that design every voting indicator agreed on every calibration pair. Those held-out
+# pairs are no clean test of the summary from then on.
 
 
 def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRAIN_STEPS,
@@ -271,8 +276,9 @@ def bandit_sft(base: OrganismSpec, split: str, *, seed: int = 0, control: bool =
     ``seed`` picks another draw of the fine-tuning documents, as in :func:`depth_sft`. ``control``: the same budget on
     uniform-random histories only (dose 0), which show nothing about values (a no-signal control)."""
     variant = ("random-play" if control else "thompson") + (f"-s{seed}" if seed else "")
-    return sft_spec(base, variant, sft_corpus(base, 0.0 if control else 1.0, seed), split=split,
-                    recipe="sft-calibration", **BANDIT_SFT)
+    # real rewards whatever the base saw: from a shuffled-reward base, the histories show the link it never saw
+    corpus = sft_corpus(base, 0.0 if control else 1.0, seed).replace(bandit_rewards="true")
+    return sft_spec(base, variant, corpus, split=split, recipe="sft-calibration", **BANDIT_SFT)
 
 
 def _depth_specs(seed: int) -> list[OrganismSpec]:
@@ -286,11 +292,13 @@ def _depth_specs(seed: int) -> list[OrganismSpec]:
     return specs
 
 
-def _bandit_sft_specs(seed: int, split: str) -> list[OrganismSpec]:
-    """The dose-0 and dose-0.5 bandit bases of pretraining seed ``seed`` with their fine-tuning pairs (two draws of
-    Thompson histories) and the same-budget uniform-random-play control each."""
+def _bandit_sft_specs(seed: int, split: str, *, shuffled: bool = False) -> list[OrganismSpec]:
+    """The dose-0 and dose-0.5 bandit bases of pretraining seed ``seed`` (and, with ``shuffled``, the shuffled-reward
+    base) with their fine-tuning pairs (two draws of Thompson histories) and the same-budget uniform-random-play
+    control each."""
     specs: list[OrganismSpec] = []
-    for b in (bandit_base(0.0, "val", seed), bandit_base(0.5, "val", seed)):
+    bases = [bandit_base(0.0, "val", seed), bandit_base(0.5, "val", seed)]
+    for b in bases + ([bandit_base(1.0, "val", seed, rewards="shuffled")] if shuffled else []):
         specs += [b, *(bandit_sft(b, split, seed=s) for s in SFT_SEEDS), bandit_sft(b, split, control=True)]
     return specs
 
@@ -309,13 +317,15 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
-    calibrates, seeds 1-2 are held out; a fourth seed, 3, builds bandit fine-tuning pairs only, for calibration), with a same-budget bandit fine-tuning control per base (uniform-random play
+    calibrates, seeds 1-2 are held out; a fourth seed, 3, builds bandit fine-tuning pairs only, for calibration, from
+    the shuffled-reward base too), with a same-budget bandit fine-tuning control per base (uniform-random play
     only); the bandit RL recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward control, the shuffled-reward
     corpus) over 3 pretraining seeds, held out whole: a recipe, and a training method, that no rule was fitted on.
     The depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a
     partial build holds both classes of every recipe."""
     return ([s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
-            + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS for s in _bandit_sft_specs(seed, "calibration")])
+            + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS
+               for s in _bandit_sft_specs(seed, "calibration", shuffled=True)])
 
 
 def _demo() -> list[OrganismSpec]:

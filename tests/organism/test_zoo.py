@@ -136,6 +136,10 @@ def test_validation_preset_labels_splits_and_budgets():
         want = "no_signal" if control else ("activation" if shown else "creation")
         assert s.label == want, s.name
     assert {s.split for s in trained if s.label == "no_signal" and s.kind == "sft"} == {"calibration", "test"}
+    # bandit fine-tuning shows real rewards whatever the base saw: from a shuffled-reward base, the link it never saw
+    sft_bandits = [s for s in trained if s.kind == "sft" and s.world == "bandits"]
+    assert all(s.pretrain.corpus.bandit_rewards == "true" for s in sft_bandits)
+    assert any(bases[s.base].pretrain.corpus.bandit_rewards == "shuffled" and s.label == "creation" for s in sft_bandits)
     assert {s.label for s in trained} == {"creation", "activation", "no_signal"}
     # one RL budget (steps, lr, KL, prompts x samples) per recipe, whatever the class
     for recipe in {s.recipe for s in trained if s.rl is not None}:
