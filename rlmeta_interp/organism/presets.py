@@ -314,6 +314,13 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
     return specs + [bandit_rl(dose0, "test", reward="random"), shuffled, bandit_rl(shuffled, "test")]
 
 
+def summary_seen_in_design() -> tuple[str, ...]:
+    """Held-out pairs whose summary readings were in view when the calibration split was last extended (the
+    shuffled-reward RL pairs, read before seed 3's shuffled-reward fine-tuning pairs joined calibration): the
+    validation reports the summary without them too."""
+    return tuple(bandit_rl(bandit_base(1.0, "val", s, rewards="shuffled"), "test").name for s in PRETRAIN_SEEDS)
+
+
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
