@@ -94,7 +94,13 @@ def vote(m: ElicitationMetrics | None, rules: ScorecardRules) -> Vote:
         return "n/a"
     if not m.gain.above(0.0):
         return "n/a"
-    return band_vote(statistic(m), rules.unrecovered_activation_max, rules.unrecovered_creation_min)
+    return vote_from_statistic(statistic(m), rules)
+
+
+def vote_from_statistic(s: Estimate, rules: ScorecardRules) -> Vote:
+    """The vote of a pair that has one, from its statistic alone (the gain guard does not depend on the rules), so
+    that a table of statistics and votes can be voted again under other thresholds."""
+    return band_vote(s, rules.unrecovered_activation_max, rules.unrecovered_creation_min)
 
 
 def damaged(m: ElicitationMetrics) -> bool:

@@ -56,7 +56,13 @@ def rule(rules: ScorecardRules) -> str:
 def vote(m: LikelihoodMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    return band_vote(m.kl_rl_base, rules.kl_activation_max, rules.kl_creation_min)
+    return vote_from_statistic(statistic(m), rules)
+
+
+def vote_from_statistic(s: Estimate, rules: ScorecardRules) -> Vote:
+    """The vote of a pair that has one, from its statistic alone (no guard depends on the rules), so that a table
+    of statistics and votes can be voted again under other thresholds."""
+    return band_vote(s, rules.kl_activation_max, rules.kl_creation_min)
 
 
 def statistic_ratio(m: LikelihoodMetrics) -> Estimate:

@@ -70,7 +70,13 @@ def rule(rules: ScorecardRules) -> str:
 def vote(m: RelianceMetrics | None, rules: ScorecardRules) -> Vote:
     if m is None or NAME in rules.descriptive:
         return "n/a"
-    return band_vote(statistic(m), rules.reliance_activation_max, rules.reliance_creation_min)
+    return vote_from_statistic(statistic(m), rules)
+
+
+def vote_from_statistic(s: Estimate, rules: ScorecardRules) -> Vote:
+    """The vote of a pair that has one, from its statistic alone (the guard sits in :func:`statistic`), so that a
+    table of statistics and votes can be voted again under other thresholds."""
+    return band_vote(s, rules.reliance_activation_max, rules.reliance_creation_min)
 
 
 def statistic(m: RelianceMetrics) -> Estimate:

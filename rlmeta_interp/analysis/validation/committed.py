@@ -208,12 +208,15 @@ def _recast_changed(table: pd.DataFrame, rules: Any, voted_under: Any, fresh: di
     table's votes were cast under) and ``rules`` (a new fit), and the vote rule's reading of the rows that changed;
     returns, per such indicator, the pairs whose votes were cast again.
 
-    An indicator that became descriptive votes ``n/a`` everywhere. Any other change (a moved cut, an indicator that
-    starts voting) needs the indicator's metrics on every row that has its statistic or a vote: the scorecards in
-    ``fresh`` (pairs measured in this call), else a measurement of the pair built here, which must be the model its
-    row was measured on (:func:`_same_weights`). A rule key that belongs to no indicator's cut, or a row that
-    cannot be measured here, is refused: its votes would be stale."""
-    from ..indicators import REGISTRY, revote
+    An indicator that became descriptive votes ``n/a`` everywhere. A moved cut of an indicator that voted before and
+    votes now, and whose module votes from its statistic alone (``vote_from_statistic``: no guard depends on the
+    rules), is applied to the table's statistics and CIs; a row whose vote was ``n/a`` keeps it (a guard failed or
+    there was no statistic). Any other change (a cut of another kind of indicator, one that starts voting) needs the
+    indicator's metrics on every row that has its statistic or a vote: the scorecards in ``fresh`` (pairs measured
+    in this call), else a measurement of the pair built here, which must be the model its row was measured on
+    (:func:`_same_weights`). A rule key that belongs to no indicator's cut, or a row that cannot be measured here, is
+    refused: its votes would be stale."""
+    from ..indicators import REGISTRY, Estimate, revote
 
     now, before = rules.to_dict(), voted_under.to_dict()
     changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - {"descriptive"}
@@ -233,8 +236,14 @@ def _recast_changed(table: pd.DataFrame, rules: Any, voted_under: Any, fresh: di
         rows = table.index[table[name].notna() | (table[f"{name}_vote"] != "n/a")].tolist()
         if not rows:
             continue
+        from_statistic = getattr(REGISTRY[name], "vote_from_statistic", None)
         if name in now["descriptive"]:
             table.loc[rows, f"{name}_vote"] = "n/a"
+        elif from_statistic is not None and name not in before.get("descriptive", ()):
+            for i in rows:
+                if table.loc[i, f"{name}_vote"] != "n/a":
+                    est = Estimate(*(table.loc[i, c] for c in (name, f"{name}_lo", f"{name}_hi")))
+                    table.loc[i, f"{name}_vote"] = from_statistic(est, rules)
         else:
             cards = dict(fresh)
             need = [table.loc[i, "pair"] for i in rows if table.loc[i, "pair"] not in fresh]

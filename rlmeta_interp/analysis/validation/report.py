@@ -146,6 +146,8 @@ def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int 
 def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder: str | Path) -> list[Path]:
     """``validation_summary.json``, ``validation_summary.csv`` (one row per indicator), ``validation_pairs.csv`` (one
     row per pair), each with a checksum sidecar, and the two figures, in ``folder``."""
+    import matplotlib.pyplot as plt
+
     from ...plotting import save_fig
     from .plots import confusion_figure, roc_figure
 
@@ -157,14 +159,18 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
              write_text_atomic(folder / SUMMARY_CSV, per.to_csv(index=False), checksum=True),
              write_text_atomic(folder / PAIRS_CSV, table.to_csv(index=False), checksum=True)]
     n = ev["n_test"]
-    paths += save_fig(confusion_figure(ev), "validation", "confusion", out_dir=folder, caption=(
+    # written, not shown: each figure is closed once saved (a run writes many tables, and pyplot keeps open figures)
+    conf, roc = confusion_figure(ev), roc_figure(ev)
+    paths += save_fig(conf, "validation", "confusion", out_dir=folder, caption=(
         f"Held-out test pairs ({n}): label fixed by the corpus design (rows) against the reading (columns) of the"
         " summary fitted on the calibration split and of the vote rule, with balanced accuracy and its 95% bootstrap"
         " CI resampling base models; the title gives the balanced accuracy of the constant classifier and of the gain"
         " check followed by a constant answer."))
-    paths += save_fig(roc_figure(ev), "validation", "roc", out_dir=folder, caption=(
+    paths += save_fig(roc, "validation", "roc", out_dir=folder, caption=(
         f"ROC curve of each indicator's statistic, creation vs activation, on the held-out test pairs ({n}), AUC with"
         " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."))
+    plt.close(conf)
+    plt.close(roc)
     return paths
 
 

@@ -63,6 +63,54 @@ def test_the_committed_summary_is_what_the_current_code_makes_of_the_committed_p
         _same(_plain(new[part]), summary[part], part)
 
 
+def _from_statistic(table, name, rules):
+    from rlmeta_interp.analysis.indicators import REGISTRY, Estimate
+
+    return [REGISTRY[name].vote_from_statistic(Estimate(*(r[c] for c in (name, f"{name}_lo", f"{name}_hi"))), rules)
+            if r[f"{name}_vote"] != "n/a" else "n/a" for _, r in table.iterrows()]
+
+
+def test_votes_cast_from_the_statistic_alone_are_the_committed_votes():
+    """For the indicators that vote from their statistic alone, the committed table's statistics and CIs give back
+    every committed vote under the committed rules: the table can be voted again under a moved cut."""
+    from rlmeta_interp.analysis.indicators import REGISTRY
+
+    summary, table = vc.committed_table(FIGURES)
+    rules = FittedRules.from_dict(summary["fitted"]).rules
+    names = [n for n, m in REGISTRY.items() if hasattr(m, "vote_from_statistic") and n not in rules.descriptive]
+    assert {"likelihood", "elicitation"} <= set(names)
+    for name in names:
+        assert (table[f"{name}_vote"] != "n/a").any(), name
+        assert _from_statistic(table, name, rules) == table[f"{name}_vote"].tolist(), name
+
+
+def test_a_moved_cut_is_applied_to_the_committed_table_without_measuring(tmp_path, monkeypatch):
+    """A fit that moves elicitation's cut casts its votes again from the table (no model is built here: a
+    measurement would be refused), and the vote rule's reading of the rows whose votes it cast."""
+    from rlmeta_interp.analysis.indicators.core import INDICATORS
+    from rlmeta_interp.analysis.scorecard import ScorecardConfig, summarize_votes
+    from rlmeta_interp.analysis.validation.fit import no_gain
+
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "empty-home"))
+    summary, table = vc.committed_table(FIGURES)
+    before = FittedRules.from_dict(summary["fitted"]).rules
+    values = table["elicitation"].dropna()
+    cut = float(values.median())
+    after = before.replace(unrecovered_activation_max=cut, unrecovered_creation_min=cut)
+    cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
+    new = table.copy()
+    recast = vc._recast_changed(new, after, before, {}, cfg, out=tmp_path / "cards", progress=False)
+    assert list(recast) == ["elicitation"] and not (tmp_path / "cards").exists()
+    assert new["elicitation_vote"].tolist() == _from_statistic(table, "elicitation", after)
+    assert new["elicitation_vote"].tolist() != table["elicitation_vote"].tolist()
+    for i in new.index:
+        want = ("no_signal" if no_gain(new.loc[i, "gain"])
+                else summarize_votes({n: new.loc[i, f"{n}_vote"] for n in INDICATORS})[0])
+        assert new.loc[i, "vote_summary"] == want, new.loc[i, "pair"]
+    untouched = [c for c in table.columns if c not in ("elicitation_vote", "vote_summary")]
+    pd.testing.assert_frame_equal(new[untouched], table[untouched])
+
+
 def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     src = _copy_table(tmp_path / "src")
     new = vc.refit_committed(src, table_dir=tmp_path / "out")
