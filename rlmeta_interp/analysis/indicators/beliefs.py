@@ -68,6 +68,10 @@ def vote(m: BeliefsMetrics | None, rules: ScorecardRules) -> Vote:
     return "inconclusive"
 
 
+# its vote reads more than its statistic: a table of statistics cannot be voted again
+vote_from_statistic = None
+
+
 def statistic(m: BeliefsMetrics) -> Estimate:
     """How far the base's value probe falls short of the random-init control's (R^2 control - R^2 base; higher reads
     creation): the quantity the vote tests, so that the fitted cut and the vote ask one question, whether value

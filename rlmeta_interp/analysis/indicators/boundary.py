@@ -65,6 +65,10 @@ def vote(m: BoundaryMetrics | None, rules: ScorecardRules) -> Vote:
     return "inconclusive"
 
 
+# its vote reads more than its statistic: a table of statistics cannot be voted again
+vote_from_statistic = None
+
+
 def statistic(m: BoundaryMetrics) -> Estimate:
     return m.d_passn_level if m.d_passn_level.known else m.d_passn
 

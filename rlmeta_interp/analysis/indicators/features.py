@@ -68,6 +68,10 @@ def vote(m: FeaturesMetrics | None, rules: ScorecardRules) -> Vote:
     return "inconclusive"
 
 
+# its vote reads more than its statistic: a table of statistics cannot be voted again
+vote_from_statistic = None
+
+
 def statistic(m: FeaturesMetrics) -> Estimate:
     """The RL-only latent share (beyond the control's when there is one)."""
     return _readings(m)[1]

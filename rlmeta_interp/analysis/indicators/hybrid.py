@@ -52,6 +52,10 @@ def vote(m: HybridMetrics | None, rules: ScorecardRules) -> Vote:
                          rules.hybrid_activation_min, rules.hybrid_creation_max)
 
 
+# its vote reads more than its statistic: a table of statistics cannot be voted again
+vote_from_statistic = None
+
+
 def statistic(m: HybridMetrics) -> Estimate:
     return m.recovered.scaled(-1.0)
 

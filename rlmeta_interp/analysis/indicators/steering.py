@@ -80,6 +80,10 @@ def vote(m: SteeringMetrics | None, rules: ScorecardRules) -> Vote:
                          rules.recovered_activation_min, rules.recovered_creation_max)
 
 
+# its vote reads more than its statistic: a table of statistics cannot be voted again
+vote_from_statistic = None
+
+
 def statistic(m: SteeringMetrics) -> Estimate:
     """Less recovery reads as creation: ``-(gap recovered)``."""
     return m.recovered_own.scaled(-1.0)

@@ -35,6 +35,9 @@ def vote(m: WeightsMetrics | None, rules: ScorecardRules) -> Vote:
     return "n/a"
 
 
+vote_from_statistic = None  # it never votes
+
+
 def statistic(m: WeightsMetrics) -> Estimate:
     return m.relative_update_norm
 

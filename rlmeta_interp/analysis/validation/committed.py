@@ -10,9 +10,10 @@ vote. Two things can be redone from that table alone:
   the fitted rules the table records, so a refit whose rules differ from them is refused: those votes would be stale.
 - :func:`add_to_committed`: measure some pairs with the table's own measurement sizes and report the table with
   their rows added (or replaced). Held-out pairs are voted under the table's fitted rules. A calibration pair
-  changes the fit: every indicator whose rules then change has its votes cast again, which needs its metrics on
-  every pair it was measured on, so those pairs must be built here as the very models of their rows (weight
-  checksums); otherwise the call is refused.
+  changes the fit: every indicator whose rules then change has its votes cast again, from the table's statistics
+  where its vote rests on the statistic alone, else from its metrics on every pair it was measured on, which must
+  then be built here as the very models of their rows (weight checksums); otherwise the call is refused. The
+  record of such a call keeps the held-out headline it replaced: those readings had been seen.
 - :func:`add_indicator_to_committed`: measure an indicator the table lacks on the pairs of either split that this
   machine holds, checked to be the very models the table's rows were measured on (weight checksums), fit its cut
   on the calibration rows and report, refused if any other indicator's rules would change.
@@ -24,20 +25,25 @@ summary records which rows were carried (the checksum of the table they came fro
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
 from ...io import read_csv, sha256_file
-from ..indicators.core import INDICATORS
+from ..indicators import REGISTRY, Estimate, revote
+from ..indicators.core import INDICATORS, ScorecardConfig, ScorecardRules
 from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
 from .labels import labelled_pairs, preset_build_status
 from .report import (PAIRS_CSV, committed_summary, measured_indicators, record_trust_paragraph, score_cards,
                      validation_cases, validation_summary, write_validation_table)
+
+if TYPE_CHECKING:
+    from ..scorecard import Scorecard
 
 log = logging.getLogger(__name__)
 _RERUN = "run `rlmeta-interp validate` on a built validation zoo, which measures and votes every pair again"
@@ -73,8 +79,6 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
     Votes of an indicator the new fit makes descriptive are recast from the table alone (a descriptive indicator
     votes ``n/a``), with the vote rule's reading of every gained pair; any other change of the rules is refused,
     since those votes need the indicators' metrics, which the table does not keep."""
-    from ..scorecard import ScorecardConfig
-
     run = summary.get("run") or {}
     cfg = ScorecardConfig.from_dict(run.get("scorecard_config") or {})
     n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
@@ -144,12 +148,11 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     """Measure the labelled ``pairs`` (scorecards cached under ``out``) with the committed run's sizes, put their
     rows in the committed table (replacing any of the same name), fit on its calibration rows and report the result
     as :func:`refit_committed` does. Votes are cast under the new fit: the added pairs' from their scorecards, and
-    those of every other pair for each indicator whose rules the fit changed (:func:`_recast_changed`), which a
+    those of every other pair for each indicator whose rules the fit changed (:func:`recast_changed`), which a
     calibration pair can do. A pair whose gain check did not pass is recorded as not a validation case, as a full
     run records it."""
     from ...errors import UnknownModelError
     from ...paths import record_figures_dir
-    from ..scorecard import ScorecardConfig
 
     if not pairs:
         raise InvalidConfigError("validate --add was given no pairs: name the labelled pairs to add.")
@@ -178,15 +181,19 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     fitted = fit_rules(merged[merged["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
     voted_under = FittedRules.from_dict(summary["fitted"]).rules
     fresh = {c.pair: c for c in cards}
-    recast = _recast_changed(merged, fitted.rules, voted_under, fresh, cfg, out=out, progress=progress)
+    recast = recast_changed(merged, fitted.rules, voted_under, fresh, cfg, out=out, progress=progress)
     index = {p: i for i, p in enumerate(merged["pair"])}
     for card in cards:  # every vote of an added pair under the new fit
         merged.loc[index[card.pair]] = pair_table([card.revoted(fitted.rules)]).reindex(columns=merged.columns).iloc[0]
-    _, new, merged = refit({**summary, "fitted": fitted.to_dict()}, merged)
+    check_votes(merged, fitted.rules)
+    new = validation_summary(merged, fitted, n_boot=n_boot, seed=seed)
     carried = summary.get("build") or {}
     earlier = run.get("added") or []
+    calibration = [c.pair for c in cards if c.split == "calibration"]
     record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
               **({"revoted": recast} if recast else {}),
+              # a calibration pair changes the fit after the held-out readings were seen: keep what they read before
+              **({"calibration": calibration, "headline_before": summary["summary"]} if calibration else {}),
               "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
     added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]]))}
                  for name, a in (run.get("added_indicators") or {}).items()}
@@ -202,11 +209,12 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     return _write(new, merged, folder_path, table_dir)
 
 
-def _recast_changed(table: pd.DataFrame, rules: Any, voted_under: Any, fresh: dict[str, Any], cfg: Any, *,
-                    out: str | Path | None, progress: bool) -> dict[str, list[str]]:
+def recast_changed(table: pd.DataFrame, rules: ScorecardRules, voted_under: ScorecardRules,
+                   fresh: Mapping[str, Scorecard], cfg: ScorecardConfig, *, out: str | Path | None,
+                   progress: bool) -> dict[str, list[str]]:
     """Cast again, in place, the votes of every indicator whose rules differ between ``voted_under`` (the rules the
     table's votes were cast under) and ``rules`` (a new fit), and the vote rule's reading of the rows that changed;
-    returns, per such indicator, the pairs whose votes were cast again.
+    returns, per such indicator, the pairs of the table (other than ``fresh``) whose votes were cast again.
 
     An indicator that became descriptive votes ``n/a`` everywhere. A moved cut of an indicator that voted before and
     votes now, and whose module votes from its statistic alone (``vote_from_statistic``: no guard depends on the
@@ -214,10 +222,8 @@ def _recast_changed(table: pd.DataFrame, rules: Any, voted_under: Any, fresh: di
     there was no statistic). Any other change (a cut of another kind of indicator, one that starts voting) needs the
     indicator's metrics on every row that has its statistic or a vote: the scorecards in ``fresh`` (pairs measured
     in this call), else a measurement of the pair built here, which must be the model its row was measured on
-    (:func:`_same_weights`). A rule key that belongs to no indicator's cut, or a row that cannot be measured here, is
-    refused: its votes would be stale."""
-    from ..indicators import REGISTRY, Estimate, revote
-
+    (:func:`_same_weights`) and give the statistic its row holds. A rule key that belongs to no indicator's cut, or a
+    row that cannot be measured here, is refused: its votes would be stale."""
     now, before = rules.to_dict(), voted_under.to_dict()
     changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - {"descriptive"}
     moved = set(set(now["descriptive"]) ^ set(before.get("descriptive", ())))
@@ -236,25 +242,64 @@ def _recast_changed(table: pd.DataFrame, rules: Any, voted_under: Any, fresh: di
         rows = table.index[table[name].notna() | (table[f"{name}_vote"] != "n/a")].tolist()
         if not rows:
             continue
-        from_statistic = getattr(REGISTRY[name], "vote_from_statistic", None)
+        from_statistic = REGISTRY[name].vote_from_statistic
         if name in now["descriptive"]:
             table.loc[rows, f"{name}_vote"] = "n/a"
         elif from_statistic is not None and name not in before.get("descriptive", ()):
             for i in rows:
                 if table.loc[i, f"{name}_vote"] != "n/a":
-                    est = Estimate(*(table.loc[i, c] for c in (name, f"{name}_lo", f"{name}_hi")))
-                    table.loc[i, f"{name}_vote"] = from_statistic(est, rules)
+                    table.loc[i, f"{name}_vote"] = from_statistic(_estimate(table, i, name), rules)
         else:
             cards = dict(fresh)
             need = [table.loc[i, "pair"] for i in rows if table.loc[i, "pair"] not in fresh]
             cards |= {c.pair: c for c in _measure_committed(need, cfg.replace(indicators=(name,)), out=out,
                                                               progress=progress)}
             for i in rows:
-                table.loc[i, f"{name}_vote"] = revote(cards[table.loc[i, "pair"]].results[name], rules).vote
-        recast[name] = sorted(table.loc[rows, "pair"])
+                result = cards[table.loc[i, "pair"]].results[name]
+                if table.loc[i, "pair"] not in fresh and not _same_estimate(result.statistic, _estimate(table, i, name)):
+                    raise CheckpointMismatchError(
+                        f"{table.loc[i, 'pair']}: {name} measured here gives {result.statistic}, its committed row"
+                        f" {_estimate(table, i, name)}; the measuring code or the model changed: {_RERUN}.")
+                table.loc[i, f"{name}_vote"] = revote(result, rules).vote
+        recast[name] = sorted(p for p in table.loc[rows, "pair"] if p not in fresh)
         touched |= set(rows)
     _recast_vote_rule(table, sorted(touched))
     return recast
+
+
+def _estimate(table: pd.DataFrame, i: Any, name: str) -> Estimate:
+    """Indicator ``name``'s statistic with its CI in row ``i`` of a pair table."""
+    return Estimate(*(table.loc[i, c] for c in (name, f"{name}_lo", f"{name}_hi")))
+
+
+def _same_estimate(a: Estimate, b: Estimate) -> bool:
+    """Equal values and CI ends (both unknown, or within 1e-9 relative): a pair table keeps floats as text."""
+    return all((x is None and y is None) or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-9,
+                                                                                            abs_tol=1e-12))
+               for x, y in ((a.value, b.value), (a.lo, b.lo), (a.hi, b.hi)))
+
+
+def check_votes(table: pd.DataFrame, rules: ScorecardRules) -> None:
+    """Refuse a pair table whose votes are not those ``rules`` give: a descriptive indicator with a vote, a vote of
+    an indicator that votes from its statistic alone that its statistic does not give, or a vote rule's reading
+    that the votes do not give."""
+    from ..scorecard import summarize_votes
+
+    bad: list[str] = []
+    for name in INDICATORS:
+        votes = table[f"{name}_vote"]
+        if name in rules.descriptive:
+            bad += [f"{p}: {name} is descriptive but votes" for p in table.loc[votes != "n/a", "pair"]]
+        elif REGISTRY[name].vote_from_statistic is not None:
+            bad += [f"{table.loc[i, 'pair']}: {name} votes {votes[i]}" for i in table.index
+                    if votes[i] != "n/a" and REGISTRY[name].vote_from_statistic(_estimate(table, i, name), rules) != votes[i]]
+    for i in table.index:
+        want = "no_signal" if no_gain(table.loc[i, "gain"]) else summarize_votes(
+            {n: table.loc[i, f"{n}_vote"] for n in INDICATORS})[0]
+        if table.loc[i, "vote_summary"] != want:
+            bad.append(f"{table.loc[i, 'pair']}: the vote rule reads {table.loc[i, 'vote_summary']}, its votes {want}")
+    if bad:
+        raise CheckpointMismatchError(f"Votes not cast under the fitted rules: {bad[:5]}: {_RERUN}.")
 
 
 def _measure_committed(pairs: Sequence[str], cfg: Any, *, out: str | Path | None, progress: bool) -> list[Any]:
@@ -298,8 +343,6 @@ def _same_weights(pair: str) -> str | None:
 
 def _indicator_keys(name: str, rules: Any) -> set[str]:
     """The rule thresholds indicator ``name``'s fitted cut sets (the keys its ``with_cut`` changes)."""
-    from ..indicators import REGISTRY
-
     before = rules.to_dict()
     after = REGISTRY[name].with_cut(rules, 0.123456789).to_dict()
     return {k for k in before if before[k] != after[k]}
@@ -319,9 +362,7 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     reading of it, which the summary model treats as "at its cut"."""
     from ...errors import UnknownModelError
     from ...paths import record_figures_dir
-    from ..indicators import REGISTRY, metrics_of, revote
-    from ..indicators.core import INDICATORS
-    from ..scorecard import ScorecardConfig
+    from ..indicators import metrics_of
 
     if name not in INDICATORS or REGISTRY[name].with_cut is None:
         raise InvalidConfigError(f"validate --add-indicator {name!r}: name a voting indicator, one of"

@@ -253,9 +253,8 @@ def _auc_within(two: pd.DataFrame, column: str, name: str, *, n_boot: int, seed:
 
 
 def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame, *, n_boot: int = 1000,
-             seed: int = 0, seen: Sequence[str] = ()) -> dict[str, Any]:
-    """Held-out metrics of the fitted summary and of the vote rule, and each indicator's AUC on ``test`` rows;
-    the summary's also without the ``seen`` pairs (readings in view when the calibration split was designed)."""
+             seed: int = 0) -> dict[str, Any]:
+    """Held-out metrics of the fitted summary and of the vote rule, and each indicator's AUC on ``test`` rows."""
     if test.empty:
         raise EmptyInputError("No held-out pairs: the registry lists none with split='test'.")
     true = test["label"].tolist()
@@ -289,16 +288,6 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                                                  if rr == r)), int((test["recipe"] == r).sum())]
                                 for r in sorted(test["recipe"].dropna().unique())},
         }
-    left_out = [p for p in seen if p in set(test["pair"])]
-    if left_out:  # the summary on the clean held-out pairs only
-        keep = ~test["pair"].isin(left_out).to_numpy()
-        t_clean = [t for t, k in zip(true, keep, strict=True) if k]
-        p_clean = [p for p, k in zip(fitted.predict(test), keep, strict=True) if k]
-        ba, lo, hi = balanced_accuracy_ci(t_clean, p_clean, n_boot=n_boot, seed=seed,
-                                          groups=None if _groups(test) is None else test.loc[keep, "base"].tolist())
-        out["summary"]["unseen_in_design"] = {"left_out": left_out, "n": len(t_clean), "balanced_accuracy": ba,
-                                              "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(t_clean, p_clean),
-                                              "recall_exact_ci": recall_exact_ci(t_clean, p_clean)}
     two = _two_class(test)
     y = (two["label"] == "creation").to_numpy()
     per = []

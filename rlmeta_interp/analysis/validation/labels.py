@@ -64,10 +64,3 @@ def preset_build_status(preset: str = "validation") -> dict[str, Any]:
                if s.name not in entries or not is_up_to_date(Path(entries[s.name].spec.location), s)]
     return {"preset": preset, "labelled_models": len(wanted), "not_built": missing}
 
-
-def summary_seen_in_design() -> tuple[str, ...]:
-    """The validation preset's held-out pairs that are no clean test of the summary: their readings were in view
-    when the calibration split was designed (:func:`~rlmeta_interp.organism.presets.summary_seen_in_design`)."""
-    from ...organism.presets import summary_seen_in_design as seen
-
-    return seen()

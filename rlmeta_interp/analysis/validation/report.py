@@ -18,7 +18,7 @@ from ...errors import EmptyInputError
 from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
 from ..indicators.core import INDICATORS
 from .fit import FittedRules, evaluate, fit_rules, pair_table
-from .labels import labelled_pairs, pair_facts, preset_build_status, summary_seen_in_design
+from .labels import labelled_pairs, pair_facts, preset_build_status
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
 def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The table's content: the fit (from calibration rows) and its held-out evaluation (test rows)."""
     calib, test = table[table["split"] == "calibration"], table[table["split"] == "test"]
-    ev = evaluate(fitted, test, calib, n_boot=n_boot, seed=seed, seen=summary_seen_in_design())
+    ev = evaluate(fitted, test, calib, n_boot=n_boot, seed=seed)
     s = ev["summary"]
     headline = {"balanced_accuracy": {"value": s["balanced_accuracy"], "ci_lo": s["ci_lo"], "ci_hi": s["ci_hi"]},
                 "n_pairs": ev["n_test"], "split": "test", "creation_recall": s["recall"].get("creation"),
@@ -219,7 +219,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
            + f" for the gain check followed by always answering '{gtc['answer']}'") + f"; recall {rec}" + ("" if ns is None else f"; no-signal controls read as creation: {_f(ns)}")
         + ("; no no-signal control among the test pairs" if ns is None else "") + ".",
         _read_wrong_line(s),
-        *_clean_summary_line(s),
+        *_extended_calibration_line(summary),
         "- Voting indicators, held-out AUC (95% CI, resampling bases): " + (", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
             for r in voting) or "none") + ".",
@@ -290,24 +290,36 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     bar = ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
            f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
-           f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class; balanced accuracy and"
-           " creation recall also without the held-out pairs the calibration design saw)")
+           f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
+           " held-out pairs the indicator's design saw; held-out pairs unseen when the calibration split last changed)")
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
 
 
-def _clean_summary_line(s: dict[str, Any]) -> list[str]:
-    """The summary without the held-out pairs whose readings were in view when the calibration split was designed
-    (no line when there are none)."""
-    c = s.get("unseen_in_design")
-    if not c:
+def calibration_extensions(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``validate --add`` records of a table that added calibration pairs: each changed the fit after the
+    held-out readings of the table had been seen (oldest first)."""
+    added = (summary.get("run") or {}).get("added") or []
+    return [a for a in ([added] if isinstance(added, dict) else added) if a.get("calibration")]
+
+
+def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
+    """What the held-out numbers are worth once the calibration split was extended after they had been seen, with
+    the summary's headline before the first extension (no line for a table fitted once)."""
+    ext = calibration_extensions(summary)
+    if not ext:
         return []
-    exact = ", ".join(f"{k} {r}/{n}" for k, (r, n, _, _) in c["recall_exact_ci"].items())
-    return [f"- Summary without the {len(c['left_out'])} held-out pairs whose readings were in view when the"
-            f" calibration split was designed ({', '.join(c['left_out'])}): balanced accuracy"
-            f" {_f(c['balanced_accuracy'])} (95% CI {_f(c['ci_lo'])} to {_f(c['ci_hi'])}) on {c['n']} pairs; read"
-            f" right {exact}."]
+    names = [p for a in ext for p in a["calibration"]]
+    before = ext[0].get("headline_before") or {}
+    ba = before.get("balanced_accuracy") or {}
+    was = "" if not ba else (
+        f" Before the first, the summary read balanced accuracy {_f(ba.get('value'))} (95% CI {_f(ba.get('ci_lo'))} to"
+        f" {_f(ba.get('ci_hi'))}) and creation recall {_f(before.get('creation_recall'))} on"
+        f" {before.get('n_pairs')} held-out pairs.")
+    return [f"- The calibration split was extended after the held-out readings had been seen ({len(names)} pairs"
+            f" added by `validate --add`: {', '.join(names)}), so no held-out pair is a clean test of the current"
+            f" fit: that needs held-out pairs built after the calibration split last changed.{was}"]
 
 
 def _read_wrong_line(s: dict[str, Any]) -> str:
@@ -360,12 +372,15 @@ MIN_BASES_PER_CLASS = 2
 def counts_for_bar(r: dict[str, Any]) -> bool:
     """Whether one indicator's held-out row counts towards the bar: it votes by a cut fitted on calibration (not by
     kept hand-set thresholds), its AUC is >= 0.8 with the CI above 0.6, and that AUC rests on at least
-    :data:`MIN_BASES` bases no calibration pair starts from and :data:`MIN_BASES_PER_CLASS` bases of each class. A
-    table without base counts does not count."""
+    :data:`MIN_BASES` bases no calibration pair starts from and :data:`MIN_BASES_PER_CLASS` bases of each class, and
+    the AUC without the pairs the indicator's design saw (where it lists some) meets the same. A table without base
+    counts does not count."""
     by_class = r.get("test_bases_by_class") or {}
+    clean = r.get("test_unseen_in_design")  # the same AUC without the pairs the indicator's design saw
     return bool(r["votes"] and r.get("cut") is not None and r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8
                 and r["test_lo"] > 0.6 and (r.get("test_bases_unseen") or 0) >= MIN_BASES
-                and len(by_class) == 2 and min(by_class.values()) >= MIN_BASES_PER_CLASS)
+                and len(by_class) == 2 and min(by_class.values()) >= MIN_BASES_PER_CLASS
+                and (not clean or (clean["auc"] >= 0.8 and clean["lo"] > 0.6)))
 
 
 def meets_bar(summary: dict[str, Any]) -> bool:
@@ -374,8 +389,8 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases (:func:`counts_for_bar`),
     and so many held-out pairs per class that even the exact
     interval of every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point
-    [1, 1]); balanced accuracy and creation recall must also hold without the held-out pairs whose readings were in
-    view when the calibration split was designed."""
+    [1, 1]); and the held-out pairs must be a clean test: a table whose calibration split was extended after its
+    held-out readings had been seen (:func:`calibration_extensions`) never meets it."""
     ev = summary["evaluation"]
     s = ev["summary"]
     exact = s.get("recall_exact_ci") or {}
@@ -383,14 +398,10 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     # nothing to resample, so a perfect ordering of a handful of pairs gives the point CI [1, 1] (counts_for_bar)
     good = [r for r in ev["indicators"] if counts_for_bar(r)]
     ns = s["no_signal_read_as_creation"]
-    # the same balanced accuracy and creation recall without the held-out pairs the calibration design saw
-    clean = s.get("unseen_in_design")
-    clean_ok = clean is None or (clean["balanced_accuracy"] >= 0.85 and clean["ci_lo"] > 0.5
-                                 and clean["recall"].get("creation", 0.0) >= 0.8)
     return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
                 and bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())
                 and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3
-                and clean_ok)
+                and not calibration_extensions(summary))
 
 
 def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None:

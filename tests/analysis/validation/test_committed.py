@@ -77,7 +77,7 @@ def test_votes_cast_from_the_statistic_alone_are_the_committed_votes():
 
     summary, table = vc.committed_table(FIGURES)
     rules = FittedRules.from_dict(summary["fitted"]).rules
-    names = [n for n, m in REGISTRY.items() if hasattr(m, "vote_from_statistic") and n not in rules.descriptive]
+    names = [n for n, m in REGISTRY.items() if m.vote_from_statistic is not None and n not in rules.descriptive]
     assert {"likelihood", "elicitation"} <= set(names)
     for name in names:
         assert (table[f"{name}_vote"] != "n/a").any(), name
@@ -99,7 +99,7 @@ def test_a_moved_cut_is_applied_to_the_committed_table_without_measuring(tmp_pat
     after = before.replace(unrecovered_activation_max=cut, unrecovered_creation_min=cut)
     cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
     new = table.copy()
-    recast = vc._recast_changed(new, after, before, {}, cfg, out=tmp_path / "cards", progress=False)
+    recast = vc.recast_changed(new, after, before, {}, cfg, out=tmp_path / "cards", progress=False)
     assert list(recast) == ["elicitation"] and not (tmp_path / "cards").exists()
     assert new["elicitation_vote"].tolist() == _from_statistic(table, "elicitation", after)
     assert new["elicitation_vote"].tolist() != table["elicitation_vote"].tolist()
@@ -109,6 +109,20 @@ def test_a_moved_cut_is_applied_to_the_committed_table_without_measuring(tmp_pat
         assert new.loc[i, "vote_summary"] == want, new.loc[i, "pair"]
     untouched = [c for c in table.columns if c not in ("elicitation_vote", "vote_summary")]
     pd.testing.assert_frame_equal(new[untouched], table[untouched])
+    vc.check_votes(new, after)
+    with pytest.raises(CheckpointMismatchError, match="Votes not cast under the fitted rules"):
+        vc.check_votes(table, after)  # the committed votes were cast under the earlier cut
+
+
+def test_check_votes_refuses_a_table_whose_votes_the_rules_do_not_give():
+    summary, table = vc.committed_table(FIGURES)
+    rules = FittedRules.from_dict(summary["fitted"]).rules
+    vc.check_votes(table, rules)
+    for column, value in (("directions_vote", "creation"), ("vote_summary", "mixed")):
+        bad = table.copy()
+        bad.loc[bad.index[0], column] = value
+        with pytest.raises(CheckpointMismatchError, match="Votes not cast under the fitted rules"):
+            vc.check_votes(bad, rules)
 
 
 def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
@@ -221,7 +235,11 @@ def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_pat
     assert voting and not any(f["cut"] is not None for f in without["fitted"]["indicators"])
     added = vc.add_to_committed(["c-cal"], out=tmp_path / "new-cards", folder=tmp_path / "without",
                                 table_dir=tmp_path / "added", progress=False)
-    assert {n: sorted(p) for n, p in added["run"]["added"][-1]["revoted"].items()} == {n: pairs for n in voting}
+    record = added["run"]["added"][-1]
+    # the other pairs' votes were cast again; the added pair's are its own
+    assert {n: sorted(p) for n, p in record["revoted"].items()} == {n: ["a-cal", "a-test", "c-test"] for n in voting}
+    assert record["calibration"] == ["c-cal"]
+    _same(record["headline_before"], _plain(without["summary"]), "headline_before")
     rows = [pd.read_csv(d / vr.PAIRS_CSV).sort_values("pair").reset_index(drop=True)
             for d in (tmp_path / "full", tmp_path / "added")]
     pd.testing.assert_frame_equal(rows[0], rows[1])

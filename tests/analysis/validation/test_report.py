@@ -227,11 +227,12 @@ def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
         assert not vr.counts_for_bar(row(0, **bad)), bad
         assert not vr.meets_bar(summary([row(0, **bad), *good[1:]])), bad
         assert vr.meets_bar(summary([row(0, **bad), *good[1:], row(3)]))  # a fourth good one makes up for it
-    # without the held-out pairs the calibration design saw, the summary must meet the bar too
-    clean = {"balanced_accuracy": 0.9, "ci_lo": 0.7, "recall": {"creation": 0.8}}
+    # an indicator whose design saw some held-out pairs counts only if its AUC without them meets the bar too
+    assert vr.counts_for_bar(row(0, test_unseen_in_design={"auc": 0.9, "lo": 0.7}))
+    assert not vr.counts_for_bar(row(0, test_unseen_in_design={"auc": 0.9, "lo": 0.6}))
+    # a calibration split extended after the held-out readings had been seen leaves no clean test: never met
     met = summary(good)
-    met["evaluation"]["summary"]["unseen_in_design"] = clean
-    assert vr.meets_bar(met)
-    for bad in ({"balanced_accuracy": 0.84}, {"ci_lo": 0.5}, {"recall": {"creation": 0.75}}):
-        met["evaluation"]["summary"]["unseen_in_design"] = {**clean, **bad}
-        assert not vr.meets_bar(met), bad
+    met["run"] = {"added": [{"pairs": ["t"], "calibration": []}]}
+    assert vr.meets_bar(met) and not vr.calibration_extensions(met)
+    met["run"]["added"].append({"pairs": ["c"], "calibration": ["c"]})
+    assert not vr.meets_bar(met) and vr.calibration_extensions(met) == [met["run"]["added"][1]]
