@@ -380,8 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--add", nargs="*", default=None, metavar="NAME",
                    help="measure only these labelled pairs, with the committed table's sizes, and report the"
                         " committed table with their rows added; held-out pairs need no other model, a calibration"
-                        " pair refits and casts again every vote the new fit changes, from the pairs built here"
-                        " (checked to be the same models by weight checksums)")
+                        " pair refits and casts again every vote the new fit changes (from the table's statistics"
+                        " where a vote rests on them alone, else from the pairs built here, checked to be the same"
+                        " models by weight checksums)")
     s.add_argument("--add-indicator", default=None, metavar="INDICATOR",
                    help="measure one indicator the committed table lacks on its pairs built here (or --pairs),"
                         " checked to be the same models by weight checksums; fit its cut on the calibration rows and"

@@ -195,7 +195,10 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
               # a calibration pair changes the fit after the held-out readings were seen: keep what they read before
               **({"calibration": calibration, "headline_before": summary["summary"]} if calibration else {}),
               "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
-    added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]]))}
+    # an indicator added to the table afterwards is measured on the added pairs too: they are measured now
+    added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]])),
+                        **({"not_measured_test": [p for p in a["not_measured_test"] if p not in record["pairs"]]}
+                           if "not_measured_test" in a else {})}
                  for name, a in (run.get("added_indicators") or {}).items()}
     # one record per --add call, oldest first (a table written before kept only the last, as a dict)
     new["run"] = {**run, "added": [*([earlier] if isinstance(earlier, dict) else earlier), record],

@@ -303,6 +303,14 @@ def test_adding_an_indicator_to_a_table_gives_the_full_run(tmp_path, monkeypatch
         vc.add_indicator_to_committed("directions", ["c-cal"], folder=tmp_path / "added", table_dir=tmp_path / "x")
     with pytest.raises(InvalidConfigError, match="voting indicator"):
         vc.add_indicator_to_committed("weights", folder=tmp_path / "without", table_dir=tmp_path / "x")
+    # added on three pairs, it names the held-out one it did not read; adding that pair with --add measures it
+    some = vc.add_indicator_to_committed("directions", ["a-cal", "a-test", "c-cal"], folder=tmp_path / "without",
+                                         out=tmp_path / "new-cards", table_dir=tmp_path / "some", progress=False)
+    assert some["run"]["added_indicators"]["directions"]["not_measured_test"] == ["c-test"]
+    more = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "some",
+                               table_dir=tmp_path / "more", progress=False)
+    assert more["run"]["added_indicators"]["directions"]["not_measured_test"] == []
+    assert sorted(more["run"]["added_indicators"]["directions"]["pairs"]) == pairs
     m = json.loads((exported / "c-cal.json").read_text())
     m["files"]["model.safetensors"] = "0" * 64  # the committed row was measured on other weights
     (exported / "c-cal.json").write_text(json.dumps(m))
