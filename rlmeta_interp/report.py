@@ -172,7 +172,7 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
             exact = ((data.get("evaluation") or {}).get("summary") or {}).get("recall_exact_ci")
             bar = None
             if isinstance(data.get("evaluation"), dict) and "indicators" in data["evaluation"]:
-                from .analysis.validation.report import meets_bar
+                from .analysis.validation.bar import meets_bar
 
                 bar = meets_bar(data)
             return MeterAccuracy(float(value), _finite(lo), _finite(hi), int(n) if _finite(n) else None, key,

@@ -1,0 +1,40 @@
+"""The project's bar: which indicators count towards it, and when a validation summary meets it."""
+
+from __future__ import annotations
+
+from rlmeta_interp.analysis.validation import bar as vb
+
+
+def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
+    unseen, per_class = vb.MIN_BASES, {"creation": vb.MIN_BASES_PER_CLASS, "activation": 3}
+
+    def row(k, **change):
+        r = {"indicator": f"i{k}", "votes": True, "cut": 0.5, "test_auc": 1.0, "test_lo": 0.9, "test_bases": 7,
+             "test_bases_unseen": unseen, "test_bases_by_class": per_class}
+        return {**r, **change}
+
+    def summary(rows):
+        s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "recall": {"creation": 0.9}, "no_signal_read_as_creation": 0.0,
+             "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0], "no_signal": [6, 6, 0.54, 1.0]}}
+        return {"evaluation": {"summary": s, "indicators": rows}}
+
+    good = [row(k) for k in range(3)]
+    assert vb.meets_bar(summary(good))
+    for bad in ({"test_bases_unseen": unseen - 1},  # too few bases calibration never saw
+                {"test_bases_by_class": {"creation": 1, "activation": 6}},  # one base carries a whole class
+                {"test_bases_by_class": {"activation": 7}},  # one class only
+                {"cut": None},  # votes by kept hand-set thresholds, not a fitted cut
+                {"test_bases_unseen": None, "test_bases_by_class": None},  # a table without base counts
+                {"test_lo": 0.6}, {"test_auc": float("nan")}, {"votes": False}):
+        assert not vb.counts_for_bar(row(0, **bad)), bad
+        assert not vb.meets_bar(summary([row(0, **bad), *good[1:]])), bad
+        assert vb.meets_bar(summary([row(0, **bad), *good[1:], row(3)]))  # a fourth good one makes up for it
+    # an indicator whose design saw some held-out pairs counts only if its AUC without them meets the bar too
+    assert vb.counts_for_bar(row(0, test_unseen_in_design={"auc": 0.9, "lo": 0.7}))
+    assert not vb.counts_for_bar(row(0, test_unseen_in_design={"auc": 0.9, "lo": 0.6}))
+    # a calibration split extended after the held-out readings had been seen leaves no clean test: never met
+    met = summary(good)
+    met["run"] = {"added": [{"pairs": ["t"], "calibration": []}]}
+    assert vb.meets_bar(met) and not vb.calibration_extensions(met)
+    met["run"]["added"].append({"pairs": ["c"], "calibration": ["c"]})
+    assert not vb.meets_bar(met) and vb.calibration_extensions(met) == [met["run"]["added"][1]]
