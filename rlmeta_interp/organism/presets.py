@@ -203,8 +203,8 @@ BANDIT_CALIBRATION_ONLY_SEEDS = (3,)
 # Seed 3 also builds a shuffled-reward base fine-tuned on real-reward Thompson histories (creation by design: the base
 # has seen a learner's moves but no link from rewards to choices). Added after the fitted summary had read the
 # shuffled-reward RL pairs (held out, seeds 0-2) as activation: its weights are fitted on calibration pairs, and
-# without a calibration case of that design every voting indicator agreed on every calibration pair. Those held-out
-# pairs are no clean test of the summary from then on.
+# without a calibration case of that design every voting indicator agreed on every calibration pair. Every held-out
+# reading was in view then, so from then on no held-out pair is a clean test of the summary.
 
 
 def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRAIN_STEPS,
