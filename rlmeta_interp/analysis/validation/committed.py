@@ -109,14 +109,20 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
     return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed), table
 
 
-def _recast_vote_rule(table: pd.DataFrame, index: Any) -> None:
-    """Set, in place, the vote rule's reading (``vote_summary``) of the rows at ``index`` from their vote columns,
-    as :func:`pair_table` makes it; a row without a gain keeps ``no_signal``."""
+def _vote_rule_reading(table: pd.DataFrame, i: Any) -> str:
+    """The vote rule's reading of row ``i`` from its vote columns, as :func:`pair_table` makes it (``no_signal``
+    without a gain)."""
     from ..scorecard import summarize_votes
 
+    if no_gain(table.loc[i, "gain"]):
+        return "no_signal"
+    return summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS})[0]
+
+
+def _recast_vote_rule(table: pd.DataFrame, index: Any) -> None:
+    """Set, in place, the vote rule's reading (``vote_summary``) of the rows at ``index`` from their vote columns."""
     for i in index:
-        if not no_gain(table.loc[i, "gain"]):
-            table.loc[i, "vote_summary"] = summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS})[0]
+        table.loc[i, "vote_summary"] = _vote_rule_reading(table, i)
 
 
 def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
@@ -287,8 +293,6 @@ def check_votes(table: pd.DataFrame, rules: ScorecardRules) -> None:
     """Refuse a pair table whose votes are not those ``rules`` give: a descriptive indicator with a vote, a vote of
     an indicator that votes from its statistic alone that its statistic does not give, or a vote rule's reading
     that the votes do not give."""
-    from ..scorecard import summarize_votes
-
     bad: list[str] = []
     for name in INDICATORS:
         votes = table[f"{name}_vote"]
@@ -298,8 +302,7 @@ def check_votes(table: pd.DataFrame, rules: ScorecardRules) -> None:
             bad += [f"{table.loc[i, 'pair']}: {name} votes {votes[i]}" for i in table.index
                     if votes[i] != "n/a" and REGISTRY[name].vote_from_statistic(_estimate(table, i, name), rules) != votes[i]]
     for i in table.index:
-        want = "no_signal" if no_gain(table.loc[i, "gain"]) else summarize_votes(
-            {n: table.loc[i, f"{n}_vote"] for n in INDICATORS})[0]
+        want = _vote_rule_reading(table, i)
         if table.loc[i, "vote_summary"] != want:
             bad.append(f"{table.loc[i, 'pair']}: the vote rule reads {table.loc[i, 'vote_summary']}, its votes {want}")
     if bad:
