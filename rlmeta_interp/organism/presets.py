@@ -205,6 +205,10 @@ BANDIT_CALIBRATION_ONLY_SEEDS = (3,)
 # shuffled-reward RL pairs (held out, seeds 0-2) as activation: its weights are fitted on calibration pairs, and
 # without a calibration case of that design every voting indicator agreed on every calibration pair. Every held-out
 # reading was in view then, so from then on no held-out pair is a clean test of the summary.
+# Pretraining seeds whose pairs make that clean test: designed (this constant and :func:`_fresh_test_specs`
+# committed) after the calibration split last changed, and before any model of them was built or measured. Every
+# class of both worlds, one RL seed per bandit base (the RL recipe's cost), all held out.
+FRESH_TEST_SEEDS = (4,)
 
 
 def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRAIN_STEPS,
@@ -314,6 +318,20 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
     return specs + [bandit_rl(dose0, "test", reward="random"), shuffled, bandit_rl(shuffled, "test")]
 
 
+def _fresh_test_specs(seed: int) -> list[OrganismSpec]:
+    """The held-out pairs of a pretraining seed in :data:`FRESH_TEST_SEEDS`: bandit RL from the dose-0, dose-0.5 and
+    shuffled-reward bases with the random-reward control, the bandit fine-tuning pairs (two draws of Thompson histories
+    from doses 0 and 0.5, one from the shuffled-reward base, a random-play control per dose), and the arithmetic
+    depth fine-tuning pairs of :func:`_depth_specs`. The RL runs come first: the longest builds start first."""
+    dose0, dose05, shuffled = (bandit_base(0.0, "val", seed), bandit_base(0.5, "val", seed),
+                               bandit_base(1.0, "val", seed, rewards="shuffled"))
+    specs = [dose0, dose05, shuffled, bandit_rl(dose0, "test"), bandit_rl(dose05, "test"), bandit_rl(shuffled, "test"),
+             bandit_rl(dose0, "test", reward="random")]
+    for b in (dose0, dose05):
+        specs += [*(bandit_sft(b, "test", seed=s) for s in SFT_SEEDS), bandit_sft(b, "test", control=True)]
+    return [*specs, bandit_sft(shuffled, "test"), *_depth_specs(seed)]
+
+
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds (0-2) x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
@@ -322,10 +340,12 @@ def _validation() -> list[OrganismSpec]:
     only); the bandit RL recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward control, the shuffled-reward
     corpus) over 3 pretraining seeds, held out whole: a recipe, and a training method, that no rule was fitted on.
     The depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a
-    partial build holds both classes of every recipe."""
+    partial build holds both classes of every recipe. Last, the pairs of :data:`FRESH_TEST_SEEDS`: a held-out test
+    designed after the calibration split last changed."""
     return ([s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
             + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS
-               for s in _bandit_sft_specs(seed, "calibration", shuffled=True)])
+               for s in _bandit_sft_specs(seed, "calibration", shuffled=True)]
+            + [s for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)])
 
 
 def _demo() -> list[OrganismSpec]:

@@ -189,6 +189,13 @@ def test_validation_preset_labels_splits_and_budgets():
     assert all(getattr(b.pretrain.corpus, b.world).leak_free for b in bases.values())
     # at least one recipe is absent from the calibration split
     assert {s.recipe for s in trained if s.split == "test"} - {s.recipe for s in trained if s.split == "calibration"}
+    # the fresh held-out seeds (a test designed after the calibration split last changed): every pair held out, all
+    # three classes, creation and activation in both worlds, from pretraining seeds no other pair starts from
+    fresh = [s for s in trained if bases[s.base].pretrain.seed in presets.FRESH_TEST_SEEDS]
+    assert {s.split for s in fresh} == {"test"} and {s.label for s in fresh} == {"creation", "activation", "no_signal"}
+    for label in ("creation", "activation"):
+        assert {s.world for s in fresh if s.label == label} == {"arithmetic", "bandits"}, label
+    assert not set(presets.FRESH_TEST_SEEDS) & {*presets.PRETRAIN_SEEDS, *presets.BANDIT_CALIBRATION_ONLY_SEEDS}
 
 
 def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_path, monkeypatch):
