@@ -4,14 +4,35 @@ bases, a clean held-out split)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+
+def add_records(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run record's ``validate --add`` records, oldest first (a table written before kept only the last, as a
+    dict)."""
+    added = run.get("added") or []
+    return [added] if isinstance(added, dict) else list(added)
 
 
 def calibration_extensions(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``validate --add`` records of a table that added calibration pairs: each changed the fit after the
     held-out readings of the table had been seen (oldest first)."""
-    added = (summary.get("run") or {}).get("added") or []
-    return [a for a in ([added] if isinstance(added, dict) else added) if a.get("calibration")]
+    return [a for a in add_records(summary.get("run") or {}) if a.get("calibration")]
+
+
+def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
+    """The held-out pairs among ``test`` that are still a clean test of a table whose calibration split was extended:
+    those first put in the table (``new_pairs`` of a ``validate --add`` record) by a call after the last call that
+    added calibration pairs, so that no fit they are scored under was chosen with their readings in view. ``None``
+    for a table never extended: all its held-out pairs are clean. A record that does not list its new pairs (written
+    before they were kept) adds none: its pairs may have been in the table already."""
+    records = add_records(run)
+    last = max((i for i, a in enumerate(records) if a.get("calibration")), default=None)
+    if last is None:
+        return None
+    test = set(test)
+    return list(dict.fromkeys(p for a in records[last + 1:] for p in a.get("new_pairs", []) if p in test))
 
 
 # Bases (pretraining runs) a held-out AUC must rest on to count towards the bar.
@@ -34,15 +55,12 @@ def counts_for_bar(r: dict[str, Any]) -> bool:
                 and (not clean or (clean["auc"] >= 0.8 and clean["lo"] > 0.6)))
 
 
-def meets_bar(summary: dict[str, Any]) -> bool:
-    """Whether a validation summary meets the project's bar: held-out balanced accuracy >= 0.85 with its CI above
-    0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as creation, 3 voting
-    indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases (:func:`counts_for_bar`),
-    and so many held-out pairs per class that even the exact
-    interval of every class's recall lies above 0.5 (a bootstrap over a few pairs read without error is the point
-    [1, 1]); and the held-out pairs must be a clean test: a table whose calibration split was extended after its
-    held-out readings had been seen (:func:`calibration_extensions`) never meets it."""
-    ev = summary["evaluation"]
+def meets_evaluation(ev: dict[str, Any]) -> bool:
+    """Whether one held-out evaluation (``validation.fit.evaluate``) meets the bar's numbers: balanced accuracy >= 0.85
+    with its CI above 0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as
+    creation, 3 voting indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases
+    (:func:`counts_for_bar`), and so many held-out pairs per class that even the exact interval of every class's
+    recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1])."""
     s = ev["summary"]
     exact = s.get("recall_exact_ci") or {}
     # an AUC counts only over enough bases: its CI resamples bases, and over one or two the bootstrap has (almost)
@@ -51,5 +69,15 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     ns = s["no_signal_read_as_creation"]
     return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
                 and bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())
-                and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3
-                and not calibration_extensions(summary))
+                and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3)
+
+
+def meets_bar(summary: dict[str, Any]) -> bool:
+    """Whether a validation summary meets the project's bar (:func:`meets_evaluation`) on a clean held-out test: all
+    its held-out pairs, or, once its calibration split was extended after their readings had been seen
+    (:func:`calibration_extensions`), only the pairs first measured after the last extension
+    (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``); with none of those it does not."""
+    if not calibration_extensions(summary):
+        return meets_evaluation(summary["evaluation"])
+    clean = (summary.get("clean_test") or {}).get("evaluation")
+    return clean is not None and meets_evaluation(clean)

@@ -35,12 +35,22 @@ import pandas as pd
 
 from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
 from ...io import read_csv, sha256_file
+from ...organism.presets import preset_specs
 from ..indicators import REGISTRY, Estimate, revote
 from ..indicators.core import INDICATORS, ScorecardConfig, ScorecardRules
+from .bar import add_records, clean_test_pairs
 from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
 from .labels import labelled_pairs, preset_build_status
-from .report import (PAIRS_CSV, committed_summary, measured_indicators, record_trust_paragraph, score_cards,
-                     validation_cases, validation_summary, write_validation_table)
+from .report import (
+    PAIRS_CSV,
+    committed_summary,
+    measured_indicators,
+    record_trust_paragraph,
+    score_cards,
+    validation_cases,
+    validation_summary,
+    write_validation_table,
+)
 
 if TYPE_CHECKING:
     from ..scorecard import Scorecard
@@ -106,7 +116,8 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
         _recast_vote_rule(table, table.index)
         log.info("refit: %s no longer vote (descriptive under the new fit); their votes set to n/a",
                  ", ".join(sorted(silenced - never)))
-    return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed), table
+    clean = clean_test_pairs(run, table.loc[table["split"] == "test", "pair"])
+    return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean), table
 
 
 def _vote_rule_reading(table: pd.DataFrame, i: Any) -> str:
@@ -192,11 +203,12 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     for card in cards:  # every vote of an added pair under the new fit
         merged.loc[index[card.pair]] = pair_table([card.revoted(fitted.rules)]).reindex(columns=merged.columns).iloc[0]
     check_votes(merged, fitted.rules)
-    new = validation_summary(merged, fitted, n_boot=n_boot, seed=seed)
     carried = summary.get("build") or {}
-    earlier = run.get("added") or []
     calibration = [c.pair for c in cards if c.split == "calibration"]
+    before = set(table["pair"])
     record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
+              # pairs the table had no row of: a clean test if no later call changes the calibration split
+              "new_pairs": [c.pair for c in cards if c.pair not in before],
               **({"revoted": recast} if recast else {}),
               # a calibration pair changes the fit after the held-out readings were seen: keep what they read before
               **({"calibration": calibration, "headline_before": summary["summary"]} if calibration else {}),
@@ -206,12 +218,17 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
                         **({"not_measured_test": [p for p in a["not_measured_test"] if p not in record["pairs"]]}
                            if "not_measured_test" in a else {})}
                  for name, a in (run.get("added_indicators") or {}).items()}
-    # one record per --add call, oldest first (a table written before kept only the last, as a dict)
-    new["run"] = {**run, "added": [*([earlier] if isinstance(earlier, dict) else earlier), record],
-                  **({"added_indicators": added_ind} if added_ind else {})}
-    new["build"] = {**carried, "not_built": sorted(set(carried.get("not_built", [])) - set(pairs)),
-                    "not_validation_cases": sorted((set(carried.get("not_validation_cases", [])) - set(pairs))
-                                                   | set(failed))}
+    # one record per --add call, oldest first
+    new_run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
+    new = validation_summary(merged, fitted, n_boot=n_boot, seed=seed,
+                             clean=clean_test_pairs(new_run, merged.loc[merged["split"] == "test", "pair"]))
+    new["run"] = new_run
+    not_cases = (set(carried.get("not_validation_cases", [])) - set(pairs)) | set(failed)
+    # the labelled pairs of the current preset that the table neither reads nor lists as failing the gain check
+    wanted = {s.name for s in preset_specs("validation") if s.kind != "base"}
+    new["build"] = {**carried, "labelled_models": build["labelled_models"],
+                    "not_built": sorted(wanted - set(merged["pair"]) - not_cases),
+                    "not_validation_cases": sorted(not_cases)}
     log.info("validate --add: measured %d pairs (%d without a passed gain check); votes cast again for %s;"
              " held-out balanced accuracy %.2f", len(cards), len(failed), sorted(recast) or "no indicator",
              new["summary"]["balanced_accuracy"]["value"])
@@ -430,7 +447,8 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     for card in cards:
         table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules).vote
     _recast_vote_rule(table, [rows[c.pair] for c in cards])
-    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
+    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed,
+                             clean=clean_test_pairs(run, table.loc[table["split"] == "test", "pair"]))
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
     worlds = set(table.loc[table["pair"].isin({c.pair for c in cards if c.results[name].metrics}), "world"])

@@ -124,24 +124,38 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     return summary
 
 
-def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """The table's content: the fit (from calibration rows) and its held-out evaluation (test rows)."""
+def _headline(ev: dict[str, Any]) -> dict[str, Any]:
+    s = ev["summary"]
+    return {"balanced_accuracy": {"value": s["balanced_accuracy"], "ci_lo": s["ci_lo"], "ci_hi": s["ci_hi"]},
+            "n_pairs": ev["n_test"], "split": "test", "creation_recall": s["recall"].get("creation"),
+            "no_signal_read_as_creation": s["no_signal_read_as_creation"],
+            "constant_baseline": ev["constant_baseline"]["balanced_accuracy"],
+            "gain_then_constant_baseline": ev["gain_then_constant"]["balanced_accuracy"]}
+
+
+def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int = 1000, seed: int = 0,
+                       clean: Sequence[str] | None = None) -> dict[str, Any]:
+    """The table's content: the fit (from calibration rows) and its held-out evaluation (test rows). ``clean``: the
+    held-out pairs still a clean test of a table whose calibration split was extended (``bar.clean_test_pairs``),
+    evaluated apart as ``clean_test`` (its ``evaluation`` is None when there are none)."""
     calib, test = table[table["split"] == "calibration"], table[table["split"] == "test"]
     ev = evaluate(fitted, test, calib, n_boot=n_boot, seed=seed)
     s = ev["summary"]
-    headline = {"balanced_accuracy": {"value": s["balanced_accuracy"], "ci_lo": s["ci_lo"], "ci_hi": s["ci_hi"]},
-                "n_pairs": ev["n_test"], "split": "test", "creation_recall": s["recall"].get("creation"),
-                "no_signal_read_as_creation": s["no_signal_read_as_creation"],
-                "constant_baseline": ev["constant_baseline"]["balanced_accuracy"],
-                "gain_then_constant_baseline": ev["gain_then_constant"]["balanced_accuracy"]}
+    headline = _headline(ev)
     if "base" in table.columns:
         # held-out pairs trained from a base that a calibration pair was trained from too (another method, same
         # weights): not independent of the fit, so they are counted apart
         shared = test[test["base"].isin(set(calib["base"]))]
         right = [p for p, lab in zip(shared["pair"], shared["label"], strict=True) if s["predictions"].get(p) == lab]
         headline["test_sharing_a_calibration_base"] = {"pairs": shared["pair"].tolist(), "read_right": len(right)}
-    return {"summary": headline, "fitted": fitted.to_dict(), "evaluation": ev,
-            "pairs": {"calibration": calib["pair"].tolist(), "test": test["pair"].tolist()}}
+    out = {"summary": headline, "fitted": fitted.to_dict(), "evaluation": ev,
+           "pairs": {"calibration": calib["pair"].tolist(), "test": test["pair"].tolist()}}
+    if clean is not None:
+        part = test[test["pair"].isin(set(clean))]
+        clean_ev = evaluate(fitted, part, calib, n_boot=n_boot, seed=seed) if len(part) else None
+        out["clean_test"] = {"pairs": part["pair"].tolist(), "evaluation": clean_ev,
+                             "summary": None if clean_ev is None else _headline(clean_ev)}
+    return out
 
 
 def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder: str | Path) -> list[Path]:
@@ -292,7 +306,8 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
            f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
            f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
-           " held-out pairs the indicator's design saw; held-out pairs unseen when the calibration split last changed)")
+           " held-out pairs the indicator's design saw; on held-out pairs unseen when the calibration split last"
+           " changed)")
     verdict = (f"These meet {bar}." if meets else
                f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
@@ -312,8 +327,29 @@ def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
         f" {_f(ba.get('ci_hi'))}) and creation recall {_f(before.get('creation_recall'))} on"
         f" {before.get('n_pairs')} held-out pairs.")
     return [f"- The calibration split was extended after the held-out readings had been seen ({len(names)} pairs"
-            f" added by `validate --add`: {', '.join(names)}), so no held-out pair is a clean test of the current"
-            f" fit: that needs held-out pairs built after the calibration split last changed.{was}"]
+            f" added by `validate --add`: {', '.join(names)}), so the numbers above are not a clean test of the"
+            f" current fit: only held-out pairs first measured after the calibration split last changed are (next"
+            f" line).{was}", _clean_test_line(summary)]
+
+
+def _clean_test_line(summary: dict[str, Any]) -> str:
+    """The summary and the voting indicators on the clean held-out pairs of an extended table (``clean_test``)."""
+    ev = (summary.get("clean_test") or {}).get("evaluation")
+    if ev is None:
+        return "- **Clean test:** none yet: no held-out pair was first measured after the calibration split last changed."
+    s, const = ev["summary"], ev["constant_baseline"]
+    exact = s.get("recall_exact_ci") or {}
+    wrong = s.get("read_wrong") or {}
+    voting = [r for r in ev["indicators"] if r["votes"] and r.get("test_n")]
+    return (f"- **Clean test** ({ev['n_test']} held-out pairs first measured after the calibration split last"
+            f" changed): summary balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
+            f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
+            " recall " + ", ".join(f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items())
+            + "; read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items()))
+                                  or "none")
+            + "; voting indicators' AUC: " + (", ".join(
+                f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
+                for r in voting) or "none") + ".")
 
 
 def _read_wrong_line(s: dict[str, Any]) -> str:

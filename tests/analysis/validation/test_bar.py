@@ -38,3 +38,33 @@ def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
     assert vb.meets_bar(met) and not vb.calibration_extensions(met)
     met["run"]["added"].append({"pairs": ["c"], "calibration": ["c"]})
     assert not vb.meets_bar(met) and vb.calibration_extensions(met) == [met["run"]["added"][1]]
+    # ... unless on the held-out pairs first measured after the last extension, evaluated apart
+    met["clean_test"] = {"pairs": [], "evaluation": None}
+    assert not vb.meets_bar(met)
+    met["clean_test"] = {"pairs": ["n"], "evaluation": summary(good)["evaluation"]}
+    assert vb.meets_bar(met)
+    met["clean_test"]["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
+    assert not vb.meets_bar(met)
+
+
+def test_clean_test_pairs_are_those_first_measured_after_the_calibration_split_last_changed():
+    test = ["t1", "t2", "t3", "t4", "t5"]
+    assert vb.clean_test_pairs({}, test) is None  # never extended: every held-out pair is clean
+    run = {"added": [{"pairs": ["t1"], "new_pairs": ["t1"]}]}
+    assert vb.clean_test_pairs(run, test) is None
+    run["added"].append({"pairs": ["c1"], "new_pairs": ["c1"], "calibration": ["c1"]})
+    assert vb.clean_test_pairs(run, test) == []  # t1's reading was in view when c1 changed the fit
+    # a later call: t1 measured again (in the table before) is not clean, t2 and t3 are new; c2 is not held out
+    run["added"].append({"pairs": ["t1", "t2", "t3", "c2"], "new_pairs": ["t2", "t3", "c2"]})
+    assert vb.clean_test_pairs(run, test) == ["t2", "t3"]
+    # a record that does not list its new pairs adds none (its pairs may have been in the table already)
+    run["added"].append({"pairs": ["t4"]})
+    assert vb.clean_test_pairs(run, test) == ["t2", "t3"]
+    # a pair first measured later but no longer held out does not count
+    assert vb.clean_test_pairs(run, ["t3"]) == ["t3"]
+    # another extension: nothing measured before it is clean any more
+    run["added"].append({"pairs": ["c3"], "new_pairs": ["c3"], "calibration": ["c3"]})
+    assert vb.clean_test_pairs(run, test) == []
+    run["added"].append({"pairs": ["t5"], "new_pairs": ["t5"]})
+    assert vb.clean_test_pairs(run, test) == ["t5"]
+    assert vb.add_records({"added": {"pairs": ["x"]}}) == [{"pairs": ["x"]}]  # an older table kept one record

@@ -245,6 +245,18 @@ def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_pat
     pd.testing.assert_frame_equal(rows[0], rows[1])
     for part in ("summary", "fitted", "evaluation"):
         _same(_plain(added[part]), _plain(full[part]), part)
+    # every held-out reading was in view when the fit changed: no clean test, until a held-out pair is first
+    # measured afterwards (here c-test, dropped from the table and added again), which is then evaluated apart
+    assert added["clean_test"] == {"pairs": [], "evaluation": None, "summary": None}
+    assert record["new_pairs"] == ["c-cal"]
+    assert "**Clean test:** none yet" in vr.render_trust_paragraph(added)
+    later = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", progress=False, table_dir=tmp_path / "later",
+                                folder=_partial(tmp_path / "added", tmp_path / "added-partial", drop="c-test"))
+    assert later["run"]["added"][-1]["new_pairs"] == ["c-test"] and later["clean_test"]["pairs"] == ["c-test"]
+    clean = later["clean_test"]["evaluation"]
+    assert clean["n_test"] == 1 and clean["summary"]["predictions"] == {"c-test": full["evaluation"]["summary"][
+        "predictions"]["c-test"]}
+    assert "**Clean test** (1 held-out pairs first measured after" in vr.render_trust_paragraph(later)
     m = json.loads((exported / "a-test.json").read_text())
     m["files"]["model.safetensors"] = "0" * 64  # the committed row was measured on other weights
     (exported / "a-test.json").write_text(json.dumps(m))
