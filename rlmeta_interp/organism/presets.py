@@ -207,8 +207,11 @@ BANDIT_CALIBRATION_ONLY_SEEDS = (3,)
 # reading was in view then, so from then on no held-out pair is a clean test of the summary.
 # Pretraining seeds whose pairs make that clean test: designed (this constant and :func:`_fresh_test_specs`
 # committed) after the calibration split last changed, and before any model of them was built or measured. Every
-# class of both worlds, one RL seed per bandit base (the RL recipe's cost), all held out.
-FRESH_TEST_SEEDS = (4,)
+# class of both worlds, one RL seed per bandit base (the RL recipe's cost), all held out. Two seeds, because the bar
+# needs them: with one, each class's exact recall interval cannot clear 0.5 (5 of 5 starts at 0.48) and an indicator
+# of one world reads fewer held-out bases than validation.bar.MIN_BASES. Seed 5 was added before any model of
+# seed 4 had been measured.
+FRESH_TEST_SEEDS = (4, 5)
 
 
 def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRAIN_STEPS,
