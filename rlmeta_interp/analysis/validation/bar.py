@@ -21,18 +21,30 @@ def calibration_extensions(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in add_records(summary.get("run") or {}) if a.get("calibration")]
 
 
+def fit_changes(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of calls that changed the fit of a table whose held-out readings had been seen: calibration pairs
+    added (``calibration``), or the fitted rules changed otherwise (``fit_changed``: an indicator added to the table,
+    a refit under changed fitting code), oldest first."""
+    return [a for a in add_records(run) if a.get("calibration") or a.get("fit_changed")]
+
+
 def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
-    """The held-out pairs among ``test`` that are still a clean test of a table whose calibration split was extended:
-    those first put in the table (``new_pairs`` of a ``validate --add`` record) by a call after the last call that
-    added calibration pairs, so that no fit they are scored under was chosen with their readings in view. ``None``
-    for a table never extended: all its held-out pairs are clean. A record that does not list its new pairs (written
-    before they were kept) adds none: its pairs may have been in the table already."""
+    """The held-out pairs among ``test`` that are still a clean test of a table whose fit changed after its held-out
+    readings had been seen (:func:`fit_changes`): those a call after the last change put in the table
+    (``new_pairs``), and that no call up to that change had in view (``test_in_view``, the held-out pairs of the
+    table it changed) or measured, so that no fit they are scored under was chosen with their readings in view.
+    ``None`` for a table whose fit never changed so: all its held-out pairs are clean. None is clean if a change
+    does not list the pairs it had in view, nor among pairs of a record that does not list which were new."""
     records = add_records(run)
-    last = max((i for i, a in enumerate(records) if a.get("calibration")), default=None)
-    if last is None:
+    changes = [i for i, a in enumerate(records) if a.get("calibration") or a.get("fit_changed")]
+    if not changes:
         return None
+    if any("test_in_view" not in records[i] for i in changes):
+        return []
+    seen = {p for a in records[:changes[-1] + 1] for p in (*a.get("test_in_view", ()), *a.get("pairs", ()))}
     test = set(test)
-    return list(dict.fromkeys(p for a in records[last + 1:] for p in a.get("new_pairs", []) if p in test))
+    return list(dict.fromkeys(p for a in records[changes[-1] + 1:] for p in a.get("new_pairs", ())
+                              if p in test and p not in seen))
 
 
 # Bases (pretraining runs) a held-out AUC must rest on to count towards the bar.
@@ -74,10 +86,10 @@ def meets_evaluation(ev: dict[str, Any]) -> bool:
 
 def meets_bar(summary: dict[str, Any]) -> bool:
     """Whether a validation summary meets the project's bar (:func:`meets_evaluation`) on a clean held-out test: all
-    its held-out pairs, or, once its calibration split was extended after their readings had been seen
-    (:func:`calibration_extensions`), only the pairs first measured after the last extension
-    (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``); with none of those it does not."""
-    if not calibration_extensions(summary):
+    its held-out pairs, or, once its fit changed after their readings had been seen (:func:`fit_changes`), only the
+    pairs first measured after the last change (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``);
+    with none of those it does not."""
+    if not fit_changes(summary.get("run") or {}):
         return meets_evaluation(summary["evaluation"])
     clean = (summary.get("clean_test") or {}).get("evaluation")
     return clean is not None and meets_evaluation(clean)

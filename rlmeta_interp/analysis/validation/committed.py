@@ -24,6 +24,7 @@ summary records which rows were carried (the checksum of the table they came fro
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -35,19 +36,17 @@ import pandas as pd
 
 from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
 from ...io import read_csv, sha256_file
-from ...organism.presets import preset_specs
 from ..indicators import REGISTRY, Estimate, revote
 from ..indicators.core import INDICATORS, ScorecardConfig, ScorecardRules
 from .bar import add_records, clean_test_pairs
 from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
-from .labels import labelled_pairs, preset_build_status
+from .labels import labelled_pairs, preset_build_status, preset_labelled_names
+from .measure import score_cards, validation_cases
 from .report import (
     PAIRS_CSV,
     committed_summary,
     measured_indicators,
     record_trust_paragraph,
-    score_cards,
-    validation_cases,
     validation_summary,
     write_validation_table,
 )
@@ -116,8 +115,42 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
         _recast_vote_rule(table, table.index)
         log.info("refit: %s no longer vote (descriptive under the new fit); their votes set to n/a",
                  ", ".join(sorted(silenced - never)))
-    clean = clean_test_pairs(run, table.loc[table["split"] == "test", "pair"])
-    return fitted, validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean), table
+    return fitted, _report(table, fitted, _with_fit_change(run, summary, fitted, {"refit": True, "pairs": []})), table
+
+
+def _same_fit(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two fitted-rules dicts are the same fit (compared as JSON, as the table stores them)."""
+    return json.loads(json.dumps(a, sort_keys=True)) == json.loads(json.dumps(b, sort_keys=True))
+
+
+def _with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: FittedRules,
+                     record: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with ``record`` appended to its ordered ``added`` history when the call changed the fit the table
+    was reported under (``fit_changed``, with the held-out pairs it had in view: none of them is a clean test of
+    the new fit, :func:`~.bar.clean_test_pairs`); unchanged otherwise."""
+    if _same_fit(fitted.to_dict(), summary["fitted"]):
+        return run
+    in_view = sorted((summary.get("pairs") or {}).get("test") or [])
+    return {**run, "added": [*add_records(run), {**record, "fit_changed": True, "test_in_view": in_view}]}
+
+
+def _report(table: pd.DataFrame, fitted: FittedRules, run: dict[str, Any]) -> dict[str, Any]:
+    """The summary of ``table`` under ``fitted``, with the clean test that ``run``'s history leaves, and ``run``."""
+    n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
+    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed,
+                             clean=clean_test_pairs(run, table.loc[table["split"] == "test", "pair"]))
+    return {**new, "run": run}
+
+
+def _build_record(carried: dict[str, Any], table: pd.DataFrame, added: Sequence[str] = (),
+                  failed: Sequence[str] = ()) -> dict[str, Any]:
+    """The table's build record after ``added`` pairs were measured (``failed``: those without a passed gain
+    check): the run's own record (``not_built`` when it ran), with ``not_in_table``, the current preset's labelled
+    pairs that have no row and are not recorded as failing the gain check (designed later, not added yet)."""
+    not_cases = (set(carried.get("not_validation_cases") or []) - set(added)) | set(failed)
+    return {**carried, "not_built": sorted(set(carried.get("not_built") or []) - set(added)),
+            "not_validation_cases": sorted(not_cases),
+            "not_in_table": sorted(set(preset_labelled_names("validation")) - set(table["pair"]) - not_cases)}
 
 
 def _vote_rule_reading(table: pd.DataFrame, i: Any) -> str:
@@ -153,8 +186,8 @@ def refit_committed(folder: str | Path | None = None, *, table_dir: str | Path |
     folder = Path(folder if folder is not None else record_figures_dir())
     summary, table = committed_table(folder)
     _, new, table = refit(summary, table)
-    new["run"] = {**summary["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
-    new["build"] = summary.get("build")
+    new["run"] = {**new["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
+    new["build"] = _build_record(summary.get("build") or {}, table)
     log.info("validate --refit: %d pairs from %s, held-out balanced accuracy %.2f", len(table), folder,
              new["summary"]["balanced_accuracy"]["value"])
     return _write(new, table, folder, table_dir)
@@ -203,32 +236,29 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     for card in cards:  # every vote of an added pair under the new fit
         merged.loc[index[card.pair]] = pair_table([card.revoted(fitted.rules)]).reindex(columns=merged.columns).iloc[0]
     check_votes(merged, fitted.rules)
-    carried = summary.get("build") or {}
     calibration = [c.pair for c in cards if c.split == "calibration"]
     before = set(table["pair"])
     record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
-              # pairs the table had no row of: a clean test if no later call changes the calibration split
+              # pairs the table had no row of: a clean test if no later call changes the fit
               "new_pairs": [c.pair for c in cards if c.pair not in before],
               **({"revoted": recast} if recast else {}),
               # a calibration pair changes the fit after the held-out readings were seen: keep what they read before
-              **({"calibration": calibration, "headline_before": summary["summary"]} if calibration else {}),
+              # and which they were
+              **({"calibration": calibration, "headline_before": summary["summary"],
+                  "test_in_view": sorted(summary["pairs"]["test"])} if calibration else {}),
               "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
     # an indicator added to the table afterwards is measured on the added pairs too: they are measured now
     added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]])),
                         **({"not_measured_test": [p for p in a["not_measured_test"] if p not in record["pairs"]]}
                            if "not_measured_test" in a else {})}
                  for name, a in (run.get("added_indicators") or {}).items()}
+    if not calibration and not _same_fit(fitted.to_dict(), summary["fitted"]):
+        # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
+        record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]))
     # one record per --add call, oldest first
-    new_run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
-    new = validation_summary(merged, fitted, n_boot=n_boot, seed=seed,
-                             clean=clean_test_pairs(new_run, merged.loc[merged["split"] == "test", "pair"]))
-    new["run"] = new_run
-    not_cases = (set(carried.get("not_validation_cases", [])) - set(pairs)) | set(failed)
-    # the labelled pairs of the current preset that the table neither reads nor lists as failing the gain check
-    wanted = {s.name for s in preset_specs("validation") if s.kind != "base"}
-    new["build"] = {**carried, "labelled_models": build["labelled_models"],
-                    "not_built": sorted(wanted - set(merged["pair"]) - not_cases),
-                    "not_validation_cases": sorted(not_cases)}
+    run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
+    new = _report(merged, fitted, run)
+    new["build"] = _build_record(summary.get("build") or {}, merged, pairs, failed)
     log.info("validate --add: measured %d pairs (%d without a passed gain check); votes cast again for %s;"
              " held-out balanced accuracy %.2f", len(cards), len(failed), sorted(recast) or "no indicator",
              new["summary"]["balanced_accuracy"]["value"])
@@ -447,18 +477,18 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     for card in cards:
         table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules).vote
     _recast_vote_rule(table, [rows[c.pair] for c in cards])
-    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed,
-                             clean=clean_test_pairs(run, table.loc[table["split"] == "test", "pair"]))
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
     worlds = set(table.loc[table["pair"].isin({c.pair for c in cards if c.results[name].metrics}), "world"])
     unmeasured = sorted(table.loc[(table["split"] == "test") & table["world"].isin(worlds)
                                   & ~table["pair"].isin(measured), "pair"])
-    new["run"] = {**run, "added_indicators": {**run.get("added_indicators", {}), name: {
+    run = {**run, "added_indicators": {**run.get("added_indicators", {}), name: {
         "pairs": [c.pair for c in cards], "not_measured_test": unmeasured,
         "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
         "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}}
-    new["build"] = summary.get("build")
+    # a new voting indicator changes the fit with every held-out reading in view
+    new = _report(table, fitted, _with_fit_change(run, summary, fitted, {"indicator": name, "pairs": []}))
+    new["build"] = _build_record(summary.get("build") or {}, table)
     log.info("validate --add-indicator %s: measured %d pairs; held-out balanced accuracy %.2f", name, len(cards),
              new["summary"]["balanced_accuracy"]["value"])
     return _write(new, table, folder_path, table_dir)

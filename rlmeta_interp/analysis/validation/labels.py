@@ -47,6 +47,13 @@ def labelled_pairs(split: str | None = None) -> list[Any]:
     return list(registry.labelled_pairs(split=split))
 
 
+def preset_labelled_names(preset: str = "validation") -> list[str]:
+    """The names of ``preset``'s labelled models (RL and fine-tuned), in preset order."""
+    from ...organism.presets import preset_specs
+
+    return [s.name for s in preset_specs(preset) if s.kind != "base"]
+
+
 def preset_build_status(preset: str = "validation") -> dict[str, Any]:
     """How much of ``preset``'s labelled models (RL and fine-tuned) the zoo holds up to date:
     ``{"preset", "labelled_models", "not_built"}``, where ``not_built`` lists the names missing from the zoo, built
@@ -58,7 +65,7 @@ def preset_build_status(preset: str = "validation") -> dict[str, Any]:
     from ...organism.presets import preset_specs
     from ...organism.zoo import is_up_to_date
 
-    wanted = [s for s in preset_specs(preset) if s.kind != "base"]
+    wanted = [s for s in preset_specs(preset) if s.kind != "base"]  # as preset_labelled_names, with the specs
     entries = registry.zoo_entries()
     missing = [s.name for s in wanted
                if s.name not in entries or not is_up_to_date(Path(entries[s.name].spec.location), s)]

@@ -17,9 +17,10 @@ import pandas as pd
 from ...errors import EmptyInputError
 from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
 from ..indicators.core import INDICATORS
-from .bar import MIN_BASES, MIN_BASES_PER_CLASS, calibration_extensions, meets_bar
+from .bar import MIN_BASES, MIN_BASES_PER_CLASS, calibration_extensions, fit_changes, meets_bar, meets_evaluation
 from .fit import FittedRules, evaluate, fit_rules, pair_table
-from .labels import labelled_pairs, pair_facts, preset_build_status
+from .labels import labelled_pairs, preset_build_status
+from .measure import score_cards, validation_cases
 
 log = logging.getLogger(__name__)
 
@@ -28,68 +29,6 @@ SUMMARY_CSV = "validation_summary.csv"
 PAIRS_CSV = "validation_pairs.csv"
 TRUST_BEGIN = "<!-- trust paragraph: generated from figures/validation_summary.json by rlmeta_interp.analysis.validation -->"
 TRUST_END = "<!-- end of the generated trust paragraph -->"
-
-
-def _optional_models(spec: Any, specs: Sequence[Any]) -> tuple[Any | None, Any | None]:
-    """A base of the same design from another pretraining seed (the lowest other seed of ``<stem>[-s<k>]``), and the
-    same-budget random-reward control of the same base and recipe, when the zoo holds them."""
-    from ... import registry
-    from ...models import load_model, load_pair
-
-    ref = None
-    # zoo bases are <stem>-base for pretraining seed 0 and <stem>-s<k>-base for seed k
-    stem = re.sub(r"-s\d+$", "", spec.base.name.removesuffix("-base"))
-    models = registry.all_models()
-    for other in [f"{stem}-base"] + [f"{stem}-s{k}-base" for k in range(1, 10)]:
-        if other != spec.base.name and other in models:
-            ref = load_model(other)
-            break
-    ctrl = None
-    facts = pair_facts(spec)
-    for s in specs:
-        f = pair_facts(s)
-        if s.name != spec.name and f.label == "no_signal" and s.base.name == spec.base.name and f.recipe == facts.recipe:
-            ctrl = load_pair(s.name).rl
-            break
-    return ref, ctrl
-
-
-def validation_cases(specs: Sequence[Any], build: dict[str, Any]) -> tuple[list[Any], list[str], list[str]]:
-    """``(cases, stale, failed)`` of labelled pair specs: ``stale`` are in the zoo but out of date against the preset
-    (``build["not_built"]``: another config, changed files, another base), so not what their label describes;
-    ``failed`` are creation or activation pairs whose training did not produce the gain their label calls for (the
-    gain check in the manifest); the rest are validation cases (controls always count). Each list is logged."""
-    from ... import registry
-    from ...organism.gain import is_validation_case
-
-    stale = [s.name for s in specs if s.name in set(build["not_built"])]
-    if stale:
-        log.info("validate: %d labelled pairs are out of date against the preset and are left out: %s", len(stale),
-                 ", ".join(stale))
-    # a stale pair is named once, as not built
-    failed = [s.name for s in specs if s.name not in stale
-              and not is_validation_case(s.label, (registry.manifest_of(s.name) or {}).get("gain_check"))]
-    if failed:
-        log.info("validate: %d labelled pairs have no passed gain check and are not validation cases: %s",
-                 len(failed), ", ".join(failed))
-    return [s for s in specs if s.name not in failed and s.name not in stale], stale, failed
-
-
-def score_cards(specs: Sequence[Any], config: Any, out_dir: str | Path | None = None, *,
-                progress: bool = True) -> list[Any]:
-    """The scorecard of every pair in ``specs`` under ``config``, each with its optional reference base and control
-    from among ``specs`` and the zoo, cached under ``out_dir`` (default ``<results>/validation``)."""
-    from ...models import load_pair
-    from ...paths import results_dir
-    from ..scorecard import run_scorecard
-
-    root = ensure_dir(out_dir if out_dir is not None else results_dir() / "validation")
-    cards = []
-    for spec in specs:
-        ref, ctrl = _optional_models(spec, specs)
-        cards.append(run_scorecard(load_pair(spec.name), None, config, out_dir=root / spec.name.replace("/", "_"),
-                                   progress=progress, reference_base=ref, control_rl=ctrl))
-    return cards
 
 
 def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path | None = None,
@@ -314,42 +253,51 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
 
 
 def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
-    """What the held-out numbers are worth once the calibration split was extended after they had been seen, with
-    the summary's headline before the first extension (no line for a table fitted once)."""
-    ext = calibration_extensions(summary)
-    if not ext:
+    """What the held-out numbers are worth once the fit changed after they had been seen (the calibration split
+    extended, with the summary's headline before the first extension, or the rules changed otherwise), and the
+    clean test that is left (no line for a table fitted once)."""
+    run = summary.get("run") or {}
+    if not fit_changes(run):
         return []
+    ext = calibration_extensions(summary)
     names = [p for a in ext for p in a["calibration"]]
-    before = ext[0].get("headline_before") or {}
+    before = (ext[0].get("headline_before") or {}) if ext else {}
     ba = before.get("balanced_accuracy") or {}
     was = "" if not ba else (
         f" Before the first, the summary read balanced accuracy {_f(ba.get('value'))} (95% CI {_f(ba.get('ci_lo'))} to"
         f" {_f(ba.get('ci_hi'))}) and creation recall {_f(before.get('creation_recall'))} on"
         f" {before.get('n_pairs')} held-out pairs.")
-    return [f"- The calibration split was extended after the held-out readings had been seen ({len(names)} pairs"
-            f" added by `validate --add`: {', '.join(names)}), so the numbers above are not a clean test of the"
-            f" current fit: only held-out pairs first measured after the calibration split last changed are (next"
-            f" line).{was}", _clean_test_line(summary)]
+    other = [a.get("indicator") or "refit" for a in fit_changes(run) if not a.get("calibration")]
+    what = ", ".join([*([f"the calibration split was extended ({len(names)} pairs added by `validate --add`:"
+                         f" {', '.join(names)})"] if names else []),
+                      *([f"the fitted rules changed otherwise ({', '.join(other)})"] if other else [])])
+    return [f"- After the held-out readings had been seen, {what}, so the numbers above are not a clean test of the"
+            f" current fit: only held-out pairs first measured after the fit last changed are (next line).{was}",
+            _clean_test_line(summary)]
 
 
 def _clean_test_line(summary: dict[str, Any]) -> str:
-    """The summary and the voting indicators on the clean held-out pairs of an extended table (``clean_test``)."""
+    """The summary and the voting indicators on the clean held-out pairs of a table whose fit changed after its
+    held-out readings had been seen (``clean_test``), and whether they meet the bar."""
     ev = (summary.get("clean_test") or {}).get("evaluation")
     if ev is None:
-        return "- **Clean test:** none yet: no held-out pair was first measured after the calibration split last changed."
+        return "- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
     s, const = ev["summary"], ev["constant_baseline"]
     exact = s.get("recall_exact_ci") or {}
     wrong = s.get("read_wrong") or {}
     voting = [r for r in ev["indicators"] if r["votes"] and r.get("test_n")]
-    return (f"- **Clean test** ({ev['n_test']} held-out pairs first measured after the calibration split last"
+    n_pairs = ev["n_test"]
+    return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
             f" changed): summary balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
             f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
             " recall " + ", ".join(f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items())
             + "; read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items()))
                                   or "none")
             + "; voting indicators' AUC: " + (", ".join(
-                f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
-                for r in voting) or "none") + ".")
+                f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)}"
+                + (f"; bases per class {', '.join(f'{c} {k}' for c, k in sorted(r['test_bases_by_class'].items()))}"
+                   if r.get("test_bases_by_class") else "") + ")" for r in voting) or "none")
+            + f". On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}.")
 
 
 def _read_wrong_line(s: dict[str, Any]) -> str:
@@ -383,6 +331,11 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
         out += (f" **Partial build:** {len(missing)} of the `{build['preset']}` preset's {build['labelled_models']}"
                 f" labelled models were not built (or were built from another config) when this ran:"
                 f" {', '.join(missing)}.")
+    later = build.get("not_in_table") or []
+    if later:
+        out += (f" {len(later)} labelled pair{'s' if len(later) != 1 else ''} of the current `{build['preset']}` preset"
+                f" {'have' if len(later) != 1 else 'has'} no row in this table yet (designed after it was measured):"
+                f" {', '.join(later)}.")
     if build.get("pairs_requested"):
         out += f" This run was restricted to {len(build['pairs_requested'])} named pairs (`validate --pairs`)."
     failed = build.get("not_validation_cases") or []

@@ -38,33 +38,43 @@ def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
     assert vb.meets_bar(met) and not vb.calibration_extensions(met)
     met["run"]["added"].append({"pairs": ["c"], "calibration": ["c"]})
     assert not vb.meets_bar(met) and vb.calibration_extensions(met) == [met["run"]["added"][1]]
-    # ... unless on the held-out pairs first measured after the last extension, evaluated apart
+    # ... unless on the held-out pairs first measured after the last change, evaluated apart, whatever the whole
+    # held-out split reads
     met["clean_test"] = {"pairs": [], "evaluation": None}
     assert not vb.meets_bar(met)
     met["clean_test"] = {"pairs": ["n"], "evaluation": summary(good)["evaluation"]}
     assert vb.meets_bar(met)
+    met["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
+    assert vb.meets_bar(met) and not vb.meets_evaluation(met["evaluation"])
     met["clean_test"]["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
     assert not vb.meets_bar(met)
+    # another change of the fitted rules (an indicator added, a refit) counts as a change too
+    other = {**summary(good), "run": {"added": [{"indicator": "x", "pairs": [], "fit_changed": True}]}}
+    assert not vb.meets_bar(other) and not vb.calibration_extensions(other) and vb.fit_changes(other["run"])
 
 
-def test_clean_test_pairs_are_those_first_measured_after_the_calibration_split_last_changed():
-    test = ["t1", "t2", "t3", "t4", "t5"]
-    assert vb.clean_test_pairs({}, test) is None  # never extended: every held-out pair is clean
+def test_clean_test_pairs_are_those_first_measured_after_the_fit_last_changed():
+    test = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]
+    assert vb.clean_test_pairs({}, test) is None  # never changed: every held-out pair is clean
     run = {"added": [{"pairs": ["t1"], "new_pairs": ["t1"]}]}
     assert vb.clean_test_pairs(run, test) is None
-    run["added"].append({"pairs": ["c1"], "new_pairs": ["c1"], "calibration": ["c1"]})
-    assert vb.clean_test_pairs(run, test) == []  # t1's reading was in view when c1 changed the fit
-    # a later call: t1 measured again (in the table before) is not clean, t2 and t3 are new; c2 is not held out
-    run["added"].append({"pairs": ["t1", "t2", "t3", "c2"], "new_pairs": ["t2", "t3", "c2"]})
+    run["added"].append({"pairs": ["c1", "t6"], "new_pairs": ["c1", "t6"], "calibration": ["c1"],
+                         "test_in_view": ["t0", "t1"]})
+    assert vb.clean_test_pairs(run, test) == []  # t0, t1 were in view, t6 was measured with c1
+    # a later call: t1 measured again is not clean, t2 and t3 are new; c2 is not held out; t0, in view when the fit
+    # changed, is not clean even if its row was dropped and added again (listed as new)
+    run["added"].append({"pairs": ["t0", "t1", "t2", "t3", "c2"], "new_pairs": ["t0", "t2", "t3", "c2"]})
     assert vb.clean_test_pairs(run, test) == ["t2", "t3"]
     # a record that does not list its new pairs adds none (its pairs may have been in the table already)
     run["added"].append({"pairs": ["t4"]})
     assert vb.clean_test_pairs(run, test) == ["t2", "t3"]
-    # a pair first measured later but no longer held out does not count
-    assert vb.clean_test_pairs(run, ["t3"]) == ["t3"]
-    # another extension: nothing measured before it is clean any more
-    run["added"].append({"pairs": ["c3"], "new_pairs": ["c3"], "calibration": ["c3"]})
+    assert vb.clean_test_pairs(run, ["t3"]) == ["t3"]  # a pair no longer held out does not count
+    # another change: nothing measured before it is clean any more
+    run["added"].append({"indicator": "x", "pairs": [], "fit_changed": True, "test_in_view": ["t2", "t3"]})
     assert vb.clean_test_pairs(run, test) == []
     run["added"].append({"pairs": ["t5"], "new_pairs": ["t5"]})
     assert vb.clean_test_pairs(run, test) == ["t5"]
+    # a change that does not list the held-out pairs it had in view leaves no clean pair
+    run["added"].insert(1, {"pairs": ["c0"], "calibration": ["c0"]})
+    assert vb.clean_test_pairs(run, test) == []
     assert vb.add_records({"added": {"pairs": ["x"]}}) == [{"pairs": ["x"]}]  # an older table kept one record

@@ -11,6 +11,7 @@ import pytest
 
 from rlmeta_interp.analysis.validation import committed as vc
 from rlmeta_interp.analysis.validation.fit import FittedRules
+from rlmeta_interp.analysis.validation.labels import preset_labelled_names
 from rlmeta_interp.analysis.validation import report as vr
 from rlmeta_interp.cli import main
 from rlmeta_interp.errors import (CheckpointMismatchError, CorruptedCheckpointError, EmptyInputError,
@@ -21,7 +22,7 @@ from rlmeta_interp.paths import REPO_ROOT
 from .test_report import tiny_labelled_zoo
 
 FIGURES = REPO_ROOT / "figures"
-_PARTS = ("summary", "fitted", "evaluation", "pairs")
+_PARTS = ("summary", "fitted", "evaluation", "pairs", "clean_test")
 
 
 def _plain(obj):
@@ -131,7 +132,15 @@ def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     assert (tmp_path / "out" / vr.PAIRS_CSV).read_bytes() == (src / vr.PAIRS_CSV).read_bytes()
     written = read_json(tmp_path / "out" / vr.SUMMARY_JSON, required=True)
     assert written["run"]["refit_from"] == {"pairs_csv_sha256": sha256_file(src / vr.PAIRS_CSV)}
-    assert written["build"] == read_json(src / vr.SUMMARY_JSON)["build"]
+    # the run's build record, with the current preset's labelled pairs that have no row (designed after it ran)
+    carried = read_json(src / vr.SUMMARY_JSON)["build"]
+    assert {k: v for k, v in written["build"].items() if k != "not_in_table"} == {
+        k: v for k, v in carried.items() if k != "not_in_table"}
+    table = pd.read_csv(src / vr.PAIRS_CSV)
+    want = set(preset_labelled_names()) - set(table["pair"]) - set(carried["not_validation_cases"])
+    assert written["build"]["not_in_table"] == sorted(want)
+    assert {n for n in want if "-s4-" not in n and "-s5-" not in n} == set()  # only the fresh seeds were added later
+    assert written["run"]["added"] == read_json(src / vr.SUMMARY_JSON)["run"]["added"]  # the same fit: no record
     assert new["summary"]["n_pairs"] == written["summary"]["n_pairs"]
     assert (tmp_path / "out" / "validation_roc.png").exists()
 
@@ -245,18 +254,29 @@ def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_pat
     pd.testing.assert_frame_equal(rows[0], rows[1])
     for part in ("summary", "fitted", "evaluation"):
         _same(_plain(added[part]), _plain(full[part]), part)
-    # every held-out reading was in view when the fit changed: no clean test, until a held-out pair is first
-    # measured afterwards (here c-test, dropped from the table and added again), which is then evaluated apart
+    # every held-out reading was in view when the fit changed: no clean test, even for a held-out pair whose row is
+    # dropped and added again
     assert added["clean_test"] == {"pairs": [], "evaluation": None, "summary": None}
-    assert record["new_pairs"] == ["c-cal"]
+    assert record["new_pairs"] == ["c-cal"] and record["test_in_view"] == ["a-test", "c-test"]
     assert "**Clean test:** none yet" in vr.render_trust_paragraph(added)
-    later = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", progress=False, table_dir=tmp_path / "later",
+    again = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", progress=False, table_dir=tmp_path / "again",
                                 folder=_partial(tmp_path / "added", tmp_path / "added-partial", drop="c-test"))
-    assert later["run"]["added"][-1]["new_pairs"] == ["c-test"] and later["clean_test"]["pairs"] == ["c-test"]
+    assert again["run"]["added"][-1]["new_pairs"] == ["c-test"] and again["clean_test"]["pairs"] == []
+    # a held-out pair first measured after the change is a clean test, evaluated apart
+    only_a = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "only-a", config=cfg, n_boot=50,
+                               pairs=["a-cal", "a-test"], progress=False)
+    assert "clean_test" not in only_a
+    vc.add_to_committed(["c-cal"], out=tmp_path / "new-cards", folder=tmp_path / "only-a",
+                        table_dir=tmp_path / "only-a-cal", progress=False)
+    later = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "only-a-cal",
+                                table_dir=tmp_path / "later", progress=False)
+    assert later["clean_test"]["pairs"] == ["c-test"]
     clean = later["clean_test"]["evaluation"]
-    assert clean["n_test"] == 1 and clean["summary"]["predictions"] == {"c-test": full["evaluation"]["summary"][
-        "predictions"]["c-test"]}
-    assert "**Clean test** (1 held-out pairs first measured after" in vr.render_trust_paragraph(later)
+    assert clean["n_test"] == 1 and clean["summary"]["predictions"] == {
+        "c-test": later["evaluation"]["summary"]["predictions"]["c-test"]}
+    said = " ".join(vr.render_trust_paragraph(later).split())
+    assert "**Clean test** (1 held-out pair first measured after the fit last changed)" in said
+    assert "On these pairs alone the bar is not met." in said
     m = json.loads((exported / "a-test.json").read_text())
     m["files"]["model.safetensors"] = "0" * 64  # the committed row was measured on other weights
     (exported / "a-test.json").write_text(json.dumps(m))
@@ -304,6 +324,10 @@ def test_adding_an_indicator_to_a_table_gives_the_full_run(tmp_path, monkeypatch
     added = vc.add_indicator_to_committed("directions", folder=tmp_path / "without", out=tmp_path / "new-cards",
                                           table_dir=tmp_path / "added", progress=False)
     assert sorted(added["run"]["added_indicators"]["directions"]["pairs"]) == pairs
+    # the fit changed with every held-out reading in view: recorded, so no held-out pair is a clean test
+    change = added["run"]["added"][-1]
+    assert change["indicator"] == "directions" and change["fit_changed"] and change["test_in_view"] == ["a-test", "c-test"]
+    assert added["clean_test"]["pairs"] == []
     rows = [pd.read_csv(d / vr.PAIRS_CSV).sort_values("pair").reset_index(drop=True)
             for d in (tmp_path / "full", tmp_path / "added")]
     pd.testing.assert_frame_equal(rows[0], rows[1][rows[0].columns])
