@@ -245,10 +245,11 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
            f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
            f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
-           " held-out pairs the indicator's design saw; on held-out pairs unseen when the calibration split last"
-           " changed)")
-    verdict = (f"These meet {bar}." if meets else
-               f"These do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
+           " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit last changed)")
+    # once the fit changed with the held-out readings in view, the bar is judged on the clean test alone
+    these = "The clean test's pairs" if fit_changes(summary.get("run") or {}) else "These"
+    verdict = (f"{these} meet {bar}." if meets else
+               f"{these} do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
     return "\n".join(lines) + "\n\n" + verdict
 
 
