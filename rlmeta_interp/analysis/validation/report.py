@@ -286,6 +286,8 @@ def _clean_test_line(summary: dict[str, Any]) -> str:
     s, const = ev["summary"], ev["constant_baseline"]
     exact = s.get("recall_exact_ci") or {}
     wrong = s.get("read_wrong") or {}
+    rule = ev["vote_rule"]
+    rule_wrong = rule.get("read_wrong") or {}
     voting = [r for r in ev["indicators"] if r["votes"] and r.get("test_n")]
     n_pairs = ev["n_test"]
     return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
@@ -294,6 +296,9 @@ def _clean_test_line(summary: dict[str, Any]) -> str:
             " recall " + ", ".join(f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items())
             + "; read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items()))
                                   or "none")
+            + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}), read"
+            " wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(rule_wrong.items()))
+                          or "none")
             + "; voting indicators' AUC: " + (", ".join(
                 f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)}"
                 + (f"; bases per class {', '.join(f'{c} {k}' for c, k in sorted(r['test_bases_by_class'].items()))}"
