@@ -231,3 +231,13 @@ def test_a_plain_rewrite_drops_the_old_checksum_sidecar(tmp_path):
     assert sidecar_path(p).exists()
     write_text_atomic(p, "a,b\n3,4\n")
     assert not sidecar_path(p).exists() and read_text(p) == "a,b\n3,4\n"
+
+
+def test_compact_json_is_the_same_object_in_fewer_bytes_one_key_per_line(tmp_path):
+    obj = {"b": [1, 2.5, {"c": None}], "a": "x", "nested": {"k": [True, False]}}
+    wide = write_json_atomic(tmp_path / "w.json", obj)
+    compact = write_json_atomic(tmp_path / "c.json", obj, compact=True)
+    assert read_json(wide) == read_json(compact) == obj
+    text = compact.read_text()
+    assert len(text) < len(wide.read_text()) and "\n " not in text and ": " not in text
+    assert text.splitlines()[1] == '"a":"x",'  # sorted keys, one per line: still diffable line by line

@@ -72,7 +72,9 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     for spec in specs:
         src = Path(zoo_dir) / spec.name / MANIFEST
         if is_up_to_date(src.parent, spec):
-            out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", exported_manifest(read_json(src))))
+            # compact: the shipped package's data budget (tests/test_paths.py) counts these files
+            out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", exported_manifest(read_json(src)),
+                                         compact=True))
     for stale in set(Path(dest).glob("*.json")) - set(out):
         stale.unlink()
     return out
@@ -240,7 +242,9 @@ def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:
         paths = {read_json(p)["name"]: p for p in manifest_files(folder)}
         manifests = {name: read_json(p) for name, p in paths.items()}
         for name in refresh_gain_checks(manifests):
-            written.append(write_json_atomic(paths[name], manifests[name]))
+            # in the file's own layout: exported manifests are compact (export_manifests), zoo manifests indented
+            compact = not paths[name].read_text().startswith("{\n ")
+            written.append(write_json_atomic(paths[name], manifests[name], compact=compact))
     return written
 
 

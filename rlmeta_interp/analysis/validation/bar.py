@@ -87,9 +87,12 @@ def meets_evaluation(ev: dict[str, Any]) -> bool:
 def meets_bar(summary: dict[str, Any]) -> bool:
     """Whether a validation summary meets the project's bar (:func:`meets_evaluation`) on a clean held-out test: all
     its held-out pairs, or, once its fit changed after their readings had been seen (:func:`fit_changes`), only the
-    pairs first measured after the last change (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``);
-    with none of those it does not."""
+    pairs first measured after the last change (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``),
+    and only once every labelled pair of the preset has a row (``build["not_in_table"]`` empty), so that the bar is
+    not judged on whichever interim batch of clean pairs happened to read well; with none of those it does not."""
     if not fit_changes(summary.get("run") or {}):
         return meets_evaluation(summary["evaluation"])
     clean = (summary.get("clean_test") or {}).get("evaluation")
-    return clean is not None and meets_evaluation(clean)
+    # judged once every labelled pair the preset designs has a row: not on an interim batch of the clean pairs
+    pending = (summary.get("build") or {}).get("not_in_table")
+    return clean is not None and not pending and meets_evaluation(clean)

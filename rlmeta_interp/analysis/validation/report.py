@@ -272,8 +272,9 @@ def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
     what = ", ".join([*([f"the calibration split was extended ({len(names)} pairs added by `validate --add`:"
                          f" {', '.join(names)})"] if names else []),
                       *([f"the fitted rules changed otherwise ({', '.join(other)})"] if other else [])])
-    return [f"- After the held-out readings had been seen, {what}, so the numbers above are not a clean test of the"
-            f" current fit: only held-out pairs first measured after the fit last changed are (next line).{was}",
+    return [f"- After the held-out readings had been seen, {what}, so the numbers above, which pool the pairs in"
+            f" view then with those measured since, are not a clean test of the current fit: only the held-out pairs"
+            f" first measured after the fit last changed are (next line).{was}",
             _clean_test_line(summary)]
 
 
@@ -296,8 +297,9 @@ def _clean_test_line(summary: dict[str, Any]) -> str:
             " recall " + ", ".join(f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items())
             + "; read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items()))
                                   or "none")
-            + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}), read"
-            " wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(rule_wrong.items()))
+            + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}), recall "
+            + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (rule.get("recall_exact_ci") or {}).items())
+            + ", read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(rule_wrong.items()))
                           or "none")
             + "; voting indicators' AUC: " + (", ".join(
                 f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)}"
@@ -340,7 +342,8 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
     later = build.get("not_in_table") or []
     if later:
         out += (f" {len(later)} labelled pair{'s' if len(later) != 1 else ''} of the current `{build['preset']}` preset"
-                f" {'have' if len(later) != 1 else 'has'} no row in this table yet (designed after it was measured):"
+                f" {'have' if len(later) != 1 else 'has'} no row in this table yet (not built or not measured yet;"
+                " the bar is not judged until they have one):"
                 f" {', '.join(later)}.")
     if build.get("pairs_requested"):
         out += f" This run was restricted to {len(build['pairs_requested'])} named pairs (`validate --pairs`)."

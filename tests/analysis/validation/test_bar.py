@@ -44,6 +44,8 @@ def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
     assert not vb.meets_bar(met)
     met["clean_test"] = {"pairs": ["n"], "evaluation": summary(good)["evaluation"]}
     assert vb.meets_bar(met)
+    # not while designed pairs are still without a row: an interim batch does not count
+    assert not vb.meets_bar({**met, "build": {"not_in_table": ["later"]}})
     met["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
     assert vb.meets_bar(met) and not vb.meets_evaluation(met["evaluation"])
     met["clean_test"]["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
