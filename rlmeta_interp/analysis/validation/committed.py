@@ -146,7 +146,7 @@ def _build_record(carried: dict[str, Any], table: pd.DataFrame, added: Sequence[
                   failed: Sequence[str] = ()) -> dict[str, Any]:
     """The table's build record after ``added`` pairs were measured (``failed``: those without a passed gain
     check): the run's own record (``not_built`` when it ran), with ``not_in_table``, the current preset's labelled
-    pairs that have no row and are not recorded as failing the gain check (designed later, not added yet)."""
+    pairs that have no row and are not recorded as failing the gain check (not built or not measured yet)."""
     not_cases = (set(carried.get("not_validation_cases") or []) - set(added)) | set(failed)
     return {**carried, "not_built": sorted(set(carried.get("not_built") or []) - set(added)),
             "not_validation_cases": sorted(not_cases),
