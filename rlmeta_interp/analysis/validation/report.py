@@ -4,6 +4,7 @@ and the README's trust paragraph rendered from that table."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import textwrap
@@ -413,8 +414,11 @@ def record_trust_paragraph(summary: dict[str, Any]) -> None:
     from ...paths import REPO_ROOT
 
     readme = REPO_ROOT / "README.md"
+    # rendered from the summary as the table stores it (sorted keys), so that the paragraph is the same whether it
+    # is written now or rendered later from the committed JSON
+    stored = json.loads(json.dumps(summary, sort_keys=True, default=str))
     if readme.exists():
-        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(summary)))
+        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(stored)))
 
 
 def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
