@@ -25,7 +25,11 @@ def fit_changes(run: dict[str, Any]) -> list[dict[str, Any]]:
     """The records of calls that changed the fit of a table whose held-out readings had been seen: calibration pairs
     added (``calibration``), or the fitted rules changed otherwise (``fit_changed``: an indicator added to the table,
     a refit under changed fitting code), oldest first."""
-    return [a for a in add_records(run) if a.get("calibration") or a.get("fit_changed")]
+    return [a for a in add_records(run) if _changes_fit(a)]
+
+
+def _changes_fit(record: dict[str, Any]) -> bool:
+    return bool(record.get("calibration") or record.get("fit_changed"))
 
 
 def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
@@ -36,7 +40,7 @@ def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | No
     ``None`` for a table whose fit never changed so: all its held-out pairs are clean. None is clean if a change
     does not list the pairs it had in view, nor among pairs of a record that does not list which were new."""
     records = add_records(run)
-    changes = [i for i, a in enumerate(records) if a.get("calibration") or a.get("fit_changed")]
+    changes = [i for i, a in enumerate(records) if _changes_fit(a)]
     if not changes:
         return None
     if any("test_in_view" not in records[i] for i in changes):

@@ -47,11 +47,15 @@ def labelled_pairs(split: str | None = None) -> list[Any]:
     return list(registry.labelled_pairs(split=split))
 
 
-def preset_labelled_names(preset: str = "validation") -> list[str]:
-    """The names of ``preset``'s labelled models (RL and fine-tuned), in preset order."""
+def _labelled_specs(preset: str) -> list[Any]:
     from ...organism.presets import preset_specs
 
-    return [s.name for s in preset_specs(preset) if s.kind != "base"]
+    return [s for s in preset_specs(preset) if s.kind != "base"]
+
+
+def preset_labelled_names(preset: str = "validation") -> list[str]:
+    """The names of ``preset``'s labelled models (RL and fine-tuned), in preset order."""
+    return [s.name for s in _labelled_specs(preset)]
 
 
 def preset_build_status(preset: str = "validation") -> dict[str, Any]:
@@ -62,10 +66,9 @@ def preset_build_status(preset: str = "validation") -> dict[str, Any]:
     from pathlib import Path
 
     from ... import registry
-    from ...organism.presets import preset_specs
     from ...organism.zoo import is_up_to_date
 
-    wanted = [s for s in preset_specs(preset) if s.kind != "base"]  # as preset_labelled_names, with the specs
+    wanted = _labelled_specs(preset)
     entries = registry.zoo_entries()
     missing = [s.name for s in wanted
                if s.name not in entries or not is_up_to_date(Path(entries[s.name].spec.location), s)]
