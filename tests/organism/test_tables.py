@@ -89,9 +89,12 @@ def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():
     steps = [r["step"] for r in out["training_curve"]]
     assert len(steps) == tables.EXPORTED_CURVE_ROWS and steps[0] == 1.0 and steps[-1] == 1500.0
     gaps = {b - a for a, b in zip(steps, steps[1:], strict=False)}
-    assert gaps <= {15.0, 16.0}  # evenly spaced: 1499 steps over 99 gaps
+    assert gaps <= {45.0, 46.0}  # evenly spaced: 1499 steps over 33 gaps
     assert out["training_curve_rows"] == 1500 and out["metrics"] == m["metrics"] and len(m["training_curve"]) == 1500
-    short = {"name": "y", "training_curve": curve[:40]}
+    # the rows are every third of a 100-row thinning: manifests exported at 100 rows thin to these exactly
+    hundred = tables.exported_manifest(m, rows=100)["training_curve"]
+    assert out["training_curve"] == hundred[::3]
+    short = {"name": "y", "training_curve": curve[:20]}
     assert tables.exported_manifest(short) is short  # a short curve is kept whole, with no row count added
     assert tables.exported_manifest({"name": "base"}) == {"name": "base"}
     with pytest.raises(InvalidConfigError, match="at least 2"):
