@@ -4,7 +4,8 @@ bases, a clean held-out split)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -100,3 +101,47 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     # judged once every labelled pair the preset designs has a row: not on an interim batch of the clean pairs
     pending = (summary.get("build") or {}).get("not_in_table")
     return clean is not None and not pending and meets_evaluation(clean)
+
+
+def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """What a table's clean test read under the fit it was measured with, kept in the record of the call that ends
+    it by changing the fit (``clean_test_before``): the pairs, the summary's and the vote rule's balanced accuracy
+    with CIs, per-class recall with exact intervals, the pairs each read wrong, and whether the bar was met there
+    and judged (every labelled pair of the preset had a row); None without a clean test."""
+    clean = summary.get("clean_test") or {}
+    ev = clean.get("evaluation")
+    if ev is None:
+        return None
+
+    def reading(r: dict[str, Any]) -> dict[str, Any]:
+        return {k: r.get(k) for k in ("balanced_accuracy", "ci_lo", "ci_hi", "recall_exact_ci", "read_wrong")}
+
+    return {"pairs": list(clean.get("pairs") or []), "summary": reading(ev["summary"]),
+            "vote_rule": reading(ev["vote_rule"]), "met_bar": meets_evaluation(ev),
+            "judged": not (summary.get("build") or {}).get("not_in_table")}
+
+
+
+def clean_before(summary: dict[str, Any]) -> dict[str, Any]:
+    """``{"clean_test_before": ...}`` (:func:`clean_test_record`) when the table has a clean test that a fit change
+    ends, else ``{}``: the record of the change keeps what those pairs read before it."""
+    before = clean_test_record(summary)
+    return {} if before is None else {"clean_test_before": before}
+
+
+def same_fit(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two fitted-rules dicts are the same fit (compared as JSON, as the table stores them)."""
+    return json.loads(json.dumps(a, sort_keys=True)) == json.loads(json.dumps(b, sort_keys=True))
+
+
+def with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: Mapping[str, Any],
+                    record: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with ``record`` appended to its ordered ``added`` history when the call changed the fit (``fitted``,
+    as ``FittedRules.to_dict`` gives it) that the table ``summary`` was reported under: ``fit_changed``, with the
+    held-out pairs it had in view (none of them is a clean test of the new fit, :func:`clean_test_pairs`) and the
+    clean test it ended (:func:`clean_before`); ``run`` unchanged otherwise."""
+    if same_fit(fitted, summary["fitted"]):
+        return run
+    in_view = sorted((summary.get("pairs") or {}).get("test") or [])
+    return {**run, "added": [*add_records(run), {**record, "fit_changed": True, "test_in_view": in_view,
+                                                 **clean_before(summary)}]}

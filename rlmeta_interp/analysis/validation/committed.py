@@ -7,7 +7,9 @@ vote. Two things can be redone from that table alone:
 
 - :func:`refit_committed`: the fit on the calibration rows and the held-out report, with the current fitting and
   reporting code (the table's measurements are kept as they are). The per-pair votes in the table were cast under
-  the fitted rules the table records, so a refit whose rules differ from them is refused: those votes would be stale.
+  the fitted rules the table records: a refit that moves the cut of an indicator voting from its statistic alone
+  casts those votes again from the table; any other change of the rules is refused, since those votes would be
+  stale.
 - :func:`add_to_committed`: measure some pairs with the table's own measurement sizes and report the table with
   their rows added (or replaced). Held-out pairs are voted under the table's fitted rules. A calibration pair
   changes the fit: every indicator whose rules then change has its votes cast again, from the table's statistics
@@ -24,7 +26,6 @@ summary records which rows were carried (the checksum of the table they came fro
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -38,7 +39,7 @@ from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigErr
 from ...io import read_csv, sha256_file
 from ..indicators import REGISTRY, Estimate, revote
 from ..indicators.core import INDICATORS, ScorecardConfig, ScorecardRules
-from .bar import add_records, clean_test_pairs
+from .bar import add_records, clean_before, clean_test_pairs, same_fit, with_fit_change
 from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards, validation_cases
@@ -82,56 +83,25 @@ def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], p
 
 
 def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, dict[str, Any], pd.DataFrame]:
-    """The fit on ``table``'s calibration rows and the report of the whole table, checked against the rules the
-    table's votes were cast under; returns the fit, the report and the table it reports.
+    """The fit on ``table``'s calibration rows and the report of the whole table, with the votes recast under the
+    new fit; returns the fit, the report and the table it reports.
 
-    Votes of an indicator the new fit makes descriptive are recast from the table alone (a descriptive indicator
-    votes ``n/a``), with the vote rule's reading of every gained pair; any other change of the rules is refused,
-    since those votes need the indicators' metrics, which the table does not keep."""
+    Nothing is measured: votes are recast from the table alone (:func:`recast_changed` with ``measure=False``). An
+    indicator the new fit makes descriptive votes ``n/a``; a moved cut of an indicator that votes from its
+    statistic alone is applied to the table's statistics (in each world, under that world's rules); any other
+    change of the rules is refused, since those votes need the indicators' metrics, which the table does not keep.
+    A refit whose fit differs from the table's is recorded as a fit change (:func:`_with_fit_change`)."""
     run = summary.get("run") or {}
     cfg = ScorecardConfig.from_dict(run.get("scorecard_config") or {})
     n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
     fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
-    voted_under = FittedRules.from_dict(summary["fitted"]).rules
-    now, before = fitted.rules.to_dict(), voted_under.to_dict()
-    changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)}
-    silenced = set(now["descriptive"]) - set(before.get("descriptive", ()))
-    # an indicator the table never measured votes on no pair: its place in the descriptive set changes no vote
-    never = {n for n in INDICATORS if table[n].isna().all() and (table[f"{n}_vote"] == "n/a").all()}
-    # an indicator that starts voting needs its metrics to vote: that change stays in ``changed`` and is refused
-    starts = set(before.get("descriptive", ())) - set(now["descriptive"]) - never
-    if not starts and "descriptive" in changed:
-        changed.discard("descriptive")
-        for name in silenced:
-            changed -= _indicator_keys(name, voted_under)
-    if changed:
-        raise CheckpointMismatchError(
-            f"The rules fitted now differ from those the table's votes were cast under (in {sorted(changed)}), so its"
-            f" per-pair votes are stale: {_RERUN}.")
-    if silenced - never:
-        table = table.copy()
-        for name in silenced:
-            table[f"{name}_vote"] = "n/a"
-        _recast_vote_rule(table, table.index)
-        log.info("refit: %s no longer vote (descriptive under the new fit); their votes set to n/a",
-                 ", ".join(sorted(silenced - never)))
-    return fitted, _report(table, fitted, _with_fit_change(run, summary, fitted, {"refit": True, "pairs": []})), table
-
-
-def _same_fit(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two fitted-rules dicts are the same fit (compared as JSON, as the table stores them)."""
-    return json.loads(json.dumps(a, sort_keys=True)) == json.loads(json.dumps(b, sort_keys=True))
-
-
-def _with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: FittedRules,
-                     record: dict[str, Any]) -> dict[str, Any]:
-    """``run`` with ``record`` appended to its ordered ``added`` history when the call changed the fit the table
-    was reported under (``fit_changed``, with the held-out pairs it had in view: none of them is a clean test of
-    the new fit, :func:`~.bar.clean_test_pairs`); unchanged otherwise."""
-    if _same_fit(fitted.to_dict(), summary["fitted"]):
-        return run
-    in_view = sorted((summary.get("pairs") or {}).get("test") or [])
-    return {**run, "added": [*add_records(run), {**record, "fit_changed": True, "test_in_view": in_view}]}
+    table = table.copy()
+    recast = recast_changed(table, fitted, FittedRules.from_dict(summary["fitted"]), {}, cfg, out=None,
+                            progress=False, measure=False)
+    if recast:
+        log.info("refit: votes cast again from the table's statistics for %s", ", ".join(sorted(recast)))
+    record = {"refit": True, "pairs": [], **({"revoted": recast} if recast else {})}
+    return fitted, _report(table, fitted, with_fit_change(run, summary, fitted.to_dict(), record)), table
 
 
 def _report(table: pd.DataFrame, fitted: FittedRules, run: dict[str, Any]) -> dict[str, Any]:
@@ -229,13 +199,14 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     run = summary["run"]
     n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
     fitted = fit_rules(merged[merged["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
-    voted_under = FittedRules.from_dict(summary["fitted"]).rules
     fresh = {c.pair: c for c in cards}
-    recast = recast_changed(merged, fitted.rules, voted_under, fresh, cfg, out=out, progress=progress)
+    recast = recast_changed(merged, fitted, FittedRules.from_dict(summary["fitted"]), fresh, cfg, out=out,
+                            progress=progress)
     index = {p: i for i, p in enumerate(merged["pair"])}
-    for card in cards:  # every vote of an added pair under the new fit
-        merged.loc[index[card.pair]] = pair_table([card.revoted(fitted.rules)]).reindex(columns=merged.columns).iloc[0]
-    check_votes(merged, fitted.rules)
+    for card in cards:  # every vote of an added pair under the new fit (its world's rules)
+        merged.loc[index[card.pair]] = (pair_table([card.revoted(fitted.rules_for(card.world))])
+                                        .reindex(columns=merged.columns).iloc[0])
+    check_votes(merged, fitted)
     calibration = [c.pair for c in cards if c.split == "calibration"]
     before = set(table["pair"])
     record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
@@ -245,16 +216,16 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
               # a calibration pair changes the fit after the held-out readings were seen: keep what they read before
               # and which they were
               **({"calibration": calibration, "headline_before": summary["summary"],
-                  "test_in_view": sorted(summary["pairs"]["test"])} if calibration else {}),
+                  "test_in_view": sorted(summary["pairs"]["test"]), **clean_before(summary)} if calibration else {}),
               "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
     # an indicator added to the table afterwards is measured on the added pairs too: they are measured now
     added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]])),
                         **({"not_measured_test": [p for p in a["not_measured_test"] if p not in record["pairs"]]}
                            if "not_measured_test" in a else {})}
                  for name, a in (run.get("added_indicators") or {}).items()}
-    if not calibration and not _same_fit(fitted.to_dict(), summary["fitted"]):
+    if not calibration and not same_fit(fitted.to_dict(), summary["fitted"]):
         # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
-        record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]))
+        record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]), **clean_before(summary))
     # one record per --add call, oldest first
     run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
     new = _report(merged, fitted, run)
@@ -265,21 +236,49 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     return _write(new, merged, folder_path, table_dir)
 
 
-def recast_changed(table: pd.DataFrame, rules: ScorecardRules, voted_under: ScorecardRules,
-                   fresh: Mapping[str, Scorecard], cfg: ScorecardConfig, *, out: str | Path | None,
-                   progress: bool) -> dict[str, list[str]]:
+Rules = ScorecardRules | FittedRules  # one set of voting rules for every world, or a fit with per-world cuts
+
+
+def _rules_of(rules: Rules, world: Any) -> ScorecardRules:
+    """The voting rules of pairs of ``world`` under ``rules``."""
+    return rules.rules_for(world) if isinstance(rules, FittedRules) else rules
+
+
+def recast_changed(table: pd.DataFrame, rules: Rules, voted_under: Rules, fresh: Mapping[str, Scorecard],
+                   cfg: ScorecardConfig, *, out: str | Path | None, progress: bool,
+                   measure: bool = True) -> dict[str, list[str]]:
     """Cast again, in place, the votes of every indicator whose rules differ between ``voted_under`` (the rules the
-    table's votes were cast under) and ``rules`` (a new fit), and the vote rule's reading of the rows that changed;
-    returns, per such indicator, the pairs of the table (other than ``fresh``) whose votes were cast again.
+    table's votes were cast under) and ``rules`` (a new fit), world by world (a fit's rules differ between worlds
+    where it has per-world cuts), and the vote rule's reading of the rows that changed; returns, per such
+    indicator, the pairs of the table (other than ``fresh``) whose votes were cast again.
 
     An indicator that became descriptive votes ``n/a`` everywhere. A moved cut of an indicator that voted before and
     votes now, and whose module votes from its statistic alone (``vote_from_statistic``: no guard depends on the
     rules), is applied to the table's statistics and CIs; a row whose vote was ``n/a`` keeps it (a guard failed or
     there was no statistic). Any other change (a cut of another kind of indicator, one that starts voting) needs the
     indicator's metrics on every row that has its statistic or a vote: the scorecards in ``fresh`` (pairs measured
-    in this call), else a measurement of the pair built here, which must be the model its row was measured on
-    (:func:`_same_weights`) and give the statistic its row holds. A rule key that belongs to no indicator's cut, or a
-    row that cannot be measured here, is refused: its votes would be stale."""
+    in this call), else (with ``measure``) a measurement of the pair built here, which must be the model its row was
+    measured on (:func:`_same_weights`) and give the statistic its row holds. A rule key that belongs to no
+    indicator's cut, or a row that cannot be measured here (or ``measure=False``), is refused: its votes would be
+    stale."""
+    recast: dict[str, set[str]] = {}
+    touched: set[int] = set()
+    for world in sorted(set(table["world"]), key=str):
+        rows = table.index[table["world"] == world]
+        done = _recast_rows(table, rows, _rules_of(rules, world), _rules_of(voted_under, world), fresh, cfg,
+                            out=out, progress=progress, measure=measure)
+        for name, pairs in done.items():
+            recast.setdefault(name, set()).update(table.loc[pairs, "pair"])
+            touched |= set(pairs)
+    _recast_vote_rule(table, sorted(touched))
+    return {name: sorted(p for p in pairs if p not in fresh) for name, pairs in recast.items()}
+
+
+def _recast_rows(table: pd.DataFrame, within: pd.Index, rules: ScorecardRules, voted_under: ScorecardRules,
+                 fresh: Mapping[str, Scorecard], cfg: ScorecardConfig, *, out: str | Path | None, progress: bool,
+                 measure: bool) -> dict[str, list[Any]]:
+    """:func:`recast_changed` on the rows ``within`` (one world), all under ``rules``; returns, per indicator cast
+    again, the row indices."""
     now, before = rules.to_dict(), voted_under.to_dict()
     changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - {"descriptive"}
     moved = set(set(now["descriptive"]) ^ set(before.get("descriptive", ())))
@@ -292,10 +291,10 @@ def recast_changed(table: pd.DataFrame, rules: ScorecardRules, voted_under: Scor
     if changed - owned:
         raise CheckpointMismatchError(f"The new fit changes rules no indicator's cut sets ({sorted(changed - owned)}),"
                                       f" so the table's votes would be stale: {_RERUN}.")
-    recast: dict[str, list[str]] = {}
-    touched: set[int] = set()
+    done: dict[str, list[Any]] = {}
     for name in sorted(moved):
-        rows = table.index[table[name].notna() | (table[f"{name}_vote"] != "n/a")].tolist()
+        part = table.loc[within]
+        rows = part.index[part[name].notna() | (part[f"{name}_vote"] != "n/a")].tolist()
         if not rows:
             continue
         from_statistic = REGISTRY[name].vote_from_statistic
@@ -306,8 +305,12 @@ def recast_changed(table: pd.DataFrame, rules: ScorecardRules, voted_under: Scor
                 if table.loc[i, f"{name}_vote"] != "n/a":
                     table.loc[i, f"{name}_vote"] = from_statistic(_estimate(table, i, name), rules)
         else:
-            cards = dict(fresh)
             need = [table.loc[i, "pair"] for i in rows if table.loc[i, "pair"] not in fresh]
+            if need and not measure:
+                raise CheckpointMismatchError(
+                    f"The new fit changes {name!r}'s rules, whose votes need its metrics on {need[:5]}, which the"
+                    f" table does not keep: {_RERUN}.")
+            cards = dict(fresh)
             cards |= {c.pair: c for c in _measure_committed(need, cfg.replace(indicators=(name,)), out=out,
                                                               progress=progress)}
             for i in rows:
@@ -317,10 +320,8 @@ def recast_changed(table: pd.DataFrame, rules: ScorecardRules, voted_under: Scor
                         f"{table.loc[i, 'pair']}: {name} measured here gives {result.statistic}, its committed row"
                         f" {_estimate(table, i, name)}; the measuring code or the model changed: {_RERUN}.")
                 table.loc[i, f"{name}_vote"] = revote(result, rules).vote
-        recast[name] = sorted(p for p in table.loc[rows, "pair"] if p not in fresh)
-        touched |= set(rows)
-    _recast_vote_rule(table, sorted(touched))
-    return recast
+        done[name] = rows
+    return done
 
 
 def _estimate(table: pd.DataFrame, i: Any, name: str) -> Estimate:
@@ -336,18 +337,22 @@ def _same_estimate(a: Estimate, b: Estimate) -> bool:
                for x, y in ((a.value, b.value), (a.lo, b.lo), (a.hi, b.hi)))
 
 
-def check_votes(table: pd.DataFrame, rules: ScorecardRules) -> None:
-    """Refuse a pair table whose votes are not those ``rules`` give: a descriptive indicator with a vote, a vote of
-    an indicator that votes from its statistic alone that its statistic does not give, or a vote rule's reading
-    that the votes do not give."""
+def check_votes(table: pd.DataFrame, rules: Rules) -> None:
+    """Refuse a pair table whose votes are not those ``rules`` give (each row under its world's rules): a descriptive
+    indicator with a vote, a vote of an indicator that votes from its statistic alone that its statistic does not
+    give, or a vote rule's reading that the votes do not give."""
     bad: list[str] = []
     for name in INDICATORS:
         votes = table[f"{name}_vote"]
-        if name in rules.descriptive:
-            bad += [f"{p}: {name} is descriptive but votes" for p in table.loc[votes != "n/a", "pair"]]
-        elif REGISTRY[name].vote_from_statistic is not None:
-            bad += [f"{table.loc[i, 'pair']}: {name} votes {votes[i]}" for i in table.index
-                    if votes[i] != "n/a" and REGISTRY[name].vote_from_statistic(_estimate(table, i, name), rules) != votes[i]]
+        for i in table.index:
+            here = _rules_of(rules, table.loc[i, "world"])
+            if votes[i] == "n/a":
+                continue
+            if name in here.descriptive:
+                bad.append(f"{table.loc[i, 'pair']}: {name} is descriptive but votes")
+            elif (REGISTRY[name].vote_from_statistic is not None
+                  and REGISTRY[name].vote_from_statistic(_estimate(table, i, name), here) != votes[i]):
+                bad.append(f"{table.loc[i, 'pair']}: {name} votes {votes[i]}")
     for i in table.index:
         want = _vote_rule_reading(table, i)
         if table.loc[i, "vote_summary"] != want:
@@ -466,16 +471,18 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
                 table.loc[i, col] = None if m is None else read(m).value
     n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
     fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
-    voted_under = FittedRules.from_dict(summary["fitted"]).rules
-    now, before = fitted.rules.to_dict(), voted_under.to_dict()
-    changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - _indicator_keys(name, voted_under)
-    other_descriptive = (set(now.get("descriptive", ())) ^ set(before.get("descriptive", ()))) - {name}
-    if changed - {"descriptive"} or other_descriptive:
-        raise CheckpointMismatchError(
-            f"Adding {name!r} changed other indicators' fitted rules ({sorted(changed)}), so their committed votes"
-            f" would be stale: {_RERUN}.")
+    voted_under = FittedRules.from_dict(summary["fitted"])
+    for world in sorted(set(table["world"]), key=str):
+        now, before = fitted.rules_for(world).to_dict(), voted_under.rules_for(world).to_dict()
+        changed = ({k for k in set(now) | set(before) if now.get(k) != before.get(k)}
+                   - _indicator_keys(name, voted_under.rules))
+        other_descriptive = (set(now.get("descriptive", ())) ^ set(before.get("descriptive", ()))) - {name}
+        if changed - {"descriptive"} or other_descriptive:
+            raise CheckpointMismatchError(
+                f"Adding {name!r} changed other indicators' fitted rules ({sorted(changed)} in {world}), so their"
+                f" committed votes would be stale: {_RERUN}.")
     for card in cards:
-        table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules).vote
+        table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules_for(card.world)).vote
     _recast_vote_rule(table, [rows[c.pair] for c in cards])
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
@@ -487,7 +494,7 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
         "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
         "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}}
     # a new voting indicator changes the fit with every held-out reading in view
-    new = _report(table, fitted, _with_fit_change(run, summary, fitted, {"indicator": name, "pairs": []}))
+    new = _report(table, fitted, with_fit_change(run, summary, fitted.to_dict(), {"indicator": name, "pairs": []}))
     new["build"] = _build_record(summary.get("build") or {}, table)
     log.info("validate --add-indicator %s: measured %d pairs; held-out balanced accuracy %.2f", name, len(cards),
              new["summary"]["balanced_accuracy"]["value"])

@@ -17,14 +17,23 @@ the split), :func:`fit_rules` uses the calibration split only:
   has rather than by another world's calibration mean. On calibration data that one statistic separates perfectly,
   the weights are set by the L2 penalty (C = 1), not by the data. Its parameters are kept as plain numbers, so a
   saved fit predicts without pickles.
+- per world: a statistic's scale belongs to its world (the same likelihood gain is about 5 in arithmetic and about
+  0.3 in bandits), so a cut fitted on the worlds pooled can sit inside one world's activation pairs. Wherever a
+  world's calibration pairs of each class start from at least :data:`MIN_CALIBRATION_BASES` bases, each voting
+  statistic gets that world's own cut (Youden's J on its pairs: the vote threshold and the summary's centre for
+  that world's pairs) and its own spread (the standard deviation over its gained two-class pairs, the summary's
+  scale there); the summary's weights stay shared. A world without such pairs (planning, a pair of local models)
+  is read by the pooled cuts and spreads. Which indicators vote is decided on the pooled calibration pairs, as
+  before. :meth:`FittedRules.rules_for` gives the voting rules of one world.
 
 :func:`evaluate` applies a fit to the held-out split.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -114,26 +123,53 @@ class FittedRules:
     intercept: float = 0.0
     n_calibration: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # per world, the cut of each voting statistic fitted on that world's calibration pairs, and the spread of each
+    # summary input there (worlds absent here use ``rules`` and ``mean``/``scale``)
+    world_cuts: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    world_scale: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rules": self.rules.to_dict(), "indicators": [vars(f) for f in self.indicators],
                 "inputs": list(self.inputs), "impute": list(self.impute), "mean": list(self.mean),
                 "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
-                "n_calibration": self.n_calibration, "notes": list(self.notes)}
+                "n_calibration": self.n_calibration, "notes": list(self.notes),
+                "world_cuts": {w: dict(c) for w, c in self.world_cuts.items()},
+                "world_scale": {w: dict(c) for w, c in self.world_scale.items()}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FittedRules:
         return cls(ScorecardRules.from_dict(d["rules"]), tuple(IndicatorFit(**f) for f in d["indicators"]),
                    tuple(d["inputs"]), tuple(d["impute"]), tuple(d["mean"]), tuple(d["scale"]), tuple(d["coef"]),
-                   float(d["intercept"]), int(d["n_calibration"]), tuple(d.get("notes", ())))
+                   float(d["intercept"]), int(d["n_calibration"]), tuple(d.get("notes", ())),
+                   # a table fitted before per-world cuts existed has none: every world reads by the pooled fit
+                   {w: {k: float(v) for k, v in c.items()} for w, c in (d.get("world_cuts") or {}).items()},
+                   {w: {k: float(v) for k, v in c.items()} for w, c in (d.get("world_scale") or {}).items()})
+
+    def rules_for(self, world: str | None) -> ScorecardRules:
+        """The voting rules of pairs of ``world``: the pooled rules with that world's fitted cuts."""
+        rules = self.rules
+        for name, cut in (self.world_cuts.get(world) or {}).items() if world is not None else ():
+            rules = REGISTRY[name].with_cut(rules, cut)
+        return rules
+
+    def _centres(self, worlds: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Per row (of world ``worlds[i]``) and summary input, the centre and the scale of its statistic."""
+        mean = np.tile(np.asarray(self.mean, dtype=float), (len(worlds), 1))
+        scale = np.tile(np.asarray(self.scale, dtype=float), (len(worlds), 1))
+        for i, w in enumerate(worlds):
+            for j, name in enumerate(self.inputs):
+                mean[i, j] = (self.world_cuts.get(w) or {}).get(name, mean[i, j])
+                scale[i, j] = (self.world_scale.get(w) or {}).get(name, scale[i, j])
+        return mean, scale
 
     def creation_probability(self, table: pd.DataFrame) -> np.ndarray:
         """The summary model's P(creation) per row of a :func:`pair_table` (NaN without a model)."""
         if not self.inputs:
             return np.full(len(table), np.nan)
+        mean, scale = self._centres(table["world"].tolist() if "world" in table.columns else [None] * len(table))
         x = table[list(self.inputs)].astype(float).to_numpy()
-        x = np.where(np.isnan(x), np.asarray(self.impute)[None, :], x)
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        x = np.where(np.isnan(x), mean, x)  # a missing statistic sits at its cut: no evidence either way
+        z = (x - mean) / scale
         return expit(z @ np.asarray(self.coef) + self.intercept)  # the logistic function, without exp overflow
 
     def predict(self, table: pd.DataFrame) -> list[str]:
@@ -220,25 +256,58 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
     rules = rules.replace(descriptive=tuple(n for n in INDICATORS if n in descriptive))
     gained = two[two["gain"].map(lambda g: g is not False)]
     yg = (gained["label"] == "creation").to_numpy()
-    inputs = [f.name for f in fits if f.votes and f.name in REGISTRY and REGISTRY[f.name].with_cut is not None
-              and gained[f.name].notna().sum() >= 2]
+    voting = [f.name for f in fits if f.votes and f.name in REGISTRY and REGISTRY[f.name].with_cut is not None]
+    world_cuts = _world_cuts(two, voting)
+    inputs = [name for name in voting if gained[name].notna().sum() >= 2]
     notes = []
     if not inputs or yg.all() or not yg.any():
         notes.append("no summary model: calibration lacks gained pairs of both classes or voting statistics;"
                      " the summary is the vote rule")
-        return FittedRules(rules, tuple(fits), n_calibration=len(calibration), notes=tuple(notes))
+        return FittedRules(rules, tuple(fits), n_calibration=len(calibration), notes=tuple(notes),
+                           world_cuts=world_cuts)
     cut_of = {f.name: f.cut for f in fits}
     if any(cut_of[name] is None for name in inputs):  # every input is a voting statistic, which has a fitted cut
         raise InvalidConfigError(f"Summary inputs {inputs} include a statistic without a fitted cut: {cut_of}.")
     cuts = np.asarray([float(cut_of[name]) for name in inputs])
     raw = gained[inputs].astype(float).to_numpy()
-    sd = np.nanstd(raw, axis=0)
-    scale = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
-    z = np.nan_to_num((raw - cuts) / scale, nan=0.0)  # a missing statistic sits at its cut
+    scale = _spread(raw)
+    world_scale = {}
+    for world, cut in world_cuts.items():
+        part = _spread(gained.loc[gained["world"] == world, inputs].astype(float).to_numpy(), default=scale)
+        world_scale[world] = {name: float(part[j]) for j, name in enumerate(inputs) if name in cut}
+    fitted = FittedRules(rules, tuple(fits), tuple(inputs), tuple(map(float, cuts)), tuple(map(float, cuts)),
+                         tuple(map(float, scale)), (), 0.0, len(calibration), tuple(notes), world_cuts, world_scale)
+    mean, spread = fitted._centres(gained["world"].tolist())
+    z = np.nan_to_num((raw - mean) / spread, nan=0.0)  # a missing statistic sits at its cut
     lr = LogisticRegression(C=1.0, fit_intercept=False).fit(z, yg)
-    return FittedRules(rules, tuple(fits), tuple(inputs), tuple(map(float, cuts)), tuple(map(float, cuts)),
-                       tuple(map(float, scale)), tuple(map(float, lr.coef_[0])), 0.0, len(calibration),
-                       tuple(notes))
+    return replace(fitted, coef=tuple(map(float, lr.coef_[0])))
+
+
+def _spread(raw: np.ndarray, default: np.ndarray | None = None) -> np.ndarray:
+    """Per column, the standard deviation of the measured values; ``default`` (else 1) where it is undefined or 0."""
+    with warnings.catch_warnings():  # a column with no value here: its spread comes from ``default``
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sd = np.nanstd(raw, axis=0) if len(raw) else np.full(raw.shape[1], np.nan)
+    fallback = default if default is not None else np.ones(raw.shape[1])
+    return np.where(np.isfinite(sd) & (sd > 0), sd, fallback)
+
+
+def _world_cuts(two: pd.DataFrame, voting: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per world, the cut of each voting statistic (:func:`youden_threshold`) on the world's two-class calibration
+    pairs, where that world's pairs of each class with the statistic start from at least
+    :data:`MIN_CALIBRATION_BASES` bases; only statistics whose module votes from a cut."""
+    out: dict[str, dict[str, float]] = {}
+    for world, part in two.groupby("world") if "world" in two.columns else ():
+        cuts = {}
+        for name in voting:
+            bases = calibration_bases(part, name)
+            read = part[part[name].notna()]
+            if bases is None or min(bases.values()) < MIN_CALIBRATION_BASES:
+                continue
+            cuts[name] = youden_threshold(read[name].tolist(), (read["label"] == "creation").to_numpy())
+        if cuts:
+            out[str(world)] = cuts
+    return out
 
 
 def _auc_within(two: pd.DataFrame, column: str, name: str, *, n_boot: int, seed: int) -> dict[str, dict[str, float]]:

@@ -18,7 +18,8 @@ import pandas as pd
 from ...errors import EmptyInputError
 from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
 from ..indicators.core import INDICATORS
-from .bar import MIN_BASES, MIN_BASES_PER_CLASS, calibration_extensions, fit_changes, meets_bar, meets_evaluation
+from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, calibration_extensions, clean_test_pairs, fit_changes,
+                  meets_bar, meets_evaluation, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status
 from .measure import score_cards, validation_cases
@@ -53,15 +54,35 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     cards = score_cards(specs, cfg, out_dir, progress=progress)
     table = pair_table(cards)
     fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
-    table = pair_table([c.revoted(fitted.rules) for c in cards])
-    summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed)
-    summary["run"] = {"scorecard_config": cfg.measured(), "wall_seconds": round(time.time() - t0, 1),
+    table = pair_table([c.revoted(fitted.rules_for(c.world)) for c in cards])
+    folder = Path(table_dir if table_dir is not None else figures_dir())
+    run = _carried_history(committed_summary(folder), table, fitted)
+    clean = clean_test_pairs(run, table.loc[table["split"] == "test", "pair"])
+    summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean)
+    summary["run"] = {**run, "scorecard_config": cfg.measured(), "wall_seconds": round(time.time() - t0, 1),
                       "cpu_seconds": round(time.process_time() - c0, 1), "n_boot": n_boot, "seed": seed}
     # what this run covered: the preset's build, a --pairs restriction, and the labelled pairs the gain check left out
     summary["build"] = {**build, "pairs_requested": None if pairs is None else sorted(pairs),
                         "not_validation_cases": failed}
-    write_validation_table(summary, table, table_dir if table_dir is not None else figures_dir())
+    write_validation_table(summary, table, folder)
     return summary
+
+
+def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitted: FittedRules) -> dict[str, Any]:
+    """The history a full run writes over the table ``previous`` (None: none there) keeps: its ordered ``added``
+    records and one for this run (``full_run``, with the pairs that had no row before as ``new_pairs``), marked as a
+    fit change when the fit differs from the one ``previous`` was reported under (:func:`~.bar.with_fit_change`).
+    Without it a full run would erase which held-out readings were in view of earlier fit changes, and every
+    held-out pair would count as a clean test again."""
+    if previous is None:
+        return {}
+    before = set((previous.get("pairs") or {}).get("test") or []) | set(
+        (previous.get("pairs") or {}).get("calibration") or [])
+    record = {"full_run": True, "pairs": sorted(table["pair"]),
+              "new_pairs": sorted(p for p in table["pair"] if p not in before)}
+    history = add_records(previous.get("run") or {})
+    changed = with_fit_change({"added": history}, previous, fitted.to_dict(), record)
+    return changed if len(changed["added"]) > len(history) else {"added": [*history, record]}
 
 
 def _headline(ev: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +305,8 @@ def _clean_test_line(summary: dict[str, Any]) -> str:
     held-out readings had been seen (``clean_test``), and whether they meet the bar."""
     ev = (summary.get("clean_test") or {}).get("evaluation")
     if ev is None:
-        return "- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
+        return ("- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
+                + _previous_clean_test(summary))
     s, const = ev["summary"], ev["constant_baseline"]
     exact = s.get("recall_exact_ci") or {}
     wrong = s.get("read_wrong") or {}
@@ -307,6 +329,26 @@ def _clean_test_line(summary: dict[str, Any]) -> str:
                 + (f"; bases per class {', '.join(f'{c} {k}' for c, k in sorted(r['test_bases_by_class'].items()))}"
                    if r.get("test_bases_by_class") else "") + ")" for r in voting) or "none")
             + f". On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}.")
+
+
+def _previous_clean_test(summary: dict[str, Any]) -> str:
+    """A sentence on the last clean test a fit change ended (``clean_test_before`` of its record): what its pairs
+    read under the fit they were measured with. Those readings informed the change, so they are no test of it."""
+    ended = [a for a in fit_changes(summary.get("run") or {}) if a.get("clean_test_before")]
+    if not ended:
+        return ""
+    before = ended[-1]["clean_test_before"]
+    s, rule = before["summary"], before["vote_rule"]
+    verdict = ("met" if before["met_bar"] else "not met") + ("" if before["judged"] else
+                                                              " (not judged: the preset had pairs without a row)")
+    return (f" The last clean test ({len(before['pairs'])} pairs) ended with the change; under the fit before it the"
+            f" summary read balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
+            f" {_f(s['ci_hi'])}), recall " + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in
+                                                      (s.get("recall_exact_ci") or {}).items())
+            + ", read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in
+                                           sorted((s.get("read_wrong") or {}).items())) or "none")
+            + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}); the bar"
+            f" was {verdict} there. Those readings were seen when the fit changed: they are no test of the current fit.")
 
 
 def _read_wrong_line(s: dict[str, Any]) -> str:
@@ -431,14 +473,15 @@ def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
     return list(measured) + [n for n in run.get("added_indicators") or {} if n not in measured]
 
 
-def fitted_rules(folder: str | Path | None = None) -> Any | None:
-    """The voting rules fitted on the calibration split, from the committed validation table (None without one):
+def fitted_rules(folder: str | Path | None = None, world: str | None = None) -> Any | None:
+    """The voting rules fitted on the calibration split, from the committed validation table (None without one), for
+    pairs of ``world`` (its own cuts where the fit has them; the pooled cuts otherwise, and for ``world=None``):
     pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds. Indicators that
     run did not measure are descriptive under them."""
     summary = committed_summary(folder)
     if summary is None:
         return None
-    rules = FittedRules.from_dict(summary["fitted"]).rules
+    rules = FittedRules.from_dict(summary["fitted"]).rules_for(world)
     # an indicator the committed run did not measure (skipped, or added after it) was never validated: it reports
     measured = measured_indicators(summary)
     if measured is None:
@@ -454,4 +497,4 @@ def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:
     if summary is None:
         return None
     fitted = FittedRules.from_dict(summary["fitted"])
-    return fitted.predict(pair_table([card.revoted(fitted.rules)]))[0]
+    return fitted.predict(pair_table([card.revoted(fitted.rules_for(card.world))]))[0]

@@ -80,3 +80,20 @@ def test_clean_test_pairs_are_those_first_measured_after_the_fit_last_changed():
     run["added"].insert(1, {"pairs": ["c0"], "calibration": ["c0"]})
     assert vb.clean_test_pairs(run, test) == []
     assert vb.add_records({"added": {"pairs": ["x"]}}) == [{"pairs": ["x"]}]  # an older table kept one record
+
+
+def test_the_record_of_a_clean_test_keeps_both_readings_and_whether_the_bar_was_judged():
+    def reading(ba):
+        return {"balanced_accuracy": ba, "ci_lo": ba - 0.2, "ci_hi": 1.0, "recall": {"creation": 1.0},
+                "no_signal_read_as_creation": 0.0, "recall_exact_ci": {"creation": [4, 4, 0.4, 1.0]},
+                "read_wrong": {"p": ["activation", "creation"]} if ba < 1 else {}}
+
+    ev = {"summary": reading(0.8), "vote_rule": reading(1.0), "indicators": []}
+    summary = {"clean_test": {"pairs": ["p", "q"], "evaluation": ev}, "build": {"not_in_table": ["later"]}}
+    rec = vb.clean_test_record(summary)
+    assert rec["pairs"] == ["p", "q"] and rec["summary"]["balanced_accuracy"] == 0.8
+    assert rec["summary"]["read_wrong"] == {"p": ["activation", "creation"]} and rec["vote_rule"]["read_wrong"] == {}
+    assert rec["met_bar"] is False and rec["judged"] is False  # 0.8 < 0.85; a designed pair had no row yet
+    assert vb.clean_test_record({**summary, "build": {"not_in_table": []}})["judged"] is True
+    assert vb.clean_test_record({"clean_test": {"pairs": [], "evaluation": None}}) is None
+    assert vb.clean_test_record({}) is None

@@ -64,11 +64,23 @@ def test_the_committed_summary_is_what_the_current_code_makes_of_the_committed_p
         _same(_plain(new[part]), summary[part], part)
 
 
-def _from_statistic(table, name, rules):
+def _from_statistic(table, name, fitted):
+    """Indicator ``name``'s votes from the table's statistics, each row under its world's rules of ``fitted``."""
     from rlmeta_interp.analysis.indicators import REGISTRY, Estimate
 
-    return [REGISTRY[name].vote_from_statistic(Estimate(*(r[c] for c in (name, f"{name}_lo", f"{name}_hi"))), rules)
+    return [REGISTRY[name].vote_from_statistic(Estimate(*(r[c] for c in (name, f"{name}_lo", f"{name}_hi"))),
+                                               fitted.rules_for(r["world"]))
             if r[f"{name}_vote"] != "n/a" else "n/a" for _, r in table.iterrows()]
+
+
+def _with_cut_everywhere(fitted, name, cut):
+    """``fitted`` with indicator ``name``'s cut at ``cut`` in the pooled rules and in every world."""
+    from dataclasses import replace
+
+    from rlmeta_interp.analysis.indicators import REGISTRY
+
+    return replace(fitted, rules=REGISTRY[name].with_cut(fitted.rules, cut),
+                   world_cuts={w: {**c, name: cut} for w, c in fitted.world_cuts.items()})
 
 
 def test_votes_cast_from_the_statistic_alone_are_the_committed_votes():
@@ -77,8 +89,8 @@ def test_votes_cast_from_the_statistic_alone_are_the_committed_votes():
     from rlmeta_interp.analysis.indicators import REGISTRY
 
     summary, table = vc.committed_table(FIGURES)
-    rules = FittedRules.from_dict(summary["fitted"]).rules
-    names = [n for n, m in REGISTRY.items() if m.vote_from_statistic is not None and n not in rules.descriptive]
+    rules = FittedRules.from_dict(summary["fitted"])
+    names = [n for n, m in REGISTRY.items() if m.vote_from_statistic is not None and n not in rules.rules.descriptive]
     assert {"likelihood", "elicitation"} <= set(names)
     for name in names:
         assert (table[f"{name}_vote"] != "n/a").any(), name
@@ -94,10 +106,10 @@ def test_a_moved_cut_is_applied_to_the_committed_table_without_measuring(tmp_pat
 
     monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "empty-home"))
     summary, table = vc.committed_table(FIGURES)
-    before = FittedRules.from_dict(summary["fitted"]).rules
+    before = FittedRules.from_dict(summary["fitted"])
     values = table["elicitation"].dropna()
     cut = float(values.median())
-    after = before.replace(unrecovered_activation_max=cut, unrecovered_creation_min=cut)
+    after = _with_cut_everywhere(before, "elicitation", cut)
     cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
     new = table.copy()
     recast = vc.recast_changed(new, after, before, {}, cfg, out=tmp_path / "cards", progress=False)
@@ -117,7 +129,7 @@ def test_a_moved_cut_is_applied_to_the_committed_table_without_measuring(tmp_pat
 
 def test_check_votes_refuses_a_table_whose_votes_the_rules_do_not_give():
     summary, table = vc.committed_table(FIGURES)
-    rules = FittedRules.from_dict(summary["fitted"]).rules
+    rules = FittedRules.from_dict(summary["fitted"])
     vc.check_votes(table, rules)
     for column, value in (("directions_vote", "creation"), ("vote_summary", "mixed")):
         bad = table.copy()
@@ -139,20 +151,51 @@ def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     table = pd.read_csv(src / vr.PAIRS_CSV)
     want = set(preset_labelled_names()) - set(table["pair"]) - set(carried["not_validation_cases"])
     assert written["build"]["not_in_table"] == sorted(want)
-    assert {n for n in want if "-s4-" not in n and "-s5-" not in n} == set()  # only the fresh seeds were added later
+    assert {n for n in want if not any(f"-s{k}-" in n for k in (4, 5, 6, 7))} == set()  # only fresh seeds added later
     assert written["run"]["added"] == read_json(src / vr.SUMMARY_JSON)["run"]["added"]  # the same fit: no record
     assert new["summary"]["n_pairs"] == written["summary"]["n_pairs"]
     assert (tmp_path / "out" / "validation_roc.png").exists()
 
 
-def test_refit_refuses_a_table_whose_votes_were_cast_under_other_rules(tmp_path):
+def _moved(tmp_path, name):
+    """A copy of the committed table whose calibration statistic ``name`` is moved (x3 + 1): its fitted cut moves."""
     src = _copy_table(tmp_path / "src")
     table = pd.read_csv(src / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
-    # move every calibration elicitation statistic: the fitted cut moves, so the table's votes are stale
     calib = table["split"] == "calibration"
-    table.loc[calib, "elicitation"] = table.loc[calib, "elicitation"] * 3.0 + 1.0
+    table.loc[calib, name] = table.loc[calib, name] * 3.0 + 1.0
     write_text_atomic(src / vr.PAIRS_CSV, table.to_csv(index=False), checksum=True)
-    with pytest.raises(CheckpointMismatchError, match="unrecovered_.*stale"):
+    return src
+
+
+def test_refit_casts_again_from_the_table_the_votes_of_a_moved_cut_voted_from_its_statistic(tmp_path):
+    """Elicitation votes from its statistic alone: a refit that moves its cuts casts its votes again from the table
+    (each world under its own cut), recasts the vote rule's readings and records a fit change."""
+    src = _moved(tmp_path, "elicitation")
+    summary, table = vc.committed_table(src)
+    fitted, new, recast = vc.refit(summary, table)
+    assert new["run"]["added"][-1]["fit_changed"] and new["run"]["added"][-1]["refit"]
+    assert new["run"]["added"][-1]["test_in_view"] == sorted(summary["pairs"]["test"])
+    assert "elicitation" in new["run"]["added"][-1]["revoted"]
+    assert recast["elicitation_vote"].tolist() == _from_statistic(table, "elicitation", fitted)
+    vc.check_votes(recast, fitted)
+    assert new["clean_test"]["pairs"] == []  # every held-out pair was in view of the change
+    # a clean test the change ends is kept with what it read before; the last one ended is named either way
+    clean = (summary.get("clean_test") or {}).get("evaluation")
+    if clean is None:
+        assert "clean_test_before" not in new["run"]["added"][-1]
+    else:
+        before = new["run"]["added"][-1]["clean_test_before"]
+        assert before["pairs"] == summary["clean_test"]["pairs"]
+        assert before["summary"]["balanced_accuracy"] == clean["summary"]["balanced_accuracy"]
+    ended = [a["clean_test_before"] for a in new["run"]["added"] if a.get("clean_test_before")]
+    said = " ".join(vr.render_trust_paragraph(new).split())
+    assert ended and f"The last clean test ({len(ended[-1]['pairs'])} pairs) ended with the change" in said
+
+
+def test_refit_refuses_a_moved_cut_whose_votes_need_metrics(tmp_path):
+    """Boundary's vote reads more than its statistic: a moved boundary cut cannot be applied from the table."""
+    src = _moved(tmp_path, "boundary")
+    with pytest.raises(CheckpointMismatchError, match="'boundary'.*metrics"):
         vc.refit_committed(src, table_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

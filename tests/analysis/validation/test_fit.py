@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -201,3 +203,66 @@ def test_a_pair_missing_a_statistic_is_read_by_those_it_has_at_their_cuts():
     for name in fitted.inputs:
         blank[name] = None
     assert fitted.creation_probability(blank)[0] == pytest.approx(0.5) and fitted.predict(blank) == ["inconclusive"]
+
+
+#: Likelihood per (world, label, base) in :func:`_two_world_table`; held-out arithmetic activation pairs sit at 0.93.
+_LEVELS = {("arithmetic", "creation"): (1.3, 1.3), ("arithmetic", "activation"): (0.7, 0.98),
+           ("bandits", "creation"): (0.85, 0.85), ("bandits", "activation"): (0.45, 0.45)}
+
+
+def _two_world_table(seed: int = 5) -> pd.DataFrame:
+    """Likelihood on two scales, as elicitation is on the validation zoo: pooled, the Youden cut falls between
+    bandit creation (0.85) and the lower arithmetic activation base (0.7), below the other arithmetic activation
+    base (0.98), so it reads held-out arithmetic activation pairs (0.93) as creation; within arithmetic the cut
+    falls between 0.98 and 1.3. Four pairs per class and world, each from its own base."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split in ("calibration", "test"):
+        for (world, label), levels in _LEVELS.items():
+            for i in range(4):
+                level = 0.93 if (split, world, label) == ("test", "arithmetic", "activation") else levels[i % 2]
+                row = {"pair": f"{split}-{world}-{label}-{i}", "base": f"{split}-{world}-{label}-b{i}",
+                       "world": world, "label": label, "split": split, "recipe": "sft", "gain": True,
+                       "vote_summary": label}
+                for name in INDICATORS:
+                    row.update({name: None, f"{name}_lo": None, f"{name}_hi": None, f"{name}_vote": "n/a"})
+                row["likelihood"] = level + rng.uniform(-0.01, 0.01)
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_a_world_with_enough_calibration_bases_gets_its_own_cut_and_spread():
+    table = _two_world_table()
+    calib, test = table[table.split == "calibration"], table[table.split == "test"]
+    fitted = vf.fit_rules(calib, n_boot=200)
+    pooled = {f.name: f.cut for f in fitted.indicators}["likelihood"]
+    cuts = {w: c["likelihood"] for w, c in fitted.world_cuts.items()}
+    assert set(cuts) == {"arithmetic", "bandits"}
+    assert 0.99 < cuts["arithmetic"] < 1.29 and 0.46 < cuts["bandits"] < 0.84 and 0.71 < pooled < 0.84
+    for world, cut in cuts.items():  # each world votes at its own cut; a world without one at the pooled cut
+        assert fitted.rules_for(world).kl_creation_min == cut
+    assert fitted.rules_for("planning") == fitted.rules_for(None) == fitted.rules
+    assert fitted.rules.kl_creation_min == pooled
+    # the spread of each world's gained calibration pairs scales its statistics in the summary
+    arith = calib.loc[calib.world == "arithmetic", "likelihood"].astype(float)
+    assert fitted.world_scale["arithmetic"]["likelihood"] == pytest.approx(float(np.std(arith)))
+    assert fitted.predict(test) == test["label"].tolist()
+    # the pooled fit alone (what a table fitted before per-world cuts holds) reads arithmetic activation as creation
+    alone = vf.FittedRules.from_dict({k: v for k, v in fitted.to_dict().items()
+                                      if k not in ("world_cuts", "world_scale")})
+    assert alone.world_cuts == {} and alone.rules_for("arithmetic") == fitted.rules
+    wrong = [p for p, t, r in zip(test["pair"], test["label"], alone.predict(test), strict=True) if t != r]
+    assert wrong and all("arithmetic-activation" in p for p in wrong)
+    # saved and loaded, the fit reads the same
+    again = vf.FittedRules.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert again.world_cuts == fitted.world_cuts and again.predict(test) == fitted.predict(test)
+
+
+def test_a_world_with_one_base_of_a_class_keeps_the_pooled_cut():
+    table = _two_world_table()
+    calib = table[table.split == "calibration"].copy()
+    one = (calib.world == "bandits") & (calib.label == "creation")
+    calib.loc[one, "base"] = "bandits-creation-only-base"
+    fitted = vf.fit_rules(calib, n_boot=200)
+    assert set(fitted.world_cuts) == {"arithmetic"} and "bandits" not in fitted.world_scale
+    assert fitted.rules_for("bandits") == fitted.rules

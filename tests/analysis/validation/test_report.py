@@ -201,3 +201,31 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
     assert vr.fitted_reading(card, tmp_path / "no-table") is None
     assert card.results["directions"].metric("scaled_distance") > 0
+
+
+def test_a_full_run_keeps_the_tables_history_of_fit_changes(tmp_path, monkeypatch):
+    """A full run over an earlier table in the same folder keeps that table's history and adds its own record, so
+    held-out readings seen when an earlier fit changed never count as a clean test again; a run whose fit differs
+    from the earlier table's is itself a fit change with the earlier held-out pairs in view."""
+    from rlmeta_interp.io import write_json_atomic
+
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    first = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
+                              progress=False)
+    assert "added" not in first["run"] and "clean_test" not in first  # nothing before it
+    # an earlier change of the fit, with both held-out pairs in view, and a fit the run will not reproduce
+    earlier = {"pairs": ["c-cal"], "calibration": ["c-cal"], "test_in_view": ["a-test", "c-test"]}
+    doctored = {**first, "run": {**first["run"], "added": [earlier]},
+                "fitted": {**first["fitted"], "notes": ["another fit"]}}
+    write_json_atomic(tmp_path / "table" / vr.SUMMARY_JSON, doctored, checksum=True)
+    again = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
+                              progress=False)
+    history = again["run"]["added"]
+    assert history[0] == earlier and history[-1]["full_run"] and history[-1]["new_pairs"] == []
+    assert history[-1]["fit_changed"] and history[-1]["test_in_view"] == ["a-test", "c-test"]
+    assert again["clean_test"]["pairs"] == []
+    # the same fit again: the run is recorded, not as a change; nothing becomes clean
+    third = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
+                              progress=False)
+    assert len(third["run"]["added"]) == 3 and "fit_changed" not in third["run"]["added"][-1]
+    assert third["clean_test"]["pairs"] == []
