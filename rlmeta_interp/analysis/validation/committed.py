@@ -27,9 +27,8 @@ summary records which rows were carried (the checksum of the table they came fro
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +36,13 @@ import pandas as pd
 
 from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
 from ...io import read_csv, sha256_file
-from ..indicators import REGISTRY, Estimate, revote
-from ..indicators.core import INDICATORS, ScorecardConfig, ScorecardRules
+from ..indicators import REGISTRY, revote
+from ..indicators.core import INDICATORS, ScorecardConfig
 from .bar import add_records, clean_before, clean_test_pairs, same_fit, with_fit_change
-from .fit import FittedRules, candidates, fit_rules, no_gain, pair_table
+from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
-from .measure import score_cards, validation_cases
+from .measure import measure_committed, score_cards, validation_cases
+from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
 from .report import (
     PAIRS_CSV,
     committed_summary,
@@ -53,10 +53,9 @@ from .report import (
 )
 
 if TYPE_CHECKING:
-    from ..scorecard import Scorecard
+    pass
 
 log = logging.getLogger(__name__)
-_RERUN = "run `rlmeta-interp validate` on a built validation zoo, which measures and votes every pair again"
 
 
 def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -67,7 +66,7 @@ def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], p
     folder = Path(folder if folder is not None else record_figures_dir())
     summary = committed_summary(folder)
     if summary is None:
-        raise EmptyInputError(f"No validation table in {folder}: {_RERUN}.")
+        raise EmptyInputError(f"No validation table in {folder}: {RERUN}.")
     # only empty cells are missing values: a vote of "n/a" is a reading, which pandas would otherwise turn into NaN
     table = read_csv(folder / PAIRS_CSV, required=True, keep_default_na=False, na_values=[""])
     table["gain"] = [None if g != g else bool(g) for g in table["gain"].astype(object)]
@@ -121,22 +120,6 @@ def _build_record(carried: dict[str, Any], table: pd.DataFrame, added: Sequence[
     return {**carried, "not_built": sorted(set(carried.get("not_built") or []) - set(added)),
             "not_validation_cases": sorted(not_cases),
             "not_in_table": sorted(set(preset_labelled_names("validation")) - set(table["pair"]) - not_cases)}
-
-
-def _vote_rule_reading(table: pd.DataFrame, i: Any) -> str:
-    """The vote rule's reading of row ``i`` from its vote columns, as :func:`pair_table` makes it (``no_signal``
-    without a gain)."""
-    from ..scorecard import summarize_votes
-
-    if no_gain(table.loc[i, "gain"]):
-        return "no_signal"
-    return summarize_votes({n: table.loc[i, f"{n}_vote"] for n in INDICATORS})[0]
-
-
-def _recast_vote_rule(table: pd.DataFrame, index: Any) -> None:
-    """Set, in place, the vote rule's reading (``vote_summary``) of the rows at ``index`` from their vote columns."""
-    for i in index:
-        table.loc[i, "vote_summary"] = _vote_rule_reading(table, i)
 
 
 def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
@@ -236,185 +219,13 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     return _write(new, merged, folder_path, table_dir)
 
 
-Rules = ScorecardRules | FittedRules  # one set of voting rules for every world, or a fit with per-world cuts
-
-
-def _rules_of(rules: Rules, world: Any) -> ScorecardRules:
-    """The voting rules of pairs of ``world`` under ``rules``."""
-    return rules.rules_for(world) if isinstance(rules, FittedRules) else rules
-
-
-def recast_changed(table: pd.DataFrame, rules: Rules, voted_under: Rules, fresh: Mapping[str, Scorecard],
-                   cfg: ScorecardConfig, *, out: str | Path | None, progress: bool,
-                   measure: bool = True) -> dict[str, list[str]]:
-    """Cast again, in place, the votes of every indicator whose rules differ between ``voted_under`` (the rules the
-    table's votes were cast under) and ``rules`` (a new fit), world by world (a fit's rules differ between worlds
-    where it has per-world cuts), and the vote rule's reading of the rows that changed; returns, per such
-    indicator, the pairs of the table (other than ``fresh``) whose votes were cast again.
-
-    An indicator that became descriptive votes ``n/a`` everywhere. A moved cut of an indicator that voted before and
-    votes now, and whose module votes from its statistic alone (``vote_from_statistic``: no guard depends on the
-    rules), is applied to the table's statistics and CIs; a row whose vote was ``n/a`` keeps it (a guard failed or
-    there was no statistic). Any other change (a cut of another kind of indicator, one that starts voting) needs the
-    indicator's metrics on every row that has its statistic or a vote: the scorecards in ``fresh`` (pairs measured
-    in this call), else (with ``measure``) a measurement of the pair built here, which must be the model its row was
-    measured on (:func:`_same_weights`) and give the statistic its row holds. A rule key that belongs to no
-    indicator's cut, or a row that cannot be measured here (or ``measure=False``), is refused: its votes would be
-    stale."""
-    recast: dict[str, set[str]] = {}
-    touched: set[int] = set()
-    for world in sorted(set(table["world"]), key=str):
-        rows = table.index[table["world"] == world]
-        done = _recast_rows(table, rows, _rules_of(rules, world), _rules_of(voted_under, world), fresh, cfg,
-                            out=out, progress=progress, measure=measure)
-        for name, pairs in done.items():
-            recast.setdefault(name, set()).update(table.loc[pairs, "pair"])
-            touched |= set(pairs)
-    _recast_vote_rule(table, sorted(touched))
-    return {name: sorted(p for p in pairs if p not in fresh) for name, pairs in recast.items()}
-
-
-def _recast_rows(table: pd.DataFrame, within: pd.Index, rules: ScorecardRules, voted_under: ScorecardRules,
-                 fresh: Mapping[str, Scorecard], cfg: ScorecardConfig, *, out: str | Path | None, progress: bool,
-                 measure: bool) -> dict[str, list[Any]]:
-    """:func:`recast_changed` on the rows ``within`` (one world), all under ``rules``; returns, per indicator cast
-    again, the row indices."""
-    now, before = rules.to_dict(), voted_under.to_dict()
-    changed = {k for k in set(now) | set(before) if now.get(k) != before.get(k)} - {"descriptive"}
-    moved = set(set(now["descriptive"]) ^ set(before.get("descriptive", ())))
-    owned: set[str] = set()
-    for name in INDICATORS:
-        keys = _indicator_keys(name, voted_under) if REGISTRY[name].with_cut is not None else set()
-        owned |= keys
-        if keys & changed:
-            moved.add(name)
-    if changed - owned:
-        raise CheckpointMismatchError(f"The new fit changes rules no indicator's cut sets ({sorted(changed - owned)}),"
-                                      f" so the table's votes would be stale: {_RERUN}.")
-    done: dict[str, list[Any]] = {}
-    for name in sorted(moved):
-        part = table.loc[within]
-        rows = part.index[part[name].notna() | (part[f"{name}_vote"] != "n/a")].tolist()
-        if not rows:
-            continue
-        from_statistic = REGISTRY[name].vote_from_statistic
-        if name in now["descriptive"]:
-            table.loc[rows, f"{name}_vote"] = "n/a"
-        elif from_statistic is not None and name not in before.get("descriptive", ()):
-            for i in rows:
-                if table.loc[i, f"{name}_vote"] != "n/a":
-                    table.loc[i, f"{name}_vote"] = from_statistic(_estimate(table, i, name), rules)
-        else:
-            need = [table.loc[i, "pair"] for i in rows if table.loc[i, "pair"] not in fresh]
-            if need and not measure:
-                raise CheckpointMismatchError(
-                    f"The new fit changes {name!r}'s rules, whose votes need its metrics on {need[:5]}, which the"
-                    f" table does not keep: {_RERUN}.")
-            cards = dict(fresh)
-            cards |= {c.pair: c for c in _measure_committed(need, cfg.replace(indicators=(name,)), out=out,
-                                                              progress=progress)}
-            for i in rows:
-                result = cards[table.loc[i, "pair"]].results[name]
-                if table.loc[i, "pair"] not in fresh and not _same_estimate(result.statistic, _estimate(table, i, name)):
-                    raise CheckpointMismatchError(
-                        f"{table.loc[i, 'pair']}: {name} measured here gives {result.statistic}, its committed row"
-                        f" {_estimate(table, i, name)}; the measuring code or the model changed: {_RERUN}.")
-                table.loc[i, f"{name}_vote"] = revote(result, rules).vote
-        done[name] = rows
-    return done
-
-
-def _estimate(table: pd.DataFrame, i: Any, name: str) -> Estimate:
-    """Indicator ``name``'s statistic with its CI in row ``i`` of a pair table."""
-    return Estimate(*(table.loc[i, c] for c in (name, f"{name}_lo", f"{name}_hi")))
-
-
-def _same_estimate(a: Estimate, b: Estimate) -> bool:
-    """Equal values and CI ends (both unknown, or within 1e-6 relative): the same models measured with another
-    thread count differ in the 7th-8th digit (float sums in another order)."""
-    return all((x is None and y is None) or (x is not None and y is not None and math.isclose(x, y, rel_tol=1e-6,
-                                                                                            abs_tol=1e-9))
-               for x, y in ((a.value, b.value), (a.lo, b.lo), (a.hi, b.hi)))
-
-
-def check_votes(table: pd.DataFrame, rules: Rules) -> None:
-    """Refuse a pair table whose votes are not those ``rules`` give (each row under its world's rules): a descriptive
-    indicator with a vote, a vote of an indicator that votes from its statistic alone that its statistic does not
-    give, or a vote rule's reading that the votes do not give."""
-    bad: list[str] = []
-    for name in INDICATORS:
-        votes = table[f"{name}_vote"]
-        for i in table.index:
-            here = _rules_of(rules, table.loc[i, "world"])
-            if votes[i] == "n/a":
-                continue
-            if name in here.descriptive:
-                bad.append(f"{table.loc[i, 'pair']}: {name} is descriptive but votes")
-            elif (REGISTRY[name].vote_from_statistic is not None
-                  and REGISTRY[name].vote_from_statistic(_estimate(table, i, name), here) != votes[i]):
-                bad.append(f"{table.loc[i, 'pair']}: {name} votes {votes[i]}")
-    for i in table.index:
-        want = _vote_rule_reading(table, i)
-        if table.loc[i, "vote_summary"] != want:
-            bad.append(f"{table.loc[i, 'pair']}: the vote rule reads {table.loc[i, 'vote_summary']}, its votes {want}")
-    if bad:
-        raise CheckpointMismatchError(f"Votes not cast under the fitted rules: {bad[:5]}: {_RERUN}.")
-
-
-def _measure_committed(pairs: Sequence[str], cfg: ScorecardConfig, *, out: str | Path | None,
-                       progress: bool) -> list[Scorecard]:
-    """Scorecards under ``cfg`` of committed ``pairs`` built here, refused unless each is built up to date and is
-    the model its committed row was measured on (:func:`_same_weights`)."""
-    known = {s.name: s for s in labelled_pairs()}
-    unknown = [p for p in pairs if p not in known]
-    build = preset_build_status("validation")
-    cases, stale, failed = validation_cases([known[p] for p in pairs if p in known], build)
-    differ = [why for p in pairs if p in known and p not in stale and (why := _same_weights(p)) is not None]
-    failed = [f"{p}: no passed gain check in its manifest" for p in failed]
-    if unknown or stale or differ or failed:
-        raise InvalidConfigError(f"Not the committed pairs: {unknown + stale + differ + failed}. Rebuild them from"
-                                 " the validation preset (rlmeta-interp zoo build --preset validation --only ...),"
-                                 " or name only pairs whose builds match.")
-    return score_cards(cases, cfg, out, progress=progress) if cases else []
-
-
-def _same_weights(pair: str) -> str | None:
-    """Why pair ``pair`` built here is not the pair the committed rows were measured on (None when it is): the
-    trained model's weights and its base's must carry the checksums the exported manifest
-    (``data/validation/<pair>.json``) records, so a measurement added to a committed row reads the same models.
-    Tokenizers and the optional reference base and control model that some indicators read are not compared; they
-    are built from the same specs, and an indicator that reads them should compare them too."""
-    from ... import registry
-    from ...io import read_json
-    from ...organism.tables import validation_manifests_dir
-
-    path = validation_manifests_dir() / f"{pair}.json"
-    here = registry.manifest_of(pair)
-    if not path.exists() or here is None:
-        return f"{pair}: no {'exported' if here is not None else 'built'} manifest to compare"
-    there = read_json(path)
-    for what, a, b in (("weights", (here.get("files") or {}).get("model.safetensors"),
-                        (there.get("files") or {}).get("model.safetensors")),
-                       ("base weights", here.get("base_weights_sha256"), there.get("base_weights_sha256"))):
-        if a is None or a != b:
-            return f"{pair}: its {what} built here differ from those the committed row was measured on"
-    return None
-
-
-def _indicator_keys(name: str, rules: Any) -> set[str]:
-    """The rule thresholds indicator ``name``'s fitted cut sets (the keys its ``with_cut`` changes)."""
-    before = rules.to_dict()
-    after = REGISTRY[name].with_cut(rules, 0.123456789).to_dict()
-    return {k for k in before if before[k] != after[k]}
-
-
 def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *, out: str | Path | None = None,
                                folder: str | Path | None = None, table_dir: str | Path | None = None,
                                progress: bool = True) -> dict[str, Any]:
     """Measure indicator ``name``, which the committed run did not measure, on committed pairs of either split
     (default: every committed pair built here) and report the table with its columns filled in.
 
-    Each pair must be the one its committed row was measured on (:func:`_same_weights`: the zoo rebuilds
+    Each pair must be the one its committed row was measured on (:func:`same_weights`: the zoo rebuilds
     deterministically, so a rebuilt pair passes). The indicator's cut is then fitted on the calibration rows that
     have it, and the refit is refused unless the rules changed only in that indicator's thresholds and its place
     in the descriptive set: the other indicators' votes stay valid. The new indicator's votes are cast under the
@@ -433,7 +244,7 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     run = summary["run"]
     cfg = ScorecardConfig.from_dict(run["scorecard_config"])
     if name in cfg.indicators:
-        raise InvalidConfigError(f"The committed run measured {name!r} on every pair: {_RERUN}.")
+        raise InvalidConfigError(f"The committed run measured {name!r} on every pair: {RERUN}.")
     known = {s.name: s for s in labelled_pairs()}
     if pairs:
         absent = sorted(set(pairs) - set(table["pair"]))
@@ -455,7 +266,7 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     if left:
         raise InvalidConfigError(f"{name!r} was added earlier to {left}, which this call would not measure again:"
                                  " name them too (their votes are cast again under the new fit).")
-    cards = _measure_committed(wanted, cfg.replace(indicators=(name,)), out=out, progress=progress)
+    cards = measure_committed(wanted, cfg.replace(indicators=(name,)), out=out, progress=progress)
     table = table.copy()
     for col in (name, f"{name}_lo", f"{name}_hi", *[c for c, n, _ in candidates() if n == name]):
         table[col] = table[col].astype(float) if col in table.columns else float("nan")
@@ -475,15 +286,15 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     for world in sorted(set(table["world"]), key=str):
         now, before = fitted.rules_for(world).to_dict(), voted_under.rules_for(world).to_dict()
         changed = ({k for k in set(now) | set(before) if now.get(k) != before.get(k)}
-                   - _indicator_keys(name, voted_under.rules))
+                   - indicator_keys(name, voted_under.rules))
         other_descriptive = (set(now.get("descriptive", ())) ^ set(before.get("descriptive", ()))) - {name}
         if changed - {"descriptive"} or other_descriptive:
             raise CheckpointMismatchError(
                 f"Adding {name!r} changed other indicators' fitted rules ({sorted(changed)} in {world}), so their"
-                f" committed votes would be stale: {_RERUN}.")
+                f" committed votes would be stale: {RERUN}.")
     for card in cards:
         table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules_for(card.world)).vote
-    _recast_vote_rule(table, [rows[c.pair] for c in cards])
+    recast_vote_rule(table, [rows[c.pair] for c in cards])
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
     worlds = set(table.loc[table["pair"].isin({c.pair for c in cards if c.results[name].metrics}), "world"])

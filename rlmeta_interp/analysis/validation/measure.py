@@ -1,5 +1,7 @@
 """Scorecards of labelled validation pairs: which labelled pairs are validation cases (built up to date, gain
-check passed), and each case's scorecard with its optional reference base and same-budget control, cached."""
+check passed), and each case's scorecard with its optional reference base and same-budget control, cached; and
+scorecards of pairs a committed table holds, checked to be built here from the very weights its rows were measured
+on."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ...errors import InvalidConfigError
 from ...io import ensure_dir
-from .labels import pair_facts
+from .labels import labelled_pairs, pair_facts, preset_build_status
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +78,42 @@ def score_cards(specs: Sequence[Any], config: Any, out_dir: str | Path | None = 
         cards.append(run_scorecard(load_pair(spec.name), None, config, out_dir=root / spec.name.replace("/", "_"),
                                    progress=progress, reference_base=ref, control_rl=ctrl))
     return cards
+
+
+def measure_committed(pairs: Sequence[str], cfg: Any, *, out: str | Path | None, progress: bool) -> list[Any]:
+    """Scorecards under ``cfg`` of committed ``pairs`` built here, refused unless each is built up to date and is
+    the model its committed row was measured on (:func:`same_weights`)."""
+    known = {s.name: s for s in labelled_pairs()}
+    unknown = [p for p in pairs if p not in known]
+    build = preset_build_status("validation")
+    cases, stale, failed = validation_cases([known[p] for p in pairs if p in known], build)
+    differ = [why for p in pairs if p in known and p not in stale and (why := same_weights(p)) is not None]
+    failed = [f"{p}: no passed gain check in its manifest" for p in failed]
+    if unknown or stale or differ or failed:
+        raise InvalidConfigError(f"Not the committed pairs: {unknown + stale + differ + failed}. Rebuild them from"
+                                 " the validation preset (rlmeta-interp zoo build --preset validation --only ...),"
+                                 " or name only pairs whose builds match.")
+    return score_cards(cases, cfg, out, progress=progress) if cases else []
+
+
+def same_weights(pair: str) -> str | None:
+    """Why pair ``pair`` built here is not the pair the committed rows were measured on (None when it is): the
+    trained model's weights and its base's must carry the checksums the exported manifest
+    (``data/validation/<pair>.json``) records, so a measurement added to a committed row reads the same models.
+    Tokenizers and the optional reference base and control model that some indicators read are not compared; they
+    are built from the same specs, and an indicator that reads them should compare them too."""
+    from ... import registry
+    from ...io import read_json
+    from ...organism.tables import validation_manifests_dir
+
+    path = validation_manifests_dir() / f"{pair}.json"
+    here = registry.manifest_of(pair)
+    if not path.exists() or here is None:
+        return f"{pair}: no {'exported' if here is not None else 'built'} manifest to compare"
+    there = read_json(path)
+    for what, a, b in (("weights", (here.get("files") or {}).get("model.safetensors"),
+                        (there.get("files") or {}).get("model.safetensors")),
+                       ("base weights", here.get("base_weights_sha256"), there.get("base_weights_sha256"))):
+        if a is None or a != b:
+            return f"{pair}: its {what} built here differ from those the committed row was measured on"
+    return None

@@ -12,6 +12,7 @@ import pytest
 from rlmeta_interp.analysis.validation import committed as vc
 from rlmeta_interp.analysis.validation.fit import FittedRules
 from rlmeta_interp.analysis.validation.labels import preset_labelled_names
+from rlmeta_interp.analysis.validation.recast import check_votes
 from rlmeta_interp.analysis.validation import report as vr
 from rlmeta_interp.cli import main
 from rlmeta_interp.errors import (CheckpointMismatchError, CorruptedCheckpointError, EmptyInputError,
@@ -19,6 +20,7 @@ from rlmeta_interp.errors import (CheckpointMismatchError, CorruptedCheckpointEr
 from rlmeta_interp.io import read_json, sha256_file, write_text_atomic
 from rlmeta_interp.paths import REPO_ROOT
 
+from .test_recast import from_statistic
 from .test_report import tiny_labelled_zoo
 
 FIGURES = REPO_ROOT / "figures"
@@ -64,80 +66,6 @@ def test_the_committed_summary_is_what_the_current_code_makes_of_the_committed_p
         _same(_plain(new[part]), summary[part], part)
 
 
-def _from_statistic(table, name, fitted):
-    """Indicator ``name``'s votes from the table's statistics, each row under its world's rules of ``fitted``."""
-    from rlmeta_interp.analysis.indicators import REGISTRY, Estimate
-
-    return [REGISTRY[name].vote_from_statistic(Estimate(*(r[c] for c in (name, f"{name}_lo", f"{name}_hi"))),
-                                               fitted.rules_for(r["world"]))
-            if r[f"{name}_vote"] != "n/a" else "n/a" for _, r in table.iterrows()]
-
-
-def _with_cut_everywhere(fitted, name, cut):
-    """``fitted`` with indicator ``name``'s cut at ``cut`` in the pooled rules and in every world."""
-    from dataclasses import replace
-
-    from rlmeta_interp.analysis.indicators import REGISTRY
-
-    return replace(fitted, rules=REGISTRY[name].with_cut(fitted.rules, cut),
-                   world_cuts={w: {**c, name: cut} for w, c in fitted.world_cuts.items()})
-
-
-def test_votes_cast_from_the_statistic_alone_are_the_committed_votes():
-    """For the indicators that vote from their statistic alone, the committed table's statistics and CIs give back
-    every committed vote under the committed rules: the table can be voted again under a moved cut."""
-    from rlmeta_interp.analysis.indicators import REGISTRY
-
-    summary, table = vc.committed_table(FIGURES)
-    rules = FittedRules.from_dict(summary["fitted"])
-    names = [n for n, m in REGISTRY.items() if m.vote_from_statistic is not None and n not in rules.rules.descriptive]
-    assert {"likelihood", "elicitation"} <= set(names)
-    for name in names:
-        assert (table[f"{name}_vote"] != "n/a").any(), name
-        assert _from_statistic(table, name, rules) == table[f"{name}_vote"].tolist(), name
-
-
-def test_a_moved_cut_is_applied_to_the_committed_table_without_measuring(tmp_path, monkeypatch):
-    """A fit that moves elicitation's cut casts its votes again from the table (no model is built here: a
-    measurement would be refused), and the vote rule's reading of the rows whose votes it cast."""
-    from rlmeta_interp.analysis.indicators.core import INDICATORS
-    from rlmeta_interp.analysis.scorecard import ScorecardConfig, summarize_votes
-    from rlmeta_interp.analysis.validation.fit import no_gain
-
-    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "empty-home"))
-    summary, table = vc.committed_table(FIGURES)
-    before = FittedRules.from_dict(summary["fitted"])
-    values = table["elicitation"].dropna()
-    cut = float(values.median())
-    after = _with_cut_everywhere(before, "elicitation", cut)
-    cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
-    new = table.copy()
-    recast = vc.recast_changed(new, after, before, {}, cfg, out=tmp_path / "cards", progress=False)
-    assert list(recast) == ["elicitation"] and not (tmp_path / "cards").exists()
-    assert new["elicitation_vote"].tolist() == _from_statistic(table, "elicitation", after)
-    assert new["elicitation_vote"].tolist() != table["elicitation_vote"].tolist()
-    for i in new.index:
-        want = ("no_signal" if no_gain(new.loc[i, "gain"])
-                else summarize_votes({n: new.loc[i, f"{n}_vote"] for n in INDICATORS})[0])
-        assert new.loc[i, "vote_summary"] == want, new.loc[i, "pair"]
-    untouched = [c for c in table.columns if c not in ("elicitation_vote", "vote_summary")]
-    pd.testing.assert_frame_equal(new[untouched], table[untouched])
-    vc.check_votes(new, after)
-    with pytest.raises(CheckpointMismatchError, match="Votes not cast under the fitted rules"):
-        vc.check_votes(table, after)  # the committed votes were cast under the earlier cut
-
-
-def test_check_votes_refuses_a_table_whose_votes_the_rules_do_not_give():
-    summary, table = vc.committed_table(FIGURES)
-    rules = FittedRules.from_dict(summary["fitted"])
-    vc.check_votes(table, rules)
-    for column, value in (("directions_vote", "creation"), ("vote_summary", "mixed")):
-        bad = table.copy()
-        bad.loc[bad.index[0], column] = value
-        with pytest.raises(CheckpointMismatchError, match="Votes not cast under the fitted rules"):
-            vc.check_votes(bad, rules)
-
-
 def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     src = _copy_table(tmp_path / "src")
     new = vc.refit_committed(src, table_dir=tmp_path / "out")
@@ -176,8 +104,8 @@ def test_refit_casts_again_from_the_table_the_votes_of_a_moved_cut_voted_from_it
     assert new["run"]["added"][-1]["fit_changed"] and new["run"]["added"][-1]["refit"]
     assert new["run"]["added"][-1]["test_in_view"] == sorted(summary["pairs"]["test"])
     assert "elicitation" in new["run"]["added"][-1]["revoted"]
-    assert recast["elicitation_vote"].tolist() == _from_statistic(table, "elicitation", fitted)
-    vc.check_votes(recast, fitted)
+    assert recast["elicitation_vote"].tolist() == from_statistic(table, "elicitation", fitted)
+    check_votes(recast, fitted)
     assert new["clean_test"]["pairs"] == []  # every held-out pair was in view of the change
     # a clean test the change ends is kept with what it read before; the last one ended is named either way
     clean = (summary.get("clean_test") or {}).get("evaluation")

@@ -22,3 +22,27 @@ def test_validation_cases_leave_out_stale_pairs_and_failed_gain_checks(tmp_path,
     assert [s.name for s in cases] == ["a-test", "c-cal"]
     cases, stale, failed = validation_cases(specs, {"not_built": []})
     assert not stale and failed == ["c-test"] and len(cases) == 3
+
+
+def test_committed_pairs_are_measured_only_from_the_weights_their_rows_were_measured_on(tmp_path, monkeypatch):
+    """same_weights compares the weights built here with the exported manifest's checksums; measure_committed refuses
+    pairs it cannot vouch for before measuring anything."""
+    import pytest
+
+    from rlmeta_interp.analysis.validation.measure import measure_committed, same_weights
+    from rlmeta_interp.errors import InvalidConfigError
+
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    built = json.loads((tmp_path / "home" / "zoo" / "c-test" / "manifest.json").read_text())
+    same = {"files": {"model.safetensors": "a" * 64}, "base_weights_sha256": "b" * 64}
+    (tmp_path / "home" / "zoo" / "c-test" / "manifest.json").write_text(json.dumps({**built, **same}))
+    assert same_weights("c-test") == "c-test: no exported manifest to compare"
+    exported = tmp_path / "data" / "validation"
+    exported.mkdir(parents=True)
+    (exported / "c-test.json").write_text(json.dumps(same))
+    assert same_weights("c-test") is None
+    (exported / "c-test.json").write_text(json.dumps({**same, "base_weights_sha256": "c" * 64}))
+    assert "base weights built here differ" in same_weights("c-test")
+    with pytest.raises(InvalidConfigError, match=r"Not the committed pairs: \['no-such-pair', 'c-test: its base"):
+        measure_committed(["no-such-pair", "c-test"], cfg, out=tmp_path / "cards", progress=False)
+    assert not (tmp_path / "cards").exists()
