@@ -220,7 +220,7 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
 def _fitted_lines(cards: list) -> list[str]:
     """Per pair, the reading of the summary fitted by ``rlmeta-interp validate`` (from the committed validation
     table), with the pair's split there; nothing when no table is committed."""
-    from .analysis.validation.report import committed_summary, fitted_reading
+    from .analysis.validation.reading import committed_summary, fitted_reading
     from .report import fitted_line
 
     summary = committed_summary()

@@ -5,6 +5,7 @@ bases, a clean held-out split)."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -130,8 +131,32 @@ def clean_before(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def same_fit(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two fitted-rules dicts are the same fit (compared as JSON, as the table stores them)."""
-    return json.loads(json.dumps(a, sort_keys=True)) == json.loads(json.dumps(b, sort_keys=True))
+    """Whether two fitted-rules dicts are the same fit, compared as JSON (as the table stores them) with numbers
+    equal to 1e-6 relative: the same models measured again, with another thread count, differ in the 7th-8th digit
+    (float sums in another order), which must not count as a change of the fit and end a clean test."""
+    return _close(json.loads(json.dumps(a, sort_keys=True)), json.loads(json.dumps(b, sort_keys=True)))
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    numbers = (int, float)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+    return a == b
+
+
+def readings_before(summary: dict[str, Any]) -> dict[str, Any]:
+    """What a table read on its held-out pairs before a call changed its fit: the headline (``headline_before``) and,
+    for the summary and the vote rule, balanced accuracy with CI, pairs read right per recipe and pairs read wrong
+    (``readings_before``), so that a later reader can compare the fits on the same pairs."""
+    ev = summary.get("evaluation") or {}
+    keys = ("balanced_accuracy", "ci_lo", "ci_hi", "right_by_recipe", "read_wrong")
+    return {"headline_before": summary.get("summary"),
+            "readings_before": {rule: {k: ev[rule].get(k) for k in keys} for rule in ("summary", "vote_rule")
+                                if rule in ev}}
 
 
 def with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: Mapping[str, Any],
@@ -144,4 +169,4 @@ def with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: Mappin
         return run
     in_view = sorted((summary.get("pairs") or {}).get("test") or [])
     return {**run, "added": [*add_records(run), {**record, "fit_changed": True, "test_in_view": in_view,
-                                                 **clean_before(summary)}]}
+                                                 **readings_before(summary), **clean_before(summary)}]}

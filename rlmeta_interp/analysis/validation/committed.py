@@ -38,19 +38,13 @@ from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigErr
 from ...io import read_csv, sha256_file
 from ..indicators import REGISTRY, revote
 from ..indicators.core import INDICATORS, ScorecardConfig
-from .bar import add_records, clean_before, clean_test_pairs, same_fit, with_fit_change
+from .bar import add_records, clean_before, clean_test_pairs, readings_before, same_fit, with_fit_change
 from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
-from .report import (
-    PAIRS_CSV,
-    committed_summary,
-    measured_indicators,
-    record_trust_paragraph,
-    validation_summary,
-    write_validation_table,
-)
+from .reading import committed_summary, measured_indicators
+from .report import PAIRS_CSV, record_trust_paragraph, validation_summary, write_validation_table
 
 if TYPE_CHECKING:
     pass
@@ -198,8 +192,8 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
               **({"revoted": recast} if recast else {}),
               # a calibration pair changes the fit after the held-out readings were seen: keep what they read before
               # and which they were
-              **({"calibration": calibration, "headline_before": summary["summary"],
-                  "test_in_view": sorted(summary["pairs"]["test"]), **clean_before(summary)} if calibration else {}),
+              **({"calibration": calibration, "test_in_view": sorted(summary["pairs"]["test"]),
+                  **readings_before(summary), **clean_before(summary)} if calibration else {}),
               "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}
     # an indicator added to the table afterwards is measured on the added pairs too: they are measured now
     added_ind = {name: {**a, "pairs": list(dict.fromkeys([*a["pairs"], *record["pairs"]])),
@@ -208,7 +202,8 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
                  for name, a in (run.get("added_indicators") or {}).items()}
     if not calibration and not same_fit(fitted.to_dict(), summary["fitted"]):
         # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
-        record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]), **clean_before(summary))
+        record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]), **readings_before(summary),
+                      **clean_before(summary))
     # one record per --add call, oldest first
     run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
     new = _report(merged, fitted, run)

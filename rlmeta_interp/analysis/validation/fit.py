@@ -17,8 +17,8 @@ the split), :func:`fit_rules` uses the calibration split only:
   has rather than by another world's calibration mean. On calibration data that one statistic separates perfectly,
   the weights are set by the L2 penalty (C = 1), not by the data. Its parameters are kept as plain numbers, so a
   saved fit predicts without pickles.
-- per world: a statistic's scale belongs to its world (the same likelihood gain is about 5 in arithmetic and about
-  0.3 in bandits), so a cut fitted on the worlds pooled can sit inside one world's activation pairs. Wherever a
+- per world: a statistic's scale belongs to its world (the likelihood gains of arithmetic creation pairs are an
+  order of magnitude above those of bandit creation pairs on the validation zoo), so a cut fitted on the worlds pooled can sit inside one world's activation pairs. Wherever a
   world's calibration pairs of each class start from at least :data:`MIN_CALIBRATION_BASES` bases, each voting
   statistic gets that world's own cut (Youden's J on its pairs: the vote threshold and the summary's centre for
   that world's pairs) and its own spread (the standard deviation over its gained two-class pairs, the summary's
@@ -162,6 +162,21 @@ class FittedRules:
                 scale[i, j] = (self.world_scale.get(w) or {}).get(name, scale[i, j])
         return mean, scale
 
+    def standardised(self, table: pd.DataFrame, name: str) -> np.ndarray:
+        """Statistic ``name`` of each row measured from its world's cut, in its world's spread (the pooled cut and
+        spread where the world has none; spread 1 for a statistic that is no summary input): how the fit reads it,
+        so that pairs of different worlds can be ranked together. The raw statistic for an indicator without a
+        fitted cut."""
+        x = table[name].astype(float).to_numpy()
+        cut = {f.name: f.cut for f in self.indicators}.get(name)
+        if cut is None:
+            return x
+        worlds = table["world"].tolist() if "world" in table.columns else [None] * len(table)
+        pooled = dict(zip(self.inputs, self.scale, strict=True)).get(name, 1.0)
+        centre = np.asarray([(self.world_cuts.get(w) or {}).get(name, cut) for w in worlds], dtype=float)
+        spread = np.asarray([(self.world_scale.get(w) or {}).get(name, pooled) for w in worlds], dtype=float)
+        return (x - centre) / spread
+
     def creation_probability(self, table: pd.DataFrame) -> np.ndarray:
         """The summary model's P(creation) per row of a :func:`pair_table` (NaN without a model)."""
         if not self.inputs:
@@ -257,7 +272,7 @@ def fit_rules(calibration: pd.DataFrame, base: ScorecardRules | None = None, *, 
     gained = two[two["gain"].map(lambda g: g is not False)]
     yg = (gained["label"] == "creation").to_numpy()
     voting = [f.name for f in fits if f.votes and f.name in REGISTRY and REGISTRY[f.name].with_cut is not None]
-    world_cuts = _world_cuts(two, voting)
+    world_cuts = _world_cuts(two, voting, n_boot=n_boot, seed=seed)
     inputs = [name for name in voting if gained[name].notna().sum() >= 2]
     notes = []
     if not inputs or yg.all() or not yg.any():
@@ -292,10 +307,12 @@ def _spread(raw: np.ndarray, default: np.ndarray | None = None) -> np.ndarray:
     return np.where(np.isfinite(sd) & (sd > 0), sd, fallback)
 
 
-def _world_cuts(two: pd.DataFrame, voting: Sequence[str]) -> dict[str, dict[str, float]]:
+def _world_cuts(two: pd.DataFrame, voting: Sequence[str], *, n_boot: int, seed: int) -> dict[str, dict[str, float]]:
     """Per world, the cut of each voting statistic (:func:`youden_threshold`) on the world's two-class calibration
     pairs, where that world's pairs of each class with the statistic start from at least
-    :data:`MIN_CALIBRATION_BASES` bases; only statistics whose module votes from a cut."""
+    :data:`MIN_CALIBRATION_BASES` bases and its AUC CI there (over bases) lies above 0.5; only statistics whose
+    module votes from a cut. Elsewhere the pooled cut stands: a statistic that does not point towards creation
+    within a world would get a cut below every pair there (Youden's J on a reversed ordering)."""
     out: dict[str, dict[str, float]] = {}
     for world, part in two.groupby("world") if "world" in two.columns else ():
         cuts = {}
@@ -304,7 +321,11 @@ def _world_cuts(two: pd.DataFrame, voting: Sequence[str]) -> dict[str, dict[str,
             read = part[part[name].notna()]
             if bases is None or min(bases.values()) < MIN_CALIBRATION_BASES:
                 continue
-            cuts[name] = youden_threshold(read[name].tolist(), (read["label"] == "creation").to_numpy())
+            y = (read["label"] == "creation").to_numpy()
+            _, lo, _, _ = roc_auc_ci(read[name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(read))
+            if not lo > 0.5:  # NaN too
+                continue
+            cuts[name] = youden_threshold(read[name].tolist(), y)
         if cuts:
             out[str(world)] = cuts
     return out
@@ -363,7 +384,16 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     for f in fitted.indicators:
         if f.name not in two.columns:
             continue
+        # a statistic with a fitted cut is ranked as the fit reads it: measured from its world's cut, in its world's
+        # spread (FittedRules.standardised); its raw values pooled over the worlds are reported beside
+        raw = two
+        if f.cut is not None:
+            two = two.assign(**{f.name: fitted.standardised(two, f.name)})
         auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
+        pooled_raw = None
+        if f.cut is not None and fitted.world_cuts:
+            r_auc, r_lo, r_hi, _ = roc_auc_ci(raw[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(raw))
+            pooled_raw = {"auc": r_auc, "lo": r_lo, "hi": r_hi}
         vote_col = f"{f.name}_vote"
         ctrl_votes = test.loc[controls, vote_col].tolist() if vote_col in test.columns else []
         # one world, and one recipe, at a time too: a pooled AUC can rest on the worlds' different scales, and a
@@ -398,7 +428,8 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                                                 n_boot=n_boot, seed=seed, groups=_groups(rest))
             clean = {"auc": c_auc, "lo": c_lo, "hi": c_hi, "n": c_n, "left_out": seen}
         per.append({"indicator": f.name, "votes": f.votes, "rule": f.reason, "cut": f.cut, "test_by_world": by_world,
-                    "test_unseen_in_design": clean,
+                    "world_cuts": {w: c[f.name] for w, c in sorted(fitted.world_cuts.items()) if f.name in c},
+                    "test_auc_raw_pooled": pooled_raw, "test_unseen_in_design": clean,
                     "test_by_recipe": by_recipe, "test_unread": unread, "test_votes": tally, "test_bases": bases,
                     "test_bases_by_class": by_class, "test_bases_unseen": unseen,
                     "calibration_auc": f.auc, "calibration_lo": f.lo, "calibration_hi": f.hi,
@@ -406,5 +437,6 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))
                     if ctrl_votes else None,
                     "roc": roc_points(two[f.name].tolist(), y).to_dict(orient="list")})
+        two = raw
     out["indicators"] = per
     return out

@@ -16,17 +16,17 @@ from typing import Any
 import pandas as pd
 
 from ...errors import EmptyInputError
-from ...io import ensure_dir, read_json, write_json_atomic, write_text_atomic
+from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, calibration_extensions, clean_test_pairs, fit_changes,
                   meets_bar, meets_evaluation, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status
 from .measure import score_cards, validation_cases
+from .reading import SUMMARY_JSON, committed_summary, measured_indicators
 
 log = logging.getLogger(__name__)
 
-SUMMARY_JSON = "validation_summary.json"
 SUMMARY_CSV = "validation_summary.csv"
 PAIRS_CSV = "validation_pairs.csv"
 TRUST_BEGIN = "<!-- trust paragraph: generated from figures/validation_summary.json by rlmeta_interp.analysis.validation -->"
@@ -144,7 +144,9 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
         " check followed by a constant answer."))
     paths += save_fig(roc, "validation", "roc", out_dir=folder, caption=(
         f"ROC curve of each indicator's statistic, creation vs activation, on the held-out test pairs ({n}), AUC with"
-        " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."))
+        " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."
+        + (" A statistic with a fitted cut is measured from its world's cut, in its world's spread."
+           if summary["fitted"].get("world_cuts") else "")))
     plt.close(conf)
     plt.close(roc)
     return paths
@@ -196,7 +198,9 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         + ("; no no-signal control among the test pairs" if ns is None else "") + ".",
         _read_wrong_line(s),
         *_extended_calibration_line(summary),
-        "- Voting indicators, held-out AUC (95% CI, resampling bases): " + (", ".join(
+        "- Voting indicators, held-out AUC (95% CI, resampling bases" + (
+            "; each statistic measured from its world's cut, in its world's spread, as the fit reads it"
+            if fit.get("world_cuts") else "") + "): " + (", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
             for r in voting) or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(
@@ -269,9 +273,13 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
            f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
            " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit last changed)")
     # once the fit changed with the held-out readings in view, the bar is judged on the clean test alone
-    these = "The clean test's pairs" if fit_changes(summary.get("run") or {}) else "These"
-    verdict = (f"{these} meet {bar}." if meets else
-               f"{these} do not meet {bar}: read a *creation* verdict only beside a same-budget random-reward control.")
+    changed = fit_changes(summary.get("run") or {})
+    these = "The clean test's pairs" if changed else "These"
+    caution = "read a *creation* verdict only beside a same-budget random-reward control."
+    if changed and (summary.get("clean_test") or {}).get("evaluation") is None:
+        verdict = f"No clean test of the current fit yet, so it is not judged against {bar}: {caution}"
+    else:
+        verdict = f"{these} meet {bar}." if meets else f"{these} do not meet {bar}: {caution}"
     return "\n".join(lines) + "\n\n" + verdict
 
 
@@ -296,8 +304,23 @@ def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
                       *([f"the fitted rules changed otherwise ({', '.join(other)})"] if other else [])])
     return [f"- After the held-out readings had been seen, {what}, so the numbers above, which pool the pairs in"
             f" view then with those measured since, are not a clean test of the current fit: only the held-out pairs"
-            f" first measured after the fit last changed are (next line).{was}",
+            f" first measured after the fit last changed are (next line).{was}{_before_last_change(run)}",
             _clean_test_line(summary)]
+
+
+def _before_last_change(run: dict[str, Any]) -> str:
+    """A sentence on what the summary and the vote rule read on the held-out pairs just before the last change of the
+    fit (``readings_before`` of its record; empty for a record written before they were kept)."""
+    last = fit_changes(run)[-1]
+    readings = last.get("readings_before") or {}
+    if not readings:
+        return ""
+    parts = [f"the {name.replace('_', ' ')} {_f(r['balanced_accuracy'])} ({_f(r['ci_lo'])} to {_f(r['ci_hi'])};"
+             " right per recipe " + ", ".join(f"{k} {a}/{n}" for k, (a, n) in sorted((r.get("right_by_recipe")
+                                                                                      or {}).items())) + ")"
+             for name, r in sorted(readings.items(), key=lambda kv: kv[0] != "summary")]
+    return (f" Just before the last change ({last.get('indicator') or ('refit' if last.get('refit') else 'calibration')}),"
+            f" on the {len(last.get('test_in_view') or [])} held-out pairs then in the table: " + "; ".join(parts) + ".")
 
 
 def _clean_test_line(summary: dict[str, Any]) -> str:
@@ -398,14 +421,6 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
     return out
 
 
-def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None:
-    """The committed validation table (checksum verified), or None when there is none."""
-    from ...paths import record_figures_dir
-
-    path = Path(folder if folder is not None else record_figures_dir()) / SUMMARY_JSON
-    return read_json(path, required=True) if path.exists() else None
-
-
 def readme_with_trust(readme: str, paragraph: str) -> str:
     """``readme`` with the text between the trust markers replaced by ``paragraph``."""
     pat = re.compile(re.escape(TRUST_BEGIN) + r"\n.*?\n" + re.escape(TRUST_END), re.S)
@@ -461,40 +476,3 @@ def record_trust_paragraph(summary: dict[str, Any]) -> None:
     stored = json.loads(json.dumps(summary, sort_keys=True, default=str))
     if readme.exists():
         write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(stored)))
-
-
-def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
-    """The indicators a validation table measured: the run's, and those added to it afterwards with
-    ``validate --add-indicator`` (fitted on its calibration rows); None where the run does not say."""
-    run = summary.get("run") or {}
-    measured = (run.get("scorecard_config") or {}).get("indicators")
-    if measured is None:
-        return None
-    return list(measured) + [n for n in run.get("added_indicators") or {} if n not in measured]
-
-
-def fitted_rules(folder: str | Path | None = None, world: str | None = None) -> Any | None:
-    """The voting rules fitted on the calibration split, from the committed validation table (None without one), for
-    pairs of ``world`` (its own cuts where the fit has them; the pooled cuts otherwise, and for ``world=None``):
-    pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds. Indicators that
-    run did not measure are descriptive under them."""
-    summary = committed_summary(folder)
-    if summary is None:
-        return None
-    rules = FittedRules.from_dict(summary["fitted"]).rules_for(world)
-    # an indicator the committed run did not measure (skipped, or added after it) was never validated: it reports
-    measured = measured_indicators(summary)
-    if measured is None:
-        return rules
-    return rules.replace(descriptive=tuple(i for i in INDICATORS if i in rules.descriptive or i not in measured))
-
-
-def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:
-    """The reading of one scorecard by the summary fitted on the calibration split (``creation`` / ``activation``
-    / ``no_signal``), from the committed table; None when no table is committed. The card is re-voted under the
-    fitted rules first, so the vote-rule fallback uses the validated thresholds too."""
-    summary = committed_summary(folder)
-    if summary is None:
-        return None
-    fitted = FittedRules.from_dict(summary["fitted"])
-    return fitted.predict(pair_table([card.revoted(fitted.rules_for(card.world))]))[0]

@@ -87,3 +87,29 @@ def test_check_votes_refuses_a_table_whose_votes_the_rules_do_not_give():
         bad.loc[bad.index[0], column] = value
         with pytest.raises(CheckpointMismatchError, match="Votes not cast under the fitted rules"):
             check_votes(bad, rules)
+
+
+def test_a_cut_moved_in_one_world_recasts_that_worlds_votes_only(tmp_path, monkeypatch):
+    """Per-world rules: elicitation's arithmetic cut moved above every arithmetic pair; the arithmetic votes are cast
+    again under it and the bandit votes, under an unchanged bandit cut, stay as they were."""
+    from dataclasses import replace
+
+    from rlmeta_interp.analysis.scorecard import ScorecardConfig
+
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "empty-home"))
+    summary, table = committed_table(FIGURES)
+    before = FittedRules.from_dict(summary["fitted"])
+    assert "elicitation" in before.world_cuts["arithmetic"]
+    high = float(table.loc[table["world"] == "arithmetic", "elicitation"].max()) + 1.0
+    after = replace(before, world_cuts={**before.world_cuts,
+                                        "arithmetic": {**before.world_cuts["arithmetic"], "elicitation": high}})
+    cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
+    new = table.copy()
+    recast = recast_changed(new, after, before, {}, cfg, out=tmp_path / "cards", progress=False)
+    arith = table["world"] == "arithmetic"
+    assert set(recast["elicitation"]) == set(table.loc[arith & (table["elicitation_vote"] != "n/a"), "pair"])
+    assert set(new.loc[arith & (new["elicitation_vote"] != "n/a"), "elicitation_vote"]) <= {"activation",
+                                                                                           "inconclusive"}
+    assert new.loc[~arith, "elicitation_vote"].tolist() == table.loc[~arith, "elicitation_vote"].tolist()
+    check_votes(new, after)
+

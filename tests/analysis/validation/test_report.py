@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from rlmeta_interp.analysis.validation import fit as vf
+from rlmeta_interp.analysis.validation import reading as vrd
 from rlmeta_interp.analysis.validation import report as vr
 from rlmeta_interp.analysis.indicators.core import INDICATORS
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
@@ -32,13 +33,14 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     names = {p.name for p in paths}
     assert {vr.SUMMARY_JSON, vr.SUMMARY_CSV, vr.PAIRS_CSV, "validation_confusion.png", "validation_roc.png"} <= names
     # checksummed: reading with required=True verifies the sidecar, and a tampered file is refused
-    back = vr.committed_summary(tmp_path)
+    back = vrd.committed_summary(tmp_path)
     assert back["evaluation"]["summary"]["balanced_accuracy"] == 1.0
     # the headline block the demo report reads: held-out balanced accuracy with its CI, pairs and split
     assert back["summary"]["balanced_accuracy"]["value"] == 1.0 and back["summary"]["n_pairs"] == len(test)
     assert back["summary"]["split"] == "test" and back["summary"]["creation_recall"] == 1.0
     assert json.loads((tmp_path / "validation_roc.json").read_text())["caption"].startswith("ROC curve")
-    assert vr.fitted_rules(tmp_path) == fitted.rules and vr.fitted_rules(tmp_path / "nothing") is None
+    assert vrd.fitted_rules(tmp_path, world=None) == fitted.rules
+    assert vrd.fitted_rules(tmp_path / "nothing", world=None) is None
     text = vr.render_trust_paragraph(back)
     assert "balanced accuracy 1.00" in text and "directions (calibration AUC CI" in text
     # only boundary reaches AUC >= 0.8 with a CI above 0.6 among voting indicators, so the bar is not met
@@ -76,7 +78,7 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     from rlmeta_interp.analysis.validation.report import write_validation_table
 
     write_validation_table(back, table, tmp_path / "skipped")
-    rules = vr.fitted_rules(tmp_path / "skipped")
+    rules = vrd.fitted_rules(tmp_path / "skipped", world=None)
     assert {"steering", "hybrid"} <= set(rules.descriptive)
     assert set(rules.descriptive) - {"steering", "hybrid"} == set(fitted.rules.descriptive) - {"steering", "hybrid"}
     # an indicator added afterwards with `validate --add-indicator` counts as measured: named, and fitted rules kept
@@ -86,8 +88,9 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     assert "the others have no reading of it): steering, on 2 pairs; held-out pairs of its worlds not measured: t-9." in said
     assert "fitted rules): hybrid." in said
     write_validation_table(added, table, tmp_path / "added")
-    assert vr.measured_indicators(added) == [*back["run"]["scorecard_config"]["indicators"], "steering"]
-    assert "steering" not in set(vr.fitted_rules(tmp_path / "added").descriptive) - set(fitted.rules.descriptive)
+    assert vrd.measured_indicators(added) == [*back["run"]["scorecard_config"]["indicators"], "steering"]
+    added_rules = vrd.fitted_rules(tmp_path / "added", world=None)
+    assert "steering" not in set(added_rules.descriptive) - set(fitted.rules.descriptive)
     # per-recipe AUC is listed where a voting indicator was scored within more than one recipe
     per_recipe = json.loads(json.dumps(back))
     voting = next(r for r in per_recipe["evaluation"]["indicators"] if r["votes"])
@@ -198,8 +201,8 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
     # RL trained on 3 operands; the boundary is read at every level the manifest evaluates
     assert set(card.results["boundary"].tables["by_level"]["level"]) == {2, 3, 4}
     assert card.label == "creation" and card.split == "test"
-    assert vr.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
-    assert vr.fitted_reading(card, tmp_path / "no-table") is None
+    assert vrd.fitted_reading(card, tmp_path / "table") == "no_signal"  # no gain, whatever the label
+    assert vrd.fitted_reading(card, tmp_path / "no-table") is None
     assert card.results["directions"].metric("scaled_distance") > 0
 
 
@@ -229,3 +232,10 @@ def test_a_full_run_keeps_the_tables_history_of_fit_changes(tmp_path, monkeypatc
                               progress=False)
     assert len(third["run"]["added"]) == 3 and "fit_changed" not in third["run"]["added"][-1]
     assert third["clean_test"]["pairs"] == []
+    # a pair first measured after the last change stays clean through a full run that leaves the fit as it was
+    history = [{**earlier, "test_in_view": ["a-test"]}, {"pairs": ["c-test"], "new_pairs": ["c-test"]}]
+    write_json_atomic(tmp_path / "table" / vr.SUMMARY_JSON, {**third, "run": {**third["run"], "added": history}},
+                      checksum=True)
+    fourth = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
+                               progress=False)
+    assert "fit_changed" not in fourth["run"]["added"][-1] and fourth["clean_test"]["pairs"] == ["c-test"]

@@ -1,0 +1,59 @@
+"""The committed validation table as other code reads it: its summary (checksum verified), the indicators it
+measured, the voting rules it fitted for a world, and one scorecard's reading by its fitted summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...io import read_json
+from ..indicators.core import INDICATORS
+from .fit import FittedRules, pair_table
+
+SUMMARY_JSON = "validation_summary.json"
+
+
+def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None:
+    """The committed validation table (checksum verified), or None when there is none."""
+    from ...paths import record_figures_dir
+
+    path = Path(folder if folder is not None else record_figures_dir()) / SUMMARY_JSON
+    return read_json(path, required=True) if path.exists() else None
+
+
+def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
+    """The indicators a validation table measured: the run's, and those added to it afterwards with
+    ``validate --add-indicator`` (fitted on its calibration rows); None where the run does not say."""
+    run = summary.get("run") or {}
+    measured = (run.get("scorecard_config") or {}).get("indicators")
+    if measured is None:
+        return None
+    return list(measured) + [n for n in run.get("added_indicators") or {} if n not in measured]
+
+
+def fitted_rules(folder: str | Path | None = None, *, world: str | None) -> Any | None:
+    """The voting rules fitted on the calibration split, from the committed validation table (None without one), for
+    pairs of ``world`` (its own cuts where the fit has them; the pooled cuts for another world, or ``world=None``,
+    which must be said: a pair of a world with its own cuts is read by those):
+    pass them as ``ScorecardConfig.rules`` so that a scorecard votes by the validated thresholds. Indicators that
+    run did not measure are descriptive under them."""
+    summary = committed_summary(folder)
+    if summary is None:
+        return None
+    rules = FittedRules.from_dict(summary["fitted"]).rules_for(world)
+    # an indicator the committed run did not measure (skipped, or added after it) was never validated: it reports
+    measured = measured_indicators(summary)
+    if measured is None:
+        return rules
+    return rules.replace(descriptive=tuple(i for i in INDICATORS if i in rules.descriptive or i not in measured))
+
+
+def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:
+    """The reading of one scorecard by the summary fitted on the calibration split (``creation`` / ``activation``
+    / ``no_signal``), from the committed table; None when no table is committed. The card is re-voted under the
+    fitted rules first, so the vote-rule fallback uses the validated thresholds too."""
+    summary = committed_summary(folder)
+    if summary is None:
+        return None
+    fitted = FittedRules.from_dict(summary["fitted"])
+    return fitted.predict(pair_table([card.revoted(fitted.rules_for(card.world))]))[0]
