@@ -276,8 +276,12 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     changed = fit_changes(summary.get("run") or {})
     these = "The clean test's pairs" if changed else "These"
     caution = "read a *creation* verdict only beside a same-budget random-reward control."
+    pending = (summary.get("build") or {}).get("not_in_table")
     if changed and (summary.get("clean_test") or {}).get("evaluation") is None:
         verdict = f"No clean test of the current fit yet, so it is not judged against {bar}: {caution}"
+    elif changed and pending:
+        verdict = (f"The clean test is not complete ({len(pending)} designed pairs have no row yet), so the current"
+                   f" fit is not judged against {bar}: {caution}")
     else:
         verdict = f"{these} meet {bar}." if meets else f"{these} do not meet {bar}: {caution}"
     return "\n".join(lines) + "\n\n" + verdict

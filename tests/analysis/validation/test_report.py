@@ -239,3 +239,13 @@ def test_a_full_run_keeps_the_tables_history_of_fit_changes(tmp_path, monkeypatc
     fourth = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "table", config=cfg, n_boot=50,
                                progress=False)
     assert "fit_changed" not in fourth["run"]["added"][-1] and fourth["clean_test"]["pairs"] == ["c-test"]
+
+
+def test_the_verdict_waits_for_every_designed_pair_of_the_clean_test():
+    summary = vrd.committed_summary(REPO_ROOT / "figures")
+    assert summary["clean_test"]["evaluation"] is not None, "the committed table has a clean test"
+    waiting = " ".join(vr.render_trust_paragraph({**summary, "build": {**summary["build"],
+                                                                      "not_in_table": ["p", "q"]}}).split())
+    assert "The clean test is not complete (2 designed pairs have no row yet), so the current fit is not judged" in waiting
+    done = " ".join(vr.render_trust_paragraph({**summary, "build": {**summary["build"], "not_in_table": []}}).split())
+    assert "not complete" not in done and ("The clean test's pairs meet" in done or "do not meet" in done)
