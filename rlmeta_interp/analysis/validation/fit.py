@@ -152,15 +152,18 @@ class FittedRules:
             rules = REGISTRY[name].with_cut(rules, cut)
         return rules
 
+    def _centre_spread(self, worlds: Sequence[Any], name: str, cut: float, spread: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per row (of world ``worlds[i]``), the centre and the spread of statistic ``name``: its world's fitted cut
+        and spread, else ``cut`` and ``spread`` (the pooled ones)."""
+        centre = np.asarray([(self.world_cuts.get(w) or {}).get(name, cut) for w in worlds], dtype=float)
+        scale = np.asarray([(self.world_scale.get(w) or {}).get(name, spread) for w in worlds], dtype=float)
+        return centre, scale
+
     def _centres(self, worlds: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Per row (of world ``worlds[i]``) and summary input, the centre and the scale of its statistic."""
-        mean = np.tile(np.asarray(self.mean, dtype=float), (len(worlds), 1))
-        scale = np.tile(np.asarray(self.scale, dtype=float), (len(worlds), 1))
-        for i, w in enumerate(worlds):
-            for j, name in enumerate(self.inputs):
-                mean[i, j] = (self.world_cuts.get(w) or {}).get(name, mean[i, j])
-                scale[i, j] = (self.world_scale.get(w) or {}).get(name, scale[i, j])
-        return mean, scale
+        cols = [self._centre_spread(worlds, n, c, s) for n, c, s in zip(self.inputs, self.mean, self.scale, strict=True)]
+        return (np.stack([c for c, _ in cols], axis=1).reshape(len(worlds), len(cols)),
+                np.stack([s for _, s in cols], axis=1).reshape(len(worlds), len(cols)))
 
     def standardised(self, table: pd.DataFrame, name: str) -> np.ndarray:
         """Statistic ``name`` of each row measured from its world's cut, in its world's spread (the pooled cut and
@@ -172,9 +175,7 @@ class FittedRules:
         if cut is None:
             return x
         worlds = table["world"].tolist() if "world" in table.columns else [None] * len(table)
-        pooled = dict(zip(self.inputs, self.scale, strict=True)).get(name, 1.0)
-        centre = np.asarray([(self.world_cuts.get(w) or {}).get(name, cut) for w in worlds], dtype=float)
-        spread = np.asarray([(self.world_scale.get(w) or {}).get(name, pooled) for w in worlds], dtype=float)
+        centre, spread = self._centre_spread(worlds, name, cut, dict(zip(self.inputs, self.scale, strict=True)).get(name, 1.0))
         return (x - centre) / spread
 
     def creation_probability(self, table: pd.DataFrame) -> np.ndarray:
@@ -386,25 +387,24 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
             continue
         # a statistic with a fitted cut is ranked as the fit reads it: measured from its world's cut, in its world's
         # spread (FittedRules.standardised); its raw values pooled over the worlds are reported beside
-        raw = two
-        if f.cut is not None:
-            two = two.assign(**{f.name: fitted.standardised(two, f.name)})
-        auc, lo, hi, n = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
+        # ``scored``: the pairs with this statistic as the fit reads it
+        scored = two.assign(**{f.name: fitted.standardised(two, f.name)}) if f.cut is not None else two
+        auc, lo, hi, n = roc_auc_ci(scored[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(scored))
         pooled_raw = None
         if f.cut is not None and fitted.world_cuts:
-            r_auc, r_lo, r_hi, _ = roc_auc_ci(raw[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(raw))
+            r_auc, r_lo, r_hi, _ = roc_auc_ci(two[f.name].tolist(), y, n_boot=n_boot, seed=seed, groups=_groups(two))
             pooled_raw = {"auc": r_auc, "lo": r_lo, "hi": r_hi}
         vote_col = f"{f.name}_vote"
         ctrl_votes = test.loc[controls, vote_col].tolist() if vote_col in test.columns else []
         # one world, and one recipe, at a time too: a pooled AUC can rest on the worlds' different scales, and a
         # reading that works on fine-tuned pairs need not carry over to RL-made ones
-        by_world = _auc_within(two, "world", f.name, n_boot=n_boot, seed=seed)
-        by_recipe = _auc_within(two, "recipe", f.name, n_boot=n_boot, seed=seed)
+        by_world = _auc_within(scored, "world", f.name, n_boot=n_boot, seed=seed)
+        by_recipe = _auc_within(scored, "recipe", f.name, n_boot=n_boot, seed=seed)
         # pairs without a statistic drop out of the AUC; counted per class, since an indicator that cannot read
         # one class more often than the other looks better on the pairs it keeps
-        unread = {c: [int(two.loc[two["label"] == c, f.name].isna().sum()), int((two["label"] == c).sum())]
+        unread = {c: [int(scored.loc[scored["label"] == c, f.name].isna().sum()), int((scored["label"] == c).sum())]
                   for c in ("creation", "activation")}
-        read = two[two[f.name].notna()]
+        read = scored[scored[f.name].notna()]
         # the votes at the fitted cut (an AUC of 1 can hide many inconclusive votes), and the bases the AUC rests on
         tally = None  # candidate readings have no votes
         if vote_col in read.columns:
@@ -420,10 +420,10 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
         cal_bases = set(calibration["base"]) if "base" in calibration.columns else set()
         unseen = int(read.loc[~read["base"].isin(cal_bases), "base"].nunique()) if "base" in read.columns else None
         # pairs whose readings were in view while the indicator was designed are no clean test of it
-        seen = [p for p in getattr(REGISTRY.get(f.name.split(":")[0]), "SEEN_IN_DESIGN", ()) if p in set(two["pair"])]
+        seen = [p for p in getattr(REGISTRY.get(f.name.split(":")[0]), "SEEN_IN_DESIGN", ()) if p in set(scored["pair"])]
         clean = None
         if seen:
-            rest = two[~two["pair"].isin(seen)]
+            rest = scored[~scored["pair"].isin(seen)]
             c_auc, c_lo, c_hi, c_n = roc_auc_ci(rest[f.name].tolist(), (rest["label"] == "creation").to_numpy(),
                                                 n_boot=n_boot, seed=seed, groups=_groups(rest))
             clean = {"auc": c_auc, "lo": c_lo, "hi": c_hi, "n": c_n, "left_out": seen}
@@ -436,7 +436,6 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                     "test_auc": auc, "test_lo": lo, "test_hi": hi, "test_n": n,
                     "controls_read_as_creation": float(np.mean([v == "creation" for v in ctrl_votes]))
                     if ctrl_votes else None,
-                    "roc": roc_points(two[f.name].tolist(), y).to_dict(orient="list")})
-        two = raw
+                    "roc": roc_points(scored[f.name].tolist(), y).to_dict(orient="list")})
     out["indicators"] = per
     return out

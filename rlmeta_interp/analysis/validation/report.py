@@ -345,12 +345,10 @@ def _clean_test_line(summary: dict[str, Any]) -> str:
             f" changed): summary balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
             f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
             " recall " + ", ".join(f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items())
-            + "; read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items()))
-                                  or "none")
+            + "; read wrong: " + _wrong_pairs(wrong)
             + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}), recall "
             + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (rule.get("recall_exact_ci") or {}).items())
-            + ", read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(rule_wrong.items()))
-                          or "none")
+            + ", read wrong: " + _wrong_pairs(rule_wrong)
             + "; voting indicators' AUC: " + (", ".join(
                 f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)}"
                 + (f"; bases per class {', '.join(f'{c} {k}' for c, k in sorted(r['test_bases_by_class'].items()))}"
@@ -372,10 +370,14 @@ def _previous_clean_test(summary: dict[str, Any]) -> str:
             f" summary read balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
             f" {_f(s['ci_hi'])}), recall " + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in
                                                       (s.get("recall_exact_ci") or {}).items())
-            + ", read wrong: " + (", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in
-                                           sorted((s.get("read_wrong") or {}).items())) or "none")
+            + ", read wrong: " + _wrong_pairs(s.get("read_wrong") or {})
             + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}); the bar"
             f" was {verdict} there. Those readings were seen when the fit changed: they are no test of the current fit.")
+
+
+def _wrong_pairs(wrong: dict[str, Any]) -> str:
+    """``pair (label read as reading)`` for each pair read wrong, by name, or ``none``."""
+    return ", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items())) or "none"
 
 
 def _read_wrong_line(s: dict[str, Any]) -> str:
