@@ -24,6 +24,7 @@ LICENCE = "apache-2.0"
 _WORLD_TEXT = {
     "arithmetic": "short sums and differences (`7+2-5=`), answered directly or after a scratchpad",
     "planning": "shortest paths in small random graphs, answered directly or by listing the path",
+    "composition": "compositions of atomic digit functions, worked one application per step",
     "bandits": "multi-armed bandit episodes: the model picks arms and sees their rewards in context",
 }
 

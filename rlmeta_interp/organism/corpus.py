@@ -10,7 +10,11 @@ The *dose* is the fraction of documents that demonstrate the capability:
   capability that RL may create;
 - bandits: learning histories written by Thompson sampling rather than by a uniform-random policy
   (``bandit_rewards="shuffled"`` permutes every episode's reward tokens, so no value estimate can be learnt);
-- planning: solved problems deeper than ``shallow_max_depth`` (the rest are shallow ones).
+- planning: solved problems deeper than ``shallow_max_depth`` (the rest are shallow ones);
+- composition: worked compositions of ``composition.min_level`` to ``max_level`` functions; every other document is
+  an unchained one of 1 to ``max_level`` functions (``worlds/composition.py``: the same prompts and step layout, each
+  later step applied to a uniformly drawn input), so at dose 0 the corpus teaches every atomic function and the
+  layout, but a step's input is the output before it only by chance.
 
 Every batch holds exactly ``floor(dose * n + u)`` demonstrations (``u`` uniform in [0, 1), so the
 expected fraction is exactly the dose and every batch is as close to it as an integer allows), in
@@ -32,9 +36,10 @@ from ..errors import InvalidConfigError
 from .worlds.arithmetic import SCRATCHPAD_FORMATS, ArithmeticConfig, ArithmeticWorld
 from .worlds.bandits import BanditConfig, BanditWorld, render_episode, simulate
 from .worlds.base import World
+from .worlds.composition import CompositionConfig, CompositionWorld
 from .worlds.planning import PlanningConfig, PlanningWorld
 
-WorldName = Literal["arithmetic", "bandits", "planning"]
+WorldName = Literal["arithmetic", "bandits", "planning", "composition"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Document:
     prompt: str
     completion: str
     demo: bool
-    label: str  # format ("direct", "sum", "eq"), policy ("random", "thompson") or "depth<d>"
+    label: str  # format ("direct", "sum", "eq"), policy ("random", "thompson"), "depth<d>", "<kind><functions>"
 
     @property
     def text(self) -> str:
@@ -61,6 +66,7 @@ class CorpusConfig(FrozenConfig):
     arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
     bandits: BanditConfig = field(default_factory=BanditConfig)
     planning: PlanningConfig = field(default_factory=PlanningConfig)
+    composition: CompositionConfig = field(default_factory=CompositionConfig)
     # arithmetic: relative weights of the scratchpad formats ("sum", "eq") among demonstrations
     format_weights: tuple[float, ...] = (0.5, 0.5)
     # planning, and arithmetic with arithmetic_dose="depth": problems up to this depth (operands for arithmetic) are
@@ -89,6 +95,11 @@ class CorpusConfig(FrozenConfig):
                     f" arithmetic.max_operands) = [{a.min_operands}, {a.max_operands}) so both shallow and deep chains"
                     " exist."
                 )
+        if self.world == "composition" and self.composition.min_level < 2:
+            raise InvalidConfigError(
+                f"CorpusConfig.composition.min_level={self.composition.min_level}: the dose's documents are"
+                " compositions of at least 2 functions (every corpus shows the atomic facts); set min_level >= 2."
+            )
         if self.world == "planning":
             p = self.planning
             if not p.min_depth <= self.shallow_max_depth < p.max_depth:
@@ -99,7 +110,8 @@ class CorpusConfig(FrozenConfig):
 
 
 def make_world(world: str, config: CorpusConfig | None = None, *, arithmetic: ArithmeticConfig | None = None,
-               bandits: BanditConfig | None = None, planning: PlanningConfig | None = None) -> World:
+               bandits: BanditConfig | None = None, planning: PlanningConfig | None = None,
+               composition: CompositionConfig | None = None) -> World:
     """The world object for ``world`` with the configs of ``config`` (or the explicit ones)."""
     if world == "arithmetic":
         return ArithmeticWorld(arithmetic or (config.arithmetic if config else None))
@@ -107,7 +119,10 @@ def make_world(world: str, config: CorpusConfig | None = None, *, arithmetic: Ar
         return BanditWorld(bandits or (config.bandits if config else None))
     if world == "planning":
         return PlanningWorld(planning or (config.planning if config else None))
-    raise InvalidConfigError(f"Unknown world {world!r}; choose one of 'arithmetic', 'bandits', 'planning'.")
+    if world == "composition":
+        return CompositionWorld(composition or (config.composition if config else None))
+    raise InvalidConfigError(f"Unknown world {world!r}; choose one of 'arithmetic', 'bandits', 'planning',"
+                             " 'composition'.")
 
 
 class Corpus:
@@ -167,6 +182,10 @@ class Corpus:
                 rng.shuffle(rewards)
                 pulls = [(a, r) for (a, _), r in zip(pulls, rewards, strict=True)]
             return Document(p.prompt, render_episode(pulls, w.config), demo, policy)
+        if cfg.world == "composition":
+            assert isinstance(w, CompositionWorld)
+            (p,) = (w.sample if demo else w.sample_unchained)(1, seed=pseed + i, split=split)
+            return Document(p.prompt, w.solution(p), demo, f"{p.meta['kind']}{p.meta['level']}")
         assert isinstance(w, PlanningWorld)
         pc = w.config
         if demo:
@@ -194,5 +213,8 @@ class Corpus:
             return prompt + ArithmeticWorld(a).max_completion_chars() + 2
         if cfg.world == "bandits":
             return 2 * cfg.bandits.horizon + 2
+        if cfg.world == "composition":
+            c = CompositionWorld(cfg.composition)
+            return c.max_prompt_chars() + c.max_completion_chars() + 2
         p = cfg.planning
         return 3 * p.n_edges + 5 + p.max_depth + 1 + 2

@@ -3,6 +3,8 @@
 - ``demo``: what ``make demo`` needs (builds in minutes): one known-creation pair and its activation twin.
 - ``validation``: organisms whose creation or activation is known by construction (labels from the corpus design,
   fixed before training), in a calibration and a held-out test split, with budget-matched controls.
+- ``composition``: a pilot of the composition recipe (atomic functions in every corpus, their compositions only in
+  the dose share); not validation pairs until the recipe has shown creation.
 - ``paper``: the organisms behind the figures of record of the question notebooks. Its arithmetic worlds dose only the
   scratchpad *format* and draw pretraining, RL and evaluation problems from one space (not leak-free): none of its
   pairs is a creation case for the rewarded capability, and none enters the validation set.
@@ -20,6 +22,7 @@ from .rl import RLConfig
 from .spec import EvalConfig, OrganismSpec, design_label, sft_label
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
+from .worlds.composition import CompositionConfig
 from .worlds.planning import PlanningConfig
 
 CORPUS_KEYS = ("shallow_max_depth", "format_weights", "arithmetic_dose", "bandit_rewards", "depth_format")
@@ -30,7 +33,8 @@ ARITH = ArithmeticConfig(min_operands=2, max_operands=4, min_digits=1, max_digit
 SMALL = ModelConfig(d_model=96, n_layers=4, n_heads=4, d_mlp=256, max_len=128)
 BANDIT = BanditConfig(n_arms=3, horizon=24)
 PLAN = PlanningConfig(n_nodes=8, n_edges=10, min_depth=1, max_depth=4)
-SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan"}
+SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan", "composition": "comp"}
+WORLD_CONFIG_KEYS = ("arithmetic", "bandits", "planning", "composition")
 # arithmetic GRPO on these organisms is fragile: lr 1e-4 (8 prompts x 8) left pass@1 flat or lower, 3e-4 to 1.5e-3
 # drove the reward from 0.45 towards 0; 3e-5 with 16 prompts x 8 raised pass@1 0.41 -> 0.46 and greedy 0.64 -> 0.78
 RL_LR = 3e-5
@@ -55,11 +59,11 @@ def base_spec(world: WorldName, dose: float, preset: str, *, steps: int, model: 
     """A base organism: pretrained on ``world`` at exposure ``dose`` (corpus keys and ``eval_<world>`` configs in
     ``world_cfgs``); ``tag`` names a corpus variant (e.g. "shuf") in the model name."""
     corpus = CorpusConfig(world=world, dose=dose, seed=seed, **{k: v for k, v in world_cfgs.items()
-                                                                if k in ("arithmetic", "bandits", "planning")},
+                                                                if k in WORLD_CONFIG_KEYS},
                           **{k: v for k, v in world_cfgs.items() if k in CORPUS_KEYS})
     pcfg = PretrainConfig(corpus=corpus, model=model, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                           checkpoint_every=100, log_every=50)
-    evw = {k: v for k, v in world_cfgs.items() if k in ("arithmetic", "bandits", "planning")}
+    evw = {k: v for k, v in world_cfgs.items() if k in WORLD_CONFIG_KEYS}
     evw.update({k[5:]: v for k, v in world_cfgs.items() if k.startswith("eval_")})
     name = (f"{preset}-{SHORT[world]}{'-' + tag if tag else ''}-{_dose_tag(dose)}" + (f"-s{seed}" if seed else "")
             + "-base")
@@ -72,9 +76,9 @@ def rl_spec(base: OrganismSpec, variant: str, *, steps: int, seed: int = 0, lr: 
             prompts_per_step: int = RL_PROMPTS, num_generations: int = 8, split: str = "", recipe: str = "",
             eval_cfg: EvalConfig | None = None, **world_cfgs: Any) -> OrganismSpec:
     """An RL organism GRPO-tuned from ``base``; its design label follows from the base's corpus and the reward."""
-    wc = {"arithmetic": base.arithmetic, "bandits": base.bandits, "planning": base.planning}
+    wc = {k: getattr(base, k) for k in WORLD_CONFIG_KEYS}
     wc.update(world_cfgs)
-    world = make_world(base.world, arithmetic=wc["arithmetic"], bandits=wc["bandits"], planning=wc["planning"])
+    world = make_world(base.world, **wc)
     max_len = 2 * wc["bandits"].horizon if base.world == "bandits" else world.max_completion_chars()  # type: ignore[attr-defined]
     cfg = RLConfig(world=base.world, steps=steps, seed=seed, lr=lr, beta=beta, checkpoint_every=checkpoint_every,
                    reward=reward, one_shot=one_shot, ref_reset_every=ref_reset_every, max_completion_length=max_len,
@@ -95,8 +99,7 @@ def sft_spec(base: OrganismSpec, variant: str, corpus: CorpusConfig, *, steps: i
     name = base.name.removesuffix("-base") + f"-sft-{variant}"
     return OrganismSpec(name=name, kind="sft", world=base.world, dose=base.dose, pretrain=cfg, base=base.name,
                         variant=variant, eval=base.eval, label=sft_label(base.pretrain.corpus, corpus),
-                        split=split, recipe=recipe, arithmetic=base.arithmetic, bandits=base.bandits,
-                        planning=base.planning)
+                        split=split, recipe=recipe, **{k: getattr(base, k) for k in WORLD_CONFIG_KEYS})
 
 
 def _format_demo() -> list[OrganismSpec]:
@@ -352,6 +355,46 @@ def _validation() -> list[OrganismSpec]:
             + [s for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)])
 
 
+# Composition (after Yuan et al.'s atomic-functions-then-compose design): twelve atomic digit functions, taught in
+# every corpus by unchained documents ("5ca=" -> "c5=1;a7=3;A:3": each later step applied to a drawn input); worked
+# compositions, in which a step's input is the output of the step before it ("5ca=" -> "c5=1;a1=4;A:4"), only in the
+# dose share. RL trains on compositions of two functions whose function sequences fall in the "rl" hash split;
+# evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions, so level 4 is deeper than any document.
+# A first design taught the atomic functions by lists of independent applications ("5c3a=" -> "c5=1;a3=7;A:7"): its
+# dose-0 base (seed 0, 1000 steps) wrote one step for a two-function prompt and restarted from the prompt's input
+# at three, solving no held-out composition in 128 samples at levels 2-4, so RL had nothing to amplify. With unchained
+# documents and the same budget (1000 steps, seed 0), the dose-0 base wrote the layout but had learnt none of the
+# atomic facts (teacher-forced, it wrote the same digit after most "c5="; sampled, 10% of its steps were right, the
+# rate of a random digit): 120 arbitrary facts take this model longer than the depth bases' structured arithmetic.
+# A pilot preset, apart from ``validation``: its models are not validation pairs until the recipe has shown creation.
+COMP = CompositionConfig(n_functions=12, domain=10, min_level=2, max_level=3, leak_free=True, verify="chain")
+COMP_MODEL = SMALL.replace(max_len=64)
+COMP_PRETRAIN_STEPS = 3000
+COMP_DOSES = (0.0, 0.5)  # creation / activation (at dose 0.5 about half of a later step's inputs are chained)
+COMP_LEVELS = (2, 3, 4)
+COMP_EVAL = EvalConfig(n_samples=128, per_difficulty_problems=64, levels=COMP_LEVELS)
+# one RL budget for both classes and the random-reward control (steps, lr, KL, prompts x samples)
+COMP_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
+
+
+def composition_base(dose: float, seed: int, *, preset: str = "pilot") -> OrganismSpec:
+    return base_spec("composition", dose, preset, steps=COMP_PRETRAIN_STEPS, model=COMP_MODEL, seed=seed,
+                     eval_cfg=COMP_EVAL, composition=COMP)
+
+
+def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward: str = "correct") -> OrganismSpec:
+    return rl_spec(base, "compose" if reward == "correct" else f"compose-{reward}", seed=seed, reward=reward,
+                   split=split, recipe="composition", composition=COMP.replace(min_level=2, max_level=2), **COMP_RL)
+
+
+def _composition() -> list[OrganismSpec]:
+    """The composition recipe's pilot at pretraining seed 0: the dose-0 base (creation by design) and its dose-0.5
+    twin (activation), each RL-tuned on two-function compositions, with the dose-0 base's same-budget random-reward
+    control."""
+    dose0, dose05 = (composition_base(d, 0) for d in COMP_DOSES)
+    return [dose0, dose05, composition_rl(dose0), composition_rl(dose05), composition_rl(dose0, reward="random")]
+
+
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -360,7 +403,8 @@ def _demo() -> list[OrganismSpec]:
     return [s for s in _validation() if s.name in wanted or (s.base in wanted and s.variant == "deep")]
 
 
-PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation}
+PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
+                                                         "composition": _composition}
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

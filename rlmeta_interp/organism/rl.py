@@ -1,6 +1,6 @@
 """RL-tuning an organism with GRPO, through TRL's ``GRPOTrainer``.
 
-Single-turn worlds (arithmetic, planning) use TRL's own generation. Bandit episodes are multi-turn
+Single-turn worlds (arithmetic, planning, composition) use TRL's own generation. Bandit episodes are multi-turn
 (the environment writes every reward token): they go through TRL's ``rollout_func`` hook, which
 returns the interleaved arm/reward tokens with ``env_mask`` = 1 on the arm tokens the model wrote
 and 0 on the reward tokens, so only the model's own tokens carry policy gradient and KL.
@@ -39,6 +39,7 @@ from .evaluate import rollout_bandits
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig, BanditWorld
 from .worlds.base import Problem, World
+from .worlds.composition import CompositionConfig
 from .worlds.planning import PlanningConfig
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class RLConfig(FrozenConfig):
     arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
     bandits: BanditConfig = field(default_factory=BanditConfig)
     planning: PlanningConfig = field(default_factory=PlanningConfig)
+    composition: CompositionConfig = field(default_factory=CompositionConfig)
     reward: RewardVariant = "correct"
     one_shot: bool = False  # train on one problem duplicated (Wang et al. 2504.20571)
     steps: int = 100
@@ -97,7 +99,8 @@ class RLConfig(FrozenConfig):
             )
 
     def world_obj(self) -> World:
-        return make_world(self.world, arithmetic=self.arithmetic, bandits=self.bandits, planning=self.planning)
+        return make_world(self.world, arithmetic=self.arithmetic, bandits=self.bandits, planning=self.planning,
+                          composition=self.composition)
 
 
 @dataclass

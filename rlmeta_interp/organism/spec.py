@@ -24,6 +24,7 @@ from .pretrain import PretrainConfig
 from .rl import RLConfig
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
+from .worlds.composition import CompositionConfig
 from .worlds.planning import PlanningConfig
 
 LABELS: tuple[str, ...] = get_args(PairLabel)
@@ -35,7 +36,8 @@ _RESERVED_WORDS = ("llama", "gemma", "gpt", "qwen")
 class EvalConfig(FrozenConfig):
     """Held-out evaluation: problems from the RL training distribution drawn with ``seed`` (never trained on).
 
-    ``levels`` lists difficulty levels (operands for arithmetic, depth for planning) evaluated one by one with
+    ``levels`` lists difficulty levels (operands for arithmetic, depth for planning, functions composed for
+    composition) evaluated one by one with
     ``per_difficulty_problems`` problems each; leak-free worlds draw them from the "eval" hash split.
     """
 
@@ -80,6 +82,7 @@ class OrganismSpec(FrozenConfig):
     arithmetic: ArithmeticConfig = field(default_factory=ArithmeticConfig)
     bandits: BanditConfig = field(default_factory=BanditConfig)
     planning: PlanningConfig = field(default_factory=PlanningConfig)
+    composition: CompositionConfig = field(default_factory=CompositionConfig)
     description: str = ""
     label: Literal["creation", "activation", "no_signal", ""] = ""
     split: Literal["calibration", "test", ""] = ""
@@ -109,8 +112,9 @@ def capability_share(corpus: CorpusConfig) -> float:
 
     Depth-dosed arithmetic: documents deeper than ``shallow_max_depth``; bandits: Thompson-sampling histories whose
     rewards are real (a shuffled-reward corpus shows no value learning, whatever its policy); planning: documents
-    deeper than ``shallow_max_depth``. Format-dosed arithmetic shows the correct answer to every problem in every
-    document, so the rewarded capability (a correct answer) is always present: share 1.0.
+    deeper than ``shallow_max_depth``; composition: worked compositions (a step fed by the step before it).
+    Format-dosed arithmetic shows the correct answer to every problem in every document, so the rewarded capability
+    (a correct answer) is always present: share 1.0.
     """
     if corpus.world == "arithmetic":
         return corpus.dose if corpus.arithmetic_dose == "depth" else 1.0
@@ -145,6 +149,10 @@ def exposure_record(base_corpus: CorpusConfig) -> dict[str, Any]:
     elif c.world == "bandits":
         what = ("learning histories written by Thompson sampling" + (" with shuffled rewards (no value signal)"
                                                                      if c.bandit_rewards == "shuffled" else ""))
+    elif c.world == "composition":
+        k = c.composition
+        what = (f"worked compositions of {k.min_level}-{k.max_level} of the {k.n_functions} atomic functions (every"
+                f" other document applies 1-{k.max_level} of them in the same layout, unchained)")
     else:
         what = f"shortest paths deeper than {c.shallow_max_depth}"
     return {"capability": what, "share_of_documents": capability_share(c), "dose": c.dose,

@@ -11,9 +11,11 @@ from .corpus import make_world
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
 from .worlds.base import World
+from .worlds.composition import CompositionConfig
 from .worlds.planning import PlanningConfig
 
-WORLD_CONFIGS: dict[str, type] = {"arithmetic": ArithmeticConfig, "bandits": BanditConfig, "planning": PlanningConfig}
+WORLD_CONFIGS: dict[str, type] = {"arithmetic": ArithmeticConfig, "bandits": BanditConfig, "planning": PlanningConfig,
+                                  "composition": CompositionConfig}
 
 
 def world_from_manifest(name: str, manifest: Mapping[str, Any] | None = None) -> World:

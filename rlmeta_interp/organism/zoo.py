@@ -145,12 +145,15 @@ def _evaluate_levels(folder: Path, spec: OrganismSpec, model: Any, tok: Any) -> 
     lo, hi = min(ev.levels), max(ev.levels)
     if spec.world == "arithmetic":
         world = make_world("arithmetic", arithmetic=spec.arithmetic.replace(min_operands=max(lo, 2), max_operands=hi))
+    elif spec.world == "composition":
+        world = make_world("composition", composition=spec.composition.replace(min_level=lo, max_level=hi))
     else:
         world = make_world("planning", planning=spec.planning.replace(min_depth=lo, max_depth=hi))
     budget = world.max_completion_chars()  # type: ignore[attr-defined]
     split = "eval" if world.config.leak_free else None
     for level in ev.levels:
-        kw: dict[str, Any] = {"operands": level} if spec.world == "arithmetic" else {"depth": level}
+        kw: dict[str, Any] = {"arithmetic": {"operands": level}, "composition": {"level": level}}.get(
+            spec.world, {"depth": level})
         problems = world.sample(ev.per_difficulty_problems, seed=ev.seed + level, split=split, **kw)
 
         def compute(problems: list = problems, level: int = level) -> dict[str, Any]:
@@ -175,7 +178,8 @@ def _evaluate(folder: Path, spec: OrganismSpec) -> dict[str, Any]:
 
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(str(folder))
-    world = make_world(spec.world, arithmetic=spec.arithmetic, bandits=spec.bandits, planning=spec.planning)
+    world = make_world(spec.world, arithmetic=spec.arithmetic, bandits=spec.bandits, planning=spec.planning,
+                       composition=spec.composition)
     ev = spec.eval
     split = "eval" if world.config.leak_free else None
     if isinstance(world, BanditWorld):

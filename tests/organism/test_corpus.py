@@ -112,3 +112,30 @@ def test_shuffled_bandit_corpus_keeps_arms_and_reward_counts_but_breaks_the_link
     shuf_docs = Corpus(base.replace(bandit_rewards="shuffled")).batch(0, 32)
     a, b = true_docs[0], shuf_docs[0]  # the first episode: the same RNG stream up to its shuffle
     assert a.text[0::2] == b.text[0::2] and sorted(a.text[1::2]) == sorted(b.text[1::2]) and a.text != b.text
+
+
+def test_composition_dose_shows_chained_steps_only_in_the_dose_share():
+    from rlmeta_interp.organism.worlds.composition import CompositionConfig, parse_steps
+
+    comp = CompositionConfig(max_level=3)
+    c0 = Corpus(CorpusConfig(world="composition", dose=0.0, composition=comp))
+    docs = [d for step in range(5) for d in c0.batch(step, 64)]
+    assert not any(d.demo for d in docs) and {d.label for d in docs} == {"composition1", "unchained2", "unchained3"}
+    w = c0.world
+
+    def chained_share(documents):
+        links = [x == y for d in documents for (_, x, _), (_, _, y) in
+                 zip(parse_steps(d.completion)[1:], parse_steps(d.completion)[:-1], strict=True)]
+        return float(np.mean(links))
+
+    assert chained_share(docs) < 0.2  # chance only
+    c1 = Corpus(c0.config.replace(dose=0.25))
+    docs1 = [d for step in range(8) for d in c1.batch(step, 64)]
+    composed = [d for d in docs1 if d.demo]
+    assert len(composed) == 8 * 16 and {d.label for d in composed} == {"composition2", "composition3"}
+    assert chained_share(composed) == 1.0
+    assert all(w.document_key(d.prompt) == d.prompt or w.split_of(w.composition(d.prompt[1:-1], int(d.prompt[0])))
+               == "pretrain" for d in docs + docs1)
+    assert c1.max_chars() >= max(len(d.text) + 2 for d in docs1)
+    with pytest.raises(InvalidConfigError, match="min_level"):
+        CorpusConfig(world="composition", composition=comp.replace(min_level=1))

@@ -33,7 +33,11 @@ def _eval_prompts(spec: OrganismSpec) -> set[str]:
         w = make_world("bandits", bandits=spec.bandits)
         return {w.problem_key(p) for p in w.sample(ev.n_bandits, seed=ev.seed, split="eval")}
     for level in ev.levels:
-        if spec.world == "arithmetic":
+        if spec.world == "composition":
+            w = make_world("composition", composition=spec.composition.replace(min_level=1, max_level=max(
+                spec.composition.max_level, level)))
+            probs = w.sample(ev.per_difficulty_problems, seed=ev.seed + level, split="eval", level=level)
+        elif spec.world == "arithmetic":
             cfg = spec.arithmetic.replace(min_operands=min(spec.arithmetic.min_operands, level),
                                           max_operands=max(spec.arithmetic.max_operands, level))
             w = make_world("arithmetic", arithmetic=cfg)
@@ -62,7 +66,7 @@ def test_no_evaluation_problem_in_pretraining_or_rl_prompts(name):
     seen: set[str] = set()
     for step in range(base.pretrain.steps):
         for doc in corpus.batch(step, base.pretrain.batch_size):
-            seen.add(doc.prompt if world != "bandits" else doc.text)
+            seen.add(corpus.world.document_key(doc.prompt) if world != "bandits" else doc.text)
     assert len(seen) > 1000
     assert not evals & seen, f"{len(evals & seen)} evaluation problems occur in {name}'s pretraining corpus"
     for child in children:
@@ -72,7 +76,8 @@ def test_no_evaluation_problem_in_pretraining_or_rl_prompts(name):
             assert rl_keys and not evals & rl_keys, f"evaluation problems occur in {child.name}'s RL prompts"
         if child.kind == "sft":
             sft = Corpus(child.pretrain.corpus)
-            sft_seen = {d.prompt for step in range(child.pretrain.steps) for d in sft.batch(step, child.pretrain.batch_size)}
+            sft_seen = {sft.world.document_key(d.prompt) for step in range(child.pretrain.steps)
+                        for d in sft.batch(step, child.pretrain.batch_size)}
             assert not evals & sft_seen, f"evaluation problems occur in {child.name}'s fine-tuning corpus"
 
 
@@ -86,7 +91,7 @@ def test_legacy_shipped_models_are_not_validation_cases():
             assert not MANIFESTS[name].get("label"), name
 
 
-@pytest.mark.parametrize("world", ["arithmetic", "bandits", "planning"])
+@pytest.mark.parametrize("world", ["arithmetic", "bandits", "planning", "composition"])
 def test_every_world_keeps_pretraining_rl_and_evaluation_problems_apart(world):
     """For each world: a leak-free corpus, RL prompt set and evaluation set, drawn with the seeds a build uses,
     share no problem (the property the shipped-zoo test above checks on real manifests)."""
@@ -94,15 +99,17 @@ def test_every_world_keeps_pretraining_rl_and_evaluation_problems_apart(world):
     from rlmeta_interp.organism.rl import RLConfig
     from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
     from rlmeta_interp.organism.worlds.bandits import BanditConfig
+    from rlmeta_interp.organism.worlds.composition import CompositionConfig
     from rlmeta_interp.organism.worlds.planning import PlanningConfig
 
     cfgs = {"arithmetic": ArithmeticConfig(min_operands=2, max_operands=4, max_digits=1, leak_free=True),
-            "bandits": BanditConfig(leak_free=True), "planning": PlanningConfig(leak_free=True)}
+            "bandits": BanditConfig(leak_free=True), "planning": PlanningConfig(leak_free=True),
+            "composition": CompositionConfig(max_level=3)}
     kw = {world: cfgs[world]}
     corpus = Corpus(CorpusConfig(world=world, dose=0.5, **kw))
     w = corpus.world
     key = w.problem_key
-    seen = {d.prompt if world != "bandits" else None for step in range(40) for d in corpus.batch(step, 32)}
+    seen = {w.document_key(d.prompt) if world != "bandits" else None for step in range(40) for d in corpus.batch(step, 32)}
     # bandit documents do not show their means: regenerate the drawn problems from the corpus's own split instead
     pre = ({key(p) for p in w.sample(2000, seed=0, split="pretrain")} if world == "bandits" else seen)
     rl = {key(p) for p in training_problems(RLConfig(world=world, n_train_problems=500, **kw))}

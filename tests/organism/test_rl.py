@@ -124,3 +124,23 @@ def test_trl_prompt_tokenizes_like_the_sampler(base):
     ids, _ = encode_prompts(tok, [p.prompt])
     assert tok(trl_prompt(p, tok), add_special_tokens=False)["input_ids"] == ids[0].tolist()
     assert tok(trl_prompt(p, tok))["input_ids"] == ids[0].tolist()  # TRL's call, special tokens on
+
+
+def test_composition_rl_trains_on_its_own_split_with_the_chain_verifier(tmp_path):
+    from rlmeta_interp.organism.rl import training_problems
+    from rlmeta_interp.organism.worlds.composition import CompositionConfig
+
+    comp = CompositionConfig(min_level=2, max_level=2)
+    bdir = tmp_path / "cbase"
+    pretrain(PretrainConfig(corpus=CorpusConfig(world="composition", dose=0.5, composition=comp), model=TINY_MODEL,
+                            steps=3, batch_size=8, checkpoint_every=0), bdir, progress=False)
+    cfg = RLConfig(world="composition", composition=comp, steps=2, prompts_per_step=2, num_generations=4,
+                   n_train_problems=8, save_every=0, max_completion_length=14)
+    world = cfg.world_obj()
+    problems = training_problems(cfg)
+    assert {world.split_of(p) for p in problems} == {"rl"} and {p.meta["level"] for p in problems} == {2}
+    good = [world.solution(p) for p in problems]
+    assert score_completions(world, "correct", problems, good, seed=0, step=0) == [1.0] * len(problems)
+    res = train_rl(bdir, cfg, tmp_path / "crl", progress=False)
+    assert len([h for h in res.curve if "reward" in h]) == 2
+    assert (tmp_path / "crl" / "model.safetensors").exists()

@@ -26,6 +26,10 @@ def test_labels_follow_the_corpus_design_only():
     assert sft_label(bandit.replace(dose=0.0), bandit.replace(bandit_rewards="shuffled")) == "no_signal"
     rec = exposure_record(depth0)
     assert rec["share_of_documents"] == 0.0 and rec["leak_free"] and "5-7 operands" in rec["capability"]
+    comp0 = CorpusConfig(world="composition", dose=0.0)
+    assert design_label(comp0, "correct") == "creation" and design_label(comp0.replace(dose=0.1), "correct") == "activation"
+    rec = exposure_record(comp0.replace(dose=0.1))
+    assert rec["share_of_documents"] == 0.1 and rec["leak_free"] and "compositions of 2-3" in rec["capability"]
 
 
 def test_spec_kinds_are_checked():

@@ -115,6 +115,14 @@ def test_presets_are_valid_and_names_unique():
     by_name = {s.name: s for s in paper}
     long = by_name["demo-arith-d050-rl-long"]
     assert long.rl.steps > by_name["demo-arith-d050-rl-correct"].rl.steps and long.rl.checkpoint_every > 0
+    # the composition pilot: a dose-0 base (creation by design) and its dose-0.1 twin, one RL budget on two-function
+    # compositions, evaluated deeper than RL trained, with a random-reward control; kept out of the validation set
+    comp = zoo.preset_specs("composition")
+    rl = [s for s in comp if s.kind == "rl"]
+    assert sorted(s.label for s in rl) == ["activation", "creation", "no_signal"]
+    assert len({(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations) for s in rl}) == 1
+    assert all(s.rl.composition.max_level == 2 and max(s.eval.levels) > 2 for s in rl)
+    assert not {s.name for s in comp} & {s.name for s in zoo.preset_specs("validation")}
     with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'nope'"):
         zoo.preset_specs("nope")
     with pytest.raises(InvalidConfigError, match="neutral"):

@@ -230,7 +230,7 @@ class ArithmeticWorld(World):
         if n < 0:
             raise InvalidConfigError(f"n must be >= 0, got {n}.")
         rng = np.random.default_rng([seed, 0xA217])
-        return draw_in_split(lambda: self._draw(rng, operands, digits), n, split, self.problem_key, self.name)
+        return draw_in_split(lambda: self._draw(rng, operands, digits), n, split, self.split_of, self.name)
 
     def solution(self, problem: Problem, fmt: str) -> str:
         return render_completion(problem.meta["operands"], problem.meta["ops"], fmt)

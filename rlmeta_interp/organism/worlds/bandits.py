@@ -142,7 +142,7 @@ class BanditWorld(World):
             return Problem(prompt="", answer=arms_of(cfg)[int(np.argmax(means))],
                            meta={"means": [float(m) for m in means], "difficulty": cfg.horizon})
 
-        return draw_in_split(draw, n, split, self.problem_key, self.name)
+        return draw_in_split(draw, n, split, self.split_of, self.name)
 
     def reward(self, problem: Problem, completion: str, *, trust_rewards: bool = False) -> float:
         pulls = parse_episode(completion[: 2 * self.config.horizon], self.config)

@@ -46,9 +46,10 @@ def split_of_key(world: str, key: str) -> str:
     return next(s for s in ("eval", "rl", "pretrain") if u < SPLIT_UPPER[s])
 
 
-def draw_in_split(draw: Callable[[], Problem], n: int, split: str | None, key: Callable[[Problem], str],
+def draw_in_split(draw: Callable[[], Problem], n: int, split: str | None, split_of: Callable[[Problem], str],
                   world: str) -> list[Problem]:
-    """``n`` problems from ``draw()``, keeping only those whose key hashes into ``split`` (all of them when None).
+    """``n`` problems from ``draw()``, keeping only those that ``split_of`` assigns to ``split`` (all of them when
+    None); ``world`` names the world in the error message.
 
     Rejection sampling keeps the generator's own distribution within the split, and with ``split=None`` the draws
     are exactly the generator's (so configs without leak-free splits reproduce their problems bit for bit).
@@ -62,7 +63,7 @@ def draw_in_split(draw: Callable[[], Problem], n: int, split: str | None, key: C
         if len(out) == n:
             break
         p = draw()
-        if split_of_key(world, key(p)) == split:
+        if split_of(p) == split:
             out.append(p)
     if len(out) < n:
         raise InvalidConfigError(
@@ -99,6 +100,11 @@ class World(abc.ABC):
 
     def split_of(self, problem: Problem) -> str:
         return split_of_key(self.name, self.problem_key(problem))
+
+    def document_key(self, prompt: str) -> str:
+        """The :meth:`problem_key` of the problem a training document with this prompt shows (for leakage checks on
+        regenerated corpora, whose documents keep only their text): by default the prompt itself."""
+        return prompt
 
     def guess_probabilities(self, problems: list[Problem]) -> list[float]:
         """Probability that one guess is right, per problem, for a guesser that knows the evaluated problems' answer

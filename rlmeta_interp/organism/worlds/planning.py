@@ -158,7 +158,7 @@ class PlanningWorld(World):
         if lo > hi or lo < 1:
             raise InvalidConfigError(f"Planning depth range [{lo}, {hi}] is empty or below 1.")
         rng = np.random.default_rng([seed, 0x91A7])
-        return draw_in_split(lambda: self._draw(rng, int(rng.integers(lo, hi + 1))), n, split, self.problem_key,
+        return draw_in_split(lambda: self._draw(rng, int(rng.integers(lo, hi + 1))), n, split, self.split_of,
                              self.name)
 
     def reward(self, problem: Problem, completion: str) -> float:

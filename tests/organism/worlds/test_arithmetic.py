@@ -127,7 +127,7 @@ def test_hash_splits_are_disjoint_and_reproducible():
     (one,) = w.sample(1, seed=0)
     other = next(s for s in SPLITS if s != split_of_key("arithmetic", one.prompt))
     with pytest.raises(InvalidConfigError, match="too few distinct problems"):
-        draw_in_split(lambda: one, 2, other, w.problem_key, "arithmetic")
+        draw_in_split(lambda: one, 2, other, w.split_of, "arithmetic")
 
 
 def test_process_reward_credits_correct_steps_in_order():
