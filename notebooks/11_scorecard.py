@@ -52,9 +52,10 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
 from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
+from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
 from rlmeta_interp.paths import figures_dir, results_dir
-from rlmeta_interp.plotting import COLORS, save_fig, set_style
+from rlmeta_interp.plotting import save_fig, set_style
 from rlmeta_interp.registry import select_pairs
 
 if SMOKE:
@@ -95,42 +96,17 @@ if SUMMARY is not None:
 display(Markdown(vrep.render_trust_paragraph(SUMMARY)))
 
 # %% [markdown]
-# ## Each indicator's statistic per pair
-# One point per pair (colour: its label, grey where unlabelled), with the statistic's 95% CI where it has one;
-# larger reads more like creation. Dashed line: the threshold fitted on calibration, where one was fitted.
+# ## Each indicator's statistic per pair, as the fit reads it
+# One point per pair (colour: its design label; hollow: calibration, filled: held out), each statistic measured from
+# its world's fitted cut in units of that world's spread, with its 95% CI, and the summary's P(creation). The same
+# figure is written beside the validation table (`validation_statistics`).
 
 # %%
-CUTS = {f["name"]: f["cut"] for f in SUMMARY["fitted"]["indicators"]} if SUMMARY else {}
-LABEL_COLOURS = {"creation": COLORS["rl"], "activation": COLORS["base"], "no_signal": COLORS["control"]}
-N_COLS = 4
-fig, axes = plt.subplots(-(-len(sc.INDICATORS) // N_COLS), N_COLS, figsize=(18, 10))
-for ax in axes.flat[len(sc.INDICATORS):]:
-    ax.set_visible(False)
-for ax, ind in zip(axes.flat[: len(sc.INDICATORS)], sc.INDICATORS, strict=True):
-    rows = TABLE.dropna(subset=[ind]).reset_index(drop=True)
-    for i, r in rows.iterrows():
-        lo = r[ind] - r[f"{ind}_lo"] if pd.notna(r[f"{ind}_lo"]) else 0.0
-        hi = r[f"{ind}_hi"] - r[ind] if pd.notna(r[f"{ind}_hi"]) else 0.0
-        ax.errorbar(i, r[ind], yerr=[[max(lo, 0.0)], [max(hi, 0.0)]], fmt="o", capsize=3,
-                    color=LABEL_COLOURS.get(r["label"], COLORS["random"]), label=r["label"] or "unlabelled")
-    if CUTS.get(ind) is not None:
-        ax.axhline(CUTS[ind], ls="--", lw=1, color=COLORS["reference"])
-    ax.set_xticks(range(len(rows)), rows["pair"], rotation=60, fontsize=6)
-    ax.set_title(f"{ind}", fontsize=9)
-    if rows.empty:
-        ax.text(0.5, 0.5, "n/a on these pairs", transform=ax.transAxes, ha="center", color=COLORS["control"])
-handles, labels = [], []
-for ax in axes.flat:
-    for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-        if lab not in labels:
-            handles.append(h)
-            labels.append(lab)
-fig.legend(handles, labels, loc="upper right", frameon=False, fontsize=8)
-fig.suptitle(f"validation statistic per indicator ({len(CARDS)} pairs, sizes '{SIZES}', seed {SEED})")
-fig.tight_layout(rect=(0, 0, 0.93, 1))
-save_fig(fig, 11, "statistics", caption="Each indicator's validation statistic (oriented so that larger reads more"
-         " like creation) per pair, coloured by the pair's design label, with 95% CIs where the indicator reports"
-         " one, and the threshold fitted on the calibration split (dashed) where one was fitted.")
+if SUMMARY is not None:
+    fig = statistics_figure(TABLE, vfit.FittedRules.from_dict(SUMMARY["fitted"]))
+    plt.show()
+else:
+    display(Markdown("No calibration and held-out pairs here, so no cut was fitted and no statistic is read from one."))
 
 # %% [markdown]
 # ## One pair's full scorecard

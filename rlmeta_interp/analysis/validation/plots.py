@@ -64,3 +64,61 @@ def roc_figure(evaluation: dict[str, Any]) -> Any:
     ax.set_title("indicator statistics on held-out pairs (95% bootstrap CIs resampling base models)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def statistics_figure(table: Any, fitted: Any) -> Any:
+    """Each indicator that votes by a fitted cut: its statistic per pair as the fit reads it
+    (``FittedRules.standardised``: 0 is the pair's world's cut, one unit its spread there; symmetric-log axis beyond
+    one unit), with its 95% CI; and the summary's P(creation). One point per pair,
+    coloured by design label, hollow for calibration pairs, filled for held-out ones, grey crosses for pairs without
+    a passed gain check."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from ...plotting import COLORS, set_style
+
+    set_style()
+    colours = {"creation": COLORS["rl"], "activation": COLORS["base"], "no_signal": COLORS["control"]}
+    order = {"calibration": 0, "test": 1}
+    rows = table.assign(_s=table["split"].map(order), _l=table["label"]).sort_values(["_s", "_l", "pair"])
+    rows = rows.reset_index(drop=True)
+    names = [f.name for f in fitted.indicators if f.votes and f.cut is not None and f"{f.name}_lo" in rows.columns]
+    panels = [*names, "summary"]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(8.0, 0.09 * len(rows)), 1.9 * len(panels)), sharex=True)
+    axes = np.atleast_1d(axes)
+    x = np.arange(len(rows))
+    for ax, name in zip(axes, panels, strict=True):
+        if name == "summary":
+            y, lo, hi, line = fitted.creation_probability(rows), None, None, 0.5
+            ax.set_ylabel("summary\nP(creation)", fontsize=8)
+        else:
+            y = fitted.standardised(rows, name)
+            lo = fitted.standardised(rows.assign(**{name: rows[f"{name}_lo"]}), name)
+            hi = fitted.standardised(rows.assign(**{name: rows[f"{name}_hi"]}), name)
+            line = 0.0
+            ax.set_ylabel(f"{name}\n(from its cut)", fontsize=8)
+        for i, r in rows.iterrows():
+            if not np.isfinite(y[i]):
+                continue
+            gained = bool(r["gain"]) or r["label"] == "no_signal"
+            colour = colours.get(r["label"], COLORS["random"]) if gained else COLORS["random"]
+            if lo is not None and np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                ax.plot([i, i], [lo[i], hi[i]], color=colour, lw=0.8)
+            filled = r["split"] == "test"
+            ax.plot(i, y[i], marker="o" if gained else "x", ms=4, ls="none", color=colour,
+                    markerfacecolor=colour if filled or not gained else "white")
+        ax.axhline(line, ls="--", lw=1, color=COLORS["reference"])
+        ax.grid(False, axis="x")
+        if name != "summary":  # spreads differ by orders of magnitude between pairs: linear near the cut, log beyond
+            ax.set_yscale("symlog", linthresh=1.0)
+    n_cal = int((rows["split"] == "calibration").sum())
+    for ax in axes:
+        ax.axvline(n_cal - 0.5, color=COLORS["control"], lw=0.8)
+    axes[0].set_title(f"left: calibration pairs ({n_cal}, hollow); right: held-out pairs ({len(rows) - n_cal}, filled)",
+                      fontsize=9)
+    handles = [Line2D([], [], marker="o", ls="none", color=c, label=lab) for lab, c in colours.items()]
+    handles.append(Line2D([], [], marker="x", ls="none", color=COLORS["random"], label="no passed gain check"))
+    axes[0].legend(handles=handles, frameon=False, fontsize=7, ncol=4, loc="upper left", bbox_to_anchor=(0, 1.45))
+    axes[-1].set_xticks(x, rows["pair"].str.replace("val-", "", regex=False), rotation=90, fontsize=5)
+    fig.tight_layout()
+    return fig

@@ -121,11 +121,11 @@ def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int 
 
 def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder: str | Path) -> list[Path]:
     """``validation_summary.json``, ``validation_summary.csv`` (one row per indicator), ``validation_pairs.csv`` (one
-    row per pair), each with a checksum sidecar, and the two figures, in ``folder``."""
+    row per pair), each with a checksum sidecar, and the three figures, in ``folder``."""
     import matplotlib.pyplot as plt
 
     from ...plotting import save_fig
-    from .plots import confusion_figure, roc_figure
+    from .plots import confusion_figure, roc_figure, statistics_figure
 
     folder = ensure_dir(folder)
     ev = summary["evaluation"]
@@ -137,6 +137,7 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
     n = ev["n_test"]
     # written, not shown: each figure is closed once saved (a run writes many tables, and pyplot keeps open figures)
     conf, roc = confusion_figure(ev), roc_figure(ev)
+    stats = statistics_figure(table, FittedRules.from_dict(summary["fitted"]))
     paths += save_fig(conf, "validation", "confusion", out_dir=folder, caption=(
         f"Held-out test pairs ({n}): label fixed by the corpus design (rows) against the reading (columns) of the"
         " summary fitted on the calibration split and of the vote rule, with balanced accuracy and its 95% bootstrap"
@@ -147,8 +148,14 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
         " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."
         + (" A statistic with a fitted cut is measured from its world's cut, in its world's spread."
            if summary["fitted"].get("world_cuts") else "")))
-    plt.close(conf)
-    plt.close(roc)
+    paths += save_fig(stats, "validation", "statistics", out_dir=folder, caption=(
+        "Each indicator that votes by a cut fitted on the calibration split: its statistic per pair measured from the"
+        " pair's world's cut, in units of that world's spread (symmetric-log axis beyond one unit), with its 95% CI;"
+        " and the fitted summary's P(creation) against 0.5. One point per pair, coloured by design label: calibration"
+        " pairs hollow on the left, held-out pairs filled on the right, crosses for pairs without a passed gain"
+        " check."))
+    for fig in (conf, roc, stats):
+        plt.close(fig)
     return paths
 
 

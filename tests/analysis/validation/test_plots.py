@@ -48,3 +48,33 @@ def test_roc_figure_draws_every_indicator_with_an_roc_and_says_what_its_cis_resa
         assert "resampling base models" in ax.get_title()
     finally:
         plt.close(fig)
+
+
+def test_statistics_figure_draws_each_fitted_statistic_as_the_fit_reads_it():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from rlmeta_interp.analysis.validation.fit import FittedRules
+
+    summary = vr.committed_summary(REPO_ROOT / "figures")
+    fitted = FittedRules.from_dict(summary["fitted"])
+    table = pd.read_csv(REPO_ROOT / "figures" / vr.PAIRS_CSV)
+    fig = vp.statistics_figure(table, fitted)
+    try:
+        voting = [f.name for f in fitted.indicators if f.votes and f.cut is not None]
+        axes = fig.axes
+        assert [ax.get_ylabel().split("\n")[0] for ax in axes] == [*voting, "summary"]
+        order = table.assign(_s=table["split"].map({"calibration": 0, "test": 1})).sort_values(["_s", "label", "pair"])
+        for ax, name in zip(axes[:-1], voting, strict=True):
+            # one marker per pair with the statistic, at the value the fit reads (0 = its world's cut)
+            points = [line for line in ax.get_lines() if line.get_marker() in ("o", "x")]
+            want = fitted.standardised(order.reset_index(drop=True), name)
+            got = np.array([line.get_ydata()[0] for line in points])
+            assert np.allclose(np.sort(got), np.sort(want[np.isfinite(want)]))
+            assert any(line.get_linestyle() == "--" and np.allclose(line.get_ydata(), 0.0) for line in ax.get_lines())
+        summary_points = [line.get_ydata()[0] for line in axes[-1].get_lines() if line.get_marker() in ("o", "x")]
+        assert len(summary_points) == len(table) and all(0.0 <= p <= 1.0 for p in summary_points)
+        n_cal = int((table["split"] == "calibration").sum())
+        assert f"calibration pairs ({n_cal}" in axes[0].get_title()
+    finally:
+        plt.close(fig)

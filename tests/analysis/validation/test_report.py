@@ -31,7 +31,8 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     summary = vr.validation_summary(table, fitted, n_boot=100)
     paths = vr.write_validation_table(summary, table, tmp_path)
     names = {p.name for p in paths}
-    assert {vr.SUMMARY_JSON, vr.SUMMARY_CSV, vr.PAIRS_CSV, "validation_confusion.png", "validation_roc.png"} <= names
+    assert {vr.SUMMARY_JSON, vr.SUMMARY_CSV, vr.PAIRS_CSV, "validation_confusion.png", "validation_roc.png",
+            "validation_statistics.png"} <= names
     # checksummed: reading with required=True verifies the sidecar, and a tampered file is refused
     back = vrd.committed_summary(tmp_path)
     assert back["evaluation"]["summary"]["balanced_accuracy"] == 1.0
