@@ -230,7 +230,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
             "validation-counts": validation_counts(vdir),
             "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)"),
-            "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)")}
+            "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)"),
+            "pilot-gain-table": _markdown(gain_rows(pdir), "(no pilot with a per-level evaluation)")}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

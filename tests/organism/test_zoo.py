@@ -118,10 +118,13 @@ def test_presets_are_valid_and_names_unique():
     # the composition pilot: a dose-0 base (creation by design) and its dose-0.1 twin, one RL budget on two-function
     # compositions, evaluated deeper than RL trained, with a random-reward control; kept out of the validation set
     comp = zoo.preset_specs("composition")
-    rl = [s for s in comp if s.kind == "rl"]
+    rl = [s for s in comp if s.kind == "rl" and s.recipe == "composition"]
     assert sorted(s.label for s in rl) == ["activation", "creation", "no_signal"]
-    assert len({(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations) for s in rl}) == 1
-    assert all(s.rl.composition.max_level == 2 and max(s.eval.levels) > 2 for s in rl)
+    for recipe in {s.recipe for s in comp if s.kind == "rl"}:
+        assert len({(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
+                    for s in comp if s.recipe == recipe}) == 1
+    # evaluated deeper than RL trained
+    assert all(max(s.eval.levels) > s.rl.composition.max_level for s in comp if s.kind == "rl")
     assert not {s.name for s in comp} & {s.name for s in zoo.preset_specs("validation")}
     with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'nope'"):
         zoo.preset_specs("nope")
