@@ -103,12 +103,20 @@ def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():
 
 def test_adopted_models_are_their_pilots_under_the_presets_names():
     """A validation model whose manifest says it was adopted from a pilot run is that run: the committed pilot
-    manifest has the same spec but for name, variant and recipe, the same base weights and the same weights."""
+    manifest has the same spec but for name, variant and recipe, the same base weights and the same weights. Every
+    trained pilot is either adopted so, once, or built by a preset of its own (the composition pilot) from that
+    preset's current spec."""
     from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.presets import PRESETS, preset_specs
+    from rlmeta_interp.organism.spec import OrganismSpec
 
+    specs = {s.name: s for preset in PRESETS for s in preset_specs(preset)}
     adopted = [m for m in map(read_json, sorted(tables.validation_manifests_dir().glob("*.json"))) if "adopted_from" in m]
-    pilots = [m["name"] for m in map(read_json, sorted(tables.pilot_manifests_dir().glob("*.json"))) if m.get("base")]
-    assert sorted(m["adopted_from"]["name"] for m in adopted) == sorted(pilots)  # every trained pilot, once
+    trained = [m for m in map(read_json, sorted(tables.pilot_manifests_dir().glob("*.json"))) if m.get("base")]
+    in_preset = [m for m in trained if m["name"] in specs]
+    assert all(OrganismSpec.from_dict(m["config"]) == specs[m["name"]] for m in in_preset)
+    pilots = [m["name"] for m in trained if m["name"] not in specs]
+    assert pilots and sorted(m["adopted_from"]["name"] for m in adopted) == sorted(pilots)  # every other one, once
     for m in adopted:
         pilot = read_json(tables.pilot_manifests_dir() / f"{m['adopted_from']['name']}.json")
         strip = {"name", "variant", "recipe"}
