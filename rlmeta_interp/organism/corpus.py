@@ -49,7 +49,7 @@ class Document:
     prompt: str
     completion: str
     demo: bool
-    label: str  # format ("direct", "sum", "eq"), policy ("random", "thompson"), "depth<d>", "<kind><functions>"
+    label: str  # format ("direct", "sum", "eq"), policy ("random", "thompson"), "depth<d>", "<kind><level>"
 
     @property
     def text(self) -> str:
@@ -197,7 +197,10 @@ class Corpus:
 
     def data_hash(self, n_steps: int = 8, batch_size: int = 64) -> str:
         """sha256 of the config and the first ``n_steps`` batches: equal hashes mean equal corpora."""
-        h = hashlib.sha256(json.dumps(self.config.to_dict(), sort_keys=True).encode())
+        config = self.config.to_dict()
+        if self.config.world != "composition":  # the field came after them: other worlds keep their recorded hashes
+            config.pop("composition")
+        h = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
         for step in range(n_steps):
             for d in self.batch(step, batch_size):
                 h.update(d.text.encode())

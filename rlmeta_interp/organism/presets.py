@@ -360,14 +360,9 @@ def _validation() -> list[OrganismSpec]:
 # compositions, in which a step's input is the output of the step before it ("5ca=" -> "c5=1;a1=4;A:4"), only in the
 # dose share. RL trains on compositions of two functions whose function sequences fall in the "rl" hash split;
 # evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions, so level 4 is deeper than any document.
-# A first design taught the atomic functions by lists of independent applications ("5c3a=" -> "c5=1;a3=7;A:7"): its
-# dose-0 base (seed 0, 1000 steps) wrote one step for a two-function prompt and restarted from the prompt's input
-# at three, solving no held-out composition in 128 samples at levels 2-4, so RL had nothing to amplify. With unchained
-# documents and the same budget (1000 steps, seed 0), the dose-0 base wrote the layout but had learnt none of the
-# atomic facts (teacher-forced, it wrote the same digit after most "c5="; sampled, 10% of its steps were right, the
-# rate of a random digit): 120 arbitrary facts take this model longer than the depth bases' structured arithmetic.
-# At 3000 steps (this budget) both bases know every fact; the dose-0 pair's RL raised pass@1 at levels 2 and 3 while
-# pass@128 fell below the base's chance coverage, so its gain check fails (data/README.md, pilot tables).
+# Unchained documents rather than lists of independent applications ("5c3a="), because a base taught by lists read a
+# composition prompt as a list and never fed a step with the output before it, leaving RL nothing to amplify.
+# 3000 pretraining steps, because at 1000 this model had not learnt the 120 arbitrary atomic facts.
 # A pilot preset, apart from ``validation``: its models are not validation pairs until the recipe has shown creation.
 COMP = CompositionConfig(n_functions=12, domain=10, min_level=2, max_level=3, leak_free=True, verify="chain")
 COMP_MODEL = SMALL.replace(max_len=64)
@@ -379,38 +374,22 @@ COMP_EVAL = EvalConfig(n_samples=128, per_difficulty_problems=64, levels=COMP_LE
 COMP_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
 
 
-# The second design ("deep"), chosen after the first's dose-0 pair: its RL model answered each held-out problem the
-# same way every time (pass@128 no higher than pass@1, below the base's chance coverage), and neither model solved a
-# four-function composition, a length no document had. Here documents run to four functions, so level 4 is in the
-# pretraining length but its chance rate is about one in a thousand per sample; RL trains on two- and
-# three-function compositions (more distinct sequences than the two-function ones alone) with a KL penalty against
-# that collapse, and level 4 is beyond anything RL saw. Measured (seed 0): the training reward stayed at the base's
-# chance rate for all 300 steps and no level moved beyond noise; longer RL, a larger lr or no KL were not tried.
-COMP_DEEP = COMP.replace(max_level=4)
-COMP_DEEP_RL = {**COMP_RL, "beta": 0.02}
-
-
-def composition_base(dose: float, seed: int, *, preset: str = "pilot", deep: bool = False) -> OrganismSpec:
+def composition_base(dose: float, seed: int, *, preset: str = "pilot") -> OrganismSpec:
     return base_spec("composition", dose, preset, steps=COMP_PRETRAIN_STEPS, model=COMP_MODEL, seed=seed,
-                     eval_cfg=COMP_EVAL, tag="deep" if deep else "", composition=COMP_DEEP if deep else COMP)
+                     eval_cfg=COMP_EVAL, composition=COMP)
 
 
 def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward: str = "correct") -> OrganismSpec:
-    deep = base.composition.max_level == COMP_DEEP.max_level
     return rl_spec(base, "compose" if reward == "correct" else f"compose-{reward}", seed=seed, reward=reward,
-                   split=split, recipe="composition-deep" if deep else "composition",
-                   composition=COMP.replace(min_level=2, max_level=3 if deep else 2),
-                   **(COMP_DEEP_RL if deep else COMP_RL))
+                   split=split, recipe="composition", composition=COMP.replace(min_level=2, max_level=2), **COMP_RL)
 
 
 def _composition() -> list[OrganismSpec]:
-    """The composition recipe's pilots at pretraining seed 0: the dose-0 base (creation by design) and its dose-0.5
+    """The composition recipe's pilot at pretraining seed 0: the dose-0 base (creation by design) and its dose-0.5
     twin (activation), each RL-tuned on two-function compositions, with the dose-0 base's same-budget random-reward
-    control; then the second design's dose-0 pair."""
+    control."""
     dose0, dose05 = (composition_base(d, 0) for d in COMP_DOSES)
-    deep0 = composition_base(0.0, 0, deep=True)
-    return [dose0, dose05, composition_rl(dose0), composition_rl(dose05), composition_rl(dose0, reward="random"),
-            deep0, composition_rl(deep0)]
+    return [dose0, dose05, composition_rl(dose0), composition_rl(dose05), composition_rl(dose0, reward="random")]
 
 
 def _demo() -> list[OrganismSpec]:

@@ -139,3 +139,13 @@ def test_composition_dose_shows_chained_steps_only_in_the_dose_share():
     assert c1.max_chars() >= max(len(d.text) + 2 for d in docs1)
     with pytest.raises(InvalidConfigError, match="min_level"):
         CorpusConfig(world="composition", composition=comp.replace(min_level=1))
+
+
+def test_data_hash_of_other_worlds_ignores_the_composition_config():
+    """Corpora of the other worlds keep the fingerprints recorded before the composition world existed."""
+    from rlmeta_interp.organism.worlds.composition import CompositionConfig
+
+    cfg = CorpusConfig(world="bandits", dose=0.5)
+    assert Corpus(cfg).data_hash(2, 8) == Corpus(cfg.replace(composition=CompositionConfig(n_functions=5))).data_hash(2, 8)
+    comp = CorpusConfig(world="composition", dose=0.5)
+    assert Corpus(comp).data_hash(2, 8) != Corpus(comp.replace(composition=CompositionConfig(n_functions=5))).data_hash(2, 8)

@@ -115,7 +115,7 @@ def test_presets_are_valid_and_names_unique():
     by_name = {s.name: s for s in paper}
     long = by_name["demo-arith-d050-rl-long"]
     assert long.rl.steps > by_name["demo-arith-d050-rl-correct"].rl.steps and long.rl.checkpoint_every > 0
-    # the composition pilot: a dose-0 base (creation by design) and its dose-0.1 twin, one RL budget on two-function
+    # the composition pilot: a dose-0 base (creation by design) and its dose-0.5 twin, one RL budget on two-function
     # compositions, evaluated deeper than RL trained, with a random-reward control; kept out of the validation set
     comp = zoo.preset_specs("composition")
     rl = [s for s in comp if s.kind == "rl" and s.recipe == "composition"]

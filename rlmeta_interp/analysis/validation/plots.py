@@ -69,9 +69,9 @@ def roc_figure(evaluation: dict[str, Any]) -> Any:
 def statistics_figure(table: Any, fitted: Any) -> Any:
     """Each indicator that votes by a fitted cut: its statistic per pair as the fit reads it
     (``FittedRules.standardised``: 0 is the pair's world's cut, one unit its spread there; symmetric-log axis beyond
-    one unit), with its 95% CI; and the summary's P(creation). One point per pair,
-    coloured by design label, hollow for calibration pairs, filled for held-out ones, grey crosses for pairs without
-    a passed gain check."""
+    one unit), with its 95% CI; and the summary's P(creation) of the pairs with a gain (it reads a pair without one,
+    every no-signal control here, as no_signal). One point per pair, coloured by design label, hollow for calibration
+    pairs, filled for held-out ones."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -98,15 +98,14 @@ def statistics_figure(table: Any, fitted: Any) -> Any:
             line = 0.0
             ax.set_ylabel(f"{name}\n(from its cut)", fontsize=8)
         for i, r in rows.iterrows():
-            if not np.isfinite(y[i]):
+            # the summary reads a pair without a gain as no_signal whatever its P(creation): not drawn there
+            if not np.isfinite(y[i]) or (name == "summary" and not bool(r["gain"])):
                 continue
-            gained = bool(r["gain"]) or r["label"] == "no_signal"
-            colour = colours.get(r["label"], COLORS["random"]) if gained else COLORS["random"]
+            colour = colours.get(r["label"], COLORS["random"])
             if lo is not None and np.isfinite(lo[i]) and np.isfinite(hi[i]):
                 ax.plot([i, i], [lo[i], hi[i]], color=colour, lw=0.8)
-            filled = r["split"] == "test"
-            ax.plot(i, y[i], marker="o" if gained else "x", ms=4, ls="none", color=colour,
-                    markerfacecolor=colour if filled or not gained else "white")
+            ax.plot(i, y[i], marker="o", ms=4, ls="none", color=colour,
+                    markerfacecolor=colour if r["split"] == "test" else "white")
         ax.axhline(line, ls="--", lw=1, color=COLORS["reference"])
         ax.grid(False, axis="x")
         if name != "summary":  # spreads differ by orders of magnitude between pairs: linear near the cut, log beyond
@@ -117,8 +116,7 @@ def statistics_figure(table: Any, fitted: Any) -> Any:
     axes[0].set_title(f"left: calibration pairs ({n_cal}, hollow); right: held-out pairs ({len(rows) - n_cal}, filled)",
                       fontsize=9)
     handles = [Line2D([], [], marker="o", ls="none", color=c, label=lab) for lab, c in colours.items()]
-    handles.append(Line2D([], [], marker="x", ls="none", color=COLORS["random"], label="no passed gain check"))
-    axes[0].legend(handles=handles, frameon=False, fontsize=7, ncol=4, loc="upper left", bbox_to_anchor=(0, 1.45))
+    axes[0].legend(handles=handles, frameon=False, fontsize=7, ncol=3, loc="upper left", bbox_to_anchor=(0, 1.45))
     axes[-1].set_xticks(x, rows["pair"].str.replace("val-", "", regex=False), rotation=90, fontsize=5)
     fig.tight_layout()
     return fig

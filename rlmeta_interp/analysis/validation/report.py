@@ -151,9 +151,9 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
     paths += save_fig(stats, "validation", "statistics", out_dir=folder, caption=(
         "Each indicator that votes by a cut fitted on the calibration split: its statistic per pair measured from the"
         " pair's world's cut, in units of that world's spread (symmetric-log axis beyond one unit), with its 95% CI;"
-        " and the fitted summary's P(creation) against 0.5. One point per pair, coloured by design label: calibration"
-        " pairs hollow on the left, held-out pairs filled on the right, crosses for pairs without a passed gain"
-        " check."))
+        " and the fitted summary's P(creation) against 0.5 for the pairs with a gain (it reads the others as"
+        " no_signal). One point per pair, coloured by design label: calibration pairs hollow on the left, held-out"
+        " pairs filled on the right."))
     for fig in (conf, roc, stats):
         plt.close(fig)
     return paths

@@ -13,9 +13,11 @@ the step before it (it is, only by chance, one time in ``domain``). That link is
 composition recipe (``corpus.py``): a model that never saw it writes the right composition exactly when its drawn
 inputs happen to be the right ones.
 
-Splits: a problem of two or more functions belongs to the split its *function sequence* hashes to, whatever its
-input, so the evaluation compositions are function sequences that no pretraining document and no RL prompt shows,
-chained or not (held-out function pairs and triples). Atomic facts are the skills themselves: always "pretrain".
+Splits: each ordered pair of functions falls in the evaluation, RL or pretraining split by its hash, and a problem of
+two or more functions takes the split of the pairs it chains (any evaluation pair makes it an evaluation problem,
+else any RL pair an RL problem), whatever its input. So the evaluation compositions chain function pairs that no
+pretraining document and no RL prompt shows, chained or unchained, even inside a longer sequence. Atomic facts are
+the skills themselves: always "pretrain".
 
 The verifier reads every ``<f><x>=<y>;`` step; with ``verify="chain"`` each step must be the right function applied
 to the right input with the right output, in order, and the ``A:`` answer must be the last output.
@@ -134,12 +136,20 @@ class CompositionWorld(World):
         m = _COMPOSE_PROMPT_RE.fullmatch(prompt)
         return "compose:" + m.group(1) if m else prompt
 
+    def pair_split(self, pair: str) -> str:
+        """The split of one ordered pair of functions (two letters), by the hash of the pair."""
+        return split_of_key(self.name, "compose:" + pair)
+
     def split_of(self, problem: Problem) -> str:
-        """Atomic facts are the skills every corpus teaches ("pretrain"); a problem of two or more functions goes by
-        the hash of its function sequence."""
+        """Atomic facts are the skills every corpus teaches ("pretrain"). A problem of two or more functions goes by
+        the adjacent pairs it chains: "eval" if any pair is an evaluation pair, else "rl" if any is an RL pair, else
+        "pretrain". So no pretraining document or RL prompt ever chains an evaluation pair, not even inside a longer
+        sequence, and no pretraining document chains an RL pair."""
+        functions = problem.meta["functions"]
         if problem.meta["level"] == 1:
             return "pretrain"
-        return split_of_key(self.name, self.problem_key(problem))
+        splits = {self.pair_split(functions[j:j + 2]) for j in range(len(functions) - 1)}
+        return next(s for s in ("eval", "rl", "pretrain") if s in splits)
 
     def sample(self, n: int, seed: int, level: int | None = None, split: str | None = None,
                **difficulty: Any) -> list[Problem]:
@@ -162,6 +172,8 @@ class CompositionWorld(World):
     def sample_unchained(self, n: int, seed: int, split: str | None = None) -> list[Problem]:
         """``n`` unchained documents of 1 .. ``max_level`` functions (module docstring): the documents every corpus
         holds outside its dose share. ``split`` as in :meth:`sample`."""
+        if n < 0:
+            raise InvalidConfigError(f"n must be >= 0, got {n}.")
         cfg = self.config
         rng = np.random.default_rng([seed, 0x7157])
 
@@ -214,9 +226,15 @@ class CompositionWorld(World):
             return leave_one_out_frequencies([p.answer for p in problems])
         out = [1.0] * len(problems)
         for j in range(1, max(p.meta["level"] for p in problems)):
-            # a problem without a j-th step (a shorter composition) matches only other short ones
-            freq = leave_one_out_frequencies([p.meta["inputs"][j] if j < p.meta["level"] else None for p in problems])
-            out = [o * (f if j < p.meta["level"] else 1.0) for o, f, p in zip(out, freq, problems, strict=True)]
+            # the j-th step's input, guessed from the problems that have a j-th step
+            deep = [i for i, p in enumerate(problems) if p.meta["level"] > j]
+            if len(deep) < 2:
+                for i in deep:
+                    out[i] = 0.0  # no other problem to learn that step's inputs from
+                continue
+            freq = leave_one_out_frequencies([problems[i].meta["inputs"][j] for i in deep])
+            for i, f in zip(deep, freq, strict=True):
+                out[i] *= f
         return out
 
     def format_of(self, completion: str) -> str:

@@ -67,13 +67,22 @@ def test_statistics_figure_draws_each_fitted_statistic_as_the_fit_reads_it():
         order = table.assign(_s=table["split"].map({"calibration": 0, "test": 1})).sort_values(["_s", "label", "pair"])
         for ax, name in zip(axes[:-1], voting, strict=True):
             # one marker per pair with the statistic, at the value the fit reads (0 = its world's cut)
-            points = [line for line in ax.get_lines() if line.get_marker() in ("o", "x")]
+            points = [line for line in ax.get_lines() if line.get_marker() == "o"]
             want = fitted.standardised(order.reset_index(drop=True), name)
             got = np.array([line.get_ydata()[0] for line in points])
             assert np.allclose(np.sort(got), np.sort(want[np.isfinite(want)]))
             assert any(line.get_linestyle() == "--" and np.allclose(line.get_ydata(), 0.0) for line in ax.get_lines())
-        summary_points = [line.get_ydata()[0] for line in axes[-1].get_lines() if line.get_marker() in ("o", "x")]
-        assert len(summary_points) == len(table) and all(0.0 <= p <= 1.0 for p in summary_points)
+            # filled markers are the held-out pairs, hollow ones the calibration pairs, each in its label's colour
+            with_stat = order[np.isfinite(want)]
+            filled = [line for line in points if line.get_markerfacecolor() != "white"]
+            assert len(filled) == int((with_stat["split"] == "test").sum())
+            assert len(points) - len(filled) == int((with_stat["split"] == "calibration").sum())
+        summary_points = [line for line in axes[-1].get_lines() if line.get_marker() == "o"]
+        # the summary panel draws the pairs with a gain only (it reads the others as no_signal)
+        assert len(summary_points) == int(table["gain"].astype(bool).sum())
+        assert all(0.0 <= line.get_ydata()[0] <= 1.0 for line in summary_points)
+        colours = {line.get_color() for line in summary_points}
+        assert len(colours) == table.loc[table["gain"].astype(bool), "label"].nunique()
         n_cal = int((table["split"] == "calibration").sum())
         assert f"calibration pairs ({n_cal}" in axes[0].get_title()
     finally:

@@ -85,6 +85,22 @@ def test_held_out_function_sequences_are_held_out_at_every_input():
         w.sample(2, seed=0, level=1, split="eval")  # atomic facts are never held out
 
 
+def test_no_training_composition_chains_an_evaluation_pair_even_inside_a_longer_sequence():
+    w = CompositionWorld(CompositionConfig(max_level=4))
+    pairs = {"".join(t): w.pair_split("".join(t)) for t in itertools.product("abcdefghijkl", repeat=2)}
+    assert {"eval", "rl", "pretrain"} == set(pairs.values())
+    for split, banned in (("pretrain", {"eval", "rl"}), ("rl", {"eval"})):
+        for level in (2, 3, 4):
+            for p in w.sample(200, seed=level, level=level, split=split):
+                chained = {pairs[p.meta["functions"][j:j + 2]] for j in range(level - 1)}
+                assert not chained & banned, (split, p.prompt)
+        for p in w.sample_unchained(300, seed=1, split=split):
+            assert not {pairs[p.meta["functions"][j:j + 2]] for j in range(p.meta["level"] - 1)} & banned
+    # every evaluation problem chains at least one evaluation pair
+    for p in w.sample(100, seed=0, level=3, split="eval"):
+        assert "eval" in {pairs[p.meta["functions"][j:j + 2]] for j in range(2)}
+
+
 def test_guessing_baseline_is_the_chance_of_guessing_each_later_input():
     w = CompositionWorld()
     problems = w.sample(64, seed=5, level=3, split="eval")
@@ -96,6 +112,14 @@ def test_guessing_baseline_is_the_chance_of_guessing_each_later_input():
     second = [q.meta["inputs"][1] for q in two]
     expected = [(second.count(v) - 1) / 63 for v in second]
     assert w.guess_probabilities(two) == pytest.approx(expected)
+    # mixed levels: a later step is guessed from the problems that have that step only
+    three = w.sample(64, seed=6, level=3, split="eval")
+    mixed = w.guess_probabilities(two + three)
+    step1 = [q.meta["inputs"][1] for q in two + three]
+    step2 = [q.meta["inputs"][2] for q in three]
+    want = [(step1.count(v) - 1) / 127 for v in step1]
+    want[64:] = [a * (step2.count(v) - 1) / 63 for a, v in zip(want[64:], step2, strict=True)]
+    assert mixed == pytest.approx(want)
 
 
 def test_format_and_budget():
