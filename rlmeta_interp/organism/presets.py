@@ -385,11 +385,14 @@ def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward
 
 
 def _composition() -> list[OrganismSpec]:
-    """The composition recipe's pilot at pretraining seed 0: the dose-0 base (creation by design) and its dose-0.5
-    twin (activation), each RL-tuned on two-function compositions, with the dose-0 base's same-budget random-reward
-    control."""
+    """The composition recipe's pilot: at pretraining seed 0, the dose-0 base (creation by design) and its dose-0.5
+    twin (activation), each RL-tuned on two-function compositions with RL seeds 0 and 1, and the dose-0 base's
+    same-budget random-reward control; at pretraining seed 1, both bases with RL seed 0."""
     dose0, dose05 = (composition_base(d, 0) for d in COMP_DOSES)
-    return [dose0, dose05, composition_rl(dose0), composition_rl(dose05), composition_rl(dose0, reward="random")]
+    specs = [dose0, dose05, composition_rl(dose0), composition_rl(dose05), composition_rl(dose0, reward="random")]
+    seed1 = [composition_base(d, 1) for d in COMP_DOSES]
+    return [*specs, *seed1, *(composition_rl(b) for b in seed1), composition_rl(dose0, seed=1),
+            composition_rl(dose05, seed=1)]
 
 
 def _demo() -> list[OrganismSpec]:

@@ -119,7 +119,10 @@ def test_presets_are_valid_and_names_unique():
     # compositions, evaluated deeper than RL trained, with a random-reward control; kept out of the validation set
     comp = zoo.preset_specs("composition")
     rl = [s for s in comp if s.kind == "rl" and s.recipe == "composition"]
-    assert sorted(s.label for s in rl) == ["activation", "creation", "no_signal"]
+    assert {s.label for s in rl} == {"activation", "creation", "no_signal"}
+    # both classes at two pretraining seeds and two RL seeds
+    for label in ("creation", "activation"):
+        assert len({(s.base, s.rl.seed) for s in rl if s.label == label}) >= 3
     for recipe in {s.recipe for s in comp if s.kind == "rl"}:
         assert len({(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
                     for s in comp if s.recipe == recipe}) == 1
