@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -40,6 +40,8 @@ from .worlds.composition import CompositionConfig, CompositionWorld
 from .worlds.planning import PlanningConfig, PlanningWorld
 
 WorldName = Literal["arithmetic", "bandits", "planning", "composition"]
+# the per-world config fields that corpora, RL configs and organism specs each carry, one per world
+WORLD_CONFIG_KEYS: tuple[str, ...] = ("arithmetic", "bandits", "planning", "composition")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,16 @@ def make_world(world: str, config: CorpusConfig | None = None, *, arithmetic: Ar
         return CompositionWorld(composition or (config.composition if config else None))
     raise InvalidConfigError(f"Unknown world {world!r}; choose one of 'arithmetic', 'bandits', 'planning',"
                              " 'composition'.")
+
+
+def world_configs(holder: Any) -> dict[str, Any]:
+    """The per-world configs of ``holder`` (a corpus config, RL config or organism spec), by world name."""
+    return {k: getattr(holder, k) for k in WORLD_CONFIG_KEYS}
+
+
+def world_of(holder: Any) -> World:
+    """The world ``holder.world`` with the configs that ``holder`` carries."""
+    return make_world(holder.world, **world_configs(holder))
 
 
 class Corpus:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidConfigError
-from .corpus import CorpusConfig, WorldName, make_world
+from .corpus import WORLD_CONFIG_KEYS, CorpusConfig, WorldName, make_world, world_configs
 from .pretrain import ModelConfig, PretrainConfig
 from .rl import RLConfig
 from .spec import EvalConfig, OrganismSpec, design_label, sft_label
@@ -34,7 +34,6 @@ SMALL = ModelConfig(d_model=96, n_layers=4, n_heads=4, d_mlp=256, max_len=128)
 BANDIT = BanditConfig(n_arms=3, horizon=24)
 PLAN = PlanningConfig(n_nodes=8, n_edges=10, min_depth=1, max_depth=4)
 SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan", "composition": "comp"}
-WORLD_CONFIG_KEYS = ("arithmetic", "bandits", "planning", "composition")
 # arithmetic GRPO on these organisms is fragile: lr 1e-4 (8 prompts x 8) left pass@1 flat or lower, 3e-4 to 1.5e-3
 # drove the reward from 0.45 towards 0; 3e-5 with 16 prompts x 8 raised pass@1 0.41 -> 0.46 and greedy 0.64 -> 0.78
 RL_LR = 3e-5
@@ -76,7 +75,7 @@ def rl_spec(base: OrganismSpec, variant: str, *, steps: int, seed: int = 0, lr: 
             prompts_per_step: int = RL_PROMPTS, num_generations: int = 8, split: str = "", recipe: str = "",
             eval_cfg: EvalConfig | None = None, **world_cfgs: Any) -> OrganismSpec:
     """An RL organism GRPO-tuned from ``base``; its design label follows from the base's corpus and the reward."""
-    wc = {k: getattr(base, k) for k in WORLD_CONFIG_KEYS}
+    wc = world_configs(base)
     wc.update(world_cfgs)
     world = make_world(base.world, **wc)
     max_len = 2 * wc["bandits"].horizon if base.world == "bandits" else world.max_completion_chars()  # type: ignore[attr-defined]
@@ -99,7 +98,7 @@ def sft_spec(base: OrganismSpec, variant: str, corpus: CorpusConfig, *, steps: i
     name = base.name.removesuffix("-base") + f"-sft-{variant}"
     return OrganismSpec(name=name, kind="sft", world=base.world, dose=base.dose, pretrain=cfg, base=base.name,
                         variant=variant, eval=base.eval, label=sft_label(base.pretrain.corpus, corpus),
-                        split=split, recipe=recipe, **{k: getattr(base, k) for k in WORLD_CONFIG_KEYS})
+                        split=split, recipe=recipe, **world_configs(base))
 
 
 def _format_demo() -> list[OrganismSpec]:

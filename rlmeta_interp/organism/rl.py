@@ -34,7 +34,7 @@ import torch
 from ..config import FrozenConfig, check_range
 from ..errors import InvalidConfigError, MissingWeightsError
 from ..io import ensure_dir, hash_tensors, load_tensors, save_tensors_atomic, write_text_atomic
-from .corpus import WorldName, make_world
+from .corpus import WorldName, world_of
 from .evaluate import rollout_bandits
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig, BanditWorld
@@ -99,8 +99,7 @@ class RLConfig(FrozenConfig):
             )
 
     def world_obj(self) -> World:
-        return make_world(self.world, arithmetic=self.arithmetic, bandits=self.bandits, planning=self.planning,
-                          composition=self.composition)
+        return world_of(self)
 
 
 @dataclass

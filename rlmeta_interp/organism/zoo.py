@@ -28,7 +28,7 @@ from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import user_zoo_dir
 from ..provenance import package_versions
 from .card import write_model_card
-from .corpus import Corpus, make_world
+from .corpus import Corpus, make_world, world_of
 from .evaluate import evaluate_bandits, evaluate_single_turn, pass_k_grid
 from .gain import gain_check
 from .presets import PRESETS, preset_specs
@@ -178,8 +178,7 @@ def _evaluate(folder: Path, spec: OrganismSpec) -> dict[str, Any]:
 
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(str(folder))
-    world = make_world(spec.world, arithmetic=spec.arithmetic, bandits=spec.bandits, planning=spec.planning,
-                       composition=spec.composition)
+    world = world_of(spec)
     ev = spec.eval
     split = "eval" if world.config.leak_free else None
     if isinstance(world, BanditWorld):
