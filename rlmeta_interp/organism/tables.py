@@ -67,6 +67,15 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     ``dest/*.json``; returns the written paths. A model not built yet, or built from another config (an older
     budget, changed files, another base: :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the
     validation uses), is left out."""
+    out = copy_manifests(zoo_dir, dest, specs)
+    for stale in set(Path(dest).glob("*.json")) - set(out):
+        stale.unlink()
+    return out
+
+
+def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
+    """:func:`export_manifests` without deleting anything: for pilots, whose folder also holds manifests of models
+    built outside any preset."""
     from .zoo import is_up_to_date
 
     out = []
@@ -76,8 +85,6 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
             # compact: the shipped package's data budget (tests/test_paths.py) counts these files
             out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", exported_manifest(read_json(src)),
                                          compact=True))
-    for stale in set(Path(dest).glob("*.json")) - set(out):
-        stale.unlink()
     return out
 
 
@@ -256,8 +263,14 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--export"]:
         if len(args) != 2:
-            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export ZOO_DIR")
+            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export ZOO_DIR (or --export-pilot"
+                                     " ZOO_DIR: the composition pilot's manifests into data/pilots)")
         export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
+        args = []
+    elif args[:1] == ["--export-pilot"]:
+        if len(args) != 2:
+            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-pilot ZOO_DIR")
+        copy_manifests(args[1], pilot_manifests_dir(), preset_specs("composition"))
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
     refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir()])

@@ -63,6 +63,12 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     (row,) = tables.validation_rows(dest)
     assert row["gain check"] == "failed" and row["model"] == old.name
     assert row["reading"] == "regret reduction -0.50 [-0.90, -0.10]"
+    # pilots: copied beside the manifests already there, which stay (models built outside any preset)
+    pilots = tmp_path / "pilots"
+    pilots.mkdir()
+    (pilots / "built-outside-a-preset.json").write_text("{}")
+    assert [p.name for p in tables.copy_manifests(zoo_dir, pilots, [base, sft])] == [f"{base.name}.json"]
+    assert sorted(p.name for p in pilots.iterdir()) == sorted([f"{base.name}.json", "built-outside-a-preset.json"])
 
 
 def test_stale_stored_gain_checks_are_rewritten(tmp_path):
