@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GUESSABLE = ("arithmetic", "planning")  # worlds with a guessing baseline
+GUESSABLE = ("arithmetic", "planning", "composition")  # worlds with a guessing baseline
 
 
 # -------------------------------------------------------------------------------------------------- guessing
@@ -73,7 +73,9 @@ def guess_probabilities_for(world: World, problems: Sequence[Problem]) -> Float[
 
     Arithmetic: an answer drawn from the other problems' answers (leave-one-out; 2510.08325's concern that pass@k
     at large k rewards guessing short answers). Planning: a random walk along the listed edges
-    (:func:`random_walk_guess_probability`).
+    (:func:`random_walk_guess_probability`). Composition: the world's own guesser, which knows every atomic
+    function but guesses each later step's input (``CompositionWorld.guess_probabilities``), the baseline its
+    zoo gain check uses too.
     """
     if len(problems) == 0:
         raise EmptyInputError("No problems given: pass the problems the models were sampled on.")
@@ -81,7 +83,10 @@ def guess_probabilities_for(world: World, problems: Sequence[Problem]) -> Float[
         return guess_probabilities([p.answer for p in problems])
     if world.name == "planning":
         return np.array([random_walk_guess_probability(p.prompt) for p in problems])
-    raise InvalidConfigError(f"No guessing baseline for world {world.name!r}: pass@k is for arithmetic and planning.")
+    if world.name == "composition":
+        return np.asarray(world.guess_probabilities(list(problems)), dtype=float)
+    raise InvalidConfigError(f"No guessing baseline for world {world.name!r}: pass@k has one for"
+                             f" {', '.join(GUESSABLE)}.")
 
 
 # ------------------------------------------------------------------------------------------------- config/result

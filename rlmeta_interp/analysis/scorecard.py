@@ -236,7 +236,8 @@ def _resolve_world(pair: Any, world: str | Any | None) -> Any:
     return world
 
 
-_LEVEL_FIELDS = {"arithmetic": ("min_operands", "max_operands"), "planning": ("min_depth", "max_depth")}
+_LEVEL_FIELDS = {"arithmetic": ("min_operands", "max_operands"), "planning": ("min_depth", "max_depth"),
+                 "composition": ("min_level", "max_level")}
 
 
 def evaluation_world(pair: Any, world: Any) -> Any:

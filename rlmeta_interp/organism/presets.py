@@ -357,17 +357,22 @@ def _validation() -> list[OrganismSpec]:
 # Composition (after Yuan et al.'s atomic-functions-then-compose design): twelve atomic digit functions, taught in
 # every corpus by unchained documents ("5ca=" -> "c5=1;a7=3;A:3": each later step applied to a drawn input); worked
 # compositions, in which a step's input is the output of the step before it ("5ca=" -> "c5=1;a1=4;A:4"), only in the
-# dose share. RL trains on compositions of two functions whose function sequences fall in the "rl" hash split;
-# evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions, so level 4 is deeper than any document.
+# dose share. Documents hold 1 to 4 functions; RL trains on compositions of two and three functions whose function
+# sequences fall in the "rl" hash split; evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions.
+# Level 4 is where boundary expansion can show: a base that never saw a chain writes one right only when both of its
+# drawn later inputs are right, about one try in 10^3, so its pass@128 there stays near the guesser's, while at
+# level 3 (one try in 10^2) chance alone solves most problems within 128 samples.
 # Unchained documents rather than lists of independent applications ("5c3a="), because a base taught by lists read a
 # composition prompt as a list and never fed a step with the output before it, leaving RL nothing to amplify.
 # 3000 pretraining steps, because at 1000 this model had not learnt the 120 arbitrary atomic facts.
 # A pilot preset, apart from ``validation``: its models are not validation pairs until the recipe has shown creation.
-COMP = CompositionConfig(n_functions=12, domain=10, min_level=2, max_level=3, leak_free=True, verify="chain")
+COMP = CompositionConfig(n_functions=12, domain=10, min_level=2, max_level=4, leak_free=True, verify="chain")
 COMP_MODEL = SMALL.replace(max_len=64)
 COMP_PRETRAIN_STEPS = 3000
 COMP_DOSES = (0.0, 0.5)  # creation / activation (at dose 0.5 about half of a later step's inputs are chained)
 COMP_LEVELS = (2, 3, 4)
+COMP_RL_LEVELS = (2, 3)
+COMP_SEEDS = (0, 1, 2)  # pretraining seeds
 COMP_EVAL = EvalConfig(n_samples=128, per_difficulty_problems=64, levels=COMP_LEVELS)
 # one RL budget for both classes and the random-reward control (steps, lr, KL, prompts x samples)
 COMP_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
@@ -379,19 +384,22 @@ def composition_base(dose: float, seed: int, *, preset: str = "pilot") -> Organi
 
 
 def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward: str = "correct") -> OrganismSpec:
+    lo, hi = COMP_RL_LEVELS[0], COMP_RL_LEVELS[-1]
     return rl_spec(base, "compose" if reward == "correct" else f"compose-{reward}", seed=seed, reward=reward,
-                   split=split, recipe="composition", composition=COMP.replace(min_level=2, max_level=2), **COMP_RL)
+                   split=split, recipe="composition", composition=COMP.replace(min_level=lo, max_level=hi), **COMP_RL)
 
 
 def _composition() -> list[OrganismSpec]:
-    """The composition recipe's pilot: at pretraining seed 0, the dose-0 base (creation by design) and its dose-0.5
-    twin (activation), each RL-tuned on two-function compositions with RL seeds 0 and 1, and the dose-0 base's
-    same-budget random-reward control; at pretraining seed 1, both bases with RL seed 0."""
-    dose0, dose05 = (composition_base(d, 0) for d in COMP_DOSES)
-    specs = [dose0, dose05, composition_rl(dose0), composition_rl(dose05), composition_rl(dose0, reward="random")]
-    seed1 = [composition_base(d, 1) for d in COMP_DOSES]
-    return [*specs, *seed1, *(composition_rl(b) for b in seed1), composition_rl(dose0, seed=1),
-            composition_rl(dose05, seed=1)]
+    """The composition recipe's pilot: the dose-0 base (creation by design) and its dose-0.5 twin (activation) at
+    each pretraining seed of :data:`COMP_SEEDS`, each RL-tuned with RL seed 0; RL seed 1 from both seed-0 bases; and
+    the seed-0 dose-0 base's same-budget random-reward control. Ordered so that a partial build holds whole pairs."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_SEEDS:
+        bases = [composition_base(d, seed) for d in COMP_DOSES]
+        specs += [*bases, *(composition_rl(b) for b in bases)]
+        if seed == COMP_SEEDS[0]:
+            specs += [composition_rl(bases[0], reward="random"), *(composition_rl(b, seed=1) for b in bases)]
+    return specs
 
 
 def _demo() -> list[OrganismSpec]:

@@ -86,7 +86,16 @@ def test_guess_probabilities_for_each_world():
     pp = pw.sample(5, seed=0)
     g = cap.guess_probabilities_for(pw, pp)
     assert g.shape == (5,) and np.all((g > 0) & (g <= 1))
-    with pytest.raises(InvalidConfigError, match="No guessing baseline"):
+    # composition: the world's own guesser (atomic facts known, later inputs guessed), zero-free at level 2 where a
+    # guessed input of 10 digits is right about one time in ten, and smaller a level deeper
+    from rlmeta_interp.organism.worlds.composition import CompositionConfig, CompositionWorld
+
+    cw = CompositionWorld(CompositionConfig(min_level=2, max_level=4))
+    cp = [*cw.sample(40, seed=0, level=2), *cw.sample(40, seed=1, level=4)]
+    gc = cap.guess_probabilities_for(cw, cp)
+    np.testing.assert_allclose(gc, cw.guess_probabilities(cp))
+    assert np.all(gc[:40] > 0.0) and gc[40:].mean() < gc[:40].mean() < 0.3
+    with pytest.raises(InvalidConfigError, match="No guessing baseline for world 'digits'.*composition"):
         cap.guess_probabilities_for(DigitWorld(), DigitWorld().sample(2, 0))
 
 

@@ -140,6 +140,25 @@ def test_world_contradicting_the_manifest_is_a_typed_error(tiny_pair):
         sc.run_scorecard(arith, make_world("planning"), sc.ScorecardConfig.smoke(), progress=False)
 
 
+def test_a_world_by_name_is_widened_to_the_levels_the_manifest_evaluates(tiny_pair):
+    """A composition RL model trained on two and three functions and evaluated at two to four is scored at every
+    evaluated level, with the composition guesser as its boundary's baseline."""
+    from dataclasses import replace
+
+    from rlmeta_interp.analysis.capability import guess_probabilities_for
+    from rlmeta_interp.organism.corpus import make_world
+
+    trained = make_world("composition").config.replace(min_level=2, max_level=3)
+    rl = replace(tiny_pair.rl, manifest={"config": {"eval": {"levels": [2, 3, 4]}}})
+    world = sc.evaluation_world(replace(tiny_pair, rl=rl), make_world("composition", composition=trained))
+    assert (world.config.min_level, world.config.max_level) == (2, 4)
+    problems = world.sample_held_out(60, seed=0)
+    assert {p.meta["level"] for p in problems} == {2, 3, 4}
+    assert guess_probabilities_for(world, problems).max() > 0.0
+    # no evaluated levels in the manifest: the world is used as given
+    assert sc.evaluation_world(tiny_pair, make_world("composition", composition=trained)).config == trained
+
+
 def test_validation_against_labels():
     def card(label, votes, gain_lo=0.1):
         results = {k: sc.IndicatorResult(k, v, "", []) for k, v in votes.items()}

@@ -120,9 +120,10 @@ def test_presets_are_valid_and_names_unique():
     comp = zoo.preset_specs("composition")
     rl = [s for s in comp if s.kind == "rl" and s.recipe == "composition"]
     assert {s.label for s in rl} == {"activation", "creation", "no_signal"}
-    # both classes at two pretraining seeds and two RL seeds
+    # both classes at three pretraining seeds, and two RL seeds from one base
     for label in ("creation", "activation"):
-        assert len({(s.base, s.rl.seed) for s in rl if s.label == label}) >= 3
+        runs = {(s.base, s.rl.seed) for s in rl if s.label == label}
+        assert len({b for b, _ in runs}) >= 3 and len(runs) >= 4
     for recipe in {s.recipe for s in comp if s.kind == "rl"}:
         assert len({(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
                     for s in comp if s.recipe == recipe}) == 1
