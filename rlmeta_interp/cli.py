@@ -218,8 +218,10 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                                  " (`--base DIR --rl DIR`), not both; --base and --rl go together.")
     if not local and args.pair is None:
         raise InvalidConfigError("Name a pair to score (see `rlmeta-interp list`), or pass --base DIR --rl DIR.")
-    presets = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}
-    cfg = presets[args.size]
+    if args.size == "validated":
+        cfg = _validated_config(args)
+    else:
+        cfg = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}[args.size]
     if args.indicators is not None:
         if not args.indicators:
             raise InvalidConfigError("--indicators was given no names: name some (e.g. --indicators boundary"
@@ -239,7 +241,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         _check_world(label, args.world, known)
         if (args.world or known) is None:
             raise InvalidConfigError(f"Neither {args.base} nor {args.rl} records its world: pass --world arithmetic,"
-                                     " --world planning or --world bandits.")
+                                     " --world planning, --world bandits or --world composition.")
         out = Path(args.out) if args.out else results_dir() / "scorecards" / label
         card = _score_local(args.base, args.rl, out, cfg, args.world or known, progress=not args.quiet)
     else:
@@ -249,8 +251,30 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         _check_world(args.pair, args.world, registry.get_pair(args.pair).world)
         out = Path(args.out) if args.out else results_dir() / "scorecards" / args.pair.replace("/", "_")
         card = run_pair_scorecard(args.pair, out, cfg, world=args.world, progress=not args.quiet)
-    sys.stdout.write(card.to_markdown() + f"\nwritten to {out}\n")
+    from .jobs import fitted_verdict
+
+    verdict = fitted_verdict(card, sizes_validated=args.size == "validated" and args.indicators is None
+                             and args.layer is None)
+    sys.stdout.write(card.to_markdown() + "".join(f"\n{line}" for line in verdict) + f"\nwritten to {out}\n")
     return 0
+
+
+def _validated_config(args: argparse.Namespace) -> ScorecardConfig:
+    """The committed validation table's sizes and indicators, voting by the cuts it fitted for the pair's world."""
+    from .analysis.validation.reading import committed_summary, fitted_rules, validated_config
+
+    summary = committed_summary()
+    if summary is None:
+        raise InvalidConfigError("--size validated reads the sizes of the committed validation table, and there is"
+                                 " none: run `rlmeta-interp validate`, or pick --size default, demo or smoke.")
+    world = args.world
+    if world is None and args.pair is not None:
+        from . import registry
+
+        world = registry.get_pair(args.pair).world
+    if world is None:
+        world = _manifest_world(args.rl) or _manifest_world(args.base)
+    return validated_config(summary).replace(rules=fitted_rules(world=world))
 
 
 def _score_local(base: str, rl: str, out: Path, cfg: ScorecardConfig, world: str, progress: bool) -> Scorecard:
@@ -344,11 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--base", default=None, metavar="DIR", help="folder of the base model (with --rl, instead of a name)")
     s.add_argument("--rl", default=None, metavar="DIR", help="folder of the RL-tuned model (with --base)")
     s.add_argument("--world", default=None,
-                   help="the task the pair was trained on: arithmetic, planning or bandits (default: the world its"
-                        " manifest records; must agree with it)")
-    s.add_argument("--size", choices=["default", "demo", "smoke"], default="default",
+                   help="the task the pair was trained on: arithmetic, planning, bandits or composition (default: the"
+                        " world its manifest records; must agree with it)")
+    s.add_argument("--size", choices=["default", "demo", "smoke", "validated"], default="default",
                    help="measurement sizes: default (most precise), demo (minutes per pair), smoke (quick and noisy:"
-                        " about 30 CPU seconds for a demo organism pair)")
+                        " about 30 CPU seconds for a demo organism pair), validated (the committed validation"
+                        " table's sizes and indicators, voting by its fitted cuts: the sizes its error rates hold"
+                        " at)")
     s.add_argument("--indicators", nargs="*", default=None, metavar="NAME",
                    help="run only these indicators (e.g. boundary steering); default: all of them")
     s.add_argument("--layer", type=int, default=None,

@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -230,6 +231,35 @@ def _fitted_lines(cards: list) -> list[str]:
     lines = [f"- {fitted_line(c, r, split_of)}" for c in cards if (r := fitted_reading(c)) is not None]
     return ["The vote rule above uses thresholds set by hand; the summary fitted on the calibration split reads:", "",
             *lines, ""] if lines else []
+
+
+def fitted_verdict(card: Any, sizes_validated: bool) -> list[str]:
+    """For one scorecard: the reading of the summary fitted by ``rlmeta-interp validate`` (the committed table), how
+    often that reading was right on the table's held-out pairs, and what the reading cannot claim (a world the fit
+    has no calibration pairs in; sizes other than those it was validated at). Empty without a committed table."""
+    from .analysis.validation.fit import FittedRules
+    from .analysis.validation.reading import committed_summary, fitted_reading, held_out_record
+
+    summary = committed_summary()
+    if summary is None:
+        return []
+    reading = fitted_reading(card)
+    name = reading.replace("_", " ")
+    lines = [f"Fitted reading (the summary fitted on the validation table's calibration pairs): {name}."]
+    rec = held_out_record(summary, reading)
+    if rec is not None and rec["read"]:
+        lines.append(f"On that table's {rec['test']}, {rec['right']} of the {rec['read']} pairs read {name} were"
+                     f" {name} (exact 95% interval {rec['lo']:.2f}-{rec['hi']:.2f}), and {rec['right']} of its"
+                     f" {rec['label_n']} {name} pairs were read so.")
+    worlds = sorted(FittedRules.from_dict(summary["fitted"]).world_cuts)
+    if card.world not in worlds:
+        lines.append(f"The fit has no calibration pair in the {card.world} world: the pair is read by the cuts"
+                     f" pooled over {', '.join(worlds) or 'the calibrated worlds'}, whose error rate in a world they"
+                     " were not fitted on has not been measured.")
+    if not sizes_validated:
+        lines.append("Measured with other sizes, indicators or layer than the table's: `--size validated` (without"
+                     " --indicators or --layer) reads the pair as the fit was validated.")
+    return lines
 
 
 def _cpu_seconds() -> float:

@@ -137,6 +137,26 @@ def test_scorecard_of_two_local_folders(local_pair, tmp_path, capsys):
     assert card["world"] == "arithmetic" and card["pair"] == "my-base~my-rl" and set(card["votes"]) == {"boundary"}
     assert card["votes"]["boundary"] in text and f"written to {out}" in text
     assert main(argv) == 0  # the world comes from the manifest when --world is left out
+    # the committed validation table's reading is printed beside the card, with what it cannot claim here
+    text = capsys.readouterr().out
+    assert "Fitted reading (the summary fitted on the validation table's calibration pairs):" in text
+    assert "Measured with other sizes, indicators or layer than the table's" in text
+
+
+def test_scorecard_at_the_validated_sizes_votes_by_the_fitted_cuts(local_pair, tmp_path, capsys):
+    from rlmeta_interp.analysis.validation.reading import committed_summary, fitted_rules, validated_config
+
+    base, rl = local_pair
+    out = tmp_path / "card"
+    assert main(["--quiet", "scorecard", "--base", str(base), "--rl", str(rl), "--size", "validated",
+                 "--indicators", "boundary", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    card = json.loads((out / "scorecard.json").read_text())
+    want = validated_config(committed_summary()).replace(indicators=("boundary",),
+                                                         rules=fitted_rules(world="arithmetic"))
+    assert card["config"] == want.to_dict()
+    # an arithmetic pair: the fit has calibration pairs in its world, and its held-out record is printed
+    assert "has no calibration pair" not in text and "exact 95% interval" in text
 
 
 def test_scorecard_of_folders_without_a_world(tmp_path, capsys):

@@ -62,3 +62,20 @@ def test_setup_logging_keeps_this_package_and_quiets_the_rest():
         root.setLevel(saved[0])
         ours.setLevel(saved[1])
         root.handlers[:] = saved[2]
+
+
+def test_fitted_verdict_says_where_the_reading_was_never_measured():
+    from rlmeta_interp.analysis import scorecard as sc
+
+    def card(world: str) -> sc.Scorecard:
+        gain = [{"metric": "pass@1 RL - base", "key": "d_pass1", "value": 0.3, "ci_lo": 0.2, "ci_hi": 0.4, "note": ""}]
+        results = {"boundary": sc.IndicatorResult("boundary", "creation", "", gain)}
+        return sc.Scorecard(pair="p", world=world, dose=None, layer=0, results=results)
+
+    arith = jobs.fitted_verdict(card("arithmetic"), sizes_validated=True)
+    # a gain and no statistic the summary reads: the fitted summary cannot place it, and no record is claimed for that
+    assert arith == ["Fitted reading (the summary fitted on the validation table's calibration pairs): inconclusive."]
+    comp = jobs.fitted_verdict(card("composition"), sizes_validated=False)
+    assert any("no calibration pair in the composition world" in line and "arithmetic, bandits" in line
+               for line in comp)
+    assert "Measured with other sizes" in comp[-1]

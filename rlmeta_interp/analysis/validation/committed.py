@@ -43,7 +43,7 @@ from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
-from .reading import committed_summary, measured_indicators
+from .reading import committed_summary, validated_config
 from .report import PAIRS_CSV, record_trust_paragraph, validation_summary, write_validation_table
 
 if TYPE_CHECKING:
@@ -162,8 +162,7 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
         raise UnknownModelError(missing[0], sorted(known))
     specs = [known[p] for p in dict.fromkeys(pairs)]
     # the run's indicators and those added to the table since, so an added row misses none the fit votes with
-    cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
-    cfg = cfg.replace(indicators=tuple(measured_indicators(summary) or cfg.indicators))
+    cfg = validated_config(summary)
     build = preset_build_status("validation")
     cases, stale, failed = validation_cases(specs, build)
     if stale:

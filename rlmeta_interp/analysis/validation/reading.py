@@ -1,5 +1,6 @@
-"""The committed validation table as other code reads it: its summary (checksum verified), the indicators it
-measured, the voting rules it fitted for a world, and one scorecard's reading by its fitted summary."""
+"""The committed validation table as other code reads it: its summary (checksum verified), the indicators and sizes it
+measured, the voting rules it fitted for a world, one scorecard's reading by its fitted summary, and how often that
+reading was right on the table's held-out pairs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ...io import read_json
-from ..indicators.core import INDICATORS
+from ..indicators.core import INDICATORS, ScorecardConfig
 from .fit import FittedRules, pair_table
 
 SUMMARY_JSON = "validation_summary.json"
@@ -29,6 +30,39 @@ def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
     if measured is None:
         return None
     return list(measured) + [n for n in run.get("added_indicators") or {} if n not in measured]
+
+
+def validated_config(summary: dict[str, Any]) -> ScorecardConfig:
+    """The scorecard sizes and indicators a validation table was measured with (its run's, with the indicators added
+    to it since): a pair scored so is read by the fit at the sizes the fit was validated at."""
+    cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
+    return cfg.replace(indicators=tuple(measured_indicators(summary) or cfg.indicators))
+
+
+def held_out_record(summary: dict[str, Any], reading: str, ci: float = 0.95) -> dict[str, Any] | None:
+    """How the fitted summary's ``reading`` fared on the table's held-out pairs: on its clean test (the pairs first
+    measured after the fit last changed) where it has one, else on every held-out pair. ``read``: held-out pairs it
+    read so; ``right``: of those, the ones whose label is ``reading``, with the exact (Clopper-Pearson) interval of
+    that share; ``label_n``: held-out pairs labelled ``reading`` (``right`` of them were read so). None when no held-out pair was read
+    so and none has that label."""
+    from scipy.stats import binomtest
+
+    clean = (summary.get("clean_test") or {}).get("evaluation")
+    ev = clean if clean is not None else summary.get("evaluation")
+    if not ev:
+        return None
+    s = ev["summary"]
+    counts = dict(zip(s["confusion"]["rows"], s["confusion"]["counts"], strict=True))
+    col = s["confusion"]["columns"].index(reading) if reading in s["confusion"]["columns"] else None
+    read = 0 if col is None else sum(row[col] for row in counts.values())
+    right = 0 if col is None or reading not in counts else counts[reading][col]
+    label_n = sum(counts.get(reading, []))
+    if not read and not label_n:
+        return None
+    lo, hi = (binomtest(right, read).proportion_ci(ci, method="exact") if read else (None, None))
+    return {"test": "clean test" if clean is not None else "held-out pairs", "read": read, "right": right,
+            "lo": None if lo is None else float(lo), "hi": None if hi is None else float(hi),
+            "label_n": label_n}
 
 
 def fitted_rules(folder: str | Path | None = None, *, world: str | None) -> Any | None:

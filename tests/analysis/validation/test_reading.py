@@ -26,3 +26,27 @@ def test_the_rules_of_a_world_carry_its_own_cuts_and_the_world_must_be_named():
     with pytest.raises(TypeError):
         vrd.fitted_rules(FIGURES)  # the world is required
     assert set(vrd.measured_indicators(summary)) >= {"elicitation", "likelihood", "reliance"}
+
+
+def test_held_out_record_counts_the_clean_tests_readings_from_its_predictions():
+    from rlmeta_interp.analysis.validation.reading import committed_summary, held_out_record, validated_config
+
+    summary = committed_summary()
+    ev = summary["clean_test"]["evaluation"]["summary"]
+    wrong = ev["read_wrong"]  # pair -> (label, reading)
+    labels = {p: wrong[p][0] if p in wrong else r for p, r in ev["predictions"].items()}
+    for cls in ("creation", "activation", "no_signal"):
+        rec = held_out_record(summary, cls)
+        read = [p for p, r in ev["predictions"].items() if r == cls]
+        assert rec["test"] == "clean test" and rec["read"] == len(read)
+        assert rec["right"] == sum(labels[p] == cls for p in read)
+        assert rec["label_n"] == sum(v == cls for v in labels.values())
+        assert 0.0 <= rec["lo"] <= rec["right"] / rec["read"] <= rec["hi"] <= 1.0
+    assert held_out_record(summary, "inconclusive") is None
+    # without a clean test: every held-out pair
+    whole = {k: v for k, v in summary.items() if k != "clean_test"}
+    assert held_out_record(whole, "creation")["test"] == "held-out pairs"
+    # the sizes the table was measured at, with every indicator it measured
+    cfg = validated_config(summary)
+    assert cfg.n_problems == summary["run"]["scorecard_config"]["n_problems"]
+    assert set(summary["run"]["scorecard_config"]["indicators"]) <= set(cfg.indicators)
