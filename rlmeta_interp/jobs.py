@@ -221,7 +221,7 @@ def run_demo(out_dir: Path | None = None, *, progress: bool = True, config=None,
 def _fitted_lines(cards: list) -> list[str]:
     """Per pair, the reading of the summary fitted by ``rlmeta-interp validate`` (from the committed validation
     table), with the pair's split there; nothing when no table is committed."""
-    from .analysis.validation.reading import committed_summary, fitted_reading
+    from .analysis.validation.reading import committed_summary, fitted_reading, held_out_record
     from .report import fitted_line
 
     summary = committed_summary()
@@ -229,8 +229,14 @@ def _fitted_lines(cards: list) -> list[str]:
         return []
     split_of = {p: split for split, names in summary.get("pairs", {}).items() for p in names}
     lines = [f"- {fitted_line(c, r, split_of)}" for c in cards if (r := fitted_reading(c)) is not None]
+    records = [(c, rec) for c in ("creation", "activation", "no_signal")
+               if (rec := held_out_record(summary, c)) is not None and rec["read"]]
+    right = "; ".join(f"read {c.replace('_', ' ')}: {rec['right']} of {rec['read']} right (exact 95% interval"
+                      f" {rec['lo']:.2f}-{rec['hi']:.2f})" for c, rec in records)
+    tail = [f"How often each reading was right on the validation table's {records[0][1]['test']}: {right}.", ""] \
+        if records else []
     return ["The vote rule above uses thresholds set by hand; the summary fitted on the calibration split reads:", "",
-            *lines, ""] if lines else []
+            *lines, "", *tail] if lines else []
 
 
 def fitted_verdict(card: Any, sizes_validated: bool) -> list[str]:
