@@ -181,6 +181,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if args.pairs is not None and not args.pairs:
         raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
+    if args.read is not None:
+        return _read_pairs(args)
+    if args.readings is not None:
+        raise InvalidConfigError("--readings names the file `validate --read` writes: pass it with --read NAME...")
     if args.refit or args.add is not None or args.add_indicator is not None:
         from .analysis.validation.committed import add_indicator_to_committed, add_to_committed, refit_committed
 
@@ -208,6 +212,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_pairs(args: argparse.Namespace) -> int:
+    """``validate --read``: labelled pairs outside the committed table, read by its fit at its sizes; the readings
+    go to ``--readings`` (default ``<out>/readings.csv``) and to stdout."""
+    from .jobs import read_pairs_job
+
+    clash = [flag for flag, given in (("--refit", args.refit), ("--add", args.add is not None),
+                                      ("--add-indicator", args.add_indicator is not None),
+                                      ("--pairs", args.pairs is not None), ("--skip", args.skip is not None),
+                                      ("--size", args.size != "demo")) if given]
+    if clash:
+        raise InvalidConfigError(f"validate --read cannot take {', '.join(clash)}: it reads the named pairs at the"
+                                 " committed table's sizes and leaves the table as it is.")
+    table, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, table_dir=args.table_dir,
+                                 progress=not args.quiet)
+    sys.stdout.write(table.to_string(index=False) + f"\nwritten to {dest}\n")
+    return 0
+
+
 def cmd_scorecard(args: argparse.Namespace) -> int:
     from .analysis.scorecard import ScorecardConfig
     from .paths import results_dir
@@ -219,7 +241,9 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     if not local and args.pair is None:
         raise InvalidConfigError("Name a pair to score (see `rlmeta-interp list`), or pass --base DIR --rl DIR.")
     if args.size == "validated":
-        cfg = _validated_config(args)
+        from .jobs import validated_scorecard_config
+
+        cfg = validated_scorecard_config(args.pair, args.world, (args.rl, args.base))
     else:
         cfg = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}[args.size]
     if args.indicators is not None:
@@ -257,24 +281,6 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                              and args.layer is None)
     sys.stdout.write(card.to_markdown() + "".join(f"\n{line}" for line in verdict) + f"\nwritten to {out}\n")
     return 0
-
-
-def _validated_config(args: argparse.Namespace) -> ScorecardConfig:
-    """The committed validation table's sizes and indicators, voting by the cuts it fitted for the pair's world."""
-    from .analysis.validation.reading import committed_summary, fitted_rules, validated_config
-
-    summary = committed_summary()
-    if summary is None:
-        raise InvalidConfigError("--size validated reads the sizes of the committed validation table, and there is"
-                                 " none: run `rlmeta-interp validate`, or pick --size default, demo or smoke.")
-    world = args.world
-    if world is None and args.pair is not None:
-        from . import registry
-
-        world = registry.get_pair(args.pair).world
-    if world is None:
-        world = _manifest_world(args.rl) or _manifest_world(args.base)
-    return validated_config(summary).replace(rules=fitted_rules(world=world))
 
 
 def _score_local(base: str, rl: str, out: Path, cfg: ScorecardConfig, world: str, progress: bool) -> Scorecard:
@@ -404,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--refit", action="store_true",
                    help="measure nothing: fit and report again from the committed per-pair table (figures/), e.g."
                         " after a change to the fitting or reporting code on a machine without the validation zoo")
+    s.add_argument("--read", nargs="*", default=None, metavar="NAME",
+                   help="read these labelled pairs, which the committed table does not hold (e.g. a pilot recipe's),"
+                        " by its fit at its sizes, without adding them to it: design label, gain check, the fitted"
+                        " reading and each summary input as the fit reads it, to --readings")
+    s.add_argument("--readings", default=None, metavar="FILE",
+                   help="CSV that --read writes (with a .sha256 beside it; default: <out>/readings.csv)")
     s.add_argument("--add", nargs="*", default=None, metavar="NAME",
                    help="measure only these labelled pairs, with the committed table's sizes, and report the"
                         " committed table with their rows added; held-out pairs need no other model, a calibration"

@@ -268,6 +268,43 @@ def fitted_verdict(card: Any, sizes_validated: bool) -> list[str]:
     return lines
 
 
+def validated_scorecard_config(pair: str | None, world: str | None, folders: tuple[str | None, ...] = ()) -> Any:
+    """The committed validation table's sizes and indicators, voting by the cuts it fitted for the pair's world
+    (``world``, else the registered ``pair``'s, else the first of ``folders`` whose manifest records one)."""
+    from .analysis.validation.reading import committed_summary, fitted_rules, validated_config
+    from .errors import InvalidConfigError
+    from .io import read_json
+
+    summary = committed_summary()
+    if summary is None:
+        raise InvalidConfigError("--size validated reads the sizes of the committed validation table, and there is"
+                                 " none: run `rlmeta-interp validate`, or pick --size default, demo or smoke.")
+    if world is None and pair is not None:
+        from . import registry
+
+        world = registry.get_pair(pair).world
+    for folder in folders if world is None else ():
+        manifest = Path(folder) / "manifest.json" if folder else None
+        if manifest is not None and manifest.exists():
+            world = read_json(manifest).get("world") or None
+            break
+    return validated_config(summary).replace(rules=fitted_rules(world=world))
+
+
+def read_pairs_job(names: list[str], *, out: str | None, readings: str | None, table_dir: str | None,
+                   progress: bool) -> tuple[pd.DataFrame, Path]:
+    """``validate --read``: labelled pairs the committed table does not hold, read by its fit at its sizes
+    (:func:`~rlmeta_interp.analysis.validation.reading.read_pairs`); the readings are written, with a checksum, to
+    ``readings`` (default ``<out>/readings.csv``). Returns the table and where it went."""
+    from .analysis.validation.reading import read_pairs
+
+    folder = Path(out) if out else results_dir() / "validation"
+    table = read_pairs(names, out=folder, progress=progress, folder=table_dir)
+    dest = Path(readings) if readings else folder / "readings.csv"
+    write_csv_atomic(dest, table)
+    return table, dest
+
+
 def _cpu_seconds() -> float:
     """CPU seconds of this process and of its finished children (the scorecard workers)."""
     import resource

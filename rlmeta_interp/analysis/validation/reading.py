@@ -91,3 +91,55 @@ def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:
         return None
     fitted = FittedRules.from_dict(summary["fitted"])
     return fitted.predict(pair_table([card.revoted(fitted.rules_for(card.world))]))[0]
+
+
+def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: bool = True,
+               folder: str | Path | None = None) -> Any:
+    """Labelled zoo pairs the committed table does not hold, scored at its sizes (:func:`validated_config`) and read
+    by its fit, without adding a row to it or touching the fit: how the validated meter reads pairs it never saw,
+    e.g. those of a pilot recipe or a world without calibration pairs. One row per pair (a ``pandas.DataFrame``):
+    design label, gain check, the fitted summary's reading and P(creation), the vote rule's reading, and per summary
+    input its statistic as the fit reads it (from its world's cut, in its world's spread) and its vote.
+    ``world_calibrated`` says whether the fit has cuts of the pair's own world; ``case`` whether the pair is a
+    validation case by its gain check (controls always are)."""
+    import pandas as pd
+
+    from ... import registry
+    from ...errors import InvalidConfigError, UnknownModelError
+    from ...organism.gain import is_validation_case
+    from .labels import labelled_pairs
+    from .measure import score_cards
+
+    summary = committed_summary(folder)
+    if summary is None:
+        raise InvalidConfigError("No committed validation table to read pairs by: run `rlmeta-interp validate` first.")
+    if not pairs:
+        raise InvalidConfigError("validate --read was given no pairs: name the labelled pairs to read.")
+    known = {s.name: s for s in labelled_pairs()}
+    missing = [p for p in pairs if p not in known]
+    if missing:
+        raise UnknownModelError(missing[0], sorted(known))
+    held = sorted(p for names in (summary.get("pairs") or {}).values() for p in names if p in pairs)
+    if held:
+        raise InvalidConfigError(f"{held} are rows of the committed table, read by `rlmeta-interp validate`: read only"
+                                 " pairs it does not hold.")
+    fitted = FittedRules.from_dict(summary["fitted"])
+    specs = [known[p] for p in dict.fromkeys(pairs)]
+    cards = score_cards(specs, validated_config(summary), out, progress=progress)
+    cards = [c.revoted(fitted.rules_for(c.world)) for c in cards]
+    table = pair_table(cards)
+    prob = fitted.creation_probability(table)
+    rows = []
+    for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
+        gain = (registry.manifest_of(spec.name) or {}).get("gain_check") or {}
+        row: dict[str, Any] = {"pair": card.pair, "world": card.world, "recipe": card.recipe, "label": card.label,
+                               "gain_check": {True: "passed", False: "failed"}.get(gain.get("passed"), "n/a"),
+                               "case": is_validation_case(card.label, gain or None),
+                               "world_calibrated": card.world in fitted.world_cuts,
+                               "reading": fitted.predict(table.iloc[[i]])[0],
+                               "p_creation": float(prob[i]), "vote_rule": table["vote_summary"].iloc[i]}
+        for name in fitted.inputs:
+            row[name] = float(fitted.standardised(table.iloc[[i]], name)[0])
+            row[f"{name}_vote"] = card.votes.get(name, "n/a")
+        rows.append(row)
+    return pd.DataFrame(rows)
