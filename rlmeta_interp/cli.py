@@ -220,12 +220,12 @@ def _read_pairs(args: argparse.Namespace) -> int:
     clash = [flag for flag, given in (("--refit", args.refit), ("--add", args.add is not None),
                                       ("--add-indicator", args.add_indicator is not None),
                                       ("--pairs", args.pairs is not None), ("--skip", args.skip is not None),
-                                      ("--size", args.size != "demo")) if given]
+                                      ("--size", args.size != "demo"), ("--table-dir", args.table_dir is not None))
+             if given]
     if clash:
-        raise InvalidConfigError(f"validate --read cannot take {', '.join(clash)}: it reads the named pairs at the"
-                                 " committed table's sizes and leaves the table as it is.")
-    table, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, table_dir=args.table_dir,
-                                 progress=not args.quiet)
+        raise InvalidConfigError(f"validate --read cannot take {', '.join(clash)}: it reads the named pairs by the"
+                                 " committed table, at its sizes, and leaves the table as it is.")
+    table, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, progress=not args.quiet)
     sys.stdout.write(table.to_string(index=False) + f"\nwritten to {dest}\n")
     return 0
 
@@ -277,8 +277,7 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
         card = run_pair_scorecard(args.pair, out, cfg, world=args.world, progress=not args.quiet)
     from .jobs import fitted_verdict
 
-    verdict = fitted_verdict(card, sizes_validated=args.size == "validated" and args.indicators is None
-                             and args.layer is None)
+    verdict = fitted_verdict(card)
     sys.stdout.write(card.to_markdown() + "".join(f"\n{line}" for line in verdict) + f"\nwritten to {out}\n")
     return 0
 

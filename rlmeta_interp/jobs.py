@@ -239,32 +239,51 @@ def _fitted_lines(cards: list) -> list[str]:
             *lines, "", *tail] if lines else []
 
 
-def fitted_verdict(card: Any, sizes_validated: bool) -> list[str]:
-    """For one scorecard: the reading of the summary fitted by ``rlmeta-interp validate`` (the committed table), how
-    often that reading was right on the table's held-out pairs, and what the reading cannot claim (a world the fit
-    has no calibration pairs in; sizes other than those it was validated at). Empty without a committed table."""
+def fitted_verdict(card: Any) -> list[str]:
+    """For one scorecard: the reading of the summary fitted by ``rlmeta-interp validate`` (the committed table), what
+    that reading cannot claim (a world the fit has no cuts of; sizes, indicators or layer other than the validated
+    ones), and how often that reading was right on the table's held-out pairs, with the test it was counted on.
+    Withheld for a validation pair the table does not hold yet (``validate --add`` reads and records it). Empty
+    without a committed table."""
     from .analysis.validation.fit import FittedRules
-    from .analysis.validation.reading import committed_summary, fitted_reading, held_out_record
+    from .analysis.validation.labels import preset_labelled_names
+    from .analysis.validation.reading import (committed_summary, fitted_reading, held_out_record, reading_source,
+                                              validated_config)
 
     summary = committed_summary()
     if summary is None:
         return []
+    in_table = {p for names in (summary.get("pairs") or {}).values() for p in names}
+    if card.pair in set(preset_labelled_names("validation")) - in_table:
+        return ["Fitted reading withheld: this validation pair has no row in the committed table yet, and"
+                " `rlmeta-interp validate --add` reads it and records that it did (a held-out pair read outside"
+                " that record would no longer count as unseen)."]
+    fitted = FittedRules.from_dict(summary["fitted"])
     reading = fitted_reading(card)
     name = reading.replace("_", " ")
-    lines = [f"Fitted reading (the summary fitted on the validation table's calibration pairs): {name}."]
-    rec = held_out_record(summary, reading)
-    if rec is not None and rec["read"]:
-        lines.append(f"On that table's {rec['test']}, {rec['right']} of the {rec['read']} pairs read {name} were"
-                     f" {name} (exact 95% interval {rec['lo']:.2f}-{rec['hi']:.2f}), and {rec['right']} of its"
-                     f" {rec['label_n']} {name} pairs were read so.")
-    worlds = sorted(FittedRules.from_dict(summary["fitted"]).world_cuts)
-    if card.world not in worlds:
-        lines.append(f"The fit has no calibration pair in the {card.world} world: the pair is read by the cuts"
-                     f" pooled over {', '.join(worlds) or 'the calibrated worlds'}, whose error rate in a world they"
-                     " were not fitted on has not been measured.")
-    if not sizes_validated:
+    source = reading_source(card, summary)
+    how = {"vote rule": " (the vote rule's reading: none of the summary's inputs was measured)",
+           "no gain": " (no gain: a pair without one reads no signal)"}.get(source, "")
+    lines = [f"Fitted reading (the summary fitted on the validation table's calibration pairs): {name}{how}."]
+    if card.world not in fitted.world_cuts:
+        lines.append(f"The fit has no cut of its own for the {card.world} world: the pair is read by the cuts pooled"
+                     " over its calibration pairs, and how often that is right in this world has not been measured.")
+    want = validated_config(summary)
+    cfg = card.config
+    same = ({k: v for k, v in cfg.measured().items() if k != "indicators"}
+            == {k: v for k, v in want.measured().items() if k != "indicators"}
+            and set(fitted.inputs) <= set(cfg.indicators))
+    if not same:
         lines.append("Measured with other sizes, indicators or layer than the table's: `--size validated` (without"
                      " --indicators or --layer) reads the pair as the fit was validated.")
+    rec = held_out_record(summary, reading) if source != "vote rule" else None
+    if rec is not None and rec["read"]:
+        mix = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in sorted(rec["classes"].items()))
+        lines.append(f"On that table's {rec['test']} ({rec['n']} pairs: {mix}; recipes {', '.join(rec['recipes'])}),"
+                     f" {rec['right']} of the {rec['read']} pairs read {name} were {name} (exact 95% interval"
+                     f" {rec['lo']:.2f}-{rec['hi']:.2f}; pairs sharing a base are not independent), and"
+                     f" {rec['right']} of its {rec['label_n']} {name} pairs were read so. That share depends on the"
+                     " test's mix of recipes and classes.")
     return lines
 
 
@@ -291,11 +310,12 @@ def validated_scorecard_config(pair: str | None, world: str | None, folders: tup
     return validated_config(summary).replace(rules=fitted_rules(world=world))
 
 
-def read_pairs_job(names: list[str], *, out: str | None, readings: str | None, table_dir: str | None,
-                   progress: bool) -> tuple[pd.DataFrame, Path]:
+def read_pairs_job(names: list[str], *, out: str | Path | None, readings: str | Path | None,
+                   table_dir: str | Path | None = None, progress: bool = True) -> tuple[pd.DataFrame, Path]:
     """``validate --read``: labelled pairs the committed table does not hold, read by its fit at its sizes
-    (:func:`~rlmeta_interp.analysis.validation.reading.read_pairs`); the readings are written, with a checksum, to
-    ``readings`` (default ``<out>/readings.csv``). Returns the table and where it went."""
+    (:func:`~rlmeta_interp.analysis.validation.reading.read_pairs`; ``table_dir``: another table than the committed
+    one, for tests); the readings are written, with a checksum, to ``readings`` (default ``<out>/readings.csv``).
+    Returns the table and where it went."""
     from .analysis.validation.reading import read_pairs
 
     folder = Path(out) if out else results_dir() / "validation"

@@ -68,16 +68,31 @@ def test_setup_logging_keeps_this_package_and_quiets_the_rest():
 
 def test_fitted_verdict_says_where_the_reading_was_never_measured():
     from rlmeta_interp.analysis import scorecard as sc
+    from rlmeta_interp.analysis.validation.labels import preset_labelled_names
+    from rlmeta_interp.analysis.validation.reading import committed_summary, fitted_rules, validated_config
 
-    def card(world: str) -> sc.Scorecard:
+    validated = validated_config(committed_summary())
+
+    def card(world: str, config: ScorecardConfig, pair: str = "p") -> sc.Scorecard:
         gain = [{"metric": "pass@1 RL - base", "key": "d_pass1", "value": 0.3, "ci_lo": 0.2, "ci_hi": 0.4, "note": ""}]
         results = {"boundary": sc.IndicatorResult("boundary", "creation", "", gain)}
-        return sc.Scorecard(pair="p", world=world, dose=None, layer=0, results=results)
+        return sc.Scorecard(pair=pair, world=world, dose=None, layer=0, results=results,
+                            config=config.replace(rules=fitted_rules(world=world)))
 
-    arith = jobs.fitted_verdict(card("arithmetic"), sizes_validated=True)
-    # a gain and no statistic the summary reads: the fitted summary cannot place it, and no record is claimed for that
-    assert arith == ["Fitted reading (the summary fitted on the validation table's calibration pairs): inconclusive."]
-    comp = jobs.fitted_verdict(card("composition"), sizes_validated=False)
-    assert any("no calibration pair in the composition world" in line and "arithmetic, bandits" in line
-               for line in comp)
-    assert "Measured with other sizes" in comp[-1]
+    # a gain and no statistic the summary reads: the vote rule's fallback, said so, with no held-out record claimed
+    arith = jobs.fitted_verdict(card("arithmetic", validated))
+    assert len(arith) == 1 and arith[0].startswith("Fitted reading") and "the vote rule's reading" in arith[0]
+    # the validated sizes under another name (demo) are the validated sizes; a smoke card is not
+    assert jobs.fitted_verdict(card("arithmetic", ScorecardConfig.demo())) == arith
+    comp = jobs.fitted_verdict(card("composition", ScorecardConfig.smoke()))
+    assert "no cut of its own for the composition world" in comp[1] and "Measured with other sizes" in comp[2]
+    # no gain: read no signal, with the clean test's record of that reading and the test it was counted on
+    ctrl = card("arithmetic", validated)
+    ctrl.results["boundary"].metrics[0].update(value=-0.01, ci_lo=-0.05, ci_hi=0.03)
+    lines = jobs.fitted_verdict(ctrl)
+    n_clean = committed_summary()["clean_test"]["evaluation"]["n_test"]
+    assert "no signal (no gain" in lines[0] and f"On that table's clean test ({n_clean} pairs: " in lines[1]
+    # a validation pair the table does not hold (here, one whose gain check failed): its reading is withheld
+    not_in_table = sorted(set(preset_labelled_names("validation"))
+                          - {p for v in committed_summary()["pairs"].values() for p in v})
+    assert not_in_table and "withheld" in jobs.fitted_verdict(card("bandits", validated, pair=not_in_table[0]))[0]

@@ -359,9 +359,11 @@ def _validation() -> list[OrganismSpec]:
 # compositions, in which a step's input is the output of the step before it ("5ca=" -> "c5=1;a1=4;A:4"), only in the
 # dose share. Documents hold 1 to 4 functions; RL trains on compositions of two and three functions whose function
 # sequences fall in the "rl" hash split; evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions.
-# Level 4 is where boundary expansion can show: a base that never saw a chain writes one right only when both of its
-# drawn later inputs are right, about one try in 10^3, so its pass@128 there stays near the guesser's, while at
-# level 3 (one try in 10^2) chance alone solves most problems within 128 samples.
+# Level 4 is where boundary expansion can show: a base that never saw a chain writes one right only when all three of
+# its drawn later inputs are right, about one try in 10^3, so its pass@128 there stays near the guesser's, while at
+# level 3 (one try in 10^2) chance alone solves most problems within 128 samples. (Documents to four functions with
+# RL on two and three were tried once before, with a KL penalty of 0.02 and under a split by whole sequence: the
+# reward did not move from chance in 300 steps. Here RL has no KL penalty, as in the first design's runs, which did.)
 # Unchained documents rather than lists of independent applications ("5c3a="), because a base taught by lists read a
 # composition prompt as a list and never fed a step with the output before it, leaving RL nothing to amplify.
 # 3000 pretraining steps, because at 1000 this model had not learnt the 120 arbitrary atomic facts.

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidConfigError
-from ..io import read_json, write_json_atomic, write_text_atomic
+from ..io import read_csv, read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 
@@ -230,6 +230,34 @@ def validation_counts(folder: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+PILOT_READINGS = "readings.csv"  # written by `rlmeta-interp validate --read ... --readings data/pilots/readings.csv`
+
+
+def readings_rows(folder: str | Path) -> list[dict[str, Any]]:
+    """The pilot pairs' readings by the committed validation fit (``validate --read``), from ``folder``'s
+    :data:`PILOT_READINGS` (checksum verified): per pair its label, gain check, whether it is a validation case by
+    that check, whether the fit reads it by its world's own cuts or the pooled ones, the fitted reading and
+    P(creation), the vote rule's reading, and each summary input as the fit reads it with its vote."""
+    path = Path(folder) / PILOT_READINGS
+    if not path.exists():
+        return []
+    table = read_csv(path, required=True, keep_default_na=False, na_values=[""])
+    inputs = [c.removesuffix("_vote") for c in table.columns if c.endswith("_vote")]
+    rows = []
+    for r in table.to_dict("records"):
+        row = {"pair": r["pair"], "label": r["label"], "gain check": r["gain_check"],
+               "case": "yes" if r["case"] else "no", "cuts": "own world" if r["own_world_cuts"] else "pooled",
+               "fitted reading": r["reading"], "P(creation)": _num(r["p_creation"], "{:.2f}"),
+               "vote rule": r["vote_rule"]}
+        row.update({f"{name} (vote)": f"{_num(r[name], '{:+.2f}')} ({r[f'{name}_vote']})" for name in inputs})
+        rows.append(row)
+    return rows
+
+
+def _num(x: Any, fmt: str) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(float(x))
+
+
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
@@ -238,7 +266,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-counts": validation_counts(vdir),
             "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)"),
-            "pilot-gain-table": _markdown(gain_rows(pdir), "(no pilot with a per-level evaluation)")}
+            "pilot-gain-table": _markdown(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
+            "pilot-readings-table": _markdown(readings_rows(pdir), "(no pilot pair read by the validated fit yet)")}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

@@ -31,6 +31,28 @@ def test_gain_rows_read_labelled_models(tmp_path):
     assert "old" not in out and "| x-rl |" in out and out.startswith("a\n") and out.endswith("b")
 
 
+def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp_path):
+    import pandas as pd
+
+    from rlmeta_interp.errors import CorruptedCheckpointError
+    from rlmeta_interp.io import write_csv_atomic
+
+    assert tables.readings_rows(tmp_path) == []
+    path = tmp_path / tables.PILOT_READINGS
+    write_csv_atomic(path, pd.DataFrame([
+        {"pair": "p-c", "world": "composition", "recipe": "composition", "label": "creation", "gain_check": "passed",
+         "case": True, "own_world_cuts": False, "reading": "creation", "p_creation": 0.9, "vote_rule": "creation",
+         "likelihood": 1.234, "likelihood_vote": "creation", "reliance": float("nan"), "reliance_vote": "n/a",
+         "table_sha256": "a" * 64}]))
+    (row,) = tables.readings_rows(tmp_path)
+    assert row["cuts"] == "pooled" and row["case"] == "yes" and row["P(creation)"] == "0.90"
+    assert row["likelihood (vote)"] == "+1.23 (creation)" and row["reliance (vote)"] == "n/a (n/a)"
+    assert "| p-c | creation | passed |" in tables.readme_sections(tmp_path, tmp_path, tmp_path)["pilot-readings-table"]
+    path.write_text(path.read_text().replace("creation", "activation"))
+    with pytest.raises(CorruptedCheckpointError):
+        tables.readings_rows(tmp_path)
+
+
 def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     """The committed validation manifests are those of models built from exactly the preset's specs; a model built
     from an older config, or no longer in the preset, is dropped, and the counts name failed pairs apart."""

@@ -53,14 +53,18 @@ def test_held_out_record_counts_the_clean_tests_readings_from_its_predictions():
 
 
 def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_path, monkeypatch, capsys):
+    """validate --read: a labelled pair outside the validation preset is scored at the table's sizes and read as
+    ``validate --add`` reads a pair, and the table is left as it was; validation pairs and stale builds are refused."""
     import json
 
     import pandas as pd
 
+    from rlmeta_interp.analysis.validation import committed as vc
     from rlmeta_interp.analysis.validation import report as vr
     from rlmeta_interp.cli import main
     from rlmeta_interp.errors import InvalidConfigError, UnknownModelError
-    from rlmeta_interp.io import read_csv, sha256_file
+    from rlmeta_interp.io import read_csv, sha256_file, write_json_atomic
+    from rlmeta_interp.jobs import read_pairs_job
 
     from ...conftest import save_noisy_twin
     from .test_report import tiny_labelled_zoo
@@ -69,31 +73,67 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     table = tmp_path / "table"
     vr.run_validation(tmp_path / "cards", table_dir=table, config=cfg, n_boot=50, progress=False)
     before = {p.name: sha256_file(p) for p in table.iterdir() if p.is_file()}
-    # a labelled pair of another world, built outside the validation preset (as a pilot's pairs are)
+    # a labelled pair built outside the validation preset (as a pilot's pairs are), of a world without cuts
     zoo = tmp_path / "home" / "zoo"
     save_noisy_twin(zoo / "vt-base", zoo / "x-pilot", scale=0.05, seed=9)
     (zoo / "x-pilot" / "manifest.json").write_text(json.dumps({
         "name": "x-pilot", "kind": "rl", "base": "vt-base", "world": "planning", "dose": 0.0, "label": "creation",
         "recipe": "pilot", "gain_check": {"kind": "passk", "passed": False}}))
-    readings = tmp_path / "readings.csv"
-    argv = ["--quiet", "validate", "--read", "x-pilot", "--table-dir", str(table), "--out", str(tmp_path / "rc"),
-            "--readings", str(readings)]
-    assert main(argv) == 0
-    assert "x-pilot" in capsys.readouterr().out
-    got = read_csv(readings)  # written with its checksum
+    got, dest = read_pairs_job(["x-pilot"], out=tmp_path / "rc", readings=tmp_path / "readings.csv", table_dir=table,
+                               progress=False)
+    assert dest == tmp_path / "readings.csv"
+    pd.testing.assert_frame_equal(read_csv(dest, keep_default_na=False, na_values=[""]), got, check_dtype=False)
     row = got.iloc[0]
     assert len(got) == 1 and row["pair"] == "x-pilot" and row["label"] == "creation"
-    assert row["gain_check"] == "failed" and not row["case"] and not row["world_calibrated"]
-    assert row["reading"] == "no_signal"  # random weights gain nothing
-    summary = vrd.committed_summary(table)
-    assert set(summary["fitted"]["inputs"]) <= set(got.columns)
+    assert row["gain_check"] == "failed" and not row["case"] and not row["own_world_cuts"]
+    assert row["table_sha256"] == sha256_file(table / vr.SUMMARY_JSON)
     # the table is left as it was, and the pair stays out of it
     assert before == {p.name: sha256_file(p) for p in table.iterdir() if p.is_file()}
     assert "x-pilot" not in set(pd.read_csv(table / vr.PAIRS_CSV)["pair"])
-    with pytest.raises(InvalidConfigError, match="rows of the committed table"):
+    # read as validate --add reads a pair: c-test, taken out of a copy of the table, then read and added
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    summary = json.loads((table / vr.SUMMARY_JSON).read_text())
+    summary["pairs"] = {k: [p for p in v if p != "c-test"] for k, v in summary["pairs"].items()}
+    write_json_atomic(partial / vr.SUMMARY_JSON, summary, checksum=True)
+    rows = pd.read_csv(table / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
+    (partial / vr.PAIRS_CSV).write_text(rows[rows["pair"] != "c-test"].to_csv(index=False))
+    from rlmeta_interp.io import write_checksum
+
+    write_checksum(partial / vr.PAIRS_CSV)
+    with pytest.raises(InvalidConfigError, match="are validation pairs"):  # its manifest says so
+        vrd.read_pairs(["c-test"], folder=partial, progress=False)
+    manifest = zoo / "c-test" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({k: v for k, v in m.items() if k != "preset"}))
+    _touch(zoo)
+    read = vrd.read_pairs(["c-test"], out=tmp_path / "rc", folder=partial, progress=False).iloc[0]
+    added = vc.add_to_committed(["c-test"], out=tmp_path / "rc", folder=partial, table_dir=tmp_path / "added",
+                                progress=False)
+    assert read["reading"] == added["evaluation"]["summary"]["predictions"]["c-test"]
+    added_row = pd.read_csv(tmp_path / "added" / vr.PAIRS_CSV).set_index("pair").loc["c-test"]
+    assert read["vote_rule"] == added_row["vote_summary"]
+    with pytest.raises(InvalidConfigError, match="are validation pairs"):
         vrd.read_pairs(["c-test"], folder=table, progress=False)
     with pytest.raises(UnknownModelError):
         vrd.read_pairs(["no-such-pair"], folder=table, progress=False)
-    assert main(["validate", "--read", "x-pilot", "--refit"]) == 2
-    assert "--read cannot take --refit" in capsys.readouterr().err
-    assert main(["validate", "--readings", str(readings)]) == 2
+    # a pair of a preset that no longer builds it so
+    m = json.loads((zoo / "x-pilot" / "manifest.json").read_text())
+    (zoo / "x-pilot" / "manifest.json").write_text(json.dumps({**m, "preset": "composition"}))
+    _touch(zoo)
+    with pytest.raises(InvalidConfigError, match="not built up to date"):
+        vrd.read_pairs(["x-pilot"], folder=table, progress=False)
+    for argv, why in ((["validate", "--read", "x-pilot", "--refit"], "--read cannot take --refit"),
+                      (["validate", "--read", "x-pilot", "--table-dir", str(table)], "cannot take --table-dir"),
+                      (["validate", "--readings", str(dest)], "pass it with --read")):
+        assert main(argv) == 2
+        assert why in capsys.readouterr().err
+
+
+def _touch(folder) -> None:
+    """Move ``folder``'s mtime on: the registry rescans a zoo root when its mtime changes, and a manifest rewritten in
+    place (as a test does) does not change it."""
+    import os
+
+    st = folder.stat()
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
