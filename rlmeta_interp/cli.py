@@ -225,8 +225,13 @@ def _read_pairs(args: argparse.Namespace) -> int:
     if clash:
         raise InvalidConfigError(f"validate --read cannot take {', '.join(clash)}: it reads the named pairs by the"
                                  " committed table, at its sizes, and leaves the table as it is.")
-    table, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, progress=not args.quiet)
-    sys.stdout.write(table.to_string(index=False) + f"\nwritten to {dest}\n")
+    table, result, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, progress=not args.quiet)
+    ev = result.get("evaluation")
+    head = "no pair read is a validation case by its gain check" if ev is None else (
+        f"over the {ev['n_test']} cases: the fitted summary's balanced accuracy {ev['summary']['balanced_accuracy']:.2f}"
+        f" (CI {ev['summary']['ci_lo']:.2f}-{ev['summary']['ci_hi']:.2f}); the project's bar"
+        f" {'met' if ev['meets_bar'] else 'not met'}")
+    sys.stdout.write(table.to_string(index=False) + f"\n{head}\nwritten to {dest} and {dest.with_suffix('.json')}\n")
     return 0
 
 

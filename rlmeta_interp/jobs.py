@@ -311,18 +311,21 @@ def validated_scorecard_config(pair: str | None, world: str | None, folders: tup
 
 
 def read_pairs_job(names: list[str], *, out: str | Path | None, readings: str | Path | None,
-                   table_dir: str | Path | None = None, progress: bool = True) -> tuple[pd.DataFrame, Path]:
-    """``validate --read``: labelled pairs the committed table does not hold, read by its fit at its sizes
-    (:func:`~rlmeta_interp.analysis.validation.reading.read_pairs`; ``table_dir``: another table than the committed
-    one, for tests); the readings are written, with a checksum, to ``readings`` (default ``<out>/readings.csv``).
-    Returns the table and where it went."""
-    from .analysis.validation.reading import read_pairs
+                   table_dir: str | Path | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict, Path]:
+    """``validate --read``: labelled pairs the committed table does not hold, read by its fit at its sizes, and the
+    table's held-out evaluation over those that are validation cases
+    (:func:`~rlmeta_interp.analysis.validation.outside.read_pairs`; ``table_dir``: another table than the committed
+    one, for tests). The readings go, with a checksum, to ``readings`` (default ``<out>/readings.csv``), the
+    evaluation beside them as JSON (same name, ``.json``). Returns both and the CSV's path."""
+    from .analysis.validation.outside import read_pairs
+    from .io import write_json_atomic
 
     folder = Path(out) if out else results_dir() / "validation"
-    table = read_pairs(names, out=folder, progress=progress, folder=table_dir)
+    table, evaluation = read_pairs(names, out=folder, progress=progress, folder=table_dir)
     dest = Path(readings) if readings else folder / "readings.csv"
     write_csv_atomic(dest, table)
-    return table, dest
+    write_json_atomic(dest.with_suffix(".json"), evaluation, checksum=True)
+    return table, evaluation, dest
 
 
 def _cpu_seconds() -> float:

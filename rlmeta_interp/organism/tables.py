@@ -230,7 +230,9 @@ def validation_counts(folder: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-PILOT_READINGS = "readings.csv"  # written by `rlmeta-interp validate --read ... --readings data/pilots/readings.csv`
+# written by `rlmeta-interp validate --read ... --readings data/pilots/readings/composition.csv`, with the evaluation
+# beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
+PILOT_READINGS = "readings/composition.csv"
 
 
 def readings_rows(folder: str | Path) -> list[dict[str, Any]]:
@@ -254,6 +256,30 @@ def readings_rows(folder: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def readings_evaluation(folder: str | Path) -> str:
+    """One paragraph from ``folder``'s readings evaluation (``validate --read`` writes it beside the CSV, checksum
+    verified): the cases, the fitted summary's balanced accuracy with its CI beside the constant answer's, each
+    class's recall with its exact interval, each voting indicator's AUC with the bases it rests on, and whether the
+    project's bar is met over them."""
+    path = (Path(folder) / PILOT_READINGS).with_suffix(".json")
+    if not path.exists():
+        return "(no readings evaluated yet)\n"
+    ev = read_json(path, required=True).get("evaluation")
+    if ev is None:
+        return "No pair read is a validation case by its gain check: nothing to evaluate.\n"
+    s = ev["summary"]
+    recall = "; ".join(f"{c.replace('_', ' ')} {k}/{n} ({lo:.2f} to {hi:.2f})"
+                       for c, (k, n, lo, hi) in sorted(s["recall_exact_ci"].items()))
+    inds = "; ".join(f"{r['indicator']} {_num(r['test_auc'], '{:.2f}')} ({_num(r['test_lo'], '{:.2f}')} to"
+                     f" {_num(r['test_hi'], '{:.2f}')}) over {r.get('test_bases_unseen') or 0} bases"
+                     for r in ev["indicators"] if r["votes"] and r.get("cut") is not None)
+    return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
+            f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
+            f" {ev['constant_baseline']['balanced_accuracy']:.2f}); recall with exact 95% intervals: {recall}."
+            f" Held-out AUC of each indicator voting by a fitted cut, as the fit reads it: {inds or 'none'}."
+            f" The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
+
+
 def _num(x: Any, fmt: str) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(float(x))
 
@@ -267,7 +293,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": _markdown(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
-            "pilot-readings-table": _markdown(readings_rows(pdir), "(no pilot pair read by the validated fit yet)")}
+            "pilot-readings-table": _markdown(readings_rows(pdir), "(no pilot pair read by the validated fit yet)"),
+            "pilot-readings-evaluation": readings_evaluation(pdir)}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

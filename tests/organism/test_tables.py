@@ -38,7 +38,9 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     from rlmeta_interp.io import write_csv_atomic
 
     assert tables.readings_rows(tmp_path) == []
+    assert tables.readings_evaluation(tmp_path) == "(no readings evaluated yet)\n"
     path = tmp_path / tables.PILOT_READINGS
+    path.parent.mkdir()
     write_csv_atomic(path, pd.DataFrame([
         {"pair": "p-c", "world": "composition", "recipe": "composition", "label": "creation", "gain_check": "passed",
          "case": True, "own_world_cuts": False, "reading": "creation", "p_creation": 0.9, "vote_rule": "creation",
@@ -51,6 +53,14 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     path.write_text(path.read_text().replace("creation", "activation"))
     with pytest.raises(CorruptedCheckpointError):
         tables.readings_rows(tmp_path)
+    # the shipped pilot's evaluation: the paragraph states what the file holds
+    from rlmeta_interp.io import read_json
+
+    shipped = tables.pilot_manifests_dir()
+    ev = read_json((shipped / tables.PILOT_READINGS).with_suffix(".json"), required=True)["evaluation"]
+    text = tables.readings_evaluation(shipped)
+    assert f"Over the {ev['n_test']} cases read" in text
+    assert text.rstrip().endswith("not met.") != ev["meets_bar"]
 
 
 def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):

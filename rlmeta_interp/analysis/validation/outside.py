@@ -1,0 +1,102 @@
+"""Pairs outside the validation table, read by its fit: labelled zoo pairs that no validation run measured (a pilot
+recipe's, a world without calibration pairs) scored at the committed table's sizes and read as ``validate --add``
+would read them, without adding a row or touching the fit; and, over those that are validation cases by their gain
+checks, the same held-out evaluation the table reports (balanced accuracy, exact recall intervals, each indicator's
+AUC as the fit reads it) and whether it meets the project's bar. This is how a test designed outside the validation
+preset (a new world, fixed in advance) is scored without merging it into the table's own clean test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...errors import InvalidConfigError, UnknownModelError
+from ...io import sha256_file
+from .bar import meets_evaluation
+from .committed import committed_table
+from .fit import FittedRules, evaluate, pair_table
+from .labels import labelled_pairs, preset_build_status, preset_labelled_names
+from .measure import score_cards
+from .reading import SUMMARY_JSON, validated_config
+
+
+def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
+    """The specs of ``pairs``, refusing unknown names, validation pairs (``validate --add`` measures those, and
+    records it: a clean test is the pairs first measured there) and pairs not built up to date against the preset
+    they came from."""
+    from ... import registry
+    from ...organism.presets import PRESETS
+
+    if not pairs:
+        raise InvalidConfigError("validate --read was given no pairs: name the labelled pairs to read.")
+    known = {s.name: s for s in labelled_pairs()}
+    missing = [p for p in pairs if p not in known]
+    if missing:
+        raise UnknownModelError(missing[0], sorted(known))
+    presets = {p: (registry.manifest_of(p) or {}).get("preset") for p in pairs}
+    validation = set(preset_labelled_names("validation")) | {p for names in (summary.get("pairs") or {}).values()
+                                                             for p in names}
+    held = sorted(p for p in pairs if p in validation or presets[p] == "validation")
+    if held:
+        raise InvalidConfigError(f"{held} are validation pairs: `rlmeta-interp validate --add` measures them and"
+                                 " records it. Read only pairs outside the validation preset.")
+    # a model built outside the presets cannot be checked against one
+    stale: list[str] = []
+    for preset in sorted({v for v in presets.values() if v in PRESETS}):
+        # not in the zoo as the preset builds it now, or no longer a model of the preset
+        not_built = set(preset_build_status(preset)["not_built"]) | (set(pairs) - set(preset_labelled_names(preset)))
+        stale += [p for p in pairs if presets[p] == preset and p in not_built]
+    if stale:
+        raise InvalidConfigError(f"{sorted(stale)} are not built up to date against the preset they came from: rebuild"
+                                 " them (rlmeta-interp zoo build --preset ... --only ...) and read them again.")
+    return [known[p] for p in dict.fromkeys(pairs)]
+
+
+def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: bool = True,
+               folder: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``pairs`` scored at the committed table's sizes (:func:`validated_config`) and read by its fit. Pass a recipe's
+    pairs in one call, so that each finds its same-budget control and reference base among them.
+
+    Returns ``(readings, evaluation)``. ``readings``: one row per pair: design label, gain check, ``case`` (a
+    validation case by its gain check; controls always are), ``own_world_cuts`` (whether the fit has cuts of the
+    pair's own world, else it reads it by the pooled ones), the fitted summary's reading and P(creation), the vote
+    rule's reading, each summary input as the fit reads it (from its world's cut, in its world's spread) with its
+    vote, and ``table_sha256``, the checksum of the summary read. ``evaluation``: ``table_sha256``, the pairs
+    evaluated (the cases), and, over them, the table's held-out evaluation (``validation.fit.evaluate``, with the
+    committed run's bootstrap size and seed) with ``meets_bar`` (:func:`~.bar.meets_evaluation`); no ``evaluation``
+    key when no pair is a case."""
+    from ... import registry
+    from ...organism.gain import is_validation_case
+    from ...paths import record_figures_dir
+
+    summary, table = committed_table(folder)
+    specs = _checked_specs(pairs, summary)
+    fitted = FittedRules.from_dict(summary["fitted"])
+    table_sha = sha256_file(Path(folder if folder is not None else record_figures_dir()) / SUMMARY_JSON)
+    cards = [c.revoted(fitted.rules_for(c.world))
+             for c in score_cards(specs, validated_config(summary), out, progress=progress)]
+    rows_in = pair_table(cards)
+    prob = fitted.creation_probability(rows_in)
+    rows, cases = [], []
+    for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
+        gain = (registry.manifest_of(spec.name) or {}).get("gain_check") or {}
+        case = is_validation_case(card.label, gain or None)
+        cases += [i] if case else []
+        row: dict[str, Any] = {"pair": card.pair, "world": card.world, "recipe": card.recipe, "label": card.label,
+                               "gain_check": {True: "passed", False: "failed"}.get(gain.get("passed"), "n/a"),
+                               "case": case, "own_world_cuts": card.world in fitted.world_cuts,
+                               "reading": fitted.predict(rows_in.iloc[[i]])[0],
+                               "p_creation": float(prob[i]), "vote_rule": rows_in["vote_summary"].iloc[i]}
+        for name in fitted.inputs:
+            row[name] = float(fitted.standardised(rows_in.iloc[[i]], name)[0])
+            row[f"{name}_vote"] = card.votes.get(name, "n/a")
+        rows.append({**row, "table_sha256": table_sha})
+    result: dict[str, Any] = {"table_sha256": table_sha, "pairs": [cards[i].pair for i in cases]}
+    if cases:
+        run = summary.get("run") or {}
+        ev = evaluate(fitted, rows_in.iloc[cases].reset_index(drop=True), table[table["split"] == "calibration"],
+                      n_boot=int(run.get("n_boot", 1000)), seed=int(run.get("seed", 0)))
+        result["evaluation"] = {**ev, "meets_bar": meets_evaluation(ev)}
+    return pd.DataFrame(rows), result

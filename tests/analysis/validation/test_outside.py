@@ -1,0 +1,103 @@
+"""Pairs outside the validation table, read by its fit at its sizes without touching it, and evaluated as a
+held-out test over the validation cases among them."""
+
+from __future__ import annotations
+
+import pytest
+
+from rlmeta_interp.analysis.validation import outside as vo
+
+
+def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_path, monkeypatch, capsys):
+    """validate --read: a labelled pair outside the validation preset is scored at the table's sizes and read as
+    ``validate --add`` reads a pair, and the table is left as it was; validation pairs and stale builds are refused."""
+    import json
+
+    import pandas as pd
+
+    from rlmeta_interp.analysis.validation import committed as vc
+    from rlmeta_interp.analysis.validation import report as vr
+    from rlmeta_interp.cli import main
+    from rlmeta_interp.errors import InvalidConfigError, UnknownModelError
+    from rlmeta_interp.io import read_csv, read_json, sha256_file, write_json_atomic
+    from rlmeta_interp.jobs import read_pairs_job
+
+    from ...conftest import save_noisy_twin
+    from .test_report import tiny_labelled_zoo
+
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    table = tmp_path / "table"
+    vr.run_validation(tmp_path / "cards", table_dir=table, config=cfg, n_boot=50, progress=False)
+    before = {p.name: sha256_file(p) for p in table.iterdir() if p.is_file()}
+    # a labelled pair built outside the validation preset (as a pilot's pairs are), of a world without cuts
+    zoo = tmp_path / "home" / "zoo"
+    save_noisy_twin(zoo / "vt-base", zoo / "x-pilot", scale=0.05, seed=9)
+    (zoo / "x-pilot" / "manifest.json").write_text(json.dumps({
+        "name": "x-pilot", "kind": "rl", "base": "vt-base", "world": "planning", "dose": 0.0, "label": "creation",
+        "recipe": "pilot", "gain_check": {"kind": "passk", "passed": False}}))
+    got, result, dest = read_pairs_job(["x-pilot"], out=tmp_path / "rc", readings=tmp_path / "readings.csv",
+                                       table_dir=table, progress=False)
+    assert dest == tmp_path / "readings.csv"
+    pd.testing.assert_frame_equal(read_csv(dest, keep_default_na=False, na_values=[""]), got, check_dtype=False)
+    # its gain check failed: not a case, so nothing to evaluate
+    assert read_json(dest.with_suffix(".json"), required=True) == result
+    assert result["pairs"] == [] and "evaluation" not in result
+    row = got.iloc[0]
+    assert len(got) == 1 and row["pair"] == "x-pilot" and row["label"] == "creation"
+    assert row["gain_check"] == "failed" and not row["case"] and not row["own_world_cuts"]
+    assert row["table_sha256"] == sha256_file(table / vr.SUMMARY_JSON)
+    # the table is left as it was, and the pair stays out of it
+    assert before == {p.name: sha256_file(p) for p in table.iterdir() if p.is_file()}
+    assert "x-pilot" not in set(pd.read_csv(table / vr.PAIRS_CSV)["pair"])
+    # read as validate --add reads a pair: c-test, taken out of a copy of the table, then read and added
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    summary = json.loads((table / vr.SUMMARY_JSON).read_text())
+    summary["pairs"] = {k: [p for p in v if p != "c-test"] for k, v in summary["pairs"].items()}
+    write_json_atomic(partial / vr.SUMMARY_JSON, summary, checksum=True)
+    rows = pd.read_csv(table / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
+    (partial / vr.PAIRS_CSV).write_text(rows[rows["pair"] != "c-test"].to_csv(index=False))
+    from rlmeta_interp.io import write_checksum
+
+    write_checksum(partial / vr.PAIRS_CSV)
+    with pytest.raises(InvalidConfigError, match="are validation pairs"):  # its manifest says so
+        vo.read_pairs(["c-test"], folder=partial, progress=False)
+    manifest = zoo / "c-test" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({k: v for k, v in m.items() if k != "preset"}))
+    _touch(zoo)
+    rows, result = vo.read_pairs(["c-test"], out=tmp_path / "rc", folder=partial, progress=False)
+    read = rows.iloc[0]
+    added = vc.add_to_committed(["c-test"], out=tmp_path / "rc", folder=partial, table_dir=tmp_path / "added",
+                                progress=False)
+    assert read["reading"] == added["evaluation"]["summary"]["predictions"]["c-test"]
+    # a case: evaluated as the table evaluates its held-out pairs, over the cases read
+    ev = result["evaluation"]
+    assert result["pairs"] == ["c-test"] and ev["n_test"] == 1
+    assert ev["summary"]["predictions"] == {"c-test": read["reading"]} and ev["meets_bar"] is False
+    added_row = pd.read_csv(tmp_path / "added" / vr.PAIRS_CSV).set_index("pair").loc["c-test"]
+    assert read["vote_rule"] == added_row["vote_summary"]
+    with pytest.raises(InvalidConfigError, match="are validation pairs"):
+        vo.read_pairs(["c-test"], folder=table, progress=False)
+    with pytest.raises(UnknownModelError):
+        vo.read_pairs(["no-such-pair"], folder=table, progress=False)
+    # a pair of a preset that no longer builds it so
+    m = json.loads((zoo / "x-pilot" / "manifest.json").read_text())
+    (zoo / "x-pilot" / "manifest.json").write_text(json.dumps({**m, "preset": "composition"}))
+    _touch(zoo)
+    with pytest.raises(InvalidConfigError, match="not built up to date"):
+        vo.read_pairs(["x-pilot"], folder=table, progress=False)
+    for argv, why in ((["validate", "--read", "x-pilot", "--refit"], "--read cannot take --refit"),
+                      (["validate", "--read", "x-pilot", "--table-dir", str(table)], "cannot take --table-dir"),
+                      (["validate", "--readings", str(dest)], "pass it with --read")):
+        assert main(argv) == 2
+        assert why in capsys.readouterr().err
+
+
+def _touch(folder) -> None:
+    """Move ``folder``'s mtime on: the registry rescans a zoo root when its mtime changes, and a manifest rewritten in
+    place (as a test does) does not change it."""
+    import os
+
+    st = folder.stat()
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
