@@ -4,7 +4,10 @@
 - ``validation``: organisms whose creation or activation is known by construction (labels from the corpus design,
   fixed before training), in a calibration and a held-out test split, with budget-matched controls.
 - ``composition``: a pilot of the composition recipe (atomic functions in every corpus, their compositions only in
-  the dose share); not validation pairs until the recipe has shown creation.
+  the dose share); not validation pairs.
+- ``composition-test``: the composition recipe at fresh pretraining seeds, a test of the committed validation fit in
+  a world it has no calibration pairs in, fixed in ``docs/preregistration.md`` before it was built and read with
+  ``validate --read``; not validation pairs either.
 - ``paper``: the organisms behind the figures of record of the question notebooks. Its arithmetic worlds dose only the
   scratchpad *format* and draw pretraining, RL and evaluation problems from one space (not leak-free): none of its
   pairs is a creation case for the rewarded capability, and none enters the validation set.
@@ -404,6 +407,22 @@ def _composition() -> list[OrganismSpec]:
     return specs
 
 
+# The composition test: the pilot's design at fresh pretraining seeds, fixed before any of its models was built and
+# read by the committed validation fit as a test of its own (docs/preregistration.md): per seed, the dose-0 and
+# dose-0.5 bases, each RL-tuned with RL seeds 0 and 1 and given a same-budget random-reward control.
+COMP_TEST_SEEDS = (3, 4, 5, 6, 7)
+
+
+def _composition_test() -> list[OrganismSpec]:
+    """The composition test's models (:data:`COMP_TEST_SEEDS`), in whole base-and-RL groups per seed."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_TEST_SEEDS:
+        for dose in COMP_DOSES:
+            base = composition_base(dose, seed, preset="ctest")
+            specs += [base, composition_rl(base), composition_rl(base, seed=1), composition_rl(base, reward="random")]
+    return specs
+
+
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -413,7 +432,8 @@ def _demo() -> list[OrganismSpec]:
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
-                                                         "composition": _composition}
+                                                         "composition": _composition,
+                                                         "composition-test": _composition_test}
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

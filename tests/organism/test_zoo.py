@@ -130,6 +130,23 @@ def test_presets_are_valid_and_names_unique():
     # evaluated deeper than RL trained
     assert all(max(s.eval.levels) > s.rl.composition.max_level for s in comp if s.kind == "rl")
     assert not {s.name for s in comp} & {s.name for s in zoo.preset_specs("validation")}
+    # the composition test: the pilot's design (same base and RL specs but for seed and name) at fresh pretraining
+    # seeds, both classes with two RL seeds and a control per base, apart from the pilot and the validation preset
+    ctest = zoo.preset_specs("composition-test")
+    seeds = {s.pretrain.seed for s in ctest if s.kind == "base"}
+    assert len(seeds) >= 5 and not seeds & {s.pretrain.seed for s in comp if s.kind == "base"}
+    assert not {s.name for s in ctest} & ({s.name for s in comp} | {s.name for s in zoo.preset_specs("validation")})
+    pilot_rl = next(s for s in comp if s.kind == "rl" and s.label == "creation")
+    for s in ctest:
+        if s.kind == "rl":
+            assert s.rl.replace(seed=0, reward="correct") == pilot_rl.rl.replace(seed=0, reward="correct")
+    per_base = {}
+    for s in ctest:
+        if s.kind == "rl":
+            per_base.setdefault(s.base, []).append(s.label)
+    assert len(per_base) == 2 * len(seeds)
+    assert all(sorted(v) in (["creation", "creation", "no_signal"], ["activation", "activation", "no_signal"])
+               for v in per_base.values())
     with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'nope'"):
         zoo.preset_specs("nope")
     with pytest.raises(InvalidConfigError, match="neutral"):
