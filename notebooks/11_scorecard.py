@@ -54,6 +54,7 @@ from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
+from rlmeta_interp.organism import tables
 from rlmeta_interp.paths import figures_dir, results_dir
 from rlmeta_interp.plotting import save_fig, set_style
 from rlmeta_interp.registry import select_pairs
@@ -107,6 +108,19 @@ if SUMMARY is not None:
     plt.show()
 else:
     display(Markdown("No calibration and held-out pairs here, so no cut was fitted and no statistic is read from one."))
+
+# %% [markdown]
+# ## A world the fit never saw: composition pairs read by the committed fit
+# `rlmeta-interp validate --read` scores labelled pairs outside the validation table at the committed table's sizes,
+# reads them by its fit (here by the cuts pooled over the calibrated worlds) without adding them, and evaluates the
+# validation cases among them. The shipped readings: the composition pilot, and the composition test where it has
+# been built and read (`data/README.md`).
+
+# %%
+for name in tables.READINGS:
+    display(Markdown(f"**{name}**: " + tables.readings_evaluation(tables.pilot_manifests_dir(), name)))
+    if rows := tables.readings_rows(tables.pilot_manifests_dir(), name):
+        display(pd.DataFrame(rows))
 
 # %% [markdown]
 # ## One pair's full scorecard

@@ -230,17 +230,24 @@ def validation_counts(folder: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-# written by `rlmeta-interp validate --read ... --readings data/pilots/readings/composition.csv`, with the evaluation
+# written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
-PILOT_READINGS = "readings/composition.csv"
+READINGS_DIR = "readings"
+#: the readings data/README.md renders: the composition pilot's and the composition test's
+READINGS = ("composition", "composition-test")
 
 
-def readings_rows(folder: str | Path) -> list[dict[str, Any]]:
-    """The pilot pairs' readings by the committed validation fit (``validate --read``), from ``folder``'s
-    :data:`PILOT_READINGS` (checksum verified): per pair its label, gain check, whether it is a validation case by
-    that check, whether the fit reads it by its world's own cuts or the pooled ones, the fitted reading and
+def readings_path(folder: str | Path, name: str) -> Path:
+    """Where the readings ``name`` lie under ``folder`` (CSV; the evaluation beside it as JSON)."""
+    return Path(folder) / READINGS_DIR / f"{name}.csv"
+
+
+def readings_rows(folder: str | Path, name: str = "composition") -> list[dict[str, Any]]:
+    """Pairs outside the validation table as the committed validation fit read them (``validate --read``), from
+    ``folder``'s readings ``name`` (checksum verified): per pair its label, gain check, whether it is a validation
+    case by that check, whether the fit reads it by its world's own cuts or the pooled ones, the fitted reading and
     P(creation), the vote rule's reading, and each summary input as the fit reads it with its vote."""
-    path = Path(folder) / PILOT_READINGS
+    path = readings_path(folder, name)
     if not path.exists():
         return []
     table = read_csv(path, required=True, keep_default_na=False, na_values=[""])
@@ -256,12 +263,12 @@ def readings_rows(folder: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def readings_evaluation(folder: str | Path) -> str:
-    """One paragraph from ``folder``'s readings evaluation (``validate --read`` writes it beside the CSV, checksum
-    verified): the cases, the fitted summary's balanced accuracy with its CI beside the constant answer's, each
+def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
+    """One paragraph from the evaluation of ``folder``'s readings ``name`` (``validate --read`` writes it beside the
+    CSV, checksum verified): the cases, the fitted summary's balanced accuracy with its CI beside the constant answer's, each
     class's recall with its exact interval, each voting indicator's AUC with the bases it rests on, and whether the
     project's bar is met over them."""
-    path = (Path(folder) / PILOT_READINGS).with_suffix(".json")
+    path = readings_path(folder, name).with_suffix(".json")
     if not path.exists():
         return "(no readings evaluated yet)\n"
     ev = read_json(path, required=True).get("evaluation")
@@ -293,8 +300,9 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": _markdown(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
-            "pilot-readings-table": _markdown(readings_rows(pdir), "(no pilot pair read by the validated fit yet)"),
-            "pilot-readings-evaluation": readings_evaluation(pdir)}
+            **{f"{name}-readings-table": _markdown(readings_rows(pdir, name), "(no pair read by the validated fit yet)")
+               for name in READINGS},
+            **{f"{name}-readings-evaluation": readings_evaluation(pdir, name) for name in READINGS}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

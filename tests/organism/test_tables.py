@@ -39,7 +39,7 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
 
     assert tables.readings_rows(tmp_path) == []
     assert tables.readings_evaluation(tmp_path) == "(no readings evaluated yet)\n"
-    path = tmp_path / tables.PILOT_READINGS
+    path = tables.readings_path(tmp_path, "composition")
     path.parent.mkdir()
     write_csv_atomic(path, pd.DataFrame([
         {"pair": "p-c", "world": "composition", "recipe": "composition", "label": "creation", "gain_check": "passed",
@@ -49,7 +49,9 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     (row,) = tables.readings_rows(tmp_path)
     assert row["cuts"] == "pooled" and row["case"] == "yes" and row["P(creation)"] == "0.90"
     assert row["likelihood (vote)"] == "+1.23 (creation)" and row["reliance (vote)"] == "n/a (n/a)"
-    assert "| p-c | creation | passed |" in tables.readme_sections(tmp_path, tmp_path, tmp_path)["pilot-readings-table"]
+    sections = tables.readme_sections(tmp_path, tmp_path, tmp_path)
+    assert "| p-c | creation | passed |" in sections["composition-readings-table"]
+    assert sections["composition-test-readings-table"] == "(no pair read by the validated fit yet)\n"
     path.write_text(path.read_text().replace("creation", "activation"))
     with pytest.raises(CorruptedCheckpointError):
         tables.readings_rows(tmp_path)
@@ -57,7 +59,7 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     from rlmeta_interp.io import read_json
 
     shipped = tables.pilot_manifests_dir()
-    ev = read_json((shipped / tables.PILOT_READINGS).with_suffix(".json"), required=True)["evaluation"]
+    ev = read_json(tables.readings_path(shipped, "composition").with_suffix(".json"), required=True)["evaluation"]
     text = tables.readings_evaluation(shipped)
     assert f"Over the {ev['n_test']} cases read" in text
     assert text.rstrip().endswith("not met.") != ev["meets_bar"]
