@@ -230,6 +230,8 @@ def validation_counts(folder: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
+PILOT_PRESETS = ("composition", "composition-test")
 # written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
 READINGS_DIR = "readings"
@@ -328,13 +330,13 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["--export"]:
         if len(args) != 2:
             raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export ZOO_DIR (or --export-pilot"
-                                     " ZOO_DIR: the composition pilot's manifests into data/pilots)")
+                                     " ZOO_DIR: the built models of the presets outside validation into data/pilots)")
         export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
         args = []
     elif args[:1] == ["--export-pilot"]:
         if len(args) != 2:
             raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-pilot ZOO_DIR")
-        copy_manifests(args[1], pilot_manifests_dir(), preset_specs("composition"))
+        copy_manifests(args[1], pilot_manifests_dir(), [s for preset in PILOT_PRESETS for s in preset_specs(preset)])
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
     refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir()])
