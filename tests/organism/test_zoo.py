@@ -134,7 +134,12 @@ def test_presets_are_valid_and_names_unique():
     # seeds, both classes with two RL seeds and a control per base, apart from the pilot and the validation preset
     ctest = zoo.preset_specs("composition-test")
     seeds = {s.pretrain.seed for s in ctest if s.kind == "base"}
-    assert len(seeds) >= 5 and not seeds & {s.pretrain.seed for s in comp if s.kind == "base"}
+    # as pre-registered: pretraining seeds 3-7, RL seeds 0 and 1 per base, 30 labelled pairs from 10 bases
+    assert seeds == {3, 4, 5, 6, 7} and not seeds & {s.pretrain.seed for s in comp if s.kind == "base"}
+    assert {s.rl.seed for s in ctest if s.kind == "rl"} == {0, 1} and sum(s.kind == "rl" for s in ctest) == 30
+    pilot_base = next(s for s in comp if s.kind == "base" and s.dose == 0.0)
+    assert all(s.pretrain.replace(seed=0, corpus=s.pretrain.corpus.replace(seed=0)) == pilot_base.pretrain.replace(
+        seed=0, corpus=pilot_base.pretrain.corpus.replace(seed=0)) for s in ctest if s.kind == "base" and s.dose == 0.0)
     assert not {s.name for s in ctest} & ({s.name for s in comp} | {s.name for s in zoo.preset_specs("validation")})
     pilot_rl = next(s for s in comp if s.kind == "rl" and s.label == "creation")
     for s in ctest:
