@@ -246,9 +246,12 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     if not local and args.pair is None:
         raise InvalidConfigError("Name a pair to score (see `rlmeta-interp list`), or pass --base DIR --rl DIR.")
     if args.size == "validated":
+        from . import registry
         from .jobs import validated_scorecard_config
 
-        cfg = validated_scorecard_config(args.pair, args.world, (args.rl, args.base))
+        world = args.world or (registry.get_pair(args.pair).world if args.pair is not None else
+                               _manifest_world(args.rl) or _manifest_world(args.base))
+        cfg = validated_scorecard_config(world)
     else:
         cfg = {"default": ScorecardConfig(), "demo": ScorecardConfig.demo(), "smoke": ScorecardConfig.smoke()}[args.size]
     if args.indicators is not None:

@@ -247,21 +247,19 @@ def fitted_verdict(card: Any) -> list[str]:
     without a committed table."""
     from .analysis.validation.fit import FittedRules
     from .analysis.validation.labels import preset_labelled_names
-    from .analysis.validation.reading import (committed_summary, fitted_reading, held_out_record, reading_source,
-                                              validated_config)
+    from .analysis.validation.reading import (committed_summary, fitted_reading_and_source, held_out_record,
+                                              table_pairs, validated_config)
 
     summary = committed_summary()
     if summary is None:
         return []
-    in_table = {p for names in (summary.get("pairs") or {}).values() for p in names}
-    if card.pair in set(preset_labelled_names("validation")) - in_table:
+    if card.pair in set(preset_labelled_names("validation")) - table_pairs(summary):
         return ["Fitted reading withheld: this validation pair has no row in the committed table yet, and"
                 " `rlmeta-interp validate --add` reads it and records that it did (a held-out pair read outside"
                 " that record would no longer count as unseen)."]
     fitted = FittedRules.from_dict(summary["fitted"])
-    reading = fitted_reading(card)
+    reading, source = fitted_reading_and_source(card, summary)
     name = reading.replace("_", " ")
-    source = reading_source(card, summary)
     how = {"vote rule": " (the vote rule's reading: none of the summary's inputs was measured)",
            "no gain": " (no gain: a pair without one reads no signal)"}.get(source, "")
     lines = [f"Fitted reading (the summary fitted on the validation table's calibration pairs): {name}{how}."]
@@ -287,26 +285,16 @@ def fitted_verdict(card: Any) -> list[str]:
     return lines
 
 
-def validated_scorecard_config(pair: str | None, world: str | None, folders: tuple[str | None, ...] = ()) -> Any:
-    """The committed validation table's sizes and indicators, voting by the cuts it fitted for the pair's world
-    (``world``, else the registered ``pair``'s, else the first of ``folders`` whose manifest records one)."""
+def validated_scorecard_config(world: str | None) -> Any:
+    """The committed validation table's sizes and indicators, voting by the cuts it fitted for ``world`` (the pooled
+    ones for None or a world it has no cuts of)."""
     from .analysis.validation.reading import committed_summary, fitted_rules, validated_config
     from .errors import InvalidConfigError
-    from .io import read_json
 
     summary = committed_summary()
     if summary is None:
         raise InvalidConfigError("--size validated reads the sizes of the committed validation table, and there is"
                                  " none: run `rlmeta-interp validate`, or pick --size default, demo or smoke.")
-    if world is None and pair is not None:
-        from . import registry
-
-        world = registry.get_pair(pair).world
-    for folder in folders if world is None else ():
-        manifest = Path(folder) / "manifest.json" if folder else None
-        if manifest is not None and manifest.exists():
-            world = read_json(manifest).get("world") or None
-            break
     return validated_config(summary).replace(rules=fitted_rules(world=world))
 
 

@@ -188,22 +188,22 @@ class FittedRules:
         z = (x - mean) / scale
         return expit(z @ np.asarray(self.coef) + self.intercept)  # the logistic function, without exp overflow
 
-    def predict(self, table: pd.DataFrame) -> list[str]:
-        """The summary reading per pair: ``no_signal`` without a gain; else creation when P(creation) >= 0.5, else
-        activation; the vote rule's reading where no model could be fitted or the pair has none of its inputs
-        measured (every input at its cut is no evidence, not creation)."""
+    def sources(self, table: pd.DataFrame) -> list[str]:
+        """Where :meth:`predict`'s reading of each pair comes from: ``"no gain"`` (read no_signal), ``"vote rule"``
+        (no model could be fitted, or none of the pair's inputs is measured: every input at its cut is no evidence,
+        not creation), else ``"summary"``."""
         p = self.creation_probability(table)
         measured = (table[list(self.inputs)].astype(float).notna().any(axis=1).to_numpy() if self.inputs
                     else np.zeros(len(table), dtype=bool))
-        out = []
-        for gain, prob, vote, has in zip(table["gain"], p, table["vote_summary"], measured, strict=True):
-            if no_gain(gain):
-                out.append("no_signal")
-            elif np.isnan(prob) or not has:
-                out.append(vote)
-            else:
-                out.append("creation" if prob >= 0.5 else "activation")
-        return out
+        return ["no gain" if no_gain(gain) else "vote rule" if np.isnan(prob) or not has else "summary"
+                for gain, prob, has in zip(table["gain"], p, measured, strict=True)]
+
+    def predict(self, table: pd.DataFrame) -> list[str]:
+        """The summary reading per pair: ``no_signal`` without a gain; else creation when P(creation) >= 0.5, else
+        activation; the vote rule's reading where :meth:`sources` says so."""
+        p = self.creation_probability(table)
+        return [{"no gain": "no_signal", "vote rule": vote}.get(src, "creation" if prob >= 0.5 else "activation")
+                for src, prob, vote in zip(self.sources(table), p, table["vote_summary"], strict=True)]
 
 
 def no_gain(gain: Any) -> bool:

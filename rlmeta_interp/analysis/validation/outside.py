@@ -19,7 +19,7 @@ from .committed import committed_table
 from .fit import FittedRules, evaluate, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
-from .reading import SUMMARY_JSON, validated_config
+from .reading import SUMMARY_JSON, table_pairs, validated_config
 
 
 def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
@@ -36,8 +36,7 @@ def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
     if missing:
         raise UnknownModelError(missing[0], sorted(known))
     presets = {p: (registry.manifest_of(p) or {}).get("preset") for p in pairs}
-    validation = set(preset_labelled_names("validation")) | {p for names in (summary.get("pairs") or {}).values()
-                                                             for p in names}
+    validation = set(preset_labelled_names("validation")) | table_pairs(summary)
     held = sorted(p for p in pairs if p in validation or presets[p] == "validation")
     if held:
         raise InvalidConfigError(f"{held} are validation pairs: `rlmeta-interp validate --add` measures them and"
@@ -78,7 +77,8 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     cards = [c.revoted(fitted.rules_for(c.world))
              for c in score_cards(specs, validated_config(summary), out, progress=progress)]
     rows_in = pair_table(cards)
-    prob = fitted.creation_probability(rows_in)
+    prob, readings = fitted.creation_probability(rows_in), fitted.predict(rows_in)
+    read_as = {name: fitted.standardised(rows_in, name) for name in fitted.inputs}
     rows, cases = [], []
     for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
         gain = (registry.manifest_of(spec.name) or {}).get("gain_check") or {}
@@ -87,10 +87,10 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
         row: dict[str, Any] = {"pair": card.pair, "world": card.world, "recipe": card.recipe, "label": card.label,
                                "gain_check": {True: "passed", False: "failed"}.get(gain.get("passed"), "n/a"),
                                "case": case, "own_world_cuts": card.world in fitted.world_cuts,
-                               "reading": fitted.predict(rows_in.iloc[[i]])[0],
+                               "reading": readings[i],
                                "p_creation": float(prob[i]), "vote_rule": rows_in["vote_summary"].iloc[i]}
         for name in fitted.inputs:
-            row[name] = float(fitted.standardised(rows_in.iloc[[i]], name)[0])
+            row[name] = float(read_as[name][i])
             row[f"{name}_vote"] = card.votes.get(name, "n/a")
         rows.append({**row, "table_sha256": table_sha})
     result: dict[str, Any] = {"table_sha256": table_sha, "pairs": [cards[i].pair for i in cases]}

@@ -33,6 +33,11 @@ def measured_indicators(summary: dict[str, Any]) -> list[str] | None:
     return list(measured) + [n for n in run.get("added_indicators") or {} if n not in measured]
 
 
+def table_pairs(summary: dict[str, Any]) -> set[str]:
+    """Every pair a validation table holds a row of, whatever its split."""
+    return {p for names in (summary.get("pairs") or {}).values() for p in names}
+
+
 def validated_config(summary: dict[str, Any]) -> ScorecardConfig:
     """The scorecard sizes and indicators a validation table was measured with (its run's, with the indicators added
     to it since): a pair scored so is read by the fit at the sizes the fit was validated at."""
@@ -93,21 +98,12 @@ def fitted_reading(card: Any, folder: str | Path | None = None) -> str | None:
     / ``no_signal``), from the committed table; None when no table is committed. The card is re-voted under the
     fitted rules first, so the vote-rule fallback uses the validated thresholds too."""
     summary = committed_summary(folder)
-    if summary is None:
-        return None
-    fitted = FittedRules.from_dict(summary["fitted"])
-    return fitted.predict(pair_table([card.revoted(fitted.rules_for(card.world))]))[0]
+    return None if summary is None else fitted_reading_and_source(card, summary)[0]
 
 
-def reading_source(card: Any, summary: dict[str, Any]) -> str:
-    """Where the fitted summary's reading of ``card`` comes from: ``"no gain"`` (read no_signal), ``"vote rule"``
-    (none of the summary's inputs measured, or no summary model fitted: the fallback), else ``"summary"``."""
-    from .fit import no_gain
-
+def fitted_reading_and_source(card: Any, summary: dict[str, Any]) -> tuple[str, str]:
+    """:func:`fitted_reading` under ``summary``'s fit, and where it comes from (``FittedRules.sources``: "summary",
+    "vote rule" or "no gain")."""
     fitted = FittedRules.from_dict(summary["fitted"])
     row = pair_table([card.revoted(fitted.rules_for(card.world))])
-    if no_gain(row["gain"].iloc[0]):
-        return "no gain"
-    measured = bool(fitted.inputs) and bool(row[list(fitted.inputs)].astype(float).notna().any(axis=1).iloc[0])
-    prob = fitted.creation_probability(row)[0]
-    return "summary" if measured and prob == prob else "vote rule"
+    return fitted.predict(row)[0], fitted.sources(row)[0]
