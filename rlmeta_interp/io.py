@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import gzip
 import json
 import logging
 import os
@@ -175,9 +176,14 @@ def verify_checksum(path: str | os.PathLike, *, rebuild: str | None = None, requ
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, checksum: bool = False) -> Path:
-    """Write ``text`` atomically; with ``checksum=True`` also its ``.sha256`` sidecar (checked by :func:`read_text`)."""
+    """Write ``text`` atomically; with ``checksum=True`` also its ``.sha256`` sidecar (checked by :func:`read_text`).
+    A path ending in ``.gz`` is written gzip-compressed, with a zero timestamp so that the same text gives the same
+    bytes (shipped files that count against the package's data budget)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        if Path(path).suffix == ".gz":
+            tmp.write_bytes(gzip.compress(text.encode(), mtime=0))
+        else:
+            tmp.write_text(text)
         if checksum:
             write_checksum(path, sha256_file(tmp))
         else:  # a sidecar left by an earlier checksummed write would now refuse this file on every read
@@ -205,6 +211,11 @@ def read_text(path: str | os.PathLike, *, rebuild: str | None = None, required: 
         raise MissingWeightsError(f"{p} does not exist. Check the path, or rebuild it: "
                                   f"{rebuild or 'rerun the command that writes it'}.")
     verify_checksum(p, rebuild=rebuild, required=required)
+    if p.suffix == ".gz":
+        try:
+            return gzip.decompress(p.read_bytes()).decode()
+        except (OSError, EOFError) as e:
+            raise CorruptedCheckpointError(f"{p} is not a whole gzip file ({e}). " + _rebuild_text(p, rebuild)) from e
     return p.read_text()
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -241,3 +243,17 @@ def test_compact_json_is_the_same_object_in_fewer_bytes_one_key_per_line(tmp_pat
     text = compact.read_text()
     assert len(text) < len(wide.read_text()) and "\n " not in text and ": " not in text
     assert text.splitlines()[1] == '"a":"x",'  # sorted keys, one per line: still diffable line by line
+
+
+def test_gz_json_is_compressed_reproducible_and_checked(tmp_path):
+    """A ``.json.gz`` path is written gzip-compressed with the same bytes for the same object (zero timestamp), read
+    back transparently, and a damaged file raises the typed error naming it, not a gzip traceback."""
+    obj = {"name": "m", "curve": list(range(200))}
+    gz = write_json_atomic(tmp_path / "m.json.gz", obj, compact=True)
+    assert gz.read_bytes()[:2] == b"\x1f\x8b" and read_json(gz) == obj
+    assert gz.stat().st_size < len(json.dumps(obj)) / 2
+    first = gz.read_bytes()
+    assert write_json_atomic(tmp_path / "m.json.gz", obj, compact=True).read_bytes() == first
+    gz.write_bytes(first[: len(first) // 2])  # truncated
+    with pytest.raises(CorruptedCheckpointError, match="m.json.gz is not a whole gzip file"):
+        read_json(gz)

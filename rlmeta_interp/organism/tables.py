@@ -36,9 +36,10 @@ def pilot_manifests_dir() -> Path:
 
 
 def manifest_files(folder: str | Path) -> list[Path]:
-    """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json`` (exported manifests)."""
+    """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json`` / ``<model>.json.gz``
+    (exported manifests; pilots are shipped compressed)."""
     folder = Path(folder)
-    return sorted(folder.glob("*/" + MANIFEST)) + sorted(folder.glob("*.json"))
+    return sorted(folder.glob("*/" + MANIFEST)) + sorted([*folder.glob("*.json"), *folder.glob("*.json.gz")])
 
 
 #: Rows of a training curve kept in an exported manifest. A full RL curve (one row per step) is about 0.5 MB of
@@ -73,18 +74,24 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     return out
 
 
-def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
+def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json") -> list[Path]:
     """:func:`export_manifests` without deleting anything: for pilots, whose folder also holds manifests of models
-    built outside any preset."""
+    built outside any preset. ``suffix`` ".json.gz" writes them gzip-compressed (and drops an uncompressed copy of
+    the same model, which would list it twice)."""
     from .zoo import is_up_to_date
 
+    if suffix not in (".json", ".json.gz"):
+        raise InvalidConfigError(f"copy_manifests writes '.json' or '.json.gz' files, not {suffix!r}.")
     out = []
     for spec in specs:
         src = Path(zoo_dir) / spec.name / MANIFEST
         if is_up_to_date(src.parent, spec):
-            # compact: the shipped package's data budget (tests/test_paths.py) counts these files
-            out.append(write_json_atomic(Path(dest) / f"{spec.name}.json", exported_manifest(read_json(src)),
+            # compact (and for pilots compressed): the shipped package's data budget (tests/test_paths.py) counts
+            # these files
+            out.append(write_json_atomic(Path(dest) / f"{spec.name}{suffix}", exported_manifest(read_json(src)),
                                          compact=True))
+            if suffix != ".json":
+                (Path(dest) / f"{spec.name}.json").unlink(missing_ok=True)
     return out
 
 
@@ -231,7 +238,7 @@ def validation_counts(folder: str | Path) -> str:
 
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
-PILOT_PRESETS = ("composition", "composition-test")
+PILOT_PRESETS = ("composition", "composition-test", "composition-long")
 # written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
 READINGS_DIR = "readings"
@@ -338,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args[:1] == ["--export-pilot"]:
         if len(args) != 2:
             raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-pilot ZOO_DIR")
-        copy_manifests(args[1], pilot_manifests_dir(), [s for preset in PILOT_PRESETS for s in preset_specs(preset)])
+        copy_manifests(args[1], pilot_manifests_dir(), [s for preset in PILOT_PRESETS for s in preset_specs(preset)],
+                       suffix=".json.gz")
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
     refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir()])

@@ -70,6 +70,7 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     from an older config, or no longer in the preset, is dropped, and the counts name failed pairs apart."""
     import json
 
+    from rlmeta_interp.io import read_json
     from rlmeta_interp.organism import presets
 
     base = presets.depth_base(0.0, "val", 0)
@@ -103,6 +104,13 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     (pilots / "built-outside-a-preset.json").write_text("{}")
     assert [p.name for p in tables.copy_manifests(zoo_dir, pilots, [base, sft])] == [f"{base.name}.json"]
     assert sorted(p.name for p in pilots.iterdir()) == sorted([f"{base.name}.json", "built-outside-a-preset.json"])
+    # compressed, as the shipped pilots are: the uncompressed copy goes, and the folder lists the model once
+    (gz,) = tables.copy_manifests(zoo_dir, pilots, [base, sft], suffix=".json.gz")
+    assert gz.name == f"{base.name}.json.gz" and gz.read_bytes()[:2] == b"\x1f\x8b"
+    assert read_json(gz)["name"] == base.name
+    assert sorted(p.name for p in tables.manifest_files(pilots)) == sorted([gz.name, "built-outside-a-preset.json"])
+    with pytest.raises(InvalidConfigError, match="json.gz"):
+        tables.copy_manifests(zoo_dir, pilots, [base], suffix=".txt")
 
 
 def test_stale_stored_gain_checks_are_rewritten(tmp_path):
@@ -152,13 +160,13 @@ def test_adopted_models_are_their_pilots_under_the_presets_names():
 
     specs = {s.name: s for preset in PRESETS for s in preset_specs(preset)}
     adopted = [m for m in map(read_json, sorted(tables.validation_manifests_dir().glob("*.json"))) if "adopted_from" in m]
-    trained = [m for m in map(read_json, sorted(tables.pilot_manifests_dir().glob("*.json"))) if m.get("base")]
+    trained = [m for m in map(read_json, tables.manifest_files(tables.pilot_manifests_dir())) if m.get("base")]
     in_preset = [m for m in trained if m["name"] in specs]
     assert all(OrganismSpec.from_dict(m["config"]) == specs[m["name"]] for m in in_preset)
     pilots = [m["name"] for m in trained if m["name"] not in specs]
     assert pilots and sorted(m["adopted_from"]["name"] for m in adopted) == sorted(pilots)  # every other one, once
     for m in adopted:
-        pilot = read_json(tables.pilot_manifests_dir() / f"{m['adopted_from']['name']}.json")
+        pilot = read_json(tables.pilot_manifests_dir() / f"{m['adopted_from']['name']}.json.gz")
         strip = {"name", "variant", "recipe"}
         assert {k: v for k, v in pilot["config"].items() if k not in strip} == {
             k: v for k, v in m["config"].items() if k not in strip}, m["name"]

@@ -152,6 +152,18 @@ def test_presets_are_valid_and_names_unique():
     assert len(per_base) == 2 * len(seeds)
     assert all(sorted(v) in (["creation", "creation", "no_signal"], ["activation", "activation", "no_signal"])
                for v in per_base.values())
+    # the longer-RL pilot: the test's seed-4 and seed-7 dose-0 bases under another name (same pretraining), RL seeds
+    # 0 and 1 with the test's RL spec but for the number of steps, which grows
+    clong = zoo.preset_specs("composition-long")
+    ctest_bases = {s.pretrain: s for s in ctest if s.kind == "base"}
+    assert sorted(ctest_bases[s.pretrain].name for s in clong if s.kind == "base") == [
+        "ctest-comp-d000-s4-base", "ctest-comp-d000-s7-base"]
+    long_rl = [s for s in clong if s.kind == "rl"]
+    assert len(long_rl) == 4 and {s.label for s in long_rl} == {"creation"} and {s.rl.seed for s in long_rl} == {0, 1}
+    assert all(s.rl.steps > pilot_rl.rl.steps and s.rl.replace(seed=0, steps=pilot_rl.rl.steps) == pilot_rl.rl
+               for s in long_rl)
+    assert not {s.name for s in clong} & {s.name for p in ("composition", "composition-test", "validation")
+                                          for s in zoo.preset_specs(p)}
     with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'nope'"):
         zoo.preset_specs("nope")
     with pytest.raises(InvalidConfigError, match="neutral"):
