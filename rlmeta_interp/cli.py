@@ -183,8 +183,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise InvalidConfigError("--pairs was given no names: name some labelled pairs, or drop it to use them all.")
     if args.read is not None:
         return _read_pairs(args)
-    if args.readings is not None:
-        raise InvalidConfigError("--readings names the file `validate --read` writes: pass it with --read NAME...")
+    if args.readings is not None or args.preset is not None or args.expect_table is not None:
+        raise InvalidConfigError("--readings, --preset and --expect-table go with --read: pass --read NAME... (or"
+                                 " --read --preset NAME).")
     if args.refit or args.add is not None or args.add_indicator is not None:
         from .analysis.validation.committed import add_indicator_to_committed, add_to_committed, refit_committed
 
@@ -215,7 +216,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _read_pairs(args: argparse.Namespace) -> int:
     """``validate --read``: labelled pairs outside the committed table, read by its fit at its sizes; the readings
     go to ``--readings`` (default ``<out>/readings.csv``) and to stdout."""
-    from .jobs import read_pairs_job
+    from .jobs import read_pairs_job, readings_text
 
     clash = [flag for flag, given in (("--refit", args.refit), ("--add", args.add is not None),
                                       ("--add-indicator", args.add_indicator is not None),
@@ -225,13 +226,9 @@ def _read_pairs(args: argparse.Namespace) -> int:
     if clash:
         raise InvalidConfigError(f"validate --read cannot take {', '.join(clash)}: it reads the named pairs by the"
                                  " committed table, at its sizes, and leaves the table as it is.")
-    table, result, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, progress=not args.quiet)
-    ev = result.get("evaluation")
-    head = "no pair read is a validation case by its gain check" if ev is None else (
-        f"over the {ev['n_test']} cases: the fitted summary's balanced accuracy {ev['summary']['balanced_accuracy']:.2f}"
-        f" (CI {ev['summary']['ci_lo']:.2f}-{ev['summary']['ci_hi']:.2f}); the project's bar"
-        f" {'met' if ev['meets_bar'] else 'not met'}")
-    sys.stdout.write(table.to_string(index=False) + f"\n{head}\nwritten to {dest} and {dest.with_suffix('.json')}\n")
+    table, result, dest = read_pairs_job(args.read, out=args.out, readings=args.readings, progress=not args.quiet,
+                                         preset=args.preset, expected_table=args.expect_table)
+    sys.stdout.write(readings_text(table, result, dest))
     return 0
 
 
@@ -424,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
                         " reading and each summary input as the fit reads it, to --readings")
     s.add_argument("--readings", default=None, metavar="FILE",
                    help="CSV that --read writes (with a .sha256 beside it; default: <out>/readings.csv)")
+    s.add_argument("--preset", default=None, metavar="NAME",
+                   help="with --read and no names: read exactly this preset's labelled pairs (a registered test)")
+    s.add_argument("--expect-table", default=None, metavar="SHA256",
+                   help="with --read: refuse to read unless the committed table's checksum is this (the registered"
+                        " one)")
     s.add_argument("--add", nargs="*", default=None, metavar="NAME",
                    help="measure only these labelled pairs, with the committed table's sizes, and report the"
                         " committed table with their rows added; held-out pairs need no other model, a calibration"

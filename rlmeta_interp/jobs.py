@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import EmptyInputError
+from .errors import EmptyInputError, InvalidConfigError
 from .io import ensure_dir, write_csv_atomic
 from .paths import results_dir
 
@@ -289,7 +289,6 @@ def validated_scorecard_config(world: str | None) -> Any:
     """The committed validation table's sizes and indicators, voting by the cuts it fitted for ``world`` (the pooled
     ones for None or a world it has no cuts of)."""
     from .analysis.validation.reading import committed_summary, fitted_rules, validated_config
-    from .errors import InvalidConfigError
 
     summary = committed_summary()
     if summary is None:
@@ -299,21 +298,44 @@ def validated_scorecard_config(world: str | None) -> Any:
 
 
 def read_pairs_job(names: list[str], *, out: str | Path | None, readings: str | Path | None,
-                   table_dir: str | Path | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict, Path]:
+                   table_dir: str | Path | None = None, progress: bool = True, preset: str | None = None,
+                   expected_table: str | None = None) -> tuple[pd.DataFrame, dict, Path]:
     """``validate --read``: labelled pairs the committed table does not hold, read by its fit at its sizes, and the
     table's held-out evaluation over those that are validation cases
     (:func:`~rlmeta_interp.analysis.validation.outside.read_pairs`; ``table_dir``: another table than the committed
-    one, for tests). The readings go, with a checksum, to ``readings`` (default ``<out>/readings.csv``), the
-    evaluation beside them as JSON (same name, ``.json``). Returns both and the CSV's path."""
-    from .analysis.validation.outside import read_pairs
+    one, for tests). ``preset``: read exactly that preset's labelled pairs (``names`` empty); ``expected_table``:
+    the table checksum a registration fixed. The readings go, with a checksum, to ``readings`` (default
+    ``<out>/readings.csv``), the evaluation beside them as JSON (same name, ``.json``). Returns both and the CSV's
+    path."""
+    from .analysis.validation.outside import preset_pairs, read_pairs
     from .io import write_json_atomic
 
+    if preset is not None and names:
+        raise InvalidConfigError(f"validate --read with --preset {preset} reads that preset's pairs: name none.")
     folder = Path(out) if out else results_dir() / "validation"
-    table, evaluation = read_pairs(names, out=folder, progress=progress, folder=table_dir)
+    table, evaluation = read_pairs(preset_pairs(preset) if preset is not None else names, out=folder,
+                                   progress=progress, folder=table_dir, expected_table=expected_table, preset=preset)
     dest = Path(readings) if readings else folder / "readings.csv"
     write_csv_atomic(dest, table)
     write_json_atomic(dest.with_suffix(".json"), evaluation, checksum=True)
     return table, evaluation, dest
+
+
+def readings_text(table: pd.DataFrame, result: dict[str, Any], dest: Path) -> str:
+    """What ``validate --read`` prints: the readings, the evaluation's headline over the cases (three classes, then
+    creation against activation alone), and where both were written."""
+    ev = result.get("evaluation")
+    if ev is None:
+        head = "no pair read is a validation case by its gain check"
+    else:
+        s = ev["summary"]
+        two = s.get("creation_vs_activation")
+        head = (f"over the {ev['n_test']} cases: the fitted summary's balanced accuracy {s['balanced_accuracy']:.2f}"
+                f" (CI {s['ci_lo']:.2f}-{s['ci_hi']:.2f})"
+                + (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f}-"
+                   f"{two['ci_hi']:.2f}, {two['n']} pairs)" if two else "")
+                + f"; the project's bar {'met' if ev['meets_bar'] else 'not met'}")
+    return table.to_string(index=False) + f"\n{head}\nwritten to {dest} and {dest.with_suffix('.json')}\n"
 
 
 def _cpu_seconds() -> float:

@@ -1,10 +1,15 @@
-"""What a manifest records about the software that produced a file: installed package versions."""
+"""What a manifest records about the software that produced a file: installed package versions, and the code's own
+revision."""
 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
+import subprocess
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 
 def package_versions(packages: Iterable[str], *, python: bool = False) -> dict[str, str]:
@@ -15,4 +20,30 @@ def package_versions(packages: Iterable[str], *, python: bool = False) -> dict[s
             out[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = "absent"
+    return out
+
+
+def source_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The code that is running: the package version and, when it runs from a git checkout, the commit and whether
+    the work tree differs from it (``git_commit``/``git_dirty`` are None otherwise, e.g. from an installed wheel).
+    Recorded beside a registered reading, so that it can be tied to the code that measured it."""
+    from . import __version__
+
+    here = Path(path) if path is not None else Path(__file__).resolve().parent
+    out: dict[str, Any] = {"rlmeta_interp": __version__, "git_commit": None, "git_dirty": None}
+    try:
+        # git itself answers "which commit, and is the tree clean"; no library of ours reads a repository
+        # the folder's own files must be tracked: an installed copy can sit inside some other checkout (a virtual
+        # environment in the repository), whose commit says nothing about it
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "--", "."], cwd=here, capture_output=True,
+                                 text=True, timeout=30)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=30)
+        if tracked.returncode != 0 or commit.returncode != 0:
+            return out
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], cwd=here,
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):  # no git on this machine
+        return out
+    out["git_commit"] = commit.stdout.strip()
+    out["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
     return out

@@ -96,3 +96,22 @@ def test_fitted_verdict_says_where_the_reading_was_never_measured():
     not_in_table = sorted(set(preset_labelled_names("validation"))
                           - {p for v in committed_summary()["pairs"].values() for p in v})
     assert not_in_table and "withheld" in jobs.fitted_verdict(card("bandits", validated, pair=not_in_table[0]))[0]
+
+
+def test_readings_text_prints_both_scores_and_where_they_went(tmp_path):
+    import pandas as pd
+
+    from rlmeta_interp.jobs import readings_text
+
+    table = pd.DataFrame({"pair": ["a", "b"], "reading": ["creation", "activation"]})
+    dest = tmp_path / "r.csv"
+    summary = {"balanced_accuracy": 0.9, "ci_lo": 0.7, "ci_hi": 1.0,
+               "creation_vs_activation": {"balanced_accuracy": 0.75, "ci_lo": 0.5, "ci_hi": 1.0, "n": 4}}
+    text = readings_text(table, {"evaluation": {"n_test": 6, "summary": summary, "meets_bar": False}}, dest)
+    assert "over the 6 cases: the fitted summary's balanced accuracy 0.90 (CI 0.70-1.00)" in text
+    assert "creation against activation alone 0.75 (CI 0.50-1.00, 4 pairs); the project's bar not met" in text
+    assert text.splitlines()[-1] == f"written to {dest} and {dest.with_suffix('.json')}"
+    one_class = {**summary, "creation_vs_activation": None}
+    text = readings_text(table, {"evaluation": {"n_test": 2, "summary": one_class, "meets_bar": False}}, dest)
+    assert "alone" not in text
+    assert "no pair read is a validation case" in readings_text(table, {"pairs": []}, dest)

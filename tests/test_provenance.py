@@ -14,3 +14,31 @@ def test_package_versions_reads_installed_and_marks_absent():
     assert got["torch"][0].isdigit()
     with_python = package_versions(["torch"], python=True)
     assert list(with_python) == ["python", "torch"] and with_python["python"] == platform.python_version()
+
+
+def test_source_revision_names_the_commit_of_a_tracked_folder_only(tmp_path):
+    import subprocess
+
+    from rlmeta_interp import __version__
+    from rlmeta_interp.provenance import source_revision
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "m.py").write_text("x = 1\n")
+    assert source_revision(pkg) == {"rlmeta_interp": __version__, "git_commit": None, "git_dirty": None}  # no repo
+    git("init", "-q")
+    git("add", "pkg")
+    git("commit", "-qm", "c")
+    assert source_revision(pkg) == {"rlmeta_interp": __version__, "git_commit": git("rev-parse", "HEAD"),
+                                    "git_dirty": False}
+    (pkg / "m.py").write_text("x = 2\n")
+    assert source_revision(pkg)["git_dirty"] is True
+    # an untracked copy inside the checkout (a virtual environment's site-packages) has no commit of its own
+    venv = tmp_path / "venv" / "site"
+    venv.mkdir(parents=True)
+    (venv / "m.py").write_text("x = 1\n")
+    assert source_revision(venv)["git_commit"] is None

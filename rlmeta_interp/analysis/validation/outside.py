@@ -14,12 +14,43 @@ import pandas as pd
 
 from ...errors import InvalidConfigError, UnknownModelError
 from ...io import sha256_file
-from .bar import meets_evaluation
+from ...provenance import source_revision
+from .bar import counts_for_bar, meets_evaluation
 from .committed import committed_table
 from .fit import FittedRules, evaluate, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
 from .reading import SUMMARY_JSON, table_pairs, validated_config
+from .report import PAIRS_CSV
+
+
+def preset_pairs(preset: str) -> list[str]:
+    """Every labelled pair ``preset`` designs, in preset order: what ``validate --read --preset`` reads, so that a
+    registered test is read whole and not as a chosen subset. The validation preset is refused (``validate --add``
+    measures its pairs)."""
+    if preset == "validation":
+        raise InvalidConfigError("--preset validation: its pairs are measured by `rlmeta-interp validate --add`; read"
+                                 " a preset outside validation (e.g. composition-test).")
+    names = preset_labelled_names(preset)
+    if not names:
+        raise InvalidConfigError(f"Preset {preset!r} has no labelled pairs to read.")
+    return names
+
+
+def _check_table(digests: dict[str, str], expected: str | None) -> None:
+    """Refuse a committed table other than the one a test registered (``expected``: the summary's sha256, or a
+    prefix of at least 12 hex digits)."""
+    if expected is None:
+        return
+    want = expected.strip().lower()
+    if len(want) < 12 or any(c not in "0123456789abcdef" for c in want):
+        raise InvalidConfigError(f"--expect-table {expected!r}: pass the table's sha256 (at least its first 12 hex"
+                                 " digits), as the registration recorded it.")
+    if not digests["summary"].startswith(want):
+        raise InvalidConfigError(
+            f"The committed table is {digests['summary'][:12]}..., not the {want[:12]}... the reading was registered"
+            " against: the fit changed since. Read with the registered table (check out its commit's figures/), or"
+            " register the new checksum before reading.")
 
 
 def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
@@ -54,7 +85,8 @@ def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
 
 
 def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: bool = True,
-               folder: str | Path | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+               folder: str | Path | None = None, expected_table: str | None = None,
+               preset: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``pairs`` scored at the committed table's sizes (:func:`validated_config`) and read by its fit. Pass a recipe's
     pairs in one call, so that each finds its same-budget control and reference base among them.
 
@@ -65,15 +97,27 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     vote, and ``table_sha256``, the checksum of the summary read. ``evaluation``: ``table_sha256``, the pairs
     evaluated (the cases), and, over them, the table's held-out evaluation (``validation.fit.evaluate``, with the
     committed run's bootstrap size and seed) with ``meets_bar`` (:func:`~.bar.meets_evaluation`); no ``evaluation``
-    key when no pair is a case."""
+    key when no pair is a case; also ``pairs_csv_sha256`` (the per-pair table the fit came from), ``code`` (the
+    package version and git commit that measured, :func:`~rlmeta_interp.provenance.source_revision`), ``preset``, and
+    ``read`` (every pair read with its label, gain check and whether it is a case). Each indicator of the evaluation
+    says whether it ``counts_for_bar``.
+
+    ``preset``: the pairs must be exactly that preset's labelled pairs (:func:`preset_pairs`). ``expected_table``:
+    refuse, before measuring anything, a committed table whose checksum differs from the registered one."""
     from ... import registry
     from ...organism.gain import is_validation_case
     from ...paths import record_figures_dir
 
+    if preset is not None and sorted(set(pairs)) != sorted(preset_pairs(preset)):
+        raise InvalidConfigError(f"--preset {preset}: read exactly its {len(preset_pairs(preset))} labelled pairs (pass"
+                                 " no names with it), not a subset or others.")
     summary, table = committed_table(folder)
+    table_dir = Path(folder if folder is not None else record_figures_dir())
+    digests = {"summary": sha256_file(table_dir / SUMMARY_JSON), "pairs_csv": sha256_file(table_dir / PAIRS_CSV)}
+    _check_table(digests, expected_table)
     specs = _checked_specs(pairs, summary)
     fitted = FittedRules.from_dict(summary["fitted"])
-    table_sha = sha256_file(Path(folder if folder is not None else record_figures_dir()) / SUMMARY_JSON)
+    table_sha = digests["summary"]
     cards = [c.revoted(fitted.rules_for(c.world))
              for c in score_cards(specs, validated_config(summary), out, progress=progress)]
     rows_in = pair_table(cards)
@@ -93,10 +137,14 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
             row[name] = float(read_as[name][i])
             row[f"{name}_vote"] = card.votes.get(name, "n/a")
         rows.append({**row, "table_sha256": table_sha})
-    result: dict[str, Any] = {"table_sha256": table_sha, "pairs": [cards[i].pair for i in cases]}
+    result: dict[str, Any] = {"table_sha256": table_sha, "pairs_csv_sha256": digests["pairs_csv"],
+                              "code": source_revision(), "preset": preset, "pairs": [cards[i].pair for i in cases],
+                              "read": {r["pair"]: {k: r[k] for k in ("label", "gain_check", "case", "reading")}
+                                       for r in rows}}
     if cases:
         run = summary.get("run") or {}
         ev = evaluate(fitted, rows_in.iloc[cases].reset_index(drop=True), table[table["split"] == "calibration"],
                       n_boot=int(run.get("n_boot", 1000)), seed=int(run.get("seed", 0)))
+        ev["indicators"] = [{**r, "counts_for_bar": counts_for_bar(r)} for r in ev["indicators"]]
         result["evaluation"] = {**ev, "meets_bar": meets_evaluation(ev)}
     return pd.DataFrame(rows), result

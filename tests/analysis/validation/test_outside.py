@@ -42,6 +42,29 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     # its gain check failed: not a case, so nothing to evaluate
     assert read_json(dest.with_suffix(".json"), required=True) == result
     assert result["pairs"] == [] and "evaluation" not in result
+    # what the reading rests on: the table's two files, the code, and each pair's gain check
+    assert result["pairs_csv_sha256"] == sha256_file(table / vr.PAIRS_CSV) and result["preset"] is None
+    assert set(result["code"]) == {"rlmeta_interp", "git_commit", "git_dirty"}
+    assert result["read"] == {"x-pilot": {"label": "creation", "gain_check": "failed", "case": False,
+                                          "reading": got.iloc[0]["reading"]}}
+    # a registered table checksum: another one is refused before anything is measured, a prefix of the right one reads
+    with pytest.raises(InvalidConfigError, match="the fit changed since"):
+        vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False, expected_table="0" * 64)
+    with pytest.raises(InvalidConfigError, match="at least its first 12"):
+        vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False, expected_table="abc")
+    same, _ = vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False,
+                            expected_table=result["table_sha256"][:16].upper())
+    pd.testing.assert_frame_equal(same, got)
+    # a preset is read whole: not a subset of it, nor other pairs, nor the validation preset
+    with pytest.raises(InvalidConfigError, match="read exactly its"):
+        vo.read_pairs(["x-pilot"], folder=table, progress=False, preset="composition-test")
+    with pytest.raises(InvalidConfigError, match="validate --add"):
+        vo.preset_pairs("validation")
+    from rlmeta_interp.organism.presets import preset_specs
+
+    assert vo.preset_pairs("composition-test") == [s.name for s in preset_specs("composition-test") if s.label]
+    with pytest.raises(InvalidConfigError, match="name none"):
+        read_pairs_job(["x-pilot"], out=None, readings=None, preset="composition-test")
     row = got.iloc[0]
     assert len(got) == 1 and row["pair"] == "x-pilot" and row["label"] == "creation"
     assert row["gain_check"] == "failed" and not row["case"] and not row["own_world_cuts"]
@@ -75,6 +98,7 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     ev = result["evaluation"]
     assert result["pairs"] == ["c-test"] and ev["n_test"] == 1
     assert ev["summary"]["predictions"] == {"c-test": read["reading"]} and ev["meets_bar"] is False
+    assert ev["indicators"] and all(r["counts_for_bar"] is False for r in ev["indicators"])  # one pair, one base
     added_row = pd.read_csv(tmp_path / "added" / vr.PAIRS_CSV).set_index("pair").loc["c-test"]
     assert read["vote_rule"] == added_row["vote_summary"]
     with pytest.raises(InvalidConfigError, match="are validation pairs"):
@@ -89,7 +113,8 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
         vo.read_pairs(["x-pilot"], folder=table, progress=False)
     for argv, why in ((["validate", "--read", "x-pilot", "--refit"], "--read cannot take --refit"),
                       (["validate", "--read", "x-pilot", "--table-dir", str(table)], "cannot take --table-dir"),
-                      (["validate", "--readings", str(dest)], "pass it with --read")):
+                      (["validate", "--readings", str(dest)], "go with --read"),
+                      (["validate", "--preset", "composition-test"], "go with --read")):
         assert main(argv) == 2
         assert why in capsys.readouterr().err
 
