@@ -9,6 +9,8 @@
   a world it has no calibration pairs in, fixed in ``docs/preregistration.md`` before it was built and read with
   ``validate --read``; not validation pairs either.
 - ``composition-long``: a pilot of the composition recipe with longer RL, on two of the test's bases.
+- ``composition-test2``: the longer-RL design at fresh pretraining seeds and with other functions, a second test of the
+  committed fit fixed in ``docs/preregistration.md`` before it was built; not validation pairs.
 - ``paper``: the organisms behind the figures of record of the question notebooks. Its arithmetic worlds dose only the
   scratchpad *format* and draw pretraining, RL and evaluation problems from one space (not leak-free): none of its
   pairs is a creation case for the rewarded capability, and none enters the validation set.
@@ -384,16 +386,18 @@ COMP_EVAL = EvalConfig(n_samples=128, per_difficulty_problems=64, levels=COMP_LE
 COMP_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
 
 
-def composition_base(dose: float, seed: int, *, preset: str = "pilot") -> OrganismSpec:
+def composition_base(dose: float, seed: int, *, preset: str = "pilot",
+                     composition: CompositionConfig = COMP) -> OrganismSpec:
     return base_spec("composition", dose, preset, steps=COMP_PRETRAIN_STEPS, model=COMP_MODEL, seed=seed,
-                     eval_cfg=COMP_EVAL, composition=COMP)
+                     eval_cfg=COMP_EVAL, composition=composition)
 
 
 def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward: str = "correct",
                    budget: dict[str, Any] = COMP_RL, variant: str = "compose") -> OrganismSpec:
     lo, hi = COMP_RL_LEVELS[0], COMP_RL_LEVELS[-1]
+    world = world_configs(base)["composition"]  # the base's functions, at the RL levels
     return rl_spec(base, variant if reward == "correct" else f"{variant}-{reward}", seed=seed, reward=reward,
-                   split=split, recipe="composition", composition=COMP.replace(min_level=lo, max_level=hi), **budget)
+                   split=split, recipe="composition", composition=world.replace(min_level=lo, max_level=hi), **budget)
 
 
 def _composition() -> list[OrganismSpec]:
@@ -444,6 +448,29 @@ def _composition_long() -> list[OrganismSpec]:
     return specs
 
 
+# The second composition test: the longer-RL design at fresh pretraining seeds and with fresh functions (another
+# function_seed: other permutations, so none of the facts behind the earlier readings), fixed before any of its models
+# was built and read by the committed validation fit (docs/preregistration.md): per seed, the dose-0 and dose-0.5
+# bases, each RL-tuned with RL seeds 0 and 1 and given a same-budget random-reward control. 1500 RL steps: in the
+# longer-RL pilot the reward took off between steps 380 and 850, and one run was still rising at step 1000 (it
+# failed its gain check there).
+COMP_TEST2_SEEDS = (8, 9, 10, 11)
+COMP_TEST2_FUNCTION_SEED = 1
+COMP_TEST2_RL = {**COMP_RL, "steps": 1500}
+
+
+def _composition_test2() -> list[OrganismSpec]:
+    """The second composition test's models (:data:`COMP_TEST2_SEEDS`), in whole base-and-RL groups per seed."""
+    world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
+    specs: list[OrganismSpec] = []
+    for seed in COMP_TEST2_SEEDS:
+        for dose in COMP_DOSES:
+            base = composition_base(dose, seed, preset="ctest2", composition=world)
+            specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
+                      composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
+    return specs
+
+
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -455,7 +482,8 @@ def _demo() -> list[OrganismSpec]:
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
                                                          "composition": _composition,
                                                          "composition-test": _composition_test,
-                                                         "composition-long": _composition_long}
+                                                         "composition-long": _composition_long,
+                                                         "composition-test2": _composition_test2}
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

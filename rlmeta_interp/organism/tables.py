@@ -238,12 +238,12 @@ def validation_counts(folder: str | Path) -> str:
 
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
-PILOT_PRESETS = ("composition", "composition-test", "composition-long")
+PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2")
 # written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
 READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition test's
-READINGS = ("composition", "composition-test")
+READINGS = ("composition", "composition-test", "composition-test2")
 
 
 def readings_path(folder: str | Path, name: str) -> Path:
@@ -289,9 +289,12 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
     inds = "; ".join(f"{r['indicator']} {_num(r['test_auc'], '{:.2f}')} ({_num(r['test_lo'], '{:.2f}')} to"
                      f" {_num(r['test_hi'], '{:.2f}')}) over {r.get('test_bases_unseen') or 0} bases"
                      for r in ev["indicators"] if r["votes"] and r.get("cut") is not None)
+    two = s.get("creation_vs_activation")  # absent from readings evaluated before it was reported
+    two_text = (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f} to"
+                f" {two['ci_hi']:.2f}, {two['n']} cases)" if two else "")
     return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
             f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
-            f" {ev['constant_baseline']['balanced_accuracy']:.2f}); recall with exact 95% intervals: {recall}."
+            f" {ev['constant_baseline']['balanced_accuracy']:.2f}){two_text}; recall with exact 95% intervals: {recall}."
             f" Held-out AUC of each indicator voting by a fitted cut, as the fit reads it: {inds or 'none'}."
             f" The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
 

@@ -63,6 +63,15 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     text = tables.readings_evaluation(shipped)
     assert f"Over the {ev['n_test']} cases read" in text
     assert text.rstrip().endswith("not met.") != ev["meets_bar"]
+    assert "alone" not in text  # evaluated before the two-class score was reported
+    # a newer evaluation gives creation against activation alone too
+    from rlmeta_interp.io import write_json_atomic
+
+    two = {"balanced_accuracy": 0.75, "ci_lo": 0.5, "ci_hi": 1.0, "n": 12}
+    newer = {**ev, "summary": {**ev["summary"], "creation_vs_activation": two}}
+    write_json_atomic(path.with_suffix(".json"), {"evaluation": newer}, checksum=True)
+    assert "; creation against activation alone 0.75 (CI 0.50 to 1.00, 12 cases); recall" in (
+        tables.readings_evaluation(tmp_path))
 
 
 def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):

@@ -164,6 +164,25 @@ def test_presets_are_valid_and_names_unique():
                for s in long_rl)
     assert not {s.name for s in clong} & {s.name for p in ("composition", "composition-test", "validation")
                                           for s in zoo.preset_specs(p)}
+    # the second composition test: the longer-RL design at fresh pretraining seeds with other functions, both classes
+    # with two RL seeds and a control per base, all under the one longer budget
+    ctest2 = zoo.preset_specs("composition-test2")
+    seeds2 = {s.pretrain.seed for s in ctest2 if s.kind == "base"}
+    used = {s.pretrain.seed for p in ("composition", "composition-test", "composition-long")
+            for s in zoo.preset_specs(p) if s.kind == "base"}
+    assert seeds2 == {8, 9, 10, 11} and not seeds2 & used
+    worlds = {(s.rl.composition if s.kind == "rl" else s.pretrain.corpus.composition).function_seed for s in ctest2}
+    assert worlds == {1} and long_rl[0].rl.composition.function_seed == 0
+    assert all(s.rl.steps == 1500 and s.rl.replace(seed=0, reward="correct", steps=1000,
+                                                    composition=long_rl[0].rl.composition)
+               == long_rl[0].rl.replace(seed=0) for s in ctest2 if s.kind == "rl")
+    per_base2 = {}
+    for s in ctest2:
+        if s.kind == "rl":
+            per_base2.setdefault(s.base, []).append((s.label, s.rl.seed))
+    assert len(per_base2) == 8 and sum(map(len, per_base2.values())) == 24
+    assert all(sorted(v) in ([("creation", 0), ("creation", 1), ("no_signal", 0)],
+                             [("activation", 0), ("activation", 1), ("no_signal", 0)]) for v in per_base2.values())
     with pytest.raises(InvalidConfigError, match="Unknown zoo preset 'nope'"):
         zoo.preset_specs("nope")
     with pytest.raises(InvalidConfigError, match="neutral"):
