@@ -343,6 +343,21 @@ def _auc_within(two: pd.DataFrame, column: str, name: str, *, n_boot: int, seed:
     return out
 
 
+def creation_vs_activation(test: pd.DataFrame, pred: Sequence[str], *, n_boot: int = 1000,
+                           seed: int = 0) -> dict[str, Any] | None:
+    """Balanced accuracy of ``pred`` over ``test``'s creation and activation pairs alone, with its CI over bases:
+    ``{"n", "balanced_accuracy", "ci_lo", "ci_hi"}``, or None unless both classes are there. Beside the three-class
+    score, because a control without a gain is read no-signal by the gain check, so the controls make the
+    three-class score easier than the question the meter exists for."""
+    decided = (test["label"] != "no_signal").to_numpy()
+    sub = test[decided]
+    if set(sub["label"]) != {"creation", "activation"}:
+        return None
+    sub_pred = [p for p, d in zip(pred, decided, strict=True) if d]
+    ba, lo, hi = balanced_accuracy_ci(sub["label"].tolist(), sub_pred, n_boot=n_boot, seed=seed, groups=_groups(sub))
+    return {"n": int(decided.sum()), "balanced_accuracy": ba, "ci_lo": lo, "ci_hi": hi}
+
+
 def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame, *, n_boot: int = 1000,
              seed: int = 0) -> dict[str, Any]:
     """Held-out metrics of the fitted summary and of the vote rule, and each indicator's AUC on ``test`` rows."""
@@ -362,22 +377,11 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     g_ba, g_lo, g_hi = balanced_accuracy_ci(true, gain_then, n_boot=n_boot, seed=seed, groups=_groups(test))
     out["gain_then_constant"] = {"answer": two_answer, "balanced_accuracy": g_ba, "ci_lo": g_lo, "ci_hi": g_hi}
     controls = test["label"] == "no_signal"
-    decided = ~controls.to_numpy()  # creation and activation pairs: the two classes the meter exists to tell apart
     for rule_name, pred in (("summary", fitted.predict(test)), ("vote_rule", test["vote_summary"].tolist())):
         ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=_groups(test))
-        # beside the three-class score, creation against activation alone: a control without a gain is read
-        # no-signal by the gain check, so the controls make the three-class score easier than the question
-        two_way = None
-        if len({t for t, d in zip(true, decided, strict=True) if d}) == 2:
-            sub = test[decided]
-            sub_pred = [p for p, d in zip(pred, decided, strict=True) if d]
-            t_ba, t_lo, t_hi = balanced_accuracy_ci(sub["label"].tolist(), sub_pred, n_boot=n_boot, seed=seed,
-                                                    groups=_groups(sub))
-            two_way = {"n": int(decided.sum()), "balanced_accuracy": t_ba, "ci_lo": t_lo, "ci_hi": t_hi}
         conf = confusion_table(true, pred, classes, [c for c in READINGS if c in set(pred) | set(classes)])
         out[rule_name] = {
             "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
-            "creation_vs_activation": two_way,
             # the pairs read wrong by name, with their label and reading: the errors a reader should see first
             "read_wrong": {p: [t, r] for p, t, r in zip(test["pair"], true, pred, strict=True) if t != r},
             "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),

@@ -17,7 +17,7 @@ from ...io import sha256_file
 from ...provenance import source_revision
 from .bar import counts_for_bar, meets_evaluation
 from .committed import committed_table
-from .fit import FittedRules, evaluate, pair_table
+from .fit import FittedRules, creation_vs_activation, evaluate, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
 from .reading import SUMMARY_JSON, table_pairs, validated_config
@@ -100,7 +100,8 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     key when no pair is a case; also ``pairs_csv_sha256`` (the per-pair table the fit came from), ``code`` (the
     package version and git commit that measured, :func:`~rlmeta_interp.provenance.source_revision`), ``preset``, and
     ``read`` (every pair read with its label, gain check and whether it is a case). Each indicator of the evaluation
-    says whether it ``counts_for_bar``.
+    says whether it ``counts_for_bar``, and each rule's evaluation gives ``creation_vs_activation`` beside its
+    three-class balanced accuracy.
 
     ``preset``: the pairs must be exactly that preset's labelled pairs (:func:`preset_pairs`). ``expected_table``:
     refuse, before measuring anything, a committed table whose checksum differs from the registered one."""
@@ -143,8 +144,12 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
                                        for r in rows}}
     if cases:
         run = summary.get("run") or {}
-        ev = evaluate(fitted, rows_in.iloc[cases].reset_index(drop=True), table[table["split"] == "calibration"],
-                      n_boot=int(run.get("n_boot", 1000)), seed=int(run.get("seed", 0)))
+        test = rows_in.iloc[cases].reset_index(drop=True)
+        boot = {"n_boot": int(run.get("n_boot", 1000)), "seed": int(run.get("seed", 0))}
+        ev = evaluate(fitted, test, table[table["split"] == "calibration"], **boot)
+        for rule in ("summary", "vote_rule"):  # beside the three-class score (fit.creation_vs_activation)
+            ev[rule]["creation_vs_activation"] = creation_vs_activation(
+                test, list(ev[rule]["predictions"].values()), **boot)
         ev["indicators"] = [{**r, "counts_for_bar": counts_for_bar(r)} for r in ev["indicators"]]
         result["evaluation"] = {**ev, "meets_bar": meets_evaluation(ev)}
     return pd.DataFrame(rows), result

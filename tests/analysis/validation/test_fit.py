@@ -108,17 +108,18 @@ def test_perfect_statistic_gives_balanced_accuracy_one_on_test():
     assert gtc["ci_lo"] <= gtc["balanced_accuracy"] <= gtc["ci_hi"] and gtc["ci_lo"] < gtc["ci_hi"]
     assert s["right_by_recipe"] == {"edge": [len(test), len(test)]}
     # creation against activation alone: the controls left out
-    assert s["creation_vs_activation"]["balanced_accuracy"] == 1.0 and s["creation_vs_activation"]["n"] == 16
-    # a vote rule that reads every creation pair as activation: the controls keep the three-class score at 2/3, the
+    two = vf.creation_vs_activation(test, list(s["predictions"].values()), n_boot=200)
+    assert two["balanced_accuracy"] == 1.0 and two["n"] == 16
+    # a rule that reads every creation pair as activation: the controls keep the three-class score at 2/3, the
     # two-class one is 1/2, which is what it knows about the question
     flipped = test.assign(vote_summary=test["vote_summary"].replace("creation", "activation"))
     vr = vf.evaluate(fitted, flipped, calib, n_boot=200)["vote_rule"]
     assert vr["balanced_accuracy"] == pytest.approx(2 / 3)
-    assert vr["creation_vs_activation"]["balanced_accuracy"] == pytest.approx(1 / 2)
-    assert vr["creation_vs_activation"]["ci_lo"] <= 0.5 <= vr["creation_vs_activation"]["ci_hi"]
+    two = vf.creation_vs_activation(flipped, flipped["vote_summary"].tolist(), n_boot=200)
+    assert two["balanced_accuracy"] == pytest.approx(1 / 2) and two["ci_lo"] <= 0.5 <= two["ci_hi"]
     # one of the two classes only: no two-class score
-    one = vf.evaluate(fitted, test[test["label"] != "creation"], calib, n_boot=50)["summary"]
-    assert one["creation_vs_activation"] is None
+    no_creation = test[test["label"] != "creation"]
+    assert vf.creation_vs_activation(no_creation, no_creation["vote_summary"].tolist()) is None
 
 
 def test_votes_at_the_fitted_cut_and_bases_are_counted_per_indicator():

@@ -99,6 +99,7 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     assert result["pairs"] == ["c-test"] and ev["n_test"] == 1
     assert ev["summary"]["predictions"] == {"c-test": read["reading"]} and ev["meets_bar"] is False
     assert ev["indicators"] and all(r["counts_for_bar"] is False for r in ev["indicators"])  # one pair, one base
+    assert ev["summary"]["creation_vs_activation"] is None  # one class among the cases
     added_row = pd.read_csv(tmp_path / "added" / vr.PAIRS_CSV).set_index("pair").loc["c-test"]
     assert read["vote_rule"] == added_row["vote_summary"]
     with pytest.raises(InvalidConfigError, match="are validation pairs"):
