@@ -113,8 +113,8 @@ else:
 # ## A world the fit never saw: composition pairs read by the committed fit
 # `rlmeta-interp validate --read` scores labelled pairs outside the validation table at the committed table's sizes,
 # reads them by its fit (here by the cuts pooled over the calibrated worlds) without adding them, and evaluates the
-# validation cases among them. The shipped readings: the composition pilot, and the composition test where it has
-# been built and read (`data/README.md`).
+# validation cases among them. The shipped readings: the composition pilot, and the two pre-registered composition
+# tests where they have been built and read (`data/README.md`).
 
 # %%
 for name in tables.READINGS:
