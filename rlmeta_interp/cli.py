@@ -424,9 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CSV that --read writes (with a .sha256 beside it; default: <out>/readings.csv)")
     s.add_argument("--preset", default=None, metavar="NAME",
                    help="with --read and no names: read exactly this preset's labelled pairs (a registered test)")
-    s.add_argument("--expect-table", default=None, metavar="SHA256",
-                   help="with --read: refuse to read unless the committed table's checksum is this (the registered"
-                        " one)")
+    s.add_argument("--expect-table", nargs="+", default=None, metavar="SHA256",
+                   help="with --read: refuse to read unless the committed summary's checksum (and, if given second,"
+                        " the per-pair table's) is the registered one")
     s.add_argument("--add", nargs="*", default=None, metavar="NAME",
                    help="measure only these labelled pairs, with the committed table's sizes, and report the"
                         " committed table with their rows added; held-out pairs need no other model, a calibration"

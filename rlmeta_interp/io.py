@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import zlib
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -214,7 +215,7 @@ def read_text(path: str | os.PathLike, *, rebuild: str | None = None, required: 
     if p.suffix == ".gz":
         try:
             return gzip.decompress(p.read_bytes()).decode()
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
             raise CorruptedCheckpointError(f"{p} is not a whole gzip file ({e}). " + _rebuild_text(p, rebuild)) from e
     return p.read_text()
 

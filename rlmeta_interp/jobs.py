@@ -299,7 +299,7 @@ def validated_scorecard_config(world: str | None) -> Any:
 
 def read_pairs_job(names: list[str], *, out: str | Path | None, readings: str | Path | None,
                    table_dir: str | Path | None = None, progress: bool = True, preset: str | None = None,
-                   expected_table: str | None = None) -> tuple[pd.DataFrame, dict, Path]:
+                   expected_table: str | list[str] | None = None) -> tuple[pd.DataFrame, dict, Path]:
     """``validate --read``: labelled pairs the committed table does not hold, read by its fit at its sizes, and the
     table's held-out evaluation over those that are validation cases
     (:func:`~rlmeta_interp.analysis.validation.outside.read_pairs`; ``table_dir``: another table than the committed
@@ -335,6 +335,9 @@ def readings_text(table: pd.DataFrame, result: dict[str, Any], dest: Path) -> st
                 + (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f}-"
                    f"{two['ci_hi']:.2f}, {two['n']} pairs)" if two else "")
                 + f"; the project's bar {'met' if ev['meets_bar'] else 'not met'}")
+        if rule := ev.get("expansion_rule"):
+            head += (f"\nthe label-free expansion rule (pass@n expanded: creation) over the same cases: balanced"
+                     f" accuracy {rule['balanced_accuracy']:.2f} (CI {rule['ci_lo']:.2f}-{rule['ci_hi']:.2f})")
     return table.to_string(index=False) + f"\n{head}\nwritten to {dest} and {dest.with_suffix('.json')}\n"
 
 

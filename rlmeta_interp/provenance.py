@@ -23,14 +23,20 @@ def package_versions(packages: Iterable[str], *, python: bool = False) -> dict[s
     return out
 
 
+#: the libraries whose versions decide what a measurement is
+MEASURING_PACKAGES = ("torch", "transformers", "transformer-lens", "sae-lens", "trl", "numpy", "scikit-learn")
+
+
 def source_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """The code that is running: the package version and, when it runs from a git checkout, the commit and whether
-    the work tree differs from it (``git_commit``/``git_dirty`` are None otherwise, e.g. from an installed wheel).
+    the package's files differ from it, new untracked files included (``git_commit``/``git_dirty`` are None
+    otherwise, e.g. from an installed wheel), with the versions of the libraries that measure.
     Recorded beside a registered reading, so that it can be tied to the code that measured it."""
     from . import __version__
 
     here = Path(path) if path is not None else Path(__file__).resolve().parent
-    out: dict[str, Any] = {"rlmeta_interp": __version__, "git_commit": None, "git_dirty": None}
+    out: dict[str, Any] = {"rlmeta_interp": __version__, "git_commit": None, "git_dirty": None,
+                           "packages": package_versions(MEASURING_PACKAGES, python=True)}
     try:
         # git itself answers "which commit, and is the tree clean"; no library of ours reads a repository
         # the folder's own files must be tracked: an installed copy can sit inside some other checkout (a virtual
@@ -40,7 +46,7 @@ def source_revision(path: str | os.PathLike | None = None) -> dict[str, Any]:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=30)
         if tracked.returncode != 0 or commit.returncode != 0:
             return out
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], cwd=here,
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal", "--", "."], cwd=here,
                                 capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):  # no git on this machine
         return out

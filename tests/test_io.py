@@ -257,3 +257,9 @@ def test_gz_json_is_compressed_reproducible_and_checked(tmp_path):
     gz.write_bytes(first[: len(first) // 2])  # truncated
     with pytest.raises(CorruptedCheckpointError, match="m.json.gz is not a whole gzip file"):
         read_json(gz)
+    damaged = bytearray(first)
+    for i in range(12, len(damaged) - 8):  # the compressed stream itself, header and trailer kept
+        damaged[i] ^= 0xFF
+    gz.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptedCheckpointError, match="m.json.gz is not a whole gzip file"):
+        read_json(gz)

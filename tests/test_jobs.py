@@ -114,4 +114,8 @@ def test_readings_text_prints_both_scores_and_where_they_went(tmp_path):
     one_class = {**summary, "creation_vs_activation": None}
     text = readings_text(table, {"evaluation": {"n_test": 2, "summary": one_class, "meets_bar": False}}, dest)
     assert "alone" not in text
+    rule = {"balanced_accuracy": 0.5, "ci_lo": 0.5, "ci_hi": 0.5}
+    ev = {"n_test": 2, "summary": one_class, "meets_bar": False, "expansion_rule": rule}
+    assert "the label-free expansion rule (pass@n expanded: creation) over the same cases: balanced accuracy 0.50" \
+           " (CI 0.50-0.50)" in readings_text(table, {"evaluation": ev}, dest)
     assert "no pair read is a validation case" in readings_text(table, {"pairs": []}, dest)

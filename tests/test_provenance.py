@@ -29,12 +29,19 @@ def test_source_revision_names_the_commit_of_a_tracked_folder_only(tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     (pkg / "m.py").write_text("x = 1\n")
-    assert source_revision(pkg) == {"rlmeta_interp": __version__, "git_commit": None, "git_dirty": None}  # no repo
+    def bare(rev):
+        return {k: v for k, v in rev.items() if k != "packages"}
+
+    assert bare(source_revision(pkg)) == {"rlmeta_interp": __version__, "git_commit": None, "git_dirty": None}
+    assert source_revision(pkg)["packages"]["torch"] == importlib.metadata.version("torch")
     git("init", "-q")
     git("add", "pkg")
     git("commit", "-qm", "c")
-    assert source_revision(pkg) == {"rlmeta_interp": __version__, "git_commit": git("rev-parse", "HEAD"),
-                                    "git_dirty": False}
+    assert bare(source_revision(pkg)) == {"rlmeta_interp": __version__, "git_commit": git("rev-parse", "HEAD"),
+                                          "git_dirty": False}
+    (pkg / "new.py").write_text("y = 1\n")  # a new module, not yet tracked, is a change too
+    assert source_revision(pkg)["git_dirty"] is True
+    (pkg / "new.py").unlink()
     (pkg / "m.py").write_text("x = 2\n")
     assert source_revision(pkg)["git_dirty"] is True
     # an untracked copy inside the checkout (a virtual environment's site-packages) has no commit of its own

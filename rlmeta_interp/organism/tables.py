@@ -292,11 +292,15 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
     two = s.get("creation_vs_activation")  # absent from readings evaluated before it was reported
     two_text = (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f} to"
                 f" {two['ci_hi']:.2f}, {two['n']} cases)" if two else "")
+    rule = ev.get("expansion_rule")  # likewise
+    rule_text = (f" The label-free expansion rule (no gain: no-signal; pass@n expanded: creation; else activation)"
+                 f" over the same cases: balanced accuracy {rule['balanced_accuracy']:.2f} (CI {rule['ci_lo']:.2f} to"
+                 f" {rule['ci_hi']:.2f}), {len(rule['read_wrong'])} read wrong." if rule else "")
     return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
             f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
             f" {ev['constant_baseline']['balanced_accuracy']:.2f}){two_text}; recall with exact 95% intervals: {recall}."
             f" Held-out AUC of each indicator voting by a fitted cut, as the fit reads it: {inds or 'none'}."
-            f" The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
+            f"{rule_text} The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
 
 
 def _num(x: Any, fmt: str) -> str:
@@ -330,7 +334,7 @@ def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:
         manifests = {name: read_json(p) for name, p in paths.items()}
         for name in refresh_gain_checks(manifests):
             # in the file's own layout: exported manifests are compact (export_manifests), zoo manifests indented
-            compact = not paths[name].read_text().startswith("{\n ")
+            compact = paths[name].suffix == ".gz" or not paths[name].read_text().startswith("{\n ")
             written.append(write_json_atomic(paths[name], manifests[name], compact=compact))
     return written
 

@@ -63,15 +63,20 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     text = tables.readings_evaluation(shipped)
     assert f"Over the {ev['n_test']} cases read" in text
     assert text.rstrip().endswith("not met.") != ev["meets_bar"]
-    assert "alone" not in text  # evaluated before the two-class score was reported
     # a newer evaluation gives creation against activation alone too
     from rlmeta_interp.io import write_json_atomic
 
     two = {"balanced_accuracy": 0.75, "ci_lo": 0.5, "ci_hi": 1.0, "n": 12}
     newer = {**ev, "summary": {**ev["summary"], "creation_vs_activation": two}}
     write_json_atomic(path.with_suffix(".json"), {"evaluation": newer}, checksum=True)
-    assert "; creation against activation alone 0.75 (CI 0.50 to 1.00, 12 cases); recall" in (
-        tables.readings_evaluation(tmp_path))
+    text = tables.readings_evaluation(tmp_path)
+    assert "; creation against activation alone 0.75 (CI 0.50 to 1.00, 12 cases); recall" in text
+    assert "expansion rule" not in text
+    rule = {"balanced_accuracy": 1.0, "ci_lo": 1.0, "ci_hi": 1.0, "read_wrong": {"p": ["creation", "activation"]}}
+    write_json_atomic(path.with_suffix(".json"), {"evaluation": {**newer, "expansion_rule": rule}}, checksum=True)
+    assert "expansion rule (no gain: no-signal; pass@n expanded: creation; else activation) over the same cases:" \
+           " balanced accuracy 1.00 (CI 1.00 to 1.00), 1 read wrong. The project's bar" in (
+               tables.readings_evaluation(tmp_path))
 
 
 def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
@@ -137,6 +142,15 @@ def test_stale_stored_gain_checks_are_rewritten(tmp_path):
     assert tables.refresh_stored_gain_checks([tmp_path]) == [tmp_path / "t.json"]
     assert read_json(tmp_path / "t.json")["gain_check"]["passed"] is True
     assert tables.refresh_stored_gain_checks([tmp_path]) == []  # current now
+    # a compressed (shipped pilot) manifest is rewritten compressed
+    from rlmeta_interp.io import write_json_atomic
+
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    write_json_atomic(gz / "b.json.gz", base, compact=True)
+    write_json_atomic(gz / "t.json.gz", trained, compact=True)
+    assert tables.refresh_stored_gain_checks([gz]) == [gz / "t.json.gz"]
+    assert (gz / "t.json.gz").read_bytes()[:2] == b"\x1f\x8b" and read_json(gz / "t.json.gz")["gain_check"]["passed"]
 
 
 def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():

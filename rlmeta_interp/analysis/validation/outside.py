@@ -7,6 +7,7 @@ preset (a new world, fixed in advance) is scored without merging it into the tab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from .committed import committed_table
 from .fit import FittedRules, creation_vs_activation, evaluate, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
+from .metrics import balanced_accuracy_ci, recall_exact_ci
 from .reading import SUMMARY_JSON, table_pairs, validated_config
 from .report import PAIRS_CSV
 
@@ -37,20 +39,41 @@ def preset_pairs(preset: str) -> list[str]:
     return names
 
 
-def _check_table(digests: dict[str, str], expected: str | None) -> None:
-    """Refuse a committed table other than the one a test registered (``expected``: the summary's sha256, or a
-    prefix of at least 12 hex digits)."""
+def _check_table(digests: dict[str, str], expected: str | Sequence[str] | None) -> None:
+    """Refuse a committed table other than the one a test registered. ``expected``: the summary's sha256, then
+    optionally the per-pair table's (``validation_pairs.csv``, whose calibration rows the evaluation's baselines
+    read), each in full or as a prefix of at least 12 hex digits."""
     if expected is None:
         return
-    want = expected.strip().lower()
-    if len(want) < 12 or any(c not in "0123456789abcdef" for c in want):
-        raise InvalidConfigError(f"--expect-table {expected!r}: pass the table's sha256 (at least its first 12 hex"
-                                 " digits), as the registration recorded it.")
-    if not digests["summary"].startswith(want):
-        raise InvalidConfigError(
-            f"The committed table is {digests['summary'][:12]}..., not the {want[:12]}... the reading was registered"
-            " against: the fit changed since. Read with the registered table (check out its commit's figures/), or"
-            " register the new checksum before reading.")
+    wants = [expected] if isinstance(expected, str) else list(expected)
+    if not 1 <= len(wants) <= 2:
+        raise InvalidConfigError(f"--expect-table takes the summary's checksum and optionally the per-pair table's,"
+                                 f" not {len(wants)} values.")
+    for (kind, got), given in zip(digests.items(), wants, strict=False):
+        want = given.strip().lower()
+        if len(want) < 12 or any(c not in "0123456789abcdef" for c in want):
+            raise InvalidConfigError(f"--expect-table {given!r}: pass the table's sha256 (at least its first 12 hex"
+                                     " digits), as the registration recorded it.")
+        if not got.startswith(want):
+            raise InvalidConfigError(
+                f"The committed table's {kind} is {got[:12]}..., not the {want[:12]}... the reading was registered"
+                " against: the fit changed since. Read with the registered table (check out its commit's figures/),"
+                " or register the new checksum before reading.")
+
+
+def expansion_reading(base_metrics: dict[str, Any] | None, metrics: dict[str, Any] | None) -> str:
+    """A label-free reading from the pass@k evaluations alone, the baseline the meter is compared with where cases
+    are selected by their label's pass@k pattern: "no_signal" without any gain, "creation" when pass@n expanded at
+    some level, else "activation"; "n/a" without per-level evaluations. The gain check's own procedure, run as for
+    a creation label on every pair alike, so that the reading does not depend on the label."""
+    from ...organism.gain import gain_check
+
+    if not base_metrics or not metrics:
+        return "n/a"
+    check = gain_check(base_metrics, metrics, "creation")
+    if check["kind"] != "passk":
+        return "n/a"
+    return "creation" if check["expanded_levels"] else "activation" if check["gain"] else "no_signal"
 
 
 def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
@@ -85,7 +108,7 @@ def _checked_specs(pairs: list[str], summary: dict[str, Any]) -> list[Any]:
 
 
 def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: bool = True,
-               folder: str | Path | None = None, expected_table: str | None = None,
+               folder: str | Path | None = None, expected_table: str | Sequence[str] | None = None,
                preset: str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``pairs`` scored at the committed table's sizes (:func:`validated_config`) and read by its fit. Pass a recipe's
     pairs in one call, so that each finds its same-budget control and reference base among them.
@@ -103,8 +126,11 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     says whether it ``counts_for_bar``, and each rule's evaluation gives ``creation_vs_activation`` beside its
     three-class balanced accuracy.
 
+    The evaluation also scores ``expansion_rule``, the label-free reading of the pass@k evaluations
+    (:func:`expansion_reading`), over the same cases, and each row carries it (``expansion_reading``).
+
     ``preset``: the pairs must be exactly that preset's labelled pairs (:func:`preset_pairs`). ``expected_table``:
-    refuse, before measuring anything, a committed table whose checksum differs from the registered one."""
+    refuse, before measuring anything, a committed table whose checksums differ from the registered ones."""
     from ... import registry
     from ...organism.gain import is_validation_case
     from ...paths import record_figures_dir
@@ -112,6 +138,7 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     if preset is not None and sorted(set(pairs)) != sorted(preset_pairs(preset)):
         raise InvalidConfigError(f"--preset {preset}: read exactly its {len(preset_pairs(preset))} labelled pairs (pass"
                                  " no names with it), not a subset or others.")
+    code = source_revision()  # the code that measures, taken before it does
     summary, table = committed_table(folder)
     table_dir = Path(folder if folder is not None else record_figures_dir())
     digests = {"summary": sha256_file(table_dir / SUMMARY_JSON), "pairs_csv": sha256_file(table_dir / PAIRS_CSV)}
@@ -126,22 +153,25 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     read_as = {name: fitted.standardised(rows_in, name) for name in fitted.inputs}
     rows, cases = [], []
     for i, (card, spec) in enumerate(zip(cards, specs, strict=True)):
-        gain = (registry.manifest_of(spec.name) or {}).get("gain_check") or {}
+        manifest = registry.manifest_of(spec.name) or {}
+        gain = manifest.get("gain_check") or {}
+        expansion = expansion_reading((registry.manifest_of(spec.base) or {}).get("metrics"), manifest.get("metrics"))
         case = is_validation_case(card.label, gain or None)
         cases += [i] if case else []
         row: dict[str, Any] = {"pair": card.pair, "world": card.world, "recipe": card.recipe, "label": card.label,
                                "gain_check": {True: "passed", False: "failed"}.get(gain.get("passed"), "n/a"),
                                "case": case, "own_world_cuts": card.world in fitted.world_cuts,
                                "reading": readings[i],
-                               "p_creation": float(prob[i]), "vote_rule": rows_in["vote_summary"].iloc[i]}
+                               "p_creation": float(prob[i]), "vote_rule": rows_in["vote_summary"].iloc[i],
+                               "expansion_reading": expansion}
         for name in fitted.inputs:
             row[name] = float(read_as[name][i])
             row[f"{name}_vote"] = card.votes.get(name, "n/a")
         rows.append({**row, "table_sha256": table_sha})
     result: dict[str, Any] = {"table_sha256": table_sha, "pairs_csv_sha256": digests["pairs_csv"],
-                              "code": source_revision(), "preset": preset, "pairs": [cards[i].pair for i in cases],
-                              "read": {r["pair"]: {k: r[k] for k in ("label", "gain_check", "case", "reading")}
-                                       for r in rows}}
+                              "code": code, "preset": preset, "pairs": [cards[i].pair for i in cases],
+                              "read": {r["pair"]: {k: r[k] for k in ("label", "gain_check", "case", "reading",
+                                                                     "expansion_reading")} for r in rows}}
     if cases:
         run = summary.get("run") or {}
         test = rows_in.iloc[cases].reset_index(drop=True)
@@ -151,5 +181,18 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
             ev[rule]["creation_vs_activation"] = creation_vs_activation(
                 test, list(ev[rule]["predictions"].values()), **boot)
         ev["indicators"] = [{**r, "counts_for_bar": counts_for_bar(r)} for r in ev["indicators"]]
+        ev["expansion_rule"] = _rule_evaluation(test, [rows[i]["expansion_reading"] for i in cases], **boot)
         result["evaluation"] = {**ev, "meets_bar": meets_evaluation(ev)}
     return pd.DataFrame(rows), result
+
+
+def _rule_evaluation(test: pd.DataFrame, pred: list[str], *, n_boot: int, seed: int) -> dict[str, Any]:
+    """A baseline rule's readings of the cases, scored as the fitted summary is: balanced accuracy with its CI over
+    bases, recall with exact intervals, and creation against activation alone."""
+    true = test["label"].tolist()
+    groups = test["base"].tolist() if "base" in test.columns else None
+    ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=groups)
+    return {"predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba, "ci_lo": lo,
+            "ci_hi": hi, "recall_exact_ci": recall_exact_ci(true, pred),
+            "read_wrong": {p: [t, r] for p, t, r in zip(test["pair"], true, pred, strict=True) if t != r},
+            "creation_vs_activation": creation_vs_activation(test, pred, n_boot=n_boot, seed=seed)}

@@ -44,16 +44,21 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     assert result["pairs"] == [] and "evaluation" not in result
     # what the reading rests on: the table's two files, the code, and each pair's gain check
     assert result["pairs_csv_sha256"] == sha256_file(table / vr.PAIRS_CSV) and result["preset"] is None
-    assert set(result["code"]) == {"rlmeta_interp", "git_commit", "git_dirty"}
+    assert set(result["code"]) == {"rlmeta_interp", "git_commit", "git_dirty", "packages"}
     assert result["read"] == {"x-pilot": {"label": "creation", "gain_check": "failed", "case": False,
-                                          "reading": got.iloc[0]["reading"]}}
+                                          "reading": got.iloc[0]["reading"], "expansion_reading": "n/a"}}
+    assert got.iloc[0]["expansion_reading"] == "n/a"  # its base has no per-level evaluation here
     # a registered table checksum: another one is refused before anything is measured, a prefix of the right one reads
     with pytest.raises(InvalidConfigError, match="the fit changed since"):
         vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False, expected_table="0" * 64)
+    with pytest.raises(InvalidConfigError, match="pairs_csv is"):  # the per-pair table's checksum, given second
+        vo.read_pairs(["x-pilot"], folder=table, progress=False, expected_table=[result["table_sha256"], "0" * 12])
+    with pytest.raises(InvalidConfigError, match="not 3 values"):
+        vo.read_pairs(["x-pilot"], folder=table, progress=False, expected_table=["0" * 12] * 3)
     with pytest.raises(InvalidConfigError, match="at least its first 12"):
         vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False, expected_table="abc")
     same, _ = vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False,
-                            expected_table=result["table_sha256"][:16].upper())
+                            expected_table=[result["table_sha256"][:16].upper(), result["pairs_csv_sha256"]])
     pd.testing.assert_frame_equal(same, got)
     # a preset is read whole: not a subset of it, nor other pairs, nor the validation preset
     with pytest.raises(InvalidConfigError, match="read exactly its"):
@@ -100,6 +105,8 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     assert ev["summary"]["predictions"] == {"c-test": read["reading"]} and ev["meets_bar"] is False
     assert ev["indicators"] and all(r["counts_for_bar"] is False for r in ev["indicators"])  # one pair, one base
     assert ev["summary"]["creation_vs_activation"] is None  # one class among the cases
+    rule = ev["expansion_rule"]  # the label-free baseline, scored over the same cases
+    assert list(rule["predictions"]) == ["c-test"] and rule["predictions"]["c-test"] == read["expansion_reading"]
     added_row = pd.read_csv(tmp_path / "added" / vr.PAIRS_CSV).set_index("pair").loc["c-test"]
     assert read["vote_rule"] == added_row["vote_summary"]
     with pytest.raises(InvalidConfigError, match="are validation pairs"):
@@ -127,3 +134,23 @@ def _touch(folder) -> None:
 
     st = folder.stat()
     os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+def test_the_expansion_reading_reads_pass_at_k_alone_without_the_label():
+    """The label-free baseline: pass@n expanded at a deeper level reads creation, pass@1 up without it activation,
+    neither no-signal, whatever the pair's label; without per-level evaluations, n/a."""
+    def level(counts, guess=0.0):
+        return {"correct_counts": counts, "guess_pass@8": guess}
+
+    def metrics(levels):
+        return {"n_samples": 8, "by_level": levels}
+
+    base = metrics({"2": level([2] * 20), "3": level([0] * 20)})
+    expanded = metrics({"2": level([8] * 20), "3": level([4] * 20, guess=0.1)})
+    sharpened = metrics({"2": level([8] * 20), "3": level([0] * 20)})
+    assert vo.expansion_reading(base, expanded) == "creation"
+    assert vo.expansion_reading(base, sharpened) == "activation"
+    assert vo.expansion_reading(base, base) == "no_signal"
+    # above the base but not above the guesser at the same n: no expansion
+    assert vo.expansion_reading(base, metrics({"2": level([8] * 20), "3": level([4] * 20, guess=1.0)})) == "activation"
+    assert vo.expansion_reading(None, expanded) == "n/a" and vo.expansion_reading(base, {"regret": 1.0}) == "n/a"
