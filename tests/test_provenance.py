@@ -49,3 +49,21 @@ def test_source_revision_names_the_commit_of_a_tracked_folder_only(tmp_path):
     venv.mkdir(parents=True)
     (venv / "m.py").write_text("x = 1\n")
     assert source_revision(venv)["git_commit"] is None
+
+
+def test_source_revision_of_this_package_names_this_checkouts_commit():
+    """The default (the package's own folder), which `validate --read` records: run from this checkout (an editable
+    install), it names the checkout's HEAD; from an installed copy, no commit."""
+    import subprocess
+    from pathlib import Path
+
+    import rlmeta_interp
+    from rlmeta_interp.paths import REPO_ROOT
+    from rlmeta_interp.provenance import source_revision
+
+    rev = source_revision()
+    if Path(rlmeta_interp.__file__).resolve().is_relative_to(REPO_ROOT.resolve()) and (REPO_ROOT / ".git").exists():
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        assert rev["git_commit"] == head.stdout.strip() and isinstance(rev["git_dirty"], bool)
+    else:
+        assert rev["git_commit"] is None
