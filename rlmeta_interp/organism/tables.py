@@ -211,6 +211,31 @@ def validation_rows(folder: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def takeoff_step(manifest: dict[str, Any], level: float = 0.5) -> int | None:
+    """The first step of the stored training curve whose mean reward reached ``level``, for an RL run rewarded for
+    correct answers (a random reward hovers about one half from the start); None if it never did, or with no curve.
+    An exported curve is thinned (:func:`exported_manifest`), so this is the first stored row at or above ``level``:
+    the true step is at most one row's spacing earlier."""
+    if (manifest.get("budget") or {}).get("reward", "correct") != "correct":
+        return None
+    return next((int(r["step"]) for r in manifest.get("training_curve") or []
+                 if r.get("reward") is not None and r["reward"] >= level), None)
+
+
+def pilot_rows(folder: str | Path) -> list[dict[str, Any]]:
+    """:func:`validation_rows` with, per RL run, its steps and the first stored step with mean reward >= 0.5
+    (:func:`takeoff_step`; blank for other models), read from the same manifests."""
+    by_name = {m["name"]: m for m in map(read_json, manifest_files(folder))}
+    rows = []
+    for row in validation_rows(folder):
+        m = by_name[row["model"]]
+        steps = (m.get("budget") or {}).get("steps") if m.get("kind") == "rl" else None
+        takeoff = takeoff_step(m) if steps else None
+        rows.append({**row, "RL steps": "" if steps is None else int(steps),
+                     "reward >= 0.5 from step": "" if takeoff is None else takeoff})
+    return rows
+
+
 def validation_counts(folder: str | Path) -> str:
     """What the validation build holds: validation cases (labelled pairs whose gain check passed, and controls) per
     class, split and world, the pairs that failed, and the build's CPU hours (every model, bases included)."""
@@ -314,7 +339,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
             "validation-counts": validation_counts(vdir),
             "validation-table": _markdown(validation_rows(vdir), "(no validation build exported yet)"),
-            "pilot-table": _markdown(validation_rows(pdir), "(no pilot manifests)"),
+            "pilot-table": _markdown(pilot_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": _markdown(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
             **{f"{name}-readings-table": _markdown(readings_rows(pdir, name), "(no pair read by the validated fit yet)")
                for name in READINGS},

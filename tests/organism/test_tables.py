@@ -195,3 +195,20 @@ def test_adopted_models_are_their_pilots_under_the_presets_names():
             k: v for k, v in m["config"].items() if k not in strip}, m["name"]
         assert pilot["base_weights_sha256"] == m["base_weights_sha256"] and pilot["base"] == m["base"], m["name"]
         assert pilot["files"]["model.safetensors"] == m["files"]["model.safetensors"], m["name"]
+
+
+def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_rewarded_runs(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    curve = [{"step": 1.0, "reward": 0.05}, {"step": 41.0, "reward": 0.49}, {"step": 81.0, "reward": 0.5},
+             {"step": 121.0, "reward": 0.2}]
+    rl = {"name": "r", "kind": "rl", "world": "composition", "label": "creation", "seed": 0, "dose": 0.0,
+          "budget": {"reward": "correct", "steps": 121}, "training_curve": curve}
+    assert tables.takeoff_step(rl) == 81 and tables.takeoff_step(rl, level=0.9) is None
+    assert tables.takeoff_step({**rl, "budget": {"reward": "random", "steps": 121}}) is None  # about 1/2 by design
+    assert tables.takeoff_step({**rl, "training_curve": []}) is None
+    write_json_atomic(tmp_path / "r.json.gz", rl, compact=True)
+    write_json_atomic(tmp_path / "b.json", {"name": "b", "kind": "base", "world": "composition", "dose": 0.0,
+                                            "seed": 0, "label": "", "training_curve": curve})
+    (row,) = tables.pilot_rows(tmp_path)  # labelled models only, as in validation_rows
+    assert row["model"] == "r" and row["RL steps"] == 121 and row["reward >= 0.5 from step"] == 81
