@@ -198,17 +198,15 @@ def _reading(m: dict[str, Any]) -> str:
 
 def validation_rows(folder: str | Path) -> list[dict[str, Any]]:
     """One row per labelled model of the validation build: design label and split, the gain check, CPU seconds."""
-    rows = []
-    for mpath in manifest_files(folder):
-        m = read_json(mpath)
-        if not m.get("label"):
-            continue
-        passed = (m.get("gain_check") or {}).get("passed")
-        rows.append({"model": m["name"], "world": m["world"], "recipe": m.get("recipe", ""), "label": m["label"],
-                     "split": m.get("split") or "", "gain check": "n/a" if passed is None else
-                     ("passed" if passed else "failed"), "reading": _reading(m),
-                     "cpu_s": round(float(m.get("build", {}).get("cpu_seconds", float("nan"))), 1)})
-    return rows
+    return [_validation_row(m) for m in map(read_json, manifest_files(folder)) if m.get("label")]
+
+
+def _validation_row(m: dict[str, Any]) -> dict[str, Any]:
+    passed = (m.get("gain_check") or {}).get("passed")
+    return {"model": m["name"], "world": m["world"], "recipe": m.get("recipe", ""), "label": m["label"],
+            "split": m.get("split") or "", "gain check": "n/a" if passed is None else
+            ("passed" if passed else "failed"), "reading": _reading(m),
+            "cpu_s": round(float(m.get("build", {}).get("cpu_seconds", float("nan"))), 1)}
 
 
 def takeoff_step(manifest: dict[str, Any], level: float = 0.5) -> int | None:
@@ -225,13 +223,13 @@ def takeoff_step(manifest: dict[str, Any], level: float = 0.5) -> int | None:
 def pilot_rows(folder: str | Path) -> list[dict[str, Any]]:
     """:func:`validation_rows` with, per RL run, its steps and the first stored step with mean reward >= 0.5
     (:func:`takeoff_step`; blank for other models), read from the same manifests."""
-    by_name = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     rows = []
-    for row in validation_rows(folder):
-        m = by_name[row["model"]]
+    for m in map(read_json, manifest_files(folder)):  # each manifest read once
+        if not m.get("label"):
+            continue
         steps = (m.get("budget") or {}).get("steps") if m.get("kind") == "rl" else None
         takeoff = takeoff_step(m) if steps else None
-        rows.append({**row, "RL steps": "" if steps is None else int(steps),
+        rows.append({**_validation_row(m), "RL steps": "" if steps is None else int(steps),
                      "reward >= 0.5 from step": "" if takeoff is None else takeoff})
     return rows
 
