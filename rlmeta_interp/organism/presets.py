@@ -19,31 +19,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ..errors import InvalidConfigError
-from .corpus import WORLD_CONFIG_KEYS, CorpusConfig, WorldName, make_world, world_configs
-from .pretrain import ModelConfig, PretrainConfig
-from .rl import RLConfig
-from .spec import EvalConfig, OrganismSpec, design_label, sft_label
+from .builders import ARITH, BANDIT, PLAN, SMALL, base_spec, rl_spec, sft_spec
+from .composition_presets import COMPOSITION_PRESETS
+from .corpus import CorpusConfig
+from .spec import EvalConfig, OrganismSpec
 from .worlds.arithmetic import ArithmeticConfig
 from .worlds.bandits import BanditConfig
-from .worlds.composition import CompositionConfig
-from .worlds.planning import PlanningConfig
 
-CORPUS_KEYS = ("shallow_max_depth", "format_weights", "arithmetic_dose", "bandit_rewards", "depth_format")
 
-# single-digit operands: a ~0.5M model learns the scratchpad steps from ~1.5M tokens; two-digit operands
-# (pass@1 0.05 after the same budget) need several times more pretraining than the demo can afford
-ARITH = ArithmeticConfig(min_operands=2, max_operands=4, min_digits=1, max_digits=1, ops="+-")
-SMALL = ModelConfig(d_model=96, n_layers=4, n_heads=4, d_mlp=256, max_len=128)
-BANDIT = BanditConfig(n_arms=3, horizon=24)
-PLAN = PlanningConfig(n_nodes=8, n_edges=10, min_depth=1, max_depth=4)
-SHORT = {"arithmetic": "arith", "bandits": "bandit", "planning": "plan", "composition": "comp"}
-# arithmetic GRPO on these organisms is fragile: lr 1e-4 (8 prompts x 8) left pass@1 flat or lower, 3e-4 to 1.5e-3
-# drove the reward from 0.45 towards 0; 3e-5 with 16 prompts x 8 raised pass@1 0.41 -> 0.46 and greedy 0.64 -> 0.78
-RL_LR = 3e-5
-RL_PROMPTS = 16
 # the demo pairs' RL: on the d0.5 base (pass@1 0.380), 30 steps at 3e-5 gave +0.045; 150 steps at 3e-5 or 1e-4
 # +0.10; 300 at 1e-4 +0.125 (greedy falling); 200 at 2e-4 collapsed (-0.02); 400 at 5e-5 +0.154 (greedy 0.61 -> 0.83).
 # The demo preset must build in under 5 minutes on 2 cores, and one RL step costs ~0.95 CPU s on the d0.5 base, so it
@@ -52,59 +37,6 @@ DEMO_RL_STEPS = 150
 DEMO_RL_LR = 1e-4
 LONG_RL_STEPS = 400
 LONG_RL_LR = 5e-5
-
-
-def _dose_tag(dose: float) -> str:
-    return f"d{int(round(dose * 100)):03d}"
-
-
-def base_spec(world: WorldName, dose: float, preset: str, *, steps: int, model: ModelConfig = SMALL, lr: float = 3e-3,
-              batch_size: int = 128, seed: int = 0, eval_cfg: EvalConfig | None = None, tag: str = "",
-              **world_cfgs: Any) -> OrganismSpec:
-    """A base organism: pretrained on ``world`` at exposure ``dose`` (corpus keys and ``eval_<world>`` configs in
-    ``world_cfgs``); ``tag`` names a corpus variant (e.g. "shuf") in the model name."""
-    corpus = CorpusConfig(world=world, dose=dose, seed=seed, **{k: v for k, v in world_cfgs.items()
-                                                                if k in WORLD_CONFIG_KEYS},
-                          **{k: v for k, v in world_cfgs.items() if k in CORPUS_KEYS})
-    pcfg = PretrainConfig(corpus=corpus, model=model, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                          checkpoint_every=100, log_every=50)
-    evw = {k: v for k, v in world_cfgs.items() if k in WORLD_CONFIG_KEYS}
-    evw.update({k[5:]: v for k, v in world_cfgs.items() if k.startswith("eval_")})
-    name = (f"{preset}-{SHORT[world]}{'-' + tag if tag else ''}-{_dose_tag(dose)}" + (f"-s{seed}" if seed else "")
-            + "-base")
-    return OrganismSpec(name=name, kind="base", world=world, dose=dose, pretrain=pcfg,
-                        eval=eval_cfg or EvalConfig(), **evw)
-
-
-def rl_spec(base: OrganismSpec, variant: str, *, steps: int, seed: int = 0, lr: float = RL_LR, beta: float = 0.02,
-            checkpoint_every: int = 0, reward: str = "correct", one_shot: bool = False, ref_reset_every: int = 0,
-            prompts_per_step: int = RL_PROMPTS, num_generations: int = 8, split: str = "", recipe: str = "",
-            eval_cfg: EvalConfig | None = None, **world_cfgs: Any) -> OrganismSpec:
-    """An RL organism GRPO-tuned from ``base``; its design label follows from the base's corpus and the reward."""
-    wc = world_configs(base)
-    wc.update(world_cfgs)
-    world = make_world(base.world, **wc)
-    max_len = 2 * wc["bandits"].horizon if base.world == "bandits" else world.max_completion_chars()  # type: ignore[attr-defined]
-    cfg = RLConfig(world=base.world, steps=steps, seed=seed, lr=lr, beta=beta, checkpoint_every=checkpoint_every,
-                   reward=reward, one_shot=one_shot, ref_reset_every=ref_reset_every, max_completion_length=max_len,
-                   prompts_per_step=prompts_per_step, num_generations=num_generations, save_every=20, **wc)
-    name = base.name.removesuffix("-base") + f"-rl-{variant}" + (f"-s{seed}" if seed else "")
-    assert base.pretrain is not None
-    label = design_label(base.pretrain.corpus, reward) if recipe else ""
-    return OrganismSpec(name=name, kind="rl", world=base.world, dose=base.dose, rl=cfg, base=base.name,
-                        variant=variant, eval=eval_cfg or base.eval, label=label, split=split, recipe=recipe, **wc)
-
-
-def sft_spec(base: OrganismSpec, variant: str, corpus: CorpusConfig, *, steps: int, lr: float, batch_size: int = 64,
-             split: str = "", recipe: str = "") -> OrganismSpec:
-    """``base`` fine-tuned by next-token prediction on ``corpus``: creation by construction when the base's corpus
-    lacked the capability that ``corpus`` demonstrates, activation when it held it."""
-    assert base.pretrain is not None
-    cfg = base.pretrain.replace(corpus=corpus, steps=steps, lr=lr, batch_size=batch_size, warmup_steps=10)
-    name = base.name.removesuffix("-base") + f"-sft-{variant}"
-    return OrganismSpec(name=name, kind="sft", world=base.world, dose=base.dose, pretrain=cfg, base=base.name,
-                        variant=variant, eval=base.eval, label=sft_label(base.pretrain.corpus, corpus),
-                        split=split, recipe=recipe, **world_configs(base))
 
 
 def _format_demo() -> list[OrganismSpec]:
@@ -360,117 +292,6 @@ def _validation() -> list[OrganismSpec]:
             + [s for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)])
 
 
-# Composition (after Yuan et al.'s atomic-functions-then-compose design): twelve atomic digit functions, taught in
-# every corpus by unchained documents ("5ca=" -> "c5=1;a7=3;A:3": each later step applied to a drawn input); worked
-# compositions, in which a step's input is the output of the step before it ("5ca=" -> "c5=1;a1=4;A:4"), only in the
-# dose share. Documents hold 1 to 4 functions; RL trains on compositions of two and three functions whose function
-# sequences fall in the "rl" hash split; evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions.
-# Level 4 is where boundary expansion can show: a base that never saw a chain writes one right only when all three of
-# its drawn later inputs are right, about one try in 10^3, so its pass@128 there stays near the guesser's, while at
-# level 3 (one try in 10^2) chance alone solves most problems within 128 samples. (Documents to four functions with
-# RL on two and three were tried once before, with a KL penalty of 0.02 and under a split by whole sequence: the
-# reward did not move from chance in 300 steps. Here RL has no KL penalty, as in the first design's runs, which did.)
-# Unchained documents rather than lists of independent applications ("5c3a="), because a base taught by lists read a
-# composition prompt as a list and never fed a step with the output before it, leaving RL nothing to amplify.
-# 3000 pretraining steps, because at 1000 this model had not learnt the 120 arbitrary atomic facts.
-# A pilot preset, apart from ``validation``: its models are not validation pairs until the recipe has shown creation.
-COMP = CompositionConfig(n_functions=12, domain=10, min_level=2, max_level=4, leak_free=True, verify="chain")
-COMP_MODEL = SMALL.replace(max_len=64)
-COMP_PRETRAIN_STEPS = 3000
-COMP_DOSES = (0.0, 0.5)  # creation / activation (at dose 0.5 about half of a later step's inputs are chained)
-COMP_LEVELS = (2, 3, 4)
-COMP_RL_LEVELS = (2, 3)
-COMP_SEEDS = (0, 1, 2)  # pretraining seeds
-COMP_EVAL = EvalConfig(n_samples=128, per_difficulty_problems=64, levels=COMP_LEVELS)
-# one RL budget for both classes and the random-reward control (steps, lr, KL, prompts x samples)
-COMP_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
-
-
-def composition_base(dose: float, seed: int, *, preset: str = "pilot",
-                     composition: CompositionConfig = COMP) -> OrganismSpec:
-    return base_spec("composition", dose, preset, steps=COMP_PRETRAIN_STEPS, model=COMP_MODEL, seed=seed,
-                     eval_cfg=COMP_EVAL, composition=composition)
-
-
-def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward: str = "correct",
-                   budget: dict[str, Any] = COMP_RL, variant: str = "compose") -> OrganismSpec:
-    lo, hi = COMP_RL_LEVELS[0], COMP_RL_LEVELS[-1]
-    world = world_configs(base)["composition"]  # the base's functions, at the RL levels
-    return rl_spec(base, variant if reward == "correct" else f"{variant}-{reward}", seed=seed, reward=reward,
-                   split=split, recipe="composition", composition=world.replace(min_level=lo, max_level=hi), **budget)
-
-
-def _composition() -> list[OrganismSpec]:
-    """The composition recipe's pilot: the dose-0 base (creation by design) and its dose-0.5 twin (activation) at
-    each pretraining seed of :data:`COMP_SEEDS`, each RL-tuned with RL seed 0; RL seed 1 from both seed-0 bases; and
-    the seed-0 dose-0 base's same-budget random-reward control. Ordered so that a partial build holds whole pairs."""
-    specs: list[OrganismSpec] = []
-    for seed in COMP_SEEDS:
-        bases = [composition_base(d, seed) for d in COMP_DOSES]
-        specs += [*bases, *(composition_rl(b) for b in bases)]
-        if seed == COMP_SEEDS[0]:
-            specs += [composition_rl(bases[0], reward="random"), *(composition_rl(b, seed=1) for b in bases)]
-    return specs
-
-
-# The composition test: the pilot's design at fresh pretraining seeds, fixed before any of its models was built and
-# read by the committed validation fit as a test of its own (docs/preregistration.md): per seed, the dose-0 and
-# dose-0.5 bases, each RL-tuned with RL seeds 0 and 1 and given a same-budget random-reward control.
-COMP_TEST_SEEDS = (3, 4, 5, 6, 7)
-
-
-def _composition_test() -> list[OrganismSpec]:
-    """The composition test's models (:data:`COMP_TEST_SEEDS`), in whole base-and-RL groups per seed."""
-    specs: list[OrganismSpec] = []
-    for seed in COMP_TEST_SEEDS:
-        for dose in COMP_DOSES:
-            base = composition_base(dose, seed, preset="ctest")
-            specs += [base, composition_rl(base), composition_rl(base, seed=1), composition_rl(base, reward="random")]
-    return specs
-
-
-# Longer RL for the composition recipe. In the composition test's runs from dose 0, the reward sat at chance (about
-# 0.05 over levels 2 and 3) and then rose to near 1 within about 100 steps, between steps 110 and 250 in the runs that
-# rose; in 6 of 10 it had not risen by step 300, and those runs failed the gain check. So the same design with 1000
-# steps (every other knob of COMP_RL kept), piloted first on the two test bases on which neither RL seed rose in 300
-# steps (seeds 4 and 7, rebuilt under another name: pretraining does not depend on the preset).
-COMP_LONG_RL = {**COMP_RL, "steps": 1000}
-COMP_LONG_PILOT_SEEDS = (4, 7)
-
-
-def _composition_long() -> list[OrganismSpec]:
-    """The longer-RL pilot: the dose-0 bases of :data:`COMP_LONG_PILOT_SEEDS`, each RL-tuned with RL seeds 0 and 1
-    under :data:`COMP_LONG_RL`."""
-    specs: list[OrganismSpec] = []
-    for seed in COMP_LONG_PILOT_SEEDS:
-        base = composition_base(0.0, seed, preset="clong")
-        specs += [base, *(composition_rl(base, seed=s, budget=COMP_LONG_RL, variant="long") for s in (0, 1))]
-    return specs
-
-
-# The second composition test: the longer-RL design at fresh pretraining seeds and with fresh functions (another
-# function_seed: other permutations, so none of the facts behind the earlier readings), fixed before any of its models
-# was built and read by the committed validation fit (docs/preregistration.md): per seed, the dose-0 and dose-0.5
-# bases, each RL-tuned with RL seeds 0 and 1 and given a same-budget random-reward control. 1500 RL steps: in the
-# longer-RL pilot the reward took off between steps 380 and 850, and one run was still rising at step 1000 (it
-# failed its gain check there).
-COMP_TEST2_SEEDS = (8, 9, 10, 11)
-COMP_TEST2_FUNCTION_SEED = 1
-COMP_TEST2_RL = {**COMP_RL, "steps": 1500}
-
-
-def _composition_test2() -> list[OrganismSpec]:
-    """The second composition test's models (:data:`COMP_TEST2_SEEDS`), in whole base-and-RL groups per seed."""
-    world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
-    specs: list[OrganismSpec] = []
-    for seed in COMP_TEST2_SEEDS:
-        for dose in COMP_DOSES:
-            base = composition_base(dose, seed, preset="ctest2", composition=world)
-            specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
-                      composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
-    return specs
-
-
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -480,10 +301,7 @@ def _demo() -> list[OrganismSpec]:
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
-                                                         "composition": _composition,
-                                                         "composition-test": _composition_test,
-                                                         "composition-long": _composition_long,
-                                                         "composition-test2": _composition_test2}
+                                                         **COMPOSITION_PRESETS}
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

@@ -1,0 +1,151 @@
+"""The composition recipe's presets (after Yuan et al.'s atomic-functions-then-compose design): pilots and
+pre-registered tests of the committed validation fit in a world it has no calibration pairs in; none of their
+models is a validation pair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .builders import SMALL, base_spec, rl_spec
+from .corpus import world_configs
+from .spec import EvalConfig, OrganismSpec
+from .worlds.composition import CompositionConfig
+
+
+# Composition (after Yuan et al.'s atomic-functions-then-compose design): twelve atomic digit functions, taught in
+# every corpus by unchained documents ("5ca=" -> "c5=1;a7=3;A:3": each later step applied to a drawn input); worked
+# compositions, in which a step's input is the output of the step before it ("5ca=" -> "c5=1;a1=4;A:4"), only in the
+# dose share. Documents hold 1 to 4 functions; RL trains on compositions of two and three functions whose function
+# sequences fall in the "rl" hash split; evaluation on held-out sequences ("eval" split) of 2, 3 and 4 functions.
+# Level 4 is where boundary expansion can show: a base that never saw a chain writes one right only when all three of
+# its drawn later inputs are right, about one try in 10^3, so its pass@128 there stays near the guesser's, while at
+# level 3 (one try in 10^2) chance alone solves most problems within 128 samples. (Documents to four functions with
+# RL on two and three were tried once before, with a KL penalty of 0.02 and under a split by whole sequence: the
+# reward did not move from chance in 300 steps. Here RL has no KL penalty, as in the first design's runs, which did.)
+# Unchained documents rather than lists of independent applications ("5c3a="), because a base taught by lists read a
+# composition prompt as a list and never fed a step with the output before it, leaving RL nothing to amplify.
+# 3000 pretraining steps, because at 1000 this model had not learnt the 120 arbitrary atomic facts.
+# A pilot preset, apart from ``validation``: its models are not validation pairs until the recipe has shown creation.
+COMP = CompositionConfig(n_functions=12, domain=10, min_level=2, max_level=4, leak_free=True, verify="chain")
+COMP_MODEL = SMALL.replace(max_len=64)
+COMP_PRETRAIN_STEPS = 3000
+COMP_DOSES = (0.0, 0.5)  # creation / activation (at dose 0.5 about half of a later step's inputs are chained)
+COMP_LEVELS = (2, 3, 4)
+COMP_RL_LEVELS = (2, 3)
+COMP_SEEDS = (0, 1, 2)  # pretraining seeds
+COMP_EVAL = EvalConfig(n_samples=128, per_difficulty_problems=64, levels=COMP_LEVELS)
+# one RL budget for both classes and the random-reward control (steps, lr, KL, prompts x samples)
+COMP_RL = {"steps": 300, "lr": 1e-4, "beta": 0.0, "prompts_per_step": 8, "num_generations": 8}
+
+
+def composition_base(dose: float, seed: int, *, preset: str = "pilot",
+                     composition: CompositionConfig = COMP) -> OrganismSpec:
+    return base_spec("composition", dose, preset, steps=COMP_PRETRAIN_STEPS, model=COMP_MODEL, seed=seed,
+                     eval_cfg=COMP_EVAL, composition=composition)
+
+
+def composition_rl(base: OrganismSpec, split: str = "", *, seed: int = 0, reward: str = "correct",
+                   budget: dict[str, Any] = COMP_RL, variant: str = "compose") -> OrganismSpec:
+    lo, hi = COMP_RL_LEVELS[0], COMP_RL_LEVELS[-1]
+    world = world_configs(base)["composition"]  # the base's functions, at the RL levels
+    return rl_spec(base, variant if reward == "correct" else f"{variant}-{reward}", seed=seed, reward=reward,
+                   split=split, recipe="composition", composition=world.replace(min_level=lo, max_level=hi), **budget)
+
+
+def _composition() -> list[OrganismSpec]:
+    """The composition recipe's pilot: the dose-0 base (creation by design) and its dose-0.5 twin (activation) at
+    each pretraining seed of :data:`COMP_SEEDS`, each RL-tuned with RL seed 0; RL seed 1 from both seed-0 bases; and
+    the seed-0 dose-0 base's same-budget random-reward control. Ordered so that a partial build holds whole pairs."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_SEEDS:
+        bases = [composition_base(d, seed) for d in COMP_DOSES]
+        specs += [*bases, *(composition_rl(b) for b in bases)]
+        if seed == COMP_SEEDS[0]:
+            specs += [composition_rl(bases[0], reward="random"), *(composition_rl(b, seed=1) for b in bases)]
+    return specs
+
+
+# The composition test: the pilot's design at fresh pretraining seeds, fixed before any of its models was built and
+# read by the committed validation fit as a test of its own (docs/preregistration.md): per seed, the dose-0 and
+# dose-0.5 bases, each RL-tuned with RL seeds 0 and 1 and given a same-budget random-reward control.
+COMP_TEST_SEEDS = (3, 4, 5, 6, 7)
+
+
+def _composition_test() -> list[OrganismSpec]:
+    """The composition test's models (:data:`COMP_TEST_SEEDS`), in whole base-and-RL groups per seed."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_TEST_SEEDS:
+        for dose in COMP_DOSES:
+            base = composition_base(dose, seed, preset="ctest")
+            specs += [base, composition_rl(base), composition_rl(base, seed=1), composition_rl(base, reward="random")]
+    return specs
+
+
+# Longer RL for the composition recipe. In the composition test's runs from dose 0, the reward sat at chance (about
+# 0.05 over levels 2 and 3) and then rose to near 1 within about 100 steps, between steps 110 and 250 in the runs that
+# rose; in 6 of 10 it had not risen by step 300, and those runs failed the gain check. So the same design with 1000
+# steps (every other knob of COMP_RL kept), piloted first on the two test bases on which neither RL seed rose in 300
+# steps (seeds 4 and 7, rebuilt under another name: pretraining does not depend on the preset).
+COMP_LONG_RL = {**COMP_RL, "steps": 1000}
+COMP_LONG_PILOT_SEEDS = (4, 7)
+
+
+def _composition_long() -> list[OrganismSpec]:
+    """The longer-RL pilot: the dose-0 bases of :data:`COMP_LONG_PILOT_SEEDS`, each RL-tuned with RL seeds 0 and 1
+    under :data:`COMP_LONG_RL`."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_LONG_PILOT_SEEDS:
+        base = composition_base(0.0, seed, preset="clong")
+        specs += [base, *(composition_rl(base, seed=s, budget=COMP_LONG_RL, variant="long") for s in (0, 1))]
+    return specs
+
+
+# The second composition test: the longer-RL design at fresh pretraining seeds and with fresh functions (another
+# function_seed: other permutations, so none of the facts behind the earlier readings), fixed before any of its models
+# was built and read by the committed validation fit (docs/preregistration.md): per seed, the dose-0 and dose-0.5
+# bases, each RL-tuned with RL seeds 0 and 1 and given a same-budget random-reward control. 1500 RL steps: in the
+# longer-RL pilot the reward took off between steps 380 and 850, and one run was still rising at step 1000 (it
+# failed its gain check there).
+COMP_TEST2_SEEDS = (8, 9, 10, 11)
+COMP_TEST2_FUNCTION_SEED = 1
+COMP_TEST2_RL = {**COMP_RL, "steps": 1500}
+
+
+def _composition_test2() -> list[OrganismSpec]:
+    """The second composition test's models (:data:`COMP_TEST2_SEEDS`), in whole base-and-RL groups per seed."""
+    world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
+    specs: list[OrganismSpec] = []
+    for seed in COMP_TEST2_SEEDS:
+        for dose in COMP_DOSES:
+            base = composition_base(dose, seed, preset="ctest2", composition=world)
+            specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
+                      composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
+    return specs
+
+
+# The low-dose composition test: activation by design (compositions in the corpus, at doses 0.01 and 0.05) from bases
+# that may still leave room for pass@n to expand, the case the label-free expansion rule reads as creation. In the
+# second test's world (same functions) and under its RL budget, at fresh pretraining seeds, fixed before any of its
+# models was built and read by the committed validation fit (docs/preregistration.md); not validation pairs.
+COMP_LOWDOSE_DOSES = (0.01, 0.05)
+COMP_LOWDOSE_SEEDS = (12, 13, 14)
+
+
+def _composition_lowdose() -> list[OrganismSpec]:
+    """The low-dose test's models (:data:`COMP_LOWDOSE_SEEDS` x :data:`COMP_LOWDOSE_DOSES`), in whole groups per
+    base: RL seeds 0 and 1 and a same-budget random-reward control, as in the second test."""
+    world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
+    specs: list[OrganismSpec] = []
+    for seed in COMP_LOWDOSE_SEEDS:
+        for dose in COMP_LOWDOSE_DOSES:
+            base = composition_base(dose, seed, preset="clow", composition=world)
+            specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
+                      composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
+    return specs
+
+
+COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
+    "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
+    "composition-test2": _composition_test2,
+    "composition-lowdose": _composition_lowdose}
