@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import InvalidConfigError
 from .corpus import WORLD_CONFIG_KEYS, CorpusConfig, WorldName, make_world, world_configs
 from .pretrain import ModelConfig, PretrainConfig
 from .rl import RLConfig
@@ -29,7 +30,13 @@ RL_PROMPTS = 16
 
 
 def dose_tag(dose: float) -> str:
-    return f"d{int(round(dose * 100)):03d}"
+    """The dose in a model's name, in whole percent ("d005" for 0.05); a dose between whole percents would share a
+    name with its neighbour, so it is refused."""
+    pct = round(dose * 100)
+    if not 0 <= dose <= 1 or abs(dose * 100 - pct) > 1e-9:
+        raise InvalidConfigError(f"Dose {dose!r} cannot be named: model names give the dose in whole percent, so use"
+                                 " a dose in [0, 1] that is a multiple of 0.01.")
+    return f"d{pct:03d}"
 
 
 def base_spec(world: WorldName, dose: float, preset: str, *, steps: int, model: ModelConfig = SMALL, lr: float = 3e-3,

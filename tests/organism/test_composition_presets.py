@@ -1,0 +1,105 @@
+"""The composition recipe's presets: the pilot, the tests' designs as registered in docs/preregistration.md, and
+their separation from each other and from the validation preset."""
+
+from rlmeta_interp.organism import zoo
+from rlmeta_interp.organism.builders import dose_tag
+
+
+def test_composition_presets_follow_their_registered_designs():
+    # the composition pilot: a dose-0 base (creation by design) and its dose-0.5 twin, one RL budget on two-function
+    # compositions, evaluated deeper than RL trained, with a random-reward control; kept out of the validation set
+    comp = zoo.preset_specs("composition")
+    rl = [s for s in comp if s.kind == "rl" and s.recipe == "composition"]
+    assert {s.label for s in rl} == {"activation", "creation", "no_signal"}
+    # both classes at three pretraining seeds, and two RL seeds from one base
+    for label in ("creation", "activation"):
+        runs = {(s.base, s.rl.seed) for s in rl if s.label == label}
+        assert len({b for b, _ in runs}) >= 3 and len(runs) >= 4
+    for recipe in {s.recipe for s in comp if s.kind == "rl"}:
+        assert len({(s.rl.steps, s.rl.lr, s.rl.beta, s.rl.prompts_per_step, s.rl.num_generations)
+                    for s in comp if s.recipe == recipe}) == 1
+    # evaluated deeper than RL trained
+    assert all(max(s.eval.levels) > s.rl.composition.max_level for s in comp if s.kind == "rl")
+    assert not {s.name for s in comp} & {s.name for s in zoo.preset_specs("validation")}
+    # the composition test: the pilot's design (same base and RL specs but for seed and name) at fresh pretraining
+    # seeds, both classes with two RL seeds and a control per base, apart from the pilot and the validation preset
+    ctest = zoo.preset_specs("composition-test")
+    seeds = {s.pretrain.seed for s in ctest if s.kind == "base"}
+    # as pre-registered: pretraining seeds 3-7, RL seeds 0 and 1 per base, 30 labelled pairs from 10 bases
+    assert seeds == {3, 4, 5, 6, 7} and not seeds & {s.pretrain.seed for s in comp if s.kind == "base"}
+    assert {s.rl.seed for s in ctest if s.kind == "rl"} == {0, 1} and sum(s.kind == "rl" for s in ctest) == 30
+    pilot_base = next(s for s in comp if s.kind == "base" and s.dose == 0.0)
+    assert all(s.pretrain.replace(seed=0, corpus=s.pretrain.corpus.replace(seed=0)) == pilot_base.pretrain.replace(
+        seed=0, corpus=pilot_base.pretrain.corpus.replace(seed=0)) for s in ctest if s.kind == "base" and s.dose == 0.0)
+    assert not {s.name for s in ctest} & ({s.name for s in comp} | {s.name for s in zoo.preset_specs("validation")})
+    pilot_rl = next(s for s in comp if s.kind == "rl" and s.label == "creation")
+    for s in ctest:
+        if s.kind == "rl":
+            assert s.rl.replace(seed=0, reward="correct") == pilot_rl.rl.replace(seed=0, reward="correct")
+    per_base = {}
+    for s in ctest:
+        if s.kind == "rl":
+            per_base.setdefault(s.base, []).append(s.label)
+    assert len(per_base) == 2 * len(seeds)
+    assert all(sorted(v) in (["creation", "creation", "no_signal"], ["activation", "activation", "no_signal"])
+               for v in per_base.values())
+    # the longer-RL pilot: the test's seed-4 and seed-7 dose-0 bases under another name (same pretraining), RL seeds
+    # 0 and 1 with the test's RL spec but for the number of steps, which grows
+    clong = zoo.preset_specs("composition-long")
+    ctest_bases = {s.pretrain: s for s in ctest if s.kind == "base"}
+    assert sorted(ctest_bases[s.pretrain].name for s in clong if s.kind == "base") == [
+        "ctest-comp-d000-s4-base", "ctest-comp-d000-s7-base"]
+    long_rl = [s for s in clong if s.kind == "rl"]
+    assert len(long_rl) == 4 and {s.label for s in long_rl} == {"creation"} and {s.rl.seed for s in long_rl} == {0, 1}
+    assert all(s.rl.steps > pilot_rl.rl.steps and s.rl.replace(seed=0, steps=pilot_rl.rl.steps) == pilot_rl.rl
+               for s in long_rl)
+    assert not {s.name for s in clong} & {s.name for p in ("composition", "composition-test", "validation")
+                                          for s in zoo.preset_specs(p)}
+    # the second composition test: the longer-RL design at fresh pretraining seeds with other functions, both classes
+    # with two RL seeds and a control per base, all under the one longer budget
+    ctest2 = zoo.preset_specs("composition-test2")
+    seeds2 = {s.pretrain.seed for s in ctest2 if s.kind == "base"}
+    used = {s.pretrain.seed for p in ("composition", "composition-test", "composition-long")
+            for s in zoo.preset_specs(p) if s.kind == "base"}
+    assert seeds2 == {8, 9, 10, 11} and not seeds2 & used
+    worlds = {(s.rl.composition if s.kind == "rl" else s.pretrain.corpus.composition).function_seed for s in ctest2}
+    assert worlds == {1} and long_rl[0].rl.composition.function_seed == 0
+    assert all(s.rl.steps == 1500 and s.rl.replace(seed=0, reward="correct", steps=1000,
+                                                    composition=long_rl[0].rl.composition)
+               == long_rl[0].rl.replace(seed=0) for s in ctest2 if s.kind == "rl")
+    per_base2 = {}
+    for s in ctest2:
+        if s.kind == "rl":
+            per_base2.setdefault(s.base, []).append((s.label, s.rl.seed))
+    assert len(per_base2) == 8 and sum(map(len, per_base2.values())) == 24
+    assert all(sorted(v) in ([("creation", 0), ("creation", 1), ("no_signal", 0)],
+                             [("activation", 0), ("activation", 1), ("no_signal", 0)]) for v in per_base2.values())
+
+
+def test_low_dose_test_is_activation_by_design_in_the_second_tests_world_at_fresh_seeds():
+    """As registered: seeds 12-14 at doses 0.01 and 0.05, the second test's functions and RL budget, RL seeds 0 and
+    1 labelled activation and a random-reward control labelled no-signal per base, and no name or pretraining seed
+    shared with an earlier composition preset."""
+    low = zoo.preset_specs("composition-lowdose")
+    ctest2 = zoo.preset_specs("composition-test2")
+    bases = [s for s in low if s.kind == "base"]
+    assert sorted((s.pretrain.seed, s.dose) for s in bases) == [(seed, d) for seed in (12, 13, 14) for d in (0.01, 0.05)]
+    assert all(0 < s.pretrain.corpus.dose < 0.5 for s in bases)
+    earlier = [s for p in ("composition", "composition-test", "composition-long", "composition-test2", "validation")
+               for s in zoo.preset_specs(p)]
+    assert not {s.pretrain.seed for s in bases} & {s.pretrain.seed for s in earlier
+                                                   if s.kind == "base" and s.world == "composition"}
+    assert not {s.name for s in low} & {s.name for s in earlier}
+    ref = next(s for s in ctest2 if s.kind == "rl" and s.label == "activation" and s.rl.seed == 0)
+    ref_base = next(s for s in ctest2 if s.name == ref.base)
+    for b in bases:  # the second test's pretraining but for seed and dose
+        assert b.pretrain.replace(seed=0, corpus=b.pretrain.corpus.replace(seed=0, dose=0.5)) == ref_base.pretrain.replace(
+            seed=0, corpus=ref_base.pretrain.corpus.replace(seed=0))
+        assert dose_tag(b.dose) in b.name
+    per_base = {}
+    for s in low:
+        if s.kind == "rl":
+            assert s.rl.replace(seed=0, reward="correct") == ref.rl.replace(seed=0), s.name
+            per_base.setdefault(s.base, []).append((s.label, s.rl.seed, s.rl.reward))
+    assert len(per_base) == 6 and all(sorted(v) == [("activation", 0, "correct"), ("activation", 1, "correct"),
+                                                    ("no_signal", 0, "random")] for v in per_base.values())
