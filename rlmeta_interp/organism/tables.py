@@ -261,12 +261,15 @@ def validation_counts(folder: str | Path) -> str:
 
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
-PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2")
+PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose")
 # written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
 READINGS_DIR = "readings"
-#: the readings data/README.md renders: the composition pilot's and the composition test's
-READINGS = ("composition", "composition-test", "composition-test2")
+#: the readings data/README.md renders: the composition pilot's and the composition tests'
+READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose")
+#: readings whose registered question "does the meter read more than pass@k?" is answered beside them
+#: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
+BEYOND = ("composition-lowdose",)
 
 
 def readings_path(folder: str | Path, name: str) -> Path:
@@ -326,6 +329,43 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
             f"{rule_text} The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
 
 
+def _by_class(counts: dict[str, dict[str, int]]) -> str:
+    return "; ".join(f"{c.replace('_', ' ')} read " + ", ".join(f"{r.replace('_', ' ')} {n}" for r, n in sorted(v.items()))
+                     for c, v in sorted(counts.items()))
+
+
+def beyond_text(folder: str | Path, name: str) -> str:
+    """The registered "more than pass@k?" answer for ``folder``'s readings ``name`` (from ``<name>-beyond.json``,
+    checksum verified): the expanding activation cases and how the fitted summary read them, whether that earns the
+    credit, the per-dose counts, both readers per class, the indicators' AUCs against the reference's creation cases,
+    and each base's pass@1 and pass@n at the deepest level."""
+    path = readings_path(folder, name).with_name(f"{name}-beyond.json")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    lo, hi = b["interval"]
+    verdict = ("credited: the fitted summary reads more than pass@k here" if b["credited"] else
+               "not credited" if b["answerable"] else
+               f"not answerable (fewer than {b['min_expanding']} expanding activation cases)")
+    doses = "; ".join(f"dose {d}: {c.get('runs', 0)} activation runs, {c.get('passed', 0)} passed their gain check,"
+                      f" {c.get('expanding', 0)} expanding, {c.get('expanding read activation', 0)} of those read"
+                      " activation" for d, c in b["per_dose"].items())
+    aucs = "; ".join(f"{ind} {_num(a['auc'], '{:.2f}')} ({_num(a['lo'], '{:.2f}')} to {_num(a['hi'], '{:.2f}')},"
+                     f" {a['n']} pairs)" for ind, a in b["indicator_auc"].items())
+    text = (f"Expanding activation cases (activation cases whose label-free expansion rule reads creation):"
+            f" {b['n_expanding']}; the fitted summary read {b['expanding_read_activation']} of them as activation"
+            f" (exact 95% interval {_num(lo, '{:.2f}')} to {_num(hi, '{:.2f}')}). The registered credit (at least"
+            f" {b['min_expanding']} such cases, the interval's lower end above one half): {verdict}. Per dose:"
+            f" {doses}. Over every case, the fitted summary: {_by_class(b['summary_by_class'])}; the expansion rule:"
+            f" {_by_class(b['expansion_rule_by_class'])}. AUC with which each indicator's statistic separates the"
+            f" reference test's {b['reference_creation_cases']} creation cases (positive) from the expanding"
+            f" activation cases, bootstrap over bases: {aucs}.\n\n")
+    rows = [{"base": r["base"], "dose": r["dose"], "level": r.get("level", ""), "pass@1": _num(r.get("pass@1"), "{:.3f}"),
+             f"pass@{r.get('n', 'n')}": _num(r.get("pass@n"), "{:.3f}"),
+             "guesser pass@n": _num(r.get("guess_pass@n"), "{:.3f}")} for r in b["bases"]]
+    return text + _markdown(rows, "(no bases)")
+
+
 def _num(x: Any, fmt: str) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(float(x))
 
@@ -343,7 +383,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
                for name in READINGS},
             # the pilot's readings were registered as no test of the bar: its evaluation is printed as such
             **{f"{name}-readings-evaluation": ("(Not a test of the bar.) " if name == "composition" else "")
-               + readings_evaluation(pdir, name) for name in READINGS}}
+               + readings_evaluation(pdir, name) for name in READINGS},
+            **{f"{name}-beyond": beyond_text(pdir, name) for name in BEYOND}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

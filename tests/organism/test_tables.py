@@ -1,6 +1,6 @@
 import pytest
 
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import CorruptedCheckpointError, InvalidConfigError
 from rlmeta_interp.organism import tables
 from rlmeta_interp.paths import shipped_zoo_dir
 
@@ -212,3 +212,33 @@ def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_re
                                             "seed": 0, "label": "", "training_curve": curve})
     (row,) = tables.pilot_rows(tmp_path)  # labelled models only, as in validation_rows
     assert row["model"] == "r" and row["RL steps"] == 121 and row["reward >= 0.5 from step"] == 81
+
+
+def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    assert tables.beyond_text(tmp_path, "x") == "(not answered yet)\n"
+    answer = {"min_expanding": 6, "answerable": True, "credited": True, "expanding": ["a"] * 7,
+              "expanding_read_activation": 7, "n_expanding": 7, "interval": [0.59, 1.0],
+              "per_dose": {"0.01": {"runs": 6, "passed": 6, "expanding": 5, "expanding read activation": 5}},
+              "summary_by_class": {"activation": {"activation": 11, "creation": 1}},
+              "expansion_rule_by_class": {"activation": {"creation": 7, "activation": 5}},
+              "bases": [{"base": "b", "dose": 0.01, "level": 4, "n": 128, "pass@1": 0.02, "pass@n": 0.6,
+                         "guess_pass@n": 0.1}],
+              "reference_creation_cases": 8,
+              "indicator_auc": {"likelihood": {"auc": 0.9, "lo": 0.7, "hi": 1.0, "n": 15}}}
+    path = tmp_path / "readings" / "x-beyond.json"
+    path.parent.mkdir()
+    write_json_atomic(path, answer, checksum=True)
+    text = tables.beyond_text(tmp_path, "x")
+    assert "read 7 of them as activation (exact 95% interval 0.59 to 1.00)" in text
+    assert "credited: the fitted summary reads more than pass@k here" in text
+    assert "dose 0.01: 6 activation runs, 6 passed their gain check, 5 expanding, 5 of those read activation" in text
+    assert "the expansion rule: activation read activation 5, creation 7" in text
+    assert "likelihood 0.90 (0.70 to 1.00, 15 pairs)" in text and "| b | 0.01 | 4 | 0.020 | 0.600 | 0.100 |" in text
+    write_json_atomic(path, {**answer, "credited": False}, checksum=True)
+    assert "The registered credit (at least 6 such cases, the interval's lower end above one half): not credited" in (
+        tables.beyond_text(tmp_path, "x"))
+    path.write_text("{}")  # tampered: the checksum no longer matches
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        tables.beyond_text(tmp_path, "x")
