@@ -60,6 +60,19 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     same, _ = vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False,
                             expected_table=[result["table_sha256"][:16].upper(), result["pairs_csv_sha256"]])
     pd.testing.assert_frame_equal(same, got)
+    # with per-level evaluations in both manifests, the expansion reading is made from the trained model's own base
+    # (named in its manifest; the spec's ``base`` is a spec, not a name): pass@n expanded at level 3 reads creation
+    def by_level(counts2, counts3):
+        return {"n_samples": 8, "by_level": {"2": {"correct_counts": counts2, "guess_pass@8": 0.0},
+                                             "3": {"correct_counts": counts3, "guess_pass@8": 0.1}}}
+
+    for name, metrics in (("vt-base", by_level([2] * 20, [0] * 20)), ("x-pilot", by_level([8] * 20, [4] * 20))):
+        m = json.loads((zoo / name / "manifest.json").read_text())
+        (zoo / name / "manifest.json").write_text(json.dumps({**m, "metrics": {**m.get("metrics", {}), **metrics}}))
+    _touch(zoo)
+    expanded, _ = vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False)
+    assert expanded.iloc[0]["expansion_reading"] == "creation"
+    assert expanded.drop(columns="expansion_reading").equals(got.drop(columns="expansion_reading"))
     # a preset is read whole: not a subset of it, nor other pairs, nor the validation preset
     with pytest.raises(InvalidConfigError, match="read exactly its"):
         vo.read_pairs(["x-pilot"], folder=table, progress=False, preset="composition-test")
