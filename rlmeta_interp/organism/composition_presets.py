@@ -112,16 +112,22 @@ COMP_TEST2_FUNCTION_SEED = 1
 COMP_TEST2_RL = {**COMP_RL, "steps": 1500}
 
 
-def _composition_test2() -> list[OrganismSpec]:
-    """The second composition test's models (:data:`COMP_TEST2_SEEDS`), in whole base-and-RL groups per seed."""
+def _long_rl_groups(preset: str, seeds: tuple[int, ...], doses: tuple[float, ...]) -> list[OrganismSpec]:
+    """Per pretraining seed and dose, a base in the second test's world, RL-tuned under :data:`COMP_TEST2_RL` with
+    RL seeds 0 and 1 and given a same-budget random-reward control: whole groups, in that order."""
     world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
     specs: list[OrganismSpec] = []
-    for seed in COMP_TEST2_SEEDS:
-        for dose in COMP_DOSES:
-            base = composition_base(dose, seed, preset="ctest2", composition=world)
+    for seed in seeds:
+        for dose in doses:
+            base = composition_base(dose, seed, preset=preset, composition=world)
             specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
                       composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
     return specs
+
+
+def _composition_test2() -> list[OrganismSpec]:
+    """The second composition test's models (:data:`COMP_TEST2_SEEDS`), in whole base-and-RL groups per seed."""
+    return _long_rl_groups("ctest2", COMP_TEST2_SEEDS, COMP_DOSES)
 
 
 # The low-dose composition test: activation by design (compositions in the corpus, at doses 0.01 and 0.05) from bases
@@ -135,14 +141,7 @@ COMP_LOWDOSE_SEEDS = (12, 13, 14)
 def _composition_lowdose() -> list[OrganismSpec]:
     """The low-dose test's models (:data:`COMP_LOWDOSE_SEEDS` x :data:`COMP_LOWDOSE_DOSES`), in whole groups per
     base: RL seeds 0 and 1 and a same-budget random-reward control, as in the second test."""
-    world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
-    specs: list[OrganismSpec] = []
-    for seed in COMP_LOWDOSE_SEEDS:
-        for dose in COMP_LOWDOSE_DOSES:
-            base = composition_base(dose, seed, preset="clow", composition=world)
-            specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
-                      composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
-    return specs
+    return _long_rl_groups("clow", COMP_LOWDOSE_SEEDS, COMP_LOWDOSE_DOSES)
 
 
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
