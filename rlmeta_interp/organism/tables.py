@@ -329,41 +329,53 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
             f"{rule_text} The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
 
 
-def _by_class(counts: dict[str, dict[str, int]]) -> str:
-    return "; ".join(f"{c.replace('_', ' ')} read " + ", ".join(f"{r.replace('_', ' ')} {n}" for r, n in sorted(v.items()))
-                     for c, v in sorted(counts.items()))
-
-
 def beyond_text(folder: str | Path, name: str) -> str:
     """The registered "more than pass@k?" answer for ``folder``'s readings ``name`` (from ``<name>-beyond.json``,
-    checksum verified): the expanding activation cases and how the fitted summary read them, whether that earns the
-    credit, the per-dose counts, both readers per class, the indicators' AUCs against the reference's creation cases,
-    and each base's pass@1 and pass@n at the deepest level."""
+    checksum verified; ``analysis.validation.beyond`` says what each part means): the verdict, the credit per set of
+    expanding activation cases and reader, the expanding cases, per-dose counts, every reader's readings per class,
+    the AUCs against the reference's creation cases, and each base's pass@1 and pass@n at the deepest level."""
     path = readings_path(folder, name).with_name(f"{name}-beyond.json")
     if not path.exists():
         return "(not answered yet)\n"
     b = read_json(path, required=True)
-    lo, hi = b["interval"]
-    verdict = ("credited: the fitted summary reads more than pass@k here" if b["credited"] else
-               "not credited" if b["answerable"] else
-               f"not answerable (fewer than {b['min_expanding']} expanding activation cases)")
+    every = b["questions"]["all"]
+    verdict = ("credited: it read the expanding activation cases as activation, with and without its pass@k input"
+               if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
+               f"not answerable (fewer than {b['min_expanding']} expanding activation cases, or from fewer than"
+               f" {b['min_bases']} bases)")
+    credit = [{"cases": subset, "reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
+               "exact 95% interval": f"{_num(q['interval'][0], '{:.2f}')} to {_num(q['interval'][1], '{:.2f}')}",
+               "bases right": f"{q['bases_right']}/{q['n_bases']}",
+               "over bases": f"{_num(q['bases_interval'][0], '{:.2f}')} to {_num(q['bases_interval'][1], '{:.2f}')}",
+               "answerable": "yes" if q["answerable"] else "no", "credited": "yes" if q["credited"] else "no"}
+              for subset, readers in b["questions"].items() for reader, q in readers.items()]
+    cases = [{"pair": r["pair"], "base": r["base"], "fitted reading": r["reading"],
+              **{k: v for k, v in r.items() if k.endswith("at its cut")},
+              "expanded at levels": ", ".join(map(str, r["expanded_levels"]))} for r in b["expanding"]]
     doses = "; ".join(f"dose {d}: {c.get('runs', 0)} activation runs, {c.get('passed', 0)} passed their gain check,"
                       f" {c.get('expanding', 0)} expanding, {c.get('expanding read activation', 0)} of those read"
                       " activation" for d, c in b["per_dose"].items())
-    aucs = "; ".join(f"{ind} {_num(a['auc'], '{:.2f}')} ({_num(a['lo'], '{:.2f}')} to {_num(a['hi'], '{:.2f}')},"
-                     f" {a['n']} pairs)" for ind, a in b["indicator_auc"].items())
-    text = (f"Expanding activation cases (activation cases whose label-free expansion rule reads creation):"
-            f" {b['n_expanding']}; the fitted summary read {b['expanding_read_activation']} of them as activation"
-            f" (exact 95% interval {_num(lo, '{:.2f}')} to {_num(hi, '{:.2f}')}). The registered credit (at least"
-            f" {b['min_expanding']} such cases, the interval's lower end above one half): {verdict}. Per dose:"
-            f" {doses}. Over every case, the fitted summary: {_by_class(b['summary_by_class'])}; the expansion rule:"
-            f" {_by_class(b['expansion_rule_by_class'])}. AUC with which each indicator's statistic separates the"
-            f" reference test's {b['reference_creation_cases']} creation cases (positive) from the expanding"
-            f" activation cases, bootstrap over bases: {aucs}.\n\n")
-    rows = [{"base": r["base"], "dose": r["dose"], "level": r.get("level", ""), "pass@1": _num(r.get("pass@1"), "{:.3f}"),
-             f"pass@{r.get('n', 'n')}": _num(r.get("pass@n"), "{:.3f}"),
-             "guesser pass@n": _num(r.get("guess_pass@n"), "{:.3f}")} for r in b["bases"]]
-    return text + _markdown(rows, "(no bases)")
+    readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
+                                                                    for k, n in sorted(v.items()))
+                                     for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
+    aucs = "; ".join(f"{k} {_num(a['auc'], '{:.2f}')} ({_num(a['lo'], '{:.2f}')} to {_num(a['hi'], '{:.2f}')},"
+                     f" {a['n']} pairs)" for k, a in b["auc_vs_reference_creation"].items())
+    two = b["summary_two_class"]
+    bases = [{"base": r["base"], "dose": r["dose"], "level": r.get("level", ""), "pass@1": _num(r.get("pass@1"), "{:.3f}"),
+              f"pass@{r.get('n', 'n')}": _num(r.get("pass@n"), "{:.3f}"),
+              "guesser pass@n": _num(r.get("guess_pass@n"), "{:.3f}")} for r in b["bases"]]
+    return (f"**Does the meter read more than pass@k here? {verdict[0].upper() + verdict[1:]}.** Expanding activation"
+            f" cases (activation cases whose label-free expansion rule reads creation): {len(b['expanding'])}. The"
+            f" registered credit per set of them and reader (at least {b['min_expanding']} cases from"
+            f" {b['min_bases']} bases, the exact interval's lower end above one half; \"headroom\": bases whose"
+            f" deepest-level pass@n is above every reference creation base's, {_num(b['reference_creation_top_passn'], '{:.3f}')}):\n\n"
+            + _markdown(credit, "(none)") + "\nThe expanding activation cases:\n\n" + _markdown(cases, "(none)")
+            + f"\nPer dose: {doses or 'no activation runs'}.\n\nEvery case of the test, per label, by each reader:\n\n"
+            + _markdown(readers, "(no cases)")
+            + f"\nAgainst the reference test's {b['reference_creation_cases']} creation cases (positive), AUC with a"
+            f" bootstrap over bases: {aucs or 'none'}. The fitted summary's balanced accuracy over those creation cases and the"
+            f" expanding activation cases: {_num(two['balanced_accuracy'], '{:.2f}')}.\n\nEach base at the deepest"
+            " level evaluated:\n\n" + _markdown(bases, "(no bases)"))
 
 
 def _num(x: Any, fmt: str) -> str:

@@ -218,26 +218,37 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
     from rlmeta_interp.io import write_json_atomic
 
     assert tables.beyond_text(tmp_path, "x") == "(not answered yet)\n"
-    answer = {"min_expanding": 6, "answerable": True, "credited": True, "expanding": ["a"] * 7,
-              "expanding_read_activation": 7, "n_expanding": 7, "interval": [0.59, 1.0],
+
+    def q(k, n, nb, credited):
+        return {"read_activation": k, "n": n, "interval": [0.59, 1.0], "bases_right": nb, "n_bases": nb,
+                "bases_interval": [0.4, 1.0], "answerable": True, "credited": credited}
+
+    answer = {"min_expanding": 6, "min_bases": 4, "credited": True,
+              "questions": {"all": {"as read": q(7, 7, 5, True), "boundary at its cut": q(7, 7, 5, True)}},
+              "expanding": [{"pair": "p", "base": "b", "reading": "activation", "boundary at its cut": "activation",
+                             "expanded_levels": [3, 4]}],
+              "reference_creation_cases": 8, "reference_creation_top_passn": 0.14,
               "per_dose": {"0.01": {"runs": 6, "passed": 6, "expanding": 5, "expanding read activation": 5}},
-              "summary_by_class": {"activation": {"activation": 11, "creation": 1}},
-              "expansion_rule_by_class": {"activation": {"creation": 7, "activation": 5}},
+              "readers_by_class": {"expansion rule": {"activation": {"creation": 7, "activation": 5}}},
               "bases": [{"base": "b", "dose": 0.01, "level": 4, "n": 128, "pass@1": 0.02, "pass@n": 0.6,
                          "guess_pass@n": 0.1}],
-              "reference_creation_cases": 8,
-              "indicator_auc": {"likelihood": {"auc": 0.9, "lo": 0.7, "hi": 1.0, "n": 15}}}
+              "auc_vs_reference_creation": {"likelihood": {"auc": 0.9, "lo": 0.7, "hi": 1.0, "n": 15}},
+              "summary_two_class": {"recall": {}, "balanced_accuracy": 0.95}}
     path = tmp_path / "readings" / "x-beyond.json"
     path.parent.mkdir()
     write_json_atomic(path, answer, checksum=True)
     text = tables.beyond_text(tmp_path, "x")
-    assert "read 7 of them as activation (exact 95% interval 0.59 to 1.00)" in text
-    assert "credited: the fitted summary reads more than pass@k here" in text
+    assert "Does the meter read more than pass@k here? Credited: it read the expanding activation cases" in text
+    assert "| all | as read | 7/7 | 0.59 to 1.00 | 5/5 | 0.40 to 1.00 | yes | yes |" in text
+    assert "| pair | base | fitted reading | boundary at its cut | expanded at levels |\n|---|---|---|---|---|\n| p | b | activation | activation | 3, 4 |" in text
     assert "dose 0.01: 6 activation runs, 6 passed their gain check, 5 expanding, 5 of those read activation" in text
-    assert "the expansion rule: activation read activation 5, creation 7" in text
+    assert "| expansion rule | activation 5, creation 7 |" in text and "above every reference creation base's, 0.140" in text
     assert "likelihood 0.90 (0.70 to 1.00, 15 pairs)" in text and "| b | 0.01 | 4 | 0.020 | 0.600 | 0.100 |" in text
     write_json_atomic(path, {**answer, "credited": False}, checksum=True)
-    assert "The registered credit (at least 6 such cases, the interval's lower end above one half): not credited" in (
+    assert "Not credited." in tables.beyond_text(tmp_path, "x")
+    no = {**answer, "credited": False, "questions": {"all": {"as read": {**q(3, 3, 3, False), "answerable": False}}}}
+    write_json_atomic(path, no, checksum=True)
+    assert "Not answerable (fewer than 6 expanding activation cases, or from fewer than 4 bases)." in (
         tables.beyond_text(tmp_path, "x"))
     path.write_text("{}")  # tampered: the checksum no longer matches
     with pytest.raises(CorruptedCheckpointError, match="checksum"):

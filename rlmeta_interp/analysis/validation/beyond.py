@@ -1,13 +1,21 @@
 """Does the meter read more than pass@k? The low-dose test's registered question (docs/preregistration.md), computed
-from committed readings and manifests alone.
+from committed readings, manifests and the committed fit alone.
 
 An *expanding activation case* is an activation-by-design pair that passed its gain check and that the label-free
-expansion rule reads as creation (pass@n expanded at some level). The meter is credited with reading more than pass@k
-only when there are at least :data:`MIN_EXPANDING` such cases and the fitted summary reads them as activation with the
-lower end of the exact 95% interval of that share above one half. Reported beside it: every class's readings by the
-fitted summary and by the expansion rule, per dose how many activation runs passed and expanded, each base's pass@1
-and pass@n at the deepest level, and per indicator the AUC with which its statistic separates a reference test's
-creation cases from the expanding activation cases (bootstrap over bases).
+expansion rule reads as creation (pass@n expanded at some level). The question is asked of three sets of them: all,
+those whose base held more of the skill than any of the reference test's creation bases (its deepest-level pass@n
+above theirs), and those that expanded at the deepest level. For each set, a reader is credited when there are at
+least :data:`MIN_EXPANDING` cases from at least :data:`MIN_BASES` bases and it reads them as activation with the lower
+end of the exact 95% interval of that share above one half. The readers: the fitted summary as it read them, and the
+same summary with boundary (itself a measure of pass@n expansion) held at its cut. The meter is credited with reading
+more than pass@k only when both are credited on all expanding cases.
+
+Reported beside it: the share over bases (a base right only when every expanding case from it is read activation);
+both readers' and two label-free rules' readings of every case, per class (the expansion rule; the *headroom rule*:
+creation when the base's deepest-level pass@n is within the reference's creation bases' range, else activation; and
+boundary's own side of its cut); per dose, the activation runs, those that passed and those that expanded; each base's
+deepest-level pass@1 and pass@n; and, against the reference test's creation cases, each indicator's and the summary's
+AUC (bootstrap over bases) and the summary's two-class balanced accuracy.
 
 ``python -m rlmeta_interp.analysis.validation.beyond TEST REFERENCE`` writes ``<TEST>-beyond.json`` beside the
 readings (``data/pilots/readings/``), from ``TEST.csv`` and ``REFERENCE.csv`` there and the pilot manifests.
@@ -21,23 +29,77 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy.special import expit
+
 from ...errors import InvalidConfigError
-from ...io import read_csv, read_json, write_json_atomic
+from ...io import read_csv, read_json, sha256_file, write_json_atomic
+from ...organism.gain import gain_check
 from ...organism.tables import manifest_files, pilot_manifests_dir, readings_path
 from .metrics import recall_exact_ci, roc_auc_ci
+from ...paths import record_figures_dir
+from .reading import SUMMARY_JSON, committed_summary
 
-MIN_EXPANDING = 6  # registered: with fewer expanding cases the test cannot answer its question
-INDICATORS = ("boundary", "likelihood", "elicitation")  # the statistics the readings carry, larger = creation
+MIN_EXPANDING = 6  # registered: with fewer expanding cases, or from fewer bases, a set cannot answer the question
+MIN_BASES = 4
+INDICATORS = ("boundary", "likelihood", "elicitation")  # statistics the readings carry, larger = creation
+PASSK_INPUT = "boundary"  # the summary input that measures pass@n expansion itself
 N_BOOT = 2000
+Row = Mapping[str, Any]
 
 
-def _cases(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _cases(rows: Sequence[Row]) -> list[Row]:
     return [r for r in rows if str(r["case"]) in ("True", "true", "1")]
 
 
-def expanding_activation(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The activation cases (gain check passed) whose label-free expansion rule reads creation."""
-    return [r for r in _cases(rows) if r["label"] == "activation" and r["expansion_reading"] == "creation"]
+def expanding_activation(rows: Sequence[Row]) -> list[Row]:
+    """The activation cases (gain check passed) whose label-free expansion rule reads creation. A case without an
+    expansion reading is refused: it would silently count as not expanding."""
+    cases = _cases(rows)
+    blank = [str(r["pair"]) for r in cases if r["expansion_reading"] not in ("creation", "activation", "no_signal")]
+    if blank:
+        raise InvalidConfigError(f"{blank[0]} (and {len(blank) - 1} more) has no expansion reading: read it again"
+                                 " with validate --read once its manifest and its base's hold per-level evaluations.")
+    return [r for r in cases if r["label"] == "activation" and r["expansion_reading"] == "creation"]
+
+
+def without_input(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[str]:
+    """The fitted summary's reading of each row with input ``neutral`` held at its cut (standardised 0), the other
+    inputs as the readings carry them (standardised, as the fit reads them; a missing one at its cut, as the fit
+    puts it). A row read no-signal (no gain) or by the vote rule (no input measured) keeps its reading."""
+    inputs, coef = list(fitted["inputs"]), np.asarray(fitted["coef"], dtype=float)
+    out = []
+    for r in rows:
+        z = np.asarray([np.nan if r.get(n) in (None, "") else float(r[n]) for n in inputs], dtype=float)
+        if r["reading"] == "no_signal" or np.isnan(z).all():
+            out.append(str(r["reading"]))
+            continue
+        z = np.where(np.isnan(z) | np.asarray([n == neutral for n in inputs]), 0.0, z)
+        out.append("creation" if expit(z @ coef + float(fitted["intercept"])) >= 0.5 else "activation")
+    return out
+
+
+def _p_without(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[float]:
+    inputs, coef = list(fitted["inputs"]), np.asarray(fitted["coef"], dtype=float)
+    z = np.asarray([[0.0 if n == neutral or r.get(n) in (None, "") or np.isnan(float(r[n])) else float(r[n])
+                     for n in inputs] for r in rows], dtype=float).reshape(len(rows), len(inputs))
+    return [float(p) for p in expit(z @ coef + float(fitted["intercept"]))]
+
+
+def credit(read: Sequence[str], bases: Sequence[str]) -> dict[str, Any]:
+    """Whether ``read`` (one reading per expanding case, from ``bases``) earns the registered credit: at least
+    :data:`MIN_EXPANDING` cases from :data:`MIN_BASES` bases, and the exact 95% interval of the share read activation
+    above one half. Also the share over bases, a base counting right only when all its cases are."""
+    k, n, lo, hi = recall_exact_ci(["activation"] * len(read), list(read))["activation"] if read else [0, 0, np.nan, np.nan]
+    per_base: dict[str, bool] = {}
+    for r, b in zip(read, bases, strict=True):
+        per_base[b] = per_base.get(b, True) and r == "activation"
+    kb, nb, blo, bhi = (recall_exact_ci(["activation"] * len(per_base),
+                                        ["activation" if ok else "other" for ok in per_base.values()])["activation"]
+                        if per_base else [0, 0, np.nan, np.nan])
+    answerable = n >= MIN_EXPANDING and nb >= MIN_BASES
+    return {"read_activation": k, "n": n, "interval": [lo, hi], "bases_right": kb, "n_bases": nb,
+            "bases_interval": [blo, bhi], "answerable": answerable, "credited": bool(answerable and lo > 0.5)}
 
 
 def _deepest(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -50,55 +112,101 @@ def _deepest(metrics: Mapping[str, Any]) -> dict[str, Any]:
             "guess_pass@n": by[lv].get(f"guess_pass@{n}")}
 
 
-def beyond_passk(test: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, Any]],
-                 manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The registered question over readings rows ``test`` (the low-dose test) and ``reference`` (the test whose
-    creation cases the indicators' AUCs are taken against); ``manifests`` maps every pair and base named in them to
-    its manifest (for its base, dose and evaluations). JSON-ready."""
-    missing = sorted({str(r["pair"]) for r in (*test, *reference)} - set(manifests))
+def _by_class(rows: Sequence[Row], readings: Sequence[str]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r, got in zip(rows, readings, strict=True):
+        c = out.setdefault(str(r["label"]), {})
+        c[str(got)] = c.get(str(got), 0) + 1
+    return out
+
+
+def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]],
+                 fitted: Mapping[str, Any]) -> dict[str, Any]:
+    """The registered question (module docstring) over readings rows ``test`` (the low-dose test) and ``reference``
+    (the test whose creation cases the AUCs and the headroom range are taken from); ``manifests`` maps every pair and
+    base named in them to its manifest; ``fitted`` is the committed fit (``summary["fitted"]``). JSON-ready."""
+    pairs = {str(r["pair"]) for r in (*test, *reference)}
+    missing = sorted(pairs - set(manifests))
+    missing += sorted({str(manifests[p].get("base")) for p in pairs if p in manifests} - set(manifests))
     if missing:
         raise InvalidConfigError(f"No manifest for {missing[0]} (and {len(missing) - 1} more): export the test's"
                                  " models first (python -m rlmeta_interp.organism.tables --export-pilot ZOO_DIR).")
+
+    def base_of(r: Row) -> str:
+        return str(manifests[str(r["pair"])]["base"])
+
+    def base_passn(r: Row) -> float:
+        return float(_deepest(manifests[base_of(r)]["metrics"]).get("pass@n") or np.nan)
+
+    def expanded_levels(r: Row) -> list[int]:  # the expansion rule's own procedure (a creation-label gain check)
+        check = gain_check(manifests[base_of(r)]["metrics"], manifests[str(r["pair"])]["metrics"], "creation")
+        return sorted(int(lv) for lv in check.get("expanded_levels", []))
+
     expanding = expanding_activation(test)
-    names = {str(r["pair"]) for r in expanding}
-    read = [str(r["reading"]) for r in expanding]
-    k, n, lo, hi = (recall_exact_ci(["activation"] * len(read), read)["activation"] if read
-                    else [0, 0, float("nan"), float("nan")])
-    per_dose: dict[str, Counter[str]] = {}
-    for r in test:
-        if r["label"] != "activation":
-            continue
-        c = per_dose.setdefault(f"{float(manifests[r['pair']]['dose']):g}", Counter())
-        c["runs"] += 1
-        c["passed"] += r["gain_check"] == "passed"
-        c["expanding"] += r["pair"] in names
-        c["expanding read activation"] += r["pair"] in names and r["reading"] == "activation"
-    bases = sorted({str(manifests[str(r["pair"])]["base"]) for r in (*test, *reference)
-                    if r["label"] in ("activation", "creation")})
-    base_rows = [{"base": b, "dose": manifests[b]["dose"], **_deepest(manifests[b]["metrics"])}
-                 for b in bases if b in manifests]
     creation = [r for r in _cases(reference) if r["label"] == "creation"]
+    creation_top = max((base_passn(r) for r in creation), default=np.nan)
+    read_as = [str(r["reading"]) for r in expanding]
+    neutral = without_input(expanding, fitted, PASSK_INPUT)
+    deepest = max((_deepest(manifests[base_of(r)]["metrics"]).get("level", 0) for r in expanding), default=0)
+    subsets = {"all": [True] * len(expanding),
+               "headroom": [base_passn(r) > creation_top for r in expanding],
+               "deepest level expanded": [deepest in expanded_levels(r) for r in expanding]}
+    questions = {}
+    for name, keep in subsets.items():
+        bases = [base_of(r) for r, k in zip(expanding, keep, strict=True) if k]
+        questions[name] = {
+            "as read": credit([x for x, k in zip(read_as, keep, strict=True) if k], bases),
+            f"{PASSK_INPUT} at its cut": credit([x for x, k in zip(neutral, keep, strict=True) if k], bases)}
+    credited = all(q["credited"] for q in questions["all"].values())
+
+    per_dose: dict[str, Counter[str]] = {}
+    names = {str(r["pair"]) for r in expanding}
+    for r in test:
+        if r["label"] == "activation":
+            c = per_dose.setdefault(f"{float(manifests[str(r['pair'])]['dose']):g}", Counter())
+            c["runs"] += 1
+            c["passed"] += r["gain_check"] == "passed"
+            c["expanding"] += r["pair"] in names
+            c["expanding read activation"] += r["pair"] in names and r["reading"] == "activation"
+
+    cases = _cases(test)
+    passn = [base_passn(r) for r in cases]
+    headroom = ["no_signal" if r["expansion_reading"] == "no_signal" else
+                "activation" if p > creation_top else "creation" for r, p in zip(cases, passn, strict=True)]
+    boundary_side = ["no_signal" if r["expansion_reading"] == "no_signal" else "n/a" if r.get(PASSK_INPUT) in (None, "")
+                     or np.isnan(float(r[PASSK_INPUT])) else "creation" if float(r[PASSK_INPUT]) >= 0 else "activation"
+                     for r in cases]
+    readers = {"fitted summary": [str(r["reading"]) for r in cases],
+               f"fitted summary, {PASSK_INPUT} at its cut": without_input(cases, fitted, PASSK_INPUT),
+               "expansion rule": [str(r["expansion_reading"]) for r in cases],
+               "headroom rule": headroom, f"{PASSK_INPUT} alone": boundary_side}
+
+    two = [*creation, *expanding]
+    groups = [base_of(r) for r in two]
+    positive = [r["label"] == "creation" for r in two]
     aucs = {}
     for ind in INDICATORS:
-        two = [*creation, *expanding]
         scores = [None if r.get(ind) in (None, "") else float(r[ind]) for r in two]
-        auc = roc_auc_ci(scores, [r["label"] == "creation" for r in two], n_boot=N_BOOT,
-                         groups=[str(manifests[str(r["pair"])]["base"]) for r in two])
-        aucs[ind] = dict(zip(("auc", "lo", "hi", "n"), auc, strict=True))  # positive: the creation cases
+        aucs[ind] = roc_auc_ci(scores, positive, n_boot=N_BOOT, groups=groups)
+    aucs["fitted summary"] = roc_auc_ci([float(r["p_creation"]) for r in two], positive, n_boot=N_BOOT, groups=groups)
+    aucs[f"fitted summary, {PASSK_INPUT} at its cut"] = roc_auc_ci(_p_without(two, fitted, PASSK_INPUT), positive,
+                                                                    n_boot=N_BOOT, groups=groups)
+    two_read = [str(r["reading"]) for r in two]
+    recall = recall_exact_ci([str(r["label"]) for r in two], two_read) if two else {}
+    balanced = float(np.mean([k / n for k, n, _, _ in recall.values()])) if len(recall) == 2 else float("nan")
 
-    def by_class(column: str) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for r in _cases(test):
-            out.setdefault(str(r["label"]), {}).setdefault(str(r[column]), 0)
-            out[str(r["label"])][str(r[column])] += 1
-        return out
-
-    return {"min_expanding": MIN_EXPANDING, "answerable": n >= MIN_EXPANDING,
-            "credited": bool(n >= MIN_EXPANDING and lo > 0.5),
-            "expanding": [str(r["pair"]) for r in expanding], "expanding_read_activation": k, "n_expanding": n,
-            "interval": [lo, hi], "per_dose": {d: dict(c) for d, c in sorted(per_dose.items())},
-            "summary_by_class": by_class("reading"), "expansion_rule_by_class": by_class("expansion_reading"),
-            "bases": base_rows, "reference_creation_cases": len(creation), "indicator_auc": aucs}
+    bases = sorted({base_of(r) for r in (*test, *reference) if r["label"] in ("activation", "creation")})
+    return {"min_expanding": MIN_EXPANDING, "min_bases": MIN_BASES, "credited": credited, "questions": questions,
+            "expanding": [{"pair": str(r["pair"]), "base": base_of(r), "reading": x, f"{PASSK_INPUT} at its cut": y,
+                           "expanded_levels": expanded_levels(r)}
+                          for r, x, y in zip(expanding, read_as, neutral, strict=True)],
+            "reference_creation_cases": len(creation), "reference_creation_top_passn": creation_top,
+            "per_dose": {d: dict(c) for d, c in sorted(per_dose.items())},
+            "readers_by_class": {name: _by_class(cases, got) for name, got in readers.items()},
+            "bases": [{"base": b, "dose": manifests[b]["dose"], **_deepest(manifests[b]["metrics"])} for b in bases],
+            "auc_vs_reference_creation": {k: dict(zip(("auc", "lo", "hi", "n"), v, strict=True))
+                                          for k, v in aucs.items()},
+            "summary_two_class": {"recall": recall, "balanced_accuracy": balanced}}
 
 
 def _rows(folder: Path, name: str) -> list[dict[str, Any]]:
@@ -109,18 +217,27 @@ def _rows(folder: Path, name: str) -> list[dict[str, Any]]:
     return read_csv(path, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
 
 
-def main(argv: list[str] | None = None, folder: str | Path | None = None) -> Path:
+def main(argv: list[str] | None = None, folder: str | Path | None = None,
+         table_dir: str | Path | None = None) -> Path:
     """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
-    pilots'). Returns the JSON written."""
+    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.beyond TEST REFERENCE (readings"
                                  " names under data/pilots/readings, e.g. composition-lowdose composition-test2)")
     folder = pilot_manifests_dir() if folder is None else Path(folder)
+    summary = committed_summary(table_dir)
+    if summary is None:
+        raise InvalidConfigError("No committed validation table: the readings were made by its fit, which this needs.")
     test, reference = _rows(folder, args[0]), _rows(folder, args[1])
+    digest = sha256_file(Path(table_dir if table_dir is not None else record_figures_dir()) / SUMMARY_JSON)
+    other = sorted({str(r["table_sha256"]) for r in (*test, *reference)} - {digest})
+    if other:
+        raise InvalidConfigError(f"The readings were made by another fit (table {other[0][:12]}) than the committed"
+                                 f" one ({digest[:12]}): compare readings of one fit, or read them again.")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     out = readings_path(folder, args[0]).with_name(f"{args[0]}-beyond.json")
-    return write_json_atomic(out, beyond_passk(test, reference, manifests), checksum=True)
+    return write_json_atomic(out, beyond_passk(test, reference, manifests, summary["fitted"]), checksum=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The low-dose test's registered question: expanding activation cases, the exact-interval credit rule at and
-around its threshold, per-dose counts and the indicators' AUCs against a reference's creation cases."""
+"""The low-dose test's registered question: expanding activation cases, the credit rule at and around its thresholds
+(cases, bases, the exact interval), the summary with its pass@k input held at its cut, the label-free readers, and
+the answer written from committed files."""
 
 import math
 import shutil
@@ -7,93 +8,139 @@ import shutil
 import pytest
 
 from rlmeta_interp.analysis.validation import beyond
+from rlmeta_interp.analysis.validation.reading import committed_summary
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.io import read_json
 from rlmeta_interp.organism.tables import manifest_files, pilot_manifests_dir
 
-
-def _row(pair, label, reading, expansion, *, case=True, gain="passed", score=0.0):
-    return {"pair": pair, "label": label, "case": case, "gain_check": gain, "reading": reading,
-            "expansion_reading": expansion, "boundary": score, "likelihood": score, "elicitation": None}
+FIT = {"inputs": ["boundary", "likelihood", "elicitation"], "coef": [1.0, 1.0, 1.0], "intercept": 0.0}
 
 
-def _manifests(rows, dose=0.01):
-    out = {}
-    for r in rows:
-        base = r["pair"].rsplit("-rl", 1)[0] + "-base"
-        out[r["pair"]] = {"name": r["pair"], "base": base, "dose": dose}
-        out[base] = {"name": base, "dose": dose, "metrics": {"n_samples": 4, "by_level": {
-            "2": {"pass@1": 0.5, "pass@4": 1.0, "guess_pass@4": 0.1},
-            "4": {"pass@1": 0.1, "pass@4": 0.3, "guess_pass@4": 0.05}}}}
-    return out
-
-
-def _expanding(k, n, start=0):
-    """``n`` expanding activation cases on bases of two pairs each, ``k`` of them read as activation."""
-    return [_row(f"t-b{(start + i) // 2}-rl-{i}", "activation", "activation" if i < k else "creation", "creation")
-            for i in range(n)]
-
-
-@pytest.mark.parametrize(("k", "n", "credited", "answerable"), [
-    (6, 6, True, True),     # 6/6: exact lower end 0.61
-    (5, 6, False, True),    # 5/6: 0.36
-    (5, 5, False, False),   # too few expanding cases to answer
-    (10, 12, True, True),   # 0.52
-    (9, 12, False, True),   # 0.43
-    (7, 8, False, True),    # 0.47
+@pytest.mark.parametrize(("k", "n", "n_bases", "credited", "answerable"), [
+    (6, 6, 6, True, True),     # 6/6: exact two-sided lower end 0.54
+    (6, 6, 3, False, False),   # enough cases, too few bases
+    (5, 6, 6, False, True),    # 5/6: 0.36
+    (5, 5, 5, False, False),   # too few cases
+    (10, 12, 6, True, True),   # 0.52
+    (9, 12, 6, False, True),   # 0.43
+    (7, 8, 4, False, True),    # 0.47
 ])
-def test_credit_needs_enough_expanding_cases_read_activation_with_the_exact_lower_end_above_one_half(
-        k, n, credited, answerable):
-    test = [*_expanding(k, n), _row("t-bx-rl-plain", "activation", "activation", "activation"),
-            _row("t-bx-rl-random", "no_signal", "no_signal", "no_signal", gain="n/a")]
-    ref = [_row(f"r-c{i}-rl", "creation", "creation", "creation", score=5.0) for i in range(3)]
-    out = beyond.beyond_passk(test, ref, {**_manifests(test), **_manifests(ref, dose=0.0)})
-    assert (out["credited"], out["answerable"]) == (credited, answerable)
-    assert out["n_expanding"] == n and out["expanding_read_activation"] == k
-    assert out["interval"][0] < k / n < out["interval"][1] or k == n
-    assert out["per_dose"]["0.01"] == {"runs": n + 1, "passed": n + 1, "expanding": n,
-                                       "expanding read activation": k}
-    assert out["summary_by_class"]["no_signal"] == {"no_signal": 1}
-    assert out["expansion_rule_by_class"]["activation"] == {"creation": n, "activation": 1}
-    # creation cases score higher on boundary and likelihood: AUC 1 over them; elicitation has no statistic
-    assert out["indicator_auc"]["boundary"]["auc"] == 1.0 and out["indicator_auc"]["boundary"]["n"] == n + 3
-    assert math.isnan(out["indicator_auc"]["elicitation"]["auc"])
-    assert {b["level"] for b in out["bases"]} == {4} and out["bases"][0]["pass@n"] == 0.3
+def test_credit_needs_enough_cases_and_bases_read_activation_with_the_exact_lower_end_above_one_half(
+        k, n, n_bases, credited, answerable):
+    read = ["activation"] * k + ["creation"] * (n - k)
+    c = beyond.credit(read, [f"b{i % n_bases}" for i in range(n)])
+    assert (c["credited"], c["answerable"]) == (credited, answerable)
+    assert (c["read_activation"], c["n"], c["n_bases"]) == (k, n, n_bases)
+    assert c["interval"][0] <= k / n <= c["interval"][1]
 
 
-def test_only_passed_activation_cases_that_the_expansion_rule_reads_creation_count():
-    rows = [_row("a-rl", "activation", "activation", "creation"),
-            _row("b-rl", "activation", "activation", "creation", case=False, gain="failed"),
-            _row("c-rl", "activation", "activation", "activation"),
-            _row("d-rl", "creation", "creation", "creation"),
-            _row("e-rl", "no_signal", "no_signal", "creation", gain="n/a")]
-    assert [r["pair"] for r in beyond.expanding_activation(rows)] == ["a-rl"]
+def test_a_base_counts_right_only_when_every_case_from_it_is_read_activation():
+    c = beyond.credit(["activation", "creation", "activation", "activation"], ["a", "a", "b", "b"])
+    assert (c["bases_right"], c["n_bases"]) == (1, 2) and c["bases_interval"][0] < 0.5
 
 
-def test_a_pair_without_a_manifest_is_refused_by_name():
-    test = _expanding(1, 1)
-    with pytest.raises(InvalidConfigError, match="No manifest for t-b0-rl-0.*export-pilot"):
-        beyond.beyond_passk(test, [], {})
+def test_holding_the_pass_at_k_input_at_its_cut_rereads_only_summary_rows():
+    rows = [{"reading": "creation", "boundary": 3.0, "likelihood": -1.0, "elicitation": None},   # p(-1) < 0.5
+            {"reading": "creation", "boundary": 3.0, "likelihood": 1.0, "elicitation": float("nan")},
+            {"reading": "no_signal", "boundary": 3.0, "likelihood": 1.0, "elicitation": None},  # no gain: kept
+            {"reading": "inconclusive", "boundary": None, "likelihood": None, "elicitation": None}]  # vote rule
+    assert beyond.without_input(rows, FIT, "boundary") == ["activation", "creation", "no_signal", "inconclusive"]
+    assert beyond.without_input(rows[:2], FIT, "nothing") == ["creation", "creation"]
+
+
+def _level(counts, guess):
+    n = 8
+    return {"correct_counts": counts, f"guess_pass@{n}": guess, "pass@1": sum(counts) / (n * len(counts)),
+            f"pass@{n}": sum(c > 0 for c in counts) / len(counts)}
+
+
+def _metrics(c2, c3, guess=0.1):
+    return {"n_samples": 8, "by_level": {"2": _level(c2, 0.0), "3": _level(c3, guess)}}
+
+
+def _row(pair, label, reading, expansion, *, case=True, gain="passed", boundary=1.0, likelihood=-2.0):
+    return {"pair": pair, "label": label, "case": case, "gain_check": gain, "reading": reading,
+            "expansion_reading": expansion, "boundary": boundary, "likelihood": likelihood, "elicitation": None,
+            "p_creation": 0.2 if reading == "activation" else 0.8}
+
+
+def _world(n_expanding=6, n_read_activation=6):
+    """A low-dose test (dose 0.01: bases that solve some level-3 problems) whose RL runs expanded at level 3 and a
+    reference whose creation bases solve fewer, with an expanding case per base."""
+    test, reference, manifests = [], [], {}
+    for i in range(n_expanding):
+        base, pair = f"t{i}-base", f"t{i}-rl"
+        manifests[base] = {"name": base, "dose": 0.01, "metrics": _metrics([2] * 20, [1] * 6 + [0] * 14)}
+        manifests[pair] = {"name": pair, "base": base, "dose": 0.01, "metrics": _metrics([8] * 20, [4] * 20)}
+        test.append(_row(pair, "activation", "activation" if i < n_read_activation else "creation", "creation"))
+    manifests["tc-base"] = manifests["t0-base"]
+    manifests["tc-rl"] = {"name": "tc-rl", "base": "t0-base", "dose": 0.01, "metrics": _metrics([2] * 20, [0] * 20)}
+    test.append(_row("tc-rl", "no_signal", "no_signal", "no_signal", gain="n/a"))
+    for i in range(3):
+        base, pair = f"r{i}-base", f"r{i}-rl"
+        manifests[base] = {"name": base, "dose": 0.0, "metrics": _metrics([2] * 20, [1] * 2 + [0] * 18)}
+        manifests[pair] = {"name": pair, "base": base, "dose": 0.0, "metrics": _metrics([8] * 20, [8] * 20)}
+        reference.append(_row(pair, "creation", "creation", "creation", boundary=3.0, likelihood=2.0))
+    return test, reference, manifests
+
+
+def test_the_answer_reads_every_set_and_reader_and_the_label_free_rules():
+    test, reference, manifests = _world(6, 6)
+    out = beyond.beyond_passk(test, reference, manifests, FIT)
+    assert out["credited"] is True  # both readers read all six, from six bases, as activation
+    assert all(q["credited"] for subset in out["questions"].values() for q in subset.values())
+    assert out["expanding"][0] == {"pair": "t0-rl", "base": "t0-base", "reading": "activation",
+                                   "boundary at its cut": "activation", "expanded_levels": [3]}
+    assert out["reference_creation_top_passn"] == 0.1 and out["per_dose"]["0.01"]["expanding"] == 6
+    readers = out["readers_by_class"]
+    assert readers["expansion rule"]["activation"] == {"creation": 6}
+    assert readers["headroom rule"]["activation"] == {"activation": 6}  # the bases solve more than the reference's
+    assert readers["boundary alone"]["activation"] == {"creation": 6} and readers["headroom rule"]["no_signal"] == {
+        "no_signal": 1}
+    assert out["auc_vs_reference_creation"]["likelihood"]["auc"] == 1.0
+    assert math.isnan(out["auc_vs_reference_creation"]["elicitation"]["auc"])  # no statistic: no AUC
+    assert out["summary_two_class"]["balanced_accuracy"] == 1.0
+    assert [b["pass@n"] for b in out["bases"] if b["base"] == "t0-base"] == [0.3]
+    # one expanding case read creation: 5/6 is not credited, for either reader only if it reads so
+    out = beyond.beyond_passk(*_world(6, 5), FIT)
+    assert out["credited"] is False and out["questions"]["all"]["as read"]["answerable"] is True
+    assert out["questions"]["all"]["boundary at its cut"]["credited"] is True  # likelihood alone reads activation
+
+
+def test_blank_expansion_readings_and_missing_manifests_are_refused_by_name():
+    test, reference, manifests = _world(6, 6)
+    test[0] = {**test[0], "expansion_reading": "n/a"}
+    with pytest.raises(InvalidConfigError, match="t0-rl .*has no expansion reading"):
+        beyond.beyond_passk(test, reference, manifests, FIT)
+    test, reference, manifests = _world(6, 6)
+    del manifests["t2-base"]
+    with pytest.raises(InvalidConfigError, match="No manifest for t2-base.*export-pilot"):
+        beyond.beyond_passk(test, reference, manifests, FIT)
 
 
 def test_on_the_second_composition_test_no_activation_case_expanded():
     """Its activation bases (dose 0.5) already solved most deepest-level problems within n samples (three of four
-    bases all of them), so no activation case there is an expanding one; the question needs the low-dose test."""
+    bases all of them), so none of its activation cases is an expanding one; the question needs the low-dose test."""
     folder = pilot_manifests_dir()
     rows = beyond._rows(folder, "composition-test2")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
-    out = beyond.beyond_passk(rows, rows, manifests)
-    assert out["n_expanding"] == 0 and not out["answerable"] and not out["credited"]
+    out = beyond.beyond_passk(rows, rows, manifests, committed_summary()["fitted"])
+    assert out["expanding"] == [] and not out["credited"]
     assert out["per_dose"] == {"0.5": {"runs": 8, "passed": 8, "expanding": 0, "expanding read activation": 0}}
     assert out["reference_creation_cases"] == 8
     high = [b for b in out["bases"] if b["dose"] == 0.5]
     assert len(high) == 4 and all(b["pass@n"] > 0.85 for b in high) and sum(b["pass@n"] == 1 for b in high) == 3
     assert all(b["pass@n"] < 0.2 for b in out["bases"] if b["dose"] == 0.0)
+    # the summary's reading reconstructed from the readings' standardised inputs and the committed coefficients
+    assert out["readers_by_class"]["fitted summary"] == {
+        "creation": {"creation": 7, "activation": 1}, "no_signal": {"no_signal": 8},
+        "activation": {"activation": 7, "no_signal": 1}}
+    assert beyond.without_input(rows, committed_summary()["fitted"], "none") == [r["reading"] for r in rows]
 
 
 def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
     """End to end on committed files: the second test against itself, copied into a scratch folder; the JSON is
-    checksummed and data/README's renderer reads it."""
+    checksummed, data/README's renderer reads it, and readings made by another fit are refused."""
     from rlmeta_interp.organism import tables
 
     src = pilot_manifests_dir()
@@ -104,12 +151,20 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
         shutil.copy(f, tmp_path / "readings" / f.name)
     out = beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
     assert out == tmp_path / "readings" / "composition-test2-beyond.json" and out.with_name(out.name + ".sha256").exists()
-    assert read_json(out, required=True)["n_expanding"] == 0
+    assert read_json(out, required=True)["expanding"] == []
     text = tables.beyond_text(tmp_path, "composition-test2")
-    assert "Expanding activation cases (activation cases whose label-free expansion rule reads creation): 0" in text
-    assert "not answerable (fewer than 6" in text and "dose 0.5: 8 activation runs, 8 passed" in text
+    assert "Does the meter read more than pass@k here? Not answerable (fewer than 6" in text
+    assert "dose 0.5: 8 activation runs, 8 passed" in text
     assert "| ctest2-comp-d050-s9-base | 0.5 | 4 | 0.497 | 0.891 | 0.101 |" in text
+    assert "| expansion rule | activation 8 | creation 8 | no signal 8 |" in text
     with pytest.raises(InvalidConfigError, match="Usage"):
         beyond.main(["composition-test2"], folder=tmp_path)
     with pytest.raises(InvalidConfigError, match="No readings .*nope.csv"):
         beyond.main(["nope", "composition-test2"], folder=tmp_path)
+    other = tmp_path / "other-table"
+    other.mkdir()
+    from rlmeta_interp.io import write_json_atomic
+
+    write_json_atomic(other / "validation_summary.json", committed_summary(), checksum=True, compact=True)
+    with pytest.raises(InvalidConfigError, match="another fit"):
+        beyond.main(["composition-test2", "composition-test2"], folder=tmp_path, table_dir=other)
