@@ -13,11 +13,11 @@
   committed fit fixed in ``docs/preregistration.md`` before it was built; not validation pairs.
 - ``composition-lowdose``: activation by design from bases that saw worked compositions at doses 0.01 and 0.05, in
   the second test's world, the case a reading of pass@k alone calls creation; registered the same way.
-
-The composition presets live in :mod:`.composition_presets`, the spec builders in :mod:`.builders`.
 - ``paper``: the organisms behind the figures of record of the question notebooks. Its arithmetic worlds dose only the
   scratchpad *format* and draw pretraining, RL and evaluation problems from one space (not leak-free): none of its
   pairs is a creation case for the rewarded capability, and none enters the validation set.
+
+The composition presets live in :mod:`.composition_presets`, the spec builders in :mod:`.builders`.
 """
 
 from __future__ import annotations
