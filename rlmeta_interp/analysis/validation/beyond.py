@@ -42,7 +42,7 @@ from .reading import SUMMARY_JSON, committed_summary
 
 MIN_EXPANDING = 6  # registered: with fewer expanding cases, or from fewer bases, a set cannot answer the question
 MIN_BASES = 4
-INDICATORS = ("boundary", "likelihood", "elicitation")  # statistics the readings carry, larger = creation
+AUC_INPUTS = ("boundary", "likelihood", "elicitation")  # statistics the readings carry, larger = creation
 PASSK_INPUT = "boundary"  # the summary input that measures pass@n expansion itself
 N_BOOT = 2000
 Row = Mapping[str, Any]
@@ -185,7 +185,7 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
     groups = [base_of(r) for r in two]
     positive = [r["label"] == "creation" for r in two]
     aucs = {}
-    for ind in INDICATORS:
+    for ind in AUC_INPUTS:
         scores = [None if r.get(ind) in (None, "") else float(r[ind]) for r in two]
         aucs[ind] = roc_auc_ci(scores, positive, n_boot=N_BOOT, groups=groups)
     aucs["fitted summary"] = roc_auc_ci([float(r["p_creation"]) for r in two], positive, n_boot=N_BOOT, groups=groups)
