@@ -113,14 +113,17 @@ else:
 # ## A world the fit never saw: composition pairs read by the committed fit
 # `rlmeta-interp validate --read` scores labelled pairs outside the validation table at the committed table's sizes,
 # reads them by its fit (here by the cuts pooled over the calibrated worlds) without adding them, and evaluates the
-# validation cases among them. The shipped readings: the composition pilot, and the two pre-registered composition
-# tests where they have been built and read (`data/README.md`).
+# validation cases among them. The shipped readings: the composition pilot, and the three pre-registered composition
+# tests where they have been built and read (`data/README.md`). The low-dose test also answers whether the meter reads
+# more than pass@k: activation pairs whose pass@n expanded, which a rule reading pass@k alone calls creation.
 
 # %%
 for name in tables.READINGS:
     display(Markdown(f"**{name}**: " + tables.readings_evaluation(tables.pilot_manifests_dir(), name)))
     if rows := tables.readings_rows(tables.pilot_manifests_dir(), name):
         display(pd.DataFrame(rows))
+for name in tables.BEYOND:
+    display(Markdown(f"**{name}, beyond pass@k**: " + tables.beyond_text(tables.pilot_manifests_dir(), name)))
 
 # %% [markdown]
 # ## One pair's full scorecard
