@@ -322,11 +322,15 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
     rule_text = (f" The label-free expansion rule (no gain: no-signal; pass@n expanded: creation; else activation)"
                  f" over the same cases: balanced accuracy {rule['balanced_accuracy']:.2f} (CI {rule['ci_lo']:.2f} to"
                  f" {rule['ci_hi']:.2f}), {len(rule['read_wrong'])} read wrong." if rule else "")
+    const = ev["constant_baseline"]
+    absent = "" if const["answer"] in s["recall_exact_ci"] else f", always {const['answer'].replace('_', ' ')}, a class absent here"
+    # the bar asks for creation recall: over cases without a creation case it cannot be met, so it is not applied
+    bar = ("met" if ev["meets_bar"] else "not met") if "creation" in s["recall_exact_ci"] else "not applicable (no creation case)"
     return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
             f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
-            f" {ev['constant_baseline']['balanced_accuracy']:.2f}){two_text}; recall with exact 95% intervals: {recall}."
+            f" {const['balanced_accuracy']:.2f}{absent}){two_text}; recall with exact 95% intervals: {recall}."
             f" Held-out AUC of each indicator voting by a fitted cut, as the fit reads it: {inds or 'none'}."
-            f"{rule_text} The project's bar over these pairs: {'met' if ev['meets_bar'] else 'not met'}.\n")
+            f"{rule_text} The project's bar over these pairs: {bar}.\n")
 
 
 def beyond_text(folder: str | Path, name: str) -> str:
@@ -339,8 +343,8 @@ def beyond_text(folder: str | Path, name: str) -> str:
         return "(not answered yet)\n"
     b = read_json(path, required=True)
     every = b["questions"]["all"]
-    verdict = ("credited: it read the expanding activation cases as activation, with and without its pass@k input"
-               if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
+    verdict = (f"credited: it read {every['as read']['read_activation']} of {every['as read']['n']} expanding activation"
+               " cases as activation, as read and with its pass@k input held at its cut" if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
                f"not answerable (fewer than {b['min_expanding']} expanding activation cases, or from fewer than"
                f" {b['min_bases']} bases)")
     credit = [{"cases": subset, "reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",

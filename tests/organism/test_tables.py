@@ -238,7 +238,7 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
     path.parent.mkdir()
     write_json_atomic(path, answer, checksum=True)
     text = tables.beyond_text(tmp_path, "x")
-    assert "Does the meter read more than pass@k here? Credited: it read the expanding activation cases" in text
+    assert "Does the meter read more than pass@k here? Credited: it read 7 of 7 expanding activation cases as activation" in text
     assert "| all | as read | 7/7 | 0.59 to 1.00 | 5/5 | 0.40 to 1.00 | yes | yes |" in text
     assert "| pair | base | fitted reading | boundary at its cut | expanded at levels |\n|---|---|---|---|---|\n| p | b | activation | activation | 3, 4 |" in text
     assert "dose 0.01: 6 activation runs, 6 passed their gain check, 5 expanding, 5 of those read activation" in text
@@ -253,3 +253,14 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
     path.write_text("{}")  # tampered: the checksum no longer matches
     with pytest.raises(CorruptedCheckpointError, match="checksum"):
         tables.beyond_text(tmp_path, "x")
+
+
+def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_constant_answer_is_absent():
+    """The low-dose test holds activation cases and controls only: the bar (which asks for creation recall) is not
+    applied, and the constant answer (the calibration majority, creation) is named as a class absent there; a test
+    with creation cases still reads met or not met."""
+    low = tables.readings_evaluation(tables.pilot_manifests_dir(), "composition-lowdose")
+    assert "The project's bar over these pairs: not applicable (no creation case)." in low
+    assert "the constant answer 0.00, always creation, a class absent here)" in low
+    two = tables.readings_evaluation(tables.pilot_manifests_dir(), "composition-test2")
+    assert "The project's bar over these pairs: not met." in two and "a class absent here" not in two

@@ -136,7 +136,8 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
         return str(manifests[str(r["pair"])]["base"])
 
     def base_passn(r: Row) -> float:
-        return float(_deepest(manifests[base_of(r)]["metrics"]).get("pass@n") or np.nan)
+        value = _deepest(manifests[base_of(r)]["metrics"]).get("pass@n")
+        return float("nan") if value is None else float(value)
 
     def expanded_levels(r: Row) -> list[int]:  # the expansion rule's own procedure (a creation-label gain check)
         check = gain_check(manifests[base_of(r)]["metrics"], manifests[str(r["pair"])]["metrics"], "creation")
@@ -144,7 +145,11 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
 
     expanding = expanding_activation(test)
     creation = [r for r in _cases(reference) if r["label"] == "creation"]
-    creation_top = max((base_passn(r) for r in creation), default=np.nan)
+    tops = [v for v in (base_passn(r) for r in creation) if not np.isnan(v)]
+    if len(tops) != len(creation):
+        raise InvalidConfigError("A reference creation case's base has no deepest-level pass@n: the headroom range"
+                                 " needs every one (re-export its manifest with its per-level evaluation).")
+    creation_top = max(tops, default=float("nan"))
     read_as = [str(r["reading"]) for r in expanding]
     neutral = without_input(expanding, fitted, PASSK_INPUT)
     deepest = max((_deepest(manifests[base_of(r)]["metrics"]).get("level", 0) for r in expanding), default=0)
@@ -179,7 +184,7 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
     readers = {"fitted summary": [str(r["reading"]) for r in cases],
                f"fitted summary, {PASSK_INPUT} at its cut": without_input(cases, fitted, PASSK_INPUT),
                "expansion rule": [str(r["expansion_reading"]) for r in cases],
-               "headroom rule": headroom, f"{PASSK_INPUT} alone": boundary_side}
+               "headroom rule": headroom, f"{PASSK_INPUT}, side of its cut": boundary_side}
 
     two = [*creation, *expanding]
     groups = [base_of(r) for r in two]
@@ -209,7 +214,8 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
             "summary_two_class": {"recall": recall, "balanced_accuracy": balanced}}
 
 
-def _rows(folder: Path, name: str) -> list[dict[str, Any]]:
+def read_readings(folder: Path, name: str) -> list[dict[str, Any]]:
+    """The rows of ``folder``'s readings ``name`` (``readings/<name>.csv``, checksum verified)."""
     path = readings_path(folder, name)
     if not path.exists():
         raise InvalidConfigError(f"No readings {path}: read the preset first (rlmeta-interp validate --read --preset"
@@ -229,7 +235,7 @@ def main(argv: list[str] | None = None, folder: str | Path | None = None,
     summary = committed_summary(table_dir)
     if summary is None:
         raise InvalidConfigError("No committed validation table: the readings were made by its fit, which this needs.")
-    test, reference = _rows(folder, args[0]), _rows(folder, args[1])
+    test, reference = read_readings(folder, args[0]), read_readings(folder, args[1])
     digest = sha256_file(Path(table_dir if table_dir is not None else record_figures_dir()) / SUMMARY_JSON)
     other = sorted({str(r["table_sha256"]) for r in (*test, *reference)} - {digest})
     if other:

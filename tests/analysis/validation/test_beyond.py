@@ -95,7 +95,7 @@ def test_the_answer_reads_every_set_and_reader_and_the_label_free_rules():
     readers = out["readers_by_class"]
     assert readers["expansion rule"]["activation"] == {"creation": 6}
     assert readers["headroom rule"]["activation"] == {"activation": 6}  # the bases solve more than the reference's
-    assert readers["boundary alone"]["activation"] == {"creation": 6} and readers["headroom rule"]["no_signal"] == {
+    assert readers["boundary, side of its cut"]["activation"] == {"creation": 6} and readers["headroom rule"]["no_signal"] == {
         "no_signal": 1}
     assert out["auc_vs_reference_creation"]["likelihood"]["auc"] == 1.0
     assert math.isnan(out["auc_vs_reference_creation"]["elicitation"]["auc"])  # no statistic: no AUC
@@ -122,7 +122,7 @@ def test_on_the_second_composition_test_no_activation_case_expanded():
     """Its activation bases (dose 0.5) already solved most deepest-level problems within n samples (three of four
     bases all of them), so none of its activation cases is an expanding one; the question needs the low-dose test."""
     folder = pilot_manifests_dir()
-    rows = beyond._rows(folder, "composition-test2")
+    rows = beyond.read_readings(folder, "composition-test2")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     out = beyond.beyond_passk(rows, rows, manifests, committed_summary()["fitted"])
     assert out["expanding"] == [] and not out["credited"]
