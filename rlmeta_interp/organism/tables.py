@@ -355,7 +355,9 @@ def beyond_text(folder: str | Path, name: str) -> str:
               for subset, readers in b["questions"].items() for reader, q in readers.items()]
     cases = [{"pair": r["pair"], "base": r["base"], "fitted reading": r["reading"],
               **{k: v for k, v in r.items() if k.endswith("at its cut")},
-              "expanded at levels": ", ".join(map(str, r["expanded_levels"]))} for r in b["expanding"]]
+              "expanded at levels": ", ".join(map(str, r["expanded_levels"])),
+              "reward >= 0.5 from step (not registered)": "" if r.get("takeoff_step") is None else r["takeoff_step"]}
+             for r in b["expanding"]]
     doses = "; ".join(f"dose {d}: {c.get('runs', 0)} activation runs, {c.get('passed', 0)} passed their gain check,"
                       f" {c.get('expanding', 0)} expanding, {c.get('expanding read activation', 0)} of those read"
                       " activation" for d, c in b["per_dose"].items())

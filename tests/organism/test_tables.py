@@ -226,7 +226,7 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
     answer = {"min_expanding": 6, "min_bases": 4, "credited": True,
               "questions": {"all": {"as read": q(7, 7, 5, True), "boundary at its cut": q(7, 7, 5, True)}},
               "expanding": [{"pair": "p", "base": "b", "reading": "activation", "boundary at its cut": "activation",
-                             "expanded_levels": [3, 4]}],
+                             "expanded_levels": [3, 4], "takeoff_step": 92}],
               "reference_creation_cases": 8, "reference_creation_top_passn": 0.14,
               "per_dose": {"0.01": {"runs": 6, "passed": 6, "expanding": 5, "expanding read activation": 5}},
               "readers_by_class": {"expansion rule": {"activation": {"creation": 7, "activation": 5}}},
@@ -240,7 +240,8 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
     text = tables.beyond_text(tmp_path, "x")
     assert "Does the meter read more than pass@k here? Credited: it read 7 of 7 expanding activation cases as activation" in text
     assert "| all | as read | 7/7 | 0.59 to 1.00 | 5/5 | 0.40 to 1.00 | yes | yes |" in text
-    assert "| pair | base | fitted reading | boundary at its cut | expanded at levels |\n|---|---|---|---|---|\n| p | b | activation | activation | 3, 4 |" in text
+    assert ("| pair | base | fitted reading | boundary at its cut | expanded at levels | reward >= 0.5 from step (not"
+            " registered) |\n|---|---|---|---|---|---|\n| p | b | activation | activation | 3, 4 | 92 |") in text
     assert "dose 0.01: 6 activation runs, 6 passed their gain check, 5 expanding, 5 of those read activation" in text
     assert "| expansion rule | activation 5, creation 7 |" in text and "above every reference creation base's, 0.140" in text
     assert "likelihood 0.90 (0.70 to 1.00, 15 pairs)" in text and "| b | 0.01 | 4 | 0.020 | 0.600 | 0.100 |" in text

@@ -35,7 +35,7 @@ from scipy.special import expit
 from ...errors import InvalidConfigError
 from ...io import read_csv, read_json, sha256_file, write_json_atomic
 from ...organism.gain import gain_check
-from ...organism.tables import manifest_files, pilot_manifests_dir, readings_path
+from ...organism.tables import manifest_files, pilot_manifests_dir, readings_path, takeoff_step
 from .metrics import recall_exact_ci, roc_auc_ci
 from ...paths import record_figures_dir
 from .reading import SUMMARY_JSON, committed_summary
@@ -202,8 +202,11 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
 
     bases = sorted({base_of(r) for r in (*test, *reference) if r["label"] in ("activation", "creation")})
     return {"min_expanding": MIN_EXPANDING, "min_bases": MIN_BASES, "credited": credited, "questions": questions,
+            # the step at which the run's stored reward curve first reached one half: not part of the registered
+            # question, listed beside it because the readings were seen to follow it
             "expanding": [{"pair": str(r["pair"]), "base": base_of(r), "reading": x, f"{PASSK_INPUT} at its cut": y,
-                           "expanded_levels": expanded_levels(r)}
+                           "expanded_levels": expanded_levels(r),
+                           "takeoff_step": takeoff_step(dict(manifests[str(r["pair"])]))}
                           for r, x, y in zip(expanding, read_as, neutral, strict=True)],
             "reference_creation_cases": len(creation), "reference_creation_top_passn": creation_top,
             "per_dose": {d: dict(c) for d, c in sorted(per_dose.items())},

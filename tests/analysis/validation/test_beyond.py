@@ -90,7 +90,8 @@ def test_the_answer_reads_every_set_and_reader_and_the_label_free_rules():
     assert out["credited"] is True  # both readers read all six, from six bases, as activation
     assert all(q["credited"] for subset in out["questions"].values() for q in subset.values())
     assert out["expanding"][0] == {"pair": "t0-rl", "base": "t0-base", "reading": "activation",
-                                   "boundary at its cut": "activation", "expanded_levels": [3]}
+                                   "boundary at its cut": "activation", "expanded_levels": [3],
+                                   "takeoff_step": None}  # no stored training curve here
     assert out["reference_creation_top_passn"] == 0.1 and out["per_dose"]["0.01"]["expanding"] == 6
     readers = out["readers_by_class"]
     assert readers["expansion rule"]["activation"] == {"creation": 6}
@@ -168,3 +169,18 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
     write_json_atomic(other / "validation_summary.json", committed_summary(), checksum=True, compact=True)
     with pytest.raises(InvalidConfigError, match="another fit"):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path, table_dir=other)
+
+
+def test_the_committed_low_dose_answer_is_what_the_code_computes_from_the_committed_files():
+    """The shipped answer (data/pilots/readings/composition-lowdose-beyond.json) is generated, not edited: recomputed
+    from the committed readings, manifests and fit, it comes out the same."""
+    import json
+
+    folder = pilot_manifests_dir()
+    manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
+    got = beyond.beyond_passk(beyond.read_readings(folder, "composition-lowdose"),
+                              beyond.read_readings(folder, "composition-test2"), manifests, committed_summary()["fitted"])
+    shipped = read_json(folder / "readings" / "composition-lowdose-beyond.json", required=True)
+    assert json.dumps(got, sort_keys=True, default=str) == json.dumps(shipped, sort_keys=True, default=str), (
+        "stale: run python -m rlmeta_interp.analysis.validation.beyond composition-lowdose composition-test2")
+    assert got["expanding"] and got["questions"]["all"]["as read"]["answerable"]
