@@ -19,9 +19,9 @@ import json
 import logging
 import os
 import secrets
-import zlib
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any

@@ -277,18 +277,24 @@ def readings_path(folder: str | Path, name: str) -> Path:
     return Path(folder) / READINGS_DIR / f"{name}.csv"
 
 
+def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
+    """The rows of ``folder``'s readings ``name`` as ``validate --read`` wrote them (checksum verified; a statistic
+    not measured is NaN); none when the readings are not there."""
+    path = readings_path(folder, name)
+    if not path.exists():
+        return []
+    return read_csv(path, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
+
+
 def readings_rows(folder: str | Path, name: str = "composition") -> list[dict[str, Any]]:
     """Pairs outside the validation table as the committed validation fit read them (``validate --read``), from
     ``folder``'s readings ``name`` (checksum verified): per pair its label, gain check, whether it is a validation
     case by that check, whether the fit reads it by its world's own cuts or the pooled ones, the fitted reading and
     P(creation), the vote rule's reading, and each summary input as the fit reads it with its vote."""
-    path = readings_path(folder, name)
-    if not path.exists():
-        return []
-    table = read_csv(path, required=True, keep_default_na=False, na_values=[""])
-    inputs = [c.removesuffix("_vote") for c in table.columns if c.endswith("_vote")]
+    records = readings_records(folder, name)
+    inputs = [c.removesuffix("_vote") for c in (records[0] if records else {}) if c.endswith("_vote")]
     rows = []
-    for r in table.to_dict("records"):
+    for r in records:
         row = {"pair": r["pair"], "label": r["label"], "gain check": r["gain_check"],
                "case": "yes" if r["case"] else "no", "cuts": "own world" if r["own_world_cuts"] else "pooled",
                "fitted reading": r["reading"], "P(creation)": _num(r["p_creation"], "{:.2f}"),

@@ -33,9 +33,9 @@ import numpy as np
 from scipy.special import expit
 
 from ...errors import InvalidConfigError
-from ...io import read_csv, read_json, sha256_file, write_json_atomic
+from ...io import read_json, sha256_file, write_json_atomic
 from ...organism.gain import gain_check
-from ...organism.tables import manifest_files, pilot_manifests_dir, readings_path, takeoff_step
+from ...organism.tables import manifest_files, pilot_manifests_dir, readings_path, readings_records, takeoff_step
 from .metrics import recall_exact_ci, roc_auc_ci
 from ...paths import record_figures_dir
 from .reading import SUMMARY_JSON, committed_summary
@@ -63,27 +63,29 @@ def expanding_activation(rows: Sequence[Row]) -> list[Row]:
     return [r for r in cases if r["label"] == "activation" and r["expansion_reading"] == "creation"]
 
 
+def _standardised(rows: Sequence[Row], inputs: Sequence[str]) -> np.ndarray:
+    """The readings' standardised summary inputs, one row per reading (NaN where not measured)."""
+    return np.asarray([[np.nan if r.get(n) in (None, "") else float(r[n]) for n in inputs] for r in rows],
+                      dtype=float).reshape(len(rows), len(inputs))
+
+
+def p_without(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[float]:
+    """The fitted summary's P(creation) for each row with input ``neutral`` held at its cut (standardised 0), the
+    other inputs as the readings carry them (standardised, as the fit reads them; a missing one at its cut, as the
+    fit puts it): the committed coefficients applied as ``FittedRules.creation_probability`` applies them, to
+    statistics the readings hold already standardised."""
+    inputs = list(fitted["inputs"])
+    z = _standardised(rows, inputs)
+    z = np.where(np.isnan(z) | np.asarray([n == neutral for n in inputs]), 0.0, z)
+    return [float(p) for p in expit(z @ np.asarray(fitted["coef"], dtype=float) + float(fitted["intercept"]))]
+
+
 def without_input(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[str]:
-    """The fitted summary's reading of each row with input ``neutral`` held at its cut (standardised 0), the other
-    inputs as the readings carry them (standardised, as the fit reads them; a missing one at its cut, as the fit
-    puts it). A row read no-signal (no gain) or by the vote rule (no input measured) keeps its reading."""
-    inputs, coef = list(fitted["inputs"]), np.asarray(fitted["coef"], dtype=float)
-    out = []
-    for r in rows:
-        z = np.asarray([np.nan if r.get(n) in (None, "") else float(r[n]) for n in inputs], dtype=float)
-        if r["reading"] == "no_signal" or np.isnan(z).all():
-            out.append(str(r["reading"]))
-            continue
-        z = np.where(np.isnan(z) | np.asarray([n == neutral for n in inputs]), 0.0, z)
-        out.append("creation" if expit(z @ coef + float(fitted["intercept"])) >= 0.5 else "activation")
-    return out
-
-
-def _p_without(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[float]:
-    inputs, coef = list(fitted["inputs"]), np.asarray(fitted["coef"], dtype=float)
-    z = np.asarray([[0.0 if n == neutral or r.get(n) in (None, "") or np.isnan(float(r[n])) else float(r[n])
-                     for n in inputs] for r in rows], dtype=float).reshape(len(rows), len(inputs))
-    return [float(p) for p in expit(z @ coef + float(fitted["intercept"]))]
+    """The fitted summary's reading of each row from :func:`p_without`. A row read no-signal (no gain) or by the vote
+    rule (no input measured) keeps its reading."""
+    unmeasured = np.isnan(_standardised(rows, list(fitted["inputs"]))).all(axis=1)
+    return [str(r["reading"]) if r["reading"] == "no_signal" or none else "creation" if p >= 0.5 else "activation"
+            for r, p, none in zip(rows, p_without(rows, fitted, neutral), unmeasured, strict=True)]
 
 
 def credit(read: Sequence[str], bases: Sequence[str]) -> dict[str, Any]:
@@ -194,7 +196,7 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
         scores = [None if r.get(ind) in (None, "") else float(r[ind]) for r in two]
         aucs[ind] = roc_auc_ci(scores, positive, n_boot=N_BOOT, groups=groups)
     aucs["fitted summary"] = roc_auc_ci([float(r["p_creation"]) for r in two], positive, n_boot=N_BOOT, groups=groups)
-    aucs[f"fitted summary, {PASSK_INPUT} at its cut"] = roc_auc_ci(_p_without(two, fitted, PASSK_INPUT), positive,
+    aucs[f"fitted summary, {PASSK_INPUT} at its cut"] = roc_auc_ci(p_without(two, fitted, PASSK_INPUT), positive,
                                                                     n_boot=N_BOOT, groups=groups)
     two_read = [str(r["reading"]) for r in two]
     recall = recall_exact_ci([str(r["label"]) for r in two], two_read) if two else {}
@@ -218,12 +220,12 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
 
 
 def read_readings(folder: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of ``folder``'s readings ``name`` (``readings/<name>.csv``, checksum verified)."""
-    path = readings_path(folder, name)
-    if not path.exists():
-        raise InvalidConfigError(f"No readings {path}: read the preset first (rlmeta-interp validate --read --preset"
-                                 f" ... --readings {path}).")
-    return read_csv(path, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
+    """The rows of ``folder``'s readings ``name`` (:func:`~rlmeta_interp.organism.tables.readings_records`); absent
+    readings are refused, since the question needs them."""
+    if not readings_path(folder, name).exists():
+        raise InvalidConfigError(f"No readings {readings_path(folder, name)}: read the preset first (rlmeta-interp"
+                                 f" validate --read --preset ... --readings {readings_path(folder, name)}).")
+    return readings_records(folder, name)
 
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,

@@ -358,6 +358,33 @@ def creation_vs_activation(test: pd.DataFrame, pred: Sequence[str], *, n_boot: i
     return {"n": int(decided.sum()), "balanced_accuracy": ba, "ci_lo": lo, "ci_hi": hi}
 
 
+def rule_scores(test: pd.DataFrame, pred: Sequence[str], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """How one rule's readings ``pred`` of the ``test`` rows score: its readings by pair, balanced accuracy with a CI
+    over bases, the pairs read wrong, recall (with exact intervals), the confusion table, the share of no-signal
+    controls read as creation and the pairs read right per recipe. :func:`evaluate` scores the fitted summary and the
+    vote rule so; a baseline rule scored so reads beside them."""
+    pred = list(pred)
+    true = test["label"].tolist()
+    classes = [c for c in LABELS if c in set(true)]
+    controls = test["label"] == "no_signal"
+    ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=_groups(test))
+    conf = confusion_table(true, pred, classes, [c for c in READINGS if c in set(pred) | set(classes)])
+    return {
+        "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
+        # the pairs read wrong by name, with their label and reading: the errors a reader should see first
+        "read_wrong": {p: [t, r] for p, t, r in zip(test["pair"], true, pred, strict=True) if t != r},
+        "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),
+        "recall_exact_ci": recall_exact_ci(true, pred),
+        "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},
+        "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls, strict=True) if c]))
+        if controls.any() else None,
+        # pairs read right within each recipe (a fine-tuned recipe can carry a pooled score the RL one lacks)
+        "right_by_recipe": {str(r): [int(sum(p == t for p, t, rr in zip(pred, true, test["recipe"], strict=True)
+                                             if rr == r)), int((test["recipe"] == r).sum())]
+                            for r in sorted(test["recipe"].dropna().unique())},
+    }
+
+
 def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame, *, n_boot: int = 1000,
              seed: int = 0) -> dict[str, Any]:
     """Held-out metrics of the fitted summary and of the vote rule, and each indicator's AUC on ``test`` rows."""
@@ -378,22 +405,7 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
     out["gain_then_constant"] = {"answer": two_answer, "balanced_accuracy": g_ba, "ci_lo": g_lo, "ci_hi": g_hi}
     controls = test["label"] == "no_signal"
     for rule_name, pred in (("summary", fitted.predict(test)), ("vote_rule", test["vote_summary"].tolist())):
-        ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=_groups(test))
-        conf = confusion_table(true, pred, classes, [c for c in READINGS if c in set(pred) | set(classes)])
-        out[rule_name] = {
-            "predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba,
-            # the pairs read wrong by name, with their label and reading: the errors a reader should see first
-            "read_wrong": {p: [t, r] for p, t, r in zip(test["pair"], true, pred, strict=True) if t != r},
-            "ci_lo": lo, "ci_hi": hi, "recall": recall_by_class(true, pred),
-            "recall_exact_ci": recall_exact_ci(true, pred),
-            "confusion": {"rows": list(conf.index), "columns": list(conf.columns), "counts": conf.to_numpy().tolist()},
-            "no_signal_read_as_creation": float(np.mean([p == "creation" for p, c in zip(pred, controls, strict=True) if c]))
-            if controls.any() else None,
-            # pairs read right within each recipe (a fine-tuned recipe can carry a pooled score the RL one lacks)
-            "right_by_recipe": {str(r): [int(sum(p == t for p, t, rr in zip(pred, true, test["recipe"], strict=True)
-                                                 if rr == r)), int((test["recipe"] == r).sum())]
-                                for r in sorted(test["recipe"].dropna().unique())},
-        }
+        out[rule_name] = rule_scores(test, pred, n_boot=n_boot, seed=seed)
     two = _two_class(test)
     y = (two["label"] == "creation").to_numpy()
     per = []

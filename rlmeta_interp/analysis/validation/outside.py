@@ -18,10 +18,9 @@ from ...io import sha256_file
 from ...provenance import source_revision
 from .bar import counts_for_bar, meets_evaluation
 from .committed import committed_table
-from .fit import FittedRules, creation_vs_activation, evaluate, pair_table
+from .fit import FittedRules, creation_vs_activation, evaluate, pair_table, rule_scores
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
-from .metrics import balanced_accuracy_ci, recall_exact_ci
 from .reading import SUMMARY_JSON, table_pairs, validated_config
 from .report import PAIRS_CSV
 
@@ -188,12 +187,7 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
 
 
 def _rule_evaluation(test: pd.DataFrame, pred: list[str], *, n_boot: int, seed: int) -> dict[str, Any]:
-    """A baseline rule's readings of the cases, scored as the fitted summary is: balanced accuracy with its CI over
-    bases, recall with exact intervals, and creation against activation alone."""
-    true = test["label"].tolist()
-    groups = test["base"].tolist() if "base" in test.columns else None
-    ba, lo, hi = balanced_accuracy_ci(true, pred, n_boot=n_boot, seed=seed, groups=groups)
-    return {"predictions": dict(zip(test["pair"], pred, strict=True)), "balanced_accuracy": ba, "ci_lo": lo,
-            "ci_hi": hi, "recall_exact_ci": recall_exact_ci(true, pred),
-            "read_wrong": {p: [t, r] for p, t, r in zip(test["pair"], true, pred, strict=True) if t != r},
+    """A baseline rule's readings of the cases, scored as the fitted summary is (:func:`rule_scores`), with creation
+    against activation alone."""
+    return {**rule_scores(test, pred, n_boot=n_boot, seed=seed),
             "creation_vs_activation": creation_vs_activation(test, pred, n_boot=n_boot, seed=seed)}

@@ -148,6 +148,20 @@ def test_summary_without_model_falls_back_to_the_vote_rule_and_no_gain_reads_no_
     assert pred[-2:] == ["no_signal", "no_signal"]
 
 
+
+def test_a_baseline_rule_is_scored_as_the_summary_is():
+    """rule_scores is what evaluate reports per rule: the vote rule's entry is rule_scores of its readings, and a
+    rule that reads every control as creation shows it in its control share and its named errors."""
+    calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
+    ev = vf.evaluate(vf.fit_rules(calib, n_boot=200), test, calib, n_boot=200)
+    assert vf.rule_scores(test, test["vote_summary"].tolist(), n_boot=200) == ev["vote_rule"]
+    wrong = test["vote_summary"].replace("no_signal", "creation").tolist()
+    scored = vf.rule_scores(test, wrong, n_boot=200)
+    assert scored["no_signal_read_as_creation"] == 1.0 and scored["recall"]["no_signal"] == 0.0
+    assert scored["read_wrong"] == {"test-control-0": ["no_signal", "creation"],
+                                    "test-control-1": ["no_signal", "creation"]}
+    assert scored["right_by_recipe"] == {"edge": [len(test) - 2, len(test)]}
+
 def test_fit_refuses_empty_splits():
     with pytest.raises(EmptyInputError, match="calibration"):
         vf.fit_rules(synthetic().iloc[0:0])
