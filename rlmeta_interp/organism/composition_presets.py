@@ -112,14 +112,18 @@ COMP_TEST2_FUNCTION_SEED = 1
 COMP_TEST2_RL = {**COMP_RL, "steps": 1500}
 
 
+def _test2_base(dose: float, seed: int, preset: str) -> OrganismSpec:
+    """A base in the second test's world (its functions) under ``preset``'s name."""
+    return composition_base(dose, seed, preset=preset, composition=COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED))
+
+
 def _long_rl_groups(preset: str, seeds: tuple[int, ...], doses: tuple[float, ...]) -> list[OrganismSpec]:
     """Per pretraining seed and dose, a base in the second test's world, RL-tuned under :data:`COMP_TEST2_RL` with
     RL seeds 0 and 1 and given a same-budget random-reward control: whole groups, in that order."""
-    world = COMP.replace(function_seed=COMP_TEST2_FUNCTION_SEED)
     specs: list[OrganismSpec] = []
     for seed in seeds:
         for dose in doses:
-            base = composition_base(dose, seed, preset=preset, composition=world)
+            base = _test2_base(dose, seed, preset)
             specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1)),
                       composition_rl(base, reward="random", budget=COMP_TEST2_RL, variant="long")]
     return specs
@@ -144,7 +148,56 @@ def _composition_lowdose() -> list[OrganismSpec]:
     return _long_rl_groups("clow", COMP_LOWDOSE_SEEDS, COMP_LOWDOSE_DOSES)
 
 
+# The learning-speed pilot: the second test's RL budget at other learning rates, from two bases already built (the
+# second test's seed-10 dose-0 base, a creation base whose reward took off at steps 1000 and 1364 under lr 1e-4, and
+# the low-dose test's seed-13 dose-0.05 base, an activation base whose reward took off by step 92), to find learning
+# rates at which the two classes' take-off steps cross. What it showed: at lr 1e-3 both runs, and at 3e-4 the
+# creation run, fell to a reward of 0 within 100 steps and stayed there for all 1500, so a higher rate does not make
+# creation take off sooner here; at lr 2e-5 the activation run's reward first reached one half near step 240 (about
+# 2.5 times later than under lr 1e-4) and 1 by step 420.
+COMP_SPEED_PILOT_LRS = {"fast": 1e-3, "quick": 3e-4, "slow": 2e-5}
+
+
+def _composition_speed_pilot() -> list[OrganismSpec]:
+    """RL seed 0 from the two bases named above at the learning rates of :data:`COMP_SPEED_PILOT_LRS`: creation at
+    the fast and quick rates, activation at the fast and slow ones."""
+    creation, activation = _test2_base(0.0, 10, "ctest2"), _test2_base(0.05, 13, "clow")
+    runs = [(creation, "fast"), (activation, "slow"), (creation, "quick"), (activation, "fast")]
+    return [creation, activation, *(composition_rl(b, budget={**COMP_TEST2_RL, "lr": COMP_SPEED_PILOT_LRS[v]},
+                                                   variant=f"long-{v}") for b, v in runs)]
+
+
+# The learning-speed test: activation made to learn slowly. In the low-dose test the fitted summary's two errors were
+# the two activation runs whose reward took off as late as creation runs, so the meter's reading may follow how
+# quickly RL learnt rather than what the base held. Here the learning rate alone slows RL: the second test's budget
+# (1500 steps, no KL, 8 prompts x 8) at lr 2e-5 instead of 1e-4, from bases already built and read at lr 1e-4 (four
+# activation bases of the low-dose test, seed 13's excepted as the pilot's, and seed 14's dose-0.01 one excepted as
+# the base the errors came from; three creation bases of the second test, seed 10's excepted as the pilot's), so each
+# run has a twin under lr 1e-4 from the same base and RL seed, read already. Per base RL seeds 0 and 1; a same-budget
+# random-reward control from one base of each class. Fixed before any of its runs was built, and read by the
+# committed validation fit (docs/preregistration.md); not validation pairs.
+COMP_SPEED_RL = {**COMP_TEST2_RL, "lr": 2e-5}
+COMP_SPEED_ACTIVATION = ((0.05, 12), (0.05, 14), (0.01, 12), (0.01, 13))  # (dose, pretraining seed), "clow" bases
+COMP_SPEED_CREATION = (8, 9, 11)  # pretraining seeds of dose-0 "ctest2" bases
+
+
+def _composition_speed() -> list[OrganismSpec]:
+    """The learning-speed test's models: per base (:data:`COMP_SPEED_ACTIVATION`, :data:`COMP_SPEED_CREATION`), the
+    base (built already) and RL seeds 0 and 1 under :data:`COMP_SPEED_RL`, with the random-reward control after the
+    first base of each class; activation bases first."""
+    bases = [*(_test2_base(d, s, "clow") for d, s in COMP_SPEED_ACTIVATION),
+             *(_test2_base(0.0, s, "ctest2") for s in COMP_SPEED_CREATION)]
+    controls = {bases[0].name, bases[len(COMP_SPEED_ACTIVATION)].name}
+    specs: list[OrganismSpec] = []
+    for base in bases:
+        specs += [base, *(composition_rl(base, seed=s, budget=COMP_SPEED_RL, variant="long-slow") for s in (0, 1))]
+        if base.name in controls:
+            specs.append(composition_rl(base, reward="random", budget=COMP_SPEED_RL, variant="long-slow"))
+    return specs
+
+
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
     "composition-test2": _composition_test2,
-    "composition-lowdose": _composition_lowdose}
+    "composition-lowdose": _composition_lowdose, "composition-speed-pilot": _composition_speed_pilot,
+    "composition-speed": _composition_speed}
