@@ -30,96 +30,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from ...errors import InvalidConfigError
-from ...io import read_json, sha256_file, write_json_atomic
+from ...io import write_json_atomic
 from ...organism.gain import gain_check
-from ...organism.tables import manifest_files, pilot_manifests_dir, readings_path, readings_records, takeoff_step
+from ...organism.tables import pilot_manifests_dir, readings_path, takeoff_step
 from .metrics import recall_exact_ci, roc_auc_ci
-from ...paths import record_figures_dir
-from .reading import SUMMARY_JSON, committed_summary
+from .questions import (MIN_BASES, MIN_CASES, PASSK_INPUT, READ_AS, Row, by_class, cases, credit, deepest,
+                        headroom_top, load, p_without, require_manifests, without_input)
 
-MIN_EXPANDING = 6  # registered: with fewer expanding cases, or from fewer bases, a set cannot answer the question
-MIN_BASES = 4
+MIN_EXPANDING = MIN_CASES  # registered: with fewer expanding cases, or from fewer bases, a set cannot answer
 AUC_INPUTS = ("boundary", "likelihood", "elicitation")  # statistics the readings carry, larger = creation
-PASSK_INPUT = "boundary"  # the summary input that measures pass@n expansion itself
 N_BOOT = 2000
-Row = Mapping[str, Any]
-
-
-def _cases(rows: Sequence[Row]) -> list[Row]:
-    return [r for r in rows if str(r["case"]) in ("True", "true", "1")]
 
 
 def expanding_activation(rows: Sequence[Row]) -> list[Row]:
     """The activation cases (gain check passed) whose label-free expansion rule reads creation. A case without an
     expansion reading is refused: it would silently count as not expanding."""
-    cases = _cases(rows)
-    blank = [str(r["pair"]) for r in cases if r["expansion_reading"] not in ("creation", "activation", "no_signal")]
+    chosen = cases(rows)
+    blank = [str(r["pair"]) for r in chosen if r["expansion_reading"] not in READ_AS]
     if blank:
         raise InvalidConfigError(f"{blank[0]} (and {len(blank) - 1} more) has no expansion reading: read it again"
                                  " with validate --read once its manifest and its base's hold per-level evaluations.")
-    return [r for r in cases if r["label"] == "activation" and r["expansion_reading"] == "creation"]
-
-
-def _standardised(rows: Sequence[Row], inputs: Sequence[str]) -> np.ndarray:
-    """The readings' standardised summary inputs, one row per reading (NaN where not measured)."""
-    return np.asarray([[np.nan if r.get(n) in (None, "") else float(r[n]) for n in inputs] for r in rows],
-                      dtype=float).reshape(len(rows), len(inputs))
-
-
-def p_without(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[float]:
-    """The fitted summary's P(creation) for each row with input ``neutral`` held at its cut (standardised 0), the
-    other inputs as the readings carry them (standardised, as the fit reads them; a missing one at its cut, as the
-    fit puts it): the committed coefficients applied as ``FittedRules.creation_probability`` applies them, to
-    statistics the readings hold already standardised."""
-    inputs = list(fitted["inputs"])
-    z = _standardised(rows, inputs)
-    z = np.where(np.isnan(z) | np.asarray([n == neutral for n in inputs]), 0.0, z)
-    return [float(p) for p in expit(z @ np.asarray(fitted["coef"], dtype=float) + float(fitted["intercept"]))]
-
-
-def without_input(rows: Sequence[Row], fitted: Mapping[str, Any], neutral: str) -> list[str]:
-    """The fitted summary's reading of each row from :func:`p_without`. A row read no-signal (no gain) or by the vote
-    rule (no input measured) keeps its reading."""
-    unmeasured = np.isnan(_standardised(rows, list(fitted["inputs"]))).all(axis=1)
-    return [str(r["reading"]) if r["reading"] == "no_signal" or none else "creation" if p >= 0.5 else "activation"
-            for r, p, none in zip(rows, p_without(rows, fitted, neutral), unmeasured, strict=True)]
-
-
-def credit(read: Sequence[str], bases: Sequence[str]) -> dict[str, Any]:
-    """Whether ``read`` (one reading per expanding case, from ``bases``) earns the registered credit: at least
-    :data:`MIN_EXPANDING` cases from :data:`MIN_BASES` bases, and the exact 95% interval of the share read activation
-    above one half. Also the share over bases, a base counting right only when all its cases are."""
-    k, n, lo, hi = recall_exact_ci(["activation"] * len(read), list(read))["activation"] if read else [0, 0, np.nan, np.nan]
-    per_base: dict[str, bool] = {}
-    for r, b in zip(read, bases, strict=True):
-        per_base[b] = per_base.get(b, True) and r == "activation"
-    kb, nb, blo, bhi = (recall_exact_ci(["activation"] * len(per_base),
-                                        ["activation" if ok else "other" for ok in per_base.values()])["activation"]
-                        if per_base else [0, 0, np.nan, np.nan])
-    answerable = n >= MIN_EXPANDING and nb >= MIN_BASES
-    return {"read_activation": k, "n": n, "interval": [lo, hi], "bases_right": kb, "n_bases": nb,
-            "bases_interval": [blo, bhi], "answerable": answerable, "credited": bool(answerable and lo > 0.5)}
-
-
-def _deepest(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    by = metrics.get("by_level") or {}
-    if not by:
-        return {}
-    lv = max(by, key=int)
-    n = int(metrics["n_samples"])
-    return {"level": int(lv), "n": n, "pass@1": by[lv].get("pass@1"), "pass@n": by[lv].get(f"pass@{n}"),
-            "guess_pass@n": by[lv].get(f"guess_pass@{n}")}
-
-
-def _by_class(rows: Sequence[Row], readings: Sequence[str]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for r, got in zip(rows, readings, strict=True):
-        c = out.setdefault(str(r["label"]), {})
-        c[str(got)] = c.get(str(got), 0) + 1
-    return out
+    return [r for r in chosen if r["label"] == "activation" and r["expansion_reading"] == "creation"]
 
 
 def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]],
@@ -127,18 +60,13 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
     """The registered question (module docstring) over readings rows ``test`` (the low-dose test) and ``reference``
     (the test whose creation cases the AUCs and the headroom range are taken from); ``manifests`` maps every pair and
     base named in them to its manifest; ``fitted`` is the committed fit (``summary["fitted"]``). JSON-ready."""
-    pairs = {str(r["pair"]) for r in (*test, *reference)}
-    missing = sorted(pairs - set(manifests))
-    missing += sorted({str(manifests[p].get("base")) for p in pairs if p in manifests} - set(manifests))
-    if missing:
-        raise InvalidConfigError(f"No manifest for {missing[0]} (and {len(missing) - 1} more): export the test's"
-                                 " models first (python -m rlmeta_interp.organism.tables --export-pilot ZOO_DIR).")
+    require_manifests([*test, *reference], manifests)
 
     def base_of(r: Row) -> str:
         return str(manifests[str(r["pair"])]["base"])
 
     def base_passn(r: Row) -> float:
-        value = _deepest(manifests[base_of(r)]["metrics"]).get("pass@n")
+        value = deepest(manifests[base_of(r)]["metrics"]).get("pass@n")
         return float("nan") if value is None else float(value)
 
     def expanded_levels(r: Row) -> list[int]:  # the expansion rule's own procedure (a creation-label gain check)
@@ -146,18 +74,14 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
         return sorted(int(lv) for lv in check.get("expanded_levels", []))
 
     expanding = expanding_activation(test)
-    creation = [r for r in _cases(reference) if r["label"] == "creation"]
-    tops = [v for v in (base_passn(r) for r in creation) if not np.isnan(v)]
-    if len(tops) != len(creation):
-        raise InvalidConfigError("A reference creation case's base has no deepest-level pass@n: the headroom range"
-                                 " needs every one (re-export its manifest with its per-level evaluation).")
-    creation_top = max(tops, default=float("nan"))
+    creation = [r for r in cases(reference) if r["label"] == "creation"]
+    creation_top = headroom_top(reference, manifests)
     read_as = [str(r["reading"]) for r in expanding]
     neutral = without_input(expanding, fitted, PASSK_INPUT)
-    deepest = max((_deepest(manifests[base_of(r)]["metrics"]).get("level", 0) for r in expanding), default=0)
+    top_level = max((deepest(manifests[base_of(r)]["metrics"]).get("level", 0) for r in expanding), default=0)
     subsets = {"all": [True] * len(expanding),
                "headroom": [base_passn(r) > creation_top for r in expanding],
-               "deepest level expanded": [deepest in expanded_levels(r) for r in expanding]}
+               "deepest level expanded": [top_level in expanded_levels(r) for r in expanding]}
     questions = {}
     for name, keep in subsets.items():
         bases = [base_of(r) for r, k in zip(expanding, keep, strict=True) if k]
@@ -176,16 +100,16 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
             c["expanding"] += r["pair"] in names
             c["expanding read activation"] += r["pair"] in names and r["reading"] == "activation"
 
-    cases = _cases(test)
-    passn = [base_passn(r) for r in cases]
+    test_cases = cases(test)
+    passn = [base_passn(r) for r in test_cases]
     headroom = ["no_signal" if r["expansion_reading"] == "no_signal" else
-                "activation" if p > creation_top else "creation" for r, p in zip(cases, passn, strict=True)]
+                "activation" if p > creation_top else "creation" for r, p in zip(test_cases, passn, strict=True)]
     boundary_side = ["no_signal" if r["expansion_reading"] == "no_signal" else "n/a" if r.get(PASSK_INPUT) in (None, "")
                      or np.isnan(float(r[PASSK_INPUT])) else "creation" if float(r[PASSK_INPUT]) >= 0 else "activation"
-                     for r in cases]
-    readers = {"fitted summary": [str(r["reading"]) for r in cases],
-               f"fitted summary, {PASSK_INPUT} at its cut": without_input(cases, fitted, PASSK_INPUT),
-               "expansion rule": [str(r["expansion_reading"]) for r in cases],
+                     for r in test_cases]
+    readers = {"fitted summary": [str(r["reading"]) for r in test_cases],
+               f"fitted summary, {PASSK_INPUT} at its cut": without_input(test_cases, fitted, PASSK_INPUT),
+               "expansion rule": [str(r["expansion_reading"]) for r in test_cases],
                "headroom rule": headroom, f"{PASSK_INPUT}, side of its cut": boundary_side}
 
     two = [*creation, *expanding]
@@ -212,20 +136,11 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
                           for r, x, y in zip(expanding, read_as, neutral, strict=True)],
             "reference_creation_cases": len(creation), "reference_creation_top_passn": creation_top,
             "per_dose": {d: dict(c) for d, c in sorted(per_dose.items())},
-            "readers_by_class": {name: _by_class(cases, got) for name, got in readers.items()},
-            "bases": [{"base": b, "dose": manifests[b]["dose"], **_deepest(manifests[b]["metrics"])} for b in bases],
+            "readers_by_class": {name: by_class(test_cases, got) for name, got in readers.items()},
+            "bases": [{"base": b, "dose": manifests[b]["dose"], **deepest(manifests[b]["metrics"])} for b in bases],
             "auc_vs_reference_creation": {k: dict(zip(("auc", "lo", "hi", "n"), v, strict=True))
                                           for k, v in aucs.items()},
             "summary_two_class": {"recall": recall, "balanced_accuracy": balanced}}
-
-
-def read_readings(folder: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of ``folder``'s readings ``name`` (:func:`~rlmeta_interp.organism.tables.readings_records`); absent
-    readings are refused, since the question needs them."""
-    if not readings_path(folder, name).exists():
-        raise InvalidConfigError(f"No readings {readings_path(folder, name)}: read the preset first (rlmeta-interp"
-                                 f" validate --read --preset ... --readings {readings_path(folder, name)}).")
-    return readings_records(folder, name)
 
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
@@ -237,18 +152,9 @@ def main(argv: list[str] | None = None, folder: str | Path | None = None,
         raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.beyond TEST REFERENCE (readings"
                                  " names under data/pilots/readings, e.g. composition-lowdose composition-test2)")
     folder = pilot_manifests_dir() if folder is None else Path(folder)
-    summary = committed_summary(table_dir)
-    if summary is None:
-        raise InvalidConfigError("No committed validation table: the readings were made by its fit, which this needs.")
-    test, reference = read_readings(folder, args[0]), read_readings(folder, args[1])
-    digest = sha256_file(Path(table_dir if table_dir is not None else record_figures_dir()) / SUMMARY_JSON)
-    other = sorted({str(r["table_sha256"]) for r in (*test, *reference)} - {digest})
-    if other:
-        raise InvalidConfigError(f"The readings were made by another fit (table {other[0][:12]}) than the committed"
-                                 f" one ({digest[:12]}): compare readings of one fit, or read them again.")
-    manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
+    (test, reference), manifests, fitted = load(folder, args, table_dir)
     out = readings_path(folder, args[0]).with_name(f"{args[0]}-beyond.json")
-    return write_json_atomic(out, beyond_passk(test, reference, manifests, summary["fitted"]), checksum=True)
+    return write_json_atomic(out, beyond_passk(test, reference, manifests, fitted), checksum=True)
 
 
 if __name__ == "__main__":

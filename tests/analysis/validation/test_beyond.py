@@ -1,51 +1,18 @@
-"""The low-dose test's registered question: expanding activation cases, the credit rule at and around its thresholds
-(cases, bases, the exact interval), the summary with its pass@k input held at its cut, the label-free readers, and
-the answer written from committed files."""
+"""The low-dose test's registered question: expanding activation cases, the label-free readers, and the answer
+written from committed files (the credit rule and the summary without an input: test_questions)."""
 
 import math
 import shutil
 
 import pytest
 
-from rlmeta_interp.analysis.validation import beyond
+from rlmeta_interp.analysis.validation import beyond, questions
 from rlmeta_interp.analysis.validation.reading import committed_summary
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.io import read_json
 from rlmeta_interp.organism.tables import manifest_files, pilot_manifests_dir
 
 FIT = {"inputs": ["boundary", "likelihood", "elicitation"], "coef": [1.0, 1.0, 1.0], "intercept": 0.0}
-
-
-@pytest.mark.parametrize(("k", "n", "n_bases", "credited", "answerable"), [
-    (6, 6, 6, True, True),     # 6/6: exact two-sided lower end 0.54
-    (6, 6, 3, False, False),   # enough cases, too few bases
-    (5, 6, 6, False, True),    # 5/6: 0.36
-    (5, 5, 5, False, False),   # too few cases
-    (10, 12, 6, True, True),   # 0.52
-    (9, 12, 6, False, True),   # 0.43
-    (7, 8, 4, False, True),    # 0.47
-])
-def test_credit_needs_enough_cases_and_bases_read_activation_with_the_exact_lower_end_above_one_half(
-        k, n, n_bases, credited, answerable):
-    read = ["activation"] * k + ["creation"] * (n - k)
-    c = beyond.credit(read, [f"b{i % n_bases}" for i in range(n)])
-    assert (c["credited"], c["answerable"]) == (credited, answerable)
-    assert (c["read_activation"], c["n"], c["n_bases"]) == (k, n, n_bases)
-    assert c["interval"][0] <= k / n <= c["interval"][1]
-
-
-def test_a_base_counts_right_only_when_every_case_from_it_is_read_activation():
-    c = beyond.credit(["activation", "creation", "activation", "activation"], ["a", "a", "b", "b"])
-    assert (c["bases_right"], c["n_bases"]) == (1, 2) and c["bases_interval"][0] < 0.5
-
-
-def test_holding_the_pass_at_k_input_at_its_cut_rereads_only_summary_rows():
-    rows = [{"reading": "creation", "boundary": 3.0, "likelihood": -1.0, "elicitation": None},   # p(-1) < 0.5
-            {"reading": "creation", "boundary": 3.0, "likelihood": 1.0, "elicitation": float("nan")},
-            {"reading": "no_signal", "boundary": 3.0, "likelihood": 1.0, "elicitation": None},  # no gain: kept
-            {"reading": "inconclusive", "boundary": None, "likelihood": None, "elicitation": None}]  # vote rule
-    assert beyond.without_input(rows, FIT, "boundary") == ["activation", "creation", "no_signal", "inconclusive"]
-    assert beyond.without_input(rows[:2], FIT, "nothing") == ["creation", "creation"]
 
 
 def _level(counts, guess):
@@ -123,7 +90,7 @@ def test_on_the_second_composition_test_no_activation_case_expanded():
     """Its activation bases (dose 0.5) already solved most deepest-level problems within n samples (three of four
     bases all of them), so none of its activation cases is an expanding one; the question needs the low-dose test."""
     folder = pilot_manifests_dir()
-    rows = beyond.read_readings(folder, "composition-test2")
+    rows = questions.read_readings(folder, "composition-test2")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     out = beyond.beyond_passk(rows, rows, manifests, committed_summary()["fitted"])
     assert out["expanding"] == [] and not out["credited"]
@@ -136,7 +103,7 @@ def test_on_the_second_composition_test_no_activation_case_expanded():
     assert out["readers_by_class"]["fitted summary"] == {
         "creation": {"creation": 7, "activation": 1}, "no_signal": {"no_signal": 8},
         "activation": {"activation": 7, "no_signal": 1}}
-    assert beyond.without_input(rows, committed_summary()["fitted"], "none") == [r["reading"] for r in rows]
+    assert questions.without_input(rows, committed_summary()["fitted"], "none") == [r["reading"] for r in rows]
 
 
 def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
@@ -178,8 +145,8 @@ def test_the_committed_low_dose_answer_is_what_the_code_computes_from_the_commit
 
     folder = pilot_manifests_dir()
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
-    got = beyond.beyond_passk(beyond.read_readings(folder, "composition-lowdose"),
-                              beyond.read_readings(folder, "composition-test2"), manifests, committed_summary()["fitted"])
+    got = beyond.beyond_passk(questions.read_readings(folder, "composition-lowdose"),
+                              questions.read_readings(folder, "composition-test2"), manifests, committed_summary()["fitted"])
     shipped = read_json(folder / "readings" / "composition-lowdose-beyond.json", required=True)
     assert json.dumps(got, sort_keys=True, default=str) == json.dumps(shipped, sort_keys=True, default=str), (
         "stale: run python -m rlmeta_interp.analysis.validation.beyond composition-lowdose composition-test2")

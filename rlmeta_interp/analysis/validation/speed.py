@@ -1,0 +1,167 @@
+"""Does the meter read RL's learning speed? The learning-speed test's registered question (docs/preregistration.md),
+computed from committed readings, manifests and the committed fit alone.
+
+The *take-off rule* is a label-free reader of the training curve: no gain (the expansion rule's no-signal) reads
+no-signal; a run whose stored reward curve first reached one half after a cut, or never, reads creation; else
+activation. Its cut is fitted on the creation and activation cases of the calibration tests (:data:`CALIBRATION`,
+read before this test was designed): the midpoint between adjacent observed take-off steps with the highest balanced
+accuracy, the lowest such midpoint on a tie.
+
+A *slow activation case* is an activation case of the test that the take-off rule reads as creation. The meter is
+credited with not reading RL's learning speed when the fitted summary, as read and with boundary (its pass@k input)
+held at its cut, is credited on the slow activation cases by the shared rule (``questions``: at least 6 cases from 4
+bases, the exact interval of the share read activation above one half). It is said to follow learning speed when
+at most half of them are read activation as read; between the two the test is inconclusive.
+
+Reported beside it: each labelled run's take-off step and reading next to its *twin*'s (the same base and RL seed
+under the earlier tests' learning rate, read already), with the paired change in P(creation) and in each summary
+input; every reader's readings per class (the fitted summary as read and with boundary at its cut, the take-off,
+expansion and headroom rules).
+
+``python -m rlmeta_interp.analysis.validation.speed TEST`` writes ``<TEST>-speed.json`` beside the readings
+(``data/pilots/readings/``), from ``TEST.csv``, the calibration tests' readings and the pilot manifests.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import InvalidConfigError
+from ...io import write_json_atomic
+from ...organism.tables import pilot_manifests_dir, readings_path, takeoff_step
+from .questions import (PASSK_INPUT, Row, by_class, cases, credit, deepest, headroom_top, load, p_without, require_manifests,
+                        without_input)
+
+CALIBRATION = ("composition-test2", "composition-lowdose")  # registered: the take-off cut is fitted on their cases
+REFERENCE = "composition-test2"  # whose creation bases set the headroom rule's range
+SLOW, TWIN = "-rl-long-slow", "-rl-long"  # a test run's name part, and its twin's in its place
+STATISTICS = ("boundary", "likelihood", "elicitation")
+
+
+def fit_takeoff_cut(steps: Sequence[int | None], labels: Sequence[str]) -> dict[str, Any]:
+    """The take-off rule's cut from take-off ``steps`` (None: never) of cases labelled creation or activation: the
+    midpoint between adjacent observed steps with the highest balanced accuracy (lowest on a tie), with that
+    accuracy. Both classes must be present."""
+    if {"creation", "activation"} - set(labels):
+        raise InvalidConfigError("The take-off cut needs creation and activation cases to be fitted on.")
+    seen = sorted({int(s) for s in steps if s is not None})
+    best: tuple[float, float] = (-1.0, float("nan"))
+    for cut in [(a + b) / 2 for a, b in zip(seen, seen[1:], strict=False)] or [float(seen[0]) if seen else 0.0]:
+        read = [takeoff_reading(s, cut) for s in steps]
+        acc = float(np.mean([np.mean([r == c for r, lab in zip(read, labels, strict=True) if lab == c])
+                             for c in ("creation", "activation")]))
+        if acc > best[0]:
+            best = (acc, cut)
+    return {"cut": best[1], "balanced_accuracy": best[0], "n": len(labels)}
+
+
+def takeoff_reading(step: int | None, cut: float) -> str:
+    """Creation when the run took off after ``cut`` or never, else activation."""
+    return "creation" if step is None or step > cut else "activation"
+
+
+def twin_of(pair: str) -> str:
+    """The name of ``pair``'s twin: the same base, RL seed and reward under the earlier tests' budget."""
+    if SLOW not in pair:
+        raise InvalidConfigError(f"{pair} is not a run of the learning-speed test (no {SLOW!r} in its name).")
+    return pair.replace(SLOW, TWIN, 1)
+
+
+def _labelled(rows: Sequence[Row]) -> list[Row]:
+    return [r for r in cases(rows) if r["label"] in ("creation", "activation")]
+
+
+def _stats(r: Row | None) -> dict[str, Any]:
+    if r is None:
+        return {}
+    return {"reading": str(r["reading"]), "p_creation": float(r["p_creation"]),
+            **{k: None if r.get(k) in (None, "") or np.isnan(float(r[k])) else float(r[k]) for k in STATISTICS}}
+
+
+def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: Sequence[Row],
+                   manifests: Mapping[str, Mapping[str, Any]], fitted: Mapping[str, Any]) -> dict[str, Any]:
+    """The registered question (module docstring) over readings rows ``test`` (the learning-speed test),
+    ``calibration`` (the tests the take-off cut is fitted on; every twin must be among them) and ``reference`` (whose
+    creation bases set the headroom range); ``manifests`` maps every pair and base to its manifest; ``fitted`` is
+    the committed fit. JSON-ready."""
+    require_manifests([*test, *calibration, *reference], manifests)
+
+    def step(r: Row) -> int | None:
+        return takeoff_step(dict(manifests[str(r["pair"])]))
+
+    def base_of(r: Row) -> str:
+        return str(manifests[str(r["pair"])]["base"])
+
+    cal = _labelled(calibration)
+    fit = fit_takeoff_cut([step(r) for r in cal], [str(r["label"]) for r in cal])
+    cut = fit["cut"]
+
+    def takeoff_rule(r: Row) -> str:
+        return "no_signal" if r["expansion_reading"] == "no_signal" else takeoff_reading(step(r), cut)
+
+    slow = [r for r in _labelled(test) if r["label"] == "activation" and takeoff_rule(r) == "creation"]
+    bases = [base_of(r) for r in slow]
+    as_read = credit([str(r["reading"]) for r in slow], bases)
+    neutral = credit(without_input(slow, fitted, PASSK_INPUT), bases)
+    verdict = ("cannot answer" if not as_read["answerable"] else
+               "credited" if as_read["credited"] and neutral["credited"] else
+               "follows learning speed" if as_read["read_activation"] <= as_read["n"] / 2 else "inconclusive")
+
+    by_name = {str(r["pair"]): r for r in calibration}
+    missing = sorted({twin_of(str(r["pair"])) for r in test} - set(by_name))
+    if missing:
+        raise InvalidConfigError(f"No reading of the twin {missing[0]} (and {len(missing) - 1} more) among the"
+                                 f" calibration readings: read {', '.join(CALIBRATION)} first.")
+    runs = []
+    for r in test:
+        twin = by_name[twin_of(str(r["pair"]))]
+        mine, theirs = _stats(r), _stats(twin)
+        runs.append({"pair": str(r["pair"]), "base": base_of(r), "label": str(r["label"]),
+                     "gain_check": str(r["gain_check"]), "takeoff_step": step(r), "takeoff_rule": takeoff_rule(r),
+                     **mine, "twin": str(twin["pair"]), "twin_gain_check": str(twin["gain_check"]),
+                     "twin_takeoff_step": step(twin), **{f"twin_{k}": v for k, v in theirs.items()},
+                     "change": {k: None if mine[k] is None or theirs[k] is None else mine[k] - theirs[k]
+                                for k in ("p_creation", *STATISTICS)}})
+
+    test_cases = cases(test)
+    top = headroom_top(reference, manifests)
+    passn = [deepest(manifests[base_of(r)]["metrics"]).get("pass@n") for r in test_cases]
+    headroom = ["no_signal" if r["expansion_reading"] == "no_signal" else
+                "activation" if p is not None and float(p) > top else "creation"
+                for r, p in zip(test_cases, passn, strict=True)]
+    readers = {"fitted summary": [str(r["reading"]) for r in test_cases],
+               f"fitted summary, {PASSK_INPUT} at its cut": without_input(test_cases, fitted, PASSK_INPUT),
+               "take-off rule": [takeoff_rule(r) for r in test_cases],
+               "expansion rule": [str(r["expansion_reading"]) for r in test_cases],
+               "headroom rule": headroom}
+    return {"verdict": verdict, "takeoff_cut": fit, "calibration": list(CALIBRATION),
+            "slow_activation": {"as read": as_read, f"{PASSK_INPUT} at its cut": neutral,
+                                "pairs": [str(r["pair"]) for r in slow],
+                                f"p_creation, {PASSK_INPUT} at its cut": p_without(slow, fitted, PASSK_INPUT)},
+            "runs": runs, "readers_by_class": {name: by_class(test_cases, got) for name, got in readers.items()},
+            "reference_creation_top_passn": top}
+
+
+def main(argv: list[str] | None = None, folder: str | Path | None = None,
+         table_dir: str | Path | None = None) -> Path:
+    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
+    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.speed TEST (a readings name under"
+                                 " data/pilots/readings, e.g. composition-speed)")
+    folder = pilot_manifests_dir() if folder is None else Path(folder)
+    (test, *calibration), manifests, fitted = load(folder, [args[0], *CALIBRATION], table_dir)
+    reference = calibration[CALIBRATION.index(REFERENCE)]
+    out = readings_path(folder, args[0]).with_name(f"{args[0]}-speed.json")
+    return write_json_atomic(out, speed_question(test, [r for rows in calibration for r in rows], reference,
+                                                 manifests, fitted), checksum=True)
+
+
+if __name__ == "__main__":
+    main()
