@@ -113,9 +113,10 @@ else:
 # ## A world the fit never saw: composition pairs read by the committed fit
 # `rlmeta-interp validate --read` scores labelled pairs outside the validation table at the committed table's sizes,
 # reads them by its fit (here by the cuts pooled over the calibrated worlds) without adding them, and evaluates the
-# validation cases among them. The shipped readings: the composition pilot, and the three pre-registered composition
+# validation cases among them. The shipped readings: the composition pilot, and the four pre-registered composition
 # tests where they have been built and read (`data/README.md`). The low-dose test also answers whether the meter reads
-# more than pass@k: activation pairs whose pass@n expanded, which a rule reading pass@k alone calls creation.
+# more than pass@k: activation pairs whose pass@n expanded, which a rule reading pass@k alone calls creation. The
+# learning-speed test asks whether the meter follows how quickly RL learnt: activation runs slowed by the learning rate.
 
 # %%
 for name in tables.READINGS:
@@ -124,6 +125,8 @@ for name in tables.READINGS:
         display(pd.DataFrame(rows))
 for name in tables.BEYOND:
     display(Markdown(f"**{name}, beyond pass@k**: " + tables.beyond_text(tables.pilot_manifests_dir(), name)))
+for name in tables.SPEED:
+    display(Markdown(f"**{name}, learning speed**: " + tables.speed_text(tables.pilot_manifests_dir(), name)))
 
 # %% [markdown]
 # ## One pair's full scorecard

@@ -13,6 +13,8 @@
   committed fit fixed in ``docs/preregistration.md`` before it was built; not validation pairs.
 - ``composition-lowdose``: activation by design from bases that saw worked compositions at doses 0.01 and 0.05, in
   the second test's world, the case a reading of pass@k alone calls creation; registered the same way.
+- ``composition-speed-pilot`` and ``composition-speed``: a pilot of other RL learning rates, and a registered test
+  whose activation runs learn slowly (lr 2e-5) from bases built already, each run with a twin under lr 1e-4.
 - ``paper``: the organisms behind the figures of record of the question notebooks. Its arithmetic worlds dose only the
   scratchpad *format* and draw pretraining, RL and evaluation problems from one space (not leak-free): none of its
   pairs is a creation case for the rewarded capability, and none enters the validation set.

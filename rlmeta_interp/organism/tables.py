@@ -261,15 +261,19 @@ def validation_counts(folder: str | Path) -> str:
 
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
-PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose")
+PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
+                 "composition-speed-pilot", "composition-speed")
 # written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
 READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
-READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose")
+READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed")
 #: readings whose registered question "does the meter read more than pass@k?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
 BEYOND = ("composition-lowdose",)
+#: readings whose registered question "does the meter read RL's learning speed?" is answered beside them
+#: (``python -m rlmeta_interp.analysis.validation.speed NAME`` writes ``<NAME>-speed.json``)
+SPEED = ("composition-speed",)
 
 
 def readings_path(folder: str | Path, name: str) -> Path:
@@ -390,6 +394,40 @@ def beyond_text(folder: str | Path, name: str) -> str:
             " level evaluated:\n\n" + _markdown(bases, "(no bases)"))
 
 
+def speed_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter read learning speed?" answer for ``folder``'s readings ``name`` (from
+    ``<name>-speed.json``, checksum verified; ``analysis.validation.speed`` says what each part means): the verdict,
+    the take-off cut, the credit per reader over the slow activation cases, each run beside its twin, and every
+    reader's readings per class."""
+    path = readings_path(folder, name).with_name(f"{name}-speed.json")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    cut, slow = b["takeoff_cut"], b["slow_activation"]
+    credit = [{"reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
+               "exact 95% interval": f"{_num(q['interval'][0], '{:.2f}')} to {_num(q['interval'][1], '{:.2f}')}",
+               "bases right": f"{q['bases_right']}/{q['n_bases']}", "credited": "yes" if q["credited"] else "no"}
+              for reader, q in slow.items() if isinstance(q, dict)]
+    change = {k: "change in " + k for k in ("p_creation", "boundary", "likelihood", "elicitation")}
+    runs = [{"run": r["pair"], "label": r["label"], "gain check": r["gain_check"],
+             "reward >= 0.5 from step": _num(r["takeoff_step"], "{:.0f}"), "take-off rule": r["takeoff_rule"],
+             "fitted reading": r["reading"], "P(creation)": _num(r["p_creation"], "{:.2f}"),
+             "twin (lr 1e-4) from step": _num(r["twin_takeoff_step"], "{:.0f}"), "twin's reading": r["twin_reading"],
+             **{label: _num(r["change"][k], "{:+.2f}") for k, label in change.items()}} for r in b["runs"]]
+    readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
+                                                                    for k, n in sorted(v.items()))
+                                     for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
+    return (f"**Does the meter read RL's learning speed here? Verdict: {b['verdict']}.** The take-off rule's cut,"
+            f" fitted on the cases of {' and '.join(b['calibration'])}: reward >= 0.5 first after step"
+            f" {cut['cut']:g} (balanced accuracy {cut['balanced_accuracy']:.2f} over {cut['n']} cases there). Slow"
+            f" activation cases (activation cases it reads creation): {len(slow['pairs'])}. The registered credit"
+            " (at least 6 cases from 4 bases, the exact interval's lower end above one half, for both readers):\n\n"
+            + _markdown(credit, "(none)") + "\nEach run beside its twin (same base and RL seed, lr 1e-4; changes are"
+            " this run's value minus the twin's, standardised inputs as the fit reads them):\n\n"
+            + _markdown(runs, "(no runs)") + "\nEvery case of the test, per label, by each reader:\n\n"
+            + _markdown(readers, "(no cases)"))
+
+
 def _num(x: Any, fmt: str) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(float(x))
 
@@ -408,7 +446,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             # the pilot's readings were registered as no test of the bar: its evaluation is printed as such
             **{f"{name}-readings-evaluation": ("(Not a test of the bar.) " if name == "composition" else "")
                + readings_evaluation(pdir, name) for name in READINGS},
-            **{f"{name}-beyond": beyond_text(pdir, name) for name in BEYOND}}
+            **{f"{name}-beyond": beyond_text(pdir, name) for name in BEYOND},
+            **{f"{name}-speed": speed_text(pdir, name) for name in SPEED}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

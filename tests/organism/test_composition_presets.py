@@ -103,3 +103,30 @@ def test_low_dose_test_is_activation_by_design_in_the_second_tests_world_at_fres
             per_base.setdefault(s.base, []).append((s.label, s.rl.seed, s.rl.reward))
     assert len(per_base) == 6 and all(sorted(v) == [("activation", 0, "correct"), ("activation", 1, "correct"),
                                                     ("no_signal", 0, "random")] for v in per_base.values())
+
+
+def test_learning_speed_test_reuses_built_bases_apart_from_the_pilots_and_slows_only_the_learning_rate():
+    """As registered: the second test's RL budget at lr 2e-5 from four low-dose activation bases and three second-test
+    creation bases, whose specs are exactly those already built (so none is pretrained again), none of them a base of
+    the learning-rate pilot or the low-dose test's seed-14 dose-0.01 base; RL seeds 0 and 1 per base and one
+    random-reward control per class."""
+    test = zoo.preset_specs("composition-speed")
+    pilot = zoo.preset_specs("composition-speed-pilot")
+    earlier = {s.name: s for p in ("composition-test2", "composition-lowdose") for s in zoo.preset_specs(p)}
+    bases = [s for s in test if s.kind == "base"]
+    assert all(earlier[b.name] == b for b in bases)
+    assert sorted((b.dose, b.pretrain.seed) for b in bases) == [(0.0, 8), (0.0, 9), (0.0, 11), (0.01, 12),
+                                                                (0.01, 13), (0.05, 12), (0.05, 14)]
+    assert not {b.name for b in bases} & {s.name for s in pilot if s.kind == "base"}
+    runs = [s for s in test if s.kind == "rl"]
+    assert not {s.name for s in runs} & (set(earlier) | {s.name for s in pilot})
+    assert all(s.rl.lr == 2e-5 and s.rl.replace(lr=1e-4, seed=0, reward="correct") == earlier[s.base.removesuffix(
+        "-base") + "-rl-long"].rl for s in runs)
+    labels = {}
+    for s in runs:
+        labels.setdefault(s.base, []).append((s.label, s.rl.seed, s.rl.reward))
+    want = "activation" if "clow" in next(iter(labels)) else "creation"
+    assert sorted(labels[bases[0].name]) == [(want, 0, "correct"), (want, 1, "correct"), ("no_signal", 0, "random")]
+    assert sum(s.label == "no_signal" for s in runs) == 2 and len(runs) == 16
+    assert all(s.label == ("activation" if s.dose > 0 else "creation") for s in runs if s.rl.reward == "correct")
+    assert [s.rl.lr for s in pilot if s.kind == "rl"] == [1e-3, 2e-5, 3e-4, 1e-3]

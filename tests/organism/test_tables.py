@@ -256,6 +256,37 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
         tables.beyond_text(tmp_path, "x")
 
 
+def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    assert tables.speed_text(tmp_path, "x") == "(not answered yet)\n"
+    q = {"read_activation": 8, "n": 8, "interval": [0.63, 1.0], "bases_right": 4, "n_bases": 4,
+         "bases_interval": [0.4, 1.0], "answerable": True, "credited": True}
+    run = {"pair": "a-rl-long-slow", "base": "a-base", "label": "activation", "gain_check": "passed",
+           "takeoff_step": 274, "takeoff_rule": "creation", "reading": "activation", "p_creation": 0.2,
+           "twin": "a-rl-long", "twin_gain_check": "passed", "twin_takeoff_step": 92, "twin_reading": "activation",
+           "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5, "elicitation": 0.25}}
+    answer = {"verdict": "credited", "takeoff_cut": {"cut": 114.5, "balanced_accuracy": 0.95, "n": 28},
+              "calibration": ["t2", "low"], "slow_activation": {"as read": q, "boundary at its cut": q,
+                                                                "pairs": ["a-rl-long-slow"],
+                                                                "p_creation, boundary at its cut": [0.2]},
+              "runs": [run], "readers_by_class": {"take-off rule": {"activation": {"creation": 8}}},
+              "reference_creation_top_passn": 0.14}
+    path = tmp_path / "readings" / "x-speed.json"
+    path.parent.mkdir()
+    write_json_atomic(path, answer, checksum=True)
+    text = tables.speed_text(tmp_path, "x")
+    assert "learning speed here? Verdict: credited.** The take-off rule's cut, fitted on the cases of t2 and low:" in text
+    assert "reward >= 0.5 first after step 114.5 (balanced accuracy 0.95 over 28 cases there)" in text
+    assert "| as read | 8/8 | 0.63 to 1.00 | 4/4 | yes |" in text and "| boundary at its cut | 8/8 |" in text
+    assert ("| a-rl-long-slow | activation | passed | 274 | creation | activation | 0.20 | 92 | activation | +0.05 |"
+            " n/a | -0.50 | +0.25 |") in text
+    assert "| take-off rule | creation 8 |" in text
+    path.write_text("{}")
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        tables.speed_text(tmp_path, "x")
+
+
 def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_constant_answer_is_absent():
     """The low-dose test holds activation cases and controls only: the bar (which asks for creation recall) is not
     applied, and the constant answer (the calibration majority, creation) is named as a class absent there; a test
