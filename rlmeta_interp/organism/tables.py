@@ -209,15 +209,17 @@ def _validation_row(m: dict[str, Any]) -> dict[str, Any]:
             "cpu_s": round(float(m.get("build", {}).get("cpu_seconds", float("nan"))), 1)}
 
 
-def takeoff_step(manifest: dict[str, Any], level: float = 0.5) -> int | None:
-    """The first step of the stored training curve whose mean reward reached ``level``, for an RL run rewarded for
-    correct answers (a random reward hovers about one half from the start); None if it never did, or with no curve.
-    An exported curve is thinned (:func:`exported_manifest`), so this is the first stored row at or above ``level``:
-    the true step is at most one row's spacing earlier."""
+def takeoff_step(manifest: dict[str, Any], level: float = 0.5, rows: int = 1) -> int | None:
+    """The first step of the stored training curve whose mean reward reached ``level`` (with ``rows`` > 1: and
+    stayed there for that many stored rows, or to the curve's end; one step's mean over a few dozen samples is
+    noisy), for an RL run rewarded for correct answers (a random reward hovers about one half from the start); None
+    if it never did, or with no curve. An exported curve is thinned (:func:`exported_manifest`), so this is a stored
+    row: the true step is at most one row's spacing earlier."""
     if (manifest.get("budget") or {}).get("reward", "correct") != "correct":
         return None
-    return next((int(r["step"]) for r in manifest.get("training_curve") or []
-                 if r.get("reward") is not None and r["reward"] >= level), None)
+    curve = [r for r in manifest.get("training_curve") or [] if r.get("reward") is not None]
+    return next((int(r["step"]) for i, r in enumerate(curve)
+                 if all(x["reward"] >= level for x in curve[i:i + rows])), None)
 
 
 def pilot_rows(folder: str | Path) -> list[dict[str, Any]]:

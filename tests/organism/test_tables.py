@@ -207,6 +207,9 @@ def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_re
     assert tables.takeoff_step(rl) == 81 and tables.takeoff_step(rl, level=0.9) is None
     assert tables.takeoff_step({**rl, "budget": {"reward": "random", "steps": 121}}) is None  # about 1/2 by design
     assert tables.takeoff_step({**rl, "training_curve": []}) is None
+    # held for two stored rows: 81 falls back to 0.2 after it, so it is no take-off; a last row counts on its own
+    assert tables.takeoff_step(rl, rows=2) is None and tables.takeoff_step(rl, level=0.2, rows=2) == 41
+    assert tables.takeoff_step({**rl, "training_curve": [*curve, {"step": 161.0, "reward": 0.6}]}, rows=2) == 161
     write_json_atomic(tmp_path / "r.json.gz", rl, compact=True)
     write_json_atomic(tmp_path / "b.json", {"name": "b", "kind": "base", "world": "composition", "dose": 0.0,
                                             "seed": 0, "label": "", "training_curve": curve})

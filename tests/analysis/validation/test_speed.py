@@ -66,29 +66,36 @@ def _row(pair, label, reading, *, expansion="creation", boundary=0.0, likelihood
             "p_creation": 0.2 if reading == "activation" else 0.8}
 
 
-def _world(n_slow=6, n_read_activation=6):
-    """Calibration: creation runs taking off at 200 and 300, activation runs at 1 and 50 (cut 125). The test: one
-    slow activation run (take-off 250) per activation base, its twin taking off at 50, and a creation run per
-    creation base; the activation bases solve more at the deepest level than the creation ones."""
+def _world(n_slow=6, n_read_activation=6, *, rest="creation", creation_gain="failed", creation_change=0.0,
+           late_creation_read="creation"):
+    """Calibration: creation runs taking off at 200 (read ``late_creation_read``) and 300, activation runs at 50 (cut
+    125). The test: one slow activation run (take-off 250) per activation base, read activation ``n_read_activation``
+    times and ``rest`` otherwise, its twin taking off at 50; a creation run per creation base (gain check
+    ``creation_gain``; P(creation) its twin's plus ``creation_change``); the activation bases solve more at the
+    deepest level than the creation ones."""
     test, calibration, manifests = [], [], {}
 
     def run(name, base, takeoff, reward="correct"):
-        manifests[name] = {"name": name, "base": base, "budget": {"reward": reward}, "training_curve": _curve(takeoff)}
+        manifests[name] = {"name": name, "base": base, "budget": {"reward": reward}, "training_curve": _curve(takeoff),
+                           "metrics": _metrics(0.5)}
 
     for i in range(n_slow):
         base = f"a{i}-base"
         manifests[base] = {"name": base, "metrics": _metrics(0.5)}
         run(f"a{i}-rl-long-slow", base, 250)
         run(f"a{i}-rl-long", base, 50)
-        test.append(_row(f"a{i}-rl-long-slow", "activation", "activation" if i < n_read_activation else "creation"))
+        test.append(_row(f"a{i}-rl-long-slow", "activation", "activation" if i < n_read_activation else rest))
         calibration.append(_row(f"a{i}-rl-long", "activation", "activation"))
     for i in range(2):
         base = f"c{i}-base"
         manifests[base] = {"name": base, "metrics": _metrics(0.1)}
-        run(f"c{i}-rl-long-slow", base, None)
+        run(f"c{i}-rl-long-slow", base, 400)
         run(f"c{i}-rl-long", base, 200 + 100 * i)
-        test.append(_row(f"c{i}-rl-long-slow", "creation", "creation", gain="failed") | {"case": False})
-        calibration.append(_row(f"c{i}-rl-long", "creation", "creation", boundary=3.0, likelihood=2.0))
+        twin = _row(f"c{i}-rl-long", "creation", late_creation_read if i == 0 else "creation", boundary=3.0,
+                    likelihood=2.0)
+        calibration.append(twin)
+        mine = _row(f"c{i}-rl-long-slow", "creation", "creation", gain=creation_gain)
+        test.append(mine | {"case": creation_gain == "passed", "p_creation": twin["p_creation"] + creation_change})
     run("c0-rl-long-slow-random", "c0-base", None, reward="random")
     run("c0-rl-long-random", "c0-base", None, reward="random")
     test.append(_row("c0-rl-long-slow-random", "no_signal", "no_signal", expansion="no_signal", gain="n/a"))
@@ -96,15 +103,45 @@ def _world(n_slow=6, n_read_activation=6):
     return test, calibration, manifests
 
 
-@pytest.mark.parametrize(("n_slow", "k", "verdict"), [
-    (6, 6, "credited"), (6, 5, "inconclusive"), (6, 3, "follows learning speed"), (6, 0, "follows learning speed"),
-    (5, 5, "cannot answer"), (8, 8, "credited"), (8, 7, "inconclusive"), (8, 4, "follows learning speed")])
-def test_the_verdict_from_the_slow_activation_cases(n_slow, k, verdict):
-    test, calibration, manifests = _world(n_slow, k)
-    out = speed.speed_question(test, calibration, calibration, manifests, FIT)
+def _answer(*args, **kwargs):
+    test, calibration, manifests = _world(*args, **kwargs)
+    return speed.speed_question(test, calibration, calibration, manifests, FIT)
+
+
+@pytest.mark.parametrize(("n_slow", "k", "rest", "verdict"), [
+    (6, 6, "creation", "credited"), (6, 5, "creation", "inconclusive"), (6, 3, "creation", "follows learning speed"),
+    (6, 0, "creation", "follows learning speed"), (5, 5, "creation", "cannot answer"), (8, 8, "creation", "credited"),
+    (8, 7, "creation", "inconclusive"), (8, 4, "creation", "follows learning speed"),
+    (6, 0, "no_signal", "inconclusive"),  # read no-signal, not creation: it does not follow speed
+    (6, 3, "no_signal", "inconclusive")])
+def test_the_verdict_from_the_slow_activation_cases(n_slow, k, rest, verdict):
+    out = _answer(n_slow, k, rest=rest)
     assert out["verdict"] == verdict
     assert out["takeoff_cut"] == {"cut": 125.0, "balanced_accuracy": 1.0, "n": n_slow + 2}
-    assert out["slow_activation"]["as read"]["n"] == n_slow and out["slow_activation"]["as read"]["read_activation"] == k
+    assert out["meter_switch"]["cut"] == 125.0
+    assert out["questions"]["slow"]["as read"]["n"] == n_slow
+    assert out["slow_read"] == {"creation": (n_slow - k) * (rest == "creation"), "activation": k,
+                                "no_signal": (n_slow - k) * (rest == "no_signal"), "n": n_slow}
+    assert out["lr_check"]["result"] == "no creation case"
+
+
+def test_slow_cases_not_past_the_meters_own_switch_cannot_earn_a_credit():
+    """A creation twin taking off at 200 read activation moves the meter's switch to 250: runs taking off at 250 are
+    slow by the take-off rule's cut but not past the switch, where a reader of speed alone would read them activation
+    too."""
+    out = _answer(6, 6, late_creation_read="activation")
+    assert out["meter_switch"]["cut"] == 250.0 and out["takeoff_cut"]["cut"] == 125.0
+    assert out["questions"]["past the meter's switch"]["pairs"] == []
+    assert out["questions"]["slow"]["as read"]["credited"] and out["verdict"] == "cannot answer"
+
+
+@pytest.mark.parametrize(("change", "result", "verdict"), [(-0.3, "confounded", "confounded by learning rate"),
+                                                            (0.0, "not confounded", "credited")])
+def test_creation_runs_moving_towards_activation_flag_a_credit(change, result, verdict):
+    out = _answer(6, 6, creation_gain="passed", creation_change=change)
+    assert out["lr_check"]["result"] == result and out["verdict"] == verdict
+    assert out["lr_check"]["median_change_p_creation"] == pytest.approx(change)
+    assert out["paired_change"]["creation"]["p_creation"]["mean"] == pytest.approx(change)
 
 
 def test_the_answer_pairs_each_run_with_its_twin_and_reads_every_case_by_every_reader():
@@ -115,14 +152,27 @@ def test_the_answer_pairs_each_run_with_its_twin_and_reads_every_case_by_every_r
         "a0-rl-long-slow", "a0-rl-long", 250, 50)
     assert first["takeoff_rule"] == "creation" and first["change"]["p_creation"] == 0.0
     assert first["change"]["elicitation"] is None and first["change"]["boundary"] == 0.0
+    assert first["p_if_takeoff_alone"] == pytest.approx(0.8)  # the calibration's P(creation) from step 200 on
+    assert (first["converged_step"], first["steps_after_converged"], first["deepest_pass@n"]) == (250, 750, 0.5)
+    assert first["twin_converged_step"] == 50
     readers = out["readers_by_class"]
     assert readers["take-off rule"] == {"activation": {"creation": 6}, "no_signal": {"no_signal": 1}}
-    assert readers["headroom rule"]["activation"] == {"activation": 6}  # 0.5 is above the creation bases' 0.1
+    headroom = next(v for k, v in readers.items() if k.startswith("headroom rule"))
+    assert headroom["activation"] == {"activation": 6}  # 0.5 is above the creation bases' 0.1
     assert readers["expansion rule"]["activation"] == {"creation": 6}
     assert out["reference_creation_top_passn"] == 0.1
+    assert out["questions"]["slow, elicitation measured"]["pairs"] == []  # no elicitation statistic here
     # the creation runs failed their gain check: listed beside their twins, not cases
     assert [r["gain_check"] for r in out["runs"] if r["label"] == "creation"] == ["failed", "failed"]
     assert takeoff_step(manifests["c0-rl-long-slow-random"]) is None
+
+
+def test_the_paired_change_is_a_mean_with_an_interval_over_bases():
+    runs = [{"base": b, "change": {"x": v}} for b, v in (("a", 0.1), ("a", 0.1), ("b", 0.3), ("c", None))]
+    out = speed.paired_change(runs, "x", n_boot=200)
+    assert out["mean"] == pytest.approx(0.5 / 3) and (out["n"], out["n_bases"]) == (3, 2)
+    assert 0.1 <= out["lo"] <= out["mean"] <= out["hi"] <= 0.3
+    assert speed.paired_change(runs[3:], "x")["mean"] is None
 
 
 def test_a_run_whose_twin_was_not_read_is_refused_by_name():
