@@ -54,7 +54,7 @@ from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
-from rlmeta_interp.organism import tables
+from rlmeta_interp.organism import readings, tables
 from rlmeta_interp.paths import figures_dir, results_dir
 from rlmeta_interp.plotting import save_fig, set_style
 from rlmeta_interp.registry import select_pairs
@@ -119,14 +119,14 @@ else:
 # learning-speed test asks whether the meter follows how quickly RL learnt: activation runs slowed by the learning rate.
 
 # %%
-for name in tables.READINGS:
-    display(Markdown(f"**{name}**: " + tables.readings_evaluation(tables.pilot_manifests_dir(), name)))
-    if rows := tables.readings_rows(tables.pilot_manifests_dir(), name):
+for name in readings.READINGS:
+    display(Markdown(f"**{name}**: " + readings.readings_evaluation(tables.pilot_manifests_dir(), name)))
+    if rows := readings.readings_rows(tables.pilot_manifests_dir(), name):
         display(pd.DataFrame(rows))
-for name in tables.BEYOND:
-    display(Markdown(f"**{name}, beyond pass@k**: " + tables.beyond_text(tables.pilot_manifests_dir(), name)))
-for name in tables.SPEED:
-    display(Markdown(f"**{name}, learning speed**: " + tables.speed_text(tables.pilot_manifests_dir(), name)))
+for name in readings.BEYOND:
+    display(Markdown(f"**{name}, beyond pass@k**: " + readings.beyond_text(tables.pilot_manifests_dir(), name)))
+for name in readings.SPEED:
+    display(Markdown(f"**{name}, learning speed**: " + readings.speed_text(tables.pilot_manifests_dir(), name)))
 
 # %% [markdown]
 # ## One pair's full scorecard

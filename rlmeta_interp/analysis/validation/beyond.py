@@ -34,7 +34,8 @@ import numpy as np
 from ...errors import InvalidConfigError
 from ...io import write_json_atomic
 from ...organism.gain import gain_check
-from ...organism.tables import pilot_manifests_dir, readings_path, takeoff_step
+from ...organism.readings import readings_path
+from ...organism.tables import pilot_manifests_dir, takeoff_step
 from .metrics import recall_exact_ci, roc_auc_ci
 from .questions import (MIN_BASES, MIN_CASES, PASSK_INPUT, READ_AS, Row, by_class, cases, credit, deepest,
                         headroom_top, load, p_without, require_manifests, without_input)

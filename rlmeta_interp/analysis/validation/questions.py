@@ -19,7 +19,8 @@ from scipy.special import expit
 
 from ...errors import InvalidConfigError
 from ...io import read_json, sha256_file
-from ...organism.tables import manifest_files, readings_path, readings_records
+from ...organism.readings import readings_path, readings_records
+from ...organism.tables import manifest_files
 from ...paths import record_figures_dir
 from .metrics import recall_exact_ci
 from .reading import SUMMARY_JSON, committed_summary
@@ -119,7 +120,7 @@ def headroom_top(reference: Sequence[Row], manifests: Mapping[str, Mapping[str, 
 
 
 def read_readings(folder: Path, name: str) -> list[dict[str, Any]]:
-    """The rows of ``folder``'s readings ``name`` (:func:`~rlmeta_interp.organism.tables.readings_records`); absent
+    """The rows of ``folder``'s readings ``name`` (:func:`~rlmeta_interp.organism.readings.readings_records`); absent
     readings are refused, since the question needs them."""
     if not readings_path(folder, name).exists():
         raise InvalidConfigError(f"No readings {readings_path(folder, name)}: read the preset first (rlmeta-interp"

@@ -34,7 +34,8 @@ from sklearn.isotonic import IsotonicRegression
 
 from ...errors import InvalidConfigError
 from ...io import write_json_atomic
-from ...organism.tables import pilot_manifests_dir, readings_path, takeoff_step
+from ...organism.readings import readings_path
+from ...organism.tables import pilot_manifests_dir, takeoff_step
 from .metrics import resample
 from .questions import (PASSK_INPUT, Row, by_class, cases, credit, deepest, headroom_top, load, require_manifests,
                         standardised, without_input)

@@ -1,0 +1,175 @@
+"""Readings of pairs outside the validation table by the committed fit (``validate --read``), shipped under
+data/pilots/readings, and the registered questions answered beside them: where they lie, their rows and evaluation,
+and the answers, as data/README.md and notebook 11 render them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..io import read_csv, read_json
+from .markdown import fmt_num, markdown_rows
+
+# written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
+# beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
+READINGS_DIR = "readings"
+#: the readings data/README.md renders: the composition pilot's and the composition tests'
+READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed")
+#: readings whose registered question "does the meter read more than pass@k?" is answered beside them
+#: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
+BEYOND = ("composition-lowdose",)
+#: readings whose registered question "does the meter read RL's learning speed?" is answered beside them
+#: (``python -m rlmeta_interp.analysis.validation.speed NAME`` writes ``<NAME>-speed.json``)
+SPEED = ("composition-speed",)
+
+
+def readings_path(folder: str | Path, name: str) -> Path:
+    """Where the readings ``name`` lie under ``folder`` (CSV; the evaluation beside it as JSON)."""
+    return Path(folder) / READINGS_DIR / f"{name}.csv"
+
+
+def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
+    """The rows of ``folder``'s readings ``name`` as ``validate --read`` wrote them (checksum verified; a statistic
+    not measured is NaN); none when the readings are not there."""
+    path = readings_path(folder, name)
+    if not path.exists():
+        return []
+    return read_csv(path, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
+
+
+def readings_rows(folder: str | Path, name: str = "composition") -> list[dict[str, Any]]:
+    """Pairs outside the validation table as the committed validation fit read them (``validate --read``), from
+    ``folder``'s readings ``name`` (checksum verified): per pair its label, gain check, whether it is a validation
+    case by that check, whether the fit reads it by its world's own cuts or the pooled ones, the fitted reading and
+    P(creation), the vote rule's reading, and each summary input as the fit reads it with its vote."""
+    records = readings_records(folder, name)
+    inputs = [c.removesuffix("_vote") for c in (records[0] if records else {}) if c.endswith("_vote")]
+    rows = []
+    for r in records:
+        row = {"pair": r["pair"], "label": r["label"], "gain check": r["gain_check"],
+               "case": "yes" if r["case"] else "no", "cuts": "own world" if r["own_world_cuts"] else "pooled",
+               "fitted reading": r["reading"], "P(creation)": fmt_num(r["p_creation"], "{:.2f}"),
+               "vote rule": r["vote_rule"]}
+        row.update({f"{name} (vote)": f"{fmt_num(r[name], '{:+.2f}')} ({r[f'{name}_vote']})" for name in inputs})
+        rows.append(row)
+    return rows
+
+
+def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
+    """One paragraph from the evaluation of ``folder``'s readings ``name`` (``validate --read`` writes it beside the
+    CSV, checksum verified): the cases, the fitted summary's balanced accuracy with its CI beside the constant answer's, each
+    class's recall with its exact interval, each voting indicator's AUC with the bases it rests on, and whether the
+    project's bar is met over them."""
+    path = readings_path(folder, name).with_suffix(".json")
+    if not path.exists():
+        return "(no readings evaluated yet)\n"
+    ev = read_json(path, required=True).get("evaluation")
+    if ev is None:
+        return "No pair read is a validation case by its gain check: nothing to evaluate.\n"
+    s = ev["summary"]
+    recall = "; ".join(f"{c.replace('_', ' ')} {k}/{n} ({lo:.2f} to {hi:.2f})"
+                       for c, (k, n, lo, hi) in sorted(s["recall_exact_ci"].items()))
+    inds = "; ".join(f"{r['indicator']} {fmt_num(r['test_auc'], '{:.2f}')} ({fmt_num(r['test_lo'], '{:.2f}')} to"
+                     f" {fmt_num(r['test_hi'], '{:.2f}')}) over {r.get('test_bases_unseen') or 0} bases"
+                     for r in ev["indicators"] if r["votes"] and r.get("cut") is not None)
+    two = s.get("creation_vs_activation")  # absent from readings evaluated before it was reported
+    two_text = (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f} to"
+                f" {two['ci_hi']:.2f}, {two['n']} cases)" if two else "")
+    rule = ev.get("expansion_rule")  # likewise
+    rule_text = (f" The label-free expansion rule (no gain: no-signal; pass@n expanded: creation; else activation)"
+                 f" over the same cases: balanced accuracy {rule['balanced_accuracy']:.2f} (CI {rule['ci_lo']:.2f} to"
+                 f" {rule['ci_hi']:.2f}), {len(rule['read_wrong'])} read wrong." if rule else "")
+    const = ev["constant_baseline"]
+    absent = "" if const["answer"] in s["recall_exact_ci"] else f", always {const['answer'].replace('_', ' ')}, a class absent here"
+    # the bar asks for creation recall: over cases without a creation case it cannot be met, so it is not applied
+    bar = ("met" if ev["meets_bar"] else "not met") if "creation" in s["recall_exact_ci"] else "not applicable (no creation case)"
+    return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
+            f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
+            f" {const['balanced_accuracy']:.2f}{absent}){two_text}; recall with exact 95% intervals: {recall}."
+            f" Held-out AUC of each indicator voting by a fitted cut, as the fit reads it: {inds or 'none'}."
+            f"{rule_text} The project's bar over these pairs: {bar}.\n")
+
+
+def beyond_text(folder: str | Path, name: str) -> str:
+    """The registered "more than pass@k?" answer for ``folder``'s readings ``name`` (from ``<name>-beyond.json``,
+    checksum verified; ``analysis.validation.beyond`` says what each part means): the verdict, the credit per set of
+    expanding activation cases and reader, the expanding cases, per-dose counts, every reader's readings per class,
+    the AUCs against the reference's creation cases, and each base's pass@1 and pass@n at the deepest level."""
+    path = readings_path(folder, name).with_name(f"{name}-beyond.json")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    every = b["questions"]["all"]
+    verdict = (f"credited: it read {every['as read']['read_activation']} of {every['as read']['n']} expanding activation"
+               " cases as activation, as read and with its pass@k input held at its cut" if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
+               f"not answerable (fewer than {b['min_expanding']} expanding activation cases, or from fewer than"
+               f" {b['min_bases']} bases)")
+    credit = [{"cases": subset, "reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
+               "exact 95% interval": f"{fmt_num(q['interval'][0], '{:.2f}')} to {fmt_num(q['interval'][1], '{:.2f}')}",
+               "bases right": f"{q['bases_right']}/{q['n_bases']}",
+               "over bases": f"{fmt_num(q['bases_interval'][0], '{:.2f}')} to {fmt_num(q['bases_interval'][1], '{:.2f}')}",
+               "answerable": "yes" if q["answerable"] else "no", "credited": "yes" if q["credited"] else "no"}
+              for subset, readers in b["questions"].items() for reader, q in readers.items()]
+    cases = [{"pair": r["pair"], "base": r["base"], "fitted reading": r["reading"],
+              **{k: v for k, v in r.items() if k.endswith("at its cut")},
+              "expanded at levels": ", ".join(map(str, r["expanded_levels"])),
+              "reward >= 0.5 from step (not registered)": "" if r.get("takeoff_step") is None else r["takeoff_step"]}
+             for r in b["expanding"]]
+    doses = "; ".join(f"dose {d}: {c.get('runs', 0)} activation runs, {c.get('passed', 0)} passed their gain check,"
+                      f" {c.get('expanding', 0)} expanding, {c.get('expanding read activation', 0)} of those read"
+                      " activation" for d, c in b["per_dose"].items())
+    readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
+                                                                    for k, n in sorted(v.items()))
+                                     for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
+    aucs = "; ".join(f"{k} {fmt_num(a['auc'], '{:.2f}')} ({fmt_num(a['lo'], '{:.2f}')} to {fmt_num(a['hi'], '{:.2f}')},"
+                     f" {a['n']} pairs)" for k, a in b["auc_vs_reference_creation"].items())
+    two = b["summary_two_class"]
+    bases = [{"base": r["base"], "dose": r["dose"], "level": r.get("level", ""), "pass@1": fmt_num(r.get("pass@1"), "{:.3f}"),
+              f"pass@{r.get('n', 'n')}": fmt_num(r.get("pass@n"), "{:.3f}"),
+              "guesser pass@n": fmt_num(r.get("guess_pass@n"), "{:.3f}")} for r in b["bases"]]
+    return (f"**Does the meter read more than pass@k here? {verdict[0].upper() + verdict[1:]}.** Expanding activation"
+            f" cases (activation cases whose label-free expansion rule reads creation): {len(b['expanding'])}. The"
+            f" registered credit per set of them and reader (at least {b['min_expanding']} cases from"
+            f" {b['min_bases']} bases, the exact interval's lower end above one half; \"headroom\": bases whose"
+            f" deepest-level pass@n is above every reference creation base's, {fmt_num(b['reference_creation_top_passn'], '{:.3f}')}):\n\n"
+            + markdown_rows(credit, "(none)") + "\nThe expanding activation cases:\n\n" + markdown_rows(cases, "(none)")
+            + f"\nPer dose: {doses or 'no activation runs'}.\n\nEvery case of the test, per label, by each reader:\n\n"
+            + markdown_rows(readers, "(no cases)")
+            + f"\nAgainst the reference test's {b['reference_creation_cases']} creation cases (positive), AUC with a"
+            f" bootstrap over bases: {aucs or 'none'}. The fitted summary's balanced accuracy over those creation cases and the"
+            f" expanding activation cases: {fmt_num(two['balanced_accuracy'], '{:.2f}')}.\n\nEach base at the deepest"
+            " level evaluated:\n\n" + markdown_rows(bases, "(no bases)"))
+
+
+def speed_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter read learning speed?" answer for ``folder``'s readings ``name`` (from
+    ``<name>-speed.json``, checksum verified; ``analysis.validation.speed`` says what each part means): the verdict,
+    the take-off cut, the credit per reader over the slow activation cases, each run beside its twin, and every
+    reader's readings per class."""
+    path = readings_path(folder, name).with_name(f"{name}-speed.json")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    cut, slow = b["takeoff_cut"], b["slow_activation"]
+    credit = [{"reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
+               "exact 95% interval": f"{fmt_num(q['interval'][0], '{:.2f}')} to {fmt_num(q['interval'][1], '{:.2f}')}",
+               "bases right": f"{q['bases_right']}/{q['n_bases']}", "credited": "yes" if q["credited"] else "no"}
+              for reader, q in slow.items() if isinstance(q, dict)]
+    change = {k: "change in " + k for k in ("p_creation", "boundary", "likelihood", "elicitation")}
+    runs = [{"run": r["pair"], "label": r["label"], "gain check": r["gain_check"],
+             "reward >= 0.5 from step": fmt_num(r["takeoff_step"], "{:.0f}"), "take-off rule": r["takeoff_rule"],
+             "fitted reading": r["reading"], "P(creation)": fmt_num(r["p_creation"], "{:.2f}"),
+             "twin (lr 1e-4) from step": fmt_num(r["twin_takeoff_step"], "{:.0f}"), "twin's reading": r["twin_reading"],
+             **{label: fmt_num(r["change"][k], "{:+.2f}") for k, label in change.items()}} for r in b["runs"]]
+    readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
+                                                                    for k, n in sorted(v.items()))
+                                     for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
+    return (f"**Does the meter read RL's learning speed here? Verdict: {b['verdict']}.** The take-off rule's cut,"
+            f" fitted on the cases of {' and '.join(b['calibration'])}: reward >= 0.5 first after step"
+            f" {cut['cut']:g} (balanced accuracy {cut['balanced_accuracy']:.2f} over {cut['n']} cases there). Slow"
+            f" activation cases (activation cases it reads creation): {len(slow['pairs'])}. The registered credit"
+            " (at least 6 cases from 4 bases, the exact interval's lower end above one half, for both readers):\n\n"
+            + markdown_rows(credit, "(none)") + "\nEach run beside its twin (same base and RL seed, lr 1e-4; changes are"
+            " this run's value minus the twin's, standardised inputs as the fit reads them):\n\n"
+            + markdown_rows(runs, "(no runs)") + "\nEvery case of the test, per label, by each reader:\n\n"
+            + markdown_rows(readers, "(no cases)"))

@@ -1,0 +1,139 @@
+"""Readings by the committed fit and the registered answers beside them: rendered from checksummed files only, with
+missing files and tampered ones told apart."""
+
+import pytest
+
+from rlmeta_interp.errors import CorruptedCheckpointError
+from rlmeta_interp.organism import readings, tables
+
+
+def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp_path):
+    import pandas as pd
+
+    from rlmeta_interp.errors import CorruptedCheckpointError
+    from rlmeta_interp.io import write_csv_atomic
+
+    assert readings.readings_rows(tmp_path) == []
+    assert readings.readings_evaluation(tmp_path) == "(no readings evaluated yet)\n"
+    path = readings.readings_path(tmp_path, "composition")
+    path.parent.mkdir()
+    write_csv_atomic(path, pd.DataFrame([
+        {"pair": "p-c", "world": "composition", "recipe": "composition", "label": "creation", "gain_check": "passed",
+         "case": True, "own_world_cuts": False, "reading": "creation", "p_creation": 0.9, "vote_rule": "creation",
+         "likelihood": 1.234, "likelihood_vote": "creation", "reliance": float("nan"), "reliance_vote": "n/a",
+         "table_sha256": "a" * 64}]))
+    (row,) = readings.readings_rows(tmp_path)
+    assert row["cuts"] == "pooled" and row["case"] == "yes" and row["P(creation)"] == "0.90"
+    assert row["likelihood (vote)"] == "+1.23 (creation)" and row["reliance (vote)"] == "n/a (n/a)"
+    sections = tables.readme_sections(tmp_path, tmp_path, tmp_path)
+    assert "| p-c | creation | passed |" in sections["composition-readings-table"]
+    assert sections["composition-test-readings-table"] == "(no pair read by the validated fit yet)\n"
+    path.write_text(path.read_text().replace("creation", "activation"))
+    with pytest.raises(CorruptedCheckpointError):
+        readings.readings_rows(tmp_path)
+    # the shipped pilot's evaluation: the paragraph states what the file holds
+    from rlmeta_interp.io import read_json
+
+    shipped = tables.pilot_manifests_dir()
+    ev = read_json(readings.readings_path(shipped, "composition").with_suffix(".json"), required=True)["evaluation"]
+    text = readings.readings_evaluation(shipped)
+    assert f"Over the {ev['n_test']} cases read" in text
+    assert text.rstrip().endswith("not met.") != ev["meets_bar"]
+    # a newer evaluation gives creation against activation alone too
+    from rlmeta_interp.io import write_json_atomic
+
+    two = {"balanced_accuracy": 0.75, "ci_lo": 0.5, "ci_hi": 1.0, "n": 12}
+    newer = {**ev, "summary": {**ev["summary"], "creation_vs_activation": two}}
+    write_json_atomic(path.with_suffix(".json"), {"evaluation": newer}, checksum=True)
+    text = readings.readings_evaluation(tmp_path)
+    assert "; creation against activation alone 0.75 (CI 0.50 to 1.00, 12 cases); recall" in text
+    assert "expansion rule" not in text
+    rule = {"balanced_accuracy": 1.0, "ci_lo": 1.0, "ci_hi": 1.0, "read_wrong": {"p": ["creation", "activation"]}}
+    write_json_atomic(path.with_suffix(".json"), {"evaluation": {**newer, "expansion_rule": rule}}, checksum=True)
+    assert "expansion rule (no gain: no-signal; pass@n expanded: creation; else activation) over the same cases:" \
+           " balanced accuracy 1.00 (CI 1.00 to 1.00), 1 read wrong. The project's bar" in (
+               readings.readings_evaluation(tmp_path))
+
+
+def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    assert readings.beyond_text(tmp_path, "x") == "(not answered yet)\n"
+
+    def q(k, n, nb, credited):
+        return {"read_activation": k, "n": n, "interval": [0.59, 1.0], "bases_right": nb, "n_bases": nb,
+                "bases_interval": [0.4, 1.0], "answerable": True, "credited": credited}
+
+    answer = {"min_expanding": 6, "min_bases": 4, "credited": True,
+              "questions": {"all": {"as read": q(7, 7, 5, True), "boundary at its cut": q(7, 7, 5, True)}},
+              "expanding": [{"pair": "p", "base": "b", "reading": "activation", "boundary at its cut": "activation",
+                             "expanded_levels": [3, 4], "takeoff_step": 92}],
+              "reference_creation_cases": 8, "reference_creation_top_passn": 0.14,
+              "per_dose": {"0.01": {"runs": 6, "passed": 6, "expanding": 5, "expanding read activation": 5}},
+              "readers_by_class": {"expansion rule": {"activation": {"creation": 7, "activation": 5}}},
+              "bases": [{"base": "b", "dose": 0.01, "level": 4, "n": 128, "pass@1": 0.02, "pass@n": 0.6,
+                         "guess_pass@n": 0.1}],
+              "auc_vs_reference_creation": {"likelihood": {"auc": 0.9, "lo": 0.7, "hi": 1.0, "n": 15}},
+              "summary_two_class": {"recall": {}, "balanced_accuracy": 0.95}}
+    path = tmp_path / "readings" / "x-beyond.json"
+    path.parent.mkdir()
+    write_json_atomic(path, answer, checksum=True)
+    text = readings.beyond_text(tmp_path, "x")
+    assert "Does the meter read more than pass@k here? Credited: it read 7 of 7 expanding activation cases as activation" in text
+    assert "| all | as read | 7/7 | 0.59 to 1.00 | 5/5 | 0.40 to 1.00 | yes | yes |" in text
+    assert ("| pair | base | fitted reading | boundary at its cut | expanded at levels | reward >= 0.5 from step (not"
+            " registered) |\n|---|---|---|---|---|---|\n| p | b | activation | activation | 3, 4 | 92 |") in text
+    assert "dose 0.01: 6 activation runs, 6 passed their gain check, 5 expanding, 5 of those read activation" in text
+    assert "| expansion rule | activation 5, creation 7 |" in text and "above every reference creation base's, 0.140" in text
+    assert "likelihood 0.90 (0.70 to 1.00, 15 pairs)" in text and "| b | 0.01 | 4 | 0.020 | 0.600 | 0.100 |" in text
+    write_json_atomic(path, {**answer, "credited": False}, checksum=True)
+    assert "Not credited." in readings.beyond_text(tmp_path, "x")
+    no = {**answer, "credited": False, "questions": {"all": {"as read": {**q(3, 3, 3, False), "answerable": False}}}}
+    write_json_atomic(path, no, checksum=True)
+    assert "Not answerable (fewer than 6 expanding activation cases, or from fewer than 4 bases)." in (
+        readings.beyond_text(tmp_path, "x"))
+    path.write_text("{}")  # tampered: the checksum no longer matches
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        readings.beyond_text(tmp_path, "x")
+
+
+def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    assert readings.speed_text(tmp_path, "x") == "(not answered yet)\n"
+    q = {"read_activation": 8, "n": 8, "interval": [0.63, 1.0], "bases_right": 4, "n_bases": 4,
+         "bases_interval": [0.4, 1.0], "answerable": True, "credited": True}
+    run = {"pair": "a-rl-long-slow", "base": "a-base", "label": "activation", "gain_check": "passed",
+           "takeoff_step": 274, "takeoff_rule": "creation", "reading": "activation", "p_creation": 0.2,
+           "twin": "a-rl-long", "twin_gain_check": "passed", "twin_takeoff_step": 92, "twin_reading": "activation",
+           "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5, "elicitation": 0.25}}
+    answer = {"verdict": "credited", "takeoff_cut": {"cut": 114.5, "balanced_accuracy": 0.95, "n": 28},
+              "calibration": ["t2", "low"], "slow_activation": {"as read": q, "boundary at its cut": q,
+                                                                "pairs": ["a-rl-long-slow"],
+                                                                "p_creation, boundary at its cut": [0.2]},
+              "runs": [run], "readers_by_class": {"take-off rule": {"activation": {"creation": 8}}},
+              "reference_creation_top_passn": 0.14}
+    path = tmp_path / "readings" / "x-speed.json"
+    path.parent.mkdir()
+    write_json_atomic(path, answer, checksum=True)
+    text = readings.speed_text(tmp_path, "x")
+    assert "learning speed here? Verdict: credited.** The take-off rule's cut, fitted on the cases of t2 and low:" in text
+    assert "reward >= 0.5 first after step 114.5 (balanced accuracy 0.95 over 28 cases there)" in text
+    assert "| as read | 8/8 | 0.63 to 1.00 | 4/4 | yes |" in text and "| boundary at its cut | 8/8 |" in text
+    assert ("| a-rl-long-slow | activation | passed | 274 | creation | activation | 0.20 | 92 | activation | +0.05 |"
+            " n/a | -0.50 | +0.25 |") in text
+    assert "| take-off rule | creation 8 |" in text
+    path.write_text("{}")
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        readings.speed_text(tmp_path, "x")
+
+
+def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_constant_answer_is_absent():
+    """The low-dose test holds activation cases and controls only: the bar (which asks for creation recall) is not
+    applied, and the constant answer (the calibration majority, creation) is named as a class absent there; a test
+    with creation cases still reads met or not met."""
+    low = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-lowdose")
+    assert "The project's bar over these pairs: not applicable (no creation case)." in low
+    assert "the constant answer 0.00, always creation, a class absent here)" in low
+    two = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-test2")
+    assert "The project's bar over these pairs: not met." in two and "a class absent here" not in two
