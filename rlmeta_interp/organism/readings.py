@@ -144,32 +144,54 @@ def beyond_text(folder: str | Path, name: str) -> str:
 def speed_text(folder: str | Path, name: str) -> str:
     """The registered "does the meter read learning speed?" answer for ``folder``'s readings ``name`` (from
     ``<name>-speed.json``, checksum verified; ``analysis.validation.speed`` says what each part means): the verdict,
-    the take-off cut, the credit per reader over the slow activation cases, each run beside its twin, and every
-    reader's readings per class."""
+    the take-off cut and the meter's own switch, the credit per set of slow activation cases and reader, the
+    learning-rate check, each run beside its twin, the paired changes per class, and every reader's readings."""
     path = readings_path(folder, name).with_name(f"{name}-speed.json")
     if not path.exists():
         return "(not answered yet)\n"
     b = read_json(path, required=True)
-    cut, slow = b["takeoff_cut"], b["slow_activation"]
-    credit = [{"reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
-               "exact 95% interval": f"{fmt_num(q['interval'][0], '{:.2f}')} to {fmt_num(q['interval'][1], '{:.2f}')}",
-               "bases right": f"{q['bases_right']}/{q['n_bases']}", "credited": "yes" if q["credited"] else "no"}
-              for reader, q in slow.items() if isinstance(q, dict)]
-    change = {k: "change in " + k for k in ("p_creation", "boundary", "likelihood", "elicitation")}
+    cut, switch, slow, lr = b["takeoff_cut"], b["meter_switch"], b["slow_read"], b["lr_check"]
+
+    def span(lo: Any, hi: Any) -> str:
+        return f"{fmt_num(lo, '{:.2f}')} to {fmt_num(hi, '{:.2f}')}"
+
+    credit = [{"cases": subset, "reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
+               "exact 95% interval": span(*q["interval"]), "bases right": f"{q['bases_right']}/{q['n_bases']}",
+               "over bases": span(*q["bases_interval"]), "answerable": "yes" if q["answerable"] else "no",
+               "credited": "yes" if q["credited"] else "no"}
+              for subset, readers in b["questions"].items() for reader, q in readers.items() if reader != "pairs"]
     runs = [{"run": r["pair"], "label": r["label"], "gain check": r["gain_check"],
-             "reward >= 0.5 from step": fmt_num(r["takeoff_step"], "{:.0f}"), "take-off rule": r["takeoff_rule"],
-             "fitted reading": r["reading"], "P(creation)": fmt_num(r["p_creation"], "{:.2f}"),
-             "twin (lr 1e-4) from step": fmt_num(r["twin_takeoff_step"], "{:.0f}"), "twin's reading": r["twin_reading"],
-             **{label: fmt_num(r["change"][k], "{:+.2f}") for k, label in change.items()}} for r in b["runs"]]
+             "take-off (twin)": f"{fmt_num(r['takeoff_step'], '{:.0f}')} ({fmt_num(r['twin_takeoff_step'], '{:.0f}')})",
+             "reward >= 0.95 (twin)": f"{fmt_num(r['converged_step'], '{:.0f}')}"
+                                      f" ({fmt_num(r['twin_converged_step'], '{:.0f}')})",
+             "take-off rule": r["takeoff_rule"], "fitted reading (twin)": f"{r['reading']} ({r['twin_reading']})",
+             "P(creation) (twin)": f"{fmt_num(r['p_creation'], '{:.2f}')} ({fmt_num(r['twin_p_creation'], '{:.2f}')})",
+             "P(creation) from take-off alone": fmt_num(r["p_if_takeoff_alone"], "{:.2f}"),
+             **{f"change in {k}": fmt_num(r["change"][k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")},
+             "deepest pass@n (twin)": f"{fmt_num(r['deepest_pass@n'], '{:.3f}')}"
+                                      f" ({fmt_num(r['twin_deepest_pass@n'], '{:.3f}')})"} for r in b["runs"]]
+    changes = [{"class": label.replace("_", " "), **{k: f"{fmt_num(c['mean'], '{:+.2f}')} ({span(c['lo'], c['hi'])};"
+                                                        f" {c['n']} runs, {c['n_bases']} bases)" for k, c in by.items()}}
+               for label, by in b["paired_change"].items()]
     readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
                                                                     for k, n in sorted(v.items()))
                                      for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
-    return (f"**Does the meter read RL's learning speed here? Verdict: {b['verdict']}.** The take-off rule's cut,"
-            f" fitted on the cases of {' and '.join(b['calibration'])}: reward >= 0.5 first after step"
-            f" {cut['cut']:g} (balanced accuracy {cut['balanced_accuracy']:.2f} over {cut['n']} cases there). Slow"
-            f" activation cases (activation cases it reads creation): {len(slow['pairs'])}. The registered credit"
-            " (at least 6 cases from 4 bases, the exact interval's lower end above one half, for both readers):\n\n"
-            + markdown_rows(credit, "(none)") + "\nEach run beside its twin (same base and RL seed, lr 1e-4; changes are"
-            " this run's value minus the twin's, standardised inputs as the fit reads them):\n\n"
-            + markdown_rows(runs, "(no runs)") + "\nEvery case of the test, per label, by each reader:\n\n"
+    lr_text = {"no creation case": "not possible: no creation run at this learning rate passed its gain check",
+               "confounded": "the creation runs moved towards activation, so a credit says as much about the"
+                             " learning rate as about speed",
+               "not confounded": "the creation runs did not move towards activation"}[lr["result"]]
+    return (f"**Does the meter read RL's learning speed here? Verdict: {b['verdict']}.** The take-off rule (take-off:"
+            f" the first of {b['takeoff_rows']} stored rows in a row with reward >= 0.5) reads creation after step"
+            f" {cut['cut']:g}, fitted on the cases of {' and '.join(b['calibration'])} (balanced accuracy"
+            f" {cut['balanced_accuracy']:.2f} over {cut['n']} cases there); the fitted summary's own readings of"
+            f" those cases switch at step {switch['cut']:g} (agreement {switch['balanced_accuracy']:.2f}). Slow"
+            f" activation cases (activation cases the rule reads creation): {slow['n']}, read by the fitted summary as"
+            f" activation {slow['activation']}, creation {slow['creation']}, no-signal {slow['no_signal']}."
+            f" Learning-rate check: {lr_text} (median change in P(creation)"
+            f" {fmt_num(lr['median_change_p_creation'], '{:+.2f}')}). The registered credit per set and reader (at"
+            " least 6 cases from 4 bases, the exact interval's lower end above one half):\n\n"
+            + markdown_rows(credit, "(none)") + "\nEach run beside its twin (same base and RL seed, lr 1e-4; changes"
+            " are this run's standardised input minus the twin's):\n\n" + markdown_rows(runs, "(no runs)")
+            + "\nMean paired change per class, with a bootstrap interval over bases:\n\n"
+            + markdown_rows(changes, "(none)") + "\nEvery case of the test, per label, by each reader:\n\n"
             + markdown_rows(readers, "(no cases)"))

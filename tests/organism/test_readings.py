@@ -104,25 +104,34 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
     q = {"read_activation": 8, "n": 8, "interval": [0.63, 1.0], "bases_right": 4, "n_bases": 4,
          "bases_interval": [0.4, 1.0], "answerable": True, "credited": True}
     run = {"pair": "a-rl-long-slow", "base": "a-base", "label": "activation", "gain_check": "passed",
-           "takeoff_step": 274, "takeoff_rule": "creation", "reading": "activation", "p_creation": 0.2,
-           "twin": "a-rl-long", "twin_gain_check": "passed", "twin_takeoff_step": 92, "twin_reading": "activation",
-           "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5, "elicitation": 0.25}}
+           "takeoff_step": 274, "takeoff_rule": "creation", "p_if_takeoff_alone": 0.61, "converged_step": 410,
+           "steps_after_converged": 1090, "final_entropy": 0.1, "deepest_pass@1": 0.2, "deepest_pass@n": 0.5,
+           "reading": "activation", "p_creation": 0.2, "twin": "a-rl-long", "twin_gain_check": "passed",
+           "twin_takeoff_step": 92, "twin_reading": "activation", "twin_p_creation": 0.15, "twin_converged_step": 137,
+           "twin_deepest_pass@n": 0.45, "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5,
+                                                   "elicitation": 0.25}}
+    change = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 8, "n_bases": 4}
     answer = {"verdict": "credited", "takeoff_cut": {"cut": 114.5, "balanced_accuracy": 0.95, "n": 28},
-              "calibration": ["t2", "low"], "slow_activation": {"as read": q, "boundary at its cut": q,
-                                                                "pairs": ["a-rl-long-slow"],
-                                                                "p_creation, boundary at its cut": [0.2]},
-              "runs": [run], "readers_by_class": {"take-off rule": {"activation": {"creation": 8}}},
+              "meter_switch": {"cut": 160.0, "balanced_accuracy": 1.0, "n": 27}, "calibration": ["t2", "low"],
+              "takeoff_rows": 2, "questions": {"slow": {"as read": q, "boundary at its cut": q, "pairs": ["p"]}},
+              "slow_read": {"creation": 0, "activation": 8, "no_signal": 0, "n": 8},
+              "lr_check": {"result": "no creation case", "median_change_p_creation": None, "threshold": -0.1,
+                           "creation_passed": []},
+              "paired_change": {"activation": {"p_creation": change}}, "runs": [run],
+              "readers_by_class": {"take-off rule": {"activation": {"creation": 8}}},
               "reference_creation_top_passn": 0.14}
     path = tmp_path / "readings" / "x-speed.json"
     path.parent.mkdir()
     write_json_atomic(path, answer, checksum=True)
     text = readings.speed_text(tmp_path, "x")
-    assert "learning speed here? Verdict: credited.** The take-off rule's cut, fitted on the cases of t2 and low:" in text
-    assert "reward >= 0.5 first after step 114.5 (balanced accuracy 0.95 over 28 cases there)" in text
-    assert "| as read | 8/8 | 0.63 to 1.00 | 4/4 | yes |" in text and "| boundary at its cut | 8/8 |" in text
-    assert ("| a-rl-long-slow | activation | passed | 274 | creation | activation | 0.20 | 92 | activation | +0.05 |"
-            " n/a | -0.50 | +0.25 |") in text
-    assert "| take-off rule | creation 8 |" in text
+    assert "learning speed here? Verdict: credited.** The take-off rule (take-off: the first of 2 stored rows" in text
+    assert "reads creation after step 114.5, fitted on the cases of t2 and low (balanced accuracy 0.95 over 28" in text
+    assert "switch at step 160 (agreement 1.00)" in text and "activation 8, creation 0, no-signal 0" in text
+    assert "Learning-rate check: not possible: no creation run" in text and "(median change in P(creation) n/a)" in text
+    assert "| slow | as read | 8/8 | 0.63 to 1.00 | 4/4 | 0.40 to 1.00 | yes | yes |" in text
+    assert ("| a-rl-long-slow | activation | passed | 274 (92) | 410 (137) | creation | activation (activation) |"
+            " 0.20 (0.15) | 0.61 | n/a | -0.50 | +0.25 | 0.500 (0.450) |") in text
+    assert "| activation | +0.05 (-0.10 to 0.20; 8 runs, 4 bases) |" in text and "| take-off rule | creation 8 |" in text
     path.write_text("{}")
     with pytest.raises(CorruptedCheckpointError, match="checksum"):
         readings.speed_text(tmp_path, "x")

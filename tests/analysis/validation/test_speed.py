@@ -180,3 +180,18 @@ def test_a_run_whose_twin_was_not_read_is_refused_by_name():
     calibration = [r for r in calibration if r["pair"] != "a3-rl-long"]
     with pytest.raises(InvalidConfigError, match="twin a3-rl-long "):
         speed.speed_question(test, calibration, calibration, manifests, FIT)
+
+
+def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
+    """speed_question's answer, written checksummed where the command writes it, renders through the renderer that
+    data/README.md and notebook 11 use (the keys it reads are the ones the question writes)."""
+    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.organism.readings import readings_path, speed_text
+
+    out = _answer(6, 6, creation_gain="passed", creation_change=-0.3)
+    path = readings_path(tmp_path, "x").with_name("x-speed.json")
+    path.parent.mkdir()
+    write_json_atomic(path, out, checksum=True)
+    text = speed_text(tmp_path, "x")
+    assert "Verdict: confounded by learning rate." in text and "the creation runs moved towards activation" in text
+    assert "| past the meter's switch | as read | 6/6 |" in text and "| a0-rl-long-slow | activation | passed |" in text
