@@ -176,10 +176,11 @@ def speed_text(folder: str | Path, name: str) -> str:
     readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
                                                                     for k, n in sorted(v.items()))
                                      for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
-    lr_text = {"no creation case": "not possible: no creation run at this learning rate passed its gain check",
-               "confounded": "the creation runs moved towards activation, so a credit says as much about the"
-                             " learning rate as about speed",
-               "not confounded": "the creation runs did not move towards activation"}[lr["result"]]
+    passed = [r for r in b["runs"] if r["pair"] in set(lr["creation_passed"])]
+    flipped = [r["pair"] for r in passed if r["reading"] == "activation"]
+    lr_text = ("not possible: no creation run at this learning rate passed its gain check" if not passed else
+               f"{lr['result']}: of {len(passed)} creation runs that passed their gain check, {len(flipped)} read"
+               f" activation{' (' + ', '.join(flipped) + ')' if flipped else ''}")
     return (f"**Does the meter read RL's learning speed here? Verdict: {b['verdict']}.** The take-off rule (take-off:"
             f" the first of {b['takeoff_rows']} stored rows in a row with reward >= 0.5) reads creation after step"
             f" {cut['cut']:g}, fitted on the cases of {' and '.join(b['calibration'])} (balanced accuracy"

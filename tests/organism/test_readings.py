@@ -128,6 +128,11 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
     assert "reads creation after step 114.5, fitted on the cases of t2 and low (balanced accuracy 0.95 over 28" in text
     assert "switch at step 160 (agreement 1.00)" in text and "activation 8, creation 0, no-signal 0" in text
     assert "Learning-rate check: not possible: no creation run" in text and "(median change in P(creation) n/a)" in text
+    write_json_atomic(path, {**answer, "lr_check": {"result": "confounded", "median_change_p_creation": 0.0,
+                                                    "creation_passed": ["a-rl-long-slow"]}}, checksum=True)
+    assert ("Learning-rate check: confounded: of 1 creation runs that passed their gain check, 1 read activation"
+            " (a-rl-long-slow) (median change in P(creation) +0.00)") in readings.speed_text(tmp_path, "x")
+    write_json_atomic(path, answer, checksum=True)
     assert "| slow | as read | 8/8 | 0.63 to 1.00 | 4/4 | 0.40 to 1.00 | yes | yes |" in text
     assert ("| a-rl-long-slow | activation | passed | 274 (92) | 410 (137) | creation | activation (activation) |"
             " 0.20 (0.15) | 0.61 | n/a | -0.50 | +0.25 | 0.500 (0.450) |") in text

@@ -193,5 +193,22 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
     path.parent.mkdir()
     write_json_atomic(path, out, checksum=True)
     text = speed_text(tmp_path, "x")
-    assert "Verdict: confounded by learning rate." in text and "the creation runs moved towards activation" in text
+    assert "Verdict: confounded by learning rate." in text
+    assert "Learning-rate check: confounded: of 2 creation runs that passed their gain check, 0 read activation" in text
     assert "| past the meter's switch | as read | 6/6 |" in text and "| a0-rl-long-slow | activation | passed |" in text
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-speed-speed.json) is generated, not edited: the command,
+    run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = speed.main(["composition-speed"], folder=tmp_path / "pilots")
+    shipped = read_json(src / "readings" / "composition-speed-speed.json", required=True)
+    assert read_json(out, required=True) == shipped, (
+        "stale: run python -m rlmeta_interp.analysis.validation.speed composition-speed")
