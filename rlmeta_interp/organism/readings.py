@@ -90,6 +90,12 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
             f"{rule_text} The project's bar over these pairs: {bar}.\n")
 
 
+def _readers_rows(readers_by_class: dict[str, dict[str, dict[str, int]]]) -> list[dict[str, str]]:
+    """One row per reader: per design label, how often it gave each reading."""
+    return [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(v.items()))
+                                  for c, v in sorted(by.items())}} for reader, by in readers_by_class.items()]
+
+
 def beyond_text(folder: str | Path, name: str) -> str:
     """The registered "more than pass@k?" answer for ``folder``'s readings ``name`` (from ``<name>-beyond.json``,
     checksum verified; ``analysis.validation.beyond`` says what each part means): the verdict, the credit per set of
@@ -118,9 +124,7 @@ def beyond_text(folder: str | Path, name: str) -> str:
     doses = "; ".join(f"dose {d}: {c.get('runs', 0)} activation runs, {c.get('passed', 0)} passed their gain check,"
                       f" {c.get('expanding', 0)} expanding, {c.get('expanding read activation', 0)} of those read"
                       " activation" for d, c in b["per_dose"].items())
-    readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
-                                                                    for k, n in sorted(v.items()))
-                                     for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
+    readers = _readers_rows(b["readers_by_class"])
     aucs = "; ".join(f"{k} {fmt_num(a['auc'], '{:.2f}')} ({fmt_num(a['lo'], '{:.2f}')} to {fmt_num(a['hi'], '{:.2f}')},"
                      f" {a['n']} pairs)" for k, a in b["auc_vs_reference_creation"].items())
     two = b["summary_two_class"]
@@ -173,9 +177,7 @@ def speed_text(folder: str | Path, name: str) -> str:
     changes = [{"class": label.replace("_", " "), **{k: f"{fmt_num(c['mean'], '{:+.2f}')} ({span(c['lo'], c['hi'])};"
                                                         f" {c['n']} runs, {c['n_bases']} bases)" for k, c in by.items()}}
                for label, by in b["paired_change"].items()]
-    readers = [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}"
-                                                                    for k, n in sorted(v.items()))
-                                     for c, v in sorted(by.items())}} for reader, by in b["readers_by_class"].items()]
+    readers = _readers_rows(b["readers_by_class"])
     passed = [r for r in b["runs"] if r["pair"] in set(lr["creation_passed"])]
     flipped = [r["pair"] for r in passed if r["reading"] == "activation"]
     lr_text = ("not possible: no creation run at this learning rate passed its gain check" if not passed else
