@@ -196,8 +196,57 @@ def _composition_speed() -> list[OrganismSpec]:
     return specs
 
 
+# The small-batch pilot: the learning-speed test's other handle on speed. In that test a smaller learning rate moved
+# elicitation towards activation in both classes, so here the second test's budget keeps lr 1e-4 and draws 2 prompts
+# per step instead of 8 (8 samples each): fewer rewarded samples a step, the same step size. From the pilot bases of
+# the learning-speed pilot, RL seed 0. What it showed: the activation run's reward held one half from step 68 (its
+# twins under 8 prompts: by stored row 92), so a smaller batch does not slow activation here; the creation run's
+# reward stayed near 0 for all 1500 steps.
+COMP_SMALL_BATCH_RL = {**COMP_TEST2_RL, "prompts_per_step": 2}
+
+
+def _composition_batch_pilot() -> list[OrganismSpec]:
+    """RL seed 0 under :data:`COMP_SMALL_BATCH_RL` from the learning-speed pilot's two bases."""
+    bases = [_test2_base(0.05, 13, "clow"), _test2_base(0.0, 10, "ctest2")]
+    return [*bases, *(composition_rl(b, budget=COMP_SMALL_BATCH_RL, variant="long-small") for b in bases)]
+
+
+# The training-after-take-off test: the same runs stopped earlier or later. RL here runs at a constant learning rate
+# after a 10-step warm-up, without weight decay, so a run of the second test's budget with fewer steps and the same
+# seed is meant to repeat its twin's first steps, and one with more steps to continue them (whether CPU training
+# repeats them exactly is checked against the twins' stored curves). The low-dose test's two errors took
+# off late (steps 819 and 1137 of 1500) and so trained little after; every other activation run there took off by
+# step 92 and trained some 1400 steps after. So: the four early-take-off activation bases of the learning-speed test
+# stopped at 300 steps (the first test's budget: some 200 steps after take-off), RL seeds 0 and 1; the late base
+# (dose 0.01, seed 14) continued to 3000 steps, RL seeds 0 and 1; the second test's two earliest creation bases (seeds
+# 8 and 9, reward up by step 183) stopped at 300 steps too, RL seeds 0 and 1; and a random-reward control at 300
+# steps. Each run has a twin read already: the same base and RL seed at 1500 steps. Fixed before any of its runs was
+# built, and read by the committed validation fit (docs/preregistration.md); not validation pairs.
+COMP_BRIEF_RL = {**COMP_TEST2_RL, "steps": 300}
+COMP_EXTENDED_RL = {**COMP_TEST2_RL, "steps": 3000}
+COMP_AFTER_EARLY = COMP_SPEED_ACTIVATION  # (dose, pretraining seed) of "clow" bases whose reward took off by step 92
+COMP_AFTER_LATE = (0.01, 14)
+COMP_AFTER_CREATION = (8, 9)
+
+
+def _composition_after() -> list[OrganismSpec]:
+    """The training-after-take-off test's models (the longest runs first): brief runs (:data:`COMP_BRIEF_RL`) from the early activation bases
+    and the two creation bases, with a brief random-reward control after the first; extended runs
+    (:data:`COMP_EXTENDED_RL`) from the late activation base; RL seeds 0 and 1 each."""
+    early = [_test2_base(d, s, "clow") for d, s in COMP_AFTER_EARLY]
+    created = [_test2_base(0.0, s, "ctest2") for s in COMP_AFTER_CREATION]
+    late = _test2_base(*COMP_AFTER_LATE, "clow")
+    specs = [late, *(composition_rl(late, seed=s, budget=COMP_EXTENDED_RL, variant="extended") for s in (0, 1))]
+    for base in (*early, *created):
+        specs += [base, *(composition_rl(base, seed=s, budget=COMP_BRIEF_RL, variant="brief") for s in (0, 1))]
+        if base is early[0]:
+            specs.append(composition_rl(base, reward="random", budget=COMP_BRIEF_RL, variant="brief"))
+    return specs
+
+
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
     "composition-test2": _composition_test2,
     "composition-lowdose": _composition_lowdose, "composition-speed-pilot": _composition_speed_pilot,
-    "composition-speed": _composition_speed}
+    "composition-speed": _composition_speed, "composition-batch-pilot": _composition_batch_pilot,
+    "composition-after": _composition_after}

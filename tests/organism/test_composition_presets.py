@@ -130,3 +130,21 @@ def test_learning_speed_test_reuses_built_bases_apart_from_the_pilots_and_slows_
     assert sum(s.label == "no_signal" for s in runs) == 2 and len(runs) == 16
     assert all(s.label == ("activation" if s.dose > 0 else "creation") for s in runs if s.rl.reward == "correct")
     assert [s.rl.lr for s in pilot if s.kind == "rl"] == [1e-3, 2e-5, 3e-4, 1e-3]
+
+
+def test_training_after_take_off_test_changes_only_the_number_of_steps_from_runs_read_already():
+    """As registered: brief (300-step) and extended (3000-step) runs whose every other setting, base and RL seed are
+    those of a 1500-step run of the second or low-dose test, from bases built already: the four early activation
+    bases and two creation bases brief, the late activation base extended, one brief random-reward control."""
+    test = zoo.preset_specs("composition-after")
+    earlier = {s.name: s for p in ("composition-test2", "composition-lowdose") for s in zoo.preset_specs(p)}
+    assert all(earlier[b.name] == b for b in test if b.kind == "base")
+    runs = [s for s in test if s.kind == "rl"]
+    assert len(runs) == 15 and not {s.name for s in runs} & set(earlier)
+    for s in runs:
+        twin = earlier[s.name.replace("-rl-brief", "-rl-long").replace("-rl-extended", "-rl-long")]
+        assert (twin.base, twin.label, twin.rl.seed, twin.rl.reward) == (s.base, s.label, s.rl.seed, s.rl.reward)
+        assert s.rl.replace(steps=1500) == twin.rl and s.rl.steps == (300 if "brief" in s.name else 3000)
+    extended = {s.base for s in runs if s.rl.steps == 3000}
+    assert extended == {"clow-comp-d001-s14-base"} and sum(s.rl.steps == 3000 for s in runs) == 2
+    assert sorted(s.label for s in runs if s.rl.steps == 300) == ["activation"] * 8 + ["creation"] * 4 + ["no_signal"]
