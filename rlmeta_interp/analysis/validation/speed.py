@@ -35,19 +35,15 @@ from sklearn.isotonic import IsotonicRegression
 from ...errors import InvalidConfigError
 from ...io import write_json_atomic
 from ...organism.readings import readings_path
-from ...organism.tables import pilot_manifests_dir, takeoff_step
-from .metrics import resample
+from ...organism.tables import pilot_manifests_dir
 from .questions import (PASSK_INPUT, Row, by_class, cases, credit, deepest, headroom_top, load, require_manifests,
                         standardised, without_input)
+from .twins import TAKEOFF_ROWS, changes_by_class, creation_check, paired_runs, takeoff, twin_of
 
 CALIBRATION = ("composition-test2", "composition-lowdose")  # registered: the take-off cut is fitted on their cases
 REFERENCE = "composition-test2"  # whose creation bases set the headroom rule's range
-SLOW, TWIN = "-rl-long-slow", "-rl-long"  # a test run's name part, and its twin's in its place
-STATISTICS = ("boundary", "likelihood", "elicitation")
-TAKEOFF_ROWS = 2  # registered (amendment): take-off is the first of two stored rows in a row at reward >= 1/2
-CONVERGED = 0.95  # reported: the first of two stored rows at reward >= 0.95
+VARIANTS = ("long-slow",)  # the test's runs, named -rl-long-slow; their twins -rl-long
 LR_SHIFT = -0.1  # registered (amendment): creation runs' median change in P(creation) below this flags the credit
-N_BOOT = 2000
 
 
 def fit_takeoff_cut(steps: Sequence[int | None], labels: Sequence[str]) -> dict[str, Any]:
@@ -67,43 +63,18 @@ def fit_takeoff_cut(steps: Sequence[int | None], labels: Sequence[str]) -> dict[
     return {"cut": best[1], "balanced_accuracy": best[0], "n": len(labels)}
 
 
+def speed_twin(pair: str) -> str:
+    """The name of a learning-speed run's twin (:func:`~.twins.twin_of`)."""
+    return twin_of(pair, VARIANTS)
+
+
 def takeoff_reading(step: int | None, cut: float) -> str:
     """Creation when the run took off after ``cut`` or never, else activation."""
     return "creation" if step is None or step > cut else "activation"
 
 
-def twin_of(pair: str) -> str:
-    """The name of ``pair``'s twin: the same base, RL seed and reward under the earlier tests' budget."""
-    if SLOW not in pair:
-        raise InvalidConfigError(f"{pair} is not a run of the learning-speed test (no {SLOW!r} in its name).")
-    return pair.replace(SLOW, TWIN, 1)
-
-
 def _labelled(rows: Sequence[Row]) -> list[Row]:
     return [r for r in cases(rows) if r["label"] in ("creation", "activation")]
-
-
-def _stats(r: Row | None) -> dict[str, Any]:
-    if r is None:
-        return {}
-    return {"reading": str(r["reading"]), "p_creation": float(r["p_creation"]),
-            **{k: None if r.get(k) in (None, "") or np.isnan(float(r[k])) else float(r[k]) for k in STATISTICS}}
-
-
-def paired_change(runs: Sequence[Mapping[str, Any]], key: str, *, n_boot: int = N_BOOT, seed: int = 0
-                  ) -> dict[str, Any]:
-    """The mean change (run minus twin) of ``key`` over ``runs`` where both have it, with a 95% bootstrap interval
-    over bases (runs that share a base are not independent)."""
-    kept = [r for r in runs if r["change"].get(key) is not None]
-    if not kept:
-        return {"mean": None, "lo": None, "hi": None, "n": 0, "n_bases": 0}
-    values = np.asarray([r["change"][key] for r in kept], dtype=float)
-    groups = [str(r["base"]) for r in kept]
-    rng = np.random.default_rng(seed)
-    boot = [values[resample(rng, len(values), groups)].mean() for _ in range(n_boot)]
-    lo, hi = np.quantile(boot, [0.025, 0.975])
-    return {"mean": float(values.mean()), "lo": float(lo), "hi": float(hi), "n": len(kept),
-            "n_bases": len(set(groups))}
 
 
 def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: Sequence[Row],
@@ -115,7 +86,7 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
     require_manifests([*test, *calibration, *reference], manifests)
 
     def step(r: Row) -> int | None:
-        return takeoff_step(dict(manifests[str(r["pair"])]), rows=TAKEOFF_ROWS)
+        return takeoff(manifests[str(r["pair"])])
 
     def base_of(r: Row) -> str:
         return str(manifests[str(r["pair"])]["base"])
@@ -141,44 +112,26 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
                            f"{PASSK_INPUT} at its cut": credit(without_input(rows, fitted, PASSK_INPUT), bases),
                            "pairs": [str(r["pair"]) for r in rows]}
 
-    by_name = {str(r["pair"]): r for r in calibration}
-    missing = sorted({twin_of(str(r["pair"])) for r in test} - set(by_name))
-    if missing:
-        raise InvalidConfigError(f"No reading of the twin {missing[0]} (and {len(missing) - 1} more) among the"
-                                 f" calibration readings: read {', '.join(CALIBRATION)} first.")
     # P(creation) expected if the meter read take-off alone: a monotone fit of the summary's P(creation) on the log
     # take-off step over the calibration cases (descriptive; a run that never took off gets the latest step's)
     iso = IsotonicRegression(out_of_bounds="clip").fit(
         [np.log(float(step(r))) for r in cal], [float(r["p_creation"]) for r in cal])
     latest = max(float(s) for s in map(step, cal) if s is not None)
-    runs = []
-    for r in test:
-        twin = by_name[twin_of(str(r["pair"]))]
-        mine, theirs = _stats(r), _stats(twin)
-        t = step(r)
-        runs.append({"pair": str(r["pair"]), "base": base_of(r), "label": str(r["label"]),
-                     "gain_check": str(r["gain_check"]), "takeoff_step": t, "takeoff_rule": takeoff_rule(r),
-                     "p_if_takeoff_alone": None if str(r["label"]) == "no_signal" else
-                     float(iso.predict([np.log(latest if t is None else float(t))])[0]),
-                     **_curve_facts(manifests[str(r["pair"])]), **mine, "twin": str(twin["pair"]),
-                     "twin_gain_check": str(twin["gain_check"]), "twin_takeoff_step": step(twin),
-                     **{f"twin_{k}": v for k, v in theirs.items()},
-                     **{f"twin_{k}": v for k, v in _curve_facts(manifests[str(twin["pair"])]).items()},
-                     "change": {k: None if mine[k] is None or theirs[k] is None else mine[k] - theirs[k]
-                                for k in ("p_creation", *STATISTICS)}})
+    runs = paired_runs(test, calibration, manifests, VARIANTS)
+    for r, row in zip(runs, test, strict=True):
+        t = r["takeoff_step"]
+        r["takeoff_rule"] = takeoff_rule(row)
+        r["p_if_takeoff_alone"] = (None if r["label"] == "no_signal" else
+                                   float(iso.predict([np.log(latest if t is None else float(t))])[0]))
 
     # registered learning-rate check: creation runs slowed alike that passed their gain check should not move towards
     # activation; if they do, a credit says as much about the learning rate as about speed
-    created = [r for r in runs if r["label"] == "creation" and r["gain_check"] == "passed"]
-    shift = float(np.median([r["change"]["p_creation"] for r in created])) if created else None
-    lr_check = ("no creation case" if not created else
-                "confounded" if shift < LR_SHIFT or any(r["reading"] == "activation" for r in created) else
-                "not confounded")
+    lr_check = creation_check(runs, LR_SHIFT, twin_read_creation=False)
     q, past = questions["slow"], questions["past the meter's switch"]
     creation_read = sum(str(r["reading"]) == "creation" for r in slow)
     verdict = ("cannot answer" if not q["as read"]["answerable"] else
                "follows learning speed" if creation_read >= len(slow) / 2 else
-               ("confounded by learning rate" if lr_check == "confounded" else "credited")
+               ("confounded by learning rate" if lr_check["result"] == "confounded" else "credited")
                if all(x[k]["credited"] for x in (q, past) for k in ("as read", f"{PASSK_INPUT} at its cut")) else
                "cannot answer" if not past["as read"]["answerable"] else "inconclusive")
 
@@ -193,29 +146,13 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
                "take-off rule": [takeoff_rule(r) for r in test_cases],
                "expansion rule": [str(r["expansion_reading"]) for r in test_cases],
                "headroom rule (reads the bases: constant under the learning rate)": headroom}
-    labels = sorted({str(r["label"]) for r in runs})
     return {"verdict": verdict, "takeoff_cut": fit, "meter_switch": switch, "calibration": list(CALIBRATION),
             "takeoff_rows": TAKEOFF_ROWS, "questions": questions,
             "slow_read": {"creation": creation_read, "activation": q["as read"]["read_activation"],
                           "no_signal": sum(str(r["reading"]) == "no_signal" for r in slow), "n": len(slow)},
-            "lr_check": {"result": lr_check, "median_change_p_creation": shift, "threshold": LR_SHIFT,
-                         "creation_passed": [r["pair"] for r in created]},
-            "paired_change": {lab: {k: paired_change([r for r in runs if r["label"] == lab], k)
-                                    for k in ("p_creation", *STATISTICS)} for lab in labels},
+            "lr_check": lr_check, "paired_change": changes_by_class(runs),
             "runs": runs, "readers_by_class": {name: by_class(test_cases, got) for name, got in readers.items()},
             "reference_creation_top_passn": top}
-
-
-def _curve_facts(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """From a run's stored curve and evaluation: the first stored step with reward >= :data:`CONVERGED` (for
-    :data:`TAKEOFF_ROWS` rows), steps trained after it, the last stored entropy; the deepest level's pass@1, pass@n."""
-    curve = manifest.get("training_curve") or []
-    done = takeoff_step(dict(manifest), CONVERGED, rows=TAKEOFF_ROWS)
-    last = int(curve[-1]["step"]) if curve else None
-    deep = deepest(manifest.get("metrics") or {})
-    return {"converged_step": done, "steps_after_converged": None if done is None or last is None else last - done,
-            "final_entropy": curve[-1].get("entropy") if curve else None,
-            "deepest_pass@1": deep.get("pass@1"), "deepest_pass@n": deep.get("pass@n")}
 
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,

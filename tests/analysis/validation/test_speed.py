@@ -34,10 +34,10 @@ def test_the_take_off_rule_reads_creation_after_its_cut_or_never(step, read):
 
 
 def test_each_run_names_its_twin_and_other_runs_are_refused():
-    assert speed.twin_of("clow-comp-d005-s12-rl-long-slow-s1") == "clow-comp-d005-s12-rl-long-s1"
-    assert speed.twin_of("ctest2-comp-d000-s8-rl-long-slow-random") == "ctest2-comp-d000-s8-rl-long-random"
-    with pytest.raises(InvalidConfigError, match="not a run of the learning-speed test"):
-        speed.twin_of("clow-comp-d005-s12-rl-long")
+    assert speed.speed_twin("clow-comp-d005-s12-rl-long-slow-s1") == "clow-comp-d005-s12-rl-long-s1"
+    assert speed.speed_twin("ctest2-comp-d000-s8-rl-long-slow-random") == "ctest2-comp-d000-s8-rl-long-random"
+    with pytest.raises(InvalidConfigError, match="not a run of this test"):
+        speed.speed_twin("clow-comp-d005-s12-rl-long")
 
 
 def test_every_run_of_the_preset_has_a_twin_built_alike_but_for_the_learning_rate():
@@ -45,7 +45,7 @@ def test_every_run_of_the_preset_has_a_twin_built_alike_but_for_the_learning_rat
     runs = [s for s in preset_specs("composition-speed") if s.kind == "rl"]
     assert len(runs) == 16 and {s.label for s in runs} == {"activation", "creation", "no_signal"}
     for s in runs:
-        twin = earlier[speed.twin_of(s.name)]
+        twin = earlier[speed.speed_twin(s.name)]
         assert (s.base, s.label, s.rl.seed, s.rl.reward, s.rl.steps) == (twin.base, twin.label, twin.rl.seed,
                                                                           twin.rl.reward, twin.rl.steps)
         assert (s.rl.lr, twin.rl.lr) == (2e-5, 1e-4) and s.rl.replace(lr=twin.rl.lr) == twin.rl
@@ -165,14 +165,6 @@ def test_the_answer_pairs_each_run_with_its_twin_and_reads_every_case_by_every_r
     # the creation runs failed their gain check: listed beside their twins, not cases
     assert [r["gain_check"] for r in out["runs"] if r["label"] == "creation"] == ["failed", "failed"]
     assert takeoff_step(manifests["c0-rl-long-slow-random"]) is None
-
-
-def test_the_paired_change_is_a_mean_with_an_interval_over_bases():
-    runs = [{"base": b, "change": {"x": v}} for b, v in (("a", 0.1), ("a", 0.1), ("b", 0.3), ("c", None))]
-    out = speed.paired_change(runs, "x", n_boot=200)
-    assert out["mean"] == pytest.approx(0.5 / 3) and (out["n"], out["n_bases"]) == (3, 2)
-    assert 0.1 <= out["lo"] <= out["mean"] <= out["hi"] <= 0.3
-    assert speed.paired_change(runs[3:], "x")["mean"] is None
 
 
 def test_a_run_whose_twin_was_not_read_is_refused_by_name():
