@@ -353,7 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                    " hours), composition (the composition recipe's pilot), composition-test (its test at fresh"
                    " seeds), composition-long (a pilot of longer RL), composition-test2 (a test of it),"
                    " composition-lowdose (activation from bases that saw compositions at doses 0.01 and 0.05),"
-                   " composition-speed-pilot and composition-speed (RL at other learning rates)")
+                   " composition-speed-pilot, composition-speed, composition-batch-pilot and composition-after (RL"
+                   " at other learning rates, batch sizes and lengths)")
     b.add_argument("--out", default=None, help="zoo folder to build into (default: your zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild every model even if a matching one exists")
     b.add_argument("--only", nargs="*", default=None, metavar="NAME",

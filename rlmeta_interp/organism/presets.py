@@ -15,6 +15,8 @@
   the second test's world, the case a reading of pass@k alone calls creation; registered the same way.
 - ``composition-speed-pilot`` and ``composition-speed``: a pilot of other RL learning rates, and a registered test
   whose activation runs learn slowly (lr 2e-5) from bases built already, each run with a twin under lr 1e-4.
+- ``composition-batch-pilot`` and ``composition-after``: a pilot of a smaller RL batch, and a registered test of the
+  same RL stopped at 300 steps or continued to 3000, each run with a twin at 1500 steps.
 - ``paper``: the organisms behind the figures of record of the question notebooks. Its arithmetic worlds dose only the
   scratchpad *format* and draw pretraining, RL and evaluation problems from one space (not leak-free): none of its
   pairs is a creation case for the rewarded capability, and none enters the validation set.

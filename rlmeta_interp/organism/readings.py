@@ -14,13 +14,17 @@ from .markdown import fmt_num, markdown_rows
 # beside it (.json); in a folder of its own, apart from the exported manifests (*.json)
 READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
-READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed")
+READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed",
+            "composition-after")
 #: readings whose registered question "does the meter read more than pass@k?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
 BEYOND = ("composition-lowdose",)
 #: readings whose registered question "does the meter read RL's learning speed?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.speed NAME`` writes ``<NAME>-speed.json``)
 SPEED = ("composition-speed",)
+#: readings whose registered question "does the meter read how long RL trained after it learnt?" is answered beside
+#: them (``python -m rlmeta_interp.analysis.validation.after NAME`` writes ``<NAME>-after.json``)
+AFTER = ("composition-after",)
 
 
 def readings_path(folder: str | Path, name: str) -> Path:
@@ -88,6 +92,59 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
             f" {const['balanced_accuracy']:.2f}{absent}){two_text}; recall with exact 95% intervals: {recall}."
             f" Held-out AUC of each indicator voting by a fitted cut, as the fit reads it: {inds or 'none'}."
             f"{rule_text} The project's bar over these pairs: {bar}.\n")
+
+
+def _twin_rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per run beside its twin: take-off and convergence, readings, P(creation), input changes, pass@n."""
+    def both(r: dict[str, Any], key: str, fmt: str) -> str:
+        return f"{fmt_num(r[key], fmt)} ({fmt_num(r['twin_' + key], fmt)})"
+
+    return [{"run": r["pair"], "label": r["label"], "gain check": r["gain_check"],
+             "take-off (twin)": both(r, "takeoff_step", "{:.0f}"),
+             "reward >= 0.95 (twin)": both(r, "converged_step", "{:.0f}"),
+             "fitted reading (twin)": f"{r['reading']} ({r['twin_reading']})",
+             "P(creation) (twin)": both(r, "p_creation", "{:.2f}"),
+             **{f"change in {k}": fmt_num(r["change"][k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")},
+             "deepest pass@n (twin)": both(r, "deepest_pass@n", "{:.3f}")} for r in runs]
+
+
+def _changes_rows(by_class: dict[str, dict[str, dict[str, Any]]], **first: str) -> list[dict[str, str]]:
+    """One row per class: each statistic's mean paired change with its interval over bases."""
+    return [{**first, "class": label.replace("_", " "),
+             **{k: f"{fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:.2f}')} to {fmt_num(c['hi'], '{:.2f}')};"
+                   f" {c['n']} runs, {c['n_bases']} bases)" for k, c in by.items()}} for label, by in by_class.items()]
+
+
+def after_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter read how long RL trained after it learnt?" answer for ``folder``'s readings
+    ``name`` (from ``<name>-after.json``, checksum verified; ``analysis.validation.after`` says what each part means):
+    the verdict, the credit per reader over the brief activation cases, the brief-budget check, each run beside its
+    twin with whether its curve repeats the twin's, the paired changes per arm and class, every reader's readings."""
+    path = readings_path(folder, name).with_name(f"{name}-after.json")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    read, check = b["brief_read"], b["brief_creation_check"]
+    credit = [{"reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
+               "exact 95% interval": f"{fmt_num(q['interval'][0], '{:.2f}')} to {fmt_num(q['interval'][1], '{:.2f}')}",
+               "bases right": f"{q['bases_right']}/{q['n_bases']}", "answerable": "yes" if q["answerable"] else "no",
+               "credited": "yes" if q["credited"] else "no"} for reader, q in b["question"].items() if reader != "pairs"]
+    runs = [{**row, "curve repeats the twin's (steps compared)":
+             f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['repeats_twin']['same']]} ({r['repeats_twin']['steps_compared']})"}
+            for row, r in zip(_twin_rows(b["runs"]), b["runs"], strict=True)]
+    changes = [row for arm, by in b["paired_change"].items() for row in _changes_rows(by, arm=arm)]
+    return (f"**Does the meter read how long RL trained after it learnt? Verdict: {b['verdict']}.** Brief activation"
+            f" cases (300-step activation runs that passed their gain check): {read['n']}, read by the fitted summary"
+            f" as activation {read['activation']}, creation {read['creation']}, no-signal {read['no_signal']}."
+            f" Brief-budget check: {check['result']} ({len(check['creation_passed'])} brief creation runs passed their"
+            f" gain check; median change in P(creation) {fmt_num(check['median_change_p_creation'], '{:+.2f}')}). The"
+            " registered credit over the brief activation cases (at least 6 cases from 4 bases, the exact interval's"
+            " lower end above one half):\n\n" + markdown_rows(credit, "(none)")
+            + "\nEach run beside its twin (same base and RL seed, 1500 steps; changes are this run's standardised input"
+            " minus the twin's):\n\n" + markdown_rows(runs, "(no runs)")
+            + "\nMean paired change per arm and class, with a bootstrap interval over bases:\n\n"
+            + markdown_rows(changes, "(none)") + "\nEvery case of the test, per label, by each reader:\n\n"
+            + markdown_rows(_readers_rows(b["readers_by_class"]), "(no cases)"))
 
 
 def _readers_rows(readers_by_class: dict[str, dict[str, dict[str, int]]]) -> list[dict[str, str]]:
@@ -164,19 +221,10 @@ def speed_text(folder: str | Path, name: str) -> str:
                "over bases": span(*q["bases_interval"]), "answerable": "yes" if q["answerable"] else "no",
                "credited": "yes" if q["credited"] else "no"}
               for subset, readers in b["questions"].items() for reader, q in readers.items() if reader != "pairs"]
-    runs = [{"run": r["pair"], "label": r["label"], "gain check": r["gain_check"],
-             "take-off (twin)": f"{fmt_num(r['takeoff_step'], '{:.0f}')} ({fmt_num(r['twin_takeoff_step'], '{:.0f}')})",
-             "reward >= 0.95 (twin)": f"{fmt_num(r['converged_step'], '{:.0f}')}"
-                                      f" ({fmt_num(r['twin_converged_step'], '{:.0f}')})",
-             "take-off rule": r["takeoff_rule"], "fitted reading (twin)": f"{r['reading']} ({r['twin_reading']})",
-             "P(creation) (twin)": f"{fmt_num(r['p_creation'], '{:.2f}')} ({fmt_num(r['twin_p_creation'], '{:.2f}')})",
-             "P(creation) from take-off alone": fmt_num(r["p_if_takeoff_alone"], "{:.2f}"),
-             **{f"change in {k}": fmt_num(r["change"][k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")},
-             "deepest pass@n (twin)": f"{fmt_num(r['deepest_pass@n'], '{:.3f}')}"
-                                      f" ({fmt_num(r['twin_deepest_pass@n'], '{:.3f}')})"} for r in b["runs"]]
-    changes = [{"class": label.replace("_", " "), **{k: f"{fmt_num(c['mean'], '{:+.2f}')} ({span(c['lo'], c['hi'])};"
-                                                        f" {c['n']} runs, {c['n_bases']} bases)" for k, c in by.items()}}
-               for label, by in b["paired_change"].items()]
+    runs = [{**row, "take-off rule": r["takeoff_rule"],
+             "P(creation) from take-off alone": fmt_num(r["p_if_takeoff_alone"], "{:.2f}")}
+            for row, r in zip(_twin_rows(b["runs"]), b["runs"], strict=True)]
+    changes = _changes_rows(b["paired_change"])
     readers = _readers_rows(b["readers_by_class"])
     passed = [r for r in b["runs"] if r["pair"] in set(lr["creation_passed"])]
     flipped = [r["pair"] for r in passed if r["reading"] == "activation"]

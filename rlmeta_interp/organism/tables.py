@@ -22,7 +22,7 @@ from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .readings import BEYOND, READINGS, SPEED, beyond_text, readings_evaluation, readings_rows, speed_text
+from .readings import AFTER, BEYOND, READINGS, SPEED, after_text, beyond_text, readings_evaluation, readings_rows, speed_text
 
 MANIFEST = "manifest.json"
 
@@ -255,7 +255,7 @@ def validation_counts(folder: str | Path) -> str:
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
-                 "composition-speed-pilot", "composition-speed")
+                 "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after")
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
@@ -271,7 +271,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             **{f"{name}-readings-evaluation": ("(Not a test of the bar.) " if name == "composition" else "")
                + readings_evaluation(pdir, name) for name in READINGS},
             **{f"{name}-beyond": beyond_text(pdir, name) for name in BEYOND},
-            **{f"{name}-speed": speed_text(pdir, name) for name in SPEED}}
+            **{f"{name}-speed": speed_text(pdir, name) for name in SPEED},
+            **{f"{name}-after": after_text(pdir, name) for name in AFTER}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

@@ -110,3 +110,29 @@ def test_a_run_whose_twin_was_not_read_is_refused_by_name():
     earlier = [r for r in earlier if r["pair"] != "a2-rl-long"]
     with pytest.raises(InvalidConfigError, match="twin a2-rl-long "):
         after.after_question(test, earlier, manifests, FIT)
+
+
+def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
+    """after_question's answer, written checksummed where the command writes it, renders through the renderer that
+    data/README.md and notebook 11 use."""
+    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.organism.readings import after_text, readings_path
+
+    assert after_text(tmp_path, "x") == "(not answered yet)\n"
+    path = readings_path(tmp_path, "x").with_name("x-after.json")
+    path.parent.mkdir()
+    write_json_atomic(path, _answer(6, creation=(("activation", "creation"),)), checksum=True)
+    text = after_text(tmp_path, "x")
+    assert "after it learnt? Verdict: confounded by the brief budget.** Brief activation cases" in text
+    assert "read by the fitted summary as activation 6, creation 0, no-signal 0" in text
+    assert "Brief-budget check: confounded (1 brief creation runs passed their gain check" in text
+    assert "| as read | 6/6 | 0.54 to 1.00 | 6/6 | yes | yes |" in text
+    assert ("| late-rl-extended | activation | passed | 1000 (1000) | 1000 (1000) | activation (creation) | 0.20 (0.80) |"
+            " +0.00 | +0.00 | n/a | n/a (n/a) | yes (31) |") in text
+    assert ("| extended | activation | +0.00 (0.00 to 0.00; 1 runs, 1 bases) | n/a (n/a to n/a; 0 runs, 0 bases) |"
+            " +0.00 (0.00 to 0.00; 1 runs, 1 bases) | -0.60 (-0.60 to -0.60; 1 runs, 1 bases) |") in text
+    path.write_text("{}")
+    from rlmeta_interp.errors import CorruptedCheckpointError
+
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        after_text(tmp_path, "x")
