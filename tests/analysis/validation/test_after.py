@@ -136,3 +136,18 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
 
     with pytest.raises(CorruptedCheckpointError, match="checksum"):
         after_text(tmp_path, "x")
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-after-after.json) is generated, not edited: the command,
+    run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = after.main(["composition-after"], folder=tmp_path / "pilots")
+    assert read_json(out, required=True) == read_json(src / "readings" / "composition-after-after.json", required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.after composition-after")
