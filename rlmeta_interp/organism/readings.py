@@ -94,6 +94,17 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
             f"{rule_text} The project's bar over these pairs: {bar}.\n")
 
 
+def _credit_row(q: dict[str, Any], **first: str) -> dict[str, str]:
+    """One row of a registered credit (``questions.credit``): the share read activation with its exact interval, over
+    pairs and over bases, whether the set answers the question and whether it is credited."""
+    def span(lo: Any, hi: Any) -> str:
+        return f"{fmt_num(lo, '{:.2f}')} to {fmt_num(hi, '{:.2f}')}"
+
+    return {**first, "read activation": f"{q['read_activation']}/{q['n']}", "exact 95% interval": span(*q["interval"]),
+            "bases right": f"{q['bases_right']}/{q['n_bases']}", "over bases": span(*q["bases_interval"]),
+            "answerable": "yes" if q["answerable"] else "no", "credited": "yes" if q["credited"] else "no"}
+
+
 def _twin_rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One row per run beside its twin: take-off and convergence, readings, P(creation), input changes, pass@n."""
     def both(r: dict[str, Any], key: str, fmt: str) -> str:
@@ -125,10 +136,7 @@ def after_text(folder: str | Path, name: str) -> str:
         return "(not answered yet)\n"
     b = read_json(path, required=True)
     read, check = b["brief_read"], b["brief_creation_check"]
-    credit = [{"reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
-               "exact 95% interval": f"{fmt_num(q['interval'][0], '{:.2f}')} to {fmt_num(q['interval'][1], '{:.2f}')}",
-               "bases right": f"{q['bases_right']}/{q['n_bases']}", "answerable": "yes" if q["answerable"] else "no",
-               "credited": "yes" if q["credited"] else "no"} for reader, q in b["question"].items() if reader != "pairs"]
+    credit = [_credit_row(q, reader=reader) for reader, q in b["question"].items() if reader != "pairs"]
     runs = [{**row, "curve repeats the twin's (steps compared)":
              f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['repeats_twin']['same']]} ({r['repeats_twin']['steps_compared']})"}
             for row, r in zip(_twin_rows(b["runs"]), b["runs"], strict=True)]
@@ -167,12 +175,8 @@ def beyond_text(folder: str | Path, name: str) -> str:
                " cases as activation, as read and with its pass@k input held at its cut" if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
                f"not answerable (fewer than {b['min_expanding']} expanding activation cases, or from fewer than"
                f" {b['min_bases']} bases)")
-    credit = [{"cases": subset, "reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
-               "exact 95% interval": f"{fmt_num(q['interval'][0], '{:.2f}')} to {fmt_num(q['interval'][1], '{:.2f}')}",
-               "bases right": f"{q['bases_right']}/{q['n_bases']}",
-               "over bases": f"{fmt_num(q['bases_interval'][0], '{:.2f}')} to {fmt_num(q['bases_interval'][1], '{:.2f}')}",
-               "answerable": "yes" if q["answerable"] else "no", "credited": "yes" if q["credited"] else "no"}
-              for subset, readers in b["questions"].items() for reader, q in readers.items()]
+    credit = [_credit_row(q, cases=subset, reader=reader) for subset, readers in b["questions"].items()
+              for reader, q in readers.items()]
     cases = [{"pair": r["pair"], "base": r["base"], "fitted reading": r["reading"],
               **{k: v for k, v in r.items() if k.endswith("at its cut")},
               "expanded at levels": ", ".join(map(str, r["expanded_levels"])),
@@ -212,15 +216,8 @@ def speed_text(folder: str | Path, name: str) -> str:
         return "(not answered yet)\n"
     b = read_json(path, required=True)
     cut, switch, slow, lr = b["takeoff_cut"], b["meter_switch"], b["slow_read"], b["lr_check"]
-
-    def span(lo: Any, hi: Any) -> str:
-        return f"{fmt_num(lo, '{:.2f}')} to {fmt_num(hi, '{:.2f}')}"
-
-    credit = [{"cases": subset, "reader": reader, "read activation": f"{q['read_activation']}/{q['n']}",
-               "exact 95% interval": span(*q["interval"]), "bases right": f"{q['bases_right']}/{q['n_bases']}",
-               "over bases": span(*q["bases_interval"]), "answerable": "yes" if q["answerable"] else "no",
-               "credited": "yes" if q["credited"] else "no"}
-              for subset, readers in b["questions"].items() for reader, q in readers.items() if reader != "pairs"]
+    credit = [_credit_row(q, cases=subset, reader=reader) for subset, readers in b["questions"].items()
+              for reader, q in readers.items() if reader != "pairs"]
     runs = [{**row, "take-off rule": r["takeoff_rule"],
              "P(creation) from take-off alone": fmt_num(r["p_if_takeoff_alone"], "{:.2f}")}
             for row, r in zip(_twin_rows(b["runs"]), b["runs"], strict=True)]

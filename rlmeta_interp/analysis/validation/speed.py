@@ -113,10 +113,12 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
                            "pairs": [str(r["pair"]) for r in rows]}
 
     # P(creation) expected if the meter read take-off alone: a monotone fit of the summary's P(creation) on the log
-    # take-off step over the calibration cases (descriptive; a run that never took off gets the latest step's)
+    # take-off step over the calibration cases that took off (descriptive; a run that never took off gets the latest
+    # step's)
+    took_off = [r for r in cal if step(r) is not None]
     iso = IsotonicRegression(out_of_bounds="clip").fit(
-        [np.log(float(step(r))) for r in cal], [float(r["p_creation"]) for r in cal])
-    latest = max(float(s) for s in map(step, cal) if s is not None)
+        [np.log(float(step(r))) for r in took_off], [float(r["p_creation"]) for r in took_off])
+    latest = max(float(step(r)) for r in took_off)
     runs = paired_runs(test, calibration, manifests, VARIANTS)
     for r, row in zip(runs, test, strict=True):
         t = r["takeoff_step"]
