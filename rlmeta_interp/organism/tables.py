@@ -3,8 +3,9 @@
 ``python -m rlmeta_interp.organism.tables`` rewrites the generated sections of data/README.md (between
 ``<!-- begin NAME -->`` and ``<!-- end NAME -->`` markers) from the manifests, so no number there is typed by hand:
 the shipped models' (``data/zoo/*/manifest.json``) and the validation build's (``data/validation/<name>.json``, the
-manifests of a ``zoo build --preset validation``, committed without their weights). ``--export ZOO_DIR`` first copies
-the validation preset's manifests from a built zoo into ``data/validation/``.
+manifests of a ``zoo build --preset validation``, committed without their weights), with the readings and registered
+answers that :mod:`.readings` renders. ``--export ZOO_DIR`` first copies the validation preset's manifests from a built
+zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``.
 """
 
 from __future__ import annotations
