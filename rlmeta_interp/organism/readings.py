@@ -32,6 +32,12 @@ def readings_path(folder: str | Path, name: str) -> Path:
     return Path(folder) / READINGS_DIR / f"{name}.csv"
 
 
+def answer_path(folder: str | Path, name: str, kind: str) -> Path:
+    """Where the registered answer ``kind`` ("beyond", "speed", "after") to ``folder``'s readings ``name`` lies:
+    ``<name>-<kind>.json`` beside the readings, written by ``analysis.validation.<kind>``."""
+    return readings_path(folder, name).with_name(f"{name}-{kind}.json")
+
+
 def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
     """The rows of ``folder``'s readings ``name`` as ``validate --read`` wrote them (checksum verified; a statistic
     not measured is NaN); none when the readings are not there."""
@@ -131,7 +137,7 @@ def after_text(folder: str | Path, name: str) -> str:
     ``name`` (from ``<name>-after.json``, checksum verified; ``analysis.validation.after`` says what each part means):
     the verdict, the credit per reader over the brief activation cases, the brief-budget check, each run beside its
     twin with whether its curve repeats the twin's, the paired changes per arm and class, every reader's readings."""
-    path = readings_path(folder, name).with_name(f"{name}-after.json")
+    path = answer_path(folder, name, "after")
     if not path.exists():
         return "(not answered yet)\n"
     b = read_json(path, required=True)
@@ -166,7 +172,7 @@ def beyond_text(folder: str | Path, name: str) -> str:
     checksum verified; ``analysis.validation.beyond`` says what each part means): the verdict, the credit per set of
     expanding activation cases and reader, the expanding cases, per-dose counts, every reader's readings per class,
     the AUCs against the reference's creation cases, and each base's pass@1 and pass@n at the deepest level."""
-    path = readings_path(folder, name).with_name(f"{name}-beyond.json")
+    path = answer_path(folder, name, "beyond")
     if not path.exists():
         return "(not answered yet)\n"
     b = read_json(path, required=True)
@@ -211,7 +217,7 @@ def speed_text(folder: str | Path, name: str) -> str:
     ``<name>-speed.json``, checksum verified; ``analysis.validation.speed`` says what each part means): the verdict,
     the take-off cut and the meter's own switch, the credit per set of slow activation cases and reader, the
     learning-rate check, each run beside its twin, the paired changes per class, and every reader's readings."""
-    path = readings_path(folder, name).with_name(f"{name}-speed.json")
+    path = answer_path(folder, name, "speed")
     if not path.exists():
         return "(not answered yet)\n"
     b = read_json(path, required=True)

@@ -97,6 +97,11 @@ def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(t
         readings.beyond_text(tmp_path, "x")
 
 
+def test_each_registered_answer_lies_beside_its_readings(tmp_path):
+    assert readings.answer_path(tmp_path, "t", "speed") == tmp_path / "readings" / "t-speed.json"
+    assert readings.answer_path(tmp_path, "t", "after").parent == readings.readings_path(tmp_path, "t").parent
+
+
 def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(tmp_path):
     from rlmeta_interp.io import write_json_atomic
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from ...errors import InvalidConfigError
 from ...io import write_json_atomic
-from ...organism.readings import readings_path
+from ...organism.readings import answer_path
 from ...organism.tables import pilot_manifests_dir
 from .questions import PASSK_INPUT, Row, by_class, cases, credit, load, require_manifests, without_input
 from .twins import changes_by_class, creation_check, paired_runs
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None, folder: str | Path | None = None,
                                  " data/pilots/readings, e.g. composition-after)")
     folder = pilot_manifests_dir() if folder is None else Path(folder)
     (test, *earlier), manifests, fitted = load(folder, [args[0], *EARLIER], table_dir)
-    out = readings_path(folder, args[0]).with_name(f"{args[0]}-after.json")
+    out = answer_path(folder, args[0], "after")
     return write_json_atomic(out, after_question(test, [r for rows in earlier for r in rows], manifests, fitted),
                              checksum=True)
 

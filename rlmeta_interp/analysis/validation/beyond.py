@@ -34,11 +34,11 @@ import numpy as np
 from ...errors import InvalidConfigError
 from ...io import write_json_atomic
 from ...organism.gain import gain_check
-from ...organism.readings import readings_path
+from ...organism.readings import answer_path
 from ...organism.tables import pilot_manifests_dir, takeoff_step
 from .metrics import recall_exact_ci, roc_auc_ci
-from .questions import (MIN_BASES, MIN_CASES, PASSK_INPUT, READ_AS, Row, by_class, cases, credit, deepest,
-                        headroom_top, load, p_without, require_manifests, without_input)
+from .questions import (MIN_BASES, MIN_CASES, PASSK_INPUT, READ_AS, Row, base_passn, by_class, cases, credit, deepest,
+                        headroom_readings, headroom_top, load, p_without, require_manifests, without_input)
 
 MIN_EXPANDING = MIN_CASES  # registered: with fewer expanding cases, or from fewer bases, a set cannot answer
 AUC_INPUTS = ("boundary", "likelihood", "elicitation")  # statistics the readings carry, larger = creation
@@ -66,10 +66,6 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
     def base_of(r: Row) -> str:
         return str(manifests[str(r["pair"])]["base"])
 
-    def base_passn(r: Row) -> float:
-        value = deepest(manifests[base_of(r)]["metrics"]).get("pass@n")
-        return float("nan") if value is None else float(value)
-
     def expanded_levels(r: Row) -> list[int]:  # the expansion rule's own procedure (a creation-label gain check)
         check = gain_check(manifests[base_of(r)]["metrics"], manifests[str(r["pair"])]["metrics"], "creation")
         return sorted(int(lv) for lv in check.get("expanded_levels", []))
@@ -81,7 +77,7 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
     neutral = without_input(expanding, fitted, PASSK_INPUT)
     top_level = max((deepest(manifests[base_of(r)]["metrics"]).get("level", 0) for r in expanding), default=0)
     subsets = {"all": [True] * len(expanding),
-               "headroom": [base_passn(r) > creation_top for r in expanding],
+               "headroom": [base_passn(r, manifests) > creation_top for r in expanding],
                "deepest level expanded": [top_level in expanded_levels(r) for r in expanding]}
     questions = {}
     for name, keep in subsets.items():
@@ -102,9 +98,7 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
             c["expanding read activation"] += r["pair"] in names and r["reading"] == "activation"
 
     test_cases = cases(test)
-    passn = [base_passn(r) for r in test_cases]
-    headroom = ["no_signal" if r["expansion_reading"] == "no_signal" else
-                "activation" if p > creation_top else "creation" for r, p in zip(test_cases, passn, strict=True)]
+    headroom = headroom_readings(test_cases, manifests, creation_top)
     boundary_side = ["no_signal" if r["expansion_reading"] == "no_signal" else "n/a" if r.get(PASSK_INPUT) in (None, "")
                      or np.isnan(float(r[PASSK_INPUT])) else "creation" if float(r[PASSK_INPUT]) >= 0 else "activation"
                      for r in test_cases]
@@ -154,7 +148,7 @@ def main(argv: list[str] | None = None, folder: str | Path | None = None,
                                  " names under data/pilots/readings, e.g. composition-lowdose composition-test2)")
     folder = pilot_manifests_dir() if folder is None else Path(folder)
     (test, reference), manifests, fitted = load(folder, args, table_dir)
-    out = readings_path(folder, args[0]).with_name(f"{args[0]}-beyond.json")
+    out = answer_path(folder, args[0], "beyond")
     return write_json_atomic(out, beyond_passk(test, reference, manifests, fitted), checksum=True)
 
 

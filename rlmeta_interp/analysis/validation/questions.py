@@ -98,6 +98,19 @@ def by_class(rows: Sequence[Row], readings: Sequence[str]) -> dict[str, dict[str
     return out
 
 
+def base_passn(r: Row, manifests: Mapping[str, Mapping[str, Any]]) -> float:
+    """The deepest-level pass@n of the base of ``r``'s pair (NaN when its base has none)."""
+    value = deepest(manifests[str(manifests[str(r["pair"])]["base"])]["metrics"]).get("pass@n")
+    return float("nan") if value is None else float(value)
+
+
+def headroom_readings(rows: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]], top: float) -> list[str]:
+    """The headroom rule's reading of each row: no-signal where the expansion rule reads no gain; activation when
+    its base's deepest-level pass@n is above ``top`` (:func:`headroom_top`), else creation."""
+    return ["no_signal" if r["expansion_reading"] == "no_signal" else
+            "activation" if base_passn(r, manifests) > top else "creation" for r in rows]
+
+
 def require_manifests(rows: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]]) -> None:
     """Refuse rows whose pair, or its base, has no manifest in ``manifests``."""
     pairs = {str(r["pair"]) for r in rows}

@@ -34,10 +34,10 @@ from sklearn.isotonic import IsotonicRegression
 
 from ...errors import InvalidConfigError
 from ...io import write_json_atomic
-from ...organism.readings import readings_path
+from ...organism.readings import answer_path
 from ...organism.tables import pilot_manifests_dir
-from .questions import (PASSK_INPUT, Row, by_class, cases, credit, deepest, headroom_top, load, require_manifests,
-                        standardised, without_input)
+from .questions import (PASSK_INPUT, Row, by_class, cases, credit, headroom_readings, headroom_top, load,
+                        require_manifests, standardised, without_input)
 from .twins import TAKEOFF_ROWS, changes_by_class, creation_check, paired_runs, takeoff, twin_of
 
 CALIBRATION = ("composition-test2", "composition-lowdose")  # registered: the take-off cut is fitted on their cases
@@ -139,10 +139,7 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
 
     test_cases = cases(test)
     top = headroom_top(reference, manifests)
-    passn = [deepest(manifests[base_of(r)]["metrics"]).get("pass@n") for r in test_cases]
-    headroom = ["no_signal" if r["expansion_reading"] == "no_signal" else
-                "activation" if p is not None and float(p) > top else "creation"
-                for r, p in zip(test_cases, passn, strict=True)]
+    headroom = headroom_readings(test_cases, manifests, top)
     readers = {"fitted summary": [str(r["reading"]) for r in test_cases],
                f"fitted summary, {PASSK_INPUT} at its cut": without_input(test_cases, fitted, PASSK_INPUT),
                "take-off rule": [takeoff_rule(r) for r in test_cases],
@@ -168,7 +165,7 @@ def main(argv: list[str] | None = None, folder: str | Path | None = None,
     folder = pilot_manifests_dir() if folder is None else Path(folder)
     (test, *calibration), manifests, fitted = load(folder, [args[0], *CALIBRATION], table_dir)
     reference = calibration[CALIBRATION.index(REFERENCE)]
-    out = readings_path(folder, args[0]).with_name(f"{args[0]}-speed.json")
+    out = answer_path(folder, args[0], "speed")
     return write_json_atomic(out, speed_question(test, [r for rows in calibration for r in rows], reference,
                                                  manifests, fitted), checksum=True)
 

@@ -69,3 +69,13 @@ def test_rows_without_a_manifest_for_their_pair_or_base_are_refused_by_name():
         questions.require_manifests(rows, {"p1": {"base": "b"}, "b": {}})
     with pytest.raises(InvalidConfigError, match="No manifest for b "):
         questions.require_manifests(rows, {"p1": {"base": "b"}, "p2": {"base": "b"}})
+
+
+def test_the_headroom_rule_reads_each_row_by_its_bases_pass_at_n_above_the_range():
+    rows = [{"pair": "p1", "expansion_reading": "creation"}, {"pair": "p2", "expansion_reading": "activation"},
+            {"pair": "p3", "expansion_reading": "no_signal"}, {"pair": "p4", "expansion_reading": "creation"}]
+    manifests = {"p1": {"base": "b1"}, "p2": {"base": "b2"}, "p3": {"base": "b1"}, "p4": {"base": "b3"},
+                 "b1": {"metrics": _metrics(0.5)}, "b2": {"metrics": _metrics(0.2)}, "b3": {"metrics": _metrics(None)}}
+    assert questions.base_passn(rows[0], manifests) == 0.5
+    # at the range's top is not above it; a base without a deepest level reads creation
+    assert questions.headroom_readings(rows, manifests, 0.2) == ["activation", "creation", "no_signal", "creation"]
