@@ -244,9 +244,48 @@ def _composition_after() -> list[OrganismSpec]:
     return specs
 
 
+# The RL-seeds test: the low-dose test's late base (dose 0.01, pretraining seed 14), whose two runs (RL seeds 0 and 1)
+# took off late and were read creation, RL-tuned again under exactly their budget with six other RL seeds (2 to 7).
+# Within one base only the RL seed differs, so if some of these runs take off early, their readings tell whether the
+# meter follows the base or the run's take-off. Fixed before any of its runs was built, and read by the committed
+# validation fit (docs/preregistration.md); not validation pairs.
+COMP_RLSEEDS_BASE = COMP_AFTER_LATE
+COMP_RLSEEDS = (2, 3, 4, 5, 6, 7)
+
+
+def _composition_rlseeds() -> list[OrganismSpec]:
+    """The RL-seeds test's models: the late base (built already) and RL seeds :data:`COMP_RLSEEDS` under
+    :data:`COMP_TEST2_RL`, named as its earlier runs (``-rl-long-s<seed>``)."""
+    base = _test2_base(*COMP_RLSEEDS_BASE, "clow")
+    return [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in COMP_RLSEEDS)]
+
+
+# The second low-dose test: the low-dose test's dose-0.01 design at four fresh pretraining seeds (15 to 18), to see
+# whether its credit (10 of 12 expanding activation runs read activation, the fewest that clears the registered bar)
+# holds on bases no earlier reading has touched. Per base RL seeds 0 and 1 under the second test's budget; one
+# same-budget random-reward control, with RL seed 1 (the earlier controls all drew RL seed 0's stream). Fixed before
+# any of its models was built, and read by the committed validation fit (docs/preregistration.md); not validation
+# pairs.
+COMP_LOWDOSE2_DOSE = 0.01
+COMP_LOWDOSE2_SEEDS = (15, 16, 17, 18)
+
+
+def _composition_lowdose2() -> list[OrganismSpec]:
+    """The second low-dose test's models, in whole groups per base (:data:`COMP_LOWDOSE2_SEEDS`): the base, RL seeds
+    0 and 1, and after the first base the random-reward control."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_LOWDOSE2_SEEDS:
+        base = _test2_base(COMP_LOWDOSE2_DOSE, seed, "clow2")
+        specs += [base, *(composition_rl(base, seed=s, budget=COMP_TEST2_RL, variant="long") for s in (0, 1))]
+        if seed == COMP_LOWDOSE2_SEEDS[0]:
+            specs.append(composition_rl(base, seed=1, reward="random", budget=COMP_TEST2_RL, variant="long"))
+    return specs
+
+
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
     "composition-test2": _composition_test2,
     "composition-lowdose": _composition_lowdose, "composition-speed-pilot": _composition_speed_pilot,
     "composition-speed": _composition_speed, "composition-batch-pilot": _composition_batch_pilot,
-    "composition-after": _composition_after}
+    "composition-after": _composition_after, "composition-rlseeds": _composition_rlseeds,
+    "composition-lowdose2": _composition_lowdose2}
