@@ -63,6 +63,13 @@ def fit_takeoff_cut(steps: Sequence[int | None], labels: Sequence[str]) -> dict[
     return {"cut": best[1], "balanced_accuracy": best[0], "n": len(labels)}
 
 
+def meter_switch(calibration: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Where the fitted summary's readings of the creation and activation cases of ``calibration`` switch from
+    activation to creation, as a take-off cut (:func:`fit_takeoff_cut` on the cases read creation or activation)."""
+    read = [r for r in _labelled(calibration) if r["reading"] in ("creation", "activation")]
+    return fit_takeoff_cut([takeoff(manifests[str(r["pair"])]) for r in read], [str(r["reading"]) for r in read])
+
+
 def speed_twin(pair: str) -> str:
     """The name of a learning-speed run's twin (:func:`~.twins.twin_of`)."""
     return twin_of(pair, VARIANTS)
@@ -94,9 +101,7 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
     cal = _labelled(calibration)
     fit = fit_takeoff_cut([step(r) for r in cal], [str(r["label"]) for r in cal])
     cut = fit["cut"]
-    # where the meter's own readings of those cases switch from activation to creation, as a take-off cut
-    read = [r for r in cal if r["reading"] in ("creation", "activation")]
-    switch = fit_takeoff_cut([step(r) for r in read], [str(r["reading"]) for r in read])
+    switch = meter_switch(calibration, manifests)
 
     def takeoff_rule(r: Row) -> str:
         return "no_signal" if r["expansion_reading"] == "no_signal" else takeoff_reading(step(r), cut)
