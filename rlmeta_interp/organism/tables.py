@@ -2,7 +2,7 @@
 
 ``python -m rlmeta_interp.organism.tables`` rewrites the generated sections of data/README.md (between
 ``<!-- begin NAME -->`` and ``<!-- end NAME -->`` markers) from the manifests, so no number there is typed by hand:
-the shipped models' (``data/zoo/*/manifest.json``) and the validation build's (``data/validation/<name>.json``, the
+the shipped models' (``data/zoo/*/manifest.json``) and the validation build's (``data/validation/<name>.json.gz``, the
 manifests of a ``zoo build --preset validation``, committed without their weights), with the readings and registered
 answers that :mod:`.readings` renders. ``--export ZOO_DIR`` first copies the validation preset's manifests from a built
 zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``.
@@ -26,6 +26,7 @@ from .markdown import markdown_rows
 from .readings import AFTER, BEYOND, READINGS, SPEED, after_text, beyond_text, readings_evaluation, readings_rows, speed_text
 
 MANIFEST = "manifest.json"
+EXPORT_SUFFIXES = (".json.gz", ".json")  # an exported manifest's file name: <model><suffix>
 
 
 def validation_manifests_dir() -> Path:
@@ -39,10 +40,11 @@ def pilot_manifests_dir() -> Path:
 
 
 def manifest_files(folder: str | Path) -> list[Path]:
-    """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json`` / ``<model>.json.gz``
-    (exported manifests; pilots are shipped compressed)."""
+    """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json.gz`` / ``<model>.json``
+    (exported manifests, shipped compressed)."""
     folder = Path(folder)
-    return sorted(folder.glob("*/" + MANIFEST)) + sorted([*folder.glob("*.json"), *folder.glob("*.json.gz")])
+    exported = (p for suffix in EXPORT_SUFFIXES for p in folder.glob(f"*{suffix}"))
+    return sorted(folder.glob("*/" + MANIFEST)) + sorted(exported)
 
 
 #: Rows of a training curve kept in an exported manifest. A full RL curve (one row per step) is about 0.5 MB of
@@ -65,25 +67,33 @@ def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS)
     return {**manifest, "training_curve": [curve[i] for i in keep], "training_curve_rows": len(curve)}
 
 
+def exported_manifest_path(folder: str | Path, name: str) -> Path | None:
+    """Where model ``name``'s exported manifest lies in ``folder`` (``<name>.json.gz`` or ``<name>.json``), or None."""
+    for suffix in EXPORT_SUFFIXES:
+        if (path := Path(folder) / f"{name}{suffix}").exists():
+            return path
+    return None
+
+
 def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
     """Copy the manifest of every spec in ``specs`` that is built, from exactly that spec, in ``zoo_dir`` to
-    ``dest/<name>.json`` (training curve thinned by :func:`exported_manifest`), and delete the other
-    ``dest/*.json``; returns the written paths. A model not built yet, or built from another config (an older
-    budget, changed files, another base: :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the
-    validation uses), is left out."""
-    out = copy_manifests(zoo_dir, dest, specs)
-    for stale in set(Path(dest).glob("*.json")) - set(out):
+    ``dest/<name>.json.gz`` (training curve thinned by :func:`exported_manifest`; compressed, since these files count
+    against the shipped package's data budget), and delete the other exported manifests in ``dest``; returns the
+    written paths. A model not built yet, or built from another config (an older budget, changed files, another base:
+    :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the validation uses), is left out."""
+    out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz")
+    for stale in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
         stale.unlink()
     return out
 
 
 def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json") -> list[Path]:
     """:func:`export_manifests` without deleting anything: for pilots, whose folder also holds manifests of models
-    built outside any preset. ``suffix`` ".json.gz" writes them gzip-compressed (and drops an uncompressed copy of
-    the same model, which would list it twice)."""
+    built outside any preset. ``suffix`` ".json.gz" writes them gzip-compressed; a copy of the same model under the
+    other suffix, which would list it twice, is dropped."""
     from .zoo import is_up_to_date
 
-    if suffix not in (".json", ".json.gz"):
+    if suffix not in EXPORT_SUFFIXES:
         raise InvalidConfigError(f"copy_manifests writes '.json' or '.json.gz' files, not {suffix!r}.")
     out = []
     for spec in specs:
@@ -93,8 +103,8 @@ def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], 
             # these files
             out.append(write_json_atomic(Path(dest) / f"{spec.name}{suffix}", exported_manifest(read_json(src)),
                                          compact=True))
-            if suffix != ".json":
-                (Path(dest) / f"{spec.name}.json").unlink(missing_ok=True)
+            for other in set(EXPORT_SUFFIXES) - {suffix}:
+                (Path(dest) / f"{spec.name}{other}").unlink(missing_ok=True)
     return out
 
 

@@ -1,3 +1,5 @@
+import gzip
+
 import pytest
 
 from rlmeta_interp.errors import InvalidConfigError
@@ -52,8 +54,12 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
         (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
     dest.mkdir()
     (dest / "gone-from-preset.json").write_text("{}")
+    (dest / "gone-too.json.gz").write_bytes(gzip.compress(b"{}"))
+    (dest / f"{base.name}.json").write_text("{}")  # an uncompressed export of a model exported again goes
     written = tables.export_manifests(zoo_dir, dest, [base, sft])
-    assert [p.name for p in written] == [f"{base.name}.json"] and sorted(dest.iterdir()) == written
+    assert [p.name for p in written] == [f"{base.name}.json.gz"] and sorted(dest.iterdir()) == written
+    assert tables.exported_manifest_path(dest, base.name) == written[0]
+    assert tables.exported_manifest_path(dest, sft.name) is None
     assert tables.validation_rows(dest) == []  # a base carries no label
     assert "Models built: 1, 0.50 CPU hours" in tables.validation_counts(dest)
     # with the older model exported by hand, it is listed as a failed pair, not as a validation case
@@ -134,7 +140,7 @@ def test_adopted_models_are_their_pilots_under_the_presets_names():
     from rlmeta_interp.organism.spec import OrganismSpec
 
     specs = {s.name: s for preset in PRESETS for s in preset_specs(preset)}
-    adopted = [m for m in map(read_json, sorted(tables.validation_manifests_dir().glob("*.json"))) if "adopted_from" in m]
+    adopted = [m for m in map(read_json, tables.manifest_files(tables.validation_manifests_dir())) if "adopted_from" in m]
     trained = [m for m in map(read_json, tables.manifest_files(tables.pilot_manifests_dir())) if m.get("base")]
     in_preset = [m for m in trained if m["name"] in specs]
     assert all(OrganismSpec.from_dict(m["config"]) == specs[m["name"]] for m in in_preset)

@@ -99,16 +99,16 @@ def measure_committed(pairs: Sequence[str], cfg: Any, *, out: str | Path | None,
 def same_weights(pair: str) -> str | None:
     """Why pair ``pair`` built here is not the pair the committed rows were measured on (None when it is): the
     trained model's weights and its base's must carry the checksums the exported manifest
-    (``data/validation/<pair>.json``) records, so a measurement added to a committed row reads the same models.
+    (``data/validation/<pair>.json.gz``) records, so a measurement added to a committed row reads the same models.
     Tokenizers and the optional reference base and control model that some indicators read are not compared; they
     are built from the same specs, and an indicator that reads them should compare them too."""
     from ... import registry
     from ...io import read_json
-    from ...organism.tables import validation_manifests_dir
+    from ...organism.tables import exported_manifest_path, validation_manifests_dir
 
-    path = validation_manifests_dir() / f"{pair}.json"
+    path = exported_manifest_path(validation_manifests_dir(), pair)
     here = registry.manifest_of(pair)
-    if not path.exists() or here is None:
+    if path is None or here is None:
         return f"{pair}: no {'exported' if here is not None else 'built'} manifest to compare"
     there = read_json(path)
     for what, a, b in (("weights", (here.get("files") or {}).get("model.safetensors"),

@@ -31,6 +31,7 @@ def test_committed_pairs_are_measured_only_from_the_weights_their_rows_were_meas
 
     from rlmeta_interp.analysis.validation.measure import measure_committed, same_weights
     from rlmeta_interp.errors import InvalidConfigError
+    from rlmeta_interp.io import write_json_atomic
 
     cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
     built = json.loads((tmp_path / "home" / "zoo" / "c-test" / "manifest.json").read_text())
@@ -39,9 +40,9 @@ def test_committed_pairs_are_measured_only_from_the_weights_their_rows_were_meas
     assert same_weights("c-test") == "c-test: no exported manifest to compare"
     exported = tmp_path / "data" / "validation"
     exported.mkdir(parents=True)
-    (exported / "c-test.json").write_text(json.dumps(same))
+    write_json_atomic(exported / "c-test.json.gz", same)  # compressed, as exported
     assert same_weights("c-test") is None
-    (exported / "c-test.json").write_text(json.dumps({**same, "base_weights_sha256": "c" * 64}))
+    write_json_atomic(exported / "c-test.json.gz", {**same, "base_weights_sha256": "c" * 64})
     assert "base weights built here differ" in same_weights("c-test")
     with pytest.raises(InvalidConfigError, match=r"Not the committed pairs: \['no-such-pair', 'c-test: its base"):
         measure_committed(["no-such-pair", "c-test"], cfg, out=tmp_path / "cards", progress=False)
