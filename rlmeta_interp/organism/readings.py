@@ -15,16 +15,22 @@ from .markdown import fmt_num, markdown_rows
 READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
 READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed",
-            "composition-after")
+            "composition-after", "composition-rlseeds", "composition-lowdose2")
 #: readings whose registered question "does the meter read more than pass@k?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
-BEYOND = ("composition-lowdose",)
+BEYOND = ("composition-lowdose", "composition-lowdose2")
 #: readings whose registered question "does the meter read RL's learning speed?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.speed NAME`` writes ``<NAME>-speed.json``)
 SPEED = ("composition-speed",)
 #: readings whose registered question "does the meter read how long RL trained after it learnt?" is answered beside
 #: them (``python -m rlmeta_interp.analysis.validation.after NAME`` writes ``<NAME>-after.json``)
 AFTER = ("composition-after",)
+#: readings whose registered question "does the meter follow the base or its run's take-off?" is answered beside them
+#: (``python -m rlmeta_interp.analysis.validation.rlseeds NAME`` writes ``<NAME>-rlseeds.json``)
+RLSEEDS = ("composition-rlseeds",)
+#: readings with the take-off and headroom readers beside the meter (not deciding; ``python -m
+#: rlmeta_interp.analysis.validation.covariate NAME`` writes ``<NAME>-covariate.json``)
+COVARIATE = ("composition-lowdose2",)
 
 
 def readings_path(folder: str | Path, name: str) -> Path:
@@ -33,7 +39,7 @@ def readings_path(folder: str | Path, name: str) -> Path:
 
 
 def answer_path(folder: str | Path, name: str, kind: str) -> Path:
-    """Where the registered answer ``kind`` ("beyond", "speed", "after") to ``folder``'s readings ``name`` lies:
+    """Where the answer ``kind`` ("beyond", "speed", "after", "rlseeds", "covariate") to ``folder``'s readings ``name`` lies:
     ``<name>-<kind>.json`` beside the readings, written by ``analysis.validation.<kind>``."""
     return readings_path(folder, name).with_name(f"{name}-{kind}.json")
 
@@ -249,3 +255,64 @@ def speed_text(folder: str | Path, name: str) -> str:
             + "\nMean paired change per class, with a bootstrap interval over bases:\n\n"
             + markdown_rows(changes, "(none)") + "\nEvery case of the test, per label, by each reader:\n\n"
             + markdown_rows(readers, "(no cases)"))
+
+
+def _verdict_cell(reading: Any, neutral: Any) -> str:
+    return str(reading) if reading == neutral else f"{reading} ({neutral} with boundary at its cut)"
+
+
+def rlseeds_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter follow the base or its run's take-off?" answer for ``folder``'s readings
+    ``name`` (from ``<name>-rlseeds.json``, checksum verified; ``analysis.validation.rlseeds`` says what each part
+    means): the verdict, the meter's switch, each run of the base and its earlier runs, the rank correlation."""
+    path = answer_path(folder, name, "rlseeds")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    switch, rho = b["meter_switch"], b["spearman_p_creation_takeoff"]
+
+    def rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
+        return [{"run": r["pair"], "RL seed": str(r["rl_seed"]), "gain check": r["gain_check"],
+                 "take-off": fmt_num(r["takeoff_step"], "{:.0f}") if r["takeoff_step"] is not None else "never",
+                 "side of the switch": r["side"],
+                 "fitted reading": _verdict_cell(r["reading"], r["reading, boundary at its cut"]),
+                 "P(creation)": fmt_num(r["p_creation"], "{:.2f}"),
+                 **{k: fmt_num(r[k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")}} for r in runs]
+
+    late = b["late_read"]
+    corr = "not defined" if rho is None else f"{rho['rho']:+.2f} over {rho['n']} runs"
+    return (f"**Does the meter follow the base or its run's take-off? Verdict: {b['verdict']}.** Base {b['base']};"
+            f" the meter's switch (the take-off cut that best reproduces the fitted summary's readings of"
+            f" {' and '.join(b['calibration'])}): step {switch['cut']:g} (agreement {switch['balanced_accuracy']:.2f}"
+            f" over {switch['n']} cases). Early activation cases (take-off at or before it): {len(b['early'])}"
+            f" (at least {b['min_early']} needed to separate); late: {len(b['late'])}, read creation {late['creation']},"
+            f" activation {late['activation']}, no-signal {late['no_signal']}. Not cases (gain check failed):"
+            f" {', '.join(b['not_cases']) or 'none'}. Rank correlation of P(creation) with the take-off step over the"
+            f" base's activation cases, the earlier runs included (never: last):"
+            f" {corr}.\n\nThe test's runs:\n\n"
+            + markdown_rows(rows(b["runs"]), "(no runs)") + "\nThe base's earlier runs (read in an earlier test):\n\n"
+            + markdown_rows(rows(b["earlier_runs"]), "(none)"))
+
+
+def covariate_text(folder: str | Path, name: str) -> str:
+    """The take-off and headroom readers beside the meter for ``folder``'s readings ``name`` (from
+    ``<name>-covariate.json``, checksum verified; ``analysis.validation.covariate`` says what each part means)."""
+    path = answer_path(folder, name, "covariate")
+    if not path.exists():
+        return "(not computed yet)\n"
+    b = read_json(path, required=True)
+    split = [{"fitted summary": way, "cases where the readers disagree": str(a["disagree"]),
+              "with the take-off rule": str(a["meter_with_first"]), "with the headroom rule": str(a["meter_with_second"]),
+              "with neither": str(a["meter_with_neither"])} for way, a in b["where_they_disagree"].items()]
+    runs = [{"pair": r["pair"], "base": r["base"],
+             "take-off": "never" if r["takeoff_step"] is None else f"{r['takeoff_step']:.0f}",
+             "take-off rule": r["takeoff_rule"], "headroom rule": r["headroom_rule"],
+             "fitted reading": _verdict_cell(r["reading"], r["reading, boundary at its cut"]),
+             "P(creation)": fmt_num(r["p_creation"], "{:.2f}")} for r in b["runs"]]
+    agrees = b["meter_agrees"]
+    return (f"Not registered as deciding. Two label-free readers beside the fitted summary over the {b['n']} activation"
+            f" cases: the take-off rule at the meter's switch (step {b['meter_switch']['cut']:g}) and the headroom rule"
+            f" (creation when the base's deepest-level pass@n is at or below {fmt_num(b['reference_creation_top_passn'], '{:.3f}')},"
+            f" the {b['reference']} creation bases' highest). The fitted summary agrees with the take-off rule on"
+            f" {agrees['take-off rule']} and with the headroom rule on {agrees['headroom rule']}. Where the two"
+            " disagree:\n\n" + markdown_rows(split, "(none)") + "\nEach case:\n\n" + markdown_rows(runs, "(no cases)"))

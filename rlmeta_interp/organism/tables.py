@@ -23,7 +23,8 @@ from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .readings import AFTER, BEYOND, READINGS, SPEED, after_text, beyond_text, readings_evaluation, readings_rows, speed_text
+from .readings import (AFTER, BEYOND, COVARIATE, READINGS, RLSEEDS, SPEED, after_text, beyond_text, covariate_text,
+                       readings_evaluation, readings_rows, rlseeds_text, speed_text)
 
 MANIFEST = "manifest.json"
 EXPORT_SUFFIXES = (".json.gz", ".json")  # an exported manifest's file name: <model><suffix>
@@ -266,7 +267,8 @@ def validation_counts(folder: str | Path) -> str:
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
-                 "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after")
+                 "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
+                 "composition-rlseeds", "composition-lowdose2")
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
@@ -283,7 +285,9 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
                + readings_evaluation(pdir, name) for name in READINGS},
             **{f"{name}-beyond": beyond_text(pdir, name) for name in BEYOND},
             **{f"{name}-speed": speed_text(pdir, name) for name in SPEED},
-            **{f"{name}-after": after_text(pdir, name) for name in AFTER}}
+            **{f"{name}-after": after_text(pdir, name) for name in AFTER},
+            **{f"{name}-rlseeds": rlseeds_text(pdir, name) for name in RLSEEDS},
+            **{f"{name}-covariate": covariate_text(pdir, name) for name in COVARIATE}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

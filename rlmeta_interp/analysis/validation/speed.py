@@ -136,11 +136,15 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
     lr_check = creation_check(runs, LR_SHIFT, twin_read_creation=False)
     q, past = questions["slow"], questions["past the meter's switch"]
     creation_read = sum(str(r["reading"]) == "creation" for r in slow)
+    readers = ("as read", f"{PASSK_INPUT} at its cut")
+    # the past-switch set can only withhold a credit the slow set earned: a slow set not credited is inconclusive
+    # however few cases lie past the switch
     verdict = ("cannot answer" if not q["as read"]["answerable"] else
                "follows learning speed" if creation_read >= len(slow) / 2 else
+               "inconclusive" if not all(q[k]["credited"] for k in readers) else
+               "cannot answer" if not past["as read"]["answerable"] else
                ("confounded by learning rate" if lr_check["result"] == "confounded" else "credited")
-               if all(x[k]["credited"] for x in (q, past) for k in ("as read", f"{PASSK_INPUT} at its cut")) else
-               "cannot answer" if not past["as read"]["answerable"] else "inconclusive")
+               if all(past[k]["credited"] for k in readers) else "inconclusive")
 
     test_cases = cases(test)
     top = headroom_top(reference, manifests)

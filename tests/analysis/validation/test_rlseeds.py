@@ -141,3 +141,20 @@ def test_the_second_low_dose_preset_uses_fresh_seeds_at_the_low_dose_tests_budge
     assert all(s.rl.replace(seed=0, reward="correct") == reference for s in runs)
     assert sorted((s.label, s.rl.seed, s.rl.reward) for s in runs) == sorted(
         [("activation", 0, "correct"), ("activation", 1, "correct")] * 4 + [("no_signal", 1, "random")])
+
+
+def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
+    """rlseeds_question's answer, written checksummed where the command writes it, renders through the renderer that
+    data/README.md uses (the keys it reads are the ones the question writes)."""
+    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.organism.readings import answer_path, rlseeds_text
+
+    assert "not answered yet" in rlseeds_text(tmp_path, "x")
+    test, calibration, manifests = _world((50, 100, None), ("activation", "activation", "creation"))
+    write_json_atomic(answer_path(tmp_path, "x", "rlseeds"), rlseeds.rlseeds_question(test, calibration, manifests, FIT),
+                      checksum=True)
+    text = rlseeds_text(tmp_path, "x")
+    assert "Verdict: follows the take-off.**" in text and "step 175 (agreement 1.00 over 8 cases)" in text
+    assert "Early activation cases (take-off at or before it): 2" in text and "late: 1, read creation 1" in text
+    assert "| b-rl-long-s4 | 4 | passed | never | late | creation |" in text
+    assert "| b-rl-long-s1 | 1 | passed | 1000 | late | creation |" in text  # an earlier run

@@ -133,6 +133,8 @@ def test_slow_cases_not_past_the_meters_own_switch_cannot_earn_a_credit():
     assert out["meter_switch"]["cut"] == 250.0 and out["takeoff_cut"]["cut"] == 125.0
     assert out["questions"]["past the meter's switch"]["pairs"] == []
     assert out["questions"]["slow"]["as read"]["credited"] and out["verdict"] == "cannot answer"
+    # a slow set that is not credited is inconclusive, however few cases lie past the switch
+    assert _answer(6, 5, late_creation_read="activation")["verdict"] == "inconclusive"
 
 
 @pytest.mark.parametrize(("change", "result", "verdict"), [(-0.3, "confounded", "confounded by learning rate"),

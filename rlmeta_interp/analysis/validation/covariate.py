@@ -1,0 +1,84 @@
+"""Which label-free reader does the meter agree with: the run's take-off or its base's headroom? Reported beside the
+second low-dose test's registered question (docs/preregistration.md), computed from committed readings, manifests
+and the committed fit alone; it decides nothing.
+
+Two label-free readers of each activation case: the *take-off rule at the meter's switch* (creation when the run's
+reward took off after :func:`~.speed.meter_switch`, or never) and the *headroom rule* (creation when the base's
+deepest-level pass@n is within the reference test's creation bases' range, :func:`~.questions.headroom_readings`).
+Where the two disagree, they predict opposite readings, so the fitted summary's readings there show which of the two
+it follows; each case is listed with all three.
+
+``python -m rlmeta_interp.analysis.validation.covariate TEST`` writes ``<TEST>-covariate.json`` beside the readings
+(``data/pilots/readings/``), from ``TEST.csv``, the calibration tests' readings and the pilot manifests.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ...errors import InvalidConfigError
+from ...io import write_json_atomic
+from ...organism.readings import answer_path
+from ...organism.tables import pilot_manifests_dir
+from .questions import PASSK_INPUT, Row, cases, headroom_readings, headroom_top, load, require_manifests, without_input
+from .speed import CALIBRATION, REFERENCE, meter_switch, takeoff_reading
+from .twins import takeoff
+
+
+def agreement(meter: Sequence[str], first: Sequence[str], second: Sequence[str]) -> dict[str, int]:
+    """Over the cases where readers ``first`` and ``second`` disagree: how many the meter reads as each, and how many
+    neither."""
+    split = [(m, a, b) for m, a, b in zip(meter, first, second, strict=True) if a != b]
+    return {"disagree": len(split), "meter_with_first": sum(m == a for m, a, _ in split),
+            "meter_with_second": sum(m == b for m, _, b in split),
+            "meter_with_neither": sum(m not in (a, b) for m, a, b in split)}
+
+
+def covariate(test: Sequence[Row], calibration: Sequence[Row], reference: Sequence[Row],
+              manifests: Mapping[str, Mapping[str, Any]], fitted: Mapping[str, Any]) -> dict[str, Any]:
+    """The two readers beside the meter (module docstring) over the activation cases of readings rows ``test``;
+    ``calibration`` fixes the meter's switch, ``reference`` the headroom range. JSON-ready."""
+    require_manifests([*test, *calibration, *reference], manifests)
+    switch = meter_switch(calibration, manifests)
+    top = headroom_top(reference, manifests)
+    act = [r for r in cases(test) if r["label"] == "activation"]
+    steps = [takeoff(manifests[str(r["pair"])]) for r in act]
+    by_takeoff = ["no_signal" if r["expansion_reading"] == "no_signal" else takeoff_reading(s, switch["cut"])
+                  for r, s in zip(act, steps, strict=True)]
+    by_headroom = headroom_readings(act, manifests, top)
+    as_read = [str(r["reading"]) for r in act]
+    neutral = without_input(act, fitted, PASSK_INPUT)
+    runs = [{"pair": str(r["pair"]), "base": str(manifests[str(r["pair"])]["base"]), "takeoff_step": s,
+             "takeoff_rule": t, "headroom_rule": h, "reading": m, f"reading, {PASSK_INPUT} at its cut": n,
+             "p_creation": float(r["p_creation"])}
+            for r, s, t, h, m, n in zip(act, steps, by_takeoff, by_headroom, as_read, neutral, strict=True)]
+    return {"meter_switch": switch, "calibration": list(CALIBRATION), "reference": REFERENCE,
+            "reference_creation_top_passn": top, "n": len(act),
+            "meter_agrees": {"take-off rule": sum(m == t for m, t in zip(as_read, by_takeoff, strict=True)),
+                             "headroom rule": sum(m == h for m, h in zip(as_read, by_headroom, strict=True))},
+            "where_they_disagree": {"as read": agreement(as_read, by_takeoff, by_headroom),
+                                    f"{PASSK_INPUT} at its cut": agreement(neutral, by_takeoff, by_headroom)},
+            "runs": runs}
+
+
+def main(argv: list[str] | None = None, folder: str | Path | None = None,
+         table_dir: str | Path | None = None) -> Path:
+    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
+    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.covariate TEST (a readings name"
+                                 " under data/pilots/readings, e.g. composition-lowdose2)")
+    folder = pilot_manifests_dir() if folder is None else Path(folder)
+    (test, *calibration), manifests, fitted = load(folder, [args[0], *CALIBRATION], table_dir)
+    reference = calibration[CALIBRATION.index(REFERENCE)]
+    out = answer_path(folder, args[0], "covariate")
+    return write_json_atomic(out, covariate(test, [r for rows in calibration for r in rows], reference, manifests,
+                                            fitted), checksum=True)
+
+
+if __name__ == "__main__":
+    main()
