@@ -20,16 +20,11 @@ they share.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import InvalidConfigError
-from ...io import write_json_atomic
-from ...organism.readings import answer_path
-from ...organism.tables import pilot_manifests_dir
-from .questions import PASSK_INPUT, Row, by_class, cases, credit, load, require_manifests, without_input
+from .questions import PASSK_INPUT, Row, by_class, cases, credit, require_manifests, run_question, without_input
 from .twins import changes_by_class, creation_check, paired_runs
 
 EARLIER = ("composition-test2", "composition-lowdose")  # the tests whose 1500-step runs are the twins
@@ -87,17 +82,10 @@ def after_question(test: Sequence[Row], earlier: Sequence[Row], manifests: Mappi
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:
-    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
-    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.after TEST (a readings name under"
-                                 " data/pilots/readings, e.g. composition-after)")
-    folder = pilot_manifests_dir() if folder is None else Path(folder)
-    (test, *earlier), manifests, fitted = load(folder, [args[0], *EARLIER], table_dir)
-    out = answer_path(folder, args[0], "after")
-    return write_json_atomic(out, after_question(test, [r for rows in earlier for r in rows], manifests, fitted),
-                             checksum=True)
+    """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
+    return run_question(argv, "after", "TEST (a readings name under data/pilots/readings, e.g. composition-after)",
+                        EARLIER, lambda r, m, f: after_question(r[0], [x for rows in r[1:] for x in rows], m, f),
+                        folder, table_dir)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ readings (``data/pilots/readings/``), from ``TEST.csv`` and ``REFERENCE.csv`` th
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,13 +31,11 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidConfigError
-from ...io import write_json_atomic
 from ...organism.gain import gain_check
-from ...organism.readings import answer_path
-from ...organism.tables import pilot_manifests_dir, takeoff_step
+from ...organism.tables import takeoff_step
 from .metrics import recall_exact_ci, roc_auc_ci
 from .questions import (MIN_BASES, MIN_CASES, PASSK_INPUT, READ_AS, Row, base_passn, by_class, cases, credit, deepest,
-                        headroom_readings, headroom_top, load, p_without, require_manifests, without_input)
+                        headroom_readings, headroom_top, p_without, require_manifests, run_question, without_input)
 
 MIN_EXPANDING = MIN_CASES  # registered: with fewer expanding cases, or from fewer bases, a set cannot answer
 AUC_INPUTS = ("boundary", "likelihood", "elicitation")  # statistics the readings carry, larger = creation
@@ -140,16 +137,10 @@ def beyond_passk(test: Sequence[Row], reference: Sequence[Row], manifests: Mappi
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:
-    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
-    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.beyond TEST REFERENCE (readings"
-                                 " names under data/pilots/readings, e.g. composition-lowdose composition-test2)")
-    folder = pilot_manifests_dir() if folder is None else Path(folder)
-    (test, reference), manifests, fitted = load(folder, args, table_dir)
-    out = answer_path(folder, args[0], "beyond")
-    return write_json_atomic(out, beyond_passk(test, reference, manifests, fitted), checksum=True)
+    """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
+    return run_question(argv, "beyond", "TEST REFERENCE (readings names under data/pilots/readings, e.g."
+                        " composition-lowdose composition-test2)", (),
+                        lambda r, m, f: beyond_passk(r[0], r[1], m, f), folder, table_dir)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,12 @@ it follows; each case is listed with all three.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ...errors import InvalidConfigError
-from ...io import write_json_atomic
-from ...organism.readings import answer_path
-from ...organism.tables import pilot_manifests_dir
-from .questions import PASSK_INPUT, Row, cases, headroom_readings, headroom_top, load, require_manifests, without_input
+from .questions import (PASSK_INPUT, Row, cases, headroom_readings, headroom_top, require_manifests, run_question,
+                        without_input)
 from .speed import CALIBRATION, REFERENCE, meter_switch, takeoff_reading
 from .twins import takeoff
 
@@ -66,18 +62,14 @@ def covariate(test: Sequence[Row], calibration: Sequence[Row], reference: Sequen
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:
-    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
-    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.covariate TEST (a readings name"
-                                 " under data/pilots/readings, e.g. composition-lowdose2)")
-    folder = pilot_manifests_dir() if folder is None else Path(folder)
-    (test, *calibration), manifests, fitted = load(folder, [args[0], *CALIBRATION], table_dir)
-    reference = calibration[CALIBRATION.index(REFERENCE)]
-    out = answer_path(folder, args[0], "covariate")
-    return write_json_atomic(out, covariate(test, [r for rows in calibration for r in rows], reference, manifests,
-                                            fitted), checksum=True)
+    """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
+    def answer(readings: list[list[Row]], manifests: dict[str, Any], fitted: dict[str, Any]) -> dict[str, Any]:
+        test, *calibration = readings
+        return covariate(test, [r for rows in calibration for r in rows], calibration[CALIBRATION.index(REFERENCE)],
+                         manifests, fitted)
+
+    return run_question(argv, "covariate", "TEST (a readings name under data/pilots/readings, e.g."
+                        " composition-lowdose2)", CALIBRATION, answer, folder, table_dir)
 
 
 if __name__ == "__main__":

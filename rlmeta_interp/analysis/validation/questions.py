@@ -10,7 +10,8 @@ activation is above one half. The share over bases (a base right only when every
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,9 @@ import numpy as np
 from scipy.special import expit
 
 from ...errors import InvalidConfigError
-from ...io import read_json, sha256_file
-from ...organism.readings import readings_path, readings_records
-from ...organism.tables import manifest_files
+from ...io import read_json, sha256_file, write_json_atomic
+from ...organism.readings import answer_path, readings_path, readings_records
+from ...organism.tables import manifest_files, pilot_manifests_dir
 from ...paths import record_figures_dir
 from .metrics import recall_exact_ci
 from .reading import SUMMARY_JSON, committed_summary
@@ -157,3 +158,19 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
                                  f" one ({digest[:12]}): compare readings of one fit, or read them again.")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     return readings, manifests, summary["fitted"]
+
+
+def run_question(argv: Sequence[str] | None, kind: str, usage: str, others: Sequence[str],
+                 answer: Callable[[list[list[dict[str, Any]]], dict[str, dict[str, Any]], dict[str, Any]], Any],
+                 folder: str | Path | None = None, table_dir: str | Path | None = None) -> Path:
+    """The command of a registered question, ``python -m rlmeta_interp.analysis.validation.<kind> <usage>``: the
+    readings named on the command line (as many as ``usage`` names before any parenthesis) and ``others`` are loaded
+    (:func:`load`) from ``folder`` (default: the shipped pilots') with the committed fit from ``table_dir``, and
+    ``answer(readings, manifests, fitted)`` is written checksummed as ``<first name>-<kind>.json`` beside the
+    readings. Returns its path."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != len(usage.split("(")[0].split()):
+        raise InvalidConfigError(f"Usage: python -m rlmeta_interp.analysis.validation.{kind} {usage}")
+    folder = pilot_manifests_dir() if folder is None else Path(folder)
+    readings, manifests, fitted = load(folder, [*args, *others], table_dir)
+    return write_json_atomic(answer_path(folder, args[0], kind), answer(readings, manifests, fitted), checksum=True)

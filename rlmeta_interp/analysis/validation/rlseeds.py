@@ -24,7 +24,6 @@ took off ranked last).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,10 +31,7 @@ from typing import Any
 from scipy.stats import spearmanr
 
 from ...errors import InvalidConfigError
-from ...io import write_json_atomic
-from ...organism.readings import answer_path
-from ...organism.tables import pilot_manifests_dir
-from .questions import PASSK_INPUT, Row, cases, load, require_manifests, without_input
+from .questions import PASSK_INPUT, Row, cases, require_manifests, run_question, without_input
 from .speed import CALIBRATION, meter_switch, takeoff_reading
 from .twins import stats_of, takeoff
 
@@ -103,17 +99,11 @@ def rlseeds_question(test: Sequence[Row], calibration: Sequence[Row], manifests:
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:
-    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
-    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.rlseeds TEST (a readings name"
-                                 " under data/pilots/readings, e.g. composition-rlseeds)")
-    folder = pilot_manifests_dir() if folder is None else Path(folder)
-    (test, *calibration), manifests, fitted = load(folder, [args[0], *CALIBRATION], table_dir)
-    out = answer_path(folder, args[0], "rlseeds")
-    return write_json_atomic(out, rlseeds_question(test, [r for rows in calibration for r in rows], manifests, fitted),
-                             checksum=True)
+    """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
+    return run_question(argv, "rlseeds", "TEST (a readings name under data/pilots/readings, e.g."
+                        " composition-rlseeds)", CALIBRATION,
+                        lambda r, m, f: rlseeds_question(r[0], [x for rows in r[1:] for x in rows], m, f),
+                        folder, table_dir)
 
 
 if __name__ == "__main__":

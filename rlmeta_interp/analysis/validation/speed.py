@@ -24,7 +24,6 @@ expansion and headroom rules).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,8 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 from ...errors import InvalidConfigError
-from ...io import write_json_atomic
-from ...organism.readings import answer_path
-from ...organism.tables import pilot_manifests_dir
-from .questions import (PASSK_INPUT, Row, by_class, cases, credit, headroom_readings, headroom_top, load,
-                        require_manifests, standardised, without_input)
+from .questions import (PASSK_INPUT, Row, by_class, cases, credit, headroom_readings, headroom_top, require_manifests,
+                        run_question, standardised, without_input)
 from .twins import TAKEOFF_ROWS, changes_by_class, creation_check, paired_runs, takeoff, twin_of
 
 CALIBRATION = ("composition-test2", "composition-lowdose")  # registered: the take-off cut is fitted on their cases
@@ -165,18 +161,14 @@ def speed_question(test: Sequence[Row], calibration: Sequence[Row], reference: S
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:
-    """The command (module docstring); ``folder`` holds the manifests and their ``readings/`` (default: the shipped
-    pilots'), ``table_dir`` the committed validation table (default: the figures of record). Returns the JSON."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        raise InvalidConfigError("Usage: python -m rlmeta_interp.analysis.validation.speed TEST (a readings name under"
-                                 " data/pilots/readings, e.g. composition-speed)")
-    folder = pilot_manifests_dir() if folder is None else Path(folder)
-    (test, *calibration), manifests, fitted = load(folder, [args[0], *CALIBRATION], table_dir)
-    reference = calibration[CALIBRATION.index(REFERENCE)]
-    out = answer_path(folder, args[0], "speed")
-    return write_json_atomic(out, speed_question(test, [r for rows in calibration for r in rows], reference,
-                                                 manifests, fitted), checksum=True)
+    """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
+    def answer(readings: list[list[Row]], manifests: dict[str, Any], fitted: dict[str, Any]) -> dict[str, Any]:
+        test, *calibration = readings
+        return speed_question(test, [r for rows in calibration for r in rows],
+                              calibration[CALIBRATION.index(REFERENCE)], manifests, fitted)
+
+    return run_question(argv, "speed", "TEST (a readings name under data/pilots/readings, e.g. composition-speed)",
+                        CALIBRATION, answer, folder, table_dir)
 
 
 if __name__ == "__main__":
