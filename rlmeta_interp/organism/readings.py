@@ -31,6 +31,9 @@ RLSEEDS = ("composition-rlseeds",)
 #: readings with the take-off and headroom readers beside the meter (not deciding; ``python -m
 #: rlmeta_interp.analysis.validation.covariate NAME`` writes ``<NAME>-covariate.json``)
 COVARIATE = ("composition-lowdose2",)
+#: readings whose replication outcome is named beside them (``python -m rlmeta_interp.analysis.validation.replicate
+#: NAME EARLIER REFERENCE`` writes ``<NAME>-replicate.json``)
+REPLICATE = ("composition-lowdose2",)
 
 
 def readings_path(folder: str | Path, name: str) -> Path:
@@ -271,22 +274,36 @@ def rlseeds_text(folder: str | Path, name: str) -> str:
     b = read_json(path, required=True)
     switch, rho = b["meter_switch"], b["spearman_p_creation_takeoff"]
 
+    def step(x: Any) -> str:  # "n/a": a manifest exported before the full curve's take-off was recorded
+        return "never" if x is None else x if isinstance(x, str) else fmt_num(x, "{:.0f}")
+
     def rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
         return [{"run": r["pair"], "RL seed": str(r["rl_seed"]), "gain check": r["gain_check"],
-                 "take-off": fmt_num(r["takeoff_step"], "{:.0f}") if r["takeoff_step"] is not None else "never",
-                 "side of the switch": r["side"],
+                 "take-off": step(r["takeoff_step"]),
+                 "full curve": step(r["takeoff_step_full_curve"]),
+                 "side of the switch": r["side"] + (" (edge)" if r.get("edge") else "")
+                 + (" (fragile)" if r.get("fragile") else ""),
+                 "held after": fmt_num(r.get("held_after_takeoff"), "{:.2f}"),
                  "fitted reading": _verdict_cell(r["reading"], r["reading, boundary at its cut"]),
                  "P(creation)": fmt_num(r["p_creation"], "{:.2f}"),
                  **{k: fmt_num(r[k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")}} for r in runs]
 
     late = b["late_read"]
     corr = "not defined" if rho is None else f"{rho['rho']:+.2f} over {rho['n']} runs"
+    weights = ("the runs were RL-tuned from the base's weights (their recorded checksums match its manifest's)"
+               if b["same_base_weights"] else "**the runs were not all RL-tuned from the weights the base's earlier"
+               " runs were: no verdict**")
     return (f"**Does the meter follow the base or its run's take-off? Verdict: {b['verdict']}.** Base {b['base']};"
-            f" the meter's switch (the take-off cut that best reproduces the fitted summary's readings of"
+            f" {weights}. The meter's switch (the take-off cut that best reproduces the fitted summary's readings of"
             f" {' and '.join(b['calibration'])}): step {switch['cut']:g} (agreement {switch['balanced_accuracy']:.2f}"
-            f" over {switch['n']} cases). Early activation cases (take-off at or before it): {len(b['early'])}"
-            f" (at least {b['min_early']} needed to separate); late: {len(b['late'])}, read creation {late['creation']},"
-            f" activation {late['activation']}, no-signal {late['no_signal']}. Not cases (gain check failed):"
+            f" over {switch['n']} cases); its edge (the last calibration take-off at or before it): step"
+            f" {step(b['edge_step'])}. Verdict with edge runs counted early: {b['verdict_edge_counted_early']}; left"
+            f" out: {b['verdict_edge_left_out']}. Early activation cases (take-off at or before the switch, reward"
+            f" held at one half on at least {b['held']:.0%} of the stored rows after it): {len(b['early'])} (at least"
+            f" {b['min_early']} needed to separate; edge: {', '.join(b['edge']) or 'none'}; fragile, not counted:"
+            f" {', '.join(b['fragile']) or 'none'}); late: {len(b['late'])}, read creation {late['creation']},"
+            f" activation {late['activation']}, no-signal {late['no_signal']}, so the base's creation reading"
+            f" {b['reproduction']} across these RL seeds. Not cases (gain check failed):"
             f" {', '.join(b['not_cases']) or 'none'}. Rank correlation of P(creation) with the take-off step over the"
             f" base's activation cases, the earlier runs included (never: last):"
             f" {corr}.\n\nThe test's runs:\n\n"
@@ -309,10 +326,40 @@ def covariate_text(folder: str | Path, name: str) -> str:
              "take-off rule": r["takeoff_rule"], "headroom rule": r["headroom_rule"],
              "fitted reading": _verdict_cell(r["reading"], r["reading, boundary at its cut"]),
              "P(creation)": fmt_num(r["p_creation"], "{:.2f}")} for r in b["runs"]]
-    agrees = b["meter_agrees"]
-    return (f"Not registered as deciding. Two label-free readers beside the fitted summary over the {b['n']} activation"
+    agrees, right = b["meter_agrees"], b["reads_every_case_right"]
+    every = " and ".join(k for k, v in right.items() if v)
+    return (f"**Claim: {b['claim']}** (made only where the two rules disagree on at least {b['min_disagree']} cases"
+            f" from at least {b['min_disagree_bases']} bases; here {b['where_they_disagree']['as read']['disagree']}"
+            f" from {b['disagreeing_bases']}). "
+            + (f"The {every} reads every case right, so a credit of the meter shows nothing it does not. " if every
+               else "")
+            + f"Not registered as deciding. Two label-free readers beside the fitted summary over the {b['n']} activation"
             f" cases: the take-off rule at the meter's switch (step {b['meter_switch']['cut']:g}) and the headroom rule"
             f" (creation when the base's deepest-level pass@n is at or below {fmt_num(b['reference_creation_top_passn'], '{:.3f}')},"
             f" the {b['reference']} creation bases' highest). The fitted summary agrees with the take-off rule on"
             f" {agrees['take-off rule']} and with the headroom rule on {agrees['headroom rule']}. Where the two"
             " disagree:\n\n" + markdown_rows(split, "(none)") + "\nEach case:\n\n" + markdown_rows(runs, "(no cases)"))
+
+
+def replicate_text(folder: str | Path, name: str) -> str:
+    """The named replication outcome for ``folder``'s readings ``name`` (from ``<name>-replicate.json``, checksum
+    verified; ``analysis.validation.replicate`` says what each part means)."""
+    path = answer_path(folder, name, "replicate")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+
+    def share(s: dict[str, Any]) -> str:
+        lo, hi = s["interval"]
+        return (f"{s['read_activation']} of {s['n']}" + ("" if lo is None else
+                f" (exact 95% interval {fmt_num(lo, '{:.2f}')} to {fmt_num(hi, '{:.2f}')})"))
+
+    pooled, chance = b["pooled"], b["chance_all_read_activation_at_earlier_share"]
+    return (f"**Outcome: {b['outcome']}.** Expanding activation cases read activation: "
+            + "; ".join(f"{way}, {share(c)}" for way, c in b["credit"].items())
+            + f". Bases without an expanding case: {', '.join(b['bases_without_expanding_case']) or 'none'} (of"
+            f" {len(b['bases'])}). The earlier test read {share(b['earlier_share'])}; at that share every case of"
+            f" this test reads activation with chance {fmt_num(chance, '{:.2f}')} (stated in advance). Pooled over both"
+            f" tests ({pooled['n_bases']} bases): as read {share(pooled['as read'])}; with boundary at its cut"
+            f" {share(pooled['boundary at its cut'])}. Activation cases that did not expand: {b['not_expanding']}, read"
+            f" creation: {', '.join(b['not_expanding_read_creation']) or 'none'}.\n")

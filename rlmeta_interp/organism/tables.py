@@ -18,13 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InvalidConfigError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .readings import (AFTER, BEYOND, COVARIATE, READINGS, RLSEEDS, SPEED, after_text, beyond_text, covariate_text,
-                       readings_evaluation, readings_rows, rlseeds_text, speed_text)
+from .readings import (AFTER, BEYOND, COVARIATE, READINGS, REPLICATE, RLSEEDS, SPEED, after_text, beyond_text,
+                       covariate_text, readings_evaluation, readings_rows, replicate_text, rlseeds_text, speed_text)
 
 MANIFEST = "manifest.json"
 EXPORT_SUFFIXES = (".json.gz", ".json")  # an exported manifest's file name: <model><suffix>
@@ -53,11 +55,14 @@ def manifest_files(folder: str | Path) -> list[Path]:
 #: the built zoo's manifest. 34 rows are every third of the 100 kept before (index 3i of 0..99 is step
 #: round(3i(N-1)/99) = round(i(N-1)/33)), so manifests exported at 100 rows were thinned to these exactly.
 EXPORTED_CURVE_ROWS = 34
+WEIGHTS_FILE = "model.safetensors"  # the file whose checksum names a model's weights
 
 
 def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS) -> dict[str, Any]:
     """``manifest`` with its training curve thinned to at most ``rows`` rows, evenly spaced, first and last kept;
-    ``training_curve_rows`` records how many rows the build wrote, so a reader knows the curve was thinned."""
+    ``training_curve_rows`` records how many rows the build wrote, so a reader knows the curve was thinned, and
+    ``takeoff_step_full_curve`` the take-off read on the full curve (:func:`running_takeoff`), which the thinned one
+    can only bound."""
     if rows < 2:
         raise InvalidConfigError(f"exported_manifest keeps the first and last rows of a curve: rows={rows} must be"
                                  " at least 2.")
@@ -65,7 +70,24 @@ def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS)
     if len(curve) <= rows:
         return manifest
     keep = sorted({round(i * (len(curve) - 1) / (rows - 1)) for i in range(rows)})
-    return {**manifest, "training_curve": [curve[i] for i in keep], "training_curve_rows": len(curve)}
+    return {**manifest, "training_curve": [curve[i] for i in keep], "training_curve_rows": len(curve),
+            "takeoff_step_full_curve": running_takeoff(manifest, math.ceil((len(curve) - 1) / (rows - 1)))}
+
+
+def running_takeoff(manifest: dict[str, Any], window: int, level: float = 0.5) -> int | None:
+    """The first step of the full training curve from which the mean reward over the next ``window`` rows reaches
+    ``level`` (one thinned row's spacing, so comparable with :func:`takeoff_step` on an exported curve without its
+    thinning); None if it never does, with no curve, or for a run not rewarded for correct answers."""
+    if (manifest.get("budget") or {}).get("reward", "correct") != "correct":
+        return None
+    curve = [r for r in manifest.get("training_curve") or [] if r.get("reward") is not None]
+    reward = np.array([float(r["reward"]) for r in curve])
+    if window < 1 or len(reward) < window:
+        return None
+    # a trailing-window mean is one convolution; pandas' rolling would align it to the window's end, not its start
+    means = np.convolve(reward, np.ones(window) / window, mode="valid")
+    hit = np.flatnonzero(means >= level)
+    return int(curve[int(hit[0])]["step"]) if hit.size else None
 
 
 def exported_manifest_path(folder: str | Path, name: str) -> Path | None:
@@ -88,6 +110,23 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     return out
 
 
+def _already_exported(dest: Path, name: str, manifest: dict[str, Any], suffix: str) -> bool:
+    """True when ``dest`` holds an exported ``suffix`` manifest of ``name`` with the same weights (the first record is
+    kept: a
+    rebuild of a base another test's runs were read from must not rewrite its record). A same-named model with other
+    weights is refused: its runs' readings would be attributed to the weights the record names."""
+    old = exported_manifest_path(dest, name)
+    if old is None:
+        return False
+    mine, theirs = ((m.get("files") or {}).get(WEIGHTS_FILE) for m in (manifest, read_json(old)))
+    if mine != theirs:
+        raise InvalidConfigError(f"{name} was built again with other weights ({str(mine)[:12]}, the exported record"
+                                 f" {old} names {str(theirs)[:12]}): the exported record is not replaced. Build the"
+                                 " rebuild under another name, or export from a zoo folder that holds the recorded"
+                                 " build.")
+    return old.name == f"{name}{suffix}"
+
+
 def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json") -> list[Path]:
     """:func:`export_manifests` without deleting anything: for pilots, whose folder also holds manifests of models
     built outside any preset. ``suffix`` ".json.gz" writes them gzip-compressed; a copy of the same model under the
@@ -99,7 +138,8 @@ def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], 
     out = []
     for spec in specs:
         src = Path(zoo_dir) / spec.name / MANIFEST
-        if is_up_to_date(src.parent, spec):
+        if is_up_to_date(src.parent, spec) and not _already_exported(Path(dest), spec.name, read_json(src),
+                                                                   suffix):
             # compact (and for pilots compressed): the shipped package's data budget (tests/test_paths.py) counts
             # these files
             out.append(write_json_atomic(Path(dest) / f"{spec.name}{suffix}", exported_manifest(read_json(src)),
@@ -287,7 +327,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             **{f"{name}-speed": speed_text(pdir, name) for name in SPEED},
             **{f"{name}-after": after_text(pdir, name) for name in AFTER},
             **{f"{name}-rlseeds": rlseeds_text(pdir, name) for name in RLSEEDS},
-            **{f"{name}-covariate": covariate_text(pdir, name) for name in COVARIATE}}
+            **{f"{name}-covariate": covariate_text(pdir, name) for name in COVARIATE},
+            **{f"{name}-replicate": replicate_text(pdir, name) for name in REPLICATE}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

@@ -38,7 +38,7 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     from an older config, or no longer in the preset, is dropped, and the counts name failed pairs apart."""
     import json
 
-    from rlmeta_interp.io import read_json
+    from rlmeta_interp.io import read_json, sha256_file
     from rlmeta_interp.organism import presets
 
     base = presets.depth_base(0.0, "val", 0)
@@ -83,6 +83,15 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     assert sorted(p.name for p in tables.manifest_files(pilots)) == sorted([gz.name, "built-outside-a-preset.json"])
     with pytest.raises(InvalidConfigError, match="json.gz"):
         tables.copy_manifests(zoo_dir, pilots, [base], suffix=".txt")
+    # the first exported record of a model is kept; a rebuild with other weights under its name is refused
+    assert tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz") == []
+    (zoo_dir / base.name / "model.safetensors").write_bytes(b"other weights")
+    m = read_json(zoo_dir / base.name / "manifest.json")
+    (zoo_dir / base.name / "manifest.json").write_text(json.dumps(
+        {**m, "files": {"model.safetensors": sha256_file(zoo_dir / base.name / "model.safetensors")}}))
+    with pytest.raises(InvalidConfigError, match="other weights"):
+        tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz")
+    assert "files" not in read_json(gz)  # the record stays
 
 
 def test_stale_stored_gain_checks_are_rewritten(tmp_path):
@@ -123,6 +132,10 @@ def test_exported_manifests_thin_the_training_curve_to_evenly_spaced_rows():
     # the rows are every third of a 100-row thinning: manifests exported at 100 rows thin to these exactly
     hundred = tables.exported_manifest(m, rows=100)["training_curve"]
     assert out["training_curve"] == hundred[::3]
+    # the full curve's take-off, from a 46-row forward mean (one thinned row's spacing): rows 728..773 average 0.5
+    assert out["takeoff_step_full_curve"] == 729 and tables.running_takeoff(m, 46) == 729
+    assert tables.running_takeoff({**m, "budget": {"reward": "random"}}, 46) is None
+    assert tables.running_takeoff(m, 2000) is None and tables.running_takeoff({"name": "b"}, 46) is None
     short = {"name": "y", "training_curve": curve[:20]}
     assert tables.exported_manifest(short) is short  # a short curve is kept whole, with no row count added
     assert tables.exported_manifest({"name": "base"}) == {"name": "base"}

@@ -6,7 +6,11 @@ Two label-free readers of each activation case: the *take-off rule at the meter'
 reward took off after :func:`~.speed.meter_switch`, or never) and the *headroom rule* (creation when the base's
 deepest-level pass@n is within the reference test's creation bases' range, :func:`~.questions.headroom_readings`).
 Where the two disagree, they predict opposite readings, so the fitted summary's readings there show which of the two
-it follows; each case is listed with all three.
+it follows; each case is listed with all three. A *claim* (which reader the meter sides with) is made only where the two
+rules disagree on at least :data:`MIN_DISAGREE` cases from at least :data:`MIN_DISAGREE_BASES` bases (the second
+amendment): the rule it agrees with on more of them, as read and with boundary at its cut alike, else "neither". Also
+whether each rule reads every case right (activation): where one does, a credit of the meter shows nothing that rule
+does not.
 
 ``python -m rlmeta_interp.analysis.validation.covariate TEST`` writes ``<TEST>-covariate.json`` beside the readings
 (``data/pilots/readings/``), from ``TEST.csv``, the calibration tests' readings and the pilot manifests.
@@ -22,6 +26,20 @@ from .questions import (PASSK_INPUT, Row, cases, headroom_readings, headroom_top
                         without_input)
 from .speed import CALIBRATION, REFERENCE, meter_switch, takeoff_reading
 from .twins import takeoff
+
+MIN_DISAGREE = 4  # registered (second amendment): disagreements a claim needs
+MIN_DISAGREE_BASES = 2
+
+
+def claim(ways: Mapping[str, Mapping[str, int]], disagreeing_bases: int) -> str:
+    """Which rule the meter sides with where the two disagree (:func:`agreement` per way of reading), or why no claim
+    is made."""
+    counts = list(ways.values())
+    if counts[0]["disagree"] < MIN_DISAGREE or disagreeing_bases < MIN_DISAGREE_BASES:
+        return "no claim (too few disagreements)"
+    sides = {"take-off rule" if a["meter_with_first"] > a["meter_with_second"] else "headroom rule"
+             if a["meter_with_second"] > a["meter_with_first"] else "neither" for a in counts}
+    return sides.pop() if len(sides) == 1 else "neither"
 
 
 def agreement(meter: Sequence[str], first: Sequence[str], second: Sequence[str]) -> dict[str, int]:
@@ -51,12 +69,18 @@ def covariate(test: Sequence[Row], calibration: Sequence[Row], reference: Sequen
              "takeoff_rule": t, "headroom_rule": h, "reading": m, f"reading, {PASSK_INPUT} at its cut": n,
              "p_creation": float(r["p_creation"])}
             for r, s, t, h, m, n in zip(act, steps, by_takeoff, by_headroom, as_read, neutral, strict=True)]
-    return {"meter_switch": switch, "calibration": list(CALIBRATION), "reference": REFERENCE,
+    ways = {"as read": agreement(as_read, by_takeoff, by_headroom),
+            f"{PASSK_INPUT} at its cut": agreement(neutral, by_takeoff, by_headroom)}
+    split_bases = {r["base"] for r in runs if r["takeoff_rule"] != r["headroom_rule"]}
+    return {"claim": claim(ways, len(split_bases)), "disagreeing_bases": len(split_bases),
+            "min_disagree": MIN_DISAGREE, "min_disagree_bases": MIN_DISAGREE_BASES,
+            "reads_every_case_right": {"take-off rule": bool(act) and set(by_takeoff) == {"activation"},
+                                       "headroom rule": bool(act) and set(by_headroom) == {"activation"}},
+            "meter_switch": switch, "calibration": list(CALIBRATION), "reference": REFERENCE,
             "reference_creation_top_passn": top, "n": len(act),
             "meter_agrees": {"take-off rule": sum(m == t for m, t in zip(as_read, by_takeoff, strict=True)),
                              "headroom rule": sum(m == h for m, h in zip(as_read, by_headroom, strict=True))},
-            "where_they_disagree": {"as read": agreement(as_read, by_takeoff, by_headroom),
-                                    f"{PASSK_INPUT} at its cut": agreement(neutral, by_takeoff, by_headroom)},
+            "where_they_disagree": ways,
             "runs": runs}
 
 

@@ -67,6 +67,25 @@ def test_each_case_is_read_by_both_readers_beside_the_meter():
     assert out["meter_agrees"] == {"take-off rule": 3, "headroom rule": 1}
     assert out["where_they_disagree"]["as read"] == {"disagree": 2, "meter_with_first": 2, "meter_with_second": 0,
                                                      "meter_with_neither": 0}
+    assert out["claim"] == "no claim (too few disagreements)" and out["disagreeing_bases"] == 2
+    assert out["reads_every_case_right"] == {"take-off rule": False, "headroom rule": False}
+
+
+def _agree(first, second, disagree=4):
+    return {"disagree": disagree, "meter_with_first": first, "meter_with_second": second,
+            "meter_with_neither": disagree - first - second}
+
+
+@pytest.mark.parametrize(("ways", "bases", "got"), [
+    ((_agree(3, 1), _agree(4, 0)), 2, "take-off rule"),
+    ((_agree(1, 3), _agree(0, 4)), 3, "headroom rule"),
+    ((_agree(3, 1), _agree(1, 3)), 2, "neither"),  # the two ways side differently
+    ((_agree(2, 2), _agree(2, 2)), 2, "neither"),
+    ((_agree(4, 0), _agree(4, 0)), 1, "no claim (too few disagreements)"),  # one base
+    ((_agree(3, 0, 3), _agree(3, 0, 3)), 3, "no claim (too few disagreements)")])
+def test_a_claim_needs_four_disagreements_from_two_bases(ways, bases, got):
+    assert covariate.MIN_DISAGREE == 4 and covariate.MIN_DISAGREE_BASES == 2
+    assert covariate.claim(dict(zip(("as read", "boundary at its cut"), ways, strict=True)), bases) == got
 
 
 def test_the_command_runs_on_the_committed_low_dose_readings(tmp_path):
@@ -99,4 +118,5 @@ def test_the_table_written_by_the_command_renders_for_data_readme(tmp_path):
                       covariate.covariate(test, calibration, calibration, manifests, FIT), checksum=True)
     text = covariate_text(tmp_path, "x")
     assert "agrees with the take-off rule on 3 and with the headroom rule on 1" in text
+    assert "Claim: no claim (too few disagreements)" in text
     assert "| as read | 2 | 2 | 0 | 0 |" in text and "| late-none | late-none-base | never | creation | creation |" in text
