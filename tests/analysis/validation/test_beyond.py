@@ -138,16 +138,17 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path, table_dir=other)
 
 
-def test_the_committed_low_dose_answer_is_what_the_code_computes_from_the_committed_files():
-    """The shipped answer (data/pilots/readings/composition-lowdose-beyond.json) is generated, not edited: recomputed
-    from the committed readings, manifests and fit, it comes out the same."""
+@pytest.mark.parametrize("test", ["composition-lowdose", "composition-lowdose2"])
+def test_the_committed_low_dose_answers_are_what_the_code_computes_from_the_committed_files(test):
+    """The shipped answers (data/pilots/readings/<test>-beyond.json) are generated, not edited: recomputed from the
+    committed readings, manifests and fit, they come out the same."""
     import json
 
     folder = pilot_manifests_dir()
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
-    got = beyond.beyond_passk(questions.read_readings(folder, "composition-lowdose"),
+    got = beyond.beyond_passk(questions.read_readings(folder, test),
                               questions.read_readings(folder, "composition-test2"), manifests, committed_summary()["fitted"])
-    shipped = read_json(folder / "readings" / "composition-lowdose-beyond.json", required=True)
+    shipped = read_json(folder / "readings" / f"{test}-beyond.json", required=True)
     assert json.dumps(got, sort_keys=True, default=str) == json.dumps(shipped, sort_keys=True, default=str), (
-        "stale: run python -m rlmeta_interp.analysis.validation.beyond composition-lowdose composition-test2")
+        f"stale: run python -m rlmeta_interp.analysis.validation.beyond {test} composition-test2")
     assert got["expanding"] and got["questions"]["all"]["as read"]["answerable"]

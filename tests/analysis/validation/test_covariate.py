@@ -106,6 +106,11 @@ def test_the_command_runs_on_the_committed_low_dose_readings(tmp_path):
     assert all(0 <= k <= out["n"] for k in out["meter_agrees"].values()) and len(out["runs"]) == out["n"]
     with pytest.raises(InvalidConfigError, match="Usage"):
         covariate.main([], folder=tmp_path / "pilots")
+    # the shipped answer of the second low-dose test is generated, not edited
+    again = covariate.main(["composition-lowdose2"], folder=tmp_path / "pilots")
+    assert read_json(again, required=True) == read_json(src / "readings" / "composition-lowdose2-covariate.json",
+                                                        required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.covariate composition-lowdose2")
 
 
 def test_the_table_written_by_the_command_renders_for_data_readme(tmp_path):

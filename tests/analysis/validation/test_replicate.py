@@ -105,3 +105,21 @@ def test_the_outcome_written_by_the_command_renders_for_data_readme(tmp_path):
                            " read, 7 of 8 (exact 95% interval 0.47 to 1.00)")
     assert "Bases without an expanding case: none (of 4)" in text and "read creation: tq0-rl." in text
     assert "Pooled over both tests (10 bases): as read 17 of 20" in text and "with chance 0.23" in text
+
+
+def test_the_committed_outcome_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped outcome (data/pilots/readings/composition-lowdose2-replicate.json) is generated, not edited: the
+    command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = replicate.main(["composition-lowdose2", "composition-lowdose", "composition-test2"],
+                         folder=tmp_path / "pilots")
+    shipped = read_json(src / "readings" / "composition-lowdose2-replicate.json", required=True)
+    assert read_json(out, required=True) == shipped, (
+        "stale: run python -m rlmeta_interp.analysis.validation.replicate composition-lowdose2 composition-lowdose"
+        " composition-test2")
