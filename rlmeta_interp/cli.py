@@ -350,11 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Pretrain and RL-tune the organisms of a preset into a zoo folder. Rerunning is"
                                     " cheap: a model whose manifest matches its spec is skipped.")
     b.add_argument("--preset", required=True, help="which set of organisms: demo (minutes), validation or paper (CPU"
-                   " hours), composition (the composition recipe's pilot), composition-test (its test at fresh"
-                   " seeds), composition-long (a pilot of longer RL), composition-test2 (a test of it),"
-                   " composition-lowdose (activation from bases that saw compositions at doses 0.01 and 0.05),"
-                   " composition-speed-pilot, composition-speed, composition-batch-pilot and composition-after (RL"
-                   " at other learning rates, batch sizes and lengths)")
+                   " hours), or a composition pilot or test: composition, composition-test, composition-long,"
+                   " composition-test2, composition-lowdose, composition-speed-pilot, composition-speed,"
+                   " composition-batch-pilot, composition-after, composition-rlseeds, composition-lowdose2"
+                   " (data/README.md says what each holds)")
     b.add_argument("--out", default=None, help="zoo folder to build into (default: your zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild every model even if a matching one exists")
     b.add_argument("--only", nargs="*", default=None, metavar="NAME",
@@ -363,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes for independent base->RL chains (default 1; 2 on a quiet 2-core machine)")
     b.add_argument("--threads", type=int, default=None,
                    help="torch threads per worker (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy"
-                        " machine")
+                        " machine. The count changes floating-point sums: a model rebuilt with another count has"
+                        " other weights (manifests record it under build.torch_threads)")
     b.set_defaults(func=cmd_zoo_build)
 
     s = sub.add_parser("demo", parents=[q],
