@@ -196,3 +196,21 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
     assert "| b-rl-long-s2 | 2 | passed | 50 | n/a | early | 1.00 | activation |" in text
     assert "| b-rl-long-s4 | 4 | passed | never | n/a | late | n/a | creation |" in text
     assert "| b-rl-long-s1 | 1 | passed | 1000 | n/a | late | n/a | creation |" in text  # an earlier run
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-rlseeds-rlseeds.json) is generated, not edited: the
+    command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON; its runs were
+    RL-tuned from the weights the base's earlier runs were."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = read_json(rlseeds.main(["composition-rlseeds"], folder=tmp_path / "pilots"), required=True)
+    assert out == read_json(src / "readings" / "composition-rlseeds-rlseeds.json", required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.rlseeds composition-rlseeds")
+    assert out["same_base_weights"] and out["base_weights_sha256"].startswith("4ca3bcc61c53")
+    assert [r["rl_seed"] for r in out["runs"]] == [2, 3, 4, 5, 6, 7]
