@@ -282,10 +282,32 @@ def _composition_lowdose2() -> list[OrganismSpec]:
     return specs
 
 
+# The fast-RL test: the RL-seeds test could not separate the base from the take-off because the late base (dose 0.01,
+# pretraining seed 14) took off late under all eight RL seeds. Here its RL runs a five times larger learning rate
+# (5e-4; the mirror of the learning-speed test's five times smaller one), RL seeds 0, 1 and 2, so that some may take
+# off early. A larger learning rate is more than a faster take-off (the smaller one moved elicitation), so the
+# same budget is also given to an early base read activation at the usual rate (the second low-dose test's first
+# base, seed 15), RL seeds 0 and 1: a creation reading there says the learning rate alone moves the meter. Every run
+# has a twin read already (same base and RL seed at lr 1e-4). Fixed before any of its runs was built, and read by the
+# committed validation fit (docs/preregistration.md); not validation pairs.
+COMP_FAST_RL = {**COMP_TEST2_RL, "lr": 5e-4}
+COMP_FAST_LATE = COMP_AFTER_LATE
+COMP_FAST_CONTROL = (COMP_LOWDOSE2_DOSE, COMP_LOWDOSE2_SEEDS[0])
+
+
+def _composition_fastlr() -> list[OrganismSpec]:
+    """The fast-RL test's models: the late base with RL seeds 0 to 2 and the control base with RL seeds 0 and 1, all
+    under :data:`COMP_FAST_RL` (variant ``long-fast``); both bases built already."""
+    late, control = _test2_base(*COMP_FAST_LATE, "clow"), _test2_base(*COMP_FAST_CONTROL, "clow2")
+    return [late, *(composition_rl(late, seed=s, budget=COMP_FAST_RL, variant="long-fast") for s in (0, 1, 2)),
+            control, *(composition_rl(control, seed=s, budget=COMP_FAST_RL, variant="long-fast") for s in (0, 1))]
+
+
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
     "composition-test2": _composition_test2,
     "composition-lowdose": _composition_lowdose, "composition-speed-pilot": _composition_speed_pilot,
     "composition-speed": _composition_speed, "composition-batch-pilot": _composition_batch_pilot,
     "composition-after": _composition_after, "composition-rlseeds": _composition_rlseeds,
+    "composition-fastlr": _composition_fastlr,
     "composition-lowdose2": _composition_lowdose2}
