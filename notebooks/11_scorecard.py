@@ -114,7 +114,7 @@ else:
 # `rlmeta-interp validate --read` scores labelled pairs outside the validation table at the committed table's sizes,
 # reads them by its fit (here by the cuts pooled over the calibrated worlds) without adding them, and evaluates the
 # validation cases among them. The shipped readings: the composition pilot, and the seven pre-registered composition
-# tests where they have been built and read (`data/README.md`). The two low-dose tests also answer whether the meter
+# tests and the fast-RL test where they have been built and read (`data/README.md`). The two low-dose tests also answer whether the meter
 # reads more than pass@k: activation pairs whose pass@n expanded, which a rule reading pass@k alone calls creation. The
 # learning-speed test asks whether the meter follows how quickly RL learnt: activation runs slowed by the learning rate;
 # the training-after-take-off test, whether it follows how long RL trained after: the same runs stopped or continued;
@@ -138,6 +138,9 @@ for name in readings.COVARIATE:
                      + readings.covariate_text(tables.pilot_manifests_dir(), name)))
 for name in readings.RLSEEDS:
     display(Markdown(f"**{name}, base or take-off**: " + readings.rlseeds_text(tables.pilot_manifests_dir(), name)))
+for name in readings.FASTLR:
+    display(Markdown(f"**{name}, base or take-off under faster RL**: "
+                     + readings.fastlr_text(tables.pilot_manifests_dir(), name)))
 
 # %% [markdown]
 # ## One pair's full scorecard

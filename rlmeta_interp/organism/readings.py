@@ -15,7 +15,7 @@ from .markdown import fmt_num, markdown_rows
 READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
 READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed",
-            "composition-after", "composition-rlseeds", "composition-lowdose2")
+            "composition-after", "composition-rlseeds", "composition-lowdose2", "composition-fastlr")
 #: readings whose registered question "does the meter read more than pass@k?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
 BEYOND = ("composition-lowdose", "composition-lowdose2")
@@ -31,6 +31,9 @@ RLSEEDS = ("composition-rlseeds",)
 #: readings with the take-off and headroom readers beside the meter (not deciding; ``python -m
 #: rlmeta_interp.analysis.validation.covariate NAME`` writes ``<NAME>-covariate.json``)
 COVARIATE = ("composition-lowdose2",)
+#: readings whose registered fast-RL question is answered beside them (``python -m
+#: rlmeta_interp.analysis.validation.fastlr NAME`` writes ``<NAME>-fastlr.json``)
+FASTLR = ("composition-fastlr",)
 #: readings whose replication outcome is named beside them (``python -m rlmeta_interp.analysis.validation.replicate
 #: NAME EARLIER REFERENCE`` writes ``<NAME>-replicate.json``)
 REPLICATE = ("composition-lowdose2",)
@@ -269,9 +272,11 @@ def rlseeds_text(folder: str | Path, name: str) -> str:
     ``name`` (from ``<name>-rlseeds.json``, checksum verified; ``analysis.validation.rlseeds`` says what each part
     means): the verdict, the meter's switch, each run of the base and its earlier runs, the rank correlation."""
     path = answer_path(folder, name, "rlseeds")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    return _rlseeds_body(read_json(path, required=True)) if path.exists() else "(not answered yet)\n"
+
+
+def _rlseeds_body(b: dict[str, Any]) -> str:
+    """An RL-seeds answer (``rlseeds.rlseeds_question``'s dict) as text."""
     switch, rho = b["meter_switch"], b["spearman_p_creation_takeoff"]
 
     def step(x: Any) -> str:  # "n/a": a manifest exported before the full curve's take-off was recorded
@@ -363,3 +368,21 @@ def replicate_text(folder: str | Path, name: str) -> str:
             f" tests ({pooled['n_bases']} bases): as read {share(pooled['as read'])}; with boundary at its cut"
             f" {share(pooled['boundary at its cut'])}. Activation cases that did not expand: {b['not_expanding']}, read"
             f" creation: {', '.join(b['not_expanding_read_creation']) or 'none'}.\n")
+
+
+def fastlr_text(folder: str | Path, name: str) -> str:
+    """The registered fast-RL answer for ``folder``'s readings ``name`` (from ``<name>-fastlr.json``, checksum
+    verified; ``analysis.validation.fastlr`` says what each part means): the verdict and its qualifier, the late
+    base's runs as the RL-seeds question reads them, and every run beside its twin at the usual learning rate."""
+    path = answer_path(folder, name, "fastlr")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    change = "; ".join(f"{base}: {fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:+.2f}')} to"
+                       f" {fmt_num(c['hi'], '{:+.2f}')}, {c['n']} runs)" for base, c in b["change_p_creation"].items())
+    control = ", ".join(f"{pair} {read}" for pair, read in b["control_readings"].items())
+    return (f"**Fast RL: {b['verdict']}, {b['qualifier']}.** Control runs (base {', '.join(b['control_bases'])}) read:"
+            f" {control}. Mean change in P(creation) from each run's twin at the usual learning rate, per base (95%"
+            f" bootstrap interval): {change}.\n\nThe late base's runs, as the RL-seeds question reads them: "
+            + _rlseeds_body(b["rlseeds"]) + "\nEvery run beside its twin:\n\n"
+            + markdown_rows(_twin_rows(b["paired"]), "(no runs)"))
