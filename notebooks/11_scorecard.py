@@ -113,12 +113,13 @@ else:
 # ## A world the fit never saw: composition pairs read by the committed fit
 # `rlmeta-interp validate --read` scores labelled pairs outside the validation table at the committed table's sizes,
 # reads them by its fit (here by the cuts pooled over the calibrated worlds) without adding them, and evaluates the
-# validation cases among them. The shipped readings: the composition pilot, and the seven pre-registered composition
-# tests and the fast-RL test where they have been built and read (`data/README.md`). The two low-dose tests also answer whether the meter
-# reads more than pass@k: activation pairs whose pass@n expanded, which a rule reading pass@k alone calls creation. The
+# validation cases among them. The shipped readings: the composition pilot, and the pre-registered composition tests
+# where they have been built and read (`data/README.md`). The two low-dose tests also answer whether the meter reads
+# more than pass@k: activation pairs whose pass@n expanded, which a rule reading pass@k alone calls creation. The
 # learning-speed test asks whether the meter follows how quickly RL learnt: activation runs slowed by the learning rate;
 # the training-after-take-off test, whether it follows how long RL trained after: the same runs stopped or continued;
-# the RL-seeds test, whether it follows the base or its run's take-off: one base under six more RL seeds.
+# the RL-seeds and fast-RL tests, whether it follows the base or its run's take-off: one base under more RL seeds, and
+# under a larger learning rate.
 
 # %%
 for name in readings.READINGS:
