@@ -10,6 +10,7 @@ zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' int
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sys
@@ -30,6 +31,7 @@ from .readings import (AFTER, BEYOND, COVARIATE, FASTLR, READINGS, REPLICATE, RL
                        speed_text)
 
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 EXPORT_SUFFIXES = (".json.gz", ".json")  # an exported manifest's file name: <model><suffix>
 
 
@@ -62,8 +64,8 @@ WEIGHTS_FILE = "model.safetensors"  # the file whose checksum names a model's we
 def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS) -> dict[str, Any]:
     """``manifest`` with its training curve thinned to at most ``rows`` rows, evenly spaced, first and last kept;
     ``training_curve_rows`` records how many rows the build wrote, so a reader knows the curve was thinned, and
-    ``takeoff_step_full_curve`` the take-off read on the full curve (:func:`running_takeoff`), which the thinned one
-    can only bound."""
+    ``takeoff_step_full_curve`` the take-off read on the full curve (:func:`running_takeoff`: a mean over one stored
+    row's spacing, another rule than two single stored rows, so either may come first)."""
     if rows < 2:
         raise InvalidConfigError(f"exported_manifest keeps the first and last rows of a curve: rows={rows} must be"
                                  " at least 2.")
@@ -104,34 +106,41 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     ``dest/<name>.json.gz`` (training curve thinned by :func:`exported_manifest`; compressed, since these files count
     against the shipped package's data budget), and delete the other exported manifests in ``dest``; returns the
     written paths. A model not built yet, or built from another config (an older budget, changed files, another base:
-    :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the validation uses), is left out."""
-    out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz")
+    :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the validation uses), is left out. The folder mirrors
+    the zoo (records are rewritten), except that a model with other weights than its record is refused."""
+    out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz", keep_recorded=False)
     for stale in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
         stale.unlink()
     return out
 
 
-def _already_exported(dest: Path, name: str, manifest: dict[str, Any], suffix: str) -> bool:
-    """True when ``dest`` holds an exported ``suffix`` manifest of ``name`` with the same weights (the first record is
-    kept: a
-    rebuild of a base another test's runs were read from must not rewrite its record). A same-named model with other
-    weights is refused: its runs' readings would be attributed to the weights the record names."""
+def _weights(manifest: dict[str, Any]) -> str | None:
+    return (manifest.get("files") or {}).get(WEIGHTS_FILE)
+
+
+def _recorded(dest: Path, name: str, manifest: dict[str, Any]) -> Path | None:
+    """``dest``'s exported record of ``name`` (None if none). A record whose weights checksum differs from
+    ``manifest``'s is refused: readings made of the recorded weights would be attributed to other ones."""
     old = exported_manifest_path(dest, name)
     if old is None:
-        return False
-    mine, theirs = ((m.get("files") or {}).get(WEIGHTS_FILE) for m in (manifest, read_json(old)))
-    if mine != theirs:
-        raise InvalidConfigError(f"{name} was built again with other weights ({str(mine)[:12]}, the exported record"
-                                 f" {old} names {str(theirs)[:12]}): the exported record is not replaced. Build the"
-                                 " rebuild under another name, or export from a zoo folder that holds the recorded"
-                                 " build.")
-    return old.name == f"{name}{suffix}"
+        return None
+    mine, theirs = _weights(manifest), _weights(read_json(old))
+    if mine is not None and theirs is not None and mine != theirs:
+        raise InvalidConfigError(f"{name} was built again with other weights ({mine[:12]}; the exported record {old}"
+                                 f" names {theirs[:12]}): the record is not replaced. Build the rebuild under another"
+                                 " name, or export from a zoo folder that holds the recorded build (a thread count"
+                                 " other than build.torch_threads gives other weights).")
+    return old
 
 
-def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json") -> list[Path]:
+def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json",
+                   keep_recorded: bool = True) -> list[Path]:
     """:func:`export_manifests` without deleting anything: for pilots, whose folder also holds manifests of models
     built outside any preset. ``suffix`` ".json.gz" writes them gzip-compressed; a copy of the same model under the
-    other suffix, which would list it twice, is dropped."""
+    other suffix, which would list it twice, is dropped. With ``keep_recorded`` a model already recorded under
+    ``suffix`` with the same weights checksum keeps its first record (logged): a base rebuilt for a later test must not
+    rewrite the record an earlier test's readings were made against; delete the record to export it again. Returns
+    the path of every built spec's record, written or kept."""
     from .zoo import is_up_to_date
 
     if suffix not in EXPORT_SUFFIXES:
@@ -139,14 +148,19 @@ def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], 
     out = []
     for spec in specs:
         src = Path(zoo_dir) / spec.name / MANIFEST
-        if is_up_to_date(src.parent, spec) and not _already_exported(Path(dest), spec.name, read_json(src),
-                                                                   suffix):
-            # compact (and for pilots compressed): the shipped package's data budget (tests/test_paths.py) counts
-            # these files
-            out.append(write_json_atomic(Path(dest) / f"{spec.name}{suffix}", exported_manifest(read_json(src)),
-                                         compact=True))
-            for other in set(EXPORT_SUFFIXES) - {suffix}:
-                (Path(dest) / f"{spec.name}{other}").unlink(missing_ok=True)
+        if not is_up_to_date(src.parent, spec):
+            continue
+        manifest = read_json(src)
+        old = _recorded(Path(dest), spec.name, manifest)
+        if keep_recorded and old is not None and old.name == f"{spec.name}{suffix}" and _weights(read_json(old)):
+            log.info("kept the exported record %s (same weights; delete it to export this build's manifest)", old)
+            out.append(old)
+            continue
+        # compact (and for pilots compressed): the shipped package's data budget (tests/test_paths.py) counts these
+        # files
+        out.append(write_json_atomic(Path(dest) / f"{spec.name}{suffix}", exported_manifest(manifest), compact=True))
+        for other in set(EXPORT_SUFFIXES) - {suffix}:
+            (Path(dest) / f"{spec.name}{other}").unlink(missing_ok=True)
     return out
 
 

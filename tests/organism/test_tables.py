@@ -83,15 +83,30 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     assert sorted(p.name for p in tables.manifest_files(pilots)) == sorted([gz.name, "built-outside-a-preset.json"])
     with pytest.raises(InvalidConfigError, match="json.gz"):
         tables.copy_manifests(zoo_dir, pilots, [base], suffix=".txt")
-    # the first exported record of a model is kept; a rebuild with other weights under its name is refused
-    assert tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz") == []
-    (zoo_dir / base.name / "model.safetensors").write_bytes(b"other weights")
-    m = read_json(zoo_dir / base.name / "manifest.json")
-    (zoo_dir / base.name / "manifest.json").write_text(json.dumps(
-        {**m, "files": {"model.safetensors": sha256_file(zoo_dir / base.name / "model.safetensors")}}))
+    # the first exported record of a model with a weights checksum is kept; one with other weights is refused
+    weights = zoo_dir / base.name / "model.safetensors"
+
+    def build(data, **extra):
+        weights.write_bytes(data)
+        m = read_json(zoo_dir / base.name / "manifest.json")
+        (zoo_dir / base.name / "manifest.json").write_text(json.dumps(
+            {**m, **extra, "files": {"model.safetensors": sha256_file(weights)}}))
+
+    build(b"first weights")
+    assert tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz") == [gz]  # the record had no checksum
+    recorded = read_json(gz)
+    assert recorded["files"]["model.safetensors"] == sha256_file(weights)
+    build(b"first weights", note="evaluated again")
+    assert tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz") == [gz] and read_json(gz) == recorded
+    build(b"other weights")
     with pytest.raises(InvalidConfigError, match="other weights"):
         tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz")
-    assert "files" not in read_json(gz)  # the record stays
+    assert read_json(gz) == recorded  # the record stays
+    # the validation export mirrors the zoo: exported twice, nothing is lost, and a re-evaluation is written
+    build(b"first weights", note="evaluated again")
+    for _ in range(2):
+        assert [p.name for p in tables.export_manifests(zoo_dir, dest, [base])] == [f"{base.name}.json.gz"]
+    assert read_json(dest / f"{base.name}.json.gz")["note"] == "evaluated again"
 
 
 def test_stale_stored_gain_checks_are_rewritten(tmp_path):

@@ -129,7 +129,8 @@ def headroom_top(reference: Sequence[Row], manifests: Mapping[str, Mapping[str, 
             for r in cases(reference) if r["label"] == "creation"]
     if any(t is None or np.isnan(float(t)) for t in tops):
         raise InvalidConfigError("A reference creation case's base has no deepest-level pass@n: the headroom range"
-                                 " needs every one (re-export its manifest with its per-level evaluation).")
+                                 " needs every one (delete its exported record and export its manifest again, with its per-level"
+                                 " evaluation).")
     return max((float(t) for t in tops), default=float("nan"))
 
 

@@ -12,6 +12,8 @@ cut). This names its outcome on a replication:
   earlier test's credit;
 - *not replicated at the bar*: anything else (most read activation, too few to clear the bar).
 
+They are tried in that order: a test that cannot answer neither replicates nor fails to.
+
 Reported beside it, not deciding: the share read activation pooled over this test's and the earlier test's expanding
 cases (exact 95% interval, with the number of bases); the activation cases that did not expand but were read creation;
 and, stated in advance, the chance that every expanding case reads activation if each does so at the earlier test's
@@ -68,7 +70,8 @@ def replication(test: Sequence[Row], earlier: Sequence[Row], reference: Sequence
     bases_without = sorted(set(bases) - {base_of(r) for r in mine})
     pooled = [*mine, *theirs]
     before = share([str(r["reading"]) for r in theirs])
-    quiet = [r for r in cases(test) if r["label"] == "activation" and r not in mine]
+    names = {str(r["pair"]) for r in mine}
+    quiet = [r for r in cases(test) if r["label"] == "activation" and str(r["pair"]) not in names]
     return {"outcome": outcome(credits, bases_without), "credit": dict(credits), "bases": bases,
             "bases_without_expanding_case": bases_without, "earlier_share": before,
             "pooled": {"as read": share([str(r["reading"]) for r in pooled]),

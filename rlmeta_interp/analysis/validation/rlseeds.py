@@ -13,13 +13,15 @@ the take-off predicts activation. The verdict:
 - *between bases*: a run was RL-tuned from other weights than the base's earlier runs (their recorded
   ``base_weights_sha256`` differ, or differ from the base's manifest): no verdict;
 - *cannot separate*: fewer than :data:`MIN_EARLY` early cases;
-- *cannot separate (edge)*: the verdict with the *edge* runs (take-off at the last calibration take-off at or before
-  the switch, the one stored row the switch rests on) counted early differs from the verdict with them left out;
+- *cannot separate (edge)*: the verdict with the *edge* runs (early runs whose take-off is at or after the last
+  calibration take-off at or before the switch: on the stored rows' common grid, the one row the switch's place
+  rests on) counted early differs from the verdict with them left out;
 - *inconclusive*: an early case read no-signal, or read one way as read and the other with boundary (the summary's
   pass@k input) held at its cut;
 - *follows the take-off*: every early case read activation both ways, every late case (the base's earlier runs
   included) read creation both ways, and every early case's P(creation) below every late case's;
-- *follows the base*: every early case read creation both ways and no late case read activation;
+- *follows the base*: every early case and every late case read creation both ways (third amendment: the same bar
+  on the late cases as the take-off's);
 - *split*: anything else (the readings go both ways and neither explanation fits them all).
 
 Reported beside it, not deciding: every run's take-off (on the stored rows and, where the export recorded it, on the
@@ -54,7 +56,8 @@ WEIGHTS = "model.safetensors"
 
 def held_after_takeoff(manifest: Mapping[str, Any]) -> float | None:
     """Share of the stored curve's rows after the take-off row with reward >= 1/2 (None: never took off, or no row
-    after it)."""
+    after it). The row that confirms the take-off is among them (>= 1/2 by definition); with some 30 rows after an
+    early take-off it lifts the share by about 1/30."""
     step = takeoff(manifest)
     after = [float(r["reward"]) for r in manifest.get("training_curve") or []
              if r.get("reward") is not None and step is not None and int(r["step"]) > step]
@@ -69,12 +72,13 @@ def verdict(early: Sequence[Mapping[str, Any]], late: Sequence[Mapping[str, Any]
     if any(r["reading"] == "no_signal" or r["reading"] != r[NEUTRAL] for r in early):
         return "inconclusive"
     early_read = {r["reading"] for r in early}
-    late_both = {x for r in late for x in (r["reading"], r[NEUTRAL])}
+    # both explanations predict creation for a late case: either decisive verdict needs every one read so, both ways
+    late_creation = {x for r in late for x in (r["reading"], r[NEUTRAL])} <= {"creation"}
     if early_read == {"activation"}:
         below = max(r["p_creation"] for r in early) < min((r["p_creation"] for r in late), default=float("inf"))
-        return "follows the take-off" if late_both <= {"creation"} and below else "split"
+        return "follows the take-off" if late_creation and below else "split"
     if early_read == {"creation"}:
-        return "follows the base" if all(r["reading"] != "activation" for r in late) else "split"
+        return "follows the base" if late_creation else "split"
     return "split"
 
 

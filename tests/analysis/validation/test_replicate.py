@@ -14,15 +14,15 @@ def _metrics(c3):
     return {"n_samples": 8, "by_level": {"3": level}}
 
 
-def _row(pair, label, reading, expansion, boundary=1.0):
-    # likelihood carries the reading, so the reading with boundary at its cut follows it
+def _row(pair, label, reading, expansion, boundary=1.0, neutral=None):
+    # likelihood carries the reading (or ``neutral``), so the reading with boundary at its cut follows it
     return {"pair": pair, "label": label, "case": True, "gain_check": "passed", "reading": reading,
             "expansion_reading": expansion, "boundary": boundary, "elicitation": None,
-            "likelihood": -2.0 if reading == "activation" else 2.0,
+            "likelihood": -2.0 if (neutral or reading) == "activation" else 2.0,
             "p_creation": 0.2 if reading == "activation" else 0.8}
 
 
-def _test(prefix, reads, manifests, *, bases=4, quiet=()):
+def _test(prefix, reads, manifests, *, bases=4, quiet=(), neutral=()):
     """Activation runs (two per base, round robin) that expanded at level 3, read as ``reads`` says; ``quiet``: the
     readings of further runs of the first base that did not expand."""
     rows = []
@@ -30,7 +30,7 @@ def _test(prefix, reads, manifests, *, bases=4, quiet=()):
         base, pair = f"{prefix}{i % bases}-base", f"{prefix}{i}-rl"
         manifests[base] = {"name": base, "dose": 0.01, "metrics": _metrics([1] * 6 + [0] * 14)}
         manifests[pair] = {"name": pair, "base": base, "dose": 0.01, "metrics": _metrics([4] * 20)}
-        rows.append(_row(pair, "activation", read, "creation"))
+        rows.append(_row(pair, "activation", read, "creation", neutral=neutral[i] if neutral else None))
     for j, read in enumerate(quiet):
         pair = f"{prefix}q{j}-rl"
         manifests[pair] = {"name": pair, "base": f"{prefix}0-base", "dose": 0.01,
@@ -39,9 +39,9 @@ def _test(prefix, reads, manifests, *, bases=4, quiet=()):
     return rows
 
 
-def _world(reads, *, bases=4, quiet=()):
+def _world(reads, *, bases=4, quiet=(), neutral=()):
     manifests = {}
-    test = _test("t", reads, manifests, bases=bases, quiet=quiet)
+    test = _test("t", reads, manifests, bases=bases, quiet=quiet, neutral=neutral)
     earlier = _test("e", ["activation"] * 10 + ["creation"] * 2, manifests, bases=6)
     reference = []
     for i in range(3):
@@ -66,6 +66,17 @@ def test_the_named_outcome(reads, bases, got):
     test, earlier, reference, manifests = _world(reads, bases=bases)
     out = replicate.replication(test, earlier, reference, manifests, FIT)
     assert out["outcome"] == got and out["bases_without_expanding_case"] == []
+
+
+def test_failing_one_way_fails_and_cannot_answer_comes_first():
+    # as read 6 of 8, with boundary at its cut 4 of 8: at most half one way
+    test, earlier, reference, manifests = _world([A] * 6 + [C] * 2, neutral=[A] * 4 + [C] * 4)
+    out = replicate.replication(test, earlier, reference, manifests, FIT)
+    assert out["outcome"] == "fails to replicate"
+    assert (out["credit"]["as read"]["read_activation"], out["credit"]["boundary at its cut"]["read_activation"]) == (
+        6, 4)
+    test, earlier, reference, manifests = _world([C] * 5)  # none read activation, but too few to answer
+    assert replicate.replication(test, earlier, reference, manifests, FIT)["outcome"] == "cannot answer"
 
 
 def test_every_base_of_the_test_needs_an_expanding_case():

@@ -29,6 +29,9 @@ A, C, N = "activation", "creation", "no_signal"
     ([_case(A, p=0.3), _case(A)], [_case(C, p=0.25)], "split"),  # an early P(creation) above a late one
     ([_case(C)] * 3, [_case(C)], "follows the base"),
     ([_case(C)] * 2, [_case(A)], "split"),  # a late case read activation counts against the base
+    ([_case(C)] * 2, [_case(C, A)], "split"),  # ... with boundary at its cut too
+    ([_case(C)] * 2, [_case(N)], "split"),  # a late no-signal reading fits neither
+    ([_case(A)] * 2, [_case(N)], "split"),
     ([_case(A), _case(A, C)], [_case(C)], "inconclusive"),  # boundary at its cut disagrees
     ([_case(C), _case(A)], [_case(C)], "split"),
     ([_case(A), _case(N)], [_case(C)], "inconclusive")])
@@ -109,8 +112,16 @@ def test_the_question_sorts_runs_by_the_meters_switch(takeoffs, readings, got):
     assert (out["spearman_p_creation_takeoff"] is None) == (set(readings) == {C})  # constant P(creation)
 
 
-def test_runs_from_other_base_weights_get_no_verdict():
-    test, calibration, manifests = _world((50, 100, 1000), (A, A, C), weights=("w", "v", "w"))
+@pytest.mark.parametrize("where", ["a test run", "the base's record", "an earlier run", "no base record"])
+def test_runs_from_other_base_weights_get_no_verdict(where):
+    test, calibration, manifests = _world((50, 100, 1000), (A, A, C), weights=(
+        "w", "v" if where == "a test run" else "w", "w"))
+    if where == "the base's record":
+        manifests["b-base"]["files"]["model.safetensors"] = "v"
+    elif where == "an earlier run":
+        manifests["b-rl-long-s1"]["base_weights_sha256"] = "v"
+    elif where == "no base record":
+        del manifests["b-base"]["files"]
     out = rlseeds.rlseeds_question(test, calibration, manifests, FIT)
     assert out["verdict"] == "between bases" and not out["same_base_weights"]
     assert out["verdict_edge_counted_early"] == "follows the take-off"  # what it would have said, reported beside
