@@ -295,6 +295,8 @@ def _rlseeds_body(b: dict[str, Any]) -> str:
 
     late = b["late_read"]
     corr = "not defined" if rho is None else f"{rho['rho']:+.2f} over {rho['n']} runs"
+    reproduced = ("cannot be checked (no late case)" if b["reproduction"] == "no late case"
+                  else f"{b['reproduction']} across these RL seeds")
     weights = ("the runs were RL-tuned from the base's weights (their recorded checksums match its manifest's)"
                if b["same_base_weights"] else "**the runs were not all RL-tuned from the weights the base's earlier"
                " runs were: no verdict**")
@@ -308,7 +310,7 @@ def _rlseeds_body(b: dict[str, Any]) -> str:
             f" {b['min_early']} needed to separate; edge: {', '.join(b['edge']) or 'none'}; fragile, not counted:"
             f" {', '.join(b['fragile']) or 'none'}); late: {len(b['late'])}, read creation {late['creation']},"
             f" activation {late['activation']}, no-signal {late['no_signal']}, so the base's creation reading"
-            f" {b['reproduction']} across these RL seeds. Not cases (gain check failed):"
+            f" {reproduced}. Not cases (gain check failed):"
             f" {', '.join(b['not_cases']) or 'none'}. Rank correlation of P(creation) with the take-off step over the"
             f" base's activation cases, the earlier runs included (never: last):"
             f" {corr}.\n\nThe test's runs:\n\n"
@@ -378,11 +380,12 @@ def fastlr_text(folder: str | Path, name: str) -> str:
     if not path.exists():
         return "(not answered yet)\n"
     b = read_json(path, required=True)
-    change = "; ".join(f"{base}: {fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:+.2f}')} to"
-                       f" {fmt_num(c['hi'], '{:+.2f}')}, {c['n']} runs)" for base, c in b["change_p_creation"].items())
+    # per base the bootstrap over bases has one base to draw: its interval is degenerate, so only the mean is shown
+    change = "; ".join(f"{base}: {fmt_num(c['mean'], '{:+.2f}')} over {c['n']} runs"
+                       for base, c in b["change_p_creation"].items())
     control = ", ".join(f"{pair} {read}" for pair, read in b["control_readings"].items())
     return (f"**Fast RL: {b['verdict']}, {b['qualifier']}.** Control runs (base {', '.join(b['control_bases'])}) read:"
-            f" {control}. Mean change in P(creation) from each run's twin at the usual learning rate, per base (95%"
-            f" bootstrap interval): {change}.\n\nThe late base's runs, as the RL-seeds question reads them: "
+            f" {control}. Mean change in P(creation) from each run's twin at the usual learning rate, per base:"
+            f" {change}.\n\nThe late base's runs, as the RL-seeds question reads them: "
             + _rlseeds_body(b["rlseeds"]) + "\nEvery run beside its twin:\n\n"
             + markdown_rows(_twin_rows(b["paired"]), "(no runs)"))

@@ -109,5 +109,22 @@ def test_the_answer_renders_for_data_readme(tmp_path):
     text = fastlr_text(tmp_path, "x")
     assert text.startswith("**Fast RL: follows the base, confounded by the learning rate.** Control runs (base"
                            " k-base) read: k-rl-long-fast activation, k-rl-long-fast-s1 creation.")
-    assert "k-base: +0.30" in text and "Verdict: follows the base.**" in text
+    assert "k-base: +0.30 over 2 runs" in text and "Verdict: follows the base.**" in text
     assert "| b-rl-long-fast-s2 | activation | passed | 1000 (1000) |" in text
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-fastlr-fastlr.json) is generated, not edited: the command,
+    run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = read_json(fastlr.main(["composition-fastlr"], folder=tmp_path / "pilots"), required=True)
+    assert out == read_json(src / "readings" / "composition-fastlr-fastlr.json", required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.fastlr composition-fastlr")
+    assert out["rlseeds"]["same_base_weights"] and set(out["control_readings"]) == {
+        "clow2-comp-d001-s15-rl-long-fast", "clow2-comp-d001-s15-rl-long-fast-s1"}
