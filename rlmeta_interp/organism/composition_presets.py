@@ -303,11 +303,30 @@ def _composition_fastlr() -> list[OrganismSpec]:
             control, *(composition_rl(control, seed=s, budget=COMP_FAST_RL, variant="long-fast") for s in (0, 1))]
 
 
+# The learning-rate test: in the fast-RL test both runs of the control base (the second low-dose test's seed-15 base),
+# RL-tuned at a five times larger learning rate, took off sooner than their twins and were read creation where the
+# twins were read activation. Whether a larger learning rate alone moves the meter is tested here on the second
+# low-dose test's other three bases (seeds 16 to 18), whose runs at the usual rate took off early and were read
+# activation: RL seeds 0 and 1 under :data:`COMP_FAST_RL`. Fixed before any of its runs was built, and read by the
+# committed validation fit (docs/preregistration.md); not validation pairs.
+COMP_LRSHIFT_SEEDS = COMP_LOWDOSE2_SEEDS[1:]
+
+
+def _composition_lrshift() -> list[OrganismSpec]:
+    """The learning-rate test's models, in whole groups per base (:data:`COMP_LRSHIFT_SEEDS`, built already): the base
+    and RL seeds 0 and 1 under :data:`COMP_FAST_RL` (variant ``long-fast``)."""
+    specs: list[OrganismSpec] = []
+    for seed in COMP_LRSHIFT_SEEDS:
+        base = _test2_base(COMP_LOWDOSE2_DOSE, seed, "clow2")
+        specs += [base, *(composition_rl(base, seed=s, budget=COMP_FAST_RL, variant="long-fast") for s in (0, 1))]
+    return specs
+
+
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
     "composition-test2": _composition_test2,
     "composition-lowdose": _composition_lowdose, "composition-speed-pilot": _composition_speed_pilot,
     "composition-speed": _composition_speed, "composition-batch-pilot": _composition_batch_pilot,
     "composition-after": _composition_after, "composition-rlseeds": _composition_rlseeds,
-    "composition-fastlr": _composition_fastlr,
+    "composition-fastlr": _composition_fastlr, "composition-lrshift": _composition_lrshift,
     "composition-lowdose2": _composition_lowdose2}

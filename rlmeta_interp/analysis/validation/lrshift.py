@@ -1,0 +1,95 @@
+"""Does a larger RL learning rate alone move the meter's activation readings toward creation? The learning-rate
+test's registered question (docs/preregistration.md), computed from committed readings, manifests and the committed
+fit alone.
+
+The test RL-tunes bases whose runs at the usual rate were read activation under the same budget with a five times
+larger learning rate, each run beside its *twin* (same base and RL seed at the usual rate: :func:`~.twins.paired_runs`).
+A *case* is a run that passed its gain check, labelled activation, whose twin passed its gain check and was read
+activation. The verdict:
+
+- *cannot answer*: fewer than :data:`MIN_CASES` cases, or from fewer than :data:`MIN_BASES` bases;
+- *moves toward creation*: every case's P(creation) rose from its twin's, and at least half the cases were read
+  creation;
+- *does not move*: no case was read creation and the median change in P(creation) is below :data:`SMALL`;
+- *partly*: anything else.
+
+Reported beside it: every run beside its twin (take-off, readings, P(creation), changes of the summary inputs), the
+paired changes with a bootstrap interval over bases, and the fast-RL test's control runs (seen before this test was
+registered) pooled with the cases.
+
+``python -m rlmeta_interp.analysis.validation.lrshift TEST`` writes ``<TEST>-lrshift.json`` beside the readings
+(``data/pilots/readings/``), from ``TEST.csv``, the second low-dose test's readings (the twins), the fast-RL test's
+and the pilot manifests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .questions import Row, require_manifests, run_question
+from .twins import STATISTICS, paired_change, paired_runs, twin_of
+
+MIN_CASES = 4  # registered
+MIN_BASES = 3
+SMALL = 0.1  # registered: a median change in P(creation) below this is no movement
+VARIANTS = ("long-fast",)  # the test's runs, named -rl-long-fast; their twins -rl-long
+TWINS = "composition-lowdose2"  # where the twins were read
+SEEN = "composition-fastlr"  # the fast-RL test, whose control runs were seen before this test was registered
+
+
+def lr_cases(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The cases among paired runs (module docstring)."""
+    return [r for r in runs if r["label"] == "activation" and r["gain_check"] == "passed"
+            and r["twin_gain_check"] == "passed" and r["twin_reading"] == "activation"]
+
+
+def verdict(cases: Sequence[Mapping[str, Any]]) -> str:
+    """The registered verdict (module docstring) over the cases."""
+    if len(cases) < MIN_CASES or len({r["base"] for r in cases}) < MIN_BASES:
+        return "cannot answer"
+    change = [r["change"]["p_creation"] for r in cases]
+    creation = sum(r["reading"] == "creation" for r in cases)
+    if all(c > 0 for c in change) and 2 * creation >= len(cases):
+        return "moves toward creation"
+    if creation == 0 and float(np.median(change)) < SMALL:
+        return "does not move"
+    return "partly"
+
+
+def lrshift_question(test: Sequence[Row], twins: Sequence[Row], seen: Sequence[Row],
+                     manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The registered question (module docstring) over readings rows ``test``, with the twins read in ``twins``; the
+    runs of ``seen`` whose twins are there (the fast-RL test's control runs) are reported beside, pooled. JSON-ready."""
+    read = {str(r["pair"]) for r in twins}
+    seen = [r for r in seen if twin_of(str(r["pair"]), VARIANTS) in read]  # the runs whose twins are among ``twins``
+    require_manifests([*test, *twins, *seen], manifests)
+    runs = paired_runs(test, twins, manifests, VARIANTS)
+    chosen = lr_cases(runs)
+    names = {r["pair"] for r in chosen}
+    seen_runs = lr_cases(paired_runs(seen, twins, manifests, VARIANTS))
+    return {"verdict": verdict(chosen), "min_cases": MIN_CASES, "min_bases": MIN_BASES, "small": SMALL,
+            "cases": sorted(names), "not_cases": [r["pair"] for r in runs if r["pair"] not in names],
+            "read_creation": sum(r["reading"] == "creation" for r in chosen),
+            "median_change_p_creation": float(np.median([r["change"]["p_creation"] for r in chosen])) if chosen
+            else None,
+            "change": {k: paired_change(chosen, k) for k in ("p_creation", *STATISTICS)},
+            "pooled_with_seen": {"cases": len(chosen) + len(seen_runs),
+                                 "read_creation": sum(r["reading"] == "creation" for r in (*chosen, *seen_runs)),
+                                 "change_p_creation": paired_change([*chosen, *seen_runs], "p_creation")},
+            "runs": runs, "seen_runs": seen_runs}
+
+
+def main(argv: list[str] | None = None, folder: str | Path | None = None,
+         table_dir: str | Path | None = None) -> Path:
+    """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
+    return run_question(argv, "lrshift", "TEST (a readings name under data/pilots/readings, e.g."
+                        " composition-lrshift)", (TWINS, SEEN),
+                        lambda r, m, f: lrshift_question(r[0], r[1], r[2], m), folder, table_dir)
+
+
+if __name__ == "__main__":
+    main()
