@@ -119,7 +119,7 @@ else:
 # learning-speed test asks whether the meter follows how quickly RL learnt: activation runs slowed by the learning rate;
 # the training-after-take-off test, whether it follows how long RL trained after: the same runs stopped or continued;
 # the RL-seeds and fast-RL tests, whether it follows the base or its run's take-off: one base under more RL seeds, and
-# under a larger learning rate.
+# under a larger learning rate; the learning-rate test, whether a larger learning rate alone moves its readings.
 
 # %%
 for name in readings.READINGS:
@@ -142,6 +142,9 @@ for name in readings.RLSEEDS:
 for name in readings.FASTLR:
     display(Markdown(f"**{name}, base or take-off under faster RL**: "
                      + readings.fastlr_text(tables.pilot_manifests_dir(), name)))
+for name in readings.LRSHIFT:
+    display(Markdown(f"**{name}, a larger learning rate alone**: "
+                     + readings.lrshift_text(tables.pilot_manifests_dir(), name)))
 
 # %% [markdown]
 # ## One pair's full scorecard

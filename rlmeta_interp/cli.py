@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
                    " hours), or a composition pilot or test: composition, composition-test, composition-long,"
                    " composition-test2, composition-lowdose, composition-speed-pilot, composition-speed,"
                    " composition-batch-pilot, composition-after, composition-rlseeds, composition-lowdose2,"
-                   " composition-fastlr (data/README.md says what each holds)")
+                   " composition-fastlr, composition-lrshift (data/README.md says what each holds)")
     b.add_argument("--out", default=None, help="zoo folder to build into (default: your zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild every model even if a matching one exists")
     b.add_argument("--only", nargs="*", default=None, metavar="NAME",

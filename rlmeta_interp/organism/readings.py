@@ -15,7 +15,8 @@ from .markdown import fmt_num, markdown_rows
 READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
 READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed",
-            "composition-after", "composition-rlseeds", "composition-lowdose2", "composition-fastlr")
+            "composition-after", "composition-rlseeds", "composition-lowdose2", "composition-fastlr",
+            "composition-lrshift")
 #: readings whose registered question "does the meter read more than pass@k?" is answered beside them
 #: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
 BEYOND = ("composition-lowdose", "composition-lowdose2")
@@ -34,6 +35,9 @@ COVARIATE = ("composition-lowdose2",)
 #: readings whose registered fast-RL question is answered beside them (``python -m
 #: rlmeta_interp.analysis.validation.fastlr NAME`` writes ``<NAME>-fastlr.json``)
 FASTLR = ("composition-fastlr",)
+#: readings whose registered learning-rate question is answered beside them (``python -m
+#: rlmeta_interp.analysis.validation.lrshift NAME`` writes ``<NAME>-lrshift.json``)
+LRSHIFT = ("composition-lrshift",)
 #: readings whose replication outcome is named beside them (``python -m rlmeta_interp.analysis.validation.replicate
 #: NAME EARLIER REFERENCE`` writes ``<NAME>-replicate.json``)
 REPLICATE = ("composition-lowdose2",)
@@ -389,3 +393,25 @@ def fastlr_text(folder: str | Path, name: str) -> str:
             f" {change}.\n\nThe late base's runs, as the RL-seeds question reads them: "
             + _rlseeds_body(b["rlseeds"]) + "\nEvery run beside its twin:\n\n"
             + markdown_rows(_twin_rows(b["paired"]), "(no runs)"))
+
+
+def lrshift_text(folder: str | Path, name: str) -> str:
+    """The registered learning-rate answer for ``folder``'s readings ``name`` (from ``<name>-lrshift.json``, checksum
+    verified; ``analysis.validation.lrshift`` says what each part means): the verdict, the cases, the paired changes
+    with their intervals over bases, the pooled count with the runs seen before, and every run beside its twin."""
+    path = answer_path(folder, name, "lrshift")
+    if not path.exists():
+        return "(not answered yet)\n"
+    b = read_json(path, required=True)
+    change = "; ".join(f"{k} {fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:+.2f}')} to"
+                       f" {fmt_num(c['hi'], '{:+.2f}')}, {c['n']} cases from {c['n_bases']} bases)"
+                       for k, c in b["change"].items())
+    pooled = b["pooled_with_seen"]
+    return (f"**Does a larger learning rate alone move the meter? Verdict: {b['verdict']}.** Cases (a run that"
+            f" passed its gain check beside a twin that passed and was read activation): {len(b['cases'])} (at least"
+            f" {b['min_cases']} from {b['min_bases']} bases needed); read creation: {b['read_creation']}; median change"
+            f" in P(creation): {fmt_num(b['median_change_p_creation'], '{:+.2f}')} (no movement below"
+            f" {b['small']:g}). Not cases: {', '.join(b['not_cases']) or 'none'}. Mean change from the twin, with a"
+            f" 95% bootstrap interval over bases: {change}. With the fast-RL control's runs (seen before this test"
+            f" was registered): {pooled['read_creation']} of {pooled['cases']} cases read creation.\n\nEvery run"
+            " beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))

@@ -26,9 +26,9 @@ from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .readings import (AFTER, BEYOND, COVARIATE, FASTLR, READINGS, REPLICATE, RLSEEDS, SPEED, after_text, beyond_text,
-                       covariate_text, fastlr_text, readings_evaluation, readings_rows, replicate_text, rlseeds_text,
-                       speed_text)
+from .readings import (AFTER, BEYOND, COVARIATE, FASTLR, LRSHIFT, READINGS, REPLICATE, RLSEEDS, SPEED, after_text,
+                       beyond_text, covariate_text, fastlr_text, lrshift_text, readings_evaluation, readings_rows,
+                       replicate_text, rlseeds_text, speed_text)
 
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -323,7 +323,7 @@ def validation_counts(folder: str | Path) -> str:
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
-                 "composition-rlseeds", "composition-lowdose2", "composition-fastlr")
+                 "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift")
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
@@ -344,7 +344,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             **{f"{name}-rlseeds": rlseeds_text(pdir, name) for name in RLSEEDS},
             **{f"{name}-covariate": covariate_text(pdir, name) for name in COVARIATE},
             **{f"{name}-replicate": replicate_text(pdir, name) for name in REPLICATE},
-            **{f"{name}-fastlr": fastlr_text(pdir, name) for name in FASTLR}}
+            **{f"{name}-fastlr": fastlr_text(pdir, name) for name in FASTLR},
+            **{f"{name}-lrshift": lrshift_text(pdir, name) for name in LRSHIFT}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

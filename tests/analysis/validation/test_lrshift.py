@@ -79,3 +79,17 @@ def test_the_preset_is_the_fast_budget_from_the_other_three_fresh_bases():
     for s in runs:
         twin = lowdose2[s.name.replace("-rl-long-fast", "-rl-long")]
         assert s.rl.replace(seed=0) == fast and s.rl.replace(lr=twin.rl.lr) == twin.rl and s.label == A
+
+
+def test_the_answer_renders_for_data_readme(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.organism.readings import answer_path, lrshift_text
+
+    assert "not answered yet" in lrshift_text(tmp_path, "x")
+    test, twins, manifests = _world([(C, 0.7, "passed")] * 3 + [(A, 0.3, "passed")] * 3)
+    write_json_atomic(answer_path(tmp_path, "x", "lrshift"), lrshift.lrshift_question(test, twins, [], manifests),
+                      checksum=True)
+    text = lrshift_text(tmp_path, "x")
+    assert text.startswith("**Does a larger learning rate alone move the meter? Verdict: moves toward creation.**")
+    assert "read creation: 3; median change in P(creation): +0.40" in text and "p_creation +0.40" in text
+    assert "| b0-rl-long-fast-s0 | activation | passed |" in text and "0 of 6 cases" not in text
