@@ -413,5 +413,5 @@ def lrshift_text(folder: str | Path, name: str) -> str:
             f" in P(creation): {fmt_num(b['median_change_p_creation'], '{:+.2f}')} (no movement below"
             f" {b['small']:g}). Not cases: {', '.join(b['not_cases']) or 'none'}. Mean change from the twin, with a"
             f" 95% bootstrap interval over bases: {change}. With the fast-RL control's runs (seen before this test"
-            f" was registered): {pooled['read_creation']} of {pooled['cases']} cases read creation.\n\nEvery run"
+            f" was registered; not a test): {pooled['read_creation']} of {pooled['cases']} cases read creation.\n\nEvery run"
             " beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))

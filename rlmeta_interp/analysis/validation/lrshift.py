@@ -8,14 +8,18 @@ A *case* is a run that passed its gain check, labelled activation, whose twin pa
 activation. The verdict:
 
 - *cannot answer*: fewer than :data:`MIN_CASES` cases, or from fewer than :data:`MIN_BASES` bases;
-- *moves toward creation*: every case's P(creation) rose from its twin's, and at least half the cases were read
-  creation;
+- *moves toward creation*: at least half the cases were read creation, from at least :data:`MIN_MOVED_BASES`
+  bases, and the median change in P(creation) from the twin is at least :data:`SMALL` (fourth amendment: runs of
+  one base move together, so the base is the unit);
 - *does not move*: no case was read creation and the median change in P(creation) is below :data:`SMALL`;
-- *partly*: anything else.
+- *partly (toward the cut)*: no case was read creation, the median change is at least :data:`SMALL`;
+- *partly (some runs)*: anything else (some read creation, too few or from one base).
 
-Reported beside it: every run beside its twin (take-off, readings, P(creation), changes of the summary inputs), the
-paired changes with a bootstrap interval over bases, and the fast-RL test's control runs (seen before this test was
-registered) pooled with the cases.
+Reported beside it: every run beside its twin (take-off, the step its reward reached 0.95, readings, P(creation),
+changes of the summary inputs, deepest-level pass@1 and pass@n: a larger learning rate may also leave a less
+converged policy), the paired changes with a bootstrap interval over bases (with three bases, about the range of the
+base means), and, not a test, the fast-RL test's control runs (seen before this test was registered) pooled with the
+cases.
 
 ``python -m rlmeta_interp.analysis.validation.lrshift TEST`` writes ``<TEST>-lrshift.json`` beside the readings
 (``data/pilots/readings/``), from ``TEST.csv``, the second low-dose test's readings (the twins), the fast-RL test's
@@ -30,12 +34,14 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import InvalidConfigError
 from .questions import Row, require_manifests, run_question
 from .twins import STATISTICS, paired_change, paired_runs, twin_of
 
 MIN_CASES = 4  # registered
 MIN_BASES = 3
 SMALL = 0.1  # registered: a median change in P(creation) below this is no movement
+MIN_MOVED_BASES = 2  # registered (fourth amendment): bases the creation readings of "moves" come from
 VARIANTS = ("long-fast",)  # the test's runs, named -rl-long-fast; their twins -rl-long
 TWINS = "composition-lowdose2"  # where the twins were read
 SEEN = "composition-fastlr"  # the fast-RL test, whose control runs were seen before this test was registered
@@ -52,12 +58,16 @@ def verdict(cases: Sequence[Mapping[str, Any]]) -> str:
     if len(cases) < MIN_CASES or len({r["base"] for r in cases}) < MIN_BASES:
         return "cannot answer"
     change = [r["change"]["p_creation"] for r in cases]
-    creation = sum(r["reading"] == "creation" for r in cases)
-    if all(c > 0 for c in change) and 2 * creation >= len(cases):
+    if any(c is None or not np.isfinite(c) for c in change):
+        raise InvalidConfigError("A case has no change in P(creation): every reading and its twin's carry one; read"
+                                 " them again with validate --read.")
+    moved = [r for r in cases if r["reading"] == "creation"]
+    median = float(np.median(change))
+    if 2 * len(moved) >= len(cases) and len({r["base"] for r in moved}) >= MIN_MOVED_BASES and median >= SMALL:
         return "moves toward creation"
-    if creation == 0 and float(np.median(change)) < SMALL:
-        return "does not move"
-    return "partly"
+    if not moved:
+        return "does not move" if median < SMALL else "partly (toward the cut)"
+    return "partly (some runs)"
 
 
 def lrshift_question(test: Sequence[Row], twins: Sequence[Row], seen: Sequence[Row],

@@ -4,6 +4,7 @@ their thresholds; the preset."""
 import pytest
 
 from rlmeta_interp.analysis.validation import lrshift
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
 A, C = "activation", "creation"
@@ -30,19 +31,36 @@ def _world(fast, *, bases=3):
 
 
 @pytest.mark.parametrize(("fast", "got"), [
-    ([(C, 0.7, "passed")] * 3 + [(A, 0.3, "passed")] * 3, "moves toward creation"),  # all rose, half creation
-    ([(C, 0.7, "passed")] * 2 + [(A, 0.3, "passed")] * 4, "partly"),  # a third creation
-    ([(C, 0.7, "passed")] * 3 + [(A, 0.05, "passed")] * 3, "partly"),  # one fell
+    ([(C, 0.7, "passed")] * 3 + [(A, 0.3, "passed")] * 3, "moves toward creation"),  # half creation, 3 bases
+    ([(C, 0.7, "passed")] * 3 + [(A, 0.05, "passed")] * 3, "moves toward creation"),  # some fell: still the median
+    ([(C, 0.7, "passed")] * 2 + [(A, 0.3, "passed")] * 4, "partly (some runs)"),  # a third creation
+    ([(C, 0.7, "passed")] * 3 + [(A, 0.1, "passed")] * 3, "moves toward creation"),  # median change 0.3
+    ([(C, 0.7, "passed")] * 3 + [(A, 0.1, "passed")] * 3 + [(A, 0.1, "passed")] * 2, "partly (some runs)"),  # median 0
     ([(A, 0.15, "passed")] * 6, "does not move"),
-    ([(A, 0.3, "passed")] * 6, "partly"),  # none creation, median change 0.2
+    ([(A, 0.2, "passed")] * 6, "partly (toward the cut)"),  # none creation, median change exactly 0.1
+    ([(A, 0.1, "passed")] * 6, "does not move"),  # no change at all
     ([(C, 0.7, "passed")] * 3 + [(A, 0.1, "failed")] * 3, "cannot answer"),  # three cases
-    ([(C, 0.7, "passed")] * 6, "cannot answer")])  # from two bases (set below)
+    ([(C, 0.7, "passed")] * 4, "moves toward creation")])  # the fewest that answer: 4 cases from 3 bases
 def test_the_verdict(fast, got):
-    test, twins, manifests = _world(fast, bases=2 if got == "cannot answer" and len(fast) == 6
-                                    and fast[-1][2] == "passed" else 3)
+    test, twins, manifests = _world(fast)
     out = lrshift.lrshift_question(test, twins, [], manifests)
     assert out["verdict"] == got
-    assert len(out["cases"]) + len(out["not_cases"]) == 6
+    assert len(out["cases"]) + len(out["not_cases"]) == len(fast)
+
+
+def test_creation_readings_from_one_base_do_not_move_it_and_two_bases_cannot_answer():
+    test, twins, manifests = _world([(C, 0.7, "passed"), (A, 0.3, "passed"), (A, 0.3, "passed")] * 2)
+    out = lrshift.lrshift_question(test, twins, [], manifests)  # creation only from base b0: 2 of 6
+    assert out["verdict"] == "partly (some runs)"
+    test, twins, manifests = _world([(C, 0.7, "passed")] * 6, bases=2)
+    assert lrshift.lrshift_question(test, twins, [], manifests)["verdict"] == "cannot answer"
+
+
+def test_a_missing_p_creation_is_refused():
+    test, twins, manifests = _world([(C, 0.7, "passed")] * 6)
+    test[0] = {**test[0], "p_creation": float("nan")}
+    with pytest.raises(InvalidConfigError, match="P\\(creation\\)"):
+        lrshift.lrshift_question(test, twins, [], manifests)
 
 
 def test_a_run_whose_twin_was_read_creation_is_not_a_case():
