@@ -386,14 +386,27 @@ def build_zoo(
 
         log.info("zoo: building %d models in %d independent chains with %d worker processes.", len(todo),
                  len(chains), min(jobs, len(chains)))
-        with ProcessPoolExecutor(max_workers=min(jobs, len(chains)),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(chains)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             for fut in [pool.submit(_build_chain, c, out, preset, False, threads or 1) for c in chains]:
                 fut.result()
     else:
         for chain in chains:
             _build_chain(chain, out, preset, progress, threads)
     return [out / s.name for s in specs]
+
+
+def exit_with_parent(parent: int, every: float = 2.0) -> None:
+    """Worker initializer: a daemon thread ends this process once its parent ``parent`` is gone. A build killed by
+    its process (Ctrl-C, ``kill``) must not leave workers training on: they would keep writing into the zoo, where a
+    rerun builds the same models in the same folders and the two races each other's files. Neither
+    concurrent.futures nor multiprocessing ends orphaned workers, hence this watch."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _chains(specs: Sequence[OrganismSpec]) -> list[list[OrganismSpec]]:

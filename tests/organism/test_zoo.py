@@ -258,3 +258,41 @@ def test_cpu_ledger_writes_its_running_total_while_open(tmp_path, monkeypatch):
         mid = zoo.read_json(tmp_path / zoo.CPU_LEDGER)["cpu_seconds"]
         assert 100.0 < mid <= ledger.total()
     assert zoo.read_json(tmp_path / zoo.CPU_LEDGER)["cpu_seconds"] >= 100.3
+
+
+def test_build_workers_end_when_the_build_process_is_killed(tmp_path):
+    """A killed `zoo build --jobs N` must not leave its workers training into the zoo: the parent here starts a worker
+    pool with the build's initializer, reports the worker's pid and is killed; the worker ends within seconds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from rlmeta_interp.organism.zoo import exit_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),\n"
+        "                               initializer=exit_with_parent, initargs=(os.getpid(), 0.2))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 600)\n"
+        "    time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        stat = f"/proc/{worker}/stat"  # ended but not reaped (a container's pid 1 may not reap): state Z
+        if os.path.exists(stat) and open(stat).read().rsplit(")", 1)[1].split()[0] == "Z":
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError(f"worker {worker} outlived its killed parent by 30 s")
