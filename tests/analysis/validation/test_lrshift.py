@@ -111,3 +111,19 @@ def test_the_answer_renders_for_data_readme(tmp_path):
     assert text.startswith("**Does a larger learning rate alone move the meter? Verdict: moves toward creation.**")
     assert "read creation: 3; median change in P(creation): +0.40" in text and "p_creation +0.40" in text
     assert "| b0-rl-long-fast-s0 | activation | passed |" in text and "0 of 6 cases" not in text
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-lrshift-lrshift.json) is generated, not edited: the
+    command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = read_json(lrshift.main(["composition-lrshift"], folder=tmp_path / "pilots"), required=True)
+    assert out == read_json(src / "readings" / "composition-lrshift-lrshift.json", required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.lrshift composition-lrshift")
+    assert len(out["runs"]) == 6 and len(out["seen_runs"]) == 2
