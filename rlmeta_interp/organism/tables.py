@@ -118,19 +118,20 @@ def _weights(manifest: dict[str, Any]) -> str | None:
     return (manifest.get("files") or {}).get(WEIGHTS_FILE)
 
 
-def _recorded(dest: Path, name: str, manifest: dict[str, Any]) -> Path | None:
-    """``dest``'s exported record of ``name`` (None if none). A record whose weights checksum differs from
-    ``manifest``'s is refused: readings made of the recorded weights would be attributed to other ones."""
+def _recorded(dest: Path, name: str, manifest: dict[str, Any]) -> tuple[Path | None, str | None]:
+    """``dest``'s exported record of ``name`` and the weights checksum it names ((None, None) if none). A record whose
+    weights checksum differs from ``manifest``'s is refused: readings made of the recorded weights would be
+    attributed to other ones."""
     old = exported_manifest_path(dest, name)
     if old is None:
-        return None
+        return None, None
     mine, theirs = _weights(manifest), _weights(read_json(old))
     if mine is not None and theirs is not None and mine != theirs:
         raise InvalidConfigError(f"{name} was built again with other weights ({mine[:12]}; the exported record {old}"
                                  f" names {theirs[:12]}): the record is not replaced. Build the rebuild under another"
                                  " name, or export from a zoo folder that holds the recorded build (a thread count"
                                  " other than build.torch_threads gives other weights).")
-    return old
+    return old, theirs
 
 
 def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json",
@@ -151,8 +152,8 @@ def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], 
         if not is_up_to_date(src.parent, spec):
             continue
         manifest = read_json(src)
-        old = _recorded(Path(dest), spec.name, manifest)
-        if keep_recorded and old is not None and old.name == f"{spec.name}{suffix}" and _weights(read_json(old)):
+        old, recorded = _recorded(Path(dest), spec.name, manifest)
+        if keep_recorded and old is not None and old.name == f"{spec.name}{suffix}" and recorded is not None:
             log.info("kept the exported record %s (same weights; delete it to export this build's manifest)", old)
             out.append(old)
             continue

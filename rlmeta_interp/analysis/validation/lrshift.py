@@ -9,8 +9,8 @@ activation. The verdict:
 
 - *cannot answer*: fewer than :data:`MIN_CASES` cases, or from fewer than :data:`MIN_BASES` bases;
 - *moves toward creation*: at least half the cases were read creation, from at least :data:`MIN_MOVED_BASES`
-  bases, and the median change in P(creation) from the twin is at least :data:`SMALL` (fourth amendment: runs of
-  one base move together, so the base is the unit);
+  bases, and the median change in P(creation) from the twin is at least :data:`SMALL` (the test's amendment: runs
+  of one base move together, so the base is the unit);
 - *does not move*: no case was read creation and the median change in P(creation) is below :data:`SMALL`;
 - *partly (toward the cut)*: no case was read creation, the median change is at least :data:`SMALL`;
 - *partly (some runs)*: anything else (some read creation, too few or from one base).
@@ -36,13 +36,13 @@ import numpy as np
 
 from ...errors import InvalidConfigError
 from .questions import Row, require_manifests, run_question
+from .fastlr import VARIANTS  # the same runs' naming: -rl-long-fast, twins -rl-long
 from .twins import STATISTICS, paired_change, paired_runs, twin_of
 
 MIN_CASES = 4  # registered
 MIN_BASES = 3
 SMALL = 0.1  # registered: a median change in P(creation) below this is no movement
-MIN_MOVED_BASES = 2  # registered (fourth amendment): bases the creation readings of "moves" come from
-VARIANTS = ("long-fast",)  # the test's runs, named -rl-long-fast; their twins -rl-long
+MIN_MOVED_BASES = 2  # registered (the test's amendment): bases the creation readings of "moves" come from
 TWINS = "composition-lowdose2"  # where the twins were read
 SEEN = "composition-fastlr"  # the fast-RL test, whose control runs were seen before this test was registered
 
@@ -53,16 +53,21 @@ def lr_cases(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
             and r["twin_gain_check"] == "passed" and r["twin_reading"] == "activation"]
 
 
-def verdict(cases: Sequence[Mapping[str, Any]]) -> str:
-    """The registered verdict (module docstring) over the cases."""
-    if len(cases) < MIN_CASES or len({r["base"] for r in cases}) < MIN_BASES:
-        return "cannot answer"
+def median_change(cases: Sequence[Mapping[str, Any]]) -> float | None:
+    """The median change in P(creation) from the twin over ``cases`` (None for none); a missing change is refused."""
     change = [r["change"]["p_creation"] for r in cases]
     if any(c is None or not np.isfinite(c) for c in change):
         raise InvalidConfigError("A case has no change in P(creation): every reading and its twin's carry one; read"
                                  " them again with validate --read.")
+    return float(np.median(change)) if change else None
+
+
+def verdict(cases: Sequence[Mapping[str, Any]]) -> str:
+    """The registered verdict (module docstring) over the cases."""
+    if len(cases) < MIN_CASES or len({r["base"] for r in cases}) < MIN_BASES:
+        return "cannot answer"
     moved = [r for r in cases if r["reading"] == "creation"]
-    median = float(np.median(change))
+    median = median_change(cases)
     if 2 * len(moved) >= len(cases) and len({r["base"] for r in moved}) >= MIN_MOVED_BASES and median >= SMALL:
         return "moves toward creation"
     if not moved:
@@ -84,8 +89,7 @@ def lrshift_question(test: Sequence[Row], twins: Sequence[Row], seen: Sequence[R
     return {"verdict": verdict(chosen), "min_cases": MIN_CASES, "min_bases": MIN_BASES, "small": SMALL,
             "cases": sorted(names), "not_cases": [r["pair"] for r in runs if r["pair"] not in names],
             "read_creation": sum(r["reading"] == "creation" for r in chosen),
-            "median_change_p_creation": float(np.median([r["change"]["p_creation"] for r in chosen])) if chosen
-            else None,
+            "median_change_p_creation": median_change(chosen),
             "change": {k: paired_change(chosen, k) for k in ("p_creation", *STATISTICS)},
             "pooled_with_seen": {"cases": len(chosen) + len(seen_runs),
                                  "read_creation": sum(r["reading"] == "creation" for r in (*chosen, *seen_runs)),
