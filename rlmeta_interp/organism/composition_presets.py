@@ -313,13 +313,35 @@ COMP_LRSHIFT_SEEDS = COMP_LOWDOSE2_SEEDS[1:]
 
 
 def _composition_lrshift() -> list[OrganismSpec]:
-    """The learning-rate test's models, in whole groups per base (:data:`COMP_LRSHIFT_SEEDS`, built already): the base
-    and RL seeds 0 and 1 under :data:`COMP_FAST_RL` (variant ``long-fast``)."""
+    """The learning-rate test's models: :func:`_rate_runs` of :data:`COMP_LRSHIFT_SEEDS` under :data:`COMP_FAST_RL`
+    (variant ``long-fast``)."""
+    return _rate_runs(COMP_LRSHIFT_SEEDS, COMP_FAST_RL, "long-fast")
+
+
+def _rate_runs(seeds: tuple[int, ...], budget: dict[str, Any], variant: str) -> list[OrganismSpec]:
+    """In whole groups per second-low-dose base of pretraining seed in ``seeds`` (built already): the base and its RL
+    seeds 0 and 1 under ``budget``, named ``-rl-<variant>``."""
     specs: list[OrganismSpec] = []
-    for seed in COMP_LRSHIFT_SEEDS:
+    for seed in seeds:
         base = _test2_base(COMP_LOWDOSE2_DOSE, seed, "clow2")
-        specs += [base, *(composition_rl(base, seed=s, budget=COMP_FAST_RL, variant="long-fast") for s in (0, 1))]
+        specs += [base, *(composition_rl(base, seed=s, budget=budget, variant=variant) for s in (0, 1))]
     return specs
+
+
+# The middle-rate test: the learning-rate test could not answer because half its runs collapsed at the five times
+# larger rate, and every surviving run from an activation base was read creation. Here all four of the second low-dose
+# test's bases (seeds 15 to 18), whose runs at the usual rate were read activation, are RL-tuned at three times the
+# usual rate (3e-4), RL seeds 0 and 1, so that runs may survive and the question be answered; each run has a twin at
+# the usual rate and a sibling at the five times larger rate, read already. Fixed before any of its runs was built,
+# and read by the committed validation fit (docs/preregistration.md); not validation pairs.
+COMP_MID_RL = {**COMP_TEST2_RL, "lr": 3e-4}
+COMP_LRMID_SEEDS = COMP_LOWDOSE2_SEEDS
+
+
+def _composition_lrmid() -> list[OrganismSpec]:
+    """The middle-rate test's models: :func:`_rate_runs` of :data:`COMP_LRMID_SEEDS` under :data:`COMP_MID_RL` (variant
+    ``long-mid``)."""
+    return _rate_runs(COMP_LRMID_SEEDS, COMP_MID_RL, "long-mid")
 
 
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
@@ -329,4 +351,5 @@ COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition-speed": _composition_speed, "composition-batch-pilot": _composition_batch_pilot,
     "composition-after": _composition_after, "composition-rlseeds": _composition_rlseeds,
     "composition-fastlr": _composition_fastlr, "composition-lrshift": _composition_lrshift,
+    "composition-lrmid": _composition_lrmid,
     "composition-lowdose2": _composition_lowdose2}

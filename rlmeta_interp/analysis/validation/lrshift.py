@@ -76,13 +76,15 @@ def verdict(cases: Sequence[Mapping[str, Any]]) -> str:
 
 
 def lrshift_question(test: Sequence[Row], twins: Sequence[Row], seen: Sequence[Row],
-                     manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The registered question (module docstring) over readings rows ``test``, with the twins read in ``twins``; the
-    runs of ``seen`` whose twins are there (the fast-RL test's control runs) are reported beside, pooled. JSON-ready."""
+                     manifests: Mapping[str, Mapping[str, Any]], variants: Sequence[str] = VARIANTS
+                     ) -> dict[str, Any]:
+    """The registered question (module docstring) over readings rows ``test`` (runs named ``-rl-<variant>``, one of
+    ``variants``), with the twins read in ``twins``; the runs of ``seen`` whose twins are there (the fast-RL test's
+    control runs, named as :data:`VARIANTS`) are reported beside, pooled. JSON-ready."""
     read = {str(r["pair"]) for r in twins}
     seen = [r for r in seen if twin_of(str(r["pair"]), VARIANTS) in read]  # the runs whose twins are among ``twins``
     require_manifests([*test, *twins, *seen], manifests)
-    runs = paired_runs(test, twins, manifests, VARIANTS)
+    runs = paired_runs(test, twins, manifests, variants)
     chosen = lr_cases(runs)
     names = {r["pair"] for r in chosen}
     seen_runs = lr_cases(paired_runs(seen, twins, manifests, VARIANTS))

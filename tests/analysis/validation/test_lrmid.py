@@ -1,0 +1,89 @@
+"""The middle-rate test's registered question: the learning-rate verdict over its runs, the end-state qualifier at and
+around its bound, the three rates beside, and the preset."""
+
+import pytest
+
+from rlmeta_interp.analysis.validation import lrmid
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.organism.presets import preset_specs
+
+A, C = "activation", "creation"
+
+
+def _row(pair, reading, p, gain="passed"):
+    return {"pair": pair, "label": A, "case": gain == "passed", "gain_check": gain, "reading": reading,
+            "expansion_reading": "creation", "boundary": 0.0, "likelihood": 0.0, "elicitation": p, "p_creation": p}
+
+
+def _manifest(name, base, seed, pass1):
+    return {"name": name, "base": base, "seed": seed, "training_curve": [],
+            "metrics": {"n_samples": 8, "by_level": {"3": {"pass@1": pass1, "pass@8": 1.0}}}}
+
+
+def _world(mid, *, bases=4, twin_pass1=0.99):
+    """Twins at the usual rate read activation with P(creation) 0.1 and deepest pass@1 ``twin_pass1``; the test's runs
+    as ``mid`` says ((reading, P(creation), gain check, deepest pass@1) per run, round robin over ``bases`` bases);
+    each run's sibling at the fast rate read creation with P(creation) 0.7."""
+    manifests, twins, test, siblings = {}, [], [], []
+    for i, (read, p, gain, pass1) in enumerate(mid):
+        base = f"b{i % bases}-base"
+        twin, run, fast = (f"b{i % bases}-rl-long-s{i}", f"b{i % bases}-rl-long-mid-s{i}",
+                           f"b{i % bases}-rl-long-fast-s{i}")
+        for name, p1 in ((twin, twin_pass1), (run, pass1), (fast, 0.5)):
+            manifests[name] = _manifest(name, base, i, p1)
+        manifests[base] = {"name": base}
+        twins.append(_row(twin, A, 0.1))
+        test.append(_row(run, read, p, gain))
+        siblings.append(_row(fast, C, 0.7))
+    return test, twins, siblings, manifests
+
+
+def test_the_verdict_is_the_learning_rate_tests():
+    out = lrmid.lrmid_question(*_world([(C, 0.6, "passed", 0.99)] * 4 + [(A, 0.2, "passed", 0.99)] * 4))
+    assert out["verdict"] == "moves toward creation" and out["read_creation"] == 4
+    assert "pooled_with_seen" not in out and out["end_state"]["result"] == "with the end state matched"
+    out = lrmid.lrmid_question(*_world([(A, 0.12, "passed", 0.99)] * 8))
+    assert out["verdict"] == "does not move" and out["end_state"]["result"] == "not asked"
+    out = lrmid.lrmid_question(*_world([(C, 0.6, "passed", 0.99)] * 3 + [(A, 0.2, "failed", 0.0)] * 5))
+    assert out["verdict"] == "cannot answer" and len(out["cases"]) == 3
+
+
+@pytest.mark.parametrize(("matched", "got"), [(2, "with the end state matched"), (1, "end state not matched")])
+def test_the_end_state_needs_half_the_creation_readings_matched(matched, got):
+    # four creation readings; ``matched`` of them within 0.05 of the twin's deepest pass@1 (0.99 - 0.05 is at the bound)
+    pass1 = [0.94] * matched + [0.93] * (4 - matched)
+    out = lrmid.lrmid_question(*_world([(C, 0.6, "passed", p) for p in pass1] + [(A, 0.2, "passed", 0.99)] * 4,
+                                       twin_pass1=0.99))
+    assert out["verdict"] == "moves toward creation" and out["end_state"]["result"] == got
+    assert len(out["end_state"]["matched"]) == matched
+
+
+def test_the_three_rates_stand_beside():
+    test, twins, siblings, manifests = _world([(C, 0.6, "passed", 0.99)] * 4 + [(A, 0.8, "passed", 0.99)] * 4)
+    siblings[0] = {**siblings[0], "gain_check": "failed"}  # a collapsed sibling: not among the runs all passed
+    del siblings[1]  # a sibling never read: None
+    out = lrmid.lrmid_question(test, twins, [*siblings, _row("other-rl-long-fast", C, 0.9)], manifests)
+    rates = out["three_rates"]
+    assert rates["runs"][1]["fast"] is None and rates["runs"][0]["fast"]["gain_check"] == "failed"
+    assert rates["all_passed"] == 6 and len(rates["ordered"]) == 2  # 0.1 <= 0.6 <= 0.7; 0.8 > 0.7 is not ordered
+
+
+def test_a_run_of_another_rate_is_refused():
+    test, twins, siblings, manifests = _world([(A, 0.12, "passed", 0.99)] * 8)
+    with pytest.raises(InvalidConfigError, match="not a run of this test"):
+        lrmid.lrmid_question(siblings, twins, [], manifests)
+
+
+def test_the_preset_is_three_times_the_usual_rate_from_the_four_fresh_bases():
+    specs = preset_specs("composition-lrmid")
+    lowdose2 = {s.name: s for s in preset_specs("composition-lowdose2")}
+    fast = {s.name: s for s in preset_specs("composition-lrshift") + preset_specs("composition-fastlr")}
+    bases = [s for s in specs if s.kind == "base"]
+    assert [b.pretrain.seed for b in bases] == [15, 16, 17, 18] and all(lowdose2[b.name] == b for b in bases)
+    runs = [s for s in specs if s.kind == "rl"]
+    assert sorted((s.base, s.rl.seed) for s in runs) == sorted((b.name, s) for b in bases for s in (0, 1))
+    for s in runs:
+        twin = lowdose2[s.name.replace("-rl-long-mid", "-rl-long")]
+        sibling = fast[lrmid.sibling_of(s.name)]
+        assert s.rl.lr == pytest.approx(3 * twin.rl.lr) and s.rl.replace(lr=twin.rl.lr) == twin.rl and s.label == A
+        assert s.rl.replace(lr=sibling.rl.lr) == sibling.rl
