@@ -119,32 +119,16 @@ else:
 # learning-speed test asks whether the meter follows how quickly RL learnt: activation runs slowed by the learning rate;
 # the training-after-take-off test, whether it follows how long RL trained after: the same runs stopped or continued;
 # the RL-seeds and fast-RL tests, whether it follows the base or its run's take-off: one base under more RL seeds, and
-# under a larger learning rate; the learning-rate test, whether a larger learning rate alone moves its readings.
+# under a larger learning rate; the learning-rate and middle-rate tests, whether a larger learning rate alone moves its
+# readings.
 
 # %%
 for name in readings.READINGS:
     display(Markdown(f"**{name}**: " + readings.readings_evaluation(tables.pilot_manifests_dir(), name)))
     if rows := readings.readings_rows(tables.pilot_manifests_dir(), name):
         display(pd.DataFrame(rows))
-for name in readings.BEYOND:
-    display(Markdown(f"**{name}, beyond pass@k**: " + readings.beyond_text(tables.pilot_manifests_dir(), name)))
-for name in readings.SPEED:
-    display(Markdown(f"**{name}, learning speed**: " + readings.speed_text(tables.pilot_manifests_dir(), name)))
-for name in readings.AFTER:
-    display(Markdown(f"**{name}, training after take-off**: " + readings.after_text(tables.pilot_manifests_dir(), name)))
-for name in readings.REPLICATE:
-    display(Markdown(f"**{name}, replication**: " + readings.replicate_text(tables.pilot_manifests_dir(), name)))
-for name in readings.COVARIATE:
-    display(Markdown(f"**{name}, take-off and headroom readers**: "
-                     + readings.covariate_text(tables.pilot_manifests_dir(), name)))
-for name in readings.RLSEEDS:
-    display(Markdown(f"**{name}, base or take-off**: " + readings.rlseeds_text(tables.pilot_manifests_dir(), name)))
-for name in readings.FASTLR:
-    display(Markdown(f"**{name}, base or take-off under faster RL**: "
-                     + readings.fastlr_text(tables.pilot_manifests_dir(), name)))
-for name in readings.LRSHIFT:
-    display(Markdown(f"**{name}, a larger learning rate alone**: "
-                     + readings.lrshift_text(tables.pilot_manifests_dir(), name)))
+for _, title, text in readings.answer_texts(tables.pilot_manifests_dir()):
+    display(Markdown(f"**{title}**: {text}"))
 
 # %% [markdown]
 # ## One pair's full scorecard

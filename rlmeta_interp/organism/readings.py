@@ -16,32 +16,21 @@ READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
 READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed",
             "composition-after", "composition-rlseeds", "composition-lowdose2", "composition-fastlr",
-            "composition-lrshift")
-#: readings whose registered question "does the meter read more than pass@k?" is answered beside them
-#: (``python -m rlmeta_interp.analysis.validation.beyond NAME REFERENCE`` writes ``<NAME>-beyond.json``)
-BEYOND = ("composition-lowdose", "composition-lowdose2")
-#: readings whose registered question "does the meter read RL's learning speed?" is answered beside them
-#: (``python -m rlmeta_interp.analysis.validation.speed NAME`` writes ``<NAME>-speed.json``)
-SPEED = ("composition-speed",)
-#: readings whose registered question "does the meter read how long RL trained after it learnt?" is answered beside
-#: them (``python -m rlmeta_interp.analysis.validation.after NAME`` writes ``<NAME>-after.json``)
-AFTER = ("composition-after",)
-#: readings whose registered question "does the meter follow the base or its run's take-off?" is answered beside them
-#: (``python -m rlmeta_interp.analysis.validation.rlseeds NAME`` writes ``<NAME>-rlseeds.json``)
-RLSEEDS = ("composition-rlseeds",)
-#: readings with the take-off and headroom readers beside the meter (not deciding; ``python -m
-#: rlmeta_interp.analysis.validation.covariate NAME`` writes ``<NAME>-covariate.json``)
-COVARIATE = ("composition-lowdose2",)
-#: readings whose registered fast-RL question is answered beside them (``python -m
-#: rlmeta_interp.analysis.validation.fastlr NAME`` writes ``<NAME>-fastlr.json``)
-FASTLR = ("composition-fastlr",)
-#: readings whose registered learning-rate question is answered beside them (``python -m
-#: rlmeta_interp.analysis.validation.lrshift NAME`` writes ``<NAME>-lrshift.json``)
-LRSHIFT = ("composition-lrshift",)
-#: readings whose replication outcome is named beside them (``python -m rlmeta_interp.analysis.validation.replicate
-#: NAME EARLIER REFERENCE`` writes ``<NAME>-replicate.json``)
-REPLICATE = ("composition-lowdose2",)
-
+            "composition-lrshift", "composition-lrmid")
+#: every registered answer rendered beside its readings, in the order shown: (kind, what it asks, the readings it
+#: answers for). ``python -m rlmeta_interp.analysis.validation.<kind> NAME`` writes ``<NAME>-<kind>.json`` beside the
+#: readings (beyond also takes the reference readings, replicate the earlier and reference ones); the covariate
+#: answer decides nothing: it puts the take-off and headroom readers beside the meter.
+ANSWERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("beyond", "beyond pass@k", ("composition-lowdose", "composition-lowdose2")),
+    ("speed", "learning speed", ("composition-speed",)),
+    ("after", "training after take-off", ("composition-after",)),
+    ("replicate", "replication", ("composition-lowdose2",)),
+    ("covariate", "take-off and headroom readers", ("composition-lowdose2",)),
+    ("rlseeds", "base or take-off", ("composition-rlseeds",)),
+    ("fastlr", "base or take-off under faster RL", ("composition-fastlr",)),
+    ("lrshift", "a larger learning rate alone", ("composition-lrshift",)),
+    ("lrmid", "a three times larger learning rate", ("composition-lrmid",)))
 
 def readings_path(folder: str | Path, name: str) -> Path:
     """Where the readings ``name`` lie under ``folder`` (CSV; the evaluation beside it as JSON)."""
@@ -49,9 +38,19 @@ def readings_path(folder: str | Path, name: str) -> Path:
 
 
 def answer_path(folder: str | Path, name: str, kind: str) -> Path:
-    """Where the answer ``kind`` ("beyond", "speed", "after", "rlseeds", "covariate") to ``folder``'s readings ``name`` lies:
-    ``<name>-<kind>.json`` beside the readings, written by ``analysis.validation.<kind>``."""
+    """Where the answer ``kind`` (a registered question's module under ``analysis.validation``: "beyond", "speed",
+    "lrshift", ...) to ``folder``'s readings ``name`` lies: ``<name>-<kind>.json`` beside the readings, written by
+    ``analysis.validation.<kind>``."""
     return readings_path(folder, name).with_name(f"{name}-{kind}.json")
+
+
+NOT_ANSWERED = "(not answered yet)\n"  # what the rendering of a registered answer shows before it is computed
+
+
+def _answer(folder: str | Path, name: str, kind: str) -> dict[str, Any] | None:
+    """The answer ``kind`` to ``folder``'s readings ``name`` (checksum verified), None when it is not there yet."""
+    path = answer_path(folder, name, kind)
+    return read_json(path, required=True) if path.exists() else None
 
 
 def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
@@ -138,6 +137,7 @@ def _twin_rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
              "fitted reading (twin)": f"{r['reading']} ({r['twin_reading']})",
              "P(creation) (twin)": both(r, "p_creation", "{:.2f}"),
              **{f"change in {k}": fmt_num(r["change"][k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")},
+             "deepest pass@1 (twin)": both(r, "deepest_pass@1", "{:.3f}"),
              "deepest pass@n (twin)": both(r, "deepest_pass@n", "{:.3f}")} for r in runs]
 
 
@@ -153,10 +153,9 @@ def after_text(folder: str | Path, name: str) -> str:
     ``name`` (from ``<name>-after.json``, checksum verified; ``analysis.validation.after`` says what each part means):
     the verdict, the credit per reader over the brief activation cases, the brief-budget check, each run beside its
     twin with whether its curve repeats the twin's, the paired changes per arm and class, every reader's readings."""
-    path = answer_path(folder, name, "after")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    b = _answer(folder, name, "after")
+    if b is None:
+        return NOT_ANSWERED
     read, check = b["brief_read"], b["brief_creation_check"]
     credit = [_credit_row(q, reader=reader) for reader, q in b["question"].items() if reader != "pairs"]
     runs = [{**row, "curve repeats the twin's (steps compared)":
@@ -188,10 +187,9 @@ def beyond_text(folder: str | Path, name: str) -> str:
     checksum verified; ``analysis.validation.beyond`` says what each part means): the verdict, the credit per set of
     expanding activation cases and reader, the expanding cases, per-dose counts, every reader's readings per class,
     the AUCs against the reference's creation cases, and each base's pass@1 and pass@n at the deepest level."""
-    path = answer_path(folder, name, "beyond")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    b = _answer(folder, name, "beyond")
+    if b is None:
+        return NOT_ANSWERED
     every = b["questions"]["all"]
     verdict = (f"credited: it read {every['as read']['read_activation']} of {every['as read']['n']} expanding activation"
                " cases as activation, as read and with its pass@k input held at its cut" if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
@@ -233,10 +231,9 @@ def speed_text(folder: str | Path, name: str) -> str:
     ``<name>-speed.json``, checksum verified; ``analysis.validation.speed`` says what each part means): the verdict,
     the take-off cut and the meter's own switch, the credit per set of slow activation cases and reader, the
     learning-rate check, each run beside its twin, the paired changes per class, and every reader's readings."""
-    path = answer_path(folder, name, "speed")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    b = _answer(folder, name, "speed")
+    if b is None:
+        return NOT_ANSWERED
     cut, switch, slow, lr = b["takeoff_cut"], b["meter_switch"], b["slow_read"], b["lr_check"]
     credit = [_credit_row(q, cases=subset, reader=reader) for subset, readers in b["questions"].items()
               for reader, q in readers.items() if reader != "pairs"]
@@ -275,8 +272,8 @@ def rlseeds_text(folder: str | Path, name: str) -> str:
     """The registered "does the meter follow the base or its run's take-off?" answer for ``folder``'s readings
     ``name`` (from ``<name>-rlseeds.json``, checksum verified; ``analysis.validation.rlseeds`` says what each part
     means): the verdict, the meter's switch, each run of the base and its earlier runs, the rank correlation."""
-    path = answer_path(folder, name, "rlseeds")
-    return _rlseeds_body(read_json(path, required=True)) if path.exists() else "(not answered yet)\n"
+    b = _answer(folder, name, "rlseeds")
+    return NOT_ANSWERED if b is None else _rlseeds_body(b)
 
 
 def _rlseeds_body(b: dict[str, Any]) -> str:
@@ -325,10 +322,9 @@ def _rlseeds_body(b: dict[str, Any]) -> str:
 def covariate_text(folder: str | Path, name: str) -> str:
     """The take-off and headroom readers beside the meter for ``folder``'s readings ``name`` (from
     ``<name>-covariate.json``, checksum verified; ``analysis.validation.covariate`` says what each part means)."""
-    path = answer_path(folder, name, "covariate")
-    if not path.exists():
+    b = _answer(folder, name, "covariate")
+    if b is None:
         return "(not computed yet)\n"
-    b = read_json(path, required=True)
     split = [{"fitted summary": way, "cases where the readers disagree": str(a["disagree"]),
               "with the take-off rule": str(a["meter_with_first"]), "with the headroom rule": str(a["meter_with_second"]),
               "with neither": str(a["meter_with_neither"])} for way, a in b["where_they_disagree"].items()]
@@ -355,10 +351,9 @@ def covariate_text(folder: str | Path, name: str) -> str:
 def replicate_text(folder: str | Path, name: str) -> str:
     """The named replication outcome for ``folder``'s readings ``name`` (from ``<name>-replicate.json``, checksum
     verified; ``analysis.validation.replicate`` says what each part means)."""
-    path = answer_path(folder, name, "replicate")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    b = _answer(folder, name, "replicate")
+    if b is None:
+        return NOT_ANSWERED
 
     def share(s: dict[str, Any]) -> str:
         lo, hi = s["interval"]
@@ -380,10 +375,9 @@ def fastlr_text(folder: str | Path, name: str) -> str:
     """The registered fast-RL answer for ``folder``'s readings ``name`` (from ``<name>-fastlr.json``, checksum
     verified; ``analysis.validation.fastlr`` says what each part means): the verdict and its qualifier, the late
     base's runs as the RL-seeds question reads them, and every run beside its twin at the usual learning rate."""
-    path = answer_path(folder, name, "fastlr")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    b = _answer(folder, name, "fastlr")
+    if b is None:
+        return NOT_ANSWERED
     # per base the bootstrap over bases has one base to draw: its interval is degenerate, so only the mean is shown
     change = "; ".join(f"{base}: {fmt_num(c['mean'], '{:+.2f}')} over {c['n']} runs"
                        for base, c in b["change_p_creation"].items())
@@ -399,19 +393,56 @@ def lrshift_text(folder: str | Path, name: str) -> str:
     """The registered learning-rate answer for ``folder``'s readings ``name`` (from ``<name>-lrshift.json``, checksum
     verified; ``analysis.validation.lrshift`` says what each part means): the verdict, the cases, the paired changes
     with their intervals over bases, the pooled count with the runs seen before, and every run beside its twin."""
-    path = answer_path(folder, name, "lrshift")
-    if not path.exists():
-        return "(not answered yet)\n"
-    b = read_json(path, required=True)
+    b = _answer(folder, name, "lrshift")
+    if b is None:
+        return NOT_ANSWERED
+    pooled = b["pooled_with_seen"]
+    return (_rate_verdict(b, "a larger learning rate") + f" With the fast-RL control's runs (seen before this test"
+            f" was registered; not a test): {pooled['read_creation']} of {pooled['cases']} cases read creation.\n\nEvery run"
+            " beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
+
+
+def _rate_verdict(b: dict[str, Any], rate: str) -> str:
+    """The learning-rate verdict's sentences (shared by the learning-rate and middle-rate answers)."""
     change = "; ".join(f"{k} {fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:+.2f}')} to"
                        f" {fmt_num(c['hi'], '{:+.2f}')}, {c['n']} cases from {c['n_bases']} bases)"
                        for k, c in b["change"].items())
-    pooled = b["pooled_with_seen"]
-    return (f"**Does a larger learning rate alone move the meter? Verdict: {b['verdict']}.** Cases (a run that"
+    return (f"**Does {rate} alone move the meter? Verdict: {b['verdict']}.** Cases (a run that"
             f" passed its gain check beside a twin that passed and was read activation): {len(b['cases'])} (at least"
             f" {b['min_cases']} from {b['min_bases']} bases needed); read creation: {b['read_creation']}; median change"
             f" in P(creation): {fmt_num(b['median_change_p_creation'], '{:+.2f}')} (no movement below"
             f" {b['small']:g}). Not cases: {', '.join(b['not_cases']) or 'none'}. Mean change from the twin, with a"
-            f" 95% bootstrap interval over bases: {change}. With the fast-RL control's runs (seen before this test"
-            f" was registered; not a test): {pooled['read_creation']} of {pooled['cases']} cases read creation.\n\nEvery run"
-            " beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
+            f" 95% bootstrap interval over bases: {change}.")
+
+
+def lrmid_text(folder: str | Path, name: str) -> str:
+    """The registered middle-rate answer for ``folder``'s readings ``name`` (from ``<name>-lrmid.json``, checksum
+    verified; ``analysis.validation.lrmid`` says what each part means): the verdict, the end state, every run at the
+    three learning rates, and every run beside its twin."""
+    b = _answer(folder, name, "lrmid")
+    if b is None:
+        return NOT_ANSWERED
+    end, rates = b["end_state"], b["three_rates"]
+
+    def at(r: dict[str, Any] | None) -> str:
+        return "not read" if r is None else f"{r['reading']}, {r['p_creation']:.2f} ({r['gain_check']})"
+
+    three = [{"run": t["pair"], **{f"{k} ({lr})": at(t[k]) for k, lr in
+                                   (("usual", "1e-4"), ("middle", "3e-4"), ("fast", "5e-4"))}} for t in rates["runs"]]
+    return (_rate_verdict(b, "a three times larger learning rate") + f" End state: {end['result']} (creation readings"
+            f" whose deepest-level pass@1 is within {end['within']:g} of their twin's:"
+            f" {len(end['matched'])} of {len(end['read_creation'])}).\n\nEach run at the three learning rates (reading,"
+            f" P(creation), gain check; the five times larger rate's runs were read before this test was registered, so"
+            f" this is not a test): of {rates['all_passed']} runs whose three models all passed, {len(rates['ordered'])}"
+            f" have P(creation) ordered with the rate.\n\n" + markdown_rows(three, "(no runs)")
+            + "\nEvery run beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
+
+
+def answer_texts(folder: str | Path) -> list[tuple[str, str, str]]:
+    """Every registered answer of :data:`ANSWERS` for ``folder``'s readings, rendered: (its data/README.md section,
+    ``<name>-<kind>``; a title; the text)."""
+    render = {"beyond": beyond_text, "speed": speed_text, "after": after_text, "replicate": replicate_text,
+              "covariate": covariate_text, "rlseeds": rlseeds_text, "fastlr": fastlr_text, "lrshift": lrshift_text,
+              "lrmid": lrmid_text}
+    return [(f"{name}-{kind}", f"{name}, {asks}", render[kind](folder, name))
+            for kind, asks, names in ANSWERS for name in names]

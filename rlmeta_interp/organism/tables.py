@@ -26,9 +26,7 @@ from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .readings import (AFTER, BEYOND, COVARIATE, FASTLR, LRSHIFT, READINGS, REPLICATE, RLSEEDS, SPEED, after_text,
-                       beyond_text, covariate_text, fastlr_text, lrshift_text, readings_evaluation, readings_rows,
-                       replicate_text, rlseeds_text, speed_text)
+from .readings import READINGS, answer_texts, readings_evaluation, readings_rows
 
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
@@ -324,7 +322,8 @@ def validation_counts(folder: str | Path) -> str:
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
-                 "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift")
+                 "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
+                 "composition-lrmid")
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
@@ -339,14 +338,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             # the pilot's readings were registered as no test of the bar: its evaluation is printed as such
             **{f"{name}-readings-evaluation": ("(Not a test of the bar.) " if name == "composition" else "")
                + readings_evaluation(pdir, name) for name in READINGS},
-            **{f"{name}-beyond": beyond_text(pdir, name) for name in BEYOND},
-            **{f"{name}-speed": speed_text(pdir, name) for name in SPEED},
-            **{f"{name}-after": after_text(pdir, name) for name in AFTER},
-            **{f"{name}-rlseeds": rlseeds_text(pdir, name) for name in RLSEEDS},
-            **{f"{name}-covariate": covariate_text(pdir, name) for name in COVARIATE},
-            **{f"{name}-replicate": replicate_text(pdir, name) for name in REPLICATE},
-            **{f"{name}-fastlr": fastlr_text(pdir, name) for name in FASTLR},
-            **{f"{name}-lrshift": lrshift_text(pdir, name) for name in LRSHIFT}}
+            **{key: text for key, _, text in answer_texts(pdir)}}
 
 
 def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:

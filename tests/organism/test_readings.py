@@ -113,8 +113,8 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
            "steps_after_converged": 1090, "final_entropy": 0.1, "deepest_pass@1": 0.2, "deepest_pass@n": 0.5,
            "reading": "activation", "p_creation": 0.2, "twin": "a-rl-long", "twin_gain_check": "passed",
            "twin_takeoff_step": 92, "twin_reading": "activation", "twin_p_creation": 0.15, "twin_converged_step": 137,
-           "twin_deepest_pass@n": 0.45, "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5,
-                                                   "elicitation": 0.25}}
+           "twin_deepest_pass@1": 0.3, "twin_deepest_pass@n": 0.45,
+           "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5, "elicitation": 0.25}}
     change = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 8, "n_bases": 4}
     answer = {"verdict": "credited", "takeoff_cut": {"cut": 114.5, "balanced_accuracy": 0.95, "n": 28},
               "meter_switch": {"cut": 160.0, "balanced_accuracy": 1.0, "n": 27}, "calibration": ["t2", "low"],
@@ -140,7 +140,7 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
     write_json_atomic(path, answer, checksum=True)
     assert "| slow | as read | 8/8 | 0.63 to 1.00 | 4/4 | 0.40 to 1.00 | yes | yes |" in text
     assert ("| a-rl-long-slow | activation | passed | 274 (92) | 410 (137) | activation (activation) | 0.20 (0.15) |"
-            " n/a | -0.50 | +0.25 | 0.500 (0.450) | creation | 0.61 |") in text
+            " n/a | -0.50 | +0.25 | 0.200 (0.300) | 0.500 (0.450) | creation | 0.61 |") in text
     assert "| activation | +0.05 (-0.10 to 0.20; 8 runs, 4 bases) |" in text and "| take-off rule | creation 8 |" in text
     path.write_text("{}")
     with pytest.raises(CorruptedCheckpointError, match="checksum"):
@@ -156,3 +156,13 @@ def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_con
     assert "the constant answer 0.00, always creation, a class absent here)" in low
     two = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-test2")
     assert "The project's bar over these pairs: not met." in two and "a class absent here" not in two
+
+
+def test_every_registered_answer_has_a_data_readme_section_and_renders_before_it_is_computed(tmp_path):
+    texts = readings.answer_texts(tmp_path)
+    assert len(texts) == sum(len(names) for _, _, names in readings.ANSWERS) and len({k for k, _, _ in texts}) == len(texts)
+    readme = (tables.shipped_zoo_dir().parent / "README.md").read_text()
+    for key, title, text in texts:
+        assert f"<!-- begin {key} -->" in readme, f"data/README.md has no section for {key}"
+        assert text in (readings.NOT_ANSWERED, "(not computed yet)\n") and title.startswith(key.rsplit("-", 1)[0])
+    assert all(name in readings.READINGS for _, _, names in readings.ANSWERS for name in names)

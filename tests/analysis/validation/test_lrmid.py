@@ -87,3 +87,23 @@ def test_the_preset_is_three_times_the_usual_rate_from_the_four_fresh_bases():
         sibling = fast[lrmid.sibling_of(s.name)]
         assert s.rl.lr == pytest.approx(3 * twin.rl.lr) and s.rl.replace(lr=twin.rl.lr) == twin.rl and s.label == A
         assert s.rl.replace(lr=sibling.rl.lr) == sibling.rl
+
+
+def test_the_answer_renders_for_data_readme(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.organism.readings import answer_path, answer_texts, lrmid_text
+
+    assert "not answered yet" in lrmid_text(tmp_path, "x")
+    test, twins, siblings, manifests = _world([(C, 0.6, "passed", 0.99)] * 4 + [(A, 0.2, "passed", 0.99)] * 4)
+    write_json_atomic(answer_path(tmp_path, "x", "lrmid"), lrmid.lrmid_question(test, twins, siblings, manifests),
+                      checksum=True)
+    text = lrmid_text(tmp_path, "x")
+    assert text.startswith("**Does a three times larger learning rate alone move the meter? Verdict: moves toward"
+                           " creation.**")
+    assert "End state: with the end state matched (creation readings whose deepest-level pass@1 is within 0.05 of" \
+           " their twin's: 4 of 4)" in text
+    assert "of 8 runs whose three models all passed, 8 have P(creation) ordered with the rate" in text
+    assert "| b0-rl-long-mid-s0 | activation, 0.10 (passed) | creation, 0.60 (passed) | creation, 0.70 (passed) |" in text
+    assert "| b0-rl-long-mid-s0 | activation | passed |" in text  # beside its twin
+    assert ("composition-lrmid-lrmid", "composition-lrmid, a three times larger learning rate", "(not answered yet)\n") \
+        in answer_texts(tmp_path)
