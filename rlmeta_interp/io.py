@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CHECKSUM_KEY = "rlmeta_sha256"  # safetensors metadata key holding the content checksum
 SIDECAR_SUFFIX = ".sha256"
+WEIGHTS_FILE = "model.safetensors"  # a model folder's weights; a manifest names them by this file's checksum
 
 
 def current_umask() -> int:
@@ -357,7 +358,7 @@ def hash_tensors(tensors: Mapping[str, torch.Tensor] | Iterator[tuple[str, torch
 def weights_id(model: Any) -> str:
     """The identity of a loaded model's weights in result keys: a zoo model's manifest sha256 (checked at load),
     else :func:`weights_hash` of its ``.hf`` module, so new weights at the same path never reuse a result."""
-    sha = ((getattr(model, "manifest", None) or {}).get("files") or {}).get("model.safetensors")
+    sha = ((getattr(model, "manifest", None) or {}).get("files") or {}).get(WEIGHTS_FILE)
     return str(sha) if sha else weights_hash(model.hf)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidConfigError
-from ..io import read_json, write_json_atomic, write_text_atomic
+from ..io import WEIGHTS_FILE, read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
@@ -56,7 +56,6 @@ def manifest_files(folder: str | Path) -> list[Path]:
 #: the built zoo's manifest. 34 rows are every third of the 100 kept before (index 3i of 0..99 is step
 #: round(3i(N-1)/99) = round(i(N-1)/33)), so manifests exported at 100 rows were thinned to these exactly.
 EXPORTED_CURVE_ROWS = 34
-WEIGHTS_FILE = "model.safetensors"  # the file whose checksum names a model's weights
 
 
 def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidConfigError, MissingWeightsError, UnknownModelError
-from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
+from ..io import WEIGHTS_FILE, ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import user_zoo_dir
 from ..provenance import package_versions
 from .card import write_model_card
@@ -89,7 +89,8 @@ def _file_hashes(folder: Path) -> dict[str, str]:
 
 
 def is_up_to_date(folder: Path, spec: OrganismSpec, preset: str | None = None) -> bool:
-    """True when ``folder`` holds a finished model built from exactly ``spec`` whose files match the manifest."""
+    """True when ``folder`` holds a finished model built from exactly ``spec`` whose files, its weights among them,
+    match the manifest."""
     mpath = folder / MANIFEST
     if not mpath.exists():
         return False
@@ -99,7 +100,10 @@ def is_up_to_date(folder: Path, spec: OrganismSpec, preset: str | None = None) -
             return False
     except (InvalidConfigError, TypeError, KeyError):
         return False
-    for rel, sha in manifest.get("files", {}).items():
+    files = manifest.get("files", {})
+    if WEIGHTS_FILE not in files:  # a manifest written without its weights (a build killed between the two) is no model
+        return False
+    for rel, sha in files.items():
         p = folder / rel
         if not p.exists() or sha256_file(p) != sha:
             return False
@@ -108,7 +112,7 @@ def is_up_to_date(folder: Path, spec: OrganismSpec, preset: str | None = None) -
         base_manifest = folder.parent / spec.base / MANIFEST
         if not base_manifest.exists():
             return False
-        if read_json(base_manifest).get("files", {}).get("model.safetensors") != manifest.get("base_weights_sha256"):
+        if read_json(base_manifest).get("files", {}).get(WEIGHTS_FILE) != manifest.get("base_weights_sha256"):
             return False
     return True
 
@@ -250,7 +254,7 @@ def _train(spec: OrganismSpec, work: Path, out_dir: Path, progress: bool) -> dic
         out["base"] = spec.base
         out["variant"] = spec.variant
         out["data_hash"] = base_manifest.get("data_hash")
-        out["base_weights_sha256"] = base_manifest["files"].get("model.safetensors")
+        out["base_weights_sha256"] = base_manifest["files"].get(WEIGHTS_FILE)
         if spec.kind == "sft":
             assert spec.pretrain is not None
             out["sft_data_hash"] = Corpus(spec.pretrain.corpus).data_hash()

@@ -49,8 +49,12 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
                                             "gain_check": {"kind": "regret", "passed": False, "regret_reduction": -0.5,
                                                            "regret_reduction_ci": [-0.9, -0.1]}})):
         (zoo_dir / spec.name).mkdir(parents=True)
+        weights = zoo_dir / spec.name / "model.safetensors"  # a built model has weights (their bytes matter not here)
+        weights.write_bytes(b"first weights" if spec is base else b"sft weights")
         m = {"name": spec.name, "kind": spec.kind, "world": "arithmetic", "dose": 0.0, "seed": 0,
-             "config": spec.to_dict(), "build": {"cpu_seconds": 1800.0}, **extra}
+             "config": spec.to_dict(), "build": {"cpu_seconds": 1800.0}, "files": {weights.name: sha256_file(weights)},
+             **({"base_weights_sha256": sha256_file(zoo_dir / base.name / weights.name)} if spec.base else {}),
+             **extra}
         (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
     dest.mkdir()
     (dest / "gone-from-preset.json").write_text("{}")
@@ -92,6 +96,9 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
         (zoo_dir / base.name / "manifest.json").write_text(json.dumps(
             {**m, **extra, "files": {"model.safetensors": sha256_file(weights)}}))
 
+    from rlmeta_interp.io import write_json_atomic
+
+    write_json_atomic(gz, {k: v for k, v in read_json(gz).items() if k != "files"})  # a record without a checksum
     build(b"first weights")
     assert tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz") == [gz]  # the record had no checksum
     recorded = read_json(gz)

@@ -52,6 +52,16 @@ def test_build_manifest_idempotent_and_loadable(tiny_preset, tmp_path, monkeypat
     again = zoo.build_zoo("tiny", progress=False, threads=1)
     assert again == folders
     assert (folders[1] / "manifest.json").stat().st_mtime_ns == stamp  # skipped, not rebuilt
+    # a manifest that lists no weights (as a build killed between writing the two leaves it) is no model
+    import json
+
+    spec = {s.name: s for s in zoo.preset_specs("tiny")}[folders[1].name]
+    assert zoo.is_up_to_date(folders[1], spec)
+    m = json.loads((folders[1] / "manifest.json").read_text())
+    (folders[1] / "manifest.json").write_text(json.dumps({**m, "files": {k: v for k, v in m["files"].items()
+                                                                        if k != "model.safetensors"}}))
+    assert not zoo.is_up_to_date(folders[1], spec)
+    (folders[1] / "manifest.json").write_text(json.dumps(m))
 
     from rlmeta_interp.models import load_pair
 

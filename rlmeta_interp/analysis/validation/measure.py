@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import InvalidConfigError
-from ...io import ensure_dir
+from ...io import WEIGHTS_FILE, ensure_dir
 from .labels import labelled_pairs, pair_facts, preset_build_status
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def same_weights(pair: str) -> str | None:
     if path is None or here is None:
         return f"{pair}: no {'exported' if here is not None else 'built'} manifest to compare"
     there = read_json(path)
-    for what, a, b in (("weights", (here.get("files") or {}).get("model.safetensors"),
+    for what, a, b in (("weights", (here.get("files") or {}).get(WEIGHTS_FILE),
                         (there.get("files") or {}).get("model.safetensors")),
                        ("base weights", here.get("base_weights_sha256"), there.get("base_weights_sha256"))):
         if a is None or a != b:

@@ -43,6 +43,7 @@ from typing import Any
 from scipy.stats import spearmanr
 
 from ...errors import InvalidConfigError
+from ...io import WEIGHTS_FILE
 from .questions import PASSK_INPUT, Row, cases, require_manifests, run_question, without_input
 from .speed import CALIBRATION, meter_switch, takeoff_reading
 from .twins import curve_facts, stats_of, takeoff
@@ -51,7 +52,6 @@ MIN_EARLY = 2  # registered: with fewer early cases the test cannot separate the
 HELD = 0.8  # registered (second amendment): an early case holds reward >= 1/2 on this share of rows after take-off
 MIN_NOT_REPRODUCED = 2  # registered (second amendment): new late cases read activation that say "does not reproduce"
 NEUTRAL = f"reading, {PASSK_INPUT} at its cut"
-WEIGHTS = "model.safetensors"
 
 
 def held_after_takeoff(manifest: Mapping[str, Any]) -> float | None:
@@ -128,7 +128,7 @@ def rlseeds_question(test: Sequence[Row], calibration: Sequence[Row], manifests:
 
     runs = [entry(r, n) for r, n in zip(test, without_input(test, fitted, PASSK_INPUT), strict=True)]
     before = [entry(r, n) for r, n in zip(earlier, without_input(earlier, fitted, PASSK_INPUT), strict=True)]
-    base_weights = (manifests.get(bases[0]) or {}).get("files", {}).get(WEIGHTS)
+    base_weights = (manifests.get(bases[0]) or {}).get("files", {}).get(WEIGHTS_FILE)
     weights = {r["base_weights_sha256"] for r in (*runs, *before)}
     same_base = weights == {base_weights} and base_weights is not None
 
