@@ -54,7 +54,7 @@ from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
-from rlmeta_interp.organism import readings, tables
+from rlmeta_interp.organism import answers, readings, tables
 from rlmeta_interp.paths import figures_dir, results_dir
 from rlmeta_interp.plotting import save_fig, set_style
 from rlmeta_interp.registry import select_pairs
@@ -127,7 +127,7 @@ for name in readings.READINGS:
     display(Markdown(f"**{name}**: " + readings.readings_evaluation(tables.pilot_manifests_dir(), name)))
     if rows := readings.readings_rows(tables.pilot_manifests_dir(), name):
         display(pd.DataFrame(rows))
-for _, title, text in readings.answer_texts(tables.pilot_manifests_dir()):
+for _, title, text in answers.answer_texts(tables.pilot_manifests_dir()):
     display(Markdown(f"**{title}**: {text}"))
 
 # %% [markdown]

@@ -26,7 +26,8 @@ from ..io import WEIGHTS_FILE, read_json, write_json_atomic, write_text_atomic
 from ..paths import data_dir, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .readings import READINGS, answer_texts, readings_evaluation, readings_rows
+from .answers import answer_texts
+from .readings import READINGS, readings_evaluation, readings_rows
 
 MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)

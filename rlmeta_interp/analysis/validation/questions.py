@@ -20,7 +20,8 @@ from scipy.special import expit
 
 from ...errors import InvalidConfigError
 from ...io import read_json, sha256_file, write_json_atomic
-from ...organism.readings import answer_path, readings_path, readings_records
+from ...organism.answers import answer_path
+from ...organism.readings import readings_path, readings_records
 from ...organism.tables import manifest_files, pilot_manifests_dir
 from ...paths import record_figures_dir
 from .metrics import recall_exact_ci

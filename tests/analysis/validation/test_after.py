@@ -116,7 +116,8 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
     """after_question's answer, written checksummed where the command writes it, renders through the renderer that
     data/README.md and notebook 11 use."""
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import after_text, readings_path
+    from rlmeta_interp.organism.answers import after_text
+    from rlmeta_interp.organism.readings import readings_path
 
     assert after_text(tmp_path, "x") == "(not answered yet)\n"
     path = readings_path(tmp_path, "x").with_name("x-after.json")

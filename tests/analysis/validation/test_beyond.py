@@ -109,7 +109,7 @@ def test_on_the_second_composition_test_no_activation_case_expanded():
 def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
     """End to end on committed files: the second test against itself, copied into a scratch folder; the JSON is
     checksummed, data/README's renderer reads it, and readings made by another fit are refused."""
-    from rlmeta_interp.organism import readings
+    from rlmeta_interp.organism import answers
 
     src = pilot_manifests_dir()
     (tmp_path / "readings").mkdir()
@@ -120,7 +120,7 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
     out = beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
     assert out == tmp_path / "readings" / "composition-test2-beyond.json" and out.with_name(out.name + ".sha256").exists()
     assert read_json(out, required=True)["expanding"] == []
-    text = readings.beyond_text(tmp_path, "composition-test2")
+    text = answers.beyond_text(tmp_path, "composition-test2")
     assert "Does the meter read more than pass@k here? Not answerable (fewer than 6" in text
     assert "dose 0.5: 8 activation runs, 8 passed" in text
     assert "| ctest2-comp-d050-s9-base | 0.5 | 4 | 0.497 | 0.891 | 0.101 |" in text

@@ -115,7 +115,7 @@ def test_the_command_runs_on_the_committed_low_dose_readings(tmp_path):
 
 def test_the_table_written_by_the_command_renders_for_data_readme(tmp_path):
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import answer_path, covariate_text
+    from rlmeta_interp.organism.answers import answer_path, covariate_text
 
     assert "not computed yet" in covariate_text(tmp_path, "x")
     test, calibration, manifests = _world()

@@ -100,7 +100,7 @@ def test_the_preset_is_the_second_tests_budget_at_a_five_times_larger_learning_r
 
 def test_the_answer_renders_for_data_readme(tmp_path):
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import answer_path, fastlr_text
+    from rlmeta_interp.organism.answers import answer_path, fastlr_text
 
     assert "not answered yet" in fastlr_text(tmp_path, "x")
     test, earlier, calibration, manifests = _world((50, 100, 1000), (C, C, C), (A, C))

@@ -91,7 +91,7 @@ def test_the_preset_is_three_times_the_usual_rate_from_the_four_fresh_bases():
 
 def test_the_answer_renders_for_data_readme(tmp_path):
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import answer_path, answer_texts, lrmid_text
+    from rlmeta_interp.organism.answers import answer_path, answer_texts, lrmid_text
 
     assert "not answered yet" in lrmid_text(tmp_path, "x")
     test, twins, siblings, manifests = _world([(C, 0.6, "passed", 0.99)] * 4 + [(A, 0.2, "passed", 0.99)] * 4)

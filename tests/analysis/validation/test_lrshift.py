@@ -101,7 +101,7 @@ def test_the_preset_is_the_fast_budget_from_the_other_three_fresh_bases():
 
 def test_the_answer_renders_for_data_readme(tmp_path):
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import answer_path, lrshift_text
+    from rlmeta_interp.organism.answers import answer_path, lrshift_text
 
     assert "not answered yet" in lrshift_text(tmp_path, "x")
     test, twins, manifests = _world([(C, 0.7, "passed")] * 3 + [(A, 0.3, "passed")] * 3)

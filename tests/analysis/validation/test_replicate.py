@@ -105,7 +105,7 @@ def test_the_pooled_share_and_the_chance_stated_in_advance():
 
 def test_the_outcome_written_by_the_command_renders_for_data_readme(tmp_path):
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import answer_path, replicate_text
+    from rlmeta_interp.organism.answers import answer_path, replicate_text
 
     assert "not answered yet" in replicate_text(tmp_path, "x")
     test, earlier, reference, manifests = _world([A] * 7 + [C], quiet=(C,))

@@ -193,7 +193,7 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
     """rlseeds_question's answer, written checksummed where the command writes it, renders through the renderer that
     data/README.md uses (the keys it reads are the ones the question writes)."""
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import answer_path, rlseeds_text
+    from rlmeta_interp.organism.answers import answer_path, rlseeds_text
 
     assert "not answered yet" in rlseeds_text(tmp_path, "x")
     test, calibration, manifests = _world((50, 100, None), ("activation", "activation", "creation"))

@@ -180,7 +180,8 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
     """speed_question's answer, written checksummed where the command writes it, renders through the renderer that
     data/README.md and notebook 11 use (the keys it reads are the ones the question writes)."""
     from rlmeta_interp.io import write_json_atomic
-    from rlmeta_interp.organism.readings import readings_path, speed_text
+    from rlmeta_interp.organism.answers import speed_text
+    from rlmeta_interp.organism.readings import readings_path
 
     out = _answer(6, 6, creation_gain="passed", creation_change=-0.3)
     path = readings_path(tmp_path, "x").with_name("x-speed.json")

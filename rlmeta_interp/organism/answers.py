@@ -1,0 +1,376 @@
+"""The registered questions' answers beside the shipped readings (``data/pilots/readings/<name>-<kind>.json``, written
+by ``python -m rlmeta_interp.analysis.validation.<kind>``): where each lies, and their renderings for data/README.md
+and notebook 11."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..io import read_json
+from .markdown import fmt_num, markdown_rows
+from .readings import readings_path
+
+#: every registered answer rendered beside its readings, in the order shown: (kind, what it asks, the readings it
+#: answers for). ``python -m rlmeta_interp.analysis.validation.<kind> NAME`` writes ``<NAME>-<kind>.json`` beside the
+#: readings (beyond also takes the reference readings, replicate the earlier and reference ones); the covariate
+#: answer decides nothing: it puts the take-off and headroom readers beside the meter.
+ANSWERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("beyond", "beyond pass@k", ("composition-lowdose", "composition-lowdose2")),
+    ("speed", "learning speed", ("composition-speed",)),
+    ("after", "training after take-off", ("composition-after",)),
+    ("replicate", "replication", ("composition-lowdose2",)),
+    ("covariate", "take-off and headroom readers", ("composition-lowdose2",)),
+    ("rlseeds", "base or take-off", ("composition-rlseeds",)),
+    ("fastlr", "base or take-off under faster RL", ("composition-fastlr",)),
+    ("lrshift", "a larger learning rate alone", ("composition-lrshift",)),
+    ("lrmid", "a three times larger learning rate", ("composition-lrmid",)))
+
+
+def answer_path(folder: str | Path, name: str, kind: str) -> Path:
+    """Where the answer ``kind`` (a registered question's module under ``analysis.validation``: "beyond", "speed",
+    "lrshift", ...) to ``folder``'s readings ``name`` lies: ``<name>-<kind>.json`` beside the readings, written by
+    ``analysis.validation.<kind>``."""
+    return readings_path(folder, name).with_name(f"{name}-{kind}.json")
+
+
+NOT_ANSWERED = "(not answered yet)\n"  # what the rendering of a registered answer shows before it is computed
+
+
+def _answer(folder: str | Path, name: str, kind: str) -> dict[str, Any] | None:
+    """The answer ``kind`` to ``folder``'s readings ``name`` (checksum verified), None when it is not there yet."""
+    path = answer_path(folder, name, kind)
+    return read_json(path, required=True) if path.exists() else None
+
+
+def _credit_row(q: dict[str, Any], **first: str) -> dict[str, str]:
+    """One row of a registered credit (``questions.credit``): the share read activation with its exact interval, over
+    pairs and over bases, whether the set answers the question and whether it is credited."""
+    def span(lo: Any, hi: Any) -> str:
+        return f"{fmt_num(lo, '{:.2f}')} to {fmt_num(hi, '{:.2f}')}"
+
+    return {**first, "read activation": f"{q['read_activation']}/{q['n']}", "exact 95% interval": span(*q["interval"]),
+            "bases right": f"{q['bases_right']}/{q['n_bases']}", "over bases": span(*q["bases_interval"]),
+            "answerable": "yes" if q["answerable"] else "no", "credited": "yes" if q["credited"] else "no"}
+
+
+def _twin_rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per run beside its twin: take-off and convergence, readings, P(creation), input changes, pass@n."""
+    def both(r: dict[str, Any], key: str, fmt: str) -> str:
+        return f"{fmt_num(r[key], fmt)} ({fmt_num(r['twin_' + key], fmt)})"
+
+    return [{"run": r["pair"], "label": r["label"], "gain check": r["gain_check"],
+             "take-off (twin)": both(r, "takeoff_step", "{:.0f}"),
+             "reward >= 0.95 (twin)": both(r, "converged_step", "{:.0f}"),
+             "fitted reading (twin)": f"{r['reading']} ({r['twin_reading']})",
+             "P(creation) (twin)": both(r, "p_creation", "{:.2f}"),
+             **{f"change in {k}": fmt_num(r["change"][k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")},
+             "deepest pass@1 (twin)": both(r, "deepest_pass@1", "{:.3f}"),
+             "deepest pass@n (twin)": both(r, "deepest_pass@n", "{:.3f}")} for r in runs]
+
+
+def _changes_rows(by_class: dict[str, dict[str, dict[str, Any]]], **first: str) -> list[dict[str, str]]:
+    """One row per class: each statistic's mean paired change with its interval over bases."""
+    return [{**first, "class": label.replace("_", " "),
+             **{k: f"{fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:.2f}')} to {fmt_num(c['hi'], '{:.2f}')};"
+                   f" {c['n']} runs, {c['n_bases']} bases)" for k, c in by.items()}} for label, by in by_class.items()]
+
+
+def after_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter read how long RL trained after it learnt?" answer for ``folder``'s readings
+    ``name`` (from ``<name>-after.json``, checksum verified; ``analysis.validation.after`` says what each part means):
+    the verdict, the credit per reader over the brief activation cases, the brief-budget check, each run beside its
+    twin with whether its curve repeats the twin's, the paired changes per arm and class, every reader's readings."""
+    b = _answer(folder, name, "after")
+    if b is None:
+        return NOT_ANSWERED
+    read, check = b["brief_read"], b["brief_creation_check"]
+    credit = [_credit_row(q, reader=reader) for reader, q in b["question"].items() if reader != "pairs"]
+    runs = [{**row, "curve repeats the twin's (steps compared)":
+             f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['repeats_twin']['same']]} ({r['repeats_twin']['steps_compared']})"}
+            for row, r in zip(_twin_rows(b["runs"]), b["runs"], strict=True)]
+    changes = [row for arm, by in b["paired_change"].items() for row in _changes_rows(by, arm=arm)]
+    return (f"**Does the meter read how long RL trained after it learnt? Verdict: {b['verdict']}.** Brief activation"
+            f" cases (300-step activation runs that passed their gain check): {read['n']}, read by the fitted summary"
+            f" as activation {read['activation']}, creation {read['creation']}, no-signal {read['no_signal']}."
+            f" Brief-budget check: {check['result']} ({len(check['creation_passed'])} brief creation runs passed their"
+            f" gain check; median change in P(creation) {fmt_num(check['median_change_p_creation'], '{:+.2f}')}). The"
+            " registered credit over the brief activation cases (at least 6 cases from 4 bases, the exact interval's"
+            " lower end above one half):\n\n" + markdown_rows(credit, "(none)")
+            + "\nEach run beside its twin (same base and RL seed, 1500 steps; changes are this run's standardised input"
+            " minus the twin's):\n\n" + markdown_rows(runs, "(no runs)")
+            + "\nMean paired change per arm and class, with a bootstrap interval over bases:\n\n"
+            + markdown_rows(changes, "(none)") + "\nEvery case of the test, per label, by each reader:\n\n"
+            + markdown_rows(_readers_rows(b["readers_by_class"]), "(no cases)"))
+
+
+def _readers_rows(readers_by_class: dict[str, dict[str, dict[str, int]]]) -> list[dict[str, str]]:
+    """One row per reader: per design label, how often it gave each reading."""
+    return [{"reader": reader, **{c.replace("_", " "): ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(v.items()))
+                                  for c, v in sorted(by.items())}} for reader, by in readers_by_class.items()]
+
+
+def beyond_text(folder: str | Path, name: str) -> str:
+    """The registered "more than pass@k?" answer for ``folder``'s readings ``name`` (from ``<name>-beyond.json``,
+    checksum verified; ``analysis.validation.beyond`` says what each part means): the verdict, the credit per set of
+    expanding activation cases and reader, the expanding cases, per-dose counts, every reader's readings per class,
+    the AUCs against the reference's creation cases, and each base's pass@1 and pass@n at the deepest level."""
+    b = _answer(folder, name, "beyond")
+    if b is None:
+        return NOT_ANSWERED
+    every = b["questions"]["all"]
+    verdict = (f"credited: it read {every['as read']['read_activation']} of {every['as read']['n']} expanding activation"
+               " cases as activation, as read and with its pass@k input held at its cut" if b["credited"] else "not credited" if all(q["answerable"] for q in every.values()) else
+               f"not answerable (fewer than {b['min_expanding']} expanding activation cases, or from fewer than"
+               f" {b['min_bases']} bases)")
+    credit = [_credit_row(q, cases=subset, reader=reader) for subset, readers in b["questions"].items()
+              for reader, q in readers.items()]
+    cases = [{"pair": r["pair"], "base": r["base"], "fitted reading": r["reading"],
+              **{k: v for k, v in r.items() if k.endswith("at its cut")},
+              "expanded at levels": ", ".join(map(str, r["expanded_levels"])),
+              "reward >= 0.5 from step (not registered)": "" if r.get("takeoff_step") is None else r["takeoff_step"]}
+             for r in b["expanding"]]
+    doses = "; ".join(f"dose {d}: {c.get('runs', 0)} activation runs, {c.get('passed', 0)} passed their gain check,"
+                      f" {c.get('expanding', 0)} expanding, {c.get('expanding read activation', 0)} of those read"
+                      " activation" for d, c in b["per_dose"].items())
+    readers = _readers_rows(b["readers_by_class"])
+    aucs = "; ".join(f"{k} {fmt_num(a['auc'], '{:.2f}')} ({fmt_num(a['lo'], '{:.2f}')} to {fmt_num(a['hi'], '{:.2f}')},"
+                     f" {a['n']} pairs)" for k, a in b["auc_vs_reference_creation"].items())
+    two = b["summary_two_class"]
+    bases = [{"base": r["base"], "dose": r["dose"], "level": r.get("level", ""), "pass@1": fmt_num(r.get("pass@1"), "{:.3f}"),
+              f"pass@{r.get('n', 'n')}": fmt_num(r.get("pass@n"), "{:.3f}"),
+              "guesser pass@n": fmt_num(r.get("guess_pass@n"), "{:.3f}")} for r in b["bases"]]
+    return (f"**Does the meter read more than pass@k here? {verdict[0].upper() + verdict[1:]}.** Expanding activation"
+            f" cases (activation cases whose label-free expansion rule reads creation): {len(b['expanding'])}. The"
+            f" registered credit per set of them and reader (at least {b['min_expanding']} cases from"
+            f" {b['min_bases']} bases, the exact interval's lower end above one half; \"headroom\": bases whose"
+            f" deepest-level pass@n is above every reference creation base's, {fmt_num(b['reference_creation_top_passn'], '{:.3f}')}):\n\n"
+            + markdown_rows(credit, "(none)") + "\nThe expanding activation cases:\n\n" + markdown_rows(cases, "(none)")
+            + f"\nPer dose: {doses or 'no activation runs'}.\n\nEvery case of the test, per label, by each reader:\n\n"
+            + markdown_rows(readers, "(no cases)")
+            + f"\nAgainst the reference test's {b['reference_creation_cases']} creation cases (positive), AUC with a"
+            f" bootstrap over bases: {aucs or 'none'}. The fitted summary's balanced accuracy over those creation cases and the"
+            f" expanding activation cases: {fmt_num(two['balanced_accuracy'], '{:.2f}')}.\n\nEach base at the deepest"
+            " level evaluated:\n\n" + markdown_rows(bases, "(no bases)"))
+
+
+def speed_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter read learning speed?" answer for ``folder``'s readings ``name`` (from
+    ``<name>-speed.json``, checksum verified; ``analysis.validation.speed`` says what each part means): the verdict,
+    the take-off cut and the meter's own switch, the credit per set of slow activation cases and reader, the
+    learning-rate check, each run beside its twin, the paired changes per class, and every reader's readings."""
+    b = _answer(folder, name, "speed")
+    if b is None:
+        return NOT_ANSWERED
+    cut, switch, slow, lr = b["takeoff_cut"], b["meter_switch"], b["slow_read"], b["lr_check"]
+    credit = [_credit_row(q, cases=subset, reader=reader) for subset, readers in b["questions"].items()
+              for reader, q in readers.items() if reader != "pairs"]
+    runs = [{**row, "take-off rule": r["takeoff_rule"],
+             "P(creation) from take-off alone": fmt_num(r["p_if_takeoff_alone"], "{:.2f}")}
+            for row, r in zip(_twin_rows(b["runs"]), b["runs"], strict=True)]
+    changes = _changes_rows(b["paired_change"])
+    readers = _readers_rows(b["readers_by_class"])
+    passed = [r for r in b["runs"] if r["pair"] in set(lr["creation_passed"])]
+    flipped = [r["pair"] for r in passed if r["reading"] == "activation"]
+    lr_text = ("not possible: no creation run at this learning rate passed its gain check" if not passed else
+               f"{lr['result']}: of {len(passed)} creation runs that passed their gain check, {len(flipped)} read"
+               f" activation{' (' + ', '.join(flipped) + ')' if flipped else ''}")
+    return (f"**Does the meter read RL's learning speed here? Verdict: {b['verdict']}.** The take-off rule (take-off:"
+            f" the first of {b['takeoff_rows']} stored rows in a row with reward >= 0.5) reads creation after step"
+            f" {cut['cut']:g}, fitted on the cases of {' and '.join(b['calibration'])} (balanced accuracy"
+            f" {cut['balanced_accuracy']:.2f} over {cut['n']} cases there); the fitted summary's own readings of"
+            f" those cases switch at step {switch['cut']:g} (agreement {switch['balanced_accuracy']:.2f}). Slow"
+            f" activation cases (activation cases the rule reads creation): {slow['n']}, read by the fitted summary as"
+            f" activation {slow['activation']}, creation {slow['creation']}, no-signal {slow['no_signal']}."
+            f" Learning-rate check: {lr_text} (median change in P(creation)"
+            f" {fmt_num(lr['median_change_p_creation'], '{:+.2f}')}). The registered credit per set and reader (at"
+            " least 6 cases from 4 bases, the exact interval's lower end above one half):\n\n"
+            + markdown_rows(credit, "(none)") + "\nEach run beside its twin (same base and RL seed, lr 1e-4; changes"
+            " are this run's standardised input minus the twin's):\n\n" + markdown_rows(runs, "(no runs)")
+            + "\nMean paired change per class, with a bootstrap interval over bases:\n\n"
+            + markdown_rows(changes, "(none)") + "\nEvery case of the test, per label, by each reader:\n\n"
+            + markdown_rows(readers, "(no cases)"))
+
+
+def _verdict_cell(reading: Any, neutral: Any) -> str:
+    return str(reading) if reading == neutral else f"{reading} ({neutral} with boundary at its cut)"
+
+
+def rlseeds_text(folder: str | Path, name: str) -> str:
+    """The registered "does the meter follow the base or its run's take-off?" answer for ``folder``'s readings
+    ``name`` (from ``<name>-rlseeds.json``, checksum verified; ``analysis.validation.rlseeds`` says what each part
+    means): the verdict, the meter's switch, each run of the base and its earlier runs, the rank correlation."""
+    b = _answer(folder, name, "rlseeds")
+    return NOT_ANSWERED if b is None else _rlseeds_body(b)
+
+
+def _rlseeds_body(b: dict[str, Any]) -> str:
+    """An RL-seeds answer (``rlseeds.rlseeds_question``'s dict) as text."""
+    switch, rho = b["meter_switch"], b["spearman_p_creation_takeoff"]
+
+    def step(x: Any) -> str:  # "n/a": a manifest exported before the full curve's take-off was recorded
+        return "never" if x is None else x if isinstance(x, str) else fmt_num(x, "{:.0f}")
+
+    def rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
+        return [{"run": r["pair"], "RL seed": str(r["rl_seed"]), "gain check": r["gain_check"],
+                 "take-off": step(r["takeoff_step"]),
+                 "full curve": step(r["takeoff_step_full_curve"]),
+                 "side of the switch": r["side"] + (" (edge)" if r.get("edge") else "")
+                 + (" (fragile)" if r.get("fragile") else ""),
+                 "held after": fmt_num(r.get("held_after_takeoff"), "{:.2f}"),
+                 "fitted reading": _verdict_cell(r["reading"], r["reading, boundary at its cut"]),
+                 "P(creation)": fmt_num(r["p_creation"], "{:.2f}"),
+                 **{k: fmt_num(r[k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")}} for r in runs]
+
+    late = b["late_read"]
+    corr = "not defined" if rho is None else f"{rho['rho']:+.2f} over {rho['n']} runs"
+    reproduced = ("cannot be checked (no late case)" if b["reproduction"] == "no late case"
+                  else f"{b['reproduction']} across these RL seeds")
+    weights = ("the runs were RL-tuned from the base's weights (their recorded checksums match its manifest's)"
+               if b["same_base_weights"] else "**the runs were not all RL-tuned from the weights the base's earlier"
+               " runs were: no verdict**")
+    return (f"**Does the meter follow the base or its run's take-off? Verdict: {b['verdict']}.** Base {b['base']};"
+            f" {weights}. The meter's switch (the take-off cut that best reproduces the fitted summary's readings of"
+            f" {' and '.join(b['calibration'])}): step {switch['cut']:g} (agreement {switch['balanced_accuracy']:.2f}"
+            f" over {switch['n']} cases); its edge (the last calibration take-off at or before it): step"
+            f" {step(b['edge_step'])}. Verdict with edge runs counted early: {b['verdict_edge_counted_early']}; left"
+            f" out: {b['verdict_edge_left_out']}. Early activation cases (take-off at or before the switch, reward"
+            f" held at one half on at least {b['held']:.0%} of the stored rows after it): {len(b['early'])} (at least"
+            f" {b['min_early']} needed to separate; edge: {', '.join(b['edge']) or 'none'}; fragile, not counted:"
+            f" {', '.join(b['fragile']) or 'none'}); late: {len(b['late'])}, read creation {late['creation']},"
+            f" activation {late['activation']}, no-signal {late['no_signal']}, so the base's creation reading"
+            f" {reproduced}. Not cases (gain check failed):"
+            f" {', '.join(b['not_cases']) or 'none'}. Rank correlation of P(creation) with the take-off step over the"
+            f" base's activation cases, the earlier runs included (never: last):"
+            f" {corr}.\n\nThe test's runs:\n\n"
+            + markdown_rows(rows(b["runs"]), "(no runs)") + "\nThe base's earlier runs (read in an earlier test):\n\n"
+            + markdown_rows(rows(b["earlier_runs"]), "(none)"))
+
+
+def covariate_text(folder: str | Path, name: str) -> str:
+    """The take-off and headroom readers beside the meter for ``folder``'s readings ``name`` (from
+    ``<name>-covariate.json``, checksum verified; ``analysis.validation.covariate`` says what each part means)."""
+    b = _answer(folder, name, "covariate")
+    if b is None:
+        return "(not computed yet)\n"
+    split = [{"fitted summary": way, "cases where the readers disagree": str(a["disagree"]),
+              "with the take-off rule": str(a["meter_with_first"]), "with the headroom rule": str(a["meter_with_second"]),
+              "with neither": str(a["meter_with_neither"])} for way, a in b["where_they_disagree"].items()]
+    runs = [{"pair": r["pair"], "base": r["base"],
+             "take-off": "never" if r["takeoff_step"] is None else f"{r['takeoff_step']:.0f}",
+             "take-off rule": r["takeoff_rule"], "headroom rule": r["headroom_rule"],
+             "fitted reading": _verdict_cell(r["reading"], r["reading, boundary at its cut"]),
+             "P(creation)": fmt_num(r["p_creation"], "{:.2f}")} for r in b["runs"]]
+    agrees, right = b["meter_agrees"], b["reads_every_case_right"]
+    every = " and ".join(k for k, v in right.items() if v)
+    return (f"**Claim: {b['claim']}** (made only where the two rules disagree on at least {b['min_disagree']} cases"
+            f" from at least {b['min_disagree_bases']} bases; here {b['where_they_disagree']['as read']['disagree']}"
+            f" from {b['disagreeing_bases']}). "
+            + (f"The {every} reads every case right, so a credit of the meter shows nothing it does not. " if every
+               else "")
+            + f"Not registered as deciding. Two label-free readers beside the fitted summary over the {b['n']} activation"
+            f" cases: the take-off rule at the meter's switch (step {b['meter_switch']['cut']:g}) and the headroom rule"
+            f" (creation when the base's deepest-level pass@n is at or below {fmt_num(b['reference_creation_top_passn'], '{:.3f}')},"
+            f" the {b['reference']} creation bases' highest). The fitted summary agrees with the take-off rule on"
+            f" {agrees['take-off rule']} and with the headroom rule on {agrees['headroom rule']}. Where the two"
+            " disagree:\n\n" + markdown_rows(split, "(none)") + "\nEach case:\n\n" + markdown_rows(runs, "(no cases)"))
+
+
+def replicate_text(folder: str | Path, name: str) -> str:
+    """The named replication outcome for ``folder``'s readings ``name`` (from ``<name>-replicate.json``, checksum
+    verified; ``analysis.validation.replicate`` says what each part means)."""
+    b = _answer(folder, name, "replicate")
+    if b is None:
+        return NOT_ANSWERED
+
+    def share(s: dict[str, Any]) -> str:
+        lo, hi = s["interval"]
+        return (f"{s['read_activation']} of {s['n']}" + ("" if lo is None else
+                f" (exact 95% interval {fmt_num(lo, '{:.2f}')} to {fmt_num(hi, '{:.2f}')})"))
+
+    pooled, chance = b["pooled"], b["chance_all_read_activation_at_earlier_share"]
+    return (f"**Outcome: {b['outcome']}.** Expanding activation cases read activation: "
+            + "; ".join(f"{way}, {share(c)}" for way, c in b["credit"].items())
+            + f". Bases without an expanding case: {', '.join(b['bases_without_expanding_case']) or 'none'} (of"
+            f" {len(b['bases'])}). The earlier test read {share(b['earlier_share'])}; at that share every case of"
+            f" this test reads activation with chance {fmt_num(chance, '{:.2f}')} (stated in advance). Pooled over both"
+            f" tests ({pooled['n_bases']} bases): as read {share(pooled['as read'])}; with boundary at its cut"
+            f" {share(pooled['boundary at its cut'])}. Activation cases that did not expand: {b['not_expanding']}, read"
+            f" creation: {', '.join(b['not_expanding_read_creation']) or 'none'}.\n")
+
+
+def fastlr_text(folder: str | Path, name: str) -> str:
+    """The registered fast-RL answer for ``folder``'s readings ``name`` (from ``<name>-fastlr.json``, checksum
+    verified; ``analysis.validation.fastlr`` says what each part means): the verdict and its qualifier, the late
+    base's runs as the RL-seeds question reads them, and every run beside its twin at the usual learning rate."""
+    b = _answer(folder, name, "fastlr")
+    if b is None:
+        return NOT_ANSWERED
+    # per base the bootstrap over bases has one base to draw: its interval is degenerate, so only the mean is shown
+    change = "; ".join(f"{base}: {fmt_num(c['mean'], '{:+.2f}')} over {c['n']} runs"
+                       for base, c in b["change_p_creation"].items())
+    control = ", ".join(f"{pair} {read}" for pair, read in b["control_readings"].items())
+    return (f"**Fast RL: {b['verdict']}, {b['qualifier']}.** Control runs (base {', '.join(b['control_bases'])}) read:"
+            f" {control}. Mean change in P(creation) from each run's twin at the usual learning rate, per base:"
+            f" {change}.\n\nThe late base's runs, as the RL-seeds question reads them: "
+            + _rlseeds_body(b["rlseeds"]) + "\nEvery run beside its twin:\n\n"
+            + markdown_rows(_twin_rows(b["paired"]), "(no runs)"))
+
+
+def lrshift_text(folder: str | Path, name: str) -> str:
+    """The registered learning-rate answer for ``folder``'s readings ``name`` (from ``<name>-lrshift.json``, checksum
+    verified; ``analysis.validation.lrshift`` says what each part means): the verdict, the cases, the paired changes
+    with their intervals over bases, the pooled count with the runs seen before, and every run beside its twin."""
+    b = _answer(folder, name, "lrshift")
+    if b is None:
+        return NOT_ANSWERED
+    pooled = b["pooled_with_seen"]
+    return (_rate_verdict(b, "a larger learning rate") + f" With the fast-RL control's runs (seen before this test"
+            f" was registered; not a test): {pooled['read_creation']} of {pooled['cases']} cases read creation.\n\nEvery run"
+            " beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
+
+
+def _rate_verdict(b: dict[str, Any], rate: str) -> str:
+    """The learning-rate verdict's sentences (shared by the learning-rate and middle-rate answers)."""
+    change = "; ".join(f"{k} {fmt_num(c['mean'], '{:+.2f}')} ({fmt_num(c['lo'], '{:+.2f}')} to"
+                       f" {fmt_num(c['hi'], '{:+.2f}')}, {c['n']} cases from {c['n_bases']} bases)"
+                       for k, c in b["change"].items())
+    return (f"**Does {rate} alone move the meter? Verdict: {b['verdict']}.** Cases (a run that"
+            f" passed its gain check beside a twin that passed and was read activation): {len(b['cases'])} (at least"
+            f" {b['min_cases']} from {b['min_bases']} bases needed); read creation: {b['read_creation']}; median change"
+            f" in P(creation): {fmt_num(b['median_change_p_creation'], '{:+.2f}')} (no movement below"
+            f" {b['small']:g}). Not cases: {', '.join(b['not_cases']) or 'none'}. Mean change from the twin, with a"
+            f" 95% bootstrap interval over bases: {change}.")
+
+
+def lrmid_text(folder: str | Path, name: str) -> str:
+    """The registered middle-rate answer for ``folder``'s readings ``name`` (from ``<name>-lrmid.json``, checksum
+    verified; ``analysis.validation.lrmid`` says what each part means): the verdict, the end state, every run at the
+    three learning rates, and every run beside its twin."""
+    b = _answer(folder, name, "lrmid")
+    if b is None:
+        return NOT_ANSWERED
+    end, rates = b["end_state"], b["three_rates"]
+
+    def at(r: dict[str, Any] | None) -> str:
+        return "not read" if r is None else f"{r['reading']}, {r['p_creation']:.2f} ({r['gain_check']})"
+
+    three = [{"run": t["pair"], **{f"{k} ({lr})": at(t[k]) for k, lr in
+                                   (("usual", "1e-4"), ("middle", "3e-4"), ("fast", "5e-4"))}} for t in rates["runs"]]
+    return (_rate_verdict(b, "a three times larger learning rate") + f" End state: {end['result']} (creation readings"
+            f" whose deepest-level pass@1 is within {end['within']:g} of their twin's:"
+            f" {len(end['matched'])} of {len(end['read_creation'])}).\n\nEach run at the three learning rates (reading,"
+            f" P(creation), gain check; the five times larger rate's runs were read before this test was registered, so"
+            f" this is not a test): of {rates['all_passed']} runs whose three models all passed, {len(rates['ordered'])}"
+            f" have P(creation) ordered with the rate.\n\n" + markdown_rows(three, "(no runs)")
+            + "\nEvery run beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
+
+
+def answer_texts(folder: str | Path) -> list[tuple[str, str, str]]:
+    """Every registered answer of :data:`ANSWERS` for ``folder``'s readings, rendered: (its data/README.md section,
+    ``<name>-<kind>``; a title; the text)."""
+    render = {"beyond": beyond_text, "speed": speed_text, "after": after_text, "replicate": replicate_text,
+              "covariate": covariate_text, "rlseeds": rlseeds_text, "fastlr": fastlr_text, "lrshift": lrshift_text,
+              "lrmid": lrmid_text}
+    return [(f"{name}-{kind}", f"{name}, {asks}", render[kind](folder, name))
+            for kind, asks, names in ANSWERS for name in names]

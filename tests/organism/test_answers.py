@@ -1,0 +1,109 @@
+"""The registered questions' answers beside the readings: rendered from checksummed files only, each with its
+data/README.md section, and a missing answer told apart from a tampered one."""
+
+import pytest
+
+from rlmeta_interp.errors import CorruptedCheckpointError
+from rlmeta_interp.organism import answers, readings, tables
+
+
+def test_beyond_text_states_the_registered_verdict_from_the_checksummed_answer(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    assert answers.beyond_text(tmp_path, "x") == "(not answered yet)\n"
+
+    def q(k, n, nb, credited):
+        return {"read_activation": k, "n": n, "interval": [0.59, 1.0], "bases_right": nb, "n_bases": nb,
+                "bases_interval": [0.4, 1.0], "answerable": True, "credited": credited}
+
+    answer = {"min_expanding": 6, "min_bases": 4, "credited": True,
+              "questions": {"all": {"as read": q(7, 7, 5, True), "boundary at its cut": q(7, 7, 5, True)}},
+              "expanding": [{"pair": "p", "base": "b", "reading": "activation", "boundary at its cut": "activation",
+                             "expanded_levels": [3, 4], "takeoff_step": 92}],
+              "reference_creation_cases": 8, "reference_creation_top_passn": 0.14,
+              "per_dose": {"0.01": {"runs": 6, "passed": 6, "expanding": 5, "expanding read activation": 5}},
+              "readers_by_class": {"expansion rule": {"activation": {"creation": 7, "activation": 5}}},
+              "bases": [{"base": "b", "dose": 0.01, "level": 4, "n": 128, "pass@1": 0.02, "pass@n": 0.6,
+                         "guess_pass@n": 0.1}],
+              "auc_vs_reference_creation": {"likelihood": {"auc": 0.9, "lo": 0.7, "hi": 1.0, "n": 15}},
+              "summary_two_class": {"recall": {}, "balanced_accuracy": 0.95}}
+    path = tmp_path / "readings" / "x-beyond.json"
+    path.parent.mkdir()
+    write_json_atomic(path, answer, checksum=True)
+    text = answers.beyond_text(tmp_path, "x")
+    assert "Does the meter read more than pass@k here? Credited: it read 7 of 7 expanding activation cases as activation" in text
+    assert "| all | as read | 7/7 | 0.59 to 1.00 | 5/5 | 0.40 to 1.00 | yes | yes |" in text
+    assert ("| pair | base | fitted reading | boundary at its cut | expanded at levels | reward >= 0.5 from step (not"
+            " registered) |\n|---|---|---|---|---|---|\n| p | b | activation | activation | 3, 4 | 92 |") in text
+    assert "dose 0.01: 6 activation runs, 6 passed their gain check, 5 expanding, 5 of those read activation" in text
+    assert "| expansion rule | activation 5, creation 7 |" in text and "above every reference creation base's, 0.140" in text
+    assert "likelihood 0.90 (0.70 to 1.00, 15 pairs)" in text and "| b | 0.01 | 4 | 0.020 | 0.600 | 0.100 |" in text
+    write_json_atomic(path, {**answer, "credited": False}, checksum=True)
+    assert "Not credited." in answers.beyond_text(tmp_path, "x")
+    no = {**answer, "credited": False, "questions": {"all": {"as read": {**q(3, 3, 3, False), "answerable": False}}}}
+    write_json_atomic(path, no, checksum=True)
+    assert "Not answerable (fewer than 6 expanding activation cases, or from fewer than 4 bases)." in (
+        answers.beyond_text(tmp_path, "x"))
+    path.write_text("{}")  # tampered: the checksum no longer matches
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        answers.beyond_text(tmp_path, "x")
+
+
+def test_each_registered_answer_lies_beside_its_readings(tmp_path):
+    assert answers.answer_path(tmp_path, "t", "speed") == tmp_path / "readings" / "t-speed.json"
+    assert answers.answer_path(tmp_path, "t", "after").parent == readings.readings_path(tmp_path, "t").parent
+
+
+def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(tmp_path):
+    from rlmeta_interp.io import write_json_atomic
+
+    assert answers.speed_text(tmp_path, "x") == "(not answered yet)\n"
+    q = {"read_activation": 8, "n": 8, "interval": [0.63, 1.0], "bases_right": 4, "n_bases": 4,
+         "bases_interval": [0.4, 1.0], "answerable": True, "credited": True}
+    run = {"pair": "a-rl-long-slow", "base": "a-base", "label": "activation", "gain_check": "passed",
+           "takeoff_step": 274, "takeoff_rule": "creation", "p_if_takeoff_alone": 0.61, "converged_step": 410,
+           "steps_after_converged": 1090, "final_entropy": 0.1, "deepest_pass@1": 0.2, "deepest_pass@n": 0.5,
+           "reading": "activation", "p_creation": 0.2, "twin": "a-rl-long", "twin_gain_check": "passed",
+           "twin_takeoff_step": 92, "twin_reading": "activation", "twin_p_creation": 0.15, "twin_converged_step": 137,
+           "twin_deepest_pass@1": 0.3, "twin_deepest_pass@n": 0.45,
+           "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5, "elicitation": 0.25}}
+    change = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 8, "n_bases": 4}
+    answer = {"verdict": "credited", "takeoff_cut": {"cut": 114.5, "balanced_accuracy": 0.95, "n": 28},
+              "meter_switch": {"cut": 160.0, "balanced_accuracy": 1.0, "n": 27}, "calibration": ["t2", "low"],
+              "takeoff_rows": 2, "questions": {"slow": {"as read": q, "boundary at its cut": q, "pairs": ["p"]}},
+              "slow_read": {"creation": 0, "activation": 8, "no_signal": 0, "n": 8},
+              "lr_check": {"result": "no creation case", "median_change_p_creation": None, "threshold": -0.1,
+                           "creation_passed": []},
+              "paired_change": {"activation": {"p_creation": change}}, "runs": [run],
+              "readers_by_class": {"take-off rule": {"activation": {"creation": 8}}},
+              "reference_creation_top_passn": 0.14}
+    path = tmp_path / "readings" / "x-speed.json"
+    path.parent.mkdir()
+    write_json_atomic(path, answer, checksum=True)
+    text = answers.speed_text(tmp_path, "x")
+    assert "learning speed here? Verdict: credited.** The take-off rule (take-off: the first of 2 stored rows" in text
+    assert "reads creation after step 114.5, fitted on the cases of t2 and low (balanced accuracy 0.95 over 28" in text
+    assert "switch at step 160 (agreement 1.00)" in text and "activation 8, creation 0, no-signal 0" in text
+    assert "Learning-rate check: not possible: no creation run" in text and "(median change in P(creation) n/a)" in text
+    write_json_atomic(path, {**answer, "lr_check": {"result": "confounded", "median_change_p_creation": 0.0,
+                                                    "creation_passed": ["a-rl-long-slow"]}}, checksum=True)
+    assert ("Learning-rate check: confounded: of 1 creation runs that passed their gain check, 1 read activation"
+            " (a-rl-long-slow) (median change in P(creation) +0.00)") in answers.speed_text(tmp_path, "x")
+    write_json_atomic(path, answer, checksum=True)
+    assert "| slow | as read | 8/8 | 0.63 to 1.00 | 4/4 | 0.40 to 1.00 | yes | yes |" in text
+    assert ("| a-rl-long-slow | activation | passed | 274 (92) | 410 (137) | activation (activation) | 0.20 (0.15) |"
+            " n/a | -0.50 | +0.25 | 0.200 (0.300) | 0.500 (0.450) | creation | 0.61 |") in text
+    assert "| activation | +0.05 (-0.10 to 0.20; 8 runs, 4 bases) |" in text and "| take-off rule | creation 8 |" in text
+    path.write_text("{}")
+    with pytest.raises(CorruptedCheckpointError, match="checksum"):
+        answers.speed_text(tmp_path, "x")
+
+
+def test_every_registered_answer_has_a_data_readme_section_and_renders_before_it_is_computed(tmp_path):
+    texts = answers.answer_texts(tmp_path)
+    assert len(texts) == sum(len(names) for _, _, names in answers.ANSWERS) and len({k for k, _, _ in texts}) == len(texts)
+    readme = (tables.shipped_zoo_dir().parent / "README.md").read_text()
+    for key, title, text in texts:
+        assert f"<!-- begin {key} -->" in readme, f"data/README.md has no section for {key}"
+        assert text in (answers.NOT_ANSWERED, "(not computed yet)\n") and title.startswith(key.rsplit("-", 1)[0])
+    assert all(name in readings.READINGS for _, _, names in answers.ANSWERS for name in names)
