@@ -9,7 +9,7 @@ from typing import Any
 
 from ..io import read_json
 from .markdown import fmt_num, markdown_rows
-from .readings import readings_path
+from .readings import READINGS, readings_bar, readings_path, readings_records
 
 #: every registered answer rendered beside its readings, in the order shown: (kind, what it asks, the readings it
 #: answers for). ``python -m rlmeta_interp.analysis.validation.<kind> NAME`` writes ``<NAME>-<kind>.json`` beside the
@@ -374,3 +374,45 @@ def answer_texts(folder: str | Path) -> list[tuple[str, str, str]]:
               "lrmid": lrmid_text}
     return [(f"{name}-{kind}", f"{name}, {asks}", render[kind](folder, name))
             for kind, asks, names in ANSWERS for name in names]
+
+
+def answer_verdict(kind: str, b: dict[str, Any]) -> str | None:
+    """A registered answer's verdict in a few words (its qualifiers beside it); None for the covariate answer, which
+    decides nothing."""
+    if kind == "covariate":
+        return None
+    if kind == "beyond":
+        return "credited" if b["credited"] else "not credited"
+    if kind == "replicate":
+        return str(b["outcome"])
+    if kind == "fastlr":
+        return f"{b['verdict']} ({b['qualifier']})"
+    if kind == "lrmid" and b["end_state"]["result"] != "not asked":
+        return f"{b['verdict']} ({b['end_state']['result']})"
+    return str(b["verdict"])
+
+
+def tests_summary_rows(folder: str | Path) -> list[dict[str, str]]:
+    """One row per shipped readings of a registered test (the composition pilot is no test): its cases (validation
+    cases by the gain check), how many of each design label's cases the fitted summary read as that label (and of
+    the no-signal controls, as creation), whether the project's bar is met over them, and each registered answer's
+    verdict beside them. The README's summary of the composition tests."""
+    rows = []
+    for name in READINGS:
+        records = readings_records(folder, name)
+        if name == "composition" or not records:
+            continue
+        cases = [r for r in records if r["case"]]
+        right = {(lab, read): f"{sum(r['reading'] == read for r in cases if r['label'] == lab)} of"
+                              f" {sum(r['label'] == lab for r in cases)}"
+                 for lab, read in (("creation", "creation"), ("activation", "activation"), ("no_signal", "creation"))}
+        verdicts = [f"{asks}: {v}" for kind, asks, names in ANSWERS if name in names
+                    for b in [_answer(folder, name, kind)] if b is not None
+                    for v in [answer_verdict(kind, b)] if v is not None]
+        rows.append({"test": name, "cases": str(len(cases)),
+                     "creation cases read creation": right["creation", "creation"],
+                     "activation cases read activation": right["activation", "activation"],
+                     "no-signal controls read creation": right["no_signal", "creation"],
+                     "bar": readings_bar(folder, name),
+                     "registered answer": "; ".join(verdicts) or "(the bar's evaluation only)"})
+    return rows

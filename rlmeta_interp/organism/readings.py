@@ -51,6 +51,22 @@ def readings_rows(folder: str | Path, name: str = "composition") -> list[dict[st
     return rows
 
 
+def bar_of(ev: dict[str, Any] | None) -> str:
+    """Whether the project's bar is met over an evaluation of readings (None: no case to evaluate)."""
+    if ev is None:
+        return "no case"
+    # the bar asks for creation recall: over cases without a creation case it cannot be met, so it is not applied
+    if "creation" not in ev["summary"]["recall_exact_ci"]:
+        return "not applicable (no creation case)"
+    return "met" if ev["meets_bar"] else "not met"
+
+
+def readings_bar(folder: str | Path, name: str) -> str:
+    """:func:`bar_of` the evaluation of ``folder``'s readings ``name`` (checksum verified; "not read" without one)."""
+    path = readings_path(folder, name).with_suffix(".json")
+    return bar_of(read_json(path, required=True).get("evaluation")) if path.exists() else "not read"
+
+
 def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
     """One paragraph from the evaluation of ``folder``'s readings ``name`` (``validate --read`` writes it beside the
     CSV, checksum verified): the cases, the fitted summary's balanced accuracy with its CI beside the constant answer's, each
@@ -77,8 +93,7 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
                  f" {rule['ci_hi']:.2f}), {len(rule['read_wrong'])} read wrong." if rule else "")
     const = ev["constant_baseline"]
     absent = "" if const["answer"] in s["recall_exact_ci"] else f", always {const['answer'].replace('_', ' ')}, a class absent here"
-    # the bar asks for creation recall: over cases without a creation case it cannot be met, so it is not applied
-    bar = ("met" if ev["meets_bar"] else "not met") if "creation" in s["recall_exact_ci"] else "not applicable (no creation case)"
+    bar = bar_of(ev)
     return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
             f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
             f" {const['balanced_accuracy']:.2f}{absent}){two_text}; recall with exact 95% intervals: {recall}."

@@ -23,10 +23,10 @@ import numpy as np
 
 from ..errors import InvalidConfigError
 from ..io import WEIGHTS_FILE, read_json, write_json_atomic, write_text_atomic
-from ..paths import data_dir, shipped_zoo_dir
+from ..paths import REPO_ROOT, data_dir, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case
 from .markdown import markdown_rows
-from .answers import answer_texts
+from .answers import answer_texts, tests_summary_rows
 from .readings import READINGS, readings_evaluation, readings_rows
 
 MANIFEST = "manifest.json"
@@ -235,7 +235,8 @@ def render_sections(text: str, sections: dict[str, str]) -> str:
     for name, body in sections.items():
         pat = re.compile(rf"(<!-- begin {re.escape(name)} -->\n).*?(<!-- end {re.escape(name)} -->)", re.S)
         if not pat.search(text):
-            raise InvalidConfigError(f"data/README.md has no '<!-- begin {name} -->' ... '<!-- end {name} -->' block")
+            raise InvalidConfigError(f"The README has no '<!-- begin {name} -->' ... '<!-- end {name} -->' block: put"
+                                     " the pair of markers back where the section belongs.")
         text = pat.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
     return text
 
@@ -377,6 +378,16 @@ def main(argv: list[str] | None = None) -> None:
     refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir()])
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
+    if is_source_checkout():  # the repository's README summarises the composition tests from the same files
+        top = REPO_ROOT / "README.md"
+        write_text_atomic(top, render_sections(top.read_text(), top_readme_sections()))
+
+
+def top_readme_sections(pilot_dir: str | Path | None = None) -> dict[str, str]:
+    """The repository README's generated sections: the composition tests' summary (:func:`~.answers.tests_summary_rows`)
+    from the shipped readings and answers under ``pilot_dir`` (default: the shipped pilots')."""
+    pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
+    return {"composition-tests-table": markdown_rows(tests_summary_rows(pdir), "(no composition test read yet)")}
 
 
 if __name__ == "__main__":

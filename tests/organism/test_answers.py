@@ -107,3 +107,38 @@ def test_every_registered_answer_has_a_data_readme_section_and_renders_before_it
         assert f"<!-- begin {key} -->" in readme, f"data/README.md has no section for {key}"
         assert text in (answers.NOT_ANSWERED, "(not computed yet)\n") and title.startswith(key.rsplit("-", 1)[0])
     assert all(name in readings.READINGS for _, _, names in answers.ANSWERS for name in names)
+
+
+def test_the_readme_summary_of_the_tests_counts_cases_and_names_each_verdict(tmp_path):
+    import pandas as pd
+
+    from rlmeta_interp.io import write_csv_atomic, write_json_atomic
+    from rlmeta_interp.paths import REPO_ROOT
+
+    assert answers.tests_summary_rows(tmp_path) == []
+    path = readings.readings_path(tmp_path, "composition-lrshift")
+    path.parent.mkdir()
+    rows = [("a1", "activation", True, "creation"), ("a2", "activation", True, "activation"),
+            ("a3", "activation", False, "activation"), ("c1", "creation", True, "creation"),
+            ("n1", "no_signal", True, "creation"), ("n2", "no_signal", True, "no_signal")]
+    write_csv_atomic(path, pd.DataFrame([{"pair": p, "label": lab, "case": case, "reading": read}
+                                         for p, lab, case, read in rows]))
+    write_json_atomic(answers.answer_path(tmp_path, "composition-lrshift", "lrshift"), {"verdict": "partly"},
+                      checksum=True)
+    (row,) = answers.tests_summary_rows(tmp_path)
+    assert row == {"test": "composition-lrshift", "cases": "5", "creation cases read creation": "1 of 1",
+                   "activation cases read activation": "1 of 2", "no-signal controls read creation": "1 of 2",
+                   "bar": "not read", "registered answer": "a larger learning rate alone: partly"}
+    # the repository README's table is this, over the shipped readings (none typed by hand)
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert tables.render_sections(readme, tables.top_readme_sections()) == readme, (
+        "README.md is stale: run `python -m rlmeta_interp.organism.tables`")
+
+
+@pytest.mark.parametrize(("kind", "answer", "got"), [
+    ("beyond", {"credited": False}, "not credited"), ("replicate", {"outcome": "replicated"}, "replicated"),
+    ("covariate", {"claim": "none"}, None), ("fastlr", {"verdict": "v", "qualifier": "q"}, "v (q)"),
+    ("lrmid", {"verdict": "moves", "end_state": {"result": "end state not matched"}}, "moves (end state not matched)"),
+    ("lrmid", {"verdict": "does not move", "end_state": {"result": "not asked"}}, "does not move")])
+def test_each_answers_verdict_in_a_few_words(kind, answer, got):
+    assert answers.answer_verdict(kind, answer) == got
