@@ -41,7 +41,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError, MissingWeightsError
-from ..io import load_tensors, read_json, verify_sha256
+from ..io import WEIGHTS_FILE, load_tensors, read_json, verify_sha256
 from ..sampling import context_length
 from ..views import hf_view
 from .likelihood import build_batch
@@ -289,10 +289,10 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True, include_base
             " with checkpointing on to study dynamics."
         )
     last = (manifest.get("training") or {}).get("steps")
-    if last and "model.safetensors" in files and all(step != last for step, _ in out):
+    if last and WEIGHTS_FILE in files and all(step != last for step, _ in out):
         if verify:
-            verify_sha256(folder / "model.safetensors", files["model.safetensors"])
-        out.append((int(last), folder / "model.safetensors"))
+            verify_sha256(folder / WEIGHTS_FILE, files[WEIGHTS_FILE])
+        out.append((int(last), folder / WEIGHTS_FILE))
     if include_base and all(step != 0 for step, _ in out):
         base = _base_weights(folder, manifest, verify=verify)
         if base is not None:
@@ -313,7 +313,7 @@ def _base_weights(folder: Path, manifest: dict[str, Any], *, verify: bool) -> Pa
     if entry is not None:
         candidates.append(Path(entry.spec.location))
     for cand in candidates:
-        path = cand / "model.safetensors"
+        path = cand / WEIGHTS_FILE
         if path.exists():
             sha = manifest.get("base_weights_sha256")
             if verify and sha:

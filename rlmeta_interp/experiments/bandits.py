@@ -25,7 +25,7 @@ from jaxtyping import Float
 
 from ..analysis.incontext import MODES, RegretResult, belief_probe_layers, best_layers, regret_difference
 from ..errors import EmptyInputError, InvalidConfigError
-from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
+from ..io import WEIGHTS_FILE, ensure_dir, read_json, sha256_file, write_json_atomic
 from ..paths import home_dir
 from ..prose import ci_side, fmt_ci
 
@@ -357,17 +357,17 @@ def smoke_bandit_pair(
                     "config": {"bandits": bc.to_dict(), kind if kind == "rl" else "pretrain": cfg.to_dict()},
                     "description": "smoke stand-in: tiny and barely trained; not a zoo organism"}
         mpath = folder / "manifest.json"
-        if mpath.exists() and (folder / "model.safetensors").exists():
+        if mpath.exists() and (folder / WEIGHTS_FILE).exists():
             old = read_json(mpath)
             if old.get("config") == manifest["config"] and \
-                    old.get("files", {}).get("model.safetensors") == sha256_file(folder / "model.safetensors"):
+                    old.get("files", {}).get(WEIGHTS_FILE) == sha256_file(folder / WEIGHTS_FILE):
                 folders.append(folder)
                 continue
         if kind == "base":
             pretrain(pcfg, folder, progress=False)
         else:
             train_rl(folders[0], rcfg, folder, resume=False, progress=False)
-        manifest["files"] = {"model.safetensors": sha256_file(folder / "model.safetensors")}
+        manifest["files"] = {WEIGHTS_FILE: sha256_file(folder / WEIGHTS_FILE)}
         write_json_atomic(mpath, manifest)
         folders.append(folder)
     return folders[0], folders[1]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..config import PairSpec
 from ..errors import InvalidConfigError, MissingWeightsError
-from ..io import ensure_dir, read_json, sha256_file, write_json_atomic
+from ..io import WEIGHTS_FILE, ensure_dir, read_json, sha256_file, write_json_atomic
 from ..organism.worlds.base import World
 from ..paths import home_dir
 
@@ -72,13 +72,13 @@ def rerun_rl(
         marker = folder / "rerun.json"
         if marker.exists():
             m = read_json(marker)
-            if m.get("config") == cfg.to_dict() and (folder / "model.safetensors").exists() and \
-                    sha256_file(folder / "model.safetensors") == m.get("sha256"):
+            if m.get("config") == cfg.to_dict() and (folder / WEIGHTS_FILE).exists() and \
+                    sha256_file(folder / WEIGHTS_FILE) == m.get("sha256"):
                 out[int(seed)] = folder
                 continue
         train_rl(spec.base.location, cfg, folder, resume=False, progress=progress)
         write_json_atomic(marker, {"base": spec.base.name, "recipe_of": spec.rl.name, "config": cfg.to_dict(),
-                                   "sha256": sha256_file(folder / "model.safetensors")})
+                                   "sha256": sha256_file(folder / WEIGHTS_FILE)})
         out[int(seed)] = folder
     return out
 

@@ -4,28 +4,14 @@ and notebook 11."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..io import read_json
 from .markdown import fmt_num, markdown_rows
 from .readings import READINGS, readings_bar, readings_path, readings_records
-
-#: every registered answer rendered beside its readings, in the order shown: (kind, what it asks, the readings it
-#: answers for). ``python -m rlmeta_interp.analysis.validation.<kind> NAME`` writes ``<NAME>-<kind>.json`` beside the
-#: readings (beyond also takes the reference readings, replicate the earlier and reference ones); the covariate
-#: answer decides nothing: it puts the take-off and headroom readers beside the meter.
-ANSWERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("beyond", "beyond pass@k", ("composition-lowdose", "composition-lowdose2")),
-    ("speed", "learning speed", ("composition-speed",)),
-    ("after", "training after take-off", ("composition-after",)),
-    ("replicate", "replication", ("composition-lowdose2",)),
-    ("covariate", "take-off and headroom readers", ("composition-lowdose2",)),
-    ("rlseeds", "base or take-off", ("composition-rlseeds",)),
-    ("fastlr", "base or take-off under faster RL", ("composition-fastlr",)),
-    ("lrshift", "a larger learning rate alone", ("composition-lrshift",)),
-    ("lrmid", "a three times larger learning rate", ("composition-lrmid",)))
-
 
 def answer_path(folder: str | Path, name: str, kind: str) -> Path:
     """Where the answer ``kind`` (a registered question's module under ``analysis.validation``: "beyond", "speed",
@@ -65,6 +51,7 @@ def _twin_rows(runs: list[dict[str, Any]]) -> list[dict[str, str]]:
              "fitted reading (twin)": f"{r['reading']} ({r['twin_reading']})",
              "P(creation) (twin)": both(r, "p_creation", "{:.2f}"),
              **{f"change in {k}": fmt_num(r["change"][k], "{:+.2f}") for k in ("boundary", "likelihood", "elicitation")},
+             "final entropy (twin)": both(r, "final_entropy", "{:.2f}"),
              "deepest pass@1 (twin)": both(r, "deepest_pass@1", "{:.3f}"),
              "deepest pass@n (twin)": both(r, "deepest_pass@n", "{:.3f}")} for r in runs]
 
@@ -357,39 +344,55 @@ def lrmid_text(folder: str | Path, name: str) -> str:
 
     three = [{"run": t["pair"], **{f"{k} ({lr})": at(t[k]) for k, lr in
                                    (("usual", "1e-4"), ("middle", "3e-4"), ("fast", "5e-4"))}} for t in rates["runs"]]
-    return (_rate_verdict(b, "a three times larger learning rate") + f" End state: {end['result']} (creation readings"
-            f" whose deepest-level pass@1 is within {end['within']:g} of their twin's:"
-            f" {len(end['matched'])} of {len(end['read_creation'])}).\n\nEach run at the three learning rates (reading,"
-            f" P(creation), gain check; the five times larger rate's runs were read before this test was registered, so"
-            f" this is not a test): of {rates['all_passed']} runs whose three models all passed, {len(rates['ordered'])}"
-            f" have P(creation) ordered with the rate.\n\n" + markdown_rows(three, "(no runs)")
+    return (_rate_verdict(b, "a three times larger learning rate") + f" End state: {end['result']} (cases whose"
+            f" deepest-level pass@1 is no more than {end['within']:g} below their twin's: {len(end['matched'])}, of"
+            f" them read creation: {len(end['matched_read_creation'])}).\n\nEach run at the three learning rates"
+            f" (reading, P(creation), gain check; the five times larger rate's runs were read before this test was"
+            f" registered, so this is not a test): of {rates['all_passed']} runs whose three models all passed,"
+            f" {len(rates['ordered'])} have P(creation) non-decreasing with the rate.\n\n"
+            + markdown_rows(three, "(no runs)")
             + "\nEvery run beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
+
+
+def _verdict(b: dict[str, Any]) -> str:
+    return str(b["verdict"])
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A registered question answered beside readings: its ``kind`` (the module under ``analysis.validation`` that
+    writes ``<NAME>-<kind>.json``), what it asks, the readings it answers for, its rendering, and its verdict in a few
+    words (None: it decides nothing)."""
+
+    kind: str
+    asks: str
+    names: tuple[str, ...]
+    render: Callable[[str | Path, str], str]
+    verdict: Callable[[dict[str, Any]], str | None] = _verdict
+
+
+#: every registered answer, in the order shown. ``python -m rlmeta_interp.analysis.validation.<kind> NAME`` writes
+#: ``<NAME>-<kind>.json`` beside the readings (beyond also takes the reference readings, replicate the earlier and
+#: reference ones); the covariate answer decides nothing: it puts the take-off and headroom readers beside the meter.
+ANSWERS: tuple[Answer, ...] = (
+    Answer("beyond", "beyond pass@k", ("composition-lowdose", "composition-lowdose2"), beyond_text,
+           lambda b: "credited" if b["credited"] else "not credited"),
+    Answer("speed", "learning speed", ("composition-speed",), speed_text),
+    Answer("after", "training after take-off", ("composition-after",), after_text),
+    Answer("replicate", "replication", ("composition-lowdose2",), replicate_text, lambda b: str(b["outcome"])),
+    Answer("covariate", "take-off and headroom readers", ("composition-lowdose2",), covariate_text, lambda b: None),
+    Answer("rlseeds", "base or take-off", ("composition-rlseeds",), rlseeds_text),
+    Answer("fastlr", "base or take-off under faster RL", ("composition-fastlr",), fastlr_text,
+           lambda b: f"{b['verdict']} ({b['qualifier']})"),
+    Answer("lrshift", "a larger learning rate alone", ("composition-lrshift",), lrshift_text),
+    Answer("lrmid", "a three times larger learning rate", ("composition-lrmid",), lrmid_text,
+           lambda b: b["verdict"] + ("" if b["end_state"]["result"] == "not asked" else f" ({b['end_state']['result']})")))
 
 
 def answer_texts(folder: str | Path) -> list[tuple[str, str, str]]:
     """Every registered answer of :data:`ANSWERS` for ``folder``'s readings, rendered: (its data/README.md section,
     ``<name>-<kind>``; a title; the text)."""
-    render = {"beyond": beyond_text, "speed": speed_text, "after": after_text, "replicate": replicate_text,
-              "covariate": covariate_text, "rlseeds": rlseeds_text, "fastlr": fastlr_text, "lrshift": lrshift_text,
-              "lrmid": lrmid_text}
-    return [(f"{name}-{kind}", f"{name}, {asks}", render[kind](folder, name))
-            for kind, asks, names in ANSWERS for name in names]
-
-
-def answer_verdict(kind: str, b: dict[str, Any]) -> str | None:
-    """A registered answer's verdict in a few words (its qualifiers beside it); None for the covariate answer, which
-    decides nothing."""
-    if kind == "covariate":
-        return None
-    if kind == "beyond":
-        return "credited" if b["credited"] else "not credited"
-    if kind == "replicate":
-        return str(b["outcome"])
-    if kind == "fastlr":
-        return f"{b['verdict']} ({b['qualifier']})"
-    if kind == "lrmid" and b["end_state"]["result"] != "not asked":
-        return f"{b['verdict']} ({b['end_state']['result']})"
-    return str(b["verdict"])
+    return [(f"{name}-{a.kind}", f"{name}, {a.asks}", a.render(folder, name)) for a in ANSWERS for name in a.names]
 
 
 def tests_summary_rows(folder: str | Path) -> list[dict[str, str]]:
@@ -406,9 +409,8 @@ def tests_summary_rows(folder: str | Path) -> list[dict[str, str]]:
         right = {(lab, read): f"{sum(r['reading'] == read for r in cases if r['label'] == lab)} of"
                               f" {sum(r['label'] == lab for r in cases)}"
                  for lab, read in (("creation", "creation"), ("activation", "activation"), ("no_signal", "creation"))}
-        verdicts = [f"{asks}: {v}" for kind, asks, names in ANSWERS if name in names
-                    for b in [_answer(folder, name, kind)] if b is not None
-                    for v in [answer_verdict(kind, b)] if v is not None]
+        verdicts = [f"{a.asks}: {v}" for a in ANSWERS if name in a.names
+                    for b in [_answer(folder, name, a.kind)] if b is not None for v in [a.verdict(b)] if v is not None]
         rows.append({"test": name, "cases": str(len(cases)),
                      "creation cases read creation": right["creation", "creation"],
                      "activation cases read activation": right["activation", "activation"],

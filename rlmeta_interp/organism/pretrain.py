@@ -29,7 +29,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 from ..config import FrozenConfig, check_range
 from ..errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError
-from ..io import ensure_dir, hash_tensors, load_tensors, save_tensors_atomic
+from ..io import WEIGHTS_FILE, ensure_dir, hash_tensors, load_tensors, save_tensors_atomic
 from .corpus import Corpus, CorpusConfig, Document
 from .tokenizer import build_tokenizer
 
@@ -240,7 +240,7 @@ def pretrain(
     corpus = Corpus(config.corpus)
     model = build_model(config.model, tokenizer, config.seed)
     if init_from is not None:
-        weights = Path(init_from) / "model.safetensors"
+        weights = Path(init_from) / WEIGHTS_FILE
         if not weights.exists():
             raise MissingWeightsError(f"init_from={init_from} holds no model.safetensors: build that organism first.")
         state = load_tensors(weights)

@@ -33,7 +33,7 @@ import torch
 
 from ..config import FrozenConfig, check_range
 from ..errors import InvalidConfigError, MissingWeightsError
-from ..io import ensure_dir, hash_tensors, load_tensors, save_tensors_atomic, write_text_atomic
+from ..io import WEIGHTS_FILE, ensure_dir, hash_tensors, load_tensors, save_tensors_atomic, write_text_atomic
 from .corpus import WorldName, world_of
 from .evaluate import rollout_bandits
 from .worlds.arithmetic import ArithmeticConfig
@@ -199,7 +199,7 @@ def _trainer_callbacks(config: RLConfig, out: Path):
         def on_step_end(self, args, state, control, model=None, **kw):
             if (config.checkpoint_every and state.global_step % config.checkpoint_every == 0
                     and state.global_step < state.max_steps):
-                path = out / "checkpoints" / f"step_{state.global_step:06d}" / "model.safetensors"
+                path = out / "checkpoints" / f"step_{state.global_step:06d}" / WEIGHTS_FILE
                 save_tensors_atomic(path, model.state_dict())
 
     class OptimizerReset(TrainerCallback):

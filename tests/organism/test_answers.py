@@ -65,7 +65,7 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
            "steps_after_converged": 1090, "final_entropy": 0.1, "deepest_pass@1": 0.2, "deepest_pass@n": 0.5,
            "reading": "activation", "p_creation": 0.2, "twin": "a-rl-long", "twin_gain_check": "passed",
            "twin_takeoff_step": 92, "twin_reading": "activation", "twin_p_creation": 0.15, "twin_converged_step": 137,
-           "twin_deepest_pass@1": 0.3, "twin_deepest_pass@n": 0.45,
+           "twin_final_entropy": 0.3, "twin_deepest_pass@1": 0.3, "twin_deepest_pass@n": 0.45,
            "change": {"p_creation": 0.05, "boundary": None, "likelihood": -0.5, "elicitation": 0.25}}
     change = {"mean": 0.05, "lo": -0.1, "hi": 0.2, "n": 8, "n_bases": 4}
     answer = {"verdict": "credited", "takeoff_cut": {"cut": 114.5, "balanced_accuracy": 0.95, "n": 28},
@@ -92,7 +92,7 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
     write_json_atomic(path, answer, checksum=True)
     assert "| slow | as read | 8/8 | 0.63 to 1.00 | 4/4 | 0.40 to 1.00 | yes | yes |" in text
     assert ("| a-rl-long-slow | activation | passed | 274 (92) | 410 (137) | activation (activation) | 0.20 (0.15) |"
-            " n/a | -0.50 | +0.25 | 0.200 (0.300) | 0.500 (0.450) | creation | 0.61 |") in text
+            " n/a | -0.50 | +0.25 | 0.10 (0.30) | 0.200 (0.300) | 0.500 (0.450) | creation | 0.61 |") in text
     assert "| activation | +0.05 (-0.10 to 0.20; 8 runs, 4 bases) |" in text and "| take-off rule | creation 8 |" in text
     path.write_text("{}")
     with pytest.raises(CorruptedCheckpointError, match="checksum"):
@@ -101,12 +101,12 @@ def test_speed_text_states_the_registered_verdict_and_each_run_beside_its_twin(t
 
 def test_every_registered_answer_has_a_data_readme_section_and_renders_before_it_is_computed(tmp_path):
     texts = answers.answer_texts(tmp_path)
-    assert len(texts) == sum(len(names) for _, _, names in answers.ANSWERS) and len({k for k, _, _ in texts}) == len(texts)
+    assert len(texts) == sum(len(a.names) for a in answers.ANSWERS) and len({k for k, _, _ in texts}) == len(texts)
     readme = (tables.shipped_zoo_dir().parent / "README.md").read_text()
     for key, title, text in texts:
         assert f"<!-- begin {key} -->" in readme, f"data/README.md has no section for {key}"
         assert text in (answers.NOT_ANSWERED, "(not computed yet)\n") and title.startswith(key.rsplit("-", 1)[0])
-    assert all(name in readings.READINGS for _, _, names in answers.ANSWERS for name in names)
+    assert all(name in readings.READINGS for a in answers.ANSWERS for name in a.names)
 
 
 def test_the_readme_summary_of_the_tests_counts_cases_and_names_each_verdict(tmp_path):
@@ -138,7 +138,9 @@ def test_the_readme_summary_of_the_tests_counts_cases_and_names_each_verdict(tmp
 @pytest.mark.parametrize(("kind", "answer", "got"), [
     ("beyond", {"credited": False}, "not credited"), ("replicate", {"outcome": "replicated"}, "replicated"),
     ("covariate", {"claim": "none"}, None), ("fastlr", {"verdict": "v", "qualifier": "q"}, "v (q)"),
-    ("lrmid", {"verdict": "moves", "end_state": {"result": "end state not matched"}}, "moves (end state not matched)"),
+    ("speed", {"verdict": "cannot answer"}, "cannot answer"),
+    ("lrmid", {"verdict": "moves", "end_state": {"result": "end state not separated"}}, "moves (end state not separated)"),
     ("lrmid", {"verdict": "does not move", "end_state": {"result": "not asked"}}, "does not move")])
 def test_each_answers_verdict_in_a_few_words(kind, answer, got):
-    assert answers.answer_verdict(kind, answer) == got
+    (entry,) = [a for a in answers.ANSWERS if a.kind == kind]
+    assert entry.verdict(answer) == got

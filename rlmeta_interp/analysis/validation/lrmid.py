@@ -8,15 +8,18 @@ usual rate, RL seeds 0 and 1. Its verdict is the learning-rate test's, over its 
 (:func:`~.lrshift.verdict`: cases are runs beside twins that passed and were read activation; *cannot answer* below
 4 cases from 3 bases; *moves toward creation*, *does not move*, *partly (toward the cut)*, *partly (some runs)*).
 
-Registered beside it:
+Registered beside it (the end state as amended before any run was read):
 
-- *the end state* (asked only when the verdict is *moves toward creation*): a larger learning rate also leaves a less
-  converged policy, so the verdict is *with the end state matched* when at least half the cases read creation ended
-  with a deepest-level pass@1 within :data:`MATCHED` of their twin's, else *end state not matched*;
+- *the end state* (asked only when the verdict is *moves toward creation*): a larger learning rate may also leave a
+  less converged policy. A case's end state is *matched* when its deepest-level pass@1 is at least its twin's minus
+  :data:`MATCHED` (ending sharper matches); a case without one is refused. *With the end state matched* when at
+  least :data:`MIN_MATCHED` matched cases come from at least :data:`MIN_MATCHED_BASES` bases, at least half of them
+  were read creation, and those creation readings come from at least :data:`MIN_MATCHED_BASES` bases; else *end
+  state not separated* (this test cannot tell the rate from how converged it left the policy);
 - *three rates*: every run beside its twin (the usual rate) and its sibling at the five times larger rate (same base
   and RL seed, read in the fast-RL or learning-rate test), with the gain check and P(creation) at each, and how many
-  runs, of those whose three models all passed, have P(creation) ordered with the rate. Not a test: the siblings
-  were read before this test was registered.
+  runs, of those whose three models all passed, have P(creation) non-decreasing with the rate (ties count). Not a
+  test: the siblings were read before this test was registered.
 
 ``python -m rlmeta_interp.analysis.validation.lrmid TEST`` writes ``<TEST>-lrmid.json`` beside the readings
 (``data/pilots/readings/``), from ``TEST.csv``, the twins' readings (the second low-dose test's), the siblings' (the
@@ -29,13 +32,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .lrshift import TWINS, lr_cases, lrshift_question
+from ...errors import InvalidConfigError
+from .lrshift import TWINS, lr_answer, lr_cases
 from .lrshift import VARIANTS as FAST  # the siblings' naming: -rl-long-fast
 from .questions import Row, require_manifests, run_question
 
 VARIANTS = ("long-mid",)  # the test's runs, named -rl-long-mid; their twins -rl-long
 SIBLINGS = ("composition-fastlr", "composition-lrshift")  # where the runs at the five times larger rate were read
-MATCHED = 0.05  # registered: a deepest-level pass@1 within this of the twin's is a matched end state
+MATCHED = 0.05  # registered: a deepest-level pass@1 no more than this below the twin's is a matched end state
+MIN_MATCHED = 2  # amended: matched cases the end state rests on, and the bases they (and their creation readings)
+MIN_MATCHED_BASES = 2  # come from
 
 
 def sibling_of(pair: str) -> str:
@@ -43,21 +49,35 @@ def sibling_of(pair: str) -> str:
     return pair.replace(f"-rl-{VARIANTS[0]}", f"-rl-{FAST[0]}", 1)
 
 
+def matched(case: Mapping[str, Any]) -> bool:
+    """Whether a case's end state matches its twin's (module docstring); a missing deepest-level pass@1 is refused."""
+    mine, theirs = case["deepest_pass@1"], case["twin_deepest_pass@1"]
+    if mine is None or theirs is None:
+        raise InvalidConfigError(f"{case['pair']} or its twin has no deepest-level pass@1 in its manifest: export the"
+                                 " manifests again from the zoo that built them.")
+    # pass@1 values are multiples of 1/(problems x samples); the epsilon keeps a value exactly on the bound matched
+    # where decimal test values land a float's width beyond it
+    return mine >= theirs - MATCHED - 1e-9
+
+
 def end_state(cases: Sequence[Mapping[str, Any]], verdict: str) -> dict[str, Any]:
-    """The registered end-state qualifier (module docstring) over the cases, with the cases read creation whose
-    deepest-level pass@1 is within :data:`MATCHED` of their twin's."""
-    moved = [r for r in cases if r["reading"] == "creation"]
-    matched = [r["pair"] for r in moved if r["deepest_pass@1"] is not None and r["twin_deepest_pass@1"] is not None
-               and abs(r["deepest_pass@1"] - r["twin_deepest_pass@1"]) <= MATCHED + 1e-9]  # the bound itself, in floats
-    result = ("not asked" if verdict != "moves toward creation" else
-              "with the end state matched" if 2 * len(matched) >= len(moved) else "end state not matched")
-    return {"result": result, "matched": matched, "read_creation": [r["pair"] for r in moved], "within": MATCHED}
+    """The registered end-state qualifier (module docstring) over the cases: its result, the matched cases and those
+    of them read creation."""
+    if verdict != "moves toward creation":
+        return {"result": "not asked", "matched": [], "matched_read_creation": [], "within": MATCHED}
+    same = [r for r in cases if matched(r)]
+    moved = [r for r in same if r["reading"] == "creation"]
+    separated = (len(same) >= MIN_MATCHED and len({r["base"] for r in same}) >= MIN_MATCHED_BASES
+                 and 2 * len(moved) >= len(same) and len({r["base"] for r in moved}) >= MIN_MATCHED_BASES)
+    return {"result": "with the end state matched" if separated else "end state not separated",
+            "matched": [r["pair"] for r in same], "matched_read_creation": [r["pair"] for r in moved],
+            "within": MATCHED}
 
 
 def three_rates(runs: Sequence[Mapping[str, Any]], siblings: Sequence[Row]) -> dict[str, Any]:
     """Every run's P(creation), reading and gain check at the usual rate (its twin), this rate and the five times
-    larger one (its sibling, None where not read), and the count of runs whose three models all passed with
-    P(creation) ordered with the rate (not a test)."""
+    larger one (its sibling, None where not read), and the runs whose three models all passed with P(creation)
+    non-decreasing with the rate, ties counting (not a test)."""
     by_name = {str(r["pair"]): r for r in siblings}
     rows = []
     for r in runs:
@@ -82,11 +102,9 @@ def lrmid_question(test: Sequence[Row], twins: Sequence[Row], siblings: Sequence
     wanted = {sibling_of(str(r["pair"])) for r in test}
     siblings = [r for r in siblings if str(r["pair"]) in wanted]
     require_manifests(siblings, manifests)
-    out = lrshift_question(test, twins, [], manifests, VARIANTS)
-    del out["pooled_with_seen"], out["seen_runs"]  # nothing seen is pooled here: the siblings stand beside instead
-    out["end_state"] = end_state(lr_cases(out["runs"]), out["verdict"])
-    out["three_rates"] = three_rates(out["runs"], siblings)
-    return out
+    out = lr_answer(test, twins, manifests, VARIANTS)
+    return {**out, "end_state": end_state(lr_cases(out["runs"]), out["verdict"]),
+            "three_rates": three_rates(out["runs"], siblings)}
 
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,

@@ -75,29 +75,37 @@ def verdict(cases: Sequence[Mapping[str, Any]]) -> str:
     return "partly (some runs)"
 
 
-def lrshift_question(test: Sequence[Row], twins: Sequence[Row], seen: Sequence[Row],
-                     manifests: Mapping[str, Mapping[str, Any]], variants: Sequence[str] = VARIANTS
-                     ) -> dict[str, Any]:
-    """The registered question (module docstring) over readings rows ``test`` (runs named ``-rl-<variant>``, one of
-    ``variants``), with the twins read in ``twins``; the runs of ``seen`` whose twins are there (the fast-RL test's
-    control runs, named as :data:`VARIANTS`) are reported beside, pooled. JSON-ready."""
-    read = {str(r["pair"]) for r in twins}
-    seen = [r for r in seen if twin_of(str(r["pair"]), VARIANTS) in read]  # the runs whose twins are among ``twins``
-    require_manifests([*test, *twins, *seen], manifests)
+def lr_answer(test: Sequence[Row], twins: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]],
+              variants: Sequence[str] = VARIANTS) -> dict[str, Any]:
+    """The registered verdict (module docstring) over readings rows ``test`` (runs named ``-rl-<variant>``, one of
+    ``variants``) beside their twins, read in ``twins``: the cases, the verdict, the paired changes and every run
+    (:func:`~.twins.paired_runs`). JSON-ready."""
+    require_manifests([*test, *twins], manifests)
     runs = paired_runs(test, twins, manifests, variants)
     chosen = lr_cases(runs)
     names = {r["pair"] for r in chosen}
-    seen_runs = lr_cases(paired_runs(seen, twins, manifests, VARIANTS))
     return {"verdict": verdict(chosen), "min_cases": MIN_CASES, "min_bases": MIN_BASES, "small": SMALL,
             "cases": sorted(names), "not_cases": [r["pair"] for r in runs if r["pair"] not in names],
             "read_creation": sum(r["reading"] == "creation" for r in chosen),
             "median_change_p_creation": median_change(chosen),
-            "change": {k: paired_change(chosen, k) for k in ("p_creation", *STATISTICS)},
-            "pooled_with_seen": {"cases": len(chosen) + len(seen_runs),
-                                 "read_creation": sum(r["reading"] == "creation" for r in (*chosen, *seen_runs)),
-                                 "change_p_creation": paired_change([*chosen, *seen_runs], "p_creation")},
-            "runs": runs, "seen_runs": seen_runs}
+            "change": {k: paired_change(chosen, k) for k in ("p_creation", *STATISTICS)}, "runs": runs}
 
+
+def lrshift_question(test: Sequence[Row], twins: Sequence[Row], seen: Sequence[Row],
+                     manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The registered question (module docstring): :func:`lr_answer` over readings rows ``test``, with the twins read
+    in ``twins``; the runs of ``seen`` whose twins are there (the fast-RL test's control runs) are reported beside,
+    pooled. JSON-ready."""
+    read = {str(r["pair"]) for r in twins}
+    seen = [r for r in seen if twin_of(str(r["pair"]), VARIANTS) in read]  # the runs whose twins are among ``twins``
+    require_manifests(seen, manifests)
+    out = lr_answer(test, twins, manifests)
+    chosen = lr_cases(out["runs"])
+    seen_runs = lr_cases(paired_runs(seen, twins, manifests, VARIANTS))
+    return {**out, "pooled_with_seen": {"cases": len(chosen) + len(seen_runs),
+                                        "read_creation": sum(r["reading"] == "creation" for r in (*chosen, *seen_runs)),
+                                        "change_p_creation": paired_change([*chosen, *seen_runs], "p_creation")},
+            "seen_runs": seen_runs}
 
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:

@@ -112,7 +112,7 @@ def same_weights(pair: str) -> str | None:
         return f"{pair}: no {'exported' if here is not None else 'built'} manifest to compare"
     there = read_json(path)
     for what, a, b in (("weights", (here.get("files") or {}).get(WEIGHTS_FILE),
-                        (there.get("files") or {}).get("model.safetensors")),
+                        (there.get("files") or {}).get(WEIGHTS_FILE)),
                        ("base weights", here.get("base_weights_sha256"), there.get("base_weights_sha256"))):
         if a is None or a != b:
             return f"{pair}: its {what} built here differ from those the committed row was measured on"

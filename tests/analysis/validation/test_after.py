@@ -129,7 +129,7 @@ def test_the_answer_written_by_the_command_renders_for_data_readme(tmp_path):
     assert "Brief-budget check: confounded (1 brief creation runs passed their gain check" in text
     assert "| as read | 6/6 | 0.54 to 1.00 | 6/6 | 0.54 to 1.00 | yes | yes |" in text
     assert ("| late-rl-extended | activation | passed | 1000 (1000) | 1000 (1000) | activation (creation) | 0.20 (0.80) |"
-            " +0.00 | +0.00 | n/a | n/a (n/a) | n/a (n/a) | yes (31) |") in text
+            " +0.00 | +0.00 | n/a | n/a (n/a) | n/a (n/a) | n/a (n/a) | yes (31) |") in text
     assert ("| extended | activation | +0.00 (0.00 to 0.00; 1 runs, 1 bases) | n/a (n/a to n/a; 0 runs, 0 bases) |"
             " +0.00 (0.00 to 0.00; 1 runs, 1 bases) | -0.60 (-0.60 to -0.60; 1 runs, 1 bases) |") in text
     path.write_text("{}")

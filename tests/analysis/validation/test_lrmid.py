@@ -48,14 +48,35 @@ def test_the_verdict_is_the_learning_rate_tests():
     assert out["verdict"] == "cannot answer" and len(out["cases"]) == 3
 
 
-@pytest.mark.parametrize(("matched", "got"), [(2, "with the end state matched"), (1, "end state not matched")])
-def test_the_end_state_needs_half_the_creation_readings_matched(matched, got):
-    # four creation readings; ``matched`` of them within 0.05 of the twin's deepest pass@1 (0.99 - 0.05 is at the bound)
-    pass1 = [0.94] * matched + [0.93] * (4 - matched)
-    out = lrmid.lrmid_question(*_world([(C, 0.6, "passed", p) for p in pass1] + [(A, 0.2, "passed", 0.99)] * 4,
+@pytest.mark.parametrize(("pass1", "act", "got"), [
+    ([0.94, 0.94, 0.99, 0.99], 0.99, "with the end state matched"),  # 0.05 below the twin (the bound) matches: 4 of 8
+    ([1.0, 1.0, 0.93, 0.93], 0.5, "with the end state matched"),  # ending sharper than the twin matches: 2 of 2
+    ([1.0, 1.0, 0.93, 0.93], 0.99, "end state not separated"),  # 2 of the 6 matched cases read creation
+    ([0.93, 0.93, 0.93, 0.93], 0.99, "end state not separated"),  # every creation reading ended less converged
+    ([0.99, 0.93, 0.93, 0.93], 0.5, "end state not separated")])  # one matched case, from one base
+def test_the_end_state_asks_whether_runs_that_ended_as_sharp_still_read_creation(pass1, act, got):
+    # four creation readings (bases 0 to 3, deepest pass@1 ``pass1``), four activation readings ending at ``act``,
+    # every twin at 0.99
+    out = lrmid.lrmid_question(*_world([(C, 0.6, "passed", p) for p in pass1] + [(A, 0.2, "passed", act)] * 4,
                                        twin_pass1=0.99))
     assert out["verdict"] == "moves toward creation" and out["end_state"]["result"] == got
-    assert len(out["end_state"]["matched"]) == matched
+
+
+def test_the_end_state_takes_the_base_as_the_unit_and_refuses_a_missing_pass_at_1():
+    # the only matched creation readings come from one base (runs 0 and 4 share base 0): not separated
+    mid = [(C, 0.6, "passed", 0.99), (C, 0.6, "passed", 0.5), (C, 0.6, "passed", 0.5), (C, 0.6, "passed", 0.5),
+           (C, 0.6, "passed", 0.99), (A, 0.2, "passed", 0.5), (A, 0.2, "passed", 0.5), (A, 0.2, "passed", 0.5)]
+    out = lrmid.lrmid_question(*_world(mid))
+    assert out["end_state"]["matched_read_creation"] == ["b0-rl-long-mid-s0", "b0-rl-long-mid-s4"]
+    assert out["end_state"]["result"] == "end state not separated"
+    # matched cases that mostly read activation: the creation readings do not hold among them
+    out = lrmid.lrmid_question(*_world([(C, 0.6, "passed", 0.99)] * 2 + [(C, 0.6, "passed", 0.5)] * 2
+                                       + [(A, 0.2, "passed", 0.99)] * 4))
+    assert out["verdict"] == "moves toward creation" and out["end_state"]["result"] == "end state not separated"
+    test, twins, siblings, manifests = _world([(C, 0.6, "passed", 0.99)] * 8)
+    manifests["b0-rl-long-mid-s0"]["metrics"] = {}
+    with pytest.raises(InvalidConfigError, match="no deepest-level pass@1"):
+        lrmid.lrmid_question(test, twins, siblings, manifests)
 
 
 def test_the_three_rates_stand_beside():
@@ -65,7 +86,7 @@ def test_the_three_rates_stand_beside():
     out = lrmid.lrmid_question(test, twins, [*siblings, _row("other-rl-long-fast", C, 0.9)], manifests)
     rates = out["three_rates"]
     assert rates["runs"][1]["fast"] is None and rates["runs"][0]["fast"]["gain_check"] == "failed"
-    assert rates["all_passed"] == 6 and len(rates["ordered"]) == 2  # 0.1 <= 0.6 <= 0.7; 0.8 > 0.7 is not ordered
+    assert rates["all_passed"] == 6 and len(rates["ordered"]) == 2  # 0.1 <= 0.6 <= 0.7; 0.8 > 0.7 is not
 
 
 def test_a_run_of_another_rate_is_refused():
@@ -100,9 +121,9 @@ def test_the_answer_renders_for_data_readme(tmp_path):
     text = lrmid_text(tmp_path, "x")
     assert text.startswith("**Does a three times larger learning rate alone move the meter? Verdict: moves toward"
                            " creation.**")
-    assert "End state: with the end state matched (creation readings whose deepest-level pass@1 is within 0.05 of" \
-           " their twin's: 4 of 4)" in text
-    assert "of 8 runs whose three models all passed, 8 have P(creation) ordered with the rate" in text
+    assert "End state: with the end state matched (cases whose deepest-level pass@1 is no more than 0.05 below their" \
+           " twin's: 8, of them read creation: 4)" in text
+    assert "of 8 runs whose three models all passed, 8 have P(creation) non-decreasing with the rate" in text
     assert "| b0-rl-long-mid-s0 | activation, 0.10 (passed) | creation, 0.60 (passed) | creation, 0.70 (passed) |" in text
     assert "| b0-rl-long-mid-s0 | activation | passed |" in text  # beside its twin
     assert ("composition-lrmid-lrmid", "composition-lrmid, a three times larger learning rate", "(not answered yet)\n") \
