@@ -128,3 +128,19 @@ def test_the_answer_renders_for_data_readme(tmp_path):
     assert "| b0-rl-long-mid-s0 | activation | passed |" in text  # beside its twin
     assert ("composition-lrmid-lrmid", "composition-lrmid, a three times larger learning rate", "(not answered yet)\n") \
         in answer_texts(tmp_path)
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-lrmid-lrmid.json) is generated, not edited: the command,
+    run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = read_json(lrmid.main(["composition-lrmid"], folder=tmp_path / "pilots"), required=True)
+    assert out == read_json(src / "readings" / "composition-lrmid-lrmid.json", required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.lrmid composition-lrmid")
+    assert len(out["runs"]) == 8 and len(out["three_rates"]["runs"]) == 8
