@@ -120,7 +120,7 @@ else:
 # the training-after-take-off test, whether it follows how long RL trained after: the same runs stopped or continued;
 # the RL-seeds and fast-RL tests, whether it follows the base or its run's take-off: one base under more RL seeds, and
 # under a larger learning rate; the learning-rate and middle-rate tests, whether a larger learning rate alone moves its
-# readings.
+# readings; the extended middle-rate test, whether at a fixed rate they follow the end state RL left.
 
 # %%
 for name in readings.READINGS:

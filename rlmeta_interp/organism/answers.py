@@ -354,6 +354,31 @@ def lrmid_text(folder: str | Path, name: str) -> str:
             + "\nEvery run beside its twin:\n\n" + markdown_rows(_twin_rows(b["runs"]), "(no runs)"))
 
 
+def lrmidext_text(folder: str | Path, name: str) -> str:
+    """The registered extended middle-rate answer for ``folder``'s readings ``name`` (from ``<name>-lrmidext.json``,
+    checksum verified; ``analysis.validation.lrmidext`` says what each part means): the verdict, the cases and those
+    recovered, and every run at 1500 and 3000 steps beside its twin at the usual rate."""
+    b = _answer(folder, name, "lrmidext")
+    if b is None:
+        return NOT_ANSWERED
+    read = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in b["recovered_read"].items())
+    rows = [{"run": r["pair"], "gain check": r["gain_check"],
+             "reading at 1500 steps (P(creation))": f"{r['middle']['reading']} ({r['middle']['p_creation']:.2f})",
+             "reading at 3000 steps (P(creation))": f"{r['reading']} ({r['p_creation']:.2f})",
+             "usual twin's reading": r["twin_reading"],
+             "deepest pass@1 at 1500, 3000 (usual twin)": f"{fmt_num(r['middle']['deepest_pass@1'], '{:.3f}')},"
+             f" {fmt_num(r['deepest_pass@1'], '{:.3f}')} ({fmt_num(r['twin_deepest_pass@1'], '{:.3f}')})"}
+            for r in b["runs"]]
+    middle = ", ".join(f"{pair} {reading}" for pair, reading in b["middle_read_activation"].items()) or "none"
+    return (f"**At a fixed learning rate, does the reading follow the end state? Verdict: {b['verdict']}.** Cases (a run"
+            f" that passed its gain check whose 1500-step run passed, was read creation and ended more than 0.05 below"
+            f" its usual twin's deepest-level pass@1): {len(b['cases'])}; recovered (back within 0.05 of the usual"
+            f" twin): {len(b['recovered'])} (at least {b['min_recovered']} from {b['min_bases']} bases needed), read:"
+            f" {read}. Cases read activation without recovering: {', '.join(b['moved_without_recovering']) or 'none'}."
+            f" Runs whose 1500-step run was read activation, at 3000 steps: {middle}.\n\n"
+            + markdown_rows(rows, "(no runs)"))
+
+
 def _verdict(b: dict[str, Any]) -> str:
     return str(b["verdict"])
 
@@ -386,7 +411,8 @@ ANSWERS: tuple[Answer, ...] = (
            lambda b: f"{b['verdict']} ({b['qualifier']})"),
     Answer("lrshift", "a larger learning rate alone", ("composition-lrshift",), lrshift_text),
     Answer("lrmid", "a three times larger learning rate", ("composition-lrmid",), lrmid_text,
-           lambda b: b["verdict"] + ("" if b["end_state"]["result"] == "not asked" else f" ({b['end_state']['result']})")))
+           lambda b: b["verdict"] + ("" if b["end_state"]["result"] == "not asked" else f" ({b['end_state']['result']})")),
+    Answer("lrmidext", "the end state at a fixed rate", ("composition-lrmid-extended",), lrmidext_text))
 
 
 def answer_texts(folder: str | Path) -> list[tuple[str, str, str]]:
