@@ -373,9 +373,13 @@ def lrmidext_text(folder: str | Path, name: str) -> str:
     return (f"**At a fixed learning rate, does the reading follow the end state? Verdict: {b['verdict']}.** Cases (a run"
             f" that passed its gain check whose 1500-step run passed, was read creation and ended more than 0.05 below"
             f" its usual twin's deepest-level pass@1): {len(b['cases'])}; recovered (back within 0.05 of the usual"
-            f" twin): {len(b['recovered'])} (at least {b['min_recovered']} from {b['min_bases']} bases needed), read:"
+            f" twin at the deepest level and at every level, up at least {b['rise']:g} from 1500 steps):"
+            f" {len(b['recovered'])} (at least {b['min_recovered']} from {b['min_bases']} bases needed), read:"
             f" {read}. Cases read activation without recovering: {', '.join(b['moved_without_recovering']) or 'none'}."
-            f" Runs whose 1500-step run was read activation, at 3000 steps: {middle}.\n\n"
+            f" Runs whose 1500-step run was read activation, at 3000 steps: {middle}. Mean change in P(creation) from"
+            f" 1500 to 3000 steps: recovered {fmt_num(b['mean_change_from_middle']['recovered'], '{:+.2f}')}, not"
+            f" recovered {fmt_num(b['mean_change_from_middle']['not recovered'], '{:+.2f}')}. Runs whose stored curve"
+            f" does not repeat their 1500-step run's (fresh draws): {', '.join(b['not_repeating_middle']) or 'none'}.\n\n"
             + markdown_rows(rows, "(no runs)"))
 
 

@@ -25,23 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from .questions import PASSK_INPUT, Row, by_class, cases, credit, require_manifests, run_question, without_input
-from .twins import changes_by_class, creation_check, paired_runs
+from .twins import changes_by_class, creation_check, paired_runs, repeats_twin
 
 EARLIER = ("composition-test2", "composition-lowdose")  # the tests whose 1500-step runs are the twins
 BRIEF, EXTENDED = "brief", "extended"
 BRIEF_SHIFT = -0.1  # registered: brief creation runs' median change in P(creation) below this flags the verdict
-
-
-def repeats_twin(run: Mapping[str, Any], twin: Mapping[str, Any], tol: float = 1e-6) -> dict[str, Any]:
-    """Whether ``run``'s stored training curve has its twin's reward at every stored step both hold: whether the two
-    runs took the same steps, as far as their curves show (None when they share no stored step; exported curves are
-    thinned, so a short run and its twin may share few), with the number of steps compared."""
-    mine = {int(r["step"]): r.get("reward") for r in run.get("training_curve") or []}
-    theirs = {int(r["step"]): r.get("reward") for r in twin.get("training_curve") or []}
-    shared = sorted(set(mine) & set(theirs))
-    same = (None if not shared else all(mine[s] is not None and theirs[s] is not None and abs(mine[s] - theirs[s]) <= tol
-                                        for s in shared))
-    return {"same": same, "steps_compared": len(shared)}
 
 
 def after_question(test: Sequence[Row], earlier: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]],

@@ -114,3 +114,15 @@ def creation_check(runs: Sequence[Mapping[str, Any]], threshold: float, *, twin_
               "not confounded")
     return {"result": result, "median_change_p_creation": shift, "threshold": threshold,
             "creation_passed": [r["pair"] for r in created]}
+
+
+def repeats_twin(run: Mapping[str, Any], twin: Mapping[str, Any], tol: float = 1e-6) -> dict[str, Any]:
+    """Whether ``run``'s stored training curve has its twin's reward at every stored step both hold: whether the two
+    runs took the same steps, as far as their curves show (None when they share no stored step; exported curves are
+    thinned, so a short run and its twin may share few), with the number of steps compared."""
+    mine = {int(r["step"]): r.get("reward") for r in run.get("training_curve") or []}
+    theirs = {int(r["step"]): r.get("reward") for r in twin.get("training_curve") or []}
+    shared = sorted(set(mine) & set(theirs))
+    same = (None if not shared else all(mine[s] is not None and theirs[s] is not None and abs(mine[s] - theirs[s]) <= tol
+                                        for s in shared))
+    return {"same": same, "steps_compared": len(shared)}

@@ -98,11 +98,6 @@ def test_the_answer_lists_the_extended_runs_and_compares_each_curve_with_its_twi
     assert out["paired_change"]["extended"]["activation"]["p_creation"]["mean"] == pytest.approx(-0.6)
     assert out["readers_by_class"]["fitted summary"] == {"activation": {"activation": 7},
                                                          "creation": {"creation": 1}, "no_signal": {"no_signal": 1}}
-    run = {"training_curve": [{"step": 0, "reward": 0.1}, {"step": 50, "reward": 0.5}]}
-    assert after.repeats_twin(run, {"training_curve": [{"step": 0, "reward": 0.1}, {"step": 50, "reward": 0.4}]}) == {
-        "same": False, "steps_compared": 2}
-    assert after.repeats_twin(run, {"training_curve": [{"step": 25, "reward": 0.1}]}) == {"same": None,
-                                                                                          "steps_compared": 0}
 
 
 def test_a_run_whose_twin_was_not_read_is_refused_by_name():

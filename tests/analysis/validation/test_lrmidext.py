@@ -77,3 +77,37 @@ def test_the_preset_continues_the_middle_rate_runs_to_3000_steps():
         twin = mid[lrmidext.middle_of(s.name)]
         assert s.rl.steps == 3000 and twin.rl.steps == 1500 and s.rl.replace(steps=1500) == twin.rl
         assert s.base == twin.base and s.label == A
+
+
+@pytest.mark.parametrize(("ext", "got"), [
+    # an exact tie is split
+    ([(A, 0.95, C, 0.5), (A, 0.99, C, 0.5), (C, 0.99, C, 0.5), (C, 0.99, C, 0.5)], "split"),
+    # back to activation, but so are most cases that did not recover: the longer training may have done it
+    ([(A, 0.95, C, 0.5), (A, 0.99, C, 0.5), (A, 0.5, C, 0.5), (A, 0.5, C, 0.5), (C, 0.5, C, 0.5)],
+     "end state or longer training"),
+    # still creation, but a run whose middle twin was read activation now reads creation too
+    ([(C, 0.95, C, 0.5), (C, 0.99, C, 0.5), (C, 0.99, A, 0.99)], "rate or longer training")])
+def test_the_longer_training_and_ties_as_amended(ext, got):
+    assert lrmidext.lrmidext_question(*_world(ext))["verdict"] == got
+
+
+def test_recovering_needs_a_rise_from_the_middle_twin_and_every_level_kept():
+    # 0.94 is within 0.05 of the usual twin's 0.99 but only 0.02 above the middle twin's 0.92: not recovered
+    out = lrmidext.lrmidext_question(*_world([(A, 0.94, C, 0.92), (A, 0.99, C, 0.5), (A, 0.99, C, 0.5)]))
+    assert out["cases"] == [f"b{i}-rl-long-mid-ext-s{i}" for i in range(3)]
+    assert out["recovered"] == ["b1-rl-long-mid-ext-s1", "b2-rl-long-mid-ext-s2"]
+    test, usual, middle, manifests = _world([(A, 0.99, C, 0.5), (A, 0.99, C, 0.5)])
+    for name in ("b0-rl-long-s0", "b0-rl-long-mid-ext-s0"):  # a lower level, lost by the run
+        manifests[name]["metrics"]["by_level"]["2"] = {"pass@1": 0.9 if "ext" not in name else 0.8}
+    out = lrmidext.lrmidext_question(test, usual, middle, manifests)
+    assert out["recovered"] == ["b1-rl-long-mid-ext-s1"] and out["verdict"] == "cannot separate"
+
+
+def test_each_run_beside_its_middle_twin():
+    test, usual, middle, manifests = _world([(A, 0.99, C, 0.5), (C, 0.5, C, 0.5)])
+    manifests["b0-rl-long-mid-s0"]["training_curve"] = [{"step": 10, "reward": 0.5}]
+    manifests["b0-rl-long-mid-ext-s0"]["training_curve"] = [{"step": 10, "reward": 0.6}, {"step": 20, "reward": 1.0}]
+    out = lrmidext.lrmidext_question(test, usual, middle, manifests)
+    assert out["not_repeating_middle"] == ["b0-rl-long-mid-ext-s0"]
+    assert out["runs"][0]["change_from_middle"] == pytest.approx(-0.6)
+    assert out["mean_change_from_middle"] == {"recovered": pytest.approx(-0.6), "not recovered": pytest.approx(0.0)}

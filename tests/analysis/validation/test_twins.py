@@ -51,3 +51,13 @@ def test_the_paired_change_is_a_mean_with_an_interval_over_bases():
     assert twins.paired_change(runs[3:], "x")["mean"] is None
 
 
+def test_a_curve_repeats_its_twins_only_where_both_stored_the_same_reward():
+    from rlmeta_interp.analysis.validation.twins import repeats_twin
+
+    run = {"training_curve": [{"step": 0, "reward": 0.1}, {"step": 50, "reward": 0.5}]}
+    assert repeats_twin(run, {"training_curve": [{"step": 0, "reward": 0.1}, {"step": 50, "reward": 0.5}]}) == {
+        "same": True, "steps_compared": 2}
+    assert repeats_twin(run, {"training_curve": [{"step": 0, "reward": 0.1}, {"step": 50, "reward": 0.4}]}) == {
+        "same": False, "steps_compared": 2}
+    assert repeats_twin(run, {"training_curve": [{"step": 25, "reward": 0.1}]}) == {"same": None,
+                                                                                          "steps_compared": 0}
