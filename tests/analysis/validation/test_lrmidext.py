@@ -111,3 +111,19 @@ def test_each_run_beside_its_middle_twin():
     assert out["not_repeating_middle"] == ["b0-rl-long-mid-ext-s0"]
     assert out["runs"][0]["change_from_middle"] == pytest.approx(-0.6)
     assert out["mean_change_from_middle"] == {"recovered": pytest.approx(-0.6), "not recovered": pytest.approx(0.0)}
+
+
+def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
+    """The shipped answer (data/pilots/readings/composition-lrmid-extended-lrmidext.json) is generated, not edited:
+    the command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
+    import shutil
+
+    from rlmeta_interp.io import read_json
+    from rlmeta_interp.organism.tables import pilot_manifests_dir
+
+    src = pilot_manifests_dir()
+    shutil.copytree(src, tmp_path / "pilots")
+    out = read_json(lrmidext.main(["composition-lrmid-extended"], folder=tmp_path / "pilots"), required=True)
+    assert out == read_json(src / "readings" / "composition-lrmid-extended-lrmidext.json", required=True), (
+        "stale: run python -m rlmeta_interp.analysis.validation.lrmidext composition-lrmid-extended")
+    assert len(out["runs"]) == 8
