@@ -130,6 +130,7 @@ def lrmidext_question(test: Sequence[Row], usual: Sequence[Row], middle: Sequenc
             "not_repeating_middle": [r["pair"] for r in runs if r["repeats_middle"]["same"] is False],
             "runs": runs}
 
+
 def main(argv: list[str] | None = None, folder: str | Path | None = None,
          table_dir: str | Path | None = None) -> Path:
     """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
