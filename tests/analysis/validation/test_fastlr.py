@@ -7,6 +7,8 @@ from rlmeta_interp.analysis.validation import fastlr
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
+from .shared import recomputed
+
 FIT = {"inputs": ["boundary", "likelihood", "elicitation"], "coef": [1.0, 1.0, 1.0], "intercept": 0.0}
 STEPS = (1, 50, 100, 150, 200, 250, 300, 1000)
 A, C = "activation", "creation"
@@ -116,15 +118,6 @@ def test_the_answer_renders_for_data_readme(tmp_path):
 def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
     """The shipped answer (data/pilots/readings/composition-fastlr-fastlr.json) is generated, not edited: the command,
     run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
-    import shutil
-
-    from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
-
-    src = pilot_manifests_dir()
-    shutil.copytree(src, tmp_path / "pilots")
-    out = read_json(fastlr.main(["composition-fastlr"], folder=tmp_path / "pilots"), required=True)
-    assert out == read_json(src / "readings" / "composition-fastlr-fastlr.json", required=True), (
-        "stale: run python -m rlmeta_interp.analysis.validation.fastlr composition-fastlr")
+    out = recomputed(fastlr, "fastlr", "composition-fastlr", tmp_path)
     assert out["rlseeds"]["same_base_weights"] and set(out["control_readings"]) == {
         "clow2-comp-d001-s15-rl-long-fast", "clow2-comp-d001-s15-rl-long-fast-s1"}

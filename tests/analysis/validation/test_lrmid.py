@@ -7,17 +7,9 @@ from rlmeta_interp.analysis.validation import lrmid
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
+from .shared import manifest, recomputed, row
+
 A, C = "activation", "creation"
-
-
-def _row(pair, reading, p, gain="passed"):
-    return {"pair": pair, "label": A, "case": gain == "passed", "gain_check": gain, "reading": reading,
-            "expansion_reading": "creation", "boundary": 0.0, "likelihood": 0.0, "elicitation": p, "p_creation": p}
-
-
-def _manifest(name, base, seed, pass1):
-    return {"name": name, "base": base, "seed": seed, "training_curve": [],
-            "metrics": {"n_samples": 8, "by_level": {"3": {"pass@1": pass1, "pass@8": 1.0}}}}
 
 
 def _world(mid, *, bases=4, twin_pass1=0.99):
@@ -30,11 +22,11 @@ def _world(mid, *, bases=4, twin_pass1=0.99):
         twin, run, fast = (f"b{i % bases}-rl-long-s{i}", f"b{i % bases}-rl-long-mid-s{i}",
                            f"b{i % bases}-rl-long-fast-s{i}")
         for name, p1 in ((twin, twin_pass1), (run, pass1), (fast, 0.5)):
-            manifests[name] = _manifest(name, base, i, p1)
+            manifests[name] = manifest(name, base, i, p1)
         manifests[base] = {"name": base}
-        twins.append(_row(twin, A, 0.1))
-        test.append(_row(run, read, p, gain))
-        siblings.append(_row(fast, C, 0.7))
+        twins.append(row(twin, A, 0.1))
+        test.append(row(run, read, p, gain))
+        siblings.append(row(fast, C, 0.7))
     return test, twins, siblings, manifests
 
 
@@ -83,7 +75,7 @@ def test_the_three_rates_stand_beside():
     test, twins, siblings, manifests = _world([(C, 0.6, "passed", 0.99)] * 4 + [(A, 0.8, "passed", 0.99)] * 4)
     siblings[0] = {**siblings[0], "gain_check": "failed"}  # a collapsed sibling: not among the runs all passed
     del siblings[1]  # a sibling never read: None
-    out = lrmid.lrmid_question(test, twins, [*siblings, _row("other-rl-long-fast", C, 0.9)], manifests)
+    out = lrmid.lrmid_question(test, twins, [*siblings, row("other-rl-long-fast", C, 0.9)], manifests)
     rates = out["three_rates"]
     assert rates["runs"][1]["fast"] is None and rates["runs"][0]["fast"]["gain_check"] == "failed"
     assert rates["all_passed"] == 6 and len(rates["ordered"]) == 2  # 0.1 <= 0.6 <= 0.7; 0.8 > 0.7 is not
@@ -133,14 +125,5 @@ def test_the_answer_renders_for_data_readme(tmp_path):
 def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
     """The shipped answer (data/pilots/readings/composition-lrmid-lrmid.json) is generated, not edited: the command,
     run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
-    import shutil
-
-    from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
-
-    src = pilot_manifests_dir()
-    shutil.copytree(src, tmp_path / "pilots")
-    out = read_json(lrmid.main(["composition-lrmid"], folder=tmp_path / "pilots"), required=True)
-    assert out == read_json(src / "readings" / "composition-lrmid-lrmid.json", required=True), (
-        "stale: run python -m rlmeta_interp.analysis.validation.lrmid composition-lrmid")
+    out = recomputed(lrmid, "lrmid", "composition-lrmid", tmp_path)
     assert len(out["runs"]) == 8 and len(out["three_rates"]["runs"]) == 8

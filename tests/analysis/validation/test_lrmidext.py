@@ -7,17 +7,9 @@ from rlmeta_interp.analysis.validation import lrmidext
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
+from .shared import manifest, recomputed, row
+
 A, C = "activation", "creation"
-
-
-def _row(pair, reading, p, gain="passed"):
-    return {"pair": pair, "label": A, "case": gain == "passed", "gain_check": gain, "reading": reading,
-            "expansion_reading": "creation", "boundary": 0.0, "likelihood": 0.0, "elicitation": p, "p_creation": p}
-
-
-def _manifest(name, base, seed, pass1):
-    return {"name": name, "base": base, "seed": seed, "training_curve": [],
-            "metrics": {"n_samples": 8, "by_level": {"3": {"pass@1": pass1, "pass@8": 1.0}}}}
 
 
 def _world(ext, *, bases=4):
@@ -29,11 +21,11 @@ def _world(ext, *, bases=4):
         names = {"usual": f"b{i % bases}-rl-long-s{i}", "middle": f"b{i % bases}-rl-long-mid-s{i}",
                  "ext": f"b{i % bases}-rl-long-mid-ext-s{i}"}
         for key, p1 in (("usual", 0.99), ("middle", mid_pass1), ("ext", pass1)):
-            manifests[names[key]] = _manifest(names[key], base, i, p1)
+            manifests[names[key]] = manifest(names[key], base, i, p1)
         manifests[base] = {"name": base}
-        usual.append(_row(names["usual"], A, 0.1))
-        middle.append(_row(names["middle"], mid_read, 0.7 if mid_read == C else 0.1))
-        test.append(_row(names["ext"], read, 0.7 if read == C else 0.1))
+        usual.append(row(names["usual"], A, 0.1))
+        middle.append(row(names["middle"], mid_read, 0.7 if mid_read == C else 0.1))
+        test.append(row(names["ext"], read, 0.7 if read == C else 0.1))
     return test, usual, middle, manifests
 
 
@@ -116,14 +108,5 @@ def test_each_run_beside_its_middle_twin():
 def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
     """The shipped answer (data/pilots/readings/composition-lrmid-extended-lrmidext.json) is generated, not edited:
     the command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
-    import shutil
-
-    from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
-
-    src = pilot_manifests_dir()
-    shutil.copytree(src, tmp_path / "pilots")
-    out = read_json(lrmidext.main(["composition-lrmid-extended"], folder=tmp_path / "pilots"), required=True)
-    assert out == read_json(src / "readings" / "composition-lrmid-extended-lrmidext.json", required=True), (
-        "stale: run python -m rlmeta_interp.analysis.validation.lrmidext composition-lrmid-extended")
+    out = recomputed(lrmidext, "lrmidext", "composition-lrmid-extended", tmp_path)
     assert len(out["runs"]) == 8

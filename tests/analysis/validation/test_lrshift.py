@@ -7,6 +7,8 @@ from rlmeta_interp.analysis.validation import lrshift
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
+from .shared import recomputed
+
 A, C = "activation", "creation"
 
 
@@ -116,14 +118,5 @@ def test_the_answer_renders_for_data_readme(tmp_path):
 def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files(tmp_path):
     """The shipped answer (data/pilots/readings/composition-lrshift-lrshift.json) is generated, not edited: the
     command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON."""
-    import shutil
-
-    from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
-
-    src = pilot_manifests_dir()
-    shutil.copytree(src, tmp_path / "pilots")
-    out = read_json(lrshift.main(["composition-lrshift"], folder=tmp_path / "pilots"), required=True)
-    assert out == read_json(src / "readings" / "composition-lrshift-lrshift.json", required=True), (
-        "stale: run python -m rlmeta_interp.analysis.validation.lrshift composition-lrshift")
+    out = recomputed(lrshift, "lrshift", "composition-lrshift", tmp_path)
     assert len(out["runs"]) == 6 and len(out["seen_runs"]) == 2

@@ -8,6 +8,8 @@ from rlmeta_interp.analysis.validation import rlseeds
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
+from .shared import recomputed
+
 FIT = {"inputs": ["boundary", "likelihood", "elicitation"], "coef": [1.0, 1.0, 1.0], "intercept": 0.0}
 STEPS = (1, 50, 100, 150, 200, 250, 300, 1000)
 
@@ -213,15 +215,6 @@ def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files
     """The shipped answer (data/pilots/readings/composition-rlseeds-rlseeds.json) is generated, not edited: the
     command, run on the committed readings, manifests and fit in a scratch copy, writes the same JSON; its runs were
     RL-tuned from the weights the base's earlier runs were."""
-    import shutil
-
-    from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
-
-    src = pilot_manifests_dir()
-    shutil.copytree(src, tmp_path / "pilots")
-    out = read_json(rlseeds.main(["composition-rlseeds"], folder=tmp_path / "pilots"), required=True)
-    assert out == read_json(src / "readings" / "composition-rlseeds-rlseeds.json", required=True), (
-        "stale: run python -m rlmeta_interp.analysis.validation.rlseeds composition-rlseeds")
+    out = recomputed(rlseeds, "rlseeds", "composition-rlseeds", tmp_path)
     assert out["same_base_weights"] and out["base_weights_sha256"].startswith("4ca3bcc61c53")
     assert [r["rl_seed"] for r in out["runs"]] == [2, 3, 4, 5, 6, 7]
