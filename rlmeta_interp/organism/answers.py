@@ -383,6 +383,38 @@ def lrmidext_text(folder: str | Path, name: str) -> str:
             + markdown_rows(rows, "(no runs)"))
 
 
+def lrmidseeds_text(folder: str | Path, name: str) -> str:
+    """The registered middle-rate seeds answer for ``folder``'s readings ``name`` (from ``<name>-lrmidseeds.json``,
+    checksum verified; ``analysis.validation.lrmidseeds`` says what each part means): the verdict, the within-base
+    statistic with its exact p-value, the two predictors beside it, the same statistic with the middle-rate runs
+    (not clean), and every run beside its base's reference."""
+    b = _answer(folder, name, "lrmidseeds")
+    if b is None:
+        return NOT_ANSWERED
+    w, seen, pred = b["within_base"], b["with_seen"], b["predictors"]
+    taus = ", ".join(f"{base.removesuffix('-base')} {fmt_num(v['tau'], '{:+.2f}')}" for base, v in w["per_base"].items())
+    rows = [{"run": r["pair"], "gain check": r["gain_check"], "reading (P(creation))":
+             f"{r['reading']} ({r['p_creation']:.2f})", "deepest pass@1": fmt_num(r["deepest_pass@1"], "{:.3f}"),
+             "usual-rate mean": fmt_num(r["reference"], "{:.3f}"), "matched": "yes" if r["matched"] else "no",
+             "end state predicts": r["end_state_prediction"], "base predicts": r["base_prediction"] or "none"}
+            for r in b["runs"]]
+    return (f"**At one rate and length, does the end state order the readings within a base? Verdict:"
+            f" {b['verdict']}.** Cases (runs that passed their gain check): {len(b['cases'])} (at least"
+            f" {b['min_cases']} from {b['min_bases']} bases in the statistic needed); not cases:"
+            f" {', '.join(b['not_cases']) or 'none'}. Kendall tau between deepest-level pass@1 and P(creation), per"
+            f" base: {taus}; mean over the {w['bases']} bases with one {fmt_num(w['mean_tau'], '{:+.2f}')}, exact"
+            f" one-sided p-value {fmt_num(w['p_value'], '{:.4f}')} (the end state needs a negative mean with p at most"
+            f" {b['alpha']:g}).\n\nBeside it, not deciding: the end state (activation when the deepest-level pass@1"
+            f" is at least the base's usual-rate mean minus {b['within']:g}) reads {pred['end_state_right']} of"
+            f" {len(b['cases'])} cases right; the base (its middle-rate runs' shared reading) reads"
+            f" {pred['base_right']} of {pred['base_predicts']} right; where they disagree"
+            f" ({len(pred['disagree'])} cases) the end state is right {pred['disagree_end_state_right']} times and the"
+            f" base {pred['disagree_base_right']} times. Not clean (with the {len(seen['middle_rate_cases'])}"
+            f" middle-rate runs, read before this test was registered): mean tau"
+            f" {fmt_num(seen['mean_tau'], '{:+.2f}')} over {seen['bases']} bases, p-value"
+            f" {fmt_num(seen['p_value'], '{:.4f}')}.\n\n" + markdown_rows(rows, "(no runs)"))
+
+
 def _verdict(b: dict[str, Any]) -> str:
     return str(b["verdict"])
 
@@ -416,7 +448,8 @@ ANSWERS: tuple[Answer, ...] = (
     Answer("lrshift", "a larger learning rate alone", ("composition-lrshift",), lrshift_text),
     Answer("lrmid", "a three times larger learning rate", ("composition-lrmid",), lrmid_text,
            lambda b: b["verdict"] + ("" if b["end_state"]["result"] == "not asked" else f" ({b['end_state']['result']})")),
-    Answer("lrmidext", "the end state at a fixed rate", ("composition-lrmid-extended",), lrmidext_text))
+    Answer("lrmidext", "the end state at a fixed rate", ("composition-lrmid-extended",), lrmidext_text),
+    Answer("lrmidseeds", "the end state within bases", ("composition-lrmid-seeds",), lrmidseeds_text))
 
 
 def answer_texts(folder: str | Path) -> list[tuple[str, str, str]]:

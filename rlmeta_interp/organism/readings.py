@@ -16,7 +16,7 @@ READINGS_DIR = "readings"
 #: the readings data/README.md renders: the composition pilot's and the composition tests'
 READINGS = ("composition", "composition-test", "composition-test2", "composition-lowdose", "composition-speed",
             "composition-after", "composition-rlseeds", "composition-lowdose2", "composition-fastlr",
-            "composition-lrshift", "composition-lrmid", "composition-lrmid-extended")
+            "composition-lrshift", "composition-lrmid", "composition-lrmid-extended", "composition-lrmid-seeds")
 
 
 def readings_path(folder: str | Path, name: str) -> Path:

@@ -324,7 +324,7 @@ def validation_counts(folder: str | Path) -> str:
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
                  "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
-                 "composition-lrmid", "composition-lrmid-extended")
+                 "composition-lrmid", "composition-lrmid-extended", "composition-lrmid-seeds")
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir

@@ -144,3 +144,24 @@ def test_the_readme_summary_of_the_tests_counts_cases_and_names_each_verdict(tmp
 def test_each_answers_verdict_in_a_few_words(kind, answer, got):
     (entry,) = [a for a in answers.ANSWERS if a.kind == kind]
     assert entry.verdict(answer) == got
+
+
+def test_the_middle_rate_seeds_answer_renders_its_statistic_predictors_and_runs(tmp_path):
+    from rlmeta_interp.analysis.validation.lrmidseeds import lrmidseeds_question
+    from rlmeta_interp.io import write_json_atomic
+
+    from ..analysis.validation.shared import manifest, row
+
+    manifests = {"b-base": {"name": "b-base"}}
+    for name, seed, p1 in (("b-rl-long", 0, 0.9), ("b-rl-long-s1", 1, 1.0), ("b-rl-long-mid", 0, 0.9),
+                           ("b-rl-long-mid-s1", 1, 0.9), ("b-rl-long-mid-s2", 2, 0.99), ("b-rl-long-mid-s3", 3, 0.5)):
+        manifests[name] = manifest(name, "b-base", seed, p1)
+    out = lrmidseeds_question([row("b-rl-long-mid-s2", "activation", 0.2), row("b-rl-long-mid-s3", "creation", 0.7)],
+                              [row("b-rl-long-mid", "activation", 0.1), row("b-rl-long-mid-s1", "activation", 0.1)],
+                              [row("b-rl-long", "activation", 0.1), row("b-rl-long-s1", "activation", 0.1)], manifests)
+    assert answers.lrmidseeds_text(tmp_path, "t") == answers.NOT_ANSWERED
+    write_json_atomic(answers.answer_path(tmp_path, "t", "lrmidseeds"), out, checksum=True)
+    text = answers.lrmidseeds_text(tmp_path, "t")
+    assert "Verdict: cannot answer.**" in text and "per base: b -1.00" in text and "p-value 0.5000" in text
+    assert "reads 2 of 2 cases right; the base (its middle-rate runs' shared reading) reads 1 of 2" in text
+    assert "| b-rl-long-mid-s3 | passed | creation (0.70) | 0.500 | 0.950 | no | creation | activation |" in text

@@ -1,0 +1,129 @@
+"""The middle-rate seeds test's registered question: the within-base rank statistic and its exact p-value (checked
+against brute-force enumeration), the verdict at its bounds, the predictors beside it, and the preset."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from rlmeta_interp.analysis.validation import lrmidseeds
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.organism.presets import preset_specs
+
+from .shared import manifest, row
+
+A, C = "activation", "creation"
+
+
+def _world(test_runs, *, bases=4, usual=(0.99, 0.99), middle=(A, A)):
+    """Per base ``b<i>``: two usual-rate runs (read activation, deepest pass@1 ``usual``), two middle-rate runs (RL
+    seeds 0 and 1, read ``middle``, deepest pass@1 0.9) and the test's runs, ``test_runs[i]`` a list of (reading,
+    P(creation), gain check, deepest pass@1) for RL seeds 2 on."""
+    manifests, twins, earlier, test = {}, [], [], []
+    for b in range(bases):
+        base = f"b{b}-base"
+        manifests[base] = {"name": base}
+        for s in (0, 1):
+            tail = "" if s == 0 else f"-s{s}"
+            twin, mid = f"b{b}-rl-long{tail}", f"b{b}-rl-long-mid{tail}"
+            manifests[twin], manifests[mid] = manifest(twin, base, s, usual[s]), manifest(mid, base, s, 0.9)
+            twins.append(row(twin, A, 0.1))
+            earlier.append(row(mid, middle[s], 0.5))
+        for s, (read, p, gain, pass1) in enumerate(test_runs[b], start=2):
+            name = f"b{b}-rl-long-mid-s{s}"
+            manifests[name] = manifest(name, base, s, pass1)
+            test.append(row(name, read, p, gain))
+    return test, earlier, twins, manifests
+
+
+def _ordered(sign=-1, bases=4):
+    """Three runs per base whose P(creation) falls (``sign`` -1) or rises with the deepest pass@1."""
+    return [[(C if p > 0.5 else A, p, "passed", acc) for acc, p in zip((0.5, 0.8, 0.99), (0.8, 0.5, 0.2)[::-sign],
+                                                                        strict=True)] for _ in range(bases)]
+
+
+def test_a_perfect_within_base_ordering_is_the_end_state_at_its_exact_p_value():
+    out = lrmidseeds.lrmidseeds_question(*_world(_ordered()))
+    assert out["verdict"] == "the end state, within bases" and out["within_base"]["bases"] == 4
+    assert out["within_base"]["mean_tau"] == pytest.approx(-1.0)
+    assert out["within_base"]["p_value"] == pytest.approx(1 / 6 ** 4)  # the one permutation of 1296 as extreme
+    assert lrmidseeds.lrmidseeds_question(*_world(_ordered(+1)))["verdict"] == "no within-base ordering shown"
+
+
+def test_the_exact_p_value_is_the_brute_force_one():
+    rng = np.random.default_rng(0)
+    cases = [{"pair": f"r{i}", "base": f"b{i % 3}", "deepest_pass@1": float(rng.random()),
+              "p_creation": float(rng.random())} for i in range(9)]
+    cases[0]["deepest_pass@1"] = cases[3]["deepest_pass@1"]  # a tie within base 0: tau-b
+    got = lrmidseeds.within_base(cases)
+    groups = [[c for c in cases if c["base"] == f"b{b}"] for b in range(3)]
+    xs = [[c["deepest_pass@1"] for c in g] for g in groups]
+    ys = [[c["p_creation"] for c in g] for g in groups]
+    observed = sum(kendalltau(x, y).statistic for x, y in zip(xs, ys, strict=True))
+    sums = [sum(kendalltau(x, list(p)).statistic for x, p in zip(xs, perms, strict=True))
+            for perms in itertools.product(*(itertools.permutations(y) for y in ys))]
+    assert len(sums) == 6 ** 3
+    assert got["p_value"] == pytest.approx(np.mean([s <= observed + 1e-7 for s in sums]))
+    assert got["mean_tau"] == pytest.approx(observed / 3)
+
+
+def test_cannot_answer_below_its_cases_or_bases_and_undefined_bases_are_left_out():
+    runs = _ordered()
+    runs[0] = [(A, 0.2, "failed", 0.99)] * 3  # base 0 has no case
+    runs[1] = [(A, 0.2, "passed", 0.99)] + [(A, 0.2, "failed", 0.99)] * 2  # base 1 has one: not in the statistic
+    out = lrmidseeds.lrmidseeds_question(*_world(runs))
+    assert out["verdict"] == "cannot answer" and len(out["cases"]) == 7 and out["within_base"]["bases"] == 2
+    assert out["within_base"]["per_base"]["b1-base"]["tau"] is None and len(out["not_cases"]) == 5
+    runs = _ordered(bases=5)
+    runs[4] = [(A, 0.2, "passed", 0.99)] * 3  # one P(creation) for all: tau undefined, left out; 4 bases remain
+    out = lrmidseeds.lrmidseeds_question(*_world(runs, bases=5))
+    assert out["within_base"]["bases"] == 4 and out["verdict"] == "the end state, within bases"
+    runs = _ordered(bases=3)
+    runs[2] = runs[2][:2]  # 8 cases from 3 bases: enough
+    assert lrmidseeds.lrmidseeds_question(*_world(runs, bases=3))["verdict"] == "the end state, within bases"
+
+
+def test_the_predictors_beside_it():
+    # base 0's middle-rate runs read activation, base 1's creation, base 2's disagree (no base prediction); the
+    # reference is the mean of the usual runs (0.9 and 1.0: 0.95), matched from 0.90 on
+    runs = [[(A, 0.2, "passed", 0.90), (C, 0.7, "passed", 0.89), (A, 0.3, "passed", 0.5)]] * 3
+    test, earlier, twins, manifests = _world(runs, bases=3, usual=(0.9, 1.0))
+    for r in earlier:
+        if r["pair"].startswith("b1"):
+            r["reading"] = C
+    earlier[5]["reading"] = C  # b2's RL seed 1
+    out = lrmidseeds.lrmidseeds_question(test, earlier, twins, manifests)
+    assert [r["matched"] for r in out["runs"][:3]] == [True, False, False]
+    assert out["references"]["b2-base"]["base_prediction"] is None
+    pred = out["predictors"]
+    assert pred["end_state_right"] == 6 and pred["base_predicts"] == 6 and pred["base_right"] == 3
+    # where they disagree: b0's unmatched runs (end state says creation) and b1's matched run (end state activation)
+    assert pred["disagree"] == ["b0-rl-long-mid-s3", "b0-rl-long-mid-s4", "b1-rl-long-mid-s2"]
+    assert pred["disagree_end_state_right"] == 2 and pred["disagree_base_right"] == 1
+    assert out["with_seen"]["middle_rate_cases"] == [r["pair"] for r in earlier]
+
+
+def test_refuses_a_missing_twin_reading_a_foreign_base_and_a_missing_pass_at_1():
+    test, earlier, twins, manifests = _world(_ordered())
+    with pytest.raises(InvalidConfigError, match="No reading of the usual-rate run b0-rl-long"):
+        lrmidseeds.lrmidseeds_question(test, earlier, twins[1:], manifests)
+    manifests["x-base"] = {"name": "x-base"}
+    manifests["x-rl-long-mid-s2"] = manifest("x-rl-long-mid-s2", "x-base", 2, 0.5)
+    with pytest.raises(InvalidConfigError, match="which no middle-rate run starts from"):
+        lrmidseeds.lrmidseeds_question([*test, row("x-rl-long-mid-s2", A, 0.2)], earlier, twins, manifests)
+    manifests["b0-rl-long-mid-s2"]["metrics"] = {}
+    with pytest.raises(InvalidConfigError, match="no deepest-level pass@1"):
+        lrmidseeds.lrmidseeds_question(test, earlier, twins, manifests)
+
+
+def test_the_preset_adds_rl_seeds_2_to_4_at_the_middle_rate_on_the_middle_rate_bases():
+    specs = preset_specs("composition-lrmid-seeds")
+    mid = {s.name: s for s in preset_specs("composition-lrmid")}
+    runs = [s for s in specs if s.kind == "rl"]
+    assert [s.name for s in specs if s.kind == "base"] == [s.name for s in mid.values() if s.kind == "base"]
+    assert len(runs) == 12 and sorted({r.seed for r in runs}) == [2, 3, 4]
+    reference = mid["clow2-comp-d001-s15-rl-long-mid"]
+    for r in runs:
+        assert r.name.endswith(f"-rl-long-mid-s{r.seed}") and r.base in mid
+        assert r.rl == reference.rl.replace(seed=r.seed), r.name
