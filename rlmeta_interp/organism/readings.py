@@ -71,7 +71,7 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
     """One paragraph from the evaluation of ``folder``'s readings ``name`` (``validate --read`` writes it beside the
     CSV, checksum verified): the cases, the fitted summary's balanced accuracy with its CI beside the constant answer's, each
     class's recall with its exact interval, each voting indicator's AUC with the bases it rests on, and whether the
-    project's bar is met over them."""
+    project's bar is met over them. Where every case is of one class, that class's recall alone."""
     path = readings_path(folder, name).with_suffix(".json")
     if not path.exists():
         return "(no readings evaluated yet)\n"
@@ -91,9 +91,18 @@ def readings_evaluation(folder: str | Path, name: str = "composition") -> str:
     rule_text = (f" The label-free expansion rule (no gain: no-signal; pass@n expanded: creation; else activation)"
                  f" over the same cases: balanced accuracy {rule['balanced_accuracy']:.2f} (CI {rule['ci_lo']:.2f} to"
                  f" {rule['ci_hi']:.2f}), {len(rule['read_wrong'])} read wrong." if rule else "")
+    bar = bar_of(ev)
+    if len(s["recall_exact_ci"]) == 1:
+        # every case of one class by design: balanced accuracy is that class's recall and an AUC needs two classes,
+        # so the paragraph gives the recall alone rather than degenerate numbers beside it
+        ((c, (k, n, lo, hi)),) = s["recall_exact_ci"].items()
+        rule_right = f" The label-free expansion rule read {n - len(rule['read_wrong'])} of {n} right." if rule else ""
+        return (f"Over the {ev['n_test']} cases read, all {c.replace('_', ' ')} by design: the fitted summary read {k}"
+                f" of {n} as {c.replace('_', ' ')} (exact 95% interval {lo:.2f} to {hi:.2f}). Balanced accuracy, the"
+                f" constant answer and indicator AUCs need two classes and are not given.{rule_right} The project's"
+                f" bar over these pairs: {bar}.\n")
     const = ev["constant_baseline"]
     absent = "" if const["answer"] in s["recall_exact_ci"] else f", always {const['answer'].replace('_', ' ')}, a class absent here"
-    bar = bar_of(ev)
     return (f"Over the {ev['n_test']} cases read: the fitted summary's balanced accuracy"
             f" {s['balanced_accuracy']:.2f} (CI {s['ci_lo']:.2f} to {s['ci_hi']:.2f}; the constant answer"
             f" {const['balanced_accuracy']:.2f}{absent}){two_text}; recall with exact 95% intervals: {recall}."

@@ -63,3 +63,12 @@ def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_con
     assert "the constant answer 0.00, always creation, a class absent here)" in low
     two = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-test2")
     assert "The project's bar over these pairs: not met." in two and "a class absent here" not in two
+
+
+def test_readings_of_one_class_give_its_recall_alone():
+    """Every case of the middle-rate test is activation by design: the paragraph gives the summary's recall of that
+    class with its exact interval, and no balanced accuracy or AUC (degenerate with one class)."""
+    text = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-lrmid")
+    assert text.startswith("Over the 8 cases read, all activation by design: the fitted summary read 2 of 8 as"
+                           " activation (exact 95% interval 0.03 to 0.65).")
+    assert "balanced accuracy 0" not in text and "AUC" in text and "not applicable (no creation case)" in text
