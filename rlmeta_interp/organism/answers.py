@@ -386,33 +386,43 @@ def lrmidext_text(folder: str | Path, name: str) -> str:
 def lrmidseeds_text(folder: str | Path, name: str) -> str:
     """The registered middle-rate seeds answer for ``folder``'s readings ``name`` (from ``<name>-lrmidseeds.json``,
     checksum verified; ``analysis.validation.lrmidseeds`` says what each part means): the verdict, the within-base
-    statistic with its exact p-value, the two predictors beside it, the same statistic with the middle-rate runs
-    (not clean), and every run beside its base's reference."""
+    statistic with its exact p-value, and beside it the two predictors, each base's change in P(creation) from its
+    most to its least accurate case with the inputs' shares, the recomputations, the same statistic with the
+    middle-rate runs (not clean), and every run beside its base's reference."""
     b = _answer(folder, name, "lrmidseeds")
     if b is None:
         return NOT_ANSWERED
-    w, seen, pred = b["within_base"], b["with_seen"], b["predictors"]
+    w, pred = b["within_base"], b["predictors"]
+
+    def stat(s: dict[str, Any]) -> str:
+        return f"mean tau {fmt_num(s['mean_tau'], '{:+.2f}')} over {s['bases']} bases, p {fmt_num(s['p_value'], '{:.4f}')}"
+
     taus = ", ".join(f"{base.removesuffix('-base')} {fmt_num(v['tau'], '{:+.2f}')}" for base, v in w["per_base"].items())
+    shares = "; ".join(f"{base.removesuffix('-base')} {c['change_p_creation']:+.2f} ("
+                       + ", ".join(f"{k} {fmt_num(v, '{:+.2f}')}" for k, v in c["log_odds_share"].items()) + ")"
+                       for base, c in b["contributions"].items()) or "none"
     rows = [{"run": r["pair"], "gain check": r["gain_check"], "reading (P(creation))":
              f"{r['reading']} ({r['p_creation']:.2f})", "deepest pass@1": fmt_num(r["deepest_pass@1"], "{:.3f}"),
              "usual-rate mean": fmt_num(r["reference"], "{:.3f}"), "matched": "yes" if r["matched"] else "no",
              "end state predicts": r["end_state_prediction"], "base predicts": r["base_prediction"] or "none"}
             for r in b["runs"]]
-    return (f"**At one rate and length, does the end state order the readings within a base? Verdict:"
+    return (f"**At one rate and length, does the end state rank the readings within a base? Verdict:"
             f" {b['verdict']}.** Cases (runs that passed their gain check): {len(b['cases'])} (at least"
-            f" {b['min_cases']} from {b['min_bases']} bases in the statistic needed); not cases:"
+            f" {b['min_cases']}, and {b['min_bases']} bases with {b['min_per_base']} or more, needed); not cases:"
             f" {', '.join(b['not_cases']) or 'none'}. Kendall tau between deepest-level pass@1 and P(creation), per"
-            f" base: {taus}; mean over the {w['bases']} bases with one {fmt_num(w['mean_tau'], '{:+.2f}')}, exact"
-            f" one-sided p-value {fmt_num(w['p_value'], '{:.4f}')} (the end state needs a negative mean with p at most"
-            f" {b['alpha']:g}).\n\nBeside it, not deciding: the end state (activation when the deepest-level pass@1"
+            f" base: {taus}; {stat(w)}, exact and one-sided (the end state needs a negative mean with p at most"
+            f" {b['alpha']:g}).\n\nBeside it, not deciding. The end state (activation when the deepest-level pass@1"
             f" is at least the base's usual-rate mean minus {b['within']:g}) reads {pred['end_state_right']} of"
             f" {len(b['cases'])} cases right; the base (its middle-rate runs' shared reading) reads"
             f" {pred['base_right']} of {pred['base_predicts']} right; where they disagree"
             f" ({len(pred['disagree'])} cases) the end state is right {pred['disagree_end_state_right']} times and the"
-            f" base {pred['disagree_base_right']} times. Not clean (with the {len(seen['middle_rate_cases'])}"
-            f" middle-rate runs, read before this test was registered): mean tau"
-            f" {fmt_num(seen['mean_tau'], '{:+.2f}')} over {seen['bases']} bases, p-value"
-            f" {fmt_num(seen['p_value'], '{:.4f}')}.\n\n" + markdown_rows(rows, "(no runs)"))
+            f" base {pred['disagree_base_right']} times: {pred['summary']}. Change in P(creation) from each base's"
+            f" most to its least accurate case, with each input's share of the change in log-odds: {shares}."
+            f" Without the cases below deepest-level pass@1 {b['without_collapsed']['below']:g}:"
+            f" {stat(b['without_collapsed'])}; without the {b['without_noisy_base']['base'].strip('-')}:"
+            f" {stat(b['without_noisy_base'])}. Not clean (with the {len(b['with_seen']['middle_rate_cases'])}"
+            f" middle-rate runs, read before this test was registered): {stat(b['with_seen'])}.\n\n"
+            + markdown_rows(rows, "(no runs)"))
 
 
 def _verdict(b: dict[str, Any]) -> str:

@@ -360,17 +360,19 @@ def _composition_lrmid_extended() -> list[OrganismSpec]:
 
 
 # The middle-rate seeds test: the extended middle-rate test could not separate the rate from the end state either (no
-# run regained the held-out level). Rate and length fixed (3e-4, 1500 steps), the same four bases are RL-tuned with
-# three more RL seeds (2, 3, 4), so that the end state varies within each base, and the question is whether it
-# orders the readings there. Fixed before any of its runs was built, and read by the committed validation fit
-# (docs/preregistration.md); not validation pairs.
-COMP_LRMID_MORE_RL_SEEDS = (2, 3, 4)
+# run regained the held-out level). Rate and length fixed (3e-4, 1500 steps), three of the four bases are RL-tuned with
+# four more RL seeds (2 to 5), so that the end state varies within each base, and the question is whether it orders
+# the readings there. Seed 17's base is left out for build time; seed 18's is kept because its two middle-rate runs
+# went against the pattern the test checks. Fixed before any of its runs was built, and read by the committed
+# validation fit (docs/preregistration.md); not validation pairs.
+COMP_LRMID_SEEDS_BASES = (15, 16, 18)
+COMP_LRMID_MORE_RL_SEEDS = (2, 3, 4, 5)
 
 
 def _composition_lrmid_seeds() -> list[OrganismSpec]:
-    """The middle-rate seeds test's models: :func:`_rate_runs` of :data:`COMP_LRMID_SEEDS` under :data:`COMP_MID_RL`
-    (variant ``long-mid``) with RL seeds :data:`COMP_LRMID_MORE_RL_SEEDS`."""
-    return _rate_runs(COMP_LRMID_SEEDS, COMP_MID_RL, "long-mid", COMP_LRMID_MORE_RL_SEEDS)
+    """The middle-rate seeds test's models: :func:`_rate_runs` of :data:`COMP_LRMID_SEEDS_BASES` under
+    :data:`COMP_MID_RL` (variant ``long-mid``) with RL seeds :data:`COMP_LRMID_MORE_RL_SEEDS`."""
+    return _rate_runs(COMP_LRMID_SEEDS_BASES, COMP_MID_RL, "long-mid", COMP_LRMID_MORE_RL_SEEDS)
 
 
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {

@@ -5,8 +5,8 @@ readings, manifests and the committed fit alone.
 The middle-rate test (lr 3e-4, 1500 steps, RL seeds 0 and 1 on four dose-0.01 bases, activation by design) could
 not tell its rate from the end state: the runs read creation all ended more than 0.05 below their twin at the usual
 rate on the deepest (held-out) level, and the two read activation both came from one base. Rate and length fixed,
-this test adds RL seeds 2, 3 and 4 on the same four bases, so that the end state varies within each base, and asks
-whether it orders the readings there:
+this test adds RL seeds 2 to 5 on three of those bases, so that the end state varies within each base (by RL seed
+alone), and asks whether it orders the readings there:
 
 - *the statistic*: for each base with at least :data:`MIN_PER_BASE` cases (runs that passed their gain check), the
   Kendall rank correlation (tau-b, :func:`scipy.stats.kendalltau`) between the cases' deepest-level pass@1 and their
@@ -16,15 +16,20 @@ whether it orders the readings there:
   the end state does not order the readings within a base) whose mean tau is at most the observed one (one-sided:
   the end state predicts a negative correlation);
 - *the verdict*: *cannot answer* with fewer than :data:`MIN_CASES` cases or fewer than :data:`MIN_BASES` bases in
-  the statistic; *the end state, within bases* when the mean tau is negative and the p-value at most :data:`ALPHA`;
-  *no within-base ordering shown* otherwise.
+  the statistic; *ranked by the end state, within bases* when the mean tau is negative and the p-value at most
+  :data:`ALPHA`; *not shown at this size* otherwise.
 
-Registered beside it, not deciding: each case classed *matched* when its deepest-level pass@1 is at least the mean
-of its base's two runs at the usual rate minus :data:`~.lrmid.MATCHED`, and how often two predictors fixed before
-these runs were built get the reading right: the end state (activation when matched) and the base (the reading both
-of the base's middle-rate runs got; none where they differ); and, where they disagree, which one does. And, not
-clean (the middle-rate runs were read before this test was registered), the same statistic over all five runs per
-base at this rate.
+Registered beside it, not deciding:
+
+- each case classed *matched* when its deepest-level pass@1 is at least the mean of its base's two runs at the usual
+  rate minus :data:`~.lrmid.MATCHED`; two predictors fixed before these runs were built, the end state (activation
+  when matched) and the base (the reading both of the base's middle-rate runs got; none where they differ), with how
+  many cases each reads right and, where they disagree, which one does, summed up by :func:`disagreement`;
+- per base, the change in P(creation) from its most to its least accurate case, split into each summary input's
+  share of the change in log-odds (its coefficient times the change in its standardised value);
+- the statistic again without the cases whose deepest-level pass@1 is below :data:`COLLAPSED`, and without the base
+  of :data:`NOISY_BASE` (near the ceiling, where evaluation noise may set the order);
+- not clean (the middle-rate runs were read before this test was registered): the same statistic with them added.
 
 ``python -m rlmeta_interp.analysis.validation.lrmidseeds TEST`` writes ``<TEST>-lrmidseeds.json`` beside the readings
 (``data/pilots/readings/``), from ``TEST.csv``, the middle-rate readings, the twins' (the second low-dose test's)
@@ -47,13 +52,17 @@ from .lrmid import MATCHED
 from .lrmid import VARIANTS as MID  # the middle-rate runs' naming: -rl-long-mid, twins -rl-long
 from .lrshift import TWINS
 from .questions import Row, deepest, require_manifests, run_question
+from .twins import STATISTICS as INPUTS  # the summary inputs a composition reading carries
 from .twins import twin_of
 
 EARLIER = "composition-lrmid"  # the middle-rate test's readings: RL seeds 0 and 1 at this rate
-MIN_CASES = 8  # registered: cases, bases in the statistic, and cases a base needs to enter it
+MIN_CASES = 9  # amended: cases, bases in the statistic, and cases a base needs to enter it
 MIN_BASES = 3
-MIN_PER_BASE = 2
+MIN_PER_BASE = 3
 ALPHA = 0.05  # registered: the one-sided level of the exact permutation test
+COLLAPSED = 0.05  # amended, beside: cases below this deepest-level pass@1 are left out of one recomputation
+NOISY_BASE = "-s15-base"  # amended, beside: the base left out of another (its runs end near pass@1 1)
+MIN_DISAGREE, MIN_DISAGREE_BASES = 3, 2  # amended, beside: what the disagreement summary rests on
 DIGITS = 9  # tau values are rounded to this many decimals before their distributions are combined
 TIE = 1e-7
 
@@ -91,6 +100,10 @@ def runs(test: Sequence[Row], refs: Mapping[str, Mapping[str, Any]], manifests: 
          ) -> list[dict[str, Any]]:
     """One entry per reading of ``test``: its pair, base, gain check, reading, P(creation), deepest-level pass@1, its
     base's reference and whether it matched, and the two predictors' readings."""
+    pairs = [str(r["pair"]) for r in test]
+    if len(set(pairs)) < len(pairs):
+        twice = sorted({p for p in pairs if pairs.count(p) > 1})
+        raise InvalidConfigError(f"{twice[0]} is read more than once: keep one reading per run.")
     out = []
     for r in test:
         pair = str(r["pair"])
@@ -98,11 +111,16 @@ def runs(test: Sequence[Row], refs: Mapping[str, Mapping[str, Any]], manifests: 
         if base not in refs:
             raise InvalidConfigError(f"{pair} starts from {base}, which no middle-rate run starts from: this test"
                                      " reads only those bases.")
-        p1, ref = _pass1(pair, manifests), float(refs[base]["reference"])
+        p1, ref, p = _pass1(pair, manifests), float(refs[base]["reference"]), float(r["p_creation"])
+        if not (np.isfinite(p1) and np.isfinite(p)):
+            raise InvalidConfigError(f"{pair} has no finite P(creation) or deepest-level pass@1 ({p}, {p1}): read it"
+                                     " again, or export its manifest again.")
         # the epsilon keeps a value exactly on the bound matched (as the middle-rate test's match does)
         hit = p1 >= ref - MATCHED - 1e-9
         out.append({"pair": pair, "base": base, "gain_check": str(r["gain_check"]), "reading": str(r["reading"]),
-                    "p_creation": float(r["p_creation"]), "deepest_pass@1": p1, "reference": ref, "matched": hit,
+                    "p_creation": p, "deepest_pass@1": p1,
+                    "inputs": {k: None if r.get(k) in (None, "") or np.isnan(float(r[k])) else float(r[k])
+                               for k in INPUTS}, "reference": ref, "matched": hit,
                     "end_state_prediction": "activation" if hit else "creation",
                     "base_prediction": refs[base]["base_prediction"]})
     return out
@@ -152,8 +170,8 @@ def verdict(cases: Sequence[Mapping[str, Any]], stat: Mapping[str, Any]) -> str:
     if len(cases) < MIN_CASES or stat["bases"] < MIN_BASES:
         return "cannot answer"
     if stat["mean_tau"] < 0 and stat["p_value"] <= ALPHA:
-        return "the end state, within bases"
-    return "no within-base ordering shown"
+        return "ranked by the end state, within bases"
+    return "not shown at this size"
 
 
 def predictors(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -168,20 +186,58 @@ def predictors(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "disagree_base_right": sum(c["base_prediction"] == c["reading"] for c in split)}
 
 
+def disagreement(pred: Mapping[str, Any], cases: Sequence[Mapping[str, Any]]) -> str:
+    """The predictors' disagreement in a few words (beside, not deciding): *end state favoured* (or *base favoured*)
+    when at least :data:`MIN_DISAGREE` cases from :data:`MIN_DISAGREE_BASES` bases have the two disagree and that
+    predictor is right on a strict majority of them; *not separated* otherwise."""
+    split = [c for c in cases if c["pair"] in set(pred["disagree"])]
+    if len(split) < MIN_DISAGREE or len({c["base"] for c in split}) < MIN_DISAGREE_BASES:
+        return "not separated"
+    for key, name in (("disagree_end_state_right", "end state favoured"), ("disagree_base_right", "base favoured")):
+        if 2 * pred[key] > len(split):
+            return name
+    return "not separated"
+
+
+def contributions(cases: Sequence[Mapping[str, Any]], fitted: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per base with two or more cases: its most and least accurate case (deepest-level pass@1), their change in
+    P(creation), and each summary input's share of the change in log-odds (coefficient x change in its standardised
+    value; None where either case lacks it)."""
+    coef = dict(zip(fitted["inputs"], map(float, fitted["coef"]), strict=True))
+    out = {}
+    for base in sorted({c["base"] for c in cases}):
+        cs = sorted((c for c in cases if c["base"] == base), key=lambda c: c["deepest_pass@1"])
+        if len(cs) < 2:
+            continue
+        low, high = cs[0], cs[-1]
+        out[base] = {"least_accurate": low["pair"], "most_accurate": high["pair"],
+                     "change_p_creation": low["p_creation"] - high["p_creation"],
+                     "log_odds_share": {k: None if low["inputs"][k] is None or high["inputs"][k] is None
+                                        else coef.get(k, 0.0) * (low["inputs"][k] - high["inputs"][k])
+                                        for k in INPUTS}}
+    return out
+
+
 def lrmidseeds_question(test: Sequence[Row], earlier: Sequence[Row], twins: Sequence[Row],
-                        manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The registered question (module docstring) over readings rows ``test``, the middle-rate readings ``earlier``
-    and the usual-rate runs read in ``twins``. JSON-ready."""
-    require_manifests([*test, *earlier], manifests)
+                        manifests: Mapping[str, Mapping[str, Any]], fitted: Mapping[str, Any]) -> dict[str, Any]:
+    """The registered question (module docstring) over readings rows ``test``, the middle-rate readings ``earlier``,
+    the usual-rate runs read in ``twins`` and the committed fit's summary ``fitted``. JSON-ready."""
+    require_manifests([*test, *earlier, *twins], manifests)
     refs = references(earlier, twins, manifests)
     mine = runs(test, refs, manifests)
     cases = [r for r in mine if r["gain_check"] == "passed"]
     stat = within_base(cases)
     seen = [r for r in runs(earlier, refs, manifests) if r["gain_check"] == "passed"]
+    pred = predictors(cases)
     return {"verdict": verdict(cases, stat), "runs": mine, "cases": [c["pair"] for c in cases],
             "not_cases": [r["pair"] for r in mine if r["gain_check"] != "passed"], "within_base": stat,
             "alpha": ALPHA, "min_cases": MIN_CASES, "min_bases": MIN_BASES, "min_per_base": MIN_PER_BASE,
-            "within": MATCHED, "references": refs, "predictors": predictors(cases),
+            "within": MATCHED, "references": refs, "predictors": {**pred, "summary": disagreement(pred, cases)},
+            "contributions": contributions(cases, fitted),
+            "without_collapsed": {**within_base([c for c in cases if c["deepest_pass@1"] >= COLLAPSED]),
+                                  "below": COLLAPSED},
+            "without_noisy_base": {**within_base([c for c in cases if not c["base"].endswith(NOISY_BASE)]),
+                                   "base": NOISY_BASE},
             "with_seen": {**within_base([*seen, *cases]), "middle_rate_cases": [c["pair"] for c in seen]}}
 
 
@@ -190,7 +246,7 @@ def main(argv: list[str] | None = None, folder: str | Path | None = None,
     """The command (module docstring; :func:`~.questions.run_question`). Returns the JSON's path."""
     return run_question(argv, "lrmidseeds", "TEST (a readings name under data/pilots/readings, e.g."
                         " composition-lrmid-seeds)", (EARLIER, TWINS),
-                        lambda r, m, f: lrmidseeds_question(r[0], r[1], r[2], m), folder, table_dir)
+                        lambda r, m, f: lrmidseeds_question(r[0], r[1], r[2], m, f), folder, table_dir)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,12 @@ from rlmeta_interp.organism.presets import preset_specs
 from .shared import manifest, row
 
 A, C = "activation", "creation"
+FIT = {"inputs": ["boundary", "likelihood", "elicitation", "reliance"], "coef": [0.5, 1.0, 2.0, 1.0], "intercept": 0.0}
+END, NOT = "ranked by the end state, within bases", "not shown at this size"
+
+
+def _ask(test, earlier, twins, manifests):
+    return lrmidseeds.lrmidseeds_question(test, earlier, twins, manifests, FIT)
 
 
 def _world(test_runs, *, bases=4, usual=(0.99, 0.99), middle=(A, A)):
@@ -44,11 +50,11 @@ def _ordered(sign=-1, bases=4):
 
 
 def test_a_perfect_within_base_ordering_is_the_end_state_at_its_exact_p_value():
-    out = lrmidseeds.lrmidseeds_question(*_world(_ordered()))
-    assert out["verdict"] == "the end state, within bases" and out["within_base"]["bases"] == 4
+    out = _ask(*_world(_ordered()))
+    assert out["verdict"] == END and out["within_base"]["bases"] == 4
     assert out["within_base"]["mean_tau"] == pytest.approx(-1.0)
     assert out["within_base"]["p_value"] == pytest.approx(1 / 6 ** 4)  # the one permutation of 1296 as extreme
-    assert lrmidseeds.lrmidseeds_question(*_world(_ordered(+1)))["verdict"] == "no within-base ordering shown"
+    assert _ask(*_world(_ordered(+1)))["verdict"] == NOT
 
 
 def test_the_exact_p_value_is_the_brute_force_one():
@@ -72,16 +78,22 @@ def test_cannot_answer_below_its_cases_or_bases_and_undefined_bases_are_left_out
     runs = _ordered()
     runs[0] = [(A, 0.2, "failed", 0.99)] * 3  # base 0 has no case
     runs[1] = [(A, 0.2, "passed", 0.99)] + [(A, 0.2, "failed", 0.99)] * 2  # base 1 has one: not in the statistic
-    out = lrmidseeds.lrmidseeds_question(*_world(runs))
+    out = _ask(*_world(runs))
     assert out["verdict"] == "cannot answer" and len(out["cases"]) == 7 and out["within_base"]["bases"] == 2
     assert out["within_base"]["per_base"]["b1-base"]["tau"] is None and len(out["not_cases"]) == 5
     runs = _ordered(bases=5)
     runs[4] = [(A, 0.2, "passed", 0.99)] * 3  # one P(creation) for all: tau undefined, left out; 4 bases remain
-    out = lrmidseeds.lrmidseeds_question(*_world(runs, bases=5))
-    assert out["within_base"]["bases"] == 4 and out["verdict"] == "the end state, within bases"
-    runs = _ordered(bases=3)
-    runs[2] = runs[2][:2]  # 8 cases from 3 bases: enough
-    assert lrmidseeds.lrmidseeds_question(*_world(runs, bases=3))["verdict"] == "the end state, within bases"
+    out = _ask(*_world(runs, bases=5))
+    assert out["within_base"]["bases"] == 4 and out["verdict"] == END
+    runs = _ordered(bases=3)  # 9 cases from 3 bases: enough
+    assert _ask(*_world(runs, bases=3))["verdict"] == END
+    runs[2] = runs[2][:2]  # a base with 2 cases is below the 3 it needs: 2 bases remain
+    out = _ask(*_world(runs, bases=3))
+    assert out["verdict"] == "cannot answer" and out["within_base"]["per_base"]["b2-base"]["tau"] is None
+    runs = _ordered(bases=4)
+    runs[3] = [(C, p, "passed", 0.9) for p in (0.8, 0.5, 0.2)]  # one pass@1 for all: tau undefined, left out
+    out = _ask(*_world(runs))
+    assert out["within_base"]["bases"] == 3 and out["verdict"] == END
 
 
 def test_the_predictors_beside_it():
@@ -93,7 +105,7 @@ def test_the_predictors_beside_it():
         if r["pair"].startswith("b1"):
             r["reading"] = C
     earlier[5]["reading"] = C  # b2's RL seed 1
-    out = lrmidseeds.lrmidseeds_question(test, earlier, twins, manifests)
+    out = _ask(test, earlier, twins, manifests)
     assert [r["matched"] for r in out["runs"][:3]] == [True, False, False]
     assert out["references"]["b2-base"]["base_prediction"] is None
     pred = out["predictors"]
@@ -101,29 +113,73 @@ def test_the_predictors_beside_it():
     # where they disagree: b0's unmatched runs (end state says creation) and b1's matched run (end state activation)
     assert pred["disagree"] == ["b0-rl-long-mid-s3", "b0-rl-long-mid-s4", "b1-rl-long-mid-s2"]
     assert pred["disagree_end_state_right"] == 2 and pred["disagree_base_right"] == 1
+    assert pred["summary"] == "end state favoured"  # 3 disagreeing cases from 2 bases, end state right on 2
     assert out["with_seen"]["middle_rate_cases"] == [r["pair"] for r in earlier]
 
 
 def test_refuses_a_missing_twin_reading_a_foreign_base_and_a_missing_pass_at_1():
     test, earlier, twins, manifests = _world(_ordered())
     with pytest.raises(InvalidConfigError, match="No reading of the usual-rate run b0-rl-long"):
-        lrmidseeds.lrmidseeds_question(test, earlier, twins[1:], manifests)
+        _ask(test, earlier, twins[1:], manifests)
     manifests["x-base"] = {"name": "x-base"}
     manifests["x-rl-long-mid-s2"] = manifest("x-rl-long-mid-s2", "x-base", 2, 0.5)
     with pytest.raises(InvalidConfigError, match="which no middle-rate run starts from"):
-        lrmidseeds.lrmidseeds_question([*test, row("x-rl-long-mid-s2", A, 0.2)], earlier, twins, manifests)
+        _ask([*test, row("x-rl-long-mid-s2", A, 0.2)], earlier, twins, manifests)
     manifests["b0-rl-long-mid-s2"]["metrics"] = {}
     with pytest.raises(InvalidConfigError, match="no deepest-level pass@1"):
-        lrmidseeds.lrmidseeds_question(test, earlier, twins, manifests)
+        _ask(test, earlier, twins, manifests)
 
 
-def test_the_preset_adds_rl_seeds_2_to_4_at_the_middle_rate_on_the_middle_rate_bases():
+def test_the_preset_adds_rl_seeds_2_to_5_at_the_middle_rate_on_three_middle_rate_bases():
     specs = preset_specs("composition-lrmid-seeds")
     mid = {s.name: s for s in preset_specs("composition-lrmid")}
     runs = [s for s in specs if s.kind == "rl"]
-    assert [s.name for s in specs if s.kind == "base"] == [s.name for s in mid.values() if s.kind == "base"]
-    assert len(runs) == 12 and sorted({r.seed for r in runs}) == [2, 3, 4]
+    assert [s.name for s in specs if s.kind == "base"] == [f"clow2-comp-d001-s{k}-base" for k in (15, 16, 18)]
+    assert all(s.name in mid and s == mid[s.name] for s in specs if s.kind == "base")
+    assert len(runs) == 12 and sorted({r.seed for r in runs}) == [2, 3, 4, 5]
     reference = mid["clow2-comp-d001-s15-rl-long-mid"]
     for r in runs:
         assert r.name.endswith(f"-rl-long-mid-s{r.seed}") and r.base in mid
         assert r.rl == reference.rl.replace(seed=r.seed), r.name
+
+
+def test_the_disagreement_summary_needs_cases_from_two_bases_and_a_strict_majority():
+    def pred(split, end, base):
+        return {"disagree": [c["pair"] for c in split], "disagree_end_state_right": end, "disagree_base_right": base}
+    three = [{"pair": f"r{i}", "base": f"b{i % 2}"} for i in range(3)]
+    assert lrmidseeds.disagreement(pred(three, 1, 2), three) == "base favoured"
+    assert lrmidseeds.disagreement(pred(three[:2], 2, 0), three) == "not separated"  # two cases only
+    one_base = [{"pair": f"r{i}", "base": "b0"} for i in range(4)]
+    assert lrmidseeds.disagreement(pred(one_base, 4, 0), one_base) == "not separated"
+    four = [{"pair": f"r{i}", "base": f"b{i % 2}"} for i in range(4)]
+    assert lrmidseeds.disagreement(pred(four, 2, 2), four) == "not separated"  # a tie
+
+
+def test_contributions_and_the_recomputations_beside():
+    test, earlier, twins, manifests = _world(_ordered())
+    for r in test:  # elicitation 0.8, likelihood 0.1 on the least accurate runs; 0.0 elsewhere
+        low = manifests[r["pair"]]["metrics"]["by_level"]["3"]["pass@1"] == 0.5
+        r.update(elicitation=0.8 if low else 0.0, likelihood=0.1 if low else 0.0, boundary="")
+    out = _ask(test, earlier, twins, manifests)
+    b0 = out["contributions"]["b0-base"]
+    assert b0["least_accurate"] == "b0-rl-long-mid-s2" and b0["most_accurate"] == "b0-rl-long-mid-s4"
+    assert b0["change_p_creation"] == pytest.approx(0.6)
+    assert b0["log_odds_share"] == pytest.approx({"boundary": None, "likelihood": 0.1, "elicitation": 1.6})
+    # without the cases below pass@1 0.05 (none here) and without the seed-15 base (none here): unchanged
+    assert out["without_collapsed"]["p_value"] == out["within_base"]["p_value"]
+    assert out["without_noisy_base"]["bases"] == 4 and out["without_noisy_base"]["base"] == "-s15-base"
+    manifests[test[0]["pair"]]["metrics"]["by_level"]["3"]["pass@1"] = 0.01  # now collapsed: base 0 keeps 2 cases
+    assert _ask(test, earlier, twins, manifests)["without_collapsed"]["bases"] == 3
+
+
+def test_refuses_a_run_read_twice_and_a_reading_without_a_number():
+    test, earlier, twins, manifests = _world(_ordered())
+    with pytest.raises(InvalidConfigError, match="b0-rl-long-mid-s2 is read more than once"):
+        _ask([*test, test[0]], earlier, twins, manifests)
+    test[1] = {**test[1], "p_creation": float("nan")}
+    with pytest.raises(InvalidConfigError, match="no finite P\\(creation\\)"):
+        _ask(test, earlier, twins, manifests)
+    test, earlier, twins, manifests = _world(_ordered())
+    del manifests["b0-rl-long"]  # a usual-rate run's manifest
+    with pytest.raises(InvalidConfigError, match="No manifest for b0-rl-long"):
+        _ask(test, earlier, twins, manifests)
