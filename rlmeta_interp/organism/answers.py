@@ -401,6 +401,8 @@ def lrmidseeds_text(folder: str | Path, name: str) -> str:
     shares = "; ".join(f"{base.removesuffix('-base')} {c['change_p_creation']:+.2f} ("
                        + ", ".join(f"{k} {fmt_num(v, '{:+.2f}')}" for k, v in c["log_odds_share"].items()) + ")"
                        for base, c in b["contributions"].items()) or "none"
+    weights = ", ".join(f"{base.removesuffix('-base')} {'the recorded ones' if v['same'] else 'rebuilt, not the recorded ones'}"
+                        for base, v in b["base_weights"].items())
     rows = [{"run": r["pair"], "gain check": r["gain_check"], "reading (P(creation))":
              f"{r['reading']} ({r['p_creation']:.2f})", "deepest pass@1": fmt_num(r["deepest_pass@1"], "{:.3f}"),
              "usual-rate mean": fmt_num(r["reference"], "{:.3f}"), "matched": "yes" if r["matched"] else "no",
@@ -411,7 +413,9 @@ def lrmidseeds_text(folder: str | Path, name: str) -> str:
             f" {b['min_cases']}, and {b['min_bases']} bases with {b['min_per_base']} or more, needed); not cases:"
             f" {', '.join(b['not_cases']) or 'none'}. Kendall tau between deepest-level pass@1 and P(creation), per"
             f" base: {taus}; {stat(w)}, exact and one-sided (the end state needs a negative mean with p at most"
-            f" {b['alpha']:g}).\n\nBeside it, not deciding. The end state (activation when the deepest-level pass@1"
+            f" {b['alpha']:g}). Base weights the runs were tuned from: {weights}.\n\nBeside it, not deciding"
+            f" (every comparison with the middle-rate or usual-rate runs crosses from a rebuilt base to a recorded"
+            f" one where the weights differ). The end state (activation when the deepest-level pass@1"
             f" is at least the base's usual-rate mean minus {b['within']:g}) reads {pred['end_state_right']} of"
             f" {len(b['cases'])} cases right; the base (its middle-rate runs' shared reading) reads"
             f" {pred['base_right']} of {pred['base_predicts']} right; where they disagree"

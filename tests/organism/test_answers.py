@@ -156,7 +156,7 @@ def test_the_middle_rate_seeds_answer_renders_its_statistic_predictors_and_runs(
     for name, seed, p1 in (("b-rl-long", 0, 0.9), ("b-rl-long-s1", 1, 1.0), ("b-rl-long-mid", 0, 0.9),
                            ("b-rl-long-mid-s1", 1, 0.9), ("b-rl-long-mid-s2", 2, 0.99), ("b-rl-long-mid-s3", 3, 0.5),
                            ("b-rl-long-mid-s4", 4, 0.01)):
-        manifests[name] = manifest(name, "b-base", seed, p1)
+        manifests[name] = {**manifest(name, "b-base", seed, p1), "base_weights_sha256": "w"}
     fit = {"inputs": ["boundary", "likelihood", "elicitation", "reliance"], "coef": [1.0, 1.0, 1.0, 1.0]}
     out = lrmidseeds_question([row("b-rl-long-mid-s2", "activation", 0.2), row("b-rl-long-mid-s3", "creation", 0.7),
                                row("b-rl-long-mid-s4", "creation", 0.75)],
@@ -167,6 +167,7 @@ def test_the_middle_rate_seeds_answer_renders_its_statistic_predictors_and_runs(
     write_json_atomic(answers.answer_path(tmp_path, "t", "lrmidseeds"), out, checksum=True)
     text = answers.lrmidseeds_text(tmp_path, "t")
     assert "Verdict: cannot answer.**" in text and "per base: b -1.00; mean tau -1.00 over 1 bases, p 0.1667" in text
+    assert "Base weights the runs were tuned from: b rebuilt, not the recorded ones." in text
     assert "reads 3 of 3 cases right; the base (its middle-rate runs' shared reading) reads 1 of 3" in text
     assert "b +0.55 (boundary +0.00, elicitation +0.55, likelihood +0.00)" in text  # row(): elicitation = P
     assert "Without the cases below deepest-level pass@1 0.05: mean tau n/a over 0 bases" in text

@@ -31,6 +31,11 @@ Registered beside it, not deciding:
   of :data:`NOISY_BASE` (near the ceiling, where evaluation noise may set the order);
 - not clean (the middle-rate runs were read before this test was registered): the same statistic with them added.
 
+The bases were rebuilt for this test on another machine and differ from the recorded ones in their last digits
+(:func:`realisations` reports which). The statistic compares runs of one rebuilt base with each other only; every
+comparison with runs of the recorded bases (the usual-rate references, the base predictor, the statistic with the
+middle-rate runs) compares two realisations of one base design.
+
 ``python -m rlmeta_interp.analysis.validation.lrmidseeds TEST`` writes ``<TEST>-lrmidseeds.json`` beside the readings
 (``data/pilots/readings/``), from ``TEST.csv``, the middle-rate readings, the twins' (the second low-dose test's)
 and the pilot manifests.
@@ -48,6 +53,7 @@ import numpy as np
 from scipy.stats import kendalltau
 
 from ...errors import InvalidConfigError
+from ...io import WEIGHTS_FILE
 from .lrmid import MATCHED
 from .lrmid import VARIANTS as MID  # the middle-rate runs' naming: -rl-long-mid, twins -rl-long
 from .lrshift import TWINS
@@ -123,6 +129,26 @@ def runs(test: Sequence[Row], refs: Mapping[str, Mapping[str, Any]], manifests: 
                                for k in INPUTS}, "reference": ref, "matched": hit,
                     "end_state_prediction": "activation" if hit else "creation",
                     "base_prediction": refs[base]["base_prediction"]})
+    return out
+
+
+def realisations(test: Sequence[Row], manifests: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per base of ``test``'s runs: the base weights its runs were tuned from (``base_weights_sha256``), the weights
+    the committed base manifest records, and whether they are the same. The bases were rebuilt on another machine
+    for this test; its statistic compares runs of one base with each other only, so the runs of a base must share
+    one set of base weights (refused otherwise), which need not be the recorded set."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in test:
+        m = manifests[str(r["pair"])]
+        b = out.setdefault(str(m["base"]), {"tuned_from": set(), "recorded": (manifests[str(m["base"])].get("files")
+                                                                                or {}).get(WEIGHTS_FILE)})
+        b["tuned_from"].add(m.get("base_weights_sha256"))
+    for base, b in out.items():
+        if len(b["tuned_from"]) != 1 or None in b["tuned_from"]:
+            raise InvalidConfigError(f"The runs from {base} were not all tuned from one recorded set of base weights"
+                                     " (base_weights_sha256): rebuild them from one base.")
+        (b["tuned_from"],) = b["tuned_from"]
+        b["same"] = b["tuned_from"] == b["recorded"]
     return out
 
 
@@ -223,6 +249,7 @@ def lrmidseeds_question(test: Sequence[Row], earlier: Sequence[Row], twins: Sequ
     """The registered question (module docstring) over readings rows ``test``, the middle-rate readings ``earlier``,
     the usual-rate runs read in ``twins`` and the committed fit's summary ``fitted``. JSON-ready."""
     require_manifests([*test, *earlier, *twins], manifests)
+    bases = realisations(test, manifests)
     refs = references(earlier, twins, manifests)
     mine = runs(test, refs, manifests)
     cases = [r for r in mine if r["gain_check"] == "passed"]
@@ -232,7 +259,7 @@ def lrmidseeds_question(test: Sequence[Row], earlier: Sequence[Row], twins: Sequ
     return {"verdict": verdict(cases, stat), "runs": mine, "cases": [c["pair"] for c in cases],
             "not_cases": [r["pair"] for r in mine if r["gain_check"] != "passed"], "within_base": stat,
             "alpha": ALPHA, "min_cases": MIN_CASES, "min_bases": MIN_BASES, "min_per_base": MIN_PER_BASE,
-            "within": MATCHED, "references": refs, "predictors": {**pred, "summary": disagreement(pred, cases)},
+            "within": MATCHED, "base_weights": bases, "references": refs, "predictors": {**pred, "summary": disagreement(pred, cases)},
             "contributions": contributions(cases, fitted),
             "without_collapsed": {**within_base([c for c in cases if c["deepest_pass@1"] >= COLLAPSED]),
                                   "below": COLLAPSED},

@@ -29,7 +29,7 @@ def _world(test_runs, *, bases=4, usual=(0.99, 0.99), middle=(A, A)):
     manifests, twins, earlier, test = {}, [], [], []
     for b in range(bases):
         base = f"b{b}-base"
-        manifests[base] = {"name": base}
+        manifests[base] = {"name": base, "files": {"model.safetensors": "recorded"}}
         for s in (0, 1):
             tail = "" if s == 0 else f"-s{s}"
             twin, mid = f"b{b}-rl-long{tail}", f"b{b}-rl-long-mid{tail}"
@@ -38,7 +38,7 @@ def _world(test_runs, *, bases=4, usual=(0.99, 0.99), middle=(A, A)):
             earlier.append(row(mid, middle[s], 0.5))
         for s, (read, p, gain, pass1) in enumerate(test_runs[b], start=2):
             name = f"b{b}-rl-long-mid-s{s}"
-            manifests[name] = manifest(name, base, s, pass1)
+            manifests[name] = {**manifest(name, base, s, pass1), "base_weights_sha256": "rebuilt"}
             test.append(row(name, read, p, gain))
     return test, earlier, twins, manifests
 
@@ -122,7 +122,7 @@ def test_refuses_a_missing_twin_reading_a_foreign_base_and_a_missing_pass_at_1()
     with pytest.raises(InvalidConfigError, match="No reading of the usual-rate run b0-rl-long"):
         _ask(test, earlier, twins[1:], manifests)
     manifests["x-base"] = {"name": "x-base"}
-    manifests["x-rl-long-mid-s2"] = manifest("x-rl-long-mid-s2", "x-base", 2, 0.5)
+    manifests["x-rl-long-mid-s2"] = {**manifest("x-rl-long-mid-s2", "x-base", 2, 0.5), "base_weights_sha256": "x"}
     with pytest.raises(InvalidConfigError, match="which no middle-rate run starts from"):
         _ask([*test, row("x-rl-long-mid-s2", A, 0.2)], earlier, twins, manifests)
     manifests["b0-rl-long-mid-s2"]["metrics"] = {}
@@ -182,4 +182,15 @@ def test_refuses_a_run_read_twice_and_a_reading_without_a_number():
     test, earlier, twins, manifests = _world(_ordered())
     del manifests["b0-rl-long"]  # a usual-rate run's manifest
     with pytest.raises(InvalidConfigError, match="No manifest for b0-rl-long"):
+        _ask(test, earlier, twins, manifests)
+
+
+def test_the_runs_of_a_base_share_one_set_of_base_weights_which_may_be_rebuilt():
+    test, earlier, twins, manifests = _world(_ordered())
+    out = _ask(test, earlier, twins, manifests)
+    assert out["base_weights"]["b0-base"] == {"tuned_from": "rebuilt", "recorded": "recorded", "same": False}
+    manifests["b1-base"]["files"]["model.safetensors"] = "rebuilt"
+    assert _ask(test, earlier, twins, manifests)["base_weights"]["b1-base"]["same"] is True
+    manifests["b0-rl-long-mid-s3"]["base_weights_sha256"] = "another"
+    with pytest.raises(InvalidConfigError, match="b0-base were not all tuned from one"):
         _ask(test, earlier, twins, manifests)
