@@ -78,18 +78,21 @@ def test_cannot_answer_below_its_cases_or_bases_and_undefined_bases_are_left_out
     runs = _ordered()
     runs[0] = [(A, 0.2, "failed", 0.99)] * 3  # base 0 has no case
     runs[1] = [(A, 0.2, "passed", 0.99)] + [(A, 0.2, "failed", 0.99)] * 2  # base 1 has one: not in the statistic
+    runs[2] = [(A, 0.2, "failed", 0.99)] * 3  # base 2 has none: 4 cases from 1 base remain
     out = _ask(*_world(runs))
-    assert out["verdict"] == "cannot answer" and len(out["cases"]) == 7 and out["within_base"]["bases"] == 2
-    assert out["within_base"]["per_base"]["b1-base"]["tau"] is None and len(out["not_cases"]) == 5
+    assert out["verdict"] == "cannot answer" and len(out["cases"]) == 4 and out["within_base"]["bases"] == 1
+    assert out["within_base"]["per_base"]["b1-base"]["tau"] is None and len(out["not_cases"]) == 8
     runs = _ordered(bases=5)
     runs[4] = [(A, 0.2, "passed", 0.99)] * 3  # one P(creation) for all: tau undefined, left out; 4 bases remain
     out = _ask(*_world(runs, bases=5))
     assert out["within_base"]["bases"] == 4 and out["verdict"] == END
-    runs = _ordered(bases=3)  # 9 cases from 3 bases: enough
-    assert _ask(*_world(runs, bases=3))["verdict"] == END
-    runs[2] = runs[2][:2]  # a base with 2 cases is below the 3 it needs: 2 bases remain
-    out = _ask(*_world(runs, bases=3))
-    assert out["verdict"] == "cannot answer" and out["within_base"]["per_base"]["b2-base"]["tau"] is None
+    runs = [[(C if p > 0.5 else A, p, "passed", acc) for acc, p in zip((0.5, 0.7, 0.8, 0.99), (0.8, 0.6, 0.4, 0.2),
+                                                                        strict=True)]] * 2
+    out = _ask(*_world(runs, bases=2))  # 8 cases from 2 bases, each in order: p 1/576
+    assert out["verdict"] == END and out["within_base"]["p_value"] == pytest.approx(1 / 24 ** 2)
+    runs[1] = runs[1][:2]  # a base with 2 cases is below the 3 it needs: 1 base remains
+    out = _ask(*_world(runs, bases=2))
+    assert out["verdict"] == "cannot answer" and out["within_base"]["per_base"]["b1-base"]["tau"] is None
     runs = _ordered(bases=4)
     runs[3] = [(C, p, "passed", 0.9) for p in (0.8, 0.5, 0.2)]  # one pass@1 for all: tau undefined, left out
     out = _ask(*_world(runs))
@@ -130,13 +133,13 @@ def test_refuses_a_missing_twin_reading_a_foreign_base_and_a_missing_pass_at_1()
         _ask(test, earlier, twins, manifests)
 
 
-def test_the_preset_adds_rl_seeds_2_to_5_at_the_middle_rate_on_three_middle_rate_bases():
+def test_the_preset_adds_rl_seeds_2_to_5_at_the_middle_rate_on_two_middle_rate_bases():
     specs = preset_specs("composition-lrmid-seeds")
     mid = {s.name: s for s in preset_specs("composition-lrmid")}
     runs = [s for s in specs if s.kind == "rl"]
-    assert [s.name for s in specs if s.kind == "base"] == [f"clow2-comp-d001-s{k}-base" for k in (15, 16, 18)]
+    assert [s.name for s in specs if s.kind == "base"] == [f"clow2-comp-d001-s{k}-base" for k in (15, 16)]
     assert all(s.name in mid and s == mid[s.name] for s in specs if s.kind == "base")
-    assert len(runs) == 12 and sorted({r.seed for r in runs}) == [2, 3, 4, 5]
+    assert len(runs) == 8 and sorted({r.seed for r in runs}) == [2, 3, 4, 5]
     reference = mid["clow2-comp-d001-s15-rl-long-mid"]
     for r in runs:
         assert r.name.endswith(f"-rl-long-mid-s{r.seed}") and r.base in mid
