@@ -395,7 +395,8 @@ def lrmidseeds_text(folder: str | Path, name: str) -> str:
     w, pred = b["within_base"], b["predictors"]
 
     def stat(s: dict[str, Any]) -> str:
-        return f"mean tau {fmt_num(s['mean_tau'], '{:+.2f}')} over {s['bases']} bases, p {fmt_num(s['p_value'], '{:.4f}')}"
+        over = f"{s['bases']} base" + ("" if s["bases"] == 1 else "s")
+        return f"mean tau {fmt_num(s['mean_tau'], '{:+.2f}')} over {over}, p {fmt_num(s['p_value'], '{:.4f}')}"
 
     taus = ", ".join(f"{base.removesuffix('-base')} {fmt_num(v['tau'], '{:+.2f}')}" for base, v in w["per_base"].items())
     shares = "; ".join(f"{base.removesuffix('-base')} {c['change_p_creation']:+.2f} ("
@@ -414,8 +415,9 @@ def lrmidseeds_text(folder: str | Path, name: str) -> str:
             f" {', '.join(b['not_cases']) or 'none'}. Kendall tau between deepest-level pass@1 and P(creation), per"
             f" base: {taus}; {stat(w)}, exact and one-sided (the end state needs a negative mean with p at most"
             f" {b['alpha']:g}). Base weights the runs were tuned from: {weights}.\n\nBeside it, not deciding"
-            f" (every comparison with the middle-rate or usual-rate runs crosses from a rebuilt base to a recorded"
-            f" one where the weights differ). The end state (activation when the deepest-level pass@1"
+            + ("" if all(v["same"] for v in b["base_weights"].values()) else
+               " (each comparison with the middle-rate or usual-rate runs of a rebuilt base crosses to the recorded"
+               " base's weights)") + f". The end state (activation when the deepest-level pass@1"
             f" is at least the base's usual-rate mean minus {b['within']:g}) reads {pred['end_state_right']} of"
             f" {len(b['cases'])} cases right; the base (its middle-rate runs' shared reading) reads"
             f" {pred['base_right']} of {pred['base_predicts']} right; where they disagree"

@@ -166,9 +166,9 @@ def test_the_middle_rate_seeds_answer_renders_its_statistic_predictors_and_runs(
     assert answers.lrmidseeds_text(tmp_path, "t") == answers.NOT_ANSWERED
     write_json_atomic(answers.answer_path(tmp_path, "t", "lrmidseeds"), out, checksum=True)
     text = answers.lrmidseeds_text(tmp_path, "t")
-    assert "Verdict: cannot answer.**" in text and "per base: b -1.00; mean tau -1.00 over 1 bases, p 0.1667" in text
+    assert "Verdict: cannot answer.**" in text and "per base: b -1.00; mean tau -1.00 over 1 base, p 0.1667" in text
     assert "Base weights the runs were tuned from: b rebuilt, not the recorded ones." in text
     assert "reads 3 of 3 cases right; the base (its middle-rate runs' shared reading) reads 1 of 3" in text
-    assert "b +0.55 (boundary +0.00, elicitation +0.55, likelihood +0.00)" in text  # row(): elicitation = P
+    assert "b +0.55 (boundary +0.00, elicitation +0.55, likelihood +0.00, reliance n/a)" in text  # row(): elicitation = P
     assert "Without the cases below deepest-level pass@1 0.05: mean tau n/a over 0 bases" in text
     assert "| b-rl-long-mid-s3 | passed | creation (0.70) | 0.500 | 0.950 | no | creation | activation |" in text

@@ -58,26 +58,30 @@ from .lrmid import MATCHED
 from .lrmid import VARIANTS as MID  # the middle-rate runs' naming: -rl-long-mid, twins -rl-long
 from .lrshift import TWINS
 from .questions import Row, deepest, require_manifests, run_question
-from .twins import STATISTICS as INPUTS  # the summary inputs a composition reading carries
+from .twins import STATISTICS
 from .twins import twin_of
 
 EARLIER = "composition-lrmid"  # the middle-rate test's readings: RL seeds 0 and 1 at this rate
-MIN_CASES = 6  # amended twice: cases, bases in the statistic, and cases a base needs to enter it
+MIDDLE_RUNS = 2  # per base, in those readings: the base predictor needs both, passed and read alike
+MAX_PER_BASE = 8  # the exact distribution enumerates n! orderings per base
+MIN_CASES = 6  # amended twice: cases (implied by the next two, kept as registered), bases in the statistic, and
+# cases a base needs to enter it
 MIN_BASES = 2
 MIN_PER_BASE = 3
 ALPHA = 0.05  # registered: the one-sided level of the exact permutation test
 COLLAPSED = 0.05  # amended, beside: cases below this deepest-level pass@1 are left out of one recomputation
 NOISY_BASE = "-s15-base"  # amended, beside: the base left out of another (its runs end near pass@1 1)
 MIN_DISAGREE, MIN_DISAGREE_BASES = 3, 2  # amended, beside: what the disagreement summary rests on
+INPUTS = (*STATISTICS, "reliance")  # the summary inputs a reading may carry (reliance: bandits only)
 DIGITS = 9  # tau values are rounded to this many decimals before their distributions are combined
 TIE = 1e-7
 
 
 def _pass1(pair: str, manifests: Mapping[str, Mapping[str, Any]]) -> float:
     value = deepest(manifests[pair].get("metrics") or {}).get("pass@1")
-    if value is None:
-        raise InvalidConfigError(f"{pair} has no deepest-level pass@1 in its manifest: export the manifests again from"
-                                 " the zoo that built them.")
+    if value is None or not np.isfinite(float(value)):
+        raise InvalidConfigError(f"{pair} has no (finite) deepest-level pass@1 in its manifest: export the manifests"
+                                 " again from the zoo that built them.")
     return float(value)
 
 
@@ -85,7 +89,8 @@ def references(earlier: Sequence[Row], twins: Sequence[Row], manifests: Mapping[
                ) -> dict[str, dict[str, Any]]:
     """Per base of the middle-rate runs ``earlier``: the mean deepest-level pass@1 of its runs at the usual rate (the
     middle-rate runs' twins, each of which must have been read in ``twins``), their readings, and the base predictor
-    (the reading both of its middle-rate runs got, None where they differ)."""
+    (the reading both of its middle-rate runs got, None where they differ or one failed its gain check). A base
+    without both middle-rate runs is refused."""
     read = {str(r["pair"]): str(r["reading"]) for r in twins}
     out: dict[str, dict[str, Any]] = {}
     for r in earlier:
@@ -95,10 +100,14 @@ def references(earlier: Sequence[Row], twins: Sequence[Row], manifests: Mapping[
                                      " first.")
         b = out.setdefault(base, {"usual": {}, "middle": {}})
         b["usual"][twin] = {"reading": read[twin], "deepest_pass@1": _pass1(twin, manifests)}
-        b["middle"][str(r["pair"])] = str(r["reading"])
-    for b in out.values():
+        b["middle"][str(r["pair"])] = str(r["reading"]) if str(r["gain_check"]) == "passed" else None
+    for base, b in out.items():
+        if len(b["middle"]) != MIDDLE_RUNS:
+            raise InvalidConfigError(f"{base} has {len(b['middle'])} middle-rate runs read, not {MIDDLE_RUNS} (RL seeds"
+                                     " 0 and 1): give the middle-rate test's readings whole.")
         b["reference"] = float(np.mean([u["deepest_pass@1"] for u in b["usual"].values()]))
-        b["base_prediction"] = next(iter(b["middle"].values())) if len(set(b["middle"].values())) == 1 else None
+        said = set(b["middle"].values())
+        b["base_prediction"] = said.pop() if len(said) == 1 and None not in said else None
     return out
 
 
@@ -118,15 +127,14 @@ def runs(test: Sequence[Row], refs: Mapping[str, Mapping[str, Any]], manifests: 
             raise InvalidConfigError(f"{pair} starts from {base}, which no middle-rate run starts from: this test"
                                      " reads only those bases.")
         p1, ref, p = _pass1(pair, manifests), float(refs[base]["reference"]), float(r["p_creation"])
-        if not (np.isfinite(p1) and np.isfinite(p)):
-            raise InvalidConfigError(f"{pair} has no finite P(creation) or deepest-level pass@1 ({p}, {p1}): read it"
-                                     " again, or export its manifest again.")
+        if not np.isfinite(p):
+            raise InvalidConfigError(f"{pair} has no finite P(creation) ({p}): read it again.")
         # the epsilon keeps a value exactly on the bound matched (as the middle-rate test's match does)
         hit = p1 >= ref - MATCHED - 1e-9
         out.append({"pair": pair, "base": base, "gain_check": str(r["gain_check"]), "reading": str(r["reading"]),
                     "p_creation": p, "deepest_pass@1": p1,
                     "inputs": {k: None if r.get(k) in (None, "") or np.isnan(float(r[k])) else float(r[k])
-                               for k in INPUTS}, "reference": ref, "matched": hit,
+                               for k in INPUTS if k in r}, "reference": ref, "matched": hit,
                     "end_state_prediction": "activation" if hit else "creation",
                     "base_prediction": refs[base]["base_prediction"]})
     return out
@@ -162,13 +170,17 @@ def within_base(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     The permutation distribution of the mean is exact: each base's tau is taken under every permutation of its
     P(creation) values, and the per-base distributions are combined by convolution (every base's permutations are
-    independent and equally likely), which stays small where enumerating all joint permutations would not (five
-    runs on four bases: 120^4). scipy's permutation_test has no stratified (within-group) mode, hence this."""
+    independent and equally likely), which stays small where enumerating all joint permutations would not (six runs
+    on two bases: 720^2). scipy's permutation_test has no stratified (within-group) mode, hence this. A base with
+    more than :data:`MAX_PER_BASE` cases is refused (n! orderings)."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for c in cases:
         groups.setdefault(str(c["base"]), []).append(c)
     per_base, used = {}, []
     for base, cs in sorted(groups.items()):
+        if len(cs) > MAX_PER_BASE:
+            raise InvalidConfigError(f"{base} has {len(cs)} cases: the exact test enumerates every ordering of at most"
+                                     f" {MAX_PER_BASE} per base; read fewer runs per base.")
         x, y = [c["deepest_pass@1"] for c in cs], [c["p_creation"] for c in cs]
         defined = len(cs) >= MIN_PER_BASE and len(set(x)) > 1 and len(set(y)) > 1
         tau = _tau(x, y) if defined else None
@@ -188,7 +200,8 @@ def within_base(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     observed = round(sum(t for _, _, t in used), DIGITS)
     # sums at the observed one count as at most it: rounding leaves them within TIE of each other
     p = sum(n for s, n in total.items() if s <= observed + TIE) / sum(total.values())
-    return {"per_base": per_base, "bases": len(used), "mean_tau": observed / len(used), "p_value": float(p)}
+    return {"per_base": per_base, "bases": len(used), "mean_tau": sum(t for _, _, t in used) / len(used),
+            "p_value": float(p)}
 
 
 def verdict(cases: Sequence[Mapping[str, Any]], stat: Mapping[str, Any]) -> str:
@@ -231,16 +244,17 @@ def contributions(cases: Sequence[Mapping[str, Any]], fitted: Mapping[str, Any])
     value; None where either case lacks it)."""
     coef = dict(zip(fitted["inputs"], map(float, fitted["coef"]), strict=True))
     out = {}
+    # ties in pass@1 are broken by P(creation) then name, so the pair chosen does not depend on the readings' order
     for base in sorted({c["base"] for c in cases}):
-        cs = sorted((c for c in cases if c["base"] == base), key=lambda c: c["deepest_pass@1"])
+        cs = sorted((c for c in cases if c["base"] == base),
+                    key=lambda c: (c["deepest_pass@1"], -c["p_creation"], c["pair"]))
         if len(cs) < 2:
             continue
         low, high = cs[0], cs[-1]
         out[base] = {"least_accurate": low["pair"], "most_accurate": high["pair"],
                      "change_p_creation": low["p_creation"] - high["p_creation"],
-                     "log_odds_share": {k: None if low["inputs"][k] is None or high["inputs"][k] is None
-                                        else coef.get(k, 0.0) * (low["inputs"][k] - high["inputs"][k])
-                                        for k in INPUTS}}
+                     "log_odds_share": {k: None if low["inputs"].get(k) is None or high["inputs"].get(k) is None
+                                        else coef[k] * (low["inputs"][k] - high["inputs"][k]) for k in coef}}
     return out
 
 
@@ -254,12 +268,14 @@ def lrmidseeds_question(test: Sequence[Row], earlier: Sequence[Row], twins: Sequ
     mine = runs(test, refs, manifests)
     cases = [r for r in mine if r["gain_check"] == "passed"]
     stat = within_base(cases)
-    seen = [r for r in runs(earlier, refs, manifests) if r["gain_check"] == "passed"]
+    # the middle-rate runs of this test's bases (those of other bases could not enter the statistic)
+    seen = [r for r in runs(earlier, refs, manifests) if r["gain_check"] == "passed" and r["base"] in bases]
     pred = predictors(cases)
     return {"verdict": verdict(cases, stat), "runs": mine, "cases": [c["pair"] for c in cases],
             "not_cases": [r["pair"] for r in mine if r["gain_check"] != "passed"], "within_base": stat,
             "alpha": ALPHA, "min_cases": MIN_CASES, "min_bases": MIN_BASES, "min_per_base": MIN_PER_BASE,
-            "within": MATCHED, "base_weights": bases, "references": refs, "predictors": {**pred, "summary": disagreement(pred, cases)},
+            "within": MATCHED, "base_weights": bases, "references": refs,
+            "predictors": {**pred, "summary": disagreement(pred, cases)},
             "contributions": contributions(cases, fitted),
             "without_collapsed": {**within_base([c for c in cases if c["deepest_pass@1"] >= COLLAPSED]),
                                   "below": COLLAPSED},

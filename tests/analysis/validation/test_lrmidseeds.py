@@ -22,22 +22,22 @@ def _ask(test, earlier, twins, manifests):
     return lrmidseeds.lrmidseeds_question(test, earlier, twins, manifests, FIT)
 
 
-def _world(test_runs, *, bases=4, usual=(0.99, 0.99), middle=(A, A)):
+def _world(test_runs, *, bases=4, usual=(0.99, 0.99), middle=(A, A), stems=None):
     """Per base ``b<i>``: two usual-rate runs (read activation, deepest pass@1 ``usual``), two middle-rate runs (RL
     seeds 0 and 1, read ``middle``, deepest pass@1 0.9) and the test's runs, ``test_runs[i]`` a list of (reading,
     P(creation), gain check, deepest pass@1) for RL seeds 2 on."""
     manifests, twins, earlier, test = {}, [], [], []
-    for b in range(bases):
-        base = f"b{b}-base"
+    for b, stem in enumerate(stems or [f"b{i}" for i in range(bases)]):
+        base = f"{stem}-base"
         manifests[base] = {"name": base, "files": {"model.safetensors": "recorded"}}
         for s in (0, 1):
             tail = "" if s == 0 else f"-s{s}"
-            twin, mid = f"b{b}-rl-long{tail}", f"b{b}-rl-long-mid{tail}"
+            twin, mid = f"{stem}-rl-long{tail}", f"{stem}-rl-long-mid{tail}"
             manifests[twin], manifests[mid] = manifest(twin, base, s, usual[s]), manifest(mid, base, s, 0.9)
             twins.append(row(twin, A, 0.1))
             earlier.append(row(mid, middle[s], 0.5))
         for s, (read, p, gain, pass1) in enumerate(test_runs[b], start=2):
-            name = f"b{b}-rl-long-mid-s{s}"
+            name = f"{stem}-rl-long-mid-s{s}"
             manifests[name] = {**manifest(name, base, s, pass1), "base_weights_sha256": "rebuilt"}
             test.append(row(name, read, p, gain))
     return test, earlier, twins, manifests
@@ -129,7 +129,7 @@ def test_refuses_a_missing_twin_reading_a_foreign_base_and_a_missing_pass_at_1()
     with pytest.raises(InvalidConfigError, match="which no middle-rate run starts from"):
         _ask([*test, row("x-rl-long-mid-s2", A, 0.2)], earlier, twins, manifests)
     manifests["b0-rl-long-mid-s2"]["metrics"] = {}
-    with pytest.raises(InvalidConfigError, match="no deepest-level pass@1"):
+    with pytest.raises(InvalidConfigError, match="has no \\(finite\\) deepest-level pass@1"):
         _ask(test, earlier, twins, manifests)
 
 
@@ -167,7 +167,8 @@ def test_contributions_and_the_recomputations_beside():
     b0 = out["contributions"]["b0-base"]
     assert b0["least_accurate"] == "b0-rl-long-mid-s2" and b0["most_accurate"] == "b0-rl-long-mid-s4"
     assert b0["change_p_creation"] == pytest.approx(0.6)
-    assert b0["log_odds_share"] == pytest.approx({"boundary": None, "likelihood": 0.1, "elicitation": 1.6})
+    assert b0["log_odds_share"] == pytest.approx({"boundary": None, "likelihood": 0.1, "elicitation": 1.6,
+                                         "reliance": None})
     # without the cases below pass@1 0.05 (none here) and without the seed-15 base (none here): unchanged
     assert out["without_collapsed"]["p_value"] == out["within_base"]["p_value"]
     assert out["without_noisy_base"]["bases"] == 4 and out["without_noisy_base"]["base"] == "-s15-base"
@@ -197,3 +198,32 @@ def test_the_runs_of_a_base_share_one_set_of_base_weights_which_may_be_rebuilt()
     manifests["b0-rl-long-mid-s3"]["base_weights_sha256"] = "another"
     with pytest.raises(InvalidConfigError, match="b0-base were not all tuned from one"):
         _ask(test, earlier, twins, manifests)
+
+
+def test_the_seen_runs_join_their_base_and_the_seed_15_base_is_left_out_of_one_recomputation():
+    out = _ask(*_world(_ordered(bases=2), stems=["x-s15", "x-s16"]))
+    x, y = [0.5, 0.8, 0.99, 0.9, 0.9], [0.8, 0.5, 0.2, 0.5, 0.5]  # this test's three runs, then the two seen ones
+    assert out["with_seen"]["bases"] == 2 and out["with_seen"]["mean_tau"] == pytest.approx(kendalltau(x, y).statistic)
+    assert out["with_seen"]["middle_rate_cases"] == [f"x-s1{k}-rl-long-mid{t}" for k in (5, 6) for t in ("", "-s1")]
+    noisy = out["without_noisy_base"]
+    assert noisy["bases"] == 1 and list(noisy["per_base"]) == ["x-s16-base"]
+
+
+def test_refuses_a_base_without_both_middle_rate_runs_a_twin_without_pass_at_1_and_too_many_runs():
+    test, earlier, twins, manifests = _world(_ordered())
+    with pytest.raises(InvalidConfigError, match="b0-base has 1 middle-rate runs read, not 2"):
+        _ask(test, earlier[1:], twins, manifests)
+    manifests["b0-rl-long"]["metrics"]["by_level"]["3"]["pass@1"] = float("nan")
+    with pytest.raises(InvalidConfigError, match="b0-rl-long has no \\(finite\\) deepest-level pass@1"):
+        _ask(test, earlier, twins, manifests)
+    many = [{"pair": f"r{i}", "base": "b", "deepest_pass@1": i / 10, "p_creation": i / 10} for i in range(9)]
+    with pytest.raises(InvalidConfigError, match="b has 9 cases"):
+        lrmidseeds.within_base(many)
+
+
+def test_a_failed_middle_rate_run_gives_its_base_no_prediction():
+    test, earlier, twins, manifests = _world(_ordered())
+    earlier[0] = {**earlier[0], "gain_check": "failed"}
+    out = _ask(test, earlier, twins, manifests)
+    assert out["references"]["b0-base"]["base_prediction"] is None
+    assert out["references"]["b1-base"]["base_prediction"] == A
