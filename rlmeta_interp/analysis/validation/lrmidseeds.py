@@ -58,8 +58,7 @@ from .lrmid import MATCHED
 from .lrmid import VARIANTS as MID  # the middle-rate runs' naming: -rl-long-mid, twins -rl-long
 from .lrshift import TWINS
 from .questions import Row, deepest, require_manifests, run_question
-from .twins import STATISTICS
-from .twins import twin_of
+from .twins import STATISTICS, stats_of, twin_of
 
 EARLIER = "composition-lrmid"  # the middle-rate test's readings: RL seeds 0 and 1 at this rate
 MIDDLE_RUNS = 2  # per base, in those readings: the base predictor needs both, passed and read alike
@@ -72,7 +71,6 @@ ALPHA = 0.05  # registered: the one-sided level of the exact permutation test
 COLLAPSED = 0.05  # amended, beside: cases below this deepest-level pass@1 are left out of one recomputation
 NOISY_BASE = "-s15-base"  # amended, beside: the base left out of another (its runs end near pass@1 1)
 MIN_DISAGREE, MIN_DISAGREE_BASES = 3, 2  # amended, beside: what the disagreement summary rests on
-INPUTS = (*STATISTICS, "reliance")  # the summary inputs a reading may carry (reliance: bandits only)
 DIGITS = 9  # tau values are rounded to this many decimals before their distributions are combined
 TIE = 1e-7
 
@@ -133,8 +131,8 @@ def runs(test: Sequence[Row], refs: Mapping[str, Mapping[str, Any]], manifests: 
         hit = p1 >= ref - MATCHED - 1e-9
         out.append({"pair": pair, "base": base, "gain_check": str(r["gain_check"]), "reading": str(r["reading"]),
                     "p_creation": p, "deepest_pass@1": p1,
-                    "inputs": {k: None if r.get(k) in (None, "") or np.isnan(float(r[k])) else float(r[k])
-                               for k in INPUTS if k in r}, "reference": ref, "matched": hit,
+                    "inputs": {k: v for k, v in stats_of(r).items() if k in STATISTICS}, "reference": ref,
+                    "matched": hit,
                     "end_state_prediction": "activation" if hit else "creation",
                     "base_prediction": refs[base]["base_prediction"]})
     return out

@@ -11,7 +11,7 @@ from rlmeta_interp.analysis.validation import lrmidseeds
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.presets import preset_specs
 
-from .shared import manifest, row
+from .shared import manifest, recomputed, row
 
 A, C = "activation", "creation"
 FIT = {"inputs": ["boundary", "likelihood", "elicitation", "reliance"], "coef": [0.5, 1.0, 2.0, 1.0], "intercept": 0.0}
@@ -227,3 +227,8 @@ def test_a_failed_middle_rate_run_gives_its_base_no_prediction():
     out = _ask(test, earlier, twins, manifests)
     assert out["references"]["b0-base"]["base_prediction"] is None
     assert out["references"]["b1-base"]["base_prediction"] == A
+
+
+def test_the_committed_answer_is_what_the_command_computes(tmp_path):
+    out = recomputed(lrmidseeds, "lrmidseeds", "composition-lrmid-seeds", tmp_path)
+    assert out["verdict"] == "cannot answer" and len(out["runs"]) == 8
