@@ -27,15 +27,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError
 from .inputs import check_int, check_number, check_prompts
+from .provenance import code_digest
 from .io import hash_tensors, load_tensors, save_tensors_atomic, weights_hash, write_json_atomic
 
 _REBUILD = "call sample_completions(...) again with the same cache_dir; it samples that chunk again"
 
 log = logging.getLogger(__name__)
-
-# Part of the sample-cache key: bump it whenever a change here alters which tokens a call samples (chunking, seeding,
-# prefill), so caches written by the old code are never read back as if the new code had sampled them.
-_SAMPLER_VERSION = 2
 
 
 def encode_prompts(
@@ -223,7 +220,9 @@ def _sample_cache_folder(model: PreTrainedModel, ids: Tensor, mask: Tensor, cach
     config = model.config.to_dict()
     config.pop("_name_or_path", None)  # where the weights were read from: the weights hash already names them
     parts = {
-        "sampler_version": _SAMPLER_VERSION,
+        # the sampler's own code (this module and what it imports): a cache written by other code (chunking, seeding,
+        # prefill) is never read back as if this code had sampled it
+        "sampler_code": code_digest(__name__),
         "weights": weights_hash(model),
         # the architecture settings generation reads (eps, rope, windows, ...) and the attention kernel in use
         "model_config": config,

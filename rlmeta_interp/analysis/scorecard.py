@@ -27,16 +27,14 @@ import torch
 from ..errors import CorruptedCheckpointError, WorldMismatchError
 from ..io import ensure_dir, read_csv, read_json, weights_id, write_csv_atomic, write_json_atomic, write_text_atomic
 from ..organism.trained_world import world_for
-from .indicators import revote, run_indicator
+from ..provenance import code_digest
+from .indicators import REGISTRY, revote, run_indicator
 from .indicators.core import INDICATORS, Context, Estimate, IndicatorResult, ScorecardConfig, ScorecardRules, Vote
 from .validation.labels import pair_facts
 
 log = logging.getLogger(__name__)
 
-# Part of every saved result's key: bump it whenever an indicator's measurement changes, so no stale result is reused.
-SCHEMA_VERSION = 10
-
-__all__ = ["INDICATORS", "SCHEMA_VERSION", "Context", "IndicatorResult", "Scorecard", "ScorecardConfig",
+__all__ = ["INDICATORS", "Context", "IndicatorResult", "Scorecard", "ScorecardConfig", "measuring_code",
            "ScorecardRules", "Vote", "evaluation_world", "headline_spec", "indicator_reliability", "load_scorecard",
            "run_scorecard", "summarize_votes", "validate_against_labels", "world_for"]
 
@@ -190,10 +188,23 @@ class Scorecard:
 _OPTIONAL_MODELS = {"directions": "reference_base", "features": "control_rl"}
 
 
+def measuring_code(indicator: str, world: Any) -> str:
+    """Digest of the code a saved result of ``indicator`` in ``world`` is measured by: the indicator's module and the
+    world's (where it is one of this package's), with every module of the package either imports, and this module,
+    which builds the context. Part of the result's key, so that any edit to that code measures again instead of
+    reading back a result the current code would not give."""
+    world_module = type(world).__module__
+    own = (world_module,) if world_module.startswith("rlmeta_interp.") else ()
+    return code_digest(REGISTRY[indicator].__name__, *own, alone=(__name__,))
+
+
 def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str, optional: Any | None = None) -> str:
     h = hashlib.sha256()
-    for part in (SCHEMA_VERSION, pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl),
-                 world.name, indicator, json.dumps(config.measured(), sort_keys=True, default=str)):
+    world_config = getattr(world, "config", None)
+    world_config = world_config.to_dict() if hasattr(world_config, "to_dict") else None
+    for part in (measuring_code(indicator, world), pair.name, pair.base.name, pair.rl.name, weights_id(pair.base),
+                 weights_id(pair.rl), world.name, json.dumps(world_config, sort_keys=True, default=str), indicator,
+                 json.dumps(config.measured(), sort_keys=True, default=str)):
         h.update(str(part).encode())
     if optional is not None:
         h.update(f"{getattr(optional, 'name', '')}:{weights_id(optional)}".encode())

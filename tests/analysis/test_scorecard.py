@@ -209,3 +209,30 @@ def test_a_saved_result_is_measured_again_when_its_reference_model_changes(tiny_
     assert "scaled_distance" in keys(again)
     assert (tmp_path / "directions.json").stat().st_mtime_ns != saved["directions"]
     assert (tmp_path / "likelihood.json").stat().st_mtime_ns == saved["likelihood"]  # reads no reference: reused
+
+
+def test_a_saved_result_is_measured_again_under_other_code_or_another_world_config(tiny_pair, tmp_path, monkeypatch):
+    """The key holds a digest of the code that measures (the indicator's module and what it imports, the world's,
+    the scorecard's) and the world's configuration: other code or another world is measured again, the same is not."""
+    from rlmeta_interp.organism.corpus import make_world
+
+    cfg = sc.ScorecardConfig.smoke().replace(indicators=("weights",))
+    world = make_world("arithmetic")
+
+    def mtime() -> int:
+        return (tmp_path / "weights.json").stat().st_mtime_ns
+
+    sc.run_scorecard(tiny_pair, world, cfg, out_dir=tmp_path, progress=False)
+    first = mtime()
+    sc.run_scorecard(tiny_pair, world, cfg, out_dir=tmp_path, progress=False)
+    assert mtime() == first  # same code, same world: read back
+    other_world = make_world("arithmetic", arithmetic=world.config.replace(max_operands=world.config.max_operands + 1))
+    sc.run_scorecard(tiny_pair, other_world, cfg, out_dir=tmp_path, progress=False)
+    assert mtime() != first
+    second = mtime()
+    assert sc.measuring_code("weights", world) != sc.measuring_code("hybrid", world)
+    # the digest the key holds is the one code_digest gives: other code (here, a digest that differs) measures again
+    real = sc.code_digest
+    monkeypatch.setattr(sc, "code_digest", lambda *m, **kw: "0" * 16 if real(*m, **kw) != "0" * 16 else "1" * 16)
+    sc.run_scorecard(tiny_pair, other_world, cfg, out_dir=tmp_path, progress=False)
+    assert mtime() != second
