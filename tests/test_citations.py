@@ -1,4 +1,6 @@
-"""Every document the project cites resolves to a file in the repository (and a cited section to a heading in it).
+"""Every document the project cites resolves to a file in the repository (and a cited section to a heading in it),
+and every test a Markdown file cites (``tests/x.py::test_name``, or ``::test_name`` after such a citation in the same
+file) is a test function in that file.
 
 Scanned: the package, the notebooks (``.py``; the ``.ipynb`` are their synced twins), benchmarks, tests, the Makefile,
 ``pyproject.toml`` and every Markdown file outside ``data/zoo``. A citation is a Markdown link to a ``.md`` file, a
@@ -21,6 +23,7 @@ OUTSIDE_STEMS = ("SOURCES", "STACK", "PILOT_BANDITS", "DESIGN", "VALIDATION")
 OUTSIDE = re.compile(r"\b(?:%s)\.md\b|\.\./shared\b" % "|".join(OUTSIDE_STEMS))
 TOKEN = re.compile(r"(?<![\w./<>{}-])([\w./-]*[\w-]\.md)(#[\w-]+)?\b")
 LINK = re.compile(r"\]\(([^)\s]+?\.md)(#[\w-]+)?\)")
+TEST = re.compile(r"(tests/[\w/.-]+\.py)?::(\w+)")
 
 
 def _tracked() -> list[Path]:
@@ -118,3 +121,32 @@ def test_the_checker_sees_citations_it_must_see(tmp_path):
     assert _slug("Claim 3: RL sharpens sampling inside the base model's boundary") == \
         "claim-3-rl-sharpens-sampling-inside-the-base-models-boundary"
     assert OUTSIDE.search("see " + OUTSIDE_STEMS[0] + ".md") and not OUTSIDE.search("see docs/claims.md")
+
+
+def _cited_tests(text: str) -> list[tuple[str | None, str]]:
+    """``(test file, test name)`` for every test cited in a Markdown text; a bare ``::name`` belongs to the file
+    cited last before it (None where no file was cited before it)."""
+    out, last = [], None
+    for m in TEST.finditer(text):
+        last = m.group(1) or last
+        out.append((last, m.group(2)))
+    return out
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.suffix == ".md"], ids=lambda p: str(p.relative_to(ROOT)))
+def test_cited_tests_exist(path):
+    missing = []
+    for file, name in _cited_tests(path.read_text()):
+        test = ROOT / file if file else None
+        if test is None or not test.is_file():
+            missing.append(f"{file}::{name} (no such file)")
+        elif not re.search(rf"^(?:async )?def {name}\(", test.read_text(), flags=re.M):
+            missing.append(f"{file}::{name} (no such test)")
+    assert not missing, f"{path.relative_to(ROOT)} cites tests that do not exist: {missing}"
+
+
+def test_the_test_citation_scanner_follows_the_last_cited_file():
+    text = "Tests: `tests/test_io.py::test_a`, `::test_b`; then `tests/analysis/test_x.py::test_c` and `::test_d`."
+    assert _cited_tests(text) == [("tests/test_io.py", "test_a"), ("tests/test_io.py", "test_b"),
+                                  ("tests/analysis/test_x.py", "test_c"), ("tests/analysis/test_x.py", "test_d")]
+    assert _cited_tests("only `::test_e`") == [(None, "test_e")]
