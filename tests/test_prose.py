@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlmeta_interp.prose import ci_side, fmt_ci
+from rlmeta_interp.prose import ci_side, fmt2, fmt_ci
 
 
 def test_fmt_ci_with_without_and_with_missing_bounds():
@@ -21,3 +21,8 @@ def test_ci_side():
     assert ci_side(-0.4, -0.1) == "below 0"
     assert ci_side(-0.1, 0.1) == "CI includes 0"
     assert ci_side(1.2, 1.5, at=1.0) == "above 1"
+
+
+def test_fmt2_gives_two_decimals_or_n_a():
+    assert fmt2(0.456) == "0.46" and fmt2(np.float64(1.0)) == "1.00" and fmt2(3) == "3.00"
+    assert fmt2(None) == "n/a" and fmt2(float("nan")) == "n/a"

@@ -94,14 +94,62 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     """Whether a validation summary meets the project's bar (:func:`meets_evaluation`) on a clean held-out test: all
     its held-out pairs, or, once its fit changed after their readings had been seen (:func:`fit_changes`), only the
     pairs first measured after the last change (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``),
-    and only once every labelled pair of the preset has a row (``build["not_in_table"]`` empty), so that the bar is
-    not judged on whichever interim batch of clean pairs happened to read well; with none of those it does not."""
-    if not fit_changes(summary.get("run") or {}):
+    or, once a clean test has been judged and the preset grew (:func:`judgements`), only the pairs first measured
+    after the last judgement (:func:`bar_test_pairs`, evaluated as ``summary["bar_test"]``); and only once every
+    labelled pair of the preset has a row (``build["not_in_table"]`` empty), so that the bar is not judged on
+    whichever interim batch of clean pairs happened to read well; with none of those it does not."""
+    run = summary.get("run") or {}
+    if not fit_changes(run) and not judgements(run):
         return meets_evaluation(summary["evaluation"])
-    clean = (summary.get("clean_test") or {}).get("evaluation")
+    key = "bar_test" if bar_test_pairs(run, ()) is not None else "clean_test"
+    clean = (summary.get(key) or {}).get("evaluation")
     # judged once every labelled pair the preset designs has a row: not on an interim batch of the clean pairs
     pending = (summary.get("build") or {}).get("not_in_table")
     return clean is not None and not pending and meets_evaluation(clean)
+
+
+def judgements(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of calls that added held-out pairs to a table whose clean test had been judged (``judged_before``,
+    :func:`judgement`): each started a new test for the bar, oldest first."""
+    return [a for a in add_records(run) if a.get("judged_before")]
+
+
+def bar_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
+    """The held-out pairs among ``test`` on which the bar is judged once a clean test has been judged and the preset
+    grew (:func:`judgements`): those first measured by the call that added the first of them or later, after the
+    fit last changed, and in none of the judged tests. The fit has not seen them either way, so every clean pair
+    still counts for accuracy (``clean_test``); but judging the bar again on a pool of the judged pairs and new
+    ones would let a test that failed be topped up until it passes. ``None`` when no judgement came after the last
+    change of the fit: the bar is judged on the clean test (:func:`clean_test_pairs`)."""
+    records = add_records(run)
+    last_change = max((i for i, a in enumerate(records) if _changes_fit(a)), default=-1)
+    judged = [i for i, a in enumerate(records) if a.get("judged_before") and i > last_change]
+    if not judged:
+        return None
+    seen = {p for a in records[:judged[-1]] for p in (*a.get("test_in_view", ()), *a.get("pairs", ()))}
+    seen |= {p for a in records if a.get("judged_before") for p in a["judged_before"].get("pairs", ())}
+    test = set(test)
+    return list(dict.fromkeys(p for a in records[judged[-1]:] for p in a.get("new_pairs", ())
+                              if p in test and p not in seen))
+
+
+def judgement(summary: dict[str, Any]) -> dict[str, Any]:
+    """``{"judged_before": ...}`` for a call that adds held-out pairs to the table ``summary`` whose test for the bar
+    has been judged (every labelled pair of the preset had a row: ``build["not_in_table"]`` present and empty):
+    that test's record (:func:`reading_record`: pairs, readings, whether it met the bar). The call starts a new test
+    for the bar (:func:`bar_test_pairs`). ``{}`` when the test was not judged or had no pair."""
+    build = summary.get("build") or {}
+    if "not_in_table" not in build or build["not_in_table"]:
+        return {}
+    run = summary.get("run") or {}
+    if bar_test_pairs(run, ()) is not None:
+        part = summary.get("bar_test") or {}
+    elif fit_changes(run):
+        part = summary.get("clean_test") or {}
+    else:  # a fit never changed: the bar was judged on every held-out pair
+        part = {"pairs": (summary.get("pairs") or {}).get("test"), "evaluation": summary.get("evaluation")}
+    rec = reading_record(part.get("pairs") or [], part.get("evaluation"), judged=True)
+    return {} if rec is None or not rec["pairs"] else {"judged_before": rec}
 
 
 def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -110,16 +158,22 @@ def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
     with CIs, per-class recall with exact intervals, the pairs each read wrong, and whether the bar was met there
     and judged (every labelled pair of the preset had a row); None without a clean test."""
     clean = summary.get("clean_test") or {}
-    ev = clean.get("evaluation")
+    return reading_record(clean.get("pairs") or [], clean.get("evaluation"),
+                          judged=not (summary.get("build") or {}).get("not_in_table"))
+
+
+def reading_record(pairs: Iterable[str], ev: dict[str, Any] | None, *, judged: bool) -> dict[str, Any] | None:
+    """What held-out ``pairs`` read in the evaluation ``ev``: the summary's and the vote rule's balanced accuracy
+    with CIs, per-class recall with exact intervals and the pairs each read wrong, whether the bar's numbers were met
+    (``met_bar``) and whether the bar was judged there (``judged``); None without an evaluation."""
     if ev is None:
         return None
 
     def reading(r: dict[str, Any]) -> dict[str, Any]:
         return {k: r.get(k) for k in ("balanced_accuracy", "ci_lo", "ci_hi", "recall_exact_ci", "read_wrong")}
 
-    return {"pairs": list(clean.get("pairs") or []), "summary": reading(ev["summary"]),
-            "vote_rule": reading(ev["vote_rule"]), "met_bar": meets_evaluation(ev),
-            "judged": not (summary.get("build") or {}).get("not_in_table")}
+    return {"pairs": list(pairs), "summary": reading(ev["summary"]), "vote_rule": reading(ev["vote_rule"]),
+            "met_bar": meets_evaluation(ev), "judged": judged}
 
 
 

@@ -38,7 +38,8 @@ from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigErr
 from ...io import read_csv, sha256_file
 from ..indicators import REGISTRY, revote
 from ..indicators.core import INDICATORS, ScorecardConfig
-from .bar import add_records, clean_before, clean_test_pairs, readings_before, same_fit, with_fit_change
+from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, judgement, readings_before, same_fit,
+                  with_fit_change)
 from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
@@ -100,8 +101,9 @@ def refit(summary: dict[str, Any], table: pd.DataFrame) -> tuple[FittedRules, di
 def _report(table: pd.DataFrame, fitted: FittedRules, run: dict[str, Any]) -> dict[str, Any]:
     """The summary of ``table`` under ``fitted``, with the clean test that ``run``'s history leaves, and ``run``."""
     n_boot, seed = int(run.get("n_boot", 1000)), int(run.get("seed", 0))
-    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed,
-                             clean=clean_test_pairs(run, table.loc[table["split"] == "test", "pair"]))
+    held_out = table.loc[table["split"] == "test", "pair"]
+    new = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean_test_pairs(run, held_out),
+                             bar=bar_test_pairs(run, held_out))
     return {**new, "run": run}
 
 
@@ -203,6 +205,9 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
         # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
         record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]), **readings_before(summary),
                       **clean_before(summary))
+    elif not calibration and record["new_pairs"]:
+        # new held-out pairs after the bar was judged on the table's test (the preset grew): a new test starts
+        record.update(judgement(summary))
     # one record per --add call, oldest first
     run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
     new = _report(merged, fitted, run)

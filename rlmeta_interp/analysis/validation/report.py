@@ -17,13 +17,15 @@ import pandas as pd
 
 from ...errors import EmptyInputError
 from ...io import ensure_dir, write_json_atomic, write_text_atomic
+from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
-from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, calibration_extensions, clean_test_pairs, fit_changes,
-                  meets_bar, meets_evaluation, with_fit_change)
+from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
+                  clean_test_pairs, fit_changes, judgement, judgements, meets_bar, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import SUMMARY_JSON, committed_summary, measured_indicators
+from .testlines import bases_text, clean_test_line, judged_lines
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,9 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     table = pair_table([c.revoted(fitted.rules_for(c.world)) for c in cards])
     folder = Path(table_dir if table_dir is not None else figures_dir())
     run = _carried_history(committed_summary(folder), table, fitted)
-    clean = clean_test_pairs(run, table.loc[table["split"] == "test", "pair"])
-    summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean)
+    held_out = table.loc[table["split"] == "test", "pair"]
+    summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean_test_pairs(run, held_out),
+                                 bar=bar_test_pairs(run, held_out))
     summary["run"] = {**run, "scorecard_config": cfg.measured(), "wall_seconds": round(time.time() - t0, 1),
                       "cpu_seconds": round(time.process_time() - c0, 1), "n_boot": n_boot, "seed": seed}
     # what this run covered: the preset's build, a --pairs restriction, and the labelled pairs the gain check left out
@@ -82,7 +85,10 @@ def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitte
               "new_pairs": sorted(p for p in table["pair"] if p not in before)}
     history = add_records(previous.get("run") or {})
     changed = with_fit_change({"added": history}, previous, fitted.to_dict(), record)
-    return changed if len(changed["added"]) > len(history) else {"added": [*history, record]}
+    if len(changed["added"]) > len(history):
+        return changed
+    # new pairs after the bar was judged on the previous table's test (the preset grew): a new test starts
+    return {"added": [*history, {**record, **(judgement(previous) if record["new_pairs"] else {})}]}
 
 
 def _headline(ev: dict[str, Any]) -> dict[str, Any]:
@@ -95,10 +101,11 @@ def _headline(ev: dict[str, Any]) -> dict[str, Any]:
 
 
 def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int = 1000, seed: int = 0,
-                       clean: Sequence[str] | None = None) -> dict[str, Any]:
+                       clean: Sequence[str] | None = None, bar: Sequence[str] | None = None) -> dict[str, Any]:
     """The table's content: the fit (from calibration rows) and its held-out evaluation (test rows). ``clean``: the
     held-out pairs still a clean test of a table whose calibration split was extended (``bar.clean_test_pairs``),
-    evaluated apart as ``clean_test`` (its ``evaluation`` is None when there are none)."""
+    evaluated apart as ``clean_test`` (its ``evaluation`` is None when there are none); ``bar``: the held-out pairs
+    the bar is judged on after a judged test (``bar.bar_test_pairs``), evaluated apart as ``bar_test``."""
     calib, test = table[table["split"] == "calibration"], table[table["split"] == "test"]
     ev = evaluate(fitted, test, calib, n_boot=n_boot, seed=seed)
     s = ev["summary"]
@@ -111,11 +118,12 @@ def validation_summary(table: pd.DataFrame, fitted: FittedRules, *, n_boot: int 
         headline["test_sharing_a_calibration_base"] = {"pairs": shared["pair"].tolist(), "read_right": len(right)}
     out = {"summary": headline, "fitted": fitted.to_dict(), "evaluation": ev,
            "pairs": {"calibration": calib["pair"].tolist(), "test": test["pair"].tolist()}}
-    if clean is not None:
-        part = test[test["pair"].isin(set(clean))]
-        clean_ev = evaluate(fitted, part, calib, n_boot=n_boot, seed=seed) if len(part) else None
-        out["clean_test"] = {"pairs": part["pair"].tolist(), "evaluation": clean_ev,
-                             "summary": None if clean_ev is None else _headline(clean_ev)}
+    for key, pairs in (("clean_test", clean), ("bar_test", bar)):
+        if pairs is not None:
+            part = test[test["pair"].isin(set(pairs))]
+            part_ev = evaluate(fitted, part, calib, n_boot=n_boot, seed=seed) if len(part) else None
+            out[key] = {"pairs": part["pair"].tolist(), "evaluation": part_ev,
+                        "summary": None if part_ev is None else _headline(part_ev)}
     return out
 
 
@@ -157,10 +165,6 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
     for fig in (conf, roc, stats):
         plt.close(fig)
     return paths
-
-
-def _f(x: Any) -> str:
-    return "n/a" if x is None or x != x else f"{x:.2f}"
 
 
 def _wrap(text: str) -> str:
@@ -208,11 +212,11 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         "- Voting indicators, held-out AUC (95% CI, resampling bases" + (
             "; each statistic measured from its world's cut, in its world's spread, as the fit reads it"
             if fit.get("world_cuts") else "") + "): " + (", ".join(
-            f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)})"
+            f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{bases_text(r)})"
             for r in voting) or "none") + ".",
         "- Descriptive, no vote: " + ("; ".join(
             f"{r['indicator']} ({r['rule']}" + (f"; held-out AUC {_f(r['test_auc'])} ({_f(r['test_lo'])} to"
-                                                f" {_f(r['test_hi'])}{_bases(r)})" if r.get("test_n") else "") + ")"
+                                                f" {_f(r['test_hi'])}{bases_text(r)})" if r.get("test_n") else "") + ")"
             for r in desc) or "none") + ".",
     ]
     clean = [f"{r['indicator']} {_f(c['auc'])} ({_f(c['lo'])} to {_f(c['hi'])}; {c['n']} pairs, leaving out"
@@ -278,14 +282,19 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
            f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
            f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
-           " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit last changed)")
-    # once the fit changed with the held-out readings in view, the bar is judged on the clean test alone
-    changed = fit_changes(summary.get("run") or {})
-    these = "The clean test's pairs" if changed else "These"
+           " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit last changed and in no"
+           " test judged before)")
+    # once the fit changed with the held-out readings in view, the bar is judged on the clean test alone, and once
+    # a test was judged and the preset grew, on the pairs measured since alone
+    run = summary.get("run") or {}
+    changed = fit_changes(run) or judgements(run)
+    since = bar_test_pairs(run, ()) is not None
+    these = "The bar test's pairs" if since else "The clean test's pairs" if changed else "These"
     caution = "read a *creation* verdict only beside a same-budget random-reward control."
     pending = (summary.get("build") or {}).get("not_in_table")
-    if changed and (summary.get("clean_test") or {}).get("evaluation") is None:
-        verdict = f"No clean test of the current fit yet, so it is not judged against {bar}: {caution}"
+    if changed and (summary.get("bar_test" if since else "clean_test") or {}).get("evaluation") is None:
+        verdict = (f"No {'pair measured since the last judged test' if since else 'clean test of the current fit'}"
+                   f" yet, so the current fit is not judged against {bar}: {caution}")
     elif changed and pending:
         verdict = (f"The clean test is not complete ({len(pending)} designed pairs have no row yet), so the current"
                    f" fit is not judged against {bar}: {caution}")
@@ -300,7 +309,7 @@ def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
     clean test that is left (no line for a table fitted once)."""
     run = summary.get("run") or {}
     if not fit_changes(run):
-        return []
+        return judged_lines(summary)
     ext = calibration_extensions(summary)
     names = [p for a in ext for p in a["calibration"]]
     before = (ext[0].get("headline_before") or {}) if ext else {}
@@ -316,7 +325,7 @@ def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
     return [f"- After the held-out readings had been seen, {what}, so the numbers above, which pool the pairs in"
             f" view then with those measured since, are not a clean test of the current fit: only the held-out pairs"
             f" first measured after the fit last changed are (next line).{was}{_before_last_change(run)}",
-            _clean_test_line(summary)]
+            clean_test_line(summary), *judged_lines(summary)]
 
 
 def _before_last_change(run: dict[str, Any]) -> str:
@@ -334,59 +343,6 @@ def _before_last_change(run: dict[str, Any]) -> str:
             f" on the {len(last.get('test_in_view') or [])} held-out pairs then in the table: " + "; ".join(parts) + ".")
 
 
-def _clean_test_line(summary: dict[str, Any]) -> str:
-    """The summary and the voting indicators on the clean held-out pairs of a table whose fit changed after its
-    held-out readings had been seen (``clean_test``), and whether they meet the bar."""
-    ev = (summary.get("clean_test") or {}).get("evaluation")
-    if ev is None:
-        return ("- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
-                + _previous_clean_test(summary))
-    s, const = ev["summary"], ev["constant_baseline"]
-    exact = s.get("recall_exact_ci") or {}
-    wrong = s.get("read_wrong") or {}
-    rule = ev["vote_rule"]
-    rule_wrong = rule.get("read_wrong") or {}
-    voting = [r for r in ev["indicators"] if r["votes"] and r.get("test_n")]
-    n_pairs = ev["n_test"]
-    return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
-            f" changed): summary balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
-            f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}';"
-            " recall " + ", ".join(f"{c} {k}/{n} ({_f(lo)} to {_f(hi)})" for c, (k, n, lo, hi) in exact.items())
-            + "; read wrong: " + _wrong_pairs(wrong)
-            + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}), recall "
-            + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (rule.get("recall_exact_ci") or {}).items())
-            + ", read wrong: " + _wrong_pairs(rule_wrong)
-            + "; voting indicators' AUC: " + (", ".join(
-                f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])}{_bases(r)}"
-                + (f"; bases per class {', '.join(f'{c} {k}' for c, k in sorted(r['test_bases_by_class'].items()))}"
-                   if r.get("test_bases_by_class") else "") + ")" for r in voting) or "none")
-            + f". On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}.")
-
-
-def _previous_clean_test(summary: dict[str, Any]) -> str:
-    """A sentence on the last clean test a fit change ended (``clean_test_before`` of its record): what its pairs
-    read under the fit they were measured with. Those readings informed the change, so they are no test of it."""
-    ended = [a for a in fit_changes(summary.get("run") or {}) if a.get("clean_test_before")]
-    if not ended:
-        return ""
-    before = ended[-1]["clean_test_before"]
-    s, rule = before["summary"], before["vote_rule"]
-    verdict = ("met" if before["met_bar"] else "not met") + ("" if before["judged"] else
-                                                              " (not judged: the preset had pairs without a row)")
-    return (f" The last clean test ({len(before['pairs'])} pairs) ended with the change; under the fit before it the"
-            f" summary read balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
-            f" {_f(s['ci_hi'])}), recall " + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in
-                                                      (s.get("recall_exact_ci") or {}).items())
-            + ", read wrong: " + _wrong_pairs(s.get("read_wrong") or {})
-            + f"; the vote rule {_f(rule['balanced_accuracy'])} ({_f(rule['ci_lo'])} to {_f(rule['ci_hi'])}); the bar"
-            f" was {verdict} there. Those readings were seen when the fit changed: they are no test of the current fit.")
-
-
-def _wrong_pairs(wrong: dict[str, Any]) -> str:
-    """``pair (label read as reading)`` for each pair read wrong, by name, or ``none``."""
-    return ", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items())) or "none"
-
-
 def _read_wrong_line(s: dict[str, Any]) -> str:
     """The held-out pairs the summary reads wrong, by name, with label and reading (grouped by the two)."""
     wrong = s.get("read_wrong")
@@ -399,13 +355,6 @@ def _read_wrong_line(s: dict[str, Any]) -> str:
         groups.setdefault((label, reading), []).append(pair)
     return "- Held-out pairs the summary reads wrong: " + "; ".join(
         f"{label} read as {reading}: {', '.join(pairs)}" for (label, reading), pairs in sorted(groups.items())) + "."
-
-
-def _bases(r: dict[str, Any]) -> str:
-    n, unseen = r.get("test_bases"), r.get("test_bases_unseen")
-    if n is None:
-        return ""
-    return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")
 
 
 def _partial_build_line(summary: dict[str, Any] | None) -> str:

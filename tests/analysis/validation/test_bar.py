@@ -97,3 +97,70 @@ def test_the_record_of_a_clean_test_keeps_both_readings_and_whether_the_bar_was_
     assert vb.clean_test_record({**summary, "build": {"not_in_table": []}})["judged"] is True
     assert vb.clean_test_record({"clean_test": {"pairs": [], "evaluation": None}}) is None
     assert vb.clean_test_record({}) is None
+
+
+def _reading(ba):
+    return {"balanced_accuracy": ba, "ci_lo": ba - 0.2, "ci_hi": 1.0, "recall": {"creation": 1.0},
+            "no_signal_read_as_creation": 0.0, "recall_exact_ci": {"creation": [4, 4, 0.4, 1.0]},
+            "read_wrong": {"p": ["activation", "creation"]} if ba < 1 else {}}
+
+
+def test_the_bar_is_judged_on_the_pairs_measured_after_the_last_judged_test_alone():
+    test = ["t0", "t1", "t2", "t3", "t4", "t5", "t6"]
+    judged = {"pairs": ["t2", "t3"], "judged": True, "met_bar": False}
+    run = {"added": [{"pairs": [], "fit_changed": True, "test_in_view": ["t0", "t1"]},
+                     {"pairs": ["t2", "t3"], "new_pairs": ["t2", "t3"]}]}
+    assert vb.bar_test_pairs(run, test) is None and not vb.judgements(run)  # no judgement: the clean test decides
+    run["added"].append({"pairs": ["t4"], "new_pairs": ["t4"], "judged_before": judged})
+    run["added"].append({"pairs": ["t2", "t5"], "new_pairs": ["t5"]})  # t2 measured again is not new
+    # the fit saw none of t2-t5: all count for accuracy; the bar is judged on t4 and t5 only
+    assert vb.clean_test_pairs(run, test) == ["t2", "t3", "t4", "t5"]
+    assert vb.bar_test_pairs(run, test) == ["t4", "t5"] and vb.judgements(run) == [run["added"][2]]
+    # a judged pair dropped and added again as new is still not part of the new test
+    run["added"].append({"pairs": ["t3"], "new_pairs": ["t3"]})
+    assert vb.bar_test_pairs(run, test) == ["t4", "t5"]
+    # a second judgement: only what came after it
+    run["added"].append({"pairs": ["t6"], "new_pairs": ["t6"], "judged_before": {**judged, "pairs": ["t4", "t5"]}})
+    assert vb.bar_test_pairs(run, test) == ["t6"]
+    # a later change of the fit ends them all: the clean test after it decides again
+    run["added"].append({"pairs": [], "fit_changed": True, "test_in_view": test})
+    assert vb.bar_test_pairs(run, test) is None and vb.clean_test_pairs(run, test) == []
+    # a table fitted once gets a bar test from its first judgement
+    once = {"added": [{"pairs": ["t1"], "new_pairs": ["t1"], "judged_before": {**judged, "pairs": ["t0"]}}]}
+    assert vb.clean_test_pairs(once, test) is None and vb.bar_test_pairs(once, test) == ["t1"]
+
+
+def test_meets_bar_reads_the_bar_test_once_there_is_one():
+    good_row = {"votes": True, "cut": 0.5, "test_auc": 1.0, "test_lo": 0.9, "test_bases_unseen": vb.MIN_BASES,
+                "test_bases_by_class": {"creation": 2, "activation": 2}}
+    s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "recall": {"creation": 0.9}, "no_signal_read_as_creation": 0.0,
+         "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0]}}
+    good = {"summary": s, "indicators": [good_row] * 3}
+    bad = {"summary": {**s, "balanced_accuracy": 0.5}, "indicators": [good_row] * 3}
+    run = {"added": [{"pairs": ["t1"], "new_pairs": ["t1"], "judged_before": {"pairs": ["t0"]}}]}
+    summary = {"evaluation": good, "run": run, "build": {"not_in_table": []}}
+    assert not vb.meets_bar(summary)  # no bar test evaluated: not met, whatever the whole split reads
+    assert vb.meets_bar({**summary, "bar_test": {"pairs": ["t1"], "evaluation": good}})
+    assert not vb.meets_bar({**summary, "bar_test": {"pairs": ["t1"], "evaluation": bad}})
+    # a pool of the judged pairs and the new ones that reads well does not count
+    assert not vb.meets_bar({**summary, "evaluation": good, "clean_test": {"pairs": ["t0", "t1"], "evaluation": good},
+                             "bar_test": {"pairs": ["t1"], "evaluation": bad}})
+    assert not vb.meets_bar({**summary, "bar_test": {"pairs": ["t1"], "evaluation": good},
+                             "build": {"not_in_table": ["later"]}})
+
+
+def test_a_judgement_is_recorded_only_for_a_test_the_bar_was_judged_on():
+    ev = {"summary": _reading(0.8), "vote_rule": _reading(1.0), "indicators": []}
+    once = {"evaluation": ev, "pairs": {"test": ["a", "b"]}, "build": {"not_in_table": []}}
+    rec = vb.judgement(once)["judged_before"]  # fitted once: every held-out pair was the test
+    assert rec["pairs"] == ["a", "b"] and rec["judged"] is True and rec["met_bar"] is False
+    assert rec["summary"]["read_wrong"] == {"p": ["activation", "creation"]}
+    assert vb.judgement({**once, "build": {"not_in_table": ["later"]}}) == {}  # not judged: designed pairs missing
+    assert vb.judgement({**once, "build": {}}) == {}  # a table that does not say
+    changed = {**once, "run": {"added": [{"pairs": [], "fit_changed": True, "test_in_view": ["a"]}]},
+               "clean_test": {"pairs": ["b"], "evaluation": ev}}
+    assert vb.judgement(changed)["judged_before"]["pairs"] == ["b"]  # the clean test was what was judged
+    assert vb.judgement({**changed, "clean_test": {"pairs": [], "evaluation": None}}) == {}
+    twice = {**once, "run": {"added": [{"pairs": ["b"], "new_pairs": ["b"], "judged_before": {"pairs": ["a"]}}]},
+             "bar_test": {"pairs": ["b"], "evaluation": ev}}
+    assert vb.judgement(twice)["judged_before"]["pairs"] == ["b"]

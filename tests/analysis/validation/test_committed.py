@@ -329,3 +329,34 @@ def test_adding_an_indicator_to_a_table_gives_the_full_run(tmp_path, monkeypatch
     with pytest.raises(InvalidConfigError, match="c-cal: its weights built here differ"):
         vc.add_indicator_to_committed("directions", folder=tmp_path / "without", table_dir=tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(tmp_path, monkeypatch):
+    """A table whose every designed pair had a row has had its bar judged: held-out pairs added later (the preset
+    grew) are a new test of the bar, kept apart from the judged pairs, while the accuracy still pools every pair the
+    fit never saw. Measuring a pair again adds no test."""
+    from rlmeta_interp.io import read_json, write_json_atomic
+
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    judged = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "judged", config=cfg, n_boot=50,
+                               pairs=["a-cal", "a-test", "c-cal"], progress=False)
+    assert "bar_test" not in judged and "clean_test" not in judged  # fitted once: every held-out pair is the test
+    judged["build"]["not_in_table"] = []  # every pair the preset designed then had a row: the bar was judged
+    write_json_atomic(tmp_path / "judged" / vr.SUMMARY_JSON, judged, checksum=True)
+    grown = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "judged",
+                                table_dir=tmp_path / "grown", progress=False)
+    record = grown["run"]["added"][-1]
+    assert record["new_pairs"] == ["c-test"] and "fit_changed" not in record
+    before = record["judged_before"]
+    assert before["pairs"] == ["a-test"] and before["judged"] is True and before["met_bar"] is False
+    assert before["summary"]["balanced_accuracy"] == judged["evaluation"]["summary"]["balanced_accuracy"]
+    assert grown["bar_test"]["pairs"] == ["c-test"] and grown["bar_test"]["evaluation"]["n_test"] == 1
+    assert sorted(grown["pairs"]["test"]) == ["a-test", "c-test"]  # the headline still reads both
+    said = " ".join(vr.render_trust_paragraph(grown).split())
+    assert "**Judged test** (1 held-out pairs; the bar was not met there)" in said
+    assert "**Bar test** (1 held-out pair first measured after the last judged test)" in said
+    assert read_json(tmp_path / "grown" / vr.SUMMARY_JSON)["bar_test"]["pairs"] == ["c-test"]
+    # c-test measured again: nothing new, so no new judgement, and the bar test is unchanged
+    again = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "grown",
+                                table_dir=tmp_path / "again", progress=False)
+    assert "judged_before" not in again["run"]["added"][-1] and again["bar_test"]["pairs"] == ["c-test"]

@@ -1,0 +1,109 @@
+"""The trust paragraph's lines on the tests of the bar: the clean test (held-out pairs first measured after the fit
+last changed), each test the bar was judged on before the preset grew, and the pairs measured since the last of
+those, on which the bar is judged now (:mod:`.bar`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...prose import fmt2
+from .bar import bar_test_pairs, fit_changes, judgements, meets_evaluation
+
+
+def clean_test_line(summary: dict[str, Any]) -> str:
+    """The summary and the voting indicators on the clean held-out pairs of a table whose fit changed after its
+    held-out readings had been seen (``clean_test``), and whether they meet the bar."""
+    ev = (summary.get("clean_test") or {}).get("evaluation")
+    if ev is None:
+        return ("- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
+                + _previous_clean_test(summary))
+    n_pairs = ev["n_test"]
+    pooled = bar_test_pairs(summary.get("run") or {}, ()) is not None
+    return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
+            f" changed): {evaluation_text(ev)}. " + (
+                "These include the pairs of the judged tests below: the fit saw none of them, so all count for"
+                " accuracy, but the bar is judged on the pairs measured since the last judged test alone." if pooled
+                else
+                f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}."))
+
+
+def judged_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per test the bar was judged on before held-out pairs of a grown preset were added (``judged_before``
+    of the record that added them), and one on the pairs measured since the last, on which the bar is judged now
+    (``bar_test``); none for a table without such a record."""
+    run = summary.get("run") or {}
+    lines = []
+    for a in judgements(run):
+        before = a["judged_before"]
+        s, rule = before["summary"], before["vote_rule"]
+        lines.append(
+            f"- **Judged test** ({len(before['pairs'])} held-out pairs; the bar was"
+            f" {'met' if before['met_bar'] else 'not met'} there): under the fit then, the summary read balanced"
+            f" accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}), recall "
+            + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (s.get("recall_exact_ci") or {}).items())
+            + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
+            + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])})."
+            " The pairs measured after it are judged apart, never pooled with these.")
+    if bar_test_pairs(run, ()) is None:
+        return lines
+    ev = (summary.get("bar_test") or {}).get("evaluation")
+    if ev is None:
+        return [*lines, "- **Bar test:** none yet: no held-out pair was first measured after the last judged test."]
+    pending = (summary.get("build") or {}).get("not_in_table")
+    n_pairs = ev["n_test"]
+    return [*lines, f"- **Bar test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the"
+                    f" last judged test): {evaluation_text(ev)}. " + (
+                        f"Not judged until every designed pair has a row ({len(pending)} still without one)." if pending
+                        else f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}.")]
+
+
+def evaluation_text(ev: dict[str, Any]) -> str:
+    """The summary, the vote rule and the voting indicators' AUC on the held-out pairs of one evaluation."""
+    s, const = ev["summary"], ev["constant_baseline"]
+    exact = s.get("recall_exact_ci") or {}
+    wrong = s.get("read_wrong") or {}
+    rule = ev["vote_rule"]
+    rule_wrong = rule.get("read_wrong") or {}
+    voting = [r for r in ev["indicators"] if r["votes"] and r.get("test_n")]
+    return (f"summary balanced accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to"
+            f" {fmt2(s['ci_hi'])}) against {fmt2(const['balanced_accuracy'])} for always answering '{const['answer']}';"
+            " recall " + ", ".join(f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)})" for c, (k, n, lo, hi) in exact.items())
+            + "; read wrong: " + wrong_pairs(wrong)
+            + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])}), recall "
+            + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (rule.get("recall_exact_ci") or {}).items())
+            + ", read wrong: " + wrong_pairs(rule_wrong)
+            + "; voting indicators' AUC: " + (", ".join(
+                f"{r['indicator']} {fmt2(r['test_auc'])} ({fmt2(r['test_lo'])} to {fmt2(r['test_hi'])}{bases_text(r)}"
+                + (f"; bases per class {', '.join(f'{c} {k}' for c, k in sorted(r['test_bases_by_class'].items()))}"
+                   if r.get("test_bases_by_class") else "") + ")" for r in voting) or "none"))
+
+
+def _previous_clean_test(summary: dict[str, Any]) -> str:
+    """A sentence on the last clean test a fit change ended (``clean_test_before`` of its record): what its pairs
+    read under the fit they were measured with. Those readings informed the change, so they are no test of it."""
+    ended = [a for a in fit_changes(summary.get("run") or {}) if a.get("clean_test_before")]
+    if not ended:
+        return ""
+    before = ended[-1]["clean_test_before"]
+    s, rule = before["summary"], before["vote_rule"]
+    verdict = ("met" if before["met_bar"] else "not met") + ("" if before["judged"] else
+                                                              " (not judged: the preset had pairs without a row)")
+    return (f" The last clean test ({len(before['pairs'])} pairs) ended with the change; under the fit before it the"
+            f" summary read balanced accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to"
+            f" {fmt2(s['ci_hi'])}), recall " + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in
+                                                      (s.get("recall_exact_ci") or {}).items())
+            + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
+            + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])}); the bar"
+            f" was {verdict} there. Those readings were seen when the fit changed: they are no test of the current fit.")
+
+
+def wrong_pairs(wrong: dict[str, Any]) -> str:
+    """``pair (label read as reading)`` for each pair read wrong, by name, or ``none``."""
+    return ", ".join(f"{p} ({lab} read as {rd})" for p, (lab, rd) in sorted(wrong.items())) or "none"
+
+
+def bases_text(r: dict[str, Any]) -> str:
+    n, unseen = r.get("test_bases"), r.get("test_bases_unseen")
+    if n is None:
+        return ""
+    return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")

@@ -1,0 +1,56 @@
+"""The trust paragraph's lines on the tests of the bar: the clean test, the judged tests and the bar test."""
+
+from __future__ import annotations
+
+from rlmeta_interp.analysis.validation import testlines as vt
+
+
+def _evaluation(ba, wrong=None):
+    s = {"balanced_accuracy": ba, "ci_lo": ba - 0.2, "ci_hi": 1.0, "recall": {"creation": 1.0},
+         "no_signal_read_as_creation": 0.0, "recall_exact_ci": {"creation": [2, 2, 0.16, 1.0]},
+         "read_wrong": wrong or {}}
+    return {"summary": s, "vote_rule": s, "constant_baseline": {"balanced_accuracy": 0.5, "answer": "creation"},
+            "indicators": [{"indicator": "likelihood", "votes": True, "test_n": 2, "test_auc": 0.75, "test_lo": 0.5,
+                            "test_hi": 1.0, "test_bases": 2, "test_bases_unseen": 1}], "n_test": 2}
+
+
+def test_judged_tests_and_the_bar_test_each_get_a_line_and_the_pool_is_not_judged():
+    wrong = {"t0": ["activation", "creation"]}
+    judged = {"pairs": ["t0", "t1"], "judged": True, "met_bar": False, "summary": _evaluation(0.6, wrong)["summary"],
+              "vote_rule": _evaluation(0.7)["vote_rule"]}
+    run = {"added": [{"pairs": [], "fit_changed": True, "test_in_view": ["x"]},
+                     {"pairs": ["t0", "t1"], "new_pairs": ["t0", "t1"]},
+                     {"pairs": ["t2", "t3"], "new_pairs": ["t2", "t3"], "judged_before": judged}]}
+    summary = {"run": run, "build": {"not_in_table": ["t4"]},
+               "clean_test": {"pairs": ["t0", "t1", "t2", "t3"], "evaluation": {**_evaluation(0.9), "n_test": 4}},
+               "bar_test": {"pairs": ["t2", "t3"], "evaluation": _evaluation(0.95)}}
+    lines = vt.judged_lines(summary)
+    assert len(lines) == 2
+    assert lines[0].startswith("- **Judged test** (2 held-out pairs; the bar was not met there): under the fit then,"
+                               " the summary read balanced accuracy 0.60 (95% CI 0.40 to 1.00), recall creation 2/2,"
+                               " read wrong: t0 (activation read as creation); the vote rule 0.70 (0.50 to 1.00).")
+    assert lines[1].startswith("- **Bar test** (2 held-out pairs first measured after the last judged test): summary"
+                               " balanced accuracy 0.95 (95% CI 0.75 to 1.00) against 0.50")
+    assert lines[1].endswith("Not judged until every designed pair has a row (1 still without one).")
+    assert "likelihood 0.75 (0.50 to 1.00; 2 pairs, 2 bases, 1 unseen in calibration)" in lines[1]
+    done = vt.judged_lines({**summary, "build": {"not_in_table": []}})[1]
+    assert done.endswith("On these pairs alone the bar is not met.")  # two pairs: no exact interval above 0.5 ...
+    clean = vt.clean_test_line(summary)
+    assert clean.startswith("- **Clean test** (4 held-out pairs first measured after the fit last changed)")
+    assert "the bar is judged on the pairs measured since the last judged test alone." in clean
+    assert "On these pairs alone" not in clean  # the pool is not judged
+    # without a judgement: no judged lines, and the clean test is judged on its own pairs
+    plain = {**summary, "run": {"added": run["added"][:2]}}
+    assert vt.judged_lines(plain) == [] and vt.clean_test_line(plain).endswith(
+        "On these pairs alone the bar is not met.")
+    empty = {**summary, "bar_test": {"pairs": [], "evaluation": None}}
+    assert vt.judged_lines(empty)[1] == ("- **Bar test:** none yet: no held-out pair was first measured after the"
+                                         " last judged test.")
+
+
+def test_wrong_pairs_and_bases_text():
+    assert vt.wrong_pairs({}) == "none"
+    assert vt.wrong_pairs({"b": ["creation", "activation"], "a": ["activation", "creation"]}) == (
+        "a (activation read as creation), b (creation read as activation)")
+    assert vt.bases_text({"test_n": 3, "test_bases": 2}) == "; 3 pairs, 2 bases"
+    assert vt.bases_text({}) == ""
