@@ -111,10 +111,16 @@ def import_closure(*modules: str, follow: bool = True) -> frozenset[str]:
     return frozenset(seen)
 
 
+@functools.cache
 def code_digest(*modules: str, alone: tuple[str, ...] = ()) -> str:
     """sha256 (hex, 16 characters) of the source of :func:`import_closure` of ``modules``, and of the modules in
     ``alone`` without what they import. Part of a saved result's key, so that a result computed by other code is
-    computed again rather than reused: any edit to that code, a comment included, changes it."""
+    computed again rather than reused: any edit to that code, a comment included, changes it.
+
+    Read once per process: a file edited while a process runs (a notebook kernel) does not change what that process
+    runs until it imports the module again, so the digest stays that of the source first read. A stale digest only
+    costs a later process a recomputation; one read after the edit would file the old code's result under the new
+    code's key."""
     h = hashlib.sha256()
     for m in sorted(import_closure(*modules) | import_closure(*alone, follow=False)):
         h.update(m.encode() + b"\0" + _source_file(m).read_bytes() + b"\0")

@@ -119,4 +119,11 @@ def test_code_digest_changes_with_the_code_it_covers_only(tmp_path):
     assert digest() != first
     second = digest()
     touch("analysis/scorecard.py")  # passed alone
-    assert digest() != second
+    third = digest()
+    assert third != second
+    # within one process the digest is that of the source first read: an edit there changes it for the next process
+    edit = (f"{script}; from pathlib import Path; p = Path('rlmeta_interp/analysis/params.py');"
+            " p.write_text(p.read_text() + '# edit'); " + script.split("; ", 1)[1])
+    out = subprocess.run([sys.executable, "-c", edit], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": ""}).stdout.split()
+    assert out == [third, third] and digest() != third
