@@ -27,6 +27,7 @@ from .errors import (  # noqa: E402
     UnknownModelError,
 )
 from .hooks import hook_name  # noqa: E402
+from . import codesource  # noqa: E402, F401  (reads the package's source now: the code digests describe what runs)
 
 __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -27,7 +27,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError
 from .inputs import check_int, check_number, check_prompts
-from .provenance import code_digest
+from .codesource import code_digest
 from .io import hash_tensors, load_tensors, save_tensors_atomic, weights_hash, write_json_atomic
 
 _REBUILD = "call sample_completions(...) again with the same cache_dir; it samples that chunk again"

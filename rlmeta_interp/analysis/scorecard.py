@@ -2,7 +2,8 @@
 
 Each indicator lives in :mod:`rlmeta_interp.analysis.indicators` (``measure`` -> typed metrics with CIs, a pure
 ``vote(metrics, rules)``, its rule in words). Every result is written atomically to ``<out_dir>/<indicator>.json``
-(+ CSV tables), keyed by a hash of the pair's weights, the world and the measurement sizes. The voting rules are not
+(+ CSV tables), keyed by a hash of the pair's weights, the world and its configuration, the measurement sizes and
+a digest of the code that measures (:func:`measuring_code`). The voting rules are not
 part of the key: a rerun under other rules (for example rules fitted on the calibration split by
 :mod:`rlmeta_interp.analysis.validation`) re-votes the saved metrics without measuring again. The figure lives in
 :mod:`rlmeta_interp.analysis.scorecard_plot`.
@@ -27,7 +28,7 @@ import torch
 from ..errors import CorruptedCheckpointError, WorldMismatchError
 from ..io import ensure_dir, read_csv, read_json, weights_id, write_csv_atomic, write_json_atomic, write_text_atomic
 from ..organism.trained_world import world_for
-from ..provenance import code_digest
+from ..codesource import code_digest
 from .indicators import REGISTRY, revote, run_indicator
 from .indicators.core import INDICATORS, Context, Estimate, IndicatorResult, ScorecardConfig, ScorecardRules, Vote
 from .validation.labels import pair_facts
@@ -189,13 +190,14 @@ _OPTIONAL_MODELS = {"directions": "reference_base", "features": "control_rl"}
 
 
 def measuring_code(indicator: str, world: Any) -> str:
-    """Digest of the code a saved result of ``indicator`` in ``world`` is measured by: the indicator's module and the
-    world's (where it is one of this package's), with every module of the package either imports, and this module,
-    which builds the context. Part of the result's key, so that any edit to that code measures again instead of
-    reading back a result the current code would not give."""
+    """Digest of the code a saved result of ``indicator`` in ``world`` is measured by: the indicator's module, the
+    world's (where it is one of this package's) and the loading code (:mod:`rlmeta_interp.models`), with every module
+    of the package they import (preset definitions apart: ``codesource.NOT_MEASURING``), and this module, which
+    builds the context. Part of the result's key, so that any edit to that code measures again instead of reading
+    back a result the current code would not give."""
     world_module = type(world).__module__
     own = (world_module,) if world_module.startswith("rlmeta_interp.") else ()
-    return code_digest(REGISTRY[indicator].__name__, *own, alone=(__name__,))
+    return code_digest(REGISTRY[indicator].__name__, "rlmeta_interp.models", *own, alone=(__name__,))
 
 
 def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str, optional: Any | None = None) -> str:

@@ -99,13 +99,23 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     labelled pair of the preset has a row (``build["not_in_table"]`` empty), so that the bar is not judged on
     whichever interim batch of clean pairs happened to read well; with none of those it does not."""
     run = summary.get("run") or {}
+    # judged once every labelled pair the preset designs has a row: not on an interim batch
+    if pending(summary):
+        return False
     if not fit_changes(run) and not judgements(run):
         return meets_evaluation(summary["evaluation"])
     key = "bar_test" if bar_test_pairs(run, ()) is not None else "clean_test"
     clean = (summary.get(key) or {}).get("evaluation")
-    # judged once every labelled pair the preset designs has a row: not on an interim batch of the clean pairs
-    pending = (summary.get("build") or {}).get("not_in_table")
-    return clean is not None and not pending and meets_evaluation(clean)
+    return clean is not None and meets_evaluation(clean)
+
+
+def pending(summary: dict[str, Any]) -> bool:
+    """Whether the table ``summary`` lacks pairs its preset designs, so that its bar is not judged yet: a labelled
+    pair without a row (``build["not_in_table"]``), a model not built up to date, or a run restricted to some pairs
+    (``--pairs``). A summary without a build record (written by hand, or before builds were recorded) says nothing
+    and is not held back."""
+    build = summary.get("build") or {}
+    return bool(build.get("not_in_table") or build.get("not_built") or build.get("pairs_requested"))
 
 
 def judgements(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,11 +145,11 @@ def bar_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None
 
 def judgement(summary: dict[str, Any]) -> dict[str, Any]:
     """``{"judged_before": ...}`` for a call that adds held-out pairs to the table ``summary`` whose test for the bar
-    has been judged (every labelled pair of the preset had a row: ``build["not_in_table"]`` present and empty):
+    has been judged (every labelled pair of the preset had a row: ``build["not_in_table"]`` present, and nothing
+    :func:`pending`):
     that test's record (:func:`reading_record`: pairs, readings, whether it met the bar). The call starts a new test
     for the bar (:func:`bar_test_pairs`). ``{}`` when the test was not judged or had no pair."""
-    build = summary.get("build") or {}
-    if "not_in_table" not in build or build["not_in_table"]:
+    if "not_in_table" not in (summary.get("build") or {}) or pending(summary):
         return {}
     run = summary.get("run") or {}
     if bar_test_pairs(run, ()) is not None:
@@ -152,14 +162,24 @@ def judgement(summary: dict[str, Any]) -> dict[str, Any]:
     return {} if rec is None or not rec["pairs"] else {"judged_before": rec}
 
 
+def judged_record(previous: dict[str, Any], record: dict[str, Any], pending: Iterable[str]) -> dict[str, Any]:
+    """``record`` (of a call that writes a new table over ``previous``) with ``previous``'s judged test
+    (:func:`judgement`) when the call grows a table whose bar was judged: it adds held-out pairs (``new_pairs``) or
+    leaves designed pairs without a row (``pending``: the preset grew since). A call that changed the fit is left
+    as it is: the change ends every test. Any writer of the table (``validate --add``, ``--refit``, a full run)
+    records it, so that the judged state is not lost when a table is rewritten before the new pairs exist."""
+    if _changes_fit(record) or not (record.get("new_pairs") or list(pending)):
+        return record
+    return {**record, **judgement(previous)}
+
+
 def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
     """What a table's clean test read under the fit it was measured with, kept in the record of the call that ends
     it by changing the fit (``clean_test_before``): the pairs, the summary's and the vote rule's balanced accuracy
     with CIs, per-class recall with exact intervals, the pairs each read wrong, and whether the bar was met there
     and judged (every labelled pair of the preset had a row); None without a clean test."""
     clean = summary.get("clean_test") or {}
-    return reading_record(clean.get("pairs") or [], clean.get("evaluation"),
-                          judged=not (summary.get("build") or {}).get("not_in_table"))
+    return reading_record(clean.get("pairs") or [], clean.get("evaluation"), judged=not pending(summary))
 
 
 def reading_record(pairs: Iterable[str], ev: dict[str, Any] | None, *, judged: bool) -> dict[str, Any] | None:

@@ -38,10 +38,10 @@ from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigErr
 from ...io import read_csv, sha256_file
 from ..indicators import REGISTRY, revote
 from ..indicators.core import INDICATORS, ScorecardConfig
-from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, judgement, readings_before, same_fit,
-                  with_fit_change)
+from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, judged_record, readings_before,
+                  same_fit, with_fit_change)
 from .fit import FittedRules, candidates, fit_rules, pair_table
-from .labels import labelled_pairs, preset_build_status, preset_labelled_names
+from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
 from .reading import committed_summary, validated_config
@@ -114,8 +114,7 @@ def _build_record(carried: dict[str, Any], table: pd.DataFrame, added: Sequence[
     pairs that have no row and are not recorded as failing the gain check (not built or not measured yet)."""
     not_cases = (set(carried.get("not_validation_cases") or []) - set(added)) | set(failed)
     return {**carried, "not_built": sorted(set(carried.get("not_built") or []) - set(added)),
-            "not_validation_cases": sorted(not_cases),
-            "not_in_table": sorted(set(preset_labelled_names("validation")) - set(table["pair"]) - not_cases)}
+            "not_validation_cases": sorted(not_cases), "not_in_table": pending_pairs(table["pair"], not_cases)}
 
 
 def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
@@ -134,9 +133,15 @@ def refit_committed(folder: str | Path | None = None, *, table_dir: str | Path |
 
     folder = Path(folder if folder is not None else record_figures_dir())
     summary, table = committed_table(folder)
-    _, new, table = refit(summary, table)
-    new["run"] = {**new["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
+    fitted, new, table = refit(summary, table)
     new["build"] = _build_record(summary.get("build") or {}, table)
+    if len(add_records(new["run"])) == len(add_records(summary.get("run") or {})):
+        # the same fit: the refit still ends a judged test when the preset grew since (designed pairs without a row)
+        grown = judged_record(summary, {"refit": True, "pairs": []}, new["build"]["not_in_table"])
+        if "judged_before" in grown:
+            new = {**_report(table, fitted, {**new["run"], "added": [*add_records(new["run"]), grown]}),
+                   "build": new["build"]}
+    new["run"] = {**new["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
     log.info("validate --refit: %d pairs from %s, held-out balanced accuracy %.2f", len(table), folder,
              new["summary"]["balanced_accuracy"]["value"])
     return _write(new, table, folder, table_dir)
@@ -205,13 +210,14 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
         # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
         record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]), **readings_before(summary),
                       **clean_before(summary))
-    elif not calibration and record["new_pairs"]:
-        # new held-out pairs after the bar was judged on the table's test (the preset grew): a new test starts
-        record.update(judgement(summary))
+    build = _build_record(summary.get("build") or {}, merged, pairs, failed)
+    # new held-out pairs, or designed pairs without a row, after the bar was judged on the table's test (the preset
+    # grew): a new test for the bar starts
+    record = judged_record(summary, record, build["not_in_table"])
     # one record per --add call, oldest first
     run = {**run, "added": [*add_records(run), record], **({"added_indicators": added_ind} if added_ind else {})}
     new = _report(merged, fitted, run)
-    new["build"] = _build_record(summary.get("build") or {}, merged, pairs, failed)
+    new["build"] = build
     log.info("validate --add: measured %d pairs (%d without a passed gain check); votes cast again for %s;"
              " held-out balanced accuracy %.2f", len(cards), len(failed), sorted(recast) or "no indicator",
              new["summary"]["balanced_accuracy"]["value"])

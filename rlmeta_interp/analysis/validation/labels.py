@@ -7,6 +7,7 @@ from the pair spec (the registry fills them from the RL model's manifest).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -56,6 +57,13 @@ def _labelled_specs(preset: str) -> list[Any]:
 def preset_labelled_names(preset: str = "validation") -> list[str]:
     """The names of ``preset``'s labelled models (RL and fine-tuned), in preset order."""
     return [s.name for s in _labelled_specs(preset)]
+
+
+def pending_pairs(pairs: Iterable[str], not_cases: Iterable[str] = (), preset: str = "validation") -> list[str]:
+    """``preset``'s labelled pairs that are neither among ``pairs`` (a table's rows) nor recorded as no validation
+    case (``not_cases``: their gain check failed): not built or not measured yet. The bar is judged only once there
+    is none (:func:`~.bar.meets_bar`)."""
+    return sorted(set(preset_labelled_names(preset)) - set(pairs) - set(not_cases))
 
 
 def preset_build_status(preset: str = "validation") -> dict[str, Any]:

@@ -20,9 +20,10 @@ from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
-                  clean_test_pairs, fit_changes, judgement, judgements, meets_bar, with_fit_change)
+                  clean_test_pairs, fit_changes, judged_record, judgements, meets_bar, with_fit_change)
+from .bar import pending as bar_pending  # a name of its own: _trust_text has a local list of the missing pairs
 from .fit import FittedRules, evaluate, fit_rules, pair_table
-from .labels import labelled_pairs, preset_build_status
+from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import SUMMARY_JSON, committed_summary, measured_indicators
 from .testlines import bases_text, clean_test_line, judged_lines
@@ -58,7 +59,8 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     fitted = fit_rules(table[table["split"] == "calibration"], cfg.rules, n_boot=n_boot, seed=seed)
     table = pair_table([c.revoted(fitted.rules_for(c.world)) for c in cards])
     folder = Path(table_dir if table_dir is not None else figures_dir())
-    run = _carried_history(committed_summary(folder), table, fitted)
+    pending = pending_pairs(table["pair"], failed)
+    run = _carried_history(committed_summary(folder), table, fitted, pending)
     held_out = table.loc[table["split"] == "test", "pair"]
     summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean_test_pairs(run, held_out),
                                  bar=bar_test_pairs(run, held_out))
@@ -66,12 +68,13 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
                       "cpu_seconds": round(time.process_time() - c0, 1), "n_boot": n_boot, "seed": seed}
     # what this run covered: the preset's build, a --pairs restriction, and the labelled pairs the gain check left out
     summary["build"] = {**build, "pairs_requested": None if pairs is None else sorted(pairs),
-                        "not_validation_cases": failed}
+                        "not_validation_cases": failed, "not_in_table": pending}
     write_validation_table(summary, table, folder)
     return summary
 
 
-def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitted: FittedRules) -> dict[str, Any]:
+def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitted: FittedRules,
+                     pending: Sequence[str] = ()) -> dict[str, Any]:
     """The history a full run writes over the table ``previous`` (None: none there) keeps: its ordered ``added``
     records and one for this run (``full_run``, with the pairs that had no row before as ``new_pairs``), marked as a
     fit change when the fit differs from the one ``previous`` was reported under (:func:`~.bar.with_fit_change`).
@@ -87,8 +90,9 @@ def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitte
     changed = with_fit_change({"added": history}, previous, fitted.to_dict(), record)
     if len(changed["added"]) > len(history):
         return changed
-    # new pairs after the bar was judged on the previous table's test (the preset grew): a new test starts
-    return {"added": [*history, {**record, **(judgement(previous) if record["new_pairs"] else {})}]}
+    # new pairs, or designed pairs without a row (``pending``), after the bar was judged on the previous table's
+    # test (the preset grew): a new test for the bar starts
+    return {"added": [*history, judged_record(previous, record, pending)]}
 
 
 def _headline(ev: dict[str, Any]) -> dict[str, Any]:
@@ -291,13 +295,15 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     since = bar_test_pairs(run, ()) is not None
     these = "The bar test's pairs" if since else "The clean test's pairs" if changed else "These"
     caution = "read a *creation* verdict only beside a same-budget random-reward control."
-    pending = (summary.get("build") or {}).get("not_in_table")
+    missing = (summary.get("build") or {}).get("not_in_table") or []
     if changed and (summary.get("bar_test" if since else "clean_test") or {}).get("evaluation") is None:
         verdict = (f"No {'pair measured since the last judged test' if since else 'clean test of the current fit'}"
                    f" yet, so the current fit is not judged against {bar}: {caution}")
-    elif changed and pending:
-        verdict = (f"The clean test is not complete ({len(pending)} designed pairs have no row yet), so the current"
-                   f" fit is not judged against {bar}: {caution}")
+    elif bar_pending(summary):
+        kind = "bar test" if since else "clean test" if changed else "held-out test"
+        why = (f"{len(missing)} designed pairs have no row yet" if missing else
+               "the run did not cover every designed pair")
+        verdict = f"The {kind} is not complete ({why}), so the current fit is not judged against {bar}: {caution}"
     else:
         verdict = f"{these} meet {bar}." if meets else f"{these} do not meet {bar}: {caution}"
     return "\n".join(lines) + "\n\n" + verdict

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import fmt2
-from .bar import bar_test_pairs, fit_changes, judgements, meets_evaluation
+from .bar import bar_test_pairs, fit_changes, judgements, meets_evaluation, pending
 
 
 def clean_test_line(summary: dict[str, Any]) -> str:
@@ -21,8 +21,9 @@ def clean_test_line(summary: dict[str, Any]) -> str:
     pooled = bar_test_pairs(summary.get("run") or {}, ()) is not None
     return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
             f" changed): {evaluation_text(ev)}. " + (
-                "These include the pairs of the judged tests below: the fit saw none of them, so all count for"
-                " accuracy, but the bar is judged on the pairs measured since the last judged test alone." if pooled
+                "These include the pairs of tests judged since the fit last changed (below): the fit saw none of them,"
+                " so all count for accuracy, but the bar is judged on the pairs measured since the last judged test"
+                " alone." if pooled
                 else
                 f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}."))
 
@@ -35,25 +36,26 @@ def judged_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for a in judgements(run):
         before = a["judged_before"]
-        s, rule = before["summary"], before["vote_rule"]
+        s, rule, n = before["summary"], before["vote_rule"], len(before["pairs"])
         lines.append(
-            f"- **Judged test** ({len(before['pairs'])} held-out pairs; the bar was"
+            f"- **Judged test** ({n} held-out pair{'s' if n != 1 else ''}; the bar was"
             f" {'met' if before['met_bar'] else 'not met'} there): under the fit then, the summary read balanced"
             f" accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}), recall "
             + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (s.get("recall_exact_ci") or {}).items())
             + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
             + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])})."
-            " The pairs measured after it are judged apart, never pooled with these.")
+            " The bar is judged on the pairs measured after it apart, never on a pool of them and these.")
     if bar_test_pairs(run, ()) is None:
         return lines
     ev = (summary.get("bar_test") or {}).get("evaluation")
     if ev is None:
         return [*lines, "- **Bar test:** none yet: no held-out pair was first measured after the last judged test."]
-    pending = (summary.get("build") or {}).get("not_in_table")
+    missing = (summary.get("build") or {}).get("not_in_table") or []
     n_pairs = ev["n_test"]
     return [*lines, f"- **Bar test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the"
                     f" last judged test): {evaluation_text(ev)}. " + (
-                        f"Not judged until every designed pair has a row ({len(pending)} still without one)." if pending
+                        f"Not judged until every designed pair has a row ({len(missing)} still without one)." if
+                        pending(summary)
                         else f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}.")]
 
 

@@ -164,3 +164,27 @@ def test_a_judgement_is_recorded_only_for_a_test_the_bar_was_judged_on():
     twice = {**once, "run": {"added": [{"pairs": ["b"], "new_pairs": ["b"], "judged_before": {"pairs": ["a"]}}]},
              "bar_test": {"pairs": ["b"], "evaluation": ev}}
     assert vb.judgement(twice)["judged_before"]["pairs"] == ["b"]
+
+
+def test_a_judged_test_is_recorded_by_whichever_call_grows_the_table():
+    ev = {"summary": _reading(0.8), "vote_rule": _reading(1.0), "indicators": []}
+    judged = {"evaluation": ev, "pairs": {"test": ["a"]}, "build": {"not_in_table": []}}
+    added = {"pairs": ["b"], "new_pairs": ["b"]}
+    assert vb.judged_record(judged, added, [])["judged_before"]["pairs"] == ["a"]  # new held-out pairs
+    refit = {"refit": True, "pairs": []}
+    assert vb.judged_record(judged, refit, ["later"])["judged_before"]["pairs"] == ["a"]  # the preset grew
+    assert vb.judged_record(judged, refit, []) == refit  # nothing grew: the judged test stands as it is
+    changed = {**added, "fit_changed": True, "test_in_view": ["a"]}
+    assert vb.judged_record(judged, changed, ["later"]) == changed  # a change of the fit ends every test itself
+    waiting = {**judged, "build": {"not_in_table": ["b"]}}
+    assert vb.judged_record(waiting, added, []) == added  # not judged yet: the pairs join the test in progress
+
+
+def test_the_bar_waits_for_every_designed_pair_whatever_the_history():
+    good_row = {"votes": True, "cut": 0.5, "test_auc": 1.0, "test_lo": 0.9, "test_bases_unseen": vb.MIN_BASES,
+                "test_bases_by_class": {"creation": 2, "activation": 2}}
+    s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "recall": {"creation": 0.9}, "no_signal_read_as_creation": 0.0,
+         "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0]}}
+    once = {"evaluation": {"summary": s, "indicators": [good_row] * 3}}
+    assert vb.meets_bar(once) and vb.meets_bar({**once, "build": {"not_in_table": []}})
+    assert not vb.meets_bar({**once, "build": {"not_in_table": ["later"]}})  # a full run over a partial build

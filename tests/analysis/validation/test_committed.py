@@ -341,7 +341,8 @@ def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(t
     judged = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "judged", config=cfg, n_boot=50,
                                pairs=["a-cal", "a-test", "c-cal"], progress=False)
     assert "bar_test" not in judged and "clean_test" not in judged  # fitted once: every held-out pair is the test
-    judged["build"]["not_in_table"] = []  # every pair the preset designed then had a row: the bar was judged
+    # every pair the preset designed then had a row, built and measured: the bar was judged
+    judged["build"].update(not_in_table=[], not_built=[], pairs_requested=None)
     write_json_atomic(tmp_path / "judged" / vr.SUMMARY_JSON, judged, checksum=True)
     grown = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "judged",
                                 table_dir=tmp_path / "grown", progress=False)
@@ -353,10 +354,38 @@ def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(t
     assert grown["bar_test"]["pairs"] == ["c-test"] and grown["bar_test"]["evaluation"]["n_test"] == 1
     assert sorted(grown["pairs"]["test"]) == ["a-test", "c-test"]  # the headline still reads both
     said = " ".join(vr.render_trust_paragraph(grown).split())
-    assert "**Judged test** (1 held-out pairs; the bar was not met there)" in said
+    assert "**Judged test** (1 held-out pair; the bar was not met there)" in said
     assert "**Bar test** (1 held-out pair first measured after the last judged test)" in said
     assert read_json(tmp_path / "grown" / vr.SUMMARY_JSON)["bar_test"]["pairs"] == ["c-test"]
     # c-test measured again: nothing new, so no new judgement, and the bar test is unchanged
     again = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "grown",
                                 table_dir=tmp_path / "again", progress=False)
     assert "judged_before" not in again["run"]["added"][-1] and again["bar_test"]["pairs"] == ["c-test"]
+
+
+def test_a_refit_or_full_run_of_a_judged_table_whose_preset_grew_starts_a_new_test(tmp_path, monkeypatch):
+    """The validation preset designs pairs the tiny table lacks, as a grown preset would: rewriting a table whose bar
+    was judged (by a refit, or a full run) before any new pair exists records the judged test, so that pairs added
+    later are judged apart; rewriting it again records nothing more."""
+    from rlmeta_interp.analysis.validation import bar as vb
+    from rlmeta_interp.io import write_json_atomic
+
+    cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
+    first = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "judged", config=cfg, n_boot=50,
+                              progress=False)
+    assert first["build"]["not_in_table"] and not vb.meets_bar(first)  # a full run knows which pairs it lacks
+    first["build"].update(not_in_table=[], not_built=[])  # as if every designed pair had a row: the bar was judged
+    write_json_atomic(tmp_path / "judged" / vr.SUMMARY_JSON, first, checksum=True)
+    refit = vc.refit_committed(tmp_path / "judged", table_dir=tmp_path / "refit")
+    record = refit["run"]["added"][-1]
+    assert record["refit"] and record["judged_before"]["pairs"] == first["pairs"]["test"]
+    assert refit["build"]["not_in_table"] and refit["bar_test"] == {"pairs": [], "evaluation": None, "summary": None}
+    said = " ".join(vr.render_trust_paragraph(refit).split())
+    assert "**Bar test:** none yet" in said and "No pair measured since the last judged test yet" in said
+    again = vc.refit_committed(tmp_path / "refit", table_dir=tmp_path / "again")
+    assert len(again["run"]["added"]) == len(refit["run"]["added"])  # not judged since: nothing more to record
+    # a full run over the judged table records it too
+    full = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "judged", config=cfg, n_boot=50,
+                             progress=False)
+    assert full["run"]["added"][-1]["full_run"] and full["run"]["added"][-1]["judged_before"]["pairs"] == \
+        first["pairs"]["test"]

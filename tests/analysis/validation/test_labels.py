@@ -48,3 +48,13 @@ def test_preset_build_status_counts_up_to_date_models_only(tmp_path, monkeypatch
     weights.write_bytes(bytes(data))
     (tmp_path / "data" / "zoo").touch()
     assert set(preset_build_status("validation")["not_built"]) == set(labelled)
+
+
+def test_pending_pairs_are_the_designed_pairs_neither_in_the_table_nor_failed():
+    from rlmeta_interp.analysis.validation.labels import pending_pairs, preset_labelled_names
+
+    names = preset_labelled_names("validation")
+    assert len(names) > 3
+    assert pending_pairs(names) == []
+    assert pending_pairs(names[2:], not_cases=[names[0]]) == [names[1]]
+    assert pending_pairs(["not-designed", *names[1:]]) == [names[0]]  # a row the preset does not design is no help

@@ -38,6 +38,7 @@ def test_judged_tests_and_the_bar_test_each_get_a_line_and_the_pool_is_not_judge
     clean = vt.clean_test_line(summary)
     assert clean.startswith("- **Clean test** (4 held-out pairs first measured after the fit last changed)")
     assert "the bar is judged on the pairs measured since the last judged test alone." in clean
+    assert "These include the pairs of tests judged since the fit last changed (below)" in clean
     assert "On these pairs alone" not in clean  # the pool is not judged
     # without a judgement: no judged lines, and the clean test is judged on its own pairs
     plain = {**summary, "run": {"added": run["added"][:2]}}
