@@ -38,8 +38,10 @@ def test_code_digest_changes_with_the_code_it_covers_only(tmp_path):
     script = ("from rlmeta_interp.codesource import code_digest; print(code_digest("
               "'rlmeta_interp.analysis.indicators.weights', alone=('rlmeta_interp.analysis.scorecard',)))")
 
-    def digest() -> str:
-        out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True,
+    def digest(module: str | None = None) -> str:
+        code = script if module is None else (
+            f"from rlmeta_interp.codesource import code_digest; print(code_digest('{module}'))")
+        out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
                              env={"PYTHONPATH": str(tmp_path), "PATH": ""})
         return out.stdout.strip()
 
@@ -66,6 +68,12 @@ def test_code_digest_changes_with_the_code_it_covers_only(tmp_path):
     out = subprocess.run([sys.executable, "-c", edit], cwd=tmp_path, capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(tmp_path), "PATH": ""}).stdout.split()
     assert out == [third] and digest() != third
-    fourth = digest()
-    touch("organism/presets.py")  # preset definitions measure nothing: never part of a digest
-    assert digest() == fourth
+    # the boundary indicator imports the zoo, which imports the preset definitions: they measure nothing and are left
+    # out, while an edit to the zoo counts
+    boundary = "rlmeta_interp.analysis.indicators.boundary"
+    fourth = digest(boundary)
+    touch("organism/presets.py")
+    touch("organism/composition_presets.py")
+    assert digest(boundary) == fourth
+    touch("organism/zoo.py")
+    assert digest(boundary) != fourth

@@ -190,14 +190,18 @@ _OPTIONAL_MODELS = {"directions": "reference_base", "features": "control_rl"}
 
 
 def measuring_code(indicator: str, world: Any) -> str:
-    """Digest of the code a saved result of ``indicator`` in ``world`` is measured by: the indicator's module, the
-    world's (where it is one of this package's) and the loading code (:mod:`rlmeta_interp.models`), with every module
-    of the package they import (preset definitions apart: ``codesource.NOT_MEASURING``), and this module, which
-    builds the context. Part of the result's key, so that any edit to that code measures again instead of reading
-    back a result the current code would not give."""
+    """Digest of the code a saved result of ``indicator`` in ``world`` is measured by: the indicator's module and the
+    world's (where it is one of this package's), with every module of the package they import (preset definitions
+    apart: ``codesource.NOT_MEASURING``), and, each by itself, this module (it builds the context), the indicator
+    registry (it builds the saved result), ``world_for`` and the loading module :mod:`rlmeta_interp.models` (not what
+    it imports: the model catalogue and the training code behind it would discard every result at each new entry).
+    Part of the result's key, so that any edit to that code measures again instead of reading back a result the
+    current code would not give."""
     world_module = type(world).__module__
     own = (world_module,) if world_module.startswith("rlmeta_interp.") else ()
-    return code_digest(REGISTRY[indicator].__name__, "rlmeta_interp.models", *own, alone=(__name__,))
+    return code_digest(REGISTRY[indicator].__name__, *own,
+                       alone=(__name__, "rlmeta_interp.analysis.indicators", "rlmeta_interp.organism.trained_world",
+                              "rlmeta_interp.models"))
 
 
 def _key(pair: Any, world: Any, config: ScorecardConfig, indicator: str, optional: Any | None = None) -> str:

@@ -174,11 +174,13 @@ def judged_record(previous: dict[str, Any], record: dict[str, Any], pending: Ite
 
 
 def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
-    """What a table's clean test read under the fit it was measured with, kept in the record of the call that ends
-    it by changing the fit (``clean_test_before``): the pairs, the summary's and the vote rule's balanced accuracy
-    with CIs, per-class recall with exact intervals, the pairs each read wrong, and whether the bar was met there
-    and judged (every labelled pair of the preset had a row); None without a clean test."""
-    clean = summary.get("clean_test") or {}
+    """What the test the table's bar is judged on read under the fit it was measured with (the bar test after a
+    judged test, else the clean test), kept in the record of the call that ends it by changing the fit
+    (``clean_test_before``): the pairs, the summary's and the vote rule's balanced accuracy with CIs, per-class
+    recall with exact intervals, the pairs each read wrong, and whether the bar was met there and judged (every
+    labelled pair of the preset had a row); None without such a test."""
+    key = "bar_test" if bar_test_pairs(summary.get("run") or {}, ()) is not None else "clean_test"
+    clean = summary.get(key) or {}
     return reading_record(clean.get("pairs") or [], clean.get("evaluation"), judged=not pending(summary))
 
 

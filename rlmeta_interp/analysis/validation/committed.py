@@ -41,7 +41,7 @@ from ..indicators.core import INDICATORS, ScorecardConfig
 from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, judged_record, readings_before,
                   same_fit, with_fit_change)
 from .fit import FittedRules, candidates, fit_rules, pair_table
-from .labels import labelled_pairs, pending_pairs, preset_build_status
+from .labels import labelled_pairs, pending_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
 from .reading import committed_summary, validated_config
@@ -113,8 +113,23 @@ def _build_record(carried: dict[str, Any], table: pd.DataFrame, added: Sequence[
     check): the run's own record (``not_built`` when it ran), with ``not_in_table``, the current preset's labelled
     pairs that have no row and are not recorded as failing the gain check (not built or not measured yet)."""
     not_cases = (set(carried.get("not_validation_cases") or []) - set(added)) | set(failed)
+    missing = pending_pairs(table["pair"], not_cases)
     return {**carried, "not_built": sorted(set(carried.get("not_built") or []) - set(added)),
-            "not_validation_cases": sorted(not_cases), "not_in_table": pending_pairs(table["pair"], not_cases)}
+            "not_validation_cases": sorted(not_cases), "not_in_table": missing,
+            "labelled_models": len(preset_labelled_names("validation")),
+            # a run restricted to some pairs that later calls completed covers the whole design
+            "pairs_requested": carried.get("pairs_requested") if missing else None}
+
+
+def _with_judgement(summary: dict[str, Any], run: dict[str, Any], record: dict[str, Any],
+                    build: dict[str, Any]) -> dict[str, Any]:
+    """``run``, the history a call leaves over the table ``summary``, with ``record`` appended when the call left
+    the fit as it was (it appended no record of a change) but rewrites a table whose bar was judged after the
+    preset grew (:func:`~.bar.judged_record`); ``run`` otherwise."""
+    if len(add_records(run)) > len(add_records(summary.get("run") or {})):
+        return run  # the call changed the fit, which ends every test
+    grown = judged_record(summary, record, build["not_in_table"])
+    return {**run, "added": [*add_records(run), grown]} if "judged_before" in grown else run
 
 
 def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: str | Path | None) -> dict[str, Any]:
@@ -134,13 +149,9 @@ def refit_committed(folder: str | Path | None = None, *, table_dir: str | Path |
     folder = Path(folder if folder is not None else record_figures_dir())
     summary, table = committed_table(folder)
     fitted, new, table = refit(summary, table)
-    new["build"] = _build_record(summary.get("build") or {}, table)
-    if len(add_records(new["run"])) == len(add_records(summary.get("run") or {})):
-        # the same fit: the refit still ends a judged test when the preset grew since (designed pairs without a row)
-        grown = judged_record(summary, {"refit": True, "pairs": []}, new["build"]["not_in_table"])
-        if "judged_before" in grown:
-            new = {**_report(table, fitted, {**new["run"], "added": [*add_records(new["run"]), grown]}),
-                   "build": new["build"]}
+    build = _build_record(summary.get("build") or {}, table)
+    run = _with_judgement(summary, new["run"], {"refit": True, "pairs": []}, build)
+    new = {**(new if run is new["run"] else _report(table, fitted, run)), "build": build}
     new["run"] = {**new["run"], "refit_from": {"pairs_csv_sha256": sha256_file(folder / PAIRS_CSV)}}
     log.info("validate --refit: %d pairs from %s, held-out balanced accuracy %.2f", len(table), folder,
              new["summary"]["balanced_accuracy"]["value"])
@@ -310,8 +321,10 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
         "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
         "wall_seconds": round(time.time() - t0, 1), "cpu_seconds": round(time.process_time() - c0, 1)}}}
     # a new voting indicator changes the fit with every held-out reading in view
-    new = _report(table, fitted, with_fit_change(run, summary, fitted.to_dict(), {"indicator": name, "pairs": []}))
-    new["build"] = _build_record(summary.get("build") or {}, table)
+    build = _build_record(summary.get("build") or {}, table)
+    run = with_fit_change(run, summary, fitted.to_dict(), {"indicator": name, "pairs": []})
+    new = {**_report(table, fitted, _with_judgement(summary, run, {"indicator": name, "pairs": []}, build)),
+           "build": build}
     log.info("validate --add-indicator %s: measured %d pairs; held-out balanced accuracy %.2f", name, len(cards),
              new["summary"]["balanced_accuracy"]["value"])
     return _write(new, table, folder_path, table_dir)

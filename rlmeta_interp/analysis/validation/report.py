@@ -21,12 +21,11 @@ from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
                   clean_test_pairs, fit_changes, judged_record, judgements, meets_bar, with_fit_change)
-from .bar import pending as bar_pending  # a name of its own: _trust_text has a local list of the missing pairs
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import SUMMARY_JSON, committed_summary, measured_indicators
-from .testlines import bases_text, clean_test_line, judged_lines
+from .testlines import bases_text, clean_test_line, judged_lines, pending_text
 
 log = logging.getLogger(__name__)
 
@@ -295,15 +294,13 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     since = bar_test_pairs(run, ()) is not None
     these = "The bar test's pairs" if since else "The clean test's pairs" if changed else "These"
     caution = "read a *creation* verdict only beside a same-budget random-reward control."
-    missing = (summary.get("build") or {}).get("not_in_table") or []
     if changed and (summary.get("bar_test" if since else "clean_test") or {}).get("evaluation") is None:
         verdict = (f"No {'pair measured since the last judged test' if since else 'clean test of the current fit'}"
                    f" yet, so the current fit is not judged against {bar}: {caution}")
-    elif bar_pending(summary):
+    elif pending_text(summary):
         kind = "bar test" if since else "clean test" if changed else "held-out test"
-        why = (f"{len(missing)} designed pairs have no row yet" if missing else
-               "the run did not cover every designed pair")
-        verdict = f"The {kind} is not complete ({why}), so the current fit is not judged against {bar}: {caution}"
+        verdict = (f"The {kind} is not complete ({pending_text(summary)}), so the current fit is not judged against"
+                   f" {bar}: {caution}")
     else:
         verdict = f"{these} meet {bar}." if meets else f"{these} do not meet {bar}: {caution}"
     return "\n".join(lines) + "\n\n" + verdict

@@ -10,6 +10,24 @@ from ...prose import fmt2
 from .bar import bar_test_pairs, fit_changes, judgements, meets_evaluation, pending
 
 
+def pending_text(summary: dict[str, Any]) -> str:
+    """Why the bar is not judged yet on a table that lacks designed pairs (:func:`~.bar.pending`); empty when it
+    lacks none."""
+    if not pending(summary):
+        return ""
+    missing = (summary.get("build") or {}).get("not_in_table") or []
+    if missing:
+        return f"{len(missing)} designed pair{'s have' if len(missing) != 1 else ' has'} no row yet"
+    return "the run did not cover every designed pair, built up to date"
+
+
+def _bar_sentence(summary: dict[str, Any], ev: dict[str, Any]) -> str:
+    why = pending_text(summary)
+    if why:
+        return f"Not judged until every designed pair is in the table ({why})."
+    return f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}."
+
+
 def clean_test_line(summary: dict[str, Any]) -> str:
     """The summary and the voting indicators on the clean held-out pairs of a table whose fit changed after its
     held-out readings had been seen (``clean_test``), and whether they meet the bar."""
@@ -23,9 +41,7 @@ def clean_test_line(summary: dict[str, Any]) -> str:
             f" changed): {evaluation_text(ev)}. " + (
                 "These include the pairs of tests judged since the fit last changed (below): the fit saw none of them,"
                 " so all count for accuracy, but the bar is judged on the pairs measured since the last judged test"
-                " alone." if pooled
-                else
-                f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}."))
+                " alone." if pooled else _bar_sentence(summary, ev)))
 
 
 def judged_lines(summary: dict[str, Any]) -> list[str]:
@@ -50,13 +66,9 @@ def judged_lines(summary: dict[str, Any]) -> list[str]:
     ev = (summary.get("bar_test") or {}).get("evaluation")
     if ev is None:
         return [*lines, "- **Bar test:** none yet: no held-out pair was first measured after the last judged test."]
-    missing = (summary.get("build") or {}).get("not_in_table") or []
     n_pairs = ev["n_test"]
     return [*lines, f"- **Bar test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the"
-                    f" last judged test): {evaluation_text(ev)}. " + (
-                        f"Not judged until every designed pair has a row ({len(missing)} still without one)." if
-                        pending(summary)
-                        else f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}.")]
+                    f" last judged test): {evaluation_text(ev)}. " + _bar_sentence(summary, ev)]
 
 
 def evaluation_text(ev: dict[str, Any]) -> str:

@@ -97,6 +97,10 @@ def test_the_record_of_a_clean_test_keeps_both_readings_and_whether_the_bar_was_
     assert vb.clean_test_record({**summary, "build": {"not_in_table": []}})["judged"] is True
     assert vb.clean_test_record({"clean_test": {"pairs": [], "evaluation": None}}) is None
     assert vb.clean_test_record({}) is None
+    # after a judged test, the test the bar is judged on is the bar test, not the pool of clean pairs
+    after = {**summary, "run": {"added": [{"pairs": ["q"], "new_pairs": ["q"], "judged_before": {"pairs": ["p"]}}]},
+             "bar_test": {"pairs": ["q"], "evaluation": {**ev, "summary": reading(1.0)}}}
+    assert vb.clean_test_record(after)["pairs"] == ["q"] and vb.clean_test_record(after)["summary"]["read_wrong"] == {}
 
 
 def _reading(ba):
@@ -188,3 +192,6 @@ def test_the_bar_waits_for_every_designed_pair_whatever_the_history():
     once = {"evaluation": {"summary": s, "indicators": [good_row] * 3}}
     assert vb.meets_bar(once) and vb.meets_bar({**once, "build": {"not_in_table": []}})
     assert not vb.meets_bar({**once, "build": {"not_in_table": ["later"]}})  # a full run over a partial build
+    assert not vb.meets_bar({**once, "build": {"not_in_table": [], "not_built": ["x"]}})  # built from another config
+    assert not vb.meets_bar({**once, "build": {"not_in_table": [], "pairs_requested": ["p"]}})  # a --pairs run
+    assert vb.pending({"build": {"not_built": ["x"]}}) and not vb.pending({"build": {"not_in_table": []}})

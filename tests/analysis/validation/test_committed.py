@@ -13,6 +13,7 @@ from rlmeta_interp.analysis.validation import committed as vc
 from rlmeta_interp.analysis.validation.fit import FittedRules
 from rlmeta_interp.analysis.validation.labels import preset_labelled_names
 from rlmeta_interp.analysis.validation.recast import check_votes
+from rlmeta_interp.analysis.validation import labels as vl
 from rlmeta_interp.analysis.validation import report as vr
 from rlmeta_interp.cli import main
 from rlmeta_interp.errors import (CheckpointMismatchError, CorruptedCheckpointError, EmptyInputError,
@@ -72,10 +73,13 @@ def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     assert (tmp_path / "out" / vr.PAIRS_CSV).read_bytes() == (src / vr.PAIRS_CSV).read_bytes()
     written = read_json(tmp_path / "out" / vr.SUMMARY_JSON, required=True)
     assert written["run"]["refit_from"] == {"pairs_csv_sha256": sha256_file(src / vr.PAIRS_CSV)}
-    # the run's build record, with the current preset's labelled pairs that have no row (designed after it ran)
+    # the run's build record, with the current preset's labelled pairs that have no row (designed after it ran) and
+    # how many it designs now
     carried = read_json(src / vr.SUMMARY_JSON)["build"]
-    assert {k: v for k, v in written["build"].items() if k != "not_in_table"} == {
-        k: v for k, v in carried.items() if k != "not_in_table"}
+    now = ("not_in_table", "labelled_models")
+    assert {k: v for k, v in written["build"].items() if k not in now} == {
+        k: v for k, v in carried.items() if k not in now}
+    assert written["build"]["labelled_models"] == len(preset_labelled_names())
     table = pd.read_csv(src / vr.PAIRS_CSV)
     want = set(preset_labelled_names()) - set(table["pair"]) - set(carried["not_validation_cases"])
     assert written["build"]["not_in_table"] == sorted(want)
@@ -248,10 +252,12 @@ def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_pat
     said = " ".join(vr.render_trust_paragraph(later).split())
     assert "**Clean test** (1 held-out pair first measured after the fit last changed)" in said
     # random tiny weights gain nothing: the creation pair reads no signal, named as read wrong
-    assert "read wrong: c-test (creation read as no_signal)" in said and "On these pairs alone the bar is not met." in said
+    assert "read wrong: c-test (creation read as no_signal)" in said
+    assert "Not judged until every designed pair is in the table (" in said  # the clean test's line follows the verdict
     # the validation preset designs pairs this table lacks: the verdict waits for them
     assert later["build"]["not_in_table"] and "The clean test is not complete" in said
-    done = " ".join(vr.render_trust_paragraph({**later, "build": {**later["build"], "not_in_table": []}}).split())
+    complete = {**later["build"], "not_in_table": [], "not_built": [], "pairs_requested": None}
+    done = " ".join(vr.render_trust_paragraph({**later, "build": complete}).split())
     assert "The clean test's pairs do not meet the project's bar" in done
     m = json.loads((exported / "a-test.json").read_text())
     m["files"]["model.safetensors"] = "0" * 64  # the committed row was measured on other weights
@@ -384,6 +390,8 @@ def test_a_refit_or_full_run_of_a_judged_table_whose_preset_grew_starts_a_new_te
     assert "**Bar test:** none yet" in said and "No pair measured since the last judged test yet" in said
     again = vc.refit_committed(tmp_path / "refit", table_dir=tmp_path / "again")
     assert len(again["run"]["added"]) == len(refit["run"]["added"])  # not judged since: nothing more to record
+    assert again["build"]["pairs_requested"] is None and again["build"]["labelled_models"] == len(
+        vl.preset_labelled_names("validation"))
     # a full run over the judged table records it too
     full = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "judged", config=cfg, n_boot=50,
                              progress=False)

@@ -187,7 +187,7 @@ def test_run_validation_on_a_labelled_zoo_of_real_tiny_pairs(tmp_path, monkeypat
 
     labelled = [s.name for s in preset_specs("validation") if s.kind != "base"]
     assert summary["build"] == {"preset": "validation", "labelled_models": len(labelled), "not_built": labelled,
-                                "pairs_requested": None, "not_validation_cases": []}
+                                "pairs_requested": None, "not_validation_cases": [], "not_in_table": sorted(labelled)}
     # per class, the held-out pairs each indicator had no statistic for, as the pair table has them
     table = pd.read_csv(tmp_path / "table" / vr.PAIRS_CSV)
     held = table[table["split"] == "test"]

@@ -31,7 +31,9 @@ def test_judged_tests_and_the_bar_test_each_get_a_line_and_the_pool_is_not_judge
                                " read wrong: t0 (activation read as creation); the vote rule 0.70 (0.50 to 1.00).")
     assert lines[1].startswith("- **Bar test** (2 held-out pairs first measured after the last judged test): summary"
                                " balanced accuracy 0.95 (95% CI 0.75 to 1.00) against 0.50")
-    assert lines[1].endswith("Not judged until every designed pair has a row (1 still without one).")
+    assert lines[1].endswith("Not judged until every designed pair is in the table (1 designed pair has no row yet).")
+    built = vt.judged_lines({**summary, "build": {"not_in_table": [], "not_built": ["x"]}})[1]
+    assert built.endswith("(the run did not cover every designed pair, built up to date).")
     assert "likelihood 0.75 (0.50 to 1.00; 2 pairs, 2 bases, 1 unseen in calibration)" in lines[1]
     done = vt.judged_lines({**summary, "build": {"not_in_table": []}})[1]
     assert done.endswith("On these pairs alone the bar is not met.")  # two pairs: no exact interval above 0.5 ...
@@ -41,9 +43,11 @@ def test_judged_tests_and_the_bar_test_each_get_a_line_and_the_pool_is_not_judge
     assert "These include the pairs of tests judged since the fit last changed (below)" in clean
     assert "On these pairs alone" not in clean  # the pool is not judged
     # without a judgement: no judged lines, and the clean test is judged on its own pairs
-    plain = {**summary, "run": {"added": run["added"][:2]}}
+    plain = {**summary, "run": {"added": run["added"][:2]}, "build": {"not_in_table": []}}
     assert vt.judged_lines(plain) == [] and vt.clean_test_line(plain).endswith(
         "On these pairs alone the bar is not met.")
+    assert vt.clean_test_line({**plain, "build": summary["build"]}).endswith(
+        "Not judged until every designed pair is in the table (1 designed pair has no row yet).")
     empty = {**summary, "bar_test": {"pairs": [], "evaluation": None}}
     assert vt.judged_lines(empty)[1] == ("- **Bar test:** none yet: no held-out pair was first measured after the"
                                          " last judged test.")
