@@ -35,6 +35,8 @@ _SOURCES = _read_sources()
 NOT_MEASURING = frozenset({f"{_PACKAGE.name}.organism.presets", f"{_PACKAGE.name}.organism.composition_presets"})
 
 
+# Hand-written over stdlib modulefinder: that one reads the files on disk now (not the snapshot above) and follows
+# every library too; here only this package's modules count, read from the source this process runs.
 @functools.cache
 def _imported(module: str) -> frozenset[str]:
     """The modules of this package that ``module``'s source imports anywhere (inside functions and under ``if

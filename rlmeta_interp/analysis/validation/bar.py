@@ -95,9 +95,9 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     its held-out pairs, or, once its fit changed after their readings had been seen (:func:`fit_changes`), only the
     pairs first measured after the last change (:func:`clean_test_pairs`, evaluated as ``summary["clean_test"]``),
     or, once a clean test has been judged and the preset grew (:func:`judgements`), only the pairs first measured
-    after the last judgement (:func:`bar_test_pairs`, evaluated as ``summary["bar_test"]``); and only once every
-    labelled pair of the preset has a row (``build["not_in_table"]`` empty), so that the bar is not judged on
-    whichever interim batch of clean pairs happened to read well; with none of those it does not."""
+    after the last judgement (:func:`bar_test_pairs`, evaluated as ``summary["bar_test"]``); and only once the
+    table lacks no pair its preset designs (nothing :func:`pending`), so that the bar is not judged on whichever
+    interim batch of clean pairs happened to read well."""
     run = summary.get("run") or {}
     # judged once every labelled pair the preset designs has a row: not on an interim batch
     if pending(summary):
@@ -144,11 +144,10 @@ def bar_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None
 
 
 def judgement(summary: dict[str, Any]) -> dict[str, Any]:
-    """``{"judged_before": ...}`` for a call that adds held-out pairs to the table ``summary`` whose test for the bar
-    has been judged (every labelled pair of the preset had a row: ``build["not_in_table"]`` present, and nothing
-    :func:`pending`):
-    that test's record (:func:`reading_record`: pairs, readings, whether it met the bar). The call starts a new test
-    for the bar (:func:`bar_test_pairs`). ``{}`` when the test was not judged or had no pair."""
+    """``{"judged_before": ...}`` for a call that grows the table ``summary`` whose test for the bar has been judged
+    (``build["not_in_table"]`` recorded, and nothing :func:`pending`): that test's record (:func:`reading_record`:
+    pairs, readings, whether it met the bar). The call starts a new test for the bar (:func:`bar_test_pairs`).
+    ``{}`` when the test was not judged or had no pair."""
     if "not_in_table" not in (summary.get("build") or {}) or pending(summary):
         return {}
     run = summary.get("run") or {}
@@ -162,13 +161,14 @@ def judgement(summary: dict[str, Any]) -> dict[str, Any]:
     return {} if rec is None or not rec["pairs"] else {"judged_before": rec}
 
 
-def judged_record(previous: dict[str, Any], record: dict[str, Any], pending: Iterable[str]) -> dict[str, Any]:
+def judged_record(previous: dict[str, Any], record: dict[str, Any], missing: Iterable[str]) -> dict[str, Any]:
     """``record`` (of a call that writes a new table over ``previous``) with ``previous``'s judged test
     (:func:`judgement`) when the call grows a table whose bar was judged: it adds held-out pairs (``new_pairs``) or
-    leaves designed pairs without a row (``pending``: the preset grew since). A call that changed the fit is left
-    as it is: the change ends every test. Any writer of the table (``validate --add``, ``--refit``, a full run)
-    records it, so that the judged state is not lost when a table is rewritten before the new pairs exist."""
-    if _changes_fit(record) or not (record.get("new_pairs") or list(pending)):
+    leaves designed pairs without a row (``missing``: the preset grew since). A call that changed the fit is left
+    as it is: the change ends every test. Every writer of the table (``validate --add``, ``--refit``,
+    ``--add-indicator``, a full run) records it, so that the judged state is not lost when a table is rewritten
+    before the new pairs exist."""
+    if _changes_fit(record) or not (record.get("new_pairs") or list(missing)):
         return record
     return {**record, **judgement(previous)}
 

@@ -52,15 +52,15 @@ def judged_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for a in judgements(run):
         before = a["judged_before"]
-        s, rule, n = before["summary"], before["vote_rule"], len(before["pairs"])
+        s, rule, n_judged = before["summary"], before["vote_rule"], len(before["pairs"])
         lines.append(
-            f"- **Judged test** ({n} held-out pair{'s' if n != 1 else ''}; the bar was"
+            f"- **Judged test** ({n_judged} held-out pair{'s' if n_judged != 1 else ''}; the bar was"
             f" {'met' if before['met_bar'] else 'not met'} there): under the fit then, the summary read balanced"
             f" accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}), recall "
             + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (s.get("recall_exact_ci") or {}).items())
             + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
             + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])})."
-            " The bar is judged on the pairs measured after it apart, never on a pool of them and these.")
+            " Pairs measured after it are a test of their own: the bar is never judged on them pooled with these.")
     if bar_test_pairs(run, ()) is None:
         return lines
     ev = (summary.get("bar_test") or {}).get("evaluation")
