@@ -9,15 +9,15 @@ def _missing(x: float | None) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def fmt2(x: float | None) -> str:
-    """A number with two decimals; ``n/a`` for a missing or NaN one."""
-    return "n/a" if _missing(x) else f"{float(x):.2f}"
+def fmt2(x: float | None, digits: int = 2) -> str:
+    """A number with ``digits`` decimals (two by default); ``n/a`` for a missing or NaN one."""
+    return "n/a" if _missing(x) else f"{float(x):.{digits}f}"
 
 
 def fmt_ci(value: float | None, lo: float | None = None, hi: float | None = None, digits: int = 2) -> str:
     """``0.42 [0.31, 0.55]``; ``0.42`` without a CI (either bound missing or NaN); ``n/a`` for a missing value."""
     def f(x: float | None) -> str:
-        return "n/a" if _missing(x) else f"{float(x):.{digits}f}"
+        return fmt2(x, digits)
 
     if _missing(lo) or _missing(hi):
         return f(value)

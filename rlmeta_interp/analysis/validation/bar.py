@@ -104,8 +104,7 @@ def meets_bar(summary: dict[str, Any]) -> bool:
         return False
     if not fit_changes(run) and not judgements(run):
         return meets_evaluation(summary["evaluation"])
-    key = "bar_test" if bar_test_pairs(run, ()) is not None else "clean_test"
-    clean = (summary.get(key) or {}).get("evaluation")
+    clean = (summary.get(tested_key(run)) or {}).get("evaluation")
     return clean is not None and meets_evaluation(clean)
 
 
@@ -124,6 +123,20 @@ def judgements(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in add_records(run) if a.get("judged_before")]
 
 
+def judged_since_fit_change(run: dict[str, Any]) -> bool:
+    """Whether a test was judged (a :func:`judgements` record) after the fit last changed: the bar is then judged on
+    the bar test (:func:`bar_test_pairs`), not on the clean test."""
+    records = add_records(run)
+    last_change = max((i for i, a in enumerate(records) if _changes_fit(a)), default=-1)
+    return any(a.get("judged_before") for a in records[last_change + 1:])
+
+
+def tested_key(run: dict[str, Any]) -> str:
+    """The part of a summary the bar is judged on once the fit changed or a test was judged: ``"bar_test"`` after a
+    judgement since the last change of the fit (:func:`judged_since_fit_change`), else ``"clean_test"``."""
+    return "bar_test" if judged_since_fit_change(run) else "clean_test"
+
+
 def bar_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
     """The held-out pairs among ``test`` on which the bar is judged once a clean test has been judged and the preset
     grew (:func:`judgements`): those first measured by the call that added the first of them or later, after the
@@ -131,11 +144,10 @@ def bar_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None
     still counts for accuracy (``clean_test``); but judging the bar again on a pool of the judged pairs and new
     ones would let a test that failed be topped up until it passes. ``None`` when no judgement came after the last
     change of the fit: the bar is judged on the clean test (:func:`clean_test_pairs`)."""
-    records = add_records(run)
-    last_change = max((i for i, a in enumerate(records) if _changes_fit(a)), default=-1)
-    judged = [i for i, a in enumerate(records) if a.get("judged_before") and i > last_change]
-    if not judged:
+    if not judged_since_fit_change(run):
         return None
+    records = add_records(run)
+    judged = [i for i, a in enumerate(records) if a.get("judged_before")]
     seen = {p for a in records[:judged[-1]] for p in (*a.get("test_in_view", ()), *a.get("pairs", ()))}
     seen |= {p for a in records if a.get("judged_before") for p in a["judged_before"].get("pairs", ())}
     test = set(test)
@@ -151,10 +163,8 @@ def judgement(summary: dict[str, Any]) -> dict[str, Any]:
     if "not_in_table" not in (summary.get("build") or {}) or pending(summary):
         return {}
     run = summary.get("run") or {}
-    if bar_test_pairs(run, ()) is not None:
-        part = summary.get("bar_test") or {}
-    elif fit_changes(run):
-        part = summary.get("clean_test") or {}
+    if judged_since_fit_change(run) or fit_changes(run):
+        part = summary.get(tested_key(run)) or {}
     else:  # a fit never changed: the bar was judged on every held-out pair
         part = {"pairs": (summary.get("pairs") or {}).get("test"), "evaluation": summary.get("evaluation")}
     rec = reading_record(part.get("pairs") or [], part.get("evaluation"), judged=True)
@@ -179,8 +189,7 @@ def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
     (``clean_test_before``): the pairs, the summary's and the vote rule's balanced accuracy with CIs, per-class
     recall with exact intervals, the pairs each read wrong, and whether the bar was met there and judged (every
     labelled pair of the preset had a row); None without such a test."""
-    key = "bar_test" if bar_test_pairs(summary.get("run") or {}, ()) is not None else "clean_test"
-    clean = summary.get(key) or {}
+    clean = summary.get(tested_key(summary.get("run") or {})) or {}
     return reading_record(clean.get("pairs") or [], clean.get("evaluation"), judged=not pending(summary))
 
 

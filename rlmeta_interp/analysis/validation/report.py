@@ -20,7 +20,8 @@ from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
-                  clean_test_pairs, fit_changes, judged_record, judgements, meets_bar, with_fit_change)
+                  clean_test_pairs, fit_changes, judged_record, judged_since_fit_change, judgements, meets_bar,
+                  with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
@@ -291,7 +292,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     # a test was judged and the preset grew, on the pairs measured since alone
     run = summary.get("run") or {}
     changed = fit_changes(run) or judgements(run)
-    since = bar_test_pairs(run, ()) is not None
+    since = judged_since_fit_change(run)
     these = "The bar test's pairs" if since else "The clean test's pairs" if changed else "These"
     caution = "read a *creation* verdict only beside a same-budget random-reward control."
     if changed and (summary.get("bar_test" if since else "clean_test") or {}).get("evaluation") is None:

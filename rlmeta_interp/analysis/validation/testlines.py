@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import fmt2
-from .bar import bar_test_pairs, fit_changes, judgements, meets_evaluation, pending
+from .bar import fit_changes, judged_since_fit_change, judgements, meets_evaluation, pending
 
 
 def pending_text(summary: dict[str, Any]) -> str:
@@ -36,7 +36,7 @@ def clean_test_line(summary: dict[str, Any]) -> str:
         return ("- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
                 + _previous_clean_test(summary))
     n_pairs = ev["n_test"]
-    pooled = bar_test_pairs(summary.get("run") or {}, ()) is not None
+    pooled = judged_since_fit_change(summary.get("run") or {})
     return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
             f" changed): {evaluation_text(ev)}. " + (
                 "These include the pairs of tests judged since the fit last changed (below): the fit saw none of them,"
@@ -61,7 +61,7 @@ def judged_lines(summary: dict[str, Any]) -> list[str]:
             + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
             + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])})."
             " Pairs measured after it are a test of their own: the bar is never judged on them pooled with these.")
-    if bar_test_pairs(run, ()) is None:
+    if not judged_since_fit_change(run):
         return lines
     ev = (summary.get("bar_test") or {}).get("evaluation")
     if ev is None:
