@@ -9,6 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from rlmeta_interp.analysis.validation import bar
 from rlmeta_interp.analysis.validation import committed as vc
 from rlmeta_interp.analysis.validation.fit import FittedRules
 from rlmeta_interp.analysis.validation.labels import preset_labelled_names
@@ -19,6 +20,7 @@ from rlmeta_interp.cli import main
 from rlmeta_interp.errors import (CheckpointMismatchError, CorruptedCheckpointError, EmptyInputError,
                                   InvalidConfigError, UnknownModelError)
 from rlmeta_interp.io import read_json, sha256_file, write_text_atomic
+from rlmeta_interp.organism import presets
 from rlmeta_interp.paths import REPO_ROOT
 
 from .test_recast import from_statistic
@@ -83,8 +85,17 @@ def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     table = pd.read_csv(src / vr.PAIRS_CSV)
     want = set(preset_labelled_names()) - set(table["pair"]) - set(carried["not_validation_cases"])
     assert written["build"]["not_in_table"] == sorted(want)
-    assert {n for n in want if not any(f"-s{k}-" in n for k in (4, 5, 6, 7))} == set()  # only fresh seeds added later
-    assert written["run"]["added"] == read_json(src / vr.SUMMARY_JSON)["run"]["added"]  # the same fit: no record
+    # only fresh seeds added later
+    assert {n for n in want if not any(f"-s{k}-" in n for k in presets.FRESH_TEST_SEEDS)} == set()
+    before = read_json(src / vr.SUMMARY_JSON)
+    n_before = len(before["run"]["added"])
+    assert written["run"]["added"][:n_before] == before["run"]["added"]  # the same fit: no record of a change
+    # a table whose bar was judged, rewritten after the preset grew, records that judged test once (and otherwise
+    # nothing): it is never pooled with the pairs still to come
+    judged = bar.judgement(before).get("judged_before")
+    grown = written["run"]["added"][n_before:]
+    assert [g["judged_before"] for g in grown] == ([judged] if judged and written["build"]["not_in_table"] else [])
+    assert all(g["pairs"] == [] and g["refit"] for g in grown)
     assert new["summary"]["n_pairs"] == written["summary"]["n_pairs"]
     assert (tmp_path / "out" / "validation_roc.png").exists()
 
