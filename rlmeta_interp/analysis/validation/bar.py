@@ -24,14 +24,15 @@ def calibration_extensions(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def fit_changes(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records of calls that changed the fit of a table whose held-out readings had been seen: calibration pairs
-    added (``calibration``), or the fitted rules changed otherwise (``fit_changed``: an indicator added to the table,
-    a refit under changed fitting code), oldest first."""
+    """The records of calls that ended every test of a table whose held-out readings had been seen, oldest first:
+    calibration pairs added (``calibration``), the fitted rules changed otherwise (``fit_changed``: an indicator
+    added to the table, a refit under changed fitting code), or held-out pairs measured again that read otherwise
+    (``remeasured``, :func:`~.seen.replaced_readings`: a reading that was seen replaced by another)."""
     return [a for a in add_records(run) if _changes_fit(a)]
 
 
 def _changes_fit(record: dict[str, Any]) -> bool:
-    return bool(record.get("calibration") or record.get("fit_changed"))
+    return bool(record.get("calibration") or record.get("fit_changed") or record.get("remeasured"))
 
 
 def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
@@ -155,6 +156,16 @@ def bar_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None
                               if p in test and p not in seen))
 
 
+def tested_pairs(summary: dict[str, Any]) -> list[str]:
+    """The held-out pairs of the table ``summary`` that the test the bar is judged on holds now: the bar test after
+    a judged test (:func:`bar_test_pairs`), else the clean test once every test was ended (:func:`clean_test_pairs`),
+    else every held-out pair."""
+    run, test = summary.get("run") or {}, (summary.get("pairs") or {}).get("test") or []
+    live = bar_test_pairs(run, test)
+    live = clean_test_pairs(run, test) if live is None else live
+    return list(test) if live is None else live
+
+
 def judgement(summary: dict[str, Any]) -> dict[str, Any]:
     """``{"judged_before": ...}`` for a call that grows the table ``summary`` whose test for the bar has been judged
     (``build["not_in_table"]`` recorded, and nothing :func:`pending`): that test's record (:func:`reading_record`:
@@ -252,6 +263,13 @@ def with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: Mappin
     clean test it ended (:func:`clean_before`); ``run`` unchanged otherwise."""
     if same_fit(fitted, summary["fitted"]):
         return run
-    in_view = sorted((summary.get("pairs") or {}).get("test") or [])
-    return {**run, "added": [*add_records(run), {**record, "fit_changed": True, "test_in_view": in_view,
-                                                 **readings_before(summary), **clean_before(summary)}]}
+    return {**run, "added": [*add_records(run), ending(summary, record, fit_changed=True)]}
+
+
+def ending(summary: dict[str, Any], record: dict[str, Any], **what: Any) -> dict[str, Any]:
+    """``record`` with ``what`` (``fit_changed=True``, or ``remeasured=`` :func:`~.seen.replaced_readings`), the change that ends
+    every test of the table ``summary``, and what it had in view: the held-out pairs then in the table (none of them
+    is a clean test afterwards, :func:`clean_test_pairs`), what they read (:func:`readings_before`) and the test it
+    ended (:func:`clean_before`)."""
+    return {**record, **what, "test_in_view": sorted((summary.get("pairs") or {}).get("test") or []),
+            **readings_before(summary), **clean_before(summary)}

@@ -15,7 +15,9 @@ vote. Two things can be redone from that table alone:
   changes the fit: every indicator whose rules then change has its votes cast again, from the table's statistics
   where its vote rests on the statistic alone, else from its metrics on every pair it was measured on, which must
   then be built here as the very models of their rows (weight checksums); otherwise the call is refused. The
-  record of such a call keeps the held-out headline it replaced: those readings had been seen.
+  record of such a call keeps the held-out headline it replaced: those readings had been seen. A held-out pair
+  measured again must read as its row did; otherwise the call is refused (a full run records such a change instead,
+  and it ends every test).
 - :func:`add_indicator_to_committed`: measure an indicator the table lacks on the pairs of either split that this
   machine holds, checked to be the very models the table's rows were measured on (weight checksums), fit its cut
   on the calibration rows and report, refused if any other indicator's rules would change.
@@ -38,13 +40,14 @@ from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigErr
 from ...io import read_csv, sha256_file
 from ..indicators import REGISTRY, revote
 from ..indicators.core import INDICATORS, ScorecardConfig
-from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, judged_record, readings_before,
-                  same_fit, with_fit_change)
+from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, ending, judged_record,
+                  readings_before, same_fit, tested_pairs, with_fit_change)
 from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
 from .reading import committed_summary, validated_config
+from .seen import reading_columns, remeasured, replaced_readings, replaced_text
 from .report import PAIRS_CSV, record_trust_paragraph, validation_summary, write_validation_table
 
 if TYPE_CHECKING:
@@ -165,7 +168,8 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     as :func:`refit_committed` does. Votes are cast under the new fit: the added pairs' from their scorecards, and
     those of every other pair for each indicator whose rules the fit changed (:func:`recast_changed`), which a
     calibration pair can do. A pair whose gain check did not pass is recorded as not a validation case, as a full
-    run records it."""
+    run records it. A held-out pair whose reading was seen and that no longer reads the same (:func:`_refuse_replaced`)
+    is refused: inside a test a seen reading is never replaced."""
     from ...errors import UnknownModelError
     from ...paths import record_figures_dir
 
@@ -187,6 +191,8 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
         raise InvalidConfigError(f"{stale} are not built up to date against the validation preset: build them"
                                  f" (rlmeta-interp zoo build --preset validation --only ...) and add them again.")
     cards = score_cards(cases, cfg, out, progress=progress)
+    if not any(c.split == "calibration" for c in cards):  # a calibration pair changes the fit: every test ends
+        _refuse_replaced(summary, table, cards, failed)
     kept = table[~table["pair"].isin(set(pairs))]
     rows = pair_table(cards).reindex(columns=table.columns)
     merged = pd.concat([kept, rows], ignore_index=True) if len(rows) else kept.reset_index(drop=True)
@@ -219,8 +225,7 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
                  for name, a in (run.get("added_indicators") or {}).items()}
     if not calibration and not same_fit(fitted.to_dict(), summary["fitted"]):
         # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
-        record.update(fit_changed=True, test_in_view=sorted(summary["pairs"]["test"]), **readings_before(summary),
-                      **clean_before(summary))
+        record = ending(summary, record, fit_changed=True)
     build = _build_record(summary.get("build") or {}, merged, pairs, failed)
     # new held-out pairs, or designed pairs without a row, after the bar was judged on the table's test (the preset
     # grew): a new test for the bar starts
@@ -233,6 +238,21 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
              " held-out balanced accuracy %.2f", len(cards), len(failed), sorted(recast) or "no indicator",
              new["summary"]["balanced_accuracy"]["value"])
     return _write(new, merged, folder_path, table_dir)
+
+
+def _refuse_replaced(summary: dict[str, Any], table: pd.DataFrame, cards: Sequence[Any], failed: Sequence[str]) -> None:
+    """Refuse a ``validate --add`` that would replace a held-out reading that was seen
+    (:func:`~.seen.replaced_readings`). Inside a test a seen reading is never swapped for another; measured again
+    the same, it is simply kept."""
+    again = replaced_readings(summary, table, cards, failed)
+    if again:
+        raise CheckpointMismatchError(
+            f"validate --add measured held-out pairs again that no longer read as the readings seen before:"
+            f" {replaced_text(again)}. A reading that was seen is not replaced inside a test. A pair measured again"
+            " reads the same only beside the pairs it was first measured with (its random-reward control and"
+            " reference base come from them): add it with them; if the measuring code or the gain check changed, or"
+            " a pair's row was lost, run a full `validate`, which records the change and ends every test. Nothing"
+            " was written.")
 
 
 def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *, out: str | Path | None = None,
@@ -283,7 +303,7 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
         raise InvalidConfigError(f"{name!r} was added earlier to {left}, which this call would not measure again:"
                                  " name them too (their votes are cast again under the new fit).")
     cards = measure_committed(wanted, cfg.replace(indicators=(name,)), out=out, progress=progress)
-    table = table.copy()
+    stored, table = table, table.copy()
     for col in (name, f"{name}_lo", f"{name}_hi", *[c for c, n, _ in candidates() if n == name]):
         table[col] = table[col].astype(float) if col in table.columns else float("nan")
     table[f"{name}_vote"] = table[f"{name}_vote"] if f"{name}_vote" in table.columns else "n/a"
@@ -311,6 +331,17 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     for card in cards:
         table.loc[rows[card.pair], f"{name}_vote"] = revote(card.results[name], fitted.rules_for(card.world)).vote
     recast_vote_rule(table, [rows[c.pair] for c in cards])
+    held_out = set(table.loc[table["split"] == "test", "pair"])
+    # a live pair's reading changed by this call (measured again, or a cell it lacked filled) under the same fit
+    again = remeasured(stored, table, sorted({c.pair for c in cards} & held_out & set(tested_pairs(summary))),
+                       reading_columns(fitted))
+    if again and same_fit(fitted.to_dict(), summary["fitted"]):
+        # the same fit (a change of it ends every test anyway), but held-out readings of it seen before replaced
+        raise CheckpointMismatchError(
+            f"validate --add-indicator {name} measured held-out pairs again that no longer read as the readings seen"
+            f" before: {replaced_text(again)}. A reading that was seen is not replaced inside a test; if the"
+            " measuring code changed, run a full `validate`, which records the change and ends every test. Nothing"
+            " was written.")
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
     worlds = set(table.loc[table["pair"].isin({c.pair for c in cards if c.results[name].metrics}), "world"])

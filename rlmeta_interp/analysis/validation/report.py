@@ -16,17 +16,18 @@ from typing import Any
 import pandas as pd
 
 from ...errors import EmptyInputError
-from ...io import ensure_dir, write_json_atomic, write_text_atomic
+from ...io import ensure_dir, read_csv, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
-                  clean_test_pairs, fit_changes, judged_record, judged_since_fit_change, judgements, meets_bar,
-                  with_fit_change)
+                  clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
+                  meets_bar, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import SUMMARY_JSON, committed_summary, measured_indicators
-from .testlines import bases_text, clean_test_line, judged_lines, pending_text
+from .seen import replaced_readings
+from .testlines import bases_text, clean_test_line, judged_lines, last_change_text, pending_text
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     table = pair_table([c.revoted(fitted.rules_for(c.world)) for c in cards])
     folder = Path(table_dir if table_dir is not None else figures_dir())
     pending = pending_pairs(table["pair"], failed)
-    run = _carried_history(committed_summary(folder), table, fitted, pending)
+    previous = committed_summary(folder)
+    # held-out readings of the table written before that this run replaces: they end every test
+    again = {} if previous is None else replaced_readings(previous, _stored_rows(folder), cards, failed)
+    run = _carried_history(previous, table, fitted, pending, again)
     held_out = table.loc[table["split"] == "test", "pair"]
     summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean_test_pairs(run, held_out),
                                  bar=bar_test_pairs(run, held_out))
@@ -73,23 +77,35 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     return summary
 
 
+def _stored_rows(folder: Path) -> pd.DataFrame | None:
+    """The per-pair table in ``folder`` as stored (only empty cells missing; its checksum verified, so a table
+    edited by hand stops a full run over it), or None when there is none."""
+    path = folder / PAIRS_CSV
+    return read_csv(path, required=True, keep_default_na=False, na_values=[""]) if path.exists() else None
+
+
 def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitted: FittedRules,
-                     pending: Sequence[str] = ()) -> dict[str, Any]:
+                     pending: Sequence[str] = (), again: dict[str, Any] | None = None) -> dict[str, Any]:
     """The history a full run writes over the table ``previous`` (None: none there) keeps: its ordered ``added``
     records and one for this run (``full_run``, with the pairs that had no row before as ``new_pairs``), marked as a
-    fit change when the fit differs from the one ``previous`` was reported under (:func:`~.bar.with_fit_change`).
-    Without it a full run would erase which held-out readings were in view of earlier fit changes, and every
-    held-out pair would count as a clean test again."""
+    fit change when the fit differs from the one ``previous`` was reported under (:func:`~.bar.with_fit_change`),
+    or as ending every test when it replaced held-out readings seen before (``again``,
+    :func:`~.seen.replaced_readings`). Without it a full run would erase which held-out readings were in view of
+    earlier fit changes, and every held-out pair would count as a clean test again."""
     if previous is None:
         return {}
     before = set((previous.get("pairs") or {}).get("test") or []) | set(
         (previous.get("pairs") or {}).get("calibration") or [])
+    dropped = sorted(before - set(table["pair"]))  # rows of the table before that this run does not write
     record = {"full_run": True, "pairs": sorted(table["pair"]),
-              "new_pairs": sorted(p for p in table["pair"] if p not in before)}
+              "new_pairs": sorted(p for p in table["pair"] if p not in before), **({"dropped": dropped} if dropped else {})}
     history = add_records(previous.get("run") or {})
-    changed = with_fit_change({"added": history}, previous, fitted.to_dict(), record)
+    changed = with_fit_change({"added": history}, previous, fitted.to_dict(),
+                              {**record, **({"remeasured": again} if again else {})})
     if len(changed["added"]) > len(history):
         return changed
+    if again:  # the same fit, but readings that were seen replaced by others: every test ends
+        return {"added": [*history, ending(previous, record, remeasured=again)]}
     # new pairs, or designed pairs without a row (``pending``), after the bar was judged on the previous table's
     # test (the preset grew): a new test for the bar starts
     return {"added": [*history, judged_record(previous, record, pending)]}
@@ -286,8 +302,8 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
            f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
            f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
-           " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit last changed and in no"
-           " test judged before)")
+           " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit or a held-out reading last"
+           " changed and in no test judged before)")
     # once the fit changed with the held-out readings in view, the bar is judged on the clean test alone, and once
     # a test was judged and the preset grew, on the pairs measured since alone
     run = summary.get("run") or {}
@@ -322,13 +338,17 @@ def _extended_calibration_line(summary: dict[str, Any]) -> list[str]:
         f" Before the first, the summary read balanced accuracy {_f(ba.get('value'))} (95% CI {_f(ba.get('ci_lo'))} to"
         f" {_f(ba.get('ci_hi'))}) and creation recall {_f(before.get('creation_recall'))} on"
         f" {before.get('n_pairs')} held-out pairs.")
-    other = [a.get("indicator") or "refit" for a in fit_changes(run) if not a.get("calibration")]
+    other = [_change_name(a) for a in fit_changes(run) if a.get("fit_changed") and not a.get("calibration")]
+    again = sorted({p for a in fit_changes(run) for p in a.get("remeasured") or {}})
+    shown = ", ".join(again[:10]) + (f" and {len(again) - 10} more" if len(again) > 10 else "")
     what = ", ".join([*([f"the calibration split was extended ({len(names)} pairs added by `validate --add`:"
                          f" {', '.join(names)})"] if names else []),
-                      *([f"the fitted rules changed otherwise ({', '.join(other)})"] if other else [])])
+                      *([f"the fitted rules changed otherwise ({', '.join(other)})"] if other else []),
+                      *([f"held-out pairs were measured again and no longer read as before ({shown})"]
+                        if again else [])])
     return [f"- After the held-out readings had been seen, {what}, so the numbers above, which pool the pairs in"
             f" view then with those measured since, are not a clean test of the current fit: only the held-out pairs"
-            f" first measured after the fit last changed are (next line).{was}{_before_last_change(run)}",
+            f" first measured after {last_change_text(run)} are (next line).{was}{_before_last_change(run)}",
             clean_test_line(summary), *judged_lines(summary)]
 
 
@@ -343,8 +363,18 @@ def _before_last_change(run: dict[str, Any]) -> str:
              " right per recipe " + ", ".join(f"{k} {a}/{n}" for k, (a, n) in sorted((r.get("right_by_recipe")
                                                                                       or {}).items())) + ")"
              for name, r in sorted(readings.items(), key=lambda kv: kv[0] != "summary")]
-    return (f" Just before the last change ({last.get('indicator') or ('refit' if last.get('refit') else 'calibration')}),"
+    return (f" Just before the last change ({_change_name(last)}),"
             f" on the {len(last.get('test_in_view') or [])} held-out pairs then in the table: " + "; ".join(parts) + ".")
+
+
+def _change_name(record: dict[str, Any]) -> str:
+    """What a record of :func:`~.bar.fit_changes` changed, in a word or two."""
+    if record.get("calibration"):
+        return "calibration"
+    if record.get("fit_changed"):
+        return record.get("indicator") or ("refit" if record.get("refit") else "full run" if record.get("full_run")
+                                           else "validate --add")
+    return "measured again"
 
 
 def _read_wrong_line(s: dict[str, Any]) -> str:

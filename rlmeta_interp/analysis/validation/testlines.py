@@ -28,17 +28,28 @@ def _bar_sentence(summary: dict[str, Any], ev: dict[str, Any]) -> str:
     return f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}."
 
 
+def last_change_text(run: dict[str, Any]) -> str:
+    """What last ended every test of a table, in words: ``the fit last changed``, or, when held-out pairs measured
+    again replaced readings seen before under the same fit (``remeasured``), ``held-out readings were last
+    replaced``."""
+    ends = fit_changes(run)
+    last = ends[-1] if ends else {}
+    replaced = last.get("remeasured") and not (last.get("calibration") or last.get("fit_changed"))
+    return "held-out readings were last replaced" if replaced else "the fit last changed"
+
+
 def clean_test_line(summary: dict[str, Any]) -> str:
     """The summary and the voting indicators on the clean held-out pairs of a table whose fit changed after its
     held-out readings had been seen (``clean_test``), and whether they meet the bar."""
     ev = (summary.get("clean_test") or {}).get("evaluation")
+    since = last_change_text(summary.get("run") or {})
     if ev is None:
-        return ("- **Clean test:** none yet: no held-out pair was first measured after the fit last changed."
+        return (f"- **Clean test:** none yet: no held-out pair was first measured after {since}."
                 + _previous_clean_test(summary))
     n_pairs = ev["n_test"]
     pooled = judged_since_fit_change(summary.get("run") or {})
-    return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after the fit last"
-            f" changed): {evaluation_text(ev)}. " + (
+    return (f"- **Clean test** ({n_pairs} held-out pair{'s' if n_pairs != 1 else ''} first measured after {since}):"
+            f" {evaluation_text(ev)}. " + (
                 "These include the pairs of tests judged since the fit last changed (below): the fit saw none of them,"
                 " so all count for accuracy, but the bar is judged on the pairs measured since the last judged test"
                 " alone." if pooled else _bar_sentence(summary, ev)))
@@ -93,22 +104,32 @@ def evaluation_text(ev: dict[str, Any]) -> str:
 
 
 def _previous_clean_test(summary: dict[str, Any]) -> str:
-    """A sentence on the last clean test a fit change ended (``clean_test_before`` of its record): what its pairs
-    read under the fit they were measured with. Those readings informed the change, so they are no test of it."""
+    """A sentence on the last clean test a change ended (``clean_test_before`` of its record): what its pairs read
+    under the fit they were measured with. Those readings informed a change of the fit, so they are no test of it;
+    or they were replaced by readings of the same pairs measured again (``remeasured``), which were taken after
+    the first were seen."""
     ended = [a for a in fit_changes(summary.get("run") or {}) if a.get("clean_test_before")]
     if not ended:
         return ""
-    before = ended[-1]["clean_test_before"]
+    last = ended[-1]
+    before = last["clean_test_before"]
     s, rule = before["summary"], before["vote_rule"]
     verdict = ("met" if before["met_bar"] else "not met") + ("" if before["judged"] else
                                                               " (not judged: the preset had pairs without a row)")
-    return (f" The last clean test ({len(before['pairs'])} pairs) ended with the change; under the fit before it the"
+    fit_kept = not (last.get("calibration") or last.get("fit_changed"))  # ended by pairs measured again
+    again = sorted(last.get("remeasured") or {})
+    why = (f"Held-out pair{'s' if len(again) != 1 else ''} {', '.join(again)} {'were' if len(again) != 1 else 'was'}"
+           " measured again and no longer read as before: those readings had been seen, so no pair then in the"
+           " table is a test any more." if fit_kept else
+           "Those readings were seen when the fit changed: they are no test of the current fit.")
+    return (f" The last clean test ({len(before['pairs'])} pairs) ended with the change; under the fit"
+            f" {'it was measured with (unchanged by the change)' if fit_kept else 'before it'} the"
             f" summary read balanced accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to"
             f" {fmt2(s['ci_hi'])}), recall " + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in
                                                       (s.get("recall_exact_ci") or {}).items())
             + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
             + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])}); the bar"
-            f" was {verdict} there. Those readings were seen when the fit changed: they are no test of the current fit.")
+            f" was {verdict} there. {why}")
 
 
 def wrong_pairs(wrong: dict[str, Any]) -> str:

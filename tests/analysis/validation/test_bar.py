@@ -195,3 +195,34 @@ def test_the_bar_waits_for_every_designed_pair_whatever_the_history():
     assert not vb.meets_bar({**once, "build": {"not_in_table": [], "not_built": ["x"]}})  # built from another config
     assert not vb.meets_bar({**once, "build": {"not_in_table": [], "pairs_requested": ["p"]}})  # a --pairs run
     assert vb.pending({"build": {"not_built": ["x"]}}) and not vb.pending({"build": {"not_in_table": []}})
+
+
+def test_held_out_pairs_measured_again_with_other_readings_end_every_test():
+    test = ["t0", "t1", "t2", "t3"]
+    judged = {"pairs": ["t0", "t1"], "judged": True, "met_bar": False}
+    run = {"added": [{"pairs": ["t0", "t1"], "new_pairs": ["t0", "t1"]},
+                     {"pairs": ["t2"], "new_pairs": ["t2"], "judged_before": judged}]}
+    assert vb.bar_test_pairs(run, test) == ["t2"]
+    summary = {"pairs": {"test": ["t0", "t1", "t2"]}, "run": run}
+    # t2, the bar test's pair, measured again and read otherwise: no earlier pair is a test of anything any more
+    ended = vb.ending(summary, {"pairs": ["t2"], "new_pairs": []}, remeasured={"t2": {"columns": ["likelihood"]}})
+    assert ended["test_in_view"] == ["t0", "t1", "t2"] and vb.fit_changes({"added": [ended]}) == [ended]
+    run["added"].append(ended)
+    assert vb.bar_test_pairs(run, test) is None and vb.clean_test_pairs(run, test) == []
+    assert not vb.judged_since_fit_change(run)
+    run["added"].append({"pairs": ["t3"], "new_pairs": ["t3"]})
+    assert vb.clean_test_pairs(run, test) == ["t3"]  # a new test starts with the pairs measured after it
+    # the call that replaced the readings records no judgement beside: it ends the judged test too
+    assert vb.judged_record({**summary, "build": {"not_in_table": []}}, ended, ["t3"]) == ended
+
+
+def test_tested_pairs_are_those_of_the_test_the_bar_is_judged_on_now():
+    summary = {"pairs": {"test": ["t0", "t1", "t2"]}, "run": {}}
+    assert vb.tested_pairs(summary) == ["t0", "t1", "t2"]  # never changed: every held-out pair
+    summary["run"] = {"added": [{"pairs": [], "fit_changed": True, "test_in_view": ["t0"]},
+                                {"pairs": ["t1", "t2"], "new_pairs": ["t1", "t2"]}]}
+    assert vb.tested_pairs(summary) == ["t1", "t2"]  # the clean test
+    summary["run"]["added"].append({"pairs": ["t3"], "new_pairs": ["t3"],
+                                    "judged_before": {"pairs": ["t1", "t2"], "judged": True, "met_bar": False}})
+    summary["pairs"]["test"].append("t3")
+    assert vb.tested_pairs(summary) == ["t3"]  # the bar test after a judgement

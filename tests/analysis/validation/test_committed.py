@@ -280,10 +280,14 @@ def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_pat
 
 
 def _partial(src, dst, *, drop):
-    """``src``'s table without the row of pair ``drop`` (its summary kept), as a committed table in ``dst``."""
+    """``src``'s table without the row of pair ``drop``, as a committed table in ``dst`` whose summary (otherwise
+    kept) does not list it either: a table that never held it."""
+    from rlmeta_interp.io import write_json_atomic
+
     dst.mkdir()
-    shutil.copy(src / vr.SUMMARY_JSON, dst / vr.SUMMARY_JSON)
-    shutil.copy(src / (vr.SUMMARY_JSON + ".sha256"), dst / (vr.SUMMARY_JSON + ".sha256"))
+    summary = read_json(src / vr.SUMMARY_JSON)
+    summary["pairs"] = {k: [p for p in v if p != drop] for k, v in summary["pairs"].items()}
+    write_json_atomic(dst / vr.SUMMARY_JSON, summary, checksum=True)
     table = pd.read_csv(src / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
     write_text_atomic(dst / vr.PAIRS_CSV, table[table["pair"] != drop].to_csv(index=False), checksum=True)
     return dst
@@ -351,7 +355,8 @@ def test_adding_an_indicator_to_a_table_gives_the_full_run(tmp_path, monkeypatch
 def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(tmp_path, monkeypatch):
     """A table whose every designed pair had a row has had its bar judged: held-out pairs added later (the preset
     grew) are a new test of the bar, kept apart from the judged pairs, while the accuracy still pools every pair the
-    fit never saw. Measuring a pair again adds no test."""
+    fit never saw. Measuring a pair again adds no test; one that no longer reads as before is refused, and a full
+    run that measures it so ends every test."""
     from rlmeta_interp.io import read_json, write_json_atomic
 
     cfg = tiny_labelled_zoo(tmp_path, monkeypatch)
@@ -378,6 +383,30 @@ def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(t
     again = vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "grown",
                                 table_dir=tmp_path / "again", progress=False)
     assert "judged_before" not in again["run"]["added"][-1] and again["bar_test"]["pairs"] == ["c-test"]
+    assert "remeasured" not in again["run"]["added"][-1]  # the same rows: no reading replaced
+    # c-test's stored reading as other measuring code might have left it: measured again, it reads otherwise, and
+    # the reading that was seen is not swapped for the new one inside the test
+    stored = pd.read_csv(tmp_path / "again" / vr.PAIRS_CSV, keep_default_na=False, na_values=[""])
+    row = stored["pair"] == "c-test"
+    col = "vote_summary"  # the vote rule's reading, which every indicator's vote feeds
+    stored.loc[row, col] = "creation" if stored.loc[row, col].iloc[0] != "creation" else "activation"
+    write_text_atomic(tmp_path / "again" / vr.PAIRS_CSV, stored.to_csv(index=False), checksum=True)
+    with pytest.raises(CheckpointMismatchError, match=f"c-test \\({col}"):
+        vc.add_to_committed(["c-test"], out=tmp_path / "new-cards", folder=tmp_path / "again",
+                            table_dir=tmp_path / "moved", progress=False)
+    assert not (tmp_path / "moved").exists()  # nothing written
+    # a full run, the way to measure a table again under changed code, records it and ends every test
+    full = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "again", config=cfg, n_boot=50,
+                             pairs=["a-cal", "a-test", "c-cal", "c-test"], progress=False)
+    record = full["run"]["added"][-1]
+    assert record["full_run"] and "fit_changed" not in record and list(record["remeasured"]) == ["c-test"]
+    assert col in record["remeasured"]["c-test"]["columns"] and record["test_in_view"] == ["a-test", "c-test"]
+    assert record["clean_test_before"]["pairs"] == ["c-test"]  # the bar test it ended
+    assert full["clean_test"]["pairs"] == [] and "bar_test" not in full
+    said = " ".join(vr.render_trust_paragraph(full).split())
+    assert "held-out pairs were measured again and no longer read as before (c-test)" in said
+    assert "Held-out pair c-test was measured again and no longer read as before" in said
+    assert "no held-out pair was first measured after held-out readings were last replaced" in said
 
 
 def test_a_refit_or_full_run_of_a_judged_table_whose_preset_grew_starts_a_new_test(tmp_path, monkeypatch):
