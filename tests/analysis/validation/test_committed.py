@@ -123,12 +123,13 @@ def test_refit_casts_again_from_the_table_the_votes_of_a_moved_cut_voted_from_it
     check_votes(recast, fitted)
     assert new["clean_test"]["pairs"] == []  # every held-out pair was in view of the change
     # a clean test the change ends is kept with what it read before; the last one ended is named either way
-    clean = (summary.get("clean_test") or {}).get("evaluation")
+    tested = summary.get(bar.tested_key(summary["run"])) or {}  # the bar test after a judged test
+    clean = tested.get("evaluation")
     if clean is None:
         assert "clean_test_before" not in new["run"]["added"][-1]
     else:
         before = new["run"]["added"][-1]["clean_test_before"]
-        assert before["pairs"] == summary["clean_test"]["pairs"]
+        assert before["pairs"] == tested["pairs"]
         assert before["summary"]["balanced_accuracy"] == clean["summary"]["balanced_accuracy"]
     ended = [a["clean_test_before"] for a in new["run"]["added"] if a.get("clean_test_before")]
     said = " ".join(vr.render_trust_paragraph(new).split())

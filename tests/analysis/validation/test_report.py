@@ -9,6 +9,7 @@ import pytest
 
 from rlmeta_interp.analysis.validation import fit as vf
 from rlmeta_interp.analysis.validation import reading as vrd
+from rlmeta_interp.analysis.validation import bar as vb
 from rlmeta_interp.analysis.validation import report as vr
 from rlmeta_interp.analysis.indicators.core import INDICATORS
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
@@ -247,6 +248,7 @@ def test_the_verdict_waits_for_every_designed_pair_of_the_clean_test():
     assert summary["clean_test"]["evaluation"] is not None, "the committed table has a clean test"
     waiting = " ".join(vr.render_trust_paragraph({**summary, "build": {**summary["build"],
                                                                       "not_in_table": ["p", "q"]}}).split())
-    assert "The clean test is not complete (2 designed pairs have no row yet), so the current fit is not judged" in waiting
+    kind = "bar test" if vb.judged_since_fit_change(summary["run"]) else "clean test"
+    assert f"The {kind} is not complete (2 designed pairs have no row yet), so the current fit is not judged" in waiting
     done = " ".join(vr.render_trust_paragraph({**summary, "build": {**summary["build"], "not_in_table": []}}).split())
-    assert "not complete" not in done and ("The clean test's pairs meet" in done or "do not meet" in done)
+    assert "not complete" not in done and (f"The {kind}'s pairs meet" in done or "do not meet" in done)
