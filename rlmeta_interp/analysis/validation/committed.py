@@ -47,7 +47,7 @@ from .labels import labelled_pairs, pending_pairs, preset_build_status, preset_l
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
 from .reading import committed_summary, validated_config
-from .seen import reading_columns, remeasured, replaced_readings, replaced_text
+from .seen import reading_columns, refuse_replaced, remeasured, replaced_readings
 from .report import PAIRS_CSV, record_trust_paragraph, validation_summary, write_validation_table
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     as :func:`refit_committed` does. Votes are cast under the new fit: the added pairs' from their scorecards, and
     those of every other pair for each indicator whose rules the fit changed (:func:`recast_changed`), which a
     calibration pair can do. A pair whose gain check did not pass is recorded as not a validation case, as a full
-    run records it. A held-out pair whose reading was seen and that no longer reads the same (:func:`_refuse_replaced`)
+    run records it. A held-out pair whose reading was seen and that no longer reads the same (:func:`~.seen.replaced_readings`)
     is refused: inside a test a seen reading is never replaced."""
     from ...errors import UnknownModelError
     from ...paths import record_figures_dir
@@ -192,7 +192,7 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
                                  f" (rlmeta-interp zoo build --preset validation --only ...) and add them again.")
     cards = score_cards(cases, cfg, out, progress=progress)
     if not any(c.split == "calibration" for c in cards):  # a calibration pair changes the fit: every test ends
-        _refuse_replaced(summary, table, cards, failed)
+        refuse_replaced("validate --add", replaced_readings(summary, table, cards, failed))
     kept = table[~table["pair"].isin(set(pairs))]
     rows = pair_table(cards).reindex(columns=table.columns)
     merged = pd.concat([kept, rows], ignore_index=True) if len(rows) else kept.reset_index(drop=True)
@@ -238,21 +238,6 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
              " held-out balanced accuracy %.2f", len(cards), len(failed), sorted(recast) or "no indicator",
              new["summary"]["balanced_accuracy"]["value"])
     return _write(new, merged, folder_path, table_dir)
-
-
-def _refuse_replaced(summary: dict[str, Any], table: pd.DataFrame, cards: Sequence[Any], failed: Sequence[str]) -> None:
-    """Refuse a ``validate --add`` that would replace a held-out reading that was seen
-    (:func:`~.seen.replaced_readings`). Inside a test a seen reading is never swapped for another; measured again
-    the same, it is simply kept."""
-    again = replaced_readings(summary, table, cards, failed)
-    if again:
-        raise CheckpointMismatchError(
-            f"validate --add measured held-out pairs again that no longer read as the readings seen before:"
-            f" {replaced_text(again)}. A reading that was seen is not replaced inside a test. A pair measured again"
-            " reads the same only beside the pairs it was first measured with (its random-reward control and"
-            " reference base come from them): add it with them; if the measuring code or the gain check changed, or"
-            " a pair's row was lost, run a full `validate`, which records the change and ends every test. Nothing"
-            " was written.")
 
 
 def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *, out: str | Path | None = None,
@@ -335,13 +320,8 @@ def add_indicator_to_committed(name: str, pairs: Sequence[str] | None = None, *,
     # a live pair's reading changed by this call (measured again, or a cell it lacked filled) under the same fit
     again = remeasured(stored, table, sorted({c.pair for c in cards} & held_out & set(tested_pairs(summary))),
                        reading_columns(fitted))
-    if again and same_fit(fitted.to_dict(), summary["fitted"]):
-        # the same fit (a change of it ends every test anyway), but held-out readings of it seen before replaced
-        raise CheckpointMismatchError(
-            f"validate --add-indicator {name} measured held-out pairs again that no longer read as the readings seen"
-            f" before: {replaced_text(again)}. A reading that was seen is not replaced inside a test; if the"
-            " measuring code changed, run a full `validate`, which records the change and ends every test. Nothing"
-            " was written.")
+    if same_fit(fitted.to_dict(), summary["fitted"]):  # a change of the fit ends every test anyway
+        refuse_replaced(f"validate --add-indicator {name}", again)
     # the held-out pairs of the worlds it applies to (it gave metrics there) that this call did not measure
     measured = {c.pair for c in cards}
     worlds = set(table.loc[table["pair"].isin({c.pair for c in cards if c.results[name].metrics}), "world"])

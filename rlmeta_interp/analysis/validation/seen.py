@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ...errors import CheckpointMismatchError
 from ..indicators.core import INDICATORS
 from .bar import add_records, tested_pairs
 from .fit import FittedRules, pair_table
@@ -122,3 +123,17 @@ def _would_be_tested(summary: dict[str, Any], pair: str) -> bool:
     trial = {**summary, "pairs": {**pairs, "test": [*(pairs.get("test") or []), pair]},
              "run": {**run, "added": [*add_records(run), {"pairs": [pair], "new_pairs": [pair]}]}}
     return pair in tested_pairs(trial)
+
+
+def refuse_replaced(call: str, again: Mapping[str, Mapping[str, Any]]) -> None:
+    """Raise, naming the pairs and columns, when ``call`` (``validate --add`` or ``--add-indicator NAME``) would
+    replace readings of the live test (``again``, :func:`replaced_readings` or :func:`remeasured`); nothing was
+    written then."""
+    if again:
+        raise CheckpointMismatchError(
+            f"{call} measured held-out pairs again that no longer read as the readings seen before:"
+            f" {replaced_text(again)}. A reading that was seen is not replaced inside a test. A pair measured again"
+            " reads the same only beside the pairs it was first measured with (its random-reward control and"
+            " reference base come from them): add it with them; if the measuring code or the gain check changed, or"
+            " a pair's row was lost, run a full `validate`, which records the change and ends every test. Nothing"
+            " was written.")
