@@ -21,7 +21,7 @@ from .committed import committed_table
 from .fit import FittedRules, creation_vs_activation, evaluate, pair_table, rule_scores
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
-from .reading import SUMMARY_JSON, table_pairs, validated_config
+from .reading import SUMMARY_JSON, fit_sha256, table_pairs, validated_config
 from .report import PAIRS_CSV
 
 
@@ -116,7 +116,8 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     validation case by its gain check; controls always are), ``own_world_cuts`` (whether the fit has cuts of the
     pair's own world, else it reads it by the pooled ones), the fitted summary's reading and P(creation), the vote
     rule's reading, each summary input as the fit reads it (from its world's cut, in its world's spread) with its
-    vote, and ``table_sha256``, the checksum of the summary read. ``evaluation``: ``table_sha256``, the pairs
+    vote, ``table_sha256``, the checksum of the summary read, and ``fit_sha256``, the digest of its fit
+    (:func:`~.reading.fit_sha256`). ``evaluation``: ``table_sha256`` and ``fit_sha256``, the pairs
     evaluated (the cases), and, over them, the table's held-out evaluation (``validation.fit.evaluate``, with the
     committed run's bootstrap size and seed) with ``meets_bar`` (:func:`~.bar.meets_evaluation`); no ``evaluation``
     key when no pair is a case; also ``pairs_csv_sha256`` (the per-pair table the fit came from), ``code`` (the
@@ -144,7 +145,7 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
     _check_table(digests, expected_table)
     specs = _checked_specs(pairs, summary)
     fitted = FittedRules.from_dict(summary["fitted"])
-    table_sha = digests["summary"]
+    table_sha, fit_sha = digests["summary"], fit_sha256(summary)
     cards = [c.revoted(fitted.rules_for(c.world))
              for c in score_cards(specs, validated_config(summary), out, progress=progress)]
     rows_in = pair_table(cards)
@@ -167,8 +168,8 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
         for name in fitted.inputs:
             row[name] = float(read_as[name][i])
             row[f"{name}_vote"] = card.votes.get(name, "n/a")
-        rows.append({**row, "table_sha256": table_sha})
-    result: dict[str, Any] = {"table_sha256": table_sha, "pairs_csv_sha256": digests["pairs_csv"],
+        rows.append({**row, "table_sha256": table_sha, "fit_sha256": fit_sha})
+    result: dict[str, Any] = {"table_sha256": table_sha, "fit_sha256": fit_sha, "pairs_csv_sha256": digests["pairs_csv"],
                               "code": code, "preset": preset, "pairs": [cards[i].pair for i in cases],
                               "read": {r["pair"]: {k: r[k] for k in ("label", "gain_check", "case", "reading",
                                                                      "expansion_reading")} for r in rows}}

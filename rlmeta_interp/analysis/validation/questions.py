@@ -19,13 +19,12 @@ import numpy as np
 from scipy.special import expit
 
 from ...errors import InvalidConfigError
-from ...io import read_json, sha256_file, write_json_atomic
+from ...io import read_json, write_json_atomic
 from ...organism.answers import answer_path
 from ...organism.readings import readings_path, readings_records
 from ...organism.tables import manifest_files, pilot_manifests_dir
-from ...paths import record_figures_dir
 from .metrics import recall_exact_ci
-from .reading import SUMMARY_JSON, committed_summary
+from .reading import committed_summary, fit_sha256
 
 MIN_CASES = 6  # registered: with fewer cases, or from fewer bases, a set cannot answer its question
 MIN_BASES = 4
@@ -153,10 +152,15 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
     if summary is None:
         raise InvalidConfigError("No committed validation table: the readings were made by its fit, which this needs.")
     readings = [read_readings(folder, n) for n in names]
-    digest = sha256_file(Path(table_dir if table_dir is not None else record_figures_dir()) / SUMMARY_JSON)
-    other = sorted({str(r["table_sha256"]) for rows in readings for r in rows} - {digest})
+    # by the fit's digest, not the summary file's: validate --add rewrites the file under an unchanged fit
+    digest = fit_sha256(summary)
+    made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for rows in readings for r in rows}
+    if "" in made_by:
+        raise InvalidConfigError("Some readings do not record the fit that made them (no fit_sha256 column: read"
+                                 " before readings carried it): read them again (rlmeta-interp validate --read).")
+    other = sorted(made_by - {digest})
     if other:
-        raise InvalidConfigError(f"The readings were made by another fit (table {other[0][:12]}) than the committed"
+        raise InvalidConfigError(f"The readings were made by another fit ({other[0][:12]}) than the committed"
                                  f" one ({digest[:12]}): compare readings of one fit, or read them again.")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     return readings, manifests, summary["fitted"]

@@ -4,6 +4,8 @@ reading was right on the table's held-out pairs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,17 @@ def validated_config(summary: dict[str, Any]) -> ScorecardConfig:
     to it since): a pair scored so is read by the fit at the sizes the fit was validated at."""
     cfg = ScorecardConfig.from_dict(summary["run"]["scorecard_config"])
     return cfg.replace(indicators=tuple(measured_indicators(summary) or cfg.indicators))
+
+
+def fit_sha256(summary: dict[str, Any]) -> str:
+    """sha256 of what a reading by a validation table's fit rests on: the fitted rules (``fitted``), the scorecard
+    sizes and indicators it reads at (:func:`validated_config`), and its evaluation's bootstrap size and seed. Unlike
+    the summary file's checksum it stays the same while the table only grows under one fit (``validate --add``
+    records new held-out rows and tests in the file), so readings made by one fit stay comparable."""
+    run = summary.get("run") or {}
+    parts = {"fitted": summary["fitted"], "scorecard_config": validated_config(summary).to_dict(),
+             "n_boot": run.get("n_boot"), "seed": run.get("seed")}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def held_out_record(summary: dict[str, Any], reading: str, ci: float = 0.95) -> dict[str, Any] | None:

@@ -131,11 +131,22 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
         beyond.main(["nope", "composition-test2"], folder=tmp_path)
     other = tmp_path / "other-table"
     other.mkdir()
-    from rlmeta_interp.io import write_json_atomic
+    from rlmeta_interp.io import write_json_atomic, write_text_atomic
 
+    # the same fit in a rewritten file (as validate --add writes it) reads the readings; another fit does not
     write_json_atomic(other / "validation_summary.json", committed_summary(), checksum=True, compact=True)
+    assert beyond.main(["composition-test2", "composition-test2"], folder=tmp_path, table_dir=other) == out
+    refit = committed_summary()
+    refit["fitted"]["intercept"] = float(refit["fitted"]["intercept"]) + 0.5
+    write_json_atomic(other / "validation_summary.json", refit, checksum=True, compact=True)
     with pytest.raises(InvalidConfigError, match="another fit"):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path, table_dir=other)
+    # readings written before they recorded their fit are refused by name of the fix
+    csv = tmp_path / "readings" / "composition-test2.csv"
+    lines = csv.read_text().splitlines()
+    write_text_atomic(csv, "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", checksum=True)
+    with pytest.raises(InvalidConfigError, match="do not record the fit"):
+        beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
 
 
 @pytest.mark.parametrize("test", ["composition-lowdose", "composition-lowdose2"])

@@ -17,6 +17,7 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
 
     from rlmeta_interp.analysis.validation import committed as vc
     from rlmeta_interp.analysis.validation import report as vr
+    from rlmeta_interp.analysis.validation.reading import committed_summary, fit_sha256
     from rlmeta_interp.cli import main
     from rlmeta_interp.errors import InvalidConfigError, UnknownModelError
     from rlmeta_interp.io import read_csv, read_json, sha256_file, write_json_atomic
@@ -87,6 +88,7 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
     assert len(got) == 1 and row["pair"] == "x-pilot" and row["label"] == "creation"
     assert row["gain_check"] == "failed" and not row["case"] and not row["own_world_cuts"]
     assert row["table_sha256"] == sha256_file(table / vr.SUMMARY_JSON)
+    assert row["fit_sha256"] == fit_sha256(committed_summary(table))
     # the table is left as it was, and the pair stays out of it
     assert before == {p.name: sha256_file(p) for p in table.iterdir() if p.is_file()}
     assert "x-pilot" not in set(pd.read_csv(table / vr.PAIRS_CSV)["pair"])

@@ -50,3 +50,22 @@ def test_held_out_record_counts_the_clean_tests_readings_from_its_predictions():
     cfg = validated_config(summary)
     assert cfg.n_problems == summary["run"]["scorecard_config"]["n_problems"]
     assert set(summary["run"]["scorecard_config"]["indicators"]) <= set(cfg.indicators)
+
+
+def test_the_fit_digest_follows_the_fit_and_its_sizes_not_the_rows_the_table_holds():
+    """validate --add rewrites the summary file (new held-out rows and tests) under an unchanged fit: the fit's digest
+    stays, and it moves with any fitted number, the scorecard sizes or the bootstrap a reading's evaluation uses."""
+    import copy
+
+    summary = vrd.committed_summary(FIGURES)
+    digest = vrd.fit_sha256(summary)
+    assert len(digest) == 64 and digest == vrd.fit_sha256(copy.deepcopy(summary))
+    grown = {**copy.deepcopy(summary), "bar_test": None, "pairs": {"calibration": [], "test": ["x"]}}
+    assert vrd.fit_sha256(grown) == digest
+    refit = copy.deepcopy(summary)
+    refit["fitted"]["intercept"] = float(refit["fitted"]["intercept"]) + 1e-9
+    resized = copy.deepcopy(summary)
+    resized["run"]["scorecard_config"]["indicators"] = resized["run"]["scorecard_config"]["indicators"][:-1]
+    reseeded = copy.deepcopy(summary)
+    reseeded["run"]["seed"] = int(reseeded["run"]["seed"]) + 1
+    assert len({digest, *map(vrd.fit_sha256, (refit, resized, reseeded))}) == 4
