@@ -102,13 +102,27 @@ def exported_manifest_path(folder: str | Path, name: str) -> Path | None:
 def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
     """Copy the manifest of every spec in ``specs`` that is built, from exactly that spec, in ``zoo_dir`` to
     ``dest/<name>.json.gz`` (training curve thinned by :func:`exported_manifest`; compressed, since these files count
-    against the shipped package's data budget), and delete the other exported manifests in ``dest``; returns the
-    written paths. A model not built yet, or built from another config (an older budget, changed files, another base:
-    :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test the validation uses), is left out. The folder mirrors
-    the zoo (records are rewritten), except that a model with other weights than its record is refused."""
+    against the shipped package's data budget); returns the written paths. A model not built yet, or built from another
+    config (an older budget, changed files, another base: :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test
+    the validation uses), is not written. Records are rewritten from the zoo, except that a model with other weights
+    than its record is refused.
+
+    Deleted from ``dest``: the records of models that are no spec of ``specs`` (gone from the preset) and those whose
+    recorded config is not their spec's (the preset changed them). Kept: the record of a spec this zoo does not hold up
+    to date but whose record is of that spec, since a zoo may hold only the models built in one session while the
+    records of the others come from earlier ones."""
+    from .spec import OrganismSpec
+
     out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz", keep_recorded=False)
-    for stale in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
-        stale.unlink()
+    by_name = {spec.name: spec for spec in specs}
+    for path in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
+        spec = by_name.get(path.name.removesuffix(".gz").removesuffix(".json"))
+        try:  # through from_dict, as is_up_to_date compares a built manifest with its spec
+            current = spec is not None and OrganismSpec.from_dict(read_json(path).get("config", {})) == spec
+        except (InvalidConfigError, TypeError, KeyError):
+            current = False
+        if not current:
+            path.unlink()
     return out
 
 

@@ -74,6 +74,20 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     (row,) = tables.validation_rows(dest)
     assert row["gain check"] == "failed" and row["model"] == old.name
     assert row["reading"] == "regret reduction -0.50 [-0.90, -0.10]"
+    # an export from a zoo that holds only some models keeps the records of the others while they are of their spec
+    partial = tmp_path / "partial-zoo"
+    (partial / base.name).mkdir(parents=True)
+    for f in (zoo_dir / base.name).iterdir():
+        (partial / base.name / f.name).write_bytes(f.read_bytes())
+    kept = sorted(dest.iterdir())
+    assert tables.export_manifests(partial, dest, [base, old]) == [dest / f"{base.name}.json.gz"]
+    assert sorted(dest.iterdir()) == kept
+    # ... and drops a record the preset no longer designs as recorded (the spec changed) or at all
+    assert tables.export_manifests(partial, dest, [base, sft]) == [dest / f"{base.name}.json.gz"]
+    assert sorted(dest.iterdir()) == [dest / f"{base.name}.json.gz"]
+    assert tables.export_manifests(zoo_dir, dest, [base, old]) and len(list(dest.iterdir())) == 2
+    assert tables.export_manifests(tmp_path / "empty-zoo", dest, [old]) == [] and list(dest.iterdir()) == [
+        dest / f"{old.name}.json.gz"]
     # pilots: copied beside the manifests already there, which stay (models built outside any preset)
     pilots = tmp_path / "pilots"
     pilots.mkdir()
