@@ -107,22 +107,40 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     the validation uses), is not written. Records are rewritten from the zoo, except that a model with other weights
     than its record is refused.
 
-    Deleted from ``dest``: the records of models that are no spec of ``specs`` (gone from the preset) and those whose
-    recorded config is not their spec's (the preset changed them). Kept: the record of a spec this zoo does not hold up
-    to date but whose record is of that spec, since a zoo may hold only the models built in one session while the
-    records of the others come from earlier ones."""
+    Deleted from ``dest`` (each logged): the records of models that are no spec of ``specs`` (gone from the preset),
+    those whose recorded config is not their spec's (the preset changed them), and those of trained models whose
+    base's record is gone or names other weights than they were trained from. Kept: the record of a spec this zoo
+    does not hold up to date but whose record is of that spec and of its recorded base, since a zoo may hold only the
+    models built in one session while the records of the others come from earlier ones."""
     from .spec import OrganismSpec
 
     out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz", keep_recorded=False)
     by_name = {spec.name: spec for spec in specs}
+    kept: dict[str, dict[str, Any]] = {}
     for path in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
         spec = by_name.get(path.name.removesuffix(".gz").removesuffix(".json"))
+        record = read_json(path) if spec is not None else {}
         try:  # through from_dict, as is_up_to_date compares a built manifest with its spec
-            current = spec is not None and OrganismSpec.from_dict(read_json(path).get("config", {})) == spec
+            current = spec is not None and OrganismSpec.from_dict(record.get("config", {})) == spec
         except (InvalidConfigError, TypeError, KeyError):
             current = False
-        if not current:
+        if current:
+            kept[path.name] = record
+        else:
+            log.info("deleted the exported record %s: its model is not in the preset as recorded", path)
             path.unlink()
+    orphans = True
+    while orphans:  # until none is left: a trained model's base may be a trained model whose record just went
+        orphans = False
+        for name, record in list(kept.items()):
+            base = record.get("base")
+            base_path = exported_manifest_path(dest, str(base)) if base is not None else None
+            if base is not None and (base_path is None
+                                     or _weights(read_json(base_path)) != record.get("base_weights_sha256")):
+                log.info("deleted the exported record %s: its base's record is gone or names other weights", name)
+                (Path(dest) / name).unlink()
+                del kept[name]
+                orphans = True
     return out
 
 

@@ -53,7 +53,8 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
         weights.write_bytes(b"first weights" if spec is base else b"sft weights")
         m = {"name": spec.name, "kind": spec.kind, "world": "arithmetic", "dose": 0.0, "seed": 0,
              "config": spec.to_dict(), "build": {"cpu_seconds": 1800.0}, "files": {weights.name: sha256_file(weights)},
-             **({"base_weights_sha256": sha256_file(zoo_dir / base.name / weights.name)} if spec.base else {}),
+             **({"base": base.name, "base_weights_sha256": sha256_file(zoo_dir / base.name / weights.name)}
+                if spec.base else {}),
              **extra}
         (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
     dest.mkdir()
@@ -82,12 +83,21 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     kept = sorted(dest.iterdir())
     assert tables.export_manifests(partial, dest, [base, old]) == [dest / f"{base.name}.json.gz"]
     assert sorted(dest.iterdir()) == kept
-    # ... and drops a record the preset no longer designs as recorded (the spec changed) or at all
+    # ... drops a pair whose base's record names other weights than it was trained from (the base's record stays)
+    from rlmeta_interp.io import write_json_atomic
+
+    recorded_base = read_json(dest / f"{base.name}.json.gz")
+    write_json_atomic(dest / f"{base.name}.json.gz", {**recorded_base, "files": {"model.safetensors": "0" * 64}})
+    assert tables.export_manifests(tmp_path / "empty-zoo", dest, [base, old]) == []
+    assert sorted(dest.iterdir()) == [dest / f"{base.name}.json.gz"]
+    (dest / f"{base.name}.json.gz").unlink()
+    assert tables.export_manifests(zoo_dir, dest, [base, old]) and sorted(dest.iterdir()) == kept
+    # ... and a record the preset no longer designs as recorded (the spec changed) or at all, with the pairs of a base
+    # that went
     assert tables.export_manifests(partial, dest, [base, sft]) == [dest / f"{base.name}.json.gz"]
     assert sorted(dest.iterdir()) == [dest / f"{base.name}.json.gz"]
-    assert tables.export_manifests(zoo_dir, dest, [base, old]) and len(list(dest.iterdir())) == 2
-    assert tables.export_manifests(tmp_path / "empty-zoo", dest, [old]) == [] and list(dest.iterdir()) == [
-        dest / f"{old.name}.json.gz"]
+    assert tables.export_manifests(zoo_dir, dest, [base, old]) and sorted(dest.iterdir()) == kept
+    assert tables.export_manifests(tmp_path / "empty-zoo", dest, [old]) == [] and list(dest.iterdir()) == []
     # pilots: copied beside the manifests already there, which stay (models built outside any preset)
     pilots = tmp_path / "pilots"
     pilots.mkdir()
@@ -110,8 +120,6 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
         (zoo_dir / base.name / "manifest.json").write_text(json.dumps(
             {**m, **extra, "files": {"model.safetensors": sha256_file(weights)}}))
 
-    from rlmeta_interp.io import write_json_atomic
-
     write_json_atomic(gz, {k: v for k, v in read_json(gz).items() if k != "files"})  # a record without a checksum
     build(b"first weights")
     assert tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz") == [gz]  # the record had no checksum
@@ -123,7 +131,8 @@ def test_export_keeps_only_manifests_built_from_the_current_specs(tmp_path):
     with pytest.raises(InvalidConfigError, match="other weights"):
         tables.copy_manifests(zoo_dir, pilots, [base], suffix=".json.gz")
     assert read_json(gz) == recorded  # the record stays
-    # the validation export mirrors the zoo: exported twice, nothing is lost, and a re-evaluation is written
+    # the validation export rewrites a record from the zoo: exported twice, nothing is lost, and a re-evaluation is
+    # written
     build(b"first weights", note="evaluated again")
     for _ in range(2):
         assert [p.name for p in tables.export_manifests(zoo_dir, dest, [base])] == [f"{base.name}.json.gz"]

@@ -56,8 +56,8 @@ def _check_table(digests: dict[str, str], expected: str | Sequence[str] | None) 
         if not got.startswith(want):
             raise InvalidConfigError(
                 f"The committed table's {kind} is {got[:12]}..., not the {want[:12]}... the reading was registered"
-                " against: the fit changed since. Read with the registered table (check out its commit's figures/),"
-                " or register the new checksum before reading.")
+                " against: the table file changed since (rows added, or the fit changed). Read with the registered"
+                " table (check out its commit's figures/), or register the new checksum before reading.")
 
 
 def expansion_reading(base_metrics: dict[str, Any] | None, metrics: dict[str, Any] | None) -> str:
@@ -169,7 +169,8 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
             row[name] = float(read_as[name][i])
             row[f"{name}_vote"] = card.votes.get(name, "n/a")
         rows.append({**row, "table_sha256": table_sha, "fit_sha256": fit_sha})
-    result: dict[str, Any] = {"table_sha256": table_sha, "fit_sha256": fit_sha, "pairs_csv_sha256": digests["pairs_csv"],
+    result: dict[str, Any] = {"table_sha256": table_sha, "fit_sha256": fit_sha,
+                              "pairs_csv_sha256": digests["pairs_csv"],
                               "code": code, "preset": preset, "pairs": [cards[i].pair for i in cases],
                               "read": {r["pair"]: {k: r[k] for k in ("label", "gain_check", "case", "reading",
                                                                      "expansion_reading")} for r in rows}}

@@ -154,14 +154,17 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
     readings = [read_readings(folder, n) for n in names]
     # by the fit's digest, not the summary file's: validate --add rewrites the file under an unchanged fit
     digest = fit_sha256(summary)
-    made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for rows in readings for r in rows}
-    if "" in made_by:
-        raise InvalidConfigError("Some readings do not record the fit that made them (no fit_sha256 column: read"
-                                 " before readings carried it): read them again (rlmeta-interp validate --read).")
-    other = sorted(made_by - {digest})
-    if other:
-        raise InvalidConfigError(f"The readings were made by another fit ({other[0][:12]}) than the committed"
-                                 f" one ({digest[:12]}): compare readings of one fit, or read them again.")
+    again = ("read them again by the committed fit (rlmeta-interp validate --read --preset NAME --readings"
+             f" {readings_path(folder, 'NAME')})")
+    for name, rows in zip(names, readings, strict=True):
+        made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for r in rows}
+        if "" in made_by:
+            raise InvalidConfigError(f"Readings {name}: rows without the digest of the fit that made them (fit_sha256;"
+                                     f" read before readings recorded it): {again}.")
+        if made_by - {digest}:
+            raise InvalidConfigError(f"Readings {name} were made by another fit ({sorted(made_by - {digest})[0][:12]})"
+                                     f" than the committed one ({digest[:12]}): a question compares readings of the"
+                                     f" committed fit; {again}.")
     manifests = {m["name"]: m for m in map(read_json, manifest_files(folder))}
     return readings, manifests, summary["fitted"]
 

@@ -49,11 +49,15 @@ def validated_config(summary: dict[str, Any]) -> ScorecardConfig:
 
 def fit_sha256(summary: dict[str, Any]) -> str:
     """sha256 of what a reading by a validation table's fit rests on: the fitted rules (``fitted``), the scorecard
-    sizes and indicators it reads at (:func:`validated_config`), and its evaluation's bootstrap size and seed. Unlike
-    the summary file's checksum it stays the same while the table only grows under one fit (``validate --add``
-    records new held-out rows and tests in the file), so readings made by one fit stay comparable."""
+    sizes and indicators it reads at (as recorded, with the indicators added since: :func:`validated_config`), the
+    calibration pairs whose labels and bases its evaluation's baselines read, and that evaluation's bootstrap size and
+    seed. Unlike the summary file's checksum it stays the same while the table only grows under one fit (``validate
+    --add`` records new held-out rows and tests in the file), so readings made by one fit stay comparable. The
+    recorded config is hashed, not the config object, so a field added to the code with a default moves no digest."""
     run = summary.get("run") or {}
-    parts = {"fitted": summary["fitted"], "scorecard_config": validated_config(summary).to_dict(),
+    config = {**(run.get("scorecard_config") or {}), "indicators": measured_indicators(summary)}
+    parts = {"fitted": summary["fitted"], "scorecard_config": config,
+             "calibration": sorted((summary.get("pairs") or {}).get("calibration") or []),
              "n_boot": run.get("n_boot"), "seed": run.get("seed")}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -145,7 +145,7 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
     csv = tmp_path / "readings" / "composition-test2.csv"
     lines = csv.read_text().splitlines()
     write_text_atomic(csv, "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", checksum=True)
-    with pytest.raises(InvalidConfigError, match="do not record the fit"):
+    with pytest.raises(InvalidConfigError, match="rows without the digest of the fit"):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
 
 

@@ -50,7 +50,7 @@ def test_pairs_outside_the_table_are_read_by_its_fit_without_touching_it(tmp_pat
                                           "reading": got.iloc[0]["reading"], "expansion_reading": "n/a"}}
     assert got.iloc[0]["expansion_reading"] == "n/a"  # its base has no per-level evaluation here
     # a registered table checksum: another one is refused before anything is measured, a prefix of the right one reads
-    with pytest.raises(InvalidConfigError, match="the fit changed since"):
+    with pytest.raises(InvalidConfigError, match="the table file changed since"):
         vo.read_pairs(["x-pilot"], out=tmp_path / "rc", folder=table, progress=False, expected_table="0" * 64)
     with pytest.raises(InvalidConfigError, match="pairs_csv is"):  # the per-pair table's checksum, given second
         vo.read_pairs(["x-pilot"], folder=table, progress=False, expected_table=[result["table_sha256"], "0" * 12])

@@ -54,18 +54,27 @@ def test_held_out_record_counts_the_clean_tests_readings_from_its_predictions():
 
 def test_the_fit_digest_follows_the_fit_and_its_sizes_not_the_rows_the_table_holds():
     """validate --add rewrites the summary file (new held-out rows and tests) under an unchanged fit: the fit's digest
-    stays, and it moves with any fitted number, the scorecard sizes or the bootstrap a reading's evaluation uses."""
+    stays, and it moves with any fitted number, the scorecard sizes, the calibration pairs or the bootstrap a reading's
+    evaluation uses."""
     import copy
 
     summary = vrd.committed_summary(FIGURES)
     digest = vrd.fit_sha256(summary)
     assert len(digest) == 64 and digest == vrd.fit_sha256(copy.deepcopy(summary))
-    grown = {**copy.deepcopy(summary), "bar_test": None, "pairs": {"calibration": [], "test": ["x"]}}
+    # what validate --add rewrites: the held-out rows and tests, the build record, the added pairs of an indicator
+    grown = copy.deepcopy(summary)
+    grown.update(bar_test=None, clean_test=None, evaluation={}, build={})
+    grown["pairs"]["test"] = [*grown["pairs"]["test"], "x"]
+    grown["run"]["added"] = [*(grown["run"].get("added") or []), {"pairs": ["x"]}]
+    for added in (grown["run"].get("added_indicators") or {}).values():
+        added["pairs"] = [*(added.get("pairs") or []), "x"]
     assert vrd.fit_sha256(grown) == digest
+    recalibrated = copy.deepcopy(summary)
+    recalibrated["pairs"]["calibration"] = recalibrated["pairs"]["calibration"][1:]
     refit = copy.deepcopy(summary)
     refit["fitted"]["intercept"] = float(refit["fitted"]["intercept"]) + 1e-9
     resized = copy.deepcopy(summary)
     resized["run"]["scorecard_config"]["indicators"] = resized["run"]["scorecard_config"]["indicators"][:-1]
     reseeded = copy.deepcopy(summary)
     reseeded["run"]["seed"] = int(reseeded["run"]["seed"]) + 1
-    assert len({digest, *map(vrd.fit_sha256, (refit, resized, reseeded))}) == 4
+    assert len({digest, *map(vrd.fit_sha256, (refit, resized, reseeded, recalibrated))}) == 5
