@@ -35,6 +35,11 @@ def _changes_fit(record: dict[str, Any]) -> bool:
     return bool(record.get("calibration") or record.get("fit_changed") or record.get("remeasured"))
 
 
+def only_remeasured(record: dict[str, Any]) -> bool:
+    """Whether a record of :func:`fit_changes` ended the tests by held-out pairs measured again alone, the fit kept."""
+    return bool(record.get("remeasured")) and not (record.get("calibration") or record.get("fit_changed"))
+
+
 def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | None:
     """The held-out pairs among ``test`` that are still a clean test of a table whose fit changed after its held-out
     readings had been seen (:func:`fit_changes`): those a call after the last change put in the table

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ...errors import CheckpointMismatchError, EmptyInputError, InvalidConfigError
-from ...io import read_csv, sha256_file
+from ...io import sha256_file
 from ..indicators import REGISTRY, revote
 from ..indicators.core import INDICATORS, ScorecardConfig
 from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, ending, judged_record,
@@ -46,9 +46,9 @@ from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
 from .recast import RERUN, check_votes, indicator_keys, recast_changed, recast_vote_rule
-from .reading import committed_summary, validated_config
+from .reading import PAIRS_CSV, committed_summary, stored_pair_rows, validated_config
+from .report import record_trust_paragraph, validation_summary, write_validation_table
 from .seen import reading_columns, refuse_replaced, remeasured, replaced_readings
-from .report import PAIRS_CSV, record_trust_paragraph, validation_summary, write_validation_table
 
 if TYPE_CHECKING:
     pass
@@ -65,8 +65,9 @@ def committed_table(folder: str | Path | None = None) -> tuple[dict[str, Any], p
     summary = committed_summary(folder)
     if summary is None:
         raise EmptyInputError(f"No validation table in {folder}: {RERUN}.")
-    # only empty cells are missing values: a vote of "n/a" is a reading, which pandas would otherwise turn into NaN
-    table = read_csv(folder / PAIRS_CSV, required=True, keep_default_na=False, na_values=[""])
+    table = stored_pair_rows(folder)
+    if table is None:
+        raise EmptyInputError(f"No per-pair table {folder / PAIRS_CSV} beside the summary: {RERUN}.")
     table["gain"] = [None if g != g else bool(g) for g in table["gain"].astype(object)]
     # an indicator (or candidate reading) added after the table was written: not measured on any of its pairs
     for name in INDICATORS:

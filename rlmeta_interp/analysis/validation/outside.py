@@ -21,8 +21,7 @@ from .committed import committed_table
 from .fit import FittedRules, creation_vs_activation, evaluate, pair_table, rule_scores
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
 from .measure import score_cards
-from .reading import SUMMARY_JSON, fit_sha256, table_pairs, validated_config
-from .report import PAIRS_CSV
+from .reading import PAIRS_CSV, SUMMARY_JSON, fit_sha256, table_pairs, validated_config
 
 
 def preset_pairs(preset: str) -> list[str]:

@@ -9,12 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...io import read_json
+from ...io import read_csv, read_json
 from ..indicators.core import INDICATORS, ScorecardConfig
 from .fit import FittedRules, pair_table
 from .labels import LABELS
 
 SUMMARY_JSON = "validation_summary.json"
+PAIRS_CSV = "validation_pairs.csv"
 
 
 def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None:
@@ -23,6 +24,14 @@ def committed_summary(folder: str | Path | None = None) -> dict[str, Any] | None
 
     path = Path(folder if folder is not None else record_figures_dir()) / SUMMARY_JSON
     return read_json(path, required=True) if path.exists() else None
+
+
+def stored_pair_rows(folder: str | Path) -> Any:
+    """The per-pair table in ``folder`` as stored (a pandas DataFrame; its checksum verified, so a table edited by
+    hand is refused), or None when there is none. Only empty cells are missing values: a vote of "n/a" is a reading,
+    which pandas would otherwise turn into NaN."""
+    path = Path(folder) / PAIRS_CSV
+    return read_csv(path, required=True, keep_default_na=False, na_values=[""]) if path.exists() else None
 
 
 def measured_indicators(summary: dict[str, Any]) -> list[str] | None:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ...errors import EmptyInputError
-from ...io import ensure_dir, read_csv, write_json_atomic, write_text_atomic
+from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
@@ -25,14 +25,13 @@ from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, c
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
-from .reading import SUMMARY_JSON, committed_summary, measured_indicators
+from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
 from .testlines import bases_text, clean_test_line, judged_lines, last_change_text, pending_text
 
 log = logging.getLogger(__name__)
 
 SUMMARY_CSV = "validation_summary.csv"
-PAIRS_CSV = "validation_pairs.csv"
 TRUST_BEGIN = "<!-- trust paragraph: generated from figures/validation_summary.json by rlmeta_interp.analysis.validation -->"
 TRUST_END = "<!-- end of the generated trust paragraph -->"
 
@@ -63,7 +62,7 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     pending = pending_pairs(table["pair"], failed)
     previous = committed_summary(folder)
     # held-out readings of the table written before that this run replaces: they end every test
-    again = {} if previous is None else replaced_readings(previous, _stored_rows(folder), cards, failed)
+    again = {} if previous is None else replaced_readings(previous, stored_pair_rows(folder), cards, failed)
     run = _carried_history(previous, table, fitted, pending, again)
     held_out = table.loc[table["split"] == "test", "pair"]
     summary = validation_summary(table, fitted, n_boot=n_boot, seed=seed, clean=clean_test_pairs(run, held_out),
@@ -75,13 +74,6 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
                         "not_validation_cases": failed, "not_in_table": pending}
     write_validation_table(summary, table, folder)
     return summary
-
-
-def _stored_rows(folder: Path) -> pd.DataFrame | None:
-    """The per-pair table in ``folder`` as stored (only empty cells missing; its checksum verified, so a table
-    edited by hand stops a full run over it), or None when there is none."""
-    path = folder / PAIRS_CSV
-    return read_csv(path, required=True, keep_default_na=False, na_values=[""]) if path.exists() else None
 
 
 def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitted: FittedRules,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...errors import CheckpointMismatchError
+from ...errors import CheckpointMismatchError, InvalidConfigError
 from ..indicators.core import INDICATORS
 from .bar import add_records, tested_pairs
 from .fit import FittedRules, pair_table
@@ -43,8 +43,8 @@ def remeasured(before: pd.DataFrame, after: pd.DataFrame, pairs: Iterable[str],
     def stored(table: pd.DataFrame) -> pd.DataFrame:
         out = pd.read_csv(io.StringIO(table.to_csv(index=False)), keep_default_na=False, na_values=[""])
         if out["pair"].duplicated().any():
-            raise ValueError(f"a per-pair table names {sorted(set(out.loc[out['pair'].duplicated(), 'pair']))}"
-                             " twice: one row per pair")
+            raise InvalidConfigError(f"A per-pair table names {sorted(set(out.loc[out['pair'].duplicated(), 'pair']))}"
+                                     " twice: it holds one row per pair; write it again with a full `validate` run.")
         return out.set_index("pair")
 
     old, new = stored(before), stored(after)

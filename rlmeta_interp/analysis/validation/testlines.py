@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import fmt2
-from .bar import fit_changes, judged_since_fit_change, judgements, meets_evaluation, pending
+from .bar import fit_changes, judged_since_fit_change, judgements, meets_evaluation, only_remeasured, pending
 
 
 def pending_text(summary: dict[str, Any]) -> str:
@@ -33,9 +33,7 @@ def last_change_text(run: dict[str, Any]) -> str:
     again replaced readings seen before under the same fit (``remeasured``), ``held-out readings were last
     replaced``."""
     ends = fit_changes(run)
-    last = ends[-1] if ends else {}
-    replaced = last.get("remeasured") and not (last.get("calibration") or last.get("fit_changed"))
-    return "held-out readings were last replaced" if replaced else "the fit last changed"
+    return "held-out readings were last replaced" if ends and only_remeasured(ends[-1]) else "the fit last changed"
 
 
 def clean_test_line(summary: dict[str, Any]) -> str:
@@ -116,7 +114,7 @@ def _previous_clean_test(summary: dict[str, Any]) -> str:
     s, rule = before["summary"], before["vote_rule"]
     verdict = ("met" if before["met_bar"] else "not met") + ("" if before["judged"] else
                                                               " (not judged: the preset had pairs without a row)")
-    fit_kept = not (last.get("calibration") or last.get("fit_changed"))  # ended by pairs measured again
+    fit_kept = only_remeasured(last)
     again = sorted(last.get("remeasured") or {})
     why = (f"Held-out pair{'s' if len(again) != 1 else ''} {', '.join(again)} {'were' if len(again) != 1 else 'was'}"
            " measured again and no longer read as before: those readings had been seen, so no pair then in the"

@@ -226,3 +226,12 @@ def test_tested_pairs_are_those_of_the_test_the_bar_is_judged_on_now():
                                     "judged_before": {"pairs": ["t1", "t2"], "judged": True, "met_bar": False}})
     summary["pairs"]["test"].append("t3")
     assert vb.tested_pairs(summary) == ["t3"]  # the bar test after a judgement
+
+
+def test_only_a_record_of_pairs_measured_again_alone_keeps_the_fit():
+    from rlmeta_interp.analysis.validation.bar import only_remeasured
+
+    assert only_remeasured({"remeasured": {"p": {}}})
+    assert not only_remeasured({"remeasured": {"p": {}}, "fit_changed": True})
+    assert not only_remeasured({"remeasured": {"p": {}}, "calibration": ["c"]})
+    assert not only_remeasured({"fit_changed": True}) and not only_remeasured({})

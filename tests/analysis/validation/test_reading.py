@@ -78,3 +78,16 @@ def test_the_fit_digest_follows_the_fit_and_its_sizes_not_the_rows_the_table_hol
     reseeded = copy.deepcopy(summary)
     reseeded["run"]["seed"] = int(reseeded["run"]["seed"]) + 1
     assert len({digest, *map(vrd.fit_sha256, (refit, resized, reseeded, recalibrated))}) == 5
+
+
+def test_the_stored_per_pair_table_keeps_n_a_votes_and_is_none_where_absent(tmp_path):
+    from rlmeta_interp.errors import CorruptedCheckpointError
+    from rlmeta_interp.io import write_text_atomic
+
+    assert vrd.stored_pair_rows(tmp_path) is None
+    write_text_atomic(tmp_path / vrd.PAIRS_CSV, "pair,boundary_vote,boundary\np,n/a,\n", checksum=True)
+    rows = vrd.stored_pair_rows(tmp_path)
+    assert rows.loc[0, "boundary_vote"] == "n/a" and rows["boundary"].isna().all()
+    (tmp_path / vrd.PAIRS_CSV).write_text("pair,boundary_vote,boundary\np,creation,\n")  # edited by hand
+    with pytest.raises(CorruptedCheckpointError):
+        vrd.stored_pair_rows(tmp_path)
