@@ -8,7 +8,7 @@ import pytest
 
 from rlmeta_interp.analysis.validation import beyond, questions
 from rlmeta_interp.analysis.validation.reading import committed_summary
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.io import read_json
 from rlmeta_interp.organism.tables import manifest_files, pilot_manifests_dir
 
@@ -146,6 +146,10 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
     lines = csv.read_text().splitlines()
     write_text_atomic(csv, "\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n", checksum=True)
     with pytest.raises(InvalidConfigError, match="rows without the digest of the fit"):
+        beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
+    # a file of its header alone is refused, not read as a question with no cases
+    write_text_atomic(csv, lines[0] + "\n", checksum=True)
+    with pytest.raises(EmptyInputError, match="Readings composition-test2 hold no rows: read them again"):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
 
 
