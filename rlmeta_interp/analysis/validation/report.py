@@ -310,8 +310,16 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         kind = "bar test" if since else "clean test" if changed else "held-out test"
         verdict = (f"The {kind} is not complete ({pending_text(summary)}), so the current fit is not judged against"
                    f" {bar}: {caution}")
+    elif meets:
+        # a pass after judged misses is reported with them, never as the fit meeting the bar on its own
+        missed = [a for a in judgements(run) if not a["judged_before"]["met_bar"]] if since else []
+        n = len(missed)
+        verdict = f"{these} meet {bar}." + (
+            f" The bar was missed on {n} earlier judged test{'s' if n != 1 else ''} (the 'Judged test' line"
+            f"{'s' if n != 1 else ''} above), so this is a pass after a miss, not a first pass: {caution}"
+            if n else "")
     else:
-        verdict = f"{these} meet {bar}." if meets else f"{these} do not meet {bar}: {caution}"
+        verdict = f"{these} do not meet {bar}: {caution}"
     return "\n".join(lines) + "\n\n" + verdict
 
 
