@@ -129,12 +129,18 @@ def judgements(run: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in add_records(run) if a.get("judged_before")]
 
 
+def judgements_since_fit_change(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The :func:`judgements` records made after the fit last changed: the tests of the current fit judged so far,
+    oldest first (a test ended by a change of the fit is a test of an earlier fit)."""
+    records = add_records(run)
+    last_change = max((i for i, a in enumerate(records) if _changes_fit(a)), default=-1)
+    return [a for a in records[last_change + 1:] if a.get("judged_before")]
+
+
 def judged_since_fit_change(run: dict[str, Any]) -> bool:
     """Whether a test was judged (a :func:`judgements` record) after the fit last changed: the bar is then judged on
     the bar test (:func:`bar_test_pairs`), not on the clean test."""
-    records = add_records(run)
-    last_change = max((i for i, a in enumerate(records) if _changes_fit(a)), default=-1)
-    return any(a.get("judged_before") for a in records[last_change + 1:])
+    return bool(judgements_since_fit_change(run))
 
 
 def tested_key(run: dict[str, Any]) -> str:

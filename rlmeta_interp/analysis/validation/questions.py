@@ -159,7 +159,7 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
     for name, rows in zip(names, readings, strict=True):
         # a file of its header alone has no row to carry a digest, so it would pass the checks below unread
         if not rows:
-            raise EmptyInputError(f"Readings {name} hold no rows: {again}.")
+            raise EmptyInputError(f"Readings {name} ({readings_path(folder, name)}) hold no rows: {again}.")
         made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for r in rows}
         if "" in made_by:
             raise InvalidConfigError(f"Readings {name}: rows without the digest of the fit that made them (fit_sha256;"

@@ -21,7 +21,7 @@ from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
                   clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
-                  meets_bar, with_fit_change)
+                  judgements_since_fit_change, meets_bar, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
@@ -312,11 +312,11 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
                    f" {bar}: {caution}")
     elif meets:
         # a pass after judged misses is reported with them, never as the fit meeting the bar on its own
-        missed = [a for a in judgements(run) if not a["judged_before"]["met_bar"]] if since else []
+        missed = [a for a in judgements_since_fit_change(run) if not a["judged_before"]["met_bar"]]
         n = len(missed)
         verdict = f"{these} meet {bar}." + (
-            f" The bar was missed on {n} earlier judged test{'s' if n != 1 else ''} (the 'Judged test' line"
-            f"{'s' if n != 1 else ''} above), so this is a pass after a miss, not a first pass: {caution}"
+            f" The same fit missed the bar on {n} earlier judged test{'s' if n != 1 else ''} (the 'Judged test'"
+            f" line{'s' if n != 1 else ''} above), so this is a pass after a miss, not a first pass: {caution}"
             if n else "")
     else:
         verdict = f"{these} do not meet {bar}: {caution}"

@@ -126,8 +126,10 @@ def test_the_bar_is_judged_on_the_pairs_measured_after_the_last_judged_test_alon
     # a second judgement: only what came after it
     run["added"].append({"pairs": ["t6"], "new_pairs": ["t6"], "judged_before": {**judged, "pairs": ["t4", "t5"]}})
     assert vb.bar_test_pairs(run, test) == ["t6"]
+    assert vb.judgements_since_fit_change(run) == [run["added"][2], run["added"][5]]
     # a later change of the fit ends them all: the clean test after it decides again
     run["added"].append({"pairs": [], "fit_changed": True, "test_in_view": test})
+    assert vb.judgements_since_fit_change(run) == [] and vb.judgements(run) == [run["added"][2], run["added"][5]]
     assert vb.bar_test_pairs(run, test) is None and vb.clean_test_pairs(run, test) == []
     # a table fitted once gets a bar test from its first judgement
     once = {"added": [{"pairs": ["t1"], "new_pairs": ["t1"], "judged_before": {**judged, "pairs": ["t0"]}}]}

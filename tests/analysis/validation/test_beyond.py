@@ -149,7 +149,7 @@ def test_command_writes_a_checksummed_answer_that_the_readme_renders(tmp_path):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
     # a file of its header alone is refused, not read as a question with no cases
     write_text_atomic(csv, lines[0] + "\n", checksum=True)
-    with pytest.raises(EmptyInputError, match="Readings composition-test2 hold no rows: read them again"):
+    with pytest.raises(EmptyInputError, match="Readings composition-test2 .*composition-test2.csv.* hold no rows: read them again"):
         beyond.main(["composition-test2", "composition-test2"], folder=tmp_path)
 
 
