@@ -259,3 +259,8 @@ def test_the_verdict_waits_for_every_designed_pair_of_the_clean_test():
     assert (after_miss in done) == bool(vb.meets_bar(complete) and missed)
     if after_miss in done:
         assert "so this is a pass after a miss, not a first pass: read a *creation* verdict only beside" in done
+    # the same table with every judged test of its fit recorded as met: no miss is named
+    met = json.loads(json.dumps(complete))
+    for a in vb.judgements_since_fit_change(met["run"]):
+        a["judged_before"]["met_bar"] = True
+    assert "missed the bar on" not in " ".join(vr.render_trust_paragraph(met).split())
