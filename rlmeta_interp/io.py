@@ -28,7 +28,13 @@ from typing import Any
 
 import torch
 
-from .errors import CorruptedCheckpointError, ManifestMismatchError, MissingWeightsError, OutputNotWritableError
+from .errors import (
+    CorruptedCheckpointError,
+    EmptyInputError,
+    ManifestMismatchError,
+    MissingWeightsError,
+    OutputNotWritableError,
+)
 
 
 log = logging.getLogger(__name__)
@@ -237,7 +243,10 @@ def read_csv(path: str | os.PathLike, *, rebuild: str | None = None, required: b
 
     import pandas as pd
 
-    return pd.read_csv(_io.StringIO(read_text(path, rebuild=rebuild, required=required)), **kwargs)
+    text = read_text(path, rebuild=rebuild, required=required)
+    if not text.strip():  # pandas would raise its own EmptyDataError, which names neither the file nor the fix
+        raise EmptyInputError(f"{path} is empty (not even a header row). " + _rebuild_text(Path(path), rebuild))
+    return pd.read_csv(_io.StringIO(text), **kwargs)
 
 
 def tensors_checksum(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> str:

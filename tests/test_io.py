@@ -3,7 +3,13 @@ import json
 import pytest
 import torch
 
-from rlmeta_interp.errors import CorruptedCheckpointError, ManifestMismatchError, MissingWeightsError, OutputNotWritableError
+from rlmeta_interp.errors import (
+    CorruptedCheckpointError,
+    EmptyInputError,
+    ManifestMismatchError,
+    MissingWeightsError,
+    OutputNotWritableError,
+)
 from rlmeta_interp.io import (atomic_path, ensure_dir, hash_tensors, load_tensors, read_json, save_tensors_atomic,
                               sha256_file, verify_sha256, write_json_atomic)
 
@@ -131,6 +137,12 @@ def test_text_json_and_csv_sidecars(tmp_path):
     table.write_bytes(table.read_bytes().replace(b"1.5", b"1.6"))  # one changed digit
     with pytest.raises(CorruptedCheckpointError, match="t.csv fails its sha256 check"):
         read_csv(table)
+    # a 0-byte file, checksummed as written, is refused by name (pandas alone raises EmptyDataError naming no file)
+    empty = write_text_atomic(tmp_path / "e.csv", "", checksum=True)
+    with pytest.raises(pd.errors.EmptyDataError):
+        pd.read_csv(empty)
+    with pytest.raises(EmptyInputError, match=r"e.csv is empty \(not even a header row\).*rebuild it: rerun X"):
+        read_csv(empty, rebuild="rerun X")
     js = write_json_atomic(tmp_path / "m.json", {"a": [1, 2]}, checksum=True)
     assert read_json(js) == {"a": [1, 2]}
     js.write_text(js.read_text().replace("1", "7"))

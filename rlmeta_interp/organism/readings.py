@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..errors import EmptyInputError
 from ..io import read_csv, read_json
 from .markdown import fmt_num
 
@@ -26,11 +27,16 @@ def readings_path(folder: str | Path, name: str) -> Path:
 
 def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
     """The rows of ``folder``'s readings ``name`` as ``validate --read`` wrote them (checksum verified; a statistic
-    not measured is NaN); none when the readings are not there."""
+    not measured is NaN); none when the readings are not there. A file there with no row (empty, or its header
+    alone) is refused with :class:`~rlmeta_interp.errors.EmptyInputError` naming the command that reads it again."""
     path = readings_path(folder, name)
     if not path.exists():
         return []
-    return read_csv(path, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
+    again = f"rlmeta-interp validate --read --preset NAME --readings {path}"
+    records = read_csv(path, rebuild=again, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
+    if not records:  # a header alone: every reader would take it for readings with no case, and skip or pass it
+        raise EmptyInputError(f"Readings {name} ({path}) hold no rows: read them again by the committed fit ({again}).")
+    return records
 
 
 def readings_rows(folder: str | Path, name: str = "composition") -> list[dict[str, Any]]:

@@ -3,8 +3,9 @@ apart; the bar applied only where a creation case was read."""
 
 import pytest
 
-from rlmeta_interp.errors import CorruptedCheckpointError
-from rlmeta_interp.organism import readings, tables
+from rlmeta_interp.errors import CorruptedCheckpointError, EmptyInputError
+from rlmeta_interp.io import write_text_atomic
+from rlmeta_interp.organism import answers, readings, tables
 
 
 def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp_path):
@@ -16,11 +17,12 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     assert readings.readings_evaluation(tmp_path) == "(no readings evaluated yet)\n"
     path = readings.readings_path(tmp_path, "composition")
     path.parent.mkdir()
-    write_csv_atomic(path, pd.DataFrame([
+    frame = pd.DataFrame([
         {"pair": "p-c", "world": "composition", "recipe": "composition", "label": "creation", "gain_check": "passed",
          "case": True, "own_world_cuts": False, "reading": "creation", "p_creation": 0.9, "vote_rule": "creation",
          "likelihood": 1.234, "likelihood_vote": "creation", "reliance": float("nan"), "reliance_vote": "n/a",
-         "table_sha256": "a" * 64}]))
+         "table_sha256": "a" * 64}])
+    write_csv_atomic(path, frame)
     (row,) = readings.readings_rows(tmp_path)
     assert row["cuts"] == "pooled" and row["case"] == "yes" and row["P(creation)"] == "0.90"
     assert row["likelihood (vote)"] == "+1.23 (creation)" and row["reliance (vote)"] == "n/a (n/a)"
@@ -30,6 +32,16 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     path.write_text(path.read_text().replace("creation", "activation"))
     with pytest.raises(CorruptedCheckpointError):
         readings.readings_rows(tmp_path)
+    # a file of its header alone, or of nothing, is refused by name, not read as readings with no case (which the
+    # README's test summary would skip and a question would pass unread)
+    header = path.read_text().splitlines()[0] + "\n"
+    for text in (header, ""):
+        write_text_atomic(path, text, checksum=True)
+        with pytest.raises(EmptyInputError, match=r"composition.csv.*validate --read --preset NAME --readings"):
+            readings.readings_records(tmp_path, "composition")
+        with pytest.raises(EmptyInputError):
+            answers.tests_summary_rows(tmp_path)
+    write_csv_atomic(path, frame)
     # the shipped pilot's evaluation: the paragraph states what the file holds
     from rlmeta_interp.io import read_json
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from ...errors import EmptyInputError, InvalidConfigError
+from ...errors import InvalidConfigError
 from ...io import read_json, write_json_atomic
 from ...organism.answers import answer_path
 from ...organism.readings import readings_path, readings_records
@@ -157,9 +157,6 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
     again = ("read them again by the committed fit (rlmeta-interp validate --read --preset NAME --readings"
              f" {readings_path(folder, 'NAME')})")
     for name, rows in zip(names, readings, strict=True):
-        # a file of its header alone has no row to carry a digest, so it would pass the checks below unread
-        if not rows:
-            raise EmptyInputError(f"Readings {name} ({readings_path(folder, name)}) hold no rows: {again}.")
         made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for r in rows}
         if "" in made_by:
             raise InvalidConfigError(f"Readings {name}: rows without the digest of the fit that made them (fit_sha256;"
