@@ -153,7 +153,9 @@ def write_figure_index(folder: Path | None = None) -> Path:
     if not sidecars:
         raise EmptyInputError(f"No figures in {folder}: run `rlmeta-interp figures` first.")
     lines = ["# Figures of record", "", "Regenerate with `rlmeta-interp figures`: every notebook runs with the parameters in"
-             " `notebooks/figures_params.json` (restricted to the shipped zoo), its defaults otherwise.", "",
+             " `notebooks/figures_params.json`, its defaults otherwise. Those parameters restrict most notebooks to the"
+             " shipped zoo; the file's `_about` names the notebooks that read locally built validation-zoo models"
+             " instead, and the command that builds them.", "",
              "| figure | notebook | what it shows |", "|---|---|---|"]
     nbs = {number(p): p.name for p in discover()}
     for sc in sidecars:

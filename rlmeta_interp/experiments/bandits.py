@@ -2,8 +2,10 @@
 
 - :func:`load_bandit_pairs`: the zoo's bandit pairs as :class:`BanditPair` (dose, RL variant, display label);
   :func:`bandit_models` and :func:`belief_probes_by_base` evaluate each distinct base once.
-- :func:`verdicts` / :func:`creation_findings`: per pair, its RL model against its own base, and the dose-0 test of
-  creation (a policy that ignores rewards cannot beat uniform random on symmetric random bandits).
+- :func:`verdicts` / :func:`creation_findings`: per pair, its RL model against its own base (with the label its
+  manifest fixed before RL, where the zoo records one), and the creation test on pairs from a reward-blind base
+  (dose 0, or shuffled rewards: a policy that ignores rewards cannot beat uniform random on symmetric random
+  bandits).
 - :func:`smoke_bandit_pair`: a tiny base/RL bandit pair trained in seconds, the stand-in that smoke runs use
   when the zoo holds no bandit organisms (the demo preset has none).
 
@@ -38,23 +40,36 @@ log = logging.getLogger(__name__)
 DEFAULT_VARIANT = "correct"
 
 
-def pair_label(dose: float, variant: str | None) -> str:
-    """Display label of a bandit pair: ``"d0.5"`` for the default variant (``"correct"``), ``"d0 long"`` otherwise."""
+def pair_label(dose: float, variant: str | None, *, shuffled: bool = False, design: str = "") -> str:
+    """Display label of a bandit pair: ``"d0.5"`` for the default variant (``"correct"``), ``"d0 long"`` otherwise,
+    ``"d1 shuffled long"`` when its base's pretraining histories had their rewards shuffled, and the label fixed
+    before RL after it where the zoo records one (``"d0 long (creation)"``), so every figure names it."""
     tail = "" if variant in (None, DEFAULT_VARIANT) else f" {variant}"
-    return f"d{dose:g}{tail}"
+    return f"d{dose:g}{' shuffled' if shuffled else ''}{tail}" + (f" ({design})" if design else "")
 
 
 @dataclass(frozen=True)
 class BanditPair:
     """One bandit base/RL pair as notebook 05 shows it: its ``dose``, RL ``variant``, display ``label``
     (:func:`pair_label`), the loaded :class:`rlmeta_interp.models.Pair`, and ``base_label``, the name its base
-    model goes by (``"base d0"``): pairs that share a base model share the label and the loaded model."""
+    model goes by (``"base d0"``): pairs that share a base model share the label and the loaded model.
+    ``design``: the label the RL model's manifest fixed at build time from its corpus design (``"creation"``,
+    ``"activation"``, ``"no_signal"``; ``""`` where the zoo records none, as in the paper preset); ``shuffled``:
+    whether the base's pretraining histories had their rewards shuffled within each episode."""
 
     dose: float
     variant: str
     label: str
     pair: Pair
     base_label: str
+    design: str = ""
+    shuffled: bool = False
+
+    @property
+    def reward_blind(self) -> bool:
+        """Whether nothing in the base's pretraining corpus links a reward to the next choice (dose 0: uniform-random
+        play only; or shuffled rewards), so its policy ignores rewards and the creation test applies."""
+        return self.dose == 0 or self.shuffled
 
     @property
     def rl_label(self) -> str:
@@ -137,7 +152,7 @@ def verdicts(
     rows = []
     for bp in pairs:
         row: dict[str, Any] = {"pair": bp.label, "dose": bp.dose, "variant": bp.variant, "base": bp.base_label,
-                               "rl": bp.rl_label}
+                               "rl": bp.rl_label, "design": bp.design}
         for who, name in (("base", bp.base_label), ("rl", bp.rl_label)):
             for mode in MODES:
                 row[f"adapts_{who}_{mode}"] = bool(ad.loc[(name, mode), "ci_lo"] > 0)
@@ -165,14 +180,18 @@ def verdicts(
             "inconclusive: neither model encodes beliefs beyond the controls")
         created = [m for m in MODES if row[f"beats_random_rl_{m}"] and row[f"rl_beats_base_{m}"]
                    and not row[f"beats_random_base_{m}"]]
-        row["creation"] = bool(bp.dose == 0 and created)
-        if bp.dose > 0:
+        row["creation"] = bool(bp.reward_blind and created)
+        if not bp.reward_blind:
             row["expected"] = (f"dose {bp.dose:g} > 0: the base was pretrained on learning histories (Thompson share"
                                f" {bp.dose:g}), so in-context learning can pre-exist RL: activation is expected")
         else:
-            rule = ("dose 0: the base never saw learning (every pretraining history was uniform-random), so its"
-                    " policy ignores rewards, and a policy that ignores rewards cannot beat uniform random on average"
-                    " over symmetric random bandits: any regret gain below uniform random is creation")
+            why = ("dose 0: the base never saw learning (every pretraining history was uniform-random)"
+                   if not bp.shuffled else
+                   "shuffled rewards: the base saw Thompson play whose rewards were shuffled within each episode"
+                   " (nothing in its corpus links a reward to the next choice)")
+            rule = (f"{why}, so its policy ignores rewards, and a policy that ignores rewards cannot beat uniform"
+                    " random on average over symmetric random bandits: any regret gain below uniform random is"
+                    " creation")
             base_beats = [m for m in MODES if row[f"beats_random_base_{m}"]]
             rl_beats = [m for m in MODES if row[f"beats_random_rl_{m}"]]
             if created:
@@ -189,6 +208,8 @@ def verdicts(
                 res += f" (the base beats uniform random in {', '.join(base_beats)} decoding, which a reward-blind" \
                        " policy cannot: check the base)"
             row["expected"] = f"{rule}. Here: {res}"
+        if bp.design:  # the build's label comes first; the operational reading stays beside it, never replaces it
+            row["expected"] = f"label fixed before RL: {bp.design}. Operational reading: {row['expected']}"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -198,19 +219,20 @@ def creation_findings(
     reward_pred: pd.DataFrame | None = None, control: str = "random init", n_boot: int = 1000, ci: float = 0.95,
     seed: int = 0,
 ) -> list[str]:
-    """Plain sentences (markdown) on the dose-0 pairs, the creation test: for each dose-0 RL model, whether it
+    """Plain sentences (markdown) on the reward-blind pairs (:attr:`BanditPair.reward_blind`: dose 0, or shuffled
+    rewards), the creation test: for each such RL model, whether it
     created in-context adaptation (final regret with CI against its base's, paired, and against uniform random's,
-    as the gap closed; adaptation CI) and how far it stays from Thompson sampling; then, per dose-0 base, whether
+    as the gap closed; adaptation CI) and how far it stays from Thompson sampling; then, per reward-blind base, whether
     its policy beats uniform random and whether it already encodes beliefs beyond the probe controls although its
     policy ignores rewards, with its reward prediction against the ``control`` model's when ``reward_pred``
-    (:func:`reward_prediction`'s table) is given. ``verdict``: :func:`verdicts`' table. Empty when no pair has
-    dose 0."""
+    (:func:`reward_prediction`'s table) is given. ``verdict``: :func:`verdicts`' table. Each sentence names the
+    pair's label fixed before RL where the zoo records one. Empty when no pair is reward-blind."""
     tab = regret.table.set_index(["policy", "mode"])
     ad = regret.adaptation.set_index(["policy", "mode"])
     bb = best[best["model"] != "random_init"].drop_duplicates("model").set_index("model")
     v = verdict.set_index("pair")
     out = []
-    zero = [bp for bp in pairs if bp.dose == 0]
+    zero = [bp for bp in pairs if bp.reward_blind]
     for bp in zero:
         r = v.loc[bp.label]
         parts = []
@@ -234,7 +256,9 @@ def creation_findings(
                 + (" its regret per trial rises within the episode (adaptation CI below 0 in both modes)**" if rises
                    else " its regret per trial does not resolvably fall within the episode**") if r["creation"]
                 else "**no, RL did not create in-context adaptation**")
-        out.append(f"{bp.rl_label} (dose 0, RL variant {bp.variant}): {head}. " + "; ".join(parts) + ".")
+        what = f"dose {bp.dose:g}{', shuffled rewards' if bp.shuffled else ''}, RL variant {bp.variant}" + (
+            f", label fixed before RL: {bp.design}" if bp.design and not bp.label.endswith(f"({bp.design})") else "")
+        out.append(f"{bp.rl_label} ({what}): {head}. " + "; ".join(parts) + ".")
     for group in _by_base(zero).values():
         bl = group[0].base_label
         b = bb.loc[bl]
@@ -262,7 +286,7 @@ def creation_findings(
 
 def load_bandit_pairs(
     *, preset: str = "paper", variant: str | Sequence[str] = DEFAULT_VARIANT, seed: int = 0, smoke: bool = False,
-    smoke_dir: str | Path | None = None,
+    smoke_dir: str | Path | None = None, pretrain_seed: int | None = None,
 ) -> tuple[list[BanditPair], str]:
     """``([BanditPair, ...], source)`` for the bandit world, sorted by dose, then variant in the order requested.
 
@@ -273,11 +297,14 @@ def load_bandit_pairs(
     :func:`rlmeta_interp.registry.select_pairs` relaxes the preset, then the seed, then the variant (so the pairs
     may be another preset's, seed's or variant's; ``source`` says which was relaxed; one pair per (dose, variant)
     is kept); when the zoo holds no bandit organisms at all (the demo preset has none), one
-    :func:`smoke_bandit_pair` stand-in, and ``source`` says so.
+    :func:`smoke_bandit_pair` stand-in, and ``source`` says so. ``pretrain_seed``: only pairs whose base has that
+    pretraining seed (the validation preset builds each design at several; without it the first found is kept, with
+    a warning); outside smoke mode a seed with no such pair raises MissingWeightsError. Pairs are keyed by dose,
+    variant and whether the base's rewards were shuffled, so a shuffled-reward base never stands in for a real one.
     """
     from ..errors import MissingWeightsError
     from ..models import load_pair
-    from ..registry import select_pairs
+    from ..registry import manifest_of, select_pairs
 
     variants = [variant] if isinstance(variant, str) else list(variant)
     if not variants:
@@ -297,28 +324,46 @@ def load_bandit_pairs(
         select_pairs("bandits", variant=list(dict.fromkeys(absent)), preset=preset, seed=seed)
         raise MissingWeightsError(f"No bandit pair with variant {absent} (preset {preset!r}, seed {seed}): build it"
                                   f" with `rlmeta-interp zoo build --preset {preset}`.")
+    base_manifests = {s.base.name: manifest_of(s.base.name) or {} for s in specs}
+    if pretrain_seed is not None:
+        kept = [s for s in specs if base_manifests[s.base.name].get("seed") == pretrain_seed]
+        if not kept and not smoke:
+            raise MissingWeightsError(f"No bandit pair of preset {preset!r}, variant {variants}, RL seed {seed} has a base"
+                                      f" of pretraining seed {pretrain_seed}: build them with `rlmeta-interp zoo build"
+                                      f" --preset {preset}` (or choose a seed the zoo holds).")
+        source = f"{specs.source}, pretraining seed {pretrain_seed}" if kept else specs.source
+        specs = type(specs)(kept or specs, source, specs.missing)
+
+    def shuffled(s: Any) -> bool:
+        corpus = (base_manifests[s.base.name].get("config") or {}).get("pretrain", {}).get("corpus", {})
+        return corpus.get("bandit_rewards") == "shuffled"
+
     order = {v: i for i, v in enumerate(variants)}
-    chosen: dict[tuple[float, str], Any] = {}
-    for s in sorted(specs, key=lambda s: (s.dose if s.dose is not None else -1.0,
+    chosen: dict[tuple[float, str, bool], Any] = {}
+    for s in sorted(specs, key=lambda s: (s.dose if s.dose is not None else -1.0, shuffled(s),
                                           order.get(s.extra.get("variant"), len(order)))):
-        key = (float(s.dose if s.dose is not None else np.nan), str(s.extra.get("variant") or DEFAULT_VARIANT))
+        key = (float(s.dose if s.dose is not None else np.nan), str(s.extra.get("variant") or DEFAULT_VARIANT),
+               shuffled(s))
         if key in chosen:
-            log.warning("Several bandit pairs at dose %g, variant %s (%s, %s); keeping %s.", key[0], key[1],
-                        chosen[key].name, s.name, chosen[key].name)
+            log.warning("Several bandit pairs at dose %g, variant %s%s (%s, %s); keeping %s: pass pretrain_seed to"
+                        " choose.", key[0], key[1], " (shuffled rewards)" if key[2] else "", chosen[key].name,
+                        s.name, chosen[key].name)
             continue
         chosen[key] = s
     out: list[BanditPair] = []
     bases: dict[str, tuple[Any, str]] = {}  # base model name -> (loaded model, label)
-    for (dose, var), s in chosen.items():
+    for (dose, var, shuf), s in chosen.items():
         pair = load_pair(s.name)
         if pair.base.name in bases:
             pair = replace(pair, base=bases[pair.base.name][0])
         else:
-            label = f"base d{dose:g}"
+            label = f"base d{dose:g}{' shuffled' if shuf else ''}"
             if label in {lab for _, lab in bases.values()}:  # another base at this dose (e.g. a smoke relaxation)
-                label = f"base d{dose:g} ({pair.base.name})"
+                label = f"{label} ({pair.base.name})"
             bases[pair.base.name] = (pair.base, label)
-        out.append(BanditPair(dose, var, pair_label(dose, var), pair, bases[pair.base.name][1]))
+        design = str(s.label or "")
+        out.append(BanditPair(dose, var, pair_label(dose, var, shuffled=shuf, design=design), pair,
+                              bases[pair.base.name][1], design=design, shuffled=shuf))
     return out, specs.source
 
 

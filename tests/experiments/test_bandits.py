@@ -57,13 +57,15 @@ def test_best_layers_and_smoke_fallback(pair, tmp_path, monkeypatch):
     assert (pairs[0].dose, pairs[0].variant, pairs[0].label, pairs[0].base_label) == (0.5, "correct", "d0.5", "base d0.5")
 
 
-def _copy_into_zoo(zoo, name, src, **fields):
+def _copy_into_zoo(zoo, name, src, rewards=None, **fields):
     import json
     import shutil
 
     shutil.copytree(src, zoo / name)
     man = json.loads((zoo / name / "manifest.json").read_text())
-    man.update(name=name, preset="paper", **fields)
+    man.update({"name": name, "preset": "paper", **fields})
+    if rewards is not None:  # how the base's pretraining histories showed their rewards ("true" / "shuffled")
+        man.setdefault("config", {}).setdefault("pretrain", {}).setdefault("corpus", {})["bandit_rewards"] = rewards
     (zoo / name / "manifest.json").write_text(json.dumps(man))
 
 
@@ -97,6 +99,38 @@ def test_load_bandit_pairs_across_doses_and_variants(pair, tmp_path, monkeypatch
         load_bandit_pairs(variant=["correct", "nope"])
     with pytest.raises(InvalidConfigError, match="variant"):
         load_bandit_pairs(variant=[])
+
+
+def test_load_bandit_pairs_keys_shuffled_bases_apart_and_chooses_a_pretraining_seed(pair, tmp_path, monkeypatch,
+                                                                                      caplog):
+    """Validation-like pairs: real-reward and shuffled-reward bases at one dose are two pairs, never one standing in
+    for the other; pretrain_seed picks among seeds; the label fixed before RL is carried into the display label."""
+    from rlmeta_interp.errors import MissingWeightsError
+    from rlmeta_interp.experiments.bandits import load_bandit_pairs
+
+    p, _, _ = pair
+    zoo = tmp_path / "data" / "zoo"
+    for seed in (8, 9):
+        for tag, rewards, label in (("", "true", "activation"), ("shuf-", "shuffled", "creation")):
+            base = f"val-bandit-{tag}d100-s{seed}-base"
+            _copy_into_zoo(zoo, base, p.base.folder, rewards=rewards, dose=1.0, seed=seed, preset="validation")
+            _copy_into_zoo(zoo, f"val-bandit-{tag}d100-s{seed}-rl-long", p.rl.folder, dose=1.0, variant="long", seed=0,
+                           base=base, preset="validation", label=label, split="test", recipe="bandit-dose")
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    pairs, source = load_bandit_pairs(preset="validation", variant="long", pretrain_seed=9)
+    assert source == "preset validation, pretraining seed 9"  # every figure title names the seed
+    assert [(b.label, b.base_label, b.design, b.shuffled, b.reward_blind, b.pair.rl.name) for b in pairs] == [
+        ("d1 long (activation)", "base d1", "activation", False, False, "val-bandit-d100-s9-rl-long"),
+        ("d1 shuffled long (creation)", "base d1 shuffled", "creation", True, True,
+         "val-bandit-shuf-d100-s9-rl-long")]
+    # without a pretraining seed: one pair per (dose, variant, rewards), the others named in a warning
+    with caplog.at_level("WARNING"):
+        pairs, _ = load_bandit_pairs(preset="validation", variant="long")
+    assert [b.label for b in pairs] == ["d1 long (activation)", "d1 shuffled long (creation)"]
+    assert "(shuffled rewards)" in caplog.text and "pass pretrain_seed" in caplog.text
+    with pytest.raises(MissingWeightsError, match="pretraining seed 7.*zoo build --preset validation"):
+        load_bandit_pairs(preset="validation", variant="long", pretrain_seed=7)
 
 
 def test_bandit_models_and_probes_evaluate_a_shared_base_once(pair):
@@ -206,6 +240,18 @@ def test_verdicts_and_creation_findings(pair):
     v2 = verdicts(reg2, best, pairs[1:2], n_boot=200).iloc[0]
     assert not v2["creation"] and "does not isolate creation" in v2["expected"]
     # typed errors
+    # a shuffled-reward base is reward-blind too, so the creation test applies at dose > 0; the label fixed before RL
+    # comes first, with the operational reading beside it
+    shuf = [BanditPair(1.0, "long", "d0 long", p, "base d0", design="creation", shuffled=True),
+            BanditPair(1.0, "correct", "d0.5", p, "base d0.5", design="activation")]
+    vs = verdicts(reg, best, shuf, n_boot=200).set_index("pair")
+    assert vs.loc["d0 long", "creation"] and vs.loc["d0 long", "design"] == "creation"
+    assert vs.loc["d0 long", "expected"].startswith("label fixed before RL: creation. Operational reading: shuffled")
+    assert "RL created it" in vs.loc["d0 long", "expected"]
+    assert not vs.loc["d0.5", "creation"] and "activation is expected" in vs.loc["d0.5", "expected"]
+    (line,) = creation_findings(reg, best, vs.reset_index(), shuf, n_boot=200)[:1]
+    assert line.startswith("RL d0 long (dose 1, shuffled rewards, RL variant long, label fixed before RL: creation)")
+    assert len(creation_findings(reg, best, vs.reset_index(), shuf, n_boot=200)) == 2  # the pair, then its base
     with pytest.raises(InvalidConfigError, match="best-layer"):
         verdicts(reg, best[best["model"] != "RL d0"], pairs, n_boot=50)
     with pytest.raises(InvalidConfigError, match="finals"):
