@@ -53,9 +53,10 @@ from rlmeta_interp.analysis import scorecard as sc
 from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
+from rlmeta_interp.analysis.validation.reading import committed_summary
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
 from rlmeta_interp.organism import answers, readings, tables
-from rlmeta_interp.paths import figures_dir, results_dir
+from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import save_fig, set_style
 from rlmeta_interp.registry import select_pairs
 
@@ -87,14 +88,20 @@ TABLE[["pair", "world", "label", "split", "gain", "vote_summary"] + [f"{n}_vote"
 # ## Fitted on calibration, scored on the held-out pairs
 # `run_validation` reuses the saved scorecards, fits thresholds and the summary on the calibration split, and writes
 # the table (`validation_summary.json` and CSVs, checksummed) and its figures: the confusion matrix and the ROC curves.
+# They go to `RLMETA_RESULTS/validation/table`, never to `figures/`: the committed table (which the README's trust
+# paragraph is generated from) is written only by `rlmeta-interp validate`, so running this notebook on a partly
+# built zoo, or through `rlmeta-interp figures`, cannot refit it.
 
 # %%
-SUMMARY = vrep.run_validation(OUT, table_dir=figures_dir(), config=CFG, pairs=[p.name for p in SPECS],
+SUMMARY = vrep.run_validation(OUT, table_dir=OUT / "table", config=CFG, pairs=[p.name for p in SPECS],
                               seed=SEED, progress=False) if VALIDATE else None
 if SUMMARY is not None:
     EV = SUMMARY["evaluation"]
     display(pd.DataFrame([{k: v for k, v in r.items() if k != "roc"} for r in EV["indicators"]]))
-display(Markdown(vrep.render_trust_paragraph(SUMMARY)))
+# without a fit of its own this run shows the committed table's paragraph (the README's), saying so
+display(Markdown(vrep.render_trust_paragraph(SUMMARY) if SUMMARY is not None else
+                 "*This run fitted nothing; the committed validation table reads:* "
+                 + vrep.render_trust_paragraph(committed_summary())))
 
 # %% [markdown]
 # ## Each indicator's statistic per pair, as the fit reads it
@@ -146,8 +153,9 @@ display(Markdown(EXAMPLE.to_markdown()))
 
 # %%
 if SUMMARY is None:
-    found = (f"The zoo holds {len(LABELLED)} labelled pairs (splits: {sorted(SPLITS) or 'none'}), so nothing was"
-             " validated: the votes above are hand-set rules on unlabelled pairs. Build the validation zoo"
+    found = (f"The zoo holds {len(LABELLED)} labelled pairs (splits: {sorted(SPLITS) or 'none'}), not a calibration"
+             " and a held-out split, so nothing was fitted or validated here: the votes above are the scorecard's"
+             " configured rules. Build the validation zoo"
              " (`rlmeta-interp zoo build --preset validation`) and run `rlmeta-interp validate`.")
 else:
     s, const = EV["summary"], EV["constant_baseline"]

@@ -43,7 +43,7 @@ def plot_scorecard(card: Scorecard) -> Any:
         ax.legend(frameon=False, fontsize=8)
         ax.set_ylabel("greedy accuracy (test half)")
         ax.set_title("steering the base: accuracy vs controls")
-        ax.tick_params(axis="x", rotation=20)
+        plt.setp(ax.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")  # long names: no overlap
     elif bel is not None and "belief_probes" in bel.tables:
         t = bel.tables["belief_probes"]
         bar_ci(ax, t, "model", "r2", "ci_lo", "ci_hi", colors=[COLORS.get(m, COLORS["control"]) for m in t["model"]])
