@@ -42,6 +42,7 @@ SIZES = "demo"
 SEED = 0
 SMOKE = False
 MAX_PAIRS = 0  # 0: every pair
+PAIRS = []  # pair names to score, whatever else the zoo holds (the figures of record name theirs); empty: chosen above
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,6 +55,7 @@ from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.reading import committed_summary
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
 from rlmeta_interp.organism import answers, readings, tables
 from rlmeta_interp.paths import results_dir
@@ -65,10 +67,15 @@ if SMOKE:
 set_style()
 CFG = {"demo": sc.ScorecardConfig.demo, "smoke": sc.ScorecardConfig.smoke, "full": sc.ScorecardConfig}[SIZES]()
 CFG = CFG.replace(seed=SEED)
-LABELLED = [p for p in labelled_pairs() if not PRESET or p.extra.get("preset") in (None, PRESET)]
+LABELLED = [p for p in labelled_pairs() if (not PRESET or p.extra.get("preset") in (None, PRESET))
+            and p.world in WORLDS and (not PAIRS or p.name in PAIRS)]
 SPLITS = {p.split for p in LABELLED}
 VALIDATE = {"calibration", "test"} <= SPLITS
 SPECS = LABELLED if VALIDATE else list(select_pairs(WORLDS, preset=PRESET or None, smoke=SMOKE, require="any"))
+SPECS = [s for s in SPECS if s.name in PAIRS] if PAIRS else SPECS
+if PAIRS and {s.name for s in SPECS} != set(PAIRS):
+    raise InvalidConfigError(f"PAIRS names pairs this zoo does not hold or WORLDS leaves out:"
+                             f" {sorted(set(PAIRS) - {s.name for s in SPECS})}; build them or fix PAIRS.")
 SPECS = SPECS[:MAX_PAIRS] if MAX_PAIRS else SPECS
 OUT = results_dir() / "validation"
 pd.DataFrame([{"pair": p.name, "world": p.world, "label": p.label, "split": p.split, "recipe": p.recipe or None}
@@ -145,7 +152,8 @@ EXAMPLE = next((c for c in CARDS if c.label == "creation"), CARDS[-1])
 fig = sc.plot_scorecard(EXAMPLE)
 save_fig(fig, 11, "example_scorecard", caption="One pair's full scorecard (a creation pair when the zoo has one):"
          " pass@k with the guessing baseline, steering against random-vector controls (or belief probes), crosscoder"
-         " latents, and the votes.")
+         f" latents, and the votes. Pair {EXAMPLE.pair} (label {EXAMPLE.label or 'none'}, recipe"
+         f" {EXAMPLE.recipe or 'none'}); 'rl' / 'RL model' is its tuned model, whatever tuned it.")
 display(Markdown(EXAMPLE.to_markdown()))
 
 # %% [markdown]

@@ -139,8 +139,6 @@ def test_text_json_and_csv_sidecars(tmp_path):
         read_csv(table)
     # a 0-byte file, checksummed as written, is refused by name (pandas alone raises EmptyDataError naming no file)
     empty = write_text_atomic(tmp_path / "e.csv", "", checksum=True)
-    with pytest.raises(pd.errors.EmptyDataError):
-        pd.read_csv(empty)
     with pytest.raises(EmptyInputError, match=r"e.csv is empty \(not even a header row\).*rebuild it: rerun X"):
         read_csv(empty, rebuild="rerun X")
     js = write_json_atomic(tmp_path / "m.json", {"a": [1, 2]}, checksum=True)

@@ -128,7 +128,17 @@ def test_load_bandit_pairs_keys_shuffled_bases_apart_and_chooses_a_pretraining_s
     with caplog.at_level("WARNING"):
         pairs, _ = load_bandit_pairs(preset="validation", variant="long")
     assert [b.label for b in pairs] == ["d1 long (activation)", "d1 shuffled long (creation)"]
+    assert [b.pair.base.name for b in pairs] == ["val-bandit-d100-s8-base", "val-bandit-shuf-d100-s8-base"]
     assert "(shuffled rewards)" in caplog.text and "pass pretrain_seed" in caplog.text
+    # a variant the zoo holds at another pretraining seed only is an error at this one, not a silent omission
+    _copy_into_zoo(zoo, "val-bandit-d100-s8-rl-long-random", p.rl.folder, dose=1.0, variant="long-random", seed=0,
+                   base="val-bandit-d100-s8-base", preset="validation", label="no_signal", split="test")
+    assert len(load_bandit_pairs(preset="validation", variant=["long", "long-random"], pretrain_seed=8)[0]) == 3
+    with pytest.raises(MissingWeightsError, match=r"variant \['long-random'\].*pretraining seed 9"):
+        load_bandit_pairs(preset="validation", variant=["long", "long-random"], pretrain_seed=9)
+    # smoke runs fall back to any seed, and say so
+    pairs, source = load_bandit_pairs(preset="validation", variant="long", pretrain_seed=7, smoke=True)
+    assert pairs and "no pair of pretraining seed 7" in source
     with pytest.raises(MissingWeightsError, match="pretraining seed 7.*zoo build --preset validation"):
         load_bandit_pairs(preset="validation", variant="long", pretrain_seed=7)
 
@@ -175,7 +185,10 @@ def _synthetic_regret(base_d0_learns=False):
     for m in MODES:
         runs.update({("base d0", m): learner if base_d0_learns else blind(2), ("RL d0", m): blind(3),
                      ("RL d0 long", m): learner, ("base d0.5", m): learner, ("RL d0.5", m): learner,
-                     ("RL d0 fading", m): fading})
+                     ("RL d0 fading", m): fading, ("base d1 shuffled", m): blind(4),
+                     ("RL d1 shuffled long (creation)", m): learner, ("RL d1 shuffled long", m): learner,
+                     ("RL d0 half", m): learner,
+                     ("base half", m): learner if m == "greedy" else blind(5)})
     return regret_from_choices(runs, means, n_boot=200), runs, means
 
 
@@ -192,7 +205,10 @@ def test_verdicts_and_creation_findings(pair):
                           "random_lo": 0.15, "random_hi": 0.25, "r2_counts": 0.1}
                          for m, r in [("base d0", 0.6), ("RL d0", 0.6), ("RL d0 long", 0.6), ("RL d0 fading", 0.6),
                                       ("random_init", 0.2),
-                                      ("base d0.5", 0.2), ("RL d0.5", 0.7), ("random_init", 0.2)]])
+                                      ("base d0.5", 0.2), ("RL d0.5", 0.7), ("random_init", 0.2),
+                                      ("base d1 shuffled", 0.2), ("RL d1 shuffled long (creation)", 0.2),
+                                      ("RL d1 shuffled long", 0.2),
+                                      ("base half", 0.2), ("RL d0 half", 0.2)]])
     pairs = [BanditPair(0.0, "correct", "d0", p, "base d0"), BanditPair(0.0, "long", "d0 long", p, "base d0"),
              BanditPair(0.5, "correct", "d0.5", p, "base d0.5")]
     v = verdicts(reg, best, pairs, n_boot=200).set_index("pair")
@@ -206,7 +222,8 @@ def test_verdicts_and_creation_findings(pair):
     long = v.loc["d0 long"]
     assert long["creation"] and long["beats_random_rl_sampled"] and not long["beats_random_base_sampled"]
     assert long["rl_beats_base_sampled"] and long["adapts_rl_greedy"] and "appears after RL" in long["behaviour"]
-    assert "any regret gain below uniform random is creation" in long["expected"] and "RL created it" in long["expected"]
+    assert "a regret gain below uniform random is creation when the base itself does neither" in long["expected"]
+    assert "RL created it" in long["expected"]
     assert long["probes"].startswith("activation")
     # dose 0, RL that stayed reward-blind: nothing created
     assert not v.loc["d0", "creation"] and "nothing was created" in v.loc["d0", "expected"]
@@ -242,16 +259,33 @@ def test_verdicts_and_creation_findings(pair):
     # typed errors
     # a shuffled-reward base is reward-blind too, so the creation test applies at dose > 0; the label fixed before RL
     # comes first, with the operational reading beside it
-    shuf = [BanditPair(1.0, "long", "d0 long", p, "base d0", design="creation", shuffled=True),
+    name = "d1 shuffled long (creation)"  # as load_bandit_pairs labels it
+    shuf = [BanditPair(1.0, "long", name, p, "base d1 shuffled", design="creation", shuffled=True),
             BanditPair(1.0, "correct", "d0.5", p, "base d0.5", design="activation")]
     vs = verdicts(reg, best, shuf, n_boot=200).set_index("pair")
-    assert vs.loc["d0 long", "creation"] and vs.loc["d0 long", "design"] == "creation"
-    assert vs.loc["d0 long", "expected"].startswith("label fixed before RL: creation. Operational reading: shuffled")
-    assert "RL created it" in vs.loc["d0 long", "expected"]
+    assert vs.loc[name, "creation"] and vs.loc[name, "design"] == "creation"
+    assert vs.loc[name, "expected"].startswith("label fixed before RL: creation. Operational reading: shuffled")
+    assert "RL created it" in vs.loc[name, "expected"]
     assert not vs.loc["d0.5", "creation"] and "activation is expected" in vs.loc["d0.5", "expected"]
-    (line,) = creation_findings(reg, best, vs.reset_index(), shuf, n_boot=200)[:1]
-    assert line.startswith("RL d0 long (dose 1, shuffled rewards, RL variant long, label fixed before RL: creation)")
-    assert len(creation_findings(reg, best, vs.reset_index(), shuf, n_boot=200)) == 2  # the pair, then its base
+    found = creation_findings(reg, best, vs.reset_index(), shuf, n_boot=200)
+    assert len(found) == 2  # the pair, then its base
+    # the label already names the design, so the sentence does not repeat it
+    assert found[0].startswith(f"RL {name} (dose 1, shuffled rewards, RL variant long): **yes, RL created")
+    bare = [BanditPair(1.0, "long", "d1 shuffled long", p, "base d1 shuffled", design="creation", shuffled=True)]
+    line = creation_findings(reg, best, verdicts(reg, best, bare, n_boot=200), bare, n_boot=200)[0]
+    assert line.startswith("RL d1 shuffled long (dose 1, shuffled rewards, RL variant long, label fixed before RL:"
+                           " creation): **yes")
+    # a base that beats uniform random (and adapts) in one decoding mode is not reward-blind in any: RL's gain in the
+    # other mode is not declared creation, and the reading says why
+    half = [BanditPair(0.0, "long", "d0 half", p, "base half")]
+    vh = verdicts(reg, best, half, n_boot=200).iloc[0]
+    assert vh["rl_beats_base_sampled"] and vh["beats_random_rl_sampled"]
+    assert vh["beats_random_base_greedy"] and not vh["beats_random_base_sampled"]
+    assert not vh["creation"] and "the base itself beats uniform random in greedy decoding" in vh["expected"]
+    assert "does not isolate creation" in vh["expected"] and "RL created it" not in vh["expected"]
+    line = creation_findings(reg, best, verdicts(reg, best, half, n_boot=200), half, n_boot=200)[0]
+    assert "**not established: RL beats uniform random and its base, but the base itself" in line
+    assert "**no, RL did not create" not in line
     with pytest.raises(InvalidConfigError, match="best-layer"):
         verdicts(reg, best[best["model"] != "RL d0"], pairs, n_boot=50)
     with pytest.raises(InvalidConfigError, match="finals"):

@@ -42,6 +42,13 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
         with pytest.raises(EmptyInputError):
             answers.tests_summary_rows(tmp_path)
     write_csv_atomic(path, frame)
+    # the README's summary reads every registered test's readings: one of its header alone is refused, by name
+    test_path = readings.readings_path(tmp_path, "composition-test")
+    write_text_atomic(test_path, header, checksum=True)
+    with pytest.raises(EmptyInputError, match="Readings composition-test .*hold no rows"):
+        answers.tests_summary_rows(tmp_path)
+    test_path.unlink()
+    test_path.with_name(test_path.name + ".sha256").unlink()
     # the shipped pilot's evaluation: the paragraph states what the file holds
     from rlmeta_interp.io import read_json
 
