@@ -30,23 +30,23 @@
 # RL.
 #
 # **What this notebook measures**, with its defaults (the paper preset), on the bandit organisms of the zoo
-# (pretrained on learning histories in which a
-# fraction *dose* comes from Thompson sampling, the rest from a uniform-random policy; then GRPO-tuned), for every
-# (dose, RL variant) pair the zoo holds, each RL model against its own base (a base shared by two pairs is evaluated
-# once): dose 0.5 and dose 0 with the same short GRPO recipe (variant `correct`, labelled `d0.5`, `d0`), and dose 0
-# with prolonged RL (variant `long`: 1500 steps, lr 1e-3, no KL; labelled `d0 long`) and its control, the same budget
-# with Bernoulli(0.5) rewards (variant `long-random`: what that much RL does to the model without a learning signal,
-# which the probes and the scorecard's feature indicator need beside `long`). The two doses test different
-# things. At dose 0.5 the base saw learning during pretraining, so activation is expected. At dose 0 every
-# pretraining history was uniform-random: the base never saw learning and its policy ignores the history, and a
-# policy that ignores rewards cannot beat uniform random on average over bandits whose arms are exchangeable, so
-# *any* RL gain in regret below uniform random at dose 0 is creation (the paper preset's one test of creation; the
-# short recipe is its control), provided the base itself neither beats uniform random nor adapts within the episode:
-# the notebook checks that premise on every such base, and declares no creation where it fails. Per model: (1) regret curves within an episode, per trial and cumulative, with sampled
-# *and* greedy decoding (docs/claims.md#bandit-measurement-traps: they disagree, because a base model imitates a mixture of behaviour
-# policies when sampled), beside Thompson sampling and uniform random run on the same unseen bandits; (2) within-
-# episode adaptation (regret over the first vs the last quarter of trials); (3) ridge probes of the arms' row-centred
-# posterior means at every reward token, per layer, beside a random-init model and a token-count baseline.
+# (pretrained on learning histories in which a fraction *dose* comes from Thompson sampling, the rest from a
+# uniform-random policy; then GRPO-tuned), for every (dose, RL variant) pair the zoo holds, each RL model against its
+# own base (a base shared by two pairs is evaluated once): dose 0.5 and dose 0 with the same short GRPO recipe
+# (variant `correct`, labelled `d0.5`, `d0`), and dose 0 with prolonged RL (variant `long`: 1500 steps, lr 1e-3, no
+# KL; labelled `d0 long`) and its control, the same budget with Bernoulli(0.5) rewards (variant `long-random`: what
+# that much RL does to the model without a learning signal, which the probes and the scorecard's feature indicator
+# need beside `long`). The two doses test different things. At dose 0.5 the base saw learning during pretraining, so
+# activation is expected. At dose 0 every pretraining history was uniform-random: the base never saw learning and its
+# policy ignores the history, and a policy that ignores rewards cannot beat uniform random on average over bandits
+# whose arms are exchangeable, so *any* RL gain in regret below uniform random at dose 0 is creation (the paper
+# preset's one test of creation; the short recipe is its control), provided the base itself neither beats uniform
+# random nor adapts within the episode: the notebook checks that premise on every such base, and declares no creation
+# where it fails. Per model: (1) regret curves within an episode, per trial and cumulative, with sampled *and* greedy
+# decoding (docs/claims.md#bandit-measurement-traps: they disagree, because a base model imitates a mixture of
+# behaviour policies when sampled), beside Thompson sampling and uniform random run on the same unseen bandits; (2)
+# within-episode adaptation (regret over the first vs the last quarter of trials); (3) ridge probes of the arms'
+# row-centred posterior means at every reward token, per layer, beside a random-init model and a token-count baseline.
 # Probe R^2 alone is not evidence (the pilot decoded centred values with R^2 0.50 from a random network); targets are
 # centred because uncentred R^2 is confounded by token counts. (4) Reward reliance: whether the next choice follows
 # which arm earned which reward, read against the same history with its rewards permuted (a base that only plays a
@@ -268,8 +268,8 @@ save_fig(fig, 5, "reward_reliance", caption="Directed reward reliance: the shift
 # ## What this run found
 # Per model, then per pair (its RL model against its own base, with the label fixed before RL where the zoo records
 # one, and beside it the operational reading: activation expected at dose > 0 from real rewards; from a reward-blind
-# base, dose 0 or shuffled rewards, any regret gain below uniform random is creation), then the creation test in
-# plain words.
+# base, dose 0 or shuffled rewards, a regret gain below uniform random is creation when the base itself neither beats
+# uniform random nor adapts within the episode), then the creation test in plain words.
 
 # %%
 t = reg.table.set_index(["policy", "mode"])
