@@ -35,6 +35,12 @@
 # its FVU on held-out texts of base, RL and a random-init model, the CE cost of splicing it into base and RL, and
 # BatchTopK crosscoders for (base, RL), (base, base) and (base, random init), with relative decoder norms and Latent
 # Scaling on held-out texts.
+#
+# **On the validation zoo** (`PRESET = "validation"`, `VARIANT = "deep"`, as the figures of record run it): the
+# shipped pairs of the depth world, a dose-0 base and a dose-0.1 base each fine-tuned under one budget on worked chains
+# deeper than the dose-0 base ever saw: creation by construction and its activation twin, labels fixed before tuning
+# and shown beside each pair. These pairs are tuned by supervised fine-tuning, not RL: "RL" below names each pair's
+# tuned model, whatever tuned it.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
@@ -91,7 +97,7 @@ recon, splice, latents, summary = [], [], [], []
 for spec in tqdm(specs, desc="SAE and crosscoder diff per pair"):
     pair = load_pair(spec.name)
     res = diffing.model_diff(pair, world_for(pair), cfg)
-    tag = {"pair": pair.name, "dose": pair.dose}
+    tag = {"pair": pair.name, "dose": pair.dose, "label": spec.label or ""}
     recon.append(res.reconstruction.assign(**tag))
     splice.append(res.splice.assign(**tag))
     latents.append(res.latents.assign(**tag))
@@ -104,17 +110,23 @@ display(summary)
 
 # %%
 pairs = list(dict.fromkeys(recon["pair"]))
+LABELS = {s.name: s.label or "" for s in specs}  # each pair's label fixed before tuning ("" for unlabelled pairs)
+named = {n: f"{n} ({LABELS[n]})" if LABELS[n] else n for n in pairs}
+PAIRS_NOTE = (" Pairs: " + ", ".join(f"{n} ({s.recipe or 'no recipe'}, label {s.label or 'none'})" for n in pairs
+                                     for s in specs if s.name == n) + "; 'RL' names each pair's tuned model.")
 mcolors = {"base": COLORS["base"], "rl": COLORS["rl"], "random_init": COLORS["random"]}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-r = recon.assign(bar=[f"d{d:g} {m}" for d, m in zip(recon.dose, recon.model, strict=True)])
+r = recon.assign(bar=[f"d{d:g}{f' {lab}' if lab else ''} {m}" for d, lab, m in
+                      zip(recon.dose, recon.label, recon.model, strict=True)])
 bar_ci(axes[0], r, "bar", "fvu", "ci_lo", "ci_hi", colors=[mcolors[m] for m in r.model])
 axes[0].set_yscale("log")  # the random-init control is orders of magnitude worse
-sp = splice.assign(bar=[f"d{d:g} {m}" for d, m in zip(splice.dose, splice.model, strict=True)])
+sp = splice.assign(bar=[f"d{d:g}{f' {lab}' if lab else ''} {m}" for d, lab, m in
+                        zip(splice.dose, splice.label, splice.model, strict=True)])
 bar_ci(axes[1], sp, "bar", "delta_ce", "delta_ci_lo", "delta_ci_hi", colors=[mcolors[m] for m in sp.model])
 for ax, ylabel, title in zip(axes, ("SAE FVU, held-out texts (log)", "delta CE, spliced - clean (nats/token)"),
                              ("base-trained SAE reconstructing each model", "cost of splicing it in"), strict=True):
     ax.tick_params(axis="x", labelrotation=45)
-    ax.set_xlabel("exposure dose, model")
+    ax.set_xlabel("exposure dose, label fixed before tuning (if any), model")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
 fig.tight_layout()
@@ -123,7 +135,7 @@ save_fig(fig, 10, "reconstruction",
                  f" base activations at layer {LAYER}: FVU on held-out texts of the base, the RL model and a random-init"
                  f" control (left), and next-token CE increase when spliced into base and RL (right); 95% bootstrap CIs"
                  f" over tokens (FVU) and sequences (delta CE); texts: {N_SAMPLES} sampled completions per problem from"
-                 f" each model on {N_PROBLEMS // 2} held-out problems.")
+                 f" each model on {N_PROBLEMS // 2} held-out problems." + PAIRS_NOTE)
 plt.show()
 
 # %%
@@ -138,7 +150,7 @@ for r, name in enumerate(pairs):
         exclusive = lat.category.isin(["rl_only", "base_only"]) & lat.confirmed
         ax.hist([lat.rel_norm[~exclusive], lat.rel_norm[exclusive]], bins=bins, stacked=True,
                 color=[COLORS["control"], COLORS["hybrid"]], label=["other live latents", "confirmed exclusive (Latent Scaling)"])
-        ax.set_title(f"{name}: {comp}", fontsize=9)
+        ax.set_title(f"{named[name]}:\n{comp}", fontsize=9)  # two lines: long pair names
         ax.set_xlabel("relative decoder norm" if r == len(pairs) - 1 else "")
         ax.set_ylabel("latents" if c == 0 else "")
 axes[0, 0].legend(frameon=False, fontsize=7, loc="upper left")
@@ -148,7 +160,8 @@ save_fig(fig, 10, "relative_norms",
                  f" layer {LAYER}: histogram of live latents' relative decoder norm (0 = first model only, 1 = second"
                  f" model only, 0.5 = shared) for (base, RL) and, as controls,"
                  f" (base, base) (null: nothing is exclusive) and (base, random init) (positive control); red: exclusive"
-                 f" latents (r within 0.1 of 0 or 1) confirmed by Latent Scaling (scale ratio < 0.3) on held-out texts.")
+                 f" latents (r within 0.1 of 0 or 1) confirmed by Latent Scaling (scale ratio < 0.3) on held-out texts."
+                 + PAIRS_NOTE)
 plt.show()
 
 # %%
@@ -159,7 +172,7 @@ for ax, name in zip(axes[0], pairs, strict=True):
     ax.scatter(lat.rel_norm[~ok], lat.scaling_ratio.clip(-0.5, 1.5)[~ok], s=8, color=COLORS["control"], label="other")
     ax.scatter(lat.rel_norm[ok], lat.scaling_ratio.clip(-0.5, 1.5)[ok], s=14, color=COLORS["hybrid"], label="confirmed exclusive")
     ax.axhline(0.3, color=COLORS["random"], ls=":", lw=1)
-    ax.set_title(f"{name} (dose {lat.dose.iloc[0] if len(lat) else ''})", fontsize=9)
+    ax.set_title(f"{named[name]} (dose {lat.dose.iloc[0] if len(lat) else ''})", fontsize=9)
     ax.set_xlabel("relative decoder norm (1 = RL only)")
 axes[0, 0].set_ylabel("Latent Scaling ratio\n(other model / owner, clipped)")
 axes[0, -1].legend(frameon=False, fontsize=8)
@@ -167,7 +180,7 @@ fig.tight_layout()
 save_fig(fig, 10, "latent_scaling",
          caption=f"Base-vs-RL crosscoder latents at layer {LAYER}: relative decoder norm against the Latent Scaling ratio"
                  f" (beta of the non-owning model / beta of the owner, Minder et al. 2504.02922) on held-out texts; an"
-                 f" exclusive latent is confirmed when the ratio is below 0.3 (dotted); seed {SEED}.")
+                 f" exclusive latent is confirmed when the ratio is below 0.3 (dotted); seed {SEED}." + PAIRS_NOTE)
 plt.show()
 
 # %% [markdown]
