@@ -54,8 +54,8 @@
 #
 # **On the validation zoo** (`PRESET = "validation"`, as the figures of record run it, at one pretraining seed
 # `PRETRAIN_SEED`): every RL model's manifest carries a label fixed from its corpus design before RL, shown after
-# its pair's name, and every pair had the same RL budget (the `budget` column of the first table, read from the
-# manifests). `d0 long (creation)`: RL from a base that saw uniform-random play only. `d0.5 long (activation)`: the
+# its pair's name, and every pair had the same RL budget (steps, learning rate, KL; the `budget` column of the first
+# table, read from the manifests; the control differs only in its random rewards). `d0 long (creation)`: RL from a base that saw uniform-random play only. `d0.5 long (activation)`: the
 # same RL from a base whose corpus was half Thompson sampling. `d1 shuffled long (creation)`: RL from a base that saw
 # Thompson play with its rewards shuffled within each episode: a learner's moves, with no reward showing which arm
 # earned it (each episode keeps its count of rewards, which can still tell a base how concentrated to play), so the

@@ -180,7 +180,8 @@ fig.tight_layout()
 save_fig(fig, 10, "latent_scaling",
          caption=f"Base-vs-RL crosscoder latents at layer {LAYER}: relative decoder norm against the Latent Scaling ratio"
                  f" (beta of the non-owning model / beta of the owner, Minder et al. 2504.02922) on held-out texts; an"
-                 f" exclusive latent is confirmed when the ratio is below 0.3 (dotted); seed {SEED}." + PAIRS_NOTE)
+                 f" exclusive latent (relative norm within 0.1 of 0 or 1) is confirmed when the ratio is below 0.3"
+                 f" (dotted); seed {SEED}." + PAIRS_NOTE)
 plt.show()
 
 # %% [markdown]

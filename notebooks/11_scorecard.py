@@ -55,7 +55,7 @@ from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.reading import committed_summary
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import MissingWeightsError
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
 from rlmeta_interp.organism import answers, readings, tables
 from rlmeta_interp.paths import results_dir
@@ -74,8 +74,9 @@ VALIDATE = {"calibration", "test"} <= SPLITS
 SPECS = LABELLED if VALIDATE else list(select_pairs(WORLDS, preset=PRESET or None, smoke=SMOKE, require="any"))
 SPECS = [s for s in SPECS if s.name in PAIRS] if PAIRS else SPECS
 if PAIRS and {s.name for s in SPECS} != set(PAIRS):
-    raise InvalidConfigError(f"PAIRS names pairs this zoo does not hold or WORLDS leaves out:"
-                             f" {sorted(set(PAIRS) - {s.name for s in SPECS})}; build them or fix PAIRS.")
+    gone = sorted(set(PAIRS) - {s.name for s in SPECS})
+    raise MissingWeightsError(f"PAIRS names pairs this zoo does not hold or WORLDS leaves out: {gone}; build them"
+                              f" (`rlmeta-interp zoo build --preset validation --only {' '.join(gone)}`) or fix PAIRS.")
 SPECS = SPECS[:MAX_PAIRS] if MAX_PAIRS else SPECS
 OUT = results_dir() / "validation"
 pd.DataFrame([{"pair": p.name, "world": p.world, "label": p.label, "split": p.split, "recipe": p.recipe or None}

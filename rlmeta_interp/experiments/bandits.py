@@ -276,12 +276,15 @@ def creation_findings(
         bl = group[0].base_label
         b = bb.loc[bl]
         beats = [m for m in MODES if tab.loc[(bl, m), "gap_lo"] > 0]
+        adapts = [m for m in MODES if ad.loc[(bl, m), "ci_lo"] > 0]
         beliefs = bool(b["ci_lo"] > max(b["random_hi"], b["r2_counts"]))
-        policy = ("its policy beats uniform random in " + ", ".join(beats) + " decoding, so it does not ignore"
-                  " rewards after all" if beats else "its policy does not beat uniform random (as a reward-blind"
-                  " policy cannot)")
+        voided = ([f"beats uniform random in {', '.join(beats)} decoding"] * bool(beats)
+                  + [f"adapts within the episode in {', '.join(adapts)} decoding"] * bool(adapts))
+        policy = (f"its policy {' and '.join(voided)}, so it does not ignore rewards after all" if voided else
+                  "its policy neither beats uniform random nor adapts within the episode (as a reward-blind policy"
+                  " cannot)")
         enc = ("it **already encodes beliefs** beyond the controls, though its policy ignores them"
-               if beliefs and not beats else "it encodes beliefs beyond the controls" if beliefs else
+               if beliefs and not voided else "it encodes beliefs beyond the controls" if beliefs else
                "it does **not** encode beliefs beyond the controls")
         rp = ""
         if reward_pred is not None:
@@ -333,15 +336,28 @@ def load_bandit_pairs(
         return [BanditPair(dose, DEFAULT_VARIANT, pair_label(dose, DEFAULT_VARIANT), pair, f"base d{dose:g}")], \
             "tiny smoke stand-in (no bandit organisms in this zoo)"
     base_manifests = {s.base.name: manifest_of(s.base.name) or {} for s in specs}
+
+    def shuffled(s: Any) -> bool:
+        corpus = (base_manifests[s.base.name].get("config") or {}).get("pretrain", {}).get("corpus", {})
+        return corpus.get("bandit_rewards") == "shuffled"
+
+    def design(s: Any) -> tuple[float, str, bool]:  # what a pair is, whatever its pretraining seed
+        return (float(s.dose if s.dose is not None else np.nan), str(s.extra.get("variant") or DEFAULT_VARIANT),
+                shuffled(s))
+
     if pretrain_seed is not None:
         kept = [s for s in specs if base_manifests[s.base.name].get("seed") == pretrain_seed]
-        lacking = [v for v in variants if not any((s.extra.get("variant") or DEFAULT_VARIANT) == v for s in kept)]
+        # every pair the zoo holds at some seed must be there at this one, or the figures lose it silently
+        lacking = sorted({design(s) for s in specs} - {design(s) for s in kept})
+        names = [pair_label(d, v, shuffled=sh) for d, v, sh in lacking]
         if lacking and not smoke:
-            raise MissingWeightsError(f"No bandit pair of preset {preset!r}, RL seed {seed}, variant {lacking} has a base"
-                                      f" of pretraining seed {pretrain_seed}: build them with `rlmeta-interp zoo build"
-                                      f" --preset {preset}` (or choose a seed the zoo holds).")
+            raise MissingWeightsError(f"No bandit pair of preset {preset!r}, RL seed {seed}, pretraining seed"
+                                      f" {pretrain_seed} for {names} (the zoo holds them at other seeds): build them"
+                                      f" with `rlmeta-interp zoo build --preset {preset} --only NAMES`, or choose a"
+                                      " seed the zoo holds them all at.")
         source = (f"{specs.source}, pretraining seed {pretrain_seed}" if kept else
                   f"{specs.source}; no pair of pretraining seed {pretrain_seed}, so any seed (smoke)")
+        source += f"; without {names} (not built at that seed)" if kept and lacking else ""
         specs = type(specs)(kept or specs, source, specs.missing)
     absent = [m["variant"] for m in specs.missing if "variant" in m]
     if absent and not smoke:  # a variant at no dose: the registry's own error names what builds it
@@ -349,16 +365,11 @@ def load_bandit_pairs(
         raise MissingWeightsError(f"No bandit pair with variant {absent} (preset {preset!r}, seed {seed}): build it"
                                   f" with `rlmeta-interp zoo build --preset {preset}`.")
 
-    def shuffled(s: Any) -> bool:
-        corpus = (base_manifests[s.base.name].get("config") or {}).get("pretrain", {}).get("corpus", {})
-        return corpus.get("bandit_rewards") == "shuffled"
-
     order = {v: i for i, v in enumerate(variants)}
     chosen: dict[tuple[float, str, bool], Any] = {}
     for s in sorted(specs, key=lambda s: (s.dose if s.dose is not None else -1.0, shuffled(s),
                                           order.get(s.extra.get("variant"), len(order)))):
-        key = (float(s.dose if s.dose is not None else np.nan), str(s.extra.get("variant") or DEFAULT_VARIANT),
-               shuffled(s))
+        key = design(s)
         if key in chosen:
             log.warning("Several bandit pairs at dose %g, variant %s%s (%s, %s); keeping %s%s.", key[0], key[1],
                         " (shuffled rewards)" if key[2] else "", chosen[key].name, s.name, chosen[key].name,

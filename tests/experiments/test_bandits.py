@@ -134,8 +134,14 @@ def test_load_bandit_pairs_keys_shuffled_bases_apart_and_chooses_a_pretraining_s
     _copy_into_zoo(zoo, "val-bandit-d100-s8-rl-long-random", p.rl.folder, dose=1.0, variant="long-random", seed=0,
                    base="val-bandit-d100-s8-base", preset="validation", label="no_signal", split="test")
     assert len(load_bandit_pairs(preset="validation", variant=["long", "long-random"], pretrain_seed=8)[0]) == 3
-    with pytest.raises(MissingWeightsError, match=r"variant \['long-random'\].*pretraining seed 9"):
+    with pytest.raises(MissingWeightsError, match=r"pretraining seed 9 for \['d1 long-random'\]"):
         load_bandit_pairs(preset="validation", variant=["long", "long-random"], pretrain_seed=9)
+    # a pair missing at the seed although its variant is there (through another pair) is an error as well
+    _copy_into_zoo(zoo, "val-bandit-d050-s8-base", p.base.folder, rewards="true", dose=0.5, seed=8, preset="validation")
+    _copy_into_zoo(zoo, "val-bandit-d050-s8-rl-long", p.rl.folder, dose=0.5, variant="long", seed=0,
+                   base="val-bandit-d050-s8-base", preset="validation", label="activation", split="test")
+    with pytest.raises(MissingWeightsError, match=r"pretraining seed 9 for \['d0.5 long'\]"):
+        load_bandit_pairs(preset="validation", variant="long", pretrain_seed=9)
     # smoke runs fall back to any seed, and say so
     pairs, source = load_bandit_pairs(preset="validation", variant="long", pretrain_seed=7, smoke=True)
     assert pairs and "no pair of pretraining seed 7" in source
@@ -180,6 +186,8 @@ def _synthetic_regret(base_d0_learns=False):
     learner[:, T // 4:] = means.argmax(1)[:, None]
     fading = blind(8)  # knows the best arm early, then forgets it: beats random while regret per trial rises
     fading[:, : T // 4] = means.argmax(1)[:, None]
+    slow = blind(6)  # plays the worst arm early, then at random: adapts within the episode without beating random
+    slow[:, : T // 4] = means.argmin(1)[:, None]
     runs = {("thompson", "reference"): reference_choices(means, T, "thompson", seed=0),
             ("random", "reference"): reference_choices(means, T, "random", seed=1)}
     for m in MODES:
@@ -188,7 +196,8 @@ def _synthetic_regret(base_d0_learns=False):
                      ("RL d0 fading", m): fading, ("base d1 shuffled", m): blind(4),
                      ("RL d1 shuffled long (creation)", m): learner, ("RL d1 shuffled long", m): learner,
                      ("RL d0 half", m): learner,
-                     ("base half", m): learner if m == "greedy" else blind(5)})
+                     ("base half", m): learner if m == "greedy" else blind(5), ("base slow", m): slow,
+                     ("RL d0 slow", m): learner})
     return regret_from_choices(runs, means, n_boot=200), runs, means
 
 
@@ -208,7 +217,8 @@ def test_verdicts_and_creation_findings(pair):
                                       ("base d0.5", 0.2), ("RL d0.5", 0.7), ("random_init", 0.2),
                                       ("base d1 shuffled", 0.2), ("RL d1 shuffled long (creation)", 0.2),
                                       ("RL d1 shuffled long", 0.2),
-                                      ("base half", 0.2), ("RL d0 half", 0.2)]])
+                                      ("base half", 0.2), ("RL d0 half", 0.2), ("base slow", 0.2),
+                                      ("RL d0 slow", 0.2)]])
     pairs = [BanditPair(0.0, "correct", "d0", p, "base d0"), BanditPair(0.0, "long", "d0 long", p, "base d0"),
              BanditPair(0.5, "correct", "d0.5", p, "base d0.5")]
     v = verdicts(reg, best, pairs, n_boot=200).set_index("pair")
@@ -239,7 +249,7 @@ def test_verdicts_and_creation_findings(pair):
     assert lines[1].startswith("RL d0 long (") and "**yes, RL created in-context adaptation**" in lines[1]
     assert "more regret than Thompson sampling" in lines[1] and "paired" in lines[1] and "(above 0)" in lines[1]
     assert lines[2].startswith("base d0:") and "already encodes beliefs" in lines[2]
-    assert "does not beat uniform random" in lines[2] and "reward prediction" not in lines[2]
+    assert "neither beats uniform random nor adapts" in lines[2] and "reward prediction" not in lines[2]
     rp = pd.DataFrame([{"model": "base d0", "corr": 0.9, "ci_lo": 0.85, "ci_hi": 0.95},
                        {"model": "random init", "corr": 0.5, "ci_lo": 0.4, "ci_hi": 0.6}])
     with_rp = creation_findings(reg, best, v.reset_index(), pairs, reward_pred=rp, n_boot=200)
@@ -286,6 +296,15 @@ def test_verdicts_and_creation_findings(pair):
     line = creation_findings(reg, best, verdicts(reg, best, half, n_boot=200), half, n_boot=200)[0]
     assert "**not established: RL beats uniform random and its base, but the base itself" in line
     assert "**no, RL did not create" not in line
+    # adapting within the episode voids it too, even when the base does not beat uniform random
+    slow = [BanditPair(0.0, "long", "d0 slow", p, "base slow")]
+    vw = verdicts(reg, best, slow, n_boot=200).iloc[0]
+    assert vw["adapts_base_sampled"] and not vw["beats_random_base_sampled"] and not vw["beats_random_base_greedy"]
+    assert not vw["creation"] and "the base itself adapts within the episode in sampled, greedy decoding" in vw["expected"]
+    lines = creation_findings(reg, best, verdicts(reg, best, slow, n_boot=200), slow, n_boot=200)
+    assert "**not established" in lines[0]
+    assert lines[1].startswith("base slow: its policy adapts within the episode in sampled, greedy decoding, so it"
+                               " does not ignore rewards after all")
     with pytest.raises(InvalidConfigError, match="best-layer"):
         verdicts(reg, best[best["model"] != "RL d0"], pairs, n_boot=50)
     with pytest.raises(InvalidConfigError, match="finals"):
