@@ -201,8 +201,7 @@ def verdicts(
                     " random bandits, nor adapt within an episode, so a regret gain below uniform random is creation"
                     " when the base itself does neither")
             rl_beats = [m for m in MODES if row[f"beats_random_rl_{m}"]]
-            voided = ", ".join([f"beats uniform random in {', '.join(base_beats)} decoding"] * bool(base_beats)
-                               + [f"adapts within the episode in {', '.join(base_adapts)} decoding"] * bool(base_adapts))
+            voided = " and ".join(_reward_use(base_beats, base_adapts))
             if gained and row["creation"]:
                 res = f"RL beats uniform random and its base ({', '.join(gained)} decoding): RL created it"
             elif gained:
@@ -222,6 +221,12 @@ def verdicts(
             row["expected"] = f"label fixed before RL: {bp.design}. Operational reading: {row['expected']}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _reward_use(beats: Sequence[str], adapts: Sequence[str]) -> list[str]:
+    """What a base did that a policy ignoring rewards cannot, per decoding mode: beat uniform random, adapt."""
+    return ([f"beats uniform random in {', '.join(beats)} decoding"] * bool(beats)
+            + [f"adapts within the episode in {', '.join(adapts)} decoding"] * bool(adapts))
 
 
 def creation_findings(
@@ -275,11 +280,10 @@ def creation_findings(
     for group in _by_base(zero).values():
         bl = group[0].base_label
         b = bb.loc[bl]
-        beats = [m for m in MODES if tab.loc[(bl, m), "gap_lo"] > 0]
-        adapts = [m for m in MODES if ad.loc[(bl, m), "ci_lo"] > 0]
+        r0 = v.loc[group[0].label]  # the verdict table already judged this base (its pairs share it)
+        voided = _reward_use([m for m in MODES if r0[f"beats_random_base_{m}"]],
+                             [m for m in MODES if r0[f"adapts_base_{m}"]])
         beliefs = bool(b["ci_lo"] > max(b["random_hi"], b["r2_counts"]))
-        voided = ([f"beats uniform random in {', '.join(beats)} decoding"] * bool(beats)
-                  + [f"adapts within the episode in {', '.join(adapts)} decoding"] * bool(adapts))
         policy = (f"its policy {' and '.join(voided)}, so it does not ignore rewards after all" if voided else
                   "its policy neither beats uniform random nor adapts within the episode (as a reward-blind policy"
                   " cannot)")

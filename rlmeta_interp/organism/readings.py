@@ -25,6 +25,11 @@ def readings_path(folder: str | Path, name: str) -> Path:
     return Path(folder) / READINGS_DIR / f"{name}.csv"
 
 
+def read_again_command(path: str | Path) -> str:
+    """The command that writes the readings at ``path`` again by the committed fit (NAME: the preset read)."""
+    return f"rlmeta-interp validate --read --preset NAME --readings {path}"
+
+
 def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
     """The rows of ``folder``'s readings ``name`` as ``validate --read`` wrote them (checksum verified; a statistic
     not measured is NaN); none when the readings are not there. A file there with no row (empty, or its header
@@ -32,7 +37,7 @@ def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:
     path = readings_path(folder, name)
     if not path.exists():
         return []
-    again = f"rlmeta-interp validate --read --preset NAME --readings {path}"
+    again = read_again_command(path)
     records = read_csv(path, rebuild=again, required=True, keep_default_na=False, na_values=[""]).to_dict("records")
     if not records:  # a header alone: every reader would take it for readings with no case, and skip or pass it
         raise EmptyInputError(f"Readings {name} ({path}) hold no rows: read them again by the committed fit ({again}).")

@@ -21,7 +21,7 @@ from scipy.special import expit
 from ...errors import InvalidConfigError
 from ...io import read_json, write_json_atomic
 from ...organism.answers import answer_path
-from ...organism.readings import readings_path, readings_records
+from ...organism.readings import read_again_command, readings_path, readings_records
 from ...organism.tables import manifest_files, pilot_manifests_dir
 from .metrics import recall_exact_ci
 from .reading import committed_summary, fit_sha256
@@ -154,8 +154,7 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
     readings = [read_readings(folder, n) for n in names]
     # by the fit's digest, not the summary file's: validate --add rewrites the file under an unchanged fit
     digest = fit_sha256(summary)
-    again = ("read them again by the committed fit (rlmeta-interp validate --read --preset NAME --readings"
-             f" {readings_path(folder, 'NAME')})")
+    again = f"read them again by the committed fit ({read_again_command(readings_path(folder, 'NAME'))})"
     for name, rows in zip(names, readings, strict=True):
         made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for r in rows}
         if "" in made_by:
