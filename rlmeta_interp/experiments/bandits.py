@@ -16,7 +16,7 @@ The measurements themselves (regret, belief probes, reward prediction) are in
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,12 +171,15 @@ def verdicts(
             row[f"rl_beats_base_{mode}"] = bool(d["hi"] < 0)
         rl_new = [m for m in MODES if row[f"adapts_rl_{m}"] and not row[f"adapts_base_{m}"]]
         base_had = [m for m in MODES if row[f"adapts_base_{m}"]]
+        # like the creation premise below, adaptation belongs to the base, not to a decoding mode: a base adapting in
+        # one mode already learns in context, so RL adapting in the other mode is an addition, not its appearance
         row["behaviour"] = (
-            f"RL adapts within the episode where the base does not ({', '.join(rl_new)} decoding): in-context RL"
-            " appears after RL" if rl_new else
             f"the base already adapts ({', '.join(base_had)} decoding): in-context learning pre-existed RL"
-            if base_had else "neither model's regret per trial falls within the episode (no adaptation CI above 0):"
-            " within-episode adaptation is not reproduced for this pair")
+            + (f"; RL adds adaptation in {', '.join(rl_new)} decoding" if rl_new else "") if base_had else
+            f"RL adapts within the episode where the base does not in any decoding mode ({', '.join(rl_new)}"
+            " decoding): in-context RL appears after RL" if rl_new else
+            "neither model's regret per trial falls within the episode (no adaptation CI above 0): within-episode"
+            " adaptation is not reproduced for this pair")
         row["probes"] = (
             "activation: the base already encodes beliefs beyond the controls" if row["beliefs_base"] else
             "creation-like: beliefs beyond the controls appear only after RL" if row["beliefs_rl"] else
@@ -221,6 +224,29 @@ def verdicts(
             row["expected"] = f"label fixed before RL: {bp.design}. Operational reading: {row['expected']}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _names_to_build(preset: str | None, designs: Iterable[tuple[float, str, bool]], seed: int,
+                    pretrain_seed: int) -> dict[tuple[float, str, bool], list[str]]:
+    """Per bandit pair design (dose, RL variant, shuffled rewards) that ``preset`` defines with RL seed ``seed`` from
+    a base of ``pretrain_seed``: the models that hold it, base first, those already in the zoo left out. Designs the
+    preset does not define there are absent."""
+    from ..organism.zoo import PRESETS, preset_specs
+    from ..registry import zoo_entries
+
+    if preset not in PRESETS:
+        return {}
+    specs = {s.name: s for s in preset_specs(preset)}
+    wanted, have = set(designs), set(zoo_entries())
+    out: dict[tuple[float, str, bool], list[str]] = {}
+    for s in specs.values():
+        b = specs.get(s.base or "")
+        if s.kind != "rl" or s.world != "bandits" or b is None or b.pretrain is None or b.seed != pretrain_seed:
+            continue
+        key = (float(s.dose), s.variant, b.pretrain.corpus.bandit_rewards == "shuffled")
+        if s.seed == seed and key in wanted:
+            out[key] = [n for n in (b.name, s.name) if n not in have]
+    return out
 
 
 def _reward_use(beats: Sequence[str], adapts: Sequence[str]) -> list[str]:
@@ -339,6 +365,8 @@ def load_bandit_pairs(
         dose = float(pair.base.manifest["dose"])
         return [BanditPair(dose, DEFAULT_VARIANT, pair_label(dose, DEFAULT_VARIANT), pair, f"base d{dose:g}")], \
             "tiny smoke stand-in (no bandit organisms in this zoo)"
+    # a zoo model is listed from its manifest, so every base here has one; a corpus without bandit_rewards was built
+    # before shuffled rewards existed (CorpusConfig's default, real rewards)
     base_manifests = {s.base.name: manifest_of(s.base.name) or {} for s in specs}
 
     def shuffled(s: Any) -> bool:
@@ -355,10 +383,16 @@ def load_bandit_pairs(
         lacking = sorted({design(s) for s in specs} - {design(s) for s in kept})
         names = [pair_label(d, v, shuffled=sh) for d, v, sh in lacking]
         if lacking and not smoke:
+            build = _names_to_build(preset, lacking, seed, pretrain_seed)
+            names_built = [n for d in lacking for n in build.get(d, [])]
+            undefined = [pair_label(*d[:2], shuffled=d[2]) for d in lacking if d not in build]
+            how = "; ".join(
+                ([f"build them with `rlmeta-interp zoo build --preset {preset} --only {' '.join(names_built)}`"]
+                 if names_built else [])
+                + ([f"preset {preset!r} defines no pair {undefined} from a base of that seed"] if undefined else []))
             raise MissingWeightsError(f"No bandit pair of preset {preset!r}, RL seed {seed}, pretraining seed"
-                                      f" {pretrain_seed} for {names} (the zoo holds them at other seeds): build them"
-                                      f" with `rlmeta-interp zoo build --preset {preset} --only NAMES`, or choose a"
-                                      " seed the zoo holds them all at.")
+                                      f" {pretrain_seed} for {names} (the zoo holds them at other seeds): {how}, or"
+                                      " choose a seed the zoo holds them all at.")
         source = (f"{specs.source}, pretraining seed {pretrain_seed}" if kept else
                   f"{specs.source}; no pair of pretraining seed {pretrain_seed}, so any seed (smoke)")
         source += f"; without {names} (not built at that seed)" if kept and lacking else ""

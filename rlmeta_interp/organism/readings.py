@@ -26,8 +26,9 @@ def readings_path(folder: str | Path, name: str) -> Path:
 
 
 def read_again_command(path: str | Path) -> str:
-    """The command that writes the readings at ``path`` again by the committed fit (NAME: the preset read)."""
-    return f"rlmeta-interp validate --read --preset NAME --readings {path}"
+    """The command that writes the readings at ``path`` again by the committed fit: readings are named after the
+    preset they read (``data/pilots/readings/<preset>.csv``), so the file's stem names the preset."""
+    return f"rlmeta-interp validate --read --preset {Path(path).stem} --readings {path}"
 
 
 def readings_records(folder: str | Path, name: str) -> list[dict[str, Any]]:

@@ -134,13 +134,17 @@ def test_load_bandit_pairs_keys_shuffled_bases_apart_and_chooses_a_pretraining_s
     _copy_into_zoo(zoo, "val-bandit-d100-s8-rl-long-random", p.rl.folder, dose=1.0, variant="long-random", seed=0,
                    base="val-bandit-d100-s8-base", preset="validation", label="no_signal", split="test")
     assert len(load_bandit_pairs(preset="validation", variant=["long", "long-random"], pretrain_seed=8)[0]) == 3
-    with pytest.raises(MissingWeightsError, match=r"pretraining seed 9 for \['d1 long-random'\]"):
+    with pytest.raises(MissingWeightsError, match=r"pretraining seed 9 for \['d1 long-random'\].*preset 'validation'"
+                                                  r" defines no pair \['d1 long-random'\] from a base of that seed"):
         load_bandit_pairs(preset="validation", variant=["long", "long-random"], pretrain_seed=9)
     # a pair missing at the seed although its variant is there (through another pair) is an error as well
     _copy_into_zoo(zoo, "val-bandit-d050-s8-base", p.base.folder, rewards="true", dose=0.5, seed=8, preset="validation")
     _copy_into_zoo(zoo, "val-bandit-d050-s8-rl-long", p.rl.folder, dose=0.5, variant="long", seed=0,
                    base="val-bandit-d050-s8-base", preset="validation", label="activation", split="test")
-    with pytest.raises(MissingWeightsError, match=r"pretraining seed 9 for \['d0.5 long'\]"):
+    # the error names the models of the preset that hold the pair at that seed, not a placeholder
+    with pytest.raises(MissingWeightsError, match=r"pretraining seed 9 for \['d0.5 long'\] .*: build them with"
+                                                  r" `rlmeta-interp zoo build --preset validation --only"
+                                                  r" val-bandit-d050-s9-base val-bandit-d050-s9-rl-long`"):
         load_bandit_pairs(preset="validation", variant="long", pretrain_seed=9)
     # smoke runs fall back to any seed, and say so
     pairs, source = load_bandit_pairs(preset="validation", variant="long", pretrain_seed=7, smoke=True)
@@ -293,6 +297,10 @@ def test_verdicts_and_creation_findings(pair):
     assert vh["beats_random_base_greedy"] and not vh["beats_random_base_sampled"]
     assert not vh["creation"] and "the base itself beats uniform random in greedy decoding" in vh["expected"]
     assert "does not isolate creation" in vh["expected"] and "RL created it" not in vh["expected"]
+    # the base's adaptation in one mode means in-context learning pre-existed RL, whatever RL adds in the other
+    assert vh["adapts_base_greedy"] and not vh["adapts_base_sampled"] and vh["adapts_rl_sampled"]
+    assert vh["behaviour"].startswith("the base already adapts (greedy decoding): in-context learning pre-existed RL;"
+                                      " RL adds adaptation in sampled decoding")
     line = creation_findings(reg, best, verdicts(reg, best, half, n_boot=200), half, n_boot=200)[0]
     assert "**not established: RL beats uniform random and its base, but the base itself" in line
     assert "**no, RL did not create" not in line

@@ -37,7 +37,7 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     header = path.read_text().splitlines()[0] + "\n"
     for text in (header, ""):
         write_text_atomic(path, text, checksum=True)
-        with pytest.raises(EmptyInputError, match=r"composition.csv.*validate --read --preset NAME --readings"):
+        with pytest.raises(EmptyInputError, match=r"composition.csv.*validate --read --preset composition --readings"):
             readings.readings_records(tmp_path, "composition")
         with pytest.raises(EmptyInputError):
             answers.tests_summary_rows(tmp_path)
@@ -92,3 +92,13 @@ def test_readings_of_one_class_give_its_recall_alone():
                            " activation (exact 95% interval 0.03 to 0.65).")
     assert "balanced accuracy 0" not in text and "Held-out AUC" not in text
     assert text.endswith("The project's bar over these pairs: not applicable (no creation case).\n")
+
+
+def test_every_readings_file_is_named_after_the_preset_it_reads():
+    from rlmeta_interp.organism.presets import PRESETS
+
+    # the read-again command takes the preset from the file's stem, so every rendered readings name must be a preset
+    assert set(readings.READINGS) <= set(PRESETS)
+    cmd = readings.read_again_command(readings.readings_path("data/pilots", "composition-lrmid"))
+    assert cmd == ("rlmeta-interp validate --read --preset composition-lrmid --readings"
+                   " data/pilots/readings/composition-lrmid.csv")

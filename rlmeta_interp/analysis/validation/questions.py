@@ -154,8 +154,8 @@ def load(folder: Path, names: Sequence[str], table_dir: str | Path | None = None
     readings = [read_readings(folder, n) for n in names]
     # by the fit's digest, not the summary file's: validate --add rewrites the file under an unchanged fit
     digest = fit_sha256(summary)
-    again = f"read them again by the committed fit ({read_again_command(readings_path(folder, 'NAME'))})"
     for name, rows in zip(names, readings, strict=True):
+        again = f"read them again by the committed fit ({read_again_command(readings_path(folder, name))})"
         made_by = {r.get("fit_sha256") if isinstance(r.get("fit_sha256"), str) else "" for r in rows}
         if "" in made_by:
             raise InvalidConfigError(f"Readings {name}: rows without the digest of the fit that made them (fit_sha256;"
