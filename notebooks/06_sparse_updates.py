@@ -33,6 +33,13 @@
 # tolerance) and in a bf16 view; the rank of each 2-D update over `min(shape)`; and the overlap of the updated entries of
 # two RL seeds from the same base against chance, in the fp32-tolerance and bf16 views. When the zoo holds one seed
 # only (the demo preset), two short re-runs of the same RL recipe with seeds 0 and 1 stand in, and the figures say so.
+#
+# **On the validation zoo** (`PAIRS` naming them, as the figures of record run it): bandit pairs whose labels were fixed
+# before RL from their pretraining corpora, all under one RL budget: from the dose-0 base of pretraining seed 0 (its
+# corpus shows no reward-driven play: creation) and the dose-0.5 base of the same seed (activation), RL seeds 0 and 1
+# each, so the seed overlap comes from full RL runs; and from the dose-0 base of pretraining seed 8, the real-reward
+# run beside its same-budget random-reward control (no signal), which shows how much of the update the reward itself
+# shapes. Two bases per class are a description, not a test of update sparsity as an indicator.
 
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset (SMOKE falls back to the shipped demo pairs)
@@ -42,6 +49,7 @@ SEED = 0  # seed of the control's random update
 SMOKE = False
 ATOL = 1e-5
 STANDIN_STEPS = 10  # RL steps of each stand-in re-run when the zoo has one seed only
+PAIRS = []  # pair names to compare, whatever else the zoo holds (the figures of record name theirs); empty: as above
 
 # %%
 if SMOKE:
@@ -56,6 +64,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_model, load_pair
 from rlmeta_interp.analysis.params import (
+    label_contrasts,
     matched_random_update,
     overlap_by_layer,
     sparsity_by_layer,
@@ -66,13 +75,20 @@ from rlmeta_interp.analysis.params import (
 from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
-SPECS = select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # every RL seed
+SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # all seeds
 SOURCE = SPECS.source
-pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "base": s.base.name} for s in SPECS])
+WHAT = ", ".join(sorted({f"{s.world}, RL variant {s.extra.get('variant')}" for s in SPECS}))
+LABEL = {s.name: s.label or "" for s in SPECS}  # fixed before RL from the corpus (validation zoo); empty elsewhere
+# one colour per pair, so pairs at one dose (RL seeds, reward controls) stay apart
+PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS)) % 10), strict=True))
+PAIRS_NOTE = ("" if not any(LABEL.values()) else " Pairs (label fixed before RL): "
+              + ", ".join(f"{s.name} ({LABEL[s.name] or 'none'})" for s in SPECS) + ".")
+pd.DataFrame([{"pair": s.name, "label": LABEL[s.name] or None, "dose": s.dose, "seed": s.extra.get("seed"),
+               "base": s.base.name} for s in SPECS])
 
 # %% [markdown]
 # ## Fraction of parameters updated, per layer
@@ -92,7 +108,7 @@ for s in tqdm(SPECS, desc="update sparsity per pair"):
         tables.append(tab)
         layers.append(sparsity_by_layer(tab).assign(pair=s.name, dose=s.dose, seed=s.extra.get("seed"), update=kind))
         summaries.append({"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "update": kind,
-                          **sparsity_summary(tab)})
+                          "label": LABEL[s.name], "base": s.base.name, **sparsity_summary(tab)})
 TABLE, LAYERS, SUMMARY = (pd.concat(tables, ignore_index=True), pd.concat(layers, ignore_index=True),
                           pd.DataFrame(summaries))
 for view in ("unchanged_fp32", "within_atol_fp32", "unchanged_bf16"):
@@ -104,27 +120,31 @@ SUMMARY[["pair", "dose", "seed", "update", "updated_unchanged_fp32", "updated_wi
 # %%
 views = {"updated_unchanged_fp32": "fp32: any change", "updated_within_atol_fp32": f"fp32: |delta| > {ATOL:g}",
          "updated_unchanged_bf16": "bf16 view: any change"}
-doses = sorted(LAYERS["dose"].unique())
-shade = dict(zip(doses, plt.cm.viridis(np.linspace(0.1, 0.8, len(doses))), strict=True))
-fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+
+def pair_name(pair: str, g: pd.DataFrame) -> str:
+    """Legend text: the pair's name and label where it has one, else its dose and RL seed."""
+    return f"{pair} ({LABEL[pair]})" if LABEL[pair] else f"RL d{g['dose'].iloc[0]:g} s{g['seed'].iloc[0]}"
+
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), sharey=True)
 for ax, (col, title) in zip(axes, views.items(), strict=False):
-    for (_pair, kind), g in LAYERS.groupby(["pair", "update"], sort=False):
-        d = g["dose"].iloc[0]
-        ax.plot(g["layer"], g[col], marker="o" if kind == "RL" else "x", ls="-" if kind == "RL" else "--",
-                color=shade[d] if kind == "RL" else COLORS["control"], alpha=0.9,
-                label=f"RL d{d:g} s{g['seed'].iloc[0]}" if kind == "RL" else f"control d{d:g} s{g['seed'].iloc[0]}")
+    for i, ((pair, kind), g) in enumerate(LAYERS.groupby(["pair", "update"], sort=False)):
+        rl = kind == "RL"
+        ax.plot(g["layer"], g[col], marker="o" if rl else "x", ls="-" if rl else "--",
+                color=PAIR_COLOR[pair] if rl else COLORS["control"], alpha=0.9,
+                label=pair_name(pair, g) if rl else "dense random update, same norm" if i == 1 else None)
     ax.axhspan(0.05, 0.30, color=COLORS["reference"], alpha=0.12, lw=0)
     ax.set_title(title)
     ax.set_xlabel("layer (-1: embeddings, final norm, head)")
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 axes[0].set_ylabel("fraction of parameters updated")
 axes[-1].legend(frameon=False, fontsize=7, loc="lower right")
-fig.suptitle(f"{WORLD}, RL variant {VARIANT}; {SOURCE}. Shaded: 5-30% reported by Mukherjee et al.; grey dashed:"
-             f" dense random update of the same norm (seed {SEED}). Exact counts.", fontsize=8)
+fig.suptitle(f"{WHAT}; {SOURCE}. Shaded: 5-30% reported by Mukherjee et al.; grey dashed: dense random update of"
+             f" the same norm, one per pair (seed {SEED}). Exact counts.", fontsize=8)
 fig.tight_layout()
 save_fig(fig, 6, "sparsity_by_layer", caption="Fraction of parameters RL updated per layer, in fp32 (exact and with"
          " atol 1e-5) and in a bf16 view, for each RL organism, beside a dense random update of the same per-tensor"
-         " norm; the band marks the 5-30% Mukherjee et al. report.")
+         " norm; the band marks the 5-30% Mukherjee et al. report." + PAIRS_NOTE)
 
 # %% [markdown]
 # ## Rank of each update
@@ -135,18 +155,19 @@ save_fig(fig, 6, "sparsity_by_layer", caption="Fraction of parameters RL updated
 mats = TABLE[(TABLE["update"] == "RL") & TABLE["rank_frac"].notna()].reset_index(drop=True)
 fig, ax = plt.subplots(figsize=(7, 4))
 rng = np.random.default_rng(SEED)  # horizontal jitter only
-for i, (_pair, g) in enumerate(mats.groupby("pair", sort=False)):
-    ax.scatter(i + rng.uniform(-0.25, 0.25, len(g)), g["rank_frac"], s=14, alpha=0.7, color=shade[g["dose"].iloc[0]])
+for i, (pair, g) in enumerate(mats.groupby("pair", sort=False)):
+    ax.scatter(i + rng.uniform(-0.25, 0.25, len(g)), g["rank_frac"], s=14, alpha=0.7, color=PAIR_COLOR[pair])
     ax.text(i, -0.12, f"median {g['rank_frac'].median():.2f}", ha="center", fontsize=7)
 ctrl_rank = TABLE[(TABLE["update"] != "RL") & TABLE["rank_frac"].notna()]["rank_frac"].median()
 ax.axhline(ctrl_rank, color=COLORS["control"], ls="--", label=f"random update, same norm (median {ctrl_rank:.2f})")
-ax.set_xticks(range(mats["pair"].nunique()), mats["pair"].unique(), rotation=20, fontsize=7)
+ax.set_xticks(range(mats["pair"].nunique()), [f"{p}\n({LABEL[p]})" if LABEL[p] else p for p in mats["pair"].unique()],
+              rotation=20, ha="right", fontsize=7)
 ax.set_ylim(-0.18, 1.05)
 ax.set_ylabel("rank(delta) / min(shape)")
 ax.legend(frameon=False, fontsize=7, loc="center right")
 ax.set_title(f"update rank per 2-D matrix ({len(mats)} matrices); {SOURCE}", fontsize=9)
 save_fig(fig, 6, "update_rank", caption="Rank of each 2-D parameter update over min(shape), per RL organism, beside"
-         " the median of a dense random update of the same norm.")
+         " the median of a dense random update of the same norm." + PAIRS_NOTE)
 
 # %% [markdown]
 # ## Overlap of the updated entries across RL seeds
@@ -193,7 +214,7 @@ fig.suptitle(f"Overlap of updated entries across two RL seeds; {OVERLAP_SOURCE}.
 fig.tight_layout()
 save_fig(fig, 6, "seed_overlap", caption="Overlap of the entries updated by two RL seeds from the same base, per layer,"
          " relative to chance (independent sets of the same sizes) and as a Jaccard index, in the fp32 (atol) and"
-         " bf16 views.")
+         " bf16 views, per base (" + ", ".join(runs) + f"); {OVERLAP_SOURCE}.")
 
 # %% [markdown]
 # ## What this run found
@@ -206,7 +227,8 @@ lines = [f"Source: {SOURCE}; exact counts over all parameters (no sampling error
 for _, r in rl_sum.iterrows():
     c = ctrl_sum.loc[r["pair"]]
     lines.append(
-        f"- **{r['pair']}** (dose {r['dose']:g}, seed {r['seed']}): updated {r['updated_unchanged_fp32']:.1%} (fp32, any"
+        f"- **{r['pair']}** (dose {r['dose']:g}, seed {r['seed']}"
+        + (f", label fixed before RL: {LABEL[r['pair']]}" if LABEL[r["pair"]] else "") + f"): updated {r['updated_unchanged_fp32']:.1%} (fp32, any"
         f" change), {r['updated_within_atol_fp32']:.1%} (fp32, |delta| > {ATOL:g}), {r['updated_unchanged_bf16']:.1%}"
         f" (bf16 view); a dense random update of the same norm: {c['updated_unchanged_bf16']:.1%} in the bf16 view."
         f" Mean update rank / min(shape): {r['mean_rank_frac']:.2f}.")
@@ -227,6 +249,7 @@ lines += ["", "Against the claim: " + (
     " explained by update size and rounding, as Miahi & Belilovsky argue" if bf16_like_ctrl else
     "and the bf16 sparsity differs from that of a dense random update of the same norm by more than 5 points, i.e."
     " it is not explained by update size and rounding alone") + "."]
+lines += [f"- {line}" for line in label_contrasts(SUMMARY)]
 if "stand-in" in OVERLAP_SOURCE:
     lines.append(f"The seed overlap comes from {STANDIN_STEPS}-step stand-in runs, not from the zoo's full RL runs.")
 display(Markdown("\n".join(lines)))

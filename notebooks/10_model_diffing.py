@@ -36,8 +36,8 @@
 # BatchTopK crosscoders for (base, RL), (base, base) and (base, random init), with relative decoder norms and Latent
 # Scaling on held-out texts.
 #
-# **On the validation zoo** (`PRESET = "validation"`, `VARIANT = "deep"`, as the figures of record run it): the
-# shipped pairs of the depth world, a dose-0 base and a dose-0.1 base each fine-tuned under one budget on worked chains
+# **On the validation zoo** (`PAIRS` naming `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`, as
+# the figures of record run it): the shipped pairs of the depth world, a dose-0 base and a dose-0.1 base each fine-tuned under one budget on worked chains
 # deeper than the dose-0 base ever saw: creation by construction and its activation twin, labels fixed before tuning
 # and shown beside each pair. These pairs are tuned by supervised fine-tuning, not RL: "RL" below names each pair's
 # tuned model, whatever tuned it.
@@ -46,8 +46,9 @@
 WORLD = "arithmetic"
 PRESET = "auto"  # "auto": whichever of the paper and demo presets holds more doses (ties: paper)
 VARIANT = "correct"
-SEED = 0
+SEED = 0  # RL seed of the pairs chosen (when PAIRS is empty); also the dictionaries' training seed
 DOSES = []  # empty: every dose found in the preset
+PAIRS = []  # pair names to compare, whatever else the zoo holds (the figures of record name theirs); empty: as above
 SMOKE = False
 LAYER = 2
 N_PROBLEMS = 64  # half for training the dictionaries, half held out
@@ -61,12 +62,13 @@ N_BOOT = 1000
 PROBLEM_SEED = 10000
 
 # %%
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, SAE_SAMPLES, CROSSCODER_STEPS, N_BOOT = 4, 1, 2048, 40, 50
 # the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
-specs = select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE)
+specs = (named_pairs(PAIRS) if PAIRS else
+         select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE))
 
 # %%
 import matplotlib.pyplot as plt

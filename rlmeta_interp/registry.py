@@ -23,7 +23,7 @@ from .sources.hub import HUB_PAIRS
 log = logging.getLogger(__name__)
 
 __all__ = ["HUB_PAIRS", "PairSelection", "ZooEntry", "all_models", "all_pairs", "find_pairs", "get_model", "get_pair",
-           "labelled_pairs", "manifest_of", "resolve_model", "select_pairs", "zoo_entries", "zoo_pairs"]
+           "labelled_pairs", "manifest_of", "named_pairs", "resolve_model", "select_pairs", "zoo_entries", "zoo_pairs"]
 
 
 def zoo_entries() -> dict[str, ZooEntry]:
@@ -394,3 +394,38 @@ def select_pairs(
         " folder that holds a built zoo" + ("" if smoke else "; or run with SMOKE=True / smoke=True to use what exists")
         + "); `rlmeta-interp list` shows what exists."
     )
+
+
+def named_pairs(names: Sequence[str]) -> PairSelection:
+    """The zoo pairs ``names``, in that order, whatever else the zoo holds: how a figure of record fixes its pairs.
+
+    A name the zoo lacks raises :class:`MissingWeightsError` with the ``rlmeta-interp zoo build --preset P --only
+    NAMES`` command of the preset that defines it (its base included unless built); a name no preset defines, or a
+    repeated one, raises :class:`InvalidConfigError`.
+    """
+    names = list(names)
+    if not names or len(set(names)) != len(names):
+        raise InvalidConfigError(f"Pair names {names}: name each pair once, at least one.")
+    pairs = zoo_pairs()
+    gone = [n for n in names if n not in pairs]
+    if gone:
+        from .organism.zoo import PRESETS, preset_specs
+
+        have, build, undefined = set(zoo_entries()), {}, []
+        for n in gone:
+            found = next(((pre, {s.name: s for s in preset_specs(pre)}) for pre in PRESETS
+                          if any(s.name == n for s in preset_specs(pre))), None)
+            if found is None:
+                undefined.append(n)
+                continue
+            pre, specs = found
+            needed = [m for m in (specs[n].base, n) if m and m not in have]
+            build.setdefault(pre, []).extend(m for m in needed if m not in build.get(pre, []))
+        if undefined:
+            raise InvalidConfigError(f"No zoo preset defines the pair(s) {undefined}: check the names"
+                                     " (`rlmeta-interp list` shows the pairs this machine knows).")
+        how = "; ".join(f"`rlmeta-interp zoo build --preset {pre} --only {' '.join(m)}`" for pre, m in build.items())
+        raise MissingWeightsError(f"The zoo lacks the pair(s) {gone}: build them with {how}.")
+    chosen = [pairs[n] for n in names]
+    presets = sorted({str(p.extra.get("preset")) for p in chosen}, key=_preset_rank)
+    return PairSelection(chosen, f"preset {'/'.join(presets)} (pairs named)")

@@ -267,3 +267,18 @@ def test_every_source_answers_for_its_kind_and_names_resolve(tmp_path, monkeypat
     assert registry.resolve_model("someorg/not-listed").source == "hub"
     with pytest.raises(MissingWeightsError, match="does not exist"):
         registry.resolve_model(tmp_path / "absent")
+
+
+def test_named_pairs_keep_the_order_asked_and_name_the_build(zoo):
+    sel = registry.named_pairs(["d-r5-s1", "d-r0"])
+    assert _names(sel) == ["d-r5-s1", "d-r0"] and sel.source == "preset demo (pairs named)"
+    # a pair the zoo lacks: the build command of the preset that defines it, its base included
+    with pytest.raises(MissingWeightsError, match=r"lacks the pair\(s\) \['val-bandit-d000-rl-long-s1'\]: build them"
+                                                  r" with `rlmeta-interp zoo build --preset validation --only"
+                                                  r" val-bandit-d000-base val-bandit-d000-rl-long-s1`"):
+        registry.named_pairs(["d-r0", "val-bandit-d000-rl-long-s1"])
+    with pytest.raises(InvalidConfigError, match=r"No zoo preset defines the pair\(s\) \['d-r9'\]"):
+        registry.named_pairs(["d-r9"])
+    for bad in ([], ["d-r0", "d-r0"]):
+        with pytest.raises(InvalidConfigError, match="name each pair once"):
+            registry.named_pairs(bad)

@@ -247,3 +247,51 @@ def overlap_by_layer(overlap: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFr
     exp_union = na + nb - g["expected"]
     g["chance_jaccard"] = np.where(exp_union > 0, g["expected"] / exp_union.where(exp_union > 0, 1), np.nan)
     return g
+
+
+def label_contrasts(summary: pd.DataFrame, *, close: float = 0.05) -> list[str]:
+    """Sentences on RL updates grouped by the label fixed before RL (creation / activation / no_signal).
+
+    ``summary``: one row per pair and update, as :func:`sparsity_summary` returns, plus ``pair``, ``update`` ("RL"
+    for the trained model; other rows, such as matched random updates, are ignored), ``label`` (empty where none) and
+    ``base``. Per label: the range over its pairs of the share of entries updated beyond ``atol`` in fp32 and in the
+    bf16 view, and of the mean update rank. Then each no-signal pair (a same-budget random-reward control) beside the
+    labelled runs from its base, and whether their bf16 shares differ by more than ``close``. None when no RL row has
+    a label."""
+    need = {"pair", "update", "label", "base", "frac_within_atol_fp32", "frac_updated_bf16", "mean_rank_frac"}
+    if need - set(summary.columns):
+        raise InvalidConfigError(f"The summary lacks columns {sorted(need - set(summary.columns))}: pass"
+                                 " sparsity_summary's rows with pair, update, label and base assigned.")
+    rl = summary[(summary["update"] == "RL") & summary["label"].fillna("").astype(str).ne("")]
+    rl = rl.assign(beyond_atol=1.0 - rl["frac_within_atol_fp32"])
+
+    def span(values: pd.Series, fmt: str) -> str:
+        lo, hi = values.min(), values.max()
+        return fmt.format(lo) if np.isclose(lo, hi) else f"{fmt.format(lo)} to {fmt.format(hi)}"
+
+    if rl.empty:
+        return []
+    parts = [f"{label} ({_count(len(g), 'pair')}, {_count(g['base'].nunique(), 'base')}): fp32 beyond atol {span(g['beyond_atol'], '{:.1%}')},"
+             f" bf16 view {span(g['frac_updated_bf16'], '{:.1%}')}, mean rank / min(shape)"
+             f" {span(g['mean_rank_frac'], '{:.2f}')}" for label, g in rl.groupby("label", sort=True)]
+    most = int(rl.groupby("label")["base"].nunique().max())
+    lines = ["RL updates by the label fixed before RL: " + "; ".join(parts) + f". With at most {most} base(s) per"
+             " label this describes these pairs; it does not test update density as an indicator."]
+    for _, c in rl[rl["label"] == "no_signal"].iterrows():
+        twins = rl[(rl["base"] == c["base"]) & (rl["label"] != "no_signal")]
+        if twins.empty:
+            continue
+        near = bool((twins["frac_updated_bf16"] - c["frac_updated_bf16"]).abs().le(close).all())
+        lines.append(
+            f"The same-budget random-reward control {c['pair']} updated {c['frac_updated_bf16']:.1%} of the entries"
+            " (bf16 view), against " + ", ".join(f"{t['frac_updated_bf16']:.1%} for {t['pair']} ({t['label']})"
+                                                for _, t in twins.iterrows())
+            + " from the same base: " + (f"within {_count(close * 100, 'point')}, so the reward does not set how much"
+                                         " of the model RL updates" if near else
+                                         f"more than {_count(close * 100, 'point')} apart, so the reward changes how"
+                                         " much of the model RL updates"))
+    return lines
+
+
+def _count(n: float, noun: str) -> str:
+    return f"{n:g} {noun}{'' if n == 1 else 's'}"

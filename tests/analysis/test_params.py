@@ -182,3 +182,32 @@ def test_overlap_by_layer_sums_tensors_of_a_block():
     e = g.loc[1, "n_a"] * g.loc[1, "n_b"] / numel1
     assert g.loc[1, "chance_jaccard"] == pytest.approx(e / (g.loc[1, "n_a"] + g.loc[1, "n_b"] - e))
     assert g.loc[-1, "jaccard"] == 1.0 and np.isnan(g.loc[0, "ratio"]) and np.isnan(g.loc[0, "jaccard"])
+
+
+def test_label_contrasts_group_by_label_and_set_the_reward_control_beside_its_twin():
+    import pandas as pd
+
+    from rlmeta_interp.analysis.params import label_contrasts
+
+    def row(pair, label, base, bf16, atol_share=0.0, rank=1.0, update="RL"):
+        return {"pair": pair, "update": update, "label": label, "base": base, "frac_updated_bf16": bf16,
+                "frac_within_atol_fp32": atol_share, "mean_rank_frac": rank}
+
+    rows = [row("c0", "creation", "b0", 0.40, 0.02), row("c1", "creation", "b0", 0.44, 0.01),
+            row("a0", "activation", "b5", 0.20, 0.10, 0.9), row("n8", "no_signal", "b8", 0.30),
+            row("c8", "creation", "b8", 0.33), row("c8", "", "b8", 0.99, update="random update, same norm"),
+            row("u", "", "bx", 0.5)]
+    lines = label_contrasts(pd.DataFrame(rows))
+    assert lines[0].startswith("RL updates by the label fixed before RL: activation (1 pair, 1 base): fp32 beyond"
+                               " atol 90.0%, bf16 view 20.0%, mean rank / min(shape) 0.90; creation (3 pairs, 2 bases):"
+                               " fp32 beyond atol 98.0% to 100.0%, bf16 view 33.0% to 44.0%")
+    assert "no_signal (1 pair, 1 base)" in lines[0] and "at most 2 base(s) per label" in lines[0]
+    assert lines[1] == ("The same-budget random-reward control n8 updated 30.0% of the entries (bf16 view), against"
+                        " 33.0% for c8 (creation) from the same base: within 5 points, so the reward does not set how"
+                        " much of the model RL updates")
+    assert len(lines) == 2  # unlabelled pairs and non-RL rows are left out
+    apart = label_contrasts(pd.DataFrame(rows), close=0.01)[1]
+    assert apart.endswith("more than 1 point apart, so the reward changes how much of the model RL updates")
+    assert label_contrasts(pd.DataFrame([row("u", "", "bx", 0.5)])) == []
+    with pytest.raises(InvalidConfigError, match=r"lacks columns \['base', 'label'\]"):
+        label_contrasts(pd.DataFrame(rows).drop(columns=["base", "label"]))
