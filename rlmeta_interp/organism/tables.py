@@ -25,6 +25,7 @@ from ..errors import InvalidConfigError
 from ..io import WEIGHTS_FILE, read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, data_dir, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case
+from .presets import seed_design
 from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
 from .readings import READINGS, readings_evaluation, readings_rows
@@ -363,6 +364,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
     pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
             "validation-counts": validation_counts(vdir),
+            "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
             "validation-table": markdown_rows(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": markdown_rows(pilot_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": markdown_rows(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
