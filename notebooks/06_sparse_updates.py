@@ -34,12 +34,13 @@
 # two RL seeds from the same base against chance, in the fp32-tolerance and bf16 views. When the zoo holds one seed
 # only (the demo preset), two short re-runs of the same RL recipe with seeds 0 and 1 stand in, and the figures say so.
 #
-# **On the validation zoo** (`PAIRS` naming them, as the figures of record run it): bandit pairs whose labels were fixed
-# before RL from their pretraining corpora, all under one RL budget: from the dose-0 base of pretraining seed 0 (its
-# corpus shows no reward-driven play: creation) and the dose-0.5 base of the same seed (activation), RL seeds 0 and 1
-# each, so the seed overlap comes from full RL runs; and from the dose-0 base of pretraining seed 8, the real-reward
-# run beside its same-budget random-reward control (no signal), which shows how much of the update the reward itself
-# shapes. Two bases per class are a description, not a test of update sparsity as an indicator.
+# **On the validation zoo** (the figures of record name their pairs in `PAIRS`; `notebooks/figures_params.json`): bandit
+# pairs whose labels were fixed before RL from their pretraining corpora, all under one RL budget: from the dose-0 base
+# of pretraining seed 0 (its corpus shows no reward-driven play: creation) and the dose-0.5 base of the same seed
+# (activation), RL seeds 0 and 1 each, so the seed overlap comes from full RL runs; and from the dose-0 base of
+# pretraining seed 8, the real-reward run beside its same-budget random-reward control (no signal). Each run is also
+# read against its own matched random update, since the bf16 share follows the update's size. With a base or two per
+# label this describes these pairs; it tests neither update density as an indicator nor what the reward itself sets.
 
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset (SMOKE falls back to the shipped demo pairs)
@@ -84,7 +85,8 @@ SOURCE = SPECS.source
 WHAT = ", ".join(sorted({f"{s.world}, RL variant {s.extra.get('variant')}" for s in SPECS}))
 LABEL = {s.name: s.label or "" for s in SPECS}  # fixed before RL from the corpus (validation zoo); empty elsewhere
 # one colour per pair, so pairs at one dose (RL seeds, reward controls) stay apart
-PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS)) % 10), strict=True))
+PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS))) if len(SPECS) <= 10 else
+                      plt.cm.turbo(np.linspace(0.05, 0.95, len(SPECS))), strict=True))
 PAIRS_NOTE = ("" if not any(LABEL.values()) else " Pairs (label fixed before RL): "
               + ", ".join(f"{s.name} ({LABEL[s.name] or 'none'})" for s in SPECS) + ".")
 pd.DataFrame([{"pair": s.name, "label": LABEL[s.name] or None, "dose": s.dose, "seed": s.extra.get("seed"),
@@ -128,11 +130,13 @@ def pair_name(pair: str, g: pd.DataFrame) -> str:
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.6), sharey=True)
 for ax, (col, title) in zip(axes, views.items(), strict=False):
-    for i, ((pair, kind), g) in enumerate(LAYERS.groupby(["pair", "update"], sort=False)):
+    control_named = False  # one legend entry for all the matched random updates
+    for (pair, kind), g in LAYERS.groupby(["pair", "update"], sort=False):
         rl = kind == "RL"
         ax.plot(g["layer"], g[col], marker="o" if rl else "x", ls="-" if rl else "--",
                 color=PAIR_COLOR[pair] if rl else COLORS["control"], alpha=0.9,
-                label=pair_name(pair, g) if rl else "dense random update, same norm" if i == 1 else None)
+                label=pair_name(pair, g) if rl else None if control_named else "dense random update, same norm")
+        control_named |= not rl
     ax.axhspan(0.05, 0.30, color=COLORS["reference"], alpha=0.12, lw=0)
     ax.set_title(title)
     ax.set_xlabel("layer (-1: embeddings, final norm, head)")
@@ -196,13 +200,16 @@ TOTAL[["base", "view", "n_a", "n_b", "n_both", "overlap_a", "chance_overlap_a", 
 
 # %%
 per_layer = overlap_by_layer(OVERLAP, by=["base", "view"])
+# each base named with the label its RL runs carry (fixed before RL), where they have one
+BASE_LABEL = {s.base.name: LABEL[s.name] for s in SPECS if LABEL[s.name] and s.base.name in runs}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for (base_name, view), g in per_layer.groupby(["base", "view"], sort=False):
-    style = dict(marker="o", ls="-" if view == "bf16" else ":", label=f"{base_name}, {view} view")
+    named = f"{base_name} ({BASE_LABEL[base_name]})" if base_name in BASE_LABEL else base_name
+    style = dict(marker="o", ls="-" if view == "bf16" else ":", label=f"{named}, {view} view")
     axes[0].plot(g["layer"], g["ratio"], **style)
     line = axes[1].plot(g["layer"], g["jaccard"], **style)[0]
-    axes[1].plot(g["layer"], g["chance_jaccard"], color=line.get_color(), ls="--", lw=1, alpha=0.7,
-                 label=f"{view} view: chance")
+    axes[1].plot(g["layer"], g["chance_jaccard"], color=line.get_color(), ls="--", lw=1, alpha=0.7)
+axes[1].plot([], [], color=COLORS["control"], ls="--", lw=1, label="dashed: chance (same colour)")
 axes[0].axhline(1.0, color=COLORS["control"], ls="--", label="chance (independent sets)")
 axes[0].set_ylabel("shared updated entries / chance")
 axes[1].set_ylabel("Jaccard of the updated sets (dashed: chance)")

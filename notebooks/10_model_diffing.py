@@ -196,7 +196,7 @@ for name in pairs:
     sp = splice[splice.pair == name].set_index("model")
     sm = summary[summary.pair == name].set_index("comparison")
     dose = q.dose.iloc[0]
-    line = (f"- **{name}** (dose {dose}, layer {LAYER}, seed {SEED}): FVU base {q.loc['base', 'fvu']:.3f}"
+    line = (f"- **{name}** (dose {dose}, layer {LAYER}, dictionary seed {SEED}): FVU base {q.loc['base', 'fvu']:.3f}"
             f" [{q.loc['base', 'ci_lo']:.3f}, {q.loc['base', 'ci_hi']:.3f}], RL {q.loc['rl', 'fvu']:.3f}"
             f" [{q.loc['rl', 'ci_lo']:.3f}, {q.loc['rl', 'ci_hi']:.3f}]: ratio {q.loc['rl', 'fvu_ratio']:.2f}"
             f" [{q.loc['rl', 'ratio_ci_lo']:.2f}, {q.loc['rl', 'ratio_ci_hi']:.2f}]")

@@ -411,21 +411,29 @@ def named_pairs(names: Sequence[str]) -> PairSelection:
     if gone:
         from .organism.zoo import PRESETS, preset_specs
 
-        have, build, undefined = set(zoo_entries()), {}, []
+        # the demo preset reuses some validation models under their names: a build under the fuller preset records
+        # that preset in the manifests, which notebooks filtering on it expect
+        every = {pre: {s.name: s for s in preset_specs(pre)} for pre in sorted(PRESETS, key=lambda p: p == "demo")}
+        have, build, undefined, bases = set(zoo_entries()), {}, [], []
         for n in gone:
-            found = next(((pre, {s.name: s for s in preset_specs(pre)}) for pre in PRESETS
-                          if any(s.name == n for s in preset_specs(pre))), None)
-            if found is None:
+            pre = next((p for p, specs in every.items() if n in specs), None)
+            if pre is None:
                 undefined.append(n)
-                continue
-            pre, specs = found
-            needed = [m for m in (specs[n].base, n) if m and m not in have]
-            build.setdefault(pre, []).extend(m for m in needed if m not in build.get(pre, []))
-        if undefined:
-            raise InvalidConfigError(f"No zoo preset defines the pair(s) {undefined}: check the names"
-                                     " (`rlmeta-interp list` shows the pairs this machine knows).")
-        how = "; ".join(f"`rlmeta-interp zoo build --preset {pre} --only {' '.join(m)}`" for pre, m in build.items())
-        raise MissingWeightsError(f"The zoo lacks the pair(s) {gone}: build them with {how}.")
+            elif every[pre][n].kind == "base":
+                bases.append(n)
+            else:
+                needed = [m for m in (every[pre][n].base, n) if m and m not in have]
+                build.setdefault(pre, []).extend(m for m in needed if m not in build.get(pre, []))
+        if undefined or bases:
+            raise InvalidConfigError(
+                " ".join([f"No zoo preset defines the pair(s) {undefined}: check the names (`rlmeta-interp list` shows"
+                          " the pairs this machine knows)."] * bool(undefined)
+                         + [f"{bases} name base models: name their RL or fine-tuned models."] * bool(bases)))
+        how = "; ".join(f"`rlmeta-interp zoo build --preset {pre} --only {' '.join(m)}`" for pre, m in build.items()
+                        if m)
+        raise MissingWeightsError(f"The zoo lacks the pair(s) {gone}: " + (
+            f"build them with {how}." if how else "their models are built but not listed as pairs; check that each"
+                                                  " manifest.json names its base (`rlmeta-interp list`)."))
     chosen = [pairs[n] for n in names]
     presets = sorted({str(p.extra.get("preset")) for p in chosen}, key=_preset_rank)
     return PairSelection(chosen, f"preset {'/'.join(presets)} (pairs named)")

@@ -279,6 +279,16 @@ def test_named_pairs_keep_the_order_asked_and_name_the_build(zoo):
         registry.named_pairs(["d-r0", "val-bandit-d000-rl-long-s1"])
     with pytest.raises(InvalidConfigError, match=r"No zoo preset defines the pair\(s\) \['d-r9'\]"):
         registry.named_pairs(["d-r9"])
+    # a name the demo preset shares with validation is built under validation (whose name notebooks filter on)
+    with pytest.raises(MissingWeightsError, match=r"--preset validation --only val-arith-depth-d010-base"
+                                                  r" val-arith-depth-d010-sft-deep`\.$"):
+        registry.named_pairs(["val-arith-depth-d010-sft-deep"])
+    # a base already built is left out of the command
+    _organism(zoo, "val-bandit-d050-base", preset="validation", world="bandits", dose=0.5)
+    with pytest.raises(MissingWeightsError, match=r"--preset validation --only val-bandit-d050-rl-long`\.$"):
+        registry.named_pairs(["val-bandit-d050-rl-long"])
+    with pytest.raises(InvalidConfigError, match=r"\['val-bandit-d050-base'\] name base models"):
+        registry.named_pairs(["val-bandit-d050-base"])
     for bad in ([], ["d-r0", "d-r0"]):
         with pytest.raises(InvalidConfigError, match="name each pair once"):
             registry.named_pairs(bad)

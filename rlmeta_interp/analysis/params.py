@@ -249,47 +249,61 @@ def overlap_by_layer(overlap: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFr
     return g
 
 
-def label_contrasts(summary: pd.DataFrame, *, close: float = 0.05) -> list[str]:
+def label_contrasts(summary: pd.DataFrame) -> list[str]:
     """Sentences on RL updates grouped by the label fixed before RL (creation / activation / no_signal).
 
     ``summary``: one row per pair and update, as :func:`sparsity_summary` returns, plus ``pair``, ``update`` ("RL"
-    for the trained model; other rows, such as matched random updates, are ignored), ``label`` (empty where none) and
-    ``base``. Per label: the range over its pairs of the share of entries updated beyond ``atol`` in fp32 and in the
-    bf16 view, and of the mean update rank. Then each no-signal pair (a same-budget random-reward control) beside the
-    labelled runs from its base, and whether their bf16 shares differ by more than ``close``. None when no RL row has
-    a label."""
+    for the trained model; any other value names that pair's matched random update, a dense update of the same norm
+    per tensor), ``label`` (empty or missing where none) and ``base``. The bf16 view's updated share follows the
+    update's size, so each run is also read as its *excess*: its bf16 share minus its matched random update's.
+    Per label: the range over its pairs of the share updated beyond ``atol`` in fp32, the bf16 share, the excess and
+    the mean update rank. Then each no-signal pair (a same-budget random-reward control) beside the labelled runs from
+    its base, with the spread of the excess between RL seeds of one base as the yardstick where the summary has one.
+    Rows with a statistic missing (NaN) are left out and named. None when no RL row has a label."""
     need = {"pair", "update", "label", "base", "frac_within_atol_fp32", "frac_updated_bf16", "mean_rank_frac"}
     if need - set(summary.columns):
         raise InvalidConfigError(f"The summary lacks columns {sorted(need - set(summary.columns))}: pass"
                                  " sparsity_summary's rows with pair, update, label and base assigned.")
-    rl = summary[(summary["update"] == "RL") & summary["label"].fillna("").astype(str).ne("")]
-    rl = rl.assign(beyond_atol=1.0 - rl["frac_within_atol_fp32"])
+    labelled = summary.assign(label=summary["label"].fillna("").astype(str))
+    ctrl = labelled[labelled["update"] != "RL"].drop_duplicates("pair").set_index("pair")["frac_updated_bf16"]
+    rl = labelled[(labelled["update"] == "RL") & labelled["label"].ne("")]
+    rl = rl.assign(beyond_atol=1.0 - rl["frac_within_atol_fp32"], excess=rl["frac_updated_bf16"] - rl["pair"].map(ctrl).astype(float))
+    stats = ["beyond_atol", "frac_updated_bf16", "excess", "mean_rank_frac"]
+    gaps = rl[rl[stats].isna().any(axis=1)]
+    rl = rl.drop(gaps.index)
+    if rl.empty:
+        return [f"No labelled RL update has every statistic (missing for {', '.join(gaps['pair'])})."] if len(gaps) else []
 
     def span(values: pd.Series, fmt: str) -> str:
         lo, hi = values.min(), values.max()
         return fmt.format(lo) if np.isclose(lo, hi) else f"{fmt.format(lo)} to {fmt.format(hi)}"
 
-    if rl.empty:
-        return []
-    parts = [f"{label} ({_count(len(g), 'pair')}, {_count(g['base'].nunique(), 'base')}): fp32 beyond atol {span(g['beyond_atol'], '{:.1%}')},"
-             f" bf16 view {span(g['frac_updated_bf16'], '{:.1%}')}, mean rank / min(shape)"
+    parts = [f"{label} ({_count(len(g), 'pair')}, {_count(g['base'].nunique(), 'base')}): fp32 beyond atol"
+             f" {span(g['beyond_atol'], '{:.1%}')}, bf16 view {span(g['frac_updated_bf16'], '{:.1%}')} (minus its"
+             f" matched random update's: {span(g['excess'], '{:+.1%}')}), mean rank / min(shape)"
              f" {span(g['mean_rank_frac'], '{:.2f}')}" for label, g in rl.groupby("label", sort=True)]
     most = int(rl.groupby("label")["base"].nunique().max())
-    lines = ["RL updates by the label fixed before RL: " + "; ".join(parts) + f". With at most {most} base(s) per"
-             " label this describes these pairs; it does not test update density as an indicator."]
+    lines = ["RL updates by the label fixed before RL: " + "; ".join(parts) + f". With at most {_count(most, 'base')}"
+             " per label this describes these pairs; it does not test update density as an indicator."]
+    if len(gaps):
+        lines.append(f"Left out (a statistic missing): {', '.join(gaps['pair'])}.")
+    # how far two RL seeds from one base lie apart: the yardstick for a single control's gap
+    seeds = rl[rl["label"] != "no_signal"].groupby(["base", "label"])["excess"]
+    spread = seeds.agg(lambda e: e.max() - e.min())[seeds.size() >= 2]
     for _, c in rl[rl["label"] == "no_signal"].iterrows():
         twins = rl[(rl["base"] == c["base"]) & (rl["label"] != "no_signal")]
         if twins.empty:
             continue
-        near = bool((twins["frac_updated_bf16"] - c["frac_updated_bf16"]).abs().le(close).all())
+        gap = float((twins["excess"] - c["excess"]).abs().max())
+        yardstick = ("no base here has two RL seeds to compare it with" if spread.empty else
+                     f"RL seeds from one base lie up to {spread.max():.1%} apart here ({_count(len(spread), 'base')}),"
+                     f" so this gap is {'within' if gap <= spread.max() else 'beyond'} that spread")
         lines.append(
-            f"The same-budget random-reward control {c['pair']} updated {c['frac_updated_bf16']:.1%} of the entries"
-            " (bf16 view), against " + ", ".join(f"{t['frac_updated_bf16']:.1%} for {t['pair']} ({t['label']})"
-                                                for _, t in twins.iterrows())
-            + " from the same base: " + (f"within {_count(close * 100, 'point')}, so the reward does not set how much"
-                                         " of the model RL updates" if near else
-                                         f"more than {_count(close * 100, 'point')} apart, so the reward changes how"
-                                         " much of the model RL updates"))
+            f"The same-budget random-reward control {c['pair']}: bf16 share minus its matched random update's"
+            f" {c['excess']:+.1%}, against " + ", ".join(f"{t['excess']:+.1%} for {t['pair']} ({t['label']})"
+                                                       for _, t in twins.iterrows())
+            + f" from the same base (gap {gap:.1%}); {yardstick}. One control run cannot show whether the reward"
+            " itself sets how much of the model RL updates.")
     return lines
 
 

@@ -383,16 +383,21 @@ def load_bandit_pairs(
         lacking = sorted({design(s) for s in specs} - {design(s) for s in kept})
         names = [pair_label(d, v, shuffled=sh) for d, v, sh in lacking]
         if lacking and not smoke:
-            build = _names_to_build(preset, lacking, seed, pretrain_seed)
-            names_built = [n for d in lacking for n in build.get(d, [])]
+            # the preset the pairs came from ("auto" chose one), so the command builds the same design
+            from_preset = next(iter(specs.by("preset")), preset) if preset in (None, "auto") else preset
+            build = _names_to_build(from_preset, lacking, seed, pretrain_seed)
+            to_build = list(dict.fromkeys(n for d in lacking for n in build.get(d, [])))  # a shared base once
             undefined = [pair_label(*d[:2], shuffled=d[2]) for d in lacking if d not in build]
             how = "; ".join(
-                ([f"build them with `rlmeta-interp zoo build --preset {preset} --only {' '.join(names_built)}`"]
-                 if names_built else [])
-                + ([f"preset {preset!r} defines no pair {undefined} from a base of that seed"] if undefined else []))
-            raise MissingWeightsError(f"No bandit pair of preset {preset!r}, RL seed {seed}, pretraining seed"
-                                      f" {pretrain_seed} for {names} (the zoo holds them at other seeds): {how}, or"
-                                      " choose a seed the zoo holds them all at.")
+                ([f"build them with `rlmeta-interp zoo build --preset {from_preset} --only {' '.join(to_build)}`"]
+                 if to_build else [])
+                + ([f"preset {from_preset!r} defines no pair {undefined} from a base of that seed"] if undefined
+                   else []))
+            raise MissingWeightsError(f"No bandit pair of preset {from_preset!r}, RL seed {seed}, pretraining seed"
+                                      f" {pretrain_seed} for {names} (the zoo holds them at other seeds): "
+                                      + (f"{how}, or" if how else "their models are built but not listed as pairs"
+                                         " (check their manifests with `rlmeta-interp list`); or")
+                                      + " choose a seed the zoo holds them all at.")
         source = (f"{specs.source}, pretraining seed {pretrain_seed}" if kept else
                   f"{specs.source}; no pair of pretraining seed {pretrain_seed}, so any seed (smoke)")
         source += f"; without {names} (not built at that seed)" if kept and lacking else ""

@@ -322,7 +322,7 @@ def preset_specs(preset: str) -> list[OrganismSpec]:
 
 
 
-def _seed_ranges(seeds: set[int]) -> str:
+def seed_ranges(seeds: set[int]) -> str:
     """``{0, 1, 2, 4, 5}`` -> ``"0-2, 4-5"``; ``"none"`` when empty."""
     runs: list[list[int]] = []
     for s in sorted(seeds):
@@ -346,7 +346,7 @@ def seed_design(preset: str = "validation") -> list[dict[str, str | int]]:
             groups.setdefault((s.recipe, s.world), []).append(s)
 
     def seeds(members: list[OrganismSpec], keep: Callable[[OrganismSpec], bool]) -> str:
-        return _seed_ranges({bases[s.base].seed for s in members if s.base in bases and keep(s)})
+        return seed_ranges({bases[s.base].seed for s in members if s.base in bases and keep(s)})
 
     def second(s: OrganismSpec) -> bool:  # RL seed > 0, or the fine-tuning document draw named -sN
         return (s.rl.seed > 0) if s.kind == "rl" and s.rl is not None else s.variant.rsplit("-s", 1)[-1].isdigit()

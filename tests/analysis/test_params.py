@@ -184,7 +184,8 @@ def test_overlap_by_layer_sums_tensors_of_a_block():
     assert g.loc[-1, "jaccard"] == 1.0 and np.isnan(g.loc[0, "ratio"]) and np.isnan(g.loc[0, "jaccard"])
 
 
-def test_label_contrasts_group_by_label_and_set_the_reward_control_beside_its_twin():
+def test_label_contrasts_read_each_run_against_its_matched_random_update_and_the_seed_spread():
+    import numpy as np
     import pandas as pd
 
     from rlmeta_interp.analysis.params import label_contrasts
@@ -193,21 +194,34 @@ def test_label_contrasts_group_by_label_and_set_the_reward_control_beside_its_tw
         return {"pair": pair, "update": update, "label": label, "base": base, "frac_updated_bf16": bf16,
                 "frac_within_atol_fp32": atol_share, "mean_rank_frac": rank}
 
-    rows = [row("c0", "creation", "b0", 0.40, 0.02), row("c1", "creation", "b0", 0.44, 0.01),
-            row("a0", "activation", "b5", 0.20, 0.10, 0.9), row("n8", "no_signal", "b8", 0.30),
-            row("c8", "creation", "b8", 0.33), row("c8", "", "b8", 0.99, update="random update, same norm"),
-            row("u", "", "bx", 0.5)]
+    def ctrl(pair, bf16):
+        return row(pair, None, "", bf16, update="random update, same norm")
+
+    rows = [row("c0", "creation", "b0", 0.40, 0.02), ctrl("c0", 0.50), row("c1", "creation", "b0", 0.44, 0.01),
+            ctrl("c1", 0.50), row("a0", "activation", "b5", 0.20, 0.10, 0.9), ctrl("a0", 0.30),
+            row("n8", "no_signal", "b8", 0.30), ctrl("n8", 0.31), row("c8", "creation", "b8", 0.33), ctrl("c8", 0.40),
+            row("u", None, "bx", 0.5), ctrl("u", 0.5)]
     lines = label_contrasts(pd.DataFrame(rows))
-    assert lines[0].startswith("RL updates by the label fixed before RL: activation (1 pair, 1 base): fp32 beyond"
-                               " atol 90.0%, bf16 view 20.0%, mean rank / min(shape) 0.90; creation (3 pairs, 2 bases):"
-                               " fp32 beyond atol 98.0% to 100.0%, bf16 view 33.0% to 44.0%")
-    assert "no_signal (1 pair, 1 base)" in lines[0] and "at most 2 base(s) per label" in lines[0]
-    assert lines[1] == ("The same-budget random-reward control n8 updated 30.0% of the entries (bf16 view), against"
-                        " 33.0% for c8 (creation) from the same base: within 5 points, so the reward does not set how"
-                        " much of the model RL updates")
-    assert len(lines) == 2  # unlabelled pairs and non-RL rows are left out
-    apart = label_contrasts(pd.DataFrame(rows), close=0.01)[1]
-    assert apart.endswith("more than 1 point apart, so the reward changes how much of the model RL updates")
+    assert lines[0].startswith(
+        "RL updates by the label fixed before RL: activation (1 pair, 1 base): fp32 beyond atol 90.0%, bf16 view"
+        " 20.0% (minus its matched random update's: -10.0%), mean rank / min(shape) 0.90; creation (3 pairs, 2 bases):"
+        " fp32 beyond atol 98.0% to 100.0%, bf16 view 33.0% to 44.0% (minus its matched random update's: -10.0% to"
+        " -6.0%)")
+    assert "no_signal (1 pair, 1 base)" in lines[0] and "at most 2 bases per label" in lines[0]
+    # the control's excess (-1%) beside its twin's (-7%): a 6-point gap, beyond the 4 points between c0 and c1
+    assert lines[1] == ("The same-budget random-reward control n8: bf16 share minus its matched random update's -1.0%,"
+                        " against -7.0% for c8 (creation) from the same base (gap 6.0%); RL seeds from one base lie up"
+                        " to 4.0% apart here (1 base), so this gap is beyond that spread. One control run cannot show"
+                        " whether the reward itself sets how much of the model RL updates.")
+    assert len(lines) == 2  # unlabelled pairs and the matched random updates are not runs of their own
+    # without two RL seeds of one base there is no yardstick, and the sentence says so
+    alone = label_contrasts(pd.DataFrame([r for r in rows if r["pair"] != "c1"]))[1]
+    assert "no base here has two RL seeds to compare it with" in alone
+    # a missing statistic leaves its run out, by name, instead of printing nan
+    hole = [dict(r, frac_updated_bf16=np.nan) if r["pair"] == "a0" and r["update"] == "RL" else r for r in rows]
+    lines = label_contrasts(pd.DataFrame(hole))
+    assert "activation" not in lines[0] and "nan" not in " ".join(lines) and lines[1] == "Left out (a statistic" \
+        " missing): a0."
     assert label_contrasts(pd.DataFrame([row("u", "", "bx", 0.5)])) == []
     with pytest.raises(InvalidConfigError, match=r"lacks columns \['base', 'label'\]"):
         label_contrasts(pd.DataFrame(rows).drop(columns=["base", "label"]))

@@ -6,8 +6,8 @@ from rlmeta_interp.organism import presets
 
 
 def test_seed_ranges_compress_runs():
-    assert presets._seed_ranges({0, 1, 2, 4, 5, 9}) == "0-2, 4-5, 9"
-    assert presets._seed_ranges(set()) == "none"
+    assert presets.seed_ranges({0, 1, 2, 4, 5, 9}) == "0-2, 4-5, 9"
+    assert presets.seed_ranges(set()) == "none"
 
 
 def test_seed_design_reads_the_splits_and_training_seeds_from_the_specs():
@@ -19,13 +19,13 @@ def test_seed_design_reads_the_splits_and_training_seeds_from_the_specs():
         assert row["pairs"] == len(members)
         held = {bases[s.base].seed for s in members if s.split == "test"}
         cal = {bases[s.base].seed for s in members if s.split == "calibration"}
-        assert row["held-out seeds"] == presets._seed_ranges(held)
-        assert row["calibration seeds"] == presets._seed_ranges(cal)
+        assert row["held-out seeds"] == presets.seed_ranges(held)
+        assert row["calibration seeds"] == presets.seed_ranges(cal)
         assert not cal & held, f"{recipe}/{world}: a pretraining seed in both splits"
     # the bandit RL recipe is held out whole; its second RL seed is at the first pretraining seeds only
     rl = rows[("bandit-dose", "bandits")]
     assert rl["calibration seeds"] == "none"
-    assert rl["second training seed at"] == presets._seed_ranges(set(presets.PRETRAIN_SEEDS))
-    assert rows[("sft-calibration", "arithmetic")]["calibration seeds"] == presets._seed_ranges(
+    assert rl["second training seed at"] == presets.seed_ranges(set(presets.PRETRAIN_SEEDS))
+    assert rows[("sft-calibration", "arithmetic")]["calibration seeds"] == presets.seed_ranges(
         set(presets.CALIBRATION_SEEDS))
     assert rows[("depth-edge", "arithmetic")]["no-signal control at"] == "none"
