@@ -76,18 +76,23 @@ from rlmeta_interp.analysis.params import (
 from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.organism.gain import is_validation_case
+from rlmeta_interp.registry import manifest_of, named_pairs, select_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
 SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # all seeds
 SOURCE = SPECS.source
 WHAT = ", ".join(sorted({f"{s.world}, RL variant {s.extra.get('variant')}" for s in SPECS}))
-LABEL = {s.name: s.label or "" for s in SPECS}  # fixed before RL from the corpus (validation zoo); empty elsewhere
+# the label fixed before RL from the corpus (validation zoo; empty elsewhere), and whether the run is a case of it:
+# a creation or activation run whose gain check failed (its manifest's) gained nothing, whatever its design
+LABEL = {s.name: (s.label or "") + ("" if not s.label or is_validation_case(s.label, (manifest_of(s.name) or {})
+                                                                           .get("gain_check")) else ", no gain")
+         for s in SPECS}
 # one colour per pair, so pairs at one dose (RL seeds, reward controls) stay apart
 PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS))) if len(SPECS) <= 10 else
                       plt.cm.turbo(np.linspace(0.05, 0.95, len(SPECS))), strict=True))
-PAIRS_NOTE = ("" if not any(LABEL.values()) else " Pairs (label fixed before RL): "
+PAIRS_NOTE = ("" if not any(LABEL.values()) else " Pairs (label fixed before RL; 'no gain': its gain check failed): "
               + ", ".join(f"{s.name} ({LABEL[s.name] or 'none'})" for s in SPECS) + ".")
 pd.DataFrame([{"pair": s.name, "label": LABEL[s.name] or None, "dose": s.dose, "seed": s.extra.get("seed"),
                "base": s.base.name} for s in SPECS])
@@ -110,7 +115,7 @@ for s in tqdm(SPECS, desc="update sparsity per pair"):
         tables.append(tab)
         layers.append(sparsity_by_layer(tab).assign(pair=s.name, dose=s.dose, seed=s.extra.get("seed"), update=kind))
         summaries.append({"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "update": kind,
-                          "label": LABEL[s.name], "base": s.base.name, **sparsity_summary(tab)})
+                          "label": s.label or "", "base": s.base.name, **sparsity_summary(tab)})
 TABLE, LAYERS, SUMMARY = (pd.concat(tables, ignore_index=True), pd.concat(layers, ignore_index=True),
                           pd.DataFrame(summaries))
 for view in ("unchanged_fp32", "within_atol_fp32", "unchanged_bf16"):

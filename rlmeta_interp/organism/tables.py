@@ -26,7 +26,7 @@ from ..io import WEIGHTS_FILE, read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, data_dir, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case
 from .presets import seed_design
-from .markdown import markdown_rows
+from .markdown import fmt_num, markdown_rows
 from .answers import answer_texts, tests_summary_rows
 from .readings import READINGS, readings_evaluation, readings_rows
 
@@ -358,6 +358,57 @@ PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composi
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
                  "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
                  "composition-lrmid", "composition-lrmid-extended", "composition-lrmid-seeds")
+def rebuilds_dir() -> Path:
+    """Manifests of validation models built again from their preset's spec on another machine (committed without
+    weights), kept apart from the records the validation table was measured on, which they never replace."""
+    return pilot_manifests_dir() / "rebuilds"
+
+
+def export_rebuilds(zoo_dir: str | Path) -> list[Path]:
+    """Record in :func:`rebuilds_dir` every validation model built in ``zoo_dir`` from its current spec whose weights
+    differ from its record in data/validation (which stays as it is: the validation table was measured on it)."""
+    from .presets import preset_specs
+
+    def differs(spec: Any) -> bool:
+        built, rec = Path(zoo_dir) / spec.name / MANIFEST, exported_manifest_path(validation_manifests_dir(), spec.name)
+        return built.exists() and rec is not None and _weights(read_json(built)) != _weights(read_json(rec))
+
+    return copy_manifests(zoo_dir, rebuilds_dir(), [s for s in preset_specs("validation") if differs(s)],
+                          suffix=".json.gz", keep_recorded=False)
+
+
+def _gain_text(m: dict[str, Any]) -> str:
+    g = m.get("gain_check")
+    if not g:
+        return "n/a"
+    verdict = "n/a (control)" if g.get("passed") is None else ("passed" if g["passed"] else "failed")
+    if g.get("kind") == "regret":
+        lo, hi = g["regret_reduction_ci"]
+        return f"{verdict}: regret reduction {g['regret_reduction']:.2f} [{lo:.2f}, {hi:.2f}]"
+    return verdict
+
+
+def rebuild_rows(rebuild_dir: str | Path, recorded_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per model in ``rebuild_dir`` (built again from the spec of a model recorded in ``recorded_dir``): its
+    label, whether its weights (and its base's) equal the record's, and the recorded and rebuilt gain checks."""
+    rows = []
+    for mpath in manifest_files(rebuild_dir):
+        m = read_json(mpath)
+        rec_path = exported_manifest_path(recorded_dir, m["name"])
+        if rec_path is None:
+            raise InvalidConfigError(f"{mpath} rebuilds {m['name']}, which {recorded_dir} holds no record of: a rebuild"
+                                     " sits beside the record it repeats; delete it or export the record.")
+        rec = read_json(rec_path)
+        same = "yes" if _weights(m) == _weights(rec) else "no"
+        if m.get("base"):
+            same += "; base " + ("yes" if m.get("base_weights_sha256") == rec.get("base_weights_sha256") else "no")
+        regret = [(x.get("metrics") or {}).get("regret_sampled") for x in (rec, m)]
+        rows.append({"model": m["name"], "label": m.get("label") or "(base)", "same weights as the record": same,
+                     "sampled regret, record / rebuild": " / ".join(fmt_num(r, "{:.2f}") for r in regret),
+                     "recorded gain check": _gain_text(rec), "rebuilt gain check": _gain_text(m)})
+    return rows
+
+
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
                     pilot_dir: str | Path | None = None) -> dict[str, str]:
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
@@ -365,6 +416,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
             "validation-counts": validation_counts(vdir),
             "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
+            "rebuild-table": markdown_rows(rebuild_rows(Path(pdir) / "rebuilds", vdir), "(no model rebuilt)"),
             "validation-table": markdown_rows(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": markdown_rows(pilot_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": markdown_rows(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
@@ -401,6 +453,12 @@ def main(argv: list[str] | None = None) -> None:
             raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export ZOO_DIR (or --export-pilot"
                                      " ZOO_DIR: the built models of the presets outside validation into data/pilots)")
         export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
+        args = []
+    elif args[:1] == ["--export-rebuilds"]:
+        if len(args) != 2:
+            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-rebuilds ZOO_DIR (the"
+                                     " validation models built there with other weights than their records)")
+        export_rebuilds(args[1])
         args = []
     elif args[:1] == ["--export-pilot"]:
         if len(args) != 2:

@@ -231,3 +231,42 @@ def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_re
                                             "seed": 0, "label": "", "training_curve": curve})
     (row,) = tables.pilot_rows(tmp_path)  # labelled models only, as in validation_rows
     assert row["model"] == "r" and row["RL steps"] == 121 and row["reward >= 0.5 from step"] == 81
+
+
+def test_rebuild_rows_set_each_rebuild_beside_its_record(tmp_path):
+    import json
+
+    import pytest
+
+    from rlmeta_interp.errors import InvalidConfigError
+    from rlmeta_interp.organism import tables
+
+    rec_dir, re_dir = tmp_path / "validation", tmp_path / "rebuilds"
+    rec_dir.mkdir()
+    re_dir.mkdir()
+
+    def write(folder, name, weights, gain=None, base=None, base_weights=None, regret=5.0):
+        m = {"name": name, "label": "creation" if base else "", "files": {"model.safetensors": weights},
+             "metrics": {"regret_sampled": regret}}
+        if base:
+            m.update(base=base, base_weights_sha256=base_weights)
+        if gain:
+            m["gain_check"] = gain
+        (folder / f"{name}.json").write_text(json.dumps(m))
+
+    passed = {"kind": "regret", "passed": True, "regret_reduction": 1.37, "regret_reduction_ci": [0.79, 1.95]}
+    failed = {"kind": "regret", "passed": False, "regret_reduction": -0.15, "regret_reduction_ci": [-0.65, 0.35]}
+    write(rec_dir, "b", "w1")
+    write(rec_dir, "r", "w2", passed, base="b", base_weights="w1", regret=4.8)
+    write(re_dir, "b", "w1")  # the same weights as recorded
+    write(re_dir, "r", "w3", failed, base="b", base_weights="w9", regret=6.33)
+    rows = {r["model"]: r for r in tables.rebuild_rows(re_dir, rec_dir)}
+    assert rows["b"]["same weights as the record"] == "yes" and rows["b"]["label"] == "(base)"
+    assert rows["r"] == {"model": "r", "label": "creation", "same weights as the record": "no; base no",
+                         "sampled regret, record / rebuild": "4.80 / 6.33",
+                         "recorded gain check": "passed: regret reduction 1.37 [0.79, 1.95]",
+                         "rebuilt gain check": "failed: regret reduction -0.15 [-0.65, 0.35]"}
+    assert tables.rebuild_rows(tmp_path / "none", rec_dir) == []
+    write(re_dir, "x", "w4")  # a rebuild with no record to sit beside
+    with pytest.raises(InvalidConfigError, match="holds no record"):
+        tables.rebuild_rows(re_dir, rec_dir)
