@@ -86,9 +86,14 @@ SOURCE = SPECS.source
 WHAT = ", ".join(sorted({f"{s.world}, RL variant {s.extra.get('variant')}" for s in SPECS}))
 # the label fixed before RL from the corpus (validation zoo; empty elsewhere), and whether the run is a case of it:
 # a creation or activation run whose gain check failed (its manifest's) gained nothing, whatever its design
-LABEL = {s.name: (s.label or "") + ("" if not s.label or is_validation_case(s.label, (manifest_of(s.name) or {})
-                                                                           .get("gain_check")) else ", no gain")
-         for s in SPECS}
+def label_of(spec) -> str:
+    if not spec.label:
+        return ""
+    case = is_validation_case(spec.label, (manifest_of(spec.name) or {}).get("gain_check"))
+    return spec.label + ("" if case else ", no gain")
+
+
+LABEL = {s.name: label_of(s) for s in SPECS}
 # one colour per pair, so pairs at one dose (RL seeds, reward controls) stay apart
 PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS))) if len(SPECS) <= 10 else
                       plt.cm.turbo(np.linspace(0.05, 0.95, len(SPECS))), strict=True))
@@ -205,8 +210,8 @@ TOTAL[["base", "view", "n_a", "n_b", "n_both", "overlap_a", "chance_overlap_a", 
 
 # %%
 per_layer = overlap_by_layer(OVERLAP, by=["base", "view"])
-# each base named with the label its RL runs carry (fixed before RL), where they have one
-BASE_LABEL = {s.base.name: LABEL[s.name] for s in SPECS if LABEL[s.name] and s.base.name in runs}
+# each base named with the design label its RL runs carry (fixed before RL), where they have one
+BASE_LABEL = {s.base.name: s.label for s in SPECS if s.label and s.base.name in runs}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for (base_name, view), g in per_layer.groupby(["base", "view"], sort=False):
     named = f"{base_name} ({BASE_LABEL[base_name]})" if base_name in BASE_LABEL else base_name
@@ -240,8 +245,9 @@ for _, r in rl_sum.iterrows():
     c = ctrl_sum.loc[r["pair"]]
     lines.append(
         f"- **{r['pair']}** (dose {r['dose']:g}, seed {r['seed']}"
-        + (f", label fixed before RL: {LABEL[r['pair']]}" if LABEL[r["pair"]] else "") + f"): updated {r['updated_unchanged_fp32']:.1%} (fp32, any"
-        f" change), {r['updated_within_atol_fp32']:.1%} (fp32, |delta| > {ATOL:g}), {r['updated_unchanged_bf16']:.1%}"
+        + (f", label fixed before RL: {LABEL[r['pair']]}" if LABEL[r["pair"]] else "")
+        + f"): updated {r['updated_unchanged_fp32']:.1%} (fp32, any change), {r['updated_within_atol_fp32']:.1%}"
+        f" (fp32, |delta| > {ATOL:g}), {r['updated_unchanged_bf16']:.1%}"
         f" (bf16 view); a dense random update of the same norm: {c['updated_unchanged_bf16']:.1%} in the bf16 view."
         f" Mean update rank / min(shape): {r['mean_rank_frac']:.2f}.")
 for _, r in TOTAL.iterrows():
