@@ -19,6 +19,11 @@ CAPTION_SERIES = {
     "03_variants": ["correct"],
     "04_prorl_knobs": ["arith:correct", "plann:correct"],
     "09_accuracy_by_level": ["base", "correct"],
+    "06_sparsity_by_layer": ["val-bandit-d000-rl-long (creation, no gain)", "val-bandit-d000-rl-long-s1 (creation)",
+                             "val-bandit-d050-rl-long (activation, no gain)", "val-bandit-d050-rl-long-s1 (activation)",
+                             "val-bandit-d000-s8-rl-long (creation)", "val-bandit-d000-s8-rl-long-random (no_signal)"],
+    "06_update_rank": ["val-bandit-d000-rl-long", "val-bandit-d000-rl-long-s1", "val-bandit-d050-rl-long",
+                       "val-bandit-d050-rl-long-s1", "val-bandit-d000-s8-rl-long", "val-bandit-d000-s8-rl-long-random"],
 }
 
 

@@ -274,9 +274,9 @@ def label_contrasts(summary: pd.DataFrame) -> list[str]:
     if rl.empty:
         return [f"No labelled RL update has every statistic (missing for {', '.join(gaps['pair'])})."] if len(gaps) else []
 
-    def span(values: pd.Series, fmt: str) -> str:
-        lo, hi = values.min(), values.max()
-        return fmt.format(lo) if np.isclose(lo, hi) else f"{fmt.format(lo)} to {fmt.format(hi)}"
+    def span(values: pd.Series, fmt: str) -> str:  # one value where the range vanishes at the printed precision
+        lo, hi = (_signed(fmt.format(v)) for v in (values.min(), values.max()))
+        return lo if lo == hi else f"{lo} to {hi}"
 
     parts = [f"{label} ({_count(len(g), 'pair')}, {_count(g['base'].nunique(), 'base')}): fp32 beyond atol"
              f" {span(g['beyond_atol'], '{:.1%}')}, bf16 view {span(g['frac_updated_bf16'], '{:.1%}')} (minus its"
@@ -300,7 +300,8 @@ def label_contrasts(summary: pd.DataFrame) -> list[str]:
                      f" so this gap is {'within' if gap <= spread.max() else 'beyond'} that spread")
         lines.append(
             f"The same-budget random-reward control {c['pair']}: bf16 share minus its matched random update's"
-            f" {c['excess']:+.1%}, against " + ", ".join(f"{t['excess']:+.1%} for {t['pair']} ({t['label']})"
+            f" {_pct(c['excess'])}, against "
+            + ", ".join(f"{_pct(t['excess'])} for {t['pair']} ({t['label']})"
                                                        for _, t in twins.iterrows())
             + f" from the same base (gap {gap:.1%}); {yardstick}. One control run cannot show whether the reward"
             " itself sets how much of the model RL updates.")
@@ -309,3 +310,13 @@ def label_contrasts(summary: pd.DataFrame) -> list[str]:
 
 def _count(n: float, noun: str) -> str:
     return f"{n:g} {noun}{'' if n == 1 else 's'}"
+
+
+def _signed(text: str) -> str:
+    """A formatted number that rounds to zero loses its minus sign ("-0.0%" -> "+0.0%" or "0.0%")."""
+    bare = text.lstrip("+-")
+    return text if any(ch not in "0.%" for ch in bare) else ("+" if text[:1] in "+-" else "") + bare
+
+
+def _pct(x: float) -> str:
+    return _signed(f"{x:+.1%}")

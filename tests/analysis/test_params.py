@@ -223,5 +223,9 @@ def test_label_contrasts_read_each_run_against_its_matched_random_update_and_the
     assert "activation" not in lines[0] and "nan" not in " ".join(lines) and lines[1] == "Left out (a statistic" \
         " missing): a0."
     assert label_contrasts(pd.DataFrame([row("u", "", "bx", 0.5)])) == []
+    # a range that vanishes at the printed precision prints once, and a zero keeps no minus sign
+    near = [row("c0", "creation", "b0", 0.9991), ctrl("c0", 0.9992), row("c1", "creation", "b0", 0.9994),
+            ctrl("c1", 0.9995)]
+    assert "bf16 view 99.9% (minus its matched random update's: +0.0%)" in label_contrasts(pd.DataFrame(near))[0]
     with pytest.raises(InvalidConfigError, match=r"lacks columns \['base', 'label'\]"):
         label_contrasts(pd.DataFrame(rows).drop(columns=["base", "label"]))
