@@ -270,3 +270,30 @@ def test_rebuild_rows_set_each_rebuild_beside_its_record(tmp_path):
     write(re_dir, "x", "w4")  # a rebuild with no record to sit beside
     with pytest.raises(InvalidConfigError, match="holds no record"):
         tables.rebuild_rows(re_dir, rec_dir)
+
+
+def test_export_rebuilds_records_only_models_built_with_other_weights(tmp_path, monkeypatch):
+    import json
+
+    from rlmeta_interp.io import sha256_file, write_json_atomic
+    from rlmeta_interp.organism import presets
+
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    zoo_dir = tmp_path / "zoo"
+    same, other = presets.depth_base(0.0, "val", 0), presets.depth_base(0.1, "val", 0)
+    for spec, recorded in ((same, b"w-same"), (other, b"w-recorded")):
+        (zoo_dir / spec.name).mkdir(parents=True)
+        weights = zoo_dir / spec.name / "model.safetensors"
+        weights.write_bytes(b"w-same" if spec is same else b"w-rebuilt")
+        m = {"name": spec.name, "kind": "base", "world": "arithmetic", "dose": spec.dose, "seed": 0,
+             "config": spec.to_dict(), "files": {weights.name: sha256_file(weights)}}
+        (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
+        record = tmp_path / "rec.bin"
+        record.write_bytes(recorded)
+        write_json_atomic(tables.validation_manifests_dir() / f"{spec.name}.json.gz",
+                          {**m, "files": {weights.name: sha256_file(record)}}, compact=True)
+    written = tables.export_rebuilds(zoo_dir)
+    assert written == [tables.rebuilds_dir() / f"{other.name}.json.gz"]  # the same weights are no rebuild
+    (row,) = tables.rebuild_rows(tables.rebuilds_dir(), tables.validation_manifests_dir())
+    assert row["model"] == other.name and row["same weights as the record"] == "no"
+    assert (tables.validation_manifests_dir() / f"{other.name}.json.gz").exists()  # the record stays
