@@ -275,7 +275,7 @@ def label_contrasts(summary: pd.DataFrame) -> list[str]:
         return [f"No labelled RL update has every statistic (missing for {', '.join(gaps['pair'])})."] if len(gaps) else []
 
     def span(values: pd.Series, fmt: str) -> str:  # one value where the range vanishes at the printed precision
-        lo, hi = (_signed(fmt.format(v)) for v in (values.min(), values.max()))
+        lo, hi = (_signed(fmt.format(v), plus="+" in fmt) for v in (values.min(), values.max()))
         return lo if lo == hi else f"{lo} to {hi}"
 
     parts = [f"{label} ({_count(len(g), 'pair')}, {_count(g['base'].nunique(), 'base')}): fp32 beyond atol"
@@ -312,10 +312,11 @@ def _count(n: float, noun: str) -> str:
     return f"{n:g} {noun}{'' if n == 1 else 's'}"
 
 
-def _signed(text: str) -> str:
-    """A formatted number that rounds to zero loses its minus sign ("-0.0%" -> "+0.0%" or "0.0%")."""
+def _signed(text: str, plus: bool = True) -> str:
+    """A formatted number that rounds to zero loses its minus sign: "-0.0%" -> "+0.0%" (``plus``: the format prints
+    a sign) or "0.0%"."""
     bare = text.lstrip("+-")
-    return text if any(ch not in "0.%" for ch in bare) else ("+" if text[:1] in "+-" else "") + bare
+    return text if any(ch not in "0.%" for ch in bare) else ("+" if plus else "") + bare
 
 
 def _pct(x: float) -> str:

@@ -392,7 +392,7 @@ def rebuild_rows(rebuild_dir: str | Path, recorded_dir: str | Path) -> list[dict
     """One row per model in ``rebuild_dir`` (built again from the spec of a model recorded in ``recorded_dir``): its
     label, whether its weights (and its base's) equal the record's, and the recorded and rebuilt gain checks."""
     rows = []
-    for mpath in manifest_files(rebuild_dir):
+    for mpath in sorted(manifest_files(rebuild_dir), key=lambda p: p.name.split(".json")[0]):  # by model name
         m = read_json(mpath)
         rec_path = exported_manifest_path(recorded_dir, m["name"])
         if rec_path is None:

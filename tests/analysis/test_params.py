@@ -227,5 +227,8 @@ def test_label_contrasts_read_each_run_against_its_matched_random_update_and_the
     near = [row("c0", "creation", "b0", 0.9991), ctrl("c0", 0.9992), row("c1", "creation", "b0", 0.9994),
             ctrl("c1", 0.9995)]
     assert "bf16 view 99.9% (minus its matched random update's: +0.0%)" in label_contrasts(pd.DataFrame(near))[0]
+    # an unsigned statistic rounding to zero from either side prints once, unsigned
+    tiny = [dict(r, frac_updated_bf16=v) for r, v in zip(near[::2], (-0.0001, 0.0001), strict=True)] + near[1::2]
+    assert "bf16 view 0.0% (minus" in label_contrasts(pd.DataFrame(tiny))[0]
     with pytest.raises(InvalidConfigError, match=r"lacks columns \['base', 'label'\]"):
         label_contrasts(pd.DataFrame(rows).drop(columns=["base", "label"]))
