@@ -22,7 +22,7 @@ from .sources.hub import HUB_PAIRS
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HUB_PAIRS", "PairSelection", "ZooEntry", "all_models", "all_pairs", "find_pairs", "get_model", "get_pair",
+__all__ = ["HUB_PAIRS", "PairSelection", "ZooEntry", "all_models", "all_pairs", "build_command", "find_pairs", "get_model", "get_pair",
            "labelled_pairs", "manifest_of", "named_pairs", "resolve_model", "select_pairs", "zoo_entries", "zoo_pairs"]
 
 
@@ -414,7 +414,8 @@ def named_pairs(names: Sequence[str]) -> PairSelection:
         # the demo preset reuses some validation models under their names: a build under the fuller preset records
         # that preset in the manifests, which notebooks filtering on it expect
         every = {pre: {s.name: s for s in preset_specs(pre)} for pre in sorted(PRESETS, key=lambda p: p == "demo")}
-        have, build, undefined, bases = set(zoo_entries()), {}, [], []
+        build: dict[str, list[str]] = {}
+        undefined, bases = [], []
         for n in gone:
             pre = next((p for p, specs in every.items() if n in specs), None)
             if pre is None:
@@ -422,18 +423,27 @@ def named_pairs(names: Sequence[str]) -> PairSelection:
             elif every[pre][n].kind == "base":
                 bases.append(n)
             else:
-                needed = [m for m in (every[pre][n].base, n) if m and m not in have]
-                build.setdefault(pre, []).extend(m for m in needed if m not in build.get(pre, []))
+                build.setdefault(pre, []).append(n)
         if undefined or bases:
             raise InvalidConfigError(
                 " ".join([f"No zoo preset defines the pair(s) {undefined}: check the names (`rlmeta-interp list` shows"
                           " the pairs this machine knows)."] * bool(undefined)
                          + [f"{bases} name base models: name their RL or fine-tuned models."] * bool(bases)))
-        how = "; ".join(f"`rlmeta-interp zoo build --preset {pre} --only {' '.join(m)}`" for pre, m in build.items()
-                        if m)
+        how = "; ".join(filter(None, (build_command(pre, ns) for pre, ns in build.items())))
         raise MissingWeightsError(f"The zoo lacks the pair(s) {gone}: " + (
             f"build them with {how}." if how else "their models are built but not listed as pairs; check that each"
                                                   " manifest.json names its base (`rlmeta-interp list`)."))
     chosen = [pairs[n] for n in names]
     presets = sorted({str(p.extra.get("preset")) for p in chosen}, key=_preset_rank)
     return PairSelection(chosen, f"preset {'/'.join(presets)} (pairs named)")
+
+
+def build_command(preset: str, names: Sequence[str]) -> str:
+    """The ``rlmeta-interp zoo build --preset P --only ...`` command (in backticks) for the trained models ``names``
+    of ``preset``: each one's base first, models already in the zoo left out, each model once; "" when all are
+    built."""
+    from .organism.zoo import preset_specs
+
+    specs, have = {s.name: s for s in preset_specs(preset)}, set(zoo_entries())
+    todo = list(dict.fromkeys(m for n in names for m in (specs[n].base, n) if m and m not in have))
+    return f"`rlmeta-interp zoo build --preset {preset} --only {' '.join(todo)}`" if todo else ""

@@ -227,25 +227,23 @@ def verdicts(
 
 
 def _names_to_build(preset: str | None, designs: Iterable[tuple[float, str, bool]], seed: int,
-                    pretrain_seed: int) -> dict[tuple[float, str, bool], list[str]]:
+                    pretrain_seed: int) -> dict[tuple[float, str, bool], str]:
     """Per bandit pair design (dose, RL variant, shuffled rewards) that ``preset`` defines with RL seed ``seed`` from
-    a base of ``pretrain_seed``: the models that hold it, base first, those already in the zoo left out. Designs the
-    preset does not define there are absent."""
+    a base of ``pretrain_seed``: its RL model's name. Designs the preset does not define there are absent."""
     from ..organism.zoo import PRESETS, preset_specs
-    from ..registry import zoo_entries
 
     if preset not in PRESETS:
         return {}
     specs = {s.name: s for s in preset_specs(preset)}
-    wanted, have = set(designs), set(zoo_entries())
-    out: dict[tuple[float, str, bool], list[str]] = {}
+    wanted = set(designs)
+    out: dict[tuple[float, str, bool], str] = {}
     for s in specs.values():
         b = specs.get(s.base or "")
         if s.kind != "rl" or s.world != "bandits" or b is None or b.pretrain is None or b.seed != pretrain_seed:
             continue
         key = (float(s.dose), s.variant, b.pretrain.corpus.bandit_rewards == "shuffled")
         if s.seed == seed and key in wanted:
-            out[key] = [n for n in (b.name, s.name) if n not in have]
+            out[key] = s.name
     return out
 
 
@@ -350,7 +348,7 @@ def load_bandit_pairs(
     """
     from ..errors import MissingWeightsError
     from ..models import load_pair
-    from ..registry import manifest_of, select_pairs
+    from ..registry import build_command, manifest_of, select_pairs
 
     variants = [variant] if isinstance(variant, str) else list(variant)
     if not variants:
@@ -386,11 +384,10 @@ def load_bandit_pairs(
             # the preset the pairs came from ("auto" chose one), so the command builds the same design
             from_preset = next(iter(specs.by("preset")), preset) if preset in (None, "auto") else preset
             build = _names_to_build(from_preset, lacking, seed, pretrain_seed)
-            to_build = list(dict.fromkeys(n for d in lacking for n in build.get(d, [])))  # a shared base once
+            command = build_command(from_preset, [build[d] for d in lacking if d in build]) if build else ""
             undefined = [pair_label(*d[:2], shuffled=d[2]) for d in lacking if d not in build]
             how = "; ".join(
-                ([f"build them with `rlmeta-interp zoo build --preset {from_preset} --only {' '.join(to_build)}`"]
-                 if to_build else [])
+                ([f"build them with {command}"] if command else [])
                 + ([f"preset {from_preset!r} defines no pair {undefined} from a base of that seed"] if undefined
                    else []))
             raise MissingWeightsError(f"No bandit pair of preset {from_preset!r}, RL seed {seed}, pretraining seed"
