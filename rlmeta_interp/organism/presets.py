@@ -302,6 +302,21 @@ def _validation() -> list[OrganismSpec]:
             + [s for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)])
 
 
+# The bandit RL-seeds test: the pretraining-seed-0 dose-0 and dose-0.5 bases with RL seeds 2 and 3 under the
+# validation budget, to measure how often a run of that budget from one base passes its gain check (two of the four
+# rebuilt seed-0 runs failed where their records had passed). Fixed in docs/preregistration.md before any of its
+# runs was built; not validation pairs (no split), read by no fit.
+BANDIT_RLSEEDS = (2, 3)
+
+
+def _bandit_rlseeds() -> list[OrganismSpec]:
+    """The bandit RL-seeds test's models: the seed-0 bases of :data:`BANDIT_DOSES` and RL seeds
+    :data:`BANDIT_RLSEEDS` from each, named as the validation runs (``-rl-long-s<seed>``), seeds interleaved across
+    doses so that a partial build holds both doses."""
+    bases = [bandit_base(dose, "val", 0) for dose in BANDIT_DOSES]
+    return [*bases, *(bandit_rl(b, "", seed=s) for s in BANDIT_RLSEEDS for b in bases)]
+
+
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -311,7 +326,7 @@ def _demo() -> list[OrganismSpec]:
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
-                                                         **COMPOSITION_PRESETS}
+                                                         "bandit-rlseeds": _bandit_rlseeds, **COMPOSITION_PRESETS}
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:
