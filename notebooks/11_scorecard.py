@@ -57,7 +57,7 @@ from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.reading import committed_summary
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.analysis.validation.labels import labelled_pairs
-from rlmeta_interp.organism import answers, readings, tables
+from rlmeta_interp.organism import answers, manifests, readings
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import save_fig, set_style
 from rlmeta_interp.registry import named_pairs, select_pairs
@@ -139,10 +139,10 @@ else:
 
 # %%
 for name in readings.READINGS:
-    display(Markdown(f"**{name}**: " + readings.readings_evaluation(tables.pilot_manifests_dir(), name)))
-    if rows := readings.readings_rows(tables.pilot_manifests_dir(), name):
+    display(Markdown(f"**{name}**: " + readings.readings_evaluation(manifests.pilot_manifests_dir(), name)))
+    if rows := readings.readings_rows(manifests.pilot_manifests_dir(), name):
         display(pd.DataFrame(rows))
-for _, title, text in answers.answer_texts(tables.pilot_manifests_dir()):
+for _, title, text in answers.answer_texts(manifests.pilot_manifests_dir()):
     display(Markdown(f"**{title}**: {text}"))
 
 # %% [markdown]

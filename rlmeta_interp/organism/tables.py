@@ -5,12 +5,14 @@
 the shipped models' (``data/zoo/*/manifest.json``) and the validation build's (``data/validation/<name>.json.gz``, the
 manifests of a ``zoo build --preset validation``, committed without their weights), with the readings and registered
 answers that :mod:`.readings` renders. ``--export ZOO_DIR`` first copies the validation preset's manifests from a built
-zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``.
+zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``;
+``--export-rebuilds ZOO_DIR`` the validation models built there with other weights than their records into
+``data/pilots/rebuilds/``; ``--export-rlseeds ZOO_DIR`` the bandit RL-seeds test's runs into
+``data/pilots/bandit-rlseeds/`` (:mod:`.rebuilds`).
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import sys
@@ -19,182 +21,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..errors import InvalidConfigError
-from ..io import WEIGHTS_FILE, read_json, write_json_atomic, write_text_atomic
-from ..paths import REPO_ROOT, data_dir, is_source_checkout, shipped_zoo_dir
+from ..io import read_json, write_json_atomic, write_text_atomic
+from ..paths import REPO_ROOT, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case
 from .presets import seed_design
-from .markdown import fmt_num, markdown_rows
+from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
+from .manifests import (MANIFEST, copy_manifests, export_manifests, manifest_files, pilot_manifests_dir,
+                        validation_manifests_dir)
 from .readings import READINGS, readings_evaluation, readings_rows
-
-MANIFEST = "manifest.json"
-log = logging.getLogger(__name__)
-EXPORT_SUFFIXES = (".json.gz", ".json")  # an exported manifest's file name: <model><suffix>
-
-
-def validation_manifests_dir() -> Path:
-    return data_dir() / "validation"
-
-
-def pilot_manifests_dir() -> Path:
-    """Manifests of pilot models built outside a preset to choose a recipe's budget (committed without weights);
-    they are no validation case."""
-    return data_dir() / "pilots"
-
-
-def manifest_files(folder: str | Path) -> list[Path]:
-    """The manifests in ``folder``: ``<model>/manifest.json`` (a zoo) or ``<model>.json.gz`` / ``<model>.json``
-    (exported manifests, shipped compressed)."""
-    folder = Path(folder)
-    exported = (p for suffix in EXPORT_SUFFIXES for p in folder.glob(f"*{suffix}"))
-    return sorted(folder.glob("*/" + MANIFEST)) + sorted(exported)
-
-
-#: Rows of a training curve kept in an exported manifest. A full RL curve (one row per step) is about 0.5 MB of
-#: JSON, and the exported manifests ship with the package, whose data must stay under 60 MB; the full curve stays in
-#: the built zoo's manifest. 34 rows are every third of the 100 kept before (index 3i of 0..99 is step
-#: round(3i(N-1)/99) = round(i(N-1)/33)), so manifests exported at 100 rows were thinned to these exactly.
-EXPORTED_CURVE_ROWS = 34
-
-
-def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS) -> dict[str, Any]:
-    """``manifest`` with its training curve thinned to at most ``rows`` rows, evenly spaced, first and last kept;
-    ``training_curve_rows`` records how many rows the build wrote, so a reader knows the curve was thinned, and
-    ``takeoff_step_full_curve`` the take-off read on the full curve (:func:`running_takeoff`: a mean over one stored
-    row's spacing, another rule than two single stored rows, so either may come first)."""
-    if rows < 2:
-        raise InvalidConfigError(f"exported_manifest keeps the first and last rows of a curve: rows={rows} must be"
-                                 " at least 2.")
-    curve = manifest.get("training_curve") or []
-    if len(curve) <= rows:
-        return manifest
-    keep = sorted({round(i * (len(curve) - 1) / (rows - 1)) for i in range(rows)})
-    return {**manifest, "training_curve": [curve[i] for i in keep], "training_curve_rows": len(curve),
-            "takeoff_step_full_curve": running_takeoff(manifest, math.ceil((len(curve) - 1) / (rows - 1)))}
-
-
-def running_takeoff(manifest: dict[str, Any], window: int, level: float = 0.5) -> int | None:
-    """The first step of the full training curve from which the mean reward over the next ``window`` rows reaches
-    ``level`` (one thinned row's spacing, so comparable with :func:`takeoff_step` on an exported curve without its
-    thinning); None if it never does, with no curve, or for a run not rewarded for correct answers."""
-    if (manifest.get("budget") or {}).get("reward", "correct") != "correct":
-        return None
-    curve = [r for r in manifest.get("training_curve") or [] if r.get("reward") is not None]
-    reward = np.array([float(r["reward"]) for r in curve])
-    if window < 1 or len(reward) < window:
-        return None
-    # a trailing-window mean is one convolution; pandas' rolling would align it to the window's end, not its start
-    means = np.convolve(reward, np.ones(window) / window, mode="valid")
-    hit = np.flatnonzero(means >= level)
-    return int(curve[int(hit[0])]["step"]) if hit.size else None
-
-
-def exported_manifest_path(folder: str | Path, name: str) -> Path | None:
-    """Where model ``name``'s exported manifest lies in ``folder`` (``<name>.json.gz`` or ``<name>.json``), or None."""
-    for suffix in EXPORT_SUFFIXES:
-        if (path := Path(folder) / f"{name}{suffix}").exists():
-            return path
-    return None
-
-
-def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]) -> list[Path]:
-    """Copy the manifest of every spec in ``specs`` that is built, from exactly that spec, in ``zoo_dir`` to
-    ``dest/<name>.json.gz`` (training curve thinned by :func:`exported_manifest`; compressed, since these files count
-    against the shipped package's data budget); returns the written paths. A model not built yet, or built from another
-    config (an older budget, changed files, another base: :func:`~rlmeta_interp.organism.zoo.is_up_to_date`, the test
-    the validation uses), is not written. Records are rewritten from the zoo, except that a model with other weights
-    than its record is refused.
-
-    Deleted from ``dest`` (each logged): the records of models that are no spec of ``specs`` (gone from the preset),
-    those whose recorded config is not their spec's (the preset changed them), and those of trained models whose
-    base's record is gone or names other weights than they were trained from. Kept: the record of a spec this zoo
-    does not hold up to date but whose record is of that spec and of its recorded base, since a zoo may hold only the
-    models built in one session while the records of the others come from earlier ones."""
-    from .spec import OrganismSpec
-
-    out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz", keep_recorded=False)
-    by_name = {spec.name: spec for spec in specs}
-    kept: dict[str, dict[str, Any]] = {}
-    for path in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
-        spec = by_name.get(path.name.removesuffix(".gz").removesuffix(".json"))
-        record = read_json(path) if spec is not None else {}
-        try:  # through from_dict, as is_up_to_date compares a built manifest with its spec
-            current = spec is not None and OrganismSpec.from_dict(record.get("config", {})) == spec
-        except (InvalidConfigError, TypeError, KeyError):
-            current = False
-        if current:
-            kept[path.name] = record
-        else:
-            log.info("deleted the exported record %s: its model is not in the preset as recorded", path)
-            path.unlink()
-    orphans = True
-    while orphans:  # until none is left: a trained model's base may be a trained model whose record just went
-        orphans = False
-        for name, record in list(kept.items()):
-            base = record.get("base")
-            base_path = exported_manifest_path(dest, str(base)) if base is not None else None
-            if base is not None and (base_path is None
-                                     or _weights(read_json(base_path)) != record.get("base_weights_sha256")):
-                log.info("deleted the exported record %s: its base's record is gone or names other weights", name)
-                (Path(dest) / name).unlink()
-                del kept[name]
-                orphans = True
-    return out
-
-
-def _weights(manifest: dict[str, Any]) -> str | None:
-    return (manifest.get("files") or {}).get(WEIGHTS_FILE)
-
-
-def _recorded(dest: Path, name: str, manifest: dict[str, Any]) -> tuple[Path | None, str | None]:
-    """``dest``'s exported record of ``name`` and the weights checksum it names ((None, None) if none). A record whose
-    weights checksum differs from ``manifest``'s is refused: readings made of the recorded weights would be
-    attributed to other ones."""
-    old = exported_manifest_path(dest, name)
-    if old is None:
-        return None, None
-    mine, theirs = _weights(manifest), _weights(read_json(old))
-    if mine is not None and theirs is not None and mine != theirs:
-        raise InvalidConfigError(f"{name} was built again with other weights ({mine[:12]}; the exported record {old}"
-                                 f" names {theirs[:12]}): the record is not replaced. Build the rebuild under another"
-                                 " name, or export from a zoo folder that holds the recorded build (a thread count"
-                                 " other than build.torch_threads gives other weights).")
-    return old, theirs
-
-
-def copy_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any], *, suffix: str = ".json",
-                   keep_recorded: bool = True) -> list[Path]:
-    """:func:`export_manifests` without deleting anything: for pilots, whose folder also holds manifests of models
-    built outside any preset. ``suffix`` ".json.gz" writes them gzip-compressed; a copy of the same model under the
-    other suffix, which would list it twice, is dropped. With ``keep_recorded`` a model already recorded under
-    ``suffix`` with the same weights checksum keeps its first record (logged): a base rebuilt for a later test must not
-    rewrite the record an earlier test's readings were made against; delete the record to export it again. Returns
-    the path of every built spec's record, written or kept."""
-    from .zoo import is_up_to_date
-
-    if suffix not in EXPORT_SUFFIXES:
-        raise InvalidConfigError(f"copy_manifests writes '.json' or '.json.gz' files, not {suffix!r}.")
-    out = []
-    for spec in specs:
-        src = Path(zoo_dir) / spec.name / MANIFEST
-        if not is_up_to_date(src.parent, spec):
-            continue
-        manifest = read_json(src)
-        old, recorded = _recorded(Path(dest), spec.name, manifest)
-        if keep_recorded and old is not None and old.name == f"{spec.name}{suffix}" and recorded is not None:
-            log.info("kept the exported record %s (same weights; delete it to export this build's manifest)", old)
-            out.append(old)
-            continue
-        # compact (and for pilots compressed): the shipped package's data budget (tests/test_paths.py) counts these
-        # files
-        out.append(write_json_atomic(Path(dest) / f"{spec.name}{suffix}", exported_manifest(manifest), compact=True))
-        for other in set(EXPORT_SUFFIXES) - {suffix}:
-            (Path(dest) / f"{spec.name}{other}").unlink(missing_ok=True)
-    return out
-
+from .rebuilds import export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_rows, rl_seed_summary
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
@@ -358,55 +196,12 @@ PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composi
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
                  "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
                  "composition-lrmid", "composition-lrmid-extended", "composition-lrmid-seeds")
-def rebuilds_dir() -> Path:
-    """Manifests of validation models built again from their preset's spec on another machine (committed without
-    weights), kept apart from the records the validation table was measured on, which they never replace."""
-    return pilot_manifests_dir() / "rebuilds"
-
-
-def export_rebuilds(zoo_dir: str | Path) -> list[Path]:
-    """Record in :func:`rebuilds_dir` every validation model built in ``zoo_dir`` from its current spec whose weights
-    differ from its record in data/validation (which stays as it is: the validation table was measured on it)."""
-    from .presets import preset_specs
-
-    def differs(spec: Any) -> bool:
-        built, rec = Path(zoo_dir) / spec.name / MANIFEST, exported_manifest_path(validation_manifests_dir(), spec.name)
-        return built.exists() and rec is not None and _weights(read_json(built)) != _weights(read_json(rec))
-
-    return copy_manifests(zoo_dir, rebuilds_dir(), [s for s in preset_specs("validation") if differs(s)],
-                          suffix=".json.gz", keep_recorded=False)
-
-
-def _gain_text(m: dict[str, Any]) -> str:
-    g = m.get("gain_check")
-    if not g:
-        return "n/a"
-    verdict = "n/a (control)" if g.get("passed") is None else ("passed" if g["passed"] else "failed")
-    if g.get("kind") == "regret":
-        lo, hi = g["regret_reduction_ci"]
-        return f"{verdict}: regret reduction {g['regret_reduction']:.2f} [{lo:.2f}, {hi:.2f}]"
-    return verdict
-
-
-def rebuild_rows(rebuild_dir: str | Path, recorded_dir: str | Path) -> list[dict[str, Any]]:
-    """One row per model in ``rebuild_dir`` (built again from the spec of a model recorded in ``recorded_dir``): its
-    label, whether its weights (and its base's) equal the record's, and the recorded and rebuilt gain checks."""
-    rows = []
-    for mpath in sorted(manifest_files(rebuild_dir), key=lambda p: p.name.split(".json")[0]):  # by model name
-        m = read_json(mpath)
-        rec_path = exported_manifest_path(recorded_dir, m["name"])
-        if rec_path is None:
-            raise InvalidConfigError(f"{mpath} rebuilds {m['name']}, which {recorded_dir} holds no record of: a rebuild"
-                                     " sits beside the record it repeats; delete it or export the record.")
-        rec = read_json(rec_path)
-        same = "yes" if _weights(m) == _weights(rec) else "no"
-        if m.get("base"):
-            same += "; base " + ("yes" if m.get("base_weights_sha256") == rec.get("base_weights_sha256") else "no")
-        regret = [(x.get("metrics") or {}).get("regret_sampled") for x in (rec, m)]
-        rows.append({"model": m["name"], "label": m.get("label") or "(base)", "same weights as the record": same,
-                     "sampled regret, record / rebuild": " / ".join(fmt_num(r, "{:.2f}") for r in regret),
-                     "recorded gain check": _gain_text(rec), "rebuilt gain check": _gain_text(m)})
-    return rows
+def rl_seed_sections(pilot_dir: str | Path, validation_dir: str | Path) -> dict[str, str]:
+    """The bandit RL-seeds test's table (every RL run from a rebuilt base) and its pass counts, for data/README.md."""
+    rows = rl_seed_rows(Path(pilot_dir) / "bandit-rlseeds", Path(pilot_dir) / "rebuilds", validation_dir)
+    shown = [{k: v for k, v in r.items() if k != "passed"} for r in rows]
+    return {"bandit-rlseeds-table": markdown_rows(shown, "(no RL run from a rebuilt base recorded)"),
+            "bandit-rlseeds-summary": rl_seed_summary(rows)}
 
 
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
@@ -417,6 +212,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-counts": validation_counts(vdir),
             "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
             "rebuild-table": markdown_rows(rebuild_rows(Path(pdir) / "rebuilds", vdir), "(no model rebuilt)"),
+            **rl_seed_sections(pdir, vdir),
             "validation-table": markdown_rows(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": markdown_rows(pilot_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": markdown_rows(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
@@ -459,6 +255,13 @@ def main(argv: list[str] | None = None) -> None:
             raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-rebuilds ZOO_DIR (the"
                                      " validation models built there with other weights than their records)")
         export_rebuilds(args[1])
+        args = []
+    elif args[:1] == ["--export-rlseeds"]:
+        if len(args) != 2:
+            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-rlseeds ZOO_DIR (the RL"
+                                     " runs of preset bandit-rlseeds built there; export their bases' rebuilds with"
+                                     " --export-rebuilds)")
+        export_rlseeds(args[1])
         args = []
     elif args[:1] == ["--export-pilot"]:
         if len(args) != 2:

@@ -90,7 +90,7 @@ def test_stored_gain_checks_match_the_current_rule():
     """Every labelled manifest shipped in data/zoo or committed in data/validation carries the gain check that the
     current rule computes from its stored evaluations (refresh_gain_checks after changing the rule)."""
     from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import manifest_files, validation_manifests_dir
+    from rlmeta_interp.organism.manifests import manifest_files, validation_manifests_dir
     from rlmeta_interp.paths import shipped_zoo_dir
 
     for folder in (shipped_zoo_dir(), validation_manifests_dir()):

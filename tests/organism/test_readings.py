@@ -5,7 +5,7 @@ import pytest
 
 from rlmeta_interp.errors import CorruptedCheckpointError, EmptyInputError
 from rlmeta_interp.io import write_text_atomic
-from rlmeta_interp.organism import answers, readings, tables
+from rlmeta_interp.organism import answers, manifests, readings, tables
 
 
 def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp_path):
@@ -52,7 +52,7 @@ def test_pilot_readings_render_from_the_checksummed_csv_validate_read_writes(tmp
     # the shipped pilot's evaluation: the paragraph states what the file holds
     from rlmeta_interp.io import read_json
 
-    shipped = tables.pilot_manifests_dir()
+    shipped = manifests.pilot_manifests_dir()
     ev = read_json(readings.readings_path(shipped, "composition").with_suffix(".json"), required=True)["evaluation"]
     text = readings.readings_evaluation(shipped)
     assert f"Over the {ev['n_test']} cases read" in text
@@ -77,17 +77,17 @@ def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_con
     """The low-dose test holds activation cases and controls only: the bar (which asks for creation recall) is not
     applied, and the constant answer (the calibration majority, creation) is named as a class absent there; a test
     with creation cases still reads met or not met."""
-    low = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-lowdose")
+    low = readings.readings_evaluation(manifests.pilot_manifests_dir(), "composition-lowdose")
     assert "The project's bar over these pairs: not applicable (no creation case)." in low
     assert "the constant answer 0.00, always creation, a class absent here)" in low
-    two = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-test2")
+    two = readings.readings_evaluation(manifests.pilot_manifests_dir(), "composition-test2")
     assert "The project's bar over these pairs: not met." in two and "a class absent here" not in two
 
 
 def test_readings_of_one_class_give_its_recall_alone():
     """Every case of the middle-rate test is activation by design: the paragraph gives the summary's recall of that
     class with its exact interval, and no balanced accuracy or AUC (degenerate with one class)."""
-    text = readings.readings_evaluation(tables.pilot_manifests_dir(), "composition-lrmid")
+    text = readings.readings_evaluation(manifests.pilot_manifests_dir(), "composition-lrmid")
     assert text.startswith("Over the 8 cases read, all activation by design: the fitted summary read 2 of 8 as"
                            " activation (exact 95% interval 0.03 to 0.65).")
     assert "balanced accuracy 0" not in text and "Held-out AUC" not in text

@@ -136,7 +136,7 @@ def test_every_exported_validation_manifest_was_built_from_the_current_preset_sp
     """A change to the preset (a new seed, another fine-tuning corpus) must not silently change the specs of the
     models already built and measured: each exported manifest's config reads back as the preset's spec."""
     from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import manifest_files, validation_manifests_dir
+    from rlmeta_interp.organism.manifests import manifest_files, validation_manifests_dir
 
     specs = {s.name: s for s in zoo.preset_specs("validation")}
     paths = manifest_files(validation_manifests_dir())

@@ -104,7 +104,7 @@ def same_weights(pair: str) -> str | None:
     are built from the same specs, and an indicator that reads them should compare them too."""
     from ... import registry
     from ...io import read_json
-    from ...organism.tables import exported_manifest_path, validation_manifests_dir
+    from ...organism.manifests import exported_manifest_path, validation_manifests_dir
 
     path = exported_manifest_path(validation_manifests_dir(), pair)
     here = registry.manifest_of(pair)

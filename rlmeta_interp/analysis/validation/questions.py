@@ -22,7 +22,7 @@ from ...errors import InvalidConfigError
 from ...io import read_json, write_json_atomic
 from ...organism.answers import answer_path
 from ...organism.readings import read_again_command, readings_path, readings_records
-from ...organism.tables import manifest_files, pilot_manifests_dir
+from ...organism.manifests import manifest_files, pilot_manifests_dir
 from .metrics import recall_exact_ci
 from .reading import committed_summary, fit_sha256
 

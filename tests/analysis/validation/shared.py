@@ -7,7 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from rlmeta_interp.io import read_json
-from rlmeta_interp.organism.tables import pilot_manifests_dir
+from rlmeta_interp.organism.manifests import pilot_manifests_dir
 
 A = "activation"
 

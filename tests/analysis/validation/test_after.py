@@ -140,7 +140,7 @@ def test_the_committed_answer_is_what_the_code_computes_from_the_committed_files
     import shutil
 
     from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
+    from rlmeta_interp.organism.manifests import pilot_manifests_dir
 
     src = pilot_manifests_dir()
     shutil.copytree(src, tmp_path / "pilots")

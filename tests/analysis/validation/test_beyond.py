@@ -10,7 +10,7 @@ from rlmeta_interp.analysis.validation import beyond, questions
 from rlmeta_interp.analysis.validation.reading import committed_summary
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.io import read_json
-from rlmeta_interp.organism.tables import manifest_files, pilot_manifests_dir
+from rlmeta_interp.organism.manifests import manifest_files, pilot_manifests_dir
 
 FIT = {"inputs": ["boundary", "likelihood", "elicitation"], "coef": [1.0, 1.0, 1.0], "intercept": 0.0}
 

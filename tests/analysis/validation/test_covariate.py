@@ -91,7 +91,7 @@ def test_a_claim_needs_four_disagreements_from_two_bases(ways, bases, got):
 def test_the_command_runs_on_the_committed_low_dose_readings(tmp_path):
     """On the shipped files of a test read already (descriptive: it decides nothing), with the committed fit."""
     from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
+    from rlmeta_interp.organism.manifests import pilot_manifests_dir
 
     src = pilot_manifests_dir()
     shutil.copytree(src, tmp_path / "pilots")

@@ -124,7 +124,7 @@ def test_the_committed_outcome_is_what_the_code_computes_from_the_committed_file
     import shutil
 
     from rlmeta_interp.io import read_json
-    from rlmeta_interp.organism.tables import pilot_manifests_dir
+    from rlmeta_interp.organism.manifests import pilot_manifests_dir
 
     src = pilot_manifests_dir()
     shutil.copytree(src, tmp_path / "pilots")
