@@ -83,7 +83,8 @@ logging.basicConfig(level=logging.WARNING)
 set_style()
 SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # all seeds
 SOURCE = SPECS.source
-WHAT = ", ".join(sorted({f"{s.world}, RL variant {s.extra.get('variant')}" for s in SPECS}))
+VARIANTS = {w: sorted({s.extra.get("variant") for s in SPECS if s.world == w}) for w in sorted({s.world for s in SPECS})}
+WHAT = "; ".join(f"{w}, RL variant{'s' * (len(v) > 1)} {', '.join(v)}" for w, v in VARIANTS.items())
 # the label fixed before RL from the corpus (validation zoo; empty elsewhere), and whether the run is a case of it:
 # a creation or activation run whose gain check failed (its manifest's) gained nothing, whatever its design
 def label_of(spec) -> str:
@@ -153,9 +154,9 @@ for ax, (col, title) in zip(axes, views.items(), strict=False):
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 axes[0].set_ylabel("fraction of parameters updated")
 axes[-1].legend(frameon=False, fontsize=7, loc="lower right")
-fig.suptitle(f"{WHAT}; {SOURCE}. Shaded: 5-30% reported by Mukherjee et al.; grey dashed: dense random update of"
+fig.suptitle(f"{WHAT}; {SOURCE}.\nShaded: 5-30% reported by Mukherjee et al.; grey dashed: dense random update of"
              f" the same norm, one per pair (seed {SEED}). Exact counts.", fontsize=8)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 1, 0.93))
 save_fig(fig, 6, "sparsity_by_layer", caption="Fraction of parameters RL updated per layer, in fp32 (exact and with"
          " atol 1e-5) and in a bf16 view, for each RL organism, beside a dense random update of the same per-tensor"
          " norm; the band marks the 5-30% Mukherjee et al. report." + PAIRS_NOTE)
@@ -193,7 +194,7 @@ save_fig(fig, 6, "update_rank", caption="Rank of each 2-D parameter update over 
 GROUPS = seed_groups(SPECS)
 if GROUPS:
     runs = {base: (load_model(g[0].base.name), [load_model(p.rl.name) for p in g[:2]]) for base, g in GROUPS.items()}
-    OVERLAP_SOURCE = f"zoo seeds {[p.extra.get('seed') for p in next(iter(GROUPS.values()))[:2]]}"
+    OVERLAP_SOURCE = "zoo RL seeds " + " and ".join(str(p.extra.get("seed")) for p in next(iter(GROUPS.values()))[:2])
 else:
     ref = max(SPECS, key=lambda s: s.dose or 0.0)
     folders = rerun_rl(ref, seeds=(0, 1), steps=STANDIN_STEPS)
@@ -222,13 +223,13 @@ for (base_name, view), g in per_layer.groupby(["base", "view"], sort=False):
 axes[1].plot([], [], color=COLORS["control"], ls="--", lw=1, label="dashed: chance (same colour)")
 axes[0].axhline(1.0, color=COLORS["control"], ls="--", label="chance (independent sets)")
 axes[0].set_ylabel("shared updated entries / chance")
-axes[1].set_ylabel("Jaccard of the updated sets (dashed: chance)")
+axes[1].set_ylabel("Jaccard of the updated sets")
 for ax in axes:
     ax.set_xlabel("layer (-1: embeddings, final norm, head)")
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.legend(frameon=False, fontsize=7)
 fig.suptitle(f"Overlap of updated entries across two RL seeds; {OVERLAP_SOURCE}. Exact counts.", fontsize=8)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 1, 0.95))
 save_fig(fig, 6, "seed_overlap", caption="Overlap of the entries updated by two RL seeds from the same base, per layer,"
          " relative to chance (independent sets of the same sizes) and as a Jaccard index, in the fp32 (atol) and"
          " bf16 views, per base (" + ", ".join(runs) + f"); {OVERLAP_SOURCE}.")
