@@ -108,6 +108,25 @@ def rl_seed_rows(added_dir: str | Path, rebuild_dir: str | Path, recorded_dir: s
     return rows
 
 
+def rl_seed_headline(rows: list[dict[str, Any]]) -> str:
+    """One sentence for the repository README: how many RL runs from the rebuilt bases passed their gain check,
+    with the exact 95% interval, beside how many of the rebuilt runs' records passed."""
+    from scipy.stats import binomtest
+
+    if not rows:
+        return "No RL run from a rebuilt base is recorded yet."
+    k, n = sum(r["passed"] is True for r in rows), len(rows)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    recorded = [r["recorded gain check"] for r in rows if r["recorded gain check"] != "(no record)"]
+    bases = len({r["base"] for r in rows})
+    return (f"Under the validation bandit RL budget, {k} of {n} RL runs from {bases} rebuilt base"
+            f"{'s' * (bases != 1)} passed their gain check (exact 95% interval {ci.low:.2f} to {ci.high:.2f};"
+            f" data/README.md, \"How often a run of this budget gains\")"
+            + (f"; {len(recorded)} of those runs rebuild validation runs, whose records (trained from the recorded"
+               f" bases) passed {sum(t.startswith('passed') for t in recorded)} of {len(recorded)}." if recorded
+               else "."))
+
+
 def rl_seed_summary(rows: list[dict[str, Any]]) -> str:
     """Per base and over all bases, how many of the runs in ``rows`` passed their gain check, with the exact
     (Clopper-Pearson) 95% interval of that share; then how many of the rebuilt runs' records passed."""

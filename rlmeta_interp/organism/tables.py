@@ -32,7 +32,7 @@ from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, manifest_files, pilot_manifests_dir,
                         validation_manifests_dir)
 from .readings import READINGS, readings_evaluation, readings_rows
-from .rebuilds import export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_rows, rl_seed_summary
+from .rebuilds import export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline, rl_seed_rows, rl_seed_summary
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
@@ -280,9 +280,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def top_readme_sections(pilot_dir: str | Path | None = None) -> dict[str, str]:
     """The repository README's generated sections: the composition tests' summary (:func:`~.answers.tests_summary_rows`)
-    from the shipped readings and answers under ``pilot_dir`` (default: the shipped pilots')."""
+    from the shipped readings and answers under ``pilot_dir`` (default: the shipped pilots'), and the bandit RL-seeds
+    test's headline (:func:`~.rebuilds.rl_seed_headline`)."""
     pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
-    return {"composition-tests-table": markdown_rows(tests_summary_rows(pdir), "(no composition test read yet)")}
+    rows = rl_seed_rows(Path(pdir) / "bandit-rlseeds", Path(pdir) / "rebuilds", validation_manifests_dir())
+    # the sentence sits inside a README bullet: indented as its continuation, the end marker after it likewise
+    return {"composition-tests-table": markdown_rows(tests_summary_rows(pdir), "(no composition test read yet)"),
+            "bandit-rlseeds-headline": f"  {rl_seed_headline(rows)}\n  "}
 
 
 if __name__ == "__main__":
