@@ -64,7 +64,7 @@ def exported_manifest(manifest: dict[str, Any], rows: int = EXPORTED_CURVE_ROWS)
 
 def running_takeoff(manifest: dict[str, Any], window: int, level: float = 0.5) -> int | None:
     """The first step of the full training curve from which the mean reward over the next ``window`` rows reaches
-    ``level`` (one thinned row's spacing, so comparable with :func:`takeoff_step` on an exported curve without its
+    ``level`` (one thinned row's spacing, so comparable with :func:`~.tables.takeoff_step` on an exported curve without its
     thinning); None if it never does, with no curve, or for a run not rewarded for correct answers."""
     if (manifest.get("budget") or {}).get("reward", "correct") != "correct":
         return None
@@ -147,9 +147,10 @@ def _recorded(dest: Path, name: str, manifest: dict[str, Any]) -> tuple[Path | N
     if mine is not None and theirs is not None and mine != theirs:
         raise InvalidConfigError(f"{name} was built again with other weights ({mine[:12]}; the exported record {old}"
                                  f" names {theirs[:12]}): the record is not replaced. Export from the zoo folder that"
-                                 " holds the recorded build, build under another name, or, if nothing was read or"
-                                 " drawn from the recorded weights, delete the record and export again (a thread count"
-                                 " other than build.torch_threads gives other weights).")
+                                 " holds the recorded build, or build under another name; a record in data/validation"
+                                 " stays (record a rebuild with --export-rebuilds), and a pilot record may be deleted"
+                                 " and exported again only if nothing was read or drawn from its weights (a thread"
+                                 " count other than build.torch_threads gives other weights).")
     return old, theirs
 
 

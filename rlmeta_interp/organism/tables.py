@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 import re
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
 
 from ..errors import InvalidConfigError
 from ..io import read_json, write_json_atomic, write_text_atomic
@@ -32,7 +32,8 @@ from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, manifest_files, pilot_manifests_dir,
                         validation_manifests_dir)
 from .readings import READINGS, readings_evaluation, readings_rows
-from .rebuilds import export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline, rl_seed_rows, rl_seed_summary
+from .rebuilds import (budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline,
+                       rebuilds_dir, rl_seed_rows, rl_seed_summary)
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
@@ -196,12 +197,14 @@ PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composi
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
                  "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
                  "composition-lrmid", "composition-lrmid-extended", "composition-lrmid-seeds")
+
+
 def rl_seed_sections(pilot_dir: str | Path, validation_dir: str | Path) -> dict[str, str]:
     """The bandit RL-seeds test's table (every RL run from a rebuilt base) and its pass counts, for data/README.md."""
     rows = rl_seed_rows(Path(pilot_dir) / "bandit-rlseeds", Path(pilot_dir) / "rebuilds", validation_dir)
     shown = [{k: v for k, v in r.items() if k != "passed"} for r in rows]
     return {"bandit-rlseeds-table": markdown_rows(shown, "(no RL run from a rebuilt base recorded)"),
-            "bandit-rlseeds-summary": rl_seed_summary(rows)}
+            "bandit-rlseeds-summary": rl_seed_summary(rows, budget_records(validation_dir))}
 
 
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
@@ -270,7 +273,9 @@ def main(argv: list[str] | None = None) -> None:
                        suffix=".json.gz")
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
-    refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir()])
+    # the rebuilds hold their bases, so their gain checks follow the current rule like the records'; the RL-seeds
+    # test's runs keep the check computed at their build (their bases lie in the rebuilds folder)
+    refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir(), rebuilds_dir()])
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
     if is_source_checkout():  # the repository's README summarises the composition tests from the same files
@@ -278,15 +283,19 @@ def main(argv: list[str] | None = None) -> None:
         write_text_atomic(top, render_sections(top.read_text(), top_readme_sections()))
 
 
-def top_readme_sections(pilot_dir: str | Path | None = None) -> dict[str, str]:
+def top_readme_sections(pilot_dir: str | Path | None = None,
+                        validation_dir: str | Path | None = None) -> dict[str, str]:
     """The repository README's generated sections: the composition tests' summary (:func:`~.answers.tests_summary_rows`)
     from the shipped readings and answers under ``pilot_dir`` (default: the shipped pilots'), and the bandit RL-seeds
     test's headline (:func:`~.rebuilds.rl_seed_headline`)."""
     pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
-    rows = rl_seed_rows(Path(pdir) / "bandit-rlseeds", Path(pdir) / "rebuilds", validation_manifests_dir())
-    # the sentence sits inside a README bullet: indented as its continuation, the end marker after it likewise
+    vdir = validation_manifests_dir() if validation_dir is None else validation_dir
+    rows = rl_seed_rows(Path(pdir) / "bandit-rlseeds", Path(pdir) / "rebuilds", vdir)
+    # the sentence sits inside a README bullet: wrapped and indented as its continuation, the end marker likewise
+    headline = textwrap.fill(rl_seed_headline(rows, budget_records(vdir)), width=118, initial_indent="  ",
+                             subsequent_indent="  ", break_on_hyphens=False)
     return {"composition-tests-table": markdown_rows(tests_summary_rows(pdir), "(no composition test read yet)"),
-            "bandit-rlseeds-headline": f"  {rl_seed_headline(rows)}\n  "}
+            "bandit-rlseeds-headline": f"{headline}\n  "}
 
 
 if __name__ == "__main__":

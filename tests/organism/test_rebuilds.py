@@ -64,58 +64,88 @@ def test_export_rebuilds_records_only_models_built_with_other_weights(tmp_path, 
     assert (validation_manifests_dir() / f"{other.name}.json.gz").exists()  # the record stays
 
 
-def _manifest(name, weights, *, base=None, base_weights=None, rl_seed=0, passed=None, label="creation"):
-    m = {"name": name, "label": "" if base is None else label, "files": {"model.safetensors": weights},
-         "config": {"rl": {"seed": rl_seed} if base else None}}
-    if base is not None:
-        m.update(base=base, base_weights_sha256=base_weights)
-        m["gain_check"] = {"kind": "regret", "passed": passed, "regret_reduction": 1.0 if passed else -0.1,
-                           "regret_reduction_ci": [0.5, 1.5] if passed else [-0.6, 0.4]}
+def _run(spec, weights, base_weights, *, passed=None):
+    """An exported manifest of ``spec`` (a real preset spec, so the budget check reads its config)."""
+    m = {"name": spec.name, "kind": spec.kind, "label": spec.label, "recipe": spec.recipe, "config": spec.to_dict(),
+         "files": {"model.safetensors": weights}}
+    if spec.base:
+        m.update(base=spec.base, base_weights_sha256=base_weights, budget={"reward": spec.rl.reward if spec.rl else None},
+                 gain_check={"kind": "regret", "passed": passed, "regret_reduction": 1.0 if passed else -0.1,
+                             "regret_reduction_ci": [0.5, 1.5] if passed else [-0.6, 0.4]})
     return m
 
 
-def test_rl_seed_rows_list_every_run_from_a_rebuilt_base_with_its_record(tmp_path):
+def _write(folder, m):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{m['name']}.json").write_text(json.dumps(m))
+
+
+def test_rl_seed_rows_and_summaries_count_the_tests_runs_apart_from_the_runs_that_prompted_it(tmp_path):
+    from rlmeta_interp.organism.presets import preset_specs
+
+    val = {s.name: s for s in preset_specs("validation")}
+    add = {s.name: s for s in preset_specs("bandit-rlseeds")}
     rec, re_dir, added = tmp_path / "validation", tmp_path / "rebuilds", tmp_path / "added"
-    for folder in (rec, re_dir, added):
-        folder.mkdir()
-
-    def write(folder, m):
-        (folder / f"{m['name']}.json").write_text(json.dumps(m))
-
-    write(re_dir, _manifest("b0", "w-b0"))
-    write(re_dir, _manifest("b5", "w-b5"))
-    write(re_dir, _manifest("b0-rl-s1", "w1", base="b0", base_weights="w-b0", rl_seed=1, passed=True))
-    write(re_dir, _manifest("b0-rl", "w0", base="b0", base_weights="w-b0", rl_seed=0, passed=False))
-    write(rec, _manifest("b0-rl", "w-rec", base="b0", base_weights="w-old", rl_seed=0, passed=True))
-    write(rec, _manifest("b0-rl-s1", "w-rec1", base="b0", base_weights="w-old", rl_seed=1, passed=False))
-    write(added, _manifest("b0-rl-s2", "w2", base="b0", base_weights="w-b0", rl_seed=2, passed=True))
-    write(added, _manifest("b5-rl-s2", "w3", base="b5", base_weights="w-b5", rl_seed=2, passed=False,
-                           label="activation"))
+    b0, b5 = "val-bandit-d000-base", "val-bandit-d050-base"
+    _write(re_dir, _run(val[b0], "w-b0", None))
+    _write(rec, _run(val[b5], "w-b5", None))  # the dose-0.5 rebuild reproduced its record: no rebuild is exported
+    _write(re_dir, _run(val["val-bandit-d000-rl-long"], "w0", "w-b0", passed=False))
+    _write(re_dir, _run(val["val-bandit-d000-rl-long-s1"], "w1", "w-b0", passed=True))
+    _write(re_dir, _run(val["val-bandit-d000-rl-long-random"], "wr", "w-b0"))  # a control: not this test's question
+    _write(re_dir, _run(val["val-bandit-d000-sft-thompson"], "ws", "w-b0"))  # fine-tuning: likewise
+    _write(rec, _run(val["val-bandit-d000-rl-long"], "w-rec0", "w-old", passed=True))
+    _write(rec, _run(val["val-bandit-d000-rl-long-s1"], "w-rec1", "w-old", passed=False))
+    _write(added, _run(add["val-bandit-d000-rl-long-s2"], "w2", "w-b0", passed=True))
+    _write(added, _run(add["val-bandit-d050-rl-long-s2"], "w3", "w-b5", passed=False))
     rows = rebuilds.rl_seed_rows(added, re_dir, rec)
-    # by base, then RL seed; bases themselves are no runs
-    assert [(r["run"], r["RL seed"], r["built"]) for r in rows] == [
-        ("b0-rl", 0, "rebuilt validation run"), ("b0-rl-s1", 1, "rebuilt validation run"),
-        ("b0-rl-s2", 2, "added RL seed"), ("b5-rl-s2", 2, "added RL seed")]
+    assert [(r["run"], r["RL seed"], r["built"], r["trained from"]) for r in rows] == [
+        ("val-bandit-d000-rl-long", 0, "rebuilt validation run", "rebuilt base"),
+        ("val-bandit-d000-rl-long-s1", 1, "rebuilt validation run", "rebuilt base"),
+        ("val-bandit-d000-rl-long-s2", 2, "added RL seed (the test)", "rebuilt base"),
+        ("val-bandit-d050-rl-long-s2", 2, "added RL seed (the test)", "recorded base")]
     assert rows[0]["gain check"].startswith("failed") and rows[0]["recorded gain check"].startswith("passed")
     assert rows[1]["recorded gain check"].startswith("failed") and rows[2]["recorded gain check"] == "(no record)"
-    assert [r["passed"] for r in rows] == [False, True, True, False]
-    summary = rebuilds.rl_seed_summary(rows)
-    # exact intervals: 2 of 3 -> [0.094, 0.992]; 0 of 1 -> [0, 0.975]; 2 of 4 -> [0.068, 0.932]
-    assert "- b0 (creation by design): 2 of 3 runs passed the gain check (share 0.67, exact 95% interval 0.09 to" \
-           " 0.99)." in summary
-    assert "- b5 (activation by design): 0 of 1 runs passed the gain check (share 0.00, exact 95% interval 0.00" \
-           " to 0.97)." in summary
-    assert "- all bases: 2 of 4 runs passed the gain check (share 0.50, exact 95% interval 0.07 to 0.93)." in summary
-    assert summary.endswith("- The records of the rebuilt validation runs (built from the recorded bases): 1 of 2"
-                            " passed.\n")
-    assert rebuilds.rl_seed_summary([]) == "(no RL run from a rebuilt base recorded)\n"
-    assert rebuilds.rl_seed_headline(rows) == (
-        "Under the validation bandit RL budget, 2 of 4 RL runs from 2 rebuilt bases passed their gain check (exact 95%"
-        " interval 0.07 to 0.93; data/README.md, \"How often a run of this budget gains\"); 2 of those runs rebuild"
-        " validation runs, whose records (trained from the recorded bases) passed 1 of 2.")
-    # a run trained from other weights than the rebuilt base is refused, not credited to it
-    write(added, _manifest("b5-rl-s3", "w4", base="b5", base_weights="w-other", rl_seed=3, passed=True))
-    with pytest.raises(InvalidConfigError, match="not trained from the rebuilt b5"):
+    records = rebuilds.budget_records(rec)
+    assert sorted(records) == [False, True]  # the two recorded RL runs; bases carry no label
+    summary = rebuilds.rl_seed_summary(rows, records)
+    # the test's answer is the added runs only, per base; exact intervals: 1 of 1 -> [0.025, 1]; 0 of 1 -> [0, 0.975]
+    assert summary.startswith("The test's answer, its added runs (2 of the 4 planned built): passed the gain check in"
+                              " 1 of 2.\n- from val-bandit-d000-base (creation by design): 1 of 1 (share 1.00, exact"
+                              " 95% interval 0.03 to 1.00).\n- from val-bandit-d050-base (activation by design): 0 of"
+                              " 1 (share 0.00, exact 95% interval 0.00 to 0.97).\n")
+    # described apart: 2 of 3 from the dose-0 base -> [0.094, 0.992]; no interval pooled over the bases
+    assert "- from val-bandit-d000-base (creation by design): 2 of 3 (share 0.67, exact 95% interval 0.09 to 0.99)." \
+        in summary.split("Every run")[1]
+    assert "seed 0: 0 of 1; seed 1: 1 of 1; seed 2: 1 of 2." in summary and "all bases" not in summary
+    assert "(trained from the recorded bases): 1 of 2 passed." in summary
+    assert summary.endswith("(recipe bandit-dose, creation or activation by design): 1 of 2 (share 0.50, exact 95%"
+                            " interval 0.01 to 0.99) passed.\n")
+    head = rebuilds.rl_seed_headline(rows, records)
+    assert "rebuilt validation runs (RL seeds 0 and 1) passed their gain check in 1 of 2, and the bandit RL-seeds" \
+           " test's added runs (RL seeds 2 and 3) in 1 of 2 (2 of 4 built so far)" in head
+    assert head.endswith("The table's bandit RL cases are the runs that passed.")  # not all passed: no more said
+    assert rebuilds.rl_seed_summary([], records) == "(no RL run from a rebuilt base recorded)\n"
+    assert "added runs (RL seeds 2 and 3) are not built yet" in rebuilds.rl_seed_headline(rows[:2], records)
+
+
+def test_rl_seed_rows_refuse_runs_they_cannot_credit(tmp_path):
+    from rlmeta_interp.organism.presets import preset_specs
+
+    val = {s.name: s for s in preset_specs("validation")}
+    add = {s.name: s for s in preset_specs("bandit-rlseeds")}
+    rec, re_dir, added = tmp_path / "validation", tmp_path / "rebuilds", tmp_path / "added"
+    _write(re_dir, _run(val["val-bandit-d000-base"], "w-b0", None))
+    rec.mkdir()
+    run = _run(add["val-bandit-d000-rl-long-s2"], "w2", "w-other", passed=True)
+    _write(added, run)  # trained from weights that neither the rebuild nor the record names
+    with pytest.raises(InvalidConfigError, match="neither a rebuild of val-bandit-d000-base nor its record"):
+        rebuilds.rl_seed_rows(added, re_dir, rec)
+    _write(added, {**run, "base_weights_sha256": "w-b0", "config": {**run["config"], "rl": {**run["config"]["rl"],
+                                                                                          "lr": 1e-3}}})
+    with pytest.raises(InvalidConfigError, match="not a build of a current bandit-rlseeds spec"):
+        rebuilds.rl_seed_rows(added, re_dir, rec)  # another budget is no run of this one
+    _write(added, _run(val["val-bandit-d000-rl-long-random"], "wr", "w-b0"))
+    with pytest.raises(InvalidConfigError, match="outside the RL-seeds test"):
         rebuilds.rl_seed_rows(added, re_dir, rec)
 
 
@@ -132,9 +162,15 @@ def test_export_rlseeds_records_the_tests_runs_and_not_their_bases(tmp_path, mon
         weights.write_bytes(spec.name.encode())
         m = {"name": spec.name, "kind": spec.kind, "config": spec.to_dict(), "files": {weights.name: sha256_file(weights)}}
         if spec.base:
-            m["base_weights_sha256"] = sha256_file(zoo_dir / spec.base / "model.safetensors")
+            m.update(base=spec.base, base_weights_sha256=sha256_file(zoo_dir / spec.base / "model.safetensors"))
         (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
-    written = rebuilds.export_rlseeds(zoo_dir)
+    # the bases' rebuilds are not exported yet: nothing is written, and the error says what to export
+    with pytest.raises(InvalidConfigError, match="--export-rebuilds"):
+        rebuilds.export_rlseeds(zoo_dir, tmp_path / "no-records")
+    assert not rebuilds.rlseeds_dir().exists()
+    for spec in specs[:2]:
+        _write(rebuilds.rebuilds_dir(), json.loads((zoo_dir / spec.name / "manifest.json").read_text()))
+    written = rebuilds.export_rlseeds(zoo_dir, tmp_path / "no-records")
     runs = [s.name for s in specs if s.kind == "rl"]
     assert len(runs) == 4 and sorted(p.name for p in written) == sorted(f"{n}.json.gz" for n in runs)
     assert all(p.parent == rebuilds.rlseeds_dir() for p in written)
