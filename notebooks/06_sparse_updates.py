@@ -83,7 +83,7 @@ logging.basicConfig(level=logging.WARNING)
 set_style()
 SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # all seeds
 SOURCE = SPECS.source
-VARIANTS = {w: sorted({s.extra.get("variant") for s in SPECS if s.world == w}) for w in sorted({s.world for s in SPECS})}
+VARIANTS = {w: sorted({str(s.extra.get("variant")) for s in SPECS if s.world == w}) for w in sorted({s.world for s in SPECS})}
 WHAT = "; ".join(f"{w}, RL variant{'s' * (len(v) > 1)} {', '.join(v)}" for w, v in VARIANTS.items())
 # the label fixed before RL from the corpus (validation zoo; empty elsewhere), and whether the run is a case of it:
 # a creation or activation run whose gain check failed (its manifest's) gained nothing, whatever its design
@@ -98,7 +98,8 @@ LABEL = {s.name: label_of(s) for s in SPECS}
 # one colour per pair, so pairs at one dose (RL seeds, reward controls) stay apart
 PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS))) if len(SPECS) <= 10 else
                       plt.cm.turbo(np.linspace(0.05, 0.95, len(SPECS))), strict=True))
-PAIRS_NOTE = ("" if not any(LABEL.values()) else " Pairs (label fixed before RL; 'no gain': its gain check failed): "
+PAIRS_NOTE = ("" if not any(LABEL.values()) else " Pairs (label fixed before RL; 'no gain': the gain check of the build"
+              " drawn here failed, which a build elsewhere, such as a validation record, need not share): "
               + ", ".join(f"{s.name} ({LABEL[s.name] or 'none'})" for s in SPECS) + ".")
 pd.DataFrame([{"pair": s.name, "label": LABEL[s.name] or None, "dose": s.dose, "seed": s.extra.get("seed"),
                "base": s.base.name} for s in SPECS])
@@ -156,7 +157,7 @@ axes[0].set_ylabel("fraction of parameters updated")
 axes[-1].legend(frameon=False, fontsize=7, loc="lower right")
 fig.suptitle(f"{WHAT}; {SOURCE}.\nShaded: 5-30% reported by Mukherjee et al.; grey dashed: dense random update of"
              f" the same norm, one per pair (seed {SEED}). Exact counts.", fontsize=8)
-fig.tight_layout(rect=(0, 0, 1, 0.93))
+fig.tight_layout(rect=(0, 0, 1, 0.95))
 save_fig(fig, 6, "sparsity_by_layer", caption="Fraction of parameters RL updated per layer, in fp32 (exact and with"
          " atol 1e-5) and in a bf16 view, for each RL organism, beside a dense random update of the same per-tensor"
          " norm; the band marks the 5-30% Mukherjee et al. report." + PAIRS_NOTE)
