@@ -121,7 +121,6 @@ def export_rlseeds(zoo_dir: str | Path, recorded_dir: str | Path | None = None) 
     """Record in :func:`rlseeds_dir` the RL runs of preset ``bandit-rlseeds`` built in ``zoo_dir`` (not its bases,
     which are the validation specs rebuilt: :func:`export_rebuilds` records them). Each run must have been trained from
     its base's exported rebuild or record (checked before anything is written)."""
-
     rdir = validation_manifests_dir() if recorded_dir is None else recorded_dir
     rebuilt = {m["name"]: m for m in map(read_json, manifest_files(rebuilds_dir()))}
     runs = _planned_specs()
