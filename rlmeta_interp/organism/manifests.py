@@ -99,7 +99,7 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     base's record is gone or names other weights than they were trained from. Kept: the record of a spec this zoo
     does not hold up to date but whose record is of that spec and of its recorded base, since a zoo may hold only the
     models built in one session while the records of the others come from earlier ones."""
-    from .spec import OrganismSpec
+    from .spec import records_spec
 
     out = copy_manifests(zoo_dir, dest, specs, suffix=".json.gz", keep_recorded=False)
     by_name = {spec.name: spec for spec in specs}
@@ -107,11 +107,7 @@ def export_manifests(zoo_dir: str | Path, dest: str | Path, specs: Sequence[Any]
     for path in {p for suffix in EXPORT_SUFFIXES for p in Path(dest).glob(f"*{suffix}")} - set(out):
         spec = by_name.get(path.name.removesuffix(".gz").removesuffix(".json"))
         record = read_json(path) if spec is not None else {}
-        try:  # through from_dict, as is_up_to_date compares a built manifest with its spec
-            current = spec is not None and OrganismSpec.from_dict(record.get("config", {})) == spec
-        except (InvalidConfigError, TypeError, KeyError):
-            current = False
-        if current:
+        if records_spec(record, spec):  # as is_up_to_date compares a built manifest with its spec
             kept[path.name] = record
         else:
             log.info("deleted the exported record %s: its model is not in the preset as recorded", path)

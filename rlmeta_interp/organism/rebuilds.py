@@ -80,6 +80,9 @@ RLSEEDS_PRESET = "bandit-rlseeds"
 #: the runs whose gain check this test counts: RL with a correctness reward from a bandit base of the dose recipe,
 #: labelled creation or activation by design (controls, fine-tuning pairs and other recipes are not its question)
 RLSEEDS_RECIPE, RLSEEDS_LABELS = "bandit-dose", ("creation", "activation")
+ADDED, REBUILT = "added RL seed (the test)", "rebuilt validation run"  # a row's "built"
+#: row keys the counts read and the rendered table leaves out
+HIDDEN = ("passed", "recorded passed", "pretraining seed")
 
 
 def _counted(m: dict[str, Any]) -> bool:
@@ -87,15 +90,17 @@ def _counted(m: dict[str, Any]) -> bool:
             and (m.get("budget") or {}).get("reward") == "correct")
 
 
-def _base_of(m: dict[str, Any], rebuilt: dict[str, dict[str, Any]], recorded_dir: str | Path) -> tuple[str, str]:
-    """Which build of its base ``m`` was trained from: "rebuilt" (its manifest in ``rebuilt``) or "recorded" (its
-    record in ``recorded_dir``, for a base whose rebuild reproduced the record's weights), by the weights checksum
-    ``m`` records. Raises when neither matches: the run would be credited to a base it was not trained from."""
+def _base_of(m: dict[str, Any], rebuilt: dict[str, dict[str, Any]],
+             recorded_dir: str | Path) -> tuple[dict[str, Any], str]:
+    """The manifest of the build of its base that ``m`` was trained from, and which build it is: "rebuilt" (in
+    ``rebuilt``) or "recorded" (its record in ``recorded_dir``, for a base whose rebuild reproduced the record's
+    weights), by the weights checksum ``m`` records. Raises when neither matches: the run would be credited to a
+    base it was not trained from."""
     name, sha = m.get("base"), m.get("base_weights_sha256")
     rec_path = exported_manifest_path(recorded_dir, str(name)) if name else None
     for origin, base in (("rebuilt", rebuilt.get(str(name))), ("recorded", read_json(rec_path) if rec_path else None)):
         if base is not None and sha is not None and weights_sha(base) == sha:
-            return str(name), origin
+            return base, origin
     raise InvalidConfigError(f"{m.get('name')} was trained from base weights {str(sha)[:12]}, which neither a rebuild of"
                              f" {name} nor its record names: build it from a base whose rebuild or record is exported"
                              " (python -m rlmeta_interp.organism.tables --export-rebuilds ZOO_DIR).")
@@ -104,14 +109,9 @@ def _base_of(m: dict[str, Any], rebuilt: dict[str, dict[str, Any]], recorded_dir
 def _check_spec(m: dict[str, Any], specs: dict[str, Any], preset: str) -> None:
     """``m`` must be a build of exactly its preset's spec (budget, seeds, base), so its gain check is one of this
     budget's."""
-    from .spec import OrganismSpec
+    from .spec import records_spec
 
-    spec = specs.get(m.get("name"))
-    try:
-        same = spec is not None and OrganismSpec.from_dict(m.get("config") or {}) == spec
-    except (InvalidConfigError, TypeError, KeyError):
-        same = False
-    if not same:
+    if not records_spec(m, specs.get(m.get("name"))):
         raise InvalidConfigError(f"{m.get('name')} is not a build of a current {preset} spec (another budget, seed or"
                                  " base, or no such model in the preset): it cannot count as a run of this budget."
                                  " Delete its manifest, or export it again from a zoo built from the current preset.")
@@ -143,18 +143,21 @@ def rl_seed_rows(added_dir: str | Path, rebuild_dir: str | Path, recorded_dir: s
     if stray := [m.get("name") for m in added if not _counted(m)]:
         raise InvalidConfigError(f"{added_dir} holds runs outside the RL-seeds test ({', '.join(map(str, stray))}): it"
                                  " keeps the test's RL runs only; move them elsewhere.")
-    runs = [(m, "rebuilt validation run", "validation") for m in rebuilt.values() if _counted(m)]
-    runs += [(m, "added RL seed (the test)", RLSEEDS_PRESET) for m in added]
+    runs = [(m, REBUILT, "validation") for m in rebuilt.values() if _counted(m)]
+    runs += [(m, ADDED, RLSEEDS_PRESET) for m in added]
     specs = {p: {s.name: s for s in preset_specs(p)} for p in ("validation", RLSEEDS_PRESET)}
     rows = []
     for m, origin, preset in runs:
         _check_spec(m, specs[preset], preset)
         base, base_origin = _base_of(m, rebuilt, recorded_dir)
         rec_path = exported_manifest_path(recorded_dir, m["name"]) if preset == "validation" else None
-        rows.append({"run": m["name"], "base": base, "label": m["label"], "RL seed": m["config"]["rl"]["seed"],
-                     "built": origin, "trained from": f"{base_origin} base", "passed": m["gain_check"].get("passed"),
-                     "gain check": gain_text(m),
-                     "recorded gain check": gain_text(read_json(rec_path)) if rec_path else "(no record)"})
+        rec = read_json(rec_path) if rec_path else None
+        rows.append({"run": m["name"], "base": base["name"], "label": m["label"], "RL seed": m["config"]["rl"]["seed"],
+                     "built": origin, "trained from": f"{base_origin} base", "gain check": gain_text(m),
+                     "recorded gain check": gain_text(rec) if rec else "(no record)",
+                     "passed": m["gain_check"].get("passed"),
+                     "recorded passed": (rec.get("gain_check") or {}).get("passed") if rec else None,
+                     "pretraining seed": base.get("seed")})
     return sorted(rows, key=lambda r: (r["base"], r["RL seed"], r["run"]))
 
 
@@ -185,9 +188,9 @@ def _planned_specs() -> list[Any]:
     return [s for s in preset_specs(RLSEEDS_PRESET) if s.kind == "rl"]
 
 
-def _seeds(runs: list[Any]) -> str:
-    """The RL seeds of ``runs`` (rows or specs), in words: "2 and 3"."""
-    seeds = sorted({r["RL seed"] if isinstance(r, dict) else r.rl.seed for r in runs})
+def _seeds(values: Any) -> str:
+    """Seeds in words, ascending, each once: "2 and 3"."""
+    seeds = sorted(set(values))
     return ", ".join(map(str, seeds[:-1])) + (" and " if len(seeds) > 1 else "") + str(seeds[-1]) if seeds else "none"
 
 
@@ -198,7 +201,7 @@ def rl_seed_summary(rows: list[dict[str, Any]], records: list[bool]) -> str:
     :func:`budget_records`)."""
     if not rows:
         return "(no RL run from a rebuilt base recorded)\n"
-    test = [r for r in rows if r["built"].startswith("added")]
+    test = [r for r in rows if r["built"] == ADDED]
     bases = list(dict.fromkeys(r["base"] for r in rows))
     design = {b: next(r["label"] for r in rows if r["base"] == b) for b in bases}
     lines = [f"The test's answer, its added runs ({len(test)} of the {len(_planned_specs())} planned built): "
@@ -211,10 +214,10 @@ def rl_seed_summary(rows: list[dict[str, Any]], records: list[bool]) -> str:
     seeds = sorted({r["RL seed"] for r in rows})
     lines.append("- per RL seed (the two bases' runs of one seed share their prompt stream): " + "; ".join(
         f"seed {s}: {_passed(g)} of {len(g)}" for s in seeds if (g := [r for r in rows if r["RL seed"] == s])) + ".")
-    recorded = [r["recorded gain check"] for r in rows if r["recorded gain check"] != "(no record)"]
+    recorded = [r["recorded passed"] for r in rows if r["built"] == REBUILT]
     if recorded:
         lines.append(f"- the records of the rebuilt validation runs (trained from the recorded bases): "
-                     f"{sum(t.startswith('passed') for t in recorded)} of {len(recorded)} passed.")
+                     f"{sum(p is True for p in recorded)} of {len(recorded)} passed.")
     lines.append(f"- every committed validation record of this kind of run (recipe {RLSEEDS_RECIPE}, creation or"
                  f" activation by design): {_share(sum(records), len(records))} passed.")
     return "\n".join(lines) + "\n"
@@ -224,17 +227,19 @@ def rl_seed_headline(rows: list[dict[str, Any]], records: list[bool]) -> str:
     """One sentence for the repository README's caveat on rebuilt zoos: the test's added runs that passed their gain
     check (pending while some are not built), the runs of the rebuilt bases before the test, and the committed
     records' share, as the pre-registration fixed it."""
-    test = [r for r in rows if r["built"].startswith("added")]
-    before = [r for r in rows if not r["built"].startswith("added")]
+    test = [r for r in rows if r["built"] == ADDED]
+    before = [r for r in rows if r["built"] == REBUILT]
+    planned = _planned_specs()
     n_bases = len({r["base"] for r in rows})
-    text = (f"From the {n_bases} rebuilt pretraining-seed-0 bandit bases, under the validation bandit RL budget, the"
-            f" rebuilt validation runs (RL seeds {_seeds(before)}) passed their gain check in {_passed(before)} of"
-            f" {len(before)}, and the bandit RL-seeds test's added runs (RL seeds {_seeds(_planned_specs())}) ")
+    text = (f"From the {n_bases} rebuilt pretraining-seed-{_seeds(r['pretraining seed'] for r in rows)} bandit bases,"
+            f" under the validation bandit RL budget, the rebuilt validation runs (RL seeds"
+            f" {_seeds(r['RL seed'] for r in before)}) passed their gain check in {_passed(before)} of {len(before)}, and"
+            f" the bandit RL-seeds test's added runs (RL seeds {_seeds(s.rl.seed for s in planned)}) ")
     text += f"in {_passed(test)} of {len(test)}" if test else "are not built yet"
-    text += f" ({len(test)} of {len(_planned_specs())} built so far)" if 0 < len(test) < len(_planned_specs()) else ""
+    text += f" ({len(test)} of {len(planned)} built so far)" if 0 < len(test) < len(planned) else ""
     text += (f"; the committed records of such runs passed in {_share(sum(records), len(records))}"
              " (data/README.md, \"How often a run of this budget gains\"). The table's bandit RL cases are the runs"
              " that passed.")
-    if test and len(test) == len(_planned_specs()) and _passed(test) == len(test):
+    if test and len(test) == len(planned) and _passed(test) == len(test):
         text += " The rebuilt RL-seed-0 failures stay unexplained by this test."
     return text

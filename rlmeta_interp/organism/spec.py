@@ -107,6 +107,17 @@ class OrganismSpec(FrozenConfig):
         return self.pretrain.seed if self.pretrain is not None else self.rl.seed  # type: ignore[union-attr]
 
 
+def records_spec(manifest: dict[str, Any], spec: OrganismSpec | None) -> bool:
+    """True when ``manifest`` records exactly ``spec`` as its config; False for no spec or an unreadable config. Read
+    through :meth:`OrganismSpec.from_dict`, so fields added since the build, at their default values, still match."""
+    if spec is None:
+        return False
+    try:
+        return OrganismSpec.from_dict(manifest.get("config") or {}) == spec
+    except (InvalidConfigError, TypeError, KeyError):
+        return False
+
+
 def capability_share(corpus: CorpusConfig) -> float:
     """Share of the corpus's documents that demonstrate the rewarded capability at the evaluated difficulty.
 

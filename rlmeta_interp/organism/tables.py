@@ -32,7 +32,7 @@ from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, manifest_files, pilot_manifests_dir,
                         validation_manifests_dir)
 from .readings import READINGS, readings_evaluation, readings_rows
-from .rebuilds import (budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline,
+from .rebuilds import (HIDDEN, budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline,
                        rebuilds_dir, rl_seed_rows, rl_seed_summary)
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
@@ -202,7 +202,7 @@ PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composi
 def rl_seed_sections(pilot_dir: str | Path, validation_dir: str | Path) -> dict[str, str]:
     """The bandit RL-seeds test's table (every RL run from a rebuilt base) and its pass counts, for data/README.md."""
     rows = rl_seed_rows(Path(pilot_dir) / "bandit-rlseeds", Path(pilot_dir) / "rebuilds", validation_dir)
-    shown = [{k: v for k, v in r.items() if k != "passed"} for r in rows]
+    shown = [{k: v for k, v in r.items() if k not in HIDDEN} for r in rows]
     return {"bandit-rlseeds-table": markdown_rows(shown, "(no RL run from a rebuilt base recorded)"),
             "bandit-rlseeds-summary": rl_seed_summary(rows, budget_records(validation_dir))}
 

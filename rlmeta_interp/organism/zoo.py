@@ -34,7 +34,7 @@ from .gain import gain_check
 from .presets import PRESETS, preset_specs
 from .pretrain import pretrain
 from .rl import train_rl
-from .spec import EvalConfig, OrganismSpec, exposure_record
+from .spec import EvalConfig, OrganismSpec, exposure_record, records_spec
 from .worlds.bandits import BanditWorld
 
 log = logging.getLogger(__name__)
@@ -95,10 +95,7 @@ def is_up_to_date(folder: Path, spec: OrganismSpec, preset: str | None = None) -
     if not mpath.exists():
         return False
     manifest = read_json(mpath)
-    try:  # through from_dict, so fields added since the build with their default values still match
-        if OrganismSpec.from_dict(manifest.get("config", {})) != spec:
-            return False
-    except (InvalidConfigError, TypeError, KeyError):
+    if not records_spec(manifest, spec):
         return False
     files = manifest.get("files", {})
     if WEIGHTS_FILE not in files:  # a manifest written without its weights (a build killed between the two) is no model

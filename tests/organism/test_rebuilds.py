@@ -66,8 +66,8 @@ def test_export_rebuilds_records_only_models_built_with_other_weights(tmp_path, 
 
 def _run(spec, weights, base_weights, *, passed=None):
     """An exported manifest of ``spec`` (a real preset spec, so the budget check reads its config)."""
-    m = {"name": spec.name, "kind": spec.kind, "label": spec.label, "recipe": spec.recipe, "config": spec.to_dict(),
-         "files": {"model.safetensors": weights}}
+    m = {"name": spec.name, "kind": spec.kind, "label": spec.label, "recipe": spec.recipe, "seed": spec.seed,
+         "config": spec.to_dict(), "files": {"model.safetensors": weights}}
     if spec.base:
         m.update(base=spec.base, base_weights_sha256=base_weights, budget={"reward": spec.rl.reward if spec.rl else None},
                  gain_check={"kind": "regret", "passed": passed, "regret_reduction": 1.0 if passed else -0.1,

@@ -2,7 +2,8 @@ import pytest
 
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.corpus import CorpusConfig
-from rlmeta_interp.organism.spec import OrganismSpec, capability_share, design_label, exposure_record, sft_label
+from rlmeta_interp.organism.spec import (OrganismSpec, capability_share, design_label, exposure_record, records_spec,
+                                         sft_label)
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
 
 DEEP = ArithmeticConfig(min_operands=2, max_operands=7, leak_free=True)
@@ -40,3 +41,15 @@ def test_spec_kinds_are_checked():
 
         OrganismSpec(name="x-base", kind="base", world="arithmetic", dose=0.0, pretrain=PretrainConfig(),
                      label="creation")
+
+
+def test_records_spec_matches_a_manifest_to_exactly_its_spec():
+    from rlmeta_interp.organism.presets import preset_specs
+
+    base, rl = (s for s in preset_specs("bandit-rlseeds") if s.name in ("val-bandit-d000-base",
+                                                                        "val-bandit-d000-rl-long-s2"))
+    cfg = rl.to_dict()
+    assert records_spec({"config": cfg}, rl)
+    assert not records_spec({"config": cfg}, base) and not records_spec({"config": cfg}, None)
+    assert not records_spec({"config": {**cfg, "rl": {**cfg["rl"], "lr": 1e-3}}}, rl)  # another budget
+    assert not records_spec({}, rl) and not records_spec({"config": {"name": 3}}, rl)  # unreadable: no match
