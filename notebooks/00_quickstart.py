@@ -138,7 +138,7 @@ display(pd.DataFrame({"layer": vector.layers, "norm": [vector.norms()[k] for k i
 # unsteered, as the reference the steering would have to reach.
 
 # %%
-problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)
+problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
 prompts = [p.prompt for p in problems]
 score = lambda i, text: world.reward(problems[i], text)  # noqa: E731
 scratchpad = qs.scratchpad_share(world)

@@ -99,7 +99,7 @@ for spec in tqdm(specs, desc="direction report per pair"):
     rep = diffing.direction_report(pair, contrast, config=dcfg)
     cos_frames.append(rep.cosines.assign(pair=pair.name, dose=pair.dose))
     tr_frames.append(rep.transfer.assign(pair=pair.name, dose=pair.dose))
-    rec = diffing.steering_recovery_report(pair, world, rep, STEER_LAYER, world.sample(N_PROBLEMS, seed=PROBLEM_SEED), rcfg)
+    rec = diffing.steering_recovery_report(pair, world, rep, STEER_LAYER, world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), rcfg)
     rec_frames.append(rec.test.assign(pair=pair.name, dose=pair.dose))
     chosen[pair.name] = rec.chosen
 cosines = pd.concat(cos_frames, ignore_index=True)

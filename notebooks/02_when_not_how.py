@@ -93,8 +93,8 @@ tables, shares, examples, devs = [], [], [], []
 for spec in tqdm(specs, desc="hybrid decoding per pair"):
     pair = load_pair(spec.name)
     world = world_for(pair)
-    problems = world.sample(N_HYBRID, seed=PROBLEM_SEED)
-    rep = diffing.hybrid_report(pair, world, world.sample(N_FIT, seed=PROBLEM_SEED + 2), problems, cfg)
+    problems = world.sample_held_out(N_HYBRID, seed=PROBLEM_SEED)
+    rep = diffing.hybrid_report(pair, world, world.sample_held_out(N_FIT, seed=PROBLEM_SEED + 2), problems, cfg)
     tables.append(rep.table.assign(pair=pair.name, dose=pair.dose))
     devs.append(rep.dev.assign(pair=pair.name, dose=pair.dose, chosen=rep.multiplier))
     shares.append(rep.category_share.assign(pair=pair.name, dose=pair.dose))

@@ -59,7 +59,7 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
-from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
 from rlmeta_interp.registry import select_pairs
 
@@ -142,9 +142,9 @@ axes[1].set_ylabel(f"pass@{N_SAMPLES} RL - base")
 axes[2].set_ylabel("ppl under base: RL / base samples")
 fig.suptitle(f"RL variants at dose {DOSE}, RL seed {SEED}; 95% CIs over {N_PROBLEMS} problems")
 fig.tight_layout()
-save_fig(fig, 3, "variants", caption="Per RL variant (correct, one-shot, random, format-only, incorrect-label reward):"
-         " pass@1 gain and pass@n change over the shared base with paired 95% CIs, and the perplexity ratio of RL"
-         " samples to base samples under the base.")
+save_fig(fig, 3, "variants", caption="Per RL variant: pass@1 gain and pass@n change over the shared base with paired 95%"
+         " CIs, and the perplexity ratio of RL samples to base samples under the base ("
+         + drawn_series(list(t["variant"]), VARIANTS, "variants") + ").")
 GAINS
 
 # %% [markdown]

@@ -65,7 +65,7 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.paths import results_dir
-from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
 from rlmeta_interp.registry import select_pairs
 
@@ -158,8 +158,10 @@ for ax, lab in zip(axes, ("pass@1 RL - base", f"pass@{N_SAMPLES} RL - base"), st
     ax.tick_params(axis="x", rotation=20)
 fig.suptitle(f"ProRL knobs (RL seed {SEED}); 95% paired CIs over {N_PROBLEMS} problems")
 fig.tight_layout()
-save_fig(fig, 4, "prorl_knobs", caption="pass@1 and pass@n change over the base for the KL-coefficient variants (0, 0.2)"
-         " and the ProRL reference reset, beside the default correct-reward RL, with paired 95% CIs.")
+save_fig(fig, 4, "prorl_knobs", caption="pass@1 and pass@n change over the base per world:variant bar (the default"
+         " correct-reward RL and, where the zoo holds them, its KL-coefficient and ProRL-reset variants), with paired"
+         " 95% CIs (" + drawn_series(list(KN["label"]), [f"{w[:5]}:{v}" for w, k in KNOBS.items() for v in k["variants"]],
+                                     "bars") + ").")
 KN[["world", "dose", "variant", "d_pass@1", "d_pass@1_lo", "d_pass@1_hi", "d_pass@n", "d_pass@n_lo", "d_pass@n_hi"]]
 
 # %% [markdown]

@@ -122,7 +122,7 @@ pd.DataFrame([{"pair": b.label, "dose": b.dose, "variant": b.variant, "label fix
 # worst arm. Bands: 95% bootstrap over bandits.
 
 # %%
-problems = world.sample(N_BANDITS, seed=EVAL_SEED)
+problems = world.sample_held_out(N_BANDITS, seed=EVAL_SEED)
 models = bandit_models(PAIRS)
 reg = regret_experiment(models, world, problems, seed=SEED, n_boot=N_BOOT)
 reg.table

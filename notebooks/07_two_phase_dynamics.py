@@ -84,7 +84,7 @@ frames, vocabs = [], {}
 for s in tqdm(SPECS, desc="checkpoint dynamics per pair"):
     pair = load_pair(s.name)
     world = world_for(pair, WORLD)
-    problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)
+    problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
     table, vocab = checkpoint_dynamics(
         iter_checkpoints(pair.rl.folder, skeleton=pair.rl.hf), pair.rl.tokenizer, problems, world,
         exec_mask=digit_exec_mask, n=N_SAMPLES, max_new_tokens=world.max_completion_chars(), ngram=NGRAM,

@@ -88,7 +88,7 @@ RES = {}
 for s in tqdm(SPECS, desc="format dynamics per pair"):
     pair = load_pair(s.name)
     world = world_for(pair, WORLD)
-    problems = world.sample(N_PROBLEMS, seed=PROBLEM_SEED)
+    problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
     RES[s.name] = format_dynamics(
         iter_checkpoints(pair.rl.folder, skeleton=pair.rl.hf), pair.rl.tokenizer, problems, world, world.format_of,
         n=N_SAMPLES, ks=KS, max_new_tokens=world.max_completion_chars(), formats=FORMATS, threshold=THRESHOLD,
@@ -157,7 +157,7 @@ models = {"base": load_model(ref_spec.base.name)}
 models.update({f"RL {v} (beta {registry.manifest_of(s.rl.name)['config']['rl']['beta']:g})": load_model(s.rl.name)
                for v, s in variant_specs.items()})
 vworld = world_for(load_pair(ref_spec.name), WORLD)
-VSHARES, VPASS = final_format_shares(models, vworld, vworld.sample(N_PROBLEMS, seed=PROBLEM_SEED), n=N_SAMPLES,
+VSHARES, VPASS = final_format_shares(models, vworld, vworld.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), n=N_SAMPLES,
                                      ks=[1], formats=FORMATS, seed=SEED, n_boot=N_BOOT)
 MISSING = [v for v in COMPARE_VARIANTS if v not in variant_specs]
 

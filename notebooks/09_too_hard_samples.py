@@ -21,26 +21,34 @@
 # tasks the model could already do; the effect is non-monotonic, with easy and medium samples helping most.
 # docs/claims.md records no correction for this paper.
 #
-# **What would count as evidence.** For the claim: RL on the hard band (4-operand chains only) lowers accuracy on
-# problems the base already solved (a paired CI below 0) and raises shortcut rates (skipped scratchpad steps, direct
-# answers without computation, repetition, copied operands) above the base's, while RL on the easy or mixed band does
-# not. Against it: no variant damages already-solved problems, or the hard band helps as much as the others.
+# **What would count as evidence.** For the claim: RL on a band too hard for the base lowers accuracy on problems the
+# base already solved (a paired CI below 0) and raises shortcut rates (skipped scratchpad steps, direct answers
+# without computation, repetition, copied operands) above the base's, while RL on a band the base can reach does not.
+# Against it: no model damages already-solved problems, or RL on a reachable band damages them as much.
 # This is about *how* RL changes behaviour rather than activation vs creation, but damage to abilities the base had
 # is the flip side of activation: RL that only re-weights what exists should not destroy it.
 #
-# **What this notebook measures** on the organism zoo (arithmetic, dose `DOSE`, the base pretrained on 2-4 operand
-# chains): the base and the RL variants `easy` (2 operands), `correct` (the default 2-4 operands) and `hard`
-# (4 operands only), each sampled `N_SAMPLES` times on `N_PROBLEMS` problems per operand count. Accuracy per operand count;
-# accuracy on problems the base already solved (selected on one half of the base's samples, measured on the other
-# half so the selection does not inflate the base's score); shortcut behaviours read from the samples by rule
-# (`rlmeta_interp.experiments.difficulty.shortcut_flags`). All CIs are 95% bootstrap over problems, paired for
-# differences.
+# **What this notebook measures.** Each RL model beside its own base, sampled `N_SAMPLES` times on `N_PROBLEMS`
+# held-out problems per operand count (the "eval" hash split where the world is leak-free, never in a pretraining
+# corpus or an RL prompt set): accuracy per operand count; accuracy on problems the base already solved (selected on
+# one half of the base's samples, measured on the other half so the selection does not inflate the base's score);
+# shortcut behaviours read from the samples by rule (`rlmeta_interp.experiments.difficulty.shortcut_flags`). All CIs
+# are 95% bootstrap over problems, paired for differences.
+# - *Paper zoo* (the default): one base (arithmetic, dose `DOSE`, pretrained on 2-4 operand chains) and the RL
+#   variants `easy` (2 operands), `correct` (2-4) and `hard` (4 only); the claim is read from the variant names.
+# - *Validation zoo* (`PAIRS` naming `val-arith-depth-d000-rl-edge` and `val-arith-depth-d010-rl-edge`, as the
+#   figures of record run it): one RL recipe (300 steps on 5-operand chains, the same budget) from two bases of the
+#   depth world: one pretrained on chains of at most 4 operands (dose 0) and one that also saw 10% deeper chains
+#   (dose 0.1). Whether the band was too hard is read from the base's own samples on it (no correct sample), and the
+#   claim is read per pair (`band_verdict`); a run that moved no weight (its base's checksum, bit for bit: every
+#   reward group was uniform, so RL took no step) tests nothing and is left out of the reading.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
 DOSE = 0.5
 SEED = 0
 VARIANTS = ["easy", "correct", "hard"]
+PAIRS = []  # pair names to compare instead (each beside its own base); empty: the variants above at DOSE, SEED
 OPERANDS = [2, 3, 4]
 N_PROBLEMS = 48
 N_SAMPLES = 32
@@ -51,47 +59,62 @@ SMOKE = False
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.experiments import difficulty as dy
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, N_BOOT = 6, 8, 100
 set_style()
-SPECS = {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)}
-PAIRS = {v: load_pair(s.name) for v, s in SPECS.items()}
-BASE = next(iter(PAIRS.values())).base
-assert all(p.base.name == BASE.name for p in PAIRS.values()), "the variants must share one base model"
-MODELS = {"base": BASE} | {v: p.rl for v, p in PAIRS.items()}
-WORLD_OBJ = dy.difficulty_world(next(iter(PAIRS.values())), OPERANDS)
+SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)
+LOADED = [load_pair(s.name) for s in SPECS]
+GROUPS = dy.models_by_base(LOADED)  # {base name: {"base": base, RL label: RL model}}
+WORLDS = {b: dy.difficulty_world(next(p for p in LOADED if p.base.name == b), OPERANDS) for b in GROUPS}
 CONFIG = dy.DifficultyConfig(operands=tuple(OPERANDS), n_problems=N_PROBLEMS, n_samples=N_SAMPLES,
                              problem_seed=PROBLEM_SEED, seed=SEED, solved_threshold=SOLVED_THRESHOLD, n_boot=N_BOOT)
-PALETTE = {"base": COLORS["base"], "easy": COLORS["steered"], "correct": COLORS["rl"], "hard": COLORS["hybrid"]}
-{v: s.name for v, s in SPECS.items()}
+TUNED = sorted({m for g in GROUPS.values() for m in g if m != "base"}, key=str)
+DRAWN = f"bases {', '.join(GROUPS)}; RL models {', '.join(TUNED)}"  # what every figure below draws, for its caption
+PALETTE = {"base": COLORS["base"], "easy": COLORS["steered"], "correct": COLORS["rl"], "hard": COLORS["hybrid"],
+           "edge": COLORS["rl"]}
+MOVED = {p.name: dy.weights_moved(p) for p in LOADED}  # None: a manifest records no weights checksum
+UNMOVED = {b: [dy.tuned_label(p) for p in LOADED if p.base.name == b and MOVED[p.name] is False]
+           for b in GROUPS}  # RL models whose recorded weights are their base's: their lines lie on the base's
+TITLES = {b: b + (f"\n{', '.join(u)}: the base's weights, bit for bit" if u else "") for b, u in UNMOVED.items()}
+pd.DataFrame([{"pair": s.name, "base": p.base.name, "model": dy.tuned_label(p), "dose": s.dose,
+               "label fixed before RL": s.label or "-", "split": s.split or "-", "weights moved": MOVED[p.name]}
+              for s, p in zip(SPECS, LOADED, strict=True)])
 
 # %% [markdown]
 # ## Sample every model on every difficulty level
 
 # %%
-RES = dy.run_difficulty(MODELS, WORLD_OBJ, CONFIG)
-LEVELS = RES.accuracy_by_level()
+RES = {b: dy.run_difficulty(models, WORLDS[b], CONFIG) for b, models in GROUPS.items()}
+LEVELS = pd.concat([r.accuracy_by_level().assign(base=b) for b, r in RES.items()], ignore_index=True)
 LEVELS
 
 # %% [markdown]
-# ## Accuracy per number of operands
+# ## Accuracy per number of operands, each RL model beside its own base
 
 # %%
-fig, ax = plt.subplots()
-line_ci(ax, LEVELS, "n_operands", "acc", "ci_lo", "ci_hi", hue="model", palette=PALETTE, marker="o")
-ax.set_xticks(OPERANDS)
-ax.set_ylabel("accuracy (mean over samples)")
-ax.set_title(f"dose {DOSE}, RL seed {SEED}: {N_PROBLEMS} problems x {N_SAMPLES} samples per level")
-save_fig(fig, 9, "accuracy_by_level", caption="Sampled accuracy of the base and each difficulty-band RL variant per number"
-         " of operands, with 95% bootstrap CIs over problems.")
+fig, axes = plt.subplots(1, len(RES), figsize=(5.5 * len(RES), 4), squeeze=False, sharey=True)
+for ax, (b, t) in zip(axes[0], LEVELS.groupby("base", sort=False), strict=True):
+    line_ci(ax, t, "n_operands", "acc", "ci_lo", "ci_hi", hue="model", palette=PALETTE, marker="o")
+    ax.set_xticks(OPERANDS)
+    ax.set_title(TITLES[b], fontsize=10)
+    ax.set_ylabel("")
+axes[0][0].set_ylabel("accuracy (mean over samples)")
+fig.suptitle(f"RL seed {SEED}: {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per level")
+fig.tight_layout()
+save_fig(fig, 9, "accuracy_by_level", caption="Sampled accuracy (the world's verifier: under chain verification the"
+         " scratchpad must be right too) per number of operands of each base (one panel each) and"
+         f" the RL models tuned from it ({DRAWN}), with 95% bootstrap CIs over held-out problems"
+         + ("; a panel's title names the RL models whose weights are its base's (their lines lie on the base's)"
+            if any(UNMOVED.values()) else "") + ".")
 
 # %% [markdown]
 # ## Problems the base already solved
@@ -99,73 +122,85 @@ save_fig(fig, 9, "accuracy_by_level", caption="Sampled accuracy of the base and 
 # is scored on its other half. The base's bar is the honest reference (no selection bias).
 
 # %%
-SOLVED = RES.already_solved()
-fig, ax = plt.subplots()
-bar_ci(ax, SOLVED, "model", "acc", "ci_lo", "ci_hi", colors=[PALETTE.get(m, COLORS["control"]) for m in SOLVED["model"]])
-ax.set_ylabel("accuracy on base-solved problems (held-out half)")
-ax.set_title(f"{int(SOLVED['n_selected'].iloc[0])} problems the base solved (threshold {SOLVED_THRESHOLD})")
-save_fig(fig, 9, "already_solved", caption="Accuracy on problems the base already solved (selected on one half of the"
-         " base's samples, measured on the other half of every model's samples), with 95% bootstrap CIs.")
+SOLVED = pd.concat([r.already_solved().assign(base=b) for b, r in RES.items()], ignore_index=True)
+fig, axes = plt.subplots(1, len(RES), figsize=(4.5 * len(RES), 4), squeeze=False, sharey=True)
+for ax, (b, t) in zip(axes[0], SOLVED.groupby("base", sort=False), strict=True):
+    bar_ci(ax, t, "model", "acc", "ci_lo", "ci_hi", colors=[PALETTE.get(m, COLORS["control"]) for m in t["model"]])
+    ax.set_title(f"{TITLES[b]}\n{int(t['n_selected'].iloc[0])} problems it solved (threshold {SOLVED_THRESHOLD})",
+                 fontsize=10)
+    ax.set_ylabel("")
+axes[0][0].set_ylabel("accuracy on base-solved problems (held-out half)")
+fig.tight_layout()
+save_fig(fig, 9, "already_solved", caption="Accuracy on problems each base already solved (selected on one half of the"
+         f" base's samples, measured on the other half of every model's samples; {DRAWN}), with 95% bootstrap CIs.")
 SOLVED
 
 # %% [markdown]
 # ## Shortcuts read from the samples, by rule
 # Rates per sample (CIs over problems). `modal answer` is the share of samples giving the model's most common answer
-# across all problems; the grey line is the same share for the true answers (repetition beyond it is collapse).
+# across all problems; the dashed line is the same share for the true answers (repetition beyond it is collapse).
+# With several bases, each bar is named `model @ base`.
 
 # %%
-CH = RES.shortcut_changes()
-RATES = RES.shortcuts()
+CH = pd.concat([r.shortcut_changes().assign(base=b) for b, r in RES.items()], ignore_index=True)
+RATES = pd.concat([r.shortcuts().assign(base=b) for b, r in RES.items()], ignore_index=True)
+RATES["who"] = RATES["model"] if len(RES) == 1 else RATES["model"] + " @ " + RATES["base"]
 SHOW = ["skipped_computation", "skipped_steps", "direct", "repeated", "wrong_step", "unfaithful", "copied_operand",
         "modal_answer_share"]
-fig, axes = plt.subplots(2, 4, figsize=(14, 6.5))
+fig, axes = plt.subplots(2, 4, figsize=(14 + 2 * (len(RES) - 1), 6.5 + 1.5 * (len(RES) > 1)))
 for ax, metric in zip(axes.flat, SHOW, strict=False):
     t = RATES[RATES.metric == metric]
-    bar_ci(ax, t, "model", "rate", "ci_lo", "ci_hi", colors=[PALETTE.get(m, COLORS["control"]) for m in t["model"]])
+    bar_ci(ax, t, "who", "rate", "ci_lo", "ci_hi", colors=[PALETTE.get(m, COLORS["control"]) for m in t["model"]])
     ax.set_title(metric.replace("_", " "), fontsize=10)
     ax.set_xlabel("")
     ax.set_ylabel("share of samples")
-truth = RATES[RATES.metric == "truth_modal_answer_share"]["rate"].iloc[0]
-axes.flat[-1].axhline(truth, color=COLORS["control"], lw=1.2, ls="--")
+    if len(RES) > 1:
+        ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+for truth in RATES.loc[RATES.metric == "truth_modal_answer_share", "rate"].unique():  # one line per distinct share
+    axes.flat[-1].axhline(truth, color=COLORS["control"], lw=1.2, ls="--")
 axes.flat[-1].set_title("modal answer share (dashed: true answers)", fontsize=10)
 fig.suptitle(f"shortcut behaviours by rule; {len(OPERANDS)} levels x {N_PROBLEMS} problems x {N_SAMPLES} samples")
 fig.tight_layout()
 save_fig(fig, 9, "shortcuts", caption="Rates of rule-detected shortcuts per model (any skipped computation, skipped"
          " scratchpad steps, direct answers, repetition, wrong steps, unfaithful answers, copied operands) with 95%"
-         " bootstrap CIs over problems, and the modal-answer share against the true answers' share.")
-CH.pivot(index="metric", columns="model", values="rate")
+         f" bootstrap CIs over problems, and the modal-answer share against the true answers' share ({DRAWN}).")
+CH.pivot(index="metric", columns=["base", "model"], values="rate")
 
 # %% [markdown]
 # ## What this run found
 
 # %%
-two = LEVELS[LEVELS.n_operands == min(OPERANDS)].set_index("model")
-sol = SOLVED.set_index("model")
-chg = CH.set_index(["model", "metric"])
-variants = [v for v in MODELS if v != "base"]
-
-
 def _cmp(lo, hi):
     return "lower than" if hi < 0 else "higher than" if lo > 0 else "not detectably different from"
 
 
-lines = []
-for v in variants:
-    s = (f"- `{v}` (`{SPECS[v].name}`): on {min(OPERANDS)}-operand problems accuracy {bd.fmt_ci(two.loc[v, 'acc'], digits=3)},"
-         f" change vs base {bd.fmt_ci(two.loc[v, 'd_vs_ref'], two.loc[v, 'd_lo'], two.loc[v, 'd_hi'], 3)}"
-         f" ({_cmp(two.loc[v, 'd_lo'], two.loc[v, 'd_hi'])} the base)")
-    if sol.loc[v, "n_selected"] > 0:
-        s += (f"; on the {int(sol.loc[v, 'n_selected'])} base-solved problems"
-              f" {bd.fmt_ci(sol.loc[v, 'acc'], sol.loc[v, 'ci_lo'], sol.loc[v, 'ci_hi'])}, change"
-              f" {bd.fmt_ci(sol.loc[v, 'd_vs_ref'], sol.loc[v, 'd_lo'], sol.loc[v, 'd_hi'])}")
-    sc = chg.loc[(v, "skipped_computation")]
-    rp = chg.loc[(v, "repeated")]
-    s += (f"; skipped computation {bd.fmt_ci(sc['rate'])} (change {bd.fmt_ci(sc['d_vs_ref'], sc['d_lo'], sc['d_hi'])}),"
-          f" repetition {bd.fmt_ci(rp['rate'], digits=3)} (change {bd.fmt_ci(rp['d_vs_ref'], rp['d_lo'], rp['d_hi'], 3)}).")
-    lines.append(s)
-damaged = [v for v in variants if sol.loc[v, "n_selected"] > 0 and sol.loc[v, "d_hi"] < 0]
-shortcut = [v for v in variants if chg.loc[(v, "skipped_computation"), "d_lo"] > 0 or chg.loc[(v, "repeated"), "d_lo"] > 0]
-if "hard" in variants:
+lines, damaged, shortcut = [], [], []
+for b in RES:
+    two = LEVELS[(LEVELS.base == b) & (LEVELS.n_operands == min(OPERANDS))].set_index("model")
+    sol = SOLVED[SOLVED.base == b].set_index("model")
+    chg = CH[CH.base == b].set_index(["model", "metric"])
+    for v in [m for m in GROUPS[b] if m != "base"]:
+        s = (f"- `{v}` beside `{b}`: on {min(OPERANDS)}-operand problems accuracy {bd.fmt_ci(two.loc[v, 'acc'], digits=3)},"
+             f" change vs base {bd.fmt_ci(two.loc[v, 'd_vs_ref'], two.loc[v, 'd_lo'], two.loc[v, 'd_hi'], 3)}"
+             f" ({_cmp(two.loc[v, 'd_lo'], two.loc[v, 'd_hi'])} the base)")
+        if sol.loc[v, "n_selected"] > 0:
+            s += (f"; on the {int(sol.loc[v, 'n_selected'])} base-solved problems"
+                  f" {bd.fmt_ci(sol.loc[v, 'acc'], sol.loc[v, 'ci_lo'], sol.loc[v, 'ci_hi'])}, change"
+                  f" {bd.fmt_ci(sol.loc[v, 'd_vs_ref'], sol.loc[v, 'd_lo'], sol.loc[v, 'd_hi'])}")
+            if sol.loc[v, "d_hi"] < 0:
+                damaged.append(v)
+        sc, rp = chg.loc[(v, "skipped_computation")], chg.loc[(v, "repeated")]
+        s += (f"; skipped computation {bd.fmt_ci(sc['rate'])} (change {bd.fmt_ci(sc['d_vs_ref'], sc['d_lo'], sc['d_hi'])}),"
+              f" repetition {bd.fmt_ci(rp['rate'], digits=3)} (change {bd.fmt_ci(rp['d_vs_ref'], rp['d_lo'], rp['d_hi'], 3)}).")
+        if sc["d_lo"] > 0 or rp["d_lo"] > 0:
+            shortcut.append(v)
+        lines.append(s)
+if PAIRS:  # the band's difficulty is the base's: read per pair from the base's samples on the band
+    BANDS = pd.concat([RES[p.base.name].band_table({dy.tuned_label(p): dy.trained_band(p)})
+                       .assign(model=p.name, moved=MOVED[p.name]) for p in LOADED], ignore_index=True)
+    verdict = dy.band_verdict(BANDS)
+    display(BANDS)
+elif "hard" in GROUPS[next(iter(GROUPS))]:
     agrees = "hard" in damaged and "hard" in shortcut and not ({"easy", "correct"} & set(damaged))
     verdict = ("**Agrees with claim 10**: only hard-band RL damaged base-solved problems, and it raised shortcut rates."
                if agrees else
@@ -180,9 +215,9 @@ display(Markdown(f"""
 
 {chr(10).join(lines)}
 
-_Base `{BASE.name}` (dose {DOSE}); RL seed {SEED} per variant; {N_PROBLEMS} problems per operand count
-{OPERANDS} (seed {PROBLEM_SEED}), {N_SAMPLES} samples each (sampling seed {SEED}, temperature 1); 95% bootstrap CIs
-over problems ({N_BOOT} resamples), paired by problem for changes vs the base. Shortcut rules: a scratchpad that
+_Bases {', '.join(f'`{b}`' for b in GROUPS)}; RL seed {SEED} per model; {N_PROBLEMS} held-out problems per operand
+count {OPERANDS} (seed {PROBLEM_SEED}), {N_SAMPLES} samples each (sampling seed {SEED}, temperature 1); 95% bootstrap
+CIs over problems ({N_BOOT} resamples), paired by problem for changes vs the base. Shortcut rules: a scratchpad that
 leaves out a step or operand, a direct answer, more steps than the chain needs or two answer markers (repetition),
 a wrong step, a final answer that is not the last step's result, an answer equal to an operand._
 """))

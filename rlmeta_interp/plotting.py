@@ -62,6 +62,14 @@ def save_fig(fig: Any, notebook: int | str, name: str, out_dir: str | Path | Non
     return paths
 
 
+def drawn_series(drawn: list[str], asked: list[str], what: str) -> str:
+    """A caption's account of a figure's series: the ``what`` it draws, and those of ``asked`` it does not (the zoo
+    lacks them), so a caption never names a series the figure leaves out."""
+    missing = [a for a in asked if a not in drawn]
+    text = f"{what} drawn: {', '.join(drawn) or 'none'}"
+    return text + (f"; not in this zoo, so not drawn: {', '.join(missing)}" if missing else "")
+
+
 def line_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi: str | None = None,
             hue: str | None = None, palette: dict[str, str] | None = None, **kw: Any) -> Any:
     """Lines of ``y`` against ``x`` with a shaded ``[lo, hi]`` band, one per ``hue`` level."""

@@ -18,7 +18,8 @@ FIGURES = Path(__file__).resolve().parents[1] / "figures"
 CAPTION_SERIES = {
     "03_variants": ["correct"],
     "04_prorl_knobs": ["arith:correct", "plann:correct"],
-    "09_accuracy_by_level": ["base", "correct"],
+    "09_accuracy_by_level": ["base", "edge", "val-arith-depth-d000-base", "val-arith-depth-d010-base"],
+    "09_already_solved": ["base", "edge", "val-arith-depth-d000-base", "val-arith-depth-d010-base"],
     "06_sparsity_by_layer": ["val-bandit-d000-rl-long (creation, no gain)", "val-bandit-d000-rl-long-s1 (creation)",
                              "val-bandit-d050-rl-long (activation, no gain)", "val-bandit-d050-rl-long-s1 (activation)",
                              "val-bandit-d000-s8-rl-long (creation)", "val-bandit-d000-s8-rl-long-random (no_signal)"],

@@ -50,3 +50,12 @@ def test_verdict_chart_marks_agreement(tmp_path):
     png, _ = save_fig(fig, "demo", "verdicts", out_dir=tmp_path)
     plt.close(fig)
     assert png.exists()
+
+
+def test_drawn_series_names_what_is_drawn_and_what_is_missing():
+    from rlmeta_interp.plotting import drawn_series
+
+    assert drawn_series(["correct"], ["correct", "oneshot"], "RL variants") == (
+        "RL variants drawn: correct; not in this zoo, so not drawn: oneshot")
+    assert drawn_series(["a", "b"], ["b", "a"], "pairs") == "pairs drawn: a, b"
+    assert drawn_series([], ["x"], "pairs") == "pairs drawn: none; not in this zoo, so not drawn: x"

@@ -401,7 +401,7 @@ def checkpoint_dynamics(
     from .passk import correctness_matrix
 
     if len(problems) == 0:
-        raise EmptyInputError("No problems given: pass e.g. world.sample(64, seed=...).")
+        raise EmptyInputError("No problems given: pass e.g. world.sample_held_out(64, seed=...).")
     prompts = [p.prompt for p in problems]
     per_step = []
     # consume lazily: iter_checkpoints refills one model in place per step

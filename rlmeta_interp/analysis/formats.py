@@ -175,7 +175,7 @@ def format_dynamics(
     from ..sampling import sample_completions
 
     if len(problems) == 0:
-        raise EmptyInputError("No problems given: pass e.g. world.sample(64, seed=...).")
+        raise EmptyInputError("No problems given: pass e.g. world.sample_held_out(64, seed=...).")
     prompts = [p.prompt for p in problems]
     by_step: dict[int, list[list[str]]] = {}
     pk = []

@@ -57,7 +57,7 @@ def model_choices(
     if mode not in MODES:
         raise InvalidConfigError(f"mode={mode!r}; choose 'sampled' or 'greedy'.")
     if len(problems) == 0:
-        raise EmptyInputError("No bandits given: pass world.sample(n, seed=...).")
+        raise EmptyInputError("No bandits given: pass world.sample_held_out(n, seed=...).")
     hf, tok = hf_view(model, tokenizer, require_tokenizer=True)
     roll = rollout_bandits(hf, tok, world, list(problems), greedy=mode == "greedy", seed=seed)
     means = np.asarray([p.meta["means"] for p in problems], dtype=np.float64)
@@ -195,7 +195,7 @@ def rollout_kl(policy: Any, reference: Any, world: World, problems: Sequence[Any
     from .stats import bootstrap_ratio_ci
 
     if len(problems) == 0:
-        raise EmptyInputError("No bandits given: pass world.sample(n, seed=...).")
+        raise EmptyInputError("No bandits given: pass world.sample_held_out(n, seed=...).")
     hf, tok = hf_view(policy, None, require_tokenizer=True)
     roll = rollout_bandits(hf, tok, world, list(problems), seed=seed)  # type: ignore[arg-type]
     mask = roll.model_mask.float()

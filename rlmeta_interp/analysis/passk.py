@@ -326,7 +326,7 @@ def run_passk(
     from ..sampling import sample_completions
 
     if len(problems) == 0:
-        raise EmptyInputError("No problems given: pass e.g. world.sample(200, seed=...).")
+        raise EmptyInputError("No problems given: pass e.g. world.sample_held_out(200, seed=...).")
     ks = check_ks(ks, n)
     prompts = [p.prompt for p in problems]
     comps: dict[str, list[list[str]]] = {}

@@ -1,14 +1,18 @@
 """Too-hard RL samples (claim 10 in docs/claims.md, Cheng et al. 2605.28388): accuracy per difficulty, shortcuts by
 rule.
 
-RL on a difficulty band (the zoo's ``easy`` / ``hard`` variants against ``correct``) is evaluated on every band:
-accuracy per number of operands, accuracy on problems the base model already solved (selected on one half of the
-base's samples and measured on the other half, so selection does not inflate the base's score), and shortcut
-behaviours read from the samples by rule (:func:`shortcut_flags`):
+RL on a difficulty band (the paper zoo's ``easy`` / ``hard`` variants against ``correct``, or one band from bases
+that can and cannot reach it, as the validation zoo's depth-edge runs) is evaluated on every band, each RL model
+beside its own base (:func:`models_by_base`): accuracy per number of operands (the world's verifier: under chain
+verification the scratchpad must be right too), accuracy on problems the base model already solved (selected on one
+half of the base's samples and measured on the other half, so selection does not inflate the base's score), and
+shortcut behaviours read from the samples by rule (:func:`shortcut_flags`, in every scratchpad format of the world:
+``a plus b is c.``, ``a+b=c;`` and the rewrite chain ``c-3>...;``):
 
-- **skipped computation**: a scratchpad that leaves out steps (fewer ``a op b = c`` steps than the chain needs, or
-  an operand never used), or no scratchpad at all (a direct answer);
-- **answer repetition**: more steps than the chain needs or more than one ``A:`` marker in one completion (looping;
+- **skipped computation**: a scratchpad that leaves out steps (fewer steps than the chain needs, or an operand never
+  used), or no scratchpad at all (a direct answer);
+- **answer repetition**: more steps (or rewrite lines) than the chain needs or more than one ``A:`` marker in one
+  completion (looping;
   a problem such as ``78-3+3-3`` legitimately writes one step twice, so the rule counts steps), and, across
   problems, the share of samples giving the model's single most common answer (collapse onto one answer) beside the
   same share for the true answers;
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 _SUM_STEP = re.compile(r"(-?\d+) (plus|minus|times) (-?\d+) is (-?\d+)\.")
 _EQ_STEP = re.compile(r"(-?\d+)([+\-*])(-?\d+)=(-?\d+);")
 _WORD_OP = {"plus": "+", "minus": "-", "times": "*"}
+_REWRITE_HEAD = re.compile(r"(-?\d+)([+\-*])(\d+)")  # a rewrite line's first operation: running value, op, operand
+_LEAD = re.compile(r"-?\d+")  # a rewrite line's running value
 FLAGS: tuple[str, ...] = ("correct", "direct", "skipped_steps", "skipped_computation", "repeated", "wrong_step",
                           "unfaithful", "copied_operand")
 
@@ -54,53 +60,79 @@ class Step:
         return self.c == (self.a + self.b if self.op == "+" else self.a - self.b if self.op == "-" else self.a * self.b)
 
 
-def parse_steps(completion: str) -> list[Step]:
-    """Scratchpad steps before the answer marker, in order, in either format (``a plus b is c.`` / ``a+b=c;``)."""
+def parse_steps(completion: str, prompt: str = "") -> list[Step]:
+    """Scratchpad steps before the answer marker, in order, in any scratchpad format: ``a plus b is c.``,
+    ``a+b=c;``, or the rewrite format ``c-3+4>...;`` (each line the running value and the operations left).
+
+    A rewrite line states one step only beside the line before it (its first operation and operand) and, for the
+    first line, the ``prompt`` (``12+7-3=``); without the prompt the first rewrite step is not read. A rewrite line
+    whose predecessor has no operation left ends the reading.
+    """
     head = completion.split("A:", 1)[0]
     steps = [(m.start(), Step(int(m[1]), _WORD_OP[m[2]], int(m[3]), int(m[4]))) for m in _SUM_STEP.finditer(head)]
     steps += [(m.start(), Step(int(m[1]), m[2], int(m[3]), int(m[4]))) for m in _EQ_STEP.finditer(head)]
-    return [s for _, s in sorted(steps, key=lambda x: x[0])]
+    if steps:
+        return [s for _, s in sorted(steps, key=lambda x: x[0])]
+    chain, end, _ = head.partition(";")
+    if not end and ">" not in chain:
+        return []  # no scratchpad
+    lines = ([prompt.strip().rstrip("=")] if prompt else []) + chain.split(">")
+    out = []
+    for before, line in zip(lines, lines[1:], strict=False):
+        op, lead = _REWRITE_HEAD.match(before), _LEAD.match(line)
+        if op is None or lead is None:
+            break
+        out.append(Step(int(op[1]), op[2], int(op[3]), int(lead[0])))
+    return out
 
 
-def shortcut_flags(problem: Any, completion: str) -> dict[str, Any]:
-    """Rule-based reading of one arithmetic completion (see the module docstring for each flag)."""
+def shortcut_flags(problem: Any, completion: str, world: World | None = None) -> dict[str, Any]:
+    """Rule-based reading of one arithmetic completion (see the module docstring for each flag).
+
+    ``correct`` is ``world``'s verdict when a world is given (under chain verification the scratchpad must be right
+    too), else whether the answer is right; ``answer_right`` is always the latter."""
     from ..organism.worlds.arithmetic import format_of, parse_answer
 
     operands, ops = problem.meta["operands"], problem.meta["ops"]
     expected = list(zip(ops, operands[1:], strict=True))
-    steps = parse_steps(completion)
+    steps = parse_steps(completion, problem.prompt)
     fmt = format_of(completion)
     matched = 0  # the chain's (op, operand) pairs found in order among the written steps
     for s in steps:
         if matched < len(expected) and (s.op, s.b) == expected[matched]:
             matched += 1
     answer = parse_answer(completion)
-    scratch = fmt in ("sum", "eq")
+    scratch = fmt in ("sum", "eq", "rewrite")
+    # rewrite lines beyond one per operation (e.g. the final value written again and again) state no step, so
+    # parse_steps does not see them: count them here
+    lines = len(completion.split("A:", 1)[0].partition(";")[0].split(">")) if fmt == "rewrite" else 0
     truth = int(problem.answer)
     return {
         "format": fmt,
         "answer": answer,
-        "correct": answer is not None and answer == truth,
+        "correct": world.is_correct(problem, completion) if world is not None else answer == truth,
+        "answer_right": answer is not None and answer == truth,
         "n_steps": len(steps),
         "n_expected": len(expected),
         "missing_steps": len(expected) - matched if scratch else len(expected),
         "direct": fmt == "direct",
         "skipped_steps": scratch and matched < len(expected),
         "skipped_computation": fmt == "direct" or (scratch and matched < len(expected)),
-        "repeated": completion.count("A:") > 1 or len(steps) > len(expected),
+        "repeated": completion.count("A:") > 1 or len(steps) > len(expected) or lines > len(expected),
         "wrong_step": any(not s.right for s in steps),
         "unfaithful": bool(steps) and answer is not None and answer != steps[-1].c,
         "copied_operand": answer is not None and answer in operands and truth not in operands,
     }
 
 
-def shortcut_table(problems: Sequence[Any], completions: Sequence[Sequence[str]]) -> pd.DataFrame:
-    """One row per sample: ``problem, sample, n_operands`` and the columns of :func:`shortcut_flags`."""
+def shortcut_table(problems: Sequence[Any], completions: Sequence[Sequence[str]], world: World | None = None) -> pd.DataFrame:
+    """One row per sample: ``problem, sample, n_operands, prompt`` and the columns of :func:`shortcut_flags` (whose
+    ``correct`` is ``world``'s verdict when a world is given)."""
     if len(problems) == 0:
         raise EmptyInputError("No problems given.")
     if len(problems) != len(completions):
         raise InvalidConfigError(f"{len(problems)} problems but {len(completions)} completion lists: one list per problem.")
-    rows = [{"problem": i, "sample": j, "n_operands": p.meta["n_operands"], **shortcut_flags(p, c)}
+    rows = [{"problem": i, "sample": j, "n_operands": p.meta["n_operands"], "prompt": p.prompt, **shortcut_flags(p, c, world)}
             for i, (p, row) in enumerate(zip(problems, completions, strict=True)) for j, c in enumerate(row)]
     return pd.DataFrame(rows)
 
@@ -166,6 +198,83 @@ def difficulty_world(pair_or_world: Any, operands: Sequence[int]) -> Any:
     if w.name != "arithmetic":
         raise InvalidConfigError(f"Difficulty bands are defined for the arithmetic world, not {w.name!r}.")
     return make_world("arithmetic", arithmetic=w.config.replace(min_operands=min(operands), max_operands=max(operands)))
+
+
+def trained_band(pair: Any) -> tuple[int, int]:
+    """The operand counts (fewest, most) of the RL prompts the pair's RL model was trained on, from its manifest
+    (a fine-tuned or unknown model has no RL band: a typed error says so)."""
+    from ..organism.trained_world import world_for
+
+    kind = (pair.rl.manifest or {}).get("kind")
+    if kind != "rl":
+        raise InvalidConfigError(f"{pair.name}: its tuned model's manifest says kind {kind!r}, not 'rl', so it has no"
+                                 " RL prompt band: compare RL-tuned pairs only.")
+    cfg = world_for(pair, "arithmetic").config
+    return int(cfg.min_operands), int(cfg.max_operands)
+
+
+def tuned_label(pair: Any) -> str:
+    """How :func:`models_by_base` names a pair's tuned model: its variant, else the pair's name."""
+    return str(pair.spec.extra.get("variant") or pair.name)
+
+
+def models_by_base(pairs: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """``{base name: {"base": base model, label: tuned model, ...}}``: the pairs grouped by the base they share, so
+    every tuned model is compared with its own base, under :func:`tuned_label` (the zoo's variant name, e.g.
+    ``hard`` or ``edge``, else the pair's name)."""
+    if not pairs:
+        raise EmptyInputError("No pairs given: name at least one pair.")
+    groups: dict[str, dict[str, Any]] = {}
+    for p in pairs:
+        label = tuned_label(p)
+        group = groups.setdefault(p.base.name, {"base": p.base})
+        if label in group:
+            raise InvalidConfigError(f"Two pairs of base {p.base.name} are both labelled {label!r} (e.g. two RL seeds"
+                                     " of one variant): compare one of them per base.")
+        group[label] = p.rl
+    return groups
+
+
+def band_verdict(table: pd.DataFrame) -> str:
+    """Claim 10 read per pair, when the band's difficulty is set by the base rather than by a variant name.
+
+    ``table`` has one row per tuned model with bool columns ``too_hard`` (its base never solved the trained band in
+    the samples drawn), ``damaged`` (accuracy on base-solved problems fell, CI below 0), ``shortcut`` (skipped
+    computation or repetition rose, CI above 0) and, optionally, ``moved`` (its weights differ from its base's, see
+    :func:`weights_moved`; False when RL took no step), and a ``model`` name. A run that moved no weight cannot have
+    learnt anything from its band, so it tests nothing and is left out of the reading. The claim predicts damage and
+    shortcuts for the too-hard rows and neither for the others; the sentence says whether every tested row did.
+    """
+    if table.empty:
+        raise EmptyInputError("No tuned models to read: the table has no rows.")
+    still = table["moved"].eq(False) if "moved" in table else pd.Series(False, index=table.index)
+    tested = table[~still]
+    hit = tested["damaged"] & tested["shortcut"]
+    clean = ~tested["damaged"] & ~tested["shortcut"]
+    as_predicted = (tested["too_hard"] & hit) | (~tested["too_hard"] & clean)
+
+    def names(frame: pd.DataFrame, mask: pd.Series) -> str:
+        return ", ".join(f"`{m}`" for m in frame.loc[mask, "model"]) or "none"
+
+    facts = (f"trained on a band too hard for its base: {names(table, table['too_hard'])}; moved no weight (not a test):"
+             f" {names(table, still)}; damaged base-solved problems: {names(tested, tested['damaged'])}; raised skipped"
+             f" computation or repetition: {names(tested, tested['shortcut'])}")
+    if not tested["too_hard"].any():
+        return ("**Claim 10 is not tested here**: no RL model that moved its weights was trained on a band its base"
+                f" never solved ({facts}).")
+    if as_predicted.all():
+        return f"**Agrees with claim 10**: damage and shortcuts followed the too-hard band and nothing else ({facts})."
+    return f"**Does not reproduce claim 10 as stated** ({facts}); the claim predicts both for the too-hard rows only."
+
+
+def weights_moved(pair: Any) -> bool | None:
+    """Whether the pair's tuned weights differ from its base's, by the weights checksums their manifests record
+    (None when either records none, e.g. a model loaded from a bare folder). An RL run whose every reward group was
+    uniform takes no step, and its model is its base bit for bit."""
+    from ..organism.manifests import weights_sha
+
+    base, tuned = weights_sha(pair.base.manifest or {}), weights_sha(pair.rl.manifest or {})
+    return None if base is None or tuned is None else base != tuned
 
 
 @dataclass
@@ -245,7 +354,6 @@ class DifficultyResult:
             out.append(r)
         return pd.concat(out, ignore_index=True)
 
-
     def shortcut_changes(self) -> pd.DataFrame:
         """Per model and flag: the rate, and its difference to the reference model's rate with a CI paired by problem
         (all models answer the same problems). Columns ``model, metric, rate, d_vs_ref, d_lo, d_hi``."""
@@ -263,6 +371,38 @@ class DifficultyResult:
                              "d_lo": lo, "d_hi": hi})
         return pd.DataFrame(rows)
 
+    def band_table(self, bands: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
+        """Per tuned model (``bands``: its trained operand counts, see :func:`trained_band`): the reference's
+        accuracy on that band, whether it never solved it (``too_hard``: no correct sample), whether the model
+        damaged base-solved problems (``damaged``: paired CI below 0) and raised skipped computation or repetition
+        (``shortcut``: CI above 0). The input of :func:`band_verdict`."""
+        levels = self.accuracy_by_level()
+        solved = self.already_solved().set_index("model")
+        changes = self.shortcut_changes().set_index(["model", "metric"])
+        rows = []
+        for m, (lo, hi) in bands.items():
+            if m not in self.models or m == self.reference:
+                raise InvalidConfigError(f"band_table: {m!r} is not a tuned model of this run; name one of"
+                                         f" {[x for x in self.models if x != self.reference]}.")
+            band = [k for k in range(lo, hi + 1) if k in self.config.operands]
+            if len(band) != hi - lo + 1:
+                raise InvalidConfigError(f"{m} was trained on {lo}-{hi} operands, but the run measured only"
+                                         f" {list(self.config.operands)}: add its band to the operand counts.")
+            ref = levels[(levels.model == self.reference) & levels.n_operands.isin(band)]
+            rows.append({"model": m, "band": f"{lo}" if lo == hi else f"{lo}-{hi}",
+                         "base_acc_on_band": float(ref["acc"].mean()), "too_hard": bool((ref["acc"] == 0).all()),
+                         "damaged": bool(solved.loc[m, "n_selected"] > 0 and solved.loc[m, "d_hi"] < 0),
+                         "shortcut": bool(changes.loc[(m, "skipped_computation"), "d_lo"] > 0
+                                          or changes.loc[(m, "repeated"), "d_lo"] > 0)})
+        return pd.DataFrame(rows)
+
+
+def level_problems(world: World, config: DifficultyConfig, operands: int) -> list[Any]:
+    """The ``config.n_problems`` problems of one operand count that :func:`run_difficulty` samples: held-out ones
+    (the "eval" hash split of a leak-free world, never in a pretraining corpus or an RL prompt set), drawn with
+    replacement, so a level with few distinct held-out problems repeats some."""
+    return world.sample_held_out(config.n_problems, seed=config.problem_seed + operands, operands=operands)
+
 
 def run_difficulty(models: Mapping[str, Any], world: World, config: DifficultyConfig = DifficultyConfig(), *,
                    reference: str = "base", progress: bool = False) -> DifficultyResult:
@@ -275,7 +415,7 @@ def run_difficulty(models: Mapping[str, Any], world: World, config: DifficultyCo
     c = config
     frames = []
     for k in c.operands:
-        problems = world.sample(c.n_problems, seed=c.problem_seed + k, operands=k)
+        problems = level_problems(world, c, k)
         prompts = [p.prompt for p in problems]
         max_new = int(world.max_completion_chars()) + 2
         for label, m in models.items():
@@ -283,7 +423,7 @@ def run_difficulty(models: Mapping[str, Any], world: World, config: DifficultyCo
             comps = sample_completions(m.hf, m.tokenizer, prompts, n=c.n_samples, max_new_tokens=max_new,
                                        temperature=c.temperature, seed=c.seed, max_batch=c.max_batch,
                                        progress=progress)
-            t = shortcut_table(problems, comps)
+            t = shortcut_table(problems, comps, world)
             t.insert(0, "model", label)
             t["truth"] = [int(problems[i].answer) for i in t["problem"]]
             frames.append(t)

@@ -325,6 +325,12 @@ def crosscoder_summary(latents: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def diffing_problems(world: World, config: DiffingConfig) -> list[Problem]:
+    """The ``config.n_problems`` prompts :func:`model_diff` samples from: held-out problems (the "eval" hash split
+    of a leak-free world); the first half trains the SAEs and crosscoders, the second half tests them."""
+    return world.sample_held_out(config.n_problems, seed=config.problem_seed)
+
+
 def model_diff(pair: Pair, world: World, config: DiffingConfig = DiffingConfig()) -> ModelDiff:
     """SAE and crosscoder diffing of one pair at ``config.layer`` (see the module docstring)."""
     from ..analysis.crosscoder import CrosscoderConfig, crosscoder_latents, train_crosscoder
@@ -332,7 +338,7 @@ def model_diff(pair: Pair, world: World, config: DiffingConfig = DiffingConfig()
 
     c = config
     layer = pair.base.layer(c.layer)
-    problems = world.sample(c.n_problems, seed=c.problem_seed)
+    problems = diffing_problems(world, c)
     half = c.n_problems // 2
     n_new = max_new_tokens(world)
     train_texts = diffing_texts(pair, problems[:half], c.n_samples, n_new, c.seed)

@@ -200,7 +200,7 @@ def _evaluate(folder: Path, spec: OrganismSpec) -> dict[str, Any]:
         by: dict[str, Any] = {}
         for label, kw in levels:
             try:
-                probs = wide.sample(ev.per_difficulty_problems, seed=ev.seed + 1, **kw)
+                probs = wide.sample_held_out(ev.per_difficulty_problems, seed=ev.seed + 1, **kw)
             except InvalidConfigError:
                 continue  # e.g. no graph with a target that deep
             r = evaluate_single_turn(model, tok, wide, probs, n=ev.n_samples, seed=ev.seed + 1,

@@ -163,3 +163,12 @@ def test_model_diff_identical_pair_has_fvu_ratio_one_and_controls(same):
     assert set(res.latents["comparison"]) == set(res.summary["comparison"])
     with pytest.raises(InvalidConfigError):
         df_.DiffingConfig(n_problems=2)
+
+
+def test_diffing_problems_are_held_out_in_a_leak_free_world():
+    cfg = df_.DiffingConfig(n_problems=40)
+    leak_free = ArithmeticWorld(ArithmeticConfig(leak_free=True, min_operands=3, max_operands=5))
+    assert {leak_free.split_of(p) for p in df_.diffing_problems(leak_free, cfg)} == {"eval"}
+    plain = ArithmeticWorld(ArithmeticConfig(min_operands=3, max_operands=5))
+    assert [p.prompt for p in df_.diffing_problems(plain, cfg)] == [
+        p.prompt for p in plain.sample(40, seed=cfg.problem_seed)]
