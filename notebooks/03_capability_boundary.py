@@ -37,12 +37,23 @@
 # random, format-only, incorrect label), the crossover k, per-problem coverage, the guessing baseline (an answer drawn
 # from the other problems' answers), the perplexity of RL samples under the base relative to the base's own samples,
 # and each variant's pass@1 gain as a fraction of the correct reward's gain.
+#
+# **On the validation zoo** (`PAIRS` naming pairs, each measured against its own base; the figures of record name the
+# depth world's RL runs `val-arith-depth-d000-rl-edge` and `val-arith-depth-d010-rl-edge`, built locally, beside the
+# shipped fine-tuned pairs `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`): every pair is
+# measured on the same held-out chains of `OPERANDS` operands (5: the RL runs' band, one step deeper than the dose-0
+# base ever saw worked), so the curves of an RL run stand beside those of a known creation (dose 0, fine-tuned on
+# deeper chains) and its activation twin (dose 0.1). Labels were fixed before tuning and are shown with each pair;
+# "RL" below names each pair's tuned model, whatever tuned it. Relative gains need one shared base, so they are left
+# out.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
 DOSE = 0.5
 SEED = 0
 VARIANTS = ["correct", "oneshot", "random", "format", "incorrect"]
+PAIRS = []  # pair names to measure instead, each against its own base; empty: the variants above at DOSE, SEED
+OPERANDS = 0  # with PAIRS: held-out chains of this many operands for every pair; 0: each pair's own training problems
 N_PROBLEMS = 64
 N_SAMPLES = 128
 PROBLEM_SEED = 10000
@@ -58,21 +69,23 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
+from rlmeta_interp.experiments.difficulty import difficulty_world
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT = 8, 16, 2, 100
 set_style()
 # one preset's variants (the paper preset's when built); in smoke mode missing variants are left out, and the demo
 # preset's `correct` pair stands in when none exists
-SPECS = {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)}
+SPECS = ({p.name: p for p in named_pairs(PAIRS)} if PAIRS else
+         {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)})
 CONFIG = BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and config -> read back, not resampled
-{v: s.name for v, s in SPECS.items()}
+{v: (s.name, s.label or "-") for v, s in SPECS.items()}
 
 # %% [markdown]
 # ## Sample every pair
@@ -80,10 +93,14 @@ OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and confi
 # world's verifier. Results are cached under `RLMETA_RESULTS`; a rerun with the same weights and config reads them.
 
 # %%
-RESULTS = {v: run_boundary(load_pair(s.name), CONFIG, out_dir=OUT)
-           for v, s in tqdm(SPECS.items(), desc="pass@k sampling per pair")}
-TABLE = bd.boundary_table(list(RESULTS.values()))
-REF = next(iter(RESULTS))  # the correct-reward pair (or its smoke stand-in)
+RESULTS = {}
+for v, s in tqdm(SPECS.items(), desc="pass@k sampling per pair"):
+    pair = load_pair(s.name)
+    RESULTS[v] = run_boundary(pair, CONFIG, world=difficulty_world(pair, [OPERANDS]) if PAIRS and OPERANDS else None,
+                              out_dir=OUT)
+KEY = "pair" if PAIRS else "variant"  # what names a bar: pairs with their own bases, or variants of one base
+TABLE = bd.boundary_table(list(RESULTS.values())).assign(variant=lambda t: t[KEY].astype(str))
+REF = next(iter(RESULTS))  # the correct-reward pair (or its smoke stand-in); with PAIRS, the first pair named
 TABLE.set_index("variant")[["pass@1_base", "pass@1_rl", "d_pass@1", "pass@n_base", "pass@n_rl", "d_pass@n",
                             "crossover_k", "frac_rl_only", "frac_base_only", "guess_pass@n", "ppl_ratio"]]
 
@@ -91,18 +108,25 @@ TABLE.set_index("variant")[["pass@1_base", "pass@1_rl", "d_pass@1", "pass@n_base
 # ## pass@k curves of base and RL (correct reward), with the guessing baseline
 
 # %%
-cur = RESULTS[REF].curve()
-fig, ax = plt.subplots()
-line_ci(ax, cur, "k", "pass@k", "ci_lo", "ci_hi", hue="model",
-        palette={"base": COLORS["base"], "rl": COLORS["rl"], "guess": COLORS["random"]})
-ax.set_xscale("log", base=2)
-xk = RESULTS[REF].crossover_k
-if xk is not None:
-    ax.axvline(xk, color=COLORS["control"], ls=":", lw=1)
-ax.set_title(f"{RESULTS[REF].pair}: pass@k, {N_PROBLEMS} problems, n = {N_SAMPLES}, sampling seed {SEED}")
-save_fig(fig, 3, "passk_curves", caption="Unbiased pass@k (k = 1..n) of the base and the correct-reward RL model on"
-         " held-out arithmetic problems, with 95% bootstrap CIs over problems and the guessing baseline; the dotted"
-         " line marks the crossover k.")
+DRAWN = list(RESULTS) if PAIRS else [REF]
+cols = min(len(DRAWN), 2)
+fig, axes = plt.subplots((len(DRAWN) + 1) // 2, cols, figsize=(6.5 * cols, 4.2 * ((len(DRAWN) + 1) // 2)),
+                         squeeze=False, sharey=True)
+for ax, v in zip(axes.flat, DRAWN, strict=False):
+    line_ci(ax, RESULTS[v].curve(), "k", "pass@k", "ci_lo", "ci_hi", hue="model",
+            palette={"base": COLORS["base"], "rl": COLORS["rl"], "guess": COLORS["random"]})
+    ax.set_xscale("log", base=2)
+    if RESULTS[v].crossover_k is not None:
+        ax.axvline(RESULTS[v].crossover_k, color=COLORS["control"], ls=":", lw=1)
+    ax.set_title(f"{RESULTS[v].pair}" + (f" ({SPECS[v].label})" if SPECS[v].label else ""), fontsize=10)
+for ax in axes.flat[len(DRAWN):]:
+    ax.set_visible(False)
+fig.suptitle(f"pass@k, {N_PROBLEMS} held-out problems" + (f" of {OPERANDS} operands" if PAIRS and OPERANDS else "")
+             + f", n = {N_SAMPLES}, sampling seed {SEED}")
+fig.tight_layout()
+save_fig(fig, 3, "passk_curves", caption="Unbiased pass@k (k = 1..n) of the base and the tuned ('rl') model on held-out"
+         " arithmetic problems, with 95% bootstrap CIs over problems and the guessing baseline ('guess'); the dotted"
+         " line marks the crossover k (" + drawn_series([RESULTS[v].pair for v in DRAWN], [], "pairs") + ").")
 
 # %% [markdown]
 # ## Coverage: which problems each model ever solves in n samples
@@ -115,11 +139,14 @@ for col, colour in zip(cov.columns, [COLORS["reference"], COLORS["base"], COLORS
     ax.bar(cov.index, cov[col], bottom=bottom, color=colour, label=col.removeprefix("frac_"))
     bottom += cov[col].to_numpy()
 ax.set_ylabel(f"fraction of {N_PROBLEMS} problems")
-ax.set_xlabel("RL variant")
+ax.set_xlabel("pair" if PAIRS else "RL variant")
+if PAIRS:
+    ax.tick_params(axis="x", labelrotation=20, labelsize=7)
 ax.legend(frameon=False, fontsize=8, loc="lower right")
-ax.set_title(f"solved at least once in n = {N_SAMPLES} samples (dose {DOSE}, seed {SEED})")
+ax.set_title(f"solved at least once in n = {N_SAMPLES} samples" + ("" if PAIRS else f" (dose {DOSE}, seed {SEED})"))
 save_fig(fig, 3, "coverage", caption="Per-problem coverage: solved (>= 1 of n samples correct) by both models, the base"
-         " only, the RL model only, or neither, for each RL variant against the same base.")
+         " only, the tuned model only, or neither, each tuned model against its own base ("
+         + drawn_series(list(cov.index), [], "pairs" if PAIRS else "variants") + ").")
 
 # %% [markdown]
 # ## Spurious rewards and one-shot RL: pass@1 gain, pass@n change, and likelihood under the base
@@ -128,8 +155,8 @@ save_fig(fig, 3, "coverage", caption="Per-problem coverage: solved (>= 1 of n sa
 # base's own text; paired bootstrap CI over problems).
 
 # %%
-GAINS = bd.relative_gains(list(RESULTS.values()), REF)
-t = TABLE.assign(variant=TABLE["variant"].astype(str))
+GAINS = None if PAIRS else bd.relative_gains(list(RESULTS.values()), REF)  # needs one shared base
+t = TABLE
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
 colours = [COLORS["rl"] if v == REF else COLORS["steered"] for v in t["variant"]]
 bar_ci(axes[0], t, "variant", "d_pass@1", "d_pass@1_lo", "d_pass@1_hi", colors=colours)
@@ -140,27 +167,44 @@ for ax, ref in zip(axes, (0.0, 0.0, 1.0), strict=False):
 axes[0].set_ylabel("pass@1 RL - base")
 axes[1].set_ylabel(f"pass@{N_SAMPLES} RL - base")
 axes[2].set_ylabel("ppl under base: RL / base samples")
-fig.suptitle(f"RL variants at dose {DOSE}, RL seed {SEED}; 95% CIs over {N_PROBLEMS} problems")
+if PAIRS:
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=20, labelsize=7)
+        ax.set_xlabel("pair")
+fig.suptitle(("each pair against its own base" if PAIRS else f"RL variants at dose {DOSE}, RL seed {SEED}")
+             + f"; 95% CIs over {N_PROBLEMS} problems")
 fig.tight_layout()
-save_fig(fig, 3, "variants", caption="Per RL variant: pass@1 gain and pass@n change over the shared base with paired 95%"
-         " CIs, and the perplexity ratio of RL samples to base samples under the base ("
-         + drawn_series(list(t["variant"]), VARIANTS, "variants") + ").")
+save_fig(fig, 3, "variants", caption="Per tuned model: pass@1 gain and pass@n change over its base with paired 95%"
+         " CIs, and the perplexity ratio of its samples to base samples under the base ("
+         + (drawn_series(list(t["variant"]), [], "pairs") if PAIRS else
+            drawn_series(list(t["variant"]), VARIANTS, "variants")) + ").")
 GAINS
 
 # %% [markdown]
 # ## What this run found
 
 # %%
-row = TABLE.set_index("variant").loc[REF]
-spurious = [
-    f"`{g.variant}`: pass@1 gain {bd.fmt_ci(g.gain, g.gain_lo, g.gain_hi)}"
-    + ("" if np.isnan(g.fraction_of_reference) else
-       f", {bd.fmt_ci(g.fraction_of_reference, g.fraction_lo, g.fraction_hi)} of the correct reward's gain")
-    for g in GAINS.itertuples() if g.variant != REF
-]
-ref_gain = GAINS.set_index("variant").loc[REF]
-nearly = [g.variant for g in GAINS.itertuples() if g.variant != REF and g.fraction_lo > 0.5]
-display(Markdown(f"""
+FOOT = (f"\n\n_Pairs: {', '.join(f'`{r.pair}`' for r in RESULTS.values())}; {N_PROBLEMS} held-out problems (seed"
+        f" {PROBLEM_SEED}), n = {N_SAMPLES} samples per problem (sampling seed {SEED}); CIs are 95% bootstrap over"
+        f" problems ({N_BOOT} resamples)._")
+if PAIRS:  # each pair against its own base: no relative gains, one reading per pair
+    lines = [f"- {bd.boundary_sentence(r)} Label fixed before tuning: {SPECS[r['variant']].label or 'none'}; the"
+             f" guessing baseline reaches pass@{N_SAMPLES} {bd.fmt_ci(r['guess_pass@n'])}; perplexity of the tuned"
+             f" model's samples under the base over the base's own: {bd.fmt_ci(r['ppl_ratio'], r['ppl_ratio_lo'], r['ppl_ratio_hi'])}."
+             for r in TABLE.to_dict("records")]
+    display(Markdown("**Each pair against its own base** ('RL' is the pair's tuned model, whatever tuned it):\n\n"
+                     + "\n".join(lines) + FOOT))
+else:
+    row = TABLE.set_index("variant").loc[REF]
+    spurious = [
+        f"`{g.variant}`: pass@1 gain {bd.fmt_ci(g.gain, g.gain_lo, g.gain_hi)}"
+        + ("" if np.isnan(g.fraction_of_reference) else
+           f", {bd.fmt_ci(g.fraction_of_reference, g.fraction_lo, g.fraction_hi)} of the correct reward's gain")
+        for g in GAINS.itertuples() if g.variant != REF
+    ]
+    ref_gain = GAINS.set_index("variant").loc[REF]
+    nearly = [g.variant for g in GAINS.itertuples() if g.variant != REF and g.fraction_lo > 0.5]
+    display(Markdown(f"""
 **Correct reward.** {bd.boundary_sentence(row.to_dict())}
 The guessing baseline reaches pass@{N_SAMPLES} = {bd.fmt_ci(row['guess_pass@n'])} (pass@1
 {bd.fmt_ci(row['guess_pass@1'], digits=3)}), so pass@{N_SAMPLES} values near it say little about reasoning.

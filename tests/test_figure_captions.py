@@ -16,7 +16,11 @@ FIGURES = Path(__file__).resolve().parents[1] / "figures"
 
 # Figure -> the series (legend entries, bar or tick labels) its caption names, spelled as drawn.
 CAPTION_SERIES = {
-    "03_variants": ["correct"],
+    "03_variants": ["val-arith-depth-d000-rl-edge", "val-arith-depth-d010-rl-edge", "val-arith-depth-d000-sft-deep",
+                    "val-arith-depth-d010-sft-deep"],
+    "03_coverage": ["val-arith-depth-d000-rl-edge", "val-arith-depth-d010-rl-edge", "val-arith-depth-d000-sft-deep",
+                    "val-arith-depth-d010-sft-deep"],
+    "03_passk_curves": ["base", "rl", "guess"],
     "04_prorl_knobs": ["arith:correct", "plann:correct"],
     "09_accuracy_by_level": ["base", "edge", "val-arith-depth-d000-base", "val-arith-depth-d010-base"],
     "09_already_solved": ["base", "edge", "val-arith-depth-d000-base", "val-arith-depth-d010-base"],

@@ -30,7 +30,6 @@ from .passk import (
     coverage_summary,
     crossover_k,
     evaluate_samples,
-    guess_probabilities,
     guessing_passk,
     pass_at_k_matrix,
     passk_table,
@@ -71,19 +70,19 @@ def random_walk_guess_probability(prompt: str) -> float:
 def guess_probabilities_for(world: World, problems: Sequence[Problem]) -> Float[np.ndarray, " problems"]:
     """One guess's chance of being right, per problem, for a policy that does not reason.
 
-    Arithmetic: an answer drawn from the other problems' answers (leave-one-out; 2510.08325's concern that pass@k
-    at large k rewards guessing short answers). Planning: a random walk along the listed edges
+    Arithmetic: the world's own guesser (``ArithmeticWorld.guess_probabilities``): an answer drawn from the other
+    problems' answers (leave-one-out; 2510.08325's concern that pass@k at large k rewards guessing short answers),
+    and under chain verification every running value guessed the same way, since the verifier checks them all.
+    Planning: a random walk along the listed edges
     (:func:`random_walk_guess_probability`). Composition: the world's own guesser, which knows every atomic
     function but guesses each later step's input (``CompositionWorld.guess_probabilities``), the baseline its
     zoo gain check uses too.
     """
     if len(problems) == 0:
         raise EmptyInputError("No problems given: pass the problems the models were sampled on.")
-    if world.name == "arithmetic":
-        return guess_probabilities([p.answer for p in problems])
     if world.name == "planning":
         return np.array([random_walk_guess_probability(p.prompt) for p in problems])
-    if world.name == "composition":
+    if world.name in ("arithmetic", "composition"):
         return np.asarray(world.guess_probabilities(list(problems)), dtype=float)
     raise InvalidConfigError(f"No guessing baseline for world {world.name!r}: pass@k has one for"
                              f" {', '.join(GUESSABLE)}.")

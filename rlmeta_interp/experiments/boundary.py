@@ -91,7 +91,7 @@ def boundary_sentence(row: Mapping[str, Any]) -> str:
     change = row["pass@n_change"]
     if change == "up":
         verdict = (f"RL solves problems the base never solved in {n} samples ({row['frac_rl_only']:.0%} of problems"
-                   " are RL-only): the boundary expanded, creation evidence that disagrees with Yue et al.")
+                   " are RL-only): the boundary expanded, creation evidence, against what Yue et al. report")
     elif change == "down":
         verdict = (f"at k = {n} the base solves more problems than RL ({row['frac_base_only']:.0%} base-only,"
                    f" {row['frac_rl_only']:.0%} RL-only): RL narrowed the boundary, as Yue et al. report")

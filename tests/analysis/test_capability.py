@@ -17,7 +17,7 @@ from rlmeta_interp.analysis.passk import guess_probabilities
 from rlmeta_interp.config import FrozenConfig
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments import boundary as bd
-from rlmeta_interp.organism.worlds.arithmetic import ArithmeticWorld
+from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
 from rlmeta_interp.organism.worlds.base import Problem, World
 from rlmeta_interp.organism.worlds.planning import PlanningConfig, PlanningWorld, parse_prompt
 
@@ -82,6 +82,13 @@ def test_guess_probabilities_for_each_world():
     probs = ArithmeticWorld().sample(20, seed=0)
     np.testing.assert_allclose(cap.guess_probabilities_for(ArithmeticWorld(), probs),
                                guess_probabilities([p.answer for p in probs]))
+    # under chain verification the guesser must hit every running value too: never likelier than the answer alone,
+    # and far less likely on long chains
+    chain = ArithmeticWorld(ArithmeticConfig(min_operands=5, max_operands=5, max_digits=1, verify="chain"))
+    long = chain.sample(64, seed=0)
+    g_chain, g_answer = cap.guess_probabilities_for(chain, long), guess_probabilities([p.answer for p in long])
+    assert np.all(g_chain <= g_answer + 1e-12) and g_chain.mean() < g_answer.mean() / 10
+    np.testing.assert_allclose(g_chain, chain.guess_probabilities(long))
     pw = PlanningWorld()
     pp = pw.sample(5, seed=0)
     g = cap.guess_probabilities_for(pw, pp)

@@ -65,3 +65,21 @@ def test_pairing_and_stripped_outputs():
         nb = json.loads(ipynb.read_text())
         assert not any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"), \
             f"{ipynb.name} has committed outputs: strip them"
+
+
+def test_capability_boundary_on_named_pairs_in_smoke_mode(tmp_path, monkeypatch):
+    """Notebook 03 in its validation mode, on the shipped depth pairs: each against its own base, on one depth."""
+    import json
+
+    figs = tmp_path / "figures"
+    monkeypatch.setenv("RLMETA_FIGURES", str(figs))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    pairs = ["val-arith-depth-d000-sft-deep", "val-arith-depth-d010-sft-deep"]
+    path = next(p for p in NOTEBOOKS if p.stem == "03_capability_boundary")
+    out = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs, "OPERANDS": 5})
+    text = out.read_text()
+    assert "Each pair against its own base" in text and all(f"`{p}`: pass@1" in text for p in pairs)
+    for fig in notebooks.expected_figures(path):
+        assert (figs / f"{fig}.png").exists()
+    caption = json.loads((figs / "03_passk_curves.json").read_text())["caption"]
+    assert caption.endswith(f"(pairs drawn: {', '.join(pairs)}).")
