@@ -35,7 +35,8 @@
 # **What this notebook measures** on the organism zoo (arithmetic chains, exposure dose `DOSE`): unbiased pass@k for
 # k = 1..n with 95% bootstrap CIs over problems for the base and each RL variant (reward = correct answer, one-shot,
 # random, format-only, incorrect label), the crossover k, per-problem coverage, the guessing baseline (an answer drawn
-# from the other problems' answers), the perplexity of RL samples under the base relative to the base's own samples,
+# from the other problems' answers; under chain verification every running value guessed so), the perplexity of RL
+# samples under the base relative to the base's own samples,
 # and each variant's pass@1 gain as a fraction of the correct reward's gain.
 #
 # **On the validation zoo** (`PAIRS` naming pairs, each measured against its own base; the figures of record name the
@@ -43,9 +44,10 @@
 # shipped fine-tuned pairs `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`): every pair is
 # measured on the same held-out chains of `OPERANDS` operands (5: the RL runs' band, one step deeper than the dose-0
 # base ever saw worked), so the curves of an RL run stand beside those of a known creation (dose 0, fine-tuned on
-# deeper chains) and its activation twin (dose 0.1). Labels were fixed before tuning and are shown with each pair;
-# "RL" below names each pair's tuned model, whatever tuned it. Relative gains need one shared base, so they are left
-# out.
+# deeper chains) and its activation twin (dose 0.1). Labels were fixed before tuning and are shown with each pair
+# (", no gain" where the pair's gain check failed: not a case of its label); a run that moved no weight (its base's
+# checksum) is named so and tests nothing. "RL" below names each pair's tuned model, whatever tuned it. Relative gains
+# need one shared base, so they are left out.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
@@ -69,14 +71,19 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments.difficulty import difficulty_world
+from rlmeta_interp.organism.gain import case_label
+from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.registry import manifest_of, named_pairs, select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT = 8, 16, 2, 100
+if OPERANDS and not PAIRS:
+    raise InvalidConfigError(f"OPERANDS={OPERANDS} applies to named pairs only: set PAIRS too, or OPERANDS = 0.")
 set_style()
 # one preset's variants (the paper preset's when built); in smoke mode missing variants are left out, and the demo
 # preset's `correct` pair stands in when none exists
@@ -85,7 +92,8 @@ SPECS = ({p.name: p for p in named_pairs(PAIRS)} if PAIRS else
 CONFIG = BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and config -> read back, not resampled
-{v: (s.name, s.label or "-") for v, s in SPECS.items()}
+LABEL = {v: case_label(s.label, (manifest_of(s.name) or {}).get("gain_check")) for v, s in SPECS.items()}
+{v: (s.name, LABEL[v] or "-") for v, s in SPECS.items()}
 
 # %% [markdown]
 # ## Sample every pair
@@ -93,9 +101,10 @@ OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and confi
 # world's verifier. Results are cached under `RLMETA_RESULTS`; a rerun with the same weights and config reads them.
 
 # %%
-RESULTS = {}
+RESULTS, MOVED = {}, {}
 for v, s in tqdm(SPECS.items(), desc="pass@k sampling per pair"):
     pair = load_pair(s.name)
+    MOVED[v] = weights_moved(pair)  # False: the tuned model is its base bit for bit
     RESULTS[v] = run_boundary(pair, CONFIG, world=difficulty_world(pair, [OPERANDS]) if PAIRS and OPERANDS else None,
                               out_dir=OUT)
 KEY = "pair" if PAIRS else "variant"  # what names a bar: pairs with their own bases, or variants of one base
@@ -118,14 +127,15 @@ for ax, v in zip(axes.flat, DRAWN, strict=False):
     ax.set_xscale("log", base=2)
     if RESULTS[v].crossover_k is not None:
         ax.axvline(RESULTS[v].crossover_k, color=COLORS["control"], ls=":", lw=1)
-    ax.set_title(f"{RESULTS[v].pair}" + (f" ({SPECS[v].label})" if SPECS[v].label else ""), fontsize=10)
+    ax.set_title(f"{RESULTS[v].pair}" + (f" ({LABEL[v]})" if LABEL[v] else "")
+                 + ("\nthe base's weights: the lines coincide" if MOVED[v] is False else ""), fontsize=10)
 for ax in axes.flat[len(DRAWN):]:
     ax.set_visible(False)
 fig.suptitle(f"pass@k, {N_PROBLEMS} held-out problems" + (f" of {OPERANDS} operands" if PAIRS and OPERANDS else "")
              + f", n = {N_SAMPLES}, sampling seed {SEED}")
 fig.tight_layout()
 save_fig(fig, 3, "passk_curves", caption="Unbiased pass@k (k = 1..n) of the base and the tuned ('rl') model on held-out"
-         " arithmetic problems, with 95% bootstrap CIs over problems and the guessing baseline ('guess'); the dotted"
+         " problems, with 95% bootstrap CIs over problems and the guessing baseline ('guess'); the dotted"
          " line marks the crossover k (" + drawn_series([RESULTS[v].pair for v in DRAWN], [], "pairs") + ").")
 
 # %% [markdown]
@@ -145,7 +155,7 @@ if PAIRS:
 ax.legend(frameon=False, fontsize=8, loc="lower right")
 ax.set_title(f"solved at least once in n = {N_SAMPLES} samples" + ("" if PAIRS else f" (dose {DOSE}, seed {SEED})"))
 save_fig(fig, 3, "coverage", caption="Per-problem coverage: solved (>= 1 of n samples correct) by both models, the base"
-         " only, the tuned model only, or neither, each tuned model against its own base ("
+         " only, the tuned model only ('rl_only'), or neither, each tuned model against its own base ("
          + drawn_series(list(cov.index), [], "pairs" if PAIRS else "variants") + ").")
 
 # %% [markdown]
@@ -158,7 +168,7 @@ save_fig(fig, 3, "coverage", caption="Per-problem coverage: solved (>= 1 of n sa
 GAINS = None if PAIRS else bd.relative_gains(list(RESULTS.values()), REF)  # needs one shared base
 t = TABLE
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-colours = [COLORS["rl"] if v == REF else COLORS["steered"] for v in t["variant"]]
+colours = [COLORS["rl"] if v == REF or PAIRS else COLORS["steered"] for v in t["variant"]]
 bar_ci(axes[0], t, "variant", "d_pass@1", "d_pass@1_lo", "d_pass@1_hi", colors=colours)
 bar_ci(axes[1], t, "variant", "d_pass@n", "d_pass@n_lo", "d_pass@n_hi", colors=colours)
 bar_ci(axes[2], t, "variant", "ppl_ratio", "ppl_ratio_lo", "ppl_ratio_hi", colors=colours)
@@ -168,9 +178,11 @@ axes[0].set_ylabel("pass@1 RL - base")
 axes[1].set_ylabel(f"pass@{N_SAMPLES} RL - base")
 axes[2].set_ylabel("ppl under base: RL / base samples")
 if PAIRS:
-    for ax in axes:
+    for ax, lab in zip(axes, ("pass@1 tuned - base", f"pass@{N_SAMPLES} tuned - base", "ppl under base: tuned / base"),
+                       strict=True):
         ax.tick_params(axis="x", labelrotation=20, labelsize=7)
         ax.set_xlabel("pair")
+        ax.set_ylabel(lab)
 fig.suptitle(("each pair against its own base" if PAIRS else f"RL variants at dose {DOSE}, RL seed {SEED}")
              + f"; 95% CIs over {N_PROBLEMS} problems")
 fig.tight_layout()
@@ -188,7 +200,9 @@ FOOT = (f"\n\n_Pairs: {', '.join(f'`{r.pair}`' for r in RESULTS.values())}; {N_P
         f" {PROBLEM_SEED}), n = {N_SAMPLES} samples per problem (sampling seed {SEED}); CIs are 95% bootstrap over"
         f" problems ({N_BOOT} resamples)._")
 if PAIRS:  # each pair against its own base: no relative gains, one reading per pair
-    lines = [f"- {bd.boundary_sentence(r)} Label fixed before tuning: {SPECS[r['variant']].label or 'none'}; the"
+    lines = [f"- {bd.boundary_sentence(r)} Label fixed before tuning: {LABEL[r['variant']] or 'none'}"
+             + ("; **the tuned model is its base bit for bit (no weight moved), so this pair tests nothing**"
+                if MOVED[r['variant']] is False else "") + "; the"
              f" guessing baseline reaches pass@{N_SAMPLES} {bd.fmt_ci(r['guess_pass@n'])}; perplexity of the tuned"
              f" model's samples under the base over the base's own: {bd.fmt_ci(r['ppl_ratio'], r['ppl_ratio_lo'], r['ppl_ratio_hi'])}."
              for r in TABLE.to_dict("records")]

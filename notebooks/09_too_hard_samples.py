@@ -65,6 +65,7 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.experiments import difficulty as dy
+from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
 from rlmeta_interp.registry import named_pairs, select_pairs
 
@@ -81,7 +82,7 @@ TUNED = sorted({m for g in GROUPS.values() for m in g if m != "base"}, key=str)
 DRAWN = f"bases {', '.join(GROUPS)}; RL models {', '.join(TUNED)}"  # what every figure below draws, for its caption
 PALETTE = {"base": COLORS["base"], "easy": COLORS["steered"], "correct": COLORS["rl"], "hard": COLORS["hybrid"],
            "edge": COLORS["rl"]}
-MOVED = {p.name: dy.weights_moved(p) for p in LOADED}  # None: a manifest records no weights checksum
+MOVED = {p.name: weights_moved(p) for p in LOADED}  # None: a manifest records no weights checksum
 UNMOVED = {b: [dy.tuned_label(p) for p in LOADED if p.base.name == b and MOVED[p.name] is False]
            for b in GROUPS}  # RL models whose recorded weights are their base's: their lines lie on the base's
 TITLES = {b: b + (f"\n{', '.join(u)}: the base's weights, bit for bit" if u else "") for b, u in UNMOVED.items()}

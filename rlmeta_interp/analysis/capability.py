@@ -259,9 +259,16 @@ def change_direction(lo: float | None, hi: float | None) -> str:
 
 # --------------------------------------------------------------------------------------------------------- run
 def _key(pair: Pair, world: World, config: BoundaryConfig) -> str:
+    """The saved result's key: the pair's weights, the world and config, and the code that scores and summarises
+    the samples (this module and what it imports, and the world's module), so a result that other code computed
+    (e.g. an earlier guessing baseline) is computed again from the cached samples instead of read back."""
+    from ..codesource import code_digest
+
     h = hashlib.sha256()
     wcfg = world.config.to_dict() if hasattr(world, "config") else {}
-    for part in (pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl), world.name,
+    world_module = type(world).__module__
+    code = code_digest(__name__, *((world_module,) if world_module.startswith("rlmeta_interp.") else ()))
+    for part in (code, pair.name, pair.base.name, pair.rl.name, weights_id(pair.base), weights_id(pair.rl), world.name,
                  json.dumps(wcfg, sort_keys=True), json.dumps(config.to_dict(), sort_keys=True)):
         h.update(str(part).encode())
         h.update(b"\0")

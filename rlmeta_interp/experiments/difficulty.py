@@ -241,7 +241,7 @@ def band_verdict(table: pd.DataFrame) -> str:
     ``table`` has one row per tuned model with bool columns ``too_hard`` (its base never solved the trained band in
     the samples drawn), ``damaged`` (accuracy on base-solved problems fell, CI below 0), ``shortcut`` (skipped
     computation or repetition rose, CI above 0) and, optionally, ``moved`` (its weights differ from its base's, see
-    :func:`weights_moved`; False when RL took no step), and a ``model`` name. A run that moved no weight cannot have
+    :func:`rlmeta_interp.organism.manifests.weights_moved`; False when RL took no step), and a ``model`` name. A run that moved no weight cannot have
     learnt anything from its band, so it tests nothing and is left out of the reading. The claim predicts damage and
     shortcuts for the too-hard rows and neither for the others; the sentence says whether every tested row did.
     """
@@ -265,16 +265,6 @@ def band_verdict(table: pd.DataFrame) -> str:
     if as_predicted.all():
         return f"**Agrees with claim 10**: damage and shortcuts followed the too-hard band and nothing else ({facts})."
     return f"**Does not reproduce claim 10 as stated** ({facts}); the claim predicts both for the too-hard rows only."
-
-
-def weights_moved(pair: Any) -> bool | None:
-    """Whether the pair's tuned weights differ from its base's, by the weights checksums their manifests record
-    (None when either records none, e.g. a model loaded from a bare folder). An RL run whose every reward group was
-    uniform takes no step, and its model is its base bit for bit."""
-    from ..organism.manifests import weights_sha
-
-    base, tuned = weights_sha(pair.base.manifest or {}), weights_sha(pair.rl.manifest or {})
-    return None if base is None or tuned is None else base != tuned
 
 
 @dataclass

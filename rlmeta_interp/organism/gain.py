@@ -110,6 +110,14 @@ def is_validation_case(label: str | None, check: Mapping[str, Any] | None) -> bo
     return label == "no_signal" or (check or {}).get("passed") is True
 
 
+def case_label(label: str | None, check: Mapping[str, Any] | None) -> str:
+    """A tuned model's label as a figure names it: the label fixed before tuning, with ", no gain" where a creation
+    or activation model's gain check failed (it is not a case of its label); "" for a model without a label."""
+    if not label:
+        return ""
+    return label + ("" if is_validation_case(label, check) else ", no gain")
+
+
 def refresh_gain_checks(manifests: Mapping[str, dict[str, Any]]) -> list[str]:
     """Recompute, in place, the ``gain_check`` of every labelled trained manifest in ``manifests`` (name ->
     manifest) whose base manifest is there too, from the evaluations they store; returns the names whose check

@@ -132,6 +132,14 @@ def weights_sha(manifest: dict[str, Any]) -> str | None:
     return (manifest.get("files") or {}).get(WEIGHTS_FILE)
 
 
+def weights_moved(pair: Any) -> bool | None:
+    """Whether a pair's tuned weights differ from its base's, by the weights checksums their manifests record (None
+    when either records none, e.g. a model loaded from a bare folder). An RL run whose every reward group was uniform
+    takes no step, and its model is its base bit for bit."""
+    base, tuned = weights_sha(pair.base.manifest or {}), weights_sha(pair.rl.manifest or {})
+    return None if base is None or tuned is None else base != tuned
+
+
 def _recorded(dest: Path, name: str, manifest: dict[str, Any]) -> tuple[Path | None, str | None]:
     """``dest``'s exported record of ``name`` and the weights checksum it names ((None, None) if none). A record whose
     weights checksum differs from ``manifest``'s is refused: readings made of the recorded weights would be

@@ -89,6 +89,14 @@ def test_guess_probabilities_for_each_world():
     g_chain, g_answer = cap.guess_probabilities_for(chain, long), guess_probabilities([p.answer for p in long])
     assert np.all(g_chain <= g_answer + 1e-12) and g_chain.mean() < g_answer.mean() / 10
     np.testing.assert_allclose(g_chain, chain.guess_probabilities(long))
+    mixed = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=7, max_digits=1, verify="chain"))
+    some = mixed.sample(80, seed=1)  # chains of several lengths: a shorter chain has no value at a deeper step
+    g_mixed = cap.guess_probabilities_for(mixed, some)
+    assert np.all((g_mixed >= 0) & (g_mixed <= 1))  # step-wise frequencies: a short chain's answer is compared with
+    # the other chains' values at the same step, so it need not stay below the answer-only guesser
+    two = [i for i, p in enumerate(some) if p.meta["n_operands"] == 2]
+    np.testing.assert_array_less(g_mixed[[i for i, p in enumerate(some) if p.meta["n_operands"] == 7]].max(),
+                                 g_mixed[two].max())
     pw = PlanningWorld()
     pp = pw.sample(5, seed=0)
     g = cap.guess_probabilities_for(pw, pp)

@@ -271,17 +271,3 @@ def test_trained_band_of_an_rl_pair_and_refusal_of_a_fine_tuned_one():
     assert df_.trained_band(pair) == (5, 5) and (base.arithmetic.min_operands, base.arithmetic.max_operands) == (2, 7)
     with pytest.raises(InvalidConfigError, match="not 'rl'"):
         df_.trained_band(load_pair("val-arith-depth-d000-sft-deep"))
-
-
-def test_weights_moved_reads_the_recorded_checksums():
-    from types import SimpleNamespace
-
-    def files(sha):
-        return {"files": {"model.safetensors": sha}} if sha else {}
-
-    def pair(base_sha, rl_sha):
-        return SimpleNamespace(base=SimpleNamespace(manifest=files(base_sha)), rl=SimpleNamespace(manifest=files(rl_sha)))
-
-    assert df_.weights_moved(pair("a", "b")) is True and df_.weights_moved(pair("a", "a")) is False
-    assert df_.weights_moved(pair("a", None)) is None and df_.weights_moved(pair(None, None)) is None
-    assert df_.weights_moved(load_pair("demo-arith-d050-rl-correct")) is True

@@ -79,6 +79,8 @@ def test_capability_boundary_on_named_pairs_in_smoke_mode(tmp_path, monkeypatch)
     out = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs, "OPERANDS": 5})
     text = out.read_text()
     assert "Each pair against its own base" in text and all(f"`{p}`: pass@1" in text for p in pairs)
+    # the labels fixed before tuning, from the shipped records (both passed their gain checks)
+    assert "Label fixed before tuning: creation;" in text and "Label fixed before tuning: activation;" in text
     for fig in notebooks.expected_figures(path):
         assert (figs / f"{fig}.png").exists()
     caption = json.loads((figs / "03_passk_curves.json").read_text())["caption"]

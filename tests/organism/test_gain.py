@@ -1,6 +1,6 @@
 import pytest
 
-from rlmeta_interp.organism.gain import gain_check, level_readings, refresh_gain_checks
+from rlmeta_interp.organism.gain import case_label, gain_check, level_readings, refresh_gain_checks
 
 
 def _level(counts, n=8, guess=0.0):
@@ -111,3 +111,11 @@ def test_a_labelled_model_is_a_validation_case_only_with_a_passed_check_unless_a
     assert is_validation_case("no_signal", {"passed": None}) and is_validation_case("no_signal", None)
     assert not is_validation_case("", {"passed": True}) and not is_validation_case(None, None)
 
+
+
+def test_case_label_marks_a_failed_gain_check():
+    assert case_label("creation", {"passed": True}) == "creation"
+    assert case_label("activation", {"passed": False}) == "activation, no gain"
+    assert case_label("creation", None) == "creation, no gain"  # no check recorded: not a case
+    assert case_label("no_signal", None) == "no_signal"  # a control has no gain to pass
+    assert case_label("", {"passed": True}) == case_label(None, None) == ""

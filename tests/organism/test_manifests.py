@@ -158,3 +158,19 @@ def test_adopted_models_are_their_pilots_under_the_presets_names():
             k: v for k, v in m["config"].items() if k not in strip}, m["name"]
         assert pilot["base_weights_sha256"] == m["base_weights_sha256"] and pilot["base"] == m["base"], m["name"]
         assert pilot["files"]["model.safetensors"] == m["files"]["model.safetensors"], m["name"]
+
+
+def test_weights_moved_reads_the_recorded_checksums():
+    from types import SimpleNamespace
+
+    from rlmeta_interp import load_pair
+
+    def files(sha):
+        return {"files": {"model.safetensors": sha}} if sha else {}
+
+    def pair(base_sha, rl_sha):
+        return SimpleNamespace(base=SimpleNamespace(manifest=files(base_sha)), rl=SimpleNamespace(manifest=files(rl_sha)))
+
+    assert manifests.weights_moved(pair("a", "b")) is True and manifests.weights_moved(pair("a", "a")) is False
+    assert manifests.weights_moved(pair("a", None)) is None and manifests.weights_moved(pair(None, None)) is None
+    assert manifests.weights_moved(load_pair("demo-arith-d050-rl-correct")) is True
