@@ -363,7 +363,9 @@ class DifficultyResult:
 
     def band_table(self, bands: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
         """Per tuned model (``bands``: its trained operand counts, see :func:`trained_band`): the reference's
-        accuracy on that band, whether it never solved it (``too_hard``: no correct sample), whether the model
+        accuracy on that band, whether it never solved it (``too_hard``: no sample correct by the world's verifier;
+        an RL reward that gives partial credit, such as the process reward, may still have had signal there, which
+        the manifests' ``weights_moved`` shows), whether the model
         damaged base-solved problems (``damaged``: paired CI below 0) and raised skipped computation or repetition
         (``shortcut``: CI above 0). The input of :func:`band_verdict`."""
         levels = self.accuracy_by_level()
