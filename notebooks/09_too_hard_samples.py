@@ -63,7 +63,6 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
-from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.experiments import difficulty as dy
 from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
@@ -171,46 +170,15 @@ CH.pivot(index="metric", columns=["base", "model"], values="rate")
 # ## What this run found
 
 # %%
-def _cmp(lo, hi):
-    return "lower than" if hi < 0 else "higher than" if lo > 0 else "not detectably different from"
-
-
-lines, damaged, shortcut = [], [], []
-for b in RES:
-    two = LEVELS[(LEVELS.base == b) & (LEVELS.n_operands == min(OPERANDS))].set_index("model")
-    sol = SOLVED[SOLVED.base == b].set_index("model")
-    chg = CH[CH.base == b].set_index(["model", "metric"])
-    for v in [m for m in GROUPS[b] if m != "base"]:
-        s = (f"- `{v}` beside `{b}`: on {min(OPERANDS)}-operand problems accuracy {bd.fmt_ci(two.loc[v, 'acc'], digits=3)},"
-             f" change vs base {bd.fmt_ci(two.loc[v, 'd_vs_ref'], two.loc[v, 'd_lo'], two.loc[v, 'd_hi'], 3)}"
-             f" ({_cmp(two.loc[v, 'd_lo'], two.loc[v, 'd_hi'])} the base)")
-        if sol.loc[v, "n_selected"] > 0:
-            s += (f"; on the {int(sol.loc[v, 'n_selected'])} base-solved problems"
-                  f" {bd.fmt_ci(sol.loc[v, 'acc'], sol.loc[v, 'ci_lo'], sol.loc[v, 'ci_hi'])}, change"
-                  f" {bd.fmt_ci(sol.loc[v, 'd_vs_ref'], sol.loc[v, 'd_lo'], sol.loc[v, 'd_hi'])}")
-            if sol.loc[v, "d_hi"] < 0:
-                damaged.append(v)
-        sc, rp = chg.loc[(v, "skipped_computation")], chg.loc[(v, "repeated")]
-        s += (f"; skipped computation {bd.fmt_ci(sc['rate'])} (change {bd.fmt_ci(sc['d_vs_ref'], sc['d_lo'], sc['d_hi'])}),"
-              f" repetition {bd.fmt_ci(rp['rate'], digits=3)} (change {bd.fmt_ci(rp['d_vs_ref'], rp['d_lo'], rp['d_hi'], 3)}).")
-        if sc["d_lo"] > 0 or rp["d_lo"] > 0:
-            shortcut.append(v)
-        lines.append(s)
-if PAIRS:  # the band's difficulty is the base's: read per pair from the base's samples on the band
-    BANDS = pd.concat([RES[p.base.name].band_table({dy.tuned_label(p): dy.trained_band(p)})
-                       .assign(model=p.name, moved=MOVED[p.name]) for p in LOADED], ignore_index=True)
-    verdict = dy.band_verdict(BANDS)
-    display(BANDS)
-elif "hard" in GROUPS[next(iter(GROUPS))]:
-    agrees = "hard" in damaged and "hard" in shortcut and not ({"easy", "correct"} & set(damaged))
-    verdict = ("**Agrees with claim 10**: only hard-band RL damaged base-solved problems, and it raised shortcut rates."
-               if agrees else
-               f"**Does not reproduce claim 10 as stated**: variants that damaged base-solved problems (CI below 0):"
-               f" {damaged or 'none'}; variants that raised skipped computation or repetition (CI above 0):"
-               f" {shortcut or 'none'}. The claim predicts `hard` in both lists and `easy`/`correct` in neither.")
-else:
-    verdict = ("The hard-band variant is not in this zoo (smoke mode or a partial zoo), so claim 10 is not tested here:"
-               " build it with `rlmeta-interp zoo build --preset paper`.")
+# each RL model's trained band, read against its base's samples (damage: paired CI below 0 on base-solved problems;
+# shortcuts: skipped computation or repetition up, CI above 0)
+BANDS = pd.concat([RES[p.base.name].band_table({dy.tuned_label(p): dy.trained_band(p)})
+                   .assign(pair=p.name, moved=MOVED[p.name]) for p in LOADED], ignore_index=True)
+lines = [f"- `{dy.tuned_label(p)}` beside `{p.base.name}`: {RES[p.base.name].model_sentence(dy.tuned_label(p))}"
+         for p in LOADED]
+# named pairs: the band's difficulty is the base's, read per pair from its samples; the paper zoo's variants name it
+verdict = dy.band_verdict(BANDS.assign(model=BANDS["pair"])) if PAIRS else dy.named_band_verdict(BANDS)
+display(BANDS)
 display(Markdown(f"""
 {verdict}
 

@@ -267,6 +267,23 @@ def band_verdict(table: pd.DataFrame) -> str:
     return f"**Does not reproduce claim 10 as stated** ({facts}); the claim predicts both for the too-hard rows only."
 
 
+def named_band_verdict(table: pd.DataFrame) -> str:
+    """Claim 10 read from the paper zoo's variant names (``easy``, ``correct``, ``hard``: the band each was trained
+    on, named at design time) rather than from the base's samples: the claim holds when only ``hard`` damaged
+    base-solved problems and it raised shortcuts. ``table``: :meth:`DifficultyResult.band_table` rows (``model``
+    is the variant)."""
+    damaged = [m for m in table.loc[table["damaged"], "model"]]
+    shortcut = [m for m in table.loc[table["shortcut"], "model"]]
+    if "hard" not in set(table["model"]):
+        return ("The hard-band variant is not in this zoo (smoke mode or a partial zoo), so claim 10 is not tested"
+                " here: build it with `rlmeta-interp zoo build --preset paper`.")
+    if "hard" in damaged and "hard" in shortcut and not ({"easy", "correct"} & set(damaged)):
+        return "**Agrees with claim 10**: only hard-band RL damaged base-solved problems, and it raised shortcut rates."
+    return (f"**Does not reproduce claim 10 as stated**: variants that damaged base-solved problems (CI below 0):"
+            f" {damaged or 'none'}; variants that raised skipped computation or repetition (CI above 0):"
+            f" {shortcut or 'none'}. The claim predicts `hard` in both lists and `easy`/`correct` in neither.")
+
+
 @dataclass
 class DifficultyResult:
     """Samples of every model on every level; ``samples`` has one row per (model, problem, sample) with the flags."""
@@ -360,6 +377,30 @@ class DifficultyResult:
                 rows.append({"model": m, "metric": f, "rate": float(a.mean()), "d_vs_ref": float(a.mean() - b.mean()),
                              "d_lo": lo, "d_hi": hi})
         return pd.DataFrame(rows)
+
+    def model_sentence(self, model: str) -> str:
+        """``model`` against the reference, in one sentence: accuracy at the fewest operands measured and its paired
+        change, accuracy on base-solved problems and its change (when the reference solved any), and the skipped
+        computation and repetition rates with their changes; 95% CIs."""
+        from ..prose import fmt_ci
+
+        if model not in self.models or model == self.reference:
+            raise InvalidConfigError(f"model_sentence: {model!r} is not a tuned model of this run; name one of"
+                                     f" {[x for x in self.models if x != self.reference]}.")
+        k = min(self.config.operands)
+        lv = self.accuracy_by_level()
+        lv = lv[(lv.model == model) & (lv.n_operands == k)].iloc[0]
+        side = "lower than" if lv.d_hi < 0 else "higher than" if lv.d_lo > 0 else "not detectably different from"
+        s = (f"on {k}-operand problems accuracy {fmt_ci(lv.acc, digits=3)}, change vs base"
+             f" {fmt_ci(lv.d_vs_ref, lv.d_lo, lv.d_hi, 3)} ({side} the base)")
+        sol = self.already_solved().set_index("model").loc[model]
+        if sol.n_selected > 0:
+            s += (f"; on the {int(sol.n_selected)} base-solved problems {fmt_ci(sol.acc, sol.ci_lo, sol.ci_hi)}, change"
+                  f" {fmt_ci(sol.d_vs_ref, sol.d_lo, sol.d_hi)}")
+        chg = self.shortcut_changes().set_index(["model", "metric"])
+        sc, rp = chg.loc[(model, "skipped_computation")], chg.loc[(model, "repeated")]
+        return s + (f"; skipped computation {fmt_ci(sc.rate)} (change {fmt_ci(sc.d_vs_ref, sc.d_lo, sc.d_hi)}),"
+                    f" repetition {fmt_ci(rp.rate, digits=3)} (change {fmt_ci(rp.d_vs_ref, rp.d_lo, rp.d_hi, 3)}).")
 
     def band_table(self, bands: Mapping[str, tuple[int, int]]) -> pd.DataFrame:
         """Per tuned model (``bands``: its trained operand counts, see :func:`trained_band`): the reference's

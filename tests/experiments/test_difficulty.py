@@ -271,3 +271,20 @@ def test_trained_band_of_an_rl_pair_and_refusal_of_a_fine_tuned_one():
     assert df_.trained_band(pair) == (5, 5) and (base.arithmetic.min_operands, base.arithmetic.max_operands) == (2, 7)
     with pytest.raises(InvalidConfigError, match="not 'rl'"):
         df_.trained_band(load_pair("val-arith-depth-d000-sft-deep"))
+
+
+def test_model_sentence_and_the_verdict_from_variant_names():
+    cfg = df_.DifficultyConfig(operands=(2, 3), n_samples=4, n_boot=200)
+    rows = (_level_rows("base", {2: 1.0, 3: 0.5}) + _level_rows("easy", {2: 1.0, 3: 0.5})
+            + _level_rows("hard", {2: 0.0, 3: 0.0}, flags=("skipped_computation",)))
+    res = df_.DifficultyResult(cfg, ["base", "easy", "hard"], pd.DataFrame(rows))
+    hard = res.model_sentence("hard")
+    assert hard.startswith("on 2-operand problems accuracy 0.000, change vs base -1.000") and "(lower than the base)" in hard
+    assert "base-solved problems" in hard and "skipped computation 1" in hard and hard.endswith(").")
+    assert "(not detectably different from the base)" in res.model_sentence("easy")
+    with pytest.raises(InvalidConfigError, match="not a tuned model"):
+        res.model_sentence("base")
+    t = res.band_table({"easy": (2, 2), "hard": (3, 3)})
+    assert df_.named_band_verdict(t).startswith("**Agrees with claim 10**")  # only hard: damage and shortcuts
+    assert df_.named_band_verdict(t.assign(damaged=True)).startswith("**Does not reproduce")
+    assert df_.named_band_verdict(t[t.model != "hard"]).startswith("The hard-band variant is not in this zoo")
