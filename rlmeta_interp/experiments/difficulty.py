@@ -60,6 +60,11 @@ class Step:
         return self.c == (self.a + self.b if self.op == "+" else self.a - self.b if self.op == "-" else self.a * self.b)
 
 
+def _chain_lines(completion: str) -> list[str]:
+    """The lines of a rewrite chain: the text before the answer marker, up to its first ``;``, split at ``>``."""
+    return completion.split("A:", 1)[0].partition(";")[0].split(">")
+
+
 def parse_steps(completion: str, prompt: str = "") -> list[Step]:
     """Scratchpad steps before the answer marker, in order, in any scratchpad format: ``a plus b is c.``,
     ``a+b=c;``, or the rewrite format ``c-3+4>...;`` (each line the running value and the operations left).
@@ -73,10 +78,9 @@ def parse_steps(completion: str, prompt: str = "") -> list[Step]:
     steps += [(m.start(), Step(int(m[1]), m[2], int(m[3]), int(m[4]))) for m in _EQ_STEP.finditer(head)]
     if steps:
         return [s for _, s in sorted(steps, key=lambda x: x[0])]
-    chain, end, _ = head.partition(";")
-    if not end and ">" not in chain:
+    if ";" not in head and ">" not in head:
         return []  # no scratchpad
-    lines = ([prompt.strip().rstrip("=")] if prompt else []) + chain.split(">")
+    lines = ([prompt.strip().rstrip("=")] if prompt else []) + _chain_lines(completion)
     out = []
     for before, line in zip(lines, lines[1:], strict=False):
         op, lead = _REWRITE_HEAD.match(before), _LEAD.match(line)
@@ -105,7 +109,7 @@ def shortcut_flags(problem: Any, completion: str, world: World | None = None) ->
     scratch = fmt in ("sum", "eq", "rewrite")
     # rewrite lines beyond one per operation (e.g. the final value written again and again) state no step, so
     # parse_steps does not see them: count them here
-    lines = len(completion.split("A:", 1)[0].partition(";")[0].split(">")) if fmt == "rewrite" else 0
+    lines = len(_chain_lines(completion)) if fmt == "rewrite" else 0
     truth = int(problem.answer)
     return {
         "format": fmt,
