@@ -6,18 +6,19 @@
   shallower ones (label 0), in that scratchpad.
 - :func:`policy_contrast_set`: for the bandit world, episodes on the same held-out bandits written by Thompson sampling
   (label 1: the value-learning policy that bandit corpora dose) and by uniform-random play (label 0).
+- :func:`behaviour_contrast`: the one of the three that a base's pretraining corpus doses (read from its manifest).
 - :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
   texts (harvested through the activation cache).
 - :func:`contrast_vector`: difference of label means per layer, as a :class:`~rlmeta_interp.steering.SteeringVector`.
 
-The directions, steering and scorecard indicators and the notebooks all build on these three.
+The directions, steering and scorecard indicators and the notebooks all build on these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,12 +37,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ContrastSet:
-    """``prompts[i] + completions[i]`` is one text; ``labels[i]`` is 1 where it shows the behaviour."""
+    """``prompts[i] + completions[i]`` is one text; ``labels[i]`` is 1 where it shows the behaviour.
+
+    ``behaviour`` names the two sides, label 1 first (for captions and tables); empty where a caller built the set by
+    hand without naming it."""
 
     prompts: list[str]
     completions: list[str]
     labels: np.ndarray
     problems: list[Problem] = field(default_factory=list)
+    behaviour: str = ""
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -65,7 +70,7 @@ def contrast_set(world: World, n: int, seed: int, formats: Sequence[str] = SCRAT
             prompts.append(p.prompt)
             comps.append(completion)
             labels.append(label)
-    return ContrastSet(prompts, comps, np.asarray(labels), problems)
+    return ContrastSet(prompts, comps, np.asarray(labels), problems, "scratchpad vs direct answer")
 
 
 def depth_contrast_set(world: World, n: int, seed: int, shallow_max_depth: int, fmt: str = "rewrite") -> ContrastSet:
@@ -94,7 +99,8 @@ def depth_contrast_set(world: World, n: int, seed: int, shallow_max_depth: int, 
             comps.append(world.solution(p, fmt))  # type: ignore[attr-defined]
             labels.append(label)
             problems.append(p)
-    return ContrastSet(prompts, comps, np.asarray(labels), problems)
+    behaviour = f"chains of {shallow_max_depth + 1}-{hi} operands vs {lo}-{shallow_max_depth}"
+    return ContrastSet(prompts, comps, np.asarray(labels), problems, behaviour)
 
 
 def policy_contrast_set(world: World, n: int, seed: int) -> ContrastSet:
@@ -117,7 +123,33 @@ def policy_contrast_set(world: World, n: int, seed: int) -> ContrastSet:
         for p in problems:
             comps.append(render_episode(simulate(policy, np.asarray(p.meta["means"]), cfg.horizon, rng), cfg))
             labels.append(label)
-    return ContrastSet([""] * len(comps), comps, np.asarray(labels), problems + problems)
+    return ContrastSet([""] * len(comps), comps, np.asarray(labels), problems + problems,
+                       "Thompson-sampling vs uniform-random episodes")
+
+
+def behaviour_contrast(world: World, n: int, seed: int, corpus: Mapping[str, Any] | None = None) -> ContrastSet | None:
+    """The behaviour contrast of a base whose pretraining corpus config is ``corpus`` (its manifest's
+    ``config.pretrain.corpus``; None for models without one), on ``world``; None where the world has none.
+
+    Bandits: Thompson-sampling episodes (the dosed policy) against uniform-random play on the same bandits.
+    Arithmetic: each held-out problem written with a scratchpad (the dose-controlled behaviour) and directly; for a
+    base whose corpus doses chain depth, worked chains deeper than the always-shown depth against shallower ones, over
+    the corpus's operand range (an RL world may train one depth only), in ``world``'s split. ``n`` is the number of
+    problems per side.
+    """
+    if world.name == "bandits":
+        return policy_contrast_set(world, n, seed)
+    if world.name != "arithmetic":
+        return None
+    if corpus is None or corpus.get("arithmetic_dose") != "depth":
+        return contrast_set(world, n, seed=seed)
+    # a "mix" corpus shows the sum and eq scratchpads in equal shares: the contrast uses the first of them
+    fmt = corpus.get("depth_format", "mix")
+    shown = corpus.get("arithmetic") or {}
+    cfg = world.config  # type: ignore[attr-defined]
+    shown_world = type(world)(cfg.replace(min_operands=int(shown.get("min_operands", cfg.min_operands)),
+                                          max_operands=int(shown.get("max_operands", cfg.max_operands))))
+    return depth_contrast_set(shown_world, n, seed, int(corpus["shallow_max_depth"]), fmt="sum" if fmt == "mix" else fmt)
 
 
 def completion_means(

@@ -171,7 +171,7 @@ def step_contrast(problems: Sequence[Problem]) -> ContrastSet:
             prompts.append(p.prompt)
             comps.append(completion)
             labels.append(label)
-    return ContrastSet(prompts, comps, np.asarray(labels), list(problems))
+    return ContrastSet(prompts, comps, np.asarray(labels), list(problems), "step by step vs direct answer")
 
 
 _RESULT = re.compile(r"(?:=|answer is)\s*(-?\d+)(?!\s*[-+*/x]\s*\d)", flags=re.I)

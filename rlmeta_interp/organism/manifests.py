@@ -132,6 +132,14 @@ def weights_sha(manifest: dict[str, Any]) -> str | None:
     return (manifest.get("files") or {}).get(WEIGHTS_FILE)
 
 
+def pretrain_corpus(model: Any) -> dict[str, Any] | None:
+    """The corpus config a model's manifest records for its language-model training (None for a model without a
+    manifest, e.g. a real LM loaded from a folder). For a supervised fine-tune that is its fine-tuning corpus, so what
+    a pair's base saw is read from the base."""
+    manifest = getattr(model, "manifest", None) or {}
+    return ((manifest.get("config") or {}).get("pretrain") or {}).get("corpus")
+
+
 def weights_moved(pair: Any) -> bool | None:
     """Whether a pair's tuned weights differ from its base's, by the weights checksums their manifests record (None
     when either records none, e.g. a model loaded from a bare folder). An RL run whose every reward group was uniform

@@ -73,6 +73,33 @@ def test_policy_contrast_set_plays_each_bandit_by_thompson_and_at_random():
         con.policy_contrast_set(world, 1, 0)
 
 
+def test_behaviour_contrast_follows_the_base_corpus():
+    from rlmeta_interp.organism.worlds.bandits import BanditConfig, BanditWorld
+    from rlmeta_interp.organism.worlds.planning import PlanningConfig, PlanningWorld
+
+    scratch = con.behaviour_contrast(WORLD, 4, seed=4)  # no corpus (a real LM pair): scratchpad vs direct
+    assert scratch.behaviour == "scratchpad vs direct answer"
+    assert scratch.completions == con.contrast_set(WORLD, 4, seed=4).completions
+    dosed_format = {"arithmetic_dose": "format", "dose": 0.5}
+    assert con.behaviour_contrast(WORLD, 4, seed=4, corpus=dosed_format).completions == scratch.completions
+    # a depth-dosed corpus: its own operand range and shown depth, in the evaluation world's split (an RL world that
+    # trains 5-operand chains only still yields deep vs shallow chains of the corpus's range)
+    rl_world = ArithmeticWorld(ArithmeticConfig(min_operands=5, max_operands=5, max_digits=1, leak_free=True,
+                                                verify="chain"))
+    corpus = {"arithmetic_dose": "depth", "depth_format": "rewrite", "shallow_max_depth": 3,
+              "arithmetic": {"min_operands": 2, "max_operands": 6}}
+    deep = con.behaviour_contrast(rl_world, 4, seed=2, corpus=corpus)
+    assert deep.behaviour == "chains of 4-6 operands vs 2-3"
+    assert [len(p.meta["operands"]) for p in deep.problems] == [4, 5, 6, 4, 2, 3, 2, 3]
+    assert all(t.count(">") == len(p.meta["operands"]) - 2 for p, t in zip(deep.problems, deep.completions, strict=True))
+    assert all(rl_world.split_of(p) == "eval" for p in deep.problems)
+    mixed = con.behaviour_contrast(rl_world, 4, seed=2, corpus={**corpus, "depth_format": "mix"})
+    assert all(format_of(t) == "sum" for t in mixed.completions)  # a mixed corpus contrasts in its first scratchpad
+    bandits = con.behaviour_contrast(BanditWorld(BanditConfig(n_arms=3, horizon=12)), 3, seed=1, corpus=corpus)
+    assert bandits.behaviour.startswith("Thompson") and bandits.labels.tolist() == [1] * 3 + [0] * 3
+    assert con.behaviour_contrast(PlanningWorld(PlanningConfig()), 4, seed=1) is None
+
+
 def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):
     prompts, comps = ["12+3=", "7-4+10="], ["A:15", "7-4=3;3+10=13;A:13"]
     got = con.completion_means(tiny, prompts, comps, [0, 1], cache=False)

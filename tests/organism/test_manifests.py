@@ -174,3 +174,16 @@ def test_weights_moved_reads_the_recorded_checksums():
     assert manifests.weights_moved(pair("a", "b")) is True and manifests.weights_moved(pair("a", "a")) is False
     assert manifests.weights_moved(pair("a", None)) is None and manifests.weights_moved(pair(None, None)) is None
     assert manifests.weights_moved(load_pair("demo-arith-d050-rl-correct")) is True
+
+
+def test_pretrain_corpus_reads_a_models_recorded_corpus():
+    from types import SimpleNamespace
+
+    from rlmeta_interp import load_pair
+
+    pair = load_pair("val-arith-depth-d000-sft-deep")
+    base, tuned = manifests.pretrain_corpus(pair.base), manifests.pretrain_corpus(pair.rl)
+    assert base["arithmetic_dose"] == "depth" and base["dose"] == 0.0 and base["shallow_max_depth"] == 4
+    assert tuned["dose"] == 0.5 and tuned["seed"] != base["seed"]  # a fine-tune records its own corpus
+    assert manifests.pretrain_corpus(SimpleNamespace(manifest=None)) is None
+    assert manifests.pretrain_corpus(SimpleNamespace()) is None

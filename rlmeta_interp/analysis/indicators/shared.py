@@ -63,39 +63,18 @@ def completion_means(model: Any, prompts: Sequence[str], completions: Sequence[s
 
 def base_corpus(ctx: Context) -> dict[str, Any] | None:
     """The base model's pretraining corpus config from its manifest (None for models without one)."""
-    manifest = getattr(ctx.pair.base, "manifest", None) or {}
-    return ((manifest.get("config") or {}).get("pretrain") or {}).get("corpus")
+    from ...organism.manifests import pretrain_corpus
+
+    return pretrain_corpus(ctx.pair.base)
 
 
 def contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
-    """Behaviour-present vs behaviour-absent texts, or None where the world has no such contrast.
+    """Behaviour-present vs behaviour-absent texts (:func:`~rlmeta_interp.analysis.contrast.behaviour_contrast` of
+    the base's corpus), or None where the world has no such contrast."""
+    from ..contrast import behaviour_contrast
 
-    Arithmetic: each held-out problem written with a scratchpad (the dose-controlled behaviour) and directly; for a
-    base whose corpus doses chain depth, worked chains deeper than the always-shown depth against shallower ones.
-    Bandits: Thompson-sampling episodes (the dosed policy) against uniform-random play on the same bandits.
-    """
-    from ..contrast import contrast_set, depth_contrast_set, policy_contrast_set
-
-    if ctx.world.name == "bandits":
-        c = policy_contrast_set(ctx.world, ctx.config.n_contrast, ctx.config.problem_seed + 1)
-        return c.prompts, c.completions, c.labels
-    if ctx.world.name != "arithmetic":
-        return None
-
-    corpus = base_corpus(ctx)
-    if corpus is not None and corpus.get("arithmetic_dose") == "depth":
-        # a "mix" corpus shows the sum and eq scratchpads in equal shares: the contrast uses the first of them
-        fmt = corpus.get("depth_format", "mix")
-        # the corpus's operand range (an RL world may train one depth only), in the evaluation world's split
-        shown = corpus.get("arithmetic") or {}
-        cfg = ctx.world.config
-        world = type(ctx.world)(cfg.replace(min_operands=int(shown.get("min_operands", cfg.min_operands)),
-                                            max_operands=int(shown.get("max_operands", cfg.max_operands))))
-        c = depth_contrast_set(world, ctx.config.n_contrast, ctx.config.problem_seed + 1,
-                               int(corpus["shallow_max_depth"]), fmt="sum" if fmt == "mix" else fmt)
-    else:
-        c = contrast_set(ctx.world, ctx.config.n_contrast, seed=ctx.config.problem_seed + 1)
-    return c.prompts, c.completions, c.labels
+    c = behaviour_contrast(ctx.world, ctx.config.n_contrast, ctx.config.problem_seed + 1, base_corpus(ctx))
+    return None if c is None else (c.prompts, c.completions, c.labels)
 
 
 def contrast_acts(ctx: Context) -> dict[str, Any] | None:
