@@ -16,9 +16,9 @@ position rule). That pairing is what makes the paired bootstrap and the shuffled
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ import torch
 from jaxtyping import Float, Int
 from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 from torch import Tensor
 from transformers import PreTrainedModel
 
@@ -306,11 +306,14 @@ def probe_transfer(
     labels: Int[Tensor, " n"] | np.ndarray,
     labels_rl: Int[Tensor, " n"] | np.ndarray | None = None,
     config: DirectionConfig = DirectionConfig(),
+    groups: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """Held-out accuracy of a logistic probe fitted on one model and applied to both, per layer.
 
     Cross-fitted over ``n_folds`` stratified folds: prompt ``i`` is scored by a probe that never saw prompt ``i``
-    (in either model). Rows: ``layer, source, target, accuracy, ci_lo, ci_hi`` (bootstrap over prompts),
+    (in either model). Where rows repeat (a contrast drawn from a small problem space can hold the same text twice),
+    pass ``groups`` (e.g. the texts): rows of one group then share a fold, so no probe is scored on a copy of a row
+    it was fitted on (sklearn's ``StratifiedGroupKFold``; the bootstrap below still resamples rows). Rows: ``layer, source, target, accuracy, ci_lo, ci_hi`` (bootstrap over prompts),
     ``chance`` (majority-class rate of the target labels), ``n``. ``source == target`` is the within-model
     accuracy; a pre-existing direction shows as transfer accuracy near the within-model accuracy.
     """
@@ -320,13 +323,22 @@ def probe_transfer(
     n_folds = min(config.n_folds, int(min(np.bincount(ys["base"]).min(), np.bincount(ys["rl"]).min())))
     if n_folds < 2:
         raise InvalidConfigError("probe_transfer needs at least 2 rows of each class in each model for held-out folds.")
+    if groups is not None:
+        if len(groups) != n:
+            raise InvalidConfigError(f"probe_transfer got {len(groups)} groups for {n} rows: give one group per row.")
+        group_ids = pd.factorize(pd.Series(list(groups), dtype=object))[0]
+        n_folds = min(n_folds, int(pd.Series(group_ids).nunique()))
     rows = []
     for layer in layers:
         xs = {"base": _np(acts_base[layer], "acts_base"), "rl": _np(acts_rl[layer], "acts_rl")}
         for src in ("base", "rl"):
             correct = {"base": np.zeros(n), "rl": np.zeros(n)}
-            folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=config.seed)
-            for tr, te in folds.split(xs[src], ys[src]):
+            if groups is None:
+                splits = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=config.seed).split(xs[src], ys[src])
+            else:
+                splits = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=config.seed).split(
+                    xs[src], ys[src], group_ids)
+            for tr, te in splits:
                 mu_s, sd_s = _scale(xs[src][tr]) if config.standardize != "none" else (0.0, 1.0)
                 clf = LogisticRegression(C=config.probe_C, max_iter=config.probe_max_iter)
                 clf.fit((xs[src][tr] - mu_s) / sd_s, ys[src][tr])

@@ -68,13 +68,14 @@ def direction_report(pair: Pair, contrast: ContrastSet, layers: Sequence[int] | 
                      config: DirectionConfig = DirectionConfig()) -> PairDirections:
     """Direction cosines (base vs RL, with both shuffled nulls) and probe transfer, for every layer.
 
-    Activations are means over the completion tokens of each contrast text, in each model on the same texts.
+    Activations are means over the completion tokens of each contrast text, in each model on the same texts. The
+    probes' folds are grouped by text, so a text the contrast holds twice is never scored by a probe fitted on its copy.
     """
     layers = list(range(pair.n_layers)) if layers is None else [pair.base.layer(x) for x in layers]
     acts_b = completion_means(pair.base, contrast.prompts, contrast.completions, layers)
     acts_r = completion_means(pair.rl, contrast.prompts, contrast.completions, layers)
     cos = direction_cosines(acts_b, acts_r, contrast.labels, config=config)
-    tr = probe_transfer(acts_b, acts_r, contrast.labels, config=config)
+    tr = probe_transfer(acts_b, acts_r, contrast.labels, config=config, groups=contrast.texts)  # repeated texts share a fold
     return PairDirections(cos, tr, acts_b, acts_r, contrast.labels)
 
 
@@ -108,7 +109,8 @@ def steering_recovery_report(pair: Pair, world: World, directions: PairDirection
                              problems: Sequence[Problem], config: RecoveryConfig = RecoveryConfig()) -> Recovery:
     """Gap recovered on held-out problems by steering the base at ``layer`` (all positions).
 
-    Vectors: ``own`` (the base's scratchpad-minus-direct direction), ``from_rl`` (the RL model's), ``bias`` (mean RL
+    Vectors: ``own`` (the base's direction between the two sides of ``directions``' behaviour contrast, e.g.
+    scratchpad minus direct), ``from_rl`` (the RL model's), ``bias`` (mean RL
     minus mean base activation, no labels); controls: ``random:own`` / ``random:from_rl`` (``n_random`` equal-norm
     random vectors at the same multiplier). Each vector's multiplier is the one with the best accuracy on the dev
     half; the test half reports it (no selection on the numbers shown).

@@ -95,6 +95,21 @@ def test_probe_transfer_shared_vs_orthogonal():
     assert set(df_o["chance"]) == {0.5}
 
 
+def test_probe_transfer_groups_keep_repeated_rows_in_one_fold():
+    # 40 random points with random labels, each written twice: a probe that memorises its training rows scores the
+    # copies of them far above chance unless the two copies share a fold
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 60, generator=gen).repeat(2, 1)
+    y = torch.randint(0, 2, (40,), generator=gen).repeat(2)
+    cfg = DirectionConfig(n_boot=50, probe_C=100.0)
+    leaky = probe_transfer({0: x}, {0: x}, y, config=cfg).set_index(["source", "target"])["accuracy"]
+    grouped = probe_transfer({0: x}, {0: x}, y, config=cfg, groups=list(range(40)) * 2)
+    acc = grouped.set_index(["source", "target"])["accuracy"]
+    assert leaky[("base", "base")] > 0.8 and acc[("base", "base")] < 0.65
+    with pytest.raises(InvalidConfigError, match="one group per row"):
+        probe_transfer({0: x}, {0: x}, y, config=cfg, groups=[0, 1])
+
+
 def test_labels_and_shapes_are_checked():
     base, rl, y = _planted()
     with pytest.raises(InvalidConfigError, match="binary"):
