@@ -114,8 +114,7 @@ display(summary)
 pairs = list(dict.fromkeys(recon["pair"]))
 SPEC = {s.name: s for s in specs}  # each pair's label fixed before tuning and its recipe (empty for unlabelled pairs)
 named = {n: f"{n} ({SPEC[n].label})" if SPEC[n].label else n for n in pairs}
-PAIRS_NOTE = (" Pairs: " + ", ".join(f"{n} ({SPEC[n].recipe or 'no recipe'}, label {SPEC[n].label or 'none'})"
-                                     for n in pairs) + "; 'RL' names each pair's tuned model.")
+PAIRS_NOTE = specs.note()
 mcolors = {"base": COLORS["base"], "rl": COLORS["rl"], "random_init": COLORS["random"]}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 r = recon.assign(bar=[f"d{d:g}{f' {lab}' if lab else ''} {m}" for d, lab, m in

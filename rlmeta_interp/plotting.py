@@ -70,6 +70,33 @@ def drawn_series(drawn: list[str], asked: list[str], what: str) -> str:
     return text + (f"; not in this zoo, so not drawn: {', '.join(missing)}" if missing else "")
 
 
+def panel_grid(n: int, panel_size: tuple[float, float], rows_per_panel: int = 1, max_cols: int = 3,
+               sharey: bool = True) -> tuple[Any, list[list[Any]], int]:
+    """A figure of ``n`` panels, each ``rows_per_panel`` axes stacked, in ``n`` columns when ``n <= max_cols`` and
+    else wrapped into 2 columns (so a list of pairs given as creation/activation twins keeps each twin beside its
+    case); returns ``(fig, panels, cols)``, ``panels[i]`` the axes of panel ``i`` top to bottom, unused axes hidden.
+    With ``sharey``, the axes of one stacked row share y across every panel. matplotlib's subplots has no wrapping
+    grid of stacked panels, hence this helper."""
+    if n < 1 or rows_per_panel < 1 or max_cols < 2:
+        raise InvalidConfigError(f"panel_grid needs at least one panel of at least one row, and max_cols >= 2 (got {n}"
+                                 f" panels x {rows_per_panel} rows, max_cols={max_cols}).")
+    cols = n if n <= max_cols else 2
+    grid_rows = -(-n // cols)
+    w, h = panel_size
+    fig, axes = plt.subplots(grid_rows * rows_per_panel, cols, figsize=(w * cols, h * grid_rows * rows_per_panel),
+                             squeeze=False)
+    panels = [[axes[(i // cols) * rows_per_panel + r, i % cols] for r in range(rows_per_panel)] for i in range(n)]
+    for i in range(n, grid_rows * cols):
+        for r in range(rows_per_panel):
+            axes[(i // cols) * rows_per_panel + r, i % cols].set_visible(False)
+    if sharey:
+        for r in range(rows_per_panel):
+            first = panels[0][r]
+            for p in panels[1:]:
+                p[r].sharey(first)
+    return fig, panels, cols
+
+
 def line_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi: str | None = None,
             hue: str | None = None, palette: dict[str, str] | None = None, **kw: Any) -> Any:
     """Lines of ``y`` against ``x`` with a shaded ``[lo, hi]`` band, one per ``hue`` level."""

@@ -248,6 +248,12 @@ class PairSelection(list[PairSpec]):
         self.source = source
         self.missing = [dict(m) for m in missing or ()]
 
+    def note(self) -> str:
+        """A caption's account of these pairs: each with its recipe and the label fixed before tuning, and what a
+        figure's "RL" stands for (each pair's tuned model, fine-tuned or RL-tuned)."""
+        return (" Pairs: " + ", ".join(f"{p.name} ({p.recipe or 'no recipe'}, label {p.label or 'none'})" for p in self)
+                + "; 'RL' names each pair's tuned model.")
+
     def by(self, field: str) -> dict[Any, list[PairSpec]]:
         """``{value: [pairs]}`` grouped by ``world``, ``variant``, ``dose``, ``seed`` or ``preset``, in list order."""
         if field not in (*_FIELDS, "preset"):

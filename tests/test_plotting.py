@@ -2,6 +2,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+from rlmeta_interp import plotting
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.plotting import bar_ci, line_ci, save_fig, set_style
 
@@ -59,3 +60,24 @@ def test_drawn_series_names_what_is_drawn_and_what_is_missing():
         "RL variants drawn: correct; not in this zoo, so not drawn: oneshot")
     assert drawn_series(["a", "b"], ["b", "a"], "pairs") == "pairs drawn: a, b"
     assert drawn_series([], ["x"], "pairs") == "pairs drawn: none; not in this zoo, so not drawn: x"
+
+
+def test_panel_grid_wraps_many_panels_into_two_columns_of_stacked_axes():
+
+    fig, panels, cols = plotting.panel_grid(3, (2.0, 1.5), rows_per_panel=2)
+    assert cols == 3 and len(panels) == 3 and all(len(p) == 2 for p in panels)
+    assert tuple(fig.get_size_inches()) == (6.0, 3.0)
+    plt.close(fig)
+    fig, panels, cols = plotting.panel_grid(5, (2.0, 1.5), rows_per_panel=2)
+    assert cols == 2 and tuple(fig.get_size_inches()) == (4.0, 9.0)  # 3 grid rows of 2 stacked axes
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 10 and len({id(ax) for p in panels for ax in p}) == 10
+    # panel 2 starts the second grid row: its axes lie below panel 0's, in the first column
+    assert panels[2][0].get_position().y0 < panels[0][1].get_position().y0
+    assert panels[2][0].get_position().x0 == panels[0][0].get_position().x0
+    panels[0][1].set_ylim(0, 7)
+    assert panels[4][1].get_ylim() == (0, 7) and panels[4][0].get_ylim() != (0, 7)  # shared per stacked row
+    plt.close(fig)
+    for bad in ({"n": 0}, {"n": 2, "rows_per_panel": 0}, {"n": 2, "max_cols": 1}):
+        with pytest.raises(InvalidConfigError, match="panel_grid needs"):
+            plotting.panel_grid(panel_size=(1.0, 1.0), **bad)

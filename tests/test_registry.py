@@ -292,3 +292,12 @@ def test_named_pairs_keep_the_order_asked_and_name_the_build(zoo):
     for bad in ([], ["d-r0", "d-r0"]):
         with pytest.raises(InvalidConfigError, match="name each pair once"):
             registry.named_pairs(bad)
+
+
+def test_pair_selection_note_names_each_pairs_recipe_and_label():
+    pairs = registry.named_pairs(["val-arith-depth-d000-sft-deep", "val-arith-depth-d010-sft-deep"])
+    assert pairs.note() == (" Pairs: val-arith-depth-d000-sft-deep (sft-calibration, label creation),"
+                            " val-arith-depth-d010-sft-deep (sft-calibration, label activation); 'RL' names each"
+                            " pair's tuned model.")
+    demo = registry.named_pairs(["demo-arith-d050-rl-correct"])
+    assert demo.note().startswith(f" Pairs: demo-arith-d050-rl-correct ({demo[0].recipe or 'no recipe'}, label ")
