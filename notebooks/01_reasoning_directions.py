@@ -36,6 +36,16 @@
 # paper: 0, 0.1 and 0.5): per-layer direction cosines with both shuffled nulls, probe transfer in both directions,
 # and steering recovery at one layer (multiplier chosen per vector on a dev half of the problems, reported on the
 # test half). The dose is the ground truth: a dose-0 base never saw a scratchpad in pretraining.
+#
+# **On the validation zoo** (`PAIRS` naming the fine-tuned depth pairs, as the figures of record run it: the shipped
+# `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`, and their twins of pretraining seeds 1 and 2,
+# built locally with the command `notebooks/figures_params.json` gives): pairs of the depth world, whose bases write
+# one scratchpad (a rewrite chain) at every dose and differ in the share of worked chains deeper than 4 operands (0 and
+# 0.1); each base is fine-tuned under one budget on deeper chains: creation by construction and its activation twin,
+# labels fixed before tuning and shown beside each pair. There the behaviour contrast is the dosed capability, deep
+# chains against shallow ones (both teacher-forced), and steering recovery is measured on held-out chains of
+# `OPERANDS` operands. These pairs are tuned by supervised fine-tuning, not RL: "RL" below names each pair's tuned
+# model, whatever tuned it.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
@@ -43,9 +53,11 @@ PRESET = "auto"  # "auto": whichever of the paper and demo presets holds more do
 VARIANT = "correct"
 SEED = 0  # RL seed of the pairs
 DOSES = []  # empty: every dose found in the preset
+PAIRS = []  # pair names to compare, whatever else the zoo holds (the figures of record name theirs); empty: as above
+OPERANDS = 0  # with PAIRS: steering recovery on held-out chains of this many operands; 0: each pair's own world
 SMOKE = False
 METHOD = "diff_means"  # or "probe": how each model's direction is fitted
-N_CONTRAST = 96  # problems in the contrast set (each written with a scratchpad and directly)
+N_CONTRAST = 96  # problems per side of the behaviour contrast (scratchpad vs direct, or deep vs shallow chains)
 N_PROBLEMS = 64  # held-out problems for steering recovery (half dev, half test)
 STEER_LAYER = 2
 MULTIPLIERS = [0.25, 0.5, 1.0, 2.0]
@@ -56,13 +68,16 @@ PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
-from rlmeta_interp.analysis.contrast import contrast_set
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_SHUFFLES, N_BOOT, MULTIPLIERS = 8, 6, 1, 10, 50, [2.0]
-# the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
-specs = select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE)
+if OPERANDS and not PAIRS:
+    raise InvalidConfigError(f"OPERANDS={OPERANDS} applies to named pairs only: set PAIRS too, or OPERANDS = 0.")
+# the named pairs, else the preset's (smoke runs: the demo preset's); missing pairs raise with the build command
+specs = (named_pairs(PAIRS) if PAIRS else
+         select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE))
 
 # %%
 import matplotlib.pyplot as plt
@@ -70,54 +85,65 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.contrast import behaviour_contrast
 from rlmeta_interp.analysis.directions import DirectionConfig
-from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.experiments import diffing
-from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.experiments.difficulty import difficulty_world
+from rlmeta_interp.organism.manifests import pretrain_corpus
+from rlmeta_interp.organism.trained_world import world_for
+from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
 from tqdm.auto import tqdm
 
 # %matplotlib inline
 set_style()
 
 # %%
-display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset"), "base": s.base.name}
-                      for s in specs]))
+display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "label": s.label or "", "preset": s.extra.get("preset"),
+                       "base": s.base.name} for s in specs]))
 
 # %% [markdown]
 # ## Directions and probes, every layer
-# Each contrast problem is written twice (scratchpad = 1, direct = 0); each text's activation is the mean over its
-# completion tokens, in each model, on the same texts.
+# The behaviour contrast follows the base's corpus: each problem written with a scratchpad (1) and directly (0) where
+# the dose controls the format; held-out worked chains deeper than the base's always-shown depth (1) against shallower
+# ones (0) where it controls depth. Each text's activation is the mean over its completion tokens, in each model, on
+# the same texts.
 
 # %%
 dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed=SEED)
 rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
-cos_frames, tr_frames, rec_frames, chosen = [], [], [], {}
+cos_frames, tr_frames, rec_frames, chosen, behaviours, leak_free = [], [], [], {}, {}, []
 for spec in tqdm(specs, desc="direction report per pair"):
     pair = load_pair(spec.name)
-    world = world_for(pair)
-    contrast = contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
+    world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
+    contrast = behaviour_contrast(world, N_CONTRAST, PROBLEM_SEED + 1, pretrain_corpus(pair.base))
+    behaviours[pair.name] = contrast.behaviour
+    leak_free.append(world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
     rep = diffing.direction_report(pair, contrast, config=dcfg)
-    cos_frames.append(rep.cosines.assign(pair=pair.name, dose=pair.dose))
-    tr_frames.append(rep.transfer.assign(pair=pair.name, dose=pair.dose))
+    tag = {"pair": pair.name, "dose": pair.dose, "label": spec.label or ""}
+    cos_frames.append(rep.cosines.assign(**tag))
+    tr_frames.append(rep.transfer.assign(**tag))
     rec = diffing.steering_recovery_report(pair, world, rep, STEER_LAYER, world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), rcfg)
-    rec_frames.append(rec.test.assign(pair=pair.name, dose=pair.dose))
+    rec_frames.append(rec.test.assign(**tag))
     chosen[pair.name] = rec.chosen
 cosines = pd.concat(cos_frames, ignore_index=True)
 transfer = pd.concat(tr_frames, ignore_index=True)
 recovery = pd.concat(rec_frames, ignore_index=True)
+behaviour = " / ".join(dict.fromkeys(behaviours.values()))  # the contrast(s) drawn, for the captions
+depth_note = f", chains of {OPERANDS} operands" if OPERANDS else ""
+named = specs.note()
 display(cosines[["pair", "dose", "layer", "cosine", "ci_lo", "ci_hi", "null_indep_hi", "null_shared_hi", "p_indep", "p_shared"]])
 
 # %%
 pairs = list(dict.fromkeys(cosines["pair"]))
-fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * len(pairs), 6.4), sharey="row", squeeze=False)
-for ax, ax_log, name in zip(axes[0], axes[1], pairs, strict=True):
+fig, panels, cols = panel_grid(len(pairs), (4.2, 3.2), rows_per_panel=2)
+for (ax, ax_log), name in zip(panels, pairs, strict=True):
     c = cosines[cosines.pair == name].sort_values("layer")
     line_ci(ax, c.assign(series="cos(base dir, RL dir)"), "layer", "cosine", "ci_lo", "ci_hi", hue="series",
             palette={"cos(base dir, RL dir)": COLORS["rl"]}, marker="o")
     ax.plot(c.layer, c.null_shared_hi, "s--", color=COLORS["control"], label="shared-permutation null (97.5%)")
     ax.plot(c.layer, c.null_indep_hi, "^:", color=COLORS["random"], label="independent null (97.5%)")
     ax.get_legend().remove()
-    ax.set_title(f"{name} (dose {c.dose.iloc[0]})")
+    ax.set_title(f"{name} (dose {c.dose.iloc[0]}{', ' + c.label.iloc[0] if c.label.iloc[0] else ''})", fontsize=9)
     # the same numbers as distance from identical directions, on a log scale: below the null line beats it
     dist = c.assign(d=1 - c.cosine, d_lo=1 - c.ci_hi, d_hi=1 - c.ci_lo, series="1 - cos")
     line_ci(ax_log, dist, "layer", "d", "d_lo", "d_hi", hue="series", palette={"1 - cos": COLORS["rl"]}, marker="o")
@@ -129,37 +155,41 @@ for ax, ax_log, name in zip(axes[0], axes[1], pairs, strict=True):
         a.set_xticks(c.layer)
         a.set_ylabel("")
     ax.set_xlabel("")
-axes[0, 0].set_ylabel("cosine")
-axes[1, 0].set_ylabel("1 - cosine (log)")
-axes[0, -1].legend(frameon=False, fontsize=8)
+for ax, ax_log in panels[::cols]:
+    ax.set_ylabel("cosine")
+    ax_log.set_ylabel("1 - cosine (log)")
+panels[-1][0].legend(frameon=False, fontsize=8)
 fig.tight_layout()
 save_fig(fig, 1, "direction_cosines",
-         caption=f"Cosine between the base and the RL model's scratchpad-minus-direct direction ({METHOD}) per layer, 95%"
-                 f" bootstrap CI over {N_CONTRAST} contrast problems, beside the 97.5% quantiles of {N_SHUFFLES}"
+         caption=f"Cosine between the base and the RL model's direction ({behaviour}; {METHOD}) per layer, 95%"
+                 f" bootstrap CI over {2 * N_CONTRAST} contrast texts, beside the 97.5% quantiles of {N_SHUFFLES}"
                  f" shuffled-label nulls (shared permutation, independent permutations); bottom: the same as 1 - cosine"
-                 f" on a log scale; RL seed {SEED}.")
+                 f" on a log scale;" + (named if PAIRS else f" RL seed {SEED}."))
 plt.show()
 
 # %%
-fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.6), sharey=True, squeeze=False)
+fig, panels, cols = panel_grid(len(pairs), (4.2, 3.6))
 series = transfer.assign(series="fit on " + transfer.source + ", scored on " + transfer.target)
 palette = {"fit on rl, scored on rl": COLORS["rl"], "fit on rl, scored on base": COLORS["base"],
            "fit on base, scored on base": COLORS["steered"], "fit on base, scored on rl": COLORS["hybrid"]}
-for ax, name in zip(axes[0], pairs, strict=True):
+for (ax,), name in zip(panels, pairs, strict=True):
     t = series[series.pair == name]
     line_ci(ax, t, "layer", "accuracy", "ci_lo", "ci_hi", hue="series", palette=palette, marker="o")
     ax.axhline(t.chance.max(), color=COLORS["control"], ls=":", label="chance (majority class)")
     ax.get_legend().remove()
-    ax.set_title(f"{name} (dose {t.dose.iloc[0]})")
+    ax.set_title(f"{name} (dose {t.dose.iloc[0]}{', ' + t.label.iloc[0] if t.label.iloc[0] else ''})", fontsize=9)
     ax.set_xticks(sorted(t.layer.unique()))
     ax.set_ylabel("")
-axes[0, 0].set_ylabel("held-out accuracy")
-axes[0, -1].legend(frameon=False, fontsize=8)
+for (ax,) in panels[::cols]:
+    ax.set_ylabel("held-out accuracy")
+panels[-1][0].legend(frameon=False, fontsize=8)
 fig.tight_layout()
 save_fig(fig, 1, "probe_transfer",
-         caption=f"Logistic probes for scratchpad vs direct, fitted on one model and scored on held-out texts of both"
-                 f" (cross-fitted, {dcfg.n_folds} stratified folds, each model standardised by its own training fold),"
-                 f" 95% bootstrap CIs over {2 * N_CONTRAST} texts, chance = majority class; RL seed {SEED}.")
+         caption=f"Logistic probes for {behaviour}, fitted on one model and scored on held-out texts of both"
+                 f" (cross-fitted, {dcfg.n_folds} stratified folds, a repeated text in one fold, each model standardised by its own"
+                 f" training fold),"
+                 f" 95% bootstrap CIs over {2 * N_CONTRAST} texts, chance = majority class;"
+                 + (named if PAIRS else f" RL seed {SEED}."))
 plt.show()
 
 # %% [markdown]
@@ -176,25 +206,28 @@ display(recovery[["pair", "dose", "condition", "seed", "multiplier", "accuracy",
 order = ["unsteered_base", "rl_model", "own", "random:own", "from_rl", "random:from_rl", "bias"]
 colors = {"unsteered_base": COLORS["base"], "rl_model": COLORS["rl"], "own": COLORS["steered"], "from_rl": COLORS["hybrid"],
           "bias": COLORS["reference"], "random:own": COLORS["random"], "random:from_rl": COLORS["random"]}
-fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.8), sharey=True, squeeze=False)
-for ax, name in zip(axes[0], pairs, strict=True):
+fig, panels, cols = panel_grid(len(pairs), (4.6, 3.8))
+for (ax,), name in zip(panels, pairs, strict=True):
     r = recovery[recovery.pair == name].copy()
     r["rank"] = r.condition.map(order.index)
     r = r.sort_values(["rank", "seed"])
     r["bar"] = [c.replace("unsteered_base", "base").replace("rl_model", "RL") + ("" if pd.isna(s) else f" s{int(s)}")
                 for c, s in zip(r.condition, r.seed, strict=True)]
     bar_ci(ax, r, "bar", "accuracy", "acc_ci_lo", "acc_ci_hi", colors=[colors[c] for c in r.condition])
-    ax.tick_params(axis="x", labelrotation=60)
+    ax.tick_params(axis="x", labelrotation=90, labelsize=8)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title(f"{name} (dose {r.dose.iloc[0]}), layer {STEER_LAYER}")
-axes[0, 0].set_ylabel("greedy accuracy (test half)")
+    ax.set_title(f"{name} (dose {r.dose.iloc[0]}{', ' + r.label.iloc[0] if r.label.iloc[0] else ''}), layer {STEER_LAYER}",
+                 fontsize=9)
+for (ax,) in panels[::cols]:
+    ax.set_ylabel("greedy accuracy (test half)")
 fig.tight_layout()
 save_fig(fig, 1, "steering_recovery",
-         caption=f"Greedy accuracy on the test half ({N_PROBLEMS // 2 + N_PROBLEMS % 2} problems) of the base model"
-                 f" unsteered, the RL model, and the base steered at layer {STEER_LAYER} by its own direction, the RL"
-                 f" model's direction, the bias-only vector and {N_RANDOM} equal-norm random vectors per direction (one"
-                 f" bar per seed, seeds {SEED}..{SEED + N_RANDOM - 1}); multipliers chosen on the dev half; 95% bootstrap CIs.")
+         caption=f"Greedy accuracy on the test half ({N_PROBLEMS - N_PROBLEMS // 2} {'held-out ' * all(leak_free)}problems{depth_note}) of the"
+                 f" base model unsteered, the RL model, and the base steered at layer {STEER_LAYER} by its own direction"
+                 f" ({behaviour}), the RL model's direction, the bias-only vector and {N_RANDOM} equal-norm random"
+                 f" vectors per direction (one bar per seed, seeds {SEED}..{SEED + N_RANDOM - 1}); multipliers chosen on"
+                 " the dev half; 95% bootstrap CIs." + (named if PAIRS else ""))
 plt.show()
 
 # %% [markdown]
@@ -223,7 +256,8 @@ for name in pairs:
                 if gap_rl >= MIN_GAP else
                 f"RL beats the base by {gap_rl:+.2f} on the test half, less than {MIN_GAP}, so there is no gap to recover")
     lines += [
-        f"**{name}** (dose {c.dose}, seed {SEED}, layer {STEER_LAYER}):",
+        f"**{name}** (dose {c.dose}" + (f", label {c.label} fixed before tuning" if c.label else f", seed {SEED}")
+        + f", layer {STEER_LAYER}; contrast: {behaviours[name]}):",
         f"- cosine(base, RL direction) = {c.cosine:.5f} [{c.ci_lo:.5f}, {c.ci_hi:.5f}]; shared null 97.5% {c.null_shared_hi:.5f}"
         f" (p = {c.p_shared:.3f}), independent null 97.5% {c.null_indep_hi:.3f} (p = {c.p_indep:.3f}). Across layers the"
         f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.5f}) and beats the shared null (p < 0.05) at"
@@ -231,7 +265,7 @@ for name in pairs:
         f"- probe fitted on RL: {t.loc[('rl', 'rl'), 'accuracy']:.2f} on RL, {t.loc[('rl', 'base'), 'accuracy']:.2f}"
         f" [{t.loc[('rl', 'base'), 'ci_lo']:.2f}, {t.loc[('rl', 'base'), 'ci_hi']:.2f}] on the base (chance"
         f" {t.loc[('rl', 'base'), 'chance']:.2f})" + (
-            "; every probe is at ceiling, so the two formats are trivially separable in both models and transfer cannot"
+            "; every probe is at ceiling, so the two sides are trivially separable in both models and transfer cannot"
             " discriminate activation from creation here." if t["accuracy"].min() >= 0.99 else "."),
         f"- steering accuracy (test half): base {a('unsteered_base')}, RL {a('rl_model')}, own direction {a('own')}"
         f" (x{chosen[name]['own']:g}), RL direction {a('from_rl')} (x{chosen[name]['from_rl']:g}), bias only {a('bias')},"
@@ -239,8 +273,9 @@ for name in pairs:
     ]
 lines.append(
     "Against the claim: a cosine near 1 that beats the *shared* null, probes that transfer, and steering by the base's"
-    " own direction that matches the RL direction would say the scratchpad direction pre-exists in the base. On these"
-    " organisms the contrast texts are teacher-forced, so even a dose-0 base (which never wrote a scratchpad) has a"
-    " scratchpad-vs-direct direction: compare the doses, and the shared null, before reading a high cosine as"
-    f" activation. Where RL does not beat the base by {MIN_GAP}, steering recovery cannot speak to the claim in this run.")
+    " own direction that matches the RL direction would say the behaviour's direction pre-exists in the base. The"
+    " contrast texts are teacher-forced, so even a dose-0 base (which never wrote the behaviour) has a direction"
+    " between texts that show it and texts that do not: compare the doses (or the labels fixed before tuning), and the"
+    " shared null, before reading a high cosine as activation. Where the tuned model does not beat the base by"
+    f" {MIN_GAP}, steering recovery cannot speak to the claim in this run.")
 display(Markdown("\n".join(lines)))

@@ -37,6 +37,15 @@
 # **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose: the hybrid's accuracy
 # and gap recovered with bootstrap CIs over problems, the fraction of tokens steered, and the three controls; the
 # steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
+#
+# **On the validation zoo** (`PAIRS` naming the fine-tuned depth pairs, as the figures of record run it: the shipped
+# `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`, and their twins of pretraining seeds 1 and 2,
+# built locally with the command `notebooks/figures_params.json` gives): pairs of the depth world, per seed a dose-0
+# base and a dose-0.1 base (share of worked chains deeper than 4 operands in pretraining) each fine-tuned under one
+# budget on deeper chains: creation by construction and its activation twin, labels fixed before tuning and shown
+# beside each pair. The categories are fitted and the hybrid decodes on held-out chains of `OPERANDS` operands, a depth
+# the dose-0 bases never saw. These pairs are tuned by supervised fine-tuning, not RL: "RL" below names each pair's
+# tuned model, whatever tuned it.
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
@@ -44,6 +53,8 @@ PRESET = "auto"  # "auto": whichever of the paper and demo presets holds more do
 VARIANT = "correct"
 SEED = 0
 DOSES = []  # empty: every dose found in the preset
+PAIRS = []  # pair names to compare, whatever else the zoo holds (the figures of record name theirs); empty: as above
+OPERANDS = 0  # with PAIRS: held-out chains of this many operands (categories and decoding); 0: each pair's own world
 SMOKE = False
 LAYER = 2  # steering and classification layer
 N_CATEGORIES = 6
@@ -58,12 +69,16 @@ PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 if SMOKE:
     N_FIT, N_HYBRID, N_RANDOM, N_BOOT, N_CATEGORIES, CATEGORY_SAMPLES, MULTIPLIERS = 6, 2, 1, 50, 3, 2048, [1.0]
-# the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
-specs = select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE)
+if OPERANDS and not PAIRS:
+    raise InvalidConfigError(f"OPERANDS={OPERANDS} applies to named pairs only: set PAIRS too, or OPERANDS = 0.")
+# the named pairs, else the preset's (smoke runs: the demo preset's); missing pairs raise with the build command
+specs = (named_pairs(PAIRS) if PAIRS else
+         select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE))
 
 # %%
 import matplotlib.pyplot as plt
@@ -72,15 +87,17 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import diffing
+from rlmeta_interp.experiments.difficulty import difficulty_world
 from rlmeta_interp.organism.trained_world import world_for
-from rlmeta_interp.plotting import COLORS, bar_ci, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, panel_grid, save_fig, set_style
 from tqdm.auto import tqdm
 
 # %matplotlib inline
 set_style()
 
 # %%
-display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("preset")} for s in specs]))
+display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "label": s.label or "", "preset": s.extra.get("preset")}
+                      for s in specs]))
 
 # %% [markdown]
 # ## Hybrid decoding and its controls, per pair
@@ -89,15 +106,17 @@ display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "preset": s.extra.get("pr
 cfg = diffing.HybridReportConfig(layer=LAYER, n_categories=N_CATEGORIES, category_method=CATEGORY_METHOD,
                                  category_samples=CATEGORY_SAMPLES, multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM,
                                  n_boot=N_BOOT, seed=SEED)
-tables, shares, examples, devs = [], [], [], []
+tables, shares, examples, devs, leak_free = [], [], [], [], []
 for spec in tqdm(specs, desc="hybrid decoding per pair"):
     pair = load_pair(spec.name)
-    world = world_for(pair)
+    world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
     problems = world.sample_held_out(N_HYBRID, seed=PROBLEM_SEED)
+    leak_free.append(world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
     rep = diffing.hybrid_report(pair, world, world.sample_held_out(N_FIT, seed=PROBLEM_SEED + 2), problems, cfg)
-    tables.append(rep.table.assign(pair=pair.name, dose=pair.dose))
-    devs.append(rep.dev.assign(pair=pair.name, dose=pair.dose, chosen=rep.multiplier))
-    shares.append(rep.category_share.assign(pair=pair.name, dose=pair.dose))
+    tag = {"pair": pair.name, "dose": pair.dose, "label": spec.label or ""}
+    tables.append(rep.table.assign(**tag))
+    devs.append(rep.dev.assign(**tag, chosen=rep.multiplier))
+    shares.append(rep.category_share.assign(**tag))
     for i, p in enumerate(rep.test_problems[:3]):
         examples.append({"pair": pair.name, "prompt": p.prompt, "answer": p.answer,
                          **{k: rep.runs[k].completions[i] for k in ("base", "rl", "hybrid")},
@@ -105,6 +124,8 @@ for spec in tqdm(specs, desc="hybrid decoding per pair"):
 table = pd.concat(tables, ignore_index=True)
 share = pd.concat(shares, ignore_index=True)
 dev = pd.concat(devs, ignore_index=True)
+depth_note = f" (chains of {OPERANDS} operands)" if OPERANDS else ""
+named = specs.note()
 display(dev)
 display(table)
 display(pd.DataFrame(examples))
@@ -114,52 +135,63 @@ pairs = list(dict.fromkeys(table["pair"]))
 order = ["base", "rl", "hybrid", "random_firing", "random_vectors", "bias_only"]
 colors = {"base": COLORS["base"], "rl": COLORS["rl"], "hybrid": COLORS["hybrid"], "random_firing": COLORS["random"],
           "random_vectors": COLORS["control"], "bias_only": COLORS["reference"]}
-fig, axes = plt.subplots(2, len(pairs), figsize=(4.8 * len(pairs), 6.4), sharey="row", squeeze=False)
-for c, name in enumerate(pairs):
+bars = {}
+for name in pairs:
     t = table[table.pair == name].copy()
     t["rank"] = t.condition.map(order.index)
     t = t.sort_values(["rank", "seed"])
     t["bar"] = [cond.replace("_", " ") + ("" if pd.isna(s) else f" s{int(s)}") for cond, s in zip(t.condition, t.seed, strict=True)]
+    bars[name] = t
+fig, panels, cols = panel_grid(len(pairs), (4.8, 2.4), rows_per_panel=2)
+for i, ((ax_acc, ax_steer), name) in enumerate(zip(panels, pairs, strict=True)):
+    t = bars[name]
     bar_colors = [colors[cond] for cond in t.condition]
-    bar_ci(axes[0, c], t, "bar", "accuracy", "acc_ci_lo", "acc_ci_hi", colors=bar_colors)
+    bar_ci(ax_acc, t, "bar", "accuracy", "acc_ci_lo", "acc_ci_hi", colors=bar_colors)
     for x, (_, row) in enumerate(t.iterrows()):
         if row.condition not in ("base", "rl") and pd.notna(row.gap_recovered):
-            axes[0, c].annotate(f"{row.gap_recovered:.0%}", (x, row.acc_ci_hi), ha="center", va="bottom", fontsize=7)
-    bar_ci(axes[1, c], t, "bar", "frac_steered", colors=bar_colors)
-    axes[0, c].set_xticklabels([])
-    axes[1, c].tick_params(axis="x", labelrotation=60)
-    for ax in axes[:, c]:
+            ax_acc.annotate(f"{row.gap_recovered:.0%}", (x, row.acc_ci_hi), ha="center", va="bottom", fontsize=7)
+    bar_ci(ax_steer, t, "bar", "frac_steered", colors=bar_colors)
+    ax_acc.set_xticklabels([])
+    # the bar names once per column, under its lowest panel, where the panel below shows the same bars
+    below = pairs[i + cols] if i + cols < len(pairs) else None
+    if below is not None and list(bars[below].bar) == list(t.bar):
+        ax_steer.set_xticklabels([])
+    else:
+        ax_steer.tick_params(axis="x", labelrotation=60)
+    for ax in (ax_acc, ax_steer):
         ax.set_xlabel("")
         ax.set_ylabel("")
-    axes[0, c].set_title(f"{name} (dose {t.dose.iloc[0]})")
-axes[0, 0].set_ylabel("greedy accuracy")
-axes[1, 0].set_ylabel("fraction of tokens steered")
+    ax_acc.set_title(f"{name} (dose {t.dose.iloc[0]}{', ' + t.label.iloc[0] if t.label.iloc[0] else ''})", fontsize=9)
+for ax_acc, ax_steer in panels[::cols]:
+    ax_acc.set_ylabel("greedy accuracy")
+    ax_steer.set_ylabel("fraction of tokens steered")
 fig.tight_layout()
 save_fig(fig, 2, "hybrid_gap",
          caption=f"Hybrid decoding (Venhoff et al. 2510.07364) at layer {LAYER}, multiplier chosen on a dev half from"
                  f" {MULTIPLIERS} (per pair: {', '.join(f'{p} x{m:g}' for p, m in dev.groupby('pair').chosen.first().items()) or MULTIPLIERS[0]}):"
-                 f" greedy accuracy on the {int(table.n.iloc[0])} test problems (95% bootstrap CIs; labels: gap recovered) and the fraction of tokens"
+                 f" greedy accuracy on the {int(table.n.iloc[0])} test problems{depth_note} (95% bootstrap CIs; labels: gap recovered) and the fraction of tokens"
                  f" steered, beside random firing at the hybrid's rate, equal-norm random vectors ({N_RANDOM} seeds"
                  f" each, {SEED}..{SEED + N_RANDOM - 1}) and the bias-only vector; {N_CATEGORIES} categories"
-                 f" ({CATEGORY_METHOD}) fitted on the RL model's tokens over {N_FIT} problems.")
+                 f" ({CATEGORY_METHOD}) fitted on the RL model's tokens over {N_FIT} problems." + (named if PAIRS else ""))
 plt.show()
 
 # %%
-fig, axes = plt.subplots(1, len(pairs), figsize=(4.2 * len(pairs), 3.2), sharey=True, squeeze=False)
-for ax, name in zip(axes[0], pairs, strict=True):
+fig, panels, cols = panel_grid(len(pairs), (4.2, 3.2))
+for (ax,), name in zip(panels, pairs, strict=True):
     s = share[share.pair == name]
     bar_ci(ax, s, "category", "share", colors=[COLORS["rl"]] * len(s))
     for x, (_, row) in enumerate(s.iterrows()):
         ax.annotate(f"|v|={row.vector_norm:.1f}", (x, row.share), ha="center", va="bottom", fontsize=7)
-    ax.set_title(f"{name} (dose {s.dose.iloc[0]})")
+    ax.set_title(f"{name} (dose {s.dose.iloc[0]}{', ' + s.label.iloc[0] if s.label.iloc[0] else ''})", fontsize=9)
     ax.set_xlabel("category (SAE latent)" if CATEGORY_METHOD == "sae" else "category (k-means cluster)")
     ax.set_ylabel("")
-axes[0, 0].set_ylabel("share of RL completion tokens")
+for (ax,) in panels[::cols]:
+    ax.set_ylabel("share of RL completion tokens")
 fig.tight_layout()
 save_fig(fig, 2, "categories",
          caption=f"Behaviour categories ({CATEGORY_METHOD}, {N_CATEGORIES}) on the RL model's layer-{LAYER} token"
-                 f" activations over its greedy completions of {N_FIT} problems: share of tokens per category and the"
-                 f" norm of each category's base-model steering vector; seed {SEED}.")
+                 f" activations over its greedy completions of {N_FIT} {'held-out ' * all(leak_free)}problems{depth_note}: share of tokens per"
+                 f" category and the norm of each category's base-model steering vector; seed {SEED}." + (named if PAIRS else ""))
 plt.show()
 
 # %% [markdown]
@@ -170,6 +202,8 @@ lines = []
 for name in pairs:
     s = diffing.summarize_conditions(table[table.pair == name]).set_index("condition")
     dose = table[table.pair == name].dose.iloc[0]
+    label = table[table.pair == name].label.iloc[0]
+    dose = f"{dose}, label {label} fixed before tuning" if label else dose
     gap = s.loc["rl", "accuracy"] - s.loc["base", "accuracy"]
 
     def g(cond: str, s: pd.DataFrame = s) -> str:  # this pair's table, bound now
@@ -194,6 +228,6 @@ for name in pairs:
 lines.append(
     "Against the claim (up to 91% of the gap with 12% of tokens): a large recovered share with few steered tokens, above"
     " every control, supports *when, not how*; recovery no better than random firing or random vectors does not. With"
-    " a few dozen problems and low accuracies the CIs are wide: read the controls beside the hybrid, not the point"
+    " few problems and low accuracies the CIs are wide: read the controls beside the hybrid, not the point"
     " estimate alone.")
 display(Markdown("\n".join(lines)))

@@ -6,6 +6,7 @@ papermill, with ``SMOKE=True`` and its figures sent to a temporary folder.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -85,3 +86,45 @@ def test_capability_boundary_on_named_pairs_in_smoke_mode(tmp_path, monkeypatch)
         assert (figs / f"{fig}.png").exists()
     caption = json.loads((figs / "03_passk_curves.json").read_text())["caption"]
     assert caption.endswith(f"(pairs drawn: {', '.join(pairs)}).")
+
+
+@pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])
+def test_direction_notebooks_on_named_pairs_in_smoke_mode(stem, tmp_path, monkeypatch):
+    """Notebooks 01 and 02 in their validation mode, on the shipped depth pairs: the contrast is the dosed capability
+    (deep against shallow chains), the problems are held-out chains of one depth, and the labels fixed before tuning
+    name each pair."""
+    import json
+
+    figs = tmp_path / "figures"
+    monkeypatch.setenv("RLMETA_FIGURES", str(figs))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    pairs = ["val-arith-depth-d000-sft-deep", "val-arith-depth-d010-sft-deep"]
+    path = next(p for p in NOTEBOOKS if p.stem == stem)
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs, "OPERANDS": 5}).read_text()
+    assert "label creation fixed before tuning" in text and "label activation fixed before tuning" in text
+    named = ("Pairs: val-arith-depth-d000-sft-deep (sft-calibration, label creation), val-arith-depth-d010-sft-deep"
+             " (sft-calibration, label activation); 'RL' names each pair's tuned model.")
+    for fig in notebooks.expected_figures(path):
+        caption = json.loads((figs / f"{fig}.json").read_text())["caption"]
+        assert caption.endswith(named), (fig, caption)
+    if stem.startswith("01"):
+        assert "contrast: chains of 5-7 operands vs 2-4" in text
+        assert "(chains of 5-7 operands vs 2-4; diff_means)" in json.loads(
+            (figs / "01_direction_cosines.json").read_text())["caption"]
+        assert "held-out problems, chains of 5 operands)" in json.loads(
+            (figs / "01_steering_recovery.json").read_text())["caption"]
+    else:
+        assert "test problems (chains of 5 operands)" in json.loads(
+            (figs / "02_hybrid_gap.json").read_text())["caption"]
+        # the example decodes shown are of 5-operand held-out chains, not of the pairs' own 2-7 operand worlds
+        prompts = re.findall(r"\b\d(?:[+-]\d)+=", text)
+        assert prompts and {p.count("+") + p.count("-") + 1 for p in prompts} == {5}
+
+
+@pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])
+def test_operands_without_named_pairs_is_refused(stem, tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    path = next(p for p in NOTEBOOKS if p.stem == stem)
+    with pytest.raises(Exception, match="InvalidConfigError.*OPERANDS=5 applies to named pairs only"):
+        notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "OPERANDS": 5})
