@@ -260,8 +260,9 @@ for name in pairs:
         + f", layer {STEER_LAYER}; contrast: {behaviours[name]}):",
         f"- cosine(base, RL direction) = {c.cosine:.5f} [{c.ci_lo:.5f}, {c.ci_hi:.5f}]; shared null 97.5% {c.null_shared_hi:.5f}"
         f" (p = {c.p_shared:.3f}), independent null 97.5% {c.null_indep_hi:.3f} (p = {c.p_indep:.3f}). Across layers the"
-        f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.5f}) and beats the shared null (p < 0.05) at"
-        f" {shared_beaten} of {cosines[cosines.pair == name].shape[0]} layers.",
+        f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.5f}) and beats the shared null (one-sided"
+        f" p < 0.05; the figure's dashed line is the stricter 97.5% quantile) at {shared_beaten} of"
+        f" {cosines[cosines.pair == name].shape[0]} layers.",
         f"- probe fitted on RL: {t.loc[('rl', 'rl'), 'accuracy']:.2f} on RL, {t.loc[('rl', 'base'), 'accuracy']:.2f}"
         f" [{t.loc[('rl', 'base'), 'ci_lo']:.2f}, {t.loc[('rl', 'base'), 'ci_hi']:.2f}] on the base (chance"
         f" {t.loc[('rl', 'base'), 'chance']:.2f})" + (
