@@ -313,9 +313,10 @@ def probe_transfer(
     Cross-fitted over ``n_folds`` stratified folds: prompt ``i`` is scored by a probe that never saw prompt ``i``
     (in either model). Where rows repeat (a contrast drawn from a small problem space can hold the same text twice),
     pass ``groups`` (e.g. the texts): rows of one group then share a fold, so no probe is scored on a copy of a row
-    it was fitted on (sklearn's ``StratifiedGroupKFold``; the bootstrap below still resamples rows). Rows: ``layer, source, target, accuracy, ci_lo, ci_hi`` (bootstrap over prompts),
-    ``chance`` (majority-class rate of the target labels), ``n``. ``source == target`` is the within-model
-    accuracy; a pre-existing direction shows as transfer accuracy near the within-model accuracy.
+    it was fitted on (sklearn's ``StratifiedGroupKFold``; the bootstrap below still resamples rows). Rows: ``layer,
+    source, target, accuracy, ci_lo, ci_hi`` (bootstrap over prompts), ``chance`` (majority-class rate of the target
+    labels), ``n``. ``source == target`` is the within-model accuracy; a pre-existing direction shows as transfer
+    accuracy near the within-model accuracy.
     """
     layers = _paired_layers(acts_base, acts_rl)
     n = acts_base[layers[0]].shape[0]
