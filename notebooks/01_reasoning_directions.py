@@ -112,6 +112,7 @@ display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "label": s.label or "", "
 dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed=SEED)
 rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
 cos_frames, tr_frames, rec_frames, chosen, behaviours, leak_free = [], [], [], {}, {}, []
+labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
 for spec in tqdm(specs, desc="direction report per pair"):
     pair = load_pair(spec.name)
     world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
@@ -119,7 +120,7 @@ for spec in tqdm(specs, desc="direction report per pair"):
     behaviours[pair.name] = contrast.behaviour
     leak_free.append(world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
     rep = diffing.direction_report(pair, contrast, config=dcfg)
-    tag = {"pair": pair.name, "dose": pair.dose, "label": spec.label or ""}
+    tag = {"pair": pair.name, "dose": pair.dose, "label": labels[spec.name]}
     cos_frames.append(rep.cosines.assign(**tag))
     tr_frames.append(rep.transfer.assign(**tag))
     rec = diffing.steering_recovery_report(pair, world, rep, STEER_LAYER, world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), rcfg)

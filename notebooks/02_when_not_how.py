@@ -107,13 +107,14 @@ cfg = diffing.HybridReportConfig(layer=LAYER, n_categories=N_CATEGORIES, categor
                                  category_samples=CATEGORY_SAMPLES, multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM,
                                  n_boot=N_BOOT, seed=SEED)
 tables, shares, examples, devs, leak_free = [], [], [], [], []
+labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
 for spec in tqdm(specs, desc="hybrid decoding per pair"):
     pair = load_pair(spec.name)
     world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
     problems = world.sample_held_out(N_HYBRID, seed=PROBLEM_SEED)
     leak_free.append(world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
     rep = diffing.hybrid_report(pair, world, world.sample_held_out(N_FIT, seed=PROBLEM_SEED + 2), problems, cfg)
-    tag = {"pair": pair.name, "dose": pair.dose, "label": spec.label or ""}
+    tag = {"pair": pair.name, "dose": pair.dose, "label": labels[spec.name]}
     tables.append(rep.table.assign(**tag))
     devs.append(rep.dev.assign(**tag, chosen=rep.multiplier))
     shares.append(rep.category_share.assign(**tag))

@@ -73,12 +73,11 @@ from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments.difficulty import difficulty_world
-from rlmeta_interp.organism.gain import case_label
 from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import manifest_of, named_pairs, select_pairs
+from rlmeta_interp.registry import PairSelection, named_pairs, select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT = 8, 16, 2, 100
@@ -92,7 +91,8 @@ SPECS = ({p.name: p for p in named_pairs(PAIRS)} if PAIRS else
 CONFIG = BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and config -> read back, not resampled
-LABEL = {v: case_label(s.label, (manifest_of(s.name) or {}).get("gain_check")) for v, s in SPECS.items()}
+CASE = PairSelection(SPECS.values()).case_labels()
+LABEL = {v: CASE[s.name] for v, s in SPECS.items()}
 {v: (s.name, LABEL[v] or "-") for v, s in SPECS.items()}
 
 # %% [markdown]

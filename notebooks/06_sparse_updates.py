@@ -76,8 +76,7 @@ from rlmeta_interp.analysis.params import (
 from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.organism.gain import case_label
-from rlmeta_interp.registry import manifest_of, named_pairs, select_pairs
+from rlmeta_interp.registry import named_pairs, select_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
@@ -87,7 +86,7 @@ VARIANTS = {w: sorted({str(s.extra.get("variant")) for s in SPECS if s.world == 
 WHAT = "; ".join(f"{w}, RL variant{'s' * (len(v) > 1)} {', '.join(v)}" for w, v in VARIANTS.items())
 # the label fixed before RL from the corpus (validation zoo; empty elsewhere), and whether the run is a case of it:
 # a creation or activation run whose gain check failed (its manifest's) gained nothing, whatever its design
-LABEL = {s.name: case_label(s.label, (manifest_of(s.name) or {}).get("gain_check")) for s in SPECS}
+LABEL = SPECS.case_labels()
 # one colour per pair, so pairs at one dose (RL seeds, reward controls) stay apart
 PAIR_COLOR = dict(zip([s.name for s in SPECS], plt.cm.tab10(np.arange(len(SPECS))) if len(SPECS) <= 10 else
                       plt.cm.turbo(np.linspace(0.05, 0.95, len(SPECS))), strict=True))

@@ -248,11 +248,19 @@ class PairSelection(list[PairSpec]):
         self.source = source
         self.missing = [dict(m) for m in missing or ()]
 
+    def case_labels(self) -> dict[str, str]:
+        """``{pair name: label}`` as figures name them: the label fixed before tuning, with ", no gain" where the
+        tuned model's recorded gain check failed (:func:`~rlmeta_interp.organism.gain.case_label`); "" unlabelled."""
+        from .organism.gain import case_label
+
+        return {p.name: case_label(p.label, (manifest_of(p.name) or {}).get("gain_check")) for p in self}
+
     def note(self) -> str:
-        """A caption's account of these pairs: each with its recipe and the label fixed before tuning, and what a
-        figure's "RL" stands for (each pair's tuned model, fine-tuned or RL-tuned)."""
-        return (" Pairs: " + ", ".join(f"{p.name} ({p.recipe or 'no recipe'}, label {p.label or 'none'})" for p in self)
-                + "; 'RL' names each pair's tuned model.")
+        """A caption's account of these pairs: each with its recipe and its label as :meth:`case_labels` gives it,
+        and what a figure's "RL" stands for (each pair's tuned model, fine-tuned or RL-tuned)."""
+        labels = self.case_labels()
+        return (" Pairs: " + ", ".join(f"{p.name} ({p.recipe or 'no recipe'}, label {labels[p.name] or 'none'})"
+                                       for p in self) + "; 'RL' names each pair's tuned model.")
 
     def by(self, field: str) -> dict[Any, list[PairSpec]]:
         """``{value: [pairs]}`` grouped by ``world``, ``variant``, ``dose``, ``seed`` or ``preset``, in list order."""

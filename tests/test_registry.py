@@ -301,3 +301,19 @@ def test_pair_selection_note_names_each_pairs_recipe_and_label():
                             " pair's tuned model.")
     demo = registry.named_pairs(["demo-arith-d050-rl-correct"])
     assert demo.note().startswith(f" Pairs: demo-arith-d050-rl-correct ({demo[0].recipe or 'no recipe'}, label ")
+
+
+def test_case_labels_mark_a_failed_gain_check_and_the_note_uses_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    _organism(tmp_path, "v-b", preset="validation", dose=0.0)
+    for name, label, passed in (("v-gain", "creation", True), ("v-flat", "creation", False), ("v-ctl", "no_signal", False)):
+        _organism(tmp_path, name, preset="validation", base="v-b")
+        m = json.loads((tmp_path / "zoo" / name / "manifest.json").read_text())
+        m.update(label=label, recipe="r", gain_check={"passed": passed})
+        (tmp_path / "zoo" / name / "manifest.json").write_text(json.dumps(m))
+    _organism(tmp_path, "v-plain", preset="validation", base="v-b")
+    sel = registry.named_pairs(["v-gain", "v-flat", "v-ctl", "v-plain"])
+    assert sel.case_labels() == {"v-gain": "creation", "v-flat": "creation, no gain", "v-ctl": "no_signal",
+                                 "v-plain": ""}
+    assert sel.note() == (" Pairs: v-gain (r, label creation), v-flat (r, label creation, no gain), v-ctl (r, label"
+                          " no_signal), v-plain (no recipe, label none); 'RL' names each pair's tuned model.")
