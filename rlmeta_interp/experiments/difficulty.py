@@ -245,9 +245,10 @@ def band_verdict(table: pd.DataFrame) -> str:
     ``table`` has one row per tuned model with bool columns ``too_hard`` (its base never solved the trained band in
     the samples drawn), ``damaged`` (accuracy on base-solved problems fell, CI below 0), ``shortcut`` (skipped
     computation or repetition rose, CI above 0) and, optionally, ``moved`` (its weights differ from its base's, see
-    :func:`rlmeta_interp.organism.manifests.weights_moved`; False when RL took no step), and a ``model`` name. A run that moved no weight cannot have
-    learnt anything from its band, so it tests nothing and is left out of the reading. The claim predicts damage and
-    shortcuts for the too-hard rows and neither for the others; the sentence says whether every tested row did.
+    :func:`rlmeta_interp.organism.manifests.weights_moved`; False when RL took no step), and a ``model`` name. A run
+    that moved no weight cannot have learnt anything from its band, so it tests nothing and is left out of the
+    reading. The claim predicts damage and shortcuts for the too-hard rows and neither for the others; the sentence
+    says whether every tested row did.
     """
     if table.empty:
         raise EmptyInputError("No tuned models to read: the table has no rows.")
@@ -410,9 +411,9 @@ class DifficultyResult:
         """Per tuned model (``bands``: its trained operand counts, see :func:`trained_band`): the reference's
         accuracy on that band, whether it never solved it (``too_hard``: no sample correct by the world's verifier;
         an RL reward that gives partial credit, such as the process reward, may still have had signal there, which
-        the manifests' ``weights_moved`` shows), whether the model
-        damaged base-solved problems (``damaged``: paired CI below 0) and raised skipped computation or repetition
-        (``shortcut``: CI above 0). The input of :func:`band_verdict`."""
+        the manifests' ``weights_moved`` shows), whether the model damaged base-solved problems (``damaged``: paired
+        CI below 0) and raised skipped computation or repetition (``shortcut``: CI above 0). The input of
+        :func:`band_verdict`."""
         levels = self.accuracy_by_level()
         solved = self.already_solved().set_index("model")
         changes = self.shortcut_changes().set_index(["model", "metric"])
