@@ -172,10 +172,13 @@ def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRA
                      depth_format="rewrite")
 
 
-def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEPTH_REWARD) -> OrganismSpec:
-    variant = "edge" if reward == DEPTH_REWARD else f"edge-{reward}"
+def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEPTH_REWARD,
+             checkpoint_every: int = 0) -> OrganismSpec:
+    """The depth-edge RL run from ``base``. ``checkpoint_every`` > 0 also keeps weights-only checkpoints for the
+    dynamics notebooks, under another name (``-ckpt``), so that it never stands in for the validation run."""
+    variant = ("edge" if reward == DEPTH_REWARD else f"edge-{reward}") + ("-ckpt" if checkpoint_every else "")
     return rl_spec(base, variant, seed=seed, reward=reward, split=split, recipe="depth-edge",
-                   arithmetic=DEPTH_EDGE, **DEPTH_RL)
+                   arithmetic=DEPTH_EDGE, checkpoint_every=checkpoint_every, **DEPTH_RL)
 
 
 def sft_corpus(base: OrganismSpec, dose: float, seed: int) -> CorpusConfig:
@@ -317,6 +320,23 @@ def _bandit_rlseeds() -> list[OrganismSpec]:
     return [*bases, *(bandit_rl(b, "", seed=s) for s in BANDIT_RLSEEDS for b in bases)]
 
 
+# Depth-edge RL with dynamics checkpoints (notebook 07): the validation recipe and budget from the pretraining-seed-0
+# depth bases (the shipped ones), keeping the weights every DYNAMICS_CHECKPOINT_EVERY steps; the process reward from
+# both bases and its same-budget random-reward control (the recipe's no-signal control, which the validation preset
+# lacks), RL seeds 0 and 1 each. Not validation pairs (no split). Fixed before any of its runs was built.
+DYNAMICS_CHECKPOINT_EVERY = 30
+DYNAMICS_RL_SEEDS = (0, 1)
+
+
+def _depth_dynamics() -> list[OrganismSpec]:
+    """Preset ``depth-dynamics``: the seed-0 depth bases of :data:`DEPTH_DOSES` and, from each, depth-edge RL with the
+    process reward and with random rewards, RL seeds :data:`DYNAMICS_RL_SEEDS`, all with dynamics checkpoints; ordered
+    so that a partial build holds both doses and both rewards."""
+    bases = [depth_base(dose, "val", 0) for dose in DEPTH_DOSES]
+    return [*bases, *(depth_rl(b, "", seed=s, reward=r, checkpoint_every=DYNAMICS_CHECKPOINT_EVERY)
+                      for s in DYNAMICS_RL_SEEDS for r in (DEPTH_REWARD, "random") for b in bases)]
+
+
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -326,7 +346,8 @@ def _demo() -> list[OrganismSpec]:
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
-                                                         "bandit-rlseeds": _bandit_rlseeds, **COMPOSITION_PRESETS}
+                                                         "bandit-rlseeds": _bandit_rlseeds, "depth-dynamics": _depth_dynamics,
+                                                         **COMPOSITION_PRESETS}
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

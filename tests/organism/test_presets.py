@@ -29,3 +29,24 @@ def test_seed_design_reads_the_splits_and_training_seeds_from_the_specs():
     assert rows[("sft-calibration", "arithmetic")]["calibration seeds"] == presets.seed_ranges(
         set(presets.CALIBRATION_SEEDS))
     assert rows[("depth-edge", "arithmetic")]["no-signal control at"] == "none"
+
+
+def test_depth_dynamics_runs_are_the_validation_recipe_with_checkpoints_under_other_names():
+    specs = presets.preset_specs("depth-dynamics")
+    validation = {s.name: s for s in presets.preset_specs("validation")}
+    bases = [s for s in specs if s.kind == "base"]
+    runs = [s for s in specs if s.kind == "rl"]
+    # the validation preset's own seed-0 depth bases, spec for spec
+    assert [b.name for b in bases] == [presets.depth_base(d, "val", 0).name for d in presets.DEPTH_DOSES]
+    assert all(validation[b.name] == b for b in bases)
+    assert len(runs) == 2 * len(presets.DEPTH_DOSES) * len(presets.DYNAMICS_RL_SEEDS)
+    for r in runs:
+        # never a validation model's name, never a validation pair (no split)
+        assert r.name not in validation and r.name.removesuffix(f"-s{r.rl.seed}").endswith("-ckpt") and r.split == ""
+        assert r.rl.checkpoint_every == presets.DYNAMICS_CHECKPOINT_EVERY and r.recipe == "depth-edge"
+        edge = validation[r.base.removesuffix("-base") + "-rl-edge"]
+        # the validation run's budget and world: only the checkpoints, the reward and the RL seed may differ
+        assert r.rl.replace(checkpoint_every=0, reward=edge.rl.reward, seed=0) == edge.rl
+        assert r.label == ("no_signal" if r.rl.reward == "random" else edge.label) and edge.label
+    assert {(r.base, r.rl.reward, r.rl.seed) for r in runs} == {
+        (b.name, w, s) for b in bases for w in (presets.DEPTH_REWARD, "random") for s in presets.DYNAMICS_RL_SEEDS}
