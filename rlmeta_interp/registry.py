@@ -410,12 +410,13 @@ def select_pairs(
     )
 
 
-def named_pairs(names: Sequence[str]) -> PairSelection:
+def named_pairs(names: Sequence[str], *, need_checkpoints: bool = False) -> PairSelection:
     """The zoo pairs ``names``, in that order, whatever else the zoo holds: how a figure of record fixes its pairs.
 
     A name the zoo lacks raises :class:`MissingWeightsError` with the ``rlmeta-interp zoo build --preset P --only
     NAMES`` command of the preset that defines it (its base included unless built); a name no preset defines, or a
-    repeated one, raises :class:`InvalidConfigError`.
+    repeated one, raises :class:`InvalidConfigError`; so does, with ``need_checkpoints``, a pair whose RL model
+    saved no dynamics checkpoints.
     """
     names = list(names)
     if not names or len(set(names)) != len(names):
@@ -448,6 +449,10 @@ def named_pairs(names: Sequence[str]) -> PairSelection:
             f"build them with {how}." if how else "their models are built but not listed as pairs; check that each"
                                                   " manifest.json names its base (`rlmeta-interp list`)."))
     chosen = [pairs[n] for n in names]
+    if need_checkpoints and (bare := [p.name for p in chosen if not _has_checkpoints(p)]):
+        raise InvalidConfigError(f"The pair(s) {bare} kept no RL checkpoints: name pairs built with checkpoint_every > 0"
+                                 " (for example those of preset depth-dynamics, `rlmeta-interp zoo build --preset"
+                                 " depth-dynamics`).")
     presets = sorted({str(p.extra.get("preset")) for p in chosen}, key=_preset_rank)
     return PairSelection(chosen, f"preset {'/'.join(presets)} (pairs named)")
 

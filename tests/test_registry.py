@@ -294,6 +294,14 @@ def test_named_pairs_keep_the_order_asked_and_name_the_build(zoo):
             registry.named_pairs(bad)
 
 
+def test_named_pairs_needing_checkpoints_refuse_a_pair_without_them(zoo):
+    # d-r5 kept checkpoints, d-r0 did not
+    assert _names(registry.named_pairs(["d-r5"], need_checkpoints=True)) == ["d-r5"]
+    assert _names(registry.named_pairs(["d-r5", "d-r0"])) == ["d-r5", "d-r0"]
+    with pytest.raises(InvalidConfigError, match=r"\['d-r0'\] kept no RL checkpoints.*--preset depth-dynamics"):
+        registry.named_pairs(["d-r5", "d-r0"], need_checkpoints=True)
+
+
 def test_pair_selection_note_names_each_pairs_recipe_and_label():
     pairs = registry.named_pairs(["val-arith-depth-d000-sft-deep", "val-arith-depth-d010-sft-deep"])
     assert pairs.note() == (" Pairs: val-arith-depth-d000-sft-deep (sft-calibration, label creation),"
