@@ -8,7 +8,8 @@ answers that :mod:`.readings` renders. ``--export ZOO_DIR`` first copies the val
 zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``;
 ``--export-rebuilds ZOO_DIR`` the validation models built there with other weights than their records into
 ``data/pilots/rebuilds/``; ``--export-rlseeds ZOO_DIR`` the bandit RL-seeds test's runs into
-``data/pilots/bandit-rlseeds/`` (:mod:`.rebuilds`).
+``data/pilots/bandit-rlseeds/`` (:mod:`.rebuilds`); ``--export-dynamics ZOO_DIR`` the depth-dynamics preset's RL runs
+into ``data/pilots/depth-dynamics/``.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from .gain import is_validation_case
 from .presets import seed_design
 from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
-from .manifests import (MANIFEST, copy_manifests, export_manifests, manifest_files, pilot_manifests_dir,
-                        validation_manifests_dir)
+from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_manifest_path, manifest_files,
+                        pilot_manifests_dir, validation_manifests_dir, weights_sha)
 from .readings import READINGS, readings_evaluation, readings_rows
 from .rebuilds import (HIDDEN, budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline,
                        rebuilds_dir, rl_seed_rows, rl_seed_summary)
@@ -155,15 +156,14 @@ def takeoff_step(manifest: dict[str, Any], level: float = 0.5, rows: int = 1) ->
 def pilot_rows(folder: str | Path) -> list[dict[str, Any]]:
     """:func:`validation_rows` with, per RL run, its steps and the first stored step with mean reward >= 0.5
     (:func:`takeoff_step`; blank for other models), read from the same manifests."""
-    rows = []
-    for m in map(read_json, manifest_files(folder)):  # each manifest read once
-        if not m.get("label"):
-            continue
-        steps = (m.get("budget") or {}).get("steps") if m.get("kind") == "rl" else None
-        takeoff = takeoff_step(m) if steps else None
-        rows.append({**_validation_row(m), "RL steps": "" if steps is None else int(steps),
-                     "reward >= 0.5 from step": "" if takeoff is None else takeoff})
-    return rows
+    return [_pilot_row(m) for m in map(read_json, manifest_files(folder)) if m.get("label")]
+
+
+def _pilot_row(m: dict[str, Any]) -> dict[str, Any]:
+    steps = (m.get("budget") or {}).get("steps") if m.get("kind") == "rl" else None
+    takeoff = takeoff_step(m) if steps else None
+    return {**_validation_row(m), "RL steps": "" if steps is None else int(steps),
+            "reward >= 0.5 from step": "" if takeoff is None else takeoff}
 
 
 def validation_counts(folder: str | Path) -> str:
@@ -193,6 +193,8 @@ def validation_counts(folder: str | Path) -> str:
 
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
+#: the preset whose RL runs keep dynamics checkpoints; their manifests ship in data/pilots/depth-dynamics
+DYNAMICS_PRESET = "depth-dynamics"
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
                  "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
@@ -216,6 +218,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
             "rebuild-table": markdown_rows(rebuild_rows(Path(pdir) / "rebuilds", vdir), "(no model rebuilt)"),
             **rl_seed_sections(pdir, vdir),
+            "depth-dynamics-table": markdown_rows(dynamics_rows(dynamics_dir(pdir), vdir),
+                                                  "(no depth-dynamics run recorded)"),
             "validation-table": markdown_rows(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": markdown_rows(pilot_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": markdown_rows(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
@@ -243,34 +247,68 @@ def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:
     return written
 
 
-def main(argv: list[str] | None = None) -> None:
+def dynamics_dir(pilot_dir: str | Path | None = None) -> Path:
+    """Manifests of preset ``depth-dynamics``'s RL runs (committed without weights; their bases are validation
+    records)."""
+    return Path(pilot_manifests_dir() if pilot_dir is None else pilot_dir) / DYNAMICS_PRESET
+
+
+def dynamics_rows(folder: str | Path, validation_dir: str | Path) -> list[dict[str, Any]]:
+    """:func:`pilot_rows` of the depth-dynamics runs in ``folder``, with whether each kept its base's weights (a run
+    that earned no reward takes no step) and whether it has the weights of the validation run it repeats with
+    checkpoints (its name without ``-ckpt``, from ``validation_dir``; "(no validation run)" where
+    the validation preset has no such run)."""
+    rows = []
+    for m in map(read_json, manifest_files(folder)):
+        rec_path = exported_manifest_path(validation_dir, m["name"].replace("-ckpt", ""))
+        same = ("(no validation run)" if rec_path is None else
+                "yes" if weights_sha(m) == weights_sha(read_json(rec_path)) else "no")
+        rows.append({**_pilot_row(m), "same weights as its base": "yes" if weights_sha(m) == m.get("base_weights_sha256")
+                     else "no", "same weights as the validation run": same})
+    return rows
+
+
+def export_dynamics(zoo_dir: str | Path) -> list[Path]:
+    """Record in :func:`dynamics_dir` the RL runs of preset ``depth-dynamics`` built in ``zoo_dir``."""
     from .presets import preset_specs
 
+    runs = [s for s in preset_specs(DYNAMICS_PRESET) if s.kind != "base"]
+    return copy_manifests(zoo_dir, dynamics_dir(), runs, suffix=".json.gz", keep_recorded=False)
+
+
+def _export_pilots(zoo_dir: str) -> None:
+    from .presets import preset_specs
+
+    copy_manifests(zoo_dir, pilot_manifests_dir(), [s for preset in PILOT_PRESETS for s in preset_specs(preset)],
+                   suffix=".json.gz")
+
+
+def _export_validation(zoo_dir: str) -> None:
+    from .presets import preset_specs
+
+    export_manifests(zoo_dir, validation_manifests_dir(), preset_specs("validation"))
+
+
+#: ``--flag ZOO_DIR``: what each export copies from a built zoo before the tables are rendered, and its usage line
+EXPORTS: dict[str, tuple[Any, str]] = {
+    "--export": (_export_validation, "the validation preset's manifests into data/validation (or --export-pilot"
+                                     " ZOO_DIR: the built models of the presets outside validation into data/pilots)"),
+    "--export-rebuilds": (export_rebuilds, "the validation models built there with other weights than their records"),
+    "--export-rlseeds": (export_rlseeds, "the RL runs of preset bandit-rlseeds built there; export their bases'"
+                                         " rebuilds with --export-rebuilds"),
+    "--export-pilot": (_export_pilots, "the built models of the pilot presets into data/pilots"),
+    "--export-dynamics": (export_dynamics, "the RL runs of preset depth-dynamics built there, into"
+                                           " data/pilots/depth-dynamics"),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--export"]:
+    if args[:1] and args[0] in EXPORTS:
+        export, usage = EXPORTS[args[0]]
         if len(args) != 2:
-            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export ZOO_DIR (or --export-pilot"
-                                     " ZOO_DIR: the built models of the presets outside validation into data/pilots)")
-        export_manifests(args[1], validation_manifests_dir(), preset_specs("validation"))
-        args = []
-    elif args[:1] == ["--export-rebuilds"]:
-        if len(args) != 2:
-            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-rebuilds ZOO_DIR (the"
-                                     " validation models built there with other weights than their records)")
-        export_rebuilds(args[1])
-        args = []
-    elif args[:1] == ["--export-rlseeds"]:
-        if len(args) != 2:
-            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-rlseeds ZOO_DIR (the RL"
-                                     " runs of preset bandit-rlseeds built there; export their bases' rebuilds with"
-                                     " --export-rebuilds)")
-        export_rlseeds(args[1])
-        args = []
-    elif args[:1] == ["--export-pilot"]:
-        if len(args) != 2:
-            raise InvalidConfigError("Usage: python -m rlmeta_interp.organism.tables --export-pilot ZOO_DIR")
-        copy_manifests(args[1], pilot_manifests_dir(), [s for preset in PILOT_PRESETS for s in preset_specs(preset)],
-                       suffix=".json.gz")
+            raise InvalidConfigError(f"Usage: python -m rlmeta_interp.organism.tables {args[0]} ZOO_DIR ({usage})")
+        export(args[1])
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
     # the rebuilds hold their bases, so their gain checks follow the current rule like the records'; the RL-seeds

@@ -74,3 +74,36 @@ def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_re
                                             "seed": 0, "label": "", "training_curve": curve})
     (row,) = tables.pilot_rows(tmp_path)  # labelled models only, as in validation_rows
     assert row["model"] == "r" and row["RL steps"] == 121 and row["reward >= 0.5 from step"] == 81
+
+
+def test_dynamics_rows_compare_each_run_with_the_validation_run_it_repeats(tmp_path):
+    import json
+
+    runs, records = tmp_path / "runs", tmp_path / "validation"
+    for folder in (runs, records):
+        folder.mkdir()
+
+    def manifest(name, sha):
+        return {"name": name, "kind": "rl", "world": "arithmetic", "dose": 0.1, "seed": 0, "label": "activation",
+                "recipe": "depth-edge", "metrics": {}, "budget": {"steps": 300}, "files": {"model.safetensors": sha},
+                "base_weights_sha256": "b"}
+
+    for name, sha in (("v-rl-edge-ckpt", "a"), ("v-rl-edge-random-ckpt", "b"), ("v-rl-edge-ckpt-s1", "c")):
+        (runs / f"{name}.json").write_text(json.dumps(manifest(name, sha)))
+    (records / "v-rl-edge.json").write_text(json.dumps(manifest("v-rl-edge", "a")))
+    (records / "v-rl-edge-random.json").write_text(json.dumps(manifest("v-rl-edge-random", "other")))
+    same = {r["model"]: r["same weights as the validation run"] for r in tables.dynamics_rows(runs, records)}
+    assert same == {"v-rl-edge-ckpt": "yes", "v-rl-edge-random-ckpt": "no", "v-rl-edge-ckpt-s1": "(no validation run)"}
+    kept = {r["model"]: r["same weights as its base"] for r in tables.dynamics_rows(runs, records)}
+    assert kept == {"v-rl-edge-ckpt": "no", "v-rl-edge-random-ckpt": "yes", "v-rl-edge-ckpt-s1": "no"}
+
+
+def test_shipped_depth_dynamics_runs_have_their_validation_runs_weights():
+    """data/README.md says saving checkpoints did not change a run: every shipped depth-dynamics run that repeats a
+    validation run has its weights."""
+    from rlmeta_interp.organism.manifests import pilot_manifests_dir, validation_manifests_dir
+
+    rows = tables.dynamics_rows(tables.dynamics_dir(), validation_manifests_dir())
+    assert rows and pilot_manifests_dir() in tables.dynamics_dir().parents
+    repeats = [r for r in rows if r["same weights as the validation run"] != "(no validation run)"]
+    assert repeats and all(r["same weights as the validation run"] == "yes" for r in repeats)
