@@ -19,7 +19,7 @@ import re
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_manifest_path, manifest_files,
                         pilot_manifests_dir, validation_manifests_dir, weights_sha)
 from .readings import READINGS, readings_evaluation, readings_rows
-from .rebuilds import (HIDDEN, budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rl_seed_headline,
-                       rebuilds_dir, rl_seed_rows, rl_seed_summary)
+from .rebuilds import (HIDDEN, budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rebuilds_dir,
+                       rl_seed_headline, rl_seed_rows, rl_seed_summary, rlseeds_dir)
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
@@ -231,16 +231,26 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             **{key: text for key, _, text in answer_texts(pdir)}}
 
 
-def refresh_stored_gain_checks(folders: Sequence[str | Path]) -> list[Path]:
+def refresh_stored_gain_checks(folders: Sequence[str | Path],
+                               bases_in: Mapping[str | Path, Sequence[str | Path]] | None = None) -> list[Path]:
     """Rewrite every manifest in ``folders`` whose stored gain check differs from the current rule's reading of
-    its stored evaluations (per folder: a trained model's base must be in the same folder); returns those paths."""
+    its stored evaluations; returns those paths. A trained model's base is read from its own folder or, for a folder
+    keyed in ``bases_in``, from the folders listed there: the manifest of that name whose weights are the ones the
+    model was trained from (a model whose base is found nowhere keeps its stored check). Only ``folders`` are
+    written."""
     from .gain import refresh_gain_checks
 
     written = []
     for folder in folders:
         paths = {read_json(p)["name"]: p for p in manifest_files(folder)}
         manifests = {name: read_json(p) for name, p in paths.items()}
-        for name in refresh_gain_checks(manifests):
+        others = [read_json(p) for f in (bases_in or {}).get(folder, ()) for p in manifest_files(f)]
+        for name, m in manifests.items():
+            base = manifests.get(str(m.get("base"))) or next(
+                (b for b in others if b["name"] == m.get("base") and weights_sha(b) == m.get("base_weights_sha256")),
+                None)
+            if base is None or name not in refresh_gain_checks({base["name"]: base, name: m}):
+                continue
             # in the file's own layout: exported manifests are compact (export_manifests), zoo manifests indented
             compact = paths[name].suffix == ".gz" or not paths[name].read_text().startswith("{\n ")
             written.append(write_json_atomic(paths[name], manifests[name], compact=compact))
@@ -311,9 +321,11 @@ def main(argv: list[str] | None = None) -> None:
         export(args[1])
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
-    # the rebuilds hold their bases, so their gain checks follow the current rule like the records'; the RL-seeds
-    # test's runs keep the check computed at their build (their bases lie in the rebuilds folder)
-    refresh_stored_gain_checks([zoo_dir, validation_manifests_dir(), pilot_manifests_dir(), rebuilds_dir()])
+    # every stored gain check follows the current rule; the RL-seeds test's runs read their bases from the rebuilds
+    # (or the records, where a rebuild reproduced them), the depth-dynamics runs from the validation records
+    vdir = validation_manifests_dir()
+    refresh_stored_gain_checks([zoo_dir, vdir, pilot_manifests_dir(), rebuilds_dir(), rlseeds_dir(), dynamics_dir()],
+                               {rlseeds_dir(): [rebuilds_dir(), vdir], dynamics_dir(): [vdir]})
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
     if is_source_checkout():  # the repository's README summarises the composition tests from the same files

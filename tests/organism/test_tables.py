@@ -54,6 +54,20 @@ def test_stale_stored_gain_checks_are_rewritten(tmp_path):
     write_json_atomic(gz / "t.json.gz", trained, compact=True)
     assert tables.refresh_stored_gain_checks([gz]) == [gz / "t.json.gz"]
     assert (gz / "t.json.gz").read_bytes()[:2] == b"\x1f\x8b" and read_json(gz / "t.json.gz")["gain_check"]["passed"]
+    # a run whose base lies in another folder: that base is read (the one with the weights it was trained from),
+    # never written
+    runs, bases = tmp_path / "runs", tmp_path / "bases"
+    runs.mkdir()
+    bases.mkdir()
+    write_json_atomic(bases / "b.json", {**base, "files": {"model.safetensors": "w1"}}, compact=True)
+    for name, sha in (("t1", "w1"), ("t2", "w2")):
+        write_json_atomic(runs / f"{name}.json", {**trained, "name": name, "base_weights_sha256": sha}, compact=True)
+    before = (bases / "b.json").read_bytes()
+    assert tables.refresh_stored_gain_checks([runs]) == []  # no base in its own folder: checks kept
+    assert tables.refresh_stored_gain_checks([runs], {runs: [bases]}) == [runs / "t1.json"]
+    assert read_json(runs / "t1.json")["gain_check"]["passed"] is True
+    assert read_json(runs / "t2.json")["gain_check"] == {"passed": False}  # trained from other weights: kept
+    assert (bases / "b.json").read_bytes() == before
 
 
 def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_rewarded_runs(tmp_path):
