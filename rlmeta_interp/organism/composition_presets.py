@@ -374,6 +374,29 @@ def _composition_lrmid_seeds() -> list[OrganismSpec]:
     return _rate_runs(COMP_LRMID_SEEDS_BASES, COMP_MID_RL, "long-mid", COMP_LRMID_MORE_RL_SEEDS)
 
 
+# RL dynamics on the composition recipe (notebook 07): the longer-RL pilot's design, under which both RL seeds from
+# the dose-0 base of pretraining seed 4 gained (creation by design), run again keeping the weights every
+# COMP_DYNAMICS_CHECKPOINT_EVERY steps, beside the dose-0.5 base of the same seed (activation by design), each with
+# RL seeds 0 and 1 and a same-budget random-reward control. Pretraining does not depend on the preset, so the dose-0
+# base is the pilot's, built again under this preset's name. Fixed before any of its models was built; not
+# validation pairs.
+COMP_DYNAMICS_SEED = 4
+COMP_DYNAMICS_CHECKPOINT_EVERY = 100
+
+
+def _composition_dynamics() -> list[OrganismSpec]:
+    """Preset ``composition-dynamics``: per dose of :data:`COMP_DOSES`, the base of :data:`COMP_DYNAMICS_SEED`, RL under
+    :data:`COMP_LONG_RL` with RL seeds 0 and 1 and with random rewards, all keeping checkpoints (variant
+    ``long-ckpt``)."""
+    budget = {**COMP_LONG_RL, "checkpoint_every": COMP_DYNAMICS_CHECKPOINT_EVERY}
+    specs: list[OrganismSpec] = []
+    for dose in COMP_DOSES:
+        base = composition_base(dose, COMP_DYNAMICS_SEED, preset="cdyn")
+        specs += [base, *(composition_rl(base, seed=s, budget=budget, variant="long-ckpt") for s in (0, 1)),
+                  composition_rl(base, reward="random", budget=budget, variant="long-ckpt")]
+    return specs
+
+
 COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition": _composition, "composition-test": _composition_test, "composition-long": _composition_long,
     "composition-test2": _composition_test2,
@@ -382,4 +405,5 @@ COMPOSITION_PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {
     "composition-after": _composition_after, "composition-rlseeds": _composition_rlseeds,
     "composition-fastlr": _composition_fastlr, "composition-lrshift": _composition_lrshift,
     "composition-lrmid": _composition_lrmid, "composition-lrmid-extended": _composition_lrmid_extended,
-    "composition-lrmid-seeds": _composition_lrmid_seeds, "composition-lowdose2": _composition_lowdose2}
+    "composition-lrmid-seeds": _composition_lrmid_seeds, "composition-lowdose2": _composition_lowdose2,
+    "composition-dynamics": _composition_dynamics}

@@ -148,3 +148,26 @@ def test_training_after_take_off_test_changes_only_the_number_of_steps_from_runs
     extended = {s.base for s in runs if s.rl.steps == 3000}
     assert extended == {"clow-comp-d001-s14-base"} and sum(s.rl.steps == 3000 for s in runs) == 2
     assert sorted(s.label for s in runs if s.rl.steps == 300) == ["activation"] * 8 + ["creation"] * 4 + ["no_signal"]
+
+
+def test_composition_dynamics_is_the_longer_rl_pilot_with_checkpoints_twin_and_controls():
+    from rlmeta_interp.organism import composition_presets as cp
+
+    specs = zoo.preset_specs("composition-dynamics")
+    bases = {s.name: s for s in specs if s.kind == "base"}
+    runs = [s for s in specs if s.kind == "rl"]
+    pilot = {s.name: s for s in zoo.preset_specs("composition-long")}
+    # the dose-0 base is the longer-RL pilot's (same pretraining), the dose-0.5 base its twin at the same seed
+    (creation_base,) = (b for b in bases.values() if b.dose == 0.0)
+    assert creation_base.pretrain == pilot[f"clong-comp-d000-s{cp.COMP_DYNAMICS_SEED}-base"].pretrain
+    assert {b.dose for b in bases.values()} == set(cp.COMP_DOSES) and {b.seed for b in bases.values()} == {4}
+    pilot_run = pilot[f"clong-comp-d000-s{cp.COMP_DYNAMICS_SEED}-rl-long"]
+    for r in runs:
+        # the pilot's budget and world; only the checkpoints, the reward and the RL seed differ
+        assert r.rl.replace(checkpoint_every=0, reward="correct", seed=0) == pilot_run.rl
+        assert r.rl.checkpoint_every == cp.COMP_DYNAMICS_CHECKPOINT_EVERY and r.split == "" and r.base in bases
+    assert sorted((bases[r.base].dose, r.label, r.rl.seed) for r in runs) == [
+        (0.0, "creation", 0), (0.0, "creation", 1), (0.0, "no_signal", 0),
+        (0.5, "activation", 0), (0.5, "activation", 1), (0.5, "no_signal", 0)]
+    others = {s.name for p in zoo.PRESETS if p != "composition-dynamics" for s in zoo.preset_specs(p)}
+    assert not {s.name for s in specs} & others  # built under its own names
