@@ -451,10 +451,25 @@ def named_pairs(names: Sequence[str], *, need_checkpoints: bool = False) -> Pair
     chosen = [pairs[n] for n in names]
     if need_checkpoints and (bare := [p.name for p in chosen if not _has_checkpoints(p)]):
         raise InvalidConfigError(f"The pair(s) {bare} kept no RL checkpoints: name pairs built with checkpoint_every > 0"
-                                 " (for example those of preset depth-dynamics, `rlmeta-interp zoo build --preset"
-                                 " depth-dynamics`).")
+                                 " (for example those of the presets depth-dynamics and composition-dynamics,"
+                                 " `rlmeta-interp zoo build --preset depth-dynamics`).")
     presets = sorted({str(p.extra.get("preset")) for p in chosen}, key=_preset_rank)
     return PairSelection(chosen, f"preset {'/'.join(presets)} (pairs named)")
+
+
+def choose_pairs(names: Sequence[str], world: str | Sequence[str] | None = None, *, operands: Any = 0,
+                 need_checkpoints: bool = False, **query: Any) -> PairSelection:
+    """The pairs a notebook reads: the pairs ``names`` when any are named (:func:`named_pairs`), else
+    :func:`select_pairs` of ``world`` and ``query`` (variant, dose, seed, preset, smoke, require).
+
+    ``operands`` is a notebook's chain depth for named pairs (its ``OPERANDS``): the preset's own pairs are measured on
+    their own worlds, so a depth given without names raises :class:`InvalidConfigError` rather than being ignored.
+    """
+    if operands and not names:
+        raise InvalidConfigError(f"OPERANDS={operands} applies to named pairs only: set PAIRS too, or OPERANDS = 0.")
+    if names:
+        return named_pairs(names, need_checkpoints=need_checkpoints)
+    return select_pairs(world, need_checkpoints=need_checkpoints, **query)
 
 
 def build_command(preset: str, names: Sequence[str]) -> str:

@@ -26,7 +26,7 @@ The composition presets live in :mod:`.composition_presets`, the spec builders i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import InvalidConfigError
 from .builders import ARITH, BANDIT, PLAN, SMALL, base_spec, rl_spec, sft_spec
@@ -356,6 +356,31 @@ def preset_specs(preset: str) -> list[OrganismSpec]:
     return PRESETS[preset]()
 
 
+
+
+#: the presets whose RL runs keep dynamics checkpoints (notebook 07)
+DYNAMICS_PRESETS = ("depth-dynamics", "composition-dynamics")
+
+
+def earlier_runs(presets: Sequence[str] = DYNAMICS_PRESETS) -> dict[str, str]:
+    """``{run: earlier run}``: for each RL run of ``presets``, a run of another preset that it repeats with dynamics
+    checkpoints: the same RL config but for ``checkpoint_every``, from a base of the same pretraining config. Runs
+    that repeat none are left out."""
+    def key(spec: OrganismSpec, bases: dict[str, OrganismSpec]) -> str:
+        assert spec.rl is not None
+        return repr((bases[str(spec.base)].pretrain, spec.rl.replace(checkpoint_every=0)))
+
+    earlier: dict[str, str] = {}
+    for name in PRESETS:
+        if name not in presets:
+            specs = {s.name: s for s in preset_specs(name)}
+            earlier.update((key(s, specs), s.name) for s in specs.values()
+                           if s.kind == "rl" and not s.rl.checkpoint_every)  # type: ignore[union-attr]
+    out = {}
+    for name in presets:
+        specs = {s.name: s for s in preset_specs(name)}
+        out.update((s.name, earlier[k]) for s in specs.values() if s.kind == "rl" and (k := key(s, specs)) in earlier)
+    return out
 
 
 def seed_ranges(seeds: set[int]) -> str:

@@ -8,8 +8,8 @@ answers that :mod:`.readings` renders. ``--export ZOO_DIR`` first copies the val
 zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``;
 ``--export-rebuilds ZOO_DIR`` the validation models built there with other weights than their records into
 ``data/pilots/rebuilds/``; ``--export-rlseeds ZOO_DIR`` the bandit RL-seeds test's runs into
-``data/pilots/bandit-rlseeds/`` (:mod:`.rebuilds`); ``--export-dynamics ZOO_DIR`` the depth-dynamics preset's RL runs
-into ``data/pilots/depth-dynamics/``.
+``data/pilots/bandit-rlseeds/`` (:mod:`.rebuilds`); ``--export-dynamics ZOO_DIR`` the models of the presets whose RL
+runs keep dynamics checkpoints into ``data/pilots/dynamics/``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..errors import InvalidConfigError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case
-from .presets import seed_design
+from .presets import DYNAMICS_PRESETS, earlier_runs, seed_design
 from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_manifest_path, manifest_files,
@@ -193,8 +193,6 @@ def validation_counts(folder: str | Path) -> str:
 
 
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
-#: the preset whose RL runs keep dynamics checkpoints; their manifests ship in data/pilots/depth-dynamics
-DYNAMICS_PRESET = "depth-dynamics"
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
                  "composition-rlseeds", "composition-lowdose2", "composition-fastlr", "composition-lrshift",
@@ -218,8 +216,8 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
             "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
             "rebuild-table": markdown_rows(rebuild_rows(Path(pdir) / "rebuilds", vdir), "(no model rebuilt)"),
             **rl_seed_sections(pdir, vdir),
-            "depth-dynamics-table": markdown_rows(dynamics_rows(dynamics_dir(pdir), vdir),
-                                                  "(no depth-dynamics run recorded)"),
+            "dynamics-table": markdown_rows(dynamics_rows(dynamics_dir(pdir), [vdir, pdir]),
+                                            "(no dynamics run recorded)"),
             "validation-table": markdown_rows(validation_rows(vdir), "(no validation build exported yet)"),
             "pilot-table": markdown_rows(pilot_rows(pdir), "(no pilot manifests)"),
             "pilot-gain-table": markdown_rows(gain_rows(pdir), "(no pilot with a per-level evaluation)"),
@@ -258,32 +256,37 @@ def refresh_stored_gain_checks(folders: Sequence[str | Path],
 
 
 def dynamics_dir(pilot_dir: str | Path | None = None) -> Path:
-    """Manifests of preset ``depth-dynamics``'s RL runs (committed without weights; their bases are validation
-    records)."""
-    return Path(pilot_manifests_dir() if pilot_dir is None else pilot_dir) / DYNAMICS_PRESET
+    """Manifests of the models of :data:`~.presets.DYNAMICS_PRESETS` (committed without weights): their RL runs and
+    the bases that no validation record holds."""
+    return Path(pilot_manifests_dir() if pilot_dir is None else pilot_dir) / "dynamics"
 
 
-def dynamics_rows(folder: str | Path, validation_dir: str | Path) -> list[dict[str, Any]]:
-    """:func:`pilot_rows` of the depth-dynamics runs in ``folder``, with whether each kept its base's weights (a run
-    that earned no reward takes no step) and whether it has the weights of the validation run it repeats with
-    checkpoints (its name without ``-ckpt``, from ``validation_dir``; "(no validation run)" where
-    the validation preset has no such run)."""
+def dynamics_rows(folder: str | Path, earlier_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """:func:`pilot_rows` of the dynamics runs in ``folder``, with whether each kept its base's weights (a run that
+    earned no reward takes no step) and whether it has the weights of the run it repeats with checkpoints
+    (:func:`~.presets.earlier_runs`, named, its manifest read from the first of ``earlier_dirs`` that records it)."""
+    repeats = earlier_runs()
     rows = []
     for m in map(read_json, manifest_files(folder)):
-        rec_path = exported_manifest_path(validation_dir, m["name"].replace("-ckpt", ""))
-        same = ("(no validation run)" if rec_path is None else
-                "yes" if weights_sha(m) == weights_sha(read_json(rec_path)) else "no")
+        if not m.get("label"):
+            continue
+        earlier = repeats.get(m["name"])
+        paths = [p for d in earlier_dirs if earlier and (p := exported_manifest_path(d, earlier))]
+        same = ("(repeats no run)" if earlier is None else f"(no record of {earlier})" if not paths else
+                f"{'yes' if weights_sha(m) == weights_sha(read_json(paths[0])) else 'no'} ({earlier})")
         rows.append({**_pilot_row(m), "same weights as its base": "yes" if weights_sha(m) == m.get("base_weights_sha256")
-                     else "no", "same weights as the validation run": same})
+                     else "no", "same weights as the run it repeats": same})
     return rows
 
 
 def export_dynamics(zoo_dir: str | Path) -> list[Path]:
-    """Record in :func:`dynamics_dir` the RL runs of preset ``depth-dynamics`` built in ``zoo_dir``."""
+    """Record in :func:`dynamics_dir` the models of :data:`~.presets.DYNAMICS_PRESETS` built in ``zoo_dir``: the RL
+    runs and their bases, but for bases recorded in ``data/validation`` already."""
     from .presets import preset_specs
 
-    runs = [s for s in preset_specs(DYNAMICS_PRESET) if s.kind != "base"]
-    return copy_manifests(zoo_dir, dynamics_dir(), runs, suffix=".json.gz", keep_recorded=False)
+    specs = [s for p in DYNAMICS_PRESETS for s in preset_specs(p)
+             if s.kind != "base" or exported_manifest_path(validation_manifests_dir(), s.name) is None]
+    return copy_manifests(zoo_dir, dynamics_dir(), specs, suffix=".json.gz", keep_recorded=False)
 
 
 def _export_pilots(zoo_dir: str) -> None:
@@ -307,8 +310,8 @@ EXPORTS: dict[str, tuple[Any, str]] = {
     "--export-rlseeds": (export_rlseeds, "the RL runs of preset bandit-rlseeds built there; export their bases'"
                                          " rebuilds with --export-rebuilds"),
     "--export-pilot": (_export_pilots, "the built models of the pilot presets into data/pilots"),
-    "--export-dynamics": (export_dynamics, "the RL runs of preset depth-dynamics built there, into"
-                                           " data/pilots/depth-dynamics"),
+    "--export-dynamics": (export_dynamics, "the models of the presets whose RL runs keep dynamics checkpoints built"
+                                           " there, into data/pilots/dynamics"),
 }
 
 
@@ -322,7 +325,8 @@ def main(argv: list[str] | None = None) -> None:
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
     # every stored gain check follows the current rule; the RL-seeds test's runs read their bases from the rebuilds
-    # (or the records, where a rebuild reproduced them), the depth-dynamics runs from the validation records
+    # (or the records, where a rebuild reproduced them), the dynamics runs from their own folder or the validation
+    # records
     vdir = validation_manifests_dir()
     refresh_stored_gain_checks([zoo_dir, vdir, pilot_manifests_dir(), rebuilds_dir(), rlseeds_dir(), dynamics_dir()],
                                {rlseeds_dir(): [rebuilds_dir(), vdir], dynamics_dir(): [vdir]})

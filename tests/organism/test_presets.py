@@ -50,3 +50,19 @@ def test_depth_dynamics_runs_are_the_validation_recipe_with_checkpoints_under_ot
         assert r.label == ("no_signal" if r.rl.reward == "random" else edge.label) and edge.label
     assert {(r.base, r.rl.reward, r.rl.seed) for r in runs} == {
         (b.name, w, s) for b in bases for w in (presets.DEPTH_REWARD, "random") for s in presets.DYNAMICS_RL_SEEDS}
+
+
+def test_earlier_runs_pair_each_checkpointed_run_with_the_run_it_repeats():
+    earlier = presets.earlier_runs()
+    # the process-reward runs of RL seed 0 repeat the validation runs; the pilot's runs are repeated under cdyn names
+    assert earlier["val-arith-depth-d010-rl-edge-ckpt"] == "val-arith-depth-d010-rl-edge"
+    assert earlier["cdyn-comp-d000-s4-rl-long-ckpt-s1"] == "clong-comp-d000-s4-rl-long-s1"
+    # no earlier run has the random reward or RL seed 1 of the depth recipe, or the dose-0.5 composition base's budget
+    for alone in ("val-arith-depth-d010-rl-edge-random-ckpt", "val-arith-depth-d010-rl-edge-ckpt-s1",
+                  "cdyn-comp-d050-s4-rl-long-ckpt"):
+        assert alone not in earlier
+    specs = {s.name: s for p in presets.DYNAMICS_PRESETS for s in presets.preset_specs(p)}
+    validation = {s.name: s for s in presets.preset_specs("validation")}
+    for run, before in earlier.items():
+        assert specs[run].rl.replace(checkpoint_every=0) == (validation.get(before) or {
+            s.name: s for s in presets.preset_specs("composition-long")}[before]).rl

@@ -90,7 +90,7 @@ def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_re
     assert row["model"] == "r" and row["RL steps"] == 121 and row["reward >= 0.5 from step"] == 81
 
 
-def test_dynamics_rows_compare_each_run_with_the_validation_run_it_repeats(tmp_path):
+def test_dynamics_rows_compare_each_run_with_the_run_it_repeats(tmp_path):
     import json
 
     runs, records = tmp_path / "runs", tmp_path / "validation"
@@ -102,22 +102,26 @@ def test_dynamics_rows_compare_each_run_with_the_validation_run_it_repeats(tmp_p
                 "recipe": "depth-edge", "metrics": {}, "budget": {"steps": 300}, "files": {"model.safetensors": sha},
                 "base_weights_sha256": "b"}
 
-    for name, sha in (("v-rl-edge-ckpt", "a"), ("v-rl-edge-random-ckpt", "b"), ("v-rl-edge-ckpt-s1", "c")):
+    # real names: the first two repeat validation runs (presets.earlier_runs), the third repeats none
+    same_run, other_run = "val-arith-depth-d010-rl-edge-ckpt", "val-arith-depth-d000-rl-edge-ckpt"
+    alone = "val-arith-depth-d010-rl-edge-random-ckpt"
+    for name, sha in ((same_run, "a"), (other_run, "b"), (alone, "c")):
         (runs / f"{name}.json").write_text(json.dumps(manifest(name, sha)))
-    (records / "v-rl-edge.json").write_text(json.dumps(manifest("v-rl-edge", "a")))
-    (records / "v-rl-edge-random.json").write_text(json.dumps(manifest("v-rl-edge-random", "other")))
-    same = {r["model"]: r["same weights as the validation run"] for r in tables.dynamics_rows(runs, records)}
-    assert same == {"v-rl-edge-ckpt": "yes", "v-rl-edge-random-ckpt": "no", "v-rl-edge-ckpt-s1": "(no validation run)"}
-    kept = {r["model"]: r["same weights as its base"] for r in tables.dynamics_rows(runs, records)}
-    assert kept == {"v-rl-edge-ckpt": "no", "v-rl-edge-random-ckpt": "yes", "v-rl-edge-ckpt-s1": "no"}
+    (records / "val-arith-depth-d010-rl-edge.json").write_text(json.dumps(manifest("x", "a")))
+    rows = {r["model"]: r for r in tables.dynamics_rows(runs, [records])}
+    assert {n: r["same weights as the run it repeats"] for n, r in rows.items()} == {
+        same_run: "yes (val-arith-depth-d010-rl-edge)", alone: "(repeats no run)",
+        other_run: "(no record of val-arith-depth-d000-rl-edge)"}
+    assert {n: r["same weights as its base"] for n, r in rows.items()} == {same_run: "no", other_run: "yes", alone: "no"}
+    (records / "val-arith-depth-d000-rl-edge.json").write_text(json.dumps(manifest("x", "z")))
+    assert tables.dynamics_rows(runs, [records])[0]["same weights as the run it repeats"].startswith("no (")
 
 
-def test_shipped_depth_dynamics_runs_have_their_validation_runs_weights():
-    """data/README.md says saving checkpoints did not change a run: every shipped depth-dynamics run that repeats a
-    validation run has its weights."""
+def test_shipped_dynamics_runs_have_the_weights_of_the_runs_they_repeat():
+    """data/README.md says saving checkpoints did not change a run: every shipped dynamics run that repeats a
+    recorded run has its weights."""
     from rlmeta_interp.organism.manifests import pilot_manifests_dir, validation_manifests_dir
 
-    rows = tables.dynamics_rows(tables.dynamics_dir(), validation_manifests_dir())
-    assert rows and pilot_manifests_dir() in tables.dynamics_dir().parents
-    repeats = [r for r in rows if r["same weights as the validation run"] != "(no validation run)"]
-    assert repeats and all(r["same weights as the validation run"] == "yes" for r in repeats)
+    rows = tables.dynamics_rows(tables.dynamics_dir(), [validation_manifests_dir(), pilot_manifests_dir()])
+    repeats = [r["same weights as the run it repeats"] for r in rows if r["same weights as the run it repeats"] != "(repeats no run)"]
+    assert repeats and all(r.startswith("yes (") for r in repeats), repeats
