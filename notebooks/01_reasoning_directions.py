@@ -68,16 +68,13 @@ PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
-from rlmeta_interp.errors import InvalidConfigError
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.registry import choose_pairs
 
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_SHUFFLES, N_BOOT, MULTIPLIERS = 8, 6, 1, 10, 50, [2.0]
-if OPERANDS and not PAIRS:
-    raise InvalidConfigError(f"OPERANDS={OPERANDS} applies to named pairs only: set PAIRS too, or OPERANDS = 0.")
 # the named pairs, else the preset's (smoke runs: the demo preset's); missing pairs raise with the build command
-specs = (named_pairs(PAIRS) if PAIRS else
-         select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE))
+specs = choose_pairs(PAIRS, WORLD, operands=OPERANDS, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None,
+                     smoke=SMOKE)
 
 # %%
 import matplotlib.pyplot as plt

@@ -71,23 +71,20 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
 from rlmeta_interp.experiments import boundary as bd
-from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments.difficulty import difficulty_world
 from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import PairSelection, named_pairs, select_pairs
+from rlmeta_interp.registry import PairSelection, choose_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT = 8, 16, 2, 100
-if OPERANDS and not PAIRS:
-    raise InvalidConfigError(f"OPERANDS={OPERANDS} applies to named pairs only: set PAIRS too, or OPERANDS = 0.")
 set_style()
 # one preset's variants (the paper preset's when built); in smoke mode missing variants are left out, and the demo
 # preset's `correct` pair stands in when none exists
-SPECS = ({p.name: p for p in named_pairs(PAIRS)} if PAIRS else
-         {p.extra["variant"]: p for p in select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)})
+SPECS = {p.name if PAIRS else p.extra["variant"]: p
+         for p in choose_pairs(PAIRS, WORLD, operands=OPERANDS, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)}
 CONFIG = BoundaryConfig(n_problems=N_PROBLEMS, n_samples=N_SAMPLES, problem_seed=PROBLEM_SEED, seed=SEED,
                            likelihood_samples=LIKELIHOOD_SAMPLES, n_boot=N_BOOT)
 OUT = results_dir() / "boundary"  # shared with notebook 04: same pair and config -> read back, not resampled

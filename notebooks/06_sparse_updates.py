@@ -76,11 +76,11 @@ from rlmeta_interp.analysis.params import (
 from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.registry import choose_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
-SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # all seeds
+SPECS = choose_pairs(PAIRS, WORLD, variant=VARIANT, preset=PRESET, smoke=SMOKE)  # all seeds
 SOURCE = SPECS.source
 VARIANTS = {w: sorted({str(s.extra.get("variant")) for s in SPECS if s.world == w}) for w in sorted({s.world for s in SPECS})}
 WHAT = "; ".join(f"{w}, RL variant{'s' * (len(v) > 1)} {', '.join(v)}" for w, v in VARIANTS.items())

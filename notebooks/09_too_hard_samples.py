@@ -66,12 +66,12 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import difficulty as dy
 from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.registry import choose_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, N_BOOT = 6, 8, 100
 set_style()
-SPECS = named_pairs(PAIRS) if PAIRS else select_pairs(WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)
+SPECS = choose_pairs(PAIRS, WORLD, variant=VARIANTS, dose=DOSE, seed=SEED, smoke=SMOKE)
 LOADED = [load_pair(s.name) for s in SPECS]
 GROUPS = dy.models_by_base(LOADED)  # {base name: {"base": base, RL label: RL model}}
 WORLDS = {b: dy.difficulty_world(next(p for p in LOADED if p.base.name == b), OPERANDS) for b in GROUPS}

@@ -62,13 +62,12 @@ N_BOOT = 1000
 PROBLEM_SEED = 10000
 
 # %%
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.registry import choose_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, SAE_SAMPLES, CROSSCODER_STEPS, N_BOOT = 4, 1, 2048, 40, 50
 # the preset's pairs, or (smoke runs) the demo preset's; outside smoke mode missing pairs raise with the build command
-specs = (named_pairs(PAIRS) if PAIRS else
-         select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE))
+specs = choose_pairs(PAIRS, WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSES or None, smoke=SMOKE)
 
 # %%
 import matplotlib.pyplot as plt

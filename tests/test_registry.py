@@ -294,6 +294,17 @@ def test_named_pairs_keep_the_order_asked_and_name_the_build(zoo):
             registry.named_pairs(bad)
 
 
+def test_choose_pairs_names_pairs_or_selects_them_and_refuses_a_depth_without_names(zoo):
+    assert _names(registry.choose_pairs(["d-r5-s1", "d-r0"], "arithmetic", operands=5)) == ["d-r5-s1", "d-r0"]
+    chosen = registry.choose_pairs([], "arithmetic", variant="correct", seed=0)
+    assert _names(chosen) == ["d-r0", "d-r5"] and chosen.source == "preset demo"
+    assert _names(registry.choose_pairs([], "arithmetic", variant="correct", need_checkpoints=True)) == ["d-r5"]
+    with pytest.raises(InvalidConfigError, match=r"kept no RL checkpoints"):
+        registry.choose_pairs(["d-r0"], need_checkpoints=True)
+    with pytest.raises(InvalidConfigError, match=r"OPERANDS=5 applies to named pairs only"):
+        registry.choose_pairs([], "arithmetic", operands=5, variant="correct")
+
+
 def test_named_pairs_needing_checkpoints_refuse_a_pair_without_them(zoo):
     # d-r5 kept checkpoints, d-r0 did not
     assert _names(registry.named_pairs(["d-r5"], need_checkpoints=True)) == ["d-r5"]
