@@ -365,21 +365,31 @@ DYNAMICS_PRESETS = ("depth-dynamics", "composition-dynamics")
 def earlier_runs(presets: Sequence[str] = DYNAMICS_PRESETS) -> dict[str, str]:
     """``{run: earlier run}``: for each RL run of ``presets``, a run of another preset that it repeats with dynamics
     checkpoints: the same RL config but for ``checkpoint_every``, from a base of the same pretraining config. Runs
-    that repeat none are left out."""
+    that repeat none are left out; one that would repeat two differently named runs raises
+    :class:`InvalidConfigError`."""
     def key(spec: OrganismSpec, bases: dict[str, OrganismSpec]) -> str:
-        assert spec.rl is not None
-        return repr((bases[str(spec.base)].pretrain, spec.rl.replace(checkpoint_every=0)))
+        base = bases.get(str(spec.base))
+        if base is None or spec.rl is None:
+            raise InvalidConfigError(f"{spec.name}: an RL spec whose base {spec.base!r} is not in its own preset;"
+                                     " define the base in the same preset.")
+        return repr((base.pretrain, spec.rl.replace(checkpoint_every=0)))
 
-    earlier: dict[str, str] = {}
+    earlier: dict[str, set[str]] = {}
     for name in PRESETS:
         if name not in presets:
             specs = {s.name: s for s in preset_specs(name)}
-            earlier.update((key(s, specs), s.name) for s in specs.values()
-                           if s.kind == "rl" and not s.rl.checkpoint_every)  # type: ignore[union-attr]
+            for s in specs.values():
+                if s.rl is not None and not s.rl.checkpoint_every:
+                    earlier.setdefault(key(s, specs), set()).add(s.name)
     out = {}
     for name in presets:
         specs = {s.name: s for s in preset_specs(name)}
-        out.update((s.name, earlier[k]) for s in specs.values() if s.kind == "rl" and (k := key(s, specs)) in earlier)
+        for s in specs.values():
+            found = earlier.get(key(s, specs), set()) if s.rl is not None else set()
+            if len(found) > 1:
+                raise InvalidConfigError(f"{s.name} repeats each of {sorted(found)}: give the earlier runs distinct"
+                                         " specs.")
+            out.update((s.name, run) for run in found)
     return out
 
 

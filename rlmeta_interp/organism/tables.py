@@ -14,6 +14,7 @@ runs keep dynamics checkpoints into ``data/pilots/dynamics/``.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sys
@@ -35,6 +36,9 @@ from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_man
 from .readings import READINGS, readings_evaluation, readings_rows
 from .rebuilds import (HIDDEN, budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rebuilds_dir,
                        rl_seed_headline, rl_seed_rows, rl_seed_summary, rlseeds_dir)
+
+log = logging.getLogger(__name__)
+
 
 def summary_rows(out_dir: str | Path) -> list[dict[str, Any]]:
     """One row per built model under ``out_dir`` with its headline metrics (for data/README.md and notebooks)."""
@@ -239,14 +243,18 @@ def refresh_stored_gain_checks(folders: Sequence[str | Path],
     from .gain import refresh_gain_checks
 
     written = []
+    elsewhere = {Path(k).resolve(): v for k, v in (bases_in or {}).items()}
     for folder in folders:
         paths = {read_json(p)["name"]: p for p in manifest_files(folder)}
         manifests = {name: read_json(p) for name, p in paths.items()}
-        others = [read_json(p) for f in (bases_in or {}).get(folder, ()) for p in manifest_files(f)]
+        others = [read_json(p) for f in elsewhere.get(Path(folder).resolve(), ()) for p in manifest_files(f)]
         for name, m in manifests.items():
             base = manifests.get(str(m.get("base"))) or next(
                 (b for b in others if b["name"] == m.get("base") and weights_sha(b) == m.get("base_weights_sha256")),
                 None)
+            if base is None and m.get("label") and m.get("base"):
+                log.info("%s: no manifest of its base %s with the weights it was trained from; stored gain check kept",
+                         paths[name], m["base"])
             if base is None or name not in refresh_gain_checks({base["name"]: base, name: m}):
                 continue
             # in the file's own layout: exported manifests are compact (export_manifests), zoo manifests indented
@@ -264,7 +272,8 @@ def dynamics_dir(pilot_dir: str | Path | None = None) -> Path:
 def dynamics_rows(folder: str | Path, earlier_dirs: Sequence[str | Path]) -> list[dict[str, Any]]:
     """:func:`pilot_rows` of the dynamics runs in ``folder``, with whether each kept its base's weights (a run that
     earned no reward takes no step) and whether it has the weights of the run it repeats with checkpoints
-    (:func:`~.presets.earlier_runs`, named, its manifest read from the first of ``earlier_dirs`` that records it)."""
+    (:func:`~.presets.earlier_runs`, named, its manifest read from the first of ``earlier_dirs`` that records it), asked
+    only where both were trained from the same base weights."""
     repeats = earlier_runs()
     rows = []
     for m in map(read_json, manifest_files(folder)):
@@ -272,8 +281,10 @@ def dynamics_rows(folder: str | Path, earlier_dirs: Sequence[str | Path]) -> lis
             continue
         earlier = repeats.get(m["name"])
         paths = [p for d in earlier_dirs if earlier and (p := exported_manifest_path(d, earlier))]
+        rec = read_json(paths[0]) if paths else {}
         same = ("(repeats no run)" if earlier is None else f"(no record of {earlier})" if not paths else
-                f"{'yes' if weights_sha(m) == weights_sha(read_json(paths[0])) else 'no'} ({earlier})")
+                f"(from other base weights than {earlier})" if rec.get("base_weights_sha256") != m.get(
+                    "base_weights_sha256") else f"{'yes' if weights_sha(m) == weights_sha(rec) else 'no'} ({earlier})")
         rows.append({**_pilot_row(m), "same weights as its base": "yes" if weights_sha(m) == m.get("base_weights_sha256")
                      else "no", "same weights as the run it repeats": same})
     return rows
@@ -281,11 +292,14 @@ def dynamics_rows(folder: str | Path, earlier_dirs: Sequence[str | Path]) -> lis
 
 def export_dynamics(zoo_dir: str | Path) -> list[Path]:
     """Record in :func:`dynamics_dir` the models of :data:`~.presets.DYNAMICS_PRESETS` built in ``zoo_dir``: the RL
-    runs and their bases, but for bases recorded in ``data/validation`` already."""
+    runs and their bases, but for bases that ``data/validation`` records with the same weights."""
     from .presets import preset_specs
 
-    specs = [s for p in DYNAMICS_PRESETS for s in preset_specs(p)
-             if s.kind != "base" or exported_manifest_path(validation_manifests_dir(), s.name) is None]
+    def recorded(name: str) -> bool:  # a validation record with the weights built here
+        rec, built = exported_manifest_path(validation_manifests_dir(), name), Path(zoo_dir) / name / MANIFEST
+        return rec is not None and built.exists() and weights_sha(read_json(rec)) == weights_sha(read_json(built))
+
+    specs = [s for p in DYNAMICS_PRESETS for s in preset_specs(p) if s.kind != "base" or not recorded(s.name)]
     return copy_manifests(zoo_dir, dynamics_dir(), specs, suffix=".json.gz", keep_recorded=False)
 
 
@@ -317,6 +331,9 @@ EXPORTS: dict[str, tuple[Any, str]] = {
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] and args[0].startswith("-") and args[0] not in EXPORTS:
+        raise InvalidConfigError(f"Unknown option {args[0]}: choose one of {', '.join(EXPORTS)} (each followed by"
+                                 " ZOO_DIR), or give only ZOO_DIR to render the tables.")
     if args[:1] and args[0] in EXPORTS:
         export, usage = EXPORTS[args[0]]
         if len(args) != 2:

@@ -62,7 +62,22 @@ def test_earlier_runs_pair_each_checkpointed_run_with_the_run_it_repeats():
                   "cdyn-comp-d050-s4-rl-long-ckpt"):
         assert alone not in earlier
     specs = {s.name: s for p in presets.DYNAMICS_PRESETS for s in presets.preset_specs(p)}
-    validation = {s.name: s for s in presets.preset_specs("validation")}
+    others = {s.name: s for p in ("validation", "composition-long") for s in presets.preset_specs(p)}
     for run, before in earlier.items():
-        assert specs[run].rl.replace(checkpoint_every=0) == (validation.get(before) or {
-            s.name: s for s in presets.preset_specs("composition-long")}[before]).rl
+        assert specs[run].rl.replace(checkpoint_every=0) == others[before].rl and specs[run].rl.checkpoint_every
+        assert specs[specs[run].base].pretrain == others[others[before].base].pretrain
+
+
+def test_earlier_runs_refuse_a_run_that_repeats_two(monkeypatch):
+    import dataclasses
+
+    import pytest
+
+    from rlmeta_interp.errors import InvalidConfigError
+
+    # a second preset holding the longer-RL pilot's specs under other names: the repeated run is ambiguous
+    renamed = [dataclasses.replace(s, name="dup-" + s.name, base=s.base and "dup-" + s.base)
+               for s in presets.preset_specs("composition-long")]
+    monkeypatch.setitem(presets.PRESETS, "dup", lambda: renamed)
+    with pytest.raises(InvalidConfigError, match=r"cdyn-comp-d000-s4-rl-long-ckpt repeats each of"):
+        presets.earlier_runs()

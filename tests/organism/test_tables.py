@@ -68,6 +68,18 @@ def test_stale_stored_gain_checks_are_rewritten(tmp_path):
     assert read_json(runs / "t1.json")["gain_check"]["passed"] is True
     assert read_json(runs / "t2.json")["gain_check"] == {"passed": False}  # trained from other weights: kept
     assert (bases / "b.json").read_bytes() == before
+    # the folders may be named by other spellings of the same path
+    write_json_atomic(runs / "t1.json", {**trained, "name": "t1", "base_weights_sha256": "w1"}, compact=True)
+    assert tables.refresh_stored_gain_checks([str(runs)], {str(runs / ".." / "runs"): [bases]}) == [runs / "t1.json"]
+
+
+def test_tables_refuse_an_unknown_option():
+    import pytest
+
+    from rlmeta_interp.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match="Unknown option --export-dynamic: choose one of --export,"):
+        tables.main(["--export-dynamic", "somewhere"])
 
 
 def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_rewarded_runs(tmp_path):
@@ -115,13 +127,19 @@ def test_dynamics_rows_compare_each_run_with_the_run_it_repeats(tmp_path):
     assert {n: r["same weights as its base"] for n, r in rows.items()} == {same_run: "no", other_run: "yes", alone: "no"}
     (records / "val-arith-depth-d000-rl-edge.json").write_text(json.dumps(manifest("x", "z")))
     assert tables.dynamics_rows(runs, [records])[0]["same weights as the run it repeats"].startswith("no (")
+    # trained from other base weights (a base built again as another draw): not compared
+    (records / "val-arith-depth-d000-rl-edge.json").write_text(json.dumps({**manifest("x", "b"),
+                                                                           "base_weights_sha256": "other"}))
+    assert tables.dynamics_rows(runs, [records])[0]["same weights as the run it repeats"] == (
+        "(from other base weights than val-arith-depth-d000-rl-edge)")
 
 
 def test_shipped_dynamics_runs_have_the_weights_of_the_runs_they_repeat():
     """data/README.md says saving checkpoints did not change a run: every shipped dynamics run that repeats a
-    recorded run has its weights."""
+    recorded run from the same base weights has its weights."""
     from rlmeta_interp.organism.manifests import pilot_manifests_dir, validation_manifests_dir
 
     rows = tables.dynamics_rows(tables.dynamics_dir(), [validation_manifests_dir(), pilot_manifests_dir()])
-    repeats = [r["same weights as the run it repeats"] for r in rows if r["same weights as the run it repeats"] != "(repeats no run)"]
-    assert repeats and all(r.startswith("yes (") for r in repeats), repeats
+    compared = [r["same weights as the run it repeats"] for r in rows
+                if r["same weights as the run it repeats"].startswith(("yes (", "no ("))]
+    assert compared and all(r.startswith("yes (") for r in compared), compared
