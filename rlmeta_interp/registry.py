@@ -255,6 +255,12 @@ class PairSelection(list[PairSpec]):
 
         return {p.name: case_label(p.label, (manifest_of(p.name) or {}).get("gain_check")) for p in self}
 
+    def gain_passed(self) -> dict[str, bool | None]:
+        """``{pair name: passed}``: the recorded gain check of each pair labelled creation or activation (False when
+        none is recorded), None for controls and unlabelled pairs (no gain is asked of them)."""
+        return {p.name: bool(((manifest_of(p.name) or {}).get("gain_check") or {}).get("passed"))
+                if p.label in ("creation", "activation") else None for p in self}
+
     def note(self) -> str:
         """A caption's account of these pairs: each with its recipe and its label as :meth:`case_labels` gives it,
         and what a figure's "RL" stands for (each pair's tuned model, fine-tuned or RL-tuned)."""

@@ -336,3 +336,4 @@ def test_case_labels_mark_a_failed_gain_check_and_the_note_uses_them(tmp_path, m
                                  "v-plain": ""}
     assert sel.note() == (" Pairs: v-gain (r, label creation), v-flat (r, label creation, no gain), v-ctl (r, label"
                           " no_signal), v-plain (no recipe, label none); 'RL' names each pair's tuned model.")
+    assert sel.gain_passed() == {"v-gain": True, "v-flat": False, "v-ctl": None, "v-plain": None}

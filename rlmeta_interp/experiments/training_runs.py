@@ -3,6 +3,7 @@
 - :func:`seed_groups`: RL runs of one base that differ only in their seed (for overlap across seeds).
 - :func:`rerun_rl`: short re-runs of a zoo RL recipe with other seeds, a stand-in when a zoo has one seed only.
 - :func:`two_phase_summary`: does execution-token entropy fall, then the semantic entropy of planning n-grams rise?
+  :func:`two_phase_tally` sorts pairs by what they can say about it (gained and measurable, controls, ...).
 - :func:`pretraining_format_mix` / :func:`final_format_shares`: the answer-format mix a base model was pretrained on,
   and the format shares of several final models side by side (e.g. RL variants with different KL coefficients).
 
@@ -102,8 +103,10 @@ def two_phase_summary(table: pd.DataFrame) -> dict[str, Any]:
     ``exec_falls``: the last checkpoint's execution-entropy CI lies below the first's. ``sem_rises``: the last
     checkpoint's rarefied semantic entropy interval lies above the first's (equal numbers of successful samples,
     so more successes alone cannot raise it). ``exec_half_step`` / ``sem_half_step``: the first step by which half
-    of the respective change had happened. ``two_phase``: both hold and execution entropy moved first. Also the
-    first/last values.
+    of the respective change had happened. ``two_phase``: both hold and execution entropy moved first.
+    ``measurable``: the rarefied semantic entropy exists at the first and the last checkpoint (each had successful
+    samples to mine); without it ``two_phase`` is False for want of data, not because the entropy failed to rise.
+    Also the first/last values.
     """
     need = {"step", "exec_entropy", "exec_lo", "exec_hi", "sem_rarefied", "sem_rar_lo", "sem_rar_hi"}
     if table.empty or not need <= set(table.columns):
@@ -123,7 +126,31 @@ def two_phase_summary(table: pd.DataFrame) -> dict[str, Any]:
         "sem_first": float(first["sem_rarefied"]), "sem_last": float(last["sem_rarefied"]),
         "exec_falls": exec_falls, "sem_rises": sem_rises, "exec_half_step": ex_half, "sem_half_step": se_half,
         "two_phase": bool(exec_falls and sem_rises and ex_half is not None and se_half is not None and ex_half < se_half),
+        "measurable": bool(np.isfinite(first["sem_rarefied"]) and np.isfinite(last["sem_rarefied"])),
     }
+
+
+def two_phase_tally(summaries: Mapping[str, Mapping[str, Any]],
+                    gained: Mapping[str, bool | None]) -> dict[str, list[str]]:
+    """Sort pairs by what their :func:`two_phase_summary` can say about the claim, which is about RL that learns.
+
+    ``gained``: per pair, True / False from the recorded gain check of a run labelled creation or activation, None for
+    controls and unlabelled runs. Returns pair names under ``tested`` (gained and measurable), ``pattern`` (the tested
+    ones showing the two-phase pattern), ``unmeasurable`` (gained, no successful sample at the first or last
+    checkpoint), ``no_gain`` (labelled, gain check failed: no evidence either way), ``other`` (controls and
+    unlabelled runs) and ``other_pattern`` (those of ``other`` showing the pattern).
+    """
+    if missing := sorted(set(summaries) - set(gained)):
+        raise InvalidConfigError(f"No gain entry for {missing}: pass None for controls and unlabelled runs.")
+    out: dict[str, list[str]] = {k: [] for k in ("tested", "pattern", "unmeasurable", "no_gain", "other",
+                                                   "other_pattern")}
+    for name, s in summaries.items():
+        g = gained[name]
+        group = "other" if g is None else "no_gain" if not g else "tested" if s["measurable"] else "unmeasurable"
+        out[group].append(name)
+        if s["two_phase"] and group in ("tested", "other"):
+            out["pattern" if group == "tested" else "other_pattern"].append(name)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------- formats

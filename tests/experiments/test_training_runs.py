@@ -110,6 +110,10 @@ def test_two_phase_summary_rules():
     # overlapping intervals: no resolved change
     r = two_phase_summary(t.assign(exec_lo=0.0, exec_hi=3.0))
     assert not r["exec_falls"] and not r["two_phase"]
+    assert r["measurable"]
+    # no successful sample at the last checkpoint: not measurable, and no pattern
+    r = two_phase_summary(t.assign(sem_rarefied=se[:-1] + [float("nan")]))
+    assert not r["measurable"] and not r["two_phase"]
     with pytest.raises(InvalidConfigError, match="rarefy"):
         two_phase_summary(t.drop(columns="sem_rarefied"))
     with pytest.raises(InvalidConfigError, match="two checkpoints"):
@@ -141,3 +145,16 @@ def test_pretraining_format_mix_and_final_shares(zoo):
     assert a.sum() == pytest.approx(1.0)
     assert set(passk["model"]) == {"a", "b"} and "all" in set(passk["format"])
     assert registry.manifest_of("ar-base")["kind"] == "base"
+
+
+def test_two_phase_tally_counts_the_pattern_only_on_runs_that_gained_and_could_be_measured():
+    from rlmeta_interp.experiments.training_runs import two_phase_tally
+
+    s = {"up": {"two_phase": True, "measurable": True}, "flat": {"two_phase": False, "measurable": True},
+         "blind": {"two_phase": False, "measurable": False}, "stuck": {"two_phase": True, "measurable": True},
+         "ctl": {"two_phase": True, "measurable": True}, "ctl2": {"two_phase": False, "measurable": False}}
+    out = two_phase_tally(s, {"up": True, "flat": True, "blind": True, "stuck": False, "ctl": None, "ctl2": None})
+    assert out == {"tested": ["up", "flat"], "pattern": ["up"], "unmeasurable": ["blind"], "no_gain": ["stuck"],
+                   "other": ["ctl", "ctl2"], "other_pattern": ["ctl"]}
+    with pytest.raises(InvalidConfigError, match=r"No gain entry for \['up'\]"):
+        two_phase_tally({"up": s["up"]}, {})
