@@ -375,10 +375,12 @@ def _composition_lrmid_seeds() -> list[OrganismSpec]:
 
 
 # RL dynamics on the composition recipe (notebook 07): the longer-RL pilot's design, under which both RL seeds from
-# the dose-0 base of pretraining seed 4 gained (creation by design), run again keeping the weights every
+# the dose-0 base of pretraining seed 4 gained (creation by design; the seed was chosen for that, a selection on
+# training success, so that the runs learn something whose course can be measured), run again keeping the weights every
 # COMP_DYNAMICS_CHECKPOINT_EVERY steps, beside the dose-0.5 base of the same seed (activation by design), each with
 # RL seeds 0 and 1 and a same-budget random-reward control. Pretraining does not depend on the preset, so the dose-0
-# base is the pilot's, built again under this preset's name. Fixed before any of its models was built; not
+# base is the pilot's spec, built again under this preset's name (built for notebook 07 it came out with other
+# weights than the pilot's record: another draw, data/README.md). Fixed before any of its models was built; not
 # validation pairs.
 COMP_DYNAMICS_SEED = 4
 COMP_DYNAMICS_CHECKPOINT_EVERY = 100
