@@ -35,12 +35,29 @@
 # Control: plug-in entropy grows with the number of texts and the number of successful samples grows with accuracy, so
 # semantic entropy is also computed on an equal number of successful samples per checkpoint (rarefaction). Planning
 # paths in the graph world have no planning tokens in this sense (a path is letters only), so only arithmetic is used.
+#
+# **On recipes with labels fixed before training** (`PAIRS` naming RL pairs that kept checkpoints, each in its own world;
+# the figures of record name the runs of the presets `composition-dynamics` and `depth-dynamics`, which are not
+# validation pairs), each with RL seeds 0 and 1 and same-budget random-reward controls (label no_signal):
+# - *composition*: the longer-RL composition pilot's design (1000 steps, weights kept every 100) from the dose-0 base of
+#   pretraining seed 4, which never saw a step fed the output of the step before it (creation by construction), and
+#   from the dose-0.5 base of the same seed (activation by construction); one random-reward control per base; measured
+#   on held-out compositions of two and three functions. Seed 4 was chosen because both pilot RL runs from its dose-0
+#   base gained (a selection on training success, so that the runs have learnt something to describe; its dose-0.5
+#   twin was not selected). Execution tokens are the digits; planning tokens the function letters, "=", ";" and "A:".
+# - *depth*: the validation zoo's depth-edge recipe (300 steps, weights kept every 30) from the shipped seed-0 depth
+#   bases: dose 0 (creation: no chain deeper than 4 operands) and dose 0.1 (activation), two random-reward controls
+#   per base; measured on held-out 5-operand chains.
+# A pair whose recorded gain check failed is marked "no gain" beside its label. The claim is about RL that learns, so
+# the verdict counts only labelled runs that gained and whose semantic entropy can be measured; in both worlds the
+# planning tokens copy the prompt, which limits what the semantic entropy can show (the closing cell says how).
 
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset (SMOKE falls back to the shipped demo pairs with checkpoints)
-WORLD = "arithmetic"
+WORLD = "arithmetic"  # with PAIRS: each pair's own world (arithmetic or composition)
 VARIANT = "correct"
 SEED = 0  # RL seed of the pairs (the paper preset saves checkpoints for seed 0); also the sampling seed
+PAIRS = []  # pair names whose RL models kept checkpoints, whatever else the zoo holds (the figures of record name theirs)
 SMOKE = False
 N_PROBLEMS = 64
 N_SAMPLES = 16
@@ -62,17 +79,27 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.dynamics import checkpoint_dynamics, digit_exec_mask, iter_checkpoints
-from rlmeta_interp.experiments.training_runs import two_phase_summary
+from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.experiments.training_runs import two_phase_summary, two_phase_tally
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.registry import choose_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()
-SPECS = select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+SPECS = choose_pairs(PAIRS, WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+if other := [s.name for s in SPECS if s.world not in ("arithmetic", "composition")]:
+    raise InvalidConfigError(f"Pairs {other}: this notebook reads digits as execution tokens, which only arithmetic and"
+                             " composition completions are made of; name pairs of those worlds.")
 SOURCE = SPECS.source
-pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for s in SPECS]).assign(source=SOURCE)
+CASES = SPECS.case_labels()  # the label fixed before training, ", no gain" where the recorded gain check failed
+# what names a pair in the plots: its dose, or with PAIRS its name and label (several pairs share a dose)
+NAMES = {s.name: f"{s.name} ({CASES[s.name] or 'no label'})" if PAIRS else f"dose {s.dose:g}" for s in SPECS}
+NOTE = SPECS.note() if PAIRS else ""
+WORLD_NAMES = ", ".join(dict.fromkeys(str(s.world) for s in SPECS)) if PAIRS else WORLD
+pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "label": CASES[s.name]}
+              for s in SPECS]).assign(source=SOURCE)
 
 # %% [markdown]
 # ## Sample every checkpoint and measure both entropies
@@ -83,40 +110,48 @@ pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for 
 frames, vocabs = [], {}
 for s in tqdm(SPECS, desc="checkpoint dynamics per pair"):
     pair = load_pair(s.name)
-    world = world_for(pair, WORLD)
+    world = world_for(pair, None if PAIRS else WORLD)
     problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
     table, vocab = checkpoint_dynamics(
         iter_checkpoints(pair.rl.folder, skeleton=pair.rl.hf), pair.rl.tokenizer, problems, world,
         exec_mask=digit_exec_mask, n=N_SAMPLES, max_new_tokens=world.max_completion_chars(), ngram=NGRAM,
         min_count=MIN_COUNT, seed=SEED, n_boot=N_BOOT, rarefy=True)
-    frames.append(table.assign(pair=s.name, dose=s.dose))
+    frames.append(table.assign(pair=s.name, dose=s.dose, world=s.world or WORLD))
     vocabs[s.name] = vocab
 DYN = pd.concat(frames, ignore_index=True)
 DYN[["pair", "step", "accuracy", "exec_entropy", "exec_lo", "exec_hi", "plan_entropy", "semantic_entropy",
      "sem_rarefied", "n_success", "n_rarefied"]]
 
 # %%
-DYN["label"] = [f"dose {d:g}" for d in DYN["dose"]]
-fig, axes = plt.subplots(1, 4, figsize=(16, 4))
-line_ci(axes[0], DYN, "step", "accuracy", "acc_lo", "acc_hi", hue="label", marker="o")
-axes[0].set_title("accuracy (sampled, T=1)")
-line_ci(axes[1], DYN, "step", "exec_entropy", "exec_lo", "exec_hi", hue="label", marker="o")
-axes[1].set_title("token entropy at execution tokens (nats)")
-line_ci(axes[2], DYN, "step", "plan_entropy", hue="label", marker="s", ls=":")
-axes[2].set_title("token entropy at planning tokens (nats)")
-line_ci(axes[3], DYN, "step", "sem_rarefied", "sem_rar_lo", "sem_rar_hi", hue="label", marker="o")
-for _label, g in DYN.groupby("label", sort=False):
-    axes[3].plot(g["step"], g["semantic_entropy"], ls="--", lw=1, color="grey", alpha=0.7)
-axes[3].set_title(f"semantic entropy of planning {NGRAM}-grams (nats)\nsolid: rarefied; dashed grey: all successes",
-                  fontsize=9)
-for ax in axes:
-    ax.set_xlabel("RL step (0 = base)")
-fig.suptitle(f"{WORLD}, RL variant {VARIANT}, seed {SEED}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples;"
+DYN["label"] = DYN["pair"].map(NAMES)
+ROWS = list(DYN.groupby("world", sort=False))  # one row of panels per world
+fig, grid = plt.subplots(len(ROWS), 4, figsize=(21 if PAIRS else 16, 4.2 * len(ROWS)), squeeze=False)
+for axes, (world_name, D) in zip(grid, ROWS, strict=True):
+    line_ci(axes[0], D, "step", "accuracy", "acc_lo", "acc_hi", hue="label", marker="o")
+    axes[0].set_title(f"{world_name}: accuracy (sampled, T=1)")
+    line_ci(axes[1], D, "step", "exec_entropy", "exec_lo", "exec_hi", hue="label", marker="o")
+    axes[1].set_title("token entropy at execution tokens (nats)")
+    line_ci(axes[2], D, "step", "plan_entropy", hue="label", marker="s", ls=":")
+    axes[2].set_title("token entropy at planning tokens (nats)")
+    line_ci(axes[3], D, "step", "sem_rarefied", "sem_rar_lo", "sem_rar_hi", hue="label", marker="o")
+    for _label, g in D.groupby("label", sort=False):
+        axes[3].plot(g["step"], g["semantic_entropy"], ls="--", lw=1, color="grey", alpha=0.7)
+    axes[3].set_title(f"semantic entropy of planning {NGRAM}-grams (nats)\nsolid: rarefied; dashed grey: all"
+                      " successes", fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("RL step (0 = base)")
+        if PAIRS:  # one legend per row for many pairs, right of the row
+            ax.get_legend().remove()
+    if PAIRS:
+        axes[3].legend(*axes[0].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=7,
+                       frameon=False)
+RUNS = "" if PAIRS else f", RL variant {VARIANT}, seed {SEED}"  # named pairs: the source says so
+fig.suptitle(f"{WORLD_NAMES}{RUNS}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples;"
              f" 95% bootstrap CIs over completions (rarefied: interval over equal-size draws); {SOURCE}", fontsize=8)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0, 0.82, 1) if PAIRS else None)  # named pairs: room for the legends right of each row
 save_fig(fig, 7, "entropy_dynamics", caption="Per RL checkpoint: accuracy, token entropy at execution (digit) and"
          " planning tokens, and the semantic entropy of planning n-grams in successful samples (rarefied to equal"
-         " sample size, with the unrarefied value dashed), per exposure dose.")
+         " sample size, with the unrarefied value dashed), per " + ("pair." + NOTE if PAIRS else "exposure dose."))
 
 # %% [markdown]
 # ## Which planning n-grams carry the semantic entropy
@@ -128,30 +163,33 @@ save_fig(fig, 7, "entropy_dynamics", caption="Per RL checkpoint: accuracy, token
 pd.DataFrame([{"pair": k, "n_grams": len(v), "top": ["|".join(g) for g in v[:8]]} for k, v in vocabs.items()])
 
 # %%
-SUM = pd.DataFrame([{"pair": p, "dose": g["dose"].iloc[0], **two_phase_summary(g)} for p, g in DYN.groupby("pair")])
+SUM = pd.DataFrame([{"pair": p, "dose": g["dose"].iloc[0], **two_phase_summary(g)} for p, g in DYN.groupby("pair", sort=False)])
 x = np.arange(len(SUM))
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(SUM)), 5.5 if PAIRS else 4))
 ax.bar(x - 0.2, SUM["exec_last"] - SUM["exec_first"], width=0.4, label="execution-token entropy")
 ax.bar(x + 0.2, SUM["sem_last"] - SUM["sem_first"], width=0.4, label="semantic entropy (rarefied)")
 ax.axhline(0, color="k", lw=0.8)
-ax.set_xticks(x, [f"dose {d:g}" for d in SUM["dose"]])
+ax.set_xticks(x, [NAMES[p] for p in SUM["pair"]], rotation=30 if PAIRS else 0, ha="right" if PAIRS else "center",
+              fontsize=7 if PAIRS else None)
 ax.set_ylabel("last checkpoint - base (nats)")
 ax.legend(frameon=False, fontsize=8)
-ax.set_title(f"HICRA predicts: execution < 0, semantic > 0; seed {SEED}; {SOURCE}", fontsize=8)
+ax.set_title(f"HICRA predicts: execution < 0, semantic > 0{RUNS}; {SOURCE}", fontsize=8)
+fig.tight_layout()
 save_fig(fig, 7, "entropy_change", caption="Change from the base (step 0) to the last RL checkpoint in execution-token"
-         " entropy and in rarefied semantic entropy of planning n-grams, per dose; HICRA predicts a fall and a rise.")
+         " entropy and in rarefied semantic entropy of planning n-grams (a missing bar: no successful sample to"
+         " measure it on), per " + ("pair" if PAIRS else "dose") + "; HICRA predicts a fall and a rise." + NOTE)
 
 # %% [markdown]
 # ## What this run found
 
 # %%
-lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint; RL seed {SEED};"
-         " 95% bootstrap CIs over completions.", ""]
+lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint"
+         f"{'' if PAIRS else f'; RL seed {SEED}'}; 95% bootstrap CIs over completions.", ""]
 for _, r in SUM.iterrows():
     g = DYN[DYN["pair"] == r["pair"]].sort_values("step")
     a, b = g.iloc[0], g.iloc[-1]
     lines.append(
-        f"- **{r['pair']}** (dose {r['dose']:g}), step {r['first_step']} -> {r['last_step']}: accuracy"
+        f"- **{r['pair']}** (dose {r['dose']:g}{', label ' + CASES[r['pair']] if CASES[r['pair']] else ''}), step {r['first_step']} -> {r['last_step']}: accuracy"
         f" {a['accuracy']:.2f} -> {b['accuracy']:.2f}; execution-token entropy {a['exec_entropy']:.3f}"
         f" [{a['exec_lo']:.3f}, {a['exec_hi']:.3f}] -> {b['exec_entropy']:.3f} [{b['exec_lo']:.3f}, {b['exec_hi']:.3f}]"
         f" ({'falls' if r['exec_falls'] else 'no resolved fall'}); planning-token entropy {a['plan_entropy']:.3f} ->"
@@ -159,12 +197,31 @@ for _, r in SUM.iterrows():
         f" {a['sem_rarefied']:.3f} [{a['sem_rar_lo']:.3f}, {a['sem_rar_hi']:.3f}] -> {b['sem_rarefied']:.3f}"
         f" [{b['sem_rar_lo']:.3f}, {b['sem_rar_hi']:.3f}] ({'rises' if r['sem_rises'] else 'no resolved rise'});"
         f" half of the execution change by step {r['exec_half_step']}, of the semantic change by step"
-        f" {r['sem_half_step']}. HICRA two-phase pattern: **{'yes' if r['two_phase'] else 'no'}**.")
-n_yes = int(SUM["two_phase"].sum())
-lines += ["", f"Against the claim: the two-phase pattern (execution entropy falls, then planning semantic entropy rises)"
-          f" appears in {n_yes} of {len(SUM)} organisms here. "
-          + ("Where it does not, the run contradicts or does not resolve the claim at this scale; " if n_yes < len(SUM)
-             else "")
-          + "semantic entropy in this world largely tracks the spread over scratchpad formats, so a fall can also"
-          " mean format collapse (notebook 08)."]
+        f" {r['sem_half_step']}. HICRA two-phase pattern: **{'yes' if r['two_phase'] else 'no'}**"
+        + ("." if r["measurable"] else " (semantic entropy not measurable: no successful sample at the base or the"
+           " last checkpoint)."))
+TALLY = two_phase_tally(SUM.set_index("pair").to_dict("index"), SPECS.gain_passed())
+if TALLY["other"] == list(SUM["pair"]):  # no run labelled creation or activation: every run counts
+    n_yes = len(TALLY["other_pattern"])
+    lines += ["", f"Against the claim: the two-phase pattern (execution entropy falls, then planning semantic entropy"
+              f" rises) appears in {n_yes} of {len(SUM)} organisms here. "
+              + ("Where it does not, the run contradicts or does not resolve the claim at this scale; "
+                 if n_yes < len(SUM) else "")
+              + "where the corpus mixes scratchpad formats, semantic entropy largely tracks the spread over them, so a"
+              " fall can also mean format collapse (notebook 08)."]
+else:  # the claim is about RL that learns: count it where a labelled run gained and could be measured
+    lines += ["", f"**Over the runs that can test the claim** (labelled creation or activation, recorded gain check"
+              f" passed, semantic entropy measurable at the base and at the last checkpoint): the two-phase pattern in"
+              f" {len(TALLY['pattern'])} of {len(TALLY['tested'])}"
+              + (f" ({', '.join(TALLY['pattern'])})" if TALLY["pattern"] else "") + ". Not counted: "
+              f"{len(TALLY['no_gain'])} labelled runs that did not gain (no evidence either way), "
+              f"{len(TALLY['unmeasurable'])} that gained with no successful sample to mine at the base or the last"
+              f" checkpoint, and {len(TALLY['other'])} controls or unlabelled runs (pattern in"
+              f" {len(TALLY['other_pattern'])}; a random-reward control that loses every success has no semantic"
+              " entropy either, so it controls the execution half only)."]
+if any(s.recipe in ("depth-edge", "composition") for s in SPECS):
+    lines += ["", "In the depth and composition worlds a completion has one layout and its planning tokens copy the"
+              " prompt (operators, function letters), so the semantic entropy of planning n-grams measures how varied"
+              " the solved problems are, not the strategies that solved them: on these runs the figures test the"
+              " execution half of the claim only."]
 display(Markdown("\n".join(lines)))

@@ -128,3 +128,52 @@ def test_operands_without_named_pairs_is_refused(stem, tmp_path, monkeypatch):
     path = next(p for p in NOTEBOOKS if p.stem == stem)
     with pytest.raises(Exception, match="InvalidConfigError.*OPERANDS=5 applies to named pairs only"):
         notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "OPERANDS": 5})
+
+
+def test_two_phase_dynamics_on_named_pairs_in_smoke_mode(tmp_path, monkeypatch):
+    """Notebook 07 on named pairs: each named by pair and label in its figures and captions; a named pair whose RL
+    model kept no checkpoints is refused with a typed error."""
+    import json
+
+    figs = tmp_path / "figures"
+    monkeypatch.setenv("RLMETA_FIGURES", str(figs))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    path = next(p for p in NOTEBOOKS if p.stem == "07_two_phase_dynamics")
+    pair = "demo-arith-d050-rl-correct"  # the shipped pair that kept checkpoints
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": [pair]}).read_text()
+    assert "pairs named" in text and f"**{pair}** (dose 0.5" in text
+    for fig in notebooks.expected_figures(path):
+        caption = json.loads((figs / f"{fig}.json").read_text())["caption"]
+        assert f"Pairs: {pair} (" in caption and "per pair" in caption, (fig, caption)
+    with pytest.raises(Exception, match=r"InvalidConfigError.*\['val-arith-depth-d010-sft-deep'\] kept no RL"
+                                        r" checkpoints"):
+        notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": ["val-arith-depth-d010-sft-deep"]})
+
+
+def test_two_phase_dynamics_reads_a_composition_pair_in_its_own_world(tmp_path, monkeypatch):
+    """Notebook 07 on a composition pair (built here, tiny): each pair is measured in its own world, one row of panels
+    per world, and the single-layout caveat is printed."""
+    from rlmeta_interp.organism import composition_presets as cp
+    from rlmeta_interp.organism import zoo
+    from rlmeta_interp.organism.builders import base_spec, rl_spec
+    from rlmeta_interp.organism.pretrain import ModelConfig
+
+    tiny = ModelConfig(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=64)
+    ev = zoo.EvalConfig(n_samples=4, per_difficulty_problems=4, levels=(2, 3))
+    world = cp.COMP.replace(max_level=3)
+    base = base_spec("composition", 0.0, "tinyc", steps=4, model=tiny, batch_size=8, eval_cfg=ev, composition=world)
+    run = rl_spec(base, "ckpt", steps=2, prompts_per_step=2, num_generations=4, checkpoint_every=1,
+                  recipe="composition", composition=world.replace(max_level=3))
+    monkeypatch.setitem(zoo.PRESETS, "tinyc", lambda: [base, run])
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    zoo.build_zoo("tinyc", progress=False, threads=1)
+    path = next(p for p in NOTEBOOKS if p.stem == "07_two_phase_dynamics")
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": [run.name]}).read_text()
+    import json
+
+    caption = json.loads((tmp_path / "figures" / "07_entropy_dynamics.json").read_text())["caption"]
+    assert f"Pairs: {run.name} (composition, label creation" in caption
+    assert f"**{run.name}** (dose 0, label creation" in text
+    assert "test the execution half of the claim only" in text and "Over the runs that can test the claim" in text
