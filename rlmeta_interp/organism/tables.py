@@ -20,7 +20,7 @@ import re
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from ..errors import InvalidConfigError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case
-from .presets import DYNAMICS_PRESETS, earlier_runs, seed_design
+from .presets import DYNAMICS_PRESETS, earlier_runs, preset_specs, seed_design
 from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_manifest_path, manifest_files,
@@ -293,8 +293,6 @@ def dynamics_rows(folder: str | Path, earlier_dirs: Sequence[str | Path]) -> lis
 def export_dynamics(zoo_dir: str | Path) -> list[Path]:
     """Record in :func:`dynamics_dir` the models of :data:`~.presets.DYNAMICS_PRESETS` built in ``zoo_dir``: the RL
     runs and their bases, but for bases that ``data/validation`` records with the same weights."""
-    from .presets import preset_specs
-
     def recorded(name: str) -> bool:  # a validation record with the weights built here
         rec, built = exported_manifest_path(validation_manifests_dir(), name), Path(zoo_dir) / name / MANIFEST
         return rec is not None and built.exists() and weights_sha(read_json(rec)) == weights_sha(read_json(built))
@@ -304,20 +302,16 @@ def export_dynamics(zoo_dir: str | Path) -> list[Path]:
 
 
 def _export_pilots(zoo_dir: str) -> None:
-    from .presets import preset_specs
-
     copy_manifests(zoo_dir, pilot_manifests_dir(), [s for preset in PILOT_PRESETS for s in preset_specs(preset)],
                    suffix=".json.gz")
 
 
 def _export_validation(zoo_dir: str) -> None:
-    from .presets import preset_specs
-
     export_manifests(zoo_dir, validation_manifests_dir(), preset_specs("validation"))
 
 
 #: ``--flag ZOO_DIR``: what each export copies from a built zoo before the tables are rendered, and its usage line
-EXPORTS: dict[str, tuple[Any, str]] = {
+EXPORTS: dict[str, tuple[Callable[[str], Any], str]] = {
     "--export": (_export_validation, "the validation preset's manifests into data/validation (or --export-pilot"
                                      " ZOO_DIR: the built models of the presets outside validation into data/pilots)"),
     "--export-rebuilds": (export_rebuilds, "the validation models built there with other weights than their records"),
