@@ -82,7 +82,7 @@ from rlmeta_interp.analysis.dynamics import checkpoint_dynamics, digit_exec_mask
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments.training_runs import two_phase_summary, two_phase_tally
 from rlmeta_interp.organism.trained_world import world_for
-from rlmeta_interp.plotting import line_ci, save_fig, set_style
+from rlmeta_interp.plotting import checkpoint_rows, save_fig, set_style
 from tqdm.auto import tqdm
 from rlmeta_interp.registry import choose_pairs
 
@@ -124,27 +124,7 @@ DYN[["pair", "step", "accuracy", "exec_entropy", "exec_lo", "exec_hi", "plan_ent
 
 # %%
 DYN["label"] = DYN["pair"].map(NAMES)
-ROWS = list(DYN.groupby("world", sort=False))  # one row of panels per world
-fig, grid = plt.subplots(len(ROWS), 4, figsize=(21 if PAIRS else 16, 4.2 * len(ROWS)), squeeze=False)
-for axes, (world_name, D) in zip(grid, ROWS, strict=True):
-    line_ci(axes[0], D, "step", "accuracy", "acc_lo", "acc_hi", hue="label", marker="o")
-    axes[0].set_title(f"{world_name}: accuracy (sampled, T=1)")
-    line_ci(axes[1], D, "step", "exec_entropy", "exec_lo", "exec_hi", hue="label", marker="o")
-    axes[1].set_title("token entropy at execution tokens (nats)")
-    line_ci(axes[2], D, "step", "plan_entropy", hue="label", marker="s", ls=":")
-    axes[2].set_title("token entropy at planning tokens (nats)")
-    line_ci(axes[3], D, "step", "sem_rarefied", "sem_rar_lo", "sem_rar_hi", hue="label", marker="o")
-    for _label, g in D.groupby("label", sort=False):
-        axes[3].plot(g["step"], g["semantic_entropy"], ls="--", lw=1, color="grey", alpha=0.7)
-    axes[3].set_title(f"semantic entropy of planning {NGRAM}-grams (nats)\nsolid: rarefied; dashed grey: all"
-                      " successes", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("RL step (0 = base)")
-        if PAIRS:  # one legend per row for many pairs, right of the row
-            ax.get_legend().remove()
-    if PAIRS:
-        axes[3].legend(*axes[0].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=7,
-                       frameon=False)
+fig, _ = checkpoint_rows(DYN, ngram=NGRAM, legend_right=bool(PAIRS))  # one row of panels per world
 RUNS = "" if PAIRS else f", RL variant {VARIANT}, seed {SEED}"  # named pairs: the source says so
 fig.suptitle(f"{WORLD_NAMES}{RUNS}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples;"
              f" 95% bootstrap CIs over completions (rarefied: interval over equal-size draws); {SOURCE}", fontsize=8)
@@ -163,7 +143,8 @@ save_fig(fig, 7, "entropy_dynamics", caption="Per RL checkpoint: accuracy, token
 pd.DataFrame([{"pair": k, "n_grams": len(v), "top": ["|".join(g) for g in v[:8]]} for k, v in vocabs.items()])
 
 # %%
-SUM = pd.DataFrame([{"pair": p, "dose": g["dose"].iloc[0], **two_phase_summary(g)} for p, g in DYN.groupby("pair", sort=False)])
+SUM = pd.DataFrame([{"pair": p, "dose": g["dose"].iloc[0], **two_phase_summary(g)}
+                    for p, g in DYN.groupby("pair", sort=False)])
 x = np.arange(len(SUM))
 fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(SUM)), 5.5 if PAIRS else 4))
 ax.bar(x - 0.2, SUM["exec_last"] - SUM["exec_first"], width=0.4, label="execution-token entropy")

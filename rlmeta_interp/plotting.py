@@ -170,3 +170,35 @@ def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
     fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
     return fig
 
+
+
+def checkpoint_rows(dyn: pd.DataFrame, *, ngram: int, legend_right: bool = False) -> tuple[Any, Any]:
+    """Four panels per world (one row each, in order of appearance) of a checkpoint-dynamics table with columns
+    ``world, label, step`` and those of :func:`rlmeta_interp.analysis.dynamics.checkpoint_dynamics` (with
+    ``rarefy=True``): accuracy, token entropy at execution and at planning tokens, and the rarefied semantic entropy of
+    planning ``ngram``-grams with the unrarefied value dashed grey; one line per ``label``. ``legend_right`` puts one
+    legend per row right of it (for many labels; leave the figure's right 18% free). Returns ``(fig, grid)``."""
+    rows = list(dyn.groupby("world", sort=False))
+    if not rows:
+        raise InvalidConfigError("checkpoint_rows needs a non-empty table with a 'world' column.")
+    fig, grid = plt.subplots(len(rows), 4, figsize=(21 if legend_right else 16, 4.2 * len(rows)), squeeze=False)
+    for axes, (world, d) in zip(grid, rows, strict=True):
+        line_ci(axes[0], d, "step", "accuracy", "acc_lo", "acc_hi", hue="label", marker="o")
+        axes[0].set_title(f"{world}: accuracy (sampled, T=1)")
+        line_ci(axes[1], d, "step", "exec_entropy", "exec_lo", "exec_hi", hue="label", marker="o")
+        axes[1].set_title("token entropy at execution tokens (nats)")
+        line_ci(axes[2], d, "step", "plan_entropy", hue="label", marker="s", ls=":")
+        axes[2].set_title("token entropy at planning tokens (nats)")
+        line_ci(axes[3], d, "step", "sem_rarefied", "sem_rar_lo", "sem_rar_hi", hue="label", marker="o")
+        for _label, g in d.groupby("label", sort=False):
+            axes[3].plot(g["step"], g["semantic_entropy"], ls="--", lw=1, color="grey", alpha=0.7)
+        axes[3].set_title(f"semantic entropy of planning {ngram}-grams (nats)\nsolid: rarefied; dashed grey: all"
+                          " successes", fontsize=9)
+        for ax in axes:
+            ax.set_xlabel("RL step (0 = base)")
+            if legend_right:
+                ax.get_legend().remove()
+        if legend_right:
+            axes[3].legend(*axes[0].get_legend_handles_labels(), loc="upper left", bbox_to_anchor=(1.02, 1),
+                           fontsize=7, frameon=False)
+    return fig, grid

@@ -81,3 +81,32 @@ def test_panel_grid_wraps_many_panels_into_two_columns_of_stacked_axes():
     for bad in ({"n": 0}, {"n": 2, "rows_per_panel": 0}, {"n": 2, "max_cols": 1}):
         with pytest.raises(InvalidConfigError, match="panel_grid needs"):
             plotting.panel_grid(panel_size=(1.0, 1.0), **bad)
+
+
+def test_checkpoint_rows_draw_one_row_per_world_and_a_line_per_label():
+    import numpy as np
+
+    from rlmeta_interp.plotting import checkpoint_rows
+
+    rows = []
+    for world, labels in (("composition", ["a", "b"]), ("arithmetic", ["c"])):
+        for label in labels:
+            for step in (0, 10):
+                rows.append({"world": world, "label": label, "step": step, "accuracy": 0.5, "acc_lo": 0.4,
+                             "acc_hi": 0.6, "exec_entropy": 1.0, "exec_lo": 0.9, "exec_hi": 1.1, "plan_entropy": 0.1,
+                             "sem_rarefied": np.nan if label == "c" else 2.0, "sem_rar_lo": 1.9, "sem_rar_hi": 2.1,
+                             "semantic_entropy": 2.0})
+    fig, grid = checkpoint_rows(pd.DataFrame(rows), ngram=2, legend_right=True)
+    assert grid.shape == (2, 4)
+    assert grid[0, 0].get_title() == "composition: accuracy (sampled, T=1)" and grid[1, 0].get_title().startswith(
+        "arithmetic")
+    # one line per label in each panel (the semantic panel adds a dashed unrarefied line per label)
+    assert [len(ax.lines) for ax in grid[0]] == [2, 2, 2, 4] and len(grid[1, 0].lines) == 1
+    # legend_right: one legend per row, right of the last panel, naming that row's labels only
+    assert grid[0, 0].get_legend() is None
+    assert [t.get_text() for t in grid[0, 3].get_legend().get_texts()] == ["a", "b"]
+    assert "planning 2-grams" in grid[1, 3].get_title()
+    fig2, grid2 = checkpoint_rows(pd.DataFrame(rows), ngram=3)
+    assert grid2[0, 0].get_legend() is not None
+    with pytest.raises(InvalidConfigError, match="non-empty table"):
+        checkpoint_rows(pd.DataFrame(columns=["world"]), ngram=2)
