@@ -110,6 +110,7 @@ dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed
 rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
 cos_frames, tr_frames, rec_frames, chosen, behaviours, leak_free = [], [], [], {}, {}, []
 labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
+titles = specs.titles()  # panel titles: name, dose and that label
 for spec in tqdm(specs, desc="direction report per pair"):
     pair = load_pair(spec.name)
     world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
@@ -141,7 +142,7 @@ for (ax, ax_log), name in zip(panels, pairs, strict=True):
     ax.plot(c.layer, c.null_shared_hi, "s--", color=COLORS["control"], label="shared-permutation null (97.5%)")
     ax.plot(c.layer, c.null_indep_hi, "^:", color=COLORS["random"], label="independent null (97.5%)")
     ax.get_legend().remove()
-    ax.set_title(f"{name} (dose {c.dose.iloc[0]}{', ' + c.label.iloc[0] if c.label.iloc[0] else ''})", fontsize=9)
+    ax.set_title(titles[name], fontsize=9)
     # the same numbers as distance from identical directions, on a log scale: below the null line beats it
     dist = c.assign(d=1 - c.cosine, d_lo=1 - c.ci_hi, d_hi=1 - c.ci_lo, series="1 - cos")
     line_ci(ax_log, dist, "layer", "d", "d_lo", "d_hi", hue="series", palette={"1 - cos": COLORS["rl"]}, marker="o")
@@ -175,7 +176,7 @@ for (ax,), name in zip(panels, pairs, strict=True):
     line_ci(ax, t, "layer", "accuracy", "ci_lo", "ci_hi", hue="series", palette=palette, marker="o")
     ax.axhline(t.chance.max(), color=COLORS["control"], ls=":", label="chance (majority class)")
     ax.get_legend().remove()
-    ax.set_title(f"{name} (dose {t.dose.iloc[0]}{', ' + t.label.iloc[0] if t.label.iloc[0] else ''})", fontsize=9)
+    ax.set_title(titles[name], fontsize=9)
     ax.set_xticks(sorted(t.layer.unique()))
     ax.set_ylabel("")
 for (ax,) in panels[::cols]:
@@ -215,7 +216,7 @@ for (ax,), name in zip(panels, pairs, strict=True):
     ax.tick_params(axis="x", labelrotation=90, labelsize=8)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title(f"{name} (dose {r.dose.iloc[0]}{', ' + r.label.iloc[0] if r.label.iloc[0] else ''}), layer {STEER_LAYER}",
+    ax.set_title(f"{titles[name]}, layer {STEER_LAYER}",
                  fontsize=9)
 for (ax,) in panels[::cols]:
     ax.set_ylabel("greedy accuracy (test half)")

@@ -105,6 +105,7 @@ cfg = diffing.HybridReportConfig(layer=LAYER, n_categories=N_CATEGORIES, categor
                                  n_boot=N_BOOT, seed=SEED)
 tables, shares, examples, devs, leak_free = [], [], [], [], []
 labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
+titles = specs.titles()  # panel titles: name, dose and that label
 for spec in tqdm(specs, desc="hybrid decoding per pair"):
     pair = load_pair(spec.name)
     world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
@@ -159,7 +160,7 @@ for i, ((ax_acc, ax_steer), name) in enumerate(zip(panels, pairs, strict=True)):
     for ax in (ax_acc, ax_steer):
         ax.set_xlabel("")
         ax.set_ylabel("")
-    ax_acc.set_title(f"{name} (dose {t.dose.iloc[0]}{', ' + t.label.iloc[0] if t.label.iloc[0] else ''})", fontsize=9)
+    ax_acc.set_title(titles[name], fontsize=9)
 for ax_acc, ax_steer in panels[::cols]:
     ax_acc.set_ylabel("greedy accuracy")
     ax_steer.set_ylabel("fraction of tokens steered")
@@ -180,7 +181,7 @@ for (ax,), name in zip(panels, pairs, strict=True):
     bar_ci(ax, s, "category", "share", colors=[COLORS["rl"]] * len(s))
     for x, (_, row) in enumerate(s.iterrows()):
         ax.annotate(f"|v|={row.vector_norm:.1f}", (x, row.share), ha="center", va="bottom", fontsize=7)
-    ax.set_title(f"{name} (dose {s.dose.iloc[0]}{', ' + s.label.iloc[0] if s.label.iloc[0] else ''})", fontsize=9)
+    ax.set_title(titles[name], fontsize=9)
     ax.set_xlabel("category (SAE latent)" if CATEGORY_METHOD == "sae" else "category (k-means cluster)")
     ax.set_ylabel("")
 for (ax,) in panels[::cols]:

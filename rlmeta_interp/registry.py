@@ -256,10 +256,19 @@ class PairSelection(list[PairSpec]):
         return {p.name: case_label(p.label, (manifest_of(p.name) or {}).get("gain_check")) for p in self}
 
     def gain_passed(self) -> dict[str, bool | None]:
-        """``{pair name: passed}``: the recorded gain check of each pair labelled creation or activation (False when
-        none is recorded), None for controls and unlabelled pairs (no gain is asked of them)."""
-        return {p.name: bool(((manifest_of(p.name) or {}).get("gain_check") or {}).get("passed"))
+        """``{pair name: passed}``: whether each pair labelled creation or activation is a case of its label (its
+        recorded gain check passed, :func:`~rlmeta_interp.organism.gain.is_validation_case`), None for controls and
+        unlabelled pairs (no gain is asked of them)."""
+        from .organism.gain import is_validation_case
+
+        return {p.name: is_validation_case(p.label, (manifest_of(p.name) or {}).get("gain_check"))
                 if p.label in ("creation", "activation") else None for p in self}
+
+    def titles(self) -> dict[str, str]:
+        """``{pair name: panel title}``: the name with its dose and, where it has one, its label as
+        :meth:`case_labels` gives it."""
+        labels = self.case_labels()
+        return {p.name: f"{p.name} (dose {p.dose}{', ' + labels[p.name] if labels[p.name] else ''})" for p in self}
 
     def note(self) -> str:
         """A caption's account of these pairs: each with its recipe and its label as :meth:`case_labels` gives it,

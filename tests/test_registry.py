@@ -337,3 +337,5 @@ def test_case_labels_mark_a_failed_gain_check_and_the_note_uses_them(tmp_path, m
     assert sel.note() == (" Pairs: v-gain (r, label creation), v-flat (r, label creation, no gain), v-ctl (r, label"
                           " no_signal), v-plain (no recipe, label none); 'RL' names each pair's tuned model.")
     assert sel.gain_passed() == {"v-gain": True, "v-flat": False, "v-ctl": None, "v-plain": None}
+    assert sel.titles() == {"v-gain": "v-gain (dose 0.5, creation)", "v-flat": "v-flat (dose 0.5, creation, no gain)",
+                            "v-ctl": "v-ctl (dose 0.5, no_signal)", "v-plain": "v-plain (dose 0.5)"}
