@@ -27,3 +27,13 @@ def fmt_ci(value: float | None, lo: float | None = None, hi: float | None = None
 def ci_side(lo: float, hi: float, at: float = 0.0) -> str:
     """Where a CI lies relative to ``at``: ``"above 0"``, ``"below 0"`` or ``"CI includes 0"``."""
     return f"above {at:g}" if lo > at else f"below {at:g}" if hi < at else f"CI includes {at:g}"
+
+
+def share_text(k: int, n: int) -> str:
+    """``k of n`` with the share and its exact (Clopper-Pearson) 95% interval; ``none built`` when ``n`` is 0."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return "none built"
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return f"{k} of {n} (share {k / n:.2f}, exact 95% interval {ci.low:.2f} to {ci.high:.2f})"

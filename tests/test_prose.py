@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlmeta_interp.prose import ci_side, fmt2, fmt_ci
+from rlmeta_interp.prose import ci_side, fmt2, fmt_ci, share_text
 
 
 def test_fmt_ci_with_without_and_with_missing_bounds():
@@ -26,3 +26,9 @@ def test_ci_side():
 def test_fmt2_gives_two_decimals_or_n_a():
     assert fmt2(0.456) == "0.46" and fmt2(np.float64(1.0)) == "1.00" and fmt2(3) == "3.00"
     assert fmt2(None) == "n/a" and fmt2(float("nan")) == "n/a"
+
+
+def test_share_text_gives_the_exact_interval():
+    assert share_text(0, 0) == "none built"
+    assert share_text(1, 2) == "1 of 2 (share 0.50, exact 95% interval 0.01 to 0.99)"  # Clopper-Pearson
+    assert share_text(4, 4).endswith("exact 95% interval 0.40 to 1.00)")

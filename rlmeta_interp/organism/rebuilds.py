@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InvalidConfigError
 from ..io import read_json
+from ..prose import share_text
 from .manifests import (MANIFEST, copy_manifests, exported_manifest_path, manifest_files, pilot_manifests_dir,
                         validation_manifests_dir, weights_sha)
 from .markdown import fmt_num
@@ -167,16 +168,6 @@ def budget_records(recorded_dir: str | Path) -> list[bool]:
             if _counted(m)]
 
 
-def _share(k: int, n: int) -> str:
-    """``k of n`` with the share and its exact (Clopper-Pearson) 95% interval."""
-    from scipy.stats import binomtest
-
-    if n == 0:
-        return "none built"
-    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
-    return f"{k} of {n} (share {k / n:.2f}, exact 95% interval {ci.low:.2f} to {ci.high:.2f})"
-
-
 def _passed(rows: list[dict[str, Any]]) -> int:
     return sum(r["passed"] is True for r in rows)
 
@@ -206,10 +197,10 @@ def rl_seed_summary(rows: list[dict[str, Any]], records: list[bool]) -> str:
     design = {b: next(r["label"] for r in rows if r["base"] == b) for b in bases}
     lines = [f"The test's answer, its added runs ({len(test)} of the {len(_planned_specs())} planned built): "
              + (f"passed the gain check in {_passed(test)} of {len(test)}." if test else "none built yet.")]
-    lines += [f"- from {b} ({design[b]} by design): {_share(_passed(g), len(g))}."
+    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
               for b in bases if (g := [r for r in test if r["base"] == b])]
     lines += ["", "Every run from the rebuilt bases (a description; two of these failures prompted the test):"]
-    lines += [f"- from {b} ({design[b]} by design): {_share(_passed(g), len(g))}."
+    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
               for b in bases if (g := [r for r in rows if r["base"] == b])]
     seeds = sorted({r["RL seed"] for r in rows})
     lines.append("- per RL seed (the two bases' runs of one seed share their prompt stream): " + "; ".join(
@@ -219,7 +210,7 @@ def rl_seed_summary(rows: list[dict[str, Any]], records: list[bool]) -> str:
         lines.append(f"- the records of the rebuilt validation runs (trained from the recorded bases): "
                      f"{sum(p is True for p in recorded)} of {len(recorded)} passed.")
     lines.append(f"- every committed validation record of this kind of run (recipe {RLSEEDS_RECIPE}, creation or"
-                 f" activation by design): {_share(sum(records), len(records))} passed.")
+                 f" activation by design): {share_text(sum(records), len(records))} passed.")
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +228,7 @@ def rl_seed_headline(rows: list[dict[str, Any]], records: list[bool]) -> str:
             f" the bandit RL-seeds test's added runs (RL seeds {_seeds(s.rl.seed for s in planned)}) ")
     text += f"in {_passed(test)} of {len(test)}" if test else "are not built yet"
     text += f" ({len(test)} of {len(planned)} built so far)" if 0 < len(test) < len(planned) else ""
-    text += (f"; the committed records of such runs passed in {_share(sum(records), len(records))}"
+    text += (f"; the committed records of such runs passed in {share_text(sum(records), len(records))}"
              " (data/README.md, \"How often a run of this budget gains\"). The table's bandit RL cases are the runs"
              " that passed.")
     if test and len(test) == len(planned) and _passed(test) == len(test):
