@@ -361,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=None,
                    help="torch threads per worker (default: RLMETA_THREADS, else torch's); 1 is fastest on a busy"
                         " machine. The count changes floating-point sums: a model rebuilt with another count has"
-                        " other weights (manifests record it under build.torch_threads)")
+                        " other weights (manifests record it under build.torch_threads, and the CPU's vector instruction set,"
+                        " which can change them too, under build.cpu_capability)")
     b.set_defaults(func=cmd_zoo_build)
 
     s = sub.add_parser("demo", parents=[q],

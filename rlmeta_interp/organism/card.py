@@ -127,7 +127,8 @@ def _training(m: dict[str, Any], hf: dict[str, Any]) -> list[str]:
     build = m.get("build") or {}
     if build:
         rows.append(("build time", f"{_num(build.get('seconds'))} s wall, {_num(build.get('cpu_seconds'))} CPU s"
-                                   f" ({build.get('torch_threads', '?')} torch thread(s), {build.get('machine', '?')})"))
+                                   f" ({build.get('torch_threads', '?')} torch thread(s), {build.get('machine', '?')}"
+                                   + (f", {build['cpu_capability']}" if build.get("cpu_capability") else "") + ")"))
     if tr.get("checkpoints"):
         rows.append(("checkpoints", f"{len(tr['checkpoints'])} weights-only RL checkpoints under `checkpoints/`"))
     lines += _table([(k, v) for k, v in rows if v is not None], ("setting", "value"))

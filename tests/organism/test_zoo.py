@@ -253,6 +253,9 @@ def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_pat
     # CPU seconds count the killed run too; the ledger does not travel into the finished folder
     assert m["build"]["cpu_seconds_earlier_runs"] == pytest.approx(earlier) and m["build"]["cpu_seconds"] > earlier
     assert not (folder / zoo.CPU_LEDGER).exists()
+    # what the weights can depend on besides the spec: threads and the CPU's vector instructions
+    assert m["build"]["torch_threads"] == 1
+    assert m["build"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
 def test_cpu_ledger_writes_its_running_total_while_open(tmp_path, monkeypatch):
