@@ -88,6 +88,33 @@ def test_capability_boundary_on_named_pairs_in_smoke_mode(tmp_path, monkeypatch)
     assert caption.endswith(f"(pairs drawn: {', '.join(pairs)}).")
 
 
+def test_domain_notebook_on_the_committed_records_in_smoke_mode(tmp_path, monkeypatch):
+    """Notebook 04 with RECORDS: the recipes compared from their committed build records (nothing sampled), the words
+    computed from the same runs the figures draw."""
+    import json
+
+    from rlmeta_interp.experiments import recipe_records as rr
+    from rlmeta_interp.organism.records import gain_frame, load_records
+
+    figs = tmp_path / "figures"
+    monkeypatch.setenv("RLMETA_FIGURES", str(figs))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    folders = ["validation", "pilots/dynamics"]
+    recipes = {"depth-edge": {"steps": 300, "lr": 0.0001}}
+    path = next(p for p in NOTEBOOKS if p.stem == "04_domain_conditional")
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "RECORDS": folders, "RECIPES": recipes,
+                                                   "KNOB_RECIPE": "depth-edge"}).read_text()
+    frame = gain_frame(load_records(folders))
+    expected = rr.findings(rr.recipe_runs(frame, recipes), rr.budget_runs(frame, "depth-edge"), "depth-edge")
+    line = expected.splitlines()[2]  # the recipe's line (no character JSON would escape)
+    assert line.startswith("- depth-edge (arithmetic; 300 steps") and line in text
+    assert "expanded its boundary in no recipe here" in expected and "expanded its boundary in no recipe here" in text
+    for fig in notebooks.expected_figures(path):
+        assert (figs / f"{fig}.png").exists()
+    caption = json.loads((figs / "04_passk_by_world.json").read_text())["caption"]
+    assert caption.endswith("val-arith-depth-d000-rl-edge, val-arith-depth-d010-rl-edge.")
+
+
 @pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])
 def test_direction_notebooks_on_named_pairs_in_smoke_mode(stem, tmp_path, monkeypatch):
     """Notebooks 01 and 02 in their validation mode, on the shipped depth pairs: the contrast is the dosed capability
