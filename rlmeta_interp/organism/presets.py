@@ -166,10 +166,12 @@ FRESH_TEST_SEEDS = (4, 5, 6, 7, 8, 9)
 
 
 def depth_base(dose: float, preset: str, seed: int, *, steps: int = DEPTH_PRETRAIN_STEPS,
-               eval_cfg: EvalConfig = VALIDATION_EVAL) -> OrganismSpec:
+               eval_cfg: EvalConfig = VALIDATION_EVAL, depth_format: str = "rewrite") -> OrganismSpec:
+    """A depth-world base; ``depth_format`` is the scratchpad every document shows (``"mix"``: each document's drawn
+    from the corpus's format weights, for the format-collapse recipe)."""
     return base_spec("arithmetic", dose, preset, steps=steps, model=DEPTH_MODEL, seed=seed, eval_cfg=eval_cfg,
-                     tag="depth", arithmetic=DEPTH_ARITH, arithmetic_dose="depth", shallow_max_depth=DEPTH_SHALLOW,
-                     depth_format="rewrite")
+                     tag="depth" if depth_format == "rewrite" else f"depth{depth_format}", arithmetic=DEPTH_ARITH,
+                     arithmetic_dose="depth", shallow_max_depth=DEPTH_SHALLOW, depth_format=depth_format)
 
 
 def depth_rl(base: OrganismSpec, split: str, *, seed: int = 0, reward: str = DEPTH_REWARD,
@@ -337,6 +339,29 @@ def _depth_dynamics() -> list[OrganismSpec]:
                       for s in DYNAMICS_RL_SEEDS for r in (DEPTH_REWARD, "random") for b in bases)]
 
 
+# Format collapse on a leak-free labelled recipe (notebook 08, claim 9): the depth world's bases at the validation doses
+# and pretraining budget, but every document's scratchpad drawn half and half from two formats (a running sum in words,
+# or equations), so RL has formats to choose between; RL on chains of 2 to 5 operands (the pretraining depths, where a
+# base earns reward, and the edge one deeper), the depth recipe's budget and process reward, weights every
+# DYNAMICS_CHECKPOINT_EVERY steps, RL seeds 0 and 1 and a same-budget random-reward control per base. Labels follow from
+# the corpus design (dose 0: creation of the deeper chains; 0.1: activation). Not validation pairs (no split), read by
+# no fit; fixed before any of its models was built.
+FORMAT_ARITH = DEPTH_ARITH.replace(max_operands=5)
+FORMAT_RL_SEEDS = (0, 1)
+
+
+def _format_dynamics() -> list[OrganismSpec]:
+    """Preset ``format-dynamics``: the two-format depth bases of :data:`DEPTH_DOSES` (pretraining seed 0) and, from
+    each, RL on :data:`FORMAT_ARITH` with the process reward (RL seeds :data:`FORMAT_RL_SEEDS`) and random rewards
+    (RL seed 0), all keeping dynamics checkpoints; ordered so that a partial build holds both doses."""
+    bases = [depth_base(dose, "fdyn", 0, depth_format="mix") for dose in DEPTH_DOSES]
+    runs = [(s, DEPTH_REWARD) for s in FORMAT_RL_SEEDS] + [(0, "random")]
+    return [*bases, *(rl_spec(b, "mixed-ckpt" if r == DEPTH_REWARD else f"mixed-{r}-ckpt", seed=s, reward=r,
+                              recipe="depth-format", arithmetic=FORMAT_ARITH,
+                              checkpoint_every=DYNAMICS_CHECKPOINT_EVERY, **DEPTH_RL)
+                      for s, r in runs for b in bases)]
+
+
 def _demo() -> list[OrganismSpec]:
     """The validation preset's pretraining-seed-0 depth bases at doses 0 and 0.1 with their first fine-tuning pairs:
     a known-creation case and its activation twin under one budget. The same specs (and names) as in
@@ -347,6 +372,7 @@ def _demo() -> list[OrganismSpec]:
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
                                                          "bandit-rlseeds": _bandit_rlseeds, "depth-dynamics": _depth_dynamics,
+                                                         "format-dynamics": _format_dynamics,
                                                          **COMPOSITION_PRESETS}
 
 
@@ -358,8 +384,8 @@ def preset_specs(preset: str) -> list[OrganismSpec]:
 
 
 
-#: the presets whose RL runs keep dynamics checkpoints (notebook 07)
-DYNAMICS_PRESETS = ("depth-dynamics", "composition-dynamics")
+#: the presets whose RL runs keep dynamics checkpoints (notebooks 07 and 08)
+DYNAMICS_PRESETS = ("depth-dynamics", "composition-dynamics", "format-dynamics")
 
 
 def earlier_runs(presets: Sequence[str] = DYNAMICS_PRESETS) -> dict[str, str]:

@@ -52,6 +52,30 @@ def test_depth_dynamics_runs_are_the_validation_recipe_with_checkpoints_under_ot
         (b.name, w, s) for b in bases for w in (presets.DEPTH_REWARD, "random") for s in presets.DYNAMICS_RL_SEEDS}
 
 
+def test_format_dynamics_is_the_depth_recipe_with_two_scratchpad_formats():
+    from rlmeta_interp.organism.corpus import Corpus
+    from rlmeta_interp.organism.worlds.arithmetic import format_of
+
+    specs = presets.preset_specs("format-dynamics")
+    bases = {s.name: s for s in specs if s.kind == "base"}
+    runs = [s for s in specs if s.kind == "rl"]
+    validation = {s.name: s for s in presets.preset_specs("validation")}
+    for b in bases.values():
+        twin = validation[presets.depth_base(b.dose, "val", 0).name]
+        # the validation base's corpus, model and budget, but for the scratchpad format
+        assert b.pretrain.corpus.depth_format == "mix" and b.name not in validation
+        assert b.pretrain.replace(corpus=b.pretrain.corpus.replace(depth_format="rewrite")) == twin.pretrain
+        fmts = {format_of(d.completion) for d in Corpus(b.pretrain.corpus).batch(0, 400)}
+        assert fmts == {"sum", "eq"}  # both formats are in the documents, and only they
+    assert {(r.base, r.rl.reward, r.rl.seed) for r in runs} == {
+        (b, w, s) for b in bases for w, s in [(presets.DEPTH_REWARD, 0), (presets.DEPTH_REWARD, 1), ("random", 0)]}
+    for r in runs:
+        assert r.split == "" and r.recipe == "depth-format" and r.rl.checkpoint_every == presets.DYNAMICS_CHECKPOINT_EVERY
+        assert (r.rl.arithmetic.min_operands, r.rl.arithmetic.max_operands) == (2, 5) and r.rl.arithmetic.leak_free
+        assert r.label == ("no_signal" if r.rl.reward == "random" else "creation" if r.dose == 0 else "activation")
+    assert "format-dynamics" in presets.DYNAMICS_PRESETS
+
+
 def test_earlier_runs_pair_each_checkpointed_run_with_the_run_it_repeats():
     earlier = presets.earlier_runs()
     # the process-reward runs of RL seed 0 repeat the validation runs; the pilot's runs are repeated under cdyn names
