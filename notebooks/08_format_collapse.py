@@ -35,12 +35,22 @@
 # and the pretraining mixture; with only a few checkpoints, a collapse and the biggest jump coincide by chance with
 # probability 1/(number of intervals). At dose `DOSE`, the final format shares of the RL variants the zoo has (KL
 # coefficient 0 / default / 0.2, and the random- and format-reward controls) beside the base.
+#
+# **On a leak-free recipe with labels fixed before training** (`PAIRS`, the figures of record): the preset
+# `format-dynamics` pretrains the depth world's bases (chains of 2 to 4 operands always worked, deeper ones only in the
+# dose share; held-out problems never in a training stream) with every scratchpad written half as a running sum in
+# words and half as equations, then RL-tunes them on chains of 2 to 5 operands with the depth recipe's budget, keeping
+# the weights every 30 steps: from a dose-0 base (creation by design of the deeper chains) and a dose-0.1 base
+# (activation), RL seeds 0 and 1 each, and a same-budget random-reward control per base. Each pair is read in its own
+# world on held-out problems of its RL distribution, and the variants figure compares every named pair's final model
+# beside its base. A collapse that the random-reward control shows as well is drift, not an echo of the reward.
 
 # %% tags=["parameters"]
 PRESET = "paper"  # zoo preset (SMOKE falls back to the shipped demo pairs)
 WORLD = "arithmetic"
 VARIANT = "correct"
 SEED = 0  # RL seed of the pairs with checkpoints; also the sampling seed
+PAIRS = []  # pair names whose RL models kept checkpoints, whatever else the zoo holds (the figures of record name theirs)
 SMOKE = False
 DOSE = 0.5  # dose at which RL variants (KL coefficients, spurious rewards) are compared
 COMPARE_VARIANTS = ["kl0", "correct", "kl0.2", "random", "format"]
@@ -65,10 +75,11 @@ from IPython.display import Markdown, display
 from rlmeta_interp import load_model, load_pair, registry
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
 from rlmeta_interp.analysis.formats import collapse_summary, format_dynamics
-from rlmeta_interp.experiments.training_runs import final_format_shares, pretraining_format_mix
+from rlmeta_interp.experiments.training_runs import collapse_tally, final_format_shares, pretraining_format_mix
+from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
-from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
 from tqdm.auto import tqdm
 
 logging.basicConfig(level=logging.WARNING)
@@ -76,9 +87,17 @@ set_style()
 FORMATS = [*ALL_FORMATS, "other"]
 FCOL = {"direct": COLORS["base"], "sum": COLORS["steered"], "eq": COLORS["rl"], "rewrite": COLORS["reference"],
         "other": COLORS["random"]}
-SPECS = registry.select_pairs(WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE, need_checkpoints=True)
+SPECS = registry.choose_pairs(PAIRS, WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE,
+                              need_checkpoints=True)
+if other := [s.name for s in SPECS if s.world != "arithmetic"]:
+    raise InvalidConfigError(f"Pairs {other}: answer formats are read in the arithmetic world only; name arithmetic"
+                             " pairs.")
 SOURCE = SPECS.source
-pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for s in SPECS]).assign(source=SOURCE)
+CASES = SPECS.case_labels()  # the label fixed before training, ", no gain" where the recorded gain check failed
+TITLES = SPECS.titles() if PAIRS else {s.name: f"{s.name} (dose {s.dose:g})" for s in SPECS}
+NOTE = SPECS.note() if PAIRS else ""
+pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "label": CASES[s.name]}
+              for s in SPECS]).assign(source=SOURCE)
 
 # %% [markdown]
 # ## Format shares, pass@1 and pass@k at every checkpoint
@@ -87,7 +106,7 @@ pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed")} for 
 RES = {}
 for s in tqdm(SPECS, desc="format dynamics per pair"):
     pair = load_pair(s.name)
-    world = world_for(pair, WORLD)
+    world = world_for(pair, None if PAIRS else WORLD)
     problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
     RES[s.name] = format_dynamics(
         iter_checkpoints(pair.rl.folder, skeleton=pair.rl.hf), pair.rl.tokenizer, problems, world, world.format_of,
@@ -98,18 +117,17 @@ for s in tqdm(SPECS, desc="format dynamics per pair"):
 pd.DataFrame([{"pair": k, "collapse": r["collapse"], "biggest_jump": r["biggest_jump"]} for k, r in RES.items()])
 
 # %%
-fig, axes = plt.subplots(2, len(RES), figsize=(6 * len(RES), 7), squeeze=False)
-for j, (name, r) in enumerate(RES.items()):
-    ax = axes[0, j]
-    line_ci(ax, r["shares"], "step", "share", "ci_lo", "ci_hi", hue="format", palette=FCOL, marker="o")
+fig, panels, _ = panel_grid(len(RES), (6, 3.5), rows_per_panel=2, max_cols=3, sharey=False)
+for (top, bottom), (name, r) in zip(panels, RES.items(), strict=True):
+    line_ci(top, r["shares"], "step", "share", "ci_lo", "ci_hi", hue="format", palette=FCOL, marker="o")
     for f, v in r["mix"].items():
-        ax.axhline(v, color=FCOL[f], ls=":", lw=1)
-    ax.set_title(f"{name} (dose {r['dose']:g}): format shares\n(dotted: pretraining mix)", fontsize=9)
-    ax.set_ylim(-0.02, 1.02)
+        top.axhline(v, color=FCOL[f], ls=":", lw=1)
+    top.set_title(f"{TITLES[name]}: format shares\n(dotted: pretraining mix)", fontsize=8)
+    top.set_ylim(-0.02, 1.02)
     pk = r["passk"][r["passk"]["format"] == "all"].assign(k=lambda d: "pass@" + d["k"].astype(str))
-    line_ci(axes[1, j], pk, "step", "pass@k", "ci_lo", "ci_hi", hue="k", marker="o")
-    axes[1, j].set_title("pass@k, all formats")
-    for ax in axes[:, j]:
+    line_ci(bottom, pk, "step", "pass@k", "ci_lo", "ci_hi", hue="k", marker="o")
+    bottom.set_title("pass@k, all formats", fontsize=8)
+    for ax in (top, bottom):
         if r["collapse"]:
             ax.axvline(r["collapse"]["step"], color="k", ls="--", lw=1, label="collapse")
         if r["biggest_jump"]:
@@ -121,7 +139,7 @@ fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoi
 fig.tight_layout()
 save_fig(fig, 8, "format_dynamics", caption="Per RL checkpoint: the share of each answer format (with the pretraining"
          " mix dotted) and pass@k over all formats, with 95% bootstrap CIs; the collapse step and the biggest pass@1"
-         " jump are marked.")
+         " jump are marked." + NOTE)
 
 # %% [markdown]
 # ## Accuracy within each format
@@ -130,17 +148,17 @@ save_fig(fig, 8, "format_dynamics", caption="Per RL checkpoint: the share of eac
 # comes from the choice of format.
 
 # %%
-fig, axes = plt.subplots(1, len(RES), figsize=(6 * len(RES), 3.8), squeeze=False)
-for ax, (name, r) in zip(axes[0], RES.items(), strict=False):
+fig, panels, _ = panel_grid(len(RES), (6, 3.5), max_cols=3, sharey=False)
+for (ax,), (name, r) in zip(panels, RES.items(), strict=True):
     within = r["passk"][(r["passk"]["k"] == 1) & (r["passk"]["format"].isin(ALL_FORMATS))]
     line_ci(ax, within, "step", "pass@k", "ci_lo", "ci_hi", hue="format", palette=FCOL, marker="o")
     ax.set_ylabel("pass@1 within the format")
     ax.set_xlabel("RL step (0 = base)")
-    ax.set_title(f"{name} (dose {r['dose']:g})", fontsize=9)
+    ax.set_title(TITLES[name], fontsize=8)
 fig.suptitle(f"seed {SEED}; 95% bootstrap CIs over problems; {SOURCE}", fontsize=8)
 fig.tight_layout()
 save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format per RL checkpoint (95% bootstrap CIs"
-         " over the problems with a sample in that format).")
+         " over the problems with a sample in that format)." + NOTE)
 
 # %% [markdown]
 # ## RL variants at one dose: KL coefficient and spurious-reward controls
@@ -148,44 +166,66 @@ save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format
 # `COMPARE_VARIANTS` exist depends on the zoo: the demo preset has only `correct`.
 
 # %%
-variant_specs = {v: registry.find_pairs(WORLD, preset=PRESET, variant=v, dose=DOSE, seed=SEED) for v in COMPARE_VARIANTS}
-variant_specs = {v: ps[0] for v, ps in variant_specs.items() if ps}
-if not variant_specs:  # the dose has no pairs here (smoke zoo): compare the pairs with checkpoints instead
-    variant_specs = {s.extra.get("variant"): s for s in SPECS[-1:]}
-ref_spec = next(iter(variant_specs.values()))
-models = {"base": load_model(ref_spec.base.name)}
-models.update({f"RL {v} (beta {registry.manifest_of(s.rl.name)['config']['rl']['beta']:g})": load_model(s.rl.name)
-               for v, s in variant_specs.items()})
-vworld = world_for(load_pair(ref_spec.name), WORLD)
+if PAIRS:  # every named pair's final RL model beside its base, on the first pair's held-out problems
+    ref_spec = SPECS[0]
+    models, MISSING = {}, []
+    for s in SPECS:
+        models.setdefault(s.base.name, load_model(s.base.name))
+        models[f"{s.rl.name} ({CASES[s.name] or 'no label'})"] = load_model(s.rl.name)
+    vworld = world_for(load_pair(ref_spec.name), None)
+    if differ := [s.name for s in SPECS if world_for(load_pair(s.name), None).config != vworld.config]:
+        raise InvalidConfigError(f"Pairs {differ} were trained on another arithmetic world than {ref_spec.name}: the"
+                                 " variants figure compares models on one set of problems; name pairs of one world.")
+else:
+    variant_specs = {v: registry.find_pairs(WORLD, preset=PRESET, variant=v, dose=DOSE, seed=SEED)
+                     for v in COMPARE_VARIANTS}
+    variant_specs = {v: ps[0] for v, ps in variant_specs.items() if ps}
+    if not variant_specs:  # the dose has no pairs here (smoke zoo): compare the pairs with checkpoints instead
+        variant_specs = {s.extra.get("variant"): s for s in SPECS[-1:]}
+    ref_spec = next(iter(variant_specs.values()))
+    models = {"base": load_model(ref_spec.base.name)}
+    models.update({f"RL {v} (beta {registry.manifest_of(s.rl.name)['config']['rl']['beta']:g})": load_model(s.rl.name)
+                   for v, s in variant_specs.items()})
+    vworld = world_for(load_pair(ref_spec.name), WORLD)
+    MISSING = [v for v in COMPARE_VARIANTS if v not in variant_specs]
 VSHARES, VPASS = final_format_shares(models, vworld, vworld.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), n=N_SAMPLES,
                                      ks=[1], formats=FORMATS, seed=SEED, n_boot=N_BOOT)
-MISSING = [v for v in COMPARE_VARIANTS if v not in variant_specs]
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [2, 1]})
 names = list(models)
+BASE_NAMES = {s.base.name for s in SPECS} if PAIRS else {"base"}
+fig, axes = plt.subplots(1, 2, figsize=(max(13, 2.2 * len(names)), 4.2 if not PAIRS else 5.5),
+                         gridspec_kw={"width_ratios": [2, 1]})
 width = 0.8 / len(FORMATS)
 for i, f in enumerate(FORMATS):
     sub = VSHARES[VSHARES["format"] == f].set_index("model").loc[names]
     err = [(sub["share"] - sub["ci_lo"]).clip(lower=0), (sub["ci_hi"] - sub["share"]).clip(lower=0)]
     axes[0].bar(np.arange(len(names)) + (i - len(FORMATS) / 2 + 0.5) * width, sub["share"], width, yerr=err,
                 capsize=2, color=FCOL[f], label=f)
-axes[0].set_xticks(range(len(names)), names, fontsize=7, rotation=15)
+axes[0].set_xticks(range(len(names)), names, fontsize=7, rotation=30 if PAIRS else 15,
+                   ha="right" if PAIRS else "center")
 axes[0].set_ylabel("share of samples")
 axes[0].legend(frameon=False, fontsize=8, ncol=4)
-axes[0].set_title(f"final format shares at dose {DOSE:g}" + (f" (absent here: {', '.join(MISSING)})" if MISSING else ""),
-                  fontsize=9)
+ABSENT = f" (absent here: {', '.join(MISSING)})" if MISSING else ""
+axes[0].set_title("final format shares, each named pair's RL model beside its base" if PAIRS else
+                  f"final format shares at dose {DOSE:g}{ABSENT}", fontsize=9)
 p1 = VPASS[(VPASS["format"] == "all") & (VPASS["k"] == 1)].set_index("model").loc[names].reset_index()
 bar_ci(axes[1], p1, "model", "pass@k", "ci_lo", "ci_hi",
-       colors=[COLORS["base"]] + [COLORS["rl"]] * (len(names) - 1))
-axes[1].tick_params(axis="x", labelsize=7, rotation=15)
+       colors=[COLORS["base"] if n in BASE_NAMES else COLORS["control"] if "no_signal" in n else COLORS["rl"]
+               for n in names])
+axes[1].tick_params(axis="x", labelsize=7, rotation=30 if PAIRS else 15)
+if PAIRS:
+    plt.setp(axes[1].get_xticklabels(), ha="right")
 axes[1].set_ylabel("pass@1")
 axes[1].set_xlabel("")
 fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples, seed {SEED}; 95% bootstrap CIs over problems;"
              f" {SOURCE}", fontsize=8)
 fig.tight_layout()
-save_fig(fig, 8, "variants", caption="Final answer-format shares and pass@1 of the RL variants at one dose (KL"
-         " coefficients and spurious-reward controls, where the zoo has them) beside their base, with 95% bootstrap CIs.")
+save_fig(fig, 8, "variants", caption=("Final answer-format shares and pass@1 of each named pair's RL model beside its"
+                                      " base (grey pass@1 bars: random-reward controls), with 95% bootstrap CIs over"
+                                      " held-out problems of the first pair's world." + NOTE) if PAIRS else
+         "Final answer-format shares and pass@1 of the RL variants at one dose (KL coefficients and spurious-reward"
+         " controls, where the zoo has them) beside their base, with 95% bootstrap CIs.")
 
 # %% [markdown]
 # ## What this run found
@@ -208,17 +248,22 @@ for name, c in SUMS.items():
         + (f"; biggest jump {jump['jump']:+.3f} between steps {jump['from_step']} and {jump['step']}" if jump else "")
         + (f"; the collapse {'coincides' if c['coincide'] else 'does not coincide'} with it (chance {c['chance']:.2f})"
            if c["coincide"] is not None else "") + ".")
-n_coincide = sum(bool(c["coincide"]) for c in SUMS.values())
 v1 = VPASS[(VPASS["format"] == "all") & (VPASS["k"] == 1)].set_index("model")
 top_share = VSHARES[VSHARES["format"] != "other"].groupby("model")["share"].max()
-lines.append(f"- Variants at dose {DOSE:g} (final models): " + "; ".join(
+lines.append(("- Final models: " if PAIRS else f"- Variants at dose {DOSE:g} (final models): ") + "; ".join(
     f"{m}: largest format share {top_share[m]:.2f}, pass@1 {v1.loc[m, 'pass@k']:.3f} [{v1.loc[m, 'ci_lo']:.3f},"
     f" {v1.loc[m, 'ci_hi']:.3f}]" for m in names) + (f". Absent from this zoo: {', '.join(MISSING)}." if MISSING else "."))
-collapsed = [k for k, r in RES.items() if r["collapse"]]
-lines += ["", "Against the claim: " + (
-    f"RL collapsed onto one format in {len(collapsed)} of {len(RES)} organisms, and the collapse coincided with the"
-    f" biggest accuracy jump in {n_coincide}." if collapsed else
-    f"no organism collapsed onto one format (share >= {THRESHOLD}) within its RL run, so the echo-chamber collapse is"
-    " not reproduced here; with no collapse, its coincidence with the accuracy jump cannot be tested.")
-    + " A KL effect can only be judged where the KL variants exist (see the list above)."]
+TALLY = collapse_tally(SUMS, CASES)  # rewarded runs apart from random-reward controls
+verdict = (f"RL collapsed onto one format in {len(TALLY['collapsed'])} of {len(TALLY['rewarded'])} rewarded runs, and"
+           f" the collapse coincided with the biggest accuracy jump in {len(TALLY['coincide'])}" if TALLY["collapsed"]
+           else f"no rewarded run collapsed onto one format (share >= {THRESHOLD}) within its RL run, so the"
+           " echo-chamber collapse is not reproduced here; with no collapse, its coincidence with the accuracy jump"
+           " cannot be tested")
+if TALLY["controls"]:
+    verdict += (f"; the random-reward controls collapsed in {len(TALLY['controls_collapsed'])} of"
+                f" {len(TALLY['controls'])}" + (" (there a collapse is drift under training, not an echo of the"
+                                                 " reward)" if TALLY["controls_collapsed"] else ""))
+lines += ["", "What this says about claim 9: " + verdict + "." + (
+    " No KL variant was run on this recipe." if PAIRS else
+    " A KL effect can only be judged where the KL variants exist (see the list above).")]
 display(Markdown("\n".join(lines)))

@@ -153,11 +153,33 @@ def two_phase_tally(summaries: Mapping[str, Mapping[str, Any]],
     return out
 
 
+def collapse_tally(summaries: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str]) -> dict[str, list[str]]:
+    """Sort pairs by what their :func:`~rlmeta_interp.analysis.formats.collapse_summary` says about claim 9, which is
+    about the rewarded runs: ``rewarded`` (labelled creation or activation, or unlabelled: every run whose reward
+    carries a signal), ``collapsed`` and ``coincide`` among them (a collapse onto one format; one that coincides with
+    the biggest accuracy jump), and ``controls`` (label ``no_signal``: random rewards) with ``controls_collapsed``. A
+    collapse that a control shows as well is drift under training, not an echo of the reward."""
+    if missing := sorted(set(summaries) - set(labels)):
+        raise InvalidConfigError(f"No label for {missing}: pass '' for unlabelled runs.")
+    out: dict[str, list[str]] = {k: [] for k in ("rewarded", "collapsed", "coincide", "controls",
+                                                   "controls_collapsed")}
+    for name, s in summaries.items():
+        control = labels[name].startswith("no_signal")
+        out["controls" if control else "rewarded"].append(name)
+        if s["collapse"]:
+            out["controls_collapsed" if control else "collapsed"].append(name)
+            if s["coincide"] and not control:
+                out["coincide"].append(name)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------- formats
 def pretraining_format_mix(base_manifest: Mapping[str, Any]) -> dict[str, float]:
-    """The expected share of each answer format in an arithmetic base model's pretraining corpus: ``direct`` for
-    the ``1 - dose`` of documents without a scratchpad, the scratchpad formats in proportion to the corpus's
-    ``format_weights`` (read from the base model's zoo manifest)."""
+    """The expected share of each answer format in an arithmetic base model's pretraining corpus (read from the base
+    model's zoo manifest). Format-dosed corpora (``arithmetic_dose="format"``): ``direct`` for the ``1 - dose`` of
+    documents without a scratchpad, the scratchpad formats in proportion to the corpus's ``format_weights``.
+    Depth-dosed corpora: every document shows its ``depth_format`` scratchpad, or with ``"mix"`` one drawn from the
+    format weights, whatever the dose."""
     from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
 
     try:
@@ -168,8 +190,12 @@ def pretraining_format_mix(base_manifest: Mapping[str, Any]) -> dict[str, float]
         ) from e
     if corpus.get("world") != "arithmetic":
         raise InvalidConfigError(f"Format mixes are defined for the arithmetic world, not {corpus.get('world')!r}.")
-    dose = float(corpus["dose"])
     w = np.asarray(corpus.get("format_weights", [1.0] * len(SCRATCHPAD_FORMATS)), dtype=float)
+    if corpus.get("arithmetic_dose", "format") == "depth":
+        fmt = corpus.get("depth_format", "mix")
+        return ({f: float(x / w.sum()) for f, x in zip(SCRATCHPAD_FORMATS, w, strict=True)} if fmt == "mix"
+                else {fmt: 1.0})
+    dose = float(corpus["dose"])
     return {"direct": 1.0 - dose, **{f: float(dose * x / w.sum()) for f, x in zip(SCRATCHPAD_FORMATS, w, strict=True)}}
 
 

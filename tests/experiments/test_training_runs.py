@@ -129,6 +129,12 @@ def test_pretraining_format_mix_and_final_shares(zoo):
 
     man = {"config": {"pretrain": {"corpus": {"world": "arithmetic", "dose": 0.4, "format_weights": [1.0, 3.0]}}}}
     assert pretraining_format_mix(man) == pytest.approx({"direct": 0.6, "sum": 0.1, "eq": 0.3})
+    # depth-dosed corpora write every document's scratchpad, whatever the dose
+    depth = {"world": "arithmetic", "dose": 0.1, "format_weights": [1.0, 3.0], "arithmetic_dose": "depth"}
+    assert pretraining_format_mix({"config": {"pretrain": {"corpus": depth | {"depth_format": "mix"}}}}) == \
+        pytest.approx({"sum": 0.25, "eq": 0.75})
+    assert pretraining_format_mix({"config": {"pretrain": {"corpus": depth | {"depth_format": "rewrite"}}}}) == \
+        {"rewrite": 1.0}
     with pytest.raises(MissingWeightsError, match="corpus"):
         pretraining_format_mix({"config": {}})
     with pytest.raises(InvalidConfigError, match="arithmetic"):
@@ -158,3 +164,19 @@ def test_two_phase_tally_counts_the_pattern_only_on_runs_that_gained_and_could_b
                    "other": ["ctl", "ctl2"], "other_pattern": ["ctl"]}
     with pytest.raises(InvalidConfigError, match=r"No gain entry for \['up'\]"):
         two_phase_tally({"up": s["up"]}, {})
+
+
+def test_collapse_tally_keeps_random_reward_controls_apart():
+    from rlmeta_interp.experiments.training_runs import collapse_tally
+
+    def summary(collapse, coincide):
+        return {"collapse": {"step": 30, "format": "eq", "share": 0.95} if collapse else None, "coincide": coincide}
+
+    sums = {"c": summary(True, True), "a": summary(True, False), "n": summary(False, None), "r": summary(True, True),
+            "u": summary(False, None)}
+    labels = {"c": "creation", "a": "activation, no gain", "n": "creation", "r": "no_signal", "u": ""}
+    t = collapse_tally(sums, labels)
+    assert t["rewarded"] == ["c", "a", "n", "u"] and t["controls"] == ["r"]
+    assert t["collapsed"] == ["c", "a"] and t["coincide"] == ["c"] and t["controls_collapsed"] == ["r"]
+    with pytest.raises(InvalidConfigError, match="No label"):
+        collapse_tally(sums, {"c": "creation"})

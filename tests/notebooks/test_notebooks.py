@@ -204,3 +204,37 @@ def test_two_phase_dynamics_reads_a_composition_pair_in_its_own_world(tmp_path, 
     assert f"Pairs: {run.name} (composition, label creation" in caption
     assert f"**{run.name}** (dose 0, label creation" in text
     assert "test the execution half of the claim only" in text and "Over the runs that can test the claim" in text
+
+
+def test_format_collapse_on_named_pairs_keeps_controls_apart(tmp_path, monkeypatch):
+    """Notebook 08 on named depth-world pairs with two scratchpad formats (built here, tiny): each pair read in its own
+    world, named with its label in the captions, the random-reward control counted apart from the rewarded run, and
+    the variants figure comparing every named pair's final model beside its base."""
+    import json
+
+    from rlmeta_interp.organism import zoo
+    from rlmeta_interp.organism.builders import base_spec, rl_spec
+    from rlmeta_interp.organism.pretrain import ModelConfig
+    from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
+
+    tiny = ModelConfig(d_model=32, n_layers=2, n_heads=2, d_mlp=64, max_len=96)
+    ev = zoo.EvalConfig(n_samples=4, per_difficulty_problems=4, levels=(2, 3))
+    arith = ArithmeticConfig(min_operands=2, max_operands=3, leak_free=True, verify="chain")
+    base = base_spec("arithmetic", 0.0, "tinyf", steps=4, model=tiny, batch_size=8, eval_cfg=ev, tag="depthmix",
+                     arithmetic=arith, arithmetic_dose="depth", shallow_max_depth=2, depth_format="mix")
+    runs = [rl_spec(base, f"mixed{'' if r == 'process' else '-' + r}-ckpt", steps=2, prompts_per_step=2,
+                    num_generations=4, checkpoint_every=1, reward=r, recipe="depth-format", arithmetic=arith)
+            for r in ("process", "random")]
+    monkeypatch.setitem(zoo.PRESETS, "tinyf", lambda: [base, *runs])
+    monkeypatch.setenv("RLMETA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    zoo.build_zoo("tinyf", progress=False, threads=1)
+    path = next(p for p in NOTEBOOKS if p.stem == "08_format_collapse")
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": [r.name for r in runs]}).read_text()
+    for fig in notebooks.expected_figures(path):
+        caption = json.loads((tmp_path / "figures" / f"{fig}.json").read_text())["caption"]
+        assert f"Pairs: {runs[0].name} (depth-format, label creation" in caption, (fig, caption)
+        assert f"{runs[1].name} (depth-format, label no_signal)" in caption
+    assert "What this says about claim 9" in text and "rewarded run" in text
+    assert "the random-reward controls collapsed in" in text and "No KL variant was run on this recipe." in text
