@@ -43,21 +43,24 @@
 # format rather than the rewarded capability (data/README.md), so they are no validation cases either. The figures of
 # record therefore come from the labelled recipes' records instead:
 #
-# **From the labelled recipes' build records (`RECORDS`).** With `RECORDS` naming committed
-# record folders under `data/`, the notebook samples nothing: it reads what every labelled RL run of the project
-# recorded when it was built (its gain check: per evaluated level, the paired pass@1 and pass@n changes over its base
-# with the check's Bonferroni-corrected CIs, per-problem correct counts, the guesser's pass@k; bandits: the regret
-# reduction), one point per distinct model (runs with the weights of an earlier record counted once). Per recipe at
-# the budget `RECIPES` names: the depth-edge recipe (arithmetic: RL on chains one operand deeper than the
-# pretraining documents show), the composition recipe (RL on two-function compositions, evaluated on three), and the
-# bandit recipe (in-context learning of arm values), each with its doses, labels fixed by design and same-budget
-# random-reward controls. This asks claim 4's question across task families whose labels are known: does RL on a
-# base that lacks the capability expand its boundary in one family and not another? It cannot test claim 4 as
-# worded (standard reasoning vs complex planning): none of these worlds is planning. For claim 5, `KNOB_RECIPE`'s
-# runs per RL budget (steps and learning rate): does longer RL expand the boundary more, and does a random-reward
-# run of the same length? The budgets other than the recipe's chosen one are pilots run while choosing it, each on
-# its own bases, so that comparison is descriptive, not a designed test; the KL and reference-reset knobs were not
-# run on these recipes (they train without KL).
+# **From the labelled recipes' build records (`RECORDS`).** With `RECORDS` naming committed record folders under
+# `data/`, the notebook samples nothing: it reads what the labelled RL runs recorded when they were built (their gain
+# checks: per evaluated level, the paired pass@1 and pass@n changes over the base with the check's Bonferroni-corrected
+# CIs, per-problem correct counts and the guesser's pass@k; bandits: the regret reduction), one point per distinct
+# model (a run with the weights of an earlier record is counted once). Runs trained from rebuilt bases, whose records
+# lie apart, are left out. Per recipe at the budget `RECIPES` names: the depth-edge recipe (arithmetic: RL on chains
+# of 5 operands, one deeper than the dose-0 bases' documents show), the composition recipe (RL on two-function
+# compositions, evaluated on three and four) and the bandit recipe (in-context learning of arm values), each with its
+# doses, labels fixed by design and same-budget random-reward controls. The boundary statistic is the pass@n change at
+# the shallowest level the creation check reads, one deeper than the check's in-distribution level: depth 5 (the RL
+# training depth) in the depth world, level 3 (one beyond RL training) in composition; bandits have no boundary
+# measure, only the regret reduction. This asks claim 4's question across task families whose labels are known: does
+# RL on a base that lacks the capability gain it in one family and not another? It cannot test claim 4 as worded
+# (standard reasoning vs complex planning): none of these worlds is planning. For claim 5, `KNOB_RECIPE`'s runs per RL
+# budget (steps, learning rate, batch): does longer RL expand the boundary more, and does a random-reward run of the
+# same length? The budgets other than the recipe's chosen one are pilots run while choosing it, on bases that differ
+# in part between budgets, so that comparison is descriptive, not a designed test; the KL and reference-reset knobs
+# were not run on these recipes (they train without KL).
 
 # %% tags=["parameters"]
 WORLDS = ["arithmetic", "planning"]
@@ -72,8 +75,10 @@ PROBLEM_SEED = 10000
 LIKELIHOOD_SAMPLES = 8
 N_BOOT = 1000
 RECORDS = []  # record folders under data/ (e.g. ["validation", "pilots", "pilots/dynamics"]): read the recipes' builds
-RECIPES = {"depth-edge": {"steps": 300, "lr": 0.0001}, "composition": {"steps": 1500, "lr": 0.0001},
-           "bandit-dose": {"steps": 1500, "lr": 0.0003}}  # with RECORDS: each recipe at one RL budget
+# with RECORDS: each recipe at one RL budget (keys: steps, lr, beta, prompts_per_step, num_generations)
+RECIPES = {"depth-edge": {"steps": 300, "lr": 0.0001},
+           "composition": {"steps": 1500, "lr": 0.0001, "prompts_per_step": 8},
+           "bandit-dose": {"steps": 1500, "lr": 0.0003}}
 KNOB_RECIPE = "composition"  # with RECORDS: the recipe whose RL budgets are compared
 SMOKE = False
 
@@ -100,6 +105,8 @@ if RECORDS:  # the labelled recipes' build records: nothing is sampled
     RUNS = rr.recipe_runs(FRAME, RECIPES)
     KNOB_RUNS = rr.budget_runs(FRAME, KNOB_RECIPE)
     SELECTED = {r: sorted(g["name"]) for r, g in RUNS.groupby("recipe", sort=False)}
+    LEVELS = "; ".join(f"{r}: level {int(g['boundary_level'].iloc[0])} above, {int(g['in_dist_level'].iloc[0])} below"
+                       for r, g in RUNS.groupby("recipe", sort=False) if g["boundary_level"].notna().all())
 else:
     # per world, one preset's pairs (in smoke mode worlds the zoo lacks are left out)
     BY_WORLD = select_pairs(WORLDS, variant=VARIANT, seed=SEEDS, smoke=SMOKE).by("world")
@@ -145,13 +152,15 @@ else:
 if RECORDS:
     fig = rr.dose_figure(RUNS)
     save_fig(fig, 4, "dose_response", caption="Per recipe at one RL budget (title), every distinct RL run's recorded"
-             " gain-check readings against the pretraining dose: top, the boundary change at the shallowest level the"
-             " creation check reads (pass@n change, RL - base, one level deeper than the check's in-distribution level;"
-             " bandits: per-bandit regret reduction, base - RL); bottom, the pass@1 change at the in-distribution"
-             " level; colour: label fixed by design (no signal: same-budget"
-             " random-reward control); filled: gain check passed, open: failed, cross: control; bars: the check's"
-             " paired bootstrap CIs over problems or bandits (Bonferroni-corrected over the levels the check reads)."
-             " Runs: " + ", ".join(f"{r} {len(n)}" for r, n in SELECTED.items()) + ".")
+             " gain-check readings against the pretraining dose: top, the pass@n change (RL - base) at the shallowest"
+             " level the creation check reads, one deeper than the check's in-distribution level (" + LEVELS + ";"
+             " bandits: per-bandit regret reduction, base - RL, no boundary measure); bottom, the pass@1 change at the"
+             " in-distribution level; colour: label fixed by design (no signal: same-budget random-reward control);"
+             " filled: gain check passed, open: failed, cross: control, square: took no step (its base's weights);"
+             " bars: the check's paired bootstrap CIs over problems, Bonferroni-corrected over the levels the"
+             " label's check reads (creation: the deeper levels; activation and controls: every level), over bandits"
+             " one 95% CI. Runs: " + ", ".join(f"{r} {len(n)}" for r, n in SELECTED.items()) + " (records of runs"
+             " trained from rebuilt bases left out).")
 else:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, col, label in ((axes[0], "d_pass@1", "pass@1 RL - base"),
@@ -215,11 +224,12 @@ if RECORDS:
     fig = rr.budget_figure(KNOB_RUNS)
     BUDGETS = list(dict.fromkeys(KNOB_RUNS["budget"]))
     save_fig(fig, 4, "prorl_knobs", caption=f"Every distinct RL run of the {KNOB_RECIPE} recipe per RL budget (budgets"
-             f" drawn: {'; '.join(BUDGETS)}): top, the recorded pass@n change at the shallowest level the creation"
+             f" drawn: {' / '.join(BUDGETS)}): top, the recorded pass@n change at the shallowest level the creation"
              " check reads; bottom, the pass@1 change at the in-distribution level; colour: label fixed by design"
              " (creation, activation, no signal: random-reward control); filled: gain check passed, open: failed,"
-             " cross: control; bars: the check's paired bootstrap CIs over problems (Bonferroni-corrected).")
-    display(rr.tally(KNOB_RUNS, by=("budget", "label")))
+             " cross: control, square: took no step; bars: the check's paired bootstrap CIs over problems"
+             " (Bonferroni-corrected over the levels the label's check reads).")
+    display(rr.tally(KNOB_RUNS, by=("budget", "dose_tag", "label")))
 else:
     KN = TABLE[TABLE["pair"].isin([p.name for s in KNOB_SPECS.values() for p in s.values()])].copy()
     KN["label"] = KN["world"].str[:5] + ":" + KN["variant"].astype(str)

@@ -25,9 +25,11 @@ from .manifests import manifest_files, weights_sha
 
 log = logging.getLogger(__name__)
 
-#: The committed record folders under ``data/``, in the order a name is looked up: a validation record wins over a
-#: pilot or dynamics manifest of the same name. The rebuild folders (``pilots/rebuilds``, ``pilots/rebuilt``,
-#: ``pilots/bandit-rlseeds``) hold other draws under the records' names and are left out unless named.
+#: The committed record folders under ``data/``, in the order a name is looked up (a validation record wins over a
+#: pilot or dynamics manifest of the same name, and is the one kept among models with the same weights). The folders
+#: of runs trained from rebuilt bases (``pilots/rebuilds``, ``pilots/rebuilt``, ``pilots/bandit-rlseeds``) are left out
+#: unless named: their bases have other weights than the recorded bases of the same names, which this table, keyed
+#: by name, would take their base readings from.
 RECORD_FOLDERS = ("validation", "pilots", "pilots/dynamics")
 TUNED_KINDS = ("rl", "sft")
 
@@ -57,10 +59,15 @@ def load_records(folders: Sequence[str] = RECORD_FOLDERS) -> dict[str, dict[str,
 
 
 def _budget(m: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's budget, and its name as drawn: steps and learning rate, with the batch (prompts x generations per step)
+    and the KL coefficient where set, so runs pooled under one name shared all of them."""
     b = m.get("budget") or {}
     steps, lr = b.get("steps"), b.get("lr")
-    return {"steps": steps, "lr": lr, "beta": b.get("beta"), "reward": b.get("reward") or "",
-            "budget": f"{steps} steps, lr {lr:g}" + (f", KL {b['beta']:g}" if b.get("beta") else "")}
+    batch = (f", {b['prompts_per_step']}x{b['num_generations']} per step" if b.get("prompts_per_step")
+             and b.get("num_generations") else "")
+    name = (f"{steps} steps, lr {lr:g}" if lr is not None else f"{steps} steps") + batch
+    return {"steps": steps, "lr": lr, "beta": b.get("beta"), "prompts_per_step": b.get("prompts_per_step"),
+            "num_generations": b.get("num_generations"), "reward": b.get("reward") or "", "budget": name + (f", KL {b['beta']:g}" if b.get("beta") else "")}
 
 
 def _passk_rows(g: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -70,7 +77,7 @@ def _passk_rows(g: Mapping[str, Any]) -> list[dict[str, Any]]:
     in_dist = str(g.get("in_distribution_level"))
     for level, r in sorted(g["levels"].items(), key=lambda kv: int(kv[0])):
         n = r["n_samples"]
-        row = {"level": int(level), "held_out": level != in_dist, "n_samples": n, "n_problems": r["n_problems"],
+        row = {"level": int(level), "deeper": level != in_dist, "n_samples": n, "n_problems": r["n_problems"],
                "ci_level": g.get("ci"), "expanded": r["expanded"], "guess_pass@n": r[f"guess_pass@{n}"]}
         for k, key in ((1, "1"), (n, "n")):
             lo, hi = r[f"diff_pass@{k}_ci"]
@@ -91,9 +98,12 @@ def gain_frame(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (labelled tuned model, evaluated level) of a pass@k gain check, and one per bandit model (its
     regret check, ``level`` missing): the design label, recipe, dose, seeds (``pretrain_seed`` from the base's
     manifest, ``tune_seed`` the RL or fine-tuning seed), budget, whether the check passed (None for controls),
-    ``kept_base_weights`` (a run that took no step, e.g. because it earned no reward), and
-    ``same_weights_as``: the first model (in the records' order: folder, then name) with the same weights file (a
-    repeat of a run, or a run that kept its base's weights like another), so that identical models count once."""
+    ``kept_base_weights`` (a run that took no step: no group of samples with rewards that differed), ``weights``
+    (the weights file's checksum) and ``same_weights_as``: the first model (in the records' order: folder, then name)
+    with the same weights (a repeat of a run, or a run that kept its base's weights like another). ``deeper`` marks
+    the levels the creation check reads: every level but the gain check's in-distribution one, the shallowest
+    evaluated (depth world: depth 4, the deepest chain the dose-0 bases saw, while depth-edge RL trains at depth 5;
+    composition: level 2, the RL training level)."""
     first_by_sha: dict[str, str] = {}
     rows = []
     for name, m in records.items():
@@ -108,35 +118,39 @@ def gain_frame(records: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                 "dose_tag": dose_tag(m, base), "label": m["label"],
                 "pretrain_seed": None if base is None else base.get("seed"), "tune_seed": m.get("seed"),
                 **_budget(m), "passed": g.get("passed"), "same_weights_as": "" if same == name else same,
-                "kept_base_weights": bool(sha) and sha == m.get("base_weights_sha256"),
+                "kept_base_weights": bool(sha) and sha == m.get("base_weights_sha256"), "weights": sha or name,
                 "measure": g.get("kind")}
         if g.get("kind") == "passk":
             rows += [head | r for r in _passk_rows(g)]
         elif g.get("kind") == "regret":
             lo, hi = g["regret_reduction_ci"]
-            rows.append(head | {"level": None, "held_out": True, "regret_reduction": g["regret_reduction"],
+            rows.append(head | {"level": None, "deeper": True, "regret_reduction": g["regret_reduction"],
                                 "regret_reduction_lo": lo, "regret_reduction_hi": hi})
     if not rows:
         raise EmptyInputError("No labelled tuned model with a gain check in these records.")
     return pd.DataFrame(rows)
 
 
-def select_runs(frame: pd.DataFrame, recipe: str, *, steps: int | None = None, lr: float | None = None,
-                kind: str = "rl", distinct: bool = True) -> pd.DataFrame:
-    """The rows of ``recipe``'s ``kind`` runs (optionally of one budget), each model once when ``distinct`` (rows
-    whose weights an earlier model by name has are dropped); a typed error names the recipes and budgets recorded
-    when nothing matches."""
+BUDGET_KEYS = ("steps", "lr", "beta", "prompts_per_step", "num_generations")
+
+
+def select_runs(frame: pd.DataFrame, recipe: str, *, kind: str = "rl", distinct: bool = True,
+                **budget: Any) -> pd.DataFrame:
+    """The rows of ``recipe``'s ``kind`` runs, optionally of one budget (``budget``: any of :data:`BUDGET_KEYS`, e.g.
+    ``steps=1500, lr=1e-4``), each model once when ``distinct``: among the selected runs with the same weights, the
+    first in the records' order is kept. A typed error names the recipes and budgets recorded when nothing matches."""
+    if unknown := sorted(set(budget) - set(BUDGET_KEYS)):
+        raise InvalidConfigError(f"Unknown budget keys {unknown}: choose among {list(BUDGET_KEYS)}.")
     keep = (frame["recipe"] == recipe) & (frame["kind"] == kind)
-    if steps is not None:
-        keep &= frame["steps"] == steps
-    if lr is not None:
-        keep &= np.isclose(frame["lr"].astype(float), lr)
-    if distinct:
-        keep &= frame["same_weights_as"] == ""
+    for key, value in budget.items():
+        keep &= np.isclose(frame[key].astype(float), float(value)) if key in ("lr", "beta") else frame[key] == value
     out = frame[keep]
+    if distinct and not out.empty:
+        first = out.groupby("weights", sort=False)["name"].transform("first")
+        out = out[out["name"] == first]
     if out.empty:
         have = frame[frame["kind"] == kind].groupby("recipe")["budget"].unique()
-        raise EmptyInputError(f"No {kind} run of recipe {recipe!r} with steps={steps}, lr={lr} in the records; they"
+        raise EmptyInputError(f"No {kind} run of recipe {recipe!r} with {budget or 'any budget'} in the records; they"
                               f" hold: {({r: sorted(b) for r, b in have.items()})}.")
     return out
 

@@ -327,8 +327,8 @@ def _build_in(spec: OrganismSpec, work: Path, out_dir: Path, preset: str, progre
     manifest["versions"] = package_versions(VERSION_PACKAGES, python=True)
     # cpu_seconds counts killed earlier runs of this build too (the ledger); seconds is this run's wall time only.
     # cpu_capability is the vector instruction set torch's CPU kernels dispatch to (e.g. AVX2, AVX512): builds of one
-    # spec on machines of different capability have been seen to give different weights, so it is recorded beside
-    # the thread count.
+    # spec with one torch version and thread count have given different weights on different machines, and the
+    # kernels' instruction set is the suspected cause, so it is recorded beside the thread count.
     manifest["build"] = {"seconds": time.perf_counter() - t0, "cpu_seconds": ledger.total(),
                          "cpu_seconds_earlier_runs": ledger.before, "torch_threads": torch.get_num_threads(),
                          "machine": platform.machine(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import recipe_records as rr
 from rlmeta_interp.organism import records
 
@@ -38,7 +38,8 @@ def frame():
                                                  "4": _level(-0.3, -0.4)}),
             "a1": _run("a1", "activation", True, {"2": _level(0.0, -0.1, d_1=0.3, lo_1=0.2), "3": _level(0.0, 0.0),
                                                   "4": _level(0.0, 0.0)}, dose=0.5, steps=300),
-            "dup": _run("dup", "activation", True, {"2": _level(0.0, 0.0), "3": _level(0.0, 0.0)}, sha="a1")}
+            "dup": _run("dup", "activation", True, {"2": _level(0.0, 0.0), "3": _level(0.0, 0.0)}, dose=0.5,
+                        steps=300, sha="a1")}  # a later record of a1's model
     return records.gain_frame(recs)
 
 
@@ -63,22 +64,45 @@ def test_recipe_and_budget_runs_count_identical_weights_once(frame):
 
 
 def test_tally_and_check_word(frame):
-    runs = rr.runs_table(frame[frame["same_weights_as"] == ""])
+    runs = rr.recipe_runs(frame, {"comp": {"steps": 100}}).pipe(lambda r: pd.concat([r, rr.runs_table(
+        frame[frame["name"] == "a1"])]))
     t = rr.tally(runs, by=("label",)).set_index("label")
     assert t.loc["creation", ["runs", "checked", "passed", "boundary_gain"]].tolist() == [2, 2, 1, 1]
     assert t.loc["no_signal", ["runs", "checked", "passed", "boundary_gain"]].tolist() == [1, 0, 0, 0]
+    assert t.loc["creation", "base_pass@n"] == pytest.approx(0.3)  # the base's pass@n at the boundary level
     assert [rr.check_word(v) for v in (True, False, None, math.nan)] == ["passed", "failed", "control", "control"]
 
 
-def test_findings_are_computed_from_the_runs(frame):
-    runs = rr.recipe_runs(frame, {"comp": {"steps": 100, "lr": 1e-4}})
-    text = rr.findings(runs, rr.budget_runs(frame, "comp"), "comp")
-    assert "creation by design (dose 0) passed their gain check: 1 of 2" in text
-    assert "random-reward controls with a boundary gain: 0 of 1" in text
-    assert "in some runs of every recipe here (comp (distinct creation runs: 2))" in text
-    assert "- 300 steps, lr 0.0001: activation by design (dose 0.5) passed their gain check: 1 of 1" in text
-    none = runs.assign(passed=runs["passed"].map(lambda v: False if v is True else v))
-    assert "expanded its boundary in no recipe here" in rr.findings(none, none, "comp")
+def _findings(frame, **changes):
+    runs = rr.recipe_runs(frame, {"comp": {"steps": 100}})
+    for col, f in changes.items():
+        runs[col] = runs.apply(f, axis=1)
+    return rr.findings(runs, runs, "comp")
+
+
+def test_findings_say_what_each_recipe_showed(frame):
+    text = _findings(frame)
+    assert "creation by design (dose 0) passed their gain check (boundary expansion): 1 of 2" in text
+    assert "random-reward controls with a pass@n gain whose CI is above 0 at a deeper level: 0 of 1" in text
+    assert "showed the creation gain in some runs of comp (expanded the boundary)." in text
+    assert "Claim 5: the RL budgets of the comp recipe" in text and "- 100 steps, lr 0.0001" in text
+
+
+def test_findings_tell_a_failed_recipe_from_one_that_took_no_step(frame):
+    failed = _findings(frame, passed=lambda r: False if r["passed"] is True else r["passed"])
+    assert "showed the creation gain in no recipe here" in failed and "trained and failed in every creation run" \
+        " of comp" in failed and "did not test it" not in failed
+    still = _findings(frame, passed=lambda r: False if r["passed"] is True else r["passed"],
+                      kept_base_weights=lambda r: r["label"] == "creation")
+    assert "The comp recipe did not test it: no creation run there took a step" in still
+    assert "2 took no step" in still and "trained and failed" not in still
+
+
+def test_findings_without_controls_and_at_a_ceiling(frame):
+    text = _findings(frame, label=lambda r: "creation" if r["label"] == "no_signal" else r["label"])
+    assert "no random-reward control at this budget" in text
+    ceiling = _findings(frame, boundary_base=lambda r: 1.0)
+    assert "No room for a boundary change at dose 0 (mean base pass@n 1.00)" in ceiling
 
 
 def test_figures_on_the_committed_records():
@@ -94,14 +118,9 @@ def test_figures_on_the_committed_records():
     assert len(rr.example_runs(runs, controls=True)) > len(ex)
     curves = rr.curves_figure(recs, ex, n_boot=20)
     assert len([a for a in curves.axes if a.axison]) == len(ex)
-    budget = rr.budget_figure(rr.budget_runs(frame, "depth-edge"))
-    assert len(budget.axes) == 2
-    assert isinstance(rr.tally(runs), pd.DataFrame)
-
-
-def test_findings_say_when_a_failed_recipe_took_no_step(frame):
-    runs = rr.recipe_runs(frame, {"comp": {"steps": 100, "lr": 1e-4}})
-    failed = runs.assign(passed=runs["passed"].map(lambda v: False if v is True else v))
-    assert "kept their base's weights" not in rr.findings(failed, failed, "comp")
-    still = failed.assign(kept_base_weights=failed["name"] == "r2")
-    assert "In comp, creation runs kept their base's weights" in rr.findings(still, still, "comp")
+    # the depth run that took no step is titled so
+    assert any("took no step" in a.get_title() for a in curves.axes)
+    assert len(rr.budget_figure(rr.budget_runs(frame, "depth-edge")).axes) == 2
+    assert len(rr.budget_figure(rr.budget_runs(frame, "bandit-dose")).axes) == 1  # regret: one statistic
+    with pytest.raises(EmptyInputError, match="pass@k recipe"):
+        rr.example_runs(runs[runs["recipe"] == "bandit-dose"])

@@ -108,7 +108,8 @@ def test_domain_notebook_on_the_committed_records_in_smoke_mode(tmp_path, monkey
     expected = rr.findings(rr.recipe_runs(frame, recipes), rr.budget_runs(frame, "depth-edge"), "depth-edge")
     line = expected.splitlines()[2]  # the recipe's line (no character JSON would escape)
     assert line.startswith("- depth-edge (arithmetic; 300 steps") and line in text
-    assert "expanded its boundary in no recipe here" in expected and "expanded its boundary in no recipe here" in text
+    # the recipe's only creation run took no step, and the words say it did not test creation
+    assert "The depth-edge recipe did not test it" in expected and "The depth-edge recipe did not test it" in text
     for fig in notebooks.expected_figures(path):
         assert (figs / f"{fig}.png").exists()
     caption = json.loads((figs / "04_passk_by_world.json").read_text())["caption"]

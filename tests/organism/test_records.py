@@ -27,7 +27,7 @@ def test_gain_frame_rows_follow_the_recorded_gain_checks(committed):
         n = r["n_samples"]
         assert rows.loc[int(level), "d_pass@n"] == r[f"diff_pass@{n}"]
         assert [rows.loc[int(level), "d_pass@n_lo"], rows.loc[int(level), "d_pass@n_hi"]] == r[f"diff_pass@{n}_ci"]
-        assert rows.loc[int(level), "held_out"] == (level != m["gain_check"]["in_distribution_level"])
+        assert rows.loc[int(level), "deeper"] == (level != m["gain_check"]["in_distribution_level"])
     assert set(rows["pretrain_seed"]) == {recs[m["base"]]["seed"]} and set(rows["tune_seed"]) == {m["seed"]}
     assert set(rows["passed"]) == {m["gain_check"]["passed"]}
     bandit = frame[frame["name"] == "val-bandit-d000-rl-long"].iloc[0]
@@ -57,11 +57,20 @@ def test_dose_tag_marks_shuffled_reward_bases(committed):
 
 def test_select_runs_and_its_refusal(committed):
     _, frame = committed
-    runs = records.select_runs(frame, "composition", steps=1500, lr=1e-4)
+    runs = records.select_runs(frame, "composition", steps=1500, lr=1e-4, prompts_per_step=8)
     assert set(runs["steps"]) == {1500} and set(runs["recipe"]) == {"composition"}
-    assert (runs["same_weights_as"] == "").all()
+    assert set(runs["prompts_per_step"]) == {8} and runs.groupby("weights")["name"].nunique().max() == 1
+    # the budget's name carries the batch, so runs pooled under one name share it
+    assert all(b.endswith("8x8 per step") for b in runs["budget"])
+    # identical models count once within the selection: the pilot runs that the validation preset took over by
+    # weights are dropped from the validation recipe, and kept when their own recipe is selected
+    dose = records.select_runs(frame, "bandit-dose")
+    assert "val-bandit-d000-rl-long" in set(dose["name"]) and "val-bandit-d000-rl-long-lr3e4" not in set(dose["name"])
+    assert "val-bandit-d000-rl-long-lr3e4" in set(records.select_runs(frame, "bandit-pilot")["name"])
     with pytest.raises(EmptyInputError, match="composition"):
         records.select_runs(frame, "composition", steps=7)
+    with pytest.raises(InvalidConfigError, match="Unknown budget keys"):
+        records.select_runs(frame, "composition", step=7)
 
 
 def test_record_curves_pair_base_and_run_on_recorded_counts(committed):
