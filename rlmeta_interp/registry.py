@@ -465,9 +465,11 @@ def named_pairs(names: Sequence[str], *, need_checkpoints: bool = False) -> Pair
                                                   " manifest.json names its base (`rlmeta-interp list`)."))
     chosen = [pairs[n] for n in names]
     if need_checkpoints and (bare := [p.name for p in chosen if not _has_checkpoints(p)]):
+        from .organism.presets import DYNAMICS_PRESETS
+
         raise InvalidConfigError(f"The pair(s) {bare} kept no RL checkpoints: name pairs built with checkpoint_every > 0"
-                                 " (for example those of the presets depth-dynamics and composition-dynamics,"
-                                 " `rlmeta-interp zoo build --preset depth-dynamics`).")
+                                 f" (for example those of the presets {', '.join(DYNAMICS_PRESETS)}:"
+                                 f" `rlmeta-interp zoo build --preset {DYNAMICS_PRESETS[0]}`).")
     presets = sorted({str(p.extra.get("preset")) for p in chosen}, key=_preset_rank)
     return PairSelection(chosen, f"preset {'/'.join(presets)} (pairs named)")
 
