@@ -260,7 +260,7 @@ verdict = (f"RL collapsed onto one format in {len(TALLY['collapsed'])} of {len(T
            " echo-chamber collapse is not reproduced here; with no collapse, its coincidence with the accuracy jump"
            " cannot be tested")
 if TALLY["controls"]:
-    verdict += (f"; the random-reward controls collapsed in {len(TALLY['controls_collapsed'])} of"
+    verdict += (f"; the random-reward controls collapsed onto one format in {len(TALLY['controls_collapsed'])} of"
                 f" {len(TALLY['controls'])}" + (" (there a collapse is drift under training, not an echo of the"
                                                  " reward)" if TALLY["controls_collapsed"] else ""))
 lines += ["", "What this says about claim 9: " + verdict + "." + (

@@ -238,4 +238,4 @@ def test_format_collapse_on_named_pairs_keeps_controls_apart(tmp_path, monkeypat
         assert f"Pairs: {runs[0].name} (depth-format, label creation" in caption, (fig, caption)
         assert f"{runs[1].name} (depth-format, label no_signal)" in caption
     assert "What this says about claim 9" in text and "rewarded run" in text
-    assert "the random-reward controls collapsed in" in text and "No KL variant was run on this recipe." in text
+    assert "the random-reward controls collapsed onto one format in" in text and "No KL variant was run on this recipe." in text
