@@ -170,7 +170,8 @@ if PAIRS:  # every named pair's final RL model beside its base, on the first pai
     ref_spec = SPECS[0]
     models, MISSING = {}, []
     for s in SPECS:
-        models.setdefault(s.base.name, load_model(s.base.name))
+        if s.base.name not in models:
+            models[s.base.name] = load_model(s.base.name)
         models[f"{s.rl.name} ({CASES[s.name] or 'no label'})"] = load_model(s.rl.name)
     vworld = world_for(load_pair(ref_spec.name), None)
     if differ := [s.name for s in SPECS if world_for(load_pair(s.name), None).config != vworld.config]:
@@ -237,7 +238,7 @@ SUMS = {name: collapse_summary(r) for name, r in RES.items()}
 for name, c in SUMS.items():
     col, jump = c["collapse"], c["biggest_jump"]
     lines.append(
-        f"- **{name}** (dose {RES[name]['dose']:g}): shares at step {c['first_step']} (base) "
+        f"- **{name}** (dose {RES[name]['dose']:g}{', ' + CASES[name] if CASES[name] else ''}): shares at step {c['first_step']} (base) "
         + ", ".join(f"{f} {v[0]:.2f}" for f, v in c["first_shares"].items()) + f"; at step {c['last_step']} "
         + ", ".join(f"{f} {v[0]:.2f} [{v[1]:.2f}, {v[2]:.2f}]" for f, v in c["last_shares"].items())
         + " (pretraining mix " + ", ".join(f"{f} {v:.2f}" for f, v in RES[name]["mix"].items()) + "). "

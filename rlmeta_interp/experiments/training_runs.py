@@ -158,7 +158,8 @@ def collapse_tally(summaries: Mapping[str, Mapping[str, Any]], labels: Mapping[s
     about the rewarded runs: ``rewarded`` (labelled creation or activation, or unlabelled: every run whose reward
     carries a signal), ``collapsed`` and ``coincide`` among them (a collapse onto one format; one that coincides with
     the biggest accuracy jump), and ``controls`` (label ``no_signal``: random rewards) with ``controls_collapsed``. A
-    collapse that a control shows as well is drift under training, not an echo of the reward."""
+    collapse that a control shows as well is drift under training, not an echo of the reward. Unlabelled runs count as
+    rewarded: spurious-reward variants of the unlabelled paper zoo are told apart only by their names."""
     if missing := sorted(set(summaries) - set(labels)):
         raise InvalidConfigError(f"No label for {missing}: pass '' for unlabelled runs.")
     out: dict[str, list[str]] = {k: [] for k in ("rewarded", "collapsed", "coincide", "controls",
