@@ -95,7 +95,7 @@ if other := [s.name for s in SPECS if s.world != "arithmetic"]:
 SOURCE = SPECS.source
 CASES = SPECS.case_labels()  # the label fixed before training, ", no gain" where the recorded gain check failed
 TITLES = SPECS.titles() if PAIRS else {s.name: f"{s.name} (dose {s.dose:g})" for s in SPECS}
-NOTE = SPECS.note() if PAIRS else ""
+NOTE = SPECS.note(rl_named=False) if PAIRS else ""  # these figures name each model in full, never "RL"
 pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "label": CASES[s.name]}
               for s in SPECS]).assign(source=SOURCE)
 
@@ -103,10 +103,10 @@ pd.DataFrame([{"pair": s.name, "dose": s.dose, "seed": s.extra.get("seed"), "lab
 # ## Format shares, pass@1 and pass@k at every checkpoint
 
 # %%
-RES = {}
+RES, WORLDS = {}, {}  # each pair's world, read again by the variants figure
 for s in tqdm(SPECS, desc="format dynamics per pair"):
     pair = load_pair(s.name)
-    world = world_for(pair, None if PAIRS else WORLD)
+    world = WORLDS[s.name] = world_for(pair, None if PAIRS else WORLD)
     problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
     RES[s.name] = format_dynamics(
         iter_checkpoints(pair.rl.folder, skeleton=pair.rl.hf), pair.rl.tokenizer, problems, world, world.format_of,
@@ -173,8 +173,8 @@ if PAIRS:  # every named pair's final RL model beside its base, on the first pai
         if s.base.name not in models:
             models[s.base.name] = load_model(s.base.name)
         models[f"{s.rl.name} ({CASES[s.name] or 'no label'})"] = load_model(s.rl.name)
-    vworld = world_for(load_pair(ref_spec.name), None)
-    if differ := [s.name for s in SPECS if world_for(load_pair(s.name), None).config != vworld.config]:
+    vworld = WORLDS[ref_spec.name]
+    if differ := [name for name, w in WORLDS.items() if w.config != vworld.config]:
         raise InvalidConfigError(f"Pairs {differ} were trained on another arithmetic world than {ref_spec.name}: the"
                                  " variants figure compares models on one set of problems; name pairs of one world.")
 else:

@@ -254,6 +254,8 @@ SourceKind = Literal["zoo", "hub", "folder", "embedded", "adapter"]
 #: what a validation-zoo pair is known to show, and which half of the validation it belongs to
 PairLabel = Literal["creation", "activation", "no_signal"]
 PairSplit = Literal["calibration", "test"]
+#: the manifest ``kind`` of tuned organisms, each a pair with its base
+TUNED_KINDS = ("rl", "sft")
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,6 @@ def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
     return fig
 
 
-
 def checkpoint_rows(dyn: pd.DataFrame, *, ngram: int, legend_right: bool = False) -> tuple[Any, Any]:
     """Four panels per world (one row each, in order of appearance) of a checkpoint-dynamics table with columns
     ``world, label, step`` and those of :func:`rlmeta_interp.analysis.dynamics.checkpoint_dynamics` (with

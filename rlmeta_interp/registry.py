@@ -270,12 +270,12 @@ class PairSelection(list[PairSpec]):
         labels = self.case_labels()
         return {p.name: f"{p.name} (dose {p.dose}{', ' + labels[p.name] if labels[p.name] else ''})" for p in self}
 
-    def note(self) -> str:
-        """A caption's account of these pairs: each with its recipe and its label as :meth:`case_labels` gives it,
-        and what a figure's "RL" stands for (each pair's tuned model, fine-tuned or RL-tuned)."""
+    def note(self, rl_named: bool = True) -> str:
+        """A caption's account of these pairs: each with its recipe and label (:meth:`case_labels`) and, with
+        ``rl_named`` (a figure labels tuned models "RL"), that "RL" names each pair's tuned model, fine-tuned or not."""
         labels = self.case_labels()
         return (" Pairs: " + ", ".join(f"{p.name} ({p.recipe or 'no recipe'}, label {labels[p.name] or 'none'})"
-                                       for p in self) + "; 'RL' names each pair's tuned model.")
+                                       for p in self) + ("; 'RL' names each pair's tuned model." if rl_named else "."))
 
     def by(self, field: str) -> dict[Any, list[PairSpec]]:
         """``{value: [pairs]}`` grouped by ``world``, ``variant``, ``dose``, ``seed`` or ``preset``, in list order."""

@@ -318,6 +318,9 @@ def test_pair_selection_note_names_each_pairs_recipe_and_label():
     assert pairs.note() == (" Pairs: val-arith-depth-d000-sft-deep (sft-calibration, label creation),"
                             " val-arith-depth-d010-sft-deep (sft-calibration, label activation); 'RL' names each"
                             " pair's tuned model.")
+    # figures that name each model in full leave out what "RL" stands for
+    assert pairs.note(rl_named=False) == (" Pairs: val-arith-depth-d000-sft-deep (sft-calibration, label creation),"
+                                          " val-arith-depth-d010-sft-deep (sft-calibration, label activation).")
     demo = registry.named_pairs(["demo-arith-d050-rl-correct"])
     assert demo.note().startswith(f" Pairs: demo-arith-d050-rl-correct ({demo[0].recipe or 'no recipe'}, label ")
 

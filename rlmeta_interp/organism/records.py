@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.passk import passk_table
+from ..config import TUNED_KINDS
 from ..errors import EmptyInputError, InvalidConfigError
 from ..io import read_json
 from ..paths import data_dir
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 #: unless named: their bases have other weights than the recorded bases of the same names, which this table, keyed
 #: by name, would take their base readings from.
 RECORD_FOLDERS = ("validation", "pilots", "pilots/dynamics")
-TUNED_KINDS = ("rl", "sft")
 
 
 def load_records(folders: Sequence[str] = RECORD_FOLDERS) -> dict[str, dict[str, Any]]:
@@ -66,8 +66,9 @@ def _budget(m: Mapping[str, Any]) -> dict[str, Any]:
     batch = (f", {b['prompts_per_step']}x{b['num_generations']} per step" if b.get("prompts_per_step")
              and b.get("num_generations") else "")
     name = (f"{steps} steps, lr {lr:g}" if lr is not None else f"{steps} steps") + batch
+    kl = f", KL {b['beta']:g}" if b.get("beta") else ""
     return {"steps": steps, "lr": lr, "beta": b.get("beta"), "prompts_per_step": b.get("prompts_per_step"),
-            "num_generations": b.get("num_generations"), "reward": b.get("reward") or "", "budget": name + (f", KL {b['beta']:g}" if b.get("beta") else "")}
+            "num_generations": b.get("num_generations"), "reward": b.get("reward") or "", "budget": name + kl}
 
 
 def _passk_rows(g: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..config import ModelSpec, PairSpec, SourceKind
+from ..config import TUNED_KINDS, ModelSpec, PairSpec, SourceKind
 from ..errors import InvalidConfigError
 from ..paths import shipped_zoo_dir, user_zoo_dir
 from .base import MANIFEST_NAME, has_weights, read_manifest, verify_top_level_files
@@ -73,9 +73,6 @@ def _pair(name: str, base: ModelSpec, entry: ZooEntry) -> PairSpec:
             f"{Path(entry.spec.location) / MANIFEST_NAME}: {e} Fix that key in the manifest (or rebuild the model)."
         ) from e
 
-
-#: the manifest ``kind`` of tuned organisms, each a pair with its base
-TUNED_KINDS = ("rl", "sft")
 
 
 class ZooSource:

@@ -236,7 +236,7 @@ def test_format_collapse_on_named_pairs_keeps_controls_apart(tmp_path, monkeypat
     for fig in notebooks.expected_figures(path):
         caption = json.loads((tmp_path / "figures" / f"{fig}.json").read_text())["caption"]
         assert f"Pairs: {runs[0].name} (depth-format, label creation" in caption, (fig, caption)
-        assert f"{runs[1].name} (depth-format, label no_signal)" in caption
+        assert f"{runs[1].name} (depth-format, label no_signal)" in caption and "'RL' names" not in caption
     import re
 
     # one rewarded run and one control, counted apart (a control counted as rewarded would read "of 2")
