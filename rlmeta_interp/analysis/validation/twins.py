@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import InvalidConfigError
 from ...organism.tables import takeoff_step
-from .metrics import resample
+from .metrics import resampler
 from .questions import Row, deepest
 
 TWIN = "-rl-long"  # the earlier tests' runs: the twins' variant
@@ -88,8 +88,8 @@ def paired_change(runs: Sequence[Mapping[str, Any]], key: str, *, n_boot: int = 
         return {"mean": None, "lo": None, "hi": None, "n": 0, "n_bases": 0}
     values = np.asarray([r["change"][key] for r in kept], dtype=float)
     groups = [str(r["base"]) for r in kept]
-    rng = np.random.default_rng(seed)
-    boot = [values[resample(rng, len(values), groups)].mean() for _ in range(n_boot)]
+    rng, draw = np.random.default_rng(seed), resampler(len(values), groups)
+    boot = [values[draw(rng)].mean() for _ in range(n_boot)]
     lo, hi = np.quantile(boot, [0.025, 0.975])
     return {"mean": float(values.mean()), "lo": float(lo), "hi": float(hi), "n": len(kept),
             "n_bases": len(set(groups))}

@@ -99,3 +99,50 @@ def test_rank_auc_is_scikit_learns_auc_with_ties():
         assert vm.rank_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     assert vm.rank_auc(np.array([True, False]), np.array([1.0, 0.0])) == 1.0
     assert vm.rank_auc(np.array([True, False]), np.array([0.0, 1.0])) == 0.0
+
+
+def test_resampler_draws_whole_groups_and_one_draw_is_resample():
+    groups = ["b1", "b2", "b1", "b3", "b2", "b2"]
+    draw = vm.resampler(len(groups), groups)
+    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    for _ in range(50):
+        idx = draw(a)
+        assert (idx == vm.resample(b, len(groups), groups)).all()
+        picked = [groups[i] for i in idx]
+        # a group is drawn whole: each drawn base brings all its pairs, and three bases are drawn
+        assert all(picked.count(g) % groups.count(g) == 0 for g in set(picked))
+        assert sum(picked.count(g) // groups.count(g) for g in set(picked)) == 3
+
+
+def test_bootstrap_scores_are_scikit_learns_on_every_resample():
+    """The CIs' hand-written resample scores equal scikit-learn's on the same draws (ties, abstentions and
+    resamples holding one class included)."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    rng = np.random.default_rng(1)
+    true = rng.choice(["creation", "activation", "no_signal"], 17).tolist()
+    pred = rng.choice(["creation", "activation", "no_signal", "inconclusive"], 17).tolist()
+    groups = [f"base{i % 6}" for i in range(17)]
+    scores = rng.integers(0, 4, 17).astype(float)
+    positive = np.array([t == "creation" for t in true])
+    t, p = np.array(true, dtype=object), np.array(pred, dtype=object)
+    ba, auc = [], []
+    draws, draw = np.random.default_rng(0), vm.resampler(17, groups)
+    for _ in range(200):
+        idx = draw(draws)
+        if len(set(t[idx])) >= 2:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ba.append(balanced_accuracy_score(t[idx], p[idx]))
+    draws = np.random.default_rng(0)
+    for _ in range(200):
+        idx = draw(draws)
+        if positive[idx].any() and not positive[idx].all():
+            auc.append(roc_auc_score(positive[idx], scores[idx]))
+    _, lo, hi = vm.balanced_accuracy_ci(true, pred, n_boot=200, seed=0, groups=groups)
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(ba, [0.025, 0.975])), abs=1e-12)
+    _, lo, hi, _ = vm.roc_auc_ci(scores.tolist(), positive, n_boot=200, seed=0, groups=groups)
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(auc, [0.025, 0.975])), abs=1e-12)
+    assert hi > lo  # the draws vary: the comparison is not between two constants
