@@ -3,7 +3,8 @@
 A model rebuilt from its validation spec on another machine, or under newer code, may get other weights than its
 record; its manifest is kept in ``data/pilots/rebuilds/`` beside the record, never replacing it. The bandit RL-seeds
 test (preset ``bandit-rlseeds``) adds RL seeds to two rebuilt bases to measure how often a run of the validation
-budget passes its gain check; its manifests lie in ``data/pilots/bandit-rlseeds/``.
+budget passes its gain check; its manifests lie in ``data/pilots/bandit-rlseeds/``. The same test's runs trained from
+bases built again with their records' weights lie apart, in ``data/pilots/bandit-rlseeds-recorded/``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def rlseeds_dir() -> Path:
     return pilot_manifests_dir() / "bandit-rlseeds"
 
 
+def rlseeds_recorded_dir() -> Path:
+    """Manifests of the bandit RL-seeds test's runs trained from bases whose rebuild reproduced their records' weights
+    (committed without weights): the same names as the runs in :func:`rlseeds_dir`, other base weights."""
+    return pilot_manifests_dir() / "bandit-rlseeds-recorded"
+
+
 RLSEEDS_PRESET = "bandit-rlseeds"
 #: the runs whose gain check this test counts: RL with a correctness reward from a bandit base of the dose recipe,
 #: labelled creation or activation by design (controls, fine-tuning pairs and other recipes are not its question)
@@ -119,16 +126,19 @@ def _check_spec(m: dict[str, Any], specs: dict[str, Any], preset: str) -> None:
 
 
 def export_rlseeds(zoo_dir: str | Path, recorded_dir: str | Path | None = None) -> list[Path]:
-    """Record in :func:`rlseeds_dir` the RL runs of preset ``bandit-rlseeds`` built in ``zoo_dir`` (not its bases,
-    which are the validation specs rebuilt: :func:`export_rebuilds` records them). Each run must have been trained from
-    its base's exported rebuild or record (checked before anything is written)."""
+    """Record the RL runs of preset ``bandit-rlseeds`` built in ``zoo_dir`` (not its bases, which are the validation
+    specs rebuilt: :func:`export_rebuilds` records those whose weights differ from their records): a run trained from
+    its base's exported rebuild in :func:`rlseeds_dir`, a run trained from weights equal to its base's record in
+    :func:`rlseeds_recorded_dir`. Every run's base is checked before anything is written."""
     rdir = validation_manifests_dir() if recorded_dir is None else recorded_dir
     rebuilt = {m["name"]: m for m in map(read_json, manifest_files(rebuilds_dir()))}
-    runs = _planned_specs()
-    for spec in runs:
+    by_origin: dict[str, list[Any]] = {"rebuilt": [], "recorded": []}
+    for spec in _planned_specs():
         if (built := Path(zoo_dir) / spec.name / MANIFEST).exists():
-            _base_of(read_json(built), rebuilt, rdir)
-    return copy_manifests(zoo_dir, rlseeds_dir(), runs, suffix=".json.gz", keep_recorded=False)
+            by_origin[_base_of(read_json(built), rebuilt, rdir)[1]].append(spec)
+    return [*copy_manifests(zoo_dir, rlseeds_dir(), by_origin["rebuilt"], suffix=".json.gz", keep_recorded=False),
+            *copy_manifests(zoo_dir, rlseeds_recorded_dir(), by_origin["recorded"], suffix=".json.gz",
+                            keep_recorded=False)]
 
 
 def rl_seed_rows(added_dir: str | Path, rebuild_dir: str | Path, recorded_dir: str | Path) -> list[dict[str, Any]]:
@@ -234,3 +244,78 @@ def rl_seed_headline(rows: list[dict[str, Any]], records: list[bool]) -> str:
     if test and len(test) == len(planned) and _passed(test) == len(test):
         text += " The rebuilt RL-seed-0 failures stay unexplained by this test."
     return text
+
+
+RECORD, ADDED_RECORDED = "validation record", "added RL seed (from the recorded base)"  # a recorded-base row's "built"
+
+
+def recorded_seed_rows(added_dir: str | Path, recorded_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per counted run trained from a recorded base of a run in ``added_dir`` (the RL-seeds test built from
+    bases with their records' weights): each such base's counted validation records in ``recorded_dir`` (RL seeds 0
+    and 1) and the added runs, ordered by base and RL seed. An added run must be a build of its preset's current spec
+    trained from its base's recorded weights, or it is refused (it would be credited to weights it did not start
+    from)."""
+    from .presets import preset_specs
+
+    added = list(map(read_json, manifest_files(added_dir)))
+    if stray := [m.get("name") for m in added if not _counted(m)]:
+        raise InvalidConfigError(f"{added_dir} holds runs outside the RL-seeds test ({', '.join(map(str, stray))}): it"
+                                 " keeps the test's RL runs only; move them elsewhere.")
+    specs = {s.name: s for s in preset_specs(RLSEEDS_PRESET)}
+    bases: dict[str, dict[str, Any]] = {}
+    runs = []
+    for m in added:
+        _check_spec(m, specs, RLSEEDS_PRESET)
+        base, _ = _base_of(m, {}, recorded_dir)  # with no rebuilds given: the record, or an error
+        bases[base["name"]] = base
+        runs.append((m, ADDED_RECORDED))
+    runs += [(m, RECORD) for m in map(read_json, manifest_files(recorded_dir))
+             if _counted(m) and m.get("base") in bases and m.get("base_weights_sha256") == weights_sha(bases[m["base"]])]
+    rows = [{"run": m["name"], "base": m["base"], "label": m["label"], "RL seed": m["config"]["rl"]["seed"],
+             "built": origin, "gain check": gain_text(m), "passed": (m.get("gain_check") or {}).get("passed")}
+            for m, origin in runs]
+    return sorted(rows, key=lambda r: (r["base"], r["RL seed"], r["run"]))
+
+
+def recorded_seed_summary(rows: list[dict[str, Any]], rebuilt_rows: list[dict[str, Any]]) -> str:
+    """The recorded-bases test's answer (its added runs per base, exact 95% intervals, and how many of the planned
+    runs are built), then as a description each recorded base's runs (its validation records and the added runs) per
+    base and per RL seed, beside the same counts from the rebuilt bases (``rebuilt_rows``: :func:`rl_seed_rows`)."""
+    if not rows:
+        return "(no RL run from a recorded base added)\n"
+    test = [r for r in rows if r["built"] == ADDED_RECORDED]
+    bases = list(dict.fromkeys(r["base"] for r in rows))
+    design = {b: next(r["label"] for r in rows if r["base"] == b) for b in bases}
+    lines = [f"The test's answer, its added runs from the recorded bases ({len(test)} of the {len(_planned_specs())}"
+             f" planned built): passed the gain check in {_passed(test)} of {len(test)}."]
+    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
+              for b in bases if (g := [r for r in test if r["base"] == b])]
+    lines += ["", "Every run of this budget from the recorded bases (their validation records and the added runs; a"
+              " description):"]
+    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
+              for b in bases if (g := [r for r in rows if r["base"] == b])]
+    lines.append("- per RL seed (the two bases' runs of one seed share their prompt stream): " + "; ".join(
+        f"seed {s}: {_passed(g)} of {len(g)}" for s in sorted({r["RL seed"] for r in rows})
+        if (g := [r for r in rows if r["RL seed"] == s])) + ".")
+    lines += ["", "The same runs (RL seeds 0 to 3) from the rebuilt bases, for comparison:"]
+    lines += [f"- from the rebuild of {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
+              for b in bases if (g := [r for r in rebuilt_rows if r["base"] == b])]
+    return "\n".join(lines) + "\n"
+
+
+def recorded_seed_headline(rows: list[dict[str, Any]]) -> str:
+    """One sentence for the repository README's caveat, after :func:`rl_seed_headline`: the runs of this budget from
+    the recorded bases, as the pre-registration fixed it (every one passed, or failures occur from them too)."""
+    test = [r for r in rows if r["built"] == ADDED_RECORDED]
+    if not test:
+        return "The same test from bases rebuilt with their records' weights is not built yet."
+    planned = len(_planned_specs())
+    text = (f"From bases rebuilt with their records' weights, the same test's runs passed in {_passed(test)} of"
+            f" {len(test)}" + (f" ({len(test)} of {planned} built so far)" if len(test) < planned else "")
+            + f", and with those bases' validation records {_passed(rows)} of {len(rows)} runs of this budget passed")
+    if len(test) < planned:
+        return text + "."
+    if _passed(rows) == len(rows):
+        return text + ": the failures of the rebuilt bases' runs fell on bases with other weights than the records'."
+    return text + (": failures occur from the recorded bases too, so whether a run of this budget passes its gain"
+                   " check is a draw whichever weights its base has.")

@@ -8,7 +8,8 @@ answers that :mod:`.readings` renders. ``--export ZOO_DIR`` first copies the val
 zoo into ``data/validation/``; ``--export-pilot ZOO_DIR`` the pilot presets' into ``data/pilots/``;
 ``--export-rebuilds ZOO_DIR`` the validation models built there with other weights than their records into
 ``data/pilots/rebuilds/``; ``--export-rlseeds ZOO_DIR`` the bandit RL-seeds test's runs into
-``data/pilots/bandit-rlseeds/`` (:mod:`.rebuilds`); ``--export-dynamics ZOO_DIR`` the models of the presets whose RL
+``data/pilots/bandit-rlseeds/`` (trained from rebuilt bases) or ``data/pilots/bandit-rlseeds-recorded/`` (from bases
+with their records' weights; :mod:`.rebuilds`); ``--export-dynamics ZOO_DIR`` the models of the presets whose RL
 runs keep dynamics checkpoints into ``data/pilots/dynamics/``.
 """
 
@@ -35,7 +36,8 @@ from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_man
                         pilot_manifests_dir, validation_manifests_dir, weights_sha)
 from .readings import READINGS, readings_evaluation, readings_rows
 from .rebuilds import (HIDDEN, budget_records, export_rebuilds, export_rlseeds, rebuild_rows, rebuilds_dir,
-                       rl_seed_headline, rl_seed_rows, rl_seed_summary, rlseeds_dir)
+                       recorded_seed_headline, recorded_seed_rows, recorded_seed_summary, rl_seed_headline, rl_seed_rows,
+                       rl_seed_summary, rlseeds_dir, rlseeds_recorded_dir)
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +209,12 @@ def rl_seed_sections(pilot_dir: str | Path, validation_dir: str | Path) -> dict[
     """The bandit RL-seeds test's table (every RL run from a rebuilt base) and its pass counts, for data/README.md."""
     rows = rl_seed_rows(Path(pilot_dir) / "bandit-rlseeds", Path(pilot_dir) / "rebuilds", validation_dir)
     shown = [{k: v for k, v in r.items() if k not in HIDDEN} for r in rows]
+    recorded = recorded_seed_rows(Path(pilot_dir) / "bandit-rlseeds-recorded", validation_dir)
     return {"bandit-rlseeds-table": markdown_rows(shown, "(no RL run from a rebuilt base recorded)"),
-            "bandit-rlseeds-summary": rl_seed_summary(rows, budget_records(validation_dir))}
+            "bandit-rlseeds-summary": rl_seed_summary(rows, budget_records(validation_dir)),
+            "bandit-rlseeds-recorded-table": markdown_rows([{k: v for k, v in r.items() if k != "passed"}
+                                                            for r in recorded], "(no RL run from a recorded base added)"),
+            "bandit-rlseeds-recorded-summary": recorded_seed_summary(recorded, rows)}
 
 
 def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = None,
@@ -315,8 +321,9 @@ EXPORTS: dict[str, tuple[Callable[[str], Any], str]] = {
     "--export": (_export_validation, "the validation preset's manifests into data/validation (or --export-pilot"
                                      " ZOO_DIR: the built models of the presets outside validation into data/pilots)"),
     "--export-rebuilds": (export_rebuilds, "the validation models built there with other weights than their records"),
-    "--export-rlseeds": (export_rlseeds, "the RL runs of preset bandit-rlseeds built there; export their bases'"
-                                         " rebuilds with --export-rebuilds"),
+    "--export-rlseeds": (export_rlseeds, "the RL runs of preset bandit-rlseeds built there, by the base weights they"
+                                         " started from (a rebuild: export it first with --export-rebuilds; or the"
+                                         " record's)"),
     "--export-pilot": (_export_pilots, "the built models of the pilot presets into data/pilots"),
     "--export-dynamics": (export_dynamics, "the models of the presets whose RL runs keep dynamics checkpoints built"
                                            " there, into data/pilots/dynamics"),
@@ -339,8 +346,10 @@ def main(argv: list[str] | None = None) -> None:
     # (or the records, where a rebuild reproduced them), the dynamics runs from their own folder or the validation
     # records
     vdir = validation_manifests_dir()
-    refresh_stored_gain_checks([zoo_dir, vdir, pilot_manifests_dir(), rebuilds_dir(), rlseeds_dir(), dynamics_dir()],
-                               {rlseeds_dir(): [rebuilds_dir(), vdir], dynamics_dir(): [vdir]})
+    refresh_stored_gain_checks([zoo_dir, vdir, pilot_manifests_dir(), rebuilds_dir(), rlseeds_dir(),
+                                rlseeds_recorded_dir(), dynamics_dir()],
+                               {rlseeds_dir(): [rebuilds_dir(), vdir], rlseeds_recorded_dir(): [vdir],
+                                dynamics_dir(): [vdir]})
     readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
     if is_source_checkout():  # the repository's README summarises the composition tests from the same files
@@ -357,7 +366,9 @@ def top_readme_sections(pilot_dir: str | Path | None = None,
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
     rows = rl_seed_rows(Path(pdir) / "bandit-rlseeds", Path(pdir) / "rebuilds", vdir)
     # the sentence sits inside a README bullet: wrapped and indented as its continuation, the end marker likewise
-    headline = textwrap.fill(rl_seed_headline(rows, budget_records(vdir)), width=118, initial_indent="  ",
+    recorded = recorded_seed_rows(Path(pdir) / "bandit-rlseeds-recorded", vdir)
+    said = f"{rl_seed_headline(rows, budget_records(vdir))} {recorded_seed_headline(recorded)}"
+    headline = textwrap.fill(said, width=118, initial_indent="  ",
                              subsequent_indent="  ", break_on_hyphens=False)
     return {"composition-tests-table": markdown_rows(tests_summary_rows(pdir), "(no composition test read yet)"),
             "bandit-rlseeds-headline": f"{headline}\n  "}

@@ -174,3 +174,83 @@ def test_export_rlseeds_records_the_tests_runs_and_not_their_bases(tmp_path, mon
     runs = [s.name for s in specs if s.kind == "rl"]
     assert len(runs) == 4 and sorted(p.name for p in written) == sorted(f"{n}.json.gz" for n in runs)
     assert all(p.parent == rebuilds.rlseeds_dir() for p in written)
+
+
+def test_recorded_seed_rows_set_the_added_runs_beside_the_records_of_the_same_base_weights(tmp_path):
+    from rlmeta_interp.organism.presets import preset_specs
+
+    val = {s.name: s for s in preset_specs("validation")}
+    add = {s.name: s for s in preset_specs("bandit-rlseeds")}
+    rec, added = tmp_path / "validation", tmp_path / "added"
+    b0, b5 = "val-bandit-d000-base", "val-bandit-d050-base"
+    _write(rec, _run(val[b0], "w-b0", None))
+    _write(rec, _run(val[b5], "w-b5", None))
+    _write(rec, _run(val["val-bandit-d000-rl-long"], "w-r0", "w-b0", passed=True))
+    _write(rec, _run(val["val-bandit-d000-rl-long-s1"], "w-r1", "w-b0", passed=True))
+    _write(rec, _run(val["val-bandit-d000-rl-long-random"], "w-rr", "w-b0"))  # a control: not counted
+    _write(rec, _run(val["val-bandit-d050-rl-long"], "w-r5", "w-b5", passed=True))
+    _write(rec, _run(val["val-bandit-d050-rl-long-s1"], "w-r6", "w-other", passed=False))  # other base weights
+    _write(added, _run(add["val-bandit-d000-rl-long-s2"], "w2", "w-b0", passed=False))
+    _write(added, _run(add["val-bandit-d050-rl-long-s2"], "w3", "w-b5", passed=True))
+    rows = rebuilds.recorded_seed_rows(added, rec)
+    assert [(r["run"], r["RL seed"], r["built"]) for r in rows] == [
+        ("val-bandit-d000-rl-long", 0, "validation record"), ("val-bandit-d000-rl-long-s1", 1, "validation record"),
+        ("val-bandit-d000-rl-long-s2", 2, "added RL seed (from the recorded base)"),
+        ("val-bandit-d050-rl-long", 0, "validation record"),
+        ("val-bandit-d050-rl-long-s2", 2, "added RL seed (from the recorded base)")]
+    assert [r["passed"] for r in rows] == [True, True, False, True, True]
+    rebuilt = [{"base": b0, "passed": False}, {"base": b0, "passed": True}, {"base": b5, "passed": True}]
+    summary = rebuilds.recorded_seed_summary(rows, rebuilt)
+    assert summary.startswith("The test's answer, its added runs from the recorded bases (2 of the 4 planned built):"
+                              " passed the gain check in 1 of 2.\n- from val-bandit-d000-base (creation by design): 0"
+                              " of 1 (share 0.00, exact 95% interval 0.00 to 0.97).\n")
+    assert "- from val-bandit-d000-base (creation by design): 2 of 3 (share 0.67" in summary.split("Every run")[1]
+    assert "seed 0: 2 of 2; seed 1: 1 of 1; seed 2: 1 of 2." in summary
+    assert "- from the rebuild of val-bandit-d000-base (creation by design): 1 of 2 (share 0.50" in summary
+    head = rebuilds.recorded_seed_headline(rows)
+    assert head == ("From bases rebuilt with their records' weights, the same test's runs passed in 1 of 2 (2 of 4"
+                    " built so far), and with those bases' validation records 4 of 5 runs of this budget passed.")
+    full = rows + [{**r, "run": r["run"][:-1] + "3", "RL seed": 3} for r in rows if r["RL seed"] == 2]
+    assert rebuilds.recorded_seed_headline(full).endswith("failures occur from the recorded bases too, so whether a"
+                                                          " run of this budget passes its gain check is a draw"
+                                                          " whichever weights its base has.")
+    passing = [{**r, "passed": True} for r in full]
+    assert rebuilds.recorded_seed_headline(passing).endswith("7 of 7 runs of this budget passed: the failures of the"
+                                                             " rebuilt bases' runs fell on bases with other weights"
+                                                             " than the records'.")
+    assert rebuilds.recorded_seed_summary([], rebuilt) == "(no RL run from a recorded base added)\n"
+    assert "not built yet" in rebuilds.recorded_seed_headline([r for r in rows if r["built"] == "validation record"])
+    # a run trained from weights that are not its base's record is refused, not credited to the record
+    _write(added, _run(add["val-bandit-d000-rl-long-s3"], "w4", "w-b0-rebuilt", passed=True))
+    with pytest.raises(InvalidConfigError, match="neither a rebuild of val-bandit-d000-base nor its record"):
+        rebuilds.recorded_seed_rows(added, rec)
+
+
+def test_export_rlseeds_sends_runs_from_a_recorded_base_to_their_own_folder(tmp_path, monkeypatch):
+    from rlmeta_interp.io import sha256_file
+    from rlmeta_interp.organism.presets import preset_specs
+
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    zoo_dir, rec = tmp_path / "zoo", tmp_path / "records"
+    specs = preset_specs("bandit-rlseeds")
+    for spec in specs:
+        (zoo_dir / spec.name).mkdir(parents=True)
+        weights = zoo_dir / spec.name / "model.safetensors"
+        weights.write_bytes(spec.name.encode())
+        m = {"name": spec.name, "kind": spec.kind, "config": spec.to_dict(), "files": {weights.name: sha256_file(weights)}}
+        if spec.base:
+            m.update(base=spec.base, base_weights_sha256=sha256_file(zoo_dir / spec.base / "model.safetensors"))
+        (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
+    bases = [s for s in specs if s.kind != "rl"]
+    _write(rec, json.loads((zoo_dir / bases[0].name / "manifest.json").read_text()))  # built with its record's weights
+    _write(rebuilds.rebuilds_dir(), json.loads((zoo_dir / bases[1].name / "manifest.json").read_text()))  # a rebuild
+    rebuilds.rlseeds_dir().mkdir(parents=True)
+    kept = rebuilds.rlseeds_dir() / "val-bandit-d000-rl-long-s2.json.gz"
+    kept.write_bytes(b"a run of the same name from the rebuilt base")
+    written = rebuilds.export_rlseeds(zoo_dir, rec)
+    by_folder = {p.name: p.parent for p in written}
+    assert len(written) == 4
+    for spec in (s for s in specs if s.kind == "rl"):
+        want = rebuilds.rlseeds_recorded_dir() if spec.base == bases[0].name else rebuilds.rlseeds_dir()
+        assert by_folder[f"{spec.name}.json.gz"] == want
+    assert kept.read_bytes() == b"a run of the same name from the rebuilt base"  # never overwritten by the other run
