@@ -5,6 +5,7 @@ Timings on a shared 2-core machine are noisy, so every benchmark reports *ratios
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -55,6 +56,48 @@ def matmul_peak_flops(n: int = 1024, dtype: torch.dtype = torch.float32, device:
     return 2 * n**3 / t
 
 
+def machine_summary() -> str:
+    """The machine a results section was measured on: architecture, torch's CPU vector instruction set (timings and
+    even trained weights have been seen to differ between AVX2 and AVX512 machines), cores and torch version."""
+    import os
+    import platform
+
+    gpu = f" gpu={torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return (f"machine: {platform.machine()} cpu_capability={torch.backends.cpu.get_cpu_capability()}"
+            f" cores={os.cpu_count()}{gpu} torch={torch.__version__}")
+
+
 def machine_line() -> str:
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     return f"device={dev} torch={torch.__version__} threads={torch.get_num_threads()}"
+
+
+_HEADING = re.compile(r"^## (\S+\.py): (.*?)(?: \(run (\d{4}-\d{2}-\d{2})\))?$", re.M)
+_WRITTEN_ON = re.compile(r"Written by `rlmeta-interp bench` on (\d{4}-\d{2}-\d{2})")
+
+
+def results_sections(text: str) -> dict[str, tuple[str, str, str]]:
+    """The sections of a ``benchmarks/RESULTS.md``: ``{script: (status, date run, body)}``. A section without its own
+    date takes the file's "Written ... on" date (files written before sections carried one)."""
+    written = _WRITTEN_ON.search(text)
+    default = written.group(1) if written else "unknown date"
+    heads = list(_HEADING.finditer(text))
+    out = {}
+    for h, nxt in zip(heads, [*heads[1:], None], strict=True):
+        body = text[h.end():nxt.start() if nxt else len(text)].strip("\n")
+        out[h.group(1)] = (h.group(2), h.group(3) or default, body)
+    return out
+
+
+def results_markdown(sections: dict[str, tuple[str, str, str]], scripts: list[str]) -> str:
+    """``benchmarks/RESULTS.md`` from ``sections`` (:func:`results_sections`' form), in ``scripts`` order (names with
+    no section are left out), each heading with the date its benchmark ran: a ``bench --only`` run replaces its own
+    sections and keeps the others, so the dates say which were measured together."""
+    parts = ["# Benchmark results\n\nWritten by `rlmeta-interp bench`; each section gives the date it ran and its"
+             " machine. Ratios are measured within one run (medians of repeats); absolute speeds vary with machine"
+             " load, so compare only numbers of one section.\n"]
+    for name in scripts:
+        if name in sections:
+            status, date, body = sections[name]
+            parts.append(f"## {name}: {status} (run {date})\n\n{body}\n")
+    return "\n".join(parts)

@@ -108,7 +108,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import datetime
     import subprocess
 
-    from .benchtools import machine_line
+    from .benchtools import machine_summary, results_markdown, results_sections
     from .io import write_text_atomic
     from .paths import REPO_ROOT
 
@@ -122,15 +122,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"{', '.join(p.stem for p in scripts)}), or drop --only to run them all."
             )
         scripts = [p for p in scripts if p.stem in args.only]
-    parts = [f"# Benchmark results\n\nWritten by `rlmeta-interp bench` on {datetime.date.today()}; {machine_line()}.",
-             "Ratios are measured within one run (medians of repeats); absolute speeds vary with machine load.\n"]
+    out = Path(args.out) if args.out else folder / "RESULTS.md"
+    # a run of some benchmarks (--only) replaces their sections and keeps the others, each with the date it ran
+    sections = results_sections(out.read_text()) if args.only is not None and out.exists() else {}
+    today = str(datetime.date.today())
     failed = 0
     import torch
 
     for script in scripts:
         if script.stem.startswith("gpu") and not torch.cuda.is_available():
-            parts.append(f"## {script.name}: skipped\n\nNo CUDA device on this machine; run it on a GPU machine."
-                         " Results measured on one are in `RESULTS_GPU.md`.\n")
+            sections[script.name] = ("skipped", today, "No CUDA device on this machine; run it on a GPU machine."
+                                     " Results measured on one are in `RESULTS_GPU.md`.")
             sys.stdout.write(f"{script.name}: skipped (no CUDA)\n")
             continue
         log.info("running %s", script.name)
@@ -138,9 +140,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
         failed += proc.returncode != 0
         body = proc.stdout.strip() if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()[-3000:]
-        parts.append(f"## {script.name}: {status}\n\n```\n{body}\n```\n")
+        sections[script.name] = (status, today, f"```\n{machine_summary()}\n{body}\n```")
         sys.stdout.write(f"{script.name}: {status}\n{proc.stdout}")
-    out = write_text_atomic(Path(args.out) if args.out else folder / "RESULTS.md", "\n".join(parts))
+    every = sorted(p.name for p in folder.glob("*.py") if not p.name.startswith("_"))
+    write_text_atomic(out, results_markdown(sections, every))
     sys.stdout.write(f"wrote {out}\n")
     return 1 if failed else 0
 
