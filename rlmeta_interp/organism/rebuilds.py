@@ -195,6 +195,20 @@ def _seeds(values: Any) -> str:
     return ", ".join(map(str, seeds[:-1])) + (" and " if len(seeds) > 1 else "") + str(seeds[-1]) if seeds else "none"
 
 
+def _by_base(rows: list[dict[str, Any]], design: dict[str, str], prefix: str = "from") -> list[str]:
+    """A line per base in ``design`` with rows: its runs that passed, with the exact 95% interval."""
+    return [f"- {prefix} {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
+            for b in design if (g := [r for r in rows if r["base"] == b])]
+
+
+def _by_seed(rows: list[dict[str, Any]]) -> str:
+    """The runs that passed per RL seed, without an interval (the two bases' runs of one seed share their prompt
+    stream)."""
+    return "- per RL seed (the two bases' runs of one seed share their prompt stream): " + "; ".join(
+        f"seed {s}: {_passed(g)} of {len(g)}" for s in sorted({r["RL seed"] for r in rows})
+        if (g := [r for r in rows if r["RL seed"] == s])) + "."
+
+
 def rl_seed_summary(rows: list[dict[str, Any]], records: list[bool]) -> str:
     """The test's answer (the added runs, per base, with exact 95% intervals, and how many of the planned runs are
     built), then as a description every run from the rebuilt bases per base and per RL seed (runs of one RL seed
@@ -203,18 +217,11 @@ def rl_seed_summary(rows: list[dict[str, Any]], records: list[bool]) -> str:
     if not rows:
         return "(no RL run from a rebuilt base recorded)\n"
     test = [r for r in rows if r["built"] == ADDED]
-    bases = list(dict.fromkeys(r["base"] for r in rows))
-    design = {b: next(r["label"] for r in rows if r["base"] == b) for b in bases}
+    design = {b: next(r["label"] for r in rows if r["base"] == b) for b in dict.fromkeys(r["base"] for r in rows)}
     lines = [f"The test's answer, its added runs ({len(test)} of the {len(_planned_specs())} planned built): "
-             + (f"passed the gain check in {_passed(test)} of {len(test)}." if test else "none built yet.")]
-    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
-              for b in bases if (g := [r for r in test if r["base"] == b])]
-    lines += ["", "Every run from the rebuilt bases (a description; two of these failures prompted the test):"]
-    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
-              for b in bases if (g := [r for r in rows if r["base"] == b])]
-    seeds = sorted({r["RL seed"] for r in rows})
-    lines.append("- per RL seed (the two bases' runs of one seed share their prompt stream): " + "; ".join(
-        f"seed {s}: {_passed(g)} of {len(g)}" for s in seeds if (g := [r for r in rows if r["RL seed"] == s])) + ".")
+             + (f"passed the gain check in {_passed(test)} of {len(test)}." if test else "none built yet."),
+             *_by_base(test, design), "", "Every run from the rebuilt bases (a description; two of these failures"
+             " prompted the test):", *_by_base(rows, design), _by_seed(rows)]
     recorded = [r["recorded passed"] for r in rows if r["built"] == REBUILT]
     if recorded:
         lines.append(f"- the records of the rebuilt validation runs (trained from the recorded bases): "
@@ -284,22 +291,13 @@ def recorded_seed_summary(rows: list[dict[str, Any]], rebuilt_rows: list[dict[st
     if not rows:
         return "(no RL run from a recorded base added)\n"
     test = [r for r in rows if r["built"] == ADDED_RECORDED]
-    bases = list(dict.fromkeys(r["base"] for r in rows))
-    design = {b: next(r["label"] for r in rows if r["base"] == b) for b in bases}
+    design = {b: next(r["label"] for r in rows if r["base"] == b) for b in dict.fromkeys(r["base"] for r in rows)}
     lines = [f"The test's answer, its added runs from the recorded bases ({len(test)} of the {len(_planned_specs())}"
-             f" planned built): passed the gain check in {_passed(test)} of {len(test)}."]
-    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
-              for b in bases if (g := [r for r in test if r["base"] == b])]
-    lines += ["", "Every run of this budget from the recorded bases (their validation records and the added runs; a"
-              " description):"]
-    lines += [f"- from {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
-              for b in bases if (g := [r for r in rows if r["base"] == b])]
-    lines.append("- per RL seed (the two bases' runs of one seed share their prompt stream): " + "; ".join(
-        f"seed {s}: {_passed(g)} of {len(g)}" for s in sorted({r["RL seed"] for r in rows})
-        if (g := [r for r in rows if r["RL seed"] == s])) + ".")
-    lines += ["", "The same runs (RL seeds 0 to 3) from the rebuilt bases, for comparison:"]
-    lines += [f"- from the rebuild of {b} ({design[b]} by design): {share_text(_passed(g), len(g))}."
-              for b in bases if (g := [r for r in rebuilt_rows if r["base"] == b])]
+             f" planned built): passed the gain check in {_passed(test)} of {len(test)}.", *_by_base(test, design),
+             "", "Every run of this budget from the recorded bases (their validation records and the added runs; a"
+             " description):", *_by_base(rows, design), _by_seed(rows), "",
+             "The same runs (RL seeds 0 to 3) from the rebuilt bases, for comparison:",
+             *_by_base(rebuilt_rows, design, "from the rebuild of")]
     return "\n".join(lines) + "\n"
 
 

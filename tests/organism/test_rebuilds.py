@@ -149,13 +149,10 @@ def test_rl_seed_rows_refuse_runs_they_cannot_credit(tmp_path):
         rebuilds.rl_seed_rows(added, re_dir, rec)
 
 
-def test_export_rlseeds_records_the_tests_runs_and_not_their_bases(tmp_path, monkeypatch):
+def _built_zoo(zoo_dir, specs):
+    """A zoo folder with a manifest and a stand-in weights file per spec, each run naming its base's weights."""
     from rlmeta_interp.io import sha256_file
-    from rlmeta_interp.organism.presets import preset_specs
 
-    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
-    zoo_dir = tmp_path / "zoo"
-    specs = preset_specs("bandit-rlseeds")
     for spec in specs:  # bases first, so each run can name its base's weights as a build does
         (zoo_dir / spec.name).mkdir(parents=True)
         weights = zoo_dir / spec.name / "model.safetensors"
@@ -164,6 +161,15 @@ def test_export_rlseeds_records_the_tests_runs_and_not_their_bases(tmp_path, mon
         if spec.base:
             m.update(base=spec.base, base_weights_sha256=sha256_file(zoo_dir / spec.base / "model.safetensors"))
         (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
+
+
+def test_export_rlseeds_records_the_tests_runs_and_not_their_bases(tmp_path, monkeypatch):
+    from rlmeta_interp.organism.presets import preset_specs
+
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
+    zoo_dir = tmp_path / "zoo"
+    specs = preset_specs("bandit-rlseeds")
+    _built_zoo(zoo_dir, specs)
     # the bases' rebuilds are not exported yet: nothing is written, and the error says what to export
     with pytest.raises(InvalidConfigError, match="--export-rebuilds"):
         rebuilds.export_rlseeds(zoo_dir, tmp_path / "no-records")
@@ -227,20 +233,12 @@ def test_recorded_seed_rows_set_the_added_runs_beside_the_records_of_the_same_ba
 
 
 def test_export_rlseeds_sends_runs_from_a_recorded_base_to_their_own_folder(tmp_path, monkeypatch):
-    from rlmeta_interp.io import sha256_file
     from rlmeta_interp.organism.presets import preset_specs
 
     monkeypatch.setenv("RLMETA_DATA", str(tmp_path / "data"))
     zoo_dir, rec = tmp_path / "zoo", tmp_path / "records"
     specs = preset_specs("bandit-rlseeds")
-    for spec in specs:
-        (zoo_dir / spec.name).mkdir(parents=True)
-        weights = zoo_dir / spec.name / "model.safetensors"
-        weights.write_bytes(spec.name.encode())
-        m = {"name": spec.name, "kind": spec.kind, "config": spec.to_dict(), "files": {weights.name: sha256_file(weights)}}
-        if spec.base:
-            m.update(base=spec.base, base_weights_sha256=sha256_file(zoo_dir / spec.base / "model.safetensors"))
-        (zoo_dir / spec.name / "manifest.json").write_text(json.dumps(m))
+    _built_zoo(zoo_dir, specs)
     bases = [s for s in specs if s.kind != "rl"]
     _write(rec, json.loads((zoo_dir / bases[0].name / "manifest.json").read_text()))  # built with its record's weights
     _write(rebuilds.rebuilds_dir(), json.loads((zoo_dir / bases[1].name / "manifest.json").read_text()))  # a rebuild
