@@ -77,15 +77,24 @@ _WRITTEN_ON = re.compile(r"Written by `rlmeta-interp bench` on (\d{4}-\d{2}-\d{2
 
 
 def results_sections(text: str) -> dict[str, tuple[str, str, str]]:
-    """The sections of a ``benchmarks/RESULTS.md``: ``{script: (status, date run, body)}``. A section without its own
-    date takes the file's "Written ... on" date (files written before sections carried one)."""
+    """The sections of a ``benchmarks/RESULTS.md``: ``{script: (status, date run, body)}``. A heading counts only
+    outside code fences (a benchmark's output may print anything). A section without its own date takes the file's
+    "Written ... on" date (files written before sections carried one)."""
     written = _WRITTEN_ON.search(text)
     default = written.group(1) if written else "unknown date"
-    heads = list(_HEADING.finditer(text))
-    out = {}
-    for h, nxt in zip(heads, [*heads[1:], None], strict=True):
-        body = text[h.end():nxt.start() if nxt else len(text)].strip("\n")
-        out[h.group(1)] = (h.group(2), h.group(3) or default, body)
+    out: dict[str, tuple[str, str, str]] = {}
+    name, status, date, body, fenced = None, "", "", [], False
+    for line in [*text.splitlines(), None]:
+        head = _HEADING.match(line) if line is not None and not fenced else None
+        if line is None or head:
+            if name is not None:
+                out[name] = (status, date, "\n".join(body).strip("\n"))
+            if head:
+                name, status, date, body = head.group(1), head.group(2), head.group(3) or default, []
+            continue
+        fenced ^= line.startswith("```")
+        if name is not None:
+            body.append(line)
     return out
 
 
@@ -93,9 +102,10 @@ def results_markdown(sections: dict[str, tuple[str, str, str]], scripts: list[st
     """``benchmarks/RESULTS.md`` from ``sections`` (:func:`results_sections`' form), in ``scripts`` order (names with
     no section are left out), each heading with the date its benchmark ran: a ``bench --only`` run replaces its own
     sections and keeps the others, so the dates say which were measured together."""
-    parts = ["# Benchmark results\n\nWritten by `rlmeta-interp bench`; each section gives the date it ran and its"
-             " machine. Ratios are measured within one run (medians of repeats); absolute speeds vary with machine"
-             " load, so compare only numbers of one section.\n"]
+    parts = ["# Benchmark results\n\nWritten by `rlmeta-interp bench`; each section gives the date it ran and, when"
+             " it was measured since sections carried it, its machine (first line). Ratios are measured within one run"
+             " (medians of repeats); absolute speeds vary with machine and load, so compare only numbers of one"
+             " section.\n"]
     for name in scripts:
         if name in sections:
             status, date, body = sections[name]

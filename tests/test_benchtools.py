@@ -61,15 +61,15 @@ def test_every_benchmark_imports_against_the_current_library(script):
 
 def test_results_sections_round_trip_and_a_partial_run_keeps_the_other_sections():
     old = ("# Benchmark results\n\nWritten by `rlmeta-interp bench` on 2026-11-26; device=cpu.\nRatios ...\n\n"
-           "## gpu.py: skipped\n\nNo CUDA device.\n\n## harvest.py: ok\n\n```\nratio 0.73\n```\n\n"
+           "## gpu.py: skipped\n\nNo CUDA device.\n\n## harvest.py: ok\n\n```\nratio 0.73\n## not.py: a heading\n```\n\n"
            "## sae.py: FAILED (exit 1)\n\n```\nboom\n```\n")
     sections = benchtools.results_sections(old)
     assert sections == {"gpu.py": ("skipped", "2026-11-26", "No CUDA device."),
-                        "harvest.py": ("ok", "2026-11-26", "```\nratio 0.73\n```"),
+                        "harvest.py": ("ok", "2026-11-26", "```\nratio 0.73\n## not.py: a heading\n```"),
                         "sae.py": ("FAILED (exit 1)", "2026-11-26", "```\nboom\n```")}
     sections["sae.py"] = ("ok", "2026-12-07", "```\nratio 2.0\n```")
     text = benchtools.results_markdown(sections, ["gpu.py", "harvest.py", "new.py", "sae.py"])
-    assert "## harvest.py: ok (run 2026-11-26)\n\n```\nratio 0.73\n```\n" in text
+    assert "## harvest.py: ok (run 2026-11-26)\n\n```\nratio 0.73\n## not.py: a heading\n```\n" in text
     assert "## sae.py: ok (run 2026-12-07)" in text and "boom" not in text and "new.py" not in text
     assert text.index("gpu.py") < text.index("harvest.py") < text.index("sae.py")
     # read back: each section keeps its own date, whatever the file's header says

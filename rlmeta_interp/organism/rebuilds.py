@@ -256,12 +256,26 @@ def rl_seed_headline(rows: list[dict[str, Any]], records: list[bool]) -> str:
 RECORD, ADDED_RECORDED = "validation record", "added RL seed (from the recorded base)"  # a recorded-base row's "built"
 
 
+def _same_budget(m: dict[str, Any], spec: Any) -> bool:
+    """Whether run ``m`` was trained under ``spec``'s RL budget (every RL setting but the seed), its config read
+    through the spec type so that fields added since its build, at their defaults, still match."""
+    from dataclasses import replace
+
+    from .spec import OrganismSpec
+
+    try:
+        rl = OrganismSpec.from_dict(m.get("config") or {}).rl
+    except (InvalidConfigError, TypeError, KeyError):
+        return False
+    return rl is not None and replace(rl, seed=0) == replace(spec.rl, seed=0)
+
+
 def recorded_seed_rows(added_dir: str | Path, recorded_dir: str | Path) -> list[dict[str, Any]]:
     """One row per counted run trained from a recorded base of a run in ``added_dir`` (the RL-seeds test built from
-    bases with their records' weights): each such base's counted validation records in ``recorded_dir`` (RL seeds 0
-    and 1) and the added runs, ordered by base and RL seed. An added run must be a build of its preset's current spec
-    trained from its base's recorded weights, or it is refused (it would be credited to weights it did not start
-    from)."""
+    bases with their records' weights): each such base's counted validation records in ``recorded_dir`` trained from
+    the same weights under the same budget (RL seeds 0 and 1), and the added runs, ordered by base and RL seed. An
+    added run must be a build of its preset's current spec trained from its base's recorded weights, or it is refused
+    (it would be credited to weights it did not start from)."""
     from .presets import preset_specs
 
     added = list(map(read_json, manifest_files(added_dir)))
@@ -273,11 +287,19 @@ def recorded_seed_rows(added_dir: str | Path, recorded_dir: str | Path) -> list[
     runs = []
     for m in added:
         _check_spec(m, specs, RLSEEDS_PRESET)
-        base, _ = _base_of(m, {}, recorded_dir)  # with no rebuilds given: the record, or an error
+        rec_path = exported_manifest_path(recorded_dir, str(m.get("base")))
+        base = read_json(rec_path) if rec_path else None
+        if base is None or weights_sha(base) != m.get("base_weights_sha256"):
+            raise InvalidConfigError(
+                f"{m['name']} in {added_dir} was not trained from the recorded weights of {m.get('base')}: this folder"
+                " keeps runs from record-identical bases. Export it again with python -m rlmeta_interp.organism.tables"
+                " --export-rlseeds ZOO_DIR, which files a run from a rebuilt base under data/pilots/bandit-rlseeds/.")
         bases[base["name"]] = base
         runs.append((m, ADDED_RECORDED))
+    budget = _planned_specs()[0]  # the test's runs share one budget (its preset spec)
     runs += [(m, RECORD) for m in map(read_json, manifest_files(recorded_dir))
-             if _counted(m) and m.get("base") in bases and m.get("base_weights_sha256") == weights_sha(bases[m["base"]])]
+             if _counted(m) and m.get("base") in bases and m.get("base_weights_sha256") == weights_sha(bases[m["base"]])
+             and _same_budget(m, budget)]
     rows = [{"run": m["name"], "base": m["base"], "label": m["label"], "RL seed": m["config"]["rl"]["seed"],
              "built": origin, "gain check": gain_text(m), "passed": (m.get("gain_check") or {}).get("passed")}
             for m, origin in runs]
@@ -287,23 +309,27 @@ def recorded_seed_rows(added_dir: str | Path, recorded_dir: str | Path) -> list[
 def recorded_seed_summary(rows: list[dict[str, Any]], rebuilt_rows: list[dict[str, Any]]) -> str:
     """The recorded-bases test's answer (its added runs per base, exact 95% intervals, and how many of the planned
     runs are built), then as a description each recorded base's runs (its validation records and the added runs) per
-    base and per RL seed, beside the same counts from the rebuilt bases (``rebuilt_rows``: :func:`rl_seed_rows`)."""
+    base and per RL seed, beside the same counts from the rebuilt bases (``rebuilt_rows``: :func:`rl_seed_rows`; its
+    runs trained from a rebuilt base)."""
     if not rows:
         return "(no RL run from a recorded base added)\n"
     test = [r for r in rows if r["built"] == ADDED_RECORDED]
+    rebuilt = [r for r in rebuilt_rows if r["trained from"] == "rebuilt base"]
     design = {b: next(r["label"] for r in rows if r["base"] == b) for b in dict.fromkeys(r["base"] for r in rows)}
     lines = [f"The test's answer, its added runs from the recorded bases ({len(test)} of the {len(_planned_specs())}"
              f" planned built): passed the gain check in {_passed(test)} of {len(test)}.", *_by_base(test, design),
              "", "Every run of this budget from the recorded bases (their validation records and the added runs; a"
-             " description):", *_by_base(rows, design), _by_seed(rows), "",
-             "The same runs (RL seeds 0 to 3) from the rebuilt bases, for comparison:",
-             *_by_base(rebuilt_rows, design, "from the rebuild of")]
+             " description):", *_by_base(rows, design), _by_seed(rows)]
+    if rebuilt:
+        lines += ["", f"The runs of RL seeds {_seeds(r['RL seed'] for r in rebuilt)} from the rebuilt bases (trained on"
+                  " another machine), for comparison:", *_by_base(rebuilt, design, "from the rebuild of")]
     return "\n".join(lines) + "\n"
 
 
-def recorded_seed_headline(rows: list[dict[str, Any]]) -> str:
+def recorded_seed_headline(rows: list[dict[str, Any]], rebuilt_rows: list[dict[str, Any]]) -> str:
     """One sentence for the repository README's caveat, after :func:`rl_seed_headline`: the runs of this budget from
-    the recorded bases, as the pre-registration fixed it (every one passed, or failures occur from them too)."""
+    the recorded bases, with the branch the pre-registration fixed, judged on the added runs alone (every one passed,
+    or failures occur from the recorded bases too); ``rebuilt_rows``: :func:`rl_seed_rows`."""
     test = [r for r in rows if r["built"] == ADDED_RECORDED]
     if not test:
         return "The same test from bases rebuilt with their records' weights is not built yet."
@@ -313,7 +339,12 @@ def recorded_seed_headline(rows: list[dict[str, Any]]) -> str:
             + f", and with those bases' validation records {_passed(rows)} of {len(rows)} runs of this budget passed")
     if len(test) < planned:
         return text + "."
-    if _passed(rows) == len(rows):
-        return text + ": the failures of the rebuilt bases' runs fell on bases with other weights than the records'."
+    if _passed(test) == len(test):
+        rebuilt = [r for r in rebuilt_rows if r["trained from"] == "rebuilt base"]
+        failed = len(rebuilt) - _passed(rebuilt)
+        return text + (f": the {failed} failure{'s' * (failed != 1)} of the {len(rebuilt)} runs from the rebuilt bases"
+                       " fell on bases with"
+                       " other weights, trained on another machine, and this test cannot tell which of the two (or"
+                       " chance) made the difference." if failed else ".")
     return text + (": failures occur from the recorded bases too, so whether a run of this budget passes its gain"
                    " check is a draw whichever weights its base has.")

@@ -367,7 +367,7 @@ def top_readme_sections(pilot_dir: str | Path | None = None,
     rows = rl_seed_rows(Path(pdir) / "bandit-rlseeds", Path(pdir) / "rebuilds", vdir)
     # the sentence sits inside a README bullet: wrapped and indented as its continuation, the end marker likewise
     recorded = recorded_seed_rows(Path(pdir) / "bandit-rlseeds-recorded", vdir)
-    said = f"{rl_seed_headline(rows, budget_records(vdir))} {recorded_seed_headline(recorded)}"
+    said = f"{rl_seed_headline(rows, budget_records(vdir))} {recorded_seed_headline(recorded, rows)}"
     headline = textwrap.fill(said, width=118, initial_indent="  ",
                              subsequent_indent="  ", break_on_hyphens=False)
     return {"composition-tests-table": markdown_rows(tests_summary_rows(pdir), "(no composition test read yet)"),

@@ -131,7 +131,7 @@ def _balanced_accuracy_ci(t: np.ndarray, p: np.ndarray, n_boot: int, ci: float, 
     est = float(balanced_accuracy_score(t, p))
     # the resamples are scored on integer codes (scikit-learn's checks per call cost more than the score): per class
     # present, right readings over pairs, in sorted label order, averaged as balanced_accuracy_score does
-    _, codes = np.unique(np.concatenate([t, p]).astype(str), return_inverse=True)
+    _, codes = np.unique(np.concatenate([t, p]), return_inverse=True)
     tc, pc = codes[:len(t)], codes[len(t):]
     n_labels = int(codes.max()) + 1
     rng = np.random.default_rng(seed)

@@ -101,22 +101,34 @@ def test_rank_auc_is_scikit_learns_auc_with_ties():
     assert vm.rank_auc(np.array([True, False]), np.array([0.0, 1.0])) == 0.0
 
 
-def test_resampler_draws_whole_groups_and_one_draw_is_resample():
+def _names_resample(rng, groups):
+    """The cluster bootstrap drawn as the metrics drew it before their resampler: group names drawn with
+    replacement, each bringing its members."""
+    g = np.asarray(groups, dtype=object)
+    names = np.unique(g)
+    return np.concatenate([np.flatnonzero(g == k) for k in rng.choice(names, len(names))])
+
+
+def test_resampler_draws_whole_groups_as_drawing_group_names_does():
     groups = ["b1", "b2", "b1", "b3", "b2", "b2"]
     draw = vm.resampler(len(groups), groups)
-    a, b = np.random.default_rng(4), np.random.default_rng(4)
+    a, b, c = np.random.default_rng(4), np.random.default_rng(4), np.random.default_rng(4)
+    seen = set()
     for _ in range(50):
         idx = draw(a)
-        assert (idx == vm.resample(b, len(groups), groups)).all()
+        assert (idx == _names_resample(b, groups)).all() and (idx == vm.resample(c, len(groups), groups)).all()
         picked = [groups[i] for i in idx]
-        # a group is drawn whole: each drawn base brings all its pairs, and three bases are drawn
-        assert all(picked.count(g) % groups.count(g) == 0 for g in set(picked))
+        # each drawn base brings all its pairs, and three bases are drawn
         assert sum(picked.count(g) // groups.count(g) for g in set(picked)) == 3
+        seen.add(tuple(idx))
+    assert len(seen) > 5  # the draws vary
+    assert (vm.resampler(4, None)(np.random.default_rng(1)) == np.random.default_rng(1).integers(0, 4, 4)).all()
 
 
-def test_bootstrap_scores_are_scikit_learns_on_every_resample():
-    """The CIs' hand-written resample scores equal scikit-learn's on the same draws (ties, abstentions and
-    resamples holding one class included)."""
+def test_bootstrap_cis_are_scikit_learns_on_the_same_draws():
+    """The CIs' hand-written resample scores give scikit-learn's CIs on the same draws (group names drawn as before),
+    at several levels, so order statistics across the bootstrap distribution agree, not only its 95% ends (ties,
+    abstentions and resamples holding one class included)."""
     import warnings
 
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -129,20 +141,23 @@ def test_bootstrap_scores_are_scikit_learns_on_every_resample():
     positive = np.array([t == "creation" for t in true])
     t, p = np.array(true, dtype=object), np.array(pred, dtype=object)
     ba, auc = [], []
-    draws, draw = np.random.default_rng(0), vm.resampler(17, groups)
+    draws = np.random.default_rng(0)
     for _ in range(200):
-        idx = draw(draws)
+        idx = _names_resample(draws, groups)
         if len(set(t[idx])) >= 2:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ba.append(balanced_accuracy_score(t[idx], p[idx]))
     draws = np.random.default_rng(0)
     for _ in range(200):
-        idx = draw(draws)
+        idx = _names_resample(draws, groups)
         if positive[idx].any() and not positive[idx].all():
             auc.append(roc_auc_score(positive[idx], scores[idx]))
-    _, lo, hi = vm.balanced_accuracy_ci(true, pred, n_boot=200, seed=0, groups=groups)
-    assert (lo, hi) == pytest.approx(tuple(np.quantile(ba, [0.025, 0.975])), abs=1e-12)
-    _, lo, hi, _ = vm.roc_auc_ci(scores.tolist(), positive, n_boot=200, seed=0, groups=groups)
-    assert (lo, hi) == pytest.approx(tuple(np.quantile(auc, [0.025, 0.975])), abs=1e-12)
-    assert hi > lo  # the draws vary: the comparison is not between two constants
+    for ci in (0.2, 0.5, 0.8, 0.95, 0.99):
+        a = (1 - ci) / 2
+        want_ba, want_auc = tuple(np.quantile(ba, [a, 1 - a])), tuple(np.quantile(auc, [a, 1 - a]))
+        _, lo, hi = vm.balanced_accuracy_ci(true, pred, n_boot=200, seed=0, groups=groups, ci=ci)
+        assert (lo, hi) == pytest.approx(want_ba, abs=1e-12)
+        _, lo, hi, _ = vm.roc_auc_ci(scores.tolist(), positive, n_boot=200, seed=0, groups=groups, ci=ci)
+        assert (lo, hi) == pytest.approx(want_auc, abs=1e-12)
+    assert len(set(ba)) > 3 and len(set(auc)) > 3  # the draws vary: the comparison is not between two constants
