@@ -48,7 +48,8 @@
 # checks: per evaluated level, the paired pass@1 and pass@n changes over the base with the check's Bonferroni-corrected
 # CIs, per-problem correct counts and the guesser's pass@k; bandits: the regret reduction), one point per distinct
 # model (a run with the weights of an earlier record is counted once). Runs trained from rebuilt bases, whose records
-# lie apart, are left out. Per recipe at the budget `RECIPES` names: the depth-edge recipe (arithmetic: RL on chains
+# lie apart, are left out; runs added later from bases rebuilt with their records' weights
+# (`pilots/bandit-rlseeds-recorded`) are counted when `RECORDS` names their folder. Per recipe at the budget `RECIPES` names: the depth-edge recipe (arithmetic: RL on chains
 # of 5 operands, one deeper than the dose-0 bases' documents show), the composition recipe (RL on two-function
 # compositions, evaluated on three and four) and the bandit recipe (in-context learning of arm values), each with its
 # doses, labels fixed by design and same-budget random-reward controls. The boundary statistic is the pass@n change at

@@ -27,11 +27,12 @@ from .manifests import manifest_files, weights_sha
 log = logging.getLogger(__name__)
 
 #: The committed record folders under ``data/``, in the order a name is looked up (a validation record wins over a
-#: pilot or dynamics manifest of the same name, and is the one kept among models with the same weights). The folders
-#: of runs trained from rebuilt bases (``pilots/rebuilds``, ``pilots/rebuilt``, ``pilots/bandit-rlseeds``) are left out
+#: pilot or dynamics manifest of the same name, and is the one kept among models with the same weights), with the
+#: bandit RL-seeds runs trained from record-identical bases (``pilots/bandit-rlseeds-recorded``). The folders of runs
+#: trained from rebuilt bases (``pilots/rebuilds``, ``pilots/rebuilt``, ``pilots/bandit-rlseeds``) are left out
 #: unless named: their bases have other weights than the recorded bases of the same names, which this table, keyed
 #: by name, would take their base readings from.
-RECORD_FOLDERS = ("validation", "pilots", "pilots/dynamics")
+RECORD_FOLDERS = ("validation", "pilots", "pilots/dynamics", "pilots/bandit-rlseeds-recorded")
 
 
 def load_records(folders: Sequence[str] = RECORD_FOLDERS) -> dict[str, dict[str, Any]]:
