@@ -5,10 +5,14 @@ Timings on a shared 2-core machine are noisy, so every benchmark reports *ratios
 
 from __future__ import annotations
 
+import logging
 import re
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -111,3 +115,37 @@ def results_markdown(sections: dict[str, tuple[str, str, str]], scripts: list[st
             status, date, body = sections[name]
             parts.append(f"## {name}: {status} (run {date})\n\n{body}\n")
     return "\n".join(parts)
+
+
+log = logging.getLogger(__name__)
+
+
+def run_benchmarks(every: Sequence[Path], run: Sequence[Path], out: Path, *,
+                   keep_others: bool) -> list[tuple[str, str, str]]:
+    """Run the benchmark scripts ``run`` (each in its own process from the repository root; CUDA-only ``gpu*``
+    scripts are recorded as skipped on a machine without CUDA) and write ``out`` with a section per script of
+    ``every``: the sections of ``run`` replaced, the others kept from ``out`` when ``keep_others`` (a run of some
+    benchmarks), each with the date it ran. Returns ``(script, status, its output)`` per script run; a failed
+    script's output tail is kept in its section."""
+    import datetime
+
+    from .io import write_text_atomic
+    from .paths import REPO_ROOT
+
+    sections = results_sections(out.read_text()) if keep_others and out.exists() else {}
+    today = str(datetime.date.today())
+    done = []
+    for script in run:
+        if script.stem.startswith("gpu") and not torch.cuda.is_available():
+            sections[script.name] = ("skipped", today, "No CUDA device on this machine; run it on a GPU machine."
+                                     " Results measured on one are in `RESULTS_GPU.md`.")
+            done.append((script.name, "skipped (no CUDA)", ""))
+            continue
+        log.info("running %s", script.name)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT)
+        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+        body = proc.stdout.strip() if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()[-3000:]
+        sections[script.name] = (status, today, f"```\n{machine_summary()}\n{body}\n```")
+        done.append((script.name, status, proc.stdout))
+    write_text_atomic(out, results_markdown(sections, [p.name for p in every]))
+    return done

@@ -105,11 +105,7 @@ def cmd_zoo_build(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run every ``benchmarks/*.py`` (each prints ratios measured in one run) and collect them in RESULTS.md."""
-    import datetime
-    import subprocess
-
-    from .benchtools import machine_summary, results_markdown, results_sections
-    from .io import write_text_atomic
+    from .benchtools import run_benchmarks
     from .paths import REPO_ROOT
 
     folder = REPO_ROOT / "benchmarks"
@@ -121,31 +117,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"--only {' '.join(unknown) or '(no names)'}: name benchmarks from benchmarks/ ("
                 f"{', '.join(p.stem for p in scripts)}), or drop --only to run them all."
             )
-        scripts = [p for p in scripts if p.stem in args.only]
     out = Path(args.out) if args.out else folder / "RESULTS.md"
-    # a run of some benchmarks (--only) replaces their sections and keeps the others, each with the date it ran
-    sections = results_sections(out.read_text()) if args.only is not None and out.exists() else {}
-    today = str(datetime.date.today())
-    failed = 0
-    import torch
-
-    for script in scripts:
-        if script.stem.startswith("gpu") and not torch.cuda.is_available():
-            sections[script.name] = ("skipped", today, "No CUDA device on this machine; run it on a GPU machine."
-                                     " Results measured on one are in `RESULTS_GPU.md`.")
-            sys.stdout.write(f"{script.name}: skipped (no CUDA)\n")
-            continue
-        log.info("running %s", script.name)
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=REPO_ROOT)
-        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-        failed += proc.returncode != 0
-        body = proc.stdout.strip() if proc.returncode == 0 else (proc.stdout + proc.stderr).strip()[-3000:]
-        sections[script.name] = (status, today, f"```\n{machine_summary()}\n{body}\n```")
-        sys.stdout.write(f"{script.name}: {status}\n{proc.stdout}")
-    every = sorted(p.name for p in folder.glob("*.py") if not p.name.startswith("_"))
-    write_text_atomic(out, results_markdown(sections, every))
+    done = run_benchmarks(scripts, [p for p in scripts if args.only is None or p.stem in args.only], out,
+                          keep_others=args.only is not None)
+    for name, status, output in done:
+        sys.stdout.write(f"{name}: {status}\n{output}")
     sys.stdout.write(f"wrote {out}\n")
-    return 1 if failed else 0
+    return 1 if any(status.startswith("FAILED") for _, status, _ in done) else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

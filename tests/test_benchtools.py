@@ -75,3 +75,23 @@ def test_results_sections_round_trip_and_a_partial_run_keeps_the_other_sections(
     # read back: each section keeps its own date, whatever the file's header says
     assert benchtools.results_sections(text) == sections
     assert "cpu_capability=" in benchtools.machine_summary()
+
+
+def test_run_benchmarks_replaces_the_sections_it_runs_and_keeps_the_others(tmp_path):
+    ok, bad, other = tmp_path / "fast.py", tmp_path / "broken.py", tmp_path / "other.py"
+    ok.write_text("print('ratio 2.0x')\n")
+    bad.write_text("raise SystemExit('no input')\n")
+    other.write_text("print('never run here')\n")
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Benchmark results\n\nWritten by `rlmeta-interp bench` on 2026-11-26; device=cpu.\n\n"
+                   "## other.py: ok\n\n```\nkept 1.5x\n```\n\n## fast.py: ok\n\n```\nold 1.0x\n```\n")
+    done = benchtools.run_benchmarks([bad, ok, other], [ok, bad], out, keep_others=True)
+    assert [(n, s) for n, s, _ in done] == [("fast.py", "ok"), ("broken.py", "FAILED (exit 1)")]
+    sections = benchtools.results_sections(out.read_text())
+    assert list(sections) == ["broken.py", "fast.py", "other.py"]
+    assert "ratio 2.0x" in sections["fast.py"][2] and "old 1.0x" not in out.read_text()
+    assert "cpu_capability=" in sections["fast.py"][2] and "no input" in sections["broken.py"][2]
+    assert sections["other.py"] == ("ok", "2026-11-26", "```\nkept 1.5x\n```")
+    # a full run (keep_others False) writes only what it ran
+    benchtools.run_benchmarks([bad, ok, other], [ok], out, keep_others=False)
+    assert list(benchtools.results_sections(out.read_text())) == ["fast.py"]
