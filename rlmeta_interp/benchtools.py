@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+log = logging.getLogger(__name__)
+
 
 # Published layer shapes of real models (hidden, intermediate, layers, heads, kv heads, tied embeddings); the GPU
 # benchmarks build random-weight models of these shapes, so nothing is downloaded.
@@ -115,9 +117,6 @@ def results_markdown(sections: dict[str, tuple[str, str, str]], scripts: list[st
             status, date, body = sections[name]
             parts.append(f"## {name}: {status} (run {date})\n\n{body}\n")
     return "\n".join(parts)
-
-
-log = logging.getLogger(__name__)
 
 
 def run_benchmarks(every: Sequence[Path], run: Sequence[Path], out: Path, *,

@@ -27,8 +27,8 @@ def _clean(scores: Sequence[float | None], positive: Sequence[bool]) -> tuple[np
 def resampler(n: int, groups: Sequence[str] | None) -> Callable[[np.random.Generator], np.ndarray]:
     """A function of a generator that draws bootstrap indices: ``n`` units with replacement, or, with ``groups``,
     whole groups with replacement (a cluster bootstrap: pairs that share a base model are not independent
-    evidence). The groups' members are found once here rather than on every draw; the draws are
-    :func:`resample`'s."""
+    evidence). The groups' members are found once here rather than on every draw; the random stream is that of
+    drawing the group names themselves, as the report always drew them."""
     if groups is None:
         return lambda rng: rng.integers(0, n, n)
     g = np.asarray(groups, dtype=object)
