@@ -287,13 +287,14 @@ def recorded_seed_rows(added_dir: str | Path, recorded_dir: str | Path) -> list[
     runs = []
     for m in added:
         _check_spec(m, specs, RLSEEDS_PRESET)
-        rec_path = exported_manifest_path(recorded_dir, str(m.get("base")))
-        base = read_json(rec_path) if rec_path else None
-        if base is None or weights_sha(base) != m.get("base_weights_sha256"):
+        try:  # with no rebuilds given, _base_of finds the record whose weights the run started from, or raises
+            base, _ = _base_of(m, {}, recorded_dir)
+        except InvalidConfigError as err:
             raise InvalidConfigError(
                 f"{m['name']} in {added_dir} was not trained from the recorded weights of {m.get('base')}: this folder"
                 " keeps runs from record-identical bases. Export it again with python -m rlmeta_interp.organism.tables"
-                " --export-rlseeds ZOO_DIR, which files a run from a rebuilt base under data/pilots/bandit-rlseeds/.")
+                " --export-rlseeds ZOO_DIR, which files a run from a rebuilt base under data/pilots/bandit-rlseeds/."
+            ) from err
         bases[base["name"]] = base
         runs.append((m, ADDED_RECORDED))
     budget = _planned_specs()[0]  # the test's runs share one budget (its preset spec)
