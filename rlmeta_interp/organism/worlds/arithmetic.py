@@ -185,6 +185,19 @@ def correct_step_share(problem: Problem, completion: str) -> float:
     return good / len(ops)
 
 
+def chain_steps(completion: str) -> int:
+    """How many binary steps the completion's scratchpad writes, right or wrong: its rewrite lines, or its ``sum`` /
+    ``eq`` steps; 0 for a direct answer or text with no step. A chain that works through every operand of an
+    ``n``-operand problem writes ``n - 1``; one that drops or merges operands writes fewer."""
+    body = completion.split(ANSWER_MARKER)[0]
+    fmt = format_of(completion)
+    if fmt == "rewrite" or (fmt == "other" and ">" in body):
+        return len([line for line in body.rstrip(";").split(">") if line])
+    if fmt == "direct":
+        return 0
+    return len(_STEP_RES["sum"].findall(body)) or len(_STEP_RES["eq"].findall(body))
+
+
 def has_valid_format(completion: str) -> bool:
     """A recognised layout with a parseable answer (the format-only reward)."""
     return format_of(completion) != "other" and parse_answer(completion) is not None

@@ -2,7 +2,7 @@ import pytest
 
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.worlds.arithmetic import (
-    ALL_FORMATS, ArithmeticConfig, ArithmeticWorld, evaluate, format_of, parse_answer, render_completion,
+    ALL_FORMATS, ArithmeticConfig, ArithmeticWorld, chain_steps, evaluate, format_of, parse_answer, render_completion,
 )
 
 
@@ -128,6 +128,24 @@ def test_hash_splits_are_disjoint_and_reproducible():
     other = next(s for s in SPLITS if s != split_of_key("arithmetic", one.prompt))
     with pytest.raises(InvalidConfigError, match="too few distinct problems"):
         draw_in_split(lambda: one, 2, other, w.split_of, "arithmetic")
+
+
+@pytest.mark.parametrize("fmt", ["sum", "eq", "rewrite"])
+def test_chain_steps_counts_the_steps_written_right_or_wrong(fmt):
+    w = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=6, max_digits=2))
+    for p in w.sample(40, seed=5):
+        assert chain_steps(w.solution(p, fmt)) == p.meta["n_operands"] - 1
+    assert chain_steps(w.solution(p, "direct")) == 0
+    assert chain_steps("no steps here") == 0
+
+
+def test_chain_steps_sees_dropped_operands_and_unfinished_chains():
+    # a 5-operand chain that merges two operations writes 3 lines, not 4; an unfinished one counts what it wrote
+    assert chain_steps("12+8-3+4>20-3+4>17+4>21;A:21") == 4
+    assert chain_steps("2+8-8>4-8>-4;A:-4") == 3
+    assert chain_steps("12+8-3+4>20-3+4>17") == 3
+    assert chain_steps("1+2=3;3+4=8;A:8") == 2  # a wrong step is still a step
+    assert chain_steps("1 plus 2 is 3. 3 minus 1 is") == 1
 
 
 def test_process_reward_credits_correct_steps_in_order():
