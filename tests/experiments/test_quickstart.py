@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rlmeta_interp import load_model
-from rlmeta_interp.errors import EmptyInputError
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.hooks import hook_name
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
@@ -142,6 +142,43 @@ def test_strongest_effect_picks_the_change_most_beyond_its_random_controls():
         qs.strongest_effect(t, "accuracy")
 
 
+def test_describe_effect_names_the_verdict_strongest_effect_reached():
+    rows = [("unsteered", -1, 0.0, None, 0.5, 0.0, 0.0, 0.0), ("steered", 1, 1.0, None, 0.9, 0.4, 0.2, 0.6),
+            ("random", 1, 1.0, 0, 0.6, 0.1, -0.1, 0.3), ("steered", 0, 2.0, None, 0.55, 0.05, -0.1, 0.2)]
+    t = pd.DataFrame([dict(condition=c, layer=layer, multiplier=m, seed=s, metric="behaviour", value=v, ci_lo=v - 0.1,
+                           ci_hi=v + 0.1, delta=d, delta_lo=lo, delta_hi=hi, n=10)
+                      for c, layer, m, s, v, d, lo, hi in rows])
+    text = qs.describe_effect(qs.strongest_effect(t, "behaviour", layer=1), "Share")
+    assert text.startswith("Share: unsteered 0.50 [0.40, 0.60]") and "at layer 1 is at multiplier +1: 0.90" in text
+    assert "(beyond every equal-norm random vector; 1 random vectors changed it by +0.10 to +0.10)" in text
+    assert "(a change whose 95% CI includes zero; no random vectors at this layer)" in qs.describe_effect(
+        qs.strongest_effect(t, "behaviour", layer=0), "Share")
+    t.loc[2, "delta"] = 0.5  # a random vector as large: significant, not specific
+    assert "but no more than an equal-norm random vector changed it" in qs.describe_effect(
+        qs.strongest_effect(t, "behaviour", layer=1), "Share")
+
+
+def test_effect_towards_keeps_only_changes_in_the_target_direction():
+    rows = [("unsteered", -1, 0.0, None, 0.5, 0.0, 0.0, 0.0),
+            ("steered", 1, 1.0, None, 0.6, 0.1, 0.05, 0.15),  # towards 1.0, beyond its random control
+            ("steered", 1, 2.0, None, 0.0, -0.5, -0.7, -0.3),  # larger, away from 1.0
+            ("random", 1, 1.0, 0, 0.48, -0.02, -0.1, 0.05), ("random", 1, 2.0, 0, 0.45, -0.05, -0.1, 0.0)]
+    t = pd.DataFrame([dict(condition=c, layer=layer, multiplier=m, seed=s, metric="behaviour", value=v, ci_lo=v - 0.1,
+                           ci_hi=v + 0.1, delta=d, delta_lo=lo, delta_hi=hi, n=10)
+                      for c, layer, m, s, v, d, lo, hi in rows])
+    assert qs.strongest_effect(t, "behaviour")["multiplier"] == 2.0  # any direction: the larger change away
+    up = qs.effect_towards(t, "behaviour", target=1.0)
+    assert (up["multiplier"], up["delta"], up["beats_random"], up["n_random"]) == (1.0, 0.1, True, 1)
+    down = qs.effect_towards(t, "behaviour", target=0.0)
+    assert down["multiplier"] == 2.0 and down["beats_random"]
+    assert qs.effect_towards(t, "behaviour", target=0.5) is None  # already at the target
+    assert qs.effect_towards(t, "behaviour", target=1.0, layer=0) is None  # no steered row at that layer
+    t.loc[1, "delta"] = -0.1
+    assert qs.effect_towards(t, "behaviour", target=1.0) is None  # nothing moves towards it
+    with pytest.raises(EmptyInputError):
+        qs.effect_towards(t[t.condition != "unsteered"], "behaviour", target=1.0)
+
+
 def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
     prompts = ["12+3=", "45-6="]
     g = torch.Generator().manual_seed(2)
@@ -158,3 +195,38 @@ def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
     assert (got.value, got.ci_lo, got.ci_hi) == (row.value, row.ci_lo, row.ci_hi)
     with pytest.raises(EmptyInputError):
         qs.steering_curves(eff.table[eff.table.condition != "unsteered"], "accuracy")
+
+
+def test_pair_behaviour_follows_what_the_base_corpus_doses():
+    name, share = qs.pair_behaviour(WORLD, None)
+    assert name == "scratchpad share" and share("1+2=3;A:3") and not share("A:3")
+    depth = {"arithmetic_dose": "depth", "shallow_max_depth": 4}
+    name, full = qs.pair_behaviour(WORLD, depth, operands=5)
+    assert name == "share of full 5-operand chains"
+    assert full("12+8-3+4>20-3+4>17+4>21;A:21") and not full("2+8-8>4-8>-4;A:-4") and not full("A:21")
+    for shallow in (0, 4):  # no depth, or one every dose shows: the dosed behaviour is not measured there
+        with pytest.raises(InvalidConfigError, match="set OPERANDS .* above 4"):
+            qs.pair_behaviour(WORLD, depth, operands=shallow)
+
+
+def test_pair_sweep_on_a_shipped_depth_pair_scores_full_chains_of_the_asked_depth():
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
+    from rlmeta_interp.organism.worlds.arithmetic import chain_steps
+
+    pair = load_pair("val-arith-depth-d000-sft-deep")
+    contrast = qs.pair_contrast(pair, 4, seed=11)
+    assert contrast.behaviour == "chains of 5-7 operands vs 2-4"
+    vec = contrast_vector(completion_means(pair.base, contrast.prompts, contrast.completions, [0, 1]),
+                          contrast.labels)
+    sweep = qs.pair_sweep(pair, vec, operands=5, n_problems=4, multipliers=[1.0], n_random=1, n_boot=20)
+    assert sweep.behaviour == "share of full 5-operand chains"
+    assert {p.meta["n_operands"] for p in sweep.problems} == {5}
+    assert sorted(set(sweep.table.layer)) == [-1, 0, 1]
+    assert sorted(sweep.completions) == ["L0:random0@1", "L0:steered@1", "L1:random0@1", "L1:steered@1", "rl",
+                                         "unsteered"]
+    # the RL reference counts what its own completions show
+    rl_full = np.mean([chain_steps(t) == 4 for t in sweep.completions["rl"]])
+    assert sweep.rl.loc["behaviour", "value"] == pytest.approx(rl_full)
+    with pytest.raises(InvalidConfigError, match="set OPERANDS"):
+        qs.pair_sweep(pair, vec, n_problems=2)  # the pair's own world mixes depths: no single full-chain length
