@@ -60,7 +60,7 @@ REAL_NEW_TOKENS = 24
 
 # %%
 from rlmeta_interp.experiments import quickstart as qs
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.selection import select_pairs
 
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_BOOT, MULTIPLIERS = 8, 6, 1, 100, [1.0]

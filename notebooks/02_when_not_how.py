@@ -69,7 +69,7 @@ PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
 
 # %%
-from rlmeta_interp.registry import choose_pairs
+from rlmeta_interp.selection import choose_pairs
 
 if SMOKE:
     N_FIT, N_HYBRID, N_RANDOM, N_BOOT, N_CATEGORIES, CATEGORY_SAMPLES, MULTIPLIERS = 6, 2, 1, 50, 3, 2048, [1.0]

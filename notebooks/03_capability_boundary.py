@@ -76,7 +76,7 @@ from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import PairSelection, choose_pairs
+from rlmeta_interp.selection import PairSelection, choose_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT = 8, 16, 2, 100

@@ -95,7 +95,7 @@ from rlmeta_interp.organism.records import gain_frame, load_records
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import COLORS, bar_ci, drawn_series, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import select_pairs
+from rlmeta_interp.selection import select_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, LIKELIHOOD_SAMPLES, N_BOOT, SEEDS = 8, 16, 2, 100, [0]

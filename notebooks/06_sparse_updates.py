@@ -76,7 +76,7 @@ from rlmeta_interp.analysis.params import (
 from rlmeta_interp.experiments.training_runs import rerun_rl, seed_groups
 from rlmeta_interp.plotting import COLORS, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import choose_pairs
+from rlmeta_interp.selection import choose_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()

@@ -84,7 +84,7 @@ from rlmeta_interp.experiments.training_runs import two_phase_summary, two_phase
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import checkpoint_rows, save_fig, set_style
 from tqdm.auto import tqdm
-from rlmeta_interp.registry import choose_pairs
+from rlmeta_interp.selection import choose_pairs
 
 logging.basicConfig(level=logging.WARNING)
 set_style()

@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rlmeta_interp import load_model, load_pair, registry
+from rlmeta_interp import load_model, load_pair, registry, selection
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
 from rlmeta_interp.analysis.formats import collapse_summary, format_dynamics
 from rlmeta_interp.experiments.training_runs import collapse_tally, final_format_shares, pretraining_format_mix
@@ -87,7 +87,7 @@ set_style()
 FORMATS = [*ALL_FORMATS, "other"]
 FCOL = {"direct": COLORS["base"], "sum": COLORS["steered"], "eq": COLORS["rl"], "rewrite": COLORS["reference"],
         "other": COLORS["random"]}
-SPECS = registry.choose_pairs(PAIRS, WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE,
+SPECS = selection.choose_pairs(PAIRS, WORLD, variant=VARIANT, preset=PRESET, seed=SEED, smoke=SMOKE,
                               need_checkpoints=True)
 if other := [s.name for s in SPECS if s.world != "arithmetic"]:
     raise InvalidConfigError(f"Pairs {other}: answer formats are read in the arithmetic world only; name arithmetic"

@@ -66,7 +66,7 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import difficulty as dy
 from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
-from rlmeta_interp.registry import choose_pairs
+from rlmeta_interp.selection import choose_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, N_BOOT = 6, 8, 100

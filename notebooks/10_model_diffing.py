@@ -62,7 +62,7 @@ N_BOOT = 1000
 PROBLEM_SEED = 10000
 
 # %%
-from rlmeta_interp.registry import choose_pairs
+from rlmeta_interp.selection import choose_pairs
 
 if SMOKE:
     N_PROBLEMS, N_SAMPLES, SAE_SAMPLES, CROSSCODER_STEPS, N_BOOT = 4, 1, 2048, 40, 50

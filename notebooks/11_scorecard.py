@@ -60,7 +60,7 @@ from rlmeta_interp.analysis.validation.labels import labelled_pairs
 from rlmeta_interp.organism import answers, manifests, readings
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import save_fig, set_style
-from rlmeta_interp.registry import named_pairs, select_pairs
+from rlmeta_interp.selection import named_pairs, select_pairs
 
 if SMOKE:
     SIZES, PRESET, MAX_PAIRS = "smoke", "demo", 2

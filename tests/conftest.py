@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -48,6 +49,16 @@ def save_tiny(folder: Path, arch: str, seed: int = 0, **kw) -> Path:
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def save_tiny_hub(cache: Path, repo_id: str, arch: str, seed: int = 0) -> Path:
+    """A tiny random model stored in the hub cache ``cache`` under ``repo_id``, laid out as huggingface_hub writes it
+    (``models--org--name/snapshots/<revision>`` and ``refs/main``), so the hub id loads offline from that cache."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    save_tiny(repo / "snapshots" / "abc123", arch, seed=seed)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    return repo
 
 
 @pytest.fixture(scope="session")
@@ -131,3 +142,19 @@ def smoke_bandits(tmp_path_factory):
     base, rl = smoke_bandit_pair(root, horizon=6, pretrain_steps=20, rl_steps=2)
     p = load_pair((base, rl))
     return p, world_for(p, "bandits"), root
+
+
+def organism_manifest(root, name, *, preset, world="arithmetic", dose=0.5, base=None, variant="correct", seed=0,
+                      ckpt=False):
+    """A manifest-only zoo folder ``root/zoo/name`` (pair selection reads nothing else): a base, or with ``base`` an RL
+    model of it; ``ckpt`` lists a dynamics checkpoint among its files."""
+    folder = root / "zoo" / name
+    folder.mkdir(parents=True)
+    files = {"model.safetensors": "0" * 64}
+    if ckpt:
+        files["checkpoints/step_000010/model.safetensors"] = "1" * 64
+    m = {"name": name, "kind": "rl" if base else "base", "world": world, "dose": dose, "seed": seed, "preset": preset,
+         "files": files}
+    if base:
+        m.update(base=base, variant=variant)
+    (folder / "manifest.json").write_text(json.dumps(m))

@@ -31,9 +31,9 @@ LAYERS: dict[str, int] = {
     # 2: the worlds (problem generators and verifiers), 3: the rest of the organism (corpus, training, zoo)
     "organism.worlds": 2,
     "organism": 3,
-    # 4: where weights come from, 5: loading and the registry
+    # 4: where weights come from, 5: loading, the registry and pair selection
     "sources": 4, "embedded": 4,
-    "registry": 5, "models": 5,
+    "registry": 5, "selection": 5, "models": 5,
     # 6: what runs on loaded models: activations, RL on real LMs
     "activations": 6, "realrl": 6,
     # 7: measurements; 8: indicators, scorecard and validation built from them

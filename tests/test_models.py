@@ -11,7 +11,7 @@ from rlmeta_interp.errors import (CorruptedCheckpointError, HookNotFoundError, I
                                   LayerOutOfRangeError, MissingWeightsError, UnknownModelError)
 from rlmeta_interp.hooks import hook_name
 
-from .conftest import ARCHS, save_tiny
+from .conftest import ARCHS, save_tiny, save_tiny_hub
 
 PROMPTS = ["12+3=", "7-4+22=", "a1b0c"]
 
@@ -127,10 +127,7 @@ def test_hub_pair_without_cache_says_how_to_get_it(monkeypatch, tmp_path):
 def test_hub_id_loads_from_local_cache(tmp_path, monkeypatch):
     """A hub id already in the hub cache loads offline (cache laid out as huggingface_hub writes it)."""
     cache = tmp_path / "hub"
-    snap = cache / "models--someorg--tiny-qwen" / "snapshots" / "abc123"
-    save_tiny(snap, "qwen2")
-    (cache / "models--someorg--tiny-qwen" / "refs").mkdir()
-    (cache / "models--someorg--tiny-qwen" / "refs" / "main").write_text("abc123")
+    save_tiny_hub(cache, "someorg/tiny-qwen", "qwen2")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     import huggingface_hub.constants as c
 

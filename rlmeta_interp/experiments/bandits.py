@@ -338,7 +338,7 @@ def load_bandit_pairs(
     requested variant need not exist at every dose (``"long"`` exists only at dose 0), but outside smoke mode one
     that exists at no dose raises MissingWeightsError naming the command that builds it. Pairs that share a base
     model share the loaded base. In smoke mode, when no bandit pair matches,
-    :func:`rlmeta_interp.registry.select_pairs` relaxes the preset, then the seed, then the variant (so the pairs
+    :func:`rlmeta_interp.selection.select_pairs` relaxes the preset, then the seed, then the variant (so the pairs
     may be another preset's, seed's or variant's; ``source`` says which was relaxed; one pair per (dose, variant)
     is kept); when the zoo holds no bandit organisms at all (the demo preset has none), one
     :func:`smoke_bandit_pair` stand-in, and ``source`` says so. ``pretrain_seed``: only pairs whose base has that
@@ -348,7 +348,8 @@ def load_bandit_pairs(
     """
     from ..errors import MissingWeightsError
     from ..models import load_pair
-    from ..registry import build_command, manifest_of, select_pairs
+    from ..registry import manifest_of
+    from ..selection import build_command, select_pairs
 
     variants = [variant] if isinstance(variant, str) else list(variant)
     if not variants:

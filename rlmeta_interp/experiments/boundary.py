@@ -4,7 +4,7 @@
 (variants, doses, worlds) with paired CIs of the RL - base differences; :func:`relative_gains` asks whether a
 spurious reward "nearly works" (Shao et al. 2506.10947): its pass@1 gain as a fraction of the correct reward's gain,
 with a CI; :func:`boundary_sentence` reads a row in words. Notebooks choose the pairs with
-:func:`rlmeta_interp.registry.select_pairs`.
+:func:`rlmeta_interp.selection.select_pairs`.
 """
 
 from __future__ import annotations

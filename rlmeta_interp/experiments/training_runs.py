@@ -7,7 +7,7 @@
 - :func:`pretraining_format_mix` / :func:`final_format_shares`: the answer-format mix a base model was pretrained on,
   and the format shares of several final models side by side (e.g. RL variants with different KL coefficients).
 
-The notebooks choose their pairs with :func:`rlmeta_interp.registry.select_pairs`.
+The notebooks choose their pairs with :func:`rlmeta_interp.selection.select_pairs`.
 """
 
 from __future__ import annotations
