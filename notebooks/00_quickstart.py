@@ -28,16 +28,27 @@
 # vectors. *Creation*: no base direction does so (random vectors do as well), while the RL model shows the
 # behaviour.
 #
-# **What this notebook measures.** On an organism pair (default: the demo arithmetic pair at exposure dose 0.5,
-# whose base saw scratchpads in half of its pretraining documents): the activation cache (a repeated harvest is a
-# read), a scratchpad-minus-direct steering vector fitted in the base model from texts written by
-# `world.solution(problem, fmt)`, and its measured effect on held-out problems (greedy accuracy and scratchpad
-# share, steered vs unsteered vs equal-norm random vectors, bootstrap CIs over problems) at every layer; a live
-# widget to steer by hand; and the same recipe on a real LM, Gemma-3-270M, on CPU.
+# **What this notebook measures.** On one or more organism pairs (default: the demo arithmetic pair at exposure
+# dose 0.5, whose base saw scratchpads in half of its pretraining documents): the activation cache (a repeated
+# harvest is a read), a steering vector fitted in each base model from contrast texts of the behaviour its
+# pretraining dose controls (scratchpad minus direct answer, texts written by `world.solution(problem, fmt)`; for a
+# depth-dosed base, deep minus shallow worked chains), and its measured effect on held-out problems (greedy accuracy
+# and the share of completions showing that behaviour, steered vs unsteered vs equal-norm random vectors, bootstrap
+# CIs over problems) at every layer; a live widget to steer by hand; and the same recipe on a real LM, Gemma-3-270M,
+# on CPU.
+#
+# **On the validation zoo** (`PAIRS` naming the shipped depth pairs `val-arith-depth-d000-sft-deep` and
+# `val-arith-depth-d010-sft-deep`, as the figures of record run it): a dose-0 base, which never saw a worked chain
+# deeper than 4 operands, and a dose-0.1 base, which saw them in a tenth of its chain documents, each fine-tuned under
+# one budget on deeper chains: creation by construction and its activation twin, labels fixed before tuning. The
+# behaviour is a chain worked through all `OPERANDS` operands of held-out problems of that depth. These pairs are
+# tuned by supervised fine-tuning, not RL: "RL" below names each pair's tuned model, whatever tuned it.
 
 # %% tags=["parameters"]
-PAIR = ""  # a registry pair name; empty: the pair chosen by WORLD / PRESET / DOSE / VARIANT / SEED
-WORLD = "arithmetic"
+PAIRS = []  # pair names to steer, whatever else the zoo holds (the figures of record name theirs); empty: the pair
+# chosen by WORLD / PRESET / DOSE / VARIANT / SEED
+OPERANDS = 0  # with PAIRS: held-out chains of this many operands; 0: each pair's own world (a depth-dosed pair needs one)
+WORLD = "arithmetic"  # the default pair's world; also the world of a named hub pair (no manifest records one)
 PRESET = "demo"
 DOSE = 0.5
 VARIANT = "correct"
@@ -45,7 +56,7 @@ SEED = 0
 SMOKE = False
 LAYER = 0  # the layer of the headline steering figure (every layer is swept)
 MULTIPLIERS = [-1.0, -0.5, 0.5, 1.0, 2.0]
-N_CONTRAST = 64  # problems in the contrast set (each written with a scratchpad and directly)
+N_CONTRAST = 64  # problems per side of the contrast set (scratchpad vs direct, or deep vs shallow chains)
 N_PROBLEMS = 64  # held-out problems the steering effect is measured on
 N_RANDOM = 2  # equal-norm random vectors per layer and multiplier
 N_BOOT = 1000
@@ -60,12 +71,14 @@ REAL_NEW_TOKENS = 24
 
 # %%
 from rlmeta_interp.experiments import quickstart as qs
-from rlmeta_interp.selection import select_pairs
+from rlmeta_interp.selection import choose_pairs, select_pairs
 
 if SMOKE:
     N_CONTRAST, N_PROBLEMS, N_RANDOM, N_BOOT, MULTIPLIERS = 8, 6, 1, 100, [1.0]
-# the default pair, or (smoke runs) the demo preset's; outside smoke mode a missing pair raises with the build command
-pair_name = PAIR or select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSE, smoke=SMOKE)[0].name
+# the named pairs, else the default pair (smoke runs: the demo preset's); a missing pair raises with the build command
+names = PAIRS or ([] if OPERANDS else
+                  [select_pairs(WORLD, preset=PRESET, variant=VARIANT, seed=SEED, dose=DOSE, smoke=SMOKE)[0].name])
+specs = choose_pairs(names, operands=OPERANDS)
 
 # %%
 import time
@@ -75,9 +88,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import harvest, hook_name, load_model, load_pair
-from rlmeta_interp.analysis.contrast import completion_means, contrast_set, contrast_vector
+from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
 from rlmeta_interp.analysis.recovery import max_new_tokens
-from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
 
@@ -88,26 +100,36 @@ set_style()
 # ## Load a pair
 # Zoo pairs are found through the registry (`rlmeta-interp list` shows them); `load_pair` checks that base and RL
 # share a tokenizer and an architecture, and gives each model its Hugging Face weights (`.hf`) and a lazily built
-# TransformerLens view (`.tl`).
+# TransformerLens view (`.tl`). The first pair is the one the cache and the widget below use.
 
 # %%
-pair = load_pair(pair_name)
-world = world_for(pair)
+pairs = [load_pair(s.name) for s in specs]
+labels = specs.case_labels()  # the label fixed before tuning ("" for the unlabelled demo and paper organisms)
+titles = specs.titles()
+pair = pairs[0]
+world = qs.pair_world(pair, WORLD)  # a zoo pair's own world; WORLD for a hub pair, whose world no manifest records
 n_new = max_new_tokens(world)
-metrics = {m.name: (m.manifest or {}).get("metrics", {}) for m in pair}
-display(Markdown(
-    f"**{pair.name}**: base `{pair.base.name}`, RL `{pair.rl.name}`, world {pair.world}, exposure dose {pair.dose}; "
-    f"{pair.n_layers} layers, d_model {pair.base.d_model}. Greedy accuracy recorded in the manifests: base "
-    f"{metrics[pair.base.name].get('greedy_acc', float('nan')):.3f}, RL {metrics[pair.rl.name].get('greedy_acc', float('nan')):.3f}."
-))
+
+
+def recorded_acc(model) -> float:
+    return (model.manifest or {}).get("metrics", {}).get("greedy_acc", float("nan"))
+
+
+display(pd.DataFrame([{"pair": p.name, "base": p.base.name, "RL": p.rl.name, "world": p.world, "dose": p.dose,
+                       "label": labels[p.name], "layers": p.n_layers, "d_model": p.base.d_model,
+                       "base greedy acc (manifest)": recorded_acc(p.base), "RL greedy acc (manifest)": recorded_acc(p.rl)}
+                      for p in pairs]))
 
 # %% [markdown]
 # ## Harvest activations, and read them back from the cache
-# Each contrast problem is written twice, with a scratchpad (label 1) and as a direct answer (label 0). `harvest`
-# keys its disk cache on the weights, tokens, hooks and processing, so the second call is a read.
+# The contrast follows what the base's pretraining dosed: each problem written with a scratchpad (label 1) and as a
+# direct answer (label 0), or, for a depth-dosed base, worked chains deeper than those it always saw (label 1) and
+# shallower ones (label 0). `harvest` keys its disk cache on the weights, tokens, hooks and processing, so the second
+# call is a read.
 
 # %%
-contrast = contrast_set(world, N_CONTRAST, seed=PROBLEM_SEED + 1)
+contrasts = {p.name: qs.pair_contrast(p, N_CONTRAST, seed=PROBLEM_SEED + 1, world=WORLD) for p in pairs}
+contrast = contrasts[pair.name]
 hooks = [hook_name(layer) for layer in range(pair.n_layers)]
 t0 = time.perf_counter()
 first = harvest(pair.base, contrast.texts, hooks, positions="all")
@@ -115,21 +137,23 @@ t1 = time.perf_counter()
 second = harvest(pair.base, contrast.texts, hooks, positions="all")
 t2 = time.perf_counter()
 display(Markdown(
-    f"{len(contrast)} texts, {len(hooks)} hooks, activations of shape {tuple(second[hooks[0]].shape)} per hook. "
+    f"{pair.name}, contrast {contrast.behaviour}: {len(contrast)} texts, {len(hooks)} hooks, activations of shape {tuple(second[hooks[0]].shape)} per hook. "
     f"First call: {t1 - t0:.2f} s (read from cache: {first.from_cache}); second call: {t2 - t1:.3f} s (read from "
     f"cache: {second.from_cache})."
 ))
 display(pd.DataFrame({"prompt": contrast.prompts[:4], "completion": contrast.completions[:4], "label": contrast.labels[:4]}))
 
 # %% [markdown]
-# ## A scratchpad-minus-direct steering vector, fitted in the base model
-# Per layer: the mean activation over completion tokens of the scratchpad texts minus that of the direct answers.
+# ## A steering vector fitted in each base model
+# Per layer: the mean activation over completion tokens of the label-1 texts minus that of the label-0 texts.
 # Multiplier 1 adds exactly that mean difference at every position.
 
 # %%
-acts = completion_means(pair.base, contrast.prompts, contrast.completions, range(pair.n_layers))
-vector = contrast_vector(acts, contrast.labels)
-display(pd.DataFrame({"layer": vector.layers, "norm": [vector.norms()[k] for k in vector.layers]}))
+vectors = {p.name: contrast_vector(completion_means(p.base, contrasts[p.name].prompts, contrasts[p.name].completions,
+                                                    range(p.n_layers)), contrasts[p.name].labels) for p in pairs}
+vector = vectors[pair.name]
+display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "layer": k, "norm": v.norms()[k]}
+                      for name, v in vectors.items() for k in v.layers]))
 
 # %% [markdown]
 # ## Measured effect on held-out problems: every layer, steered vs unsteered vs random
@@ -138,67 +162,77 @@ display(pd.DataFrame({"layer": vector.layers, "norm": [vector.norms()[k] for k i
 # unsteered, as the reference the steering would have to reach.
 
 # %%
-problems = world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED)
+sweeps = {p.name: qs.pair_sweep(p, vectors[p.name], operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED,
+                                multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED, n_boot=N_BOOT, world=WORLD)
+          for p in tqdm(pairs, desc="steering sweep per pair")}
+problems = sweeps[pair.name].problems
 prompts = [p.prompt for p in problems]
-score = lambda i, text: world.reward(problems[i], text)  # noqa: E731
-scratchpad = qs.scratchpad_share(world)
-# one call per layer, so the sweep shows its progress; every call repeats the same (greedy) unsteered run, kept once
-sweep = [qs.steering_effect(pair.base, prompts, score, scratchpad, vector, multipliers=MULTIPLIERS, n_random=N_RANDOM,
-                            layers=[layer], seed=SEED, max_new_tokens=n_new, n_boot=N_BOOT)
-         for layer in tqdm(range(pair.n_layers), desc="steering sweep, layer by layer")]
-rl_ref = qs.steering_effect(pair.rl, prompts, score, scratchpad, None, max_new_tokens=n_new, n_boot=N_BOOT)
-table = pd.concat([e.table for e in sweep]).drop_duplicates(["key", "metric"], ignore_index=True)
-unsteered = table[table.condition == "unsteered"].set_index("metric")
-rl_row = rl_ref.table.set_index("metric")
+depth_note = f" (chains of {OPERANDS} operands)" if OPERANDS else ""
+pairs_note = specs.note() if any(labels.values()) else ""
 
 # %%
-metric_names = {"accuracy": "greedy accuracy", "behaviour": "scratchpad share"}
-curves = {m: qs.steering_curves(table, m) for m in metric_names}
-palette = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in curves["accuracy"].series.unique()}
-fig, axes = plt.subplots(2, pair.n_layers, figsize=(3.0 * pair.n_layers, 5.6), sharey="row", squeeze=False)
-for r, metric in enumerate(metric_names):
-    for layer in range(pair.n_layers):
-        ax = axes[r, layer]
-        ax.axhspan(rl_row.loc[metric, "ci_lo"], rl_row.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2, label="RL model (95% CI)")
-        ax.axhline(unsteered.loc[metric, "value"], color=COLORS["base"], lw=1, ls="--", label="base unsteered")
-        line_ci(ax, curves[metric][curves[metric].layer == layer], "multiplier", "value", "ci_lo", "ci_hi", hue="series",
-                palette=palette, marker="o", ms=3)
-        ax.get_legend().remove()
-        ax.set_title(f"layer {layer}" if r == 0 else "")
-        ax.set_xlabel("multiplier" if r == 1 else "")
-        ax.set_ylabel(metric_names[metric] if layer == 0 else "")
-handles, labels = axes[0, 0].get_legend_handles_labels()
-fig.legend(handles, labels, loc="upper center", ncol=3 + N_RANDOM, frameon=False, bbox_to_anchor=(0.5, 1.04))
-fig.suptitle(f"{pair.name}: steering the base with its own scratchpad direction ({N_PROBLEMS} problems, seed {SEED})", y=1.09)
-fig.tight_layout()
+n_cols = max(p.n_layers for p in pairs)
+fig, axes = plt.subplots(2 * len(pairs), n_cols, figsize=(3.0 * n_cols, 2.8 * 2 * len(pairs)), squeeze=False)
+for i, p in enumerate(pairs):
+    sw = sweeps[p.name]
+    unsteered = sw.table[sw.table.condition == "unsteered"].set_index("metric")
+    for j, (metric, ylabel) in enumerate((("accuracy", "greedy accuracy"), ("behaviour", sw.behaviour))):
+        cur = qs.steering_curves(sw.table, metric)
+        palette = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in cur.series.unique()}
+        for layer in range(p.n_layers):
+            ax = axes[2 * i + j, layer]
+            ax.axhspan(sw.rl.loc[metric, "ci_lo"], sw.rl.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2,
+                       label="RL model (95% CI)")
+            ax.axhline(unsteered.loc[metric, "value"], color=COLORS["base"], lw=1, ls="--", label="base unsteered")
+            line_ci(ax, cur[cur.layer == layer], "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=palette,
+                    marker="o", ms=3)
+            ax.get_legend().remove()
+            ax.set_ylim(-0.05, 1.05)
+            ax.set_title(f"layer {layer}" if j == 0 else "", fontsize=9)
+            ax.set_xlabel("multiplier" if j == 1 else "")
+            ax.set_ylabel(ylabel if layer == 0 else "", fontsize=8)
+        for layer in range(p.n_layers, n_cols):
+            axes[2 * i + j, layer].axis("off")
+handles, legend_labels = axes[0, 0].get_legend_handles_labels()
+fig.legend(handles, legend_labels, loc="upper center", ncol=3 + N_RANDOM, frameon=False, bbox_to_anchor=(0.5, 1.05))
+fig.tight_layout(h_pad=2.5)
+for i, p in enumerate(pairs):  # each pair's name above its block of panels, placed once the layout is fixed
+    box = axes[2 * i, 0].get_position()
+    fig.text(box.x0, box.y1 + 0.3 / fig.get_figheight(), titles[p.name], fontsize=10, weight="bold")
 save_fig(fig, 0, "layer_sweep",
-         caption=f"{pair.name}: greedy accuracy and scratchpad share of the base model steered at each layer by its"
-                 f" scratchpad-minus-direct vector (green) vs {N_RANDOM} equal-norm random vectors (grey) per layer and"
+         caption="Per pair, greedy accuracy and the share of completions showing the behaviour its base's dose"
+                 " controls (" + "; ".join(f"{name}: {sw.behaviour}, vector {contrasts[name].behaviour}"
+                                           for name, sw in sweeps.items()) + ") of the base model steered at each layer"
+                 f" by its contrast vector (green) vs {N_RANDOM} equal-norm random vectors (grey) per layer and"
                  f" multiplier, the unsteered base (dashed) and the RL model (orange band); 95% bootstrap CIs over"
-                 f" {N_PROBLEMS} held-out problems; vector seed-free, random seeds {SEED}..{SEED + N_RANDOM - 1}.")
+                 f" {N_PROBLEMS} held-out problems{depth_note}; vector seed-free, random seeds {SEED}..{SEED + N_RANDOM - 1}."
+                 + pairs_note)
 plt.show()
 
 # %%
-acc = qs.strongest_effect(table, "accuracy", layer=LAYER)
-beh = qs.strongest_effect(table, "behaviour", layer=LAYER)
-display(pd.DataFrame([dict(metric=metric_names[m], **e) for m, e in (("accuracy", acc), ("behaviour", beh))]))
+effects = {(name, m): qs.strongest_effect(sw.table, m, layer=LAYER) for name, sw in sweeps.items()
+           for m in ("accuracy", "behaviour")}
+display(pd.DataFrame([dict(pair=name, metric="greedy accuracy" if m == "accuracy" else sweeps[name].behaviour, **e)
+                      for (name, m), e in effects.items()]))
 
 # %% [markdown]
 # ## Steer it yourself
 # Pick a model, type any prompt (or pick an example), choose the layer and multiplier, and press *steer*: the panel
-# shows the greedy completion unsteered and steered (`rlmeta_interp.notebooks.steering_widget`). The organism's base
-# uses the scratchpad direction fitted above; Gemma-3-270M (when the `real` extra is installed) is loaded, and its
+# shows the greedy completion unsteered and steered (`rlmeta_interp.notebooks.steering_widget`). Each organism base
+# uses the direction fitted above; Gemma-3-270M (when the `real` extra is installed) is loaded, and its
 # step-by-step direction fitted at `REAL_LAYER`, the first time you pick it. Nothing runs until you press the
 # button, so executing the notebook headless (papermill, CI) leaves the panel inert. Below it, one example is
 # computed the same way for a few multipliers.
 
 # %%
 from rlmeta_interp.notebooks import SteerTarget, steering_widget
+from rlmeta_interp.organism.worlds.arithmetic import chain_steps
 
 real_ok, real_why = qs.real_lm_status("gemma-3-270m")
-targets = {f"{pair.base.name} (organism base)": SteerTarget(
-    pair.base, vector, layers=range(pair.n_layers), default_layer=LAYER, max_new_tokens=n_new,
-    describe=lambda text: f"format: {world.format_of(text)}", examples=prompts[:8])}
+targets = {f"{p.base.name} (organism base)": SteerTarget(
+    p.base, vectors[p.name], layers=range(p.n_layers), default_layer=LAYER, max_new_tokens=n_new,
+    describe=lambda text: f"format: {world.format_of(text)}, {chain_steps(text)} steps",
+    examples=[q.prompt for q in sweeps[p.name].problems[:8]]) for p in pairs}
 if real_ok:
     def gemma_vector():
         lm = targets["gemma-3-270m (real LM)"].model
@@ -215,8 +249,9 @@ steering_widget(targets)
 # %%
 example = problems[0]
 display(pd.DataFrame([
-    {"multiplier": m, "completion": qs.steered_completion(pair.base, example.prompt, vector, LAYER, m, max_new_tokens=n_new)}
-    for m in (0.0, *MULTIPLIERS)
+    {"pair": p.name, "multiplier": m,
+     "completion": qs.steered_completion(p.base, example.prompt, vectors[p.name], LAYER, m, max_new_tokens=n_new)}
+    for p in pairs for m in (0.0, *MULTIPLIERS)
 ]).assign(prompt=example.prompt, layer=LAYER))
 
 # %% [markdown]
@@ -239,28 +274,23 @@ if run_real:
     real_vector = contrast_vector(
         completion_means(lm, real_contrast.prompts, real_contrast.completions, [REAL_LAYER]), real_contrast.labels)
     real_problems = qs.word_problems(N_REAL, seed=PROBLEM_SEED + 6, operands=2, digits=1)
-    # one call per multiplier, so this slow section shows its progress; the unsteered run is kept once
-    real_runs = [qs.steering_effect(lm, [p.prompt for p in real_problems],
-                                    lambda i, t: qs.score_word_answer(real_problems[i], t), qs.worked_style, real_vector,
-                                    multipliers=[m], n_random=REAL_N_RANDOM, seed=SEED, max_new_tokens=REAL_NEW_TOKENS,
-                                    n_boot=N_BOOT)
-                 for m in tqdm(REAL_MULTIPLIERS, desc="Gemma-3-270M steering, multiplier by multiplier")]
-    real = qs.SteeringEffect(pd.concat([e.table for e in real_runs]).drop_duplicates(["key", "metric"], ignore_index=True),
-                             {k: v for e in real_runs for k, v in e.completions.items()})
+    real = qs.steering_effect(lm, [p.prompt for p in real_problems], lambda i, t: qs.score_word_answer(real_problems[i], t),
+                              qs.worked_style, real_vector, multipliers=REAL_MULTIPLIERS, n_random=REAL_N_RANDOM,
+                              seed=SEED, max_new_tokens=REAL_NEW_TOKENS, n_boot=N_BOOT, progress="Gemma-3-270M steering")
     display(pd.DataFrame({"prompt": [real_problems[0].prompt] * len(real.completions),
                           "condition": list(real.completions), "completion": [v[0] for v in real.completions.values()]}))
 
 # %% [markdown]
 # ## The headline figure
-# Row 1: the organism at `LAYER`; row 2 (when it ran): Gemma-3-270M at `REAL_LAYER`.
+# One row per organism pair at `LAYER`; the last row (when it ran): Gemma-3-270M at `REAL_LAYER`.
 
 # %%
-panels = [(f"{pair.name}, layer {LAYER}", table[(table.layer == LAYER) | (table.condition == "unsteered")], rl_row,
-           {"accuracy": "greedy accuracy", "behaviour": "scratchpad share"})]
+panels = [(f"{titles[name]}, layer {LAYER}", sw.table[(sw.table.layer == LAYER) | (sw.table.condition == "unsteered")],
+           sw.rl, {"accuracy": "greedy accuracy", "behaviour": sw.behaviour}) for name, sw in sweeps.items()]
 if real is not None:
     panels.append((f"Gemma-3-270M, layer {REAL_LAYER}", real.table, None,
                    {"accuracy": "accuracy (heuristic verifier)", "behaviour": "worked-style share"}))
-fig, axes = plt.subplots(len(panels), 2, figsize=(9, 3.4 * len(panels)), squeeze=False)
+fig, axes = plt.subplots(len(panels), 2, figsize=(12, 3.4 * len(panels)), squeeze=False)
 for r, (title, t, ref, names) in enumerate(panels):
     base_rows = t[t.condition == "unsteered"].set_index("metric")
     for c, metric in enumerate(names):
@@ -271,51 +301,63 @@ for r, (title, t, ref, names) in enumerate(panels):
         if ref is not None:
             ax.axhspan(ref.loc[metric, "ci_lo"], ref.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2, label="RL model (95% CI)")
         line_ci(ax, cur, "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=pal, marker="o", ms=3)
-        if c == 0:
-            ax.get_legend().remove()
-        ax.set_title(title)
+        ax.get_legend().remove()
+        if c == 1:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+        ax.set_title(title, fontsize=9)
         ax.set_ylabel(names[metric])
 fig.tight_layout()
 save_fig(fig, 0, "steering_effect",
          caption=f"Steering a base model with its own direction vs equal-norm random vectors, 95% bootstrap CIs over"
-                 f" problems. Row 1: {pair.name} at layer {LAYER}, scratchpad-minus-direct vector, {N_PROBLEMS} held-out"
-                 f" problems, RL model as orange band. " + (f"Row 2: Gemma-3-270M at layer {REAL_LAYER}, step-by-step"
-                 f"-minus-direct vector, {N_REAL} two-number questions." if real is not None else
-                 f"The Gemma-3-270M row was skipped ({reason}).") + f" Random seeds {SEED}...")
+                 f" problems. Organism rows, at layer {LAYER}, {N_PROBLEMS} held-out problems{depth_note}, RL model as"
+                 " orange band: " + "; ".join(f"{name} ({sw.behaviour}, vector {contrasts[name].behaviour})"
+                                               for name, sw in sweeps.items()) + ". "
+                 + (f"Last row: Gemma-3-270M at layer {REAL_LAYER}, step-by-step-minus-direct vector, {N_REAL}"
+                    " two-number questions." if real is not None else f"The Gemma-3-270M row was skipped ({reason}).")
+                 + f" Random seeds {SEED}..." + pairs_note)
 plt.show()
 
 # %% [markdown]
 # ## What this run found
 
 # %%
-def describe(e: dict, what: str) -> str:
-    verdict = ("beyond every equal-norm random vector" if e["beats_random"] else
-               "but no more than an equal-norm random vector changed it" if e["significant"] else
-               "a change whose 95% CI includes zero")
-    return (f"{what}: unsteered {e['unsteered']:.2f} [{e['unsteered_lo']:.2f}, {e['unsteered_hi']:.2f}]; the change most"
-            f" beyond its random controls at layer {int(e['layer'])} is at multiplier {e['multiplier']:+g}: {e['value']:.2f} [{e['ci_lo']:.2f},"
-            f" {e['ci_hi']:.2f}], change {e['delta']:+.2f} [{e['delta_lo']:+.2f}, {e['delta_hi']:+.2f}] ({verdict};"
-            f" {e['n_random']} random vectors changed it by {e['random_delta_min']:+.2f} to {e['random_delta_max']:+.2f}).")
-
-
-lines = [
-    f"**Organism {pair.name}** (dose {pair.dose}, n = {acc['n']} held-out problems, seed {SEED}).",
-    "- " + describe(beh, "Scratchpad share"),
-    "- " + describe(acc, "Greedy accuracy"),
-    "- Over every layer: " + describe(qs.strongest_effect(table, "behaviour"), "scratchpad share"),
-    f"- The RL model, unsteered: scratchpad share {rl_row.loc['behaviour', 'value']:.2f}"
-    f" [{rl_row.loc['behaviour', 'ci_lo']:.2f}, {rl_row.loc['behaviour', 'ci_hi']:.2f}], accuracy"
-    f" {rl_row.loc['accuracy', 'value']:.2f} [{rl_row.loc['accuracy', 'ci_lo']:.2f}, {rl_row.loc['accuracy', 'ci_hi']:.2f}].",
-]
+lines = []
+for p in pairs:
+    sw, behaviour = sweeps[p.name], sweeps[p.name].behaviour
+    acc, beh = effects[(p.name, "accuracy")], effects[(p.name, "behaviour")]
+    lines += [
+        f"**Organism {titles[p.name]}** (n = {acc['n']} held-out problems{depth_note}, seed {SEED}; vector:"
+        f" {contrasts[p.name].behaviour}).",
+        "- " + qs.describe_effect(beh, behaviour.capitalize()),
+        "- " + qs.describe_effect(acc, "Greedy accuracy"),
+        "- Over every layer: " + qs.describe_effect(qs.strongest_effect(sw.table, "behaviour"), behaviour),
+        f"- The RL model, unsteered: {behaviour} {sw.rl.loc['behaviour', 'value']:.2f}"
+        f" [{sw.rl.loc['behaviour', 'ci_lo']:.2f}, {sw.rl.loc['behaviour', 'ci_hi']:.2f}], accuracy"
+        f" {sw.rl.loc['accuracy', 'value']:.2f} [{sw.rl.loc['accuracy', 'ci_lo']:.2f}, {sw.rl.loc['accuracy', 'ci_hi']:.2f}].",
+    ]
+    # the same, kept to changes that move the base towards the RL model (a change away from it is no evidence of either)
+    towards = qs.towards_rl(sw)
+    for metric, what, e in (("behaviour", behaviour, towards.behaviour), ("accuracy", "greedy accuracy", towards.accuracy)):
+        target = sw.rl.loc[metric, "value"]
+        lines.append(f"- Towards the RL model: {what}: no steered change moves it towards the RL model's {target:.2f}."
+                     if e is None else "- Towards the RL model: " + qs.describe_effect(e, f"{what} (RL model {target:.2f})"))
+    lines.append(
+        f"- Both moved towards the RL model beyond every random vector (the test of activation below): "
+        f"{'yes' if towards.evidence else 'no'}" + ("; the base already shows the behaviour at the RL model's rate, so"
+                                                    " this test has nothing to move" if towards.already_there else "")
+        + (f". Label fixed before tuning: {labels[p.name]}." if labels[p.name] else "."))
 if real is not None:
     lines += [f"**Gemma-3-270M** (layer {REAL_LAYER}, n = {N_REAL} questions):",
-              "- " + describe(qs.strongest_effect(real.table, "behaviour"), "Worked-style share"),
-              "- " + describe(qs.strongest_effect(real.table, "accuracy"), "Accuracy")]
+              "- " + qs.describe_effect(qs.strongest_effect(real.table, "behaviour"), "Worked-style share"),
+              "- " + qs.describe_effect(qs.strongest_effect(real.table, "accuracy"), "Accuracy")]
 else:
     lines.append(f"The real-LM section did not run ({reason}).")
 lines.append(
-    "Reading against claim 1: a base-model direction that moves behaviour or accuracy beyond every random vector is"
-    " evidence that the behaviour is already represented in the base (activation); where only random-sized changes"
-    " appear, this run gives no such evidence. Accuracy on these small models is low and CIs are wide: treat single"
-    " numbers as a demonstration of the measurement, and see notebooks 01 and 02 for the pair-level tests.")
+    "Reading against claim 1: a base-model direction that moves behaviour and accuracy towards the RL model beyond every"
+    " random vector is evidence that the behaviour is already represented in the base (activation); where only"
+    " random-sized changes, or changes away from the RL model, appear, this run gives no such evidence. This notebook"
+    " gives no verdict: steering is one indicator, and the rule that turns the indicators into a verdict is fitted on"
+    " the validation zoo's calibration pairs and scored on its held-out pairs (notebook 11; `rlmeta-interp scorecard"
+    " PAIR --size validated` reads a pair by that fit, at the sizes its error rates were measured at). Labels shown beside organism pairs were fixed before"
+    " tuning. Treat single numbers as a demonstration of the measurement; notebooks 01 and 02 test the pairs further.")
 display(Markdown("\n".join(lines)))

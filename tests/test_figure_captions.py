@@ -16,6 +16,8 @@ FIGURES = Path(__file__).resolve().parents[1] / "figures"
 
 # Figure -> the series (legend entries, bar or tick labels) its caption names, spelled as drawn.
 CAPTION_SERIES = {
+    "00_layer_sweep": ["greedy accuracy", "share of full 5-operand chains"],
+    "00_steering_effect": ["share of full 5-operand chains"],
     "03_variants": ["val-arith-depth-d000-rl-edge", "val-arith-depth-d010-rl-edge", "val-arith-depth-d000-sft-deep",
                     "val-arith-depth-d010-sft-deep"],
     "03_coverage": ["val-arith-depth-d000-rl-edge", "val-arith-depth-d010-rl-edge", "val-arith-depth-d000-sft-deep",

@@ -35,3 +35,28 @@ def test_exactly_two_setup_commands_and_ci_runs_one_of_them():
     assert commands == ["make demo", "make test"]
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_papermill_commands_name_parameters_the_notebook_has():
+    """A papermill parameter a notebook lacks is ignored with a warning, and the notebook runs on its defaults: every
+    ``-p NAME`` / ``-y "NAME: ..."`` the README and docs show must be one of that notebook's parameters, of its type."""
+    import yaml
+
+    from rlmeta_interp import notebooks
+
+    docs = [README, *sorted((README.parent / "docs").glob("*.md"))]
+    found = 0
+    for doc in docs:
+        for cmd in re.findall(r"papermill (notebooks/\S+\.ipynb) \S+((?: -[py] (?:\"[^\"]*\"|\S+)(?: \S+)?)*)",
+                              doc.read_text()):
+            path = README.parent / cmd[0].replace(".ipynb", ".py")
+            given = {}
+            for flag, body in re.findall(r"-([py]) (\"[^\"]*\"|\S+(?: \S+)?)", cmd[1]):
+                if flag == "p":
+                    name, value = body.split(" ", 1)
+                    given[name] = yaml.safe_load(value)
+                else:
+                    given.update(yaml.safe_load(body.strip('"')))
+            notebooks.validate_parameters(path, given)
+            found += 1
+    assert found, "no papermill command found in the README or docs"

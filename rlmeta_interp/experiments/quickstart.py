@@ -2,9 +2,10 @@
 
 - :func:`steering_effect`: greedy generation through TransformerLens unsteered, steered and with equal-norm random
   vectors; accuracy and behaviour share with bootstrap CIs, and paired differences against the unsteered run.
-- :func:`strongest_effect` / :func:`effect_towards` / :func:`describe_effect` / :func:`steering_curves`: the change
-  most beyond its random controls (in any direction, or towards a target such as the RL model's value), a sentence on
-  it, and plot-ready curves.
+- :func:`strongest_effect` / :func:`effect_towards` / :func:`towards_rl` / :func:`describe_effect` /
+  :func:`steering_curves`: the change most beyond its random controls (in any direction, or towards a target such as
+  the RL model's value), whether a pair's base moved towards its RL model on both metrics, a sentence on a change, and
+  plot-ready curves.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
 - :func:`pair_world` / :func:`pair_behaviour` / :func:`pair_contrast` / :func:`pair_sweep`: for one pair, its world,
   the behaviour its base's pretraining dose controls (a scratchpad, or a chain worked through every operand of a deep problem), the contrast
@@ -363,6 +364,30 @@ def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int |
                         & ((table["layer"] == layer) if layer is not None else True)).any():
         return None
     return strongest_effect(table[~wrong], metric, layer=layer)
+
+
+@dataclass(frozen=True)
+class TowardsRL:
+    """What a :class:`PairSweep` shows against the claim's test of activation: per metric, the steered change that
+    moves the base most towards the RL model (:func:`effect_towards`; None where none does), and whether both
+    ``behaviour`` and ``accuracy`` moved that way beyond every equal-norm random vector (``evidence``).
+    ``already_there`` marks a base whose unsteered behaviour share is within the RL model's 95% CI: steering has
+    nothing to move, so the test cannot find activation there whatever the base holds."""
+
+    behaviour: dict[str, Any] | None
+    accuracy: dict[str, Any] | None
+    evidence: bool
+    already_there: bool
+
+
+def towards_rl(sweep: PairSweep) -> TowardsRL:
+    """:class:`TowardsRL` of one pair's sweep (no threshold is involved: paired CIs and random controls only)."""
+    moved = {m: effect_towards(sweep.table, m, float(sweep.rl.loc[m, "value"])) for m in ("behaviour", "accuracy")}
+    unsteered = sweep.table[(sweep.table["condition"] == "unsteered") & (sweep.table["metric"] == "behaviour")]
+    value = float(unsteered["value"].iloc[0])
+    return TowardsRL(moved["behaviour"], moved["accuracy"],
+                     evidence=all(e is not None and e["beats_random"] for e in moved.values()),
+                     already_there=bool(sweep.rl.loc["behaviour", "ci_lo"] <= value <= sweep.rl.loc["behaviour", "ci_hi"]))
 
 
 def describe_effect(effect: Mapping[str, Any], what: str) -> str:

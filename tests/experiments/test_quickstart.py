@@ -179,6 +179,36 @@ def test_effect_towards_keeps_only_changes_in_the_target_direction():
         qs.effect_towards(t[t.condition != "unsteered"], "behaviour", target=1.0)
 
 
+def _sweep(rows, rl):
+    """A PairSweep from (metric, condition, multiplier, seed, value, delta, delta_lo, delta_hi) rows and the RL
+    model's {metric: (value, ci_lo, ci_hi)}."""
+    t = pd.DataFrame([dict(condition=c, layer=-1 if c == "unsteered" else 0, multiplier=m, seed=s, metric=metric,
+                           value=v, ci_lo=v - 0.05, ci_hi=v + 0.05, delta=d, delta_lo=lo, delta_hi=hi, n=10)
+                      for metric, c, m, s, v, d, lo, hi in rows])
+    ref = pd.DataFrame([dict(metric=k, value=v, ci_lo=lo, ci_hi=hi) for k, (v, lo, hi) in rl.items()]).set_index("metric")
+    return qs.PairSweep(t, ref, "share", [], {})
+
+
+def test_towards_rl_needs_both_metrics_to_move_towards_the_rl_model_beyond_random():
+    rl = {"behaviour": (1.0, 1.0, 1.0), "accuracy": (0.9, 0.85, 0.95)}
+    base = [("behaviour", "unsteered", 0.0, None, 0.0, 0.0, 0.0, 0.0), ("accuracy", "unsteered", 0.0, None, 0.0, 0, 0, 0)]
+    rnd = [("behaviour", "random", 2.0, 0, 0.0, 0.0, 0.0, 0.0), ("accuracy", "random", 2.0, 0, 0.0, 0.0, 0.0, 0.0)]
+    # behaviour moves towards the RL model beyond random, accuracy does not move: no evidence
+    rows = base + rnd + [("behaviour", "steered", 2.0, None, 0.08, 0.08, 0.05, 0.11),
+                         ("accuracy", "steered", 2.0, None, 0.0, 0.0, 0.0, 0.0)]
+    r = qs.towards_rl(_sweep(rows, rl))
+    assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None
+    assert not r.evidence and not r.already_there
+    rows[-1] = ("accuracy", "steered", 2.0, None, 0.3, 0.3, 0.2, 0.4)
+    assert qs.towards_rl(_sweep(rows, rl)).evidence
+    # a base already at the RL model's behaviour: nothing to move, and moving away is no evidence
+    at = [("behaviour", "unsteered", 0.0, None, 1.0, 0.0, 0.0, 0.0), ("accuracy", "unsteered", 0.0, None, 0.6, 0, 0, 0),
+          ("behaviour", "steered", 2.0, None, 0.2, -0.8, -0.9, -0.7), ("accuracy", "steered", 2.0, None, 0.0, -0.6,
+                                                                         -0.7, -0.5)]
+    r = qs.towards_rl(_sweep(at + rnd, rl))
+    assert r.already_there and r.behaviour is None and r.accuracy is None and not r.evidence
+
+
 def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
     prompts = ["12+3=", "45-6="]
     g = torch.Generator().manual_seed(2)

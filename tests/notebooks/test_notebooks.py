@@ -149,6 +149,52 @@ def test_direction_notebooks_on_named_pairs_in_smoke_mode(stem, tmp_path, monkey
         assert prompts and {p.count("+") + p.count("-") + 1 for p in prompts} == {5}
 
 
+def test_quickstart_on_the_shipped_depth_pairs_in_smoke_mode(tmp_path, monkeypatch):
+    """Notebook 00 as its figures of record run it: each depth pair's base steered by its deep-minus-shallow direction,
+    scored on the share of full chains of the asked depth, both pairs named with their labels."""
+    import json
+
+    figs = tmp_path / "figures"
+    monkeypatch.setenv("RLMETA_FIGURES", str(figs))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    pairs = ["val-arith-depth-d000-sft-deep", "val-arith-depth-d010-sft-deep"]
+    path = next(p for p in NOTEBOOKS if p.stem == "00_quickstart")
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs, "OPERANDS": 5}).read_text()
+    assert "**Organism val-arith-depth-d000-sft-deep (dose 0.0, creation)**" in text
+    assert "Share of full 5-operand chains: unsteered" in text
+    for fig in notebooks.expected_figures(path):
+        caption = json.loads((figs / f"{fig}.json").read_text())["caption"]
+        assert "(chains of 5 operands)" in caption and "vector chains of 5-7 operands vs 2-4" in caption, caption
+        assert caption.endswith("val-arith-depth-d010-sft-deep (sft-calibration, label activation); 'RL' names each"
+                                " pair's tuned model."), caption
+    with pytest.raises(Exception, match=r"InvalidConfigError.*set OPERANDS .* above 4 \(got 3\)"):
+        notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs[:1], "OPERANDS": 3})
+
+
+def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch):
+    """A published pair, named as the README says, loads from the local hub cache (here tiny random Qwen2 models
+    under the pair's hub ids) and runs the quickstart in the world WORLD names, since no manifest records one."""
+    import json
+
+    from rlmeta_interp.registry import get_pair
+
+    from ..conftest import save_tiny_hub
+
+    pair = get_pair("orz-0.5b")
+    cache = tmp_path / "hub"
+    for seed, spec in enumerate((pair.base, pair.rl)):
+        save_tiny_hub(cache, spec.location, "qwen2", seed=seed)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    path = next(p for p in NOTEBOOKS if p.stem == "00_quickstart")
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": ["orz-0.5b"]}).read_text()
+    assert "**Organism orz-0.5b** (n = " in text
+    caption = json.loads((tmp_path / "figures" / "00_steering_effect.json").read_text())["caption"]
+    assert "orz-0.5b (scratchpad share, vector scratchpad vs direct answer)" in caption
+
+
 @pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])
 def test_operands_without_named_pairs_is_refused(stem, tmp_path, monkeypatch):
     monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
