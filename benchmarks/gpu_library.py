@@ -80,7 +80,8 @@ def run_device(device: str, args) -> tuple[dict, dict]:
     prompts = [p.prompt for p in problems[: args.steer_prompts]]
     score = lambda i, text: world.reward(problems[i], text)  # noqa: E731
     t0 = time.perf_counter()
-    effect = qs.steering_effect(pair.base, prompts, score, qs.scratchpad_share(world), vector, multipliers=(1.0,),
+    share = qs.scratchpad_share(world)
+    effect = qs.steering_effect(pair.base, prompts, score, lambda i, text: share(text), vector, multipliers=(1.0,),
                                 n_random=1, seed=0, max_new_tokens=n_new, n_boot=200)
     _sync(device)
     out["steering_s"] = time.perf_counter() - t0

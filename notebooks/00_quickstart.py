@@ -24,7 +24,7 @@
 # docs/claims.md: the "five converging methods" framing is a synthesis of these papers, not a measured result.
 #
 # **What would count as evidence.** *Activation*: a direction fitted in the *base* model's own activations moves
-# its behaviour towards the RL behaviour (here: writing a scratchpad) and its accuracy, beyond equal-norm random
+# its behaviour towards the RL behaviour (the one its pretraining dose controls) and its accuracy, beyond equal-norm random
 # vectors. *Creation*: no base direction does so (random vectors do as well), while the RL model shows the
 # behaviour.
 #
@@ -33,7 +33,7 @@
 # harvest is a read), a steering vector fitted in each base model from contrast texts of the behaviour its
 # pretraining dose controls (scratchpad minus direct answer, texts written by `world.solution(problem, fmt)`; for a
 # depth-dosed base, deep minus shallow worked chains), and its measured effect on held-out problems (greedy accuracy
-# and the share of completions showing that behaviour, steered vs unsteered vs equal-norm random vectors, bootstrap
+# and the share of completions showing that behaviour, steered vs unsteered vs equal-norm random vectors, 95%
 # CIs over problems) at every layer; a live widget to steer by hand; and the same recipe on a real LM, Gemma-3-270M,
 # on CPU.
 #
@@ -41,14 +41,15 @@
 # `val-arith-depth-d010-sft-deep`, as the figures of record run it): a dose-0 base, which never saw a worked chain
 # deeper than 4 operands, and a dose-0.1 base, which saw them in a tenth of its chain documents, each fine-tuned under
 # one budget on deeper chains: creation by construction and its activation twin, labels fixed before tuning. The
-# behaviour is a chain worked through all `OPERANDS` operands of held-out problems of that depth. These pairs are
+# behaviour is a chain that does every operation of a held-out problem of `OPERANDS` operands, in order, whatever
+# values it writes. These pairs are
 # tuned by supervised fine-tuning, not RL: "RL" below names each pair's tuned model, whatever tuned it.
 
 # %% tags=["parameters"]
 PAIRS = []  # pair names to steer, whatever else the zoo holds (the figures of record name theirs); empty: the pair
 # chosen by WORLD / PRESET / DOSE / VARIANT / SEED
 OPERANDS = 0  # with PAIRS: held-out chains of this many operands; 0: each pair's own world (a depth-dosed pair needs one)
-WORLD = "arithmetic"  # the default pair's world; also the world of a named hub pair (no manifest records one)
+WORLD = "arithmetic"  # the default pair's world
 PRESET = "demo"
 DOSE = 0.5
 VARIANT = "correct"
@@ -70,6 +71,7 @@ REAL_N_RANDOM = 1
 REAL_NEW_TOKENS = 24
 
 # %%
+from rlmeta_interp.experiments import pair_steering as ps
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.selection import choose_pairs, select_pairs
 
@@ -89,7 +91,6 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import harvest, hook_name, load_model, load_pair
 from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
-from rlmeta_interp.analysis.recovery import max_new_tokens
 from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
 
@@ -107,8 +108,6 @@ pairs = [load_pair(s.name) for s in specs]
 labels = specs.case_labels()  # the label fixed before tuning ("" for the unlabelled demo and paper organisms)
 titles = specs.titles()
 pair = pairs[0]
-world = qs.pair_world(pair, WORLD)  # a zoo pair's own world; WORLD for a hub pair, whose world no manifest records
-n_new = max_new_tokens(world)
 
 
 def recorded_acc(model) -> float:
@@ -128,7 +127,7 @@ display(pd.DataFrame([{"pair": p.name, "base": p.base.name, "RL": p.rl.name, "wo
 # call is a read.
 
 # %%
-contrasts = {p.name: qs.pair_contrast(p, N_CONTRAST, seed=PROBLEM_SEED + 1, world=WORLD) for p in pairs}
+contrasts = {p.name: ps.pair_contrast(p, N_CONTRAST, seed=PROBLEM_SEED + 1) for p in pairs}
 contrast = contrasts[pair.name]
 hooks = [hook_name(layer) for layer in range(pair.n_layers)]
 t0 = time.perf_counter()
@@ -162,27 +161,34 @@ display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "lay
 # unsteered, as the reference the steering would have to reach.
 
 # %%
-sweeps = {p.name: qs.pair_sweep(p, vectors[p.name], operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED,
-                                multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED, n_boot=N_BOOT, world=WORLD)
-          for p in tqdm(pairs, desc="steering sweep per pair")}
-problems = sweeps[pair.name].problems
-prompts = [p.prompt for p in problems]
-depth_note = f" (chains of {OPERANDS} operands)" if OPERANDS else ""
+# a zoo pair is steered on problems of its own world (OPERANDS: chains of that depth); a hub or adapter pair, whose
+# world no manifest records, on two-number questions answered in free text, as Gemma-3-270M is below
+tasks = {p.name: ps.pair_task(p, operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED) for p in pairs}
+sweeps = {p.name: ps.pair_sweep(p, vectors[p.name], tasks[p.name], multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED,
+                                n_boot=N_BOOT) for p in tqdm(pairs, desc="steering sweep per pair")}
+
+
+def problems_note(name: str) -> str:
+    note = tasks[name].note
+    return f"{N_PROBLEMS} held-out problems" + (f" ({note})" if note else "")
+
+
 pairs_note = specs.note() if any(labels.values()) else ""
 
 # %%
 n_cols = max(p.n_layers for p in pairs)
-fig, axes = plt.subplots(2 * len(pairs), n_cols, figsize=(3.0 * n_cols, 2.8 * 2 * len(pairs)), squeeze=False)
+fig, axes = plt.subplots(2 * len(pairs), n_cols, figsize=(3.0 * n_cols, 2.5 * 2 * len(pairs)), squeeze=False)
 for i, p in enumerate(pairs):
     sw = sweeps[p.name]
     unsteered = sw.table[sw.table.condition == "unsteered"].set_index("metric")
-    for j, (metric, ylabel) in enumerate((("accuracy", "greedy accuracy"), ("behaviour", sw.behaviour))):
+    for j, (metric, ylabel) in enumerate((("accuracy", "greedy accuracy"), ("behaviour", sw.task.behaviour_name))):
         cur = qs.steering_curves(sw.table, metric)
         palette = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in cur.series.unique()}
         for layer in range(p.n_layers):
             ax = axes[2 * i + j, layer]
             ax.axhspan(sw.rl.loc[metric, "ci_lo"], sw.rl.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2,
                        label="RL model (95% CI)")
+            ax.axhline(sw.rl.loc[metric, "value"], color=COLORS["rl"], lw=1.2, label="RL model")
             ax.axhline(unsteered.loc[metric, "value"], color=COLORS["base"], lw=1, ls="--", label="base unsteered")
             line_ci(ax, cur[cur.layer == layer], "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=palette,
                     marker="o", ms=3)
@@ -195,24 +201,24 @@ for i, p in enumerate(pairs):
             axes[2 * i + j, layer].axis("off")
 handles, legend_labels = axes[0, 0].get_legend_handles_labels()
 fig.legend(handles, legend_labels, loc="upper center", ncol=3 + N_RANDOM, frameon=False, bbox_to_anchor=(0.5, 1.05))
-fig.tight_layout(h_pad=2.5)
+fig.tight_layout(h_pad=2.0)
 for i, p in enumerate(pairs):  # each pair's name above its block of panels, placed once the layout is fixed
     box = axes[2 * i, 0].get_position()
     fig.text(box.x0, box.y1 + 0.3 / fig.get_figheight(), titles[p.name], fontsize=10, weight="bold")
 save_fig(fig, 0, "layer_sweep",
          caption="Per pair, greedy accuracy and the share of completions showing the behaviour its base's dose"
-                 " controls (" + "; ".join(f"{name}: {sw.behaviour}, vector {contrasts[name].behaviour}"
-                                           for name, sw in sweeps.items()) + ") of the base model steered at each layer"
-                 f" by its contrast vector (green) vs {N_RANDOM} equal-norm random vectors (grey) per layer and"
-                 f" multiplier, the unsteered base (dashed) and the RL model (orange band); 95% bootstrap CIs over"
-                 f" {N_PROBLEMS} held-out problems{depth_note}; vector seed-free, random seeds {SEED}..{SEED + N_RANDOM - 1}."
-                 + pairs_note)
+                 " controls (" + "; ".join(f"{name}: {sw.task.behaviour_name} on {problems_note(name)}, vector"
+                                           f" {contrasts[name].behaviour}" for name, sw in sweeps.items())
+                 + f") of the base model steered at each layer by its contrast vector (green) vs {N_RANDOM} equal-norm"
+                 " random vectors (grey) per layer and multiplier, the unsteered base (dashed) and the RL model (orange"
+                 " line, its 95% CI as a band); 95% CIs over problems (Wilson); vector seed-free, random seeds"
+                 f" {SEED}..{SEED + N_RANDOM - 1}." + pairs_note)
 plt.show()
 
 # %%
 effects = {(name, m): qs.strongest_effect(sw.table, m, layer=LAYER) for name, sw in sweeps.items()
            for m in ("accuracy", "behaviour")}
-display(pd.DataFrame([dict(pair=name, metric="greedy accuracy" if m == "accuracy" else sweeps[name].behaviour, **e)
+display(pd.DataFrame([dict(pair=name, metric="greedy accuracy" if m == "accuracy" else sweeps[name].task.behaviour_name, **e)
                       for (name, m), e in effects.items()]))
 
 # %% [markdown]
@@ -226,13 +232,11 @@ display(pd.DataFrame([dict(pair=name, metric="greedy accuracy" if m == "accuracy
 
 # %%
 from rlmeta_interp.notebooks import SteerTarget, steering_widget
-from rlmeta_interp.organism.worlds.arithmetic import chain_steps
 
 real_ok, real_why = qs.real_lm_status("gemma-3-270m")
 targets = {f"{p.base.name} (organism base)": SteerTarget(
-    p.base, vectors[p.name], layers=range(p.n_layers), default_layer=LAYER, max_new_tokens=n_new,
-    describe=lambda text: f"format: {world.format_of(text)}, {chain_steps(text)} steps",
-    examples=[q.prompt for q in sweeps[p.name].problems[:8]]) for p in pairs}
+    p.base, vectors[p.name], layers=range(p.n_layers), default_layer=LAYER, max_new_tokens=tasks[p.name].max_new_tokens,
+    describe=tasks[p.name].describe, examples=[q.prompt for q in tasks[p.name].problems[:8]]) for p in pairs}
 if real_ok:
     def gemma_vector():
         lm = targets["gemma-3-270m (real LM)"].model
@@ -247,12 +251,12 @@ if real_ok:
 steering_widget(targets)
 
 # %%
-example = problems[0]
 display(pd.DataFrame([
-    {"pair": p.name, "multiplier": m,
-     "completion": qs.steered_completion(p.base, example.prompt, vectors[p.name], LAYER, m, max_new_tokens=n_new)}
+    {"pair": p.name, "prompt": tasks[p.name].problems[0].prompt, "multiplier": m, "layer": LAYER,
+     "completion": qs.steered_completion(p.base, tasks[p.name].problems[0].prompt, vectors[p.name], LAYER, m,
+                                         max_new_tokens=tasks[p.name].max_new_tokens)}
     for p in pairs for m in (0.0, *MULTIPLIERS)
-]).assign(prompt=example.prompt, layer=LAYER))
+]))
 
 # %% [markdown]
 # ## A real LM: Gemma-3-270M on CPU
@@ -275,7 +279,7 @@ if run_real:
         completion_means(lm, real_contrast.prompts, real_contrast.completions, [REAL_LAYER]), real_contrast.labels)
     real_problems = qs.word_problems(N_REAL, seed=PROBLEM_SEED + 6, operands=2, digits=1)
     real = qs.steering_effect(lm, [p.prompt for p in real_problems], lambda i, t: qs.score_word_answer(real_problems[i], t),
-                              qs.worked_style, real_vector, multipliers=REAL_MULTIPLIERS, n_random=REAL_N_RANDOM,
+                              lambda i, t: qs.worked_style(t), real_vector, multipliers=REAL_MULTIPLIERS, n_random=REAL_N_RANDOM,
                               seed=SEED, max_new_tokens=REAL_NEW_TOKENS, n_boot=N_BOOT, progress="Gemma-3-270M steering")
     display(pd.DataFrame({"prompt": [real_problems[0].prompt] * len(real.completions),
                           "condition": list(real.completions), "completion": [v[0] for v in real.completions.values()]}))
@@ -286,7 +290,7 @@ if run_real:
 
 # %%
 panels = [(f"{titles[name]}, layer {LAYER}", sw.table[(sw.table.layer == LAYER) | (sw.table.condition == "unsteered")],
-           sw.rl, {"accuracy": "greedy accuracy", "behaviour": sw.behaviour}) for name, sw in sweeps.items()]
+           sw.rl, {"accuracy": "greedy accuracy", "behaviour": sw.task.behaviour_name}) for name, sw in sweeps.items()]
 if real is not None:
     panels.append((f"Gemma-3-270M, layer {REAL_LAYER}", real.table, None,
                    {"accuracy": "accuracy (heuristic verifier)", "behaviour": "worked-style share"}))
@@ -300,6 +304,7 @@ for r, (title, t, ref, names) in enumerate(panels):
         ax.axhline(base_rows.loc[metric, "value"], color=COLORS["base"], ls="--", lw=1, label="base unsteered")
         if ref is not None:
             ax.axhspan(ref.loc[metric, "ci_lo"], ref.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2, label="RL model (95% CI)")
+            ax.axhline(ref.loc[metric, "value"], color=COLORS["rl"], lw=1.2, label="RL model")
         line_ci(ax, cur, "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=pal, marker="o", ms=3)
         ax.get_legend().remove()
         if c == 1:
@@ -308,13 +313,14 @@ for r, (title, t, ref, names) in enumerate(panels):
         ax.set_ylabel(names[metric])
 fig.tight_layout()
 save_fig(fig, 0, "steering_effect",
-         caption=f"Steering a base model with its own direction vs equal-norm random vectors, 95% bootstrap CIs over"
-                 f" problems. Organism rows, at layer {LAYER}, {N_PROBLEMS} held-out problems{depth_note}, RL model as"
-                 " orange band: " + "; ".join(f"{name} ({sw.behaviour}, vector {contrasts[name].behaviour})"
-                                               for name, sw in sweeps.items()) + ". "
-                 + (f"Last row: Gemma-3-270M at layer {REAL_LAYER}, step-by-step-minus-direct vector, {N_REAL}"
-                    " two-number questions." if real is not None else f"The Gemma-3-270M row was skipped ({reason}).")
-                 + f" Random seeds {SEED}..." + pairs_note)
+         caption=f"Steering a base model with its own direction (green) vs equal-norm random vectors (grey), 95% CIs"
+                 f" over problems (Wilson). One row per pair at layer {LAYER}, the RL model as an orange line with its"
+                 " 95% CI as a band: " + "; ".join(f"{name} ({sw.task.behaviour_name} on {problems_note(name)}, vector"
+                                                   f" {contrasts[name].behaviour}, random seeds"
+                                                   f" {SEED}..{SEED + N_RANDOM - 1})" for name, sw in sweeps.items())
+                 + ". " + (f"Last row: Gemma-3-270M at layer {REAL_LAYER}, step-by-step-minus-direct vector, {N_REAL}"
+                           f" two-number questions, random seeds {SEED}..{SEED + REAL_N_RANDOM - 1}." if real is not None
+                           else f"The Gemma-3-270M row was skipped ({reason}).") + pairs_note)
 plt.show()
 
 # %% [markdown]
@@ -323,11 +329,10 @@ plt.show()
 # %%
 lines = []
 for p in pairs:
-    sw, behaviour = sweeps[p.name], sweeps[p.name].behaviour
+    sw, behaviour = sweeps[p.name], sweeps[p.name].task.behaviour_name
     acc, beh = effects[(p.name, "accuracy")], effects[(p.name, "behaviour")]
     lines += [
-        f"**Organism {titles[p.name]}** (n = {acc['n']} held-out problems{depth_note}, seed {SEED}; vector:"
-        f" {contrasts[p.name].behaviour}).",
+        f"**{titles[p.name]}** ({problems_note(p.name)}, seed {SEED}; vector: {contrasts[p.name].behaviour}).",
         "- " + qs.describe_effect(beh, behaviour.capitalize()),
         "- " + qs.describe_effect(acc, "Greedy accuracy"),
         "- Over every layer: " + qs.describe_effect(qs.strongest_effect(sw.table, "behaviour"), behaviour),
@@ -335,17 +340,17 @@ for p in pairs:
         f" [{sw.rl.loc['behaviour', 'ci_lo']:.2f}, {sw.rl.loc['behaviour', 'ci_hi']:.2f}], accuracy"
         f" {sw.rl.loc['accuracy', 'value']:.2f} [{sw.rl.loc['accuracy', 'ci_lo']:.2f}, {sw.rl.loc['accuracy', 'ci_hi']:.2f}].",
     ]
-    # the same, kept to changes that move the base towards the RL model (a change away from it is no evidence of either)
-    towards = qs.towards_rl(sw)
+    # the same, kept to changes that bring the base closer to the RL model (a change away from it is evidence of neither)
+    towards = ps.towards_rl(sw)
     for metric, what, e in (("behaviour", behaviour, towards.behaviour), ("accuracy", "greedy accuracy", towards.accuracy)):
         target = sw.rl.loc[metric, "value"]
-        lines.append(f"- Towards the RL model: {what}: no steered change moves it towards the RL model's {target:.2f}."
+        lines.append(f"- Towards the RL model: {what}: no steered change brings it closer to the RL model's {target:.2f}."
                      if e is None else "- Towards the RL model: " + qs.describe_effect(e, f"{what} (RL model {target:.2f})"))
-    lines.append(
-        f"- Both moved towards the RL model beyond every random vector (the test of activation below): "
-        f"{'yes' if towards.evidence else 'no'}" + ("; the base already shows the behaviour at the RL model's rate, so"
-                                                    " this test has nothing to move" if towards.already_there else "")
-        + (f". Label fixed before tuning: {labels[p.name]}." if labels[p.name] else "."))
+    if towards.at_rl:
+        lines.append(f"- The base's unsteered {behaviour} lies within the RL model's 95% CI: steering has nothing to move"
+                     " there, so this test cannot show activation on that metric whatever the base holds.")
+    if labels[p.name]:
+        lines.append(f"- Label fixed before tuning: {labels[p.name]}.")
 if real is not None:
     lines += [f"**Gemma-3-270M** (layer {REAL_LAYER}, n = {N_REAL} questions):",
               "- " + qs.describe_effect(qs.strongest_effect(real.table, "behaviour"), "Worked-style share"),
@@ -355,9 +360,12 @@ else:
 lines.append(
     "Reading against claim 1: a base-model direction that moves behaviour and accuracy towards the RL model beyond every"
     " random vector is evidence that the behaviour is already represented in the base (activation); where only"
-    " random-sized changes, or changes away from the RL model, appear, this run gives no such evidence. This notebook"
-    " gives no verdict: steering is one indicator, and the rule that turns the indicators into a verdict is fitted on"
-    " the validation zoo's calibration pairs and scored on its held-out pairs (notebook 11; `rlmeta-interp scorecard"
-    " PAIR --size validated` reads a pair by that fit, at the sizes its error rates were measured at). Labels shown beside organism pairs were fixed before"
-    " tuning. Treat single numbers as a demonstration of the measurement; notebooks 01 and 02 test the pairs further.")
+    " random-sized changes, or changes away from the RL model, appear, this run gives no such evidence. Each change"
+    f" above is the largest beyond its random controls among {len(MULTIPLIERS)} multipliers (and, over every layer,"
+    f" {len(MULTIPLIERS)} per layer), with {N_RANDOM} random vectors per cell; its CI is not adjusted for that choice."
+    " This notebook gives no verdict: steering is one indicator, and the rule that turns the indicators into a verdict"
+    " is fitted on the validation zoo's calibration pairs and scored on its held-out pairs (notebook 11;"
+    " `rlmeta-interp scorecard PAIR --size validated` reads a pair by that fit, at the sizes its error rates were"
+    " measured at). Treat single numbers as a demonstration of the measurement; notebooks 01 and 02 test the pairs"
+    " further.")
 display(Markdown("\n".join(lines)))

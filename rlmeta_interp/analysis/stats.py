@@ -113,6 +113,21 @@ def bootstrap_curve_ci(
     return lo, hi
 
 
+def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval ``(lo, hi)`` of the share of 1s among 0/1 ``values`` (scipy's ``binomtest``).
+
+    Unlike a bootstrap, it has width when every value is the same (0 of 256 is not "exactly 0"), and it stays inside
+    [0, 1]. Values other than 0 and 1 raise :class:`InvalidConfigError` (use :func:`bootstrap_ci` for those)."""
+    from scipy.stats import binomtest
+
+    _check_params(1, ci, "percentile")
+    arr = _as_array(values, "values", ndim=1)
+    if not np.isin(arr, (0.0, 1.0)).all():
+        raise InvalidConfigError("proportion_ci takes 0/1 values (a share); use bootstrap_ci for other values.")
+    iv = binomtest(int(arr.sum()), int(arr.size)).proportion_ci(confidence_level=ci, method="wilson")
+    return (float(iv.low), float(iv.high))
+
+
 def paired_diff_ci(
     a: Sequence[float] | Float[np.ndarray, " n"],
     b: Sequence[float] | Float[np.ndarray, " n"],

@@ -1,17 +1,15 @@
 """What notebook 00 (quickstart) runs (the contrast helpers it uses are in :mod:`rlmeta_interp.analysis.contrast`).
 
 - :func:`steering_effect`: greedy generation through TransformerLens unsteered, steered and with equal-norm random
-  vectors; accuracy and behaviour share with bootstrap CIs, and paired differences against the unsteered run.
-- :func:`strongest_effect` / :func:`effect_towards` / :func:`towards_rl` / :func:`describe_effect` /
-  :func:`steering_curves`: the change most beyond its random controls (in any direction, or towards a target such as
-  the RL model's value), whether a pair's base moved towards its RL model on both metrics, a sentence on a change, and
-  plot-ready curves.
+  vectors; accuracy and behaviour share with 95% CIs (Wilson for shares, else bootstrap), and paired differences
+  against the unsteered run (bootstrap).
+- :func:`strongest_effect` / :func:`describe_effect` / :func:`steering_curves`: the change most beyond its random
+  controls, a sentence on it, and plot-ready curves.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
-- :func:`pair_world` / :func:`pair_behaviour` / :func:`pair_contrast` / :func:`pair_sweep`: for one pair, its world,
-  the behaviour its base's pretraining dose controls (a scratchpad, or a chain worked through every operand of a deep problem), the contrast
-  texts a steering vector is fitted on, and the base steered at every layer beside the RL model.
 - A real LM (Gemma-3-270M): :func:`word_problems`, :func:`step_contrast`, :func:`score_word_answer`,
   :func:`worked_style`, :func:`real_lm_status`.
+
+Per pair (a zoo organism or a real LM pair): :mod:`rlmeta_interp.experiments.pair_steering`.
 """
 
 from __future__ import annotations
@@ -26,10 +24,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..analysis.contrast import ContrastSet, behaviour_contrast
+from ..analysis.contrast import ContrastSet
 from ..errors import EmptyInputError, InvalidConfigError
-from ..organism.manifests import pretrain_corpus
-from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS, chain_steps
+from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
 from ..views import tl_view
@@ -56,7 +53,7 @@ def steering_effect(
     model: Any,
     prompts: Sequence[str],
     score: Callable[[int, str], float],
-    behaviour: Callable[[str], bool],
+    behaviour: Callable[[int, str], bool],
     vector: SteeringVector | None,
     *,
     multipliers: Sequence[float] = (1.0,),
@@ -72,8 +69,8 @@ def steering_effect(
     """Greedy completions of ``prompts`` unsteered, steered by ``vector`` and by equal-norm random vectors.
 
     Steering adds ``multiplier * vector`` at every position (prompt and generated tokens). ``score(i, text)`` is
-    the verifier of prompt ``i`` (1.0 = correct); ``behaviour(text)`` says whether a completion shows the
-    behaviour (e.g. a scratchpad). ``layers``: steer one layer at a time (a layer sweep; the unsteered run is
+    the verifier of prompt ``i`` (1.0 = correct); ``behaviour(i, text)`` says whether the completion of prompt ``i``
+    shows the behaviour (e.g. a scratchpad). ``layers``: steer one layer at a time (a layer sweep; the unsteered run is
     shared); None steers all of ``vector``'s layers together. Rows: ``condition`` (``unsteered``, ``steered``,
     ``random``), ``layer`` (-1: unsteered or several layers), ``multiplier``, ``seed`` (random vectors:
     ``SteeringVector.random_like(vector, seed)``), ``metric`` (``accuracy`` / ``behaviour``), ``value, ci_lo,
@@ -81,7 +78,7 @@ def steering_effect(
     run), ``n``, ``key`` (into ``completions``). With ``vector=None`` only the unsteered run is scored (e.g. the RL
     model as a reference). ``progress``: a progress bar with this label over the generation runs ("": none).
     """
-    from ..analysis.stats import bootstrap_ci, paired_diff_ci
+    from ..analysis.stats import bootstrap_ci, paired_diff_ci, proportion_ci
 
     if not prompts:
         raise EmptyInputError("steering_effect needs at least one prompt.")
@@ -109,12 +106,14 @@ def steering_effect(
                 outs = _generate(tl, prompts, max_new_tokens, batch_size)
         completions[key] = outs
         values[key] = {"accuracy": np.array([float(score(i, o)) for i, o in enumerate(outs)]),
-                       "behaviour": np.array([float(bool(behaviour(o))) for o in outs])}
+                       "behaviour": np.array([float(bool(behaviour(i, o))) for i, o in enumerate(outs)])}
     rows = []
     for key, cond, layer, mult, s, _ in runs:
         for metric, v in values[key].items():
             ref = values["unsteered"][metric]
-            lo, hi = bootstrap_ci(v, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
+            # shares of 0/1 outcomes get a Wilson interval (a bootstrap has no width when all are equal)
+            lo, hi = (proportion_ci(v, ci=ci) if np.isin(v, (0.0, 1.0)).all() else
+                      bootstrap_ci(v, n_boot=n_boot, ci=ci, seed=seed)) if v.size > 1 else (float("nan"),) * 2
             d_lo, d_hi = paired_diff_ci(v, ref, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
             rows.append({"condition": cond, "layer": layer, "multiplier": mult, "seed": s, "metric": metric,
                          "value": float(v.mean()), "ci_lo": lo, "ci_hi": hi, "delta": float(v.mean() - ref.mean()),
@@ -137,90 +136,6 @@ def scratchpad_share(world: World) -> Callable[[str], bool]:
     if fmt is None:
         raise InvalidConfigError(f"World {world.name!r} has no format_of(completion); it has no scratchpad formats.")
     return lambda text: fmt(text) in SCRATCHPAD_FORMATS
-
-
-def pair_behaviour(world: World, corpus: Mapping[str, Any] | None, operands: int = 0) -> tuple[str, Callable[[str], bool]]:
-    """``(name, shows it)``: the behaviour a base's pretraining corpus ``corpus`` doses (its manifest's
-    ``config.pretrain.corpus``), as :func:`steering_effect` scores it on completions of ``world``'s problems.
-
-    A corpus that doses chain depth (``arithmetic_dose == "depth"``) shows worked chains of every depth up to
-    ``shallow_max_depth`` at every dose and deeper ones only in its dose share, so its behaviour is a chain worked
-    through all ``operands`` operands of a deeper problem (``operands - 1`` steps, right or wrong; a chain that drops
-    or merges operands writes fewer): every problem scored must have ``operands`` operands. Any other arithmetic
-    corpus doses the scratchpad itself, so the behaviour is writing one.
-    """
-    if corpus is None or corpus.get("arithmetic_dose") != "depth":
-        return "scratchpad share", scratchpad_share(world)
-    shallow = int(corpus["shallow_max_depth"])
-    if operands <= shallow:
-        raise InvalidConfigError(
-            f"This base's corpus doses chains deeper than {shallow} operands and shows shallower ones at every dose, so"
-            f" its behaviour is measured on problems of one deeper depth: set OPERANDS (operands=) to a depth above"
-            f" {shallow} (got {operands}).")
-    return f"share of full {operands}-operand chains", lambda text: chain_steps(text) == operands - 1
-
-
-def pair_world(pair: Any, world: str | None = None) -> World:
-    """The world a pair's problems come from: the one its manifests record (a zoo pair), else ``world`` (a hub or
-    adapter pair, whose manifests are absent: a typed error asks for one when it is None)."""
-    from ..organism.trained_world import world_for
-
-    return world_for(pair, None if getattr(pair, "world", None) else world)
-
-
-def pair_contrast(pair: Any, n: int, seed: int, world: str | None = None) -> ContrastSet:
-    """The contrast texts a pair's steering vector is fitted on: :func:`~rlmeta_interp.analysis.contrast.
-    behaviour_contrast` of the behaviour its base's corpus doses, in the world its tuned model was trained in
-    (:func:`pair_world`; ``world`` for a pair without a recorded one)."""
-    contrast = behaviour_contrast(pair_world(pair, world), n, seed, pretrain_corpus(pair.base))
-    if contrast is None:
-        raise InvalidConfigError(f"{pair.name}: its world {pair.world!r} has no behaviour contrast to steer with; pick an"
-                                 " arithmetic or bandit pair.")
-    return contrast
-
-
-@dataclass(frozen=True)
-class PairSweep:
-    """One pair's base steered at every layer, beside its RL model.
-
-    ``table``: :func:`steering_effect` rows of the base (the unsteered run once, then each layer, multiplier and random
-    vector); ``rl``: the RL model's unsteered rows, indexed by metric; ``behaviour``: what the ``behaviour`` metric
-    counts; ``problems``: the held-out problems both were scored on; ``completions``: the base's greedy outputs per
-    run key, and the RL model's under ``"rl"``."""
-
-    table: pd.DataFrame
-    rl: pd.DataFrame
-    behaviour: str
-    problems: list[Problem]
-    completions: dict[str, list[str]]
-
-
-def pair_sweep(pair: Any, vector: SteeringVector, *, operands: int = 0, n_problems: int = 64, problem_seed: int = 10000,
-               multipliers: Sequence[float] = (1.0,), n_random: int = 2, seed: int = 0, n_boot: int = 1000,
-               world: str | None = None) -> PairSweep:
-    """Greedy accuracy and behaviour share (:func:`pair_behaviour`) of ``pair``'s base steered by ``vector`` at each of
-    its layers in turn (and by ``n_random`` equal-norm random vectors per layer and multiplier), and of the RL model
-    unsteered, on ``n_problems`` held-out problems: of the pair's own world, or with ``operands`` of held-out chains of
-    that many operands (a depth-dosed pair needs one beyond the depth its base always saw). ``world``: the world of a
-    pair without a recorded one (:func:`pair_world`)."""
-    from ..analysis.recovery import max_new_tokens
-    from .difficulty import difficulty_world
-
-    w = pair_world(pair, world)
-    w = difficulty_world(w, [operands]) if operands else w
-    name, behaviour = pair_behaviour(w, pretrain_corpus(pair.base), operands)
-    problems = w.sample_held_out(n_problems, seed=problem_seed)
-    prompts = [p.prompt for p in problems]
-
-    def score(i: int, text: str) -> float:
-        return w.reward(problems[i], text)
-
-    common = dict(seed=seed, max_new_tokens=max_new_tokens(w), n_boot=n_boot)
-    base = steering_effect(pair.base, prompts, score, behaviour, vector, multipliers=multipliers, n_random=n_random,
-                           layers=list(vector.layers), progress=f"{pair.name}: base steered, layer by layer", **common)
-    rl = steering_effect(pair.rl, prompts, score, behaviour, None, **common)
-    return PairSweep(base.table, rl.table.set_index("metric"), name, problems,
-                     {**base.completions, "rl": rl.completions["unsteered"]})
 
 
 # -------------------------------------------------------------------------------------------------- real LM
@@ -349,47 +264,6 @@ def strongest_effect(table: pd.DataFrame, metric: str, layer: int | None = None)
     return out
 
 
-def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int | None = None) -> dict[str, Any] | None:
-    """:func:`strongest_effect` among the steered changes that move ``metric`` from its unsteered value towards
-    ``target`` (e.g. the RL model's value), or None when none does (the unsteered value is already there, or every
-    steered change goes the other way or is nil). Random controls are kept as they are: a change towards the target
-    beats them only if it is larger than every random vector's change in either direction."""
-    t = table[table["metric"] == metric]
-    unsteered = t[t["condition"] == "unsteered"]
-    if unsteered.empty:
-        raise EmptyInputError(f"No unsteered row for metric {metric!r}: run steering_effect first.")
-    way = np.sign(target - float(unsteered["value"].iloc[0]))
-    wrong = (table["metric"] == metric) & (table["condition"] == "steered") & (np.sign(table["delta"]) != way)
-    if way == 0 or not ((table["metric"] == metric) & (table["condition"] == "steered") & ~wrong
-                        & ((table["layer"] == layer) if layer is not None else True)).any():
-        return None
-    return strongest_effect(table[~wrong], metric, layer=layer)
-
-
-@dataclass(frozen=True)
-class TowardsRL:
-    """What a :class:`PairSweep` shows against the claim's test of activation: per metric, the steered change that
-    moves the base most towards the RL model (:func:`effect_towards`; None where none does), and whether both
-    ``behaviour`` and ``accuracy`` moved that way beyond every equal-norm random vector (``evidence``).
-    ``already_there`` marks a base whose unsteered behaviour share is within the RL model's 95% CI: steering has
-    nothing to move, so the test cannot find activation there whatever the base holds."""
-
-    behaviour: dict[str, Any] | None
-    accuracy: dict[str, Any] | None
-    evidence: bool
-    already_there: bool
-
-
-def towards_rl(sweep: PairSweep) -> TowardsRL:
-    """:class:`TowardsRL` of one pair's sweep (no threshold is involved: paired CIs and random controls only)."""
-    moved = {m: effect_towards(sweep.table, m, float(sweep.rl.loc[m, "value"])) for m in ("behaviour", "accuracy")}
-    unsteered = sweep.table[(sweep.table["condition"] == "unsteered") & (sweep.table["metric"] == "behaviour")]
-    value = float(unsteered["value"].iloc[0])
-    return TowardsRL(moved["behaviour"], moved["accuracy"],
-                     evidence=all(e is not None and e["beats_random"] for e in moved.values()),
-                     already_there=bool(sweep.rl.loc["behaviour", "ci_lo"] <= value <= sweep.rl.loc["behaviour", "ci_hi"]))
-
-
 def describe_effect(effect: Mapping[str, Any], what: str) -> str:
     """One sentence on a :func:`strongest_effect` result: the unsteered value, the change most beyond its random
     controls with its paired CI, and whether it beats every equal-norm random vector, reached significance only, or
@@ -398,7 +272,7 @@ def describe_effect(effect: Mapping[str, Any], what: str) -> str:
     verdict = ("beyond every equal-norm random vector" if e["beats_random"] else
                "but no more than an equal-norm random vector changed it" if e["significant"] else
                "a change whose 95% CI includes zero")
-    controls = (f"{e['n_random']} random vectors changed it by {e['random_delta_min']:+.2f} to"
+    controls = (f"{e['n_random']} random vector{'s' * (e['n_random'] != 1)} changed it by {e['random_delta_min']:+.2f} to"
                 f" {e['random_delta_max']:+.2f}" if e["n_random"] else "no random vectors at this layer")
     return (f"{what}: unsteered {e['unsteered']:.2f} [{e['unsteered_lo']:.2f}, {e['unsteered_hi']:.2f}]; the change most"
             f" beyond its random controls at layer {int(e['layer'])} is at multiplier {e['multiplier']:+g}:"

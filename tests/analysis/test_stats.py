@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from rlmeta_interp.analysis.stats import (
+    proportion_ci,
     bootstrap_ci,
     bootstrap_curve_ci,
     linear_cka,
@@ -162,3 +163,17 @@ def test_linear_cka_known_values():
     assert linear_cka(x, rng.normal(size=(200, 8))) < 0.15
     with pytest.raises(InvalidConfigError, match="same rows"):
         linear_cka(x, x[:10])
+
+
+def test_proportion_ci_is_the_wilson_interval_and_has_width_at_the_edges():
+    # Wilson by hand: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+    z, n = 1.959963984540054, 40
+    for k in (0, 7, 40):
+        p = k / n
+        centre, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        want = ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
+        assert proportion_ci([1.0] * k + [0.0] * (n - k)) == pytest.approx(want, abs=1e-9)
+    lo, hi = proportion_ci(np.zeros(256))
+    assert lo == 0.0 and 0.01 < hi < 0.02  # none of 256: not "exactly 0"
+    with pytest.raises(InvalidConfigError, match="0/1 values"):
+        proportion_ci([0.5, 1.0])

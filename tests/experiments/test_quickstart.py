@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rlmeta_interp import load_model
-from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
+from rlmeta_interp.errors import EmptyInputError
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.hooks import hook_name
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
@@ -29,7 +29,7 @@ def test_steering_effect_matches_manual_hooks_and_counts_what_it_reports(tiny):
     prompts = ["12+3=", "45-6=", "78+9="]  # equal token length: one batch, same as one at a time
     g = torch.Generator().manual_seed(0)
     vec = SteeringVector({1: torch.randn(tiny.d_model, generator=g) * 20.0})
-    behaviour = lambda text: "1" in text  # noqa: E731
+    behaviour = lambda i, text: "1" in text  # noqa: E731
     eff = qs.steering_effect(tiny, prompts, lambda i, t: float(len(t) % 2 == 0), behaviour, vec,
                              multipliers=[1.0], n_random=1, max_new_tokens=6, n_boot=50)
     t = eff.table
@@ -45,7 +45,7 @@ def test_steering_effect_matches_manual_hooks_and_counts_what_it_reports(tiny):
     assert eff.completions["steered@1"] == manual
     assert eff.completions["steered@1"] != eff.completions["unsteered"]  # a norm-20 push changes a tiny model
     row = t[(t.key == "steered@1") & (t.metric == "behaviour")].iloc[0]
-    assert row["value"] == pytest.approx(np.mean([behaviour(x) for x in manual]))
+    assert row["value"] == pytest.approx(np.mean([behaviour(i, x) for i, x in enumerate(manual)]))
     base_row = t[(t.key == "unsteered") & (t.metric == "accuracy")].iloc[0]
     assert base_row["delta"] == 0.0
     # the random control has the steering vector's norm and a different direction
@@ -60,15 +60,15 @@ def test_steering_effect_layer_sweep_shares_the_unsteered_run_and_none_scores_on
     prompts = ["12+3=", "45-6="]
     g = torch.Generator().manual_seed(1)
     vec = SteeringVector({0: torch.randn(tiny.d_model, generator=g) * 20.0, 1: torch.randn(tiny.d_model, generator=g)})
-    eff = qs.steering_effect(tiny, prompts, lambda i, t: 0.0, lambda t: True, vec, multipliers=[2.0], n_random=0,
+    eff = qs.steering_effect(tiny, prompts, lambda i, t: 0.0, lambda i, t: True, vec, multipliers=[2.0], n_random=0,
                              layers=[0, 1], max_new_tokens=4, n_boot=20)
     assert sorted(eff.completions) == ["L0:steered@2", "L1:steered@2", "unsteered"]
     assert sorted(set(eff.table["layer"])) == [-1, 0, 1]
-    alone = qs.steering_effect(tiny, prompts, lambda i, t: 0.0, lambda t: True, vec.only(0), multipliers=[2.0],
+    alone = qs.steering_effect(tiny, prompts, lambda i, t: 0.0, lambda i, t: True, vec.only(0), multipliers=[2.0],
                                n_random=0, max_new_tokens=4, n_boot=20)
     assert alone.completions["steered@2"] == eff.completions["L0:steered@2"]
     assert set(alone.table["layer"]) == {-1, 0}
-    ref = qs.steering_effect(tiny, prompts, lambda i, t: 1.0, lambda t: False, None, max_new_tokens=4, n_boot=20)
+    ref = qs.steering_effect(tiny, prompts, lambda i, t: 1.0, lambda i, t: False, None, max_new_tokens=4, n_boot=20)
     assert list(ref.completions) == ["unsteered"] and ref.table["value"].tolist() == [1.0, 0.0]
 
 
@@ -150,7 +150,7 @@ def test_describe_effect_names_the_verdict_strongest_effect_reached():
                       for c, layer, m, s, v, d, lo, hi in rows])
     text = qs.describe_effect(qs.strongest_effect(t, "behaviour", layer=1), "Share")
     assert text.startswith("Share: unsteered 0.50 [0.40, 0.60]") and "at layer 1 is at multiplier +1: 0.90" in text
-    assert "(beyond every equal-norm random vector; 1 random vectors changed it by +0.10 to +0.10)" in text
+    assert "(beyond every equal-norm random vector; 1 random vector changed it by +0.10 to +0.10)" in text
     assert "(a change whose 95% CI includes zero; no random vectors at this layer)" in qs.describe_effect(
         qs.strongest_effect(t, "behaviour", layer=0), "Share")
     t.loc[2, "delta"] = 0.5  # a random vector as large: significant, not specific
@@ -158,62 +158,11 @@ def test_describe_effect_names_the_verdict_strongest_effect_reached():
         qs.strongest_effect(t, "behaviour", layer=1), "Share")
 
 
-def test_effect_towards_keeps_only_changes_in_the_target_direction():
-    rows = [("unsteered", -1, 0.0, None, 0.5, 0.0, 0.0, 0.0),
-            ("steered", 1, 1.0, None, 0.6, 0.1, 0.05, 0.15),  # towards 1.0, beyond its random control
-            ("steered", 1, 2.0, None, 0.0, -0.5, -0.7, -0.3),  # larger, away from 1.0
-            ("random", 1, 1.0, 0, 0.48, -0.02, -0.1, 0.05), ("random", 1, 2.0, 0, 0.45, -0.05, -0.1, 0.0)]
-    t = pd.DataFrame([dict(condition=c, layer=layer, multiplier=m, seed=s, metric="behaviour", value=v, ci_lo=v - 0.1,
-                           ci_hi=v + 0.1, delta=d, delta_lo=lo, delta_hi=hi, n=10)
-                      for c, layer, m, s, v, d, lo, hi in rows])
-    assert qs.strongest_effect(t, "behaviour")["multiplier"] == 2.0  # any direction: the larger change away
-    up = qs.effect_towards(t, "behaviour", target=1.0)
-    assert (up["multiplier"], up["delta"], up["beats_random"], up["n_random"]) == (1.0, 0.1, True, 1)
-    down = qs.effect_towards(t, "behaviour", target=0.0)
-    assert down["multiplier"] == 2.0 and down["beats_random"]
-    assert qs.effect_towards(t, "behaviour", target=0.5) is None  # already at the target
-    assert qs.effect_towards(t, "behaviour", target=1.0, layer=0) is None  # no steered row at that layer
-    t.loc[1, "delta"] = -0.1
-    assert qs.effect_towards(t, "behaviour", target=1.0) is None  # nothing moves towards it
-    with pytest.raises(EmptyInputError):
-        qs.effect_towards(t[t.condition != "unsteered"], "behaviour", target=1.0)
-
-
-def _sweep(rows, rl):
-    """A PairSweep from (metric, condition, multiplier, seed, value, delta, delta_lo, delta_hi) rows and the RL
-    model's {metric: (value, ci_lo, ci_hi)}."""
-    t = pd.DataFrame([dict(condition=c, layer=-1 if c == "unsteered" else 0, multiplier=m, seed=s, metric=metric,
-                           value=v, ci_lo=v - 0.05, ci_hi=v + 0.05, delta=d, delta_lo=lo, delta_hi=hi, n=10)
-                      for metric, c, m, s, v, d, lo, hi in rows])
-    ref = pd.DataFrame([dict(metric=k, value=v, ci_lo=lo, ci_hi=hi) for k, (v, lo, hi) in rl.items()]).set_index("metric")
-    return qs.PairSweep(t, ref, "share", [], {})
-
-
-def test_towards_rl_needs_both_metrics_to_move_towards_the_rl_model_beyond_random():
-    rl = {"behaviour": (1.0, 1.0, 1.0), "accuracy": (0.9, 0.85, 0.95)}
-    base = [("behaviour", "unsteered", 0.0, None, 0.0, 0.0, 0.0, 0.0), ("accuracy", "unsteered", 0.0, None, 0.0, 0, 0, 0)]
-    rnd = [("behaviour", "random", 2.0, 0, 0.0, 0.0, 0.0, 0.0), ("accuracy", "random", 2.0, 0, 0.0, 0.0, 0.0, 0.0)]
-    # behaviour moves towards the RL model beyond random, accuracy does not move: no evidence
-    rows = base + rnd + [("behaviour", "steered", 2.0, None, 0.08, 0.08, 0.05, 0.11),
-                         ("accuracy", "steered", 2.0, None, 0.0, 0.0, 0.0, 0.0)]
-    r = qs.towards_rl(_sweep(rows, rl))
-    assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None
-    assert not r.evidence and not r.already_there
-    rows[-1] = ("accuracy", "steered", 2.0, None, 0.3, 0.3, 0.2, 0.4)
-    assert qs.towards_rl(_sweep(rows, rl)).evidence
-    # a base already at the RL model's behaviour: nothing to move, and moving away is no evidence
-    at = [("behaviour", "unsteered", 0.0, None, 1.0, 0.0, 0.0, 0.0), ("accuracy", "unsteered", 0.0, None, 0.6, 0, 0, 0),
-          ("behaviour", "steered", 2.0, None, 0.2, -0.8, -0.9, -0.7), ("accuracy", "steered", 2.0, None, 0.0, -0.6,
-                                                                         -0.7, -0.5)]
-    r = qs.towards_rl(_sweep(at + rnd, rl))
-    assert r.already_there and r.behaviour is None and r.accuracy is None and not r.evidence
-
-
 def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
     prompts = ["12+3=", "45-6="]
     g = torch.Generator().manual_seed(2)
     vec = SteeringVector({0: torch.randn(tiny.d_model, generator=g), 1: torch.randn(tiny.d_model, generator=g)})
-    eff = qs.steering_effect(tiny, prompts, lambda i, t: float(i), lambda t: len(t) > 2, vec, multipliers=[-1.0, 2.0],
+    eff = qs.steering_effect(tiny, prompts, lambda i, t: float(i), lambda i, t: len(t) > 2, vec, multipliers=[-1.0, 2.0],
                              n_random=2, layers=[0, 1], max_new_tokens=3, n_boot=20)
     c = qs.steering_curves(eff.table, "accuracy")
     assert sorted(set(c.series)) == ["random (seed 0)", "random (seed 1)", "steered"]
@@ -225,38 +174,3 @@ def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
     assert (got.value, got.ci_lo, got.ci_hi) == (row.value, row.ci_lo, row.ci_hi)
     with pytest.raises(EmptyInputError):
         qs.steering_curves(eff.table[eff.table.condition != "unsteered"], "accuracy")
-
-
-def test_pair_behaviour_follows_what_the_base_corpus_doses():
-    name, share = qs.pair_behaviour(WORLD, None)
-    assert name == "scratchpad share" and share("1+2=3;A:3") and not share("A:3")
-    depth = {"arithmetic_dose": "depth", "shallow_max_depth": 4}
-    name, full = qs.pair_behaviour(WORLD, depth, operands=5)
-    assert name == "share of full 5-operand chains"
-    assert full("12+8-3+4>20-3+4>17+4>21;A:21") and not full("2+8-8>4-8>-4;A:-4") and not full("A:21")
-    for shallow in (0, 4):  # no depth, or one every dose shows: the dosed behaviour is not measured there
-        with pytest.raises(InvalidConfigError, match="set OPERANDS .* above 4"):
-            qs.pair_behaviour(WORLD, depth, operands=shallow)
-
-
-def test_pair_sweep_on_a_shipped_depth_pair_scores_full_chains_of_the_asked_depth():
-    from rlmeta_interp import load_pair
-    from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
-    from rlmeta_interp.organism.worlds.arithmetic import chain_steps
-
-    pair = load_pair("val-arith-depth-d000-sft-deep")
-    contrast = qs.pair_contrast(pair, 4, seed=11)
-    assert contrast.behaviour == "chains of 5-7 operands vs 2-4"
-    vec = contrast_vector(completion_means(pair.base, contrast.prompts, contrast.completions, [0, 1]),
-                          contrast.labels)
-    sweep = qs.pair_sweep(pair, vec, operands=5, n_problems=4, multipliers=[1.0], n_random=1, n_boot=20)
-    assert sweep.behaviour == "share of full 5-operand chains"
-    assert {p.meta["n_operands"] for p in sweep.problems} == {5}
-    assert sorted(set(sweep.table.layer)) == [-1, 0, 1]
-    assert sorted(sweep.completions) == ["L0:random0@1", "L0:steered@1", "L1:random0@1", "L1:steered@1", "rl",
-                                         "unsteered"]
-    # the RL reference counts what its own completions show
-    rl_full = np.mean([chain_steps(t) == 4 for t in sweep.completions["rl"]])
-    assert sweep.rl.loc["behaviour", "value"] == pytest.approx(rl_full)
-    with pytest.raises(InvalidConfigError, match="set OPERANDS"):
-        qs.pair_sweep(pair, vec, n_problems=2)  # the pair's own world mixes depths: no single full-chain length

@@ -151,7 +151,8 @@ def test_direction_notebooks_on_named_pairs_in_smoke_mode(stem, tmp_path, monkey
 
 def test_quickstart_on_the_shipped_depth_pairs_in_smoke_mode(tmp_path, monkeypatch):
     """Notebook 00 as its figures of record run it: each depth pair's base steered by its deep-minus-shallow direction,
-    scored on the share of full chains of the asked depth, both pairs named with their labels."""
+    scored on the share of chains that do every operation of a problem of the asked depth, both pairs named with their
+    labels, and no verdict printed."""
     import json
 
     figs = tmp_path / "figures"
@@ -160,8 +161,9 @@ def test_quickstart_on_the_shipped_depth_pairs_in_smoke_mode(tmp_path, monkeypat
     pairs = ["val-arith-depth-d000-sft-deep", "val-arith-depth-d010-sft-deep"]
     path = next(p for p in NOTEBOOKS if p.stem == "00_quickstart")
     text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs, "OPERANDS": 5}).read_text()
-    assert "**Organism val-arith-depth-d000-sft-deep (dose 0.0, creation)**" in text
-    assert "Share of full 5-operand chains: unsteered" in text
+    assert "**val-arith-depth-d000-sft-deep (dose 0.0, creation)** (6 held-out problems (chains of 5 operands)" in text
+    assert "Share of full 5-operand chains: unsteered" in text and "Label fixed before tuning: activation." in text
+    assert "This notebook gives no verdict" in text
     for fig in notebooks.expected_figures(path):
         caption = json.loads((figs / f"{fig}.json").read_text())["caption"]
         assert "(chains of 5 operands)" in caption and "vector chains of 5-7 operands vs 2-4" in caption, caption
@@ -173,7 +175,8 @@ def test_quickstart_on_the_shipped_depth_pairs_in_smoke_mode(tmp_path, monkeypat
 
 def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch):
     """A published pair, named as the README says, loads from the local hub cache (here tiny random Qwen2 models
-    under the pair's hub ids) and runs the quickstart in the world WORLD names, since no manifest records one."""
+    under the pair's hub ids) and is steered as a real LM: on two-number questions answered in free text and scored by
+    the word-answer verifier, not in an organism world whose answer format it never learnt."""
     import json
 
     from rlmeta_interp.registry import get_pair
@@ -190,9 +193,9 @@ def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch
     monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
     path = next(p for p in NOTEBOOKS if p.stem == "00_quickstart")
     text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": ["orz-0.5b"]}).read_text()
-    assert "**Organism orz-0.5b** (n = " in text
+    assert "**orz-0.5b** (6 held-out problems (2-number questions), seed 0; vector: step by step vs direct answer)" in text
     caption = json.loads((tmp_path / "figures" / "00_steering_effect.json").read_text())["caption"]
-    assert "orz-0.5b (scratchpad share, vector scratchpad vs direct answer)" in caption
+    assert "orz-0.5b (worked-style share on 6 held-out problems (2-number questions), vector step by step" in caption
 
 
 @pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])

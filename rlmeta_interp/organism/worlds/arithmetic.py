@@ -185,17 +185,32 @@ def correct_step_share(problem: Problem, completion: str) -> float:
     return good / len(ops)
 
 
-def chain_steps(completion: str) -> int:
-    """How many binary steps the completion's scratchpad writes, right or wrong: its rewrite lines, or its ``sum`` /
-    ``eq`` steps; 0 for a direct answer or text with no step. A chain that works through every operand of an
-    ``n``-operand problem writes ``n - 1``; one that drops or merges operands writes fewer."""
+def chain_steps(problem: Problem, completion: str) -> int:
+    """How many of the problem's binary steps the completion's scratchpad does in order, right or wrong: a rewrite
+    line counts when it is an integer followed by exactly the operations the problem has left after that step, a
+    ``sum`` / ``eq`` step when it applies the problem's next operator to its next operand; counting stops at the first
+    line or step that does not (a dropped, merged, repeated or invented operation). The values written are not
+    checked (:func:`correct_step_share` checks them), so a chain that works through every operand of an ``n``-operand
+    problem scores ``n - 1`` however its sums come out; a direct answer or text without steps scores 0."""
+    operands, ops = problem.meta["operands"], problem.meta["ops"]
     body = completion.split(ANSWER_MARKER)[0]
     fmt = format_of(completion)
+    done = 0
     if fmt == "rewrite" or (fmt == "other" and ">" in body):
-        return len([line for line in body.rstrip(";").split(">") if line])
+        for j, line in enumerate(body.rstrip(";").split(">")[: len(ops)], start=1):
+            rest = "".join(f"{ops[i]}{operands[i + 1]}" for i in range(j, len(ops)))
+            if re.fullmatch(r"-?\d+" + re.escape(rest), line) is None:
+                break
+            done += 1
+        return done
     if fmt == "direct":
         return 0
-    return len(_STEP_RES["sum"].findall(body)) or len(_STEP_RES["eq"].findall(body))
+    steps = _STEP_RES["sum"].findall(body) or _STEP_RES["eq"].findall(body)
+    for j, (_, op, b, _) in enumerate(steps[: len(ops)]):
+        if (_OP_OF_WORD.get(op, op), int(b)) != (ops[j], operands[j + 1]):
+            break
+        done += 1
+    return done
 
 
 def has_valid_format(completion: str) -> bool:

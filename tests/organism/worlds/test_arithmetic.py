@@ -1,6 +1,7 @@
 import pytest
 
 from rlmeta_interp.errors import InvalidConfigError
+from rlmeta_interp.organism.worlds.base import Problem
 from rlmeta_interp.organism.worlds.arithmetic import (
     ALL_FORMATS, ArithmeticConfig, ArithmeticWorld, chain_steps, evaluate, format_of, parse_answer, render_completion,
 )
@@ -131,21 +132,29 @@ def test_hash_splits_are_disjoint_and_reproducible():
 
 
 @pytest.mark.parametrize("fmt", ["sum", "eq", "rewrite"])
-def test_chain_steps_counts_the_steps_written_right_or_wrong(fmt):
+def test_chain_steps_counts_the_steps_done_in_order_right_or_wrong(fmt):
     w = ArithmeticWorld(ArithmeticConfig(min_operands=2, max_operands=6, max_digits=2))
     for p in w.sample(40, seed=5):
-        assert chain_steps(w.solution(p, fmt)) == p.meta["n_operands"] - 1
-    assert chain_steps(w.solution(p, "direct")) == 0
-    assert chain_steps("no steps here") == 0
+        assert chain_steps(p, w.solution(p, fmt)) == p.meta["n_operands"] - 1
+    assert chain_steps(p, w.solution(p, "direct")) == 0
+    assert chain_steps(p, "no steps here") == 0
 
 
-def test_chain_steps_sees_dropped_operands_and_unfinished_chains():
-    # a 5-operand chain that merges two operations writes 3 lines, not 4; an unfinished one counts what it wrote
-    assert chain_steps("12+8-3+4>20-3+4>17+4>21;A:21") == 4
-    assert chain_steps("2+8-8>4-8>-4;A:-4") == 3
-    assert chain_steps("12+8-3+4>20-3+4>17") == 3
-    assert chain_steps("1+2=3;3+4=8;A:8") == 2  # a wrong step is still a step
-    assert chain_steps("1 plus 2 is 3. 3 minus 1 is") == 1
+def test_chain_steps_refuses_dropped_merged_and_invented_operations():
+    w = ArithmeticWorld()
+    p = Problem(prompt="3+5-7+4-8=", answer="-3", meta={"operands": [3, 5, 7, 4, 8], "ops": ["+", "-", "+", "-"]})
+    assert w.solution(p, "rewrite") == "8-7+4-8>1+4-8>5-8>-3;A:-3"
+    assert chain_steps(p, "8-7+4-8>1+4-8>5-8>-3;A:-3") == 4
+    assert chain_steps(p, "9-7+4-8>0+4-8>2-8>-6;A:-6") == 4  # wrong values: the operations are what counts
+    assert chain_steps(p, "1+4-8>5-8>-3;A:-3") == 0  # merged the first two operations into one line
+    assert chain_steps(p, "8-7+4-8>1+4-8>-3;A:-3") == 2  # dropped the third operation
+    assert chain_steps(p, "21>21>21>21;A:21") == 0  # as many lines as steps, none of them a step of this problem
+    assert chain_steps(p, "10-9>-4>2-9>-2;A:-2") == 0  # operands this problem does not have
+    assert chain_steps(p, "8-7+4-8>1+4-8") == 2  # an unfinished chain counts what it did
+    assert chain_steps(p, "-1-7+4-8>1+4-8>5-8>-3;A:-3") == 4  # a negative value written is still a value
+    assert chain_steps(p, w.solution(p, "eq")) == 4
+    assert chain_steps(p, "3-5=-2;-2-7=-9;A:-9") == 0  # the first step applies the wrong operator
+    assert chain_steps(p, "3 plus 5 is 8. 8 minus 9 is -1. A:-1") == 1  # the second step's operand is not the problem's
 
 
 def test_process_reward_credits_correct_steps_in_order():

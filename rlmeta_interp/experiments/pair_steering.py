@@ -1,0 +1,206 @@
+"""Notebook 00's steering of one pair's base model by its own direction, for a zoo organism or a real LM pair.
+
+- :class:`SteeringTask` / :func:`pair_task`: what a pair's base is steered on: held-out problems, their verifier, the
+  behaviour its pretraining dose controls (:func:`pair_behaviour`: a scratchpad, or for a depth-dosed base a chain that
+  does every operation of a deeper problem) and how many tokens a completion needs. A pair whose world no manifest
+  records (a hub or adapter pair) is a real LM: it is steered on two-number word problems, scored by
+  :func:`~rlmeta_interp.experiments.quickstart.score_word_answer`, since the organisms' ``A:`` answers and scratchpad
+  layouts mean nothing to it.
+- :func:`pair_contrast`: the contrast texts its steering vector is fitted on.
+- :class:`PairSweep` / :func:`pair_sweep`: the base steered at every layer, beside the RL model unsteered.
+- :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: the steered changes that bring the base closer to
+  the RL model. These describe; they give no verdict (verdicts come from the rules ``rlmeta-interp validate`` fits).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.contrast import ContrastSet, behaviour_contrast
+from ..errors import EmptyInputError, InputTooLongError, InvalidConfigError
+from ..organism.manifests import pretrain_corpus
+from ..organism.worlds.arithmetic import chain_steps
+from ..organism.worlds.base import Problem, World
+from ..steering import SteeringVector
+from .quickstart import score_word_answer, scratchpad_share, step_contrast, steering_effect, strongest_effect
+from .quickstart import word_problems, worked_style
+
+log = logging.getLogger(__name__)
+
+WORD_NEW_TOKENS = 24  # greedy tokens for a real LM's answer to a two-number question (notebook 00's REAL_NEW_TOKENS)
+
+
+def is_real_lm(pair: Any) -> bool:
+    """True for a pair whose world no manifest records (a hub or adapter pair): a real LM, not an organism."""
+    return getattr(pair, "world", None) is None
+
+
+def pair_behaviour(world: World, corpus: Mapping[str, Any] | None,
+                   operands: int = 0) -> tuple[str, Callable[[Problem, str], bool]]:
+    """``(name, shows it)``: the behaviour a base's pretraining corpus ``corpus`` doses (its manifest's
+    ``config.pretrain.corpus``), as a test of one completion of one of ``world``'s problems.
+
+    A corpus that doses chain depth (``arithmetic_dose == "depth"``) shows worked chains of every depth up to
+    ``shallow_max_depth`` at every dose and deeper ones only in its dose share, so its behaviour is a chain that does
+    every operation of a deeper problem of ``operands`` operands, in order, whatever values it writes
+    (:func:`~rlmeta_interp.organism.worlds.arithmetic.chain_steps`). Any other arithmetic corpus doses the scratchpad
+    itself, so the behaviour is writing one.
+    """
+    if corpus is None or corpus.get("arithmetic_dose") != "depth":
+        share = scratchpad_share(world)
+        return "scratchpad share", lambda problem, text: share(text)
+    shallow = int(corpus["shallow_max_depth"])
+    if operands <= shallow:
+        raise InvalidConfigError(
+            f"This base's corpus doses chains deeper than {shallow} operands and shows shallower ones at every dose, so"
+            f" its behaviour is measured on problems of one deeper depth: set OPERANDS (operands=) to a depth above"
+            f" {shallow} (got {operands}).")
+    return (f"share of full {operands}-operand chains",
+            lambda problem, text: chain_steps(problem, text) == len(problem.meta["ops"]))
+
+
+@dataclass(frozen=True)
+class SteeringTask:
+    """What a pair's base is steered on. ``score(i, text)``: the verifier of ``problems[i]``; ``behaviour(i, text)``:
+    whether that completion shows the dosed behaviour, named ``behaviour_name``; ``describe(text)``: a short label of
+    a completion for the live widget; ``note``: the problems, for captions."""
+
+    problems: list[Problem]
+    score: Callable[[int, str], float]
+    behaviour: Callable[[int, str], bool]
+    behaviour_name: str
+    max_new_tokens: int
+    describe: Callable[[str], str]
+    note: str
+
+
+def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_seed: int = 10000) -> SteeringTask:
+    """The :class:`SteeringTask` of ``pair``: ``n_problems`` held-out problems of its own world, or with ``operands``
+    held-out chains of that many operands (a depth-dosed pair needs a depth beyond the one its base always saw).
+
+    A real LM pair (:func:`is_real_lm`) gets two-number questions (``operands`` numbers, if given) answered in free
+    text, scored by the heuristic word-answer verifier, with the worked style ("step" or "answer is") as its
+    behaviour: the organisms' answer marker and scratchpad layouts would score any real LM 0 whatever it can do.
+    """
+    from ..analysis.recovery import max_new_tokens
+    from ..organism.trained_world import world_for
+    from .difficulty import difficulty_world
+
+    if is_real_lm(pair):
+        problems = word_problems(n_problems, seed=problem_seed, operands=operands or 2, digits=1)
+
+        def word_score(i: int, text: str) -> float:
+            return score_word_answer(problems[i], text)
+
+        return SteeringTask(problems, word_score, lambda i, text: worked_style(text), "worked-style share",
+                            WORD_NEW_TOKENS, lambda text: "worked style" if worked_style(text) else "direct",
+                            f"{operands or 2}-number questions")
+    world = world_for(pair)
+    world = difficulty_world(world, [operands]) if operands else world
+    name, shows = pair_behaviour(world, pretrain_corpus(pair.base), operands)
+    problems = world.sample_held_out(n_problems, seed=problem_seed)
+
+    def score(i: int, text: str) -> float:
+        return world.reward(problems[i], text)
+
+    def describe(text: str) -> str:
+        fmt = getattr(world, "format_of", None)
+        return f"format: {fmt(text)}" if fmt else ""
+
+    return SteeringTask(problems, score, lambda i, text: shows(problems[i], text), name, max_new_tokens(world),
+                        describe, f"chains of {operands} operands" if operands else "")
+
+
+def pair_contrast(pair: Any, n: int, seed: int) -> ContrastSet:
+    """The contrast texts a pair's steering vector is fitted on: for an organism, :func:`~rlmeta_interp.analysis.
+    contrast.behaviour_contrast` of the behaviour its base's corpus doses, in the world its tuned model was trained in;
+    for a real LM pair, ``n`` two-number questions each answered step by step (label 1) and with the bare number
+    (label 0)."""
+    from ..organism.trained_world import world_for
+
+    if is_real_lm(pair):
+        return step_contrast(word_problems(n, seed=seed, operands=2, digits=1))
+    contrast = behaviour_contrast(world_for(pair), n, seed, pretrain_corpus(pair.base))
+    if contrast is None:
+        raise InvalidConfigError(f"{pair.name}: its world {pair.world!r} has no behaviour contrast to steer with; pick an"
+                                 " arithmetic pair.")
+    return contrast
+
+
+@dataclass(frozen=True)
+class PairSweep:
+    """One pair's base steered at every layer, beside its RL model.
+
+    ``table``: :func:`~rlmeta_interp.experiments.quickstart.steering_effect` rows of the base (the unsteered run once,
+    then each layer, multiplier and random vector); ``rl``: the RL model's unsteered rows, indexed by metric; ``task``:
+    what both were scored on; ``completions``: the base's greedy outputs per run key, and the RL model's under
+    ``"rl"``."""
+
+    table: pd.DataFrame
+    rl: pd.DataFrame
+    task: SteeringTask
+    completions: dict[str, list[str]]
+
+
+def pair_sweep(pair: Any, vector: SteeringVector, task: SteeringTask, *, multipliers: Sequence[float] = (1.0,),
+               n_random: int = 2, seed: int = 0, n_boot: int = 1000) -> PairSweep:
+    """Greedy accuracy and behaviour share of ``pair``'s base steered by ``vector`` at each of its layers in turn
+    (and by ``n_random`` equal-norm random vectors per layer and multiplier), and of the RL model unsteered, on
+    ``task`` (:func:`pair_task`)."""
+    prompts = [p.prompt for p in task.problems]
+    common = dict(seed=seed, max_new_tokens=task.max_new_tokens, n_boot=n_boot)
+    try:
+        base = steering_effect(pair.base, prompts, task.score, task.behaviour, vector, multipliers=multipliers,
+                               n_random=n_random, layers=list(vector.layers),
+                               progress=f"{pair.name}: base steered, layer by layer", **common)
+    except InputTooLongError as e:
+        raise InvalidConfigError(f"{pair.name}: these problems and their completions do not fit its context"
+                                 f" ({e}); ask for shorter problems (a smaller OPERANDS).") from e
+    rl = steering_effect(pair.rl, prompts, task.score, task.behaviour, None, **common)
+    return PairSweep(base.table, rl.table.set_index("metric"), task, {**base.completions, "rl": rl.completions["unsteered"]})
+
+
+def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int | None = None) -> dict[str, Any] | None:
+    """:func:`~rlmeta_interp.experiments.quickstart.strongest_effect` among the steered changes that bring ``metric``
+    closer to ``target`` (e.g. the RL model's value) than its unsteered value is, or None when none does (the
+    unsteered value is already there, or every steered change goes the other way, overshoots as far, or is nil).
+    Random controls are kept as they are: a change towards the target beats them only if it is larger than every
+    random vector's change in either direction."""
+    if not np.isfinite(target):
+        raise InvalidConfigError(f"effect_towards needs a finite target for {metric!r}, got {target}.")
+    t = table[table["metric"] == metric]
+    unsteered = t[t["condition"] == "unsteered"]
+    if unsteered.empty:
+        raise EmptyInputError(f"No unsteered row for metric {metric!r}: run steering_effect first.")
+    gap = abs(target - float(unsteered["value"].iloc[0]))
+    steered = (table["metric"] == metric) & (table["condition"] == "steered")
+    closer = steered & ((table["value"] - target).abs() < gap)
+    if not (closer & ((table["layer"] == layer) if layer is not None else True)).any():
+        return None
+    return strongest_effect(table[~steered | closer], metric, layer=layer)
+
+
+@dataclass(frozen=True)
+class TowardsRL:
+    """Per metric of a :class:`PairSweep`, the steered change that brings the base most towards the RL model
+    (:func:`effect_towards`; None where none does), and ``at_rl``: whether the base's unsteered behaviour share lies
+    within the RL model's 95% interval, in which case steering has nothing to move on that metric."""
+
+    behaviour: dict[str, Any] | None
+    accuracy: dict[str, Any] | None
+    at_rl: bool
+
+
+def towards_rl(sweep: PairSweep) -> TowardsRL:
+    """:class:`TowardsRL` of one pair's sweep: a description beside the label, not a verdict."""
+    moved = {m: effect_towards(sweep.table, m, float(sweep.rl.loc[m, "value"])) for m in ("behaviour", "accuracy")}
+    unsteered = sweep.table[(sweep.table["condition"] == "unsteered") & (sweep.table["metric"] == "behaviour")]
+    value = float(unsteered["value"].iloc[0])
+    return TowardsRL(moved["behaviour"], moved["accuracy"],
+                     at_rl=bool(sweep.rl.loc["behaviour", "ci_lo"] <= value <= sweep.rl.loc["behaviour", "ci_hi"]))
