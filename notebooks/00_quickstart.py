@@ -24,8 +24,8 @@
 # docs/claims.md: the "five converging methods" framing is a synthesis of these papers, not a measured result.
 #
 # **What would count as evidence.** *Activation*: a direction fitted in the *base* model's own activations moves
-# its behaviour towards the RL behaviour (the one its pretraining dose controls) and its accuracy, beyond equal-norm random
-# vectors. *Creation*: no base direction does so (random vectors do as well), while the RL model shows the
+# its behaviour towards the RL behaviour (the one its pretraining dose controls) and its accuracy, beyond
+# equal-norm random vectors. *Creation*: no base direction does so (random vectors do as well), while the RL model shows the
 # behaviour.
 #
 # **What this notebook measures.** On one or more organism pairs (default: the demo arithmetic pair at exposure
@@ -42,8 +42,12 @@
 # deeper than 4 operands, and a dose-0.1 base, which saw them in a tenth of its chain documents, each fine-tuned under
 # one budget on deeper chains: creation by construction and its activation twin, labels fixed before tuning. The
 # behaviour is a chain that does every operation of a held-out problem of `OPERANDS` operands, in order, whatever
-# values it writes. These pairs are
-# tuned by supervised fine-tuning, not RL: "RL" below names each pair's tuned model, whatever tuned it.
+# values it writes. These pairs are tuned by supervised fine-tuning, not RL: "RL" below names each pair's tuned model,
+# whatever tuned it.
+#
+# **On a hub pair** (`PAIRS: [orz-0.5b]`, weights from the local hub cache): no manifest records its world, so it is
+# steered as a real LM, the way Gemma-3-270M is below: two-number questions answered in free text, a heuristic
+# verifier, and the share of answers in the worked style.
 
 # %% tags=["parameters"]
 PAIRS = []  # pair names to steer, whatever else the zoo holds (the figures of record name theirs); empty: the pair
@@ -161,16 +165,12 @@ display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "lay
 # unsteered, as the reference the steering would have to reach.
 
 # %%
-# a zoo pair is steered on problems of its own world (OPERANDS: chains of that depth); a hub or adapter pair, whose
-# world no manifest records, on two-number questions answered in free text, as Gemma-3-270M is below
-tasks = {p.name: ps.pair_task(p, operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED) for p in pairs}
+# a zoo pair is steered on held-out problems of its own world (OPERANDS: chains of that depth); a hub or adapter pair,
+# a real LM, on two-number questions answered in free text, as Gemma-3-270M is below; never on a contrast text's prompt
+tasks = {p.name: ps.pair_task(p, operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED,
+                              exclude=contrasts[p.name].prompts) for p in pairs}
 sweeps = {p.name: ps.pair_sweep(p, vectors[p.name], tasks[p.name], multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED,
                                 n_boot=N_BOOT) for p in tqdm(pairs, desc="steering sweep per pair")}
-
-
-def problems_note(name: str) -> str:
-    note = tasks[name].note
-    return f"{N_PROBLEMS} held-out problems" + (f" ({note})" if note else "")
 
 
 pairs_note = specs.note() if any(labels.values()) else ""
@@ -200,14 +200,15 @@ for i, p in enumerate(pairs):
         for layer in range(p.n_layers, n_cols):
             axes[2 * i + j, layer].axis("off")
 handles, legend_labels = axes[0, 0].get_legend_handles_labels()
-fig.legend(handles, legend_labels, loc="upper center", ncol=3 + N_RANDOM, frameon=False, bbox_to_anchor=(0.5, 1.05))
+fig.legend(handles, legend_labels, loc="upper center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.05),
+           fontsize=9)
 fig.tight_layout(h_pad=2.0)
 for i, p in enumerate(pairs):  # each pair's name above its block of panels, placed once the layout is fixed
     box = axes[2 * i, 0].get_position()
     fig.text(box.x0, box.y1 + 0.3 / fig.get_figheight(), titles[p.name], fontsize=10, weight="bold")
 save_fig(fig, 0, "layer_sweep",
          caption="Per pair, greedy accuracy and the share of completions showing the behaviour its base's dose"
-                 " controls (" + "; ".join(f"{name}: {sw.task.behaviour_name} on {problems_note(name)}, vector"
+                 " controls (" + "; ".join(f"{name}: {sw.task.behaviour_name} on {tasks[name].note}, vector"
                                            f" {contrasts[name].behaviour}" for name, sw in sweeps.items())
                  + f") of the base model steered at each layer by its contrast vector (green) vs {N_RANDOM} equal-norm"
                  " random vectors (grey) per layer and multiplier, the unsteered base (dashed) and the RL model (orange"
@@ -315,7 +316,7 @@ fig.tight_layout()
 save_fig(fig, 0, "steering_effect",
          caption=f"Steering a base model with its own direction (green) vs equal-norm random vectors (grey), 95% CIs"
                  f" over problems (Wilson). One row per pair at layer {LAYER}, the RL model as an orange line with its"
-                 " 95% CI as a band: " + "; ".join(f"{name} ({sw.task.behaviour_name} on {problems_note(name)}, vector"
+                 " 95% CI as a band: " + "; ".join(f"{name} ({sw.task.behaviour_name} on {tasks[name].note}, vector"
                                                    f" {contrasts[name].behaviour}, random seeds"
                                                    f" {SEED}..{SEED + N_RANDOM - 1})" for name, sw in sweeps.items())
                  + ". " + (f"Last row: Gemma-3-270M at layer {REAL_LAYER}, step-by-step-minus-direct vector, {N_REAL}"
@@ -332,7 +333,7 @@ for p in pairs:
     sw, behaviour = sweeps[p.name], sweeps[p.name].task.behaviour_name
     acc, beh = effects[(p.name, "accuracy")], effects[(p.name, "behaviour")]
     lines += [
-        f"**{titles[p.name]}** ({problems_note(p.name)}, seed {SEED}; vector: {contrasts[p.name].behaviour}).",
+        f"**{titles[p.name]}** ({tasks[p.name].note}, seed {SEED}; vector: {contrasts[p.name].behaviour}).",
         "- " + qs.describe_effect(beh, behaviour.capitalize()),
         "- " + qs.describe_effect(acc, "Greedy accuracy"),
         "- Over every layer: " + qs.describe_effect(qs.strongest_effect(sw.table, "behaviour"), behaviour),
@@ -340,15 +341,16 @@ for p in pairs:
         f" [{sw.rl.loc['behaviour', 'ci_lo']:.2f}, {sw.rl.loc['behaviour', 'ci_hi']:.2f}], accuracy"
         f" {sw.rl.loc['accuracy', 'value']:.2f} [{sw.rl.loc['accuracy', 'ci_lo']:.2f}, {sw.rl.loc['accuracy', 'ci_hi']:.2f}].",
     ]
-    # the same, kept to changes that bring the base closer to the RL model (a change away from it is evidence of neither)
+    # the same, kept to changes that bring the base towards the RL model without passing it
     towards = ps.towards_rl(sw)
     for metric, what, e in (("behaviour", behaviour, towards.behaviour), ("accuracy", "greedy accuracy", towards.accuracy)):
         target = sw.rl.loc[metric, "value"]
-        lines.append(f"- Towards the RL model: {what}: no steered change brings it closer to the RL model's {target:.2f}."
+        lines.append(f"- Towards the RL model: {what}: no steered change brings it towards the RL model's {target:.2f}."
                      if e is None else "- Towards the RL model: " + qs.describe_effect(e, f"{what} (RL model {target:.2f})"))
-    if towards.at_rl:
-        lines.append(f"- The base's unsteered {behaviour} lies within the RL model's 95% CI: steering has nothing to move"
-                     " there, so this test cannot show activation on that metric whatever the base holds.")
+    lines.append("- Room left to move (RL model minus unsteered base, paired over the same problems): " + "; ".join(
+        f"{what} {d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for what, (d, lo, hi) in
+        ((behaviour, towards.room["behaviour"]), ("greedy accuracy", towards.room["accuracy"])))
+        + ". Where there is little room, steering towards the RL model has little to show, whatever the base holds.")
     if labels[p.name]:
         lines.append(f"- Label fixed before tuning: {labels[p.name]}.")
 if real is not None:
@@ -361,8 +363,9 @@ lines.append(
     "Reading against claim 1: a base-model direction that moves behaviour and accuracy towards the RL model beyond every"
     " random vector is evidence that the behaviour is already represented in the base (activation); where only"
     " random-sized changes, or changes away from the RL model, appear, this run gives no such evidence. Each change"
-    f" above is the largest beyond its random controls among {len(MULTIPLIERS)} multipliers (and, over every layer,"
-    f" {len(MULTIPLIERS)} per layer), with {N_RANDOM} random vectors per cell; its CI is not adjusted for that choice."
+    f" above is the largest beyond its random controls among {len(MULTIPLIERS)} multipliers at one layer (or"
+    f" {len(MULTIPLIERS)} x the number of layers over every layer), with {N_RANDOM} random vectors per cell; its CI is"
+    " not adjusted for that choice."
     " This notebook gives no verdict: steering is one indicator, and the rule that turns the indicators into a verdict"
     " is fitted on the validation zoo's calibration pairs and scored on its held-out pairs (notebook 11;"
     " `rlmeta-interp scorecard PAIR --size validated` reads a pair by that fit, at the sizes its error rates were"

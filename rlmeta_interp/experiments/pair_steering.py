@@ -2,20 +2,21 @@
 
 - :class:`SteeringTask` / :func:`pair_task`: what a pair's base is steered on: held-out problems, their verifier, the
   behaviour its pretraining dose controls (:func:`pair_behaviour`: a scratchpad, or for a depth-dosed base a chain that
-  does every operation of a deeper problem) and how many tokens a completion needs. A pair whose world no manifest
-  records (a hub or adapter pair) is a real LM: it is steered on two-number word problems, scored by
+  does every operation of a deeper problem) and how many tokens a completion needs, none of the problems among the
+  contrast texts. A pair outside the organism worlds (a hub pair, whose world no manifest records, or an adapter
+  pair) is a real LM: it is steered on two-number word problems, scored by
   :func:`~rlmeta_interp.experiments.quickstart.score_word_answer`, since the organisms' ``A:`` answers and scratchpad
   layouts mean nothing to it.
 - :func:`pair_contrast`: the contrast texts its steering vector is fitted on.
 - :class:`PairSweep` / :func:`pair_sweep`: the base steered at every layer, beside the RL model unsteered.
-- :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: the steered changes that bring the base closer to
-  the RL model. These describe; they give no verdict (verdicts come from the rules ``rlmeta-interp validate`` fits).
+- :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: the steered change that brings the base closest
+  to the RL model without passing it, and how far apart the two are unsteered. These describe; they give no verdict
+  (verdicts come from the rules ``rlmeta-interp validate`` fits).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,20 +26,21 @@ import pandas as pd
 from ..analysis.contrast import ContrastSet, behaviour_contrast
 from ..errors import EmptyInputError, InputTooLongError, InvalidConfigError
 from ..organism.manifests import pretrain_corpus
-from ..organism.worlds.arithmetic import chain_steps
+from ..organism.worlds.arithmetic import full_chain
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
 from .quickstart import score_word_answer, scratchpad_share, step_contrast, steering_effect, strongest_effect
 from .quickstart import word_problems, worked_style
 
-log = logging.getLogger(__name__)
-
 WORD_NEW_TOKENS = 24  # greedy tokens for a real LM's answer to a two-number question (notebook 00's REAL_NEW_TOKENS)
 
 
 def is_real_lm(pair: Any) -> bool:
-    """True for a pair whose world no manifest records (a hub or adapter pair): a real LM, not an organism."""
-    return getattr(pair, "world", None) is None
+    """True for a pair outside the organism worlds: a hub pair (no manifest records its world) or an adapter pair (a
+    LoRA on a real LM, trained in its own world): a real LM, not an organism."""
+    from ..organism.trained_world import WORLD_CONFIGS
+
+    return getattr(pair, "world", None) not in WORLD_CONFIGS
 
 
 def pair_behaviour(world: World, corpus: Mapping[str, Any] | None,
@@ -48,8 +50,8 @@ def pair_behaviour(world: World, corpus: Mapping[str, Any] | None,
 
     A corpus that doses chain depth (``arithmetic_dose == "depth"``) shows worked chains of every depth up to
     ``shallow_max_depth`` at every dose and deeper ones only in its dose share, so its behaviour is a chain that does
-    every operation of a deeper problem of ``operands`` operands, in order, whatever values it writes
-    (:func:`~rlmeta_interp.organism.worlds.arithmetic.chain_steps`). Any other arithmetic corpus doses the scratchpad
+    every operation of a deeper problem of ``operands`` operands, in order and nothing after, whatever values it writes
+    (:func:`~rlmeta_interp.organism.worlds.arithmetic.full_chain`). Any other arithmetic corpus doses the scratchpad
     itself, so the behaviour is writing one.
     """
     if corpus is None or corpus.get("arithmetic_dose") != "depth":
@@ -61,15 +63,15 @@ def pair_behaviour(world: World, corpus: Mapping[str, Any] | None,
             f"This base's corpus doses chains deeper than {shallow} operands and shows shallower ones at every dose, so"
             f" its behaviour is measured on problems of one deeper depth: set OPERANDS (operands=) to a depth above"
             f" {shallow} (got {operands}).")
-    return (f"share of full {operands}-operand chains",
-            lambda problem, text: chain_steps(problem, text) == len(problem.meta["ops"]))
+    return f"share of full {operands}-operand chains", full_chain
 
 
 @dataclass(frozen=True)
 class SteeringTask:
     """What a pair's base is steered on. ``score(i, text)``: the verifier of ``problems[i]``; ``behaviour(i, text)``:
     whether that completion shows the dosed behaviour, named ``behaviour_name``; ``describe(text)``: a short label of
-    a completion for the live widget; ``note``: the problems, for captions."""
+    a completion for the live widget; ``note``: what the problems are, for captions (e.g. "256 held-out problems
+    (chains of 5 operands)")."""
 
     problems: list[Problem]
     score: Callable[[int, str], float]
@@ -80,9 +82,24 @@ class SteeringTask:
     note: str
 
 
-def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_seed: int = 10000) -> SteeringTask:
+def _distinct(problems: Iterable[Problem], n: int, exclude: Iterable[str], what: str) -> list[Problem]:
+    """The first ``n`` problems with distinct prompts not in ``exclude``; a typed error when there are fewer."""
+    seen, out = set(exclude), []
+    for p in problems:
+        if p.prompt not in seen:
+            seen.add(p.prompt)
+            out.append(p)
+        if len(out) == n:
+            return out
+    raise InvalidConfigError(f"Only {len(out)} distinct {what} outside the contrast texts were drawn, fewer than the"
+                             f" {n} asked: ask for fewer problems (N_PROBLEMS), or deeper ones (OPERANDS).")
+
+
+def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_seed: int = 10000,
+              exclude: Iterable[str] = ()) -> SteeringTask:
     """The :class:`SteeringTask` of ``pair``: ``n_problems`` held-out problems of its own world, or with ``operands``
-    held-out chains of that many operands (a depth-dosed pair needs a depth beyond the one its base always saw).
+    held-out chains of that many operands (a depth-dosed pair needs a depth beyond the one its base always saw); each
+    prompt once, none of them in ``exclude`` (the prompts of the contrast texts its vector is fitted on).
 
     A real LM pair (:func:`is_real_lm`) gets two-number questions (``operands`` numbers, if given) answered in free
     text, scored by the heuristic word-answer verifier, with the worked style ("step" or "answer is") as its
@@ -92,19 +109,23 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
     from ..organism.trained_world import world_for
     from .difficulty import difficulty_world
 
+    exclude = list(exclude)
+    draw = 4 * n_problems + len(exclude)  # enough draws to leave n_problems distinct ones in most worlds
     if is_real_lm(pair):
-        problems = word_problems(n_problems, seed=problem_seed, operands=operands or 2, digits=1)
+        k = operands or 2
+        problems = _distinct(word_problems(draw, seed=problem_seed, operands=k, digits=1), n_problems, exclude,
+                             f"questions of {k} numbers")
 
         def word_score(i: int, text: str) -> float:
             return score_word_answer(problems[i], text)
 
         return SteeringTask(problems, word_score, lambda i, text: worked_style(text), "worked-style share",
                             WORD_NEW_TOKENS, lambda text: "worked style" if worked_style(text) else "direct",
-                            f"{operands or 2}-number questions")
+                            f"{n_problems} questions of {k} numbers")
     world = world_for(pair)
     world = difficulty_world(world, [operands]) if operands else world
     name, shows = pair_behaviour(world, pretrain_corpus(pair.base), operands)
-    problems = world.sample_held_out(n_problems, seed=problem_seed)
+    problems = _distinct(world.sample_held_out(draw, seed=problem_seed), n_problems, exclude, "held-out problems")
 
     def score(i: int, text: str) -> float:
         return world.reward(problems[i], text)
@@ -114,7 +135,8 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
         return f"format: {fmt(text)}" if fmt else ""
 
     return SteeringTask(problems, score, lambda i, text: shows(problems[i], text), name, max_new_tokens(world),
-                        describe, f"chains of {operands} operands" if operands else "")
+                        describe, f"{n_problems} held-out problems" + (f" (chains of {operands} operands)"
+                                                                        if operands else ""))
 
 
 def pair_contrast(pair: Any, n: int, seed: int) -> ContrastSet:
@@ -126,11 +148,10 @@ def pair_contrast(pair: Any, n: int, seed: int) -> ContrastSet:
 
     if is_real_lm(pair):
         return step_contrast(word_problems(n, seed=seed, operands=2, digits=1))
-    contrast = behaviour_contrast(world_for(pair), n, seed, pretrain_corpus(pair.base))
-    if contrast is None:
-        raise InvalidConfigError(f"{pair.name}: its world {pair.world!r} has no behaviour contrast to steer with; pick an"
-                                 " arithmetic pair.")
-    return contrast
+    if pair.world != "arithmetic":
+        raise InvalidConfigError(f"{pair.name}: the quickstart steers arithmetic organisms (and real LMs), not the"
+                                 f" {pair.world!r} world: pick an arithmetic pair (notebook 05 steers bandit pairs).")
+    return behaviour_contrast(world_for(pair), n, seed, pretrain_corpus(pair.base))
 
 
 @dataclass(frozen=True)
@@ -167,40 +188,45 @@ def pair_sweep(pair: Any, vector: SteeringVector, task: SteeringTask, *, multipl
 
 
 def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int | None = None) -> dict[str, Any] | None:
-    """:func:`~rlmeta_interp.experiments.quickstart.strongest_effect` among the steered changes that bring ``metric``
-    closer to ``target`` (e.g. the RL model's value) than its unsteered value is, or None when none does (the
-    unsteered value is already there, or every steered change goes the other way, overshoots as far, or is nil).
-    Random controls are kept as they are: a change towards the target beats them only if it is larger than every
-    random vector's change in either direction."""
+    """:func:`~rlmeta_interp.experiments.quickstart.strongest_effect` among the steered changes that move ``metric``
+    from its unsteered value towards ``target`` (e.g. the RL model's value) without passing it, or None when none
+    does (the unsteered value is already there, or every steered change goes the other way, passes the target, or is
+    nil). Random controls are kept as they are: a change towards the target beats them only if it is larger than
+    every random vector's change in either direction."""
     if not np.isfinite(target):
         raise InvalidConfigError(f"effect_towards needs a finite target for {metric!r}, got {target}.")
     t = table[table["metric"] == metric]
     unsteered = t[t["condition"] == "unsteered"]
     if unsteered.empty:
         raise EmptyInputError(f"No unsteered row for metric {metric!r}: run steering_effect first.")
-    gap = abs(target - float(unsteered["value"].iloc[0]))
+    gap = target - float(unsteered["value"].iloc[0])
     steered = (table["metric"] == metric) & (table["condition"] == "steered")
-    closer = steered & ((table["value"] - target).abs() < gap)
-    if not (closer & ((table["layer"] == layer) if layer is not None else True)).any():
+    within = steered & (table["delta"] * np.sign(gap) > 0) & (table["delta"].abs() <= abs(gap) + 1e-9)  # float slack
+    if not (within & ((table["layer"] == layer) if layer is not None else True)).any():
         return None
-    return strongest_effect(table[~steered | closer], metric, layer=layer)
+    return strongest_effect(table[~steered | within], metric, layer=layer)
 
 
 @dataclass(frozen=True)
 class TowardsRL:
-    """Per metric of a :class:`PairSweep`, the steered change that brings the base most towards the RL model
-    (:func:`effect_towards`; None where none does), and ``at_rl``: whether the base's unsteered behaviour share lies
-    within the RL model's 95% interval, in which case steering has nothing to move on that metric."""
+    """Per metric of a :class:`PairSweep`, the steered change that brings the base closest to the RL model without
+    passing it (:func:`effect_towards`; None where none does), and ``room``: how far the RL model is from the
+    unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a paired 95% bootstrap CI over the problems (little
+    room means steering has little to move on that metric, whatever the base holds)."""
 
     behaviour: dict[str, Any] | None
     accuracy: dict[str, Any] | None
-    at_rl: bool
+    room: dict[str, tuple[float, float, float]]
 
 
-def towards_rl(sweep: PairSweep) -> TowardsRL:
+def towards_rl(sweep: PairSweep, n_boot: int = 1000, seed: int = 0) -> TowardsRL:
     """:class:`TowardsRL` of one pair's sweep: a description beside the label, not a verdict."""
+    from ..analysis.stats import paired_diff_ci
+
     moved = {m: effect_towards(sweep.table, m, float(sweep.rl.loc[m, "value"])) for m in ("behaviour", "accuracy")}
-    unsteered = sweep.table[(sweep.table["condition"] == "unsteered") & (sweep.table["metric"] == "behaviour")]
-    value = float(unsteered["value"].iloc[0])
-    return TowardsRL(moved["behaviour"], moved["accuracy"],
-                     at_rl=bool(sweep.rl.loc["behaviour", "ci_lo"] <= value <= sweep.rl.loc["behaviour", "ci_hi"]))
+    room = {}
+    for metric, of in (("behaviour", sweep.task.behaviour), ("accuracy", sweep.task.score)):
+        base, rl = ([float(of(i, t)) for i, t in enumerate(sweep.completions[k])] for k in ("unsteered", "rl"))
+        lo, hi = paired_diff_ci(rl, base, n_boot=n_boot, seed=seed)
+        room[metric] = (float(np.mean(rl) - np.mean(base)), lo, hi)
+    return TowardsRL(moved["behaviour"], moved["accuracy"], room)

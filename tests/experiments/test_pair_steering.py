@@ -27,6 +27,7 @@ def test_pair_behaviour_follows_what_the_base_corpus_doses():
     assert name == "share of full 5-operand chains"
     assert full(FIVE, "8-7+4-8>1+4-8>5-8>-3;A:-3") and full(FIVE, "9-7+4-8>0+4-8>2-8>-6;A:-6")  # values unchecked
     assert not full(FIVE, "21>21>21>21;A:21") and not full(FIVE, "1+4-8>5-8>-3;A:-3") and not full(FIVE, "A:-3")
+    assert not full(FIVE, "8-7+4-8>1+4-8>5-8>-3>-3;A:-3")  # a step after the last one
     for shallow in (0, 4):  # no depth, or one every dose shows: the dosed behaviour is not measured there
         with pytest.raises(InvalidConfigError, match="set OPERANDS .* above 4"):
             ps.pair_behaviour(WORLD, DEPTH, operands=shallow)
@@ -36,8 +37,9 @@ def test_pair_task_and_sweep_on_a_shipped_depth_pair():
     pair = load_pair("val-arith-depth-d000-sft-deep")
     contrast = ps.pair_contrast(pair, 4, seed=11)
     assert contrast.behaviour == "chains of 5-7 operands vs 2-4"
-    task = ps.pair_task(pair, operands=5, n_problems=4)
-    assert task.behaviour_name == "share of full 5-operand chains" and task.note == "chains of 5 operands"
+    task = ps.pair_task(pair, operands=5, n_problems=4, exclude=contrast.prompts)
+    assert task.behaviour_name == "share of full 5-operand chains"
+    assert task.note == "4 held-out problems (chains of 5 operands)"
     assert {p.meta["n_operands"] for p in task.problems} == {5}
     world = ArithmeticWorld()
     right = world.solution(task.problems[0], "rewrite")
@@ -64,14 +66,18 @@ def test_a_pair_without_a_recorded_world_is_steered_as_a_real_lm(tmp_path):
     rl = save_tiny(tmp_path / "rl_llama", "llama", seed=1)
     pair = load_pair((base, rl))
     assert ps.is_real_lm(pair)
-    task = ps.pair_task(pair, n_problems=3, problem_seed=5)
-    assert task.behaviour_name == "worked-style share" and task.note == "2-number questions"
+    contrast = ps.pair_contrast(pair, 64, seed=5)
+    task = ps.pair_task(pair, n_problems=64, problem_seed=5, exclude=contrast.prompts)
+    assert task.behaviour_name == "worked-style share" and task.note == "64 questions of 2 numbers"
+    prompts = [q.prompt for q in task.problems]
+    assert len(set(prompts)) == 64 and not set(prompts) & set(contrast.prompts)  # distinct, none fitted on
+    with pytest.raises(InvalidConfigError, match="Only 1.. distinct questions of 2 numbers outside the contrast texts"):
+        ps.pair_task(pair, n_problems=150, exclude=contrast.prompts)  # 162 one-digit two-number questions exist
     p = task.problems[0]
     assert p.prompt.startswith("Question: What is ") and task.max_new_tokens == ps.WORD_NEW_TOKENS
     assert task.score(0, f" {p.answer}.") == 1.0 and task.score(0, " I do not know.") == 0.0
     assert task.behaviour(0, " step 1: ...") and not task.behaviour(0, f" {p.answer}.")
-    contrast = ps.pair_contrast(pair, 3, seed=5)
-    assert contrast.labels.tolist() == [1, 0] * 3
+    assert contrast.labels.tolist() == [1, 0] * 64
 
 
 def _table(rows):
@@ -92,16 +98,20 @@ def test_effect_towards_keeps_only_changes_that_bring_the_base_closer():
     assert ps.effect_towards(t, "behaviour", target=0.0)["multiplier"] == 2.0
     assert ps.effect_towards(t, "behaviour", target=0.5) is None  # already at the target
     assert ps.effect_towards(t, "behaviour", target=1.0, layer=0) is None  # no steered row at that layer
-    assert ps.effect_towards(t, "behaviour", target=0.58) is not None
-    assert ps.effect_towards(t, "behaviour", target=0.54) is None  # 0.6 overshoots 0.54 further than 0.5 is from it
+    assert ps.effect_towards(t, "behaviour", target=0.6)["delta"] == 0.1  # reaching the target counts
+    assert ps.effect_towards(t, "behaviour", target=0.58) is None  # 0.6 passes 0.58: not a move towards it
+    # base 0.2, RL 0.5: a change to 0.5 is chosen over a larger one to 0.75 that passes the RL model
+    over = _table([("accuracy", "unsteered", -1, 0.0, None, 0.2, 0.0, 0.0, 0.0),
+                   ("accuracy", "steered", 0, 1.0, None, 0.5, 0.3, 0.2, 0.4),
+                   ("accuracy", "steered", 0, 2.0, None, 0.75, 0.55, 0.45, 0.65)])
+    assert ps.effect_towards(over, "accuracy", target=0.5)["multiplier"] == 1.0
     with pytest.raises(InvalidConfigError, match="finite target"):
         ps.effect_towards(t, "behaviour", target=float("nan"))
     with pytest.raises(EmptyInputError):
         ps.effect_towards(t[t.condition != "unsteered"], "behaviour", target=1.0)
 
 
-def test_towards_rl_describes_each_metric_and_a_base_already_at_the_rl_model():
-    task = ps.SteeringTask([], lambda i, t: 0.0, lambda i, t: False, "share", 4, str, "")
+def test_towards_rl_describes_each_metric_and_the_room_left_to_move():
     rl = pd.DataFrame([dict(metric="behaviour", value=1.0, ci_lo=0.985, ci_hi=1.0),
                        dict(metric="accuracy", value=0.9, ci_lo=0.85, ci_hi=0.94)]).set_index("metric")
     rnd = [("behaviour", "random", 0, 2.0, 0, 0.0, 0.0, 0.0, 0.0), ("accuracy", "random", 0, 2.0, 0, 0.0, 0.0, 0.0, 0.0)]
@@ -109,11 +119,26 @@ def test_towards_rl_describes_each_metric_and_a_base_already_at_the_rl_model():
             ("accuracy", "unsteered", -1, 0.0, None, 0.0, 0.0, 0.0, 0.0),
             ("behaviour", "steered", 0, 2.0, None, 0.08, 0.08, 0.05, 0.11),
             ("accuracy", "steered", 0, 2.0, None, 0.0, 0.0, 0.0, 0.0)]
-    r = ps.towards_rl(ps.PairSweep(_table(rows + rnd), rl, task, {}))
-    assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None and not r.at_rl
+    # per-problem outcomes the room is computed from: "b" shows the behaviour, "a" is right
+    task = ps.SteeringTask([], lambda i, t: float("a" in t), lambda i, t: "b" in t, "share", 4, str, "")
+    completions = {"unsteered": ["", "", "b", "b"], "rl": ["ab", "b", "ab", "b"]}
+    r = ps.towards_rl(ps.PairSweep(_table(rows + rnd), rl, task, completions), n_boot=200)
+    assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None
+    assert r.room["behaviour"][0] == 0.5 and r.room["accuracy"][0] == 0.5
+    lo, hi = r.room["behaviour"][1:]
+    assert 0.0 <= lo <= 0.5 <= hi <= 1.0
     at = [("behaviour", "unsteered", -1, 0.0, None, 1.0, 0.0, 0.0, 0.0),
           ("accuracy", "unsteered", -1, 0.0, None, 0.6, 0.0, 0.0, 0.0),
           ("behaviour", "steered", 0, 2.0, None, 0.2, -0.8, -0.9, -0.7),
           ("accuracy", "steered", 0, 2.0, None, 0.0, -0.6, -0.7, -0.5)]
-    r = ps.towards_rl(ps.PairSweep(_table(at + rnd), rl, task, {}))
-    assert r.at_rl and r.behaviour is None and r.accuracy is None
+    same = {"unsteered": ["b", "b", "ab", "b"], "rl": ["b", "b", "ab", "b"]}
+    r = ps.towards_rl(ps.PairSweep(_table(at + rnd), rl, task, same), n_boot=200)
+    assert r.behaviour is None and r.accuracy is None and r.room["behaviour"] == (0.0, 0.0, 0.0)
+
+
+def test_a_bandit_pair_is_refused_before_anything_is_harvested():
+    from rlmeta_interp.registry import zoo_pairs
+
+    name = next(n for n, p in sorted(zoo_pairs().items()) if p.world == "bandits")  # a shipped bandit pair
+    with pytest.raises(InvalidConfigError, match="steers arithmetic organisms .* pick an arithmetic pair"):
+        ps.pair_contrast(load_pair(name), 4, seed=0)

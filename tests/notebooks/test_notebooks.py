@@ -163,7 +163,8 @@ def test_quickstart_on_the_shipped_depth_pairs_in_smoke_mode(tmp_path, monkeypat
     text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs, "OPERANDS": 5}).read_text()
     assert "**val-arith-depth-d000-sft-deep (dose 0.0, creation)** (6 held-out problems (chains of 5 operands)" in text
     assert "Share of full 5-operand chains: unsteered" in text and "Label fixed before tuning: activation." in text
-    assert "This notebook gives no verdict" in text
+    assert "This notebook gives no verdict" in text and "Room left to move" in text
+    assert "Both moved towards" not in text and "test of activation" not in text  # no yes/no reading is printed
     for fig in notebooks.expected_figures(path):
         caption = json.loads((figs / f"{fig}.json").read_text())["caption"]
         assert "(chains of 5 operands)" in caption and "vector chains of 5-7 operands vs 2-4" in caption, caption
@@ -193,9 +194,9 @@ def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch
     monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
     path = next(p for p in NOTEBOOKS if p.stem == "00_quickstart")
     text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": ["orz-0.5b"]}).read_text()
-    assert "**orz-0.5b** (6 held-out problems (2-number questions), seed 0; vector: step by step vs direct answer)" in text
+    assert "**orz-0.5b** (6 questions of 2 numbers, seed 0; vector: step by step vs direct answer)" in text
     caption = json.loads((tmp_path / "figures" / "00_steering_effect.json").read_text())["caption"]
-    assert "orz-0.5b (worked-style share on 6 held-out problems (2-number questions), vector step by step" in caption
+    assert "orz-0.5b (worked-style share on 6 questions of 2 numbers, vector step by step" in caption
 
 
 @pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])

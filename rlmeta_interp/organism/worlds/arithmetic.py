@@ -213,6 +213,19 @@ def chain_steps(problem: Problem, completion: str) -> int:
     return done
 
 
+def full_chain(problem: Problem, completion: str) -> bool:
+    """Whether the completion's scratchpad does every operation of the problem in order (:func:`chain_steps` equals
+    the number of operations, values unchecked) and writes no step beyond the last: a chain that repeats its result or
+    goes on with invented operations after the last step is not a full chain of this problem."""
+    n = len(problem.meta["ops"])
+    if chain_steps(problem, completion) != n:
+        return False
+    body = completion.split(ANSWER_MARKER)[0]
+    if format_of(completion) == "rewrite" or ">" in body:
+        return len(body.rstrip(";").split(">")) == n
+    return max(len(_STEP_RES["sum"].findall(body)), len(_STEP_RES["eq"].findall(body))) == n
+
+
 def has_valid_format(completion: str) -> bool:
     """A recognised layout with a parseable answer (the format-only reward)."""
     return format_of(completion) != "other" and parse_answer(completion) is not None

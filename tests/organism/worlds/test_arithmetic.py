@@ -3,7 +3,8 @@ import pytest
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.worlds.base import Problem
 from rlmeta_interp.organism.worlds.arithmetic import (
-    ALL_FORMATS, ArithmeticConfig, ArithmeticWorld, chain_steps, evaluate, format_of, parse_answer, render_completion,
+    ALL_FORMATS, ArithmeticConfig, ArithmeticWorld, chain_steps, evaluate, format_of, full_chain, parse_answer,
+    render_completion,
 )
 
 
@@ -155,6 +156,18 @@ def test_chain_steps_refuses_dropped_merged_and_invented_operations():
     assert chain_steps(p, w.solution(p, "eq")) == 4
     assert chain_steps(p, "3-5=-2;-2-7=-9;A:-9") == 0  # the first step applies the wrong operator
     assert chain_steps(p, "3 plus 5 is 8. 8 minus 9 is -1. A:-1") == 1  # the second step's operand is not the problem's
+
+
+def test_full_chain_needs_every_operation_and_nothing_after_the_last():
+    p = Problem(prompt="12+7-3=", answer="16", meta={"operands": [12, 7, 3], "ops": ["+", "-"]})
+    w = ArithmeticWorld()
+    for fmt in ("rewrite", "eq", "sum"):
+        assert full_chain(p, w.solution(p, fmt))
+    assert full_chain(p, "20-3>9;A:9")  # wrong values, every operation done
+    assert not full_chain(p, "19-3>16>16>16;A:16")  # repeats its result after the last step
+    assert not full_chain(p, "19-3>16>20+1>21;A:21")  # goes on with an operation the problem lacks
+    assert not full_chain(p, "12+7=19;19-3=16;16+4=20;A:20")
+    assert not full_chain(p, "19-3;A:19") and not full_chain(p, "A:16")
 
 
 def test_process_reward_credits_correct_steps_in_order():
