@@ -72,7 +72,7 @@ REAL_MULTIPLIERS = [0.25, 0.5, 1.0]
 N_REAL = 24
 N_REAL_CONTRAST = 32
 REAL_N_RANDOM = 1
-REAL_NEW_TOKENS = 24
+REAL_NEW_TOKENS = 24  # greedy tokens per answer of a real LM (Gemma-3-270M below, and a hub or adapter pair)
 
 # %%
 from rlmeta_interp.experiments import pair_steering as ps
@@ -168,7 +168,7 @@ display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "lay
 # a zoo pair is steered on held-out problems of its own world (OPERANDS: chains of that depth); a hub or adapter pair,
 # a real LM, on two-number questions answered in free text, as Gemma-3-270M is below; never on a contrast text's prompt
 tasks = {p.name: ps.pair_task(p, operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED,
-                              exclude=contrasts[p.name].prompts) for p in pairs}
+                              exclude=contrasts[p.name].prompts, word_new_tokens=REAL_NEW_TOKENS) for p in pairs}
 sweeps = {p.name: ps.pair_sweep(p, vectors[p.name], tasks[p.name], multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED,
                                 n_boot=N_BOOT) for p in tqdm(pairs, desc="steering sweep per pair")}
 

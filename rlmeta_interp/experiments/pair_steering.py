@@ -32,7 +32,7 @@ from ..steering import SteeringVector
 from .quickstart import score_word_answer, scratchpad_share, step_contrast, steering_effect, strongest_effect
 from .quickstart import word_problems, worked_style
 
-WORD_NEW_TOKENS = 24  # greedy tokens for a real LM's answer to a two-number question (notebook 00's REAL_NEW_TOKENS)
+WORD_NEW_TOKENS = 24  # default greedy tokens for a real LM's answer to a two-number question
 
 
 def is_real_lm(pair: Any) -> bool:
@@ -96,14 +96,15 @@ def _distinct(problems: Iterable[Problem], n: int, exclude: Iterable[str], what:
 
 
 def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_seed: int = 10000,
-              exclude: Iterable[str] = ()) -> SteeringTask:
+              exclude: Iterable[str] = (), word_new_tokens: int = WORD_NEW_TOKENS) -> SteeringTask:
     """The :class:`SteeringTask` of ``pair``: ``n_problems`` held-out problems of its own world, or with ``operands``
     held-out chains of that many operands (a depth-dosed pair needs a depth beyond the one its base always saw); each
     prompt once, none of them in ``exclude`` (the prompts of the contrast texts its vector is fitted on).
 
     A real LM pair (:func:`is_real_lm`) gets two-number questions (``operands`` numbers, if given) answered in free
     text, scored by the heuristic word-answer verifier, with the worked style ("step" or "answer is") as its
-    behaviour: the organisms' answer marker and scratchpad layouts would score any real LM 0 whatever it can do.
+    behaviour: the organisms' answer marker and scratchpad layouts would score any real LM 0 whatever it can do. It
+    generates ``word_new_tokens`` tokens per answer.
     """
     from ..analysis.recovery import max_new_tokens
     from ..organism.trained_world import world_for
@@ -120,7 +121,7 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
             return score_word_answer(problems[i], text)
 
         return SteeringTask(problems, word_score, lambda i, text: worked_style(text), "worked-style share",
-                            WORD_NEW_TOKENS, lambda text: "worked style" if worked_style(text) else "direct",
+                            word_new_tokens, lambda text: "worked style" if worked_style(text) else "direct",
                             f"{n_problems} questions of {k} numbers")
     world = world_for(pair)
     world = difficulty_world(world, [operands]) if operands else world

@@ -75,6 +75,7 @@ def test_a_pair_without_a_recorded_world_is_steered_as_a_real_lm(tmp_path):
         ps.pair_task(pair, n_problems=150, exclude=contrast.prompts)  # 162 one-digit two-number questions exist
     p = task.problems[0]
     assert p.prompt.startswith("Question: What is ") and task.max_new_tokens == ps.WORD_NEW_TOKENS
+    assert ps.pair_task(pair, n_problems=2, word_new_tokens=40).max_new_tokens == 40
     assert task.score(0, f" {p.answer}.") == 1.0 and task.score(0, " I do not know.") == 0.0
     assert task.behaviour(0, " step 1: ...") and not task.behaviour(0, f" {p.answer}.")
     assert contrast.labels.tolist() == [1, 0] * 64
