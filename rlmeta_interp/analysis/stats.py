@@ -120,8 +120,8 @@ def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float =
     [0, 1]. Values other than 0 and 1 raise :class:`InvalidConfigError` (use :func:`bootstrap_ci` for those)."""
     from scipy.stats import binomtest
 
-    if not 0 < ci < 1:
-        raise InvalidConfigError(f"ci={ci} must be in (0, 1), e.g. 0.95.")
+    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
+        raise InvalidConfigError(f"ci={ci!r} must be a number in (0, 1), e.g. 0.95.")
     arr = _as_array(values, "values", ndim=1)
     if not np.isin(arr, (0.0, 1.0)).all():
         raise InvalidConfigError("proportion_ci takes 0/1 values (a share); use bootstrap_ci for other values.")

@@ -9,8 +9,9 @@
   layouts mean nothing to it.
 - :func:`pair_contrast`: the contrast texts its steering vector is fitted on.
 - :class:`PairSweep` / :func:`pair_sweep`: the base steered at every layer, beside the RL model unsteered.
-- :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: the steered change that brings the base closest
-  to the RL model without passing it, and how far apart the two are unsteered. These describe; they give no verdict
+- :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: among the steered changes that move the base towards
+  the RL model without passing its 95% interval, the one most beyond its random controls, and how far apart the two
+  are unsteered. These describe; they give no verdict
   (verdicts come from the rules ``rlmeta-interp validate`` fits).
 """
 
@@ -151,7 +152,8 @@ def pair_contrast(pair: Any, n: int, seed: int) -> ContrastSet:
         return step_contrast(word_problems(n, seed=seed, operands=2, digits=1))
     if pair.world != "arithmetic":
         raise InvalidConfigError(f"{pair.name}: the quickstart steers arithmetic organisms (and real LMs), not the"
-                                 f" {pair.world!r} world: pick an arithmetic pair (notebook 05 steers bandit pairs).")
+                                 f" {pair.world!r} world: pick an arithmetic pair (`rlmeta-interp scorecard"
+                                 f" {pair.name}` runs the steering indicator in its own world).")
     return behaviour_contrast(world_for(pair), n, seed, pretrain_corpus(pair.base))
 
 
@@ -188,21 +190,30 @@ def pair_sweep(pair: Any, vector: SteeringVector, task: SteeringTask, *, multipl
     return PairSweep(base.table, rl.table.set_index("metric"), task, {**base.completions, "rl": rl.completions["unsteered"]})
 
 
-def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int | None = None) -> dict[str, Any] | None:
-    """:func:`~rlmeta_interp.experiments.quickstart.strongest_effect` among the steered changes that move ``metric``
-    from its unsteered value towards ``target`` (e.g. the RL model's value) without passing it, or None when none
-    does (the unsteered value is already there, or every steered change goes the other way, passes the target, or is
-    nil). Random controls are kept as they are: a change towards the target beats them only if it is larger than
-    every random vector's change in either direction."""
-    if not np.isfinite(target):
-        raise InvalidConfigError(f"effect_towards needs a finite target for {metric!r}, got {target}.")
+def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int | None = None,
+                   reach: float | None = None) -> dict[str, Any] | None:
+    """:func:`~rlmeta_interp.experiments.quickstart.strongest_effect` (the change most beyond its random controls)
+    among the steered changes that move ``metric`` from its unsteered value towards ``target`` (e.g. the RL model's
+    value) without passing ``reach`` (default ``target``; e.g. the far end of the RL model's interval, since its value
+    is itself an estimate), or None when none does (the unsteered value is already there, or every steered change
+    goes the other way, goes too far, or is nil). Random controls are kept as they are: a change towards the target
+    beats them only if it is larger than every random vector's change in either direction."""
+    reach = target if reach is None else reach
+    if not (np.isfinite(target) and np.isfinite(reach)):
+        raise InvalidConfigError(f"effect_towards needs a finite target and reach for {metric!r}, got {target}, {reach}.")
     t = table[table["metric"] == metric]
     unsteered = t[t["condition"] == "unsteered"]
     if unsteered.empty:
         raise EmptyInputError(f"No unsteered row for metric {metric!r}: run steering_effect first.")
-    gap = target - float(unsteered["value"].iloc[0])
+    start = float(unsteered["value"].iloc[0])
+    way = np.sign(target - start)
+    if way == 0:
+        return None
+    if np.sign(reach - target) == -way:
+        raise InvalidConfigError(f"effect_towards: reach {reach} must lie at or beyond the target {target}, seen from"
+                                 f" the unsteered value {start}.")
     steered = (table["metric"] == metric) & (table["condition"] == "steered")
-    within = steered & (table["delta"] * np.sign(gap) > 0) & (table["delta"].abs() <= abs(gap) + 1e-9)  # float slack
+    within = steered & (table["delta"] * way > 0) & (table["delta"].abs() <= abs(reach - start) + 1e-9)  # float slack
     if not (within & ((table["layer"] == layer) if layer is not None else True)).any():
         return None
     return strongest_effect(table[~steered | within], metric, layer=layer)
@@ -210,8 +221,9 @@ def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int |
 
 @dataclass(frozen=True)
 class TowardsRL:
-    """Per metric of a :class:`PairSweep`, the steered change that brings the base closest to the RL model without
-    passing it (:func:`effect_towards`; None where none does), and ``room``: how far the RL model is from the
+    """Per metric of a :class:`PairSweep`, among the steered changes that move the base towards the RL model without
+    passing its 95% interval, the one most beyond its random controls (:func:`effect_towards`; None where none does),
+    and ``room``: how far the RL model is from the
     unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a paired 95% bootstrap CI over the problems (little
     room means steering has little to move on that metric, whatever the base holds)."""
 
@@ -224,9 +236,14 @@ def towards_rl(sweep: PairSweep, n_boot: int = 1000, seed: int = 0) -> TowardsRL
     """:class:`TowardsRL` of one pair's sweep: a description beside the label, not a verdict."""
     from ..analysis.stats import paired_diff_ci
 
-    moved = {m: effect_towards(sweep.table, m, float(sweep.rl.loc[m, "value"])) for m in ("behaviour", "accuracy")}
+    moved = {}
+    base_rows = sweep.table[sweep.table["condition"] == "unsteered"].set_index("metric")
+    for m in ("behaviour", "accuracy"):
+        target = float(sweep.rl.loc[m, "value"])
+        up = target >= float(base_rows.loc[m, "value"])
+        moved[m] = effect_towards(sweep.table, m, target, reach=float(sweep.rl.loc[m, "ci_hi" if up else "ci_lo"]))
     room = {}
-    for metric, of in (("behaviour", sweep.task.behaviour), ("accuracy", sweep.task.score)):
+    for metric, of in (("behaviour", lambda i, t: bool(sweep.task.behaviour(i, t))), ("accuracy", sweep.task.score)):
         base, rl = ([float(of(i, t)) for i, t in enumerate(sweep.completions[k])] for k in ("unsteered", "rl"))
         lo, hi = paired_diff_ci(rl, base, n_boot=n_boot, seed=seed)
         room[metric] = (float(np.mean(rl) - np.mean(base)), lo, hi)

@@ -177,3 +177,6 @@ def test_proportion_ci_is_the_wilson_interval_and_has_width_at_the_edges():
     assert lo == 0.0 and 0.01 < hi < 0.02  # none of 256: not "exactly 0"
     with pytest.raises(InvalidConfigError, match="0/1 values"):
         proportion_ci([0.5, 1.0])
+    for bad in (1.0, 0, "0.95", None, True):
+        with pytest.raises(InvalidConfigError, match="must be a number in"):
+            proportion_ci([0.0, 1.0], ci=bad)

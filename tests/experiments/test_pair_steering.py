@@ -106,6 +106,10 @@ def test_effect_towards_keeps_only_changes_that_bring_the_base_closer():
                    ("accuracy", "steered", 0, 1.0, None, 0.5, 0.3, 0.2, 0.4),
                    ("accuracy", "steered", 0, 2.0, None, 0.75, 0.55, 0.45, 0.65)])
     assert ps.effect_towards(over, "accuracy", target=0.5)["multiplier"] == 1.0
+    # a change a little past the RL value still counts when it stays within the RL model's interval (reach)
+    assert ps.effect_towards(over, "accuracy", target=0.7, reach=0.8)["multiplier"] == 2.0
+    with pytest.raises(InvalidConfigError, match="reach 0.6 must lie at or beyond the target 0.7"):
+        ps.effect_towards(over, "accuracy", target=0.7, reach=0.6)
     with pytest.raises(InvalidConfigError, match="finite target"):
         ps.effect_towards(t, "behaviour", target=float("nan"))
     with pytest.raises(EmptyInputError):
@@ -122,11 +126,11 @@ def test_towards_rl_describes_each_metric_and_the_room_left_to_move():
             ("accuracy", "steered", 0, 2.0, None, 0.0, 0.0, 0.0, 0.0)]
     # per-problem outcomes the room is computed from: "b" shows the behaviour, "a" is right
     task = ps.SteeringTask([], lambda i, t: float("a" in t), lambda i, t: "b" in t, "share", 4, str, "")
-    completions = {"unsteered": ["", "", "b", "b"], "rl": ["ab", "b", "ab", "b"]}
+    completions = {"unsteered": ["", "", "", ""], "rl": ["ab", "b", "ab", "b"]}  # as the table says: 0 and 0 unsteered
     r = ps.towards_rl(ps.PairSweep(_table(rows + rnd), rl, task, completions), n_boot=200)
     assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None
-    assert r.room["behaviour"][0] == 0.5 and r.room["accuracy"][0] == 0.5
-    lo, hi = r.room["behaviour"][1:]
+    assert r.room["behaviour"][0] == 1.0 and r.room["accuracy"][0] == 0.5
+    lo, hi = r.room["accuracy"][1:]
     assert 0.0 <= lo <= 0.5 <= hi <= 1.0
     at = [("behaviour", "unsteered", -1, 0.0, None, 1.0, 0.0, 0.0, 0.0),
           ("accuracy", "unsteered", -1, 0.0, None, 0.6, 0.0, 0.0, 0.0),

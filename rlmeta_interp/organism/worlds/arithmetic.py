@@ -223,7 +223,7 @@ def full_chain(problem: Problem, completion: str) -> bool:
     body = completion.split(ANSWER_MARKER)[0]
     if format_of(completion) == "rewrite" or ">" in body:
         return len(body.rstrip(";").split(">")) == n
-    return max(len(_STEP_RES["sum"].findall(body)), len(_STEP_RES["eq"].findall(body))) == n
+    return len(_STEP_RES["sum"].findall(body)) + len(_STEP_RES["eq"].findall(body)) == n
 
 
 def has_valid_format(completion: str) -> bool:

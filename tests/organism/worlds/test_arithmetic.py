@@ -167,6 +167,7 @@ def test_full_chain_needs_every_operation_and_nothing_after_the_last():
     assert not full_chain(p, "19-3>16>16>16;A:16")  # repeats its result after the last step
     assert not full_chain(p, "19-3>16>20+1>21;A:21")  # goes on with an operation the problem lacks
     assert not full_chain(p, "12+7=19;19-3=16;16+4=20;A:20")
+    assert not full_chain(p, "12 plus 7 is 19. 19 minus 3 is 16. 16+0=16;A:16")  # a step in another layout after the last
     assert not full_chain(p, "19-3;A:19") and not full_chain(p, "A:16")
 
 
