@@ -328,32 +328,9 @@ plt.show()
 # ## What this run found
 
 # %%
-lines = []
-for p in pairs:
-    sw, behaviour = sweeps[p.name], sweeps[p.name].task.behaviour_name
-    acc, beh = effects[(p.name, "accuracy")], effects[(p.name, "behaviour")]
-    lines += [
-        f"**{titles[p.name]}** ({tasks[p.name].note}, seed {SEED}; vector: {contrasts[p.name].behaviour}).",
-        "- " + qs.describe_effect(beh, behaviour.capitalize()),
-        "- " + qs.describe_effect(acc, "Greedy accuracy"),
-        "- Over every layer: " + qs.describe_effect(qs.strongest_effect(sw.table, "behaviour"), behaviour),
-        f"- The RL model, unsteered: {behaviour} {sw.rl.loc['behaviour', 'value']:.2f}"
-        f" [{sw.rl.loc['behaviour', 'ci_lo']:.2f}, {sw.rl.loc['behaviour', 'ci_hi']:.2f}], accuracy"
-        f" {sw.rl.loc['accuracy', 'value']:.2f} [{sw.rl.loc['accuracy', 'ci_lo']:.2f}, {sw.rl.loc['accuracy', 'ci_hi']:.2f}].",
-    ]
-    # the same, kept to changes towards the RL model that do not pass its 95% CI (its value is an estimate too)
-    towards = ps.towards_rl(sw, n_boot=N_BOOT, seed=SEED)
-    for metric, what, e in (("behaviour", behaviour, towards.behaviour), ("accuracy", "greedy accuracy", towards.accuracy)):
-        target = sw.rl.loc[metric, "value"]
-        lines.append(f"- Towards the RL model: {what}: no steered change brings it towards the RL model's {target:.2f}"
-                     " without passing its 95% CI."
-                     if e is None else "- Towards the RL model: " + qs.describe_effect(e, f"{what} (RL model {target:.2f})"))
-    lines.append("- Room left to move (RL model minus unsteered base, paired over the same problems): " + "; ".join(
-        f"{what} {d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for what, (d, lo, hi) in
-        ((behaviour, towards.room["behaviour"]), ("greedy accuracy", towards.room["accuracy"])))
-        + ". Where there is little room, steering towards the RL model has little to show, whatever the base holds.")
-    if labels[p.name]:
-        lines.append(f"- Label fixed before tuning: {labels[p.name]}.")
+lines = [line for p in pairs for line in ps.describe_sweep(
+    sweeps[p.name], titles[p.name], contrasts[p.name].behaviour, layer=LAYER, label=labels[p.name], seed=SEED,
+    n_boot=N_BOOT)]
 if real is not None:
     lines += [f"**Gemma-3-270M** (layer {REAL_LAYER}, n = {N_REAL} questions):",
               "- " + qs.describe_effect(qs.strongest_effect(real.table, "behaviour"), "Worked-style share"),

@@ -334,8 +334,7 @@ def named_pairs(names: Sequence[str], *, need_checkpoints: bool = False) -> Pair
     names = list(names)
     if not names or len(set(names)) != len(names):
         raise InvalidConfigError(f"Pair names {names}: name each pair once, at least one.")
-    pairs = zoo_pairs()
-    pairs.update({n: p for n, p in all_pairs().items() if n in names and n not in pairs})
+    pairs = all_pairs()  # the zoo's first, then registered pairs outside it (hub, adapters)
     gone = [n for n in names if n not in pairs]
     if gone:
         from .organism.zoo import PRESETS, preset_specs

@@ -9,10 +9,10 @@
   layouts mean nothing to it.
 - :func:`pair_contrast`: the contrast texts its steering vector is fitted on.
 - :class:`PairSweep` / :func:`pair_sweep`: the base steered at every layer, beside the RL model unsteered.
+- :func:`describe_sweep`: the lines notebook 00's closing section prints for one pair.
 - :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: among the steered changes that move the base towards
   the RL model without passing its 95% interval, the one most beyond its random controls, and how far apart the two
-  are unsteered. These describe; they give no verdict
-  (verdicts come from the rules ``rlmeta-interp validate`` fits).
+  are unsteered. These describe; they give no verdict (verdicts come from the rules ``rlmeta-interp validate`` fits).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from ..organism.manifests import pretrain_corpus
 from ..organism.worlds.arithmetic import full_chain
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
-from .quickstart import score_word_answer, scratchpad_share, step_contrast, steering_effect, strongest_effect
-from .quickstart import word_problems, worked_style
+from .quickstart import describe_effect, score_word_answer, scratchpad_share, step_contrast, steering_effect
+from .quickstart import strongest_effect, word_problems, worked_style
 
 WORD_NEW_TOKENS = 24  # default greedy tokens for a real LM's answer to a two-number question
 
@@ -163,13 +163,14 @@ class PairSweep:
 
     ``table``: :func:`~rlmeta_interp.experiments.quickstart.steering_effect` rows of the base (the unsteered run once,
     then each layer, multiplier and random vector); ``rl``: the RL model's unsteered rows, indexed by metric; ``task``:
-    what both were scored on; ``completions``: the base's greedy outputs per run key, and the RL model's under
-    ``"rl"``."""
+    what both were scored on; ``completions`` and ``outcomes``: the base's greedy outputs and their per-problem values
+    (``{metric: array}``) per run key, and the RL model's under ``"rl"``."""
 
     table: pd.DataFrame
     rl: pd.DataFrame
     task: SteeringTask
     completions: dict[str, list[str]]
+    outcomes: dict[str, dict[str, np.ndarray]]
 
 
 def pair_sweep(pair: Any, vector: SteeringVector, task: SteeringTask, *, multipliers: Sequence[float] = (1.0,),
@@ -187,7 +188,8 @@ def pair_sweep(pair: Any, vector: SteeringVector, task: SteeringTask, *, multipl
         raise InvalidConfigError(f"{pair.name}: these problems and their completions do not fit its context"
                                  f" ({e}); ask for shorter problems (a smaller OPERANDS).") from e
     rl = steering_effect(pair.rl, prompts, task.score, task.behaviour, None, **common)
-    return PairSweep(base.table, rl.table.set_index("metric"), task, {**base.completions, "rl": rl.completions["unsteered"]})
+    return PairSweep(base.table, rl.table.set_index("metric"), task, {**base.completions, "rl": rl.completions["unsteered"]},
+                     {**base.outcomes, "rl": rl.outcomes["unsteered"]})
 
 
 def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int | None = None,
@@ -223,9 +225,9 @@ def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int |
 class TowardsRL:
     """Per metric of a :class:`PairSweep`, among the steered changes that move the base towards the RL model without
     passing its 95% interval, the one most beyond its random controls (:func:`effect_towards`; None where none does),
-    and ``room``: how far the RL model is from the
-    unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a paired 95% bootstrap CI over the problems (little
-    room means steering has little to move on that metric, whatever the base holds)."""
+    and ``room``: how far the RL model is from the unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a paired
+    95% bootstrap CI over the problems (little room means steering has little to move on that metric, whatever the
+    base holds)."""
 
     behaviour: dict[str, Any] | None
     accuracy: dict[str, Any] | None
@@ -243,8 +245,39 @@ def towards_rl(sweep: PairSweep, n_boot: int = 1000, seed: int = 0) -> TowardsRL
         up = target >= float(base_rows.loc[m, "value"])
         moved[m] = effect_towards(sweep.table, m, target, reach=float(sweep.rl.loc[m, "ci_hi" if up else "ci_lo"]))
     room = {}
-    for metric, of in (("behaviour", lambda i, t: bool(sweep.task.behaviour(i, t))), ("accuracy", sweep.task.score)):
-        base, rl = ([float(of(i, t)) for i, t in enumerate(sweep.completions[k])] for k in ("unsteered", "rl"))
+    for metric in ("behaviour", "accuracy"):  # the per-problem values steering_effect scored, paired by problem
+        base, rl = sweep.outcomes["unsteered"][metric], sweep.outcomes["rl"][metric]
         lo, hi = paired_diff_ci(rl, base, n_boot=n_boot, seed=seed)
         room[metric] = (float(np.mean(rl) - np.mean(base)), lo, hi)
     return TowardsRL(moved["behaviour"], moved["accuracy"], room)
+
+
+def describe_sweep(sweep: PairSweep, title: str, contrast: str, *, layer: int, label: str = "", seed: int = 0,
+                   n_boot: int = 1000) -> list[str]:
+    """Markdown lines on one pair's sweep: the strongest change of each metric at ``layer`` and of the behaviour over
+    every layer (:func:`~rlmeta_interp.experiments.quickstart.describe_effect`), the RL model unsteered, the changes
+    towards it (:func:`towards_rl`), the room left, and ``label`` (fixed before tuning) when it has one. ``title``
+    names the pair, ``contrast`` what its vector was fitted on. A description, not a verdict."""
+    behaviour, t, rl = sweep.task.behaviour_name, sweep.table, sweep.rl
+
+    def at(metric: str) -> str:
+        return f"{rl.loc[metric, 'value']:.2f} [{rl.loc[metric, 'ci_lo']:.2f}, {rl.loc[metric, 'ci_hi']:.2f}]"
+
+    towards = towards_rl(sweep, n_boot=n_boot, seed=seed)
+    lines = [f"**{title}** ({sweep.task.note}, seed {seed}; vector: {contrast}).",
+             "- " + describe_effect(strongest_effect(t, "behaviour", layer=layer), behaviour.capitalize()),
+             "- " + describe_effect(strongest_effect(t, "accuracy", layer=layer), "Greedy accuracy"),
+             "- Over every layer: " + describe_effect(strongest_effect(t, "behaviour"), behaviour),
+             f"- The RL model, unsteered: {behaviour} {at('behaviour')}, accuracy {at('accuracy')}."]
+    for metric, what, e in (("behaviour", behaviour, towards.behaviour), ("accuracy", "greedy accuracy", towards.accuracy)):
+        target = rl.loc[metric, "value"]
+        lines.append(f"- Towards the RL model: {what}: no steered change brings it towards the RL model's {target:.2f}"
+                     " without passing its 95% CI." if e is None else
+                     "- Towards the RL model: " + describe_effect(e, f"{what} (RL model {target:.2f})"))
+    lines.append("- Room left to move (RL model minus unsteered base, paired over the same problems): " + "; ".join(
+        f"{what} {d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for what, (d, lo, hi) in
+        ((behaviour, towards.room["behaviour"]), ("greedy accuracy", towards.room["accuracy"])))
+        + ". Where there is little room, steering towards the RL model has little to show, whatever the base holds.")
+    if label:
+        lines.append(f"- Label fixed before tuning: {label}.")
+    return lines

@@ -37,10 +37,12 @@ log = logging.getLogger(__name__)
 # ------------------------------------------------------------------------------------------------ steering
 @dataclass
 class SteeringEffect:
-    """``table``: one row per condition and metric; ``completions[condition key]``: the greedy outputs."""
+    """``table``: one row per condition and metric; ``completions[condition key]``: the greedy outputs;
+    ``outcomes[condition key][metric]``: the per-prompt values the table summarises (0/1 for ``behaviour``)."""
 
     table: pd.DataFrame
     completions: dict[str, list[str]]
+    outcomes: dict[str, dict[str, np.ndarray]]
 
 
 def _generate(model: Any, prompts: Sequence[str], max_new_tokens: int, batch_size: int) -> list[str]:
@@ -74,9 +76,9 @@ def steering_effect(
     shared); None steers all of ``vector``'s layers together. Rows: ``condition`` (``unsteered``, ``steered``,
     ``random``), ``layer`` (-1: unsteered or several layers), ``multiplier``, ``seed`` (random vectors:
     ``SteeringVector.random_like(vector, seed)``), ``metric`` (``accuracy`` / ``behaviour``), ``value, ci_lo,
-    ci_hi`` (bootstrap over prompts), ``delta`` and ``delta_lo, delta_hi`` (paired difference to the unsteered
-    run), ``n``, ``key`` (into ``completions``). With ``vector=None`` only the unsteered run is scored (e.g. the RL
-    model as a reference). ``progress``: a progress bar with this label over the generation runs ("": none).
+    ci_hi`` (over prompts: a Wilson interval for 0/1 outcomes, else a bootstrap), ``delta`` and ``delta_lo,
+    delta_hi`` (paired bootstrap difference to the unsteered run), ``n``, ``key`` (into ``completions`` and
+    ``outcomes``). With ``vector=None`` only the unsteered run is scored (e.g. the RL model as a reference). ``progress``: a progress bar with this label over the generation runs ("": none).
     """
     from ..analysis.stats import bootstrap_ci, paired_diff_ci, proportion_ci
 
@@ -118,7 +120,7 @@ def steering_effect(
             rows.append({"condition": cond, "layer": layer, "multiplier": mult, "seed": s, "metric": metric,
                          "value": float(v.mean()), "ci_lo": lo, "ci_hi": hi, "delta": float(v.mean() - ref.mean()),
                          "delta_lo": d_lo, "delta_hi": d_hi, "n": int(v.size), "key": key})
-    return SteeringEffect(pd.DataFrame(rows), completions)
+    return SteeringEffect(pd.DataFrame(rows), completions, values)
 
 
 def steered_completion(model: Any, prompt: str, vector: SteeringVector, layer: int, multiplier: float,

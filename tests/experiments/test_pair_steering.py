@@ -116,6 +116,13 @@ def test_effect_towards_keeps_only_changes_that_bring_the_base_closer():
         ps.effect_towards(t[t.condition != "unsteered"], "behaviour", target=1.0)
 
 
+def _outcomes(task, completions):
+    """Per-problem values of each run, scored as steering_effect scores them."""
+    return {k: {"behaviour": np.array([float(bool(task.behaviour(i, t))) for i, t in enumerate(texts)]),
+                "accuracy": np.array([float(task.score(i, t)) for i, t in enumerate(texts)])}
+            for k, texts in completions.items()}
+
+
 def test_towards_rl_describes_each_metric_and_the_room_left_to_move():
     rl = pd.DataFrame([dict(metric="behaviour", value=1.0, ci_lo=0.985, ci_hi=1.0),
                        dict(metric="accuracy", value=0.9, ci_lo=0.85, ci_hi=0.94)]).set_index("metric")
@@ -127,7 +134,7 @@ def test_towards_rl_describes_each_metric_and_the_room_left_to_move():
     # per-problem outcomes the room is computed from: "b" shows the behaviour, "a" is right
     task = ps.SteeringTask([], lambda i, t: float("a" in t), lambda i, t: "b" in t, "share", 4, str, "")
     completions = {"unsteered": ["", "", "", ""], "rl": ["ab", "b", "ab", "b"]}  # as the table says: 0 and 0 unsteered
-    r = ps.towards_rl(ps.PairSweep(_table(rows + rnd), rl, task, completions), n_boot=200)
+    r = ps.towards_rl(ps.PairSweep(_table(rows + rnd), rl, task, completions, _outcomes(task, completions)), n_boot=200)
     assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None
     assert r.room["behaviour"][0] == 1.0 and r.room["accuracy"][0] == 0.5
     lo, hi = r.room["accuracy"][1:]
@@ -137,7 +144,7 @@ def test_towards_rl_describes_each_metric_and_the_room_left_to_move():
           ("behaviour", "steered", 0, 2.0, None, 0.2, -0.8, -0.9, -0.7),
           ("accuracy", "steered", 0, 2.0, None, 0.0, -0.6, -0.7, -0.5)]
     same = {"unsteered": ["b", "b", "ab", "b"], "rl": ["b", "b", "ab", "b"]}
-    r = ps.towards_rl(ps.PairSweep(_table(at + rnd), rl, task, same), n_boot=200)
+    r = ps.towards_rl(ps.PairSweep(_table(at + rnd), rl, task, same, _outcomes(task, same)), n_boot=200)
     assert r.behaviour is None and r.accuracy is None and r.room["behaviour"] == (0.0, 0.0, 0.0)
 
 
@@ -147,3 +154,27 @@ def test_a_bandit_pair_is_refused_before_anything_is_harvested():
     name = next(n for n, p in sorted(zoo_pairs().items()) if p.world == "bandits")  # a shipped bandit pair
     with pytest.raises(InvalidConfigError, match="steers arithmetic organisms .* pick an arithmetic pair"):
         ps.pair_contrast(load_pair(name), 4, seed=0)
+
+
+def test_describe_sweep_lists_the_changes_the_room_and_the_label_and_no_verdict():
+    rl = pd.DataFrame([dict(metric="behaviour", value=1.0, ci_lo=0.985, ci_hi=1.0),
+                       dict(metric="accuracy", value=0.9, ci_lo=0.85, ci_hi=0.94)]).set_index("metric")
+    rows = [("behaviour", "unsteered", -1, 0.0, None, 0.0, 0.0, 0.0, 0.0),
+            ("accuracy", "unsteered", -1, 0.0, None, 0.0, 0.0, 0.0, 0.0),
+            ("behaviour", "steered", 0, 2.0, None, 0.08, 0.08, 0.05, 0.11),
+            ("accuracy", "steered", 0, 2.0, None, 0.0, 0.0, 0.0, 0.0),
+            ("behaviour", "random", 0, 2.0, 0, 0.0, 0.0, 0.0, 0.0), ("accuracy", "random", 0, 2.0, 0, 0.0, 0.0, 0.0, 0.0)]
+    task = ps.SteeringTask([], lambda i, t: float("a" in t), lambda i, t: "b" in t, "share", 4, str,
+                           "4 held-out problems")
+    completions = {"unsteered": ["", "", "", ""], "rl": ["ab", "b", "ab", "b"]}
+    sweep = ps.PairSweep(_table(rows), rl, task, completions, _outcomes(task, completions))
+    lines = ps.describe_sweep(sweep, "p (dose 0.0, creation)", "deep vs shallow", layer=0, label="creation", n_boot=200)
+    assert lines[0] == "**p (dose 0.0, creation)** (4 held-out problems, seed 0; vector: deep vs shallow)."
+    assert lines[4] == "- The RL model, unsteered: share 1.00 [0.98, 1.00], accuracy 0.90 [0.85, 0.94]."
+    assert lines[5].startswith("- Towards the RL model: share (RL model 1.00): unsteered 0.00")
+    assert lines[6] == ("- Towards the RL model: greedy accuracy: no steered change brings it towards the RL model's"
+                        " 0.90 without passing its 95% CI.")
+    assert lines[7].startswith("- Room left to move (RL model minus unsteered base, paired over the same problems):"
+                               " share +1.00 [+1.00, +1.00]; greedy accuracy +0.50 [")
+    assert lines[-1] == "- Label fixed before tuning: creation." and len(lines) == 9
+    assert len(ps.describe_sweep(sweep, "p", "c", layer=0, n_boot=200)) == 8  # no label, no label line

@@ -45,6 +45,7 @@ def test_steering_effect_matches_manual_hooks_and_counts_what_it_reports(tiny):
     assert eff.completions["steered@1"] == manual
     assert eff.completions["steered@1"] != eff.completions["unsteered"]  # a norm-20 push changes a tiny model
     row = t[(t.key == "steered@1") & (t.metric == "behaviour")].iloc[0]
+    assert eff.outcomes["steered@1"]["behaviour"].tolist() == [float(behaviour(i, x)) for i, x in enumerate(manual)]
     assert row["value"] == pytest.approx(np.mean([behaviour(i, x) for i, x in enumerate(manual)]))
     base_row = t[(t.key == "unsteered") & (t.metric == "accuracy")].iloc[0]
     assert base_row["delta"] == 0.0

@@ -155,27 +155,35 @@ _STEP_RES = {
 _OP_OF_WORD = {w: op for op, w in _WORDS.items()}
 
 
+def _scratchpad(completion: str) -> tuple[str, list]:
+    """The layout of a completion's scratchpad and the steps it writes, in order: ``("rewrite", lines)`` (an
+    unfinished or wrong rewrite chain, with a ``>`` but no recognised layout, counts as one), or ``("sum" | "eq",
+    (a, op, b, c) tuples)``; text in neither layout is read as ``sum`` when it says " is ", else as ``eq``."""
+    body = completion.split(ANSWER_MARKER)[0]
+    fmt = format_of(completion)
+    if fmt == "rewrite" or (fmt == "other" and ">" in body):
+        return "rewrite", body.rstrip(";").split(">")
+    if fmt not in _STEP_RES:
+        fmt = "sum" if " is " in body else "eq"
+    return fmt, _STEP_RES[fmt].findall(body)
+
+
 def correct_step_share(problem: Problem, completion: str) -> float:
     """Share of the problem's binary steps that the completion's scratchpad writes correctly, in order, up to the
     first wrong step (operands, operator and result must all match). 0.0 for a completion with no scratchpad."""
     operands, ops = problem.meta["operands"], problem.meta["ops"]
     values = evaluate(operands, ops)
-    body = completion.split(ANSWER_MARKER)[0]
-    fmt = format_of(completion)
-    if fmt == "other" and ">" in body:
-        fmt = "rewrite"  # an unfinished or wrong rewrite chain still earns its leading correct lines
+    fmt, steps = _scratchpad(completion)
     if fmt == "rewrite":
         want = rewrite_lines(operands, ops)
         good = 0
-        for got, line in zip(body.rstrip(";").split(">"), want, strict=False):
+        for got, line in zip(steps, want, strict=False):
             if got != line:
                 break
             good += 1
         return good / len(ops)
-    if fmt not in _STEP_RES:
-        fmt = "sum" if " is " in body else "eq"
     good = 0
-    for j, (a, op, b, c) in enumerate(_STEP_RES[fmt].findall(body)):
+    for j, (a, op, b, c) in enumerate(steps):
         if j >= len(ops):
             break
         op = _OP_OF_WORD.get(op, op)
@@ -193,21 +201,15 @@ def chain_steps(problem: Problem, completion: str) -> int:
     checked (:func:`correct_step_share` checks them), so a chain that works through every operand of an ``n``-operand
     problem scores ``n - 1`` however its sums come out; a direct answer or text without steps scores 0."""
     operands, ops = problem.meta["operands"], problem.meta["ops"]
-    body = completion.split(ANSWER_MARKER)[0]
-    fmt = format_of(completion)
+    fmt, steps = _scratchpad(completion)
     done = 0
-    if fmt == "rewrite" or (fmt == "other" and ">" in body):
-        for j, line in enumerate(body.rstrip(";").split(">")[: len(ops)], start=1):
-            rest = "".join(f"{ops[i]}{operands[i + 1]}" for i in range(j, len(ops)))
-            if re.fullmatch(r"-?\d+" + re.escape(rest), line) is None:
-                break
-            done += 1
-        return done
-    if fmt == "direct":
-        return 0
-    steps = _STEP_RES["sum"].findall(body) or _STEP_RES["eq"].findall(body)
-    for j, (_, op, b, _) in enumerate(steps[: len(ops)]):
-        if (_OP_OF_WORD.get(op, op), int(b)) != (ops[j], operands[j + 1]):
+    for j, step in enumerate(steps[: len(ops)]):
+        if fmt == "rewrite":
+            rest = "".join(f"{ops[i]}{operands[i + 1]}" for i in range(j + 1, len(ops)))
+            ok = re.fullmatch(r"-?\d+" + re.escape(rest), step) is not None
+        else:
+            ok = (_OP_OF_WORD.get(step[1], step[1]), int(step[2])) == (ops[j], operands[j + 1])
+        if not ok:
             break
         done += 1
     return done
@@ -216,13 +218,14 @@ def chain_steps(problem: Problem, completion: str) -> int:
 def full_chain(problem: Problem, completion: str) -> bool:
     """Whether the completion's scratchpad does every operation of the problem in order (:func:`chain_steps` equals
     the number of operations, values unchecked) and writes no step beyond the last: a chain that repeats its result or
-    goes on with invented operations after the last step is not a full chain of this problem."""
+    goes on with invented operations after the last step, in either step layout, is not a full chain of this problem."""
     n = len(problem.meta["ops"])
+    fmt, steps = _scratchpad(completion)
     if chain_steps(problem, completion) != n:
         return False
+    if fmt == "rewrite":
+        return len(steps) == n
     body = completion.split(ANSWER_MARKER)[0]
-    if format_of(completion) == "rewrite" or ">" in body:
-        return len(body.rstrip(";").split(">")) == n
     return len(_STEP_RES["sum"].findall(body)) + len(_STEP_RES["eq"].findall(body)) == n
 
 
