@@ -154,7 +154,6 @@ display(pd.DataFrame({"prompt": contrast.prompts[:4], "completion": contrast.com
 # %%
 vectors = {p.name: contrast_vector(completion_means(p.base, contrasts[p.name].prompts, contrasts[p.name].completions,
                                                     range(p.n_layers)), contrasts[p.name].labels) for p in pairs}
-vector = vectors[pair.name]
 display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "layer": k, "norm": v.norms()[k]}
                       for name, v in vectors.items() for k in v.layers]))
 
@@ -171,8 +170,6 @@ tasks = {p.name: ps.pair_task(p, operands=OPERANDS, n_problems=N_PROBLEMS, probl
                               exclude=contrasts[p.name].prompts, word_new_tokens=REAL_NEW_TOKENS) for p in pairs}
 sweeps = {p.name: ps.pair_sweep(p, vectors[p.name], tasks[p.name], multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED,
                                 n_boot=N_BOOT) for p in tqdm(pairs, desc="steering sweep per pair")}
-
-
 pairs_note = specs.note() if any(labels.values()) else ""
 
 # %%
