@@ -73,6 +73,8 @@ N_REAL = 24
 N_REAL_CONTRAST = 32
 REAL_N_RANDOM = 1
 REAL_NEW_TOKENS = 24  # greedy tokens per answer of a real LM (Gemma-3-270M below, and a hub or adapter pair)
+DEVICE = "cpu"  # where the pairs are loaded: "cuda" puts a real model pair on the GPU
+DTYPE = "float32"  # or "bfloat16" / "float16" (a real model pair on a GPU)
 
 # %%
 from rlmeta_interp.experiments import pair_steering as ps
@@ -93,7 +95,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rlmeta_interp import harvest, hook_name, load_model, load_pair
+from rlmeta_interp import LoadConfig, harvest, hook_name, load_model, load_pair
 from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
 from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
 from tqdm.auto import tqdm
@@ -108,7 +110,7 @@ set_style()
 # TransformerLens view (`.tl`). The first pair is the one the cache and the widget below use.
 
 # %%
-pairs = [load_pair(s.name) for s in specs]
+pairs = [load_pair(s.name, LoadConfig(device=DEVICE, dtype=DTYPE)) for s in specs]
 labels = specs.case_labels()  # the label fixed before tuning ("" for the unlabelled demo and paper organisms)
 titles = specs.titles()
 pair = pairs[0]

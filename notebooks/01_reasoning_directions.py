@@ -46,6 +46,13 @@
 # chains against shallow ones (both teacher-forced), and steering recovery is measured on held-out chains of
 # `OPERANDS` operands. These pairs are tuned by supervised fine-tuning, not RL: "RL" below names each pair's tuned
 # model, whatever tuned it.
+#
+# **On a real model pair** (`PAIRS` naming a hub pair from the local hub cache, e.g. `[orz-0.5b]`, or an adapter
+# pair): the pair is measured as a real LM, the way notebook 00 steers one. The contrast is two-number questions
+# answered step by step against the bare answer (both teacher-forced), and steering recovery is scored on other
+# questions of the same kind, answered in free text (`REAL_NEW_TOKENS` tokens) and read by a heuristic verifier. A real
+# pair has no dose and no label, and its questions are not held out of its pretraining, which nobody here knows. Set
+# `STEER_LAYER` to a layer of that model (e.g. about half its depth).
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
@@ -66,6 +73,9 @@ N_SHUFFLES = 200
 N_BOOT = 1000
 PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
+REAL_NEW_TOKENS = 24  # greedy tokens per answer of a real LM pair (hub or adapter pair)
+DEVICE = "cpu"  # where the pairs are loaded: "cuda" puts a real model pair on the GPU
+DTYPE = "float32"  # or "bfloat16" / "float16" (a real model pair on a GPU)
 
 # %%
 from rlmeta_interp.selection import choose_pairs
@@ -81,13 +91,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rlmeta_interp import load_pair
-from rlmeta_interp.analysis.contrast import behaviour_contrast
+from rlmeta_interp import LoadConfig, load_pair
 from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.experiments import diffing
-from rlmeta_interp.experiments.difficulty import difficulty_world
-from rlmeta_interp.organism.manifests import pretrain_corpus
-from rlmeta_interp.organism.trained_world import world_for
+from rlmeta_interp.experiments.pair_steering import direction_task
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
 from tqdm.auto import tqdm
 
@@ -112,16 +119,19 @@ cos_frames, tr_frames, rec_frames, chosen, behaviours, leak_free = [], [], [], {
 labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
 titles = specs.titles()  # panel titles: name, dose and that label
 for spec in tqdm(specs, desc="direction report per pair"):
-    pair = load_pair(spec.name)
-    world = difficulty_world(pair, [OPERANDS]) if OPERANDS else world_for(pair)
-    contrast = behaviour_contrast(world, N_CONTRAST, PROBLEM_SEED + 1, pretrain_corpus(pair.base))
+    pair = load_pair(spec.name, LoadConfig(device=DEVICE, dtype=DTYPE))
+    # a real LM pair gets two-number questions; an organism its dosed behaviour, in its world or OPERANDS-long chains
+    task = direction_task(pair, operands=OPERANDS, n_contrast=N_CONTRAST, n_problems=N_PROBLEMS,
+                          problem_seed=PROBLEM_SEED, word_new_tokens=REAL_NEW_TOKENS)
+    contrast = task.contrast
     behaviours[pair.name] = contrast.behaviour
-    leak_free.append(world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
+    leak_free.append(task.world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
     rep = diffing.direction_report(pair, contrast, config=dcfg)
     tag = {"pair": pair.name, "dose": pair.dose, "label": labels[spec.name]}
     cos_frames.append(rep.cosines.assign(**tag))
     tr_frames.append(rep.transfer.assign(**tag))
-    rec = diffing.steering_recovery_report(pair, world, rep, STEER_LAYER, world.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), rcfg)
+    rec = diffing.steering_recovery_report(pair, task.world, rep, STEER_LAYER, task.problems, rcfg,
+                                           new_tokens=task.new_tokens)
     rec_frames.append(rec.test.assign(**tag))
     chosen[pair.name] = rec.chosen
 cosines = pd.concat(cos_frames, ignore_index=True)
@@ -255,8 +265,9 @@ for name in pairs:
                 if gap_rl >= MIN_GAP else
                 f"RL beats the base by {gap_rl:+.2f} on the test half, less than {MIN_GAP}, so there is no gap to recover")
     lines += [
-        f"**{name}** (dose {c.dose}" + (f", label {c.label} fixed before tuning" if c.label else f", seed {SEED}")
-        + f", layer {STEER_LAYER}; contrast: {behaviours[name]}):",
+        f"**{name}** (" + (f"dose {c.dose}, " if pd.notna(c.dose) else "")  # a real LM pair has no dose
+        + (f"label {c.label} fixed before tuning, " if c.label else f"seed {SEED}, " if pd.notna(c.dose) else "")
+        + f"layer {STEER_LAYER}; contrast: {behaviours[name]}):",
         f"- cosine(base, RL direction) = {c.cosine:.5f} [{c.ci_lo:.5f}, {c.ci_hi:.5f}]; shared null 97.5% {c.null_shared_hi:.5f}"
         f" (p = {c.p_shared:.3f}), independent null 97.5% {c.null_indep_hi:.3f} (p = {c.p_indep:.3f}). Across layers the"
         f" cosine peaks at layer {int(best_layer.layer)} ({best_layer.cosine:.5f}) and beats the shared null (one-sided"

@@ -169,9 +169,9 @@ class PairSelection(list[PairSpec]):
     def note(self, rl_named: bool = True) -> str:
         """A caption's account of these pairs: each with its recipe and label (:meth:`case_labels`) and, with
         ``rl_named`` (a figure labels tuned models "RL"), that "RL" names each pair's tuned model, fine-tuned or not."""
-        labels = self.case_labels()
-        return (" Pairs: " + ", ".join(f"{p.name} ({p.recipe or 'no recipe'}, label {labels[p.name] or 'none'})"
-                                       for p in self) + ("; 'RL' names each pair's tuned model." if rl_named else "."))
+        labels = {name: f"label {label}" if label else "no label" for name, label in self.case_labels().items()}
+        return (" Pairs: " + ", ".join(f"{p.name} ({p.recipe or 'no recipe'}, {labels[p.name]})" for p in self)
+                + ("; 'RL' names each pair's tuned model." if rl_named else "."))
 
     def by(self, field: str) -> dict[Any, list[PairSpec]]:
         """``{value: [pairs]}`` grouped by ``world``, ``variant``, ``dose``, ``seed`` or ``preset``, in list order."""

@@ -207,7 +207,9 @@ def test_pair_selection_note_names_each_pairs_recipe_and_label():
     assert pairs.note(rl_named=False) == (" Pairs: val-arith-depth-d000-sft-deep (sft-calibration, label creation),"
                                           " val-arith-depth-d010-sft-deep (sft-calibration, label activation).")
     demo = selection.named_pairs(["demo-arith-d050-rl-correct"])
-    assert demo.note().startswith(f" Pairs: demo-arith-d050-rl-correct ({demo[0].recipe or 'no recipe'}, label ")
+    label = demo.case_labels()["demo-arith-d050-rl-correct"]
+    assert demo.note().startswith(f" Pairs: demo-arith-d050-rl-correct ({demo[0].recipe or 'no recipe'}, "
+                                  + (f"label {label})" if label else "no label)"))
 
 
 def test_case_labels_mark_a_failed_gain_check_and_the_note_uses_them(tmp_path, monkeypatch):
@@ -223,7 +225,7 @@ def test_case_labels_mark_a_failed_gain_check_and_the_note_uses_them(tmp_path, m
     assert sel.case_labels() == {"v-gain": "creation", "v-flat": "creation, no gain", "v-ctl": "no_signal",
                                  "v-plain": ""}
     assert sel.note() == (" Pairs: v-gain (r, label creation), v-flat (r, label creation, no gain), v-ctl (r, label"
-                          " no_signal), v-plain (no recipe, label none); 'RL' names each pair's tuned model.")
+                          " no_signal), v-plain (no recipe, no label); 'RL' names each pair's tuned model.")
     assert sel.gain_passed() == {"v-gain": True, "v-flat": False, "v-ctl": None, "v-plain": None}
     assert sel.titles() == {"v-gain": "v-gain (dose 0.5, creation)", "v-flat": "v-flat (dose 0.5, creation, no gain)",
                             "v-ctl": "v-ctl (dose 0.5, no_signal)", "v-plain": "v-plain (dose 0.5)"}

@@ -106,8 +106,10 @@ class Recovery:
 
 
 def steering_recovery_report(pair: Pair, world: World, directions: PairDirections, layer: int,
-                             problems: Sequence[Problem], config: RecoveryConfig = RecoveryConfig()) -> Recovery:
-    """Gap recovered on held-out problems by steering the base at ``layer`` (all positions).
+                             problems: Sequence[Problem], config: RecoveryConfig = RecoveryConfig(),
+                             new_tokens: int | None = None) -> Recovery:
+    """Gap recovered on held-out problems by steering the base at ``layer`` (all positions), ``new_tokens`` greedy
+    tokens per completion (default: ``world``'s longest correct completion).
 
     Vectors: ``own`` (the base's direction between the two sides of ``directions``' behaviour contrast, e.g.
     scratchpad minus direct), ``from_rl`` (the RL model's), ``bias`` (mean RL
@@ -124,7 +126,8 @@ def steering_recovery_report(pair: Pair, world: World, directions: PairDirection
     own, from_rl = contrast_vector(ab, directions.labels), contrast_vector(ar, directions.labels)
     bias = bias_vector(ab, ar)
     half = len(problems) // 2
-    dev_eval, test_eval = greedy_scores(world, problems[:half]), greedy_scores(world, problems[half:])
+    dev_eval, test_eval = (greedy_scores(world, problems[:half], new_tokens),
+                           greedy_scores(world, problems[half:], new_tokens))
     c = config
     dev = steering_recovery(pair.base, pair.rl, {"own": own, "from_rl": from_rl}, dev_eval, bias=bias,
                             config=SteerRecoveryConfig(multipliers=c.multipliers, n_random=0, n_boot=c.n_boot, seed=c.seed))

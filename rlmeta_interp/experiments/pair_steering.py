@@ -1,4 +1,5 @@
-"""Notebook 00's steering of one pair's base model by its own direction, for a zoo organism or a real LM pair.
+"""What notebooks 00 and 01 steer one pair's base model on, for a zoo organism or a real LM pair, and notebook 00's
+sweep of the base steered by its own direction.
 
 - :class:`SteeringTask` / :func:`pair_task`: what a pair's base is steered on: held-out problems, their verifier, the
   behaviour its pretraining dose controls (:func:`pair_behaviour`: a scratchpad, or for a depth-dosed base a chain that
@@ -8,6 +9,8 @@
   :func:`~rlmeta_interp.experiments.quickstart.score_word_answer`, since the organisms' ``A:`` answers and scratchpad
   layouts mean nothing to it.
 - :func:`pair_contrast`: the contrast texts its steering vector is fitted on.
+- :class:`DirectionTask` / :func:`direction_task`: notebook 01's contrast and steering-recovery problems of one pair,
+  a real LM's in :class:`~rlmeta_interp.experiments.quickstart.WordQuestionWorld`.
 - :class:`PairSweep` / :func:`pair_sweep`: the base steered at every layer, beside the RL model unsteered.
 - :func:`describe_sweep`: the lines notebook 00's closing section prints for one pair.
 - :func:`effect_towards` / :class:`TowardsRL` / :func:`towards_rl`: among the steered changes that move the base towards
@@ -30,8 +33,8 @@ from ..organism.manifests import pretrain_corpus
 from ..organism.worlds.arithmetic import full_chain
 from ..organism.worlds.base import Problem, World
 from ..steering import SteeringVector
-from .quickstart import describe_effect, score_word_answer, scratchpad_share, step_contrast, steering_effect
-from .quickstart import strongest_effect, word_problems, worked_style
+from .quickstart import WordQuestionConfig, WordQuestionWorld, describe_effect, scratchpad_share, step_contrast
+from .quickstart import steering_effect, strongest_effect, word_problems, worked_style
 
 WORD_NEW_TOKENS = 24  # default greedy tokens for a real LM's answer to a two-number question
 
@@ -115,11 +118,11 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
     draw = 4 * n_problems + len(exclude)  # enough draws to leave n_problems distinct ones in most worlds
     if is_real_lm(pair):
         k = operands or 2
-        problems = _distinct(word_problems(draw, seed=problem_seed, operands=k, digits=1), n_problems, exclude,
-                             f"questions of {k} numbers")
+        questions = WordQuestionWorld(WordQuestionConfig(operands=k, digits=1))
+        problems = _distinct(questions.sample(draw, seed=problem_seed), n_problems, exclude, f"questions of {k} numbers")
 
         def word_score(i: int, text: str) -> float:
-            return score_word_answer(problems[i], text)
+            return questions.reward(problems[i], text)
 
         return SteeringTask(problems, word_score, lambda i, text: worked_style(text), "worked-style share",
                             word_new_tokens, lambda text: "worked style" if worked_style(text) else "direct",
@@ -155,6 +158,50 @@ def pair_contrast(pair: Any, n: int, seed: int) -> ContrastSet:
                                  f" {pair.world!r} world: pick an arithmetic pair (`rlmeta-interp scorecard"
                                  f" {pair.name}` runs the steering indicator in its own world).")
     return behaviour_contrast(world_for(pair), n, seed, pretrain_corpus(pair.base))
+
+
+@dataclass(frozen=True)
+class DirectionTask:
+    """What notebook 01 measures one pair on: ``contrast``, the behaviour contrast both models' directions are fitted
+    on; ``problems``, those steering recovery is scored on by ``world``'s verifier, with ``new_tokens`` greedy tokens
+    per completion (None: the world's own budget); ``note``, what the problems are, for captions."""
+
+    world: World
+    contrast: ContrastSet | None
+    problems: list[Problem]
+    new_tokens: int | None
+    note: str
+
+
+def direction_task(pair: Any, *, operands: int = 0, n_contrast: int = 96, n_problems: int = 64,
+                   problem_seed: int = 10000, word_new_tokens: int = WORD_NEW_TOKENS) -> DirectionTask:
+    """The :class:`DirectionTask` of ``pair``.
+
+    An organism pair: the behaviour contrast its base's corpus doses (:func:`~rlmeta_interp.analysis.contrast.
+    behaviour_contrast`, ``n_contrast`` problems from seed ``problem_seed + 1``) and ``n_problems`` held-out problems
+    from seed ``problem_seed``, in its own world or, with ``operands``, in chains of that many operands.
+
+    A real LM pair (:func:`is_real_lm`): ``n_contrast`` two-number questions (``operands`` numbers, if given) of two
+    digits each answered step by step (label 1) and with the bare number (label 0), and ``n_problems`` other questions
+    of the same kind, each prompt once and none of them a contrast prompt, answered in ``word_new_tokens`` tokens and
+    scored by the word-answer verifier. Their questions are not held out of anything: a real LM's pretraining corpus is
+    unknown.
+    """
+    from ..organism.trained_world import world_for
+    from .difficulty import difficulty_world
+
+    if is_real_lm(pair):
+        k = operands or 2
+        world: World = WordQuestionWorld(WordQuestionConfig(operands=k, digits=2))
+        contrast = step_contrast(world.sample(n_contrast, seed=problem_seed + 1))
+        draw = 4 * n_problems + len(contrast.prompts)  # enough draws to leave n_problems distinct ones
+        problems = _distinct(world.sample(draw, seed=problem_seed), n_problems, contrast.prompts,
+                             f"questions of {k} numbers")
+        return DirectionTask(world, contrast, problems, word_new_tokens, f"questions of {k} two-digit numbers")
+    world = difficulty_world(pair, [operands]) if operands else world_for(pair)
+    contrast = behaviour_contrast(world, n_contrast, problem_seed + 1, pretrain_corpus(pair.base))
+    return DirectionTask(world, contrast, world.sample_held_out(n_problems, seed=problem_seed), None,
+                         "held-out problems" if world.config.leak_free else "problems")
 
 
 @dataclass(frozen=True)

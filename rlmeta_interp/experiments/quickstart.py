@@ -6,8 +6,8 @@
 - :func:`strongest_effect` / :func:`describe_effect` / :func:`steering_curves`: the change most beyond its random
   controls, a sentence on it, and plot-ready curves.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
-- A real LM (Gemma-3-270M): :func:`word_problems`, :func:`step_contrast`, :func:`score_word_answer`,
-  :func:`worked_style`, :func:`real_lm_status`.
+- A real LM (Gemma-3-270M, or a hub pair): :func:`word_problems`, :class:`WordQuestionWorld` (those questions as a
+  world, scored by :func:`score_word_answer`), :func:`step_contrast`, :func:`worked_style`, :func:`real_lm_status`.
 
 Per pair (a zoo organism or a real LM pair): :mod:`rlmeta_interp.experiments.pair_steering`.
 """
@@ -25,6 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..analysis.contrast import ContrastSet
+from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError
 from ..organism.worlds.arithmetic import SCRATCHPAD_FORMATS
 from ..organism.worlds.base import Problem, World
@@ -163,6 +164,47 @@ def word_problems(n: int, seed: int, operands: int = 2, digits: int = 2) -> list
         out.append(Problem(prompt=f"Question: What is {expr}?\nAnswer:", answer=str(values[-1]),
                            meta={"operands": nums, "ops": ops, "values": values}))
     return out
+
+
+@dataclass(frozen=True)
+class WordQuestionConfig(FrozenConfig):
+    """:func:`word_problems` of ``operands`` numbers of ``digits`` digits each."""
+
+    operands: int = 2
+    digits: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range(self, "operands", 2)
+        check_range(self, "digits", 1, 6)
+
+    @property
+    def leak_free(self) -> bool:
+        """False: a real LM's pretraining corpus is unknown, so no question can be shown to lie outside it."""
+        return False
+
+
+class WordQuestionWorld(World):
+    """Two-number (or longer) questions answered in free text by a real LM, scored by :func:`score_word_answer`: the
+    world a pair outside the organism worlds (a hub or adapter pair) is measured in, since the organisms' ``A:``
+    answers and scratchpad layouts would score any real LM 0 whatever it can do. It has no hash splits
+    (``config.leak_free`` is False), so :meth:`sample_held_out` draws from the whole space."""
+
+    name = "word-questions"
+
+    def __init__(self, config: WordQuestionConfig | None = None) -> None:
+        self.config = config or WordQuestionConfig()
+
+    def sample(self, n: int, seed: int, split: str | None = None, **difficulty: Any) -> list[Problem]:
+        """``n`` questions (repeats possible), deterministic in ``seed``; ``difficulty`` overrides config fields."""
+        if split is not None:
+            raise InvalidConfigError(f"Word questions have no {split!r} split: a real LM's pretraining corpus is"
+                                     " unknown, so none can be held out of it; sample without a split.")
+        c = self.config.replace(**difficulty) if difficulty else self.config
+        return word_problems(n, seed=seed, operands=c.operands, digits=c.digits)
+
+    def reward(self, problem: Problem, completion: str) -> float:
+        return score_word_answer(problem, completion)
 
 
 def worked_solution(problem: Problem) -> str:

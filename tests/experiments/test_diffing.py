@@ -91,6 +91,22 @@ def test_steering_recovery_report_chooses_on_dev_and_reports_each_condition_once
         df_.steering_recovery_report(same, WORLD, rep, 1, probs[:3], cfg)
 
 
+def test_steering_recovery_report_generates_the_tokens_it_is_given():
+    """A shipped depth pair's tuned model solves held-out 5-operand chains with its world's token budget and none in
+    three tokens, which end inside its chain before any answer."""
+    from rlmeta_interp import load_pair
+    from rlmeta_interp.experiments.pair_steering import direction_task
+
+    pair = load_pair("val-arith-depth-d010-sft-deep")
+    task = direction_task(pair, operands=5, n_contrast=4, n_problems=8, problem_seed=3)
+    rep = df_.direction_report(pair, task.contrast, layers=[1], config=CFG)
+    cfg = df_.RecoveryConfig(multipliers=(1.0,), n_random=0, n_boot=20)
+    full = df_.steering_recovery_report(pair, task.world, rep, 1, task.problems, cfg).test.set_index("condition")
+    short = df_.steering_recovery_report(pair, task.world, rep, 1, task.problems, cfg, new_tokens=3).test.set_index(
+        "condition")
+    assert full.loc["rl_model", "accuracy"] > 0 and short["accuracy"].max() == 0
+
+
 def test_completion_token_acts_stack_exactly_the_completion_tokens(differ):
     prompts, comps = ["1+2=", "3+4="], ["A:3", "3+4=7;A:7"]
     x = df_.completion_token_acts(differ.base, prompts, comps, 1)

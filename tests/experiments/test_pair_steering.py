@@ -81,6 +81,25 @@ def test_a_pair_without_a_recorded_world_is_steered_as_a_real_lm(tmp_path):
     assert contrast.labels.tolist() == [1, 0] * 64
 
 
+def test_direction_task_of_a_real_lm_pair_and_of_a_depth_pair(tmp_path):
+    base = save_tiny(tmp_path / "base_llama", "llama", seed=0)
+    rl = save_tiny(tmp_path / "rl_llama", "llama", seed=1)
+    task = ps.direction_task(load_pair((base, rl)), n_contrast=40, n_problems=30, problem_seed=7, word_new_tokens=30)
+    assert task.contrast.behaviour == "step by step vs direct answer" and task.contrast.labels.tolist() == [1, 0] * 40
+    prompts = [p.prompt for p in task.problems]
+    assert len(set(prompts)) == 30 and not set(prompts) & set(task.contrast.prompts)  # distinct, none fitted on
+    assert {len(p.meta["operands"]) for p in task.problems} == {2} and all(p.meta["operands"][0] >= 10 for p in task.problems)
+    assert task.new_tokens == 30 and not task.world.config.leak_free and task.note == "questions of 2 two-digit numbers"
+    p = task.problems[0]
+    assert task.world.reward(p, f" {p.answer}.") == 1.0
+    assert len(ps.direction_task(load_pair((base, rl)), operands=3, n_contrast=4, n_problems=4).problems[0].meta[
+        "operands"]) == 3
+    depth = ps.direction_task(load_pair("val-arith-depth-d000-sft-deep"), operands=5, n_contrast=4, n_problems=6)
+    assert depth.contrast.behaviour == "chains of 5-7 operands vs 2-4" and depth.new_tokens is None
+    assert {q.meta["n_operands"] for q in depth.problems} == {5} and depth.world.config.leak_free
+    assert all(depth.world.split_of(q) == "eval" for q in depth.problems) and depth.note == "held-out problems"
+
+
 def _table(rows):
     return pd.DataFrame([dict(condition=c, layer=-1 if c == "unsteered" else layer, multiplier=m, seed=s,
                               metric=metric, value=v, ci_lo=v - 0.05, ci_hi=v + 0.05, delta=d, delta_lo=lo,

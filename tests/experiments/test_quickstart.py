@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rlmeta_interp import load_model
-from rlmeta_interp.errors import EmptyInputError
+from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import quickstart as qs
 from rlmeta_interp.hooks import hook_name
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
@@ -95,6 +95,22 @@ def test_word_problems_and_their_verifier():
         assert qs.score_word_answer(p, " I do not know.") == 0.0
     c = qs.step_contrast(probs[:3])
     assert c.labels.tolist() == [1, 0] * 3 and c.completions[1] == f" {probs[0].answer}."
+
+
+def test_word_question_world_samples_the_questions_and_scores_free_text():
+    world = qs.WordQuestionWorld(qs.WordQuestionConfig(operands=3, digits=1))
+    assert not world.config.leak_free  # a real LM's pretraining is unknown: nothing is held out of it
+    held = world.sample_held_out(5, seed=3)
+    assert held == qs.word_problems(5, seed=3, operands=3, digits=1) == world.sample(5, seed=3)
+    assert [p.meta["operands"] for p in world.sample(4, seed=3, operands=2)] == [
+        p.meta["operands"] for p in qs.word_problems(4, seed=3, operands=2, digits=1)]
+    p = held[0]
+    assert world.reward(p, qs.worked_solution(p)) == 1.0 and world.reward(p, " I do not know.") == 0.0
+    with pytest.raises(InvalidConfigError, match="no 'eval' split.*sample without a split"):
+        world.sample(2, seed=0, split="eval")
+    for bad in (dict(operands=1), dict(digits=0), dict(digits=7)):
+        with pytest.raises(InvalidConfigError):
+            qs.WordQuestionConfig(**bad)
 
 
 @pytest.mark.parametrize("text, result", [

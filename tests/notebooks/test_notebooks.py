@@ -199,6 +199,37 @@ def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch
     assert "orz-0.5b (worked-style share on 6 questions of 2 numbers, vector step by step" in caption
 
 
+def test_reasoning_directions_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch):
+    """Notebook 01 on a published pair named as the README says (tiny random Qwen2 models under the pair's hub ids):
+    the contrast is step-by-step against direct answers to two-number questions, steering recovery is scored on other
+    such questions, which the captions do not call held out, and the closing lines give the pair no dose or seed. The
+    pair is loaded in bfloat16 (DTYPE), as the README runs it on a GPU."""
+    import json
+
+    from rlmeta_interp.registry import get_pair
+
+    from ..conftest import save_tiny_hub
+
+    pair = get_pair("orz-0.5b")
+    cache = tmp_path / "hub"
+    for seed, spec in enumerate((pair.base, pair.rl)):
+        save_tiny_hub(cache, spec.location, "qwen2", seed=seed)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    figs = tmp_path / "figures"
+    monkeypatch.setenv("RLMETA_FIGURES", str(figs))
+    monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
+    path = next(p for p in NOTEBOOKS if p.stem == "01_reasoning_directions")
+    text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": ["orz-0.5b"], "STEER_LAYER": 1,
+                                                   "DTYPE": "bfloat16"}).read_text()
+    assert "**orz-0.5b** (layer 1; contrast: step by step vs direct answer):" in text
+    assert "(step by step vs direct answer; diff_means)" in json.loads(
+        (figs / "01_direction_cosines.json").read_text())["caption"]
+    caption = json.loads((figs / "01_steering_recovery.json").read_text())["caption"]
+    assert "(3 problems)" in caption and "held-out" not in caption, caption
+    assert caption.endswith(" Pairs: orz-0.5b (no recipe, no label); 'RL' names each pair's tuned model."), caption
+
+
 @pytest.mark.parametrize("stem", ["01_reasoning_directions", "02_when_not_how"])
 def test_operands_without_named_pairs_is_refused(stem, tmp_path, monkeypatch):
     monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
