@@ -272,8 +272,9 @@ def effect_towards(table: pd.DataFrame, metric: str, target: float, layer: int |
 class TowardsRL:
     """Per metric of a :class:`PairSweep`, among the steered changes that move the base towards the RL model without
     passing its 95% interval, the one most beyond its random controls (:func:`effect_towards`; None where none does),
-    and ``room``: how far the RL model is from the unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a paired
-    95% bootstrap CI over the problems (little room means steering has little to move on that metric, whatever the
+    and ``room``: how far the RL model is from the unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a 95% CI
+    paired over the problems (:func:`~rlmeta_interp.analysis.stats.mean_diff_ci`: Newcombe's score interval for 0/1
+    outcomes, which keeps width when every problem differs the same way) (little room means steering has little to move on that metric, whatever the
     base holds)."""
 
     behaviour: dict[str, Any] | None
@@ -283,7 +284,7 @@ class TowardsRL:
 
 def towards_rl(sweep: PairSweep, n_boot: int = 1000, seed: int = 0) -> TowardsRL:
     """:class:`TowardsRL` of one pair's sweep: a description beside the label, not a verdict."""
-    from ..analysis.stats import paired_diff_ci
+    from ..analysis.stats import mean_diff_ci
 
     moved = {}
     base_rows = sweep.table[sweep.table["condition"] == "unsteered"].set_index("metric")
@@ -294,7 +295,7 @@ def towards_rl(sweep: PairSweep, n_boot: int = 1000, seed: int = 0) -> TowardsRL
     room = {}
     for metric in ("behaviour", "accuracy"):  # the per-problem values steering_effect scored, paired by problem
         base, rl = sweep.outcomes["unsteered"][metric], sweep.outcomes["rl"][metric]
-        lo, hi = paired_diff_ci(rl, base, n_boot=n_boot, seed=seed)
+        lo, hi = mean_diff_ci(rl, base, n_boot=n_boot, seed=seed)
         room[metric] = (float(np.mean(rl) - np.mean(base)), lo, hi)
     return TowardsRL(moved["behaviour"], moved["accuracy"], room)
 

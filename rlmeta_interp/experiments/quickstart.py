@@ -2,7 +2,7 @@
 
 - :func:`steering_effect`: greedy generation through TransformerLens unsteered, steered and with equal-norm random
   vectors; accuracy and behaviour share with 95% CIs (Wilson for shares, else bootstrap), and paired differences
-  against the unsteered run (bootstrap).
+  against the unsteered run (Newcombe's paired score interval for shares, else bootstrap).
 - :func:`strongest_effect` / :func:`describe_effect` / :func:`steering_curves`: the change most beyond its random
   controls, a sentence on it, and plot-ready curves.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
@@ -78,10 +78,11 @@ def steering_effect(
     ``random``), ``layer`` (-1: unsteered or several layers), ``multiplier``, ``seed`` (random vectors:
     ``SteeringVector.random_like(vector, seed)``), ``metric`` (``accuracy`` / ``behaviour``), ``value, ci_lo,
     ci_hi`` (over prompts: a Wilson interval for 0/1 outcomes, else a bootstrap), ``delta`` and ``delta_lo,
-    delta_hi`` (paired bootstrap difference to the unsteered run), ``n``, ``key`` (into ``completions`` and
+    delta_hi`` (the difference to the unsteered run, paired over prompts: Newcombe's score interval for 0/1 outcomes,
+    else a bootstrap; :func:`~rlmeta_interp.analysis.stats.mean_diff_ci`), ``n``, ``key`` (into ``completions`` and
     ``outcomes``). With ``vector=None`` only the unsteered run is scored (e.g. the RL model as a reference). ``progress``: a progress bar with this label over the generation runs ("": none).
     """
-    from ..analysis.stats import bootstrap_ci, paired_diff_ci, proportion_ci
+    from ..analysis.stats import bootstrap_ci, mean_diff_ci, proportion_ci
 
     if not prompts:
         raise EmptyInputError("steering_effect needs at least one prompt.")
@@ -117,7 +118,8 @@ def steering_effect(
             # shares of 0/1 outcomes get a Wilson interval (a bootstrap has no width when all are equal)
             lo, hi = (proportion_ci(v, ci=ci) if np.isin(v, (0.0, 1.0)).all() else
                       bootstrap_ci(v, n_boot=n_boot, ci=ci, seed=seed)) if v.size > 1 else (float("nan"),) * 2
-            d_lo, d_hi = paired_diff_ci(v, ref, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
+            # changes of 0/1 outcomes get Newcombe's paired interval (it too keeps width when all pairs agree)
+            d_lo, d_hi = mean_diff_ci(v, ref, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
             rows.append({"condition": cond, "layer": layer, "multiplier": mult, "seed": s, "metric": metric,
                          "value": float(v.mean()), "ci_lo": lo, "ci_hi": hi, "delta": float(v.mean() - ref.mean()),
                          "delta_lo": d_lo, "delta_hi": d_hi, "n": int(v.size), "key": key})

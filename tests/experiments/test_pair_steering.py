@@ -8,6 +8,7 @@ import pytest
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
+from rlmeta_interp.analysis.stats import paired_proportion_diff_ci
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import pair_steering as ps
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
@@ -157,14 +158,18 @@ def test_towards_rl_describes_each_metric_and_the_room_left_to_move():
     assert r.behaviour["delta"] == 0.08 and r.behaviour["beats_random"] and r.accuracy is None
     assert r.room["behaviour"][0] == 1.0 and r.room["accuracy"][0] == 0.5
     lo, hi = r.room["accuracy"][1:]
-    assert 0.0 <= lo <= 0.5 <= hi <= 1.0
+    assert -1.0 < lo < 0.5 < hi < 1.0  # 2 of 4 problems: the interval is Newcombe's, paired over the problems
+    assert (lo, hi) == paired_proportion_diff_ci([1, 0, 1, 0], [0, 0, 0, 0])
+    lo, hi = r.room["behaviour"][1:]
+    assert 0.0 < lo < 1.0 and hi == 1.0  # every problem differs the same way, and the interval keeps width
     at = [("behaviour", "unsteered", -1, 0.0, None, 1.0, 0.0, 0.0, 0.0),
           ("accuracy", "unsteered", -1, 0.0, None, 0.6, 0.0, 0.0, 0.0),
           ("behaviour", "steered", 0, 2.0, None, 0.2, -0.8, -0.9, -0.7),
           ("accuracy", "steered", 0, 2.0, None, 0.0, -0.6, -0.7, -0.5)]
     same = {"unsteered": ["b", "b", "ab", "b"], "rl": ["b", "b", "ab", "b"]}
     r = ps.towards_rl(ps.PairSweep(_table(at + rnd), rl, task, same, _outcomes(task, same)), n_boot=200)
-    assert r.behaviour is None and r.accuracy is None and r.room["behaviour"] == (0.0, 0.0, 0.0)
+    assert r.behaviour is None and r.accuracy is None and r.room["behaviour"][0] == 0.0
+    assert r.room["behaviour"][1] < 0.0 < r.room["behaviour"][2]  # four equal pairs do not prove "no room at all"
 
 
 def test_a_bandit_pair_is_refused_before_anything_is_harvested():
@@ -194,6 +199,6 @@ def test_describe_sweep_lists_the_changes_the_room_and_the_label_and_no_verdict(
     assert lines[6] == ("- Towards the RL model: greedy accuracy: no steered change brings it towards the RL model's"
                         " 0.90 without passing its 95% CI.")
     assert lines[7].startswith("- Room left to move (RL model minus unsteered base, paired over the same problems):"
-                               " share +1.00 [+1.00, +1.00]; greedy accuracy +0.50 [")
+                               " share +1.00 [+0.31, +1.00]; greedy accuracy +0.50 [-0.10, +0.85].")
     assert lines[-1] == "- Label fixed before tuning: creation." and len(lines) == 9
     assert len(ps.describe_sweep(sweep, "p", "c", layer=0, n_boot=200)) == 8  # no label, no label line
