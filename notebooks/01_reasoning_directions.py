@@ -236,7 +236,7 @@ save_fig(fig, 1, "steering_recovery",
                  f" base model unsteered, the RL model, and the base steered at layer {STEER_LAYER} by its own direction"
                  f" ({behaviour}), the RL model's direction, the bias-only vector and {N_RANDOM} equal-norm random"
                  f" vectors per direction (one bar per seed, seeds {SEED}..{SEED + N_RANDOM - 1}); multipliers chosen on"
-                 " the dev half; 95% bootstrap CIs." + (named if PAIRS else ""))
+                 " the dev half; 95% Wilson intervals." + (named if PAIRS else ""))
 plt.show()
 
 # %% [markdown]

@@ -35,7 +35,7 @@
 # often they fire.
 #
 # **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose: the hybrid's accuracy
-# and gap recovered with bootstrap CIs over problems, the fraction of tokens steered, and the three controls; the
+# (Wilson intervals) and gap recovered (bootstrap CIs over problems), the fraction of tokens steered, and the three controls; the
 # steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
 #
 # **On the validation zoo** (`PAIRS` naming the fine-tuned depth pairs, as the figures of record run it: the shipped
@@ -168,7 +168,7 @@ fig.tight_layout()
 save_fig(fig, 2, "hybrid_gap",
          caption=f"Hybrid decoding (Venhoff et al. 2510.07364) at layer {LAYER}, multiplier chosen on a dev half from"
                  f" {MULTIPLIERS} (per pair: {', '.join(f'{p} x{m:g}' for p, m in dev.groupby('pair').chosen.first().items()) or MULTIPLIERS[0]}):"
-                 f" greedy accuracy on the {int(table.n.iloc[0])} test problems{depth_note} (95% bootstrap CIs; labels: gap recovered) and the fraction of tokens"
+                 f" greedy accuracy on the {int(table.n.iloc[0])} test problems{depth_note} (95% Wilson intervals; labels: gap recovered) and the fraction of tokens"
                  f" steered, beside random firing at the hybrid's rate, equal-norm random vectors ({N_RANDOM} seeds"
                  f" each, {SEED}..{SEED + N_RANDOM - 1}) and the bias-only vector; {N_CATEGORIES} categories"
                  f" ({CATEGORY_METHOD}) fitted on the RL model's tokens over {N_FIT} problems." + (named if PAIRS else ""))

@@ -30,7 +30,7 @@ from ..hooks import Site, hook_name, resolve_layer
 from ..steering import SteeringVector
 from ..views import tl_view
 from .recovery import gap_ci, gap_recovered, score_array
-from .stats import bootstrap_ci
+from .stats import mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -430,7 +430,8 @@ def hybrid_gap_recovery(
     (steer each token with the hybrid's steered fraction as probability; ``n_random`` seeds), ``random_vectors``
     (equal-norm random vectors, disagreement firing; ``n_random`` seeds), ``bias_only`` (if ``bias`` is given: the
     bias vector for every category, disagreement firing). Rows: ``condition, seed, accuracy, acc_ci_lo,
-    acc_ci_hi, gap_recovered, ci_lo, ci_hi, frac_steered, n``; also returns each condition's :class:`HybridResult`.
+    acc_ci_hi, gap_recovered, ci_lo, ci_hi, frac_steered, n`` (accuracy: a Wilson interval for 0/1 rewards, else a
+    bootstrap; gap recovered: a bootstrap over problems); also returns each condition's :class:`HybridResult`.
     """
     cat_vecs = _as_category_vectors(vectors)
     never = config.replace(firing="never")
@@ -457,7 +458,7 @@ def hybrid_gap_recovery(
     rows = []
     for key, s in scores.items():
         condition, _, seed = key.partition(":")
-        lo, hi = bootstrap_ci(s, n_boot=n_boot, ci=ci, seed=config.seed)
+        lo, hi = mean_ci(s, n_boot=n_boot, ci=ci, seed=config.seed)  # Wilson for 0/1 verifier scores
         g_lo, g_hi = gap_ci(s, s_base, s_rl, n_boot, ci, config.seed)
         rows.append({
             "condition": condition, "seed": int(seed) if seed else None, "accuracy": float(s.mean()),

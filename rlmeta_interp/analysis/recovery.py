@@ -30,7 +30,7 @@ from ..hooks import Site
 from ..organism.worlds.base import World
 from ..steering import SteeringVector
 from ..views import tl_view
-from .stats import bootstrap_ci
+from .stats import bootstrap_ci, mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,8 @@ def steering_recovery(
     TransformerLens model it is given (``tl.generate`` / forward) so that the steering hooks act. It is called on
     ``rl`` and ``base`` unsteered, then on ``base`` inside each steering context. Rows: ``condition``
     (``unsteered_base``, ``rl_model``, a vector name, ``random:<name>``, ``bias``), ``seed`` (random controls), ``multiplier``, ``accuracy,
-    acc_ci_lo, acc_ci_hi, gap_recovered, ci_lo, ci_hi, n``.
+    acc_ci_lo, acc_ci_hi, gap_recovered, ci_lo, ci_hi, n`` (accuracy: a Wilson interval for 0/1 scores, else a
+    bootstrap over problems; gap recovered: a bootstrap over problems).
     """
     if not vectors:
         raise EmptyInputError("No steering vectors given: pass {name: SteeringVector}.")
@@ -169,7 +170,7 @@ def steering_recovery(
     cfg = config
 
     def row(condition: str, scores: np.ndarray, multiplier: float, seed: int | None) -> dict[str, Any]:
-        lo, hi = bootstrap_ci(scores, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed)
+        lo, hi = mean_ci(scores, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed)  # Wilson for 0/1 verifier scores
         g_lo, g_hi = gap_ci(scores, s_base, s_rl, cfg.n_boot, cfg.ci, cfg.seed)
         return {
             "condition": condition, "seed": seed, "multiplier": multiplier, "accuracy": float(scores.mean()),

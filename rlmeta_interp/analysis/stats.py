@@ -129,6 +129,16 @@ def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float =
     return (float(iv.low), float(iv.high))
 
 
+def mean_ci(values: Sequence[float] | Float[np.ndarray, " n"], n_boot: int = 1000, ci: float = 0.95,
+            seed: int = 0) -> tuple[float, float]:
+    """CI of ``mean(values)`` over units: :func:`proportion_ci` (Wilson) when they are 0/1 outcomes, whose bootstrap
+    interval has no width when all are equal, else :func:`bootstrap_ci`."""
+    arr = _as_array(values, "values", ndim=1)
+    if np.isin(arr, (0.0, 1.0)).all():
+        return proportion_ci(arr, ci=ci)
+    return bootstrap_ci(arr, n_boot=n_boot, ci=ci, seed=seed)
+
+
 def paired_diff_ci(
     a: Sequence[float] | Float[np.ndarray, " n"],
     b: Sequence[float] | Float[np.ndarray, " n"],

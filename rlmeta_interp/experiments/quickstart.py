@@ -82,7 +82,7 @@ def steering_effect(
     else a bootstrap; :func:`~rlmeta_interp.analysis.stats.mean_diff_ci`), ``n``, ``key`` (into ``completions`` and
     ``outcomes``). With ``vector=None`` only the unsteered run is scored (e.g. the RL model as a reference). ``progress``: a progress bar with this label over the generation runs ("": none).
     """
-    from ..analysis.stats import bootstrap_ci, mean_diff_ci, proportion_ci
+    from ..analysis.stats import mean_ci, mean_diff_ci
 
     if not prompts:
         raise EmptyInputError("steering_effect needs at least one prompt.")
@@ -116,8 +116,7 @@ def steering_effect(
         for metric, v in values[key].items():
             ref = values["unsteered"][metric]
             # shares of 0/1 outcomes get a Wilson interval (a bootstrap has no width when all are equal)
-            lo, hi = (proportion_ci(v, ci=ci) if np.isin(v, (0.0, 1.0)).all() else
-                      bootstrap_ci(v, n_boot=n_boot, ci=ci, seed=seed)) if v.size > 1 else (float("nan"),) * 2
+            lo, hi = mean_ci(v, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
             # changes of 0/1 outcomes get Newcombe's paired interval (it too keeps width when all pairs agree)
             d_lo, d_hi = mean_diff_ci(v, ref, n_boot=n_boot, ci=ci, seed=seed) if v.size > 1 else (float("nan"),) * 2
             rows.append({"condition": cond, "layer": layer, "multiplier": mult, "seed": s, "metric": metric,

@@ -87,6 +87,7 @@ def test_hybrid_gap_recovery_table(pair):
     rl_row = df[df.condition == "rl"].iloc[0]
     hyb = df[df.condition == "hybrid"].iloc[0]
     assert rl_row["gap_recovered"] == pytest.approx(1.0) and hyb["gap_recovered"] > 0.5
+    assert rl_row["accuracy"] == 1.0 and rl_row["acc_ci_lo"] < 1.0 == rl_row["acc_ci_hi"]  # Wilson: width at 1
     assert hyb["gap_recovered"] > df[df.condition == "random_vectors"]["gap_recovered"].mean()
     rate, fired = runs["hybrid"].frac_steered, runs["random_firing:0"]
     assert abs(fired.frac_steered - rate) <= 4 * np.sqrt(rate * (1 - rate) / fired.n_tokens) + 1e-9

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from rlmeta_interp.analysis.recovery import SteerRecoveryConfig, bias_vector, gap_recovered, steering_recovery
+from rlmeta_interp.analysis.stats import proportion_ci
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.hooks import hook_name
 
@@ -62,6 +63,9 @@ def test_steering_recovery_rows(pair):
                            config=SteerRecoveryConfig(multipliers=(0.0, 1.0), n_random=2, n_boot=200))
     ref = df.set_index("condition")
     assert ref.loc["rl_model", "accuracy"] == 1.0 and ref.loc["rl_model", "gap_recovered"] == 1.0
+    # every RL score is 1: its accuracy gets a Wilson interval, which keeps width (a bootstrap would give [1, 1])
+    assert (ref.loc["rl_model", "acc_ci_lo"], ref.loc["rl_model", "acc_ci_hi"]) == proportion_ci(np.ones(len(PROMPTS)))
+    assert ref.loc["rl_model", "acc_ci_lo"] < 1.0
     assert ref.loc["unsteered_base", "accuracy"] < 0.8  # the shift changes the greedy text: a gap to recover
     assert set(df[df.condition == "bias"].multiplier) == {0.0, 1.0}
     v = df[df.condition == "v"].set_index("multiplier")

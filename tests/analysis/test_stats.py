@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from rlmeta_interp.analysis.stats import (
+    mean_ci,
     mean_diff_ci,
     paired_proportion_diff_ci,
     proportion_ci,
@@ -220,6 +221,12 @@ def test_paired_proportion_diff_ci_covers_the_true_difference():
             lo, hi = paired_proportion_diff_ci(*_pairs(*counts))
             hits += lo <= truth <= hi
         assert 0.92 <= hits / 400 <= 0.99, (cells, hits)
+
+
+def test_mean_ci_takes_wilson_for_shares_and_a_bootstrap_otherwise():
+    assert mean_ci(np.zeros(64)) == proportion_ci(np.zeros(64)) and mean_ci(np.zeros(64))[1] > 0
+    x = np.linspace(0, 1, 30)
+    assert mean_ci(x, n_boot=200, seed=3) == bootstrap_ci(x, n_boot=200, seed=3)
 
 
 def test_mean_diff_ci_takes_newcombe_for_shares_and_a_bootstrap_otherwise():
