@@ -50,7 +50,9 @@
 # **On a real model pair** (`PAIRS` naming a hub pair from the local hub cache, e.g. `[orz-0.5b]`, or an adapter
 # pair): the pair is measured as a real LM, the way notebook 00 steers one. The contrast is two-number questions
 # answered step by step against the bare answer (both teacher-forced), and steering recovery is scored on other
-# questions of the same kind, answered in free text (`REAL_NEW_TOKENS` tokens) and read by a heuristic verifier. A real
+# questions of the same kind, asked as plain `Question: ... Answer:` prompts (not in the pair's own chat or training
+# template; an adapter pair too is asked these, not its training world's), answered in free text (`REAL_NEW_TOKENS`
+# tokens, by default as many as the longest worked answer has characters) and read by a heuristic verifier. A real
 # pair has no dose and no label, and its questions are not held out of its pretraining, which nobody here knows. Set
 # `STEER_LAYER` to a layer of that model (e.g. about half its depth).
 
@@ -61,11 +63,12 @@ VARIANT = "correct"
 SEED = 0  # RL seed of the pairs
 DOSES = []  # empty: every dose found in the preset
 PAIRS = []  # pair names to compare, whatever else the zoo holds (the figures of record name theirs); empty: as above
-OPERANDS = 0  # with PAIRS: steering recovery on held-out chains of this many operands; 0: each pair's own world
+OPERANDS = 0  # with PAIRS: steering recovery on held-out chains of this many operands (a real pair: questions of this
+#   many numbers); 0: each pair's own world (a real pair: two numbers)
 SMOKE = False
 METHOD = "diff_means"  # or "probe": how each model's direction is fitted
 N_CONTRAST = 96  # problems per side of the behaviour contrast (scratchpad vs direct, or deep vs shallow chains)
-N_PROBLEMS = 64  # held-out problems for steering recovery (half dev, half test)
+N_PROBLEMS = 64  # problems for steering recovery (half dev, half test), none of them a contrast prompt
 STEER_LAYER = 2
 MULTIPLIERS = [0.25, 0.5, 1.0, 2.0]
 N_RANDOM = 3
@@ -73,7 +76,7 @@ N_SHUFFLES = 200
 N_BOOT = 1000
 PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
-REAL_NEW_TOKENS = 24  # greedy tokens per answer of a real LM pair (hub or adapter pair)
+REAL_NEW_TOKENS = 0  # greedy tokens per answer of a real pair; 0: as many as its longest worked answer has characters
 DEVICE = "cpu"  # where the pairs are loaded: "cuda" puts a real model pair on the GPU
 DTYPE = "float32"  # or "bfloat16" / "float16" (a real model pair on a GPU)
 
@@ -109,13 +112,13 @@ display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "label": s.label or "", "
 # ## Directions and probes, every layer
 # The behaviour contrast follows the base's corpus: each problem written with a scratchpad (1) and directly (0) where
 # the dose controls the format; held-out worked chains deeper than the base's always-shown depth (1) against shallower
-# ones (0) where it controls depth. Each text's activation is the mean over its completion tokens, in each model, on
-# the same texts.
+# ones (0) where it controls depth; for a real pair, two-number questions answered step by step (1) and with the bare
+# number (0). Each text's activation is the mean over its completion tokens, in each model, on the same texts.
 
 # %%
 dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed=SEED)
 rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
-cos_frames, tr_frames, rec_frames, chosen, behaviours, leak_free = [], [], [], {}, {}, []
+cos_frames, tr_frames, rec_frames, chosen, behaviours, notes = [], [], [], {}, {}, {}
 labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
 titles = specs.titles()  # panel titles: name, dose and that label
 for spec in tqdm(specs, desc="direction report per pair"):
@@ -125,7 +128,7 @@ for spec in tqdm(specs, desc="direction report per pair"):
                           problem_seed=PROBLEM_SEED, word_new_tokens=REAL_NEW_TOKENS)
     contrast = task.contrast
     behaviours[pair.name] = contrast.behaviour
-    leak_free.append(task.world.config.leak_free)  # "held-out" in the captions only where problems come from an eval split
+    notes[pair.name] = task.note  # "held-out" only where problems come from an eval split, never for a real pair
     rep = diffing.direction_report(pair, contrast, config=dcfg)
     tag = {"pair": pair.name, "dose": pair.dose, "label": labels[spec.name]}
     cos_frames.append(rep.cosines.assign(**tag))
@@ -138,7 +141,7 @@ cosines = pd.concat(cos_frames, ignore_index=True)
 transfer = pd.concat(tr_frames, ignore_index=True)
 recovery = pd.concat(rec_frames, ignore_index=True)
 behaviour = " / ".join(dict.fromkeys(behaviours.values()))  # the contrast(s) drawn, for the captions
-depth_note = f", chains of {OPERANDS} operands" if OPERANDS else ""
+real = {name for name, n in notes.items() if n.startswith("questions")}  # pairs measured as real LMs
 named = specs.note()
 display(cosines[["pair", "dose", "layer", "cosine", "ci_lo", "ci_hi", "null_indep_hi", "null_shared_hi", "p_indep", "p_shared"]])
 
@@ -232,7 +235,7 @@ for (ax,) in panels[::cols]:
     ax.set_ylabel("greedy accuracy (test half)")
 fig.tight_layout()
 save_fig(fig, 1, "steering_recovery",
-         caption=f"Greedy accuracy on the test half ({N_PROBLEMS - N_PROBLEMS // 2} {'held-out ' * all(leak_free)}problems{depth_note}) of the"
+         caption=f"Greedy accuracy on the test half ({N_PROBLEMS - N_PROBLEMS // 2} {' / '.join(dict.fromkeys(notes.values()))}) of the"
                  f" base model unsteered, the RL model, and the base steered at layer {STEER_LAYER} by its own direction"
                  f" ({behaviour}), the RL model's direction, the bias-only vector and {N_RANDOM} equal-norm random"
                  f" vectors per direction (one bar per seed, seeds {SEED}..{SEED + N_RANDOM - 1}); multipliers chosen on"
@@ -280,7 +283,8 @@ for name in pairs:
             " discriminate activation from creation here." if t["accuracy"].min() >= 0.99 else "."),
         f"- steering accuracy (test half): base {a('unsteered_base')}, RL {a('rl_model')}, own direction {a('own')}"
         f" (x{chosen[name]['own']:g}), RL direction {a('from_rl')} (x{chosen[name]['from_rl']:g}), bias only {a('bias')},"
-        + (f" random {a('random:own')} (seeds pooled)" if "random:own" in acc.index else " no random controls") + f"; {gap_text}.",
+        + (f" random {a('random:own')} (mean over seeds, the widest interval)" if "random:own" in acc.index
+           else " no random controls") + f"; {gap_text}.",
     ]
 lines.append(
     "Against the claim: a cosine near 1 that beats the *shared* null, probes that transfer, and steering by the base's"
@@ -289,4 +293,10 @@ lines.append(
     " between texts that show it and texts that do not: compare the doses (or the labels fixed before tuning), and the"
     " shared null, before reading a high cosine as activation. Where the tuned model does not beat the base by"
     f" {MIN_GAP}, steering recovery cannot speak to the claim in this run.")
+if real:  # no dose or label to compare with: the shared null is the only guard left
+    lines.append(
+        f"{', '.join(sorted(real))}: a real pair has no dose and no label, so this run has no base that never wrote"
+        " the behaviour to compare with; its cosine can only be tested against the shared null, and a high one is no"
+        " evidence of activation by itself. Its questions are not held out of its pretraining, which is unknown, and"
+        " are asked as plain 'Question: ... Answer:' prompts, not in the pair's own chat or training template.")
 display(Markdown("\n".join(lines)))

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals shared by every analysis module.
+"""Confidence intervals shared by every analysis module: bootstrap intervals, and score intervals for shares.
 
 All resampling goes through :func:`scipy.stats.bootstrap` (percentile method by default, BCa on
 request). The unit of resampling is always the independent unit of the experiment: problems for
@@ -8,7 +8,10 @@ of the units gives one whole curve), so a curve's band is a pointwise band of a 
 Conventions:
 - ``ci`` is the two-sided coverage (0.95 -> the 2.5% and 97.5% percentiles).
 - Fewer than two units: the interval is undefined and returned as ``(nan, nan)`` (a warning is logged).
-- Degenerate data (all units equal): the interval collapses to the point ``(v, v)``.
+- Degenerate data (all units equal): a bootstrap interval collapses to the point ``(v, v)``. Shares of 0/1 outcomes
+  therefore have score intervals as well (:func:`proportion_ci`, Wilson; :func:`paired_proportion_diff_ci`, Newcombe,
+  for paired differences), which keep width there and are defined for a single unit; :func:`mean_ci` and
+  :func:`mean_diff_ci` choose them for 0/1 data and the bootstrap otherwise.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ def mean_ci(values: Sequence[float] | Float[np.ndarray, " n"], n_boot: int = 100
             seed: int = 0) -> tuple[float, float]:
     """CI of ``mean(values)`` over units: :func:`proportion_ci` (Wilson) when they are 0/1 outcomes, whose bootstrap
     interval has no width when all are equal, else :func:`bootstrap_ci`."""
+    _check_params(n_boot, ci, "percentile")
     arr = _as_array(values, "values", ndim=1)
     if np.isin(arr, (0.0, 1.0)).all():
         return proportion_ci(arr, ci=ci)
@@ -210,6 +214,7 @@ def mean_diff_ci(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[float
                  n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """CI of ``mean(a) - mean(b)`` over paired units: :func:`paired_proportion_diff_ci` when both hold only 0/1
     outcomes, else :func:`paired_diff_ci` (a paired bootstrap)."""
+    _check_params(n_boot, ci, "percentile")
     a_arr, b_arr = _as_array(a, "a", ndim=1), _as_array(b, "b", ndim=1)
     if np.isin(a_arr, (0.0, 1.0)).all() and np.isin(b_arr, (0.0, 1.0)).all():
         return paired_proportion_diff_ci(a_arr, b_arr, ci=ci)

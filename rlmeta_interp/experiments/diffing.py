@@ -108,7 +108,7 @@ class Recovery:
 def steering_recovery_report(pair: Pair, world: World, directions: PairDirections, layer: int,
                              problems: Sequence[Problem], config: RecoveryConfig = RecoveryConfig(),
                              new_tokens: int | None = None) -> Recovery:
-    """Gap recovered on held-out problems by steering the base at ``layer`` (all positions), ``new_tokens`` greedy
+    """Gap recovered on ``problems`` by steering the base at ``layer`` (all positions), ``new_tokens`` greedy
     tokens per completion (default: ``world``'s longest correct completion).
 
     Vectors: ``own`` (the base's direction between the two sides of ``directions``' behaviour contrast, e.g.

@@ -164,7 +164,8 @@ def pair_contrast(pair: Any, n: int, seed: int) -> ContrastSet:
 class DirectionTask:
     """What notebook 01 measures one pair on: ``contrast``, the behaviour contrast both models' directions are fitted
     on; ``problems``, those steering recovery is scored on by ``world``'s verifier, with ``new_tokens`` greedy tokens
-    per completion (None: the world's own budget); ``note``, what the problems are, for captions."""
+    per completion (None: the world's own budget); ``note``, what the problems are, for captions (e.g. "held-out
+    problems, chains of 5 operands")."""
 
     world: World
     contrast: ContrastSet | None
@@ -174,18 +175,19 @@ class DirectionTask:
 
 
 def direction_task(pair: Any, *, operands: int = 0, n_contrast: int = 96, n_problems: int = 64,
-                   problem_seed: int = 10000, word_new_tokens: int = WORD_NEW_TOKENS) -> DirectionTask:
-    """The :class:`DirectionTask` of ``pair``.
+                   problem_seed: int = 10000, word_new_tokens: int = 0) -> DirectionTask:
+    """The :class:`DirectionTask` of ``pair``: its contrast from seed ``problem_seed + 1``, and ``n_problems`` problems
+    from seed ``problem_seed``, each prompt once and none of them a contrast prompt.
 
     An organism pair: the behaviour contrast its base's corpus doses (:func:`~rlmeta_interp.analysis.contrast.
-    behaviour_contrast`, ``n_contrast`` problems from seed ``problem_seed + 1``) and ``n_problems`` held-out problems
-    from seed ``problem_seed``, in its own world or, with ``operands``, in chains of that many operands.
+    behaviour_contrast`, ``n_contrast`` problems) and held-out problems, in its own world or, with ``operands``, in
+    chains of that many operands, answered in the world's own token budget.
 
     A real LM pair (:func:`is_real_lm`): ``n_contrast`` two-number questions (``operands`` numbers, if given) of two
-    digits each answered step by step (label 1) and with the bare number (label 0), and ``n_problems`` other questions
-    of the same kind, each prompt once and none of them a contrast prompt, answered in ``word_new_tokens`` tokens and
-    scored by the word-answer verifier. Their questions are not held out of anything: a real LM's pretraining corpus is
-    unknown.
+    digits each answered step by step (label 1) and with the bare number (label 0), and other questions of the same
+    kind, scored by the word-answer verifier, answered in ``word_new_tokens`` tokens (0: as many as the longest worked
+    answer has characters, so a worked answer is never cut before its result). These questions are not held out of
+    anything: a real LM's pretraining corpus is unknown.
     """
     from ..organism.trained_world import world_for
     from .difficulty import difficulty_world
@@ -193,15 +195,18 @@ def direction_task(pair: Any, *, operands: int = 0, n_contrast: int = 96, n_prob
     if is_real_lm(pair):
         k = operands or 2
         world: World = WordQuestionWorld(WordQuestionConfig(operands=k, digits=2))
-        contrast = step_contrast(world.sample(n_contrast, seed=problem_seed + 1))
-        draw = 4 * n_problems + len(contrast.prompts)  # enough draws to leave n_problems distinct ones
-        problems = _distinct(world.sample(draw, seed=problem_seed), n_problems, contrast.prompts,
-                             f"questions of {k} numbers")
-        return DirectionTask(world, contrast, problems, word_new_tokens, f"questions of {k} two-digit numbers")
-    world = difficulty_world(pair, [operands]) if operands else world_for(pair)
-    contrast = behaviour_contrast(world, n_contrast, problem_seed + 1, pretrain_corpus(pair.base))
-    return DirectionTask(world, contrast, world.sample_held_out(n_problems, seed=problem_seed), None,
-                         "held-out problems" if world.config.leak_free else "problems")
+        contrast: ContrastSet | None = step_contrast(world.sample(n_contrast, seed=problem_seed + 1))
+        what, new_tokens = f"questions of {k} two-digit numbers", word_new_tokens or None
+    else:
+        world = difficulty_world(pair, [operands]) if operands else world_for(pair)
+        contrast = behaviour_contrast(world, n_contrast, problem_seed + 1, pretrain_corpus(pair.base))
+        what = ("held-out problems" if world.config.leak_free else "problems") + (
+            f", chains of {operands} operands" if operands else "")
+        new_tokens = None
+    exclude = contrast.prompts if contrast is not None else []
+    draw = 4 * n_problems + len(exclude)  # enough draws to leave n_problems distinct ones
+    problems = _distinct(world.sample_held_out(draw, seed=problem_seed), n_problems, exclude, what)
+    return DirectionTask(world, contrast, problems, new_tokens, what)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def scratchpad_share(world: World) -> Callable[[str], bool]:
 
 # -------------------------------------------------------------------------------------------------- real LM
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b}
+_WORKED_OPENING = " Let's think step by step."
 
 
 def word_problems(n: int, seed: int, operands: int = 2, digits: int = 2) -> list[Problem]:
@@ -207,12 +208,21 @@ class WordQuestionWorld(World):
     def reward(self, problem: Problem, completion: str) -> float:
         return score_word_answer(problem, completion)
 
+    def max_completion_chars(self) -> int:
+        """The length of the longest worked answer (:func:`worked_solution`) these questions can have, in characters,
+        with every number and running value at its widest: a bound on a real LM's tokens for it too, since no token
+        is shorter than one character."""
+        c = self.config
+        value = len(str(-c.operands * (10**c.digits - 1)))  # the widest running value: |value| < operands * 10**digits
+        step = 1 + value + 3 + c.digits + 3 + value + 1  # " {value} {op} {number} = {value}."
+        return len(_WORKED_OPENING) + (c.operands - 1) * step + len(" The answer is .") + value
+
 
 def worked_solution(problem: Problem) -> str:
     """A step-by-step completion: ``Let's think step by step. 23 + 45 = 68. ... The answer is 56.``"""
     nums, ops, values = problem.meta["operands"], problem.meta["ops"], problem.meta["values"]
     steps = " ".join(f"{a} {op} {b} = {c}." for a, op, b, c in zip(values[:-1], ops, nums[1:], values[1:], strict=True))
-    return f" Let's think step by step. {steps} The answer is {problem.answer}."
+    return f"{_WORKED_OPENING} {steps} The answer is {problem.answer}."
 
 
 def step_contrast(problems: Sequence[Problem]) -> ContrastSet:

@@ -91,6 +91,7 @@ def test_direction_task_of_a_real_lm_pair_and_of_a_depth_pair(tmp_path):
     assert len(set(prompts)) == 30 and not set(prompts) & set(task.contrast.prompts)  # distinct, none fitted on
     assert {len(p.meta["operands"]) for p in task.problems} == {2} and all(p.meta["operands"][0] >= 10 for p in task.problems)
     assert task.new_tokens == 30 and not task.world.config.leak_free and task.note == "questions of 2 two-digit numbers"
+    assert ps.direction_task(load_pair((base, rl)), n_contrast=4, n_problems=4).new_tokens is None  # the world's budget
     p = task.problems[0]
     assert task.world.reward(p, f" {p.answer}.") == 1.0
     assert len(ps.direction_task(load_pair((base, rl)), operands=3, n_contrast=4, n_problems=4).problems[0].meta[
@@ -98,7 +99,12 @@ def test_direction_task_of_a_real_lm_pair_and_of_a_depth_pair(tmp_path):
     depth = ps.direction_task(load_pair("val-arith-depth-d000-sft-deep"), operands=5, n_contrast=4, n_problems=6)
     assert depth.contrast.behaviour == "chains of 5-7 operands vs 2-4" and depth.new_tokens is None
     assert {q.meta["n_operands"] for q in depth.problems} == {5} and depth.world.config.leak_free
-    assert all(depth.world.split_of(q) == "eval" for q in depth.problems) and depth.note == "held-out problems"
+    assert all(depth.world.split_of(q) == "eval" for q in depth.problems)
+    assert depth.note == "held-out problems, chains of 5 operands"
+    # in the pair's own world too, every problem is distinct and none is a contrast prompt
+    own = ps.direction_task(load_pair("val-arith-depth-d000-sft-deep"), n_contrast=96, n_problems=64)
+    prompts = [q.prompt for q in own.problems]
+    assert len(set(prompts)) == 64 and not set(prompts) & set(own.contrast.prompts) and own.note == "held-out problems"
 
 
 def _table(rows):

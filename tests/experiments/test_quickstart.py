@@ -108,6 +108,11 @@ def test_word_question_world_samples_the_questions_and_scores_free_text():
     assert world.reward(p, qs.worked_solution(p)) == 1.0 and world.reward(p, " I do not know.") == 0.0
     with pytest.raises(InvalidConfigError, match="no 'eval' split.*sample without a split"):
         world.sample(2, seed=0, split="eval")
+    # its budget bounds every worked answer's length (in characters, so in a real LM's tokens too), not by much
+    for k, d in ((2, 1), (2, 2), (4, 3)):
+        w = qs.WordQuestionWorld(qs.WordQuestionConfig(operands=k, digits=d))
+        longest = max(len(qs.worked_solution(q)) for q in w.sample(2000, seed=1))
+        assert longest <= w.max_completion_chars() <= longest + 8
     for bad in (dict(operands=1), dict(digits=0), dict(digits=7)):
         with pytest.raises(InvalidConfigError):
             qs.WordQuestionConfig(**bad)

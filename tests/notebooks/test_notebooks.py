@@ -223,10 +223,11 @@ def test_reasoning_directions_on_a_hub_pair_from_the_local_hub_cache(tmp_path, m
     text = notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": ["orz-0.5b"], "STEER_LAYER": 1,
                                                    "DTYPE": "bfloat16"}).read_text()
     assert "**orz-0.5b** (layer 1; contrast: step by step vs direct answer):" in text
+    assert "orz-0.5b: a real pair has no dose and no label" in text
     assert "(step by step vs direct answer; diff_means)" in json.loads(
         (figs / "01_direction_cosines.json").read_text())["caption"]
     caption = json.loads((figs / "01_steering_recovery.json").read_text())["caption"]
-    assert "(3 problems)" in caption and "held-out" not in caption, caption
+    assert "(3 questions of 2 two-digit numbers)" in caption and "held-out" not in caption, caption
     assert caption.endswith(" Pairs: orz-0.5b (no recipe, no label); 'RL' names each pair's tuned model."), caption
 
 
