@@ -174,12 +174,8 @@ def test_quickstart_on_the_shipped_depth_pairs_in_smoke_mode(tmp_path, monkeypat
         notebooks.run_notebook(path, tmp_path, {"SMOKE": True, "PAIRS": pairs[:1], "OPERANDS": 3})
 
 
-def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch):
-    """A published pair, named as the README says, loads from the local hub cache (here tiny random Qwen2 models
-    under the pair's hub ids) and is steered as a real LM: on two-number questions answered in free text and scored by
-    the word-answer verifier, not in an organism world whose answer format it never learnt."""
-    import json
-
+def _serve_orz_from_a_hub_cache(tmp_path, monkeypatch) -> None:
+    """The hub pair orz-0.5b as tiny random Qwen2 models under its hub ids, in a local hub cache read offline."""
     from rlmeta_interp.registry import get_pair
 
     from ..conftest import save_tiny_hub
@@ -190,6 +186,15 @@ def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch
         save_tiny_hub(cache, spec.location, "qwen2", seed=seed)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_quickstart_on_a_hub_pair_from_the_local_hub_cache(tmp_path, monkeypatch):
+    """A published pair, named as the README says, loads from the local hub cache (here tiny random Qwen2 models
+    under the pair's hub ids) and is steered as a real LM: on two-number questions answered in free text and scored by
+    the word-answer verifier, not in an organism world whose answer format it never learnt."""
+    import json
+
+    _serve_orz_from_a_hub_cache(tmp_path, monkeypatch)
     monkeypatch.setenv("RLMETA_FIGURES", str(tmp_path / "figures"))
     monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
     path = next(p for p in NOTEBOOKS if p.stem == "00_quickstart")
@@ -206,16 +211,7 @@ def test_reasoning_directions_on_a_hub_pair_from_the_local_hub_cache(tmp_path, m
     pair is loaded in bfloat16 (DTYPE), as the README runs it on a GPU."""
     import json
 
-    from rlmeta_interp.registry import get_pair
-
-    from ..conftest import save_tiny_hub
-
-    pair = get_pair("orz-0.5b")
-    cache = tmp_path / "hub"
-    for seed, spec in enumerate((pair.base, pair.rl)):
-        save_tiny_hub(cache, spec.location, "qwen2", seed=seed)
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _serve_orz_from_a_hub_cache(tmp_path, monkeypatch)
     figs = tmp_path / "figures"
     monkeypatch.setenv("RLMETA_FIGURES", str(figs))
     monkeypatch.setenv("RLMETA_RESULTS", str(tmp_path / "results"))
