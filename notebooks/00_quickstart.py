@@ -72,7 +72,8 @@ REAL_MULTIPLIERS = [0.25, 0.5, 1.0]
 N_REAL = 24
 N_REAL_CONTRAST = 32
 REAL_N_RANDOM = 1
-REAL_NEW_TOKENS = 24  # greedy tokens per answer of a real LM (Gemma-3-270M below, and a hub or adapter pair)
+REAL_NEW_TOKENS = 24  # greedy tokens per answer of Gemma-3-270M below
+PAIR_NEW_TOKENS = 0  # greedy tokens per answer of a real pair (hub or adapter); 0: enough for any worked answer
 DEVICE = "cpu"  # where the pairs are loaded: "cuda" puts a real model pair on the GPU
 DTYPE = "float32"  # or "bfloat16" / "float16" (a real model pair on a GPU)
 
@@ -169,7 +170,7 @@ display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "lay
 # a zoo pair is steered on held-out problems of its own world (OPERANDS: chains of that depth); a hub or adapter pair,
 # a real LM, on two-number questions answered in free text, as Gemma-3-270M is below; never on a contrast text's prompt
 tasks = {p.name: ps.pair_task(p, operands=OPERANDS, n_problems=N_PROBLEMS, problem_seed=PROBLEM_SEED,
-                              exclude=contrasts[p.name].prompts, word_new_tokens=REAL_NEW_TOKENS) for p in pairs}
+                              exclude=contrasts[p.name].prompts, word_new_tokens=PAIR_NEW_TOKENS) for p in pairs}
 sweeps = {p.name: ps.pair_sweep(p, vectors[p.name], tasks[p.name], multipliers=MULTIPLIERS, n_random=N_RANDOM, seed=SEED,
                                 n_boot=N_BOOT) for p in tqdm(pairs, desc="steering sweep per pair")}
 pairs_note = specs.note() if any(labels.values()) else ""

@@ -52,7 +52,8 @@
 # answered step by step against the bare answer (both teacher-forced), and steering recovery is scored on other
 # questions of the same kind, asked as plain `Question: ... Answer:` prompts (not in the pair's own chat or training
 # template; an adapter pair too is asked these, not its training world's), answered in free text (`REAL_NEW_TOKENS`
-# tokens, by default as many as the longest worked answer has characters) and read by a heuristic verifier. A real
+# tokens, by default enough for any answer in the contrast's worked format, not for a wordier one) and read by a
+# heuristic verifier. A real
 # pair has no dose and no label, and its questions are not held out of its pretraining, which nobody here knows. Set
 # `STEER_LAYER` to a layer of that model (e.g. about half its depth).
 
@@ -76,7 +77,7 @@ N_SHUFFLES = 200
 N_BOOT = 1000
 PROBLEM_SEED = 10000
 MIN_GAP = 0.05  # RL minus base accuracy below which there is no gap to recover
-REAL_NEW_TOKENS = 0  # greedy tokens per answer of a real pair; 0: as many as its longest worked answer has characters
+REAL_NEW_TOKENS = 0  # greedy tokens per answer of a real pair (hub or adapter); 0: enough for any worked answer
 DEVICE = "cpu"  # where the pairs are loaded: "cuda" puts a real model pair on the GPU
 DTYPE = "float32"  # or "bfloat16" / "float16" (a real model pair on a GPU)
 
@@ -97,7 +98,7 @@ from IPython.display import Markdown, display
 from rlmeta_interp import LoadConfig, load_pair
 from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.experiments import diffing
-from rlmeta_interp.experiments.pair_steering import direction_task
+from rlmeta_interp.experiments.pair_steering import direction_task, is_real_lm
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
 from tqdm.auto import tqdm
 
@@ -118,7 +119,7 @@ display(pd.DataFrame([{"pair": s.name, "dose": s.dose, "label": s.label or "", "
 # %%
 dcfg = DirectionConfig(method=METHOD, n_shuffles=N_SHUFFLES, n_boot=N_BOOT, seed=SEED)
 rcfg = diffing.RecoveryConfig(multipliers=tuple(MULTIPLIERS), n_random=N_RANDOM, n_boot=N_BOOT, seed=SEED)
-cos_frames, tr_frames, rec_frames, chosen, behaviours, notes = [], [], [], {}, {}, {}
+cos_frames, tr_frames, rec_frames, chosen, behaviours, notes, real = [], [], [], {}, {}, {}, set()
 labels = specs.case_labels()  # the label fixed before tuning, ", no gain" where its gain check failed
 titles = specs.titles()  # panel titles: name, dose and that label
 for spec in tqdm(specs, desc="direction report per pair"):
@@ -129,6 +130,8 @@ for spec in tqdm(specs, desc="direction report per pair"):
     contrast = task.contrast
     behaviours[pair.name] = contrast.behaviour
     notes[pair.name] = task.note  # "held-out" only where problems come from an eval split, never for a real pair
+    if is_real_lm(pair):
+        real.add(pair.name)
     rep = diffing.direction_report(pair, contrast, config=dcfg)
     tag = {"pair": pair.name, "dose": pair.dose, "label": labels[spec.name]}
     cos_frames.append(rep.cosines.assign(**tag))
@@ -141,7 +144,6 @@ cosines = pd.concat(cos_frames, ignore_index=True)
 transfer = pd.concat(tr_frames, ignore_index=True)
 recovery = pd.concat(rec_frames, ignore_index=True)
 behaviour = " / ".join(dict.fromkeys(behaviours.values()))  # the contrast(s) drawn, for the captions
-real = {name for name, n in notes.items() if n.startswith("questions")}  # pairs measured as real LMs
 named = specs.note()
 display(cosines[["pair", "dose", "layer", "cosine", "ci_lo", "ci_hi", "null_indep_hi", "null_shared_hi", "p_indep", "p_shared"]])
 
@@ -283,7 +285,8 @@ for name in pairs:
             " discriminate activation from creation here." if t["accuracy"].min() >= 0.99 else "."),
         f"- steering accuracy (test half): base {a('unsteered_base')}, RL {a('rl_model')}, own direction {a('own')}"
         f" (x{chosen[name]['own']:g}), RL direction {a('from_rl')} (x{chosen[name]['from_rl']:g}), bias only {a('bias')},"
-        + (f" random {a('random:own')} (mean over seeds, the widest interval)" if "random:own" in acc.index
+        + (f" random {a('random:own')} (mean over seeds; interval from the lowest to the highest end of the seeds')"
+           if "random:own" in acc.index
            else " no random controls") + f"; {gap_text}.",
     ]
 lines.append(

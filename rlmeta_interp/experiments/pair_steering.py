@@ -36,8 +36,6 @@ from ..steering import SteeringVector
 from .quickstart import WordQuestionConfig, WordQuestionWorld, describe_effect, scratchpad_share, step_contrast
 from .quickstart import steering_effect, strongest_effect, word_problems, worked_style
 
-WORD_NEW_TOKENS = 24  # default greedy tokens for a real LM's answer to a two-number question
-
 
 def is_real_lm(pair: Any) -> bool:
     """True for a pair outside the organism worlds: a hub pair (no manifest records its world) or an adapter pair (a
@@ -100,7 +98,7 @@ def _distinct(problems: Iterable[Problem], n: int, exclude: Iterable[str], what:
 
 
 def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_seed: int = 10000,
-              exclude: Iterable[str] = (), word_new_tokens: int = WORD_NEW_TOKENS) -> SteeringTask:
+              exclude: Iterable[str] = (), word_new_tokens: int = 0) -> SteeringTask:
     """The :class:`SteeringTask` of ``pair``: ``n_problems`` held-out problems of its own world, or with ``operands``
     held-out chains of that many operands (a depth-dosed pair needs a depth beyond the one its base always saw); each
     prompt once, none of them in ``exclude`` (the prompts of the contrast texts its vector is fitted on).
@@ -108,7 +106,8 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
     A real LM pair (:func:`is_real_lm`) gets two-number questions (``operands`` numbers, if given) answered in free
     text, scored by the heuristic word-answer verifier, with the worked style ("step" or "answer is") as its
     behaviour: the organisms' answer marker and scratchpad layouts would score any real LM 0 whatever it can do. It
-    generates ``word_new_tokens`` tokens per answer.
+    generates ``word_new_tokens`` tokens per answer (0: :meth:`~rlmeta_interp.experiments.quickstart.WordQuestionWorld.
+    max_completion_chars` plus 2, so an answer in the contrast's worked format is never cut before its result).
     """
     from ..analysis.recovery import max_new_tokens
     from ..organism.trained_world import world_for
@@ -125,7 +124,8 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
             return questions.reward(problems[i], text)
 
         return SteeringTask(problems, word_score, lambda i, text: worked_style(text), "worked-style share",
-                            word_new_tokens, lambda text: "worked style" if worked_style(text) else "direct",
+                            word_new_tokens or max_new_tokens(questions),
+                            lambda text: "worked style" if worked_style(text) else "direct",
                             f"{n_problems} questions of {k} numbers")
     world = world_for(pair)
     world = difficulty_world(world, [operands]) if operands else world
@@ -185,9 +185,13 @@ def direction_task(pair: Any, *, operands: int = 0, n_contrast: int = 96, n_prob
 
     A real LM pair (:func:`is_real_lm`): ``n_contrast`` two-number questions (``operands`` numbers, if given) of two
     digits each answered step by step (label 1) and with the bare number (label 0), and other questions of the same
-    kind, scored by the word-answer verifier, answered in ``word_new_tokens`` tokens (0: as many as the longest worked
-    answer has characters, so a worked answer is never cut before its result). These questions are not held out of
-    anything: a real LM's pretraining corpus is unknown.
+    kind, scored by the word-answer verifier, answered in ``word_new_tokens`` tokens (0: the world's budget,
+    :meth:`~rlmeta_interp.experiments.quickstart.WordQuestionWorld.max_completion_chars` plus 2, so an answer in the
+    contrast's worked format is never cut before its result; a wordier one can be). These questions are not held out
+    of anything: a real LM's pretraining corpus is unknown.
+
+    Other organism worlds (bandits, planning, composition) are refused with a typed error: notebook 01's contrast and
+    steering recovery are written for arithmetic chains.
     """
     from ..organism.trained_world import world_for
     from .difficulty import difficulty_world
@@ -198,6 +202,10 @@ def direction_task(pair: Any, *, operands: int = 0, n_contrast: int = 96, n_prob
         contrast: ContrastSet | None = step_contrast(world.sample(n_contrast, seed=problem_seed + 1))
         what, new_tokens = f"questions of {k} two-digit numbers", word_new_tokens or None
     else:
+        if pair.world != "arithmetic":
+            raise InvalidConfigError(f"{pair.name}: notebook 01 measures arithmetic organisms (and real LMs), not the"
+                                     f" {pair.world!r} world: pick an arithmetic pair (`rlmeta-interp scorecard"
+                                     f" {pair.name}` runs the directions and steering indicators in its own world).")
         world = difficulty_world(pair, [operands]) if operands else world_for(pair)
         contrast = behaviour_contrast(world, n_contrast, problem_seed + 1, pretrain_corpus(pair.base))
         what = ("held-out problems" if world.config.leak_free else "problems") + (
@@ -279,8 +287,8 @@ class TowardsRL:
     passing its 95% interval, the one most beyond its random controls (:func:`effect_towards`; None where none does),
     and ``room``: how far the RL model is from the unsteered base, ``{metric: (RL minus base, lo, hi)}`` with a 95% CI
     paired over the problems (:func:`~rlmeta_interp.analysis.stats.mean_diff_ci`: Newcombe's score interval for 0/1
-    outcomes, which keeps width when every problem differs the same way) (little room means steering has little to move on that metric, whatever the
-    base holds)."""
+    outcomes, which keeps width when every problem differs the same way). Little room means steering has little to
+    move on that metric, whatever the base holds."""
 
     behaviour: dict[str, Any] | None
     accuracy: dict[str, Any] | None

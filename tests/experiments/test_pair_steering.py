@@ -11,6 +11,7 @@ from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
 from rlmeta_interp.analysis.stats import paired_proportion_diff_ci
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import pair_steering as ps
+from rlmeta_interp.experiments.quickstart import worked_solution
 from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig, ArithmeticWorld
 from rlmeta_interp.organism.worlds.base import Problem
 
@@ -75,7 +76,9 @@ def test_a_pair_without_a_recorded_world_is_steered_as_a_real_lm(tmp_path):
     with pytest.raises(InvalidConfigError, match="Only 1.. distinct questions of 2 numbers outside the contrast texts"):
         ps.pair_task(pair, n_problems=150, exclude=contrast.prompts)  # 162 one-digit two-number questions exist
     p = task.problems[0]
-    assert p.prompt.startswith("Question: What is ") and task.max_new_tokens == ps.WORD_NEW_TOKENS
+    # the default budget fits any worked answer to these questions (the contrast's format) with its result
+    assert p.prompt.startswith("Question: What is ") and task.max_new_tokens == 62
+    assert max(len(worked_solution(q)) for q in task.problems) <= task.max_new_tokens
     assert ps.pair_task(pair, n_problems=2, word_new_tokens=40).max_new_tokens == 40
     assert task.score(0, f" {p.answer}.") == 1.0 and task.score(0, " I do not know.") == 0.0
     assert task.behaviour(0, " step 1: ...") and not task.behaviour(0, f" {p.answer}.")
@@ -184,6 +187,8 @@ def test_a_bandit_pair_is_refused_before_anything_is_harvested():
     name = next(n for n, p in sorted(zoo_pairs().items()) if p.world == "bandits")  # a shipped bandit pair
     with pytest.raises(InvalidConfigError, match="steers arithmetic organisms .* pick an arithmetic pair"):
         ps.pair_contrast(load_pair(name), 4, seed=0)
+    with pytest.raises(InvalidConfigError, match="notebook 01 measures arithmetic organisms .* 'bandits' world"):
+        ps.direction_task(load_pair(name), n_contrast=4, n_problems=4)
 
 
 def test_describe_sweep_lists_the_changes_the_room_and_the_label_and_no_verdict():
