@@ -53,9 +53,8 @@
 # questions of the same kind, asked as plain `Question: ... Answer:` prompts (not in the pair's own chat or training
 # template; an adapter pair too is asked these, not its training world's), answered in free text (`REAL_NEW_TOKENS`
 # tokens, by default enough for any answer in the contrast's worked format, not for a wordier one) and read by a
-# heuristic verifier. A real
-# pair has no dose and no label, and its questions are not held out of its pretraining, which nobody here knows. Set
-# `STEER_LAYER` to a layer of that model (e.g. about half its depth).
+# heuristic verifier. A real pair has no dose and no label, and its questions are not held out of its pretraining,
+# which nobody here knows. Set `STEER_LAYER` to a layer of that model (e.g. about half its depth).
 
 # %% tags=["parameters"]
 WORLD = "arithmetic"
