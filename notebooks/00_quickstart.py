@@ -97,8 +97,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import LoadConfig, harvest, hook_name, load_model, load_pair
-from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
-from rlmeta_interp.plotting import COLORS, line_ci, save_fig, set_style
+from rlmeta_interp.analysis.contrast import contrast_direction
+from rlmeta_interp.plotting import save_fig, set_style
 from tqdm.auto import tqdm
 
 # %matplotlib inline
@@ -155,8 +155,7 @@ display(pd.DataFrame({"prompt": contrast.prompts[:4], "completion": contrast.com
 # Multiplier 1 adds exactly that mean difference at every position.
 
 # %%
-vectors = {p.name: contrast_vector(completion_means(p.base, contrasts[p.name].prompts, contrasts[p.name].completions,
-                                                    range(p.n_layers)), contrasts[p.name].labels) for p in pairs}
+vectors = {p.name: contrast_direction(p.base, contrasts[p.name], range(p.n_layers)) for p in pairs}
 display(pd.DataFrame([{"pair": name, "contrast": contrasts[name].behaviour, "layer": k, "norm": v.norms()[k]}
                       for name, v in vectors.items() for k in v.layers]))
 
@@ -180,19 +179,10 @@ n_cols = max(p.n_layers for p in pairs)
 fig, axes = plt.subplots(2 * len(pairs), n_cols, figsize=(3.0 * n_cols, 2.5 * 2 * len(pairs)), squeeze=False)
 for i, p in enumerate(pairs):
     sw = sweeps[p.name]
-    unsteered = sw.table[sw.table.condition == "unsteered"].set_index("metric")
     for j, (metric, ylabel) in enumerate((("accuracy", "greedy accuracy"), ("behaviour", sw.task.behaviour_name))):
-        cur = qs.steering_curves(sw.table, metric)
-        palette = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in cur.series.unique()}
         for layer in range(p.n_layers):
             ax = axes[2 * i + j, layer]
-            ax.axhspan(sw.rl.loc[metric, "ci_lo"], sw.rl.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2,
-                       label="RL model (95% CI)")
-            ax.axhline(sw.rl.loc[metric, "value"], color=COLORS["rl"], lw=1.2, label="RL model")
-            ax.axhline(unsteered.loc[metric, "value"], color=COLORS["base"], lw=1, ls="--", label="base unsteered")
-            line_ci(ax, cur[cur.layer == layer], "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=palette,
-                    marker="o", ms=3)
-            ax.get_legend().remove()
+            qs.draw_steering(ax, sw.table, metric, rl=sw.rl, layer=layer)
             ax.set_ylim(-0.05, 1.05)
             ax.set_title(f"layer {layer}" if j == 0 else "", fontsize=9)
             ax.set_xlabel("multiplier" if j == 1 else "")
@@ -242,8 +232,7 @@ if real_ok:
     def gemma_vector():
         lm = targets["gemma-3-270m (real LM)"].model
         contrast = qs.step_contrast(qs.word_problems(N_REAL_CONTRAST, seed=PROBLEM_SEED + 5, operands=2, digits=1))
-        return contrast_vector(completion_means(lm, contrast.prompts, contrast.completions, [REAL_LAYER]),
-                               contrast.labels)
+        return contrast_direction(lm, contrast, [REAL_LAYER])
 
     targets["gemma-3-270m (real LM)"] = SteerTarget(
         lambda: load_model("gemma-3-270m"), gemma_vector, layers=[REAL_LAYER], max_new_tokens=REAL_NEW_TOKENS,
@@ -276,8 +265,7 @@ real = None
 if run_real:
     lm = load_model("gemma-3-270m")
     real_contrast = qs.step_contrast(qs.word_problems(N_REAL_CONTRAST, seed=PROBLEM_SEED + 5, operands=2, digits=1))
-    real_vector = contrast_vector(
-        completion_means(lm, real_contrast.prompts, real_contrast.completions, [REAL_LAYER]), real_contrast.labels)
+    real_vector = contrast_direction(lm, real_contrast, [REAL_LAYER])
     real_problems = qs.word_problems(N_REAL, seed=PROBLEM_SEED + 6, operands=2, digits=1)
     real = qs.steering_effect(lm, [p.prompt for p in real_problems], lambda i, t: qs.score_word_answer(real_problems[i], t),
                               lambda i, t: qs.worked_style(t), real_vector, multipliers=REAL_MULTIPLIERS, n_random=REAL_N_RANDOM,
@@ -297,17 +285,9 @@ if real is not None:
                    {"accuracy": "accuracy (heuristic verifier)", "behaviour": "worked-style share"}))
 fig, axes = plt.subplots(len(panels), 2, figsize=(12, 3.4 * len(panels)), squeeze=False)
 for r, (title, t, ref, names) in enumerate(panels):
-    base_rows = t[t.condition == "unsteered"].set_index("metric")
     for c, metric in enumerate(names):
         ax = axes[r, c]
-        cur = qs.steering_curves(t, metric)
-        pal = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in cur.series.unique()}
-        ax.axhline(base_rows.loc[metric, "value"], color=COLORS["base"], ls="--", lw=1, label="base unsteered")
-        if ref is not None:
-            ax.axhspan(ref.loc[metric, "ci_lo"], ref.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2, label="RL model (95% CI)")
-            ax.axhline(ref.loc[metric, "value"], color=COLORS["rl"], lw=1.2, label="RL model")
-        line_ci(ax, cur, "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=pal, marker="o", ms=3)
-        ax.get_legend().remove()
+        qs.draw_steering(ax, t, metric, rl=ref)
         if c == 1:
             ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
         ax.set_title(title, fontsize=9)

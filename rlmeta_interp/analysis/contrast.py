@@ -9,7 +9,8 @@
 - :func:`behaviour_contrast`: the one of the three that a base's pretraining corpus doses (read from its manifest).
 - :func:`completion_means`: per-layer mean residual activation over the completion tokens of ``prompt + completion``
   texts (harvested through the activation cache).
-- :func:`contrast_vector`: difference of label means per layer, as a :class:`~rlmeta_interp.steering.SteeringVector`.
+- :func:`contrast_vector`: difference of label means per layer, as a :class:`~rlmeta_interp.steering.SteeringVector`;
+  :func:`contrast_direction`: that vector fitted in one model on a contrast set's texts.
 
 The directions, steering and scorecard indicators and the notebooks all build on these.
 """
@@ -192,3 +193,9 @@ def contrast_vector(
     if int(y.sum()) == 0 or int((~y).sum()) == 0:
         raise InvalidConfigError("contrast_vector needs rows of both labels (1 = behaviour, 0 = not).")
     return SteeringVector.from_means({k: v[y] for k, v in acts.items()}, {k: v[~y] for k, v in acts.items()}, site)
+
+
+def contrast_direction(model: LoadedModel, contrast: ContrastSet, layers: Sequence[int]) -> SteeringVector:
+    """``model``'s direction between the two sides of ``contrast`` at each of ``layers``: :func:`contrast_vector` of
+    its :func:`completion_means` on the contrast texts."""
+    return contrast_vector(completion_means(model, contrast.prompts, contrast.completions, layers), contrast.labels)

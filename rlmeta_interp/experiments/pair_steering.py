@@ -84,10 +84,12 @@ class SteeringTask:
     note: str
 
 
-def _distinct(problems: Iterable[Problem], n: int, exclude: Iterable[str], what: str) -> list[Problem]:
-    """The first ``n`` problems with distinct prompts not in ``exclude``; a typed error when there are fewer."""
+def _distinct(world: World, n: int, seed: int, exclude: Iterable[str], what: str) -> list[Problem]:
+    """The first ``n`` of ``world``'s held-out problems from ``seed`` with distinct prompts not in ``exclude``, from a
+    draw long enough to leave them in most worlds; a typed error when there are fewer."""
+    exclude = list(exclude)
     seen, out = set(exclude), []
-    for p in problems:
+    for p in world.sample_held_out(4 * n + len(exclude), seed=seed):
         if p.prompt not in seen:
             seen.add(p.prompt)
             out.append(p)
@@ -113,12 +115,10 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
     from ..organism.trained_world import world_for
     from .difficulty import difficulty_world
 
-    exclude = list(exclude)
-    draw = 4 * n_problems + len(exclude)  # enough draws to leave n_problems distinct ones in most worlds
     if is_real_lm(pair):
         k = operands or 2
         questions = WordQuestionWorld(WordQuestionConfig(operands=k, digits=1))
-        problems = _distinct(questions.sample(draw, seed=problem_seed), n_problems, exclude, f"questions of {k} numbers")
+        problems = _distinct(questions, n_problems, problem_seed, exclude, f"questions of {k} numbers")
 
         def word_score(i: int, text: str) -> float:
             return questions.reward(problems[i], text)
@@ -130,7 +130,7 @@ def pair_task(pair: Any, *, operands: int = 0, n_problems: int = 64, problem_see
     world = world_for(pair)
     world = difficulty_world(world, [operands]) if operands else world
     name, shows = pair_behaviour(world, pretrain_corpus(pair.base), operands)
-    problems = _distinct(world.sample_held_out(draw, seed=problem_seed), n_problems, exclude, "held-out problems")
+    problems = _distinct(world, n_problems, problem_seed, exclude, "held-out problems")
 
     def score(i: int, text: str) -> float:
         return world.reward(problems[i], text)
@@ -211,9 +211,7 @@ def direction_task(pair: Any, *, operands: int = 0, n_contrast: int = 96, n_prob
         what = ("held-out problems" if world.config.leak_free else "problems") + (
             f", chains of {operands} operands" if operands else "")
         new_tokens = None
-    exclude = contrast.prompts if contrast is not None else []
-    draw = 4 * n_problems + len(exclude)  # enough draws to leave n_problems distinct ones
-    problems = _distinct(world.sample_held_out(draw, seed=problem_seed), n_problems, exclude, what)
+    problems = _distinct(world, n_problems, problem_seed, contrast.prompts if contrast is not None else [], what)
     return DirectionTask(world, contrast, problems, new_tokens, what)
 
 

@@ -3,8 +3,8 @@
 - :func:`steering_effect`: greedy generation through TransformerLens unsteered, steered and with equal-norm random
   vectors; accuracy and behaviour share with 95% CIs (Wilson for shares, else bootstrap), and paired differences
   against the unsteered run (Newcombe's paired score interval for shares, else bootstrap).
-- :func:`strongest_effect` / :func:`describe_effect` / :func:`steering_curves`: the change most beyond its random
-  controls, a sentence on it, and plot-ready curves.
+- :func:`strongest_effect` / :func:`describe_effect` / :func:`steering_curves` / :func:`draw_steering`: the change
+  most beyond its random controls, a sentence on it, plot-ready curves and one figure panel of them.
 - :func:`steered_completion`: one prompt, one layer, one multiplier (what the notebook's live widget calls).
 - A real LM (Gemma-3-270M, or a hub pair): :func:`word_problems`, :class:`WordQuestionWorld` (those questions as a
   world, scored by :func:`score_word_answer`), :func:`step_contrast`, :func:`worked_style`, :func:`real_lm_status`.
@@ -333,6 +333,31 @@ def describe_effect(effect: Mapping[str, Any], what: str) -> str:
             f" beyond its random controls at layer {int(e['layer'])} is at multiplier {e['multiplier']:+g}:"
             f" {e['value']:.2f} [{e['ci_lo']:.2f}, {e['ci_hi']:.2f}], change {e['delta']:+.2f} [{e['delta_lo']:+.2f},"
             f" {e['delta_hi']:+.2f}] ({verdict}; {controls}).")
+
+
+def draw_steering(ax: Any, table: pd.DataFrame, metric: str, rl: pd.DataFrame | None = None,
+                  layer: int | None = None) -> None:
+    """One panel of a :func:`steering_effect` table on ``ax``: the unsteered value (dashed), the RL model's value and 95%
+    CI (``rl``: its unsteered rows indexed by metric, as a line and a band; None: not drawn), and the
+    :func:`steering_curves` of ``metric`` (steered in green, random vectors in grey) at ``layer`` (None: a table of
+    one layer), against the multiplier with their CIs. The axes' legend is removed: figures place one of their own."""
+    from ..plotting import COLORS, line_ci
+
+    unsteered = table[(table["metric"] == metric) & (table["condition"] == "unsteered")]
+    if unsteered.empty:
+        raise EmptyInputError(f"No unsteered row for metric {metric!r}: pass a steering_effect table.")
+    cur = steering_curves(table, metric)
+    if layer is None and cur["layer"].nunique() > 1:
+        raise InvalidConfigError(f"The table holds layers {sorted(cur['layer'].unique())}: pick one (layer=).")
+    cur = cur if layer is None else cur[cur["layer"] == layer]
+    ax.axhline(float(unsteered["value"].iloc[0]), color=COLORS["base"], ls="--", lw=1, label="base unsteered")
+    if rl is not None:
+        ax.axhspan(rl.loc[metric, "ci_lo"], rl.loc[metric, "ci_hi"], color=COLORS["rl"], alpha=0.2,
+                   label="RL model (95% CI)")
+        ax.axhline(rl.loc[metric, "value"], color=COLORS["rl"], lw=1.2, label="RL model")
+    palette = {s: COLORS["steered"] if s == "steered" else COLORS["random"] for s in cur["series"].unique()}
+    line_ci(ax, cur, "multiplier", "value", "ci_lo", "ci_hi", hue="series", palette=palette, marker="o", ms=3)
+    ax.get_legend().remove()
 
 
 def steering_curves(table: pd.DataFrame, metric: str) -> pd.DataFrame:

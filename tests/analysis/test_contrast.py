@@ -112,6 +112,16 @@ def test_completion_means_equal_a_manual_mean_over_completion_tokens(tiny):
             torch.testing.assert_close(got[layer][i], ref, atol=1e-5, rtol=1e-4)
 
 
+def test_contrast_direction_is_the_label_mean_difference_of_a_models_completion_means(tiny):
+    c = con.ContrastSet(["12+3=", "12+3=", "7-4=", "7-4="], ["12+3=15;A:15", "A:15", "7-4=3;A:3", "A:3"],
+                        np.array([1, 0, 1, 0]))
+    v = con.contrast_direction(tiny, c, [0, 1])
+    means = con.completion_means(tiny, c.prompts, c.completions, [0, 1], cache=False)
+    for layer in (0, 1):  # worked minus direct, averaged over the two problems
+        want = (means[layer][0] - means[layer][1] + means[layer][2] - means[layer][3]) / 2
+        torch.testing.assert_close(v.vectors[layer], want, atol=1e-5, rtol=1e-4)
+
+
 def test_contrast_vector_is_the_difference_of_label_means():
     acts = {2: torch.tensor([[1.0, 0.0], [0.0, 0.0], [3.0, 2.0], [0.0, 4.0]])}
     v = con.contrast_vector(acts, [1, 0, 1, 0])

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rlmeta_interp import load_pair
-from rlmeta_interp.analysis.contrast import completion_means, contrast_vector
+from rlmeta_interp.analysis.contrast import contrast_direction
 from rlmeta_interp.analysis.stats import paired_proportion_diff_ci
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.experiments import pair_steering as ps
@@ -47,7 +47,7 @@ def test_pair_task_and_sweep_on_a_shipped_depth_pair():
     right = world.solution(task.problems[0], "rewrite")
     assert task.behaviour(0, right) and task.score(0, right) == 1.0
     assert not task.behaviour(0, "21>21>21>21;A:21") and not task.behaviour(1, right)  # another problem's chain
-    vec = contrast_vector(completion_means(pair.base, contrast.prompts, contrast.completions, [0, 1]), contrast.labels)
+    vec = contrast_direction(pair.base, contrast, [0, 1])
     sweep = ps.pair_sweep(pair, vec, task, multipliers=[1.0], n_random=1, n_boot=20)
     assert sorted(set(sweep.table.layer)) == [-1, 0, 1]
     assert sorted(sweep.completions) == ["L0:random0@1", "L0:steered@1", "L1:random0@1", "L1:steered@1", "rl",

@@ -196,3 +196,31 @@ def test_steering_curves_start_every_series_at_the_unsteered_value(tiny):
     assert (got.value, got.ci_lo, got.ci_hi) == (row.value, row.ci_lo, row.ci_hi)
     with pytest.raises(EmptyInputError):
         qs.steering_curves(eff.table[eff.table.condition != "unsteered"], "accuracy")
+
+
+def test_draw_steering_draws_the_unsteered_value_the_rl_model_and_each_curve_of_a_layer(tiny):
+    import matplotlib.pyplot as plt
+
+    from rlmeta_interp.plotting import COLORS
+
+    prompts = ["12+3=", "45-6="]
+    vec = SteeringVector({0: torch.ones(tiny.d_model), 1: -torch.ones(tiny.d_model)})
+    eff = qs.steering_effect(tiny, prompts, lambda i, t: float(i), lambda i, t: len(t) > 2, vec, multipliers=[2.0],
+                             n_random=2, layers=[0, 1], max_new_tokens=3, n_boot=20)
+    rl = pd.DataFrame([dict(metric="accuracy", value=0.9, ci_lo=0.8, ci_hi=0.95)]).set_index("metric")
+    fig, (ax, bare) = plt.subplots(1, 2)
+    qs.draw_steering(ax, eff.table, "accuracy", rl=rl, layer=1)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["base unsteered"].get_ydata()[0] == 0.5 and lines["RL model"].get_ydata()[0] == 0.9
+    curves = [line for line in ax.get_lines() if list(line.get_xdata()) == [0.0, 2.0]]  # from the unsteered start
+    assert len(curves) == 3 and ax.get_legend() is None  # layer 1 only: steered and two random vectors
+    assert sorted(line.get_color() == COLORS["steered"] for line in curves) == [False, False, True]
+    one_layer = eff.table[eff.table.layer.isin([-1, 0])]  # the unsteered rows and layer 0's
+    qs.draw_steering(bare, one_layer, "accuracy")  # no RL model
+    assert "RL model" not in {line.get_label() for line in bare.get_lines()}
+    assert len([line for line in bare.get_lines() if list(line.get_xdata()) == [0.0, 2.0]]) == 3
+    with pytest.raises(InvalidConfigError, match="pick one"):
+        qs.draw_steering(bare, eff.table, "accuracy")  # two layers' curves would be drawn as one
+    plt.close(fig)
+    with pytest.raises(EmptyInputError):
+        qs.draw_steering(ax, eff.table[eff.table.condition != "unsteered"], "accuracy")
