@@ -99,6 +99,7 @@ from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.experiments.pair_steering import direction_task, is_real_lm
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
+from rlmeta_interp.report import fmt_interval
 from tqdm.auto import tqdm
 
 # %matplotlib inline
@@ -264,8 +265,8 @@ for name in pairs:
     own = r[r.condition == "own"].iloc[0]
     from_rl = r[r.condition == "from_rl"].iloc[0]
     gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is {own.gap_recovered:.2f}"
-                f" [{own.ci_lo:.2f}, {own.ci_hi:.2f}] with the own direction and {from_rl.gap_recovered:.2f}"
-                f" [{from_rl.ci_lo:.2f}, {from_rl.ci_hi:.2f}] with the RL direction"
+                f" {fmt_interval(own.ci_lo, own.ci_hi)} with the own direction and {from_rl.gap_recovered:.2f}"
+                f" {fmt_interval(from_rl.ci_lo, from_rl.ci_hi)} with the RL direction (MOVER-R intervals)"
                 if gap_rl >= MIN_GAP else
                 f"RL beats the base by {gap_rl:+.2f} on the test half, less than {MIN_GAP}, so there is no gap to recover")
     lines += [

@@ -35,7 +35,8 @@
 # often they fire.
 #
 # **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose: the hybrid's accuracy
-# (Wilson intervals) and gap recovered (bootstrap CIs over problems), the fraction of tokens steered, and the three controls; the
+# (Wilson intervals) and gap recovered (MOVER-R intervals over problems; an end is infinite where the RL-base gap's own
+# interval reaches 0), the fraction of tokens steered, and the three controls; the
 # steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
 #
 # **On the validation zoo** (`PAIRS` naming the fine-tuned depth pairs, as the figures of record run it: the shipped
@@ -87,6 +88,7 @@ from rlmeta_interp.experiments import diffing
 from rlmeta_interp.experiments.difficulty import difficulty_world
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.plotting import COLORS, bar_ci, panel_grid, save_fig, set_style
+from rlmeta_interp.report import fmt_interval
 from tqdm.auto import tqdm
 
 # %matplotlib inline
@@ -206,7 +208,7 @@ for name in pairs:
     gap = s.loc["rl", "accuracy"] - s.loc["base", "accuracy"]
 
     def g(cond: str, s: pd.DataFrame = s) -> str:  # this pair's table, bound now
-        return (f"{s.loc[cond, 'gap_recovered']:.0%} [{s.loc[cond, 'ci_lo']:.0%}, {s.loc[cond, 'ci_hi']:.0%}]"
+        return (f"{s.loc[cond, 'gap_recovered']:.0%} {fmt_interval(s.loc[cond, 'ci_lo'], s.loc[cond, 'ci_hi'], pct=True)}"
                 if pd.notna(s.loc[cond, "gap_recovered"]) else "undefined")
 
     if gap >= MIN_GAP:

@@ -62,12 +62,19 @@ def fmt_pct(x: Any, digits: int = 0) -> str:
 
 
 def fmt_interval(lo: Any, hi: Any, *, pct: bool = False) -> str:
-    """``[lo, hi]`` in the same format as its value; empty when either end is missing."""
-    a, b = _finite(lo), _finite(hi)
-    if a is None or b is None:
-        return ""
-    f = fmt_pct if pct else fmt_num
-    return f"[{f(a)}, {f(b)}]"
+    """``[lo, hi]`` in the same format as its value; an unbounded end reads ``-inf`` / ``inf``; empty when either
+    end is missing."""
+    ends = []
+    for x in (lo, hi):
+        v = _finite(x)
+        if v is None:
+            unbounded = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isinf(x)
+            if not unbounded:
+                return ""
+            ends.append("inf" if x > 0 else "-inf")
+        else:
+            ends.append(fmt_pct(v) if pct else fmt_num(v))
+    return f"[{ends[0]}, {ends[1]}]"
 
 
 def fmt_agrees(x: Any) -> str:

@@ -29,8 +29,8 @@ from ..errors import EmptyInputError, InvalidConfigError, NonFiniteError
 from ..hooks import Site, hook_name, resolve_layer
 from ..steering import SteeringVector
 from ..views import tl_view
-from .recovery import gap_ci, gap_recovered, score_array
-from .stats import mean_ci
+from .recovery import gap_recovered, score_array
+from .stats import mean_ci, recovered_share_ci
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +431,7 @@ def hybrid_gap_recovery(
     (equal-norm random vectors, disagreement firing; ``n_random`` seeds), ``bias_only`` (if ``bias`` is given: the
     bias vector for every category, disagreement firing). Rows: ``condition, seed, accuracy, acc_ci_lo,
     acc_ci_hi, gap_recovered, ci_lo, ci_hi, frac_steered, n`` (accuracy: a Wilson interval for 0/1 rewards, else a
-    bootstrap; gap recovered: a bootstrap over problems); also returns each condition's :class:`HybridResult`.
+    bootstrap; gap recovered: MOVER-R over problems, as in steering recovery); also returns each condition's :class:`HybridResult`.
     """
     cat_vecs = _as_category_vectors(vectors)
     never = config.replace(firing="never")
@@ -459,7 +459,7 @@ def hybrid_gap_recovery(
     for key, s in scores.items():
         condition, _, seed = key.partition(":")
         lo, hi = mean_ci(s, n_boot=n_boot, ci=ci, seed=config.seed)  # Wilson for 0/1 verifier scores
-        g_lo, g_hi = gap_ci(s, s_base, s_rl, n_boot, ci, config.seed)
+        g_lo, g_hi = recovered_share_ci(s, s_base, s_rl, n_boot=n_boot, ci=ci, seed=config.seed)
         rows.append({
             "condition": condition, "seed": int(seed) if seed else None, "accuracy": float(s.mean()),
             "acc_ci_lo": lo, "acc_ci_hi": hi, "gap_recovered": gap_recovered(s.mean(), s_base.mean(), s_rl.mean()),

@@ -2,10 +2,10 @@
 
 :func:`steering_recovery` steers the base model with named vectors (its own behaviour direction, the RL model's) at
 several multipliers and scores it; ``gap_recovered = (acc_steered - acc_base) / (acc_rl - acc_base)`` with a
-bootstrap CI over problems. Controls: random vectors of equal per-layer norm (several seeds) and a bias-only vector
+MOVER-R interval over problems (:func:`rlmeta_interp.analysis.stats.recovered_share_ci`). Controls: random vectors of equal per-layer norm (several seeds) and a bias-only vector
 (:func:`bias_vector`: mean RL activation minus mean base activation, no behaviour information).
 :func:`greedy_scores` is the usual scoring callback (greedy TransformerLens completions scored by the world's
-verifier). The gap arithmetic (:func:`gap_recovered`, :func:`gap_ci`, :func:`score_array`) is shared with hybrid
+verifier). The gap arithmetic (:func:`gap_recovered`, :func:`score_array`) is shared with hybrid
 decoding (:mod:`rlmeta_interp.analysis.hybrid`).
 
 Steering goes through :class:`rlmeta_interp.steering.SteeringVector` (TransformerLens hooks), so scoring callbacks
@@ -30,7 +30,7 @@ from ..hooks import Site
 from ..organism.worlds.base import World
 from ..steering import SteeringVector
 from ..views import tl_view
-from .stats import bootstrap_ci, mean_ci
+from .stats import mean_ci, recovered_share_ci
 
 log = logging.getLogger(__name__)
 
@@ -73,28 +73,6 @@ def gap_recovered(acc_steered: float, acc_base: float, acc_rl: float) -> float:
     """``(acc_steered - acc_base) / (acc_rl - acc_base)``; NaN when the RL model is no better than the base."""
     den = acc_rl - acc_base
     return float((acc_steered - acc_base) / den) if den != 0 else float("nan")
-
-
-def gap_ci(steered: np.ndarray, base: np.ndarray, rl: np.ndarray, n_boot: int, ci: float, seed: int) -> tuple[float, float]:
-    """Bootstrap CI of the gap recovered, resampling problems jointly in all three score vectors."""
-    n = base.shape[0]
-    if n < 2:
-        return (float("nan"), float("nan"))
-
-    def stat(idx_f: np.ndarray, axis: int = -1) -> np.ndarray:
-        idx = np.atleast_2d(idx_f).astype(np.int64)
-        b, r, s = base[idx].mean(-1), rl[idx].mean(-1), steered[idx].mean(-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = (s - b) / (r - b)
-        finite = np.isfinite(out)
-        # resamples where RL ties the base have no gap; scipy cannot skip NaN, so give them the median
-        if not finite.all() and finite.any():
-            out = np.where(finite, out, np.median(out[finite]))
-        return out if np.ndim(idx_f) > 1 else out[0]
-
-    if not np.isfinite(gap_recovered(steered.mean(), base.mean(), rl.mean())):
-        return (float("nan"), float("nan"))
-    return bootstrap_ci(np.arange(n, dtype=np.float64), stat=stat, n_boot=n_boot, ci=ci, seed=seed)
 
 
 def bias_vector(
@@ -153,7 +131,8 @@ def steering_recovery(
     ``rl`` and ``base`` unsteered, then on ``base`` inside each steering context. Rows: ``condition``
     (``unsteered_base``, ``rl_model``, a vector name, ``random:<name>``, ``bias``), ``seed`` (random controls), ``multiplier``, ``accuracy,
     acc_ci_lo, acc_ci_hi, gap_recovered, ci_lo, ci_hi, n`` (accuracy: a Wilson interval for 0/1 scores, else a
-    bootstrap over problems; gap recovered: a bootstrap over problems).
+    bootstrap over problems; gap recovered: MOVER-R over problems, ``-inf`` / ``inf`` at an end
+    where the RL-base gap's own interval reaches 0).
     """
     if not vectors:
         raise EmptyInputError("No steering vectors given: pass {name: SteeringVector}.")
@@ -171,7 +150,7 @@ def steering_recovery(
 
     def row(condition: str, scores: np.ndarray, multiplier: float, seed: int | None) -> dict[str, Any]:
         lo, hi = mean_ci(scores, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed)  # Wilson for 0/1 verifier scores
-        g_lo, g_hi = gap_ci(scores, s_base, s_rl, cfg.n_boot, cfg.ci, cfg.seed)
+        g_lo, g_hi = recovered_share_ci(scores, s_base, s_rl, n_boot=cfg.n_boot, ci=cfg.ci, seed=cfg.seed)
         return {
             "condition": condition, "seed": seed, "multiplier": multiplier, "accuracy": float(scores.mean()),
             "acc_ci_lo": lo, "acc_ci_hi": hi, "gap_recovered": gap_recovered(scores.mean(), s_base.mean(), s_rl.mean()),

@@ -11,7 +11,8 @@ Conventions:
 - Degenerate data (all units equal): a bootstrap interval collapses to the point ``(v, v)``. Shares of 0/1 outcomes
   therefore have score intervals as well (:func:`proportion_ci`, Wilson; :func:`paired_proportion_diff_ci`, Newcombe,
   for paired differences), which keep width there and are defined for a single unit; :func:`mean_ci` and
-  :func:`mean_diff_ci` choose them for 0/1 data and the bootstrap otherwise.
+  :func:`mean_diff_ci` choose them for 0/1 data and the bootstrap otherwise. The share of a gap recovered, a ratio
+  of two paired differences, gets its limits from those intervals (:func:`recovered_share_ci`, MOVER-R).
 """
 
 from __future__ import annotations
@@ -219,6 +220,64 @@ def mean_diff_ci(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[float
     if np.isin(a_arr, (0.0, 1.0)).all() and np.isin(b_arr, (0.0, 1.0)).all():
         return paired_proportion_diff_ci(a_arr, b_arr, ci=ci)
     return paired_diff_ci(a_arr, b_arr, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def _first_root(qa: float, qb: float, qc: float, start: float, stop: float) -> float | None:
+    """The root of ``qa c^2 + qb c + qc`` nearest ``start`` on the way to ``stop`` (either order), or None."""
+    roots = np.roots([qa, qb, qc]) if (qa, qb) != (0.0, 0.0) else np.array([])
+    lo, hi = min(start, stop), max(start, stop)
+    real = [float(r.real) for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and lo <= r.real <= hi]
+    return min(real, key=lambda r: abs(r - start)) if real else None
+
+
+def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Sequence[float] | Float[np.ndarray, " n"],
+                       full: Sequence[float] | Float[np.ndarray, " n"], n_boot: int = 1000, ci: float = 0.95,
+                       seed: int = 0) -> tuple[float, float]:
+    """CI of the share of a gap recovered, ``(mean(part) - mean(base)) / (mean(full) - mean(base))``, where the three
+    hold one score per unit of the same units (a steered model, the base, the RL model on the same problems).
+
+    Method: MOVER-R (Zou & Donner 2008, Stat Med 27:1693; Newcombe 2016, Stat Methods Med Res 25:1774) with the
+    correlation of the two differences. The numerator's and denominator's own intervals come from
+    :func:`mean_diff_ci` (Newcombe's score interval for 0/1 scores), and the ratio's limits are the values ``c`` at
+    which the MOVER interval of ``numerator - c * denominator`` just reaches 0 (Fieller's idea, with intervals
+    that keep width at 0 and 1). So a steered base that solves what the base solves, nothing, has a narrow interval
+    around 0 rather than the point ``[0, 0]`` a bootstrap of all-equal differences gives. When the denominator's
+    interval reaches 0 (no gap to speak of), the ratio has no finite limit there and the end is ``-inf`` / ``inf``.
+    NaN when the gap is exactly 0 or there are fewer than two units. Hand-written: no library has an interval for
+    a ratio of two paired differences."""
+    _check_params(n_boot, ci, "percentile")
+    s, b, r = (_as_array(v, name, ndim=1) for v, name in ((part, "part"), (base, "base"), (full, "full")))
+    if not s.shape == b.shape == r.shape:
+        raise InvalidConfigError(f"part, base and full need one score per unit each; got lengths {s.size}, {b.size}"
+                                 f" and {r.size}.")
+    num, den = s - b, r - b
+    t1, t2 = float(num.mean()), float(den.mean())
+    if s.size < 2 or t2 == 0:
+        return (float("nan"), float("nan"))
+    (l1, u1), (l2, u2) = mean_diff_ci(s, b, n_boot=n_boot, ci=ci, seed=seed), mean_diff_ci(r, b, n_boot=n_boot, ci=ci,
+                                                                                            seed=seed)
+    if t2 < 0:  # the same ratio with both differences negated, so that the denominator is positive
+        t1, l1, u1, t2, l2, u2 = -t1, -u1, -l1, -t2, -u2, -l2
+    if l2 <= 0:
+        return (float("-inf"), float("inf"))
+    rho = float(np.corrcoef(num, den)[0, 1]) if num.std() > 0 and den.std() > 0 else 0.0
+    est = t1 / t2
+    # 0 leaves the MOVER interval of t1 - c*t2 where (c*t2 - t1)^2 equals the combined squared half-width; for
+    # c < 0 the denominator's interval flips, so each side is a quadratic on c < 0 and another on c >= 0
+    ends = []
+    for err1, errs2, direction in (((u1 - t1), (u2 - t2, t2 - l2), 1.0), ((t1 - l1), (t2 - l2, u2 - t2), -1.0)):
+        found = None
+        pieces = [(est, 0.0, errs2[0]), (max(est, 0.0), np.inf, errs2[1])] if direction > 0 else \
+                 [(est, 0.0, errs2[1]), (min(est, 0.0), -np.inf, errs2[0])]
+        for start, stop, err2 in pieces:
+            if (stop - start) * direction < 0:
+                continue
+            qa, qb, qc = t2 ** 2 - err2 ** 2, -2 * t1 * t2 + 2 * rho * err1 * err2, t1 ** 2 - err1 ** 2
+            found = _first_root(qa, qb, qc, start, stop)
+            if found is not None:
+                break
+        ends.append(found if found is not None else direction * np.inf)
+    return (float(ends[1]), float(ends[0]))
 
 
 def _units(num: Sequence[float] | np.ndarray, den: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
