@@ -35,9 +35,8 @@
 # often they fire.
 #
 # **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose: the hybrid's accuracy
-# (Wilson intervals) and gap recovered (MOVER-R intervals over problems; an end is infinite where the RL-base gap's own
-# interval reaches 0), the fraction of tokens steered, and the three controls; the
-# steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
+# (Wilson intervals) and gap recovered (MOVER-R intervals over problems; unbounded, [-inf, inf], where the RL-base
+# gap's own interval reaches 0), the fraction of tokens steered, and the three controls; the steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
 #
 # **On the validation zoo** (`PAIRS` naming the fine-tuned depth pairs, as the figures of record run it: the shipped
 # `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`, and their twins of pretraining seeds 1 and 2,

@@ -68,10 +68,13 @@ def fmt_interval(lo: Any, hi: Any, *, pct: bool = False) -> str:
     for x in (lo, hi):
         v = _finite(x)
         if v is None:
-            unbounded = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isinf(x)
+            try:
+                unbounded = not isinstance(x, (bool, str)) and math.isinf(float(x))
+            except (TypeError, ValueError):
+                unbounded = False
             if not unbounded:
                 return ""
-            ends.append("inf" if x > 0 else "-inf")
+            ends.append("inf" if float(x) > 0 else "-inf")
         else:
             ends.append(fmt_pct(v) if pct else fmt_num(v))
     return f"[{ends[0]}, {ends[1]}]"

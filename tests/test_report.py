@@ -3,6 +3,7 @@ import json
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from rlmeta_interp.paths import REPO_ROOT
@@ -50,7 +51,8 @@ def test_numbers_for_people():
     assert fmt_interval(0.0, -0.0) == "[0, 0]" and fmt_num(-0.0) == "0" and fmt_num(-1e-20) != "-0"
     assert fmt_interval(0.61, 1.0, pct=True) == "[61%, 100%]" and fmt_interval(None, 1) == ""
     assert fmt_interval(float("-inf"), 0.4, pct=True) == "[-inf, 40%]" and fmt_interval(math.inf, 1) == "[inf, 1]"
-    assert fmt_interval(float("nan"), 1) == "" and fmt_interval(True, 1) == ""
+    assert fmt_interval(float("nan"), 1) == "" and fmt_interval(True, 1) == "" and fmt_interval("inf", 1) == ""
+    assert fmt_interval(np.float32("inf"), np.float32(0.5)) == "[inf, 0.5]"
     assert fmt_pct(0.8333) == "83%" and fmt_pct(float("nan")) == "–" and fmt_pct(-0.001) == "0%"
     assert fmt_num(float("nan")) == "–" and fmt_num(None) == "–" and fmt_num(0.123456) == "0.123"
     assert [fmt_agrees(x) for x in (True, False, None, math.nan, 1.0, 0.0)] == \

@@ -131,8 +131,8 @@ def steering_recovery(
     ``rl`` and ``base`` unsteered, then on ``base`` inside each steering context. Rows: ``condition``
     (``unsteered_base``, ``rl_model``, a vector name, ``random:<name>``, ``bias``), ``seed`` (random controls), ``multiplier``, ``accuracy,
     acc_ci_lo, acc_ci_hi, gap_recovered, ci_lo, ci_hi, n`` (accuracy: a Wilson interval for 0/1 scores, else a
-    bootstrap over problems; gap recovered: MOVER-R over problems, ``-inf`` / ``inf`` at an end
-    where the RL-base gap's own interval reaches 0).
+    bootstrap over problems; gap recovered: MOVER-R over problems, ``(-inf, inf)`` where the
+    RL-base gap's own interval reaches 0).
     """
     if not vectors:
         raise EmptyInputError("No steering vectors given: pass {name: SteeringVector}.")

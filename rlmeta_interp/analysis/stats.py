@@ -18,6 +18,7 @@ Conventions:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -223,11 +224,40 @@ def mean_diff_ci(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[float
 
 
 def _first_root(qa: float, qb: float, qc: float, start: float, stop: float) -> float | None:
-    """The root of ``qa c^2 + qb c + qc`` nearest ``start`` on the way to ``stop`` (either order), or None."""
-    roots = np.roots([qa, qb, qc]) if (qa, qb) != (0.0, 0.0) else np.array([])
+    """The root of ``qa c^2 + qb c + qc`` nearest ``start`` on the way to ``stop`` (either order), or None. A
+    discriminant that is negative only by rounding counts as 0, so a double root (a tangent) is found."""
+    scale = max(abs(qa), abs(qb), abs(qc))
+    if scale == 0:
+        return None
+    qa, qb, qc = qa / scale, qb / scale, qc / scale
+    if abs(qa) < 1e-12:
+        roots = [-qc / qb] if abs(qb) > 1e-12 else []
+    else:
+        disc = qb * qb - 4 * qa * qc
+        if disc < 0:
+            if disc < -1e-9:
+                return None
+            disc = 0.0
+        q = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the stable form of the two roots
+        roots = [q / qa] + ([qc / q] if q != 0 else [])
     lo, hi = min(start, stop), max(start, stop)
-    real = [float(r.real) for r in np.atleast_1d(roots) if abs(r.imag) < 1e-12 and lo <= r.real <= hi]
-    return min(real, key=lambda r: abs(r - start)) if real else None
+    inside = [x for x in roots if lo - 1e-12 <= x <= hi + 1e-12]
+    return min(inside, key=lambda x: abs(x - start)) if inside else None
+
+
+def _difference_correlation(num: np.ndarray, den: np.ndarray, shares: bool) -> float:
+    """Correlation of two paired differences; for differences of 0/1 scores with Newcombe's continuity correction
+    (the cross term ``n sum(xy) - sum(x) sum(y)``, which is ``AD - BC`` for 0/1 values, shrunk by ``n/2`` towards 0
+    when positive), without which a steered base that recovers exactly the RL model's problems reads a correlation of
+    1 and an interval far narrower than the count of those problems allows."""
+    n = num.size
+    vx, vy = n * (num ** 2).sum() - num.sum() ** 2, n * (den ** 2).sum() - den.sum() ** 2
+    if vx <= 1e-12 * max(n * n, 1) or vy <= 1e-12 * max(n * n, 1):
+        return 0.0
+    cross = n * (num * den).sum() - num.sum() * den.sum()
+    if shares:
+        cross = cross - n / 2 if cross > n / 2 else (cross if cross < 0 else 0.0)
+    return float(np.clip(cross / math.sqrt(vx * vy), -1.0, 1.0))
 
 
 def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Sequence[float] | Float[np.ndarray, " n"],
@@ -236,15 +266,20 @@ def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Se
     """CI of the share of a gap recovered, ``(mean(part) - mean(base)) / (mean(full) - mean(base))``, where the three
     hold one score per unit of the same units (a steered model, the base, the RL model on the same problems).
 
-    Method: MOVER-R (Zou & Donner 2008, Stat Med 27:1693; Newcombe 2016, Stat Methods Med Res 25:1774) with the
-    correlation of the two differences. The numerator's and denominator's own intervals come from
-    :func:`mean_diff_ci` (Newcombe's score interval for 0/1 scores), and the ratio's limits are the values ``c`` at
-    which the MOVER interval of ``numerator - c * denominator`` just reaches 0 (Fieller's idea, with intervals
-    that keep width at 0 and 1). So a steered base that solves what the base solves, nothing, has a narrow interval
-    around 0 rather than the point ``[0, 0]`` a bootstrap of all-equal differences gives. When the denominator's
-    interval reaches 0 (no gap to speak of), the ratio has no finite limit there and the end is ``-inf`` / ``inf``.
-    NaN when the gap is exactly 0 or there are fewer than two units. Hand-written: no library has an interval for
-    a ratio of two paired differences."""
+    Method: the MOVER for a difference of correlated estimates (Zou & Donner 2008, Stat Med 27:1693), inverted for a
+    ratio as Fieller did (the MOVER-R of Newcombe 2016, Stat Methods Med Res 25:1774, is the same inversion for
+    independent estimates). The two differences' own intervals come from :func:`mean_diff_ci` (Newcombe's paired
+    score interval for 0/1 scores, else a paired bootstrap); their correlation is continuity-corrected for 0/1
+    scores (:func:`_difference_correlation`). The limits are the ``c`` at which the MOVER interval of
+    ``numerator - c * denominator`` just reaches 0. Its own additions: a limit below 0 is solved with the
+    denominator's interval flipped (the published closed forms assume a positive ratio), and an RL model worse than
+    the base is handled by negating both differences.
+
+    So a steered base that solves what the base solves, nothing, has a narrow interval around 0 rather than the point
+    ``[0, 0]`` a bootstrap of all-equal differences gives. When the denominator's interval reaches 0 (no gap to speak
+    of) the confidence set is unbounded and the interval is ``(-inf, inf)``; otherwise both ends are finite. NaN when
+    the gap is exactly 0 or there are fewer than two units. Hand-written: no library has an interval for a ratio of
+    two paired differences."""
     _check_params(n_boot, ci, "percentile")
     s, b, r = (_as_array(v, name, ndim=1) for v, name in ((part, "part"), (base, "base"), (full, "full")))
     if not s.shape == b.shape == r.shape:
@@ -260,7 +295,7 @@ def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Se
         t1, l1, u1, t2, l2, u2 = -t1, -u1, -l1, -t2, -u2, -l2
     if l2 <= 0:
         return (float("-inf"), float("inf"))
-    rho = float(np.corrcoef(num, den)[0, 1]) if num.std() > 0 and den.std() > 0 else 0.0
+    rho = _difference_correlation(num, den, shares=bool(np.isin(np.concatenate([s, b, r]), (0.0, 1.0)).all()))
     est = t1 / t2
     # 0 leaves the MOVER interval of t1 - c*t2 where (c*t2 - t1)^2 equals the combined squared half-width; for
     # c < 0 the denominator's interval flips, so each side is a quadratic on c < 0 and another on c >= 0

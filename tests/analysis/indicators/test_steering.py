@@ -25,7 +25,8 @@ def test_vote_thresholds():
     assert st.vote(m(rec=0.0, lo=-0.2, hi=0.5), R) == "inconclusive"  # CI reaches the activation minimum
     assert st.vote(m(rec=0.0, lo=-0.2, hi=0.4, acc_hi=0.39), R) == "inconclusive"  # steering broke the model
     # an interval unbounded at an end (the gap's own interval reaches 0) can vote neither way
-    assert st.vote(m(rec=0.8, lo=0.6, hi=float("inf"), rnd_hi=float("inf")), R) == "inconclusive"
+    assert st.vote(m(rec=0.8, lo=float("-inf"), hi=float("inf")), R) == "inconclusive"
+    assert st.vote(m(rnd_hi=float("inf")), R) == "inconclusive"  # a random vector's unbounded interval
     assert st.vote(m(rec=0.0, lo=float("-inf"), hi=float("inf")), R) == "inconclusive"
     assert st.statistic(m(rec=0.8)).value == -0.8
     assert st.with_cut(R, -0.3).recovered_activation_min == 0.3
