@@ -202,7 +202,7 @@ save_fig(fig, 1, "probe_transfer",
          caption=f"Logistic probes for {behaviour}, fitted on one model and scored on held-out texts of both"
                  f" (cross-fitted, {dcfg.n_folds} stratified folds, a repeated text in one fold, each model standardised by its own"
                  f" training fold),"
-                 f" 95% bootstrap CIs over {2 * N_CONTRAST} texts, chance = majority class;"
+                 f" 95% Wilson intervals over {2 * N_CONTRAST} texts, chance = majority class;"
                  + (named if PAIRS else f" RL seed {SEED}."))
 plt.show()
 

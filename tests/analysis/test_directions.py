@@ -20,6 +20,7 @@ from rlmeta_interp.analysis.directions import (
     random_init_like,
     ridge_probe_r2,
 )
+from rlmeta_interp.analysis.stats import proportion_ci
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError, NonFiniteError
 
 D = 16
@@ -86,6 +87,13 @@ def test_probe_transfer_shared_vs_orthogonal():
     df = probe_transfer({0: base[0]}, {0: rl[0]}, y, config=DirectionConfig(n_boot=200))
     acc = df.set_index(["source", "target"])["accuracy"]
     assert acc[("rl", "rl")] > 0.85 and acc[("rl", "base")] > 0.85
+    # each accuracy's interval is Wilson's over the held-out texts, which keeps width at 1
+    for row in df.itertuples():
+        wilson = proportion_ci(np.r_[np.ones(round(row.accuracy * row.n)), np.zeros(row.n - round(row.accuracy * row.n))])
+        assert (row.ci_lo, row.ci_hi) == pytest.approx(wilson) and row.ci_lo < row.accuracy <= row.ci_hi
+    base_s, rl_s, y_s = _planted(shared=True, strength=20.0)
+    strong = probe_transfer({0: base_s[0]}, {0: rl_s[0]}, y_s)
+    assert (strong.accuracy == 1.0).all() and (strong.ci_lo < 1.0).all()  # right on every text: still an interval
     base_o, rl_o, y_o = _planted(shared=False, strength=4.0)
     df_o = probe_transfer({0: base_o[0]}, {0: rl_o[0]}, y_o, config=DirectionConfig(n_boot=200))
     acc_o = df_o.set_index(["source", "target"])
