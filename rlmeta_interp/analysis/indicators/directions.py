@@ -122,7 +122,9 @@ def measure(ctx: Context) -> tuple[DirectionsMetrics | None, dict[str, pd.DataFr
     cfg = DirectionConfig(n_boot=ctx.config.n_boot, seed=ctx.config.seed, n_shuffles=50)
     L = ctx.layer
     cos = direction_cosines({L: d["base"]}, {L: d["rl"]}, d["labels"], config=cfg)
-    tr = probe_transfer({L: d["base"]}, {L: d["rl"]}, d["labels"], config=cfg).set_index(["source", "target"])
+    # a repeated contrast text stays in one fold, so no probe is scored on a copy of a row it was fitted on
+    tr = probe_transfer({L: d["base"]}, {L: d["rl"]}, d["labels"], config=cfg, groups=d["texts"]).set_index(
+        ["source", "target"])
     row = cos.iloc[0]
     tables = {"cosines": cos, "probe_transfer": tr.reset_index()}
     seed_cos = scaled = cka_seed = Estimate()

@@ -78,14 +78,16 @@ def contrast(ctx: Context) -> tuple[list[str], list[str], np.ndarray] | None:
 
 
 def contrast_acts(ctx: Context) -> dict[str, Any] | None:
-    """``{"labels", "base", "rl"[, "reference"]}``: contrast activations of each model at ``ctx.layer``."""
+    """``{"labels", "texts", "base", "rl"[, "reference"]}``: contrast activations of each model at ``ctx.layer``
+    (``texts``: each row's prompt and completion, for folds that keep a repeated text on one side)."""
     if "directions" not in ctx.cache:
         con = contrast(ctx)
         if con is None:
             ctx.cache["directions"] = None
         else:
             prompts, comps, labels = con
-            d = {"labels": labels, "base": completion_means(ctx.pair.base, prompts, comps, ctx.layer),
+            d = {"labels": labels, "texts": [p + c for p, c in zip(prompts, comps, strict=True)],
+                 "base": completion_means(ctx.pair.base, prompts, comps, ctx.layer),
                  "rl": completion_means(ctx.pair.rl, prompts, comps, ctx.layer)}
             if ctx.reference_base is not None:
                 d["reference"] = completion_means(ctx.reference_base, prompts, comps, ctx.layer)

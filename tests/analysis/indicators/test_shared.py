@@ -42,6 +42,8 @@ def test_contrast_exists_for_arithmetic_and_bandits_and_carries_the_reference(pa
     n = 2 * ctx.config.n_contrast
     assert d["labels"].sum() == ctx.config.n_contrast and d["base"].shape[0] == n
     assert d["reference"].shape == d["base"].shape and not (d["reference"] == d["base"]).all()
+    prompts, comps, _ = shared.contrast(ctx)
+    assert d["texts"] == [p + c for p, c in zip(prompts, comps, strict=True)]  # the probe's fold groups
     assert shared.contrast_acts(ctx) is d  # measured once per run
 
 
