@@ -86,7 +86,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from rlmeta_interp.analysis.directions import RidgeProbeConfig
+from rlmeta_interp.analysis.belief_probes import RidgeProbeConfig
 from rlmeta_interp.analysis.incontext import (
     belief_episodes,
     random_init_control,

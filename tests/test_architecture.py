@@ -222,7 +222,7 @@ def _long() -> list[str]:
 KNOWN_CYCLES: list[list[str]] = []
 KNOWN_UPWARD: list[str] = []
 KNOWN_PRIVATE: list[str] = []
-KNOWN_LONG: list[str] = ["analysis.directions (514 lines)"]
+KNOWN_LONG: list[str] = []
 
 
 def _key(entry: str) -> str:

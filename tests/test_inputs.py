@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from rlmeta_interp.errors import EmptyInputError, InputTooLongError, InvalidConfigError, NonFiniteError
-from rlmeta_interp.inputs import (check_int, check_number, check_prompt_pairs, check_prompts, check_token_batch)
+from rlmeta_interp.inputs import (check_float_array, check_int, check_number, check_prompt_pairs, check_prompts,
+                                  check_token_batch)
 
 
 def test_prompts():
@@ -52,3 +53,13 @@ def test_token_batch_accepts_right_padding_and_rejects_the_rest():
         check_token_batch(ids, mask, vocab_size=6, n_ctx=2)
     with pytest.raises(InvalidConfigError, match="must be a torch tensor"):
         check_token_batch([[1, 2]], None, vocab_size=6, n_ctx=None)
+
+
+def test_float_arrays():
+    out = check_float_array(torch.tensor([[1, 2]], dtype=torch.float16), "acts")
+    assert out.dtype == np.float64 and out.tolist() == [[1.0, 2.0]]
+    assert check_float_array([0.5, 1], "targets").tolist() == [0.5, 1.0]
+    with pytest.raises(EmptyInputError, match="acts is empty"):
+        check_float_array(torch.zeros(0, 4), "acts")
+    with pytest.raises(NonFiniteError, match="targets holds NaN"):
+        check_float_array(np.array([1.0, np.inf]), "targets")

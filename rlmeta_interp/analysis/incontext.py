@@ -295,7 +295,7 @@ def reward_prediction(
 def random_init_control(model: LoadedModel, seed: int) -> LoadedModel:
     """A LoadedModel with the same architecture and tokenizer but freshly initialised weights (the probe control).
     ``seed`` should differ from the organism's own initialisation seed."""
-    from .directions import random_init_like
+    from .belief_probes import random_init_like
 
     return replace(model, name="random_init", hf=random_init_like(model.hf, seed=seed), _tl=None, manifest=None)
 
@@ -315,12 +315,12 @@ def belief_probe_layers(
     ``models``: ``{name: LoadedModel}`` sharing one architecture and tokenizer (e.g. a base and its RL model).
     A ``random_init`` model (the first model's architecture, fresh weights) and a ``token_counts`` baseline (the
     counts of each token up to that reward token) are added as controls. Returns
-    :func:`rlmeta_interp.analysis.directions.belief_probe_report`'s table (``model, layer, r2, ci_lo, ci_hi,
+    :func:`rlmeta_interp.analysis.belief_probes.belief_probe_report`'s table (``model, layer, r2, ci_lo, ci_hi,
     r2_shuffled, r2_minus_random_init, r2_minus_counts, n``). Rows of one episode are correlated, so folds are
     grouped by episode and the bootstrap resamples episodes: R^2 is an out-of-episode estimate.
     """
     from ..activations import harvest
-    from .directions import RidgeProbeConfig, belief_probe_report
+    from .belief_probes import RidgeProbeConfig, belief_probe_report
 
     if not models:
         raise EmptyInputError("No models given: pass {name: LoadedModel}.")

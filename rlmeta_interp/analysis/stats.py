@@ -84,6 +84,31 @@ def bootstrap_ci(
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def bootstrap_ci_dropping_nan(units: Float[np.ndarray, " n"], stat: Callable[..., np.ndarray], n_boot: int = 1000,
+                              ci: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """:func:`bootstrap_ci` of ``stat`` over ``units`` (row indices), for statistics that are undefined on some
+    resamples (a resample can lose a class, or a whole column's variance): those resamples take the median of the
+    finite ones, since scipy's percentile interval cannot skip NaN."""
+
+    def safe(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        out = np.asarray(stat(idx, axis=axis), dtype=np.float64)
+        if np.ndim(out) == 0:
+            return out
+        finite = np.isfinite(out)
+        if not finite.all() and finite.any():
+            out = np.where(finite, out, np.median(out[finite]))
+        return out
+
+    return bootstrap_ci(units, stat=safe, n_boot=n_boot, ci=ci, seed=seed)
+
+
+def fold_scale(train: Float[np.ndarray, "n d"]) -> tuple[Float[np.ndarray, " d"], Float[np.ndarray, " d"]]:
+    """Column means and standard deviations of a training fold (a constant column's deviation is 1), to standardise
+    that fold and the rows it is scored on with the fold's own statistics."""
+    sd = train.std(0)
+    return train.mean(0), np.where(sd > 0, sd, 1.0)
+
+
 def bootstrap_curve_ci(
     values: Float[np.ndarray, "units points"],
     stat: Callable[..., np.ndarray] = np.mean,

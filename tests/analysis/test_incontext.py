@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlmeta_interp.analysis.directions import RidgeProbeConfig, ridge_probe_r2
+from rlmeta_interp.analysis.belief_probes import RidgeProbeConfig, ridge_probe_r2
 from rlmeta_interp.analysis.icrl import per_trial_regret
 from rlmeta_interp.analysis.incontext import (
     belief_episodes,

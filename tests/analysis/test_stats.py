@@ -9,7 +9,9 @@ from rlmeta_interp.analysis.stats import (
     proportion_ci,
     recovered_share_ci,
     bootstrap_ci,
+    bootstrap_ci_dropping_nan,
     bootstrap_curve_ci,
+    fold_scale,
     linear_cka,
     paired_diff_ci,
     summarize,
@@ -329,3 +331,28 @@ def test_recovered_share_ci_covers_the_true_share():
         cis = [recovered_share_ci(*_recovery_draw(rng, *setting)) for _ in range(300)]
         hits = sum(lo <= setting[3] <= hi for lo, hi in cis)
         assert hits / 300 >= 0.93, (setting, hits)
+
+
+def test_bootstrap_ci_dropping_nan_skips_undefined_resamples():
+    x = np.random.default_rng(2).normal(size=50)
+
+    def mean_of(idx, axis=-1):
+        return x[np.asarray(idx, dtype=np.int64)].mean(axis=-1)
+
+    units = np.arange(50, dtype=np.float64)
+    assert bootstrap_ci_dropping_nan(units, mean_of, n_boot=300, seed=1) == bootstrap_ci(units, stat=mean_of, n_boot=300,
+                                                                                         seed=1)
+
+    def undefined_without_row_0(idx, axis=-1):  # a resample that misses row 0 has no value, as a lost class has none
+        idx = np.asarray(idx, dtype=np.int64)
+        return np.where((idx == 0).any(axis=-1), x[idx].mean(axis=-1), np.nan)
+
+    lo, hi = bootstrap_ci_dropping_nan(units, undefined_without_row_0, n_boot=300, seed=1)
+    assert np.isfinite([lo, hi]).all() and lo < x.mean() < hi
+
+
+def test_fold_scale_standardises_with_the_folds_own_statistics():
+    train = np.array([[1.0, 5.0], [5.0, 5.0]])
+    mu, sd = fold_scale(train)
+    np.testing.assert_allclose(mu, [3.0, 5.0])
+    np.testing.assert_allclose(sd, [2.0, 1.0])  # the constant column keeps deviation 1, not 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlmeta_interp.analysis.directions import RidgeProbeConfig
+from rlmeta_interp.analysis.belief_probes import RidgeProbeConfig
 from rlmeta_interp.analysis.incontext import (
     belief_episodes,
 )

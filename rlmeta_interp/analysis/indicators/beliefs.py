@@ -109,7 +109,7 @@ def belief_subspace(ctx: Context, texts: list[str], targets: np.ndarray) -> Floa
 
     from ...activations import harvest
     from ...hooks import hook_name
-    from ..directions import center_targets
+    from ..belief_probes import center_targets
     from ..incontext import reward_positions
 
     h = hook_name(ctx.layer)

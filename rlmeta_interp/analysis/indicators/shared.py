@@ -109,7 +109,7 @@ def belief_probes(models: dict[str, Any], texts: Sequence[str], targets: np.ndar
                   n_boot: int) -> Any:
     """Ridge-probe table of posterior means (with random-init and token-count controls) at one layer."""
     from ..incontext import belief_probe_layers
-    from ..directions import RidgeProbeConfig
+    from ..belief_probes import RidgeProbeConfig
 
     return belief_probe_layers(models, texts, targets, layers=[layer], random_init_seed=seed + 7_777_777,
                                config=RidgeProbeConfig(n_boot=n_boot, seed=seed))
