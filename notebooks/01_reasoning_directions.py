@@ -99,7 +99,7 @@ from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.experiments.pair_steering import direction_task, is_real_lm
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
-from rlmeta_interp.report import fmt_interval
+from rlmeta_interp.report import fmt_interval, fmt_num
 from tqdm.auto import tqdm
 
 # %matplotlib inline
@@ -264,8 +264,9 @@ for name in pairs:
     gap_rl = acc.loc["rl_model", "accuracy"] - acc.loc["unsteered_base", "accuracy"]
     own = r[r.condition == "own"].iloc[0]
     from_rl = r[r.condition == "from_rl"].iloc[0]
-    gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is {own.gap_recovered:.2f}"
-                f" {fmt_interval(own.ci_lo, own.ci_hi)} with the own direction and {from_rl.gap_recovered:.2f}"
+    gap_text = (f"RL is {gap_rl:+.2f} over the base on the test half, so the gap recovered is"
+                f" {fmt_num(own.gap_recovered)} {fmt_interval(own.ci_lo, own.ci_hi)} with the own direction and"
+                f" {fmt_num(from_rl.gap_recovered)}"
                 f" {fmt_interval(from_rl.ci_lo, from_rl.ci_hi)} with the RL direction (MOVER-R intervals)"
                 if gap_rl >= MIN_GAP else
                 f"RL beats the base by {gap_rl:+.2f} on the test half, less than {MIN_GAP}, so there is no gap to recover")

@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -91,15 +92,14 @@ def check_number(value: Any, name: str, lo: float | int | None = None, hi: float
     return value
 
 
-def check_float_array(x: Tensor | Any, name: str) -> Any:
+def check_float_array(x: Tensor | Any, name: str) -> np.ndarray:
     """``x`` (a tensor or array-like) as a float64 numpy array, or a typed error when it is empty or not finite."""
-    import numpy as np
-
     arr = x.detach().cpu().double().numpy() if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
     if arr.size == 0:
         raise EmptyInputError(f"{name} is empty: pass at least one row of activations / labels.")
     if not np.all(np.isfinite(arr)):
-        raise NonFiniteError(f"{name} holds NaN or inf: harvest again in float32 or drop those rows.")
+        raise NonFiniteError(f"{name} holds NaN or inf: recompute it (activations: harvest again in float32) or drop"
+                             " those rows.")
     return arr
 
 

@@ -66,8 +66,6 @@ class RidgeProbeConfig(FrozenConfig):
         check_range(self, "ci", 0.0, 1.0, lo_open=True, hi_open=True)
 
 
-
-
 def center_targets(targets: Float[Tensor, "n t"] | np.ndarray, mode: Literal["row", "none"] = "row") -> np.ndarray:
     """``"row"``: subtract each row's mean over target columns; ``"none"``: unchanged (as float64 numpy)."""
     y = check_float_array(targets, "targets")
@@ -228,4 +226,3 @@ def belief_probe_report(
         df["r2_minus_random_init"] = np.nan
     cols = ["model", "layer", "r2", "ci_lo", "ci_hi", "r2_shuffled", "r2_minus_random_init", "r2_minus_counts", "n"]
     return df[cols]
-

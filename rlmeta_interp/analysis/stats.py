@@ -260,7 +260,7 @@ def _first_root(qa: float, qb: float, qc: float, start: float, stop: float) -> f
     else:
         disc = qb * qb - 4 * qa * qc
         if disc < 0:
-            if disc < -1e-9:
+            if disc < -1e-12 * (qb * qb + 4 * abs(qa * qc)):  # more than rounding: no real root
                 return None
             disc = 0.0
         q = -0.5 * (qb + math.copysign(math.sqrt(disc), qb))  # the stable form of the two roots
@@ -271,13 +271,14 @@ def _first_root(qa: float, qb: float, qc: float, start: float, stop: float) -> f
 
 
 def _difference_correlation(num: np.ndarray, den: np.ndarray, shares: bool) -> float:
-    """Correlation of two paired differences; for differences of 0/1 scores with Newcombe's continuity correction
-    (the cross term ``n sum(xy) - sum(x) sum(y)``, which is ``AD - BC`` for 0/1 values, shrunk by ``n/2`` towards 0
-    when positive), without which a steered base that recovers exactly the RL model's problems reads a correlation of
-    1 and an interval far narrower than the count of those problems allows."""
+    """Correlation of two paired differences. For differences of 0/1 scores (values -1, 0, 1) the cross term
+    ``n sum(xy) - sum(x) sum(y)`` is shrunk by ``n/2`` towards 0 when positive: an adaptation of Newcombe's
+    continuity correction of the 2x2 table's ``AD - BC`` (which that term equals for two 0/1 variables), supported
+    here by simulation only (tests/analysis/test_stats.py). Without it a steered base that recovers exactly the RL
+    model's problems reads a correlation of 1 and an interval far narrower than the count of those problems allows."""
     n = num.size
     vx, vy = n * (num ** 2).sum() - num.sum() ** 2, n * (den ** 2).sum() - den.sum() ** 2
-    if vx <= 1e-12 * max(n * n, 1) or vy <= 1e-12 * max(n * n, 1):
+    if vx <= 1e-12 * n * (num ** 2).sum() or vy <= 1e-12 * n * (den ** 2).sum():  # a constant difference
         return 0.0
     cross = n * (num * den).sum() - num.sum() * den.sum()
     if shares:
@@ -295,7 +296,7 @@ def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Se
     ratio as Fieller did (the MOVER-R of Newcombe 2016, Stat Methods Med Res 25:1774, is the same inversion for
     independent estimates). The two differences' own intervals come from :func:`mean_diff_ci` (Newcombe's paired
     score interval for 0/1 scores, else a paired bootstrap); their correlation is continuity-corrected for 0/1
-    scores (:func:`_difference_correlation`). The limits are the ``c`` at which the MOVER interval of
+    scores by an adaptation of Newcombe's continuity correction (:func:`_difference_correlation`). The limits are the ``c`` at which the MOVER interval of
     ``numerator - c * denominator`` just reaches 0. Its own additions: a limit below 0 is solved with the
     denominator's interval flipped (the published closed forms assume a positive ratio), and an RL model worse than
     the base is handled by negating both differences.

@@ -303,10 +303,12 @@ def test_recovered_share_ci_is_not_narrower_than_the_count_of_recovered_problems
 
 
 def test_recovered_share_ci_finds_a_double_root():
-    """Constant fractional scores: both differences have point intervals, the ratio's limits are a double root."""
-    for part, share in ((0.95, 1.25), (0.5, 0.5)):
-        lo, hi = recovered_share_ci(np.full(10, part), np.full(10, 0.2), np.full(10, 0.8))
-        assert lo == pytest.approx(share, abs=1e-6) and hi == pytest.approx(share, abs=1e-6)
+    """Constant fractional scores: both differences have point intervals, the ratio's limits are a double root (a
+    root finder that reads it as complex returned (-0.58, inf) and (-inf, inf) for the first two)."""
+    for part, base, full in ((0.54, 0.61, 0.73), (0.0, 0.94, 0.82), (0.95, 0.2, 0.8), (0.5, 0.2, 0.8)):
+        share = (part - base) / (full - base)
+        lo, hi = recovered_share_ci(np.full(10, part), np.full(10, base), np.full(10, full))
+        assert lo == pytest.approx(share, abs=1e-6) and hi == pytest.approx(share, abs=1e-6), (part, base, full)
 
 
 def test_recovered_share_ci_signs_bounds_and_errors():

@@ -51,7 +51,7 @@ def test_own_sample_direction_reads_labels_from_what_the_model_wrote(tmp_path):
     assert dr.own_sample_direction(ctx, pair.base, direct_only) == (None, 0)
 
 
-def test_bandit_directions_contrast_thompson_with_random_play_without_own_samples(tmp_path):
+def test_bandit_directions_contrast_thompson_with_random_play_without_own_samples(tmp_path, monkeypatch):
     """In the bandit world the contrast is Thompson vs uniform-random episodes; the own-sample reading (labelled by a
     single-turn format) is left unknown rather than sampled from a multi-turn world."""
     from rlmeta_interp import load_model, load_pair
@@ -64,8 +64,17 @@ def test_bandit_directions_contrast_thompson_with_random_play_without_own_sample
     ref = load_model(save_tiny(tmp_path / "other_seed", "llama", seed=7))
     ctx = Context(pair=pair, world=make_world("bandits"), config=ScorecardConfig.smoke(), layer=0, problems=[],
                   reference_base=ref)
+    seen = []
+
+    def recording(*args, **kwargs):  # the real probe transfer, with the folds' groups noted
+        seen.append(kwargs.get("groups"))
+        return real_transfer(*args, **kwargs)
+
+    real_transfer = dr.probe_transfer
+    monkeypatch.setattr(dr, "probe_transfer", recording)
     m, tables = dr.measure(ctx)
     assert m is not None and m.cosine.known and m.scaled_distance.known and m.cka.known
+    assert seen == [ctx.cache["directions"]["texts"]] and len(seen[0]) == 2 * ctx.config.n_contrast  # texts group folds
     assert not m.cosine_own_samples.known and "passk" not in ctx.cache
     assert dr.statistic(m).known and dr.vote(m, R) in ("activation", "creation", "inconclusive")
     # a model against itself keeps its direction exactly: cosine 1, distance 0 whatever the reference
