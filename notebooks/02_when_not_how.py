@@ -36,7 +36,8 @@
 #
 # **What this notebook measures.** For every arithmetic pair of the zoo at each exposure dose: the hybrid's accuracy
 # (Wilson intervals) and gap recovered (MOVER-R intervals over problems; unbounded, [-inf, inf], where the RL-base
-# gap's own interval reaches 0), the fraction of tokens steered, and the three controls; the steering multiplier is chosen on a dev half of the held-out problems and everything is reported on the other half.
+# gap's own interval reaches 0), the fraction of tokens steered, and the three controls; the steering multiplier is
+# chosen on a dev half of the held-out problems and everything is reported on the other half.
 #
 # **On the validation zoo** (`PAIRS` naming the fine-tuned depth pairs, as the figures of record run it: the shipped
 # `val-arith-depth-d000-sft-deep` and `val-arith-depth-d010-sft-deep`, and their twins of pretraining seeds 1 and 2,
@@ -207,8 +208,8 @@ for name in pairs:
     gap = s.loc["rl", "accuracy"] - s.loc["base", "accuracy"]
 
     def g(cond: str, s: pd.DataFrame = s) -> str:  # this pair's table, bound now
-        return (f"{s.loc[cond, 'gap_recovered']:.0%} {fmt_interval(s.loc[cond, 'ci_lo'], s.loc[cond, 'ci_hi'], pct=True)}"
-                if pd.notna(s.loc[cond, "gap_recovered"]) else "undefined")
+        interval = fmt_interval(s.loc[cond, "ci_lo"], s.loc[cond, "ci_hi"], pct=True)
+        return f"{s.loc[cond, 'gap_recovered']:.0%} {interval}" if pd.notna(s.loc[cond, "gap_recovered"]) else "undefined"
 
     if gap >= MIN_GAP:
         ctrl = max(s.loc[c, "ci_hi"] for c in ("random_firing", "random_vectors", "bias_only") if c in s.index)

@@ -431,7 +431,8 @@ def hybrid_gap_recovery(
     (equal-norm random vectors, disagreement firing; ``n_random`` seeds), ``bias_only`` (if ``bias`` is given: the
     bias vector for every category, disagreement firing). Rows: ``condition, seed, accuracy, acc_ci_lo,
     acc_ci_hi, gap_recovered, ci_lo, ci_hi, frac_steered, n`` (accuracy: a Wilson interval for 0/1 rewards, else a
-    bootstrap; gap recovered: MOVER-R over problems, as in steering recovery); also returns each condition's :class:`HybridResult`.
+    bootstrap; gap recovered: MOVER-R over problems, as in steering recovery); also returns each condition's
+    :class:`HybridResult`.
     """
     cat_vecs = _as_category_vectors(vectors)
     never = config.replace(firing="never")

@@ -2,8 +2,9 @@
 
 :func:`steering_recovery` steers the base model with named vectors (its own behaviour direction, the RL model's) at
 several multipliers and scores it; ``gap_recovered = (acc_steered - acc_base) / (acc_rl - acc_base)`` with a
-MOVER-R interval over problems (:func:`rlmeta_interp.analysis.stats.recovered_share_ci`). Controls: random vectors of equal per-layer norm (several seeds) and a bias-only vector
-(:func:`bias_vector`: mean RL activation minus mean base activation, no behaviour information).
+MOVER-R interval over problems (:func:`rlmeta_interp.analysis.stats.recovered_share_ci`). Controls: random vectors
+of equal per-layer norm (several seeds) and a bias-only vector (:func:`bias_vector`: mean RL activation minus mean
+base activation, no behaviour information).
 :func:`greedy_scores` is the usual scoring callback (greedy TransformerLens completions scored by the world's
 verifier). The gap arithmetic (:func:`gap_recovered`, :func:`score_array`) is shared with hybrid
 decoding (:mod:`rlmeta_interp.analysis.hybrid`).

@@ -295,11 +295,11 @@ def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Se
     Method: the MOVER for a difference of correlated estimates (Zou & Donner 2008, Stat Med 27:1693), inverted for a
     ratio as Fieller did (the MOVER-R of Newcombe 2016, Stat Methods Med Res 25:1774, is the same inversion for
     independent estimates). The two differences' own intervals come from :func:`mean_diff_ci` (Newcombe's paired
-    score interval for 0/1 scores, else a paired bootstrap); their correlation is continuity-corrected for 0/1
-    scores by an adaptation of Newcombe's continuity correction (:func:`_difference_correlation`). The limits are the ``c`` at which the MOVER interval of
-    ``numerator - c * denominator`` just reaches 0. Its own additions: a limit below 0 is solved with the
-    denominator's interval flipped (the published closed forms assume a positive ratio), and an RL model worse than
-    the base is handled by negating both differences.
+    score interval for 0/1 scores, else a paired bootstrap); for 0/1 scores their correlation gets an adaptation of
+    Newcombe's continuity correction (:func:`_difference_correlation`). The limits are the ``c`` at which the MOVER
+    interval of ``numerator - c * denominator`` just reaches 0. This code's own additions: a limit below 0 is solved
+    with the denominator's interval flipped (the published closed forms assume a positive ratio), and an RL model
+    worse than the base is handled by negating both differences.
 
     So a steered base that solves what the base solves, nothing, has a narrow interval around 0 rather than the point
     ``[0, 0]`` a bootstrap of all-equal differences gives. When the denominator's interval reaches 0 (no gap to speak

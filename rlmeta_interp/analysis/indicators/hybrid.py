@@ -2,8 +2,8 @@
 
 Greedy hybrid decoding of ``config.n_steer`` held-out problems: the base is steered only at tokens where base and RL
 greedy tokens disagree, with the base's category vector (categories: k-means on RL activations over RL samples);
-the gap recovered (paired MOVER-R interval over problems) is compared with random firing at the same rate, equal-norm random
-vectors and the bias-only vector. The oracle control (write the RL model's token wherever the two disagree) decodes
+the gap recovered (paired MOVER-R interval over problems) is compared with random firing at the same rate,
+equal-norm random vectors and the bias-only vector. The oracle control (write the RL model's token wherever the two disagree) decodes
 exactly the RL model's greedy completion, so its reading is ``acc_rl``: the ceiling the gap is measured against.
 """
 

@@ -2,8 +2,8 @@
 recover?
 
 Greedy accuracy on ``config.n_steer`` held-out problems (256 by default), split in a dev half (the multiplier is
-chosen there) and a test half (reported); the gap recovered has a paired MOVER-R interval over problems (the same problems
-for base, RL and every steered run), beside equal-norm random vectors, the RL model's own direction and the bias-only
+chosen there) and a test half (reported); the gap recovered has a paired MOVER-R interval over problems (the same
+problems for base, RL and every steered run), beside equal-norm random vectors, the RL model's own direction and the bias-only
 vector as controls. Accuracy is coarse on few problems, so the share of the base-to-RL KL divergence (next-token
 distributions on RL's greedy completions) that steering removes is reported beside it.
 """
