@@ -330,9 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = zsub.add_parser("build", parents=[q], help="build a preset; models already built with the same spec are kept",
                         description="Pretrain and RL-tune the organisms of a preset into a zoo folder. Rerunning is"
                                     " cheap: a model whose manifest matches its spec is skipped.")
-    b.add_argument("--preset", required=True, help="which set of organisms: demo (minutes), validation or paper (CPU"
-                   " hours), or a composition pilot or test, named composition-... (an unknown name lists them all;"
-                   " data/README.md says what each holds)")
+    b.add_argument("--preset", required=True, help="which set of organisms: demo (minutes), validation-core,"
+                   " validation or paper (CPU hours), or a composition pilot or test, named composition-... (an"
+                   " unknown name lists them all; data/README.md says what each holds)")
     b.add_argument("--out", default=None, help="zoo folder to build into (default: your zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild every model even if a matching one exists")
     b.add_argument("--only", nargs="*", default=None, metavar="NAME",

@@ -3,6 +3,9 @@
 - ``demo``: what ``make demo`` needs (builds in minutes): one known-creation pair and its activation twin.
 - ``validation``: organisms whose creation or activation is known by construction (labels from the corpus design,
   fixed before training), in a calibration and a held-out test split, with budget-matched controls.
+- ``validation-core``: the part of ``validation`` its first design holds (pretraining seeds 0-3: the whole calibration
+  split and the first held-out seeds), without the later clean-test seeds: the same specs under the same names,
+  recorded as ``validation`` models, so either build serves both.
 - ``composition``: a pilot of the composition recipe (atomic functions in every corpus, their compositions only in
   the dose share); not validation pairs.
 - ``composition-test``: the composition recipe at fresh pretraining seeds, a test of the committed validation fit in
@@ -370,10 +373,29 @@ def _demo() -> list[OrganismSpec]:
     return [s for s in _validation() if s.name in wanted or (s.base in wanted and s.variant == "deep")]
 
 
+def _validation_core() -> list[OrganismSpec]:
+    """:func:`_validation` without the pairs of :data:`FRESH_TEST_SEEDS`: every calibration pair (so ``validate``
+    fits the same rules on it) and the held-out pairs of the first design (pretraining seeds 0-2), with every recipe,
+    class and control of the full preset."""
+    fresh = {s.name for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)}
+    return [s for s in _validation() if s.name not in fresh]
+
+
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
+                                                         "validation-core": _validation_core,
                                                          "bandit-rlseeds": _bandit_rlseeds, "depth-dynamics": _depth_dynamics,
                                                          "format-dynamics": _format_dynamics,
                                                          **COMPOSITION_PRESETS}
+
+#: presets that build part of another preset, spec for spec under the same names: their models record the fuller
+#: preset in their manifests, so a model's record (and every reader that selects models by preset) does not depend on
+#: which of the two built it
+PART_OF = {"validation-core": "validation"}
+
+
+def recorded_preset(preset: str) -> str:
+    """The preset a model built under ``preset`` records in its manifest (:data:`PART_OF`)."""
+    return PART_OF.get(preset, preset)
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

@@ -198,6 +198,44 @@ def validation_counts(folder: str | Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the presets data/README.md compares by what their recorded models cost (the part first, then the whole), and the
+#: CPU hours a validation build is meant to fit in
+BUDGET_PRESETS = ("validation-core", "validation")
+TARGET_CPU_HOURS = 8.0
+
+
+def preset_budget_rows(folder: str | Path, names: Sequence[str] = BUDGET_PRESETS) -> list[dict[str, Any]]:
+    """Per preset of ``names``: how many models it defines and how many of them ``folder`` records, their CPU hours
+    by those records (bases included), and its validation cases per class (labelled pairs whose gain check passed,
+    and controls) with the labelled pairs whose gain check failed. A preset's hours count recorded models only, so
+    where some are not recorded the row says how many."""
+    recorded = {m["name"]: m for m in map(read_json, manifest_files(folder))}
+    rows = []
+    for preset in names:
+        specs = preset_specs(preset)
+        ms = [recorded[s.name] for s in specs if s.name in recorded]
+        cases = Counter(m["label"] for m in ms if is_validation_case(m.get("label"), m.get("gain_check")))
+        cpu_h = sum(float(m.get("build", {}).get("cpu_seconds", 0.0)) for m in ms) / 3600
+        rows.append({"preset": preset, "models": len(specs), "recorded": len(ms), "CPU hours (records)": f"{cpu_h:.2f}",
+                     **{f"{label} cases": cases[label] for label in ("creation", "activation", "no_signal")},
+                     "pairs without a passed gain check": sum(bool(m.get("label")) and not is_validation_case(
+                         m["label"], m.get("gain_check")) for m in ms)})
+    return rows
+
+
+def preset_budgets(folder: str | Path, names: Sequence[str] = BUDGET_PRESETS) -> str:
+    """:func:`preset_budget_rows` as a Markdown table, and per preset whether its recorded models fit
+    :data:`TARGET_CPU_HOURS`."""
+    rows = preset_budget_rows(folder, names)
+    if not any(r["recorded"] for r in rows):
+        return "(no validation build exported yet)\n"
+    words = [f"`{r['preset']}` {r['CPU hours (records)']}"
+             + ("" if r["recorded"] == r["models"] else f" ({r['models'] - r['recorded']} models not recorded)")
+             + (" (within)" if float(r["CPU hours (records)"]) <= TARGET_CPU_HOURS else " (over)") for r in rows]
+    return (markdown_rows(rows, "") + f"\nCPU hours by the records against the target of {TARGET_CPU_HOURS:g}: "
+            + ", ".join(words) + ".\n")
+
+
 #: presets outside ``validation`` whose built models' manifests ship in data/pilots (``--export-pilot``)
 PILOT_PRESETS = ("composition", "composition-test", "composition-long", "composition-test2", "composition-lowdose",
                  "composition-speed-pilot", "composition-speed", "composition-batch-pilot", "composition-after",
@@ -223,6 +261,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
     pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
             "validation-counts": validation_counts(vdir),
+            "validation-budgets": preset_budgets(vdir),
             "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
             "rebuild-table": markdown_rows(rebuild_rows(Path(pdir) / "rebuilds", vdir), "(no model rebuilt)"),
             **rl_seed_sections(pdir, vdir),

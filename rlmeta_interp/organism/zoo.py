@@ -31,7 +31,7 @@ from .card import write_model_card
 from .corpus import Corpus, make_world, world_of
 from .evaluate import evaluate_bandits, evaluate_single_turn, pass_k_grid
 from .gain import gain_check
-from .presets import PRESETS, preset_specs
+from .presets import PRESETS, preset_specs, recorded_preset
 from .pretrain import pretrain
 from .rl import train_rl
 from .spec import EvalConfig, OrganismSpec, exposure_record, records_spec
@@ -345,7 +345,8 @@ def build_zoo(
     threads: int | None = None,
     jobs: int = 1,
 ) -> list[Path]:
-    """Build every organism of ``preset`` into ``out_dir`` (default: the user zoo); returns their folders.
+    """Build every organism of ``preset`` into ``out_dir`` (default: the user zoo); returns their folders. Their
+    manifests record ``preset``, or the preset it is part of (:data:`~.presets.PART_OF`).
 
     Idempotent: models whose manifest matches their spec are skipped unless ``force``. ``only``
     restricts the build to the named models (their bases must exist or be named too). ``threads``
@@ -383,6 +384,7 @@ def build_zoo(
         if s not in todo:
             log.info("zoo: %s is up to date, skipping.", s.name)
     chains = _chains(todo)
+    record = recorded_preset(preset)
     if jobs > 1 and len(chains) > 1:
         # worker processes (spawned: torch and fork do not mix) get the specs themselves, not the preset name
         import multiprocessing
@@ -392,11 +394,11 @@ def build_zoo(
                  len(chains), min(jobs, len(chains)))
         with ProcessPoolExecutor(max_workers=min(jobs, len(chains)), mp_context=multiprocessing.get_context("spawn"),
                                  initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
-            for fut in [pool.submit(_build_chain, c, out, preset, False, threads or 1) for c in chains]:
+            for fut in [pool.submit(_build_chain, c, out, record, False, threads or 1) for c in chains]:
                 fut.result()
     else:
         for chain in chains:
-            _build_chain(chain, out, preset, progress, threads)
+            _build_chain(chain, out, record, progress, threads)
     return [out / s.name for s in specs]
 
 

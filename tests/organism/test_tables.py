@@ -143,3 +143,36 @@ def test_shipped_dynamics_runs_have_the_weights_of_the_runs_they_repeat():
     compared = [r["same weights as the run it repeats"] for r in rows
                 if r["same weights as the run it repeats"].startswith(("yes (", "no ("))]
     assert compared and all(r.startswith("yes (") for r in compared), compared
+
+
+def test_preset_budgets_count_each_presets_recorded_models_hours_and_cases(tmp_path, monkeypatch):
+    import json
+
+    from rlmeta_interp.organism import presets
+    from rlmeta_interp.organism.worlds.arithmetic import ArithmeticConfig
+
+    b = presets.base_spec("arithmetic", 0.0, "tinyb", steps=1, arithmetic=ArithmeticConfig(max_operands=2, max_digits=1))
+    rl = presets.rl_spec(b, "correct", steps=1)
+    monkeypatch.setitem(presets.PRESETS, "tinyb", lambda: [b, rl])
+    monkeypatch.setitem(presets.PRESETS, "tinyb-part", lambda: [b])
+
+    def write(name, cpu_s, **extra):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"name": name, "build": {"cpu_seconds": cpu_s},
+                                                                  **extra}))
+
+    write(b.name, 3600.0)
+    assert "1 models not recorded" in tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
+    write(rl.name, 5400.0, label="creation", gain_check={"passed": True})
+    part, whole = tables.preset_budget_rows(tmp_path, ["tinyb-part", "tinyb"])
+    assert (part["models"], part["recorded"], part["CPU hours (records)"]) == (1, 1, "1.00")
+    assert (whole["models"], whole["recorded"], whole["CPU hours (records)"], whole["creation cases"]) == (
+        2, 2, "2.50", 1)
+    text = tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
+    assert "`tinyb-part` 1.00 (within), `tinyb` 2.50 (within)" in text
+    # a failed gain check is no case of its label, and a preset over the target says so
+    (tmp_path / rl.name / "manifest.json").write_text(json.dumps({"name": rl.name, "build": {"cpu_seconds": 36000.0},
+                                                                  "label": "creation", "gain_check": {"passed": False}}))
+    (whole,) = tables.preset_budget_rows(tmp_path, ["tinyb"])
+    assert whole["creation cases"] == 0 and whole["pairs without a passed gain check"] == 1
+    assert "`tinyb` 11.00 (over)" in tables.preset_budgets(tmp_path, ["tinyb"])

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import pytest
 import torch
 
@@ -87,16 +89,20 @@ def _two_chains() -> list[zoo.OrganismSpec]:
 
 
 def test_parallel_chains_build_the_same_weights(monkeypatch, tmp_path):
-    monkeypatch.setitem(zoo.PRESETS, "tiny2", _two_chains)
+    # built under a preset that is part of another (as validation-core is of validation): serially and in workers,
+    # every manifest records the fuller preset
+    monkeypatch.setitem(zoo.PRESETS, "tiny2-part", _two_chains)
+    monkeypatch.setitem(presets.PART_OF, "tiny2-part", "tiny2")
     assert [[s.name for s in c] for c in zoo._chains(_two_chains())] == [
         ["tiny2-arith-d000-base", "tiny2-arith-d000-rl-random"], ["tiny2-arith-d050-base", "tiny2-arith-d050-rl-random"]]
-    serial = zoo.build_zoo("tiny2", tmp_path / "serial", progress=False, threads=1)
-    parallel = zoo.build_zoo("tiny2", tmp_path / "parallel", progress=False, threads=1, jobs=2)
+    serial = zoo.build_zoo("tiny2-part", tmp_path / "serial", progress=False, threads=1)
+    parallel = zoo.build_zoo("tiny2-part", tmp_path / "parallel", progress=False, threads=1, jobs=2)
     assert [p.name for p in parallel] == [p.name for p in serial]
     for a, b in zip(serial, parallel, strict=True):
         assert zoo.load_manifest(a)["files"] == zoo.load_manifest(b)["files"]
+        assert zoo.load_manifest(a)["preset"] == zoo.load_manifest(b)["preset"] == "tiny2"
     with pytest.raises(InvalidConfigError, match="jobs"):
-        zoo.build_zoo("tiny2", tmp_path / "x", jobs=0)
+        zoo.build_zoo("tiny2-part", tmp_path / "x", jobs=0)
 
 
 def test_presets_are_valid_and_names_unique():
@@ -146,8 +152,9 @@ def test_every_exported_validation_manifest_was_built_from_the_current_preset_sp
         assert zoo.OrganismSpec.from_dict(m["config"]) == specs[m["name"]], m["name"]
 
 
-def test_validation_preset_labels_splits_and_budgets():
-    specs = zoo.preset_specs("validation")
+@pytest.mark.parametrize("preset", ["validation", "validation-core"])
+def test_validation_presets_labels_splits_and_budgets(preset):
+    specs = zoo.preset_specs(preset)
     trained = [s for s in specs if s.kind != "base"]
     bases = {s.name: s for s in specs if s.kind == "base"}
     assert all(s.label and s.split and s.recipe for s in trained)
@@ -199,6 +206,30 @@ def test_validation_preset_labels_splits_and_budgets():
     assert all(getattr(b.pretrain.corpus, b.world).leak_free for b in bases.values())
     # at least one recipe is absent from the calibration split
     assert {s.recipe for s in trained if s.split == "test"} - {s.recipe for s in trained if s.split == "calibration"}
+    # every class in both worlds, at least 10 creation and 10 activation pairs of recipes counted as validation cases
+    counted = Counter(s.label for s in trained if s.recipe != "depth-edge")
+    assert counted["creation"] >= 10 and counted["activation"] >= 10 and counted["no_signal"] >= 1
+    for label in ("creation", "activation"):
+        assert {s.world for s in trained if s.label == label} == {"arithmetic", "bandits"}, label
+    if preset == "validation":
+        _check_fresh_test_seeds(trained, bases)
+
+
+def test_validation_core_is_the_calibration_split_and_the_first_held_out_seeds_of_validation():
+    """The core preset builds part of validation under the same names and specs, so a core build serves validation
+    (and records it), and ``validate`` on it fits on the whole calibration split: the rules are the full preset's."""
+    full = {s.name: s for s in zoo.preset_specs("validation")}
+    core = zoo.preset_specs("validation-core")
+    assert all(full[s.name] == s for s in core) and presets.recorded_preset("validation-core") == "validation"
+    assert presets.recorded_preset("validation") == "validation"
+    assert {s.name for s in core} >= {n for n, s in full.items() if s.split == "calibration"}
+    seeds = {s.name: s.pretrain.seed for s in full.values() if s.kind == "base"}
+    # what it leaves out is exactly the later clean-test seeds, every model of them
+    assert {n for n in full if n not in {s.name for s in core}} == {
+        n for n, s in full.items() if seeds[s.base if s.kind != "base" else n] in presets.FRESH_TEST_SEEDS}
+
+
+def _check_fresh_test_seeds(trained: list[zoo.OrganismSpec], bases: dict[str, zoo.OrganismSpec]) -> None:
     # the fresh held-out seeds (a test designed after the calibration split last changed): every pair held out, all
     # three classes, creation and activation in both worlds, from pretraining seeds no other pair starts from
     fresh = [s for s in trained if bases[s.base].pretrain.seed in presets.FRESH_TEST_SEEDS]
