@@ -91,12 +91,14 @@ def manifest_of(name: str) -> dict | None:
 def find_pairs(world: str | None = None, *, preset: str | None = None, variant: str | None = None,
                dose: float | None = None, seed: int | None = None) -> list[PairSpec]:
     """Zoo pairs matching every given field, sorted by (world, dose, variant, seed). Empty list if none match."""
+    if preset is not None:  # imported here: the presets import the training stack, which plain loading does not need
+        from .organism.presets import of_preset
     out = []
     for p in zoo_pairs().values():
         e = p.extra
         if world is not None and p.world != world:
             continue
-        if preset is not None and e.get("preset") != preset:
+        if preset is not None and not of_preset(preset, p.name, e.get("preset")):
             continue
         if variant is not None and e.get("variant") != variant:
             continue

@@ -257,10 +257,17 @@ def select_pairs(
         raise InvalidConfigError(f"require={require!r}: choose 'all' (every requested value) or 'any' (one pair).")
     query = {f: _as_tuple(f, v) for f, v in zip(_FIELDS, (world, variant, dose, seed), strict=True)}
 
+    def in_preset(p: PairSpec, pre: str | None) -> bool:
+        if pre in (None, "auto"):
+            return True
+        from .organism.presets import of_preset  # here: the presets import the training stack
+
+        return of_preset(pre, p.name, p.extra.get("preset"))
+
     def choose(q: dict[str, tuple | None], pre: str | None) -> list[PairSpec]:
         found = [p for p in zoo_pairs().values()
                  if all(v is None or any(_same(f, _field(p, f), x) for x in v) for f, v in q.items())
-                 and (pre in (None, "auto") or p.extra.get("preset") == pre)
+                 and in_preset(p, pre)
                  and (not need_checkpoints or _has_checkpoints(p))]
         return _auto_preset(found, q) if pre == "auto" else found
 

@@ -227,3 +227,18 @@ def test_case_labels_mark_a_failed_gain_check_and_the_note_uses_them(tmp_path, m
     assert sel.gain_passed() == {"v-gain": True, "v-flat": False, "v-ctl": None, "v-plain": None}
     assert sel.titles() == {"v-gain": "v-gain (dose 0.5, creation)", "v-flat": "v-flat (dose 0.5, creation, no gain)",
                             "v-ctl": "v-ctl (dose 0.5, no_signal)", "v-plain": "v-plain (dose 0.5)"}
+
+
+def test_a_preset_that_is_part_of_another_selects_its_own_models_recorded_under_the_fuller_one(tmp_path, monkeypatch):
+    """Models built under validation-core record 'validation'; selecting the core finds exactly its own models."""
+    from rlmeta_interp import registry
+
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    for tag in ("", "-s4"):  # seed 0 is in the core, seed 4 (a later clean-test seed) is not
+        organism_manifest(tmp_path, f"val-bandit-d000{tag}-base", preset="validation", world="bandits", dose=0.0)
+        organism_manifest(tmp_path, f"val-bandit-d000{tag}-rl-long", preset="validation", world="bandits", dose=0.0,
+                          base=f"val-bandit-d000{tag}-base", variant="long")
+    assert _names(selection.select_pairs("bandits", preset="validation-core")) == ["val-bandit-d000-rl-long"]
+    assert _names(registry.find_pairs("bandits", preset="validation-core")) == ["val-bandit-d000-rl-long"]
+    assert len(registry.find_pairs("bandits", preset="validation")) == 2
+    assert registry.find_pairs("bandits", preset="demo") == []

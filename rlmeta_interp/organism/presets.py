@@ -3,9 +3,9 @@
 - ``demo``: what ``make demo`` needs (builds in minutes): one known-creation pair and its activation twin.
 - ``validation``: organisms whose creation or activation is known by construction (labels from the corpus design,
   fixed before training), in a calibration and a held-out test split, with budget-matched controls.
-- ``validation-core``: the part of ``validation`` its first design holds (pretraining seeds 0-3: the whole calibration
-  split and the first held-out seeds), without the later clean-test seeds: the same specs under the same names,
-  recorded as ``validation`` models, so either build serves both.
+- ``validation-core``: ``validation`` without the models of the later clean-test seeds (:data:`FRESH_TEST_SEEDS`):
+  the whole calibration split (seeds 0-1, and seed 3's bandit pairs) and the first held-out seeds (0-2); the same
+  specs under the same names, recorded as ``validation`` models, so either build serves both.
 - ``composition``: a pilot of the composition recipe (atomic functions in every corpus, their compositions only in
   the dose share); not validation pairs.
 - ``composition-test``: the composition recipe at fresh pretraining seeds, a test of the committed validation fit in
@@ -29,6 +29,7 @@ The composition presets live in :mod:`.composition_presets`, the spec builders i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from ..errors import InvalidConfigError
@@ -396,6 +397,20 @@ PART_OF = {"validation-core": "validation"}
 def recorded_preset(preset: str) -> str:
     """The preset a model built under ``preset`` records in its manifest (:data:`PART_OF`)."""
     return PART_OF.get(preset, preset)
+
+
+@functools.cache
+def _part_names(preset: str) -> frozenset[str]:
+    return frozenset(s.name for s in preset_specs(preset))
+
+
+def of_preset(preset: str, name: str, recorded: str | None) -> bool:
+    """Whether the model ``name``, whose manifest records the preset ``recorded``, is a model of ``preset``: recorded
+    under it, or, for a preset that is part of another (:data:`PART_OF`), recorded under the fuller preset and named
+    in this one (so selecting ``validation-core`` finds its models, which record ``validation``)."""
+    if recorded == preset:
+        return True
+    return preset in PART_OF and recorded == PART_OF[preset] and name in _part_names(preset)
 
 
 def preset_specs(preset: str) -> list[OrganismSpec]:

@@ -105,3 +105,11 @@ def test_earlier_runs_refuse_a_run_that_repeats_two(monkeypatch):
     monkeypatch.setitem(presets.PRESETS, "dup", lambda: renamed)
     with pytest.raises(InvalidConfigError, match=r"cdyn-comp-d000-s4-rl-long-ckpt repeats each of"):
         presets.earlier_runs()
+
+
+def test_of_preset_reads_a_part_preset_through_the_fuller_one():
+    assert presets.of_preset("validation", "anything", "validation")
+    assert presets.of_preset("validation-core", "val-bandit-d000-rl-long", "validation")
+    assert not presets.of_preset("validation-core", "val-bandit-d000-s4-rl-long", "validation")  # a later test seed
+    assert not presets.of_preset("validation-core", "val-bandit-d000-rl-long", "paper")
+    assert not presets.of_preset("demo", "val-arith-depth-d000-sft-deep", "validation")  # demo is no PART_OF preset

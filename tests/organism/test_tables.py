@@ -162,12 +162,16 @@ def test_preset_budgets_count_each_presets_recorded_models_hours_and_cases(tmp_p
                                                                   **extra}))
 
     write(b.name, 3600.0)
-    assert "1 models not recorded" in tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
-    write(rl.name, 5400.0, label="creation", gain_check={"passed": True})
+    assert "`tinyb` 1.00 (incomplete: 1 model not recorded)" in tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
+    (tmp_path / rl.name).mkdir()
+    (tmp_path / rl.name / "manifest.json").write_text(json.dumps({
+        "name": rl.name, "build": {"cpu_seconds": 5400.0, "cpu_seconds_earlier_runs": 1800.0}, "label": "creation",
+        "gain_check": {"passed": True}}))
     part, whole = tables.preset_budget_rows(tmp_path, ["tinyb-part", "tinyb"])
     assert (part["models"], part["recorded"], part["CPU hours (records)"]) == (1, 1, "1.00")
     assert (whole["models"], whole["recorded"], whole["CPU hours (records)"], whole["creation cases"]) == (
         2, 2, "2.50", 1)
+    assert (part["of which in killed runs"], whole["of which in killed runs"]) == ("0.00", "0.50")
     text = tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
     assert "`tinyb-part` 1.00 (within), `tinyb` 2.50 (within)" in text
     # a failed gain check is no case of its label, and a preset over the target says so
