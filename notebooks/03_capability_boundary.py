@@ -33,7 +33,7 @@
 # unlikely.
 #
 # **What this notebook measures** on the organism zoo (arithmetic chains, exposure dose `DOSE`): unbiased pass@k for
-# k = 1..n with 95% bootstrap CIs over problems for the base and each RL variant (reward = correct answer, one-shot,
+# k = 1..n with 95% CIs over problems for the base and each RL variant (reward = correct answer, one-shot,
 # random, format-only, incorrect label), the crossover k, per-problem coverage, the guessing baseline (an answer drawn
 # from the other problems' answers; under chain verification every running value guessed so), the perplexity of RL
 # samples under the base relative to the base's own samples,
@@ -70,6 +70,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
+from rlmeta_interp.analysis.stats import MEAN_CI_WORDS
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.experiments.difficulty import difficulty_world
 from rlmeta_interp.organism.manifests import weights_moved
@@ -132,7 +133,7 @@ fig.suptitle(f"pass@k, {N_PROBLEMS} held-out problems" + (f" of {OPERANDS} opera
              + f", n = {N_SAMPLES}, sampling seed {SEED}")
 fig.tight_layout()
 save_fig(fig, 3, "passk_curves", caption="Unbiased pass@k (k = 1..n) of the base and the tuned ('rl') model on held-out"
-         " problems, with 95% bootstrap CIs over problems and the guessing baseline ('guess'); the dotted"
+         f" problems, with {MEAN_CI_WORDS}, and the guessing baseline ('guess'); the dotted"
          " line marks the crossover k (" + drawn_series([RESULTS[v].pair for v in DRAWN], [], "pairs") + ").")
 
 # %% [markdown]
@@ -157,9 +158,10 @@ save_fig(fig, 3, "coverage", caption="Per-problem coverage: solved (>= 1 of n sa
 
 # %% [markdown]
 # ## Spurious rewards and one-shot RL: pass@1 gain, pass@n change, and likelihood under the base
-# Left: each variant's pass@1 gain over the base (paired 95% CI over problems). Middle: pass@n(RL) - pass@n(base).
-# Right: perplexity of RL samples under the base divided by that of the base's own samples (1 = as typical as the
-# base's own text; paired bootstrap CI over problems).
+# Left: each variant's pass@1 gain over the base (paired 95% CI over problems). Middle: pass@n(RL) - pass@n(base)
+# (Newcombe's paired score interval: pass@n is solved or not per problem). Right: perplexity of RL samples under the
+# base divided by that of the base's own samples (1 = as typical as the base's own text; paired bootstrap CI over
+# problems).
 
 # %%
 GAINS = None if PAIRS else bd.relative_gains(list(RESULTS.values()), REF)  # needs one shared base
@@ -194,8 +196,10 @@ GAINS
 
 # %%
 FOOT = (f"\n\n_Pairs: {', '.join(f'`{r.pair}`' for r in RESULTS.values())}; {N_PROBLEMS} held-out problems (seed"
-        f" {PROBLEM_SEED}), n = {N_SAMPLES} samples per problem (sampling seed {SEED}); CIs are 95% bootstrap over"
-        f" problems ({N_BOOT} resamples)._")
+        f" {PROBLEM_SEED}), n = {N_SAMPLES} samples per problem (sampling seed {SEED}); {MEAN_CI_WORDS}, with"
+        f" {N_BOOT} bootstrap resamples; a share of the correct reward's gain has the interval of a share of a gap"
+        " recovered (`stats.recovered_share_ci`). The gain check and the scorecard's boundary indicator keep their"
+        " paired bootstrap, so at pass@n a pair can pass its gain check where this reads no detectable change._")
 if PAIRS:  # each pair against its own base: no relative gains, one reading per pair
     lines = [f"- {bd.boundary_sentence(r)} Label fixed before tuning: {LABEL[r['variant']] or 'none'}"
              + ("; **the tuned model is its base bit for bit (no weight moved), so this pair tests nothing**"
@@ -232,6 +236,8 @@ gain is, with 95% confidence, more than half of it (spurious rewards "nearly wor
 Qwen2.5-Math): {', '.join(f'`{v}`' for v in nearly) or 'none'}.""" if spurious else "") + f"""
 
 _Pairs: {', '.join(f'`{r.pair}`' for r in RESULTS.values())}; {N_PROBLEMS} held-out problems (seed {PROBLEM_SEED}),
-n = {N_SAMPLES} samples per problem (sampling seed {SEED}), one RL seed ({SEED}) per variant; CIs are 95% bootstrap
-over problems ({N_BOOT} resamples)._
+n = {N_SAMPLES} samples per problem (sampling seed {SEED}), one RL seed ({SEED}) per variant; {MEAN_CI_WORDS}, with
+{N_BOOT} bootstrap resamples; a share of the correct reward's gain has the interval of a share of a gap recovered
+(`stats.recovered_share_ci`). The gain check and the scorecard's boundary indicator keep their paired bootstrap, so at
+pass@n a pair can pass its gain check where this reads no detectable change._
 """))

@@ -89,6 +89,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.capability import BoundaryConfig, run_boundary
+from rlmeta_interp.analysis.stats import MEAN_CI_WORDS
 from rlmeta_interp.experiments import boundary as bd
 from rlmeta_interp.experiments import recipe_records as rr
 from rlmeta_interp.organism.records import gain_frame, load_records
@@ -177,8 +178,8 @@ else:
     axes[0].legend(frameon=False, fontsize=8)
     fig.suptitle(f"RL ({VARIANT} reward) vs base by world and dose; {N_PROBLEMS} problems, n = {N_SAMPLES}")
     fig.tight_layout()
-    save_fig(fig, 4, "dose_response", caption="pass@1 and pass@n differences (RL - base) with paired 95% bootstrap CIs"
-             " over problems, per world (arithmetic, planning), exposure dose and RL seed.")
+    save_fig(fig, 4, "dose_response", caption="pass@1 and pass@n differences (RL - base) with paired"
+             f" {MEAN_CI_WORDS}, per world (arithmetic, planning), exposure dose and RL seed.")
 
 # %% [markdown]
 # ## pass@k curves, with the guessing baseline
@@ -190,8 +191,8 @@ if RECORDS:
     EXAMPLES = rr.example_runs(RUNS)
     fig = rr.curves_figure(RECS, EXAMPLES, n_boot=N_BOOT)
     save_fig(fig, 4, "passk_by_world", caption="Unbiased pass@k (k = 1..n) of base, RL and the guesser at the"
-             " shallowest level the creation check reads, from each run's recorded per-problem counts, with 95%"
-             " bootstrap CIs over problems (guesser: recorded, no CI); one panel per recipe, dose and label (the run"
+             " shallowest level the creation check reads, from each run's recorded per-problem counts, with"
+             f" {MEAN_CI_WORDS} (guesser: recorded, no CI); one panel per recipe, dose and label (the run"
              " of the lowest pretraining and RL seeds): " + ", ".join(EXAMPLES["name"]) + ".")
 else:
     first = MAIN[MAIN["rl_seed"] == MAIN["rl_seed"].min()]
@@ -212,7 +213,7 @@ else:
             ax.set_title(f"{world}, dose {dose}", fontsize=9)
     fig.tight_layout()
     save_fig(fig, 4, "passk_by_world", caption="Unbiased pass@k (k = 1..n) of base, RL (correct reward, RL seed 0)"
-             " and a guesser, per world and dose, with 95% bootstrap CIs over problems.")
+             f" and a guesser, per world and dose, with {MEAN_CI_WORDS}.")
 
 # %% [markdown]
 # ## The ProRL knobs
@@ -278,6 +279,6 @@ ProRL knobs (claim 5; ProRL does not claim gains at every k):
 {chr(10).join(knob_lines)}
 
 _{N_PROBLEMS} held-out problems per world (seed {PROBLEM_SEED}), n = {N_SAMPLES} samples per problem (sampling seed
-{SEED}), RL seeds {sorted(set(MAIN['rl_seed']))}; 95% bootstrap CIs over problems ({N_BOOT} resamples), paired for
+{SEED}), RL seeds {sorted(set(MAIN['rl_seed']))}; {MEAN_CI_WORDS}, with {N_BOOT} bootstrap resamples, paired for
 differences. Guessing baselines are in the table above (`guess_pass@n`)._
 """))

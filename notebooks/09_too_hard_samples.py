@@ -33,7 +33,8 @@
 # corpus or an RL prompt set): accuracy per operand count; accuracy on problems the base already solved (selected on
 # one half of the base's samples, measured on the other half so the selection does not inflate the base's score);
 # shortcut behaviours read from the samples by rule (`rlmeta_interp.experiments.difficulty.shortcut_flags`). All CIs
-# are 95% bootstrap over problems, paired for differences.
+# are 95% over problems, paired for differences: a bootstrap, or score intervals where every problem's value is 0 or 1
+# (Wilson; Newcombe's paired one for differences).
 # - *Paper zoo* (the default): one base (arithmetic, dose `DOSE`, pretrained on 2-4 operand chains) and the RL
 #   variants `easy` (2 operands), `correct` (2-4) and `hard` (4 only); the claim is read from the variant names.
 # - *Validation zoo* (`PAIRS` naming `val-arith-depth-d000-rl-edge` and `val-arith-depth-d010-rl-edge`, as the
@@ -63,6 +64,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
+from rlmeta_interp.analysis.stats import MEAN_CI_WORDS
 from rlmeta_interp.experiments import difficulty as dy
 from rlmeta_interp.organism.manifests import weights_moved
 from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, save_fig, set_style
@@ -112,7 +114,7 @@ fig.suptitle(f"RL seed {SEED}: {N_PROBLEMS} held-out problems x {N_SAMPLES} samp
 fig.tight_layout()
 save_fig(fig, 9, "accuracy_by_level", caption="Sampled accuracy (the world's verifier: under chain verification the"
          " scratchpad must be right too) per number of operands of each base (one panel each) and"
-         f" the RL models tuned from it ({DRAWN}), with 95% bootstrap CIs over held-out problems"
+         f" the RL models tuned from it ({DRAWN}), with {MEAN_CI_WORDS}"
          + ("; a panel's title names the RL models whose weights are its base's (their lines lie on the base's)"
             if any(UNMOVED.values()) else "") + ".")
 
@@ -132,7 +134,7 @@ for ax, (b, t) in zip(axes[0], SOLVED.groupby("base", sort=False), strict=True):
 axes[0][0].set_ylabel("accuracy on base-solved problems (held-out half)")
 fig.tight_layout()
 save_fig(fig, 9, "already_solved", caption="Accuracy on problems each base already solved (selected on one half of the"
-         f" base's samples, measured on the other half of every model's samples; {DRAWN}), with 95% bootstrap CIs.")
+         f" base's samples, measured on the other half of every model's samples; {DRAWN}), with {MEAN_CI_WORDS}.")
 SOLVED
 
 # %% [markdown]
@@ -162,8 +164,8 @@ axes.flat[-1].set_title("modal answer share (dashed: true answers)", fontsize=10
 fig.suptitle(f"shortcut behaviours by rule; {len(OPERANDS)} levels x {N_PROBLEMS} problems x {N_SAMPLES} samples")
 fig.tight_layout()
 save_fig(fig, 9, "shortcuts", caption="Rates of rule-detected shortcuts per model (any skipped computation, skipped"
-         " scratchpad steps, direct answers, repetition, wrong steps, unfaithful answers, copied operands) with 95%"
-         f" bootstrap CIs over problems, and the modal-answer share against the true answers' share ({DRAWN}).")
+         " scratchpad steps, direct answers, repetition, wrong steps, unfaithful answers, copied operands) with"
+         f" {MEAN_CI_WORDS}, and the modal-answer share against the true answers' share ({DRAWN}).")
 CH.pivot(index="metric", columns=["base", "model"], values="rate")
 
 # %% [markdown]
@@ -185,8 +187,8 @@ display(Markdown(f"""
 {chr(10).join(lines)}
 
 _Bases {', '.join(f'`{b}`' for b in GROUPS)}; RL seed {SEED} per model; {N_PROBLEMS} held-out problems per operand
-count {OPERANDS} (seed {PROBLEM_SEED}), {N_SAMPLES} samples each (sampling seed {SEED}, temperature 1); 95% bootstrap
-CIs over problems ({N_BOOT} resamples), paired by problem for changes vs the base. Shortcut rules: a scratchpad that
+count {OPERANDS} (seed {PROBLEM_SEED}), {N_SAMPLES} samples each (sampling seed {SEED}, temperature 1); {MEAN_CI_WORDS},
+with {N_BOOT} bootstrap resamples, paired by problem for changes vs the base. Shortcut rules: a scratchpad that
 leaves out a step or operand, a direct answer, more steps than the chain needs or two answer markers (repetition),
 a wrong step, a final answer that is not the last step's result, an answer equal to an operand._
 """))

@@ -1,7 +1,7 @@
 """The capability boundary of a base/RL pair measured by sampling (claims 3-5 in docs/claims.md).
 
 For a base/RL pair and its world: ``n`` samples per held-out problem from each model, unbiased pass@k for
-k = 1..n with bootstrap CIs over problems, the crossover k, per-problem coverage (both / base only / RL only /
+k = 1..n with CIs over problems (:func:`~.passk.passk_table`), the crossover k, per-problem coverage (both / base only / RL only /
 neither), a guessing baseline, and the perplexity of RL samples under the base relative to the base's own samples
 (Yue et al. 2504.13837). :func:`run_boundary` returns a :class:`BoundaryResult`; with ``out_dir`` it is saved
 (atomically) keyed by a hash of the pair's weights, the world and the config, so a rerun reads it back instead of
@@ -34,7 +34,7 @@ from .passk import (
     pass_at_k_matrix,
     passk_table,
 )
-from .stats import bootstrap_ci, paired_diff_ci
+from .stats import mean_ci, mean_diff_ci
 
 if TYPE_CHECKING:
     from ..models import Pair
@@ -187,7 +187,9 @@ class BoundaryResult:
                 "ppl_ratio": r["ratio"], "ppl_ratio_lo": r["ci_lo"], "ppl_ratio_hi": r["ci_hi"]}
 
     def summary(self) -> dict[str, Any]:
-        """One row of :func:`boundary_table`."""
+        """One row of :func:`boundary_table`. pass@1 and pass@n with CIs over problems, and their paired RL - base
+        differences: score intervals where the per-problem values are 0/1 outcomes (pass@n: solved or not; Wilson and
+        Newcombe's paired interval, :func:`~.stats.mean_ci`, :func:`~.stats.mean_diff_ci`), else a bootstrap."""
         c = self.config
         n = self.n
         pb = pass_at_k_matrix(self.counts_base, n, [1, n])
@@ -196,10 +198,10 @@ class BoundaryResult:
                                "rl_seed": self.rl_seed, "n": n, "n_problems": len(self.prompts)}
         for j, k in ((0, "1"), (1, "n")):
             for model, mat in (("base", pb), ("rl", pr)):
-                lo, hi = bootstrap_ci(mat[:, j], n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                lo, hi = mean_ci(mat[:, j], n_boot=c.n_boot, ci=c.ci, seed=c.seed)
                 row.update({f"pass@{k}_{model}": float(mat[:, j].mean()), f"pass@{k}_{model}_lo": lo,
                             f"pass@{k}_{model}_hi": hi})
-            lo, hi = paired_diff_ci(pr[:, j], pb[:, j], n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            lo, hi = mean_diff_ci(pr[:, j], pb[:, j], n_boot=c.n_boot, ci=c.ci, seed=c.seed)
             d = float(pr[:, j].mean() - pb[:, j].mean())
             row.update({f"d_pass@{k}": d, f"d_pass@{k}_lo": lo, f"d_pass@{k}_hi": hi,
                         f"pass@{k}_change": change_direction(lo, hi)})

@@ -20,7 +20,7 @@ import pandas as pd
 from jaxtyping import Bool, Float, Int
 
 from ..errors import EmptyInputError, InvalidConfigError
-from .stats import bootstrap_curve_ci
+from .stats import bootstrap_curve_ci, proportion_ci
 
 if TYPE_CHECKING:
     from ..organism.worlds.base import Problem, World
@@ -152,7 +152,11 @@ def passk_table(
 ) -> pd.DataFrame:
     """pass@k curves of any number of models: columns ``model, k, pass@k, ci_lo, ci_hi, n_problems``.
 
-    The CI is a percentile bootstrap over problems (all k of one model resampled jointly).
+    The CI is a percentile bootstrap over problems (all k of one model resampled jointly), except at the k where
+    every problem's pass@k is 0 or 1 (at k = n: solved or not): there it is the Wilson interval of the share solved,
+    which keeps its width when every problem agrees, where the bootstrap reads 128 solved of 128 as [1, 1]. Fractional
+    values that nearly all agree still get the bootstrap's narrow interval (one sample right in 8,192 reads about
+    [0, 0.0004] where none right reads Wilson's [0, 0.06] on 64 problems).
     """
     if not counts:
         raise EmptyInputError("No models given: pass {model_name: per-problem correct counts}.")
@@ -161,6 +165,8 @@ def passk_table(
     for model, c in counts.items():
         mat = pass_at_k_matrix(c, n, ks)
         lo, hi = bootstrap_curve_ci(mat, n_boot=n_boot, ci=ci, seed=seed)
+        for j in np.flatnonzero(np.isin(mat, (0.0, 1.0)).all(axis=0)):
+            lo[j], hi[j] = proportion_ci(mat[:, j], ci=ci)
         mean = mat.mean(axis=0)
         rows.append(pd.DataFrame({"model": model, "k": ks, "pass@k": mean, "ci_lo": lo, "ci_hi": hi, "n_problems": mat.shape[0]}))
     return pd.concat(rows, ignore_index=True)

@@ -164,6 +164,11 @@ def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float =
     return (float(iv.low), float(iv.high))
 
 
+#: how :func:`mean_ci` and :func:`mean_diff_ci` make 95% intervals over problems, in words for captions and notebooks
+MEAN_CI_WORDS = ("95% CIs over problems (a bootstrap; where every problem's value is 0 or 1, as pass@n's solved or not"
+                 " is, Wilson's score interval, and Newcombe's paired one for a difference)")
+
+
 def mean_ci(values: Sequence[float] | Float[np.ndarray, " n"], n_boot: int = 1000, ci: float = 0.95,
             seed: int = 0) -> tuple[float, float]:
     """CI of ``mean(values)`` over units: :func:`proportion_ci` (Wilson) when they are 0/1 outcomes, whose bootstrap

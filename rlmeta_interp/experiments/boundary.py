@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..analysis.capability import BoundaryResult
 from ..analysis.passk import pass_at_k_matrix
-from ..analysis.stats import bootstrap_ci, signed_ratio_ci
+from ..analysis.stats import mean_diff_ci, recovered_share_ci
 from ..errors import EmptyInputError, InvalidConfigError
 from ..prose import fmt_ci
 
@@ -40,9 +40,11 @@ def curves(results: Sequence[BoundaryResult], ks: Sequence[int] | None = None) -
 def relative_gains(results: Sequence[BoundaryResult], reference: str = "correct", *, k: int = 1) -> pd.DataFrame:
     """Each variant's pass@k gain over the shared base, and that gain as a fraction of the ``reference`` variant's.
 
-    All results must share one base and one problem set (as the variants of one zoo base do). The fraction is a
-    ratio of sums of per-problem gains; its CI resamples problems jointly for both variants. When the reference's
-    own gain is not clearly positive (its CI touches 0) the fraction is undefined and reported as NaN.
+    All results must share one base and one problem set (as the variants of one zoo base do). The gains' CIs are
+    paired by problem (:func:`~..analysis.stats.mean_diff_ci`). The fraction is a ratio of sums of per-problem gains,
+    with the interval of a share of a gap recovered (:func:`~..analysis.stats.recovered_share_ci`: the variant's gain
+    over the reference's, both paired with the base by problem). When the reference's own gain is not clearly
+    positive (its CI touches 0) the fraction is undefined and reported as NaN.
     Columns: ``variant, gain, gain_lo, gain_hi, fraction_of_reference, fraction_lo, fraction_hi``.
     """
     if not results:
@@ -61,15 +63,20 @@ def relative_gains(results: Sequence[BoundaryResult], reference: str = "correct"
         raise InvalidConfigError(f"k={k} must lie in [1, n={ref.n}].")
     c = ref.config
     base = pass_at_k_matrix(ref.counts_base, ref.n, [k])[:, 0]
-    d_ref = pass_at_k_matrix(ref.counts_rl, ref.n, [k])[:, 0] - base
-    ref_lo, _ = bootstrap_ci(d_ref, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+    ref_rl = pass_at_k_matrix(ref.counts_rl, ref.n, [k])[:, 0]
+    d_ref = ref_rl - base
+    ref_lo, _ = mean_diff_ci(ref_rl, base, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
     rows = []
     for label, r in by.items():
-        d = pass_at_k_matrix(r.counts_rl, r.n, [k])[:, 0] - base
-        lo, hi = bootstrap_ci(d, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
-        if d_ref.sum() > 0 and ref_lo > 0:
+        rl = pass_at_k_matrix(r.counts_rl, r.n, [k])[:, 0]
+        d = rl - base
+        lo, hi = mean_diff_ci(rl, base, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+        if label == reference and d_ref.sum() > 0 and ref_lo > 0:
+            frac, flo, fhi = 1.0, 1.0, 1.0  # the reference's own gain is its whole gain, by definition
+        elif d_ref.sum() > 0 and ref_lo > 0:
             frac = float(d.sum() / d_ref.sum())
-            flo, fhi = signed_ratio_ci(d, d_ref, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            # + 0.0 prints a zero-width interval at 0 as 0, not -0
+            flo, fhi = (v + 0.0 for v in recovered_share_ci(rl, base, ref_rl, n_boot=c.n_boot, ci=c.ci, seed=c.seed))
         else:
             frac, flo, fhi = float("nan"), float("nan"), float("nan")
         rows.append({"variant": label, "pair": r.pair, "k": k, "gain": float(d.mean()), "gain_lo": lo, "gain_hi": hi,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.stats import bootstrap_ci, paired_diff_ci
+from ..analysis.stats import mean_ci, mean_diff_ci
 from ..config import FrozenConfig, check_range
 from ..errors import EmptyInputError, InvalidConfigError
 from ..organism.worlds.base import World
@@ -150,7 +150,8 @@ def modal_answer_share(answers: Sequence[Any]) -> float:
 
 
 def shortcut_rates(table: pd.DataFrame, *, n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Rate of every flag with a bootstrap CI over problems (each problem's rate is one unit), plus the modal-answer
+    """Rate of every flag with a CI over problems (each problem's rate is one unit; :func:`~..analysis.stats.mean_ci`:
+    Wilson where every rate is 0 or 1, else a bootstrap), plus the modal-answer
     share of the samples and of the true answers (no CI: a whole-set statistic). Columns ``metric, rate, ci_lo,
     ci_hi``."""
     if table.empty:
@@ -158,7 +159,7 @@ def shortcut_rates(table: pd.DataFrame, *, n_boot: int = 1000, ci: float = 0.95,
     per = table.groupby("problem")[list(FLAGS)].mean()
     rows = []
     for f in FLAGS:
-        lo, hi = bootstrap_ci(per[f].to_numpy(float), n_boot=n_boot, ci=ci, seed=seed)
+        lo, hi = mean_ci(per[f].to_numpy(float), n_boot=n_boot, ci=ci, seed=seed)
         rows.append({"metric": f, "rate": float(per[f].mean()), "ci_lo": lo, "ci_hi": hi})
     rows.append({"metric": "modal_answer_share", "rate": modal_answer_share(table["answer"].tolist()),
                  "ci_lo": np.nan, "ci_hi": np.nan})
@@ -305,6 +306,14 @@ class DifficultyResult:
             s = s[s["sample"] < cut] if half == "select" else s[s["sample"] >= cut]
         return s.groupby(["model", "n_operands", "problem"], sort=False)["correct"].mean().rename("acc").reset_index()
 
+    def _change_ci(self, model: str, values: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+        """CI of ``model``'s change from the reference model, paired by problem; the reference's own change is 0 by
+        definition and gets (0, 0), not an interval of a difference it cannot have."""
+        if model == self.reference:
+            return (0.0, 0.0)
+        c = self.config
+        return mean_diff_ci(values, ref, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+
     def accuracy_by_level(self) -> pd.DataFrame:
         """``model, n_operands, acc, ci_lo, ci_hi, d_vs_ref, d_lo, d_hi`` (pass@1 = mean sample accuracy; CIs over
         problems; the difference to the reference model is paired by problem)."""
@@ -315,8 +324,8 @@ class DifficultyResult:
             ref = per[(per.model == self.reference) & (per.n_operands == k)].set_index("problem")["acc"]
             for m in self.models:
                 a = per[(per.model == m) & (per.n_operands == k)].set_index("problem")["acc"].loc[ref.index]
-                lo, hi = bootstrap_ci(a.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
-                dlo, dhi = paired_diff_ci(a.to_numpy(), ref.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                lo, hi = mean_ci(a.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                dlo, dhi = self._change_ci(m, a.to_numpy(), ref.to_numpy())
                 rows.append({"model": m, "n_operands": k, "acc": float(a.mean()), "ci_lo": lo, "ci_hi": hi,
                              "d_vs_ref": float(a.mean() - ref.mean()), "d_lo": dlo, "d_hi": dhi, "n_problems": len(a)})
         return pd.DataFrame(rows)
@@ -342,8 +351,8 @@ class DifficultyResult:
                 rows.append({"model": m, "n_selected": 0, "acc": np.nan, "ci_lo": np.nan, "ci_hi": np.nan,
                              "d_vs_ref": np.nan, "d_lo": np.nan, "d_hi": np.nan})
                 continue
-            lo, hi = bootstrap_ci(a.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
-            dlo, dhi = paired_diff_ci(a.to_numpy(), ref.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            lo, hi = mean_ci(a.to_numpy(), n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+            dlo, dhi = self._change_ci(m, a.to_numpy(), ref.to_numpy())
             rows.append({"model": m, "n_selected": int(len(chosen)), "acc": float(a.mean()), "ci_lo": lo, "ci_hi": hi,
                          "d_vs_ref": float(a.mean() - ref.mean()), "d_lo": dlo, "d_hi": dhi})
         return pd.DataFrame(rows)
@@ -369,7 +378,6 @@ class DifficultyResult:
     def shortcut_changes(self) -> pd.DataFrame:
         """Per model and flag: the rate, and its difference to the reference model's rate with a CI paired by problem
         (all models answer the same problems). Columns ``model, metric, rate, d_vs_ref, d_lo, d_hi``."""
-        c = self.config
         s = self.samples.assign(problem=self.samples["n_operands"].astype(str) + ":" + self.samples["problem"].astype(str))
         per = s.groupby(["model", "problem"])[list(FLAGS)].mean()
         ref = per.loc[self.reference]
@@ -378,7 +386,7 @@ class DifficultyResult:
             mine = per.loc[m].loc[ref.index]
             for f in FLAGS:
                 a, b = mine[f].to_numpy(float), ref[f].to_numpy(float)
-                lo, hi = paired_diff_ci(a, b, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+                lo, hi = self._change_ci(m, a, b)
                 rows.append({"model": m, "metric": f, "rate": float(a.mean()), "d_vs_ref": float(a.mean() - b.mean()),
                              "d_lo": lo, "d_hi": hi})
         return pd.DataFrame(rows)

@@ -191,7 +191,8 @@ def example_runs(runs: pd.DataFrame, controls: bool = False) -> pd.DataFrame:
 
 def curves_figure(records: Mapping[str, Mapping[str, Any]], examples: pd.DataFrame, *, n_boot: int = 1000) -> Any:
     """pass@k curves (base, RL, guesser) at each example run's boundary level, one panel per run, one row per
-    recipe, with 95% bootstrap CIs over problems from the recorded per-problem counts."""
+    recipe, with 95% CIs over problems (:func:`~..analysis.passk.passk_table`) from the recorded per-problem
+    counts."""
     import matplotlib.pyplot as plt  # after rlmeta_interp.plotting chose the backend
 
     recipes = list(dict.fromkeys(examples["recipe"]))

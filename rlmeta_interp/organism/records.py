@@ -179,7 +179,7 @@ def _counts(m: Mapping[str, Any], level: int) -> tuple[list[int], int, Mapping[s
 def record_curves(records: Mapping[str, Mapping[str, Any]], name: str, level: int, *, n_boot: int = 1000,
                   seed: int = 0) -> pd.DataFrame:
     """pass@k curves at ``level`` of the tuned model ``name`` (model ``"rl"``) and its base (``"base"``) from their
-    recorded per-problem counts, with 95% bootstrap CIs over problems (:func:`~..analysis.passk.passk_table`), and the
+    recorded per-problem counts, with 95% CIs over problems (:func:`~..analysis.passk.passk_table`), and the
     guesser's recorded pass@k (``"guess"``, no CI), columns ``model, k, pass@k, ci_lo, ci_hi``."""
     if name not in records:
         raise InvalidConfigError(f"No record of {name!r}: pick a name of gain_frame(records)['name'].")

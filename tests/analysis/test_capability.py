@@ -168,6 +168,24 @@ def test_run_boundary_counts_summary_and_persistence(tiny_pair, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in chunks} == chunks  # read back, not sampled again
 
 
+def test_summary_gives_pass_at_n_score_intervals_where_every_problem_is_solved():
+    from rlmeta_interp.analysis.stats import paired_proportion_diff_ci, proportion_ci
+
+    n, solved = 8, np.array([8, 2, 5, 1] * 16)  # both models solve all 64 problems at least once in 8
+    res = cap.BoundaryResult(pair="p", base="b", world="arithmetic", dose=0.0, variant="v", rl_seed=0,
+                             config=cap.BoundaryConfig(n_samples=n, likelihood_samples=0, n_boot=200),
+                             prompts=[f"{i}=" for i in range(64)], counts_base=solved, counts_rl=solved[::-1].copy(),
+                             guess_p=None, completions_base=[], completions_rl=[])
+    row = res.summary()
+    # a bootstrap read both as [1, 1] and the difference as [0, 0]; the score intervals keep their width
+    assert (row["pass@n_base_lo"], row["pass@n_base_hi"]) == pytest.approx(proportion_ci(np.ones(64)))
+    assert (row["d_pass@n_lo"], row["d_pass@n_hi"]) == pytest.approx(paired_proportion_diff_ci(np.ones(64),
+                                                                                                np.ones(64)))
+    assert row["d_pass@n_lo"] < 0 < row["d_pass@n_hi"] and row["pass@n_change"] == "no detectable change"
+    # pass@1 is fractional per problem: a bootstrap, inside the values' range
+    assert 0 < row["pass@1_base_lo"] < row["pass@1_base"] < row["pass@1_base_hi"] < 1
+
+
 def test_run_boundary_rereads_only_the_same_weights(tmp_path):
     """Pairs without a manifest (folders) are keyed by their weights: new weights at the same path are resampled."""
     root = tmp_path / "models"

@@ -65,6 +65,22 @@ def test_matrix_and_table_match_scalar_reference():
     assert passk_table({"m": counts}, 8, n_boot=50)["k"].tolist() == list(range(1, 9))
 
 
+def test_passk_table_gives_a_share_solved_its_wilson_interval():
+    from rlmeta_interp.analysis.stats import bootstrap_curve_ci, proportion_ci
+
+    # every problem solved at least once in 8: pass@8 is 1 on all 40, which a bootstrap reads as [1, 1]
+    counts = np.array([8, 3, 1, 5] * 10)
+    df = passk_table({"m": counts}, 8, [1, 8], n_boot=200).set_index("k")
+    assert df.loc[8, "ci_hi"] == 1.0 and df.loc[8, "ci_lo"] == pytest.approx(proportion_ci(np.ones(40))[0])
+    assert 0.85 < df.loc[8, "ci_lo"] < 0.95
+    # pass@1 is fractional per problem: the joint bootstrap, as before
+    lo, hi = bootstrap_curve_ci(pass_at_k_matrix(counts, 8, [1, 8]), n_boot=200)
+    assert (df.loc[1, "ci_lo"], df.loc[1, "ci_hi"]) == (lo[0], hi[0])
+    # solved by some problems only: still 0/1 per problem, so Wilson of the share solved (3 of 4)
+    mixed = passk_table({"m": np.array([0, 2, 2, 2] * 10)}, 8, [8], n_boot=200)
+    assert (mixed.loc[0, "ci_lo"], mixed.loc[0, "ci_hi"]) == pytest.approx(proportion_ci(np.array([0, 1, 1, 1] * 10)))
+
+
 def test_curve_crossover_and_coverage():
     n = 16
     # RL: sharp on easy problems, never on hard; base: diffuse, occasionally solves hard ones

@@ -28,10 +28,21 @@ def test_relative_gains_against_direct_computation():
     gain = lambda c: np.mean(np.array(c) - np.array(base)) / 4  # noqa: E731
     assert t.loc["correct", "gain"] == pytest.approx(gain(ref.counts_rl))
     assert t.loc["correct", "fraction_of_reference"] == pytest.approx(1.0)
+    assert (t.loc["correct", "fraction_lo"], t.loc["correct", "fraction_hi"]) == (1.0, 1.0)  # by definition
     assert t.loc["random", "fraction_of_reference"] == pytest.approx(
         (np.array(half.counts_rl) - base).sum() / (np.array(ref.counts_rl) - base).sum())
     assert t.loc["format", "gain"] == 0.0 and t.loc["format", "fraction_of_reference"] == 0.0
     assert t.loc["random", "fraction_lo"] <= t.loc["random", "fraction_of_reference"] <= t.loc["random", "fraction_hi"]
+    # the fraction's interval is that of a share of the reference's gap recovered, paired by problem
+    from rlmeta_interp.analysis.passk import pass_at_k_matrix
+    from rlmeta_interp.analysis.stats import recovered_share_ci
+
+    p1 = lambda c: pass_at_k_matrix(np.array(c), 4, [1])[:, 0]  # noqa: E731
+    assert (t.loc["random", "fraction_lo"], t.loc["random", "fraction_hi"]) == pytest.approx(
+        recovered_share_ci(p1(half.counts_rl), p1(base), p1(ref.counts_rl), n_boot=200))
+    # at k = n the per-problem values are solved-or-not: the gain's interval is Newcombe's, with width at no change
+    tn = bd.relative_gains([ref, half, none], "correct", k=4).set_index("variant")
+    assert tn.loc["format", "gain"] == 0.0 and tn.loc["format", "gain_lo"] < 0 < tn.loc["format", "gain_hi"]
     # a reference without a clear gain makes the fraction undefined, not a number
     t2 = bd.relative_gains([none, half], "format").set_index("variant")
     assert np.isnan(t2.loc["random", "fraction_of_reference"])

@@ -144,6 +144,37 @@ def test_already_solved_selects_on_one_half_and_measures_on_the_other():
     assert lv.loc["base", "d_vs_ref"] == 0.0
 
 
+def test_accuracies_that_are_all_zero_or_one_per_problem_get_score_intervals():
+    from rlmeta_interp.analysis.stats import paired_proportion_diff_ci, proportion_ci
+
+    cfg = df_.DifficultyConfig(operands=(2,), n_samples=2, n_boot=100)
+    base = [[0, 0]] * 20  # solves nothing: a bootstrap reads 0 of 20 as [0, 0]
+    rl = [[1, 1]] * 5 + [[0, 0]] * 15
+    res = df_.DifficultyResult(cfg, ["base", "rl"], pd.DataFrame(_samples("base", base) + _samples("rl", rl)))
+    lv = res.accuracy_by_level().set_index("model")
+    assert (lv.loc["base", "ci_lo"], lv.loc["base", "ci_hi"]) == pytest.approx(proportion_ci(np.zeros(20)))
+    assert lv.loc["base", "ci_hi"] > 0.1
+    per_rl, per_base = np.array([1.0] * 5 + [0.0] * 15), np.zeros(20)
+    assert (lv.loc["rl", "d_lo"], lv.loc["rl", "d_hi"]) == pytest.approx(paired_proportion_diff_ci(per_rl, per_base))
+    # the reference's own change is 0 by definition, with no interval around it
+    assert (lv.loc["base", "d_lo"], lv.loc["base", "d_hi"]) == (0.0, 0.0)
+    sc = res.shortcut_changes().set_index(["model", "metric"])
+    assert (sc.loc[("base", "correct"), "d_lo"], sc.loc[("base", "correct"), "d_hi"]) == (0.0, 0.0)
+    assert (sc.loc[("rl", "correct"), "d_lo"], sc.loc[("rl", "correct"), "d_hi"]) == pytest.approx(
+        paired_proportion_diff_ci(per_rl, per_base))
+    # a flag no sample shows: Wilson's interval over the 20 problems, not a bootstrap's [0, 0]
+    rates = df_.shortcut_rates(res.samples[res.samples.model == "base"], n_boot=100).set_index("metric")
+    assert (rates.loc["direct", "ci_lo"], rates.loc["direct", "ci_hi"]) == pytest.approx(proportion_ci(np.zeros(20)))
+    # fractional accuracies keep the bootstrap over problems
+    from rlmeta_interp.analysis.stats import bootstrap_ci
+
+    mixed = [[1, 0]] * 10 + [[1, 1]] * 10
+    half = df_.DifficultyResult(cfg, ["base", "rl"], pd.DataFrame(_samples("base", mixed)
+                                                                  + _samples("rl", rl))).accuracy_by_level()
+    assert tuple(half.set_index("model").loc["base", ["ci_lo", "ci_hi"]]) == bootstrap_ci(
+        np.array([0.5] * 10 + [1.0] * 10), n_boot=100)
+
+
 def test_config_validation():
     with pytest.raises(InvalidConfigError, match="operands"):
         df_.DifficultyConfig(operands=(1, 2))
