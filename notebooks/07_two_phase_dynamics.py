@@ -28,10 +28,11 @@
 # HICRA pattern itself = execution-token entropy falls, *then* the semantic entropy of planning n-grams rises.
 #
 # **What this notebook measures** on the zoo's arithmetic organisms with RL checkpoints (step 0 = the base weights),
-# for every checkpoint: `N_SAMPLES` completions per held-out problem at temperature 1; accuracy; the mean entropy of
-# the policy's next-token distribution at *execution* tokens (digits) and at *planning* tokens (everything else:
-# "plus", "is", "=", ";", "A:" ...), with 95% bootstrap CIs over completions; and the semantic entropy of planning
-# `NGRAM`-grams (runs of planning tokens between digits) mined from the successful samples of all checkpoints pooled.
+# for every checkpoint: `N_SAMPLES` completions per held-out problem at temperature 1; accuracy (95% CIs over problems,
+# Wilson's where every problem's accuracy is 0 or 1); the mean entropy of the policy's next-token distribution at
+# *execution* tokens (digits) and at *planning* tokens (everything else: "plus", "is", "=", ";", "A:" ...), with 95%
+# bootstrap CIs over completions; and the semantic entropy of planning `NGRAM`-grams (runs of planning tokens between
+# digits) mined from the successful samples of all checkpoints pooled.
 # Control: plug-in entropy grows with the number of texts and the number of successful samples grows with accuracy, so
 # semantic entropy is also computed on an equal number of successful samples per checkpoint (rarefaction). Planning
 # paths in the graph world have no planning tokens in this sense (a path is letters only), so only arithmetic is used.
@@ -79,6 +80,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis.dynamics import checkpoint_dynamics, digit_exec_mask, iter_checkpoints
+from rlmeta_interp.analysis.stats import MEAN_CI_WORDS
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.experiments.training_runs import two_phase_summary, two_phase_tally
 from rlmeta_interp.organism.trained_world import world_for
@@ -126,12 +128,14 @@ DYN[["pair", "step", "accuracy", "exec_entropy", "exec_lo", "exec_hi", "plan_ent
 DYN["label"] = DYN["pair"].map(NAMES)
 fig, _ = checkpoint_rows(DYN, ngram=NGRAM, legend_right=bool(PAIRS))  # one row of panels per world
 RUNS = "" if PAIRS else f", RL variant {VARIANT}, seed {SEED}"  # named pairs: the source says so
-fig.suptitle(f"{WORLD_NAMES}{RUNS}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples;"
-             f" 95% bootstrap CIs over completions (rarefied: interval over equal-size draws); {SOURCE}", fontsize=8)
+fig.suptitle(f"{WORLD_NAMES}{RUNS}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples; accuracy: 95% CIs over"
+             " problems (Wilson where every problem's accuracy is 0 or 1); entropies: 95% bootstrap CIs over"
+             f" completions (rarefied: interval over equal-size draws); {SOURCE}", fontsize=8)
 fig.tight_layout(rect=(0, 0, 0.82, 1) if PAIRS else None)  # named pairs: room for the legends right of each row
 save_fig(fig, 7, "entropy_dynamics", caption="Per RL checkpoint: accuracy, token entropy at execution (digit) and"
          " planning tokens, and the semantic entropy of planning n-grams in successful samples (rarefied to equal"
-         " sample size, with the unrarefied value dashed), per " + ("pair." + NOTE if PAIRS else "exposure dose."))
+         f" sample size, with the unrarefied value dashed); accuracy with {MEAN_CI_WORDS}, entropies with 95% bootstrap"
+         " CIs over completions; per " + ("pair." + NOTE if PAIRS else "exposure dose."))
 
 # %% [markdown]
 # ## Which planning n-grams carry the semantic entropy
@@ -165,7 +169,8 @@ save_fig(fig, 7, "entropy_change", caption="Change from the base (step 0) to the
 
 # %%
 lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint"
-         f"{'' if PAIRS else f'; RL seed {SEED}'}; 95% bootstrap CIs over completions.", ""]
+         f"{'' if PAIRS else f'; RL seed {SEED}'}; accuracy: {MEAN_CI_WORDS}; entropies: 95% bootstrap CIs over"
+         " completions.", ""]
 for _, r in SUM.iterrows():
     g = DYN[DYN["pair"] == r["pair"]].sort_values("step")
     a, b = g.iloc[0], g.iloc[-1]

@@ -45,7 +45,7 @@ from ..io import WEIGHTS_FILE, load_tensors, read_json, verify_sha256
 from ..sampling import context_length
 from ..views import hf_view
 from .likelihood import build_batch
-from .stats import bootstrap_ci, bootstrap_pooled_ci, bootstrap_ratio_ci
+from .stats import bootstrap_pooled_ci, bootstrap_ratio_ci, mean_ci
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +392,7 @@ def checkpoint_dynamics(
 
     The n-gram vocabulary is mined once from the successful samples of every checkpoint pooled (unless
     ``vocab`` is given), so all checkpoints are measured on one vocabulary. Returns ``(table, vocab)``;
-    table columns: ``step, accuracy, acc_lo, acc_hi`` (CI: bootstrap over problems) ``exec_entropy, exec_lo,
+    table columns: ``step, accuracy, acc_lo, acc_hi`` (CI over problems: :func:`~.stats.mean_ci`) ``exec_entropy, exec_lo,
     exec_hi, plan_entropy, exec_nll, semantic_entropy, sem_lo, sem_hi, n_success, n_occurrences``. With ``rarefy``, also ``sem_rarefied,
     sem_rar_lo, sem_rar_hi, n_rarefied``: :func:`rarefied_semantic_entropy` on as many successful samples per
     checkpoint as the checkpoint with the fewest (at least 2) has, so steps are compared at equal sample size.
@@ -414,7 +414,7 @@ def checkpoint_dynamics(
         ee = execution_entropy(model, flat_p, flat_c, exec_mask, tokenizer=tokenizer, n_boot=n_boot, ci=ci, seed=seed)
         ok = [c for ss, cs in zip(samples, correct, strict=True) for c, good in zip(ss, cs, strict=True) if good]
         units = [planning_units(list(_chars(tokenizer, c)), exec_mask(c)) for c in ok]
-        acc_ci = (bootstrap_ci(correct.mean(axis=1), n_boot=n_boot, ci=ci, seed=seed) if len(problems) > 1
+        acc_ci = (mean_ci(correct.mean(axis=1), n_boot=n_boot, ci=ci, seed=seed) if len(problems) > 1
                   else (np.nan, np.nan))
         per_step.append((step, (float(correct.mean()), *acc_ci), ee, units))
     if not per_step:

@@ -196,6 +196,10 @@ def test_checkpoint_dynamics_end_to_end(tmp_path):
                                        n=4, max_new_tokens=8, ngram=1, min_count=1, n_boot=50)
     assert table["step"].tolist() == [10, 20]
     assert (table["accuracy"] == 1.0).all() and (table["n_success"] == 12).all()
+    # every problem solved in every sample: Wilson's interval over the 3 problems, not a bootstrap's [1, 1]
+    from rlmeta_interp.analysis.stats import proportion_ci
+
+    assert table[["acc_lo", "acc_hi"]].values.tolist() == [list(proportion_ci(np.ones(3)))] * 2
     assert (table["exec_entropy"] > 0).all()
     assert len(vocab) > 0 and all(len(g) == 1 for g in vocab)
     assert np.isfinite(table["semantic_entropy"]).any()
