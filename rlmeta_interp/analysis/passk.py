@@ -20,7 +20,7 @@ import pandas as pd
 from jaxtyping import Bool, Float, Int
 
 from ..errors import EmptyInputError, InvalidConfigError
-from .stats import bootstrap_curve_ci, proportion_ci
+from .stats import are_shares, bootstrap_curve_ci, proportion_ci
 
 if TYPE_CHECKING:
     from ..organism.worlds.base import Problem, World
@@ -165,8 +165,9 @@ def passk_table(
     for model, c in counts.items():
         mat = pass_at_k_matrix(c, n, ks)
         lo, hi = bootstrap_curve_ci(mat, n_boot=n_boot, ci=ci, seed=seed)
-        for j in np.flatnonzero(np.isin(mat, (0.0, 1.0)).all(axis=0)):
-            lo[j], hi[j] = proportion_ci(mat[:, j], ci=ci)
+        for j in range(mat.shape[1]):
+            if are_shares(mat[:, j]):
+                lo[j], hi[j] = proportion_ci(mat[:, j], ci=ci)
         mean = mat.mean(axis=0)
         rows.append(pd.DataFrame({"model": model, "k": ks, "pass@k": mean, "ci_lo": lo, "ci_hi": hi, "n_problems": mat.shape[0]}))
     return pd.concat(rows, ignore_index=True)

@@ -143,7 +143,7 @@ def bootstrap_curve_ci(
     return lo, hi
 
 
-def _shares(*arrays: np.ndarray) -> bool:
+def are_shares(*arrays: np.ndarray) -> bool:
     """Whether every value of ``arrays`` is 0 or 1 (outcomes whose shares get score intervals here)."""
     return all(np.isin(a, (0.0, 1.0)).all() for a in arrays)
 
@@ -158,7 +158,7 @@ def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float =
     if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
         raise InvalidConfigError(f"ci={ci!r} must be a number in (0, 1), e.g. 0.95.")
     arr = _as_array(values, "values", ndim=1)
-    if not _shares(arr):
+    if not are_shares(arr):
         raise InvalidConfigError("proportion_ci takes 0/1 values (a share); use bootstrap_ci for other values.")
     iv = binomtest(int(arr.sum()), int(arr.size)).proportion_ci(confidence_level=ci, method="wilson")
     return (float(iv.low), float(iv.high))
@@ -175,7 +175,7 @@ def mean_ci(values: Sequence[float] | Float[np.ndarray, " n"], n_boot: int = 100
     interval has no width when all are equal, else :func:`bootstrap_ci`."""
     _check_params(n_boot, ci, "percentile")
     arr = _as_array(values, "values", ndim=1)
-    if _shares(arr):
+    if are_shares(arr):
         return proportion_ci(arr, ci=ci)
     return bootstrap_ci(arr, n_boot=n_boot, ci=ci, seed=seed)
 
@@ -228,7 +228,7 @@ def paired_proportion_diff_ci(a: Sequence[float] | Float[np.ndarray, " n"], b: S
     if a_arr.shape != b_arr.shape:
         raise InvalidConfigError(f"Paired samples must have equal length (one value per unit in each), got"
                                  f" {a_arr.shape[0]} and {b_arr.shape[0]}.")
-    if not _shares(a_arr, b_arr):
+    if not are_shares(a_arr, b_arr):
         raise InvalidConfigError("paired_proportion_diff_ci takes 0/1 values (shares); use paired_diff_ci for others.")
     n = a_arr.size
     both, only_a = int(np.sum((a_arr == 1) & (b_arr == 1))), int(np.sum((a_arr == 1) & (b_arr == 0)))
@@ -253,7 +253,7 @@ def mean_diff_ci(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[float
     outcomes, else :func:`paired_diff_ci` (a paired bootstrap)."""
     _check_params(n_boot, ci, "percentile")
     a_arr, b_arr = _as_array(a, "a", ndim=1), _as_array(b, "b", ndim=1)
-    if _shares(a_arr, b_arr):
+    if are_shares(a_arr, b_arr):
         return paired_proportion_diff_ci(a_arr, b_arr, ci=ci)
     return paired_diff_ci(a_arr, b_arr, n_boot=n_boot, ci=ci, seed=seed)
 
@@ -331,7 +331,7 @@ def recovered_share_ci(part: Sequence[float] | Float[np.ndarray, " n"], base: Se
         t1, l1, u1, t2, l2, u2 = -t1, -u1, -l1, -t2, -u2, -l2
     if l2 <= 0:
         return (float("-inf"), float("inf"))
-    rho = _difference_correlation(num, den, shares=_shares(s, b, r))
+    rho = _difference_correlation(num, den, shares=are_shares(s, b, r))
     est = t1 / t2
     # 0 leaves the MOVER interval of t1 - c*t2 where (c*t2 - t1)^2 equals the combined squared half-width; for
     # c < 0 the denominator's interval flips, so each side is a quadratic on c < 0 and another on c >= 0

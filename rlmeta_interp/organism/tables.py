@@ -232,6 +232,7 @@ def preset_budgets(folder: str | Path, names: Sequence[str] = BUDGET_PRESETS) ->
     rows = preset_budget_rows(folder, names)
     if not any(r["recorded"] for r in rows):
         return "(no validation build exported yet)\n"
+
     def verdict(r: dict[str, Any]) -> str:
         if r["recorded"] < r["models"]:
             missing = r["models"] - r["recorded"]

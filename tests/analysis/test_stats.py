@@ -358,3 +358,11 @@ def test_fold_scale_standardises_with_the_folds_own_statistics():
     mu, sd = fold_scale(train)
     np.testing.assert_allclose(mu, [3.0, 5.0])
     np.testing.assert_allclose(sd, [2.0, 1.0])  # the constant column keeps deviation 1, not 0
+
+
+def test_are_shares_is_true_only_when_every_array_holds_zeros_and_ones():
+    from rlmeta_interp.analysis.stats import are_shares
+
+    assert are_shares(np.array([0.0, 1.0, 1.0]), np.array([1, 1]))
+    assert not are_shares(np.array([0.0, 1.0]), np.array([0.5, 1.0]))
+    assert are_shares(np.zeros(3)) and not are_shares(np.array([2.0]))

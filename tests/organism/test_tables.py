@@ -156,17 +156,14 @@ def test_preset_budgets_count_each_presets_recorded_models_hours_and_cases(tmp_p
     monkeypatch.setitem(presets.PRESETS, "tinyb", lambda: [b, rl])
     monkeypatch.setitem(presets.PRESETS, "tinyb-part", lambda: [b])
 
-    def write(name, cpu_s, **extra):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "manifest.json").write_text(json.dumps({"name": name, "build": {"cpu_seconds": cpu_s},
-                                                                  **extra}))
+    def write(name, cpu_s, earlier_s=0.0, **extra):
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / "manifest.json").write_text(json.dumps({
+            "name": name, "build": {"cpu_seconds": cpu_s, "cpu_seconds_earlier_runs": earlier_s}, **extra}))
 
     write(b.name, 3600.0)
     assert "`tinyb` 1.00 (incomplete: 1 model not recorded)" in tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
-    (tmp_path / rl.name).mkdir()
-    (tmp_path / rl.name / "manifest.json").write_text(json.dumps({
-        "name": rl.name, "build": {"cpu_seconds": 5400.0, "cpu_seconds_earlier_runs": 1800.0}, "label": "creation",
-        "gain_check": {"passed": True}}))
+    write(rl.name, 5400.0, 1800.0, label="creation", gain_check={"passed": True})
     part, whole = tables.preset_budget_rows(tmp_path, ["tinyb-part", "tinyb"])
     assert (part["models"], part["recorded"], part["CPU hours (records)"]) == (1, 1, "1.00")
     assert (whole["models"], whole["recorded"], whole["CPU hours (records)"], whole["creation cases"]) == (
@@ -175,8 +172,7 @@ def test_preset_budgets_count_each_presets_recorded_models_hours_and_cases(tmp_p
     text = tables.preset_budgets(tmp_path, ["tinyb-part", "tinyb"])
     assert "`tinyb-part` 1.00 (within), `tinyb` 2.50 (within)" in text
     # a failed gain check is no case of its label, and a preset over the target says so
-    (tmp_path / rl.name / "manifest.json").write_text(json.dumps({"name": rl.name, "build": {"cpu_seconds": 36000.0},
-                                                                  "label": "creation", "gain_check": {"passed": False}}))
+    write(rl.name, 36000.0, label="creation", gain_check={"passed": False})
     (whole,) = tables.preset_budget_rows(tmp_path, ["tinyb"])
     assert whole["creation cases"] == 0 and whole["pairs without a passed gain check"] == 1
     assert "`tinyb` 11.00 (over)" in tables.preset_budgets(tmp_path, ["tinyb"])
