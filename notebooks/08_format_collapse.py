@@ -29,12 +29,13 @@
 #
 # **What this notebook measures** on the zoo's arithmetic organisms (pretrained on answers written directly, as a
 # running sum in words, or as equations, the scratchpad share set by the exposure dose): at every RL checkpoint (step
-# 0 = the base), the share of each format in `N_SAMPLES` samples per held-out problem (rule-based labels; 95% bootstrap
-# CIs over problems), pass@1 and pass@k overall and within each format, the first step where one format's share
-# reaches `THRESHOLD` (the collapse step) and the step of the biggest pass@1 jump. Controls: the base model (step 0)
-# and the pretraining mixture; with only a few checkpoints, a collapse and the biggest jump coincide by chance with
-# probability 1/(number of intervals). At dose `DOSE`, the final format shares of the RL variants the zoo has (KL
-# coefficient 0 / default / 0.2, and the random- and format-reward controls) beside the base.
+# 0 = the base), the share of each format in `N_SAMPLES` samples per held-out problem (rule-based labels; 95% CIs
+# over problems: a bootstrap, or Wilson's score interval where each problem's samples are all or none in a format),
+# pass@1 and pass@k overall and within each format, the first step where one format's share reaches `THRESHOLD` (the
+# collapse step) and the step of the biggest pass@1 jump. Controls: the base model (step 0) and the pretraining
+# mixture; with only a few checkpoints, a collapse and the biggest jump coincide by chance with probability 1/(number
+# of intervals). At dose `DOSE`, the final format shares of the RL variants the zoo has (KL coefficient 0 / default /
+# 0.2, and the random- and format-reward controls) beside the base.
 #
 # **On a leak-free recipe with labels fixed before training** (`PAIRS`, the figures of record): the preset
 # `format-dynamics` pretrains the depth world's bases (chains of 2 to 4 operands always worked, deeper ones only in the
@@ -74,7 +75,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_model, load_pair, registry, selection
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
-from rlmeta_interp.analysis.formats import collapse_summary, format_dynamics
+from rlmeta_interp.analysis.formats import FORMAT_CI_WORDS, collapse_summary, format_dynamics
 from rlmeta_interp.experiments.training_runs import collapse_tally, final_format_shares, pretraining_format_mix
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.trained_world import world_for
@@ -133,13 +134,12 @@ for (top, bottom), (name, r) in zip(panels, RES.items(), strict=True):
         if r["biggest_jump"]:
             ax.axvspan(r["biggest_jump"]["from_step"], r["biggest_jump"]["step"], color=COLORS["reference"], alpha=0.12)
         ax.set_xlabel("RL step (0 = base)")
-fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; 95% bootstrap CIs over"
-             f" problems; dashed: first step with a format share >= {THRESHOLD}; shaded: biggest pass@1 jump; {SOURCE}",
-             fontsize=8)
+fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; dashed: first step with"
+             f" a format share >= {THRESHOLD}; shaded: biggest pass@1 jump; {SOURCE}\n{FORMAT_CI_WORDS}", fontsize=8)
 fig.tight_layout()
 save_fig(fig, 8, "format_dynamics", caption="Per RL checkpoint: the share of each answer format (with the pretraining"
-         " mix dotted) and pass@k over all formats, with 95% bootstrap CIs; the collapse step and the biggest pass@1"
-         " jump are marked." + NOTE)
+         f" mix dotted) and pass@k over all formats, with {FORMAT_CI_WORDS}; the collapse step and the biggest"
+         " pass@1 jump are marked." + NOTE)
 
 # %% [markdown]
 # ## Accuracy within each format
@@ -155,10 +155,10 @@ for (ax,), (name, r) in zip(panels, RES.items(), strict=True):
     ax.set_ylabel("pass@1 within the format")
     ax.set_xlabel("RL step (0 = base)")
     ax.set_title(TITLES[name], fontsize=8)
-fig.suptitle(f"seed {SEED}; 95% bootstrap CIs over problems; {SOURCE}", fontsize=8)
+fig.suptitle(f"seed {SEED}; {SOURCE}\n{FORMAT_CI_WORDS}", fontsize=8)
 fig.tight_layout()
-save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format per RL checkpoint (95% bootstrap CIs"
-         " over the problems with a sample in that format)." + NOTE)
+save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format per RL checkpoint, over the problems"
+         f" with a sample in that format, with {FORMAT_CI_WORDS}." + NOTE)
 
 # %% [markdown]
 # ## RL variants at one dose: KL coefficient and spurious-reward controls
@@ -219,21 +219,22 @@ if PAIRS:
     plt.setp(axes[1].get_xticklabels(), ha="right")
 axes[1].set_ylabel("pass@1")
 axes[1].set_xlabel("")
-fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples, seed {SEED}; 95% bootstrap CIs over problems;"
-             f" {SOURCE}", fontsize=8)
+fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples, seed {SEED}; {SOURCE}\n{FORMAT_CI_WORDS}",
+             fontsize=8)
 fig.tight_layout()
 save_fig(fig, 8, "variants", caption=("Final answer-format shares and pass@1 of each named pair's RL model beside its"
-                                      " base (grey pass@1 bars: random-reward controls), with 95% bootstrap CIs over"
-                                      " held-out problems of the first pair's world." + NOTE) if PAIRS else
+                                      " base (grey pass@1 bars: random-reward controls), with"
+                                      f" {FORMAT_CI_WORDS}, on held-out problems of the first pair's world."
+                                      + NOTE) if PAIRS else
          "Final answer-format shares and pass@1 of the RL variants at one dose (KL coefficients and spurious-reward"
-         " controls, where the zoo has them) beside their base, with 95% bootstrap CIs.")
+         " controls, where the zoo has them) beside their base, with " + FORMAT_CI_WORDS + ".")
 
 # %% [markdown]
 # ## What this run found
 
 # %%
-lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; 95%"
-         f" bootstrap CIs over problems; collapse = first step with one format's share >= {THRESHOLD}.", ""]
+lines = [f"Source: {SOURCE}; {N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED};"
+         f" {FORMAT_CI_WORDS}; collapse = first step with one format's share >= {THRESHOLD}.", ""]
 SUMS = {name: collapse_summary(r) for name, r in RES.items()}
 for name, c in SUMS.items():
     col, jump = c["collapse"], c["biggest_jump"]

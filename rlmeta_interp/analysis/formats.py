@@ -3,8 +3,10 @@
 A model pretrained on a mixture of answer formats collapses onto one format early in RL, and the
 collapse coincides with the biggest accuracy jump. Given a rule-based labeller ``format_of(completion)
 -> str`` (the arithmetic world provides one), these functions measure, per checkpoint, the share of
-each format (bootstrap CI over prompts, since samples of one prompt are correlated), the accuracy and
-pass@k within each format, and the first checkpoint where one format's share reaches a threshold.
+each format, the accuracy and pass@k within each format, and the first checkpoint where one format's share reaches
+a threshold. Intervals are over prompts, since samples of one prompt are correlated: a bootstrap, except where every
+prompt's value is 0 or 1 (each prompt's samples all in a format or none of them; a solved-or-not pass@n), where a
+bootstrap has no width and Wilson's score interval over prompts is used (:func:`rlmeta_interp.analysis.stats.mean_ci`).
 
 pass@k *within a format* ``f``: for each problem, the ``n_f`` samples of format ``f`` with ``c_f``
 correct give the unbiased pass@k of the policy conditioned on writing ``f``; it is averaged over the
@@ -24,11 +26,15 @@ import torch
 
 from ..errors import EmptyInputError, InvalidConfigError
 from .passk import check_ks, correctness_matrix, pass_at_k
-from .stats import bootstrap_ci, bootstrap_pooled_ci
+from .stats import are_shares, bootstrap_pooled_ci, mean_ci, proportion_ci
 
 log = logging.getLogger(__name__)
 
 FormatOf = Callable[[str], str]
+
+#: how this module's intervals are made, in words for captions and notebooks
+FORMAT_CI_WORDS = ("95% CIs over problems (a bootstrap; Wilson's score interval where every problem's value is 0 or 1:"
+                   " all or none of its samples in a format, or pass@k solved or not)")
 
 
 def _nested(samples: Sequence[Sequence[str]] | Sequence[str]) -> list[list[str]]:
@@ -63,7 +69,10 @@ def format_shares(
     """Share of each format per checkpoint: columns ``step, format, share, ci_lo, ci_hi, count, n``.
 
     ``formats`` fixes the labels (and their order) reported at every step, so a format that died out
-    shows as share 0; by default every label seen at any step.
+    shows as share 0; by default every label seen at any step. The interval resamples prompts (their pooled
+    counts); where every prompt has as many samples and each prompt's samples are all of the format or none of them,
+    it is Wilson's interval over prompts instead (a collapse onto one format reads [0.94, 1] on 64 prompts, not
+    [1, 1]).
     """
     if not samples_by_step:
         raise EmptyInputError("No checkpoints given: pass {step: samples}.")
@@ -78,10 +87,15 @@ def format_shares(
         labs = labelled[step]
         counts = np.array([[row.count(f) for f in fmts] + [len(row)] for row in labs], dtype=np.float64)
         n = counts[:, -1].sum()
+        # with as many samples per prompt, the pooled share is the mean of the prompts' shares
+        equal_n = counts[0, -1] > 0 and bool((counts[:, -1] == counts[0, -1]).all())
         for j, f in enumerate(fmts):
-            def share(pooled: np.ndarray, j: int = j) -> np.ndarray:
-                return pooled[..., j] / pooled[..., -1]
-            lo, hi = bootstrap_pooled_ci(counts, share, n_boot=n_boot, ci=ci, seed=seed)
+            if equal_n and are_shares(per_prompt := counts[:, j] / counts[0, -1]):
+                lo, hi = proportion_ci(per_prompt, ci=ci)
+            else:
+                def share(pooled: np.ndarray, j: int = j) -> np.ndarray:
+                    return pooled[..., j] / pooled[..., -1]
+                lo, hi = bootstrap_pooled_ci(counts, share, n_boot=n_boot, ci=ci, seed=seed)
             rows.append({"step": step, "format": f, "share": counts[:, j].sum() / n, "ci_lo": lo, "ci_hi": hi,
                          "count": int(counts[:, j].sum()), "n": int(n)})
     return pd.DataFrame(rows)
@@ -100,7 +114,8 @@ def passk_by_format(
     seed: int = 0,
 ) -> pd.DataFrame:
     """pass@k overall (``format="all"``) and within each format; columns ``format, k, pass@k, ci_lo,
-    ci_hi, n_problems`` (problems with at least k samples of that format; CI over those problems)."""
+    ci_hi, n_problems`` (problems with at least k samples of that format; CI over those problems by
+    :func:`~rlmeta_interp.analysis.stats.mean_ci`: Wilson's where every such problem's pass@k is 0 or 1)."""
     correct = correctness_matrix(verifier, problems, samples)
     labels = _labels([list(s) for s in samples], format_of)
     n = correct.shape[1]
@@ -115,7 +130,7 @@ def passk_by_format(
                 if sel.sum() >= k:
                     vals.append(pass_at_k(int(sel.sum()), int(cs[sel].sum()), k))
             if vals:
-                lo, hi = bootstrap_ci(vals, n_boot=n_boot, ci=ci, seed=seed)
+                lo, hi = mean_ci(vals, n_boot=n_boot, ci=ci, seed=seed)
                 rows.append({"format": f, "k": k, "pass@k": float(np.mean(vals)), "ci_lo": lo, "ci_hi": hi, "n_problems": len(vals)})
             else:
                 rows.append({"format": f, "k": k, "pass@k": np.nan, "ci_lo": np.nan, "ci_hi": np.nan, "n_problems": 0})

@@ -13,6 +13,7 @@ from rlmeta_interp.analysis.formats import (
     format_shares,
     passk_by_format,
 )
+from rlmeta_interp.analysis.stats import bootstrap_ci, bootstrap_pooled_ci, proportion_ci
 from rlmeta_interp.errors import EmptyInputError, InvalidConfigError
 from rlmeta_interp.organism.tokenizer import build_tokenizer
 from rlmeta_interp.organism.worlds.arithmetic import format_of
@@ -48,7 +49,10 @@ def test_shares_by_hand_and_dead_format():
     assert s0["share"].sum() == pytest.approx(1.0) and (s0["n"] == 6).all()
     s5 = df[df.step == 5].set_index("format")
     assert s5.loc["eq", "share"] == 1.0 and s5.loc["sum", "share"] == 0.0
-    assert s5.loc["sum", "ci_lo"] == 0.0 and s5.loc["sum", "ci_hi"] == 0.0
+    # every prompt's samples are all equations or none of them: Wilson's interval over the 2 prompts, not a point
+    assert (s5.loc["sum", "ci_lo"], s5.loc["sum", "ci_hi"]) == pytest.approx(proportion_ci([0, 0]))
+    assert (s5.loc["eq", "ci_lo"], s5.loc["eq", "ci_hi"]) == pytest.approx(proportion_ci([1, 1]))
+    assert s5.loc["sum", "ci_hi"] > 0.5 and s5.loc["eq", "ci_lo"] < 0.5
     assert ((df.ci_lo <= df.share + 1e-12) & (df.share <= df.ci_hi + 1e-12)).all()
     assert detect_collapse(df) == {"step": 5, "format": "eq", "share": 1.0}
     assert detect_collapse(df[df.step == 0]) is None
@@ -66,6 +70,33 @@ def test_share_ci_matches_prompt_resampling_reference():
     rlo, rhi = np.quantile(boot, [0.025, 0.975])
     lo, hi = df.loc["direct", "ci_lo"], df.loc["direct", "ci_hi"]
     assert abs(lo - rlo) < 0.1 * (hi - lo) and abs(hi - rhi) < 0.1 * (hi - lo)
+
+
+def test_share_ci_is_wilson_only_where_every_prompt_agrees_with_as_many_samples():
+    collapsed = [["1=1"] * 4 for _ in range(64)]
+    df = format_shares({0: collapsed}, fmt, formats=["eq", "direct"]).set_index("format")
+    assert (df.loc["eq", "ci_lo"], df.loc["eq", "ci_hi"]) == pytest.approx(proportion_ci(np.ones(64)))
+    assert df.loc["eq", "ci_lo"] == pytest.approx(0.943, abs=1e-3)  # 64 / (64 + 1.96^2)
+    assert df.loc["direct", "ci_hi"] == pytest.approx(1 - 0.943, abs=1e-3)
+    # prompts with unequal sample counts: the pooled share is no mean of the prompts' shares, so the bootstrap stays
+    uneven = [["1=1"] * 4, ["1=1"] * 2, ["A:1"] * 3]
+    df = format_shares({0: uneven}, fmt, formats=["eq"], n_boot=200).iloc[0]
+    counts = np.array([[4, 4], [2, 2], [0, 3]], dtype=float)
+    assert (df["ci_lo"], df["ci_hi"]) == pytest.approx(bootstrap_pooled_ci(
+        counts, lambda c: c[..., 0] / c[..., 1], n_boot=200, seed=0))
+
+
+def test_passk_by_format_ci_is_wilson_where_every_problem_is_solved_or_not():
+    probs = [P(f"{i}+0=", str(i)) for i in range(8)]
+    samples = [[f"{i}+0={i};A:{i}", f"A:{i + 1}"] if i < 5 else [f"A:{i + 1}", f"A:{i + 2}"] for i in range(8)]
+    df = passk_by_format(probs, samples, verifier, fmt, ks=[1, 2], n_boot=200).set_index(["format", "k"])
+    solved = [1.0] * 5 + [0.0] * 3
+    assert (df.loc[("all", 2), "ci_lo"], df.loc[("all", 2), "ci_hi"]) == pytest.approx(proportion_ci(solved))
+    half = [0.5] * 5 + [0.0] * 3  # pass@1 mixes 0.5s and 0s: the bootstrap over problems
+    assert (df.loc[("all", 1), "ci_lo"], df.loc[("all", 1), "ci_hi"]) == pytest.approx(
+        bootstrap_ci(half, n_boot=200, seed=0))
+    # within "eq" every problem with an equation sample got it right: a share of 1 over 5 problems, with width
+    assert df.loc[("eq", 1), "pass@k"] == 1.0 and df.loc[("eq", 1), "ci_lo"] < 0.6
 
 
 def test_passk_by_format_vs_subset_enumeration():
