@@ -75,12 +75,12 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_model, load_pair, registry, selection
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
-from rlmeta_interp.analysis.formats import FORMAT_CI_WORDS, collapse_summary, format_dynamics
+from rlmeta_interp.analysis.formats import FORMAT_CI_WORDS, PASSK_CI_WORDS, collapse_summary, format_dynamics
 from rlmeta_interp.experiments.training_runs import collapse_tally, final_format_shares, pretraining_format_mix
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
-from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, layout_under_title, line_ci, panel_grid, save_fig, set_style
 from tqdm.auto import tqdm
 
 logging.basicConfig(level=logging.WARNING)
@@ -134,9 +134,10 @@ for (top, bottom), (name, r) in zip(panels, RES.items(), strict=True):
         if r["biggest_jump"]:
             ax.axvspan(r["biggest_jump"]["from_step"], r["biggest_jump"]["step"], color=COLORS["reference"], alpha=0.12)
         ax.set_xlabel("RL step (0 = base)")
-fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; dashed: first step with"
-             f" a format share >= {THRESHOLD}; shaded: biggest pass@1 jump; {SOURCE}\n{FORMAT_CI_WORDS}", fontsize=8)
-fig.tight_layout()
+title = fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples per checkpoint, seed {SEED}; dashed: first"
+                     f" step with a format share >= {THRESHOLD}; shaded: biggest pass@1 jump; {SOURCE}\n"
+                     f"{FORMAT_CI_WORDS}", fontsize=8)
+layout_under_title(fig, title)
 save_fig(fig, 8, "format_dynamics", caption="Per RL checkpoint: the share of each answer format (with the pretraining"
          f" mix dotted) and pass@k over all formats, with {FORMAT_CI_WORDS}; the collapse step and the biggest"
          " pass@1 jump are marked." + NOTE)
@@ -155,10 +156,10 @@ for (ax,), (name, r) in zip(panels, RES.items(), strict=True):
     ax.set_ylabel("pass@1 within the format")
     ax.set_xlabel("RL step (0 = base)")
     ax.set_title(TITLES[name], fontsize=8)
-fig.suptitle(f"seed {SEED}; {SOURCE}\n{FORMAT_CI_WORDS}", fontsize=8)
-fig.tight_layout()
+title = fig.suptitle(f"seed {SEED}; {SOURCE}\n{PASSK_CI_WORDS}", fontsize=8)
+layout_under_title(fig, title)
 save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format per RL checkpoint, over the problems"
-         f" with a sample in that format, with {FORMAT_CI_WORDS}." + NOTE)
+         f" with a sample in that format, with {PASSK_CI_WORDS}." + NOTE)
 
 # %% [markdown]
 # ## RL variants at one dose: KL coefficient and spurious-reward controls
@@ -219,9 +220,9 @@ if PAIRS:
     plt.setp(axes[1].get_xticklabels(), ha="right")
 axes[1].set_ylabel("pass@1")
 axes[1].set_xlabel("")
-fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples, seed {SEED}; {SOURCE}\n{FORMAT_CI_WORDS}",
-             fontsize=8)
-fig.tight_layout()
+title = fig.suptitle(f"{N_PROBLEMS} held-out problems x {N_SAMPLES} samples, seed {SEED}; {SOURCE}\n{FORMAT_CI_WORDS}",
+                     fontsize=8)
+layout_under_title(fig, title)
 save_fig(fig, 8, "variants", caption=("Final answer-format shares and pass@1 of each named pair's RL model beside its"
                                       " base (grey pass@1 bars: random-reward controls), with"
                                       f" {FORMAT_CI_WORDS}, on held-out problems of the first pair's world."

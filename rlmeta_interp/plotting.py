@@ -97,6 +97,20 @@ def panel_grid(n: int, panel_size: tuple[float, float], rows_per_panel: int = 1,
     return fig, panels, cols
 
 
+def layout_under_title(fig: Any, title: Any, pad: float = 4.0) -> None:
+    """``fig.tight_layout()``, then the grid's top lowered just enough that every axes (titles and tick labels
+    included) ends ``pad`` points below ``title`` (the Text ``fig.suptitle`` returned).
+
+    tight_layout alone leaves too little room for a suptitle of several lines over panels that have titles of their
+    own, and the two overlap; passing it a smaller ``rect`` instead reserves the suptitle's room twice."""
+    fig.tight_layout()
+    renderer = fig.canvas.get_renderer()
+    limit = title.get_window_extent(renderer).y0 - pad * fig.dpi / 72
+    reach = max(ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible())
+    if reach > limit:  # lower the grid's top by the overlap, so the top row's titles end under the suptitle
+        fig.subplots_adjust(top=fig.subplotpars.top - (reach - limit) / fig.bbox.height)
+
+
 def line_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi: str | None = None,
             hue: str | None = None, palette: dict[str, str] | None = None, **kw: Any) -> Any:
     """Lines of ``y`` against ``x`` with a shaded ``[lo, hi]`` band, one per ``hue`` level."""

@@ -4,7 +4,7 @@ import pytest
 
 from rlmeta_interp import plotting
 from rlmeta_interp.errors import InvalidConfigError
-from rlmeta_interp.plotting import bar_ci, line_ci, save_fig, set_style
+from rlmeta_interp.plotting import bar_ci, layout_under_title, line_ci, panel_grid, save_fig, set_style
 
 
 def test_save_fig_writes_png_and_pdf(tmp_path):
@@ -110,3 +110,19 @@ def test_checkpoint_rows_draw_one_row_per_world_and_a_line_per_label():
     assert grid2[0, 0].get_legend() is not None
     with pytest.raises(InvalidConfigError, match="non-empty table"):
         checkpoint_rows(pd.DataFrame(columns=["world"]), ngram=2)
+
+
+def test_layout_under_title_keeps_every_panel_title_below_a_two_line_suptitle():
+    fig, panels, _ = panel_grid(6, (6, 3.5), rows_per_panel=2, max_cols=3, sharey=False)
+    for top, _bottom in panels:
+        top.set_title("a long panel title of one run, with its label and dose\n(a second line)", fontsize=8)
+    title = fig.suptitle("the first line of a figure title " * 5 + "\n" + "its second line " * 8, fontsize=8)
+    layout_under_title(fig, title)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title_bottom = title.get_window_extent(renderer).y0
+    reach = max(ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible())
+    assert reach < title_bottom
+    assert title_bottom - reach < 10 * fig.dpi / 72  # and no wide gap: the grid is lowered by the overlap only
+    assert all(ax.get_position().y1 < 1 for ax in fig.axes)
+    plt.close(fig)

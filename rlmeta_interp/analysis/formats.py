@@ -26,15 +26,17 @@ import torch
 
 from ..errors import EmptyInputError, InvalidConfigError
 from .passk import check_ks, correctness_matrix, pass_at_k
-from .stats import are_shares, bootstrap_pooled_ci, mean_ci, proportion_ci
+from .stats import are_shares, bootstrap_pooled_ci, mean_ci
 
 log = logging.getLogger(__name__)
 
 FormatOf = Callable[[str], str]
 
-#: how this module's intervals are made, in words for captions and notebooks
+#: how :func:`format_shares` and :func:`passk_by_format` make intervals, in words for captions of shares and pass@k
 FORMAT_CI_WORDS = ("95% CIs over problems (a bootstrap; Wilson's score interval where every problem's value is 0 or 1:"
-                   " all or none of its samples in a format, or pass@k solved or not)")
+                   " all or none of its samples in the format, or its pass@k 0 or 1)")
+#: the same for a figure of pass@k alone
+PASSK_CI_WORDS = "95% CIs over problems (a bootstrap; Wilson's score interval where every problem's pass@k is 0 or 1)"
 
 
 def _nested(samples: Sequence[Sequence[str]] | Sequence[str]) -> list[list[str]]:
@@ -72,7 +74,10 @@ def format_shares(
     shows as share 0; by default every label seen at any step. The interval resamples prompts (their pooled
     counts); where every prompt has as many samples and each prompt's samples are all of the format or none of them,
     it is Wilson's interval over prompts instead (a collapse onto one format reads [0.94, 1] on 64 prompts, not
-    [1, 1]).
+    [1, 1]). A flat list (one sample per prompt) always takes Wilson's interval. Known limit, as in
+    :func:`~rlmeta_interp.analysis.passk.passk_table`: a share that nearly every prompt agrees on still gets the
+    bootstrap's narrow interval, so on 64 prompts one sample of a format among 2,048 reads about [0, 0.0015] where none
+    reads [0, 0.06], and a few prompts short of a full collapse can read a higher lower end than the collapse.
     """
     if not samples_by_step:
         raise EmptyInputError("No checkpoints given: pass {step: samples}.")
@@ -91,7 +96,7 @@ def format_shares(
         equal_n = counts[0, -1] > 0 and bool((counts[:, -1] == counts[0, -1]).all())
         for j, f in enumerate(fmts):
             if equal_n and are_shares(per_prompt := counts[:, j] / counts[0, -1]):
-                lo, hi = proportion_ci(per_prompt, ci=ci)
+                lo, hi = mean_ci(per_prompt, n_boot=n_boot, ci=ci, seed=seed)  # Wilson's, after checking n_boot
             else:
                 def share(pooled: np.ndarray, j: int = j) -> np.ndarray:
                     return pooled[..., j] / pooled[..., -1]

@@ -84,6 +84,12 @@ def test_share_ci_is_wilson_only_where_every_prompt_agrees_with_as_many_samples(
     counts = np.array([[4, 4], [2, 2], [0, 3]], dtype=float)
     assert (df["ci_lo"], df["ci_hi"]) == pytest.approx(bootstrap_pooled_ci(
         counts, lambda c: c[..., 0] / c[..., 1], n_boot=200, seed=0))
+    # a flat list is one sample per prompt: Wilson's interval over the samples; n_boot is checked on either path
+    df = format_shares({0: ["1=1", "A:1", "1=1"]}, fmt, formats=["eq"]).iloc[0]
+    assert (df["ci_lo"], df["ci_hi"]) == pytest.approx(proportion_ci([1, 0, 1]))
+    for samples in (collapsed, uneven):
+        with pytest.raises(InvalidConfigError, match="n_boot"):
+            format_shares({0: samples}, fmt, n_boot=0)
 
 
 def test_passk_by_format_ci_is_wilson_where_every_problem_is_solved_or_not():
