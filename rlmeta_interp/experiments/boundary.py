@@ -66,19 +66,20 @@ def relative_gains(results: Sequence[BoundaryResult], reference: str = "correct"
     ref_rl = pass_at_k_matrix(ref.counts_rl, ref.n, [k])[:, 0]
     d_ref = ref_rl - base
     ref_lo, _ = mean_diff_ci(ref_rl, base, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
+    fraction_defined = d_ref.sum() > 0 and ref_lo > 0
     rows = []
     for label, r in by.items():
         rl = pass_at_k_matrix(r.counts_rl, r.n, [k])[:, 0]
         d = rl - base
         lo, hi = mean_diff_ci(rl, base, n_boot=c.n_boot, ci=c.ci, seed=c.seed)
-        if label == reference and d_ref.sum() > 0 and ref_lo > 0:
+        if not fraction_defined:
+            frac, flo, fhi = float("nan"), float("nan"), float("nan")
+        elif label == reference:
             frac, flo, fhi = 1.0, 1.0, 1.0  # the reference's own gain is its whole gain, by definition
-        elif d_ref.sum() > 0 and ref_lo > 0:
+        else:
             frac = float(d.sum() / d_ref.sum())
             # + 0.0 prints a zero-width interval at 0 as 0, not -0
             flo, fhi = (v + 0.0 for v in recovered_share_ci(rl, base, ref_rl, n_boot=c.n_boot, ci=c.ci, seed=c.seed))
-        else:
-            frac, flo, fhi = float("nan"), float("nan"), float("nan")
         rows.append({"variant": label, "pair": r.pair, "k": k, "gain": float(d.mean()), "gain_lo": lo, "gain_hi": hi,
                      "fraction_of_reference": frac, "fraction_lo": flo, "fraction_hi": fhi})
     return pd.DataFrame(rows)
