@@ -198,7 +198,7 @@ GAINS
 FOOT = (f"\n\n_Pairs: {', '.join(f'`{r.pair}`' for r in RESULTS.values())}; {N_PROBLEMS} held-out problems (seed"
         f" {PROBLEM_SEED}), n = {N_SAMPLES} samples per problem (sampling seed {SEED}); {MEAN_CI_WORDS}, with"
         f" {N_BOOT} bootstrap resamples; a share of the correct reward's gain has the interval of a share of a gap"
-        " recovered (`stats.recovered_share_ci`). The gain check and the scorecard's boundary indicator keep their"
+        " recovered (`ratios.recovered_share_ci`). The gain check and the scorecard's boundary indicator keep their"
         " paired bootstrap, so at pass@n a pair can pass its gain check where this reads no detectable change._")
 if PAIRS:  # each pair against its own base: no relative gains, one reading per pair
     lines = [f"- {bd.boundary_sentence(r)} Label fixed before tuning: {LABEL[r['variant']] or 'none'}"
@@ -238,6 +238,6 @@ Qwen2.5-Math): {', '.join(f'`{v}`' for v in nearly) or 'none'}.""" if spurious e
 _Pairs: {', '.join(f'`{r.pair}`' for r in RESULTS.values())}; {N_PROBLEMS} held-out problems (seed {PROBLEM_SEED}),
 n = {N_SAMPLES} samples per problem (sampling seed {SEED}), one RL seed ({SEED}) per variant; {MEAN_CI_WORDS}, with
 {N_BOOT} bootstrap resamples; a share of the correct reward's gain has the interval of a share of a gap recovered
-(`stats.recovered_share_ci`). The gain check and the scorecard's boundary indicator keep their paired bootstrap, so at
+(`ratios.recovered_share_ci`). The gain check and the scorecard's boundary indicator keep their paired bootstrap, so at
 pass@n a pair can pass its gain check where this reads no detectable change._
 """))

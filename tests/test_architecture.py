@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "rlmeta_interp": 0, "errors": 0, "config": 0, "io": 0, "paths": 0, "hooks": 0, "inputs": 0, "plotting": 0,
     "prose": 0, "provenance": 0, "codesource": 0, "views": 0, "benchtools": 0,
     # 1: model-agnostic primitives: sampling and steering hooks on any HF / TransformerLens model, statistics, pass@k
-    "sampling": 1, "steering": 1, "analysis.stats": 1, "analysis.passk": 1,
+    "sampling": 1, "steering": 1, "analysis.stats": 1, "analysis.ratios": 1, "analysis.passk": 1,
     # 2: the worlds (problem generators and verifiers), 3: the rest of the organism (corpus, training, zoo)
     "organism.worlds": 2,
     "organism": 3,

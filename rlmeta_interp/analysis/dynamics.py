@@ -45,7 +45,8 @@ from ..io import WEIGHTS_FILE, load_tensors, read_json, verify_sha256
 from ..sampling import context_length
 from ..views import hf_view
 from .likelihood import build_batch
-from .stats import bootstrap_pooled_ci, bootstrap_ratio_ci, mean_ci
+from .ratios import bootstrap_ratio_ci
+from .stats import bootstrap_pooled_ci, mean_ci
 
 log = logging.getLogger(__name__)
 

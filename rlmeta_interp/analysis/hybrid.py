@@ -30,7 +30,8 @@ from ..hooks import Site, hook_name, resolve_layer
 from ..steering import SteeringVector
 from ..views import tl_view
 from .recovery import gap_recovered, score_array
-from .stats import mean_ci, recovered_share_ci
+from .ratios import recovered_share_ci
+from .stats import mean_ci
 
 log = logging.getLogger(__name__)
 

@@ -192,7 +192,7 @@ def rollout_kl(policy: Any, reference: Any, world: World, problems: Sequence[Any
     ``log p_policy - log p_reference`` over the tokens the policy wrote (the environment's reward tokens are not
     scored), with a bootstrap CI over episodes. A reference that already plays as the policy does scores 0."""
     from ..organism.evaluate import rollout_bandits
-    from .stats import bootstrap_ratio_ci
+    from .ratios import bootstrap_ratio_ci
 
     if len(problems) == 0:
         raise EmptyInputError("No bandits given: pass world.sample_held_out(n, seed=...).")

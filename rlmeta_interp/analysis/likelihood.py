@@ -28,7 +28,7 @@ from ..errors import EmptyInputError, InputTooLongError, InvalidConfigError
 from ..inputs import check_prompt_pairs
 from ..sampling import context_length
 from ..views import hf_view
-from .stats import bootstrap_ratio_ci
+from .ratios import bootstrap_ratio_ci
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 :func:`steering_recovery` steers the base model with named vectors (its own behaviour direction, the RL model's) at
 several multipliers and scores it; ``gap_recovered = (acc_steered - acc_base) / (acc_rl - acc_base)`` with a
-MOVER-R interval over problems (:func:`rlmeta_interp.analysis.stats.recovered_share_ci`). Controls: random vectors
+MOVER-R interval over problems (:func:`rlmeta_interp.analysis.ratios.recovered_share_ci`). Controls: random vectors
 of equal per-layer norm (several seeds) and a bias-only vector (:func:`bias_vector`: mean RL activation minus mean
 base activation, no behaviour information).
 :func:`greedy_scores` is the usual scoring callback (greedy TransformerLens completions scored by the world's
@@ -31,7 +31,8 @@ from ..hooks import Site
 from ..organism.worlds.base import World
 from ..steering import SteeringVector
 from ..views import tl_view
-from .stats import mean_ci, recovered_share_ci
+from .ratios import recovered_share_ci
+from .stats import mean_ci
 
 log = logging.getLogger(__name__)
 

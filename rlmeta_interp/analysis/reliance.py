@@ -130,7 +130,7 @@ def reward_reliance(
     """:func:`reliance_episodes` read per model: ``directed`` and ``tv`` as means over the changed choices (ratio of
     sums, CI by bootstrap over episodes), beside a :data:`THOMPSON` row, the scale to read the models against.
     Columns ``model, directed, directed_lo, directed_hi, tv, tv_lo, tv_hi, n_choices, n_episodes``."""
-    from .stats import bootstrap_ratio_ci
+    from .ratios import bootstrap_ratio_ci
 
     per = reliance_episodes(models, texts, n_arms=n_arms, seed=seed, thompson_draws=thompson_draws)
     out = []

@@ -45,7 +45,8 @@ from .checkpointing import (
     prune_checkpoints,
     training_device,
 )
-from .stats import bootstrap_ci, bootstrap_ratio_ci
+from .ratios import bootstrap_ratio_ci
+from .stats import bootstrap_ci
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..analysis.capability import BoundaryResult
 from ..analysis.passk import pass_at_k_matrix
-from ..analysis.stats import mean_diff_ci, recovered_share_ci
+from ..analysis.ratios import recovered_share_ci
+from ..analysis.stats import mean_diff_ci
 from ..errors import EmptyInputError, InvalidConfigError
 from ..prose import fmt_ci
 
@@ -42,7 +43,7 @@ def relative_gains(results: Sequence[BoundaryResult], reference: str = "correct"
 
     All results must share one base and one problem set (as the variants of one zoo base do). The gains' CIs are
     paired by problem (:func:`~..analysis.stats.mean_diff_ci`). The fraction is a ratio of sums of per-problem gains,
-    with the interval of a share of a gap recovered (:func:`~..analysis.stats.recovered_share_ci`: the variant's gain
+    with the interval of a share of a gap recovered (:func:`~..analysis.ratios.recovered_share_ci`: the variant's gain
     over the reference's, both paired with the base by problem). When the reference's own gain is not clearly
     positive (its CI touches 0) the fraction is undefined and reported as NaN.
     Columns: ``variant, gain, gain_lo, gain_hi, fraction_of_reference, fraction_lo, fraction_hi``.

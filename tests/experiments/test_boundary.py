@@ -35,7 +35,7 @@ def test_relative_gains_against_direct_computation():
     assert t.loc["random", "fraction_lo"] <= t.loc["random", "fraction_of_reference"] <= t.loc["random", "fraction_hi"]
     # the fraction's interval is that of a share of the reference's gap recovered, paired by problem
     from rlmeta_interp.analysis.passk import pass_at_k_matrix
-    from rlmeta_interp.analysis.stats import recovered_share_ci
+    from rlmeta_interp.analysis.ratios import recovered_share_ci
 
     p1 = lambda c: pass_at_k_matrix(np.array(c), 4, [1])[:, 0]  # noqa: E731
     assert (t.loc["random", "fraction_lo"], t.loc["random", "fraction_hi"]) == pytest.approx(

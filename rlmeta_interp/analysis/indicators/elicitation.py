@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..stats import signed_ratio_ci
+from ..ratios import signed_ratio_ci
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, band_vote, descriptive_note, metric
 from .shared import base_corpus, regret, regret_bandits, samples
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Float
 
-from ..stats import bootstrap_ratio_ci, signed_ratio_ci
+from ..ratios import bootstrap_ratio_ci, signed_ratio_ci
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, band_vote, descriptive_note, metric
 from .shared import episodes
 

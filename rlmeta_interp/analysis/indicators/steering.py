@@ -22,7 +22,7 @@ from jaxtyping import Float
 from ...steering import SteeringVector
 from ...views import tl_view
 from ..recovery import SteerRecoveryConfig, bias_vector, steering_recovery
-from ..stats import bootstrap_ratio_ci
+from ..ratios import bootstrap_ratio_ci
 from .core import Context, Estimate, Metrics, ScorecardRules, Vote, descriptive_note, metric
 from .shared import contrast_acts, greedy_scorer, steer_problems
 
