@@ -27,7 +27,7 @@ from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
-from .testlines import bases_text, clean_test_line, judged_lines, last_change_text, pending_text
+from .testlines import bases_text, clean_test_line, judged_lines, last_change_text, pending_text, tests_in_order_line
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         f"{head} Measured by `rlmeta-interp validate` on {fit['n_calibration']} calibration and {ev['n_test']}"
         f" held-out test pairs (`figures/{SUMMARY_JSON}`); thresholds and the summary rule were fitted on the"
         " calibration pairs only." + partial,
+        *filter(None, [tests_in_order_line(summary)]),
         f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
         f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}'"
         + ("" if not gtc else f" and {_f(gtc['balanced_accuracy'])}" + (

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import fmt2
-from .bar import fit_changes, judged_since_fit_change, judgements, meets_evaluation, only_remeasured, pending
+from .bar import (add_records, fit_changes, judged_since_fit_change, judgements, meets_evaluation, only_remeasured,
+                  pending)
 
 
 def pending_text(summary: dict[str, Any]) -> str:
@@ -51,6 +52,38 @@ def clean_test_line(summary: dict[str, Any]) -> str:
                 "These include the pairs of tests judged since the fit last changed (below): the fit saw none of them,"
                 " so all count for accuracy, but the bar is judged on the pairs measured since the last judged test"
                 " alone." if pooled else _bar_sentence(summary, ev)))
+
+
+def tests_in_order_line(summary: dict[str, Any]) -> str:
+    """The trust paragraph's first line once a table has had more than its pooled reading: every test of the bar in
+    the order it was read, each on pairs no fit had seen when it was measured. A clean test a change of the fit ended
+    (``clean_test_before``; the change came after its readings), each judged test (``judged_before``), then the test
+    the bar is judged on now (the bar test after a judged test, else the clean test), each with the summary's
+    balanced accuracy and whether the bar was met. Empty for a table whose fit never changed and that was never
+    judged: its pooled held-out reading is the test."""
+    run = summary.get("run") or {}
+    if not (fit_changes(run) or judgements(run)):
+        return ""
+
+    def reading(s: dict[str, Any], n: int, met: bool, judged: bool = True) -> str:
+        return (f"{fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}) on {n} pairs, the"
+                f" bar {'met' if met else 'missed'}" + ("" if judged else " (not judged: pairs missing)"))
+
+    parts = []
+    for a in add_records(run):
+        if (ended := a.get("clean_test_before")) and ended.get("pairs"):
+            parts.append(reading(ended["summary"], len(ended["pairs"]), ended["met_bar"], ended["judged"])
+                         + ", under an earlier fit, changed after these readings were seen")
+        if judged := a.get("judged_before"):
+            parts.append(reading(judged["summary"], len(judged["pairs"]), judged["met_bar"]))
+    now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
+    if (ev := now.get("evaluation")) is not None:
+        parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev)) if not pending_text(summary) else
+                     f"{fmt2(ev['summary']['balanced_accuracy'])} on {ev['n_test']} pairs so far, not judged yet")
+    return ("- **Read first: every test of the meter, in the order it was read** (summary balanced accuracy on"
+            " held-out pairs no fit had seen; the lines below give the current fit's tests in full): " + "; ".join(
+                f"({i}) {t}" for i, t in enumerate(parts, 1)) + ". The pooled numbers of the next line are no test"
+            " of their own.")
 
 
 def judged_lines(summary: dict[str, Any]) -> list[str]:

@@ -59,3 +59,30 @@ def test_wrong_pairs_and_bases_text():
         "a (activation read as creation), b (creation read as activation)")
     assert vt.bases_text({"test_n": 3, "test_bases": 2}) == "; 3 pairs, 2 bases"
     assert vt.bases_text({}) == ""
+
+
+def test_every_test_in_the_order_it_was_read_comes_first_and_a_table_never_changed_has_none():
+    ended = {"pairs": ["e0", "e1", "e2"], "judged": True, "met_bar": False, "summary": _evaluation(0.8)["summary"],
+             "vote_rule": _evaluation(0.8)["vote_rule"]}
+    judged = {"pairs": ["t0", "t1"], "judged": True, "met_bar": False, "summary": _evaluation(0.6)["summary"],
+              "vote_rule": _evaluation(0.6)["vote_rule"]}
+    run = {"added": [{"pairs": ["e0", "e1", "e2"], "new_pairs": ["e0", "e1", "e2"]},
+                     {"pairs": [], "fit_changed": True, "test_in_view": ["e0"], "clean_test_before": ended},
+                     {"pairs": ["t0", "t1"], "new_pairs": ["t0", "t1"]},
+                     {"pairs": ["t2", "t3"], "new_pairs": ["t2", "t3"], "judged_before": judged}]}
+    bar = {**_evaluation(1.0), "n_test": 2}
+    bar["summary"] = {**bar["summary"], "recall_exact_ci": {"creation": [9, 9, 0.66, 1.0],
+                                                            "activation": [9, 9, 0.66, 1.0]}}
+    summary = {"run": run, "build": {"not_in_table": []}, "bar_test": {"pairs": ["t2", "t3"], "evaluation": bar}}
+    line = vt.tests_in_order_line(summary)
+    assert line.startswith("- **Read first: every test of the meter, in the order it was read**")
+    assert ("(1) 0.80 (95% CI 0.60 to 1.00) on 3 pairs, the bar missed, under an earlier fit, changed after these"
+            " readings were seen; (2) 0.60 (95% CI 0.40 to 1.00) on 2 pairs, the bar missed; (3) 1.00 (95% CI 0.80 to"
+            " 1.00) on 2 pairs, the bar ") in line
+    assert line.endswith("The pooled numbers of the next line are no test of their own.")
+    # the bar test still missing designed pairs is read so far, not judged
+    waiting = vt.tests_in_order_line({**summary, "build": {"not_in_table": ["t4"]}})
+    assert waiting.split("; (3) ")[1].startswith("1.00 on 2 pairs so far, not judged yet.")
+    # a table whose fit never changed and that was never judged: its pooled reading is the test, no line
+    assert vt.tests_in_order_line({"run": {"added": run["added"][:1]}, "build": {"not_in_table": []}}) == ""
+    assert vt.tests_in_order_line({}) == ""
