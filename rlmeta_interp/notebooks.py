@@ -147,21 +147,28 @@ def figure_parameters(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def write_figure_index(folder: Path | None = None) -> Path:
-    """``figures/README.md``: one line per figure, from the caption sidecars ``save_fig`` writes."""
+    """``figures/README.md``: one line per figure, from the caption sidecars ``save_fig`` writes: the notebooks'
+    figures, then those ``rlmeta-interp validate`` writes beside its committed table (sidecars ``validation_*.json``
+    that name a figure; the table's own JSON files name none)."""
     folder = folder or record_figures_dir()
     sidecars = sorted(folder.glob("[0-9][0-9]_*.json"))
     if not sidecars:
         raise EmptyInputError(f"No figures in {folder}: run `rlmeta-interp figures` first.")
     lines = ["# Figures of record", "", "Regenerate with `rlmeta-interp figures`: every notebook runs with the parameters in"
-             " `notebooks/figures_params.json`, its defaults otherwise. Those parameters restrict most notebooks to the"
-             " shipped zoo; the file's `_about` names the notebooks that read locally built validation-zoo models"
-             " instead, and the command that builds them.", "",
+             " `notebooks/figures_params.json`, its defaults otherwise. Those parameters name the models each notebook"
+             " reads: shipped models for some, models built locally for the others; the file's `_about` says which, and"
+             " gives the commands that build them.", "",
              "| figure | notebook | what it shows |", "|---|---|---|"]
     nbs = {number(p): p.name for p in discover()}
     for sc in sidecars:
         meta = read_json(sc)
         nb = nbs.get(meta.get("notebook", ""), meta.get("notebook", ""))
         lines.append(f"| [{meta['figure']}]({meta['figure']}.png) | `{nb}` | {meta.get('caption', '')} |")
+    validation = [m for m in (read_json(sc) for sc in sorted(folder.glob("validation_*.json"))) if "figure" in m]
+    if validation:
+        lines += ["", "Written by `rlmeta-interp validate` beside the committed validation table:",
+                  "", "| figure | what it shows |", "|---|---|"]
+        lines += [f"| [{m['figure']}]({m['figure']}.png) | {m.get('caption', '')} |" for m in validation]
     return write_text_atomic(folder / "README.md", "\n".join(lines) + "\n")
 
 

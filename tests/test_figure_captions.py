@@ -62,9 +62,14 @@ def caption(figure: str) -> str:
 
 
 def test_index_is_the_sidecar_captions(tmp_path):
-    for p in FIGURES.glob("[0-9][0-9]_*.json"):
+    for p in [*FIGURES.glob("[0-9][0-9]_*.json"), *FIGURES.glob("validation_*.json")]:
         shutil.copy(p, tmp_path / p.name)
-    assert notebooks.write_figure_index(tmp_path).read_text() == (FIGURES / "README.md").read_text()
+    index = notebooks.write_figure_index(tmp_path).read_text()
+    assert index == (FIGURES / "README.md").read_text()
+    # the validation figures are indexed too; the table's own JSON (no figure named in it) is not
+    for figure in ("validation_confusion", "validation_roc", "validation_statistics"):
+        assert caption(figure).startswith(f"| [{figure}]({figure}.png) | ")
+    assert "validation_summary" not in index
 
 
 @pytest.mark.parametrize("figure", sorted(CAPTION_SERIES))
