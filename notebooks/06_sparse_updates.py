@@ -31,8 +31,9 @@
 # **What this notebook measures** on the zoo's RL organisms (arithmetic by default; `delta = theta_RL - theta_base`):
 # per layer, the fraction of entries changed exactly (fp32), by more than `atol = 1e-5` (fp32, Mukherjee et al.'s
 # tolerance) and in a bf16 view; the rank of each 2-D update over `min(shape)`; and the overlap of the updated entries of
-# two RL seeds from the same base against chance, in the fp32-tolerance and bf16 views. When the zoo holds one seed
-# only (the demo preset), two short re-runs of the same RL recipe with seeds 0 and 1 stand in, and the figures say so.
+# two RL seeds from the same base against chance, in the fp32-tolerance and bf16 views. When the zoo holds one RL seed
+# only (the shipped legacy models, `demo-arith-*` and `paper-*`), two short re-runs of the same RL recipe with seeds 0
+# and 1 stand in, and the figures say so.
 #
 # **On the validation zoo** (the figures of record name their pairs in `PAIRS`; `notebooks/figures_params.json`): bandit
 # pairs whose labels were fixed before RL from their pretraining corpora, all under one RL budget: from the dose-0 base

@@ -168,7 +168,8 @@ save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format
 # %% [markdown]
 # ## RL variants at one dose: KL coefficient and spurious-reward controls
 # Final models only (these variants save no checkpoints); same problems and sampling seed. Which of
-# `COMPARE_VARIANTS` exist depends on the zoo: the demo preset has only `correct`.
+# `COMPARE_VARIANTS` exist depends on the zoo: the shipped format-dosed arithmetic RL models (`demo-arith-*`) have
+# `correct` (and `long`) only.
 
 # %%
 if PAIRS:  # every named pair's final RL model beside its base, on the first pair's held-out problems
