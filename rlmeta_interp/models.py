@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import tempfile
@@ -143,17 +144,38 @@ class LoadedModel:
                               max_len=self.n_ctx)
 
 
+def _config_fixes(folder: Path) -> dict[str, Any]:
+    """Keys TransformerLens 3.9 reads from ``config.json`` that the installed transformers no longer writes: a GPT-2
+    folder saved by transformers 5 has ``n_positions`` but no ``n_ctx``, which TransformerLens' GPT-2 conversion
+    reads (the two are the same context length)."""
+    cfg = json.loads((folder / "config.json").read_text())
+    if cfg.get("model_type") == "gpt2" and "n_ctx" not in cfg and "n_positions" in cfg:
+        return {"n_ctx": cfg["n_positions"]}
+    return {}
+
+
 @contextlib.contextmanager
 def _neutral_link(folder: Path) -> Iterator[Path]:
-    """A symlink to ``folder`` whose path contains no architecture words (TransformerLens 3.9 sniffs paths),
-    removed when the block ends (TransformerLens reads the folder only while it builds the model)."""
+    """A path to ``folder``'s files that contains no architecture words (TransformerLens 3.9 sniffs paths), removed
+    when the block ends (TransformerLens reads the folder only while it builds the model): a symlink to the folder,
+    or, when its config needs :func:`_config_fixes`, a folder of symlinks to its files with a fixed ``config.json``
+    (the user's folder is never written)."""
+    fixes = _config_fixes(folder)
     for _ in range(10):
         with tempfile.TemporaryDirectory(prefix="rlm") as tmp:
             link = Path(tmp) / "model"
             lowered = str(link).lower()
             if any(w in lowered for w in ("llama", "gemma", "qwen", "gpt", "mistral", "pythia", "bert", "t5")):
                 continue
-            link.symlink_to(folder.resolve(), target_is_directory=True)
+            if not fixes:
+                link.symlink_to(folder.resolve(), target_is_directory=True)
+            else:
+                link.mkdir()
+                for f in folder.resolve().iterdir():
+                    if f.name != "config.json":
+                        (link / f.name).symlink_to(f)
+                cfg = json.loads((folder / "config.json").read_text())
+                (link / "config.json").write_text(json.dumps({**cfg, **fixes}))
             yield link
             return
     raise InvalidConfigError("Could not make a temporary path free of architecture words; set TMPDIR to a plain"
@@ -192,7 +214,8 @@ def _build_tl_from(m: LoadedModel, link: Path) -> HookedTransformer | Transforme
     else:
         raise IncompatiblePairError(
             f"Architecture {arch} of {m.name} has no TransformerLens path here (supported: "
-            f"{sorted(HOOKED_ARCHS | BRIDGE_ARCHS)}). Harvesting and sampling still work through `.hf`."
+            f"{sorted(HOOKED_ARCHS | BRIDGE_ARCHS)}). Sampling and pass@k still work through `.hf`; harvesting"
+            " activations, steering and the scorecard's indicators need one of those architectures."
         )
     tl.eval()
     tl.rlmeta_processing = m.load_config.processing  # recorded on the object itself

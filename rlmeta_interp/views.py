@@ -13,8 +13,11 @@ from .errors import InvalidConfigError
 
 
 def tl_view(model: Any) -> Any:
-    """The TransformerLens model of a ``LoadedModel`` (its ``.tl``), or ``model`` itself when it already is one."""
-    return model.tl if hasattr(model, "tl") and not hasattr(model, "run_with_hooks") else model
+    """The TransformerLens model of a ``LoadedModel`` (its ``.tl``), or ``model`` itself when it already is one.
+
+    Whether ``model`` has a ``.tl`` is asked of its class: ``hasattr`` on the instance would build the view and
+    swallow any ``AttributeError`` raised while building it, sending the model down the wrong path."""
+    return model.tl if hasattr(type(model), "tl") and not hasattr(model, "run_with_hooks") else model
 
 
 def hf_view(model: Any, tokenizer: Any | None = None, *, require_tokenizer: bool = False) -> tuple[Any, Any]:

@@ -28,6 +28,22 @@ def test_tl_logits_match_hf(tiny_folders, arch):
     assert m.n_layers == 2 and m.d_model == 32
 
 
+def test_a_gpt2_folder_without_n_ctx_gets_its_transformerlens_view(tiny_folders, tmp_path):
+    """transformers 5 saves GPT-2 with n_positions and no n_ctx, which TransformerLens' GPT-2 conversion reads: the
+    view is built from a fixed copy of the config (n_ctx = n_positions), and the user's folder is left as it was."""
+    folder = tmp_path / "gpt2"
+    shutil.copytree(tiny_folders["gpt2"], folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.pop("n_ctx", None)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    before = (folder / "config.json").read_bytes()
+    m = load_model(folder)
+    ids, _ = m.to_tokens(PROMPTS[:1])
+    with torch.no_grad():
+        assert torch.allclose(m.hf(ids).logits, m.tl(ids), atol=1e-4)
+    assert m.tl.cfg.n_ctx == cfg["n_positions"] and (folder / "config.json").read_bytes() == before
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_cached_and_uncached_greedy_generation_agree(tiny_folders, arch):
     m = load_model(tiny_folders[arch])

@@ -27,3 +27,16 @@ def test_hf_view_with_and_without_a_tokenizer(model):
     assert hf_view(model.hf) == (model.hf, None)
     with pytest.raises(InvalidConfigError, match="Pass tokenizer="):
         hf_view(model.hf, require_tokenizer=True)
+
+
+def test_tl_view_lets_an_error_raised_while_building_the_view_through():
+    """Asking the instance (hasattr) would build the view and swallow an AttributeError from inside the build, and
+    the model would then be passed on as if it were a TransformerLens model."""
+
+    class Broken:
+        @property
+        def tl(self):
+            raise AttributeError("'GPT2Config' object has no attribute 'n_ctx'")
+
+    with pytest.raises(AttributeError, match="n_ctx"):
+        tl_view(Broken())

@@ -9,6 +9,7 @@ and the keys instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -46,6 +47,13 @@ def check_device(device: str, fix: str = "LoadConfig(device='cpu')") -> None:
 
 def check_folder(folder: Path) -> None:
     """Raise MissingWeightsError unless ``folder`` holds a config.json and at least one weight file."""
+    if not (folder / "config.json").exists() and (folder / "adapter_config.json").exists():
+        raise MissingWeightsError(
+            f"{folder} holds a LoRA adapter (adapter_config.json), not a whole model. Merge it into its base and save"
+            " the result (peft: PeftModel.from_pretrained(base, folder).merge_and_unload().save_pretrained(out)), then"
+            " pass that folder; or give the adapter folder a manifest.json naming its base_model, as the adapter"
+            " pairs under data/adapters and $RLMETA_HOME/adapters have, and load it by its registry name."
+        )
     if not (folder / "config.json").exists():
         raise MissingWeightsError(
             f"{folder} has no config.json, so it is not a Hugging Face model folder. Pass a folder written by"
@@ -53,8 +61,8 @@ def check_folder(folder: Path) -> None:
         )
     if not any(any(folder.glob(g)) for g in WEIGHT_GLOBS):
         raise MissingWeightsError(
-            f"{folder} has a config.json but no weight files (*.safetensors). Copy the weights into the folder"
-            " or rebuild the model (`rlmeta-interp zoo build`)."
+            f"{folder} has a config.json but no weight files (*.safetensors or pytorch_model*.bin). Copy the weights"
+            " into the folder or rebuild the model (`rlmeta-interp zoo build`)."
         )
 
 
@@ -114,6 +122,41 @@ def check_tokenizer_fits(folder: Path, tok: PreTrainedTokenizerBase, rows: int) 
                     " cannot be run through this model.", folder, len(past), rows, past[:3])
 
 
+def check_config(folder: Path, trust_remote_code: bool) -> None:
+    """A typed error, before any weight is read, when ``folder/config.json`` cannot be a causal LM this package loads:
+    not JSON, no ``model_type``, a ``model_type`` the installed transformers does not know, or an architecture
+    without a causal-LM head (an encoder-decoder such as T5). A config with custom code (``auto_map``) is left to
+    transformers when the user trusts it."""
+    from transformers import __version__ as tf_version
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    path = folder / "config.json"
+    try:
+        cfg = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CorruptedCheckpointError(f"{path} is not valid JSON ({e}): re-copy it, or save the model again with"
+                                       " save_pretrained.") from e
+    if not isinstance(cfg, dict):
+        raise CorruptedCheckpointError(f"{path} holds a JSON {type(cfg).__name__}, not an object: re-copy it.")
+    if trust_remote_code and "auto_map" in cfg:
+        return
+    model_type = cfg.get("model_type")
+    if not model_type:
+        raise InvalidConfigError(f"{path} names no model_type, so the architecture is unknown: save the model with"
+                                 " save_pretrained (which writes it), or add the model_type of its architecture.")
+    if model_type not in CONFIG_MAPPING_NAMES:
+        raise InvalidConfigError(
+            f"{path} has model_type={model_type!r}, which transformers {tf_version} does not know: check its spelling"
+            " (e.g. 'llama', 'qwen2', 'gpt2', 'gemma3_text'), or install a transformers that has the architecture."
+        )
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise InvalidConfigError(
+            f"{folder} holds a {model_type!r} model, which has no causal-LM (decoder-only) head in transformers; this"
+            " package loads causal language models (e.g. Llama, Qwen2, GPT-2, Gemma-3)."
+        )
+
+
 def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
                    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Hugging Face causal LM and tokenizer from a local folder, offline, eval mode, every weight from the files.
@@ -127,6 +170,7 @@ def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
     hf_logging.disable_progress_bar()  # a weight-loading bar per model clutters notebooks and logs
     folder = Path(folder)
     check_folder(folder)
+    check_config(folder, config.trust_remote_code)
     check_device(config.device)
     has_st = any(folder.glob("*.safetensors"))
     try:

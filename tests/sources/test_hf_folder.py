@@ -99,3 +99,29 @@ def test_a_config_with_other_shapes_is_an_error(tiny_folders, tmp_path):
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(WeightMismatchError, match="config.json"):
         load_model(folder)
+
+
+def test_configs_that_cannot_be_a_causal_lm_are_named_before_any_weight_is_read(tiny_folders, tmp_path):
+    """Not JSON, no model_type, an unknown model_type, an encoder-decoder: each a typed error that says which, not a
+    'truncated or corrupted files' error whose fix (re-copy) cannot help."""
+    from rlmeta_interp.errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError
+
+    src = tiny_folders["llama"]
+    cfg = json.loads((src / "config.json").read_text())
+    cases = {"not_json": ("{model_type: llama", CorruptedCheckpointError, "not valid JSON"),
+             "no_type": (json.dumps({k: v for k, v in cfg.items() if k != "model_type"}), InvalidConfigError,
+                         "names no model_type"),
+             "typo": (json.dumps({**cfg, "model_type": "llamaa"}), InvalidConfigError, "does not know"),
+             "t5": (json.dumps({**cfg, "model_type": "t5"}), InvalidConfigError, "no causal-LM")}
+    for name, (text, error, words) in cases.items():
+        folder = _copy(src, tmp_path / name)
+        (folder / "config.json").write_text(text)
+        with pytest.raises(error, match=words):
+            load_hf_folder(folder)
+    # a peft adapter folder is not a model folder: the error says how to merge it
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"")
+    with pytest.raises(MissingWeightsError, match="LoRA adapter.*merge_and_unload"):
+        load_hf_folder(adapter)
