@@ -56,6 +56,8 @@ def get_model(name: str) -> ModelSpec:
     models = all_models()
     if name in models:
         return models[name]
+    if (why := sources.ZOO.broken(name)) is not None:  # a zoo model skipped for a bad manifest: say why
+        raise why
     raise UnknownModelError(name, list(models) + list(all_pairs()))
 
 
@@ -63,6 +65,8 @@ def get_pair(name: str) -> PairSpec:
     pairs = all_pairs()
     if name in pairs:
         return pairs[name]
+    if (why := sources.ZOO.broken(name)) is not None:
+        raise why
     raise UnknownModelError(name, list(pairs), hint="For two arbitrary models use load_pair((base, rl)).")
 
 
@@ -114,9 +118,14 @@ def labelled_pairs(split: PairSplit | None = None) -> list[PairSpec]:
     """The validation zoo: every pair whose RL manifest carries a ``label`` (creation / activation / no_signal).
 
     ``split`` keeps the ``"calibration"`` or ``"test"`` pairs only (None: both, and pairs without a split). Sorted
-    by (split, label, world, dose, name); empty when no manifest is labelled.
+    by (split, label, world, dose, name); empty when no manifest is labelled. A zoo manifest that cannot be read is
+    an error here (it names the file), not a pair silently left out of the validation set.
     """
     if split not in (None, "calibration", "test"):
         raise InvalidConfigError(f"split={split!r}: choose 'calibration', 'test', or None for every labelled pair.")
-    out = [p for p in all_pairs().values() if p.label is not None and (split is None or p.split == split)]
+    pairs = all_pairs()
+    broken = sources.ZOO.broken_all()
+    if broken:
+        raise next(iter(broken.values()))
+    out = [p for p in pairs.values() if p.label is not None and (split is None or p.split == split)]
     return sorted(out, key=lambda p: (p.split or "", p.label or "", p.world or "", p.dose or 0.0, p.name))

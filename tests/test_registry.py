@@ -5,7 +5,7 @@ import json
 import pytest
 
 from rlmeta_interp import load_pair, registry
-from rlmeta_interp.errors import InvalidConfigError, MissingWeightsError
+from rlmeta_interp.errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError
 
 from .conftest import organism_manifest, save_tiny
 
@@ -89,8 +89,31 @@ def test_a_bad_label_names_the_manifest(tmp_path, monkeypatch):
     organism_manifest(tmp_path, "v-r", preset="validation", base="v-b")
     m = json.loads((tmp_path / "zoo" / "v-r" / "manifest.json").read_text())
     (tmp_path / "zoo" / "v-r" / "manifest.json").write_text(json.dumps({**m, "label": "created"}))
-    with pytest.raises(InvalidConfigError, match=r"v-r/manifest\.json: PairSpec\.label='created'.*creation"):
-        registry.all_pairs()
+    # the bad pair is skipped with a warning, so it blocks nothing else; asking for it, or for the validation set,
+    # raises its error, which names the manifest
+    assert "v-r" not in registry.all_pairs() and "v-b" in registry.all_models()
+    for call in (lambda: registry.get_pair("v-r"), registry.labelled_pairs):
+        with pytest.raises(InvalidConfigError, match=r"v-r/manifest\.json: PairSpec\.label='created'.*creation"):
+            call()
+
+
+def test_an_unreadable_manifest_blocks_only_its_own_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    organism_manifest(tmp_path, "v-b", preset="validation")
+    organism_manifest(tmp_path, "v-r", preset="validation", base="v-b")
+    for name, text in (("v-t", "{"), ("v-n", json.dumps({"name": 5})), ("v-f", json.dumps({"name": "v-f", "files": []}))):
+        (tmp_path / "zoo" / name).mkdir()
+        (tmp_path / "zoo" / name / "manifest.json").write_text(text)
+    assert {"v-b", "v-r"} <= set(registry.all_models()) and "v-r" in registry.all_pairs()
+    with pytest.raises(CorruptedCheckpointError, match=r"v-t/manifest\.json is not valid JSON"):
+        registry.get_model("v-t")
+    with pytest.raises(CorruptedCheckpointError, match=r"v-n/manifest\.json: 'name' must be the model's name"):
+        registry.get_model("v-n")
+    from rlmeta_interp.sources.base import verify_top_level_files
+    with pytest.raises(CorruptedCheckpointError, match="'files' must map file names to sha256 digests"):
+        verify_top_level_files(tmp_path / "zoo" / "v-f", {"files": []})
+    with pytest.raises(CorruptedCheckpointError, match="must be a hex string"):
+        verify_top_level_files(tmp_path / "zoo" / "v-f", {"files": {"model.safetensors": None}})
 
 
 def test_every_source_answers_for_its_kind_and_names_resolve(tmp_path, monkeypatch):

@@ -71,6 +71,14 @@ def has_weights(folder: Path) -> bool:
 
 def verify_top_level_files(folder: Path, manifest: Mapping[str, Any]) -> None:
     """Check the sha256 of the top-level files a manifest lists (checkpoints in sub-folders are checked when read)."""
-    for rel, sha in (manifest.get("files") or {}).items():
+    files = {} if manifest.get("files") is None else manifest["files"]
+    where = folder / MANIFEST_NAME
+    if not isinstance(files, Mapping):
+        raise CorruptedCheckpointError(f"{where}: 'files' must map file names to sha256 digests, got a"
+                                       f" {type(files).__name__}. Rebuild the model or re-copy its folder.")
+    for rel, sha in files.items():
+        if not isinstance(sha, str):
+            raise CorruptedCheckpointError(f"{where}: the sha256 of {rel!r} must be a hex string, got {sha!r}."
+                                           " Rebuild the model or re-copy its folder.")
         if "/" not in rel:
             verify_sha256(folder / rel, sha)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TUNED_KINDS, ModelSpec, PairSpec, SourceKind
-from ..errors import InvalidConfigError
+from ..errors import CorruptedCheckpointError, InvalidConfigError
 from ..paths import shipped_zoo_dir, user_zoo_dir
 from .base import MANIFEST_NAME, has_weights, read_manifest, verify_top_level_files
 
@@ -37,22 +37,41 @@ def zoo_roots() -> list[Path]:
     return [shipped_zoo_dir(), user_zoo_dir()]
 
 
+_Broken = CorruptedCheckpointError | InvalidConfigError
+
+
+def _named(mpath: Path, e: _Broken) -> _Broken:
+    """``e`` with the manifest's path in its message (a config error raised while reading it may not name it)."""
+    return e if str(mpath) in str(e) else type(e)(f"{mpath}: {e} Fix that key in the manifest (or rebuild the model).")
+
+
 @lru_cache(maxsize=8)
-def _scan(roots: tuple[Path, ...], stamps: tuple[float, ...]) -> dict[str, ZooEntry]:
-    """``stamps`` (the roots' mtimes) is part of the cache key, so a new model folder is seen at once."""
+def _scan(roots: tuple[Path, ...], stamps: tuple[float, ...]) -> tuple[dict[str, ZooEntry], dict[str, _Broken]]:
+    """Every readable model under ``roots``, and the error of every folder whose manifest cannot be read (by folder
+    name): one broken manifest is skipped with a warning, so it blocks only the model it describes. ``stamps`` (the
+    roots' mtimes) is part of the cache key, so a new model folder is seen at once."""
     entries: dict[str, ZooEntry] = {}
+    broken: dict[str, _Broken] = {}
     for root in roots:
         if not root.is_dir():
             continue
         for mpath in sorted(root.glob(f"*/{MANIFEST_NAME}")):
-            m = read_manifest(mpath)
-            name = m.get("name", mpath.parent.name)
-            if name in entries:  # shipped zoo wins over a user rebuild of the same name
+            try:
+                m = read_manifest(mpath)
+                name = m.get("name", mpath.parent.name)
+                if not isinstance(name, str) or not name:
+                    raise CorruptedCheckpointError(f"{mpath}: 'name' must be the model's name, a string; got {name!r}."
+                                                   " Fix it (it is the folder's name) or rebuild the model.")
+                if name in entries:  # shipped zoo wins over a user rebuild of the same name
+                    continue
+                spec = ModelSpec(name=name, source="zoo", location=str(mpath.parent),
+                                 description=f"{m.get('world')} organism, dose {m.get('dose')}, {m.get('kind')}")
+            except (CorruptedCheckpointError, InvalidConfigError) as e:
+                broken.setdefault(mpath.parent.name, _named(mpath, e))
+                log.warning("Skipping the zoo model in %s: %s", mpath.parent, e)
                 continue
-            entries[name] = ZooEntry(
-                ModelSpec(name=name, source="zoo", location=str(mpath.parent),
-                          description=f"{m.get('world')} organism, dose {m.get('dose')}, {m.get('kind')}"), m)
-    return entries
+            entries[name] = ZooEntry(spec, m)
+    return entries, broken
 
 
 def _pair(name: str, base: ModelSpec, entry: ZooEntry) -> PairSpec:
@@ -80,11 +99,25 @@ class ZooSource:
 
     kind: SourceKind = "zoo"
 
-    def entries(self) -> dict[str, ZooEntry]:
-        """Name -> entry for every organism model under the zoo roots (re-scanned when a root changes)."""
+    def __init__(self) -> None:
+        self._broken_pairs: dict[str, _Broken] = {}
+
+    def _scanned(self) -> tuple[dict[str, ZooEntry], dict[str, _Broken]]:
         roots = tuple(zoo_roots())
         stamps = tuple(r.stat().st_mtime if r.is_dir() else 0.0 for r in roots)
         return _scan(roots, stamps)
+
+    def entries(self) -> dict[str, ZooEntry]:
+        """Name -> entry for every organism model under the zoo roots (re-scanned when a root changes)."""
+        return self._scanned()[0]
+
+    def broken(self, name: str) -> _Broken | None:
+        """Why zoo model or pair ``name`` was skipped (its manifest cannot be read or a key is invalid), or None."""
+        return self._scanned()[1].get(name) or self._broken_pairs.get(name)
+
+    def broken_all(self) -> dict[str, _Broken]:
+        """Every skipped zoo model and pair (by name) with its error; pairs as of the last :meth:`pairs` call."""
+        return {**self._scanned()[1], **self._broken_pairs}
 
     def models(self) -> dict[str, ModelSpec]:
         return {n: e.spec for n, e in self.entries().items()}
@@ -110,6 +143,7 @@ class ZooSource:
         """One pair per tuned manifest whose ``base`` is a zoo model (others are skipped with a warning)."""
         entries = self.entries()
         pairs: dict[str, PairSpec] = {}
+        warned, self._broken_pairs = set(self._broken_pairs), {}  # as of this call: the zoo may have changed
         for name, e in entries.items():
             if e.manifest.get("kind") not in TUNED_KINDS:
                 continue
@@ -118,5 +152,10 @@ class ZooSource:
                 log.warning("Zoo model %s names base %r, which is not in the zoo; skipping its pair.", name,
                             e.manifest.get("base"))
                 continue
-            pairs[name] = _pair(name, base.spec, e)
+            try:
+                pairs[name] = _pair(name, base.spec, e)
+            except InvalidConfigError as err:  # one bad manifest blocks only its own pair
+                if name not in warned:
+                    log.warning("Skipping the zoo pair %s: %s", name, err)
+                self._broken_pairs[name] = err
         return pairs
