@@ -25,7 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError
+from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError, NonFiniteError
 from .inputs import check_int, check_number, check_prompts
 from .codesource import code_digest
 from .io import hash_tensors, load_tensors, save_tensors_atomic, weights_hash, write_json_atomic
@@ -33,6 +33,26 @@ from .io import hash_tensors, load_tensors, save_tensors_atomic, weights_hash, w
 _REBUILD = "call sample_completions(...) again with the same cache_dir; it samples that chunk again"
 
 log = logging.getLogger(__name__)
+
+
+class _FiniteLogits:
+    """A generation logits processor that raises :class:`NonFiniteError` at the first step whose scores hold NaN or
+    +inf, or a row with no finite score: sampling would fail inside torch (``multinomial``) and greedy decoding would
+    silently pick token 0 for every row. Scores pass through unchanged, so the samples are those of plain
+    ``generate``. Hand-written because transformers has no processor that checks the scores."""
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        finite = torch.isfinite(scores)
+        if finite.all():  # the usual case: one pass over the scores
+            return scores
+        # -inf alone is a token masked out on purpose (e.g. a suppressed token); NaN, +inf or a row of -inf is not
+        if torch.isnan(scores).any() or torch.isposinf(scores).any() or not finite.any(-1).all():
+            raise NonFiniteError(
+                f"The model's next-token scores hold NaN or inf at generated token {input_ids.shape[1]}: its weights or"
+                " activations are not finite (e.g. float16 overflow). Load it in float32 (LoadConfig(dtype="
+                "'float32')) or check its weights."
+            )
+        return scores
 
 
 def encode_prompts(
@@ -146,6 +166,8 @@ def sample_completions(
         folder = _sample_cache_folder(model, ids, mask, Path(cache_dir), n=n, max_new_tokens=max_new_tokens,
                                       temperature=temperature, greedy=greedy, seed=seed, per_chunk=per_chunk,
                                       eos=eos, pad=pad, device=str(device))
+    from transformers import LogitsProcessorList
+
     out: list[list[str]] = []
     gen = torch.Generator(device="cpu").manual_seed(seed)
     chunks = range(0, len(prompts), per_chunk)
@@ -186,6 +208,7 @@ def sample_completions(
                 num_return_sequences=1 if gen_kw else reps,
                 pad_token_id=pad,
                 eos_token_id=eos,
+                logits_processor=LogitsProcessorList([_FiniteLogits()]),
                 **gen_kw,
             )
             new = seqs[:, sub_ids.shape[1] :].cpu()

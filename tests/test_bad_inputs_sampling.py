@@ -87,3 +87,13 @@ def test_encode_prompts_bad_padding_side(llama):
 def test_a_loaded_model_instead_of_its_hf_model(llama):
     with pytest.raises(InvalidConfigError, match="pass model.hf and model.tokenizer"):
         sample_completions(llama, llama.tokenizer, ["1+1="], max_new_tokens=2)
+
+
+def test_non_finite_scores_are_an_error_when_sampling_and_when_greedy(tiny_folders):
+    """Sampling failed inside torch and greedy decoding returned empty strings that pass@k counted as wrong."""
+    model = load_model(tiny_folders["llama"])
+    with torch.no_grad():
+        model.hf.lm_head.weight.fill_(float("nan"))
+    for greedy in (False, True):
+        with pytest.raises(NonFiniteError, match="float32"):
+            sample_completions(model.hf, model.tokenizer, ["1+1="], n=2, greedy=greedy, max_new_tokens=2)
