@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,8 +35,10 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
     ``1 - C(n-c, k) / C(n, k) = 1 - prod_{i=n-c+1}^{n} (1 - k / i)``; exactly 1 when ``n - c < k``.
     """
-    if not isinstance(k, (int, np.integer)) or k <= 0:
+    if not _is_int(k) or k <= 0:
         raise InvalidConfigError(f"k must be a positive integer, got {k!r}.")
+    if not _is_int(n) or not _is_int(c):
+        raise InvalidConfigError(f"n and c are counts of samples and must be integers, got n={n!r}, c={c!r}.")
     if n < k:
         raise InvalidConfigError(f"pass@{k} needs at least k={k} samples per problem, got n={n}: never extrapolate past n.")
     if not 0 <= c <= n:
@@ -46,11 +48,22 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
 def check_ks(ks: Sequence[int] | None, n: int) -> list[int]:
-    if not isinstance(n, (int, np.integer)) or n <= 0:
+    """``ks`` as a list of ints, each in ``1..n`` (``None``: every k from 1 to n), or a typed error."""
+    if not _is_int(n) or n <= 0:
         raise InvalidConfigError(f"n (samples per problem) must be a positive integer, got {n!r}.")
     if ks is None:
         return list(range(1, int(n) + 1))
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
+        raise InvalidConfigError(f"ks must be a list of integers (e.g. [1, 2, 4, 8]) or None for 1..n, got {ks!r}.")
+    ks = list(ks)
+    not_int = [k for k in ks if not _is_int(k)]
+    if not_int:
+        raise InvalidConfigError(f"Every k must be an integer (pass@k at a fractional k is undefined); got {not_int}.")
     ks = [int(k) for k in ks]
     if not ks:
         raise EmptyInputError("ks is empty: pass the k values to evaluate, e.g. [1, 2, 4, ..., n], or None for 1..n.")
@@ -69,6 +82,11 @@ def _check_counts(counts: Sequence[int] | np.ndarray, n: int, name: str = "count
     arr = np.asarray(counts)
     if arr.ndim != 1 or arr.size == 0:
         raise EmptyInputError(f"{name} must be a non-empty 1-D array of correct-sample counts, one per problem (got shape {arr.shape}).")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise InvalidConfigError(f"{name} must hold integer counts of correct samples, one per problem (got dtype"
+                                 f" {arr.dtype}); count the correct samples first, e.g. with evaluate_samples.")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidConfigError(f"{name} holds NaN or inf: counts of correct samples must be finite integers.")
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.mod(arr, 1) == 0):
             raise InvalidConfigError(f"{name} must hold integer counts of correct samples; got non-integers.")
@@ -122,6 +140,12 @@ def correctness_matrix(
     if len(problems) != len(completions):
         raise InvalidConfigError(
             f"{len(problems)} problems but {len(completions)} completion lists: pass one list of samples per problem."
+        )
+    flat = [i for i, c in enumerate(completions) if isinstance(c, (str, bytes))]
+    if flat:
+        raise InvalidConfigError(
+            f"completions must hold one list of samples per problem; item {flat[0]} is a single string, which would be"
+            " read as one sample per character. Wrap each problem's samples in a list, e.g. [[c] for c in completions]."
         )
     sizes = {len(c) for c in completions}
     if len(sizes) != 1 or 0 in sizes:
@@ -334,6 +358,23 @@ def run_passk(
 
     if len(problems) == 0:
         raise EmptyInputError("No problems given: pass e.g. world.sample_held_out(200, seed=...).")
+    missing = [r for r in ("base", "rl") if not hasattr(getattr(pair, r, None), "hf")]
+    if missing:
+        raise InvalidConfigError(
+            f"run_passk takes a pair with .base and .rl models (rlmeta_interp.load_pair(...)); got"
+            f" {type(pair).__name__} without {' or '.join('.' + r for r in missing)}. For one model, call"
+            " sampling.sample_completions and evaluate_samples yourself."
+        )
+    no_prompt = [i for i, p in enumerate(problems) if not isinstance(getattr(p, "prompt", None), str)]
+    if no_prompt:
+        raise InvalidConfigError(
+            f"problems must be Problem objects with a .prompt (e.g. world.sample_held_out(200, seed=...)); item"
+            f" {no_prompt[0]} is a {type(problems[no_prompt[0]]).__name__}. For raw prompt strings, call"
+            " sampling.sample_completions and evaluate_samples with your own verifier."
+        )
+    if guess_p is not None and len(guess_p) != len(problems):
+        raise InvalidConfigError(f"guess_p needs one guessing probability per problem: got {len(guess_p)} for"
+                                 f" {len(problems)} problems (see guess_probabilities).")
     ks = check_ks(ks, n)
     prompts = [p.prompt for p in problems]
     comps: dict[str, list[list[str]]] = {}

@@ -159,6 +159,21 @@ def test_errors():
         pass_at_k_matrix([5], 4)
     with pytest.raises(InvalidConfigError, match="same problems"):
         passk_curve([1, 2], [1], 4)
+    # fractional or non-list ks, fractional n or c, and counts that are not numbers are refused, not truncated
+    for ks in ([1, 2.7], "12", 3):
+        with pytest.raises(InvalidConfigError, match="integer"):
+            pass_at_k_matrix([1, 2], 4, ks)
+    assert pass_at_k_matrix([1, 2], 4, np.array([1, 2])).shape == (2, 2)
+    with pytest.raises(InvalidConfigError, match="integers"):
+        pass_at_k(4.5, 1, 2)
+    with pytest.raises(InvalidConfigError, match="integers"):
+        pass_at_k(4, 1.5, 2)
+    for counts in ([True, False], ["1", "2"], [1.0, np.nan]):
+        with pytest.raises(InvalidConfigError, match="counts"):
+            pass_at_k_matrix(counts, 4)
+    # a flat list of completions would be read as one sample per character
+    with pytest.raises(InvalidConfigError, match="single string"):
+        evaluate_samples(lambda p, c: c == "A:7", ["7+0=", "3+0="], ["A:7", "A:3"])
 
 
 @dataclass
@@ -199,6 +214,14 @@ def test_run_passk_on_real_tiny_models():
     np.testing.assert_allclose(base_curve, pass_at_k_matrix(res.counts_base, 6, [1, 3, 6]).mean(0))
     assert set(res.curve["model"]) == {"base", "rl", "guess"}
     assert isinstance(res.coverage, pd.DataFrame) and len(res.coverage) == 4
+    # typed errors for the usual mistakes: prompt strings for problems, one model for a pair, a guess per problem
+    pair = _Pair(_M(m0, tok), _M(m1, tok))
+    with pytest.raises(InvalidConfigError, match="Problem objects with a .prompt"):
+        run_passk(pair, ["3+4="], world, n=2)
+    with pytest.raises(InvalidConfigError, match="pair with .base and .rl"):
+        run_passk(_M(m0, tok), probs, world, n=2)
+    with pytest.raises(InvalidConfigError, match="one guessing probability per problem"):
+        run_passk(pair, probs, world, n=2, guess_p=[0.5])
 
 
 def test_run_passk_resumes_from_its_sample_cache(tmp_path):
