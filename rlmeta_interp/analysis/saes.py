@@ -81,7 +81,10 @@ class SaeTrainConfig(FrozenConfig):
         check_range(self, "k", 1)
         if self.k > self.d_sae:
             raise InvalidConfigError(f"SaeTrainConfig.k={self.k} exceeds d_sae={self.d_sae}: choose k <= d_sae.")
-        check_range(self, "lr", 0.0, lo_open=True)
+        check_range(self, "lr", 0.0, float("inf"), lo_open=True, hi_open=True)
+        check_range(self, "lr_warm_up_steps", 0)
+        check_range(self, "aux_loss_coefficient", 0.0)
+        check_range(self, "dead_feature_window", 1)
         check_range(self, "batch_size", 1)
         if self.training_samples < self.batch_size:
             raise InvalidConfigError(

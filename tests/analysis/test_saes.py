@@ -82,6 +82,11 @@ def test_sae_config_checks():
         SaeTrainConfig(training_samples=10, batch_size=512)
     with pytest.raises(InvalidConfigError):
         SaeTrainConfig(architecture="standard")
+    # an infinite learning rate trained an SAE of non-finite weights without a word; negative settings were accepted
+    for kw in ({"lr": float("inf")}, {"aux_loss_coefficient": -1.0}, {"dead_feature_window": 0},
+               {"lr_warm_up_steps": -5}):
+        with pytest.raises(InvalidConfigError, match=next(iter(kw))):
+            SaeTrainConfig(**kw)
     assert SaeTrainConfig.from_dict(SaeTrainConfig(k=4).to_dict()) == SaeTrainConfig(k=4)
 
 

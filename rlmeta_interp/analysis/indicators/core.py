@@ -105,6 +105,15 @@ class Metrics:
         return cls(**kw)
 
 
+# (activation field, creation field, whether low values read activation) of every two-sided band of the rules
+_BANDS = (("kl_activation_max", "kl_creation_min", True), ("unrecovered_activation_max", "unrecovered_creation_min", True),
+          ("reliance_activation_max", "reliance_creation_min", True), ("fvu_activation_max", "fvu_creation_min", True),
+          ("rl_only_activation_max", "rl_only_creation_min", True),
+          ("cosine_activation_min", "cosine_creation_max", False),
+          ("recovered_activation_min", "recovered_creation_max", False),
+          ("hybrid_activation_min", "hybrid_creation_max", False))
+
+
 @dataclass(frozen=True)
 class ScorecardRules(FrozenConfig):
     """Thresholds of the voting rules (each indicator's ``rule`` text says how they are used).
@@ -146,6 +155,15 @@ class ScorecardRules(FrozenConfig):
         if unknown:
             raise InvalidConfigError(f"ScorecardRules.descriptive names unknown indicators {sorted(unknown)};"
                                      f" choose from {INDICATORS}.")
+        # each band's activation side must not overlap its creation side, or one estimate could lie on both
+        for act, cre, low in _BANDS:
+            a, c = getattr(self, act), getattr(self, cre)
+            if (a > c) if low else (a < c):
+                raise InvalidConfigError(
+                    f"ScorecardRules.{act}={a} and {cre}={c} overlap: an estimate {'below' if low else 'above'} {act}"
+                    f" reads activation and one {'above' if low else 'below'} {cre} creation, so {act} must be"
+                    f" {'<=' if low else '>='} {cre} (equal values are one cut)."
+                )
 
 
 @dataclass(frozen=True)
@@ -188,8 +206,12 @@ class ScorecardConfig(FrozenConfig):
         check_range(self, "n_random", 0)
         check_range(self, "elicit_steps", 0)
         check_range(self, "elicit_warmup", 0)
-        if not self.elicit_lr > 0:
-            raise InvalidConfigError(f"ScorecardConfig.elicit_lr={self.elicit_lr} must be > 0 (e.g. 1e-3).")
+        check_range(self, "elicit_lr", 0.0, float("inf"), lo_open=True, hi_open=True)
+        if 0 < self.elicit_steps < self.elicit_warmup:  # no steps: no fine-tuning, the warm-up is moot
+            raise InvalidConfigError(f"ScorecardConfig.elicit_warmup={self.elicit_warmup} exceeds elicit_steps="
+                                     f"{self.elicit_steps}: the fine-tuning would end before reaching elicit_lr.")
+        if not self.indicators:
+            raise InvalidConfigError(f"ScorecardConfig.indicators is empty: name at least one of {INDICATORS}.")
         check_range(self, "trained_steps", 0)
         unknown = set(self.indicators) - set(INDICATORS)
         if unknown:

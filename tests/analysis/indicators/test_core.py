@@ -38,7 +38,7 @@ def test_revote_reapplies_rules_to_saved_metrics():
     res = IndicatorResult("likelihood", "inconclusive", "", m.rows())
     assert revote(res, ScorecardRules()).vote == "inconclusive"
     assert revote(res, ScorecardRules(kl_creation_min=0.3)).vote == "creation"
-    assert revote(res, ScorecardRules(kl_activation_max=0.7)).vote == "activation"
+    assert revote(res, ScorecardRules(kl_activation_max=0.7, kl_creation_min=0.9)).vote == "activation"
     assert revote(res, ScorecardRules(descriptive=("likelihood",))).vote == "n/a"
     assert "DESCRIPTIVE" in revote(res, ScorecardRules(descriptive=("likelihood",))).rule
 
@@ -56,6 +56,19 @@ def test_config_and_rules_validation():
         ScorecardConfig(n_steer=0)
     with pytest.raises(InvalidConfigError, match="descriptive names unknown"):
         ScorecardRules(descriptive=("vibes",))
+    # bands whose two sides overlap would read one estimate both ways; equal cuts are one cut and are allowed
+    with pytest.raises(InvalidConfigError, match="kl_activation_max=0.9 and kl_creation_min=0.1 overlap"):
+        ScorecardRules(kl_activation_max=0.9, kl_creation_min=0.1)
+    with pytest.raises(InvalidConfigError, match="cosine_activation_min must be >= cosine_creation_max"):
+        ScorecardRules(cosine_activation_min=0.3, cosine_creation_max=0.5)
+    assert ScorecardRules(kl_activation_max=0.3, kl_creation_min=0.3).kl_creation_min == 0.3
+    with pytest.raises(InvalidConfigError, match="elicit_lr=inf"):
+        ScorecardConfig(elicit_lr=float("inf"))
+    with pytest.raises(InvalidConfigError, match="indicators is empty"):
+        ScorecardConfig(indicators=())
+    with pytest.raises(InvalidConfigError, match="before reaching elicit_lr"):
+        ScorecardConfig(elicit_steps=5, elicit_warmup=10)
+    assert ScorecardConfig(elicit_steps=0, elicit_warmup=5).elicit_steps == 0  # no fine-tuning: the warm-up is moot
     # the voting rules are not part of what is measured (the cache key)
     a, b = ScorecardConfig(), ScorecardConfig(rules=ScorecardRules(boundary_margin=0.3))
     assert a.measured() == b.measured() and a.to_dict() != b.to_dict()
