@@ -83,17 +83,31 @@ class SteeringVector:
     def from_means(cls, positive: Mapping[int, Tensor], negative: Mapping[int, Tensor], site: str = "resid_post") -> SteeringVector:
         """Difference of means ``mean(positive) - mean(negative)`` per layer, from ``[n, d_model]`` activations."""
         for name, d in (("positive", positive), ("negative", negative)):
+            if not isinstance(d, Mapping):
+                raise InvalidConfigError(f"{name} must be a dict {{layer: tensor [n, d_model]}}, got {type(d).__name__}.")
+            for layer, x in d.items():
+                if not isinstance(x, Tensor) or x.ndim != 2:
+                    raise InvalidConfigError(
+                        f"{name}[{layer}] must be a torch tensor [n, d_model], got {type(x).__name__}"
+                        f"{' of shape ' + str(tuple(x.shape)) if hasattr(x, 'shape') else ''} (numpy: torch.from_numpy)."
+                    )
             if any(x.shape[0] == 0 for x in d.values()):
                 raise EmptyInputError(f"The {name} activation set is empty for some layer: give at least one example.")
         if set(positive) != set(negative):
             raise InvalidConfigError(f"positive and negative activations must cover the same layers, got"
                                      f" {sorted(positive)} and {sorted(negative)}.")
+        widths = {k: (positive[k].shape[1], negative[k].shape[1]) for k in positive}
+        if any(a != b for a, b in widths.values()):
+            raise InvalidConfigError(f"positive and negative activations of a layer must have the same d_model; got"
+                                     f" {widths} ((positive, negative) per layer).")
         return cls({k: positive[k].float().mean(0) - negative[k].float().mean(0) for k in positive}, site)
 
     @classmethod
     def random_like(cls, other: SteeringVector, seed: int = 0) -> SteeringVector:
         """Random directions with the same per-layer norms: the control for every steering result."""
-        g = torch.Generator().manual_seed(seed)
+        if not isinstance(other, SteeringVector):
+            raise InvalidConfigError(f"random_like takes a SteeringVector, got {type(other).__name__}.")
+        g = torch.Generator().manual_seed(check_int(seed, "seed", lo=0))
         out = {}
         for k, v in other.vectors.items():
             r = torch.randn(v.shape, generator=g)
@@ -106,8 +120,15 @@ class SteeringVector:
         return list(self.vectors)
 
     def _combine(self, other: SteeringVector, sign: float) -> SteeringVector:
+        if not isinstance(other, SteeringVector):
+            raise InvalidConfigError(f"A SteeringVector combines with another SteeringVector, not {type(other).__name__}"
+                                     " (scale it with * instead).")
         if other.site != self.site:
             raise InvalidConfigError(f"Cannot combine vectors at different sites ({self.site} vs {other.site}).")
+        width, other_width = next(iter(self.vectors.values())).shape[0], next(iter(other.vectors.values())).shape[0]
+        if width != other_width:
+            raise InvalidConfigError(f"Cannot combine vectors of d_model {width} and {other_width}: they come from"
+                                     " different models.")
         layers = sorted(set(self.vectors) | set(other.vectors))
         zero = torch.zeros_like(next(iter(self.vectors.values())))
         return SteeringVector({k: self.vectors.get(k, zero) + sign * other.vectors.get(k, zero) for k in layers}, self.site)
@@ -134,6 +155,9 @@ class SteeringVector:
         return SteeringVector({k: v / v.norm().clamp_min(1e-12) for k, v in self.vectors.items()}, self.site)
 
     def only(self, *layers: int) -> SteeringVector:
+        missing = [k for k in layers if k not in self.vectors]
+        if missing:
+            raise InvalidConfigError(f"This vector has no layer(s) {missing}; it has {self.layers}.")
         return SteeringVector({k: self.vectors[k] for k in layers}, self.site)
 
     def __eq__(self, other: object) -> bool:
@@ -144,12 +168,20 @@ class SteeringVector:
 
     # ---- persistence
     def save(self, path: str | Path) -> Path:
+        if Path(path).is_dir():
+            raise InvalidConfigError(f"{path} is a folder: pass a file name, e.g. {Path(path) / 'vector.safetensors'}.")
         return save_tensors_atomic(path, {f"layer.{k}": v for k, v in self.vectors.items()},
                                    metadata={"site": self.site, "format": "rlmeta-steering-v1"})
 
     @classmethod
     def load(cls, path: str | Path) -> SteeringVector:
         tensors, meta = read_tensors(path, rebuild="save the vector again (SteeringVector.save) from its source")
+        bad = [k for k in tensors if not (k.startswith("layer.") and k[len("layer."):].isdigit())]
+        if bad or not tensors:
+            raise InvalidConfigError(
+                f"{path} is not a steering vector file (SteeringVector.save writes 'layer.<n>' tensors; found"
+                f" {sorted(tensors)[:5]}): pass a file written by SteeringVector.save."
+            )
         return cls({int(k.split(".")[1]): v for k, v in tensors.items()}, meta.get("site", "resid_post"))
 
     # ---- application
@@ -187,6 +219,12 @@ class SteeringVector:
                         [positions] if isinstance(positions, int) else list(positions))
                     if isinstance(idx, Tensor):
                         idx = idx[(idx < act.shape[1]) & (idx >= -act.shape[1])]  # KV-cached steps have length 1
+                    hit = len(idx) if isinstance(idx, Tensor) else len(range(act.shape[1])[idx])
+                    if hit == 0 and act.shape[1] > 1:  # a whole prompt, not a cached step: steering would do nothing
+                        raise InvalidConfigError(
+                            f"positions={positions!r} select none of the {act.shape[1]} positions of this forward pass,"
+                            " so the vector would be added nowhere: pass positions inside the prompt, or None / 'last'."
+                        )
                     act[:, idx, :] += add
                 return act
 

@@ -95,3 +95,37 @@ def test_steering_a_bare_hf_model_names_the_fix(model):
     with pytest.raises(InvalidConfigError, match=r"pass the LoadedModel \(load_model\(...\)\) rather than its .hf"):
         with _vec().apply(model.hf):
             pass
+
+
+def test_vector_arithmetic_persistence_and_construction_misuse(model, tmp_path):
+    import numpy as np
+
+    from rlmeta_interp.io import save_tensors_atomic
+
+    with pytest.raises(InvalidConfigError, match=r"positive\[1\] must be a torch tensor.*torch.from_numpy"):
+        SteeringVector.from_means({1: np.ones((2, 32))}, {1: torch.ones(2, 32)})  # type: ignore[dict-item]
+    with pytest.raises(InvalidConfigError, match="same d_model"):
+        SteeringVector.from_means({1: torch.ones(2, 32)}, {1: torch.ones(2, 7)})
+    with pytest.raises(InvalidConfigError, match="d_model 32 and 7"):
+        _vec() + SteeringVector({1: torch.ones(7)})
+    with pytest.raises(InvalidConfigError, match=r"no layer\(s\) \[3\]"):
+        _vec().only(3)
+    with pytest.raises(InvalidConfigError, match="seed must be an integer"):
+        SteeringVector.random_like(_vec(), seed="a")  # type: ignore[arg-type]
+    with pytest.raises(InvalidConfigError, match="is a folder"):
+        _vec().save(tmp_path)
+    other = save_tensors_atomic(tmp_path / "model.safetensors", {"weight": torch.ones(3)})
+    with pytest.raises(InvalidConfigError, match="not a steering vector file"):
+        SteeringVector.load(other)
+
+
+def test_positions_past_the_whole_prompt_are_an_error_not_a_silent_no_op(model):
+    """On a full forward pass (the prompt, more than one position) positions that select nothing would add the vector
+    nowhere; on a KV-cached generation step (one position) they are skipped, as the docstring says."""
+    ids, _ = model.to_tokens(["12+3="])
+    for positions in ([50], slice(40, 60)):
+        with pytest.raises(InvalidConfigError, match="select none of the"):
+            with _vec().apply(model, positions=positions) as tl:
+                tl(ids)
+    with _vec().apply(model, positions=[1]) as tl:
+        tl(ids[:, :1])  # one position: a cached step's length, skipped without error

@@ -89,6 +89,29 @@ def _device(config: RealRLConfig) -> str:
     return "cpu"
 
 
+def check_lora_targets(model: Any, config: RealRLConfig) -> None:
+    """A typed error, before any sampling or training, when LoRA would find nothing to adapt in ``model``: a
+    ``target_modules`` name that no linear layer ends with (peft matches names by suffix; GPT-2 calls its layers
+    ``c_attn``, ``c_proj``, ``c_fc``), or a ``lora_layers`` index the model does not have. peft would raise from deep
+    inside the trainer instead."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    names = [name for name, mod in model.named_modules() if isinstance(mod, (torch.nn.Linear, Conv1D)) and name]
+    linear = sorted({name.rsplit(".", 1)[-1] for name in names})
+    missing = [t for t in config.target_modules if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        raise InvalidConfigError(
+            f"RealRLConfig.target_modules names {missing}, which {type(model).__name__} has no linear layer called;"
+            f" its linear layers are {linear}. Set target_modules in the run config to some of those."
+        )
+    n_layers = int(getattr(model.config, "num_hidden_layers", None) or model.config.n_layer)
+    outside = [i for i in (config.lora_layers or ()) if not 0 <= i < n_layers]
+    if outside:
+        raise InvalidConfigError(f"RealRLConfig.lora_layers has {outside}, but the model has layers 0..{n_layers - 1}:"
+                                 " pass indices in that range (None adapts every layer).")
+
+
 def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = True) -> dict[str, Any]:
     """Run GRPO+LoRA per ``config``; save the adapter and manifest in ``out_dir``; return the manifest.
 
@@ -112,6 +135,7 @@ def train(config: RealRLConfig, out_dir: str | os.PathLike, *, evaluate: bool = 
     eval_problems = held_out_problems(world, config.n_eval_problems, config.eval_seed, train_problems)
 
     model, tok = load_causal_lm(folder, device=_device(config))
+    check_lora_targets(model, config)
     eval_kwargs = dict(n=config.eval_samples, ks=config.eval_ks, max_new_tokens=config.max_completion_length,
                        temperature=config.eval_temperature, seed=config.seed, max_batch=config.eval_max_batch)
     metrics: dict[str, Any] = {}
