@@ -283,6 +283,12 @@ def _compute(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: list[str], po
         acts = _forward_hf(model, b_ids, b_mask, hooks) if use_hf else _forward_tl(model, b_ids, b_mask, hooks)
         for h in hooks:
             a = acts[h].float().cpu()
+            if a.ndim != 3:  # e.g. attention patterns [batch, head, query, key]: no single row per position
+                raise InvalidConfigError(
+                    f"{h} gives activations of shape {tuple(a.shape)}, not [batch, pos, d]: harvest collects hooks"
+                    " with one vector per position (resid, attn_out, mlp_out, hook_z); read other hooks with"
+                    " model.tl.run_with_cache."
+                )
             if positions == "last":
                 idx = lengths[rows] - 1
                 a = a[torch.arange(a.shape[0]), idx]

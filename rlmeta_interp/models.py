@@ -222,8 +222,16 @@ def _build_tl_from(m: LoadedModel, link: Path) -> HookedTransformer | Transforme
     return tl
 
 
+def _check_load_config(config: Any) -> LoadConfig:
+    if not isinstance(config, LoadConfig):
+        raise InvalidConfigError(f"config must be a LoadConfig, got {type(config).__name__}: pass LoadConfig(dtype=...)"
+                                 " or LoadConfig.from_dict(...).")
+    return config
+
+
 def load_spec(spec: ModelSpec, config: LoadConfig = LoadConfig()) -> LoadedModel:
     """Load the model a spec describes: its source gives the verified folder and the manifest."""
+    config = _check_load_config(config)
     source = sources.source_for(spec)
     folder = source.folder(spec)
     hf, tok = load_hf_folder(folder, config)
@@ -321,6 +329,7 @@ def validate_pair(base: LoadedModel, rl: LoadedModel) -> None:
 def load_pair(name_or_models: str | tuple[str | os.PathLike, str | os.PathLike] | PairSpec,
               config: LoadConfig = LoadConfig()) -> Pair:
     """A registered pair name, a :class:`PairSpec`, or ``(base, rl)`` as names/folders -> validated :class:`Pair`."""
+    config = _check_load_config(config)
     if isinstance(name_or_models, (tuple, list)):
         if len(name_or_models) != 2:
             raise InvalidConfigError("load_pair((base, rl)) takes exactly two models.")

@@ -73,6 +73,8 @@ def get_pair(name: str) -> PairSpec:
 def resolve_model(name_or_path: str | os.PathLike) -> ModelSpec:
     """The spec of a local folder, a registry model name, or a hub id (``org/name``, from the local hub cache)."""
     text = str(name_or_path)
+    if not text.strip():  # Path("") is the working directory: never load that by accident
+        raise InvalidConfigError("The model name is empty: pass a registry name (rlmeta-interp list) or a folder.")
     path = Path(text).expanduser()
     if path.is_dir():
         return sources.folder_spec(path)

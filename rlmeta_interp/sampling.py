@@ -131,6 +131,9 @@ def sample_completions(
     if hasattr(model, "hf") or not (hasattr(model, "generate") and hasattr(model, "config")):
         fix = "pass model.hf and model.tokenizer" if hasattr(model, "hf") else "pass a transformers causal LM"
         raise InvalidConfigError(f"sample_completions takes a Hugging Face model, got {type(model).__name__}: {fix}.")
+    if not callable(tokenizer) or not hasattr(tokenizer, "pad_token_id"):
+        raise InvalidConfigError(f"sample_completions needs the model's tokenizer, got {type(tokenizer).__name__}: pass"
+                                 " model.tokenizer of a LoadedModel, or the tokenizer saved with the model.")
     prompts = check_prompts(prompts)
     n = check_int(n, "n", lo=1)
     max_new_tokens = check_int(max_new_tokens, "max_new_tokens", lo=1)

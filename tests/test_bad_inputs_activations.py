@@ -123,3 +123,10 @@ def test_truncated_activation_cache_names_the_harvest_not_the_zoo(llama, tmp_pat
 def test_harvest_needs_a_loaded_model(llama):
     with pytest.raises(InvalidConfigError, match=r"harvest takes a LoadedModel \(rlmeta_interp.load_model"):
         harvest(llama.hf, PROMPTS, [hook_name(0)], cache=False)
+
+
+def test_a_hook_without_one_vector_per_position_names_run_with_cache(llama):
+    """An attention pattern ([batch, head, query, key]) passes check_hook; it gave an IndexError at the last position."""
+    for positions in ("last", "all"):
+        with pytest.raises(InvalidConfigError, match=r"not \[batch, pos, d\].*run_with_cache"):
+            harvest(llama, PROMPTS, ["blocks.0.attn.hook_pattern"], positions=positions, cache=False)

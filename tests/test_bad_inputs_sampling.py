@@ -84,6 +84,11 @@ def test_encode_prompts_bad_padding_side(llama):
     assert mask.tolist() == [[1, 1, 0], [1, 1, 1]] and torch.all(ids[:, 0] == llama.tokenizer.bos_token_id)
 
 
+def test_a_missing_tokenizer_is_named(llama):
+    with pytest.raises(InvalidConfigError, match="needs the model's tokenizer"):
+        sample_completions(llama.hf, None, ["1+1="], max_new_tokens=2)
+
+
 def test_a_loaded_model_instead_of_its_hf_model(llama):
     with pytest.raises(InvalidConfigError, match="pass model.hf and model.tokenizer"):
         sample_completions(llama, llama.tokenizer, ["1+1="], max_new_tokens=2)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rlmeta_interp import LoadConfig, load_model, load_pair
-from rlmeta_interp.errors import (CorruptedCheckpointError, HookNotFoundError, IncompatiblePairError,
+from rlmeta_interp.errors import (CorruptedCheckpointError, HookNotFoundError, IncompatiblePairError, InvalidConfigError,
                                   LayerOutOfRangeError, MissingWeightsError, UnknownModelError)
 from rlmeta_interp.hooks import hook_name
 
@@ -168,6 +168,18 @@ def test_missing_and_corrupted_weights(tiny_folders, tmp_path):
     (broken / "model.safetensors").unlink()
     with pytest.raises(MissingWeightsError, match="no weight files"):
         load_model(broken)
+
+
+def test_an_empty_name_is_not_the_working_directory():
+    with pytest.raises(InvalidConfigError, match="model name is empty"):
+        load_model("")
+
+
+def test_a_dict_for_the_load_config_names_loadconfig(tiny_folders):
+    for call in (lambda: load_model(tiny_folders["llama"], {"dtype": "float32"}),
+                 lambda: load_pair((tiny_folders["llama"], tiny_folders["llama"]), {"dtype": "float32"})):
+        with pytest.raises(InvalidConfigError, match=r"LoadConfig.from_dict"):
+            call()
 
 
 def test_bad_hook_and_layer(tiny_folders):

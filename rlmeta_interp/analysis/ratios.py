@@ -169,6 +169,9 @@ def signed_ratio_ci(
     ``max_undefined`` is one tail's share, ``(1 - ci) / 2``: dropping more could remove a whole tail of the interval."""
     check_interval_params(n_boot, ci, "percentile")
     max_undefined = (1 - ci) / 2 if max_undefined is None else max_undefined
+    if not (isinstance(max_undefined, (int, float)) and 0.0 <= max_undefined <= 1.0):
+        raise InvalidConfigError(f"max_undefined is the share of resamples that may be dropped, in [0, 1]; got"
+                                 f" {max_undefined!r}.")
     a, b = _units(num, den)
     if len(a) < 2:
         return float("nan"), float("nan")

@@ -19,6 +19,7 @@ Conventions:
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -40,9 +41,9 @@ BOOTSTRAP_BATCH = 200
 def check_interval_params(n_boot: int, ci: float, method: str) -> None:
     """A typed error unless ``n_boot`` is a positive integer, ``ci`` lies in (0, 1) and ``method`` is a bootstrap
     method."""
-    if not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, (bool, np.bool_)) or n_boot < 1:
         raise InvalidConfigError(f"n_boot must be a positive integer (e.g. 1000), got {n_boot!r}.")
-    if not (isinstance(ci, (int, float)) and 0.0 < ci < 1.0):
+    if not (isinstance(ci, numbers.Real) and not isinstance(ci, (bool, np.bool_)) and 0.0 < ci < 1.0):
         raise InvalidConfigError(f"ci is the two-sided coverage and must lie in (0, 1) (e.g. 0.95), got {ci!r}.")
     if method not in _METHODS:
         raise InvalidConfigError(f"method={method!r} is not a bootstrap method; choose one of {list(_METHODS)}.")
@@ -323,7 +324,7 @@ def linear_cka(x: Float[np.ndarray, "n d"], y: Float[np.ndarray, "n e"]) -> floa
     """Linear centred kernel alignment (Kornblith et al. 2019) between two representations of the same ``n`` rows:
     1 for representations equal up to rotation and isotropic scaling, near 0 for unrelated ones. Written out
     (five lines of linear algebra) because no installed library exposes it for plain arrays."""
-    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    a, b = as_units(x, "x", ndim=2), as_units(y, "y", ndim=2)
     if a.shape[0] != b.shape[0] or a.shape[0] < 2:
         raise InvalidConfigError(f"linear_cka needs the same rows (>= 2) in both, got {a.shape[0]} and {b.shape[0]}.")
     a = a - a.mean(0)

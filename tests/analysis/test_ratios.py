@@ -32,6 +32,9 @@ def test_signed_ratio_ci_keeps_units_of_any_sign_and_refuses_an_unestimable_rati
     assert all(np.isnan(signed_ratio_ci([1.0], [1.0])))
     with pytest.raises(InvalidConfigError, match="one value per unit"):
         signed_ratio_ci([1.0, 2.0], [1.0])
+    for share in (-1.0, 5.0):  # -1 made every interval NaN, 5 none
+        with pytest.raises(InvalidConfigError, match="max_undefined"):
+            signed_ratio_ci(num, den, max_undefined=share)
 
 
 def _mover_holds(c, s, b, r):

@@ -96,6 +96,13 @@ def test_errors():
         paired_diff_ci([1.0, 2.0], [1.0, 2.0, 3.0])
     with pytest.raises(EmptyInputError):
         summarize_groups({})
+    with pytest.raises(InvalidConfigError, match="n_boot"):
+        bootstrap_ci([1.0, 2.0], n_boot=True)  # a bool is not a count of resamples (it ran one)
+    assert bootstrap_ci([1.0, 2.0, 3.0], ci=np.float32(0.9))[0] <= 2.0  # a numpy float is a coverage like any other
+    with pytest.raises(InvalidConfigError, match="2-D"):
+        linear_cka(np.ones((3, 2, 2)), np.ones((3, 2)))
+    with pytest.raises(NonFiniteError):
+        linear_cka(np.array([[1.0, np.nan], [2.0, 3.0]]), np.ones((2, 2)))
 
 
 def test_summaries():
