@@ -210,6 +210,8 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
     check_votes(merged, fitted)
     calibration = [c.pair for c in cards if c.split == "calibration"]
     before = set(table["pair"])
+    # to_pairs_csv_sha256: the table these pairs were added to, as it was before this call (so the records chain
+    # each call to the table it changed; the new table's own checksum is its .sha256 sidecar)
     record = {"pairs": [c.pair for c in cards], "to_pairs_csv_sha256": sha256_file(folder_path / PAIRS_CSV),
               # pairs the table had no row of: a clean test if no later call changes the fit
               "new_pairs": [c.pair for c in cards if c.pair not in before],

@@ -280,8 +280,9 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
     skipped = [] if measured is None else [i for i in INDICATORS if i not in measured]
     for name, added in ((summary.get("run") or {}).get("added_indicators") or {}).items():
         lines.append(f"- Added after the run with `validate --add-indicator` (measured on the pairs rebuilt for it,"
-                     f" the same weights as the table's rows; the others have no reading of it): {name}, on"
-                     f" {len(added['pairs'])} pairs" + (
+                     f" the same weights as the table's rows; the others have no reading of it): {name}, run on"
+                     f" {len(added['pairs'])} pairs; those it could not read (another world, or no statistic) have an"
+                     f" empty {name} column in `figures/{PAIRS_CSV}`" + (
                          f"; held-out pairs of its worlds not measured: {', '.join(added['not_measured_test'])}"
                          if added.get("not_measured_test") else "") + ".")
     if skipped:

@@ -87,7 +87,9 @@ def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):
     added = {**back, "run": {**back["run"], "added_indicators": {"steering": {"pairs": ["p-1", "p-2"],
                                                                               "not_measured_test": ["t-9"]}}}}
     said = " ".join(vr.render_trust_paragraph(added).split())
-    assert "the others have no reading of it): steering, on 2 pairs; held-out pairs of its worlds not measured: t-9." in said
+    assert ("the others have no reading of it): steering, run on 2 pairs; those it could not read (another world, or no"
+            " statistic) have an empty steering column in `figures/validation_pairs.csv`; held-out pairs of its worlds"
+            " not measured: t-9.") in said
     assert "fitted rules): hybrid." in said
     write_validation_table(added, table, tmp_path / "added")
     assert vrd.measured_indicators(added) == [*back["run"]["scorecard_config"]["indicators"], "steering"]
