@@ -20,7 +20,7 @@ from .sources.hub import HUB_PAIRS
 log = logging.getLogger(__name__)
 
 __all__ = ["HUB_PAIRS", "ZooEntry", "all_models", "all_pairs", "find_pairs", "get_model", "get_pair", "labelled_pairs",
-           "manifest_of", "resolve_model", "zoo_entries", "zoo_pairs"]
+           "manifest_of", "resolve_model", "skipped_manifests", "zoo_entries", "zoo_pairs"]
 
 
 def zoo_entries() -> dict[str, ZooEntry]:
@@ -86,6 +86,13 @@ def resolve_model(name_or_path: str | os.PathLike) -> ModelSpec:
         if text.count("/") == 1:  # looks like a hub id that is not in the table: try the local cache
             return sources.hub_spec(text)
         raise
+
+
+def skipped_manifests() -> dict[str, Exception]:
+    """Zoo models and pairs left out because their manifest cannot be read or holds an invalid key, by name, with the
+    typed error (naming the file) that asking for them raises."""
+    all_pairs()  # the pairs' errors are those of the latest listing
+    return sources.ZOO.broken_all()
 
 
 def manifest_of(name: str) -> dict | None:

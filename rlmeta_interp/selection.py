@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from .config import PairSpec
 from .errors import EmptyInputError, InvalidConfigError, MissingWeightsError
-from .registry import all_pairs, manifest_of, zoo_entries, zoo_pairs
+from .registry import all_pairs, manifest_of, skipped_manifests, zoo_entries, zoo_pairs
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +320,11 @@ def select_pairs(
     # presets are chosen per world: name only the models of the worlds with gaps
     gap_worlds = tuple(dict.fromkeys(g["world"] for g in gone if "world" in g))
     hint_query = {**query, "world": gap_worlds} if pairs and gap_worlds else query
+    skipped = skipped_manifests()
+    unread = (f" The zoo skipped {len(skipped)} model(s) whose manifest cannot be read; fix them first: "
+              + "; ".join(str(e) for e in skipped.values())) if skipped else ""
     raise MissingWeightsError(
-        f"{what[0].upper()}{what[1:]}{' (nor any smoke fallback in that world)' if smoke else ''}."
+        f"{what[0].upper()}{what[1:]}{' (nor any smoke fallback in that world)' if smoke else ''}.{unread}"
         f" {_build_hint(hint_query, need_checkpoints, preset, smoke)} Then rerun (or set RLMETA_DATA / RLMETA_HOME to a"
         " folder that holds a built zoo" + ("" if smoke else "; or run with SMOKE=True / smoke=True to use what exists")
         + "); `rlmeta-interp list` shows what exists."
@@ -343,6 +346,9 @@ def named_pairs(names: Sequence[str], *, need_checkpoints: bool = False) -> Pair
         raise InvalidConfigError(f"Pair names {names}: name each pair once, at least one.")
     pairs = all_pairs()  # the zoo's first, then registered pairs outside it (hub, adapters)
     gone = [n for n in names if n not in pairs]
+    skipped = skipped_manifests()
+    if bad := [n for n in gone if n in skipped]:  # a manifest that cannot be read: its own error names the key
+        raise skipped[bad[0]]
     if gone:
         from .organism.zoo import PRESETS, preset_specs
 

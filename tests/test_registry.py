@@ -98,22 +98,32 @@ def test_a_bad_label_names_the_manifest(tmp_path, monkeypatch):
 
 
 def test_an_unreadable_manifest_blocks_only_its_own_model(tmp_path, monkeypatch):
+    from rlmeta_interp.selection import named_pairs
+
     monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
     organism_manifest(tmp_path, "v-b", preset="validation")
     organism_manifest(tmp_path, "v-r", preset="validation", base="v-b")
-    for name, text in (("v-t", "{"), ("v-n", json.dumps({"name": 5})), ("v-f", json.dumps({"name": "v-f", "files": []}))):
+    organism_manifest(tmp_path, "v-l", preset="validation", base="v-b")
+    m = json.loads((tmp_path / "zoo" / "v-l" / "manifest.json").read_text())
+    (tmp_path / "zoo" / "v-l" / "manifest.json").write_text(json.dumps({**m, "label": "created"}))
+    for name, text in (("v-t", b"{"), ("v-u", b'{"name": "v-u\xff"}'), ("v-n", json.dumps({"name": 5}).encode()),
+                       ("v-f", json.dumps({"name": "v-f", "files": []}).encode()),
+                       ("v-s", json.dumps({"name": "v-s", "files": {"model.safetensors": None}}).encode())):
         (tmp_path / "zoo" / name).mkdir()
-        (tmp_path / "zoo" / name / "manifest.json").write_text(text)
-    assert {"v-b", "v-r"} <= set(registry.all_models()) and "v-r" in registry.all_pairs()
-    with pytest.raises(CorruptedCheckpointError, match=r"v-t/manifest\.json is not valid JSON"):
-        registry.get_model("v-t")
-    with pytest.raises(CorruptedCheckpointError, match=r"v-n/manifest\.json: 'name' must be the model's name"):
-        registry.get_model("v-n")
-    from rlmeta_interp.sources.base import verify_top_level_files
-    with pytest.raises(CorruptedCheckpointError, match="'files' must map file names to sha256 digests"):
-        verify_top_level_files(tmp_path / "zoo" / "v-f", {"files": []})
-    with pytest.raises(CorruptedCheckpointError, match="must be a hex string"):
-        verify_top_level_files(tmp_path / "zoo" / "v-f", {"files": {"model.safetensors": None}})
+        (tmp_path / "zoo" / name / "manifest.json").write_bytes(text)
+    models = registry.all_models()
+    assert {"v-b", "v-r"} <= set(models) and not {"v-t", "v-u", "v-n", "v-f", "v-s"} & set(models)
+    assert "v-r" in registry.all_pairs() and set(registry.skipped_manifests()) == {"v-t", "v-u", "v-n", "v-f", "v-s",
+                                                                                   "v-l"}
+    for name, words in (("v-t", r"v-t/manifest\.json is not valid JSON"), ("v-u", "not valid JSON"),
+                        ("v-n", r"v-n/manifest\.json: 'name' must be the model's name"),
+                        ("v-f", "'files' must map file names to sha256 digests"), ("v-s", "must be a hex string")):
+        with pytest.raises(CorruptedCheckpointError, match=words):
+            registry.get_model(name)
+    # a notebook naming the pair gets the manifest's own error, not "not listed as pairs" or a build command
+    with pytest.raises(InvalidConfigError, match=r"v-l/manifest\.json: PairSpec\.label='created'"):
+        named_pairs(["v-l"])
+    assert [p.name for p in named_pairs(["v-r"])] == ["v-r"]
 
 
 def test_every_source_answers_for_its_kind_and_names_resolve(tmp_path, monkeypatch):

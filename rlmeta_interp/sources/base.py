@@ -55,7 +55,7 @@ def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CorruptedCheckpointError(
             f"{path} is not valid JSON ({e}): delete that model folder and rebuild or re-copy it."
         ) from e
@@ -69,10 +69,9 @@ def has_weights(folder: Path) -> bool:
     return (folder / "config.json").exists() and any(any(folder.glob(g)) for g in ("*.safetensors", "*.bin"))
 
 
-def verify_top_level_files(folder: Path, manifest: Mapping[str, Any]) -> None:
-    """Check the sha256 of the top-level files a manifest lists (checkpoints in sub-folders are checked when read)."""
+def manifest_files(where: Path, manifest: Mapping[str, Any]) -> Mapping[str, str]:
+    """The manifest's ``files`` ({path: sha256}), or a typed error naming ``where`` when it has another shape."""
     files = {} if manifest.get("files") is None else manifest["files"]
-    where = folder / MANIFEST_NAME
     if not isinstance(files, Mapping):
         raise CorruptedCheckpointError(f"{where}: 'files' must map file names to sha256 digests, got a"
                                        f" {type(files).__name__}. Rebuild the model or re-copy its folder.")
@@ -80,5 +79,11 @@ def verify_top_level_files(folder: Path, manifest: Mapping[str, Any]) -> None:
         if not isinstance(sha, str):
             raise CorruptedCheckpointError(f"{where}: the sha256 of {rel!r} must be a hex string, got {sha!r}."
                                            " Rebuild the model or re-copy its folder.")
+    return files
+
+
+def verify_top_level_files(folder: Path, manifest: Mapping[str, Any]) -> None:
+    """Check the sha256 of the top-level files a manifest lists (checkpoints in sub-folders are checked when read)."""
+    for rel, sha in manifest_files(folder / MANIFEST_NAME, manifest).items():
         if "/" not in rel:
             verify_sha256(folder / rel, sha)

@@ -125,8 +125,8 @@ def check_tokenizer_fits(folder: Path, tok: PreTrainedTokenizerBase, rows: int) 
 def check_config(folder: Path, trust_remote_code: bool) -> None:
     """A typed error, before any weight is read, when ``folder/config.json`` cannot be a causal LM this package loads:
     not JSON, no ``model_type``, a ``model_type`` the installed transformers does not know, or an architecture
-    without a causal-LM head (an encoder-decoder such as T5). A config with custom code (``auto_map``) is left to
-    transformers when the user trusts it."""
+    without a causal-LM head (an encoder-decoder such as T5). A config with custom code (``auto_map``) for an
+    architecture transformers lacks needs ``trust_remote_code``, and is then left to transformers."""
     from transformers import __version__ as tf_version
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -139,9 +139,15 @@ def check_config(folder: Path, trust_remote_code: bool) -> None:
                                        " save_pretrained.") from e
     if not isinstance(cfg, dict):
         raise CorruptedCheckpointError(f"{path} holds a JSON {type(cfg).__name__}, not an object: re-copy it.")
-    if trust_remote_code and "auto_map" in cfg:
-        return
     model_type = cfg.get("model_type")
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:  # a causal LM transformers has (an auto_map is then unused)
+        return
+    if "auto_map" in cfg:  # custom code: transformers loads it only when the user trusts it
+        if not trust_remote_code:
+            raise InvalidConfigError(f"{folder} needs custom code to load (its config.json has an auto_map and"
+                                     f" model_type={model_type!r}). Only if you trust its author, pass"
+                                     " LoadConfig(trust_remote_code=True).")
+        return
     if not model_type:
         raise InvalidConfigError(f"{path} names no model_type, so the architecture is unknown: save the model with"
                                  " save_pretrained (which writes it), or add the model_type of its architecture.")
@@ -150,12 +156,10 @@ def check_config(folder: Path, trust_remote_code: bool) -> None:
             f"{path} has model_type={model_type!r}, which transformers {tf_version} does not know: check its spelling"
             " (e.g. 'llama', 'qwen2', 'gpt2', 'gemma3_text'), or install a transformers that has the architecture."
         )
-    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        raise InvalidConfigError(
-            f"{folder} holds a {model_type!r} model, which has no causal-LM (decoder-only) head in transformers; this"
-            " package loads causal language models (e.g. Llama, Qwen2, GPT-2, Gemma-3)."
-        )
-
+    raise InvalidConfigError(
+        f"{folder} holds a {model_type!r} model, which has no causal-LM (decoder-only) head in transformers; this"
+        " package loads causal language models (e.g. Llama, Qwen2, GPT-2, Gemma-3)."
+    )
 
 def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
                    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -19,7 +19,7 @@ from typing import Any
 from ..config import TUNED_KINDS, ModelSpec, PairSpec, SourceKind
 from ..errors import CorruptedCheckpointError, InvalidConfigError
 from ..paths import shipped_zoo_dir, user_zoo_dir
-from .base import MANIFEST_NAME, has_weights, read_manifest, verify_top_level_files
+from .base import MANIFEST_NAME, has_weights, manifest_files, read_manifest, verify_top_level_files
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def _scan(roots: tuple[Path, ...], stamps: tuple[float, ...]) -> tuple[dict[str,
                                                    " Fix it (it is the folder's name) or rebuild the model.")
                 if name in entries:  # shipped zoo wins over a user rebuild of the same name
                     continue
+                manifest_files(mpath, m)
                 spec = ModelSpec(name=name, source="zoo", location=str(mpath.parent),
                                  description=f"{m.get('world')} organism, dose {m.get('dose')}, {m.get('kind')}")
             except (CorruptedCheckpointError, InvalidConfigError) as e:

@@ -112,12 +112,19 @@ def test_configs_that_cannot_be_a_causal_lm_are_named_before_any_weight_is_read(
              "no_type": (json.dumps({k: v for k, v in cfg.items() if k != "model_type"}), InvalidConfigError,
                          "names no model_type"),
              "typo": (json.dumps({**cfg, "model_type": "llamaa"}), InvalidConfigError, "does not know"),
-             "t5": (json.dumps({**cfg, "model_type": "t5"}), InvalidConfigError, "no causal-LM")}
+             "t5": (json.dumps({**cfg, "model_type": "t5"}), InvalidConfigError, "no causal-LM"),
+             # custom code for an architecture transformers lacks: the fix is trust, not a spelling
+             "custom": (json.dumps({**cfg, "model_type": "my_lm", "auto_map": {"AutoModelForCausalLM": "m.MyLM"}}),
+                        InvalidConfigError, r"needs custom code.*trust_remote_code=True")}
     for name, (text, error, words) in cases.items():
         folder = _copy(src, tmp_path / name)
         (folder / "config.json").write_text(text)
         with pytest.raises(error, match=words):
             load_hf_folder(folder)
+    # an auto_map beside a model_type transformers has is not used: the model loads without trust_remote_code
+    native = _copy(src, tmp_path / "native")
+    (native / "config.json").write_text(json.dumps({**cfg, "auto_map": {"AutoModelForCausalLM": "m.MyLM"}}))
+    assert load_hf_folder(native)[0].config.model_type == "llama"
     # a peft adapter folder is not a model folder: the error says how to merge it
     adapter = tmp_path / "adapter"
     adapter.mkdir()
