@@ -256,6 +256,9 @@ def _vocab_size(model: LoadedModel) -> int:
     return int(model.hf.get_input_embeddings().num_embeddings)
 
 
+# hooks whose second axis is the head, not the position (one value per query-key pair)
+_PER_HEAD_PAIRS = ("hook_pattern", "hook_attn_scores")
+
 @torch.inference_mode()
 def _compute(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: list[str], positions: str, batch_size: int,
              use_hf: bool, cached: tuple[Path, str] | None, progress: bool) -> Activations:
@@ -283,11 +286,14 @@ def _compute(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: list[str], po
         acts = _forward_hf(model, b_ids, b_mask, hooks) if use_hf else _forward_tl(model, b_ids, b_mask, hooks)
         for h in hooks:
             a = acts[h].float().cpu()
-            if a.ndim != 3:  # e.g. attention patterns [batch, head, query, key]: no single row per position
+            if a.ndim == 4 and not h.endswith(_PER_HEAD_PAIRS):
+                # per-head hooks (hook_q/k/v/z: [batch, pos, head, d_head]) -> [batch, pos, head * d_head]
+                a = a.flatten(2)
+            if a.ndim != 3:  # attention patterns and scores [batch, head, query, key]: no single row per position
                 raise InvalidConfigError(
-                    f"{h} gives activations of shape {tuple(a.shape)}, not [batch, pos, d]: harvest collects hooks"
-                    " with one vector per position (resid, attn_out, mlp_out, hook_z); read other hooks with"
-                    " model.tl.run_with_cache."
+                    f"{h} gives activations of shape {tuple(a.shape)}, not one vector per position: harvest collects"
+                    " resid, attn_out, mlp_out and per-head hooks (hook_q/k/v/z, flattened over heads); read"
+                    " attention patterns with model.tl.run_with_cache."
                 )
             if positions == "last":
                 idx = lengths[rows] - 1

@@ -48,9 +48,9 @@ class _FiniteLogits:
         # -inf alone is a token masked out on purpose (e.g. a suppressed token); NaN, +inf or a row of -inf is not
         if torch.isnan(scores).any() or torch.isposinf(scores).any() or not finite.any(-1).all():
             raise NonFiniteError(
-                f"The model's next-token scores hold NaN or inf at generated token {input_ids.shape[1]}: its weights or"
-                " activations are not finite (e.g. float16 overflow). Load it in float32 (LoadConfig(dtype="
-                "'float32')) or check its weights."
+                f"The model's next-token scores hold NaN or inf after {input_ids.shape[1]} tokens (prompt included):"
+                " its weights or activations are not finite (e.g. float16 overflow). Load it in float32"
+                " (LoadConfig(dtype='float32')) or check its weights."
             )
         return scores
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import numbers
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from .hooks import SITES, hook_name, resolve_layer
 from .inputs import MAX_MAGNITUDE, check_finite_tensor, check_int, check_number
 from .io import read_tensors, save_tensors_atomic
 from .views import tl_view
+
+log = logging.getLogger(__name__)
 
 PositionSpec = None | str | int | Sequence[int] | slice
 
@@ -84,12 +88,14 @@ class SteeringVector:
         """Difference of means ``mean(positive) - mean(negative)`` per layer, from ``[n, d_model]`` activations."""
         for name, d in (("positive", positive), ("negative", negative)):
             if not isinstance(d, Mapping):
-                raise InvalidConfigError(f"{name} must be a dict {{layer: tensor [n, d_model]}}, got {type(d).__name__}.")
+                raise InvalidConfigError(f"{name} must be a dict {{layer: tensor [n, d_model]}}, got"
+                                         f" {type(d).__name__}.")
             for layer, x in d.items():
                 if not isinstance(x, Tensor) or x.ndim != 2:
                     raise InvalidConfigError(
                         f"{name}[{layer}] must be a torch tensor [n, d_model], got {type(x).__name__}"
-                        f"{' of shape ' + str(tuple(x.shape)) if hasattr(x, 'shape') else ''} (numpy: torch.from_numpy)."
+                        f"{' of shape ' + str(tuple(x.shape)) if hasattr(x, 'shape') else ''}"
+                        " (numpy: torch.from_numpy)."
                     )
             if any(x.shape[0] == 0 for x in d.values()):
                 raise EmptyInputError(f"The {name} activation set is empty for some layer: give at least one example.")
@@ -121,8 +127,8 @@ class SteeringVector:
 
     def _combine(self, other: SteeringVector, sign: float) -> SteeringVector:
         if not isinstance(other, SteeringVector):
-            raise InvalidConfigError(f"A SteeringVector combines with another SteeringVector, not {type(other).__name__}"
-                                     " (scale it with * instead).")
+            raise InvalidConfigError(f"A SteeringVector combines with another SteeringVector, not"
+                                     f" {type(other).__name__} (scale it with * instead).")
         if other.site != self.site:
             raise InvalidConfigError(f"Cannot combine vectors at different sites ({self.site} vs {other.site}).")
         width, other_width = next(iter(self.vectors.values())).shape[0], next(iter(other.vectors.values())).shape[0]
@@ -176,7 +182,7 @@ class SteeringVector:
     @classmethod
     def load(cls, path: str | Path) -> SteeringVector:
         tensors, meta = read_tensors(path, rebuild="save the vector again (SteeringVector.save) from its source")
-        bad = [k for k in tensors if not (k.startswith("layer.") and k[len("layer."):].isdigit())]
+        bad = [k for k in tensors if not re.fullmatch(r"layer\.-?\d+", k)]  # save() writes negative layers too
         if bad or not tensors:
             raise InvalidConfigError(
                 f"{path} is not a steering vector file (SteeringVector.save writes 'layer.<n>' tensors; found"
@@ -196,6 +202,7 @@ class SteeringVector:
         n_layers = tl.cfg.n_layers
         dtype = getattr(tl.cfg, "dtype", torch.float32)
         pairs = []
+        warned: list[bool] = []  # one warning per hooks() call, however many passes miss (see fn)
         for layer, vec in self.vectors.items():
             layer = resolve_layer(layer, n_layers)
             if vec.shape[0] != tl.cfg.d_model:
@@ -220,11 +227,13 @@ class SteeringVector:
                     if isinstance(idx, Tensor):
                         idx = idx[(idx < act.shape[1]) & (idx >= -act.shape[1])]  # KV-cached steps have length 1
                     hit = len(idx) if isinstance(idx, Tensor) else len(range(act.shape[1])[idx])
-                    if hit == 0 and act.shape[1] > 1:  # a whole prompt, not a cached step: steering would do nothing
-                        raise InvalidConfigError(
-                            f"positions={positions!r} select none of the {act.shape[1]} positions of this forward pass,"
-                            " so the vector would be added nowhere: pass positions inside the prompt, or None / 'last'."
-                        )
+                    if hit == 0 and act.shape[1] > 1 and not warned:
+                        # a whole prompt, not a cached step: nothing is steered in this pass. A warning, not an
+                        # error: uncached generation steers a later position in a later, longer pass
+                        warned.append(True)
+                        log.warning("Steering positions %r select none of the %d positions of this forward pass: the"
+                                    " vector is added nowhere in it. Pass positions inside the prompt, or None /"
+                                    " 'last'.", positions, act.shape[1])
                     act[:, idx, :] += add
                 return act
 
@@ -237,8 +246,8 @@ class SteeringVector:
 
         ``positions``: None (every position, generated tokens included), ``"last"`` (the last position of each
         forward: the newest token during KV-cached generation), an int, a list of ints or a slice (positions within
-        each forward; KV-cached steps have one position, so indices past it are skipped). Hooks are removed on exit,
-        also when the body raises.
+        each forward; KV-cached steps have one position, so indices past it are skipped; a longer pass in which they
+        select nothing logs a warning). Hooks are removed on exit, also when the body raises.
         """
         tl = tl_view(model)
         pairs = self.hooks(tl, multiplier, positions)

@@ -126,7 +126,18 @@ def test_harvest_needs_a_loaded_model(llama):
 
 
 def test_a_hook_without_one_vector_per_position_names_run_with_cache(llama):
-    """An attention pattern ([batch, head, query, key]) passes check_hook; it gave an IndexError at the last position."""
+    """An attention pattern ([batch, head, query, key]) passes check_hook; it gave an IndexError at the last position.
+    A per-head hook ([batch, pos, head, d_head]) is harvested flattened over its heads, at either positions setting."""
     for positions in ("last", "all"):
-        with pytest.raises(InvalidConfigError, match=r"not \[batch, pos, d\].*run_with_cache"):
+        with pytest.raises(InvalidConfigError, match=r"not one vector per position.*run_with_cache"):
             harvest(llama, PROMPTS, ["blocks.0.attn.hook_pattern"], positions=positions, cache=False)
+    z = "blocks.0.attn.hook_z"
+    last = harvest(llama, PROMPTS, [z], positions="last", cache=False)[z]
+    every = harvest(llama, PROMPTS, [z], positions="all", cache=False)[z]
+    ids, mask = llama.to_tokens(PROMPTS[:1])
+    _, cache = llama.tl.run_with_cache(ids, names_filter=z)
+    width = llama.tl.cfg.n_heads * llama.tl.cfg.d_head
+    assert last.shape == (len(PROMPTS), width) and every.shape[0] == len(PROMPTS) and every.shape[2] == width
+    n = int(mask[0].sum())
+    assert torch.allclose(every[0, :n], cache[z][0, :n].flatten(1), atol=1e-5)
+    assert torch.allclose(last[0], cache[z][0, n - 1].flatten(), atol=1e-5)

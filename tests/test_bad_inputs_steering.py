@@ -119,13 +119,29 @@ def test_vector_arithmetic_persistence_and_construction_misuse(model, tmp_path):
         SteeringVector.load(other)
 
 
-def test_positions_past_the_whole_prompt_are_an_error_not_a_silent_no_op(model):
-    """On a full forward pass (the prompt, more than one position) positions that select nothing would add the vector
-    nowhere; on a KV-cached generation step (one position) they are skipped, as the docstring says."""
+def test_positions_past_the_whole_prompt_warn_instead_of_steering_nothing_silently(model, caplog):
+    """On a pass over more than one position (a prompt) positions that select nothing add the vector nowhere: a
+    warning says so, once. Not an error: uncached generation steers a later position in a later, longer pass. A
+    KV-cached step (one position) skips them without a word, as the docstring says."""
+    import logging
+
     ids, _ = model.to_tokens(["12+3="])
+    two_layers = SteeringVector({0: torch.ones(32), 1: torch.ones(32)})
     for positions in ([50], slice(40, 60)):
-        with pytest.raises(InvalidConfigError, match="select none of the"):
-            with _vec().apply(model, positions=positions) as tl:
-                tl(ids)
-    with _vec().apply(model, positions=[1]) as tl:
-        tl(ids[:, :1])  # one position: a cached step's length, skipped without error
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="rlmeta_interp.steering"):
+            with two_layers.apply(model, positions=positions) as tl:
+                steered = tl(ids)
+            plain = model.tl(ids)
+        assert torch.equal(steered, plain)  # nothing was added
+        assert sum("select none of the" in r.getMessage() for r in caplog.records) == 1  # once, not per layer
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="rlmeta_interp.steering"):
+        with _vec().apply(model, positions=[1]) as tl:
+            tl(ids[:, :1])  # one position: a cached step's length, skipped without a word
+    assert not caplog.records
+
+
+def test_a_vector_with_negative_layers_round_trips(tmp_path):
+    vec = SteeringVector({-1: torch.ones(32)})
+    assert SteeringVector.load(vec.save(tmp_path / "v.safetensors")) == vec

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from rlmeta_interp import LoadConfig, load_model, load_pair
-from rlmeta_interp.errors import (CorruptedCheckpointError, HookNotFoundError, IncompatiblePairError, InvalidConfigError,
-                                  LayerOutOfRangeError, MissingWeightsError, UnknownModelError)
+from rlmeta_interp.errors import (CorruptedCheckpointError, HookNotFoundError, IncompatiblePairError,
+                                  InvalidConfigError, LayerOutOfRangeError, MissingWeightsError, UnknownModelError)
 from rlmeta_interp.hooks import hook_name
 
 from .conftest import ARCHS, save_tiny, save_tiny_hub

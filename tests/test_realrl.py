@@ -125,7 +125,6 @@ def test_evaluate_passk_matches_brute_force(tiny_folder):
         evaluate_passk(model, tok, world, problems, n=2, ks=(4,))
 
 
-@pytest.mark.slow
 def test_lora_targets_the_model_lacks_are_named_before_any_training(tiny_folder, tmp_path, capsys):
     """peft raised NoMatchingPeftModuleError from inside the trainer; the run now stops first with the model's own
     linear-layer names (and its layer range), exit code 2 from the command line."""
@@ -133,17 +132,19 @@ def test_lora_targets_the_model_lacks_are_named_before_any_training(tiny_folder,
 
     model, _ = load_causal_lm(tiny_folder)
     base = dict(model=str(tiny_folder), wordsum=WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0))
-    with pytest.raises(InvalidConfigError, match=r"names \['c_attn'\].*linear layers are \[.*'q_proj'"):
+    with pytest.raises(InvalidConfigError, match=r"names \['c_attn'\].*linear and embedding layers are \[.*'q_proj'"):
         check_lora_targets(model, RealRLConfig(**base, target_modules=("c_attn",)))
     with pytest.raises(InvalidConfigError, match=r"lora_layers has \[99\], but the model has layers 0..1"):
         check_lora_targets(model, RealRLConfig(**base, lora_layers=(99,)))
     check_lora_targets(model, RealRLConfig(**base, target_modules=("self_attn.q_proj", "v_proj"), lora_layers=(1,)))
+    check_lora_targets(model, RealRLConfig(**base, target_modules=("embed_tokens", "q_proj")))  # peft adapts those too
     cfg_path = tmp_path / "run.json"
     cfg_path.write_text(json.dumps(RealRLConfig(**base, target_modules=("qproj",), steps=1).to_dict()))
     assert main(["--config", str(cfg_path), "--out", str(tmp_path / "adapter"), "--no-eval"]) == 2
     assert "'qproj'" in capsys.readouterr().err and not (tmp_path / "adapter").exists()
 
 
+@pytest.mark.slow
 def test_grpo_lora_end_to_end_via_main(tiny_folder, tmp_path):
     cfg = RealRLConfig(
         model=str(tiny_folder), wordsum=WordSumConfig(n_operands=2, min_value=1, max_value=9, n_shots=0),

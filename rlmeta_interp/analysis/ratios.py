@@ -118,7 +118,8 @@ def _units(num: Sequence[float] | np.ndarray, den: Sequence[float] | np.ndarray)
     """``num`` and ``den`` as 1-D arrays of one value per unit each (a ratio's units), or a typed error."""
     a, b = as_units(num, "num", ndim=1), as_units(den, "den", ndim=1)
     if a.shape != b.shape:
-        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and {b.shape[0]}.")
+        raise InvalidConfigError(f"num and den need one value per unit each; got lengths {a.shape[0]} and"
+                                 f" {b.shape[0]}.")
     return a, b
 
 

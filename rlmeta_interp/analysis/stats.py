@@ -160,7 +160,7 @@ def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float =
     [0, 1]. Values other than 0 and 1 raise :class:`InvalidConfigError` (use :func:`bootstrap_ci` for those)."""
     from scipy.stats import binomtest
 
-    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0 < ci < 1:
+    if isinstance(ci, (bool, np.bool_)) or not isinstance(ci, numbers.Real) or not 0 < ci < 1:
         raise InvalidConfigError(f"ci={ci!r} must be a number in (0, 1), e.g. 0.95.")
     arr = as_units(values, "values", ndim=1)
     if not are_shares(arr):

@@ -93,17 +93,21 @@ def check_lora_targets(model: Any, config: RealRLConfig) -> None:
     """A typed error, before any sampling or training, when LoRA would find nothing to adapt in ``model``: a
     ``target_modules`` name that no linear layer ends with (peft matches names by suffix; GPT-2 calls its layers
     ``c_attn``, ``c_proj``, ``c_fc``), or a ``lora_layers`` index the model does not have. peft would raise from deep
-    inside the trainer instead."""
+    inside the trainer when no target matches, and adapt the matching subset silently when some do; this check is
+    stricter on purpose: a target that matches nothing is a typo or another architecture's name, and a run that
+    adapts fewer layers than its config names is not the run the config describes."""
     import torch
     from transformers.pytorch_utils import Conv1D
 
-    names = [name for name, mod in model.named_modules() if isinstance(mod, (torch.nn.Linear, Conv1D)) and name]
+    kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d, Conv1D)  # what peft's LoRA adapts
+    names = [name for name, mod in model.named_modules() if isinstance(mod, kinds) and name]
     linear = sorted({name.rsplit(".", 1)[-1] for name in names})
     missing = [t for t in config.target_modules if not any(n == t or n.endswith("." + t) for n in names)]
     if missing:
         raise InvalidConfigError(
-            f"RealRLConfig.target_modules names {missing}, which {type(model).__name__} has no linear layer called;"
-            f" its linear layers are {linear}. Set target_modules in the run config to some of those."
+            f"RealRLConfig.target_modules names {missing}, which {type(model).__name__} has no layer LoRA adapts"
+            f" called; its linear and embedding layers are {linear}. Set target_modules in the run config to some of"
+            " those."
         )
     n_layers = int(getattr(model.config, "num_hidden_layers", None) or model.config.n_layer)
     outside = [i for i in (config.lora_layers or ()) if not 0 <= i < n_layers]

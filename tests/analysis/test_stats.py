@@ -99,6 +99,8 @@ def test_errors():
     with pytest.raises(InvalidConfigError, match="n_boot"):
         bootstrap_ci([1.0, 2.0], n_boot=True)  # a bool is not a count of resamples (it ran one)
     assert bootstrap_ci([1.0, 2.0, 3.0], ci=np.float32(0.9))[0] <= 2.0  # a numpy float is a coverage like any other
+    shares = [0.0, 1.0, 1.0, 0.0]  # Wilson's interval takes a numpy coverage too (it refused np.float32(0.9))
+    assert mean_ci(shares, ci=np.float32(0.9)) == pytest.approx(proportion_ci(shares, ci=0.9))
     with pytest.raises(InvalidConfigError, match="2-D"):
         linear_cka(np.ones((3, 2, 2)), np.ones((3, 2)))
     with pytest.raises(NonFiniteError):

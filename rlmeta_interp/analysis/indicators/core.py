@@ -106,7 +106,8 @@ class Metrics:
 
 
 # (activation field, creation field, whether low values read activation) of every two-sided band of the rules
-_BANDS = (("kl_activation_max", "kl_creation_min", True), ("unrecovered_activation_max", "unrecovered_creation_min", True),
+_BANDS = (("kl_activation_max", "kl_creation_min", True),
+          ("unrecovered_activation_max", "unrecovered_creation_min", True),
           ("reliance_activation_max", "reliance_creation_min", True), ("fvu_activation_max", "fvu_creation_min", True),
           ("rl_only_activation_max", "rl_only_creation_min", True),
           ("cosine_activation_min", "cosine_creation_max", False),

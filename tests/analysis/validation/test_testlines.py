@@ -78,8 +78,12 @@ def test_every_test_in_the_order_it_was_read_comes_first_and_a_table_never_chang
     assert line.startswith("- **Read first: every test of the meter, in the order it was read**")
     assert ("(1) 0.80 (95% CI 0.60 to 1.00) on 3 pairs, the bar missed, under an earlier fit, changed after these"
             " readings were seen; (2) 0.60 (95% CI 0.40 to 1.00) on 2 pairs, the bar missed; (3) 1.00 (95% CI 0.80 to"
-            " 1.00) on 2 pairs, the bar ") in line
+            " 1.00) on 2 pairs, the bar missed.") in line  # one indicator over two bases cannot meet the bar
     assert line.endswith("The pooled numbers of the next line are no test of their own.")
+    # a judged test that met the bar says so
+    met = {**summary, "run": {"added": [*run["added"][:3], {**run["added"][3],
+                                                           "judged_before": {**judged, "met_bar": True}}]}}
+    assert "(2) 0.60 (95% CI 0.40 to 1.00) on 2 pairs, the bar met;" in vt.tests_in_order_line(met)
     # the bar test still missing designed pairs is read so far, not judged
     waiting = vt.tests_in_order_line({**summary, "build": {"not_in_table": ["t4"]}})
     assert waiting.split("; (3) ")[1].startswith("1.00 on 2 pairs so far, not judged yet.")
