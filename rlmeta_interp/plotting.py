@@ -152,9 +152,12 @@ def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
     """
     from matplotlib.patches import Rectangle
 
+    import textwrap
+
     set_style()
     n = len(rows)
-    fig, ax = plt.subplots(figsize=(8.0, 0.55 * n + 1.5))
+    lines = textwrap.wrap(note, 130) if note else []  # about 130 characters of 8.5 pt text fit 8 inches
+    fig, ax = plt.subplots(figsize=(8.0, 0.55 * n + 1.5 + 0.15 * len(lines)))
     for i, r in enumerate(rows.itertuples(index=False)):
         y = n - 1 - i
         label = r.label if isinstance(r.label, str) and r.label else "unlabelled"
@@ -179,9 +182,14 @@ def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
         side.set_visible(False)
     ax.tick_params(length=0)
     ax.set_title("Did RL activate or create the capability? The verdict against the truth", loc="left", pad=28)
-    if note:
-        fig.text(0.01, 0.005, note, fontsize=8.5, color="#444444", wrap=True, va="bottom")
-    fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
+    fig.tight_layout()
+    if lines:  # the note under the chart, the grid raised just enough that the pair names end above it
+        text = fig.text(0.01, 0.01, "\n".join(lines), fontsize=8.5, color="#444444", va="bottom")
+        renderer = fig.canvas.get_renderer()
+        floor = text.get_window_extent(renderer).y1 + 6 * fig.dpi / 72
+        reach = ax.get_tightbbox(renderer).y0
+        if reach < floor:
+            fig.subplots_adjust(bottom=fig.subplotpars.bottom + (floor - reach) / fig.bbox.height)
     return fig
 
 

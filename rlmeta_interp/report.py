@@ -137,6 +137,9 @@ class MeterAccuracy:
     # error is the point [1, 1]; these say how much the pairs can show)
     exact: dict[str, list[float]] | None = None
     meets_bar: bool | None = None  # the project's bar (README, "How far to trust each vote"); None: not known
+    # every test on held-out pairs no fit had seen, in the order read (analysis.validation.testlines.tests_in_order);
+    # when there are any, the pooled figure above is no test of its own
+    tests: tuple[str, ...] = ()
 
     def text(self) -> str:
         ci = fmt_interval(self.ci_lo, self.ci_hi, pct=True)
@@ -146,10 +149,14 @@ class MeterAccuracy:
         exact = ("; per class, pairs read right with the exact 95% interval: " + ", ".join(
             f"{c.replace('_', ' ')} {int(k)}/{int(m)} {fmt_interval(lo, hi, pct=True)}"
             for c, (k, m, lo, hi) in self.exact.items())) if self.exact else ""
-        bar = {True: "; it meets the project's bar", None: ""}.get(self.meets_bar, (
-            "; it does not meet the project's bar (README, 'How far to trust each vote', and the caveats under it)"))
+        who = "the last of those tests" if self.tests else "it"  # with tests, the bar is judged on the latest alone
+        bar = {True: f"; {who} meets the project's bar", None: ""}.get(self.meets_bar, (
+            f"; {who} does not meet the project's bar (README, 'How far to trust each vote', and the caveats under it)"))
+        pooled = ", pooled over every held-out pair, which is no test of its own" if self.tests else ""
+        tests = ("; on held-out pairs no fit had seen, test by test in the order read: "
+                 + "; ".join(f"({i}) {t}" for i, t in enumerate(self.tests, 1))) if self.tests else ""
         return (f"{self.metric.replace('_', ' ')} {fmt_pct(self.value)}{' 95% CI ' + ci if ci else ''} on the labelled"
-                f" validation zoo{split}{base}{exact}{bar}")
+                f" validation zoo{split}{pooled}{base}{exact}{tests}{bar}")
 
 
 _ACCURACY_KEYS = ("balanced_accuracy", "summary_balanced_accuracy", "accuracy", "summary_accuracy")
@@ -180,14 +187,15 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
                 continue
             n = scope.get("n_pairs", data.get("n_pairs"))
             exact = ((data.get("evaluation") or {}).get("summary") or {}).get("recall_exact_ci")
-            bar = None
+            bar, tests = None, ()
             if isinstance(data.get("evaluation"), dict) and "indicators" in data["evaluation"]:
                 from .analysis.validation.bar import meets_bar
+                from .analysis.validation.testlines import tests_in_order
 
-                bar = meets_bar(data)
+                bar, tests = meets_bar(data), tuple(tests_in_order(data))
             return MeterAccuracy(float(value), _finite(lo), _finite(hi), int(n) if _finite(n) else None, key,
                                  scope.get("split", data.get("split")), path, _finite(scope.get("constant_baseline")),
-                                 exact if isinstance(exact, dict) else None, bar)
+                                 exact if isinstance(exact, dict) else None, bar, tests)
     return None
 
 

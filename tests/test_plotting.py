@@ -51,6 +51,13 @@ def test_verdict_chart_marks_agreement(tmp_path):
     png, _ = save_fig(fig, "demo", "verdicts", out_dir=tmp_path)
     plt.close(fig)
     assert png.exists()
+    # a note of several lines (the meter's accuracy with its tests) sits under the chart, not over the pair names
+    long = verdict_chart(rows, " ".join(["(1) 0.84 (95% CI 0.62 to 1.00) on 29 pairs, the bar missed;"] * 8))
+    renderer = long.canvas.get_renderer()
+    note = next(t for t in long.texts if "the bar missed" in t.get_text())
+    assert note.get_text().count("\n") >= 2
+    assert note.get_window_extent(renderer).y1 < long.axes[0].get_tightbbox(renderer).y0
+    plt.close(long)
 
 
 def test_drawn_series_names_what_is_drawn_and_what_is_missing():

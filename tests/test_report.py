@@ -94,8 +94,17 @@ def test_meter_accuracy_from_the_validation_table(tmp_path):
     from rlmeta_interp.analysis.validation.report import committed_summary
 
     assert committed.meets_bar is meets_bar(committed_summary(REPO_ROOT / "figures"))
-    said = "it meets the project's bar" if committed.meets_bar else "it does not meet the project's bar"
+    said = "meets the project's bar" if committed.meets_bar else "does not meet the project's bar"
     assert said in meter_accuracy_text(committed)
+    # a table with clean tests says its pooled figure is none, and gives each test in order (the trust paragraph's)
+    from rlmeta_interp.analysis.validation.testlines import tests_in_order
+
+    tests = tests_in_order(committed_summary(REPO_ROOT / "figures"))
+    assert committed.tests == tuple(tests) and len(tests) >= 2
+    text = meter_accuracy_text(committed)
+    assert "pooled over every held-out pair, which is no test of its own" in text
+    assert f"in the order read: (1) {tests[0]}; (2) {tests[1]}" in text
+    assert text.endswith(f"the last of those tests {said}.")
     path.write_text(json.dumps({"summary": {"accuracy": 0.6}}))
     assert read_meter_accuracy(path).value == 0.6
     path.write_text(json.dumps({"something": "else"}))

@@ -54,16 +54,15 @@ def clean_test_line(summary: dict[str, Any]) -> str:
                 " alone." if pooled else _bar_sentence(summary, ev)))
 
 
-def tests_in_order_line(summary: dict[str, Any]) -> str:
-    """The trust paragraph's first line once a table has had more than its pooled reading: every test of the bar in
-    the order it was read, each on pairs no fit had seen when it was measured. A clean test a change of the fit ended
-    (``clean_test_before``; the change came after its readings), each judged test (``judged_before``), then the test
-    the bar is judged on now (the bar test after a judged test, else the clean test), each with the summary's
-    balanced accuracy and whether the bar was met. Empty for a table whose fit never changed and that was never
-    judged: its pooled held-out reading is the test."""
+def tests_in_order(summary: dict[str, Any]) -> list[str]:
+    """Every test of the bar in the order it was read, each on pairs no fit had seen when it was measured: a clean
+    test a change of the fit ended (``clean_test_before``; the change came after its readings), each judged test
+    (``judged_before``), then the test the bar is judged on now (the bar test after a judged test, else the clean
+    test), each as the summary's balanced accuracy with its CI, the pairs and whether the bar was met. Empty for a
+    table whose fit never changed and that was never judged: its pooled held-out reading is the test."""
     run = summary.get("run") or {}
     if not (fit_changes(run) or judgements(run)):
-        return ""
+        return []
 
     def reading(s: dict[str, Any], n: int, met: bool, judged: bool = True) -> str:
         return (f"{fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}) on {n} pairs, the"
@@ -80,6 +79,15 @@ def tests_in_order_line(summary: dict[str, Any]) -> str:
     if (ev := now.get("evaluation")) is not None:
         parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev)) if not pending_text(summary) else
                      f"{fmt2(ev['summary']['balanced_accuracy'])} on {ev['n_test']} pairs so far, not judged yet")
+    return parts
+
+
+def tests_in_order_line(summary: dict[str, Any]) -> str:
+    """The trust paragraph's first line once a table has had more than its pooled reading (:func:`tests_in_order`);
+    empty when it has not."""
+    parts = tests_in_order(summary)
+    if not parts:
+        return ""
     return ("- **Read first: every test of the meter, in the order it was read** (summary balanced accuracy on"
             " held-out pairs no fit had seen; the lines below give the current fit's tests in full): " + "; ".join(
                 f"({i}) {t}" for i, t in enumerate(parts, 1)) + ". The pooled numbers of the next line are no test"
