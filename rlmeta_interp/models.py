@@ -334,6 +334,9 @@ def load_pair(name_or_models: str | tuple[str | os.PathLike, str | os.PathLike] 
         if len(name_or_models) != 2:
             raise InvalidConfigError("load_pair((base, rl)) takes exactly two models.")
         base, rl = (load_model(x, config) for x in name_or_models)
+        if Path(base.folder).resolve() == Path(rl.folder).resolve():
+            log.warning("load_pair: the base and the tuned model are the same folder (%s): every comparison reads no"
+                        " change. Pass the tuned model's folder as the second one.", base.folder)
         spec = PairSpec(name=f"{base.name}~{rl.name}", base=base.spec, rl=rl.spec)
     else:
         spec = name_or_models if isinstance(name_or_models, PairSpec) else registry.get_pair(str(name_or_models))

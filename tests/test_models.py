@@ -175,6 +175,14 @@ def test_an_empty_name_is_not_the_working_directory():
         load_model("")
 
 
+def test_a_pair_of_one_folder_twice_is_loaded_with_a_warning(tiny_folders, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="rlmeta_interp.models"):
+        pair = load_pair((tiny_folders["llama"], tiny_folders["llama"]))
+    assert pair.base.folder == pair.rl.folder and "are the same folder" in caplog.text
+
+
 def test_a_dict_for_the_load_config_names_loadconfig(tiny_folders):
     for call in (lambda: load_model(tiny_folders["llama"], {"dtype": "float32"}),
                  lambda: load_pair((tiny_folders["llama"], tiny_folders["llama"]), {"dtype": "float32"})):

@@ -462,7 +462,11 @@ def splice_ce_loss(
 
 
 def fvu(x: Float[Tensor, "n d"], recon: Float[Tensor, "n d"]) -> float:
-    """Fraction of variance unexplained: ``sum ||x - recon||^2 / sum ||x - mean(x)||^2``."""
+    """Fraction of variance unexplained: ``sum ||x - recon||^2 / sum ||x - mean(x)||^2`` (NaN when ``x`` has no
+    variance: no share of nothing can be unexplained)."""
+    if not (isinstance(x, Tensor) and isinstance(recon, Tensor)) or x.shape != recon.shape or x.ndim != 2:
+        raise InvalidConfigError(f"fvu needs activations and their reconstruction as tensors of one shape [n, d]; got"
+                                 f" {tuple(getattr(x, 'shape', ()))} and {tuple(getattr(recon, 'shape', ()))}.")
     x, recon = x.detach().double(), recon.detach().double()
     sst = float(((x - x.mean(0)) ** 2).sum())
     return float(((x - recon) ** 2).sum()) / sst if sst > 0 else math.nan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -82,6 +83,13 @@ def test_sae_config_checks():
         SaeTrainConfig(training_samples=10, batch_size=512)
     with pytest.raises(InvalidConfigError):
         SaeTrainConfig(architecture="standard")
+    # fvu of mismatched shapes gave a torch broadcasting error (or a silent broadcast); no variance reads NaN
+    from rlmeta_interp.analysis.saes import fvu
+
+    for a, b in ((torch.ones(4, 3), torch.ones(4, 2)), (torch.ones(4, 3), torch.ones(3)), (torch.ones(3), torch.ones(3))):
+        with pytest.raises(InvalidConfigError, match="one shape"):
+            fvu(a, b)
+    assert math.isnan(fvu(torch.ones(4, 3), torch.zeros(4, 3)))
     # an infinite learning rate trained an SAE of non-finite weights without a word; negative settings were accepted
     for kw in ({"lr": float("inf")}, {"aux_loss_coefficient": -1.0}, {"dead_feature_window": 0},
                {"lr_warm_up_steps": -5}):
