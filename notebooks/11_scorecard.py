@@ -51,6 +51,7 @@ from IPython.display import Markdown, display
 
 from rlmeta_interp import load_pair
 from rlmeta_interp.analysis import scorecard as sc
+from rlmeta_interp.analysis.scorecard_plot import scorecard_caption
 from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
@@ -151,9 +152,8 @@ for _, title, text in answers.answer_texts(manifests.pilot_manifests_dir()):
 # %%
 EXAMPLE = next((c for c in CARDS if c.label == "creation"), CARDS[-1])
 fig = sc.plot_scorecard(EXAMPLE)
-save_fig(fig, 11, "example_scorecard", caption="One pair's full scorecard (a creation pair when the zoo has one):"
-         " pass@k with the guessing baseline, steering against random-vector controls (or belief probes), crosscoder"
-         f" latents, and the votes. Pair {EXAMPLE.pair} (label {EXAMPLE.label or 'none'}, recipe"
+save_fig(fig, 11, "example_scorecard", caption="One pair's full scorecard (a creation pair when the zoo has one): "
+         f"{scorecard_caption(EXAMPLE)}. Pair {EXAMPLE.pair} (label {EXAMPLE.label or 'none'}, recipe"
          f" {EXAMPLE.recipe or 'none'}); 'rl' / 'RL model' is its tuned model, whatever tuned it.")
 display(Markdown(EXAMPLE.to_markdown()))
 

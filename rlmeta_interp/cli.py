@@ -279,7 +279,10 @@ def _score_local(base: str, rl: str, out: Path, cfg: ScorecardConfig, world: str
     pair = load_pair((base, rl))
     card = run_scorecard(pair, world, cfg, out_dir=out, progress=progress)
     fig = plot_scorecard(card)
-    save_fig(fig, "scorecard", out.name.replace(".", "_"), out_dir=out, caption=f"scorecard of {pair.name}")
+    from .analysis.scorecard_plot import scorecard_caption
+
+    save_fig(fig, "scorecard", out.name.replace(".", "_"), out_dir=out,
+             caption=f"scorecard of {pair.name}: {scorecard_caption(card)}")
     plt.close(fig)
     return card
 

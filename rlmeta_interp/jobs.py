@@ -88,8 +88,10 @@ def run_pair_scorecard(pair_name: str, out_dir: Path, config=None, world: str | 
     pair = load_pair(pair_name)
     card = run_scorecard(pair, world, config or ScorecardConfig(), out_dir=out_dir, progress=progress)
     fig = plot_scorecard(card)
+    from .analysis.scorecard_plot import scorecard_caption
+
     save_fig(fig, "scorecard", pair_name.replace(".", "_"), out_dir=out_dir,
-             caption=f"scorecard of {pair_name}: pass@k, steering, crosscoder latents, votes")
+             caption=f"scorecard of {pair_name}: {scorecard_caption(card)}")
     plt.close(fig)
     return card
 

@@ -8,6 +8,47 @@ if TYPE_CHECKING:  # the card's type only: the scorecard module imports this one
     from .scorecard import Scorecard
 
 
+_CONTROLS = ("random", "bias")  # steering conditions drawn as controls (grey)
+
+
+def _steering_bars(card: Scorecard) -> tuple[Any, Any] | None:
+    """The steering panel's bars (one per condition, the unsteered base and the tuned model taken out) and the
+    accuracy of each condition by name, or None when the card has no steering table."""
+    s = card.results.get("steering")
+    if s is None or "steering" not in s.tables:
+        return None
+    t = s.tables["steering"]
+    ref = t.set_index("condition")["accuracy"]
+    t = t[~t.condition.isin(["unsteered_base", "rl_model"])].copy()
+    t["condition"] = t["condition"].str.replace("random:own", "random (own norm)").str.replace(
+        "random:from_rl", "random (RL norm)")
+    t = t.groupby("condition", as_index=False, sort=False).agg(
+        {"accuracy": "mean", "acc_ci_lo": "min", "acc_ci_hi": "max"})
+    return t, ref
+
+
+def scorecard_caption(card: Scorecard) -> str:
+    """What :func:`plot_scorecard` draws for ``card``, panel by panel, in words: a caption that names only what is
+    plotted (steering conditions by the names on their bars)."""
+    b, bel, f = card.results.get("boundary"), card.results.get("beliefs"), card.results.get("features")
+    parts = ["pass@k of the base, the tuned model and the guessing baseline (95% CI over problems)"
+             if b is not None and "passk_curve" in b.tables else "no pass@k (not measured for this world)"]
+    bars = _steering_bars(card)
+    if bars is not None:
+        names = list(bars[0]["condition"])
+        own = [c for c in names if not c.startswith(_CONTROLS)]
+        ctrl = [c for c in names if c.startswith(_CONTROLS)]
+        parts.append(f"the base's greedy accuracy steered by {', '.join(own) or 'no vector'} and by the controls"
+                     f" {', '.join(ctrl) or 'none'} (grey), beside the base unsteered and the tuned model (dashed)")
+    elif bel is not None and "belief_probes" in bel.tables:
+        parts.append("belief-probe R^2 of the centred posterior means per model")
+    if f is not None and "crosscoder_latents" in f.tables:
+        parts.append("live crosscoder latents by relative decoder norm, with the SAE FVU ratio RL/base")
+    parts.append("every indicator's vote and the summary"
+                 + (", beside the label fixed by design" if card.label else ""))
+    return "; ".join(parts)
+
+
 def plot_scorecard(card: Scorecard) -> Any:
     """A 2x2 figure: pass@k with the guesser, steering against controls (or belief probes), crosscoder latents, votes."""
     import matplotlib.pyplot as plt
@@ -27,17 +68,11 @@ def plot_scorecard(card: Scorecard) -> Any:
         ax.axis("off")
         ax.set_title("boundary: n/a for this world")
     ax = axes[0, 1]
-    s, bel = card.results.get("steering"), card.results.get("beliefs")
-    if s is not None and "steering" in s.tables:
-        t = s.tables["steering"]
-        ref = t.set_index("condition")["accuracy"]
-        t = t[~t.condition.isin(["unsteered_base", "rl_model"])].copy()
-        t["condition"] = t["condition"].str.replace("random:own", "random (own norm)").str.replace(
-            "random:from_rl", "random (RL norm)")
-        t = t.groupby("condition", as_index=False, sort=False).agg(
-            {"accuracy": "mean", "acc_ci_lo": "min", "acc_ci_hi": "max"})
+    bel, bars = card.results.get("beliefs"), _steering_bars(card)
+    if bars is not None:
+        t, ref = bars
         bar_ci(ax, t, "condition", "accuracy", "acc_ci_lo", "acc_ci_hi",
-               colors=[COLORS["control"] if c.startswith(("random", "bias")) else COLORS["steered"] for c in t.condition])
+               colors=[COLORS["control"] if c.startswith(_CONTROLS) else COLORS["steered"] for c in t.condition])
         ax.axhline(ref["unsteered_base"], color=COLORS["base"], lw=1.2, ls="--", label="base, unsteered")
         ax.axhline(ref["rl_model"], color=COLORS["rl"], lw=1.2, ls="--", label="RL model")
         ax.legend(frameon=False, fontsize=8)

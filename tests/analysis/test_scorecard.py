@@ -86,6 +86,13 @@ def test_arithmetic_scorecard_runs_persists_and_resumes(tiny_pair, tmp_path):
     assert (tmp_path / "likelihood.json").stat().st_mtime_ns != before
     fig = sc.plot_scorecard(card)
     assert len(fig.axes) >= 4
+    # the caption names what is drawn: the steering bars by their tick labels, controls apart
+    from rlmeta_interp.analysis.scorecard_plot import scorecard_caption
+
+    words = scorecard_caption(card)
+    bars = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    assert bars and all(b in words for b in bars) and "SAE FVU ratio" in words and "guessing baseline" in words
+    assert "controls random (own norm)" in words and "label fixed by design" not in words  # this card has no label
 
 
 def test_boundary_samples_come_from_run_boundary_with_its_cache_and_guessing_baseline(tiny_pair, tmp_path):
@@ -125,6 +132,10 @@ def test_bandit_beliefs_have_random_init_and_count_controls(tiny_pair, tmp_path)
     assert diff["value"] == pytest.approx(res.metric("regret_rl") - res.metric("regret_base"))
     assert diff["ci_lo"] <= diff["value"] <= diff["ci_hi"]
     assert card.gain == (diff["ci_hi"] < 0)
+    from rlmeta_interp.analysis.scorecard_plot import scorecard_caption
+
+    words = scorecard_caption(card)  # beliefs measured, no steering, no boundary in this world: so it says
+    assert "belief-probe R^2" in words and "steered" not in words and words.startswith("no pass@k")
 
 
 def test_world_contradicting_the_manifest_is_a_typed_error(tiny_pair):
