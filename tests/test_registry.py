@@ -146,3 +146,15 @@ def test_every_source_answers_for_its_kind_and_names_resolve(tmp_path, monkeypat
     assert registry.resolve_model("someorg/not-listed").source == "hub"
     with pytest.raises(MissingWeightsError, match="does not exist"):
         registry.resolve_model(tmp_path / "absent")
+
+
+def test_a_tuned_model_without_its_base_says_which_base_to_build(tmp_path, monkeypatch):
+    """From Python this was a bare UnknownModelError (only the CLI showed the skip warning). It stays out of the
+    labelled validation set without an error: a partly built zoo is not a broken one."""
+    monkeypatch.setenv("RLMETA_DATA", str(tmp_path))
+    organism_manifest(tmp_path, "v-b", preset="validation")
+    organism_manifest(tmp_path, "v-r", preset="validation", base="v-gone")
+    assert "v-r" not in registry.all_pairs() and "v-r" in registry.all_models()
+    with pytest.raises(MissingWeightsError, match=r"v-r cannot be formed.*base 'v-gone'.*zoo build"):
+        registry.get_pair("v-r")
+    assert registry.labelled_pairs() == []

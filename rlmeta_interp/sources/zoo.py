@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TUNED_KINDS, ModelSpec, PairSpec, SourceKind
-from ..errors import CorruptedCheckpointError, InvalidConfigError
+from ..errors import CorruptedCheckpointError, InvalidConfigError, MissingWeightsError
 from ..paths import shipped_zoo_dir, user_zoo_dir
 from .base import MANIFEST_NAME, has_weights, manifest_files, read_manifest, verify_top_level_files
 
@@ -102,6 +102,8 @@ class ZooSource:
 
     def __init__(self) -> None:
         self._broken_pairs: dict[str, _Broken] = {}
+        # tuned models whose base is not in the zoo (a partial build): not broken, but no pair either
+        self._no_base: dict[str, MissingWeightsError] = {}
 
     def _scanned(self) -> tuple[dict[str, ZooEntry], dict[str, _Broken]]:
         roots = tuple(zoo_roots())
@@ -112,9 +114,10 @@ class ZooSource:
         """Name -> entry for every organism model under the zoo roots (re-scanned when a root changes)."""
         return self._scanned()[0]
 
-    def broken(self, name: str) -> _Broken | None:
-        """Why zoo model or pair ``name`` was skipped (its manifest cannot be read or a key is invalid), or None."""
-        return self._scanned()[1].get(name) or self._broken_pairs.get(name)
+    def broken(self, name: str) -> _Broken | MissingWeightsError | None:
+        """Why zoo model or pair ``name`` was skipped (its manifest cannot be read or a key is invalid, or a tuned
+        model's base is not in the zoo), or None."""
+        return self._scanned()[1].get(name) or self._broken_pairs.get(name) or self._no_base.get(name)
 
     def broken_all(self) -> dict[str, _Broken]:
         """Every skipped zoo model and pair (by name) with its error; pairs as of the last :meth:`pairs` call."""
@@ -145,6 +148,7 @@ class ZooSource:
         entries = self.entries()
         pairs: dict[str, PairSpec] = {}
         warned, self._broken_pairs = set(self._broken_pairs), {}  # as of this call: the zoo may have changed
+        self._no_base = {}
         for name, e in entries.items():
             if e.manifest.get("kind") not in TUNED_KINDS:
                 continue
@@ -152,6 +156,11 @@ class ZooSource:
             if base is None:
                 log.warning("Zoo model %s names base %r, which is not in the zoo; skipping its pair.", name,
                             e.manifest.get("base"))
+                self._no_base[name] = MissingWeightsError(
+                    f"The pair {name} cannot be formed: its manifest names the base {e.manifest.get('base')!r}, which"
+                    " is not in the zoo. Build it (rlmeta-interp zoo build --preset <its preset> --only <base>) or copy"
+                    " its folder into $RLMETA_HOME/zoo."
+                )
                 continue
             try:
                 pairs[name] = _pair(name, base.spec, e)
