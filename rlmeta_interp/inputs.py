@@ -60,9 +60,14 @@ def check_names(names: Any, what: str) -> list[str]:
     return out
 
 
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer (Python's or numpy's), not a bool and not a float such as 2.0."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
 def check_int(value: Any, name: str, lo: int | None = None, hi: int | None = None) -> int:
     """An integer (not a bool, not a float such as 2.5) within ``[lo, hi]``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_int(value):
         raise InvalidConfigError(f"{name} must be an integer, got {type(value).__name__} {value!r}.")
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):

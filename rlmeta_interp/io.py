@@ -31,6 +31,7 @@ import torch
 from .errors import (
     CorruptedCheckpointError,
     EmptyInputError,
+    InvalidConfigError,
     ManifestMismatchError,
     MissingWeightsError,
     OutputNotWritableError,
@@ -86,8 +87,11 @@ def ensure_dir(path: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path in the same folder; rename it onto ``final`` only if the body succeeds."""
+    """Yield a temporary path in the same folder; rename it onto ``final`` only if the body succeeds. A ``final`` that
+    is a folder is refused before anything is written (the rename would fail only after the work)."""
     final = Path(final)
+    if final.is_dir():
+        raise InvalidConfigError(f"{final} is a folder: pass a file name, e.g. {final / ('out' + final.suffix)}.")
     ensure_dir(final.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)

@@ -144,38 +144,37 @@ class LoadedModel:
                               max_len=self.n_ctx)
 
 
-def _config_fixes(folder: Path) -> dict[str, Any]:
-    """Keys TransformerLens 3.9 reads from ``config.json`` that the installed transformers no longer writes: a GPT-2
-    folder saved by transformers 5 has ``n_positions`` but no ``n_ctx``, which TransformerLens' GPT-2 conversion
-    reads (the two are the same context length)."""
+def _fixed_config(folder: Path) -> dict[str, Any] | None:
+    """``folder``'s ``config.json`` with the keys TransformerLens 3.9 reads and the installed transformers no longer
+    writes, or None when it needs none: a GPT-2 folder saved by transformers 5 has ``n_positions`` but no ``n_ctx``,
+    which TransformerLens' GPT-2 conversion reads (the two are the same context length)."""
     cfg = json.loads((folder / "config.json").read_text())
     if cfg.get("model_type") == "gpt2" and "n_ctx" not in cfg and "n_positions" in cfg:
-        return {"n_ctx": cfg["n_positions"]}
-    return {}
+        return {**cfg, "n_ctx": cfg["n_positions"]}
+    return None
 
 
 @contextlib.contextmanager
 def _neutral_link(folder: Path) -> Iterator[Path]:
     """A path to ``folder``'s files that contains no architecture words (TransformerLens 3.9 sniffs paths), removed
     when the block ends (TransformerLens reads the folder only while it builds the model): a symlink to the folder,
-    or, when its config needs :func:`_config_fixes`, a folder of symlinks to its files with a fixed ``config.json``
-    (the user's folder is never written)."""
-    fixes = _config_fixes(folder)
+    or, when its config needs fixing (:func:`_fixed_config`), a folder of symlinks to its files with the fixed
+    ``config.json`` (the user's folder is never written)."""
+    fixed = _fixed_config(folder)
     for _ in range(10):
         with tempfile.TemporaryDirectory(prefix="rlm") as tmp:
             link = Path(tmp) / "model"
             lowered = str(link).lower()
             if any(w in lowered for w in ("llama", "gemma", "qwen", "gpt", "mistral", "pythia", "bert", "t5")):
                 continue
-            if not fixes:
+            if fixed is None:
                 link.symlink_to(folder.resolve(), target_is_directory=True)
             else:
                 link.mkdir()
                 for f in folder.resolve().iterdir():
                     if f.name != "config.json":
                         (link / f.name).symlink_to(f)
-                cfg = json.loads((folder / "config.json").read_text())
-                (link / "config.json").write_text(json.dumps({**cfg, **fixes}))
+                (link / "config.json").write_text(json.dumps(fixed))
             yield link
             return
     raise InvalidConfigError("Could not make a temporary path free of architecture words; set TMPDIR to a plain"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +105,20 @@ def layout_under_title(fig: Any, title: Any, pad: float = 4.0) -> None:
     tight_layout alone leaves too little room for a suptitle of several lines over panels that have titles of their
     own, and the two overlap; passing it a smaller ``rect`` instead reserves the suptitle's room twice."""
     fig.tight_layout()
+    _grid_clear_of(fig, title, pad, above=True)
+
+
+def _grid_clear_of(fig: Any, text: Any, pad: float, *, above: bool) -> None:
+    """Move the grid's top down (``text`` above the axes) or its bottom up (``text`` below them) just enough that
+    every visible axes, titles and tick labels included, ends ``pad`` points from ``text``; nothing moves when they
+    are clear already."""
     renderer = fig.canvas.get_renderer()
-    limit = title.get_window_extent(renderer).y0 - pad * fig.dpi / 72
-    reach = max(ax.get_tightbbox(renderer).y1 for ax in fig.axes if ax.get_visible())
-    if reach > limit:  # lower the grid's top by the overlap, so the top row's titles end under the suptitle
-        fig.subplots_adjust(top=fig.subplotpars.top - (reach - limit) / fig.bbox.height)
+    box, gap = text.get_window_extent(renderer), pad * fig.dpi / 72
+    axes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    if above and (over := max(b.y1 for b in axes) - (box.y0 - gap)) > 0:
+        fig.subplots_adjust(top=fig.subplotpars.top - over / fig.bbox.height)
+    elif not above and (over := (box.y1 + gap) - min(b.y0 for b in axes)) > 0:
+        fig.subplots_adjust(bottom=fig.subplotpars.bottom + over / fig.bbox.height)
 
 
 def line_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi: str | None = None,
@@ -152,8 +162,6 @@ def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
     """
     from matplotlib.patches import Rectangle
 
-    import textwrap
-
     set_style()
     n = len(rows)
     lines = textwrap.wrap(note, 130) if note else []  # about 130 characters of 8.5 pt text fit 8 inches
@@ -184,12 +192,8 @@ def verdict_chart(rows: pd.DataFrame, note: str = "") -> Any:
     ax.set_title("Did RL activate or create the capability? The verdict against the truth", loc="left", pad=28)
     fig.tight_layout()
     if lines:  # the note under the chart, the grid raised just enough that the pair names end above it
-        text = fig.text(0.01, 0.01, "\n".join(lines), fontsize=8.5, color="#444444", va="bottom")
-        renderer = fig.canvas.get_renderer()
-        floor = text.get_window_extent(renderer).y1 + 6 * fig.dpi / 72
-        reach = ax.get_tightbbox(renderer).y0
-        if reach < floor:
-            fig.subplots_adjust(bottom=fig.subplotpars.bottom + (floor - reach) / fig.bbox.height)
+        _grid_clear_of(fig, fig.text(0.01, 0.01, "\n".join(lines), fontsize=8.5, color="#444444", va="bottom"), 6.0,
+                       above=False)
     return fig
 
 

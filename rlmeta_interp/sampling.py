@@ -23,7 +23,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import LogitsProcessorList, PreTrainedModel, PreTrainedTokenizerBase
 
 from .errors import CorruptedCheckpointError, EmptyInputError, InputTooLongError, InvalidConfigError, NonFiniteError
 from .inputs import check_int, check_number, check_prompts
@@ -169,8 +169,6 @@ def sample_completions(
         folder = _sample_cache_folder(model, ids, mask, Path(cache_dir), n=n, max_new_tokens=max_new_tokens,
                                       temperature=temperature, greedy=greedy, seed=seed, per_chunk=per_chunk,
                                       eos=eos, pad=pad, device=str(device))
-    from transformers import LogitsProcessorList
-
     out: list[list[str]] = []
     gen = torch.Generator(device="cpu").manual_seed(seed)
     chunks = range(0, len(prompts), per_chunk)

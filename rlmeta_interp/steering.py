@@ -174,8 +174,6 @@ class SteeringVector:
 
     # ---- persistence
     def save(self, path: str | Path) -> Path:
-        if Path(path).is_dir():
-            raise InvalidConfigError(f"{path} is a folder: pass a file name, e.g. {Path(path) / 'vector.safetensors'}.")
         return save_tensors_atomic(path, {f"layer.{k}": v for k, v in self.vectors.items()},
                                    metadata={"site": self.site, "format": "rlmeta-steering-v1"})
 

@@ -6,12 +6,13 @@ import torch
 from rlmeta_interp.errors import (
     CorruptedCheckpointError,
     EmptyInputError,
+    InvalidConfigError,
     ManifestMismatchError,
     MissingWeightsError,
     OutputNotWritableError,
 )
 from rlmeta_interp.io import (atomic_path, ensure_dir, hash_tensors, load_tensors, read_json, save_tensors_atomic,
-                              sha256_file, verify_sha256, write_json_atomic)
+                              sha256_file, verify_sha256, write_json_atomic, write_text_atomic)
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -23,6 +24,11 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert not target.exists() and list(tmp_path.iterdir()) == []
     write_json_atomic(target, {"a": 1})
     assert read_json(target) == {"a": 1}
+    # a folder as the destination is refused before any work, by every atomic writer
+    for write in (lambda: write_json_atomic(tmp_path, {"a": 1}), lambda: write_text_atomic(tmp_path, "x")):
+        with pytest.raises(InvalidConfigError, match="is a folder: pass a file name"):
+            write()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 
 
 def test_tensors_roundtrip_truncation_and_hash(tmp_path):

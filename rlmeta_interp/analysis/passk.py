@@ -20,6 +20,7 @@ import pandas as pd
 from jaxtyping import Bool, Float, Int
 
 from ..errors import EmptyInputError, InvalidConfigError
+from ..inputs import is_int
 from .stats import are_shares, bootstrap_curve_ci, proportion_ci
 
 if TYPE_CHECKING:
@@ -35,9 +36,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
     ``1 - C(n-c, k) / C(n, k) = 1 - prod_{i=n-c+1}^{n} (1 - k / i)``; exactly 1 when ``n - c < k``.
     """
-    if not _is_int(k) or k <= 0:
+    if not is_int(k) or k <= 0:
         raise InvalidConfigError(f"k must be a positive integer, got {k!r}.")
-    if not _is_int(n) or not _is_int(c):
+    if not is_int(n) or not is_int(c):
         raise InvalidConfigError(f"n and c are counts of samples and must be integers, got n={n!r}, c={c!r}.")
     if n < k:
         raise InvalidConfigError(f"pass@{k} needs at least k={k} samples per problem, got n={n}: never extrapolate past n.")
@@ -48,20 +49,16 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-def _is_int(x: object) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
 def check_ks(ks: Sequence[int] | None, n: int) -> list[int]:
     """``ks`` as a list of ints, each in ``1..n`` (``None``: every k from 1 to n), or a typed error."""
-    if not _is_int(n) or n <= 0:
+    if not is_int(n) or n <= 0:
         raise InvalidConfigError(f"n (samples per problem) must be a positive integer, got {n!r}.")
     if ks is None:
         return list(range(1, int(n) + 1))
     if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
         raise InvalidConfigError(f"ks must be a list of integers (e.g. [1, 2, 4, 8]) or None for 1..n, got {ks!r}.")
     ks = list(ks)
-    not_int = [k for k in ks if not _is_int(k)]
+    not_int = [k for k in ks if not is_int(k)]
     if not_int:
         raise InvalidConfigError(f"Every k must be an integer (pass@k at a fractional k is undefined); got {not_int}.")
     ks = [int(k) for k in ks]

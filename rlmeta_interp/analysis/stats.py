@@ -29,6 +29,7 @@ from jaxtyping import Float
 from scipy import stats as sps
 
 from ..errors import EmptyInputError, InvalidConfigError, NonFiniteError
+from ..inputs import is_int
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,17 @@ _METHODS = ("percentile", "basic", "BCa")
 BOOTSTRAP_BATCH = 200
 
 
+def _check_coverage(ci: float) -> None:
+    if not (isinstance(ci, numbers.Real) and not isinstance(ci, (bool, np.bool_)) and 0.0 < ci < 1.0):
+        raise InvalidConfigError(f"ci must be a number in (0, 1), the two-sided coverage (e.g. 0.95); got {ci!r}.")
+
+
 def check_interval_params(n_boot: int, ci: float, method: str) -> None:
     """A typed error unless ``n_boot`` is a positive integer, ``ci`` lies in (0, 1) and ``method`` is a bootstrap
     method."""
-    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, (bool, np.bool_)) or n_boot < 1:
+    if not is_int(n_boot) or n_boot < 1:
         raise InvalidConfigError(f"n_boot must be a positive integer (e.g. 1000), got {n_boot!r}.")
-    if not (isinstance(ci, numbers.Real) and not isinstance(ci, (bool, np.bool_)) and 0.0 < ci < 1.0):
-        raise InvalidConfigError(f"ci is the two-sided coverage and must lie in (0, 1) (e.g. 0.95), got {ci!r}.")
+    _check_coverage(ci)
     if method not in _METHODS:
         raise InvalidConfigError(f"method={method!r} is not a bootstrap method; choose one of {list(_METHODS)}.")
 
@@ -160,8 +165,7 @@ def proportion_ci(values: Sequence[float] | Float[np.ndarray, " n"], ci: float =
     [0, 1]. Values other than 0 and 1 raise :class:`InvalidConfigError` (use :func:`bootstrap_ci` for those)."""
     from scipy.stats import binomtest
 
-    if isinstance(ci, (bool, np.bool_)) or not isinstance(ci, numbers.Real) or not 0 < ci < 1:
-        raise InvalidConfigError(f"ci={ci!r} must be a number in (0, 1), e.g. 0.95.")
+    _check_coverage(ci)
     arr = as_units(values, "values", ndim=1)
     if not are_shares(arr):
         raise InvalidConfigError("proportion_ci takes 0/1 values (a share); use bootstrap_ci for other values.")
