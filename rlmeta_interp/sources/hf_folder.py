@@ -102,6 +102,47 @@ def check_loading_report(folder: Path, model: PreTrainedModel, report: dict[str,
         )
 
 
+def _stored_dtypes(folder: Path) -> dict[str, str]:
+    """``{key: dtype}`` of every tensor in the folder's weight files, read from their headers (safetensors) or a
+    memory map (``pytorch_model*.bin``), so no tensor data is loaded."""
+    from safetensors import safe_open
+
+    out: dict[str, str] = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(path, "pt") as f:
+            out.update({k: str(f.get_slice(k).get_dtype()) for k in f.keys()})
+    if not out:
+        for path in sorted(folder.glob("pytorch_model*.bin")):
+            state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+            out.update({k: str(v.dtype).removeprefix("torch.") for k, v in state.items() if torch.is_tensor(v)})
+    return out
+
+
+def _is_float(dtype: str) -> bool:
+    """Whether a stored dtype name is floating point: safetensors' (F32, BF16, F8_E4M3) or torch's (float32)."""
+    return dtype.upper().startswith(("F", "BF"))
+
+
+def check_weight_dtypes(folder: Path, model: PreTrainedModel) -> None:
+    """Raise WeightMismatchError when a weight file stores an integer or boolean tensor where the model holds a
+    floating one: transformers casts it without a word (3 becomes 3.0), so a quantized or damaged file would load
+    as a model of whole-number weights. Integer buffers the model itself keeps as integers (position ids) pass."""
+    floating = {k for k, v in model.state_dict().items() if v.is_floating_point()}
+    by_suffix = {k.split(".", 1)[1] for k in floating if "." in k}  # checkpoints saved without the base prefix
+
+    def lands_in_float(key: str) -> bool:
+        return key in floating or key in by_suffix or ("." in key and key.split(".", 1)[1] in floating)
+
+    bad = {k: d for k, d in _stored_dtypes(folder).items() if not _is_float(d) and lands_in_float(k)}
+    if bad:
+        kinds = ", ".join(sorted(set(bad.values())))
+        raise WeightMismatchError(
+            f"The weights in {folder} store {_keys(bad)} as {kinds}, where the model's tensors are floating point;"
+            " loading would cast them to whole-number floats without a word. The files are quantized or damaged:"
+            " copy the floating-point checkpoint (or dequantize the model and save it with save_pretrained)."
+        )
+
+
 def check_tokenizer_fits(folder: Path, tok: PreTrainedTokenizerBase, rows: int) -> None:
     """Raise WeightMismatchError when the tokenizer's own vocabulary or its BOS/EOS/pad/unk ids reach past the
     embedding table (every such id would fail in a forward pass). Added tokens past the table (some releases list
@@ -195,6 +236,7 @@ def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
             " corrupted or incomplete: re-copy or rebuild them."
         ) from e
     check_loading_report(folder, hf, report)
+    check_weight_dtypes(folder, hf)
     try:
         tok = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=config.trust_remote_code)
     except (OSError, ValueError) as e:

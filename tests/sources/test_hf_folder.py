@@ -92,6 +92,27 @@ def test_a_tokenizer_reaching_past_the_embedding_table(tiny_folders, tmp_path, c
         load_model(folder)
 
 
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_integer_weights_are_refused_not_cast(tiny_folders, tmp_path, arch):
+    folder = _copy(tiny_folders[arch], tmp_path / "m")
+    key = sorted(k for k in load_file(folder / "model.safetensors") if k.endswith("weight") and "norm" not in k
+                 and "ln_" not in k)[0]
+    _edit_weights(folder, lambda sd: sd.__setitem__(key, (sd[key] * 100).to(torch.int32)))
+    with pytest.raises(WeightMismatchError, match=rf"store 1 \({key}\) as I32.*floating point.*quantized or damaged"):
+        load_model(folder)
+
+
+def test_integer_weights_in_a_pytorch_bin_are_refused(tiny_folders, tmp_path):
+    folder = _copy(tiny_folders["gpt2"], tmp_path / "m")
+    sd = load_file(folder / "model.safetensors")
+    key = next(k for k in sd if k.endswith("c_fc.weight"))
+    sd[key] = sd[key].to(torch.int8)
+    (folder / "model.safetensors").unlink()
+    torch.save(sd, folder / "pytorch_model.bin")
+    with pytest.raises(WeightMismatchError, match=rf"{key}.*as int8"):
+        load_hf_folder(folder)
+
+
 def test_a_config_with_other_shapes_is_an_error(tiny_folders, tmp_path):
     folder = _copy(tiny_folders["gpt2"], tmp_path / "m")
     cfg = json.loads((folder / "config.json").read_text())
