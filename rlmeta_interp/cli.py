@@ -223,6 +223,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
                                  " (`--base DIR --rl DIR`), not both; --base and --rl go together.")
     if not local and args.pair is None:
         raise InvalidConfigError("Name a pair to score (see `rlmeta-interp list`), or pass --base DIR --rl DIR.")
+    if local:  # the folders are checked before anything is asked of them (their world, a fitted config)
+        _check_model_folders(args.base, args.rl)
     if args.size == "validated":
         from . import registry
         from .jobs import validated_scorecard_config
@@ -240,12 +242,6 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     if args.layer is not None:
         cfg = cfg.replace(layer=args.layer)
     if local:
-        for flag, folder in (("--base", args.base), ("--rl", args.rl)):
-            if not Path(folder).is_dir():
-                from .errors import MissingWeightsError
-
-                raise MissingWeightsError(f"{flag} {folder}: no such folder. Pass a Hugging Face model folder (one"
-                                          " written by save_pretrained, or a zoo model folder).")
         known = _manifest_world(args.rl) or _manifest_world(args.base)
         label = f"{Path(args.base).name}~{Path(args.rl).name}"
         _check_world(label, args.world, known)
@@ -266,6 +262,21 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     verdict = fitted_verdict(card)
     sys.stdout.write(card.to_markdown() + "".join(f"\n{line}" for line in verdict) + f"\nwritten to {out}\n")
     return 0
+
+
+def _check_model_folders(*folders: str) -> None:
+    """A typed error naming ``--base``/``--rl`` when it is missing, a file, or a folder without a model in it."""
+    from .errors import MissingWeightsError
+    from .sources.hf_folder import check_folder
+
+    fix = "Pass a Hugging Face model folder (one written by save_pretrained, or a zoo model folder)."
+    for flag, folder in zip(("--base", "--rl"), folders, strict=True):
+        path = Path(folder)
+        if path.is_file():
+            raise MissingWeightsError(f"{flag} {folder} is a file, not a folder. {fix}")
+        if not path.is_dir():
+            raise MissingWeightsError(f"{flag} {folder}: no such folder. {fix}")
+        check_folder(path)
 
 
 def _score_local(base: str, rl: str, out: Path, cfg: ScorecardConfig, world: str, progress: bool) -> Scorecard:

@@ -167,6 +167,22 @@ def test_scorecard_of_folders_without_a_world(tmp_path, capsys):
     assert "records its world: pass --world arithmetic" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("size", ["smoke", "validated"])
+def test_scorecard_names_a_bad_folder_before_asking_for_its_world(tmp_path, capsys, size):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    from .conftest import save_tiny_pair
+
+    base, _ = save_tiny_pair(tmp_path / "pair", scale=0.01, seed=1)
+    for argv, said in ((["--base", str(tmp_path / "empty"), "--rl", str(base)], "empty has no config.json"),
+                       (["--base", str(base), "--rl", str(tmp_path / "empty")], "empty has no config.json"),
+                       (["--base", str(tmp_path / "model.safetensors"), "--rl", str(base)],
+                        "model.safetensors is a file, not a folder")):
+        assert main(["scorecard", *argv, "--size", size]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "world" not in err, err
+
+
 def test_validate_without_labelled_pairs_says_how_to_build_them(tmp_path, monkeypatch, capsys):
     empty = tmp_path / "data"
     (empty / "zoo").mkdir(parents=True)
