@@ -223,6 +223,30 @@ def paired_diff_ci(
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+def paired_gain_p(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[float] | Float[np.ndarray, " n"],
+                  n_resamples: int = 4000, seed: int = 0) -> float:
+    """One-sided p-value that ``mean(a) > mean(b)``, where ``a[i]`` and ``b[i]`` belong to the same unit: a paired
+    sign-flip permutation test (scipy's ``permutation_test`` on the differences). Units with no difference carry no
+    sign, so the test runs on the others, exactly where there are at most ``log2(n_resamples)`` of them; 5 units
+    gained and none lost read p = 1/32 however many are unchanged. A paired percentile bootstrap is narrow there: for
+    5 gains of 1 among 64 units its 98.3% interval is about [0.016, 0.17], above 0 at a level the test does not
+    reach (p = 1/32 > 0.0083), hence this as a second reading. 1.0 when no unit differs."""
+    a_arr, b_arr = as_units(a, "a", ndim=1), as_units(b, "b", ndim=1)
+    if a_arr.shape != b_arr.shape:
+        raise InvalidConfigError(f"Paired samples must have equal length, got {a_arr.shape[0]} and {b_arr.shape[0]}.")
+    if not is_int(n_resamples) or n_resamples < 1:
+        raise InvalidConfigError(f"n_resamples must be a positive integer, got {n_resamples!r}.")
+    d = (a_arr - b_arr)[a_arr != b_arr]
+    if d.size == 0:
+        return 1.0
+    if d.size == 1:  # scipy needs two values; one unit's sign is up or down with probability 1/2 each
+        return 0.5 if d[0] > 0 else 1.0
+    res = sps.permutation_test((d,), lambda x, axis=-1: x.sum(axis=axis), permutation_type="samples",
+                               alternative="greater", n_resamples=n_resamples, vectorized=True,
+                               batch=BOOTSTRAP_BATCH, rng=np.random.default_rng(seed))
+    return float(res.pvalue)
+
+
 def paired_proportion_diff_ci(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[float] | Float[np.ndarray, " n"],
                               ci: float = 0.95) -> tuple[float, float]:
     """Newcombe's hybrid score interval ``(lo, hi)`` for ``mean(a) - mean(b)``, where ``a[i]`` and ``b[i]`` are 0/1

@@ -15,6 +15,9 @@ each is a (1 - 0.05/m) interval, m counting the levels the label's criterion can
 creation, every level otherwise), and the check as a whole keeps a 5% family-wise error rate.
 Bandits compare per-bandit sampled regret (base minus trained, paired CI above 0 means the trained model is better);
 that is one comparison.
+
+:func:`recheck_gain` reads every comparison again with a paired sign-flip permutation test in place of the bootstrap,
+so the records can show whether any verdict rests on the bootstrap's narrow intervals where few problems differ.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.passk import pass_at_k
-from ..analysis.stats import paired_diff_ci
+from ..analysis.stats import paired_diff_ci, paired_gain_p
 from ..errors import CorruptedCheckpointError
 
 CI_SEED = 0
@@ -100,6 +103,58 @@ def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], labe
         out["passed"] = None
     out["gain"] = bool(expanded or sharpened)
     return out
+
+
+def recheck_gain(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], label: str,
+                 check: Mapping[str, Any]) -> dict[str, Any]:
+    """The gain check read again with each comparison's paired bootstrap interval replaced by a one-sided paired
+    sign-flip permutation test at the same level (:func:`~rlmeta_interp.analysis.stats.paired_gain_p`), every other
+    criterion unchanged: which levels expand and sharpen (or whether regret fell), and whether the check passes. The
+    bootstrap is narrow where few problems differ, as they do at a depth the base never solves; this says whether any
+    verdict rests on that. JSON-ready; ``check`` is the stored :func:`gain_check` of the same evaluations."""
+    if check.get("kind") == "regret":
+        p = paired_gain_p(base_metrics["regret_sampled_per_bandit"], metrics["regret_sampled_per_bandit"], seed=CI_SEED)
+        gain = p < FAMILY_ALPHA / 2
+        return {"kind": "regret", "p": p, "alpha": FAMILY_ALPHA / 2, "gain": gain,
+                "passed": None if label == "no_signal" else gain}
+    if check.get("kind") != "passk":
+        return {"kind": check.get("kind", "none"), "passed": check.get("passed")}
+    n, alpha = int(metrics["n_samples"]), (1.0 - float(check["ci"])) / 2
+    first, levels = check["in_distribution_level"], check["levels"]
+    p: dict[str, dict[str, float]] = {}
+    for lv in levels:
+        b, t = base_metrics["by_level"][lv]["correct_counts"], metrics["by_level"][lv]["correct_counts"]
+        p[lv] = {f"pass@{k}": paired_gain_p(_per_problem(t, n, k), _per_problem(b, n, k), seed=CI_SEED) for k in (1, n)}
+    expanded = [lv for lv, r in levels.items() if int(lv) > int(first) and p[lv][f"pass@{n}"] < alpha
+                and r[f"trained_pass@{n}"] > r[f"guess_pass@{n}"]]
+    sharpened = [lv for lv in levels if p[lv]["pass@1"] < alpha]
+    passed = {"creation": bool(expanded), "activation": bool(sharpened)}.get(label)
+    return {"kind": "passk", "alpha": alpha, "p": p, "expanded_levels": expanded, "sharpened_levels": sharpened,
+            "passed": None if passed is None else passed and bool(check["in_distribution_ok"])}
+
+
+def _verdict(passed: bool | None) -> str:
+    return "n/a" if passed is None else ("passed" if passed else "failed")
+
+
+def recheck_records(manifests: Mapping[str, dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`recheck_gain` over every labelled trained manifest in ``manifests`` (name -> manifest) whose base is
+    there too: ``(how many were read, one row per model whose verdict or levels differ)``, each row naming the model,
+    its label, both verdicts and, for pass@k checks, both lists of expanded and sharpened levels."""
+    read, rows = 0, []
+    for name, m in sorted(manifests.items()):
+        base, check = manifests.get(str(m.get("base"))), m.get("gain_check")
+        if not m.get("label") or base is None or not check or "metrics" not in m:
+            continue
+        read += 1
+        again = recheck_gain(base["metrics"], m["metrics"], m["label"], check)
+        keys = ("passed", "expanded_levels", "sharpened_levels")
+        if any(again.get(k) != check.get(k) for k in keys):
+            rows.append({"model": name, "label": m["label"], "gain check": _verdict(check.get("passed")),
+                         "recheck": _verdict(again.get("passed")),
+                         **{f"{k.split('_')[0]}, check / recheck": f"{', '.join(check.get(k) or []) or 'none'} /"
+                            f" {', '.join(again.get(k) or []) or 'none'}" for k in keys[1:]}})
+    return read, rows
 
 
 def is_validation_case(label: str | None, check: Mapping[str, Any] | None) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import InvalidConfigError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, is_source_checkout, shipped_zoo_dir
-from .gain import is_validation_case
+from .gain import is_validation_case, recheck_records
 from .presets import DYNAMICS_PRESETS, earlier_runs, preset_specs, seed_design
 from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
@@ -107,6 +107,18 @@ def gain_rows(out_dir: str | Path) -> list[dict[str, Any]]:
 def gain_markdown(out_dir: str | Path) -> str:
     """``gain_rows`` as a Markdown table (percentages; n = samples per problem)."""
     return markdown_rows(gain_rows(out_dir), "(no labelled model with a per-level evaluation)")
+
+
+def gain_recheck(folders: Sequence[str | Path]) -> str:
+    """For data/README.md: the stored gain checks of the manifests in ``folders`` read again by
+    :func:`~rlmeta_interp.organism.gain.recheck_gain`, in a sentence, and the models whose verdict or levels differ."""
+    manifests = {m["name"]: m for folder in folders for m in map(read_json, manifest_files(folder))}
+    read, rows = recheck_records(manifests)
+    flipped = [r for r in rows if r["gain check"] != r["recheck"]]
+    said = (f"Of the {read} labelled trained models recorded with their base, the permutation test changes the"
+            f" verdict of {len(flipped)}" + (f" ({', '.join(r['model'] for r in flipped)})" if flipped else "")
+            + f", and the levels of {len(rows) - len(flipped)} (below).\n\n")
+    return said + markdown_rows(rows, "(no model whose levels differ)")
 
 
 def render_sections(text: str, sections: dict[str, str]) -> str:
@@ -268,7 +280,7 @@ def readme_sections(zoo_dir: str | Path, validation_dir: str | Path | None = Non
     vdir = validation_manifests_dir() if validation_dir is None else validation_dir
     pdir = pilot_manifests_dir() if pilot_dir is None else pilot_dir
     return {"zoo-table": markdown_table(zoo_dir), "gain-table": gain_markdown(vdir),
-            "validation-counts": validation_counts(vdir),
+            "validation-counts": validation_counts(vdir), "gain-recheck": gain_recheck([vdir, pdir]),
             "validation-budgets": preset_budgets(vdir),
             "validation-seeds": markdown_rows(seed_design("validation"), "(no trained model in the preset)"),
             "rebuild-table": markdown_rows(rebuild_rows(Path(pdir) / "rebuilds", vdir), "(no model rebuilt)"),

@@ -13,6 +13,7 @@ from rlmeta_interp.analysis.stats import (
     fold_scale,
     linear_cka,
     paired_diff_ci,
+    paired_gain_p,
     summarize,
     summarize_groups,
 )
@@ -69,6 +70,33 @@ def test_paired_diff_uses_pairing():
     c = b + 0.3 + np.random.default_rng(5).normal(scale=0.1, size=100)
     lo, hi = paired_diff_ci(c, b)
     assert lo < 0.3 + 0.05 and hi > 0.3 - 0.05 and hi - lo < 0.1
+
+
+def test_paired_gain_p_is_exact_where_the_bootstrap_is_narrow():
+    from scipy.stats import binomtest, ttest_rel
+
+    base, five = np.zeros(64), np.zeros(64)
+    five[:5] = 1.0  # 5 problems gained, none lost, 59 unchanged
+    # the bootstrap's 98.3% interval (a check over three levels) lies above 0 ...
+    assert paired_diff_ci(five, base, n_boot=4000, ci=1 - 0.05 / 3)[0] > 0
+    # ... where the exact sign-flip test (McNemar's, for 0/1 outcomes) reads 1/32, above the 0.83% per tail
+    assert paired_gain_p(five, base) == pytest.approx(1 / 32)
+    assert paired_gain_p(five, base) == pytest.approx(binomtest(5, 5, 0.5, alternative="greater").pvalue)
+    assert paired_gain_p(np.r_[five, np.zeros(500)], np.zeros(564)) == pytest.approx(1 / 32)  # unchanged units add nothing
+    mixed = five.copy()
+    mixed[10:12] = -1.0  # 5 gained, 2 lost
+    assert paired_gain_p(mixed, base) == pytest.approx(binomtest(5, 7, 0.5, alternative="greater").pvalue)
+    one = np.zeros(64)
+    one[0] = 1.0
+    assert paired_gain_p(one, base) == 0.5 and paired_gain_p(base, one) == 1.0 and paired_gain_p(base, base) == 1.0
+    # many differing units: a Monte Carlo permutation p close to the paired t-test's
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(0.3, 1, 300), rng.normal(0, 1, 300)
+    assert paired_gain_p(x, y) == pytest.approx(ttest_rel(x, y, alternative="greater").pvalue, abs=0.004)
+    with pytest.raises(InvalidConfigError, match="equal length"):
+        paired_gain_p([1.0, 2.0], [1.0])
+    with pytest.raises(InvalidConfigError, match="n_resamples"):
+        paired_gain_p([1.0, 2.0], [0.0, 0.0], n_resamples=True)
 
 
 def test_degenerate_and_single_values():

@@ -1,6 +1,7 @@
 import pytest
 
-from rlmeta_interp.organism.gain import case_label, gain_check, level_readings, refresh_gain_checks
+from rlmeta_interp.organism.gain import (case_label, gain_check, level_readings, recheck_gain, recheck_records,
+                                         refresh_gain_checks)
 
 
 def _level(counts, n=8, guess=0.0):
@@ -119,3 +120,34 @@ def test_case_label_marks_a_failed_gain_check():
     assert case_label("creation", None) == "creation, no gain"  # no check recorded: not a case
     assert case_label("no_signal", None) == "no_signal"  # a control has no gain to pass
     assert case_label("", {"passed": True}) == case_label(None, None) == ""
+
+
+def test_the_recheck_drops_a_level_only_the_narrow_bootstrap_passes():
+    base = _metrics({"4": _level([8] * 64), "5": _level([0] * 64), "6": _level([0] * 64)})
+    few = _metrics({"4": _level([8] * 64), "5": _level([4] * 5 + [0] * 59, guess=0.01),
+                    "6": _level([4] * 20 + [0] * 44, guess=0.01)})
+    g = gain_check(base, few, "creation")
+    assert g["expanded_levels"] == ["5", "6"]  # 5 problems of 64 expanded at depth 5: the bootstrap passes it
+    again = recheck_gain(base, few, "creation", g)
+    assert again["expanded_levels"] == ["6"] and again["passed"] is True
+    assert again["p"]["5"]["pass@8"] == pytest.approx(1 / 32) and again["alpha"] == pytest.approx(0.025 / 2)
+    only5 = _metrics({"4": _level([8] * 64), "5": _level([4] * 5 + [0] * 59, guess=0.01), "6": _level([0] * 64)})
+    g5 = gain_check(base, only5, "creation")
+    assert g5["passed"] and recheck_gain(base, only5, "creation", g5)["passed"] is False
+    names = {"b": {"name": "b", "metrics": base}, "t": {"name": "t", "base": "b", "label": "creation",
+                                                           "metrics": only5, "gain_check": g5},
+             "u": {"name": "u", "base": "b", "label": "creation", "metrics": few,
+                   "gain_check": g}, "orphan": {"name": "orphan", "base": "nowhere", "label": "creation"}}
+    read, rows = recheck_records(names)
+    assert read == 2 and [r["model"] for r in rows] == ["t", "u"]
+    assert rows[0]["gain check"] == "passed" and rows[0]["recheck"] == "failed"
+    assert rows[1]["expanded, check / recheck"] == "5, 6 / 6"
+
+
+def test_the_regret_recheck_is_a_one_sided_permutation_test():
+    base = {"regret_sampled_per_bandit": [6.0, 5.0, 7.0, 6.5] * 10}
+    better = {"regret_sampled_per_bandit": [3.0, 2.5, 4.0, 3.5] * 10}
+    again = recheck_gain(base, better, "creation", gain_check(base, better, "creation"))
+    assert again["kind"] == "regret" and again["passed"] and again["p"] < 0.001
+    assert recheck_gain(better, base, "creation", gain_check(better, base, "creation"))["passed"] is False
+    assert recheck_gain(base, better, "no_signal", gain_check(base, better, "no_signal"))["passed"] is None
