@@ -293,3 +293,30 @@ def test_a_world_with_one_base_of_a_class_keeps_the_pooled_cut():
     fitted = vf.fit_rules(calib, n_boot=200)
     assert set(fitted.world_cuts) == {"arithmetic"} and "bandits" not in fitted.world_scale
     assert fitted.rules_for("bandits") == fitted.rules
+
+
+def test_a_damaged_fitted_entry_is_named_not_read():
+    """The committed summary's fit reads back as itself; a hand-edited or damaged entry is a typed error naming
+    the field, never a fit that votes by a string or scales by zero."""
+    import copy
+
+    from rlmeta_interp.analysis.validation.fit import FittedRules
+    from rlmeta_interp.analysis.validation.reading import committed_summary
+    from rlmeta_interp.errors import CorruptedCheckpointError
+
+    stored = committed_summary()["fitted"]
+    assert FittedRules.from_dict(stored).to_dict() == stored
+    edits = {"auc, lo and hi must be numbers": lambda d: d["indicators"][0].update(auc="high"),
+             "ends below where it starts": lambda d: d["indicators"][0].update(lo=0.9, hi=0.5),
+             "votes must be True or False": lambda d: d["indicators"][0].update(votes="yes"),
+             "n must be a count": lambda d: d["indicators"][0].update(n=-3),
+             "cut must be a finite number": lambda d: d["indicators"][0].update(cut=float("inf")),
+             "coef must hold": lambda d: d.update(coef=d["coef"][:-1]),
+             "every scale must be a positive": lambda d: next(iter(d["world_scale"].values())).update(x=0.0),
+             "world_cuts.* not finite": lambda d: next(iter(d["world_cuts"].values())).update(x=float("nan")),
+             "KeyError: 'rules'": lambda d: d.pop("rules")}
+    for said, edit in edits.items():
+        damaged = copy.deepcopy(stored)
+        edit(damaged)
+        with pytest.raises(CorruptedCheckpointError, match=said + ".*Restore the summary from git"):
+            FittedRules.from_dict(damaged)
