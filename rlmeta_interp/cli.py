@@ -242,6 +242,13 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     if args.layer is not None:
         cfg = cfg.replace(layer=args.layer)
     if local:
+        recorded = {w for w in (_manifest_world(args.base), _manifest_world(args.rl)) if w}
+        if len(recorded) > 1:
+            from .errors import IncompatiblePairError
+
+            raise IncompatiblePairError(f"--base {args.base} and --rl {args.rl} were trained in different worlds"
+                                        f" ({' and '.join(sorted(recorded))}, by their manifests): they are no base"
+                                        " and its tuned model. Pass the base the RL model was tuned from.")
         known = _manifest_world(args.rl) or _manifest_world(args.base)
         label = f"{Path(args.base).name}~{Path(args.rl).name}"
         _check_world(label, args.world, known)

@@ -37,6 +37,7 @@ from . import registry, sources
 from .config import LoadConfig, ModelSpec, PairSpec
 from .errors import HookNotFoundError, IncompatiblePairError, InvalidConfigError
 from .hooks import SITES, hook_name, parse_hook_name, resolve_layer
+from .io import WEIGHTS_FILE, sha256_file
 from .sampling import context_length, encode_prompts
 from .sources.hf_folder import DTYPES, check_device, load_hf_folder
 
@@ -325,6 +326,26 @@ def validate_pair(base: LoadedModel, rl: LoadedModel) -> None:
         )
 
 
+def check_tuned_from(base: LoadedModel, rl: LoadedModel) -> None:
+    """Raise IncompatiblePairError when the tuned model's manifest records the weights it was tuned from
+    (``base_weights_sha256``, as every zoo model's does) and ``base`` holds other weights: every reading of such a
+    "pair" would measure two unrelated models. Folders without that record (a real RL checkpoint) pass unchecked."""
+    want = (rl.manifest or {}).get("base_weights_sha256")
+    if not want:
+        return
+    have = ((base.manifest or {}).get("files") or {}).get(WEIGHTS_FILE)
+    weights = Path(base.folder) / WEIGHTS_FILE
+    if not have and weights.exists():
+        have = sha256_file(weights)
+    if have != want:
+        named = (rl.manifest or {}).get("base") or "its base"
+        raise IncompatiblePairError(
+            f"{rl.name} was tuned from {named} (its manifest records base weights {want[:12]}...), but {base.name}"
+            f" holds {'other weights (' + have[:12] + '...)' if have else f'no {WEIGHTS_FILE}'}: the two are not a base"
+            f" and its tuned model. Pass the folder of {named} as the base (the zoo names it: `rlmeta-interp list`)."
+        )
+
+
 def load_pair(name_or_models: str | tuple[str | os.PathLike, str | os.PathLike] | PairSpec,
               config: LoadConfig = LoadConfig()) -> Pair:
     """A registered pair name, a :class:`PairSpec`, or ``(base, rl)`` as names/folders -> validated :class:`Pair`."""
@@ -337,6 +358,7 @@ def load_pair(name_or_models: str | tuple[str | os.PathLike, str | os.PathLike] 
             log.warning("load_pair: the base and the tuned model are the same folder (%s): every comparison reads no"
                         " change. Pass the tuned model's folder as the second one.", base.folder)
         spec = PairSpec(name=f"{base.name}~{rl.name}", base=base.spec, rl=rl.spec)
+        check_tuned_from(base, rl)
     else:
         spec = name_or_models if isinstance(name_or_models, PairSpec) else registry.get_pair(str(name_or_models))
         base = load_spec(spec.base, config)

@@ -41,6 +41,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from rlmeta_interp.cli import build_parser  # noqa: E402
+from rlmeta_interp.paths import shipped_zoo_dir  # noqa: E402
 
 ZOO = Path(__file__).resolve().parents[1] / "data" / "zoo"
 
@@ -75,6 +76,9 @@ def test_list_marks_pairs_that_can_run_now(capsys):
     assert "how:" in capsys.readouterr().out
 
 
+ZOO = shipped_zoo_dir()
+
+
 @pytest.mark.parametrize("argv,fix", [
     (["zoo", "build", "--preset", "foo"], "Unknown preset 'foo'. Zoo presets: demo"),
     (["zoo", "build", "--preset", "dem"], "Did you mean: demo"),
@@ -90,6 +94,8 @@ def test_list_marks_pairs_that_can_run_now(capsys):
     (["scorecard", "demo-arith-d050-rl-correct", "--base", "x", "--rl", "y"], "not both"),
     (["scorecard", "--base", "/no/such/base", "--rl", "/no/such/rl"], "--base /no/such/base: no such folder"),
     (["scorecard", "demo-arith-d050-rl-correct", "--indicators"], "--indicators was given no names"),
+    (["scorecard", "--base", str(ZOO / "demo-arith-d050-base"), "--rl", str(ZOO / "paper-bandit-d000-rl-correct"),
+      "--size", "smoke"], "different worlds \\(arithmetic and bandits"),
     (["scorecard", "demo-arith-d050-rl-correct", "--world", "bandits", "--size", "smoke"],
      "trained in the 'arithmetic' world .*not 'bandits': drop --world or pass --world arithmetic"),
 ])

@@ -183,6 +183,23 @@ def test_a_pair_of_one_folder_twice_is_loaded_with_a_warning(tiny_folders, caplo
     assert pair.base.folder == pair.rl.folder and "are the same folder" in caplog.text
 
 
+def test_a_tuned_model_is_paired_only_with_the_weights_it_was_tuned_from(tmp_path):
+    import shutil
+
+    from rlmeta_interp.paths import shipped_zoo_dir
+
+    zoo = shipped_zoo_dir()
+    rl = zoo / "paper-bandit-d000-rl-correct"
+    assert load_pair((zoo / "paper-bandit-d000-base", rl)).rl.name == "paper-bandit-d000-rl-correct"
+    with pytest.raises(IncompatiblePairError, match=r"tuned from paper-bandit-d000-base .* demo-arith-d050-base holds"
+                                                    r" other weights"):
+        load_pair((zoo / "demo-arith-d050-base", rl))
+    # a base folder without a manifest is checked by its weights file
+    bare = shutil.copytree(zoo / "paper-bandit-d000-base", tmp_path / "bare")
+    (bare / "manifest.json").unlink()
+    assert load_pair((bare, rl)).base.manifest is None
+
+
 def test_a_dict_for_the_load_config_names_loadconfig(tiny_folders):
     for call in (lambda: load_model(tiny_folders["llama"], {"dtype": "float32"}),
                  lambda: load_pair((tiny_folders["llama"], tiny_folders["llama"]), {"dtype": "float32"})):
