@@ -116,6 +116,13 @@ def ridge_probe_r2(
     so rows of one episode (strongly correlated) never sit on both sides of a fold.
     """
     y = center_targets(targets, config.center)
+    if y.shape[0] and not np.any(y.var(axis=0) > 0):  # sklearn's R^2 reads a constant target as 1.0, a perfect probe
+        after = f" after centring (center={config.center!r})" if config.center != "none" else ""
+        raise InvalidConfigError(
+            f"The targets have no variance{after} in any column, so R^2 is undefined (sklearn would read 1.0, a"
+            " perfect probe). Probe a quantity that varies across rows (with row centring, one whose entries differ"
+            " within a row)."
+        )
     g = None if groups is None else np.asarray(groups).reshape(-1)
     if g is not None and g.shape[0] != y.shape[0]:
         raise InvalidConfigError(f"groups has {g.shape[0]} entries for {y.shape[0]} target rows: give one per row.")

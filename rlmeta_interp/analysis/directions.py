@@ -216,10 +216,14 @@ def direction_cosines(
                 float(_cos_rows(_fit_dir(xb, y_b[p], config), _fit_dir(xr, y_r[q if kind == "indep" else p], config)))
                 for p, q in perms
             ])
+            null = null[np.isfinite(null)]  # a permutation that leaves a model without a direction is no draw
             empty = null.size == 0
             row[f"null_{kind}_mean"] = float("nan") if empty else float(null.mean())
             row[f"null_{kind}_hi"] = float("nan") if empty else float(np.quantile(null, (1 + config.ci) / 2))
-            row[f"p_{kind}"] = float("nan") if empty else float((1 + (null >= cos).sum()) / (1 + null.size))
+            # no cosine (a model without a direction: e.g. constant activations) has no p-value either; comparing
+            # with NaN would count no null draw at or above it and read the smallest p there is
+            undefined = empty or not np.isfinite(cos)
+            row[f"p_{kind}"] = float("nan") if undefined else float((1 + (null >= cos).sum()) / (1 + null.size))
         row["n"] = n
         rows.append(row)
     return pd.DataFrame(rows)

@@ -55,6 +55,18 @@ def test_center_targets_rows():
         center_targets(y[:, :1], "row")
 
 
+def test_targets_without_variance_are_refused_not_read_as_a_perfect_probe():
+    x = torch.randn(60, 5, generator=torch.Generator().manual_seed(0))
+    cfg = RidgeProbeConfig(n_boot=20, n_shuffles=1)
+    with pytest.raises(InvalidConfigError, match=r"no variance after centring \(center='row'\).*would read 1.0"):
+        ridge_probe_r2(x, torch.ones(60, 3), cfg)  # every arm equal: nothing left after row centring
+    with pytest.raises(InvalidConfigError, match="no variance in any column"):
+        ridge_probe_r2(x, torch.ones(60, 1), RidgeProbeConfig(center="none", n_boot=20, n_shuffles=1))
+    varied = torch.ones(60, 3)
+    varied[::2, 0] = 2.0  # one arm differs on half the rows: a probe has something to find
+    assert np.isfinite(ridge_probe_r2(x, varied, cfg)["r2"]).all()
+
+
 def test_bag_of_token_counts_matches_bincount():
     tokens = torch.tensor([[1, 2, 2, 0], [3, 3, 3, 1]])
     mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])

@@ -68,6 +68,13 @@ def test_orthogonal_directions_do_not_beat_null():
     assert row["cosine"] < row["null_shared_mean"] and row["p_shared"] > 0.5
 
 
+def test_a_model_without_a_direction_has_no_p_value():
+    y = np.r_[np.zeros(20), np.ones(20)].astype(int)
+    rl = {0: torch.randn(40, 8, generator=torch.Generator().manual_seed(0))}
+    row = direction_cosines({0: torch.ones(40, 8)}, rl, y, config=DirectionConfig(n_boot=50, n_shuffles=19)).iloc[0]
+    assert np.isnan(row["cosine"]) and np.isnan(row["p_indep"]) and np.isnan(row["p_shared"])  # not 1/20, the smallest p there is
+
+
 def test_probe_method_cosines():
     base, rl, y = _planted(shared=True, n=120)
     df = direction_cosines({0: base[0]}, {0: rl[0]}, y, config=DirectionConfig(method="probe", n_shuffles=10, n_boot=20))
