@@ -33,6 +33,7 @@ from torch import Tensor
 
 from ..config import FrozenConfig, check_range
 from ..errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError, MissingWeightsError
+from ..inputs import check_token_batch
 from ..io import atomic_dir, hash_tensors, load_tensors, read_json, save_tensors_atomic, write_json_atomic
 from ..views import tl_view
 from .checkpointing import (
@@ -422,22 +423,33 @@ def splice_ce_loss(
     ``clean, spliced, zero_ablated, delta_ce`` (spliced - clean), ``delta_ci_lo/hi`` (bootstrap over sequences),
     ``ce_recovered`` ((zero - spliced) / (zero - clean), SAELens's "CE loss score"), ``n_tokens``.
     """
-    if tokens.ndim != 2 or tokens.shape[1] < 2:
+    if not models:
+        raise EmptyInputError("No models given: pass {name: model}.")
+    if not isinstance(hook, str):
+        raise InvalidConfigError(f"hook must be a hook name (e.g. rlmeta_interp.hooks.hook_name(layer)), got {hook!r}.")
+    views = {name: tl_view(model) for name, model in models.items()}
+    for name, tl in views.items():  # the model's own checks: ids in its vocabulary, right padding, its context
+        tokens, mask = check_token_batch(tokens, attention_mask, vocab_size=tl.cfg.d_vocab, n_ctx=tl.cfg.n_ctx,
+                                         what=f"tokens for {name}")
+    if tokens.shape[1] < 2:
         raise InvalidConfigError(f"tokens must be [batch, pos] with pos >= 2, got shape {tuple(tokens.shape)}.")
-    mask = torch.ones_like(tokens) if attention_mask is None else attention_mask
     target_mask = mask[:, 1:].double()  # the loss at position t predicts token t + 1
     if target_mask.sum() == 0:
         raise EmptyInputError("No predicted tokens: every sequence is a single real token.")
+    d_in = getattr(getattr(sae, "cfg", None), "d_in", None)
 
     def splice(act: Tensor, hook: Any) -> Tensor:
+        if act.ndim != 3 or (d_in is not None and act.shape[-1] != d_in):
+            raise InvalidConfigError(
+                f"The SAE reads {d_in}-wide vectors but {hook.name} gives activations of shape {tuple(act.shape)}:"
+                " splice it at the hook it was trained on (one vector per position, as hook_resid_post gives).")
         return sae.decode(sae.encode(act)).to(act.dtype)
 
     def zero(act: Tensor, hook: Any) -> Tensor:
         return torch.zeros_like(act)
 
     rows = []
-    for name, model in models.items():
-        tl = tl_view(model)
+    for name, tl in views.items():
         if hook not in tl.hook_dict:
             from ..errors import HookNotFoundError
 

@@ -142,6 +142,33 @@ def test_splice_ce_loss_against_manual_forward(tiny_tl):
     assert row["n_tokens"] == int(mask[:, 1:].sum())
 
 
+def test_splice_ce_loss_refuses_inputs_it_cannot_honour(tiny_tl):
+    from rlmeta_interp.errors import EmptyInputError, HookNotFoundError, InputTooLongError
+
+    hook, sae = hook_name(0), _identity_sae(16)
+    seq = torch.randint(1, 12, (1, 8), generator=torch.Generator().manual_seed(1))
+    left = torch.cat([torch.zeros(1, 4, dtype=torch.long), seq], 1)
+    left_mask = torch.cat([torch.zeros(1, 4), torch.ones(1, 8)], 1).long()
+    bad = {"right-padded": (left, left_mask), "only 0 and 1": (seq, 2 * torch.ones_like(seq)),
+           "integer tensor": (seq.float(), None), "vocabulary has ids 0..11": (seq + 20, None),
+           "ids' shape": (seq, torch.ones(1, 7).long())}
+    for said, (tokens, mask) in bad.items():
+        with pytest.raises(InvalidConfigError, match=said):
+            splice_ce_loss({"m": tiny_tl}, sae, hook, tokens, mask, n_boot=20)
+    with pytest.raises(InputTooLongError, match="context of 32"):
+        splice_ce_loss({"m": tiny_tl}, sae, hook, torch.ones(1, 40).long(), n_boot=20)
+    with pytest.raises(InvalidConfigError, match="SAE reads 24-wide vectors"):
+        splice_ce_loss({"m": tiny_tl}, _identity_sae(24), hook, seq, n_boot=20)
+    with pytest.raises(InvalidConfigError, match="one vector per position"):
+        splice_ce_loss({"m": tiny_tl}, sae, "blocks.0.attn.hook_pattern", seq, n_boot=20)
+    with pytest.raises(InvalidConfigError, match="hook must be a hook name"):
+        splice_ce_loss({"m": tiny_tl}, sae, 0, seq, n_boot=20)
+    with pytest.raises(HookNotFoundError):
+        splice_ce_loss({"m": tiny_tl}, sae, "blocks.9.hook_resid_post", seq, n_boot=20)
+    with pytest.raises(EmptyInputError):
+        splice_ce_loss({}, sae, hook, seq, n_boot=20)
+
+
 @pytest.mark.parametrize(("architecture", "normalize"), [("topk", "none"), ("batchtopk", "expected_average_only_in")])
 def test_train_sae_resumes_bit_for_bit(tmp_path, planted, architecture, normalize):
     from rlmeta_interp.errors import CheckpointMismatchError
