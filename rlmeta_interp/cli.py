@@ -224,7 +224,10 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     if not local and args.pair is None:
         raise InvalidConfigError("Name a pair to score (see `rlmeta-interp list`), or pass --base DIR --rl DIR.")
     if local:  # the folders are checked before anything is asked of them (their world, a fitted config)
-        _check_model_folders(args.base, args.rl)
+        from .sources.hf_folder import check_model_path
+
+        check_model_path(args.base, "--base")
+        check_model_path(args.rl, "--rl")
     if args.size == "validated":
         from . import registry
         from .jobs import validated_scorecard_config
@@ -269,21 +272,6 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     verdict = fitted_verdict(card)
     sys.stdout.write(card.to_markdown() + "".join(f"\n{line}" for line in verdict) + f"\nwritten to {out}\n")
     return 0
-
-
-def _check_model_folders(*folders: str) -> None:
-    """A typed error naming ``--base``/``--rl`` when it is missing, a file, or a folder without a model in it."""
-    from .errors import MissingWeightsError
-    from .sources.hf_folder import check_folder
-
-    fix = "Pass a Hugging Face model folder (one written by save_pretrained, or a zoo model folder)."
-    for flag, folder in zip(("--base", "--rl"), folders, strict=True):
-        path = Path(folder)
-        if path.is_file():
-            raise MissingWeightsError(f"{flag} {folder} is a file, not a folder. {fix}")
-        if not path.is_dir():
-            raise MissingWeightsError(f"{flag} {folder}: no such folder. {fix}")
-        check_folder(path)
 
 
 def _score_local(base: str, rl: str, out: Path, cfg: ScorecardConfig, world: str, progress: bool) -> Scorecard:

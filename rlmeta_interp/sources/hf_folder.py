@@ -66,6 +66,18 @@ def check_folder(folder: Path) -> None:
         )
 
 
+def check_model_path(path: str | os.PathLike, what: str) -> None:
+    """MissingWeightsError naming ``what`` (e.g. a command-line flag) when ``path`` is a file, does not exist, or is
+    a folder without a model in it (:func:`check_folder`)."""
+    fix = "Pass a Hugging Face model folder (one written by save_pretrained, or a zoo model folder)."
+    folder = Path(path)
+    if folder.is_file():
+        raise MissingWeightsError(f"{what} {path} is a file, not a folder. {fix}")
+    if not folder.is_dir():
+        raise MissingWeightsError(f"{what} {path}: no such folder. {fix}")
+    check_folder(folder)
+
+
 def _keys(keys: Any) -> str:
     keys = sorted(str(k) for k in keys or ())
     more = f" and {len(keys) - _SHOW_KEYS} more" if len(keys) > _SHOW_KEYS else ""

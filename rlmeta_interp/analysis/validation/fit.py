@@ -43,6 +43,7 @@ from scipy.special import expit
 from ...errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError
 from ..indicators import REGISTRY, metrics_of
 from ..indicators.core import INDICATORS, ScorecardRules
+from .fitcheck import check_fitted_rules, check_indicator_fit
 from .labels import LABELS
 from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, recall_exact_ci,
                       roc_auc_ci, roc_points, youden_threshold)
@@ -99,10 +100,6 @@ def pair_table(cards: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
 @dataclass(frozen=True)
 class IndicatorFit:
     """One indicator's calibration reading: its AUC with CI over ``n`` pairs (NaN where it could not be scored), the
@@ -118,21 +115,7 @@ class IndicatorFit:
     reason: str
 
     def __post_init__(self) -> None:
-        where = f"IndicatorFit {self.name!r}"
-        if not isinstance(self.name, str) or not self.name or not isinstance(self.reason, str):
-            raise InvalidConfigError(f"{where}: name and reason must be strings, got {self.name!r}, {self.reason!r}.")
-        aucs = (self.lo, self.auc, self.hi)
-        if not all(_is_number(a) and (np.isnan(a) or 0.0 <= a <= 1.0) for a in aucs):
-            raise InvalidConfigError(f"{where}: auc, lo and hi must be numbers in [0, 1] (NaN where unscored), got"
-                                     f" {aucs}.")
-        if not np.isnan(aucs).any() and self.lo > self.hi:
-            raise InvalidConfigError(f"{where}: its CI [{self.lo}, {self.hi}] ends below where it starts.")
-        if not isinstance(self.n, (int, np.integer)) or isinstance(self.n, bool) or self.n < 0:
-            raise InvalidConfigError(f"{where}: n must be a count of pairs, got {self.n!r}.")
-        if self.cut is not None and not (_is_number(self.cut) and np.isfinite(self.cut)):
-            raise InvalidConfigError(f"{where}: cut must be a finite number or None, got {self.cut!r}.")
-        if not isinstance(self.votes, (bool, np.bool_)):
-            raise InvalidConfigError(f"{where}: votes must be True or False, got {self.votes!r}.")
+        check_indicator_fit(self)
 
 
 @dataclass(frozen=True)
@@ -153,27 +136,7 @@ class FittedRules:
     world_scale: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.rules, ScorecardRules) or not all(isinstance(f, IndicatorFit) for f in self.indicators):
-            raise InvalidConfigError("FittedRules takes ScorecardRules and a tuple of IndicatorFit.")
-        k = len(self.inputs)
-        for name in ("impute", "mean", "scale", "coef"):
-            values = getattr(self, name)
-            if len(values) not in (0, k) or not all(_is_number(v) and np.isfinite(v) for v in values):
-                raise InvalidConfigError(f"FittedRules.{name} must hold {k} finite numbers, one per summary input"
-                                         f" {list(self.inputs)} (or none), got {list(values)}.")
-        spreads = [*self.scale, *(v for c in self.world_scale.values() for v in c.values())]
-        if any(not (_is_number(v) and v > 0) for v in spreads):
-            raise InvalidConfigError(f"FittedRules: every scale must be a positive number, got {spreads}.")
-        if not (_is_number(self.intercept) and np.isfinite(self.intercept)):
-            raise InvalidConfigError(f"FittedRules.intercept must be a finite number, got {self.intercept!r}.")
-        if not isinstance(self.n_calibration, (int, np.integer)) or isinstance(self.n_calibration, bool) \
-                or self.n_calibration < 0:
-            raise InvalidConfigError(f"FittedRules.n_calibration must be a count of pairs, got {self.n_calibration!r}.")
-        for attr in ("world_cuts", "world_scale"):
-            for world, cuts in getattr(self, attr).items():
-                bad = {n: v for n, v in cuts.items() if not (_is_number(v) and np.isfinite(v))}
-                if bad:
-                    raise InvalidConfigError(f"FittedRules.{attr}[{world!r}] holds values that are not finite: {bad}.")
+        check_fitted_rules(self, IndicatorFit)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rules": self.rules.to_dict(), "indicators": [vars(f) for f in self.indicators],
