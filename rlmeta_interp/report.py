@@ -140,6 +140,9 @@ class MeterAccuracy:
     # every test on held-out pairs no fit had seen, in the order read (analysis.validation.testlines.tests_in_order);
     # when there are any, the pooled figure above is no test of its own
     tests: tuple[str, ...] = ()
+    # whether the test the bar is judged on meets its criteria read over base models with exact tests
+    # (analysis.validation.bases); None: not read (no per-pair table beside the summary)
+    over_bases: bool | None = None
 
     def text(self) -> str:
         ci = fmt_interval(self.ci_lo, self.ci_hi, pct=True)
@@ -150,7 +153,10 @@ class MeterAccuracy:
             f"{c.replace('_', ' ')} {int(k)}/{int(m)} {fmt_interval(lo, hi, pct=True)}"
             for c, (k, m, lo, hi) in self.exact.items())) if self.exact else ""
         who = "the last of those tests" if self.tests else "it"  # with tests, the bar is judged on the latest alone
-        bar = {True: f"; {who} meets the project's bar", None: ""}.get(self.meets_bar, (
+        bases = {True: ", and over base models too", False: (" by its registered intervals, but not over base models"
+                                                            " (exact tests; README, 'The same test over base"
+                                                            " models')"), None: ""}[self.over_bases]
+        bar = {True: f"; {who} meets the project's bar{bases}", None: ""}.get(self.meets_bar, (
             f"; {who} does not meet the project's bar (README, 'How far to trust each vote', and the caveats under it)"))
         pooled = ", pooled over every held-out pair, which is no test of its own" if self.tests else ""
         tests = ("; on held-out pairs no fit had seen, test by test in the order read: "
@@ -187,16 +193,28 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
                 continue
             n = scope.get("n_pairs", data.get("n_pairs"))
             exact = ((data.get("evaluation") or {}).get("summary") or {}).get("recall_exact_ci")
-            bar, tests = None, ()
+            bar, tests, over_bases = None, (), None
             if isinstance(data.get("evaluation"), dict) and "indicators" in data["evaluation"]:
                 from .analysis.validation.bar import meets_bar
                 from .analysis.validation.testlines import tests_in_order
 
                 bar, tests = meets_bar(data), tuple(tests_in_order(data))
+                over_bases = _over_bases(data, path.parent)
             return MeterAccuracy(float(value), _finite(lo), _finite(hi), int(n) if _finite(n) else None, key,
                                  scope.get("split", data.get("split")), path, _finite(scope.get("constant_baseline")),
-                                 exact if isinstance(exact, dict) else None, bar, tests)
+                                 exact if isinstance(exact, dict) else None, bar, tests, over_bases)
     return None
+
+
+def _over_bases(summary: dict[str, Any], folder: Path) -> bool | None:
+    """Whether the judged test of ``summary`` meets the bar over base models, read from the per-pair table beside it;
+    None without that table."""
+    from .analysis.validation.bases import judged_test_over_bases
+    from .analysis.validation.reading import stored_pair_rows
+
+    pairs = stored_pair_rows(folder)
+    read = None if pairs is None else judged_test_over_bases(summary, pairs)
+    return None if read is None else bool(read["established"])
 
 
 def meter_accuracy_text(acc: MeterAccuracy | None) -> str:

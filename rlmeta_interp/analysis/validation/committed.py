@@ -140,7 +140,7 @@ def _write(new: dict[str, Any], table: pd.DataFrame, folder: Path, table_dir: st
     out = Path(table_dir) if table_dir is not None else folder
     write_validation_table(new, table, out)
     if table_dir is None:  # the figures of record changed: the README's paragraph follows them
-        record_trust_paragraph(new)
+        record_trust_paragraph(new, stored_pair_rows(out))
     return new
 
 

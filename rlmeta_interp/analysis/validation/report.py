@@ -19,6 +19,7 @@ from ...errors import EmptyInputError
 from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
+from .bases import judged_test_over_bases
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
                   clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
                   judgements_since_fit_change, meets_bar, with_fit_change)
@@ -27,7 +28,8 @@ from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
-from .testlines import bases_text, clean_test_line, judged_lines, last_change_text, pending_text, tests_in_order_line
+from .testlines import (base_level_line, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
+                        tests_in_order_line)
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +190,25 @@ def _wrap(text: str) -> str:
     return "\n".join(out)
 
 
-def render_trust_paragraph(summary: dict[str, Any] | None) -> str:
-    """The README's "How far to trust each vote" paragraph, from a validation summary (None: no table yet)."""
-    return _wrap(_trust_text(summary))
+def render_trust_paragraph(summary: dict[str, Any] | None, pairs: pd.DataFrame | None = None) -> str:
+    """The README's "How far to trust each vote" paragraph, from a validation summary (None: no table yet) and,
+    where given, its per-pair table as stored (:func:`~.reading.stored_pair_rows`), from which the test the bar is
+    judged on is also read over base models (:mod:`.bases`)."""
+    return _wrap(_trust_text(summary, pairs))
 
 
-def _trust_text(summary: dict[str, Any] | None) -> str:
+def _base_level(summary: dict[str, Any], pairs: pd.DataFrame | None) -> tuple[str, str, bool | None]:
+    """The line on the judged test read over bases, the note the first line adds to that test, and whether the bar's
+    criteria hold over bases ("", "", None without a pair table or a test)."""
+    read = None if pairs is None else judged_test_over_bases(summary, pairs)
+    if read is None:
+        return "", "", None
+    note = (", and over base models it is " + ("established" if read["established"] else "not established")
+            + " (next line)")
+    return base_level_line(read, read["n_pairs"], read["n_bases"]), note, bool(read["established"])
+
+
+def _trust_text(summary: dict[str, Any] | None, pairs: pd.DataFrame | None = None) -> str:
     head = "**How far to trust each vote.**"
     partial = _partial_build_line(summary)
     if summary is None:
@@ -203,6 +218,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
                 " split. Until it has run, every vote is a hand-set rule never checked against a known creation case:"
                 " read a *creation* verdict only beside a same-budget random-reward control.")
     ev, fit = summary["evaluation"], summary["fitted"]
+    base_line, base_note, over_bases = _base_level(summary, pairs)
     s, const, gtc = ev["summary"], ev["constant_baseline"], ev.get("gain_then_constant")
     rec = ", ".join(f"{k} {_f(v)}" for k, v in s["recall"].items())
     voting = [r for r in ev["indicators"] if r["votes"]]
@@ -213,7 +229,7 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         f"{head} Measured by `rlmeta-interp validate` on {fit['n_calibration']} calibration and {ev['n_test']}"
         f" held-out test pairs (`figures/{SUMMARY_JSON}`); thresholds and the summary rule were fitted on the"
         " calibration pairs only." + partial,
-        *filter(None, [tests_in_order_line(summary)]),
+        *filter(None, [tests_in_order_line(summary, base_note), base_line]),
         f"- Summary on the test pairs: balanced accuracy {_f(s['balanced_accuracy'])} (95% CI {_f(s['ci_lo'])} to"
         f" {_f(s['ci_hi'])}) against {_f(const['balanced_accuracy'])} for always answering '{const['answer']}'"
         + ("" if not gtc else f" and {_f(gtc['balanced_accuracy'])}" + (
@@ -316,7 +332,9 @@ def _trust_text(summary: dict[str, Any] | None) -> str:
         # a pass after judged misses is reported with them, never as the fit meeting the bar on its own
         missed = [a for a in judgements_since_fit_change(run) if not a["judged_before"]["met_bar"]]
         n = len(missed)
-        verdict = f"{these} meet {bar}." + (
+        over = {None: "", True: " Read over base models with exact tests (the second line), they meet it too.",
+                False: " Read over base models with exact tests (the second line), they do not establish it."}[over_bases]
+        verdict = f"{these} meet {bar}." + over + (
             f" The same fit missed the bar on {n} earlier judged test{'s' if n != 1 else ''} (the 'Judged test'"
             f" line{'s' if n != 1 else ''} above), so this is a pass after a miss, not a first pass: {caution}"
             if n else "")
@@ -464,13 +482,15 @@ def validate_command(*, out: str | Path | None = None, sizes: str = "demo", pair
     return summary
 
 
-def record_trust_paragraph(summary: dict[str, Any]) -> None:
-    """Rewrite the trust paragraph of the checkout's README.md from ``summary`` (nothing outside a checkout)."""
-    from ...paths import REPO_ROOT
+def record_trust_paragraph(summary: dict[str, Any], pairs: pd.DataFrame | None = None) -> None:
+    """Rewrite the trust paragraph of the checkout's README.md from ``summary`` and its per-pair table as stored
+    (default: the figures of record's; nothing outside a checkout)."""
+    from ...paths import REPO_ROOT, record_figures_dir
 
     readme = REPO_ROOT / "README.md"
     # rendered from the summary as the table stores it (sorted keys), so that the paragraph is the same whether it
     # is written now or rendered later from the committed JSON
     stored = json.loads(json.dumps(summary, sort_keys=True, default=str))
     if readme.exists():
-        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(stored)))
+        pairs = stored_pair_rows(record_figures_dir()) if pairs is None else pairs
+        write_text_atomic(readme, readme_with_trust(readme.read_text(), render_trust_paragraph(stored, pairs)))

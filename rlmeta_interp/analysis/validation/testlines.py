@@ -82,16 +82,17 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
     return parts
 
 
-def tests_in_order_line(summary: dict[str, Any]) -> str:
-    """The trust paragraph's first line once a table has had more than its pooled reading (:func:`tests_in_order`);
-    empty when it has not."""
+def tests_in_order_line(summary: dict[str, Any], last_note: str = "") -> str:
+    """The trust paragraph's first line once a table has had more than its pooled reading (:func:`tests_in_order`),
+    with ``last_note`` after the last test; empty when it has not."""
     parts = tests_in_order(summary)
     if not parts:
         return ""
+    parts[-1] += last_note
     return ("- **Read first: every test of the meter, in the order it was read** (summary balanced accuracy on"
             " held-out pairs no fit had seen; the lines below give the current fit's tests in full): " + "; ".join(
-                f"({i}) {t}" for i, t in enumerate(parts, 1)) + ". The pooled numbers of the next line are no test"
-            " of their own.")
+                f"({i}) {t}" for i, t in enumerate(parts, 1)) + ". The pooled numbers of the line 'Summary on the test"
+            " pairs' are no test of their own.")
 
 
 def judged_lines(summary: dict[str, Any]) -> list[str]:
@@ -129,8 +130,11 @@ def evaluation_text(ev: dict[str, Any]) -> str:
     rule = ev["vote_rule"]
     rule_wrong = rule.get("read_wrong") or {}
     voting = [r for r in ev["indicators"] if r["votes"] and r.get("test_n")]
+    gtc = ev.get("gain_then_constant")
     return (f"summary balanced accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to"
-            f" {fmt2(s['ci_hi'])}) against {fmt2(const['balanced_accuracy'])} for always answering '{const['answer']}';"
+            f" {fmt2(s['ci_hi'])}) against {fmt2(const['balanced_accuracy'])} for always answering '{const['answer']}'"
+            + ("" if not gtc else f" and {fmt2(gtc['balanced_accuracy'])} for the gain check followed by always"
+               f" answering '{gtc['answer']}'") + ";"
             " recall " + ", ".join(f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)})" for c, (k, n, lo, hi) in exact.items())
             + "; read wrong: " + wrong_pairs(wrong)
             + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])}), recall "
@@ -181,3 +185,27 @@ def bases_text(r: dict[str, Any]) -> str:
     if n is None:
         return ""
     return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")
+
+
+def base_level_line(reading: dict[str, Any], n_pairs: int, n_bases: int) -> str:
+    """The trust paragraph's line on the test the bar is judged on, read over base models
+    (:func:`~.bases.base_reading`)."""
+    def auc(name: str, r: dict[str, Any]) -> str:
+        return (f"{name} {fmt2(r['auc'])} ({r['creation']} creation and {r['activation']} activation bases; exact"
+                f" p = {r['p']:.3f})")
+
+    short = [f"{c} ({fmt2(lo)} to {fmt2(hi)})" for c, (_, _, lo, hi) in reading["recall"].items() if lo <= 0.5]
+    n_ind = len(reading["strong"])
+    why = ([f"{n_ind} of the 3 indicators needed reach AUC 0.8 with p < 0.05"] if n_ind < 3 else []) + (
+        [f"the recall interval{'s' if len(short) > 1 else ''} of {' and '.join(short)}"
+         f" {'do' if len(short) > 1 else 'does'} not lie above 0.5"] if short else [])
+    return (f"- **The same test over base models** (its {n_pairs} pairs start from {n_bases} bases, the unit the"
+            " pretraining seeds replicate; exact tests, since a bootstrap cannot vary a perfect reading): AUC over"
+            " bases of the indicators the bar counts: " + (", ".join(auc(n, r) for n, r in reading["indicators"].items())
+                                                             or "none") + "; recall over bases (a base is right when"
+            " every pair of the class is): " + ", ".join(f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)})" for c, (k, n, lo, hi)
+                                                          in reading["recall"].items())
+            + ". Read so, the bar is " + ("established." if reading["established"] else
+                                          "not established: " + "; ".join(why) + ".")
+            + " This reading over bases was added after the test had been read (docs/preregistration.md); it stands"
+            " beside the registered verdict, not in its place.")

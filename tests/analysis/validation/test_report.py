@@ -22,7 +22,8 @@ from .test_fit import synthetic
 def test_readme_trust_paragraph_is_the_rendering_of_the_committed_table():
     readme = (REPO_ROOT / "README.md").read_text()
     summary = vr.committed_summary(REPO_ROOT / "figures")
-    assert vr.trust_paragraph_in(readme) == vr.render_trust_paragraph(summary)
+    pairs = vr.stored_pair_rows(REPO_ROOT / "figures")
+    assert vr.trust_paragraph_in(readme) == vr.render_trust_paragraph(summary, pairs)
 
 
 def test_table_figures_and_paragraph_from_a_synthetic_validation(tmp_path):

@@ -79,7 +79,7 @@ def test_every_test_in_the_order_it_was_read_comes_first_and_a_table_never_chang
     assert ("(1) 0.80 (95% CI 0.60 to 1.00) on 3 pairs, the bar missed, under an earlier fit, changed after these"
             " readings were seen; (2) 0.60 (95% CI 0.40 to 1.00) on 2 pairs, the bar missed; (3) 1.00 (95% CI 0.80 to"
             " 1.00) on 2 pairs, the bar missed.") in line  # one indicator over two bases cannot meet the bar
-    assert line.endswith("The pooled numbers of the next line are no test of their own.")
+    assert line.endswith("The pooled numbers of the line 'Summary on the test pairs' are no test of their own.")
     # a judged test that met the bar says so
     met = {**summary, "run": {"added": [*run["added"][:3], {**run["added"][3],
                                                            "judged_before": {**judged, "met_bar": True}}]}}
