@@ -183,6 +183,20 @@ class PairSelection(list[PairSpec]):
         return out
 
 
+def undefined_values(query: dict[str, tuple | None], fields: Sequence[str] = _FIELDS) -> dict[str, list[Any]]:
+    """Per field of ``query`` among ``fields``, the requested values that no zoo preset's RL model has and no pair in
+    the zoo has either (a misspelt world or variant)."""
+    from .organism.zoo import PRESETS, preset_specs
+
+    rl_specs = [s for name in PRESETS for s in preset_specs(name) if s.kind == "rl"]
+    defined = {"world": [s.world for s in rl_specs], "variant": [s.variant for s in rl_specs],
+               "dose": [s.dose for s in rl_specs], "seed": [s.seed for s in rl_specs]}
+    built = list(zoo_pairs().values())
+    return {f: [v for v in q if not any(_same(f, d, v) for d in defined[f])
+                and not any(_same(f, _field(p, f), v) for p in built)]
+            for f, q in query.items() if q is not None and f in fields}
+
+
 def _build_hint(query: dict[str, tuple | None], need_checkpoints: bool, preset: str | None, smoke: bool) -> str:
     """How to build the models a query asks for: the ``rlmeta-interp zoo build --preset P --only NAMES`` command
     (bases included; names already in the zoo left out), and which requested values no preset defines."""
@@ -199,9 +213,7 @@ def _build_hint(query: dict[str, tuple | None], need_checkpoints: bool, preset: 
                 and (not need_checkpoints or bool(s.rl and s.rl.checkpoint_every)))
 
     every = {name: preset_specs(name) for name in PRESETS}
-    rl_specs = [s for specs in every.values() for s in specs if s.kind == "rl"]
-    unknown = {f: [v for v in q if not any(_same(f, values(s)[f], v) for s in rl_specs)]
-               for f, q in query.items() if q is not None}
+    unknown = undefined_values(query)
     note = "; ".join(f"no zoo preset defines {f} {', '.join(map(repr, v))}" for f, v in unknown.items() if v)
     note = f" Note: {note} (check the value)." if note else ""
     order = [preset] if preset in PRESETS else sorted(PRESETS, key=_preset_rank)
@@ -256,6 +268,14 @@ def select_pairs(
     if require not in ("all", "any"):
         raise InvalidConfigError(f"require={require!r}: choose 'all' (every requested value) or 'any' (one pair).")
     query = {f: _as_tuple(f, v) for f, v in zip(_FIELDS, (world, variant, dose, seed), strict=True)}
+    for flag, value in (("need_checkpoints", need_checkpoints), ("smoke", smoke)):
+        if not isinstance(value, bool):
+            raise InvalidConfigError(f"{flag}={value!r}: pass True or False (a string such as 'false' is true).")
+    misspelt = {f: v for f, v in undefined_values(query, ("world", "variant")).items() if v}
+    if misspelt:  # with require="any" or in smoke mode a misspelt value would silently drop out of the selection
+        raise InvalidConfigError("; ".join(
+            f"no zoo preset or built pair has {f} {', '.join(map(repr, v))}" for f, v in misspelt.items())
+            + ": check the spelling (`rlmeta-interp list` shows the zoo's pairs).")
 
     def in_preset(p: PairSpec, pre: str | None) -> bool:
         if pre in (None, "auto"):

@@ -94,6 +94,8 @@ ZOO = shipped_zoo_dir()
     (["scorecard", "demo-arith-d050-rl-correct", "--base", "x", "--rl", "y"], "not both"),
     (["scorecard", "--base", "/no/such/base", "--rl", "/no/such/rl"], "--base /no/such/base: no such folder"),
     (["scorecard", "demo-arith-d050-rl-correct", "--indicators"], "--indicators was given no names"),
+    (["validate", "--pairs", "val-arith-depth-d000-sft-dep", "--out", "/nonexistent/v", "--table-dir", "/nonexistent/t"],
+     r"Unknown model or pair 'val-arith-depth-d000-sft-dep'. Did you mean: val-arith-depth-d000-sft-deep.*--pairs names 1"),
     (["scorecard", "--base", str(ZOO / "demo-arith-d050-base"), "--rl", str(ZOO / "paper-bandit-d000-rl-correct"),
       "--size", "smoke"], "different worlds \\(arithmetic and bandits"),
     (["scorecard", "demo-arith-d050-rl-correct", "--world", "bandits", "--size", "smoke"],

@@ -57,7 +57,7 @@ def test_select_pairs_missing_values_raise_with_the_build_command(zoo):
                                                   r" (\S+ )*paper-arith-d050-base paper-arith-d050-rl-correct"
                                                   r" paper-arith-d050-rl-random paper-arith-d050-rl-oneshot`"):
         selection.select_pairs("arithmetic", variant=["correct", "oneshot", "random"], dose=0.5, seed=0)
-    with pytest.raises(MissingWeightsError, match="no zoo preset defines variant 'nonexistent'"):
+    with pytest.raises(InvalidConfigError, match="no zoo preset or built pair has variant 'nonexistent'"):
         selection.select_pairs("arithmetic", variant=["correct", "nonexistent"], dose=0.5, seed=0)
     # a variant the paper preset defines gets its build command, not the "no preset defines" note
     with pytest.raises(MissingWeightsError, match=r"--only (\S+ )*paper-arith-d050-base paper-arith-d050-rl-correct"
@@ -103,6 +103,18 @@ def test_select_pairs_orders_as_requested_and_checks_arguments(zoo):
         selection.select_pairs("arithmetic", require="some")
     with pytest.raises(InvalidConfigError, match="group"):
         sel.by("colour")
+
+
+def test_a_misspelt_world_or_variant_is_named_not_dropped(zoo):
+    with pytest.raises(InvalidConfigError, match="no zoo preset or built pair has world 'bandts'"):
+        selection.select_pairs(["arithmetic", "bandts"], require="any")
+    with pytest.raises(InvalidConfigError, match="variant 'corect'"):
+        selection.select_pairs("arithmetic", variant=["correct", "corect"], require="any", smoke=True)
+    for flag in ("smoke", "need_checkpoints"):
+        with pytest.raises(InvalidConfigError, match=f"{flag}='false': pass True or False"):
+            selection.select_pairs("arithmetic", **{flag: "false"})
+    assert selection.undefined_values({"world": ("arithmetic",), "variant": ("correct",)}) == {"world": [],
+                                                                                               "variant": []}
 
 
 def test_select_pairs_requires_every_value_in_every_requested_world(zoo):

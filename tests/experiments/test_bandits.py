@@ -70,7 +70,6 @@ def _copy_into_zoo(zoo, name, src, rewards=None, **fields):
 
 
 def test_load_bandit_pairs_across_doses_and_variants(pair, tmp_path, monkeypatch):
-    from rlmeta_interp.errors import MissingWeightsError
     from rlmeta_interp.experiments.bandits import load_bandit_pairs
 
     p, _, _ = pair
@@ -94,8 +93,8 @@ def test_load_bandit_pairs_across_doses_and_variants(pair, tmp_path, monkeypatch
     # variant order decides the order within a dose; a variant that exists at one dose only is not an error
     assert [b.label for b in load_bandit_pairs(variant=["long", "correct"])[0]] == ["d0 long", "d0", "d0.5"]
     assert [b.label for b in load_bandit_pairs(variant="long")[0]] == ["d0 long"]
-    # a variant at no dose: the error names the command that builds it
-    with pytest.raises(MissingWeightsError, match="variant='nope'.*zoo build"):
+    # a variant no preset defines (a misspelling) is named, not dropped under require="any"
+    with pytest.raises(InvalidConfigError, match="variant 'nope': check the spelling"):
         load_bandit_pairs(variant=["correct", "nope"])
     with pytest.raises(InvalidConfigError, match="variant"):
         load_bandit_pairs(variant=[])

@@ -50,7 +50,16 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
 
     t0, c0 = time.time(), time.process_time()
     cfg = config if config is not None else ScorecardConfig.demo()
-    specs = labelled_pairs() if pairs is None else [s for s in labelled_pairs() if s.name in set(pairs)]
+    specs = labelled_pairs()
+    if pairs is not None:
+        from ...errors import UnknownModelError
+
+        unknown = sorted(set(pairs) - {s.name for s in specs})
+        if unknown:  # a misspelt or unlabelled name would silently shrink the run
+            raise UnknownModelError(unknown[0], [s.name for s in specs],
+                                    hint=f"--pairs names {len(unknown)} pair(s) that are not labelled pairs of this"
+                                         f" zoo ({', '.join(unknown[:5])}); `rlmeta-interp list` shows the zoo.")
+        specs = [s for s in specs if s.name in set(pairs)]
     build = preset_build_status("validation")
     specs, _, failed = validation_cases(specs, build)
     if not specs:
