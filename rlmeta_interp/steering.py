@@ -199,10 +199,17 @@ class SteeringVector:
         positions = _check_positions(positions)
         n_layers = tl.cfg.n_layers
         dtype = getattr(tl.cfg, "dtype", torch.float32)
+        resolved = {key: resolve_layer(key, n_layers) for key in self.vectors}
+        twice = sorted({layer for layer in resolved.values() if list(resolved.values()).count(layer) > 1})
+        if twice:
+            keys = [k for k, layer in resolved.items() if layer in twice]
+            raise InvalidConfigError(f"Layers {keys} of this vector are the same layer(s) {twice} of a {n_layers}-layer"
+                                     " model, so each would be added there: keep one key per layer (add the vectors"
+                                     " into one if both are meant).")
         pairs = []
         warned: list[bool] = []  # one warning per hooks() call, however many passes miss (see fn)
-        for layer, vec in self.vectors.items():
-            layer = resolve_layer(layer, n_layers)
+        for key, vec in self.vectors.items():
+            layer = resolved[key]
             if vec.shape[0] != tl.cfg.d_model:
                 raise InvalidConfigError(f"Vector has d_model {vec.shape[0]}, the model {tl.cfg.d_model}.")
             # what is added, in the model's dtype, checked once here (float16 overflows at 65504)

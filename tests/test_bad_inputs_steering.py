@@ -145,3 +145,14 @@ def test_positions_past_the_whole_prompt_warn_instead_of_steering_nothing_silent
 def test_a_vector_with_negative_layers_round_trips(tmp_path):
     vec = SteeringVector({-1: torch.ones(32)})
     assert SteeringVector.load(vec.save(tmp_path / "v.safetensors")) == vec
+
+
+def test_two_keys_of_one_layer_are_refused_not_added_twice(model):
+    n = model.tl.cfg.n_layers
+    v = torch.ones(model.tl.cfg.d_model)
+    with pytest.raises(InvalidConfigError, match=rf"Layers \[-1, {n - 1}\] of this vector are the same layer"):
+        with SteeringVector({n - 1: v, -1: v}).apply(model):
+            pass
+    assert all(len(hp.fwd_hooks) == 0 for hp in model.tl.hook_dict.values())
+    with SteeringVector({0: v, -1: v}).apply(model):  # two layers, one key each
+        pass
