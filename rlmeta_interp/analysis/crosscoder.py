@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from ..config import FrozenConfig, check_range
 from ..errors import CorruptedCheckpointError, InvalidConfigError
+from ..inputs import check_int, check_number
 from ..io import atomic_path, hash_tensors, load_tensors, save_tensors_atomic
 from .checkpointing import (
     check_acts,
@@ -328,6 +329,17 @@ def crosscoder_latents(
       ``shared_band``) or ``other``; ``confirmed`` is True for exclusive latents whose ``scaling_ratio`` is below
       ``max_scaling_ratio`` (and for shared latents, which need no confirmation); dead latents get NaN betas.
     """
+    exclusive_margin = check_number(exclusive_margin, "exclusive_margin", 0.0, 0.5)
+    if exclusive_margin >= 0.5:  # at 0.5 the rl_only and base_only bands meet, and every latent is exclusive
+        raise InvalidConfigError(f"exclusive_margin={exclusive_margin}: pass a margin below 0.5 (e.g. 0.1), so that"
+                                 " the rl_only and base_only bands do not overlap.")
+    if not isinstance(shared_band, (tuple, list)) or len(shared_band) != 2:
+        raise InvalidConfigError(f"shared_band={shared_band!r}: pass (lo, hi), e.g. (0.3, 0.7).")
+    lo_band, hi_band = (check_number(b, "shared_band", 0.0, 1.0) for b in shared_band)
+    if lo_band > hi_band:
+        raise InvalidConfigError(f"shared_band={tuple(shared_band)} ends below where it starts: pass (lo, hi), lo <= hi.")
+    max_scaling_ratio = check_number(max_scaling_ratio, "max_scaling_ratio", 0.0, lo_open=True)
+    batch = check_int(batch, "batch", lo=1)
     x = stack_pair([acts_base, acts_rl], cc.config.d_in)
     s = cc.config.d_sae
     dev = cc.W_dec.device  # batches go to the crosscoder's device; the table is built on CPU

@@ -106,6 +106,21 @@ def test_crosscoder_input_checks():
         train_crosscoder(bad, torch.randn(10, 4), cfg)
 
 
+def test_crosscoder_latents_refuses_classes_that_cannot_be_told_apart():
+    cc = BatchTopKCrosscoder(CrosscoderConfig(d_in=4, d_sae=8, k=1, steps=1))
+    x = torch.randn(20, 4)
+    for kwargs, said in (({"exclusive_margin": 0.6}, "exclusive_margin"), ({"exclusive_margin": 0.5}, "below 0.5"),
+                         ({"shared_band": (0.7, 0.3)}, "ends below where it starts"), ({"shared_band": 0.5}, "(lo, hi)"),
+                         ({"shared_band": (0.3, 1.5)}, "shared_band"), ({"max_scaling_ratio": 0.0},
+                                                                         "max_scaling_ratio"),
+                         ({"batch": 0}, "batch")):
+        with pytest.raises(InvalidConfigError, match=said):
+            crosscoder_latents(cc, x, x, **kwargs)
+    with pytest.raises(NonFiniteError, match="max_scaling_ratio"):
+        crosscoder_latents(cc, x, x, max_scaling_ratio=float("nan"))
+    assert len(crosscoder_latents(cc, x, x, exclusive_margin=0.0, shared_band=[0.5, 0.5], batch=7)) == 8
+
+
 def test_train_crosscoder_resumes_bit_for_bit(tmp_path, planted):
     from rlmeta_interp.errors import CheckpointMismatchError
 
