@@ -77,6 +77,10 @@ def test_config_validation_and_round_trip():
         resolve_model_folder("/nonexistent/folder")
     with pytest.raises(InvalidConfigError, match="lr"):
         RealRLConfig(lr=float("nan"))
+    for kw, said in (({"lora_alpha": -4}, "lora_alpha"), ({"torch_threads": -2}, "torch_threads"),
+                     ({"lora_layers": (-100,)}, "lora_layers"), ({"lora_layers": ()}, "lora_layers")):
+        with pytest.raises(InvalidConfigError, match=said):
+            RealRLConfig(**kw)
 
 
 def test_field_names_match_the_organism_rl_config():

@@ -83,6 +83,8 @@ class CrosscoderConfig(FrozenConfig):
             raise InvalidConfigError(f"CrosscoderConfig.k={self.k} exceeds d_sae={self.d_sae}: choose k <= d_sae.")
         check_range(self, "lr", 0.0, lo_open=True)
         check_range(self, "aux_k", 0)
+        check_range(self, "dead_steps", 0)
+        check_range(self, "dec_init_norm", 0.0, lo_open=True)
         check_range(self, "aux_coefficient", 0.0)
         check_range(self, "decay_fraction", 0.0, 1.0)
         check_range(self, "threshold_momentum", 0.0, 1.0, hi_open=True)

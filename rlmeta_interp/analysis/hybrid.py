@@ -67,6 +67,8 @@ class CategoryConfig(FrozenConfig):
         check_range(self, "n_categories", 1, 64)
         check_range(self, "n_restarts", 1)
         check_range(self, "batch_size", 1)
+        check_range(self, "training_samples", 1)
+        check_range(self, "dead_feature_window", 1)
         check_range(self, "lr", 0.0, lo_open=True)
 
 

@@ -183,6 +183,7 @@ class HybridReportConfig(FrozenConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range(self, "n_categories", 1, 64)
+        check_range(self, "category_samples", 1)
         check_range(self, "n_random", 0)
         check_range(self, "n_boot", 1)
         if not self.multipliers:

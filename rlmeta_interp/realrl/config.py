@@ -89,6 +89,12 @@ class RealRLConfig(FrozenConfig):
         check_range(self, "warmup_steps", 0)
         check_range(self, "checkpoint_every", 0)
         check_range(self, "lora_dropout", 0.0, 1.0, hi_open=True)
+        check_range(self, "lora_alpha", 1)
+        if self.torch_threads is not None:
+            check_range(self, "torch_threads", 1)
+        if self.lora_layers is not None and (not self.lora_layers or min(self.lora_layers) < 0):
+            raise InvalidConfigError(f"RealRLConfig.lora_layers={self.lora_layers}: name layer indices from 0 (None:"
+                                     " every layer).")
         if any(k < 1 or k > self.eval_samples for k in self.eval_ks):
             raise InvalidConfigError(
                 f"RealRLConfig.eval_ks={self.eval_ks} must lie in [1, eval_samples={self.eval_samples}];"

@@ -95,6 +95,9 @@ def test_crosscoder_save_load_roundtrip(tmp_path, crosscoder, planted):
 def test_crosscoder_input_checks():
     with pytest.raises(InvalidConfigError, match="k=9 exceeds"):
         CrosscoderConfig(d_in=4, d_sae=8, k=9)
+    for kw in ({"dead_steps": -5}, {"dec_init_norm": -1.0}, {"dec_init_norm": 0.0}):
+        with pytest.raises(InvalidConfigError, match=next(iter(kw))):
+            CrosscoderConfig(d_in=4, d_sae=8, k=1, **kw)
     cfg = CrosscoderConfig(d_in=4, d_sae=8, k=1, steps=1)
     with pytest.raises(InvalidConfigError, match="paired rows"):
         train_crosscoder(torch.randn(10, 4), torch.randn(9, 4), cfg)

@@ -100,6 +100,9 @@ def test_categories_recover_clusters_and_vectors():
     labels = torch.arange(300) % 3
     acts = centers[labels] + 0.3 * torch.randn(300, 8, generator=g)
     km = fit_categories(acts, CategoryConfig(n_categories=3, method="kmeans"))
+    for kw in ({"training_samples": -1}, {"dead_feature_window": -3}):
+        with pytest.raises(InvalidConfigError, match=next(iter(kw))):
+            CategoryConfig(**kw)
     assert adjusted_rand_score(labels.numpy(), km.predict(acts).numpy()) == pytest.approx(1.0)
     sae = fit_categories(acts, CategoryConfig(n_categories=3, method="sae"))
     assert adjusted_rand_score(labels.numpy(), sae.predict(acts).numpy()) > 0.9

@@ -132,6 +132,8 @@ def test_hybrid_report_on_identical_models_never_steers(same):
         df_.HybridReportConfig(category_method="pca")
     with pytest.raises(InvalidConfigError):
         df_.HybridReportConfig(multipliers=())
+    with pytest.raises(InvalidConfigError, match="category_samples"):
+        df_.HybridReportConfig(category_samples=-1)
     assert rep.multiplier == 1.0 and rep.dev.empty and rep.test_problems == list(probs)
 
 

@@ -115,6 +115,10 @@ _BANDS = (("kl_activation_max", "kl_creation_min", True),
           ("hybrid_activation_min", "hybrid_creation_max", False))
 
 
+#: thresholds of ScorecardRules that are margins or tolerances, never below 0
+_NON_NEGATIVE = ("boundary_margin", "guess_margin", "collapse_tolerance", "min_gap", "belief_margin")
+
+
 @dataclass(frozen=True)
 class ScorecardRules(FrozenConfig):
     """Thresholds of the voting rules (each indicator's ``rule`` text says how they are used).
@@ -156,6 +160,11 @@ class ScorecardRules(FrozenConfig):
         if unknown:
             raise InvalidConfigError(f"ScorecardRules.descriptive names unknown indicators {sorted(unknown)};"
                                      f" choose from {INDICATORS}.")
+        # a cut at infinity never fires (or always does); a negative margin or tolerance turns its test around
+        for f in fields(self):
+            if f.name != "descriptive":
+                check_range(self, f.name, 0.0 if f.name in _NON_NEGATIVE else -math.inf, math.inf,
+                            lo_open=f.name not in _NON_NEGATIVE, hi_open=True)
         # each band's activation side must not overlap its creation side, or one estimate could lie on both
         for act, cre, low in _BANDS:
             a, c = getattr(self, act), getattr(self, cre)

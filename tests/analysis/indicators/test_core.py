@@ -62,6 +62,11 @@ def test_config_and_rules_validation():
     with pytest.raises(InvalidConfigError, match="cosine_activation_min must be >= cosine_creation_max"):
         ScorecardRules(cosine_activation_min=0.3, cosine_creation_max=0.5)
     assert ScorecardRules(kl_activation_max=0.3, kl_creation_min=0.3).kl_creation_min == 0.3
+    # a cut at infinity never (or always) fires; a negative margin turns its test around
+    for kw, said in (({"min_gap": float("inf")}, "min_gap=inf"), ({"boundary_margin": -2.0}, "boundary_margin=-2.0"),
+                     ({"kl_creation_min": float("-inf")}, "kl_creation_min=-inf")):
+        with pytest.raises(InvalidConfigError, match=said):
+            ScorecardRules(**kw)
     with pytest.raises(InvalidConfigError, match="elicit_lr=inf"):
         ScorecardConfig(elicit_lr=float("inf"))
     with pytest.raises(InvalidConfigError, match="indicators is empty"):
