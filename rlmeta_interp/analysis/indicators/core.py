@@ -115,8 +115,9 @@ _BANDS = (("kl_activation_max", "kl_creation_min", True),
           ("hybrid_activation_min", "hybrid_creation_max", False))
 
 
-#: thresholds of ScorecardRules that are margins or tolerances, never below 0
-_NON_NEGATIVE = ("boundary_margin", "guess_margin", "collapse_tolerance", "min_gap", "belief_margin")
+#: thresholds of ScorecardRules that are margins or tolerances, never below 0 (boundary_margin is not: its fitted cut
+#: on the pass@n difference can be negative)
+_NON_NEGATIVE = ("guess_margin", "collapse_tolerance", "min_gap", "belief_margin")
 
 
 @dataclass(frozen=True)

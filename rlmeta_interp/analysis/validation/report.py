@@ -19,7 +19,6 @@ from ...errors import EmptyInputError
 from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
-from .bases import judged_test_over_bases
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
                   clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
                   judgements_since_fit_change, meets_bar, with_fit_change)
@@ -28,7 +27,7 @@ from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
-from .testlines import (base_level_line, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
+from .testlines import (base_level_texts, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
                         tests_in_order_line)
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def run_validation(out_dir: str | Path | None = None, *, table_dir: str | Path |
     t0, c0 = time.time(), time.process_time()
     cfg = config if config is not None else ScorecardConfig.demo()
     specs = labelled_pairs()
-    if pairs is not None:
+    if pairs is not None and specs:  # an empty zoo gets the build hint below
         from ...errors import UnknownModelError
 
         unknown = sorted(set(pairs) - {s.name for s in specs})
@@ -206,17 +205,6 @@ def render_trust_paragraph(summary: dict[str, Any] | None, pairs: pd.DataFrame |
     return _wrap(_trust_text(summary, pairs))
 
 
-def _base_level(summary: dict[str, Any], pairs: pd.DataFrame | None) -> tuple[str, str, bool | None]:
-    """The line on the judged test read over bases, the note the first line adds to that test, and whether the bar's
-    criteria hold over bases ("", "", None without a pair table or a test)."""
-    read = None if pairs is None else judged_test_over_bases(summary, pairs)
-    if read is None:
-        return "", "", None
-    note = (", and over base models it is " + ("established" if read["established"] else "not established")
-            + " (next line)")
-    return base_level_line(read, read["n_pairs"], read["n_bases"]), note, bool(read["established"])
-
-
 def _trust_text(summary: dict[str, Any] | None, pairs: pd.DataFrame | None = None) -> str:
     head = "**How far to trust each vote.**"
     partial = _partial_build_line(summary)
@@ -227,7 +215,7 @@ def _trust_text(summary: dict[str, Any] | None, pairs: pd.DataFrame | None = Non
                 " split. Until it has run, every vote is a hand-set rule never checked against a known creation case:"
                 " read a *creation* verdict only beside a same-budget random-reward control.")
     ev, fit = summary["evaluation"], summary["fitted"]
-    base_line, base_note, over_bases = _base_level(summary, pairs)
+    base_line, base_note, over_bases = base_level_texts(summary, pairs)
     s, const, gtc = ev["summary"], ev["constant_baseline"], ev.get("gain_then_constant")
     rec = ", ".join(f"{k} {_f(v)}" for k, v in s["recall"].items())
     voting = [r for r in ev["indicators"] if r["votes"]]

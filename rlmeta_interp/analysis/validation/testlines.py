@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import fmt2
+from .bases import judged_test_over_bases
 from .bar import (add_records, fit_changes, judged_since_fit_change, judgements, meets_evaluation, only_remeasured,
                   pending)
 
@@ -209,3 +210,15 @@ def base_level_line(reading: dict[str, Any], n_pairs: int, n_bases: int) -> str:
                                           "not established: " + "; ".join(why) + ".")
             + " This reading over bases was added after the test had been read (docs/preregistration.md); it stands"
             " beside the registered verdict, not in its place.")
+
+
+def base_level_texts(summary: dict[str, Any], pairs: Any) -> tuple[str, str, bool | None]:
+    """The trust paragraph's line on the test the bar is judged on, read over bases (:func:`base_level_line`), the
+    note the first line adds to that test, and whether the bar's criteria hold over bases ("", "", None without a
+    pair table or such a test)."""
+    read = None if pairs is None else judged_test_over_bases(summary, pairs)
+    if read is None:
+        return "", "", None
+    note = (", and over base models it is " + ("established" if read["established"] else "not established")
+            + " (next line)")
+    return base_level_line(read, read["n_pairs"], read["n_bases"]), note, bool(read["established"])

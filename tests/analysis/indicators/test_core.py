@@ -63,7 +63,7 @@ def test_config_and_rules_validation():
         ScorecardRules(cosine_activation_min=0.3, cosine_creation_max=0.5)
     assert ScorecardRules(kl_activation_max=0.3, kl_creation_min=0.3).kl_creation_min == 0.3
     # a cut at infinity never (or always) fires; a negative margin turns its test around
-    for kw, said in (({"min_gap": float("inf")}, "min_gap=inf"), ({"boundary_margin": -2.0}, "boundary_margin=-2.0"),
+    for kw, said in (({"min_gap": float("inf")}, "min_gap=inf"), ({"min_gap": -0.1}, "min_gap=-0.1"),
                      ({"kl_creation_min": float("-inf")}, "kl_creation_min=-inf")):
         with pytest.raises(InvalidConfigError, match=said):
             ScorecardRules(**kw)

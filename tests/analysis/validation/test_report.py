@@ -138,8 +138,11 @@ def test_readme_markers_are_required_and_replaced():
         vr.readme_with_trust("no markers here", "x")
 
 
-def test_validate_without_labelled_pairs_names_the_fix(tmp_path):
-    with pytest.raises(EmptyInputError, match="zoo build --preset validation"):
+def test_validate_of_pairs_that_are_no_labelled_pairs_names_them(tmp_path):
+    from rlmeta_interp.errors import UnknownModelError
+
+    # a misspelt name is named, never dropped from the run (an empty zoo gets the build hint: test_cli)
+    with pytest.raises(UnknownModelError, match="'no-such-pair'.*--pairs names 1 pair"):
         vr.run_validation(tmp_path, table_dir=tmp_path, pairs=["no-such-pair"])
 
 
