@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 
-def confusion_figure(evaluation: dict[str, Any]) -> Any:
-    """Confusion matrices (rows: label, columns: reading) of the fitted summary and of the vote rule on test pairs."""
+def confusion_figure(evaluation: dict[str, Any], pooled: bool = False) -> Any:
+    """Confusion matrices (rows: label, columns: reading) of the fitted summary and of the vote rule on test pairs;
+    ``pooled``: the pairs pool tests of other fits (the title says they are no test of their own)."""
     import matplotlib.pyplot as plt
 
     from ...plotting import set_style
@@ -24,14 +25,16 @@ def confusion_figure(evaluation: dict[str, Any]) -> Any:
         ax.set_yticks(range(len(c["rows"])), c["rows"])
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center")
+                dark = m[i, j] > 0.6 * m.max()  # white on the darkest cells, which black text disappears into
+                ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", color="white" if dark else "black")
         r = evaluation[key]
         ax.set_title(f"{title}: balanced accuracy {r['balanced_accuracy']:.2f} [{r['ci_lo']:.2f}, {r['ci_hi']:.2f}]",
                      fontsize=9)
         ax.set_xlabel("reading")
         ax.set_ylabel("label (corpus design)")
     gtc = evaluation.get("gain_then_constant")
-    fig.suptitle(f"held-out test pairs ({evaluation['n_test']}); constant answer"
+    fig.suptitle(f"held-out test pairs ({evaluation['n_test']}{', pooled: no test of its own' if pooled else ''});"
+                 " constant answer"
                  f" '{evaluation['constant_baseline']['answer']}' scores"
                  f" {evaluation['constant_baseline']['balanced_accuracy']:.2f}"
                  + ("" if not gtc else f"; gain check, then '{gtc['answer']}': {gtc['balanced_accuracy']:.2f}")

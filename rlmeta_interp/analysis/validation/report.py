@@ -28,7 +28,7 @@ from .measure import score_cards, validation_cases
 from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
 from .testlines import (base_level_texts, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
-                        tests_in_order_line)
+                        tests_in_order, tests_in_order_line)
 
 log = logging.getLogger(__name__)
 
@@ -166,16 +166,20 @@ def write_validation_table(summary: dict[str, Any], table: pd.DataFrame, folder:
              write_text_atomic(folder / PAIRS_CSV, table.to_csv(index=False), checksum=True)]
     n = ev["n_test"]
     # written, not shown: each figure is closed once saved (a run writes many tables, and pyplot keeps open figures)
-    conf, roc = confusion_figure(ev), roc_figure(ev)
+    pooled = bool(tests_in_order(summary))  # a table with tests of its own: its pooled pairs are none
+    conf, roc = confusion_figure(ev, pooled), roc_figure(ev)
     stats = statistics_figure(table, FittedRules.from_dict(summary["fitted"]))
     paths += save_fig(conf, "validation", "confusion", out_dir=folder, caption=(
         f"Held-out test pairs ({n}): label fixed by the corpus design (rows) against the reading (columns) of the"
         " summary fitted on the calibration split and of the vote rule, with balanced accuracy and its 95% bootstrap"
         " CI resampling base models; the title gives the balanced accuracy of the constant classifier and of the gain"
-        " check followed by a constant answer."))
+        " check followed by a constant answer." + (
+            " The pairs pool every held-out pair, some read before the fit last changed: no test of its own (the"
+            " README's trust paragraph lists the tests)." if pooled else "")))
     paths += save_fig(roc, "validation", "roc", out_dir=folder, caption=(
         f"ROC curve of each indicator's statistic, creation vs activation, on the held-out test pairs ({n}), AUC with"
-        " its 95% bootstrap CI resampling base models; dotted: descriptive indicators (calibration AUC CI includes 0.5)."
+        " its 95% bootstrap CI resampling base models; dotted: indicators that do not vote (descriptive by design,"
+        " or a calibration AUC CI that includes 0.5; the rule column of the per-indicator table says which)."
         + (" A statistic with a fitted cut is measured from its world's cut, in its world's spread."
            if summary["fitted"].get("world_cuts") else "")))
     paths += save_fig(stats, "validation", "statistics", out_dir=folder, caption=(
