@@ -328,20 +328,26 @@ def validate_pair(base: LoadedModel, rl: LoadedModel) -> None:
 
 def check_tuned_from(base: LoadedModel, rl: LoadedModel) -> None:
     """Raise IncompatiblePairError when the tuned model's manifest records the weights it was tuned from
-    (``base_weights_sha256``, as every zoo model's does) and ``base`` holds other weights: every reading of such a
-    "pair" would measure two unrelated models. Folders without that record (a real RL checkpoint) pass unchecked."""
+    (``base_weights_sha256``, as every zoo model's does) and ``base`` is a zoo model whose manifest records other
+    weights: every reading of such a "pair" would measure two unrelated models. A base folder without a zoo manifest
+    whose weights file differs gets a warning (a copy saved again differs byte for byte); a tuned model without that
+    record (a real RL checkpoint) is not checked."""
     want = (rl.manifest or {}).get("base_weights_sha256")
     if not want:
         return
+    named = (rl.manifest or {}).get("base") or "its base"
     have = ((base.manifest or {}).get("files") or {}).get(WEIGHTS_FILE)
-    weights = Path(base.folder) / WEIGHTS_FILE
-    if not have and weights.exists():
-        have = sha256_file(weights)
+    if not have:  # a folder without a zoo manifest: a copy saved again (or sharded) can hold the same numbers
+        weights = Path(base.folder) / WEIGHTS_FILE
+        if not weights.exists() or sha256_file(weights) != want:
+            log.warning("load_pair: %s records being tuned from %s, and the weights file of %s is not that one (a copy"
+                        " saved again differs byte for byte even with the same numbers): make sure it is that base.",
+                        rl.name, named, base.name)
+        return
     if have != want:
-        named = (rl.manifest or {}).get("base") or "its base"
         raise IncompatiblePairError(
             f"{rl.name} was tuned from {named} (its manifest records base weights {want[:12]}...), but {base.name}"
-            f" holds {'other weights (' + have[:12] + '...)' if have else f'no {WEIGHTS_FILE}'}: the two are not a base"
+            f" holds other weights ({have[:12]}...): the two are not a base"
             f" and its tuned model. Pass the folder of {named} as the base (the zoo names it: `rlmeta-interp list`)."
         )
 

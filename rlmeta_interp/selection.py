@@ -184,11 +184,11 @@ class PairSelection(list[PairSpec]):
 
 
 def undefined_values(query: dict[str, tuple | None], fields: Sequence[str] = _FIELDS) -> dict[str, list[Any]]:
-    """Per field of ``query`` among ``fields``, the requested values that no zoo preset's RL model has and no pair in
-    the zoo has either (a misspelt world or variant)."""
+    """Per field of ``query`` among ``fields``, the requested values that no zoo preset's tuned (RL or fine-tuned)
+    model has and no pair in the zoo has either (a misspelt world or variant)."""
     from .organism.zoo import PRESETS, preset_specs
 
-    rl_specs = [s for name in PRESETS for s in preset_specs(name) if s.kind == "rl"]
+    rl_specs = [s for name in PRESETS for s in preset_specs(name) if s.kind != "base"]  # RL and fine-tuned
     defined = {"world": [s.world for s in rl_specs], "variant": [s.variant for s in rl_specs],
                "dose": [s.dose for s in rl_specs], "seed": [s.seed for s in rl_specs]}
     built = list(zoo_pairs().values())
@@ -269,7 +269,7 @@ def select_pairs(
         raise InvalidConfigError(f"require={require!r}: choose 'all' (every requested value) or 'any' (one pair).")
     query = {f: _as_tuple(f, v) for f, v in zip(_FIELDS, (world, variant, dose, seed), strict=True)}
     for flag, value in (("need_checkpoints", need_checkpoints), ("smoke", smoke)):
-        if not isinstance(value, bool):
+        if not isinstance(value, bool) and type(value).__name__ != "bool_":  # numpy's bool passes
             raise InvalidConfigError(f"{flag}={value!r}: pass True or False (a string such as 'false' is true).")
     misspelt = {f: v for f, v in undefined_values(query, ("world", "variant")).items() if v}
     if misspelt:  # with require="any" or in smoke mode a misspelt value would silently drop out of the selection

@@ -41,7 +41,6 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from rlmeta_interp.cli import build_parser  # noqa: E402
-from rlmeta_interp.paths import shipped_zoo_dir  # noqa: E402
 
 ZOO = Path(__file__).resolve().parents[1] / "data" / "zoo"
 
@@ -74,9 +73,6 @@ def test_list_marks_pairs_that_can_run_now(capsys):
     assert "needs weights" in row["simplerl-7b"]  # a hub pair that is not in the local cache
     assert main(["list", "--how"]) == 0
     assert "how:" in capsys.readouterr().out
-
-
-ZOO = shipped_zoo_dir()
 
 
 @pytest.mark.parametrize("argv,fix", [

@@ -115,6 +115,10 @@ def test_a_misspelt_world_or_variant_is_named_not_dropped(zoo):
             selection.select_pairs("arithmetic", **{flag: "false"})
     assert selection.undefined_values({"world": ("arithmetic",), "variant": ("correct",)}) == {"world": [],
                                                                                                "variant": []}
+    # a fine-tuned variant a preset defines is no misspelling: missing, it gets the build hint
+    assert selection.undefined_values({"variant": ("thompson",)}) == {"variant": []}
+    with pytest.raises(MissingWeightsError, match="zoo build"):
+        selection.select_pairs("bandits", variant="thompson")
 
 
 def test_select_pairs_requires_every_value_in_every_requested_world(zoo):

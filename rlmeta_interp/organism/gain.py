@@ -130,6 +130,7 @@ def recheck_gain(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], la
     sharpened = [lv for lv in levels if p[lv]["pass@1"] < alpha]
     passed = {"creation": bool(expanded), "activation": bool(sharpened)}.get(label)
     return {"kind": "passk", "alpha": alpha, "p": p, "expanded_levels": expanded, "sharpened_levels": sharpened,
+            "gain": bool(expanded or sharpened),
             "passed": None if passed is None else passed and bool(check["in_distribution_ok"])}
 
 
@@ -149,7 +150,7 @@ def recheck_records(manifests: Mapping[str, dict[str, Any]]) -> tuple[int, list[
         read += 1
         again = recheck_gain(base["metrics"], m["metrics"], m["label"], check)
         keys = ("passed", "expanded_levels", "sharpened_levels")
-        if any(again.get(k) != check.get(k) for k in keys):
+        if any(again.get(k) != check.get(k) for k in (*keys, "gain")):  # gain: a no_signal control's reading
             rows.append({"model": name, "label": m["label"], "gain check": _verdict(check.get("passed")),
                          "recheck": _verdict(again.get("passed")),
                          **{f"{k.split('_')[0]}, check / recheck": f"{', '.join(check.get(k) or []) or 'none'} /"

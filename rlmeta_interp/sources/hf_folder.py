@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,7 +126,8 @@ def _stored_dtypes(folder: Path) -> dict[str, str]:
             out.update({k: str(f.get_slice(k).get_dtype()) for k in f.keys()})
     if not out:
         for path in sorted(folder.glob("pytorch_model*.bin")):
-            state = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+            # a memory map needs the zip format torch.save writes; older pickles are read whole
+            state = torch.load(path, map_location="cpu", mmap=zipfile.is_zipfile(path), weights_only=True)
             out.update({k: str(v.dtype).removeprefix("torch.") for k, v in state.items() if torch.is_tensor(v)})
     return out
 

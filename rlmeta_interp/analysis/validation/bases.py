@@ -13,12 +13,17 @@ read with exact tests over bases:
   (Clopper-Pearson) interval: 4 bases all right give [0.40, 1].
 
 :func:`base_reading` applies the bar's criteria to these: at least 3 of the indicators the bar counts reach AUC
->= 0.8 over bases with p < 0.05, and every class's interval lies above 0.5.
+>= 0.8 over bases with p < 0.05, and every class's interval lies above 0.5. The permutation assigns the labels over
+all the test's bases, of both worlds together, as the pooled AUC reads them; a design with few bases per class cannot
+meet these criteria whatever its readings (``p_min``: the smallest p of any ordering of its bases; a class of n bases
+all right has the Clopper-Pearson lower end (0.025)^(1/n)), and the text built from it says when that is so.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,10 +35,14 @@ from ...errors import InvalidConfigError
 from .bar import counts_for_bar, fit_changes, judged_since_fit_change, judgements
 from .fit import FittedRules
 
+log = logging.getLogger(__name__)
+
 #: one-sided level of the exact AUC test over bases
 ALPHA = 0.05
 #: the bar's AUC threshold, read over bases as over pairs
 MIN_AUC = 0.8
+#: label assignments drawn for the AUC test where there are more than this many (below, all are enumerated)
+N_PERMUTATIONS = 200_000
 
 
 def base_auc(values: Sequence[float], creation: Sequence[bool], bases: Sequence[str]) -> dict[str, Any]:
@@ -47,9 +56,14 @@ def base_auc(values: Sequence[float], creation: Sequence[bool], bases: Sequence[
         raise InvalidConfigError(f"Bases {mixed} hold pairs of both classes: a base-level AUC needs one class per base.")
     per = df.groupby("b").agg(v=("v", "mean"), c=("c", "first"))
     x, y = per.loc[per["c"], "v"].to_numpy(), per.loc[~per["c"], "v"].to_numpy()
-    out: dict[str, Any] = {"creation": len(x), "activation": len(y), "auc": float("nan"), "p": float("nan")}
+    n_assign = math.comb(len(x) + len(y), len(x))
+    # the smallest p any ordering of these bases can reach: what the design allows, whatever the readings
+    out: dict[str, Any] = {"creation": len(x), "activation": len(y), "auc": float("nan"), "p": float("nan"),
+                           "p_min": 1.0 / n_assign, "exact": n_assign <= N_PERMUTATIONS}
     if len(x) >= 2 and len(y) >= 2:
-        res = mannwhitneyu(x, y, alternative="greater", method=PermutationMethod(n_resamples=np.inf))
+        # scipy enumerates every assignment when there are at most n_resamples, and draws that many otherwise
+        method = PermutationMethod(n_resamples=N_PERMUTATIONS, rng=np.random.default_rng(0))
+        res = mannwhitneyu(x, y, alternative="greater", method=method)
         out.update(auc=float(res.statistic) / (len(x) * len(y)), p=float(res.pvalue))
     elif len(x) and len(y):
         # scipy's permutation test needs two values per class; with one, the n assignments are enumerated here
@@ -114,8 +128,12 @@ def judged_test_over_bases(summary: Mapping[str, Any], pairs: pd.DataFrame) -> d
     """:func:`base_reading` of the test the bar is judged on now (:func:`judged_now`), with its ``n_pairs`` and
     ``n_bases``, from the summary and its per-pair table as stored; None without such a test."""
     now = judged_now(summary)
-    if now is None or not now.get("pairs"):
+    if now is None or not now.get("pairs") or "base" not in pairs.columns:
         return None
     names = list(now["pairs"])
-    reading = base_reading(now["evaluation"], pairs, FittedRules.from_dict(summary["fitted"]), names)
+    try:
+        reading = base_reading(now["evaluation"], pairs, FittedRules.from_dict(summary["fitted"]), names)
+    except InvalidConfigError as e:  # a table this reading does not fit (a base of both classes, pairs missing)
+        log.warning("No reading over base models: %s", e)
+        return None
     return {**reading, "n_pairs": len(names), "n_bases": int(pairs.loc[pairs["pair"].isin(names), "base"].nunique())}

@@ -190,10 +190,18 @@ def bases_text(r: dict[str, Any]) -> str:
 
 def base_level_line(reading: dict[str, Any], n_pairs: int, n_bases: int) -> str:
     """The trust paragraph's line on the test the bar is judged on, read over base models
-    (:func:`~.bases.base_reading`)."""
+    (:func:`~.bases.base_reading`), saying where so few bases left a criterion out of reach whatever the readings."""
     def auc(name: str, r: dict[str, Any]) -> str:
-        return (f"{name} {fmt2(r['auc'])} ({r['creation']} creation and {r['activation']} activation bases; exact"
-                f" p = {r['p']:.3f})")
+        kind = "exact p" if r["exact"] else "permutation p"
+        reach = (f"; no ordering of these bases reaches p < 0.05, the smallest being {r['p_min']:.3f}"
+                 if r["p_min"] >= 0.05 else "")
+        return (f"{name} {fmt2(r['auc'])} ({r['creation']} creation and {r['activation']} activation bases; {kind}"
+                f" = {r['p']:.3f}{reach})")
+
+    def recall(c: str, k: int, n: int, lo: float, hi: float) -> str:
+        best = 0.025 ** (1 / n)  # the Clopper-Pearson lower end of n bases all right
+        return f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)}" + (
+            f"; {n} bases all right reach at most {fmt2(best)})" if best <= 0.5 else ")")
 
     short = [f"{c} ({fmt2(lo)} to {fmt2(hi)})" for c, (_, _, lo, hi) in reading["recall"].items() if lo <= 0.5]
     n_ind = len(reading["strong"])
@@ -204,8 +212,7 @@ def base_level_line(reading: dict[str, Any], n_pairs: int, n_bases: int) -> str:
             " pretraining seeds replicate; exact tests, since a bootstrap cannot vary a perfect reading): AUC over"
             " bases of the indicators the bar counts: " + (", ".join(auc(n, r) for n, r in reading["indicators"].items())
                                                              or "none") + "; recall over bases (a base is right when"
-            " every pair of the class is): " + ", ".join(f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)})" for c, (k, n, lo, hi)
-                                                          in reading["recall"].items())
+            " every pair of the class is): " + ", ".join(recall(c, *v) for c, v in reading["recall"].items())
             + ". Read so, the bar is " + ("established." if reading["established"] else
                                           "not established: " + "; ".join(why) + ".")
             + " This reading over bases was added after the test had been read (docs/preregistration.md); it stands"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from rlmeta_interp.analysis.validation.bases import base_auc, base_reading, base_recall, judged_test_over_bases
@@ -25,9 +25,22 @@ def test_a_perfect_ordering_of_few_bases_is_read_by_its_exact_chance():
     # the pairs' statistics are averaged per base: one base's pairs cannot outvote another base
     r3 = base_auc([5.0, -9.0, 1.0, 0.0], [True, True, False, False], ["a", "a", "b", "c"])
     assert r3["auc"] == 0.0 and r3["p"] == 1.0  # a's mean (-2) lies below both activation bases
-    # ties count a half, and the exact null handles them
+    # ties count a half, and the exact null handles them: against brute force over every assignment, in the one-base
+    # enumeration and through scipy
     tied = base_auc([1.0, 1.0, 0.0], [True, False, False], ["a", "b", "c"])
-    assert tied["auc"] == pytest.approx(0.75)
+    assert tied["auc"] == pytest.approx(0.75) and tied["p"] == pytest.approx(2 / 3)
+    vals = np.array([2.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+    is_c = np.array([True, True, True, False, False, False])
+
+    def auc(c):
+        a, b = vals[c][:, None], vals[~c][None, :]
+        return ((a > b) + 0.5 * (a == b)).mean()
+
+    null = [auc(np.isin(np.arange(6), idx)) for idx in itertools.combinations(range(6), 3)]
+    got = base_auc(vals.tolist(), is_c.tolist(), list("abcdef"))
+    assert got["auc"] == pytest.approx(auc(is_c)) and got["exact"]
+    assert got["p"] == pytest.approx(np.mean(np.asarray(null) >= auc(is_c) - 1e-12))
+    assert got["p_min"] == pytest.approx(1 / 20)
     assert math.isnan(base_auc([1.0, np.nan], [True, False], ["a", "b"])["auc"])  # no activation base with a value
     with pytest.raises(InvalidConfigError, match="both classes"):
         base_auc([1.0, 0.0], [True, False], ["a", "a"])
@@ -68,11 +81,20 @@ def test_the_committed_bar_test_read_over_bases():
         base_reading(ev, pairs[~pairs["pair"].isin(names[:1])], FittedRules.from_dict(summary["fitted"]), names)
 
 
-def test_a_summary_without_its_test_yet_has_no_reading():
+def test_a_summary_without_its_test_or_a_table_without_bases_has_no_reading():
     summary = committed_summary(REPO_ROOT / "figures")
     pairs = stored_pair_rows(REPO_ROOT / "figures")
     assert judged_test_over_bases({**summary, "bar_test": {}}, pairs) is None
-    assert isinstance(pairs, pd.DataFrame)
+    assert judged_test_over_bases(summary, pairs.drop(columns=["base"])) is None
+    mixed = pairs.assign(base="one-base")  # every pair from one base: a base of both classes has no reading
+    assert judged_test_over_bases(summary, mixed) is None
+
+
+def test_many_bases_are_drawn_not_enumerated():
+    rng = np.random.default_rng(0)
+    r = base_auc(list(rng.normal(1, 1, 25)) + list(rng.normal(0, 1, 16)), [True] * 25 + [False] * 16,
+                 [f"b{i}" for i in range(41)])
+    assert not r["exact"] and 0 < r["p"] < 0.01 and r["p_min"] < 1e-10
 
 
 def test_the_trust_paragraph_gives_the_reading_over_bases_only_with_the_pair_table():
