@@ -118,12 +118,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 f"{', '.join(p.stem for p in scripts)}), or drop --only to run them all."
             )
     out = Path(args.out) if args.out else folder / "RESULTS.md"
+    if out.is_dir() or (out.exists() and not _is_text(out)):  # checked before any benchmark runs
+        raise InvalidConfigError(f"--out {out} is {'a folder' if out.is_dir() else 'not a text file'}: pass the path"
+                                 " of the Markdown results file to write (e.g. benchmarks/RESULTS.md).")
     done = run_benchmarks(scripts, [p for p in scripts if args.only is None or p.stem in args.only], out,
                           keep_others=args.only is not None)
     for name, status, output in done:
         sys.stdout.write(f"{name}: {status}\n{output}")
     sys.stdout.write(f"wrote {out}\n")
     return 1 if any(status.startswith("FAILED") for _, status, _ in done) else 0
+
+
+def _is_text(path: Path) -> bool:  # a NUL byte near the start marks a binary file, as git reads it
+    with path.open("rb") as f:
+        return b"\0" not in f.read(8192)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -275,7 +275,10 @@ def list_checkpoints(rl_folder: str | Path, *, verify: bool = True, include_base
             " (`rlmeta-interp zoo build` writes checkpoints and their manifest)."
         )
     manifest = read_json(manifest_path)
-    files = manifest.get("files", {})
+    files = manifest.get("files", {}) if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise CorruptedCheckpointError(f"{manifest_path} is not a zoo manifest (an object whose 'files' maps paths to"
+                                       " sha256 digests): rebuild the model or re-copy its folder.")
     out = []
     for rel, sha in files.items():
         m = _CKPT.match(rel)
@@ -331,6 +334,14 @@ def _base_weights(folder: Path, manifest: dict[str, Any], *, verify: bool) -> Pa
 def load_checkpoint_into(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     """Copy a safetensors checkpoint into ``model`` in place (tied weights may be stored once)."""
     state = load_tensors(path)
+    own = model.state_dict()
+    other = sorted(k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape))
+    if other:  # load_state_dict raises torch's own error on a shape mismatch, even with strict=False
+        k = other[0]
+        raise CorruptedCheckpointError(
+            f"{path} holds {len(other)} tensor(s) of other shapes than this model's ({k}: {tuple(state[k].shape)}"
+            f" against {tuple(own[k].shape)}): the checkpoint belongs to a model of another size; pass the skeleton"
+            " of the model it was trained from.")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected:
         raise CorruptedCheckpointError(

@@ -175,6 +175,13 @@ def test_checkpoint_errors(tmp_path):
     save_file({"bogus": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(CorruptedCheckpointError, match="another architecture"):
         load_checkpoint_into(skeleton, tmp_path / "other.safetensors")
+    key, value = next(iter(skeleton.state_dict().items()))
+    save_file({key: torch.zeros(value.shape[0] + 1, *value.shape[1:])}, str(tmp_path / "wide.safetensors"))
+    with pytest.raises(CorruptedCheckpointError, match="model of another size"):
+        load_checkpoint_into(skeleton, tmp_path / "wide.safetensors")
+    (tmp_path / "manifest.json").write_text('{"files": ["a", "b"]}')
+    with pytest.raises(CorruptedCheckpointError, match="not a zoo manifest"):
+        list_checkpoints(tmp_path)
 
 
 class _World:
