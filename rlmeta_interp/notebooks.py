@@ -59,7 +59,11 @@ def parameters(path: Path) -> dict[str, Any]:
 
 
 def validate_parameters(path: Path, given: dict[str, Any]) -> None:
-    """Unknown names and values whose type differs from the default's raise InvalidConfigError naming the fix."""
+    """Unknown names, values whose type differs from the default's, and a negative number where the default is a
+    count (an int >= 0; layers excepted) raise InvalidConfigError naming the fix."""
+    if not isinstance(given, dict):
+        raise InvalidConfigError(f"{path.name}: parameters must be a mapping of name to value, got"
+                                 f" {type(given).__name__}.")
     defaults = parameters(path)
     for key, value in given.items():
         if key not in defaults:
@@ -75,6 +79,10 @@ def validate_parameters(path: Path, given: dict[str, Any]) -> None:
                 f"{path.name}: parameter {key}={value!r} is a {type(value).__name__}, but its default {d!r} is a"
                 f" {type(d).__name__}. Pass a {type(d).__name__}."
             )
+        # e.g. MAX_PAIRS -1 for "all" would drop the last pair; a layer may count from the last (-1)
+        if type(d) is int and d >= 0 and type(value) is int and value < 0 and "LAYER" not in key:
+            raise InvalidConfigError(f"{path.name}: parameter {key}={value} is negative, but it is a count (default"
+                                     f" {d}): pass 0 or more (the notebook says what 0 means).")
 
 
 def expected_figures(path: Path) -> list[str]:
@@ -137,13 +145,34 @@ def figure_parameters(path: Path | None = None) -> dict[str, dict[str, Any]]:
     path = path or notebooks_dir() / "figures_params.json"
     if not path.exists():
         return {}
-    data = {k: v for k, v in read_json(path).items() if not k.startswith("_")}
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise InvalidConfigError(f"{path} must hold an object of notebook name -> parameters, got {type(raw).__name__}.")
+    data = {k: v for k, v in raw.items() if not k.startswith("_")}
     known = {p.stem: p for p in discover(path.parent)}
     for stem, params in data.items():
         if stem not in known:
             raise InvalidConfigError(f"{path.name} names {stem!r}, which is not a notebook; known: {sorted(known)}.")
         validate_parameters(known[stem], params)
+        _check_pair_names(path, stem, params.get("PAIRS"))
     return data
+
+
+def _check_pair_names(path: Path, stem: str, pairs: Any) -> None:
+    """The ``PAIRS`` a figure of record names must be models some zoo preset designs: a misspelt name would only fail
+    inside that notebook's kernel, after the notebooks before it had run."""
+    if not pairs:
+        return
+    from .organism.zoo import PRESETS, preset_specs
+
+    designed = {s.name for name in PRESETS for s in preset_specs(name)}
+    unknown = [p for p in pairs if not isinstance(p, str) or p not in designed]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(str(unknown[0]), designed, n=3)
+        raise InvalidConfigError(f"{path.name}: {stem}'s PAIRS names {unknown}, which no zoo preset designs"
+                                 + (f" (did you mean {', '.join(close)}?)" if close else "") + ".")
 
 
 def write_figure_index(folder: Path | None = None) -> Path:

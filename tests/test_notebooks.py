@@ -75,6 +75,26 @@ def test_figure_parameters_are_validated(nb_dir):
     (nb_dir / "figures_params.json").write_text(json.dumps({"43_gone": {}}))
     with pytest.raises(InvalidConfigError, match="not a notebook"):
         notebooks.figure_parameters(nb_dir / "figures_params.json")
+    for bad, said in (([1, 2], "must hold an object"), ({"42_toy": ["N"]}, "parameters must be a mapping"),
+                      ({"42_toy": {"N": -1}}, "N=-1 is negative, but it is a count")):
+        (nb_dir / "figures_params.json").write_text(json.dumps(bad))
+        with pytest.raises(InvalidConfigError, match=said):
+            notebooks.figure_parameters(nb_dir / "figures_params.json")
+
+
+def test_figure_parameters_name_only_designed_pairs(tmp_path):
+    import json
+    import shutil
+
+    from rlmeta_interp.paths import notebooks_dir
+
+    folder = shutil.copytree(notebooks_dir(), tmp_path / "nbs", ignore=shutil.ignore_patterns("*.ipynb"))
+    params = json.loads((folder / "figures_params.json").read_text())
+    params["06_sparse_updates"]["PAIRS"][0] += "x"  # a misspelt pair name
+    (folder / "figures_params.json").write_text(json.dumps(params))
+    with pytest.raises(InvalidConfigError, match=r"06_sparse_updates's PAIRS names \['val-bandit-d000-rl-longx'\].*did you"
+                                                 r" mean val-bandit-d000-rl-long"):
+        notebooks.figure_parameters(folder / "figures_params.json")
 
 
 def test_shipped_figure_parameters_match_the_notebooks():
