@@ -71,6 +71,8 @@ from rlmeta_interp.analysis.params import (
     overlap_by_layer,
     sparsity_by_layer,
     sparsity_summary,
+    sparsity_verdict,
+    sparsity_verdict_text,
     update_overlap,
     update_sparsity,
 )
@@ -249,19 +251,7 @@ for _, r in TOTAL.iterrows():
     lines.append(f"- Overlap across seeds ({OVERLAP_SOURCE}), base {r['base']}, {r['view']} view: run A updated"
                  f" {r['n_a'] / r['numel']:.1%}, run B {r['n_b'] / r['numel']:.1%}; {r['overlap_a']:.1%} of A's updated"
                  f" entries were also updated by B vs {r['chance_overlap_a']:.1%} by chance (ratio {r['ratio']:.2f}).")
-fp32_dense = bool((rl_sum["updated_unchanged_fp32"] > 0.30).all())
-bf16_in_band = bool(rl_sum["updated_unchanged_bf16"].between(0.05, 0.30).any())
-bf16_like_ctrl = bool(np.allclose(rl_sum.set_index("pair")["updated_unchanged_bf16"],
-                                  ctrl_sum.loc[rl_sum["pair"], "updated_unchanged_bf16"], atol=0.05))
-lines += ["", "Against the claim: " + (
-    "in fp32 RL updated more than 30% of the parameters in every organism, so the 5-30% sparsity is not reproduced"
-    " in full precision" if fp32_dense else "in fp32 at least one organism's update is within or below 30%") + "; " + (
-    "in the bf16 view the updated fraction falls into the 5-30% band for at least one organism" if bf16_in_band else
-    "the bf16 view does not bring the updated fraction into the 5-30% band") + "; " + (
-    "and the bf16 sparsity is about what a dense random update of the same norm shows (within 5 points), i.e."
-    " explained by update size and rounding, as Miahi & Belilovsky argue" if bf16_like_ctrl else
-    "and the bf16 sparsity differs from that of a dense random update of the same norm by more than 5 points, i.e."
-    " it is not explained by update size and rounding alone") + "."]
+lines += ["", sparsity_verdict_text(sparsity_verdict(SUMMARY))]
 lines += [f"- {line}" for line in label_contrasts(SUMMARY)]
 if "stand-in" in OVERLAP_SOURCE:
     lines.append(f"The seed overlap comes from {STANDIN_STEPS}-step stand-in runs, not from the zoo's full RL runs.")

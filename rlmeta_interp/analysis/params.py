@@ -308,6 +308,48 @@ def label_contrasts(summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: the band of updated parameters Mukherjee et al. report for RL, and how close to a dense random update of the same
+#: norm a bf16-view fraction must lie to count as explained by update size and rounding
+CLAIMED_BAND = (0.05, 0.30)
+LIKE_CONTROL_ATOL = 0.05
+
+
+def sparsity_verdict(summary: pd.DataFrame) -> dict[str, bool]:
+    """Against the sparse-update claim, from :func:`sparsity_summary` rows with columns ``pair``, ``update`` ("RL"
+    or a control) and the ``frac_unchanged_*`` fractions: ``fp32_dense`` (every RL model updated more than the band's
+    top in fp32), ``bf16_in_band`` (at least one RL model's bf16-view fraction lies in the band) and
+    ``bf16_like_control`` (every RL model's bf16-view fraction within :data:`LIKE_CONTROL_ATOL` of its pair's
+    control)."""
+    for col in ("pair", "update", "frac_unchanged_fp32", "frac_unchanged_bf16"):
+        if col not in summary.columns:
+            raise InvalidConfigError(f"summary lacks column {col!r}: pass sparsity_summary rows with pair and update.")
+    rl = summary[summary["update"] == "RL"].set_index("pair")
+    ctrl = summary[summary["update"] != "RL"].set_index("pair")
+    if rl.empty or not set(rl.index) <= set(ctrl.index):
+        raise EmptyInputError("sparsity_verdict needs RL rows and a control row for each of their pairs.")
+    fp32, bf16 = 1 - rl["frac_unchanged_fp32"], 1 - rl["frac_unchanged_bf16"]
+    lo, hi = CLAIMED_BAND
+    return {"fp32_dense": bool((fp32 > hi).all()), "bf16_in_band": bool(bf16.between(lo, hi).any()),
+            "bf16_like_control": bool(np.allclose(bf16, 1 - ctrl.loc[rl.index, "frac_unchanged_bf16"],
+                                                  atol=LIKE_CONTROL_ATOL))}
+
+
+def sparsity_verdict_text(verdict: Mapping[str, bool]) -> str:
+    """:func:`sparsity_verdict` in a sentence."""
+    lo, hi = (f"{x:.0%}" for x in CLAIMED_BAND)
+    band, tol = f"{lo[:-1]}-{hi}", f"{LIKE_CONTROL_ATOL * 100:g} points"
+    return "Against the claim: " + (
+        f"in fp32 RL updated more than {hi} of the parameters in every organism, so the {band} sparsity is not"
+        " reproduced in full precision" if verdict["fp32_dense"] else
+        f"in fp32 at least one organism's update is within or below {hi}") + "; " + (
+        f"in the bf16 view the updated fraction falls into the {band} band for at least one organism"
+        if verdict["bf16_in_band"] else f"the bf16 view does not bring the updated fraction into the {band} band") + "; " + (
+        f"and the bf16 sparsity is about what a dense random update of the same norm shows (within {tol}), i.e."
+        " explained by update size and rounding, as Miahi & Belilovsky argue" if verdict["bf16_like_control"] else
+        f"and the bf16 sparsity differs from that of a dense random update of the same norm by more than {tol}, i.e."
+        " it is not explained by update size and rounding alone") + "."
+
+
 def _count(n: float, noun: str) -> str:
     return f"{n:g} {noun}{'' if n == 1 else 's'}"
 

@@ -8,6 +8,8 @@ from rlmeta_interp.analysis.params import (
     matched_random_update,
     sparsity_by_layer,
     sparsity_summary,
+    sparsity_verdict,
+    sparsity_verdict_text,
     update_overlap,
     update_sparsity,
 )
@@ -232,3 +234,26 @@ def test_label_contrasts_read_each_run_against_its_matched_random_update_and_the
     assert "bf16 view 0.0% (minus" in label_contrasts(pd.DataFrame(tiny))[0]
     with pytest.raises(InvalidConfigError, match=r"lacks columns \['base', 'label'\]"):
         label_contrasts(pd.DataFrame(rows).drop(columns=["base", "label"]))
+
+
+def test_sparsity_verdict_at_and_beside_its_thresholds():
+    import pandas as pd
+
+    from rlmeta_interp.errors import EmptyInputError
+
+    def rows(fp32_updated, bf16_updated, ctrl_bf16_updated):
+        return pd.DataFrame([{"pair": f"p{i}", "update": "RL", "frac_unchanged_fp32": 1 - a, "frac_unchanged_bf16": 1 - b}
+                             for i, (a, b) in enumerate(zip(fp32_updated, bf16_updated, strict=True))]
+                            + [{"pair": f"p{i}", "update": "random", "frac_unchanged_fp32": 0.0,
+                                "frac_unchanged_bf16": 1 - c} for i, c in enumerate(ctrl_bf16_updated)])
+
+    v = sparsity_verdict(rows([0.9, 0.31], [0.2, 0.5], [0.22, 0.5]))
+    assert v == {"fp32_dense": True, "bf16_in_band": True, "bf16_like_control": True}
+    v = sparsity_verdict(rows([0.9, 0.25], [0.04, 0.31], [0.2, 0.31]))  # one model at 25%: not dense everywhere
+    assert v == {"fp32_dense": False, "bf16_in_band": False, "bf16_like_control": False}
+    assert "not reproduced in full precision" in sparsity_verdict_text({**v, "fp32_dense": True})
+    assert "does not bring the updated fraction into the 5-30% band" in sparsity_verdict_text(v)
+    with pytest.raises(EmptyInputError):
+        sparsity_verdict(rows([0.9], [0.2], [])[lambda d: d["update"] == "RL"])
+    with pytest.raises(InvalidConfigError, match="lacks column 'update'"):
+        sparsity_verdict(rows([0.9], [0.2], [0.2]).drop(columns=["update"]))
