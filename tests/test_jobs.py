@@ -41,6 +41,7 @@ def test_run_demo_writes_report_and_says_when_it_reuses(tmp_path, caplog):
     assert (tmp_path / "validation.csv").exists()
     # beside the fitted readings: how often each was right on the committed table's clean test
     assert "How often each reading was right on the validation table's clean test: read creation:" in md
+    assert "These intervals count pairs as independent" in md
     caplog.set_level("INFO", logger="rlmeta_interp.jobs")
     jobs.run_demo(tmp_path, progress=False, config=_smoke_demo_config())
     again = (tmp_path / "report.md").read_text()
