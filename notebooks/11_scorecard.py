@@ -56,29 +56,19 @@ from rlmeta_interp.analysis.validation import fit as vfit
 from rlmeta_interp.analysis.validation import report as vrep
 from rlmeta_interp.analysis.validation.plots import statistics_figure
 from rlmeta_interp.analysis.validation.reading import committed_summary
-from rlmeta_interp.errors import InvalidConfigError
-from rlmeta_interp.analysis.validation.labels import labelled_pairs
+from rlmeta_interp.analysis.validation.labels import scorecard_selection
 from rlmeta_interp.organism import answers, manifests, readings
 from rlmeta_interp.paths import results_dir
 from rlmeta_interp.plotting import save_fig, set_style
-from rlmeta_interp.selection import named_pairs, select_pairs
 
 if SMOKE:
     SIZES, PRESET, MAX_PAIRS = "smoke", "demo", 2
 set_style()
 CFG = {"demo": sc.ScorecardConfig.demo, "smoke": sc.ScorecardConfig.smoke, "full": sc.ScorecardConfig}[SIZES]()
 CFG = CFG.replace(seed=SEED)
-LABELLED = [p for p in labelled_pairs() if (not PRESET or p.extra.get("preset") in (None, PRESET))
-            and p.world in WORLDS and (not PAIRS or p.name in PAIRS)]
+SELECTION = scorecard_selection(WORLDS, preset=PRESET, pairs=PAIRS, max_pairs=MAX_PAIRS, smoke=SMOKE)
+SPECS, LABELLED, VALIDATE = SELECTION.specs, SELECTION.labelled, SELECTION.validate
 SPLITS = {p.split for p in LABELLED}
-VALIDATE = {"calibration", "test"} <= SPLITS
-SPECS = LABELLED if VALIDATE else list(select_pairs(WORLDS, preset=PRESET or None, smoke=SMOKE, require="any"))
-SPECS = [s for s in SPECS if s.name in PAIRS] if PAIRS else SPECS
-if PAIRS and {s.name for s in SPECS} != set(PAIRS):
-    named_pairs(PAIRS)  # a pair the zoo lacks: MissingWeightsError with the command that builds it
-    gone = sorted(set(PAIRS) - {s.name for s in SPECS})
-    raise InvalidConfigError(f"PAIRS names pairs that WORLDS or PRESET leave out: {gone}; widen them or fix PAIRS.")
-SPECS = SPECS[:MAX_PAIRS] if MAX_PAIRS else SPECS
 OUT = results_dir() / "validation"
 pd.DataFrame([{"pair": p.name, "world": p.world, "label": p.label, "split": p.split, "recipe": p.recipe or None}
               for p in SPECS])

@@ -7,7 +7,7 @@ from the pair spec (the registry fills them from the RL model's manifest).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -46,6 +46,37 @@ def labelled_pairs(split: str | None = None) -> list[Any]:
     from ... import registry
 
     return list(registry.labelled_pairs(split=split))
+
+
+@dataclass(frozen=True)
+class ScorecardSelection:
+    """The pairs a scorecard run over the zoo scores (``specs``), the labelled pairs it considered, and whether they
+    hold a calibration and a held-out split, so that a fit can be validated on them (``validate``)."""
+
+    specs: list[Any]
+    labelled: list[Any]
+    validate: bool
+
+
+def scorecard_selection(worlds: Sequence[str], *, preset: str | None, pairs: Sequence[str] = (), max_pairs: int = 0,
+                        smoke: bool = False) -> ScorecardSelection:
+    """The labelled pairs of ``worlds`` (of ``preset``, when given; only ``pairs``, when given) when they hold both
+    splits; otherwise the zoo pairs of those worlds (:func:`~rlmeta_interp.selection.select_pairs`). Every name in
+    ``pairs`` must be among them: one the zoo lacks gets the command that builds it, one that ``worlds`` or ``preset``
+    leave out an InvalidConfigError. ``max_pairs``: the first that many (0: all)."""
+    from ...selection import named_pairs, select_pairs
+
+    labelled = [p for p in labelled_pairs() if (not preset or p.extra.get("preset") in (None, preset))
+                and p.world in worlds and (not pairs or p.name in pairs)]
+    validate = {"calibration", "test"} <= {p.split for p in labelled}
+    specs = labelled if validate else list(select_pairs(list(worlds), preset=preset or None, smoke=smoke,
+                                                        require="any"))
+    specs = [s for s in specs if s.name in pairs] if pairs else specs
+    if pairs and {s.name for s in specs} != set(pairs):
+        named_pairs(list(pairs))  # a pair the zoo lacks: MissingWeightsError with the command that builds it
+        gone = sorted(set(pairs) - {s.name for s in specs})
+        raise InvalidConfigError(f"PAIRS names pairs that WORLDS or PRESET leave out: {gone}; widen them or fix PAIRS.")
+    return ScorecardSelection(specs[:max_pairs] if max_pairs else specs, labelled, validate)
 
 
 def _labelled_specs(preset: str) -> list[Any]:

@@ -58,3 +58,22 @@ def test_pending_pairs_are_the_designed_pairs_neither_in_the_table_nor_failed():
     assert pending_pairs(names) == []
     assert pending_pairs(names[2:], not_cases=[names[0]]) == [names[1]]
     assert pending_pairs(["not-designed", *names[1:]]) == [names[0]]  # a row the preset does not design is no help
+
+
+def test_scorecard_selection_of_the_shipped_zoo():
+    import pytest
+
+    from rlmeta_interp.analysis.validation.labels import scorecard_selection
+    from rlmeta_interp.errors import InvalidConfigError
+
+    # the shipped labelled pairs are all calibration pairs: nothing to validate, so the zoo's pairs are scored
+    sel = scorecard_selection(["arithmetic"], preset="demo", smoke=True)
+    assert not sel.validate and sel.specs and all(s.world == "arithmetic" for s in sel.specs)
+    assert len(scorecard_selection(["arithmetic"], preset="demo", max_pairs=1, smoke=True).specs) == 1
+    named = scorecard_selection(["arithmetic"], preset="", pairs=["val-arith-depth-d000-sft-deep"], smoke=True)
+    assert [s.name for s in named.specs] == ["val-arith-depth-d000-sft-deep"]
+    assert [p.name for p in named.labelled] == ["val-arith-depth-d000-sft-deep"]
+    with pytest.raises(InvalidConfigError, match="WORLDS or PRESET leave out"):
+        scorecard_selection(["bandits"], preset="", pairs=["val-arith-depth-d000-sft-deep"], smoke=True)
+    with pytest.raises(InvalidConfigError, match="No zoo preset defines the pair"):
+        scorecard_selection(["arithmetic"], preset="", pairs=["val-arith-depth-d000-sft-dep"], smoke=True)
