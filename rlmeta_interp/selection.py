@@ -34,11 +34,14 @@ def _field(p: PairSpec, name: str) -> Any:
 def _as_tuple(name: str, value: Any) -> tuple | None:
     if value is None:
         return None
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        return (value,)
-    out = tuple(dict.fromkeys(value))
+    out = (value,) if isinstance(value, str) or not isinstance(value, Iterable) else tuple(dict.fromkeys(value))
     if not out:
         raise EmptyInputError(f"{name}=[] selects nothing: name at least one value, or pass None to accept any {name}.")
+    if name == "dose":
+        try:
+            [float(v) for v in out]
+        except (TypeError, ValueError) as e:
+            raise InvalidConfigError(f"dose={value!r}: pass numbers (a share of the corpus, e.g. 0.0 or 0.5).") from e
     return out
 
 

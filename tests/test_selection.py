@@ -110,6 +110,8 @@ def test_a_misspelt_world_or_variant_is_named_not_dropped(zoo):
         selection.select_pairs(["arithmetic", "bandts"], require="any")
     with pytest.raises(InvalidConfigError, match="variant 'corect'"):
         selection.select_pairs("arithmetic", variant=["correct", "corect"], require="any", smoke=True)
+    with pytest.raises(InvalidConfigError, match="dose='abc': pass numbers"):
+        selection.select_pairs("arithmetic", dose="abc")
     for flag in ("smoke", "need_checkpoints"):
         with pytest.raises(InvalidConfigError, match=f"{flag}='false': pass True or False"):
             selection.select_pairs("arithmetic", **{flag: "false"})

@@ -179,6 +179,9 @@ def bag_of_token_counts(
         raise InvalidConfigError(f"tokens must be [n, pos], got shape {tuple(tokens.shape)}.")
     if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab_size):
         raise InvalidConfigError(f"token ids must lie in [0, {vocab_size}); pass the tokenizer's vocabulary size.")
+    if attention_mask is not None and tuple(attention_mask.shape) != tuple(tokens.shape):
+        raise InvalidConfigError(f"attention_mask must have the tokens' shape {tuple(tokens.shape)}, got"
+                                 f" {tuple(attention_mask.shape)}.")
     mask = torch.ones_like(tokens) if attention_mask is None else attention_mask.to(tokens.dtype)
     out = torch.zeros(tokens.shape[0], vocab_size, dtype=torch.float32)
     out.scatter_add_(1, tokens.long(), mask.float())

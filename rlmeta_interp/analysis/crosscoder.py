@@ -301,8 +301,12 @@ def load_crosscoder(path: str | os.PathLike) -> BatchTopKCrosscoder:
         meta = fh.metadata() or {}
     if "crosscoder_config" not in meta:
         raise CorruptedCheckpointError(f"{path} has no crosscoder config in its metadata: it was not written by save_crosscoder.")
-    cc = BatchTopKCrosscoder(CrosscoderConfig.from_dict(json.loads(meta["crosscoder_config"])))
-    cc.load_state_dict(tensors)
+    try:
+        cc = BatchTopKCrosscoder(CrosscoderConfig.from_dict(json.loads(meta["crosscoder_config"])))
+        cc.load_state_dict(tensors)
+    except (json.JSONDecodeError, RuntimeError) as e:  # bad JSON, or tensors of other shapes than the config's
+        raise CorruptedCheckpointError(f"{path}: its stored config and tensors do not fit together ({type(e).__name__}:"
+                                       f" {str(e)[:200]}). Train or save the crosscoder again.") from e
     return cc.eval()
 
 

@@ -378,6 +378,11 @@ def reconstruction_quality(
         raise InvalidConfigError(f"reference={reference!r} is not among the models {sorted(acts_by_model)}.")
     d_in = int(sae.cfg.d_in)
     stats = {name: _sae_stats(sae, check_acts(x, f"acts_by_model[{name!r}]", d_in)) for name, x in acts_by_model.items()}
+    flat = sorted(name for name, (_, sst, _) in stats.items() if not float(sst.sum()) > 0)
+    if flat:  # FVU divides by the activations' variance
+        raise InvalidConfigError(f"The activations of {flat} have no variance (constant rows, or a single row), so the"
+                                 " fraction of variance unexplained is undefined: pass activations of several"
+                                 " different positions or prompts.")
     ref_sse, ref_sst, _ = stats[reference]
     rows = []
     for name, (sse, sst, l0) in stats.items():

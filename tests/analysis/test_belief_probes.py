@@ -75,6 +75,8 @@ def test_bag_of_token_counts_matches_bincount():
     assert torch.equal(out, ref)
     with pytest.raises(InvalidConfigError):
         bag_of_token_counts(tokens, 3)
+    with pytest.raises(InvalidConfigError, match="the tokens' shape"):
+        bag_of_token_counts(tokens, 5, mask[:, :3])
 
 
 def test_random_init_like_is_fresh_and_same_shape():

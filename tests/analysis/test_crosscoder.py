@@ -85,6 +85,17 @@ def test_crosscoder_save_load_roundtrip(tmp_path, crosscoder, planted):
     x = torch.stack([base[:64], rl[:64]], 1)
     assert torch.equal(loaded(x), crosscoder(x))
     assert loaded.config == crosscoder.config
+    # a stored config that disagrees with the tensors, or that is not JSON
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(path)
+    wider = json.dumps({**crosscoder.config.to_dict(), "d_sae": crosscoder.config.d_sae * 2})
+    for meta in (wider, "{not json"):
+        save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={"crosscoder_config": meta})
+        with pytest.raises(CorruptedCheckpointError, match="do not fit together"):
+            load_crosscoder(tmp_path / "bad.safetensors")
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CorruptedCheckpointError):
         load_crosscoder(path)

@@ -72,6 +72,8 @@ def test_batchtopk_sae_trains_and_loads(tmp_path, planted):
                                                 training_samples=20_000, batch_size=256))
     df = reconstruction_quality(sae, {"base": base[:2000]}, n_boot=100)
     assert df.loc[0, "fvu"] < 0.5
+    with pytest.raises(InvalidConfigError, match=r"\['flat'\] have no variance"):
+        reconstruction_quality(sae, {"base": base[:2000], "flat": torch.ones(20, base.shape[1])}, n_boot=20)
     again = load_sae(save_sae(sae, tmp_path / "btk"))
     assert torch.equal(again.encode(base[:8]), sae.encode(base[:8]))
 
