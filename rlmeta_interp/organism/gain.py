@@ -22,7 +22,7 @@ so the records can show whether any verdict rests on the bootstrap's narrow inte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,19 @@ def level_readings(base: Mapping[str, Any], trained: Mapping[str, Any], n: int, 
     return out
 
 
+def _level_verdict(levels: Mapping[str, Mapping[str, Any]], first: str, n: int, label: str, in_dist_ok: bool,
+                   up_at_n: Callable[[str], bool], up_at_1: Callable[[str], bool]) -> dict[str, Any]:
+    """The pass@k criteria of the module docstring, given per level whether pass@n (``up_at_n``) and pass@1
+    (``up_at_1``) rose significantly: ``expanded_levels`` (deeper than ``first`` and above the guesser too),
+    ``sharpened_levels``, ``passed`` for the label (None for a control) and ``gain``."""
+    expanded = [lv for lv, r in levels.items() if int(lv) > int(first) and up_at_n(lv)
+                and r[f"trained_pass@{n}"] > r[f"guess_pass@{n}"]]
+    sharpened = [lv for lv in levels if up_at_1(lv)]
+    passed = {"creation": bool(expanded), "activation": bool(sharpened)}.get(label)
+    return {"expanded_levels": expanded, "sharpened_levels": sharpened,
+            "passed": None if passed is None else passed and bool(in_dist_ok), "gain": bool(expanded or sharpened)}
+
+
 def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], label: str) -> dict[str, Any]:
     """The gain reading for a trained organism against its base (module docstring); JSON-ready."""
     if "regret_sampled_per_bandit" in metrics and "regret_sampled_per_bandit" in base_metrics:
@@ -88,20 +101,13 @@ def gain_check(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], labe
     levels = {lv: level_readings(base_metrics["by_level"][lv], metrics["by_level"][lv], n, ci) for lv in shared}
     ind = levels[first]
     in_dist_ok = ind["trained_pass@1"] >= 0.5 * ind["base_pass@1"]
-    expanded = [lv for lv, r in levels.items() if int(lv) > int(first) and r[f"diff_pass@{n}_ci"][0] > 0
-                and r[f"trained_pass@{n}"] > r[f"guess_pass@{n}"]]
-    sharpened = [lv for lv, r in levels.items() if r["diff_pass@1_ci"][0] > 0]
+    verdict = _level_verdict(levels, first, n, label, in_dist_ok, lambda lv: levels[lv][f"diff_pass@{n}_ci"][0] > 0,
+                             lambda lv: levels[lv]["diff_pass@1_ci"][0] > 0)
     out: dict[str, Any] = {"kind": "passk", "ci": ci, "correction": f"Bonferroni over {tested} levels",
                            "levels": levels, "in_distribution_level": first,
-                           "in_distribution_ok": bool(in_dist_ok), "expanded_levels": expanded,
-                           "sharpened_levels": sharpened}
-    if label == "creation":
-        out["passed"] = bool(expanded) and bool(in_dist_ok)
-    elif label == "activation":
-        out["passed"] = bool(sharpened) and bool(in_dist_ok)
-    else:
-        out["passed"] = None
-    out["gain"] = bool(expanded or sharpened)
+                           "in_distribution_ok": bool(in_dist_ok), "expanded_levels": verdict["expanded_levels"],
+                           "sharpened_levels": verdict["sharpened_levels"], "passed": verdict["passed"],
+                           "gain": verdict["gain"]}
     return out
 
 
@@ -125,13 +131,9 @@ def recheck_gain(base_metrics: Mapping[str, Any], metrics: Mapping[str, Any], la
     for lv in levels:
         b, t = base_metrics["by_level"][lv]["correct_counts"], metrics["by_level"][lv]["correct_counts"]
         p[lv] = {f"pass@{k}": paired_gain_p(_per_problem(t, n, k), _per_problem(b, n, k), seed=CI_SEED) for k in (1, n)}
-    expanded = [lv for lv, r in levels.items() if int(lv) > int(first) and p[lv][f"pass@{n}"] < alpha
-                and r[f"trained_pass@{n}"] > r[f"guess_pass@{n}"]]
-    sharpened = [lv for lv in levels if p[lv]["pass@1"] < alpha]
-    passed = {"creation": bool(expanded), "activation": bool(sharpened)}.get(label)
-    return {"kind": "passk", "alpha": alpha, "p": p, "expanded_levels": expanded, "sharpened_levels": sharpened,
-            "gain": bool(expanded or sharpened),
-            "passed": None if passed is None else passed and bool(check["in_distribution_ok"])}
+    return {"kind": "passk", "alpha": alpha, "p": p,
+            **_level_verdict(levels, first, n, label, check["in_distribution_ok"],
+                             lambda lv: p[lv][f"pass@{n}"] < alpha, lambda lv: p[lv]["pass@1"] < alpha)}
 
 
 def _verdict(passed: bool | None) -> str:
