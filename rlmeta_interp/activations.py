@@ -259,6 +259,7 @@ def _vocab_size(model: LoadedModel) -> int:
 # hooks whose second axis is the head, not the position (one value per query-key pair)
 _PER_HEAD_PAIRS = ("hook_pattern", "hook_attn_scores")
 
+
 @torch.inference_mode()
 def _compute(model: LoadedModel, ids: Tensor, mask: Tensor, hooks: list[str], positions: str, batch_size: int,
              use_hf: bool, cached: tuple[Path, str] | None, progress: bool) -> Activations:

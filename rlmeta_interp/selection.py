@@ -11,6 +11,8 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
+
 from .config import PairSpec
 from .errors import EmptyInputError, InvalidConfigError, MissingWeightsError
 from .registry import all_pairs, manifest_of, skipped_manifests, zoo_entries, zoo_pairs
@@ -272,7 +274,7 @@ def select_pairs(
         raise InvalidConfigError(f"require={require!r}: choose 'all' (every requested value) or 'any' (one pair).")
     query = {f: _as_tuple(f, v) for f, v in zip(_FIELDS, (world, variant, dose, seed), strict=True)}
     for flag, value in (("need_checkpoints", need_checkpoints), ("smoke", smoke)):
-        if not isinstance(value, bool) and type(value).__name__ != "bool_":  # numpy's bool passes
+        if not isinstance(value, (bool, np.bool_)):
             raise InvalidConfigError(f"{flag}={value!r}: pass True or False (a string such as 'false' is true).")
     misspelt = {f: v for f, v in undefined_values(query, ("world", "variant")).items() if v}
     if misspelt:  # with require="any" or in smoke mode a misspelt value would silently drop out of the selection

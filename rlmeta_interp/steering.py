@@ -12,6 +12,7 @@ import json
 import logging
 import numbers
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,7 +201,7 @@ class SteeringVector:
         n_layers = tl.cfg.n_layers
         dtype = getattr(tl.cfg, "dtype", torch.float32)
         resolved = {key: resolve_layer(key, n_layers) for key in self.vectors}
-        twice = sorted({layer for layer in resolved.values() if list(resolved.values()).count(layer) > 1})
+        twice = sorted(layer for layer, n in Counter(resolved.values()).items() if n > 1)
         if twice:
             keys = [k for k, layer in resolved.items() if layer in twice]
             raise InvalidConfigError(f"Layers {keys} of this vector are the same layer(s) {twice} of a {n_layers}-layer"

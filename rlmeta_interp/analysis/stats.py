@@ -29,7 +29,7 @@ from jaxtyping import Float
 from scipy import stats as sps
 
 from ..errors import EmptyInputError, InvalidConfigError, NonFiniteError
-from ..inputs import is_int
+from ..inputs import check_int, is_int
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,7 @@ def paired_gain_p(a: Sequence[float] | Float[np.ndarray, " n"], b: Sequence[floa
     a_arr, b_arr = as_units(a, "a", ndim=1), as_units(b, "b", ndim=1)
     if a_arr.shape != b_arr.shape:
         raise InvalidConfigError(f"Paired samples must have equal length, got {a_arr.shape[0]} and {b_arr.shape[0]}.")
-    if not is_int(n_resamples) or n_resamples < 1:
-        raise InvalidConfigError(f"n_resamples must be a positive integer, got {n_resamples!r}.")
+    check_int(n_resamples, "n_resamples", lo=1)
     d = (a_arr - b_arr)[a_arr != b_arr]
     if d.size == 0:
         return 1.0

@@ -116,8 +116,8 @@ def check_loading_report(folder: Path, model: PreTrainedModel, report: dict[str,
 
 
 def _stored_dtypes(folder: Path) -> dict[str, str]:
-    """``{key: dtype}`` of every tensor in the folder's weight files, read from their headers (safetensors) or a
-    memory map (``pytorch_model*.bin``), so no tensor data is loaded."""
+    """``{key: dtype}`` of every tensor in the folder's weight files: from their headers (safetensors, no tensor data
+    read), or a memory map of ``pytorch_model*.bin`` (pickles older than torch's zip format are read whole)."""
     from safetensors import safe_open
 
     out: dict[str, str] = {}
@@ -215,6 +215,7 @@ def check_config(folder: Path, trust_remote_code: bool) -> None:
         f"{folder} holds a {model_type!r} model, which has no causal-LM (decoder-only) head in transformers; this"
         " package loads causal language models (e.g. Llama, Qwen2, GPT-2, Gemma-3)."
     )
+
 
 def load_hf_folder(folder: str | os.PathLike, config: LoadConfig = LoadConfig()
                    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -59,6 +59,12 @@ def clean_test_pairs(run: dict[str, Any], test: Iterable[str]) -> list[str] | No
                               if p in test and p not in seen))
 
 
+#: an indicator's held-out AUC that counts towards the bar, and how many such indicators the bar needs
+MIN_AUC = 0.8
+MIN_INDICATORS = 3
+#: the lower end every class's exact recall interval must clear
+MIN_RECALL_LO = 0.5
+
 # Bases (pretraining runs) a held-out AUC must rest on to count towards the bar.
 MIN_BASES = 5
 #: ... and at least this many bases of each class among the pairs it read.
@@ -73,10 +79,10 @@ def counts_for_bar(r: dict[str, Any]) -> bool:
     counts does not count."""
     by_class = r.get("test_bases_by_class") or {}
     clean = r.get("test_unseen_in_design")  # the same AUC without the pairs the indicator's design saw
-    return bool(r["votes"] and r.get("cut") is not None and r["test_auc"] == r["test_auc"] and r["test_auc"] >= 0.8
+    return bool(r["votes"] and r.get("cut") is not None and r["test_auc"] == r["test_auc"] and r["test_auc"] >= MIN_AUC
                 and r["test_lo"] > 0.6 and (r.get("test_bases_unseen") or 0) >= MIN_BASES
                 and len(by_class) == 2 and min(by_class.values()) >= MIN_BASES_PER_CLASS
-                and (not clean or (clean["auc"] >= 0.8 and clean["lo"] > 0.6)))
+                and (not clean or (clean["auc"] >= MIN_AUC and clean["lo"] > 0.6)))
 
 
 def meets_evaluation(ev: dict[str, Any]) -> bool:
@@ -92,8 +98,9 @@ def meets_evaluation(ev: dict[str, Any]) -> bool:
     good = [r for r in ev["indicators"] if counts_for_bar(r)]
     ns = s["no_signal_read_as_creation"]
     return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
-                and bool(exact) and all(lo > 0.5 for _, _, lo, _ in exact.values())
-                and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1 and len(good) >= 3)
+                and bool(exact) and all(lo > MIN_RECALL_LO for _, _, lo, _ in exact.values())
+                and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1
+                and len(good) >= MIN_INDICATORS)
 
 
 def meets_bar(summary: dict[str, Any]) -> bool:

@@ -32,15 +32,14 @@ import pandas as pd
 from scipy.stats import PermutationMethod, binomtest, mannwhitneyu
 
 from ...errors import InvalidConfigError
-from .bar import counts_for_bar, fit_changes, judged_since_fit_change, judgements
+from .bar import (MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, counts_for_bar, fit_changes, judged_since_fit_change,
+                  judgements)
 from .fit import FittedRules
 
 log = logging.getLogger(__name__)
 
 #: one-sided level of the exact AUC test over bases
 ALPHA = 0.05
-#: the bar's AUC threshold, read over bases as over pairs
-MIN_AUC = 0.8
 #: label assignments drawn for the AUC test where there are more than this many (below, all are enumerated)
 N_PERMUTATIONS = 200_000
 
@@ -93,6 +92,11 @@ def base_recall(labels: Sequence[str], predictions: Sequence[str], bases: Sequen
     return out
 
 
+def all_right_lower(n: int, ci: float = 0.95) -> float:
+    """The highest lower end a class of ``n`` bases can reach: the Clopper-Pearson interval of ``n`` of ``n`` right."""
+    return float(binomtest(n, n).proportion_ci(confidence_level=ci, method="exact").low)
+
+
 def base_reading(ev: Mapping[str, Any], pairs: pd.DataFrame, fitted: FittedRules,
                  test_pairs: Sequence[str]) -> dict[str, Any]:
     """One held-out evaluation (``ev``, of the pairs ``test_pairs``) read over bases from the stored per-pair table
@@ -111,7 +115,7 @@ def base_reading(ev: Mapping[str, Any], pairs: pd.DataFrame, fitted: FittedRules
     recall = base_recall(test["label"].tolist(), [predictions[p] for p in test["pair"]], test["base"].tolist())
     strong = [n for n, r in indicators.items() if r["auc"] >= MIN_AUC and r["p"] < ALPHA]
     return {"indicators": indicators, "recall": recall, "strong": strong,
-            "established": len(strong) >= 3 and all(lo > 0.5 for _, _, lo, _ in recall.values())}
+            "established": len(strong) >= MIN_INDICATORS and all(lo > MIN_RECALL_LO for _, _, lo, _ in recall.values())}
 
 
 def judged_now(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:

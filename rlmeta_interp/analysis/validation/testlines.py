@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import fmt2
-from .bases import judged_test_over_bases
-from .bar import (add_records, fit_changes, judged_since_fit_change, judgements, meets_evaluation, only_remeasured,
-                  pending)
+from .bar import (MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, add_records, fit_changes, judged_since_fit_change,
+                  judgements, meets_evaluation, only_remeasured, pending)
+from .bases import ALPHA, all_right_lower, judged_test_over_bases
 
 
 def pending_text(summary: dict[str, Any]) -> str:
@@ -188,26 +188,30 @@ def bases_text(r: dict[str, Any]) -> str:
     return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")
 
 
-def base_level_line(reading: dict[str, Any], n_pairs: int, n_bases: int) -> str:
+def base_level_line(reading: dict[str, Any]) -> str:
     """The trust paragraph's line on the test the bar is judged on, read over base models
-    (:func:`~.bases.base_reading`), saying where so few bases left a criterion out of reach whatever the readings."""
+    (:func:`~.bases.judged_test_over_bases`), saying where so few bases left a criterion out of reach whatever the
+    readings."""
     def auc(name: str, r: dict[str, Any]) -> str:
         kind = "exact p" if r["exact"] else "permutation p"
-        reach = (f"; no ordering of these bases reaches p < 0.05, the smallest being {r['p_min']:.3f}"
-                 if r["p_min"] >= 0.05 else "")
+        reach = (f"; no ordering of these bases reaches p < {ALPHA:g}, the smallest being {r['p_min']:.3f}"
+                 if r["p_min"] >= ALPHA else "")
         return (f"{name} {fmt2(r['auc'])} ({r['creation']} creation and {r['activation']} activation bases; {kind}"
                 f" = {r['p']:.3f}{reach})")
 
     def recall(c: str, k: int, n: int, lo: float, hi: float) -> str:
-        best = 0.025 ** (1 / n)  # the Clopper-Pearson lower end of n bases all right
+        best = all_right_lower(n)
         return f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)}" + (
-            f"; {n} bases all right reach at most {fmt2(best)})" if best <= 0.5 else ")")
+            f"; {n} bases all right reach at most {fmt2(best)})" if best <= MIN_RECALL_LO else ")")
 
-    short = [f"{c} ({fmt2(lo)} to {fmt2(hi)})" for c, (_, _, lo, hi) in reading["recall"].items() if lo <= 0.5]
+    short = [f"{c} ({fmt2(lo)} to {fmt2(hi)})" for c, (_, _, lo, hi) in reading["recall"].items()
+             if lo <= MIN_RECALL_LO]
     n_ind = len(reading["strong"])
-    why = ([f"{n_ind} of the 3 indicators needed reach AUC 0.8 with p < 0.05"] if n_ind < 3 else []) + (
+    why = ([f"{n_ind} of the {MIN_INDICATORS} indicators needed reach AUC {MIN_AUC:g} with p < {ALPHA:g}"]
+           if n_ind < MIN_INDICATORS else []) + (
         [f"the recall interval{'s' if len(short) > 1 else ''} of {' and '.join(short)}"
-         f" {'do' if len(short) > 1 else 'does'} not lie above 0.5"] if short else [])
+         f" {'do' if len(short) > 1 else 'does'} not lie above {MIN_RECALL_LO:g}"] if short else [])
+    n_pairs, n_bases = reading["n_pairs"], reading["n_bases"]
     return (f"- **The same test over base models** (its {n_pairs} pairs start from {n_bases} bases, the unit the"
             " pretraining seeds replicate; exact tests, since a bootstrap cannot vary a perfect reading): AUC over"
             " bases of the indicators the bar counts: " + (", ".join(auc(n, r) for n, r in reading["indicators"].items())
@@ -228,4 +232,4 @@ def base_level_texts(summary: dict[str, Any], pairs: Any) -> tuple[str, str, boo
         return "", "", None
     note = (", and over base models it is " + ("established" if read["established"] else "not established")
             + " (next line)")
-    return base_level_line(read, read["n_pairs"], read["n_bases"]), note, bool(read["established"])
+    return base_level_line(read), note, bool(read["established"])
