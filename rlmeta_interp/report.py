@@ -141,7 +141,7 @@ class MeterAccuracy:
     # when there are any, the pooled figure above is no test of its own
     tests: tuple[str, ...] = ()
     # whether the test the bar is judged on meets its criteria read over base models with exact tests
-    # (analysis.validation.bases); None: not read (no per-pair table beside the summary)
+    # (analysis.validation.bases); None: not read (the evaluation keeps no such reading and no per-pair table is beside)
     over_bases: bool | None = None
 
     def text(self) -> str:
@@ -207,13 +207,11 @@ def read_meter_accuracy(path: Path | None = None) -> MeterAccuracy | None:
 
 
 def _over_bases(summary: dict[str, Any], folder: Path) -> bool | None:
-    """Whether the judged test of ``summary`` meets the bar over base models, read from the per-pair table beside it;
-    None without that table."""
-    from .analysis.validation.bases import judged_test_over_bases
-    from .analysis.validation.reading import stored_pair_rows
+    """Whether the judged test of ``summary`` meets the bar over base models: as its evaluation keeps it, else read
+    from the per-pair table beside it; None without either."""
+    from .analysis.validation.reading import judged_test_over_bases, stored_pair_rows
 
-    pairs = stored_pair_rows(folder)
-    read = None if pairs is None else judged_test_over_bases(summary, pairs)
+    read = judged_test_over_bases(summary, stored_pair_rows(folder))
     return None if read is None else bool(read["established"])
 
 

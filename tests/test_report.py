@@ -104,11 +104,10 @@ def test_meter_accuracy_from_the_validation_table(tmp_path):
     text = meter_accuracy_text(committed)
     assert "pooled over every held-out pair, which is no test of its own" in text
     assert f"in the order read: (1) {tests[0]}; (2) {tests[1]}" in text
-    # and, read over base models from the committed per-pair table, whether the bar holds there too
-    from rlmeta_interp.analysis.validation.bases import judged_test_over_bases
-    from rlmeta_interp.analysis.validation.reading import stored_pair_rows
+    # and, read over base models as the committed evaluation keeps it, whether the bar holds there too
+    from rlmeta_interp.analysis.validation.reading import judged_test_over_bases
 
-    over = judged_test_over_bases(committed_summary(REPO_ROOT / "figures"), stored_pair_rows(REPO_ROOT / "figures"))
+    over = judged_test_over_bases(committed_summary(REPO_ROOT / "figures"))
     assert committed.over_bases is over["established"]
     tail = {True: ", and over base models too", False: " by its registered intervals, but not over base models"}
     assert f"the last of those tests {said}{tail[committed.over_bases] if committed.meets_bar else ''}" in text

@@ -71,6 +71,33 @@ MIN_BASES = 5
 MIN_BASES_PER_CLASS = 2
 
 
+#: the version of the bar's criteria a test started now is judged by (docs/preregistration.md): 1, the criteria
+#: registered over pairs; 2, those and the same readings over base models (:func:`meets_evaluation`). A test keeps the
+#: version recorded when it started, so a test begun under version 1 is judged by it whatever code reads it later.
+BAR_CRITERIA = 2
+
+
+def criteria_of(record: Mapping[str, Any]) -> int:
+    """The criteria version a record that starts a test carries (``bar_criteria``); 1 for records written before
+    versions were recorded."""
+    return int(record.get("bar_criteria", 1))
+
+
+def starts_test(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` stamped with the criteria version a test it starts is judged by (:data:`BAR_CRITERIA`)."""
+    return {**record, "bar_criteria": BAR_CRITERIA}
+
+
+def criteria_now(run: dict[str, Any]) -> int:
+    """The criteria version of the test the bar is judged on now (:func:`tested_key`): the version recorded by the
+    call that started it, the last judged test's successor (``judged_before``), the last change of the fit, or, for
+    a table that had neither, the run that wrote it first."""
+    if judged_since_fit_change(run):
+        return criteria_of(judgements_since_fit_change(run)[-1])
+    ends = fit_changes(run)
+    return criteria_of(ends[-1] if ends else run)
+
+
 def counts_for_bar(r: dict[str, Any]) -> bool:
     """Whether one indicator's held-out row counts towards the bar: it votes by a cut fitted on calibration (not by
     kept hand-set thresholds), its AUC is >= 0.8 with the CI above 0.6, and that AUC rests on at least
@@ -85,22 +112,26 @@ def counts_for_bar(r: dict[str, Any]) -> bool:
                 and (not clean or (clean["auc"] >= MIN_AUC and clean["lo"] > 0.6)))
 
 
-def meets_evaluation(ev: dict[str, Any]) -> bool:
+def meets_evaluation(ev: dict[str, Any], criteria: int = BAR_CRITERIA) -> bool:
     """Whether one held-out evaluation (``validation.fit.evaluate``) meets the bar's numbers: balanced accuracy >= 0.85
     with its CI above 0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as
     creation, 3 voting indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases
     (:func:`counts_for_bar`), and so many held-out pairs per class that even the exact interval of every class's
-    recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1])."""
+    recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1]). Under ``criteria``
+    2 (:data:`BAR_CRITERIA`) the same readings must also hold over base models with exact tests (``over_bases``,
+    :func:`~.bases.over_bases`: 3 of the counted indicators at AUC >= 0.8 with p < 0.05, every class's recall over
+    bases with its interval above 0.5); an evaluation without that reading does not meet them."""
     s = ev["summary"]
     exact = s.get("recall_exact_ci") or {}
     # an AUC counts only over enough bases: its CI resamples bases, and over one or two the bootstrap has (almost)
     # nothing to resample, so a perfect ordering of a handful of pairs gives the point CI [1, 1] (counts_for_bar)
     good = [r for r in ev["indicators"] if counts_for_bar(r)]
     ns = s["no_signal_read_as_creation"]
+    over_bases = criteria < 2 or bool((ev.get("over_bases") or {}).get("established"))
     return bool(s["balanced_accuracy"] >= 0.85 and s["ci_lo"] == s["ci_lo"] and s["ci_lo"] > 0.5
                 and bool(exact) and all(lo > MIN_RECALL_LO for _, _, lo, _ in exact.values())
                 and s["recall"].get("creation", 0.0) >= 0.8 and ns is not None and ns <= 0.1
-                and len(good) >= MIN_INDICATORS)
+                and len(good) >= MIN_INDICATORS and over_bases)
 
 
 def meets_bar(summary: dict[str, Any]) -> bool:
@@ -110,15 +141,17 @@ def meets_bar(summary: dict[str, Any]) -> bool:
     or, once a clean test has been judged and the preset grew (:func:`judgements`), only the pairs first measured
     after the last judgement (:func:`bar_test_pairs`, evaluated as ``summary["bar_test"]``); and only once the
     table lacks no pair its preset designs (nothing :func:`pending`), so that the bar is not judged on whichever
-    interim batch of clean pairs happened to read well."""
+    interim batch of clean pairs happened to read well. The test is judged by the criteria version recorded when it
+    started (:func:`criteria_now`)."""
     run = summary.get("run") or {}
     # judged once every labelled pair the preset designs has a row: not on an interim batch
     if pending(summary):
         return False
+    criteria = criteria_now(run)
     if not fit_changes(run) and not judgements(run):
-        return meets_evaluation(summary["evaluation"])
+        return meets_evaluation(summary["evaluation"], criteria)
     clean = (summary.get(tested_key(run)) or {}).get("evaluation")
-    return clean is not None and meets_evaluation(clean)
+    return clean is not None and meets_evaluation(clean, criteria)
 
 
 def pending(summary: dict[str, Any]) -> bool:
@@ -196,7 +229,7 @@ def judgement(summary: dict[str, Any]) -> dict[str, Any]:
         part = summary.get(tested_key(run)) or {}
     else:  # a fit never changed: the bar was judged on every held-out pair
         part = {"pairs": (summary.get("pairs") or {}).get("test"), "evaluation": summary.get("evaluation")}
-    rec = reading_record(part.get("pairs") or [], part.get("evaluation"), judged=True)
+    rec = reading_record(part.get("pairs") or [], part.get("evaluation"), judged=True, criteria=criteria_now(run))
     return {} if rec is None or not rec["pairs"] else {"judged_before": rec}
 
 
@@ -206,10 +239,12 @@ def judged_record(previous: dict[str, Any], record: dict[str, Any], missing: Ite
     leaves designed pairs without a row (``missing``: the preset grew since). A call that changed the fit is left
     as it is: the change ends every test. Every writer of the table (``validate --add``, ``--refit``,
     ``--add-indicator``, a full run) records it, so that the judged state is not lost when a table is rewritten
-    before the new pairs exist."""
+    before the new pairs exist. The record starts a new test, and carries the criteria version it is judged by
+    (:func:`starts_test`)."""
     if _changes_fit(record) or not (record.get("new_pairs") or list(missing)):
         return record
-    return {**record, **judgement(previous)}
+    judged = judgement(previous)
+    return starts_test({**record, **judged}) if judged else record
 
 
 def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -218,14 +253,18 @@ def clean_test_record(summary: dict[str, Any]) -> dict[str, Any] | None:
     (``clean_test_before``): the pairs, the summary's and the vote rule's balanced accuracy with CIs, per-class
     recall with exact intervals, the pairs each read wrong, and whether the bar was met there and judged (every
     labelled pair of the preset had a row); None without such a test."""
-    clean = summary.get(tested_key(summary.get("run") or {})) or {}
-    return reading_record(clean.get("pairs") or [], clean.get("evaluation"), judged=not pending(summary))
+    run = summary.get("run") or {}
+    clean = summary.get(tested_key(run)) or {}
+    return reading_record(clean.get("pairs") or [], clean.get("evaluation"), judged=not pending(summary),
+                          criteria=criteria_now(run))
 
 
-def reading_record(pairs: Iterable[str], ev: dict[str, Any] | None, *, judged: bool) -> dict[str, Any] | None:
+def reading_record(pairs: Iterable[str], ev: dict[str, Any] | None, *, judged: bool,
+                   criteria: int) -> dict[str, Any] | None:
     """What held-out ``pairs`` read in the evaluation ``ev``: the summary's and the vote rule's balanced accuracy
     with CIs, per-class recall with exact intervals and the pairs each read wrong, whether the bar's numbers were met
-    (``met_bar``) and whether the bar was judged there (``judged``); None without an evaluation."""
+    under the test's ``criteria`` version (``met_bar``, :func:`meets_evaluation`; the version kept as
+    ``bar_criteria``) and whether the bar was judged there (``judged``); None without an evaluation."""
     if ev is None:
         return None
 
@@ -233,7 +272,7 @@ def reading_record(pairs: Iterable[str], ev: dict[str, Any] | None, *, judged: b
         return {k: r.get(k) for k in ("balanced_accuracy", "ci_lo", "ci_hi", "recall_exact_ci", "read_wrong")}
 
     return {"pairs": list(pairs), "summary": reading(ev["summary"]), "vote_rule": reading(ev["vote_rule"]),
-            "met_bar": meets_evaluation(ev), "judged": judged}
+            "met_bar": meets_evaluation(ev, criteria), "bar_criteria": criteria, "judged": judged}
 
 
 
@@ -287,7 +326,8 @@ def with_fit_change(run: dict[str, Any], summary: dict[str, Any], fitted: Mappin
 def ending(summary: dict[str, Any], record: dict[str, Any], **what: Any) -> dict[str, Any]:
     """``record`` with ``what`` (``fit_changed=True``, or ``remeasured=`` :func:`~.seen.replaced_readings`), the change that ends
     every test of the table ``summary``, and what it had in view: the held-out pairs then in the table (none of them
-    is a clean test afterwards, :func:`clean_test_pairs`), what they read (:func:`readings_before`) and the test it
-    ended (:func:`clean_before`)."""
-    return {**record, **what, "test_in_view": sorted((summary.get("pairs") or {}).get("test") or []),
-            **readings_before(summary), **clean_before(summary)}
+    is a clean test afterwards, :func:`clean_test_pairs`), what they read (:func:`readings_before`), the test it
+    ended (:func:`clean_before`), and the criteria version the clean test it starts is judged by
+    (:func:`starts_test`)."""
+    return starts_test({**record, **what, "test_in_view": sorted((summary.get("pairs") or {}).get("test") or []),
+                        **readings_before(summary), **clean_before(summary)})

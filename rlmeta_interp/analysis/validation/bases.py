@@ -12,11 +12,13 @@ read with exact tests over bases:
 - each class's recall as the share of its bases whose pairs of that class were all read right, with the exact
   (Clopper-Pearson) interval: 4 bases all right give [0.40, 1].
 
-:func:`base_reading` applies the bar's criteria to these: at least 3 of the indicators the bar counts reach AUC
+:func:`over_bases` applies the bar's criteria to these: at least 3 of the indicators the bar counts reach AUC
 >= 0.8 over bases with p < 0.05, and every class's interval lies above 0.5. The permutation assigns the labels over
 all the test's bases, of both worlds together, as the pooled AUC reads them; a design with few bases per class cannot
 meet these criteria whatever its readings (``p_min``: the smallest p of any ordering of its bases; a class of n bases
 all right has the Clopper-Pearson lower end (0.025)^(1/n)), and the text built from it says when that is so.
+``fit.evaluate`` keeps this reading with every held-out evaluation (``over_bases``); a test started under the bar's
+criteria version 2 must meet it (``bar.meets_evaluation``).
 """
 
 from __future__ import annotations
@@ -24,17 +26,18 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import PermutationMethod, binomtest, mannwhitneyu
 
 from ...errors import InvalidConfigError
-from .bar import (MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, counts_for_bar, fit_changes, judged_since_fit_change,
-                  judgements)
-from .fit import FittedRules
+from .bar import MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, counts_for_bar
+
+if TYPE_CHECKING:  # fit.evaluate reads its held-out pairs over bases with this module
+    from .fit import FittedRules
 
 log = logging.getLogger(__name__)
 
@@ -97,47 +100,44 @@ def all_right_lower(n: int, ci: float = 0.95) -> float:
     return float(binomtest(n, n).proportion_ci(confidence_level=ci, method="exact").low)
 
 
+def over_bases(test: pd.DataFrame, indicators: Sequence[Mapping[str, Any]], predictions: Mapping[str, str],
+               standardised: Callable[[pd.DataFrame, str], np.ndarray]) -> dict[str, Any]:
+    """The held-out rows ``test`` (pair, label, base, the statistics) read over bases: ``indicators``
+    (:func:`base_auc` of each indicator row of the evaluation that the bar counts, on the statistic as the fit reads
+    it, ``standardised(rows, name)``), ``recall`` (:func:`base_recall` of ``predictions``, the summary's reading of
+    each pair), ``strong`` (the indicators at AUC >= 0.8 with p < 0.05), ``established`` (the bar's criteria over
+    bases, module docstring), ``n_pairs`` and ``n_bases``. A base holding pairs of both classes is an error."""
+    two = test[test["label"].isin(["creation", "activation"])]
+    # by name, as the table's JSON keeps them (sorted keys), so a reading kept and one computed again read alike
+    counted = sorted(r["indicator"] for r in indicators if counts_for_bar(dict(r)))
+    read = {name: base_auc(standardised(two, name), (two["label"] == "creation").tolist(), two["base"].tolist())
+            for name in counted}
+    recall = base_recall(test["label"].tolist(), [predictions[p] for p in test["pair"]], test["base"].tolist())
+    strong = [n for n, r in read.items() if r["auc"] >= MIN_AUC and r["p"] < ALPHA]
+    return {"indicators": read, "recall": recall, "strong": strong,
+            "established": len(strong) >= MIN_INDICATORS and all(lo > MIN_RECALL_LO for _, _, lo, _ in recall.values()),
+            "n_pairs": int(len(test)), "n_bases": int(test["base"].nunique())}
+
+
+def kept_over_bases(test: pd.DataFrame, indicators: Sequence[Mapping[str, Any]], predictions: Mapping[str, str],
+                    standardised: Callable[[pd.DataFrame, str], np.ndarray]) -> dict[str, Any] | None:
+    """:func:`over_bases` as a held-out evaluation keeps it: None for rows without bases, or with a base holding
+    pairs of both classes (one class per base is the zoo's design), which the log names."""
+    if "base" not in test.columns:
+        return None
+    try:
+        return over_bases(test, indicators, predictions, standardised)
+    except InvalidConfigError as e:
+        log.warning("The held-out pairs are not read over base models: %s", e)
+        return None
+
+
 def base_reading(ev: Mapping[str, Any], pairs: pd.DataFrame, fitted: FittedRules,
                  test_pairs: Sequence[str]) -> dict[str, Any]:
-    """One held-out evaluation (``ev``, of the pairs ``test_pairs``) read over bases from the stored per-pair table
-    ``pairs``: ``indicators`` (:func:`base_auc` of each indicator the bar counts, on the statistic as the fit reads
-    it), ``recall`` (:func:`base_recall` of the summary's predictions) and ``established`` (the bar's criteria over
-    bases, module docstring)."""
+    """One held-out evaluation (``ev``, of the pairs ``test_pairs``) read over bases (:func:`over_bases`) from the
+    stored per-pair table ``pairs`` under the fit ``fitted``: for tables whose evaluations were written without it."""
     missing = sorted(set(test_pairs) - set(pairs["pair"]))
     if missing:
         raise InvalidConfigError(f"The pair table lacks test pairs {missing[:5]}: read it from the same table folder.")
     test = pairs[pairs["pair"].isin(list(test_pairs))]
-    two = test[test["label"].isin(["creation", "activation"])]
-    counted = [r["indicator"] for r in ev["indicators"] if counts_for_bar(r)]
-    indicators = {name: base_auc(fitted.standardised(two, name), (two["label"] == "creation").tolist(),
-                                 two["base"].tolist()) for name in counted}
-    predictions = ev["summary"]["predictions"]
-    recall = base_recall(test["label"].tolist(), [predictions[p] for p in test["pair"]], test["base"].tolist())
-    strong = [n for n, r in indicators.items() if r["auc"] >= MIN_AUC and r["p"] < ALPHA]
-    return {"indicators": indicators, "recall": recall, "strong": strong,
-            "established": len(strong) >= MIN_INDICATORS and all(lo > MIN_RECALL_LO for _, _, lo, _ in recall.values())}
-
-
-def judged_now(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The test the bar is judged on now, ``{evaluation, pairs}``: the bar test after a judged test, the clean test
-    after a fit change, else the pooled held-out pairs; None when that test has no evaluation yet."""
-    run = summary.get("run") or {}
-    if judgements(run) or fit_changes(run):
-        now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
-        return now if now.get("evaluation") is not None else None
-    return {"evaluation": summary["evaluation"], "pairs": (summary.get("pairs") or {}).get("test") or []}
-
-
-def judged_test_over_bases(summary: Mapping[str, Any], pairs: pd.DataFrame) -> dict[str, Any] | None:
-    """:func:`base_reading` of the test the bar is judged on now (:func:`judged_now`), with its ``n_pairs`` and
-    ``n_bases``, from the summary and its per-pair table as stored; None without such a test."""
-    now = judged_now(summary)
-    if now is None or not now.get("pairs") or "base" not in pairs.columns:
-        return None
-    names = list(now["pairs"])
-    try:
-        reading = base_reading(now["evaluation"], pairs, FittedRules.from_dict(summary["fitted"]), names)
-    except InvalidConfigError as e:  # a table this reading does not fit (a base of both classes, pairs missing)
-        log.warning("No reading over base models: %s", e)
-        return None
-    return {**reading, "n_pairs": len(names), "n_bases": int(pairs.loc[pairs["pair"].isin(names), "base"].nunique())}
+    return over_bases(test, ev["indicators"], ev["summary"]["predictions"], fitted.standardised)

@@ -43,6 +43,7 @@ from scipy.special import expit
 from ...errors import CorruptedCheckpointError, EmptyInputError, InvalidConfigError
 from ..indicators import REGISTRY, metrics_of
 from ..indicators.core import INDICATORS, ScorecardRules
+from .bases import kept_over_bases
 from .fitcheck import check_fitted_rules, check_indicator_fit
 from .labels import LABELS
 from .metrics import (balanced_accuracy_ci, confusion_table, constant_baseline, recall_by_class, recall_exact_ci,
@@ -487,4 +488,6 @@ def evaluate(fitted: FittedRules, test: pd.DataFrame, calibration: pd.DataFrame,
                     if ctrl_votes else None,
                     "roc": roc_points(scored[f.name].tolist(), y).to_dict(orient="list")})
     out["indicators"] = per
+    # the same test read over base models with exact tests, which the bar's later criteria need
+    out["over_bases"] = kept_over_bases(test, per, out["summary"]["predictions"], fitted.standardised)
     return out

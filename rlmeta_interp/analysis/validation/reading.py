@@ -1,18 +1,25 @@
 """The committed validation table as other code reads it: its summary (checksum verified), the indicators and sizes it
-measured, the voting rules it fitted for a world, one scorecard's reading by its fitted summary, and how often that
-reading was right on the table's held-out pairs."""
+measured, the voting rules it fitted for a world, one scorecard's reading by its fitted summary, how often that
+reading was right on the table's held-out pairs, and the test the bar is judged on read over base models."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ...errors import InvalidConfigError
 from ...io import read_csv, read_json
 from ..indicators.core import INDICATORS, ScorecardConfig
+from .bar import fit_changes, judged_since_fit_change, judgements, criteria_now
+from .bases import base_reading
 from .fit import FittedRules, pair_table
 from .labels import LABELS
+
+log = logging.getLogger(__name__)
 
 SUMMARY_JSON = "validation_summary.json"
 PAIRS_CSV = "validation_pairs.csv"
@@ -133,3 +140,36 @@ def fitted_reading_and_source(card: Any, summary: dict[str, Any]) -> tuple[str, 
     fitted = FittedRules.from_dict(summary["fitted"])
     row = pair_table([card.revoted(fitted.rules_for(card.world))])
     return fitted.predict(row)[0], fitted.sources(row)[0]
+
+
+def judged_now(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The test the bar is judged on now, ``{evaluation, pairs}``: the bar test after a judged test, the clean test
+    after a fit change, else the pooled held-out pairs; None when that test has no evaluation yet."""
+    run = summary.get("run") or {}
+    if judgements(run) or fit_changes(run):
+        now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
+        return now if now.get("evaluation") is not None else None
+    return {"evaluation": summary["evaluation"], "pairs": (summary.get("pairs") or {}).get("test") or []}
+
+
+def judged_test_over_bases(summary: Mapping[str, Any], pairs: Any = None) -> dict[str, Any] | None:
+    """The test the bar is judged on now (:func:`judged_now`) read over base models (:func:`~.bases.over_bases`),
+    with the criteria version it is judged by (``bar_criteria``, :func:`~.bar.criteria_now`): as its evaluation
+    keeps it, or, for a table whose evaluations were written without it, computed from its per-pair table ``pairs``
+    (as stored) under its fit. None without such a test, or when neither is there or the table does not fit the
+    reading (a base of both classes, pairs missing)."""
+    now = judged_now(summary)
+    if now is None or not now.get("pairs"):
+        return None
+    criteria = {"bar_criteria": criteria_now(dict(summary.get("run") or {}))}
+    kept = now["evaluation"].get("over_bases")
+    if kept is not None:
+        return {**kept, **criteria}
+    if pairs is None or "base" not in pairs.columns:
+        return None
+    try:
+        reading = base_reading(now["evaluation"], pairs, FittedRules.from_dict(summary["fitted"]), list(now["pairs"]))
+    except InvalidConfigError as e:
+        log.warning("No reading over base models: %s", e)
+        return None
+    return {**reading, **criteria}

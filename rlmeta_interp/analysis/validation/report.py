@@ -21,7 +21,7 @@ from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
 from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
                   clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
-                  judgements_since_fit_change, meets_bar, with_fit_change)
+                  judgements_since_fit_change, meets_bar, starts_test, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
@@ -93,9 +93,12 @@ def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitte
     fit change when the fit differs from the one ``previous`` was reported under (:func:`~.bar.with_fit_change`),
     or as ending every test when it replaced held-out readings seen before (``again``,
     :func:`~.seen.replaced_readings`). Without it a full run would erase which held-out readings were in view of
-    earlier fit changes, and every held-out pair would count as a clean test again."""
-    if previous is None:
-        return {}
+    earlier fit changes, and every held-out pair would count as a clean test again. A new table records the bar's
+    criteria version its test is judged by (:func:`~.bar.starts_test`); a rewritten one keeps the version it has."""
+    if previous is None:  # a new table: its test is judged by the criteria in force now
+        return starts_test({})
+    # a table judged so far on its pooled pairs keeps the criteria version it began with
+    kept = {"bar_criteria": previous["run"]["bar_criteria"]} if "bar_criteria" in (previous.get("run") or {}) else {}
     before = set((previous.get("pairs") or {}).get("test") or []) | set(
         (previous.get("pairs") or {}).get("calibration") or [])
     dropped = sorted(before - set(table["pair"]))  # rows of the table before that this run does not write
@@ -105,12 +108,12 @@ def _carried_history(previous: dict[str, Any] | None, table: pd.DataFrame, fitte
     changed = with_fit_change({"added": history}, previous, fitted.to_dict(),
                               {**record, **({"remeasured": again} if again else {})})
     if len(changed["added"]) > len(history):
-        return changed
+        return {**kept, **changed}
     if again:  # the same fit, but readings that were seen replaced by others: every test ends
-        return {"added": [*history, ending(previous, record, remeasured=again)]}
+        return {**kept, "added": [*history, ending(previous, record, remeasured=again)]}
     # new pairs, or designed pairs without a row (``pending``), after the bar was judged on the previous table's
     # test (the preset grew): a new test for the bar starts
-    return {"added": [*history, judged_record(previous, record, pending)]}
+    return {**kept, "added": [*history, judged_record(previous, record, pending)]}
 
 
 def _headline(ev: dict[str, Any]) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from typing import Any
 
 from ...prose import fmt2
 from .bar import (MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, add_records, fit_changes, judged_since_fit_change,
-                  judgements, meets_evaluation, only_remeasured, pending)
-from .bases import ALPHA, all_right_lower, judged_test_over_bases
+                  judgements, meets_evaluation, only_remeasured, pending, criteria_now)
+from .bases import ALPHA, all_right_lower
+from .reading import judged_test_over_bases
 
 
 def pending_text(summary: dict[str, Any]) -> str:
@@ -27,7 +28,8 @@ def _bar_sentence(summary: dict[str, Any], ev: dict[str, Any]) -> str:
     why = pending_text(summary)
     if why:
         return f"Not judged until every designed pair is in the table ({why})."
-    return f"On these pairs alone the bar is {'met' if meets_evaluation(ev) else 'not met'}."
+    met = meets_evaluation(ev, criteria_now(summary.get("run") or {}))
+    return f"On these pairs alone the bar is {'met' if met else 'not met'}."
 
 
 def last_change_text(run: dict[str, Any]) -> str:
@@ -78,7 +80,8 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
             parts.append(reading(judged["summary"], len(judged["pairs"]), judged["met_bar"]))
     now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
     if (ev := now.get("evaluation")) is not None:
-        parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev)) if not pending_text(summary) else
+        parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev, criteria_now(run)))
+                     if not pending_text(summary) else
                      f"{fmt2(ev['summary']['balanced_accuracy'])} on {ev['n_test']} pairs so far, not judged yet")
     return parts
 
@@ -219,15 +222,18 @@ def base_level_line(reading: dict[str, Any]) -> str:
             " every pair of the class is): " + ", ".join(recall(c, *v) for c, v in reading["recall"].items())
             + ". Read so, the bar is " + ("established." if reading["established"] else
                                           "not established: " + "; ".join(why) + ".")
-            + " This reading over bases was added after the test had been read (docs/preregistration.md); it stands"
-            " beside the registered verdict, not in its place.")
+            + (" This reading over bases was added after the test had been read (docs/preregistration.md); it stands"
+               " beside the registered verdict, not in its place; every later test must meet it as part of its bar."
+               if reading["bar_criteria"] < 2 else
+               " These criteria were registered before this test began (docs/preregistration.md): they are part of"
+               " its bar."))
 
 
 def base_level_texts(summary: dict[str, Any], pairs: Any) -> tuple[str, str, bool | None]:
     """The trust paragraph's line on the test the bar is judged on, read over bases (:func:`base_level_line`), the
-    note the first line adds to that test, and whether the bar's criteria hold over bases ("", "", None without a
-    pair table or such a test)."""
-    read = None if pairs is None else judged_test_over_bases(summary, pairs)
+    note the first line adds to that test, and whether the bar's criteria hold over bases ("", "", None without such
+    a test, or when its evaluation keeps no such reading and ``pairs``, the stored per-pair table, is None)."""
+    read = judged_test_over_bases(summary, pairs)
     if read is None:
         return "", "", None
     note = (", and over base models it is " + ("established" if read["established"] else "not established")

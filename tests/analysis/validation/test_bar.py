@@ -237,3 +237,40 @@ def test_only_a_record_of_pairs_measured_again_alone_keeps_the_fit():
     assert not only_remeasured({"remeasured": {"p": {}}, "fit_changed": True})
     assert not only_remeasured({"remeasured": {"p": {}}, "calibration": ["c"]})
     assert not only_remeasured({"fit_changed": True}) and not only_remeasured({})
+
+
+def test_a_test_is_judged_by_the_criteria_version_recorded_when_it_began():
+    good_row = {"votes": True, "cut": 0.5, "test_auc": 1.0, "test_lo": 0.9, "test_bases_unseen": vb.MIN_BASES,
+                "test_bases_by_class": {"creation": 2, "activation": 2}}
+    s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "recall": {"creation": 0.9}, "no_signal_read_as_creation": 0.0,
+         "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0]}, "read_wrong": {}}
+    plain = {"summary": s, "vote_rule": s, "indicators": [good_row] * 3}
+    # version 1 reads pairs alone; version 2 (the current one) needs the same readings over bases as well
+    assert vb.BAR_CRITERIA == 2 and vb.meets_evaluation(plain, 1) and not vb.meets_evaluation(plain)
+    assert not vb.meets_evaluation({**plain, "over_bases": None})
+    assert not vb.meets_evaluation({**plain, "over_bases": {"established": False}})
+    assert vb.meets_evaluation({**plain, "over_bases": {"established": True}})
+    # the version comes from the record that began the test: the run of a table never changed nor judged, else the
+    # last change of the fit, else the last judged test's successor; records written before versions say 1
+    assert vb.criteria_now({}) == 1 and vb.criteria_now(vb.starts_test({})) == 2
+    assert vb.meets_bar({"evaluation": plain}) and not vb.meets_bar({"evaluation": plain, "run": vb.starts_test({})})
+    old_change = {"pairs": [], "fit_changed": True, "test_in_view": ["a"]}
+    run = {"added": [old_change]}
+    assert vb.criteria_now(vb.starts_test(run)) == 1  # the clean test began with the change, not with the run
+    summary = {"evaluation": plain, "run": run, "clean_test": {"pairs": ["b"], "evaluation": plain}}
+    assert vb.meets_bar(summary)
+    ended = vb.ending(summary, {"pairs": []}, fit_changed=True)  # a change made now starts a version-2 test
+    assert ended["bar_criteria"] == 2 and ended["clean_test_before"]["bar_criteria"] == 1
+    assert ended["clean_test_before"]["met_bar"] is True  # the test it ended read under its own version
+    later = {**summary, "run": {"added": [old_change, ended]}}
+    assert vb.criteria_now(later["run"]) == 2 and not vb.meets_bar(later)
+    assert vb.meets_bar({**later, "clean_test": {"pairs": ["b"], "evaluation": {**plain, "over_bases":
+                                                                               {"established": True}}}})
+    # a judged test's successor is stamped when the table grows; the judged record keeps its own version
+    judged = {"evaluation": plain, "pairs": {"test": ["a"]}, "build": {"not_in_table": []}}
+    grown = vb.judged_record(judged, {"pairs": ["b"], "new_pairs": ["b"]}, [])
+    assert grown["bar_criteria"] == 2 and grown["judged_before"]["bar_criteria"] == 1
+    assert grown["judged_before"]["met_bar"] is True
+    assert "bar_criteria" not in vb.judged_record({**judged, "build": {"not_in_table": ["b"]}}, {"pairs": []}, [])
+    assert vb.criteria_now({"added": [grown]}) == 2
+    assert vb.criteria_now({"added": [{**grown, "bar_criteria": 1}]}) == 1

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from rlmeta_interp.analysis.validation.bases import base_auc, base_reading, base_recall, judged_test_over_bases
+from rlmeta_interp.analysis.validation import bar as vb
+from rlmeta_interp.analysis.validation.bases import base_auc, base_reading, base_recall, over_bases
 from rlmeta_interp.analysis.validation.fit import FittedRules
 from rlmeta_interp.analysis.validation.reading import committed_summary, stored_pair_rows
 from rlmeta_interp.errors import InvalidConfigError
@@ -58,13 +61,14 @@ def test_recall_over_bases_counts_a_base_right_only_when_all_its_pairs_are():
 
 def test_the_committed_bar_test_read_over_bases():
     summary, pairs = committed_summary(REPO_ROOT / "figures"), stored_pair_rows(REPO_ROOT / "figures")
-    read = judged_test_over_bases(summary, pairs)
     ev, names = summary["bar_test"]["evaluation"], summary["bar_test"]["pairs"]
+    read = base_reading(ev, pairs, FittedRules.from_dict(summary["fitted"]), names)
     assert read["n_pairs"] == len(names) == ev["n_test"]
     test = pairs[pairs["pair"].isin(names)]
     assert read["n_bases"] == test["base"].nunique()
     # every indicator the bar counts is read; its bases per class are those the evaluation counted for it
-    counted = {r["indicator"]: r for r in ev["indicators"] if r["indicator"] in read["indicators"]}
+    counted = {r["indicator"]: r for r in ev["indicators"] if vb.counts_for_bar(r)}
+    assert set(read["indicators"]) == set(counted)
     for name, r in read["indicators"].items():
         assert {"creation": r["creation"], "activation": r["activation"]} == counted[name]["test_bases_by_class"]
     # each class's per-base recall is at most its bases, and a class read right on every pair is right on every base
@@ -74,20 +78,41 @@ def test_the_committed_bar_test_read_over_bases():
         if exact[cls][0] == exact[cls][1]:
             assert k == n
     assert read["established"] == (len(read["strong"]) >= 3 and all(v[2] > 0.5 for v in read["recall"].values()))
-    # the same reading from base_reading directly, and a pair table lacking a test pair is refused
-    direct = base_reading(ev, pairs, FittedRules.from_dict(summary["fitted"]), names)
-    assert direct["recall"] == read["recall"]
+    # the evaluation keeps the same reading, and a pair table lacking a test pair is refused
+    assert json.loads(json.dumps(read)) == ev["over_bases"]
     with pytest.raises(InvalidConfigError, match="lacks test pairs"):
         base_reading(ev, pairs[~pairs["pair"].isin(names[:1])], FittedRules.from_dict(summary["fitted"]), names)
 
 
-def test_a_summary_without_its_test_or_a_table_without_bases_has_no_reading():
-    summary = committed_summary(REPO_ROOT / "figures")
-    pairs = stored_pair_rows(REPO_ROOT / "figures")
-    assert judged_test_over_bases({**summary, "bar_test": {}}, pairs) is None
-    assert judged_test_over_bases(summary, pairs.drop(columns=["base"])) is None
-    mixed = pairs.assign(base="one-base")  # every pair from one base: a base of both classes has no reading
-    assert judged_test_over_bases(summary, mixed) is None
+def test_over_bases_needs_three_strong_counted_indicators_and_every_class_above_a_half():
+    # 6 creation bases above 6 activation bases on three statistics, and 6 no-signal bases, every pair read right:
+    # with one of the three not counted by the bar, two strong indicators are one short; with all three the bar's
+    # criteria hold over bases, and one activation base read wrong breaks them again (5/6 has its lower end < 0.5)
+    bases = [f"c{i}" for i in range(6)] + [f"a{i}" for i in range(6)] + [f"n{i}" for i in range(6)]
+    labels = ["creation"] * 6 + ["activation"] * 6 + ["no_signal"] * 6
+    stat = np.r_[np.arange(6) + 10.0, np.arange(6.0), np.zeros(6)]
+    test = pd.DataFrame({"pair": [f"p{i}" for i in range(18)], "label": labels, "base": bases,
+                         "s1": stat, "s2": stat, "s3": stat})
+    right = dict(zip(test["pair"], labels, strict=True))
+
+    def row(name, **change):
+        return {"indicator": name, "votes": True, "cut": 0.0, "test_auc": 1.0, "test_lo": 0.9,
+                "test_bases_unseen": 12, "test_bases_by_class": {"creation": 6, "activation": 6}, **change}
+
+    def raw(rows, name):
+        return rows[name].astype(float).to_numpy()
+
+    two = over_bases(test, [row("s1"), row("s2"), row("s3", votes=False)], right, raw)
+    assert set(two["indicators"]) == {"s1", "s2"} and two["strong"] == ["s1", "s2"] and not two["established"]
+    assert two["indicators"]["s1"]["p"] == pytest.approx(1 / math.comb(12, 6))
+    assert (two["n_pairs"], two["n_bases"]) == (18, 18)
+    three = over_bases(test, [row("s1"), row("s2"), row("s3")], right, raw)
+    assert three["established"] and all(v[:2] == [6, 6] for v in three["recall"].values())
+    wrong = over_bases(test, [row("s1"), row("s2"), row("s3")], {**right, "p6": "creation"}, raw)
+    assert wrong["recall"]["activation"][:2] == [5, 6] and not wrong["established"]
+    # a base holding both classes has no reading
+    with pytest.raises(InvalidConfigError, match="both classes"):
+        over_bases(test.assign(base="one"), [row("s1")], right, raw)
 
 
 def test_many_bases_are_drawn_not_enumerated():
@@ -95,16 +120,3 @@ def test_many_bases_are_drawn_not_enumerated():
     r = base_auc(list(rng.normal(1, 1, 25)) + list(rng.normal(0, 1, 16)), [True] * 25 + [False] * 16,
                  [f"b{i}" for i in range(41)])
     assert not r["exact"] and 0 < r["p"] < 0.01 and r["p_min"] < 1e-10
-
-
-def test_the_trust_paragraph_gives_the_reading_over_bases_only_with_the_pair_table():
-    from rlmeta_interp.analysis.validation.report import render_trust_paragraph
-
-    summary, pairs = committed_summary(REPO_ROOT / "figures"), stored_pair_rows(REPO_ROOT / "figures")
-    read = judged_test_over_bases(summary, pairs)
-    said, plain = (" ".join(render_trust_paragraph(summary, p).split()) for p in (pairs, None))
-    assert "**The same test over base models**" in said and "over base models" not in plain
-    word = "is established (next line)" if read["established"] else "is not established (next line)"
-    assert f"and over base models it {word}" in said
-    for name, r in read["indicators"].items():
-        assert f"{name} {r['auc']:.2f} ({r['creation']} creation and {r['activation']} activation bases" in said

@@ -27,7 +27,7 @@ from .test_recast import from_statistic
 from .test_report import tiny_labelled_zoo
 
 FIGURES = REPO_ROOT / "figures"
-_PARTS = ("summary", "fitted", "evaluation", "pairs", "clean_test")
+_PARTS = ("summary", "fitted", "evaluation", "pairs", "clean_test", "bar_test")
 
 
 def _plain(obj):
@@ -364,6 +364,8 @@ def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(t
     judged = vr.run_validation(tmp_path / "cards", table_dir=tmp_path / "judged", config=cfg, n_boot=50,
                                pairs=["a-cal", "a-test", "c-cal"], progress=False)
     assert "bar_test" not in judged and "clean_test" not in judged  # fitted once: every held-out pair is the test
+    # a new table's test is judged by the criteria in force now, over base models too (bar.BAR_CRITERIA)
+    assert judged["run"]["bar_criteria"] == bar.BAR_CRITERIA == 2 and "over_bases" in judged["evaluation"]
     # every pair the preset designed then had a row, built and measured: the bar was judged
     judged["build"].update(not_in_table=[], not_built=[], pairs_requested=None)
     write_json_atomic(tmp_path / "judged" / vr.SUMMARY_JSON, judged, checksum=True)
@@ -373,6 +375,7 @@ def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(t
     assert record["new_pairs"] == ["c-test"] and "fit_changed" not in record
     before = record["judged_before"]
     assert before["pairs"] == ["a-test"] and before["judged"] is True and before["met_bar"] is False
+    assert before["bar_criteria"] == 2 and record["bar_criteria"] == 2 and grown["run"]["bar_criteria"] == 2
     assert before["summary"]["balanced_accuracy"] == judged["evaluation"]["summary"]["balanced_accuracy"]
     assert grown["bar_test"]["pairs"] == ["c-test"] and grown["bar_test"]["evaluation"]["n_test"] == 1
     assert sorted(grown["pairs"]["test"]) == ["a-test", "c-test"]  # the headline still reads both
@@ -403,6 +406,7 @@ def test_held_out_pairs_added_after_the_bar_was_judged_start_a_new_test_for_it(t
     assert record["full_run"] and "fit_changed" not in record and list(record["remeasured"]) == ["c-test"]
     assert col in record["remeasured"]["c-test"]["columns"] and record["test_in_view"] == ["a-test", "c-test"]
     assert record["clean_test_before"]["pairs"] == ["c-test"]  # the bar test it ended
+    assert record["bar_criteria"] == 2 and full["run"]["bar_criteria"] == 2  # the run's version is carried over
     assert full["clean_test"]["pairs"] == [] and "bar_test" not in full
     said = " ".join(vr.render_trust_paragraph(full).split())
     assert "held-out pairs were measured again and no longer read as before (c-test)" in said

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from rlmeta_interp.analysis.indicators.core import INDICATORS, ScorecardRules
+from rlmeta_interp.analysis.validation import bar as vb
 from rlmeta_interp.analysis.validation import fit as vf
 from rlmeta_interp.errors import EmptyInputError
 
@@ -135,6 +137,28 @@ def test_votes_at_the_fitted_cut_and_bases_are_counted_per_indicator():
     assert per["boundary"]["test_bases_by_class"] == {"creation": 2, "activation": 2}
     assert per["boundary"]["test_bases_unseen"] == 3
     assert per["steering"]["test_bases"] == 0 and per["steering"]["test_votes"]["undecided"] == 0  # nothing read
+
+
+def test_an_evaluation_keeps_its_reading_over_bases(caplog):
+    calib, test = synthetic(noise=0.05), synthetic(seed=3, split="test", noise=0.05)
+    fitted = vf.fit_rules(calib, n_boot=100)
+    # one base per pair, none shared with calibration: the indicators the bar counts are read over 8 + 8 bases
+    own = test.assign(base=[f"t{i}" for i in range(len(test))])
+    ev = vf.evaluate(fitted, own, calib.assign(base="c"), n_boot=100)
+    counted = sorted(r["indicator"] for r in ev["indicators"] if vb.counts_for_bar(r))
+    assert counted and list(ev["over_bases"]["indicators"]) == counted
+    boundary = ev["over_bases"]["indicators"]["boundary"]
+    assert boundary["auc"] == 1.0 and boundary["p"] == pytest.approx(1 / math.comb(16, 8))
+    assert ev["over_bases"]["recall"]["creation"][:2] == [8, 8] and ev["over_bases"]["n_bases"] == len(test)
+    assert ev["over_bases"]["established"] == (len(ev["over_bases"]["strong"]) >= vb.MIN_INDICATORS)
+    # rows without bases, or a base holding both classes among the pairs a counted indicator reads: no reading,
+    # said in the log
+    assert "base" not in test.columns and vf.evaluate(fitted, test, calib, n_boot=100)["over_bases"] is None
+    mixed = own.assign(base=["t0" if i == 8 else b for i, b in enumerate(own["base"])])
+    assert (mixed["label"].iloc[[0, 8]] == ["creation", "activation"]).all()
+    with caplog.at_level("WARNING"):
+        assert vf.evaluate(fitted, mixed, calib.assign(base="c"), n_boot=100)["over_bases"] is None
+    assert "both classes" in caplog.text
 
 
 def test_summary_without_model_falls_back_to_the_vote_rule_and_no_gain_reads_no_signal():

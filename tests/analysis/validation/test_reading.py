@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rlmeta_interp.analysis.validation import reading as vrd
@@ -91,3 +93,43 @@ def test_the_stored_per_pair_table_keeps_n_a_votes_and_is_none_where_absent(tmp_
     (tmp_path / vrd.PAIRS_CSV).write_text("pair,boundary_vote,boundary\np,creation,\n")  # edited by hand
     with pytest.raises(CorruptedCheckpointError):
         vrd.stored_pair_rows(tmp_path)
+
+
+def _without_kept_readings(summary):
+    """``summary`` as a table written before evaluations kept their reading over bases."""
+    out = {**summary, "evaluation": {k: v for k, v in summary["evaluation"].items() if k != "over_bases"}}
+    for part in ("clean_test", "bar_test"):
+        if (summary.get(part) or {}).get("evaluation") is not None:
+            ev = summary[part]["evaluation"]
+            out[part] = {**summary[part], "evaluation": {k: v for k, v in ev.items() if k != "over_bases"}}
+    return out
+
+
+def test_the_judged_test_over_bases_is_read_as_kept_or_from_the_pair_table_for_older_tables():
+    summary, pairs = vrd.committed_summary(FIGURES), vrd.stored_pair_rows(FIGURES)
+    kept = vrd.judged_test_over_bases(summary)
+    assert kept == {**summary["bar_test"]["evaluation"]["over_bases"], "bar_criteria": 1}  # begun before version 2
+    older = _without_kept_readings(summary)
+    assert vrd.judged_test_over_bases(older) is None  # nothing kept and no pair table
+    again = vrd.judged_test_over_bases(older, pairs)
+    assert json.loads(json.dumps(again)) == kept
+    # no test to read, a table without bases, or a base of both classes: no reading
+    assert vrd.judged_test_over_bases({**summary, "bar_test": {}}, pairs) is None
+    assert vrd.judged_test_over_bases(older, pairs.drop(columns=["base"])) is None
+    assert vrd.judged_test_over_bases(older, pairs.assign(base="one-base")) is None
+
+
+def test_the_trust_paragraph_gives_the_reading_over_bases_where_there_is_one():
+    from rlmeta_interp.analysis.validation.report import render_trust_paragraph
+
+    summary, pairs = vrd.committed_summary(FIGURES), vrd.stored_pair_rows(FIGURES)
+    read = vrd.judged_test_over_bases(summary)
+    said = " ".join(render_trust_paragraph(summary, None).split())
+    assert said == " ".join(render_trust_paragraph(_without_kept_readings(summary), pairs).split())
+    assert "over base models" not in " ".join(render_trust_paragraph(_without_kept_readings(summary), None).split())
+    assert "**The same test over base models**" in said
+    word = "is established (next line)" if read["established"] else "is not established (next line)"
+    assert f"and over base models it {word}" in said
+    assert "it stands beside the registered verdict, not in its place" in said  # a test begun under version 1
+    for name, r in read["indicators"].items():
+        assert f"{name} {r['auc']:.2f} ({r['creation']} creation and {r['activation']} activation bases" in said
