@@ -73,10 +73,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from rlmeta_interp import load_model, load_pair, registry, selection
+from rlmeta_interp import load_pair, selection
 from rlmeta_interp.analysis.dynamics import iter_checkpoints
 from rlmeta_interp.analysis.formats import FORMAT_CI_WORDS, PASSK_CI_WORDS, collapse_summary, format_dynamics
-from rlmeta_interp.experiments.training_runs import collapse_tally, final_format_shares, pretraining_format_mix
+from rlmeta_interp.experiments.training_runs import (collapse_tally, final_format_shares, final_models_to_compare,
+                                                     pretraining_format_mix)
 from rlmeta_interp.errors import InvalidConfigError
 from rlmeta_interp.organism.trained_world import world_for
 from rlmeta_interp.organism.worlds.arithmetic import ALL_FORMATS
@@ -172,29 +173,9 @@ save_fig(fig, 8, "accuracy_by_format", caption="pass@1 within each answer format
 # `correct` (and `long`) only.
 
 # %%
-if PAIRS:  # every named pair's final RL model beside its base, on the first pair's held-out problems
-    ref_spec = SPECS[0]
-    models, MISSING = {}, []
-    for s in SPECS:
-        if s.base.name not in models:
-            models[s.base.name] = load_model(s.base.name)
-        models[f"{s.rl.name} ({CASES[s.name] or 'no label'})"] = load_model(s.rl.name)
-    vworld = WORLDS[ref_spec.name]
-    if differ := [name for name, w in WORLDS.items() if w.config != vworld.config]:
-        raise InvalidConfigError(f"Pairs {differ} were trained on another arithmetic world than {ref_spec.name}: the"
-                                 " variants figure compares models on one set of problems; name pairs of one world.")
-else:
-    variant_specs = {v: registry.find_pairs(WORLD, preset=PRESET, variant=v, dose=DOSE, seed=SEED)
-                     for v in COMPARE_VARIANTS}
-    variant_specs = {v: ps[0] for v, ps in variant_specs.items() if ps}
-    if not variant_specs:  # the dose has no pairs here (smoke zoo): compare the pairs with checkpoints instead
-        variant_specs = {s.extra.get("variant"): s for s in SPECS[-1:]}
-    ref_spec = next(iter(variant_specs.values()))
-    models = {"base": load_model(ref_spec.base.name)}
-    models.update({f"RL {v} (beta {registry.manifest_of(s.rl.name)['config']['rl']['beta']:g})": load_model(s.rl.name)
-                   for v, s in variant_specs.items()})
-    vworld = world_for(load_pair(ref_spec.name), WORLD)
-    MISSING = [v for v in COMPARE_VARIANTS if v not in variant_specs]
+# the final models beside their bases: every named pair's, or the zoo's RL variants at DOSE
+models, vworld, MISSING = final_models_to_compare(SPECS, WORLDS, CASES, named=bool(PAIRS), world=WORLD, preset=PRESET,
+                                                  variants=COMPARE_VARIANTS, dose=DOSE, seed=SEED)
 VSHARES, VPASS = final_format_shares(models, vworld, vworld.sample_held_out(N_PROBLEMS, seed=PROBLEM_SEED), n=N_SAMPLES,
                                      ks=[1], formats=FORMATS, seed=SEED, n_boot=N_BOOT)
 

@@ -228,3 +228,42 @@ def final_format_shares(
     shares = res["shares"].assign(model=lambda d: d["step"].map(label)).drop(columns="step")
     passk = res["passk"].assign(model=lambda d: d["step"].map(label)).drop(columns="step")
     return shares, passk
+
+
+def final_models_to_compare(specs: Sequence[PairSpec], worlds: Mapping[str, World], cases: Mapping[str, str], *,
+                            named: bool, world: str, preset: str | None, variants: Sequence[str], dose: float,
+                            seed: int) -> tuple[dict[str, Any], World, list[str]]:
+    """The final models the variants figure compares (``{label: LoadedModel}``), the world whose held-out problems
+    they are read on, and the ``variants`` asked for that the zoo lacks.
+
+    Named pairs (``named``): each pair's RL model, labelled with its case (``cases``, "no label" where empty), beside
+    its base, read on the first pair's world (``worlds``, by pair); pairs trained on another world config are refused,
+    since the figure compares models on one set of problems. Otherwise the zoo's RL ``variants`` at ``dose`` (the
+    first pair of each, RL seed ``seed``), labelled with their KL coefficient, beside that pair's base; where the dose
+    has none of them (the smoke zoo), the last of ``specs``."""
+    from ..models import load_model, load_pair
+    from ..organism.trained_world import world_for
+    from ..registry import find_pairs, manifest_of
+
+    if named:
+        ref = specs[0]
+        models: dict[str, Any] = {}
+        for s in specs:
+            if s.base.name not in models:
+                models[s.base.name] = load_model(s.base.name)
+            models[f"{s.rl.name} ({cases.get(s.name) or 'no label'})"] = load_model(s.rl.name)
+        read_in = worlds[ref.name]
+        if differ := [name for name, w in worlds.items() if w.config != read_in.config]:
+            raise InvalidConfigError(f"Pairs {differ} were trained on another {read_in.name} world than {ref.name}:"
+                                     " the variants figure compares models on one set of problems; name pairs of one"
+                                     " world.")
+        return models, read_in, []
+    found = {v: find_pairs(world, preset=preset, variant=v, dose=dose, seed=seed) for v in variants}
+    chosen = {v: ps[0] for v, ps in found.items() if ps}
+    if not chosen:  # the dose has no pairs here (smoke zoo): the pairs with checkpoints instead
+        chosen = {s.extra.get("variant"): s for s in specs[-1:]}
+    ref = next(iter(chosen.values()))
+    models = {"base": load_model(ref.base.name)}
+    models.update({f"RL {v} (beta {manifest_of(s.rl.name)['config']['rl']['beta']:g})": load_model(s.rl.name)
+                   for v, s in chosen.items()})
+    return models, world_for(load_pair(ref.name), world), [v for v in variants if v not in chosen]

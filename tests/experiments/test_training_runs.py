@@ -180,3 +180,34 @@ def test_collapse_tally_keeps_random_reward_controls_apart():
     assert t["collapsed"] == ["c", "a"] and t["coincide"] == ["c"] and t["controls_collapsed"] == ["r"]
     with pytest.raises(InvalidConfigError, match="No label"):
         collapse_tally(sums, {"c": "creation"})
+
+
+def test_final_models_to_compare_are_the_variants_at_a_dose_or_the_named_pairs(zoo):
+    from rlmeta_interp import registry
+    from rlmeta_interp.experiments.training_runs import final_models_to_compare
+    from rlmeta_interp.organism.corpus import make_world
+
+    specs = registry.find_pairs("arithmetic")
+    beta = RLConfig(world="arithmetic").beta
+    # the zoo's variants at a dose: each labelled with its KL coefficient beside the base; those it lacks are named
+    models, world, missing = final_models_to_compare(specs, {}, {}, named=False, world="arithmetic", preset="demo",
+                                                     variants=["kl0", "correct", "random"], dose=0.5, seed=0)
+    assert list(models) == ["base", f"RL correct (beta {beta:g})", f"RL random (beta {beta:g})"]
+    assert missing == ["kl0"] and world.config == make_world("arithmetic", arithmetic=ARITH).config
+    assert models["base"].name == "ar-base" and models[f"RL random (beta {beta:g})"].name == "ar-rl-random"
+    # a dose without any of them: the last of the given pairs, all variants asked for missing
+    models, _, missing = final_models_to_compare(specs[-1:], {}, {}, named=False, world="arithmetic", preset="demo",
+                                                 variants=["kl0"], dose=0.1, seed=0)
+    assert len(models) == 2 and models["base"].name == "ar-base" and missing == ["kl0"]
+    # named pairs: each RL model with its case beside its base (loaded once), read on the first pair's world
+    worlds = {s.name: make_world("arithmetic", arithmetic=ARITH) for s in specs}
+    cases = {specs[0].name: "creation"}
+    models, world, missing = final_models_to_compare(specs, worlds, cases, named=True, world="arithmetic",
+                                                     preset=None, variants=["kl0"], dose=0.5, seed=0)
+    assert list(models)[:2] == ["ar-base", f"{specs[0].rl.name} (creation)"] and missing == []
+    assert len(models) == 1 + len(specs) and all(k.endswith("(no label)") for k in list(models)[2:])
+    assert world is worlds[specs[0].name]
+    other = {**worlds, specs[-1].name: make_world("arithmetic", arithmetic=ARITH.replace(max_operands=3))}
+    with pytest.raises(InvalidConfigError, match="one set of problems"):
+        final_models_to_compare(specs, other, cases, named=True, world="arithmetic", preset=None, variants=[],
+                                dose=0.5, seed=0)
