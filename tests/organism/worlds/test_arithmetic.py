@@ -199,14 +199,3 @@ def test_chain_verification_and_its_guesser():
     answer_only = ArithmeticWorld(cfg.replace(verify="answer")).guess_probabilities(probs)
     assert all(0 <= c <= a <= 1 for c, a in zip(chain, answer_only, strict=True))
     assert sum(chain) < sum(answer_only)
-
-
-def test_default_guesser_uses_leave_one_out_answer_frequencies():
-    from rlmeta_interp.organism.worlds.base import Problem, leave_one_out_frequencies
-    from rlmeta_interp.organism.worlds.planning import PlanningWorld
-
-    assert leave_one_out_frequencies(["a", "a", "b"]) == [0.5, 0.5, 0.0]
-    probs = [Problem("x", "ab"), Problem("y", "ab"), Problem("z", "cd")]
-    assert PlanningWorld().guess_probabilities(probs) == [0.5, 0.5, 0.0]
-    with pytest.raises(InvalidConfigError, match="at least two"):
-        leave_one_out_frequencies(["a"])
