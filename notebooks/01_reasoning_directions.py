@@ -98,7 +98,7 @@ from rlmeta_interp import LoadConfig, load_pair
 from rlmeta_interp.analysis.directions import DirectionConfig
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.experiments.pair_steering import direction_task, is_real_lm
-from rlmeta_interp.plotting import COLORS, bar_ci, line_ci, panel_grid, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, condition_bars, line_ci, panel_grid, save_fig, set_style
 from rlmeta_interp.report import fmt_interval, fmt_num
 from tqdm.auto import tqdm
 
@@ -222,11 +222,7 @@ colors = {"unsteered_base": COLORS["base"], "rl_model": COLORS["rl"], "own": COL
           "bias": COLORS["reference"], "random:own": COLORS["random"], "random:from_rl": COLORS["random"]}
 fig, panels, cols = panel_grid(len(pairs), (4.6, 3.8))
 for (ax,), name in zip(panels, pairs, strict=True):
-    r = recovery[recovery.pair == name].copy()
-    r["rank"] = r.condition.map(order.index)
-    r = r.sort_values(["rank", "seed"])
-    r["bar"] = [c.replace("unsteered_base", "base").replace("rl_model", "RL") + ("" if pd.isna(s) else f" s{int(s)}")
-                for c, s in zip(r.condition, r.seed, strict=True)]
+    r = condition_bars(recovery[recovery.pair == name], order, {"unsteered_base": "base", "rl_model": "RL"})
     bar_ci(ax, r, "bar", "accuracy", "acc_ci_lo", "acc_ci_hi", colors=[colors[c] for c in r.condition])
     ax.tick_params(axis="x", labelrotation=90, labelsize=8)
     ax.set_xlabel("")

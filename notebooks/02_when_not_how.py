@@ -87,7 +87,7 @@ from rlmeta_interp import load_pair
 from rlmeta_interp.experiments import diffing
 from rlmeta_interp.experiments.difficulty import difficulty_world
 from rlmeta_interp.organism.trained_world import world_for
-from rlmeta_interp.plotting import COLORS, bar_ci, panel_grid, save_fig, set_style
+from rlmeta_interp.plotting import COLORS, bar_ci, condition_bars, panel_grid, save_fig, set_style
 from rlmeta_interp.report import fmt_interval
 from tqdm.auto import tqdm
 
@@ -136,13 +136,8 @@ pairs = list(dict.fromkeys(table["pair"]))
 order = ["base", "rl", "hybrid", "random_firing", "random_vectors", "bias_only"]
 colors = {"base": COLORS["base"], "rl": COLORS["rl"], "hybrid": COLORS["hybrid"], "random_firing": COLORS["random"],
           "random_vectors": COLORS["control"], "bias_only": COLORS["reference"]}
-bars = {}
-for name in pairs:
-    t = table[table.pair == name].copy()
-    t["rank"] = t.condition.map(order.index)
-    t = t.sort_values(["rank", "seed"])
-    t["bar"] = [cond.replace("_", " ") + ("" if pd.isna(s) else f" s{int(s)}") for cond, s in zip(t.condition, t.seed, strict=True)]
-    bars[name] = t
+bars = {name: condition_bars(table[table.pair == name], order, {c: c.replace("_", " ") for c in order})
+        for name in pairs}
 fig, panels, cols = panel_grid(len(pairs), (4.8, 2.4), rows_per_panel=2)
 for i, ((ax_acc, ax_steer), name) in enumerate(zip(panels, pairs, strict=True)):
     t = bars[name]

@@ -150,6 +150,20 @@ def bar_ci(ax: Any, df: pd.DataFrame, x: str, y: str, lo: str | None = None, hi:
     return ax
 
 
+def condition_bars(df: pd.DataFrame, order: list[str], names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The rows of ``df`` (a ``condition`` column, and a ``seed`` column, empty where a condition has no seeds) in
+    bar order: by the condition's place in ``order``, then by seed, with a ``bar`` column naming each bar: the
+    condition as ``names`` renames it (unchanged where absent), and `` s<seed>`` for a seeded row. Conditions
+    outside ``order`` are refused, since their place would be a guess."""
+    if unknown := sorted(set(df["condition"]) - set(order)):
+        raise InvalidConfigError(f"Conditions {unknown} are not in the bar order {order}: add them to it.")
+    names = names or {}
+    out = df.assign(_rank=df["condition"].map(order.index)).sort_values(["_rank", "seed"]).drop(columns="_rank")
+    out["bar"] = [names.get(c, c) + ("" if pd.isna(s) else f" s{int(s)}")
+                  for c, s in zip(out["condition"], out["seed"], strict=True)]
+    return out
+
+
 VERDICT_COLORS = {"activation": COLORS["base"], "creation": COLORS["rl"], "no gain": "#BBBBBB", "mixed": "#C9B3D9",
                   "inconclusive": "#E4E4E4", "no_signal": "#BBBBBB", "unlabelled": "#FFFFFF"}
 

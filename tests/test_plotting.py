@@ -133,3 +133,16 @@ def test_layout_under_title_keeps_every_panel_title_below_a_two_line_suptitle():
     assert title_bottom - reach < 10 * fig.dpi / 72  # and no wide gap: the grid is lowered by the overlap only
     assert all(ax.get_position().y1 < 1 for ax in fig.axes)
     plt.close(fig)
+
+
+def test_condition_bars_follow_the_order_then_the_seed_and_name_each_bar():
+    from rlmeta_interp.plotting import condition_bars
+
+    df = pd.DataFrame({"condition": ["random_own", "rl_model", "random_own", "unsteered_base", "own"],
+                       "seed": [1.0, None, 0.0, None, None], "accuracy": [0.1, 0.9, 0.2, 0.3, 0.6]})
+    bars = condition_bars(df, ["unsteered_base", "rl_model", "own", "random_own"], {"rl_model": "RL"})
+    assert bars["bar"].tolist() == ["unsteered_base", "RL", "own", "random_own s0", "random_own s1"]
+    assert bars["accuracy"].tolist() == [0.3, 0.9, 0.6, 0.2, 0.1]  # each row keeps its values
+    assert "_rank" not in bars.columns and df["condition"].tolist()[0] == "random_own"  # the input is left as it was
+    with pytest.raises(InvalidConfigError, match=r"Conditions \['bias'\] are not in the bar order"):
+        condition_bars(pd.concat([df, pd.DataFrame({"condition": ["bias"], "seed": [None]})]), list(df["condition"]))
