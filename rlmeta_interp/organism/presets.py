@@ -157,7 +157,7 @@ BANDIT_CALIBRATION_ONLY_SEEDS = (3,)
 # shuffled-reward RL pairs (held out, seeds 0-2) as activation: its weights are fitted on calibration pairs, and
 # without a calibration case of that design every voting indicator agreed on every calibration pair. Every held-out
 # reading was in view then, so from then on no held-out pair is a clean test of the summary.
-# Pretraining seeds whose pairs make that clean test: designed (this constant and :func:`_fresh_test_specs`
+# Pretraining seeds whose pairs make that clean test: designed (this constant and :func:`fresh_test_specs`
 # committed) after the calibration split last changed, and before any model of them was built or measured. Every
 # class of both worlds, one RL seed per bandit base (the RL recipe's cost), all held out. Two seeds, because the bar
 # needs them: with one, each class's exact recall interval cannot clear 0.5 (5 of 5 starts at 0.48) and an indicator
@@ -281,7 +281,7 @@ def _bandit_specs(seed: int) -> list[OrganismSpec]:
     return specs + [bandit_rl(dose0, "test", reward="random"), shuffled, bandit_rl(shuffled, "test")]
 
 
-def _fresh_test_specs(seed: int) -> list[OrganismSpec]:
+def fresh_test_specs(seed: int) -> list[OrganismSpec]:
     """The held-out pairs of a pretraining seed in :data:`FRESH_TEST_SEEDS`: bandit RL from the dose-0, dose-0.5 and
     shuffled-reward bases with the random-reward control, the bandit fine-tuning pairs (two draws of Thompson histories
     from doses 0 and 0.5, one from the shuffled-reward base, a random-play control per dose), and the arithmetic
@@ -308,7 +308,7 @@ def _validation() -> list[OrganismSpec]:
     return ([s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
             + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS
                for s in _bandit_sft_specs(seed, "calibration", shuffled=True)]
-            + [s for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)])
+            + [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)])
 
 
 # The bandit RL-seeds test: the pretraining-seed-0 dose-0 and dose-0.5 bases with RL seeds 2 and 3 under the
@@ -378,7 +378,7 @@ def _validation_core() -> list[OrganismSpec]:
     """:func:`_validation` without the pairs of :data:`FRESH_TEST_SEEDS`: every calibration pair (so ``validate``
     fits the same rules on it) and the held-out pairs of the first design (pretraining seeds 0-2), with every recipe,
     class and control of the full preset."""
-    fresh = {s.name for seed in FRESH_TEST_SEEDS for s in _fresh_test_specs(seed)}
+    fresh = {s.name for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)}
     return [s for s in _validation() if s.name not in fresh]
 
 

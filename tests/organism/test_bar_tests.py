@@ -1,0 +1,61 @@
+"""The designs of later bar tests (``rlmeta_interp.organism.bar_tests``): the fourth test meets the base-level
+minimums from its design alone, its labels follow from the corpus design, and none of its models exists yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rlmeta_interp.analysis.validation import bar
+from rlmeta_interp.organism import presets
+from rlmeta_interp.organism.bar_tests import (FOURTH_TEST_EXTRA_SEEDS, FOURTH_TEST_SEEDS, design_bases,
+                                              extra_activation_specs, fourth_test_specs)
+from rlmeta_interp.organism.spec import design_label, sft_label
+from rlmeta_interp.paths import REPO_ROOT
+
+#: bases of each class the base-level criteria need: 6 of 6 right is the fewest whose exact interval clears one half
+MIN_BASES = 6
+
+
+def test_the_fourth_test_has_enough_bases_of_each_class_overall_and_where_reliance_reads():
+    specs = fourth_test_specs()
+    overall, bandits = design_bases(specs), design_bases(specs, "bandits")
+    assert all(len(overall[c]) >= MIN_BASES for c in ("creation", "activation", "no_signal")), overall
+    # reliance reads bandit pairs only: that world alone holds 6 bases of each of the two classes, and one spare
+    # activation base
+    assert len(bandits["creation"]) >= MIN_BASES and len(bandits["activation"]) >= MIN_BASES + 1
+    # one class per base among the pairs an AUC over bases reads (a base of both classes has no reading)
+    assert not overall["creation"] & overall["activation"]
+    # 6 of 6 right: the lower end of the exact interval clears the bar's level, 5 of 6 would not
+    from rlmeta_interp.analysis.validation.bases import all_right_lower
+
+    assert all_right_lower(MIN_BASES) > bar.MIN_RECALL_LO > all_right_lower(MIN_BASES - 1)
+
+
+def test_the_fourth_test_is_held_out_labelled_by_design_and_leak_free():
+    specs = fourth_test_specs()
+    by_name = {s.name: s for s in specs}
+    assert len(by_name) == len(specs)  # names unique
+    for s in specs:
+        if s.kind == "base":
+            continue
+        base = by_name[s.base]  # every tuned model's base is built by the test itself
+        assert s.split == "test"
+        want = (design_label(base.pretrain.corpus, s.rl.reward) if s.kind == "rl"
+                else sft_label(base.pretrain.corpus, s.pretrain.corpus))
+        assert s.label == want, s.name
+        assert (s.bandits.leak_free if s.world == "bandits" else s.arithmetic.leak_free), s.name
+    # the extra seeds add dose-0.5 bandit bases only, labelled activation (controls no_signal)
+    extra = [s for seed in FOURTH_TEST_EXTRA_SEEDS for s in extra_activation_specs(seed)]
+    assert {s.label for s in extra if s.kind != "base"} == {"activation", "no_signal"}
+    assert {s.dose for s in extra} == {0.5} and {s.world for s in extra} == {"bandits"}
+
+
+def test_no_model_of_the_fourth_test_is_in_a_preset_or_has_a_record_yet():
+    names = {s.name for s in fourth_test_specs()}
+    for preset in presets.PRESETS:
+        assert not names & {s.name for s in presets.preset_specs(preset)}, preset
+    records = {p.name.split(".")[0] for p in Path(REPO_ROOT / "data").rglob("*.json.gz")}
+    assert not names & records
+    # fresh pretraining seeds in the validation worlds: none of the third test's design or before
+    used = set(presets.FRESH_TEST_SEEDS) | set(presets.PRETRAIN_SEEDS) | {3}
+    assert not (set(FOURTH_TEST_SEEDS) | set(FOURTH_TEST_EXTRA_SEEDS)) & used
