@@ -9,6 +9,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ...errors import InvalidConfigError
+
 
 def add_records(run: dict[str, Any]) -> list[dict[str, Any]]:
     """A run record's ``validate --add`` records, oldest first (a table written before kept only the last, as a
@@ -79,8 +81,14 @@ BAR_CRITERIA = 2
 
 def criteria_of(record: Mapping[str, Any]) -> int:
     """The criteria version a record that starts a test carries (``bar_criteria``); 1 for records written before
-    versions were recorded."""
-    return int(record.get("bar_criteria", 1))
+    versions were recorded. A value that is no known version is refused: guessing would judge a test by other
+    criteria than its own."""
+    version = record.get("bar_criteria", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= BAR_CRITERIA:
+        raise InvalidConfigError(f"bar_criteria {version!r} in a validation record is no criteria version this code"
+                                 f" knows (1 to {BAR_CRITERIA}): the table was written by other code or edited by"
+                                 " hand; regenerate it with this code's `rlmeta-interp validate`.")
+    return version
 
 
 def starts_test(record: dict[str, Any]) -> dict[str, Any]:
@@ -91,11 +99,16 @@ def starts_test(record: dict[str, Any]) -> dict[str, Any]:
 def criteria_now(run: dict[str, Any]) -> int:
     """The criteria version of the test the bar is judged on now (:func:`tested_key`): the version recorded by the
     call that started it, the last judged test's successor (``judged_before``), the last change of the fit, or, for
-    a table that had neither, the run that wrote it first."""
+    a table that had neither, the run that wrote it first. Versions never go down: a record written without one
+    after a record with one (by code that did not stamp it) keeps the higher version."""
+    records = add_records(run)
     if judged_since_fit_change(run):
-        return criteria_of(judgements_since_fit_change(run)[-1])
-    ends = fit_changes(run)
-    return criteria_of(ends[-1] if ends else run)
+        start = judgements_since_fit_change(run)[-1]
+    else:
+        ends = fit_changes(run)
+        start = ends[-1] if ends else None
+    upto = [] if start is None else records[:next(i for i, a in enumerate(records) if a is start) + 1]
+    return max(criteria_of(r) for r in [run, *upto])
 
 
 def counts_for_bar(r: dict[str, Any]) -> bool:
@@ -112,13 +125,13 @@ def counts_for_bar(r: dict[str, Any]) -> bool:
                 and (not clean or (clean["auc"] >= MIN_AUC and clean["lo"] > 0.6)))
 
 
-def meets_evaluation(ev: dict[str, Any], criteria: int = BAR_CRITERIA) -> bool:
+def meets_evaluation(ev: dict[str, Any], *, criteria: int) -> bool:
     """Whether one held-out evaluation (``validation.fit.evaluate``) meets the bar's numbers: balanced accuracy >= 0.85
     with its CI above 0.5, creation recall >= 0.8, the no-signal controls measured with at most 1 in 10 read as
     creation, 3 voting indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases
     (:func:`counts_for_bar`), and so many held-out pairs per class that even the exact interval of every class's
-    recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1]). Under ``criteria``
-    2 (:data:`BAR_CRITERIA`) the same readings must also hold over base models with exact tests (``over_bases``,
+    recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1]). ``criteria`` is
+    the version the test is judged by (:func:`criteria_now`; a new evaluation's: :data:`BAR_CRITERIA`): under 2 the same readings must also hold over base models with exact tests (``over_bases``,
     :func:`~.bases.over_bases`: 3 of the counted indicators at AUC >= 0.8 with p < 0.05, every class's recall over
     bases with its interval above 0.5); an evaluation without that reading does not meet them."""
     s = ev["summary"]
@@ -149,9 +162,9 @@ def meets_bar(summary: dict[str, Any]) -> bool:
         return False
     criteria = criteria_now(run)
     if not fit_changes(run) and not judgements(run):
-        return meets_evaluation(summary["evaluation"], criteria)
+        return meets_evaluation(summary["evaluation"], criteria=criteria)
     clean = (summary.get(tested_key(run)) or {}).get("evaluation")
-    return clean is not None and meets_evaluation(clean, criteria)
+    return clean is not None and meets_evaluation(clean, criteria=criteria)
 
 
 def pending(summary: dict[str, Any]) -> bool:
@@ -264,15 +277,20 @@ def reading_record(pairs: Iterable[str], ev: dict[str, Any] | None, *, judged: b
     """What held-out ``pairs`` read in the evaluation ``ev``: the summary's and the vote rule's balanced accuracy
     with CIs, per-class recall with exact intervals and the pairs each read wrong, whether the bar's numbers were met
     under the test's ``criteria`` version (``met_bar``, :func:`meets_evaluation`; the version kept as
-    ``bar_criteria``) and whether the bar was judged there (``judged``); None without an evaluation."""
+    ``bar_criteria``), whether the bar was judged there (``judged``) and what the pairs read over base models
+    (``over_bases``: whether the criteria held there, the strong indicators, recall over bases); None without an
+    evaluation."""
     if ev is None:
         return None
 
     def reading(r: dict[str, Any]) -> dict[str, Any]:
         return {k: r.get(k) for k in ("balanced_accuracy", "ci_lo", "ci_hi", "recall_exact_ci", "read_wrong")}
 
+    # what the test read over base models, so that a later reader sees why a version-2 test missed there
+    over = {k: v for k, v in (ev.get("over_bases") or {}).items() if k in ("established", "strong", "recall")}
     return {"pairs": list(pairs), "summary": reading(ev["summary"]), "vote_rule": reading(ev["vote_rule"]),
-            "met_bar": meets_evaluation(ev, criteria), "bar_criteria": criteria, "judged": judged}
+            "met_bar": meets_evaluation(ev, criteria=criteria), "bar_criteria": criteria, "judged": judged,
+            **({"over_bases": over} if over else {})}
 
 
 

@@ -41,7 +41,7 @@ from ...io import sha256_file
 from ..indicators import REGISTRY, revote
 from ..indicators.core import INDICATORS, ScorecardConfig
 from .bar import (add_records, bar_test_pairs, clean_before, clean_test_pairs, ending, judged_record,
-                  readings_before, same_fit, tested_pairs, with_fit_change)
+                  readings_before, same_fit, starts_test, tested_pairs, with_fit_change)
 from .fit import FittedRules, candidates, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status, preset_labelled_names
 from .measure import measure_committed, score_cards, validation_cases
@@ -226,7 +226,9 @@ def add_to_committed(pairs: Sequence[str], *, out: str | Path | None = None, fol
                         **({"not_measured_test": [p for p in a["not_measured_test"] if p not in record["pairs"]]}
                            if "not_measured_test" in a else {})}
                  for name, a in (run.get("added_indicators") or {}).items()}
-    if not calibration and not same_fit(fitted.to_dict(), summary["fitted"]):
+    if calibration:  # the change ends every test: the clean test after it is judged by the criteria in force now
+        record = starts_test(record)
+    elif not same_fit(fitted.to_dict(), summary["fitted"]):
         # held-out pairs alone leave the fit as it was: had the fitting code moved it since, the call says so
         record = ending(summary, record, fit_changed=True)
     build = _build_record(summary.get("build") or {}, merged, pairs, failed)

@@ -16,7 +16,7 @@ import pandas as pd
 from ...errors import InvalidConfigError, UnknownModelError
 from ...io import sha256_file
 from ...provenance import source_revision
-from .bar import counts_for_bar, meets_evaluation
+from .bar import BAR_CRITERIA, counts_for_bar, meets_evaluation
 from .committed import committed_table
 from .fit import FittedRules, creation_vs_activation, evaluate, pair_table, rule_scores
 from .labels import labelled_pairs, preset_build_status, preset_labelled_names
@@ -183,7 +183,9 @@ def read_pairs(pairs: list[str], *, out: str | Path | None = None, progress: boo
                 test, list(ev[rule]["predictions"].values()), **boot)
         ev["indicators"] = [{**r, "counts_for_bar": counts_for_bar(r)} for r in ev["indicators"]]
         ev["expansion_rule"] = _rule_evaluation(test, [rows[i]["expansion_reading"] for i in cases], **boot)
-        result["evaluation"] = {**ev, "meets_bar": meets_evaluation(ev)}
+        # judged by the criteria in force now, recorded beside, since an earlier reading may have had others
+        result["evaluation"] = {**ev, "meets_bar": meets_evaluation(ev, criteria=BAR_CRITERIA),
+                                "bar_criteria": BAR_CRITERIA}
     return pd.DataFrame(rows), result
 
 

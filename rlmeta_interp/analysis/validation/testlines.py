@@ -28,7 +28,7 @@ def _bar_sentence(summary: dict[str, Any], ev: dict[str, Any]) -> str:
     why = pending_text(summary)
     if why:
         return f"Not judged until every designed pair is in the table ({why})."
-    met = meets_evaluation(ev, criteria_now(summary.get("run") or {}))
+    met = meets_evaluation(ev, criteria=criteria_now(summary.get("run") or {}))
     return f"On these pairs alone the bar is {'met' if met else 'not met'}."
 
 
@@ -67,20 +67,26 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
     if not (fit_changes(run) or judgements(run)):
         return []
 
-    def reading(s: dict[str, Any], n: int, met: bool, judged: bool = True) -> str:
+    def reading(s: dict[str, Any], n: int, met: bool, judged: bool = True, criteria: int = 1) -> str:
+        # a test judged by the later criteria says so: its verdict includes the reading over base models
         return (f"{fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}) on {n} pairs, the"
-                f" bar {'met' if met else 'missed'}" + ("" if judged else " (not judged: pairs missing)"))
+                f" bar{' (over base models too)' if criteria >= 2 else ''} {'met' if met else 'missed'}"
+                + ("" if judged else " (not judged: pairs missing)"))
 
     parts = []
     for a in add_records(run):
         if (ended := a.get("clean_test_before")) and ended.get("pairs"):
-            parts.append(reading(ended["summary"], len(ended["pairs"]), ended["met_bar"], ended["judged"])
+            parts.append(reading(ended["summary"], len(ended["pairs"]), ended["met_bar"], ended["judged"],
+                                 ended.get("bar_criteria", 1))
                          + ", under an earlier fit, changed after these readings were seen")
         if judged := a.get("judged_before"):
-            parts.append(reading(judged["summary"], len(judged["pairs"]), judged["met_bar"]))
+            parts.append(reading(judged["summary"], len(judged["pairs"]), judged["met_bar"],
+                                 criteria=judged.get("bar_criteria", 1)))
     now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
     if (ev := now.get("evaluation")) is not None:
-        parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev, criteria_now(run)))
+        now_criteria = criteria_now(run)
+        parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev, criteria=now_criteria),
+                             criteria=now_criteria)
                      if not pending_text(summary) else
                      f"{fmt2(ev['summary']['balanced_accuracy'])} on {ev['n_test']} pairs so far, not judged yet")
     return parts

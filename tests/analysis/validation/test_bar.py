@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rlmeta_interp.analysis.validation import bar as vb
+from rlmeta_interp.errors import InvalidConfigError
 
 
 def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
@@ -47,7 +50,7 @@ def test_the_bar_counts_an_indicator_only_over_enough_bases_with_a_fitted_cut():
     # not while designed pairs are still without a row: an interim batch does not count
     assert not vb.meets_bar({**met, "build": {"not_in_table": ["later"]}})
     met["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
-    assert vb.meets_bar(met) and not vb.meets_evaluation(met["evaluation"])
+    assert vb.meets_bar(met) and not vb.meets_evaluation(met["evaluation"], criteria=1)
     met["clean_test"]["evaluation"] = summary([row(0, test_lo=0.5), *good[1:]])["evaluation"]
     assert not vb.meets_bar(met)
     # another change of the fitted rules (an indicator added, a refit) counts as a change too
@@ -246,17 +249,21 @@ def test_a_test_is_judged_by_the_criteria_version_recorded_when_it_began():
          "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0]}, "read_wrong": {}}
     plain = {"summary": s, "vote_rule": s, "indicators": [good_row] * 3}
     # version 1 reads pairs alone; version 2 (the current one) needs the same readings over bases as well
-    assert vb.BAR_CRITERIA == 2 and vb.meets_evaluation(plain, 1) and not vb.meets_evaluation(plain)
-    assert not vb.meets_evaluation({**plain, "over_bases": None})
-    assert not vb.meets_evaluation({**plain, "over_bases": {"established": False}})
-    assert vb.meets_evaluation({**plain, "over_bases": {"established": True}})
+    assert vb.BAR_CRITERIA == 2 and vb.meets_evaluation(plain, criteria=1)
+    assert not vb.meets_evaluation(plain, criteria=2)
+    assert not vb.meets_evaluation({**plain, "over_bases": None}, criteria=2)
+    assert not vb.meets_evaluation({**plain, "over_bases": {"established": False}}, criteria=2)
+    assert vb.meets_evaluation({**plain, "over_bases": {"established": True}}, criteria=2)
+    with pytest.raises(TypeError):
+        vb.meets_evaluation(plain)  # the version is always named: a default would judge an old test by new criteria
     # the version comes from the record that began the test: the run of a table never changed nor judged, else the
     # last change of the fit, else the last judged test's successor; records written before versions say 1
     assert vb.criteria_now({}) == 1 and vb.criteria_now(vb.starts_test({})) == 2
     assert vb.meets_bar({"evaluation": plain}) and not vb.meets_bar({"evaluation": plain, "run": vb.starts_test({})})
     old_change = {"pairs": [], "fit_changed": True, "test_in_view": ["a"]}
     run = {"added": [old_change]}
-    assert vb.criteria_now(vb.starts_test(run)) == 1  # the clean test began with the change, not with the run
+    assert vb.criteria_now(run) == 1  # the clean test began with an unstamped change of an unstamped table
+    assert vb.criteria_now(vb.starts_test(run)) == 2  # a version-2 table's tests never go back to version 1
     summary = {"evaluation": plain, "run": run, "clean_test": {"pairs": ["b"], "evaluation": plain}}
     assert vb.meets_bar(summary)
     ended = vb.ending(summary, {"pairs": []}, fit_changed=True)  # a change made now starts a version-2 test
@@ -274,3 +281,21 @@ def test_a_test_is_judged_by_the_criteria_version_recorded_when_it_began():
     assert "bar_criteria" not in vb.judged_record({**judged, "build": {"not_in_table": ["b"]}}, {"pairs": []}, [])
     assert vb.criteria_now({"added": [grown]}) == 2
     assert vb.criteria_now({"added": [{**grown, "bar_criteria": 1}]}) == 1
+
+
+def test_criteria_versions_never_go_down_and_unknown_ones_are_refused():
+    stamped = vb.starts_test({"pairs": [], "fit_changed": True, "test_in_view": ["a"]})
+    # a change written without a version after a stamped one (by code that did not stamp it) keeps version 2
+    later = {"pairs": ["c"], "calibration": ["c"], "test_in_view": ["a"]}
+    assert vb.criteria_now({"added": [stamped, later]}) == 2 and vb.criteria_now({"added": [later]}) == 1
+    assert vb.criteria_now({**vb.starts_test({}), "added": [later]}) == 2  # a version-2 table stays version 2
+    # what a test read over bases is kept with its record, so a later reader sees why it missed there
+    s = {"balanced_accuracy": 0.95, "ci_lo": 0.8, "ci_hi": 1.0, "recall": {"creation": 0.9},
+         "no_signal_read_as_creation": 0.0, "recall_exact_ci": {"creation": [9, 10, 0.55, 1.0]}, "read_wrong": {}}
+    over = {"established": False, "strong": ["x"], "recall": {"creation": [4, 4, 0.4, 1.0]}, "indicators": {}}
+    rec = vb.reading_record(["p"], {"summary": s, "vote_rule": s, "indicators": [], "over_bases": over}, judged=True,
+                            criteria=2)
+    assert rec["over_bases"] == {k: over[k] for k in ("established", "strong", "recall")} and rec["met_bar"] is False
+    for bad in (0, 3, "2", 2.0, True):
+        with pytest.raises(InvalidConfigError, match="no criteria version this code knows"):
+            vb.criteria_of({"bar_criteria": bad})

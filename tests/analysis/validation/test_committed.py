@@ -235,6 +235,8 @@ def test_adding_a_calibration_pair_casts_again_the_votes_its_fit_changes(tmp_pat
     # the other pairs' votes were cast again; the added pair's are its own
     assert {n: sorted(p) for n, p in record["revoted"].items()} == {n: ["a-cal", "a-test", "c-test"] for n in voting}
     assert record["calibration"] == ["c-cal"]
+    # the change ends every test: the clean test after it is judged by the criteria in force now
+    assert record["bar_criteria"] == bar.BAR_CRITERIA == bar.criteria_now(added["run"])
     _same(record["headline_before"], _plain(without["summary"]), "headline_before")
     rows = [pd.read_csv(d / vr.PAIRS_CSV).sort_values("pair").reset_index(drop=True)
             for d in (tmp_path / "full", tmp_path / "added")]
