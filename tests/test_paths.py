@@ -79,8 +79,15 @@ def test_wheel_install_finds_shipped_data_outside_the_repository(tmp_path):
         assert Path(found[key]).is_relative_to(home), (key, found[key])
     assert found["pairs"] and found["pairs"] == _shipped_pairs_in_checkout()
     assert found["notebooks"] == [p.name for p in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.py"))]
-    shipped = sum(f.stat().st_size for f in (site / "rlmeta_interp" / "shipped_data").rglob("*") if f.is_file())
+    installed = site / "rlmeta_interp" / "shipped_data"
+    shipped = sum(f.stat().st_size for f in installed.rglob("*") if f.is_file())
     assert shipped <= 60_000_000, f"the installed package carries {shipped / 1e6:.1f} MB of data (at most 60 MB)"
+    # every file of data/ travels but its README, which documents the data for readers of the repository (and the
+    # hidden build-time files, which the package-data glob does not match)
+    carried = {f.relative_to(installed).as_posix() for f in installed.rglob("*") if f.is_file()}
+    in_checkout = {f.relative_to(src / "data").as_posix() for f in (src / "data").rglob("*")
+                   if f.is_file() and not any(part.startswith(".") for part in f.relative_to(src / "data").parts)}
+    assert "README.md" not in carried and carried == in_checkout - {"README.md"}
 
 
 def _shipped_pairs_in_checkout() -> list[str]:
