@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     " cheap: a model whose manifest matches its spec is skipped.")
     b.add_argument("--preset", required=True, help="which set of organisms: demo (minutes), validation-core,"
                    " validation or paper (CPU hours), or a composition pilot or test, named composition-... (an"
-                   " unknown name lists them all; data/README.md says what each holds)")
+                   " unknown name lists them all; data/README.md in the repository says what each holds)")
     b.add_argument("--out", default=None, help="zoo folder to build into (default: your zoo under RLMETA_HOME)")
     b.add_argument("--force", action="store_true", help="rebuild every model even if a matching one exists")
     b.add_argument("--only", nargs="*", default=None, metavar="NAME",

@@ -338,7 +338,8 @@ def readings_text(table: pd.DataFrame, result: dict[str, Any], dest: Path) -> st
                 f" (CI {s['ci_lo']:.2f}-{s['ci_hi']:.2f})"
                 + (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f}-"
                    f"{two['ci_hi']:.2f}, {two['n']} pairs)" if two else "")
-                + f"; the project's bar {'met' if ev['meets_bar'] else 'not met'}")
+                + f"; the project's bar{' (over base models too)' if ev.get('bar_criteria', 1) >= 2 else ''}"
+                  f" {'met' if ev['meets_bar'] else 'not met'}")
         if rule := ev.get("expansion_rule"):
             head += (f"\nthe label-free expansion rule (pass@n expanded: creation) over the same cases: balanced"
                      f" accuracy {rule['balanced_accuracy']:.2f} (CI {rule['ci_lo']:.2f}-{rule['ci_hi']:.2f})")

@@ -70,7 +70,9 @@ def bar_of(ev: dict[str, Any] | None) -> str:
     # the bar asks for creation recall: over cases without a creation case it cannot be met, so it is not applied
     if "creation" not in ev["summary"]["recall_exact_ci"]:
         return "not applicable (no creation case)"
-    return "met" if ev["meets_bar"] else "not met"
+    # readings judged by the later criteria say so: their verdict includes the reading over base models
+    over = " (over base models too)" if ev.get("bar_criteria", 1) >= 2 else ""
+    return ("met" if ev["meets_bar"] else "not met") + over
 
 
 def readings_bar(folder: str | Path, name: str) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidConfigError
+from ..errors import InvalidConfigError, MissingWeightsError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case, recheck_records
@@ -401,6 +401,10 @@ def main(argv: list[str] | None = None) -> None:
         export(args[1])
         args = []
     zoo_dir = Path(args[0]) if args else shipped_zoo_dir()
+    readme = zoo_dir.parent / "README.md"
+    if not readme.exists():  # an installed package carries the data without its README (pyproject.toml)
+        raise MissingWeightsError(f"No {readme} to write the generated tables into: run this from a clone of the"
+                                  " repository (python -m rlmeta_interp.organism.tables there).")
     # every stored gain check follows the current rule; the RL-seeds test's runs read their bases from the rebuilds
     # (or the records, where a rebuild reproduced them), the dynamics runs from their own folder or the validation
     # records
@@ -409,7 +413,6 @@ def main(argv: list[str] | None = None) -> None:
                                 rlseeds_recorded_dir(), dynamics_dir()],
                                {rlseeds_dir(): [rebuilds_dir(), vdir], rlseeds_recorded_dir(): [vdir],
                                 dynamics_dir(): [vdir]})
-    readme = zoo_dir.parent / "README.md"
     write_text_atomic(readme, render_sections(readme.read_text(), readme_sections(zoo_dir)))
     if is_source_checkout():  # the repository's README summarises the composition tests from the same files
         top = REPO_ROOT / "README.md"

@@ -82,6 +82,11 @@ def test_readings_without_a_creation_case_say_the_bar_does_not_apply_and_the_con
     assert "the constant answer 0.00, always creation, a class absent here)" in low
     two = readings.readings_evaluation(manifests.pilot_manifests_dir(), "composition-test2")
     assert "The project's bar over these pairs: not met." in two and "a class absent here" not in two
+    # readings judged by the later criteria (validate --read now) say that their verdict includes bases
+    ev = {"summary": {"recall_exact_ci": {"creation": [1, 1, 0.03, 1.0]}}, "meets_bar": False}
+    assert readings.bar_of(ev) == "not met"  # the stored pilots' readings carry no version: version 1
+    assert readings.bar_of({**ev, "bar_criteria": 2}) == "not met (over base models too)"
+    assert readings.bar_of({**ev, "meets_bar": True, "bar_criteria": 2}) == "met (over base models too)"
 
 
 def test_readings_of_one_class_give_its_recall_alone():

@@ -82,6 +82,17 @@ def test_tables_refuse_an_unknown_option():
         tables.main(["--export-dynamic", "somewhere"])
 
 
+
+def test_tables_name_the_missing_readme_before_any_work(tmp_path):
+    import pytest
+
+    from rlmeta_interp.errors import MissingWeightsError
+
+    (tmp_path / "zoo").mkdir()  # a data folder without README.md, as an installed package carries it
+    with pytest.raises(MissingWeightsError, match="README.md to write the generated tables into: run this from a"):
+        tables.main([str(tmp_path / "zoo")])
+
+
 def test_takeoff_step_is_the_first_stored_step_at_half_reward_for_correctness_rewarded_runs(tmp_path):
     from rlmeta_interp.io import write_json_atomic
 

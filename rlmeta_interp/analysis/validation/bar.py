@@ -131,9 +131,10 @@ def meets_evaluation(ev: dict[str, Any], *, criteria: int) -> bool:
     creation, 3 voting indicators with a fitted cut and held-out AUC >= 0.8 (CI above 0.6) over enough bases
     (:func:`counts_for_bar`), and so many held-out pairs per class that even the exact interval of every class's
     recall lies above 0.5 (a bootstrap over a few pairs read without error is the point [1, 1]). ``criteria`` is
-    the version the test is judged by (:func:`criteria_now`; a new evaluation's: :data:`BAR_CRITERIA`): under 2 the same readings must also hold over base models with exact tests (``over_bases``,
-    :func:`~.bases.over_bases`: 3 of the counted indicators at AUC >= 0.8 with p < 0.05, every class's recall over
-    bases with its interval above 0.5); an evaluation without that reading does not meet them."""
+    the version the test is judged by (:func:`criteria_now`; a new evaluation's: :data:`BAR_CRITERIA`): under 2
+    the same readings must also hold over base models with exact tests (``over_bases``, :func:`~.bases.over_bases`:
+    3 of the counted indicators at AUC >= 0.8 with p < 0.05, every class's recall over bases with its interval above
+    0.5); an evaluation without that reading does not meet them."""
     s = ev["summary"]
     exact = s.get("recall_exact_ci") or {}
     # an AUC counts only over enough bases: its CI resamples bases, and over one or two the bootstrap has (almost)
