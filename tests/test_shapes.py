@@ -123,6 +123,21 @@ def test_bandit_posteriors_have_one_row_per_pull_plus_the_prior():
     np.testing.assert_allclose(post[-1], [2 / 3, 0.5, 1 / 3])
 
 
+def test_validation_readings_and_bootstrap_indices_under_the_checker():
+    from rlmeta_interp.analysis.validation.metrics import resample
+    from rlmeta_interp.analysis.validation.questions import standardised
+
+    rows = [{"a": 0.5, "b": None}, {"a": "", "b": 2}]
+    table = checked(standardised)(rows, ["a", "b"])
+    assert table.shape == (2, 2) and np.isnan(table[0, 1]) and np.isnan(table[1, 0])
+    assert checked(standardised)([], ["a"]).shape == (0, 1)
+    # indices of units, or of every member of the groups drawn: integers either way
+    rng = np.random.default_rng(0)
+    assert checked(resample)(rng, 5, None).shape == (5,)
+    drawn = checked(resample)(rng, 4, ["x", "x", "y", "z"])
+    assert drawn.dtype.kind == "i" and set(drawn) <= {0, 1, 2, 3}
+
+
 # PEP 484's numeric tower: an int is a valid float (beartype is stricter unless told)
 HOOK = ("import numpy as np, torch\nfrom jaxtyping import TypeCheckError, install_import_hook\n"
         "with install_import_hook('rlmeta_interp', 'beartype.beartype(conf=beartype.BeartypeConf("

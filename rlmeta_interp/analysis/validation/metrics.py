@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
 from ...errors import EmptyInputError, InvalidConfigError
@@ -24,7 +24,7 @@ def _clean(scores: Sequence[float | None], positive: Sequence[bool]) -> tuple[np
     return s[keep], y[keep]
 
 
-def resampler(n: int, groups: Sequence[str] | None) -> Callable[[np.random.Generator], np.ndarray]:
+def resampler(n: int, groups: Sequence[str] | None) -> Callable[[np.random.Generator], Int[np.ndarray, " draw"]]:
     """A function of a generator that draws bootstrap indices: ``n`` units with replacement, or, with ``groups``,
     whole groups with replacement (a cluster bootstrap: pairs that share a base model are not independent
     evidence). The groups' members are found once here rather than on every draw; the random stream is that of
@@ -42,7 +42,7 @@ def resampler(n: int, groups: Sequence[str] | None) -> Callable[[np.random.Gener
     return draw
 
 
-def resample(rng: np.random.Generator, n: int, groups: Sequence[str] | None) -> np.ndarray:
+def resample(rng: np.random.Generator, n: int, groups: Sequence[str] | None) -> Int[np.ndarray, " draw"]:
     """One draw of :func:`resampler`: bootstrap indices over ``n`` units or over whole ``groups``."""
     return resampler(n, groups)(rng)
 

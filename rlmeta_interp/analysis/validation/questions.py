@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jaxtyping import Float
 from scipy.special import expit
 
 from ...errors import InvalidConfigError
@@ -38,7 +39,7 @@ def cases(rows: Sequence[Row]) -> list[Row]:
     return [r for r in rows if str(r["case"]) in ("True", "true", "1")]
 
 
-def standardised(rows: Sequence[Row], inputs: Sequence[str]) -> np.ndarray:
+def standardised(rows: Sequence[Row], inputs: Sequence[str]) -> Float[np.ndarray, "rows inputs"]:
     """The readings' standardised summary inputs, one row per reading (NaN where not measured)."""
     return np.asarray([[np.nan if r.get(n) in (None, "") else float(r[n]) for n in inputs] for r in rows],
                       dtype=float).reshape(len(rows), len(inputs))
