@@ -14,6 +14,7 @@ import pandas as pd
 from .errors import EmptyInputError, InvalidConfigError
 from .io import ensure_dir, write_csv_atomic
 from .paths import results_dir
+from .prose import criteria_note
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +339,7 @@ def readings_text(table: pd.DataFrame, result: dict[str, Any], dest: Path) -> st
                 f" (CI {s['ci_lo']:.2f}-{s['ci_hi']:.2f})"
                 + (f"; creation against activation alone {two['balanced_accuracy']:.2f} (CI {two['ci_lo']:.2f}-"
                    f"{two['ci_hi']:.2f}, {two['n']} pairs)" if two else "")
-                + f"; the project's bar{' (over base models too)' if ev.get('bar_criteria', 1) >= 2 else ''}"
+                + f"; the project's bar{criteria_note(ev.get('bar_criteria', 1))}"
                   f" {'met' if ev['meets_bar'] else 'not met'}")
         if rule := ev.get("expansion_rule"):
             head += (f"\nthe label-free expansion rule (pass@n expanded: creation) over the same cases: balanced"

@@ -37,3 +37,9 @@ def share_text(k: int, n: int) -> str:
         return "none built"
     ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
     return f"{k} of {n} (share {k / n:.2f}, exact 95% interval {ci.low:.2f} to {ci.high:.2f})"
+
+
+def criteria_note(criteria: int) -> str:
+    """The words a verdict of the project's bar carries when it was judged by the criteria that include the reading
+    over base models (version 2 and later, ``analysis.validation.bar``); empty for version 1."""
+    return " (over base models too)" if criteria >= 2 else ""

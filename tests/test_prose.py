@@ -32,3 +32,9 @@ def test_share_text_gives_the_exact_interval():
     assert share_text(0, 0) == "none built"
     assert share_text(1, 2) == "1 of 2 (share 0.50, exact 95% interval 0.01 to 0.99)"  # Clopper-Pearson
     assert share_text(4, 4).endswith("exact 95% interval 0.40 to 1.00)")
+
+
+def test_criteria_note_marks_only_verdicts_that_include_the_reading_over_bases():
+    from rlmeta_interp.prose import criteria_note
+
+    assert criteria_note(1) == "" and criteria_note(2) == " (over base models too)"

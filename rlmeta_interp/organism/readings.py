@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import EmptyInputError
 from ..io import read_csv, read_json
+from ..prose import criteria_note
 from .markdown import fmt_num
 
 # written by `rlmeta-interp validate --read ... --readings data/pilots/readings/<name>.csv`, with the evaluation
@@ -71,8 +72,7 @@ def bar_of(ev: dict[str, Any] | None) -> str:
     if "creation" not in ev["summary"]["recall_exact_ci"]:
         return "not applicable (no creation case)"
     # readings judged by the later criteria say so: their verdict includes the reading over base models
-    over = " (over base models too)" if ev.get("bar_criteria", 1) >= 2 else ""
-    return ("met" if ev["meets_bar"] else "not met") + over
+    return ("met" if ev["meets_bar"] else "not met") + criteria_note(ev.get("bar_criteria", 1))
 
 
 def readings_bar(folder: str | Path, name: str) -> str:

@@ -72,5 +72,5 @@ def test_no_model_of_the_fourth_test_is_in_a_preset_or_has_a_record_yet():
     records = {p.name.split(".")[0] for p in Path(REPO_ROOT / "data").rglob("*.json.gz")}
     assert not names & records
     # fresh pretraining seeds in the validation worlds: none of the third test's design or before
-    used = set(presets.FRESH_TEST_SEEDS) | set(presets.PRETRAIN_SEEDS) | {3}
+    used = set(presets.FRESH_TEST_SEEDS) | set(presets.PRETRAIN_SEEDS) | set(presets.BANDIT_CALIBRATION_ONLY_SEEDS)
     assert not (set(FOURTH_TEST_SEEDS) | set(FOURTH_TEST_EXTRA_SEEDS)) & used

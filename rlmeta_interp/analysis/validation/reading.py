@@ -14,7 +14,7 @@ from typing import Any
 from ...errors import InvalidConfigError
 from ...io import read_csv, read_json
 from ..indicators.core import INDICATORS, ScorecardConfig
-from .bar import fit_changes, judged_since_fit_change, judgements, criteria_now
+from .bar import criteria_now, fit_changes, judgements, tested_key
 from .bases import base_reading
 from .fit import FittedRules, pair_table
 from .labels import LABELS
@@ -147,7 +147,7 @@ def judged_now(summary: Mapping[str, Any]) -> Mapping[str, Any] | None:
     after a fit change, else the pooled held-out pairs; None when that test has no evaluation yet."""
     run = summary.get("run") or {}
     if judgements(run) or fit_changes(run):
-        now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
+        now = summary.get(tested_key(run)) or {}
         return now if now.get("evaluation") is not None else None
     return {"evaluation": summary["evaluation"], "pairs": (summary.get("pairs") or {}).get("test") or []}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...prose import fmt2
+from ...prose import criteria_note, fmt2
 from .bar import (MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, add_records, fit_changes, judged_since_fit_change,
-                  judgements, meets_evaluation, only_remeasured, pending, criteria_now)
+                  judgements, meets_evaluation, only_remeasured, pending, criteria_now, tested_key)
 from .bases import ALPHA, all_right_lower
 from .reading import judged_test_over_bases
 
@@ -70,7 +70,7 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
     def reading(s: dict[str, Any], n: int, met: bool, judged: bool = True, criteria: int = 1) -> str:
         # a test judged by the later criteria says so: its verdict includes the reading over base models
         return (f"{fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}) on {n} pairs, the"
-                f" bar{' (over base models too)' if criteria >= 2 else ''} {'met' if met else 'missed'}"
+                f" bar{criteria_note(criteria)} {'met' if met else 'missed'}"
                 + ("" if judged else " (not judged: pairs missing)"))
 
     parts = []
@@ -82,7 +82,7 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
         if judged := a.get("judged_before"):
             parts.append(reading(judged["summary"], len(judged["pairs"]), judged["met_bar"],
                                  criteria=judged.get("bar_criteria", 1)))
-    now = summary.get("bar_test" if judged_since_fit_change(run) else "clean_test") or {}
+    now = summary.get(tested_key(run)) or {}
     if (ev := now.get("evaluation")) is not None:
         now_criteria = criteria_now(run)
         parts.append(reading(ev["summary"], ev["n_test"], meets_evaluation(ev, criteria=now_criteria),
