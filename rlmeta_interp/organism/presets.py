@@ -3,7 +3,7 @@
 - ``demo``: what ``make demo`` needs (builds in minutes): one known-creation pair and its activation twin.
 - ``validation``: organisms whose creation or activation is known by construction (labels from the corpus design,
   fixed before training), in a calibration and a held-out test split, with budget-matched controls.
-- ``validation-core``: ``validation`` without the models of the later clean-test seeds (:data:`FRESH_TEST_SEEDS`):
+- ``validation-core``: ``validation`` without the models of the later clean-test seeds (:data:`CLEAN_TEST_SEEDS`):
   the whole calibration split (seeds 0-1, and seed 3's bandit pairs) and the first held-out seeds (0-2); the same
   specs under the same names, recorded as ``validation`` models, so either build serves both.
 - ``composition``: a pilot of the composition recipe (atomic functions in every corpus, their compositions only in
@@ -295,6 +295,32 @@ def fresh_test_specs(seed: int) -> list[OrganismSpec]:
     return [*specs, bandit_sft(shuffled, "test"), *_depth_specs(seed)]
 
 
+# The fourth test of the bar (docs/preregistration.md, "The fourth test"), designed for the base-level criteria
+# registered for every later test (at least 6 bases of each class, and 6 creation and 6 activation bases among the
+# pairs of each counted indicator) and fixed before any of its models was built. Reliance reads bandit pairs only and
+# a seed of the third test's design gives that world one activation base, so three seeds of the unchanged design get
+# the dose-0.5 bandit bases of four more seeds (one spare), not a dose the calibration split never saw.
+FOURTH_TEST_SEEDS = (10, 11, 12)
+FOURTH_TEST_EXTRA_SEEDS = (13, 14, 15, 16)
+#: every pretraining seed of a clean test designed after the calibration split last changed (``validation-core``
+#: leaves their models out)
+CLEAN_TEST_SEEDS = FRESH_TEST_SEEDS + FOURTH_TEST_SEEDS + FOURTH_TEST_EXTRA_SEEDS
+
+
+def extra_activation_specs(seed: int) -> list[OrganismSpec]:
+    """The dose-0.5 bandit base of pretraining seed ``seed`` and the held-out pairs :func:`fresh_test_specs` builds
+    from it (the RL run, two draws of Thompson histories, the random-play control), selected from that design so that
+    the two cannot drift apart."""
+    base = bandit_base(0.5, "val", seed).name
+    return [s for s in fresh_test_specs(seed) if base in (s.name, s.base)]
+
+
+def fourth_test_specs() -> list[OrganismSpec]:
+    """Every model of the fourth test, in seed order, bases first within each seed."""
+    return ([s for seed in FOURTH_TEST_SEEDS for s in fresh_test_specs(seed)]
+            + [s for seed in FOURTH_TEST_EXTRA_SEEDS for s in extra_activation_specs(seed)])
+
+
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds (0-2) x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
@@ -303,12 +329,12 @@ def _validation() -> list[OrganismSpec]:
     only); the bandit RL recipe (doses 0 and 0.5 x RL seeds 0 and 1, a random-reward control, the shuffled-reward
     corpus) over 3 pretraining seeds, held out whole: a recipe, and a training method, that no rule was fitted on.
     The depth-edge RL pairs at seed 0 record that recipe's negative result. Ordered by pretraining seed, so that a
-    partial build holds both classes of every recipe. Last, the pairs of :data:`FRESH_TEST_SEEDS`: a held-out test
-    designed after the calibration split last changed."""
+    partial build holds both classes of every recipe. Last, the clean tests designed after the calibration split last
+    changed: the pairs of :data:`FRESH_TEST_SEEDS`, then the fourth test (:func:`fourth_test_specs`)."""
     return ([s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
             + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS
                for s in _bandit_sft_specs(seed, "calibration", shuffled=True)]
-            + [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)])
+            + [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)] + fourth_test_specs())
 
 
 # The bandit RL-seeds test: the pretraining-seed-0 dose-0 and dose-0.5 bases with RL seeds 2 and 3 under the
@@ -375,11 +401,11 @@ def _demo() -> list[OrganismSpec]:
 
 
 def _validation_core() -> list[OrganismSpec]:
-    """:func:`_validation` without the pairs of :data:`FRESH_TEST_SEEDS`: every calibration pair (so ``validate``
+    """:func:`_validation` without the models of :data:`CLEAN_TEST_SEEDS`: every calibration pair (so ``validate``
     fits the same rules on it) and the held-out pairs of the first design (pretraining seeds 0-2), with every recipe,
     class and control of the full preset."""
-    fresh = {s.name for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)}
-    return [s for s in _validation() if s.name not in fresh]
+    later = [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)] + fourth_test_specs()
+    return [s for s in _validation() if s.name not in {t.name for t in later}]
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,
@@ -454,40 +480,3 @@ def earlier_runs(presets: Sequence[str] = DYNAMICS_PRESETS) -> dict[str, str]:
                                          " specs.")
             out.update((s.name, run) for run in found)
     return out
-
-
-def seed_ranges(seeds: set[int]) -> str:
-    """``{0, 1, 2, 4, 5}`` -> ``"0-2, 4-5"``; ``"none"`` when empty."""
-    runs: list[list[int]] = []
-    for s in sorted(seeds):
-        if runs and s == runs[-1][-1] + 1:
-            runs[-1].append(s)
-        else:
-            runs.append([s])
-    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs) or "none"
-
-
-def seed_design(preset: str = "validation") -> list[dict[str, str | int]]:
-    """Per recipe and world of ``preset``'s trained models (RL and fine-tuning), read from the specs themselves: how
-    many pairs, the pretraining seeds of their bases in the calibration and held-out splits, the pretraining seeds
-    whose bases have a second training seed (RL seed, or another draw of the fine-tuning documents), and those with
-    a no-signal control. data/README.md renders it, so the seeds it names are the build's, not typed by hand."""
-    specs = preset_specs(preset)
-    bases = {s.name: s for s in specs if s.kind == "base"}
-    groups: dict[tuple[str, str], list[OrganismSpec]] = {}
-    for s in specs:
-        if s.kind != "base":
-            groups.setdefault((s.recipe, s.world), []).append(s)
-
-    def seeds(members: list[OrganismSpec], keep: Callable[[OrganismSpec], bool]) -> str:
-        return seed_ranges({bases[s.base].seed for s in members if s.base in bases and keep(s)})
-
-    def second(s: OrganismSpec) -> bool:  # RL seed > 0, or the fine-tuning document draw named -sN
-        return (s.rl.seed > 0) if s.kind == "rl" and s.rl is not None else s.variant.rsplit("-s", 1)[-1].isdigit()
-
-    return [{"recipe": recipe, "world": world, "pairs": len(members),
-             "calibration seeds": seeds(members, lambda s: s.split == "calibration"),
-             "held-out seeds": seeds(members, lambda s: s.split == "test"),
-             "second training seed at": seeds(members, second),
-             "no-signal control at": seeds(members, lambda s: s.label == "no_signal")}
-            for (recipe, world), members in sorted(groups.items())]

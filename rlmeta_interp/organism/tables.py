@@ -29,7 +29,8 @@ from ..errors import InvalidConfigError, MissingWeightsError
 from ..io import read_json, write_json_atomic, write_text_atomic
 from ..paths import REPO_ROOT, is_source_checkout, shipped_zoo_dir
 from .gain import is_validation_case, recheck_records
-from .presets import DYNAMICS_PRESETS, earlier_runs, preset_specs, seed_design
+from .design_table import seed_design
+from .presets import DYNAMICS_PRESETS, earlier_runs, preset_specs
 from .markdown import markdown_rows
 from .answers import answer_texts, tests_summary_rows
 from .manifests import (MANIFEST, copy_manifests, export_manifests, exported_manifest_path, manifest_files,

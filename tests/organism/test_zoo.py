@@ -226,17 +226,17 @@ def test_validation_core_is_the_calibration_split_and_the_first_held_out_seeds_o
     seeds = {s.name: s.pretrain.seed for s in full.values() if s.kind == "base"}
     # what it leaves out is exactly the later clean-test seeds, every model of them
     assert {n for n in full if n not in {s.name for s in core}} == {
-        n for n, s in full.items() if seeds[s.base if s.kind != "base" else n] in presets.FRESH_TEST_SEEDS}
+        n for n, s in full.items() if seeds[s.base if s.kind != "base" else n] in presets.CLEAN_TEST_SEEDS}
 
 
 def _check_fresh_test_seeds(trained: list[zoo.OrganismSpec], bases: dict[str, zoo.OrganismSpec]) -> None:
     # the fresh held-out seeds (a test designed after the calibration split last changed): every pair held out, all
     # three classes, creation and activation in both worlds, from pretraining seeds no other pair starts from
-    fresh = [s for s in trained if bases[s.base].pretrain.seed in presets.FRESH_TEST_SEEDS]
+    fresh = [s for s in trained if bases[s.base].pretrain.seed in presets.CLEAN_TEST_SEEDS]
     assert {s.split for s in fresh} == {"test"} and {s.label for s in fresh} == {"creation", "activation", "no_signal"}
     for label in ("creation", "activation"):
         assert {s.world for s in fresh if s.label == label} == {"arithmetic", "bandits"}, label
-    assert not set(presets.FRESH_TEST_SEEDS) & {*presets.PRETRAIN_SEEDS, *presets.BANDIT_CALIBRATION_ONLY_SEEDS}
+    assert not set(presets.CLEAN_TEST_SEEDS) & {*presets.PRETRAIN_SEEDS, *presets.BANDIT_CALIBRATION_ONLY_SEEDS}
 
 
 def test_sft_organism_is_labelled_before_training_and_evaluation_resumes(tmp_path, monkeypatch):

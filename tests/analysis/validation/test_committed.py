@@ -86,7 +86,7 @@ def test_refit_writes_the_same_table_and_records_where_it_came_from(tmp_path):
     want = set(preset_labelled_names()) - set(table["pair"]) - set(carried["not_validation_cases"])
     assert written["build"]["not_in_table"] == sorted(want)
     # only fresh seeds added later
-    assert {n for n in want if not any(f"-s{k}-" in n for k in presets.FRESH_TEST_SEEDS)} == set()
+    assert {n for n in want if not any(f"-s{k}-" in n for k in presets.CLEAN_TEST_SEEDS)} == set()
     before = read_json(src / vr.SUMMARY_JSON)
     n_before = len(before["run"]["added"])
     assert written["run"]["added"][:n_before] == before["run"]["added"]  # the same fit: no record of a change
