@@ -81,7 +81,7 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
                          + ", under an earlier fit, changed after these readings were seen")
         if judged := a.get("judged_before"):
             parts.append(reading(judged["summary"], len(judged["pairs"]), judged["met_bar"],
-                                 criteria=judged.get("bar_criteria", 1)))
+                                 criteria=judged.get("bar_criteria", 1)) + outside_bar_over_bases(judged, ", and"))
     now = summary.get(tested_key(run)) or {}
     if (ev := now.get("evaluation")) is not None:
         now_criteria = criteria_now(run)
@@ -90,6 +90,31 @@ def tests_in_order(summary: dict[str, Any]) -> list[str]:
                      if not pending_text(summary) else
                      f"{fmt2(ev['summary']['balanced_accuracy'])} on {ev['n_test']} pairs so far, not judged yet")
     return parts
+
+
+def outside_bar_over_bases(judged: dict[str, Any], lead: str) -> str:
+    """For a judged test whose bar did not include the reading over base models (criteria version 1) but whose record
+    keeps that reading: ``lead`` and whether it was established there; empty otherwise (a version-2 verdict says it
+    includes the reading, :func:`~.prose.criteria_note`)."""
+    over = judged.get("over_bases")
+    if not over or judged.get("bar_criteria", 1) >= 2:
+        return ""
+    return (f"{lead} over base models it was {'established' if over['established'] else 'not established'} (not part"
+            " of its bar)")
+
+
+def kept_over_bases_text(judged: dict[str, Any]) -> str:
+    """A judged test's line on what its record keeps of the reading over base models, for a test whose bar did not
+    include it (:func:`outside_bar_over_bases`): each class's recall over bases with its exact interval and the
+    counted indicators that reached AUC 0.8 with p < 0.05 over bases; empty where there is none."""
+    head = outside_bar_over_bases(judged, ";")
+    if not head:
+        return ""
+    over = judged["over_bases"]
+    recall = ", ".join(f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)})" for c, (k, n, lo, hi) in over["recall"].items())
+    strong = ", ".join(over["strong"]) or "none"
+    return (f"{head}: recall over bases {recall}; indicators at AUC {MIN_AUC:g} with p < {ALPHA:g} over bases:"
+            f" {strong} ({len(over['strong'])} of the {MIN_INDICATORS} needed)")
 
 
 def tests_in_order_line(summary: dict[str, Any], last_note: str = "") -> str:
@@ -120,8 +145,9 @@ def judged_lines(summary: dict[str, Any]) -> list[str]:
             f" accuracy {fmt2(s['balanced_accuracy'])} (95% CI {fmt2(s['ci_lo'])} to {fmt2(s['ci_hi'])}), recall "
             + ", ".join(f"{c} {k}/{n}" for c, (k, n, _, _) in (s.get("recall_exact_ci") or {}).items())
             + ", read wrong: " + wrong_pairs(s.get("read_wrong") or {})
-            + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])})."
-            " Pairs measured after it are a test of their own: the bar is never judged on them pooled with these.")
+            + f"; the vote rule {fmt2(rule['balanced_accuracy'])} ({fmt2(rule['ci_lo'])} to {fmt2(rule['ci_hi'])})"
+            + kept_over_bases_text(before) + ". Pairs measured after it are a test of their own: the bar is never"
+            " judged on them pooled with these.")
     if not judged_since_fit_change(run):
         return lines
     ev = (summary.get("bar_test") or {}).get("evaluation")
@@ -197,10 +223,10 @@ def bases_text(r: dict[str, Any]) -> str:
     return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")
 
 
-def base_level_line(reading: dict[str, Any]) -> str:
+def base_level_line(reading: dict[str, Any], *, so_far: bool = False) -> str:
     """The trust paragraph's line on the test the bar is judged on, read over base models
     (:func:`~.bases.judged_test_over_bases`), saying where so few bases left a criterion out of reach whatever the
-    readings."""
+    readings; ``so_far``: the test still lacks designed pairs, so the reading is an interim one."""
     def auc(name: str, r: dict[str, Any]) -> str:
         kind = "exact p" if r["exact"] else "permutation p"
         reach = (f"; no ordering of these bases reaches p < {ALPHA:g}, the smallest being {r['p_min']:.3f}"
@@ -210,8 +236,9 @@ def base_level_line(reading: dict[str, Any]) -> str:
 
     def recall(c: str, k: int, n: int, lo: float, hi: float) -> str:
         best = all_right_lower(n)
+        all_right = f"{n} bases all right reach" if n != 1 else "1 base right reaches"
         return f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)}" + (
-            f"; {n} bases all right reach at most {fmt2(best)})" if best <= MIN_RECALL_LO else ")")
+            f"; {all_right} at most {fmt2(best)})" if best <= MIN_RECALL_LO else ")")
 
     short = [f"{c} ({fmt2(lo)} to {fmt2(hi)})" for c, (_, _, lo, hi) in reading["recall"].items()
              if lo <= MIN_RECALL_LO]
@@ -226,8 +253,9 @@ def base_level_line(reading: dict[str, Any]) -> str:
             " bases of the indicators the bar counts: " + (", ".join(auc(n, r) for n, r in reading["indicators"].items())
                                                              or "none") + "; recall over bases (a base is right when"
             " every pair of the class is): " + ", ".join(recall(c, *v) for c, v in reading["recall"].items())
-            + ". Read so, the bar is " + ("established." if reading["established"] else
-                                          "not established: " + "; ".join(why) + ".")
+            + (". Read so far (the test is judged once every designed pair has a row), the bar is " if so_far
+               else ". Read so, the bar is ")
+            + ("established." if reading["established"] else "not established: " + "; ".join(why) + ".")
             + (" This reading over bases was added after the test had been read (docs/preregistration.md); it stands"
                " beside the registered verdict, not in its place; every later test must meet it as part of its bar."
                if reading["bar_criteria"] < 2 else
@@ -242,6 +270,7 @@ def base_level_texts(summary: dict[str, Any], pairs: Any) -> tuple[str, str, boo
     read = judged_test_over_bases(summary, pairs)
     if read is None:
         return "", "", None
+    so_far = bool(pending_text(summary))
     note = (", and over base models it is " + ("established" if read["established"] else "not established")
-            + " (next line)")
-    return base_level_line(read), note, bool(read["established"])
+            + (" so far" if so_far else "") + " (next line)")
+    return base_level_line(read, so_far=so_far), note, bool(read["established"])

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rlmeta_interp.analysis.validation import bar, testlines
 from rlmeta_interp.analysis.validation import reading as vrd
 from rlmeta_interp.analysis.validation.fit import FittedRules
 from rlmeta_interp.paths import REPO_ROOT
@@ -108,15 +109,22 @@ def _without_kept_readings(summary):
 def test_the_judged_test_over_bases_is_read_as_kept_or_from_the_pair_table_for_older_tables():
     summary, pairs = vrd.committed_summary(FIGURES), vrd.stored_pair_rows(FIGURES)
     kept = vrd.judged_test_over_bases(summary)
-    assert kept == {**summary["bar_test"]["evaluation"]["over_bases"], "bar_criteria": 1}  # begun before version 2
+    # the test being judged keeps its reading, with the criteria version its first record carries
+    assert kept == {**summary["bar_test"]["evaluation"]["over_bases"], "bar_criteria": bar.criteria_now(summary["run"])}
     older = _without_kept_readings(summary)
     assert vrd.judged_test_over_bases(older) is None  # nothing kept and no pair table
     again = vrd.judged_test_over_bases(older, pairs)
     assert json.loads(json.dumps(again)) == kept
-    # no test to read, a table without bases, or a base of both classes: no reading
+    # no test to read, or a table without bases: no reading
     assert vrd.judged_test_over_bases({**summary, "bar_test": {}}, pairs) is None
     assert vrd.judged_test_over_bases(older, pairs.drop(columns=["base"])) is None
-    assert vrd.judged_test_over_bases(older, pairs.assign(base="one-base")) is None
+    # one base for every pair: a base of both classes cannot be read by an indicator's AUC over bases, so there is no
+    # reading where the test has a counted indicator; without one, each class's recall counts that one base
+    one = vrd.judged_test_over_bases(older, pairs.assign(base="one-base"))
+    if kept["indicators"]:
+        assert one is None
+    else:
+        assert one["indicators"] == {} and {n for _, n, _, _ in one["recall"].values()} == {1}
 
 
 def test_the_trust_paragraph_gives_the_reading_over_bases_where_there_is_one():
@@ -126,10 +134,23 @@ def test_the_trust_paragraph_gives_the_reading_over_bases_where_there_is_one():
     read = vrd.judged_test_over_bases(summary)
     said = " ".join(render_trust_paragraph(summary, None).split())
     assert said == " ".join(render_trust_paragraph(_without_kept_readings(summary), pairs).split())
-    assert "over base models" not in " ".join(render_trust_paragraph(_without_kept_readings(summary), None).split())
+    assert "**The same test over base models**" not in " ".join(
+        render_trust_paragraph(_without_kept_readings(summary), None).split())
     assert "**The same test over base models**" in said
-    word = "is established (next line)" if read["established"] else "is not established (next line)"
-    assert f"and over base models it {word}" in said
-    assert "it stands beside the registered verdict, not in its place" in said  # a test begun under version 1
+    # a test that still lacks designed pairs is read so far, not judged
+    so_far = " so far" if testlines.pending_text(summary) else ""
+    word = "is established" if read["established"] else "is not established"
+    assert f"and over base models it {word}{so_far} (next line)" in said
+    assert ("Read so far (the test is judged once every designed pair has a row)" in said) == bool(so_far)
+    if read["bar_criteria"] < 2:
+        assert "it stands beside the registered verdict, not in its place" in said
+    else:
+        assert "These criteria were registered before this test began" in said
+    # a test judged before, under criteria without the reading over bases, keeps what its record read over bases
+    for a in bar.judgements(summary["run"]):
+        judged = a["judged_before"]
+        if judged.get("over_bases") and judged.get("bar_criteria", 1) < 2:
+            state = "established" if judged["over_bases"]["established"] else "not established"
+            assert f"over base models it was {state} (not part of its bar): recall over bases" in said
     for name, r in read["indicators"].items():
         assert f"{name} {r['auc']:.2f} ({r['creation']} creation and {r['activation']} activation bases" in said

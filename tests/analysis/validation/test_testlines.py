@@ -90,3 +90,30 @@ def test_every_test_in_the_order_it_was_read_comes_first_and_a_table_never_chang
     # a table whose fit never changed and that was never judged: its pooled reading is the test, no line
     assert vt.tests_in_order_line({"run": {"added": run["added"][:1]}, "build": {"not_in_table": []}}) == ""
     assert vt.tests_in_order_line({}) == ""
+
+
+def test_a_judged_test_outside_the_base_level_criteria_keeps_its_reading_over_bases():
+    over = {"established": False, "strong": ["likelihood"],
+            "recall": {"activation": [4, 4, 0.3976, 1.0], "creation": [6, 6, 0.5407, 1.0]}}
+    v1 = {"over_bases": over}  # no version recorded: judged by version 1
+    assert vt.outside_bar_over_bases(v1, ", and") == (", and over base models it was not established (not part of"
+                                                      " its bar)")
+    text = vt.kept_over_bases_text(v1)
+    assert text.startswith("; over base models it was not established (not part of its bar): recall over bases"
+                           " activation 4/4 (0.40 to 1.00), creation 6/6 (0.54 to 1.00); indicators at AUC 0.8 with"
+                           " p < 0.05 over bases: likelihood (1 of the 3 needed)")
+    # a version-2 verdict already includes the reading, and a record without one says nothing
+    for rec in ({"over_bases": over, "bar_criteria": 2}, {}):
+        assert vt.outside_bar_over_bases(rec, ", and") == "" and vt.kept_over_bases_text(rec) == ""
+    assert "it was established" in vt.outside_bar_over_bases({"over_bases": {**over, "established": True}}, ";")
+
+
+def test_the_line_over_bases_says_when_its_test_is_read_so_far_and_counts_one_base_in_the_singular():
+    reading = {"n_pairs": 2, "n_bases": 2, "indicators": {}, "strong": [], "established": False, "bar_criteria": 2,
+               "recall": {"activation": (1, 1, 0.025, 1.0), "creation": (3, 3, 0.29, 1.0)}}
+    judged, so_far = vt.base_level_line(reading), vt.base_level_line(reading, so_far=True)
+    assert "activation 1/1 (0.03 to 1.00; 1 base right reaches at most 0.03)" in judged
+    assert "creation 3/3 (0.29 to 1.00; 3 bases all right reach at most 0.29)" in judged
+    assert ". Read so, the bar is not established: 0 of the 3 indicators needed" in judged
+    assert ". Read so far (the test is judged once every designed pair has a row), the bar is not established" in so_far
+    assert "Read so," not in so_far
