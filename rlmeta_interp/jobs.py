@@ -238,7 +238,7 @@ def _fitted_lines(cards: list) -> list[str]:
                       f" {rec['lo']:.2f}-{rec['hi']:.2f})" for c, rec in records)
     tail = [f"How often each reading was right on the validation table's {records[0][1]['test']}: {right}. These"
             " intervals count pairs as independent; several pairs start from one base model, so they are narrower"
-            " than the bases can support (the README's line 'The same test over base models').", ""] \
+            " than the bases can support (the README's trust paragraph reads the tests over their bases).", ""] \
         if records else []
     return ["The vote rule above uses thresholds set by hand; the summary fitted on the calibration split reads:", "",
             *lines, "", *tail] if lines else []

@@ -4,6 +4,8 @@ corpus design, and it is held out of every fit."""
 
 from __future__ import annotations
 
+import hashlib
+
 from rlmeta_interp.analysis.validation import bar
 from rlmeta_interp.organism import presets
 from rlmeta_interp.organism.bar_tests import design_bases
@@ -64,9 +66,14 @@ def test_the_fourth_test_is_held_out_labelled_by_design_and_leak_free():
 
 def test_the_validation_preset_builds_the_fourth_test_as_registered_and_the_core_leaves_it_out():
     # added to the preset with nothing else changed: the preset's other models are those it held before, in order
+    # (the checksum of their names, one per line, as the preset listed them before the fourth test entered it)
     names = [s.name for s in fourth_test_specs()]
     full = [s.name for s in presets.preset_specs("validation")]
     assert full[-len(names):] == names and not set(names) & set(full[:-len(names)])
+    before = full[:-len(names)]
+    assert len(before) == 197
+    assert hashlib.sha256("\n".join(before).encode()).hexdigest() == (
+        "ab418570e8652221b163296fab33746d58f1183e1f0340a708b5d0bcec9790b5")
     assert not set(names) & {s.name for s in presets.preset_specs("validation-core")}
     assert set(FOURTH_TEST_SEEDS) | set(FOURTH_TEST_EXTRA_SEEDS) <= set(presets.CLEAN_TEST_SEEDS)
     # fresh pretraining seeds in the validation worlds: none of the third test's design or before

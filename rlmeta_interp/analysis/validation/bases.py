@@ -108,6 +108,12 @@ def over_bases(test: pd.DataFrame, indicators: Sequence[Mapping[str, Any]], pred
     each pair), ``strong`` (the indicators at AUC >= 0.8 with p < 0.05), ``established`` (the bar's criteria over
     bases, module docstring), ``n_pairs`` and ``n_bases``. A base holding pairs of both classes is an error."""
     two = test[test["label"].isin(["creation", "activation"])]
+    # checked here too, not only in base_auc: with no counted indicator, such a base would count as right (or wrong)
+    # in both classes' recall
+    mixed = sorted(str(b) for b, g in two.groupby("base")["label"] if g.nunique() > 1)
+    if mixed:
+        raise InvalidConfigError(f"Bases {mixed} hold creation and activation pairs: reading over bases needs one of"
+                                 " the two classes per base (a no-signal control may share its base).")
     # by name, as the table's JSON keeps them (sorted keys), so a reading kept and one computed again read alike
     counted = sorted(r["indicator"] for r in indicators if counts_for_bar(dict(r)))
     read = {name: base_auc(standardised(two, name), (two["label"] == "creation").tolist(), two["base"].tolist())

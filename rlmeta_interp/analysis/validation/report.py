@@ -19,7 +19,7 @@ from ...errors import EmptyInputError
 from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
-from .bar import (MIN_BASES, MIN_BASES_PER_CLASS, add_records, bar_test_pairs, calibration_extensions,
+from .bar import (add_records, bar_test_pairs, calibration_extensions, criteria_now,
                   clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
                   judgements_since_fit_change, meets_bar, starts_test, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
@@ -27,7 +27,7 @@ from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
-from .testlines import (base_level_texts, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
+from .testlines import (bar_words, base_level_texts, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
                         tests_in_order, tests_in_order_line)
 
 log = logging.getLogger(__name__)
@@ -312,15 +312,10 @@ def _trust_text(summary: dict[str, Any] | None, pairs: pd.DataFrame | None = Non
         lines.append("- Other readings, scored but not voting, held-out AUC: " + ", ".join(
             f"{r['indicator']} {_f(r['test_auc'])} ({_f(r['test_lo'])} to {_f(r['test_hi'])})" for r in cand) + ".")
     meets = meets_bar(summary)
-    bar = ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
-           " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
-           f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
-           f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
-           " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit or a held-out reading last"
-           " changed and in no test judged before)")
+    run = summary.get("run") or {}
+    bar = bar_words(criteria_now(run))
     # once the fit changed with the held-out readings in view, the bar is judged on the clean test alone, and once
     # a test was judged and the preset grew, on the pairs measured since alone
-    run = summary.get("run") or {}
     changed = fit_changes(run) or judgements(run)
     since = judged_since_fit_change(run)
     these = "The bar test's pairs" if since else "The clean test's pairs" if changed else "These"
@@ -415,6 +410,9 @@ def _read_wrong_line(s: dict[str, Any]) -> str:
         f"{label} read as {reading}: {', '.join(pairs)}" for (label, reading), pairs in sorted(groups.items())) + "."
 
 
+MAX_NAMED = 12  # pairs without a row named in the trust paragraph; more are counted, the summary lists them
+
+
 def _partial_build_line(summary: dict[str, Any] | None) -> str:
     """Sentences naming what a run did not cover: the preset's labelled models it did not have, a ``--pairs``
     restriction, and labelled pairs without a passed gain check (empty for a complete run or an older table)."""
@@ -429,8 +427,9 @@ def _partial_build_line(summary: dict[str, Any] | None) -> str:
     if later:
         out += (f" {len(later)} labelled pair{'s' if len(later) != 1 else ''} of the current `{build['preset']}` preset"
                 f" {'have' if len(later) != 1 else 'has'} no row in this table yet (not built or not measured yet;"
-                " the bar is not judged until they have one):"
-                f" {', '.join(later)}.")
+                " the bar is not judged until they have one)" + (
+                    f": {', '.join(later)}." if len(later) <= MAX_NAMED else
+                    f"; they are listed under build.not_in_table in `figures/{SUMMARY_JSON}`."))
     if build.get("pairs_requested"):
         out += f" This run was restricted to {len(build['pairs_requested'])} named pairs (`validate --pairs`)."
     failed = build.get("not_validation_cases") or []

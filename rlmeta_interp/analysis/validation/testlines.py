@@ -7,10 +7,24 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import criteria_note, fmt2
-from .bar import (MIN_AUC, MIN_INDICATORS, MIN_RECALL_LO, add_records, fit_changes, judged_since_fit_change,
+from .bar import (MIN_AUC, MIN_BASES, MIN_BASES_PER_CLASS, MIN_INDICATORS, MIN_RECALL_LO, add_records, fit_changes, judged_since_fit_change,
                   judgements, meets_evaluation, only_remeasured, pending, criteria_now, tested_key)
 from .bases import ALPHA, all_right_lower
 from .reading import judged_test_over_bases
+
+
+def bar_words(criteria: int) -> str:
+    """The project's bar in words, as criteria version ``criteria`` (:mod:`.bar`) has it: from version 2 it names the
+    same readings over base models."""
+    over = (f"; over base models too: at least {MIN_INDICATORS} counted indicators at AUC >= {MIN_AUC:g} with exact"
+            f" p < {ALPHA:g}, and every class's recall over bases with its exact interval above {MIN_RECALL_LO:g}"
+            if criteria >= 2 else "")
+    return ("the project's bar (balanced accuracy >= 0.85 with its CI above 0.5 and every class's exact recall"
+            " interval above 0.5, creation recall >= 0.8, no-signal controls measured and at most 1 in 10 read as"
+            f" creation, 3 indicators voting by a cut fitted on calibration with AUC >= 0.8 over at least {MIN_BASES}"
+            f" bases no calibration pair starts from, {MIN_BASES_PER_CLASS} of each class, and also without the"
+            " held-out pairs the indicator's design saw; on held-out pairs unseen when the fit or a held-out reading"
+            f" last changed and in no test judged before{over})")
 
 
 def pending_text(summary: dict[str, Any]) -> str:
@@ -270,7 +284,7 @@ def base_level_texts(summary: dict[str, Any], pairs: Any) -> tuple[str, str, boo
     read = judged_test_over_bases(summary, pairs)
     if read is None:
         return "", "", None
-    so_far = bool(pending_text(summary))
+    so_far = pending(summary)
     note = (", and over base models it is " + ("established" if read["established"] else "not established")
             + (" so far" if so_far else "") + " (next line)")
     return base_level_line(read, so_far=so_far), note, bool(read["established"])
