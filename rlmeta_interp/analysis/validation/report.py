@@ -19,9 +19,9 @@ from ...errors import EmptyInputError
 from ...io import ensure_dir, write_json_atomic, write_text_atomic
 from ...prose import fmt2 as _f
 from ..indicators.core import INDICATORS
-from .bar import (add_records, bar_test_pairs, calibration_extensions, criteria_now,
-                  clean_test_pairs, ending, fit_changes, judged_record, judged_since_fit_change, judgements,
-                  judgements_since_fit_change, meets_bar, starts_test, with_fit_change)
+from .bar import (add_records, bar_test_pairs, calibration_extensions, clean_test_pairs, criteria_now, ending,
+                  fit_changes, judged_record, judged_since_fit_change, judgements, judgements_since_fit_change,
+                  meets_bar, starts_test, with_fit_change)
 from .fit import FittedRules, evaluate, fit_rules, pair_table
 from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...prose import criteria_note, fmt2
-from .bar import (MIN_AUC, MIN_BASES, MIN_BASES_PER_CLASS, MIN_INDICATORS, MIN_RECALL_LO, add_records, fit_changes, judged_since_fit_change,
-                  judgements, meets_evaluation, only_remeasured, pending, criteria_now, tested_key)
+from .bar import (MIN_AUC, MIN_BASES, MIN_BASES_PER_CLASS, MIN_INDICATORS, MIN_RECALL_LO, add_records, criteria_now,
+                  fit_changes, judged_since_fit_change, judgements, meets_evaluation, only_remeasured, pending,
+                  tested_key)
 from .bases import ALPHA, all_right_lower
 from .reading import judged_test_over_bases
 
@@ -125,7 +126,7 @@ def kept_over_bases_text(judged: dict[str, Any]) -> str:
     if not head:
         return ""
     over = judged["over_bases"]
-    recall = ", ".join(f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)})" for c, (k, n, lo, hi) in over["recall"].items())
+    recall = ", ".join(recall_text(c, *v) for c, v in over["recall"].items())
     strong = ", ".join(over["strong"]) or "none"
     return (f"{head}: recall over bases {recall}; indicators at AUC {MIN_AUC:g} with p < {ALPHA:g} over bases:"
             f" {strong} ({len(over['strong'])} of the {MIN_INDICATORS} needed)")
@@ -237,6 +238,15 @@ def bases_text(r: dict[str, Any]) -> str:
     return f"; {r.get('test_n')} pairs, {n} bases" + ("" if unseen is None else f", {unseen} unseen in calibration")
 
 
+def recall_text(c: str, k: int, n: int, lo: float, hi: float, *, reach: bool = False) -> str:
+    """A class's recall over bases, ``k`` of ``n`` right, with its exact interval; ``reach``: say so where ``n`` bases
+    all read right cannot lift the interval's lower end above the bar's level."""
+    best = all_right_lower(n)
+    all_right = f"{n} bases all right reach" if n != 1 else "1 base right reaches"
+    return f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)}" + (
+        f"; {all_right} at most {fmt2(best)})" if reach and best <= MIN_RECALL_LO else ")")
+
+
 def base_level_line(reading: dict[str, Any], *, so_far: bool = False) -> str:
     """The trust paragraph's line on the test the bar is judged on, read over base models
     (:func:`~.bases.judged_test_over_bases`), saying where so few bases left a criterion out of reach whatever the
@@ -247,12 +257,6 @@ def base_level_line(reading: dict[str, Any], *, so_far: bool = False) -> str:
                  if r["p_min"] >= ALPHA else "")
         return (f"{name} {fmt2(r['auc'])} ({r['creation']} creation and {r['activation']} activation bases; {kind}"
                 f" = {r['p']:.3f}{reach})")
-
-    def recall(c: str, k: int, n: int, lo: float, hi: float) -> str:
-        best = all_right_lower(n)
-        all_right = f"{n} bases all right reach" if n != 1 else "1 base right reaches"
-        return f"{c} {k}/{n} ({fmt2(lo)} to {fmt2(hi)}" + (
-            f"; {all_right} at most {fmt2(best)})" if best <= MIN_RECALL_LO else ")")
 
     short = [f"{c} ({fmt2(lo)} to {fmt2(hi)})" for c, (_, _, lo, hi) in reading["recall"].items()
              if lo <= MIN_RECALL_LO]
@@ -266,7 +270,8 @@ def base_level_line(reading: dict[str, Any], *, so_far: bool = False) -> str:
             " pretraining seeds replicate; exact tests, since a bootstrap cannot vary a perfect reading): AUC over"
             " bases of the indicators the bar counts: " + (", ".join(auc(n, r) for n, r in reading["indicators"].items())
                                                              or "none") + "; recall over bases (a base is right when"
-            " every pair of the class is): " + ", ".join(recall(c, *v) for c, v in reading["recall"].items())
+            " every pair of the class is): "
+            + ", ".join(recall_text(c, *v, reach=True) for c, v in reading["recall"].items())
             + (". Read so far (the test is judged once every designed pair has a row), the bar is " if so_far
                else ". Read so, the bar is ")
             + ("established." if reading["established"] else "not established: " + "; ".join(why) + ".")
