@@ -200,3 +200,19 @@ def test_validate_without_labelled_pairs_says_how_to_build_them(tmp_path, monkey
     assert "No labelled pairs" in err and "--preset validation" in err
     assert main(["validate", "--pairs"]) == 2
     assert "--pairs was given no names" in capsys.readouterr().err
+
+
+def test_validate_into_the_committed_figures_writes_their_index_again(tmp_path, monkeypatch):
+    # the index validate leaves beside its figures is the one written from every caption sidecar there
+    import shutil
+
+    from rlmeta_interp import cli, notebooks
+    from rlmeta_interp.paths import REPO_ROOT
+
+    figures = REPO_ROOT / "figures"
+    for p in [*figures.glob("[0-9][0-9]_*.json"), *figures.glob("validation_*.json")]:
+        shutil.copy(p, tmp_path / p.name)
+    (tmp_path / "README.md").write_text("stale\n")
+    monkeypatch.setattr(notebooks, "record_figures_dir", lambda: tmp_path)
+    cli.reindex_figures()
+    assert (tmp_path / "README.md").read_text() == (figures / "README.md").read_text()

@@ -112,8 +112,8 @@ def over_bases(test: pd.DataFrame, indicators: Sequence[Mapping[str, Any]], pred
     # in both classes' recall
     mixed = sorted(str(b) for b, g in two.groupby("base")["label"] if g.nunique() > 1)
     if mixed:
-        raise InvalidConfigError(f"Bases {mixed} hold creation and activation pairs: reading over bases needs one of"
-                                 " the two classes per base (a no-signal control may share its base).")
+        raise InvalidConfigError(f"Bases {mixed} hold pairs of both classes, creation and activation: reading over"
+                                 " bases needs one of the two per base (a no-signal control may share its base).")
     # by name, as the table's JSON keeps them (sorted keys), so a reading kept and one computed again read alike
     counted = sorted(r["indicator"] for r in indicators if counts_for_bar(dict(r)))
     read = {name: base_auc(standardised(two, name), (two["label"] == "creation").tolist(), two["base"].tolist())

@@ -111,11 +111,11 @@ def test_over_bases_needs_three_strong_counted_indicators_and_every_class_above_
     wrong = over_bases(test, [row("s1"), row("s2"), row("s3")], {**right, "p6": "creation"}, raw)
     assert wrong["recall"]["activation"][:2] == [5, 6] and not wrong["established"]
     # a base holding both classes has no reading
-    with pytest.raises(InvalidConfigError, match="creation and activation pairs"):
+    with pytest.raises(InvalidConfigError, match="both classes, creation and activation"):
         over_bases(test.assign(base="one"), [row("s1")], right, raw)
     # with no counted indicator too (it would count in both classes' recall), while a no-signal control may share a
     # creation base
-    with pytest.raises(InvalidConfigError, match="creation and activation pairs"):
+    with pytest.raises(InvalidConfigError, match="both classes, creation and activation"):
         over_bases(test.assign(base="one"), [], right, raw)
     shared = test.assign(base=[*bases[:12], *bases[:6]])
     assert over_bases(shared, [], right, raw)["recall"]["no_signal"][:2] == [6, 6]
