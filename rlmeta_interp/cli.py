@@ -199,17 +199,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         validate_command(out=args.out, sizes={"default": "full"}.get(args.size, args.size), pairs=args.pairs,
                          record=args.table_dir is None, table_dir=args.table_dir, progress=not args.quiet,
                          skip=tuple(args.skip or ()))
-    if args.table_dir is None:
-        reindex_figures()
+    if args.table_dir is None:  # the committed figures' captions changed (pair counts): their index is rewritten
+        from .notebooks import write_figure_index
+        write_figure_index()
     return 0
-
-
-def reindex_figures() -> None:
-    """After ``validate`` wrote into the committed figures folder: its figures' captions changed (pair counts, the
-    test they read), so the figure index ``figures/README.md``, built from every caption sidecar, is written again."""
-    from .notebooks import write_figure_index
-
-    write_figure_index()
 
 
 def _read_pairs(args: argparse.Namespace) -> int:

@@ -203,10 +203,14 @@ def test_validate_without_labelled_pairs_says_how_to_build_them(tmp_path, monkey
 
 
 def test_validate_into_the_committed_figures_writes_their_index_again(tmp_path, monkeypatch):
-    # the index validate leaves beside its figures is the one written from every caption sidecar there
+    # the index validate leaves beside its figures (cmd_validate without --table-dir) is the one written from every
+    # caption sidecar in the figures of record
+    import inspect
     import shutil
 
     from rlmeta_interp import cli, notebooks
+
+    assert "write_figure_index()" in inspect.getsource(cli.cmd_validate)
     from rlmeta_interp.paths import REPO_ROOT
 
     figures = REPO_ROOT / "figures"
@@ -214,5 +218,5 @@ def test_validate_into_the_committed_figures_writes_their_index_again(tmp_path, 
         shutil.copy(p, tmp_path / p.name)
     (tmp_path / "README.md").write_text("stale\n")
     monkeypatch.setattr(notebooks, "record_figures_dir", lambda: tmp_path)
-    cli.reindex_figures()
+    notebooks.write_figure_index()
     assert (tmp_path / "README.md").read_text() == (figures / "README.md").read_text()
