@@ -321,6 +321,12 @@ def fourth_test_specs() -> list[OrganismSpec]:
             + [s for seed in FOURTH_TEST_EXTRA_SEEDS for s in extra_activation_specs(seed)])
 
 
+def clean_test_specs() -> list[OrganismSpec]:
+    """Every model of :data:`CLEAN_TEST_SEEDS`, in the order the tests were designed: the pairs of
+    :data:`FRESH_TEST_SEEDS`, then the fourth test."""
+    return [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)] + fourth_test_specs()
+
+
 def _validation() -> list[OrganismSpec]:
     """Fine-tuning pairs in two worlds, 3 pretraining seeds (0-2) x 2 doses x 2 fine-tuning draws each: worked deep chains
     in arithmetic (seeds 0-1 calibrate, seed 2 is held out) and Thompson-sampling histories in bandits (seed 0
@@ -334,7 +340,7 @@ def _validation() -> list[OrganismSpec]:
     return ([s for seed in PRETRAIN_SEEDS for s in (*_depth_specs(seed), *_bandit_specs(seed))]
             + [s for seed in BANDIT_CALIBRATION_ONLY_SEEDS
                for s in _bandit_sft_specs(seed, "calibration", shuffled=True)]
-            + [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)] + fourth_test_specs())
+            + clean_test_specs())
 
 
 # The bandit RL-seeds test: the pretraining-seed-0 dose-0 and dose-0.5 bases with RL seeds 2 and 3 under the
@@ -404,8 +410,8 @@ def _validation_core() -> list[OrganismSpec]:
     """:func:`_validation` without the models of :data:`CLEAN_TEST_SEEDS`: every calibration pair (so ``validate``
     fits the same rules on it) and the held-out pairs of the first design (pretraining seeds 0-2), with every recipe,
     class and control of the full preset."""
-    later = [s for seed in FRESH_TEST_SEEDS for s in fresh_test_specs(seed)] + fourth_test_specs()
-    return [s for s in _validation() if s.name not in {t.name for t in later}]
+    later = {s.name for s in clean_test_specs()}
+    return [s for s in _validation() if s.name not in later]
 
 
 PRESETS: dict[str, Callable[[], list[OrganismSpec]]] = {"demo": _demo, "paper": _paper, "validation": _validation,

@@ -27,8 +27,8 @@ from .labels import labelled_pairs, pending_pairs, preset_build_status
 from .measure import score_cards, validation_cases
 from .reading import PAIRS_CSV, SUMMARY_JSON, committed_summary, measured_indicators, stored_pair_rows
 from .seen import replaced_readings
-from .testlines import (bar_words, base_level_texts, bases_text, clean_test_line, judged_lines, last_change_text, pending_text,
-                        tests_in_order, tests_in_order_line)
+from .testlines import (bar_words, base_level_texts, bases_text, clean_test_line, judged_lines, last_change_text,
+                        pending_text, tests_in_order, tests_in_order_line)
 
 log = logging.getLogger(__name__)
 
